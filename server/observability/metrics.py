@@ -1,0 +1,282 @@
+"""Prometheus metrics of the server: what operators watch (docs/operations.md, "Monitoring").
+
+Django-free. Every metric lives in prometheus_client's default registry (which also carries the process and GC
+collectors), so one scrape of `/metrics` shows them all. Callers use the small typed functions below rather
+than the metric objects, which keeps label values bounded and names in one place.
+
+Metric families (all prefixed ``retail_``; type; meaning):
+
+- ingest_frames_accepted_total (counter): TrackFrames stored
+- ingest_frames_rejected_total{reason} (counter): TrackFrames answered with FrameRejected, by reason
+- ingest_frames_duplicate_total (counter): replayed TrackFrames acked but not stored again
+- ingest_tracks_total (counter): tracks carried by accepted frames
+- ingest_latency_seconds (histogram): edge capture time → stored (network, spool replay)
+- ingest_handle_seconds (histogram): server time to validate and store one frame
+- ingest_streams_open (gauge): device streams open in this process
+- ingest_auth_failures_total (counter): streams / enrollments refused as UNAUTHENTICATED
+- queue_depth{queue} (gauge): items waiting in an in-process queue
+- timeseries_buffer_points (gauge): time-series points waiting to be written
+- timeseries_points_written_total (counter): time-series points written
+- timeseries_points_dropped_total (counter): points evicted from a full buffer (lost)
+- timeseries_write_errors_total (counter): failed batch writes (retried)
+- websocket_connections (gauge): open dashboard WebSockets in this process
+- alerts_raised_total{kind} (counter): security / distancing alerts raised
+- edge_* (see server.observability.edge_health): the last heartbeat of each edge box and camera
+- build_info{version} (gauge): 1, labelled with the software version
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from typing import Final
+
+from prometheus_client import Counter, Gauge, Histogram
+
+from server.observability.edge_health import EDGE_HEALTH, EdgeHealthCollector
+
+NAMESPACE: Final = "retail"
+
+# Capture → stored: tens of milliseconds live; minutes for a frame replayed from the spool after an outage.
+INGEST_LATENCY_BUCKETS_S: Final[tuple[float, ...]] = (
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+    300.0,
+    1800.0,
+)
+# Server-side handling of one frame: validation + de-duplication + the store call.
+INGEST_HANDLE_BUCKETS_S: Final[tuple[float, ...]] = (
+    0.0001,
+    0.00025,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    1.0,
+)
+
+
+class RejectReason(enum.StrEnum):
+    """Why a TrackFrame was rejected; the `reason` label of ``retail_ingest_frames_rejected_total``."""
+
+    INVALID_ARGUMENT = (
+        "invalid_argument"  # malformed values: NaN, negative sizes, absurd coordinates, bad columns
+    )
+    OVERSIZED = "oversized"  # message larger than INGEST_MAX_MESSAGE_BYTES
+    UNKNOWN_CAMERA = "unknown_camera"  # NOT_FOUND
+    PERMISSION_DENIED = "permission_denied"  # camera of another device
+    OUT_OF_WINDOW = "out_of_window"  # capture time too far in the past / future, or behind the reorder window
+    INTERNAL = "internal"  # the store failed; the agent resends after reconnect
+
+
+class Queue(enum.StrEnum):
+    """Well-known in-process queues; the `queue` label of ``retail_queue_depth``."""
+
+    INGEST = "ingest"  # frames received, not yet stored
+    FUSION = "fusion"  # frames stored, waiting for the site's fusion worker
+    ANALYTICS = "analytics"  # fused states waiting for the analytics
+    LIVE_PUSH = "live_push"  # live positions waiting to be pushed to the channel layer
+    TIMESERIES = "timeseries"  # batches waiting for the time-series writer
+
+
+INGEST_FRAMES_ACCEPTED: Final = Counter(
+    "ingest_frames_accepted", "TrackFrames validated and stored.", namespace=NAMESPACE
+)
+INGEST_FRAMES_REJECTED: Final = Counter(
+    "ingest_frames_rejected",
+    "TrackFrames answered with FrameRejected, by reason.",
+    ["reason"],
+    namespace=NAMESPACE,
+)
+INGEST_FRAMES_DUPLICATE: Final = Counter(
+    "ingest_frames_duplicate",
+    "Replayed TrackFrames (same camera and sequence) acked without being stored again.",
+    namespace=NAMESPACE,
+)
+INGEST_TRACKS: Final = Counter(
+    "ingest_tracks", "Tracks carried by accepted TrackFrames.", namespace=NAMESPACE
+)
+INGEST_LATENCY: Final = Histogram(
+    "ingest_latency_seconds",
+    "Time from the edge capture timestamp to the frame being stored (network, spool replay, clock skew).",
+    namespace=NAMESPACE,
+    buckets=INGEST_LATENCY_BUCKETS_S,
+)
+INGEST_HANDLE: Final = Histogram(
+    "ingest_handle_seconds",
+    "Server time spent validating, de-duplicating and storing one TrackFrame.",
+    namespace=NAMESPACE,
+    buckets=INGEST_HANDLE_BUCKETS_S,
+)
+INGEST_STREAMS_OPEN: Final = Gauge(
+    "ingest_streams_open", "Edge device streams open in this process.", namespace=NAMESPACE
+)
+INGEST_AUTH_FAILURES: Final = Counter(
+    "ingest_auth_failures",
+    "Streams and enrollments refused with UNAUTHENTICATED (unknown, wrong, revoked or used credentials).",
+    namespace=NAMESPACE,
+)
+QUEUE_DEPTH: Final = Gauge(
+    "queue_depth", "Items waiting in an in-process queue.", ["queue"], namespace=NAMESPACE
+)
+TIMESERIES_BUFFER: Final = Gauge(
+    "timeseries_buffer_points", "Time-series points buffered, waiting to be written.", namespace=NAMESPACE
+)
+TIMESERIES_WRITTEN: Final = Counter(
+    "timeseries_points_written", "Time-series points written to the store.", namespace=NAMESPACE
+)
+TIMESERIES_DROPPED: Final = Counter(
+    "timeseries_points_dropped",
+    "Time-series points evicted from a full buffer while the store was unreachable (lost).",
+    namespace=NAMESPACE,
+)
+TIMESERIES_WRITE_ERRORS: Final = Counter(
+    "timeseries_write_errors",
+    "Batch writes to the time-series store that failed (and will be retried).",
+    namespace=NAMESPACE,
+)
+WEBSOCKET_CONNECTIONS: Final = Gauge(
+    "websocket_connections", "Dashboard WebSocket connections open in this process.", namespace=NAMESPACE
+)
+ALERTS_RAISED: Final = Counter(
+    "alerts_raised", "Alerts raised, by kind (warning, alarm, distancing).", ["kind"], namespace=NAMESPACE
+)
+BUILD_INFO: Final = Gauge(
+    "build_info", "Always 1; labelled with the software version.", ["version"], namespace=NAMESPACE
+)
+
+__all__ = [
+    "EDGE_HEALTH",
+    "EdgeHealthCollector",
+    "Queue",
+    "RejectReason",
+    "record_alert",
+    "record_auth_failure",
+    "record_frame_accepted",
+    "record_frame_duplicate",
+    "record_frame_rejected",
+    "record_timeseries_dropped",
+    "record_timeseries_write_error",
+    "record_timeseries_written",
+    "register_queue_depth",
+    "set_build_info",
+    "set_queue_depth",
+    "set_timeseries_buffer",
+    "stream_closed",
+    "stream_opened",
+    "websocket_closed",
+    "websocket_opened",
+]
+
+
+def record_frame_accepted(
+    *, tracks: int, latency_s: float | None = None, handle_s: float | None = None
+) -> None:
+    """Count one stored TrackFrame carrying `tracks` tracks.
+
+    `latency_s`: server receive time minus the frame's capture time (negative values, from clock skew, count
+    as 0);
+    `handle_s`: time spent on the frame by the server. Either may be omitted.
+    """
+    if tracks < 0:
+        raise ValueError(f"tracks must be >= 0, got {tracks}")
+    INGEST_FRAMES_ACCEPTED.inc()
+    if tracks:
+        INGEST_TRACKS.inc(tracks)
+    if latency_s is not None:
+        INGEST_LATENCY.observe(max(latency_s, 0.0))
+    if handle_s is not None:
+        INGEST_HANDLE.observe(max(handle_s, 0.0))
+
+
+def record_frame_rejected(reason: RejectReason) -> None:
+    """Count one TrackFrame answered with FrameRejected."""
+    INGEST_FRAMES_REJECTED.labels(reason=RejectReason(reason).value).inc()
+
+
+def record_frame_duplicate() -> None:
+    """Count one replayed TrackFrame that was acked but not stored again."""
+    INGEST_FRAMES_DUPLICATE.inc()
+
+
+def record_auth_failure() -> None:
+    """Count one stream or enrollment refused with UNAUTHENTICATED."""
+    INGEST_AUTH_FAILURES.inc()
+
+
+def stream_opened() -> None:
+    """A device stream was authenticated and is open."""
+    INGEST_STREAMS_OPEN.inc()
+
+
+def stream_closed() -> None:
+    """A device stream ended (call once per `stream_opened`, in a `finally`)."""
+    INGEST_STREAMS_OPEN.dec()
+
+
+def set_queue_depth(queue: Queue | str, depth: int) -> None:
+    """Set the depth of an in-process queue (use the `Queue` names where one fits)."""
+    QUEUE_DEPTH.labels(queue=str(queue)).set(depth)
+
+
+def register_queue_depth(queue: Queue | str, read_depth: Callable[[], float]) -> None:
+    """Make ``retail_queue_depth{queue=...}`` call `read_depth` at every scrape (e.g. ``queue.qsize``)."""
+    QUEUE_DEPTH.labels(queue=str(queue)).set_function(read_depth)
+
+
+def set_timeseries_buffer(points: int) -> None:
+    """Set the number of time-series points waiting in the write buffer."""
+    TIMESERIES_BUFFER.set(points)
+
+
+def record_timeseries_written(points: int) -> None:
+    """Count `points` time-series points written successfully."""
+    if points > 0:
+        TIMESERIES_WRITTEN.inc(points)
+
+
+def record_timeseries_dropped(points: int) -> None:
+    """Count `points` time-series points evicted from a full buffer."""
+    if points > 0:
+        TIMESERIES_DROPPED.inc(points)
+
+
+def record_timeseries_write_error() -> None:
+    """Count one failed batch write to the time-series store."""
+    TIMESERIES_WRITE_ERRORS.inc()
+
+
+def websocket_opened() -> None:
+    """A dashboard WebSocket was accepted."""
+    WEBSOCKET_CONNECTIONS.inc()
+
+
+def websocket_closed() -> None:
+    """A dashboard WebSocket closed (once per `websocket_opened`)."""
+    WEBSOCKET_CONNECTIONS.dec()
+
+
+def record_alert(kind: str) -> None:
+    """Count one alert of `kind` ("warning", "alarm", "distancing", ...: a small fixed set)."""
+    ALERTS_RAISED.labels(kind=kind).inc()
+
+
+def set_build_info(version: str) -> None:
+    """Publish ``retail_build_info{version=...} 1``."""
+    BUILD_INFO.clear()
+    BUILD_INFO.labels(version=version).set(1)
