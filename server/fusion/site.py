@@ -1,0 +1,419 @@
+"""SiteFusion: the cameras of one site fused on the floor plane into global persons.
+
+Algorithm, per TrackFrame released by the reorder buffer (capture-time order, see
+:mod:`server.fusion.reorder`):
+
+1. **Predict** every global person to the frame's time ``t`` with constant velocity (extrapolation clipped to
+   ``max_extrapolation_s``). A camera whose clock runs a few hundred ms off therefore compares its observation
+   with the person's position at its own stamped time; the residual offset (speed x skew) is absorbed by the
+   gate and averaged out by the filter.
+2. **Association memory**: a confirmed, floor-valid row whose (camera, local id) was associated before keeps
+   its global id while it stays within ``memory_gate_distance_m`` of the prediction (ids stay stable while a
+   local track persists). Two rows of one frame never share a person: on conflict the closer row keeps it.
+   Unconfirmed rows (tentative, lost) and rows off the floor only refresh their association; they never move
+   or create a person.
+3. **Assignment**: the remaining confirmed rows are matched to the persons not yet taken in this frame by
+   ``scipy.optimize.linear_sum_assignment`` on the floor distance, gated at ``gate_distance_m``. This is the
+   hand-over (a new local id of another camera joins the person) and the overlap rule (a person seen by two
+   cameras is one person, as each camera's row is matched to the same global person).
+4. **Update** (alpha-beta filter): ``p <- p_pred + alpha r``, ``v <- v + beta r / max(dt, 0.1 s)`` with
+   residual ``r = z - p_pred``, speed clipped to ``max_speed_mps``.
+5. **Birth**: unmatched confirmed rows start tentative persons; a tentative person is confirmed (and reported)
+   after ``confirm_after_s`` and ``confirm_min_hits`` observations, and silently dropped when unseen for
+   ``tentative_timeout_s``.
+6. **Merge**: two confirmed persons closer than ``merge_distance_m`` for ``merge_after_s`` that no camera
+   observed together within ``source_window_s`` are one person seen twice; the younger id ends and its
+   associations move to the older one.
+7. **End**: a confirmed person unseen by every camera for ``end_after_s`` ends (``EndedPerson``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from server.fusion.errors import FusionInputError
+from server.fusion.reorder import ReorderBuffer
+from server.fusion.types import (
+    BoolArray,
+    CameraObservations,
+    EndedPerson,
+    FloatArray,
+    FusedFrame,
+    FusionConfig,
+    IntArray,
+)
+
+logger = logging.getLogger(__name__)
+
+_NEVER_US = np.iinfo(np.int64).min // 4
+_INFEASIBLE = 1.0e9
+_MIN_VELOCITY_DT_S = 0.1
+
+
+@dataclass(slots=True)
+class _Association:
+    slot: int
+    global_id: int
+    refreshed_us: int
+
+
+class SiteFusion:
+    """Fuses the CameraObservations of one site into global persons (see the module docstring for the
+    rules)."""
+
+    def __init__(self, config: FusionConfig | None = None) -> None:
+        self.config = config if config is not None else FusionConfig()
+        self.config.validate()
+        self._buffer = ReorderBuffer(
+            window_us=self.config.reorder_window_us, camera_silence_us=self.config.camera_silence_us
+        )
+        self._next_global_id = self.config.first_global_id
+        capacity = 64
+        self._active: BoolArray = np.zeros(capacity, dtype=np.bool_)
+        self._confirmed: BoolArray = np.zeros(capacity, dtype=np.bool_)
+        self._global_id: IntArray = np.zeros(capacity, dtype=np.int64)
+        self._pos: FloatArray = np.zeros((capacity, 2), dtype=np.float64)
+        self._vel: FloatArray = np.zeros((capacity, 2), dtype=np.float64)
+        self._state_us: IntArray = np.zeros(capacity, dtype=np.int64)
+        self._first_seen_us: IntArray = np.zeros(capacity, dtype=np.int64)
+        self._last_seen_us: IntArray = np.zeros(capacity, dtype=np.int64)
+        self._hits: IntArray = np.zeros(capacity, dtype=np.int64)
+        self._camera_index: dict[int, int] = {}
+        self._camera_ids: IntArray = np.zeros(0, dtype=np.int64)
+        self._camera_seen_us: IntArray = np.full((capacity, 0), _NEVER_US, dtype=np.int64)
+        self._memory: dict[tuple[int, int], _Association] = {}
+        self._merge_since_us: dict[tuple[int, int], int] = {}
+        self._last_purge_us = _NEVER_US
+        self._now_us: int | None = None
+        self.merged_total = 0
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def dropped_late_frames(self) -> int:
+        """Frames dropped because later frames had already been applied (beyond the reorder window)."""
+        return self._buffer.dropped_late_frames
+
+    @property
+    def pending_frames(self) -> int:
+        """Frames waiting in the reorder buffer."""
+        return self._buffer.pending
+
+    def update(self, observations: CameraObservations) -> FusedFrame:
+        """Add one TrackFrame; return the site's persons after applying every frame it released.
+
+        ``ended`` gathers the persons ended by all released frames. When nothing was released (the frame waits
+        for slower cameras) the returned frame repeats the current state with ``processed_frames == 0``.
+        """
+        frames = self.update_frames(observations)
+        if not frames:
+            return self._snapshot(ended=(), processed=0)
+        if len(frames) == 1:
+            return frames[0]
+        ended = tuple(person for frame in frames for person in frame.ended)
+        last = frames[-1]
+        return FusedFrame(
+            site_id=last.site_id,
+            time_us=last.time_us,
+            global_ids=last.global_ids,
+            floor_xy_m=last.floor_xy_m,
+            velocities_mps=last.velocities_mps,
+            last_seen_us=last.last_seen_us,
+            source_mask=last.source_mask,
+            camera_ids=last.camera_ids,
+            ended=ended,
+            processed_frames=len(frames),
+        )
+
+    def update_frames(self, observations: CameraObservations) -> list[FusedFrame]:
+        """Add one TrackFrame; return one FusedFrame per frame the reorder buffer released, in time order."""
+        if observations.site_id != self.config.site_id:
+            raise FusionInputError(
+                f"frame of site {observations.site_id} given to the fusion of site {self.config.site_id}",
+                code="wrong_site",
+            )
+        observations.validate()
+        return [self._apply(released) for released in self._buffer.push(observations)]
+
+    def flush(self) -> list[FusedFrame]:
+        """Apply every buffered frame (end of a stream or of a replay)."""
+        return [self._apply(released) for released in self._buffer.flush()]
+
+    # ------------------------------------------------------------------ one frame
+
+    def _apply(self, obs: CameraObservations) -> FusedFrame:
+        cfg = self.config
+        t_us = obs.capture_time_us
+        self._now_us = t_us if self._now_us is None else max(self._now_us, t_us)
+        camera_column = self._camera_column(obs.camera_id)
+        for local_id in obs.removed_local_ids.tolist():
+            self._memory.pop((obs.camera_id, int(local_id)), None)
+
+        active_slots = np.flatnonzero(self._active)
+        predicted = self._predict(t_us)
+        taken = np.zeros(self._active.shape[0], dtype=np.bool_)
+        usable = obs.confirmed & obs.valid_floor
+        row_slot = np.full(obs.size, -1, dtype=np.int64)
+
+        # 2. association memory
+        camera_id = obs.camera_id
+        memory = self._memory
+        global_ids = self._global_id
+        active = self._active
+        for row, local_id in enumerate(obs.local_ids.tolist()):
+            association = memory.get((camera_id, local_id))
+            if association is None:
+                continue
+            slot = association.slot
+            if not active[slot] or global_ids[slot] != association.global_id:
+                del memory[(camera_id, local_id)]
+                continue
+            association.refreshed_us = t_us
+            if usable[row]:
+                row_slot[row] = slot
+        memory_rows = np.flatnonzero(row_slot >= 0)
+        if memory_rows.size:
+            slots = row_slot[memory_rows]
+            distance = np.hypot(*(obs.floor_xy_m[memory_rows] - predicted[slots]).T)
+            too_far = distance > cfg.memory_gate_distance_m
+            for row in memory_rows[too_far].tolist():
+                memory.pop((camera_id, int(obs.local_ids[row])), None)
+            row_slot[memory_rows[too_far]] = -1
+            if np.unique(slots).shape[0] != slots.shape[0]:
+                self._resolve_memory_conflicts(row_slot, memory_rows, distance)
+            taken[row_slot[row_slot >= 0]] = True
+
+        # 3. gated optimal assignment of the remaining rows
+        pool_rows = np.flatnonzero(usable & (row_slot < 0))
+        if pool_rows.size and active_slots.size:
+            pool_slots = active_slots[~taken[active_slots]]
+            if pool_slots.size:
+                delta = obs.floor_xy_m[pool_rows, None, :] - predicted[None, pool_slots, :]
+                cost = np.hypot(delta[..., 0], delta[..., 1])
+                feasible = cost <= cfg.gate_distance_m
+                if feasible.any():
+                    cost = np.where(feasible, cost, _INFEASIBLE)
+                    rows_i, slots_i = linear_sum_assignment(cost)
+                    ok = feasible[rows_i, slots_i]
+                    matched_rows = pool_rows[rows_i[ok]]
+                    matched_slots = pool_slots[slots_i[ok]]
+                    row_slot[matched_rows] = matched_slots
+                    for row, slot in zip(matched_rows.tolist(), matched_slots.tolist(), strict=True):
+                        memory[(camera_id, int(obs.local_ids[row]))] = _Association(
+                            slot, int(global_ids[slot]), t_us
+                        )
+
+        # 4. update the matched persons
+        matched = np.flatnonzero(row_slot >= 0)
+        if matched.size:
+            slots = row_slot[matched]
+            prior = predicted[slots]
+            residual = obs.floor_xy_m[matched] - prior
+            dt_s = np.maximum((t_us - self._state_us[slots]) * 1e-6, _MIN_VELOCITY_DT_S)
+            self._pos[slots] = prior + cfg.position_gain * residual
+            velocity = self._vel[slots] + (cfg.velocity_gain / dt_s)[:, None] * residual
+            speed = np.hypot(velocity[:, 0], velocity[:, 1])
+            too_fast = speed > cfg.max_speed_mps
+            if too_fast.any():
+                velocity[too_fast] *= (cfg.max_speed_mps / speed[too_fast])[:, None]
+            self._vel[slots] = velocity
+            self._state_us[slots] = t_us
+            self._last_seen_us[slots] = np.maximum(self._last_seen_us[slots], t_us)
+            self._hits[slots] += 1
+            self._camera_seen_us[slots, camera_column] = t_us
+
+        # 5. births
+        births = np.flatnonzero(usable & (row_slot < 0))
+        for row in births.tolist():
+            slot = self._new_slot(obs.floor_xy_m[row], t_us)
+            self._camera_seen_us[slot, self._camera_index[camera_id]] = t_us
+            memory[(camera_id, int(obs.local_ids[row]))] = _Association(
+                slot, int(self._global_id[slot]), t_us
+            )
+
+        ended = self._life_cycle(t_us)
+        ended.extend(self._merge(t_us))
+        if t_us - self._last_purge_us > 1_000_000:
+            self._purge_memory(t_us)
+        return self._snapshot(ended=tuple(ended), processed=1)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _camera_column(self, camera_id: int) -> int:
+        column = self._camera_index.get(camera_id)
+        if column is None:
+            column = len(self._camera_index)
+            self._camera_index[camera_id] = column
+            self._camera_ids = np.append(self._camera_ids, np.int64(camera_id))
+            extra = np.full((self._camera_seen_us.shape[0], 1), _NEVER_US, dtype=np.int64)
+            self._camera_seen_us = np.hstack([self._camera_seen_us, extra])
+        return column
+
+    def _predict(self, t_us: int) -> FloatArray:
+        horizon = self.config.max_extrapolation_s
+        dt_s = np.clip((t_us - self._state_us) * 1e-6, -horizon, horizon)
+        predicted: FloatArray = self._pos + self._vel * dt_s[:, None]
+        return predicted
+
+    def _resolve_memory_conflicts(
+        self, row_slot: IntArray, memory_rows: IntArray, distance: FloatArray
+    ) -> None:
+        best: dict[int, tuple[float, int]] = {}
+        for row, dist in zip(memory_rows.tolist(), distance.tolist(), strict=True):
+            slot = int(row_slot[row])
+            if slot < 0:
+                continue
+            current = best.get(slot)
+            if current is None or dist < current[0]:
+                if current is not None:
+                    row_slot[current[1]] = -1
+                best[slot] = (dist, row)
+            else:
+                row_slot[row] = -1
+
+    def _new_slot(self, xy: FloatArray, t_us: int) -> int:
+        free = np.flatnonzero(~self._active)
+        if free.size == 0:
+            self._grow()
+            free = np.flatnonzero(~self._active)
+        slot = int(free[0])
+        self._active[slot] = True
+        self._confirmed[slot] = False
+        self._global_id[slot] = self._next_global_id
+        self._next_global_id += 1
+        self._pos[slot] = xy
+        self._vel[slot] = 0.0
+        self._state_us[slot] = t_us
+        self._first_seen_us[slot] = t_us
+        self._last_seen_us[slot] = t_us
+        self._hits[slot] = 1
+        self._camera_seen_us[slot] = _NEVER_US
+        return slot
+
+    def _grow(self) -> None:
+        old = self._active.shape[0]
+
+        def grown(array: np.ndarray, fill: object) -> np.ndarray:  # type: ignore[type-arg]
+            extra = np.full((old, *array.shape[1:]), fill, dtype=array.dtype)
+            return np.concatenate([array, extra])
+
+        self._active = grown(self._active, False)
+        self._confirmed = grown(self._confirmed, False)
+        self._global_id = grown(self._global_id, 0)
+        self._pos = grown(self._pos, 0.0)
+        self._vel = grown(self._vel, 0.0)
+        self._state_us = grown(self._state_us, 0)
+        self._first_seen_us = grown(self._first_seen_us, 0)
+        self._last_seen_us = grown(self._last_seen_us, 0)
+        self._hits = grown(self._hits, 0)
+        self._camera_seen_us = grown(self._camera_seen_us, _NEVER_US)
+
+    def _life_cycle(self, t_us: int) -> list[EndedPerson]:
+        cfg = self.config
+        unseen_us = t_us - self._last_seen_us
+        tentative = self._active & ~self._confirmed
+        if tentative.any():
+            promote = (
+                tentative
+                & ((self._last_seen_us - self._first_seen_us) >= int(cfg.confirm_after_s * 1e6))
+                & (self._hits >= cfg.confirm_min_hits)
+            )
+            self._confirmed |= promote
+            drop = tentative & ~promote & (unseen_us > int(cfg.tentative_timeout_s * 1e6))
+            self._active &= ~drop
+        ending = np.flatnonzero(self._active & self._confirmed & (unseen_us > int(cfg.end_after_s * 1e6)))
+        ended = [
+            EndedPerson(int(self._global_id[s]), int(self._first_seen_us[s]), int(self._last_seen_us[s]))
+            for s in ending.tolist()
+        ]
+        self._active[ending] = False
+        return ended
+
+    def _merge(self, t_us: int) -> list[EndedPerson]:
+        cfg = self.config
+        slots = np.flatnonzero(self._active & self._confirmed)
+        if slots.size < 2:
+            self._merge_since_us.clear()
+            return []
+        xy = self._predict(t_us)[slots]
+        delta = xy[:, None, :] - xy[None, :, :]
+        close = np.hypot(delta[..., 0], delta[..., 1]) < cfg.merge_distance_m
+        first_i, second_i = np.nonzero(np.triu(close, k=1))
+        if first_i.size == 0:
+            self._merge_since_us.clear()
+            return []
+        recent = self._camera_seen_us[slots] >= t_us - int(cfg.source_window_s * 1e6)
+        shared_mask: BoolArray = (recent[first_i] & recent[second_i]).any(axis=1)
+        shared: list[bool] = shared_mask.tolist()
+        since: dict[tuple[int, int], int] = {}
+        ended: list[EndedPerson] = []
+        gone: set[int] = set()
+        for a, b, is_shared in zip(first_i.tolist(), second_i.tolist(), shared, strict=True):
+            if is_shared:
+                continue
+            slot_a, slot_b = int(slots[a]), int(slots[b])
+            key = (int(self._global_id[slot_a]), int(self._global_id[slot_b]))
+            start = self._merge_since_us.get(key, t_us)
+            since[key] = start
+            if t_us - start < int(cfg.merge_after_s * 1e6) or slot_a in gone or slot_b in gone:
+                continue
+            keep, drop = (slot_a, slot_b)
+            if self._first_seen_us[slot_b] < self._first_seen_us[slot_a]:
+                keep, drop = slot_b, slot_a
+            ended.append(self._merge_pair(keep, drop))
+            gone.add(drop)
+            since.pop(key, None)
+        self._merge_since_us = since
+        return ended
+
+    def _merge_pair(self, keep: int, drop: int) -> EndedPerson:
+        keep_id = int(self._global_id[keep])
+        drop_id = int(self._global_id[drop])
+        for association in self._memory.values():
+            if association.slot == drop and association.global_id == drop_id:
+                association.slot = keep
+                association.global_id = keep_id
+        self._camera_seen_us[keep] = np.maximum(self._camera_seen_us[keep], self._camera_seen_us[drop])
+        self._last_seen_us[keep] = max(self._last_seen_us[keep], self._last_seen_us[drop])
+        self._hits[keep] += self._hits[drop]
+        self._active[drop] = False
+        self.merged_total += 1
+        logger.debug("merged global person %d into %d", drop_id, keep_id)
+        return EndedPerson(drop_id, int(self._first_seen_us[drop]), int(self._last_seen_us[drop]))
+
+    def _purge_memory(self, t_us: int) -> None:
+        ttl_us = int(self.config.memory_ttl_s * 1e6)
+        stale = [
+            key
+            for key, association in self._memory.items()
+            if t_us - association.refreshed_us > ttl_us
+            or not self._active[association.slot]
+            or self._global_id[association.slot] != association.global_id
+        ]
+        for key in stale:
+            del self._memory[key]
+        self._last_purge_us = t_us
+
+    def _snapshot(self, *, ended: tuple[EndedPerson, ...], processed: int) -> FusedFrame:
+        t_us = self._now_us if self._now_us is not None else 0
+        slots = np.flatnonzero(self._active & self._confirmed)
+        horizon = self.config.max_extrapolation_s
+        dt_s = np.clip((t_us - self._state_us[slots]) * 1e-6, -horizon, horizon)
+        xy = self._pos[slots] + self._vel[slots] * dt_s[:, None]
+        recent = self._camera_seen_us[slots] >= t_us - int(self.config.source_window_s * 1e6)
+        return FusedFrame(
+            site_id=self.config.site_id,
+            time_us=t_us,
+            global_ids=self._global_id[slots].copy(),
+            floor_xy_m=xy,
+            velocities_mps=self._vel[slots].copy(),
+            last_seen_us=self._last_seen_us[slots].copy(),
+            source_mask=recent,
+            camera_ids=self._camera_ids.copy(),
+            ended=ended,
+            processed_frames=processed,
+        )

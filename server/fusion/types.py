@@ -1,0 +1,197 @@
+"""Domain types of the multi-camera fusion: what the ingest hands in and what the analytics read.
+
+All arrays are NumPy arrays; all times are microseconds (``_us``) on the clock stamped by the edge box, all
+floor coordinates are metres (``_m``) in the site's floor-plan frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from server.fusion.errors import FusionConfigError, FusionInputError
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+Float32Array = npt.NDArray[np.float32]
+
+# Floor coordinates beyond this magnitude are absurd for a store (the wire contract allows ±10 km).
+MAX_ABS_FLOOR_M = 10_000.0
+
+
+@dataclass(frozen=True)
+class CameraObservations:
+    """The tracks one camera reported for one analysed frame (one TrackFrame), converted to floor metres.
+
+    Row ``i`` of every column describes the same local track. ``confirmed`` is True for rows whose edge state
+    is CONFIRMED (matched to a detection in this frame); tentative and lost rows are False. ``valid_floor`` is
+    False where the floor position is not trustworthy (outside the camera's floor region, or camera
+    uncalibrated); such rows never move a global person. ``removed_local_ids`` lists local tracks that ended
+    with this frame.
+    """
+
+    site_id: int
+    camera_id: int
+    capture_time_us: int
+    local_ids: IntArray
+    floor_xy_m: FloatArray
+    scores: Float32Array
+    confirmed: BoolArray
+    valid_floor: BoolArray
+    removed_local_ids: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    @property
+    def size(self) -> int:
+        """Number of track rows."""
+        return int(self.local_ids.shape[0])
+
+    def validate(self) -> None:
+        """Raise :class:`FusionInputError` unless every column has the right shape, dtype kind and finite
+        values.
+
+        Rows with ``valid_floor`` False may carry any finite position (the edge sends 0, 0 for uncalibrated
+        cameras).
+        """
+        n = self.local_ids.shape[0] if self.local_ids.ndim == 1 else -1
+        if n < 0:
+            raise FusionInputError("local_ids must be one-dimensional", code="bad_shape")
+        if self.floor_xy_m.shape != (n, 2):
+            raise FusionInputError(
+                f"floor_xy_m has shape {self.floor_xy_m.shape}, expected ({n}, 2)", code="bad_shape"
+            )
+        for name, column in (
+            ("scores", self.scores),
+            ("confirmed", self.confirmed),
+            ("valid_floor", self.valid_floor),
+        ):
+            if column.shape != (n,):
+                raise FusionInputError(f"{name} has shape {column.shape}, expected ({n},)", code="bad_shape")
+        if self.removed_local_ids.ndim != 1:
+            raise FusionInputError("removed_local_ids must be one-dimensional", code="bad_shape")
+        if self.local_ids.dtype.kind not in "iu" or self.removed_local_ids.dtype.kind not in "iu":
+            raise FusionInputError("local ids must be integers", code="bad_dtype")
+        if self.confirmed.dtype != np.bool_ or self.valid_floor.dtype != np.bool_:
+            raise FusionInputError("confirmed and valid_floor must be boolean", code="bad_dtype")
+        if self.floor_xy_m.dtype.kind != "f" or self.scores.dtype.kind != "f":
+            raise FusionInputError("floor_xy_m and scores must be floating point", code="bad_dtype")
+        if n and not bool(np.isfinite(self.floor_xy_m).all()):
+            raise FusionInputError("floor_xy_m contains NaN or infinity", code="non_finite")
+        if n and not bool(np.isfinite(self.scores).all()):
+            raise FusionInputError("scores contain NaN or infinity", code="non_finite")
+        if n and float(np.abs(self.floor_xy_m).max()) > MAX_ABS_FLOOR_M:
+            raise FusionInputError(f"floor_xy_m beyond ±{MAX_ABS_FLOOR_M:g} m", code="out_of_range")
+        if n > 1 and np.unique(self.local_ids).shape[0] != n:
+            raise FusionInputError("local_ids contain duplicates", code="duplicate_local_id")
+
+
+@dataclass(frozen=True)
+class EndedPerson:
+    """A global person whose visit ended: no camera saw them for ``FusionConfig.end_after_s``."""
+
+    global_id: int
+    first_seen_us: int
+    last_seen_us: int
+
+
+@dataclass(frozen=True)
+class FusedFrame:
+    """The global persons of a site at ``time_us``, after fusing every TrackFrame up to that time.
+
+    Row ``i`` of ``global_ids``, ``floor_xy_m``, ``velocities_mps``, ``last_seen_us`` and
+    ``source_camera_ids`` describes one person. Positions of persons not observed in the latest TrackFrame are
+    extrapolated to ``time_us`` with their velocity (at most ``FusionConfig.max_extrapolation_s``).
+    ``source_camera_ids[i]`` lists the cameras whose observations updated person ``i`` within
+    ``FusionConfig.source_window_s``. ``ended`` lists the persons whose visit ended while producing this frame
+    (they are not in the arrays any more). ``processed_frames`` counts the TrackFrames applied since the
+    previous FusedFrame (0 when the input frame is still held in the reorder buffer).
+    """
+
+    site_id: int
+    time_us: int
+    global_ids: IntArray
+    floor_xy_m: FloatArray
+    velocities_mps: FloatArray
+    last_seen_us: IntArray
+    source_mask: BoolArray
+    camera_ids: IntArray
+    ended: tuple[EndedPerson, ...] = ()
+    processed_frames: int = 1
+
+    @property
+    def size(self) -> int:
+        """Number of persons in the frame."""
+        return int(self.global_ids.shape[0])
+
+    @property
+    def source_camera_ids(self) -> tuple[tuple[int, ...], ...]:
+        """Per person, the ids of the cameras that observed them recently (see ``source_mask``)."""
+        cameras = self.camera_ids.tolist()
+        return tuple(tuple(cameras[c] for c in np.flatnonzero(row).tolist()) for row in self.source_mask)
+
+
+@dataclass(frozen=True)
+class FusionConfig:
+    """Tuning of :class:`server.fusion.site.SiteFusion`. Defaults suit 5-15 fps cameras and ≤ 300 ms skew."""
+
+    site_id: int = 0
+    # Assignment gate: an observation can join a global person whose predicted position is closer than this.
+    gate_distance_m: float = 1.3
+    # A remembered (camera, local id) → global id association is kept while the observation stays this close.
+    memory_gate_distance_m: float = 2.5
+    # Weight of a new observation in the position update (alpha of an alpha-beta filter).
+    position_gain: float = 0.5
+    # Weight of a local track's velocity in the global velocity update.
+    velocity_gain: float = 0.3
+    # A global person is reported once it has been observed for this long (filters false positives).
+    confirm_after_s: float = 0.4
+    # ... and with at least this many observations.
+    confirm_min_hits: int = 3
+    # A tentative global person not observed for this long is dropped silently.
+    tentative_timeout_s: float = 0.5
+    # A confirmed global person not observed by any camera for this long ends (EndedPerson).
+    end_after_s: float = 2.0
+    # Positions are extrapolated with the velocity for at most this long.
+    max_extrapolation_s: float = 0.5
+    # Maximum plausible walking speed; velocity estimates are clipped to it.
+    max_speed_mps: float = 3.0
+    # Frames are applied in capture-time order; a frame waits at most this long for slower cameras.
+    reorder_window_us: int = 600_000
+    # A camera silent for this long stops holding back the reorder buffer.
+    camera_silence_us: int = 2_000_000
+    # Two global persons closer than this, never seen together by one camera, for merge_after_s, are merged.
+    merge_distance_m: float = 0.6
+    merge_after_s: float = 1.0
+    # Window for "camera recently observed this person" (overlap / merge checks, source_camera_ids).
+    source_window_s: float = 0.5
+    # (camera, local id) associations not refreshed for this long are forgotten.
+    memory_ttl_s: float = 5.0
+    # First global id handed out (lets a restarted server continue a site's id sequence).
+    first_global_id: int = 1
+
+    def validate(self) -> None:
+        """Raise :class:`FusionConfigError` when a value is outside its range."""
+        positives = {
+            "gate_distance_m": self.gate_distance_m,
+            "memory_gate_distance_m": self.memory_gate_distance_m,
+            "end_after_s": self.end_after_s,
+            "max_speed_mps": self.max_speed_mps,
+            "merge_distance_m": self.merge_distance_m,
+            "source_window_s": self.source_window_s,
+            "memory_ttl_s": self.memory_ttl_s,
+            "tentative_timeout_s": self.tentative_timeout_s,
+        }
+        for name, value in positives.items():
+            if not value > 0 or not np.isfinite(value):
+                raise FusionConfigError(f"{name} must be a positive finite number, got {value!r}")
+        for name, value in (("position_gain", self.position_gain), ("velocity_gain", self.velocity_gain)):
+            if not 0.0 < value <= 1.0:
+                raise FusionConfigError(f"{name} must be in (0, 1], got {value!r}")
+        if self.reorder_window_us < 0 or self.camera_silence_us <= 0:
+            raise FusionConfigError("reorder_window_us must be >= 0 and camera_silence_us > 0")
+        if self.confirm_after_s < 0 or self.max_extrapolation_s < 0 or self.merge_after_s < 0:
+            raise FusionConfigError("confirm_after_s, max_extrapolation_s and merge_after_s must be >= 0")
+        if self.confirm_min_hits < 1 or self.first_global_id < 1:
+            raise FusionConfigError("confirm_min_hits and first_global_id must be >= 1")
