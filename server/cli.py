@@ -1,0 +1,228 @@
+"""`retail-server`: run the server (ASGI app + gRPC ingest in one process), the demo, or Django management commands.
+
+    retail-server run  [--http HOST:PORT] [--grpc HOST:PORT] [--no-http | --no-grpc] [--no-migrate]
+    retail-server demo [--http HOST:PORT] [--grpc HOST:PORT] [--no-edge]   (embedded defaults + sample-video agent)
+    retail-server manage <django command> [args...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+logger = logging.getLogger("server.cli")
+
+
+def _split_host_port(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {value!r}")
+    return host.strip("[]"), int(port)
+
+
+def _setup_django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "server.config.settings.local")
+    import django
+
+    django.setup()
+
+
+def _prepare(migrate: bool) -> None:
+    from django.conf import settings
+    from django.core.management import call_command
+
+    Path(settings.DATA_DIR).mkdir(parents=True, exist_ok=True)
+    if migrate:
+        call_command("migrate", interactive=False, verbosity=0)
+
+
+async def serve(
+    *, http: tuple[str, int] | None, grpc_bind: str | None, on_ready: list[str] | None = None
+) -> None:
+    """Run until SIGINT/SIGTERM: the gRPC ingest server and/or the ASGI app under uvicorn, in this event loop."""
+    import uvicorn
+    from django.conf import settings
+
+    from server.ingest.server import create_grpc_server
+    from server.runtime import build_runtime
+
+    runtime = build_runtime()
+    runtime.writer.start()
+    grpc_server = None
+    if grpc_bind:
+        grpc_server, runtime.grpc_port = await create_grpc_server(
+            servicer=runtime.servicer,
+            bind=grpc_bind,
+            tls_cert=settings.GRPC_TLS_CERT,
+            tls_key=settings.GRPC_TLS_KEY,
+            tls_client_ca=settings.GRPC_TLS_CLIENT_CA,
+        )
+        print(f"gRPC ingest listening on {grpc_bind.rsplit(':', 1)[0]}:{runtime.grpc_port}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    uv_server = None
+    uv_task = None
+    if http:
+        config = uvicorn.Config(
+            "server.config.asgi:application",
+            host=http[0],
+            port=http[1],
+            log_level=os.environ.get("UVICORN_LOG_LEVEL", "warning"),
+            lifespan="off",
+            ws="websockets",
+        )
+        uv_server = uvicorn.Server(config)
+        uv_server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        uv_task = asyncio.create_task(uv_server.serve())
+        while not uv_server.started and not uv_task.done():
+            await asyncio.sleep(0.05)
+        if uv_task.done():
+            uv_task.result()
+        print(f"HTTP listening on http://{http[0]}:{http[1]}/", flush=True)
+    for line in on_ready or []:
+        print(line, flush=True)
+    await stop.wait()
+    logger.info("shutting down")
+    if uv_server is not None and uv_task is not None:
+        uv_server.should_exit = True
+        with contextlib.suppress(Exception):
+            await uv_task
+    if grpc_server is not None:
+        await grpc_server.stop(grace=3)
+    with contextlib.suppress(Exception):
+        await runtime.pipeline.flush()
+    runtime.close()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    _setup_django()
+    _prepare(migrate=not args.no_migrate)
+    asyncio.run(
+        serve(
+            http=None if args.no_http else args.http,
+            grpc_bind=None if args.no_grpc else args.grpc,
+        )
+    )
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    _setup_django()
+    _prepare(migrate=True)
+    from django.conf import settings
+
+    from server.demo.assets import AssetMissing, sample_video_path
+    from server.demo.setup import DEMO_USERS, setup_demo
+
+    try:
+        video = sample_video_path(Path(settings.DATA_DIR))
+    except AssetMissing as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    demo = setup_demo(video_path=str(video))
+    http_host, http_port = args.http
+    url = f"http://{'127.0.0.1' if http_host in ('0.0.0.0', '::') else http_host}:{http_port}/"  # noqa: S104
+    grpc_host, grpc_port = args.grpc
+    edge: subprocess.Popen[bytes] | None = None
+    if not args.no_edge:
+        command = [
+            _edge_executable(),
+            "run",
+            "--server",
+            f"{'127.0.0.1' if grpc_host in ('0.0.0.0', '::') else grpc_host}:{grpc_port}",  # noqa: S104
+            "--device-id",
+            str(demo.device_id),
+            "--device-secret",
+            demo.device_secret,
+            "--loop",
+            "--pace",
+            "native",
+        ]
+        for camera_id, crop, homography in zip(demo.camera_ids, demo.crops_px, demo.homographies, strict=True):
+            command += ["--source", str(video), "--camera-id", str(camera_id)]
+            command += ["--crop", ",".join(str(v) for v in crop)]
+            command += ["--homography", ",".join(repr(v) for v in homography)]
+        edge = subprocess.Popen(command, env={**os.environ, "RETAIL_EDGE_STATE_DIR": str(settings.DATA_DIR / "edge")})
+    users = ", ".join(f"{u}/{p}" for u, p in DEMO_USERS)
+    try:
+        asyncio.run(
+            serve(
+                http=args.http,
+                grpc_bind=f"{grpc_host}:{grpc_port}",
+                on_ready=[
+                    "",
+                    f"Retail Vision demo is running: open {url}",
+                    f"Users (change these passwords): {users}",
+                    f"Edge agent: 2 cameras on {video}" if edge else "Edge agent: not started (--no-edge)",
+                    "Stop with Ctrl+C.",
+                ],
+            )
+        )
+    finally:
+        if edge is not None:
+            edge.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                edge.wait(timeout=10)
+            if edge.poll() is None:
+                edge.kill()
+    return 0
+
+
+def _edge_executable() -> str:
+    candidate = Path(sys.executable).with_name("retail-edge")
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which("retail-edge")
+    if found is None:
+        raise SystemExit("retail-edge is not installed: pip install -e '.[edge]'")
+    return found
+
+
+def cmd_manage(args: argparse.Namespace) -> int:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "server.config.settings.local")
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["retail-server manage", *args.rest])
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="retail-server", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the ASGI app and the gRPC ingest server")
+    run.add_argument("--http", type=_split_host_port, default=_split_host_port("127.0.0.1:8000"))
+    run.add_argument("--grpc", default=os.environ.get("GRPC_BIND", "127.0.0.1:50051"))
+    group = run.add_mutually_exclusive_group()
+    group.add_argument("--no-http", action="store_true", help="ingest-only process")
+    group.add_argument("--no-grpc", action="store_true", help="web-only process")
+    run.add_argument("--no-migrate", action="store_true")
+    run.set_defaults(func=cmd_run)
+    demo = sub.add_parser("demo", help="embedded defaults + demo store + an edge agent on the sample video")
+    demo.add_argument("--http", type=_split_host_port, default=_split_host_port("127.0.0.1:8000"))
+    demo.add_argument("--grpc", type=_split_host_port, default=_split_host_port("127.0.0.1:50051"))
+    demo.add_argument("--no-edge", action="store_true")
+    demo.set_defaults(func=cmd_demo)
+    manage = sub.add_parser("manage", help="Django management commands")
+    manage.add_argument("rest", nargs=argparse.REMAINDER)
+    manage.set_defaults(func=cmd_manage)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,6 @@
+"""Test settings: the test command exports DATABASE_URL / REDIS_URL / INFLUX_URL of the real services."""
+
+from server.config.settings.base import *  # noqa: F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+DEBUG = False

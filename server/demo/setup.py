@@ -1,0 +1,137 @@
+"""The demo store: one site whose two cameras are overlapping crops of the sample video (a real hall seen from
+above), calibrated to a 30 m × 20 m floor, with zones, levels, employees and an admin, a staff and an installer user.
+
+Idempotent: running it again updates the same objects. The device's secret is fixed per installation (stored in the
+data dir) so that the launcher can start the edge agent without an enrollment round-trip.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from server.devices.models import EdgeDevice
+from server.devices.services import device_set_credentials
+from server.inventory.geometry import homography_from_points
+from server.inventory.models import Camera, FloorPlan, Site, Zone, ZoneKind
+
+logger = logging.getLogger(__name__)
+
+FRAME_WIDTH_PX = 1280
+FRAME_HEIGHT_PX = 720
+# Two overlapping crops (x, y, w, h) of the 1280×720 sample video: 240 px of overlap in the middle.
+CAMERA_CROPS_PX: tuple[tuple[int, int, int, int], ...] = ((0, 0, 760, 720), (520, 0, 760, 720))
+# Image corners of the full frame → floor metres, read off the hall's tile grid (the view is steep: the far edge
+# covers a little more floor than the near edge).
+FULL_FRAME_CORNERS_PX = [[0, 0], [1280, 0], [1280, 720], [0, 720]]
+FULL_FRAME_CORNERS_M = [[1.5, 2.0], [28.5, 2.0], [26.0, 18.0], [4.0, 18.0]]
+
+DEMO_USERS = (("admin", "admin"), ("installer", "installer"), ("staff", "staff"))
+
+
+@dataclass(frozen=True)
+class DemoSetup:
+    site_id: int
+    device_id: int
+    device_secret: str
+    camera_ids: tuple[int, ...]
+    crops_px: tuple[tuple[int, int, int, int], ...]
+    homographies: tuple[tuple[float, ...], ...]
+
+
+def crop_homography(crop_px: tuple[int, int, int, int]) -> tuple[list[list[float]], list[dict[str, list[float]]]]:
+    """The px→cm homography of a crop, and its calibration points (the full frame's corners moved into the crop)."""
+    full, _ = homography_from_points(FULL_FRAME_CORNERS_PX, FULL_FRAME_CORNERS_M)
+    x0, y0, w, h = crop_px
+    crop_corners = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float64)
+    in_full = crop_corners + np.array([x0, y0])
+    homog = np.c_[in_full, np.ones(4)] @ full.T
+    floor_m = homog[:, :2] / homog[:, 2:3] / 100.0
+    homography, _ = homography_from_points(crop_corners.tolist(), floor_m.tolist())
+    points = [{"image_px": p.tolist(), "floor_m": f.tolist()} for p, f in zip(crop_corners, floor_m, strict=True)]
+    return homography.tolist(), points
+
+
+def _device_secret() -> str:
+    path = Path(settings.DATA_DIR) / "demo-device.secret"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(32)
+    path.write_text(secret)
+    path.chmod(0o600)
+    return secret
+
+
+@transaction.atomic
+def setup_demo(*, video_path: str) -> DemoSetup:
+    site, _ = Site.objects.get_or_create(name="Demo store")
+    FloorPlan.objects.update_or_create(
+        site=site, defaults={"width_m": 30.0, "height_m": 20.0, "metres_per_pixel": 0.025, "heatmap_cell_m": 0.5}
+    )
+    device, _ = EdgeDevice.objects.get_or_create(site=site, name="Demo edge box")
+    secret = _device_secret()
+    device_set_credentials(device=device, secret=secret)
+    camera_ids: list[int] = []
+    homographies: list[tuple[float, ...]] = []
+    for index, crop in enumerate(CAMERA_CROPS_PX):
+        homography, points = crop_homography(crop)
+        x0, _, w, _ = crop
+        camera, _ = Camera.objects.update_or_create(
+            site=site,
+            name=f"Hall {'left' if index == 0 else 'right'}",
+            defaults={
+                "device": device,
+                "source_uri": video_path,
+                "homography": homography,
+                "calibration_points": points,
+                "reprojection_error_cm": 0.0,
+                "floor_region": [],
+                "enabled": True,
+            },
+        )
+        camera_ids.append(camera.pk)
+        homographies.append(tuple(v for row in homography for v in row))
+    zones = (
+        ("Entrance", ZoneKind.ENTRANCE, [[1.5, 15.0], [8.0, 15.0], [8.0, 18.5], [1.5, 18.5]], 0),
+        ("Promotion", ZoneKind.INTEREST, [[11.0, 7.0], [19.0, 7.0], [19.0, 13.0], [11.0, 13.0]], 0),
+        ("Checkout queue", ZoneKind.QUEUE, [[21.0, 14.0], [28.0, 14.0], [28.0, 18.5], [21.0, 18.5]], 0),
+        ("Stock room", ZoneKind.RESTRICTED, [[22.0, 2.0], [28.5, 2.0], [28.5, 6.0], [22.0, 6.0]], 2),
+    )
+    for name, kind, polygon, level in zones:
+        Zone.objects.update_or_create(
+            site=site,
+            name=name,
+            defaults={"kind": kind, "polygon": polygon, "required_level": level, "warning_distance_m": 1.5},
+        )
+    user_model = get_user_model()
+    for username, password in DEMO_USERS:
+        user, created = user_model.objects.get_or_create(username=username)
+        if created:
+            user.set_password(password)
+        user.is_staff = username == "admin"
+        user.is_superuser = username == "admin"
+        user.save()
+        _assign_role(user, username)
+    return DemoSetup(
+        site_id=site.pk,
+        device_id=device.pk,
+        device_secret=secret,
+        camera_ids=tuple(camera_ids),
+        crops_px=CAMERA_CROPS_PX,
+        homographies=tuple(homographies),
+    )
+
+
+def _assign_role(user: object, role: str) -> None:
+    from django.contrib.auth.models import Group
+
+    group, _ = Group.objects.get_or_create(name=role)
+    user.groups.add(group)  # type: ignore[attr-defined]

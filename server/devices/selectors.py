@@ -1,0 +1,46 @@
+"""Reads about edge devices."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from server.devices.models import EdgeDevice
+from server.inventory.models import Camera
+
+
+@dataclass(frozen=True, slots=True)
+class CameraConfiguration:
+    camera_id: int
+    name: str
+    source_uri: str
+    analysis_rate_hz: float
+    homography_px_to_cm: tuple[float, ...]
+    floor_region_m: tuple[tuple[float, float], ...]
+    enabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceConfiguration:
+    device_id: int
+    revision: int
+    heartbeat_interval_s: int
+    cameras: tuple[CameraConfiguration, ...]
+
+
+def device_configuration(*, device_id: int) -> DeviceConfiguration:
+    device = EdgeDevice.objects.get(pk=device_id)
+    cameras = tuple(
+        CameraConfiguration(
+            camera_id=camera.pk,
+            name=camera.name,
+            source_uri=camera.source_uri,
+            analysis_rate_hz=camera.analysis_rate_hz,
+            homography_px_to_cm=tuple(float(v) for row in (camera.homography or []) for v in row),
+            floor_region_m=tuple((float(x), float(y)) for x, y in (camera.floor_region or [])),
+            enabled=camera.enabled,
+        )
+        for camera in Camera.objects.filter(device=device).order_by("id")
+    )
+    return DeviceConfiguration(
+        device_id=device.pk, revision=device.config_revision, heartbeat_interval_s=10, cameras=cameras
+    )

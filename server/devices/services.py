@@ -1,0 +1,142 @@
+"""Edge-device identity: enrollment tokens, credentials, revocation and the configuration sent to a device.
+
+Tokens and secrets are 256-bit random values; only their SHA-256 is stored (a fast hash is right for high-entropy
+secrets, and it keeps authentication of every stream cheap).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from server.devices.models import EdgeDevice
+from server.inventory.models import Camera, Site
+
+DEFAULT_TOKEN_LIFETIME = timedelta(hours=24)
+
+
+class DeviceError(Exception):
+    """Base of the typed errors of this module; `code` is stable for API clients."""
+
+    code = "device_error"
+
+
+class EnrollmentRejected(DeviceError):
+    code = "enrollment_rejected"
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    device: EdgeDevice
+    token: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceCredentials:
+    device_id: int
+    secret: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceIdentity:
+    """What the ingest needs to know about an authenticated device."""
+
+    device_id: int
+    site_id: int
+    camera_ids: frozenset[int]
+    config_revision: int
+
+
+def device_create(*, site: Site, name: str) -> EdgeDevice:
+    return EdgeDevice.objects.create(site=site, name=name)
+
+
+@transaction.atomic
+def device_issue_enrollment_token(
+    *, device: EdgeDevice, lifetime: timedelta = DEFAULT_TOKEN_LIFETIME
+) -> IssuedToken:
+    """Issue a new one-time token for `device` (replacing any unused one). Shown once; stored hashed."""
+    token = secrets.token_urlsafe(32)
+    expires_at = timezone.now() + lifetime
+    device.enrollment_token_hash = hash_secret(token)
+    device.enrollment_token_expires_at = expires_at
+    device.save(update_fields=["enrollment_token_hash", "enrollment_token_expires_at"])
+    return IssuedToken(device=device, token=token, expires_at=expires_at)
+
+
+@transaction.atomic
+def device_enroll(*, token: str, hostname: str = "", software_version: str = "") -> DeviceCredentials:
+    """Exchange a one-time token for device credentials. The token is consumed; a second use fails."""
+    if not token or len(token) > 200:
+        raise EnrollmentRejected("The enrollment token is empty or too long.")
+    device = (
+        EdgeDevice.objects.select_for_update().filter(enrollment_token_hash=hash_secret(token)).first()
+    )
+    if device is None:
+        raise EnrollmentRejected("Unknown or already used enrollment token.")
+    if device.enrollment_token_expires_at is None or device.enrollment_token_expires_at < timezone.now():
+        raise EnrollmentRejected("The enrollment token has expired; ask an admin for a new one.")
+    secret = secrets.token_urlsafe(32)
+    device.secret_hash = hash_secret(secret)
+    device.enrollment_token_hash = ""
+    device.enrollment_token_expires_at = None
+    device.enrolled_at = timezone.now()
+    device.revoked_at = None
+    device.hostname = hostname[:253]
+    device.software_version = software_version[:64]
+    device.save()
+    return DeviceCredentials(device_id=device.pk, secret=secret)
+
+
+def device_set_credentials(*, device: EdgeDevice, secret: str) -> None:
+    """Set a known secret (used by the demo and tests, which launch an agent with fixed credentials)."""
+    device.secret_hash = hash_secret(secret)
+    device.enrolled_at = device.enrolled_at or timezone.now()
+    device.revoked_at = None
+    device.save(update_fields=["secret_hash", "enrolled_at", "revoked_at"])
+
+
+def device_revoke(*, device: EdgeDevice) -> None:
+    """Revoke the device's credentials; its open stream is closed at the ingest's next re-check."""
+    device.revoked_at = timezone.now()
+    device.save(update_fields=["revoked_at"])
+
+
+def device_authenticate(*, device_id: int, secret: str) -> DeviceIdentity | None:
+    """Return the identity of an enrolled, non-revoked device whose secret matches, else None."""
+    device = EdgeDevice.objects.filter(pk=device_id).first()
+    if device is None or not device.is_active:
+        return None
+    if not hmac.compare_digest(device.secret_hash, hash_secret(secret)):
+        return None
+    camera_ids = frozenset(Camera.objects.filter(device=device).values_list("id", flat=True))
+    return DeviceIdentity(
+        device_id=device.pk,
+        site_id=device.site_id,
+        camera_ids=camera_ids,
+        config_revision=device.config_revision,
+    )
+
+
+def device_record_seen(*, device_id: int, health: dict[str, object] | None = None) -> None:
+    fields: dict[str, object] = {"last_seen_at": timezone.now()}
+    if health is not None:
+        fields["health"] = health
+    EdgeDevice.objects.filter(pk=device_id).update(**fields)
+
+
+def device_bump_config_revision(*, device_id: int) -> None:
+    device = EdgeDevice.objects.get(pk=device_id)
+    device.config_revision += 1
+    device.save(update_fields=["config_revision"])

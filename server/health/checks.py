@@ -1,0 +1,90 @@
+"""Dependency checks for the health endpoint. Each returns {"ok": bool, "detail": str, ...}; none raises."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+
+from server import runtime
+
+
+def _timed(check_ok: bool, detail: str, started: float, **extra: Any) -> dict[str, Any]:
+    return {"ok": check_ok, "detail": detail, "latency_ms": round((time.perf_counter() - started) * 1000, 2), **extra}
+
+
+def check_database() -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as err:
+        return _timed(False, f"{type(err).__name__}: {err}", started, vendor=connection.vendor)
+    return _timed(True, "reachable", started, vendor=connection.vendor)
+
+
+def check_redis() -> dict[str, Any]:
+    started = time.perf_counter()
+    if not settings.REDIS_URL:
+        return _timed(True, "not configured (in-memory channel layer)", started, backend="in-memory")
+    import redis
+
+    try:
+        client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
+        client.ping()
+        client.close()
+    except Exception as err:
+        return _timed(
+            False, f"{type(err).__name__}: {err}; live push paused, ingest goes on", started, backend="redis"
+        )
+    return _timed(True, "reachable", started, backend="redis")
+
+
+def check_timeseries() -> dict[str, Any]:
+    started = time.perf_counter()
+    current = runtime.current()
+    if current is None:
+        return _timed(False, "time-series writer not running in this process", started)
+    stats = current.writer.stats()
+    try:
+        current.backend.ping()
+    except Exception as err:
+        return _timed(
+            False,
+            f"{type(err).__name__}: {err}; points buffered ({stats.buffered_points}) and retried",
+            started,
+            backend=type(current.backend).__name__,
+            **_stats(stats),
+        )
+    return _timed(True, "reachable", started, backend=type(current.backend).__name__, **_stats(stats))
+
+
+def _stats(stats: Any) -> dict[str, Any]:
+    return {
+        "buffered_points": stats.buffered_points,
+        "written_points": stats.written_points,
+        "dropped_points": stats.dropped_points,
+    }
+
+
+def check_ingest() -> dict[str, Any]:
+    started = time.perf_counter()
+    current = runtime.current()
+    if current is None or current.grpc_port == 0:
+        return _timed(True, "gRPC ingest not running in this process", started, running=False)
+    ingest = current.pipeline.stats
+    return _timed(
+        True,
+        "serving",
+        started,
+        running=True,
+        port=current.grpc_port,
+        open_streams=current.servicer.open_streams,
+        frames_accepted=ingest.frames_accepted,
+        frames_rejected=ingest.frames_rejected,
+        frames_duplicate=ingest.frames_duplicate,
+        push_failures=current.publisher.stats.failures,
+    )

@@ -1,0 +1,243 @@
+"""The ingest pipeline of one server process: sequence bookkeeping, hand-off to the live push, the time series and
+the site processors (fusion + analytics), and batched persistence of the per-camera stream state behind the acks.
+
+Everything on the hot path (`accept`) is synchronous, in memory and O(tracks); database work happens in `flush`,
+which runs every ack interval and covers all cameras at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from asgiref.sync import sync_to_async
+
+from server.ingest.models import CameraStreamState
+from server.ingest.sequencing import Admission, SequenceWindow
+from server.ingest.validation import DecodedFrame
+from server.inventory.models import Camera
+from server.timeseries.types import Point
+
+logger = logging.getLogger(__name__)
+
+
+class PointSink(Protocol):
+    def write(self, points: Sequence[Point]) -> None: ...
+
+
+class FrameProcessor(Protocol):
+    """Receives every new (de-duplicated, valid) frame, e.g. fusion + analytics of the camera's site."""
+
+    def process(self, camera: CameraRuntime, frame: DecodedFrame) -> None: ...
+
+
+@dataclass(slots=True)
+class CameraRuntime:
+    camera_id: int
+    site_id: int
+    device_id: int | None
+    window: SequenceWindow
+    persisted_contiguous: int = 0
+    frames_stored: int = 0
+    frames_rejected: int = 0
+    duplicates_dropped: int = 0
+    track_updates_stored: int = 0
+    last_capture_time_us: int = 0
+    last_position_sample_us: int = 0
+    dirty: bool = False
+
+
+@dataclass(slots=True)
+class IngestStats:
+    frames_accepted: int = 0
+    frames_duplicate: int = 0
+    frames_rejected: int = 0
+    track_updates: int = 0
+    flushes: int = 0
+    last_flush_ms: float = 0.0
+    rejected_by_reason: dict[str, int] = field(default_factory=dict)
+
+
+class IngestPipeline:
+    def __init__(
+        self,
+        *,
+        points: PointSink,
+        processors: Sequence[FrameProcessor] = (),
+        reorder_window: int = 256,
+        positions_sample_hz: float = 1.0,
+        clock_us: Callable[[], int] = lambda: time.time_ns() // 1000,
+    ) -> None:
+        self._points = points
+        self._processors = list(processors)
+        self._reorder_window = reorder_window
+        self._sample_period_us = int(1e6 / positions_sample_hz) if positions_sample_hz > 0 else 0
+        self._clock_us = clock_us
+        self._cameras: dict[int, CameraRuntime] = {}
+        self._missing: dict[int, float] = {}
+        self._flush_lock = asyncio.Lock()
+        self.stats = IngestStats()
+
+    def add_processor(self, processor: FrameProcessor) -> None:
+        self._processors.append(processor)
+
+    # ---- camera registry -------------------------------------------------------------------------------------
+    async def camera(self, camera_id: int) -> CameraRuntime | None:
+        """The runtime state of a camera, loaded from the database on first use; None if it does not exist."""
+        runtime = self._cameras.get(camera_id)
+        if runtime is not None:
+            return runtime
+        missing_since = self._missing.get(camera_id)
+        if missing_since is not None and time.monotonic() - missing_since < 5.0:
+            return None
+        runtime = await sync_to_async(self._load_camera)(camera_id)
+        if runtime is None:
+            self._missing[camera_id] = time.monotonic()
+            return None
+        self._missing.pop(camera_id, None)
+        return self._cameras.setdefault(camera_id, runtime)
+
+    def forget_camera(self, camera_id: int) -> None:
+        """Drop the cached camera (its owner or site changed); reloaded on next use."""
+        self._cameras.pop(camera_id, None)
+
+    def _load_camera(self, camera_id: int) -> CameraRuntime | None:
+        row = Camera.objects.filter(pk=camera_id).values("id", "site_id", "device_id").first()
+        if row is None:
+            return None
+        state, _ = CameraStreamState.objects.get_or_create(camera_id=camera_id)
+        window = SequenceWindow(
+            reorder_window=self._reorder_window,
+            highest_contiguous=state.highest_contiguous_sequence,
+            pending={int(s) for s in state.pending_sequences},
+            skipped_total=state.sequences_skipped,
+        )
+        return CameraRuntime(
+            camera_id=row["id"],
+            site_id=row["site_id"],
+            device_id=row["device_id"],
+            window=window,
+            persisted_contiguous=state.highest_contiguous_sequence,
+            frames_stored=state.frames_stored,
+            frames_rejected=state.frames_rejected,
+            duplicates_dropped=state.duplicates_dropped,
+            track_updates_stored=state.track_updates_stored,
+            last_capture_time_us=state.last_capture_time_us,
+        )
+
+    # ---- hot path ----------------------------------------------------------------------------------------------
+    def accept(self, camera: CameraRuntime, frame: DecodedFrame) -> Admission:
+        """Store a valid frame once. Returns DUPLICATE for a replay of a sequence already stored."""
+        admission = camera.window.admit(frame.sequence)
+        if admission is Admission.DUPLICATE:
+            camera.duplicates_dropped += 1
+            camera.dirty = True
+            self.stats.frames_duplicate += 1
+            return admission
+        for processor in self._processors:
+            processor.process(camera, frame)
+        self._sample_positions(camera, frame)
+        camera.window.mark_done(frame.sequence)
+        camera.frames_stored += 1
+        camera.track_updates_stored += frame.track_count
+        camera.last_capture_time_us = max(camera.last_capture_time_us, frame.capture_time_us)
+        camera.dirty = True
+        self.stats.frames_accepted += 1
+        self.stats.track_updates += frame.track_count
+        return admission
+
+    def reject(self, camera: CameraRuntime | None, sequence: int, reason_code: str) -> None:
+        """Count a frame that will never be stored; its sequence is done, so acks can move past it."""
+        self.stats.frames_rejected += 1
+        self.stats.rejected_by_reason[reason_code] = self.stats.rejected_by_reason.get(reason_code, 0) + 1
+        if camera is not None and sequence > 0:
+            camera.window.mark_done(sequence)
+            camera.frames_rejected += 1
+            camera.dirty = True
+
+    def _sample_positions(self, camera: CameraRuntime, frame: DecodedFrame) -> None:
+        if self._sample_period_us == 0 or frame.track_count == 0:
+            return
+        if frame.capture_time_us - camera.last_position_sample_us < self._sample_period_us:
+            return
+        camera.last_position_sample_us = frame.capture_time_us
+        time_ns = frame.capture_time_us * 1000
+        site = str(camera.site_id)
+        cam = str(camera.camera_id)
+        xy_m = frame.floor_xy_cm.astype(float) / 100.0
+        # `slot` (index within the frame) keeps the series count bounded while giving each person its own point.
+        self._points.write(
+            [
+                Point(
+                    measurement="positions",
+                    tags={"site": site, "camera": cam, "slot": str(index)},
+                    fields={
+                        "local_id": int(frame.local_ids[index]),
+                        "x_m": float(xy_m[index, 0]),
+                        "y_m": float(xy_m[index, 1]),
+                        "score": int(frame.score_permille[index]) / 1000.0,
+                    },
+                    time_ns=time_ns,
+                )
+                for index in range(frame.track_count)
+            ]
+        )
+
+    # ---- persistence behind the acks -----------------------------------------------------------------------------
+    def acked_sequences(self, camera_ids: frozenset[int] | set[int]) -> dict[int, int]:
+        """Highest contiguous sequence persisted, per camera of `camera_ids` that this process has seen."""
+        return {
+            camera_id: runtime.persisted_contiguous
+            for camera_id in camera_ids
+            if (runtime := self._cameras.get(camera_id)) is not None
+        }
+
+    async def flush(self) -> None:
+        """Persist the state of every camera that changed; afterwards acks may claim it."""
+        async with self._flush_lock:
+            dirty = [runtime for runtime in self._cameras.values() if runtime.dirty]
+            if not dirty:
+                return
+            snapshot = [
+                (
+                    runtime,
+                    runtime.window.highest_contiguous,
+                    sorted(runtime.window.pending),
+                    dict(
+                        highest_contiguous_sequence=runtime.window.highest_contiguous,
+                        pending_sequences=sorted(runtime.window.pending),
+                        frames_stored=runtime.frames_stored,
+                        frames_rejected=runtime.frames_rejected,
+                        duplicates_dropped=runtime.duplicates_dropped,
+                        sequences_skipped=runtime.window.skipped_total,
+                        track_updates_stored=runtime.track_updates_stored,
+                        last_capture_time_us=runtime.last_capture_time_us,
+                    ),
+                )
+                for runtime in dirty
+            ]
+            for runtime in dirty:
+                runtime.dirty = False
+            started = time.perf_counter()
+            try:
+                await sync_to_async(_persist_states)([(r.camera_id, values) for r, _, _, values in snapshot])
+            except Exception:
+                for runtime in dirty:
+                    runtime.dirty = True
+                raise
+            for runtime, contiguous, _, _ in snapshot:
+                runtime.persisted_contiguous = contiguous
+            self.stats.flushes += 1
+            self.stats.last_flush_ms = (time.perf_counter() - started) * 1000
+
+
+def _persist_states(rows: list[tuple[int, dict[str, object]]]) -> None:
+    from django.db import transaction
+
+    with transaction.atomic():
+        for camera_id, values in rows:
+            CameraStreamState.objects.update_or_create(camera_id=camera_id, defaults=values)

@@ -1,0 +1,143 @@
+"""Validation and decoding of TrackFrames: protobuf in, plain numpy arrays out, or a typed error with a reason.
+
+Pure: no Django, no I/O. Every check is vectorised over the columns of a frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import grpc
+import numpy as np
+import numpy.typing as npt
+
+from proto.retail.v1 import track_pb2
+
+MAX_TRACKS_PER_FRAME = 1000
+MAX_ABS_FLOOR_CM = 1_000_000
+MAX_BOX_SIDE_PX = 16_384
+MIN_BOX_XY_PX = -16_384
+MAX_BOX_XY_PX = 32_768
+MAX_SCORE_PERMILLE = 1000
+MAX_LOCAL_ID = 2**32 - 1
+VALID_STATES = frozenset(
+    {
+        track_pb2.TRACK_STATE_TENTATIVE,
+        track_pb2.TRACK_STATE_CONFIRMED,
+        track_pb2.TRACK_STATE_LOST,
+        track_pb2.TRACK_STATE_REMOVED,
+    }
+)
+_MAX_STATE = max(VALID_STATES)
+
+
+class FrameInvalid(Exception):
+    """A frame that will never be stored; `status` is the gRPC status code reported to the device."""
+
+    def __init__(self, status: grpc.StatusCode, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class TimeWindow:
+    max_past_us: int
+    max_future_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedFrame:
+    camera_id: int
+    sequence: int
+    capture_time_us: int
+    local_ids: npt.NDArray[np.int64]
+    bbox_xywh_px: npt.NDArray[np.int32]  # (N, 4)
+    floor_xy_cm: npt.NDArray[np.int32]  # (N, 2)
+    score_permille: npt.NDArray[np.int32]
+    state: npt.NDArray[np.int32]
+    flags: npt.NDArray[np.int32]
+
+    @property
+    def track_count(self) -> int:
+        return int(self.local_ids.shape[0])
+
+
+def _column(values: object, name: str, count: int) -> npt.NDArray[np.int64]:
+    array = np.fromiter(values, dtype=np.int64)  # type: ignore[call-overload]
+    if array.shape[0] != count:
+        raise FrameInvalid(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"column {name} has {array.shape[0]} entries, expected {count} (one per track)",
+        )
+    return array
+
+
+def _check_range(array: npt.NDArray[np.int64], name: str, low: int, high: int) -> None:
+    bad = np.flatnonzero((array < low) | (array > high))
+    if bad.size:
+        index = int(bad[0])
+        raise FrameInvalid(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"{name}[{index}] = {int(array[index])} is outside {low} .. {high}",
+        )
+
+
+def decode_frame(frame: track_pb2.TrackFrame, *, now_us: int, window: TimeWindow) -> DecodedFrame:
+    """Check every field of `frame` against the contract in track.proto and return its columns as arrays."""
+    if frame.camera_id == 0:
+        raise FrameInvalid(grpc.StatusCode.INVALID_ARGUMENT, "camera_id must be set (> 0)")
+    if frame.sequence == 0:
+        raise FrameInvalid(grpc.StatusCode.INVALID_ARGUMENT, "sequence must start at 1")
+    if frame.capture_time_us < now_us - window.max_past_us or frame.capture_time_us > now_us + window.max_future_us:
+        offset_s = (frame.capture_time_us - now_us) / 1e6
+        raise FrameInvalid(
+            grpc.StatusCode.FAILED_PRECONDITION,
+            f"capture_time_us is {offset_s:+.1f} s from the server clock, outside the accepted window "
+            f"(-{window.max_past_us / 1e6:.0f} s .. +{window.max_future_us / 1e6:.0f} s); check the box's clock (NTP)",
+        )
+    count = len(frame.local_id_deltas)
+    if count > MAX_TRACKS_PER_FRAME:
+        raise FrameInvalid(
+            grpc.StatusCode.INVALID_ARGUMENT, f"{count} tracks in one frame, at most {MAX_TRACKS_PER_FRAME}"
+        )
+    deltas = _column(frame.local_id_deltas, "local_id_deltas", count)
+    if count and (deltas[0] < 1 or (count > 1 and bool(np.any(deltas[1:] < 1)))):
+        raise FrameInvalid(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "local_id_deltas must encode ids ≥ 1 sorted strictly ascending (every delta > 0)",
+        )
+    local_ids = np.cumsum(deltas)
+    if count and int(local_ids[-1]) > MAX_LOCAL_ID:
+        raise FrameInvalid(grpc.StatusCode.INVALID_ARGUMENT, "local ids exceed 2^32-1")
+    x = _column(frame.bbox_x_px, "bbox_x_px", count)
+    y = _column(frame.bbox_y_px, "bbox_y_px", count)
+    w = _column(frame.bbox_w_px, "bbox_w_px", count)
+    h = _column(frame.bbox_h_px, "bbox_h_px", count)
+    _check_range(x, "bbox_x_px", MIN_BOX_XY_PX, MAX_BOX_XY_PX)
+    _check_range(y, "bbox_y_px", MIN_BOX_XY_PX, MAX_BOX_XY_PX)
+    _check_range(w, "bbox_w_px", 1, MAX_BOX_SIDE_PX)
+    _check_range(h, "bbox_h_px", 1, MAX_BOX_SIDE_PX)
+    fx = _column(frame.floor_x_cm, "floor_x_cm", count)
+    fy = _column(frame.floor_y_cm, "floor_y_cm", count)
+    _check_range(fx, "floor_x_cm", -MAX_ABS_FLOOR_CM, MAX_ABS_FLOOR_CM)
+    _check_range(fy, "floor_y_cm", -MAX_ABS_FLOOR_CM, MAX_ABS_FLOOR_CM)
+    score = _column(frame.score_permille, "score_permille", count)
+    _check_range(score, "score_permille", 0, MAX_SCORE_PERMILLE)
+    state = _column(frame.state, "state", count)
+    _check_range(state, "state", 1, _MAX_STATE)
+    if len(frame.flags):
+        flags = _column(frame.flags, "flags", count)
+    else:
+        flags = np.zeros(count, dtype=np.int64)
+    return DecodedFrame(
+        camera_id=frame.camera_id,
+        sequence=frame.sequence,
+        capture_time_us=frame.capture_time_us,
+        local_ids=local_ids,
+        bbox_xywh_px=np.stack([x, y, w, h], axis=1).astype(np.int32),
+        floor_xy_cm=np.stack([fx, fy], axis=1).astype(np.int32),
+        score_permille=score.astype(np.int32),
+        state=state.astype(np.int32),
+        flags=flags.astype(np.int32),
+    )

@@ -1,0 +1,89 @@
+"""Sites, floor plans, cameras and zones: the physical description of a store.
+
+Floor coordinates are metres in the floor plan's frame: x to the right, y down the plan image, origin at the plan's
+`origin_x_m`/`origin_y_m` offset of the image's top-left corner. Polygons are lists of [x_m, y_m] pairs.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Site(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    timezone = models.CharField(max_length=64, default="UTC")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class FloorPlan(models.Model):
+    site = models.OneToOneField(Site, on_delete=models.CASCADE, related_name="floor_plan")
+    image = models.ImageField(upload_to="floorplans/", blank=True)
+    width_m = models.FloatField(help_text="Width of the floor area the plan covers, metres.")
+    height_m = models.FloatField(help_text="Height of the floor area the plan covers, metres.")
+    metres_per_pixel = models.FloatField(default=0.05, help_text="Scale of the plan image.")
+    origin_x_m = models.FloatField(default=0.0)
+    origin_y_m = models.FloatField(default=0.0)
+    heatmap_cell_m = models.FloatField(default=0.5)
+
+    def __str__(self) -> str:
+        return f"Floor plan of {self.site}"
+
+
+class Camera(models.Model):
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="cameras")
+    device = models.ForeignKey(
+        "devices.EdgeDevice", on_delete=models.SET_NULL, null=True, blank=True, related_name="cameras"
+    )
+    name = models.CharField(max_length=200)
+    source_uri = models.CharField(max_length=1000, blank=True, help_text="File path, rtsp:// URL or usb:N.")
+    analysis_rate_hz = models.FloatField(default=0.0, help_text="0 = as fast as the detector can.")
+    homography = models.JSONField(
+        null=True, blank=True, help_text="3×3 row-major image-pixel → floor-centimetre homography."
+    )
+    calibration_points = models.JSONField(
+        default=list, blank=True, help_text="[{image_px: [u, v], floor_m: [x, y]}, ...] used for the homography."
+    )
+    reprojection_error_cm = models.FloatField(null=True, blank=True)
+    floor_region = models.JSONField(default=list, blank=True, help_text="Polygon [[x_m, y_m], ...].")
+    enabled = models.BooleanField(default=True)
+    snapshot = models.ImageField(upload_to="snapshots/", blank=True)
+    last_frame_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["site", "name"], name="camera_unique_name_per_site")]
+
+    def __str__(self) -> str:
+        return f"{self.site} / {self.name}"
+
+
+class ZoneKind(models.TextChoices):
+    INTEREST = "interest", "Area of interest"
+    RESTRICTED = "restricted", "Restricted area"
+    ENTRANCE = "entrance", "Entrance / exit"
+    QUEUE = "queue", "Queue"
+
+
+class Zone(models.Model):
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="zones")
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=16, choices=ZoneKind.choices, default=ZoneKind.INTEREST)
+    polygon = models.JSONField(help_text="Polygon [[x_m, y_m], ...] on the floor plan, ≥ 3 vertices.")
+    required_level = models.PositiveIntegerField(
+        default=0, help_text="Restricted zones: minimum security level rank allowed inside."
+    )
+    warning_distance_m = models.FloatField(default=1.0, help_text="Restricted zones: warn within this distance.")
+    color = models.CharField(max_length=16, blank=True, default="")
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["site", "name"], name="zone_unique_name_per_site")]
+
+    def __str__(self) -> str:
+        return f"{self.site} / {self.name}"

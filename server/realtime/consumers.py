@@ -1,0 +1,53 @@
+"""WebSocket consumers: authenticate, join the site's groups, forward events. No business logic here."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from server.realtime.groups import site_alerts_group, site_health_group, site_live_group
+
+logger = logging.getLogger(__name__)
+
+
+class SiteConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+    """ws/sites/<site_id>/ : live positions, counters, alerts, siren and health of one site."""
+
+    groups_joined: list[str]
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=4401)
+            return
+        site_id = int(self.scope["url_route"]["kwargs"]["site_id"])
+        self.groups_joined = [site_live_group(site_id), site_alerts_group(site_id), site_health_group(site_id)]
+        for group in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        await self.accept()
+        await self.send_json({"type": "hello", "site_id": site_id, "user": user.get_username()})
+
+    async def disconnect(self, code: int) -> None:
+        for group in getattr(self, "groups_joined", []):
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        if isinstance(content, dict) and content.get("type") == "ping":
+            await self.send_json({"type": "pong", "t": content.get("t")})
+
+    async def live_positions(self, event: dict[str, Any]) -> None:
+        await self.send_json(event)
+
+    async def alert_changed(self, event: dict[str, Any]) -> None:
+        await self.send_json(event)
+
+    async def siren_changed(self, event: dict[str, Any]) -> None:
+        await self.send_json(event)
+
+    async def health_changed(self, event: dict[str, Any]) -> None:
+        await self.send_json(event)
+
+    async def counters_changed(self, event: dict[str, Any]) -> None:
+        await self.send_json(event)
