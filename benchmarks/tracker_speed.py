@@ -1,0 +1,75 @@
+"""Tracker speed: ms per frame at 10, 50, 100 and 200 people, ours vs the reference ByteTrack on the same
+detections.
+
+Reference: roboflow ``trackers.ByteTrackTracker`` (the ByteTrack that used to ship in ``supervision``;
+supervision 0.31 no longer carries one). Usage: ``python benchmarks/tracker_speed.py [--frames 300]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from edge_agent.tracking import ByteTracker, TrackerConfig
+from edge_agent.types import Detections
+
+
+def synthetic_scene(people: int, frames: int, seed: int = 0) -> list[Detections]:
+    """People walking with constant velocity (bouncing off the borders) in a 1920x1080 view, jittered
+    boxes."""
+    rng = np.random.default_rng(seed)
+    width, height = 1920.0, 1080.0
+    size = np.stack((rng.uniform(30, 60, people), rng.uniform(80, 150, people)), axis=1)
+    position = rng.uniform((0, 0), (width - 60, height - 150), (people, 2))
+    velocity = rng.normal(0, 3, (people, 2))
+    out = []
+    for _ in range(frames):
+        position += velocity
+        bounce = (position < 0) | (position + size > (width, height))
+        velocity[bounce] *= -1
+        jitter = rng.normal(0, 1.5, (people, 2))
+        keep = rng.random(people) > 0.05
+        xy = (position + jitter)[keep]
+        boxes = np.concatenate((xy, xy + size[keep]), axis=1).astype(np.float32)
+        scores = rng.uniform(0.2, 0.95, int(keep.sum())).astype(np.float32)
+        out.append(Detections(xyxy_px=boxes, scores=scores))
+    return out
+
+
+def time_ours(scene: list[Detections]) -> float:
+    tracker = ByteTracker(TrackerConfig())
+    start = time.perf_counter()
+    for detections in scene:
+        tracker.update(detections)
+    return (time.perf_counter() - start) * 1000.0 / len(scene)
+
+
+def time_reference(scene: list[Detections]) -> float:
+    import supervision as sv
+    from trackers import ByteTrackTracker
+
+    tracker = ByteTrackTracker()
+    inputs = [sv.Detections(xyxy=d.xyxy_px, confidence=d.scores) for d in scene]
+    start = time.perf_counter()
+    for detections in inputs:
+        tracker.update(detections)
+    return (time.perf_counter() - start) * 1000.0 / len(scene)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--frames", type=int, default=300)
+    parser.add_argument("--people", type=int, nargs="*", default=[10, 50, 100, 200])
+    args = parser.parse_args()
+    print(f"{'people':>6} {'ours ms/frame':>14} {'reference ms/frame':>19} {'speed-up':>9}")
+    for people in args.people:
+        scene = synthetic_scene(people, args.frames)
+        ours = min(time_ours(scene) for _ in range(3))
+        reference = min(time_reference(scene) for _ in range(2))
+        print(f"{people:>6} {ours:>14.3f} {reference:>19.3f} {reference / ours:>8.1f}x")
+
+
+if __name__ == "__main__":
+    main()

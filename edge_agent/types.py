@@ -1,0 +1,106 @@
+"""Plain data flowing through the agent: numpy arrays in dataclasses, no cv2 / grpc imports."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+
+class TrackState(enum.IntEnum):
+    """Life cycle of a track; values equal the wire enum ``retail.v1.TrackState``."""
+
+    TENTATIVE = 1
+    CONFIRMED = 2
+    LOST = 3
+    REMOVED = 4
+
+
+class TrackFlag(enum.IntFlag):
+    """Bits of a track's flags; values equal the wire enum ``retail.v1.TrackFlag``."""
+
+    NONE = 0
+    OUTSIDE_FLOOR_REGION = 1
+    UNCALIBRATED = 2
+
+
+@dataclass(slots=True)
+class Frame:
+    """One image of one camera. ``image`` is BGR uint8 HxWx3 (already cropped to the analysed region)."""
+
+    camera_id: int
+    image: NDArray[np.uint8]
+    capture_time_us: int
+    index: int
+
+    @property
+    def width_px(self) -> int:
+        return int(self.image.shape[1])
+
+    @property
+    def height_px(self) -> int:
+        return int(self.image.shape[0])
+
+
+def _empty_boxes() -> NDArray[np.float32]:
+    return np.zeros((0, 4), dtype=np.float32)
+
+
+def _empty_scores() -> NDArray[np.float32]:
+    return np.zeros((0,), dtype=np.float32)
+
+
+@dataclass(slots=True)
+class Detections:
+    """Person detections of one frame: ``xyxy_px`` float32 Nx4 in frame pixels, ``scores`` float32 N in
+    0..1."""
+
+    xyxy_px: NDArray[np.float32] = field(default_factory=_empty_boxes)
+    scores: NDArray[np.float32] = field(default_factory=_empty_scores)
+
+    def __post_init__(self) -> None:
+        if self.xyxy_px.ndim != 2 or self.xyxy_px.shape[1] != 4:
+            raise ValueError(f"xyxy_px must be Nx4, got {self.xyxy_px.shape}")
+        if self.scores.shape != (self.xyxy_px.shape[0],):
+            raise ValueError(f"scores must have shape ({self.xyxy_px.shape[0]},), got {self.scores.shape}")
+
+    def __len__(self) -> int:
+        return int(self.xyxy_px.shape[0])
+
+
+@dataclass(slots=True)
+class Tracks:
+    """Tracks reported by a camera's tracker for one frame (all columns have N rows).
+
+    ``ids`` int64 (local, ≥ 1), ``xyxy_px`` float32 Nx4, ``scores`` float32 (last matched detection),
+    ``states`` int8 (``TrackState`` values), ``floor_xy_cm`` float32 Nx2 (NaN until projected or when the
+    camera is uncalibrated), ``flags`` uint32 (``TrackFlag`` bits).
+    """
+
+    ids: NDArray[np.int64]
+    xyxy_px: NDArray[np.float32]
+    scores: NDArray[np.float32]
+    states: NDArray[np.int8]
+    floor_xy_cm: NDArray[np.float32] = field(default_factory=lambda: np.zeros((0, 2), dtype=np.float32))
+    flags: NDArray[np.uint32] = field(default_factory=lambda: np.zeros((0,), dtype=np.uint32))
+
+    def __post_init__(self) -> None:
+        n = self.ids.shape[0]
+        if self.floor_xy_cm.shape[0] != n:
+            self.floor_xy_cm = np.full((n, 2), np.nan, dtype=np.float32)
+        if self.flags.shape[0] != n:
+            self.flags = np.zeros((n,), dtype=np.uint32)
+
+    def __len__(self) -> int:
+        return int(self.ids.shape[0])
+
+    @classmethod
+    def empty(cls) -> Tracks:
+        return cls(
+            ids=np.zeros((0,), dtype=np.int64),
+            xyxy_px=np.zeros((0, 4), dtype=np.float32),
+            scores=np.zeros((0,), dtype=np.float32),
+            states=np.zeros((0,), dtype=np.int8),
+        )
