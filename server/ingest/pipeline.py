@@ -109,7 +109,8 @@ class IngestPipeline:
         row = Camera.objects.filter(pk=camera_id).values("id", "site_id", "device_id").first()
         if row is None:
             return None
-        state, _ = CameraStreamState.objects.get_or_create(camera_id=camera_id)
+        # Created on the first flush, so that merely looking a camera up (e.g. another device's) stores nothing.
+        state = CameraStreamState.objects.filter(camera_id=camera_id).first() or CameraStreamState(camera_id=camera_id)
         window = SequenceWindow(
             reorder_window=self._reorder_window,
             highest_contiguous=state.highest_contiguous_sequence,

@@ -10,6 +10,10 @@ import os
 from pathlib import Path
 
 import dj_database_url
+import django_stubs_ext
+
+# Lets admin/queryset classes be subscripted at run time (ModelAdmin[Model]) as they are for the type checker.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent  # server/
 REPO_ROOT = BASE_DIR.parent
@@ -49,6 +53,12 @@ INSTALLED_APPS = [
     "server.devices",
     "server.ingest",
     "server.demo",
+    "server.api",
+    "server.audit",
+    "server.people",
+    "server.alerts",
+    # Last of the project's apps: its post_migrate handler gives the role groups their permissions.
+    "server.accounts",
 ]
 
 MIDDLEWARE = [
@@ -145,16 +155,33 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.BasicAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PERMISSION_CLASSES": ["server.api.permissions.RolePermission"],
+    "DEFAULT_PAGINATION_CLASS": "server.api.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "server.api.exception_handlers.api_exception_handler",
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Retail Vision API",
     "DESCRIPTION": "Inventory, people and access, analytics and alerts of the retail CCTV analytics server.",
     "VERSION": "0.1.0",
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "AlertStateEnum": "server.alerts.models.AlertState",
+        "AlertKindEnum": "server.alerts.models.AlertKind",
+        "ZoneKindEnum": "server.inventory.models.ZoneKind",
+        "BindingSourceEnum": "server.people.models.BindingSource",
+    },
 }
 
 LOGGING = {

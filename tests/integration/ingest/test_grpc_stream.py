@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import grpc
 import pytest
 from asgiref.sync import sync_to_async
+from django.db import connections
 
 from proto.retail.v1 import edge_service_pb2, edge_service_pb2_grpc, track_pb2
 from server.devices.services import (
@@ -30,6 +31,7 @@ from server.inventory.models import Camera, Site
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
+BASE_TIME_US = time.time_ns() // 1000
 SECRET = "s3cret-device-secret-for-tests-0123456789"
 
 
@@ -73,11 +75,12 @@ async def env() -> AsyncIterator[Env]:
         yield Env(site, device_id, camera_ids, foreign_id, port, pipeline, sink)
     finally:
         await server.stop(grace=0.5)
+        await sync_to_async(connections.close_all)()
 
 
 def frame(camera_id: int, sequence: int, people: int = 3, floor_x_cm: int = 150) -> edge_service_pb2.EdgeMessage:
     message = track_pb2.TrackFrame(
-        camera_id=camera_id, sequence=sequence, capture_time_us=time.time_ns() // 1000
+        camera_id=camera_id, sequence=sequence, capture_time_us=BASE_TIME_US + sequence * 100_000
     )
     message.local_id_deltas.extend([1] * people)
     message.bbox_x_px.extend([10] * people)
