@@ -1,0 +1,54 @@
+"""Store analytics: occupancy, visits, dwell, heat map, flow, social distancing and access control.
+
+Pure Python + NumPy; no Django imports. Live: :class:`SiteAnalytics`; queries over stored records:
+:mod:`server.analytics.aggregate`.
+"""
+
+from server.analytics.errors import (
+    AnalyticsConfigError,
+    AnalyticsError,
+    AnalyticsInputError,
+    UnknownZoneError,
+)
+from server.analytics.site import SiteAnalytics, alert_message
+from server.analytics.types import (
+    VISITOR,
+    AccessAlert,
+    AlertKind,
+    AnalyticsConfig,
+    AnalyticsUpdate,
+    DistancingViolation,
+    DwellRecord,
+    FloorGrid,
+    FlowTransition,
+    HeatDelta,
+    HeatmapBucket,
+    PersonIdentity,
+    Zone,
+    ZoneEntry,
+    ZoneKind,
+)
+
+__all__ = [
+    "VISITOR",
+    "AccessAlert",
+    "AlertKind",
+    "AnalyticsConfig",
+    "AnalyticsConfigError",
+    "AnalyticsError",
+    "AnalyticsInputError",
+    "AnalyticsUpdate",
+    "DistancingViolation",
+    "DwellRecord",
+    "FloorGrid",
+    "FlowTransition",
+    "HeatDelta",
+    "HeatmapBucket",
+    "PersonIdentity",
+    "SiteAnalytics",
+    "UnknownZoneError",
+    "Zone",
+    "ZoneEntry",
+    "ZoneKind",
+    "alert_message",
+]

@@ -1,0 +1,333 @@
+"""Configuration, identity and result types of the store analytics (no Django, no I/O).
+
+Times are microseconds on the site's fused clock (``FusedFrame.time_us``); positions are floor metres.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+
+from server.analytics.errors import AnalyticsConfigError
+from server.analytics.geometry import BoolArray, FloatArray, IntArray, as_polygon, polygon_area_m2
+
+
+class ZoneKind(StrEnum):
+    """What a zone is for (SPEC §4 inventory)."""
+
+    INTEREST = "interest"
+    RESTRICTED = "restricted"
+    ENTRANCE = "entrance"
+    QUEUE = "queue"
+
+
+class AlertKind(StrEnum):
+    """Access-control alert kinds: a warning when approaching, an alarm when inside."""
+
+    WARNING = "warning"
+    ALARM = "alarm"
+
+
+@dataclass(frozen=True)
+class Zone:
+    """A zone of the floor plan. ``polygon_m`` is a simple polygon in floor metres.
+
+    Restricted zones have ``required_level`` (a person needs at least this security level, or an explicit
+    permission) and ``warning_distance_m`` (an unauthorised person this close to the boundary gets a warning).
+    """
+
+    zone_id: int
+    name: str
+    kind: ZoneKind
+    polygon_m: tuple[tuple[float, float], ...]
+    required_level: int = 0
+    warning_distance_m: float = 0.0
+
+    def polygon_array(self) -> FloatArray:
+        """Validated (K, 2) vertex array; raises :class:`AnalyticsConfigError` for a bad polygon."""
+        return as_polygon(self.polygon_m, name=f"zone {self.zone_id} ({self.name})")
+
+    @property
+    def area_m2(self) -> float:
+        """Polygon area in square metres."""
+        return polygon_area_m2(self.polygon_array())
+
+
+@dataclass(frozen=True)
+class FloorGrid:
+    """The heat-map grid: cells of ``cell_m`` x ``cell_m`` covering the floor rectangle.
+
+    Cell (ix, iy) covers ``[origin_x_m + ix*cell_m, origin_x_m + (ix+1)*cell_m)`` x the same in y; its flat
+    index is ``iy * nx + ix``. Points outside the rectangle belong to no cell.
+    """
+
+    origin_x_m: float
+    origin_y_m: float
+    width_m: float
+    height_m: float
+    cell_m: float = 0.5
+
+    @property
+    def nx(self) -> int:
+        """Number of cells along x."""
+        return math.ceil(self.width_m / self.cell_m - 1e-9)
+
+    @property
+    def ny(self) -> int:
+        """Number of cells along y."""
+        return math.ceil(self.height_m / self.cell_m - 1e-9)
+
+    @property
+    def cells(self) -> int:
+        """Total number of cells."""
+        return self.nx * self.ny
+
+    def validate(self) -> None:
+        """Raise :class:`AnalyticsConfigError` for non-finite or non-positive sizes, or > 4 M cells."""
+        values = (self.origin_x_m, self.origin_y_m, self.width_m, self.height_m, self.cell_m)
+        if not all(math.isfinite(v) for v in values):
+            raise AnalyticsConfigError("floor grid values must be finite", code="invalid_grid")
+        if self.width_m <= 0 or self.height_m <= 0 or self.cell_m <= 0:
+            raise AnalyticsConfigError("floor grid sizes must be positive", code="invalid_grid")
+        if self.cells > 4_000_000:
+            raise AnalyticsConfigError("floor grid has too many cells; use larger cells", code="invalid_grid")
+
+    def cell_index(self, points_xy_m: FloatArray) -> IntArray:
+        """Flat cell index per point; -1 for points outside the grid."""
+        ix = np.floor((points_xy_m[:, 0] - self.origin_x_m) / self.cell_m).astype(np.int64)
+        iy = np.floor((points_xy_m[:, 1] - self.origin_y_m) / self.cell_m).astype(np.int64)
+        inside = (ix >= 0) & (ix < self.nx) & (iy >= 0) & (iy < self.ny)
+        result: IntArray = np.where(inside, iy * self.nx + ix, -1)
+        return result
+
+
+@dataclass(frozen=True)
+class AnalyticsConfig:
+    """Everything SiteAnalytics needs to know about a site. Defaults follow SPEC §4."""
+
+    site_id: int
+    zones: tuple[Zone, ...]
+    grid: FloorGrid
+    # Social distancing: pairs closer than this ...
+    distancing_distance_m: float = 2.0
+    # ... for at least this long are a violation.
+    distancing_min_duration_s: float = 5.0
+    # A contact survives gaps (distance >= D or a person unseen) shorter than this.
+    distancing_gap_s: float = 1.0
+    # Active violations are re-reported (violations_updated) at most this often.
+    violation_update_interval_s: float = 1.0
+    # An access-control alert for the same (person, zone, kind) is not repeated within this time.
+    alert_cooldown_s: float = 60.0
+    # A zone visit ends once the person has been outside the zone for this long.
+    exit_grace_s: float = 1.0
+    # Heat map: a person's position is held at most this long when updates stall.
+    heat_max_hold_s: float = 1.0
+    # Heat map rows are accumulated per bucket of this length (aligned to multiples of it since the epoch).
+    heat_bucket_s: int = 60
+
+    def validate(self) -> None:
+        """Raise :class:`AnalyticsConfigError` for bad zones, grid or thresholds."""
+        self.grid.validate()
+        seen: set[int] = set()
+        for zone in self.zones:
+            if zone.zone_id in seen:
+                raise AnalyticsConfigError(f"zone id {zone.zone_id} is used twice", code="duplicate_zone")
+            seen.add(zone.zone_id)
+            if not isinstance(zone.kind, ZoneKind):
+                raise AnalyticsConfigError(
+                    f"zone {zone.zone_id}: unknown kind {zone.kind!r}", code="invalid_zone"
+                )
+            zone.polygon_array()
+            bad_distance = not math.isfinite(zone.warning_distance_m) or zone.warning_distance_m < 0
+            if zone.required_level < 0 or bad_distance:
+                raise AnalyticsConfigError(
+                    f"zone {zone.zone_id}: required_level and warning_distance_m must be >= 0",
+                    code="invalid_zone",
+                )
+        positive = {
+            "distancing_distance_m": self.distancing_distance_m,
+            "violation_update_interval_s": self.violation_update_interval_s,
+            "heat_max_hold_s": self.heat_max_hold_s,
+        }
+        non_negative = {
+            "distancing_min_duration_s": self.distancing_min_duration_s,
+            "distancing_gap_s": self.distancing_gap_s,
+            "alert_cooldown_s": self.alert_cooldown_s,
+            "exit_grace_s": self.exit_grace_s,
+        }
+        for name, value in positive.items():
+            if not (math.isfinite(value) and value > 0):
+                raise AnalyticsConfigError(
+                    f"{name} must be positive, got {value!r}", code="invalid_threshold"
+                )
+        for name, value in non_negative.items():
+            if not (math.isfinite(value) and value >= 0):
+                raise AnalyticsConfigError(f"{name} must be >= 0, got {value!r}", code="invalid_threshold")
+        if self.heat_bucket_s < 1:
+            raise AnalyticsConfigError("heat_bucket_s must be >= 1", code="invalid_threshold")
+
+    def zone(self, zone_id: int) -> Zone:
+        """The zone with this id; raises :class:`UnknownZoneError`."""
+        from server.analytics.errors import UnknownZoneError
+
+        for zone in self.zones:
+            if zone.zone_id == zone_id:
+                return zone
+        raise UnknownZoneError(f"site {self.site_id} has no zone {zone_id}")
+
+
+@dataclass(frozen=True)
+class PersonIdentity:
+    """Who a global person is. Unidentified persons are visitors: no employee, level 0, no permissions."""
+
+    employee_id: int | None = None
+    display_name: str | None = None
+    level: int = 0
+    permitted_zone_ids: frozenset[int] = frozenset()
+
+
+VISITOR = PersonIdentity()
+
+
+@dataclass(frozen=True)
+class ZoneEntry:
+    """A person's visit of a zone began at ``time_us`` (the first frame found inside)."""
+
+    global_id: int
+    zone_id: int
+    time_us: int
+
+
+@dataclass(frozen=True)
+class DwellRecord:
+    """A finished zone visit: from the entry frame to the last frame found inside."""
+
+    global_id: int
+    zone_id: int
+    enter_us: int
+    exit_us: int
+
+    @property
+    def dwell_s(self) -> float:
+        """Visit length in seconds."""
+        return (self.exit_us - self.enter_us) / 1e6
+
+
+@dataclass(frozen=True)
+class FlowTransition:
+    """A person entered ``to_zone_id``; ``from_zone_id`` is their previous entry (None: none)."""
+
+    global_id: int
+    from_zone_id: int | None
+    to_zone_id: int
+    time_us: int
+
+
+@dataclass(frozen=True)
+class DistancingViolation:
+    """Two persons closer than D for at least T. ``end_us`` is None while it lasts."""
+
+    person_a: int
+    person_b: int
+    start_us: int
+    last_close_us: int
+    end_us: int | None
+    min_distance_m: float
+
+    @property
+    def duration_s(self) -> float:
+        """From the first to the last frame the pair was closer than D."""
+        return (self.last_close_us - self.start_us) / 1e6
+
+
+@dataclass(frozen=True)
+class AccessAlert:
+    """An access-control alert: ``warning`` (within the warning distance) or ``alarm`` (inside)."""
+
+    kind: AlertKind
+    global_id: int
+    zone_id: int
+    zone_name: str
+    employee_id: int | None
+    employee_name: str | None
+    level: int
+    required_level: int
+    distance_m: float
+    time_us: int
+    message: str
+
+
+@dataclass(frozen=True)
+class HeatDelta:
+    """Heat-map contributions of one update: one row per person counted (cells may repeat).
+
+    ``cell_index`` is the flat grid index, ``person_s`` the seconds added, ``displacement_m`` the person's
+    velocity times those seconds (the movement direction field). ``outside_person_s`` sums the seconds of
+    persons outside the grid.
+    """
+
+    cell_index: IntArray
+    person_s: FloatArray
+    displacement_m: FloatArray
+    outside_person_s: float
+
+    @property
+    def total_person_s(self) -> float:
+        """Seconds added inside the grid."""
+        return float(self.person_s.sum())
+
+
+@dataclass(frozen=True)
+class HeatmapBucket:
+    """Heat-map rows of one closed time bucket: non-zero cells only, ready to store."""
+
+    bucket_start_us: int
+    bucket_s: int
+    cell_index: IntArray
+    person_s: FloatArray
+    displacement_m: FloatArray
+
+
+_EMPTY_INT = np.zeros(0, dtype=np.int64)
+_EMPTY_FLOAT = np.zeros(0, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class AnalyticsUpdate:
+    """Everything one SiteAnalytics.update produced. Event lists are usually empty.
+
+    ``zone_ids`` orders the columns of ``in_zone``; ``in_zone[i, z]`` is True when person ``global_ids[i]``
+    has an open visit of zone ``zone_ids[z]`` (this is what the zone occupancy counts).
+    """
+
+    site_id: int
+    time_us: int
+    global_ids: IntArray
+    zone_ids: IntArray
+    in_zone: BoolArray
+    site_occupancy: int
+    zone_occupancy: Mapping[int, int]
+    entries: Sequence[ZoneEntry] = ()
+    dwell: Sequence[DwellRecord] = ()
+    transitions: Sequence[FlowTransition] = ()
+    heat: HeatDelta = field(
+        default_factory=lambda: HeatDelta(_EMPTY_INT, _EMPTY_FLOAT, np.zeros((0, 2)), 0.0)
+    )
+    heat_buckets: Sequence[HeatmapBucket] = ()
+    violations_started: Sequence[DistancingViolation] = ()
+    violations_updated: Sequence[DistancingViolation] = ()
+    violations_ended: Sequence[DistancingViolation] = ()
+    contacts_per_person: Mapping[int, int] = field(default_factory=dict)
+    alerts: Sequence[AccessAlert] = ()
+
+    def zone_persons(self) -> dict[int, tuple[int, ...]]:
+        """Zone id -> the global ids of the persons in it."""
+        ids = self.global_ids.tolist()
+        return {
+            int(zone_id): tuple(ids[i] for i in np.flatnonzero(self.in_zone[:, z]).tolist())
+            for z, zone_id in enumerate(self.zone_ids.tolist())
+        }
