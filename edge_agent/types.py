@@ -104,3 +104,49 @@ class Tracks:
             scores=np.zeros((0,), dtype=np.float32),
             states=np.zeros((0,), dtype=np.int8),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteCameraConfig:
+    """A camera as configured on the server (DeviceConfig.cameras), in agent units."""
+
+    camera_id: int
+    name: str
+    source_uri: str
+    analysis_fps: float
+    homography_px_to_cm: tuple[float, ...] | None
+    floor_region_cm: tuple[tuple[float, float], ...] | None
+    min_score: float
+    enabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteDeviceConfig:
+    revision: int
+    cameras: tuple[RemoteCameraConfig, ...]
+    heartbeat_interval_s: float
+
+
+@dataclass(slots=True)
+class CameraHealthStatus:
+    camera_id: int
+    connected: bool
+    analysed_fps: float
+    inference_time_us: int
+    dropped_frames_total: int
+    reconnects_total: int
+    last_sequence: int
+    last_error: str
+    frame_width_px: int
+    frame_height_px: int
+
+
+@dataclass(slots=True)
+class AgentStatus:
+    """What a heartbeat reports (the uplink adds the spool figures)."""
+
+    uptime_s: float
+    software_version: str
+    cameras: list[CameraHealthStatus]
+    spool_depth_frames: int = 0
+    spool_evicted_total: int = 0

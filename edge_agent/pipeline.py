@@ -1,0 +1,341 @@
+"""Wires capture → detect → track → project → sink for every camera of the box.
+
+One detector session serves all cameras: each step takes the newest frame of every camera that has one and
+runs them as one batch. Tracking, projection and flags are per camera. The sink (the spool in production, a
+null sink in benchmarks) assigns sequence numbers. Configuration from the server is applied without a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from edge_agent import __version__
+from edge_agent.capture import CameraReader, FrameSource, LatestFrameSlot, open_source
+from edge_agent.config import AgentSettings, CameraSettings, TrackerSettings
+from edge_agent.detection.base import Detector
+from edge_agent.geometry import FloorProjector, homography_from_values
+from edge_agent.tracking import ByteTracker, TrackerConfig
+from edge_agent.types import (
+    AgentStatus,
+    CameraHealthStatus,
+    Frame,
+    RemoteCameraConfig,
+    RemoteDeviceConfig,
+    TrackFlag,
+    Tracks,
+)
+
+logger = logging.getLogger(__name__)
+
+_DEFAULT_RATE_FPS = 30.0
+_RESTART_FIELDS = ("source", "crop_xywh_px", "analysis_fps", "loop", "pace", "enabled")
+
+
+class FrameSink(Protocol):
+    def emit(self, camera_id: int, capture_time_us: int, tracks: Tracks) -> int:
+        """Hand over one analysed frame; returns its sequence number."""
+        ...
+
+    def last_sequence(self, camera_id: int) -> int: ...
+
+
+class NullSink:
+    """Counts frames and numbers them, stores nothing (benchmarks, dry runs)."""
+
+    def __init__(self) -> None:
+        self.frames = 0
+        self.tracks = 0
+        self._sequences: dict[int, int] = {}
+
+    def emit(self, camera_id: int, capture_time_us: int, tracks: Tracks) -> int:
+        self.frames += 1
+        self.tracks += len(tracks)
+        sequence = self._sequences.get(camera_id, 0) + 1
+        self._sequences[camera_id] = sequence
+        return sequence
+
+    def last_sequence(self, camera_id: int) -> int:
+        return self._sequences.get(camera_id, 0)
+
+
+def tracker_config(settings: TrackerSettings, analysis_fps: float) -> TrackerConfig:
+    rate = analysis_fps if analysis_fps > 0 else _DEFAULT_RATE_FPS
+    return TrackerConfig(
+        high_score_threshold=settings.high_score_threshold,
+        low_score_threshold=settings.low_score_threshold,
+        new_track_threshold=settings.new_track_threshold,
+        min_hits_to_confirm=settings.min_hits_to_confirm,
+        lost_track_buffer_frames=max(1, round(settings.lost_track_buffer_s * rate)),
+        report_lost=settings.report_lost,
+    )
+
+
+def projector_for(camera: CameraSettings) -> FloorProjector:
+    homography = (
+        homography_from_values(camera.homography_px_to_cm) if camera.homography_px_to_cm is not None else None
+    )
+    region = np.asarray(camera.floor_region_cm, dtype=np.float64) if camera.floor_region_cm else None
+    return FloorProjector(homography_px_to_cm=homography, floor_region_cm=region)
+
+
+def merge_camera(local: CameraSettings | None, remote: RemoteCameraConfig) -> CameraSettings | None:
+    """The server's view of a camera wins field by field; empty server fields keep the local value."""
+    if local is None:
+        if not remote.source_uri:
+            return None
+        local = CameraSettings(camera_id=remote.camera_id, source=remote.source_uri)
+    update: dict[str, object] = {"enabled": remote.enabled, "analysis_fps": min(120.0, remote.analysis_fps)}
+    if remote.name:
+        update["name"] = remote.name
+    if remote.source_uri:
+        update["source"] = remote.source_uri
+    if remote.homography_px_to_cm is not None:
+        update["homography_px_to_cm"] = list(remote.homography_px_to_cm)
+    if remote.floor_region_cm is not None:
+        update["floor_region_cm"] = list(remote.floor_region_cm)
+    if remote.min_score > 0:
+        update["min_score"] = remote.min_score
+    return CameraSettings.model_validate({**local.model_dump(), **update})
+
+
+@dataclass(slots=True)
+class _CameraRuntime:
+    settings: CameraSettings
+    reader: CameraReader
+    slot: LatestFrameSlot
+    tracker: ByteTracker
+    projector: FloorProjector
+    frames_analysed: int = 0
+    inference_time_us: float = 0.0
+    rate_mark: tuple[float, int] = field(default_factory=lambda: (time.monotonic(), 0))
+
+
+class Pipeline:
+    """Runs until ``stop`` (or a limit) in the thread that calls ``run``; other threads call the control
+    methods."""
+
+    def __init__(
+        self,
+        settings: AgentSettings,
+        detector: Detector,
+        sink: FrameSink,
+        opener: Callable[[str], FrameSource] = open_source,
+    ) -> None:
+        self.settings = settings
+        self.detector = detector
+        self.sink = sink
+        self._opener = opener
+        self._local_cameras = {c.camera_id: c for c in settings.cameras}
+        self._desired: dict[int, CameraSettings] = dict(self._local_cameras)
+        self._cameras: dict[int, _CameraRuntime] = {}
+        self._lock = threading.RLock()
+        self._wakeup = threading.Event()
+        self._stop = threading.Event()
+        self._started_at = time.monotonic()
+        self.frames_analysed = 0
+        self.last_error = ""
+
+    # ---- camera set
+    # -------------------------------------------------------------------------------------------
+
+    def _start_camera(self, camera: CameraSettings, first_id: int = 1) -> None:
+        slot = LatestFrameSlot(self._wakeup)
+        reader = CameraReader(camera, slot, opener=self._opener)
+        runtime = _CameraRuntime(
+            settings=camera,
+            reader=reader,
+            slot=slot,
+            tracker=ByteTracker(
+                tracker_config(self.settings.tracker, camera.analysis_fps), first_id=first_id
+            ),
+            projector=projector_for(camera),
+        )
+        self._cameras[camera.camera_id] = runtime
+        reader.start()
+        logger.info("camera %d (%s) started: %s", camera.camera_id, camera.name or "unnamed", camera.source)
+
+    def _stop_camera(self, camera_id: int) -> int:
+        runtime = self._cameras.pop(camera_id)
+        runtime.reader.stop()
+        return runtime.tracker.next_id
+
+    def _reconcile(self) -> None:
+        with self._lock:
+            for camera_id in list(self._cameras):
+                wanted = self._desired.get(camera_id)
+                current = self._cameras[camera_id].settings
+                if wanted is None or not wanted.enabled:
+                    self._stop_camera(camera_id)
+                    logger.info("camera %d stopped", camera_id)
+                elif any(getattr(wanted, f) != getattr(current, f) for f in _RESTART_FIELDS):
+                    next_id = self._stop_camera(camera_id)
+                    self._start_camera(wanted, first_id=next_id)
+                elif wanted != current:
+                    runtime = self._cameras[camera_id]
+                    runtime.projector = projector_for(wanted)
+                    runtime.settings = wanted
+                    logger.info("camera %d: calibration / settings updated in place", camera_id)
+            for camera_id, wanted in self._desired.items():
+                if camera_id not in self._cameras and wanted.enabled:
+                    self._start_camera(wanted)
+
+    def apply_device_config(self, config: RemoteDeviceConfig) -> None:
+        """Server cameras override local ones by id and add new ones; local (CLI / file) cameras stay."""
+        desired = dict(self._local_cameras)
+        for remote in config.cameras:
+            try:
+                merged = merge_camera(desired.get(remote.camera_id), remote)
+            except ValueError as err:
+                logger.error(
+                    "camera %d: invalid configuration from the server ignored: %s", remote.camera_id, err
+                )
+                continue
+            if merged is not None:
+                desired[remote.camera_id] = merged
+        with self._lock:
+            self._desired = desired
+        self._reconcile()
+
+    def restart_pipeline(self) -> None:
+        """Reopen every source and reset trackers (ids keep increasing); the spool is untouched."""
+        with self._lock:
+            next_ids = {camera_id: self._stop_camera(camera_id) for camera_id in list(self._cameras)}
+            for camera_id, wanted in self._desired.items():
+                if wanted.enabled:
+                    self._start_camera(wanted, first_id=next_ids.get(camera_id, 1))
+
+    @property
+    def camera_ids(self) -> list[int]:
+        with self._lock:
+            return sorted(self._cameras)
+
+    # ---- main loop
+    # --------------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._started_at = time.monotonic()
+        self._reconcile()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wakeup.set()
+
+    def close(self) -> None:
+        with self._lock:
+            for camera_id in list(self._cameras):
+                self._stop_camera(camera_id)
+
+    def run(self, max_seconds: float | None = None, max_frames: int | None = None) -> None:
+        """Analyse until ``stop``, a limit, or every camera's (non-looping) file has ended."""
+        deadline = None if max_seconds is None else time.monotonic() + max_seconds
+        while not self._stop.is_set():
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            if max_frames is not None and self.frames_analysed >= max_frames:
+                break
+            if not self.step(wait_s=0.05):
+                with self._lock:
+                    runtimes = list(self._cameras.values())
+                if runtimes and all(r.reader.stats.ended and r.slot.take() is None for r in runtimes):
+                    logger.info("every source has ended")
+                    break
+
+    def step(self, wait_s: float = 0.0) -> int:
+        """Analyse the newest frame of every camera that has one; returns how many frames were analysed."""
+        if wait_s > 0:
+            self._wakeup.wait(wait_s)
+        self._wakeup.clear()
+        with self._lock:
+            runtimes = list(self._cameras.values())
+        batch: list[tuple[_CameraRuntime, Frame]] = []
+        for runtime in runtimes:
+            frame = runtime.slot.take()
+            if frame is not None:
+                batch.append((runtime, frame))
+        if not batch:
+            return 0
+        started = time.perf_counter()
+        detections = self.detector.detect_batch([frame.image for _, frame in batch])
+        per_frame_us = (time.perf_counter() - started) * 1e6 / len(batch)
+        for (runtime, frame), found in zip(batch, detections, strict=True):
+            threshold = runtime.settings.min_score
+            if threshold > 0:
+                keep = found.scores >= threshold
+                found.xyxy_px, found.scores = found.xyxy_px[keep], found.scores[keep]
+            tracks = runtime.tracker.update(found)
+            self._project(runtime.projector, tracks)
+            self.sink.emit(frame.camera_id, frame.capture_time_us, tracks)
+            runtime.frames_analysed += 1
+            runtime.inference_time_us = (
+                per_frame_us
+                if runtime.frames_analysed == 1
+                else 0.9 * runtime.inference_time_us + 0.1 * per_frame_us
+            )
+        self.frames_analysed += len(batch)
+        return len(batch)
+
+    @staticmethod
+    def _project(projector: FloorProjector, tracks: Tracks) -> None:
+        floor, outside = projector.project(tracks.xyxy_px)
+        tracks.floor_xy_cm = floor
+        flags = np.zeros(len(tracks), dtype=np.uint32)
+        if projector.homography_px_to_cm is None:
+            flags |= np.uint32(TrackFlag.UNCALIBRATED)
+        flags[outside] |= np.uint32(TrackFlag.OUTSIDE_FLOOR_REGION)
+        tracks.flags = flags
+
+    # ---- reporting
+    # --------------------------------------------------------------------------------------------
+
+    def status(self) -> AgentStatus:
+        now = time.monotonic()
+        cameras = []
+        with self._lock:
+            runtimes = list(self._cameras.values())
+        for runtime in runtimes:
+            mark_time, mark_frames = runtime.rate_mark
+            elapsed = now - mark_time
+            fps = (runtime.frames_analysed - mark_frames) / elapsed if elapsed > 0 else 0.0
+            if elapsed >= 1.0:
+                runtime.rate_mark = (now, runtime.frames_analysed)
+            stats = runtime.reader.stats
+            cameras.append(
+                CameraHealthStatus(
+                    camera_id=runtime.settings.camera_id,
+                    connected=stats.connected,
+                    analysed_fps=fps,
+                    inference_time_us=int(runtime.inference_time_us),
+                    dropped_frames_total=stats.dropped_frames,
+                    reconnects_total=stats.reconnects,
+                    last_sequence=self.sink.last_sequence(runtime.settings.camera_id),
+                    last_error=stats.last_error,
+                    frame_width_px=stats.frame_width_px,
+                    frame_height_px=stats.frame_height_px,
+                )
+            )
+        return AgentStatus(uptime_s=now - self._started_at, software_version=__version__, cameras=cameras)
+
+    def snapshots(self, camera_id: int) -> list[tuple[int, int, bytes]]:
+        with self._lock:
+            runtimes = [r for cid, r in self._cameras.items() if camera_id in (0, cid)]
+        out = []
+        for runtime in runtimes:
+            image = runtime.reader.latest_image()
+            if image is None:
+                continue
+            ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])
+            if ok:
+                out.append((runtime.settings.camera_id, time.time_ns() // 1000, jpeg.tobytes()))
+        return out
+
+    def reader_stats(self) -> dict[int, object]:
+        with self._lock:
+            return {cid: r.reader.stats for cid, r in self._cameras.items()}

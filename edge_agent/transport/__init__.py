@@ -1,0 +1,1 @@
+"""Transport: the only package that knows protobuf and gRPC (encoder, spool, uplink, enrollment)."""
