@@ -56,6 +56,7 @@ async def serve(
 
     runtime = build_runtime()
     runtime.writer.start()
+    runtime.start_background()
     grpc_server = None
     if grpc_bind:
         grpc_server, runtime.grpc_port = await create_grpc_server(
@@ -79,7 +80,7 @@ async def serve(
             port=http[1],
             log_level=os.environ.get("UVICORN_LOG_LEVEL", "warning"),
             lifespan="off",
-            ws="websockets",
+            ws="auto",
         )
         uv_server = uvicorn.Server(config)
         uv_server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
@@ -101,7 +102,7 @@ async def serve(
         await grpc_server.stop(grace=3)
     with contextlib.suppress(Exception):
         await runtime.pipeline.flush()
-    runtime.close()
+    await runtime.aclose()
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -1,21 +1,28 @@
-"""The in-process runtime of a server process: the time-series writer, the live publisher, the ingest pipeline and
-the gRPC servicer, built from Django settings. One instance per process (`current()`), created by `server.cli`.
+"""The in-process runtime of a server process: the time-series writer, the live publisher, the ingest pipeline with
+the per-site fusion + analytics, and the gRPC servicer, built from Django settings. One instance per process
+(`current()`), created by `server.cli`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 
-from server.ingest.live import CameraTracksLive
+from server.analytics.types import AccessAlert, PersonIdentity
+from server.fusion.types import FusedFrame
 from server.ingest.pipeline import IngestPipeline
 from server.ingest.servicer import EdgeServicer, StreamSettings
 from server.ingest.validation import TimeWindow
-from server.realtime.events import health_event
-from server.realtime.groups import site_health_group
+from server.insights.processor import SiteAnalyticsProcessor
+from server.insights.recorder import InsightsRecorder
+from server.realtime.events import alert_event, health_event
+from server.realtime.groups import site_alerts_group, site_health_group
 from server.realtime.publisher import LivePublisher
 
 if TYPE_CHECKING:
@@ -26,14 +33,35 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class Runtime:
-    writer: "BatchingWriter"
+    writer: BatchingWriter
     backend: Any
     publisher: LivePublisher
     pipeline: IngestPipeline
     servicer: EdgeServicer
+    processor: SiteAnalyticsProcessor
+    recorder: InsightsRecorder
     grpc_port: int = 0
+    tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
-    def close(self) -> None:
+    def start_background(self) -> None:
+        task = asyncio.get_running_loop().create_task(self.processor.run_background())
+        self.tasks.add(task)
+
+    def live_occupancy(self, site_id: int) -> dict[str, Any] | None:
+        return self.processor.latest_counters.get(site_id)
+
+    async def aclose(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):  # noqa: PERF203 - shutdown
+                pass
+        try:
+            await sync_to_async(self.recorder.flush)()
+        except Exception:
+            logger.exception("final flush of analytics records failed")
         self.writer.stop()
         self.backend.close()
 
@@ -45,9 +73,39 @@ def current() -> Runtime | None:
     return _current
 
 
+def _load_identities(site_id: int) -> Mapping[int, PersonIdentity]:
+    from server.people.selectors import identities_for_site
+
+    return {
+        person_id: PersonIdentity(
+            employee_id=identity["employee_id"],
+            display_name=identity["name"],
+            level=identity["level_rank"],
+            permitted_zone_ids=identity["permitted_zone_ids"],
+        )
+        for person_id, identity in identities_for_site(site_id).items()
+    }
+
+
+def _persist_alert(site_id: int, alert: AccessAlert) -> dict[str, Any]:
+    from server.alerts.services import alert_raise
+
+    return alert_raise(
+        site_id=site_id,
+        zone_id=alert.zone_id,
+        kind=str(alert.kind),
+        person_id=alert.global_id,
+        employee_id=alert.employee_id,
+        message=alert.message,
+        time_us=alert.time_us,
+    )
+
+
 def build_runtime() -> Runtime:
     """Create the process runtime (call from within the running event loop)."""
     global _current
+    from server.insights.selectors import site_setup
+    from server.people import live_registry
     from server.timeseries.factory import timeseries_from_settings
 
     backend, writer = timeseries_from_settings()
@@ -57,13 +115,45 @@ def build_runtime() -> Runtime:
         reorder_window=settings.INGEST_REORDER_WINDOW,
         positions_sample_hz=settings.POSITIONS_SAMPLE_HZ,
     )
-    pipeline.add_processor(CameraTracksLive(publisher))
+    recorder = InsightsRecorder()
+    background: set[asyncio.Task[Any]] = set()
+
+    def on_alert(site_id: int, alert: AccessAlert) -> None:
+        async def persist_and_push() -> None:
+            try:
+                payload = await sync_to_async(_persist_alert)(site_id, alert)
+            except Exception:
+                logger.exception("persisting an access alert failed; pushing it anyway")
+                payload = {"kind": str(alert.kind), "message": alert.message, "zone": alert.zone_id}
+            await publisher.send_now(site_alerts_group(site_id), alert_event(site_id=site_id, alert=payload))
+
+        task = asyncio.get_running_loop().create_task(persist_and_push())
+        background.add(task)
+        task.add_done_callback(background.discard)
+
+    def on_live(site_id: int, fused: FusedFrame) -> None:
+        live_registry.update_site(
+            site_id,
+            {pid: (x, y) for pid, (x, y) in zip(fused.global_ids.tolist(), fused.floor_xy_m.tolist(), strict=True)},
+            fused.time_us,
+        )
+
+    processor = SiteAnalyticsProcessor(
+        publisher=publisher,
+        points=writer,
+        recorder=recorder,
+        load_setup=site_setup,
+        load_identities=_load_identities,
+        on_alert=on_alert,
+        on_live=on_live,
+    )
+    pipeline.add_processor(processor)
 
     def on_health(identity: Any, health: dict[str, Any]) -> None:
-        import asyncio
-
         event = health_event(site_id=identity.site_id, device_id=identity.device_id, health=health)
-        asyncio.get_running_loop().create_task(publisher.send_now(site_health_group(identity.site_id), event))
+        task = asyncio.get_running_loop().create_task(publisher.send_now(site_health_group(identity.site_id), event))
+        background.add(task)
+        task.add_done_callback(background.discard)
 
     servicer = EdgeServicer(
         pipeline=pipeline,
@@ -77,5 +167,13 @@ def build_runtime() -> Runtime:
         ),
         on_health=on_health,
     )
-    _current = Runtime(writer=writer, backend=backend, publisher=publisher, pipeline=pipeline, servicer=servicer)
+    _current = Runtime(
+        writer=writer,
+        backend=backend,
+        publisher=publisher,
+        pipeline=pipeline,
+        servicer=servicer,
+        processor=processor,
+        recorder=recorder,
+    )
     return _current

@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from server.health.views import health
@@ -7,6 +7,9 @@ from server.health.views import health
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/health", health, name="health"),
+    path("api/", include("server.api.urls")),
+    path("api/", include("server.insights.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("", include("server.web.urls")),
 ]

@@ -99,6 +99,10 @@ class IngestPipeline:
             self._missing[camera_id] = time.monotonic()
             return None
         self._missing.pop(camera_id, None)
+        for processor in self._processors:
+            prepare = getattr(processor, "prepare", None)
+            if prepare is not None:
+                await prepare(runtime)
         return self._cameras.setdefault(camera_id, runtime)
 
     def forget_camera(self, camera_id: int) -> None:

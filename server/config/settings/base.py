@@ -53,10 +53,12 @@ INSTALLED_APPS = [
     "server.devices",
     "server.ingest",
     "server.demo",
+    "server.insights",
     "server.api",
     "server.audit",
     "server.people",
     "server.alerts",
+    "server.web",
     # Last of the project's apps: its post_migrate handler gives the role groups their permissions.
     "server.accounts",
 ]
@@ -164,6 +166,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "server.api.exception_handlers.api_exception_handler",
+    "DEFAULT_THROTTLE_RATES": {"login": "30/min"},
     "DEFAULT_PARSER_CLASSES": [
         "rest_framework.parsers.JSONParser",
         "rest_framework.parsers.FormParser",

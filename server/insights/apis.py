@@ -1,0 +1,108 @@
+"""Analytics endpoints: /api/sites/<site_id>/analytics/<name>?start=ISO&end=ISO (default: the last 24 hours)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from rest_framework import serializers
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from server import runtime
+from server.insights import selectors
+from server.inventory.models import Site
+
+MAX_RANGE = timedelta(days=400)
+VIEW_ANALYTICS = ("insights.view_heatmaphour",)
+
+
+class RangeSerializer(serializers.Serializer[Any]):
+    start = serializers.CharField(required=False)
+    end = serializers.CharField(required=False)
+    bucket = serializers.ChoiceField(choices=["hour", "day"], required=False, default="hour")
+
+
+def _parse(value: str | None, field: str, default: datetime) -> datetime:
+    if not value:
+        return default
+    parsed = parse_datetime(value)
+    if parsed is None:
+        raise ValidationError({field: [f"not an ISO 8601 date-time: {value!r}"]})
+    if timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed, timezone.get_current_timezone())
+    return parsed
+
+
+class _AnalyticsView(APIView):
+    required_permissions: ClassVar[dict[str, tuple[str, ...]]] = {"GET": VIEW_ANALYTICS}
+
+    def range(self, request: Request, site_id: int) -> tuple[datetime, datetime, str]:
+        if not Site.objects.filter(pk=site_id).exists():
+            raise NotFound(f"site {site_id} does not exist")
+        params = RangeSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        now = timezone.now()
+        end = _parse(params.validated_data.get("end"), "end", now)
+        start = _parse(params.validated_data.get("start"), "start", end - timedelta(hours=24))
+        if start >= end:
+            raise ValidationError({"start": ["start must be before end"]})
+        if end - start > MAX_RANGE:
+            raise ValidationError({"start": [f"the range may span at most {MAX_RANGE.days} days"]})
+        return start, end, str(params.validated_data.get("bucket", "hour"))
+
+    @staticmethod
+    def envelope(start: datetime, end: datetime, **payload: Any) -> Response:
+        return Response({"start": start.isoformat(), "end": end.isoformat(), **payload})
+
+
+class HeatmapApi(_AnalyticsView):
+    def get(self, request: Request, site_id: int) -> Response:
+        start, end, _ = self.range(request, site_id)
+        return self.envelope(
+            start,
+            end,
+            **selectors.heatmap(site_id=site_id, start=start, end=end),
+            zones=selectors.zone_interest(site_id=site_id, start=start, end=end),
+        )
+
+
+class FlowApi(_AnalyticsView):
+    def get(self, request: Request, site_id: int) -> Response:
+        start, end, _ = self.range(request, site_id)
+        return self.envelope(start, end, transitions=selectors.flow(site_id=site_id, start=start, end=end))
+
+
+class DistancingApi(_AnalyticsView):
+    def get(self, request: Request, site_id: int) -> Response:
+        start, end, bucket = self.range(request, site_id)
+        return self.envelope(start, end, **selectors.distancing(site_id=site_id, start=start, end=end, bucket=bucket))
+
+
+class VisitsApi(_AnalyticsView):
+    def get(self, request: Request, site_id: int) -> Response:
+        start, end, bucket = self.range(request, site_id)
+        return self.envelope(start, end, **selectors.visits(site_id=site_id, start=start, end=end, bucket=bucket))
+
+
+class DwellApi(_AnalyticsView):
+    def get(self, request: Request, site_id: int) -> Response:
+        start, end, _ = self.range(request, site_id)
+        return self.envelope(start, end, zones=selectors.zone_interest(site_id=site_id, start=start, end=end))
+
+
+class OccupancyApi(_AnalyticsView):
+    """Live occupancy of the site and its zones, from this process's analytics."""
+
+    def get(self, request: Request, site_id: int) -> Response:
+        if not Site.objects.filter(pk=site_id).exists():
+            raise NotFound(f"site {site_id} does not exist")
+        current = runtime.current()
+        live = current.live_occupancy(site_id) if current is not None else None
+        if live is None:
+            return Response({"site": 0, "zones": [], "time_us": None, "live": False})
+        return Response({**live, "live": True})

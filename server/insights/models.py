@@ -1,0 +1,87 @@
+"""Persisted results of the store analytics, queryable over any time range.
+
+Person ids are the fusion's global ids (unique per server process lifetime and site; a visit's id is stable).
+Heat maps are stored per site and hour as float32 arrays (one value per floor cell), so that a 30-day query reads
+720 rows and sums them in NumPy.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class PersonVisit(models.Model):
+    """One person's visit of the site: from first to last sighting (a site-level entry)."""
+
+    site = models.ForeignKey("inventory.Site", on_delete=models.CASCADE, related_name="visits")
+    person_id = models.BigIntegerField()
+    started_at = models.DateTimeField(db_index=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["site", "started_at"])]
+
+
+class ZoneDwell(models.Model):
+    """One visit of a zone: entry time, exit time (last frame inside) and dwell."""
+
+    site = models.ForeignKey("inventory.Site", on_delete=models.CASCADE, related_name="zone_dwells")
+    zone = models.ForeignKey("inventory.Zone", on_delete=models.CASCADE, related_name="dwells")
+    person_id = models.BigIntegerField()
+    entered_at = models.DateTimeField()
+    exited_at = models.DateTimeField()
+    dwell_s = models.FloatField()
+
+    class Meta:
+        indexes = [models.Index(fields=["site", "entered_at"]), models.Index(fields=["zone", "entered_at"])]
+
+
+class ZoneTransition(models.Model):
+    """A person entering `to_zone`, coming from `from_zone` (their previous zone; null for their first)."""
+
+    site = models.ForeignKey("inventory.Site", on_delete=models.CASCADE, related_name="zone_transitions")
+    person_id = models.BigIntegerField()
+    from_zone = models.ForeignKey(
+        "inventory.Zone", on_delete=models.CASCADE, null=True, blank=True, related_name="transitions_out"
+    )
+    to_zone = models.ForeignKey("inventory.Zone", on_delete=models.CASCADE, related_name="transitions_in")
+    at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["site", "at"])]
+
+
+class DistancingViolation(models.Model):
+    """Two persons closer than D metres for at least T seconds."""
+
+    site = models.ForeignKey("inventory.Site", on_delete=models.CASCADE, related_name="distancing_violations")
+    person_a = models.BigIntegerField()
+    person_b = models.BigIntegerField()
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    last_close_at = models.DateTimeField()
+    min_distance_m = models.FloatField()
+
+    class Meta:
+        indexes = [models.Index(fields=["site", "started_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["site", "person_a", "person_b", "started_at"], name="violation_unique_per_start"
+            )
+        ]
+
+
+class HeatmapHour(models.Model):
+    """Person-seconds and displacement per floor cell of one site over one hour (float32 little-endian arrays)."""
+
+    site = models.ForeignKey("inventory.Site", on_delete=models.CASCADE, related_name="heatmap_hours")
+    hour_start = models.DateTimeField()
+    columns = models.PositiveIntegerField()
+    rows = models.PositiveIntegerField()
+    cell_m = models.FloatField()
+    person_s = models.BinaryField()
+    displacement_x_m = models.BinaryField()
+    displacement_y_m = models.BinaryField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["site", "hour_start"], name="heatmap_hour_unique")]

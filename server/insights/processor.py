@@ -1,0 +1,294 @@
+"""Per-site fusion + analytics behind the ingest: every stored TrackFrame goes through its site's SiteFusion and
+SiteAnalytics; the results are pushed live, recorded in the database, written to the time series, and access
+alerts are raised at once.
+
+The hot path (`process`) is synchronous and touches no database: site configurations and identities are loaded
+asynchronously (`prepare`, and a refresher every few seconds) and the records are flushed by a background task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from asgiref.sync import sync_to_async
+
+from server.analytics.site import SiteAnalytics
+from server.analytics.types import AccessAlert, AnalyticsConfig, AnalyticsUpdate, FloorGrid, PersonIdentity, Zone
+from server.analytics.types import ZoneKind as AnalyticsZoneKind
+from server.fusion.site import SiteFusion
+from server.fusion.types import CameraObservations, FusedFrame, FusionConfig
+from server.ingest.pipeline import CameraRuntime, PointSink
+from server.ingest.validation import DecodedFrame
+from server.insights.recorder import InsightsRecorder
+from server.realtime.events import live_positions_event
+from server.realtime.publisher import LivePublisher
+from server.timeseries.types import Point
+
+logger = logging.getLogger(__name__)
+
+STATE_CONFIRMED = 2
+STATE_REMOVED = 4
+
+
+@dataclass(frozen=True)
+class SiteSetup:
+    """What the processor needs from the database about a site (loaded off the hot path)."""
+
+    site_id: int
+    analytics: AnalyticsConfig
+    zone_names: Mapping[int, str]
+    first_person_id: int
+    signature: str
+
+
+@dataclass
+class _SiteState:
+    setup: SiteSetup
+    fusion: SiteFusion
+    analytics: SiteAnalytics
+    identities: Mapping[int, PersonIdentity] = field(default_factory=dict)
+    names: Mapping[int, str] = field(default_factory=dict)
+    last_occupancy_point_us: int = 0
+    latest_contacts: list[tuple[int, int, float]] = field(default_factory=list)
+
+
+AlertHandler = Callable[[int, AccessAlert], None]
+
+
+class SiteAnalyticsProcessor:
+    def __init__(
+        self,
+        *,
+        publisher: LivePublisher,
+        points: PointSink,
+        recorder: InsightsRecorder,
+        load_setup: Callable[[int], SiteSetup],
+        load_identities: Callable[[int], Mapping[int, PersonIdentity]],
+        on_alert: AlertHandler,
+        on_live: Callable[[int, FusedFrame], None] | None = None,
+        occupancy_sample_s: float = 1.0,
+    ) -> None:
+        self._publisher = publisher
+        self._points = points
+        self._recorder = recorder
+        self._load_setup = load_setup
+        self._load_identities = load_identities
+        self._on_alert = on_alert
+        self._on_live = on_live
+        self._occupancy_period_us = int(occupancy_sample_s * 1e6)
+        self._sites: dict[int, _SiteState] = {}
+        self.latest_counters: dict[int, dict[str, Any]] = {}
+        self.errors = 0
+        self.frames = 0
+        self.cost_us_total = 0
+
+    # ---- configuration (async, off the hot path) ----------------------------------------------------------------
+    async def prepare(self, camera: CameraRuntime) -> None:
+        if camera.site_id not in self._sites:
+            setup = await sync_to_async(self._load_setup)(camera.site_id)
+            identities = await sync_to_async(self._load_identities)(camera.site_id)
+            if camera.site_id not in self._sites:
+                self._sites[camera.site_id] = self._new_state(setup, identities)
+
+    def _new_state(self, setup: SiteSetup, identities: Mapping[int, PersonIdentity]) -> _SiteState:
+        fusion = SiteFusion(FusionConfig(site_id=setup.site_id, first_global_id=setup.first_person_id))
+        state = _SiteState(setup=setup, fusion=fusion, analytics=SiteAnalytics(setup.analytics))
+        self._set_identities(state, identities)
+        return state
+
+    @staticmethod
+    def _set_identities(state: _SiteState, identities: Mapping[int, PersonIdentity]) -> None:
+        state.identities = identities
+        state.names = {pid: ident.display_name for pid, ident in identities.items() if ident.display_name}
+
+    async def refresh(self) -> None:
+        """Reload identities of every active site, and its configuration when zones or floor plan changed."""
+        for site_id, state in list(self._sites.items()):
+            setup = await sync_to_async(self._load_setup)(site_id)
+            identities = await sync_to_async(self._load_identities)(site_id)
+            if setup.signature != state.setup.signature:
+                logger.info("site %d: zones or floor plan changed, analytics restarted", site_id)
+                # Keep the fusion (global ids stay stable); restart the analytics with the new zones.
+                state.setup = setup
+                state.analytics = SiteAnalytics(setup.analytics)
+            self._set_identities(state, identities)
+
+    async def run_background(self, *, flush_every_s: float = 1.0, refresh_every_s: float = 3.0) -> None:
+        last_refresh = time.monotonic()
+        while True:
+            await asyncio.sleep(flush_every_s)
+            try:
+                await sync_to_async(self._recorder.flush)()
+            except Exception:  # kept in the buffer and retried; logged by the recorder
+                self.errors += 1
+            if time.monotonic() - last_refresh >= refresh_every_s:
+                last_refresh = time.monotonic()
+                try:
+                    await self.refresh()
+                except Exception:
+                    self.errors += 1
+                    logger.exception("refreshing site configuration failed")
+
+    # ---- hot path --------------------------------------------------------------------------------------------------
+    def process(self, camera: CameraRuntime, frame: DecodedFrame) -> None:
+        state = self._sites.get(camera.site_id)
+        if state is None:  # prepare() not done yet for this site (first frame races): skip analytics for it
+            return
+        started = time.perf_counter_ns()
+        state_column = frame.state
+        observations = CameraObservations(
+            site_id=camera.site_id,
+            camera_id=camera.camera_id,
+            capture_time_us=frame.capture_time_us,
+            local_ids=frame.local_ids,
+            floor_xy_m=frame.floor_xy_cm.astype(np.float64) / 100.0,
+            scores=frame.score_permille.astype(np.float32) / 1000.0,
+            confirmed=state_column == STATE_CONFIRMED,
+            valid_floor=(frame.flags == 0) & (state_column != STATE_REMOVED),
+            removed_local_ids=frame.local_ids[state_column == STATE_REMOVED],
+        )
+        try:
+            fused_frames = state.fusion.update_frames(observations)
+            for fused in fused_frames:
+                update = state.analytics.update(fused, state.identities)
+                self._deliver(state, fused, update)
+        except Exception:
+            self.errors += 1
+            logger.exception("fusion/analytics failed on camera %d sequence %d", camera.camera_id, frame.sequence)
+        self.frames += 1
+        self.cost_us_total += (time.perf_counter_ns() - started) // 1000
+
+    def _deliver(self, state: _SiteState, fused: FusedFrame, update: AnalyticsUpdate) -> None:
+        site_id = fused.site_id
+        self._recorder.add(fused, update, state.setup.analytics.grid)
+        for alert in update.alerts:
+            self._on_alert(site_id, alert)
+        if update.violations_started or update.violations_updated or update.violations_ended:
+            state.latest_contacts = [
+                (v.person_a, v.person_b, round(v.min_distance_m, 2))
+                for v in (*update.violations_started, *update.violations_updated)
+            ]
+        present = set(fused.global_ids.tolist())
+        contacts = [c for c in state.latest_contacts if c[0] in present and c[1] in present]
+        self.latest_counters[site_id] = {
+            "time_us": fused.time_us,
+            "site": update.site_occupancy,
+            "zones": [{"zone_id": k, "count": v} for k, v in update.zone_occupancy.items()],
+        }
+        if self._on_live is not None:
+            self._on_live(site_id, fused)
+        self._publisher.publish(site_id, self._live_event(state, fused, update, contacts))
+        if fused.time_us - state.last_occupancy_point_us >= self._occupancy_period_us:
+            state.last_occupancy_point_us = fused.time_us
+            self._points.write(self._occupancy_points(site_id, fused.time_us, update, len(contacts)))
+
+    def _live_event(
+        self,
+        state: _SiteState,
+        fused: FusedFrame,
+        update: AnalyticsUpdate,
+        contacts: Sequence[tuple[int, int, float]],
+    ) -> dict[str, Any]:
+        zone_of = dict(zip(update.global_ids.tolist(), update.zone_ids.tolist(), strict=False))
+        persons = []
+        for pid, (x, y), (vx, vy) in zip(
+            fused.global_ids.tolist(), fused.floor_xy_m.tolist(), fused.velocities_mps.tolist(), strict=True
+        ):
+            person: dict[str, Any] = {
+                "id": pid,
+                "x_m": round(x, 2),
+                "y_m": round(y, 2),
+                "vx_mps": round(vx, 2),
+                "vy_mps": round(vy, 2),
+            }
+            name = state.names.get(pid)
+            if name:
+                person["name"] = name
+                identity = state.identities[pid]
+                person["employee_id"] = identity.employee_id
+            zone_id = zone_of.get(pid, -1)
+            if zone_id >= 0:
+                person["zone_id"] = zone_id
+            persons.append(person)
+        return live_positions_event(
+            site_id=fused.site_id,
+            time_us=fused.time_us,
+            persons=persons,
+            counters={
+                "site_occupancy": update.site_occupancy,
+                "zone_occupancy": {str(k): v for k, v in update.zone_occupancy.items()},
+            },
+            contacts=[list(c) for c in contacts],
+        )
+
+    @staticmethod
+    def _occupancy_points(site_id: int, time_us: int, update: AnalyticsUpdate, contacts: int) -> list[Point]:
+        time_ns = time_us * 1000
+        site = str(site_id)
+        points = [
+            Point(
+                measurement="occupancy",
+                tags={"site": site, "zone": "site"},
+                fields={"count": update.site_occupancy},
+                time_ns=time_ns,
+            ),
+            Point(measurement="violations", tags={"site": site}, fields={"active": contacts}, time_ns=time_ns),
+        ]
+        points += [
+            Point(
+                measurement="occupancy",
+                tags={"site": site, "zone": str(zone_id)},
+                fields={"count": count},
+                time_ns=time_ns,
+            )
+            for zone_id, count in update.zone_occupancy.items()
+        ]
+        return points
+
+    def snapshot_cost_us(self) -> float:
+        return self.cost_us_total / self.frames if self.frames else 0.0
+
+
+def analytics_zone_kind(kind: str) -> AnalyticsZoneKind:
+    return AnalyticsZoneKind(kind)
+
+
+def build_setup(
+    *,
+    site_id: int,
+    zones: Sequence[Mapping[str, Any]],
+    width_m: float,
+    height_m: float,
+    origin_x_m: float,
+    origin_y_m: float,
+    cell_m: float,
+    first_person_id: int,
+) -> SiteSetup:
+    """Pure: the processor's site setup from plain values (rows of Zone, the FloorPlan)."""
+    analytics_zones = tuple(
+        Zone(
+            zone_id=int(z["id"]),
+            name=str(z["name"]),
+            kind=analytics_zone_kind(str(z["kind"])),
+            polygon_m=tuple((float(x), float(y)) for x, y in z["polygon"]),
+            required_level=int(z["required_level"]),
+            warning_distance_m=float(z["warning_distance_m"]),
+        )
+        for z in zones
+    )
+    grid = FloorGrid(origin_x_m=origin_x_m, origin_y_m=origin_y_m, width_m=width_m, height_m=height_m, cell_m=cell_m)
+    config = AnalyticsConfig(site_id=site_id, zones=analytics_zones, grid=grid)
+    signature = repr((analytics_zones, grid))
+    return SiteSetup(
+        site_id=site_id,
+        analytics=config,
+        zone_names={z.zone_id: z.name for z in analytics_zones},
+        first_person_id=first_person_id,
+        signature=signature,
+    )
