@@ -1,0 +1,82 @@
+import { createRouter, createWebHistory, type RouteRecordRaw } from "vue-router";
+import { loadSession, session } from "@/stores/session";
+import { ADMIN_SECTIONS, canAdminister, canSeeSecurity } from "@/utils/access";
+
+declare module "vue-router" {
+  interface RouteMeta {
+    public?: boolean;
+    allowed?: () => boolean;
+    title?: string;
+  }
+}
+
+const adminChildren: RouteRecordRaw[] = [
+  { path: "zones", name: "admin-zones", component: () => import("@/pages/admin/ZonesAdmin.vue") },
+  { path: "floor-plan", name: "admin-floor-plan", component: () => import("@/pages/admin/FloorPlanAdmin.vue") },
+  { path: "cameras", name: "admin-cameras", component: () => import("@/pages/admin/CamerasAdmin.vue") },
+  { path: "devices", name: "admin-devices", component: () => import("@/pages/admin/DevicesAdmin.vue") },
+  { path: "people", name: "admin-people", component: () => import("@/pages/admin/PeopleAdmin.vue") },
+  { path: "users", name: "admin-users", component: () => import("@/pages/admin/UsersAdmin.vue") },
+].map((route) => {
+  const section = ADMIN_SECTIONS.find((s) => s.name === route.name);
+  return { ...route, meta: { allowed: section?.allowed, title: section?.title } };
+});
+
+const routes: RouteRecordRaw[] = [
+  { path: "/", redirect: "/live" },
+  { path: "/login", name: "login", component: () => import("@/pages/LoginPage.vue"), meta: { public: true } },
+  { path: "/live", name: "live", component: () => import("@/pages/LivePage.vue"), meta: { title: "Live" } },
+  { path: "/heatmap", name: "heatmap", component: () => import("@/pages/HeatmapPage.vue"), meta: { title: "Heat map" } },
+  { path: "/flow", name: "flow", component: () => import("@/pages/FlowPage.vue"), meta: { title: "Flow" } },
+  {
+    path: "/distancing",
+    name: "distancing",
+    component: () => import("@/pages/DistancingPage.vue"),
+    meta: { title: "Social distancing" },
+  },
+  {
+    path: "/security",
+    name: "security",
+    component: () => import("@/pages/SecurityPage.vue"),
+    meta: { title: "Security", allowed: canSeeSecurity },
+  },
+  {
+    path: "/admin-ui",
+    name: "admin",
+    component: () => import("@/pages/admin/AdminLayout.vue"),
+    meta: { title: "Administration", allowed: canAdminister },
+    children: [
+      {
+        path: "",
+        name: "admin-home",
+        redirect: () => ({ name: ADMIN_SECTIONS.find((s) => s.allowed())?.name ?? "forbidden" }),
+      },
+      ...adminChildren,
+    ],
+  },
+  { path: "/forbidden", name: "forbidden", component: () => import("@/pages/ForbiddenPage.vue") },
+  { path: "/:rest(.*)*", name: "not-found", component: () => import("@/pages/NotFoundPage.vue") },
+];
+
+export const router = createRouter({ history: createWebHistory("/"), routes });
+
+router.beforeEach(async (to) => {
+  if (!session.loaded) {
+    try {
+      await loadSession();
+    } catch {
+      // server down: treated as signed out; the login page says why when it fails
+    }
+  }
+  if (to.meta.public) return true;
+  if (session.me === null) return { name: "login", query: { next: to.fullPath } };
+  for (const record of to.matched) {
+    const allowed = record.meta.allowed;
+    if (allowed !== undefined && !allowed()) return { name: "forbidden", query: { from: to.fullPath } };
+  }
+  return true;
+});
+
+router.afterEach((to) => {
+  document.title = to.meta.title ? `${to.meta.title} · Retail Vision` : "Retail Vision";
+});

@@ -1,0 +1,16 @@
+"""Client-side routes of the dashboard. Included last in the root URLconf; never shadows /admin/, /api/, /ws/,
+/static/, /media/ or /metrics: only the dashboard's own route prefixes are matched here."""
+
+from django.urls import path, re_path
+
+from server.web.views import dashboard
+
+app_name = "web"
+
+DASHBOARD_ROUTES = ("login", "live", "heatmap", "flow", "distancing", "security", "forbidden")
+
+urlpatterns = [
+    path("", dashboard, name="dashboard"),
+    *[path(route, dashboard, name=f"dashboard-{route}") for route in DASHBOARD_ROUTES],
+    re_path(r"^(?P<path>admin-ui(?:/[\w\-/]*)?)$", dashboard, name="dashboard-admin"),
+]
