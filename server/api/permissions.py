@@ -1,7 +1,7 @@
 """Role checks: every endpoint maps a request to Django permissions, which the role groups hold.
 
-Viewsets on a model need `<app>.view_<model>` to read and `add_`/`change_`/`delete_` to write; extra actions and
-plain API views declare what they need in `required_permissions` (keyed by action name or HTTP method).
+Viewsets on a model need `<app>.view_<model>` to read and `add_`/`change_`/`delete_` to write; extra actions
+and plain API views declare what they need in `required_permissions` (keyed by action name or HTTP method).
 Anonymous requests are refused (403).
 """
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.db.models import QuerySet
+
 from server.devices.models import EdgeDevice
 from server.inventory.models import Camera
 
@@ -44,3 +46,7 @@ def device_configuration(*, device_id: int) -> DeviceConfiguration:
     return DeviceConfiguration(
         device_id=device.pk, revision=device.config_revision, heartbeat_interval_s=10, cameras=cameras
     )
+
+
+def device_list() -> QuerySet[EdgeDevice]:
+    return EdgeDevice.objects.select_related("site").prefetch_related("cameras")

@@ -1,24 +1,30 @@
 """Edge-device identity: enrollment tokens, credentials, revocation and the configuration sent to a device.
 
-Tokens and secrets are 256-bit random values; only their SHA-256 is stored (a fast hash is right for high-entropy
-secrets, and it keeps authentication of every stream cheap).
+Tokens and secrets are 256-bit random values; only their SHA-256 is stored (a fast hash is right for
+high-entropy secrets, and it keeps authentication of every stream cheap).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
+from server.audit.services import Actor, audit_record, audited_create, audited_delete, audited_update
 from server.devices.models import EdgeDevice
 from server.inventory.models import Camera, Site
 
+logger = logging.getLogger(__name__)
+
 DEFAULT_TOKEN_LIFETIME = timedelta(hours=24)
+MAX_TOKEN_LIFETIME = timedelta(days=30)
 
 
 class DeviceError(Exception):
@@ -27,7 +33,7 @@ class DeviceError(Exception):
     code = "device_error"
 
 
-class EnrollmentRejected(DeviceError):
+class EnrollmentRejected(DeviceError):  # noqa: N818 - name used by the ingest
     code = "enrollment_rejected"
 
 
@@ -58,20 +64,26 @@ class DeviceIdentity:
     config_revision: int
 
 
-def device_create(*, site: Site, name: str) -> EdgeDevice:
-    return EdgeDevice.objects.create(site=site, name=name)
+@transaction.atomic
+def device_create(*, site: Site, name: str, actor: Actor = None) -> EdgeDevice:
+    return audited_create(actor=actor, instance=EdgeDevice(site=site, name=name))
 
 
 @transaction.atomic
 def device_issue_enrollment_token(
-    *, device: EdgeDevice, lifetime: timedelta = DEFAULT_TOKEN_LIFETIME
+    *, device: EdgeDevice, lifetime: timedelta = DEFAULT_TOKEN_LIFETIME, actor: Actor = None
 ) -> IssuedToken:
     """Issue a new one-time token for `device` (replacing any unused one). Shown once; stored hashed."""
+    if lifetime <= timedelta(0) or lifetime > MAX_TOKEN_LIFETIME:
+        raise DeviceError(f"token lifetime must be positive and at most {MAX_TOKEN_LIFETIME.days} days")
     token = secrets.token_urlsafe(32)
     expires_at = timezone.now() + lifetime
     device.enrollment_token_hash = hash_secret(token)
     device.enrollment_token_expires_at = expires_at
     device.save(update_fields=["enrollment_token_hash", "enrollment_token_expires_at"])
+    audit_record(
+        actor=actor, action="issue_token", instance=device, changes={"expires_at": expires_at.isoformat()}
+    )
     return IssuedToken(device=device, token=token, expires_at=expires_at)
 
 
@@ -80,9 +92,7 @@ def device_enroll(*, token: str, hostname: str = "", software_version: str = "")
     """Exchange a one-time token for device credentials. The token is consumed; a second use fails."""
     if not token or len(token) > 200:
         raise EnrollmentRejected("The enrollment token is empty or too long.")
-    device = (
-        EdgeDevice.objects.select_for_update().filter(enrollment_token_hash=hash_secret(token)).first()
-    )
+    device = EdgeDevice.objects.select_for_update().filter(enrollment_token_hash=hash_secret(token)).first()
     if device is None:
         raise EnrollmentRejected("Unknown or already used enrollment token.")
     if device.enrollment_token_expires_at is None or device.enrollment_token_expires_at < timezone.now():
@@ -96,6 +106,7 @@ def device_enroll(*, token: str, hostname: str = "", software_version: str = "")
     device.hostname = hostname[:253]
     device.software_version = software_version[:64]
     device.save()
+    audit_record(actor=None, action="enroll", instance=device, changes={"hostname": device.hostname})
     return DeviceCredentials(device_id=device.pk, secret=secret)
 
 
@@ -107,10 +118,18 @@ def device_set_credentials(*, device: EdgeDevice, secret: str) -> None:
     device.save(update_fields=["secret_hash", "enrolled_at", "revoked_at"])
 
 
-def device_revoke(*, device: EdgeDevice) -> None:
-    """Revoke the device's credentials; its open stream is closed at the ingest's next re-check."""
+@transaction.atomic
+def device_revoke(*, device: EdgeDevice, actor: Actor = None) -> None:
+    """Revoke the device's credentials and any unused enrollment token; its open stream is closed at the
+    ingest's next re-check. A new token (`device_issue_enrollment_token`) re-provisions the box."""
     device.revoked_at = timezone.now()
-    device.save(update_fields=["revoked_at"])
+    device.enrollment_token_hash = ""
+    device.enrollment_token_expires_at = None
+    device.save(update_fields=["revoked_at", "enrollment_token_hash", "enrollment_token_expires_at"])
+    audit_record(
+        actor=actor, action="revoke", instance=device, changes={"revoked_at": device.revoked_at.isoformat()}
+    )
+    logger.info("device %d revoked", device.pk)
 
 
 def device_authenticate(*, device_id: int, secret: str) -> DeviceIdentity | None:
@@ -137,6 +156,15 @@ def device_record_seen(*, device_id: int, health: dict[str, object] | None = Non
 
 
 def device_bump_config_revision(*, device_id: int) -> None:
-    device = EdgeDevice.objects.get(pk=device_id)
-    device.config_revision += 1
-    device.save(update_fields=["config_revision"])
+    """Mark the device's configuration as changed; the ingest pushes the new one on the open stream."""
+    EdgeDevice.objects.filter(pk=device_id).update(config_revision=F("config_revision") + 1)
+
+
+@transaction.atomic
+def device_update(*, device: EdgeDevice, data: dict[str, object], actor: Actor = None) -> EdgeDevice:
+    return audited_update(actor=actor, instance=device, data=data)
+
+
+@transaction.atomic
+def device_delete(*, device: EdgeDevice, actor: Actor = None) -> None:
+    audited_delete(actor=actor, instance=device)

@@ -29,18 +29,22 @@ def _check_not_collinear(points: npt.NDArray[np.float64], field: str) -> None:
     centred = points - points.mean(axis=0)
     singular = np.linalg.svd(centred, compute_uv=False)
     if singular[0] == 0 or singular[1] / singular[0] < 1e-3:
-        raise GeometryError(field, "the points are collinear (or coincide): pick points spread over the floor")
+        raise GeometryError(
+            field, "the points are collinear (or coincide): pick points spread over the floor"
+        )
 
 
 def homography_from_points(
     image_px: Sequence[Sequence[float]], floor_m: Sequence[Sequence[float]]
 ) -> tuple[npt.NDArray[np.float64], float]:
-    """Normalised DLT: the 3×3 homography mapping image pixels to floor *centimetres*, and the RMS reprojection error
-    in centimetres over the given pairs. Needs ≥ 4 pairs, not collinear on either side."""
+    """Normalised DLT: the 3x3 homography mapping image pixels to floor *centimetres*, and the RMS
+    reprojection error in centimetres over the given pairs. Needs ≥ 4 pairs, not collinear on either side."""
     src = np.asarray(image_px, dtype=np.float64)
     dst = np.asarray(floor_m, dtype=np.float64) * 100.0
     if src.ndim != 2 or src.shape[1] != 2 or dst.shape != src.shape:
-        raise GeometryError("calibration_points", "each pair needs an image point [u, v] and a floor point [x, y]")
+        raise GeometryError(
+            "calibration_points", "each pair needs an image point [u, v] and a floor point [x, y]"
+        )
     if src.shape[0] < 4:
         raise GeometryError("calibration_points", f"{src.shape[0]} point pairs given, at least 4 are needed")
     if not (np.all(np.isfinite(src)) and np.all(np.isfinite(dst))):
@@ -65,13 +69,16 @@ def homography_from_points(
     return homography, error_cm
 
 
-def project_points(homography: npt.NDArray[np.float64], points: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+def project_points(
+    homography: npt.NDArray[np.float64], points: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
     homogeneous = np.c_[points, np.ones(len(points))] @ homography.T
     return homogeneous[:, :2] / homogeneous[:, 2:3]
 
 
 def validate_polygon(polygon: object, field: str = "polygon") -> list[list[float]]:
-    """A simple (non self-intersecting) polygon of ≥ 3 finite vertices with non-zero area, as [[x, y], ...]."""
+    """A simple (non self-intersecting) polygon of ≥ 3 finite vertices with non-zero area, as [[x, y],
+    ...]."""
     try:
         points = np.asarray(polygon, dtype=np.float64)
     except (TypeError, ValueError) as err:
@@ -94,12 +101,17 @@ def validate_polygon(polygon: object, field: str = "polygon") -> list[list[float
                 continue
             c, d = points[j], points[(j + 1) % n]
             if _segments_cross(a, b, c, d):
-                raise GeometryError(field, f"polygon edges {i} and {j} cross: the polygon is self-intersecting")
+                raise GeometryError(
+                    field, f"polygon edges {i} and {j} cross: the polygon is self-intersecting"
+                )
     return [[float(px), float(py)] for px, py in points]
 
 
 def _segments_cross(
-    a: npt.NDArray[np.float64], b: npt.NDArray[np.float64], c: npt.NDArray[np.float64], d: npt.NDArray[np.float64]
+    a: npt.NDArray[np.float64],
+    b: npt.NDArray[np.float64],
+    c: npt.NDArray[np.float64],
+    d: npt.NDArray[np.float64],
 ) -> bool:
     def orient(p: npt.NDArray[np.float64], q: npt.NDArray[np.float64], r: npt.NDArray[np.float64]) -> float:
         return float((q[0] - p[0]) * (r[1] - p[1]) - (q[1] - p[1]) * (r[0] - p[0]))

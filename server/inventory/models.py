@@ -1,11 +1,13 @@
 """Sites, floor plans, cameras and zones: the physical description of a store.
 
-Floor coordinates are metres in the floor plan's frame: x to the right, y down the plan image, origin at the plan's
+Floor coordinates are metres in the floor plan's frame: x to the right, y down the plan image, origin at the
+plan's
 `origin_x_m`/`origin_y_m` offset of the image's top-left corner. Polygons are lists of [x_m, y_m] pairs.
 """
 
 from __future__ import annotations
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 
@@ -16,6 +18,7 @@ class Site(models.Model):
 
     class Meta:
         ordering = ["id"]
+        permissions = [("view_live", "Can watch the live state, analytics and alerts feed of a site")]
 
     def __str__(self) -> str:
         return self.name
@@ -24,12 +27,28 @@ class Site(models.Model):
 class FloorPlan(models.Model):
     site = models.OneToOneField(Site, on_delete=models.CASCADE, related_name="floor_plan")
     image = models.ImageField(upload_to="floorplans/", blank=True)
-    width_m = models.FloatField(help_text="Width of the floor area the plan covers, metres.")
-    height_m = models.FloatField(help_text="Height of the floor area the plan covers, metres.")
-    metres_per_pixel = models.FloatField(default=0.05, help_text="Scale of the plan image.")
-    origin_x_m = models.FloatField(default=0.0)
-    origin_y_m = models.FloatField(default=0.0)
-    heatmap_cell_m = models.FloatField(default=0.5)
+    width_m = models.FloatField(
+        validators=[MinValueValidator(0.5), MaxValueValidator(10_000.0)],
+        help_text="Width of the floor area the plan covers, metres.",
+    )
+    height_m = models.FloatField(
+        validators=[MinValueValidator(0.5), MaxValueValidator(10_000.0)],
+        help_text="Height of the floor area the plan covers, metres.",
+    )
+    metres_per_pixel = models.FloatField(
+        default=0.05,
+        validators=[MinValueValidator(1e-4), MaxValueValidator(10.0)],
+        help_text="Scale of the plan image.",
+    )
+    origin_x_m = models.FloatField(
+        default=0.0, help_text="Floor x (metres) of the plan image's top-left corner."
+    )
+    origin_y_m = models.FloatField(
+        default=0.0, help_text="Floor y (metres) of the plan image's top-left corner."
+    )
+    heatmap_cell_m = models.FloatField(
+        default=0.5, validators=[MinValueValidator(0.1), MaxValueValidator(10.0)]
+    )
 
     def __str__(self) -> str:
         return f"Floor plan of {self.site}"
@@ -42,12 +61,18 @@ class Camera(models.Model):
     )
     name = models.CharField(max_length=200)
     source_uri = models.CharField(max_length=1000, blank=True, help_text="File path, rtsp:// URL or usb:N.")
-    analysis_rate_hz = models.FloatField(default=0.0, help_text="0 = as fast as the detector can.")
+    analysis_rate_hz = models.FloatField(
+        default=0.0,
+        validators=[MinValueValidator(0.0), MaxValueValidator(120.0)],
+        help_text="0 = as fast as the detector can.",
+    )
     homography = models.JSONField(
-        null=True, blank=True, help_text="3×3 row-major image-pixel → floor-centimetre homography."
+        null=True, blank=True, help_text="3x3 row-major image-pixel → floor-centimetre homography."
     )
     calibration_points = models.JSONField(
-        default=list, blank=True, help_text="[{image_px: [u, v], floor_m: [x, y]}, ...] used for the homography."
+        default=list,
+        blank=True,
+        help_text="[{image_px: [u, v], floor_m: [x, y]}, ...] used for the homography.",
     )
     reprojection_error_cm = models.FloatField(null=True, blank=True)
     floor_region = models.JSONField(default=list, blank=True, help_text="Polygon [[x_m, y_m], ...].")
@@ -78,7 +103,11 @@ class Zone(models.Model):
     required_level = models.PositiveIntegerField(
         default=0, help_text="Restricted zones: minimum security level rank allowed inside."
     )
-    warning_distance_m = models.FloatField(default=1.0, help_text="Restricted zones: warn within this distance.")
+    warning_distance_m = models.FloatField(
+        default=1.0,
+        validators=[MinValueValidator(0.0), MaxValueValidator(100.0)],
+        help_text="Restricted zones: warn within this distance.",
+    )
     color = models.CharField(max_length=16, blank=True, default="")
 
     class Meta:

@@ -1,11 +1,235 @@
-"""Writes to the store inventory."""
+"""Writes to the store inventory. Keyword-only arguments, one transaction each, every change audited.
+
+Camera changes that the edge box must know about (source, rate, calibration, region, device) bump the owning
+device's `config_revision`, so the ingest pushes the new configuration on the open stream.
+"""
 
 from __future__ import annotations
 
-from django.core.files.base import ContentFile
-from django.utils import timezone
+import logging
+import zoneinfo
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from server.inventory.models import Camera
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+from PIL import Image, UnidentifiedImageError
+
+from server.api.errors import FieldError
+from server.audit.services import Actor, audited_create, audited_delete, audited_update
+from server.devices.models import EdgeDevice
+from server.devices.services import device_bump_config_revision
+from server.inventory.geometry import homography_from_points, validate_polygon
+from server.inventory.models import Camera, FloorPlan, Site, Zone, ZoneKind
+
+logger = logging.getLogger(__name__)
+
+# Fields of a camera that are part of the configuration sent to its edge box.
+CAMERA_CONFIG_FIELDS = frozenset(
+    {"device", "source_uri", "analysis_rate_hz", "calibration_points", "floor_region", "enabled", "name"}
+)
+MAX_FLOOR_PLAN_IMAGE_BYTES = 20 * 1024 * 1024
+
+
+# --- sites ---
+
+
+def _check_timezone(name: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as err:
+        raise FieldError("timezone", f"unknown time zone {name!r}") from err
+
+
+@transaction.atomic
+def site_create(*, actor: Actor, name: str, timezone: str = "UTC") -> Site:
+    _check_timezone(timezone)
+    return audited_create(actor=actor, instance=Site(name=name, timezone=timezone))
+
+
+@transaction.atomic
+def site_update(*, actor: Actor, site: Site, data: Mapping[str, Any]) -> Site:
+    if "timezone" in data:
+        _check_timezone(str(data["timezone"]))
+    return audited_update(actor=actor, instance=site, data=data)
+
+
+@transaction.atomic
+def site_delete(*, actor: Actor, site: Site) -> None:
+    audited_delete(actor=actor, instance=site)
+
+
+# --- floor plans ---
+
+
+def _image_size_px(image: UploadedFile | Any) -> tuple[int, int]:
+    if getattr(image, "size", 0) and image.size > MAX_FLOOR_PLAN_IMAGE_BYTES:
+        raise FieldError(
+            "image", f"the image is larger than {MAX_FLOOR_PLAN_IMAGE_BYTES // (1024 * 1024)} MiB"
+        )
+    try:
+        image.seek(0)
+        with Image.open(image) as opened:
+            size: tuple[int, int] = opened.size
+        image.seek(0)
+    except (UnidentifiedImageError, OSError) as err:
+        raise FieldError("image", "the file is not an image Pillow can read") from err
+    return size
+
+
+def _floor_plan_extent(
+    *, image: Any, metres_per_pixel: float, width_m: float | None, height_m: float | None
+) -> tuple[float, float]:
+    """Width and height in metres: as given, else the image's size times the scale."""
+    if width_m is not None and height_m is not None:
+        return width_m, height_m
+    if not image:
+        field = "width_m" if width_m is None else "height_m"
+        raise FieldError(field, "give the floor's width and height in metres, or upload a plan image")
+    width_px, height_px = _image_size_px(image)
+    return (
+        width_m if width_m is not None else width_px * metres_per_pixel,
+        height_m if height_m is not None else height_px * metres_per_pixel,
+    )
+
+
+@transaction.atomic
+def floor_plan_create(
+    *,
+    actor: Actor,
+    site: Site,
+    image: Any = None,
+    width_m: float | None = None,
+    height_m: float | None = None,
+    metres_per_pixel: float = 0.05,
+    origin_x_m: float = 0.0,
+    origin_y_m: float = 0.0,
+    heatmap_cell_m: float = 0.5,
+) -> FloorPlan:
+    if image:
+        _image_size_px(image)
+    width_m, height_m = _floor_plan_extent(
+        image=image, metres_per_pixel=metres_per_pixel, width_m=width_m, height_m=height_m
+    )
+    plan = FloorPlan(
+        site=site,
+        width_m=width_m,
+        height_m=height_m,
+        metres_per_pixel=metres_per_pixel,
+        origin_x_m=origin_x_m,
+        origin_y_m=origin_y_m,
+        heatmap_cell_m=heatmap_cell_m,
+    )
+    if image:
+        plan.image = image
+    return audited_create(actor=actor, instance=plan)
+
+
+@transaction.atomic
+def floor_plan_update(*, actor: Actor, floor_plan: FloorPlan, data: Mapping[str, Any]) -> FloorPlan:
+    values = dict(data)
+    if values.get("image"):
+        _image_size_px(values["image"])
+    return audited_update(actor=actor, instance=floor_plan, data=values)
+
+
+@transaction.atomic
+def floor_plan_delete(*, actor: Actor, floor_plan: FloorPlan) -> None:
+    audited_delete(actor=actor, instance=floor_plan)
+
+
+# --- cameras ---
+
+
+def calibration_from_points(
+    points: Sequence[Mapping[str, Any]],
+) -> tuple[list[list[float]] | None, float | None]:
+    """The 3x3 image-pixel → floor-centimetre homography and its RMS reprojection error (cm), or (None, None)
+    when no points are given. Raises GeometryError (field `calibration_points`) for <4 or collinear points."""
+    if not points:
+        return None, None
+    try:
+        image_px = [[float(v) for v in point["image_px"]] for point in points]
+        floor_m = [[float(v) for v in point["floor_m"]] for point in points]
+    except (KeyError, TypeError, ValueError) as err:
+        raise FieldError(
+            "calibration_points", "each point needs image_px [u, v] and floor_m [x, y] numbers"
+        ) from err
+    homography, error_cm = homography_from_points(image_px, floor_m)
+    return [[float(v) for v in row] for row in homography], round(error_cm, 3)
+
+
+def _check_camera_device(*, site: Site, device: EdgeDevice | None) -> None:
+    if device is not None and device.site_id != site.pk:
+        raise FieldError("device", f"device {device.pk} belongs to another site")
+
+
+def _bump(device_ids: set[int | None]) -> None:
+    for device_id in sorted(d for d in device_ids if d is not None):
+        device_bump_config_revision(device_id=device_id)
+
+
+@transaction.atomic
+def camera_create(
+    *,
+    actor: Actor,
+    site: Site,
+    name: str,
+    device: EdgeDevice | None = None,
+    source_uri: str = "",
+    analysis_rate_hz: float = 0.0,
+    calibration_points: Sequence[Mapping[str, Any]] = (),
+    floor_region: Sequence[Sequence[float]] = (),
+    enabled: bool = True,
+) -> Camera:
+    _check_camera_device(site=site, device=device)
+    homography, error_cm = calibration_from_points(calibration_points)
+    region = validate_polygon(floor_region, field="floor_region") if floor_region else []
+    camera = audited_create(
+        actor=actor,
+        instance=Camera(
+            site=site,
+            name=name,
+            device=device,
+            source_uri=source_uri,
+            analysis_rate_hz=analysis_rate_hz,
+            calibration_points=[dict(point) for point in calibration_points],
+            homography=homography,
+            reprojection_error_cm=error_cm,
+            floor_region=region,
+            enabled=enabled,
+        ),
+    )
+    _bump({camera.device_id})
+    return camera
+
+
+@transaction.atomic
+def camera_update(*, actor: Actor, camera: Camera, data: Mapping[str, Any]) -> Camera:
+    values = dict(data)
+    site: Site = values.get("site", camera.site)
+    device: EdgeDevice | None = values.get("device", camera.device)
+    _check_camera_device(site=site, device=device)
+    if "calibration_points" in values:
+        points = values["calibration_points"] or []
+        values["homography"], values["reprojection_error_cm"] = calibration_from_points(points)
+        values["calibration_points"] = [dict(point) for point in points]
+    if values.get("floor_region"):
+        values["floor_region"] = validate_polygon(values["floor_region"], field="floor_region")
+    old_device_id = camera.device_id
+    camera = audited_update(actor=actor, instance=camera, data=values)
+    if CAMERA_CONFIG_FIELDS & values.keys():
+        _bump({old_device_id, camera.device_id})
+    return camera
+
+
+@transaction.atomic
+def camera_delete(*, actor: Actor, camera: Camera) -> None:
+    device_id = camera.device_id
+    audited_delete(actor=actor, instance=camera)
+    _bump({device_id})
 
 
 def camera_store_snapshot(*, camera_id: int, jpeg: bytes) -> None:
@@ -15,3 +239,58 @@ def camera_store_snapshot(*, camera_id: int, jpeg: bytes) -> None:
     if camera.snapshot:
         camera.snapshot.delete(save=False)
     camera.snapshot.save(name, ContentFile(jpeg), save=True)
+
+
+# --- zones ---
+
+
+def _check_zone(*, kind: str, required_level: int) -> None:
+    if kind == ZoneKind.RESTRICTED and required_level < 1:
+        raise FieldError(
+            "required_level", "a restricted zone needs a required security level rank of at least 1"
+        )
+
+
+@transaction.atomic
+def zone_create(
+    *,
+    actor: Actor,
+    site: Site,
+    name: str,
+    polygon: Any,
+    kind: str = ZoneKind.INTEREST,
+    required_level: int = 0,
+    warning_distance_m: float = 1.0,
+    color: str = "",
+) -> Zone:
+    vertices = validate_polygon(polygon, field="polygon")
+    _check_zone(kind=kind, required_level=required_level)
+    return audited_create(
+        actor=actor,
+        instance=Zone(
+            site=site,
+            name=name,
+            kind=kind,
+            polygon=vertices,
+            required_level=required_level,
+            warning_distance_m=warning_distance_m,
+            color=color,
+        ),
+    )
+
+
+@transaction.atomic
+def zone_update(*, actor: Actor, zone: Zone, data: Mapping[str, Any]) -> Zone:
+    values = dict(data)
+    if "polygon" in values:
+        values["polygon"] = validate_polygon(values["polygon"], field="polygon")
+    _check_zone(
+        kind=str(values.get("kind", zone.kind)),
+        required_level=int(values.get("required_level", zone.required_level)),
+    )
+    return audited_update(actor=actor, instance=zone, data=values)
+
+
+@transaction.atomic
+def zone_delete(*, actor: Actor, zone: Zone) -> None:
+    audited_delete(actor=actor, instance=zone)

@@ -46,7 +46,7 @@ class Migration(migrations.Migration):
                 ('name', models.CharField(max_length=200)),
                 ('source_uri', models.CharField(blank=True, help_text='File path, rtsp:// URL or usb:N.', max_length=1000)),
                 ('analysis_rate_hz', models.FloatField(default=0.0, help_text='0 = as fast as the detector can.')),
-                ('homography', models.JSONField(blank=True, help_text='3×3 row-major image-pixel → floor-centimetre homography.', null=True)),
+                ('homography', models.JSONField(blank=True, help_text='3x3 row-major image-pixel → floor-centimetre homography.', null=True)),
                 ('calibration_points', models.JSONField(blank=True, default=list, help_text='[{image_px: [u, v], floor_m: [x, y]}, ...] used for the homography.')),
                 ('reprojection_error_cm', models.FloatField(blank=True, null=True)),
                 ('floor_region', models.JSONField(blank=True, default=list, help_text='Polygon [[x_m, y_m], ...].')),

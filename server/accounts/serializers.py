@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractUser
+from rest_framework import serializers
+
+from server.accounts.roles import ROLES, user_roles
+
+User = get_user_model()
+
+
+class UserSerializer(serializers.ModelSerializer[AbstractUser]):
+    roles = serializers.ListField(child=serializers.ChoiceField(choices=list(ROLES)), required=False)
+    password = serializers.CharField(write_only=True, required=False, style={"input_type": "password"})
+
+    class Meta:
+        model = User
+        fields = [
+            "id",
+            "username",
+            "email",
+            "first_name",
+            "last_name",
+            "is_active",
+            "is_superuser",
+            "roles",
+            "password",
+            "last_login",
+            "date_joined",
+        ]
+        read_only_fields = ["is_superuser", "last_login", "date_joined"]
+
+    def to_representation(self, instance: AbstractUser) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        data["roles"] = user_roles(instance)
+        return data
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if self.instance is None and not attrs.get("password"):
+            raise serializers.ValidationError({"password": ["A password is required for a new user."]})
+        return attrs
+
+
+class LoginSerializer(serializers.Serializer[dict[str, str]]):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=256, style={"input_type": "password"})
+
+
+class MeSerializer(serializers.Serializer[dict[str, Any]]):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    roles = serializers.ListField(child=serializers.CharField())
+    permissions = serializers.ListField(child=serializers.CharField())
+    is_superuser = serializers.BooleanField()
+
+
+class CsrfSerializer(serializers.Serializer[dict[str, str]]):
+    csrf_token = serializers.CharField()

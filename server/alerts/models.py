@@ -1,0 +1,66 @@
+"""Security alerts (persisted, acknowledged and resolved by staff) and the siren output of each site."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class AlertKind(models.TextChoices):
+    WARNING = "warning", "Warning (approaching a restricted zone)"
+    ALARM = "alarm", "Alarm (inside a restricted zone)"
+
+
+class AlertState(models.TextChoices):
+    OPEN = "open", "Open"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    RESOLVED = "resolved", "Resolved"
+
+
+class Alert(models.Model):
+    site = models.ForeignKey("inventory.Site", on_delete=models.CASCADE, related_name="alerts")
+    zone = models.ForeignKey(
+        "inventory.Zone", on_delete=models.SET_NULL, null=True, blank=True, related_name="alerts"
+    )
+    kind = models.CharField(max_length=16, choices=AlertKind.choices)
+    person_id = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="Global person id at the site."
+    )
+    employee = models.ForeignKey(
+        "people.Employee", on_delete=models.SET_NULL, null=True, blank=True, related_name="alerts"
+    )
+    message = models.CharField(max_length=500)
+    x_m = models.FloatField(null=True, blank=True, help_text="Where the person was, floor metres.")
+    y_m = models.FloatField(null=True, blank=True)
+    distance_m = models.FloatField(null=True, blank=True, help_text="Distance to the zone (0 inside).")
+    state = models.CharField(
+        max_length=16, choices=AlertState.choices, default=AlertState.OPEN, db_index=True
+    )
+    raised_at = models.DateTimeField(db_index=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-raised_at", "-id"]
+        indexes = [models.Index(fields=["site", "state", "raised_at"], name="alert_site_state_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} @ {self.site_id}: {self.message}"
+
+
+class SirenState(models.Model):
+    site = models.OneToOneField("inventory.Site", on_delete=models.CASCADE, related_name="siren")
+    on = models.BooleanField(default=False)
+    changed_at = models.DateTimeField(null=True, blank=True)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"siren of {self.site_id}: {'on' if self.on else 'off'}"

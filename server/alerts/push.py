@@ -1,0 +1,35 @@
+"""Push alert and siren changes made through the REST API to the site's alerts group, after the commit.
+
+A channel layer that is down never fails the request: the change is stored, the push is logged as lost."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+from server.realtime.events import alert_event, siren_event
+from server.realtime.groups import site_alerts_group
+
+logger = logging.getLogger(__name__)
+
+
+def _send(site_id: int, event: dict[str, Any]) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(site_alerts_group(site_id), event)
+    except Exception as err:
+        logger.warning("push to site %d alerts failed: %s: %s", site_id, type(err).__name__, err)
+
+
+def push_alert_changed(*, site_id: int, alert: dict[str, Any]) -> None:
+    transaction.on_commit(lambda: _send(site_id, alert_event(site_id=site_id, alert=alert)))
+
+
+def push_siren_changed(*, site_id: int, on: bool) -> None:
+    transaction.on_commit(lambda: _send(site_id, siren_event(site_id=site_id, on=on)))

@@ -1,0 +1,49 @@
+"""The REST API under /api/: one router for the viewsets, plus the auth, badge-event and siren views."""
+
+from __future__ import annotations
+
+from django.urls import include, path
+from rest_framework.routers import DefaultRouter
+
+from server.accounts.apis import CsrfApi, LoginApi, LogoutApi, MeApi, UserViewSet
+from server.alerts.apis import AlertViewSet, SirenApi
+from server.audit.apis import AuditLogViewSet
+from server.devices.apis import EdgeDeviceViewSet
+from server.inventory.apis import CameraViewSet, FloorPlanViewSet, SiteViewSet, ZoneViewSet
+from server.people.apis import (
+    BadgeEventApi,
+    EmployeeViewSet,
+    IdentityBindingViewSet,
+    SecurityLevelViewSet,
+    ZonePermissionViewSet,
+)
+
+
+class ApiRouter(DefaultRouter):
+    include_root_view = False
+    trailing_slash = "/?"
+
+
+router = ApiRouter()
+router.register("sites", SiteViewSet, basename="site")
+router.register("floor-plans", FloorPlanViewSet, basename="floor-plan")
+router.register("cameras", CameraViewSet, basename="camera")
+router.register("devices", EdgeDeviceViewSet, basename="device")
+router.register("zones", ZoneViewSet, basename="zone")
+router.register("security-levels", SecurityLevelViewSet, basename="security-level")
+router.register("employees", EmployeeViewSet, basename="employee")
+router.register("zone-permissions", ZonePermissionViewSet, basename="zone-permission")
+router.register("identity-bindings", IdentityBindingViewSet, basename="identity-binding")
+router.register("alerts", AlertViewSet, basename="alert")
+router.register("audit-log", AuditLogViewSet, basename="audit-log")
+router.register("users", UserViewSet, basename="user")
+
+urlpatterns = [
+    path("auth/csrf", CsrfApi.as_view(), name="auth-csrf"),
+    path("auth/login", LoginApi.as_view(), name="auth-login"),
+    path("auth/logout", LogoutApi.as_view(), name="auth-logout"),
+    path("auth/me", MeApi.as_view(), name="auth-me"),
+    path("badge-events", BadgeEventApi.as_view(), name="badge-events"),
+    path("sites/<int:site_id>/siren", SirenApi.as_view(), name="site-siren"),
+    path("", include(router.urls)),
+]

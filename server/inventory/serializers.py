@@ -1,0 +1,96 @@
+"""Input/output shapes of the inventory API. Types only: the services do the domain validation."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from server.inventory.models import Camera, FloorPlan, Site, Zone
+
+
+def point_field(**kwargs: object) -> serializers.ListField:
+    return serializers.ListField(child=serializers.FloatField(), min_length=2, max_length=2, **kwargs)
+
+
+class SiteSerializer(serializers.ModelSerializer[Site]):
+    class Meta:
+        model = Site
+        fields = ["id", "name", "timezone", "created_at"]
+        read_only_fields = ["created_at"]
+
+
+class FloorPlanSerializer(serializers.ModelSerializer[FloorPlan]):
+    width_m = serializers.FloatField(
+        required=False,
+        min_value=0.5,
+        max_value=10_000.0,
+        help_text="Defaults to image width x metres_per_pixel.",
+    )
+    height_m = serializers.FloatField(
+        required=False,
+        min_value=0.5,
+        max_value=10_000.0,
+        help_text="Defaults to image height x metres_per_pixel.",
+    )
+
+    class Meta:
+        model = FloorPlan
+        fields = [
+            "id",
+            "site",
+            "image",
+            "width_m",
+            "height_m",
+            "metres_per_pixel",
+            "origin_x_m",
+            "origin_y_m",
+            "heatmap_cell_m",
+        ]
+
+
+class CalibrationPointSerializer(serializers.Serializer[dict[str, list[float]]]):
+    image_px = point_field(help_text="[u, v] in the camera image, pixels.")
+    floor_m = point_field(help_text="[x, y] on the floor plan, metres.")
+
+
+class CameraSerializer(serializers.ModelSerializer[Camera]):
+    calibration_points = CalibrationPointSerializer(
+        many=True, required=False, help_text="≥ 4 non-collinear image ↔ floor point pairs; [] clears."
+    )
+    floor_region = serializers.ListField(
+        child=point_field(),
+        required=False,
+        help_text="Polygon [[x_m, y_m], ...] the camera covers; [] = none.",
+    )
+    homography = serializers.ListField(
+        child=serializers.ListField(child=serializers.FloatField()),
+        read_only=True,
+        allow_null=True,
+        help_text="3x3 image-pixel → floor-centimetre homography computed from the calibration points.",
+    )
+
+    class Meta:
+        model = Camera
+        fields = [
+            "id",
+            "site",
+            "device",
+            "name",
+            "source_uri",
+            "analysis_rate_hz",
+            "enabled",
+            "calibration_points",
+            "homography",
+            "reprojection_error_cm",
+            "floor_region",
+            "snapshot",
+            "last_frame_at",
+        ]
+        read_only_fields = ["reprojection_error_cm", "snapshot", "last_frame_at"]
+
+
+class ZoneSerializer(serializers.ModelSerializer[Zone]):
+    polygon = serializers.ListField(child=point_field(), help_text="Polygon [[x_m, y_m], ...], ≥ 3 vertices.")
+
+    class Meta:
+        model = Zone
+        fields = ["id", "site", "name", "kind", "polygon", "required_level", "warning_distance_m", "color"]

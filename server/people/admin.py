@@ -1,0 +1,28 @@
+from django.contrib import admin
+
+from server.people.models import Employee, IdentityBinding, SecurityLevel, ZonePermission
+
+
+@admin.register(SecurityLevel)
+class SecurityLevelAdmin(admin.ModelAdmin[SecurityLevel]):
+    list_display = ("rank", "name", "description")
+
+
+@admin.register(Employee)
+class EmployeeAdmin(admin.ModelAdmin[Employee]):
+    list_display = ("id", "name", "level", "badge_id", "active")
+    list_filter = ("active", "level")
+    search_fields = ("name", "badge_id")
+
+
+@admin.register(ZonePermission)
+class ZonePermissionAdmin(admin.ModelAdmin[ZonePermission]):
+    list_display = ("id", "employee", "zone", "note", "granted_at")
+    list_filter = ("zone",)
+
+
+@admin.register(IdentityBinding)
+class IdentityBindingAdmin(admin.ModelAdmin[IdentityBinding]):
+    list_display = ("id", "site", "person_id", "employee", "source", "bound_at", "unbound_at")
+    list_filter = ("site", "source")
+    search_fields = ("employee__name",)

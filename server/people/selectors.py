@@ -1,0 +1,81 @@
+"""Reads about people and access, including who each tracked person of a site is."""
+
+from __future__ import annotations
+
+import math
+from typing import TypedDict
+
+from django.db.models import QuerySet
+
+from server.people import live_registry
+from server.people.models import Employee, IdentityBinding, SecurityLevel, ZonePermission
+
+# A badge event is matched against the live positions closest in time, if no further apart than this.
+LIVE_MATCH_TOLERANCE_US = 2_000_000
+
+PersonId = int
+
+
+class PersonIdentity(TypedDict):
+    """Who a tracked person is; persons absent from `identities_for_site` are visitors at level 0."""
+
+    employee_id: int
+    name: str
+    level_rank: int
+    permitted_zone_ids: frozenset[int]
+
+
+def live_persons_near(site_id: int, x_m: float, y_m: float, time_us: int) -> list[tuple[PersonId, float]]:
+    """Tracked persons of the site at `time_us` (± LIVE_MATCH_TOLERANCE_US) with their distance in metres to
+    (x_m, y_m), nearest first. Reads the in-process registry the fusion runtime fills."""
+    persons = live_registry.registry.snapshot_at(site_id, time_us, tolerance_us=LIVE_MATCH_TOLERANCE_US)
+    candidates = [(person_id, math.hypot(px - x_m, py - y_m)) for person_id, (px, py, _) in persons.items()]
+    candidates.sort(key=lambda item: (item[1], item[0]))
+    return candidates
+
+
+def identities_for_site(site_id: int) -> dict[PersonId, PersonIdentity]:
+    """Active bindings of active employees at the site: {person_id: identity}. Zone grants are limited to the
+    site's zones."""
+    bindings = (
+        IdentityBinding.objects.filter(site_id=site_id, unbound_at__isnull=True, employee__active=True)
+        .select_related("employee__level")
+        .order_by("id")
+    )
+    employee_ids = [binding.employee_id for binding in bindings]
+    grants: dict[int, set[int]] = {}
+    for employee_id, zone_id in ZonePermission.objects.filter(
+        employee_id__in=employee_ids, zone__site_id=site_id
+    ).values_list("employee_id", "zone_id"):
+        grants.setdefault(employee_id, set()).add(zone_id)
+    return {
+        binding.person_id: PersonIdentity(
+            employee_id=binding.employee_id,
+            name=binding.employee.name,
+            level_rank=binding.employee.level_rank,
+            permitted_zone_ids=frozenset(grants.get(binding.employee_id, set())),
+        )
+        for binding in bindings
+    }
+
+
+def security_level_list() -> QuerySet[SecurityLevel]:
+    return SecurityLevel.objects.all()
+
+
+def employee_list() -> QuerySet[Employee]:
+    return Employee.objects.select_related("level")
+
+
+def zone_permission_list() -> QuerySet[ZonePermission]:
+    return ZonePermission.objects.select_related("employee", "zone")
+
+
+def identity_binding_list() -> QuerySet[IdentityBinding]:
+    return IdentityBinding.objects.select_related("employee", "site")
+
+
+def employee_by_badge(badge_id: str) -> Employee | None:
+    if not badge_id:
+        return None
+    return Employee.objects.select_related("level").filter(badge_id=badge_id).first()
