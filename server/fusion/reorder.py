@@ -2,9 +2,9 @@
 
 Rule (exact): a frame is *released* once its capture time is at or below the watermark
 
-    watermark = max(min(latest capture time of each live camera), newest capture time seen - window)
+    watermark = max(min(latest capture time of each live camera) - jitter, newest capture time seen - window)
 
-where a camera is live while its latest capture time is within ``camera_silence_us`` of the newest capture
+(``jitter`` allows a camera's own frames to arrive slightly out of order) where a camera is live while its latest capture time is within ``camera_silence_us`` of the newest capture
 time. So a frame waits until every live camera has reported a later frame, but never longer than the window. A
 frame whose capture time is below the capture time of the last released frame arrives too late: it is dropped
 and counted.
@@ -32,8 +32,9 @@ class _Entry:
 class ReorderBuffer:
     """Capture-time ordering of the frames of one site with a bounded wait (see module docstring)."""
 
-    def __init__(self, *, window_us: int, camera_silence_us: int) -> None:
+    def __init__(self, *, window_us: int, camera_silence_us: int, jitter_us: int = 0) -> None:
         self._window_us = window_us
+        self._jitter_us = jitter_us
         self._camera_silence_us = camera_silence_us
         self._heap: list[_Entry] = []
         self._arrivals = itertools.count()
@@ -82,7 +83,7 @@ class ReorderBuffer:
         assert self._newest_us is not None
         newest = self._newest_us
         live = [t for t in self._latest_by_camera.values() if newest - t <= self._camera_silence_us]
-        return max(min(live), newest - self._window_us)
+        return max(min(live) - self._jitter_us, newest - self._window_us)
 
     def _release(self, watermark_us: int) -> list[CameraObservations]:
         released: list[CameraObservations] = []

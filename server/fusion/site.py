@@ -69,7 +69,9 @@ class SiteFusion:
         self.config = config if config is not None else FusionConfig()
         self.config.validate()
         self._buffer = ReorderBuffer(
-            window_us=self.config.reorder_window_us, camera_silence_us=self.config.camera_silence_us
+            window_us=self.config.reorder_window_us,
+            camera_silence_us=self.config.camera_silence_us,
+            jitter_us=self.config.arrival_jitter_us,
         )
         self._next_global_id = self.config.first_global_id
         capacity = 64
@@ -347,7 +349,7 @@ class SiteFusion:
             self._merge_since_us.clear()
             return []
         recent = self._camera_seen_us[slots] >= t_us - int(cfg.source_window_s * 1e6)
-        shared_mask: BoolArray = (recent[first_i] & recent[second_i]).any(axis=1)
+        shared_mask: BoolArray = np.count_nonzero(recent[first_i] & recent[second_i], axis=1) > 0
         shared: list[bool] = shared_mask.tolist()
         since: dict[tuple[int, int], int] = {}
         ended: list[EndedPerson] = []

@@ -146,19 +146,21 @@ class FusionConfig:
     # Weight of a local track's velocity in the global velocity update.
     velocity_gain: float = 0.3
     # A global person is reported once it has been observed for this long (filters false positives).
-    confirm_after_s: float = 0.4
+    confirm_after_s: float = 0.3
     # ... and with at least this many observations.
     confirm_min_hits: int = 3
     # A tentative global person not observed for this long is dropped silently.
     tentative_timeout_s: float = 0.5
     # A confirmed global person not observed by any camera for this long ends (EndedPerson).
-    end_after_s: float = 2.0
+    end_after_s: float = 1.0
     # Positions are extrapolated with the velocity for at most this long.
     max_extrapolation_s: float = 0.5
     # Maximum plausible walking speed; velocity estimates are clipped to it.
     max_speed_mps: float = 3.0
     # Frames are applied in capture-time order; a frame waits at most this long for slower cameras.
     reorder_window_us: int = 600_000
+    # Frames of one camera may arrive out of order by up to this much (network jitter); the buffer waits for it.
+    arrival_jitter_us: int = 200_000
     # A camera silent for this long stops holding back the reorder buffer.
     camera_silence_us: int = 2_000_000
     # Two global persons closer than this, never seen together by one camera, for merge_after_s, are merged.
@@ -189,7 +191,7 @@ class FusionConfig:
         for name, value in (("position_gain", self.position_gain), ("velocity_gain", self.velocity_gain)):
             if not 0.0 < value <= 1.0:
                 raise FusionConfigError(f"{name} must be in (0, 1], got {value!r}")
-        if self.reorder_window_us < 0 or self.camera_silence_us <= 0:
+        if self.reorder_window_us < 0 or self.camera_silence_us <= 0 or self.arrival_jitter_us < 0:
             raise FusionConfigError("reorder_window_us must be >= 0 and camera_silence_us > 0")
         if self.confirm_after_s < 0 or self.max_extrapolation_s < 0 or self.merge_after_s < 0:
             raise FusionConfigError("confirm_after_s, max_extrapolation_s and merge_after_s must be >= 0")

@@ -1,0 +1,280 @@
+"""Runs fusion + analytics over a simulation and scores every analytic against the ground truth.
+
+Identity binding is an oracle standing in for badge events: a global person is bound to the employee that
+the truth matches it to most often so far (matches: optimal assignment within 1 m at each evaluation sample).
+The same matching maps global ids to truth persons when scoring violations and alarms (majority over the run).
+IDF1 uses motmetrics on the global ids against the truth ids, 1 m match threshold.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from server.analytics.site import SiteAnalytics
+from server.analytics.types import AlertKind, AnalyticsConfig, AnalyticsUpdate, PersonIdentity
+from server.fusion.site import SiteFusion
+from server.fusion.types import FusedFrame, FusionConfig
+from server.simulation.simulator import SimulationResult
+from server.simulation.truth import GroundTruth, compute_truth
+
+MATCH_DISTANCE_M = 1.0
+
+
+@dataclass
+class EvaluationReport:
+    """Scores of one run (see the module docstring for the definitions)."""
+
+    frames: int = 0
+    fused_frames: int = 0
+    dropped_late_frames: int = 0
+    ms_per_frame: float = 0.0
+    idf1: float = float("nan")
+    idp: float = float("nan")
+    idr: float = float("nan")
+    mota: float = float("nan")
+    id_switches: int = 0
+    true_persons: int = 0
+    global_ids: int = 0
+    mean_count_error_ratio: float = 0.0
+    true_violations: int = 0
+    estimated_violations: int = 0
+    violation_precision: float = float("nan")
+    violation_recall: float = float("nan")
+    unauthorised_entries: int = 0
+    alarmed_in_time: int = 0
+    max_alarm_latency_s: float = 0.0
+    authorised_entries: int = 0
+    authorised_alarms: int = 0
+    false_alarms: int = 0
+    heat_true_person_s: float = 0.0
+    heat_estimated_person_s: float = 0.0
+    heat_conservation_error: float = 0.0
+    heat_cell_l1_ratio: float = 0.0
+    missed_entries: list[tuple[int, int, int]] = field(default_factory=list)
+
+
+def default_analytics_config(result: SimulationResult, site_id: int = 1) -> AnalyticsConfig:
+    """Analytics configuration of the simulated store (0.5 m heat-map cells, SPEC defaults)."""
+    return AnalyticsConfig(site_id=site_id, zones=result.layout.zones, grid=result.layout.grid(0.5))
+
+
+class _Matcher:
+    """Votes global id -> truth person from per-sample optimal matches."""
+
+    def __init__(self) -> None:
+        self.votes: dict[int, Counter[int]] = {}
+
+    def match(self, truth_ids: np.ndarray, truth_xy: np.ndarray, frame: FusedFrame) -> list[tuple[int, int]]:  # type: ignore[type-arg]
+        if truth_ids.size == 0 or frame.size == 0:
+            return []
+        delta = truth_xy[:, None, :] - frame.floor_xy_m[None, :, :]
+        cost = np.hypot(delta[..., 0], delta[..., 1])
+        rows, cols = linear_sum_assignment(np.where(cost <= MATCH_DISTANCE_M, cost, 1e6))
+        pairs = [
+            (int(frame.global_ids[c]), int(truth_ids[r]))
+            for r, c in zip(rows.tolist(), cols.tolist(), strict=True)
+            if cost[r, c] <= MATCH_DISTANCE_M
+        ]
+        for gid, pid in pairs:
+            self.votes.setdefault(gid, Counter())[pid] += 1
+        return pairs
+
+    def person_of(self, gid: int) -> int | None:
+        counter = self.votes.get(gid)
+        if not counter:
+            return None
+        return counter.most_common(1)[0][0]
+
+
+def evaluate(
+    result: SimulationResult,
+    *,
+    fusion_config: FusionConfig | None = None,
+    analytics_config: AnalyticsConfig | None = None,
+    truth: GroundTruth | None = None,
+    sample_period_s: float = 0.2,
+    compute_idf1: bool = True,
+) -> EvaluationReport:
+    """Run the pipeline on ``result`` in arrival order and score it."""
+    site_id = 1
+    analytics_config = analytics_config or default_analytics_config(result, site_id)
+    fusion_config = fusion_config or FusionConfig(site_id=site_id)
+    truth = truth or compute_truth(result, analytics_config)
+    fusion = SiteFusion(fusion_config)
+    analytics = SiteAnalytics(analytics_config)
+    people = result.identities()
+    matcher = _Matcher()
+    identities: dict[int, PersonIdentity] = {}
+    report = EvaluationReport(frames=len(result.frames), true_persons=len(result.people))
+
+    accumulator = None
+    if compute_idf1:
+        import motmetrics as mm  # dev dependency: imported only when scoring
+
+        accumulator = mm.MOTAccumulator(auto_id=True)
+    updates: list[AnalyticsUpdate] = []
+    seen_gids: set[int] = set()
+    count_errors: list[float] = []
+    true_counts: list[int] = []
+    next_sample_us = 0
+    busy_s = 0.0
+
+    def consume(frame: FusedFrame) -> None:
+        nonlocal next_sample_us, busy_s
+        if frame.time_us >= next_sample_us and frame.processed_frames:
+            next_sample_us = frame.time_us + int(sample_period_s * 1e6)
+            truth_ids, truth_xy = truth.at(frame.time_us)
+            for gid, pid in matcher.match(truth_ids, truth_xy, frame):
+                identity = people[pid]
+                if identity.employee_id is not None and matcher.person_of(gid) == pid:
+                    identities[gid] = identity
+            count_errors.append(abs(frame.size - truth_ids.size))
+            true_counts.append(int(truth_ids.size))
+            if accumulator is not None:
+                import motmetrics as mm
+
+                distances = mm.distances.norm2squared_matrix(
+                    truth_xy, frame.floor_xy_m, max_d2=MATCH_DISTANCE_M**2
+                )
+                accumulator.update(truth_ids.tolist(), frame.global_ids.tolist(), distances)
+        started = time.perf_counter()
+        update = analytics.update(frame, identities)
+        busy_s += time.perf_counter() - started
+        updates.append(update)
+        seen_gids.update(frame.global_ids.tolist())
+
+    for sim_frame in result.frames:
+        observations = sim_frame.to_observations(site_id)
+        started = time.perf_counter()
+        fused = fusion.update_frames(observations)
+        busy_s += time.perf_counter() - started
+        for frame in fused:
+            report.fused_frames += 1
+            consume(frame)
+    for frame in fusion.flush():
+        report.fused_frames += 1
+        consume(frame)
+    updates.append(analytics.flush())
+
+    report.ms_per_frame = busy_s * 1e3 / max(1, len(result.frames))
+    report.dropped_late_frames = fusion.dropped_late_frames
+    report.global_ids = len(seen_gids)
+    report.mean_count_error_ratio = float(np.sum(count_errors) / max(1, np.sum(true_counts)))
+    if accumulator is not None:
+        import motmetrics as mm
+
+        summary = mm.metrics.create().compute(
+            accumulator, metrics=["idf1", "idp", "idr", "mota", "num_switches"], name="fusion"
+        )
+        report.idf1 = float(summary["idf1"].iloc[0])
+        report.idp = float(summary["idp"].iloc[0])
+        report.idr = float(summary["idr"].iloc[0])
+        report.mota = float(summary["mota"].iloc[0])
+        report.id_switches = int(summary["num_switches"].iloc[0])
+
+    _score_violations(report, updates, truth, matcher)
+    _score_access(report, updates, truth, matcher, result, analytics_config)
+    _score_heat(report, updates, truth, analytics_config)
+    return report
+
+
+def _score_violations(
+    report: EvaluationReport, updates: list[AnalyticsUpdate], truth: GroundTruth, matcher: _Matcher
+) -> None:
+    estimated = [v for update in updates for v in update.violations_ended]
+    report.estimated_violations = len(estimated)
+    report.true_violations = len(truth.violations)
+    tolerance_us = 1_000_000
+    by_pair: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    for v in truth.violations:
+        by_pair.setdefault((min(v.person_a, v.person_b), max(v.person_a, v.person_b)), []).append(
+            (v.start_us, v.end_us)
+        )
+    recalled: set[tuple[int, int, int]] = set()
+    true_positive = 0
+    for v in estimated:
+        a, b = matcher.person_of(v.person_a), matcher.person_of(v.person_b)
+        if a is None or b is None or a == b:
+            continue
+        key = (min(a, b), max(a, b))
+        end = v.end_us if v.end_us is not None else v.last_close_us
+        hit = False
+        for start_us, end_us in by_pair.get(key, []):
+            if v.start_us <= end_us + tolerance_us and end >= start_us - tolerance_us:
+                recalled.add((key[0], key[1], start_us))
+                hit = True
+        true_positive += hit
+    report.violation_precision = true_positive / len(estimated) if estimated else 1.0
+    report.violation_recall = len(recalled) / len(truth.violations) if truth.violations else 1.0
+
+
+def _score_access(
+    report: EvaluationReport,
+    updates: list[AnalyticsUpdate],
+    truth: GroundTruth,
+    matcher: _Matcher,
+    result: SimulationResult,
+    config: AnalyticsConfig,
+) -> None:
+    alarms = [
+        (matcher.person_of(alert.global_id), alert.zone_id, alert.time_us)
+        for update in updates
+        for alert in update.alerts
+        if alert.kind is AlertKind.ALARM
+    ]
+    cooldown_us = int(config.alert_cooldown_s * 1e6)
+    report.unauthorised_entries = len(truth.unauthorised_entries)
+    report.authorised_entries = len(truth.authorised_entries)
+    used: set[int] = set()
+    latencies: list[float] = []
+    for entry in truth.unauthorised_entries:
+        best: float | None = None
+        for k, (pid, zone_id, at_us) in enumerate(alarms):
+            if pid != entry.person_id or zone_id != entry.zone_id:
+                continue
+            if entry.time_us - 1_000_000 <= at_us <= entry.time_us + 500_000:
+                latency = (at_us - entry.time_us) / 1e6
+                best = latency if best is None else min(best, latency)
+                used.add(k)
+            elif entry.time_us - cooldown_us <= at_us < entry.time_us:
+                best = 0.0 if best is None else best  # de-duplicated by the cool-down: alarmed before
+                used.add(k)
+        if best is None:
+            report.missed_entries.append((entry.person_id, entry.zone_id, entry.time_us))
+        else:
+            report.alarmed_in_time += 1
+            latencies.append(best)
+    report.max_alarm_latency_s = max(latencies) if latencies else 0.0
+    identities = result.identities()
+    for k, (pid, zone_id, _) in enumerate(alarms):
+        zone = config.zone(zone_id)
+        identity = identities.get(pid) if pid is not None else None
+        if identity is not None and (
+            identity.level >= zone.required_level or zone_id in identity.permitted_zone_ids
+        ):
+            report.authorised_alarms += 1
+        elif k not in used:
+            report.false_alarms += 1
+
+
+def _score_heat(
+    report: EvaluationReport, updates: list[AnalyticsUpdate], truth: GroundTruth, config: AnalyticsConfig
+) -> None:
+    grid = config.grid
+    cells = np.concatenate([u.heat.cell_index for u in updates]) if updates else np.zeros(0, dtype=np.int64)
+    seconds = np.concatenate([u.heat.person_s for u in updates]) if updates else np.zeros(0)
+    estimated_grid = np.bincount(cells, weights=seconds, minlength=grid.cells).reshape(grid.ny, grid.nx)
+    outside = sum(u.heat.outside_person_s for u in updates)
+    report.heat_true_person_s = truth.total_person_s
+    report.heat_estimated_person_s = float(estimated_grid.sum() + outside)
+    report.heat_conservation_error = abs(report.heat_estimated_person_s - truth.total_person_s) / max(
+        truth.total_person_s, 1e-9
+    )
+    report.heat_cell_l1_ratio = float(np.abs(estimated_grid - truth.cell_person_s).sum()) / max(
+        float(truth.cell_person_s.sum()), 1e-9
+    )

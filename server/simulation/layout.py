@@ -1,0 +1,153 @@
+"""The simulated store: floor plan, zones and cameras (pinhole models with floor homographies)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from server.analytics.geometry import FloatArray
+from server.analytics.types import FloorGrid, Zone, ZoneKind
+
+IMAGE_WIDTH_PX = 1280
+IMAGE_HEIGHT_PX = 720
+PERSON_HEIGHT_M = 1.7
+PERSON_RADIUS_M = 0.25
+
+
+@dataclass(frozen=True)
+class VirtualCamera:
+    """A pinhole camera above the floor. ``floor_region_m`` is the floor rectangle it sees (x0, y0, x1, y1)."""
+
+    camera_id: int
+    position_m: tuple[float, float, float]
+    look_at_m: tuple[float, float]
+    floor_region_m: tuple[float, float, float, float]
+    focal_px: float = 900.0
+
+    def projection(self) -> FloatArray:
+        """3x4 matrix P = K [R | t] mapping floor-frame points (x, y, z up) to image pixels."""
+        eye = np.array(self.position_m, dtype=np.float64)
+        target = np.array([self.look_at_m[0], self.look_at_m[1], 0.0])
+        forward = target - eye
+        forward /= np.linalg.norm(forward)
+        right = np.cross(forward, np.array([0.0, 0.0, 1.0]))
+        right /= np.linalg.norm(right)
+        down = np.cross(forward, right)
+        rotation = np.stack([right, down, forward])
+        translation = -rotation @ eye
+        intrinsics = np.array(
+            [
+                [self.focal_px, 0.0, IMAGE_WIDTH_PX / 2],
+                [0.0, self.focal_px, IMAGE_HEIGHT_PX / 2],
+                [0.0, 0.0, 1.0],
+            ]
+        )
+        result: FloatArray = intrinsics @ np.hstack([rotation, translation[:, None]])
+        return result
+
+    def homography_floor_to_image(self) -> FloatArray:
+        """3x3 homography from floor metres (z = 0) to image pixels."""
+        p = self.projection()
+        result: FloatArray = p[:, [0, 1, 3]]
+        return result / result[2, 2]
+
+    def homography_image_to_floor(self) -> FloatArray:
+        """3x3 homography from image pixels to floor metres (what the installer's calibration computes)."""
+        inverse: FloatArray = np.linalg.inv(self.homography_floor_to_image())
+        return inverse / inverse[2, 2]
+
+    def sees(self, xy_m: FloatArray) -> np.ndarray:  # type: ignore[type-arg]
+        """Boolean mask: the floor points lie in this camera's floor region."""
+        x0, y0, x1, y1 = self.floor_region_m
+        return (xy_m[:, 0] >= x0) & (xy_m[:, 0] <= x1) & (xy_m[:, 1] >= y0) & (xy_m[:, 1] <= y1)
+
+    def person_boxes_px(self, xy_m: FloatArray) -> FloatArray:
+        """(N, 4) boxes x, y, w, h in pixels: the projection of an upright person cylinder standing at each point."""
+        n = xy_m.shape[0]
+        if n == 0:
+            return np.zeros((0, 4))
+        angles = np.linspace(0.0, 2 * np.pi, 8, endpoint=False)
+        ring = np.stack([np.cos(angles), np.sin(angles)], axis=1) * PERSON_RADIUS_M
+        points = xy_m[:, None, :] + ring[None, :, :]
+        heights = np.array([0.0, PERSON_HEIGHT_M])
+        xyz = np.concatenate(
+            [np.concatenate([points, np.full((n, 8, 1), h)], axis=2) for h in heights], axis=1
+        )  # (N, 16, 3)
+        homogeneous = np.concatenate([xyz, np.ones((n, 16, 1))], axis=2) @ self.projection().T
+        pixels = homogeneous[..., :2] / np.maximum(homogeneous[..., 2:3], 1e-6)
+        low = pixels.min(axis=1)
+        high = pixels.max(axis=1)
+        return np.concatenate([low, np.maximum(high - low, 1.0)], axis=1)
+
+
+@dataclass(frozen=True)
+class StoreLayout:
+    """Floor rectangle, zones, cameras and the entrance point where people appear and leave."""
+
+    width_m: float
+    height_m: float
+    zones: tuple[Zone, ...]
+    cameras: tuple[VirtualCamera, ...]
+    entrance_xy_m: tuple[float, float]
+
+    def grid(self, cell_m: float = 0.5) -> FloorGrid:
+        """The heat-map grid covering the whole floor."""
+        return FloorGrid(0.0, 0.0, self.width_m, self.height_m, cell_m)
+
+    def zone(self, zone_id: int) -> Zone:
+        """Zone by id."""
+        return next(z for z in self.zones if z.zone_id == zone_id)
+
+
+def _rect(x0: float, y0: float, x1: float, y1: float) -> tuple[tuple[float, float], ...]:
+    return ((x0, y0), (x1, y0), (x1, y1), (x0, y1))
+
+
+ENTRANCE_ZONE_ID = 1
+CHECKOUT_ZONE_ID = 2
+STOCK_ROOM_ZONE_ID = 9
+STOCK_ROOM_LEVEL = 2
+
+
+def default_store(camera_count: int = 2) -> StoreLayout:
+    """A 30 x 20 m store with an entrance, a checkout queue, five areas of interest and a stock room.
+
+    ``camera_count`` 2: two cameras covering x 0..17 and 13..30 (4 m overlap). 4: four quadrant cameras with
+    4 m overlaps in both directions. 1: one camera sees everything.
+    """
+    zones = (
+        Zone(ENTRANCE_ZONE_ID, "Entrance", ZoneKind.ENTRANCE, _rect(0.0, 8.0, 2.0, 12.0)),
+        Zone(CHECKOUT_ZONE_ID, "Checkout", ZoneKind.QUEUE, _rect(3.0, 0.5, 9.0, 3.5)),
+        Zone(3, "Electronics", ZoneKind.INTEREST, _rect(5.0, 14.0, 11.0, 18.0)),
+        Zone(4, "Clothing", ZoneKind.INTEREST, _rect(13.0, 14.0, 19.0, 18.0)),
+        Zone(5, "Groceries", ZoneKind.INTEREST, _rect(13.0, 3.0, 19.0, 7.0)),
+        Zone(6, "Promotions", ZoneKind.INTEREST, _rect(21.0, 2.0, 27.0, 7.0)),
+        Zone(7, "Books", ZoneKind.INTEREST, _rect(20.0, 9.5, 24.0, 12.5)),
+        Zone(
+            STOCK_ROOM_ZONE_ID,
+            "Stock room",
+            ZoneKind.RESTRICTED,
+            _rect(26.0, 14.0, 30.0, 20.0),
+            required_level=STOCK_ROOM_LEVEL,
+            warning_distance_m=1.5,
+        ),
+    )
+    cameras: list[VirtualCamera]
+    if camera_count == 1:
+        cameras = [VirtualCamera(1, (15.0, -6.0, 9.0), (15.0, 10.0), (0.0, 0.0, 30.0, 20.0), focal_px=600.0)]
+    elif camera_count == 2:
+        cameras = [
+            VirtualCamera(1, (8.5, -4.0, 6.0), (8.5, 10.0), (0.0, 0.0, 17.0, 20.0)),
+            VirtualCamera(2, (21.5, 24.0, 6.0), (21.5, 10.0), (13.0, 0.0, 30.0, 20.0)),
+        ]
+    elif camera_count == 4:
+        cameras = [
+            VirtualCamera(1, (8.5, -4.0, 5.0), (8.5, 6.0), (0.0, 0.0, 17.0, 12.0)),
+            VirtualCamera(2, (21.5, -4.0, 5.0), (21.5, 6.0), (13.0, 0.0, 30.0, 12.0)),
+            VirtualCamera(3, (8.5, 24.0, 5.0), (8.5, 14.0), (0.0, 8.0, 17.0, 20.0)),
+            VirtualCamera(4, (21.5, 24.0, 5.0), (21.5, 14.0), (13.0, 8.0, 30.0, 20.0)),
+        ]
+    else:
+        raise ValueError(f"camera_count must be 1, 2 or 4, got {camera_count}")
+    return StoreLayout(30.0, 20.0, zones, tuple(cameras), entrance_xy_m=(0.4, 10.0))

@@ -1,0 +1,165 @@
+"""Exact ground truth of a simulation, sampled on a fine clock from the people's true paths.
+
+Definitions mirror :mod:`server.analytics.site` but are computed independently, per person and per pair, from
+the true positions (no noise, no fusion): zone entries (with the same exit grace), distancing violations (same
+D, T and gap), unauthorised entries into restricted zones, and person-seconds per heat-map cell (each sample held
+for one truth period).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from server.analytics.geometry import EdgeSet, FloatArray, IntArray
+from server.analytics.types import AnalyticsConfig, ZoneKind
+from server.simulation.simulator import EPOCH_US, SimulationResult
+
+
+@dataclass(frozen=True)
+class TruthViolation:
+    """A true distancing violation between two truth persons."""
+
+    person_a: int
+    person_b: int
+    start_us: int
+    end_us: int
+    min_distance_m: float
+
+
+@dataclass(frozen=True)
+class TruthEntry:
+    """A true zone entry (start of a visit)."""
+
+    person_id: int
+    zone_id: int
+    time_us: int
+
+
+@dataclass(frozen=True)
+class GroundTruth:
+    """Truth sampled every ``period_s``. ``positions[t, p]`` is NaN while person ``person_ids[p]`` is absent."""
+
+    period_s: float
+    times_us: IntArray
+    person_ids: IntArray
+    positions: FloatArray
+    entries: tuple[TruthEntry, ...]
+    unauthorised_entries: tuple[TruthEntry, ...]
+    authorised_entries: tuple[TruthEntry, ...]
+    violations: tuple[TruthViolation, ...]
+    cell_person_s: FloatArray
+    total_person_s: float
+
+    def at(self, time_us: int) -> tuple[IntArray, FloatArray]:
+        """Ids and positions of the persons present at the truth sample nearest to ``time_us``."""
+        index = int(
+            np.clip(round((time_us - self.times_us[0]) / (self.period_s * 1e6)), 0, self.times_us.size - 1)
+        )
+        xy = self.positions[index]
+        present = ~np.isnan(xy[:, 0])
+        return self.person_ids[present], xy[present]
+
+    def count_at(self, time_us: int) -> int:
+        """Persons in the store at the nearest truth sample."""
+        return int(self.at(time_us)[0].shape[0])
+
+
+def _episodes(mask: np.ndarray, grace_samples: int) -> list[tuple[int, int]]:  # type: ignore[type-arg]
+    """(first, last) sample index of runs of True, merging runs separated by fewer than ``grace_samples``."""
+    idx = np.flatnonzero(mask)
+    if idx.size == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(idx) > grace_samples)
+    starts = np.concatenate([[idx[0]], idx[breaks + 1]])
+    ends = np.concatenate([idx[breaks], [idx[-1]]])
+    return list(zip(starts.tolist(), ends.tolist(), strict=True))
+
+
+def compute_truth(
+    result: SimulationResult, analytics: AnalyticsConfig, period_s: float = 0.05
+) -> GroundTruth:
+    """The exact truth of ``result`` under the thresholds of ``analytics``."""
+    times_s = np.arange(0.0, result.config.duration_s, period_s)
+    times_us = EPOCH_US + np.round(times_s * 1e6).astype(np.int64)
+    person_ids = np.array([p.person_id for p in result.people], dtype=np.int64)
+    positions = np.stack([p.positions(times_s) for p in result.people], axis=1)  # (T, P, 2)
+    samples, count = positions.shape[0], positions.shape[1]
+    present = ~np.isnan(positions[..., 0])
+
+    # zones: per person, inside runs with the exit grace
+    zones = analytics.zones
+    edges = EdgeSet.from_polygons([z.polygon_array() for z in zones])
+    grace = int(round(analytics.exit_grace_s / period_s))
+    entries: list[TruthEntry] = []
+    unauthorised: list[TruthEntry] = []
+    authorised: list[TruthEntry] = []
+    for p, person in enumerate(result.people):
+        rows = np.flatnonzero(present[:, p])
+        if rows.size == 0:
+            continue
+        inside = np.zeros((samples, len(zones)), dtype=np.bool_)
+        inside[rows] = edges.contains(positions[rows, p])
+        for z, zone in enumerate(zones):
+            for first, _ in _episodes(inside[:, z], grace - 1):
+                entry = TruthEntry(person.person_id, zone.zone_id, int(times_us[first]))
+                entries.append(entry)
+                if zone.kind is ZoneKind.RESTRICTED:
+                    allowed = (
+                        person.identity.level >= zone.required_level
+                        or zone.zone_id in person.identity.permitted_zone_ids
+                    )
+                    (authorised if allowed else unauthorised).append(entry)
+
+    # distancing: per pair, close runs with the gap tolerance, kept when long enough
+    gap = int(round(analytics.distancing_gap_s / period_s))
+    close_by_pair: dict[tuple[int, int], list[int]] = {}
+    distance_by_pair: dict[tuple[int, int], list[float]] = {}
+    for t in range(samples):
+        here = np.flatnonzero(present[t])
+        if here.size < 2:
+            continue
+        xy = positions[t, here]
+        delta = xy[:, None, :] - xy[None, :, :]
+        distance = np.hypot(delta[..., 0], delta[..., 1])
+        first, second = np.nonzero(np.triu(distance < analytics.distancing_distance_m, k=1))
+        for i, j in zip(first.tolist(), second.tolist(), strict=True):
+            key = (int(here[i]), int(here[j]))
+            close_by_pair.setdefault(key, []).append(t)
+            distance_by_pair.setdefault(key, []).append(float(distance[i, j]))
+    violations: list[TruthViolation] = []
+    min_samples = analytics.distancing_min_duration_s / period_s
+    for (a, b), ts in close_by_pair.items():
+        mask = np.zeros(samples, dtype=np.bool_)
+        mask[ts] = True
+        values = np.full(samples, np.inf)
+        values[ts] = distance_by_pair[(a, b)]
+        for first, last in _episodes(mask, gap):
+            if last - first >= min_samples - 1e-9:
+                violations.append(
+                    TruthViolation(
+                        int(person_ids[a]),
+                        int(person_ids[b]),
+                        int(times_us[first]),
+                        int(times_us[last]),
+                        float(values[first : last + 1].min()),
+                    )
+                )
+
+    grid = analytics.grid
+    flat = positions[present]
+    cells = grid.cell_index(flat)
+    cell_person_s = np.bincount(cells[cells >= 0], minlength=grid.cells).astype(np.float64) * period_s
+    return GroundTruth(
+        period_s=period_s,
+        times_us=times_us,
+        person_ids=person_ids,
+        positions=positions,
+        entries=tuple(entries),
+        unauthorised_entries=tuple(unauthorised),
+        authorised_entries=tuple(authorised),
+        violations=tuple(violations),
+        cell_person_s=cell_person_s.reshape(grid.ny, grid.nx),
+        total_person_s=float(present.sum()) * period_s,
+    )
