@@ -4,10 +4,10 @@ Rule (exact): a frame is *released* once its capture time is at or below the wat
 
     watermark = max(min(latest capture time of each live camera) - jitter, newest capture time seen - window)
 
-(``jitter`` allows a camera's own frames to arrive slightly out of order) where a camera is live while its latest capture time is within ``camera_silence_us`` of the newest capture
-time. So a frame waits until every live camera has reported a later frame, but never longer than the window. A
-frame whose capture time is below the capture time of the last released frame arrives too late: it is dropped
-and counted.
+where ``jitter`` lets a camera's own frames arrive slightly out of order and a camera is live while its
+latest capture time is within ``camera_silence_us`` of the newest capture time. So a frame waits until every
+live camera has reported a later frame, but never longer than the window. A frame whose capture time is below
+the capture time of the last released frame arrives too late: it is dropped and counted.
 """
 
 from __future__ import annotations

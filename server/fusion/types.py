@@ -146,20 +146,20 @@ class FusionConfig:
     # Weight of a local track's velocity in the global velocity update.
     velocity_gain: float = 0.3
     # A global person is reported once it has been observed for this long (filters false positives).
-    confirm_after_s: float = 0.3
+    confirm_after_s: float = 0.5
     # ... and with at least this many observations.
     confirm_min_hits: int = 3
     # A tentative global person not observed for this long is dropped silently.
     tentative_timeout_s: float = 0.5
     # A confirmed global person not observed by any camera for this long ends (EndedPerson).
-    end_after_s: float = 1.0
+    end_after_s: float = 0.7
     # Positions are extrapolated with the velocity for at most this long.
     max_extrapolation_s: float = 0.5
     # Maximum plausible walking speed; velocity estimates are clipped to it.
     max_speed_mps: float = 3.0
     # Frames are applied in capture-time order; a frame waits at most this long for slower cameras.
     reorder_window_us: int = 600_000
-    # Frames of one camera may arrive out of order by up to this much (network jitter); the buffer waits for it.
+    # Frames of one camera may arrive out of order by up to this much (network jitter).
     arrival_jitter_us: int = 200_000
     # A camera silent for this long stops holding back the reorder buffer.
     camera_silence_us: int = 2_000_000

@@ -16,11 +16,17 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from server.analytics.site import SiteAnalytics
-from server.analytics.types import AlertKind, AnalyticsConfig, AnalyticsUpdate, PersonIdentity
+from server.analytics.types import (
+    AlertKind,
+    AnalyticsConfig,
+    AnalyticsUpdate,
+    DistancingViolation,
+    PersonIdentity,
+)
 from server.fusion.site import SiteFusion
 from server.fusion.types import FusedFrame, FusionConfig
 from server.simulation.simulator import SimulationResult
-from server.simulation.truth import GroundTruth, compute_truth
+from server.simulation.truth import GroundTruth, TruthViolation, compute_truth, truth_violations
 
 MATCH_DISTANCE_M = 1.0
 
@@ -45,6 +51,12 @@ class EvaluationReport:
     estimated_violations: int = 0
     violation_precision: float = float("nan")
     violation_recall: float = float("nan")
+    # With a don't-care band: an estimate is right when the truth pair violated under D + band_m and
+    # T - band_s; a truth violation must be found when it holds under D - band_m and T + band_s.
+    violation_band_m: float = 0.25
+    violation_band_s: float = 1.0
+    violation_precision_band: float = float("nan")
+    violation_recall_band: float = float("nan")
     unauthorised_entries: int = 0
     alarmed_in_time: int = 0
     max_alarm_latency_s: float = 0.0
@@ -177,24 +189,70 @@ def evaluate(
         report.mota = float(summary["mota"].iloc[0])
         report.id_switches = int(summary["num_switches"].iloc[0])
 
-    _score_violations(report, updates, truth, matcher)
+    _score_violations(report, updates, truth, matcher, analytics_config)
     _score_access(report, updates, truth, matcher, result, analytics_config)
     _score_heat(report, updates, truth, analytics_config)
     return report
 
 
 def _score_violations(
-    report: EvaluationReport, updates: list[AnalyticsUpdate], truth: GroundTruth, matcher: _Matcher
+    report: EvaluationReport,
+    updates: list[AnalyticsUpdate],
+    truth: GroundTruth,
+    matcher: _Matcher,
+    config: AnalyticsConfig,
 ) -> None:
     estimated = [v for update in updates for v in update.violations_ended]
     report.estimated_violations = len(estimated)
     report.true_violations = len(truth.violations)
-    tolerance_us = 1_000_000
-    by_pair: dict[tuple[int, int], list[tuple[int, int]]] = {}
-    for v in truth.violations:
-        by_pair.setdefault((min(v.person_a, v.person_b), max(v.person_a, v.person_b)), []).append(
-            (v.start_us, v.end_us)
+    precision, recall = _match_violations(estimated, truth.violations, truth.violations, matcher)
+    report.violation_precision, report.violation_recall = precision, recall
+
+    def relaxed(distance_m: float, duration_s: float) -> tuple[TruthViolation, ...]:
+        return truth_violations(
+            truth.positions,
+            truth.person_ids,
+            truth.times_us,
+            period_s=truth.period_s,
+            distance_m=distance_m,
+            min_duration_s=max(duration_s, 0.0),
+            gap_s=config.distancing_gap_s,
         )
+
+    loose = relaxed(
+        config.distancing_distance_m + report.violation_band_m,
+        config.distancing_min_duration_s - report.violation_band_s,
+    )
+    tight = relaxed(
+        config.distancing_distance_m - report.violation_band_m,
+        config.distancing_min_duration_s + report.violation_band_s,
+    )
+    report.violation_precision_band, _ = _match_violations(estimated, loose, tight, matcher)
+    _, report.violation_recall_band = _match_violations(estimated, loose, tight, matcher)
+
+
+def _match_violations(
+    estimated: list[DistancingViolation],
+    for_precision: tuple[TruthViolation, ...],
+    for_recall: tuple[TruthViolation, ...],
+    matcher: _Matcher,
+) -> tuple[float, float]:
+    """Precision of ``estimated`` against ``for_precision``, recall of ``for_recall`` by ``estimated``.
+
+    Match: same truth pair (through the global id -> truth person majority) and intervals overlapping
+    within 1 s."""
+    tolerance_us = 1_000_000
+
+    def index(violations: tuple[TruthViolation, ...]) -> dict[tuple[int, int], list[tuple[int, int]]]:
+        by_pair: dict[tuple[int, int], list[tuple[int, int]]] = {}
+        for v in violations:
+            by_pair.setdefault((min(v.person_a, v.person_b), max(v.person_a, v.person_b)), []).append(
+                (v.start_us, v.end_us)
+            )
+        return by_pair
+
+    precision_pairs = index(for_precision)
+    recall_pairs = index(for_recall)
     recalled: set[tuple[int, int, int]] = set()
     true_positive = 0
     for v in estimated:
@@ -203,14 +261,16 @@ def _score_violations(
             continue
         key = (min(a, b), max(a, b))
         end = v.end_us if v.end_us is not None else v.last_close_us
-        hit = False
-        for start_us, end_us in by_pair.get(key, []):
+        true_positive += any(
+            v.start_us <= end_us + tolerance_us and end >= start_us - tolerance_us
+            for start_us, end_us in precision_pairs.get(key, [])
+        )
+        for start_us, end_us in recall_pairs.get(key, []):
             if v.start_us <= end_us + tolerance_us and end >= start_us - tolerance_us:
                 recalled.add((key[0], key[1], start_us))
-                hit = True
-        true_positive += hit
-    report.violation_precision = true_positive / len(estimated) if estimated else 1.0
-    report.violation_recall = len(recalled) / len(truth.violations) if truth.violations else 1.0
+    precision = true_positive / len(estimated) if estimated else 1.0
+    recall = len(recalled) / len(for_recall) if for_recall else 1.0
+    return precision, recall
 
 
 def _score_access(

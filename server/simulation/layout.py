@@ -17,7 +17,7 @@ PERSON_RADIUS_M = 0.25
 
 @dataclass(frozen=True)
 class VirtualCamera:
-    """A pinhole camera above the floor. ``floor_region_m`` is the floor rectangle it sees (x0, y0, x1, y1)."""
+    """A pinhole camera above the floor; ``floor_region_m`` (x0, y0, x1, y1) is the floor it sees."""
 
     camera_id: int
     position_m: tuple[float, float, float]
@@ -49,13 +49,15 @@ class VirtualCamera:
     def homography_floor_to_image(self) -> FloatArray:
         """3x3 homography from floor metres (z = 0) to image pixels."""
         p = self.projection()
-        result: FloatArray = p[:, [0, 1, 3]]
-        return result / result[2, 2]
+        matrix: FloatArray = p[:, [0, 1, 3]]
+        result: FloatArray = matrix / matrix[2, 2]
+        return result
 
     def homography_image_to_floor(self) -> FloatArray:
         """3x3 homography from image pixels to floor metres (what the installer's calibration computes)."""
-        inverse: FloatArray = np.linalg.inv(self.homography_floor_to_image())
-        return inverse / inverse[2, 2]
+        inverse = np.asarray(np.linalg.inv(self.homography_floor_to_image()), dtype=np.float64)
+        result: FloatArray = inverse / inverse[2, 2]
+        return result
 
     def sees(self, xy_m: FloatArray) -> np.ndarray:  # type: ignore[type-arg]
         """Boolean mask: the floor points lie in this camera's floor region."""
@@ -63,7 +65,7 @@ class VirtualCamera:
         return (xy_m[:, 0] >= x0) & (xy_m[:, 0] <= x1) & (xy_m[:, 1] >= y0) & (xy_m[:, 1] <= y1)
 
     def person_boxes_px(self, xy_m: FloatArray) -> FloatArray:
-        """(N, 4) boxes x, y, w, h in pixels: the projection of an upright person cylinder standing at each point."""
+        """(N, 4) boxes x, y, w, h in pixels: projections of an upright person cylinder at each point."""
         n = xy_m.shape[0]
         if n == 0:
             return np.zeros((0, 4))

@@ -77,8 +77,8 @@ class SimulationConfig:
 
 @dataclass(frozen=True)
 class SimCameraFrame:
-    """One simulated TrackFrame. ``truth_person_ids[i]`` is -1 for a false positive. Removed tracks are listed in
-    ``removed_local_ids`` (a TrackFrame carries them as rows with state REMOVED)."""
+    """One simulated TrackFrame. ``truth_person_ids[i]`` is -1 for a false positive. Removed tracks are
+    listed in ``removed_local_ids`` (a TrackFrame carries them as rows with state REMOVED)."""
 
     camera_id: int
     sequence: int
@@ -151,7 +151,7 @@ def _population(config: SimulationConfig, layout: StoreLayout, rng: np.random.Ge
         level = 1 if kind < 2 else kind
         permitted = frozenset({STOCK_ROOM_ZONE_ID}) if kind == 1 else frozenset()
         identity = PersonIdentity(1000 + e, EMPLOYEE_NAMES[e % len(EMPLOYEE_NAMES)], level, permitted)
-        sequence = list(rng.choice(np.array(interest, dtype=object), size=2, replace=False))
+        sequence: list[Zone] = list(rng.choice(np.array(interest, dtype=object), size=2, replace=False))
         if rng.random() < 0.7:
             sequence.insert(1, stock_room)
         times, xy = plan_path(
@@ -167,9 +167,9 @@ def _population(config: SimulationConfig, layout: StoreLayout, rng: np.random.Ge
         remaining = config.people - len(people)
         size = 1
         if remaining >= 2 and rng.random() < config.group_fraction:
-            size = int(min(remaining, rng.integers(2, 4)))
+            size = min(remaining, int(rng.integers(2, 4)))
         count = int(rng.integers(2, 5))
-        sequence: list[Zone] = list(rng.choice(np.array(interest, dtype=object), size=count, replace=False))
+        sequence = list(rng.choice(np.array(interest, dtype=object), size=count, replace=False))
         if rng.random() < 0.5:
             sequence.append(checkout)
         if size == 1 and rng.random() < config.intruder_fraction:
@@ -248,10 +248,13 @@ def _camera_frames(
             pid = person.person_id
             track_or_none = tracks.get(pid)
             if detected[p]:
-                if track_or_none is not None and track_or_none.hits >= config.confirm_hits:
-                    if rng.random() < config.id_switch_rate:
-                        removed.append(track_or_none.local_id)
-                        track_or_none = None
+                if (
+                    track_or_none is not None
+                    and track_or_none.hits >= config.confirm_hits
+                    and rng.random() < config.id_switch_rate
+                ):
+                    removed.append(track_or_none.local_id)
+                    track_or_none = None
                 if track_or_none is None:
                     track_or_none = _LocalTrack(next_local, pid)
                     next_local += 1

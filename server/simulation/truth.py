@@ -1,9 +1,9 @@
 """Exact ground truth of a simulation, sampled on a fine clock from the people's true paths.
 
-Definitions mirror :mod:`server.analytics.site` but are computed independently, per person and per pair, from
-the true positions (no noise, no fusion): zone entries (with the same exit grace), distancing violations (same
-D, T and gap), unauthorised entries into restricted zones, and person-seconds per heat-map cell (each sample held
-for one truth period).
+Definitions mirror :mod:`server.analytics.site` but are computed independently, per person and per pair,
+from the true positions (no noise, no fusion): zone entries (with the same exit grace), distancing
+violations (same D, T and gap), unauthorised entries into restricted zones, and person-seconds per
+heat-map cell (each sample held for one truth period).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class TruthEntry:
 
 @dataclass(frozen=True)
 class GroundTruth:
-    """Truth sampled every ``period_s``. ``positions[t, p]`` is NaN while person ``person_ids[p]`` is absent."""
+    """Truth sampled every ``period_s``; ``positions[t, p]`` is NaN while ``person_ids[p]`` is absent."""
 
     period_s: float
     times_us: IntArray
@@ -85,13 +85,13 @@ def compute_truth(
     times_us = EPOCH_US + np.round(times_s * 1e6).astype(np.int64)
     person_ids = np.array([p.person_id for p in result.people], dtype=np.int64)
     positions = np.stack([p.positions(times_s) for p in result.people], axis=1)  # (T, P, 2)
-    samples, count = positions.shape[0], positions.shape[1]
+    samples = positions.shape[0]
     present = ~np.isnan(positions[..., 0])
 
     # zones: per person, inside runs with the exit grace
     zones = analytics.zones
     edges = EdgeSet.from_polygons([z.polygon_array() for z in zones])
-    grace = int(round(analytics.exit_grace_s / period_s))
+    grace = round(analytics.exit_grace_s / period_s)
     entries: list[TruthEntry] = []
     unauthorised: list[TruthEntry] = []
     authorised: list[TruthEntry] = []
@@ -112,40 +112,15 @@ def compute_truth(
                     )
                     (authorised if allowed else unauthorised).append(entry)
 
-    # distancing: per pair, close runs with the gap tolerance, kept when long enough
-    gap = int(round(analytics.distancing_gap_s / period_s))
-    close_by_pair: dict[tuple[int, int], list[int]] = {}
-    distance_by_pair: dict[tuple[int, int], list[float]] = {}
-    for t in range(samples):
-        here = np.flatnonzero(present[t])
-        if here.size < 2:
-            continue
-        xy = positions[t, here]
-        delta = xy[:, None, :] - xy[None, :, :]
-        distance = np.hypot(delta[..., 0], delta[..., 1])
-        first, second = np.nonzero(np.triu(distance < analytics.distancing_distance_m, k=1))
-        for i, j in zip(first.tolist(), second.tolist(), strict=True):
-            key = (int(here[i]), int(here[j]))
-            close_by_pair.setdefault(key, []).append(t)
-            distance_by_pair.setdefault(key, []).append(float(distance[i, j]))
-    violations: list[TruthViolation] = []
-    min_samples = analytics.distancing_min_duration_s / period_s
-    for (a, b), ts in close_by_pair.items():
-        mask = np.zeros(samples, dtype=np.bool_)
-        mask[ts] = True
-        values = np.full(samples, np.inf)
-        values[ts] = distance_by_pair[(a, b)]
-        for first, last in _episodes(mask, gap):
-            if last - first >= min_samples - 1e-9:
-                violations.append(
-                    TruthViolation(
-                        int(person_ids[a]),
-                        int(person_ids[b]),
-                        int(times_us[first]),
-                        int(times_us[last]),
-                        float(values[first : last + 1].min()),
-                    )
-                )
+    violations = truth_violations(
+        positions,
+        person_ids,
+        times_us,
+        period_s=period_s,
+        distance_m=analytics.distancing_distance_m,
+        min_duration_s=analytics.distancing_min_duration_s,
+        gap_s=analytics.distancing_gap_s,
+    )
 
     grid = analytics.grid
     flat = positions[present]
@@ -159,7 +134,57 @@ def compute_truth(
         entries=tuple(entries),
         unauthorised_entries=tuple(unauthorised),
         authorised_entries=tuple(authorised),
-        violations=tuple(violations),
+        violations=violations,
         cell_person_s=cell_person_s.reshape(grid.ny, grid.nx),
         total_person_s=float(present.sum()) * period_s,
     )
+
+
+def truth_violations(
+    positions: FloatArray,
+    person_ids: IntArray,
+    times_us: IntArray,
+    *,
+    period_s: float,
+    distance_m: float,
+    min_duration_s: float,
+    gap_s: float,
+) -> tuple[TruthViolation, ...]:
+    """Distancing violations of the true positions: per pair, runs of samples closer than ``distance_m``
+    (runs separated by at most ``gap_s`` joined) lasting at least ``min_duration_s``."""
+    samples = positions.shape[0]
+    present = ~np.isnan(positions[..., 0])
+    gap_samples = round(gap_s / period_s)
+    close_by_pair: dict[tuple[int, int], list[int]] = {}
+    distance_by_pair: dict[tuple[int, int], list[float]] = {}
+    for t in range(samples):
+        here = np.flatnonzero(present[t])
+        if here.size < 2:
+            continue
+        xy = positions[t, here]
+        delta = xy[:, None, :] - xy[None, :, :]
+        distance = np.hypot(delta[..., 0], delta[..., 1])
+        rows_i, cols_j = np.nonzero(np.triu(distance < distance_m, k=1))
+        for i, j in zip(rows_i.tolist(), cols_j.tolist(), strict=True):
+            key = (int(here[i]), int(here[j]))
+            close_by_pair.setdefault(key, []).append(t)
+            distance_by_pair.setdefault(key, []).append(float(distance[i, j]))
+    violations: list[TruthViolation] = []
+    min_samples = min_duration_s / period_s
+    for (a, b), ts in close_by_pair.items():
+        mask = np.zeros(samples, dtype=np.bool_)
+        mask[ts] = True
+        values = np.full(samples, np.inf)
+        values[ts] = distance_by_pair[(a, b)]
+        for first, last in _episodes(mask, gap_samples):
+            if last - first >= min_samples - 1e-9:
+                violations.append(
+                    TruthViolation(
+                        int(person_ids[a]),
+                        int(person_ids[b]),
+                        int(times_us[first]),
+                        int(times_us[last]),
+                        float(values[first : last + 1].min()),
+                    )
+                )
+    return tuple(violations)
