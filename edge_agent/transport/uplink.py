@@ -30,6 +30,7 @@ from proto.retail.v1 import edge_service_pb2
 logger = logging.getLogger(__name__)
 
 STREAM_METHOD = "/retail.v1.EdgeService/Stream"
+_ACCEPT_WAIT_S = 5.0
 CHANNEL_OPTIONS = [
     ("grpc.keepalive_time_ms", 10_000),
     ("grpc.keepalive_timeout_ms", 5_000),
@@ -191,11 +192,13 @@ class UplinkClient:
             )
             call: Any = stream(metadata=metadata)  # type: ignore[call-arg]
             self.stats.sessions += 1
-            sender = asyncio.create_task(self._send_loop(call))
+            accepted = asyncio.Event()
+            sender = asyncio.create_task(self._send_loop(call, accepted))
             try:
                 async for message in call:
                     if not established:
                         established = True
+                        accepted.set()
                         self.stats.connected = True
                         self.stats.last_error = ""
                         logger.info("uplink connected to %s as device %d", options.server, options.device_id)
@@ -211,7 +214,11 @@ class UplinkClient:
             await channel.close(grace=None)
         return established
 
-    async def _send_loop(self, call: Any) -> None:
+    async def _send_loop(self, call: Any, accepted: asyncio.Event) -> None:
+        # Write nothing before the server has accepted the stream (it sends the DeviceConfig first): a write that
+        # races with an UNAUTHENTICATED abort makes grpc report INTERNAL instead of the server's status.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(accepted.wait(), timeout=_ACCEPT_WAIT_S)
         try:
             await self._send_frames(call)
         except asyncio.CancelledError:
