@@ -3,7 +3,7 @@ groups match this table (after every migrate, or with `manage.py seed_roles`).
 
 - admin: everything (users, people, inventory, devices, alerts; audit log read-only).
 - installer: sites read; cameras, calibration, floor plans and edge devices read/write; zones read; live view.
-- staff: dashboard data (sites, floor plans, zones, cameras, live view, analytics), alerts acknowledge/resolve, siren,
+- staff: dashboard data (sites, floor plans, zones, cameras, live view, analytics), alerts ack/resolve, siren,
   identity bind/unbind (reads employees and levels to pick from).
 """
 

@@ -16,7 +16,7 @@ from server.api.errors import ConflictError, FieldError
 from server.audit.services import Actor, audit_record, audited_create, audited_delete, audited_update
 
 
-def _check_password(password: str, user: AbstractUser | None) -> None:
+def _check_password(password: str, user: Any) -> None:
     try:
         validate_password(password, user=user)
     except DjangoValidationError as err:

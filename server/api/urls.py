@@ -20,8 +20,13 @@ from server.people.apis import (
 
 
 class ApiRouter(DefaultRouter):
+    """Paths with or without a trailing slash (`/api/sites` and `/api/sites/`); no browsable root view."""
+
     include_root_view = False
-    trailing_slash = "/?"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.trailing_slash = "/?"
 
 
 router = ApiRouter()
