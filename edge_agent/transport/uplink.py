@@ -215,8 +215,8 @@ class UplinkClient:
         return established
 
     async def _send_loop(self, call: Any, accepted: asyncio.Event) -> None:
-        # Write nothing before the server has accepted the stream (it sends the DeviceConfig first): a write that
-        # races with an UNAUTHENTICATED abort makes grpc report INTERNAL instead of the server's status.
+        # Write nothing before the server has accepted the stream (it sends the DeviceConfig first): a write
+        # that races with an UNAUTHENTICATED abort makes grpc report INTERNAL instead of the server's status.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(accepted.wait(), timeout=_ACCEPT_WAIT_S)
         try:

@@ -1,7 +1,7 @@
 """A real grpc.aio EdgeService for the agent's integration tests (127.0.0.1, port 0).
 
-It stores frames keyed by (camera, sequence) like the production ingest, acks the highest contiguous sequence per
-camera, counts duplicates, records heartbeats and snapshots, sends a DeviceConfig on stream start, can push
+It stores frames keyed by (camera, sequence) like the production ingest, acks the highest contiguous sequence
+per camera, counts duplicates, records heartbeats and snapshots, sends a DeviceConfig on stream start, can push
 configs and commands, and can revoke a device (UNAUTHENTICATED, as the server does).
 """
 
@@ -41,7 +41,7 @@ class Store:
     floors: dict[int, int] = field(default_factory=dict)
 
     def highest_contiguous(self, camera_id: int) -> int:
-        """Like the production server: a gap older than ``reorder_window`` (frames the edge evicted) is skipped."""
+        """Like the production server: a gap older than ``reorder_window`` (evicted frames) is skipped."""
         sequence = self.floors.get(camera_id, 0)
         newest = max((s for c, s in self.frames if c == camera_id), default=0)
         if newest - sequence > self.reorder_window:
@@ -64,6 +64,7 @@ class FakeEdgeServicer(edge_service_pb2_grpc.EdgeServiceServicer):
         entry = self.store.tokens.pop(request.enrollment_token, None)
         if entry is None:
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "enrollment token unknown, used or expired")
+        assert entry is not None
         device_id, secret = entry
         self.store.credentials[device_id] = secret
         return edge_service_pb2.EnrollResponse(

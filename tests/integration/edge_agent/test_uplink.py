@@ -1,4 +1,4 @@
-"""The uplink against a real grpc.aio server on loopback: delivery, acks, replay, faults, config and commands."""
+"""The uplink against a real grpc.aio server on loopback: delivery, acks, replay, faults, config, commands."""
 
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ class FakeControl:
 def _tracks(n: int, seed: int) -> Tracks:
     rng = np.random.default_rng(seed)
     xy = rng.uniform(0, 1000, (n, 2))
-    boxes = np.concatenate((xy, xy + (50, 120)), axis=1).astype(np.float32)
+    boxes = np.concatenate((xy, xy + np.array([50.0, 120.0])), axis=1).astype(np.float32)
     return Tracks(
         ids=np.arange(1, n + 1, dtype=np.int64),
         xyxy_px=boxes,
