@@ -1,8 +1,8 @@
 """`retail-server`: run the server (ASGI app + gRPC ingest in one process), the demo, or Django management commands.
 
-    retail-server run  [--http HOST:PORT] [--grpc HOST:PORT] [--no-http | --no-grpc] [--no-migrate]
-    retail-server demo [--http HOST:PORT] [--grpc HOST:PORT] [--no-edge]   (embedded defaults + sample-video agent)
-    retail-server manage <django command> [args...]
+retail-server run  [--http HOST:PORT] [--grpc HOST:PORT] [--no-http | --no-grpc] [--no-migrate]
+retail-server demo [--http HOST:PORT] [--grpc HOST:PORT] [--no-edge]   (embedded defaults + sample-video agent)
+retail-server manage <django command> [args...]
 """
 
 from __future__ import annotations
@@ -141,19 +141,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
             "run",
             "--server",
             f"{'127.0.0.1' if grpc_host in ('0.0.0.0', '::') else grpc_host}:{grpc_port}",  # noqa: S104
-            "--device-id",
-            str(demo.device_id),
-            "--device-secret",
-            demo.device_secret,
+            f"--device-id={demo.device_id}",
+            f"--device-secret={demo.device_secret}",
             "--loop",
             "--pace",
             "native",
+            "--state-dir",
+            str(Path(settings.DATA_DIR) / "edge"),
         ]
-        for camera_id, crop, homography in zip(demo.camera_ids, demo.crops_px, demo.homographies, strict=True):
-            command += ["--source", str(video), "--camera-id", str(camera_id)]
-            command += ["--crop", ",".join(str(v) for v in crop)]
-            command += ["--homography", ",".join(repr(v) for v in homography)]
-        edge = subprocess.Popen(command, env={**os.environ, "RETAIL_EDGE_STATE_DIR": str(settings.DATA_DIR / "edge")})
+        for camera_id, crop, homography in zip(
+            demo.camera_ids, demo.crops_px, demo.homographies, strict=True
+        ):
+            # `--flag=value`: values may start with "-" (negative numbers, URL-safe secrets).
+            command += [f"--source={video}", f"--camera-id={camera_id}"]
+            command += ["--crop=" + ",".join(str(v) for v in crop)]
+            command += ["--homography=" + ",".join(repr(v) for v in homography)]
+        edge = subprocess.Popen(command)
     users = ", ".join(f"{u}/{p}" for u, p in DEMO_USERS)
     try:
         asyncio.run(
@@ -198,7 +201,9 @@ def cmd_manage(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="retail-server", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="retail-server", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the ASGI app and the gRPC ingest server")
     run.add_argument("--http", type=_split_host_port, default=_split_host_port("127.0.0.1:8000"))
@@ -220,7 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     args = build_parser().parse_args(argv)
     return int(args.func(args))
 

@@ -9,6 +9,7 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
@@ -97,7 +98,8 @@ def _persist_alert(site_id: int, alert: AccessAlert) -> dict[str, Any]:
         person_id=alert.global_id,
         employee_id=alert.employee_id,
         message=alert.message,
-        time_us=alert.time_us,
+        raised_at=datetime.fromtimestamp(alert.time_us / 1e6, tz=UTC),
+        distance_m=alert.distance_m,
     )
 
 
@@ -134,7 +136,10 @@ def build_runtime() -> Runtime:
     def on_live(site_id: int, fused: FusedFrame) -> None:
         live_registry.update_site(
             site_id,
-            {pid: (x, y) for pid, (x, y) in zip(fused.global_ids.tolist(), fused.floor_xy_m.tolist(), strict=True)},
+            {
+                pid: (x, y)
+                for pid, (x, y) in zip(fused.global_ids.tolist(), fused.floor_xy_m.tolist(), strict=True)
+            },
             fused.time_us,
         )
 
@@ -151,7 +156,9 @@ def build_runtime() -> Runtime:
 
     def on_health(identity: Any, health: dict[str, Any]) -> None:
         event = health_event(site_id=identity.site_id, device_id=identity.device_id, health=health)
-        task = asyncio.get_running_loop().create_task(publisher.send_now(site_health_group(identity.site_id), event))
+        task = asyncio.get_running_loop().create_task(
+            publisher.send_now(site_health_group(identity.site_id), event)
+        )
         background.add(task)
         task.add_done_callback(background.discard)
 
@@ -160,7 +167,8 @@ def build_runtime() -> Runtime:
         settings=StreamSettings(
             max_frame_bytes=settings.INGEST_MAX_MESSAGE_BYTES,
             window=TimeWindow(
-                max_past_us=settings.INGEST_MAX_PAST_S * 10**6, max_future_us=settings.INGEST_MAX_FUTURE_S * 10**6
+                max_past_us=settings.INGEST_MAX_PAST_S * 10**6,
+                max_future_us=settings.INGEST_MAX_FUTURE_S * 10**6,
             ),
             ack_interval_s=settings.INGEST_ACK_INTERVAL_MS / 1000.0,
             auth_recheck_s=settings.INGEST_AUTH_RECHECK_S,

@@ -23,7 +23,10 @@ class AssetMissing(RuntimeError):
 def sample_video_path(data_dir: Path) -> Path:
     configured = os.environ.get("RETAIL_SAMPLE_VIDEO", "")
     candidates = [Path(configured)] if configured else []
-    candidates += [REPO_ROOT.parent / "shared" / "assets" / "video" / "vtest.avi", data_dir / "assets" / "vtest.avi"]
+    candidates += [
+        REPO_ROOT.parent / "shared" / "assets" / "video" / "vtest.avi",
+        data_dir / "assets" / "vtest.avi",
+    ]
     for candidate in candidates:
         if candidate.is_file():
             return candidate.resolve()

@@ -46,7 +46,9 @@ class DemoSetup:
     homographies: tuple[tuple[float, ...], ...]
 
 
-def crop_homography(crop_px: tuple[int, int, int, int]) -> tuple[list[list[float]], list[dict[str, list[float]]]]:
+def crop_homography(
+    crop_px: tuple[int, int, int, int],
+) -> tuple[list[list[float]], list[dict[str, list[float]]]]:
     """The px→cm homography of a crop, and its calibration points (the full frame's corners moved into the crop)."""
     full, _ = homography_from_points(FULL_FRAME_CORNERS_PX, FULL_FRAME_CORNERS_M)
     x0, y0, w, h = crop_px
@@ -55,7 +57,9 @@ def crop_homography(crop_px: tuple[int, int, int, int]) -> tuple[list[list[float
     homog = np.c_[in_full, np.ones(4)] @ full.T
     floor_m = homog[:, :2] / homog[:, 2:3] / 100.0
     homography, _ = homography_from_points(crop_corners.tolist(), floor_m.tolist())
-    points = [{"image_px": p.tolist(), "floor_m": f.tolist()} for p, f in zip(crop_corners, floor_m, strict=True)]
+    points = [
+        {"image_px": p.tolist(), "floor_m": f.tolist()} for p, f in zip(crop_corners, floor_m, strict=True)
+    ]
     return homography.tolist(), points
 
 
@@ -74,7 +78,8 @@ def _device_secret() -> str:
 def setup_demo(*, video_path: str) -> DemoSetup:
     site, _ = Site.objects.get_or_create(name="Demo store")
     FloorPlan.objects.update_or_create(
-        site=site, defaults={"width_m": 30.0, "height_m": 20.0, "metres_per_pixel": 0.025, "heatmap_cell_m": 0.5}
+        site=site,
+        defaults={"width_m": 30.0, "height_m": 20.0, "metres_per_pixel": 0.025, "heatmap_cell_m": 0.5},
     )
     device, _ = EdgeDevice.objects.get_or_create(site=site, name="Demo edge box")
     secret = _device_secret()
@@ -111,6 +116,9 @@ def setup_demo(*, video_path: str) -> DemoSetup:
             name=name,
             defaults={"kind": kind, "polygon": polygon, "required_level": level, "warning_distance_m": 1.5},
         )
+    from server.accounts.roles import ensure_roles
+
+    ensure_roles()
     user_model = get_user_model()
     for username, password in DEMO_USERS:
         user, created = user_model.objects.get_or_create(username=username)
