@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,9 +16,9 @@ from server.timeseries.types import Point, Row, SeriesQuery
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> EmbeddedBackend:
+def store(tmp_path: Path) -> Iterator[EmbeddedBackend]:
     backend = EmbeddedBackend(tmp_path / "nested" / "ts.sqlite3")
-    yield backend  # type: ignore[misc]
+    yield backend
     backend.close()
 
 

@@ -54,7 +54,7 @@ def test_occupancy_site_wide_has_no_zone_tag() -> None:
                 camera_id=3,
                 time_ns=5,
                 fps=25,
-                inference_us=900.0,
+                inference_us=900.0,  # type: ignore[arg-type]
                 dropped_frames=0,
                 spool_depth=2,
             ),
