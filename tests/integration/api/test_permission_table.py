@@ -43,7 +43,7 @@ class Case:
 
 
 def _zone_permission_url(s: Store) -> str:
-    grant = ZonePermission.objects.create(employee=s["employee"], zone=s["restricted"])
+    grant, _ = ZonePermission.objects.get_or_create(employee=s["employee"], zone=s["restricted"])
     return f"/api/zone-permissions/{grant.pk}"
 
 
@@ -70,7 +70,9 @@ def _badge_url(s: Store) -> str:
 
 
 def _other_user_url(s: Store) -> str:
-    other = User.objects.create_user(username="someone", password="a long enough password 1")
+    other = User.objects.filter(username="someone").first() or User.objects.create_user(
+        username="someone", password="a long enough password 1"
+    )
     return f"/api/users/{other.pk}"
 
 
