@@ -136,6 +136,7 @@ class Pipeline:
         self._local_cameras = {c.camera_id: c for c in settings.cameras}
         self._desired: dict[int, CameraSettings] = dict(self._local_cameras)
         self._cameras: dict[int, _CameraRuntime] = {}
+        self._retired: list[CameraReader] = []
         self._lock = threading.RLock()
         self._wakeup = threading.Event()
         self._stop = threading.Event()
@@ -165,6 +166,7 @@ class Pipeline:
     def _stop_camera(self, camera_id: int) -> int:
         runtime = self._cameras.pop(camera_id)
         runtime.reader.stop()
+        self._retired = [r for r in self._retired if r.is_alive()] + [runtime.reader]
         return runtime.tracker.next_id
 
     def _reconcile(self) -> None:
@@ -228,10 +230,18 @@ class Pipeline:
         self._stop.set()
         self._wakeup.set()
 
-    def close(self) -> None:
+    def close(self, join_timeout_s: float = 5.0) -> None:
+        """Stop every camera and wait for the reader threads (a thread still inside a decoder at interpreter
+        exit can abort the process)."""
         with self._lock:
+            runtimes = list(self._cameras.values())
             for camera_id in list(self._cameras):
                 self._stop_camera(camera_id)
+        deadline = time.monotonic() + join_timeout_s
+        for reader in [r.reader for r in runtimes] + self._retired:
+            if reader.is_alive():
+                reader.join(timeout=max(0.0, deadline - time.monotonic()))
+        self._retired.clear()
 
     def run(self, max_seconds: float | None = None, max_frames: int | None = None) -> None:
         """Analyse until ``stop``, a limit, or every camera's (non-looping) file has ended."""

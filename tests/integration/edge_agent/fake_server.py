@@ -1,8 +1,8 @@
 """A real grpc.aio EdgeService for the agent's integration tests (127.0.0.1, port 0).
 
 It stores frames keyed by (camera, sequence) like the production ingest, acks the highest contiguous sequence
-per camera, counts duplicates, records heartbeats and snapshots, sends a DeviceConfig on stream start, can push
-configs and commands, and can revoke a device (UNAUTHENTICATED, as the server does).
+per camera, counts duplicates, records heartbeats and snapshots, sends a DeviceConfig on stream start, can
+push configs and commands, and can revoke a device (UNAUTHENTICATED, as the server does).
 """
 
 from __future__ import annotations
