@@ -83,7 +83,7 @@ async def serve(
             ws="auto",
         )
         uv_server = uvicorn.Server(config)
-        uv_server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        uv_server.install_signal_handlers = lambda: None  # type: ignore[attr-defined,method-assign]
         uv_task = asyncio.create_task(uv_server.serve())
         while not uv_server.started and not uv_task.done():
             await asyncio.sleep(0.05)
@@ -122,17 +122,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _prepare(migrate=True)
     from django.conf import settings
 
-    from server.demo.assets import AssetMissing, sample_video_path
+    from server.demo.assets import AssetMissingError, sample_video_path
     from server.demo.setup import DEMO_USERS, setup_demo
 
     try:
         video = sample_video_path(Path(settings.DATA_DIR))
-    except AssetMissing as err:
+    except AssetMissingError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     demo = setup_demo(video_path=str(video))
     http_host, http_port = args.http
-    url = f"http://{'127.0.0.1' if http_host in ('0.0.0.0', '::') else http_host}:{http_port}/"  # noqa: S104
+    url = f"http://{'127.0.0.1' if http_host in ('0.0.0.0', '::') else http_host}:{http_port}/"
     grpc_host, grpc_port = args.grpc
     edge: subprocess.Popen[bytes] | None = None
     if not args.no_edge:
@@ -140,7 +140,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             _edge_executable(),
             "run",
             "--server",
-            f"{'127.0.0.1' if grpc_host in ('0.0.0.0', '::') else grpc_host}:{grpc_port}",  # noqa: S104
+            f"{'127.0.0.1' if grpc_host in ('0.0.0.0', '::') else grpc_host}:{grpc_port}",
             f"--device-id={demo.device_id}",
             f"--device-secret={demo.device_secret}",
             "--loop",

@@ -6,6 +6,7 @@ the per-site fusion + analytics, and the gRPC servicer, built from Django settin
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -55,10 +56,8 @@ class Runtime:
         for task in self.tasks:
             task.cancel()
         for task in self.tasks:
-            try:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-            except (asyncio.CancelledError, Exception):  # noqa: PERF203 - shutdown
-                pass
         try:
             await sync_to_async(self.recorder.flush)()
         except Exception:

@@ -16,7 +16,7 @@ VIDEO_URL = "https://raw.githubusercontent.com/opencv/opencv/4.x/samples/data/vt
 VIDEO_SHA256 = "c860e62379d5bd066104516f386487e4adfcf8ddd88af4768c02507d77c79188"
 
 
-class AssetMissing(RuntimeError):
+class AssetMissingError(RuntimeError):
     pass
 
 
@@ -34,14 +34,14 @@ def sample_video_path(data_dir: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     logger.info("downloading the sample video from %s", VIDEO_URL)
     try:
-        with urllib.request.urlopen(VIDEO_URL, timeout=60) as response:  # noqa: S310 - fixed https URL
+        with urllib.request.urlopen(VIDEO_URL, timeout=60) as response:
             data = response.read()
     except OSError as err:
-        raise AssetMissing(
+        raise AssetMissingError(
             f"sample video not found (looked in {', '.join(str(c) for c in candidates)}) and the download from "
             f"{VIDEO_URL} failed: {err}. Set RETAIL_SAMPLE_VIDEO to a video file."
         ) from err
     if hashlib.sha256(data).hexdigest() != VIDEO_SHA256:
-        raise AssetMissing(f"downloaded {VIDEO_URL} but its sha256 does not match; not using it")
+        raise AssetMissingError(f"downloaded {VIDEO_URL} but its sha256 does not match; not using it")
     target.write_bytes(data)
     return target

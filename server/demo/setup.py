@@ -88,7 +88,6 @@ def setup_demo(*, video_path: str) -> DemoSetup:
     homographies: list[tuple[float, ...]] = []
     for index, crop in enumerate(CAMERA_CROPS_PX):
         homography, points = crop_homography(crop)
-        x0, _, w, _ = crop
         camera, _ = Camera.objects.update_or_create(
             site=site,
             name=f"Hall {'left' if index == 0 else 'right'}",

@@ -12,7 +12,12 @@ from server import runtime
 
 
 def _timed(check_ok: bool, detail: str, started: float, **extra: Any) -> dict[str, Any]:
-    return {"ok": check_ok, "detail": detail, "latency_ms": round((time.perf_counter() - started) * 1000, 2), **extra}
+    return {
+        "ok": check_ok,
+        "detail": detail,
+        "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+        **extra,
+    }
 
 
 def check_database() -> dict[str, Any]:

@@ -14,7 +14,8 @@ class CameraStreamState(models.Model):
     frames_rejected = models.PositiveBigIntegerField(default=0)
     duplicates_dropped = models.PositiveBigIntegerField(default=0)
     sequences_skipped = models.PositiveBigIntegerField(
-        default=0, help_text="Gaps larger than the reorder window given up on (evicted from the edge's spool)."
+        default=0,
+        help_text="Gaps larger than the reorder window given up on (evicted from the edge's spool).",
     )
     track_updates_stored = models.PositiveBigIntegerField(default=0)
     last_capture_time_us = models.BigIntegerField(default=0)

@@ -114,7 +114,9 @@ class IngestPipeline:
         if row is None:
             return None
         # Created on the first flush, so that merely looking a camera up (e.g. another device's) stores nothing.
-        state = CameraStreamState.objects.filter(camera_id=camera_id).first() or CameraStreamState(camera_id=camera_id)
+        state = CameraStreamState.objects.filter(camera_id=camera_id).first() or CameraStreamState(
+            camera_id=camera_id
+        )
         window = SequenceWindow(
             reorder_window=self._reorder_window,
             highest_contiguous=state.highest_contiguous_sequence,

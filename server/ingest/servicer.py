@@ -24,7 +24,7 @@ from server.devices.selectors import device_configuration
 from server.devices.services import DeviceIdentity, EnrollmentRejected
 from server.ingest.converters import device_config_message, heartbeat_to_health
 from server.ingest.pipeline import IngestPipeline
-from server.ingest.validation import FrameInvalid, TimeWindow, decode_frame
+from server.ingest.validation import InvalidFrameError, TimeWindow, decode_frame
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +35,9 @@ MAX_SNAPSHOT_BYTES = 4 * 1024 * 1024
 @dataclass(frozen=True, slots=True)
 class StreamSettings:
     max_frame_bytes: int = 256 * 1024
-    window: TimeWindow = TimeWindow(max_past_us=24 * 3600 * 10**6, max_future_us=300 * 10**6)
+    window: TimeWindow = field(
+        default_factory=lambda: TimeWindow(max_past_us=24 * 3600 * 10**6, max_future_us=300 * 10**6)
+    )
     ack_interval_s: float = 0.2
     auth_recheck_s: float = 2.0
 
@@ -66,7 +68,7 @@ class EdgeServicer:
         self._clock_us = clock_us
         self.open_streams = 0
 
-    def generic_handler(self) -> grpc.GenericRpcHandler:
+    def generic_handler(self) -> grpc.GenericRpcHandler[Any, Any]:
         handlers = {
             "Enroll": grpc.unary_unary_rpc_method_handler(
                 self.Enroll,
@@ -213,7 +215,9 @@ class EdgeServicer:
         camera = await self._pipeline.camera(camera_id)
         if camera is None:
             self._pipeline.reject(None, sequence, "unknown_camera")
-            return _rejection(camera_id, sequence, grpc.StatusCode.NOT_FOUND, f"camera {camera_id} was deleted")
+            return _rejection(
+                camera_id, sequence, grpc.StatusCode.NOT_FOUND, f"camera {camera_id} was deleted"
+            )
         if size_bytes > self._settings.max_frame_bytes:
             self._pipeline.reject(camera, sequence, "oversized")
             return _rejection(
@@ -224,7 +228,7 @@ class EdgeServicer:
             )
         try:
             decoded = decode_frame(frame, now_us=self._clock_us(), window=self._settings.window)
-        except FrameInvalid as err:
+        except InvalidFrameError as err:
             self._pipeline.reject(camera, sequence, err.status.name.lower())
             return _rejection(camera_id, sequence, err.status, err.reason)
         self._pipeline.accept(camera, decoded)
@@ -232,7 +236,9 @@ class EdgeServicer:
 
     async def _handle_heartbeat(self, heartbeat: track_pb2.Heartbeat, state: _StreamState) -> None:
         health = heartbeat_to_health(heartbeat)
-        await sync_to_async(device_services.device_record_seen)(device_id=state.identity.device_id, health=health)
+        await sync_to_async(device_services.device_record_seen)(
+            device_id=state.identity.device_id, health=health
+        )
         if self._on_health is not None:
             self._on_health(state.identity, health)
 
@@ -241,10 +247,15 @@ class EdgeServicer:
     ) -> edge_service_pb2.FrameRejected | None:
         if snapshot.camera_id not in state.identity.camera_ids:
             return _rejection(
-                snapshot.camera_id, 0, grpc.StatusCode.PERMISSION_DENIED, "snapshot of a camera of another device"
+                snapshot.camera_id,
+                0,
+                grpc.StatusCode.PERMISSION_DENIED,
+                "snapshot of a camera of another device",
             )
         if len(snapshot.jpeg) > MAX_SNAPSHOT_BYTES or not snapshot.jpeg.startswith(b"\xff\xd8"):
-            return _rejection(snapshot.camera_id, 0, grpc.StatusCode.INVALID_ARGUMENT, "snapshot is not a JPEG")
+            return _rejection(
+                snapshot.camera_id, 0, grpc.StatusCode.INVALID_ARGUMENT, "snapshot is not a JPEG"
+            )
         from server.inventory.services import camera_store_snapshot
 
         await sync_to_async(camera_store_snapshot)(camera_id=snapshot.camera_id, jpeg=snapshot.jpeg)

@@ -31,7 +31,7 @@ VALID_STATES = frozenset(
 _MAX_STATE = max(VALID_STATES)
 
 
-class FrameInvalid(Exception):
+class InvalidFrameError(Exception):
     """A frame that will never be stored; `status` is the gRPC status code reported to the device."""
 
     def __init__(self, status: grpc.StatusCode, reason: str) -> None:
@@ -64,9 +64,9 @@ class DecodedFrame:
 
 
 def _column(values: object, name: str, count: int) -> npt.NDArray[np.int64]:
-    array = np.fromiter(values, dtype=np.int64)  # type: ignore[call-overload]
+    array: npt.NDArray[np.int64] = np.fromiter(values, dtype=np.int64)  # type: ignore[call-overload]
     if array.shape[0] != count:
-        raise FrameInvalid(
+        raise InvalidFrameError(
             grpc.StatusCode.INVALID_ARGUMENT,
             f"column {name} has {array.shape[0]} entries, expected {count} (one per track)",
         )
@@ -77,7 +77,7 @@ def _check_range(array: npt.NDArray[np.int64], name: str, low: int, high: int) -
     bad = np.flatnonzero((array < low) | (array > high))
     if bad.size:
         index = int(bad[0])
-        raise FrameInvalid(
+        raise InvalidFrameError(
             grpc.StatusCode.INVALID_ARGUMENT,
             f"{name}[{index}] = {int(array[index])} is outside {low} .. {high}",
         )
@@ -86,30 +86,33 @@ def _check_range(array: npt.NDArray[np.int64], name: str, low: int, high: int) -
 def decode_frame(frame: track_pb2.TrackFrame, *, now_us: int, window: TimeWindow) -> DecodedFrame:
     """Check every field of `frame` against the contract in track.proto and return its columns as arrays."""
     if frame.camera_id == 0:
-        raise FrameInvalid(grpc.StatusCode.INVALID_ARGUMENT, "camera_id must be set (> 0)")
+        raise InvalidFrameError(grpc.StatusCode.INVALID_ARGUMENT, "camera_id must be set (> 0)")
     if frame.sequence == 0:
-        raise FrameInvalid(grpc.StatusCode.INVALID_ARGUMENT, "sequence must start at 1")
-    if frame.capture_time_us < now_us - window.max_past_us or frame.capture_time_us > now_us + window.max_future_us:
+        raise InvalidFrameError(grpc.StatusCode.INVALID_ARGUMENT, "sequence must start at 1")
+    if (
+        frame.capture_time_us < now_us - window.max_past_us
+        or frame.capture_time_us > now_us + window.max_future_us
+    ):
         offset_s = (frame.capture_time_us - now_us) / 1e6
-        raise FrameInvalid(
+        raise InvalidFrameError(
             grpc.StatusCode.FAILED_PRECONDITION,
             f"capture_time_us is {offset_s:+.1f} s from the server clock, outside the accepted window "
             f"(-{window.max_past_us / 1e6:.0f} s .. +{window.max_future_us / 1e6:.0f} s); check the box's clock (NTP)",
         )
     count = len(frame.local_id_deltas)
     if count > MAX_TRACKS_PER_FRAME:
-        raise FrameInvalid(
+        raise InvalidFrameError(
             grpc.StatusCode.INVALID_ARGUMENT, f"{count} tracks in one frame, at most {MAX_TRACKS_PER_FRAME}"
         )
     deltas = _column(frame.local_id_deltas, "local_id_deltas", count)
     if count and (deltas[0] < 1 or (count > 1 and bool(np.any(deltas[1:] < 1)))):
-        raise FrameInvalid(
+        raise InvalidFrameError(
             grpc.StatusCode.INVALID_ARGUMENT,
             "local_id_deltas must encode ids ≥ 1 sorted strictly ascending (every delta > 0)",
         )
     local_ids = np.cumsum(deltas)
     if count and int(local_ids[-1]) > MAX_LOCAL_ID:
-        raise FrameInvalid(grpc.StatusCode.INVALID_ARGUMENT, "local ids exceed 2^32-1")
+        raise InvalidFrameError(grpc.StatusCode.INVALID_ARGUMENT, "local ids exceed 2^32-1")
     x = _column(frame.bbox_x_px, "bbox_x_px", count)
     y = _column(frame.bbox_y_px, "bbox_y_px", count)
     w = _column(frame.bbox_w_px, "bbox_w_px", count)
@@ -126,10 +129,7 @@ def decode_frame(frame: track_pb2.TrackFrame, *, now_us: int, window: TimeWindow
     _check_range(score, "score_permille", 0, MAX_SCORE_PERMILLE)
     state = _column(frame.state, "state", count)
     _check_range(state, "state", 1, _MAX_STATE)
-    if len(frame.flags):
-        flags = _column(frame.flags, "flags", count)
-    else:
-        flags = np.zeros(count, dtype=np.int64)
+    flags = _column(frame.flags, "flags", count) if len(frame.flags) else np.zeros(count, dtype=np.int64)
     return DecodedFrame(
         camera_id=frame.camera_id,
         sequence=frame.sequence,

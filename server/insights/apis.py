@@ -80,13 +80,17 @@ class FlowApi(_AnalyticsView):
 class DistancingApi(_AnalyticsView):
     def get(self, request: Request, site_id: int) -> Response:
         start, end, bucket = self.range(request, site_id)
-        return self.envelope(start, end, **selectors.distancing(site_id=site_id, start=start, end=end, bucket=bucket))
+        return self.envelope(
+            start, end, **selectors.distancing(site_id=site_id, start=start, end=end, bucket=bucket)
+        )
 
 
 class VisitsApi(_AnalyticsView):
     def get(self, request: Request, site_id: int) -> Response:
         start, end, bucket = self.range(request, site_id)
-        return self.envelope(start, end, **selectors.visits(site_id=site_id, start=start, end=end, bucket=bucket))
+        return self.envelope(
+            start, end, **selectors.visits(site_id=site_id, start=start, end=end, bucket=bucket)
+        )
 
 
 class DwellApi(_AnalyticsView):

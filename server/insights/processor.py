@@ -19,7 +19,14 @@ import numpy as np
 from asgiref.sync import sync_to_async
 
 from server.analytics.site import SiteAnalytics
-from server.analytics.types import AccessAlert, AnalyticsConfig, AnalyticsUpdate, FloorGrid, PersonIdentity, Zone
+from server.analytics.types import (
+    AccessAlert,
+    AnalyticsConfig,
+    AnalyticsUpdate,
+    FloorGrid,
+    PersonIdentity,
+    Zone,
+)
 from server.analytics.types import ZoneKind as AnalyticsZoneKind
 from server.fusion.site import SiteFusion
 from server.fusion.types import CameraObservations, FusedFrame, FusionConfig
@@ -160,7 +167,9 @@ class SiteAnalyticsProcessor:
                 self._deliver(state, fused, update)
         except Exception:
             self.errors += 1
-            logger.exception("fusion/analytics failed on camera %d sequence %d", camera.camera_id, frame.sequence)
+            logger.exception(
+                "fusion/analytics failed on camera %d sequence %d", camera.camera_id, frame.sequence
+            )
         self.frames += 1
         self.cost_us_total += (time.perf_counter_ns() - started) // 1000
 
@@ -238,7 +247,9 @@ class SiteAnalyticsProcessor:
                 fields={"count": update.site_occupancy},
                 time_ns=time_ns,
             ),
-            Point(measurement="violations", tags={"site": site}, fields={"active": contacts}, time_ns=time_ns),
+            Point(
+                measurement="violations", tags={"site": site}, fields={"active": contacts}, time_ns=time_ns
+            ),
         ]
         points += [
             Point(
@@ -282,7 +293,9 @@ def build_setup(
         )
         for z in zones
     )
-    grid = FloorGrid(origin_x_m=origin_x_m, origin_y_m=origin_y_m, width_m=width_m, height_m=height_m, cell_m=cell_m)
+    grid = FloorGrid(
+        origin_x_m=origin_x_m, origin_y_m=origin_y_m, width_m=width_m, height_m=height_m, cell_m=cell_m
+    )
     config = AnalyticsConfig(site_id=site_id, zones=analytics_zones, grid=grid)
     signature = repr((analytics_zones, grid))
     return SiteSetup(

@@ -74,7 +74,9 @@ class InsightsRecorder:
                 if person_id not in known:
                     known.add(person_id)
                     pending.visits_started.append(
-                        PersonVisit(site_id=site_id, person_id=person_id, started_at=to_datetime(fused.time_us))
+                        PersonVisit(
+                            site_id=site_id, person_id=person_id, started_at=to_datetime(fused.time_us)
+                        )
                     )
             for ended in fused.ended:
                 known.discard(ended.global_id)
@@ -100,7 +102,11 @@ class InsightsRecorder:
                         at=to_datetime(transition.time_us),
                     )
                 )
-            for violation in (*update.violations_started, *update.violations_updated, *update.violations_ended):
+            for violation in (
+                *update.violations_started,
+                *update.violations_updated,
+                *update.violations_ended,
+            ):
                 key = (site_id, violation.person_a, violation.person_b, violation.start_us)
                 pending.violations[key] = DistancingViolation(
                     site_id=site_id,
@@ -144,12 +150,12 @@ def _merge_back(target: _Pending, failed: _Pending) -> None:
     target.transitions[:0] = failed.transitions
     for key, violation in failed.violations.items():
         target.violations.setdefault(key, violation)
-    for key, hour in failed.heat.items():
-        if key in target.heat and target.heat[key].grid == hour.grid:
-            target.heat[key].person_s += hour.person_s
-            target.heat[key].displacement += hour.displacement
+    for hour_key, hour in failed.heat.items():
+        if hour_key in target.heat and target.heat[hour_key].grid == hour.grid:
+            target.heat[hour_key].person_s += hour.person_s
+            target.heat[hour_key].displacement += hour.displacement
         else:
-            target.heat[key] = hour
+            target.heat[hour_key] = hour
 
 
 @transaction.atomic
@@ -158,9 +164,9 @@ def _write(pending: _Pending) -> int:
     PersonVisit.objects.bulk_create(pending.visits_started)
     rows += len(pending.visits_started)
     for site_id, person_id, ended_at in pending.visits_ended:
-        rows += PersonVisit.objects.filter(site_id=site_id, person_id=person_id, ended_at__isnull=True).update(
-            ended_at=ended_at
-        )
+        rows += PersonVisit.objects.filter(
+            site_id=site_id, person_id=person_id, ended_at__isnull=True
+        ).update(ended_at=ended_at)
     ZoneDwell.objects.bulk_create(pending.dwells)
     ZoneTransition.objects.bulk_create(pending.transitions)
     rows += len(pending.dwells) + len(pending.transitions)

@@ -17,7 +17,9 @@ from server.inventory.models import FloorPlan, Zone
 def site_setup(site_id: int) -> SiteSetup:
     plan = FloorPlan.objects.filter(site_id=site_id).first()
     zones = list(
-        Zone.objects.filter(site_id=site_id).values("id", "name", "kind", "polygon", "required_level", "warning_distance_m")
+        Zone.objects.filter(site_id=site_id).values(
+            "id", "name", "kind", "polygon", "required_level", "warning_distance_m"
+        )
     )
     last = PersonVisit.objects.filter(site_id=site_id).aggregate(last=Max("person_id"))["last"] or 0
     return build_setup(
@@ -36,23 +38,32 @@ def heatmap(*, site_id: int, start: datetime, end: datetime) -> dict[str, Any]:
     """Person-seconds per cell (congestion) and mean movement direction per cell over whole hours in range."""
     rows = HeatmapHour.objects.filter(site_id=site_id, hour_start__gte=_floor_hour(start), hour_start__lt=end)
     total: np.ndarray[Any, np.dtype[np.float64]] | None = None
-    dx = dy = None
+    dx: np.ndarray[Any, np.dtype[np.float64]] | None = None
+    dy: np.ndarray[Any, np.dtype[np.float64]] | None = None
     shape = (0, 0, 0.5)
-    for row in rows.only("columns", "rows", "cell_m", "person_s", "displacement_x_m", "displacement_y_m").iterator():
+    for row in rows.only(
+        "columns", "rows", "cell_m", "person_s", "displacement_x_m", "displacement_y_m"
+    ).iterator():
         if total is None or shape != (row.columns, row.rows, row.cell_m):
             shape = (row.columns, row.rows, row.cell_m)
             total = np.zeros(row.columns * row.rows)
             dx = np.zeros_like(total)
             dy = np.zeros_like(total)
         total += np.frombuffer(bytes(row.person_s), dtype="<f4")
-        dx += np.frombuffer(bytes(row.displacement_x_m), dtype="<f4")  # type: ignore[operator]
-        dy += np.frombuffer(bytes(row.displacement_y_m), dtype="<f4")  # type: ignore[operator]
-    if total is None:
+        dx += np.frombuffer(bytes(row.displacement_x_m), dtype="<f4")
+        dy += np.frombuffer(bytes(row.displacement_y_m), dtype="<f4")
+    if total is None or dx is None or dy is None:
         return {"cell_m": shape[2], "columns": 0, "rows": 0, "cells": [], "total_person_s": 0.0}
     nonzero = np.flatnonzero(total > 0)
     columns = shape[0]
     cells = [
-        [int(i % columns), int(i // columns), round(float(total[i]), 2), round(float(dx[i]), 2), round(float(dy[i]), 2)]  # type: ignore[index]
+        [
+            int(i % columns),
+            int(i // columns),
+            round(float(total[i]), 2),
+            round(float(dx[i]), 2),
+            round(float(dy[i]), 2),
+        ]  # type: ignore[index]
         for i in nonzero
     ]
     return {
@@ -99,7 +110,9 @@ def flow(*, site_id: int, start: datetime, end: datetime) -> list[dict[str, Any]
 
 
 def distancing(*, site_id: int, start: datetime, end: datetime, bucket: str = "hour") -> dict[str, Any]:
-    violations = DistancingViolation.objects.filter(site_id=site_id, started_at__gte=start, started_at__lt=end)
+    violations = DistancingViolation.objects.filter(
+        site_id=site_id, started_at__gte=start, started_at__lt=end
+    )
     listed = [
         {
             "persons": [v.person_a, v.person_b],
@@ -116,7 +129,10 @@ def distancing(*, site_id: int, start: datetime, end: datetime, bucket: str = "h
     trunc = TruncHour if bucket == "hour" else TruncDay
     over_time = [
         {"t": r["t"].isoformat(), "count": r["count"]}
-        for r in violations.annotate(t=trunc("started_at")).values("t").annotate(count=Count("id")).order_by("t")
+        for r in violations.annotate(t=trunc("started_at"))
+        .values("t")
+        .annotate(count=Count("id"))
+        .order_by("t")
     ]
     return {
         "violations": listed,

@@ -72,8 +72,9 @@ def homography_from_points(
 def project_points(
     homography: npt.NDArray[np.float64], points: npt.NDArray[np.float64]
 ) -> npt.NDArray[np.float64]:
-    homogeneous = np.c_[points, np.ones(len(points))] @ homography.T
-    return homogeneous[:, :2] / homogeneous[:, 2:3]
+    homogeneous: npt.NDArray[np.float64] = np.c_[points, np.ones(len(points))] @ homography.T
+    projected: npt.NDArray[np.float64] = homogeneous[:, :2] / homogeneous[:, 2:3]
+    return projected
 
 
 def validate_polygon(polygon: object, field: str = "polygon") -> list[list[float]]:

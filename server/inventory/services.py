@@ -12,7 +12,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.core.files.base import ContentFile
-from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 from PIL import Image, UnidentifiedImageError
@@ -64,8 +63,8 @@ def site_delete(*, actor: Actor, site: Site) -> None:
 # --- floor plans ---
 
 
-def _image_size_px(image: UploadedFile | Any) -> tuple[int, int]:
-    if getattr(image, "size", 0) and image.size > MAX_FLOOR_PLAN_IMAGE_BYTES:
+def _image_size_px(image: Any) -> tuple[int, int]:
+    if int(getattr(image, "size", 0) or 0) > MAX_FLOOR_PLAN_IMAGE_BYTES:
         raise FieldError(
             "image", f"the image is larger than {MAX_FLOOR_PLAN_IMAGE_BYTES // (1024 * 1024)} MiB"
         )

@@ -23,7 +23,11 @@ class SiteConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             await self.close(code=4401)
             return
         site_id = int(self.scope["url_route"]["kwargs"]["site_id"])
-        self.groups_joined = [site_live_group(site_id), site_alerts_group(site_id), site_health_group(site_id)]
+        self.groups_joined = [
+            site_live_group(site_id),
+            site_alerts_group(site_id),
+            site_health_group(site_id),
+        ]
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 
-def live_positions_event(*, site_id: int, time_us: int, persons: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+def live_positions_event(
+    *, site_id: int, time_us: int, persons: list[dict[str, Any]], **extra: Any
+) -> dict[str, Any]:
     return {
         "type": "live.positions",
         "site_id": site_id,

@@ -87,7 +87,7 @@ class LivePublisher:
             return
         try:
             await self._layer.group_send(group, event)
-        except Exception as err:  # noqa: BLE001 - a down Redis must never stop ingest; health reports it
+        except Exception as err:
             self.stats.failures += 1
             self.stats.last_error = f"{type(err).__name__}: {err}"
             logger.warning("live push to %s failed: %s", group, self.stats.last_error)

@@ -28,18 +28,15 @@ def wait_http(url: str, timeout_s: float = 60.0, process: subprocess.Popen[bytes
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"process exited with {process.returncode} before {url} answered")
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback test URL
-                if response.status < 500:
-                    return
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310
+            if response.status < 500:
+                return
         time.sleep(0.3)
     raise RuntimeError(f"{url} did not answer within {timeout_s} s")
 
 
 @contextlib.contextmanager
-def running(
-    args: list[str], *, env: Mapping[str, str], log_path: Path
-) -> Iterator[subprocess.Popen[bytes]]:
+def running(args: list[str], *, env: Mapping[str, str], log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     """Run a command with its output in `log_path`; terminate it (then kill) on exit."""
     with log_path.open("wb") as log:
         process = subprocess.Popen(args, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)

@@ -42,7 +42,9 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
 
 def apt_install(*packages: str) -> None:
     if os.geteuid() != 0:
-        raise RuntimeError(f"{', '.join(packages)} missing and not root: install them (apt-get install {' '.join(packages)})")
+        raise RuntimeError(
+            f"{', '.join(packages)} missing and not root: install them (apt-get install {' '.join(packages)})"
+        )
     log(f"installing {' '.join(packages)} with apt-get")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(["apt-get", "update", "-qq"], check=False, env=env)
@@ -90,28 +92,53 @@ def postgres() -> Iterator[str]:
     if _pg_bin("initdb") is None:
         apt_install("postgresql")
     initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
-    assert initdb and pg_ctl
+    assert initdb
+    assert pg_ctl
     port = free_port()
     data = Path(tempfile.mkdtemp(prefix="retail-pg-"))
     run_as: list[str] = []
     if os.geteuid() == 0:
         shutil.chown(data, "postgres", "postgres")
         run_as = ["runuser", "-u", "postgres", "--"]
-    subprocess.run([*run_as, initdb, "-D", str(data), "-U", "postgres", "--auth=trust"], check=True, capture_output=True)
     subprocess.run(
-        [*run_as, pg_ctl, "-D", str(data), "-l", str(data / "log"), "-o", f"-p {port} -k {data} -h 127.0.0.1", "start"],
+        [*run_as, initdb, "-D", str(data), "-U", "postgres", "--auth=trust"], check=True, capture_output=True
+    )
+    subprocess.run(
+        [
+            *run_as,
+            pg_ctl,
+            "-D",
+            str(data),
+            "-l",
+            str(data / "log"),
+            "-o",
+            f"-p {port} -k {data} -h 127.0.0.1",
+            "start",
+        ],
         check=True,
     )
     try:
         wait_for(lambda: port_open(port), 30, "ephemeral PostgreSQL")
         subprocess.run(
-            [*run_as, _pg_bin("createdb") or "createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "test"],
+            [
+                *run_as,
+                _pg_bin("createdb") or "createdb",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-U",
+                "postgres",
+                "test",
+            ],
             check=True,
         )
         log(f"PostgreSQL: ephemeral instance on 127.0.0.1:{port}")
         yield f"postgres://postgres@127.0.0.1:{port}/test"
     finally:
-        subprocess.run([*run_as, pg_ctl, "-D", str(data), "stop", "-m", "fast"], check=False, capture_output=True)
+        subprocess.run(
+            [*run_as, pg_ctl, "-D", str(data), "stop", "-m", "fast"], check=False, capture_output=True
+        )
         shutil.rmtree(data, ignore_errors=True)
 
 
@@ -137,7 +164,19 @@ def redis() -> Iterator[str]:
     port = free_port()
     workdir = tempfile.mkdtemp(prefix="retail-redis-")
     process = subprocess.Popen(
-        ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no", "--dir", workdir],
+        [
+            "redis-server",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            workdir,
+        ],
         stdout=subprocess.DEVNULL,
     )
     try:

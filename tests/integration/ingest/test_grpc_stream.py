@@ -69,7 +69,9 @@ async def env() -> AsyncIterator[Env]:
     site, device_id, camera_ids, foreign_id = await sync_to_async(_make_inventory)()
     sink = ListSink()
     pipeline = IngestPipeline(points=sink, reorder_window=64, positions_sample_hz=1000)
-    servicer = EdgeServicer(pipeline=pipeline, settings=StreamSettings(ack_interval_s=0.05, auth_recheck_s=0.2))
+    servicer = EdgeServicer(
+        pipeline=pipeline, settings=StreamSettings(ack_interval_s=0.05, auth_recheck_s=0.2)
+    )
     server, port = await create_grpc_server(servicer=servicer, bind="127.0.0.1:0")
     try:
         yield Env(site, device_id, camera_ids, foreign_id, port, pipeline, sink)
@@ -78,7 +80,9 @@ async def env() -> AsyncIterator[Env]:
         await sync_to_async(connections.close_all)()
 
 
-def frame(camera_id: int, sequence: int, people: int = 3, floor_x_cm: int = 150) -> edge_service_pb2.EdgeMessage:
+def frame(
+    camera_id: int, sequence: int, people: int = 3, floor_x_cm: int = 150
+) -> edge_service_pb2.EdgeMessage:
     message = track_pb2.TrackFrame(
         camera_id=camera_id, sequence=sequence, capture_time_us=BASE_TIME_US + sequence * 100_000
     )
@@ -132,15 +136,15 @@ class Conversation:
             remaining = deadline - asyncio.get_running_loop().time()
             if remaining <= 0:
                 raise AssertionError(f"no matching reply within {timeout_s} s; got {self.replies}")
-            reply = await asyncio.wait_for(self.call.read(), remaining)
-            assert reply is not grpc.aio.EOF, "stream ended"
+            reply = await asyncio.wait_for(self.call.read(), remaining)  # type: ignore[arg-type]
+            assert reply is not grpc.aio.EOF, "stream ended"  # type: ignore[attr-defined]
             self.replies.append(reply)
             if predicate(reply):
                 return reply
 
     async def close(self) -> None:
         await self.outbox.put(None)
-        await self.channel.close()
+        await self.channel.close(grace=None)
 
 
 def acked(camera_id: int, sequence: int):
@@ -202,7 +206,9 @@ async def test_out_of_order_within_window_acks_only_contiguous(env: Env) -> None
 async def test_bad_frames_are_rejected_and_the_stream_goes_on(env: Env) -> None:
     cam = env.camera_ids[0]
     conv = Conversation(env.port, env.device_id)
-    await conv.send(frame(cam, 1), frame(cam, 2, floor_x_cm=5_000_000), b"\xff\xff\xff\x07garbage", frame(cam, 3))
+    await conv.send(
+        frame(cam, 1), frame(cam, 2, floor_x_cm=5_000_000), b"\xff\xff\xff\x07garbage", frame(cam, 3)
+    )
     bad = await conv.wait_for(rejected(2))
     assert bad.rejected.status_code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
     assert "floor_x_cm" in bad.rejected.reason
@@ -217,7 +223,9 @@ async def test_bad_frames_are_rejected_and_the_stream_goes_on(env: Env) -> None:
 async def test_foreign_and_unknown_cameras(env: Env) -> None:
     conv = Conversation(env.port, env.device_id)
     await conv.send(frame(env.foreign_camera_id, 1), frame(999_999, 1))
-    foreign = await conv.wait_for(lambda r: r.HasField("rejected") and r.rejected.camera_id == env.foreign_camera_id)
+    foreign = await conv.wait_for(
+        lambda r: r.HasField("rejected") and r.rejected.camera_id == env.foreign_camera_id
+    )
     assert foreign.rejected.status_code == grpc.StatusCode.PERMISSION_DENIED.value[0]
     unknown = await conv.wait_for(lambda r: r.HasField("rejected") and r.rejected.camera_id == 999_999)
     assert unknown.rejected.status_code == grpc.StatusCode.NOT_FOUND.value[0]
@@ -242,6 +250,7 @@ async def test_revocation_closes_the_open_stream(env: Env) -> None:
     await conv.send(frame(cam, 1))
     await conv.wait_for(acked(cam, 1))
     device = await sync_to_async(lambda: Camera.objects.get(pk=cam).device)()
+    assert device is not None
     await sync_to_async(device_revoke)(device=device)
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await conv.wait_for(lambda r: False, timeout_s=5)
@@ -260,7 +269,8 @@ async def test_enrollment_token_works_once(env: Env) -> None:
     async with grpc.aio.insecure_channel(f"127.0.0.1:{env.port}") as channel:
         stub = edge_service_pb2_grpc.EdgeServiceStub(channel)
         response = await stub.Enroll(edge_service_pb2.EnrollRequest(enrollment_token=token, hostname="box"))
-        assert response.device_id > 0 and len(response.device_secret) >= 32
+        assert response.device_id > 0
+        assert len(response.device_secret) >= 32
         assert [c.name for c in response.config.cameras] == ["new-cam"]
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await stub.Enroll(edge_service_pb2.EnrollRequest(enrollment_token=token))

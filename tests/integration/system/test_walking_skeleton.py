@@ -54,7 +54,9 @@ def _influx_count(influx_url: str, database: str, query: str) -> int:
 
 async def _collect_live(url: str, cookie: str, origin: str, seconds: float) -> list[dict[str, object]]:
     events: list[dict[str, object]] = []
-    async with websockets.connect(url, additional_headers={"Cookie": f"sessionid={cookie}", "Origin": origin}) as ws:
+    async with websockets.connect(
+        url, additional_headers={"Cookie": f"sessionid={cookie}", "Origin": origin}
+    ) as ws:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
         while loop.time() < deadline:
@@ -95,9 +97,14 @@ def test_edge_agent_to_database_timeseries_and_websocket(tmp_path: Path) -> None
         edge_args = [str(BIN / "retail-edge"), "run", f"--server=127.0.0.1:{grpc_port}"]
         edge_args += [f"--device-id={demo.device_id}", f"--device-secret={demo.device_secret}"]
         edge_args += ["--state-dir", str(tmp_path / "edge"), "--max-seconds", "12", "--pace", "fast"]
-        for camera_id, crop, homography in zip(demo.camera_ids, demo.crops_px, demo.homographies, strict=True):
+        for camera_id, crop, homography in zip(
+            demo.camera_ids, demo.crops_px, demo.homographies, strict=True
+        ):
             edge_args += [f"--source={SAMPLE_VIDEO}", f"--camera-id={camera_id}"]
-            edge_args += ["--crop=" + ",".join(map(str, crop)), "--homography=" + ",".join(map(repr, homography))]
+            edge_args += [
+                "--crop=" + ",".join(map(str, crop)),
+                "--homography=" + ",".join(map(repr, homography)),
+            ]
         edge_log = tmp_path / "edge.log"
         with running(edge_args, env={}, log_path=edge_log) as edge:
             events = asyncio.run(
@@ -110,7 +117,7 @@ def test_edge_agent_to_database_timeseries_and_websocket(tmp_path: Path) -> None
             )
             edge.wait(timeout=60)
         assert edge.returncode == 0, log_tail(edge_log)
-        with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/api/health", timeout=5) as response:  # noqa: S310
+        with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/api/health", timeout=5) as response:
             health = json.load(response)
     # Stored in PostgreSQL.
     states = list(CameraStreamState.objects.filter(camera_id__in=demo.camera_ids))
@@ -125,7 +132,8 @@ def test_edge_agent_to_database_timeseries_and_websocket(tmp_path: Path) -> None
     assert _influx_count(influx_url, influx_db, 'SELECT count("x_m") FROM "positions"') > 50
     assert _influx_count(influx_url, influx_db, 'SELECT count("count") FROM "occupancy"') > 3
     # Pushed over the WebSocket, with people on the floor.
-    assert events and events[0]["type"] == "hello"
+    assert events
+    assert events[0]["type"] == "hello"
     live = [e for e in events if e["type"] == "live.positions"]
     assert len(live) >= 10, f"{len(live)} live events in 10 s at 5 Hz"
     assert max(len(e["persons"]) for e in live) >= 10  # type: ignore[arg-type]

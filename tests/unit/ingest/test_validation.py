@@ -2,7 +2,7 @@ import grpc
 import pytest
 
 from proto.retail.v1 import track_pb2
-from server.ingest.validation import FrameInvalid, TimeWindow, decode_frame
+from server.ingest.validation import InvalidFrameError, TimeWindow, decode_frame
 
 NOW_US = 1_764_000_000_000_000
 WINDOW = TimeWindow(max_past_us=3600 * 10**6, max_future_us=60 * 10**6)
@@ -57,12 +57,12 @@ def test_empty_frame_is_valid():
     ],
 )
 def test_bad_frames_are_rejected_with_a_reason(overrides, status, reason_part):
-    with pytest.raises(FrameInvalid) as caught:
+    with pytest.raises(InvalidFrameError) as caught:
         decode_frame(make_frame(**overrides), now_us=NOW_US, window=WINDOW)
     assert caught.value.status == status
     assert reason_part in caught.value.reason
 
 
 def test_too_many_tracks():
-    with pytest.raises(FrameInvalid, match="at most 1000"):
+    with pytest.raises(InvalidFrameError, match="at most 1000"):
         decode_frame(make_frame(count=1001), now_us=NOW_US, window=WINDOW)
