@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -68,13 +67,76 @@ _NO_ZONE = -1
 _EMPTY_INT: IntArray = np.zeros(0, dtype=np.int64)
 
 
-@dataclass(slots=True)
-class _Contact:
-    start_us: int
-    last_close_us: int
-    min_distance_m: float
-    violation: bool = False
-    reported_us: int = 0
+_PAIR_SHIFT = np.int64(1 << 32)
+
+
+class _ContactTable:
+    """Open contacts as parallel arrays sorted by pair code ``low_gid * 2**32 + high_gid`` (vectorised)."""
+
+    def __init__(self) -> None:
+        self.code: IntArray = _EMPTY_INT
+        self.start_us: IntArray = _EMPTY_INT
+        self.last_us: IntArray = _EMPTY_INT
+        self.min_m: FloatArray = np.zeros(0)
+        self.violation: BoolArray = np.zeros(0, dtype=np.bool_)
+        self.reported_us: IntArray = _EMPTY_INT
+
+    @property
+    def size(self) -> int:
+        return int(self.code.shape[0])
+
+    def merge(self, t_us: int, codes: IntArray, distance_m: FloatArray) -> None:
+        """Record the close pairs of a frame: refresh known contacts, open new ones (``codes`` unique)."""
+        position = np.searchsorted(self.code, codes)
+        clipped = np.minimum(position, max(self.size - 1, 0))
+        known = (
+            (position < self.size) & (self.code[clipped] == codes)
+            if self.size
+            else np.zeros(codes.shape, bool)
+        )
+        if known.any():
+            rows = position[known]
+            self.last_us[rows] = t_us
+            self.min_m[rows] = np.minimum(self.min_m[rows], distance_m[known])
+        fresh = ~known
+        if fresh.any():
+            count = int(fresh.sum())
+            code = np.concatenate([self.code, codes[fresh]])
+            order = np.argsort(code, kind="stable")
+            self.code = code[order]
+            self.start_us = np.concatenate([self.start_us, np.full(count, t_us, dtype=np.int64)])[order]
+            self.last_us = np.concatenate([self.last_us, np.full(count, t_us, dtype=np.int64)])[order]
+            self.min_m = np.concatenate([self.min_m, distance_m[fresh]])[order]
+            self.violation = np.concatenate([self.violation, np.zeros(count, dtype=np.bool_)])[order]
+            self.reported_us = np.concatenate([self.reported_us, np.zeros(count, dtype=np.int64)])[order]
+
+    def involving(self, gids: IntArray) -> BoolArray:
+        """Mask of the contacts of any of ``gids``."""
+        low = self.code // _PAIR_SHIFT
+        high = self.code % _PAIR_SHIFT
+        result: BoolArray = np.isin(low, gids) | np.isin(high, gids)
+        return result
+
+    def remove(self, mask: BoolArray) -> None:
+        keep = ~mask
+        self.code = self.code[keep]
+        self.start_us = self.start_us[keep]
+        self.last_us = self.last_us[keep]
+        self.min_m = self.min_m[keep]
+        self.violation = self.violation[keep]
+        self.reported_us = self.reported_us[keep]
+
+    def record(self, row: int, *, ended: bool) -> DistancingViolation:
+        code = int(self.code[row])
+        last = int(self.last_us[row])
+        return DistancingViolation(
+            person_a=code // (1 << 32),
+            person_b=code % (1 << 32),
+            start_us=int(self.start_us[row]),
+            last_close_us=last,
+            end_us=last if ended else None,
+            min_distance_m=float(self.min_m[row]),
+        )
 
 
 def alert_message(kind: AlertKind, identity: PersonIdentity) -> str:
@@ -108,6 +170,20 @@ class SiteAnalytics:
         self._warning_m: FloatArray = np.array(
             [config.zones[i].warning_distance_m for i in restricted], dtype=np.float64
         )
+        # Bounding boxes of the restricted zones grown by their warning distance (cheap pre-filter).
+        boxes = [config.zones[i].polygon_array() for i in restricted]
+        self._restricted_low: FloatArray = np.array(
+            [
+                box.min(axis=0) - config.zones[i].warning_distance_m
+                for box, i in zip(boxes, restricted, strict=True)
+            ]
+        ).reshape(-1, 2)
+        self._restricted_high: FloatArray = np.array(
+            [
+                box.max(axis=0) + config.zones[i].warning_distance_m
+                for box, i in zip(boxes, restricted, strict=True)
+            ]
+        ).reshape(-1, 2)
         self._grid = config.grid
         self._grace_us = int(config.exit_grace_s * 1e6)
         self._gap_us = int(config.distancing_gap_s * 1e6)
@@ -139,7 +215,7 @@ class SiteAnalytics:
         self._bucket_disp_x: FloatArray = np.zeros(self._grid.cells)
         self._bucket_disp_y: FloatArray = np.zeros(self._grid.cells)
 
-        self._contacts: dict[tuple[int, int], _Contact] = {}
+        self._contacts = _ContactTable()
         self._partners: dict[int, set[int]] = {}
         self._last_alert_us: dict[tuple[int, int, AlertKind], int] = {}
 
@@ -171,8 +247,8 @@ class SiteAnalytics:
 
         started: list[DistancingViolation] = []
         updated: list[DistancingViolation] = []
-        if count >= 2 or self._contacts:
-            self._distancing(t_us, xy, gid_list, started, updated, ended)
+        if count >= 2 or self._contacts.size:
+            self._distancing(t_us, xy, frame.global_ids, started, updated, ended)
 
         alerts: list[AccessAlert] = []
         if self._restricted.size and count:
@@ -348,10 +424,11 @@ class SiteAnalytics:
             self._row_active[row] = False
             del self._row_of[gid]
             self._partners.pop(gid, None)
-        for key in [key for key in self._contacts if key[0] in gone or key[1] in gone]:
-            contact = self._contacts.pop(key)
-            if contact.violation:
-                ended.append(self._violation(key, contact, ended=True))
+        if self._contacts.size:
+            leaving = self._contacts.involving(np.array(sorted(gone), dtype=np.int64))
+            for row in np.flatnonzero(leaving & self._contacts.violation).tolist():
+                ended.append(self._contacts.record(row, ended=True))
+            self._contacts.remove(leaving)
 
     def _zones_update(
         self,
@@ -390,67 +467,48 @@ class SiteAnalytics:
                     self._last_zone[row] = z
         self._open[rows] = (was_open | inside) & ~exiting
 
-    def _violation(self, key: tuple[int, int], contact: _Contact, *, ended: bool) -> DistancingViolation:
-        return DistancingViolation(
-            person_a=key[0],
-            person_b=key[1],
-            start_us=contact.start_us,
-            last_close_us=contact.last_close_us,
-            end_us=contact.last_close_us if ended else None,
-            min_distance_m=contact.min_distance_m,
-        )
-
     def _distancing(
         self,
         t_us: int,
         xy: FloatArray,
-        gid_list: list[int],
+        global_ids: IntArray,
         started: list[DistancingViolation],
         updated: list[DistancingViolation],
         ended: list[DistancingViolation],
     ) -> None:
-        contacts = self._contacts
+        table = self._contacts
         if xy.shape[0] >= 2:
-            delta = xy[:, None, :] - xy[None, :, :]
-            distance = np.hypot(delta[..., 0], delta[..., 1])
-            first, second = np.nonzero(np.triu(distance < self.config.distancing_distance_m, k=1))
+            dx = xy[:, 0:1] - xy[:, 0]
+            dy = xy[:, 1:2] - xy[:, 1]
+            squared = dx * dx + dy * dy
+            limit = self.config.distancing_distance_m
+            first, second = np.nonzero(squared < limit * limit)
+            upper = first < second
+            first, second = first[upper], second[upper]
             if first.size:
-                close_distance: list[float] = distance[first, second].tolist()
-                for i, j, d in zip(first.tolist(), second.tolist(), close_distance, strict=True):
-                    a, b = gid_list[i], gid_list[j]
-                    key = (a, b) if a < b else (b, a)
-                    contact = contacts.get(key)
-                    if contact is None:
-                        contacts[key] = _Contact(t_us, t_us, d)
-                    else:
-                        contact.last_close_us = t_us
-                        if d < contact.min_distance_m:
-                            contact.min_distance_m = d
-        if not contacts:
+                a = global_ids[first]
+                b = global_ids[second]
+                codes = np.minimum(a, b) * _PAIR_SHIFT + np.maximum(a, b)
+                table.merge(t_us, codes, np.sqrt(squared[first, second]))
+        if table.size == 0:
             return
-        finished: list[tuple[int, int]] = []
-        for key, contact in contacts.items():
-            if contact.last_close_us != t_us:
-                if t_us - contact.last_close_us > self._gap_us:
-                    finished.append(key)
-                elif contact.violation and t_us - contact.reported_us >= self._update_interval_us:
-                    contact.reported_us = t_us
-                    updated.append(self._violation(key, contact, ended=False))
-                continue
-            if not contact.violation:
-                if contact.last_close_us - contact.start_us >= self._min_violation_us:
-                    contact.violation = True
-                    contact.reported_us = t_us
-                    started.append(self._violation(key, contact, ended=False))
-                    self._partners.setdefault(key[0], set()).add(key[1])
-                    self._partners.setdefault(key[1], set()).add(key[0])
-            elif t_us - contact.reported_us >= self._update_interval_us:
-                contact.reported_us = t_us
-                updated.append(self._violation(key, contact, ended=False))
-        for key in finished:
-            contact = contacts.pop(key)
-            if contact.violation:
-                ended.append(self._violation(key, contact, ended=True))
+        close_now = table.last_us == t_us
+        finished = ~close_now & ((t_us - table.last_us) > self._gap_us)
+        becomes = close_now & ~table.violation & ((table.last_us - table.start_us) >= self._min_violation_us)
+        due = table.violation & ~finished & ((t_us - table.reported_us) >= self._update_interval_us)
+        for row in np.flatnonzero(becomes).tolist():
+            started.append(table.record(row, ended=False))
+            low, high = int(table.code[row] // _PAIR_SHIFT), int(table.code[row] % _PAIR_SHIFT)
+            self._partners.setdefault(low, set()).add(high)
+            self._partners.setdefault(high, set()).add(low)
+        for row in np.flatnonzero(due).tolist():
+            updated.append(table.record(row, ended=False))
+        table.reported_us[becomes | due] = t_us
+        table.violation |= becomes
+        if finished.any():
+            for row in np.flatnonzero(finished & table.violation).tolist():
+                ended.append(table.record(row, ended=True))
+            table.remove(finished)
 
     def _access(
         self,
@@ -480,7 +538,16 @@ class SiteAnalytics:
             self._alarm_state[rows] = False
             return
         inside_restricted = inside[:, self._restricted]
-        distance = self._restricted_edges.distance(xy)
+        near = (
+            (xy[:, 0:1] >= self._restricted_low[:, 0])
+            & (xy[:, 0:1] <= self._restricted_high[:, 0])
+            & (xy[:, 1:2] >= self._restricted_low[:, 1])
+            & (xy[:, 1:2] <= self._restricted_high[:, 1])
+        )
+        distance = np.full(unauthorised.shape, np.inf)
+        candidates = np.flatnonzero((near & unauthorised).any(axis=1))
+        if candidates.size:
+            distance[candidates] = self._restricted_edges.distance(xy[candidates])
         alarm = unauthorised & inside_restricted
         warning = unauthorised & ~inside_restricted & (distance <= self._warning_m[None, :])
         new_alarm = alarm & ~self._alarm_state[rows]

@@ -52,6 +52,8 @@ logger = logging.getLogger(__name__)
 _NEVER_US = np.iinfo(np.int64).min // 4
 _INFEASIBLE = 1.0e9
 _MIN_VELOCITY_DT_S = 0.1
+# Duplicate-person checks (step 6) run at most this often; merge_after_s is measured across checks.
+_MERGE_CHECK_INTERVAL_US = 200_000
 
 
 @dataclass(slots=True)
@@ -90,6 +92,7 @@ class SiteFusion:
         self._memory: dict[tuple[int, int], _Association] = {}
         self._merge_since_us: dict[tuple[int, int], int] = {}
         self._last_purge_us = _NEVER_US
+        self._last_merge_check_us = _NEVER_US
         self._now_us: int | None = None
         self.merged_total = 0
 
@@ -238,7 +241,9 @@ class SiteFusion:
             )
 
         ended = self._life_cycle(t_us)
-        ended.extend(self._merge(t_us))
+        if t_us - self._last_merge_check_us >= _MERGE_CHECK_INTERVAL_US:
+            self._last_merge_check_us = t_us
+            ended.extend(self._merge(t_us))
         if t_us - self._last_purge_us > 1_000_000:
             self._purge_memory(t_us)
         return self._snapshot(ended=tuple(ended), processed=1)
@@ -342,9 +347,11 @@ class SiteFusion:
             self._merge_since_us.clear()
             return []
         xy = self._predict(t_us)[slots]
-        delta = xy[:, None, :] - xy[None, :, :]
-        close = np.hypot(delta[..., 0], delta[..., 1]) < cfg.merge_distance_m
-        first_i, second_i = np.nonzero(np.triu(close, k=1))
+        dx = xy[:, 0:1] - xy[:, 0]
+        dy = xy[:, 1:2] - xy[:, 1]
+        first_i, second_i = np.nonzero(dx * dx + dy * dy < cfg.merge_distance_m**2)
+        upper = first_i < second_i
+        first_i, second_i = first_i[upper], second_i[upper]
         if first_i.size == 0:
             self._merge_since_us.clear()
             return []
