@@ -3,10 +3,11 @@
 export type Role = "admin" | "installer" | "staff";
 
 export interface Me {
-  id?: number;
+  id: number;
   username: string;
   roles: Role[];
   permissions: string[];
+  is_superuser: boolean;
 }
 
 export interface Site {
@@ -39,27 +40,41 @@ export interface Camera {
   site: number;
   device: number | null;
   name: string;
-  source_uri?: string;
-  enabled?: boolean;
-  homography?: number[][] | null;
+  source_uri: string;
+  analysis_rate_hz: number;
+  enabled: boolean;
+  homography: number[][] | null;
   calibration_points: CalibrationPoint[];
-  reprojection_error_cm?: number | null;
-  snapshot?: string | null;
-  snapshot_url?: string | null;
-  last_frame_at?: string | null;
+  reprojection_error_cm: number | null;
+  floor_region: XY[];
+  snapshot: string | null;
+  last_frame_at: string | null;
 }
 
 export interface EdgeDevice {
   id: number;
   site: number;
   name: string;
-  status?: string;
-  health?: Record<string, unknown> | null;
-  last_seen_at?: string | null;
-  last_seen?: string | null;
+  enrolled: boolean;
+  enrolled_at: string | null;
+  revoked: boolean;
+  revoked_at: string | null;
+  token_pending: boolean;
+  enrollment_token_expires_at: string | null;
+  hostname: string;
+  software_version: string;
+  last_seen_at: string | null;
+  health: Record<string, unknown> | null;
+  config_revision: number;
+  cameras: number[];
+  created_at: string;
   enrollment_token?: string;
-  revoked?: boolean;
-  revoked_at?: string | null;
+}
+
+export interface EnrollmentToken {
+  device_id: number;
+  enrollment_token: string;
+  enrollment_token_expires_at: string;
 }
 
 export type ZoneKind = "interest" | "restricted" | "entrance" | "queue";
@@ -79,35 +94,38 @@ export interface SecurityLevel {
   id: number;
   name: string;
   rank: number;
+  description: string;
 }
 
 export interface Employee {
   id: number;
-  name?: string;
-  first_name?: string;
-  last_name?: string;
-  badge_id?: string;
-  employee_code?: string;
-  security_level: number | null;
-  active?: boolean;
-  site?: number | null;
+  name: string;
+  level: number | null;
+  level_rank: number;
+  badge_id: string;
+  active: boolean;
+  created_at: string;
 }
 
 export interface ZonePermission {
   id: number;
   employee: number;
   zone: number;
-  valid_from?: string | null;
-  valid_until?: string | null;
+  note: string;
+  granted_at: string;
 }
 
 export interface IdentityBinding {
   id: number;
+  site: number;
+  person_id: number;
   employee: number;
-  person_id?: string;
-  global_id?: string;
-  source?: string;
-  created_at?: string;
+  employee_name: string;
+  source: string;
+  active: boolean;
+  bound_at: string;
+  unbound_at: string | null;
+  distance_m: number | null;
 }
 
 export type AlertState = "open" | "acknowledged" | "resolved";
@@ -116,21 +134,19 @@ export interface Alert {
   id: number;
   site: number;
   zone: number | null;
-  zone_name?: string;
-  kind: string;
+  kind: "warning" | "alarm" | string;
+  person_id: number | null;
+  employee: number | null;
+  message: string;
+  x_m: number | null;
+  y_m: number | null;
+  distance_m: number | null;
   state: AlertState;
-  person_id?: string;
-  person?: string;
-  employee?: number | null;
-  employee_name?: string;
-  message?: string;
-  started_at?: string;
-  created_at?: string;
-  acknowledged_at?: string | null;
-  acknowledged_by?: string | number | null;
-  resolved_at?: string | null;
-  x_m?: number;
-  y_m?: number;
+  raised_at: string;
+  acknowledged_at: string | null;
+  acknowledged_by: number | null;
+  resolved_at: string | null;
+  resolved_by: number | null;
 }
 
 export interface Siren {
@@ -140,54 +156,93 @@ export interface Siren {
 export interface User {
   id: number;
   username: string;
-  email?: string;
+  email: string;
+  first_name: string;
+  last_name: string;
+  is_active: boolean;
+  is_superuser: boolean;
   roles: Role[];
-  is_active?: boolean;
-  password?: string;
+  last_login: string | null;
+  date_joined: string;
 }
 
 // Analytics (GET /api/sites/<id>/analytics/<name>?start=&end=)
-export interface HeatmapData {
-  cell_m: number;
-  width_m: number;
-  height_m: number;
-  cells: [number, number, number][];
-  zones: { zone_id: number; interest: number }[];
+interface RangeEnvelope {
+  start: string;
+  end: string;
 }
 
-export interface FlowData {
+export interface ZoneInterest {
+  zone_id: number;
+  visits: number;
+  dwell_s: number;
+  mean_dwell_s: number;
+  interest: number;
+}
+
+export interface HeatmapData extends RangeEnvelope {
+  cell_m: number;
+  columns: number;
+  rows: number;
+  /** [ix, iy, person_seconds, displacement_x_m?, displacement_y_m?] */
+  cells: number[][];
+  total_person_s: number;
+  zones: ZoneInterest[];
+}
+
+export interface FlowData extends RangeEnvelope {
   transitions: { from_zone: number; to_zone: number; count: number }[];
 }
 
-export interface DistancingData {
-  violations: { persons: [string, string]; start: string; end: string; min_distance_m: number }[];
-  contacts_per_person: { person: string; contacts: number }[];
+export interface DistancingData extends RangeEnvelope {
+  violations: { persons: [PersonId, PersonId]; start: string; end: string | null; min_distance_m: number }[];
+  total?: number;
+  contacts_per_person: { person: PersonId; contacts: number }[];
   over_time: { t: string; count: number }[];
+}
+
+export interface VisitsData extends RangeEnvelope {
+  bucket: string;
+  series: { t: string; count: number }[];
+  total: number;
 }
 
 export interface OccupancyData {
   site: number;
   zones: { zone_id: number; count: number }[];
+  time_us: number | null;
+  live: boolean;
 }
 
 // WebSocket events
+export type PersonId = number | string;
+
 export interface LivePerson {
-  id: string;
+  id: PersonId;
   x_m: number;
   y_m: number;
   camera_id?: number;
   name?: string;
   employee_id?: number;
+  zone_id?: number;
+  vx_mps?: number;
+  vy_mps?: number;
 }
 
-export type Contact = [string, string, number];
+export type Contact = [PersonId, PersonId, number];
+
+export interface LiveCounters {
+  site_occupancy?: number;
+  zone_occupancy?: Record<string, number>;
+  [key: string]: unknown;
+}
 
 export interface LivePositionsEvent {
   type: "live.positions";
   site_id: number;
   time_us: number;
   persons: LivePerson[];
-  counters?: Record<string, unknown>;
+  counters?: LiveCounters;
   contacts?: Contact[];
 }
 

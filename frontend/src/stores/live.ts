@@ -1,7 +1,7 @@
 // The live state of one site, fed by the WebSocket ws/sites/<id>/ (auto-reconnecting) or by the test hook.
 import { reactive, shallowRef } from "vue";
 import { listAll, api } from "@/api/client";
-import type { Alert, Contact, LivePerson, LivePositionsEvent, ServerEvent } from "@/api/types";
+import type { Alert, Contact, LiveCounters, LivePerson, LivePositionsEvent, ServerEvent } from "@/api/types";
 
 export const TRAIL_SECONDS = 4;
 const TRAIL_MAX_POINTS = 20;
@@ -30,9 +30,10 @@ interface LiveMeta {
   frames: number;
   lastFrameAt: number;
   lastTimeUs: number;
-  counters: Record<string, unknown>;
+  counters: LiveCounters;
   siren: boolean;
   health: Record<number, Record<string, unknown>>;
+  healthAt: Record<number, number>;
   alerts: Alert[];
 }
 
@@ -47,6 +48,7 @@ export const live = reactive<LiveMeta>({
   counters: {},
   siren: false,
   health: {},
+  healthAt: {},
   alerts: [],
 });
 
@@ -76,11 +78,12 @@ export function applyPositions(event: LivePositionsEvent): void {
   const now_s = performance.now() / 1000;
   const seen = new Set<string>();
   for (const person of event.persons) {
-    seen.add(person.id);
-    let history = trailHistory.get(person.id);
+    const key = String(person.id);
+    seen.add(key);
+    let history = trailHistory.get(key);
     if (history === undefined) {
       history = [];
-      trailHistory.set(person.id, history);
+      trailHistory.set(key, history);
     }
     history.push({ x_m: person.x_m, y_m: person.y_m, t_s: now_s });
     while (history.length > TRAIL_MAX_POINTS || (history.length > 0 && now_s - history[0].t_s > TRAIL_SECONDS)) {
@@ -125,9 +128,10 @@ export function handleEvent(event: ServerEvent): void {
       break;
     case "health.changed":
       live.health = { ...live.health, [event.device_id]: event.health };
+      live.healthAt = { ...live.healthAt, [event.device_id]: Date.now() };
       break;
     case "counters.changed":
-      live.counters = event.counters;
+      live.counters = event.counters as LiveCounters;
       break;
     default:
       break;
