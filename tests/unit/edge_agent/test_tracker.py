@@ -1,0 +1,221 @@
+"""ByteTrack-family tracker: Kalman filter, association, life cycle, and accuracy on MOTChallenge ground truth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edge_agent.tracking import ByteTracker, TrackerConfig, kalman
+from edge_agent.tracking.evaluation import (
+    NoiseModel,
+    noisy_detections,
+    run_tracker,
+    score_sequence,
+    sequences,
+)
+from edge_agent.tracking.matching import iou_matrix, linear_assignment
+from edge_agent.types import Detections, Tracks, TrackState
+
+
+def dets(*boxes: tuple[float, float, float, float, float]) -> Detections:
+    array = np.array(boxes, dtype=np.float32).reshape(-1, 5)
+    return Detections(xyxy_px=array[:, :4].copy(), scores=array[:, 4].copy())
+
+
+def person(x: float, y: float, score: float = 0.9) -> tuple[float, float, float, float, float]:
+    return (x, y, x + 40.0, y + 100.0, score)
+
+
+def by_id(tracks: Tracks) -> dict[int, tuple[int, np.ndarray]]:
+    return {int(i): (int(s), b) for i, s, b in zip(tracks.ids, tracks.states, tracks.xyxy_px, strict=True)}
+
+
+# ---- Kalman filter ----------------------------------------------------------------------------------------------
+
+
+def textbook(mean: np.ndarray, cov: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """ByteTrack's 8x8 matrix equations for one track: predict, then update with z."""
+    f = np.eye(8)
+    f[:4, 4:] = np.eye(4)
+    h = np.eye(4, 8)
+    height = mean[3]
+    q = np.diag(
+        np.square(
+            [height / 20, height / 20, 1e-2, height / 20, height / 160, height / 160, 1e-5, height / 160]
+        )
+    )
+    mean = f @ mean
+    cov = f @ cov @ f.T + q
+    predicted = mean.copy()
+    r = np.diag(np.square([mean[3] / 20, mean[3] / 20, 1e-1, mean[3] / 20]))
+    s = h @ cov @ h.T + r
+    gain = cov @ h.T @ np.linalg.inv(s)
+    return predicted, mean + gain @ (z - h @ mean), cov - gain @ s @ gain.T
+
+
+def test_kalman_block_form_equals_the_matrix_form() -> None:
+    rng = np.random.default_rng(3)
+    measurements = np.column_stack((rng.uniform(0, 500, 6), rng.uniform(0, 500, 6), rng.uniform(0.3, 0.6, 6),
+                                    rng.uniform(50, 200, 6)))  # fmt: skip
+    block = kalman.initiate(measurements)
+    block[:, kalman.VELOCITY] = rng.normal(0, 3, (6, 4))
+    means = block[:, :8].copy()
+    covs = kalman.full_covariance(block)
+    for step in range(5):
+        z = measurements + rng.normal(0, 2, measurements.shape) + step
+        kalman.predict(block)
+        predicted = block[:, :8].copy()
+        block = kalman.update(block, z)
+        for i in range(6):
+            expected_prediction, means[i], covs[i] = textbook(means[i], covs[i], z[i])
+            assert np.allclose(predicted[i], expected_prediction)
+        assert np.allclose(block[:, :8], means)
+        assert np.allclose(kalman.full_covariance(block), covs)
+
+
+def test_box_conversions_round_trip() -> None:
+    boxes = np.array([[10, 20, 50, 120], [0, 0, 1, 2]], dtype=np.float64)
+    assert np.allclose(kalman.xyah_to_xyxy(kalman.xyxy_to_xyah(boxes)), boxes)
+
+
+# ---- matching ---------------------------------------------------------------------------------------------------
+
+
+def test_iou_matrix_values() -> None:
+    a = np.array([[0, 0, 10, 10], [20, 20, 30, 30]], dtype=np.float64)
+    b = np.array([[5, 0, 15, 10], [0, 0, 10, 10], [100, 100, 110, 110]], dtype=np.float64)
+    assert np.allclose(iou_matrix(a, b), [[1 / 3, 1, 0], [0, 0, 0]])
+    assert iou_matrix(a, np.zeros((0, 4))).shape == (2, 0)
+
+
+@pytest.mark.parametrize(
+    ("cost", "limit", "expected"),
+    [
+        ([[0.1, 0.9], [0.9, 0.2]], 0.5, {(0, 0), (1, 1)}),
+        ([[0.1, 0.2], [0.15, 0.9]], 0.5, {(0, 1), (1, 0)}),  # the global optimum, not greedy
+        ([[0.9, 0.9], [0.9, 0.9]], 0.5, set()),  # nothing admissible
+        ([[0.1], [0.2], [0.3]], 0.5, {(0, 0)}),
+    ],
+)
+def test_linear_assignment(cost: list[list[float]], limit: float, expected: set[tuple[int, int]]) -> None:
+    rows, cols = linear_assignment(np.array(cost), limit)
+    assert set(zip(rows.tolist(), cols.tolist(), strict=True)) == expected
+
+
+# ---- life cycle -------------------------------------------------------------------------------------------------
+
+
+def test_crossing_people_keep_their_ids() -> None:
+    tracker = ByteTracker(TrackerConfig())
+    ids_right: set[int] = set()
+    ids_left: set[int] = set()
+    for t in range(60):
+        right = person(100 + 8 * t, 200)  # walks right
+        left = person(580 - 8 * t, 230)  # walks left, crossing at t = 30 with a large overlap
+        tracks = tracker.update(dets(right, left))
+        confirmed = tracks.states == TrackState.CONFIRMED
+        for track_id, box in zip(tracks.ids[confirmed], tracks.xyxy_px[confirmed], strict=True):
+            (ids_right if abs(box[1] - right[1]) < abs(box[1] - left[1]) else ids_left).add(int(track_id))
+    assert len(ids_right) == 1
+    assert len(ids_left) == 1
+    assert ids_right != ids_left
+
+
+def test_lost_track_is_reported_as_lost_and_recovered_with_its_id() -> None:
+    tracker = ByteTracker(TrackerConfig(lost_track_buffer_frames=30))
+    for t in range(10):
+        first = tracker.update(dets(person(100 + 5 * t, 100)))
+    (track_id,) = first.ids.tolist()
+    for t in range(10, 20):  # occluded: no detection
+        gap = tracker.update(Detections())
+        assert by_id(gap)[track_id][0] == TrackState.LOST
+    predicted_x = by_id(gap)[track_id][1][0]
+    assert 180 < predicted_x < 210  # the Kalman prediction kept walking
+    back = tracker.update(dets(person(100 + 5 * 20, 100)))
+    assert back.ids.tolist() == [track_id]
+    assert back.states.tolist() == [TrackState.CONFIRMED]
+
+
+def test_track_is_removed_after_the_buffer_and_its_id_never_reused() -> None:
+    tracker = ByteTracker(TrackerConfig(lost_track_buffer_frames=5))
+    for _ in range(3):
+        first = tracker.update(dets(person(100, 100)))
+    (track_id,) = first.ids.tolist()
+    states = [by_id(tracker.update(Detections())).get(track_id, (None,))[0] for _ in range(8)]
+    assert states[:5] == [TrackState.LOST] * 5
+    assert states[5] == TrackState.REMOVED  # reported once
+    assert states[6:] == [None, None]
+    assert len(tracker) == 0
+    for _ in range(2):
+        again = tracker.update(dets(person(100, 100)))
+    assert again.ids.tolist() != [track_id]
+    assert again.ids.tolist()[0] > track_id
+
+
+def test_low_score_detection_rescues_a_confirmed_track_in_the_second_stage() -> None:
+    tracker = ByteTracker(TrackerConfig())
+    for t in range(5):
+        start = tracker.update(dets(person(100 + 4 * t, 100, 0.9)))
+    (track_id,) = start.ids.tolist()
+    for t in range(5, 15):  # partly occluded: only a low-score detection
+        tracks = tracker.update(dets(person(100 + 4 * t, 100, 0.3)))
+        assert tracks.ids.tolist() == [track_id]
+        assert tracks.states.tolist() == [TrackState.CONFIRMED]
+    assert abs(float(tracks.scores[0]) - 0.3) < 1e-6
+
+
+def test_low_score_detections_never_start_tracks_and_one_frame_blips_are_not_reported() -> None:
+    tracker = ByteTracker(TrackerConfig())
+    for _ in range(5):
+        assert len(tracker.update(dets(person(300, 300, 0.4)))) == 0
+    tracker.update(dets(person(300, 300, 0.9)))  # frame 6: tentative, not reported
+    blip = tracker.update(Detections())
+    assert len(blip) == 0
+    assert len(tracker) == 0
+
+
+def test_first_frame_tracks_are_confirmed_later_ones_after_two_hits() -> None:
+    tracker = ByteTracker(TrackerConfig(min_hits_to_confirm=2))
+    assert len(tracker.update(dets(person(0, 0)))) == 1
+    assert len(tracker.update(dets(person(0, 0), person(500, 0)))) == 1
+    third = tracker.update(dets(person(0, 0), person(500, 0)))
+    assert sorted(third.ids.tolist()) == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"low_score_threshold": 0.6, "high_score_threshold": 0.5}, "low_score_threshold"),
+        ({"min_hits_to_confirm": 0}, "min_hits_to_confirm"),
+        ({"lost_track_buffer_frames": -1}, "lost_track_buffer_frames"),
+    ],
+)
+def test_config_is_validated(kwargs: dict[str, float], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        TrackerConfig(**kwargs)  # type: ignore[arg-type]
+
+
+def test_buffer_scales_with_the_analysis_rate() -> None:
+    assert TrackerConfig(lost_track_buffer_frames=30).scaled_to_rate(10).lost_track_buffer_frames == 10
+
+
+# ---- accuracy on ground truth -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["TUD-Campus", "TUD-Stadtmitte"])
+def test_accuracy_on_tud_with_noisy_detections(name: str) -> None:
+    gt = dict(sequences())[name]
+    scores = []
+    for seed in (0, 1):
+        detections = noisy_detections(gt, NoiseModel(seed=seed))
+        tracker = ByteTracker(TrackerConfig())
+
+        def step(found: Detections, tracker: ByteTracker = tracker) -> tuple[np.ndarray, np.ndarray]:
+            tracks = tracker.update(found)
+            keep = tracks.states == TrackState.CONFIRMED
+            return tracks.ids[keep], tracks.xyxy_px[keep].astype(np.float64)
+
+        scores.append(score_sequence(gt, run_tracker(detections, step)))
+    assert np.mean([s.mota for s in scores]) >= 0.80
+    assert np.mean([s.idf1 for s in scores]) >= 0.80
+    assert np.mean([s.hota for s in scores]) >= 0.62
