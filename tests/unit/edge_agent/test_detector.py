@@ -44,8 +44,10 @@ def test_frame_zero_has_the_crowd(detector: YoloxOnnxDetector, frames: list[np.n
     assert len(found) >= 15
     assert found.scores.min() >= 0.3
     boxes = found.xyxy_px
-    assert np.all(boxes[:, [0, 2]] >= 0) and np.all(boxes[:, [0, 2]] <= 1280)
-    assert np.all(boxes[:, [1, 3]] >= 0) and np.all(boxes[:, [1, 3]] <= 720)
+    assert np.all(boxes[:, [0, 2]] >= 0)
+    assert np.all(boxes[:, [0, 2]] <= 1280)
+    assert np.all(boxes[:, [1, 3]] >= 0)
+    assert np.all(boxes[:, [1, 3]] <= 720)
     width = boxes[:, 2] - boxes[:, 0]
     height = boxes[:, 3] - boxes[:, 1]
     assert np.all((height / width > 1.0) & (height / width < 5.0))  # standing people are taller than wide
@@ -74,7 +76,7 @@ def test_moved_people_move_with_the_image(detector: YoloxOnnxDetector, frames: l
     original = detector.detect(image)
     moved = detector.detect(shifted)
     inner = original.xyxy_px[(original.xyxy_px[:, 2] < 1150) & (original.xyxy_px[:, 3] < 650)]
-    expected = inner + np.float32([80, 40, 80, 40])
+    expected = inner + np.array([80, 40, 80, 40], dtype=np.float32)
     assert np.mean(iou_matrix(expected, moved.xyxy_px).max(axis=1) > 0.6) >= 0.8
 
 
@@ -98,7 +100,7 @@ def test_grid_covers_all_strides() -> None:
 
 
 def test_missing_and_corrupt_models_raise_model_load_error(tmp_path: Path) -> None:
-    with pytest.raises(ModelLoadError, match="not found: .*absent.onnx"):
+    with pytest.raises(ModelLoadError, match=r"not found: .*absent\.onnx"):
         YoloxOnnxDetector(tmp_path / "absent.onnx")
     corrupt = tmp_path / "corrupt.onnx"
     corrupt.write_bytes(b"\x08\x07this is not an onnx graph" * 100)

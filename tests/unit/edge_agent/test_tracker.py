@@ -126,7 +126,7 @@ def test_lost_track_is_reported_as_lost_and_recovered_with_its_id() -> None:
     for t in range(10):
         first = tracker.update(dets(person(100 + 5 * t, 100)))
     (track_id,) = first.ids.tolist()
-    for t in range(10, 20):  # occluded: no detection
+    for _ in range(10, 20):  # occluded: no detection
         gap = tracker.update(Detections())
         assert by_id(gap)[track_id][0] == TrackState.LOST
     predicted_x = by_id(gap)[track_id][1][0]
