@@ -23,6 +23,7 @@ from server.ingest.servicer import EdgeServicer, StreamSettings
 from server.ingest.validation import TimeWindow
 from server.insights.processor import SiteAnalyticsProcessor
 from server.insights.recorder import InsightsRecorder
+from server.observability import metrics
 from server.realtime.events import alert_event, health_event
 from server.realtime.groups import site_alerts_group, site_health_group
 from server.realtime.publisher import LivePublisher
@@ -120,6 +121,8 @@ def build_runtime() -> Runtime:
     background: set[asyncio.Task[Any]] = set()
 
     def on_alert(site_id: int, alert: AccessAlert) -> None:
+        metrics.record_alert(str(alert.kind))
+
         async def persist_and_push() -> None:
             try:
                 payload = await sync_to_async(_persist_alert)(site_id, alert)
@@ -152,6 +155,8 @@ def build_runtime() -> Runtime:
         on_live=on_live,
     )
     pipeline.add_processor(processor)
+    metrics.register_queue_depth(metrics.Queue.TIMESERIES, lambda: writer.stats().buffered_points)
+    metrics.register_queue_depth(metrics.Queue.LIVE_PUSH, lambda: len(publisher.pending_tasks))
 
     def on_health(identity: Any, health: dict[str, Any]) -> None:
         event = health_event(site_id=identity.site_id, device_id=identity.device_id, health=health)

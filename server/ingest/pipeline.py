@@ -20,9 +20,22 @@ from server.ingest.models import CameraStreamState
 from server.ingest.sequencing import Admission, SequenceWindow
 from server.ingest.validation import DecodedFrame
 from server.inventory.models import Camera
+from server.observability import metrics
+from server.observability.metrics import RejectReason
 from server.timeseries.types import Point
 
 logger = logging.getLogger(__name__)
+
+_REJECT_REASONS = {
+    "malformed": RejectReason.INVALID_ARGUMENT,
+    "empty": RejectReason.INVALID_ARGUMENT,
+    "invalid_argument": RejectReason.INVALID_ARGUMENT,
+    "failed_precondition": RejectReason.OUT_OF_WINDOW,
+    "oversized": RejectReason.OVERSIZED,
+    "unknown_camera": RejectReason.UNKNOWN_CAMERA,
+    "not_found": RejectReason.UNKNOWN_CAMERA,
+    "foreign_camera": RejectReason.PERMISSION_DENIED,
+}
 
 
 class PointSink(Protocol):
@@ -161,6 +174,7 @@ class IngestPipeline:
         """Count a frame that will never be stored; its sequence is done, so acks can move past it."""
         self.stats.frames_rejected += 1
         self.stats.rejected_by_reason[reason_code] = self.stats.rejected_by_reason.get(reason_code, 0) + 1
+        metrics.record_frame_rejected(_REJECT_REASONS.get(reason_code, RejectReason.INVALID_ARGUMENT))
         if camera is not None and sequence > 0:
             camera.window.mark_done(sequence)
             camera.frames_rejected += 1

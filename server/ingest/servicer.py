@@ -24,7 +24,9 @@ from server.devices.selectors import device_configuration
 from server.devices.services import DeviceIdentity, EnrollmentRejected
 from server.ingest.converters import device_config_message, heartbeat_to_health
 from server.ingest.pipeline import IngestPipeline
+from server.ingest.sequencing import Admission
 from server.ingest.validation import InvalidFrameError, TimeWindow, decode_frame
+from server.observability import edge_health, metrics
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +122,7 @@ class EdgeServicer:
     ) -> AsyncIterator[edge_service_pb2.ServerMessage]:
         identity = await self._authenticate(context)
         if identity is None:
+            metrics.record_auth_failure()
             await context.abort(
                 grpc.StatusCode.UNAUTHENTICATED,
                 "unknown, wrong or revoked device credentials (x-device-id / authorization: Bearer …); "
@@ -127,6 +130,7 @@ class EdgeServicer:
             )
             return
         self.open_streams += 1
+        metrics.stream_opened()
         outbox: asyncio.Queue[edge_service_pb2.ServerMessage | _Abort | None] = asyncio.Queue(maxsize=1024)
         state = _StreamState(identity=identity)
         config = await sync_to_async(device_configuration)(device_id=identity.device_id)
@@ -147,6 +151,7 @@ class EdgeServicer:
                 yield item
         finally:
             self.open_streams -= 1
+            metrics.stream_closed()
             for task in (reader, acker, checker):
                 task.cancel()
             for task in (reader, acker, checker):
@@ -231,10 +236,20 @@ class EdgeServicer:
         except InvalidFrameError as err:
             self._pipeline.reject(camera, sequence, err.status.name.lower())
             return _rejection(camera_id, sequence, err.status, err.reason)
-        self._pipeline.accept(camera, decoded)
+        started = time.perf_counter()
+        admission = self._pipeline.accept(camera, decoded)
+        if admission is Admission.DUPLICATE:
+            metrics.record_frame_duplicate()
+        else:
+            metrics.record_frame_accepted(
+                tracks=decoded.track_count,
+                latency_s=max(0.0, (self._clock_us() - decoded.capture_time_us) / 1e6),
+                handle_s=time.perf_counter() - started,
+            )
         return None
 
     async def _handle_heartbeat(self, heartbeat: track_pb2.Heartbeat, state: _StreamState) -> None:
+        edge_health.record_heartbeat_message(state.identity.device_id, heartbeat)
         health = heartbeat_to_health(heartbeat)
         await sync_to_async(device_services.device_record_seen)(
             device_id=state.identity.device_id, health=health

@@ -5,8 +5,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from server.accounts.roles import can_watch_live
+from server.observability import metrics
 from server.realtime.groups import site_alerts_group, site_health_group, site_live_group
 
 logger = logging.getLogger(__name__)
@@ -22,6 +25,11 @@ class SiteConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         if user is None or not user.is_authenticated:
             await self.close(code=4401)
             return
+        if not await database_sync_to_async(can_watch_live)(user):
+            await self.close(code=4403)
+            return
+        metrics.websocket_opened()
+        self.counted = True
         site_id = int(self.scope["url_route"]["kwargs"]["site_id"])
         self.groups_joined = [
             site_live_group(site_id),
@@ -34,6 +42,8 @@ class SiteConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         await self.send_json({"type": "hello", "site_id": site_id, "user": user.get_username()})
 
     async def disconnect(self, code: int) -> None:
+        if getattr(self, "counted", False):
+            metrics.websocket_closed()
         for group in getattr(self, "groups_joined", []):
             await self.channel_layer.group_discard(group, self.channel_name)
 

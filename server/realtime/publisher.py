@@ -47,7 +47,7 @@ class LivePublisher:
         self._slots: dict[int, _SiteSlot] = {}
         self._layer = get_channel_layer()
         self.stats = PublisherStats()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.pending_tasks: set[asyncio.Task[None]] = set()
 
     def publish(self, site_id: int, event: dict[str, Any]) -> None:
         """Offer the newest live state of a site; `event` must carry a Channels `type`."""
@@ -75,8 +75,8 @@ class LivePublisher:
         self.stats.pushes += 1
         self.stats.sites[site_id] = slot.pushes
         task = asyncio.get_running_loop().create_task(self._group_send(site_live_group(site_id), event))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self.pending_tasks.add(task)
+        task.add_done_callback(self.pending_tasks.discard)
 
     async def send_now(self, group: str, event: dict[str, Any]) -> None:
         """Unthrottled push (alerts)."""

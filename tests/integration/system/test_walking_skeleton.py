@@ -119,6 +119,8 @@ def test_edge_agent_to_database_timeseries_and_websocket(tmp_path: Path) -> None
         assert edge.returncode == 0, log_tail(edge_log)
         with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/api/health", timeout=5) as response:
             health = json.load(response)
+        with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/metrics", timeout=5) as response:
+            metrics_text = response.read().decode()
     # Stored in PostgreSQL.
     states = list(CameraStreamState.objects.filter(camera_id__in=demo.camera_ids))
     assert len(states) == 2, f"expected both cameras' stream state\n{log_tail(server_log)}"
@@ -138,4 +140,9 @@ def test_edge_agent_to_database_timeseries_and_websocket(tmp_path: Path) -> None
     assert len(live) >= 10, f"{len(live)} live events in 10 s at 5 Hz"
     assert max(len(e["persons"]) for e in live) >= 10  # type: ignore[arg-type]
     assert health["checks"]["redis"]["ok"] is True
+    accepted = [
+        line for line in metrics_text.splitlines() if line.startswith("retail_ingest_frames_accepted_total")
+    ]
+    assert accepted, "ingest metrics missing from /metrics"
+    assert float(accepted[0].split()[-1]) >= sum(s.frames_stored for s in states) - 1
     assert health["checks"]["ingest"]["frames_accepted"] >= sum(s.frames_stored for s in states) - 1
