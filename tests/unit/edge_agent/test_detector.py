@@ -71,8 +71,10 @@ def test_people_are_found_where_they_are(detector: YoloxOnnxDetector, frames: li
 
 def test_moved_people_move_with_the_image(detector: YoloxOnnxDetector, frames: list[np.ndarray]) -> None:
     image = frames[2]
-    shift = np.float32([[1, 0, 80], [0, 1, 40]])
-    shifted = cv2.warpAffine(image, shift, (1280, 720), borderValue=(114, 114, 114))
+    shift = np.array([[1, 0, 80], [0, 1, 40]], dtype=np.float32)
+    shifted = np.asarray(
+        cv2.warpAffine(image, shift, (1280, 720), borderValue=(114, 114, 114)), dtype=np.uint8
+    )
     original = detector.detect(image)
     moved = detector.detect(shifted)
     inner = original.xyxy_px[(original.xyxy_px[:, 2] < 1150) & (original.xyxy_px[:, 3] < 650)]

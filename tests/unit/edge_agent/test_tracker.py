@@ -84,7 +84,7 @@ def test_box_conversions_round_trip() -> None:
 def test_iou_matrix_values() -> None:
     a = np.array([[0, 0, 10, 10], [20, 20, 30, 30]], dtype=np.float64)
     b = np.array([[5, 0, 15, 10], [0, 0, 10, 10], [100, 100, 110, 110]], dtype=np.float64)
-    assert np.allclose(iou_matrix(a, b), [[1 / 3, 1, 0], [0, 0, 0]])
+    assert np.allclose(iou_matrix(a, b), np.array([[1 / 3, 1, 0], [0, 0, 0]]))
     assert iou_matrix(a, np.zeros((0, 4))).shape == (2, 0)
 
 
