@@ -56,6 +56,11 @@ class ReorderBuffer:
     def push(self, observations: CameraObservations) -> list[CameraObservations]:
         """Add one frame; return the frames now released, oldest first (possibly none, possibly several)."""
         time_us = observations.capture_time_us
+        previous = self._latest_by_camera.get(observations.camera_id)
+        if previous is None or time_us > previous:
+            self._latest_by_camera[observations.camera_id] = time_us
+        if self._newest_us is None or time_us > self._newest_us:
+            self._newest_us = time_us
         if self._released_until_us is not None and time_us < self._released_until_us:
             self.dropped_late_frames += 1
             logger.debug(
@@ -66,11 +71,6 @@ class ReorderBuffer:
             )
             return []
         heapq.heappush(self._heap, _Entry(time_us, next(self._arrivals), observations))
-        previous = self._latest_by_camera.get(observations.camera_id)
-        if previous is None or time_us > previous:
-            self._latest_by_camera[observations.camera_id] = time_us
-        if self._newest_us is None or time_us > self._newest_us:
-            self._newest_us = time_us
         return self._release(self._watermark())
 
     def flush(self) -> list[CameraObservations]:

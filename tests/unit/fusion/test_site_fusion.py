@@ -1,0 +1,313 @@
+"""SiteFusion on hand-made scenes: overlap, hand-over, skew, reorder, id stability, life cycle, bad input."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+import pytest
+
+from server.fusion import (
+    EndedPerson,
+    FusedFrame,
+    FusionConfig,
+    FusionConfigError,
+    FusionInputError,
+    SiteFusion,
+)
+from tests.unit.fusion.helpers import SITE, T0_US, obs
+
+IMMEDIATE = FusionConfig(site_id=SITE, reorder_window_us=0, arrival_jitter_us=0)
+
+
+def walk(x0: float, y0: float, vx: float, vy: float, t_ms: float) -> tuple[float, float]:
+    return x0 + vx * t_ms / 1000, y0 + vy * t_ms / 1000
+
+
+def run_two_cameras(
+    fusion: SiteFusion,
+    *,
+    seconds: float,
+    sees_1,
+    sees_2,
+    path,
+    skew_2_ms: float = 0.0,
+    noise_m: float = 0.0,
+    seed: int = 0,
+) -> list[FusedFrame]:
+    """Camera 1 at t = 0, 100, ... ms; camera 2 at t = 50, 150, ... ms (+ its clock skew)."""
+    rng = np.random.default_rng(seed)
+    frames: list[FusedFrame] = []
+    for k in range(int(seconds * 10)):
+        for camera, offset_ms, sees, skew in ((1, 0.0, sees_1, 0.0), (2, 50.0, sees_2, skew_2_ms)):
+            t_ms = k * 100 + offset_ms
+            x, y = path(t_ms)
+            rows = []
+            if sees(x, y):
+                nx, ny = rng.normal(0.0, noise_m, 2) if noise_m else (0.0, 0.0)
+                rows = [(10 + camera, x + nx, y + ny)]
+            frames.extend(fusion.update_frames(obs(camera, t_ms + skew, rows)))
+    frames.extend(fusion.flush())
+    return frames
+
+
+def ids_over(frames: list[FusedFrame]) -> set[int]:
+    return {int(g) for frame in frames for g in frame.global_ids.tolist()}
+
+
+@pytest.mark.parametrize("skew_ms", [0.0, 100.0, -200.0, 300.0])
+@pytest.mark.parametrize("noise_m", [0.0, 0.1])
+def test_person_seen_by_two_overlapping_cameras_is_one_global_person(skew_ms: float, noise_m: float) -> None:
+    config = dataclasses.replace(IMMEDIATE, reorder_window_us=700_000)
+    fusion = SiteFusion(config)
+    frames = run_two_cameras(
+        fusion,
+        seconds=8,
+        sees_1=lambda x, y: True,
+        sees_2=lambda x, y: True,
+        path=lambda t: walk(2.0, 5.0, 1.4, 0.0, t),
+        skew_2_ms=skew_ms,
+        noise_m=noise_m,
+    )
+    # Frames of camera 2 stamped before camera 1's first (already applied) frame arrive too late: the
+    # buffer cannot wait for a camera it has never heard of.
+    too_early = sum(1 for k in range(80) if k * 100 + 50 + skew_ms < 0)
+    assert ids_over(frames) == {1}
+    assert max(frame.size for frame in frames) == 1
+    assert fusion.dropped_late_frames == too_early
+    assert sum(frame.processed_frames for frame in frames) == 160 - too_early
+    last = next(frame for frame in reversed(frames) if frame.size)
+    assert last.source_camera_ids == ((1, 2),)
+
+
+@pytest.mark.parametrize(
+    ("edge_1_m", "edge_2_m"),
+    [(11.0, 9.0), (10.0, 10.0), (9.0, 9.6)],  # overlap, touching, 0.6 m gap without any camera
+    ids=["overlap", "touching", "gap"],
+)
+def test_hand_over_between_cameras_keeps_the_global_id(edge_1_m: float, edge_2_m: float) -> None:
+    fusion = SiteFusion(IMMEDIATE)
+    frames = run_two_cameras(
+        fusion,
+        seconds=14,
+        sees_1=lambda x, y: x < edge_1_m,
+        sees_2=lambda x, y: x >= edge_2_m,
+        path=lambda t: walk(1.0, 5.0, 1.3, 0.0, t),
+        noise_m=0.05,
+    )
+    assert ids_over(frames) == {1}
+    seen = [frame for frame in frames if frame.size]
+    assert seen[-1].floor_xy_m[0, 0] > 15.0
+    assert seen[-1].source_camera_ids == ((2,),)
+
+
+def test_two_people_walking_together_stay_two_persons() -> None:
+    fusion = SiteFusion(IMMEDIATE)
+    frames: list[FusedFrame] = []
+    for k in range(60):
+        for camera, offset in ((1, 0.0), (2, 50.0)):
+            t = k * 100 + offset
+            x, y = walk(2.0, 5.0, 1.0, 0.0, t)
+            rows = [(camera * 10 + 1, x, y), (camera * 10 + 2, x, y + 0.7)]
+            frames.extend(fusion.update_frames(obs(camera, t, rows)))
+    assert ids_over(frames) == {1, 2}
+    final = frames[-1]
+    order = np.argsort(final.global_ids)
+    assert final.floor_xy_m[order, 1] == pytest.approx([5.0, 5.7], abs=0.05)
+
+
+def test_crossing_people_keep_their_ids_through_the_crossing() -> None:
+    fusion = SiteFusion(IMMEDIATE)
+    first_ids: dict[int, int] = {}
+    frame = None
+    for k in range(100):
+        t = k * 100.0
+        a = walk(0.0, 5.0, 1.0, 0.0, t)
+        b = walk(10.0, 5.4, -1.0, 0.0, t)
+        frame = fusion.update(obs(1, t, [(1, *a), (2, *b)]))
+        if frame.size == 2 and not first_ids:
+            first_ids = {
+                int(g): round(float(x)) for g, x in zip(frame.global_ids, frame.floor_xy_m[:, 0], strict=True)
+            }
+    assert frame is not None
+    assert first_ids
+    final = {int(g): float(x) for g, x in zip(frame.global_ids, frame.floor_xy_m[:, 0], strict=True)}
+    assert set(final) == set(first_ids)
+    for gid, start_x in first_ids.items():
+        assert (final[gid] > 5.0) == (start_x < 5.0)  # each id crossed over with its own person
+
+
+def test_local_id_switch_keeps_the_global_id() -> None:
+    fusion = SiteFusion(IMMEDIATE)
+    gids: set[int] = set()
+    for k in range(50):
+        t = k * 100.0
+        x, y = walk(1.0, 2.0, 1.2, 0.0, t)
+        local = 1 if k < 25 else 2
+        removed = [1] if k == 25 else []
+        confirmed = k < 25 or k >= 28  # the new local track is tentative for 3 frames
+        frame = fusion.update(obs(1, t, [(local, x, y)], confirmed=confirmed, removed=removed))
+        gids.update(frame.global_ids.tolist())
+    assert gids == {1}
+
+
+def test_global_ids_are_stable_while_local_tracks_persist_and_start_at_first_global_id() -> None:
+    fusion = SiteFusion(dataclasses.replace(IMMEDIATE, first_global_id=500))
+    history: list[list[int]] = []
+    for k in range(40):
+        t = k * 100.0
+        rows = [(i + 1, 2.0 + 3.0 * i, 4.0 + 0.01 * k) for i in range(4)]
+        frame = fusion.update(obs(1, t, rows))
+        if frame.size == 4:
+            history.append(frame.global_ids[np.argsort(frame.floor_xy_m[:, 0])].tolist())
+    assert history
+    assert all(ids == [500, 501, 502, 503] for ids in history)
+
+
+def test_confirmation_time_and_false_positive_tracklet() -> None:
+    fusion = SiteFusion(IMMEDIATE)
+    sizes = []
+    for k in range(12):
+        rows = [(1, 3.0, 3.0)] + ([(9, 8.0, 8.0)] if k < 4 else [])  # a 4-frame false positive
+        sizes.append(fusion.update(obs(1, k * 100.0, rows)).size)
+    # the real person appears once observed for 0.5 s with >= 3 hits; the tracklet never does
+    assert sizes[:5] == [0, 0, 0, 0, 0]
+    assert sizes[5:] == [1] * 7
+
+
+@pytest.mark.parametrize(
+    ("confirmed", "valid"),
+    [(False, True), (True, False), (False, False)],
+    ids=["tentative", "off-floor", "both"],
+)
+def test_rows_that_are_not_confirmed_or_off_the_floor_create_nobody(confirmed: bool, valid: bool) -> None:
+    fusion = SiteFusion(IMMEDIATE)
+    for k in range(20):
+        frame = fusion.update(obs(1, k * 100.0, [(1, 3.0, 3.0)], confirmed=confirmed, valid=valid))
+        assert frame.size == 0
+
+
+def test_lost_rows_do_not_move_the_person() -> None:
+    fusion = SiteFusion(IMMEDIATE)
+    for k in range(10):
+        fusion.update(obs(1, k * 100.0, [(1, 3.0, 3.0)]))
+    frame = fusion.update(obs(1, 1000.0, [(1, 9.0, 9.0)], confirmed=False))
+    assert frame.floor_xy_m[0] == pytest.approx([3.0, 3.0], abs=0.05)
+
+
+def test_person_ends_after_being_unseen_and_is_reported_once() -> None:
+    fusion = SiteFusion(IMMEDIATE)
+    for k in range(10):
+        fusion.update(obs(1, k * 100.0, [(1, 3.0, 3.0)]))
+    ended: list[EndedPerson] = []
+    for k in range(10, 25):
+        frame = fusion.update(obs(1, k * 100.0, []))
+        ended.extend(frame.ended)
+        if frame.ended:
+            assert frame.size == 0
+    assert [(e.global_id, e.first_seen_us, e.last_seen_us) for e in ended] == [(1, T0_US, T0_US + 900_000)]
+
+
+def test_duplicate_persons_from_two_cameras_are_merged_into_the_older_id() -> None:
+    # A tight gate lets camera 2's biased view start a second person; the merge rule joins them.
+    config = dataclasses.replace(IMMEDIATE, gate_distance_m=0.2)
+    fusion = SiteFusion(config)
+    ended: list[EndedPerson] = []
+    sizes = []
+    for k in range(40):
+        ended.extend(fusion.update(obs(1, k * 100.0, [(1, 5.0, 5.0)])).ended)
+        if k >= 5:
+            frame = fusion.update(obs(2, k * 100.0 + 50, [(1, 5.4, 5.0)]))
+            ended.extend(frame.ended)
+            sizes.append(frame.size)
+    assert max(sizes) == 2
+    assert sizes[-1] == 1
+    assert [e.global_id for e in ended] == [2]
+    assert fusion.merged_total == 1
+
+
+def test_frame_waiting_for_a_slower_camera_returns_an_unprocessed_snapshot() -> None:
+    fusion = SiteFusion(dataclasses.replace(IMMEDIATE, reorder_window_us=500_000))
+    fusion.update(obs(1, 0.0, [(1, 1.0, 1.0)]))
+    fusion.update(obs(2, 0.0, [(1, 1.0, 1.0)]))
+    frame = fusion.update(obs(1, 100.0, [(1, 1.1, 1.0)]))
+    assert frame.processed_frames == 0
+    assert fusion.pending_frames == 1
+    frame = fusion.update(obs(2, 120.0, [(1, 1.1, 1.0)]))
+    assert frame.processed_frames == 1
+    assert frame.time_us == T0_US + 100_000
+
+
+def test_late_frame_inside_the_window_is_reordered_and_one_beyond_is_dropped() -> None:
+    fusion = SiteFusion(dataclasses.replace(IMMEDIATE, reorder_window_us=300_000))
+    times: list[int] = []
+    for camera, t in ((1, 0.0), (2, 10.0), (1, 100.0), (1, 200.0), (2, 50.0), (1, 300.0), (1, 700.0)):
+        times.extend(frame.time_us for frame in fusion.update_frames(obs(camera, t, [(1, 2.0, 2.0)])))
+    assert fusion.dropped_late_frames == 0
+    fusion.update_frames(obs(2, 150.0, [(1, 2.0, 2.0)]))  # older than the released frames: too late
+    times.extend(frame.time_us for frame in fusion.flush())
+    assert fusion.dropped_late_frames == 1
+    assert times == sorted(times)
+    assert [t - T0_US for t in times] == [0, 10_000, 50_000, 100_000, 200_000, 300_000, 700_000]
+
+
+BAD = [
+    ("nan", {"floor_xy_m": np.array([[np.nan, 1.0]])}, "non_finite"),
+    ("inf", {"floor_xy_m": np.array([[np.inf, 1.0]])}, "non_finite"),
+    ("nan score", {"scores": np.array([np.nan], dtype=np.float32)}, "non_finite"),
+    ("absurd", {"floor_xy_m": np.array([[1e7, 1.0]])}, "out_of_range"),
+    ("shape", {"floor_xy_m": np.array([1.0, 1.0])}, "bad_shape"),
+    ("column length", {"confirmed": np.array([True, False])}, "bad_shape"),
+    ("ids 2-d", {"local_ids": np.array([[1]])}, "bad_shape"),
+    ("float ids", {"local_ids": np.array([1.0])}, "bad_dtype"),
+    ("int flags", {"valid_floor": np.array([1])}, "bad_dtype"),
+    ("int positions", {"floor_xy_m": np.array([[1, 1]])}, "bad_dtype"),
+]
+
+
+@pytest.mark.parametrize(("case", "change", "code"), BAD, ids=[case[0] for case in BAD])
+def test_bad_observations_raise_a_typed_error(case: str, change: dict[str, Any], code: str) -> None:
+    fusion = SiteFusion(IMMEDIATE)
+    bad = dataclasses.replace(obs(1, 0.0, [(1, 1.0, 1.0)]), **change)
+    with pytest.raises(FusionInputError) as error:
+        fusion.update(bad)
+    assert error.value.code == code
+    assert fusion.update(obs(1, 100.0, [(1, 1.0, 1.0)])).processed_frames == 1  # the stream goes on
+
+
+def test_duplicate_local_ids_and_wrong_site_are_rejected() -> None:
+    fusion = SiteFusion(IMMEDIATE)
+    with pytest.raises(FusionInputError) as duplicate:
+        fusion.update(obs(1, 0.0, [(1, 1.0, 1.0), (1, 2.0, 2.0)]))
+    assert duplicate.value.code == "duplicate_local_id"
+    with pytest.raises(FusionInputError) as wrong_site:
+        fusion.update(obs(1, 0.0, [(1, 1.0, 1.0)], site_id=SITE + 1))
+    assert wrong_site.value.code == "wrong_site"
+
+
+def test_empty_frames_are_fine() -> None:
+    fusion = SiteFusion(IMMEDIATE)
+    frame = fusion.update(obs(1, 0.0, []))
+    assert frame.size == 0
+    assert frame.floor_xy_m.shape == (0, 2)
+    assert frame.source_camera_ids == ()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"gate_distance_m": 0.0},
+        {"gate_distance_m": float("nan")},
+        {"position_gain": 0.0},
+        {"velocity_gain": 1.5},
+        {"reorder_window_us": -1},
+        {"confirm_min_hits": 0},
+        {"first_global_id": 0},
+        {"end_after_s": -1.0},
+        {"arrival_jitter_us": -5},
+    ],
+)
+def test_bad_config_raises_a_typed_error(change: dict[str, Any]) -> None:
+    with pytest.raises(FusionConfigError):
+        SiteFusion(dataclasses.replace(IMMEDIATE, **change))
