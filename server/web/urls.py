@@ -1,9 +1,9 @@
-"""Client-side routes of the dashboard. Included last in the root URLconf; never shadows /admin/, /api/, /ws/,
-/static/, /media/ or /metrics: only the dashboard's own route prefixes are matched here."""
+"""Client-side routes of the dashboard, and uploaded media for signed-in users. Included last in the root URLconf;
+never shadows /admin/, /api/, /ws/, /static/ or /metrics: only the dashboard's own route prefixes are matched."""
 
 from django.urls import path, re_path
 
-from server.web.views import dashboard
+from server.web.views import dashboard, media
 
 app_name = "web"
 
@@ -13,4 +13,5 @@ urlpatterns = [
     path("", dashboard, name="dashboard"),
     *[path(route, dashboard, name=f"dashboard-{route}") for route in DASHBOARD_ROUTES],
     re_path(r"^(?P<path>admin-ui(?:/[\w\-/]*)?)$", dashboard, name="dashboard-admin"),
+    re_path(r"^media/(?P<path>.+)$", media, name="media"),
 ]

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_safe
+from django.views.static import serve
 
 from server.web.manifest import ManifestError, load_entry_assets
 
@@ -26,3 +29,13 @@ def dashboard(request: HttpRequest, path: str = "") -> HttpResponse:
         logger.error("dashboard unavailable (%s): %s", err.code, err)
         return render(request, "web/not_built.html", {"message": str(err), "code": err.code}, status=503)
     return render(request, "web/index.html", {"assets": assets})
+
+
+@require_safe
+def media(request: HttpRequest, path: str) -> HttpResponseBase:
+    """Uploaded files (floor plans, camera snapshots) for signed-in users only: snapshots show people."""
+    if not request.user.is_authenticated:
+        return HttpResponse("Sign in to see this file.", status=403, content_type="text/plain")
+    response = serve(request, path, document_root=str(settings.MEDIA_ROOT))
+    response["Cache-Control"] = "private, max-age=60"
+    return response

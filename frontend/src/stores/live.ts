@@ -107,7 +107,14 @@ export function applyPositions(event: LivePositionsEvent): void {
   live.lastTimeUs = event.time_us;
 }
 
-export function upsertAlert(alert: Alert): void {
+let unsavedAlerts = 0;
+
+export function upsertAlert(incoming: Alert): void {
+  // An alert the server could not store arrives without id: shown, but it cannot be acknowledged.
+  const alert: Alert =
+    incoming.id === undefined || incoming.id === null
+      ? { ...incoming, id: -++unsavedAlerts, state: incoming.state ?? "open", raised_at: incoming.raised_at ?? new Date().toISOString() }
+      : incoming;
   const index = live.alerts.findIndex((a) => a.id === alert.id);
   if (index >= 0) live.alerts.splice(index, 1, alert);
   else live.alerts.unshift(alert);

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.test import Client
 
 from server.web import manifest as manifest_module
@@ -69,3 +71,29 @@ def test_missing_build_answers_503_with_the_fix(tmp_path: Path, monkeypatch: pyt
     response = Client().get("/live")
     assert response.status_code == 503
     assert b"scripts/setup" in response.content
+
+
+@pytest.fixture
+def media_root(tmp_path: Path, settings: Any) -> Path:
+    root = tmp_path / "media"
+    (root / "snapshots").mkdir(parents=True)
+    (root / "snapshots" / "cam1.jpg").write_bytes(b"\xff\xd8fake-jpeg")
+    (tmp_path / "secret.txt").write_text("outside the media root")
+    settings.MEDIA_ROOT = root
+    return root
+
+
+@pytest.mark.django_db
+def test_media_needs_a_signed_in_user(media_root: Path) -> None:
+    anonymous = Client().get("/media/snapshots/cam1.jpg")
+    assert anonymous.status_code == 403
+    client = Client()
+    client.force_login(get_user_model().objects.create_user(username="viewer", password="x-very-long-pw-1"))
+    response = client.get("/media/snapshots/cam1.jpg")
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == b"\xff\xd8fake-jpeg"  # type: ignore[attr-defined]
+    assert "private" in response["Cache-Control"]
+    traversal = client.get("/media/../secret.txt")
+    assert traversal.status_code in {400, 404}
+    assert b"outside the media root" not in traversal.content
+    assert client.get("/media/snapshots/absent.jpg").status_code == 404
