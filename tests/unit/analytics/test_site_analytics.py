@@ -1,0 +1,310 @@
+"""SiteAnalytics on tiny hand-made ground truth: every analytic with exact expected numbers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pytest
+
+from server.analytics import (
+    VISITOR,
+    AlertKind,
+    AnalyticsUpdate,
+    PersonIdentity,
+    SiteAnalytics,
+    alert_message,
+)
+from tests.unit.analytics.helpers import ZONE_A, ZONE_B, ZONE_R, frame, site_config, us
+
+Track = Mapping[float, Mapping[int, tuple[float, float]]]
+
+
+def play(
+    analytics: SiteAnalytics,
+    track: Track,
+    identities: Mapping[int, PersonIdentity] | None = None,
+    velocities: Mapping[int, tuple[float, float]] | None = None,
+) -> list[AnalyticsUpdate]:
+    return [
+        analytics.update(frame(t, people, velocities), identities or {})
+        for t, people in sorted(track.items())
+    ]
+
+
+def walk(
+    gid: int, points: Sequence[tuple[float, float, float]]
+) -> dict[float, dict[int, tuple[float, float]]]:
+    """{t: {gid: (x, y)}} from (t, x, y) samples."""
+    return {t: {gid: (x, y)} for t, x, y in points}
+
+
+# ---------------------------------------------------------------- occupancy
+
+
+def test_occupancy_counts_site_and_zones() -> None:
+    analytics = SiteAnalytics(site_config())
+    update = analytics.update(frame(0.0, {1: (1, 1), 2: (3, 3), 3: (7, 1), 4: (15, 5)}), {})
+    assert update.site_occupancy == 4
+    assert update.zone_occupancy == {ZONE_A: 2, ZONE_B: 1, ZONE_R: 0}
+    assert update.zone_persons() == {ZONE_A: (1, 2), ZONE_B: (3,), ZONE_R: ()}
+    assert sorted((e.global_id, e.zone_id) for e in update.entries) == [(1, ZONE_A), (2, ZONE_A), (3, ZONE_B)]
+
+
+def test_empty_frames_give_zero_occupancy() -> None:
+    analytics = SiteAnalytics(site_config())
+    for t in (0.0, 0.5):
+        update = analytics.update(frame(t, {}), {})
+        assert update.site_occupancy == 0
+        assert update.zone_occupancy == {ZONE_A: 0, ZONE_B: 0, ZONE_R: 0}
+        assert update.heat.total_person_s == 0.0
+
+
+# ---------------------------------------------------------------- visits, dwell
+
+
+def test_entry_and_dwell_of_one_visit_use_the_exit_grace() -> None:
+    analytics = SiteAnalytics(site_config(exit_grace_s=1.0))
+    samples = [(t / 2, 2.0 if 1.0 <= t / 2 <= 5.0 else 5.0, 2.0) for t in range(0, 17)]  # 0 .. 8 s
+    updates = play(analytics, walk(1, samples))
+    entries = [(e.global_id, e.zone_id, e.time_us) for u in updates for e in u.entries]
+    dwell = [(d.global_id, d.zone_id, d.enter_us, d.exit_us) for u in updates for d in u.dwell]
+    assert entries == [(1, ZONE_A, us(1.0))]
+    assert dwell == [(1, ZONE_A, us(1.0), us(5.0))]
+    closing = next(u for u in updates if u.dwell)
+    assert closing.time_us == us(6.0)  # first frame 1 s after the last frame inside
+    assert [u.zone_occupancy[ZONE_A] for u in updates[10:13]] == [1, 1, 0]
+    assert next(u for u in updates if u.dwell).dwell[0].dwell_s == 4.0
+
+
+@pytest.mark.parametrize(("outside_s", "visits"), [(0.5, 1), (1.0, 2), (2.0, 2)])
+def test_short_absences_do_not_split_a_visit(outside_s: float, visits: int) -> None:
+    analytics = SiteAnalytics(site_config(exit_grace_s=1.0))
+    samples = []
+    t = 0.0
+    while t <= 10.0:
+        away = 4.0 < t <= 4.0 + outside_s
+        samples.append((t, 5.0 if away else 2.0, 2.0))
+        t += 0.5
+    updates = play(analytics, walk(1, samples))
+    flushed = analytics.flush()
+    entries = [e for u in updates for e in u.entries]
+    dwell = [d for u in [*updates, flushed] for d in u.dwell]
+    assert len(entries) == visits
+    assert len(dwell) == visits
+    assert dwell[-1].exit_us == us(10.0)
+    assert sum(d.dwell_s for d in dwell) == pytest.approx(10.0 - (outside_s + 0.5 if visits == 2 else 0.0))
+
+
+def test_person_leaving_the_frame_closes_the_visit_at_the_last_frame_inside() -> None:
+    analytics = SiteAnalytics(site_config())
+    updates = play(analytics, {0.0: {1: (1, 1), 2: (2, 2)}, 0.5: {1: (1, 1), 2: (2, 2)}, 1.0: {2: (2, 2)}})
+    assert [(d.global_id, d.enter_us, d.exit_us) for d in updates[-1].dwell] == [(1, us(0.0), us(0.5))]
+    assert updates[-1].zone_occupancy[ZONE_A] == 1
+
+
+# ---------------------------------------------------------------- flow
+
+
+def test_flow_transitions_follow_the_previous_entered_zone() -> None:
+    analytics = SiteAnalytics(site_config(exit_grace_s=0.0))
+    path = [(0.0, 2, 2), (1.0, 8, 2), (2.0, 2, 2), (3.0, 15, 5), (4.0, 2, 2), (5.0, 8, 2)]
+    updates = play(analytics, walk(5, path))
+    transitions = [(t.from_zone_id, t.to_zone_id, t.time_us) for u in updates for t in u.transitions]
+    assert transitions == [
+        (None, ZONE_A, us(0.0)),
+        (ZONE_A, ZONE_B, us(1.0)),
+        (ZONE_B, ZONE_A, us(2.0)),
+        # leaving A for the corridor and coming back to A is no transition
+        (ZONE_A, ZONE_B, us(5.0)),
+    ]
+
+
+# ---------------------------------------------------------------- heat map
+
+
+def test_heat_map_holds_each_position_until_the_next_update_with_a_cap() -> None:
+    analytics = SiteAnalytics(site_config(heat_max_hold_s=1.0, heat_bucket_s=3600))
+    people = {1: (2.5, 1.5), 2: (7.2, 3.9)}
+    velocities = {1: (1.0, 0.0), 2: (0.0, -0.5)}
+    updates = play(analytics, {0.0: people, 0.5: people, 1.0: people, 4.0: people}, velocities=velocities)
+    cells = np.concatenate([u.heat.cell_index for u in updates])
+    seconds = np.concatenate([u.heat.person_s for u in updates])
+    displacement = np.concatenate([u.heat.displacement_m for u in updates])
+    # intervals 0.5, 0.5 and min(3.0, cap 1.0): 2.0 person-seconds each, in cell (2, 1) and (7, 3)
+    assert sorted(set(cells.tolist())) == [1 * 30 + 2, 3 * 30 + 7]
+    assert seconds[cells == 32].sum() == pytest.approx(2.0)
+    assert seconds[cells == 97].sum() == pytest.approx(2.0)
+    assert displacement[cells == 32].sum(axis=0) == pytest.approx([2.0, 0.0])
+    assert displacement[cells == 97].sum(axis=0) == pytest.approx([0.0, -1.0])
+    bucket = analytics.flush().heat_buckets
+    assert len(bucket) == 1
+    assert dict(
+        zip(bucket[0].cell_index.tolist(), bucket[0].person_s.tolist(), strict=True)
+    ) == pytest.approx({32: 2.0, 97: 2.0})
+
+
+def test_heat_buckets_close_when_time_moves_on_and_conserve_person_seconds() -> None:
+    analytics = SiteAnalytics(site_config(heat_bucket_s=1))
+    times = [i * 0.25 for i in range(13)]  # 0 .. 3 s
+    updates = play(analytics, {t: {1: (0.5, 0.5), 2: (-3.0, 1.0)} for t in times})
+    buckets = [b for u in updates for b in u.heat_buckets] + list(analytics.flush().heat_buckets)
+    assert [b.bucket_start_us - us(0.0) for b in buckets] == [0, 1_000_000, 2_000_000]
+    assert [float(b.person_s.sum()) for b in buckets] == pytest.approx([1.0, 1.0, 1.0])
+    assert sum(u.heat.outside_person_s for u in updates) == pytest.approx(3.0)  # person 2 is off the grid
+
+
+# ---------------------------------------------------------------- social distancing
+
+
+def pair_track(
+    distance_m: float, close_until_s: float, end_s: float
+) -> dict[float, dict[int, tuple[float, float]]]:
+    track = {}
+    t = 0.0
+    while t <= end_s + 1e-9:
+        gap = distance_m if t <= close_until_s + 1e-9 else 5.0
+        track[round(t, 3)] = {1: (12.0, 5.0), 2: (12.0 + gap, 5.0)}
+        t += 0.5
+    return track
+
+
+def test_distancing_violation_start_update_end_and_contacts() -> None:
+    analytics = SiteAnalytics(site_config(violation_update_interval_s=1.0))
+    updates = play(analytics, pair_track(1.5, close_until_s=6.0, end_s=9.0))
+    started = [(v.person_a, v.person_b, v.start_us) for u in updates for v in u.violations_started]
+    ended = [v for u in updates for v in u.violations_ended]
+    assert started == [(1, 2, us(0.0))]
+    assert next(u for u in updates if u.violations_started).time_us == us(5.0)
+    assert [u.time_us for u in updates if u.violations_updated] == [us(6.0), us(7.0)]
+    assert len(ended) == 1
+    assert (ended[0].start_us, ended[0].end_us, ended[0].min_distance_m) == (us(0.0), us(6.0), 1.5)
+    assert ended[0].duration_s == 6.0
+    assert next(u for u in updates if u.violations_ended).time_us == us(7.5)  # > 1 s gap after 6.0
+    assert updates[10].contacts_per_person == {1: 1, 2: 1}
+
+
+@pytest.mark.parametrize(
+    ("distance_m", "close_until_s", "violations"),
+    [(1.99, 6.0, 1), (2.0, 6.0, 0), (2.5, 6.0, 0), (1.0, 4.5, 0), (1.0, 5.0, 1)],
+    ids=["just-under-D", "exactly-D", "far", "4.5s", "exactly-T"],
+)
+def test_distancing_thresholds_are_strict_distance_and_inclusive_duration(
+    distance_m: float, close_until_s: float, violations: int
+) -> None:
+    analytics = SiteAnalytics(site_config())
+    updates = play(analytics, pair_track(distance_m, close_until_s=close_until_s, end_s=9.0))
+    assert sum(len(u.violations_started) for u in updates) == violations
+    assert sum(len(u.violations_ended) for u in updates) == violations
+
+
+def test_distancing_gap_shorter_than_tolerance_keeps_one_violation() -> None:
+    analytics = SiteAnalytics(site_config(distancing_gap_s=1.0))
+    track = pair_track(1.0, close_until_s=12.0, end_s=14.0)
+    track[6.0] = {1: (12.0, 5.0), 2: (15.0, 5.0)}  # two far samples in the middle (1.5 s since last close)
+    track[6.5] = {1: (12.0, 5.0), 2: (15.0, 5.0)}
+    updates = play(analytics, track)
+    ended = [v for u in updates for v in u.violations_ended]
+    assert [(v.start_us, v.end_us) for v in ended] == [(us(0.0), us(12.0))]
+
+
+def test_distancing_gap_longer_than_tolerance_splits_the_contact() -> None:
+    analytics = SiteAnalytics(site_config(distancing_gap_s=1.0))
+    track = pair_track(1.0, close_until_s=14.0, end_s=16.0)
+    for t in (6.0, 6.5, 7.0):  # 7.0 - 5.5 = 1.5 s > gap
+        track[t] = {1: (12.0, 5.0), 2: (15.0, 5.0)}
+    updates = play(analytics, track)
+    ended = [v for u in updates for v in u.violations_ended]
+    assert [(v.start_us, v.end_us) for v in ended] == [(us(0.0), us(5.5)), (us(7.5), us(14.0))]
+
+
+def test_violation_ends_when_a_person_leaves() -> None:
+    analytics = SiteAnalytics(site_config())
+    track = pair_track(1.0, close_until_s=8.0, end_s=8.0)
+    track[8.5] = {1: (12.0, 5.0)}
+    updates = play(analytics, track)
+    ended = [v for u in updates for v in u.violations_ended]
+    assert [(v.start_us, v.end_us) for v in ended] == [(us(0.0), us(8.0))]
+    assert updates[-1].time_us == us(8.5)
+    assert updates[-1].contacts_per_person == {1: 1}
+
+
+# ---------------------------------------------------------------- access control
+
+
+APPROACH = [(0.0, 17.0, 2.0), (0.5, 18.5, 2.0), (1.0, 19.5, 2.0), (1.5, 21.0, 2.0), (2.0, 22.0, 2.0)]
+
+
+@pytest.mark.parametrize(
+    ("identity", "expected"),
+    [
+        (
+            VISITOR,
+            [
+                ("warning", 1.0, "An unauthorized visitor approached the secure area"),
+                ("alarm", 1.5, "An unauthorized visitor entered the secure area"),
+            ],
+        ),
+        (
+            PersonIdentity(7, "Kim", 1),
+            [
+                ("warning", 1.0, "An unauthorized employee (Kim) approached the secure area"),
+                ("alarm", 1.5, "An unauthorized employee (Kim) entered the secure area"),
+            ],
+        ),
+        (
+            PersonIdentity(8, None, 0),
+            [
+                ("warning", 1.0, "An unauthorized employee approached the secure area"),
+                ("alarm", 1.5, "An unauthorized employee entered the secure area"),
+            ],
+        ),
+        (PersonIdentity(9, "Lee", 2), []),
+        (PersonIdentity(10, "Park", 1, frozenset({ZONE_R})), []),
+        (
+            PersonIdentity(11, "Choi", 1, frozenset({ZONE_A})),
+            [
+                ("warning", 1.0, "An unauthorized employee (Choi) approached the secure area"),
+                ("alarm", 1.5, "An unauthorized employee (Choi) entered the secure area"),
+            ],
+        ),
+    ],
+    ids=["visitor", "level-1", "unnamed-employee", "level-2", "permitted", "other-permission"],
+)
+def test_access_alerts_by_level_and_permission(
+    identity: PersonIdentity, expected: list[tuple[str, float, str]]
+) -> None:
+    analytics = SiteAnalytics(site_config())
+    updates = play(analytics, walk(4, APPROACH), identities={4: identity})
+    alerts = [a for u in updates for a in u.alerts]
+    assert [(a.kind.value, (a.time_us - us(0.0)) / 1e6, a.message) for a in alerts] == expected
+    for alert in alerts:
+        assert (alert.global_id, alert.zone_id, alert.zone_name, alert.required_level) == (
+            4,
+            ZONE_R,
+            "Server room",
+            2,
+        )
+        assert alert.employee_id == identity.employee_id
+        assert alert.employee_name == (identity.display_name if identity.employee_id is not None else None)
+    if alerts:
+        assert alerts[0].distance_m == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize(
+    ("cooldown_s", "expected_s"), [(60.0, [0.0]), (2.0, [0.0, 2.0, 5.0]), (2.5, [0.0, 5.0])]
+)
+def test_alarms_are_deduplicated_with_a_cool_down(cooldown_s: float, expected_s: list[float]) -> None:
+    analytics = SiteAnalytics(site_config(alert_cooldown_s=cooldown_s))
+    path = [(0.0, 22.0, 2.0), (1.0, 15.0, 2.0), (2.0, 22.0, 2.0), (3.0, 22.0, 2.0)]  # in, out, in again
+    path += [(4.0, 15.0, 2.0), (5.0, 22.0, 2.0)]
+    updates = play(analytics, walk(1, path))
+    times = [(a.time_us - us(0.0)) / 1e6 for u in updates for a in u.alerts if a.kind is AlertKind.ALARM]
+    assert times == expected_s
+
+
+def test_alert_message_wording() -> None:
+    assert alert_message(AlertKind.WARNING, PersonIdentity(1, "Kim", 0)) == (
+        "An unauthorized employee (Kim) approached the secure area"
+    )
+    assert alert_message(AlertKind.ALARM, VISITOR) == "An unauthorized visitor entered the secure area"
