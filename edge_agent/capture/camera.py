@@ -114,9 +114,11 @@ class CameraReader(threading.Thread):
             try:
                 capture = self._opener(self.settings.source)
             except SourceError as err:
+                looping = False
                 self._fail(str(err))
                 continue
             except Exception as err:  # a third-party backend may raise anything; the camera must survive it
+                looping = False
                 self._fail(f"opening {self.settings.source} failed: {err!r}")
                 continue
             if not first_open and not looping:
@@ -171,8 +173,9 @@ class CameraReader(threading.Thread):
                 return _FAILED
             self.stats.frames_read += 1
             frames_this_open += 1
+            frame_time_s = media_time_s
+            media_time_s += media_period_s
             if pace:
-                media_time_s += media_period_s
                 ahead_s = media_time_s - (time.monotonic() - start_wall)
                 if ahead_s > 0:
                     self._stop_event.wait(ahead_s)
@@ -192,7 +195,7 @@ class CameraReader(threading.Thread):
                 continue
             consecutive_garbage = 0
             if analysis_period_s:
-                now_s = media_time_s if source_is_file else time.monotonic() - start_wall
+                now_s = frame_time_s if source_is_file else time.monotonic() - start_wall
                 if now_s + 1e-9 < next_analysis_s:
                     continue
                 next_analysis_s = max(next_analysis_s + analysis_period_s, now_s)

@@ -1,0 +1,162 @@
+"""Pipeline wiring with a stub detector: per-camera isolation, projection flags, live configuration changes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edge_agent.config import AgentSettings, CameraSettings
+from edge_agent.pipeline import NullSink, Pipeline, merge_camera
+from edge_agent.types import Detections, RemoteCameraConfig, RemoteDeviceConfig, TrackFlag, Tracks
+
+pytestmark = pytest.mark.timeout(60)
+
+
+class StubDetector:
+    name = "stub"
+
+    def detect(self, image: np.ndarray) -> Detections:
+        return self.detect_batch([image])[0]
+
+    def detect_batch(self, images: Sequence[np.ndarray]) -> list[Detections]:
+        boxes = np.array([[10, 10, 30, 60], [40, 5, 60, 45]], dtype=np.float32)
+        return [Detections(xyxy_px=boxes.copy(), scores=np.array([0.9, 0.8], np.float32)) for _ in images]
+
+
+class RecordingSink(NullSink):
+    def __init__(self) -> None:
+        super().__init__()
+        self.last: dict[int, Tracks] = {}
+
+    def emit(self, camera_id: int, capture_time_us: int, tracks: Tracks) -> int:
+        self.last[camera_id] = tracks
+        return super().emit(camera_id, capture_time_us, tracks)
+
+
+def write_video(path: Path, frames: int = 30) -> str:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), 25.0, (96, 72))
+    for i in range(frames):
+        writer.write(np.full((72, 96, 3), i, np.uint8))
+    writer.release()
+    return str(path)
+
+
+def camera(camera_id: int, source: str, **extra: object) -> CameraSettings:
+    return CameraSettings.model_validate({"camera_id": camera_id, "source": source, "pace": "fast", **extra})
+
+
+def run_until(pipeline: Pipeline, predicate: Callable[[], bool], timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        pipeline.step(wait_s=0.02)
+
+
+def test_a_missing_camera_never_stops_the_others(tmp_path: Path) -> None:
+    video = write_video(tmp_path / "v.avi")
+    settings = AgentSettings(cameras=[camera(1, str(tmp_path / "missing.avi")), camera(2, video)])
+    sink = RecordingSink()
+    pipeline = Pipeline(settings, StubDetector(), sink)
+    pipeline.start()
+    try:
+        run_until(pipeline, lambda: sink.last_sequence(2) >= 20)
+        status = {c.camera_id: c for c in pipeline.status().cameras}
+        assert "not found" in status[1].last_error
+        assert not status[1].connected
+        assert sink.last_sequence(1) == 0
+        assert status[2].last_sequence >= 20
+    finally:
+        pipeline.close()
+
+
+def test_tracks_are_projected_and_flagged(tmp_path: Path) -> None:
+    video = write_video(tmp_path / "v.avi")
+    settings = AgentSettings(
+        cameras=[
+            camera(1, video, homography_px_to_cm=[10, 0, 0, 0, 10, 0, 0, 0, 1],
+                   floor_region_cm=[(0, 0), (450, 0), (450, 1000), (0, 1000)]),
+            camera(2, video),
+        ]
+    )  # fmt: skip
+    sink = RecordingSink()
+    pipeline = Pipeline(settings, StubDetector(), sink)
+    pipeline.start()
+    try:
+        run_until(pipeline, lambda: sink.last_sequence(1) >= 3 and sink.last_sequence(2) >= 3)
+    finally:
+        pipeline.close()
+    calibrated = sink.last[1]
+    assert len(calibrated) == 2
+    order = np.argsort(calibrated.xyxy_px[:, 0])
+    assert np.allclose(calibrated.floor_xy_cm[order], [[200, 600], [500, 450]], atol=1.0)
+    assert calibrated.flags[order].tolist() == [0, int(TrackFlag.OUTSIDE_FLOOR_REGION)]
+    assert set(sink.last[2].flags.tolist()) == {int(TrackFlag.UNCALIBRATED)}
+
+
+def remote(camera_id: int, **fields: object) -> RemoteCameraConfig:
+    base: dict[str, object] = {
+        "camera_id": camera_id,
+        "name": "",
+        "source_uri": "",
+        "analysis_fps": 0.0,
+        "homography_px_to_cm": None,
+        "floor_region_cm": None,
+        "min_score": 0.0,
+        "enabled": True,
+    }
+    base.update(fields)
+    return RemoteCameraConfig(**base)  # type: ignore[arg-type]
+
+
+def test_server_config_adds_removes_and_recalibrates_without_restart(tmp_path: Path) -> None:
+    video = write_video(tmp_path / "v.avi")
+    other = write_video(tmp_path / "w.avi")
+    sink = RecordingSink()
+    pipeline = Pipeline(AgentSettings(cameras=[camera(1, video)]), StubDetector(), sink)
+    pipeline.start()
+    try:
+        reader = pipeline._cameras[1].reader
+        homography = (2.0, 0.0, 0.0, 0.0, 2.0, 0.0, 0.0, 0.0, 1.0)
+        pipeline.apply_device_config(
+            RemoteDeviceConfig(
+                revision=2,
+                cameras=(
+                    remote(1, name="Entrance", homography_px_to_cm=homography),
+                    remote(5, source_uri=other),
+                ),
+                heartbeat_interval_s=10,
+            )
+        )
+        assert pipeline.camera_ids == [1, 5]
+        assert pipeline._cameras[1].reader is reader  # calibration changed in place: no reopen
+        run_until(pipeline, lambda: sink.last_sequence(5) >= 3 and sink.last_sequence(1) >= 3)
+        run_until(pipeline, lambda: 1 in sink.last and not sink.last[1].flags.any())
+        pipeline.apply_device_config(RemoteDeviceConfig(revision=3, cameras=(remote(1, enabled=False),),
+                                                        heartbeat_interval_s=10))  # fmt: skip
+        assert pipeline.camera_ids == []  # camera 5 gone with the config, camera 1 disabled
+        pipeline.apply_device_config(RemoteDeviceConfig(revision=4, cameras=(), heartbeat_interval_s=10))
+        assert pipeline.camera_ids == [1]  # back to the command-line camera
+        next_id = pipeline._cameras[1].tracker.next_id
+        pipeline.restart_pipeline()
+        assert pipeline._cameras[1].tracker.next_id == next_id  # ids keep increasing across restarts
+        run_until(pipeline, lambda: len(pipeline.snapshots(0)) == 1)
+        assert pipeline.snapshots(1)[0][2].startswith(b"\xff\xd8")
+    finally:
+        pipeline.close()
+
+
+def test_merge_keeps_local_values_where_the_server_is_silent() -> None:
+    local = camera(1, "/v.avi", homography_px_to_cm=[1, 0, 0, 0, 1, 0, 0, 0, 1], min_score=0.4)
+    merged = merge_camera(local, remote(1, name="Door", analysis_fps=5.0))
+    assert merged is not None
+    assert (merged.source, merged.name, merged.analysis_fps, merged.min_score) == ("/v.avi", "Door", 5.0, 0.4)
+    assert merged.homography_px_to_cm == [1, 0, 0, 0, 1, 0, 0, 0, 1]
+    assert merge_camera(None, remote(9)) is None  # a server camera without a source cannot run here
+    replaced = merge_camera(local, remote(1, source_uri="rtsp://cam/1"))
+    assert replaced is not None
+    assert replaced.source == "rtsp://cam/1"
