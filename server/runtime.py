@@ -18,6 +18,7 @@ from django.conf import settings
 
 from server.analytics.types import AccessAlert, PersonIdentity
 from server.fusion.types import FusedFrame
+from server.ingest.live import CameraTracksLive
 from server.ingest.pipeline import IngestPipeline
 from server.ingest.servicer import EdgeServicer, StreamSettings
 from server.ingest.validation import TimeWindow
@@ -154,7 +155,10 @@ def build_runtime() -> Runtime:
         on_alert=on_alert,
         on_live=on_live,
     )
-    pipeline.add_processor(processor)
+    if settings.INGEST_SITE_ANALYTICS:
+        pipeline.add_processor(processor)
+    else:
+        pipeline.add_processor(CameraTracksLive(publisher))
     metrics.register_queue_depth(metrics.Queue.TIMESERIES, lambda: writer.stats().buffered_points)
     metrics.register_queue_depth(metrics.Queue.LIVE_PUSH, lambda: len(publisher.pending_tasks))
 

@@ -118,7 +118,9 @@ INFLUX_DB = os.environ.get("INFLUX_DB", "retail")
 INFLUX_TOKEN = os.environ.get("INFLUX_TOKEN", "")
 INFLUX_ORG = os.environ.get("INFLUX_ORG", "")
 INFLUX_BUCKET = os.environ.get("INFLUX_BUCKET", "")
-INFLUX_API = os.environ.get("INFLUX_API", "v1")  # "v1" (InfluxQL/line protocol, 1.x and 2.x/3.x compat) or "v2"
+INFLUX_API = os.environ.get(
+    "INFLUX_API", "v1"
+)  # "v1" (InfluxQL/line protocol, 1.x and 2.x/3.x compat) or "v2"
 TIMESERIES_EMBEDDED_PATH = DATA_DIR / "timeseries.sqlite3"
 
 # gRPC ingest
@@ -134,6 +136,8 @@ INGEST_ACK_INTERVAL_MS = int(os.environ.get("INGEST_ACK_INTERVAL_MS", "200"))
 INGEST_AUTH_RECHECK_S = float(os.environ.get("INGEST_AUTH_RECHECK_S", "2"))
 LIVE_PUSH_HZ = float(os.environ.get("LIVE_PUSH_HZ", "5"))
 POSITIONS_SAMPLE_HZ = float(os.environ.get("POSITIONS_SAMPLE_HZ", "1"))
+# Fusion + analytics in the ingest process; off = per-camera tracks pushed live, no analytics (ingest-only tiers).
+INGEST_SITE_ANALYTICS = env_bool("INGEST_SITE_ANALYTICS", True)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

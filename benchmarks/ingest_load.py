@@ -1,0 +1,288 @@
+"""Ingest benchmark: TrackFrames per second one server process accepts from N simulated edge boxes speaking the
+real protocol (20 people per frame), and the latency from a frame arriving to its live update (and to an access
+alert) reaching a WebSocket client, at half that load.
+
+    python -m benchmarks.ingest_load [--boxes 4] [--cameras-per-box 2] [--seconds 10] [--people 20]
+
+The server is the real `retail-server run` in its own process (pinned to CPU 0 when possible, so "one core"), with
+its embedded defaults in a temporary data directory unless DATABASE_URL / REDIS_URL / INFLUX_URL are set. The load
+generator runs in this process (pinned to CPU 1): frames are pre-encoded, sent as fast as flow control allows, and
+counted as accepted when the server acks them (acks are sent only after the stream state is persisted).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import grpc
+import numpy as np
+import websockets
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+from proto.retail.v1 import edge_service_pb2, track_pb2  # noqa: E402
+from tests.support.processes import BIN, free_port, running, wait_http  # noqa: E402
+
+
+def setup_inventory(
+    boxes: int, cameras_per_box: int, data_dir: Path
+) -> tuple[int, list[tuple[int, str, list[int]]], str]:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "server.config.settings.local")
+    os.environ["RETAIL_DATA_DIR"] = str(data_dir)
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.core.management import call_command
+
+    from server.accounts.roles import ensure_roles
+    from server.devices.services import device_create, device_set_credentials
+    from server.inventory.models import Camera, FloorPlan, Site, Zone
+
+    call_command("migrate", interactive=False, verbosity=0)
+    ensure_roles()
+    site = Site.objects.create(name=f"Bench {time.time_ns()}")
+    FloorPlan.objects.create(site=site, width_m=40, height_m=30)
+    Zone.objects.create(
+        site=site,
+        name="Vault",
+        kind="restricted",
+        polygon=[[30, 0], [40, 0], [40, 5], [30, 5]],
+        required_level=5,
+        warning_distance_m=1.0,
+    )
+    devices = []
+    for index in range(boxes):
+        device = device_create(site=site, name=f"box-{index}")
+        secret = f"bench-secret-{index}-0123456789abcdefghijklmnop"
+        device_set_credentials(device=device, secret=secret)
+        cameras = [
+            Camera.objects.create(site=site, device=device, name=f"box{index}-cam{c}").pk
+            for c in range(cameras_per_box)
+        ]
+        devices.append((device.pk, secret, cameras))
+    from django.contrib.auth.models import Group
+
+    user, _ = get_user_model().objects.get_or_create(username="bench-staff")
+    user.groups.add(Group.objects.get(name="staff"))
+    session = SessionStore()
+    session["_auth_user_id"] = str(user.pk)
+    session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
+    session["_auth_user_hash"] = user.get_session_auth_hash()
+    session.create()
+    return site.pk, devices, str(session.session_key)
+
+
+WINDOW = 256
+
+
+def make_frame(camera_id: int, sequence: int, people: int, t_us: int, rng: np.random.Generator) -> bytes:
+    frame = track_pb2.TrackFrame(camera_id=camera_id, sequence=sequence, capture_time_us=t_us)
+    frame.local_id_deltas.extend([1] * people)
+    frame.bbox_x_px.extend(rng.integers(0, 1200, people).tolist())
+    frame.bbox_y_px.extend(rng.integers(0, 600, people).tolist())
+    frame.bbox_w_px.extend(rng.integers(30, 90, people).tolist())
+    frame.bbox_h_px.extend(rng.integers(80, 220, people).tolist())
+    # People spread over the floor, each camera its own strip so that fusion keeps them apart.
+    frame.floor_x_cm.extend((np.arange(people) * 150 + 100).tolist())
+    frame.floor_y_cm.extend([(camera_id % 10) * 250 + 600 + (sequence % 50)] * people)
+    frame.score_permille.extend([850] * people)
+    frame.state.extend([track_pb2.TRACK_STATE_CONFIRMED] * people)
+    return edge_service_pb2.EdgeMessage(frame=frame).SerializeToString()
+
+
+async def run_box(
+    port: int,
+    device_id: int,
+    secret: str,
+    cameras: list[int],
+    people: int,
+    seconds: float,
+    rate_hz: float | None,
+    acked: dict[int, int],
+    start_sequence: dict[int, int],
+) -> int:
+    """Stream frames round-robin over the box's cameras for `seconds`; returns the number of frames sent."""
+    rng = np.random.default_rng(device_id)
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    method = channel.stream_stream(
+        "/retail.v1.EdgeService/Stream",
+        request_serializer=lambda raw: raw,
+        response_deserializer=edge_service_pb2.ServerMessage.FromString,
+    )
+    sent = 0
+    # Pre-encode a pool of frames per camera (capture times are re-stamped only in the paced mode).
+    stop_at = time.monotonic() + seconds
+
+    async def requests():  # type: ignore[no-untyped-def]
+        nonlocal sent
+        sequences = dict(start_sequence)
+        period = None if rate_hz is None else 1.0 / rate_hz
+        next_at = time.monotonic()
+        while time.monotonic() < stop_at:
+            for camera_id in cameras:
+                # Like the edge agent's uplink: at most WINDOW unacked frames in flight per camera.
+                while sequences[camera_id] - acked.get(camera_id, start_sequence[camera_id]) >= WINDOW:
+                    await asyncio.sleep(0.005)
+                    if time.monotonic() >= stop_at:
+                        return
+                sequences[camera_id] += 1
+                yield make_frame(camera_id, sequences[camera_id], people, time.time_ns() // 1000, rng)
+                sent += 1
+            if period is not None:
+                next_at += period
+                delay = next_at - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            elif sent % 64 == 0:
+                await asyncio.sleep(0)
+
+    call = method(
+        requests(), metadata=(("x-device-id", str(device_id)), ("authorization", f"Bearer {secret}"))
+    )
+    try:
+        async for reply in call:
+            if reply.HasField("ack"):
+                for ack in reply.ack.cameras:
+                    acked[ack.camera_id] = ack.highest_contiguous_sequence
+    except grpc.aio.AioRpcError as err:
+        if err.code() != grpc.StatusCode.CANCELLED:
+            raise
+    await channel.close()
+    return sent
+
+
+async def load_phase(
+    port: int,
+    devices: list[tuple[int, str, list[int]]],
+    people: int,
+    seconds: float,
+    rate_hz: float | None,
+    sequences: dict[int, int],
+) -> tuple[int, int, float]:
+    acked: dict[int, int] = {}
+    started = time.perf_counter()
+    sent_counts = await asyncio.gather(
+        *(
+            run_box(port, device_id, secret, cameras, people, seconds, rate_hz, acked, sequences)
+            for device_id, secret, cameras in devices
+        )
+    )
+    elapsed = time.perf_counter() - started
+    stored = sum(acked.get(c, 0) - sequences[c] for _, _, cameras in devices for c in cameras)
+    for _, _, cameras in devices:
+        for camera_id in cameras:
+            sequences[camera_id] = max(sequences[camera_id], acked.get(camera_id, 0))
+    return sum(sent_counts), stored, elapsed
+
+
+async def latency_phase(
+    http_port: int,
+    grpc_port: int,
+    site_id: int,
+    cookie: str,
+    devices: list[tuple[int, str, list[int]]],
+    people: int,
+    seconds: float,
+    rate_hz: float,
+    sequences: dict[int, int],
+) -> tuple[list[float], int]:
+    latencies_ms: list[float] = []
+    url = f"ws://127.0.0.1:{http_port}/ws/sites/{site_id}/"
+    headers = {"Cookie": f"sessionid={cookie}", "Origin": f"http://127.0.0.1:{http_port}"}
+    async with websockets.connect(url, additional_headers=headers, max_size=None) as ws:
+        load = asyncio.create_task(load_phase(grpc_port, devices, people, seconds, rate_hz, sequences))
+        while not load.done():
+            try:
+                message = await asyncio.wait_for(ws.recv(), timeout=0.5)
+            except TimeoutError:
+                continue
+            now_us = time.time_ns() // 1000
+            event = json.loads(message)
+            if event.get("type") == "live.positions":
+                latencies_ms.append((now_us - int(event["time_us"])) / 1000.0)
+        sent, _, _ = await load
+    return latencies_ms, sent
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q)) if values else float("nan")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--boxes", type=int, default=4)
+    parser.add_argument("--cameras-per-box", type=int, default=2)
+    parser.add_argument("--people", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--no-analytics", action="store_true", help="ingest only (INGEST_SITE_ANALYTICS=0)")
+    args = parser.parse_args()
+    data_dir = Path(tempfile.mkdtemp(prefix="retail-bench-"))
+    site_id, devices, cookie = setup_inventory(args.boxes, args.cameras_per_box, data_dir)
+    http_port, grpc_port = free_port(), free_port()
+    env = {"RETAIL_DATA_DIR": str(data_dir), "DJANGO_SETTINGS_MODULE": "server.config.settings.local"}
+    if args.no_analytics:
+        env["INGEST_SITE_ANALYTICS"] = "0"
+    command = [str(BIN / "retail-server"), "run", "--no-migrate"]
+    command += ["--http", f"127.0.0.1:{http_port}", "--grpc", f"127.0.0.1:{grpc_port}"]
+    if hasattr(os, "sched_setaffinity") and os.cpu_count() and os.cpu_count() >= 2:  # type: ignore[operator]
+        command = ["taskset", "-c", "0", *command]
+        os.sched_setaffinity(0, {1})
+    log_path = data_dir / "server.log"
+    sequences = {c: 0 for _, _, cameras in devices for c in cameras}
+    with running(command, env=env, log_path=log_path) as server:
+        wait_http(f"http://127.0.0.1:{http_port}/api/health", process=server)
+        asyncio.run(load_phase(grpc_port, devices, args.people, 2.0, None, sequences))  # warm-up
+        sent, stored, elapsed = asyncio.run(
+            load_phase(grpc_port, devices, args.people, args.seconds, None, sequences)
+        )
+        rate = stored / elapsed
+        cameras = sum(len(c) for _, _, c in devices)
+        half_rate_per_camera = rate / 2 / cameras
+        latencies, _ = asyncio.run(
+            latency_phase(
+                http_port,
+                grpc_port,
+                site_id,
+                cookie,
+                devices,
+                args.people,
+                args.seconds,
+                half_rate_per_camera * len(devices[0][2]),
+                sequences,
+            )
+        )
+    print(
+        f"server: one process on one core; {args.boxes} boxes x {args.cameras_per_box} cameras, "
+        f"{args.people} people per frame, analytics {'off' if args.no_analytics else 'on'}"
+    )
+    print(
+        f"throughput: {rate:,.0f} frames/s stored+acked ({rate * args.people:,.0f} person-updates/s); "
+        f"sent {sent:,} in {elapsed:.1f} s (goal >= 2,000 frames/s)"
+    )
+    if latencies:
+        print(
+            f"live latency at half load ({rate / 2:,.0f} frames/s): frame capture -> WebSocket "
+            f"p50 {percentile(latencies, 50):.1f} ms, p99 {percentile(latencies, 99):.1f} ms, "
+            f"max {max(latencies):.1f} ms over {len(latencies)} pushes (goal p99 <= 100 ms); "
+            f"mean {statistics.fmean(latencies):.1f} ms"
+        )
+    else:
+        print("live latency: no live events received")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
