@@ -20,6 +20,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import grpc
@@ -124,7 +125,7 @@ async def run_box(
     # Pre-encode a pool of frames per camera (capture times are re-stamped only in the paced mode).
     stop_at = time.monotonic() + seconds
 
-    async def requests():  # type: ignore[no-untyped-def]
+    async def requests() -> AsyncIterator[bytes]:
         nonlocal sent
         sequences = dict(start_sequence)
         period = None if rate_hz is None else 1.0 / rate_hz
@@ -158,7 +159,7 @@ async def run_box(
     except grpc.aio.AioRpcError as err:
         if err.code() != grpc.StatusCode.CANCELLED:
             raise
-    await channel.close()
+    await channel.close(grace=None)
     return sent
 
 
