@@ -141,10 +141,13 @@ def evaluate(
         if frame.time_us >= next_sample_us and frame.processed_frames:
             next_sample_us = frame.time_us + int(sample_period_s * 1e6)
             truth_ids, truth_xy = truth.at(frame.time_us)
-            for gid, pid in matcher.match(truth_ids, truth_xy, frame):
-                identity = people[pid]
-                if identity.employee_id is not None and matcher.person_of(gid) == pid:
+            for gid, _ in matcher.match(truth_ids, truth_xy, frame):
+                owner = matcher.person_of(gid)
+                identity = people[owner] if owner is not None else None
+                if identity is not None and identity.employee_id is not None:
                     identities[gid] = identity
+                else:
+                    identities.pop(gid, None)
             count_errors.append(abs(frame.size - truth_ids.size))
             true_counts.append(int(truth_ids.size))
             if accumulator is not None:
