@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from redis.exceptions import RedisError
 
 from server.accounts.roles import can_watch_live
 from server.observability import metrics
@@ -36,16 +39,31 @@ class SiteConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             site_alerts_group(site_id),
             site_health_group(site_id),
         ]
-        for group in self.groups_joined:
-            await self.channel_layer.group_add(group, self.channel_name)
+        if not await self._join_groups():
+            await self.close(code=1011)  # the channel layer (Redis) is down; the dashboard reconnects
+            return
         await self.accept()
         await self.send_json({"type": "hello", "site_id": site_id, "user": user.get_username()})
+
+    async def _join_groups(self, attempts: int = 3) -> bool:
+        """Join the site's groups; a pooled connection that Redis closed (restart) fails once, so retry."""
+        for attempt in range(1, attempts + 1):
+            try:
+                for group in self.groups_joined:
+                    await self.channel_layer.group_add(group, self.channel_name)
+            except (ConnectionError, OSError, RedisError) as err:
+                logger.warning("joining live groups failed (attempt %d/%d): %s", attempt, attempts, err)
+                await asyncio.sleep(0.1 * attempt)
+            else:
+                return True
+        return False
 
     async def disconnect(self, code: int) -> None:
         if getattr(self, "counted", False):
             metrics.websocket_closed()
         for group in getattr(self, "groups_joined", []):
-            await self.channel_layer.group_discard(group, self.channel_name)
+            with contextlib.suppress(ConnectionError, OSError, RedisError):
+                await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         if isinstance(content, dict) and content.get("type") == "ping":
