@@ -161,13 +161,12 @@ class ByteTracker:
             t_idx = np.concatenate(track_parts)
             d_idx = np.concatenate(det_parts)
             if t_idx.size:
-                matched = kalman.update(
-                    rows[t_idx, : kalman.STATE_COLUMNS], kalman.xyxy_to_xyah(boxes[d_idx])
-                )
-                rows[t_idx, : kalman.STATE_COLUMNS] = matched
-                rows[t_idx, _SCORE] = scores[d_idx]
-                rows[t_idx, _HITS] += 1.0
-                rows[t_idx, _LAST] = frame
+                matched = rows[t_idx]  # a copy (fancy indexing): update it whole, write it back once
+                kalman.update(matched, kalman.xyxy_to_xyah(boxes[d_idx]), in_place=True)
+                matched[:, _SCORE] = scores[d_idx]
+                matched[:, _HITS] += 1.0
+                matched[:, _LAST] = frame
+                rows[t_idx] = matched
 
         # Life cycle.
         hits = rows[:, _HITS]

@@ -84,22 +84,22 @@ def predict(block: FloatArray) -> None:
     vv += height_sq * _PROCESS_VELOCITY_VAR + _PROCESS_VELOCITY_FIXED
 
 
-def update(block: FloatArray, measurements_xyah: FloatArray) -> FloatArray:
-    """Correct each row with one measurement; returns the updated rows (the input is not modified)."""
-    out = block.copy()
-    height_sq = (block[:, 3] * block[:, 3])[:, None]
-    pp = block[:, PP]
-    pv = block[:, PV]
-    innovation_var = pp + height_sq * _MEASUREMENT_VAR + _MEASUREMENT_FIXED
+def update(block: FloatArray, measurements_xyah: FloatArray, in_place: bool = False) -> FloatArray:
+    """Correct each row with one measurement; returns the updated rows (a copy unless ``in_place``)."""
+    out = block if in_place else block.copy()
+    height = out[:, 3:4]
+    pp = out[:, PP]
+    pv = out[:, PV]
+    innovation_var = pp + height * height * _MEASUREMENT_VAR + _MEASUREMENT_FIXED
     gain_position = pp / innovation_var
     gain_velocity = pv / innovation_var
-    innovation = measurements_xyah - block[:, POSITION]
+    innovation = measurements_xyah - out[:, POSITION]
+    out[:, VV] -= gain_velocity * pv
     out[:, POSITION] += gain_position * innovation
     out[:, VELOCITY] += gain_velocity * innovation
     keep = 1.0 - gain_position
-    out[:, PP] = keep * pp
-    out[:, PV] = keep * pv
-    out[:, VV] -= gain_velocity * pv
+    pp *= keep
+    pv *= keep
     return out
 
 

@@ -1,0 +1,136 @@
+"""Tracker accuracy: ours vs the reference ByteTrack on the very same detections.
+
+1. MOTChallenge TUD-Campus and TUD-Stadtmitte ground truth (shipped with py-motmetrics), turned into detector-like
+   input with seeded noise (jitter, misses, low-score detections, false positives); scored by py-motmetrics (MOTA,
+   IDF1, ID switches) and TrackEval's HOTA metric class. Averaged over several seeds.
+2. The sample video's real detections (YOLOX-Nano): no ground truth there, so it reports confirmed-track counts,
+   ids created, mean track length, and how often the two trackers' ids change on the same person (id switches of
+   each tracker measured against the other as reference, by motmetrics).
+
+Reference: roboflow ``trackers.ByteTrackTracker`` (the maintained successor of ``supervision.ByteTrack``, which
+supervision 0.31 no longer ships), default settings.
+
+Usage: ``python benchmarks/tracker_eval.py [--seeds 5] [--video-frames 300]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from edge_agent.tracking import ByteTracker, TrackerConfig
+from edge_agent.tracking.evaluation import (
+    FrameOutput,
+    GroundTruthFrame,
+    NoiseModel,
+    noisy_detections,
+    run_tracker,
+    score_sequence,
+    sequences,
+)
+from edge_agent.types import Detections, TrackState
+
+
+def ours_step() -> tuple[str, object]:
+    tracker = ByteTracker(TrackerConfig())
+
+    def step(found: Detections) -> FrameOutput:
+        tracks = tracker.update(found)
+        keep = tracks.states == TrackState.CONFIRMED
+        return tracks.ids[keep], tracks.xyxy_px[keep].astype(np.float64)
+
+    return "ours", step
+
+
+def reference_step() -> tuple[str, object]:
+    import supervision as sv
+    from trackers import ByteTrackTracker
+
+    tracker = ByteTrackTracker()
+
+    def step(found: Detections) -> FrameOutput:
+        result = tracker.update(sv.Detections(xyxy=found.xyxy_px, confidence=found.scores))
+        assert result.tracker_id is not None
+        keep = result.tracker_id >= 0
+        return result.tracker_id[keep].astype(np.int64), result.xyxy[keep].astype(np.float64)
+
+    return "reference", step
+
+
+def evaluate_gt(seeds: int) -> None:
+    print("== MOTChallenge ground truth fed as noisy detections (mean over seeds) ==")
+    print(f"{'sequence':<15} {'tracker':<10} {'MOTA':>6} {'IDF1':>6} {'HOTA':>6} {'IDsw':>5} {'ms/frame':>9}")
+    for name, gt in sequences():
+        results: dict[str, list[tuple[float, float, float, int, float]]] = {}
+        for seed in range(seeds):
+            detections = noisy_detections(gt, NoiseModel(seed=seed))
+            for factory in (ours_step, reference_step):
+                label, step = factory()
+                started = time.perf_counter()
+                output = run_tracker(detections, step)  # type: ignore[arg-type]
+                ms = (time.perf_counter() - started) * 1000.0 / len(detections)
+                s = score_sequence(gt, output)
+                results.setdefault(label, []).append((s.mota, s.idf1, s.hota, s.id_switches, ms))
+        for label, rows in results.items():
+            mota, idf1, hota, switches, ms = np.mean(rows, axis=0)
+            print(f"{name:<15} {label:<10} {mota:6.3f} {idf1:6.3f} {hota:6.3f} {switches:5.1f} {ms:9.3f}")
+        ours = np.mean(results["ours"], axis=0)
+        reference = np.mean(results["reference"], axis=0)
+        delta = (ours[:3] - reference[:3]) * 100
+        print(f"{name:<15} {'Δ points':<10} {delta[0]:+6.2f} {delta[1]:+6.2f} {delta[2]:+6.2f}")
+
+
+def video_detections(frames: int) -> dict[int, Detections]:
+    import cv2
+
+    from edge_agent.config import DetectorSettings, sample_video_path
+    from edge_agent.detection import YoloxOnnxDetector, YoloxOptions
+
+    detector = YoloxOnnxDetector(DetectorSettings().resolved_model_path(), YoloxOptions(score_threshold=0.1))
+    capture = cv2.VideoCapture(str(sample_video_path()))
+    out: dict[int, Detections] = {}
+    for index in range(1, frames + 1):
+        ok, image = capture.read()
+        if not ok:
+            break
+        out[index] = detector.detect(np.asarray(image, dtype=np.uint8))
+    capture.release()
+    return out
+
+
+def evaluate_video(frames: int) -> None:
+    print(f"\n== sample video, real YOLOX-Nano detections, {frames} frames (no ground truth) ==")
+    detections = video_detections(frames)
+    outputs: dict[str, dict[int, FrameOutput]] = {}
+    for factory in (ours_step, reference_step):
+        label, step = factory()
+        outputs[label] = run_tracker(detections, step)  # type: ignore[arg-type]
+    for label, output in outputs.items():
+        per_frame = [len(ids) for ids, _ in output.values()]
+        all_ids = np.concatenate([ids for ids, _ in output.values()])
+        unique, counts = np.unique(all_ids, return_counts=True)
+        print(f"{label:<10} confirmed tracks/frame {np.mean(per_frame):5.1f}, ids created {len(unique):4d}, "
+              f"mean track length {np.mean(counts):6.1f} frames")  # fmt: skip
+    # Each tracker's ids measured against the other's as if it were ground truth: id switches where they disagree.
+    reference_as_gt = {
+        index: GroundTruthFrame(ids=ids, xyxy=boxes) for index, (ids, boxes) in outputs["reference"].items()
+    }
+    agreement = score_sequence(reference_as_gt, outputs["ours"])
+    print(f"ours vs reference on the same people: IDF1 {agreement.idf1:.3f}, MOTA {agreement.mota:.3f}, "
+          f"id switches {agreement.id_switches}")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--video-frames", type=int, default=300)
+    args = parser.parse_args()
+    evaluate_gt(args.seeds)
+    if args.video_frames > 0:
+        evaluate_video(args.video_frames)
+
+
+if __name__ == "__main__":
+    main()
