@@ -12,26 +12,16 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from server.demo.cameras import CAMERA_CROPS_PX, crop_homography
 from server.devices.models import EdgeDevice
 from server.devices.services import device_set_credentials
-from server.inventory.geometry import homography_from_points
 from server.inventory.models import Camera, FloorPlan, Site, Zone, ZoneKind
 
 logger = logging.getLogger(__name__)
-
-FRAME_WIDTH_PX = 1280
-FRAME_HEIGHT_PX = 720
-# Two overlapping crops (x, y, w, h) of the 1280×720 sample video: 240 px of overlap in the middle.
-CAMERA_CROPS_PX: tuple[tuple[int, int, int, int], ...] = ((0, 0, 760, 720), (520, 0, 760, 720))
-# Image corners of the full frame → floor metres, read off the hall's tile grid (the view is steep: the far edge
-# covers a little more floor than the near edge).
-FULL_FRAME_CORNERS_PX = [[0, 0], [1280, 0], [1280, 720], [0, 720]]
-FULL_FRAME_CORNERS_M = [[1.5, 2.0], [28.5, 2.0], [26.0, 18.0], [4.0, 18.0]]
 
 DEMO_USERS = (("admin", "admin"), ("installer", "installer"), ("staff", "staff"))
 
@@ -44,23 +34,6 @@ class DemoSetup:
     camera_ids: tuple[int, ...]
     crops_px: tuple[tuple[int, int, int, int], ...]
     homographies: tuple[tuple[float, ...], ...]
-
-
-def crop_homography(
-    crop_px: tuple[int, int, int, int],
-) -> tuple[list[list[float]], list[dict[str, list[float]]]]:
-    """The px→cm homography of a crop, and its calibration points (the full frame's corners moved into the crop)."""
-    full, _ = homography_from_points(FULL_FRAME_CORNERS_PX, FULL_FRAME_CORNERS_M)
-    x0, y0, w, h = crop_px
-    crop_corners = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float64)
-    in_full = crop_corners + np.array([x0, y0])
-    homog = np.c_[in_full, np.ones(4)] @ full.T
-    floor_m = homog[:, :2] / homog[:, 2:3] / 100.0
-    homography, _ = homography_from_points(crop_corners.tolist(), floor_m.tolist())
-    points = [
-        {"image_px": p.tolist(), "floor_m": f.tolist()} for p, f in zip(crop_corners, floor_m, strict=True)
-    ]
-    return homography.tolist(), points
 
 
 def _device_secret() -> str:
