@@ -131,12 +131,14 @@ def main() -> int:
         duplicates += max(0, in_strip_globals - max(len(left), len(right)))
     analysed = strip_steps
     print(
-        f"two overlapping crops of {Path(args.video).name}, analysed at {args.analysis_fps} fps, {analysed} steps with people in the overlap"
+        f"two overlapping crops of {Path(args.video).name}, analysed at {args.analysis_fps} fps, "
+        f"{analysed} steps with people in the overlap"
     )
     if pairs:
         print(
             f"fusion in the overlap: {fused_pairs}/{pairs} same-person sighting pairs fused into one global person "
-            f"= {fused_pairs / pairs:.1%}; surplus global persons in the strip: {duplicates / max(analysed, 1):.2f} per step"
+            f"= {fused_pairs / pairs:.1%}; surplus global persons in the strip: "
+            f"{duplicates / max(analysed, 1):.2f} per step"
         )
     else:
         print("no same-person pairs found in the overlap")
