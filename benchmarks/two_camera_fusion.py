@@ -85,7 +85,7 @@ def main() -> int:
         sightings: dict[int, np.ndarray] = {}
         frames = []
         for camera_id, (x0, y0, w, h), tracker, projector in cameras:
-            view = np.ascontiguousarray(image[y0 : y0 + h, x0 : x0 + w])
+            view = np.ascontiguousarray(image[y0 : y0 + h, x0 : x0 + w], dtype=np.uint8)
             started = time.perf_counter()
             detections = detector.detect(view)
             elapsed_detect += time.perf_counter() - started
