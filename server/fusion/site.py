@@ -19,7 +19,8 @@ Algorithm, per TrackFrame released by the reorder buffer (capture-time order, se
 4. **Update** (alpha-beta filter): ``p <- p_pred + alpha r``, ``v <- v + beta r / max(dt, 0.1 s)`` with
    residual ``r = z - p_pred``, speed clipped to ``max_speed_mps``.
 5. **Birth**: unmatched confirmed rows start tentative persons; a tentative person is confirmed (and reported)
-   after ``confirm_after_s`` and ``confirm_min_hits`` observations, and silently dropped when unseen for
+   after ``confirm_after_s`` and ``confirm_min_hits`` observations (after ``fast_confirm_after_s`` when the
+   mean score of its observations is at least ``confident_score``), and silently dropped when unseen for
    ``tentative_timeout_s``.
 6. **Merge**: two confirmed persons closer than ``merge_distance_m`` for ``merge_after_s`` that no camera
    observed together within ``source_window_s`` are one person seen twice; the younger id ends and its
@@ -86,6 +87,7 @@ class SiteFusion:
         self._first_seen_us: IntArray = np.zeros(capacity, dtype=np.int64)
         self._last_seen_us: IntArray = np.zeros(capacity, dtype=np.int64)
         self._hits: IntArray = np.zeros(capacity, dtype=np.int64)
+        self._score_sum: FloatArray = np.zeros(capacity, dtype=np.float64)
         self._camera_index: dict[int, int] = {}
         self._camera_ids: IntArray = np.zeros(0, dtype=np.int64)
         self._camera_seen_us: IntArray = np.full((capacity, 0), _NEVER_US, dtype=np.int64)
@@ -229,12 +231,14 @@ class SiteFusion:
             self._state_us[slots] = t_us
             self._last_seen_us[slots] = np.maximum(self._last_seen_us[slots], t_us)
             self._hits[slots] += 1
+            self._score_sum[slots] += obs.scores[matched]
             self._camera_seen_us[slots, camera_column] = t_us
 
         # 5. births
         births = np.flatnonzero(usable & (row_slot < 0))
         for row in births.tolist():
             slot = self._new_slot(obs.floor_xy_m[row], t_us)
+            self._score_sum[slot] = float(obs.scores[row])
             self._camera_seen_us[slot, self._camera_index[camera_id]] = t_us
             memory[(camera_id, int(obs.local_ids[row]))] = _Association(
                 slot, int(self._global_id[slot]), t_us
@@ -298,6 +302,7 @@ class SiteFusion:
         self._first_seen_us[slot] = t_us
         self._last_seen_us[slot] = t_us
         self._hits[slot] = 1
+        self._score_sum[slot] = 0.0
         self._camera_seen_us[slot] = _NEVER_US
         return slot
 
@@ -317,6 +322,7 @@ class SiteFusion:
         self._first_seen_us = grown(self._first_seen_us, 0)
         self._last_seen_us = grown(self._last_seen_us, 0)
         self._hits = grown(self._hits, 0)
+        self._score_sum = grown(self._score_sum, 0.0)
         self._camera_seen_us = grown(self._camera_seen_us, _NEVER_US)
 
     def _life_cycle(self, t_us: int) -> list[EndedPerson]:
@@ -324,11 +330,12 @@ class SiteFusion:
         unseen_us = t_us - self._last_seen_us
         tentative = self._active & ~self._confirmed
         if tentative.any():
-            promote = (
-                tentative
-                & ((self._last_seen_us - self._first_seen_us) >= int(cfg.confirm_after_s * 1e6))
-                & (self._hits >= cfg.confirm_min_hits)
+            age_us = self._last_seen_us - self._first_seen_us
+            confident = self._score_sum >= cfg.confident_score * self._hits
+            old_enough = (age_us >= int(cfg.confirm_after_s * 1e6)) | (
+                confident & (age_us >= int(cfg.fast_confirm_after_s * 1e6))
             )
+            promote = tentative & old_enough & (self._hits >= cfg.confirm_min_hits)
             self._confirmed |= promote
             drop = tentative & ~promote & (unseen_us > int(cfg.tentative_timeout_s * 1e6))
             self._active &= ~drop
@@ -389,6 +396,7 @@ class SiteFusion:
         self._camera_seen_us[keep] = np.maximum(self._camera_seen_us[keep], self._camera_seen_us[drop])
         self._last_seen_us[keep] = max(self._last_seen_us[keep], self._last_seen_us[drop])
         self._hits[keep] += self._hits[drop]
+        self._score_sum[keep] += self._score_sum[drop]
         self._active[drop] = False
         self.merged_total += 1
         logger.debug("merged global person %d into %d", drop_id, keep_id)

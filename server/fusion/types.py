@@ -149,6 +149,10 @@ class FusionConfig:
     confirm_after_s: float = 0.5
     # ... and with at least this many observations.
     confirm_min_hits: int = 3
+    # ... or, sooner, after fast_confirm_after_s when the mean detection score of its observations is at least
+    # confident_score (a detector's false positives score low; 1.0 disables the fast path).
+    fast_confirm_after_s: float = 0.2
+    confident_score: float = 0.6
     # A tentative global person not observed for this long is dropped silently.
     tentative_timeout_s: float = 0.5
     # A confirmed global person not observed by any camera for this long ends (EndedPerson).
@@ -195,5 +199,7 @@ class FusionConfig:
             raise FusionConfigError("reorder_window_us must be >= 0 and camera_silence_us > 0")
         if self.confirm_after_s < 0 or self.max_extrapolation_s < 0 or self.merge_after_s < 0:
             raise FusionConfigError("confirm_after_s, max_extrapolation_s and merge_after_s must be >= 0")
+        if not 0.0 <= self.confident_score <= 1.0 or self.fast_confirm_after_s < 0:
+            raise FusionConfigError("confident_score must be in [0, 1] and fast_confirm_after_s >= 0")
         if self.confirm_min_hits < 1 or self.first_global_id < 1:
             raise FusionConfigError("confirm_min_hits and first_global_id must be >= 1")

@@ -165,15 +165,19 @@ def test_global_ids_are_stable_while_local_tracks_persist_and_start_at_first_glo
     assert all(ids == [500, 501, 502, 503] for ids in history)
 
 
-def test_confirmation_time_and_false_positive_tracklet() -> None:
+@pytest.mark.parametrize(("score", "first_frame"), [(0.9, 2), (0.6, 2), (0.5, 5)])
+def test_confirmation_time_depends_on_the_score_and_false_positive_tracklets_never_show(
+    score: float, first_frame: int
+) -> None:
     fusion = SiteFusion(IMMEDIATE)
     sizes = []
     for k in range(12):
-        rows = [(1, 3.0, 3.0)] + ([(9, 8.0, 8.0)] if k < 4 else [])  # a 4-frame false positive
-        sizes.append(fusion.update(obs(1, k * 100.0, rows)).size)
-    # the real person appears once observed for 0.5 s with >= 3 hits; the tracklet never does
-    assert sizes[:5] == [0, 0, 0, 0, 0]
-    assert sizes[5:] == [1] * 7
+        rows = [(1, 3.0, 3.0)] + ([(9, 8.0, 8.0)] if k < 4 else [])  # a 4-frame, low-score false positive
+        scores = [score] + ([0.4] if k < 4 else [])
+        sizes.append(fusion.update(obs(1, k * 100.0, rows, score=scores)).size)
+    # confident observations (mean score >= 0.6) confirm after 0.2 s, others after 0.5 s; both need 3 hits
+    assert sizes[:first_frame] == [0] * first_frame
+    assert sizes[first_frame:] == [1] * (12 - first_frame)
 
 
 @pytest.mark.parametrize(
