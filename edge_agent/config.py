@@ -43,7 +43,7 @@ class CameraSettings(_Settings):
     pace: Literal["native", "fast"] = Field(
         default="native",
         title="File pacing",
-        description="native: play a file at its own fps; fast: as fast as it decodes.",
+        description="native: play a file at its own fps; fast: as fast as the pipeline analyses (no drops).",
     )
     crop_xywh_px: tuple[int, int, int, int] | None = Field(
         default=None,

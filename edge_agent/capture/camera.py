@@ -51,6 +51,7 @@ class LatestFrameSlot:
 
     def __init__(self, wakeup: threading.Event | None = None) -> None:
         self._lock = threading.Lock()
+        self._taken = threading.Condition(self._lock)
         self._frame: Frame | None = None
         self._wakeup = wakeup
 
@@ -66,7 +67,13 @@ class LatestFrameSlot:
     def take(self) -> Frame | None:
         with self._lock:
             frame, self._frame = self._frame, None
+            self._taken.notify_all()
         return frame
+
+    def wait_until_taken(self, timeout_s: float) -> bool:
+        """Block until the slot is empty (the pipeline took the frame); False on timeout."""
+        with self._lock:
+            return self._taken.wait_for(lambda: self._frame is None, timeout=timeout_s)
 
 
 def _now_us() -> int:
@@ -150,6 +157,7 @@ class CameraReader(threading.Thread):
         if not 1.0 <= native_fps <= 1000.0:
             native_fps = 25.0
         pace = source_is_file and self.settings.pace == "native"
+        lockstep = source_is_file and self.settings.pace == "fast"
         analysis_period_s = 1.0 / self.settings.analysis_fps if self.settings.analysis_fps > 0 else 0.0
         media_period_s = 1.0 / native_fps
         start_wall = time.monotonic()
@@ -199,6 +207,12 @@ class CameraReader(threading.Thread):
                 if now_s + 1e-9 < next_analysis_s:
                     continue
                 next_analysis_s = max(next_analysis_s + analysis_period_s, now_s)
+            if lockstep:
+                # A file played "as fast as possible" has no real time to keep up with: decoding frames only to
+                # drop them would steal CPU from inference, so wait for the pipeline instead.
+                while not self.slot.wait_until_taken(0.1):
+                    if self._stop_event.is_set():
+                        return _ENDED
             self._publish(image)
             self.stats.last_error = ""
             self._backoff.reset()

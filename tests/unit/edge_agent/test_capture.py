@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -44,6 +45,22 @@ def wait_until(predicate: Callable[[], bool], timeout_s: float = 10.0) -> None:
     while not predicate():
         assert time.monotonic() < deadline, "condition not reached in time"
         time.sleep(0.01)
+
+
+class Consumer(threading.Thread):
+    """Takes frames from a reader's slot like the pipeline does."""
+
+    def __init__(self, reader: CameraReader) -> None:
+        super().__init__(daemon=True)
+        self.reader = reader
+        self.taken = 0
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            if self.reader.slot.take() is not None:
+                self.taken += 1
+            time.sleep(0.001)
 
 
 def reader_for(source: str, opener: Callable[[str], object], **settings: object) -> CameraReader:
@@ -121,8 +138,11 @@ def test_latest_frame_wins_and_drops_are_counted() -> None:
 def test_analysis_rate_subsamples_a_file_by_media_time() -> None:
     frames = [(True, image(i % 250)) for i in range(100)]  # 2 s of 50 fps video
     reader = reader_for("/videos/shop.avi", lambda _: FakeSource(frames), analysis_fps=10.0, loop=False)
+    consumer = Consumer(reader)
+    consumer.start()
     reader.start()
     reader.join(10)
+    consumer.done.set()
     assert reader.stats.ended
     assert reader.stats.frames_read == 100
     assert reader.stats.frames_published == 20
@@ -135,6 +155,20 @@ def test_native_pace_follows_the_file_fps() -> None:
     reader.start()
     reader.join(10)
     assert 0.17 <= time.monotonic() - started < 2.0  # 10 frames at 50 fps: 0.2 s
+
+
+def test_a_file_played_fast_runs_in_lockstep_with_the_pipeline_without_drops() -> None:
+    frames = [(True, image(i)) for i in range(40)]
+    reader = reader_for("/videos/shop.avi", lambda _: FakeSource(frames), loop=False)
+    consumer = Consumer(reader)
+    consumer.start()
+    reader.start()
+    reader.join(10)
+    time.sleep(0.05)
+    consumer.done.set()
+    assert reader.stats.frames_published == 40
+    assert reader.stats.dropped_frames == 0
+    assert consumer.taken == 40
 
 
 def write_video(path: Path, frames: int = 12) -> None:
@@ -153,8 +187,9 @@ def test_vanished_file_is_reopened_with_back_off_while_other_cameras_go_on(tmp_p
     first = reader_for(str(vanishing), open_source, loop=True)
     second = reader_for(str(steady), open_source, loop=True)
     second.settings = second.settings.model_copy(update={"camera_id": 2})
-    first.start()
-    second.start()
+    consumers = [Consumer(first), Consumer(second)]
+    for thread in (*consumers, first, second):
+        thread.start()
     wait_until(lambda: first.stats.frames_read > 0)
     kept = tmp_path / "kept.avi"
     shutil.move(vanishing, kept)
@@ -167,6 +202,8 @@ def test_vanished_file_is_reopened_with_back_off_while_other_cameras_go_on(tmp_p
     for reader in (first, second):
         reader.stop()
         reader.join(5)
+    for consumer in consumers:
+        consumer.done.set()
 
 
 def test_unreadable_file_gives_source_error(tmp_path: Path) -> None:
