@@ -76,7 +76,9 @@ def test_acknowledge_then_resolve_is_pushed(
     layer, channel = alerts_channel
     site_id = store["site"].pk
     async_to_sync(layer.group_add)(site_alerts_group(site_id), channel)
-    alert = alert_raise(site_id=site_id, zone_id=store["restricted"].pk, kind="alarm", person_id=3, message="In")
+    alert = alert_raise(
+        site_id=site_id, zone_id=store["restricted"].pk, kind="alarm", person_id=3, message="In"
+    )
     client = client_for("staff")
     with capture(execute=True):  # the push is sent on commit
         response = client.post(f"/api/alerts/{alert['id']}/acknowledge")
@@ -85,12 +87,15 @@ def test_acknowledge_then_resolve_is_pushed(
     assert response.json()["acknowledged_by"] == users["staff"].pk
     event = receive(layer, channel)
     assert event["type"] == "alert.changed"
-    assert event["alert"]["id"] == alert["id"] and event["alert"]["state"] == "acknowledged"
+    assert event["alert"]["id"] == alert["id"]
+    assert event["alert"]["state"] == "acknowledged"
     again = client.post(f"/api/alerts/{alert['id']}/acknowledge")
-    assert again.status_code == 409 and again.json()["code"] == "alert_not_open"
+    assert again.status_code == 409
+    assert again.json()["code"] == "alert_not_open"
     with capture(execute=True):
         resolved = client.post(f"/api/alerts/{alert['id']}/resolve")
-    assert resolved.status_code == 200 and resolved.json()["state"] == "resolved"
+    assert resolved.status_code == 200
+    assert resolved.json()["state"] == "resolved"
     assert receive(layer, channel)["alert"]["state"] == "resolved"
     assert client.post(f"/api/alerts/{alert['id']}/resolve").status_code == 409
     assert Alert.objects.get(pk=alert["id"]).resolved_by_id == users["staff"].pk
@@ -121,9 +126,11 @@ def test_alert_filters(store: dict[str, Any], client_for: Callable[[str], Any]) 
     assert ids(site=site_id, raised_after=(base + timedelta(minutes=1)).isoformat()) == [3, 2, 1]
     assert ids(site=site_id, raised_before=(base + timedelta(minutes=1)).isoformat()) == [0]
     page = client.get("/api/alerts", {"site": site_id, "limit": 2, "offset": 1}).json()
-    assert page["count"] == 4 and [row["person_id"] for row in page["results"]] == [2, 1]
+    assert page["count"] == 4
+    assert [row["person_id"] for row in page["results"]] == [2, 1]
     bad = client.get("/api/alerts", {"state": "sleeping"})
-    assert bad.status_code == 400 and "state" in bad.json()["extra"]["fields"]
+    assert bad.status_code == 400
+    assert "state" in bad.json()["extra"]["fields"]
 
 
 def test_siren_switch_is_stored_pushed_and_audited(
@@ -140,7 +147,8 @@ def test_siren_switch_is_stored_pushed_and_audited(
     assert client.get(f"/api/sites/{site_id}/siren").json()["on"] is False
     with capture(execute=True):
         response = client.put(f"/api/sites/{site_id}/siren", {"on": True}, format="json")
-    assert response.status_code == 200 and response.json()["on"] is True
+    assert response.status_code == 200
+    assert response.json()["on"] is True
     assert receive(layer, channel) == {"type": "siren.changed", "site_id": site_id, "on": True}
     assert client.get(f"/api/sites/{site_id}/siren").json()["on"] is True
     assert client.get(f"/api/sites/{store['other_site'].pk}/siren").json()["on"] is False

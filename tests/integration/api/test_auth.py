@@ -53,7 +53,10 @@ def test_login_me_logout_with_csrf(users: dict[str, User]) -> None:
 def test_wrong_password_is_refused(users: dict[str, User]) -> None:
     client, token = _csrf_client()
     response = client.post(
-        "/api/auth/login", {"username": "staff-user", "password": "nope"}, format="json", HTTP_X_CSRFTOKEN=token
+        "/api/auth/login",
+        {"username": "staff-user", "password": "nope"},
+        format="json",
+        HTTP_X_CSRFTOKEN=token,
     )
     assert response.status_code == 400
     assert response.json()["code"] == "invalid_credentials"
@@ -63,47 +66,72 @@ def test_wrong_password_is_refused(users: dict[str, User]) -> None:
 def test_roles_are_groups_with_permissions(db: None) -> None:
     counts = ensure_roles()
     assert set(counts) == set(ROLES)
-    assert counts["admin"] > counts["staff"] > 0 and counts["installer"] > 0
+    assert counts["admin"] > counts["staff"] > 0
+    assert counts["installer"] > 0
     installer = Group.objects.get(name="installer")
     codes = set(installer.permissions.values_list("codename", flat=True))
     assert {"change_camera", "add_edgedevice", "view_zone", "view_site"} <= codes
     assert not {"change_zone", "add_site", "view_alert", "view_employee"} & codes
     admin = make_user("boss", "admin")
-    assert admin.has_perm("people.add_employee") and admin.has_perm("audit.view_auditlog")
+    assert admin.has_perm("people.add_employee")
+    assert admin.has_perm("audit.view_auditlog")
     assert not admin.has_perm("audit.change_auditlog")
-    assert can_watch_live(admin) and not can_watch_live(make_user("nobody", None))
+    assert can_watch_live(admin)
+    assert not can_watch_live(make_user("nobody", None))
     assert user_roles(User.objects.create_superuser("root", password=PASSWORD)) == ["admin"]
 
 
 def test_admin_manages_users_and_roles(users: dict[str, User], client_for: Callable[[str], Any]) -> None:
     client = client_for("admin")
-    weak = client.post("/api/users", {"username": "weak", "password": "123", "roles": ["staff"]}, format="json")
-    assert weak.status_code == 400 and "password" in weak.json()["extra"]["fields"]
-    bad_role = client.post(
-        "/api/users", {"username": "x", "password": "a long enough password 3", "roles": ["god"]}, format="json"
+    weak = client.post(
+        "/api/users", {"username": "weak", "password": "123", "roles": ["staff"]}, format="json"
     )
-    assert bad_role.status_code == 400 and "roles" in bad_role.json()["extra"]["fields"]
+    assert weak.status_code == 400
+    assert "password" in weak.json()["extra"]["fields"]
+    bad_role = client.post(
+        "/api/users",
+        {"username": "x", "password": "a long enough password 3", "roles": ["god"]},
+        format="json",
+    )
+    assert bad_role.status_code == 400
+    assert "roles" in bad_role.json()["extra"]["fields"]
     created = client.post(
         "/api/users",
-        {"username": "ana", "password": "a long enough password 3", "roles": ["installer"], "email": "a@x.org"},
+        {
+            "username": "ana",
+            "password": "a long enough password 3",
+            "roles": ["installer"],
+            "email": "a@x.org",
+        },
         format="json",
     )
     assert created.status_code == 201, created.content
     body = created.json()
-    assert body["roles"] == ["installer"] and "password" not in body
+    assert body["roles"] == ["installer"]
+    assert "password" not in body
     ana = User.objects.get(username="ana")
-    assert ana.check_password("a long enough password 3") and not ana.is_staff
+    assert ana.check_password("a long enough password 3")
+    assert not ana.is_staff
     promoted = client.patch(f"/api/users/{ana.pk}", {"roles": ["admin", "staff"]}, format="json")
     assert promoted.json()["roles"] == ["admin", "staff"]
     ana.refresh_from_db()
     assert ana.is_staff  # Django admin access follows the admin role
-    assert client.patch(f"/api/users/{ana.pk}", {"password": "another long password 4"}, format="json").status_code == 200
+    assert (
+        client.patch(
+            f"/api/users/{ana.pk}", {"password": "another long password 4"}, format="json"
+        ).status_code
+        == 200
+    )
     ana.refresh_from_db()
     assert ana.check_password("another long password 4")
     me = users["admin"]
     assert client.delete(f"/api/users/{me.pk}").status_code == 409
     assert client.patch(f"/api/users/{me.pk}", {"roles": ["staff"]}, format="json").status_code == 409
-    actions = set(AuditLog.objects.filter(object_type="auth.user", object_id=str(ana.pk)).values_list("action", flat=True))
+    actions = set(
+        AuditLog.objects.filter(object_type="auth.user", object_id=str(ana.pk)).values_list(
+            "action", flat=True
+        )
+    )
     assert {"create", "set_roles", "set_password"} <= actions
     assert all("password" not in entry.changes for entry in AuditLog.objects.filter(object_type="auth.user"))
 
@@ -119,7 +147,10 @@ def test_openapi_schema_generates_without_warnings(db: None) -> None:
     mine = [
         message
         for message in [*GENERATOR_STATS._warn_cache, *GENERATOR_STATS._error_cache]
-        if not any(other in str(message) for other in ("insights", "Heatmap", "Flow", "Distancing", "Visits", "Dwell", "Occupancy"))
+        if not any(
+            other in str(message)
+            for other in ("insights", "Heatmap", "Flow", "Distancing", "Visits", "Dwell", "Occupancy")
+        )
     ]
     assert mine == []
     paths = schema["paths"]

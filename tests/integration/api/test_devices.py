@@ -26,7 +26,9 @@ def _create(client: Any, site_id: int, **extra: Any) -> dict[str, Any]:
     return body
 
 
-def test_token_is_shown_once_and_stored_hashed(store: dict[str, Any], client_for: Callable[[str], Any]) -> None:
+def test_token_is_shown_once_and_stored_hashed(
+    store: dict[str, Any], client_for: Callable[[str], Any]
+) -> None:
     client = client_for("installer")
     body = _create(client, store["site"].pk)
     token = body["enrollment_token"]
@@ -35,14 +37,18 @@ def test_token_is_shown_once_and_stored_hashed(store: dict[str, Any], client_for
     assert body["enrolled"] is False
     device = EdgeDevice.objects.get(pk=body["id"])
     assert device.enrollment_token_hash == hashlib.sha256(token.encode()).hexdigest()
-    stored = [str(value) for value in EdgeDevice.objects.filter(pk=device.pk).values().first().values()]
+    row = EdgeDevice.objects.filter(pk=device.pk).values().first()
+    assert row is not None
+    stored = [str(value) for value in row.values()]
     assert all(token not in value for value in stored)
     detail = client.get(f"/api/devices/{device.pk}").json()
     listing = client.get("/api/devices").json()["results"]
-    assert token not in str(detail) and token not in str(listing)
+    assert token not in str(detail)
+    assert token not in str(listing)
     assert "enrollment_token" not in detail
     audit = str(list(AuditLog.objects.filter(object_type="devices.edgedevice").values("changes")))
-    assert token not in audit and device.enrollment_token_hash not in audit
+    assert token not in audit
+    assert device.enrollment_token_hash not in audit
 
 
 def test_token_works_once_and_yields_credentials_and_configuration(
@@ -53,7 +59,8 @@ def test_token_works_once_and_yields_credentials_and_configuration(
     credentials = device_enroll(token=body["enrollment_token"], hostname="edge-7", software_version="1.2.3")
     assert credentials.device_id == body["id"]
     identity = device_authenticate(device_id=credentials.device_id, secret=credentials.secret)
-    assert identity is not None and identity.site_id == store["site"].pk
+    assert identity is not None
+    assert identity.site_id == store["site"].pk
     assert device_configuration(device_id=credentials.device_id).device_id == body["id"]
     with pytest.raises(EnrollmentRejected, match="already used"):
         device_enroll(token=body["enrollment_token"])
@@ -66,7 +73,9 @@ def test_token_works_once_and_yields_credentials_and_configuration(
 
 def test_expired_token_is_rejected(store: dict[str, Any], client_for: Callable[[str], Any]) -> None:
     body = _create(client_for("admin"), store["site"].pk, lifetime_h=1)
-    EdgeDevice.objects.filter(pk=body["id"]).update(enrollment_token_expires_at=timezone.now() - timedelta(seconds=1))
+    EdgeDevice.objects.filter(pk=body["id"]).update(
+        enrollment_token_expires_at=timezone.now() - timedelta(seconds=1)
+    )
     with pytest.raises(EnrollmentRejected, match="expired"):
         device_enroll(token=body["enrollment_token"])
     assert EdgeDevice.objects.get(pk=body["id"]).secret_hash == ""
@@ -100,7 +109,9 @@ def test_revocation_ends_authentication_and_pending_token(
     body = _create(client, store["site"].pk)
     credentials = device_enroll(token=body["enrollment_token"])
     assert device_authenticate(device_id=credentials.device_id, secret=credentials.secret) is not None
-    pending = client.post(f"/api/devices/{body['id']}/issue-token", {}, format="json").json()["enrollment_token"]
+    pending = client.post(f"/api/devices/{body['id']}/issue-token", {}, format="json").json()[
+        "enrollment_token"
+    ]
     response = client.post(f"/api/devices/{body['id']}/revoke")
     assert response.status_code == 200
     assert response.json()["revoked"] is True
@@ -117,12 +128,17 @@ def test_camera_changes_bump_the_devices_config_revision(
     client = client_for("installer")
     device, camera = store["device"], store["camera"]
     start = EdgeDevice.objects.get(pk=device.pk).config_revision
-    assert client.patch(f"/api/cameras/{camera.pk}", {"source_uri": "rtsp://cam"}, format="json").status_code == 200
+    assert (
+        client.patch(f"/api/cameras/{camera.pk}", {"source_uri": "rtsp://cam"}, format="json").status_code
+        == 200
+    )
     assert EdgeDevice.objects.get(pk=device.pk).config_revision == start + 1
     identity = device_authenticate(device_id=device.pk, secret="s3cret-for-tests")
-    assert identity is not None and identity.config_revision == start + 1
+    assert identity is not None
+    assert identity.config_revision == start + 1
     assert device_configuration(device_id=device.pk).cameras[0].source_uri == "rtsp://cam"
     assert client.delete(f"/api/cameras/{camera.pk}").status_code == 204
     identity = device_authenticate(device_id=device.pk, secret="s3cret-for-tests")
-    assert identity is not None and identity.camera_ids == frozenset()
+    assert identity is not None
+    assert identity.camera_ids == frozenset()
     assert identity.config_revision == start + 2

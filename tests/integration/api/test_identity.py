@@ -33,7 +33,9 @@ def _badge(client: Any, site_id: int, badge_id: str, x_m: float, y_m: float, **e
     return client.post("/api/badge-events", body, format="json")
 
 
-def test_badge_event_binds_the_nearest_person(store: dict[str, Any], client_for: Callable[[str], Any]) -> None:
+def test_badge_event_binds_the_nearest_person(
+    store: dict[str, Any], client_for: Callable[[str], Any]
+) -> None:
     site = store["site"]
     live_registry.update_site(site.pk, {1: (2.0, 2.0), 2: (5.2, 5.1), 3: (6.0, 5.0)}, _now_us())
     response = _badge(client_for("staff"), site.pk, "B-100", 5.0, 5.0)
@@ -46,7 +48,12 @@ def test_badge_event_binds_the_nearest_person(store: dict[str, Any], client_for:
     assert body["candidates"] == 2
     identities = identities_for_site(site.pk)
     assert identities == {
-        2: {"employee_id": store["employee"].pk, "name": "Kim", "level_rank": 1, "permitted_zone_ids": frozenset()}
+        2: {
+            "employee_id": store["employee"].pk,
+            "name": "Kim",
+            "level_rank": 1,
+            "permitted_zone_ids": frozenset(),
+        }
     }
 
 
@@ -64,7 +71,9 @@ def test_badge_event_uses_the_positions_of_its_own_time(
     assert [pid for pid, _ in live_persons_near(site.pk, 5.0, 5.0, now_us)] == [2, 1]
 
 
-def test_badge_event_without_anyone_near_is_refused(store: dict[str, Any], client_for: Callable[[str], Any]) -> None:
+def test_badge_event_without_anyone_near_is_refused(
+    store: dict[str, Any], client_for: Callable[[str], Any]
+) -> None:
     site = store["site"]
     live_registry.update_site(site.pk, {1: (15.0, 15.0)}, _now_us())
     response = _badge(client_for("staff"), site.pk, "B-100", 0.0, 0.0)
@@ -76,7 +85,9 @@ def test_badge_event_without_anyone_near_is_refused(store: dict[str, Any], clien
     assert not IdentityBinding.objects.exists()
 
 
-def test_unknown_or_inactive_badge_is_a_field_error(store: dict[str, Any], client_for: Callable[[str], Any]) -> None:
+def test_unknown_or_inactive_badge_is_a_field_error(
+    store: dict[str, Any], client_for: Callable[[str], Any]
+) -> None:
     site = store["site"]
     live_registry.update_site(site.pk, {1: (1.0, 1.0)}, _now_us())
     response = _badge(client_for("staff"), site.pk, "NOPE", 1.0, 1.0)
@@ -90,18 +101,26 @@ def test_unknown_or_inactive_badge_is_a_field_error(store: dict[str, Any], clien
     assert not IdentityBinding.objects.exists()
 
 
-def test_rebinding_supersedes_and_unbind_ends(store: dict[str, Any], client_for: Callable[[str], Any]) -> None:
+def test_rebinding_supersedes_and_unbind_ends(
+    store: dict[str, Any], client_for: Callable[[str], Any]
+) -> None:
     client = client_for("staff")
     site, kim = store["site"], store["employee"]
     lee = Employee.objects.create(name="Lee", level=store["manager"], badge_id="B-200")
     ZonePermission.objects.create(employee=lee, zone=store["restricted"])
-    first = client.post("/api/identity-bindings", {"site": site.pk, "person_id": 5, "employee": kim.pk}, format="json")
+    first = client.post(
+        "/api/identity-bindings", {"site": site.pk, "person_id": 5, "employee": kim.pk}, format="json"
+    )
     assert first.status_code == 201
     # Kim is now person 6: her binding to person 5 ends.
-    second = client.post("/api/identity-bindings", {"site": site.pk, "person_id": 6, "employee": kim.pk}, format="json")
+    second = client.post(
+        "/api/identity-bindings", {"site": site.pk, "person_id": 6, "employee": kim.pk}, format="json"
+    )
     assert second.status_code == 201
     # Lee takes person 6: Kim's binding to 6 ends.
-    third = client.post("/api/identity-bindings", {"site": site.pk, "person_id": 6, "employee": lee.pk}, format="json")
+    third = client.post(
+        "/api/identity-bindings", {"site": site.pk, "person_id": 6, "employee": lee.pk}, format="json"
+    )
     assert third.status_code == 201
     active = client.get("/api/identity-bindings", {"active": "true"}).json()["results"]
     assert [(row["person_id"], row["employee"]) for row in active] == [(6, lee.pk)]
@@ -132,7 +151,10 @@ def test_deactivating_an_employee_ends_their_binding(
         "/api/identity-bindings", {"site": site.pk, "person_id": 9, "employee": kim.pk}, format="json"
     )
     assert 9 in identities_for_site(site.pk)
-    assert client_for("admin").patch(f"/api/employees/{kim.pk}", {"active": False}, format="json").status_code == 200
+    assert (
+        client_for("admin").patch(f"/api/employees/{kim.pk}", {"active": False}, format="json").status_code
+        == 200
+    )
     assert identities_for_site(site.pk) == {}
     refused = client_for("staff").post(
         "/api/identity-bindings", {"site": site.pk, "person_id": 9, "employee": kim.pk}, format="json"
@@ -146,10 +168,16 @@ def test_identities_are_per_site_and_grants_limited_to_the_site(store: dict[str,
     from server.people.services import identity_bind
 
     other_zone = Zone.objects.create(
-        site=store["other_site"], name="Vault", polygon=[[0, 0], [1, 0], [1, 1]], kind="restricted", required_level=3
+        site=store["other_site"],
+        name="Vault",
+        polygon=[[0, 0], [1, 0], [1, 1]],
+        kind="restricted",
+        required_level=3,
     )
     ZonePermission.objects.create(employee=store["employee"], zone=other_zone)
     ZonePermission.objects.create(employee=store["employee"], zone=store["restricted"])
     identity_bind(actor=None, site=store["site"], person_id=4, employee=store["employee"])
     assert identities_for_site(store["other_site"].pk) == {}
-    assert identities_for_site(store["site"].pk)[4]["permitted_zone_ids"] == frozenset({store["restricted"].pk})
+    assert identities_for_site(store["site"].pk)[4]["permitted_zone_ids"] == frozenset(
+        {store["restricted"].pk}
+    )

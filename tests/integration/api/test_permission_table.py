@@ -57,7 +57,11 @@ def _binding_url(s: Store) -> str:
 def _alert_url(suffix: str) -> Callable[[Store], str]:
     def build(s: Store) -> str:
         alert = alert_raise(
-            site_id=s["site"].pk, zone_id=s["restricted"].pk, kind="alarm", person_id=3, message="Person entered"
+            site_id=s["site"].pk,
+            zone_id=s["restricted"].pk,
+            kind="alarm",
+            person_id=3,
+            message="Person entered",
         )
         return f"/api/alerts/{alert['id']}{suffix}"
 
@@ -81,7 +85,14 @@ CASES = [
     Case("sites list", "get", lambda s: "/api/sites", EVERY_ROLE, 200),
     Case("site detail", "get", lambda s: f"/api/sites/{s['site'].pk}", EVERY_ROLE, 200),
     Case("site create", "post", lambda s: "/api/sites", ADMIN, 201, lambda s: {"name": "Store C"}),
-    Case("site update", "patch", lambda s: f"/api/sites/{s['site'].pk}", ADMIN, 200, lambda s: {"name": "Renamed"}),
+    Case(
+        "site update",
+        "patch",
+        lambda s: f"/api/sites/{s['site'].pk}",
+        ADMIN,
+        200,
+        lambda s: {"name": "Renamed"},
+    ),
     Case("site delete", "delete", lambda s: f"/api/sites/{s['other_site'].pk}", ADMIN, 204),
     # floor plans
     Case("floor plans list", "get", lambda s: "/api/floor-plans", EVERY_ROLE, 200),
@@ -111,7 +122,12 @@ CASES = [
         lambda s: "/api/cameras",
         ADMIN_INSTALLER,
         201,
-        lambda s: {"site": s["site"].pk, "device": s["device"].pk, "name": "cam-2", "calibration_points": SQUARE_POINTS},
+        lambda s: {
+            "site": s["site"].pk,
+            "device": s["device"].pk,
+            "name": "cam-2",
+            "calibration_points": SQUARE_POINTS,
+        },
     ),
     Case(
         "camera calibrate",
@@ -160,14 +176,31 @@ CASES = [
         lambda s: "/api/zones",
         ADMIN,
         201,
-        lambda s: {"site": s["site"].pk, "name": "Queue", "kind": "queue", "polygon": [[20, 0], [24, 0], [24, 3]]},
+        lambda s: {
+            "site": s["site"].pk,
+            "name": "Queue",
+            "kind": "queue",
+            "polygon": [[20, 0], [24, 0], [24, 3]],
+        },
     ),
-    Case("zone update", "patch", lambda s: f"/api/zones/{s['zone'].pk}", ADMIN, 200, lambda s: {"color": "#ff0000"}),
+    Case(
+        "zone update",
+        "patch",
+        lambda s: f"/api/zones/{s['zone'].pk}",
+        ADMIN,
+        200,
+        lambda s: {"color": "#ff0000"},
+    ),
     Case("zone delete", "delete", lambda s: f"/api/zones/{s['zone'].pk}", ADMIN, 204),
     # security levels
     Case("levels list", "get", lambda s: "/api/security-levels", ADMIN_STAFF, 200),
     Case(
-        "level create", "post", lambda s: "/api/security-levels", ADMIN, 201, lambda s: {"name": "Guard", "rank": 3}
+        "level create",
+        "post",
+        lambda s: "/api/security-levels",
+        ADMIN,
+        201,
+        lambda s: {"name": "Guard", "rank": 3},
     ),
     Case(
         "level update",
@@ -207,7 +240,9 @@ CASES = [
         201,
         lambda s: {"employee": s["employee"].pk, "zone": s["restricted"].pk},
     ),
-    Case("zone permission update", "patch", _zone_permission_url, ADMIN, 200, lambda s: {"note": "night shift"}),
+    Case(
+        "zone permission update", "patch", _zone_permission_url, ADMIN, 200, lambda s: {"note": "night shift"}
+    ),
     Case("zone permission delete", "delete", _zone_permission_url, ADMIN, 204),
     # identity binding
     Case("bindings list", "get", lambda s: "/api/identity-bindings", ADMIN_STAFF, 200),
@@ -234,7 +269,14 @@ CASES = [
     Case("alert acknowledge", "post", _alert_url("/acknowledge"), ADMIN_STAFF, 200),
     Case("alert resolve", "post", _alert_url("/resolve"), ADMIN_STAFF, 200),
     Case("siren get", "get", lambda s: f"/api/sites/{s['site'].pk}/siren", ADMIN_STAFF, 200),
-    Case("siren set", "put", lambda s: f"/api/sites/{s['site'].pk}/siren", ADMIN_STAFF, 200, lambda s: {"on": True}),
+    Case(
+        "siren set",
+        "put",
+        lambda s: f"/api/sites/{s['site'].pk}/siren",
+        ADMIN_STAFF,
+        200,
+        lambda s: {"on": True},
+    ),
     # administration
     Case("audit log", "get", lambda s: "/api/audit-log", ADMIN, 200),
     Case("users list", "get", lambda s: "/api/users", ADMIN, 200),
@@ -275,7 +317,12 @@ def test_permission_table(case: Case, role: str, store: Store, client_for: Calla
         kwargs = {"data": case.body(store), "format": "json"}
     response = getattr(client, case.method)(url, **kwargs)
     expected = case.expected(role)
-    assert response.status_code == expected, (case.name, role, response.status_code, getattr(response, "data", None))
+    assert response.status_code == expected, (
+        case.name,
+        role,
+        response.status_code,
+        getattr(response, "data", None),
+    )
     if expected == 403:
         assert response.json()["code"] in {"not_authenticated", "permission_denied"}
 
@@ -289,9 +336,9 @@ def test_every_api_route_is_in_the_table(store: Store) -> None:
     for prefix, _, _ in router.registry:
         assert prefix in rendered, f"/api/{prefix} has no row in the permission table"
     for pattern in urlpatterns:
-        first = str(pattern.pattern).split("/")[0]
+        first = str(getattr(pattern, "pattern", "")).split("/")[0]
         if first:
-            assert first in rendered, f"/api/{pattern.pattern} has no row in the permission table"
+            assert first in rendered, f"/api/{first}... has no row in the permission table"
     methods = {(path.split("/")[0], method) for path, method in paths}
     for prefix in ("sites", "cameras", "zones", "employees", "devices", "floor-plans", "security-levels"):
         for method in ("get", "post", "patch", "delete"):

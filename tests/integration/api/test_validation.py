@@ -135,7 +135,9 @@ def test_calibration_computes_homography_and_bumps_device_revision(
     assert EdgeDevice.objects.get(pk=device.pk).config_revision == revision + 1
 
 
-def test_camera_of_another_sites_device_is_refused(store: dict[str, Any], client_for: Callable[[str], Any]) -> None:
+def test_camera_of_another_sites_device_is_refused(
+    store: dict[str, Any], client_for: Callable[[str], Any]
+) -> None:
     response = client_for("installer").post(
         "/api/cameras",
         {"site": store["site"].pk, "device": store["other_device"].pk, "name": "x"},
@@ -147,14 +149,23 @@ def test_camera_of_another_sites_device_is_refused(store: dict[str, Any], client
 
 UNKNOWN_REFERENCES = [
     pytest.param("/api/cameras", {"site": 999_999, "name": "ghost"}, "site", id="camera-site"),
-    pytest.param("/api/cameras", {"site": "SITE", "device": 999_999, "name": "ghost"}, "device", id="camera-device"),
-    pytest.param("/api/zones", {"site": 999_999, "name": "z", "polygon": [[0, 0], [1, 0], [1, 1]]}, "site", id="zone"),
+    pytest.param(
+        "/api/cameras", {"site": "SITE", "device": 999_999, "name": "ghost"}, "device", id="camera-device"
+    ),
+    pytest.param(
+        "/api/zones", {"site": 999_999, "name": "z", "polygon": [[0, 0], [1, 0], [1, 1]]}, "site", id="zone"
+    ),
     pytest.param("/api/devices", {"site": 999_999, "name": "box"}, "site", id="device-site"),
     pytest.param("/api/employees", {"name": "Ann", "level": 999_999}, "level", id="employee-level"),
-    pytest.param("/api/zone-permissions", {"employee": 999_999, "zone": "ZONE"}, "employee", id="grant-employee"),
+    pytest.param(
+        "/api/zone-permissions", {"employee": 999_999, "zone": "ZONE"}, "employee", id="grant-employee"
+    ),
     pytest.param("/api/zone-permissions", {"employee": "EMPLOYEE", "zone": 999_999}, "zone", id="grant-zone"),
     pytest.param(
-        "/api/identity-bindings", {"site": "SITE", "person_id": 1, "employee": 999_999}, "employee", id="binding"
+        "/api/identity-bindings",
+        {"site": "SITE", "person_id": 1, "employee": 999_999},
+        "employee",
+        id="binding",
     ),
     pytest.param("/api/floor-plans", {"site": 999_999, "width_m": 5, "height_m": 5}, "site", id="floor-plan"),
 ]
@@ -165,8 +176,15 @@ def test_unknown_reference_is_a_field_error(
     url: str, body: dict[str, Any], field: str, store: dict[str, Any], client_for: Callable[[str], Any]
 ) -> None:
     substitutes = {"SITE": store["site"].pk, "ZONE": store["zone"].pk, "EMPLOYEE": store["employee"].pk}
-    data = {key: substitutes.get(value, value) if isinstance(value, str) else value for key, value in body.items()}
-    counts = (Camera.objects.count(), Zone.objects.count(), Employee.objects.count(), ZonePermission.objects.count())
+    data = {
+        key: substitutes.get(value, value) if isinstance(value, str) else value for key, value in body.items()
+    }
+    counts = (
+        Camera.objects.count(),
+        Zone.objects.count(),
+        Employee.objects.count(),
+        ZonePermission.objects.count(),
+    )
     response = client_for("admin").post(url, data, format="json")
     assert "does not exist" in _field_error(response, field)
     assert counts == (
@@ -177,16 +195,24 @@ def test_unknown_reference_is_a_field_error(
     )
 
 
-def test_duplicate_names_and_badges_are_field_errors(store: dict[str, Any], client_for: Callable[[str], Any]) -> None:
+def test_duplicate_names_and_badges_are_field_errors(
+    store: dict[str, Any], client_for: Callable[[str], Any]
+) -> None:
     client = client_for("admin")
-    _field_error(client.post("/api/employees", {"name": "Twin", "badge_id": "B-100"}, format="json"), "badge_id")
+    _field_error(
+        client.post("/api/employees", {"name": "Twin", "badge_id": "B-100"}, format="json"), "badge_id"
+    )
     response = client.post(
-        "/api/zones", {"site": store["site"].pk, "name": "Promo", "polygon": [[0, 0], [1, 0], [1, 1]]}, format="json"
+        "/api/zones",
+        {"site": store["site"].pk, "name": "Promo", "polygon": [[0, 0], [1, 0], [1, 1]]},
+        format="json",
     )
     assert response.status_code == 400
     assert response.json()["extra"]["fields"]
     _field_error(client.post("/api/sites", {"name": "Store A"}, format="json"), "name")
-    _field_error(client.post("/api/sites", {"name": "Store Z", "timezone": "Mars/Olympus"}, format="json"), "timezone")
+    _field_error(
+        client.post("/api/sites", {"name": "Store Z", "timezone": "Mars/Olympus"}, format="json"), "timezone"
+    )
 
 
 def test_floor_plan_image_upload_sets_extent(store: dict[str, Any], client_for: Callable[[str], Any]) -> None:
@@ -227,7 +253,9 @@ def test_floor_plan_needs_extent_or_image(store: dict[str, Any], client_for: Cal
     _field_error(response, "width_m")
 
 
-def test_changes_are_audited(store: dict[str, Any], client_for: Callable[[str], Any], users: dict[str, Any]) -> None:
+def test_changes_are_audited(
+    store: dict[str, Any], client_for: Callable[[str], Any], users: dict[str, Any]
+) -> None:
     client = client_for("admin")
     zone = store["zone"]
     assert client.patch(f"/api/zones/{zone.pk}", {"color": "#00ff00"}, format="json").status_code == 200

@@ -1,0 +1,140 @@
+"""Pure checks of the API plumbing: the permission each request needs, the error body, calibration input."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+from rest_framework import exceptions
+from rest_framework.test import APIRequestFactory
+
+from server.api.errors import ApplicationError, FieldError
+from server.api.exception_handlers import api_exception_handler
+from server.api.permissions import required_permissions
+from server.inventory.geometry import GeometryError
+from server.inventory.models import Camera
+from server.inventory.services import calibration_from_points
+
+factory = APIRequestFactory()
+
+
+def _view(action: str | None, declared: dict[str, tuple[str, ...]] | None = None, model: Any = Camera) -> Any:
+    return SimpleNamespace(
+        action=action,
+        required_permissions=declared or {},
+        queryset=None if model is None else SimpleNamespace(model=model),
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "action", "declared", "expected"),
+    [
+        ("get", "list", None, ("inventory.view_camera",)),
+        ("get", "retrieve", None, ("inventory.view_camera",)),
+        ("post", "create", None, ("inventory.add_camera",)),
+        ("put", "update", None, ("inventory.change_camera",)),
+        ("patch", "partial_update", None, ("inventory.change_camera",)),
+        ("delete", "destroy", None, ("inventory.delete_camera",)),
+        ("post", "revoke", {"revoke": ("devices.change_edgedevice",)}, ("devices.change_edgedevice",)),
+        ("post", "undeclared_action", None, None),
+        ("get", None, None, ("inventory.view_camera",)),
+        ("put", None, {"PUT": ("alerts.change_sirenstate",)}, ("alerts.change_sirenstate",)),
+    ],
+)
+def test_required_permissions(
+    method: str,
+    action: str | None,
+    declared: dict[str, tuple[str, ...]] | None,
+    expected: tuple[str, ...] | None,
+) -> None:
+    request = getattr(factory, method)("/api/x")
+    request.method = method.upper()
+    assert required_permissions(request, _view(action, declared)) == expected
+
+
+def test_a_view_without_model_or_declaration_requires_nothing_known() -> None:
+    request = factory.get("/api/x")
+    assert required_permissions(request, _view(None, None, model=None)) is None
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "code", "fields"),
+    [
+        (
+            GeometryError("polygon", "polygon has zero area"),
+            400,
+            "invalid_geometry",
+            {"polygon": ["polygon has zero area"]},
+        ),
+        (
+            FieldError("badge_id", "unknown", code="unknown_badge"),
+            400,
+            "unknown_badge",
+            {"badge_id": ["unknown"]},
+        ),
+        (exceptions.ValidationError({"name": ["required"]}), 400, "invalid", {"name": ["required"]}),
+        (exceptions.ValidationError(["bad"]), 400, "invalid", {"non_field_errors": ["bad"]}),
+        (
+            ApplicationError("gone", code="no_person_near_reader", status_code=404),
+            404,
+            "no_person_near_reader",
+            None,
+        ),
+        (exceptions.NotAuthenticated(), 403, "not_authenticated", None),
+        (exceptions.PermissionDenied(), 403, "permission_denied", None),
+    ],
+)
+def test_error_body(error: Exception, status: int, code: str, fields: dict[str, list[str]] | None) -> None:
+    request = factory.get("/api/x")
+    response = api_exception_handler(error, {"request": request, "view": None})
+    assert response is not None
+    assert response.status_code in {status, 401}
+    assert set(response.data) == {"message", "code", "extra"}
+    assert response.data["code"] == code
+    if fields is not None:
+        assert response.data["extra"]["fields"] == fields
+
+
+def test_unexpected_errors_are_left_to_django() -> None:
+    assert api_exception_handler(RuntimeError("boom"), {"request": None, "view": None}) is None
+
+
+def _pairs(image: list[list[float]], floor: list[list[float]]) -> list[dict[str, list[float]]]:
+    return [{"image_px": i, "floor_m": f} for i, f in zip(image, floor, strict=True)]
+
+
+SQUARE_IMAGE = [[0.0, 0.0], [100.0, 0.0], [100.0, 100.0], [0.0, 100.0]]
+SQUARE_FLOOR = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]
+
+
+@pytest.mark.parametrize(
+    ("points", "error"),
+    [
+        ([], None),
+        (_pairs(SQUARE_IMAGE, SQUARE_FLOOR), None),
+        (_pairs(SQUARE_IMAGE[:3], SQUARE_FLOOR[:3]), "at least 4"),
+        (_pairs([[0, 0], [1, 1], [2, 2], [3, 3]], SQUARE_FLOOR), "collinear"),
+        (_pairs(SQUARE_IMAGE, [[0, 0], [0, 0], [0, 0], [0, 0]]), "collinear"),
+        ([{"image_px": [0, 0]}] * 4, "image_px"),
+        ([{"image_px": ["a", 0], "floor_m": [0, 0]}] * 4, "image_px"),
+    ],
+)
+def test_calibration_from_points(points: list[dict[str, Any]], error: str | None) -> None:
+    if error is not None:
+        with pytest.raises((GeometryError, FieldError), match=error) as raised:
+            calibration_from_points(points)
+        assert getattr(raised.value, "field", None) == "calibration_points"
+        return
+    homography, error_cm = calibration_from_points(points)
+    if not points:
+        assert homography is None
+        assert error_cm is None
+        return
+    assert homography is not None
+    assert error_cm is not None
+    matrix = np.array(homography)
+    projected = matrix @ np.array([50.0, 50.0, 1.0])
+    np.testing.assert_allclose(projected[:2] / projected[2], [50.0, 50.0], atol=1e-6)  # centimetres
+    assert error_cm < 1e-6
