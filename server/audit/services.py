@@ -46,7 +46,7 @@ def object_type(instance: models.Model) -> str:
 def audit_record(
     *, actor: Actor, action: str, instance: models.Model, changes: Mapping[str, Any] | None = None
 ) -> AuditLog:
-    user = actor if isinstance(actor, AbstractBaseUser) else None
+    user: Any = actor if isinstance(actor, AbstractBaseUser) else None
     entry = AuditLog.objects.create(
         actor=user,
         actor_username=user.get_username() if user is not None else "",

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.utils import timezone
 from rest_framework import serializers
 
@@ -13,7 +15,9 @@ class EdgeDeviceSerializer(serializers.ModelSerializer[EdgeDevice]):
     token_pending = serializers.SerializerMethodField(
         help_text="An unused, unexpired enrollment token exists."
     )
-    cameras = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    cameras: serializers.PrimaryKeyRelatedField[Any] = serializers.PrimaryKeyRelatedField(
+        many=True, read_only=True
+    )
 
     class Meta:
         model = EdgeDevice

@@ -7,8 +7,10 @@ from rest_framework import serializers
 from server.inventory.models import Camera, FloorPlan, Site, Zone
 
 
-def point_field(**kwargs: object) -> serializers.ListField:
-    return serializers.ListField(child=serializers.FloatField(), min_length=2, max_length=2, **kwargs)
+def point_field(help_text: str | None = None) -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.FloatField(), min_length=2, max_length=2, help_text=help_text
+    )
 
 
 class SiteSerializer(serializers.ModelSerializer[Site]):
