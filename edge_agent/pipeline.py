@@ -21,6 +21,7 @@ from edge_agent import __version__
 from edge_agent.capture import CameraReader, FrameSource, LatestFrameSlot, open_source
 from edge_agent.config import AgentSettings, CameraSettings, TrackerSettings
 from edge_agent.detection.base import Detector
+from edge_agent.errors import SpoolError
 from edge_agent.geometry import FloorProjector, homography_from_values
 from edge_agent.tracking import ByteTracker, TrackerConfig
 from edge_agent.types import (
@@ -142,6 +143,7 @@ class Pipeline:
         self._stop = threading.Event()
         self._started_at = time.monotonic()
         self.frames_analysed = 0
+        self.frames_lost = 0
         self.last_error = ""
 
     # ---- camera set
@@ -282,7 +284,15 @@ class Pipeline:
                 found.xyxy_px, found.scores = found.xyxy_px[keep], found.scores[keep]
             tracks = runtime.tracker.update(found)
             self._project(runtime.projector, tracks)
-            self.sink.emit(frame.camera_id, frame.capture_time_us, tracks)
+            try:
+                self.sink.emit(frame.camera_id, frame.capture_time_us, tracks)
+            except SpoolError as err:  # disk full or damaged: this frame is lost, the box keeps running
+                self.frames_lost += 1
+                self.last_error = str(err)
+                if self.frames_lost in (1, 10, 100) or self.frames_lost % 1000 == 0:
+                    logger.error(
+                        "frame of camera %d lost (%d so far): %s", frame.camera_id, self.frames_lost, err
+                    )
             runtime.frames_analysed += 1
             runtime.inference_time_us = (
                 per_frame_us

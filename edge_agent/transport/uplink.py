@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import grpc
 
 from edge_agent.backoff import Backoff
-from edge_agent.errors import AuthenticationError, ConfigError
+from edge_agent.errors import AuthenticationError, ConfigError, SpoolError
 from edge_agent.transport.convert import device_config_from_proto, heartbeat_to_proto
 from edge_agent.transport.encoder import frame_message_bytes, heartbeat_message_bytes, snapshot_message_bytes
 from edge_agent.transport.spool import Spool
@@ -126,6 +126,9 @@ class UplinkClient:
                 established = await self._session()
             except AuthenticationError:
                 raise
+            except SpoolError as err:
+                self.stats.last_error = str(err)
+                logger.error("uplink: spool failure, restarting the stream: %s", err)
             except grpc.aio.AioRpcError as err:
                 if err.code() == grpc.StatusCode.UNAUTHENTICATED:
                     self.stats.last_error = f"UNAUTHENTICATED: {err.details()}"

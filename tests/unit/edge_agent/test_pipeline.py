@@ -160,3 +160,22 @@ def test_merge_keeps_local_values_where_the_server_is_silent() -> None:
     replaced = merge_camera(local, remote(1, source_uri="rtsp://cam/1"))
     assert replaced is not None
     assert replaced.source == "rtsp://cam/1"
+
+
+class FailingSink(NullSink):
+    def emit(self, camera_id: int, capture_time_us: int, tracks: Tracks) -> int:
+        from edge_agent.errors import SpoolError
+
+        raise SpoolError("cannot write to spool /var/edge/spool.sqlite3: database or disk is full")
+
+
+def test_a_failing_spool_loses_frames_but_keeps_the_pipeline_running(tmp_path: Path) -> None:
+    video = write_video(tmp_path / "v.avi")
+    pipeline = Pipeline(AgentSettings(cameras=[camera(1, video)]), StubDetector(), FailingSink())
+    pipeline.start()
+    try:
+        run_until(pipeline, lambda: pipeline.frames_lost >= 5)
+    finally:
+        pipeline.close()
+    assert "disk is full" in pipeline.last_error
+    assert pipeline.frames_analysed >= 5
