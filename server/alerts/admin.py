@@ -1,10 +1,11 @@
 from django.contrib import admin
 
 from server.alerts.models import Alert, SirenState
+from server.audit.admin_base import AuditedModelAdmin
 
 
 @admin.register(Alert)
-class AlertAdmin(admin.ModelAdmin[Alert]):
+class AlertAdmin(AuditedModelAdmin[Alert]):
     list_display = ("id", "raised_at", "site", "zone", "kind", "state", "employee", "message")
     list_filter = ("site", "kind", "state")
     search_fields = ("message",)
@@ -12,5 +13,5 @@ class AlertAdmin(admin.ModelAdmin[Alert]):
 
 
 @admin.register(SirenState)
-class SirenStateAdmin(admin.ModelAdmin[SirenState]):
+class SirenStateAdmin(AuditedModelAdmin[SirenState]):
     list_display = ("site", "on", "changed_at", "changed_by")

@@ -1,10 +1,11 @@
 from django.contrib import admin
 
+from server.audit.admin_base import AuditedModelAdmin
 from server.devices.models import EdgeDevice
 
 
 @admin.register(EdgeDevice)
-class EdgeDeviceAdmin(admin.ModelAdmin[EdgeDevice]):
+class EdgeDeviceAdmin(AuditedModelAdmin[EdgeDevice]):
     list_display = ("id", "name", "site", "enrolled_at", "revoked_at", "last_seen_at", "software_version")
     list_filter = ("site",)
     search_fields = ("name", "hostname")

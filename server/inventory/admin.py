@@ -1,29 +1,86 @@
-from django.contrib import admin
+"""Django admin for the inventory: the same geometry validation as the API, and audited changes."""
 
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.http import HttpRequest
+
+from server.api.errors import FieldError
+from server.audit.admin_base import AuditedModelAdmin
+from server.devices.services import device_bump_config_revision
+from server.inventory.geometry import GeometryError, validate_polygon
 from server.inventory.models import Camera, FloorPlan, Site, Zone
+from server.inventory.services import calibration_from_points
 
 
 @admin.register(Site)
-class SiteAdmin(admin.ModelAdmin[Site]):
+class SiteAdmin(AuditedModelAdmin[Site]):
     list_display = ("id", "name", "timezone", "created_at")
     search_fields = ("name",)
 
 
 @admin.register(FloorPlan)
-class FloorPlanAdmin(admin.ModelAdmin[FloorPlan]):
+class FloorPlanAdmin(AuditedModelAdmin[FloorPlan]):
     list_display = ("id", "site", "width_m", "height_m", "metres_per_pixel")
 
 
+class CameraAdminForm(forms.ModelForm[Camera]):
+    """Calibration points in, homography out (computed, never typed in)."""
+
+    class Meta:
+        model = Camera
+        exclude = ["homography", "reprojection_error_cm"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}
+        try:
+            homography, error_cm = calibration_from_points(cleaned.get("calibration_points") or [])
+            region = cleaned.get("floor_region") or []
+            if region:
+                cleaned["floor_region"] = validate_polygon(region, field="floor_region")
+        except (GeometryError, FieldError) as err:
+            raise forms.ValidationError({err.field: err.message}) from err
+        self.instance.homography = homography
+        self.instance.reprojection_error_cm = error_cm
+        return cleaned
+
+
 @admin.register(Camera)
-class CameraAdmin(admin.ModelAdmin[Camera]):
+class CameraAdmin(AuditedModelAdmin[Camera]):
+    form = CameraAdminForm
     list_display = ("id", "name", "site", "device", "enabled", "reprojection_error_cm", "last_frame_at")
     list_filter = ("site", "enabled")
     search_fields = ("name", "source_uri")
     readonly_fields = ("homography", "reprojection_error_cm", "last_frame_at")
 
+    def save_model(
+        self, request: HttpRequest, obj: Camera, form: forms.ModelForm[Camera], change: bool
+    ) -> None:
+        old_device_id = Camera.objects.filter(pk=obj.pk).values_list("device_id", flat=True).first()
+        super().save_model(request, obj, form, change)
+        for device_id in {old_device_id, obj.device_id} - {None}:
+            assert device_id is not None
+            device_bump_config_revision(device_id=device_id)
+
+
+class ZoneAdminForm(forms.ModelForm[Zone]):
+    class Meta:
+        model = Zone
+        fields = "__all__"
+
+    def clean_polygon(self) -> list[list[float]]:
+        try:
+            return validate_polygon(self.cleaned_data.get("polygon"), field="polygon")
+        except GeometryError as err:
+            raise forms.ValidationError(err.message) from err
+
 
 @admin.register(Zone)
-class ZoneAdmin(admin.ModelAdmin[Zone]):
+class ZoneAdmin(AuditedModelAdmin[Zone]):
+    form = ZoneAdminForm
     list_display = ("id", "name", "site", "kind", "required_level", "warning_distance_m")
     list_filter = ("site", "kind")
     search_fields = ("name",)

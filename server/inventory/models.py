@@ -1,8 +1,8 @@
 """Sites, floor plans, cameras and zones: the physical description of a store.
 
-Floor coordinates are metres in the floor plan's frame: x to the right, y down the plan image, origin at the
-plan's
-`origin_x_m`/`origin_y_m` offset of the image's top-left corner. Polygons are lists of [x_m, y_m] pairs.
+Floor coordinates are metres in the floor plan's frame: x to the right, y down the plan image, origin at
+the plan's `origin_x_m`/`origin_y_m` offset of the image's top-left corner. Polygons are lists of
+[x_m, y_m] pairs.
 """
 
 from __future__ import annotations

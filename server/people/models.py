@@ -1,8 +1,8 @@
 """People and access: security levels, employees, zone permissions and identity bindings.
 
-A tracked person (a fusion global id, per site) is a visitor at level 0 unless an active IdentityBinding
-ties them to
-an employee; then they have the employee's level rank plus the zones explicitly granted by ZonePermission.
+A tracked person (a fusion global id, per site) is a visitor at level 0 unless an active IdentityBinding ties
+them to an employee; then they have the employee's level rank plus the zones explicitly granted by
+ZonePermission.
 """
 
 from __future__ import annotations
