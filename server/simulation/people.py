@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -59,6 +59,23 @@ def _point_in_zone(rng: np.random.Generator, zone: Zone, margin_m: float) -> tup
     return float(rng.uniform(low[0], high[0])), float(rng.uniform(low[1], high[1]))
 
 
+@dataclass
+class Reservations:
+    """Where and when people pause: (x, y, start_s, end_s, radius_m) per pause, so that two people never stand
+    on the same spot (people keep at least ``clearance_m`` between their footprints)."""
+
+    clearance_m: float = 0.6
+    spots: list[tuple[float, float, float, float, float]] = field(default_factory=list)
+
+    def conflict_m(self, x: float, y: float, start_s: float, end_s: float, radius_m: float) -> float:
+        """How far (metres) the nearest overlapping pause intrudes into the clearance (<= 0: none)."""
+        worst = 0.0
+        for sx, sy, s0, s1, sr in self.spots:
+            if s0 <= end_s and start_s <= s1:
+                worst = max(worst, radius_m + sr + self.clearance_m - float(np.hypot(x - sx, y - sy)))
+        return worst
+
+
 def plan_path(
     rng: np.random.Generator,
     layout: StoreLayout,
@@ -67,18 +84,44 @@ def plan_path(
     zone_sequence: list[Zone],
     speed_mps: float,
     pause_range_s: tuple[float, float],
+    reservations: Reservations | None = None,
+    footprint_m: float = 0.0,
 ) -> tuple[FloatArray, FloatArray]:
-    """Knots of a walk entrance -> each zone's interior point (pause there) -> entrance."""
+    """Knots of a walk entrance -> each zone's interior point (pause there) -> entrance.
+
+    With ``reservations``, each pause spot is the first of up to 40 random candidates whose footprint (radius
+    ``footprint_m``: 0 for one person, the offset of the farthest member for a group) keeps clear of the other
+    pauses at the same time (else the least conflicting one), and it is reserved."""
     entrance = np.array(layout.entrance_xy_m) + np.array([0.0, rng.uniform(-1.2, 1.2)])
     points: list[FloatArray] = [entrance]
     times: list[float] = [arrive_s]
     for zone in zone_sequence:
         margin = 1.0 if zone.kind is ZoneKind.RESTRICTED else 0.9
-        target = np.array(_point_in_zone(rng, zone, margin))
-        distance = float(np.hypot(*(target - points[-1])))
-        times.append(times[-1] + distance / speed_mps)
+        pause_s = float(rng.uniform(*pause_range_s))
+        best: tuple[float, FloatArray, float] | None = None
+        for _ in range(40 if reservations is not None else 1):
+            target = np.array(_point_in_zone(rng, zone, margin))
+            arrive_at = times[-1] + float(np.hypot(*(target - points[-1]))) / speed_mps
+            conflict = (
+                reservations.conflict_m(
+                    float(target[0]), float(target[1]), arrive_at, arrive_at + pause_s, footprint_m
+                )
+                if reservations is not None
+                else 0.0
+            )
+            if best is None or conflict < best[0]:
+                best = (conflict, target, arrive_at)
+            if conflict <= 0.0:
+                break
+        assert best is not None
+        _, target, arrive_at = best
+        if reservations is not None:
+            reservations.spots.append(
+                (float(target[0]), float(target[1]), arrive_at, arrive_at + pause_s, footprint_m)
+            )
+        times.append(arrive_at)
         points.append(target)
-        times.append(times[-1] + float(rng.uniform(*pause_range_s)))
+        times.append(arrive_at + pause_s)
         points.append(target)
     exit_point = np.array(layout.entrance_xy_m) + np.array([0.0, rng.uniform(-1.2, 1.2)])
     times.append(times[-1] + float(np.hypot(*(exit_point - points[-1]))) / speed_mps)

@@ -27,7 +27,7 @@ from server.simulation.layout import (
     VirtualCamera,
     default_store,
 )
-from server.simulation.people import EMPLOYEE_NAMES, SimPerson, plan_path
+from server.simulation.people import EMPLOYEE_NAMES, Reservations, SimPerson, plan_path
 
 logger = logging.getLogger(__name__)
 
@@ -141,6 +141,7 @@ def _population(config: SimulationConfig, layout: StoreLayout, rng: np.random.Ge
     employees = max(2, round(config.people * config.employee_fraction)) if config.people >= 6 else 0
     people: list[SimPerson] = []
     next_group = 1
+    reservations = Reservations()
 
     def add(identity: PersonIdentity, group: int | None, times: FloatArray, xy: FloatArray) -> None:
         clipped = np.clip(xy, [0.1, 0.1], [layout.width_m - 0.1, layout.height_m - 0.1])
@@ -161,6 +162,7 @@ def _population(config: SimulationConfig, layout: StoreLayout, rng: np.random.Ge
             zone_sequence=sequence,
             speed_mps=float(rng.uniform(*config.speed_range_mps)),
             pause_range_s=config.pause_range_s,
+            reservations=reservations,
         )
         add(identity, None, times, xy)
     while len(people) < config.people:
@@ -181,6 +183,8 @@ def _population(config: SimulationConfig, layout: StoreLayout, rng: np.random.Ge
             zone_sequence=sequence,
             speed_mps=float(rng.uniform(*config.speed_range_mps)),
             pause_range_s=config.pause_range_s,
+            reservations=reservations,
+            footprint_m=0.8 if size > 1 else 0.0,
         )
         group = None
         if size > 1:
