@@ -23,6 +23,7 @@ _ACTION_VERB = {
     "update": "change",
     "partial_update": "change",
     "destroy": "delete",
+    "metadata": "view",
 }
 _METHOD_VERB = {"POST": "add", "PUT": "change", "PATCH": "change", "DELETE": "delete"}
 
@@ -58,8 +59,6 @@ class RolePermission(BasePermission):
         user = request.user
         if user is None or not user.is_authenticated:
             return False
-        if request.method == "OPTIONS":
-            return True
         required = required_permissions(request, view)
         if required is None:
             return bool(user.is_superuser)

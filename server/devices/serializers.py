@@ -40,6 +40,7 @@ class EdgeDeviceSerializer(serializers.ModelSerializer[EdgeDevice]):
             "created_at",
         ]
         read_only_fields = [
+            "site",
             "enrolled_at",
             "revoked_at",
             "enrollment_token_expires_at",

@@ -213,6 +213,7 @@ CASES = [
     Case("level delete", "delete", lambda s: f"/api/security-levels/{s['manager'].pk}", ADMIN, 204),
     # employees
     Case("employees list", "get", lambda s: "/api/employees", ADMIN_STAFF, 200),
+    Case("employees metadata", "options", lambda s: "/api/employees", ADMIN_STAFF, 200),
     Case(
         "employee create",
         "post",

@@ -37,6 +37,7 @@ def _view(action: str | None, declared: dict[str, tuple[str, ...]] | None = None
         ("put", "update", None, ("inventory.change_camera",)),
         ("patch", "partial_update", None, ("inventory.change_camera",)),
         ("delete", "destroy", None, ("inventory.delete_camera",)),
+        ("options", "metadata", None, ("inventory.view_camera",)),
         ("post", "revoke", {"revoke": ("devices.change_edgedevice",)}, ("devices.change_edgedevice",)),
         ("post", "undeclared_action", None, None),
         ("get", None, None, ("inventory.view_camera",)),
