@@ -80,6 +80,7 @@ class _Matcher:
 
     def __init__(self) -> None:
         self.votes: dict[int, Counter[int]] = {}
+        self.history: dict[int, tuple[list[int], list[int]]] = {}  # gid -> (sample times, truth persons)
 
     def match(self, truth_ids: np.ndarray, truth_xy: np.ndarray, frame: FusedFrame) -> list[tuple[int, int]]:  # type: ignore[type-arg]
         if truth_ids.size == 0 or frame.size == 0:
@@ -94,7 +95,21 @@ class _Matcher:
         ]
         for gid, pid in pairs:
             self.votes.setdefault(gid, Counter())[pid] += 1
+            times, persons = self.history.setdefault(gid, ([], []))
+            times.append(frame.time_us)
+            persons.append(pid)
         return pairs
+
+    def person_at(self, gid: int, time_us: int) -> int | None:
+        """The truth person matched to ``gid`` at the sample nearest to ``time_us``."""
+        entry = self.history.get(gid)
+        if entry is None:
+            return None
+        times, persons = entry
+        index = int(np.searchsorted(times, time_us))
+        candidates = [i for i in (index - 1, index) if 0 <= i < len(times)]
+        best = min(candidates, key=lambda i: abs(times[i] - time_us))
+        return persons[best]
 
     def person_of(self, gid: int) -> int | None:
         counter = self.votes.get(gid)
@@ -285,7 +300,7 @@ def _score_access(
     config: AnalyticsConfig,
 ) -> None:
     alarms = [
-        (matcher.person_of(alert.global_id), alert.zone_id, alert.time_us)
+        (matcher.person_at(alert.global_id, alert.time_us), alert.zone_id, alert.time_us)
         for update in updates
         for alert in update.alerts
         if alert.kind is AlertKind.ALARM
