@@ -7,6 +7,8 @@ from typing import Any, ClassVar
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
@@ -19,6 +21,12 @@ from server.inventory.models import Site
 
 MAX_RANGE = timedelta(days=400)
 VIEW_ANALYTICS = ("insights.view_heatmaphour",)
+RANGE_PARAMETERS = [
+    OpenApiParameter("start", OpenApiTypes.DATETIME, description="ISO 8601; default: 24 h before end"),
+    OpenApiParameter("end", OpenApiTypes.DATETIME, description="ISO 8601; default: now"),
+    OpenApiParameter("bucket", OpenApiTypes.STR, enum=["hour", "day"], description="time buckets of series"),
+]
+range_schema = extend_schema(parameters=RANGE_PARAMETERS, responses=OpenApiTypes.OBJECT)
 
 
 class RangeSerializer(serializers.Serializer[Any]):
@@ -61,6 +69,7 @@ class _AnalyticsView(APIView):
 
 
 class HeatmapApi(_AnalyticsView):
+    @range_schema
     def get(self, request: Request, site_id: int) -> Response:
         start, end, _ = self.range(request, site_id)
         return self.envelope(
@@ -72,12 +81,14 @@ class HeatmapApi(_AnalyticsView):
 
 
 class FlowApi(_AnalyticsView):
+    @range_schema
     def get(self, request: Request, site_id: int) -> Response:
         start, end, _ = self.range(request, site_id)
         return self.envelope(start, end, transitions=selectors.flow(site_id=site_id, start=start, end=end))
 
 
 class DistancingApi(_AnalyticsView):
+    @range_schema
     def get(self, request: Request, site_id: int) -> Response:
         start, end, bucket = self.range(request, site_id)
         return self.envelope(
@@ -86,6 +97,7 @@ class DistancingApi(_AnalyticsView):
 
 
 class VisitsApi(_AnalyticsView):
+    @range_schema
     def get(self, request: Request, site_id: int) -> Response:
         start, end, bucket = self.range(request, site_id)
         return self.envelope(
@@ -94,6 +106,7 @@ class VisitsApi(_AnalyticsView):
 
 
 class DwellApi(_AnalyticsView):
+    @range_schema
     def get(self, request: Request, site_id: int) -> Response:
         start, end, _ = self.range(request, site_id)
         return self.envelope(start, end, zones=selectors.zone_interest(site_id=site_id, start=start, end=end))
@@ -102,6 +115,7 @@ class DwellApi(_AnalyticsView):
 class OccupancyApi(_AnalyticsView):
     """Live occupancy of the site and its zones, from this process's analytics."""
 
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, site_id: int) -> Response:
         if not Site.objects.filter(pk=site_id).exists():
             raise NotFound(f"site {site_id} does not exist")
