@@ -35,7 +35,9 @@ def obs(
         capture_time_us=T0_US + round(t_ms * 1000),
         local_ids=np.array([r[0] for r in rows], dtype=np.int64),
         floor_xy_m=np.array([[r[1], r[2]] for r in rows], dtype=np.float64).reshape(n, 2),
-        scores=np.full(n, score, dtype=np.float32) if isinstance(score, float) else np.array(score, np.float32),
+        scores=np.full(n, score, dtype=np.float32)
+        if isinstance(score, float)
+        else np.array(score, np.float32),
         confirmed=confirmed_column.astype(np.bool_),
         valid_floor=valid_column.astype(np.bool_),
         removed_local_ids=np.array(list(removed), dtype=np.int64),
