@@ -61,6 +61,7 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         try:
+            self.processor.flush()
             await sync_to_async(self.recorder.flush)()
         except Exception:
             logger.exception("final flush of analytics records failed")

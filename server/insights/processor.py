@@ -63,6 +63,7 @@ class _SiteState:
     names: Mapping[int, str] = field(default_factory=dict)
     last_occupancy_point_us: int = 0
     latest_contacts: list[tuple[int, int, float]] = field(default_factory=list)
+    last_fused: FusedFrame | None = None
 
 
 AlertHandler = Callable[[int, AccessAlert], None]
@@ -173,8 +174,22 @@ class SiteAnalyticsProcessor:
         self.frames += 1
         self.cost_us_total += (time.perf_counter_ns() - started) // 1000
 
+    def flush(self) -> None:
+        """End of stream (shutdown): release the reorder buffers, close open visits, contacts and heat buckets."""
+        for state in self._sites.values():
+            for fused in state.fusion.flush():
+                self._deliver(state, fused, state.analytics.update(fused, state.identities))
+            final = state.analytics.flush()
+            self._recorder.add(None, final, state.setup.analytics.grid)
+            if state.last_fused is not None:  # visits still open end at their last sighting
+                last = state.last_fused
+                self._recorder.end_visits(
+                    last.site_id, list(zip(last.global_ids.tolist(), last.last_seen_us.tolist(), strict=True))
+                )
+
     def _deliver(self, state: _SiteState, fused: FusedFrame, update: AnalyticsUpdate) -> None:
         site_id = fused.site_id
+        state.last_fused = fused
         self._recorder.add(fused, update, state.setup.analytics.grid)
         for alert in update.alerts:
             self._on_alert(site_id, alert)

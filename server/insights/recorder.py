@@ -65,20 +65,21 @@ class InsightsRecorder:
         self._known_persons: dict[int, set[int]] = {}
         self.flushed_rows = 0
 
-    def add(self, fused: FusedFrame, update: AnalyticsUpdate, grid: FloorGrid) -> None:
+    def add(self, fused: FusedFrame | None, update: AnalyticsUpdate, grid: FloorGrid) -> None:
+        """Record one analytics update (`fused` None for the end-of-stream flush of the analytics)."""
         site_id = update.site_id
         known = self._known_persons.setdefault(site_id, set())
         with self._lock:
             pending = self._pending
-            for person_id in fused.global_ids.tolist():
-                if person_id not in known:
-                    known.add(person_id)
-                    pending.visits_started.append(
-                        PersonVisit(
-                            site_id=site_id, person_id=person_id, started_at=to_datetime(fused.time_us)
+            if fused is not None:
+                started_at = to_datetime(fused.time_us)
+                for person_id in fused.global_ids.tolist():
+                    if person_id not in known:
+                        known.add(person_id)
+                        pending.visits_started.append(
+                            PersonVisit(site_id=site_id, person_id=person_id, started_at=started_at)
                         )
-                    )
-            for ended in fused.ended:
+            for ended in () if fused is None else fused.ended:
                 known.discard(ended.global_id)
                 pending.visits_ended.append((site_id, ended.global_id, to_datetime(ended.last_seen_us)))
             for dwell in update.dwell:
@@ -125,6 +126,14 @@ class InsightsRecorder:
                     pending.heat[(site_id, hour_us)] = hour
                 np.add.at(hour.person_s, bucket.cell_index, bucket.person_s)
                 np.add.at(hour.displacement, bucket.cell_index, bucket.displacement_m)
+
+    def end_visits(self, site_id: int, persons: list[tuple[int, int]]) -> None:
+        """End the open visits of (person id, last seen µs) pairs, e.g. at shutdown."""
+        known = self._known_persons.setdefault(site_id, set())
+        with self._lock:
+            for person_id, last_seen_us in persons:
+                known.discard(person_id)
+                self._pending.visits_ended.append((site_id, person_id, to_datetime(last_seen_us)))
 
     def flush(self) -> int:
         """Write everything buffered; returns the number of rows written. Runs in a thread (sync ORM)."""

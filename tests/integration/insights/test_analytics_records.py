@@ -1,0 +1,202 @@
+"""The analytics behind the ingest, end to end on a simulated store with known truth: TrackFrames (as the edge
+sends them) → validation → fusion + analytics → records in PostgreSQL → the analytics REST endpoints.
+
+The pure algorithms are scored exhaustively in tests/unit/{fusion,analytics}; this checks that what the server
+stores and serves agrees with the truth.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pytest
+from asgiref.sync import async_to_sync
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from rest_framework.test import APIClient
+
+from proto.retail.v1 import track_pb2
+from server.accounts.roles import ensure_roles
+from server.analytics.types import AccessAlert
+from server.ingest.pipeline import CameraRuntime
+from server.ingest.sequencing import SequenceWindow
+from server.ingest.validation import TimeWindow, decode_frame
+from server.insights.models import DistancingViolation, HeatmapHour, PersonVisit, ZoneDwell, ZoneTransition
+from server.insights.processor import SiteAnalyticsProcessor
+from server.insights.recorder import InsightsRecorder
+from server.insights.selectors import site_setup
+from server.inventory.models import Camera, FloorPlan, Site, Zone
+from server.simulation import SimulationConfig, compute_truth, default_analytics_config, simulate
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+STATE_REMOVED = track_pb2.TRACK_STATE_REMOVED
+
+
+class RecordingPublisher:
+    """Collects live events instead of pushing them (the push itself is covered by the system tests)."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    def publish(self, site_id: int, event: dict[str, Any]) -> None:
+        self.events.append(event)
+
+
+class ListSink:
+    def __init__(self) -> None:
+        self.points: list[Any] = []
+
+    def write(self, points: Any) -> None:
+        self.points.extend(points)
+
+
+def to_track_frame(frame: Any, camera_id: int) -> track_pb2.TrackFrame:
+    """The TrackFrame the edge would send for a simulated camera frame (removed tracks as REMOVED rows)."""
+    ids = frame.local_ids.tolist()
+    rows = list(range(len(ids)))
+    removed = [int(i) for i in frame.removed_local_ids.tolist() if int(i) not in set(ids)]
+    order = sorted(
+        range(len(ids) + len(removed)), key=lambda k: ids[k] if k < len(ids) else removed[k - len(ids)]
+    )
+    message = track_pb2.TrackFrame(
+        camera_id=camera_id, sequence=frame.sequence, capture_time_us=frame.capture_time_us
+    )
+    previous = 0
+    for k in order:
+        if k < len(ids):
+            row = rows[k]
+            local_id = ids[k]
+            x, y, w, h = frame.bbox_xywh_px[row].tolist()
+            fx, fy = frame.floor_xy_cm[row].tolist()
+            score, state = int(frame.score_permille[row]), int(frame.states[row])
+        else:
+            local_id, (x, y, w, h), (fx, fy), score, state = (
+                removed[k - len(ids)],
+                (0, 0, 1, 1),
+                (0, 0),
+                0,
+                STATE_REMOVED,
+            )
+        message.local_id_deltas.append(local_id - previous)
+        previous = local_id
+        message.bbox_x_px.append(x)
+        message.bbox_y_px.append(y)
+        message.bbox_w_px.append(max(1, w))
+        message.bbox_h_px.append(max(1, h))
+        message.floor_x_cm.append(fx)
+        message.floor_y_cm.append(fy)
+        message.score_permille.append(min(1000, max(0, score)))
+        message.state.append(state)
+    return message
+
+
+def test_simulated_store_records_and_endpoints_agree_with_truth() -> None:
+    result = simulate(SimulationConfig(seed=7, people=12, cameras=2, duration_s=90.0, late_fraction=0.0))
+    truth = compute_truth(result, default_analytics_config(result))
+    site = Site.objects.create(name="Simulated store")
+    FloorPlan.objects.create(
+        site=site, width_m=result.layout.width_m, height_m=result.layout.height_m, heatmap_cell_m=0.5
+    )
+    zone_ids = {}
+    for zone in result.layout.zones:
+        zone_ids[zone.zone_id] = Zone.objects.create(
+            site=site,
+            name=zone.name,
+            kind=str(zone.kind),
+            polygon=[list(p) for p in zone.polygon_m],
+            required_level=zone.required_level,
+            warning_distance_m=zone.warning_distance_m or 1.0,
+        ).pk
+    cameras = {
+        c.camera_id: Camera.objects.create(site=site, name=f"sim-{c.camera_id}").pk
+        for c in result.layout.cameras
+    }
+    recorder = InsightsRecorder()
+    alerts: list[AccessAlert] = []
+    publisher = RecordingPublisher()
+    processor = SiteAnalyticsProcessor(
+        publisher=publisher,  # type: ignore[arg-type]
+        points=ListSink(),
+        recorder=recorder,
+        load_setup=site_setup,
+        load_identities=lambda site_id: {},
+        on_alert=lambda site_id, alert: alerts.append(alert),
+    )
+    runtimes = {
+        sim_id: CameraRuntime(
+            camera_id=db_id, site_id=site.pk, device_id=None, window=SequenceWindow(reorder_window=256)
+        )
+        for sim_id, db_id in cameras.items()
+    }
+    async_to_sync(processor.prepare)(next(iter(runtimes.values())))
+    window = TimeWindow(max_past_us=10**15, max_future_us=10**15)
+    started = time.perf_counter()
+    for frame in result.frames:
+        runtime = runtimes[frame.camera_id]
+        decoded = decode_frame(
+            to_track_frame(frame, runtime.camera_id), now_us=frame.capture_time_us, window=window
+        )
+        processor.process(runtime, decoded)
+    processor.flush()
+    per_frame_ms = (time.perf_counter() - started) * 1000 / len(result.frames)
+    assert processor.errors == 0
+    assert recorder.flush() > 0
+
+    # Visits: one per simulated person (fusion may split a few visits; never merges two people into one).
+    visits = PersonVisit.objects.filter(site=site).count()
+    assert len(result.people) <= visits <= len(result.people) * 1.5, (visits, len(result.people))
+    assert PersonVisit.objects.filter(site=site, ended_at__isnull=True).count() == 0
+    # Heat map: person-seconds stored match the truth.
+    rows = list(HeatmapHour.objects.filter(site=site))
+    stored_person_s = sum(float(np.frombuffer(bytes(r.person_s), dtype="<f4").sum()) for r in rows)
+    assert stored_person_s == pytest.approx(truth.total_person_s, rel=0.05)
+    # Zone entries and flow: stored dwell records ≈ true entries; every transition joins two real zones.
+    dwell_count = ZoneDwell.objects.filter(site=site).count()
+    assert abs(dwell_count - len(truth.entries)) <= max(3, 0.15 * len(truth.entries)), (
+        dwell_count,
+        len(truth.entries),
+    )
+    transitions = ZoneTransition.objects.filter(site=site)
+    assert transitions.exists()
+    assert set(transitions.values_list("to_zone_id", flat=True)) <= set(zone_ids.values())
+    # Distancing and access control.
+    violations = DistancingViolation.objects.filter(site=site).count()
+    assert abs(violations - len(truth.violations)) <= max(2, 0.2 * len(truth.violations)), (
+        violations,
+        len(truth.violations),
+    )
+    alarmed = {a.zone_id for a in alerts if str(a.kind) == "alarm"}
+    if truth.unauthorised_entries:
+        assert alarmed, "unauthorised entries but no alarm"
+    # Live events carried the site's persons and counters.
+    assert publisher.events
+    assert "counters" in publisher.events[-1]
+    assert per_frame_ms < 20, f"{per_frame_ms:.2f} ms per frame for fusion + analytics + conversion"
+
+    # The REST endpoints serve the same numbers to a staff user.
+    ensure_roles()
+    user = get_user_model().objects.create_user(username="analyst", password="x-analyst-password-1")
+    user.groups.add(Group.objects.get(name="staff"))
+    client = APIClient()
+    client.force_authenticate(user)
+    first = datetime.fromtimestamp(result.frames[0].capture_time_us / 1e6, tz=UTC) - timedelta(hours=1)
+    last = datetime.fromtimestamp(result.frames[-1].capture_time_us / 1e6, tz=UTC) + timedelta(hours=1)
+    params = {"start": first.isoformat(), "end": last.isoformat()}
+    heatmap = client.get(f"/api/sites/{site.pk}/analytics/heatmap", params).json()
+    assert heatmap["total_person_s"] == pytest.approx(stored_person_s, rel=1e-3)
+    assert sum(cell[2] for cell in heatmap["cells"]) == pytest.approx(stored_person_s, rel=1e-2)
+    assert {z["zone_id"] for z in heatmap["zones"]} <= set(zone_ids.values())
+    flow = client.get(f"/api/sites/{site.pk}/analytics/flow", params).json()
+    assert sum(t["count"] for t in flow["transitions"]) == transitions.filter(from_zone__isnull=False).count()
+    visits_api = client.get(f"/api/sites/{site.pk}/analytics/visits", {**params, "bucket": "hour"}).json()
+    assert visits_api["total"] == visits
+    distancing = client.get(f"/api/sites/{site.pk}/analytics/distancing", params).json()
+    assert distancing["total"] == violations
+    assert client.get(f"/api/sites/{site.pk}/analytics/heatmap", {"start": "yesterday"}).status_code == 400
+    assert client.get("/api/sites/999999/analytics/flow").status_code == 404
+    anonymous = APIClient().get(f"/api/sites/{site.pk}/analytics/heatmap")
+    assert anonymous.status_code in (401, 403)
