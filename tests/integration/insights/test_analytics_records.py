@@ -90,7 +90,7 @@ def to_track_frame(frame: Any, camera_id: int) -> track_pb2.TrackFrame:
         message.floor_x_cm.append(fx)
         message.floor_y_cm.append(fy)
         message.score_permille.append(min(1000, max(0, score)))
-        message.state.append(state)
+        message.state.append(track_pb2.TrackState.ValueType(state))
     return message
 
 
