@@ -193,8 +193,11 @@ def _edge_executable() -> str:
 
 
 def cmd_manage(args: argparse.Namespace) -> int:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "server.config.settings.local")
+    _setup_django()
+    from django.conf import settings
     from django.core.management import execute_from_command_line
+
+    Path(settings.DATA_DIR).mkdir(parents=True, exist_ok=True)
 
     execute_from_command_line(["retail-server manage", *args.rest])
     return 0
