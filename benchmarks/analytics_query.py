@@ -1,0 +1,122 @@
+"""30-day analytics queries: heat map and flow over 30 days of stored records, through the REST endpoints.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench python -m benchmarks.analytics_query [--days 30]
+
+Fills a fresh site with `days` of hourly heat-map rows (a 30 m x 20 m floor in 0.5 m cells = 2,400 cells) and
+zone transitions (default 3,000 a day), then times each endpoint (median of 7 calls, after one warm-up) with
+Django's test client, i.e. including URL routing, authentication, permission checks and JSON rendering.
+Goal: ≤ 300 ms each. Without DATABASE_URL it runs on a temporary SQLite file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--transitions-per-day", type=int, default=3000)
+    args = parser.parse_args()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "server.config.settings.local")
+    os.environ.setdefault("RETAIL_DATA_DIR", tempfile.mkdtemp(prefix="retail-query-bench-"))
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+    from django.core.management import call_command
+    from django.db import connection
+    from rest_framework.test import APIClient
+
+    from server.accounts.roles import ensure_roles
+    from server.insights.models import HeatmapHour, ZoneTransition
+    from server.inventory.models import FloorPlan, Site, Zone
+
+    call_command("migrate", interactive=False, verbosity=0)
+    ensure_roles()
+    site = Site.objects.create(name=f"Query bench {time.time_ns()}")
+    FloorPlan.objects.create(site=site, width_m=30, height_m=20, heatmap_cell_m=0.5)
+    zones = [
+        Zone.objects.create(site=site, name=f"Z{i}", polygon=[[i, 0], [i + 1, 0], [i + 1, 1], [i, 1]]).pk
+        for i in range(8)
+    ]
+    columns, rows = 60, 40
+    rng = np.random.default_rng(1)
+    end = datetime.now(tz=UTC).replace(minute=0, second=0, microsecond=0)
+    start = end - timedelta(days=args.days)
+    fill_started = time.perf_counter()
+    hours = []
+    for hour in range(args.days * 24):
+        person_s = rng.gamma(0.3, 20.0, columns * rows).astype("<f4")
+        hours.append(
+            HeatmapHour(
+                site=site,
+                hour_start=start + timedelta(hours=hour),
+                columns=columns,
+                rows=rows,
+                cell_m=0.5,
+                person_s=person_s.tobytes(),
+                displacement_x_m=rng.normal(0, 1, columns * rows).astype("<f4").tobytes(),
+                displacement_y_m=rng.normal(0, 1, columns * rows).astype("<f4").tobytes(),
+            )
+        )
+    HeatmapHour.objects.bulk_create(hours, batch_size=200)
+    total = args.days * args.transitions_per_day
+    offsets = rng.uniform(0, args.days * 86400, total)
+    pairs = rng.integers(0, len(zones), (total, 2))
+    ZoneTransition.objects.bulk_create(
+        [
+            ZoneTransition(
+                site=site,
+                person_id=i,
+                from_zone_id=zones[a],
+                to_zone_id=zones[b],
+                at=start + timedelta(seconds=float(offset)),
+            )
+            for i, (offset, (a, b)) in enumerate(zip(offsets, pairs, strict=True))
+        ],
+        batch_size=5000,
+    )
+    fill_s = time.perf_counter() - fill_started
+    user, _ = get_user_model().objects.get_or_create(username="query-bench")
+    user.groups.add(Group.objects.get(name="staff"))
+    client = APIClient(SERVER_NAME="localhost")
+    client.force_authenticate(user)
+    params = {"start": start.isoformat(), "end": end.isoformat()}
+    print(
+        f"database: {connection.vendor}; {len(hours)} heat-map hours x {columns * rows} cells, "
+        f"{total:,} zone transitions over {args.days} days (filled in {fill_s:.1f} s)"
+    )
+    for name in ("heatmap", "flow", "visits", "distancing", "dwell"):
+        url = f"/api/sites/{site.pk}/analytics/{name}"
+        response = client.get(url, params)
+        assert response.status_code == 200, (name, response.status_code, response.content[:300])
+        times_ms = []
+        for _ in range(7):
+            started = time.perf_counter()
+            response = client.get(url, params)
+            times_ms.append((time.perf_counter() - started) * 1000)
+        print(
+            f"{name:>10}: median {statistics.median(times_ms):6.1f} ms, max {max(times_ms):6.1f} ms "
+            f"({len(response.content):,} bytes) (goal <= 300 ms)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
