@@ -74,7 +74,7 @@ def wait_healthy(base_url: str, process: subprocess.Popen[bytes], log_path: Path
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def system() -> Iterator[RunningSystem]:
     ensure_dashboard_built()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -106,13 +106,13 @@ def system() -> Iterator[RunningSystem]:
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright_instance() -> Iterator[Playwright]:
     with sync_playwright() as playwright:
         yield playwright
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright_instance: Playwright) -> Iterator[Browser]:
     browser = playwright_instance.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     yield browser
