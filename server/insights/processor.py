@@ -207,14 +207,16 @@ class SiteAnalyticsProcessor:
         }
         if self._on_live is not None:
             self._on_live(site_id, fused)
-        self._publisher.publish(site_id, self._live_event(state, fused, update, contacts))
+        names, identities = state.names, state.identities
+        self._publisher.publish(site_id, lambda: self._live_event(names, identities, fused, update, contacts))
         if fused.time_us - state.last_occupancy_point_us >= self._occupancy_period_us:
             state.last_occupancy_point_us = fused.time_us
             self._points.write(self._occupancy_points(site_id, fused.time_us, update, len(contacts)))
 
+    @staticmethod
     def _live_event(
-        self,
-        state: _SiteState,
+        names: Mapping[int, str],
+        identities: Mapping[int, PersonIdentity],
         fused: FusedFrame,
         update: AnalyticsUpdate,
         contacts: Sequence[tuple[int, int, float]],
@@ -231,10 +233,10 @@ class SiteAnalyticsProcessor:
                 "vx_mps": round(vx, 2),
                 "vy_mps": round(vy, 2),
             }
-            name = state.names.get(pid)
+            name = names.get(pid)
             if name:
                 person["name"] = name
-                identity = state.identities[pid]
+                identity = identities[pid]
                 person["employee_id"] = identity.employee_id
             zone_id = zone_of.get(pid, -1)
             if zone_id >= 0:

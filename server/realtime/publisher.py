@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(slots=True)
 class _SiteSlot:
-    latest: dict[str, Any] | None = None
+    latest: dict[str, Any] | Callable[[], dict[str, Any]] | None = None
     last_push_s: float = 0.0
     scheduled: asyncio.TimerHandle | None = None
     pushes: int = 0
@@ -41,15 +41,17 @@ class PublisherStats:
 class LivePublisher:
     """Throttled `group_send` of live site state. All methods run on the event loop."""
 
-    def __init__(self, *, rate_hz: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, *, rate_hz: float, clock: Callable[[], float] = time.monotonic, layer: Any | None = None
+    ) -> None:
         self._period_s = 1.0 / rate_hz if rate_hz > 0 else 0.0
         self._clock = clock
         self._slots: dict[int, _SiteSlot] = {}
-        self._layer = get_channel_layer()
+        self._layer = layer if layer is not None else get_channel_layer()
         self.stats = PublisherStats()
         self.pending_tasks: set[asyncio.Task[None]] = set()
 
-    def publish(self, site_id: int, event: dict[str, Any]) -> None:
+    def publish(self, site_id: int, event: dict[str, Any] | Callable[[], dict[str, Any]]) -> None:
         """Offer the newest live state of a site; `event` must carry a Channels `type`."""
         slot = self._slots.setdefault(site_id, _SiteSlot())
         if slot.latest is not None:
@@ -67,7 +69,9 @@ class LivePublisher:
 
     def _send(self, site_id: int, slot: _SiteSlot) -> None:
         slot.scheduled = None
-        event, slot.latest = slot.latest, None
+        latest, slot.latest = slot.latest, None
+        # A factory is built only for the updates that are sent (most are superseded within the period).
+        event = latest() if callable(latest) else latest
         if event is None:
             return
         slot.last_push_s = self._clock()

@@ -42,8 +42,8 @@ class RecordingPublisher:
     def __init__(self) -> None:
         self.events: list[dict[str, Any]] = []
 
-    def publish(self, site_id: int, event: dict[str, Any]) -> None:
-        self.events.append(event)
+    def publish(self, site_id: int, event: Any) -> None:
+        self.events.append(event() if callable(event) else event)
 
 
 class ListSink:

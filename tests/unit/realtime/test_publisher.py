@@ -1,0 +1,82 @@
+"""The live publisher's throttle: leading edge, coalescing to the newest state, lazy event building, and a
+channel layer that fails without stopping anything."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from server.realtime.publisher import LivePublisher
+
+
+class RecordingLayer:
+    """Stands in for the channel layer (the real one, on Redis, is exercised by the system tests)."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+        self.fail = fail
+
+    async def group_send(self, group: str, event: dict[str, Any]) -> None:
+        if self.fail:
+            raise ConnectionError("redis is down")
+        self.sent.append((group, event))
+
+
+def event(n: int) -> dict[str, Any]:
+    return {"type": "live.positions", "n": n}
+
+
+async def test_first_update_goes_out_at_once_then_the_newest_per_period() -> None:
+    layer = RecordingLayer()
+    publisher = LivePublisher(rate_hz=10, layer=layer)
+    publisher.publish(1, event(1))
+    await asyncio.sleep(0)
+    assert [e["n"] for _, e in layer.sent] == [1]
+    for n in range(2, 6):  # within the 100 ms period: coalesced
+        publisher.publish(1, event(n))
+    await asyncio.sleep(0.01)
+    assert len(layer.sent) == 1
+    await asyncio.sleep(0.15)
+    assert [e["n"] for _, e in layer.sent] == [1, 5]
+    assert layer.sent[0][0] == "site-1-live"
+    assert publisher.stats.coalesced == 3
+
+
+async def test_sites_are_throttled_independently() -> None:
+    layer = RecordingLayer()
+    publisher = LivePublisher(rate_hz=5, layer=layer)
+    publisher.publish(1, event(1))
+    publisher.publish(2, event(2))
+    await asyncio.sleep(0)
+    assert sorted(group for group, _ in layer.sent) == ["site-1-live", "site-2-live"]
+
+
+async def test_factories_are_built_only_when_sent() -> None:
+    layer = RecordingLayer()
+    publisher = LivePublisher(rate_hz=10, layer=layer)
+    built: list[int] = []
+
+    def factory(n: int):
+        def build() -> dict[str, Any]:
+            built.append(n)
+            return event(n)
+
+        return build
+
+    for n in range(1, 50):
+        publisher.publish(1, factory(n))
+    await asyncio.sleep(0.15)
+    assert built == [1, 49]
+    assert [e["n"] for _, e in layer.sent] == [1, 49]
+
+
+@pytest.mark.parametrize("rate_hz", [5.0, 0.0])
+async def test_a_failing_layer_is_counted_not_raised(rate_hz: float) -> None:
+    publisher = LivePublisher(rate_hz=rate_hz, layer=RecordingLayer(fail=True))
+    publisher.publish(1, event(1))
+    await publisher.send_now("site-1-alerts", {"type": "alert.changed"})
+    await asyncio.sleep(0.01)
+    assert publisher.stats.failures == 2
+    assert "redis is down" in publisher.stats.last_error
