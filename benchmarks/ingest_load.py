@@ -85,6 +85,7 @@ def setup_inventory(
 
 
 WINDOW = 256
+WARMUP_S = 3.0
 
 
 def make_frame(camera_id: int, sequence: int, people: int, t_us: int, rng: np.random.Generator) -> bytes:
@@ -203,6 +204,9 @@ async def latency_phase(
     headers = {"Cookie": f"sessionid={cookie}", "Origin": f"http://127.0.0.1:{http_port}"}
     async with websockets.connect(url, additional_headers=headers, max_size=None) as ws:
         load = asyncio.create_task(load_phase(grpc_port, devices, people, seconds, rate_hz, sequences))
+        # The first seconds after the boxes (re)connect are a transient: the fusion's reorder buffer still counts
+        # the previous phase's cameras as live and holds frames for them (up to its window). Steady state only.
+        steady_from = time.monotonic() + WARMUP_S
         while not load.done():
             try:
                 message = await asyncio.wait_for(ws.recv(), timeout=0.5)
@@ -210,7 +214,7 @@ async def latency_phase(
                 continue
             now_us = time.time_ns() // 1000
             event = json.loads(message)
-            if event.get("type") == "live.positions":
+            if event.get("type") == "live.positions" and time.monotonic() >= steady_from:
                 latencies_ms.append((now_us - int(event["time_us"])) / 1000.0)
         sent, _, _ = await load
     return latencies_ms, sent
@@ -229,6 +233,12 @@ def main() -> int:
     parser.add_argument("--people", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--no-analytics", action="store_true", help="ingest only (INGEST_SITE_ANALYTICS=0)")
+    parser.add_argument(
+        "--camera-fps",
+        type=float,
+        default=0.0,
+        help="latency phase: frames per second per camera (default: half the measured throughput)",
+    )
     args = parser.parse_args()
     data_dir = Path(tempfile.mkdtemp(prefix="retail-bench-"))
     site_id, devices, cookie = setup_inventory(args.boxes, args.cameras_per_box, data_dir)
@@ -251,7 +261,7 @@ def main() -> int:
         )
         rate = stored / elapsed
         cameras = sum(len(c) for _, _, c in devices)
-        half_rate_per_camera = rate / 2 / cameras
+        half_rate_per_camera = args.camera_fps or rate / 2 / cameras
         latencies, _ = asyncio.run(
             latency_phase(
                 http_port,
@@ -260,8 +270,8 @@ def main() -> int:
                 cookie,
                 devices,
                 args.people,
-                args.seconds,
-                half_rate_per_camera * len(devices[0][2]),
+                args.seconds + WARMUP_S,
+                half_rate_per_camera,  # each loop of a box sends one frame per camera
                 sequences,
             )
         )
@@ -275,7 +285,7 @@ def main() -> int:
     )
     if latencies:
         print(
-            f"live latency at half load ({rate / 2:,.0f} frames/s): frame capture -> WebSocket "
+            f"live latency at {half_rate_per_camera * cameras:,.0f} frames/s: frame capture -> WebSocket "
             f"p50 {percentile(latencies, 50):.1f} ms, p99 {percentile(latencies, 99):.1f} ms, "
             f"max {max(latencies):.1f} ms over {len(latencies)} pushes (goal p99 <= 100 ms); "
             f"mean {statistics.fmean(latencies):.1f} ms"

@@ -155,6 +155,7 @@ def build_runtime() -> Runtime:
         load_identities=_load_identities,
         on_alert=on_alert,
         on_live=on_live,
+        arrival_jitter_us=int(settings.FUSION_ARRIVAL_JITTER_MS * 1000),
     )
     if settings.INGEST_SITE_ANALYTICS:
         pipeline.add_processor(processor)

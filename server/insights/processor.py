@@ -81,6 +81,7 @@ class SiteAnalyticsProcessor:
         on_alert: AlertHandler,
         on_live: Callable[[int, FusedFrame], None] | None = None,
         occupancy_sample_s: float = 1.0,
+        arrival_jitter_us: int = 0,
     ) -> None:
         self._publisher = publisher
         self._points = points
@@ -90,6 +91,9 @@ class SiteAnalyticsProcessor:
         self._on_alert = on_alert
         self._on_live = on_live
         self._occupancy_period_us = int(occupancy_sample_s * 1e6)
+        # Each camera's frames come over one ordered gRPC stream, so they need no jitter allowance by default:
+        # every microsecond of it is added to the live latency (the reorder buffer holds frames that long).
+        self._arrival_jitter_us = arrival_jitter_us
         self._sites: dict[int, _SiteState] = {}
         self.latest_counters: dict[int, dict[str, Any]] = {}
         self.errors = 0
@@ -105,7 +109,13 @@ class SiteAnalyticsProcessor:
                 self._sites[camera.site_id] = self._new_state(setup, identities)
 
     def _new_state(self, setup: SiteSetup, identities: Mapping[int, PersonIdentity]) -> _SiteState:
-        fusion = SiteFusion(FusionConfig(site_id=setup.site_id, first_global_id=setup.first_person_id))
+        fusion = SiteFusion(
+            FusionConfig(
+                site_id=setup.site_id,
+                first_global_id=setup.first_person_id,
+                arrival_jitter_us=self._arrival_jitter_us,
+            )
+        )
         state = _SiteState(setup=setup, fusion=fusion, analytics=SiteAnalytics(setup.analytics))
         self._set_identities(state, identities)
         return state

@@ -147,6 +147,9 @@ LIVE_PUSH_HZ = float(os.environ.get("LIVE_PUSH_HZ", "5"))
 POSITIONS_SAMPLE_HZ = float(os.environ.get("POSITIONS_SAMPLE_HZ", "1"))
 # Fusion + analytics in the ingest process; off = per-camera tracks pushed live, no analytics (ingest-only tiers).
 INGEST_SITE_ANALYTICS = env_bool("INGEST_SITE_ANALYTICS", True)
+# How far a camera's own frames may arrive out of capture order before fusion drops them as late. Frames of a
+# camera share one ordered stream, so 0 by default; each millisecond here adds to the live latency.
+FUSION_ARRIVAL_JITTER_MS = float(os.environ.get("FUSION_ARRIVAL_JITTER_MS", "0"))
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
