@@ -38,6 +38,7 @@ fused position at t; updates must come in non-decreasing time):
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 
 import numpy as np
@@ -68,6 +69,8 @@ _EMPTY_INT: IntArray = np.zeros(0, dtype=np.int64)
 
 
 _PAIR_SHIFT = np.int64(1 << 32)
+# Pairs up to this far beyond the distancing threshold are followed when distances are smoothed.
+_SMOOTHING_MARGIN_M = 0.5
 
 
 class _ContactTable:
@@ -187,6 +190,9 @@ class SiteAnalytics:
         self._grid = config.grid
         self._grace_us = int(config.exit_grace_s * 1e6)
         self._gap_us = int(config.distancing_gap_s * 1e6)
+        self._smoothing_us = config.distancing_smoothing_s * 1e6
+        # Smoothed distance per candidate pair (code -> (distance_m, time_us)) when smoothing is on.
+        self._pair_distance: dict[int, tuple[float, int]] = {}
         self._min_violation_us = int(config.distancing_min_duration_s * 1e6)
         self._update_interval_us = int(config.violation_update_interval_s * 1e6)
         self._cooldown_us = int(config.alert_cooldown_s * 1e6)
@@ -482,14 +488,21 @@ class SiteAnalytics:
             dy = xy[:, 1:2] - xy[:, 1]
             squared = dx * dx + dy * dy
             limit = self.config.distancing_distance_m
-            first, second = np.nonzero(squared < limit * limit)
+            # With smoothing, pairs a little beyond D are followed too, so that their smoothed distance exists.
+            reach = limit + (_SMOOTHING_MARGIN_M if self._smoothing_us > 0 else 0.0)
+            first, second = np.nonzero(squared < reach * reach)
             upper = first < second
             first, second = first[upper], second[upper]
             if first.size:
                 a = global_ids[first]
                 b = global_ids[second]
                 codes = np.minimum(a, b) * _PAIR_SHIFT + np.maximum(a, b)
-                table.merge(t_us, codes, np.sqrt(squared[first, second]))
+                distance = np.sqrt(squared[first, second])
+                if self._smoothing_us > 0:
+                    close = self._smoothed(t_us, codes, distance) < limit
+                    codes, distance = codes[close], distance[close]
+                if codes.size:
+                    table.merge(t_us, codes, distance)
         if table.size == 0:
             return
         close_now = table.last_us == t_us
@@ -509,6 +522,28 @@ class SiteAnalytics:
             for row in np.flatnonzero(finished & table.violation).tolist():
                 ended.append(table.record(row, ended=True))
             table.remove(finished)
+
+    def _smoothed(self, t_us: int, codes: IntArray, distance_m: FloatArray) -> FloatArray:
+        """Exponentially smoothed distance of each candidate pair (time constant `distancing_smoothing_s`); a
+        pair not followed in the previous `distancing_gap_s` starts again from its raw distance."""
+        previous = self._pair_distance
+        current: dict[int, tuple[float, int]] = {}
+        smoothed = np.empty_like(distance_m)
+        for index, (code, raw) in enumerate(zip(codes.tolist(), distance_m.tolist(), strict=True)):
+            before = previous.get(code)
+            if before is None or t_us - before[1] > self._gap_us:
+                value = raw
+            else:
+                weight = 1.0 - math.exp(-(t_us - before[1]) / self._smoothing_us)
+                value = before[0] + weight * (raw - before[0])
+            current[code] = (value, t_us)
+            smoothed[index] = value
+        # Pairs not candidates in this frame keep their state for the gap (a person missed for a frame).
+        for code, state in previous.items():
+            if code not in current and t_us - state[1] <= self._gap_us:
+                current[code] = state
+        self._pair_distance = current
+        return smoothed
 
     def _access(
         self,

@@ -118,6 +118,9 @@ class AnalyticsConfig:
     distancing_min_duration_s: float = 5.0
     # A contact survives gaps (distance >= D or a person unseen) shorter than this.
     distancing_gap_s: float = 1.0
+    # Time constant of the exponential smoothing of each pair's distance before it is compared with D (0 = raw
+    # distances). Position noise of a few centimetres otherwise flips pairs standing near D in and out of contact.
+    distancing_smoothing_s: float = 0.0
     # Active violations are re-reported (violations_updated) at most this often.
     violation_update_interval_s: float = 1.0
     # An access-control alert for the same (person, zone, kind) is not repeated within this time.
@@ -156,6 +159,7 @@ class AnalyticsConfig:
         non_negative = {
             "distancing_min_duration_s": self.distancing_min_duration_s,
             "distancing_gap_s": self.distancing_gap_s,
+            "distancing_smoothing_s": self.distancing_smoothing_s,
             "alert_cooldown_s": self.alert_cooldown_s,
             "exit_grace_s": self.exit_grace_s,
         }

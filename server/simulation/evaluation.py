@@ -70,9 +70,18 @@ class EvaluationReport:
     missed_entries: list[tuple[int, int, int]] = field(default_factory=list)
 
 
+# As the server runs it (server.insights.processor.build_setup).
+DISTANCING_SMOOTHING_S = 0.5
+
+
 def default_analytics_config(result: SimulationResult, site_id: int = 1) -> AnalyticsConfig:
     """Analytics configuration of the simulated store (0.5 m heat-map cells, SPEC defaults)."""
-    return AnalyticsConfig(site_id=site_id, zones=result.layout.zones, grid=result.layout.grid(0.5))
+    return AnalyticsConfig(
+        site_id=site_id,
+        zones=result.layout.zones,
+        grid=result.layout.grid(0.5),
+        distancing_smoothing_s=DISTANCING_SMOOTHING_S,
+    )
 
 
 class _Matcher:
