@@ -10,6 +10,7 @@ import pytest
 from server.analytics import (
     VISITOR,
     AlertKind,
+    AnalyticsConfigError,
     AnalyticsUpdate,
     PersonIdentity,
     SiteAnalytics,
@@ -308,3 +309,40 @@ def test_alert_message_wording() -> None:
         "An unauthorized employee (Kim) approached the secure area"
     )
     assert alert_message(AlertKind.ALARM, VISITOR) == "An unauthorized visitor entered the secure area"
+
+
+def _spiky_pair(
+    steady_m: float, spike_m: float, every_s: float, end_s: float
+) -> dict[float, dict[int, tuple[float, float]]]:
+    """Two persons `steady_m` apart, measured `spike_m` apart once every `every_s` (noise), at 10 Hz."""
+    track = {}
+    for step in range(round(end_s * 10) + 1):
+        t = round(step * 0.1, 3)
+        gap = spike_m if step % round(every_s * 10) == 0 else steady_m
+        track[t] = {1: (12.0, 5.0), 2: (12.0 + gap, 5.0)}
+    return track
+
+
+@pytest.mark.parametrize(
+    ("smoothing_s", "steady_m", "spike_m", "violations"),
+    [
+        (0.0, 2.1, 1.8, 1),  # raw distances: one noisy sample every 0.5 s keeps the contact alive
+        (0.5, 2.1, 1.8, 0),  # smoothed: the spikes never pull the pair below D
+        (0.5, 1.5, 2.4, 1),  # smoothed: a pair really in contact stays one despite outliers
+        (0.5, 1.9, 1.9, 1),  # constant distance: smoothing changes nothing
+    ],
+    ids=["raw-spikes", "smoothed-spikes", "smoothed-real-contact", "smoothed-constant"],
+)
+def test_distancing_smoothing_rejects_single_noisy_samples(
+    smoothing_s: float, steady_m: float, spike_m: float, violations: int
+) -> None:
+    analytics = SiteAnalytics(site_config(distancing_smoothing_s=smoothing_s))
+    updates = play(analytics, _spiky_pair(steady_m, spike_m, every_s=0.5, end_s=10.0))
+    updates.append(analytics.flush())
+    assert sum(len(u.violations_started) for u in updates) == violations
+    assert sum(len(u.violations_ended) for u in updates) == violations
+
+
+def test_distancing_smoothing_must_be_non_negative() -> None:
+    with pytest.raises(AnalyticsConfigError, match="distancing_smoothing_s"):
+        site_config(distancing_smoothing_s=-1.0).validate()
