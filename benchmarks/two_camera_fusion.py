@@ -68,7 +68,7 @@ def main() -> int:
     # The overlap strip of the two crops, in full-frame pixels: x in [520, 760).
     overlap_x0 = CAMERA_CROPS_PX[1][0]
     overlap_x1 = CAMERA_CROPS_PX[0][0] + CAMERA_CROPS_PX[0][2]
-    fusion = SiteFusion(FusionConfig(site_id=1))
+    fusion = SiteFusion(FusionConfig(site_id=1, arrival_jitter_us=0))  # as the server runs it
     capture = cv2.VideoCapture(args.video)
     fps = capture.get(cv2.CAP_PROP_FPS) or 50.0
     step = max(1, round(fps / args.analysis_fps))
