@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 logger = logging.getLogger("server.cli")
@@ -45,7 +46,11 @@ def _prepare(migrate: bool) -> None:
 
 
 async def serve(
-    *, http: tuple[str, int] | None, grpc_bind: str | None, on_ready: list[str] | None = None
+    *,
+    http: tuple[str, int] | None,
+    grpc_bind: str | None,
+    on_ready: list[str] | None = None,
+    after_start: Callable[[], None] | None = None,
 ) -> None:
     """Run until SIGINT/SIGTERM: the gRPC ingest server and/or the ASGI app under uvicorn, in this event loop."""
     import uvicorn
@@ -90,6 +95,8 @@ async def serve(
         if uv_task.done():
             uv_task.result()
         print(f"HTTP listening on http://{http[0]}:{http[1]}/", flush=True)
+    if after_start is not None:
+        after_start()
     for line in on_ready or []:
         print(line, flush=True)
     await stop.wait()
@@ -134,7 +141,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     http_host, http_port = args.http
     url = f"http://{'127.0.0.1' if http_host in ('0.0.0.0', '::') else http_host}:{http_port}/"
     grpc_host, grpc_port = args.grpc
-    edge: subprocess.Popen[bytes] | None = None
+    edges: list[subprocess.Popen[bytes]] = []
+    command: list[str] = []
     if not args.no_edge:
         command = [
             _edge_executable(),
@@ -156,7 +164,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
             command += [f"--source={video}", f"--camera-id={camera_id}"]
             command += ["--crop=" + ",".join(str(v) for v in crop)]
             command += ["--homography=" + ",".join(repr(v) for v in homography)]
-        edge = subprocess.Popen(command)
+
+    def start_edge() -> None:
+        # Started once the ingest listens, so that the agent connects at its first try.
+        if command:
+            edges.append(subprocess.Popen(command))
+
     users = ", ".join(f"{u}/{p}" for u, p in DEMO_USERS)
     try:
         asyncio.run(
@@ -167,13 +180,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
                     "",
                     f"Retail Vision demo is running: open {url}",
                     f"Users (change these passwords): {users}",
-                    f"Edge agent: 2 cameras on {video}" if edge else "Edge agent: not started (--no-edge)",
+                    f"Edge agent: 2 cameras on {video}" if command else "Edge agent: not started (--no-edge)",
                     "Stop with Ctrl+C.",
                 ],
+                after_start=start_edge,
             )
         )
     finally:
-        if edge is not None:
+        for edge in edges:
             edge.terminate()
             with contextlib.suppress(subprocess.TimeoutExpired):
                 edge.wait(timeout=10)
