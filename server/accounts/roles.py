@@ -49,6 +49,7 @@ STAFF_PERMISSIONS = [
     "inventory.view_floorplan",
     "inventory.view_zone",
     "inventory.view_camera",
+    "devices.view_edgedevice",  # camera and edge-box health on the live page
     "alerts.view_alert",
     "alerts.change_alert",
     "alerts.view_sirenstate",

@@ -88,6 +88,7 @@ def setup_demo(*, video_path: str) -> DemoSetup:
             name=name,
             defaults={"kind": kind, "polygon": polygon, "required_level": level, "warning_distance_m": 1.5},
         )
+    _demo_people()
     from server.accounts.roles import ensure_roles
 
     ensure_roles()
@@ -108,6 +109,17 @@ def setup_demo(*, video_path: str) -> DemoSetup:
         crops_px=CAMERA_CROPS_PX,
         homographies=tuple(homographies),
     )
+
+
+def _demo_people() -> None:
+    """Security levels and a few employees (the stock room needs level 2: Kim has 1, Alex has 3)."""
+    from server.people.models import Employee, SecurityLevel
+
+    levels = {}
+    for rank, name in ((1, "Staff"), (2, "Supervisor"), (3, "Security")):
+        levels[rank], _ = SecurityLevel.objects.get_or_create(name=name, defaults={"rank": rank})
+    for name, rank, badge in (("Kim", 1, "B-1001"), ("Alex", 3, "B-1002"), ("Sam", 2, "B-1003")):
+        Employee.objects.get_or_create(badge_id=badge, defaults={"name": name, "level": levels[rank]})
 
 
 def _assign_role(user: object, role: str) -> None:

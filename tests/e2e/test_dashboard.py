@@ -226,3 +226,46 @@ def test_installer_sees_only_installation_pages(page: Page) -> None:
     expect(page.locator("[data-testid=calibration]")).to_be_visible()
     expect(page.locator("[data-testid=pairs] tbody tr")).to_have_count(4)
     screenshot(page, "admin-calibration")
+
+
+def test_staff_bind_an_employee_to_a_person_on_the_live_map_and_unbind(page: Page) -> None:
+    login(page, "staff")
+    expect(page.locator("[data-testid=connection]")).to_have_attribute("data-status", "open", timeout=15_000)
+    page.wait_for_function(
+        "() => Number(document.querySelector('[data-testid=live-map]')?.dataset.personCount ?? 0) > 2",
+        timeout=30_000,
+    )
+    panel = page.locator("[data-testid=person-panel]")
+    person_id = ""
+    for _ in range(5):  # people walk out of view; pick one near the middle of the hall
+        now = positions(page)
+        _, (x, y) = min(now.items(), key=lambda item: abs(item[1][0] - 15) + abs(item[1][1] - 10))
+        click_floor(page, x, y)
+        if panel.count() and panel.get_attribute("data-person-id"):
+            person_id = panel.get_attribute("data-person-id") or ""
+            break
+        page.wait_for_timeout(300)
+    assert person_id, "clicking a person on the map did not select them"
+    expect(panel.locator("[data-testid=person-identity]")).to_contain_text("visitor")
+    page.select_option("[data-testid=bind-employee]", label="Kim (level 1)")
+    page.click("[data-testid=bind]")
+    expect(page.locator("[data-testid=person-message]")).to_have_text("Bound to Kim.")
+    expect(panel.locator("[data-testid=person-identity]")).to_have_text("Kim")
+    # The live map names the person once the analytics picked up the binding (a few seconds).
+    page.wait_for_function(
+        "(pid) => window.__retail.persons().some((p) => String(p.id) === pid && p.name === 'Kim')",
+        arg=person_id,
+        timeout=15_000,
+    )
+    screenshot(page, "live-bound-employee")
+    site_id = page.evaluate("() => window.__retail.siteId()")
+    active = page.request.get(
+        f"/api/identity-bindings?site={site_id}&person_id={person_id}&active=true"
+    ).json()
+    assert [b["employee_name"] for b in active["results"]] == ["Kim"]
+    page.click("[data-testid=unbind]")
+    expect(page.locator("[data-testid=person-message]")).to_contain_text("unbound")
+    active = page.request.get(
+        f"/api/identity-bindings?site={site_id}&person_id={person_id}&active=true"
+    ).json()
+    assert active["count"] == 0
