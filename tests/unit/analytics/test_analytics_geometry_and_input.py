@@ -135,3 +135,20 @@ def test_floor_grid_cell_index() -> None:
     assert (grid.nx, grid.ny, grid.cells) == (6, 4, 24)
     points = np.array([[-1.0, 2.0], [1.99, 3.99], [2.0, 3.0], [-1.01, 2.5], [0.0, 2.75]])
     assert grid.cell_index(points).tolist() == [0, 23, -1, -1, 6 + 2]
+
+
+@pytest.mark.parametrize("persons", [2, 30, 63, 64, 200])
+def test_close_pairs_are_the_same_with_the_matrix_and_the_kd_tree(persons: int) -> None:
+    from server.analytics import site
+
+    rng = np.random.default_rng(persons)
+    xy = rng.uniform(0.0, 20.0, size=(persons, 2))
+    first, second = site._pairs_within(xy, 2.0)
+    found = set(zip(first.tolist(), second.tolist(), strict=True))
+    expected = {
+        (i, j)
+        for i in range(persons)
+        for j in range(i + 1, persons)
+        if float(np.hypot(*(xy[i] - xy[j]))) < 2.0
+    }
+    assert found == expected
