@@ -15,24 +15,15 @@ from typing import Any
 
 import pytest
 import websockets
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
-from django.contrib.sessions.backends.db import SessionStore
-from django.db import connection
 
-from server.accounts.roles import ensure_roles
 from server.devices.services import device_create, device_set_credentials
 from server.ingest.models import CameraStreamState
 from server.inventory.models import Camera, FloorPlan, Site
+from tests.support.django_system import session_cookie, shared_database_url
 from tests.support.edge_client import stream, track_frame
 from tests.support.processes import BIN, free_port, log_tail, running, wait_http
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-
-def _database_url() -> str:
-    settings = connection.settings_dict
-    return f"postgres://{settings['USER']}@{settings['HOST']}:{settings['PORT']}/{settings['NAME']}"
 
 
 def _site(name: str) -> tuple[int, int, str, int]:
@@ -43,18 +34,6 @@ def _site(name: str) -> tuple[int, int, str, int]:
     device_set_credentials(device=device, secret=secret)
     camera = Camera.objects.create(site=site, device=device, name=f"{name} cam")
     return site.pk, device.pk, secret, camera.pk
-
-
-def _cookie() -> str:
-    ensure_roles()
-    user, _ = get_user_model().objects.get_or_create(username="scale-staff")
-    user.groups.add(Group.objects.get(name="staff"))
-    session = SessionStore()
-    session["_auth_user_id"] = str(user.pk)
-    session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
-    session["_auth_user_hash"] = user.get_session_auth_hash()
-    session.create()
-    return str(session.session_key)
 
 
 async def _watch_and_stream(
@@ -101,10 +80,10 @@ async def _watch_and_stream(
 def test_two_ingest_processes_and_one_web_process(tmp_path: Path) -> None:
     site_a = _site("North")
     site_b = _site("South")
-    cookie = _cookie()
+    cookie = session_cookie("scale-staff", role="staff")
     common = {
         "DJANGO_SETTINGS_MODULE": "server.config.settings.local",
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": shared_database_url(),
         "REDIS_URL": os.environ["REDIS_URL"],
         "RETAIL_DATA_DIR": str(tmp_path / "data"),
     }

@@ -20,25 +20,17 @@ from typing import Any
 
 import pytest
 import websockets
-from django.contrib.auth import get_user_model
-from django.contrib.sessions.backends.db import SessionStore
-from django.db import connection
 
-from server.accounts.roles import ensure_roles
 from server.devices.services import device_create, device_set_credentials
 from server.ingest.models import CameraStreamState
 from server.inventory.models import Camera, FloorPlan, Site
+from tests.support.django_system import session_cookie, shared_database_url
 from tests.support.edge_client import stream, track_frame
 from tests.support.influxdb import EphemeralInfluxDB
 from tests.support.processes import BIN, free_port, log_tail, running, wait_http
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 SECRET = "fault-test-secret-0123456789abcdefghijklmnop"
-
-
-def _database_url() -> str:
-    settings = connection.settings_dict
-    return f"postgres://{settings['USER']}@{settings['HOST']}:{settings['PORT']}/{settings['NAME']}"
 
 
 def _inventory(cameras: int = 2) -> tuple[int, list[int], list[int]]:
@@ -63,7 +55,7 @@ def server(tmp_path: Path, **env: str) -> Iterator[tuple[int, int, Path]]:
     http_port, grpc_port = free_port(), free_port()
     base_env = {
         "DJANGO_SETTINGS_MODULE": "server.config.settings.local",
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": shared_database_url(),
         "RETAIL_DATA_DIR": str(tmp_path / f"data-{http_port}"),
         "INGEST_AUTH_RECHECK_S": "1",
         **env,
@@ -133,20 +125,6 @@ def test_influxdb_outage_loses_nothing_within_the_buffer(tmp_path: Path) -> None
         assert _health(http_port)["checks"]["timeseries"]["dropped_points"] == 0
 
 
-def _session_cookie() -> str:
-    ensure_roles()
-    from django.contrib.auth.models import Group
-
-    user, _ = get_user_model().objects.get_or_create(username="fault-staff")
-    user.groups.add(Group.objects.get(name="staff"))
-    session = SessionStore()
-    session["_auth_user_id"] = str(user.pk)
-    session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
-    session["_auth_user_hash"] = user.get_session_auth_hash()
-    session.create()
-    return str(session.session_key)
-
-
 async def _live_events(http_port: int, site_id: int, cookie: str, seconds: float, send: Any) -> int:
     """Count live.positions events received while `send` (a coroutine) streams frames."""
     url = f"ws://127.0.0.1:{http_port}/ws/sites/{site_id}/"
@@ -168,7 +146,7 @@ async def _live_events(http_port: int, site_id: int, cookie: str, seconds: float
 def test_redis_outage_ingest_goes_on_and_push_resumes(tmp_path: Path) -> None:
     site_id, device_ids, cameras = _inventory(cameras=1)
     camera = cameras[0]
-    cookie = _session_cookie()
+    cookie = session_cookie("fault-staff", role="staff")
     redis_port = free_port()
     redis_cmd = [
         "redis-server",

@@ -16,32 +16,14 @@ from pathlib import Path
 
 import pytest
 import websockets
-from django.contrib.auth import get_user_model
-from django.contrib.sessions.backends.db import SessionStore
-from django.db import connection
 
 from server.demo.setup import setup_demo
 from server.ingest.models import CameraStreamState
 from server.insights.models import PersonVisit
+from tests.support.django_system import session_cookie, shared_database_url
 from tests.support.processes import BIN, SAMPLE_VIDEO, free_port, log_tail, running, wait_http
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-
-def _database_url() -> str:
-    settings = connection.settings_dict
-    assert connection.vendor == "postgresql", "the walking skeleton runs against PostgreSQL (scripts/test)"
-    return f"postgres://{settings['USER']}@{settings['HOST']}:{settings['PORT']}/{settings['NAME']}"
-
-
-def _session_cookie(username: str) -> str:
-    user = get_user_model().objects.get(username=username)
-    session = SessionStore()
-    session["_auth_user_id"] = str(user.pk)
-    session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
-    session["_auth_user_hash"] = user.get_session_auth_hash()
-    session.create()
-    return str(session.session_key)
 
 
 def _influx_count(influx_url: str, database: str, query: str) -> int:
@@ -73,12 +55,12 @@ def test_edge_agent_to_database_timeseries_and_websocket(tmp_path: Path) -> None
     influx_url = os.environ["INFLUX_URL"]
     redis_url = os.environ["REDIS_URL"]
     demo = setup_demo(video_path=str(SAMPLE_VIDEO))
-    cookie = _session_cookie("staff")
+    cookie = session_cookie("staff")
     http_port, grpc_port = free_port(), free_port()
     influx_db = f"skeleton_{http_port}"
     env = {
         "DJANGO_SETTINGS_MODULE": "server.config.settings.local",
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": shared_database_url(),
         "REDIS_URL": redis_url,
         "INFLUX_URL": influx_url,
         "INFLUX_DB": influx_db,
