@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -122,6 +122,12 @@ def build_runtime() -> Runtime:
     recorder = InsightsRecorder()
     background: set[asyncio.Task[Any]] = set()
 
+    def spawn(coroutine: Coroutine[Any, Any, None]) -> None:
+        """Run `coroutine` on the loop without awaiting it; a reference is kept until it ends."""
+        task = asyncio.get_running_loop().create_task(coroutine)
+        background.add(task)
+        task.add_done_callback(background.discard)
+
     def on_alert(site_id: int, alert: AccessAlert) -> None:
         metrics.record_alert(str(alert.kind))
 
@@ -133,9 +139,7 @@ def build_runtime() -> Runtime:
                 payload = {"kind": str(alert.kind), "message": alert.message, "zone": alert.zone_id}
             await publisher.send_now(site_alerts_group(site_id), alert_event(site_id=site_id, alert=payload))
 
-        task = asyncio.get_running_loop().create_task(persist_and_push())
-        background.add(task)
-        task.add_done_callback(background.discard)
+        spawn(persist_and_push())
 
     def on_live(site_id: int, fused: FusedFrame) -> None:
         live_registry.update_site(
@@ -166,11 +170,7 @@ def build_runtime() -> Runtime:
 
     def on_health(identity: Any, health: dict[str, Any]) -> None:
         event = health_event(site_id=identity.site_id, device_id=identity.device_id, health=health)
-        task = asyncio.get_running_loop().create_task(
-            publisher.send_now(site_health_group(identity.site_id), event)
-        )
-        background.add(task)
-        task.add_done_callback(background.discard)
+        spawn(publisher.send_now(site_health_group(identity.site_id), event))
 
     servicer = EdgeServicer(
         pipeline=pipeline,
