@@ -28,6 +28,8 @@ from server.observability import metrics
 from server.realtime.events import alert_event, health_event
 from server.realtime.groups import site_alerts_group, site_health_group
 from server.realtime.publisher import LivePublisher
+from server.timeseries.measurements import edge_health_point
+from server.timeseries.types import Point
 
 if TYPE_CHECKING:
     from server.timeseries.writer import BatchingWriter
@@ -105,6 +107,34 @@ def _persist_alert(site_id: int, alert: AccessAlert) -> dict[str, Any]:
     )
 
 
+def _edge_health_points(device_id: int, health: Mapping[str, Any]) -> list[Point]:
+    """A heartbeat as edge_health points: one per camera, and the device's spool depth."""
+    time_ns = int(health["sent_time_us"]) * 1000
+    cameras = health.get("cameras", [])
+    return [
+        edge_health_point(
+            device_id=device_id,
+            time_ns=time_ns,
+            fps=0.0,
+            inference_us=0,
+            dropped_frames=sum(int(c["dropped_frames_total"]) for c in cameras),
+            spool_depth=int(health["spool_depth_frames"]),
+        ),
+        *(
+            edge_health_point(
+                device_id=device_id,
+                camera_id=c["camera_id"],
+                time_ns=time_ns,
+                fps=float(c["analysed_fps"]),
+                inference_us=round(float(c["inference_ms"]) * 1000),
+                dropped_frames=int(c["dropped_frames_total"]),
+                spool_depth=int(health["spool_depth_frames"]),
+            )
+            for c in cameras
+        ),
+    ]
+
+
 def build_runtime() -> Runtime:
     """Create the process runtime (call from within the running event loop)."""
     global _current
@@ -114,11 +144,7 @@ def build_runtime() -> Runtime:
 
     backend, writer = timeseries_from_settings()
     publisher = LivePublisher(rate_hz=settings.LIVE_PUSH_HZ)
-    pipeline = IngestPipeline(
-        points=writer,
-        reorder_window=settings.INGEST_REORDER_WINDOW,
-        positions_sample_hz=settings.POSITIONS_SAMPLE_HZ,
-    )
+    pipeline = IngestPipeline(reorder_window=settings.INGEST_REORDER_WINDOW)
     recorder = InsightsRecorder()
     background: set[asyncio.Task[Any]] = set()
 
@@ -159,18 +185,22 @@ def build_runtime() -> Runtime:
         load_identities=_load_identities,
         on_alert=on_alert,
         on_live=on_live,
+        positions_sample_hz=settings.POSITIONS_SAMPLE_HZ,
         arrival_jitter_us=int(settings.FUSION_ARRIVAL_JITTER_MS * 1000),
     )
     if settings.INGEST_SITE_ANALYTICS:
         pipeline.add_processor(processor)
     else:
-        pipeline.add_processor(CameraTracksLive(publisher))
+        pipeline.add_processor(
+            CameraTracksLive(publisher, points=writer, positions_sample_hz=settings.POSITIONS_SAMPLE_HZ)
+        )
     metrics.register_queue_depth(metrics.Queue.TIMESERIES, lambda: writer.stats().buffered_points)
     metrics.register_queue_depth(metrics.Queue.LIVE_PUSH, lambda: len(publisher.pending_tasks))
 
     def on_health(identity: Any, health: dict[str, Any]) -> None:
         event = health_event(site_id=identity.site_id, device_id=identity.device_id, health=health)
         spawn(publisher.send_now(site_health_group(identity.site_id), event))
+        writer.write(_edge_health_points(identity.device_id, health))
 
     servicer = EdgeServicer(
         pipeline=pipeline,

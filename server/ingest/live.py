@@ -1,6 +1,6 @@
-"""Frame processor that turns per-camera tracks into the live state of a site, pushed through LivePublisher.
-
-Used until/unless a fusion processor is installed: it shows each camera's confirmed tracks on the floor.
+"""Frame processor for ingest-only processes (INGEST_SITE_ANALYTICS=0): each camera's confirmed tracks become the
+live state of the site, pushed through LivePublisher, and its positions are written to the time series at a
+reduced rate. Without fusion there are no global persons: a track is identified by (camera, local id).
 """
 
 from __future__ import annotations
@@ -9,21 +9,30 @@ from typing import Any
 
 import numpy as np
 
-from server.ingest.pipeline import CameraRuntime
+from server.ingest.pipeline import CameraRuntime, PointSink
 from server.ingest.validation import DecodedFrame
 from server.realtime.events import live_positions_event
 from server.realtime.publisher import LivePublisher
+from server.timeseries.measurements import PositionSampler, position_points
 
 UNTRUSTED_FLAGS = 1 | 2  # outside floor region | uncalibrated
+MAX_TRACK_STATE = 2  # tentative or confirmed: lost and removed tracks are not shown
+
+
+def camera_person_id(camera_id: int, local_id: int) -> int:
+    """A site-unique integer for a camera's local track (the time series stores person ids as integers)."""
+    return (camera_id << 32) | local_id
 
 
 class CameraTracksLive:
-    def __init__(self, publisher: LivePublisher) -> None:
+    def __init__(self, publisher: LivePublisher, *, points: PointSink, positions_sample_hz: float) -> None:
         self._publisher = publisher
+        self._points = points
+        self._sampler = PositionSampler(1.0 / positions_sample_hz) if positions_sample_hz > 0 else None
         self._latest: dict[int, dict[int, tuple[int, list[dict[str, Any]]]]] = {}
 
     def process(self, camera: CameraRuntime, frame: DecodedFrame) -> None:
-        keep = (frame.state <= 2) & ((frame.flags & UNTRUSTED_FLAGS) == 0)
+        keep = (frame.state <= MAX_TRACK_STATE) & ((frame.flags & UNTRUSTED_FLAGS) == 0)
         indices = np.flatnonzero(keep)
         xy_m = frame.floor_xy_cm[indices].astype(float) / 100.0
         persons = [
@@ -35,6 +44,21 @@ class CameraTracksLive:
             }
             for i, (x, y) in zip(indices.tolist(), xy_m.tolist(), strict=True)
         ]
+        if (
+            persons
+            and self._sampler is not None
+            and self._sampler.take(camera.camera_id, frame.capture_time_us * 1000)
+        ):
+            self._points.write(
+                position_points(
+                    site_id=camera.site_id,
+                    time_ns=frame.capture_time_us * 1000,
+                    positions=[
+                        (camera_person_id(camera.camera_id, int(frame.local_ids[i])), float(x), float(y))
+                        for i, (x, y) in zip(indices.tolist(), xy_m.tolist(), strict=True)
+                    ],
+                )
+            )
         site = self._latest.setdefault(camera.site_id, {})
         site[camera.camera_id] = (frame.capture_time_us, persons)
         newest_us = max(t for t, _ in site.values())

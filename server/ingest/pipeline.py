@@ -1,5 +1,6 @@
-"""The ingest pipeline of one server process: sequence bookkeeping, hand-off to the live push, the time series and
-the site processors (fusion + analytics), and batched persistence of the per-camera stream state behind the acks.
+"""The ingest pipeline of one server process: sequence bookkeeping, hand-off of every new frame to the frame
+processors (fusion + analytics, or per-camera live tracks; they push live state and write the time series), and
+batched persistence of the per-camera stream state behind the acks.
 
 Everything on the hot path (`accept`) is synchronous, in memory and O(tracks); database work happens in `flush`,
 which runs every ack interval and covers all cameras at once.
@@ -60,7 +61,6 @@ class CameraRuntime:
     duplicates_dropped: int = 0
     track_updates_stored: int = 0
     last_capture_time_us: int = 0
-    last_position_sample_us: int = 0
     dirty: bool = False
 
 
@@ -79,16 +79,12 @@ class IngestPipeline:
     def __init__(
         self,
         *,
-        points: PointSink,
         processors: Sequence[FrameProcessor] = (),
         reorder_window: int = 256,
-        positions_sample_hz: float = 1.0,
         clock_us: Callable[[], int] = lambda: time.time_ns() // 1000,
     ) -> None:
-        self._points = points
         self._processors = list(processors)
         self._reorder_window = reorder_window
-        self._sample_period_us = int(1e6 / positions_sample_hz) if positions_sample_hz > 0 else 0
         self._clock_us = clock_us
         self._cameras: dict[int, CameraRuntime] = {}
         self._missing: dict[int, float] = {}
@@ -160,7 +156,6 @@ class IngestPipeline:
             return admission
         for processor in self._processors:
             processor.process(camera, frame)
-        self._sample_positions(camera, frame)
         camera.window.mark_done(frame.sequence)
         camera.frames_stored += 1
         camera.track_updates_stored += frame.track_count
@@ -179,34 +174,6 @@ class IngestPipeline:
             camera.window.mark_done(sequence)
             camera.frames_rejected += 1
             camera.dirty = True
-
-    def _sample_positions(self, camera: CameraRuntime, frame: DecodedFrame) -> None:
-        if self._sample_period_us == 0 or frame.track_count == 0:
-            return
-        if frame.capture_time_us - camera.last_position_sample_us < self._sample_period_us:
-            return
-        camera.last_position_sample_us = frame.capture_time_us
-        time_ns = frame.capture_time_us * 1000
-        site = str(camera.site_id)
-        cam = str(camera.camera_id)
-        xy_m = frame.floor_xy_cm.astype(float) / 100.0
-        # `slot` (index within the frame) keeps the series count bounded while giving each person its own point.
-        self._points.write(
-            [
-                Point(
-                    measurement="positions",
-                    tags={"site": site, "camera": cam, "slot": str(index)},
-                    fields={
-                        "local_id": int(frame.local_ids[index]),
-                        "x_m": float(xy_m[index, 0]),
-                        "y_m": float(xy_m[index, 1]),
-                        "score": int(frame.score_permille[index]) / 1000.0,
-                    },
-                    time_ns=time_ns,
-                )
-                for index in range(frame.track_count)
-            ]
-        )
 
     # ---- persistence behind the acks -----------------------------------------------------------------------------
     def acked_sequences(self, camera_ids: frozenset[int] | set[int]) -> dict[int, int]:

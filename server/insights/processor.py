@@ -35,6 +35,13 @@ from server.ingest.validation import DecodedFrame
 from server.insights.recorder import InsightsRecorder
 from server.realtime.events import live_positions_event
 from server.realtime.publisher import LivePublisher
+from server.timeseries.measurements import (
+    PositionSampler,
+    occupancy_point,
+    position_points,
+    violation_point,
+    zone_count_point,
+)
 from server.timeseries.types import Point
 
 logger = logging.getLogger(__name__)
@@ -62,6 +69,9 @@ class _SiteState:
     identities: Mapping[int, PersonIdentity] = field(default_factory=dict)
     names: Mapping[int, str] = field(default_factory=dict)
     last_occupancy_point_us: int = 0
+    # Zone entries / exits since the last occupancy sample, written as zone_counts points with it.
+    entries_since: dict[int, int] = field(default_factory=dict)
+    exits_since: dict[int, int] = field(default_factory=dict)
     latest_contacts: list[tuple[int, int, float]] = field(default_factory=list)
     last_fused: FusedFrame | None = None
 
@@ -81,6 +91,7 @@ class SiteAnalyticsProcessor:
         on_alert: AlertHandler,
         on_live: Callable[[int, FusedFrame], None] | None = None,
         occupancy_sample_s: float = 1.0,
+        positions_sample_hz: float = 1.0,
         arrival_jitter_us: int = 0,
     ) -> None:
         self._publisher = publisher
@@ -91,6 +102,7 @@ class SiteAnalyticsProcessor:
         self._on_alert = on_alert
         self._on_live = on_live
         self._occupancy_period_us = int(occupancy_sample_s * 1e6)
+        self._positions = PositionSampler(1.0 / positions_sample_hz) if positions_sample_hz > 0 else None
         # Each camera's frames come over one ordered gRPC stream, so they need no jitter allowance by default:
         # every microsecond of it is added to the live latency (the reorder buffer holds frames that long).
         self._arrival_jitter_us = arrival_jitter_us
@@ -191,6 +203,7 @@ class SiteAnalyticsProcessor:
                 self._deliver(state, fused, state.analytics.update(fused, state.identities))
             final = state.analytics.flush()
             self._recorder.add(None, final, state.setup.analytics.grid)
+            self._points.write(_violation_points(final.site_id, final))
             if state.last_fused is not None:  # visits still open end at their last sighting
                 last = state.last_fused
                 self._recorder.end_visits(
@@ -219,9 +232,42 @@ class SiteAnalyticsProcessor:
             self._on_live(site_id, fused)
         names, identities = state.names, state.identities
         self._publisher.publish(site_id, lambda: self._live_event(names, identities, fused, update, contacts))
+        self._write_series(state, fused, update)
+
+    def _write_series(self, state: _SiteState, fused: FusedFrame, update: AnalyticsUpdate) -> None:
+        """Time series (server.timeseries.measurements): positions and occupancy at reduced rates, zone entries
+        and exits per occupancy sample, one point per distancing violation when it ends."""
+        site_id, time_ns = fused.site_id, fused.time_us * 1000
+        points: list[Point] = []
+        if fused.size and self._positions is not None and self._positions.take(site_id, time_ns):
+            points += position_points(
+                site_id=site_id,
+                time_ns=time_ns,
+                positions=zip(fused.global_ids.tolist(), *fused.floor_xy_m.T.tolist(), strict=True),
+            )
+        for entry in update.entries:
+            state.entries_since[entry.zone_id] = state.entries_since.get(entry.zone_id, 0) + 1
+        for dwell in update.dwell:
+            state.exits_since[dwell.zone_id] = state.exits_since.get(dwell.zone_id, 0) + 1
         if fused.time_us - state.last_occupancy_point_us >= self._occupancy_period_us:
             state.last_occupancy_point_us = fused.time_us
-            self._points.write(self._occupancy_points(site_id, fused.time_us, update, len(contacts)))
+            points.append(occupancy_point(site_id=site_id, time_ns=time_ns, people=update.site_occupancy))
+            for zone_id, people in update.zone_occupancy.items():
+                points.append(
+                    occupancy_point(site_id=site_id, time_ns=time_ns, people=people, zone_id=zone_id)
+                )
+                points.append(
+                    zone_count_point(
+                        site_id=site_id,
+                        zone_id=zone_id,
+                        time_ns=time_ns,
+                        entries=state.entries_since.pop(zone_id, 0),
+                        exits=state.exits_since.pop(zone_id, 0),
+                    )
+                )
+        points += _violation_points(site_id, update)
+        if points:
+            self._points.write(points)
 
     @staticmethod
     def _live_event(
@@ -263,34 +309,27 @@ class SiteAnalyticsProcessor:
             contacts=[list(c) for c in contacts],
         )
 
-    @staticmethod
-    def _occupancy_points(site_id: int, time_us: int, update: AnalyticsUpdate, contacts: int) -> list[Point]:
-        time_ns = time_us * 1000
-        site = str(site_id)
-        points = [
-            Point(
-                measurement="occupancy",
-                tags={"site": site, "zone": "site"},
-                fields={"count": update.site_occupancy},
-                time_ns=time_ns,
-            ),
-            Point(
-                measurement="violations", tags={"site": site}, fields={"active": contacts}, time_ns=time_ns
-            ),
-        ]
-        points += [
-            Point(
-                measurement="occupancy",
-                tags={"site": site, "zone": str(zone_id)},
-                fields={"count": count},
-                time_ns=time_ns,
-            )
-            for zone_id, count in update.zone_occupancy.items()
-        ]
-        return points
-
     def snapshot_cost_us(self) -> float:
         return self.cost_us_total / self.frames if self.frames else 0.0
+
+
+def _violation_points(site_id: int, update: AnalyticsUpdate) -> list[Point]:
+    """One violations point per distancing violation that ended in `update`."""
+    points = []
+    for sequence, violation in enumerate(update.violations_ended):
+        end_us = violation.end_us if violation.end_us is not None else violation.last_close_us
+        points.append(
+            violation_point(
+                site_id=site_id,
+                start_time_ns=violation.start_us * 1000,
+                person_a_id=violation.person_a,
+                person_b_id=violation.person_b,
+                min_distance_m=violation.min_distance_m,
+                duration_s=(end_us - violation.start_us) / 1e6,
+                sequence=sequence,
+            )
+        )
+    return points
 
 
 def analytics_zone_kind(kind: str) -> AnalyticsZoneKind:

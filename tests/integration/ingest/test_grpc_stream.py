@@ -23,11 +23,14 @@ from server.devices.services import (
     device_revoke,
     device_set_credentials,
 )
+from server.ingest.live import CameraTracksLive
 from server.ingest.models import CameraStreamState
 from server.ingest.pipeline import IngestPipeline
 from server.ingest.server import create_grpc_server
 from server.ingest.servicer import EdgeServicer, StreamSettings
 from server.inventory.models import Camera, Site
+from server.realtime.publisher import LivePublisher
+from server.timeseries.types import Point
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -35,9 +38,14 @@ BASE_TIME_US = time.time_ns() // 1000
 SECRET = "s3cret-device-secret-for-tests-0123456789"
 
 
+class NullLayer:
+    async def group_send(self, group: str, event: object) -> None:
+        pass
+
+
 class ListSink:
     def __init__(self) -> None:
-        self.points: list[object] = []
+        self.points: list[Point] = []
 
     def write(self, points):
         self.points.extend(points)
@@ -68,7 +76,11 @@ def _make_inventory():
 async def env() -> AsyncIterator[Env]:
     site, device_id, camera_ids, foreign_id = await sync_to_async(_make_inventory)()
     sink = ListSink()
-    pipeline = IngestPipeline(points=sink, reorder_window=64, positions_sample_hz=1000)
+    pipeline = IngestPipeline(reorder_window=64)
+    # The per-camera live processor (as in ingest-only processes) writes positions to the sink.
+    pipeline.add_processor(
+        CameraTracksLive(LivePublisher(rate_hz=5, layer=NullLayer()), points=sink, positions_sample_hz=1000)
+    )
     servicer = EdgeServicer(
         pipeline=pipeline, settings=StreamSettings(ack_interval_s=0.05, auth_recheck_s=0.2)
     )
@@ -174,6 +186,8 @@ async def test_config_first_then_frames_are_stored_and_acked(env: Env) -> None:
     state = await stream_state(cam)
     assert (state.highest_contiguous_sequence, state.frames_stored, state.track_updates_stored) == (5, 5, 15)
     assert len(env.sink.points) == 15  # positions sampled from every frame at this sample rate
+    assert {p.measurement for p in env.sink.points} == {"positions"}
+    assert len({p.time_ns for p in env.sink.points}) == 15  # one point per person: no overwrites
     await conv.close()
 
 

@@ -93,11 +93,6 @@ def make_pki(directory: Path) -> dict[str, Path]:
     return paths
 
 
-class NullSink:
-    def write(self, points: object) -> None:
-        pass
-
-
 @pytest.fixture
 async def tls_server(tmp_path: Path) -> AsyncIterator[tuple[int, dict[str, Path], str]]:
     pki = make_pki(tmp_path)
@@ -109,9 +104,7 @@ async def tls_server(tmp_path: Path) -> AsyncIterator[tuple[int, dict[str, Path]
         return device_issue_enrollment_token(device=device).token
 
     token = await sync_to_async(inventory)()
-    servicer = EdgeServicer(
-        pipeline=IngestPipeline(points=NullSink()), settings=StreamSettings(ack_interval_s=0.05)
-    )
+    servicer = EdgeServicer(pipeline=IngestPipeline(), settings=StreamSettings(ack_interval_s=0.05))
     server, port = await create_grpc_server(
         servicer=servicer,
         bind="127.0.0.1:0",
@@ -169,7 +162,7 @@ async def test_edge_cli_enrolls_over_tls_and_plaintext_is_refused(
 
 async def test_mutual_tls_requires_a_client_certificate(tmp_path: Path) -> None:
     pki = make_pki(tmp_path)
-    servicer = EdgeServicer(pipeline=IngestPipeline(points=NullSink()), settings=StreamSettings())
+    servicer = EdgeServicer(pipeline=IngestPipeline(), settings=StreamSettings())
     server, port = await create_grpc_server(
         servicer=servicer,
         bind="127.0.0.1:0",

@@ -114,7 +114,9 @@ def test_edge_agent_to_database_timeseries_and_websocket(tmp_path: Path) -> None
     assert PersonVisit.objects.filter(site_id=demo.site_id).count() >= 10
     # Written to InfluxDB.
     assert _influx_count(influx_url, influx_db, 'SELECT count("x_m") FROM "positions"') > 50
-    assert _influx_count(influx_url, influx_db, 'SELECT count("count") FROM "occupancy"') > 3
+    assert _influx_count(influx_url, influx_db, 'SELECT count("people") FROM "occupancy"') > 3
+    assert _influx_count(influx_url, influx_db, 'SELECT count("entries") FROM "zone_counts"') > 3
+    assert _influx_count(influx_url, influx_db, 'SELECT count("fps") FROM "edge_health"') >= 2  # per camera
     # Pushed over the WebSocket, with people on the floor.
     assert events
     assert events[0]["type"] == "hello"
