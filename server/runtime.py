@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,7 @@ from server.ingest.validation import TimeWindow
 from server.insights.processor import SiteAnalyticsProcessor
 from server.insights.recorder import InsightsRecorder
 from server.observability import metrics
+from server.people.signals import identities_changed
 from server.realtime.events import alert_event, health_event
 from server.realtime.groups import site_alerts_group, site_health_group
 from server.realtime.publisher import LivePublisher
@@ -48,6 +50,7 @@ class Runtime:
     recorder: InsightsRecorder
     grpc_port: int = 0
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    on_identities_changed: Callable[..., None] | None = None
 
     def start_background(self) -> None:
         task = asyncio.get_running_loop().create_task(self.processor.run_background())
@@ -57,6 +60,8 @@ class Runtime:
         return self.processor.latest_counters.get(site_id)
 
     async def aclose(self) -> None:
+        if self.on_identities_changed is not None:
+            identities_changed.disconnect(self.on_identities_changed)
         for task in self.tasks:
             task.cancel()
         for task in self.tasks:
@@ -215,7 +220,20 @@ def build_runtime() -> Runtime:
         ),
         on_health=on_health,
     )
+    loop = asyncio.get_running_loop()
+
+    def on_identities_changed(*, site_id: int | None, **_: Any) -> None:
+        """A binding or a grant changed (API request thread or loop): reload that site's identities now."""
+        # A fresh context: the caller's (a sync_to_async thread) would make the reload's own sync_to_async
+        # believe it is nested in it and refuse to run. RuntimeError: the loop has closed (process stopping).
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(
+                lambda: spawn(processor.refresh_identities(site_id)), context=contextvars.Context()
+            )
+
+    identities_changed.connect(on_identities_changed, weak=False)
     _current = Runtime(
+        on_identities_changed=on_identities_changed,
         writer=writer,
         backend=backend,
         publisher=publisher,

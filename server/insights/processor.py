@@ -149,6 +149,20 @@ class SiteAnalyticsProcessor:
                 state.analytics = SiteAnalytics(setup.analytics)
             self._set_identities(state, identities)
 
+    def identities(self, site_id: int) -> Mapping[int, PersonIdentity]:
+        """Who the analytics of `site_id` take each bound person for: {person_id: identity}."""
+        state = self._sites.get(site_id)
+        return state.identities if state is not None else {}
+
+    async def refresh_identities(self, site_id: int | None = None) -> None:
+        """Reload the identities of `site_id` (every active site when None) now: after a binding changed."""
+        for sid, state in list(self._sites.items()):
+            if site_id is None or sid == site_id:
+                try:
+                    self._set_identities(state, await sync_to_async(self._load_identities)(sid))
+                except Exception:  # the periodic refresh tries again
+                    logger.exception("site %d: reloading identities failed", sid)
+
     async def run_background(self, *, flush_every_s: float = 1.0, refresh_every_s: float = 3.0) -> None:
         last_refresh = time.monotonic()
         while True:

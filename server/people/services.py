@@ -19,6 +19,7 @@ from server.audit.services import Actor, audit_record, audited_create, audited_d
 from server.inventory.models import Site, Zone
 from server.people import selectors
 from server.people.models import BindingSource, Employee, IdentityBinding, SecurityLevel, ZonePermission
+from server.people.signals import identities_changed_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -73,16 +74,19 @@ def employee_update(*, actor: Actor, employee: Employee, data: Mapping[str, Any]
     if not employee.active:
         for binding in IdentityBinding.objects.filter(employee=employee, unbound_at__isnull=True):
             identity_unbind(actor=actor, binding=binding)
+    identities_changed_on_commit(None)
     return employee
 
 
 @transaction.atomic
 def employee_delete(*, actor: Actor, employee: Employee) -> None:
     audited_delete(actor=actor, instance=employee)
+    identities_changed_on_commit(None)
 
 
 @transaction.atomic
 def zone_permission_create(*, actor: Actor, employee: Employee, zone: Zone, note: str = "") -> ZonePermission:
+    identities_changed_on_commit(zone.site_id)
     return audited_create(actor=actor, instance=ZonePermission(employee=employee, zone=zone, note=note))
 
 
@@ -90,11 +94,13 @@ def zone_permission_create(*, actor: Actor, employee: Employee, zone: Zone, note
 def zone_permission_update(
     *, actor: Actor, permission: ZonePermission, data: Mapping[str, Any]
 ) -> ZonePermission:
+    identities_changed_on_commit(None)  # the zone, and so the site, may have changed
     return audited_update(actor=actor, instance=permission, data=data)
 
 
 @transaction.atomic
 def zone_permission_delete(*, actor: Actor, permission: ZonePermission) -> None:
+    identities_changed_on_commit(permission.zone.site_id)
     audited_delete(actor=actor, instance=permission)
 
 
@@ -144,6 +150,7 @@ def identity_bind(
         changes={"employee": employee.pk, "person_id": person_id, "site": site.pk, "source": source},
     )
     logger.info("site %d: person %d bound to employee %d (%s)", site.pk, person_id, employee.pk, source)
+    identities_changed_on_commit(site.pk)
     return binding
 
 
@@ -155,6 +162,7 @@ def _close(*, actor: Actor, binding: IdentityBinding, at: datetime, action: str)
     binding.unbound_at = at
     binding.unbound_by = _user(actor)
     binding.save(update_fields=["unbound_at", "unbound_by"])
+    identities_changed_on_commit(binding.site_id)
     audit_record(actor=actor, action=action, instance=binding, changes={"unbound_at": at.isoformat()})
 
 

@@ -181,3 +181,44 @@ def test_identities_are_per_site_and_grants_limited_to_the_site(store: dict[str,
     assert identities_for_site(store["site"].pk)[4]["permitted_zone_ids"] == frozenset(
         {store["restricted"].pk}
     )
+
+
+def test_binding_changes_signal_the_runtime_once_committed(
+    store: dict[str, Any], client_for: Callable[[str], Any], django_capture_on_commit_callbacks: Any
+) -> None:
+    from server.people.signals import identities_changed
+
+    received: list[int | None] = []
+
+    def receiver(*, site_id: int | None, **_: Any) -> None:
+        received.append(site_id)
+
+    identities_changed.connect(receiver)
+    try:
+        client = client_for("staff")
+        site, kim = store["site"], store["employee"]
+        with django_capture_on_commit_callbacks(execute=False) as pending:
+            bound = client.post(
+                "/api/identity-bindings", {"site": site.pk, "person_id": 5, "employee": kim.pk}, format="json"
+            )
+            assert bound.status_code == 201
+        assert received == [], "sent before the commit"
+        for callback in pending:
+            callback()
+        assert received == [site.pk]
+        received.clear()
+        with django_capture_on_commit_callbacks(execute=True):
+            client.post(f"/api/identity-bindings/{bound.json()['id']}/unbind")
+        assert received == [site.pk]
+        received.clear()
+        with django_capture_on_commit_callbacks(execute=True):
+            refused = client.post("/api/identity-bindings", {"site": site.pk, "person_id": -1}, format="json")
+        assert refused.status_code == 400
+        assert received == [], "a refused binding changes nothing"
+        with django_capture_on_commit_callbacks(execute=True):
+            client_for("admin").patch(
+                f"/api/employees/{kim.pk}", {"level": store["manager"].pk}, format="json"
+            )
+        assert received == [None], "a level change may concern every site"
+    finally:
+        identities_changed.disconnect(receiver)

@@ -1,0 +1,19 @@
+"""`identities_changed`: sent after a commit that changes who a tracked person is (a binding made or ended) or
+what an employee may do (level, grants, active). The process runtime listens and reloads the identities of the
+site at once, so the live map and the access checks follow a binding within a frame instead of at the next
+periodic refresh (every few seconds, which still covers server processes that did not see the change).
+
+`site_id` is the site concerned, or None for a change that may concern every site (an employee's level).
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.dispatch import Signal
+
+identities_changed = Signal()
+
+
+def identities_changed_on_commit(site_id: int | None) -> None:
+    """Send `identities_changed` once the current transaction commits (at once outside a transaction)."""
+    transaction.on_commit(lambda: identities_changed.send(sender=None, site_id=site_id))
