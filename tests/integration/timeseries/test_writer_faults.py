@@ -102,8 +102,10 @@ def test_restart_while_writing_loses_nothing_within_the_buffer(
     p95_s = durations_while_down_s[int(0.95 * len(durations_while_down_s)) - 1]
     assert p95_s < WRITE_BUDGET_S, f"95 % of write() calls took up to {p95_s * 1000:.2f} ms"
     slowest_s = durations_while_down_s[-1]
-    # A write() that waited for the store would block until it is back: the outage lasts ≥ 0.6 s (60 steps).
-    assert slowest_s < 0.4, f"slowest write() took {slowest_s * 1000:.1f} ms"
+    # A write() that waited for the store would never return: the store comes back from this same loop. The
+    # bound is loose on purpose (a loaded 2-core CI machine can stall any call for a few hundred ms); a write()
+    # that paid the 0.5 s connect timeout each time is caught by the p95 budget above.
+    assert slowest_s < 2.0, f"slowest write() took {slowest_s * 1000:.1f} ms"
     print(f"write() while InfluxDB was down: p95 {p95_s * 1e6:.0f} us, max {slowest_s * 1e6:.0f} us")
     assert stats.dropped_points == 0
     assert stats.written_points == total
