@@ -35,7 +35,7 @@ async def _wait_until(predicate: object, timeout_s: float) -> float:
     return time.monotonic() - started
 
 
-async def test_bind_and_unbind_reach_the_analytics_within_a_second() -> None:
+async def test_bind_and_unbind_reach_the_analytics_without_the_periodic_refresh() -> None:
     site, camera, kim = await sync_to_async(_store)()
     runtime = build_runtime()
     try:
@@ -47,10 +47,10 @@ async def test_bind_and_unbind_reach_the_analytics_within_a_second() -> None:
         )
         assert runtime.processor.identities(site.pk) == {}
         binding = await sync_to_async(identity_bind)(actor=None, site=site, person_id=7, employee=kim)
-        await _wait_until(lambda: 7 in runtime.processor.identities(site.pk), 1.0)
+        await _wait_until(lambda: 7 in runtime.processor.identities(site.pk), 5.0)
         assert runtime.processor.identities(site.pk)[7].display_name == "Kim"
         await sync_to_async(identity_unbind)(actor=None, binding=binding)
-        await _wait_until(lambda: runtime.processor.identities(site.pk) == {}, 1.0)
+        await _wait_until(lambda: runtime.processor.identities(site.pk) == {}, 5.0)
     finally:
         await runtime.aclose()
     # A closed runtime no longer listens: a later binding reaches nobody and raises nothing.

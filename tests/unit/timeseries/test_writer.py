@@ -67,6 +67,9 @@ def test_outage_keeps_points_and_retries_until_back(backend: FakeBackend, make_w
     assert stats.written_points == 0
     assert not stats.backend_healthy
     assert "fake store is down" in stats.last_error
+    deadline = time.monotonic() + 5
+    while len(backend.calls) < 2 and time.monotonic() < deadline:  # the flusher thread may wait for a core
+        time.sleep(0.01)
     assert len(backend.calls) >= 2  # it retried
     backend.available.set()
     assert writer.flush(timeout_s=5)
