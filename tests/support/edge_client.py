@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 
 import grpc
@@ -48,8 +48,12 @@ async def stream(
     *,
     pace_s: float = 0.0,
     linger_s: float = 1.0,
+    until: Callable[[StreamResult], bool] | None = None,
 ) -> StreamResult:
-    """Send `messages` in order (pausing `pace_s` between them), wait `linger_s` for the last acks, close."""
+    """Send `messages` in order (pausing `pace_s` between them), wait `linger_s` for the last acks, close.
+
+    With `until`, the wait ends as soon as `until(result)` holds: give a generous `linger_s` (a loaded machine
+    may take seconds to answer) without making every run that long."""
     result = StreamResult()
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
     method = channel.stream_stream(
@@ -65,7 +69,9 @@ async def stream(
                 await asyncio.sleep(pace_s)
             elif index % 200 == 0:
                 await asyncio.sleep(0)
-        await asyncio.sleep(linger_s)
+        deadline = asyncio.get_running_loop().time() + linger_s
+        while asyncio.get_running_loop().time() < deadline and not (until is not None and until(result)):
+            await asyncio.sleep(0.02)
 
     call = method(
         requests(), metadata=(("x-device-id", str(device_id)), ("authorization", f"Bearer {secret}"))

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
 import websockets
 
@@ -43,10 +44,11 @@ async def _watch_and_stream(
     headers = {"Cookie": f"sessionid={cookie}", "Origin": f"http://127.0.0.1:{http_port}"}
     received: dict[int, int] = {site_id: 0 for site_id, *_ in sites}
 
-    async def watch(site_id: int, stop: asyncio.Event) -> None:
+    async def watch(site_id: int, stop: asyncio.Event, ready: asyncio.Event) -> None:
         async with websockets.connect(
             f"ws://127.0.0.1:{http_port}/ws/sites/{site_id}/", additional_headers=headers
         ) as ws:
+            ready.set()  # the server accepts only after joining the site's groups
             while not stop.is_set():
                 try:
                     message: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), timeout=0.3))
@@ -56,8 +58,9 @@ async def _watch_and_stream(
                     received[site_id] += 1
 
     stop = asyncio.Event()
-    watchers = [asyncio.create_task(watch(site_id, stop)) for site_id, *_ in sites]
-    await asyncio.sleep(0.5)
+    ready = {site_id: asyncio.Event() for site_id, *_ in sites}
+    watchers = [asyncio.create_task(watch(site_id, stop, ready[site_id])) for site_id, *_ in sites]
+    await asyncio.wait_for(asyncio.gather(*(event.wait() for event in ready.values())), timeout=30)
     base_us = time.time_ns() // 1000
     await asyncio.gather(
         *(
@@ -72,6 +75,10 @@ async def _watch_and_stream(
             for _, device_id, secret, camera_id, grpc_port in sites
         )
     )
+    # Pushes still on their way (throttled to the live rate) get a moment to arrive.
+    deadline = asyncio.get_running_loop().time() + 10
+    while min(received.values()) < 5 and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.1)
     stop.set()
     await asyncio.gather(*watchers)
     return received
@@ -112,7 +119,9 @@ def test_two_ingest_processes_and_one_web_process(tmp_path: Path) -> None:
         running(ingest_b, env=common, log_path=logs[2]),
     ):
         wait_http(f"http://127.0.0.1:{http_port}/api/health", process=web_process)
-        time.sleep(2.0)  # the ingest processes have no HTTP port to poll; give them time to bind
+        for port in (grpc_a, grpc_b):  # the ingest processes have no HTTP port: wait for their gRPC ports
+            with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+                grpc.channel_ready_future(channel).result(timeout=60)
         received = asyncio.run(_watch_and_stream(http_port, cookie, [(*site_a, grpc_a), (*site_b, grpc_b)]))
         tails = "\n".join(log_tail(path, 1500) for path in logs)
         assert received[site_a[0]] >= 5, f"site A live events via Redis: {received}\n{tails}"

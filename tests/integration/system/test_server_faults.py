@@ -13,7 +13,7 @@ import subprocess
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from server.devices.services import device_create, device_set_credentials
 from server.ingest.models import CameraStreamState
 from server.inventory.models import Camera, FloorPlan, Site
 from tests.support.django_system import session_cookie, shared_database_url
-from tests.support.edge_client import stream, track_frame
+from tests.support.edge_client import StreamResult, stream, track_frame
 from tests.support.influxdb import EphemeralInfluxDB
 from tests.support.processes import BIN, free_port, log_tail, running, wait_http
 
@@ -77,6 +77,22 @@ def _health(http_port: int) -> dict[str, Any]:
         return dict(json.load(response))
 
 
+def acked(camera_id: int, sequence: int) -> Callable[[StreamResult], bool]:
+    """`stream(until=...)`: every frame of the camera up to `sequence` acknowledged."""
+    return lambda result: result.acked.get(camera_id) == sequence
+
+
+def _wait_redis_back(http_port: int, redis: subprocess.Popen[bytes]) -> None:
+    """Until the restarted Redis answers the server's health check (the live push needs it)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert redis.poll() is None, "the restarted Redis exited"
+        if _health(http_port)["checks"]["redis"]["ok"]:
+            return
+        time.sleep(0.2)
+    raise AssertionError("Redis did not come back within 30 s")
+
+
 def _influx_points(url: str, database: str) -> int:
     query = urllib.parse.urlencode({"db": database, "q": 'SELECT count("x_m") FROM "positions"'})
     with urllib.request.urlopen(f"{url}/query?{query}", timeout=10) as response:
@@ -107,16 +123,38 @@ def test_influxdb_outage_loses_nothing_within_the_buffer(tmp_path: Path) -> None
                 for s in range(first, last + 1)
             ]
 
-        first = asyncio.run(stream(grpc_port, device_ids[0], f"{SECRET}-0", batch(1, 100), linger_s=1.5))
+        first = asyncio.run(
+            stream(
+                grpc_port, device_ids[0], f"{SECRET}-0", batch(1, 100), linger_s=15, until=acked(camera, 100)
+            )
+        )
         assert first.acked.get(camera) == 100
         influx.stop()
-        during = asyncio.run(stream(grpc_port, device_ids[0], f"{SECRET}-0", batch(101, 200), linger_s=1.5))
+        during = asyncio.run(
+            stream(
+                grpc_port,
+                device_ids[0],
+                f"{SECRET}-0",
+                batch(101, 200),
+                linger_s=15,
+                until=acked(camera, 200),
+            )
+        )
         assert during.acked.get(camera) == 200, "ingest must go on (and ack) while InfluxDB is down"
         health = _health(http_port)
         assert health["checks"]["timeseries"]["ok"] is False
         assert health["checks"]["timeseries"]["buffered_points"] > 0
         influx.start()
-        after = asyncio.run(stream(grpc_port, device_ids[0], f"{SECRET}-0", batch(201, frames), linger_s=1.5))
+        after = asyncio.run(
+            stream(
+                grpc_port,
+                device_ids[0],
+                f"{SECRET}-0",
+                batch(201, frames),
+                linger_s=15,
+                until=acked(camera, frames),
+            )
+        )
         assert after.acked.get(camera) == frames
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and _influx_points(influx.url, "faults") < frames * people:
@@ -186,7 +224,15 @@ def test_redis_outage_ingest_goes_on_and_push_resumes(tmp_path: Path) -> None:
             redis.terminate()
             redis.wait(timeout=10)
             during = asyncio.run(
-                stream(grpc_port, device_ids[0], f"{SECRET}-0", frames(30), pace_s=0.02, linger_s=1.5)
+                stream(
+                    grpc_port,
+                    device_ids[0],
+                    f"{SECRET}-0",
+                    frames(30),
+                    pace_s=0.02,
+                    linger_s=15,
+                    until=acked(camera, 50),
+                )
             )
             assert during.acked.get(camera) == 50, "ingest must go on while Redis is down"
             health = _health(http_port)
@@ -194,7 +240,7 @@ def test_redis_outage_ingest_goes_on_and_push_resumes(tmp_path: Path) -> None:
             assert health["checks"]["redis"]["ok"] is False
             assert "ingest goes on" in health["checks"]["redis"]["detail"]
             redis = subprocess.Popen(redis_cmd, stdout=subprocess.DEVNULL)
-            time.sleep(1.0)
+            _wait_redis_back(http_port, redis)
             after = asyncio.run(
                 _live_events(
                     http_port,
@@ -218,14 +264,22 @@ def test_malformed_flood_does_not_hurt_good_clients(tmp_path: Path) -> None:
         garbage = [b"\x0a\xff\xff\xff\xff\x0f" + bytes([i % 251]) * 7 for i in range(10_000)]
 
         async def both() -> tuple[Any, Any]:
-            bad = stream(grpc_port, device_ids[1], f"{SECRET}-1", garbage, linger_s=2.0)
+            bad = stream(
+                grpc_port,
+                device_ids[1],
+                f"{SECRET}-1",
+                garbage,
+                linger_s=20,
+                until=lambda r: len(r.rejected) == len(garbage),
+            )
             good = stream(
                 grpc_port,
                 device_ids[0],
                 f"{SECRET}-0",
                 [track_frame(good_camera, s) for s in range(1, 201)],
                 pace_s=0.01,
-                linger_s=1.5,
+                linger_s=15,
+                until=acked(good_camera, 200),
             )
             return await asyncio.gather(bad, good)
 
