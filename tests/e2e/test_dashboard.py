@@ -205,8 +205,14 @@ def test_change_the_heat_map_range(page: Page) -> None:
     assert cells == len(answer["cells"]) or cells <= len(
         answer["cells"]
     )  # the API's answer can only have grown
-    nothing = cells == 0 and not any(zone["visits"] for zone in answer["zones"])
-    expect(page.locator("[data-testid=heatmap-empty]")).to_have_count(1 if nothing else 0)
+    # The page's answer is at most as new as ours (data only grows): with cells on the page it must not say
+    # "empty"; when even our newer answer has nothing, it must. (Cells 0 on the page but zone visits in our
+    # answer: a visit may have closed between the two requests, so either is right.)
+    empty_notice = page.locator("[data-testid=heatmap-empty]")
+    if cells > 0:
+        expect(empty_notice).to_have_count(0)
+    elif not answer["cells"] and not any(zone["visits"] for zone in answer["zones"]):
+        expect(empty_notice).to_have_count(1)
     zones = page.request.get(f"/api/zones?site={site_id}").json()["count"]
     expect(page.locator("[data-testid=interest-table] tbody tr")).to_have_count(zones)  # one row per zone
     page.wait_for_timeout(500)

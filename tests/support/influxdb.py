@@ -16,7 +16,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -24,6 +23,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from types import TracebackType
+
+from tests.support.processes import free_port
 
 INFLUXD_CANDIDATES = ("/usr/bin/influxd", "/usr/local/bin/influxd")
 
@@ -68,12 +69,6 @@ def ensure_influxd_installed() -> str:
 
 
 ensure_influxd = ensure_influxd_installed
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _config(root: Path, http_port: int, rpc_port: int) -> str:

@@ -17,10 +17,20 @@ BIN = Path(sys.executable).parent
 SAMPLE_VIDEO = Path(os.environ.get("RETAIL_SAMPLE_VIDEO", REPO_ROOT.parent / "shared/assets/video/vtest.avi"))
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A free TCP port on 127.0.0.1, never the same one twice in this process: the probe socket closes before
+    the server binds the port, so two calls in a row could otherwise return one port to two servers."""
+    for _ in range(100):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
+    raise RuntimeError("no free TCP port found")
 
 
 def wait_http(url: str, timeout_s: float = 60.0, process: subprocess.Popen[bytes] | None = None) -> None:

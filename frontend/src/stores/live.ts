@@ -1,7 +1,7 @@
 // The live state of one site, fed by the WebSocket ws/sites/<id>/ (auto-reconnecting) or by the test hook.
 import { reactive, shallowRef } from "vue";
 import { listAll, api } from "@/api/client";
-import type { Alert, Contact, LiveCounters, LivePerson, LivePositionsEvent, ServerEvent } from "@/api/types";
+import type { Alert, AlertState, Contact, LiveCounters, LivePerson, LivePositionsEvent, ServerEvent } from "@/api/types";
 
 export const TRAIL_SECONDS = 4;
 const TRAIL_MAX_POINTS = 20;
@@ -227,11 +227,29 @@ export function disconnectLive(): void {
   live.status = "idle";
 }
 
+const STATE_RANK: Record<AlertState, number> = { open: 0, acknowledged: 1, resolved: 2 };
+
+/** The alert list after a fetch: the fetched alerts, except where the socket has already brought a later state
+ * of one (the answer may have left the server before an acknowledgement was pushed), plus the alerts pushed
+ * since (newest first, at most MAX_ALERTS). */
+export function mergeAlerts(current: Alert[], fetched: Alert[]): Alert[] {
+  const byId = new Map<number, Alert>(fetched.map((a) => [a.id, a]));
+  for (const alert of current) {
+    const other = byId.get(alert.id);
+    if (other === undefined || (STATE_RANK[alert.state] ?? 0) > (STATE_RANK[other.state] ?? 0)) byId.set(alert.id, alert);
+  }
+  // Unsaved alerts (negative ids) first, as they arrived; then by id, newest first.
+  const all = [...byId.values()];
+  const unsaved = all.filter((a) => a.id < 0);
+  const saved = all.filter((a) => a.id >= 0).sort((a, b) => b.id - a.id);
+  return [...unsaved, ...saved].slice(0, MAX_ALERTS);
+}
+
 export async function refreshAlerts(): Promise<void> {
   if (live.siteId === null) return;
   try {
     const recent = await listAll<Alert>("/api/alerts/", { site: live.siteId, ordering: "-id" });
-    live.alerts = recent.slice(0, MAX_ALERTS);
+    live.alerts = mergeAlerts(live.alerts, recent);
   } catch {
     // staff without alert rights, or the API not there yet: the feed stays as the socket fills it
   }

@@ -134,7 +134,7 @@ def test_simulated_store_records_and_endpoints_agree_with_truth() -> None:
     }
     async_to_sync(processor.prepare)(next(iter(runtimes.values())))
     window = TimeWindow(max_past_us=10**15, max_future_us=10**15)
-    started = time.perf_counter()
+    started = time.thread_time()  # CPU time of this thread: waiting for a core on a busy machine is not cost
     for frame in result.frames:
         runtime = runtimes[frame.camera_id]
         decoded = decode_frame(
@@ -142,7 +142,7 @@ def test_simulated_store_records_and_endpoints_agree_with_truth() -> None:
         )
         processor.process(runtime, decoded)
     processor.flush()
-    per_frame_ms = (time.perf_counter() - started) * 1000 / len(result.frames)
+    per_frame_ms = (time.thread_time() - started) * 1000 / len(result.frames)
     assert processor.errors == 0
     assert recorder.flush() > 0
 

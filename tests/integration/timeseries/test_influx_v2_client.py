@@ -8,7 +8,7 @@ import pytest
 from server.timeseries.errors import TimeSeriesUnavailable
 from server.timeseries.influx_v2 import InfluxV2Backend
 from server.timeseries.types import Point, SeriesQuery
-from tests.support.influxdb import free_port
+from tests.support.processes import free_port
 
 
 def test_real_client_maps_connection_refused_to_unavailable() -> None:

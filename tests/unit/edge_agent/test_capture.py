@@ -164,7 +164,7 @@ def test_a_file_played_fast_runs_in_lockstep_with_the_pipeline_without_drops() -
     consumer.start()
     reader.start()
     reader.join(10)
-    time.sleep(0.05)
+    wait_until(lambda: consumer.taken == 40, timeout_s=5)  # the last frame may still sit in the slot
     consumer.done.set()
     assert reader.stats.frames_published == 40
     assert reader.stats.dropped_frames == 0
