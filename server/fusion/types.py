@@ -142,9 +142,9 @@ class FusionConfig:
     # A remembered (camera, local id) → global id association is kept while the observation stays this close.
     memory_gate_distance_m: float = 2.5
     # Weight of a new observation in the position update (alpha of an alpha-beta filter).
-    position_gain: float = 0.5
+    position_gain: float = 0.3
     # Weight of a local track's velocity in the global velocity update.
-    velocity_gain: float = 0.3
+    velocity_gain: float = 0.1
     # A global person is reported once it has been observed for this long (filters false positives).
     confirm_after_s: float = 0.5
     # ... and with at least this many observations.
