@@ -31,9 +31,9 @@ from tests.e2e.conftest import (
     CHROMIUM_ARGS,
     REPO_ROOT,
     ensure_dashboard_built,
-    free_port,
     wait_healthy,
 )
+from tests.support.processes import free_port
 
 LIVE_MAP_JS = """
 async ({ seconds, people, rateHz }) => {
