@@ -7,8 +7,10 @@ new tentative tracks from unmatched confident detections → life cycle (tentati
 ``min_hits_to_confirm`` matches; confirmed → lost when unmatched; lost → removed after
 ``lost_track_buffer_frames``; a tentative track that misses a frame is dropped silently).
 
-Tracks live as rows of one float64 matrix (Kalman block + id, state, score, hits, first and last matched
-frame), so bookkeeping costs a few array operations per frame whatever the number of people.
+Tracks live as the columns of one float64 table, one row per quantity (Kalman block, id, state, box, score,
+hits, first and last matched frame), so bookkeeping costs a few array operations per frame whatever the
+number of people. Quantity-major because with few people a frame's cost is the number of NumPy calls, and
+calls on contiguous rows cost about half as much as on strided columns (see ``kalman``).
 """
 
 from __future__ import annotations
@@ -19,22 +21,29 @@ import numpy as np
 from numpy.typing import NDArray
 
 from edge_agent.tracking import kalman
-from edge_agent.tracking.matching import indices_of, iou_matrix, linear_assignment
+from edge_agent.tracking.matching import assign, indices_of, iou_matrix
 from edge_agent.types import Detections, Tracks, TrackState
 
-_TENTATIVE = float(TrackState.TENTATIVE)
-_CONFIRMED = float(TrackState.CONFIRMED)
-_LOST = float(TrackState.LOST)
-_REMOVED = float(TrackState.REMOVED)
+# State codes as stored in the float64 table, as 0-d arrays: NumPy 2 takes ~0.2 µs longer per call to
+# resolve a Python float operand, and the tracker compares states a dozen times per frame.
+_TENTATIVE = np.array(float(TrackState.TENTATIVE))
+_CONFIRMED = np.array(float(TrackState.CONFIRMED))
+_LOST = np.array(float(TrackState.LOST))
+_REMOVED = np.array(float(TrackState.REMOVED))
+# Internal only: a tentative track that missed a frame, deleted without ever being reported. Below every
+# reported state, so "state >= _CONFIRMED" selects what the default config reports in one comparison.
+_DROPPED = np.array(0.0)
+_ONE = np.array(1.0)
 
-# Columns after the Kalman block.
+# Rows of the track table after the Kalman block.
 _ID = kalman.STATE_COLUMNS
 _STATE = _ID + 1
-_SCORE = _ID + 2
-_HITS = _ID + 3
-_START = _ID + 4
-_LAST = _ID + 5
-_COLUMNS = _ID + 6
+_BOX = slice(_ID + 2, _ID + 6)  # xyxy of the current filter state (kept in step with it: computed once)
+_SCORE = _ID + 6
+_HITS = _ID + 7
+_START = _ID + 8
+_LAST = _ID + 9
+_ROWS = _ID + 10
 _VH = 7  # velocity of the box height
 
 
@@ -69,8 +78,10 @@ class TrackerConfig:
         return replace(self, lost_track_buffer_frames=frames)
 
 
-def _fused_cost(iou: NDArray[np.float64], scores: NDArray[np.float32], fuse: bool) -> NDArray[np.float64]:
-    return 1.0 - (iou * scores if fuse else iou)
+def _joined(parts: list[NDArray[np.intp]]) -> NDArray[np.intp]:
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.intp)
 
 
 class ByteTracker:
@@ -86,153 +97,200 @@ class ByteTracker:
         self.config = config or TrackerConfig()
         self.frame_index = 0
         self._next_id = first_id
-        self._rows = np.zeros((0, _COLUMNS), dtype=np.float64)
+        self._table = np.zeros((_ROWS, 0), dtype=np.float64)  # one column per track
 
     @property
     def next_id(self) -> int:
         return self._next_id
 
     def __len__(self) -> int:
-        return int(self._rows.shape[0])
+        return int(self._table.shape[1])
 
     @property
     def states(self) -> NDArray[np.int8]:
-        return self._rows[:, _STATE].astype(np.int8)
+        states: NDArray[np.int8] = self._table[_STATE].astype(np.int8)
+        return states
 
     @property
     def ids(self) -> NDArray[np.int64]:
-        return self._rows[:, _ID].astype(np.int64)
+        ids: NDArray[np.int64] = self._table[_ID].astype(np.int64)
+        return ids
 
     def update(self, detections: Detections) -> Tracks:
+        # At a few people the cost of a frame is the number of NumPy calls, not their size, so this is written
+        # to make few: every box is converted once (and kept in the table), stage 1 masks the (rare)
+        # tentative rows instead of cutting out the others, the common tiny assignment skips the solver's
+        # bookkeeping (``assign``), and the life cycle is applied to all tracks before the matched ones are
+        # written back over it. Outputs are bit for bit those of the straightforward formulation.
         config = self.config
         self.frame_index += 1
         frame = float(self.frame_index)
-        rows = self._rows
-        boxes = detections.xyxy_px
+        table = self._table
+        boxes = detections.xyxy_px.astype(np.float64)  # N x 4 for the IoU
+        boxes_t = boxes.T.copy()  # 4 x N (contiguous) for the filter
         scores = detections.scores
-        state = rows[:, _STATE]
+        state = table[_STATE]
 
-        rows[:, _VH] *= state != _LOST  # lost tracks keep moving but stop growing / shrinking (ByteTrack)
-        kalman.predict(rows)
-        predicted = kalman.xyah_to_xyxy(rows[:, 0:4])
-        iou = iou_matrix(predicted, boxes)
+        kalman.predict(table)
+        kalman.xyah_to_xyxy(table, out=table[_BOX])
+        iou = iou_matrix(table[_BOX].T, boxes)
 
         high = scores >= config.high_score_threshold
-        high_idx = indices_of(high)
         tentative = state == _TENTATIVE
-        pool_idx = indices_of(~tentative)
+        any_tentative = np.count_nonzero(tentative) > 0
         track_parts: list[NDArray[np.intp]] = []
         det_parts: list[NDArray[np.intp]] = []
-        track_matched = np.zeros(len(rows), dtype=bool)
-        det_matched = np.zeros(len(boxes), dtype=bool)
+        stage3_size = 0
+        if table.shape[1] and boxes.shape[0]:
+            # Stage 1 and 3 cost: the IoU with the high-score detections, fused with their scores.
+            high_idx = indices_of(high)
+            fused = iou[:, high_idx]
+            if config.fuse_score:
+                fused *= scores[high_idx]
+            np.subtract(_ONE, fused, out=fused)
 
-        # Stage 1: confirmed + lost tracks vs high-score detections.
-        if pool_idx.size and high_idx.size:
-            cost = _fused_cost(iou[pool_idx][:, high_idx], scores[high_idx], config.fuse_score)
-            r, c = linear_assignment(cost, config.first_match_max_cost)
-            track_parts.append(pool_idx[r])
-            det_parts.append(high_idx[c])
-            track_matched[pool_idx[r]] = True
-            det_matched[high_idx[c]] = True
+            # Stage 1: confirmed + lost tracks vs high-score detections (tentative rows masked out).
+            admissible = fused <= config.first_match_max_cost
+            if any_tentative:
+                admissible[tentative] = False
+            r, high_c = assign(fused, config.first_match_max_cost, admissible)
+            track_parts.append(r)
+            det_parts.append(high_idx[high_c])
 
-        # Stage 2: confirmed tracks still unmatched vs low-score detections (pure IoU).
-        second_idx = indices_of((state == _CONFIRMED) & ~track_matched)
-        if second_idx.size:
-            low_idx = indices_of(~high & (scores >= config.low_score_threshold))
-            if low_idx.size:
-                r, c = linear_assignment(1.0 - iou[second_idx][:, low_idx], config.second_match_max_cost)
-                track_parts.append(second_idx[r])
-                det_parts.append(low_idx[c])
-                track_matched[second_idx[r]] = True
+            # Stage 2: confirmed tracks still unmatched vs low-score detections (pure IoU). Few rows and
+            # columns: cut them out (at 200 people, masking the full matrix would cost more).
+            second = state == _CONFIRMED
+            second[r] = False
+            second_idx = indices_of(second)
+            low = scores >= config.low_score_threshold
+            low &= ~high
+            low_idx = indices_of(low)
+            if second_idx.size and low_idx.size:
+                cost = _ONE - iou[second_idx[:, None], low_idx]
+                r2, c2 = assign(cost, config.second_match_max_cost, cost <= config.second_match_max_cost)
+                track_parts.append(second_idx[r2])
+                det_parts.append(low_idx[c2])
 
-        # Stage 3: tentative tracks vs the high-score detections nobody took.
-        tentative_idx = indices_of(tentative)
-        if tentative_idx.size:
-            free_high = indices_of(high & ~det_matched)
-            if free_high.size:
-                cost = _fused_cost(iou[tentative_idx][:, free_high], scores[free_high], config.fuse_score)
-                r, c = linear_assignment(cost, config.tentative_match_max_cost)
-                track_parts.append(tentative_idx[r])
-                det_parts.append(free_high[c])
-                track_matched[tentative_idx[r]] = True
-                det_matched[free_high[c]] = True
+            # Stage 3: tentative tracks vs the high-score detections nobody took (few rows, cut out too).
+            if any_tentative:
+                tentative_idx = indices_of(tentative)
+                free_high = np.ones(high_idx.size, dtype=bool)
+                free_high[high_c] = False
+                cost = fused[tentative_idx]
+                admissible = cost <= config.tentative_match_max_cost
+                admissible &= free_high
+                r3, c3 = assign(cost, config.tentative_match_max_cost, admissible)
+                track_parts.append(tentative_idx[r3])
+                det_parts.append(high_idx[c3])
+                stage3_size = r3.size
 
-        if track_parts:
-            t_idx = np.concatenate(track_parts)
-            d_idx = np.concatenate(det_parts)
-            if t_idx.size:
-                matched = rows[t_idx]  # a copy (fancy indexing): update it whole, write it back once
-                kalman.update(matched, kalman.xyxy_to_xyah(boxes[d_idx]), in_place=True)
-                matched[:, _SCORE] = scores[d_idx]
-                matched[:, _HITS] += 1.0
-                matched[:, _LAST] = frame
-                rows[t_idx] = matched
+        t_idx = _joined(track_parts)
+        d_idx = _joined(det_parts)
+        # A copy: update it whole, write it back once. take / compress (methods), not table[:, idx]: that would
+        # give a column-major copy, whose rows are strided (and cost more in every later operation).
+        matched = table.take(t_idx, axis=1)
+        if t_idx.size:
+            kalman.update(matched, kalman.xyxy_to_xyah(boxes_t.take(d_idx, axis=1)), in_place=True)
+            kalman.xyah_to_xyxy(matched, out=matched[_BOX])
+            matched[_SCORE] = scores[d_idx]
+            matched[_HITS] += 1.0
+            matched[_LAST] = frame
+            # Matched confirmed and lost tracks are confirmed; a tentative one (all come from stage 3, the
+            # tail) once it has enough hits.
+            matched[_STATE] = _CONFIRMED
+            if stage3_size:
+                tail = matched[:, t_idx.size - stage3_size :]
+                tail[_STATE, tail[_HITS] < config.min_hits_to_confirm] = _TENTATIVE
 
-        # Life cycle.
-        hits = rows[:, _HITS]
-        state[track_matched & ((state == _LOST) | (hits >= config.min_hits_to_confirm))] = _CONFIRMED
-        state[(state == _CONFIRMED) & ~track_matched] = _LOST
-        state[(state == _LOST) & (frame - rows[:, _LAST] > config.lost_track_buffer_frames)] = _REMOVED
-        silent = tentative & ~track_matched
-        state[silent] = _REMOVED
-        if np.any(state == _LOST):
-            self._remove_duplicates()
+        # Life cycle, applied as if no track had been matched: the matched ones are overwritten right after.
+        # Confirmed → lost (which keeps moving but stops growing / shrinking, as in ByteTrack: its height
+        # velocity is zeroed once, here, rather than before every predict); lost for too long → removed
+        # (only lost tracks can be that old, or every unmatched one when the buffer is 0); tentative →
+        # dropped silently.
+        confirmed = state == _CONFIRMED
+        state[confirmed] = _LOST
+        table[_VH, confirmed] = 0.0
+        state[table[_LAST] < frame - config.lost_track_buffer_frames] = _REMOVED
+        if any_tentative:
+            state[tentative] = _DROPPED
+        table[:, t_idx] = matched
+        self._remove_duplicates()
 
-        new_idx = indices_of(~det_matched & (scores >= config.new_track_threshold))
+        # New tentative tracks from confident detections not taken in stage 1 or 3 (as in ByteTrack, a
+        # detection taken in stage 2 is not excluded: it only matters when new_track_threshold is below
+        # high_score_threshold).
+        new = scores >= config.new_track_threshold
+        if det_parts:
+            new[det_parts[0]] = False
+            if stage3_size:
+                new[det_parts[-1]] = False
+        new_idx = indices_of(new)
         if new_idx.size:
-            self._spawn(boxes[new_idx], scores[new_idx])
-            rows = self._rows
-            silent = np.concatenate((silent, np.zeros(new_idx.size, dtype=bool)))
-        state = rows[:, _STATE]
+            self._spawn(boxes_t.take(new_idx, axis=1), scores[new_idx])
+            table = self._table
+            state = table[_STATE]
 
-        report = ((state == _CONFIRMED) & (rows[:, _LAST] == frame)) | (
-            (state == _REMOVED) & ~silent & (rows[:, _HITS] >= config.min_hits_to_confirm)
-        )
-        if config.report_lost:
-            report |= state == _LOST
-        if config.report_tentative:
-            report |= state == _TENTATIVE
-        out = rows[report]
+        # Reported: confirmed tracks (all matched in this frame: an unmatched one is lost by now), removed ones
+        # (all were confirmed once, so reported before; dropped tentative ones have their own state), lost and
+        # tentative ones as configured.
+        if config.report_lost and not config.report_tentative:
+            report = state >= _CONFIRMED
+        elif config.report_lost:
+            report = state >= _TENTATIVE
+        else:
+            report = (state == _CONFIRMED) | (state == _REMOVED)
+            if config.report_tentative:
+                report |= state == _TENTATIVE
+        out = table.compress(report, axis=1)
+        count = out.shape[1]
+        floor = np.empty((count, 2), dtype=np.float32)
+        floor.fill(np.nan)
         tracks = Tracks(
-            ids=out[:, _ID].astype(np.int64),
-            xyxy_px=kalman.xyah_to_xyxy(out[:, 0:4]).astype(np.float32),
-            scores=out[:, _SCORE].astype(np.float32),
-            states=out[:, _STATE].astype(np.int8),
+            ids=out[_ID].astype(np.int64),
+            xyxy_px=np.ascontiguousarray(out[_BOX].T, dtype=np.float32),
+            scores=out[_SCORE].astype(np.float32),
+            states=out[_STATE].astype(np.int8),
+            floor_xy_cm=floor,  # given here (not left to Tracks' defaults): same values, fewer NumPy calls
+            flags=np.zeros((count,), dtype=np.uint32),
         )
-        removed = state == _REMOVED
-        if removed.any():
-            self._rows = rows[~removed]
+        keep = (state != _REMOVED) & (state != _DROPPED)
+        if np.count_nonzero(keep) < keep.size:
+            self._table = table.compress(keep, axis=1)
         return tracks
 
     def _remove_duplicates(self) -> None:
         """A confirmed and a lost track on the same person: the younger one is removed (ByteTrack's dedup)."""
-        rows = self._rows
-        state = rows[:, _STATE]
-        confirmed = indices_of(state == _CONFIRMED)
+        table = self._table
+        state = table[_STATE]
         lost = indices_of(state == _LOST)
-        if confirmed.size == 0:
+        if lost.size == 0:
             return
-        current = kalman.xyah_to_xyxy(rows[:, 0:4])
-        pairs = np.argwhere(
-            1.0 - iou_matrix(current[confirmed], current[lost]) < self.config.duplicate_max_cost
-        )
-        for i, j in pairs:
-            a, b = confirmed[i], lost[j]
-            if rows[a, _START] < rows[b, _START]:
+        boxes = table[_BOX].T
+        # Lost tracks vs all tracks, then keep the confirmed columns: one sub-matrix fewer to cut out
+        # (IoU is exactly symmetric, so these are the same numbers as confirmed vs lost).
+        duplicate = _ONE - iou_matrix(boxes[lost], boxes) < self.config.duplicate_max_cost
+        duplicate &= state == _CONFIRMED
+        lost_rows, confirmed_rows = duplicate.nonzero()
+        start = table[_START]
+        for j, a in zip(lost_rows.tolist(), confirmed_rows.tolist(), strict=True):
+            b = int(lost[j])
+            if start[a] < start[b]:
                 state[b] = _REMOVED
             else:
                 state[a] = _REMOVED
 
-    def _spawn(self, boxes: NDArray[np.float32], scores: NDArray[np.float32]) -> None:
-        count = boxes.shape[0]
-        block = np.empty((count, _COLUMNS), dtype=np.float64)
-        block[:, : kalman.STATE_COLUMNS] = kalman.initiate(kalman.xyxy_to_xyah(boxes))
-        block[:, _ID] = np.arange(self._next_id, self._next_id + count)
+    def _spawn(self, boxes: NDArray[np.float64], scores: NDArray[np.float32]) -> None:
+        """New tracks from 4xN xyxy boxes."""
+        count = boxes.shape[1]
+        block = np.empty((_ROWS, count), dtype=np.float64)
+        block[: kalman.STATE_COLUMNS] = kalman.initiate(kalman.xyxy_to_xyah(boxes))
+        kalman.xyah_to_xyxy(block, out=block[_BOX])
+        block[_ID] = np.arange(self._next_id, self._next_id + count)
         self._next_id += count
         immediately = self.frame_index == 1 or self.config.min_hits_to_confirm <= 1
-        block[:, _STATE] = _CONFIRMED if immediately else _TENTATIVE
-        block[:, _SCORE] = scores
-        block[:, _HITS] = self.config.min_hits_to_confirm if immediately else 1
-        block[:, _START] = self.frame_index
-        block[:, _LAST] = self.frame_index
-        self._rows = np.concatenate((self._rows, block))
+        block[_STATE] = _CONFIRMED if immediately else _TENTATIVE
+        block[_SCORE] = scores
+        block[_HITS] = self.config.min_hits_to_confirm if immediately else 1
+        block[_START] = self.frame_index
+        block[_LAST] = self.frame_index
+        self._table = np.concatenate((self._table, block), axis=1)

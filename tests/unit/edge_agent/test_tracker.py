@@ -13,7 +13,7 @@ from edge_agent.tracking.evaluation import (
     score_sequence,
     sequences,
 )
-from edge_agent.tracking.matching import iou_matrix, linear_assignment
+from edge_agent.tracking.matching import assign, iou_matrix, linear_assignment
 from edge_agent.types import Detections, Tracks, TrackState
 
 
@@ -57,25 +57,26 @@ def test_kalman_block_form_equals_the_matrix_form() -> None:
     rng = np.random.default_rng(3)
     measurements = np.column_stack((rng.uniform(0, 500, 6), rng.uniform(0, 500, 6), rng.uniform(0.3, 0.6, 6),
                                     rng.uniform(50, 200, 6)))  # fmt: skip
-    block = kalman.initiate(measurements)
-    block[:, kalman.VELOCITY] = rng.normal(0, 3, (6, 4))
-    means = block[:, :8].copy()
+    block = kalman.initiate(measurements.T)  # the filter is quantity-major: 20 x tracks
+    block[kalman.VELOCITY] = rng.normal(0, 3, (4, 6))
+    means = block[:8].T.copy()
     covs = kalman.full_covariance(block)
     for step in range(5):
         z = measurements + rng.normal(0, 2, measurements.shape) + step
         kalman.predict(block)
-        predicted = block[:, :8].copy()
-        block = kalman.update(block, z)
+        predicted = block[:8].T.copy()
+        block = kalman.update(block, z.T)
         for i in range(6):
             expected_prediction, means[i], covs[i] = textbook(means[i], covs[i], z[i])
             assert np.allclose(predicted[i], expected_prediction)
-        assert np.allclose(block[:, :8], means)
+        assert np.allclose(block[:8].T, means)
         assert np.allclose(kalman.full_covariance(block), covs)
 
 
 def test_box_conversions_round_trip() -> None:
-    boxes = np.array([[10, 20, 50, 120], [0, 0, 1, 2]], dtype=np.float64)
+    boxes = np.array([[10, 20, 50, 120], [0, 0, 1, 2]], dtype=np.float64).T  # 4 x boxes
     assert np.allclose(kalman.xyah_to_xyxy(kalman.xyxy_to_xyah(boxes)), boxes)
+    assert np.allclose(kalman.xyxy_to_xyah(boxes)[:, 0], [30, 70, 0.4, 100])
 
 
 # ---- matching ---------------------------------------------------------------------------------------------------
@@ -100,6 +101,24 @@ def test_iou_matrix_values() -> None:
 def test_linear_assignment(cost: list[list[float]], limit: float, expected: set[tuple[int, int]]) -> None:
     rows, cols = linear_assignment(np.array(cost), limit)
     assert set(zip(rows.tolist(), cols.tolist(), strict=True)) == expected
+
+
+def test_assign_on_a_masked_matrix_equals_linear_assignment_on_the_sub_matrix() -> None:
+    # The tracker masks whole rows / columns of one cost matrix instead of cutting out the sub-matrix, and
+    # assign's shortcut (every row and column has at most one admissible partner) skips the solver.
+    rng = np.random.default_rng(5)
+    for trial in range(300):
+        rows, cols = rng.integers(1, 12, 2)
+        cost = rng.uniform(0.0, 1.0, (rows, cols)) ** (0.3 if trial % 2 else 3.0)  # sparse or crowded gates
+        row_ok = rng.random(rows) < 0.8
+        col_ok = rng.random(cols) < 0.8
+        admissible = (cost <= 0.5) & row_ok[:, None] & col_ok
+        got_r, got_c = assign(cost, 0.5, admissible)
+        row_idx, col_idx = np.flatnonzero(row_ok), np.flatnonzero(col_ok)
+        sub_r, sub_c = linear_assignment(cost[row_idx][:, col_idx], 0.5)
+        assert set(zip(got_r.tolist(), got_c.tolist(), strict=True)) == set(
+            zip(row_idx[sub_r].tolist(), col_idx[sub_c].tolist(), strict=True)
+        )
 
 
 # ---- life cycle -------------------------------------------------------------------------------------------------
