@@ -239,7 +239,7 @@ def test_staff_cannot_open_administration(page: Page, context: BrowserContext) -
     )
 
 
-def test_installer_sees_only_installation_pages(page: Page) -> None:
+def test_installer_sees_only_installation_pages(page: Page, context: BrowserContext) -> None:
     login(page, "installer")
     expect(page.locator("[data-testid=nav-security]")).to_have_count(0)
     page.click("[data-testid=nav-admin]")
@@ -252,7 +252,36 @@ def test_installer_sees_only_installation_pages(page: Page) -> None:
     page.locator("[data-testid^=calibrate-]").first.click()
     expect(page.locator("[data-testid=calibration]")).to_be_visible()
     expect(page.locator("[data-testid=pairs] tbody tr")).to_have_count(4)
+    # The camera's floor region, drawn on the plan and stored.
+    region = page.locator("[data-testid=floor-region]")
+    camera_url = "/api/cameras/{}/".format(
+        (page.locator("[data-testid^=calibrate-]").first.get_attribute("data-testid") or "").removeprefix(
+            "calibrate-"
+        )
+    )
+    original_region = page.request.get(camera_url).json()["floor_region"]
+    page.click("[data-testid=region-edit]")
+    if original_region:
+        page.click("[data-testid=region-clear]")
+    for x_m, y_m in [(1.0, 1.0), (18.0, 1.0), (18.0, 19.0), (1.0, 19.0), (5.0, 5.0)]:
+        click_floor(page, x_m, y_m)
+    expect(region).to_have_attribute("data-vertices", "5")
+    page.click("[data-testid=region-undo]")
+    expect(region).to_have_attribute("data-vertices", "4")
+    page.click("[data-testid=region-save]")
+    expect(page.locator("[data-testid=cameras-notice]")).to_have_text("Floor region saved (4 vertices).")
+    stored = page.request.get(camera_url).json()["floor_region"]
+    assert len(stored) == 4
+    assert all(
+        abs(x - ex) < 0.2 and abs(y - ey) < 0.2
+        for (x, y), (ex, ey) in zip(stored, [(1, 1), (18, 1), (18, 19), (1, 19)], strict=True)
+    ), stored
     screenshot(page, "admin-calibration")
+    # Put the demo camera's region back: the other tests watch the people this camera sees.
+    restored = page.request.patch(
+        camera_url, data=json.dumps({"floor_region": original_region}), headers=csrf_headers(context)
+    )
+    assert restored.status == 200, restored.text()
 
 
 def test_staff_bind_an_employee_to_a_person_on_the_live_map_and_unbind(
