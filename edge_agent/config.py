@@ -106,6 +106,11 @@ class TrackerSettings(_Settings):
         default=1.0, title="Lost-track buffer", description="Seconds.", gt=0, le=60
     )
     report_lost: bool = Field(default=True, title="Report lost tracks (predicted position)")
+    report_detection_boxes: bool = Field(
+        default=True,
+        title="Report matched tracks with their detection box",
+        description="Off: the Kalman estimate, which lags people who start walking and crop at image edges.",
+    )
 
 
 class SpoolSettings(_Settings):

@@ -76,6 +76,7 @@ def tracker_config(settings: TrackerSettings, analysis_fps: float) -> TrackerCon
         min_hits_to_confirm=settings.min_hits_to_confirm,
         lost_track_buffer_frames=max(1, round(settings.lost_track_buffer_s * rate)),
         report_lost=settings.report_lost,
+        report_detection_boxes=settings.report_detection_boxes,
     )
 
 

@@ -38,7 +38,8 @@ _ONE = np.array(1.0)
 # Rows of the track table after the Kalman block.
 _ID = kalman.STATE_COLUMNS
 _STATE = _ID + 1
-_BOX = slice(_ID + 2, _ID + 6)  # xyxy of the current filter state (kept in step with it: computed once)
+_BOX = slice(_ID + 2, _ID + 6)  # xyxy of the current filter state (kept in step with it: computed once),
+# or the reported detection box of a matched track (``report_detection_boxes``) until the next predict
 _SCORE = _ID + 6
 _HITS = _ID + 7
 _START = _ID + 8
@@ -63,6 +64,13 @@ class TrackerConfig:
     duplicate_max_cost: float = 0.15
     report_tentative: bool = False
     report_lost: bool = True
+    # The box reported for a track matched in this frame: its matched detection (as roboflow's ByteTrack), or
+    # the Kalman estimate (as the original ByteTrack). The detection, by default: ByteTrack's filter starts
+    # with zero velocity and barely lets the aspect ratio change (process std 0.01 a frame, measurement std
+    # 0.1), so its estimate trails a person who starts walking or is cut by the image border (fewer boxes at
+    # IoU >= 0.5 with the truth, the more so at 10-15 fps), and positions are smoothed downstream (fusion)
+    # anyway. Association is the same either way.
+    report_detection_boxes: bool = True
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.low_score_threshold <= self.high_score_threshold <= 1.0:
@@ -88,9 +96,10 @@ class ByteTracker:
     """Tracks the people of one camera: ``update`` takes one frame's detections and returns the reported
     tracks.
 
-    Reported per frame: confirmed tracks matched in this frame (box = Kalman estimate), lost tracks (box =
-    Kalman prediction) when ``report_lost``, tentative ones when ``report_tentative``, and once, with state
-    REMOVED, every previously reported track that is removed in this frame.
+    Reported per frame: confirmed tracks matched in this frame (box = the matched detection's, or the Kalman
+    estimate without ``report_detection_boxes``), lost tracks (box = Kalman prediction) when ``report_lost``,
+    tentative ones when ``report_tentative``, and once, with state REMOVED, every previously reported track
+    that is removed in this frame.
     """
 
     def __init__(self, config: TrackerConfig | None = None, first_id: int = 1) -> None:
@@ -189,8 +198,9 @@ class ByteTracker:
         # A copy: update it whole, write it back once. take / compress (methods), not table[:, idx]: that would
         # give a column-major copy, whose rows are strided (and cost more in every later operation).
         matched = table.take(t_idx, axis=1)
+        matched_boxes = boxes_t.take(d_idx, axis=1)
         if t_idx.size:
-            kalman.update(matched, kalman.xyxy_to_xyah(boxes_t.take(d_idx, axis=1)), in_place=True)
+            kalman.update(matched, kalman.xyxy_to_xyah(matched_boxes), in_place=True)
             kalman.xyah_to_xyxy(matched, out=matched[_BOX])
             matched[_SCORE] = scores[d_idx]
             matched[_HITS] += 1.0
@@ -215,6 +225,10 @@ class ByteTracker:
             state[tentative] = _DROPPED
         table[:, t_idx] = matched
         self._remove_duplicates()
+        if config.report_detection_boxes and t_idx.size:
+            # After the dedup, which compares Kalman estimates as ByteTrack does; the next frame's predict
+            # recomputes every box from the filter, so association never sees these.
+            table[_BOX, t_idx] = matched_boxes
 
         # New tentative tracks from confident detections not taken in stage 1 or 3 (as in ByteTrack, a
         # detection taken in stage 2 is not excluded: it only matters when new_track_threshold is below

@@ -201,6 +201,33 @@ def test_first_frame_tracks_are_confirmed_later_ones_after_two_hits() -> None:
     assert sorted(third.ids.tolist()) == [1, 2]
 
 
+def test_matched_tracks_report_their_detection_box_lost_ones_the_prediction() -> None:
+    tracker = ByteTracker(TrackerConfig())
+    for t in range(6):
+        detection = person(100 + 10 * t, 100)
+        tracks = tracker.update(dets(detection))
+    np.testing.assert_array_equal(tracks.xyxy_px[0], np.array(detection[:4], dtype=np.float32))
+    lost = tracker.update(Detections())
+    assert lost.states.tolist() == [TrackState.LOST]
+    assert lost.xyxy_px[0, 0] > detection[0] + 5  # the Kalman prediction, still walking right
+
+
+def test_association_does_not_depend_on_the_reported_box() -> None:
+    gt = dict(sequences())["TUD-Stadtmitte"]
+    detections = noisy_detections(gt, NoiseModel(seed=0))
+    by_detection = ByteTracker(TrackerConfig(report_detection_boxes=True))
+    by_filter = ByteTracker(TrackerConfig(report_detection_boxes=False))
+    for index in sorted(detections):
+        a = by_detection.update(detections[index])
+        b = by_filter.update(detections[index])
+        np.testing.assert_array_equal(a.ids, b.ids)
+        np.testing.assert_array_equal(a.states, b.states)
+        lost = a.states == TrackState.LOST
+        np.testing.assert_array_equal(a.xyxy_px[lost], b.xyxy_px[lost])
+    # The filter's estimate is not the detection: the two settings do report different boxes.
+    assert not np.array_equal(a.xyxy_px, b.xyxy_px)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
