@@ -81,6 +81,8 @@ async def test_enroll_then_run_two_cropped_cameras_streams_tracked_people(tmp_pa
             "60",
             "--max-seconds",
             "40",
+            "--heartbeat-interval",
+            "0.5",  # several heartbeats within the ~3 s run, some after the first frames
         )
     finally:
         await server.kill()
@@ -103,7 +105,10 @@ async def test_enroll_then_run_two_cropped_cameras_streams_tracked_people(tmp_pa
     assert list(calibrated.flags) == []  # the server's homography applied: no flags at all
     foot_x_px = np.asarray(calibrated.bbox_x_px) + np.asarray(calibrated.bbox_w_px) / 2
     assert np.allclose(np.asarray(calibrated.floor_x_cm), 2 * foot_x_px, atol=2.5)
-    widths = {c.camera_id: c.frame_width_px for hb in store.heartbeats for c in hb.cameras}
+    widths: dict[int, int] = {}
+    for heartbeat in store.heartbeats:  # the first may precede the first frame (width 0 then)
+        for c in heartbeat.cameras:
+            widths[c.camera_id] = max(widths.get(c.camera_id, 0), c.frame_width_px)
     assert widths == {1: 760, 2: 760}
     assert store.duplicates == 0
 
