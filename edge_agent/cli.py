@@ -354,6 +354,7 @@ async def _serve(
         elif error is not None:
             raise error
     elif uplink is not None and uplink_task is not None:
+        uplink.request_heartbeat()  # a last health report: the server sees the box's final state
         uplink.stop()
         try:
             await asyncio.wait_for(uplink_task, timeout=drain_s)
