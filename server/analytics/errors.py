@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
+from server.coded_errors import CodedError
 
-class AnalyticsError(Exception):
+
+class AnalyticsError(CodedError):
     """Base class of analytics errors; ``code`` is stable and safe to show to an operator."""
 
     code = "analytics_error"
-
-    def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
-        if code is not None:
-            self.code = code
-        self.message = message
-
-    def __str__(self) -> str:
-        return f"{self.code}: {self.message}"
 
 
 class AnalyticsConfigError(AnalyticsError, ValueError):

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
+from server.coded_errors import CodedError
 
-class FusionError(Exception):
+
+class FusionError(CodedError):
     """Base class of fusion errors; ``code`` is stable and safe to show to an operator."""
 
     code = "fusion_error"
-
-    def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
-        if code is not None:
-            self.code = code
-        self.message = message
-
-    def __str__(self) -> str:
-        return f"{self.code}: {self.message}"
 
 
 class FusionInputError(FusionError, ValueError):

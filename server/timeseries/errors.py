@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
+from server.coded_errors import CodedError
 
-class TimeSeriesError(Exception):
+
+class TimeSeriesError(CodedError):
     """Base of every time-series error."""
 
-    default_code = "timeseries_error"
-
-    def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code or self.default_code
-
-    def __str__(self) -> str:
-        return f"[{self.code}] {self.message}"
+    code = "timeseries_error"
 
 
 class TimeSeriesUnavailable(TimeSeriesError):  # noqa: N818 (name fixed by the interface)
     """The store cannot be reached or answered 5xx / 429 / auth failure: retry later, keep the data."""
 
-    default_code = "unavailable"
+    code = "unavailable"
 
 
 class TimeSeriesRejected(TimeSeriesError):  # noqa: N818 (name fixed by the interface)
@@ -32,7 +26,7 @@ class TimeSeriesRejected(TimeSeriesError):  # noqa: N818 (name fixed by the inte
     been written.
     """
 
-    default_code = "rejected"
+    code = "rejected"
 
     def __init__(
         self, message: str, *, code: str | None = None, bad_indices: tuple[int, ...] | None = None
@@ -44,10 +38,10 @@ class TimeSeriesRejected(TimeSeriesError):  # noqa: N818 (name fixed by the inte
 class TimeSeriesQueryError(TimeSeriesError):
     """A query is malformed or the store refused it."""
 
-    default_code = "bad_query"
+    code = "bad_query"
 
 
 class TimeSeriesConfigError(TimeSeriesError):
     """The configuration names no usable backend."""
 
-    default_code = "bad_config"
+    code = "bad_config"
