@@ -11,7 +11,12 @@ Algorithm, per TrackFrame released by the reorder buffer (capture-time order, se
    its global id while it stays within ``memory_gate_distance_m`` of the prediction (ids stay stable while a
    local track persists). Two rows of one frame never share a person: on conflict the closer row keeps it.
    Unconfirmed rows (tentative, lost) and rows off the floor only refresh their association; they never move
-   or create a person.
+   or create a person. **Camera consistency**: each (person, camera) keeps a smoothed offset of that camera's
+   observations from the prediction. When two cameras place a person more than ``camera_disagreement_m``
+   apart, the younger of the two associations is wrong (in a crowd, two cameras' local tracks of two people
+   walking side by side can be tied crosswise to the two global persons, which then both sit between the
+   people): it is forgotten, and its row waits for the camera's next frame, to be assigned afresh (step 3)
+   once the person has followed the camera that agrees with itself.
 3. **Assignment**: the remaining confirmed rows are matched to the persons not yet taken in this frame by
    ``scipy.optimize.linear_sum_assignment`` on the floor distance, gated at ``gate_distance_m``. This is the
    hand-over (a new local id of another camera joins the person) and the overlap rule (a person seen by two
@@ -55,6 +60,8 @@ _INFEASIBLE = 1.0e9
 _MIN_VELOCITY_DT_S = 0.1
 # Duplicate-person checks (step 6) run at most this often; merge_after_s is measured across checks.
 _MERGE_CHECK_INTERVAL_US = 200_000
+# Weight of a new residual in the smoothed per-(person, camera) offset of the camera-consistency check.
+_OFFSET_GAIN = 0.3
 
 
 @dataclass(slots=True)
@@ -91,12 +98,18 @@ class SiteFusion:
         self._camera_index: dict[int, int] = {}
         self._camera_ids: IntArray = np.zeros(0, dtype=np.int64)
         self._camera_seen_us: IntArray = np.full((capacity, 0), _NEVER_US, dtype=np.int64)
+        # Per (slot, camera column): smoothed observation - prediction offset, and when the camera's current
+        # association with the slot began (the camera-consistency check of step 2).
+        self._camera_offset: FloatArray = np.zeros((capacity, 0, 2), dtype=np.float64)
+        self._camera_since_us: IntArray = np.zeros((capacity, 0), dtype=np.int64)
         self._memory: dict[tuple[int, int], _Association] = {}
         self._merge_since_us: dict[tuple[int, int], int] = {}
         self._last_purge_us = _NEVER_US
         self._last_merge_check_us = _NEVER_US
         self._now_us: int | None = None
         self.merged_total = 0
+        # Associations dropped by the camera-consistency check (step 2).
+        self.reassociated_total = 0
 
     # ------------------------------------------------------------------ public API
 
@@ -192,6 +205,13 @@ class SiteFusion:
             row_slot[memory_rows[too_far]] = -1
             if np.unique(slots).shape[0] != slots.shape[0]:
                 self._resolve_memory_conflicts(row_slot, memory_rows, distance)
+            held = np.flatnonzero(row_slot >= 0)
+            if held.size:
+                skipped = self._check_consistency(obs, camera_column, held, row_slot[held], predicted, t_us)
+                for row in skipped.tolist():
+                    memory.pop((camera_id, int(obs.local_ids[row])), None)
+                    row_slot[row] = -1
+                    usable[row] = False  # neither assigned nor born in this frame
             taken[row_slot[row_slot >= 0]] = True
 
         # 3. gated optimal assignment of the remaining rows
@@ -213,6 +233,10 @@ class SiteFusion:
                         memory[(camera_id, int(obs.local_ids[row]))] = _Association(
                             slot, int(global_ids[slot]), t_us
                         )
+                    self._camera_offset[matched_slots, camera_column] = (
+                        obs.floor_xy_m[matched_rows] - predicted[matched_slots]
+                    )
+                    self._camera_since_us[matched_slots, camera_column] = t_us
 
         # 4. update the matched persons
         matched = np.flatnonzero(row_slot >= 0)
@@ -239,7 +263,8 @@ class SiteFusion:
         for row in births.tolist():
             slot = self._new_slot(obs.floor_xy_m[row], t_us)
             self._score_sum[slot] = float(obs.scores[row])
-            self._camera_seen_us[slot, self._camera_index[camera_id]] = t_us
+            self._camera_seen_us[slot, camera_column] = t_us
+            self._camera_since_us[slot, camera_column] = t_us
             memory[(camera_id, int(obs.local_ids[row]))] = _Association(
                 slot, int(self._global_id[slot]), t_us
             )
@@ -260,9 +285,41 @@ class SiteFusion:
             column = len(self._camera_index)
             self._camera_index[camera_id] = column
             self._camera_ids = np.append(self._camera_ids, np.int64(camera_id))
-            extra = np.full((self._camera_seen_us.shape[0], 1), _NEVER_US, dtype=np.int64)
+            slots = self._camera_seen_us.shape[0]
+            extra = np.full((slots, 1), _NEVER_US, dtype=np.int64)
             self._camera_seen_us = np.hstack([self._camera_seen_us, extra])
+            self._camera_offset = np.concatenate([self._camera_offset, np.zeros((slots, 1, 2))], axis=1)
+            self._camera_since_us = np.hstack([self._camera_since_us, np.zeros((slots, 1), dtype=np.int64)])
         return column
+
+    def _check_consistency(
+        self,
+        obs: CameraObservations,
+        column: int,
+        rows: IntArray,
+        slots: IntArray,
+        predicted: FloatArray,
+        t_us: int,
+    ) -> IntArray:
+        """Smooth this camera's offsets for the remembered ``rows``; return the rows whose association is
+        younger than that of another camera that places the same person more than
+        ``camera_disagreement_m`` away (see step 2)."""
+        offset = self._camera_offset[slots, column]
+        offset += _OFFSET_GAIN * ((obs.floor_xy_m[rows] - predicted[slots]) - offset)
+        self._camera_offset[slots, column] = offset
+        if self._camera_seen_us.shape[1] < 2:
+            return rows[:0]
+        recent = self._camera_seen_us[slots] >= t_us - int(self.config.source_window_s * 1e6)
+        recent[:, column] = False
+        younger = self._camera_since_us[slots] < self._camera_since_us[slots, column][:, None]
+        gap = self._camera_offset[slots] - offset[:, None, :]
+        apart = gap[..., 0] ** 2 + gap[..., 1] ** 2 > self.config.camera_disagreement_m**2
+        bad = np.flatnonzero((recent & younger & apart).any(axis=1))
+        if bad.size:
+            self._camera_offset[slots[bad], column] = 0.0
+            self.reassociated_total += int(bad.size)
+        skipped: IntArray = rows[bad]
+        return skipped
 
     def _predict(self, t_us: int) -> FloatArray:
         horizon = self.config.max_extrapolation_s
@@ -304,6 +361,8 @@ class SiteFusion:
         self._hits[slot] = 1
         self._score_sum[slot] = 0.0
         self._camera_seen_us[slot] = _NEVER_US
+        self._camera_offset[slot] = 0.0
+        self._camera_since_us[slot] = 0
         return slot
 
     def _grow(self) -> None:
@@ -324,6 +383,8 @@ class SiteFusion:
         self._hits = grown(self._hits, 0)
         self._score_sum = grown(self._score_sum, 0.0)
         self._camera_seen_us = grown(self._camera_seen_us, _NEVER_US)
+        self._camera_offset = grown(self._camera_offset, 0.0)
+        self._camera_since_us = grown(self._camera_since_us, 0)
 
     def _life_cycle(self, t_us: int) -> list[EndedPerson]:
         cfg = self.config
@@ -393,6 +454,9 @@ class SiteFusion:
             if association.slot == drop and association.global_id == drop_id:
                 association.slot = keep
                 association.global_id = keep_id
+        newer = self._camera_seen_us[drop] > self._camera_seen_us[keep]
+        self._camera_offset[keep, newer] = self._camera_offset[drop, newer]
+        self._camera_since_us[keep, newer] = self._camera_since_us[drop, newer]
         self._camera_seen_us[keep] = np.maximum(self._camera_seen_us[keep], self._camera_seen_us[drop])
         self._last_seen_us[keep] = max(self._last_seen_us[keep], self._last_seen_us[drop])
         self._hits[keep] += self._hits[drop]

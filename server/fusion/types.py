@@ -141,6 +141,9 @@ class FusionConfig:
     gate_distance_m: float = 1.3
     # A remembered (camera, local id) → global id association is kept while the observation stays this close.
     memory_gate_distance_m: float = 2.5
+    # Two cameras whose smoothed observations of one person stay this far apart disagree: the younger of their
+    # associations is dropped and re-assigned (crowds; relative clock skew x walking speed stays well below).
+    camera_disagreement_m: float = 0.8
     # Weight of a new observation in the position update (alpha of an alpha-beta filter).
     position_gain: float = 0.3
     # Weight of a local track's velocity in the global velocity update.
@@ -182,6 +185,7 @@ class FusionConfig:
         positives = {
             "gate_distance_m": self.gate_distance_m,
             "memory_gate_distance_m": self.memory_gate_distance_m,
+            "camera_disagreement_m": self.camera_disagreement_m,
             "end_after_s": self.end_after_s,
             "max_speed_mps": self.max_speed_mps,
             "merge_distance_m": self.merge_distance_m,

@@ -117,6 +117,63 @@ def test_two_people_walking_together_stay_two_persons() -> None:
     assert final.floor_xy_m[order, 1] == pytest.approx([5.0, 5.7], abs=0.05)
 
 
+def _crosswise_start(config: FusionConfig) -> tuple[SiteFusion, list[FusedFrame]]:
+    """Two people start 0.3 m apart and walk apart sideways (0.5 m/s each). Camera 2's first frame ties its
+    local tracks crosswise to the two global persons camera 1 created (its noise put each person nearer
+    the other's track), then both cameras see each person where they are."""
+    fusion = SiteFusion(config)
+    frames = list(fusion.update_frames(obs(1, 0.0, [(1, 0.0, 5.0), (2, 0.3, 5.0)])))
+    frames += fusion.update_frames(obs(2, 50.0, [(21, 0.28, 5.0), (22, 0.02, 5.0)]))
+    for k in range(1, 80):
+        for camera, offset in ((1, 0.0), (2, 50.0)):
+            t = k * 100 + offset
+            a = walk(0.0, 5.0, -0.5, 0.0, t)
+            b = walk(0.3, 5.0, 0.5, 0.0, t)
+            ids = (1, 2) if camera == 1 else (21, 22)
+            frames += fusion.update_frames(obs(camera, t, [(ids[0], *a), (ids[1], *b)]))
+    return fusion, frames
+
+
+def test_cameras_that_disagree_about_a_person_are_re_associated() -> None:
+    """A crosswise tie leaves both global persons between the two people (every camera keeps its tie while
+    the person stays within the 2.5 m memory gate); the consistency check undoes it as soon as the two
+    cameras place a person 0.8 m apart, so the distance between the two persons is right again."""
+    fusion, frames = _crosswise_start(IMMEDIATE)
+    assert fusion.reassociated_total >= 2
+    seen = [f for f in frames if f.size == 2]
+    mixed = seen[5]  # t ~ 0.5 s: the people are 0.8 m apart
+    assert abs(mixed.floor_xy_m[0, 0] - mixed.floor_xy_m[1, 0]) < 0.5  # the tie pulls both to the middle
+    late = [f for f in seen if f.time_us >= T0_US + 3_000_000]  # the people are 3.3-8.2 m apart
+    assert late
+    for frame in late:
+        truth = sorted([0.0 - 0.5 * (frame.time_us - T0_US) / 1e6, 0.3 + 0.5 * (frame.time_us - T0_US) / 1e6])
+        assert sorted(frame.floor_xy_m[:, 0].tolist()) == pytest.approx(truth, abs=0.15)
+    assert ids_over(frames) == {1, 2}
+
+    # Without the check (a disagreement threshold beyond the memory gate), the tie holds for seconds.
+    _, untied = _crosswise_start(dataclasses.replace(IMMEDIATE, camera_disagreement_m=100.0))
+    at_3s = next(f for f in untied if f.size == 2 and f.time_us >= T0_US + 3_000_000)
+    assert abs(at_3s.floor_xy_m[0, 0] - at_3s.floor_xy_m[1, 0]) < 1.0
+
+
+def test_a_camera_with_a_steady_offset_keeps_its_association() -> None:
+    """A camera that sees a walker 0.45 m ahead (300 ms of clock skew at 1.5 m/s) agrees within the
+    threshold: no association is dropped, the person stays one, fed by both cameras."""
+    fusion = SiteFusion(dataclasses.replace(IMMEDIATE, reorder_window_us=700_000))
+    frames = run_two_cameras(
+        fusion,
+        seconds=8,
+        sees_1=lambda x, y: True,
+        sees_2=lambda x, y: True,
+        path=lambda t: walk(2.0, 5.0, 1.5, 0.0, t),
+        skew_2_ms=-300.0,
+        noise_m=0.1,
+    )
+    assert ids_over(frames) == {1}
+    assert all(f.source_camera_ids == ((1, 2),) for f in frames[20:] if f.size)
+    assert fusion.reassociated_total == 0
+
+
 def test_crossing_people_keep_their_ids_through_the_crossing() -> None:
     fusion = SiteFusion(IMMEDIATE)
     first_ids: dict[int, int] = {}
