@@ -5,8 +5,11 @@ Algorithm, per TrackFrame released by the reorder buffer (capture-time order, se
 
 1. **Predict** every global person to the frame's time ``t`` with constant velocity (extrapolation clipped to
    ``max_extrapolation_s``). A camera whose clock runs a few hundred ms off therefore compares its observation
-   with the person's position at its own stamped time; the residual offset (speed x skew) is absorbed by the
-   gate and averaged out by the filter.
+   with the person's position at its own stamped time; the offset (speed x skew) is absorbed by the gates.
+   **Clock skew**: a camera stamped ``s`` late sees a walker ``v * s`` behind the other cameras, so the
+   smoothed per-camera offsets of step 2 give each pair of cameras' relative skew; a weighted least-squares
+   fit (mean zero, evidence forgotten over ~1000 frames) gives each camera's skew, and step 4 moves each
+   observation to the common clock (``z + v * skew``) before the update (``camera_skews_s``).
 2. **Association memory**: a confirmed, floor-valid row whose (camera, local id) was associated before keeps
    its global id while it stays within ``memory_gate_distance_m`` of the prediction (ids stay stable while a
    local track persists). Two rows of one frame never share a person: on conflict the closer row keeps it.
@@ -22,7 +25,7 @@ Algorithm, per TrackFrame released by the reorder buffer (capture-time order, se
    hand-over (a new local id of another camera joins the person) and the overlap rule (a person seen by two
    cameras is one person, as each camera's row is matched to the same global person).
 4. **Update** (alpha-beta filter): ``p <- p_pred + alpha r``, ``v <- v + beta r / max(dt, 0.1 s)`` with
-   residual ``r = z - p_pred``, speed clipped to ``max_speed_mps``.
+   residual ``r = z + v * skew - p_pred``, speed clipped to ``max_speed_mps``.
 5. **Birth**: unmatched confirmed rows start tentative persons; a tentative person is confirmed (and reported)
    after ``confirm_after_s`` and ``confirm_min_hits`` observations (after ``fast_confirm_after_s`` when the
    mean score of its observations is at least ``confident_score``), and silently dropped when unseen for
@@ -62,6 +65,9 @@ _MIN_VELOCITY_DT_S = 0.1
 _MERGE_CHECK_INTERVAL_US = 200_000
 # Weight of a new residual in the smoothed per-(person, camera) offset of the camera-consistency check.
 _OFFSET_GAIN = 0.3
+# Skew estimation uses persons walking at least this fast, and forgets old evidence by this factor per frame.
+_SKEW_MIN_SPEED_MPS = 0.5
+_SKEW_FORGET = 0.999
 
 
 @dataclass(slots=True)
@@ -102,6 +108,12 @@ class SiteFusion:
         # association with the slot began (the camera-consistency check of step 2).
         self._camera_offset: FloatArray = np.zeros((capacity, 0, 2), dtype=np.float64)
         self._camera_since_us: IntArray = np.zeros((capacity, 0), dtype=np.int64)
+        # Relative clock skew per camera column (seconds, mean zero), estimated from walkers seen by two cameras:
+        # pairwise sums of -(offset_i - offset_j).v and |v|^2 with exponential forgetting.
+        self._skew_num: FloatArray = np.zeros((0, 0))
+        self._skew_den: FloatArray = np.zeros((0, 0))
+        self._skew_s: FloatArray = np.zeros(0)
+        self._skew_samples = 0
         self._memory: dict[tuple[int, int], _Association] = {}
         self._merge_since_us: dict[tuple[int, int], int] = {}
         self._last_purge_us = _NEVER_US
@@ -243,7 +255,7 @@ class SiteFusion:
         if matched.size:
             slots = row_slot[matched]
             prior = predicted[slots]
-            residual = obs.floor_xy_m[matched] - prior
+            residual = obs.floor_xy_m[matched] + self._vel[slots] * self._skew_s[camera_column] - prior
             dt_s = np.maximum((t_us - self._state_us[slots]) * 1e-6, _MIN_VELOCITY_DT_S)
             self._pos[slots] = prior + cfg.position_gain * residual
             velocity = self._vel[slots] + (cfg.velocity_gain / dt_s)[:, None] * residual
@@ -290,6 +302,9 @@ class SiteFusion:
             self._camera_seen_us = np.hstack([self._camera_seen_us, extra])
             self._camera_offset = np.concatenate([self._camera_offset, np.zeros((slots, 1, 2))], axis=1)
             self._camera_since_us = np.hstack([self._camera_since_us, np.zeros((slots, 1), dtype=np.int64)])
+            self._skew_num = np.pad(self._skew_num, ((0, 1), (0, 1)))
+            self._skew_den = np.pad(self._skew_den, ((0, 1), (0, 1)))
+            self._skew_s = np.append(self._skew_s, 0.0)
         return column
 
     def _check_consistency(
@@ -315,11 +330,53 @@ class SiteFusion:
         gap = self._camera_offset[slots] - offset[:, None, :]
         apart = gap[..., 0] ** 2 + gap[..., 1] ** 2 > self.config.camera_disagreement_m**2
         bad = np.flatnonzero((recent & younger & apart).any(axis=1))
+        self._learn_skew(column, slots, offset, gap, recent & ~apart)
         if bad.size:
             self._camera_offset[slots[bad], column] = 0.0
             self.reassociated_total += int(bad.size)
         skipped: IntArray = rows[bad]
         return skipped
+
+    def _learn_skew(
+        self, column: int, slots: IntArray, offset: FloatArray, gap: FloatArray, agree: BoolArray
+    ) -> None:
+        """Accumulate the relative clock skew of camera ``column`` against the others from the persons both
+        observe while walking: a camera stamped ``s`` late sees a walker ``v * s`` behind, so
+        ``offset_i - offset_j = -v (s_i - s_j)``. Re-solve the per-camera skews every 50 samples."""
+        velocity = self._vel[slots]
+        speed2 = velocity[:, 0] ** 2 + velocity[:, 1] ** 2
+        use = agree & (speed2 >= _SKEW_MIN_SPEED_MPS**2)[:, None]
+        if not use.any():
+            return
+        # gap = offset_other - offset_this; -(offset_this - offset_other).v = gap.v
+        along = gap[..., 0] * velocity[:, None, 0] + gap[..., 1] * velocity[:, None, 1]
+        num = np.where(use, along, 0.0).sum(axis=0)
+        den = np.where(use, speed2[:, None], 0.0).sum(axis=0)
+        self._skew_num *= _SKEW_FORGET
+        self._skew_den *= _SKEW_FORGET
+        self._skew_num[column] += num
+        self._skew_num[:, column] -= num
+        self._skew_den[column] += den
+        self._skew_den[:, column] += den
+        self._skew_samples += int(use.sum())
+        if self._skew_samples >= 50:
+            self._skew_samples = 0
+            self._solve_skew()
+
+    def _solve_skew(self) -> None:
+        """Least-squares skews from the pairwise sums (weights |v|^2), mean zero, clipped to the tolerance."""
+        den = self._skew_den
+        laplacian = np.diag(den.sum(axis=1)) - den
+        count = den.shape[0]
+        system = laplacian + np.ones((count, count)) / count  # pins the mean to zero
+        skew = np.linalg.lstsq(system, self._skew_num.sum(axis=1), rcond=None)[0]
+        limit = self.config.max_skew_s
+        self._skew_s = np.clip(skew, -limit, limit)
+
+    @property
+    def camera_skews_s(self) -> dict[int, float]:
+        """Estimated clock skew per camera id (seconds; relative, mean zero over the site's cameras)."""
+        return {int(c): float(self._skew_s[i]) for c, i in self._camera_index.items()}
 
     def _predict(self, t_us: int) -> FloatArray:
         horizon = self.config.max_extrapolation_s

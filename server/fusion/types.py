@@ -144,6 +144,8 @@ class FusionConfig:
     # Two cameras whose smoothed observations of one person stay this far apart disagree: the younger of their
     # associations is dropped and re-assigned (crowds; relative clock skew x walking speed stays well below).
     camera_disagreement_m: float = 0.8
+    # Estimated relative clock skews are clipped to this (seconds); 0 turns the skew correction off.
+    max_skew_s: float = 0.5
     # Weight of a new observation in the position update (alpha of an alpha-beta filter).
     position_gain: float = 0.3
     # Weight of a local track's velocity in the global velocity update.
@@ -201,6 +203,8 @@ class FusionConfig:
                 raise FusionConfigError(f"{name} must be in (0, 1], got {value!r}")
         if self.reorder_window_us < 0 or self.camera_silence_us <= 0 or self.arrival_jitter_us < 0:
             raise FusionConfigError("reorder_window_us must be >= 0 and camera_silence_us > 0")
+        if not 0.0 <= self.max_skew_s <= 5.0:
+            raise FusionConfigError(f"max_skew_s must be in [0, 5] seconds, got {self.max_skew_s!r}")
         if self.confirm_after_s < 0 or self.max_extrapolation_s < 0 or self.merge_after_s < 0:
             raise FusionConfigError("confirm_after_s, max_extrapolation_s and merge_after_s must be >= 0")
         if not 0.0 <= self.confident_score <= 1.0 or self.fast_confirm_after_s < 0:

@@ -33,6 +33,7 @@ from server.fusion.types import CameraObservations, FusedFrame, FusionConfig
 from server.ingest.pipeline import CameraRuntime, PointSink
 from server.ingest.validation import DecodedFrame
 from server.insights.recorder import InsightsRecorder
+from server.observability.metrics import record_camera_skews
 from server.realtime.events import live_positions_event
 from server.realtime.publisher import LivePublisher
 from server.timeseries.measurements import (
@@ -140,6 +141,7 @@ class SiteAnalyticsProcessor:
     async def refresh(self) -> None:
         """Reload identities of every active site, and its configuration when zones or floor plan changed."""
         for site_id, state in list(self._sites.items()):
+            record_camera_skews(site_id, state.fusion.camera_skews_s)
             setup = await sync_to_async(self._load_setup)(site_id)
             identities = await sync_to_async(self._load_identities)(site_id)
             if setup.signature != state.setup.signature:

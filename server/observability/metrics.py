@@ -21,6 +21,7 @@ Metric families (all prefixed ``retail_``; type; meaning):
 - timeseries_write_errors_total (counter): failed batch writes (retried)
 - websocket_connections (gauge): open dashboard WebSockets in this process
 - alerts_raised_total{kind} (counter): security / distancing alerts raised
+- fusion_camera_skew_seconds{site,camera} (gauge): each camera's clock skew as the fusion estimates it
 - edge_* (see server.observability.edge_health): the last heartbeat of each edge box and camera
 - build_info{version} (gauge): 1, labelled with the software version
 """
@@ -28,7 +29,7 @@ Metric families (all prefixed ``retail_``; type; meaning):
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Final
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -156,6 +157,13 @@ WEBSOCKET_CONNECTIONS: Final = Gauge(
 ALERTS_RAISED: Final = Counter(
     "alerts_raised", "Alerts raised, by kind (warning, alarm, distancing).", ["kind"], namespace=NAMESPACE
 )
+FUSION_CAMERA_SKEW: Final = Gauge(
+    "fusion_camera_skew_seconds",
+    "Clock skew of each camera relative to the other cameras of its site, as the fusion estimates it (mean "
+    "zero per site; more than a few hundred ms means the box's NTP is off).",
+    ["site", "camera"],
+    namespace=NAMESPACE,
+)
 BUILD_INFO: Final = Gauge(
     "build_info", "Always 1; labelled with the software version.", ["version"], namespace=NAMESPACE
 )
@@ -167,6 +175,7 @@ __all__ = [
     "RejectReason",
     "record_alert",
     "record_auth_failure",
+    "record_camera_skews",
     "record_frame_accepted",
     "record_frame_duplicate",
     "record_frame_rejected",
@@ -274,6 +283,12 @@ def websocket_closed() -> None:
 def record_alert(kind: str) -> None:
     """Count one alert of `kind` ("warning", "alarm", "distancing", ...: a small fixed set)."""
     ALERTS_RAISED.labels(kind=kind).inc()
+
+
+def record_camera_skews(site_id: int, skews_s: Mapping[int, float]) -> None:
+    """Publish the fusion's estimated clock skew of each camera of ``site_id`` (camera id -> seconds)."""
+    for camera_id, skew_s in skews_s.items():
+        FUSION_CAMERA_SKEW.labels(site=str(site_id), camera=str(camera_id)).set(skew_s)
 
 
 def set_build_info(version: str) -> None:

@@ -174,6 +174,36 @@ def test_a_camera_with_a_steady_offset_keeps_its_association() -> None:
     assert fusion.reassociated_total == 0
 
 
+@pytest.mark.parametrize("skew_ms", [200.0, -300.0])
+def test_relative_clock_skew_is_estimated_and_corrected(skew_ms: float) -> None:
+    """Camera 2 stamps its frames ``skew_ms`` off. The fusion estimates the relative skews (mean zero) from the
+    walker both cameras see, and moves camera 2's observations to the common clock: the fused track no longer
+    zigzags between the cameras (each camera's frame pulled it v * skew back and forth)."""
+
+    def jitter(config: FusionConfig) -> tuple[SiteFusion, float]:
+        fusion = SiteFusion(config)
+        frames = run_two_cameras(
+            fusion,
+            seconds=12,
+            sees_1=lambda x, y: True,
+            sees_2=lambda x, y: True,
+            path=lambda t: walk(1.0, 5.0, 1.4, 0.0, t),
+            skew_2_ms=skew_ms,
+            noise_m=0.02,
+        )
+        late = [f for f in frames if f.size and f.time_us >= T0_US + 6_000_000]
+        x = np.array([f.floor_xy_m[0, 0] for f in late])
+        t_s = np.array([(f.time_us - T0_US) / 1e6 for f in late])
+        return fusion, float(np.std(np.diff(x) - 1.4 * np.diff(t_s)))
+
+    config = dataclasses.replace(IMMEDIATE, reorder_window_us=700_000)
+    fusion, corrected = jitter(config)
+    half = skew_ms / 2000.0
+    assert fusion.camera_skews_s == pytest.approx({1: -half, 2: half}, abs=0.02)
+    _, uncorrected = jitter(dataclasses.replace(config, max_skew_s=0.0))
+    assert corrected < 0.5 * uncorrected
+
+
 def test_crossing_people_keep_their_ids_through_the_crossing() -> None:
     fusion = SiteFusion(IMMEDIATE)
     first_ids: dict[int, int] = {}
@@ -367,6 +397,8 @@ def test_empty_frames_are_fine() -> None:
         {"first_global_id": 0},
         {"end_after_s": -1.0},
         {"arrival_jitter_us": -5},
+        {"camera_disagreement_m": 0.0},
+        {"max_skew_s": -0.1},
     ],
 )
 def test_bad_config_raises_a_typed_error(change: dict[str, Any]) -> None:

@@ -286,3 +286,11 @@ def test_package_imports_no_django() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_camera_skews_are_published_per_site_and_camera() -> None:
+    metrics.record_camera_skews(41, {3: 0.12, 4: -0.12})
+    assert _value("retail_fusion_camera_skew_seconds", {"site": "41", "camera": "3"}) == pytest.approx(0.12)
+    assert _value("retail_fusion_camera_skew_seconds", {"site": "41", "camera": "4"}) == pytest.approx(-0.12)
+    metrics.record_camera_skews(41, {3: 0.05})
+    assert _value("retail_fusion_camera_skew_seconds", {"site": "41", "camera": "3"}) == pytest.approx(0.05)
