@@ -8,7 +8,7 @@ Algorithm, per TrackFrame released by the reorder buffer (capture-time order, se
    with the person's position at its own stamped time; the offset (speed x skew) is absorbed by the gates.
    **Clock skew**: a camera stamped ``s`` late sees a walker ``v * s`` behind the other cameras, so the
    smoothed per-camera offsets of step 2 give each pair of cameras' relative skew; a weighted least-squares
-   fit (mean zero, evidence forgotten over ~1000 frames) gives each camera's skew, and step 4 moves each
+   fit (mean zero, evidence decays by 3 % per second) gives each camera's skew, and step 4 moves each
    observation to the common clock (``z + v * skew``) before the update (``camera_skews_s``).
 2. **Association memory**: a confirmed, floor-valid row whose (camera, local id) was associated before keeps
    its global id while it stays within ``memory_gate_distance_m`` of the prediction (ids stay stable while a
@@ -65,9 +65,9 @@ _MIN_VELOCITY_DT_S = 0.1
 _MERGE_CHECK_INTERVAL_US = 200_000
 # Weight of a new residual in the smoothed per-(person, camera) offset of the camera-consistency check.
 _OFFSET_GAIN = 0.3
-# Skew estimation uses persons walking at least this fast, and forgets old evidence by this factor per frame.
+# Skew estimation uses persons walking at least this fast, and forgets old evidence by this factor per second.
 _SKEW_MIN_SPEED_MPS = 0.5
-_SKEW_FORGET = 0.999
+_SKEW_FORGET = 0.97
 
 
 @dataclass(slots=True)
@@ -110,10 +110,13 @@ class SiteFusion:
         self._camera_since_us: IntArray = np.zeros((capacity, 0), dtype=np.int64)
         # Relative clock skew per camera column (seconds, mean zero), estimated from walkers seen by two cameras:
         # pairwise sums of -(offset_i - offset_j).v and |v|^2 with exponential forgetting.
-        self._skew_num: FloatArray = np.zeros((0, 0))
+        self._skew_num: FloatArray = np.zeros((0, 0))  # this second's sums, row = the observing camera
         self._skew_den: FloatArray = np.zeros((0, 0))
+        self._skew_num_total: FloatArray = np.zeros((0, 0))  # antisymmetric / symmetric, decayed
+        self._skew_den_total: FloatArray = np.zeros((0, 0))
         self._skew_s: FloatArray = np.zeros(0)
-        self._skew_samples = 0
+        self._skew_solved_us = _NEVER_US
+        self._source_window_us = int(self.config.source_window_s * 1e6)
         self._memory: dict[tuple[int, int], _Association] = {}
         self._merge_since_us: dict[tuple[int, int], int] = {}
         self._last_purge_us = _NEVER_US
@@ -304,6 +307,8 @@ class SiteFusion:
             self._camera_since_us = np.hstack([self._camera_since_us, np.zeros((slots, 1), dtype=np.int64)])
             self._skew_num = np.pad(self._skew_num, ((0, 1), (0, 1)))
             self._skew_den = np.pad(self._skew_den, ((0, 1), (0, 1)))
+            self._skew_num_total = np.pad(self._skew_num_total, ((0, 1), (0, 1)))
+            self._skew_den_total = np.pad(self._skew_den_total, ((0, 1), (0, 1)))
             self._skew_s = np.append(self._skew_s, 0.0)
         return column
 
@@ -324,52 +329,49 @@ class SiteFusion:
         self._camera_offset[slots, column] = offset
         if self._camera_seen_us.shape[1] < 2:
             return rows[:0]
-        recent = self._camera_seen_us[slots] >= t_us - int(self.config.source_window_s * 1e6)
+        recent = self._camera_seen_us[slots] >= t_us - self._source_window_us
         recent[:, column] = False
-        younger = self._camera_since_us[slots] < self._camera_since_us[slots, column][:, None]
+        if not recent.any():
+            return rows[:0]
+        since = self._camera_since_us[slots]
         gap = self._camera_offset[slots] - offset[:, None, :]
-        apart = gap[..., 0] ** 2 + gap[..., 1] ** 2 > self.config.camera_disagreement_m**2
-        bad = np.flatnonzero((recent & younger & apart).any(axis=1))
-        self._learn_skew(column, slots, offset, gap, recent & ~apart)
+        apart = np.einsum("kcx,kcx->kc", gap, gap) > self.config.camera_disagreement_m**2
+        bad = np.flatnonzero((recent & apart & (since < since[:, column, None])).any(axis=1))
+        self._learn_skew(column, slots, gap, recent & ~apart, t_us)
         if bad.size:
             self._camera_offset[slots[bad], column] = 0.0
             self.reassociated_total += int(bad.size)
         skipped: IntArray = rows[bad]
         return skipped
 
-    def _learn_skew(
-        self, column: int, slots: IntArray, offset: FloatArray, gap: FloatArray, agree: BoolArray
-    ) -> None:
+    def _learn_skew(self, column: int, slots: IntArray, gap: FloatArray, agree: BoolArray, t_us: int) -> None:
         """Accumulate the relative clock skew of camera ``column`` against the others from the persons both
         observe while walking: a camera stamped ``s`` late sees a walker ``v * s`` behind, so
-        ``offset_i - offset_j = -v (s_i - s_j)``. Re-solve the per-camera skews every 50 samples."""
+        ``offset_i - offset_j = -v (s_i - s_j)``, i.e. ``gap . v = (s_i - s_j) |v|^2`` with ``gap`` the other
+        camera's offset minus this one's. Re-solve the per-camera skews once per second of stream time."""
         velocity = self._vel[slots]
-        speed2 = velocity[:, 0] ** 2 + velocity[:, 1] ** 2
+        speed2 = np.einsum("kx,kx->k", velocity, velocity)
         use = agree & (speed2 >= _SKEW_MIN_SPEED_MPS**2)[:, None]
-        if not use.any():
-            return
-        # gap = offset_other - offset_this; -(offset_this - offset_other).v = gap.v
-        along = gap[..., 0] * velocity[:, None, 0] + gap[..., 1] * velocity[:, None, 1]
-        num = np.where(use, along, 0.0).sum(axis=0)
-        den = np.where(use, speed2[:, None], 0.0).sum(axis=0)
-        self._skew_num *= _SKEW_FORGET
-        self._skew_den *= _SKEW_FORGET
-        self._skew_num[column] += num
-        self._skew_num[:, column] -= num
-        self._skew_den[column] += den
-        self._skew_den[:, column] += den
-        self._skew_samples += int(use.sum())
-        if self._skew_samples >= 50:
-            self._skew_samples = 0
-            self._solve_skew()
+        if use.any():
+            self._skew_num[column] += np.einsum("kcx,kx,kc->c", gap, velocity, use)
+            self._skew_den[column] += speed2 @ use
+        if t_us - self._skew_solved_us >= 1_000_000:
+            self._solve_skew(t_us)
 
-    def _solve_skew(self) -> None:
-        """Least-squares skews from the pairwise sums (weights |v|^2), mean zero, clipped to the tolerance."""
-        den = self._skew_den
-        laplacian = np.diag(den.sum(axis=1)) - den
+    def _solve_skew(self, t_us: int) -> None:
+        """Fold the last second's evidence into the totals (older evidence decays by ``_SKEW_FORGET`` per
+        second) and solve the weighted least squares for the skews (mean zero, clipped to ``max_skew_s``)."""
+        self._skew_solved_us = t_us
+        self._skew_num_total = _SKEW_FORGET * self._skew_num_total + (self._skew_num - self._skew_num.T)
+        self._skew_den_total = _SKEW_FORGET * self._skew_den_total + (self._skew_den + self._skew_den.T)
+        self._skew_num[:] = 0.0
+        self._skew_den[:] = 0.0
+        den = self._skew_den_total
+        if not den.any():
+            return
         count = den.shape[0]
-        system = laplacian + np.ones((count, count)) / count  # pins the mean to zero
-        skew = np.linalg.lstsq(system, self._skew_num.sum(axis=1), rcond=None)[0]
+        system = np.diag(den.sum(axis=1)) - den + np.ones((count, count)) / count  # the mean is pinned to zero
+        skew = np.linalg.lstsq(system, self._skew_num_total.sum(axis=1), rcond=None)[0]
         limit = self.config.max_skew_s
         self._skew_s = np.clip(skew, -limit, limit)
 
