@@ -68,6 +68,8 @@ _OFFSET_GAIN = 0.3
 # Skew estimation uses persons walking at least this fast, and forgets old evidence by this factor per second.
 _SKEW_MIN_SPEED_MPS = 0.5
 _SKEW_FORGET = 0.97
+# ... and samples every this many frames (the skews change over minutes; the offsets are smoothed anyway).
+_SKEW_EVERY_FRAMES = 3
 
 
 @dataclass(slots=True)
@@ -116,6 +118,7 @@ class SiteFusion:
         self._skew_den_total: FloatArray = np.zeros((0, 0))
         self._skew_s: FloatArray = np.zeros(0)
         self._skew_solved_us = _NEVER_US
+        self._skew_tick = 0
         self._source_window_us = int(self.config.source_window_s * 1e6)
         self._memory: dict[tuple[int, int], _Association] = {}
         self._merge_since_us: dict[tuple[int, int], int] = {}
@@ -337,7 +340,9 @@ class SiteFusion:
         gap = self._camera_offset[slots] - offset[:, None, :]
         apart = np.einsum("kcx,kcx->kc", gap, gap) > self.config.camera_disagreement_m**2
         bad = np.flatnonzero((recent & apart & (since < since[:, column, None])).any(axis=1))
-        self._learn_skew(column, slots, gap, recent & ~apart, t_us)
+        self._skew_tick += 1
+        if self._skew_tick % _SKEW_EVERY_FRAMES == 0:
+            self._learn_skew(column, slots, gap, recent & ~apart, t_us)
         if bad.size:
             self._camera_offset[slots[bad], column] = 0.0
             self.reassociated_total += int(bad.size)
@@ -370,7 +375,8 @@ class SiteFusion:
         if not den.any():
             return
         count = den.shape[0]
-        system = np.diag(den.sum(axis=1)) - den + np.ones((count, count)) / count  # the mean is pinned to zero
+        # The Laplacian of the camera graph, plus a term that pins the mean skew to zero.
+        system = np.diag(den.sum(axis=1)) - den + np.ones((count, count)) / count
         skew = np.linalg.lstsq(system, self._skew_num_total.sum(axis=1), rcond=None)[0]
         limit = self.config.max_skew_s
         self._skew_s = np.clip(skew, -limit, limit)
