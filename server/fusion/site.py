@@ -28,7 +28,8 @@ Algorithm, per TrackFrame released by the reorder buffer (capture-time order, se
    residual ``r = z + v * skew - p_pred``, speed clipped to ``max_speed_mps``.
 5. **Birth**: unmatched confirmed rows start tentative persons; a tentative person is confirmed (and reported)
    after ``confirm_after_s`` and ``confirm_min_hits`` observations (after ``fast_confirm_after_s`` when the
-   mean score of its observations is at least ``confident_score``), and silently dropped when unseen for
+   mean score of its observations is at least ``confident_score``) if that mean reaches ``confirm_min_score``
+   (else only after ``low_score_confirm_after_s``), and silently dropped when unseen for
    ``tentative_timeout_s``.
 6. **Merge**: two confirmed persons closer than ``merge_distance_m`` for ``merge_after_s`` that no camera
    observed together within ``source_window_s`` are one person seen twice; the younger id ends and its
@@ -461,7 +462,9 @@ class SiteFusion:
             old_enough = (age_us >= int(cfg.confirm_after_s * 1e6)) | (
                 confident & (age_us >= int(cfg.fast_confirm_after_s * 1e6))
             )
-            promote = tentative & old_enough & (self._hits >= cfg.confirm_min_hits)
+            scored = self._score_sum >= cfg.confirm_min_score * self._hits
+            persistent = age_us >= int(cfg.low_score_confirm_after_s * 1e6)
+            promote = tentative & ((old_enough & scored) | persistent) & (self._hits >= cfg.confirm_min_hits)
             self._confirmed |= promote
             drop = tentative & ~promote & (unseen_us > int(cfg.tentative_timeout_s * 1e6))
             self._active &= ~drop

@@ -158,6 +158,12 @@ class FusionConfig:
     # confident_score (a detector's false positives score low; 1.0 disables the fast path).
     fast_confirm_after_s: float = 0.2
     confident_score: float = 0.6
+    # Either way the mean detection score must reach this (a false-positive tracklet that lives past
+    # confirm_after_s stays tentative; Frigate's "threshold" plays the same role) ...
+    confirm_min_score: float = 0.45
+    # ... unless the person has been observed for this long (a real person a camera detects poorly; false
+    # positive tracklets rarely last a second).
+    low_score_confirm_after_s: float = 1.5
     # A tentative global person not observed for this long is dropped silently.
     tentative_timeout_s: float = 0.5
     # A confirmed global person not observed by any camera for this long ends (EndedPerson).
@@ -209,5 +215,7 @@ class FusionConfig:
             raise FusionConfigError("confirm_after_s, max_extrapolation_s and merge_after_s must be >= 0")
         if not 0.0 <= self.confident_score <= 1.0 or self.fast_confirm_after_s < 0:
             raise FusionConfigError("confident_score must be in [0, 1] and fast_confirm_after_s >= 0")
+        if not 0.0 <= self.confirm_min_score <= 1.0 or self.low_score_confirm_after_s < 0:
+            raise FusionConfigError("confirm_min_score must be in [0, 1] and low_score_confirm_after_s >= 0")
         if self.confirm_min_hits < 1 or self.first_global_id < 1:
             raise FusionConfigError("confirm_min_hits and first_global_id must be >= 1")

@@ -268,6 +268,23 @@ def test_confirmation_time_depends_on_the_score_and_false_positive_tracklets_nev
 
 
 @pytest.mark.parametrize(
+    ("min_score", "frames", "shown"), [(0.0, 10, True), (0.45, 10, False), (0.45, 18, True)]
+)
+def test_a_low_score_tracklet_needs_the_minimum_mean_score_or_persistence(
+    min_score: float, frames: int, shown: bool
+) -> None:
+    """A 1 s tracklet scoring 0.40 outlives confirm_after_s: the mean-score floor keeps it off the floor plan,
+    while a real person (0.8) next to it is confirmed either way; seen for longer than
+    low_score_confirm_after_s (1.5 s), the poorly detected one is confirmed too."""
+    fusion = SiteFusion(dataclasses.replace(IMMEDIATE, confirm_min_score=min_score))
+    seen: set[int] = set()
+    for k in range(frames):
+        frame = fusion.update(obs(1, k * 100.0, [(1, 3.0, 3.0), (9, 8.0, 8.0)], score=[0.8, 0.4]))
+        seen.update(frame.global_ids.tolist())
+    assert seen == ({1, 2} if shown else {1})
+
+
+@pytest.mark.parametrize(
     ("confirmed", "valid"),
     [(False, True), (True, False), (False, False)],
     ids=["tentative", "off-floor", "both"],
@@ -399,6 +416,8 @@ def test_empty_frames_are_fine() -> None:
         {"arrival_jitter_us": -5},
         {"camera_disagreement_m": 0.0},
         {"max_skew_s": -0.1},
+        {"confirm_min_score": 1.5},
+        {"low_score_confirm_after_s": -1.0},
     ],
 )
 def test_bad_config_raises_a_typed_error(change: dict[str, Any]) -> None:
