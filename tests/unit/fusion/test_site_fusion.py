@@ -25,13 +25,17 @@ def walk(x0: float, y0: float, vx: float, vy: float, t_ms: float) -> tuple[float
     return x0 + vx * t_ms / 1000, y0 + vy * t_ms / 1000
 
 
+def everywhere(x: float, y: float) -> bool:
+    return True
+
+
 def run_two_cameras(
     fusion: SiteFusion,
     *,
     seconds: float,
-    sees_1,
-    sees_2,
     path,
+    sees_1=everywhere,
+    sees_2=everywhere,
     skew_2_ms: float = 0.0,
     noise_m: float = 0.0,
     seed: int = 0,
@@ -64,8 +68,6 @@ def test_person_seen_by_two_overlapping_cameras_is_one_global_person(skew_ms: fl
     frames = run_two_cameras(
         fusion,
         seconds=8,
-        sees_1=lambda x, y: True,
-        sees_2=lambda x, y: True,
         path=lambda t: walk(2.0, 5.0, 1.4, 0.0, t),
         skew_2_ms=skew_ms,
         noise_m=noise_m,
@@ -163,8 +165,6 @@ def test_a_camera_with_a_steady_offset_keeps_its_association() -> None:
     frames = run_two_cameras(
         fusion,
         seconds=8,
-        sees_1=lambda x, y: True,
-        sees_2=lambda x, y: True,
         path=lambda t: walk(2.0, 5.0, 1.5, 0.0, t),
         skew_2_ms=-300.0,
         noise_m=0.1,
@@ -185,8 +185,6 @@ def test_relative_clock_skew_is_estimated_and_corrected(skew_ms: float) -> None:
         frames = run_two_cameras(
             fusion,
             seconds=12,
-            sees_1=lambda x, y: True,
-            sees_2=lambda x, y: True,
             path=lambda t: walk(1.0, 5.0, 1.4, 0.0, t),
             skew_2_ms=skew_ms,
             noise_m=0.02,
