@@ -2,7 +2,11 @@
 
 Identity binding is an oracle standing in for badge events: a global person is bound to the employee that
 the truth matches it to most often so far (matches: optimal assignment within 1 m at each evaluation sample).
-The same matching maps global ids to truth persons when scoring violations and alarms (majority over the run).
+The same matching maps global ids to truth persons when scoring violations and alarms, at the time of the
+event: an alarm's person is the one its global id was matched to at the sample nearest the alarm, a
+violation's persons are those each global id was matched to most often while the violation lasted. A
+global id that moved from one person to another (an identity switch, which IDF1 counts) therefore does not
+also turn the contacts it recorded correctly before the switch into false ones.
 IDF1 uses motmetrics on the global ids against the truth ids, 1 m match threshold.
 """
 
@@ -119,6 +123,19 @@ class _Matcher:
         candidates = [i for i in (index - 1, index) if 0 <= i < len(times)]
         best = min(candidates, key=lambda i: abs(times[i] - time_us))
         return persons[best]
+
+    def person_during(self, gid: int, start_us: int, end_us: int) -> int | None:
+        """The truth person matched to ``gid`` most often between ``start_us`` and ``end_us`` (the sample
+        nearest ``start_us`` when none falls inside)."""
+        entry = self.history.get(gid)
+        if entry is None:
+            return None
+        times, persons = entry
+        first = int(np.searchsorted(times, start_us))
+        last = int(np.searchsorted(times, end_us, side="right"))
+        if first >= last:
+            return self.person_at(gid, start_us)
+        return Counter(persons[first:last]).most_common(1)[0][0]
 
     def person_of(self, gid: int) -> int | None:
         counter = self.votes.get(gid)
@@ -266,8 +283,8 @@ def _match_violations(
 ) -> tuple[float, float]:
     """Precision of ``estimated`` against ``for_precision``, recall of ``for_recall`` by ``estimated``.
 
-    Match: same truth pair (through the global id -> truth person majority) and intervals overlapping
-    within 1 s."""
+    Match: same truth pair (each global id's truth person during the estimated violation) and intervals
+    overlapping within 1 s."""
     tolerance_us = 1_000_000
 
     def index(violations: tuple[TruthViolation, ...]) -> dict[tuple[int, int], list[tuple[int, int]]]:
@@ -283,11 +300,12 @@ def _match_violations(
     recalled: set[tuple[int, int, int]] = set()
     true_positive = 0
     for v in estimated:
-        a, b = matcher.person_of(v.person_a), matcher.person_of(v.person_b)
+        end = v.end_us if v.end_us is not None else v.last_close_us
+        a = matcher.person_during(v.person_a, v.start_us, end)
+        b = matcher.person_during(v.person_b, v.start_us, end)
         if a is None or b is None or a == b:
             continue
         key = (min(a, b), max(a, b))
-        end = v.end_us if v.end_us is not None else v.last_close_us
         true_positive += any(
             v.start_us <= end_us + tolerance_us and end >= start_us - tolerance_us
             for start_us, end_us in precision_pairs.get(key, [])
