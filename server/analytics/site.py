@@ -30,9 +30,12 @@ fused position at t; updates must come in non-decreasing time):
 * **Access control**: a person is unauthorised for a restricted zone when their level is below the zone's
   ``required_level`` and the zone is not among their permitted zones (visitors: level 0, no permissions). An
   unauthorised person inside the zone meets the *alarm* condition; one outside but within
-  ``warning_distance_m`` of its boundary meets the *warning* condition. An alert is raised at the frame a
-  condition becomes true, unless an alert of the same (person, zone, kind) was raised less than
-  ``alert_cooldown_s`` before.
+  ``warning_distance_m`` of its boundary meets the *warning* condition. A person who appeared inside the zone
+  (never seen outside it) meets the alarm condition only once they have been tracked for
+  ``alarm_appeared_inside_after_s``: a real person walks in and is seen outside first, while a detector's
+  false positive that outlives the fusion's confirmation is born where it stands and rarely lasts a second.
+  An alert is raised at the frame a condition becomes true, unless an alert of the same (person, zone,
+  kind) was raised less than ``alert_cooldown_s`` before.
 """
 
 from __future__ import annotations
@@ -230,6 +233,11 @@ class SiteAnalytics:
         self._last_zone: IntArray = np.full(capacity, _NO_ZONE, dtype=np.int64)
         self._warn_state: BoolArray = np.zeros((capacity, restricted_count), dtype=np.bool_)
         self._alarm_state: BoolArray = np.zeros((capacity, restricted_count), dtype=np.bool_)
+        # Per row: first frame time, and whether the person was ever seen outside each restricted zone.
+        self._first_us: IntArray = np.zeros(capacity, dtype=np.int64)
+        self._seen_outside: BoolArray = np.zeros((capacity, restricted_count), dtype=np.bool_)
+        self._appeared_inside_us = int(config.alarm_appeared_inside_after_s * 1e6)
+        self._now_us = 0
         self._frame_counter = 0
 
         self._last_time_us: int | None = None
@@ -254,6 +262,7 @@ class SiteAnalytics:
         self._validate(frame)
         gid_list: list[int] = frame.global_ids.tolist()
         self._frame_counter += 1
+        self._now_us = t_us
 
         heat, buckets = self._heat(t_us, frame)
         rows = self._rows_for(gid_list)
@@ -409,6 +418,8 @@ class SiteAnalytics:
         self._last_zone[row] = _NO_ZONE
         self._warn_state[row] = False
         self._alarm_state[row] = False
+        self._first_us[row] = self._now_us
+        self._seen_outside[row] = False
         self._row_of[gid] = row
         return row
 
@@ -427,6 +438,8 @@ class SiteAnalytics:
         self._last_zone = grown(self._last_zone, _NO_ZONE)
         self._warn_state = grown(self._warn_state, False)
         self._alarm_state = grown(self._alarm_state, False)
+        self._first_us = grown(self._first_us, 0)
+        self._seen_outside = grown(self._seen_outside, False)
 
     def _close_vanished(self, dwell: list[DwellRecord], ended: list[DistancingViolation]) -> None:
         vanished = np.flatnonzero(self._row_active & (self._row_stamp != self._frame_counter))
@@ -576,6 +589,8 @@ class SiteAnalytics:
         alerts: list[AccessAlert],
     ) -> None:
         count = len(gid_list)
+        inside_restricted = inside[:, self._restricted]
+        self._seen_outside[rows] |= ~inside_restricted
         restricted_ids = [self._zone_id_list[z] for z in self._restricted.tolist()]
         levels = np.zeros(count, dtype=np.int64)
         permitted = np.zeros((count, self._restricted.size), dtype=np.bool_)
@@ -592,7 +607,6 @@ class SiteAnalytics:
             self._warn_state[rows] = False
             self._alarm_state[rows] = False
             return
-        inside_restricted = inside[:, self._restricted]
         near = (
             (xy[:, 0:1] >= self._restricted_low[:, 0])
             & (xy[:, 0:1] <= self._restricted_high[:, 0])
@@ -603,7 +617,10 @@ class SiteAnalytics:
         candidates = np.flatnonzero((near & unauthorised).any(axis=1))
         if candidates.size:
             distance[candidates] = self._restricted_edges.distance(xy[candidates])
-        alarm = unauthorised & inside_restricted
+        established = (
+            self._seen_outside[rows] | ((t_us - self._first_us[rows]) >= self._appeared_inside_us)[:, None]
+        )
+        alarm = unauthorised & inside_restricted & established
         warning = unauthorised & ~inside_restricted & (distance <= self._warning_m[None, :])
         new_alarm = alarm & ~self._alarm_state[rows]
         new_warning = warning & ~self._warn_state[rows]

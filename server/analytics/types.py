@@ -125,6 +125,9 @@ class AnalyticsConfig:
     violation_update_interval_s: float = 1.0
     # An access-control alert for the same (person, zone, kind) is not repeated within this time.
     alert_cooldown_s: float = 60.0
+    # A person who appeared inside a restricted zone (never seen outside it) alarms only once tracked this long
+    # (a false-positive detection is born where it stands; a real person walks in and is seen outside first).
+    alarm_appeared_inside_after_s: float = 1.5
     # A zone visit ends once the person has been outside the zone for this long.
     exit_grace_s: float = 1.0
     # Heat map: a person's position is held at most this long when updates stall.
@@ -161,6 +164,7 @@ class AnalyticsConfig:
             "distancing_gap_s": self.distancing_gap_s,
             "distancing_smoothing_s": self.distancing_smoothing_s,
             "alert_cooldown_s": self.alert_cooldown_s,
+            "alarm_appeared_inside_after_s": self.alarm_appeared_inside_after_s,
             "exit_grace_s": self.exit_grace_s,
         }
         for name, value in positive.items():

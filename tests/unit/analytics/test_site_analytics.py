@@ -296,12 +296,31 @@ def test_access_alerts_by_level_and_permission(
     ("cooldown_s", "expected_s"), [(60.0, [0.0]), (2.0, [0.0, 2.0, 5.0]), (2.5, [0.0, 5.0])]
 )
 def test_alarms_are_deduplicated_with_a_cool_down(cooldown_s: float, expected_s: list[float]) -> None:
-    analytics = SiteAnalytics(site_config(alert_cooldown_s=cooldown_s))
+    analytics = SiteAnalytics(site_config(alert_cooldown_s=cooldown_s, alarm_appeared_inside_after_s=0.0))
     path = [(0.0, 22.0, 2.0), (1.0, 15.0, 2.0), (2.0, 22.0, 2.0), (3.0, 22.0, 2.0)]  # in, out, in again
     path += [(4.0, 15.0, 2.0), (5.0, 22.0, 2.0)]
     updates = play(analytics, walk(1, path))
     times = [(a.time_us - us(0.0)) / 1e6 for u in updates for a in u.alerts if a.kind is AlertKind.ALARM]
     assert times == expected_s
+
+
+def test_a_person_who_appears_inside_a_restricted_zone_alarms_only_once_established() -> None:
+    """A false-positive detection is born where it stands: inside the zone, it must last 1.5 s to alarm. A
+    person who walked in (seen outside first) alarms at once."""
+    analytics = SiteAnalytics(site_config())
+    ghost = walk(1, [(round(0.1 * k, 1), 22.0, 2.0) for k in range(11)])  # 1 s inside, then gone
+    updates = play(analytics, ghost)
+    assert [a for u in updates for a in u.alerts if a.kind is AlertKind.ALARM] == []
+
+    analytics = SiteAnalytics(site_config())
+    lingering = walk(2, [(round(0.1 * k, 1), 22.0, 2.0) for k in range(25)])  # 2.4 s inside
+    times = [(a.time_us - us(0.0)) / 1e6 for u in play(analytics, lingering) for a in u.alerts]
+    assert times == [pytest.approx(1.5)]
+
+    analytics = SiteAnalytics(site_config())
+    walked_in = walk(3, [(0.0, 15.0, 2.0), (0.1, 22.0, 2.0), (0.2, 22.0, 2.0)])
+    alarms = [a for u in play(analytics, walked_in) for a in u.alerts if a.kind is AlertKind.ALARM]
+    assert [(a.time_us - us(0.0)) / 1e6 for a in alarms] == [pytest.approx(0.1)]
 
 
 def test_alert_message_wording() -> None:
