@@ -237,7 +237,6 @@ class SiteAnalytics:
         self._first_us: IntArray = np.zeros(capacity, dtype=np.int64)
         self._seen_outside: BoolArray = np.zeros((capacity, restricted_count), dtype=np.bool_)
         self._appeared_inside_us = int(config.alarm_appeared_inside_after_s * 1e6)
-        self._now_us = 0
         self._frame_counter = 0
 
         self._last_time_us: int | None = None
@@ -262,10 +261,9 @@ class SiteAnalytics:
         self._validate(frame)
         gid_list: list[int] = frame.global_ids.tolist()
         self._frame_counter += 1
-        self._now_us = t_us
 
         heat, buckets = self._heat(t_us, frame)
-        rows = self._rows_for(gid_list)
+        rows = self._rows_for(gid_list, t_us)
         dwell: list[DwellRecord] = []
         ended: list[DistancingViolation] = []
         self._close_vanished(dwell, ended)
@@ -395,18 +393,18 @@ class SiteAnalytics:
         self._bucket_start_us = None
         return bucket
 
-    def _rows_for(self, gid_list: list[int]) -> IntArray:
+    def _rows_for(self, gid_list: list[int], t_us: int) -> IntArray:
         row_of = self._row_of
         found = [row_of.get(gid, -1) for gid in gid_list]
         if -1 in found:
             for i, gid in enumerate(gid_list):
                 if found[i] < 0:
-                    found[i] = self._new_row(gid)
+                    found[i] = self._new_row(gid, t_us)
         rows = np.array(found, dtype=np.int64)
         self._row_stamp[rows] = self._frame_counter
         return rows
 
-    def _new_row(self, gid: int) -> int:
+    def _new_row(self, gid: int, t_us: int) -> int:
         free = np.flatnonzero(~self._row_active)
         if free.size == 0:
             self._grow()
@@ -418,7 +416,7 @@ class SiteAnalytics:
         self._last_zone[row] = _NO_ZONE
         self._warn_state[row] = False
         self._alarm_state[row] = False
-        self._first_us[row] = self._now_us
+        self._first_us[row] = t_us
         self._seen_outside[row] = False
         self._row_of[gid] = row
         return row
