@@ -23,7 +23,11 @@ Algorithm, per TrackFrame released by the reorder buffer (capture-time order, se
 3. **Assignment**: the remaining confirmed rows are matched to the persons not yet taken in this frame by
    ``scipy.optimize.linear_sum_assignment`` on the floor distance, gated at ``gate_distance_m``. This is the
    hand-over (a new local id of another camera joins the person) and the overlap rule (a person seen by two
-   cameras is one person, as each camera's row is matched to the same global person).
+   cameras is one person, as each camera's row is matched to the same global person). **Backward gate**: a
+   new row cannot join a walking person whom the same camera still follows with a lost local track when it
+   lies more than ``backward_gate_m`` *behind* where that person was last placed (along their velocity,
+   after the camera's skew correction): it is someone passing them the other way. In a doorway, a person
+   coming in as another goes out would otherwise take over the leaver's id (and their identity).
 4. **Update** (alpha-beta filter): ``p <- p_pred + alpha r``, ``v <- v + beta r / max(dt, 0.1 s)`` with
    residual ``r = z + v * skew - p_pred``, speed clipped to ``max_speed_mps``.
 5. **Birth**: unmatched confirmed rows start tentative persons; a tentative person is confirmed (and reported)
@@ -197,6 +201,8 @@ class SiteFusion:
         taken = np.zeros(self._active.shape[0], dtype=np.bool_)
         usable = obs.confirmed & obs.valid_floor
         row_slot = np.full(obs.size, -1, dtype=np.int64)
+        # Persons this camera still follows with a lost (or tentative) local track: step 3's backward gate.
+        held_lost = np.zeros(self._active.shape[0], dtype=np.bool_)
 
         # 2. association memory
         camera_id = obs.camera_id
@@ -214,6 +220,8 @@ class SiteFusion:
             association.refreshed_us = t_us
             if usable[row]:
                 row_slot[row] = slot
+            else:
+                held_lost[slot] = True
         memory_rows = np.flatnonzero(row_slot >= 0)
         if memory_rows.size:
             slots = row_slot[memory_rows]
@@ -241,6 +249,10 @@ class SiteFusion:
                 delta = obs.floor_xy_m[pool_rows, None, :] - predicted[None, pool_slots, :]
                 cost = np.hypot(delta[..., 0], delta[..., 1])
                 feasible = cost <= cfg.gate_distance_m
+                lost_here = held_lost[pool_slots]
+                if cfg.backward_gate_m > 0 and lost_here.any():
+                    behind = self._behind(obs.floor_xy_m[pool_rows], pool_slots[lost_here], camera_column)
+                    feasible[:, lost_here] &= ~behind
                 if feasible.any():
                     cost = np.where(feasible, cost, _INFEASIBLE)
                     rows_i, slots_i = linear_sum_assignment(cost)
@@ -297,6 +309,20 @@ class SiteFusion:
         return self._snapshot(ended=tuple(ended), processed=1)
 
     # ------------------------------------------------------------------ helpers
+
+    def _behind(self, xy: FloatArray, slots: IntArray, column: int) -> BoolArray:
+        """(rows, slots) pairs whose observation lies more than ``backward_gate_m`` behind where a walking
+        person was last placed, along their direction of motion, once this camera's clock skew is corrected."""
+        cfg = self.config
+        velocity = self._vel[slots]
+        speed = np.hypot(velocity[:, 0], velocity[:, 1])
+        walking = speed >= cfg.backward_gate_min_speed_mps
+        if not walking.any():
+            return np.zeros((xy.shape[0], slots.shape[0]), dtype=np.bool_)
+        delta = xy[:, None, :] + velocity[None] * self._skew_s[column] - self._pos[slots][None]
+        along = np.einsum("rsx,sx->rs", delta, velocity)
+        behind: BoolArray = walking[None, :] & (along < -cfg.backward_gate_m * speed[None, :])
+        return behind
 
     def _camera_column(self, camera_id: int) -> int:
         column = self._camera_index.get(camera_id)

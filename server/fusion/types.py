@@ -139,6 +139,11 @@ class FusionConfig:
     site_id: int = 0
     # Assignment gate: an observation can join a global person whose predicted position is closer than this.
     gate_distance_m: float = 1.3
+    # ... but not a person walking at least backward_gate_min_speed_mps whom the same camera still follows with a
+    # lost local track, when it lies more than this far behind their last position along their motion (skew
+    # corrected): that is someone passing them the other way, e.g. in a doorway (0 turns the check off).
+    backward_gate_m: float = 0.5
+    backward_gate_min_speed_mps: float = 0.5
     # A remembered (camera, local id) → global id association is kept while the observation stays this close.
     memory_gate_distance_m: float = 2.5
     # Two cameras whose smoothed observations of one person stay this far apart disagree: the younger of their
@@ -209,6 +214,8 @@ class FusionConfig:
                 raise FusionConfigError(f"{name} must be in (0, 1], got {value!r}")
         if self.reorder_window_us < 0 or self.camera_silence_us <= 0 or self.arrival_jitter_us < 0:
             raise FusionConfigError("reorder_window_us must be >= 0 and camera_silence_us > 0")
+        if not self.backward_gate_m >= 0 or not self.backward_gate_min_speed_mps >= 0:
+            raise FusionConfigError("backward_gate_m and backward_gate_min_speed_mps must be >= 0")
         if not 0.0 <= self.max_skew_s <= 5.0:
             raise FusionConfigError(f"max_skew_s must be in [0, 5] seconds, got {self.max_skew_s!r}")
         if self.confirm_after_s < 0 or self.max_extrapolation_s < 0 or self.merge_after_s < 0:

@@ -223,6 +223,38 @@ def test_crossing_people_keep_their_ids_through_the_crossing() -> None:
         assert (final[gid] > 5.0) == (start_x < 5.0)  # each id crossed over with its own person
 
 
+def _doorway(config: FusionConfig) -> tuple[int, int]:
+    """Person A walks out through a door at x = 0 at 1.2 m/s; as their local track is lost at x = 0.3 (the
+    edge tracker keeps it for 6 frames), person B comes in 0.3 m behind them, walking the other way. Return
+    the global ids of A and of B."""
+    fusion = SiteFusion(config)
+    a_id = b_id = 0
+    for k in range(60):
+        t = k * 100.0
+        rows: list[tuple[int, float, float]] = []
+        confirmed: list[bool] = []
+        if k <= 45:  # lost (last position held) from k = 40 until removed
+            rows.append((1, 5.0 - 1.2 * min(t, 3900) / 1000, 5.0))  # x = 0.32 at k = 39
+            confirmed.append(k <= 39)
+        if k >= 39:
+            rows.append((2, 0.6 + 1.2 * (t - 3900) / 1000, 5.0))
+            confirmed.append(k >= 42)  # tentative for its first three frames
+        frame = fusion.update(obs(1, t, rows, confirmed=confirmed, removed=[1] if k == 46 else []))
+        if k == 30:
+            a_id = int(frame.global_ids[0])
+        if k == 50:
+            b_id = int(frame.global_ids[np.argmax(frame.floor_xy_m[:, 0])])
+    return a_id, b_id
+
+
+def test_a_person_passing_a_walker_the_other_way_does_not_take_over_their_id() -> None:
+    a_id, b_id = _doorway(IMMEDIATE)
+    assert a_id != b_id
+    # Distance alone hands the walker's id to the newcomer (0.8 m apart, inside the 1.3 m gate).
+    a_id, b_id = _doorway(dataclasses.replace(IMMEDIATE, backward_gate_m=0.0))
+    assert a_id == b_id
+
+
 def test_local_id_switch_keeps_the_global_id() -> None:
     fusion = SiteFusion(IMMEDIATE)
     gids: set[int] = set()
@@ -416,6 +448,8 @@ def test_empty_frames_are_fine() -> None:
         {"max_skew_s": -0.1},
         {"confirm_min_score": 1.5},
         {"low_score_confirm_after_s": -1.0},
+        {"backward_gate_m": -0.5},
+        {"backward_gate_min_speed_mps": float("nan")},
     ],
 )
 def test_bad_config_raises_a_typed_error(change: dict[str, Any]) -> None:
