@@ -29,7 +29,13 @@ Algorithm, per TrackFrame released by the reorder buffer (capture-time order, se
    after the camera's skew correction): it is someone passing them the other way. In a doorway, a person
    coming in as another goes out would otherwise take over the leaver's id (and their identity).
 4. **Update** (alpha-beta filter): ``p <- p_pred + alpha r``, ``v <- v + beta r / max(dt, 0.1 s)`` with
-   residual ``r = z + v * skew - p_pred``, speed clipped to ``max_speed_mps``.
+   residual ``r = z + v * skew - p_pred``, speed clipped to ``max_speed_mps``. **Standing model**: beside
+   that walking (constant-velocity) model each person has a standing one, an exponential average of the
+   observations (weight ``standing_gain``). Each model's squared residuals are smoothed, and the person is
+   placed (and predicted) by the model that currently explains the observations better: a walker who stops
+   is placed where they stand instead of where the lagging velocity carries the walking model (it overshoots
+   by up to 0.3 m), and a standing person's position is no longer moved by a noisy velocity; standing persons
+   are reported with zero velocity.
 5. **Birth**: unmatched confirmed rows start tentative persons; a tentative person is confirmed (and reported)
    after ``confirm_after_s`` and ``confirm_min_hits`` observations (after ``fast_confirm_after_s`` when the
    mean score of its observations is at least ``confident_score``) if that mean reaches ``confirm_min_score``
@@ -75,6 +81,8 @@ _SKEW_MIN_SPEED_MPS = 0.5
 _SKEW_FORGET = 0.97
 # ... and samples every this many frames (the skews change over minutes; the offsets are smoothed anyway).
 _SKEW_EVERY_FRAMES = 3
+# Weight of a new squared residual in each motion model's smoothed residual (step 4's model choice).
+_MODEL_RESIDUAL_GAIN = 0.2
 
 
 @dataclass(slots=True)
@@ -108,6 +116,12 @@ class SiteFusion:
         self._last_seen_us: IntArray = np.zeros(capacity, dtype=np.int64)
         self._hits: IntArray = np.zeros(capacity, dtype=np.int64)
         self._score_sum: FloatArray = np.zeros(capacity, dtype=np.float64)
+        # Step 4's standing model: position, the two models' smoothed squared residuals, and which one places
+        # the person.
+        self._standing_pos: FloatArray = np.zeros((capacity, 2), dtype=np.float64)
+        self._walking_residual: FloatArray = np.zeros(capacity, dtype=np.float64)
+        self._standing_residual: FloatArray = np.zeros(capacity, dtype=np.float64)
+        self._standing: BoolArray = np.zeros(capacity, dtype=np.bool_)
         self._camera_index: dict[int, int] = {}
         self._camera_ids: IntArray = np.zeros(0, dtype=np.int64)
         self._camera_seen_us: IntArray = np.full((capacity, 0), _NEVER_US, dtype=np.int64)
@@ -197,7 +211,8 @@ class SiteFusion:
             self._memory.pop((obs.camera_id, int(local_id)), None)
 
         active_slots = np.flatnonzero(self._active)
-        predicted = self._predict(t_us)
+        walking = self._predict_walking(t_us)
+        predicted = self._predict(t_us, walking)
         taken = np.zeros(self._active.shape[0], dtype=np.bool_)
         usable = obs.confirmed & obs.valid_floor
         row_slot = np.full(obs.size, -1, dtype=np.int64)
@@ -273,8 +288,10 @@ class SiteFusion:
         matched = np.flatnonzero(row_slot >= 0)
         if matched.size:
             slots = row_slot[matched]
-            prior = predicted[slots]
-            residual = obs.floor_xy_m[matched] + self._vel[slots] * self._skew_s[camera_column] - prior
+            prior = walking[slots]
+            corrected = obs.floor_xy_m[matched] + self._vel[slots] * self._skew_s[camera_column]
+            residual = corrected - prior
+            self._update_standing(slots, corrected, residual)
             dt_s = np.maximum((t_us - self._state_us[slots]) * 1e-6, _MIN_VELOCITY_DT_S)
             self._pos[slots] = prior + cfg.position_gain * residual
             velocity = self._vel[slots] + (cfg.velocity_gain / dt_s)[:, None] * residual
@@ -413,11 +430,39 @@ class SiteFusion:
         """Estimated clock skew per camera id (seconds; relative, mean zero over the site's cameras)."""
         return {int(c): float(self._skew_s[i]) for c, i in self._camera_index.items()}
 
-    def _predict(self, t_us: int) -> FloatArray:
+    def _predict_walking(self, t_us: int) -> FloatArray:
+        """Every slot's walking-model position at ``t_us`` (extrapolation clipped to max_extrapolation_s)."""
         horizon = self.config.max_extrapolation_s
         dt_s = np.clip((t_us - self._state_us) * 1e-6, -horizon, horizon)
         predicted: FloatArray = self._pos + self._vel * dt_s[:, None]
         return predicted
+
+    def _predict(self, t_us: int, walking: FloatArray | None = None) -> FloatArray:
+        """Every slot's position at ``t_us`` by the model that places it (step 4)."""
+        if walking is None:
+            walking = self._predict_walking(t_us)
+        predicted: FloatArray = np.where(self._standing[:, None], self._standing_pos, walking)
+        return predicted
+
+    def _update_standing(self, slots: IntArray, corrected: FloatArray, walking_residual: FloatArray) -> None:
+        """Update the standing model of ``slots`` with their skew-corrected observations and choose, per slot,
+        the model with the smaller smoothed squared residual (step 4)."""
+        gain = self.config.standing_gain
+        if gain <= 0.0:
+            return
+        standing_residual = corrected - self._standing_pos[slots]
+        walking_error = self._walking_residual[slots]
+        walking_error += _MODEL_RESIDUAL_GAIN * (
+            np.einsum("kx,kx->k", walking_residual, walking_residual) - walking_error
+        )
+        standing_error = self._standing_residual[slots]
+        standing_error += _MODEL_RESIDUAL_GAIN * (
+            np.einsum("kx,kx->k", standing_residual, standing_residual) - standing_error
+        )
+        self._walking_residual[slots] = walking_error
+        self._standing_residual[slots] = standing_error
+        self._standing_pos[slots] += gain * standing_residual
+        self._standing[slots] = standing_error < walking_error
 
     def _resolve_memory_conflicts(
         self, row_slot: IntArray, memory_rows: IntArray, distance: FloatArray
@@ -452,6 +497,10 @@ class SiteFusion:
         self._last_seen_us[slot] = t_us
         self._hits[slot] = 1
         self._score_sum[slot] = 0.0
+        self._standing_pos[slot] = xy
+        self._walking_residual[slot] = 0.0
+        self._standing_residual[slot] = 0.0
+        self._standing[slot] = False
         self._camera_seen_us[slot] = _NEVER_US
         self._camera_offset[slot] = 0.0
         self._camera_since_us[slot] = 0
@@ -474,6 +523,10 @@ class SiteFusion:
         self._last_seen_us = grown(self._last_seen_us, 0)
         self._hits = grown(self._hits, 0)
         self._score_sum = grown(self._score_sum, 0.0)
+        self._standing_pos = grown(self._standing_pos, 0.0)
+        self._walking_residual = grown(self._walking_residual, 0.0)
+        self._standing_residual = grown(self._standing_residual, 0.0)
+        self._standing = grown(self._standing, False)
         self._camera_seen_us = grown(self._camera_seen_us, _NEVER_US)
         self._camera_offset = grown(self._camera_offset, 0.0)
         self._camera_since_us = grown(self._camera_since_us, 0)
@@ -578,14 +631,17 @@ class SiteFusion:
         slots = np.flatnonzero(self._active & self._confirmed)
         horizon = self.config.max_extrapolation_s
         dt_s = np.clip((t_us - self._state_us[slots]) * 1e-6, -horizon, horizon)
-        xy = self._pos[slots] + self._vel[slots] * dt_s[:, None]
+        standing = self._standing[slots, None]
+        xy = np.where(
+            standing, self._standing_pos[slots], self._pos[slots] + self._vel[slots] * dt_s[:, None]
+        )
         recent = self._camera_seen_us[slots] >= t_us - int(self.config.source_window_s * 1e6)
         return FusedFrame(
             site_id=self.config.site_id,
             time_us=t_us,
             global_ids=self._global_id[slots].copy(),
             floor_xy_m=xy,
-            velocities_mps=self._vel[slots].copy(),
+            velocities_mps=np.where(standing, 0.0, self._vel[slots]),
             last_seen_us=self._last_seen_us[slots].copy(),
             source_mask=recent,
             camera_ids=self._camera_ids.copy(),

@@ -155,6 +155,9 @@ class FusionConfig:
     position_gain: float = 0.3
     # Weight of a local track's velocity in the global velocity update.
     velocity_gain: float = 0.1
+    # Weight of a new observation in a person's standing model (an exponential average of the observations that
+    # places a person while it explains them better than the walking model); 0 turns the standing model off.
+    standing_gain: float = 0.15
     # A global person is reported once it has been observed for this long (filters false positives).
     confirm_after_s: float = 0.5
     # ... and with at least this many observations.
@@ -209,6 +212,8 @@ class FusionConfig:
         for name, value in positives.items():
             if not value > 0 or not np.isfinite(value):
                 raise FusionConfigError(f"{name} must be a positive finite number, got {value!r}")
+        if not 0.0 <= self.standing_gain <= 1.0:
+            raise FusionConfigError(f"standing_gain must be in [0, 1], got {self.standing_gain!r}")
         for name, value in (("position_gain", self.position_gain), ("velocity_gain", self.velocity_gain)):
             if not 0.0 < value <= 1.0:
                 raise FusionConfigError(f"{name} must be in (0, 1], got {value!r}")

@@ -223,6 +223,45 @@ def test_crossing_people_keep_their_ids_through_the_crossing() -> None:
         assert (final[gid] > 5.0) == (start_x < 5.0)  # each id crossed over with its own person
 
 
+def _stop_at_4_2(t_ms: float) -> tuple[float, float]:
+    """Walk along x at 1.2 m/s from x = 0.6, stop for good at x = 4.2 (t = 3 s)."""
+    return walk(0.6, 5.0, 1.2, 0.0, min(t_ms, 3000.0))
+
+
+@pytest.mark.parametrize("standing_gain", [0.15, 0.0])
+def test_a_walker_who_stops_is_reported_standing_still(standing_gain: float) -> None:
+    config = dataclasses.replace(IMMEDIATE, standing_gain=standing_gain)
+    frames = run_two_cameras(SiteFusion(config), seconds=8, path=_stop_at_4_2, noise_m=0.1, seed=2)
+    settled = [f for f in frames if f.size and f.time_us >= T0_US + 4_500_000]
+    error = np.mean([abs(float(f.floor_xy_m[0, 0]) - 4.2) for f in settled])
+    still = all(not f.velocities_mps.any() for f in settled)
+    if standing_gain:
+        assert still  # standing persons are reported with zero velocity
+        assert error < 0.04
+    else:
+        assert not still  # the walking model's velocity keeps wandering with the noise
+
+
+def test_the_standing_model_cuts_the_jitter_of_a_standing_person_and_leaves_walkers_alone() -> None:
+    def jitter(standing_gain: float, path) -> float:
+        config = dataclasses.replace(IMMEDIATE, standing_gain=standing_gain)
+        frames = run_two_cameras(SiteFusion(config), seconds=12, path=path, noise_m=0.12, seed=3)
+        xy = np.array([f.floor_xy_m[0] for f in frames if f.size and f.time_us >= T0_US + 4_000_000])
+        truth = np.array(
+            [path((f.time_us - T0_US) / 1000) for f in frames if f.size and f.time_us >= T0_US + 4_000_000]
+        )
+        return float(np.sqrt(np.mean(np.sum((xy - truth) ** 2, axis=1))))
+
+    def standing(t_ms: float) -> tuple[float, float]:
+        return 6.0, 4.0
+
+    def walking(t_ms: float) -> tuple[float, float]:
+        return walk(1.0, 4.0, 1.1, 0.0, t_ms)
+
+    assert jitter(0.15, standing) < 0.75 * jitter(0.0, standing)
+    assert jitter(0.15, walking) < 1.1 * jitter(0.0, walking)
+
+
 def _doorway(config: FusionConfig) -> tuple[int, int]:
     """Person A walks out through a door at x = 0 at 1.2 m/s; as their local track is lost at x = 0.3 (the
     edge tracker keeps it for 6 frames), person B comes in 0.3 m behind them, walking the other way. Return
@@ -449,6 +488,7 @@ def test_empty_frames_are_fine() -> None:
         {"confirm_min_score": 1.5},
         {"low_score_confirm_after_s": -1.0},
         {"backward_gate_m": -0.5},
+        {"standing_gain": 1.5},
         {"backward_gate_min_speed_mps": float("nan")},
     ],
 )
