@@ -15,7 +15,7 @@ from server.livestate.types import IdentitiesListener, SiteSnapshot
 
 
 class InMemoryLiveState:
-    def __init__(self, *, retention_s: float = 32.0, max_snapshots: int = 4096) -> None:
+    def __init__(self, *, retention_s: float = 34.0, max_snapshots: int = 4096) -> None:
         self.retention_s = retention_s
         self._retention_us = int(retention_s * 1_000_000)
         self._max_snapshots = max_snapshots
