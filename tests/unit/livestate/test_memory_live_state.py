@@ -79,6 +79,17 @@ def test_the_default_history_covers_a_badge_read_30_s_late_at_the_live_rate() ->
     assert ids(live.at(1, newest_us - 30 * S, tolerance_us=1)) == {35 * 5 - 1 - 150}
 
 
+def test_a_site_nothing_was_published_for_within_the_retention_has_no_state() -> None:
+    now = [100.0]
+    live = InMemoryLiveState(retention_s=30.0, clock=lambda: now[0])
+    live.publish(snap(1, 10 * S, {1: (0.0, 0.0)}))
+    now[0] += 29.0
+    assert ids(live.latest(1)) == {1}
+    now[0] += 2.0  # the ingest stopped 31 s ago
+    assert live.latest(1) is None
+    assert live.at(1, 10 * S, tolerance_us=S) is None
+
+
 def test_concurrent_writers_and_readers() -> None:
     live = InMemoryLiveState()
     errors: list[BaseException] = []
