@@ -25,7 +25,7 @@ def session_cookie(username: str, role: str | None = None) -> str:
         user.groups.add(Group.objects.get(name=role))
     session = SessionStore()
     session["_auth_user_id"] = str(user.pk)
-    session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
+    session["_auth_user_backend"] = "server.accounts.backends.ThrottledModelBackend"
     session["_auth_user_hash"] = user.get_session_auth_hash()
     session.create()
     return str(session.session_key)

@@ -151,6 +151,27 @@ INGEST_SITE_ANALYTICS = env_bool("INGEST_SITE_ANALYTICS", True)
 # camera share one ordered stream, so 0 by default; each millisecond here adds to the live latency.
 FUSION_ARRIVAL_JITTER_MS = float(os.environ.get("FUSION_ARRIVAL_JITTER_MS", "0"))
 
+# The Django cache: shared by every process through Redis when REDIS_URL is set (login limits, DRF throttles).
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "retail",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Every password check (dashboard login, Django admin login) goes through the limits of server.accounts.throttle.
+AUTHENTICATION_BACKENDS = ["server.accounts.backends.ThrottledModelBackend"]
+AUTH_ACCOUNT_MAX_FAILURES = int(os.environ.get("AUTH_ACCOUNT_MAX_FAILURES", "10"))
+AUTH_ACCOUNT_LOCKOUT_S = int(os.environ.get("AUTH_ACCOUNT_LOCKOUT_S", "900"))
+AUTH_CLIENT_MAX_FAILURES = int(os.environ.get("AUTH_CLIENT_MAX_FAILURES", "20"))
+AUTH_CLIENT_WINDOW_S = int(os.environ.get("AUTH_CLIENT_WINDOW_S", "300"))
+# Reverse proxies in front of the web process that append to X-Forwarded-For (0 = use the peer address).
+AUTH_NUM_PROXIES = int(os.environ.get("DJANGO_NUM_PROXIES", "0"))
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -169,10 +190,8 @@ MEDIA_URL = "/media/"
 MEDIA_ROOT = DATA_DIR / "media"
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.BasicAuthentication",
-    ],
+    # Session + CSRF only: no HTTP Basic (it sent a password with every request and bypassed the login form).
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["server.api.permissions.RolePermission"],
     "DEFAULT_PAGINATION_CLASS": "server.api.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
@@ -183,6 +202,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "server.api.exception_handlers.api_exception_handler",
     "DEFAULT_THROTTLE_RATES": {"login": "30/min"},
+    "NUM_PROXIES": AUTH_NUM_PROXIES or None,
     "DEFAULT_PARSER_CLASSES": [
         "rest_framework.parsers.JSONParser",
         "rest_framework.parsers.FormParser",

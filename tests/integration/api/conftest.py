@@ -29,6 +29,14 @@ def _media_root(settings: Any, tmp_path: Any) -> None:
     settings.MEDIA_ROOT = str(tmp_path / "media")
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    """Login limits and DRF throttles count in the shared cache (Redis): each test starts from zero."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 def make_user(username: str, role: str | None) -> User:
     user = User.objects.create_user(username=username, password="correct horse battery staple")
     if role is not None:
