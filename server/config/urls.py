@@ -13,3 +13,9 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include("server.web.urls")),
 ]
+
+# Under /api/ Django's own error answers are the API's JSON shape too (server.api.middleware).
+handler400 = "server.api.middleware.bad_request"
+handler403 = "server.api.middleware.permission_denied"
+handler404 = "server.api.middleware.page_not_found"
+handler500 = "server.api.middleware.server_error"
