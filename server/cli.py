@@ -125,6 +125,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    # Debug pages for the demo on this machine only; never for a demo reachable from the network.
+    os.environ.setdefault(
+        "DJANGO_DEBUG", "true" if args.http[0] in ("127.0.0.1", "localhost", "::1") else "false"
+    )
     _setup_django()
     _prepare(migrate=True)
     from django.conf import settings

@@ -42,6 +42,10 @@ def _is_json(response: HttpResponse) -> bool:
     return str(response.get("Content-Type", "")).startswith("application/json")
 
 
+def _kept_headers(response: HttpResponse) -> dict[str, str]:
+    return {name: str(response[name]) for name in ("Retry-After", "Allow") if name in response}
+
+
 class ApiErrorMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -50,6 +54,9 @@ class ApiErrorMiddleware:
         response = self.get_response(request)
         if not request.path.startswith(API_PREFIX) or response.status_code < 400 or _is_json(response):
             return response
+        data = getattr(response, "data", None)  # a DRF error rendered by a view's non-JSON renderer (schema)
+        if isinstance(data, dict) and {"message", "code", "extra"} <= data.keys():
+            return JsonResponse(data, status=response.status_code, headers=_kept_headers(response))
         # A non-JSON error that slipped past the handlers below (a middleware's own answer): same shape.
         return error_response(response.status_code)
 

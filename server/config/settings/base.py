@@ -73,6 +73,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "server.config.security_headers.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "server.config.urls"
@@ -145,6 +146,8 @@ INGEST_MAX_FUTURE_S = int(os.environ.get("INGEST_MAX_FUTURE_S", "300"))
 INGEST_REORDER_WINDOW = int(os.environ.get("INGEST_REORDER_WINDOW", "256"))
 INGEST_ACK_INTERVAL_MS = int(os.environ.get("INGEST_ACK_INTERVAL_MS", "200"))
 INGEST_AUTH_RECHECK_S = float(os.environ.get("INGEST_AUTH_RECHECK_S", "2"))
+# How often an open WebSocket re-checks its session, permission and site (closes when one is gone).
+WS_AUTH_RECHECK_S = float(os.environ.get("WS_AUTH_RECHECK_S", "5"))
 LIVE_PUSH_HZ = float(os.environ.get("LIVE_PUSH_HZ", "5"))
 POSITIONS_SAMPLE_HZ = float(os.environ.get("POSITIONS_SAMPLE_HZ", "1"))
 # Fusion + analytics in the ingest process; off = per-camera tracks pushed live, no analytics (ingest-only tiers).
@@ -215,7 +218,12 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Retail Vision API",
     "DESCRIPTION": "Inventory, people and access, analytics and alerts of the retail CCTV analytics server.",
     "VERSION": "0.1.0",
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    # The schema and Swagger UI need a login like the API they describe (docs/api.md).
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "server.api.schema.document_error_responses",
+    ],
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "AlertStateEnum": "server.alerts.models.AlertState",
@@ -224,6 +232,18 @@ SPECTACULAR_SETTINGS = {
         "BindingSourceEnum": "server.people.models.BindingSource",
     },
 }
+
+# Content-Security-Policy of every answer (server.config.security_headers); DJANGO_CSP="" = none. The dashboard
+# (Vite build: module scripts and styles from /static/, a Konva canvas, a WebSocket to the same origin) needs only
+# its own origin; inline styles stay allowed for style attributes (Vue, Konva, the Django admin).
+CONTENT_SECURITY_POLICY = os.environ.get(
+    "DJANGO_CSP",
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+    "font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'",
+)
+# Swagger UI at /api/docs/ loads its scripts and styles from this CDN.
+API_DOCS_CDN = "https://cdn.jsdelivr.net"
 
 LOGGING = {
     "version": 1,
