@@ -25,10 +25,9 @@ import pytest
 import websockets
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
-from django.core.cache import cache
 
 from server.inventory.models import Site
-from tests.support.django_system import session_cookie, shared_database_url
+from tests.support.django_system import clear_login_limits, session_cookie, shared_database_url
 from tests.support.processes import REPO_ROOT, free_port, log_tail, wait_http
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -102,7 +101,7 @@ def _login(port: int, username: str, password: str) -> tuple[int, dict[str, Any]
 
 
 def test_defaults_are_safe_and_errors_are_json(tmp_path: Path) -> None:
-    cache.clear()  # the server counts failed logins in this same Redis
+    clear_login_limits()  # the server counts failed logins in this same Redis
     # The server process knows the default hashers only (the tests' own is MD5).
     get_user_model().objects.create(
         username="hardened", password=PBKDF2PasswordHasher().encode(PASSWORD, "hardening-salt")
