@@ -55,7 +55,9 @@ class Migration(migrations.Migration):
             model_name="camera",
             name="source_uri",
             field=models.CharField(
-                blank=True, help_text="File path, rtsp:// URL (without user:password@) or usb:N.", max_length=1000
+                blank=True,
+                help_text="File path, rtsp:// URL (without user:password@) or usb:N.",
+                max_length=1000,
             ),
         ),
         migrations.RunPython(move_userinfo_out_of_source_uris, migrations.RunPython.noop),
