@@ -7,6 +7,7 @@ the plan's `origin_x_m`/`origin_y_m` offset of the image's top-left corner. Poly
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -25,6 +26,14 @@ def split_source_credentials(uri: str) -> tuple[str, str | None, str | None]:
     username, has_password, password = userinfo.partition(":")
     clean = urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
     return clean, unquote(username), unquote(password) if has_password else ""
+
+
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]+@")
+
+
+def redact_source_credentials(text: str) -> str:
+    """Any `scheme://user:pass@` in free text (an edge box's error message) as `scheme://***@`."""
+    return _USERINFO.sub(r"\g<scheme>***@", text)
 
 
 def join_source_credentials(uri: str, username: str, password: str) -> str:

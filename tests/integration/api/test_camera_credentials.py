@@ -14,10 +14,11 @@ from django.apps import apps
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
+from proto.retail.v1 import track_pb2
 from server.audit.models import AuditLog
 from server.devices.models import EdgeDevice
 from server.devices.selectors import device_configuration
-from server.ingest.converters import device_config_message
+from server.ingest.converters import device_config_message, heartbeat_to_health
 from server.inventory.models import Camera
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
@@ -112,3 +113,15 @@ def test_migration_moves_stored_userinfo_out(store: dict[str, Any]) -> None:
     )
     assert "hunter2" not in json.dumps(list(AuditLog.objects.values_list("changes", flat=True)))
     assert store["camera"].source_uri == Camera.objects.get(pk=store["camera"].pk).source_uri
+
+
+def test_a_login_in_an_edge_error_is_not_stored() -> None:
+    heartbeat = track_pb2.Heartbeat(
+        cameras=[
+            track_pb2.CameraHealth(
+                camera_id=1, last_error="stream rtsp://viewer:s3cret@10.0.0.5/live stopped delivering frames"
+            )
+        ]
+    )
+    error = heartbeat_to_health(heartbeat)["cameras"][0]["last_error"]
+    assert error == "stream rtsp://***@10.0.0.5/live stopped delivering frames"
