@@ -7,6 +7,7 @@ from typing import Any
 from django.db.models import QuerySet
 from rest_framework import parsers, viewsets
 
+from server.api.parsers import JSONParser
 from server.inventory import selectors, services
 from server.inventory.filters import CameraFilter, FloorPlanFilter, ZoneFilter
 from server.inventory.models import Camera, FloorPlan, Site, Zone
@@ -39,7 +40,7 @@ class FloorPlanViewSet(viewsets.ModelViewSet[FloorPlan]):
     queryset = FloorPlan.objects.all()
     serializer_class = FloorPlanSerializer
     filterset_class = FloorPlanFilter
-    parser_classes = [parsers.MultiPartParser, parsers.FormParser, parsers.JSONParser]
+    parser_classes = [parsers.MultiPartParser, parsers.FormParser, JSONParser]
 
     def get_queryset(self) -> QuerySet[FloorPlan]:
         return selectors.floor_plan_list()
