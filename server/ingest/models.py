@@ -23,6 +23,9 @@ class CameraStreamState(models.Model):
     # Windows of earlier epochs (a replaced box, a wiped spool), oldest first: [{"epoch", "highest_contiguous",
     # "pending", "skipped", "skipped_ranges", "reference_time_us"}, ...].
     earlier_epochs = models.JSONField(default=list, blank=True)
+    forgotten_epochs_below = models.PositiveBigIntegerField(
+        default=0, help_text="Epochs below this were tracked once and forgotten; their frames are refused."
+    )
     epochs_started = models.PositiveBigIntegerField(
         default=0, help_text="Sequence epochs begun after the first: replaced boxes and wiped spools."
     )

@@ -64,6 +64,8 @@ class CameraRuntime:
     earlier: dict[int, SequenceWindow] = field(default_factory=dict)
     persisted_contiguous: int = 0
     persisted_earlier: dict[int, int] = field(default_factory=dict)
+    # Epochs below this were tracked once and forgotten (more than MAX_EARLIER_EPOCHS): their frames are refused.
+    forgotten_epochs_below: int = 0
     epochs_started: int = 0
     frames_stored: int = 0
     frames_rejected: int = 0
@@ -169,6 +171,7 @@ class IngestPipeline:
             earlier=earlier,
             persisted_contiguous=state.highest_contiguous_sequence,
             persisted_earlier={epoch: w.highest_contiguous for epoch, w in earlier.items()},
+            forgotten_epochs_below=state.forgotten_epochs_below,
             epochs_started=state.epochs_started,
             frames_stored=state.frames_stored,
             frames_rejected=state.frames_rejected,
@@ -211,32 +214,43 @@ class IngestPipeline:
             current.reference_time_us = max(current.reference_time_us, epoch)
             camera.dirty = True
             return current
-        if epoch < camera.epoch:
+        too_old = (
+            epoch < camera.epoch and len(camera.earlier) >= MAX_EARLIER_EPOCHS and epoch < min(camera.earlier)
+        )
+        if epoch < camera.forgotten_epochs_below or too_old:
             raise InvalidFrameError(
                 grpc.StatusCode.FAILED_PRECONDITION,
-                f"sequence epoch {epoch} is older than camera {camera.camera_id}'s current epoch {camera.epoch} "
-                "and no longer tracked (a spool replaced long ago): its frames cannot be told from replays",
+                f"sequence epoch {epoch} of camera {camera.camera_id} is older than the {MAX_EARLIER_EPOCHS + 1} "
+                "epochs the server tracks (a spool replaced long ago): its frames cannot be told from replays",
             )
-        # Epochs are spool creation times: the new one's sequences started at 1 no earlier than `epoch`.
-        camera.earlier[camera.epoch] = current
-        camera.persisted_earlier[camera.epoch] = camera.persisted_contiguous
+        fresh = SequenceWindow(reorder_window=self._reorder_window, reference_time_us=epoch)
+        camera.epochs_started += 1
+        camera.dirty = True
+        if (
+            epoch < camera.epoch
+        ):  # an earlier spool not seen before (its box is late): tracked beside the current
+            camera.earlier[epoch] = fresh
+            camera.persisted_earlier[epoch] = 0
+        else:  # a new spool: its sequences started at 1, no earlier than `epoch` (its creation time)
+            logger.info(
+                "camera %d: new sequence epoch %d (a new spool: replaced box or wiped spool); epoch %d ended at %d",
+                camera.camera_id,
+                epoch,
+                camera.epoch,
+                current.highest_contiguous,
+            )
+            camera.earlier[camera.epoch] = current
+            camera.persisted_earlier[camera.epoch] = camera.persisted_contiguous
+            camera.epoch = epoch
+            camera.window = fresh
+            camera.persisted_contiguous = 0
+        camera.earlier = dict(sorted(camera.earlier.items()))
         while len(camera.earlier) > MAX_EARLIER_EPOCHS:
             oldest = next(iter(camera.earlier))
             del camera.earlier[oldest]
             camera.persisted_earlier.pop(oldest, None)
-        logger.info(
-            "camera %d: new sequence epoch %d (a new spool: replaced box or wiped spool); epoch %d ended at %d",
-            camera.camera_id,
-            epoch,
-            camera.epoch,
-            current.highest_contiguous,
-        )
-        camera.epoch = epoch
-        camera.window = SequenceWindow(reorder_window=self._reorder_window, reference_time_us=epoch)
-        camera.persisted_contiguous = 0
-        camera.epochs_started += 1
-        camera.dirty = True
-        return camera.window
+            camera.forgotten_epochs_below = max(camera.forgotten_epochs_below, oldest + 1)
+        return fresh
 
     # ---- hot path ----------------------------------------------------------------------------------------------
     def accept(self, camera: CameraRuntime, frame: DecodedFrame) -> Admission:
@@ -375,6 +389,7 @@ def _state_values(runtime: CameraRuntime) -> dict[str, object]:
         skipped_ranges=[list(r) for r in window.skipped_ranges],
         reference_time_us=window.reference_time_us,
         earlier_epochs=[{"epoch": epoch, **_window_values(w)} for epoch, w in runtime.earlier.items()],
+        forgotten_epochs_below=runtime.forgotten_epochs_below,
         epochs_started=runtime.epochs_started,
         frames_stored=runtime.frames_stored,
         frames_rejected=runtime.frames_rejected,

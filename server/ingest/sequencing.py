@@ -102,6 +102,11 @@ class SequenceWindow:
 
     def _skip(self, first: int, last: int) -> None:
         self.skipped_total += last - first + 1
+        if (
+            self.skipped_ranges and self.skipped_ranges[-1][1] == first - 1
+        ):  # the floor moving on over one gap
+            self.skipped_ranges[-1] = (self.skipped_ranges[-1][0], last)
+            return
         self.skipped_ranges.append((first, last))
         del self.skipped_ranges[:-MAX_SKIPPED_RANGES]
 
