@@ -356,8 +356,10 @@ class FrameRejected(_message.Message):
     camera_id: _builtins.int
     sequence: _builtins.int
     status_code: _builtins.int
-    """A grpc.StatusCode value: INVALID_ARGUMENT (3) for malformed values, PERMISSION_DENIED (7) for a camera of
-    another device, NOT_FOUND (5) for an unknown camera, FAILED_PRECONDITION (9) for a frame outside the time window.
+    """A grpc.StatusCode value: INVALID_ARGUMENT (3) for malformed values (including a sequence outside 1 .. 2^63-1 or
+    too far ahead of the camera's contiguous prefix), PERMISSION_DENIED (7) for a camera of another device, NOT_FOUND
+    (5) for an unknown camera, FAILED_PRECONDITION (9) for a frame outside the time window or of a sequence epoch the
+    server no longer tracks.
     """
     reason: _builtins.str
     """What was wrong, for a person: e.g. "floor_x_cm[3] = 2000001 is outside ±1000000"."""
