@@ -226,12 +226,12 @@ class IngestPipeline:
         fresh = SequenceWindow(reorder_window=self._reorder_window, reference_time_us=epoch)
         camera.epochs_started += 1
         camera.dirty = True
-        if (
-            epoch < camera.epoch
-        ):  # an earlier spool not seen before (its box is late): tracked beside the current
+        if epoch < camera.epoch:
+            # An earlier spool not seen before (its box is late): tracked beside the current one.
             camera.earlier[epoch] = fresh
             camera.persisted_earlier[epoch] = 0
-        else:  # a new spool: its sequences started at 1, no earlier than `epoch` (its creation time)
+        else:
+            # A new spool: its sequences started at 1, no earlier than `epoch` (its creation time).
             logger.info(
                 "camera %d: new sequence epoch %d (a new spool: replaced box or wiped spool); epoch %d ended at %d",
                 camera.camera_id,

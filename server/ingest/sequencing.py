@@ -78,8 +78,11 @@ class SequenceWindow:
 
     def mark_done(self, sequence: int, capture_time_us: int | None = None) -> None:
         """Record `sequence` as done; call only for a sequence that `check` accepts."""
-        if capture_time_us is not None and capture_time_us > self.reference_time_us:
-            self.reference_time_us = capture_time_us
+        first = self.highest_contiguous == 0 and not self.pending
+        if capture_time_us is not None and (capture_time_us > self.reference_time_us or first):
+            self.reference_time_us = (
+                capture_time_us  # the first frame replaces an epoch start from a wrong clock
+            )
         if sequence <= self.highest_contiguous:
             if self._in_skipped(sequence):  # a late frame of a gap given up on: no longer skipped
                 self._unskip(sequence)

@@ -82,3 +82,12 @@ def test_a_late_frame_of_a_gap_given_up_on_is_new_once():
     window.mark_done(7)
     assert window.admit(7) is Admission.DUPLICATE
     assert (window.skipped_total, window.skipped_ranges) == (7, [(2, 4), (6, 6), (8, 10)])
+
+
+def test_the_first_frame_replaces_an_epoch_start_from_a_clock_that_was_ahead():
+    """A box whose clock was a year ahead when it created its spool: its windows still allow eviction gaps."""
+    one_year_us = 365 * 24 * 3600 * 10**6
+    window = SequenceWindow(reorder_window=10, reference_time_us=2 * one_year_us)
+    window.mark_done(1, capture_time_us=one_year_us)
+    assert window.reference_time_us == one_year_us
+    assert window.check(1 + MAX_SEQUENCE_JUMP + 1200, capture_time_us=one_year_us + 10 * 10**6) is None
