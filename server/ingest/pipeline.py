@@ -345,15 +345,22 @@ class IngestPipeline:
                 if runtime.camera_id in failures:
                     runtime.dirty = True
                     continue
-                self.stats.unsaved_cameras.pop(runtime.camera_id, None)
+                if self.stats.unsaved_cameras.pop(runtime.camera_id, None) is not None:
+                    logger.info("stream state of camera %d saved again; its acks resume", runtime.camera_id)
                 _mark_persisted(runtime, values)
             for camera_id, error in failures.items():
                 self.stats.state_save_failures += 1
-                self.stats.unsaved_cameras[camera_id] = error
                 metrics.record_state_save_failure()
-                logger.error(
-                    "saving the stream state of camera %d failed; its acks are withheld: %s", camera_id, error
-                )
+                if (
+                    camera_id not in self.stats.unsaved_cameras
+                ):  # logged once per episode, retried every flush
+                    logger.error(
+                        "saving the stream state of camera %d failed; its acks are withheld until a save "
+                        "succeeds: %s",
+                        camera_id,
+                        error,
+                    )
+                self.stats.unsaved_cameras[camera_id] = error
             self.stats.flushes += 1
             self.stats.last_flush_ms = (time.perf_counter() - started) * 1000
 
@@ -403,16 +410,14 @@ def _state_values(runtime: CameraRuntime) -> dict[str, object]:
 def _persist_states(rows: list[tuple[int, dict[str, object]]]) -> dict[int, str]:
     """Save every row; returns the cameras whose row could not be saved, with the error. One transaction for all
     rows; if it fails, each row in its own, so that one bad row does not hold back the others."""
-    from django.db import transaction
+    from django.db import close_old_connections, transaction
 
     try:
         with transaction.atomic():
             for camera_id, values in rows:
                 CameraStreamState.objects.update_or_create(camera_id=camera_id, defaults=values)
     except Exception:  # find the bad row(s) below and save the others
-        logger.warning(
-            "saving the stream state of %d cameras at once failed; saving each on its own", len(rows)
-        )
+        close_old_connections()  # a connection the error left unusable is replaced, not reused for ever
     else:
         return {}
     failures: dict[int, str] = {}
