@@ -334,9 +334,8 @@ class EdgeServicer:
 class _StreamState:
     identity: DeviceIdentity
     config_revision: int = 0
-    last_acked: dict[tuple[int, int], int] = field(
-        default_factory=dict
-    )  # (camera, sequence epoch) -> sequence
+    # (camera, sequence epoch) -> the sequence last acked on this stream
+    last_acked: dict[tuple[int, int], int] = field(default_factory=dict)
 
 
 def _rejection(
