@@ -182,3 +182,24 @@ async def test_a_legacy_camera_moves_to_an_epoch_without_losing_frames(env: Env)
     state = await stream_state(cam)
     assert (state.frames_stored, state.duplicates_dropped) == (15, 0)
     await conv.close()
+
+
+async def test_an_epoch_tracked_once_and_forgotten_is_refused_not_stored_twice(env: Env) -> None:
+    """Five more spools after the first: the first epoch's window is forgotten, so its replays could no longer be
+    told from new frames; they are refused (FAILED_PRECONDITION) instead of stored a second time."""
+    cam = env.camera_ids[0]
+    epochs = [NOW_US - 600 * 10**6 + i for i in range(6)]
+    conv = Conversation(env.port, env.device_id)
+    for epoch in epochs:
+        await conv.send(frame_at(cam, 1, epoch=epoch), frame_at(cam, 2, epoch=epoch))
+        await conv.wait_for(acked(cam, 2, epoch))
+    env.pipeline.forget_camera(cam)  # as another ingest process would, from the saved state
+    await conv.send(frame_at(cam, 2, epoch=epochs[0]), frame_at(cam, 3, epoch=epochs[1]))
+    refused = await conv.wait_for(rejected(2))
+    assert refused.rejected.status_code == grpc.StatusCode.FAILED_PRECONDITION.value[0]
+    assert "older than the 5 epochs the server tracks" in refused.rejected.reason
+    await conv.wait_for(acked(cam, 3, epochs[1]))  # the oldest epoch still tracked goes on
+    state = await stream_state(cam)
+    assert (state.frames_stored, state.frames_rejected, state.epochs_started) == (13, 1, 5)
+    assert [e["epoch"] for e in state.earlier_epochs] == epochs[1:5]
+    await conv.close()
