@@ -277,6 +277,10 @@ class UplinkClient:
         if kind == "ack":
             removed = 0
             for camera in message.ack.cameras:
+                # An ack of another epoch (the spool this box replaced) says nothing about this spool's frames;
+                # one without an epoch comes from a server before epochs.
+                if camera.HasField("sequence_epoch") and camera.sequence_epoch != self.spool.epoch:
+                    continue
                 removed += self.spool.ack(camera.camera_id, camera.highest_contiguous_sequence)
             self.stats.frames_acked += removed
             self._wake.set()

@@ -224,7 +224,7 @@ class EdgeServicer:
                 camera_id, sequence, grpc.StatusCode.NOT_FOUND, f"camera {camera_id} was deleted"
             )
         if size_bytes > self._settings.max_frame_bytes:
-            self._pipeline.reject(camera, sequence, "oversized")
+            self._pipeline.reject(camera, sequence, "oversized", epoch=frame.sequence_epoch)
             return _rejection(
                 camera_id,
                 sequence,
@@ -233,11 +233,11 @@ class EdgeServicer:
             )
         try:
             decoded = decode_frame(frame, now_us=self._clock_us(), window=self._settings.window)
+            started = time.perf_counter()
+            admission = self._pipeline.accept(camera, decoded)  # raises for a sequence the camera cannot take
         except InvalidFrameError as err:
-            self._pipeline.reject(camera, sequence, err.status.name.lower())
+            self._pipeline.reject(camera, sequence, err.status.name.lower(), epoch=frame.sequence_epoch)
             return _rejection(camera_id, sequence, err.status, err.reason)
-        started = time.perf_counter()
-        admission = self._pipeline.accept(camera, decoded)
         if admission is Admission.DUPLICATE:
             metrics.record_frame_duplicate()
         else:
@@ -292,14 +292,16 @@ class EdgeServicer:
         self, state: _StreamState, outbox: asyncio.Queue[edge_service_pb2.ServerMessage | _Abort | None]
     ) -> None:
         acked = self._pipeline.acked_sequences(state.identity.camera_ids)
-        changed = {cid: seq for cid, seq in acked.items() if state.last_acked.get(cid) != seq and seq > 0}
+        changed = {key: seq for key, seq in acked.items() if state.last_acked.get(key) != seq and seq > 0}
         if not changed:
             return
         state.last_acked.update(changed)
         ack = edge_service_pb2.Ack(
             cameras=[
-                edge_service_pb2.CameraAck(camera_id=cid, highest_contiguous_sequence=seq)
-                for cid, seq in sorted(changed.items())
+                edge_service_pb2.CameraAck(
+                    camera_id=cid, sequence_epoch=epoch, highest_contiguous_sequence=seq
+                )
+                for (cid, epoch), seq in sorted(changed.items())
             ]
         )
         await outbox.put(edge_service_pb2.ServerMessage(ack=ack))
@@ -332,7 +334,8 @@ class EdgeServicer:
 class _StreamState:
     identity: DeviceIdentity
     config_revision: int = 0
-    last_acked: dict[int, int] = field(default_factory=dict)
+    # (camera, sequence epoch) -> the sequence last acked on this stream
+    last_acked: dict[tuple[int, int], int] = field(default_factory=dict)
 
 
 def _rejection(
