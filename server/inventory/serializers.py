@@ -85,9 +85,19 @@ class CameraSerializer(serializers.ModelSerializer[Camera]):
             "reprojection_error_cm",
             "floor_region",
             "snapshot",
+            "snapshot_captured_at",
+            "snapshot_requested_at",
+            "snapshot_pending",
             "last_frame_at",
         ]
-        read_only_fields = ["reprojection_error_cm", "snapshot", "last_frame_at"]
+        read_only_fields = [
+            "reprojection_error_cm",
+            "snapshot",
+            "snapshot_captured_at",
+            "snapshot_requested_at",
+            "snapshot_pending",
+            "last_frame_at",
+        ]
 
 
 class ZoneSerializer(serializers.ModelSerializer[Zone]):
