@@ -21,7 +21,7 @@ from server.api.errors import FieldError
 from server.audit.services import Actor, audited_create, audited_delete, audited_update
 from server.devices.models import EdgeDevice
 from server.devices.services import device_bump_config_revision
-from server.inventory.geometry import homography_from_points, validate_polygon
+from server.inventory.geometry import area_inside_rect, homography_from_points, validate_polygon
 from server.inventory.models import Camera, FloorPlan, Site, Zone, ZoneKind
 
 logger = logging.getLogger(__name__)
@@ -280,6 +280,22 @@ def camera_store_snapshot(*, camera_id: int, jpeg: bytes, capture_time_us: int =
 # --- zones ---
 
 
+def _check_zone_on_plan(*, site: Site, polygon: list[list[float]]) -> None:
+    """A zone must cover some of the floor plan: one drawn entirely off it (wrong units, a typo) can never hold
+    anybody. Sites without a floor plan accept any zone."""
+    plan = FloorPlan.objects.filter(site=site).first()
+    if plan is None:
+        return
+    x0, y0 = plan.origin_x_m, plan.origin_y_m
+    rect = (x0, y0, x0 + plan.width_m, y0 + plan.height_m)
+    if area_inside_rect(polygon, rect) < 1e-6:
+        raise FieldError(
+            "polygon",
+            f"the zone lies entirely outside the floor plan (x {rect[0]:g}..{rect[2]:g} m, "
+            f"y {rect[1]:g}..{rect[3]:g} m): draw it on the plan, in metres",
+        )
+
+
 def _check_zone(*, kind: str, required_level: int) -> None:
     if kind == ZoneKind.RESTRICTED and required_level < 1:
         raise FieldError(
@@ -300,6 +316,7 @@ def zone_create(
     color: str = "",
 ) -> Zone:
     vertices = validate_polygon(polygon, field="polygon")
+    _check_zone_on_plan(site=site, polygon=vertices)
     _check_zone(kind=kind, required_level=required_level)
     return audited_create(
         actor=actor,
@@ -320,6 +337,7 @@ def zone_update(*, actor: Actor, zone: Zone, data: Mapping[str, Any]) -> Zone:
     values = dict(data)
     if "polygon" in values:
         values["polygon"] = validate_polygon(values["polygon"], field="polygon")
+        _check_zone_on_plan(site=values.get("site", zone.site), polygon=values["polygon"])
     _check_zone(
         kind=str(values.get("kind", zone.kind)),
         required_level=int(values.get("required_level", zone.required_level)),
