@@ -4,6 +4,7 @@ demo's real edge agent, the menu each role gets, the zone polygon editor, the au
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -120,3 +121,35 @@ def test_zone_editor_closes_on_double_click_and_explains_a_bow_tie(page: Page) -
     # Clean up: the other tests watch the demo's zones.
     headers = {"X-CSRFToken": next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")}
     assert page.request.delete(f"/api/zones/{drawn['id']}/", headers=headers).status == 204
+
+
+def test_flow_page_draws_walking_directions_per_floor_block(page: Page) -> None:
+    login(page, "staff")
+    page.wait_for_function("() => window.__retail && window.__retail.siteId() !== null")
+    site_id = page.evaluate("() => window.__retail.siteId()")
+    # A fresh demo closes its first heat-map minute about a minute after the walkers appear.
+    deadline = time.monotonic() + 150
+    moving = 0
+    while time.monotonic() < deadline:
+        end = datetime.now(UTC)
+        response = page.request.get(
+            f"/api/sites/{site_id}/analytics/heatmap",
+            params={"start": (end - timedelta(hours=1)).isoformat(), "end": end.isoformat()},
+        )
+        assert response.status == 200, f"{response.status} {response.url}: {response.text()[:300]}"
+        answer = response.json()
+        moving = sum(1 for cell in answer["cells"] if abs(cell[3]) + abs(cell[4]) > 0)
+        if moving:
+            break
+        page.wait_for_timeout(2000)
+    assert moving, "the demo recorded no movement in the heat map"
+    page.click("[data-testid=nav-flow]")
+    directions = page.locator("[data-testid=flow-directions]")
+    expect(directions).not_to_have_attribute("data-start", "", timeout=15_000)
+    page.wait_for_function(
+        "() => Number(document.querySelector('[data-testid=flow-directions]').dataset.arrows) > 0"
+    )
+    expect(directions).to_contain_text("main walking direction")
+    screenshot(page, "flow-directions")
+    page.click("[data-testid=flow-directions-toggle]")
+    expect(directions).to_have_attribute("data-arrows", "0")

@@ -144,3 +144,61 @@ export function polygonProblem(polygon: XY[], plan: PlanExtent | null): string |
   }
   return null;
 }
+
+/** One arrow of the walking-direction field: from (x, y) in floor metres along (dx, dy) metres. */
+export interface CellArrow {
+  x: number;
+  y: number;
+  dx: number;
+  dy: number;
+  /** Mean walking speed there (m/s) and the person-seconds it averages. */
+  speed_mps: number;
+  person_s: number;
+}
+
+/**
+ * The main walking direction per block of `block` × `block` heat-map cells: the person-seconds-weighted mean
+ * velocity (the cells' summed displacement over their summed person-seconds). Blocks with too little presence
+ * (under `minShare` of the busiest block) or where people mostly stand (under `minSpeed` m/s) get no arrow.
+ * `cells` rows are [ix, iy, person_s, displacement_x_m, displacement_y_m] as the heat-map API returns them.
+ */
+export function cellArrows(
+  cells: number[][],
+  cell_m: number,
+  origin: XY = [0, 0],
+  block = 4,
+  minShare = 0.05,
+  minSpeed = 0.1,
+): CellArrow[] {
+  const blocks = new Map<string, { bx: number; by: number; p: number; dx: number; dy: number }>();
+  for (const [ix, iy, person_s, dx = 0, dy = 0] of cells) {
+    const bx = Math.floor(ix / block);
+    const by = Math.floor(iy / block);
+    const key = `${bx},${by}`;
+    const entry = blocks.get(key) ?? { bx, by, p: 0, dx: 0, dy: 0 };
+    entry.p += person_s;
+    entry.dx += dx;
+    entry.dy += dy;
+    blocks.set(key, entry);
+  }
+  const busiest = Math.max(0, ...[...blocks.values()].map((b) => b.p));
+  const size_m = block * cell_m;
+  const arrows: CellArrow[] = [];
+  for (const b of blocks.values()) {
+    if (b.p <= 0 || b.p < minShare * busiest) continue;
+    const vx = b.dx / b.p;
+    const vy = b.dy / b.p;
+    const speed = Math.hypot(vx, vy);
+    if (speed < minSpeed) continue;
+    const length = size_m * 0.8 * Math.min(1, 0.4 + speed / 1.5); // longer for faster walking, within the block
+    arrows.push({
+      x: origin[0] + (b.bx + 0.5) * size_m - ((vx / speed) * length) / 2,
+      y: origin[1] + (b.by + 0.5) * size_m - ((vy / speed) * length) / 2,
+      dx: (vx / speed) * length,
+      dy: (vy / speed) * length,
+      speed_mps: speed,
+      person_s: b.p,
+    });
+  }
+  return arrows.sort((a, b) => a.y - b.y || a.x - b.x);
+}
