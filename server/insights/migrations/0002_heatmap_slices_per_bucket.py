@@ -5,30 +5,41 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('insights', '0001_initial'),
-        ('inventory', '0003_camera_snapshot_request_and_capture_time'),
+        ("insights", "0001_initial"),
+        ("inventory", "0003_camera_snapshot_request_and_capture_time"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='HeatmapSlice',
+            name="HeatmapSlice",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('start', models.DateTimeField()),
-                ('duration_s', models.PositiveIntegerField()),
-                ('columns', models.PositiveIntegerField()),
-                ('rows', models.PositiveIntegerField()),
-                ('cell_m', models.FloatField()),
-                ('cell_index', models.BinaryField()),
-                ('person_s', models.BinaryField()),
-                ('displacement_x_m', models.BinaryField()),
-                ('displacement_y_m', models.BinaryField()),
-                ('site', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='heatmap_slices', to='inventory.site')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("start", models.DateTimeField()),
+                ("duration_s", models.PositiveIntegerField()),
+                ("columns", models.PositiveIntegerField()),
+                ("rows", models.PositiveIntegerField()),
+                ("cell_m", models.FloatField()),
+                ("cell_index", models.BinaryField()),
+                ("person_s", models.BinaryField()),
+                ("displacement_x_m", models.BinaryField()),
+                ("displacement_y_m", models.BinaryField()),
+                (
+                    "site",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="heatmap_slices",
+                        to="inventory.site",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['site', 'start'], name='insights_he_site_id_d7e687_idx')],
+                "indexes": [models.Index(fields=["site", "start"], name="insights_he_site_id_d7e687_idx")],
             },
         ),
     ]

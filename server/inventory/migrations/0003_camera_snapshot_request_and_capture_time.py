@@ -4,30 +4,42 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('inventory', '0002_alter_site_options_alter_camera_analysis_rate_hz_and_more'),
+        ("inventory", "0002_alter_site_options_alter_camera_analysis_rate_hz_and_more"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='camera',
-            name='snapshot_captured_at',
-            field=models.DateTimeField(blank=True, help_text='When the camera captured the stored snapshot (edge box clock).', null=True),
+            model_name="camera",
+            name="snapshot_captured_at",
+            field=models.DateTimeField(
+                blank=True,
+                help_text="When the camera captured the stored snapshot (edge box clock).",
+                null=True,
+            ),
         ),
         migrations.AddField(
-            model_name='camera',
-            name='snapshot_pending',
-            field=models.BooleanField(default=False, help_text='A snapshot was asked for and the command has not been sent to the box yet.'),
+            model_name="camera",
+            name="snapshot_pending",
+            field=models.BooleanField(
+                default=False,
+                help_text="A snapshot was asked for and the command has not been sent to the box yet.",
+            ),
         ),
         migrations.AddField(
-            model_name='camera',
-            name='snapshot_requested_at',
-            field=models.DateTimeField(blank=True, help_text='When a user last asked the edge box for a snapshot.', null=True),
+            model_name="camera",
+            name="snapshot_requested_at",
+            field=models.DateTimeField(
+                blank=True, help_text="When a user last asked the edge box for a snapshot.", null=True
+            ),
         ),
         migrations.AlterField(
-            model_name='camera',
-            name='snapshot',
-            field=models.ImageField(blank=True, help_text='The newest JPEG still the edge box sent (calibration).', upload_to='snapshots/'),
+            model_name="camera",
+            name="snapshot",
+            field=models.ImageField(
+                blank=True,
+                help_text="The newest JPEG still the edge box sent (calibration).",
+                upload_to="snapshots/",
+            ),
         ),
     ]
