@@ -16,9 +16,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from server import runtime
+from server.api.errors import ApplicationError
 from server.api.pagination import LimitOffsetPagination
 from server.insights import selectors
 from server.inventory.models import Site
+from server.livestate import LiveStateUnavailableError
 
 MAX_RANGE = timedelta(days=400)
 VIEW_ANALYTICS = ("insights.view_heatmaphour",)
@@ -194,16 +196,21 @@ class DwellApi(_AnalyticsView):
 
 
 class OccupancyApi(_AnalyticsView):
-    """Live occupancy of the site and its zones, from this process's analytics."""
+    """Live occupancy of the site and its zones, and who is where, from the live state (server.livestate): the
+    same in a web-only process as in the process that fuses the site."""
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, site_id: int) -> Response:
         if not Site.objects.filter(pk=site_id).exists():
             raise NotFound(f"site {site_id} does not exist")
-        current = runtime.current()
-        live = current.live_occupancy(site_id) if current is not None else None
+        try:
+            live = selectors.live_occupancy(site_id)
+        except LiveStateUnavailableError as err:
+            raise ApplicationError(
+                "the live state cannot be read now", code="live_state_unavailable", status_code=503
+            ) from err
         if live is None:
-            return Response({"site": 0, "zones": [], "time_us": None, "live": False})
+            return Response({"site": 0, "zones": [], "who_is_where": [], "time_us": None, "live": False})
         return Response({**live, "live": True})
 
 

@@ -24,6 +24,7 @@ from server.insights.models import (
 )
 from server.insights.processor import SiteSetup, build_setup
 from server.inventory.models import FloorPlan, Zone
+from server.livestate import live_state
 from server.people.models import IdentityBinding
 from server.timeseries.base import TimeSeriesBackend
 from server.timeseries.measurements import POSITIONS
@@ -296,6 +297,36 @@ def visits(*, site_id: int, start: datetime, end: datetime, bucket: str = "hour"
     )
     series = [{"t": r["t"].isoformat(), "count": r["count"]} for r in rows]
     return {"bucket": bucket, "series": series, "total": sum(r["count"] for r in series)}
+
+
+def live_occupancy(site_id: int) -> dict[str, Any] | None:
+    """The newest live state of the site (None when there is none): counters per site and zone with the persons
+    in each zone, and who is where (the identified persons with their zones and positions). Raises
+    LiveStateUnavailableError when the live state cannot be read."""
+    snapshot = live_state().latest(site_id)
+    if snapshot is None:
+        return None
+    in_zone = snapshot.who_is_where()
+    return {
+        "time_us": snapshot.time_us,
+        "site": snapshot.site_occupancy,
+        "zones": [
+            {"zone_id": zone_id, "count": count, "person_ids": list(in_zone.get(zone_id, ()))}
+            for zone_id, count in snapshot.zone_occupancy.items()
+        ],
+        "who_is_where": [
+            {
+                "person_id": p.person_id,
+                "employee_id": p.employee_id,
+                "name": p.name,
+                "zone_ids": list(p.zone_ids),
+                "x_m": round(p.x_m, 2),
+                "y_m": round(p.y_m, 2),
+            }
+            for p in snapshot.persons
+            if p.employee_id is not None
+        ],
+    }
 
 
 # --- listings for integrators ---

@@ -230,7 +230,10 @@ export interface LivePerson {
   camera_id?: number;
   name?: string;
   employee_id?: number;
+  /** The first of `zone_ids` (older servers send only this). */
   zone_id?: number;
+  /** Every zone the person is in, from the server's analytics (zones may overlap). */
+  zone_ids?: number[];
   vx_mps?: number;
   vy_mps?: number;
 }

@@ -145,6 +145,9 @@ INGEST_ACK_INTERVAL_MS = int(os.environ.get("INGEST_ACK_INTERVAL_MS", "200"))
 INGEST_AUTH_RECHECK_S = float(os.environ.get("INGEST_AUTH_RECHECK_S", "2"))
 LIVE_PUSH_HZ = float(os.environ.get("LIVE_PUSH_HZ", "5"))
 POSITIONS_SAMPLE_HZ = float(os.environ.get("POSITIONS_SAMPLE_HZ", "1"))
+# How late a badge read may arrive and still be bound against the positions of its own time; the live state keeps
+# that much position history (server.livestate).
+BADGE_MAX_DELAY_S = float(os.environ.get("BADGE_MAX_DELAY_S", "30"))
 # Fusion + analytics in the ingest process; off = per-camera tracks pushed live, no analytics (ingest-only tiers).
 INGEST_SITE_ANALYTICS = env_bool("INGEST_SITE_ANALYTICS", True)
 # How far a camera's own frames may arrive out of capture order before fusion drops them as late. Frames of a

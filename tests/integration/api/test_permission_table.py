@@ -12,9 +12,9 @@ import pytest
 from django.contrib.auth.models import User
 
 from server.alerts.services import alert_raise
-from server.people import live_registry
 from server.people.models import IdentityBinding, ZonePermission
 from tests.integration.api.conftest import ROLES, SQUARE_POINTS
+from tests.support.live import clear_live_state, put_positions
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -69,7 +69,7 @@ def _alert_url(suffix: str) -> Callable[[Store], str]:
 
 
 def _badge_url(s: Store) -> str:
-    live_registry.update_site(s["site"].pk, {41: (5.0, 5.0), 42: (9.0, 9.0)}, int(time.time() * 1_000_000))
+    put_positions(s["site"].pk, {41: (5.0, 5.0), 42: (9.0, 9.0)}, int(time.time() * 1_000_000))
     return "/api/badge-events"
 
 
@@ -305,9 +305,9 @@ PARAMS = [
 
 @pytest.fixture(autouse=True)
 def _clear_registry() -> Any:
-    live_registry.registry.clear()
+    clear_live_state()
     yield
-    live_registry.registry.clear()
+    clear_live_state()
 
 
 @pytest.mark.parametrize(("case", "role"), PARAMS)
