@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from edge_agent import __version__
-from edge_agent.capture import CameraReader, FrameSource, LatestFrameSlot, open_source
+from edge_agent.capture import CameraReader, FrameSource, LatestFrameSlot, open_source, redact_source
 from edge_agent.config import AgentSettings, CameraSettings, TrackerSettings
 from edge_agent.detection.base import Detector
 from edge_agent.errors import SpoolError
@@ -188,7 +188,12 @@ class Pipeline:
         )
         self._cameras[camera.camera_id] = runtime
         reader.start()
-        logger.info("camera %d (%s) started: %s", camera.camera_id, camera.name or "unnamed", camera.source)
+        logger.info(
+            "camera %d (%s) started: %s",
+            camera.camera_id,
+            camera.name or "unnamed",
+            redact_source(camera.source),
+        )
 
     def _stop_camera(self, camera_id: int) -> int:
         runtime = self._cameras.pop(camera_id)

@@ -138,6 +138,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    # Debug pages for the demo on this machine only; never for a demo reachable from the network.
+    os.environ.setdefault(
+        "DJANGO_DEBUG", "true" if args.http[0] in ("127.0.0.1", "localhost", "::1") else "false"
+    )
     _setup_django()
     _prepare(migrate=True)
     from django.conf import settings
@@ -157,26 +161,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     edges: list[subprocess.Popen[bytes]] = []
     command: list[str] = []
     if not args.no_edge:
-        command = [
-            _edge_executable(),
-            "run",
-            "--server",
-            f"{'127.0.0.1' if grpc_host in ('0.0.0.0', '::') else grpc_host}:{grpc_port}",
-            f"--device-id={demo.device_id}",
-            f"--device-secret={demo.device_secret}",
-            "--loop",
-            "--pace",
-            "native",
-            "--state-dir",
-            str(Path(settings.DATA_DIR) / "edge"),
-        ]
-        for camera_id, crop, homography in zip(
-            demo.camera_ids, demo.crops_px, demo.homographies, strict=True
-        ):
-            # `--flag=value`: values may start with "-" (negative numbers, URL-safe secrets).
-            command += [f"--source={video}", f"--camera-id={camera_id}"]
-            command += ["--crop=" + ",".join(str(v) for v in crop)]
-            command += ["--homography=" + ",".join(repr(v) for v in homography)]
+        command = demo_edge_command(
+            server=f"{'127.0.0.1' if grpc_host in ('0.0.0.0', '::') else grpc_host}:{grpc_port}",
+            device_id=demo.device_id,
+            device_secret_file=demo.device_secret_file,
+            video=video,
+            cameras=list(zip(demo.camera_ids, demo.crops_px, demo.homographies, strict=True)),
+            state_dir=Path(settings.DATA_DIR) / "edge",
+        )
 
     def start_edge() -> None:
         # Started once the ingest listens, so that the agent connects at its first try.
@@ -243,6 +235,39 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def _print_lines(lines: list[str]) -> None:
     for line in lines:
         print(line, flush=True)
+
+
+def demo_edge_command(
+    *,
+    server: str,
+    device_id: int,
+    device_secret_file: Path,
+    video: Path,
+    cameras: list[tuple[int, tuple[int, int, int, int], tuple[float, ...]]],
+    state_dir: Path,
+    executable: str | None = None,
+) -> list[str]:
+    """The demo's edge agent command line. The device secret stays in its 0600 file: a command line is visible
+    to every local user (`ps`)."""
+    command = [
+        executable or _edge_executable(),
+        "run",
+        "--server",
+        server,
+        f"--device-id={device_id}",
+        f"--device-secret-file={device_secret_file}",
+        "--loop",
+        "--pace",
+        "native",
+        "--state-dir",
+        str(state_dir),
+    ]
+    for camera_id, crop, homography in cameras:
+        # `--flag=value`: values may start with "-" (negative numbers).
+        command += [f"--source={video}", f"--camera-id={camera_id}"]
+        command += ["--crop=" + ",".join(str(v) for v in crop)]
+        command += ["--homography=" + ",".join(repr(v) for v in homography)]
+    return command
 
 
 def _edge_executable() -> str:

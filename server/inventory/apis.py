@@ -11,6 +11,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from server.api.parsers import JSONParser
 from server.inventory import selectors, services
 from server.inventory.filters import CameraFilter, FloorPlanFilter, ZoneFilter
 from server.inventory.models import Camera, FloorPlan, Site, Zone
@@ -43,7 +44,7 @@ class FloorPlanViewSet(viewsets.ModelViewSet[FloorPlan]):
     queryset = FloorPlan.objects.all()
     serializer_class = FloorPlanSerializer
     filterset_class = FloorPlanFilter
-    parser_classes = [parsers.MultiPartParser, parsers.FormParser, parsers.JSONParser]
+    parser_classes = [parsers.MultiPartParser, parsers.FormParser, JSONParser]
 
     def get_queryset(self) -> QuerySet[FloorPlan]:
         return selectors.floor_plan_list()

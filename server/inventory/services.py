@@ -18,18 +18,29 @@ from django.utils import timezone
 from PIL import Image, UnidentifiedImageError
 
 from server.api.errors import FieldError
-from server.audit.services import Actor, audited_create, audited_delete, audited_update
+from server.audit.services import Actor, audit_record, audited_create, audited_delete, audited_update
 from server.devices.models import EdgeDevice
 from server.devices.services import device_bump_config_revision
 from server.inventory.geometry import area_inside_rect, homography_from_points, validate_polygon
-from server.inventory.models import Camera, FloorPlan, Site, Zone, ZoneKind
+from server.inventory.models import Camera, FloorPlan, Site, Zone, ZoneKind, split_source_credentials
 
 logger = logging.getLogger(__name__)
 
 # Fields of a camera that are part of the configuration sent to its edge box.
 CAMERA_CONFIG_FIELDS = frozenset(
-    {"device", "source_uri", "analysis_rate_hz", "calibration_points", "floor_region", "enabled", "name"}
+    {
+        "device",
+        "source_uri",
+        "source_username",
+        "source_password",
+        "analysis_rate_hz",
+        "calibration_points",
+        "floor_region",
+        "enabled",
+        "name",
+    }
 )
+CAMERA_CREDENTIAL_FIELDS = ("source_username", "source_password")
 MAX_FLOOR_PLAN_IMAGE_BYTES = 20 * 1024 * 1024
 
 
@@ -166,6 +177,26 @@ def _check_camera_device(*, site: Site, device: EdgeDevice | None) -> None:
         raise FieldError("device", f"device {device.pk} belongs to another site")
 
 
+def _take_source_credentials(values: dict[str, Any]) -> None:
+    """A `user:password@` in `source_uri` moves to the credential fields (fields given explicitly win)."""
+    if "source_uri" not in values:
+        return
+    values["source_uri"], username, password = split_source_credentials(str(values["source_uri"] or ""))
+    if username is not None:
+        values.setdefault("source_username", username)
+        values.setdefault("source_password", password or "")
+
+
+def _audit_credentials(*, actor: Actor, camera: Camera) -> None:
+    """The credentials never enter the audit log (SECRET_FIELDS); that they changed does."""
+    audit_record(
+        actor=actor,
+        action="set_source_credentials",
+        instance=camera,
+        changes={"source_has_credentials": camera.source_has_credentials},
+    )
+
+
 def _bump(device_ids: set[int | None]) -> None:
     for device_id in sorted(d for d in device_ids if d is not None):
         device_bump_config_revision(device_id=device_id)
@@ -179,12 +210,19 @@ def camera_create(
     name: str,
     device: EdgeDevice | None = None,
     source_uri: str = "",
+    source_username: str | None = None,
+    source_password: str | None = None,
     analysis_rate_hz: float = 0.0,
     calibration_points: Sequence[Mapping[str, Any]] = (),
     floor_region: Sequence[Sequence[float]] = (),
     enabled: bool = True,
 ) -> Camera:
     _check_camera_device(site=site, device=device)
+    source: dict[str, Any] = {"source_uri": source_uri}
+    for name, value in (("source_username", source_username), ("source_password", source_password)):
+        if value is not None:
+            source[name] = value
+    _take_source_credentials(source)
     homography, error_cm = calibration_from_points(calibration_points)
     region = validate_polygon(floor_region, field="floor_region") if floor_region else []
     camera = audited_create(
@@ -193,7 +231,9 @@ def camera_create(
             site=site,
             name=name,
             device=device,
-            source_uri=source_uri,
+            source_uri=source["source_uri"],
+            source_username=source.get("source_username", ""),
+            source_password=source.get("source_password", ""),
             analysis_rate_hz=analysis_rate_hz,
             calibration_points=[dict(point) for point in calibration_points],
             homography=homography,
@@ -202,6 +242,8 @@ def camera_create(
             enabled=enabled,
         ),
     )
+    if camera.source_has_credentials:
+        _audit_credentials(actor=actor, camera=camera)
     _bump({camera.device_id})
     return camera
 
@@ -209,6 +251,8 @@ def camera_create(
 @transaction.atomic
 def camera_update(*, actor: Actor, camera: Camera, data: Mapping[str, Any]) -> Camera:
     values = dict(data)
+    _take_source_credentials(values)
+    credentials_before = tuple(getattr(camera, name) for name in CAMERA_CREDENTIAL_FIELDS)
     site: Site = values.get("site", camera.site)
     device: EdgeDevice | None = values.get("device", camera.device)
     _check_camera_device(site=site, device=device)
@@ -220,6 +264,8 @@ def camera_update(*, actor: Actor, camera: Camera, data: Mapping[str, Any]) -> C
         values["floor_region"] = validate_polygon(values["floor_region"], field="floor_region")
     old_device_id = camera.device_id
     camera = audited_update(actor=actor, instance=camera, data=values)
+    if tuple(getattr(camera, name) for name in CAMERA_CREDENTIAL_FIELDS) != credentials_before:
+        _audit_credentials(actor=actor, camera=camera)
     if CAMERA_CONFIG_FIELDS & values.keys():
         _bump({old_device_id, camera.device_id})
     return camera

@@ -41,6 +41,8 @@ export interface Camera {
   device: number | null;
   name: string;
   source_uri: string;
+  /** A source login is stored (it is write-only: `source_username` / `source_password`). */
+  source_has_credentials: boolean;
   analysis_rate_hz: number;
   enabled: boolean;
   homography: number[][] | null;

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("insights", "0001_initial"),
-        ("inventory", "0003_camera_snapshot_request_and_capture_time"),
+        ("inventory", "0004_camera_snapshot_request_and_capture_time"),
     ]
 
     operations = [

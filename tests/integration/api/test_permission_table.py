@@ -292,10 +292,12 @@ CASES = [
     ),
     Case("user update", "patch", _other_user_url, ADMIN, 200, lambda s: {"roles": ["installer"]}),
     Case("user delete", "delete", _other_user_url, ADMIN, 204),
+    Case("user unlock", "post", lambda s: _other_user_url(s) + "/unlock", ADMIN, 200),
     # session
     Case("me", "get", lambda s: "/api/auth/me", EVERY_ROLE, 200),
     Case("logout", "post", lambda s: "/api/auth/logout", EVERY_ROLE, 204),
-    Case("schema", "get", lambda s: "/api/schema/", EVERY_ROLE, 200, anonymous=200),
+    Case("schema", "get", lambda s: "/api/schema/", EVERY_ROLE, 200),
+    Case("schema browser", "get", lambda s: "/api/docs/", EVERY_ROLE, 200),
 ]
 
 PARAMS = [

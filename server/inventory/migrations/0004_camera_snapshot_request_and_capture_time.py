@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("inventory", "0002_alter_site_options_alter_camera_analysis_rate_hz_and_more"),
+        ("inventory", "0003_camera_source_credentials"),
     ]
 
     operations = [
