@@ -267,14 +267,37 @@ class EdgeServicer:
                 grpc.StatusCode.PERMISSION_DENIED,
                 "snapshot of a camera of another device",
             )
-        if len(snapshot.jpeg) > MAX_SNAPSHOT_BYTES or not snapshot.jpeg.startswith(b"\xff\xd8"):
+        if len(snapshot.jpeg) > MAX_SNAPSHOT_BYTES:
+            return _rejection(
+                snapshot.camera_id,
+                0,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"snapshot of {len(snapshot.jpeg)} bytes exceeds the limit of {MAX_SNAPSHOT_BYTES}",
+            )
+        if not snapshot.jpeg.startswith(b"\xff\xd8"):
             return _rejection(
                 snapshot.camera_id, 0, grpc.StatusCode.INVALID_ARGUMENT, "snapshot is not a JPEG"
             )
         from server.inventory.services import camera_store_snapshot
 
-        await sync_to_async(camera_store_snapshot)(camera_id=snapshot.camera_id, jpeg=snapshot.jpeg)
+        await sync_to_async(camera_store_snapshot)(
+            camera_id=snapshot.camera_id, jpeg=snapshot.jpeg, capture_time_us=snapshot.capture_time_us
+        )
         return None
+
+    async def _send_snapshot_requests(
+        self, state: _StreamState, outbox: asyncio.Queue[edge_service_pb2.ServerMessage | _Abort | None]
+    ) -> None:
+        """Snapshot requests are rows in the database (POST /api/cameras/<id>/snapshot/ from any process):
+        claim those of this device's cameras and send one command each down this stream."""
+        from server.inventory.services import camera_claim_snapshot_requests
+
+        claimed = await sync_to_async(camera_claim_snapshot_requests)(camera_ids=state.identity.camera_ids)
+        for camera_id in claimed:
+            command = edge_service_pb2.Command(
+                kind=edge_service_pb2.COMMAND_KIND_CAPTURE_SNAPSHOT, camera_id=camera_id
+            )
+            await outbox.put(edge_service_pb2.ServerMessage(command=command))
 
     async def _ack_loop(
         self, state: _StreamState, outbox: asyncio.Queue[edge_service_pb2.ServerMessage | _Abort | None]
@@ -324,6 +347,7 @@ class EdgeServicer:
                 for camera_id in identity.camera_ids ^ state.identity.camera_ids:
                     self._pipeline.forget_camera(camera_id)
             state.identity = identity
+            await self._send_snapshot_requests(state, outbox)
             if identity.config_revision != state.config_revision:
                 config = await sync_to_async(device_configuration)(device_id=identity.device_id)
                 state.config_revision = config.revision
