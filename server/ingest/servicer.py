@@ -2,6 +2,19 @@
 
 The stream's requests are registered as raw bytes and parsed here, so that a malformed message is answered with a
 FrameRejected(INVALID_ARGUMENT) and the stream goes on, instead of grpc ending the call.
+
+How a stream ends from the server's side (refused, revoked, idle, over the per-device limit):
+- The status is sent only once the client has stopped writing (it half-closed, or sent nothing for
+  QUIET_BEFORE_STATUS_S), at most END_DRAIN_MAX_S after the decision; meanwhile what it sends is read and dropped,
+  nothing of it is stored. grpc's asyncio client reports INTERNAL instead of the server's status when one of its
+  writes fails because the call has just ended (grpc/grpc#36066), so ending the call in the middle of a burst of
+  writes would hide UNAUTHENTICATED from the device.
+- A close never waits behind queued replies: it is taken before anything queued (`_Outbox`).
+- A client that does not read its replies blocks the handler in a send (HTTP/2 flow control), and grpc's asyncio
+  server cannot cancel such a call: after END_DRAIN_MAX_S + CLOSE_GRACE_S the stream's state is released anyway
+  (reader stopped, nothing more stored, tasks ended); the status follows when the client reads or its connection
+  closes (at the latest at the server's maximum connection age). Until grpc reports the call done it still counts
+  against the device's stream limit, so a device cannot pile such calls up.
 """
 
 from __future__ import annotations
@@ -10,7 +23,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +36,7 @@ from proto.retail.v1 import edge_service_pb2, track_pb2
 from server.devices import services as device_services
 from server.devices.selectors import device_configuration
 from server.devices.services import DeviceIdentity, EnrollmentRejected
+from server.devices.signals import device_credentials_revoked
 from server.ingest.converters import device_config_message, heartbeat_to_health
 from server.ingest.pipeline import IngestPipeline
 from server.ingest.sequencing import Admission
@@ -32,6 +47,11 @@ logger = logging.getLogger(__name__)
 
 SERVICE_NAME = "retail.v1.EdgeService"
 MAX_SNAPSHOT_BYTES = 4 * 1024 * 1024
+QUIET_BEFORE_STATUS_S = 0.05
+END_DRAIN_MAX_S = 1.0
+CLOSE_GRACE_S = 1.0
+MAX_QUEUED_REJECTIONS = 256
+REVOKED = "device credentials were revoked"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,14 +62,117 @@ class StreamSettings:
     )
     ack_interval_s: float = 0.2
     auth_recheck_s: float = 2.0
+    # Open streams per device in this process; one more is refused with RESOURCE_EXHAUSTED (the open ones go on).
+    max_streams_per_device: int = 2
+    # A stream that sends nothing (heartbeats are due every 10 s) or reads nothing for this long is closed.
+    idle_timeout_s: float = 60.0
+    max_heartbeat_bytes: int = 64 * 1024
+    # Heartbeats of one device recorded at most this often; the others are answered and not recorded.
+    min_heartbeat_interval_s: float = 1.0
 
 
 class _Abort:
-    """Queued by a background task to end the call from the handler's own coroutine."""
+    """How the server ends a stream: taken by the handler before anything queued."""
 
     def __init__(self, code: grpc.StatusCode, details: str) -> None:
         self.code = code
         self.details = details
+
+
+_Reply = edge_service_pb2.ServerMessage | _Abort | None
+
+
+class _Outbox:
+    """The replies waiting for the handler to send them, bounded whatever the client reads: a close first, then
+    configuration (never dropped; only on a change), rejections (at most MAX_QUEUED_REJECTIONS waiting, further
+    ones are dropped and counted: acks move past rejected sequences anyway), then one ack carrying the highest
+    sequence of every camera acked since the last one sent."""
+
+    def __init__(self) -> None:
+        self._messages: deque[edge_service_pb2.ServerMessage] = deque()
+        self._rejections = 0
+        self._acks: dict[int, int] = {}
+        self._closing: _Abort | None = None
+        self._finished = False
+        self._ready = asyncio.Event()
+        self.dropped_rejections = 0
+
+    def put(self, message: edge_service_pb2.ServerMessage) -> None:
+        self._messages.append(message)
+        self._ready.set()
+
+    def put_rejection(self, rejection: edge_service_pb2.FrameRejected) -> None:
+        if self._rejections >= MAX_QUEUED_REJECTIONS:
+            self.dropped_rejections += 1
+            return
+        self._rejections += 1
+        self.put(edge_service_pb2.ServerMessage(rejected=rejection))
+
+    def put_acks(self, acks: dict[int, int]) -> None:
+        for camera_id, sequence in acks.items():
+            self._acks[camera_id] = max(sequence, self._acks.get(camera_id, 0))
+        self._ready.set()
+
+    def close(self, abort: _Abort) -> None:
+        self._closing = abort
+        self._ready.set()
+
+    def finish(self) -> None:
+        """The stream ends normally once everything queued is sent."""
+        self._finished = True
+        self._ready.set()
+
+    async def get(self) -> _Reply:
+        while True:
+            if self._closing is not None:
+                return self._closing
+            if self._messages:
+                message = self._messages.popleft()
+                if message.HasField("rejected"):
+                    self._rejections -= 1
+                return message
+            if self._acks:
+                acks, self._acks = self._acks, {}
+                return edge_service_pb2.ServerMessage(
+                    ack=edge_service_pb2.Ack(
+                        cameras=[
+                            edge_service_pb2.CameraAck(camera_id=cid, highest_contiguous_sequence=seq)
+                            for cid, seq in sorted(acks.items())
+                        ]
+                    )
+                )
+            if self._finished:
+                return None
+            self._ready.clear()
+            await self._ready.wait()
+
+
+class _Inbound:
+    """When the client last sent something, and whether it has stopped (half-closed or gone)."""
+
+    def __init__(self) -> None:
+        self.last_received = time.monotonic()
+        self.ended = asyncio.Event()
+
+    async def wait_until_quiet(self) -> None:
+        """Return once the client half-closed or sent nothing for QUIET_BEFORE_STATUS_S, at most END_DRAIN_MAX_S."""
+        deadline = time.monotonic() + END_DRAIN_MAX_S
+        while not self.ended.is_set():
+            now = time.monotonic()
+            quiet_for = now - self.last_received
+            if quiet_for >= QUIET_BEFORE_STATUS_S or now >= deadline:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self.ended.wait(), min(QUIET_BEFORE_STATUS_S - quiet_for, deadline - now)
+                )
+
+    async def discard(self, request_iterator: AsyncIterator[bytes]) -> None:
+        """Read and drop everything the client sends (while its stream is being refused or closed)."""
+        with contextlib.suppress(Exception):  # the client went away (CancelledError still ends the task)
+            async for _ in request_iterator:
+                self.last_received = time.monotonic()
+        self.ended.set()
 
 
 HealthCallback = Callable[[DeviceIdentity, dict[str, Any]], None]
@@ -69,6 +192,12 @@ class EdgeServicer:
         self._on_health = on_health
         self._clock_us = clock_us
         self.open_streams = 0
+        self._calls_per_device: dict[int, int] = {}  # calls grpc has not reported done, refused ones excluded
+        self._streams_by_device: dict[int, set[_StreamState]] = {}
+        self._heartbeat_recorded_at: dict[int, float] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        device_credentials_revoked.connect(self._on_credentials_revoked)  # weak: ends with the servicer
 
     def generic_handler(self) -> grpc.GenericRpcHandler[Any, Any]:
         handlers = {
@@ -120,66 +249,200 @@ class EdgeServicer:
     async def Stream(  # noqa: N802 - gRPC method name
         self, request_iterator: AsyncIterator[bytes], context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[edge_service_pb2.ServerMessage]:
+        self._loop = asyncio.get_running_loop()
         identity = await self._authenticate(context)
         if identity is None:
             metrics.record_auth_failure()
-            await context.abort(
+            await self._refuse(
+                request_iterator,
+                context,
                 grpc.StatusCode.UNAUTHENTICATED,
                 "unknown, wrong or revoked device credentials (x-device-id / authorization: Bearer …); "
                 "re-enroll the box with a new token",
             )
             return
+        device_id = identity.device_id
+        calls = self._calls_per_device.get(device_id, 0)
+        if calls >= self._settings.max_streams_per_device:
+            logger.warning("device %d refused: %d streams open already", device_id, calls)
+            await self._refuse(
+                request_iterator,
+                context,
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"device {device_id} has {calls} open streams, the limit is "
+                f"{self._settings.max_streams_per_device}: close one (or wait until the server times out "
+                f"one that no longer sends, after {self._settings.idle_timeout_s:g} s)",
+            )
+            return
+        self._calls_per_device[device_id] = calls + 1
+        context.add_done_callback(lambda _: self._call_done(device_id))  # type: ignore[arg-type]  # stub: a class
         self.open_streams += 1
         metrics.stream_opened()
-        outbox: asyncio.Queue[edge_service_pb2.ServerMessage | _Abort | None] = asyncio.Queue(maxsize=1024)
-        state = _StreamState(identity=identity)
-        config = await sync_to_async(device_configuration)(device_id=identity.device_id)
-        state.config_revision = config.revision
-        await outbox.put(edge_service_pb2.ServerMessage(config=device_config_message(config)))
-        logger.info("device %d connected (%d cameras)", identity.device_id, len(identity.camera_ids))
-        reader = asyncio.create_task(self._read(request_iterator, state, outbox))
-        acker = asyncio.create_task(self._ack_loop(state, outbox))
-        checker = asyncio.create_task(self._recheck_loop(context, state, outbox))
+        state = _StreamState(identity=identity, context=context)
+        self._streams_by_device.setdefault(device_id, set()).add(state)
         try:
+            config = await sync_to_async(device_configuration)(device_id=device_id)
+            state.config_revision = config.revision
+            state.outbox.put(edge_service_pb2.ServerMessage(config=device_config_message(config)))
+            logger.info("device %d connected (%d cameras)", device_id, len(identity.camera_ids))
+            state.tasks = [
+                asyncio.create_task(self._read(request_iterator, state)),
+                asyncio.create_task(self._ack_loop(state)),
+                asyncio.create_task(self._recheck_loop(context, state)),
+                asyncio.create_task(self._idle_loop(state)),
+            ]
             while True:
-                item = await outbox.get()
+                item = await state.outbox.get()
                 if item is None:
                     break
                 if isinstance(item, _Abort):
+                    await state.inbound.wait_until_quiet()
+                    await self._release(state)
                     await context.abort(item.code, item.details)
                     return
+                state.sending_since = time.monotonic()
                 yield item
+                state.sending_since = None
+                if state.released.is_set():  # abandoned while the client did not read (see _close)
+                    return
         finally:
-            self.open_streams -= 1
-            metrics.stream_closed()
-            for task in (reader, acker, checker):
-                task.cancel()
-            for task in (reader, acker, checker):
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-            with contextlib.suppress(Exception):
-                await self._pipeline.flush()
-            logger.info("device %d disconnected", identity.device_id)
+            await self._release(state)
 
-    async def _read(
+    async def _refuse(
         self,
         request_iterator: AsyncIterator[bytes],
-        state: _StreamState,
-        outbox: asyncio.Queue[edge_service_pb2.ServerMessage | _Abort | None],
+        context: grpc.aio.ServicerContext[Any, Any],
+        code: grpc.StatusCode,
+        details: str,
     ) -> None:
+        """End a stream before it starts, once the client has stopped writing (see the module's docstring)."""
+        inbound = _Inbound()
+        drain = asyncio.create_task(inbound.discard(request_iterator))
+        try:
+            await inbound.wait_until_quiet()
+        finally:
+            drain.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await drain
+        await context.abort(code, details)
+
+    def _call_done(self, device_id: int) -> None:
+        left = self._calls_per_device.get(device_id, 1) - 1
+        if left > 0:
+            self._calls_per_device[device_id] = left
+        else:
+            self._calls_per_device.pop(device_id, None)
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _close(self, state: _StreamState, code: grpc.StatusCode, details: str) -> None:
+        """End the stream with `code`: at once nothing more is stored; the status follows (module docstring)."""
+        if state.closing is not None or state.released.is_set():
+            return
+        state.closing = _Abort(code, details)
+        state.outbox.close(state.closing)
+        self._spawn(self._abandon_if_stuck(state))
+
+    async def _abandon_if_stuck(self, state: _StreamState) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(state.released.wait(), END_DRAIN_MAX_S + CLOSE_GRACE_S)
+        if state.released.is_set() or state.closing is None:
+            return
+        # The handler is blocked in a send: the client does not read, and grpc cannot cancel the call.
+        since = state.sending_since
+        logger.warning(
+            "device %d does not read its stream (a reply waits since %.1f s): releasing the stream; "
+            "its status follows when it reads or its connection closes",
+            state.identity.device_id,
+            time.monotonic() - since if since is not None else 0.0,
+        )
+        reader = await self._release(state, keep_reading=True)  # read and dropped: lets its writes complete
+        code, details = state.closing.code, state.closing.details
+        try:
+            with contextlib.suppress(Exception):
+                await state.context.abort(code, details)
+        finally:
+            if reader is not None:
+                reader.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await reader
+
+    async def _release(self, state: _StreamState, *, keep_reading: bool = False) -> asyncio.Task[None] | None:
+        """Free everything the stream holds, once: its tasks, its place among the device's streams. With
+        `keep_reading`, the reader (dropping what it reads, as the stream is closing) is left running and returned."""
+        if state.released.is_set():
+            return None
+        state.released.set()
+        self.open_streams -= 1
+        metrics.stream_closed()
+        device_id = state.identity.device_id
+        streams = self._streams_by_device.get(device_id)
+        if streams is not None:
+            streams.discard(state)
+            if not streams:
+                del self._streams_by_device[device_id]
+        current = asyncio.current_task()
+        reader = state.tasks[0] if keep_reading and state.tasks else None
+        others = [task for task in state.tasks if task is not current and task is not reader]
+        for task in others:
+            task.cancel()
+        for task in others:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        with contextlib.suppress(Exception):
+            await self._pipeline.flush()
+        if state.closing is not None and state.closing.code == grpc.StatusCode.UNAUTHENTICATED:
+            edge_health.EDGE_HEALTH.forget(device_id)
+        if state.outbox.dropped_rejections:
+            logger.warning(
+                "device %d: %d rejection notices were not sent (it did not read them)",
+                device_id,
+                state.outbox.dropped_rejections,
+            )
+        reason = f" ({state.closing.code.name}: {state.closing.details})" if state.closing else ""
+        logger.info("device %d disconnected%s", device_id, reason)
+        return reader
+
+    def close_device_streams(self, device_id: int, code: grpc.StatusCode, details: str) -> int:
+        """Close every open stream of `device_id` (call in the server's event loop); returns how many."""
+        streams = list(self._streams_by_device.get(device_id, ()))
+        for state in streams:
+            self._close(state, code, details)
+        return len(streams)
+
+    def _on_credentials_revoked(self, sender: object, device_id: int, **_: object) -> None:
+        """`device_credentials_revoked` receiver (any thread): close the device's streams now."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            loop.call_soon_threadsafe(
+                self.close_device_streams, device_id, grpc.StatusCode.UNAUTHENTICATED, REVOKED
+            )
+
+    async def _read(self, request_iterator: AsyncIterator[bytes], state: _StreamState) -> None:
         try:
             async for raw in request_iterator:
+                state.inbound.last_received = time.monotonic()
+                if state.closing is not None:
+                    continue  # closing: read and dropped, see the module's docstring
                 rejection = await self._handle_raw(raw, state)
                 if rejection is not None:
-                    await outbox.put(edge_service_pb2.ServerMessage(rejected=rejection))
+                    state.outbox.put_rejection(rejection)
         except asyncio.CancelledError:
             raise
         except Exception as err:  # the client went away mid-message; nothing more to read
             logger.info("device %d stream ended: %s", state.identity.device_id, err)
+        state.inbound.ended.set()
+        if state.closing is not None:
+            return
         # Final flush + ack so that a clean shutdown of the agent leaves nothing unacked.
         await self._pipeline.flush()
-        await self._send_acks(state, outbox)
-        await outbox.put(None)
+        self._send_acks(state)
+        state.outbox.finish()
 
     async def _handle_raw(self, raw: bytes, state: _StreamState) -> edge_service_pb2.FrameRejected | None:
         message = edge_service_pb2.EdgeMessage()
@@ -192,8 +455,7 @@ class EdgeServicer:
         if kind == "frame":
             return await self._handle_frame(message.frame, len(raw), state)
         if kind == "heartbeat":
-            await self._handle_heartbeat(message.heartbeat, state)
-            return None
+            return await self._handle_heartbeat(message.heartbeat, len(raw), state)
         if kind == "snapshot":
             return await self._handle_snapshot(message.snapshot, state)
         self._pipeline.reject(None, 0, "empty")
@@ -248,14 +510,52 @@ class EdgeServicer:
             )
         return None
 
-    async def _handle_heartbeat(self, heartbeat: track_pb2.Heartbeat, state: _StreamState) -> None:
-        edge_health.record_heartbeat_message(state.identity.device_id, heartbeat)
-        health = heartbeat_to_health(heartbeat)
-        await sync_to_async(device_services.device_record_seen)(
-            device_id=state.identity.device_id, health=health
-        )
+    async def _handle_heartbeat(
+        self, heartbeat: track_pb2.Heartbeat, size_bytes: int, state: _StreamState
+    ) -> edge_service_pb2.FrameRejected | None:
+        """Record a heartbeat, bounded by the device's inventory (see `heartbeat_to_health`) and by time."""
+        device_id = state.identity.device_id
+        if size_bytes > self._settings.max_heartbeat_bytes:
+            return _rejection(
+                0,
+                0,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"Heartbeat of {size_bytes} bytes exceeds the limit of {self._settings.max_heartbeat_bytes}; "
+                "nothing of it was recorded",
+            )
+        now = time.monotonic()
+        last = self._heartbeat_recorded_at.get(device_id)
+        if last is not None and now - last < self._settings.min_heartbeat_interval_s:
+            return _rejection(
+                0,
+                0,
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"Heartbeat {now - last:.3f} s after the previous one was not recorded (at most one every "
+                f"{self._settings.min_heartbeat_interval_s:g} s)",
+            )
+        self._heartbeat_recorded_at[device_id] = now
+        report = heartbeat_to_health(heartbeat, camera_ids=state.identity.camera_ids)
+        health = report.health
+        sent_us, now_us = int(health["sent_time_us"]), self._clock_us()
+        window = self._settings.window
+        if not now_us - window.max_past_us <= sent_us <= now_us + window.max_future_us:
+            health["sent_time_us"] = now_us  # the edge clock is far off: the time series uses the server's
+        edge_health.record_health(device_id, health)
+        await sync_to_async(device_services.device_record_seen)(device_id=device_id, health=health)
         if self._on_health is not None:
             self._on_health(state.identity, health)
+        if not report.ignored_camera_ids and not report.repeated_entries:
+            return None
+        ignored = report.ignored_camera_ids
+        listed = ", ".join(str(camera_id) for camera_id in ignored[:5]) + (" …" if len(ignored) > 5 else "")
+        return _rejection(
+            0,
+            0,
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"Heartbeat recorded without {len(ignored)} cameras not assigned to device {device_id}"
+            + (f" ({listed})" if ignored else "")
+            + (f" and {report.repeated_entries} repeated entries" if report.repeated_entries else ""),
+        )
 
     async def _handle_snapshot(
         self, snapshot: edge_service_pb2.CameraSnapshot, state: _StreamState
@@ -276,9 +576,7 @@ class EdgeServicer:
         await sync_to_async(camera_store_snapshot)(camera_id=snapshot.camera_id, jpeg=snapshot.jpeg)
         return None
 
-    async def _ack_loop(
-        self, state: _StreamState, outbox: asyncio.Queue[edge_service_pb2.ServerMessage | _Abort | None]
-    ) -> None:
+    async def _ack_loop(self, state: _StreamState) -> None:
         while True:
             await asyncio.sleep(self._settings.ack_interval_s)
             try:
@@ -286,53 +584,72 @@ class EdgeServicer:
             except Exception:
                 logger.exception("persisting ingest state failed; acks withheld until it succeeds")
                 continue
-            await self._send_acks(state, outbox)
+            self._send_acks(state)
 
-    async def _send_acks(
-        self, state: _StreamState, outbox: asyncio.Queue[edge_service_pb2.ServerMessage | _Abort | None]
-    ) -> None:
+    def _send_acks(self, state: _StreamState) -> None:
         acked = self._pipeline.acked_sequences(state.identity.camera_ids)
         changed = {cid: seq for cid, seq in acked.items() if state.last_acked.get(cid) != seq and seq > 0}
-        if not changed:
-            return
-        state.last_acked.update(changed)
-        ack = edge_service_pb2.Ack(
-            cameras=[
-                edge_service_pb2.CameraAck(camera_id=cid, highest_contiguous_sequence=seq)
-                for cid, seq in sorted(changed.items())
-            ]
-        )
-        await outbox.put(edge_service_pb2.ServerMessage(ack=ack))
+        if changed:
+            state.last_acked.update(changed)
+            state.outbox.put_acks(changed)
 
-    async def _recheck_loop(
-        self,
-        context: grpc.aio.ServicerContext[Any, Any],
-        state: _StreamState,
-        outbox: asyncio.Queue[edge_service_pb2.ServerMessage | _Abort | None],
-    ) -> None:
+    async def _recheck_loop(self, context: grpc.aio.ServicerContext[Any, Any], state: _StreamState) -> None:
         """Re-authenticate the device periodically: revocation closes the open stream; config changes are sent."""
         while True:
             await asyncio.sleep(self._settings.auth_recheck_s)
-            identity = await self._authenticate(context)
-            if identity is None:
-                logger.warning("device %d revoked: closing its stream", state.identity.device_id)
-                await outbox.put(_Abort(grpc.StatusCode.UNAUTHENTICATED, "device credentials were revoked"))
+            try:
+                identity = await self._authenticate(context)
+                if identity is None:
+                    logger.warning("device %d revoked: closing its stream", state.identity.device_id)
+                    self._close(state, grpc.StatusCode.UNAUTHENTICATED, REVOKED)
+                    return
+                if identity.camera_ids != state.identity.camera_ids:
+                    for camera_id in identity.camera_ids ^ state.identity.camera_ids:
+                        self._pipeline.forget_camera(camera_id)
+                state.identity = identity
+                if identity.config_revision != state.config_revision:
+                    config = await sync_to_async(device_configuration)(device_id=identity.device_id)
+                    state.config_revision = config.revision
+                    state.outbox.put(edge_service_pb2.ServerMessage(config=device_config_message(config)))
+            except Exception:  # e.g. the database is away: try again at the next re-check
+                logger.exception("re-checking device %d failed", state.identity.device_id)
+
+    async def _idle_loop(self, state: _StreamState) -> None:
+        """Close a stream whose client sends nothing, or reads nothing, for idle_timeout_s."""
+        limit = self._settings.idle_timeout_s
+        while True:
+            await asyncio.sleep(min(limit / 4, 1.0))
+            now = time.monotonic()
+            silent_s = now - state.inbound.last_received
+            since = state.sending_since
+            if silent_s >= limit:
+                self._close(
+                    state,
+                    grpc.StatusCode.DEADLINE_EXCEEDED,
+                    f"no message from the device for {silent_s:.0f} s (heartbeats are due every 10 s)",
+                )
                 return
-            if identity.camera_ids != state.identity.camera_ids:
-                for camera_id in identity.camera_ids ^ state.identity.camera_ids:
-                    self._pipeline.forget_camera(camera_id)
-            state.identity = identity
-            if identity.config_revision != state.config_revision:
-                config = await sync_to_async(device_configuration)(device_id=identity.device_id)
-                state.config_revision = config.revision
-                await outbox.put(edge_service_pb2.ServerMessage(config=device_config_message(config)))
+            if since is not None and now - since >= limit:
+                self._close(
+                    state,
+                    grpc.StatusCode.DEADLINE_EXCEEDED,
+                    f"the device has not read the stream's replies for {now - since:.0f} s",
+                )
+                return
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class _StreamState:
     identity: DeviceIdentity
+    context: grpc.aio.ServicerContext[Any, Any]
     config_revision: int = 0
     last_acked: dict[int, int] = field(default_factory=dict)
+    outbox: _Outbox = field(default_factory=_Outbox)
+    inbound: _Inbound = field(default_factory=_Inbound)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    closing: _Abort | None = None
+    sending_since: float | None = None  # monotonic time the reply being sent was handed to grpc
+    released: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 def _rejection(
