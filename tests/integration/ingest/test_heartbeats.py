@@ -60,9 +60,9 @@ class Stream:
         async def read() -> edge_service_pb2.ServerMessage:
             while True:
                 reply = await self.call.read()
-                assert reply is not grpc.aio.EOF, "stream ended"
+                assert isinstance(reply, edge_service_pb2.ServerMessage), "stream ended"
                 if reply.HasField(kind):
-                    return reply  # type: ignore[no-any-return]
+                    return reply
 
         return await asyncio.wait_for(read(), timeout_s)
 
