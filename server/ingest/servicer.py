@@ -326,6 +326,10 @@ class EdgeServicer:
                 await drain
         await context.abort(code, details)
 
+    def open_calls(self, device_id: int) -> int:
+        """Calls of `device_id` that count against its stream limit (grpc has not reported them done)."""
+        return self._calls_per_device.get(device_id, 0)
+
     def _call_done(self, device_id: int) -> None:
         left = self._calls_per_device.get(device_id, 1) - 1
         if left > 0:

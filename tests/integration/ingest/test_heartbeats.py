@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from typing import Literal
 
 import grpc
 import pytest
@@ -19,6 +20,8 @@ from tests.integration.ingest.conftest import Device, Ingest, StartIngest
 from tests.support.edge_client import track_frame
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+ReplyKind = Literal["ack", "rejected", "config", "command"]
 
 
 def heartbeat(camera_ids: list[int], *, last_error: str = "", version: str = "1.0.0") -> bytes:
@@ -56,7 +59,7 @@ class Stream:
         for message in messages:
             await self.call.write(message)
 
-    async def next_reply(self, kind: str, timeout_s: float = 5.0) -> edge_service_pb2.ServerMessage:
+    async def next_reply(self, kind: ReplyKind, timeout_s: float = 5.0) -> edge_service_pb2.ServerMessage:
         async def read() -> edge_service_pb2.ServerMessage:
             while True:
                 reply = await self.call.read()
