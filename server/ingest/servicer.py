@@ -297,8 +297,11 @@ class EdgeServicer:
                     break
                 if isinstance(item, _Abort):
                     await state.inbound.wait_until_quiet()
-                    await self._release(state)
-                    await context.abort(item.code, item.details)
+                    reader = await self._release(state, keep_reading=True)  # its writes complete meanwhile
+                    try:
+                        await context.abort(item.code, item.details)
+                    finally:
+                        await _stop(reader)
                     return
                 state.sending_since = time.monotonic()
                 yield item
@@ -369,10 +372,7 @@ class EdgeServicer:
             with contextlib.suppress(Exception):
                 await state.context.abort(code, details)
         finally:
-            if reader is not None:
-                reader.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await reader
+            await _stop(reader)
 
     async def _release(self, state: _StreamState, *, keep_reading: bool = False) -> asyncio.Task[None] | None:
         """Free everything the stream holds, once: its tasks, its place among the device's streams. With
@@ -654,6 +654,13 @@ class _StreamState:
     closing: _Abort | None = None
     sending_since: float | None = None  # monotonic time the reply being sent was handed to grpc
     released: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+async def _stop(task: asyncio.Task[None] | None) -> None:
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
 
 
 def _rejection(

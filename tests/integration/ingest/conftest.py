@@ -74,10 +74,10 @@ StartIngest = Callable[..., Awaitable[Ingest]]
 
 @pytest.fixture
 async def start_ingest() -> AsyncIterator[StartIngest]:
-    """`await start_ingest(**StreamSettings fields)`: the server, stopped at the end of the test."""
+    """`await start_ingest(max_connection_age_s=0, **StreamSettings fields)`: the server, stopped at the end."""
     servers: list[Any] = []
 
-    async def start(**settings: Any) -> Ingest:
+    async def start(max_connection_age_s: float = 0.0, **settings: Any) -> Ingest:
         site_id, devices, unassigned = await sync_to_async(_make_inventory)()
         positions = PointList()
         health: list[tuple[int, dict[str, Any]]] = []
@@ -92,7 +92,12 @@ async def start_ingest() -> AsyncIterator[StartIngest]:
             settings=StreamSettings(**{"ack_interval_s": 0.05, "auth_recheck_s": 0.2, **settings}),
             on_health=lambda identity, record: health.append((identity.device_id, record)),
         )
-        server, port = await create_grpc_server(servicer=servicer, bind="127.0.0.1:0")
+        server, port = await create_grpc_server(
+            servicer=servicer,
+            bind="127.0.0.1:0",
+            max_connection_age_s=max_connection_age_s,
+            max_connection_age_grace_s=0.5,
+        )
         servers.append(server)
         return Ingest(site_id, devices, unassigned, port, servicer, pipeline, positions, health)
 

@@ -157,23 +157,22 @@ async def test_revoked_stream_is_closed_though_the_client_never_reads(start_inge
 
     async def flood() -> AsyncIterator[bytes]:
         nonlocal sent
-        while (
-            not stop_writing.is_set()
-        ):  # good frames of its own camera, and unknown cameras for many replies
+        while not stop_writing.is_set():  # its own camera's frames, and unknown ones: replies
             sent += 1
             yield track_frame(camera_id, sent, people=1)
             yield track_frame(999_000 + sent % 7, sent, people=1)
             if sent % 20 == 0:
                 await asyncio.sleep(0.002)
+        await asyncio.Event().wait()  # then silent, as an agent waiting for acks it never reads
 
     async with _channel(ingest, small_window=True) as channel:
         call = _open(channel, device, flood())  # never read until the end
         await _wait_for(lambda: sent > 500, 10)
         await asyncio.sleep(0.5)
         assert ingest.servicer.open_streams == 1
-        await sync_to_async(device_revoke)(
-            device=await sync_to_async(EdgeDevice.objects.get)(pk=device.device_id)
-        )
+        stop_writing.set()  # a client still writing when the call ends sees INTERNAL (grpc/grpc#36066)
+        device_row = await sync_to_async(EdgeDevice.objects.get)(pk=device.device_id)
+        await sync_to_async(device_revoke)(device=device_row)
         released_after_s = await _wait_for(lambda: ingest.servicer.open_streams == 0, 6)
         stored = await sync_to_async(CameraStreamState.objects.get)(camera_id=camera_id)
         await asyncio.sleep(0.5)
@@ -181,17 +180,37 @@ async def test_revoked_stream_is_closed_though_the_client_never_reads(start_inge
         await ingest.pipeline.flush()
         later = await sync_to_async(CameraStreamState.objects.get)(camera_id=camera_id)
         assert later.frames_stored == stored.frames_stored, "frames of a revoked device were stored"
-        stop_writing.set()  # a client writing without a pause may see INTERNAL instead (grpc/grpc#36066)
         assert await _final_status(call) == grpc.StatusCode.UNAUTHENTICATED  # once it reads
     assert released_after_s < 4.0
 
 
-def _revoke_as_the_dashboard_does(device_id: int) -> int:
+async def test_connection_age_ends_a_call_whose_client_never_reads(start_ingest: StartIngest) -> None:
+    ingest = await start_ingest(max_connection_age_s=1.0)  # + 0.5 s grace
+    device = ingest.devices[0]
+
+    async def flood() -> AsyncIterator[bytes]:
+        sequence = 0
+        while True:  # frames of unknown cameras: one reply each, never read
+            sequence += 1
+            yield track_frame(999_000, sequence, people=1)
+            if sequence % 20 == 0:
+                await asyncio.sleep(0.002)
+
+    async with _channel(ingest, small_window=True) as channel:
+        call = _open(channel, device, flood())
+        await _wait_for(lambda: ingest.servicer.open_calls(device.device_id) == 1, 5)
+        ended_after_s = await _wait_for(lambda: ingest.servicer.open_calls(device.device_id) == 0, 8)
+        assert call.done()  # type: ignore[attr-defined]
+    assert ingest.servicer.open_streams == 0
+    assert ended_after_s < 5.0
+
+
+def _dashboard_admin() -> APIClient:
     user = User.objects.create_user(username="dashboard-admin", password="correct horse battery staple")
     user.groups.add(Group.objects.get(name="admin"))
     client = APIClient()
     client.force_authenticate(user)
-    return int(client.post(f"/api/devices/{device_id}/revoke").status_code)
+    return client
 
 
 async def test_revocation_from_the_dashboard_closes_the_stream_at_once(start_ingest: StartIngest) -> None:
@@ -202,8 +221,10 @@ async def test_revocation_from_the_dashboard_closes_the_stream_at_once(start_ing
         other_call = _open(channel, other)
         for each in (call, other_call):
             assert (await asyncio.wait_for(each.read(), 5)).HasField("config")  # type: ignore[attr-defined]
+        admin = await sync_to_async(_dashboard_admin)()
         started = time.monotonic()
-        assert await sync_to_async(_revoke_as_the_dashboard_does)(device.device_id) == 200
+        response = await sync_to_async(admin.post)(f"/api/devices/{device.device_id}/revoke")
+        assert response.status_code == 200
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await asyncio.wait_for(call.read(), 10)  # type: ignore[attr-defined]
         elapsed = time.monotonic() - started
