@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from rest_framework import serializers
 
 from server.inventory.models import Camera, FloorPlan, Site, Zone
@@ -69,6 +71,9 @@ class CameraSerializer(serializers.ModelSerializer[Camera]):
         allow_null=True,
         help_text="3x3 image-pixel → floor-centimetre homography computed from the calibration points.",
     )
+    last_frame_at = serializers.SerializerMethodField(
+        help_text="Capture time of the newest frame the server stored for this camera (null: none yet)."
+    )
 
     class Meta:
         model = Camera
@@ -87,7 +92,14 @@ class CameraSerializer(serializers.ModelSerializer[Camera]):
             "snapshot",
             "last_frame_at",
         ]
-        read_only_fields = ["reprojection_error_cm", "snapshot", "last_frame_at"]
+        read_only_fields = ["reprojection_error_cm", "snapshot"]
+
+    def get_last_frame_at(self, camera: Camera) -> datetime | None:
+        # The ingest's persisted stream state (select_related by camera_list), not a column written per frame.
+        state = getattr(camera, "stream_state", None)
+        if state is None or state.last_capture_time_us <= 0:
+            return None
+        return datetime.fromtimestamp(state.last_capture_time_us / 1e6, tz=UTC)
 
 
 class ZoneSerializer(serializers.ModelSerializer[Zone]):
