@@ -9,7 +9,8 @@ How a stream ends from the server's side (refused, revoked, idle, over the per-d
   nothing of it is stored. grpc's asyncio client reports INTERNAL instead of the server's status when one of its
   writes fails because the call has just ended (grpc/grpc#36066), so ending the call in the middle of a burst of
   writes would hide UNAUTHENTICATED from the device.
-- A close never waits behind queued replies: it is taken before anything queued (`_Outbox`).
+- A close never waits behind queued replies: it is taken before anything queued (`_Outbox`), and it wakes a
+  reader waiting for room in the queue.
 - A client that does not read its replies blocks the handler in a send (HTTP/2 flow control), and grpc's asyncio
   server cannot cancel such a call: after END_DRAIN_MAX_S + CLOSE_GRACE_S the stream's state is released anyway
   (reader stopped, nothing more stored, tasks ended); the status follows when the client reads or its connection
@@ -84,8 +85,8 @@ _Reply = edge_service_pb2.ServerMessage | _Abort | None
 
 class _Outbox:
     """The replies waiting for the handler to send them, bounded whatever the client reads: a close first, then
-    configuration (never dropped; only on a change), rejections (at most MAX_QUEUED_REJECTIONS waiting, further
-    ones are dropped and counted: acks move past rejected sequences anyway), then one ack carrying the highest
+    configuration (only on a change) and rejections (at most MAX_QUEUED_REJECTIONS waiting: the reader waits for
+    room, so a client that does not read is slowed down by flow control), then one ack carrying the highest
     sequence of every camera acked since the last one sent."""
 
     def __init__(self) -> None:
@@ -95,15 +96,18 @@ class _Outbox:
         self._closing: _Abort | None = None
         self._finished = False
         self._ready = asyncio.Event()
-        self.dropped_rejections = 0
+        self._room = asyncio.Event()
 
     def put(self, message: edge_service_pb2.ServerMessage) -> None:
         self._messages.append(message)
         self._ready.set()
 
-    def put_rejection(self, rejection: edge_service_pb2.FrameRejected) -> None:
-        if self._rejections >= MAX_QUEUED_REJECTIONS:
-            self.dropped_rejections += 1
+    async def put_rejection(self, rejection: edge_service_pb2.FrameRejected) -> None:
+        """Queue a rejection once there is room for it (at once when the stream is closing: it is not sent)."""
+        while self._rejections >= MAX_QUEUED_REJECTIONS and self._closing is None:
+            self._room.clear()
+            await self._room.wait()
+        if self._closing is not None:
             return
         self._rejections += 1
         self.put(edge_service_pb2.ServerMessage(rejected=rejection))
@@ -116,6 +120,7 @@ class _Outbox:
     def close(self, abort: _Abort) -> None:
         self._closing = abort
         self._ready.set()
+        self._room.set()
 
     def finish(self) -> None:
         """The stream ends normally once everything queued is sent."""
@@ -130,6 +135,7 @@ class _Outbox:
                 message = self._messages.popleft()
                 if message.HasField("rejected"):
                     self._rejections -= 1
+                    self._room.set()
                 return message
             if self._acks:
                 acks, self._acks = self._acks, {}
@@ -400,12 +406,6 @@ class EdgeServicer:
             await self._pipeline.flush()
         if state.closing is not None and state.closing.code == grpc.StatusCode.UNAUTHENTICATED:
             edge_health.EDGE_HEALTH.forget(device_id)
-        if state.outbox.dropped_rejections:
-            logger.warning(
-                "device %d: %d rejection notices were not sent (it did not read them)",
-                device_id,
-                state.outbox.dropped_rejections,
-            )
         reason = f" ({state.closing.code.name}: {state.closing.details})" if state.closing else ""
         logger.info("device %d disconnected%s", device_id, reason)
         return reader
@@ -435,7 +435,7 @@ class EdgeServicer:
                     continue  # closing: read and dropped, see the module's docstring
                 rejection = await self._handle_raw(raw, state)
                 if rejection is not None:
-                    state.outbox.put_rejection(rejection)
+                    await state.outbox.put_rejection(rejection)
         except asyncio.CancelledError:
             raise
         except Exception as err:  # the client went away mid-message; nothing more to read
@@ -626,18 +626,18 @@ class EdgeServicer:
             now = time.monotonic()
             silent_s = now - state.inbound.last_received
             since = state.sending_since
+            if since is not None and now - since >= limit:  # first: a stalled reply also stops the reading
+                self._close(
+                    state,
+                    grpc.StatusCode.DEADLINE_EXCEEDED,
+                    f"the device has not read the stream's replies for {now - since:.0f} s",
+                )
+                return
             if silent_s >= limit:
                 self._close(
                     state,
                     grpc.StatusCode.DEADLINE_EXCEEDED,
                     f"no message from the device for {silent_s:.0f} s (heartbeats are due every 10 s)",
-                )
-                return
-            if since is not None and now - since >= limit:
-                self._close(
-                    state,
-                    grpc.StatusCode.DEADLINE_EXCEEDED,
-                    f"the device has not read the stream's replies for {now - since:.0f} s",
                 )
                 return
 
