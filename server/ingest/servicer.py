@@ -246,7 +246,10 @@ class EdgeServicer:
         metadata = dict(context.invocation_metadata() or ())
         raw_id = str(metadata.get("x-device-id", ""))
         authorization = str(metadata.get("authorization", ""))
-        if not raw_id.isdigit() or not authorization.startswith("Bearer "):
+        # ASCII digits within a bigint: "²" passes isdigit() but not int(), a huge id overflows the query.
+        if not (raw_id.isascii() and raw_id.isdigit() and len(raw_id) <= 18) or not authorization.startswith(
+            "Bearer "
+        ):
             return None
         return await sync_to_async(device_services.device_authenticate)(
             device_id=int(raw_id), secret=authorization.removeprefix("Bearer ").strip()
