@@ -4,18 +4,16 @@ The stream's requests are registered as raw bytes and parsed here, so that a mal
 FrameRejected(INVALID_ARGUMENT) and the stream goes on, instead of grpc ending the call.
 
 How a stream ends from the server's side (refused, revoked, idle, over the per-device limit):
-- The status is sent only once the client has stopped writing (it half-closed, or sent nothing for
-  QUIET_BEFORE_STATUS_S), at most END_DRAIN_MAX_S after the decision; meanwhile what it sends is read and dropped,
-  nothing of it is stored. grpc's asyncio client reports INTERNAL instead of the server's status when one of its
-  writes fails because the call has just ended (grpc/grpc#36066), so ending the call in the middle of a burst of
-  writes would hide UNAUTHENTICATED from the device.
-- A close never waits behind queued replies: it is taken before anything queued (`_Outbox`), and it wakes a
+- The status is sent only once the client has stopped writing (it half-closed, or paused 50 ms), at most
+  END_DRAIN_MAX_S after the decision; meanwhile what it sends is read and dropped, nothing of it is stored
+  (`server.ingest.stream_io` says why).
+- A close never waits behind queued replies: it is taken before anything queued (`Outbox`), and it wakes a
   reader waiting for room in the queue.
 - A client that does not read its replies blocks the handler in a send (HTTP/2 flow control), and grpc's asyncio
   server cannot cancel such a call: after END_DRAIN_MAX_S + CLOSE_GRACE_S the stream's state is released anyway
-  (reader stopped, nothing more stored, tasks ended); the status follows when the client reads or its connection
-  closes (at the latest at the server's maximum connection age). Until grpc reports the call done it still counts
-  against the device's stream limit, so a device cannot pile such calls up.
+  (nothing more stored, its tasks ended, what the client still sends read and dropped); the status follows when
+  the client reads or its connection closes (at the latest at the server's maximum connection age). Until grpc
+  reports the call done it still counts against the device's stream limit, so a device cannot pile such calls up.
 """
 
 from __future__ import annotations
@@ -24,7 +22,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +38,7 @@ from server.devices.signals import device_credentials_revoked
 from server.ingest.converters import device_config_message, heartbeat_to_health
 from server.ingest.pipeline import IngestPipeline
 from server.ingest.sequencing import Admission
+from server.ingest.stream_io import END_DRAIN_MAX_S, Close, Inbound, Outbox
 from server.ingest.validation import InvalidFrameError, TimeWindow, decode_frame
 from server.observability import edge_health, metrics
 
@@ -48,10 +46,7 @@ logger = logging.getLogger(__name__)
 
 SERVICE_NAME = "retail.v1.EdgeService"
 MAX_SNAPSHOT_BYTES = 4 * 1024 * 1024
-QUIET_BEFORE_STATUS_S = 0.05
-END_DRAIN_MAX_S = 1.0
 CLOSE_GRACE_S = 1.0
-MAX_QUEUED_REJECTIONS = 256
 REVOKED = "device credentials were revoked"
 
 
@@ -70,115 +65,6 @@ class StreamSettings:
     max_heartbeat_bytes: int = 64 * 1024
     # Heartbeats of one device recorded at most this often; the others are answered and not recorded.
     min_heartbeat_interval_s: float = 1.0
-
-
-class _Abort:
-    """How the server ends a stream: taken by the handler before anything queued."""
-
-    def __init__(self, code: grpc.StatusCode, details: str) -> None:
-        self.code = code
-        self.details = details
-
-
-_Reply = edge_service_pb2.ServerMessage | _Abort | None
-
-
-class _Outbox:
-    """The replies waiting for the handler to send them, bounded whatever the client reads: a close first, then
-    configuration (only on a change) and rejections (at most MAX_QUEUED_REJECTIONS waiting: the reader waits for
-    room, so a client that does not read is slowed down by flow control), then one ack carrying the highest
-    sequence of every camera acked since the last one sent."""
-
-    def __init__(self) -> None:
-        self._messages: deque[edge_service_pb2.ServerMessage] = deque()
-        self._rejections = 0
-        self._acks: dict[int, int] = {}
-        self._closing: _Abort | None = None
-        self._finished = False
-        self._ready = asyncio.Event()
-        self._room = asyncio.Event()
-
-    def put(self, message: edge_service_pb2.ServerMessage) -> None:
-        self._messages.append(message)
-        self._ready.set()
-
-    async def put_rejection(self, rejection: edge_service_pb2.FrameRejected) -> None:
-        """Queue a rejection once there is room for it (at once when the stream is closing: it is not sent)."""
-        while self._rejections >= MAX_QUEUED_REJECTIONS and self._closing is None:
-            self._room.clear()
-            await self._room.wait()
-        if self._closing is not None:
-            return
-        self._rejections += 1
-        self.put(edge_service_pb2.ServerMessage(rejected=rejection))
-
-    def put_acks(self, acks: dict[int, int]) -> None:
-        for camera_id, sequence in acks.items():
-            self._acks[camera_id] = max(sequence, self._acks.get(camera_id, 0))
-        self._ready.set()
-
-    def close(self, abort: _Abort) -> None:
-        self._closing = abort
-        self._ready.set()
-        self._room.set()
-
-    def finish(self) -> None:
-        """The stream ends normally once everything queued is sent."""
-        self._finished = True
-        self._ready.set()
-
-    async def get(self) -> _Reply:
-        while True:
-            if self._closing is not None:
-                return self._closing
-            if self._messages:
-                message = self._messages.popleft()
-                if message.HasField("rejected"):
-                    self._rejections -= 1
-                    self._room.set()
-                return message
-            if self._acks:
-                acks, self._acks = self._acks, {}
-                return edge_service_pb2.ServerMessage(
-                    ack=edge_service_pb2.Ack(
-                        cameras=[
-                            edge_service_pb2.CameraAck(camera_id=cid, highest_contiguous_sequence=seq)
-                            for cid, seq in sorted(acks.items())
-                        ]
-                    )
-                )
-            if self._finished:
-                return None
-            self._ready.clear()
-            await self._ready.wait()
-
-
-class _Inbound:
-    """When the client last sent something, and whether it has stopped (half-closed or gone)."""
-
-    def __init__(self) -> None:
-        self.last_received = time.monotonic()
-        self.ended = asyncio.Event()
-
-    async def wait_until_quiet(self) -> None:
-        """Return once the client half-closed or sent nothing for QUIET_BEFORE_STATUS_S, at most END_DRAIN_MAX_S."""
-        deadline = time.monotonic() + END_DRAIN_MAX_S
-        while not self.ended.is_set():
-            now = time.monotonic()
-            quiet_for = now - self.last_received
-            if quiet_for >= QUIET_BEFORE_STATUS_S or now >= deadline:
-                return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    self.ended.wait(), min(QUIET_BEFORE_STATUS_S - quiet_for, deadline - now)
-                )
-
-    async def discard(self, request_iterator: AsyncIterator[bytes]) -> None:
-        """Read and drop everything the client sends (while its stream is being refused or closed)."""
-        with contextlib.suppress(Exception):  # the client went away (CancelledError still ends the task)
-            async for _ in request_iterator:
-                self.last_received = time.monotonic()
-        self.ended.set()
 
 
 HealthCallback = Callable[[DeviceIdentity, dict[str, Any]], None]
@@ -304,7 +190,7 @@ class EdgeServicer:
                 item = await state.outbox.get()
                 if item is None:
                     break
-                if isinstance(item, _Abort):
+                if isinstance(item, Close):
                     await state.inbound.wait_until_quiet()
                     reader = await self._release(state, keep_reading=True)  # its writes complete meanwhile
                     try:
@@ -328,7 +214,7 @@ class EdgeServicer:
         details: str,
     ) -> None:
         """End a stream before it starts, once the client has stopped writing (see the module's docstring)."""
-        inbound = _Inbound()
+        inbound = Inbound()
         drain = asyncio.create_task(inbound.discard(request_iterator))
         try:
             await inbound.wait_until_quiet()
@@ -358,7 +244,7 @@ class EdgeServicer:
         """End the stream with `code`: at once nothing more is stored; the status follows (module docstring)."""
         if state.closing is not None or state.released.is_set():
             return
-        state.closing = _Abort(code, details)
+        state.closing = Close(code, details)
         state.outbox.close(state.closing)
         self._spawn(self._abandon_if_stuck(state))
 
@@ -651,10 +537,10 @@ class _StreamState:
     context: grpc.aio.ServicerContext[Any, Any]
     config_revision: int = 0
     last_acked: dict[int, int] = field(default_factory=dict)
-    outbox: _Outbox = field(default_factory=_Outbox)
-    inbound: _Inbound = field(default_factory=_Inbound)
+    outbox: Outbox = field(default_factory=Outbox)
+    inbound: Inbound = field(default_factory=Inbound)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    closing: _Abort | None = None
+    closing: Close | None = None
     sending_since: float | None = None  # monotonic time the reply being sent was handed to grpc
     released: asyncio.Event = field(default_factory=asyncio.Event)
 
