@@ -78,6 +78,8 @@ async def serve(
             tls_cert=settings.GRPC_TLS_CERT,
             tls_key=settings.GRPC_TLS_KEY,
             tls_client_ca=settings.GRPC_TLS_CLIENT_CA,
+            max_connection_age_s=settings.GRPC_MAX_CONNECTION_AGE_S,
+            max_connection_age_grace_s=settings.GRPC_MAX_CONNECTION_AGE_GRACE_S,
         )
         print(f"gRPC ingest listening on {grpc_bind.rsplit(':', 1)[0]}:{runtime.grpc_port}", flush=True)
     stop = asyncio.Event()

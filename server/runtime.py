@@ -210,6 +210,9 @@ def build_runtime() -> Runtime:
             ),
             ack_interval_s=settings.INGEST_ACK_INTERVAL_MS / 1000.0,
             auth_recheck_s=settings.INGEST_AUTH_RECHECK_S,
+            max_streams_per_device=settings.INGEST_MAX_STREAMS_PER_DEVICE,
+            idle_timeout_s=settings.INGEST_STREAM_IDLE_S,
+            max_heartbeat_bytes=settings.INGEST_MAX_HEARTBEAT_BYTES,
         ),
         on_health=on_health,
     )

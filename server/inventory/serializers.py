@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from rest_framework import serializers
@@ -89,6 +90,9 @@ class CameraSerializer(serializers.ModelSerializer[Camera]):
         allow_null=True,
         help_text="3x3 image-pixel → floor-centimetre homography computed from the calibration points.",
     )
+    last_frame_at = serializers.SerializerMethodField(
+        help_text="Capture time of the newest frame the server stored for this camera (null: none yet)."
+    )
 
     class Meta:
         model = Camera
@@ -119,7 +123,6 @@ class CameraSerializer(serializers.ModelSerializer[Camera]):
             "snapshot_captured_at",
             "snapshot_requested_at",
             "snapshot_pending",
-            "last_frame_at",
         ]
         extra_kwargs = {
             "source_uri": {
@@ -132,6 +135,13 @@ class CameraSerializer(serializers.ModelSerializer[Camera]):
         data = super().to_representation(instance)
         data["source_uri"] = split_source_credentials(str(data.get("source_uri") or ""))[0]
         return data
+
+    def get_last_frame_at(self, camera: Camera) -> datetime | None:
+        # The ingest's persisted stream state (select_related by camera_list), not a column written per frame.
+        state = getattr(camera, "stream_state", None)
+        if state is None or state.last_capture_time_us <= 0:
+            return None
+        return datetime.fromtimestamp(state.last_capture_time_us / 1e6, tz=UTC)
 
 
 class ZoneSerializer(serializers.ModelSerializer[Zone]):

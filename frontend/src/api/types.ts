@@ -75,6 +75,10 @@ export interface EdgeDevice {
   health: Record<string, unknown> | null;
   config_revision: number;
   cameras: number[];
+  /** Not revoked, and a heartbeat within the last 30 s. */
+  online: boolean;
+  /** Cameras whose source delivers frames while the box is online (its last heartbeat says so). */
+  connected_cameras: number[];
   created_at: string;
   enrollment_token?: string;
 }

@@ -8,6 +8,9 @@ Authentication of Stream: every call carries the device credentials as metadata:
   authorization: "Bearer <device secret>"  (the secret returned by Enroll)
 Unknown, wrong or revoked credentials end the call with UNAUTHENTICATED before anything is stored; a device revoked
 while its stream is open is disconnected with UNAUTHENTICATED within the server's re-check interval (a few seconds).
+A stream beyond the server's limit per device ends with RESOURCE_EXHAUSTED (the open ones go on); a stream that sends
+nothing, or reads none of its replies, for the server's idle timeout (60 s by default) ends with DEADLINE_EXCEEDED.
+A server ending a stream sends its status once the client paused writing: write nothing before the first reply.
 """
 
 from collections import abc as _abc
@@ -344,7 +347,9 @@ Global___CameraAck: _TypeAlias = CameraAck  # noqa: Y015
 @_typing.final
 class FrameRejected(_message.Message):
     """A frame the server will never store. The agent logs it, counts it and removes it from the spool (resending would
-    fail again). Acks continue past a rejected sequence.
+    fail again). Acks continue past a rejected sequence. Also a Heartbeat's answer (camera_id and sequence 0): refused as
+    too large (INVALID_ARGUMENT, nothing recorded), recorded without the cameras not assigned to the device or repeated
+    (INVALID_ARGUMENT), or not recorded because it came within a second of the previous one (RESOURCE_EXHAUSTED).
     """
 
     DESCRIPTOR: _descriptor.Descriptor

@@ -148,6 +148,15 @@ INGEST_ACK_INTERVAL_MS = int(os.environ.get("INGEST_ACK_INTERVAL_MS", "200"))
 INGEST_AUTH_RECHECK_S = float(os.environ.get("INGEST_AUTH_RECHECK_S", "2"))
 # How often an open WebSocket re-checks its session, permission and site (closes when one is gone).
 WS_AUTH_RECHECK_S = float(os.environ.get("WS_AUTH_RECHECK_S", "5"))
+# Open streams per device in one process; one more is refused with RESOURCE_EXHAUSTED (the open ones go on).
+INGEST_MAX_STREAMS_PER_DEVICE = int(os.environ.get("INGEST_MAX_STREAMS_PER_DEVICE", "2"))
+# A stream that sends nothing (heartbeats are due every 10 s), or reads none of its replies, this long is closed.
+INGEST_STREAM_IDLE_S = float(os.environ.get("INGEST_STREAM_IDLE_S", "60"))
+INGEST_MAX_HEARTBEAT_BYTES = int(os.environ.get("INGEST_MAX_HEARTBEAT_BYTES", str(64 * 1024)))
+# Connections are closed after this long (+ GRPC_MAX_CONNECTION_AGE_GRACE_S for open calls; boxes reconnect): the
+# only way a call whose client does not read ends on the server's side. 0 = never.
+GRPC_MAX_CONNECTION_AGE_S = float(os.environ.get("GRPC_MAX_CONNECTION_AGE_S", "3600"))
+GRPC_MAX_CONNECTION_AGE_GRACE_S = float(os.environ.get("GRPC_MAX_CONNECTION_AGE_GRACE_S", "60"))
 LIVE_PUSH_HZ = float(os.environ.get("LIVE_PUSH_HZ", "5"))
 POSITIONS_SAMPLE_HZ = float(os.environ.get("POSITIONS_SAMPLE_HZ", "1"))
 # How late a badge read may arrive and still be bound against the positions of its own time; the live state keeps

@@ -123,5 +123,5 @@ def test_a_login_in_an_edge_error_is_not_stored() -> None:
             )
         ]
     )
-    error = heartbeat_to_health(heartbeat)["cameras"][0]["last_error"]
+    error = heartbeat_to_health(heartbeat, camera_ids=frozenset({1})).health["cameras"][0]["last_error"]
     assert error == "stream rtsp://***@10.0.0.5/live stopped delivering frames"
