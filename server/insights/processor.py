@@ -218,6 +218,8 @@ class SiteAnalyticsProcessor:
             for fused in state.fusion.flush():
                 self._deliver(state, fused, state.analytics.update(fused, state.identities))
             final = state.analytics.flush()
+            for alert in final.alerts:  # the incidents still open close with the stream
+                self._on_alert(final.site_id, alert)
             self._recorder.add(None, final, state.setup.analytics.grid)
             self._points.write(_violation_points(final.site_id, final))
             if state.last_fused is not None:  # visits still open end at their last sighting

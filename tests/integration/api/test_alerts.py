@@ -463,3 +463,54 @@ def test_bulk_acknowledge_by_ids_and_by_filter(
         bad = client.post("/api/alerts/acknowledge", body, format="json")
         assert bad.status_code == 400, body
         assert field in bad.json()["extra"]["fields"], (body, bad.json())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_dashboard_socket_forwards_incident_changes_and_bulk_acknowledgements(
+    users: dict[str, Any], alerts_channel: Any
+) -> None:
+    from asgiref.testing import ApplicationCommunicator  # channels.testing needs daphne
+
+    from server.realtime.consumers import SiteConsumer
+    from server.realtime.events import alert_event, alerts_acknowledged_event
+
+    layer, _ = alerts_channel
+    counts = {"unacknowledged": 1, "unacknowledged_alarms": 0, "ongoing": 0, "total": 3}
+    scope = {
+        "type": "websocket",
+        "path": "/ws/sites/7/",
+        "headers": [],
+        "subprotocols": [],
+        "user": users["staff"],
+        "url_route": {"kwargs": {"site_id": 7}},
+    }
+
+    async def scenario() -> list[dict[str, Any]]:
+        communicator = ApplicationCommunicator(SiteConsumer.as_asgi(), scope)
+        await communicator.send_input({"type": "websocket.connect"})
+        assert (await communicator.receive_output(5))["type"] == "websocket.accept"
+        assert json.loads((await communicator.receive_output(5))["text"])["type"] == "hello"
+        group = site_alerts_group(7)
+        await layer.group_send(group, alert_event(site_id=7, alert={"id": 1}, change="closed", counts=counts))
+        await layer.group_send(
+            group,
+            alerts_acknowledged_event(
+                site_id=7,
+                ids=[1, 2],
+                acknowledged_at="2026-03-01T12:00:00+00:00",
+                acknowledged_by=3,
+                counts=counts,
+            ),
+        )
+        received = [json.loads((await communicator.receive_output(5))["text"]) for _ in range(2)]
+        await communicator.send_input({"type": "websocket.disconnect", "code": 1000})
+        await communicator.wait(5)
+        return received
+
+    changed, acknowledged = async_to_sync(scenario)()
+    assert (changed["type"], changed["change"], changed["counts"]) == ("alert.changed", "closed", counts)
+    assert (acknowledged["type"], acknowledged["ids"], acknowledged["counts"]) == (
+        "alerts.acknowledged",
+        [1, 2],
+        counts,
+    )
