@@ -148,6 +148,8 @@ class SiteAnalyticsProcessor:
                 logger.info("site %d: zones or floor plan changed, analytics restarted", site_id)
                 # Keep the fusion (global ids stay stable); restart the analytics with the new zones.
                 state.setup = setup
+                for alert in state.analytics.flush().alerts:  # its open incidents end with it
+                    self._on_alert(site_id, alert)
                 state.analytics = SiteAnalytics(setup.analytics)
             self._set_identities(state, identities)
 

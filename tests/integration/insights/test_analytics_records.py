@@ -206,9 +206,8 @@ def test_simulated_store_records_and_endpoints_agree_with_truth() -> None:
     assert anonymous.status_code in (401, 403)
 
 
-def test_incidents_still_open_at_the_end_of_the_stream_are_closed_by_the_flush() -> None:
-    """A visitor standing in the stock room when the server stops: the flush closes their incident (else the row
-    would stay ongoing until the next start's sweep of stale incidents)."""
+def _visitor_standing_in_the_stock_room() -> tuple[SiteAnalyticsProcessor, list[AccessAlert], Zone]:
+    """A processor that followed a visitor standing 3 s in a restricted zone (an alarm incident, still open)."""
     site = Site.objects.create(name="Flush store")
     FloorPlan.objects.create(site=site, width_m=20.0, height_m=10.0)
     zone = Zone.objects.create(
@@ -249,6 +248,22 @@ def test_incidents_still_open_at_the_end_of_the_stream_are_closed_by_the_flush()
     assert processor.errors == 0
     assert (alerts[0].phase, alerts[0].zone_id) == (IncidentPhase.OPENED, zone.pk)
     assert IncidentPhase.CLOSED not in {a.phase for a in alerts}
+    return processor, alerts, zone
+
+
+def test_incidents_still_open_at_the_end_of_the_stream_are_closed_by_the_flush() -> None:
+    """The server stops while a visitor stands in the stock room: the flush closes their incident (else the row
+    would stay ongoing until the next start's sweep of stale incidents)."""
+    processor, alerts, _ = _visitor_standing_in_the_stock_room()
     processor.flush()
+    assert alerts[-1].phase is IncidentPhase.CLOSED
+    assert alerts[-1].opened_us == alerts[0].opened_us
+
+
+def test_incidents_open_when_the_zones_change_are_closed_with_the_old_analytics() -> None:
+    processor, alerts, zone = _visitor_standing_in_the_stock_room()
+    zone.warning_distance_m = 2.0
+    zone.save()
+    async_to_sync(processor.refresh)()  # the analytics restart with the new zones
     assert alerts[-1].phase is IncidentPhase.CLOSED
     assert alerts[-1].opened_us == alerts[0].opened_us
