@@ -2,17 +2,6 @@
 
 from django.conf import settings
 from django.db import migrations, models
-from django.db.models import F
-
-
-def close_earlier_alerts(apps, schema_editor):
-    """Alerts from before incidents were one-off events: closed when raised, named after their employee."""
-    Alert = apps.get_model("alerts", "Alert")
-    Alert.objects.filter(closed_at__isnull=True).update(closed_at=F("raised_at"), updated_at=F("raised_at"))
-    Alert.objects.filter(kind="alarm", escalated_at__isnull=True).update(escalated_at=F("raised_at"))
-    for alert in Alert.objects.filter(employee__isnull=False).select_related("employee").iterator():
-        alert.person_name = alert.employee.name[:200]
-        alert.save(update_fields=["person_name"])
 
 
 class Migration(migrations.Migration):
@@ -74,5 +63,4 @@ class Migration(migrations.Migration):
             model_name='alert',
             index=models.Index(fields=['site', 'closed_at'], name='alert_site_closed_idx'),
         ),
-        migrations.RunPython(close_earlier_alerts, migrations.RunPython.noop),
     ]

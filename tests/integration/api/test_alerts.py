@@ -514,3 +514,32 @@ def test_the_dashboard_socket_forwards_incident_changes_and_bulk_acknowledgement
         [1, 2],
         counts,
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_alerts_from_before_incidents_stay_valid_through_the_migration() -> None:
+    """Rows of one-off alerts become closed incidents (closed when raised), named after their employee."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    before, after = [("alerts", "0001_initial")], [("alerts", "0003_close_earlier_alerts")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps
+    site = old.get_model("inventory", "Site").objects.create(name="Old store")
+    kim = old.get_model("people", "Employee").objects.create(name="Kim", badge_id="B-9")
+    raised = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    Alert0 = old.get_model("alerts", "Alert")
+    named = Alert0.objects.create(site=site, kind="alarm", employee=kim, message="In", raised_at=raised).pk
+    visitor = Alert0.objects.create(site=site, kind="warning", message="Near", raised_at=raised).pk
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(after)
+    migrated = {alert.pk: alert for alert in Alert.objects.filter(pk__in=[named, visitor])}
+    assert (migrated[named].person_name, migrated[named].escalated_at) == ("Kim", raised)
+    assert migrated[visitor].person_name == ""
+    for alert in migrated.values():
+        assert (alert.closed_at, alert.updated_at, alert.incident_key) == (raised, raised, None)
+        assert alert.camera_ids == []
+        assert alert.identity_certain is True
+    assert Alert.objects.filter(closed_at__isnull=True).count() == 0
