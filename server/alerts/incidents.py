@@ -39,6 +39,7 @@ def record_incident(site_id: int, event: AccessAlert) -> tuple[dict[str, Any], d
         site_id=site_id,
         zone_id=event.zone_id,
         person_id=event.global_id,
+        key_person_id=event.first_global_id,
         opened_us=event.opened_us,
         time_us=event.time_us,
         kind=str(event.kind),
@@ -78,7 +79,7 @@ class IncidentRecorder:
     def __call__(self, site_id: int, event: AccessAlert) -> None:
         if event.phase is IncidentPhase.OPENED or event.phase is IncidentPhase.ESCALATED:
             metrics.record_alert(str(event.kind))
-        key = (site_id, event.global_id, event.zone_id, event.opened_us)
+        key = (site_id, event.first_global_id, event.zone_id, event.opened_us)
         self._pending.pop(key, None)  # superseded: the newest event carries the whole incident
         self._pending[key] = (site_id, event)
         if self._wake is not None:

@@ -93,15 +93,22 @@ def alert_incident_record(
     camera_ids: Sequence[int],
     alarm_us: int | None = None,
     closed_us: int | None = None,
+    key_person_id: int | None = None,
 ) -> Alert | None:
     """Record one report of an incident (opened, escalated, updated or closed) on its row, creating the row the
     first time. Idempotent, and safe against reports that arrive late: the row never goes back from alarm to
     warning, never reopens, and ignores a report older than its latest. Returns the row, or None when the report
     changed nothing. A new incident closes any earlier incident of the same person and zone still open (the
-    analytics restarted, e.g. the zones changed, without closing it)."""
+    analytics restarted, e.g. the zones changed, without closing it). `person_id` is the person now,
+    `key_person_id` the one who opened it (when the fusion found them again under a new id; default the same)."""
     if kind not in AlertKind.values:
         raise ValueError(f"unknown alert kind {kind!r}; expected one of {AlertKind.values}")
-    key = incident_key(site_id=site_id, person_id=person_id, zone_id=zone_id, opened_us=opened_us)
+    key = incident_key(
+        site_id=site_id,
+        person_id=person_id if key_person_id is None else key_person_id,
+        zone_id=zone_id,
+        opened_us=opened_us,
+    )
     at = _time(time_us)
     alert = Alert.objects.select_for_update().filter(incident_key=key).first()
     if alert is None:
@@ -141,6 +148,7 @@ def alert_incident_record(
         if alert.employee_id is None and employee_id is not None:
             alert.employee_id = employee_id if Employee.objects.filter(pk=employee_id).exists() else None
     alert.identity_certain = alert.identity_certain and identity_certain
+    alert.person_id = person_id
     alert.message = message[:500]
     alert.updated_at = at
     alert.x_m, alert.y_m, alert.distance_m = x_m, y_m, distance_m
@@ -154,6 +162,7 @@ def alert_incident_record(
             "person_name",
             "employee",
             "identity_certain",
+            "person_id",
             "message",
             "updated_at",
             "x_m",

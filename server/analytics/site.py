@@ -34,11 +34,15 @@ fused position at t; updates must come in non-decreasing time):
   (never seen outside it) meets the alarm condition only once they have been tracked for
   ``alarm_appeared_inside_after_s``: a real person walks in and is seen outside first, while a detector's
   false positive that outlives the fusion's confirmation is born where it stands and rarely lasts a second.
+  Likewise a person who appeared within the warning band (never seen beyond it) meets the warning condition only
+  once tracked that long (fragments of tracks born at the edge of a camera's view near the zone).
   Alerts are **incidents** (``AccessAlert`` events, see there): an incident of (person, zone) opens at the first
   frame either condition holds (kind warning or alarm), escalates to an alarm at the first frame the alarm
   condition holds, is re-reported at most every ``alert_update_interval_s`` while a condition holds, and closes
   at the first frame at which no condition has held for ``alert_close_after_s`` (closed at the last frame one
-  held), or at once when the person leaves the floor. A later approach or entry is a new incident. The name an
+  held). A person who leaves the floor and is not found again closes it the same way; a new person first seen
+  within ``alert_rejoin_m`` of where they left, before it closed, continues it (the fusion found them again
+  under a new id). A later approach or entry is a new incident. The name an
   incident carries is the person's binding when it opened (or when they were first bound during it), kept to
   the end; a binding that changes during the incident marks its identity uncertain.
 """
@@ -189,6 +193,7 @@ class _Incident:
     """An open access-control incident of one person and one restricted zone (reported as AccessAlert)."""
 
     global_id: int
+    first_global_id: int
     zone: Zone
     opened_us: int
     kind: AlertKind
@@ -203,6 +208,7 @@ class _Incident:
     cameras: set[int]
     last_condition_us: int
     reported_us: int
+    gone_us: int | None = None  # the last frame the person was on the floor, once they have left it
 
     def observe_identity(self, identity: PersonIdentity) -> bool:
         """Take in who the person is taken for now; True when what the incident says about them changed.
@@ -227,6 +233,7 @@ class _Incident:
             phase=phase,
             kind=self.kind,
             global_id=self.global_id,
+            first_global_id=self.first_global_id,
             zone_id=self.zone.zone_id,
             zone_name=self.zone.name,
             employee_id=self.employee_id,
@@ -291,6 +298,7 @@ class SiteAnalytics:
         self._update_interval_us = int(config.violation_update_interval_s * 1e6)
         self._alert_close_us = int(config.alert_close_after_s * 1e6)
         self._alert_update_us = int(config.alert_update_interval_s * 1e6)
+        self._alert_rejoin_m = config.alert_rejoin_m
         self._bucket_us = config.heat_bucket_s * 1_000_000
 
         zone_count = len(config.zones)
@@ -307,6 +315,8 @@ class SiteAnalytics:
         # Per row: first frame time, and whether the person was ever seen outside each restricted zone.
         self._first_us: IntArray = np.zeros(capacity, dtype=np.int64)
         self._seen_outside: BoolArray = np.zeros((capacity, restricted_count), dtype=np.bool_)
+        # ... and whether they were ever seen beyond each restricted zone's warning band.
+        self._seen_clear: BoolArray = np.zeros((capacity, restricted_count), dtype=np.bool_)
         self._appeared_inside_us = int(config.alarm_appeared_inside_after_s * 1e6)
         self._frame_counter = 0
 
@@ -354,10 +364,12 @@ class SiteAnalytics:
             self._distancing(t_us, xy, frame.global_ids, started, updated, ended)
 
         alerts: list[AccessAlert] = []
+        if self._incidents:
+            self._note_gone(set(gid_list))
         if self._restricted.size and count:
             self._access(t_us, frame, rows, inside, gid_list, identities, alerts)
         if self._incidents:
-            self._close_incidents(t_us, set(gid_list), alerts)
+            self._close_incidents(t_us, alerts)
 
         contacts = {gid: len(partners) for gid, partners in self._partners.items() if partners}
         self._last_time_us = t_us
@@ -390,7 +402,8 @@ class SiteAnalytics:
         self._close_vanished(dwell, ended)
         buckets = [bucket for bucket in [self._close_bucket()] if bucket is not None]
         alerts: list[AccessAlert] = []
-        self._close_incidents(t_us, set(), alerts)
+        self._note_gone(set())
+        self._close_incidents(t_us, alerts, final=True)
         self._prev_cells = _EMPTY_INT
         self._prev_velocity = np.zeros((0, 2))
         return AnalyticsUpdate(
@@ -488,6 +501,7 @@ class SiteAnalytics:
         self._last_zone[row] = _NO_ZONE
         self._first_us[row] = t_us
         self._seen_outside[row] = False
+        self._seen_clear[row] = False
         self._row_of[gid] = row
         return row
 
@@ -506,6 +520,7 @@ class SiteAnalytics:
         self._last_zone = grown(self._last_zone, _NO_ZONE)
         self._first_us = grown(self._first_us, 0)
         self._seen_outside = grown(self._seen_outside, False)
+        self._seen_clear = grown(self._seen_clear, False)
 
     def _close_vanished(self, dwell: list[DwellRecord], ended: list[DistancingViolation]) -> None:
         vanished = np.flatnonzero(self._row_active & (self._row_stamp != self._frame_counter))
@@ -682,11 +697,11 @@ class SiteAnalytics:
         candidates = np.flatnonzero((near & unauthorised).any(axis=1))
         if candidates.size:
             distance[candidates] = self._restricted_edges.distance(xy[candidates])
-        established = (
-            self._seen_outside[rows] | ((t_us - self._first_us[rows]) >= self._appeared_inside_us)[:, None]
-        )
-        alarm = unauthorised & inside_restricted & established
-        warning = unauthorised & ~inside_restricted & (distance <= self._warning_m[None, :])
+        tracked_long = ((t_us - self._first_us[rows]) >= self._appeared_inside_us)[:, None]
+        within_band = ~inside_restricted & (distance <= self._warning_m[None, :])
+        self._seen_clear[rows] |= ~inside_restricted & ~within_band
+        alarm = unauthorised & inside_restricted & (self._seen_outside[rows] | tracked_long)
+        warning = unauthorised & within_band & (self._seen_clear[rows] | tracked_long)
         condition = alarm | warning
         if not condition.any():
             return
@@ -700,9 +715,14 @@ class SiteAnalytics:
             distance_m = 0.0 if inside_restricted[i, r] else float(distance[i, r])
             seen_by = {cameras[c] for c in np.flatnonzero(frame.source_mask[i]).tolist()}
             incident = self._incidents.get((gid, zone.zone_id))
+            rejoined = False
+            if incident is None:
+                incident = self._rejoin(t_us, gid, zone.zone_id, int(self._first_us[rows[i]]), x_m, y_m)
+                rejoined = incident is not None
             if incident is None:
                 incident = _Incident(
                     global_id=gid,
+                    first_global_id=gid,
                     zone=zone,
                     opened_us=t_us,
                     kind=kind,
@@ -736,13 +756,46 @@ class SiteAnalytics:
                 incident.kind, incident.alarm_us = AlertKind.ALARM, t_us
                 alerts.append(incident.report(IncidentPhase.ESCALATED, t_us))
                 logger.info("access incident escalated to alarm: person=%d zone=%d", gid, zone.zone_id)
-            elif renamed or t_us - incident.reported_us >= self._alert_update_us:
+            elif rejoined or renamed or t_us - incident.reported_us >= self._alert_update_us:
                 alerts.append(incident.report(IncidentPhase.UPDATED, t_us))
 
-    def _close_incidents(self, t_us: int, present: set[int], alerts: list[AccessAlert]) -> None:
-        """Close the incidents whose person left the floor, or has met no condition for alert_close_after_s."""
+    def _note_gone(self, present: set[int]) -> None:
+        """Mark the incidents whose person has left the floor (kept for a rejoin until they close)."""
+        for incident in self._incidents.values():
+            if incident.gone_us is None and incident.global_id not in present:
+                incident.gone_us = self._last_time_us if self._last_time_us is not None else 0
+
+    def _rejoin(
+        self, t_us: int, gid: int, zone_id: int, first_us: int, x_m: float, y_m: float
+    ) -> _Incident | None:
+        """The incident of `zone_id` not yet due to close whose person left the floor before `gid` was first
+        seen, nearest to (x, y) and within alert_rejoin_m of where they were last: `gid` continues it."""
+        if self._alert_rejoin_m <= 0:
+            return None
+        best: _Incident | None = None
+        best_m = self._alert_rejoin_m
+        for incident in self._incidents.values():
+            if incident.zone.zone_id != zone_id or incident.gone_us is None or first_us <= incident.gone_us:
+                continue
+            if t_us - incident.last_condition_us >= self._alert_close_us:
+                continue
+            distance_m = float(np.hypot(x_m - incident.x_m, y_m - incident.y_m))
+            if distance_m <= best_m:
+                best, best_m = incident, distance_m
+        if best is not None:
+            del self._incidents[(best.global_id, zone_id)]
+            logger.info("access incident of person %d continued by person %d", best.global_id, gid)
+            best.global_id, best.gone_us = gid, None
+            self._incidents[(gid, zone_id)] = best
+        return best
+
+    def _close_incidents(self, t_us: int, alerts: list[AccessAlert], *, final: bool = False) -> None:
+        """Close the incidents that met no condition for alert_close_after_s, those whose person left the floor
+        and was not found again in that time (at once when rejoining is off), and at the end every one."""
         for key, incident in list(self._incidents.items()):
-            if incident.global_id in present and t_us - incident.last_condition_us < self._alert_close_us:
+            due = t_us - incident.last_condition_us >= self._alert_close_us
+            left_for_good = incident.gone_us is not None and self._alert_rejoin_m <= 0
+            if not (final or due or left_for_good):
                 continue
             del self._incidents[key]
             alerts.append(incident.report(IncidentPhase.CLOSED, t_us))

@@ -137,6 +137,9 @@ class AnalyticsConfig:
     alert_close_after_s: float = 5.0
     # An open incident is re-reported (position, distance, cameras) at most this often while it lasts.
     alert_update_interval_s: float = 1.0
+    # A person first seen this close to where an incident's person left the floor, within alert_close_after_s,
+    # continues that incident: the fusion lost them and found them again under a new id (0 = never).
+    alert_rejoin_m: float = 1.5
     # A person who appeared inside a restricted zone (never seen outside it) alarms only once tracked this long
     # (a false-positive detection is born where it stands; a real person walks in and is seen outside first).
     alarm_appeared_inside_after_s: float = 1.5
@@ -177,6 +180,7 @@ class AnalyticsConfig:
             "distancing_gap_s": self.distancing_gap_s,
             "distancing_smoothing_s": self.distancing_smoothing_s,
             "alert_close_after_s": self.alert_close_after_s,
+            "alert_rejoin_m": self.alert_rejoin_m,
             "alarm_appeared_inside_after_s": self.alarm_appeared_inside_after_s,
             "exit_grace_s": self.exit_grace_s,
         }
@@ -276,7 +280,8 @@ class AccessAlert:
     An incident is one unauthorised person's approach to or entry into one restricted zone: it opens at the
     first frame the warning or alarm condition holds, escalates once (``kind`` warning -> alarm, never back),
     is re-reported while it lasts and closes ``alert_close_after_s`` after the condition last held (``closed_us``
-    = that last frame) or when the person leaves the floor. ``(global_id, zone_id, opened_us)`` is its key.
+    = that last frame). ``global_id`` is the person now; a new global id first seen near where the person left
+    the floor continues the incident (``alert_rejoin_m``). ``(first_global_id, zone_id, opened_us)`` is its key.
     ``employee_id``/``employee_name`` are who the person was taken for when the incident opened (filled in if
     they are bound only later, never replaced); ``identity_certain`` turns False when the binding changed
     during the incident or the identity feed doubts it. ``x_m``/``y_m``/``distance_m`` are the latest; a zone's
@@ -286,6 +291,7 @@ class AccessAlert:
     phase: IncidentPhase
     kind: AlertKind
     global_id: int
+    first_global_id: int
     zone_id: int
     zone_name: str
     employee_id: int | None

@@ -332,22 +332,22 @@ def _score_access(
 ) -> None:
     events = [alert for update in updates for alert in update.alerts]
     closed_us = {
-        (a.global_id, a.zone_id, a.opened_us): a.closed_us for a in events if a.phase is IncidentPhase.CLOSED
+        (a.first_global_id, a.zone_id, a.opened_us): a.closed_us
+        for a in events
+        if a.phase is IncidentPhase.CLOSED
     }
     report.alert_incidents = sum(a.phase is IncidentPhase.OPENED for a in events)
-    # Each incident that became an alarm: its person when it did, its zone, then, and when it closed.
-    alarms = [
-        (
-            matcher.person_at(a.global_id, a.time_us),
-            a.zone_id,
-            a.time_us,
-            closed_us.get((a.global_id, a.zone_id, a.opened_us)),
-        )
-        for a in events
-        if (a.phase is IncidentPhase.OPENED and a.kind is AlertKind.ALARM)
-        or a.phase is IncidentPhase.ESCALATED
-    ]
-    report.alarm_incidents = len(alarms)
+    # Each person an incident was an alarm for (a person the fusion found again under a new id continues the
+    # incident): who they were when first seen in it as an alarm, its zone, then, and when it closed.
+    alarms: list[tuple[int | None, int, int, int | None]] = []
+    alarmed: set[tuple[int, int, int, int]] = set()
+    for a in events:
+        key = (a.first_global_id, a.zone_id, a.opened_us)
+        if a.kind is not AlertKind.ALARM or a.phase is IncidentPhase.CLOSED or (*key, a.global_id) in alarmed:
+            continue
+        alarmed.add((*key, a.global_id))
+        alarms.append((matcher.person_at(a.global_id, a.time_us), a.zone_id, a.time_us, closed_us.get(key)))
+    report.alarm_incidents = len({key[:3] for key in alarmed})
     report.unauthorised_entries = len(truth.unauthorised_entries)
     report.authorised_entries = len(truth.authorised_entries)
     used: set[int] = set()

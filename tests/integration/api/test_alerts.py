@@ -307,6 +307,17 @@ def test_incident_reports_coalesce_and_never_go_back(store: dict[str, Any], aler
     assert late is None  # older than the latest report: ignored
     stored = Alert.objects.get(pk=alert.pk)
     assert (stored.kind, stored.x_m, stored.camera_ids) == ("alarm", 12.0, [4, 5])
+    # Found again under a new id (9): the same row, now of person 9.
+    found = alert_incident_record(
+        **{**base, "person_id": 9},
+        key_person_id=5,
+        time_us=T0_US + 2_500_000,
+        kind="alarm",
+        x_m=12.5,
+        camera_ids=[],
+    )
+    assert found is not None
+    assert (found.pk, found.person_id, found.x_m) == (alert.pk, 9, 12.5)
     closed = alert_incident_record(
         **base, time_us=T0_US + 8_000_000, kind="alarm", x_m=12.0, camera_ids=[], closed_us=T0_US + 3_000_000
     )

@@ -367,9 +367,51 @@ def test_an_incident_carries_the_position_and_every_camera_that_saw_it() -> None
     (updated,) = later.alerts
     assert updated.phase is IncidentPhase.UPDATED
     assert (updated.x_m, updated.y_m, updated.camera_ids) == (22.0, 2.5, (11, 12))
-    gone = analytics.update(frame(1.2, {}), {})
-    (closed,) = gone.alerts
-    assert (closed.phase, closed.closed_us, closed.time_us) == (IncidentPhase.CLOSED, us(1.0), us(1.2))
+    # Left the floor: held 5 s for the fusion to find them again, then closed at the last frame they were there.
+    assert analytics.update(frame(1.2, {}), {}).alerts == []
+    (closed,) = analytics.update(frame(6.0, {}), {}).alerts
+    assert (closed.phase, closed.closed_us, closed.time_us) == (IncidentPhase.CLOSED, us(1.0), us(6.0))
+
+
+def test_a_person_found_again_under_a_new_id_continues_the_incident() -> None:
+    """Person 5 is lost inside the zone; 0.5 s later a new id appears 0.6 m away: the same incident (now of
+    person 8), not a second one. Person 3, already on the floor, walking in nearby, has their own incident, as
+    has a new id far away or found too late."""
+    analytics = SiteAnalytics(site_config(alarm_appeared_inside_after_s=0.0))
+    alerts = events(
+        play(
+            analytics,
+            {
+                0.0: {5: (21.0, 2.0), 3: (15.0, 2.0)},
+                0.5: {5: (21.5, 2.0), 3: (15.0, 2.0)},
+                1.0: {8: (22.0, 2.3), 3: (15.0, 2.0)},  # 5 lost at 0.5 s, 8 first seen
+                1.5: {8: (22.5, 2.3), 3: (21.2, 2.0)},  # 3 walks in near where 5 was
+            },
+        )
+    )
+    opened = [(a.global_id, a.opened_us) for a in alerts if a.phase is IncidentPhase.OPENED]
+    assert opened == [(5, us(0.0)), (3, us(1.5))]
+    (continued,) = [a for a in alerts if a.global_id == 8]
+    assert (continued.phase, continued.first_global_id, continued.opened_us) == (
+        IncidentPhase.UPDATED,
+        5,
+        us(0.0),
+    )
+    assert (continued.x_m, continued.y_m) == (22.0, 2.3)
+
+    for later_s, position in ((1.0, (23.5, 3.5)), (6.0, (21.6, 2.0))):  # too far; too late (closed at 5.5 s)
+        analytics = SiteAnalytics(site_config(alarm_appeared_inside_after_s=0.0))
+        track = {0.0: {5: (21.0, 2.0)}, 0.5: {5: (21.5, 2.0)}, 0.7: {}, later_s: {8: position}}
+        alerts = events(play(analytics, track))
+        assert [a.global_id for a in alerts if a.phase is IncidentPhase.OPENED] == [5, 8]
+
+    analytics = SiteAnalytics(site_config(alarm_appeared_inside_after_s=0.0, alert_rejoin_m=0.0))
+    alerts = events(play(analytics, {0.0: {5: (21.0, 2.0)}, 0.5: {8: (21.0, 2.0)}}))
+    assert [(a.phase, a.global_id) for a in alerts] == [
+        (IncidentPhase.OPENED, 5),
+        (IncidentPhase.OPENED, 8),
+        (IncidentPhase.CLOSED, 5),  # rejoining off: closed as soon as they left
+    ]
 
 
 def test_the_name_is_kept_for_the_whole_incident_and_a_changed_binding_makes_it_uncertain() -> None:
