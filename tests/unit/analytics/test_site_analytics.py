@@ -468,6 +468,22 @@ def test_a_person_who_appears_inside_a_restricted_zone_alarms_only_once_establis
     assert [(a.time_us - us(0.0)) / 1e6 for a in alarms] == [pytest.approx(0.1)]
 
 
+def test_a_person_who_appears_in_the_warning_band_warns_only_once_established() -> None:
+    """A track fragment born at the edge of a camera's view next to the zone warns only if it lasts 1.5 s; a
+    person who walked up (seen beyond the band first) warns at once."""
+    analytics = SiteAnalytics(site_config())
+    fragment = walk(1, [(round(0.1 * k, 1), 19.5, 2.0) for k in range(12)])  # 1.1 s in the band, then gone
+    assert events(play(analytics, fragment)) == []
+    analytics = SiteAnalytics(site_config())
+    lingering = walk(2, [(round(0.1 * k, 1), 19.5, 2.0) for k in range(20)])
+    opened = [a for a in events(play(analytics, lingering)) if a.phase is IncidentPhase.OPENED]
+    assert [(a.kind, a.time_us) for a in opened] == [(AlertKind.WARNING, us(1.5))]
+    analytics = SiteAnalytics(site_config())
+    walked_up = walk(3, [(0.0, 17.0, 2.0), (0.1, 19.5, 2.0)])
+    opened = [a for a in events(play(analytics, walked_up)) if a.phase is IncidentPhase.OPENED]
+    assert [(a.kind, a.time_us) for a in opened] == [(AlertKind.WARNING, us(0.1))]
+
+
 def test_alert_message_wording() -> None:
     assert alert_message(AlertKind.WARNING, PersonIdentity(1, "Kim", 0)) == (
         "An unauthorized employee (Kim) approached the secure area"
