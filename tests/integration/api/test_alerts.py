@@ -481,19 +481,24 @@ def test_the_dashboard_socket_forwards_incident_changes_and_bulk_acknowledgement
     users: dict[str, Any], alerts_channel: Any
 ) -> None:
     from asgiref.testing import ApplicationCommunicator  # channels.testing needs daphne
+    from django.contrib.sessions.backends.db import SessionStore
 
+    from server.inventory.models import Site
     from server.realtime.consumers import SiteConsumer
     from server.realtime.events import alert_event, alerts_acknowledged_event
+    from tests.support.django_system import session_cookie
 
     layer, _ = alerts_channel
+    site_id = Site.objects.create(name="Socket store").pk
     counts = {"unacknowledged": 1, "unacknowledged_alarms": 0, "ongoing": 0, "total": 3}
     scope = {
         "type": "websocket",
-        "path": "/ws/sites/7/",
+        "path": f"/ws/sites/{site_id}/",
         "headers": [],
         "subprotocols": [],
         "user": users["staff"],
-        "url_route": {"kwargs": {"site_id": 7}},
+        "session": SessionStore(session_key=session_cookie(users["staff"].username)),
+        "url_route": {"kwargs": {"site_id": site_id}},
     }
 
     async def scenario() -> list[dict[str, Any]]:
@@ -501,12 +506,14 @@ def test_the_dashboard_socket_forwards_incident_changes_and_bulk_acknowledgement
         await communicator.send_input({"type": "websocket.connect"})
         assert (await communicator.receive_output(5))["type"] == "websocket.accept"
         assert json.loads((await communicator.receive_output(5))["text"])["type"] == "hello"
-        group = site_alerts_group(7)
-        await layer.group_send(group, alert_event(site_id=7, alert={"id": 1}, change="closed", counts=counts))
+        group = site_alerts_group(site_id)
+        await layer.group_send(
+            group, alert_event(site_id=site_id, alert={"id": 1}, change="closed", counts=counts)
+        )
         await layer.group_send(
             group,
             alerts_acknowledged_event(
-                site_id=7,
+                site_id=site_id,
                 ids=[1, 2],
                 acknowledged_at="2026-03-01T12:00:00+00:00",
                 acknowledged_by=3,
