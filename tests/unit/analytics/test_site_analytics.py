@@ -431,6 +431,19 @@ def test_the_name_is_kept_for_the_whole_incident_and_a_changed_binding_makes_it_
     assert (closed.phase, closed.employee_name) == (IncidentPhase.CLOSED, "Kim")
 
 
+def test_a_bound_person_found_again_under_a_new_id_keeps_the_name_and_is_called_uncertain() -> None:
+    """Kim (bound to id 6) is lost in the stock room and found again as id 9, whom nobody has bound: the alarm
+    still names Kim, and says the identity is uncertain."""
+    analytics = SiteAnalytics(site_config(alarm_appeared_inside_after_s=0.0))
+    kim = {6: PersonIdentity(7, "Kim", 1)}
+    (opened,) = analytics.update(frame(0.0, {6: (22.0, 2.0)}), kim).alerts
+    assert opened.message == "An unauthorized employee (Kim) entered the secure area"
+    (found,) = analytics.update(frame(0.3, {9: (22.2, 2.0)}), kim).alerts
+    assert (found.global_id, found.first_global_id, found.employee_name) == (9, 6, "Kim")
+    assert found.identity_certain is False
+    assert found.message == "An unauthorized employee (Kim, identity uncertain) entered the secure area"
+
+
 def test_a_person_bound_during_the_incident_is_named_from_then_on() -> None:
     analytics = SiteAnalytics(site_config(alarm_appeared_inside_after_s=0.0))
     (opened,) = analytics.update(frame(0.0, {6: (22.0, 2.0)}), {}).alerts
