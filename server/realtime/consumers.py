@@ -124,6 +124,9 @@ class SiteConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     async def alert_changed(self, event: dict[str, Any]) -> None:
         await self.send_json(event)
 
+    async def alerts_acknowledged(self, event: dict[str, Any]) -> None:
+        await self.send_json(event)
+
     async def siren_changed(self, event: dict[str, Any]) -> None:
         await self.send_json(event)
 

@@ -25,6 +25,7 @@ from server.analytics.types import (
     AnalyticsConfig,
     AnalyticsUpdate,
     DistancingViolation,
+    IncidentPhase,
     PersonIdentity,
 )
 from server.fusion.site import SiteFusion
@@ -67,6 +68,9 @@ class EvaluationReport:
     authorised_entries: int = 0
     authorised_alarms: int = 0
     false_alarms: int = 0
+    # Access-control incidents opened (one per person and zone approach or entry), and those that were alarms.
+    alert_incidents: int = 0
+    alarm_incidents: int = 0
     heat_true_person_s: float = 0.0
     heat_estimated_person_s: float = 0.0
     heat_conservation_error: float = 0.0
@@ -326,28 +330,39 @@ def _score_access(
     result: SimulationResult,
     config: AnalyticsConfig,
 ) -> None:
-    alarms = [
-        (matcher.person_at(alert.global_id, alert.time_us), alert.zone_id, alert.time_us)
-        for update in updates
-        for alert in update.alerts
-        if alert.kind is AlertKind.ALARM
-    ]
-    cooldown_us = int(config.alert_cooldown_s * 1e6)
+    events = [alert for update in updates for alert in update.alerts]
+    closed_us = {
+        (a.first_global_id, a.zone_id, a.opened_us): a.closed_us
+        for a in events
+        if a.phase is IncidentPhase.CLOSED
+    }
+    report.alert_incidents = sum(a.phase is IncidentPhase.OPENED for a in events)
+    # Each person an incident was an alarm for (a person the fusion found again under a new id continues the
+    # incident): who they were when first seen in it as an alarm, its zone, then, and when it closed.
+    alarms: list[tuple[int | None, int, int, int | None]] = []
+    alarmed: set[tuple[int, int, int, int]] = set()
+    for a in events:
+        key = (a.first_global_id, a.zone_id, a.opened_us)
+        if a.kind is not AlertKind.ALARM or a.phase is IncidentPhase.CLOSED or (*key, a.global_id) in alarmed:
+            continue
+        alarmed.add((*key, a.global_id))
+        alarms.append((matcher.person_at(a.global_id, a.time_us), a.zone_id, a.time_us, closed_us.get(key)))
+    report.alarm_incidents = len({key[:3] for key in alarmed})
     report.unauthorised_entries = len(truth.unauthorised_entries)
     report.authorised_entries = len(truth.authorised_entries)
     used: set[int] = set()
     latencies: list[float] = []
     for entry in truth.unauthorised_entries:
         best: float | None = None
-        for k, (pid, zone_id, at_us) in enumerate(alarms):
+        for k, (pid, zone_id, at_us, until_us) in enumerate(alarms):
             if pid != entry.person_id or zone_id != entry.zone_id:
                 continue
             if entry.time_us - 1_000_000 <= at_us <= entry.time_us + 500_000:
                 latency = (at_us - entry.time_us) / 1e6
                 best = latency if best is None else min(best, latency)
                 used.add(k)
-            elif entry.time_us - cooldown_us <= at_us < entry.time_us:
-                best = 0.0 if best is None else best  # de-duplicated by the cool-down: alarmed before
+            elif at_us < entry.time_us and (until_us is None or until_us + 500_000 >= entry.time_us):
+                best = 0.0 if best is None else best  # an alarm incident still open: alarmed before
                 used.add(k)
         if best is None:
             report.missed_entries.append((entry.person_id, entry.zone_id, entry.time_us))
@@ -356,7 +371,7 @@ def _score_access(
             latencies.append(best)
     report.max_alarm_latency_s = max(latencies) if latencies else 0.0
     identities = result.identities()
-    for k, (pid, zone_id, _) in enumerate(alarms):
+    for k, (pid, zone_id, _, _) in enumerate(alarms):
         zone = config.zone(zone_id)
         identity = identities.get(pid) if pid is not None else None
         if identity is not None and (

@@ -142,6 +142,8 @@ export interface IdentityBinding {
 
 export type AlertState = "open" | "acknowledged" | "resolved";
 
+// An alert is an incident: one per person and restricted-zone approach or entry, updated while it lasts
+// (warning -> alarm, latest position, cameras), closed (closed_at) when the person left. state = staff handling.
 export interface Alert {
   id: number;
   site: number;
@@ -149,17 +151,34 @@ export interface Alert {
   kind: "warning" | "alarm" | string;
   person_id: number | null;
   employee: number | null;
+  person_name?: string;
+  identity_certain?: boolean;
   message: string;
   x_m: number | null;
   y_m: number | null;
   distance_m: number | null;
+  camera_ids?: number[];
   state: AlertState;
+  ongoing?: boolean;
   raised_at: string;
+  escalated_at?: string | null;
+  updated_at?: string | null;
+  closed_at?: string | null;
   acknowledged_at: string | null;
   acknowledged_by: number | null;
   resolved_at: string | null;
   resolved_by: number | null;
 }
+
+// GET /api/alerts/counts?site=: exact counts (unacknowledged = the unread badge).
+export interface AlertCounts {
+  unacknowledged: number;
+  unacknowledged_alarms: number;
+  ongoing: number;
+  total: number;
+}
+
+export type AlertChange = "opened" | "escalated" | "updated" | "closed" | "acknowledged" | "resolved";
 
 export interface Siren {
   on: boolean;
@@ -265,7 +284,15 @@ export type ServerEvent =
   | { type: "hello"; site_id?: number; user?: string }
   | { type: "pong"; t?: number }
   | LivePositionsEvent
-  | { type: "alert.changed"; site_id?: number; alert: Alert }
+  | { type: "alert.changed"; site_id?: number; alert: Alert; change?: AlertChange; counts?: AlertCounts }
+  | {
+      type: "alerts.acknowledged";
+      site_id?: number;
+      ids: number[];
+      acknowledged_at: string;
+      acknowledged_by: number | null;
+      counts: AlertCounts;
+    }
   | { type: "siren.changed"; site_id?: number; on: boolean }
   | { type: "health.changed"; site_id?: number; device_id: number; health: Record<string, unknown> }
   | { type: "counters.changed"; site_id?: number; counters: Record<string, unknown> };

@@ -278,6 +278,15 @@ CASES = [
     Case("alert detail", "get", _alert_url(""), ADMIN_STAFF, 200),
     Case("alert acknowledge", "post", _alert_url("/acknowledge"), ADMIN_STAFF, 200),
     Case("alert resolve", "post", _alert_url("/resolve"), ADMIN_STAFF, 200),
+    Case("alert counts", "get", lambda s: f"/api/alerts/counts?site={s['site'].pk}", ADMIN_STAFF, 200),
+    Case(
+        "alerts bulk acknowledge",
+        "post",
+        lambda s: "/api/alerts/acknowledge",
+        ADMIN_STAFF,
+        200,
+        lambda s: {"filter": {"site": s["site"].pk}},
+    ),
     Case("siren get", "get", lambda s: f"/api/sites/{s['site'].pk}/siren", ADMIN_STAFF, 200),
     Case(
         "siren set",
