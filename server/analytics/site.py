@@ -12,8 +12,10 @@ fused position at t; updates must come in non-decreasing time):
   open while the person is inside and through absences (outside, or gaps between frames) shorter than
   ``exit_grace_s``; it closes at the first frame at which the person has been outside for at least
   ``exit_grace_s`` since the last frame found inside, or when the person leaves the frame (visit ended by
-  fusion). The visit's ``DwellRecord`` runs from the entry (frame, or first observation) to
-  the last frame found inside.
+  fusion). The visit's ``DwellRecord`` runs from the entry (frame, or first observation) to the last frame
+  found inside, taken at the person's last observation (``FusedFrame.last_seen_us``): positions the fusion
+  extrapolates while no camera sees the person (until ``end_after_s`` after someone has left) do not
+  lengthen a visit, and "outside for ``exit_grace_s``" counts from that observation.
 * **Flow**: each entry into zone B emits ``FlowTransition(from=A, to=B)`` where A is the zone of the person's
   previous entry (None for their first); re-entering the same zone without another entry in between emits
   nothing. Simultaneous entries are taken in configuration order.
@@ -276,7 +278,8 @@ class SiteAnalytics:
         inside = self._edges.contains(xy)
         if self._zone_ids.size:
             entry_us = self._entry_times(t_us, frame, fresh)
-            self._zones_update(t_us, entry_us, rows, inside, gid_list, entries, transitions, dwell)
+            seen_us = np.minimum(frame.last_seen_us, t_us)
+            self._zones_update(t_us, entry_us, seen_us, rows, inside, gid_list, entries, transitions, dwell)
         in_zone = self._open[rows]
         occupancy_counts: list[int] = in_zone.sum(axis=0).tolist()
         zone_occupancy = dict(zip(self._zone_id_list, occupancy_counts, strict=True))
@@ -487,6 +490,7 @@ class SiteAnalytics:
         self,
         t_us: int,
         entry_us: IntArray,
+        seen_us: IntArray,
         rows: IntArray,
         inside: BoolArray,
         gid_list: list[int],
@@ -495,9 +499,12 @@ class SiteAnalytics:
         dwell: list[DwellRecord],
     ) -> None:
         was_open = self._open[rows]
-        last_inside = np.where(inside, t_us, self._last_inside_us[rows])
-        self._last_inside_us[rows] = last_inside
         entering = inside & ~was_open
+        # Inside now, as of the person's last observation: an extrapolated position does not extend a visit.
+        last_inside = np.where(inside, seen_us[:, None], self._last_inside_us[rows])
+        if entering.any():
+            last_inside = np.where(entering, np.maximum(last_inside, entry_us[:, None]), last_inside)
+        self._last_inside_us[rows] = last_inside
         exiting = was_open & ~inside & ((t_us - last_inside) >= self._grace_us)
         if exiting.any():
             enter_us = self._enter_us[rows]

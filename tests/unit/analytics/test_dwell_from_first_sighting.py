@@ -1,7 +1,10 @@
-"""A visit counts from the first observation of a person the fusion later confirms, not from the confirmation.
+"""A visit counts from the first observation of a person the fusion later confirms, not from the confirmation,
+and ends at their last observation inside, not at the last position the fusion extrapolated.
 
 The fusion reports a person only after ``confirm_after_s`` (0.5 s); a person who walks in and stands in the
-entrance was counted from their first reported frame, so every entrance dwell was short by that delay.
+entrance was counted from their first reported frame, so every entrance dwell was short by that delay. Once
+the start was right, a visit that ended by leaving the store was long by the time the fusion extrapolates a
+person nobody sees any more (``end_after_s``, 0.7 s): the simulator's entrance dwell came out 15 % long.
 """
 
 from __future__ import annotations
@@ -13,9 +16,10 @@ from tests.unit.fusion.helpers import obs
 
 
 def _run(
-    path: list[tuple[float, float, float]],
+    path: list[tuple[float, float, float]], empty_until_s: float = 0.0
 ) -> tuple[list[tuple[int, int, int]], list[tuple[int, int, int]]]:
-    """One camera seeing one person (local id 4) at 10 fps; returns (entries, dwell) of the analytics."""
+    """One camera seeing one person (local id 4) at 10 fps, then nobody until ``empty_until_s``; returns
+    (entries, dwell) of the analytics."""
     fusion = SiteFusion(FusionConfig(site_id=SITE))
     analytics = SiteAnalytics(site_config(exit_grace_s=1.0))
     updates = []
@@ -24,6 +28,13 @@ def _run(
         frame_obs = obs(1, t_s * 1000.0, [(4, x, y)], site_id=SITE, confirmed=t_s >= 0.2)
         assert frame_obs.capture_time_us == us(t_s)  # both helpers count from the same T0
         for fused in fusion.update_frames(frame_obs):
+            updates.append(analytics.update(fused, {}))
+    t_s = path[-1][0]
+    while t_s < empty_until_s:  # the camera goes on sending frames without the person
+        t_s = round(t_s + 0.1, 1)
+        for fused in fusion.update_frames(
+            obs(1, t_s * 1000.0, [], site_id=SITE, removed=[4] if t_s > 8.5 else [])
+        ):
             updates.append(analytics.update(fused, {}))
     for fused in fusion.flush():
         updates.append(analytics.update(fused, {}))
@@ -49,3 +60,10 @@ def test_a_zone_entered_after_the_confirmation_starts_when_entered() -> None:
     assert abs(entries[1][2] - us(6.0)) <= 300_000  # when the fused position crossed into B
     assert dwell[0][:2] == (ZONE_A, us(0.0))
     assert dwell[1] == (ZONE_B, entries[1][2], us(10.0))
+
+
+def test_a_visit_ended_by_leaving_ends_at_the_last_observation() -> None:
+    path = [(t / 10, 2.0, 2.0) for t in range(0, 81)]  # in zone A from 0 to 8 s, then gone
+    entries, dwell = _run(path, empty_until_s=11.0)
+    assert [(zone, at) for _, zone, at in entries] == [(ZONE_A, us(0.0))]
+    assert dwell == [(ZONE_A, us(0.0), us(8.0))]
