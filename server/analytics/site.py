@@ -7,15 +7,16 @@ fused position at t; updates must come in non-decreasing time):
   persons with an open visit of the zone.
 * **Visits / entries**: a visit opens (``ZoneEntry`` at t) at the first frame a person is inside a zone
   without an open visit of it; when that is the person's first frame, the visit dates back to their first
-  observation (``FusedFrame.first_seen_us``, when given): the fusion reports a person only once it has
-  confirmed them, and a visit counted from the confirmation was short by the confirmation delay. It stays
-  open while the person is inside and through absences (outside, or gaps between frames) shorter than
-  ``exit_grace_s``; it closes at the first frame at which the person has been outside for at least
-  ``exit_grace_s`` since the last frame found inside, or when the person leaves the frame (visit ended by
-  fusion). The visit's ``DwellRecord`` runs from the entry (frame, or first observation) to the last frame
-  found inside, taken at the person's last observation (``FusedFrame.last_seen_us``): positions the fusion
-  extrapolates while no camera sees the person (until ``end_after_s`` after someone has left) do not
-  lengthen a visit, and "outside for ``exit_grace_s``" counts from that observation.
+  observation (``FusedFrame.first_seen_us``, when given; not before the first frame these analytics saw):
+  the fusion reports a person only once it has confirmed them, and a visit counted from the confirmation
+  was short by the confirmation delay. It stays open while the person is inside and through absences
+  (outside, or gaps between frames) shorter than ``exit_grace_s``; it closes at the first frame at which the
+  person has been outside for at least ``exit_grace_s`` since the last frame found inside, or when the
+  person leaves the frame (visit ended by fusion). The visit's ``DwellRecord`` runs from the entry (frame,
+  or first observation) to the last frame found inside, taken at the person's last observation
+  (``FusedFrame.last_seen_us``): positions the fusion extrapolates while no camera sees the person (until
+  ``end_after_s`` after someone has left) do not lengthen a visit, and "outside for ``exit_grace_s``"
+  counts from that observation.
 * **Flow**: each entry into zone B emits ``FlowTransition(from=A, to=B)`` where A is the zone of the person's
   previous entry (None for their first); re-entering the same zone without another entry in between emits
   nothing. Simultaneous entries are taken in configuration order.
@@ -245,6 +246,7 @@ class SiteAnalytics:
         self._frame_counter = 0
 
         self._last_time_us: int | None = None
+        self._first_time_us: int | None = None
         self._prev_cells: IntArray = _EMPTY_INT
         self._prev_velocity: FloatArray = np.zeros((0, 2))
         self._bucket_start_us: int | None = None
@@ -264,6 +266,8 @@ class SiteAnalytics:
         xy = frame.floor_xy_m
         count = frame.global_ids.shape[0]
         self._validate(frame)
+        if self._first_time_us is None:
+            self._first_time_us = t_us
         gid_list: list[int] = frame.global_ids.tolist()
         self._frame_counter += 1
 
@@ -416,12 +420,13 @@ class SiteAnalytics:
         self._row_stamp[rows] = self._frame_counter
         return rows, fresh
 
-    @staticmethod
-    def _entry_times(t_us: int, frame: FusedFrame, fresh: BoolArray) -> IntArray:
-        """When a visit opening now starts, per person: t, or the first observation of a new person."""
+    def _entry_times(self, t_us: int, frame: FusedFrame, fresh: BoolArray) -> IntArray:
+        """When a visit opening now starts, per person: t, or the first observation of a new person, but not
+        before the first frame these analytics saw (analytics restarted with new zones while the fusion goes
+        on must not date the visits of everyone inside back to when they walked in)."""
         entry_us = np.full(fresh.shape[0], t_us, dtype=np.int64)
         if frame.first_seen_us is not None and fresh.any():
-            entry_us[fresh] = np.minimum(frame.first_seen_us[fresh], t_us)
+            entry_us[fresh] = np.clip(frame.first_seen_us[fresh], self._first_time_us, t_us)
         return entry_us
 
     def _new_row(self, gid: int, t_us: int) -> int:

@@ -9,9 +9,13 @@ person nobody sees any more (``end_after_s``, 0.7 s): the simulator's entrance d
 
 from __future__ import annotations
 
+import dataclasses
+
+import numpy as np
+
 from server.analytics import SiteAnalytics
 from server.fusion import FusionConfig, SiteFusion
-from tests.unit.analytics.helpers import SITE, ZONE_A, ZONE_B, site_config, us
+from tests.unit.analytics.helpers import SITE, ZONE_A, ZONE_B, frame, site_config, us
 from tests.unit.fusion.helpers import obs
 
 
@@ -67,3 +71,15 @@ def test_a_visit_ended_by_leaving_ends_at_the_last_observation() -> None:
     entries, dwell = _run(path, empty_until_s=11.0)
     assert [(zone, at) for _, zone, at in entries] == [(ZONE_A, us(0.0))]
     assert dwell == [(ZONE_A, us(0.0), us(8.0))]
+
+
+def test_analytics_restarted_mid_stream_do_not_date_visits_back_before_their_start() -> None:
+    """New analytics (the server restarts them with new zones) meet people the fusion has followed for long."""
+    analytics = SiteAnalytics(site_config(exit_grace_s=1.0))
+    updates = []
+    for t_s in (100.0, 100.5, 101.0):
+        fused = frame(t_s, {7: (2.0, 2.0)})
+        updates.append(analytics.update(dataclasses.replace(fused, first_seen_us=np.array([us(3.0)])), {}))
+    updates.append(analytics.flush())
+    assert [(e.zone_id, e.time_us) for u in updates for e in u.entries] == [(ZONE_A, us(100.0))]
+    assert [(d.enter_us, d.exit_us) for u in updates for d in u.dwell] == [(us(100.0), us(101.0))]
