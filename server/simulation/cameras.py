@@ -25,10 +25,11 @@ from server.inventory.geometry import homography_from_points, project_points
 
 PERSON_HEIGHT_M = 1.7
 PERSON_RADIUS_M = 0.25
+FOOT_RADIUS_M = 0.12
 # The detector finds people whose box is at least this tall.
 MIN_BOX_HEIGHT_PX = 40.0
-# Markers the installer clicks: these image positions (fractions of width, height), on the floor.
-MARKER_FRACTIONS = ((0.2, 0.62), (0.8, 0.62), (0.92, 0.94), (0.08, 0.94))
+# Markers the installer clicks, spread over the view: these image positions (fractions of width, height).
+MARKER_FRACTIONS = ((0.15, 0.4), (0.85, 0.4), (0.92, 0.92), (0.08, 0.92))
 
 
 @dataclass(frozen=True)
@@ -101,17 +102,24 @@ class PinholeCamera:
         return result
 
     def person_boxes_px(self, xy_m: FloatArray) -> FloatArray:
-        """(N, 4) boxes x, y, w, h: the image extent of an upright person cylinder standing at each point."""
+        """(N, 4) boxes x, y, w, h: the image extent of a person standing at each point (feet within
+        ``FOOT_RADIUS_M`` on the floor, shoulders ``PERSON_RADIUS_M`` wide, head at ``PERSON_HEIGHT_M``): the
+        box bottom is the nearest foot, a little in front of where the person stands, as a detector sees it."""
         n = xy_m.shape[0]
         if n == 0:
             return np.zeros((0, 4))
         angles = np.linspace(0.0, 2 * np.pi, 8, endpoint=False)
-        ring = np.stack([np.cos(angles), np.sin(angles)], axis=1) * PERSON_RADIUS_M
-        base = xy_m[:, None, :] + ring[None, :, :]
-        xyz = np.concatenate(
-            [np.concatenate([base, np.full((n, 8, 1), z)], axis=2) for z in (0.0, PERSON_HEIGHT_M)], axis=1
-        )
-        pixels, _ = self.project(xyz)
+        unit = np.stack([np.cos(angles), np.sin(angles)], axis=1)
+        parts = []
+        for radius, z in (
+            (FOOT_RADIUS_M, 0.0),
+            (PERSON_RADIUS_M, 0.5),
+            (PERSON_RADIUS_M, 1.45),
+            (0.1, PERSON_HEIGHT_M),
+        ):
+            ring = xy_m[:, None, :] + unit[None] * radius
+            parts.append(np.concatenate([ring, np.full((n, 8, 1), z)], axis=2))
+        pixels, _ = self.project(np.concatenate(parts, axis=1))
         low, high = pixels.min(axis=1), pixels.max(axis=1)
         return np.concatenate([low, np.maximum(high - low, 1.0)], axis=1)
 
