@@ -325,7 +325,7 @@ def test_migration_orients_a_homography_stored_before_the_fix(store: dict[str, A
 
     from server.simulation.cameras import PinholeCamera
 
-    migration = importlib.import_module("server.inventory.migrations.0003_orient_stored_homographies")
+    migration = importlib.import_module("server.inventory.migrations.0005_orient_stored_homographies")
     ceiling = PinholeCamera((0.0, 0.0, 3.0), tilt_deg=35.0, yaw_deg=90.0, width_px=1280, height_px=960)
     floor_m = np.array([[-2.0, 2.5], [2.0, 2.5], [3.5, 7.0], [-3.5, 7.0]])
     image_px = ceiling.floor_to_pixels(floor_m)

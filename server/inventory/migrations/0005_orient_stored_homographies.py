@@ -27,6 +27,6 @@ def orient(apps: Any, schema_editor: Any) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("inventory", "0002_alter_site_options_alter_camera_analysis_rate_hz_and_more")]
+    dependencies = [("inventory", "0004_camera_snapshot_request_and_capture_time")]
 
     operations = [migrations.RunPython(orient, migrations.RunPython.noop)]
