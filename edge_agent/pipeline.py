@@ -313,7 +313,7 @@ class Pipeline:
                 keep = found.scores >= threshold
                 found.xyxy_px, found.scores = found.xyxy_px[keep], found.scores[keep]
             tracks = runtime.tracker.update(found)
-            self._project(runtime.projector, tracks)
+            self._project(runtime.projector, tracks, frame.width_px, frame.height_px)
             try:
                 self.sink.emit(frame.camera_id, frame.capture_time_us, tracks)
             except SpoolError as err:  # disk full or damaged: this frame is lost, the box keeps running
@@ -333,8 +333,8 @@ class Pipeline:
         return len(batch)
 
     @staticmethod
-    def _project(projector: FloorProjector, tracks: Tracks) -> None:
-        floor, outside = projector.project(tracks.xyxy_px)
+    def _project(projector: FloorProjector, tracks: Tracks, width_px: int, height_px: int) -> None:
+        floor, outside = projector.project(tracks.xyxy_px, (width_px, height_px))
         tracks.floor_xy_cm = floor
         flags = np.zeros(len(tracks), dtype=np.uint32)
         if projector.homography_px_to_cm is None:

@@ -6,11 +6,17 @@ fused position at t; updates must come in non-decreasing time):
 * **Occupancy**: the site occupancy is the number of persons in the frame; a zone's occupancy is the number of
   persons with an open visit of the zone.
 * **Visits / entries**: a visit opens (``ZoneEntry`` at t) at the first frame a person is inside a zone
-  without an open visit of it. It stays open while the person is inside and through absences (outside, or gaps
-  between frames) shorter than ``exit_grace_s``; it closes at the first frame at which the person has been
-  outside for at least ``exit_grace_s`` since the last frame found inside, or when the person leaves the frame
-  (visit ended by fusion). The visit's ``DwellRecord`` runs from the entry frame to the last frame found
-  inside.
+  without an open visit of it; when that is the person's first frame, the visit dates back to their first
+  observation (``FusedFrame.first_seen_us``, when given; not before the first frame these analytics saw):
+  the fusion reports a person only once it has confirmed them, and a visit counted from the confirmation
+  was short by the confirmation delay. It stays open while the person is inside and through absences
+  (outside, or gaps between frames) shorter than ``exit_grace_s``; it closes at the first frame at which the
+  person has been outside for at least ``exit_grace_s`` since the last frame found inside, or when the
+  person leaves the frame (visit ended by fusion). The visit's ``DwellRecord`` runs from the entry (frame,
+  or first observation) to the last frame found inside, taken at the person's last observation
+  (``FusedFrame.last_seen_us``): positions the fusion extrapolates while no camera sees the person (until
+  ``end_after_s`` after someone has left) do not lengthen a visit, and "outside for ``exit_grace_s``"
+  counts from that observation.
 * **Flow**: each entry into zone B emits ``FlowTransition(from=A, to=B)`` where A is the zone of the person's
   previous entry (None for their first); re-entering the same zone without another entry in between emits
   nothing. Simultaneous entries are taken in configuration order.
@@ -321,6 +327,7 @@ class SiteAnalytics:
         self._frame_counter = 0
 
         self._last_time_us: int | None = None
+        self._first_time_us: int | None = None
         self._prev_cells: IntArray = _EMPTY_INT
         self._prev_velocity: FloatArray = np.zeros((0, 2))
         self._bucket_start_us: int | None = None
@@ -340,11 +347,13 @@ class SiteAnalytics:
         xy = frame.floor_xy_m
         count = frame.global_ids.shape[0]
         self._validate(frame)
+        if self._first_time_us is None:
+            self._first_time_us = t_us
         gid_list: list[int] = frame.global_ids.tolist()
         self._frame_counter += 1
 
         heat, buckets = self._heat(t_us, frame)
-        rows = self._rows_for(gid_list, t_us)
+        rows, fresh = self._rows_for(gid_list, t_us)
         dwell: list[DwellRecord] = []
         ended: list[DistancingViolation] = []
         self._close_vanished(dwell, ended)
@@ -353,7 +362,9 @@ class SiteAnalytics:
         transitions: list[FlowTransition] = []
         inside = self._edges.contains(xy)
         if self._zone_ids.size:
-            self._zones_update(t_us, rows, inside, gid_list, entries, transitions, dwell)
+            entry_us = self._entry_times(t_us, frame, fresh)
+            seen_us = np.minimum(frame.last_seen_us, t_us)
+            self._zones_update(t_us, entry_us, seen_us, rows, inside, gid_list, entries, transitions, dwell)
         in_zone = self._open[rows]
         occupancy_counts: list[int] = in_zone.sum(axis=0).tolist()
         zone_occupancy = dict(zip(self._zone_id_list, occupancy_counts, strict=True))
@@ -426,6 +437,8 @@ class SiteAnalytics:
         count = frame.global_ids.shape[0]
         if frame.floor_xy_m.shape != (count, 2) or frame.velocities_mps.shape != (count, 2):
             raise AnalyticsInputError("positions and velocities must be (M, 2) arrays", code="bad_shape")
+        if frame.first_seen_us is not None and frame.first_seen_us.shape != (count,):
+            raise AnalyticsInputError("first_seen_us must have one time per person", code="bad_shape")
         if count and not (np.isfinite(frame.floor_xy_m).all() and np.isfinite(frame.velocities_mps).all()):
             raise AnalyticsInputError("a fused position or velocity is NaN or infinite", code="non_finite")
         if self._last_time_us is not None and frame.time_us < self._last_time_us:
@@ -478,16 +491,28 @@ class SiteAnalytics:
         self._bucket_start_us = None
         return bucket
 
-    def _rows_for(self, gid_list: list[int], t_us: int) -> IntArray:
+    def _rows_for(self, gid_list: list[int], t_us: int) -> tuple[IntArray, BoolArray]:
+        """Row of each person, and which of them are new in this frame."""
         row_of = self._row_of
         found = [row_of.get(gid, -1) for gid in gid_list]
+        fresh = np.zeros(len(gid_list), dtype=np.bool_)
         if -1 in found:
             for i, gid in enumerate(gid_list):
                 if found[i] < 0:
                     found[i] = self._new_row(gid, t_us)
+                    fresh[i] = True
         rows = np.array(found, dtype=np.int64)
         self._row_stamp[rows] = self._frame_counter
-        return rows
+        return rows, fresh
+
+    def _entry_times(self, t_us: int, frame: FusedFrame, fresh: BoolArray) -> IntArray:
+        """When a visit opening now starts, per person: t, or the first observation of a new person, but not
+        before the first frame these analytics saw (analytics restarted with new zones while the fusion goes
+        on must not date the visits of everyone inside back to when they walked in)."""
+        entry_us = np.full(fresh.shape[0], t_us, dtype=np.int64)
+        if frame.first_seen_us is not None and fresh.any():
+            entry_us[fresh] = np.clip(frame.first_seen_us[fresh], self._first_time_us, t_us)
+        return entry_us
 
     def _new_row(self, gid: int, t_us: int) -> int:
         free = np.flatnonzero(~self._row_active)
@@ -552,6 +577,8 @@ class SiteAnalytics:
     def _zones_update(
         self,
         t_us: int,
+        entry_us: IntArray,
+        seen_us: IntArray,
         rows: IntArray,
         inside: BoolArray,
         gid_list: list[int],
@@ -560,9 +587,12 @@ class SiteAnalytics:
         dwell: list[DwellRecord],
     ) -> None:
         was_open = self._open[rows]
-        last_inside = np.where(inside, t_us, self._last_inside_us[rows])
-        self._last_inside_us[rows] = last_inside
         entering = inside & ~was_open
+        # Inside now, as of the person's last observation: an extrapolated position does not extend a visit.
+        last_inside = np.where(inside, seen_us[:, None], self._last_inside_us[rows])
+        if entering.any():
+            last_inside = np.where(entering, np.maximum(last_inside, entry_us[:, None]), last_inside)
+        self._last_inside_us[rows] = last_inside
         exiting = was_open & ~inside & ((t_us - last_inside) >= self._grace_us)
         if exiting.any():
             enter_us = self._enter_us[rows]
@@ -573,16 +603,17 @@ class SiteAnalytics:
                     )
                 )
         if entering.any():
-            self._enter_us[rows] = np.where(entering, t_us, self._enter_us[rows])
+            self._enter_us[rows] = np.where(entering, entry_us[:, None], self._enter_us[rows])
             for i, z in zip(*np.nonzero(entering), strict=True):
                 gid = gid_list[i]
                 zone_id = self._zone_id_list[z]
-                entries.append(ZoneEntry(gid, zone_id, t_us))
+                entered_us = int(entry_us[i])
+                entries.append(ZoneEntry(gid, zone_id, entered_us))
                 row = int(rows[i])
                 previous = int(self._last_zone[row])
                 if previous != z:
                     from_zone = None if previous == _NO_ZONE else self._zone_id_list[previous]
-                    transitions.append(FlowTransition(gid, from_zone, zone_id, t_us))
+                    transitions.append(FlowTransition(gid, from_zone, zone_id, entered_us))
                     self._last_zone[row] = z
         self._open[rows] = (was_open | inside) & ~exiting
 

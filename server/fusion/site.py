@@ -113,6 +113,9 @@ class SiteFusion:
         self._vel: FloatArray = np.zeros((capacity, 2), dtype=np.float64)
         self._state_us: IntArray = np.zeros(capacity, dtype=np.int64)
         self._first_seen_us: IntArray = np.zeros(capacity, dtype=np.int64)
+        # First sighting, counting the tentative edge rows of the local track the person was born from
+        # (``FusedFrame.first_seen_us``: analytics date a visit back to it).
+        self._sighted_us: IntArray = np.zeros(capacity, dtype=np.int64)
         self._last_seen_us: IntArray = np.zeros(capacity, dtype=np.int64)
         self._hits: IntArray = np.zeros(capacity, dtype=np.int64)
         self._score_sum: FloatArray = np.zeros(capacity, dtype=np.float64)
@@ -140,6 +143,8 @@ class SiteFusion:
         self._skew_tick = 0
         self._source_window_us = int(self.config.source_window_s * 1e6)
         self._memory: dict[tuple[int, int], _Association] = {}
+        # (camera, local id) of unassociated tentative edge tracks -> their first frame time.
+        self._tentative_since: dict[tuple[int, int], int] = {}
         self._merge_since_us: dict[tuple[int, int], int] = {}
         self._last_purge_us = _NEVER_US
         self._last_merge_check_us = _NEVER_US
@@ -184,6 +189,7 @@ class SiteFusion:
             camera_ids=last.camera_ids,
             ended=ended,
             processed_frames=len(frames),
+            first_seen_us=last.first_seen_us,
         )
 
     def update_frames(self, observations: CameraObservations) -> list[FusedFrame]:
@@ -209,6 +215,7 @@ class SiteFusion:
         camera_column = self._camera_column(obs.camera_id)
         for local_id in obs.removed_local_ids.tolist():
             self._memory.pop((obs.camera_id, int(local_id)), None)
+            self._tentative_since.pop((obs.camera_id, int(local_id)), None)
 
         active_slots = np.flatnonzero(self._active)
         walking = self._predict_walking(t_us)
@@ -224,9 +231,12 @@ class SiteFusion:
         memory = self._memory
         global_ids = self._global_id
         active = self._active
+        tentative_since = self._tentative_since
         for row, local_id in enumerate(obs.local_ids.tolist()):
             association = memory.get((camera_id, local_id))
             if association is None:
+                if not obs.confirmed[row] and obs.valid_floor[row]:
+                    tentative_since.setdefault((camera_id, local_id), t_us)
                 continue
             slot = association.slot
             if not active[slot] or global_ids[slot] != association.global_id:
@@ -310,6 +320,8 @@ class SiteFusion:
         births = np.flatnonzero(usable & (row_slot < 0))
         for row in births.tolist():
             slot = self._new_slot(obs.floor_xy_m[row], t_us)
+            since = tentative_since.pop((camera_id, int(obs.local_ids[row])), t_us)
+            self._sighted_us[slot] = min(since, t_us)
             self._score_sum[slot] = float(obs.scores[row])
             self._camera_seen_us[slot, camera_column] = t_us
             self._camera_since_us[slot, camera_column] = t_us
@@ -494,6 +506,7 @@ class SiteFusion:
         self._vel[slot] = 0.0
         self._state_us[slot] = t_us
         self._first_seen_us[slot] = t_us
+        self._sighted_us[slot] = t_us
         self._last_seen_us[slot] = t_us
         self._hits[slot] = 1
         self._score_sum[slot] = 0.0
@@ -520,6 +533,7 @@ class SiteFusion:
         self._vel = grown(self._vel, 0.0)
         self._state_us = grown(self._state_us, 0)
         self._first_seen_us = grown(self._first_seen_us, 0)
+        self._sighted_us = grown(self._sighted_us, 0)
         self._last_seen_us = grown(self._last_seen_us, 0)
         self._hits = grown(self._hits, 0)
         self._score_sum = grown(self._score_sum, 0.0)
@@ -606,6 +620,7 @@ class SiteFusion:
         self._camera_since_us[keep, newer] = self._camera_since_us[drop, newer]
         self._camera_seen_us[keep] = np.maximum(self._camera_seen_us[keep], self._camera_seen_us[drop])
         self._last_seen_us[keep] = max(self._last_seen_us[keep], self._last_seen_us[drop])
+        self._sighted_us[keep] = min(self._sighted_us[keep], self._sighted_us[drop])
         self._hits[keep] += self._hits[drop]
         self._score_sum[keep] += self._score_sum[drop]
         self._active[drop] = False
@@ -624,6 +639,9 @@ class SiteFusion:
         ]
         for key in stale:
             del self._memory[key]
+        self._tentative_since = {
+            key: since for key, since in self._tentative_since.items() if t_us - since <= ttl_us
+        }
         self._last_purge_us = t_us
 
     def _snapshot(self, *, ended: tuple[EndedPerson, ...], processed: int) -> FusedFrame:
@@ -647,4 +665,5 @@ class SiteFusion:
             camera_ids=self._camera_ids.copy(),
             ended=ended,
             processed_frames=processed,
+            first_seen_us=self._sighted_us[slots].copy(),
         )

@@ -287,3 +287,59 @@ def test_changes_are_audited(
     assert deleted.changes["name"] == "Promo"
     log = client.get("/api/audit-log", {"object_type": "inventory.zone"}).json()
     assert [row["action"] for row in log["results"]] == ["delete", "update"]
+
+
+def test_ceiling_camera_calibration_is_stored_oriented_and_sent_to_the_device_oriented(
+    store: dict[str, Any], client_for: Callable[[str], Any]
+) -> None:
+    """A camera 3 m high, tilted 35°, 90° HFOV, 4:3: its top rows see above the horizon (w < 0 at pixel 0, 0).
+    The stored homography and the one in the device's configuration put the floor at w > 0."""
+    from server.devices.selectors import device_configuration
+    from server.simulation.cameras import PinholeCamera
+
+    ceiling = PinholeCamera((0.0, 0.0, 3.0), tilt_deg=35.0, yaw_deg=90.0, width_px=1280, height_px=960)
+    floor_m = np.array([[-2.0, 2.5], [2.0, 2.5], [3.5, 7.0], [-3.5, 7.0]])
+    image_px = ceiling.floor_to_pixels(floor_m)
+    points = [
+        {"image_px": list(map(float, p)), "floor_m": list(map(float, f))}
+        for p, f in zip(image_px, floor_m, strict=True)
+    ]
+    camera = store["camera"]
+    response = client_for("installer").patch(
+        f"/api/cameras/{camera.pk}", {"calibration_points": points}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    stored = np.array(Camera.objects.get(pk=camera.pk).homography)
+    configuration = device_configuration(device_id=store["device"].pk)
+    sent = np.array(next(c for c in configuration.cameras if c.camera_id == camera.pk).homography_px_to_cm)
+    for homography in (np.array(response.json()["homography"]), stored, sent.reshape(3, 3)):
+        homogeneous = np.c_[image_px, np.ones(4)] @ homography.T
+        assert (homogeneous[:, 2] > 0).all()
+        np.testing.assert_allclose(homogeneous[:, :2] / homogeneous[:, 2:3], floor_m * 100.0, atol=1e-3)
+
+
+def test_migration_orients_a_homography_stored_before_the_fix(store: dict[str, Any]) -> None:
+    import importlib
+
+    from django.apps import apps
+
+    from server.simulation.cameras import PinholeCamera
+
+    migration = importlib.import_module("server.inventory.migrations.0005_orient_stored_homographies")
+    ceiling = PinholeCamera((0.0, 0.0, 3.0), tilt_deg=35.0, yaw_deg=90.0, width_px=1280, height_px=960)
+    floor_m = np.array([[-2.0, 2.5], [2.0, 2.5], [3.5, 7.0], [-3.5, 7.0]])
+    image_px = ceiling.floor_to_pixels(floor_m)
+    exact = np.linalg.inv(ceiling.rotation())  # any matrix: the migration re-fits from the points
+    camera = store["camera"]
+    Camera.objects.filter(pk=camera.pk).update(
+        calibration_points=[
+            {"image_px": list(map(float, p)), "floor_m": list(map(float, f))}
+            for p, f in zip(image_px, floor_m, strict=True)
+        ],
+        homography=exact.tolist(),
+    )
+    migration.orient(apps, None)
+    homography = np.array(Camera.objects.get(pk=camera.pk).homography)
+    homogeneous = np.c_[image_px, np.ones(4)] @ homography.T
+    assert (homogeneous[:, 2] > 0).all()
+    np.testing.assert_allclose(homogeneous[:, :2] / homogeneous[:, 2:3], floor_m * 100.0, atol=1e-3)

@@ -105,6 +105,24 @@ def test_tracks_are_projected_and_flagged(tmp_path: Path) -> None:
     assert set(sink.last[2].flags.tolist()) == {int(TrackFlag.UNCALIBRATED)}
 
 
+def test_a_homography_of_either_sign_projects_onto_the_floor(tmp_path: Path) -> None:
+    """A homography is defined up to sign (a ceiling camera's fit can come out with w < 0 over the floor): the
+    pipeline orients it by the first frame instead of dropping every point as beyond the horizon."""
+    video = write_video(tmp_path / "v.avi")
+    settings = AgentSettings(cameras=[camera(1, video, homography_px_to_cm=[-10, 0, 0, 0, -10, 0, 0, 0, -1])])
+    sink = RecordingSink()
+    pipeline = Pipeline(settings, StubDetector(), sink)
+    pipeline.start()
+    try:
+        run_until(pipeline, lambda: sink.last_sequence(1) >= 3)
+    finally:
+        pipeline.close()
+    tracks = sink.last[1]
+    order = np.argsort(tracks.xyxy_px[:, 0])
+    assert np.allclose(tracks.floor_xy_cm[order], [[200, 600], [500, 450]], atol=1.0)
+    assert tracks.flags.tolist() == [0, 0]
+
+
 def remote(camera_id: int, **fields: object) -> RemoteCameraConfig:
     base: dict[str, object] = {
         "camera_id": camera_id,
