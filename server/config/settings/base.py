@@ -210,7 +210,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "server.api.exception_handlers.api_exception_handler",
     "DEFAULT_THROTTLE_RATES": {"login": "30/min"},
-    "NUM_PROXIES": AUTH_NUM_PROXIES or None,
+    # 0 = the peer address; None would make DRF key its throttles on the client's own X-Forwarded-For (spoofable).
+    "NUM_PROXIES": AUTH_NUM_PROXIES,
     "DEFAULT_PARSER_CLASSES": [
         "server.api.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
