@@ -209,6 +209,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "server.api.exception_handlers.api_exception_handler",
+    # JSON only: the browsable API answered HTML pages under /api/ to every browser that asked for text/html.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_THROTTLE_RATES": {"login": "30/min"},
     # 0 = the peer address; None would make DRF key its throttles on the client's own X-Forwarded-For (spoofable).
     "NUM_PROXIES": AUTH_NUM_PROXIES,
