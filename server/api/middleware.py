@@ -56,7 +56,9 @@ class ApiErrorMiddleware:
             return response
         data = getattr(response, "data", None)  # a DRF error rendered by a view's non-JSON renderer (schema)
         if isinstance(data, dict) and {"message", "code", "extra"} <= data.keys():
-            return JsonResponse(data, status=response.status_code, headers=_kept_headers(response))
+            # Only the shape's keys: a template renderer adds its own (`status_code`) to the data.
+            body = {key: data[key] for key in ("message", "code", "extra")}
+            return JsonResponse(body, status=response.status_code, headers=_kept_headers(response))
         # A non-JSON error that slipped past the handlers below (a middleware's own answer): same shape.
         return error_response(response.status_code)
 

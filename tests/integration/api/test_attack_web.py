@@ -33,3 +33,29 @@ def test_a_spoofed_forwarded_for_does_not_evade_the_login_request_limit(
         codes.append(response.status_code)
     assert codes[:30] == [400] * 30
     assert codes[30] == 429, codes
+
+
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+def test_a_browser_gets_json_from_the_api_not_the_browsable_html(
+    client_for: Any, store: dict[str, Any]
+) -> None:
+    admin = client_for("admin")
+    for path in ("/api/sites", f"/api/cameras/{store['camera'].pk}", "/api/users"):
+        response = admin.get(path, HTTP_ACCEPT=BROWSER_ACCEPT)
+        assert response.status_code == 200, path
+        assert response["Content-Type"].startswith("application/json"), (path, response["Content-Type"])
+    forced = admin.get("/api/sites?format=api")
+    assert forced["Content-Type"].startswith("application/json")
+    assert set(forced.json()) == {"message", "code", "extra"}
+
+
+def test_the_swagger_ui_refusal_is_exactly_the_error_shape(users: dict[str, User]) -> None:
+    response = APIClient().get("/api/docs/")
+    assert response.status_code == 403
+    assert response.json() == {
+        "message": "Authentication credentials were not provided.",
+        "code": "not_authenticated",
+        "extra": {},
+    }
