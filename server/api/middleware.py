@@ -11,6 +11,7 @@ from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from django.views.csrf import csrf_failure as django_csrf_failure
+from redis.exceptions import RedisError
 
 from server.api.parsers import MAX_JSON_DEPTH, too_large_message
 
@@ -71,6 +72,12 @@ class ApiErrorMiddleware:
         if isinstance(exception, RecursionError):
             return error_response(
                 400, f"The request is nested deeper than {MAX_JSON_DEPTH} levels.", "parse_error"
+            )
+        if isinstance(exception, RedisError):
+            # The shared cache (login limits, throttles, lockouts) does not answer: refuse clearly, fail closed.
+            logger.error("Redis unavailable on %s %s: %s", request.method, request.path, exception)
+            return error_response(
+                503, "A backing service (Redis) is unavailable; try again in a moment.", "service_unavailable"
             )
         if isinstance(exception, SuspiciousOperation):
             logger.warning("suspicious request to %s: %s", request.path, exception)

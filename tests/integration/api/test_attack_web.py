@@ -59,3 +59,22 @@ def test_the_swagger_ui_refusal_is_exactly_the_error_shape(users: dict[str, User
         "code": "not_authenticated",
         "extra": {},
     }
+
+
+def test_with_the_cache_redis_down_login_is_a_clear_503_not_a_500(
+    users: dict[str, User], settings: Any
+) -> None:
+    """The login limits live in Redis: when it does not answer, no password is checked (fail closed) and the
+    client is told why, with the API's shape."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
+        }
+    }
+    response = APIClient(raise_request_exception=False).post(
+        "/api/auth/login", {"username": "admin-user", "password": PASSWORD}, format="json"
+    )
+    assert response.status_code == 503, response.content
+    assert response.json()["code"] == "service_unavailable"
+    assert "_auth_user_id" not in response.wsgi_request.session
