@@ -2,9 +2,12 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from server.accounts.password_change import admin_password_change
 from server.health.views import health
 
 urlpatterns = [
+    # Before the admin's own: its old-password check goes through the login limits (server.accounts).
+    path("admin/password_change/", admin.site.admin_view(admin_password_change)),
     path("admin/", admin.site.urls),
     path("api/health", health, name="health"),
     path("api/", include("server.api.urls")),

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.test import Client
 from rest_framework.test import APIClient
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
@@ -78,3 +79,49 @@ def test_with_the_cache_redis_down_login_is_a_clear_503_not_a_500(
     assert response.status_code == 503, response.content
     assert response.json()["code"] == "service_unavailable"
     assert "_auth_user_id" not in response.wsgi_request.session
+
+
+def test_the_admin_password_change_page_counts_old_password_guesses(
+    users: dict[str, User], settings: Any
+) -> None:
+    """A stolen admin session guessing the old password on /admin/password_change/ hits the account's limit."""
+    settings.AUTH_ACCOUNT_MAX_FAILURES = 3
+    admin_user = users["admin"]
+    User.objects.filter(pk=admin_user.pk).update(is_staff=True)
+    client = Client(REMOTE_ADDR="192.0.2.50")
+    client.force_login(admin_user)
+    new = "another long passphrase 42"
+    for attempt in range(3):
+        page = client.post(
+            "/admin/password_change/",
+            {"old_password": f"guess-{attempt}", "new_password1": new, "new_password2": new},
+        )
+        assert page.status_code == 200  # the form again, with its error
+    # The account is locked now: the right old password is refused too, and the login form says so.
+    page = client.post(
+        "/admin/password_change/", {"old_password": PASSWORD, "new_password1": new, "new_password2": new}
+    )
+    assert page.status_code == 200
+    assert b"locked" in page.content
+    admin_user.refresh_from_db()
+    assert admin_user.check_password(PASSWORD)
+    login = APIClient(REMOTE_ADDR="192.0.2.51").post(
+        "/api/auth/login", {"username": admin_user.username, "password": PASSWORD}, format="json"
+    )
+    assert login.status_code == 429
+    assert login.json()["code"] == "account_locked"
+
+
+def test_the_admin_password_change_page_still_changes_the_password(users: dict[str, User]) -> None:
+    admin_user = users["admin"]
+    User.objects.filter(pk=admin_user.pk).update(is_staff=True)
+    client = Client(REMOTE_ADDR="192.0.2.60")
+    client.force_login(admin_user)
+    new = "another long passphrase 42"
+    page = client.post(
+        "/admin/password_change/", {"old_password": PASSWORD, "new_password1": new, "new_password2": new}
+    )
+    assert page.status_code == 302
+    assert page["Location"] == "/admin/password_change/done/"
+    admin_user.refresh_from_db()
+    assert admin_user.check_password(new)
