@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from server.accounts.roles import can_see_identities
 from server.api.errors import ApplicationError
 from server.insights import selectors
 from server.inventory.models import Site
@@ -129,4 +130,6 @@ class OccupancyApi(_AnalyticsView):
             ) from err
         if live is None:
             return Response({"site": 0, "zones": [], "who_is_where": [], "time_us": None, "live": False})
+        if not can_see_identities(request.user):
+            live["who_is_where"] = []  # who the persons are: as `GET /api/employees`, people.view_employee
         return Response({**live, "live": True})
