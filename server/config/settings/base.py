@@ -171,6 +171,10 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# The largest HTTP request body of any kind, refused (413) before it is read (server.config.body_limit): a floor
+# plan image (20 MiB) and its form. DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB) bounds the non-file data within it.
+REQUEST_MAX_BYTES = int(os.environ.get("DJANGO_REQUEST_MAX_BYTES", str(21 * 1024 * 1024)))
+
 # Every password check (dashboard login, Django admin login) goes through the limits of server.accounts.throttle.
 AUTHENTICATION_BACKENDS = ["server.accounts.backends.ThrottledModelBackend"]
 AUTH_ACCOUNT_MAX_FAILURES = int(os.environ.get("AUTH_ACCOUNT_MAX_FAILURES", "10"))
