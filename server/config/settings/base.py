@@ -166,6 +166,9 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "retail",
+            # A Redis that does not answer (partition, stopped host) fails a request in seconds (503) instead of
+            # holding it for the kernel's TCP timeout: every login reads its limits here.
+            "OPTIONS": {"socket_timeout": 2.0, "socket_connect_timeout": 2.0},
         }
     }
 else:

@@ -3,6 +3,11 @@ and the Redis cache."""
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -125,3 +130,58 @@ def test_the_admin_password_change_page_still_changes_the_password(users: dict[s
     assert page["Location"] == "/admin/password_change/done/"
     admin_user.refresh_from_db()
     assert admin_user.check_password(new)
+
+
+@contextmanager
+def _silent_redis() -> Iterator[str]:
+    """A Redis address that accepts connections and never answers (a partition, a stopped VM): redis:// URL."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
+    finally:
+        stop.set()
+        thread.join(timeout=2)
+        for connection in accepted:
+            connection.close()
+        listener.close()
+
+
+def test_a_silent_cache_redis_makes_login_a_503_within_seconds_not_a_hang(
+    users: dict[str, User], settings: Any
+) -> None:
+    """The cache client had no socket timeout: with Redis unreachable but not refusing (packets dropped), every
+    login (and the user list) waited for the kernel's TCP timeout, many minutes, holding a worker thread."""
+    with _silent_redis() as url:
+        settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": url}}
+        answers: list[Any] = []
+
+        def login() -> None:
+            client = APIClient(raise_request_exception=False)
+            answers.append(
+                client.post(
+                    "/api/auth/login", {"username": "admin-user", "password": PASSWORD}, format="json"
+                )
+            )
+
+        worker = threading.Thread(target=login, daemon=True)
+        started = time.monotonic()
+        worker.start()
+        worker.join(timeout=8)
+        assert answers, f"login still waiting on the silent Redis after {time.monotonic() - started:.0f} s"
+    assert answers[0].status_code == 503
+    assert answers[0].json()["code"] == "service_unavailable"
