@@ -185,3 +185,14 @@ def test_a_silent_cache_redis_makes_login_a_503_within_seconds_not_a_hang(
         assert answers, f"login still waiting on the silent Redis after {time.monotonic() - started:.0f} s"
     assert answers[0].status_code == 503
     assert answers[0].json()["code"] == "service_unavailable"
+
+
+def test_the_schema_and_docs_without_a_trailing_slash_are_json_too(client_for: Any) -> None:
+    for path in ("/api/schema", "/api/docs"):
+        refused = APIClient().get(path)
+        assert refused.status_code == 403, (path, refused.status_code)
+        assert refused.json()["code"] == "not_authenticated"
+    schema = client_for("staff").get("/api/schema?format=json")
+    assert schema.status_code == 200
+    assert "openapi" in schema.json()
+    assert client_for("staff").get("/api/docs").status_code == 200
