@@ -46,7 +46,8 @@ def heartbeat_to_health(heartbeat: track_pb2.Heartbeat) -> dict[str, Any]:
                 "reconnects_total": camera.reconnects_total,
                 "last_sequence": camera.last_sequence,
                 # An older agent may name its source with the login in an error: never store or show that.
-                "last_error": redact_source_credentials(camera.last_error[:512]),
+                # Redacted before it is cut: the cut could fall within a login and leave it unrecognised.
+                "last_error": redact_source_credentials(camera.last_error)[:512],
                 "frame_width_px": camera.frame_width_px,
                 "frame_height_px": camera.frame_height_px,
             }
