@@ -195,4 +195,10 @@ def test_the_schema_and_docs_without_a_trailing_slash_are_json_too(client_for: A
     schema = client_for("staff").get("/api/schema?format=json")
     assert schema.status_code == 200
     assert "openapi" in schema.json()
-    assert client_for("staff").get("/api/docs").status_code == 200
+    for path in ("/api/docs", "/api/docs/"):
+        docs = client_for("staff").get(path)
+        assert docs.status_code == 200
+        assert "https://cdn.jsdelivr.net" in docs["Content-Security-Policy"], path  # Swagger UI's assets
+        script = client_for("staff").get(f"{path}?script=")
+        assert script.status_code == 200
+        assert b"SwaggerUIBundle" in script.content
