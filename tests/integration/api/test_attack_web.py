@@ -202,3 +202,20 @@ def test_the_schema_and_docs_without_a_trailing_slash_are_json_too(client_for: A
         script = client_for("staff").get(f"{path}?script=")
         assert script.status_code == 200
         assert b"SwaggerUIBundle" in script.content
+
+
+def test_case_and_whitespace_variants_of_a_username_count_against_one_account(
+    users: dict[str, User], settings: Any
+) -> None:
+    """No defect found: kept so that it stays so. The variants of the API and the Django admin share one counter."""
+    settings.AUTH_ACCOUNT_MAX_FAILURES = 4
+    for index, variant in enumerate(["Admin-User", " admin-user ", "ADMIN-USER"]):
+        APIClient(REMOTE_ADDR=f"192.0.2.{70 + index}").post(
+            "/api/auth/login", {"username": variant, "password": "guess"}, format="json"
+        )
+    Client(REMOTE_ADDR="192.0.2.80").post("/admin/login/", {"username": "aDmIn-UsEr\t", "password": "guess"})
+    locked = APIClient(REMOTE_ADDR="192.0.2.81").post(
+        "/api/auth/login", {"username": "admin-user", "password": PASSWORD}, format="json"
+    )
+    assert locked.status_code == 429
+    assert locked.json()["code"] == "account_locked"
