@@ -16,10 +16,16 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from server.runtime import Runtime
 
 logger = logging.getLogger("server.cli")
+# How long the demo waits for its edge agent's stream before it prints the banner anyway.
+EDGE_CONNECT_WAIT_S = 60.0
 
 
 def _split_host_port(value: str) -> tuple[str, int]:
@@ -51,8 +57,10 @@ async def serve(
     grpc_bind: str | None,
     on_ready: list[str] | None = None,
     after_start: Callable[[], None] | None = None,
+    supervise: Callable[[Runtime, asyncio.Event], Coroutine[Any, Any, None]] | None = None,
 ) -> None:
-    """Run until SIGINT/SIGTERM: the gRPC ingest server and/or the ASGI app under uvicorn, in this event loop."""
+    """Run until SIGINT/SIGTERM (or until `supervise`, started once everything listens, sets the stop event): the
+    gRPC ingest server and/or the ASGI app under uvicorn, in this event loop."""
     import uvicorn
     from django.conf import settings
 
@@ -99,7 +107,12 @@ async def serve(
         after_start()
     for line in on_ready or []:
         print(line, flush=True)
+    supervisor = None if supervise is None else asyncio.create_task(supervise(runtime, stop))
     await stop.wait()
+    if supervisor is not None:
+        supervisor.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await supervisor
     logger.info("shutting down")
     if uv_server is not None and uv_task is not None:
         uv_server.should_exit = True
@@ -125,9 +138,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    # Debug pages for the demo on this machine only; never for a demo reachable from the network.
     from server.demo.users import LOOPBACK_HOSTS, demo_passwords
 
+    # Debug pages for the demo on this machine only; never for a demo reachable from the network.
     os.environ.setdefault("DJANGO_DEBUG", "true" if args.http[0] in LOOPBACK_HOSTS else "false")
     _setup_django()
     _prepare(migrate=True)
@@ -166,19 +179,50 @@ def cmd_demo(args: argparse.Namespace) -> int:
     users = ", ".join(
         f"{u}/{p}" if u in demo.created_users else f"{u} (password unchanged)" for u, p in passwords.items()
     )
+    banner = [
+        "",
+        f"Retail Vision demo is running: open {url}",
+        f"Users (change these passwords): {users}",
+    ]
+    failure: list[str] = []
+
+    async def supervise(runtime: Runtime, stop: asyncio.Event) -> None:
+        """Announce the demo once the agent is streaming; if the agent dies, say so and stop the demo."""
+        if not command:
+            _print_lines([*banner, "Edge agent: not started (--no-edge)", "Stop with Ctrl+C."])
+            return
+        announced = False
+        deadline = asyncio.get_running_loop().time() + EDGE_CONNECT_WAIT_S
+        while True:
+            code = edges[0].poll() if edges else None
+            if code is not None:
+                failure.append(
+                    f"error: the demo's edge agent exited with code {code}"
+                    f"{' before it connected' if not announced else ''} (its error is printed above: "
+                    "e.g. a missing detector model (--model / RETAIL_MODEL_PATH) or an unreadable video "
+                    "(RETAIL_SAMPLE_VIDEO)); the demo stops."
+                )
+                print(failure[0], file=sys.stderr, flush=True)
+                stop.set()
+                return
+            if not announced and runtime.servicer.open_streams > 0:
+                _print_lines([*banner, f"Edge agent: 2 cameras on {video}, connected", "Stop with Ctrl+C."])
+                announced = True
+            elif not announced and asyncio.get_running_loop().time() > deadline:
+                _print_lines(
+                    [*banner, f"Edge agent: started, not connected after {EDGE_CONNECT_WAIT_S:.0f} s "
+                     "(see its log above)", "Stop with Ctrl+C."]
+                )  # fmt: skip
+                announced = True
+            await asyncio.sleep(0.2)
+
     try:
         asyncio.run(
             serve(
                 http=args.http,
                 grpc_bind=f"{grpc_host}:{grpc_port}",
-                on_ready=[
-                    "",
-                    f"Retail Vision demo is running: open {url}",
-                    f"Users (change these passwords): {users}",
-                    f"Edge agent: 2 cameras on {video}" if command else "Edge agent: not started (--no-edge)",
-                    "Stop with Ctrl+C.",
-                ],
                 after_start=start_edge,
+                supervise=supervise,
             )
         )
     finally:
@@ -188,7 +232,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 edge.wait(timeout=10)
             if edge.poll() is None:
                 edge.kill()
-    return 0
+    return 1 if failure else 0
+
+
+def _print_lines(lines: list[str]) -> None:
+    for line in lines:
+        print(line, flush=True)
 
 
 def demo_edge_command(

@@ -99,6 +99,7 @@ class CameraReader(threading.Thread):
         self._stop_event = threading.Event()
         self._index = 0
         self._last_image: NDArray[np.uint8] | None = None
+        self._last_capture_time_us = 0
         self._image_lock = threading.Lock()
 
     @property
@@ -110,8 +111,15 @@ class CameraReader(threading.Thread):
 
     def latest_image(self) -> NDArray[np.uint8] | None:
         """A copy of the last analysed-size image (for snapshots)."""
+        still = self.latest_still()
+        return None if still is None else still[0]
+
+    def latest_still(self) -> tuple[NDArray[np.uint8], int] | None:
+        """The last analysed-size image and its capture time (µs since the epoch), or None before the first."""
         with self._image_lock:
-            return None if self._last_image is None else self._last_image.copy()
+            if self._last_image is None:
+                return None
+            return self._last_image.copy(), self._last_capture_time_us
 
     def run(self) -> None:
         source_is_file = is_file(self.settings.source)
@@ -235,6 +243,7 @@ class CameraReader(threading.Thread):
         frame = Frame(camera_id=self.camera_id, image=image, capture_time_us=_now_us(), index=self._index)
         with self._image_lock:
             self._last_image = image
+            self._last_capture_time_us = frame.capture_time_us
         if self.slot.put(frame):
             self.stats.dropped_frames += 1
         self.stats.frames_published += 1

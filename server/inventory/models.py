@@ -119,7 +119,18 @@ class Camera(models.Model):
     reprojection_error_cm = models.FloatField(null=True, blank=True)
     floor_region = models.JSONField(default=list, blank=True, help_text="Polygon [[x_m, y_m], ...].")
     enabled = models.BooleanField(default=True)
-    snapshot = models.ImageField(upload_to="snapshots/", blank=True)
+    snapshot = models.ImageField(
+        upload_to="snapshots/", blank=True, help_text="The newest JPEG still the edge box sent (calibration)."
+    )
+    snapshot_captured_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the camera captured the stored snapshot (edge box clock)."
+    )
+    snapshot_requested_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a user last asked the edge box for a snapshot."
+    )
+    snapshot_pending = models.BooleanField(
+        default=False, help_text="A snapshot was asked for and the command has not been sent to the box yet."
+    )
     last_frame_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

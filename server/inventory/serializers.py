@@ -108,9 +108,19 @@ class CameraSerializer(serializers.ModelSerializer[Camera]):
             "reprojection_error_cm",
             "floor_region",
             "snapshot",
+            "snapshot_captured_at",
+            "snapshot_requested_at",
+            "snapshot_pending",
             "last_frame_at",
         ]
-        read_only_fields = ["reprojection_error_cm", "snapshot", "last_frame_at"]
+        read_only_fields = [
+            "reprojection_error_cm",
+            "snapshot",
+            "snapshot_captured_at",
+            "snapshot_requested_at",
+            "snapshot_pending",
+            "last_frame_at",
+        ]
         extra_kwargs = {
             "source_uri": {
                 "help_text": "File path, rtsp:// URL or usb:N; a user:password@ in it is moved to "

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import zoneinfo
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from django.core.files.base import ContentFile
@@ -20,7 +21,7 @@ from server.api.errors import FieldError
 from server.audit.services import Actor, audit_record, audited_create, audited_delete, audited_update
 from server.devices.models import EdgeDevice
 from server.devices.services import device_bump_config_revision
-from server.inventory.geometry import homography_from_points, validate_polygon
+from server.inventory.geometry import area_inside_rect, homography_from_points, validate_polygon
 from server.inventory.models import Camera, FloorPlan, Site, Zone, ZoneKind, split_source_credentials
 
 logger = logging.getLogger(__name__)
@@ -277,16 +278,68 @@ def camera_delete(*, actor: Actor, camera: Camera) -> None:
     _bump({device_id})
 
 
-def camera_store_snapshot(*, camera_id: int, jpeg: bytes) -> None:
-    """Keep the newest still of a camera (used by the admin for point-pair calibration)."""
+def camera_request_snapshot(*, actor: Actor, camera: Camera) -> Camera:
+    """Ask the camera's edge box for one JPEG still. The request is a flag on the camera row: the ingest process
+    that holds the box's stream (any process, see `camera_claim_snapshot_requests`) sends the command within its
+    re-check interval; the box answers with a CameraSnapshot that `camera_store_snapshot` keeps."""
+    if camera.device_id is None:
+        raise FieldError("device", "the camera is not assigned to an edge box, so nobody can take a snapshot")
+    if not camera.enabled:
+        raise FieldError("enabled", "the camera is disabled: its edge box does not read it")
+    now = timezone.now()
+    Camera.objects.filter(pk=camera.pk).update(snapshot_requested_at=now, snapshot_pending=True)
+    camera.snapshot_requested_at, camera.snapshot_pending = now, True
+    logger.info("snapshot of camera %d requested by %s", camera.pk, getattr(actor, "username", actor))
+    return camera
+
+
+@transaction.atomic
+def camera_claim_snapshot_requests(*, camera_ids: Iterable[int]) -> list[int]:
+    """The cameras among `camera_ids` with an unsent snapshot request; marks them sent (each request is
+    claimed once, by whichever process holds the box's stream)."""
+    ids = list(
+        Camera.objects.select_for_update()
+        .filter(pk__in=list(camera_ids), snapshot_pending=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if ids:
+        Camera.objects.filter(pk__in=ids).update(snapshot_pending=False)
+    return ids
+
+
+def camera_store_snapshot(*, camera_id: int, jpeg: bytes, capture_time_us: int = 0) -> None:
+    """Keep the newest still of a camera (used by the installer for point-pair calibration) and when it was
+    captured (the box's clock; the server's receive time when the box sent none)."""
     camera = Camera.objects.get(pk=camera_id)
-    name = f"camera-{camera_id}-{timezone.now():%Y%m%dT%H%M%S}.jpg"
+    captured_at = (
+        datetime.fromtimestamp(capture_time_us / 1e6, tz=UTC) if capture_time_us > 0 else timezone.now()
+    )
+    name = f"camera-{camera_id}-{captured_at:%Y%m%dT%H%M%S}.jpg"
     if camera.snapshot:
         camera.snapshot.delete(save=False)
-    camera.snapshot.save(name, ContentFile(jpeg), save=True)
+    camera.snapshot.save(name, ContentFile(jpeg), save=False)
+    camera.snapshot_captured_at = captured_at
+    camera.save(update_fields=["snapshot", "snapshot_captured_at"])
 
 
 # --- zones ---
+
+
+def _check_zone_on_plan(*, site: Site, polygon: list[list[float]]) -> None:
+    """A zone must cover some of the floor plan: one drawn entirely off it (wrong units, a typo) can never hold
+    anybody. Sites without a floor plan accept any zone."""
+    plan = FloorPlan.objects.filter(site=site).first()
+    if plan is None:
+        return
+    x0, y0 = plan.origin_x_m, plan.origin_y_m
+    rect = (x0, y0, x0 + plan.width_m, y0 + plan.height_m)
+    if area_inside_rect(polygon, rect) < 1e-6:
+        raise FieldError(
+            "polygon",
+            f"the zone lies entirely outside the floor plan (x {rect[0]:g}..{rect[2]:g} m, "
+            f"y {rect[1]:g}..{rect[3]:g} m): draw it on the plan, in metres",
+        )
 
 
 def _check_zone(*, kind: str, required_level: int) -> None:
@@ -309,6 +362,7 @@ def zone_create(
     color: str = "",
 ) -> Zone:
     vertices = validate_polygon(polygon, field="polygon")
+    _check_zone_on_plan(site=site, polygon=vertices)
     _check_zone(kind=kind, required_level=required_level)
     return audited_create(
         actor=actor,
@@ -329,6 +383,7 @@ def zone_update(*, actor: Actor, zone: Zone, data: Mapping[str, Any]) -> Zone:
     values = dict(data)
     if "polygon" in values:
         values["polygon"] = validate_polygon(values["polygon"], field="polygon")
+        _check_zone_on_plan(site=values.get("site", zone.site), polygon=values["polygon"])
     _check_zone(
         kind=str(values.get("kind", zone.kind)),
         required_level=int(values.get("required_level", zone.required_level)),

@@ -50,6 +50,12 @@ export interface Camera {
   reprojection_error_cm: number | null;
   floor_region: XY[];
   snapshot: string | null;
+  /** When the camera captured the stored snapshot (edge box clock). */
+  snapshot_captured_at: string | null;
+  /** When someone last asked the edge box for a snapshot. */
+  snapshot_requested_at: string | null;
+  /** The request has not been sent down the box's stream yet (the box is not connected, or within 2 s). */
+  snapshot_pending: boolean;
   last_frame_at: string | null;
 }
 

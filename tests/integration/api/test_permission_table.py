@@ -166,6 +166,14 @@ CASES = [
         200,
         lambda s: {},
     ),
+    Case(
+        "device replace box",
+        "post",
+        lambda s: f"/api/devices/{s['device'].pk}/replace",
+        ADMIN_INSTALLER,
+        200,
+        lambda s: {},
+    ),
     Case("device revoke", "post", lambda s: f"/api/devices/{s['device'].pk}/revoke", ADMIN_INSTALLER, 200),
     Case("device delete", "delete", lambda s: f"/api/devices/{s['other_device'].pk}", ADMIN_INSTALLER, 204),
     # zones
