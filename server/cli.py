@@ -140,24 +140,25 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from server.demo.users import LOOPBACK_HOSTS, demo_passwords
+
     # Debug pages for the demo on this machine only; never for a demo reachable from the network.
-    os.environ.setdefault(
-        "DJANGO_DEBUG", "true" if args.http[0] in ("127.0.0.1", "localhost", "::1") else "false"
-    )
+    os.environ.setdefault("DJANGO_DEBUG", "true" if args.http[0] in LOOPBACK_HOSTS else "false")
     _setup_django()
     _prepare(migrate=True)
     from django.conf import settings
 
     from server.demo.assets import AssetMissingError, sample_video_path
-    from server.demo.setup import DEMO_USERS, setup_demo
+    from server.demo.setup import setup_demo
 
     try:
         video = sample_video_path(Path(settings.DATA_DIR))
     except AssetMissingError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    demo = setup_demo(video_path=str(video))
     http_host, http_port = args.http
+    passwords = demo_passwords(http_host)
+    demo = setup_demo(video_path=str(video), passwords=passwords)
     url = f"http://{'127.0.0.1' if http_host in ('0.0.0.0', '::') else http_host}:{http_port}/"
     grpc_host, grpc_port = args.grpc
     edges: list[subprocess.Popen[bytes]] = []
@@ -177,7 +178,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if command:
             edges.append(subprocess.Popen(command))
 
-    users = ", ".join(f"{u}/{p}" for u, p in DEMO_USERS)
+    users = ", ".join(
+        f"{u}/{p}" if u in demo.created_users else f"{u} (password unchanged)" for u, p in passwords.items()
+    )
     banner = [
         "",
         f"Retail Vision demo is running: open {url}",

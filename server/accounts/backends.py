@@ -38,17 +38,17 @@ class ThrottledModelBackend(ModelBackend):
         if username is None or password is None:
             return None
         address = throttle.client_address(request)
-        refusal = throttle.refusal(username=username, address=address)
-        if refusal is not None:
+        attempt = throttle.begin_check(username=username, address=address)
+        if isinstance(attempt, throttle.Refusal):
             if request is not None:
-                request.login_refusal = refusal  # type: ignore[attr-defined]
-            logger.warning("password check refused (%s) for %r from %s", refusal.code, username, address)
-            raise PermissionDenied(refusal.message)
+                request.login_refusal = attempt  # type: ignore[attr-defined]
+            logger.warning("password check refused (%s) for %r from %s", attempt.code, username, address)
+            raise PermissionDenied(attempt.message)
         user = super().authenticate(request, username=username, password=password, **kwargs)
         if user is not None:
-            throttle.record_success(username=username)
+            throttle.check_succeeded(attempt)
             return user
-        locked_until = throttle.record_failure(username=username, address=address)
+        locked_until = throttle.check_failed(attempt)
         if locked_until is not None:
             _audit_lockout(username=username, address=address, until=locked_until)
         return None

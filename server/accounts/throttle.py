@@ -7,11 +7,14 @@ Two counters bound the slow password hashes an attacker can make the server comp
 - per client address: `AUTH_CLIENT_MAX_FAILURES` failed checks within `AUTH_CLIENT_WINDOW_S` refuse every
   password check from that address for `AUTH_CLIENT_WINDOW_S`.
 
-A refused check computes no hash. Usernames are compared case-folded and stored only as a digest in the cache keys.
+A refused check computes no hash. A check is counted before its hash is computed (`begin_check`), so concurrent
+guesses get no more checks than sequential ones. Usernames are compared case-folded and stored only as a digest in
+the cache keys.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 from dataclasses import dataclass
@@ -99,26 +102,55 @@ def refusal(*, username: str, address: str) -> Refusal | None:
     return None
 
 
-def record_failure(*, username: str, address: str) -> float | None:
-    """Count a failed check; returns the lockout's end when this failure locked the account."""
-    if address:
-        window_s = int(settings.AUTH_CLIENT_WINDOW_S)
-        if _increment(_client_key("failures", address), window_s) >= settings.AUTH_CLIENT_MAX_FAILURES:
-            cache.set(_client_key("blocked", address), time.time() + window_s, timeout=window_s)
-            cache.delete(_client_key("failures", address))
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """A password check, counted as a failure before its hash is computed (and uncounted if it succeeds): so
+    concurrent guesses cannot all pass the limit check before any of them is counted."""
+
+    username: str
+    address: str
+    account_failures: int
+    client_failures: int
+
+
+def begin_check(*, username: str, address: str) -> Attempt | Refusal:
+    """Count a password check about to be made, or say why it must not be (and no hash be computed)."""
+    refused = refusal(username=username, address=address)
+    if refused is not None:
+        return refused
     lockout_s = int(settings.AUTH_ACCOUNT_LOCKOUT_S)
-    failures = _increment(_account_key("failures", username), lockout_s)
-    if failures < settings.AUTH_ACCOUNT_MAX_FAILURES:
+    window_s = int(settings.AUTH_CLIENT_WINDOW_S)
+    account = _increment(_account_key("failures", username), lockout_s)
+    client = _increment(_client_key("failures", address), window_s) if address else 0
+    # Checks still in flight have used up the allowance: refuse as the lockout they will cause.
+    if account > settings.AUTH_ACCOUNT_MAX_FAILURES:
+        return Refusal("account_locked", lockout_s)
+    if address and client > settings.AUTH_CLIENT_MAX_FAILURES:
+        return Refusal("too_many_attempts", window_s)
+    return Attempt(username, address, account, client)
+
+
+def check_failed(attempt: Attempt) -> float | None:
+    """The check of `attempt` failed (already counted); returns the lockout's end when it locked the account."""
+    if attempt.address and attempt.client_failures >= settings.AUTH_CLIENT_MAX_FAILURES:
+        window_s = int(settings.AUTH_CLIENT_WINDOW_S)
+        cache.set(_client_key("blocked", attempt.address), time.time() + window_s, timeout=window_s)
+        cache.delete(_client_key("failures", attempt.address))
+    if attempt.account_failures < settings.AUTH_ACCOUNT_MAX_FAILURES:
         return None
+    lockout_s = int(settings.AUTH_ACCOUNT_LOCKOUT_S)
     until = time.time() + lockout_s
-    cache.set(_account_key("locked", username), until, timeout=lockout_s)
-    cache.delete(_account_key("failures", username))
+    cache.set(_account_key("locked", attempt.username), until, timeout=lockout_s)
+    cache.delete(_account_key("failures", attempt.username))
     return until
 
 
-def record_success(*, username: str) -> None:
-    """A correct password clears the account's failure count (not the client's)."""
-    cache.delete(_account_key("failures", username))
+def check_succeeded(attempt: Attempt) -> None:
+    """A correct password clears the account's failure count; the client's loses this check again."""
+    cache.delete(_account_key("failures", attempt.username))
+    if attempt.address:
+        with contextlib.suppress(ValueError):  # the count expired meanwhile
+            cache.decr(_client_key("failures", attempt.address))
 
 
 def unlock(*, username: str) -> bool:

@@ -11,6 +11,7 @@ from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from django.views.csrf import csrf_failure as django_csrf_failure
+from redis.exceptions import RedisError
 
 from server.api.parsers import MAX_JSON_DEPTH, too_large_message
 
@@ -56,7 +57,9 @@ class ApiErrorMiddleware:
             return response
         data = getattr(response, "data", None)  # a DRF error rendered by a view's non-JSON renderer (schema)
         if isinstance(data, dict) and {"message", "code", "extra"} <= data.keys():
-            return JsonResponse(data, status=response.status_code, headers=_kept_headers(response))
+            # Only the shape's keys: a template renderer adds its own (`status_code`) to the data.
+            body = {key: data[key] for key in ("message", "code", "extra")}
+            return JsonResponse(body, status=response.status_code, headers=_kept_headers(response))
         # A non-JSON error that slipped past the handlers below (a middleware's own answer): same shape.
         return error_response(response.status_code)
 
@@ -69,6 +72,12 @@ class ApiErrorMiddleware:
         if isinstance(exception, RecursionError):
             return error_response(
                 400, f"The request is nested deeper than {MAX_JSON_DEPTH} levels.", "parse_error"
+            )
+        if isinstance(exception, RedisError):
+            # The shared cache (login limits, throttles, lockouts) does not answer: refuse clearly, fail closed.
+            logger.error("Redis unavailable on %s %s: %s", request.method, request.path, exception)
+            return error_response(
+                503, "A backing service (Redis) is unavailable; try again in a moment.", "service_unavailable"
             )
         if isinstance(exception, SuspiciousOperation):
             logger.warning("suspicious request to %s: %s", request.path, exception)

@@ -32,6 +32,6 @@ class ContentSecurityPolicyMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         if self.policy and "Content-Security-Policy" not in response:
-            docs = request.path.startswith(API_DOCS_PREFIX)
+            docs = request.path == API_DOCS_PREFIX.rstrip("/") or request.path.startswith(API_DOCS_PREFIX)
             response["Content-Security-Policy"] = self.docs_policy if docs else self.policy
         return response

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,13 +20,13 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from server.demo.cameras import CAMERA_CROPS_PX, crop_homography
+from server.demo.users import DEMO_USERS
 from server.devices.models import EdgeDevice
 from server.devices.services import device_set_credentials
 from server.inventory.models import Camera, FloorPlan, Site, Zone, ZoneKind
 
 logger = logging.getLogger(__name__)
 
-DEMO_USERS = (("admin", "admin"), ("installer", "installer"), ("staff", "staff"))
 DEVICE_SECRET_FILENAME = "demo-device.secret"  # noqa: S105 (a file name, not a secret)
 
 
@@ -38,6 +39,7 @@ class DemoSetup:
     camera_ids: tuple[int, ...]
     crops_px: tuple[tuple[int, int, int, int], ...]
     homographies: tuple[tuple[float, ...], ...]
+    created_users: tuple[str, ...] = ()  # the demo users this run created (with the passwords it was given)
 
 
 def _device_secret() -> str:
@@ -56,7 +58,8 @@ def _device_secret() -> str:
 
 
 @transaction.atomic
-def setup_demo(*, video_path: str) -> DemoSetup:
+def setup_demo(*, video_path: str, passwords: Mapping[str, str] | None = None) -> DemoSetup:
+    """`passwords`: of the demo users created now (default: `DEMO_USERS`); existing users keep theirs."""
     site, _ = Site.objects.get_or_create(name="Demo store")
     FloorPlan.objects.update_or_create(
         site=site,
@@ -101,10 +104,12 @@ def setup_demo(*, video_path: str) -> DemoSetup:
 
     ensure_roles()
     user_model = get_user_model()
-    for username, password in DEMO_USERS:
+    created_users: list[str] = []
+    for username, default_password in DEMO_USERS:
         user, created = user_model.objects.get_or_create(username=username)
         if created:
-            user.set_password(password)
+            user.set_password((passwords or {}).get(username, default_password))
+            created_users.append(username)
         user.is_staff = username == "admin"
         user.is_superuser = username == "admin"
         user.save()
@@ -117,6 +122,7 @@ def setup_demo(*, video_path: str) -> DemoSetup:
         camera_ids=tuple(camera_ids),
         crops_px=CAMERA_CROPS_PX,
         homographies=tuple(homographies),
+        created_users=tuple(created_users),
     )
 
 

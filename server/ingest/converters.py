@@ -71,7 +71,8 @@ def heartbeat_to_health(heartbeat: track_pb2.Heartbeat, *, camera_ids: frozenset
             "reconnects_total": camera.reconnects_total,
             "last_sequence": min(camera.last_sequence, INT64_MAX),
             # An older agent may name its source with the login in an error: never store or show that.
-            "last_error": redact_source_credentials(_text(camera.last_error, MAX_ERROR_CHARS)),
+            # Redacted before it is cut: the cut could fall within a login and leave it unrecognised.
+            "last_error": _text(redact_source_credentials(camera.last_error), MAX_ERROR_CHARS),
             "frame_width_px": camera.frame_width_px,
             "frame_height_px": camera.frame_height_px,
         }

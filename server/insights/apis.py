@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from server import runtime
+from server.accounts.roles import can_see_identities
 from server.api.errors import ApplicationError
 from server.api.pagination import LimitOffsetPagination
 from server.insights import selectors
@@ -211,6 +212,8 @@ class OccupancyApi(_AnalyticsView):
             ) from err
         if live is None:
             return Response({"site": 0, "zones": [], "who_is_where": [], "time_us": None, "live": False})
+        if not can_see_identities(request.user):
+            live["who_is_where"] = []  # who the persons are: as `GET /api/employees`, people.view_employee
         return Response({**live, "live": True})
 
 

@@ -28,7 +28,9 @@ def split_source_credentials(uri: str) -> tuple[str, str | None, str | None]:
     return clean, unquote(username), unquote(password) if has_password else ""
 
 
-_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]+@")
+# The userinfo runs to the authority's last "@" (a raw "@" in a password); one that reaches the end of the text (a
+# message cut short within it) has no "@" left to show.
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?:[^/\s]*@|[^/@\s]*:[^/@\s]*$)")
 
 
 def redact_source_credentials(text: str) -> str:

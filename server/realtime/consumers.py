@@ -2,13 +2,16 @@
 
 The login and the site are checked on connect and again every `WS_AUTH_RECHECK_S` seconds: a socket closes with
 4401 when its session ended (logout, password change, user deactivated or deleted), 4403 when the user lost the
-live-view permission and 4404 when the site does not exist (any more)."""
+live-view permission and 4404 when the site does not exist (any more). What the user's role may not read through
+the REST API stays off their socket too: persons' names and employee ids without `people.view_employee`, alert
+events without `alerts.view_alert` (an installer watches the live map for calibration)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -16,7 +19,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from redis.exceptions import RedisError
 
-from server.accounts.roles import can_watch_live
+from server.accounts.roles import can_see_alerts, can_see_identities, can_watch_live
 from server.accounts.sessions import session_user
 from server.inventory.models import Site
 from server.observability import metrics
@@ -27,18 +30,36 @@ logger = logging.getLogger(__name__)
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_NO_SITE = 4404
+# The keys of a live person that say who they are.
+IDENTITY_KEYS = frozenset({"name", "employee_id"})
 
 
-def refusal_code(*, session_key: str | None, site_id: int) -> int | None:
-    """Why this socket may not (any more) watch the site: a close code, or None when it may."""
+@dataclass(frozen=True, slots=True)
+class LiveAccess:
+    refusal: int | None  # a close code, None when the socket may watch the site
+    identities: bool = False
+    alerts: bool = False
+
+
+def live_access(*, session_key: str | None, site_id: int) -> LiveAccess:
+    """Whether this socket may (still) watch the site, and what of it the user may see."""
     user = session_user(session_key)
     if user is None:
-        return CLOSE_UNAUTHENTICATED
+        return LiveAccess(CLOSE_UNAUTHENTICATED)
     if not can_watch_live(user):
-        return CLOSE_FORBIDDEN
+        return LiveAccess(CLOSE_FORBIDDEN)
     if not Site.objects.filter(pk=site_id).exists():
-        return CLOSE_NO_SITE
-    return None
+        return LiveAccess(CLOSE_NO_SITE)
+    return LiveAccess(None, identities=can_see_identities(user), alerts=can_see_alerts(user))
+
+
+def without_identities(event: dict[str, Any]) -> dict[str, Any]:
+    """A live positions event with the persons' names and employee ids left out."""
+    persons = [
+        {key: value for key, value in person.items() if key not in IDENTITY_KEYS}
+        for person in event.get("persons", [])
+    ]
+    return {**event, "persons": persons}
 
 
 class SiteConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
@@ -46,6 +67,7 @@ class SiteConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
 
     groups_joined: list[str]
     recheck_task: asyncio.Task[None] | None = None
+    access: LiveAccess = LiveAccess(CLOSE_UNAUTHENTICATED)
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -74,8 +96,8 @@ class SiteConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     async def _refusal(self, site_id: int) -> int | None:
         session = self.scope.get("session")
         key = getattr(session, "session_key", None) if session is not None else None
-        code: int | None = await database_sync_to_async(refusal_code)(session_key=key, site_id=site_id)
-        return code
+        self.access = await database_sync_to_async(live_access)(session_key=key, site_id=site_id)
+        return self.access.refusal
 
     async def _recheck(self, site_id: int) -> None:
         """Close the socket once its login or its site is no longer good."""
@@ -119,10 +141,11 @@ class SiteConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             await self.send_json({"type": "pong", "t": content.get("t")})
 
     async def live_positions(self, event: dict[str, Any]) -> None:
-        await self.send_json(event)
+        await self.send_json(event if self.access.identities else without_identities(event))
 
     async def alert_changed(self, event: dict[str, Any]) -> None:
-        await self.send_json(event)
+        if self.access.alerts:
+            await self.send_json(event)
 
     async def alerts_acknowledged(self, event: dict[str, Any]) -> None:
         await self.send_json(event)

@@ -175,10 +175,17 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "retail",
+            # A Redis that does not answer (partition, stopped host) fails a request in seconds (503) instead of
+            # holding it for the kernel's TCP timeout: every login reads its limits here.
+            "OPTIONS": {"socket_timeout": 2.0, "socket_connect_timeout": 2.0},
         }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# The largest HTTP request body of any kind, refused (413) before it is read (server.config.body_limit): a floor
+# plan image (20 MiB) and its form. DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB) bounds the non-file data within it.
+REQUEST_MAX_BYTES = int(os.environ.get("DJANGO_REQUEST_MAX_BYTES", str(21 * 1024 * 1024)))
 
 # Every password check (dashboard login, Django admin login) goes through the limits of server.accounts.throttle.
 AUTHENTICATION_BACKENDS = ["server.accounts.backends.ThrottledModelBackend"]
@@ -218,8 +225,11 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "server.api.exception_handlers.api_exception_handler",
+    # JSON only: the browsable API answered HTML pages under /api/ to every browser that asked for text/html.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_THROTTLE_RATES": {"login": "30/min"},
-    "NUM_PROXIES": AUTH_NUM_PROXIES or None,
+    # 0 = the peer address; None would make DRF key its throttles on the client's own X-Forwarded-For (spoofable).
+    "NUM_PROXIES": AUTH_NUM_PROXIES,
     "DEFAULT_PARSER_CLASSES": [
         "server.api.parsers.JSONParser",
         "rest_framework.parsers.FormParser",

@@ -125,3 +125,28 @@ def test_a_login_in_an_edge_error_is_not_stored() -> None:
     )
     error = heartbeat_to_health(heartbeat, camera_ids=frozenset({1})).health["cameras"][0]["last_error"]
     assert error == "stream rtsp://***@10.0.0.5/live stopped delivering frames"
+
+
+@pytest.mark.parametrize(
+    ("last_error", "secret"),
+    [
+        # A raw "@" in the password (a source typed into an older agent's own configuration).
+        ("opening rtsp://viewer:p@ss@10.0.0.5/live failed", "ss@10.0.0.5"),
+        # An older agent that cut its message at 512 bytes within the login.
+        ("x" * 490 + " rtsp://viewer:s3cretpassword@10.0.0.5/live", "s3cret"),
+        # The server's own cut, for an agent that sent more.
+        ("y" * 490 + " rtsp://viewer:s3cretpassword@10.0.0.5/live stopped delivering frames", "s3cret"),
+    ],
+    ids=["raw-at-in-password", "cut-by-the-agent", "cut-by-the-server"],
+)
+def test_no_part_of_a_login_in_an_edge_error_is_stored(last_error: str, secret: str) -> None:
+    heartbeat = track_pb2.Heartbeat(
+        cameras=[track_pb2.CameraHealth(camera_id=1, last_error=last_error[:512])]
+    )
+    if len(last_error) > 512:  # as an agent that does not cut would send it
+        heartbeat.cameras[0].last_error = last_error
+    error = heartbeat_to_health(heartbeat, camera_ids=frozenset({1})).health["cameras"][0]["last_error"]
+    assert secret not in error
+    assert "s3cr" not in error
+    assert "rtsp://***@" in error
+    assert len(error) <= 512
