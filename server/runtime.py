@@ -53,8 +53,19 @@ class Runtime:
     on_identities_changed: Callable[..., None] | None = None
 
     def start_background(self) -> None:
-        task = asyncio.get_running_loop().create_task(self.processor.run_background())
-        self.tasks.add(task)
+        loop = asyncio.get_running_loop()
+        self.tasks.add(loop.create_task(self.processor.run_background()))
+        self.tasks.add(loop.create_task(self._barrier_loop()))
+
+    async def _barrier_loop(self, every_s: float = 1.0) -> None:
+        """Run the ack barrier also while no stream is open, so that what the analytics emit without frames
+        (a zone edit's final records) is written too; the streams' ack loops run it more often."""
+        while True:
+            await asyncio.sleep(every_s)
+            try:
+                await self.pipeline.flush()
+            except Exception as err:  # recorder and writer log and report it in health; retried next time
+                logger.debug("ack barrier failed: %s", err)
 
     def live_occupancy(self, site_id: int) -> dict[str, Any] | None:
         return self.processor.latest_counters.get(site_id)
@@ -69,9 +80,9 @@ class Runtime:
                 await task
         try:
             self.processor.flush()
-            await sync_to_async(self.recorder.flush)()
+            await self.pipeline.flush()
         except Exception:
-            logger.exception("final flush of analytics records failed")
+            logger.exception("final flush of analytics records and stream state failed")
         self.writer.stop()
         self.backend.close()
 
@@ -195,10 +206,14 @@ def build_runtime() -> Runtime:
     )
     if settings.INGEST_SITE_ANALYTICS:
         pipeline.add_processor(processor)
+        pipeline.add_sink(processor)  # hands the open heat-map bucket to the recorder at each barrier
     else:
         pipeline.add_processor(
             CameraTracksLive(publisher, points=writer, positions_sample_hz=settings.POSITIONS_SAMPLE_HZ)
         )
+    # The ack barrier: time-series points, then analytics records, are durable before frames are acked.
+    pipeline.add_sink(writer)
+    pipeline.add_sink(recorder)
     metrics.register_queue_depth(metrics.Queue.TIMESERIES, lambda: writer.stats().buffered_points)
     metrics.register_queue_depth(metrics.Queue.LIVE_PUSH, lambda: len(publisher.pending_tasks))
 

@@ -4,6 +4,12 @@ batched persistence of the per-camera stream state behind the acks.
 
 Everything on the hot path (`accept`) is synchronous, in memory and O(tracks); database work happens in `flush`,
 which runs every ack interval and covers all cameras at once.
+
+`flush` is the ack barrier (docs/operations.md, "Durability"): it first makes durable, in one PostgreSQL
+transaction with the stream state, everything the frame processors derived from the frames processed so far
+(time-series points, analytics records: the `DurableSink`s), and only then may acks claim those frames. A frame a
+processor still holds (the fusion's reorder buffer) is neither acked nor persisted as stored, so that after a
+crash the edge replays it.
 """
 
 from __future__ import annotations
@@ -44,9 +50,34 @@ class PointSink(Protocol):
 
 
 class FrameProcessor(Protocol):
-    """Receives every new (de-duplicated, valid) frame, e.g. fusion + analytics of the camera's site."""
+    """Receives every new (de-duplicated, valid) frame, e.g. fusion + analytics of the camera's site.
+
+    Optional: ``async prepare(camera)`` (load configuration before the camera's first frame) and
+    ``held_from(camera_id) -> int | None``, the lowest sequence of the camera the processor has taken but not
+    yet applied (its results are not emitted, so the frame must not be acked)."""
 
     def process(self, camera: CameraRuntime, frame: DecodedFrame) -> None: ...
+
+
+class Checkpoint(Protocol):
+    """What a sink must make durable at one flush."""
+
+    def commit(self) -> None:
+        """Make it durable; runs in a worker thread inside the stream-state transaction. Raises when it cannot
+        (the flush then fails, nothing is acked, and `abandon` is called)."""
+        ...
+
+    def abandon(self) -> None:
+        """The flush failed: keep what was taken for the next one."""
+        ...
+
+
+class DurableSink(Protocol):
+    """Holds results derived from processed frames until the ack barrier makes them durable."""
+
+    def checkpoint(self) -> Checkpoint | None:
+        """Called on the event loop at the barrier: everything derived so far (None: nothing waits)."""
+        ...
 
 
 @dataclass(slots=True)
@@ -84,6 +115,7 @@ class IngestPipeline:
         clock_us: Callable[[], int] = lambda: time.time_ns() // 1000,
     ) -> None:
         self._processors = list(processors)
+        self._sinks: list[DurableSink] = []
         self._reorder_window = reorder_window
         self._clock_us = clock_us
         self._cameras: dict[int, CameraRuntime] = {}
@@ -93,6 +125,10 @@ class IngestPipeline:
 
     def add_processor(self, processor: FrameProcessor) -> None:
         self._processors.append(processor)
+
+    def add_sink(self, sink: DurableSink) -> None:
+        """Make `sink` part of the ack barrier; sinks are checkpointed in the order added."""
+        self._sinks.append(sink)
 
     # ---- camera registry -------------------------------------------------------------------------------------
     async def camera(self, camera_id: int) -> CameraRuntime | None:
@@ -185,42 +221,75 @@ class IngestPipeline:
         }
 
     async def flush(self) -> None:
-        """Persist the state of every camera that changed; afterwards acks may claim it."""
+        """The ack barrier: make every sink durable and persist the state of every camera that changed, in one
+        transaction; afterwards acks may claim the frames processed before the call."""
         async with self._flush_lock:
             dirty = [runtime for runtime in self._cameras.values() if runtime.dirty]
-            if not dirty:
-                return
-            snapshot = [
-                (
-                    runtime,
-                    runtime.window.highest_contiguous,
-                    sorted(runtime.window.pending),
-                    dict(
-                        highest_contiguous_sequence=runtime.window.highest_contiguous,
-                        pending_sequences=sorted(runtime.window.pending),
-                        frames_stored=runtime.frames_stored,
-                        frames_rejected=runtime.frames_rejected,
-                        duplicates_dropped=runtime.duplicates_dropped,
-                        sequences_skipped=runtime.window.skipped_total,
-                        track_updates_stored=runtime.track_updates_stored,
-                        last_capture_time_us=runtime.last_capture_time_us,
-                    ),
-                )
-                for runtime in dirty
-            ]
+            snapshot = []
             for runtime in dirty:
-                runtime.dirty = False
+                contiguous, pending = self._durable_window(runtime)
+                runtime.dirty = (
+                    contiguous < runtime.window.highest_contiguous
+                )  # held frames: persist them later
+                snapshot.append(
+                    (
+                        runtime,
+                        contiguous,
+                        dict(
+                            highest_contiguous_sequence=contiguous,
+                            pending_sequences=pending,
+                            frames_stored=runtime.frames_stored,
+                            frames_rejected=runtime.frames_rejected,
+                            duplicates_dropped=runtime.duplicates_dropped,
+                            sequences_skipped=runtime.window.skipped_total,
+                            track_updates_stored=runtime.track_updates_stored,
+                            last_capture_time_us=runtime.last_capture_time_us,
+                        ),
+                    )
+                )
+            # Taken in the same loop step as the window snapshot: they cover exactly the frames processed so far.
+            checkpoints = [c for sink in self._sinks if (c := sink.checkpoint()) is not None]
+            if not snapshot and not checkpoints:
+                return
             started = time.perf_counter()
             try:
-                await sync_to_async(_persist_states)([(r.camera_id, values) for r, _, _, values in snapshot])
+                await sync_to_async(_persist_durably)(
+                    [(r.camera_id, values) for r, _, values in snapshot], checkpoints
+                )
             except Exception:
                 for runtime in dirty:
                     runtime.dirty = True
+                for checkpoint in checkpoints:
+                    checkpoint.abandon()
                 raise
-            for runtime, contiguous, _, _ in snapshot:
+            for runtime, contiguous, _ in snapshot:
                 runtime.persisted_contiguous = contiguous
             self.stats.flushes += 1
             self.stats.last_flush_ms = (time.perf_counter() - started) * 1000
+
+    def _durable_window(self, runtime: CameraRuntime) -> tuple[int, list[int]]:
+        """The camera's highest contiguous sequence and pending sequences, less any frame a processor holds."""
+        held = [
+            h
+            for processor in self._processors
+            if (held_from := getattr(processor, "held_from", None)) is not None
+            and (h := held_from(runtime.camera_id)) is not None
+        ]
+        contiguous, pending = runtime.window.highest_contiguous, sorted(runtime.window.pending)
+        if held:
+            first_held = min(held)
+            contiguous = min(contiguous, first_held - 1)
+            pending = [s for s in pending if s < first_held]
+        return contiguous, pending
+
+
+def _persist_durably(rows: list[tuple[int, dict[str, object]]], checkpoints: Sequence[Checkpoint]) -> None:
+    from django.db import transaction
+
+    with transaction.atomic():
+        for checkpoint in checkpoints:
+            checkpoint.commit()
+        _persist_states(rows)
 
 
 def _persist_states(rows: list[tuple[int, dict[str, object]]]) -> None:

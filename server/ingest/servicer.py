@@ -177,7 +177,14 @@ class EdgeServicer:
         except Exception as err:  # the client went away mid-message; nothing more to read
             logger.info("device %d stream ended: %s", state.identity.device_id, err)
         # Final flush + ack so that a clean shutdown of the agent leaves nothing unacked.
-        await self._pipeline.flush()
+        try:
+            await self._pipeline.flush()
+        except Exception as err:  # not durable yet: those frames stay unacked, the agent resends them
+            logger.warning(
+                "device %d: final flush failed, its last frames stay unacked: %s",
+                state.identity.device_id,
+                err,
+            )
         await self._send_acks(state, outbox)
         await outbox.put(None)
 
@@ -279,13 +286,19 @@ class EdgeServicer:
     async def _ack_loop(
         self, state: _StreamState, outbox: asyncio.Queue[edge_service_pb2.ServerMessage | _Abort | None]
     ) -> None:
+        failing = False
         while True:
             await asyncio.sleep(self._settings.ack_interval_s)
             try:
                 await self._pipeline.flush()
             except Exception:
-                logger.exception("persisting ingest state failed; acks withheld until it succeeds")
+                if not failing:  # once per outage, not every interval
+                    logger.exception("persisting ingest state failed; acks withheld until it succeeds")
+                failing = True
                 continue
+            if failing:
+                logger.info("device %d: ingest state persisted again, acks resumed", state.identity.device_id)
+                failing = False
             await self._send_acks(state, outbox)
 
     async def _send_acks(
