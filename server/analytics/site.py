@@ -398,7 +398,7 @@ class SiteAnalytics:
         start_us = self._bucket_start_us
         if not keep_open:
             self._bucket_start_us = None
-        if keep_open and nonzero.size == 0:
+        if nonzero.size == 0:  # nothing to record
             return None
         bucket = HeatmapBucket(
             bucket_start_us=start_us,

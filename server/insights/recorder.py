@@ -323,8 +323,9 @@ def _write_isolating(pending: _Pending) -> tuple[int, int]:
     for single in _singles(pending):
         try:
             with transaction.atomic():
-                rows += _write(single)
+                written = _write(single)
                 _check_constraints()
+            rows += written
         except _POISON as err:
             dropped += 1
             metrics.record_analytics_dropped()
