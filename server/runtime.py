@@ -212,7 +212,7 @@ def build_runtime() -> Runtime:
             CameraTracksLive(publisher, points=writer, positions_sample_hz=settings.POSITIONS_SAMPLE_HZ)
         )
     # The ack barrier: time-series points, then analytics records, are durable before frames are acked.
-    pipeline.add_sink(writer)
+    pipeline.add_sink(writer, database=False)
     pipeline.add_sink(recorder)
     metrics.register_queue_depth(metrics.Queue.TIMESERIES, lambda: writer.stats().buffered_points)
     metrics.register_queue_depth(metrics.Queue.LIVE_PUSH, lambda: len(publisher.pending_tasks))

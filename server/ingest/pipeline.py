@@ -115,20 +115,24 @@ class IngestPipeline:
         clock_us: Callable[[], int] = lambda: time.time_ns() // 1000,
     ) -> None:
         self._processors = list(processors)
-        self._sinks: list[DurableSink] = []
+        self._sinks: list[tuple[DurableSink, bool]] = []  # (sink, commits inside the database transaction)
         self._reorder_window = reorder_window
         self._clock_us = clock_us
         self._cameras: dict[int, CameraRuntime] = {}
         self._missing: dict[int, float] = {}
         self._flush_lock = asyncio.Lock()
+        self._flushes_started = 0  # barriers that took their snapshot
+        self._flushes_done = 0  # the number (in that count) of the last barrier that succeeded
         self.stats = IngestStats()
 
     def add_processor(self, processor: FrameProcessor) -> None:
         self._processors.append(processor)
 
-    def add_sink(self, sink: DurableSink) -> None:
-        """Make `sink` part of the ack barrier; sinks are checkpointed in the order added."""
-        self._sinks.append(sink)
+    def add_sink(self, sink: DurableSink, *, database: bool = True) -> None:
+        """Make `sink` part of the ack barrier; sinks are checkpointed in the order added. A sink of another
+        store (`database=False`, e.g. the time-series writer) commits first, in a thread of its own, so that
+        waiting for it holds neither a transaction nor the thread Django's ORM calls share."""
+        self._sinks.append((sink, database))
 
     # ---- camera registry -------------------------------------------------------------------------------------
     async def camera(self, camera_id: int) -> CameraRuntime | None:
@@ -222,8 +226,16 @@ class IngestPipeline:
 
     async def flush(self) -> None:
         """The ack barrier: make every sink durable and persist the state of every camera that changed, in one
-        transaction; afterwards acks may claim the frames processed before the call."""
+        transaction; afterwards acks may claim the frames processed before the call.
+
+        Callers that arrive while a barrier runs share the next one: every stream's ack loop calls this, and one
+        barrier per interval serves them all (each one writes the open heat-map buckets, for instance)."""
+        needed = self._flushes_started + 1  # a barrier whose snapshot is taken from now on
         async with self._flush_lock:
+            if self._flushes_done >= needed:
+                return
+            self._flushes_started += 1
+            this_flush = self._flushes_started
             dirty = [runtime for runtime in self._cameras.values() if runtime.dirty]
             snapshot = []
             for runtime in dirty:
@@ -248,13 +260,18 @@ class IngestPipeline:
                     )
                 )
             # Taken in the same loop step as the window snapshot: they cover exactly the frames processed so far.
-            checkpoints = [c for sink in self._sinks if (c := sink.checkpoint()) is not None]
+            taken = [(c, database) for sink, database in self._sinks if (c := sink.checkpoint()) is not None]
+            checkpoints = [c for c, _ in taken]
             if not snapshot and not checkpoints:
+                self._flushes_done = this_flush
                 return
             started = time.perf_counter()
             try:
+                for checkpoint, database in taken:
+                    if not database:
+                        await asyncio.to_thread(checkpoint.commit)
                 await sync_to_async(_persist_durably)(
-                    [(r.camera_id, values) for r, _, values in snapshot], checkpoints
+                    [(r.camera_id, values) for r, _, values in snapshot], [c for c, db in taken if db]
                 )
             except Exception:
                 for runtime in dirty:
@@ -264,6 +281,7 @@ class IngestPipeline:
                 raise
             for runtime, contiguous, _ in snapshot:
                 runtime.persisted_contiguous = contiguous
+            self._flushes_done = this_flush
             self.stats.flushes += 1
             self.stats.last_flush_ms = (time.perf_counter() - started) * 1000
 

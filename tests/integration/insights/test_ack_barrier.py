@@ -102,8 +102,9 @@ def test_barrier_makes_points_records_and_open_heat_bucket_durable_and_holds_unf
     sink = CountingSink(writer)
     processor = _processor(recorder, sink)
     pipeline = IngestPipeline(processors=[processor])
-    for durable in (processor, writer, recorder):
-        pipeline.add_sink(durable)
+    pipeline.add_sink(processor)
+    pipeline.add_sink(writer, database=False)
+    pipeline.add_sink(recorder)
     last_sequence: dict[int, int] = {}
 
     async def ingest() -> None:
