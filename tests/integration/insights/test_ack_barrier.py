@@ -5,6 +5,7 @@ and deletions lose nothing; a poison record does not stop the recorder; a record
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
@@ -289,3 +290,36 @@ def test_a_recorder_that_cannot_write_keeps_its_records_and_reports_it() -> None
     finally:
         runtime._current = previous
         other.close()
+
+
+class _SlowCheckpoint:
+    def commit(self) -> None:
+        time.sleep(0.05)  # a barrier's database work
+
+    def abandon(self) -> None:
+        pass
+
+
+class _CountingSink:
+    def __init__(self) -> None:
+        self.taken = 0
+
+    def checkpoint(self) -> _SlowCheckpoint:
+        self.taken += 1
+        return _SlowCheckpoint()
+
+
+def test_ack_loops_arriving_during_a_barrier_share_the_next_one() -> None:
+    """Every stream's ack loop calls flush each interval: with 8 streams that was 8 barriers (and 8 heat-map
+    row writes per site) per interval."""
+    sink = _CountingSink()
+    pipeline = IngestPipeline()
+    pipeline.add_sink(sink)
+
+    async def streams() -> None:
+        await pipeline.flush()
+        await asyncio.gather(*(pipeline.flush() for _ in range(8)))
+
+    async_to_sync(streams)()
+    # The first flush; then one that was running when the other seven arrived, and one that serves them.
+    assert sink.taken == 3
