@@ -18,13 +18,13 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from server.analytics.types import AccessAlert, PersonIdentity
-from server.fusion.types import FusedFrame
 from server.ingest.live import CameraTracksLive
 from server.ingest.pipeline import IngestPipeline
 from server.ingest.servicer import EdgeServicer, StreamSettings
 from server.ingest.validation import TimeWindow
 from server.insights.processor import SiteAnalyticsProcessor
 from server.insights.recorder import InsightsRecorder
+from server.livestate import LiveState, live_state
 from server.observability import metrics
 from server.people.signals import identities_changed
 from server.realtime.events import alert_event, health_event
@@ -48,9 +48,11 @@ class Runtime:
     servicer: EdgeServicer
     processor: SiteAnalyticsProcessor
     recorder: InsightsRecorder
+    live: LiveState
     grpc_port: int = 0
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     on_identities_changed: Callable[..., None] | None = None
+    stop_listening: Callable[[], None] | None = None
 
     def start_background(self) -> None:
         loop = asyncio.get_running_loop()
@@ -67,12 +69,11 @@ class Runtime:
             except Exception as err:  # recorder and writer log and report it in health; retried next time
                 logger.debug("ack barrier failed: %s", err)
 
-    def live_occupancy(self, site_id: int) -> dict[str, Any] | None:
-        return self.processor.latest_counters.get(site_id)
-
     async def aclose(self) -> None:
         if self.on_identities_changed is not None:
             identities_changed.disconnect(self.on_identities_changed)
+        if self.stop_listening is not None:
+            await asyncio.to_thread(self.stop_listening)
         for task in self.tasks:
             task.cancel()
         for task in self.tasks:
@@ -83,6 +84,7 @@ class Runtime:
             await self.pipeline.flush()
         except Exception:
             logger.exception("final flush of analytics records and stream state failed")
+        await asyncio.to_thread(self.live.flush)
         self.writer.stop()
         self.backend.close()
 
@@ -155,7 +157,6 @@ def build_runtime() -> Runtime:
     """Create the process runtime (call from within the running event loop)."""
     global _current
     from server.insights.selectors import site_setup
-    from server.people import live_registry
     from server.timeseries.factory import timeseries_from_settings
 
     backend, writer = timeseries_from_settings()
@@ -183,16 +184,7 @@ def build_runtime() -> Runtime:
 
         spawn(persist_and_push())
 
-    def on_live(site_id: int, fused: FusedFrame) -> None:
-        live_registry.update_site(
-            site_id,
-            {
-                pid: (x, y)
-                for pid, (x, y) in zip(fused.global_ids.tolist(), fused.floor_xy_m.tolist(), strict=True)
-            },
-            fused.time_us,
-        )
-
+    live = live_state()
     processor = SiteAnalyticsProcessor(
         publisher=publisher,
         points=writer,
@@ -200,9 +192,11 @@ def build_runtime() -> Runtime:
         load_setup=site_setup,
         load_identities=_load_identities,
         on_alert=on_alert,
-        on_live=on_live,
+        live_state=live,
+        live_state_hz=settings.LIVE_PUSH_HZ,
         positions_sample_hz=settings.POSITIONS_SAMPLE_HZ,
         arrival_jitter_us=int(settings.FUSION_ARRIVAL_JITTER_MS * 1000),
+        recover_site=recorder.close_left_open,
     )
     if settings.INGEST_SITE_ANALYTICS:
         pipeline.add_processor(processor)
@@ -237,8 +231,8 @@ def build_runtime() -> Runtime:
     )
     loop = asyncio.get_running_loop()
 
-    def on_identities_changed(*, site_id: int | None, **_: Any) -> None:
-        """A binding or a grant changed (API request thread or loop): reload that site's identities now."""
+    def reload_identities(site_id: int | None) -> None:
+        """Reload the identities of `site_id` (every site when None) now; from any thread."""
         # A fresh context: the caller's (a sync_to_async thread) would make the reload's own sync_to_async
         # believe it is nested in it and refuse to run. RuntimeError: the loop has closed (process stopping).
         with contextlib.suppress(RuntimeError):
@@ -246,7 +240,16 @@ def build_runtime() -> Runtime:
                 lambda: spawn(processor.refresh_identities(site_id)), context=contextvars.Context()
             )
 
+    def on_identities_changed(*, site_id: int | None, **_: Any) -> None:
+        """A binding or a grant changed (API request thread or loop): reload that site's identities here, and
+        tell the other processes (the site's fusion may run in another one: split layout)."""
+        live.announce_identities_changed(site_id)
+        reload_identities(site_id)
+
     identities_changed.connect(on_identities_changed, weak=False)
+    # Changes made in other processes (a badge read by a web process) reach this one's fusion through the live
+    # state (Redis pub/sub); the periodic refresh still covers announcements lost while Redis was away.
+    stop_listening = live.listen_identities_changed(reload_identities)
     _current = Runtime(
         on_identities_changed=on_identities_changed,
         writer=writer,
@@ -256,5 +259,7 @@ def build_runtime() -> Runtime:
         servicer=servicer,
         processor=processor,
         recorder=recorder,
+        live=live,
+        stop_listening=stop_listening,
     )
     return _current

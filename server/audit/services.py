@@ -20,7 +20,9 @@ Actor = AbstractBaseUser | AnonymousUser | None
 M = TypeVar("M", bound=models.Model)
 
 # Never copied into the audit log.
-SECRET_FIELDS = frozenset({"password", "secret_hash", "enrollment_token_hash"})
+SECRET_FIELDS = frozenset(
+    {"password", "secret_hash", "enrollment_token_hash", "source_username", "source_password"}
+)
 
 
 def _json_safe(value: Any) -> Any:

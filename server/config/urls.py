@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from server.health.views import health
 
@@ -10,6 +10,13 @@ urlpatterns = [
     path("api/", include("server.api.urls")),
     path("api/", include("server.insights.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # The split view serves its start-up script from a URL (no inline script under the CSP).
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("", include("server.web.urls")),
 ]
+
+# Under /api/ Django's own error answers are the API's JSON shape too (server.api.middleware).
+handler400 = "server.api.middleware.bad_request"
+handler403 = "server.api.middleware.permission_denied"
+handler404 = "server.api.middleware.page_not_found"
+handler500 = "server.api.middleware.server_error"

@@ -2,12 +2,14 @@
 above), calibrated to a 30 m × 20 m floor, with zones, levels, employees and an admin, a staff and an installer user.
 
 Idempotent: running it again updates the same objects. The device's secret is fixed per installation (stored in the
-data dir) so that the launcher can start the edge agent without an enrollment round-trip.
+data dir, mode 0600) so that the launcher can start the edge agent without an enrollment round-trip; the agent reads
+it from that file (`--device-secret-file`), never from its command line.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +26,7 @@ from server.inventory.models import Camera, FloorPlan, Site, Zone, ZoneKind
 logger = logging.getLogger(__name__)
 
 DEMO_USERS = (("admin", "admin"), ("installer", "installer"), ("staff", "staff"))
+DEVICE_SECRET_FILENAME = "demo-device.secret"  # noqa: S105 (a file name, not a secret)
 
 
 @dataclass(frozen=True)
@@ -31,19 +34,24 @@ class DemoSetup:
     site_id: int
     device_id: int
     device_secret: str
+    device_secret_file: Path
     camera_ids: tuple[int, ...]
     crops_px: tuple[tuple[int, int, int, int], ...]
     homographies: tuple[tuple[float, ...], ...]
 
 
 def _device_secret() -> str:
-    path = Path(settings.DATA_DIR) / "demo-device.secret"
+    path = Path(settings.DATA_DIR) / DEVICE_SECRET_FILENAME
     if path.exists():
+        path.chmod(0o600)
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
     secret = secrets.token_urlsafe(32)
-    path.write_text(secret)
-    path.chmod(0o600)
+    fd = os.open(
+        path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600
+    )  # never readable by others, not even briefly
+    with os.fdopen(fd, "w") as file:
+        file.write(secret)
     return secret
 
 
@@ -105,6 +113,7 @@ def setup_demo(*, video_path: str) -> DemoSetup:
         site_id=site.pk,
         device_id=device.pk,
         device_secret=secret,
+        device_secret_file=Path(settings.DATA_DIR) / DEVICE_SECRET_FILENAME,
         camera_ids=tuple(camera_ids),
         crops_px=CAMERA_CROPS_PX,
         homographies=tuple(homographies),

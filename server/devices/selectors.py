@@ -14,7 +14,7 @@ from server.inventory.models import Camera
 class CameraConfiguration:
     camera_id: int
     name: str
-    source_uri: str
+    source_uri: str  # includes the source's user:password@ (never log it)
     analysis_rate_hz: float
     homography_px_to_cm: tuple[float, ...]
     floor_region_m: tuple[tuple[float, float], ...]
@@ -35,7 +35,7 @@ def device_configuration(*, device_id: int) -> DeviceConfiguration:
         CameraConfiguration(
             camera_id=camera.pk,
             name=camera.name,
-            source_uri=camera.source_uri,
+            source_uri=camera.source_uri_for_device(),  # with the source's login: for the edge box only
             analysis_rate_hz=camera.analysis_rate_hz,
             homography_px_to_cm=tuple(float(v) for row in (camera.homography or []) for v in row),
             floor_region_m=tuple((float(x), float(y)) for x, y in (camera.floor_region or [])),

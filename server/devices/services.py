@@ -132,6 +132,24 @@ def device_revoke(*, device: EdgeDevice, actor: Actor = None) -> None:
     logger.info("device %d revoked", device.pk)
 
 
+@transaction.atomic
+def device_replace(
+    *, device: EdgeDevice, lifetime: timedelta = DEFAULT_TOKEN_LIFETIME, actor: Actor = None
+) -> IssuedToken:
+    """Replace the device's box: the current box's credentials stop working now (its open stream is closed at the
+    ingest's next re-check) and a new one-time token is issued for the new box. The device keeps its cameras, their
+    configuration and their data; the new box's fresh spool starts a new sequence epoch, so its frames are stored,
+    not taken for replays of the old box's. Nothing needs to be revoked afterwards."""
+    device.secret_hash = ""
+    device.save(update_fields=["secret_hash"])
+    issued = device_issue_enrollment_token(device=device, lifetime=lifetime, actor=actor)
+    audit_record(
+        actor=actor, action="replace", instance=device, changes={"expires_at": issued.expires_at.isoformat()}
+    )
+    logger.info("device %d: box replaced, old credentials invalidated", device.pk)
+    return issued
+
+
 def device_authenticate(*, device_id: int, secret: str) -> DeviceIdentity | None:
     """Return the identity of an enrolled, non-revoked device whose secret matches, else None."""
     device = EdgeDevice.objects.filter(pk=device_id).first()

@@ -6,6 +6,7 @@ from typing import Any
 
 from proto.retail.v1 import edge_service_pb2, track_pb2
 from server.devices.selectors import DeviceConfiguration
+from server.inventory.models import redact_source_credentials
 
 
 def device_config_message(config: DeviceConfiguration) -> edge_service_pb2.DeviceConfig:
@@ -44,7 +45,8 @@ def heartbeat_to_health(heartbeat: track_pb2.Heartbeat) -> dict[str, Any]:
                 "dropped_frames_total": camera.dropped_frames_total,
                 "reconnects_total": camera.reconnects_total,
                 "last_sequence": camera.last_sequence,
-                "last_error": camera.last_error[:512],
+                # An older agent may name its source with the login in an error: never store or show that.
+                "last_error": redact_source_credentials(camera.last_error[:512]),
                 "frame_width_px": camera.frame_width_px,
                 "frame_height_px": camera.frame_height_px,
             }

@@ -231,7 +231,7 @@ class EdgeServicer:
                 camera_id, sequence, grpc.StatusCode.NOT_FOUND, f"camera {camera_id} was deleted"
             )
         if size_bytes > self._settings.max_frame_bytes:
-            self._pipeline.reject(camera, sequence, "oversized")
+            self._pipeline.reject(camera, sequence, "oversized", epoch=frame.sequence_epoch)
             return _rejection(
                 camera_id,
                 sequence,
@@ -240,11 +240,11 @@ class EdgeServicer:
             )
         try:
             decoded = decode_frame(frame, now_us=self._clock_us(), window=self._settings.window)
+            started = time.perf_counter()
+            admission = self._pipeline.accept(camera, decoded)  # raises for a sequence the camera cannot take
         except InvalidFrameError as err:
-            self._pipeline.reject(camera, sequence, err.status.name.lower())
+            self._pipeline.reject(camera, sequence, err.status.name.lower(), epoch=frame.sequence_epoch)
             return _rejection(camera_id, sequence, err.status, err.reason)
-        started = time.perf_counter()
-        admission = self._pipeline.accept(camera, decoded)
         if admission is Admission.DUPLICATE:
             metrics.record_frame_duplicate()
         else:
@@ -274,14 +274,37 @@ class EdgeServicer:
                 grpc.StatusCode.PERMISSION_DENIED,
                 "snapshot of a camera of another device",
             )
-        if len(snapshot.jpeg) > MAX_SNAPSHOT_BYTES or not snapshot.jpeg.startswith(b"\xff\xd8"):
+        if len(snapshot.jpeg) > MAX_SNAPSHOT_BYTES:
+            return _rejection(
+                snapshot.camera_id,
+                0,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"snapshot of {len(snapshot.jpeg)} bytes exceeds the limit of {MAX_SNAPSHOT_BYTES}",
+            )
+        if not snapshot.jpeg.startswith(b"\xff\xd8"):
             return _rejection(
                 snapshot.camera_id, 0, grpc.StatusCode.INVALID_ARGUMENT, "snapshot is not a JPEG"
             )
         from server.inventory.services import camera_store_snapshot
 
-        await sync_to_async(camera_store_snapshot)(camera_id=snapshot.camera_id, jpeg=snapshot.jpeg)
+        await sync_to_async(camera_store_snapshot)(
+            camera_id=snapshot.camera_id, jpeg=snapshot.jpeg, capture_time_us=snapshot.capture_time_us
+        )
         return None
+
+    async def _send_snapshot_requests(
+        self, state: _StreamState, outbox: asyncio.Queue[edge_service_pb2.ServerMessage | _Abort | None]
+    ) -> None:
+        """Snapshot requests are rows in the database (POST /api/cameras/<id>/snapshot/ from any process):
+        claim those of this device's cameras and send one command each down this stream."""
+        from server.inventory.services import camera_claim_snapshot_requests
+
+        claimed = await sync_to_async(camera_claim_snapshot_requests)(camera_ids=state.identity.camera_ids)
+        for camera_id in claimed:
+            command = edge_service_pb2.Command(
+                kind=edge_service_pb2.COMMAND_KIND_CAPTURE_SNAPSHOT, camera_id=camera_id
+            )
+            await outbox.put(edge_service_pb2.ServerMessage(command=command))
 
     async def _ack_loop(
         self, state: _StreamState, outbox: asyncio.Queue[edge_service_pb2.ServerMessage | _Abort | None]
@@ -305,14 +328,16 @@ class EdgeServicer:
         self, state: _StreamState, outbox: asyncio.Queue[edge_service_pb2.ServerMessage | _Abort | None]
     ) -> None:
         acked = self._pipeline.acked_sequences(state.identity.camera_ids)
-        changed = {cid: seq for cid, seq in acked.items() if state.last_acked.get(cid) != seq and seq > 0}
+        changed = {key: seq for key, seq in acked.items() if state.last_acked.get(key) != seq and seq > 0}
         if not changed:
             return
         state.last_acked.update(changed)
         ack = edge_service_pb2.Ack(
             cameras=[
-                edge_service_pb2.CameraAck(camera_id=cid, highest_contiguous_sequence=seq)
-                for cid, seq in sorted(changed.items())
+                edge_service_pb2.CameraAck(
+                    camera_id=cid, sequence_epoch=epoch, highest_contiguous_sequence=seq
+                )
+                for (cid, epoch), seq in sorted(changed.items())
             ]
         )
         await outbox.put(edge_service_pb2.ServerMessage(ack=ack))
@@ -335,6 +360,7 @@ class EdgeServicer:
                 for camera_id in identity.camera_ids ^ state.identity.camera_ids:
                     self._pipeline.forget_camera(camera_id)
             state.identity = identity
+            await self._send_snapshot_requests(state, outbox)
             if identity.config_revision != state.config_revision:
                 config = await sync_to_async(device_configuration)(device_id=identity.device_id)
                 state.config_revision = config.revision
@@ -345,7 +371,8 @@ class EdgeServicer:
 class _StreamState:
     identity: DeviceIdentity
     config_revision: int = 0
-    last_acked: dict[int, int] = field(default_factory=dict)
+    # (camera, sequence epoch) -> the sequence last acked on this stream
+    last_acked: dict[tuple[int, int], int] = field(default_factory=dict)
 
 
 def _rejection(

@@ -34,6 +34,7 @@ from server.fusion.types import CameraObservations, FusedFrame, FusionConfig
 from server.ingest.pipeline import CameraRuntime, PointSink
 from server.ingest.validation import DecodedFrame
 from server.insights.recorder import InsightsRecorder
+from server.livestate import LivePerson, LiveState, SiteSnapshot
 from server.observability.metrics import record_camera_skews
 from server.realtime.events import live_positions_event
 from server.realtime.publisher import LivePublisher
@@ -76,6 +77,7 @@ class _SiteState:
     exits_since: dict[int, int] = field(default_factory=dict)
     latest_contacts: list[tuple[int, int, float]] = field(default_factory=list)
     last_fused: FusedFrame | None = None
+    last_live_state_us: int | None = None
     # Capture time of the newest frame the fusion released (applied): later ones wait in its reorder buffer.
     released_until_us: int | None = None
 
@@ -93,10 +95,12 @@ class SiteAnalyticsProcessor:
         load_setup: Callable[[int], SiteSetup],
         load_identities: Callable[[int], Mapping[int, PersonIdentity]],
         on_alert: AlertHandler,
-        on_live: Callable[[int, FusedFrame], None] | None = None,
+        live_state: LiveState | None = None,
+        live_state_hz: float = 5.0,
         occupancy_sample_s: float = 1.0,
         positions_sample_hz: float = 1.0,
         arrival_jitter_us: int = 0,
+        recover_site: Callable[[int], object] | None = None,
     ) -> None:
         self._publisher = publisher
         self._points = points
@@ -104,16 +108,22 @@ class SiteAnalyticsProcessor:
         self._load_setup = load_setup
         self._load_identities = load_identities
         self._on_alert = on_alert
-        self._on_live = on_live
+        self._live_state = live_state
+        # The live state (badge binding, occupancy, who is where; shared by every process with Redis) is written
+        # at the live push rate, by capture time, not per frame.
+        self._live_state_period_us = int(1e6 / live_state_hz) if live_state_hz > 0 else 0
         self._occupancy_period_us = int(occupancy_sample_s * 1e6)
         self._positions = PositionSampler(1.0 / positions_sample_hz) if positions_sample_hz > 0 else None
         # Each camera's frames come over one ordered gRPC stream, so they need no jitter allowance by default:
         # every microsecond of it is added to the live latency (the reorder buffer holds frames that long).
         self._arrival_jitter_us = arrival_jitter_us
         self._sites: dict[int, _SiteState] = {}
-        # Per camera: (capture time, sequence) of the frames given to the fusion and maybe not applied yet.
-        self._held: dict[int, tuple[_SiteState, deque[tuple[int, int]]]] = {}
-        self.latest_counters: dict[int, dict[str, Any]] = {}
+        # Called (in a worker thread) before a site's analytics start in this process: e.g. the recorder's
+        # `close_left_open`, which ends what a crashed process left open.
+        self._recover_site = recover_site
+        # Per camera: (capture time, sequence epoch, sequence) of the frames given to the fusion and maybe not
+        # applied yet.
+        self._held: dict[int, tuple[_SiteState, deque[tuple[int, int, int]]]] = {}
         self.errors = 0
         self.frames = 0
         self.cost_us_total = 0
@@ -121,7 +131,8 @@ class SiteAnalyticsProcessor:
     # ---- configuration (async, off the hot path) ----------------------------------------------------------------
     async def prepare(self, camera: CameraRuntime) -> None:
         if camera.site_id not in self._sites:
-            await sync_to_async(self._recorder.close_left_open)(camera.site_id)
+            if self._recover_site is not None:
+                await sync_to_async(self._recover_site)(camera.site_id)
             setup = await sync_to_async(self._load_setup)(camera.site_id)
             identities = await sync_to_async(self._load_identities)(camera.site_id)
             if camera.site_id not in self._sites:
@@ -187,8 +198,9 @@ class SiteAnalyticsProcessor:
                 logger.exception("refreshing site configuration failed")
 
     # ---- the ack barrier (server.ingest.pipeline) -----------------------------------------------------------------
-    def held_from(self, camera_id: int) -> int | None:
-        """The lowest sequence of `camera_id` waiting in its site's fusion reorder buffer (None: none waits)."""
+    def held_from(self, camera_id: int, epoch: int = 0) -> int | None:
+        """The lowest sequence of `camera_id` (of sequence epoch `epoch`) waiting in its site's fusion reorder
+        buffer (None: none waits)."""
         entry = self._held.get(camera_id)
         if entry is None:
             return None
@@ -196,7 +208,8 @@ class SiteAnalyticsProcessor:
         released = state.released_until_us
         while waiting and released is not None and waiting[0][0] <= released:
             waiting.popleft()
-        return min(sequence for _, sequence in waiting) if waiting else None
+        held = [sequence for _, e, sequence in waiting if e == epoch]
+        return min(held) if held else None
 
     def checkpoint(self) -> None:
         """Hand the heat accumulated in each site's open heat-map bucket to the recorder, so that the barrier
@@ -227,7 +240,7 @@ class SiteAnalyticsProcessor:
         held = self._held.get(camera.camera_id)
         if held is None or held[0] is not state:
             held = self._held[camera.camera_id] = (state, deque())
-        held[1].append((frame.capture_time_us, frame.sequence))
+        held[1].append((frame.capture_time_us, frame.sequence_epoch, frame.sequence))
         try:
             fused_frames = state.fusion.update_frames(observations)
             if fused_frames:
@@ -275,16 +288,19 @@ class SiteAnalyticsProcessor:
             ]
         present = set(fused.global_ids.tolist())
         contacts = [c for c in state.latest_contacts if c[0] in present and c[1] in present]
-        self.latest_counters[site_id] = {
-            "time_us": fused.time_us,
-            "site": update.site_occupancy,
-            "zones": [{"zone_id": k, "count": v} for k, v in update.zone_occupancy.items()],
-        }
-        if self._on_live is not None:
-            self._on_live(site_id, fused)
+        self._publish_live_state(state, fused, update)
         names, identities = state.names, state.identities
         self._publisher.publish(site_id, lambda: self._live_event(names, identities, fused, update, contacts))
         self._write_series(state, fused, update)
+
+    def _publish_live_state(self, state: _SiteState, fused: FusedFrame, update: AnalyticsUpdate) -> None:
+        if self._live_state is None:
+            return
+        last = state.last_live_state_us
+        if last is not None and 0 <= fused.time_us - last < self._live_state_period_us:
+            return
+        state.last_live_state_us = fused.time_us
+        self._live_state.publish(live_snapshot(fused, update, state.identities))
 
     def _write_series(self, state: _SiteState, fused: FusedFrame, update: AnalyticsUpdate) -> None:
         """Time series (server.timeseries.measurements): positions and occupancy at reduced rates, zone entries
@@ -329,7 +345,7 @@ class SiteAnalyticsProcessor:
         update: AnalyticsUpdate,
         contacts: Sequence[tuple[int, int, float]],
     ) -> dict[str, Any]:
-        zone_of = dict(zip(update.global_ids.tolist(), update.zone_ids.tolist(), strict=False))
+        zones_of = person_zone_ids(update)
         persons = []
         for pid, (x, y), (vx, vy) in zip(
             fused.global_ids.tolist(), fused.floor_xy_m.tolist(), fused.velocities_mps.tolist(), strict=True
@@ -346,9 +362,10 @@ class SiteAnalyticsProcessor:
                 person["name"] = name
                 identity = identities[pid]
                 person["employee_id"] = identity.employee_id
-            zone_id = zone_of.get(pid, -1)
-            if zone_id >= 0:
-                person["zone_id"] = zone_id
+            zone_ids = zones_of.get(pid, ())
+            if zone_ids:
+                person["zone_id"] = zone_ids[0]
+                person["zone_ids"] = list(zone_ids)
             persons.append(person)
         return live_positions_event(
             site_id=fused.site_id,
@@ -363,6 +380,44 @@ class SiteAnalyticsProcessor:
 
     def snapshot_cost_us(self) -> float:
         return self.cost_us_total / self.frames if self.frames else 0.0
+
+
+def person_zone_ids(update: AnalyticsUpdate) -> dict[int, tuple[int, ...]]:
+    """Global id -> the zones the person is in (the analytics' open visits, as the zone occupancy counts them),
+    for the persons in at least one zone."""
+    rows, columns = np.nonzero(update.in_zone)
+    ids, zone_ids = update.global_ids.tolist(), update.zone_ids.tolist()
+    zones: dict[int, list[int]] = {}
+    for row, column in zip(rows.tolist(), columns.tolist(), strict=True):
+        zones.setdefault(ids[row], []).append(zone_ids[column])
+    return {pid: tuple(found) for pid, found in zones.items()}
+
+
+def live_snapshot(
+    fused: FusedFrame, update: AnalyticsUpdate, identities: Mapping[int, PersonIdentity]
+) -> SiteSnapshot:
+    """The site's live state after `fused`: every person with position, zones and identity, and the counters."""
+    zones_of = person_zone_ids(update)
+    persons = []
+    for pid, (x, y) in zip(fused.global_ids.tolist(), fused.floor_xy_m.tolist(), strict=True):
+        identity = identities.get(pid)
+        persons.append(
+            LivePerson(
+                person_id=pid,
+                x_m=x,
+                y_m=y,
+                zone_ids=zones_of.get(pid, ()),
+                employee_id=identity.employee_id if identity is not None else None,
+                name=(identity.display_name or "") if identity is not None else "",
+            )
+        )
+    return SiteSnapshot(
+        site_id=fused.site_id,
+        time_us=fused.time_us,
+        persons=tuple(persons),
+        site_occupancy=update.site_occupancy,
+        zone_occupancy=dict(update.zone_occupancy),
+    )
 
 
 def _violation_points(site_id: int, update: AnalyticsUpdate) -> list[Point]:

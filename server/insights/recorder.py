@@ -26,6 +26,7 @@ from server.fusion.types import FusedFrame
 from server.insights.models import (
     DistancingViolation,
     HeatmapHour,
+    HeatmapSlice,
     PersonVisit,
     ZoneDwell,
     ZoneTransition,
@@ -56,6 +57,7 @@ class _Pending:
     transitions: list[ZoneTransition] = field(default_factory=list)
     violations: dict[tuple[int, int, int, int], DistancingViolation] = field(default_factory=dict)
     heat: dict[tuple[int, int], _HeatHour] = field(default_factory=dict)
+    heat_slices: list[HeatmapSlice] = field(default_factory=list)
 
     def empty(self) -> bool:
         return not (
@@ -65,6 +67,7 @@ class _Pending:
             or self.transitions
             or self.violations
             or self.heat
+            or self.heat_slices
         )
 
     def count(self) -> int:
@@ -75,6 +78,7 @@ class _Pending:
             + len(self.transitions)
             + len(self.violations)
             + len(self.heat)
+            + len(self.heat_slices)
         )
 
 
@@ -196,6 +200,7 @@ class InsightsRecorder:
                 self._pending.heat[(site_id, hour_us)] = hour
             np.add.at(hour.person_s, bucket.cell_index, bucket.person_s)
             np.add.at(hour.displacement, bucket.cell_index, bucket.displacement_m)
+            self._pending.heat_slices.append(_heat_slice(site_id, bucket, grid))
 
     def end_visits(self, site_id: int, persons: list[tuple[int, int]]) -> None:
         """End the open visits of (person id, last seen µs) pairs, e.g. at shutdown."""
@@ -371,6 +376,7 @@ def _singles(pending: _Pending) -> Iterable[_Pending]:
     yield from (one(transitions=[t]) for t in pending.transitions)
     yield from (one(violations={k: v}) for k, v in pending.violations.items())
     yield from (one(heat={k: h}) for k, h in pending.heat.items())
+    yield from (one(heat_slices=[h]) for h in pending.heat_slices)
 
 
 def _merge_back(target: _Pending, failed: _Pending) -> None:
@@ -378,6 +384,7 @@ def _merge_back(target: _Pending, failed: _Pending) -> None:
     target.visits_ended[:0] = failed.visits_ended
     target.dwells[:0] = failed.dwells
     target.transitions[:0] = failed.transitions
+    target.heat_slices[:0] = failed.heat_slices
     for key, violation in failed.violations.items():
         target.violations.setdefault(key, violation)
     for hour_key, hour in failed.heat.items():
@@ -416,7 +423,77 @@ def _write(pending: _Pending) -> int:
         rows += len(pending.violations)
     for (site_id, hour_us), hour in pending.heat.items():
         rows += _add_heat_hour(site_id, hour_us, hour)
+    rows += _add_heat_slices(pending.heat_slices)
     return rows
+
+
+def _sparse_sum(
+    parts: Sequence[tuple[bytes, bytes, bytes, bytes]],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Sum sparse (cell_index, person_s, dx, dy) blobs cell by cell."""
+    cells = np.concatenate([np.frombuffer(c, dtype="<i4").astype(np.int64) for c, _, _, _ in parts])
+    unique, inverse = np.unique(cells, return_inverse=True)
+
+    def summed(column: int) -> npt.NDArray[np.float64]:
+        values = np.concatenate([np.frombuffer(part[column], dtype="<f4") for part in parts])
+        return np.bincount(inverse, weights=values, minlength=unique.size).astype(np.float64)
+
+    return unique.astype(np.int64), summed(1), summed(2), summed(3)
+
+
+def _add_heat_slices(slices: Sequence[HeatmapSlice]) -> int:
+    """One slice row per site, bucket and grid: the barrier records an open bucket in parts, which are added to
+    the row of their bucket (and to each other) instead of becoming rows of their own."""
+    grouped: dict[tuple[int, datetime, int, int, float], list[HeatmapSlice]] = {}
+    for piece in slices:
+        key = (piece.site_id, piece.start, piece.columns, piece.rows, piece.cell_m)
+        grouped.setdefault(key, []).append(piece)
+    for (site_id, start, columns, rows, cell_m), pieces in grouped.items():
+        existing = (
+            HeatmapSlice.objects.select_for_update()
+            .filter(site_id=site_id, start=start, columns=columns, rows=rows, cell_m=cell_m)
+            .first()
+        )
+        target = existing or HeatmapSlice(
+            site_id=site_id,
+            start=start,
+            duration_s=pieces[0].duration_s,
+            columns=columns,
+            rows=rows,
+            cell_m=cell_m,
+        )  # the pieces stay as they are: a failed attempt gives them back for the next one
+        parts = [
+            (bytes(p.cell_index), bytes(p.person_s), bytes(p.displacement_x_m), bytes(p.displacement_y_m))
+            for p in ([existing] if existing is not None else []) + pieces
+        ]
+        cells, person_s, dx, dy = _sparse_sum(parts)
+        target.cell_index = cells.astype("<i4").tobytes()
+        target.person_s = person_s.astype("<f4").tobytes()
+        target.displacement_x_m = dx.astype("<f4").tobytes()
+        target.displacement_y_m = dy.astype("<f4").tobytes()
+        target.save()
+    return len(grouped)
+
+
+def _heat_slice(site_id: int, bucket: HeatmapBucket, grid: FloorGrid) -> HeatmapSlice:
+    """The bucket's cells summed per cell (a bucket has one row per person counted), sparse."""
+    cells, inverse = np.unique(np.asarray(bucket.cell_index, dtype=np.int64), return_inverse=True)
+    person_s = np.bincount(inverse, weights=bucket.person_s, minlength=cells.size)
+    displacement = np.asarray(bucket.displacement_m, dtype=np.float64).reshape(-1, 2)
+    dx = np.bincount(inverse, weights=displacement[:, 0], minlength=cells.size)
+    dy = np.bincount(inverse, weights=displacement[:, 1], minlength=cells.size)
+    return HeatmapSlice(
+        site_id=site_id,
+        start=to_datetime(bucket.bucket_start_us),
+        duration_s=bucket.bucket_s,
+        columns=grid.nx,
+        rows=grid.ny,
+        cell_m=grid.cell_m,
+        cell_index=cells.astype("<i4").tobytes(),
+        person_s=person_s.astype("<f4").tobytes(),
+        displacement_x_m=dx.astype("<f4").tobytes(),
+        displacement_y_m=dy.astype("<f4").tobytes(),
+    )
 
 
 def _add_heat_hour(site_id: int, hour_us: int, hour: _HeatHour) -> int:

@@ -90,10 +90,7 @@ def validate_polygon(polygon: object, field: str = "polygon") -> list[list[float
         raise GeometryError(field, f"polygon has {points.shape[0]} vertices, at least 3 are needed")
     if not np.all(np.isfinite(points)):
         raise GeometryError(field, "polygon coordinates must be finite numbers")
-    x, y = points[:, 0], points[:, 1]
-    area = 0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))
-    if abs(area) < 1e-6:
-        raise GeometryError(field, "polygon has zero area")
+    # Crossing edges first: a symmetric bow-tie's signed areas cancel, and "zero area" would hide the real fault.
     n = points.shape[0]
     for i in range(n):
         a, b = points[i], points[(i + 1) % n]
@@ -103,9 +100,49 @@ def validate_polygon(polygon: object, field: str = "polygon") -> list[list[float
             c, d = points[j], points[(j + 1) % n]
             if _segments_cross(a, b, c, d):
                 raise GeometryError(
-                    field, f"polygon edges {i} and {j} cross: the polygon is self-intersecting"
+                    field,
+                    f"polygon edges {i} and {j} cross: the polygon is self-intersecting "
+                    "(click the corners in order around the area)",
                 )
+    if abs(polygon_area(points)) < 1e-6:
+        raise GeometryError(field, "polygon has zero area (its corners lie on one line or coincide)")
     return [[float(px), float(py)] for px, py in points]
+
+
+def polygon_area(points: npt.NDArray[np.float64]) -> float:
+    """Signed area (shoelace) of an (n, 2) vertex array."""
+    x, y = points[:, 0], points[:, 1]
+    return 0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))
+
+
+def area_inside_rect(polygon: Sequence[Sequence[float]], rect: tuple[float, float, float, float]) -> float:
+    """Area of a simple polygon that lies inside the axis-aligned rectangle (x0, y0, x1, y1)
+    (Sutherland-Hodgman clipping)."""
+    x0, y0, x1, y1 = rect
+    clipped = [(float(p[0]), float(p[1])) for p in polygon]
+    edges = ((0, x0, 1.0), (0, x1, -1.0), (1, y0, 1.0), (1, y1, -1.0))  # keep side: sign * (v - bound) >= 0
+    for axis, bound, sign in edges:
+        if not clipped:
+            return 0.0
+        kept: list[tuple[float, float]] = []
+        for k, current in enumerate(clipped):
+            previous = clipped[k - 1]
+            inside_now = sign * (current[axis] - bound) >= 0
+            inside_before = sign * (previous[axis] - bound) >= 0
+            if inside_now != inside_before:
+                t = (bound - previous[axis]) / (current[axis] - previous[axis])
+                kept.append(
+                    (
+                        previous[0] + t * (current[0] - previous[0]),
+                        previous[1] + t * (current[1] - previous[1]),
+                    )
+                )
+            if inside_now:
+                kept.append(current)
+        clipped = kept
+    if len(clipped) < 3:
+        return 0.0
+    return abs(polygon_area(np.asarray(clipped, dtype=np.float64)))
 
 
 def _segments_cross(

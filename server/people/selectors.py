@@ -7,11 +7,8 @@ from typing import TypedDict
 
 from django.db.models import QuerySet
 
-from server.people import live_registry
+from server.livestate import MATCH_TOLERANCE_US, live_state
 from server.people.models import Employee, IdentityBinding, SecurityLevel, ZonePermission
-
-# A badge event is matched against the live positions closest in time, if no further apart than this.
-LIVE_MATCH_TOLERANCE_US = 2_000_000
 
 PersonId = int
 
@@ -26,10 +23,12 @@ class PersonIdentity(TypedDict):
 
 
 def live_persons_near(site_id: int, x_m: float, y_m: float, time_us: int) -> list[tuple[PersonId, float]]:
-    """Tracked persons of the site at `time_us` (± LIVE_MATCH_TOLERANCE_US) with their distance in metres to
-    (x_m, y_m), nearest first. Reads the in-process registry the fusion runtime fills."""
-    persons = live_registry.registry.snapshot_at(site_id, time_us, tolerance_us=LIVE_MATCH_TOLERANCE_US)
-    candidates = [(person_id, math.hypot(px - x_m, py - y_m)) for person_id, (px, py, _) in persons.items()]
+    """Tracked persons of the site at `time_us` (the live snapshot closest in time, within 2 s) with their
+    distance in metres to (x_m, y_m), nearest first. Reads the live state (server.livestate), which the site's
+    fusion fills in whichever process runs it. Raises LiveStateUnavailableError when it cannot be read."""
+    snapshot = live_state().at(site_id, time_us, tolerance_us=MATCH_TOLERANCE_US)
+    persons = snapshot.persons if snapshot is not None else ()
+    candidates = [(p.person_id, math.hypot(p.x_m - x_m, p.y_m - y_m)) for p in persons]
     candidates.sort(key=lambda item: (item[1], item[0]))
     return candidates
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 from server.api.errors import ApplicationError, ConflictError, FieldError
 from server.audit.services import Actor, audit_record, audited_create, audited_delete, audited_update
 from server.inventory.models import Site, Zone
+from server.livestate import LiveStateUnavailableError, badge_max_delay_s
 from server.people import selectors
 from server.people.models import BindingSource, Employee, IdentityBinding, SecurityLevel, ZonePermission
 from server.people.signals import identities_changed_on_commit
@@ -201,10 +202,11 @@ def badge_event_bind(
     max_distance_m: float | None = None,
 ) -> BadgeBinding:
     """An access-control event: bind the badge's employee to the tracked person nearest to the reader at
-    `time`.
+    `time` (default: now). A read delivered late is bound against the positions of its own time, if it is at
+    most BADGE_MAX_DELAY_S old.
 
     `candidates_fn(site_id, x_m, y_m, time_us)` lists (person_id, distance_m), nearest first; by default the
-    live registry (`selectors.live_persons_near`)."""
+    live state (`selectors.live_persons_near`)."""
     employee = selectors.employee_by_badge(badge_id.strip())
     if employee is None:
         raise FieldError("badge_id", f"no employee has badge {badge_id!r}", code="unknown_badge")
@@ -212,10 +214,27 @@ def badge_event_bind(
         raise FieldError(
             "badge_id", f"badge {badge_id!r} belongs to an inactive employee", code="inactive_employee"
         )
-    moment = time or timezone.now()
+    now = timezone.now()
+    moment = time or now
+    max_delay_s = badge_max_delay_s()
+    if (now - moment).total_seconds() > max_delay_s:
+        raise FieldError(
+            "time",
+            f"the badge read is {(now - moment).total_seconds():.0f} s old; reads older than {max_delay_s:g} s "
+            "cannot be matched to a tracked person (BADGE_MAX_DELAY_S)",
+            code="badge_read_too_old",
+        )
     find = candidates_fn or selectors.live_persons_near
     radius_m = badge_match_radius_m() if max_distance_m is None else max_distance_m
-    candidates = sorted(find(site.pk, reader_x_m, reader_y_m, time_to_us(moment)), key=lambda c: c[1])
+    try:
+        found = find(site.pk, reader_x_m, reader_y_m, time_to_us(moment))
+    except LiveStateUnavailableError as err:
+        raise ApplicationError(
+            "the live positions cannot be read now; send the badge event again",
+            code="live_state_unavailable",
+            status_code=503,
+        ) from err
+    candidates = sorted(found, key=lambda c: c[1])
     in_reach = [c for c in candidates if c[1] <= radius_m]
     if not in_reach:
         raise ApplicationError(

@@ -1,4 +1,8 @@
-"""WebSocket consumers: authenticate, join the site's groups, forward events. No business logic here."""
+"""WebSocket consumers: authenticate, join the site's groups, forward events. No business logic here.
+
+The login and the site are checked on connect and again every `WS_AUTH_RECHECK_S` seconds: a socket closes with
+4401 when its session ended (logout, password change, user deactivated or deleted), 4403 when the user lost the
+live-view permission and 4404 when the site does not exist (any more)."""
 
 from __future__ import annotations
 
@@ -9,31 +13,52 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 from redis.exceptions import RedisError
 
 from server.accounts.roles import can_watch_live
+from server.accounts.sessions import session_user
+from server.inventory.models import Site
 from server.observability import metrics
 from server.realtime.groups import site_alerts_group, site_health_group, site_live_group
 
 logger = logging.getLogger(__name__)
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_NO_SITE = 4404
+
+
+def refusal_code(*, session_key: str | None, site_id: int) -> int | None:
+    """Why this socket may not (any more) watch the site: a close code, or None when it may."""
+    user = session_user(session_key)
+    if user is None:
+        return CLOSE_UNAUTHENTICATED
+    if not can_watch_live(user):
+        return CLOSE_FORBIDDEN
+    if not Site.objects.filter(pk=site_id).exists():
+        return CLOSE_NO_SITE
+    return None
 
 
 class SiteConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     """ws/sites/<site_id>/ : live positions, counters, alerts, siren and health of one site."""
 
     groups_joined: list[str]
+    recheck_task: asyncio.Task[None] | None = None
 
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
-            await self.close(code=4401)
+            await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        if not await database_sync_to_async(can_watch_live)(user):
-            await self.close(code=4403)
+        site_id = int(self.scope["url_route"]["kwargs"]["site_id"])
+        refused = await self._refusal(site_id)
+        if refused is not None:
+            await self.close(code=refused)
             return
         metrics.websocket_opened()
         self.counted = True
-        site_id = int(self.scope["url_route"]["kwargs"]["site_id"])
         self.groups_joined = [
             site_live_group(site_id),
             site_alerts_group(site_id),
@@ -44,6 +69,28 @@ class SiteConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             return
         await self.accept()
         await self.send_json({"type": "hello", "site_id": site_id, "user": user.get_username()})
+        self.recheck_task = asyncio.create_task(self._recheck(site_id))
+
+    async def _refusal(self, site_id: int) -> int | None:
+        session = self.scope.get("session")
+        key = getattr(session, "session_key", None) if session is not None else None
+        code: int | None = await database_sync_to_async(refusal_code)(session_key=key, site_id=site_id)
+        return code
+
+    async def _recheck(self, site_id: int) -> None:
+        """Close the socket once its login or its site is no longer good."""
+        interval_s = float(settings.WS_AUTH_RECHECK_S)
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                refused = await self._refusal(site_id)
+            except Exception as err:  # the database is away: keep the socket, try again next time
+                logger.warning("WebSocket re-check failed: %s", err)
+                continue
+            if refused is not None:
+                logger.info("closing WebSocket of site %s: %s", site_id, refused)
+                await self.close(code=refused)
+                return
 
     async def _join_groups(self, attempts: int = 3) -> bool:
         """Join the site's groups; a pooled connection that Redis closed (restart) fails once, so retry."""
@@ -59,6 +106,8 @@ class SiteConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         return False
 
     async def disconnect(self, code: int) -> None:
+        if self.recheck_task is not None and self.recheck_task is not asyncio.current_task():
+            self.recheck_task.cancel()
         if getattr(self, "counted", False):
             metrics.websocket_closed()
         for group in getattr(self, "groups_joined", []):

@@ -41,6 +41,8 @@ export interface Camera {
   device: number | null;
   name: string;
   source_uri: string;
+  /** A source login is stored (it is write-only: `source_username` / `source_password`). */
+  source_has_credentials: boolean;
   analysis_rate_hz: number;
   enabled: boolean;
   homography: number[][] | null;
@@ -48,6 +50,12 @@ export interface Camera {
   reprojection_error_cm: number | null;
   floor_region: XY[];
   snapshot: string | null;
+  /** When the camera captured the stored snapshot (edge box clock). */
+  snapshot_captured_at: string | null;
+  /** When someone last asked the edge box for a snapshot. */
+  snapshot_requested_at: string | null;
+  /** The request has not been sent down the box's stream yet (the box is not connected, or within 2 s). */
+  snapshot_pending: boolean;
   last_frame_at: string | null;
 }
 
@@ -224,7 +232,10 @@ export interface LivePerson {
   camera_id?: number;
   name?: string;
   employee_id?: number;
+  /** The first of `zone_ids` (older servers send only this). */
   zone_id?: number;
+  /** Every zone the person is in, from the server's analytics (zones may overlap). */
+  zone_ids?: number[];
   vx_mps?: number;
   vy_mps?: number;
 }

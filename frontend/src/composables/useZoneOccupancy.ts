@@ -15,8 +15,12 @@ export function useZoneOccupancy(): ComputedRef<ZoneCount[]> {
   return computed(() => {
     const fromServer = live.counters.zone_occupancy;
     return siteState.zones.map((zone) => {
+      // With the server's analytics (it sends counters) each person's zones are those it counts them in (none
+      // when absent); per-camera tracks without analytics are placed by geometry.
       const inside = persons.value.filter((p) =>
-        p.zone_id !== undefined ? p.zone_id === zone.id : pointInPolygon(p.x_m, p.y_m, zone.polygon),
+        fromServer
+          ? (p.zone_ids ?? (p.zone_id !== undefined ? [p.zone_id] : [])).includes(zone.id)
+          : pointInPolygon(p.x_m, p.y_m, zone.polygon),
       );
       const serverCount = fromServer ? fromServer[String(zone.id)] : undefined;
       return {

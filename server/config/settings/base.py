@@ -64,6 +64,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "server.api.middleware.ApiErrorMiddleware",  # first: sees every answer under /api/
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -72,9 +73,11 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "server.config.security_headers.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "server.config.urls"
+CSRF_FAILURE_VIEW = "server.api.middleware.csrf_failure"
 ASGI_APPLICATION = "server.config.asgi.application"
 
 TEMPLATES = [
@@ -143,13 +146,39 @@ INGEST_MAX_FUTURE_S = int(os.environ.get("INGEST_MAX_FUTURE_S", "300"))
 INGEST_REORDER_WINDOW = int(os.environ.get("INGEST_REORDER_WINDOW", "256"))
 INGEST_ACK_INTERVAL_MS = int(os.environ.get("INGEST_ACK_INTERVAL_MS", "200"))
 INGEST_AUTH_RECHECK_S = float(os.environ.get("INGEST_AUTH_RECHECK_S", "2"))
+# How often an open WebSocket re-checks its session, permission and site (closes when one is gone).
+WS_AUTH_RECHECK_S = float(os.environ.get("WS_AUTH_RECHECK_S", "5"))
 LIVE_PUSH_HZ = float(os.environ.get("LIVE_PUSH_HZ", "5"))
 POSITIONS_SAMPLE_HZ = float(os.environ.get("POSITIONS_SAMPLE_HZ", "1"))
+# How late a badge read may arrive and still be bound against the positions of its own time; the live state keeps
+# that much position history (server.livestate).
+BADGE_MAX_DELAY_S = float(os.environ.get("BADGE_MAX_DELAY_S", "30"))
 # Fusion + analytics in the ingest process; off = per-camera tracks pushed live, no analytics (ingest-only tiers).
 INGEST_SITE_ANALYTICS = env_bool("INGEST_SITE_ANALYTICS", True)
 # How far a camera's own frames may arrive out of capture order before fusion drops them as late. Frames of a
 # camera share one ordered stream, so 0 by default; each millisecond here adds to the live latency.
 FUSION_ARRIVAL_JITTER_MS = float(os.environ.get("FUSION_ARRIVAL_JITTER_MS", "0"))
+
+# The Django cache: shared by every process through Redis when REDIS_URL is set (login limits, DRF throttles).
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "retail",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Every password check (dashboard login, Django admin login) goes through the limits of server.accounts.throttle.
+AUTHENTICATION_BACKENDS = ["server.accounts.backends.ThrottledModelBackend"]
+AUTH_ACCOUNT_MAX_FAILURES = int(os.environ.get("AUTH_ACCOUNT_MAX_FAILURES", "10"))
+AUTH_ACCOUNT_LOCKOUT_S = int(os.environ.get("AUTH_ACCOUNT_LOCKOUT_S", "900"))
+AUTH_CLIENT_MAX_FAILURES = int(os.environ.get("AUTH_CLIENT_MAX_FAILURES", "20"))
+AUTH_CLIENT_WINDOW_S = int(os.environ.get("AUTH_CLIENT_WINDOW_S", "300"))
+# Reverse proxies in front of the web process that append to X-Forwarded-For (0 = use the peer address).
+AUTH_NUM_PROXIES = int(os.environ.get("DJANGO_NUM_PROXIES", "0"))
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -169,10 +198,8 @@ MEDIA_URL = "/media/"
 MEDIA_ROOT = DATA_DIR / "media"
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.BasicAuthentication",
-    ],
+    # Session + CSRF only: no HTTP Basic (it sent a password with every request and bypassed the login form).
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["server.api.permissions.RolePermission"],
     "DEFAULT_PAGINATION_CLASS": "server.api.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
@@ -183,8 +210,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "server.api.exception_handlers.api_exception_handler",
     "DEFAULT_THROTTLE_RATES": {"login": "30/min"},
+    "NUM_PROXIES": AUTH_NUM_PROXIES or None,
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "server.api.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
@@ -193,7 +221,12 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Retail Vision API",
     "DESCRIPTION": "Inventory, people and access, analytics and alerts of the retail CCTV analytics server.",
     "VERSION": "0.1.0",
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    # The schema and Swagger UI need a login like the API they describe (docs/api.md).
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "server.api.schema.document_error_responses",
+    ],
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "AlertStateEnum": "server.alerts.models.AlertState",
@@ -202,6 +235,18 @@ SPECTACULAR_SETTINGS = {
         "BindingSourceEnum": "server.people.models.BindingSource",
     },
 }
+
+# Content-Security-Policy of every answer (server.config.security_headers); DJANGO_CSP="" = none. The dashboard
+# (Vite build: module scripts and styles from /static/, a Konva canvas, a WebSocket to the same origin) needs only
+# its own origin; inline styles stay allowed for style attributes (Vue, Konva, the Django admin).
+CONTENT_SECURITY_POLICY = os.environ.get(
+    "DJANGO_CSP",
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+    "font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'",
+)
+# Swagger UI at /api/docs/ loads its scripts and styles from this CDN.
+API_DOCS_CDN = "https://cdn.jsdelivr.net"
 
 LOGGING = {
     "version": 1,

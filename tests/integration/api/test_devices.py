@@ -122,6 +122,29 @@ def test_revocation_ends_authentication_and_pending_token(
     assert client.get("/api/devices", {"revoked": "true"}).json()["count"] == 1
 
 
+def test_replacing_a_box_keeps_the_device_and_its_cameras_and_refuses_only_the_old_box(
+    store: dict[str, Any], client_for: Callable[[str], Any]
+) -> None:
+    """The installer guide's "replace a broken box": one action, no revocation that would refuse the new box."""
+    client = client_for("installer")
+    device = store["device"]
+    old_secret = "s3cret-for-tests"
+    assert device_authenticate(device_id=device.pk, secret=old_secret) is not None
+    response = client.post(f"/api/devices/{device.pk}/replace", {"lifetime_h": 2}, format="json")
+    assert response.status_code == 200, response.content
+    token = response.json()["enrollment_token"]
+    assert device_authenticate(device_id=device.pk, secret=old_secret) is None  # the old box is refused now
+    credentials = device_enroll(token=token, hostname="new-box")
+    assert credentials.device_id == device.pk
+    identity = device_authenticate(device_id=device.pk, secret=credentials.secret)
+    assert identity is not None
+    assert identity.camera_ids == frozenset({store["camera"].pk})
+    detail = client.get(f"/api/devices/{device.pk}").json()
+    assert (detail["enrolled"], detail["revoked"], detail["hostname"]) == (True, False, "new-box")
+    assert AuditLog.objects.filter(action="replace", object_id=str(device.pk)).count() == 1
+    assert client_for("staff").post(f"/api/devices/{device.pk}/replace", {}, format="json").status_code == 403
+
+
 def test_camera_changes_bump_the_devices_config_revision(
     store: dict[str, Any], client_for: Callable[[str], Any]
 ) -> None:

@@ -10,18 +10,18 @@ from typing import Any
 
 import pytest
 
-from server.people import live_registry
 from server.people.models import Employee, IdentityBinding, ZonePermission
 from server.people.selectors import identities_for_site, live_persons_near
+from tests.support.live import clear_live_state, put_positions
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
 
 @pytest.fixture(autouse=True)
 def _registry() -> Iterator[None]:
-    live_registry.registry.clear()
+    clear_live_state()
     yield
-    live_registry.registry.clear()
+    clear_live_state()
 
 
 def _now_us() -> int:
@@ -37,7 +37,7 @@ def test_badge_event_binds_the_nearest_person(
     store: dict[str, Any], client_for: Callable[[str], Any]
 ) -> None:
     site = store["site"]
-    live_registry.update_site(site.pk, {1: (2.0, 2.0), 2: (5.2, 5.1), 3: (6.0, 5.0)}, _now_us())
+    put_positions(site.pk, {1: (2.0, 2.0), 2: (5.2, 5.1), 3: (6.0, 5.0)}, _now_us())
     response = _badge(client_for("staff"), site.pk, "B-100", 5.0, 5.0)
     assert response.status_code == 201, response.content
     body = response.json()
@@ -62,8 +62,8 @@ def test_badge_event_uses_the_positions_of_its_own_time(
 ) -> None:
     site = store["site"]
     now_us = _now_us()
-    live_registry.update_site(site.pk, {1: (5.0, 5.0), 2: (20.0, 5.0)}, now_us - 3_000_000)
-    live_registry.update_site(site.pk, {1: (20.0, 5.0), 2: (5.0, 5.0)}, now_us)
+    put_positions(site.pk, {1: (5.0, 5.0), 2: (20.0, 5.0)}, now_us - 3_000_000)
+    put_positions(site.pk, {1: (20.0, 5.0), 2: (5.0, 5.0)}, now_us)
     moment = datetime.fromtimestamp((now_us - 3_000_000) / 1e6, tz=UTC)
     response = _badge(client_for("staff"), site.pk, "B-100", 5.0, 5.0, time=moment.isoformat())
     assert response.status_code == 201, response.content
@@ -75,13 +75,47 @@ def test_badge_event_without_anyone_near_is_refused(
     store: dict[str, Any], client_for: Callable[[str], Any]
 ) -> None:
     site = store["site"]
-    live_registry.update_site(site.pk, {1: (15.0, 15.0)}, _now_us())
+    put_positions(site.pk, {1: (15.0, 15.0)}, _now_us())
     response = _badge(client_for("staff"), site.pk, "B-100", 0.0, 0.0)
     assert response.status_code == 404
     assert response.json()["code"] == "no_person_near_reader"
-    # Too old: the registry has nothing within the time tolerance.
-    old = (datetime.now(tz=UTC) - timedelta(minutes=5)).isoformat()
-    assert _badge(client_for("staff"), site.pk, "B-100", 15.0, 15.0, time=old).status_code == 404
+    # No positions within the time tolerance of the read.
+    earlier = (datetime.now(tz=UTC) - timedelta(seconds=8)).isoformat()
+    assert _badge(client_for("staff"), site.pk, "B-100", 15.0, 15.0, time=earlier).status_code == 404
+    assert not IdentityBinding.objects.exists()
+
+
+def test_badge_read_delivered_12_s_late_binds_against_the_positions_of_its_time(
+    store: dict[str, Any], client_for: Callable[[str], Any]
+) -> None:
+    site = store["site"]
+    now_us = _now_us()
+    # Person 1 stands at the reader when the badge is read; 12 s later person 2 does, and 1 has walked away.
+    for step in range(0, 13):
+        at_reader, away = (1, 2) if step == 0 else (2, 1)
+        put_positions(
+            site.pk, {at_reader: (5.0, 5.0), away: (5.0 + 1.2 * step, 12.0)}, now_us - (12 - step) * 10**6
+        )
+    moment = datetime.fromtimestamp((now_us - 12 * 10**6) / 1e6, tz=UTC)
+    response = _badge(client_for("staff"), site.pk, "B-100", 5.0, 5.0, time=moment.isoformat())
+    assert response.status_code == 201, response.content
+    assert response.json()["binding"]["person_id"] == 1
+    assert response.json()["binding"]["bound_at"].startswith(moment.isoformat()[:19])
+
+
+def test_badge_read_older_than_the_configured_delay_is_a_clear_error(
+    store: dict[str, Any], client_for: Callable[[str], Any], settings: Any
+) -> None:
+    site = store["site"]
+    now_us = _now_us()
+    put_positions(site.pk, {1: (5.0, 5.0)}, now_us - 12 * 10**6)
+    put_positions(site.pk, {1: (5.0, 5.0)}, now_us)
+    settings.BADGE_MAX_DELAY_S = 10
+    late = datetime.fromtimestamp((now_us - 12 * 10**6) / 1e6, tz=UTC).isoformat()
+    response = _badge(client_for("staff"), site.pk, "B-100", 5.0, 5.0, time=late)
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "badge_read_too_old"
+    assert "time" in response.json()["extra"]["fields"]
     assert not IdentityBinding.objects.exists()
 
 
@@ -89,7 +123,7 @@ def test_unknown_or_inactive_badge_is_a_field_error(
     store: dict[str, Any], client_for: Callable[[str], Any]
 ) -> None:
     site = store["site"]
-    live_registry.update_site(site.pk, {1: (1.0, 1.0)}, _now_us())
+    put_positions(site.pk, {1: (1.0, 1.0)}, _now_us())
     response = _badge(client_for("staff"), site.pk, "NOPE", 1.0, 1.0)
     assert response.status_code == 400
     assert response.json()["code"] == "unknown_badge"

@@ -29,6 +29,9 @@ BAD_POLYGONS = [
     pytest.param([[0, 0], [1, 1]], "at least 3", id="two-vertices"),
     pytest.param([[0, 0], [1, 1], [2, 2]], "zero area", id="collinear"),
     pytest.param([[0, 0], [4, 4], [4, 0], [0, 6]], "self-intersecting", id="bow-tie"),
+    pytest.param([[0, 0], [2, 2], [2, 0], [0, 2]], "self-intersecting", id="symmetric-bow-tie"),
+    pytest.param([[40, 1], [44, 1], [44, 5], [40, 5]], "outside the floor plan", id="off-plan"),
+    pytest.param([[-9, -9], [-5, -9], [-5, -5]], "outside the floor plan", id="off-plan-negative"),
     pytest.param([[0, 0], [1, 0, 5], [1, 1]], "", id="three-coordinates"),
     pytest.param("not a polygon", "", id="string"),
     pytest.param("[[0, 0], [1e400, 0], [1, 1]]", "", id="infinite"),
@@ -63,6 +66,22 @@ def test_zone_update_with_invalid_polygon_keeps_the_old_one(
         f"/api/zones/{zone.pk}", {"polygon": [[0, 0], [4, 4], [4, 0], [0, 6]]}, format="json"
     )
     _field_error(response, "polygon")
+    zone.refresh_from_db()
+    assert zone.polygon == [[0, 0], [4, 0], [4, 4], [0, 4]]
+
+
+def test_zone_partly_on_the_plan_is_accepted_and_moving_one_off_it_is_refused(
+    store: dict[str, Any], client_for: Callable[[str], Any]
+) -> None:
+    client = client_for("admin")
+    edge = [[28, 18], [33, 18], [33, 23], [28, 23]]  # the plan is 30 x 20 m: a corner overlaps
+    response = client.post(
+        "/api/zones", {"site": store["site"].pk, "name": "Edge", "polygon": edge}, format="json"
+    )
+    assert response.status_code == 201, response.content
+    zone = store["zone"]
+    moved = client.patch(f"/api/zones/{zone.pk}", {"polygon": [[31, 0], [35, 0], [35, 4]]}, format="json")
+    assert "outside the floor plan" in _field_error(moved, "polygon")
     zone.refresh_from_db()
     assert zone.polygon == [[0, 0], [4, 0], [4, 4], [0, 4]]
 

@@ -126,7 +126,7 @@ def test_barrier_makes_points_records_and_open_heat_bucket_durable_and_holds_unf
         await pipeline.flush()
 
     async_to_sync(ingest)()
-    acked = pipeline.acked_sequences(set(cameras.values()))
+    acked = {camera: seq for (camera, _), seq in pipeline.acked_sequences(set(cameras.values())).items()}
     # Time series: every point handed to the writer is in the store when the barrier returns.
     with sqlite3.connect(tmp_path / "ts.sqlite3") as db:
         (stored,) = db.execute("SELECT count(*) FROM ts_points").fetchone()
@@ -141,7 +141,8 @@ def test_barrier_makes_points_records_and_open_heat_bucket_durable_and_holds_unf
     assert dict(states.values_list("camera_id", "highest_contiguous_sequence")) == acked
     processor.flush()  # end of stream: the fusion applies what it held
     async_to_sync(pipeline.flush)()
-    assert pipeline.acked_sequences(set(cameras.values())) == last_sequence
+    acked = {camera: seq for (camera, _), seq in pipeline.acked_sequences(set(cameras.values())).items()}
+    assert acked == last_sequence
 
 
 def _frame(camera_id: int, sequence: int, t_us: int, people: dict[int, tuple[float, float]]) -> Any:

@@ -24,7 +24,14 @@ from server.analytics.types import AccessAlert
 from server.ingest.pipeline import CameraRuntime
 from server.ingest.sequencing import SequenceWindow
 from server.ingest.validation import TimeWindow, decode_frame
-from server.insights.models import DistancingViolation, HeatmapHour, PersonVisit, ZoneDwell, ZoneTransition
+from server.insights.models import (
+    DistancingViolation,
+    HeatmapHour,
+    HeatmapSlice,
+    PersonVisit,
+    ZoneDwell,
+    ZoneTransition,
+)
 from server.insights.processor import SiteAnalyticsProcessor
 from server.insights.recorder import InsightsRecorder
 from server.insights.selectors import site_setup
@@ -154,6 +161,11 @@ def test_simulated_store_records_and_endpoints_agree_with_truth() -> None:
     rows = list(HeatmapHour.objects.filter(site=site))
     stored_person_s = sum(float(np.frombuffer(bytes(r.person_s), dtype="<f4").sum()) for r in rows)
     assert stored_person_s == pytest.approx(truth.total_person_s, rel=0.05)
+    # The same person-seconds per analytics bucket (the sparse slices for sub-hour ranges).
+    slices = list(HeatmapSlice.objects.filter(site=site))
+    assert slices
+    sliced_person_s = sum(float(np.frombuffer(bytes(r.person_s), dtype="<f4").sum()) for r in slices)
+    assert sliced_person_s == pytest.approx(stored_person_s, rel=1e-4)
     # Zone entries and flow: stored dwell records ≈ true entries; every transition joins two real zones.
     dwell_count = ZoneDwell.objects.filter(site=site).count()
     assert abs(dwell_count - len(truth.entries)) <= max(3, 0.15 * len(truth.entries)), (
@@ -190,6 +202,9 @@ def test_simulated_store_records_and_endpoints_agree_with_truth() -> None:
     assert heatmap["total_person_s"] == pytest.approx(stored_person_s, rel=1e-3)
     assert sum(cell[2] for cell in heatmap["cells"]) == pytest.approx(stored_person_s, rel=1e-2)
     assert {z["zone_id"] for z in heatmap["zones"]} <= set(zone_ids.values())
+    quarters = client.get(f"/api/sites/{site.pk}/analytics/heatmap", {**params, "bucket": "15m"}).json()
+    assert len(quarters["frames"]) >= 1
+    assert sum(f["total_person_s"] for f in quarters["frames"]) == pytest.approx(stored_person_s, rel=1e-3)
     flow = client.get(f"/api/sites/{site.pk}/analytics/flow", params).json()
     assert sum(t["count"] for t in flow["transitions"]) == transitions.filter(from_zone__isnull=False).count()
     visits_api = client.get(f"/api/sites/{site.pk}/analytics/visits", {**params, "bucket": "hour"}).json()

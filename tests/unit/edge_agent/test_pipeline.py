@@ -11,7 +11,14 @@ import numpy as np
 import pytest
 
 from edge_agent.config import AgentSettings, CameraSettings
-from edge_agent.pipeline import NullSink, Pipeline, merge_camera
+from edge_agent.pipeline import (
+    SNAPSHOT_MAX_BYTES,
+    SNAPSHOT_MAX_SIDE_PX,
+    NullSink,
+    Pipeline,
+    encode_snapshot,
+    merge_camera,
+)
 from edge_agent.types import Detections, RemoteCameraConfig, RemoteDeviceConfig, TrackFlag, Tracks
 
 pytestmark = pytest.mark.timeout(60)
@@ -179,3 +186,15 @@ def test_a_failing_spool_loses_frames_but_keeps_the_pipeline_running(tmp_path: P
         pipeline.close()
     assert "disk is full" in pipeline.last_error
     assert pipeline.frames_analysed >= 5
+
+
+def test_a_snapshot_stays_within_its_size_bound() -> None:
+    noise = np.random.default_rng(1).integers(0, 256, (3000, 4000, 3), dtype=np.uint8)  # JPEG's worst case
+    jpeg = encode_snapshot(noise)
+    assert jpeg is not None
+    assert len(jpeg) <= SNAPSHOT_MAX_BYTES
+    image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert image is not None
+    assert max(image.shape[:2]) <= SNAPSHOT_MAX_SIDE_PX
+    assert image.shape[1] / image.shape[0] == pytest.approx(4 / 3, rel=0.01)  # downscaled, not distorted
+    assert encode_snapshot(noise, max_bytes=100) is None  # cannot fit: nothing rather than a broken still

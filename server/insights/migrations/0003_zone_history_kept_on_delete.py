@@ -21,7 +21,7 @@ def fill_zone_names(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("insights", "0001_initial"),
+        ("insights", "0002_heatmap_slices_per_bucket"),
         ("inventory", "0002_alter_site_options_alter_camera_analysis_rate_hz_and_more"),
     ]
 
