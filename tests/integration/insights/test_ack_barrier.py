@@ -29,7 +29,7 @@ from server.ingest.sequencing import SequenceWindow
 from server.ingest.validation import TimeWindow, decode_frame
 from server.insights import selectors
 from server.insights.models import DistancingViolation as ViolationRow
-from server.insights.models import HeatmapHour, ZoneDwell, ZoneTransition
+from server.insights.models import HeatmapHour, HeatmapSlice, ZoneDwell, ZoneTransition
 from server.insights.processor import SiteAnalyticsProcessor
 from server.insights.recorder import InsightsRecorder
 from server.insights.selectors import site_setup
@@ -143,6 +143,12 @@ def test_barrier_makes_points_records_and_open_heat_bucket_durable_and_holds_unf
     async_to_sync(pipeline.flush)()
     acked = {camera: seq for (camera, _), seq in pipeline.acked_sequences(set(cameras.values())).items()}
     assert acked == last_sequence
+    # The open bucket was recorded in two parts (by each barrier): one slice row per bucket all the same, and the
+    # slices hold what the hour rows hold.
+    slices = list(HeatmapSlice.objects.filter(site=site))
+    assert len({piece.start for piece in slices}) == len(slices) >= 3
+    sliced = sum(float(np.frombuffer(bytes(piece.person_s), dtype="<f4").sum()) for piece in slices)
+    assert sliced == pytest.approx(_person_s(site.pk), rel=1e-4)
 
 
 def _frame(camera_id: int, sequence: int, t_us: int, people: dict[int, tuple[float, float]]) -> Any:
