@@ -31,7 +31,7 @@ from server.insights.models import (
     ZoneDwell,
     ZoneTransition,
 )
-from server.inventory.models import Zone
+from server.inventory.models import Site, Zone
 from server.observability import metrics
 
 logger = logging.getLogger(__name__)
@@ -317,14 +317,15 @@ def _write_isolating(pending: _Pending) -> tuple[int, int]:
     """Write `pending` in one savepoint; when the database refuses a record, write them one by one and drop
     the refused ones. Returns (rows written, records dropped). Raises on any other database error."""
     _detach_deleted_zones(pending)
+    gone = _drop_deleted_sites(pending)
     try:
         with transaction.atomic():
             rows = _write(pending)
             _check_constraints()
-        return rows, 0
+        return rows, gone
     except _POISON as err:
         logger.warning("an analytics record was refused (%s); writing the batch record by record", err)
-    rows = dropped = 0
+    rows, dropped = 0, gone
     for single in _singles(pending):
         try:
             with transaction.atomic():
@@ -340,11 +341,41 @@ def _write_isolating(pending: _Pending) -> tuple[int, int]:
 
 def _check_constraints() -> None:
     """Check the deferred foreign keys now, inside the savepoint, instead of at commit (where one bad record
-    would fail the whole transaction)."""
+    would fail the whole transaction). PostgreSQL only: SQLite can check only whole tables, too slow for every
+    barrier; there the checks of deleted sites and zones before the write leave a race with a deletion, which
+    fails that barrier's commit, and the next barrier sees the deletion."""
     if connection.vendor == "postgresql":
         connection.check_constraints()
-    else:
-        connection.check_constraints(table_names=[ZoneDwell._meta.db_table, ZoneTransition._meta.db_table])
+
+
+def _drop_deleted_sites(pending: _Pending) -> int:
+    """Drop (log, count) the records of sites deleted since they were produced: they can never be written.
+    Returns how many were dropped."""
+    ids = (
+        {v.site_id for v in pending.visits_started}
+        | {d.site_id for d in pending.dwells}
+        | {t.site_id for t in pending.transitions}
+        | {v.site_id for v in pending.violations.values()}
+        | {site_id for site_id, _ in pending.heat}
+        | {h.site_id for h in pending.heat_slices}
+    )
+    if not ids:
+        return 0
+    missing = ids - set(Site.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    if not missing:
+        return 0
+    before = pending.count()
+    pending.visits_started[:] = [v for v in pending.visits_started if v.site_id not in missing]
+    pending.visits_ended[:] = [v for v in pending.visits_ended if v[0] not in missing]
+    pending.dwells[:] = [d for d in pending.dwells if d.site_id not in missing]
+    pending.transitions[:] = [t for t in pending.transitions if t.site_id not in missing]
+    pending.violations = {k: v for k, v in pending.violations.items() if v.site_id not in missing}
+    pending.heat = {k: h for k, h in pending.heat.items() if k[0] not in missing}
+    pending.heat_slices[:] = [h for h in pending.heat_slices if h.site_id not in missing]
+    dropped = before - pending.count()
+    metrics.record_analytics_dropped(dropped)
+    logger.error("dropped %d analytics record(s) of deleted site(s) %s", dropped, sorted(missing))
+    return dropped
 
 
 def _detach_deleted_zones(pending: _Pending) -> None:
