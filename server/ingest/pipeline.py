@@ -394,7 +394,7 @@ class IngestPipeline:
                 for checkpoint, database in taken:
                     if not database:
                         await asyncio.to_thread(checkpoint.commit)
-                failures = await sync_to_async(_persist_durably)(
+                failures, deleted = await sync_to_async(_persist_durably)(
                     [(r.camera_id, v) for r, v in snapshot], [c for c, db in taken if db]
                 )
             except BaseException:
@@ -403,7 +403,15 @@ class IngestPipeline:
                 for checkpoint in checkpoints:
                     checkpoint.abandon()
                 raise
+            for (
+                camera_id
+            ) in deleted:  # its frames are refused from now on (NOT_FOUND); nothing to save or ack
+                logger.info("camera %d was deleted: its stream state is no longer saved", camera_id)
+                self._cameras.pop(camera_id, None)
+                self.stats.unsaved_cameras.pop(camera_id, None)
             for runtime, values in snapshot:
+                if runtime.camera_id in deleted:
+                    continue
                 if runtime.camera_id in failures:
                     runtime.dirty = True
                     continue
@@ -461,9 +469,10 @@ class IngestPipeline:
 
 def _persist_durably(
     rows: list[tuple[int, dict[str, object]]], checkpoints: Sequence[Checkpoint]
-) -> dict[int, str]:
+) -> tuple[dict[int, str], set[int]]:
     """One transaction: the sinks' checkpoints, then the stream state of every camera (see `_save_states`).
-    Returns the cameras whose state could not be saved; raises when a checkpoint cannot be made durable."""
+    Returns the cameras whose state could not be saved and those deleted; raises when a checkpoint cannot be made
+    durable."""
     from django.db import close_old_connections, transaction
 
     try:
@@ -518,24 +527,32 @@ def _state_values(runtime: CameraRuntime) -> dict[str, object]:
     )
 
 
-def _save_states(rows: list[tuple[int, dict[str, object]]]) -> dict[int, str]:
-    """Save every row (inside the caller's transaction); returns the cameras whose row could not be saved, with the
-    error. All rows in one savepoint; if that fails, each row in its own, so that one bad row does not hold back the
-    others."""
-    from django.db import transaction
+def _save_states(rows: list[tuple[int, dict[str, object]]]) -> tuple[dict[int, str], set[int]]:
+    """Save every row (inside the caller's transaction). Returns the cameras whose row could not be saved, with the
+    error, and the cameras deleted meanwhile (their row is not written again; a deferred foreign key would only
+    fail at commit, with every other row). All rows in one savepoint; if that fails, each row in its own, so that
+    one bad row does not hold back the others; on PostgreSQL the deferred checks run inside each savepoint."""
+    from django.db import connection, transaction
 
-    try:
+    def save(part: list[tuple[int, dict[str, object]]]) -> None:
         with transaction.atomic():
-            for camera_id, values in rows:
+            for camera_id, values in part:
                 CameraStreamState.objects.update_or_create(camera_id=camera_id, defaults=values)
-        return {}
+            if connection.vendor == "postgresql":
+                connection.check_constraints()
+
+    existing = set(Camera.objects.filter(pk__in=[c for c, _ in rows]).values_list("pk", flat=True))
+    deleted = {c for c, _ in rows if c not in existing}
+    rows = [(c, v) for c, v in rows if c in existing]
+    failures: dict[int, str] = {}
+    try:
+        save(rows)
+        return failures, deleted
     except Exception as err:  # find the bad row(s) below and save the others
         logger.debug("saving %d stream states at once failed (%s); saving them one by one", len(rows), err)
-    failures: dict[int, str] = {}
     for camera_id, values in rows:
         try:
-            with transaction.atomic():
-                CameraStreamState.objects.update_or_create(camera_id=camera_id, defaults=values)
+            save([(camera_id, values)])
         except Exception as err:
             failures[camera_id] = f"{type(err).__name__}: {err}"
-    return failures
+    return failures, deleted

@@ -29,7 +29,7 @@ from server.ingest.sequencing import SequenceWindow
 from server.ingest.validation import TimeWindow, decode_frame
 from server.insights import selectors
 from server.insights.models import DistancingViolation as ViolationRow
-from server.insights.models import HeatmapHour, HeatmapSlice, ZoneDwell, ZoneTransition
+from server.insights.models import HeatmapHour, HeatmapSlice, PersonVisit, ZoneDwell, ZoneTransition
 from server.insights.processor import SiteAnalyticsProcessor
 from server.insights.recorder import InsightsRecorder
 from server.insights.selectors import site_setup
@@ -332,3 +332,36 @@ def test_ack_loops_arriving_during_a_barrier_share_the_next_one() -> None:
     async_to_sync(streams)()
     # The first flush; then one that was running when the other seven arrived, and one that serves them.
     assert sink.taken == 3
+
+
+def test_a_camera_deleted_mid_stream_holds_back_neither_the_others_nor_the_records() -> None:
+    site = Site.objects.create(name="Camera deleted")
+    FloorPlan.objects.create(site=site, width_m=20, height_m=10)
+    kept, deleted = (Camera.objects.create(site=site, name=name).pk for name in ("kept", "deleted"))
+    recorder = InsightsRecorder()
+    processor = _processor(recorder, ListSink())
+    pipeline = IngestPipeline(processors=[processor])
+    pipeline.add_sink(processor)
+    pipeline.add_sink(recorder)
+    t0 = time.time_ns() // 1000 - 3_600_000_000
+
+    async def stream(sequences: range) -> None:
+        for camera_id in (kept, deleted):
+            camera = await pipeline.camera(camera_id)
+            if camera is None:
+                continue
+            for sequence in sequences:
+                people = {1: (3.0, 5.0)} if camera_id == kept else {2: (9.0, 5.0)}
+                pipeline.accept(camera, _frame(camera_id, sequence, t0 + sequence * 100_000, people))
+        await pipeline.flush()
+
+    async_to_sync(stream)(range(1, 11))
+    Camera.objects.filter(pk=deleted).delete()  # its stream state goes with it (CASCADE)
+    async_to_sync(stream)(range(11, 21))  # the pipeline still holds the deleted camera's runtime: saved again
+    acked = {camera: seq for (camera, _), seq in pipeline.acked_sequences({kept, deleted}).items()}
+    assert acked[kept] >= 19
+    assert deleted not in acked
+    assert pipeline.stats.unsaved_cameras == {}
+    assert CameraStreamState.objects.filter(camera_id=kept).get().highest_contiguous_sequence == acked[kept]
+    assert recorder.stats().healthy
+    assert PersonVisit.objects.filter(site=site).count() >= 1
