@@ -230,7 +230,12 @@ def evaluate(
     def consume(frame: FusedFrame) -> None:
         nonlocal next_sample_us, busy_s, analytics, live_person_s, stored_person_s
         while edits and frame.time_us >= edits[0][0]:
-            analytics = SiteAnalytics(edits.pop(0)[1])  # as the server's refresh does
+            # As the server's refresh does: record what the old zone set measured (open visits, contacts, the
+            # open heat bucket), then restart the analytics with the new zones.
+            final = analytics.flush()
+            updates.append(final)
+            stored_person_s += sum(float(bucket.person_s.sum()) for bucket in final.heat_buckets)
+            analytics = SiteAnalytics(edits.pop(0)[1])
             report.zone_edits += 1
         while heat_reads and frame.time_us > heat_reads[0]:
             true_s = truth.person_s_before(heat_reads.pop(0))
