@@ -47,6 +47,7 @@ _START = _ID + 8
 _LAST = _ID + 9
 _ROWS = _ID + 10
 _VH = 7  # velocity of the box height
+_GATE_RATE_EXPONENT = 0.2  # see TrackerConfig.with_gates_for_rate
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +57,7 @@ class TrackerConfig:
     The defaults are not ByteTrack's MOT17 ones (high 0.5, new track 0.6, stage-1 gate 0.8 on IoU x score):
     those fit detectors whose true detections score high, and lose people a small detector scores 0.3-0.6
     (half of YOLOX-Nano's people on the sample video). Chosen on ``benchmarks/tracker_eval.py``'s noise families
-    (seeds 0-3; held-out seeds 1000+ are reported separately), where they beat every peer on every family: a
+    (seeds 0-7; held-out seeds 1000+ are reported separately), where they beat every peer on every family: a
     low high-score threshold (most detections take part in stage 1), tracks started from 0.3, pure IoU costs
     (fusing the score penalises exactly the low-score true detections) and a tighter stage-1 gate (IoU >= 0.4)
     that keeps the extra low-score false positives from stealing identities, wider for lost tracks (IoU >= 0.25),
@@ -94,9 +95,26 @@ class TrackerConfig:
             raise ValueError("lost_track_buffer_frames must be >= 0")
 
     def scaled_to_rate(self, frames_per_second: float) -> TrackerConfig:
-        """The same config with the lost-track buffer (given for 30 fps) scaled to another analysis rate."""
+        """The same config at another analysis rate: the lost-track buffer (given for 30 fps) scaled, the stage-1
+        gates widened below 30 fps (``with_gates_for_rate``)."""
         frames = max(1, round(self.lost_track_buffer_frames * frames_per_second / 30.0))
-        return replace(self, lost_track_buffer_frames=frames)
+        return replace(self.with_gates_for_rate(frames_per_second), lost_track_buffer_frames=frames)
+
+    def with_gates_for_rate(self, frames_per_second: float) -> TrackerConfig:
+        """The stage-1 gates (given for 30 fps) at another analysis rate.
+
+        Below 30 fps people move further between frames, so the IoU of a box with its track's prediction falls:
+        the admitted IoU ``1 - gate`` shrinks by ``(fps / 30) ** 0.2`` (at 8 fps IoU >= 0.4 becomes >= 0.31 for
+        tracks matched in the previous frame, >= 0.25 becomes >= 0.19 for lost ones). The exponent was chosen on
+        ``benchmarks/tracker_eval.py``'s tuning seeds: the full-rate families want the tight gates, the
+        low-frame-rate one wider ones. At and above 30 fps the gates stay as given.
+        """
+        factor = min(1.0, frames_per_second / 30.0) ** _GATE_RATE_EXPONENT if frames_per_second > 0 else 1.0
+        return replace(
+            self,
+            first_match_max_cost=1.0 - (1.0 - self.first_match_max_cost) * factor,
+            lost_match_max_cost=1.0 - (1.0 - self.lost_match_max_cost) * factor,
+        )
 
 
 def _joined(parts: list[NDArray[np.intp]]) -> NDArray[np.intp]:
