@@ -34,7 +34,6 @@ _REMOVED = np.array(float(TrackState.REMOVED))
 # reported state, so "state >= _CONFIRMED" selects what the default config reports in one comparison.
 _DROPPED = np.array(0.0)
 _ONE = np.array(1.0)
-_INADMISSIBLE = np.array(2.0)  # a cost above every gate (costs are 1 - IoU <= 1)
 
 # Rows of the track table after the Kalman block.
 _ID = kalman.STATE_COLUMNS
@@ -190,14 +189,14 @@ class ByteTracker:
             np.subtract(_ONE, fused, out=fused)
 
             # Stage 1: confirmed + lost tracks vs high-score detections (tentative rows masked out).
-            admissible = fused <= config.first_match_max_cost
             stage1_limit = config.first_match_max_cost
-            if config.lost_match_max_cost > config.first_match_max_cost:
-                lost = state == _LOST
-                if np.count_nonzero(lost):
-                    admissible[lost] = fused[lost] <= config.lost_match_max_cost
-                    fused[~admissible] = _INADMISSIBLE  # the solver sees costs, not the mask
-                    stage1_limit = config.lost_match_max_cost
+            if config.lost_match_max_cost > stage1_limit:
+                # One gate per row (lost tracks' is wider): two calls, whatever the number of lost tracks.
+                row_limit = np.where(state == _LOST, config.lost_match_max_cost, stage1_limit)
+                admissible = fused <= row_limit[:, None]
+                stage1_limit = config.lost_match_max_cost
+            else:
+                admissible = fused <= stage1_limit
             if any_tentative:
                 admissible[tentative] = False
             r, high_c = assign(fused, stage1_limit, admissible)

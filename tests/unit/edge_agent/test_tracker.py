@@ -128,6 +128,15 @@ def test_assign_on_a_masked_matrix_equals_linear_assignment_on_the_sub_matrix() 
         )
 
 
+def test_assign_respects_a_per_row_gate_in_the_solver() -> None:
+    # Row 0 has a tighter gate (its 0.1 pair is not admissible): the cheapest assignment by cost alone,
+    # (0, 0) + (1, 1), is not allowed; the only admissible complete one is (0, 1) + (1, 0).
+    cost = np.array([[0.1, 0.5], [0.3, 0.6]])
+    admissible = np.array([[False, True], [True, True]])
+    rows, cols = assign(cost, 0.7, admissible)
+    assert set(zip(rows.tolist(), cols.tolist(), strict=True)) == {(0, 1), (1, 0)}
+
+
 # ---- life cycle -------------------------------------------------------------------------------------------------
 
 
@@ -260,6 +269,19 @@ def test_a_tracked_person_does_not_take_a_detection_beside_them_but_a_lost_one_i
     found = tracker.update(dets(beside))
     assert found.ids.tolist() == [track_id]
     assert found.states.tolist() == [TrackState.CONFIRMED]
+
+
+def test_a_new_track_keeps_its_own_gate_while_another_track_is_lost() -> None:
+    # B's second detection is 19 px further (IoU 0.36, cost 0.64): inside the tentative gate (0.7), outside the
+    # stage-1 gate of a track matched last frame (0.6). A lost track elsewhere must not change B's gate.
+    tracker = ByteTracker(TrackerConfig())
+    for _ in range(4):
+        tracker.update(dets(person(500, 100)))  # A, confirmed on the first frame
+    tracker.update(dets(person(100, 300)))  # A lost; B starts, tentative
+    second = tracker.update(dets(person(119, 300)))
+    confirmed = second.ids[second.states == TrackState.CONFIRMED].tolist()
+    assert len(confirmed) == 1  # B, confirmed by its second hit
+    assert second.states[second.ids != confirmed[0]].tolist() == [TrackState.LOST]  # A
 
 
 def test_first_frame_tracks_are_confirmed_later_ones_after_two_hits() -> None:
