@@ -83,6 +83,12 @@ _SKEW_FORGET = 0.97
 _SKEW_EVERY_FRAMES = 3
 # Weight of a new squared residual in each motion model's smoothed residual (step 4's model choice).
 _MODEL_RESIDUAL_GAIN = 0.2
+# A local track reported within this long (any state) holds its person (step 7): a frame period of a slow camera.
+_HELD_REFRESH_US = 500_000
+# Cameras whose raw offsets of a person differ by more than this do not feed the skew estimate.
+_SKEW_AGREE_M = 0.8
+# Two disagreeing cameras about as far (within this) from the prediction: the younger association is dropped.
+_DISAGREE_TIE_M = 0.05
 
 
 @dataclass(slots=True)
@@ -122,6 +128,11 @@ class SiteFusion:
         self._walking_residual: FloatArray = np.zeros(capacity, dtype=np.float64)
         self._standing_residual: FloatArray = np.zeros(capacity, dtype=np.float64)
         self._standing: BoolArray = np.zeros(capacity, dtype=np.bool_)
+        # When an edge last reported any local track associated with the slot (confirmed, tentative or lost),
+        # whether the slot is reported (step 7) and whether its identity is in doubt (step 3's refusals).
+        self._held_us: IntArray = np.zeros(capacity, dtype=np.int64)
+        self._visible: BoolArray = np.zeros(capacity, dtype=np.bool_)
+        self._uncertain: BoolArray = np.zeros(capacity, dtype=np.bool_)
         self._camera_index: dict[int, int] = {}
         self._camera_ids: IntArray = np.zeros(0, dtype=np.int64)
         self._camera_seen_us: IntArray = np.full((capacity, 0), _NEVER_US, dtype=np.int64)
@@ -224,6 +235,7 @@ class SiteFusion:
         memory = self._memory
         global_ids = self._global_id
         active = self._active
+        held_us = self._held_us
         for row, local_id in enumerate(obs.local_ids.tolist()):
             association = memory.get((camera_id, local_id))
             if association is None:
@@ -233,6 +245,7 @@ class SiteFusion:
                 del memory[(camera_id, local_id)]
                 continue
             association.refreshed_us = t_us
+            held_us[slot] = t_us
             if usable[row]:
                 row_slot[row] = slot
             else:
@@ -256,18 +269,32 @@ class SiteFusion:
                     usable[row] = False  # neither assigned nor born in this frame
             taken[row_slot[row_slot >= 0]] = True
 
-        # 3. gated optimal assignment of the remaining rows
+        # 3. gated optimal assignment of the remaining rows (re-acquisition of unseen persons only when unambiguous)
         pool_rows = np.flatnonzero(usable & (row_slot < 0))
+        row_uncertain = np.zeros(obs.size, dtype=np.bool_)
+        reacquired = np.zeros(0, dtype=np.int64)
         if pool_rows.size and active_slots.size:
             pool_slots = active_slots[~taken[active_slots]]
             if pool_slots.size:
                 delta = obs.floor_xy_m[pool_rows, None, :] - predicted[None, pool_slots, :]
                 cost = np.hypot(delta[..., 0], delta[..., 1])
-                feasible = cost <= cfg.gate_distance_m
-                lost_here = held_lost[pool_slots]
-                if cfg.backward_gate_m > 0 and lost_here.any():
-                    behind = self._behind(obs.floor_xy_m[pool_rows], pool_slots[lost_here], camera_column)
-                    feasible[:, lost_here] &= ~behind
+                unseen_s = (t_us - self._last_seen_us[pool_slots]) * 1e-6
+                stale = unseen_s > cfg.reacquire_after_s
+                gate = np.where(
+                    stale,
+                    cfg.gate_distance_m
+                    + cfg.reacquire_speed_mps * np.maximum(unseen_s - cfg.max_extrapolation_s, 0.0),
+                    cfg.gate_distance_m,
+                )
+                feasible = cost <= gate[None, :]
+                # The edge tracker of this camera did not take the new row for the person it still holds lost:
+                # it is somebody else (e.g. a person passing a leaver in a doorway).
+                feasible[:, held_lost[pool_slots]] = False
+                if stale.any() and feasible[:, stale].any():
+                    refused = self._gate_reacquisition(obs.floor_xy_m[pool_rows], feasible, stale)
+                    if refused.any():
+                        row_uncertain[pool_rows[refused.any(axis=1)]] = True
+                        self._uncertain[pool_slots[stale][refused.any(axis=0)]] = True
                 if feasible.any():
                     cost = np.where(feasible, cost, _INFEASIBLE)
                     rows_i, slots_i = linear_sum_assignment(cost)
@@ -283,6 +310,7 @@ class SiteFusion:
                         obs.floor_xy_m[matched_rows] - predicted[matched_slots]
                     )
                     self._camera_since_us[matched_slots, camera_column] = t_us
+                    reacquired = matched_rows[stale[slots_i[ok]]]
 
         # 4. update the matched persons
         matched = np.flatnonzero(row_slot >= 0)
@@ -305,6 +333,14 @@ class SiteFusion:
             self._hits[slots] += 1
             self._score_sum[slots] += obs.scores[matched]
             self._camera_seen_us[slots, camera_column] = t_us
+            self._held_us[slots] = t_us
+            if reacquired.size:
+                # Back after a gap: start from where the person is seen again (the prediction is stale).
+                again = row_slot[reacquired]
+                seen_at = obs.floor_xy_m[reacquired] + self._vel[again] * self._skew_s[camera_column]
+                self._pos[again] = seen_at
+                self._standing_pos[again] = seen_at
+                self._camera_offset[again, camera_column] = 0.0
 
         # 5. births
         births = np.flatnonzero(usable & (row_slot < 0))
@@ -316,6 +352,7 @@ class SiteFusion:
             memory[(camera_id, int(obs.local_ids[row]))] = _Association(
                 slot, int(self._global_id[slot]), t_us
             )
+            self._uncertain[slot] = bool(row_uncertain[row])
 
         ended = self._life_cycle(t_us)
         if t_us - self._last_merge_check_us >= _MERGE_CHECK_INTERVAL_US:
@@ -327,19 +364,27 @@ class SiteFusion:
 
     # ------------------------------------------------------------------ helpers
 
-    def _behind(self, xy: FloatArray, slots: IntArray, column: int) -> BoolArray:
-        """(rows, slots) pairs whose observation lies more than ``backward_gate_m`` behind where a walking
-        person was last placed, along their direction of motion, once this camera's clock skew is corrected."""
-        cfg = self.config
-        velocity = self._vel[slots]
-        speed = np.hypot(velocity[:, 0], velocity[:, 1])
-        walking = speed >= cfg.backward_gate_min_speed_mps
-        if not walking.any():
-            return np.zeros((xy.shape[0], slots.shape[0]), dtype=np.bool_)
-        delta = xy[:, None, :] + velocity[None] * self._skew_s[column] - self._pos[slots][None]
-        along = np.einsum("rsx,sx->rs", delta, velocity)
-        behind: BoolArray = walking[None, :] & (along < -cfg.backward_gate_m * speed[None, :])
-        return behind
+    def _gate_reacquisition(self, xy: FloatArray, feasible: BoolArray, stale: BoolArray) -> BoolArray:
+        """Restrict ``feasible`` (pool rows x pool slots) for the ``stale`` slots (persons unseen for
+        ``reacquire_after_s``) to unambiguous re-acquisitions: the row is not in an entry region, the stale
+        person is the only candidate of the row and the row the only candidate of the person. Return the
+        refused (row, stale slot) pairs."""
+        candidates = feasible[:, stale]
+        per_row = feasible.sum(axis=1)
+        per_slot = candidates.sum(axis=0)
+        allowed = candidates & (per_row == 1)[:, None] & (per_slot == 1)[None, :]
+        if self.config.entry_regions_m:
+            allowed &= ~self._in_entry(xy)[:, None]
+        feasible[:, stale] = allowed
+        refused: BoolArray = candidates & ~allowed
+        return refused
+
+    def _in_entry(self, xy: FloatArray) -> BoolArray:
+        """Which floor points lie in an entry region."""
+        inside = np.zeros(xy.shape[0], dtype=np.bool_)
+        for x0, y0, x1, y1 in self.config.entry_regions_m:
+            inside |= (xy[:, 0] >= x0) & (xy[:, 0] <= x1) & (xy[:, 1] >= y0) & (xy[:, 1] <= y1)
+        return inside
 
     def _camera_column(self, camera_id: int) -> int:
         column = self._camera_index.get(camera_id)
@@ -382,11 +427,23 @@ class SiteFusion:
             return rows[:0]
         since = self._camera_since_us[slots]
         gap = self._camera_offset[slots] - offset[:, None, :]
-        apart = np.einsum("kcx,kcx->kc", gap, gap) > self.config.camera_disagreement_m**2
-        bad = np.flatnonzero((recent & apart & (since < since[:, column, None])).any(axis=1))
+        # On the common clock (a camera stamped s late sees a walker v s behind) ...
+        velocity = self._vel[slots]
+        corrected = self._camera_offset[slots] + velocity[:, None, :] * self._skew_s[None, :, None]
+        corrected_gap = corrected - corrected[:, column, None, :]
+        apart = np.einsum("kcx,kcx->kc", corrected_gap, corrected_gap) > self.config.camera_disagreement_m**2
+        # ... the camera farther from the prediction is the wrong one (the prediction carries the person's past;
+        # the majority pulls it to itself); about as far: the younger association.
+        distance = np.hypot(corrected[..., 0], corrected[..., 1])
+        farther = distance[:, column, None] - distance
+        wrong = (farther > _DISAGREE_TIE_M) | (
+            (np.abs(farther) <= _DISAGREE_TIE_M) & (since < since[:, column, None])
+        )
+        bad = np.flatnonzero((recent & apart & wrong).any(axis=1))
         self._skew_tick += 1
         if self._skew_tick % _SKEW_EVERY_FRAMES == 0:
-            self._learn_skew(column, slots, gap, recent & ~apart, t_us)
+            agree = np.einsum("kcx,kcx->kc", gap, gap) <= _SKEW_AGREE_M**2
+            self._learn_skew(column, slots, gap, recent & agree, t_us)
         if bad.size:
             self._camera_offset[slots[bad], column] = 0.0
             self.reassociated_total += int(bad.size)
@@ -501,6 +558,9 @@ class SiteFusion:
         self._walking_residual[slot] = 0.0
         self._standing_residual[slot] = 0.0
         self._standing[slot] = False
+        self._held_us[slot] = t_us
+        self._visible[slot] = False
+        self._uncertain[slot] = False
         self._camera_seen_us[slot] = _NEVER_US
         self._camera_offset[slot] = 0.0
         self._camera_since_us[slot] = 0
@@ -527,6 +587,9 @@ class SiteFusion:
         self._walking_residual = grown(self._walking_residual, 0.0)
         self._standing_residual = grown(self._standing_residual, 0.0)
         self._standing = grown(self._standing, False)
+        self._held_us = grown(self._held_us, 0)
+        self._visible = grown(self._visible, False)
+        self._uncertain = grown(self._uncertain, False)
         self._camera_seen_us = grown(self._camera_seen_us, _NEVER_US)
         self._camera_offset = grown(self._camera_offset, 0.0)
         self._camera_since_us = grown(self._camera_since_us, 0)
@@ -547,7 +610,17 @@ class SiteFusion:
             self._confirmed |= promote
             drop = tentative & ~promote & (unseen_us > int(cfg.tentative_timeout_s * 1e6))
             self._active &= ~drop
-        ending = np.flatnonzero(self._active & self._confirmed & (unseen_us > int(cfg.end_after_s * 1e6)))
+        # 7. a person is reported while seen recently or while an edge still holds one of its local tracks; an
+        # unreported person waits for re-acquisition (step 3) until reacquire_within_s, then ends.
+        held = (t_us - self._held_us <= _HELD_REFRESH_US) & (unseen_us <= int(cfg.held_max_s * 1e6))
+        confirmed = self._active & self._confirmed
+        self._visible = confirmed & ((unseen_us <= int(cfg.end_after_s * 1e6)) | held)
+        if cfg.entry_regions_m:
+            # Someone unseen where people leave the floor has most likely left: no longer reported (but kept).
+            going = np.flatnonzero(self._visible & (unseen_us > int(cfg.exit_end_after_s * 1e6)))
+            if going.size:
+                self._visible[going[self._in_entry(self._pos[going])]] = False
+        ending = np.flatnonzero(confirmed & ~self._visible & (unseen_us > int(cfg.reacquire_within_s * 1e6)))
         ended = [
             EndedPerson(int(self._global_id[s]), int(self._first_seen_us[s]), int(self._last_seen_us[s]))
             for s in ending.tolist()
@@ -557,7 +630,7 @@ class SiteFusion:
 
     def _merge(self, t_us: int) -> list[EndedPerson]:
         cfg = self.config
-        slots = np.flatnonzero(self._active & self._confirmed)
+        slots = np.flatnonzero(self._visible)
         if slots.size < 2:
             self._merge_since_us.clear()
             return []
@@ -608,7 +681,10 @@ class SiteFusion:
         self._last_seen_us[keep] = max(self._last_seen_us[keep], self._last_seen_us[drop])
         self._hits[keep] += self._hits[drop]
         self._score_sum[keep] += self._score_sum[drop]
+        self._held_us[keep] = max(self._held_us[keep], self._held_us[drop])
+        self._uncertain[keep] |= self._uncertain[drop]
         self._active[drop] = False
+        self._visible[drop] = False
         self.merged_total += 1
         logger.debug("merged global person %d into %d", drop_id, keep_id)
         return EndedPerson(drop_id, int(self._first_seen_us[drop]), int(self._last_seen_us[drop]))
@@ -628,7 +704,7 @@ class SiteFusion:
 
     def _snapshot(self, *, ended: tuple[EndedPerson, ...], processed: int) -> FusedFrame:
         t_us = self._now_us if self._now_us is not None else 0
-        slots = np.flatnonzero(self._active & self._confirmed)
+        slots = np.flatnonzero(self._visible)
         horizon = self.config.max_extrapolation_s
         dt_s = np.clip((t_us - self._state_us[slots]) * 1e-6, -horizon, horizon)
         standing = self._standing[slots, None]
@@ -647,4 +723,7 @@ class SiteFusion:
             camera_ids=self._camera_ids.copy(),
             ended=ended,
             processed_frames=processed,
+            uncertain_ids=frozenset(self._global_id[slots[self._uncertain[slots]]].tolist())
+            if self._uncertain.any()
+            else frozenset(),
         )
