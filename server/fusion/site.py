@@ -83,6 +83,8 @@ _SKEW_FORGET = 0.97
 _SKEW_EVERY_FRAMES = 3
 # Weight of a new squared residual in each motion model's smoothed residual (step 4's model choice).
 _MODEL_RESIDUAL_GAIN = 0.2
+# A re-acquisition is ambiguous when a second candidate's distance over its gate is within this of the best one's.
+_AMBIGUITY_MARGIN = 0.35
 # A local track reported within this long (any state) holds its person (step 7): a frame period of a slow camera.
 _HELD_REFRESH_US = 500_000
 # Cameras whose raw offsets of a person differ by more than this do not feed the skew estimate.
@@ -291,7 +293,9 @@ class SiteFusion:
                 # it is somebody else (e.g. a person passing a leaver in a doorway).
                 feasible[:, held_lost[pool_slots]] = False
                 if stale.any() and feasible[:, stale].any():
-                    refused = self._gate_reacquisition(obs.floor_xy_m[pool_rows], feasible, stale)
+                    refused = self._gate_reacquisition(
+                        obs.floor_xy_m[pool_rows], feasible, stale, cost / gate[None, :]
+                    )
                     if refused.any():
                         row_uncertain[pool_rows[refused.any(axis=1)]] = True
                         self._uncertain[pool_slots[stale][refused.any(axis=0)]] = True
@@ -364,15 +368,20 @@ class SiteFusion:
 
     # ------------------------------------------------------------------ helpers
 
-    def _gate_reacquisition(self, xy: FloatArray, feasible: BoolArray, stale: BoolArray) -> BoolArray:
+    def _gate_reacquisition(
+        self, xy: FloatArray, feasible: BoolArray, stale: BoolArray, closeness: FloatArray
+    ) -> BoolArray:
         """Restrict ``feasible`` (pool rows x pool slots) for the ``stale`` slots (persons unseen for
-        ``reacquire_after_s``) to unambiguous re-acquisitions: the row is not in an entry region, the stale
-        person is the only candidate of the row and the row the only candidate of the person. Return the
-        refused (row, stale slot) pairs."""
-        candidates = feasible[:, stale]
-        per_row = feasible.sum(axis=1)
-        per_slot = candidates.sum(axis=0)
-        allowed = candidates & (per_row == 1)[:, None] & (per_slot == 1)[None, :]
+        ``reacquire_after_s``) to unambiguous re-acquisitions. ``closeness`` is each pair's distance over its gate
+        (0 at the prediction, 1 at the gate). A row re-acquires a stale person when the row is not in an entry
+        region, no recently seen person is within its gate (then it is that person's, seen by one more camera),
+        the person is its closest stale candidate by more than ``_AMBIGUITY_MARGIN`` and the row the person's
+        closest such row by as much. Return the refused (row, stale slot) pairs of rows that no recently seen
+        person explains."""
+        explained: BoolArray = np.asarray(feasible[:, ~stale].any(axis=1))
+        candidates = feasible[:, stale] & ~explained[:, None]
+        score = np.where(candidates, closeness[:, stale], _INFEASIBLE)
+        allowed = candidates & _clear_best(score, axis=1) & _clear_best(score, axis=0)
         if self.config.entry_regions_m:
             allowed &= ~self._in_entry(xy)[:, None]
         feasible[:, stale] = allowed
@@ -630,7 +639,9 @@ class SiteFusion:
 
     def _merge(self, t_us: int) -> list[EndedPerson]:
         cfg = self.config
-        slots = np.flatnonzero(self._visible)
+        # Duplicates are seen (by two cameras): a person nobody observes now is never merged into someone else.
+        observed = self._visible & (t_us - self._last_seen_us <= self._source_window_us)
+        slots = np.flatnonzero(observed)
         if slots.size < 2:
             self._merge_since_us.clear()
             return []
@@ -727,3 +738,15 @@ class SiteFusion:
             if self._uncertain.any()
             else frozenset(),
         )
+
+
+def _clear_best(score: FloatArray, *, axis: int) -> BoolArray:
+    """Per line along ``axis``: True at the minimum when the second smallest is more than
+    ``_AMBIGUITY_MARGIN`` larger (an unambiguous best), False elsewhere (``_INFEASIBLE`` marks no candidate)."""
+    if score.shape[axis] == 0:
+        return np.zeros(score.shape, dtype=np.bool_)
+    ordered = np.sort(score, axis=axis)
+    best = np.take(ordered, [0], axis=axis)
+    second = np.take(ordered, [1], axis=axis) if score.shape[axis] > 1 else np.full_like(best, _INFEASIBLE)
+    clear: BoolArray = (score == best) & (second - best > _AMBIGUITY_MARGIN)
+    return clear
