@@ -18,7 +18,8 @@ tracker does in that situation:
     id (tentative for its first frames).
 ``swaps``
     Groups, and each camera swaps the local ids of two people walking close together about every 40 s, where
-    another camera sees both (one camera's tracker error that the other cameras can correct).
+    another camera sees both and has not swapped the same two within 20 s (one camera's tracker error that the
+    other cameras can correct).
 ``skew``
     Camera clocks off by up to ±0.3 s.
 ``store100``
@@ -283,6 +284,9 @@ def _swaps(
                 if pid > 0 and state == STATE_CONFIRMED:
                     seen_by.setdefault((pid, bucket), set()).add(camera_id)
     out: list[SimCameraFrame] = []
+    swapped: list[
+        tuple[frozenset[int], float]
+    ] = []  # (truth pair, time): one camera's error, not every camera's
     for camera_id, camera_frames in cameras.items():
         mapping: dict[int, int] = {}  # local id -> the id it is reported as (a permutation)
         next_swap_s = float(rng.exponential(40.0))
@@ -291,7 +295,11 @@ def _swaps(
             rows = _rows(frame)
             if t_s >= next_swap_s:
                 pair = _swap_pair(rows, frame, camera_id, seen_by)
-                if pair is not None:
+                people = frozenset(row.truth for row in rows if pair is not None and row.local_id in pair)
+                if pair is not None and not any(
+                    people == done and abs(t_s - at) < 20.0 for done, at in swapped
+                ):
+                    swapped.append((people, t_s))
                     a, b = pair
                     ra, rb = mapping.get(a, a), mapping.get(b, b)
                     mapping[a], mapping[b] = rb, ra
