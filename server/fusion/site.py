@@ -16,18 +16,26 @@ Algorithm, per TrackFrame released by the reorder buffer (capture-time order, se
    Unconfirmed rows (tentative, lost) and rows off the floor only refresh their association; they never move
    or create a person. **Camera consistency**: each (person, camera) keeps a smoothed offset of that camera's
    observations from the prediction. When two cameras place a person more than ``camera_disagreement_m``
-   apart, the younger of the two associations is wrong (in a crowd, two cameras' local tracks of two people
-   walking side by side can be tied crosswise to the two global persons, which then both sit between the
-   people): it is forgotten, and its row waits for the camera's next frame, to be assigned afresh (step 3)
-   once the person has followed the camera that agrees with itself.
+   apart once their estimated clock skews are corrected, the association of the camera farther from the
+   prediction is wrong (the younger one when both are about as far): the prediction carries the person's past
+   and the majority of the cameras, so after one camera's tracker swapped two people walking together that
+   camera is the odd one out, and in a crowd, where two cameras' local tracks of two people walking side by
+   side can be tied crosswise to the two global persons, the new tie is. The wrong association is forgotten,
+   and its row waits for the camera's next frame, to be assigned afresh (step 3).
 3. **Assignment**: the remaining confirmed rows are matched to the persons not yet taken in this frame by
    ``scipy.optimize.linear_sum_assignment`` on the floor distance, gated at ``gate_distance_m``. This is the
    hand-over (a new local id of another camera joins the person) and the overlap rule (a person seen by two
-   cameras is one person, as each camera's row is matched to the same global person). **Backward gate**: a
-   new row cannot join a walking person whom the same camera still follows with a lost local track when it
-   lies more than ``backward_gate_m`` *behind* where that person was last placed (along their velocity,
-   after the camera's skew correction): it is someone passing them the other way. In a doorway, a person
-   coming in as another goes out would otherwise take over the leaver's id (and their identity).
+   cameras is one person, as each camera's row is matched to the same global person). A new row never joins a
+   person whom the same camera still holds with a lost local track: that camera's tracker decided it is
+   somebody else (in a doorway, a person coming in beside one going out would otherwise take over the leaver's
+   id, and their badge binding). **Re-acquisition**: a person unseen for ``reacquire_after_s`` (also one no
+   longer reported, step 7) is a candidate within a gate that grows with the time unseen
+   (``reacquire_speed_mps``), but only when nothing else is plausible: no recently seen person is within the
+   row's gate, the row is not in an entry region (``entry_regions_m``: someone new is always plausible there),
+   the person is clearly the row's closest stale candidate and the row clearly the person's closest row
+   (distance over gate, margin ``_AMBIGUITY_MARGIN``). Otherwise the row starts a new person and it and the
+   refused candidates are marked identity-uncertain (``FusedFrame.uncertain_ids``): a global id is never
+   guessed onto somebody else, so a binding on it never moves.
 4. **Update** (alpha-beta filter): ``p <- p_pred + alpha r``, ``v <- v + beta r / max(dt, 0.1 s)`` with
    residual ``r = z + v * skew - p_pred``, speed clipped to ``max_speed_mps``. **Standing model**: beside
    that walking (constant-velocity) model each person has a standing one, an exponential average of the
@@ -41,10 +49,15 @@ Algorithm, per TrackFrame released by the reorder buffer (capture-time order, se
    mean score of its observations is at least ``confident_score``) if that mean reaches ``confirm_min_score``
    (else only after ``low_score_confirm_after_s``), and silently dropped when unseen for
    ``tentative_timeout_s``.
-6. **Merge**: two confirmed persons closer than ``merge_distance_m`` for ``merge_after_s`` that no camera
-   observed together within ``source_window_s`` are one person seen twice; the younger id ends and its
-   associations move to the older one.
-7. **End**: a confirmed person unseen by every camera for ``end_after_s`` ends (``EndedPerson``).
+6. **Merge**: two reported persons, both observed within ``source_window_s``, closer than ``merge_distance_m``
+   for ``merge_after_s`` that no camera observed together within ``source_window_s`` are one person seen twice;
+   the younger id ends and its associations move to the older one.
+7. **Report and end**: a confirmed person is reported while seen within ``end_after_s`` (1.3 s, beyond the
+   edge tracker's 1 s lost buffer) or while an edge still reports one of its local tracks (LOST, up to
+   ``held_max_s``), except once unseen for ``exit_end_after_s`` where it was last placed in an entry region
+   (it walked out). An unreported person is kept for re-acquisition (step 3) and ends (``EndedPerson``) once
+   unseen for ``reacquire_within_s``; its (camera, local id) associations survive meanwhile, so the same local
+   track coming back keeps the global id.
 """
 
 from __future__ import annotations
