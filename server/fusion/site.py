@@ -98,6 +98,8 @@ _SKEW_EVERY_FRAMES = 3
 _MODEL_RESIDUAL_GAIN = 0.2
 # A re-acquisition is ambiguous when a second candidate's distance over its gate is within this of the best one's.
 _AMBIGUITY_MARGIN = 0.35
+# A new track whose two closest candidates are about as close (FusionConfig.join_margin_m) waits this long at most.
+_JOIN_WAIT_US = 1_000_000
 # A local track reported within this long (any state) holds its person (step 7): a frame period of a slow camera.
 _HELD_REFRESH_US = 500_000
 # Cameras whose raw offsets of a person differ by more than this do not feed the skew estimate.
@@ -167,6 +169,8 @@ class SiteFusion:
         self._source_window_us = int(self.config.source_window_s * 1e6)
         self._memory: dict[tuple[int, int], _Association] = {}
         self._merge_since_us: dict[tuple[int, int], int] = {}
+        # New (camera, local id)s waiting since when to join one of two persons about as close (step 3).
+        self._join_waiting_us: dict[tuple[int, int], int] = {}
         self._last_purge_us = _NEVER_US
         self._last_merge_check_us = _NEVER_US
         self._now_us: int | None = None
@@ -305,6 +309,14 @@ class SiteFusion:
                 # The edge tracker of this camera did not take the new row for the person it still holds lost:
                 # it is somebody else (e.g. a person passing a leaver in a doorway).
                 feasible[:, held_lost[pool_slots]] = False
+                waiting = (
+                    self._defer_ambiguous_joins(obs, pool_rows, cost, feasible & ~stale[None, :], t_us)
+                    if cfg.join_margin_m > 0
+                    else np.zeros(pool_rows.shape[0], dtype=np.bool_)
+                )
+                if waiting.any():
+                    feasible[waiting] = False
+                    usable[pool_rows[waiting]] = False  # neither joins nor starts a person in this frame
                 if stale.any() and feasible[:, stale].any():
                     refused = self._gate_reacquisition(
                         obs.floor_xy_m[pool_rows], feasible, stale, cost / gate[None, :]
@@ -400,6 +412,27 @@ class SiteFusion:
         feasible[:, stale] = allowed
         refused: BoolArray = candidates & ~allowed
         return refused
+
+    def _defer_ambiguous_joins(
+        self, obs: CameraObservations, pool_rows: IntArray, cost: FloatArray, recent: BoolArray, t_us: int
+    ) -> BoolArray:
+        """Rows (of ``pool_rows``) to hold back in this frame: a new local track whose two closest recently seen
+        candidates lie within ``join_margin_m`` of each other in distance (two people walking close together
+        as a camera picks them up) waits, for at most ``_JOIN_WAIT_US``, until the people part, instead of
+        being tied to one of them by a guess (a crosswise tie that pulls both persons together)."""
+        waiting = np.zeros(pool_rows.shape[0], dtype=np.bool_)
+        ambiguous = np.flatnonzero(recent.sum(axis=1) >= 2)
+        if ambiguous.size == 0:
+            return waiting
+        distances = np.sort(np.where(recent[ambiguous], cost[ambiguous], _INFEASIBLE), axis=1)
+        close_call = distances[:, 1] - distances[:, 0] < self.config.join_margin_m
+        for index, row in zip(
+            ambiguous[close_call].tolist(), pool_rows[ambiguous[close_call]].tolist(), strict=True
+        ):
+            key = (obs.camera_id, int(obs.local_ids[row]))
+            since = self._join_waiting_us.setdefault(key, t_us)
+            waiting[index] = t_us - since < _JOIN_WAIT_US
+        return waiting
 
     def _in_entry(self, xy: FloatArray) -> BoolArray:
         """Which floor points lie in an entry region."""
@@ -724,6 +757,9 @@ class SiteFusion:
         ]
         for key in stale:
             del self._memory[key]
+        self._join_waiting_us = {
+            key: since for key, since in self._join_waiting_us.items() if t_us - since <= 2 * _JOIN_WAIT_US
+        }
         self._last_purge_us = t_us
 
     def _snapshot(self, *, ended: tuple[EndedPerson, ...], processed: int) -> FusedFrame:

@@ -142,6 +142,10 @@ class FusionConfig:
     site_id: int = 0
     # Assignment gate: an observation can join a global person whose predicted position is closer than this.
     gate_distance_m: float = 1.3
+    # A new local track whose two closest recently seen candidates are within this of each other in distance (two
+    # people walking close together as a camera picks them up) waits up to 1 s to join one of them, until they part,
+    # instead of being tied to one by a guess (0 turns the wait off).
+    join_margin_m: float = 0.3
     # A remembered (camera, local id) → global id association is kept while the observation stays this close.
     memory_gate_distance_m: float = 2.5
     # Two cameras whose smoothed observations of one person stay this far apart once their estimated relative
@@ -241,6 +245,7 @@ class FusionConfig:
             raise FusionConfigError("reorder_window_us must be >= 0 and camera_silence_us > 0")
         for name, value in (
             ("held_max_s", self.held_max_s),
+            ("join_margin_m", self.join_margin_m),
             ("exit_end_after_s", self.exit_end_after_s),
             ("reacquire_after_s", self.reacquire_after_s),
             ("reacquire_speed_mps", self.reacquire_speed_mps),
