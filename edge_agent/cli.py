@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -140,6 +141,8 @@ def build_settings(args: argparse.Namespace) -> AgentSettings:
         value = getattr(args, name, None)
         if value is not None:
             setattr(uplink, name, value)
+    if getattr(args, "device_secret", None) is None:
+        uplink.device_secret = _secret_from_file_or_env(args) or uplink.device_secret
     if args.tls:
         uplink.tls = True
     update["uplink"] = uplink
@@ -151,6 +154,16 @@ def build_settings(args: argparse.Namespace) -> AgentSettings:
         )
     except ValueError as err:
         raise ConfigError(f"invalid settings: {err}") from err
+
+
+def _secret_from_file_or_env(args: argparse.Namespace) -> str | None:
+    """--device-secret-file, else $RETAIL_EDGE_DEVICE_SECRET: ways to pass the secret that `ps` does not show."""
+    from edge_agent.transport.credentials import SECRET_ENV, read_secret_file
+
+    secret_file: Path | None = getattr(args, "device_secret_file", None)
+    if secret_file is not None:
+        return read_secret_file(secret_file)
+    return os.environ.get(SECRET_ENV, "").strip() or None
 
 
 def _dump(value: Any) -> Any:
@@ -181,8 +194,10 @@ def save_device_config(path: Path, config: RemoteDeviceConfig) -> None:
             for c in config.cameras
         ],
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    from edge_agent.transport.credentials import write_private_file
+
+    # 0600: camera source URLs carry their login.
+    write_private_file(path, yaml.safe_dump(data, sort_keys=False).encode("utf-8"))
 
 
 def load_device_config(path: Path) -> RemoteDeviceConfig | None:
@@ -554,7 +569,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_cameras(run)
     run.add_argument("--server", help="HOST:PORT (default: from the credentials file)")
     run.add_argument("--device-id", type=int, help="device id (default: from the credentials file)")
-    run.add_argument("--device-secret", help="device secret (default: from the credentials file)")
+    run.add_argument(
+        "--device-secret",
+        help="device secret (visible to every local user in `ps`: prefer --device-secret-file or "
+        "$RETAIL_EDGE_DEVICE_SECRET; default: from the credentials file)",
+    )
+    run.add_argument("--device-secret-file", type=Path, help="file holding the device secret (mode 0600)")
     run.add_argument(
         "--credentials", type=Path, help="credentials file (default: STATE_DIR/credentials.json)"
     )

@@ -1,4 +1,13 @@
-"""Floor projection: image↔floor homographies, foot points, floor-region checks (all vectorised)."""
+"""Floor projection: image↔floor homographies, foot points, floor-region checks (all vectorised).
+
+A homography is defined up to scale *and sign*; projection needs the sign, because the floor side of the
+camera's horizon is where ``w = h20 u + h21 v + h22 > 0``. Every homography is therefore oriented wherever
+it comes in: fitted (``w > 0`` at the calibration points), received with a trusted floor region (``w > 0``
+at the pixels that see the region) or, without one, at the first analysed frame (``w > 0`` over most of the
+image: a camera looks down at the floor). Its scale is then ``|h22| = 1`` (unit norm if ``h22`` is ~0).
+A ceiling camera tilted ~35° whose top rows see above the horizon has ``w < 0`` at pixel (0, 0): dividing
+by ``h22`` alone flips the sign and would send every floor point beyond the horizon.
+"""
 
 from __future__ import annotations
 
@@ -71,7 +80,7 @@ def fit_homography(image_points_px: ArrayLike, floor_points_cm: ArrayLike) -> Ca
     matrix, _ = cv2.findHomography(image, floor, method=0)
     if matrix is None or not np.all(np.isfinite(matrix)) or abs(float(np.linalg.det(matrix))) < 1e-12:
         raise GeometryError("the point pairs do not determine a valid homography")
-    homography = np.asarray(matrix, dtype=np.float64) / float(matrix[2, 2])
+    homography = orient_homography(np.asarray(matrix, dtype=np.float64), image, require_all=True)
     errors = reprojection_errors_cm(homography, image, floor)
     return Calibration(
         homography_px_to_cm=homography,
@@ -100,6 +109,58 @@ def homography_from_values(values: ArrayLike) -> NDArray[np.float64]:
     if abs(float(np.linalg.det(matrix))) < 1e-15:
         raise GeometryError("the homography is singular")
     return matrix
+
+
+def _w(homography: NDArray[np.float64], points_px: NDArray[np.float64]) -> NDArray[np.float64]:
+    h = homography
+    return np.asarray(h[2, 0] * points_px[:, 0] + h[2, 1] * points_px[:, 1] + h[2, 2], dtype=np.float64)
+
+
+def _scaled(homography: NDArray[np.float64], sign: float) -> NDArray[np.float64]:
+    corner = abs(float(homography[2, 2]))
+    scale = corner if corner > 1e-9 * float(np.linalg.norm(homography)) else float(np.linalg.norm(homography))
+    return np.asarray(homography * (sign / scale), dtype=np.float64)
+
+
+def orient_homography(
+    homography: NDArray[np.float64], floor_pixels_px: ArrayLike, *, require_all: bool = False
+) -> NDArray[np.float64]:
+    """The same homography with the sign that puts ``floor_pixels_px`` (pixels known to see the floor) on the
+    floor side of the horizon (``w > 0``), scaled to ``|h22| = 1``.
+
+    ``require_all``: every pixel must end up with ``w > 0`` (calibration points), else ``GeometryError``;
+    otherwise the majority decides (pixels that merely may see the floor)."""
+    pixels = np.asarray(floor_pixels_px, dtype=np.float64).reshape(-1, 2)
+    w = _w(homography, pixels)
+    positive = int(np.count_nonzero(w > 0))
+    negative = int(np.count_nonzero(w < 0))
+    if require_all and positive and negative:
+        raise GeometryError(
+            "the calibration points lie on both sides of the camera's horizon: "
+            "pick points on the floor, away from the horizon"
+        )
+    if require_all and not (positive or negative):
+        raise GeometryError("the calibration points lie on the camera's horizon")
+    return _scaled(homography, 1.0 if positive >= negative else -1.0)
+
+
+def orient_homography_to_floor(
+    homography: NDArray[np.float64], floor_points_cm: ArrayLike
+) -> NDArray[np.float64]:
+    """Orient so that the pixels seeing ``floor_points_cm`` (e.g. a trusted floor region) have ``w > 0``.
+
+    For a floor point X, the pixel q = H⁻¹X (homogeneous) projects back to X / q₂, so its ``w`` has the
+    sign of q₂; the majority of the points decides."""
+    floor = np.asarray(floor_points_cm, dtype=np.float64).reshape(-1, 2)
+    q2 = np.c_[floor, np.ones(len(floor))] @ np.linalg.inv(homography)[2]
+    return _scaled(homography, 1.0 if np.count_nonzero(q2 > 0) >= np.count_nonzero(q2 < 0) else -1.0)
+
+
+def frame_grid_px(width_px: int, height_px: int, steps: int = 9) -> NDArray[np.float64]:
+    """A steps x steps grid of pixels spread over a frame (cell centres)."""
+    u = (np.arange(steps) + 0.5) * (width_px / steps)
+    v = (np.arange(steps) + 0.5) * (height_px / steps)
+    return np.stack(np.meshgrid(u, v), axis=-1).reshape(-1, 2)
 
 
 def project_points(homography: NDArray[np.float64], points_px: NDArray[np.floating]) -> NDArray[np.float64]:
@@ -148,17 +209,35 @@ def points_in_polygon(points: NDArray[np.floating], polygon: NDArray[np.floating
 
 @dataclass(slots=True)
 class FloorProjector:
-    """Per-camera projection of track boxes to the floor, with the optional trusted floor region."""
+    """Per-camera projection of track boxes to the floor, with the optional trusted floor region.
+
+    A received homography is oriented (see the module docstring) by the floor region when there is one,
+    else by the first frame whose size ``project`` is told."""
 
     homography_px_to_cm: NDArray[np.float64] | None = None
     floor_region_cm: NDArray[np.float64] | None = None
+    oriented: bool = False
 
-    def project(self, xyxy_px: NDArray[np.floating]) -> tuple[NDArray[np.float32], NDArray[np.bool_]]:
+    def __post_init__(self) -> None:
+        if self.homography_px_to_cm is not None and self.floor_region_cm is not None and not self.oriented:
+            self.homography_px_to_cm = orient_homography_to_floor(
+                self.homography_px_to_cm, self.floor_region_cm
+            )
+            self.oriented = True
+
+    def project(
+        self, xyxy_px: NDArray[np.floating], frame_size_px: tuple[int, int] | None = None
+    ) -> tuple[NDArray[np.float32], NDArray[np.bool_]]:
         """Return (floor_xy_cm Nx2 float32, outside_region N bool). Uncalibrated: NaN positions, no region
-        flag."""
+        flag. ``frame_size_px`` (width, height) of the analysed frame orients a homography not oriented yet."""
         n = len(xyxy_px)
         if self.homography_px_to_cm is None:
             return np.full((n, 2), np.nan, dtype=np.float32), np.zeros((n,), dtype=np.bool_)
+        if not self.oriented and frame_size_px is not None:
+            self.homography_px_to_cm = orient_homography(
+                self.homography_px_to_cm, frame_grid_px(*frame_size_px)
+            )
+            self.oriented = True
         floor = project_points(self.homography_px_to_cm, foot_points_px(xyxy_px))
         if self.floor_region_cm is None:
             outside = ~np.all(np.isfinite(floor), axis=1)

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from edge_agent import __version__
-from edge_agent.capture import CameraReader, FrameSource, LatestFrameSlot, open_source
+from edge_agent.capture import CameraReader, FrameSource, LatestFrameSlot, open_source, redact_source
 from edge_agent.config import AgentSettings, CameraSettings, TrackerSettings
 from edge_agent.detection.base import Detector
 from edge_agent.errors import SpoolError
@@ -37,6 +37,10 @@ from edge_agent.types import (
 logger = logging.getLogger(__name__)
 
 _DEFAULT_RATE_FPS = 30.0
+# Snapshots: at most this many pixels on the long side and this many bytes (the server accepts up to 4 MiB).
+SNAPSHOT_MAX_SIDE_PX = 1920
+SNAPSHOT_MAX_BYTES = 1024 * 1024
+_SNAPSHOT_QUALITIES = (85, 70, 55, 40)
 _RESTART_FIELDS = ("source", "crop_xywh_px", "analysis_fps", "loop", "pace", "enabled")
 
 
@@ -65,6 +69,26 @@ class NullSink:
 
     def last_sequence(self, camera_id: int) -> int:
         return self._sequences.get(camera_id, 0)
+
+
+def encode_snapshot(
+    image: np.ndarray, max_side_px: int = SNAPSHOT_MAX_SIDE_PX, max_bytes: int = SNAPSHOT_MAX_BYTES
+) -> bytes | None:
+    """JPEG of `image` within the bounds: downscaled to `max_side_px`, then lower quality, then halved until it
+    fits in `max_bytes`; None when even a small one does not (or encoding fails)."""
+    height, width = image.shape[:2]
+    scale = min(1.0, max_side_px / max(height, width, 1))
+    while True:
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        scaled = image if scale == 1.0 else cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        for quality in _SNAPSHOT_QUALITIES:
+            ok, jpeg = cv2.imencode(".jpg", scaled, [cv2.IMWRITE_JPEG_QUALITY, quality])
+            if ok and len(jpeg) <= max_bytes:
+                return bytes(jpeg.tobytes())
+        if min(size) <= 16:
+            logger.warning("snapshot does not fit in %d bytes even at %dx%d px", max_bytes, *size)
+            return None
+        scale /= 2
 
 
 def tracker_config(settings: TrackerSettings, analysis_fps: float) -> TrackerConfig:
@@ -164,7 +188,12 @@ class Pipeline:
         )
         self._cameras[camera.camera_id] = runtime
         reader.start()
-        logger.info("camera %d (%s) started: %s", camera.camera_id, camera.name or "unnamed", camera.source)
+        logger.info(
+            "camera %d (%s) started: %s",
+            camera.camera_id,
+            camera.name or "unnamed",
+            redact_source(camera.source),
+        )
 
     def _stop_camera(self, camera_id: int) -> int:
         runtime = self._cameras.pop(camera_id)
@@ -284,7 +313,7 @@ class Pipeline:
                 keep = found.scores >= threshold
                 found.xyxy_px, found.scores = found.xyxy_px[keep], found.scores[keep]
             tracks = runtime.tracker.update(found)
-            self._project(runtime.projector, tracks)
+            self._project(runtime.projector, tracks, frame.width_px, frame.height_px)
             try:
                 self.sink.emit(frame.camera_id, frame.capture_time_us, tracks)
             except SpoolError as err:  # disk full or damaged: this frame is lost, the box keeps running
@@ -304,8 +333,8 @@ class Pipeline:
         return len(batch)
 
     @staticmethod
-    def _project(projector: FloorProjector, tracks: Tracks) -> None:
-        floor, outside = projector.project(tracks.xyxy_px)
+    def _project(projector: FloorProjector, tracks: Tracks, width_px: int, height_px: int) -> None:
+        floor, outside = projector.project(tracks.xyxy_px, (width_px, height_px))
         tracks.floor_xy_cm = floor
         flags = np.zeros(len(tracks), dtype=np.uint32)
         if projector.homography_px_to_cm is None:
@@ -345,16 +374,21 @@ class Pipeline:
         return AgentStatus(uptime_s=now - self._started_at, software_version=__version__, cameras=cameras)
 
     def snapshots(self, camera_id: int) -> list[tuple[int, int, bytes]]:
+        """(camera_id, capture_time_us, jpeg) of the newest frame of the camera (0 = every camera): the only
+        image that ever leaves the box, sent when an installer asks for it."""
         with self._lock:
             runtimes = [r for cid, r in self._cameras.items() if camera_id in (0, cid)]
         out = []
         for runtime in runtimes:
-            image = runtime.reader.latest_image()
-            if image is None:
+            still = runtime.reader.latest_still()
+            if still is None:
+                logger.warning(
+                    "snapshot of camera %d asked for before its first frame", runtime.settings.camera_id
+                )
                 continue
-            ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])
-            if ok:
-                out.append((runtime.settings.camera_id, time.time_ns() // 1000, jpeg.tobytes()))
+            jpeg = encode_snapshot(still[0])
+            if jpeg is not None:
+                out.append((runtime.settings.camera_id, still[1], jpeg))
         return out
 
     def reader_stats(self) -> dict[int, object]:

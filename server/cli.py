@@ -16,10 +16,16 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from server.runtime import Runtime
 
 logger = logging.getLogger("server.cli")
+# How long the demo waits for its edge agent's stream before it prints the banner anyway.
+EDGE_CONNECT_WAIT_S = 60.0
 
 
 def _split_host_port(value: str) -> tuple[str, int]:
@@ -51,8 +57,10 @@ async def serve(
     grpc_bind: str | None,
     on_ready: list[str] | None = None,
     after_start: Callable[[], None] | None = None,
+    supervise: Callable[[Runtime, asyncio.Event], Coroutine[Any, Any, None]] | None = None,
 ) -> None:
-    """Run until SIGINT/SIGTERM: the gRPC ingest server and/or the ASGI app under uvicorn, in this event loop."""
+    """Run until SIGINT/SIGTERM (or until `supervise`, started once everything listens, sets the stop event): the
+    gRPC ingest server and/or the ASGI app under uvicorn, in this event loop."""
     import uvicorn
     from django.conf import settings
 
@@ -70,6 +78,8 @@ async def serve(
             tls_cert=settings.GRPC_TLS_CERT,
             tls_key=settings.GRPC_TLS_KEY,
             tls_client_ca=settings.GRPC_TLS_CLIENT_CA,
+            max_connection_age_s=settings.GRPC_MAX_CONNECTION_AGE_S,
+            max_connection_age_grace_s=settings.GRPC_MAX_CONNECTION_AGE_GRACE_S,
         )
         print(f"gRPC ingest listening on {grpc_bind.rsplit(':', 1)[0]}:{runtime.grpc_port}", flush=True)
     stop = asyncio.Event()
@@ -99,7 +109,12 @@ async def serve(
         after_start()
     for line in on_ready or []:
         print(line, flush=True)
+    supervisor = None if supervise is None else asyncio.create_task(supervise(runtime, stop))
     await stop.wait()
+    if supervisor is not None:
+        supervisor.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await supervisor
     logger.info("shutting down")
     if uv_server is not None and uv_task is not None:
         uv_server.should_exit = True
@@ -125,65 +140,91 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from server.demo.users import LOOPBACK_HOSTS, demo_passwords
+
+    # Debug pages for the demo on this machine only; never for a demo reachable from the network.
+    os.environ.setdefault("DJANGO_DEBUG", "true" if args.http[0] in LOOPBACK_HOSTS else "false")
     _setup_django()
     _prepare(migrate=True)
     from django.conf import settings
 
     from server.demo.assets import AssetMissingError, sample_video_path
-    from server.demo.setup import DEMO_USERS, setup_demo
+    from server.demo.setup import setup_demo
 
     try:
         video = sample_video_path(Path(settings.DATA_DIR))
     except AssetMissingError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    demo = setup_demo(video_path=str(video))
     http_host, http_port = args.http
+    passwords = demo_passwords(http_host)
+    demo = setup_demo(video_path=str(video), passwords=passwords)
     url = f"http://{'127.0.0.1' if http_host in ('0.0.0.0', '::') else http_host}:{http_port}/"
     grpc_host, grpc_port = args.grpc
     edges: list[subprocess.Popen[bytes]] = []
     command: list[str] = []
     if not args.no_edge:
-        command = [
-            _edge_executable(),
-            "run",
-            "--server",
-            f"{'127.0.0.1' if grpc_host in ('0.0.0.0', '::') else grpc_host}:{grpc_port}",
-            f"--device-id={demo.device_id}",
-            f"--device-secret={demo.device_secret}",
-            "--loop",
-            "--pace",
-            "native",
-            "--state-dir",
-            str(Path(settings.DATA_DIR) / "edge"),
-        ]
-        for camera_id, crop, homography in zip(
-            demo.camera_ids, demo.crops_px, demo.homographies, strict=True
-        ):
-            # `--flag=value`: values may start with "-" (negative numbers, URL-safe secrets).
-            command += [f"--source={video}", f"--camera-id={camera_id}"]
-            command += ["--crop=" + ",".join(str(v) for v in crop)]
-            command += ["--homography=" + ",".join(repr(v) for v in homography)]
+        command = demo_edge_command(
+            server=f"{'127.0.0.1' if grpc_host in ('0.0.0.0', '::') else grpc_host}:{grpc_port}",
+            device_id=demo.device_id,
+            device_secret_file=demo.device_secret_file,
+            video=video,
+            cameras=list(zip(demo.camera_ids, demo.crops_px, demo.homographies, strict=True)),
+            state_dir=Path(settings.DATA_DIR) / "edge",
+        )
 
     def start_edge() -> None:
         # Started once the ingest listens, so that the agent connects at its first try.
         if command:
             edges.append(subprocess.Popen(command))
 
-    users = ", ".join(f"{u}/{p}" for u, p in DEMO_USERS)
+    users = ", ".join(
+        f"{u}/{p}" if u in demo.created_users else f"{u} (password unchanged)" for u, p in passwords.items()
+    )
+    banner = [
+        "",
+        f"Retail Vision demo is running: open {url}",
+        f"Users (change these passwords): {users}",
+    ]
+    failure: list[str] = []
+
+    async def supervise(runtime: Runtime, stop: asyncio.Event) -> None:
+        """Announce the demo once the agent is streaming; if the agent dies, say so and stop the demo."""
+        if not command:
+            _print_lines([*banner, "Edge agent: not started (--no-edge)", "Stop with Ctrl+C."])
+            return
+        announced = False
+        deadline = asyncio.get_running_loop().time() + EDGE_CONNECT_WAIT_S
+        while True:
+            code = edges[0].poll() if edges else None
+            if code is not None:
+                failure.append(
+                    f"error: the demo's edge agent exited with code {code}"
+                    f"{' before it connected' if not announced else ''} (its error is printed above: "
+                    "e.g. a missing detector model (--model / RETAIL_MODEL_PATH) or an unreadable video "
+                    "(RETAIL_SAMPLE_VIDEO)); the demo stops."
+                )
+                print(failure[0], file=sys.stderr, flush=True)
+                stop.set()
+                return
+            if not announced and runtime.servicer.open_streams > 0:
+                _print_lines([*banner, f"Edge agent: 2 cameras on {video}, connected", "Stop with Ctrl+C."])
+                announced = True
+            elif not announced and asyncio.get_running_loop().time() > deadline:
+                _print_lines(
+                    [*banner, f"Edge agent: started, not connected after {EDGE_CONNECT_WAIT_S:.0f} s "
+                     "(see its log above)", "Stop with Ctrl+C."]
+                )  # fmt: skip
+                announced = True
+            await asyncio.sleep(0.2)
+
     try:
         asyncio.run(
             serve(
                 http=args.http,
                 grpc_bind=f"{grpc_host}:{grpc_port}",
-                on_ready=[
-                    "",
-                    f"Retail Vision demo is running: open {url}",
-                    f"Users (change these passwords): {users}",
-                    f"Edge agent: 2 cameras on {video}" if command else "Edge agent: not started (--no-edge)",
-                    "Stop with Ctrl+C.",
-                ],
                 after_start=start_edge,
+                supervise=supervise,
             )
         )
     finally:
@@ -193,7 +234,45 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 edge.wait(timeout=10)
             if edge.poll() is None:
                 edge.kill()
-    return 0
+    return 1 if failure else 0
+
+
+def _print_lines(lines: list[str]) -> None:
+    for line in lines:
+        print(line, flush=True)
+
+
+def demo_edge_command(
+    *,
+    server: str,
+    device_id: int,
+    device_secret_file: Path,
+    video: Path,
+    cameras: list[tuple[int, tuple[int, int, int, int], tuple[float, ...]]],
+    state_dir: Path,
+    executable: str | None = None,
+) -> list[str]:
+    """The demo's edge agent command line. The device secret stays in its 0600 file: a command line is visible
+    to every local user (`ps`)."""
+    command = [
+        executable or _edge_executable(),
+        "run",
+        "--server",
+        server,
+        f"--device-id={device_id}",
+        f"--device-secret-file={device_secret_file}",
+        "--loop",
+        "--pace",
+        "native",
+        "--state-dir",
+        str(state_dir),
+    ]
+    for camera_id, crop, homography in cameras:
+        # `--flag=value`: values may start with "-" (negative numbers).
+        command += [f"--source={video}", f"--camera-id={camera_id}"]
+        command += ["--crop=" + ",".join(str(v) for v in crop)]
+        command += ["--homography=" + ",".join(repr(v) for v in homography)]
+    return command
 
 
 def _edge_executable() -> str:

@@ -11,13 +11,12 @@ import contextvars
 import logging
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
-from server.analytics.types import AccessAlert, PersonIdentity
+from server.analytics.types import PersonIdentity
 from server.ingest.live import CameraTracksLive
 from server.ingest.pipeline import IngestPipeline
 from server.ingest.servicer import EdgeServicer, StreamSettings
@@ -27,13 +26,14 @@ from server.insights.recorder import InsightsRecorder
 from server.livestate import LiveState, live_state
 from server.observability import metrics
 from server.people.signals import identities_changed
-from server.realtime.events import alert_event, health_event
-from server.realtime.groups import site_alerts_group, site_health_group
+from server.realtime.events import health_event
+from server.realtime.groups import site_health_group
 from server.realtime.publisher import LivePublisher
 from server.timeseries.measurements import edge_health_point
 from server.timeseries.types import Point
 
 if TYPE_CHECKING:
+    from server.alerts.incidents import IncidentRecorder
     from server.timeseries.writer import BatchingWriter
 
 logger = logging.getLogger(__name__)
@@ -48,6 +48,7 @@ class Runtime:
     servicer: EdgeServicer
     processor: SiteAnalyticsProcessor
     recorder: InsightsRecorder
+    incidents: IncidentRecorder
     live: LiveState
     grpc_port: int = 0
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
@@ -55,8 +56,9 @@ class Runtime:
     stop_listening: Callable[[], None] | None = None
 
     def start_background(self) -> None:
-        task = asyncio.get_running_loop().create_task(self.processor.run_background())
-        self.tasks.add(task)
+        loop = asyncio.get_running_loop()
+        self.tasks.add(loop.create_task(self.processor.run_background()))
+        self.tasks.add(loop.create_task(self.incidents.run()))
 
     async def aclose(self) -> None:
         if self.on_identities_changed is not None:
@@ -73,6 +75,10 @@ class Runtime:
             await sync_to_async(self.recorder.flush)()
         except Exception:
             logger.exception("final flush of analytics records failed")
+        try:
+            await self.incidents.drain()
+        except Exception:
+            logger.exception("final write of alert incidents failed")
         await asyncio.to_thread(self.live.flush)
         self.writer.stop()
         self.backend.close()
@@ -97,21 +103,6 @@ def _load_identities(site_id: int) -> Mapping[int, PersonIdentity]:
         )
         for person_id, identity in identities_for_site(site_id).items()
     }
-
-
-def _persist_alert(site_id: int, alert: AccessAlert) -> dict[str, Any]:
-    from server.alerts.services import alert_raise
-
-    return alert_raise(
-        site_id=site_id,
-        zone_id=alert.zone_id,
-        kind=str(alert.kind),
-        person_id=alert.global_id,
-        employee_id=alert.employee_id,
-        message=alert.message,
-        raised_at=datetime.fromtimestamp(alert.time_us / 1e6, tz=UTC),
-        distance_m=alert.distance_m,
-    )
 
 
 def _edge_health_points(device_id: int, health: Mapping[str, Any]) -> list[Point]:
@@ -145,6 +136,7 @@ def _edge_health_points(device_id: int, health: Mapping[str, Any]) -> list[Point
 def build_runtime() -> Runtime:
     """Create the process runtime (call from within the running event loop)."""
     global _current
+    from server.alerts.incidents import IncidentRecorder
     from server.insights.selectors import site_setup
     from server.timeseries.factory import timeseries_from_settings
 
@@ -152,6 +144,7 @@ def build_runtime() -> Runtime:
     publisher = LivePublisher(rate_hz=settings.LIVE_PUSH_HZ)
     pipeline = IngestPipeline(reorder_window=settings.INGEST_REORDER_WINDOW)
     recorder = InsightsRecorder()
+    incidents = IncidentRecorder(publisher)
     background: set[asyncio.Task[Any]] = set()
 
     def spawn(coroutine: Coroutine[Any, Any, None]) -> None:
@@ -160,19 +153,6 @@ def build_runtime() -> Runtime:
         background.add(task)
         task.add_done_callback(background.discard)
 
-    def on_alert(site_id: int, alert: AccessAlert) -> None:
-        metrics.record_alert(str(alert.kind))
-
-        async def persist_and_push() -> None:
-            try:
-                payload = await sync_to_async(_persist_alert)(site_id, alert)
-            except Exception:
-                logger.exception("persisting an access alert failed; pushing it anyway")
-                payload = {"kind": str(alert.kind), "message": alert.message, "zone": alert.zone_id}
-            await publisher.send_now(site_alerts_group(site_id), alert_event(site_id=site_id, alert=payload))
-
-        spawn(persist_and_push())
-
     live = live_state()
     processor = SiteAnalyticsProcessor(
         publisher=publisher,
@@ -180,7 +160,7 @@ def build_runtime() -> Runtime:
         recorder=recorder,
         load_setup=site_setup,
         load_identities=_load_identities,
-        on_alert=on_alert,
+        on_alert=incidents,
         live_state=live,
         live_state_hz=settings.LIVE_PUSH_HZ,
         positions_sample_hz=settings.POSITIONS_SAMPLE_HZ,
@@ -210,6 +190,9 @@ def build_runtime() -> Runtime:
             ),
             ack_interval_s=settings.INGEST_ACK_INTERVAL_MS / 1000.0,
             auth_recheck_s=settings.INGEST_AUTH_RECHECK_S,
+            max_streams_per_device=settings.INGEST_MAX_STREAMS_PER_DEVICE,
+            idle_timeout_s=settings.INGEST_STREAM_IDLE_S,
+            max_heartbeat_bytes=settings.INGEST_MAX_HEARTBEAT_BYTES,
         ),
         on_health=on_health,
     )
@@ -243,6 +226,7 @@ def build_runtime() -> Runtime:
         servicer=servicer,
         processor=processor,
         recorder=recorder,
+        incidents=incidents,
         live=live,
         stop_listening=stop_listening,
     )

@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from edge_agent.backoff import Backoff
-from edge_agent.capture.sources import FrameSource, is_file, open_source, validate_image
+from edge_agent.capture.sources import FrameSource, is_file, open_source, redact_source, validate_image
 from edge_agent.config import CameraSettings
 from edge_agent.errors import SourceError
 from edge_agent.types import Frame
@@ -99,6 +99,7 @@ class CameraReader(threading.Thread):
         self._stop_event = threading.Event()
         self._index = 0
         self._last_image: NDArray[np.uint8] | None = None
+        self._last_capture_time_us = 0
         self._image_lock = threading.Lock()
 
     @property
@@ -110,8 +111,15 @@ class CameraReader(threading.Thread):
 
     def latest_image(self) -> NDArray[np.uint8] | None:
         """A copy of the last analysed-size image (for snapshots)."""
+        still = self.latest_still()
+        return None if still is None else still[0]
+
+    def latest_still(self) -> tuple[NDArray[np.uint8], int] | None:
+        """The last analysed-size image and its capture time (µs since the epoch), or None before the first."""
         with self._image_lock:
-            return None if self._last_image is None else self._last_image.copy()
+            if self._last_image is None:
+                return None
+            return self._last_image.copy(), self._last_capture_time_us
 
     def run(self) -> None:
         source_is_file = is_file(self.settings.source)
@@ -126,7 +134,7 @@ class CameraReader(threading.Thread):
                 continue
             except Exception as err:  # a third-party backend may raise anything; the camera must survive it
                 looping = False
-                self._fail(f"opening {self.settings.source} failed: {err!r}")
+                self._fail(f"opening {redact_source(self.settings.source)} failed: {err!r}")
                 continue
             if not first_open and not looping:
                 self.stats.reconnects += 1
@@ -141,7 +149,7 @@ class CameraReader(threading.Thread):
                 self.stats.connected = False
                 self.stats.ended = True
                 if not self._stop_event.is_set():
-                    logger.info("camera %d: end of %s", self.camera_id, self.settings.source)
+                    logger.info("camera %d: end of %s", self.camera_id, redact_source(self.settings.source))
                 return
 
     def _fail(self, message: str) -> None:
@@ -169,15 +177,15 @@ class CameraReader(threading.Thread):
             try:
                 ok, raw = capture.read()
             except Exception as err:  # backend failure mid-stream: reopen
-                self._fail(f"reading {self.settings.source} failed: {err!r}")
+                self._fail(f"reading {redact_source(self.settings.source)} failed: {err!r}")
                 return _FAILED
             if not ok:
                 if source_is_file:
                     if frames_this_open == 0:
-                        self._fail(f"video file {self.settings.source} delivered no frames")
+                        self._fail(f"video file {redact_source(self.settings.source)} delivered no frames")
                         return _FAILED
                     return _LOOP if self.settings.loop else _ENDED
-                self._fail(f"stream {self.settings.source} stopped delivering frames")
+                self._fail(f"stream {redact_source(self.settings.source)} stopped delivering frames")
                 return _FAILED
             self.stats.frames_read += 1
             frames_this_open += 1
@@ -225,7 +233,9 @@ class CameraReader(threading.Thread):
             image = image[y : y + h, x : x + w]
             if image.shape[0] < 8 or image.shape[1] < 8:
                 self.stats.garbage_frames += 1
-                self.stats.last_error = f"crop {crop} lies outside the {self.settings.source} image"
+                self.stats.last_error = (
+                    f"crop {crop} lies outside the {redact_source(self.settings.source)} image"
+                )
                 return
         self.stats.frame_width_px = int(image.shape[1])
         self.stats.frame_height_px = int(image.shape[0])
@@ -233,6 +243,7 @@ class CameraReader(threading.Thread):
         frame = Frame(camera_id=self.camera_id, image=image, capture_time_us=_now_us(), index=self._index)
         with self._image_lock:
             self._last_image = image
+            self._last_capture_time_us = frame.capture_time_us
         if self.slot.put(frame):
             self.stats.dropped_frames += 1
         self.stats.frames_published += 1

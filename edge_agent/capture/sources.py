@@ -27,6 +27,17 @@ class FrameSource(Protocol):
     def release(self) -> None: ...
 
 
+def redact_source(source: str) -> str:
+    """A source as logs, errors and heartbeats may show it: `rtsp://user:pass@host/...` → `rtsp://***@host/...`."""
+    scheme, sep, rest = source.partition("://")
+    if not sep:
+        return source
+    authority, slash, tail = rest.partition("/")
+    if "@" not in authority:
+        return source
+    return f"{scheme}://***@{authority.rpartition('@')[2]}{slash}{tail}"
+
+
 def is_url(source: str) -> bool:
     return source.lower().startswith(_URL_PREFIXES)
 
@@ -59,7 +70,7 @@ def open_source(source: str) -> FrameSource:
         capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
         capture.release()
-        raise SourceError(f"cannot open video source {source}")
+        raise SourceError(f"cannot open video source {redact_source(source)}")
     return capture
 
 
@@ -81,7 +92,7 @@ def check_source(source: str) -> tuple[int, int, float]:
         ok, image = capture.read()
         valid = validate_image(image) if ok else None
         if valid is None:
-            raise SourceError(f"video source {source} opened but delivered no readable frame")
+            raise SourceError(f"video source {redact_source(source)} opened but delivered no readable frame")
         return int(valid.shape[1]), int(valid.shape[0]), float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
     finally:
         capture.release()

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import stat
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from edge_agent.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+# The device secret from the environment (instead of --device-secret, which every local user sees in `ps`).
+SECRET_ENV = "RETAIL_EDGE_DEVICE_SECRET"  # noqa: S105 (a variable name, not a secret)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,3 +61,17 @@ def load_credentials(path: Path) -> DeviceCredentials:
         raise ConfigError(f"no device credentials at {path}: run `retail-edge enroll` first") from err
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise ConfigError(f"device credentials file {path} is unreadable or damaged: {err}") from err
+
+
+def read_secret_file(path: Path) -> str:
+    """The device secret kept in a file (its first line); warns when other local users may read the file."""
+    try:
+        mode = path.stat().st_mode
+        secret = path.read_text(encoding="utf-8").strip()
+    except OSError as err:
+        raise ConfigError(f"device secret file {path} is unreadable: {err.strerror or err}") from err
+    if not secret:
+        raise ConfigError(f"device secret file {path} is empty")
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        logger.warning("device secret file %s is readable by other users: chmod 600 it", path)
+    return secret

@@ -15,7 +15,7 @@ MAX_TRACKS_PER_FRAME = 1000
 
 
 def encode_track_frame(
-    camera_id: int, sequence: int, capture_time_us: int, tracks: Tracks
+    camera_id: int, sequence: int, capture_time_us: int, tracks: Tracks, sequence_epoch: int = 0
 ) -> track_pb2.TrackFrame:
     """Build the wire frame: ids sorted and delta-encoded, every column in the same order, flags only when
     set.
@@ -38,6 +38,7 @@ def encode_track_frame(
     frame = track_pb2.TrackFrame(
         camera_id=camera_id,
         sequence=sequence,
+        sequence_epoch=sequence_epoch,
         capture_time_us=capture_time_us,
         local_id_deltas=deltas.astype(np.int64).tolist(),
         bbox_x_px=x.astype(np.int64).tolist(),

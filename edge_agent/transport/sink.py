@@ -15,7 +15,8 @@ class SpoolSink:
 
     def emit(self, camera_id: int, capture_time_us: int, tracks: Tracks) -> int:
         def build(sequence: int) -> bytes:
-            return encode_track_frame(camera_id, sequence, capture_time_us, tracks).SerializeToString()
+            frame = encode_track_frame(camera_id, sequence, capture_time_us, tracks, self.spool.epoch)
+            return frame.SerializeToString()
 
         return self.spool.append(camera_id, build)
 

@@ -1,9 +1,11 @@
-"""On-disk spool of unacked TrackFrames: SQLite in WAL mode, bounded by frames and bytes, oldest-first
-eviction.
+"""On-disk spool of unacked TrackFrames: SQLite in WAL mode, bounded by frames and bytes, oldest-first eviction.
 
 It also owns the per-camera sequence counters, persisted in the same transaction as each frame, so sequence
-numbers continue across restarts of the agent. Thread-safe (one connection behind a lock): the pipeline
-thread appends, the uplink reads, acks and removes.
+numbers continue across restarts of the agent, and the spool's sequence epoch: chosen when the spool file is
+created (its creation time in microseconds), so a new box or a wiped spool, whose sequences restart at 1, is
+not taken for a replay of the old spool by the server. A spool created by an agent before epochs keeps epoch
+0. Thread-safe (one connection behind a lock): the pipeline thread appends, the uplink reads, acks and
+removes.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +21,8 @@ from pathlib import Path
 from edge_agent.errors import SpoolError
 
 logger = logging.getLogger(__name__)
+
+MAX_EPOCH = 2**63 - 1
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS frames (
@@ -60,7 +65,11 @@ class Spool:
             self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
+            existed = self._db.execute(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'frames'"
+            ).fetchone()[0]
             self._db.executescript(_SCHEMA)
+            self.epoch = self._load_epoch(fresh=not existed)
             row = self._db.execute(
                 "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM frames"
             ).fetchone()
@@ -74,6 +83,15 @@ class Spool:
         self.evicted_total = 0
         if self.depth_frames:
             logger.info("spool %s: %d unacked frames from a previous run", path, self.depth_frames)
+
+    def _load_epoch(self, *, fresh: bool) -> int:
+        row = self._db.execute("SELECT value FROM counters WHERE name = 'sequence_epoch'").fetchone()
+        if row is not None:
+            return int(row[0])
+        # A new spool starts a new epoch; one from an agent before epochs continues the legacy epoch 0.
+        epoch = min(max(time.time_ns() // 1000, 1), MAX_EPOCH) if fresh else 0
+        self._db.execute("INSERT INTO counters (name, value) VALUES ('sequence_epoch', ?)", (epoch,))
+        return epoch
 
     def add_listener(self, callback: Callable[[], None]) -> None:
         """Called (from the appending thread) after every append."""

@@ -112,6 +112,7 @@ class UplinkClient:
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._control_queue: asyncio.Queue[bytes] = asyncio.Queue()
+        self._tasks: set[asyncio.Task[None]] = set()
         spool.add_listener(self._on_spool_append)
 
     # ---- public
@@ -277,6 +278,10 @@ class UplinkClient:
         if kind == "ack":
             removed = 0
             for camera in message.ack.cameras:
+                # An ack of another epoch (the spool this box replaced) says nothing about this spool's frames;
+                # one without an epoch comes from a server before epochs.
+                if camera.HasField("sequence_epoch") and camera.sequence_epoch != self.spool.epoch:
+                    continue
                 removed += self.spool.ack(camera.camera_id, camera.highest_contiguous_sequence)
             self.stats.frames_acked += removed
             self._wake.set()
@@ -322,7 +327,19 @@ class UplinkClient:
         elif kind == edge_service_pb2.COMMAND_KIND_SEND_HEARTBEAT:
             self.request_heartbeat()
         elif kind == edge_service_pb2.COMMAND_KIND_CAPTURE_SNAPSHOT:
-            for camera_id, capture_time_us, jpeg in self.control.snapshots(command.camera_id):
-                self._queue_control(snapshot_message_bytes(camera_id, capture_time_us, jpeg))
+            logger.info("command: snapshot of camera %d (0 = all)", command.camera_id)
+            task = asyncio.get_running_loop().create_task(self._send_snapshots(command.camera_id))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         else:
             logger.warning("ignoring unknown command kind %d", kind)
+
+    async def _send_snapshots(self, camera_id: int) -> None:
+        """JPEG-encode off the event loop (a large frame takes tens of ms), then queue the stills to send."""
+        try:
+            stills = await asyncio.to_thread(self.control.snapshots, camera_id)
+        except Exception:
+            logger.exception("taking the snapshot of camera %d failed", camera_id)
+            return
+        for still_camera_id, capture_time_us, jpeg in stills:
+            self._queue_control(snapshot_message_bytes(still_camera_id, capture_time_us, jpeg))

@@ -1,6 +1,6 @@
 import { createRouter, createWebHistory, type RouteRecordRaw } from "vue-router";
 import { loadSession, session } from "@/stores/session";
-import { ADMIN_SECTIONS, canAdminister, canSeeSecurity } from "@/utils/access";
+import { ADMIN_SECTIONS, canAdminister, canSeeAnalytics, canSeeLive, canSeeSecurity, homePath } from "@/utils/access";
 
 declare module "vue-router" {
   interface RouteMeta {
@@ -11,28 +11,30 @@ declare module "vue-router" {
 }
 
 const adminChildren: RouteRecordRaw[] = [
+  { path: "sites", name: "admin-sites", component: () => import("@/pages/admin/SitesAdmin.vue") },
   { path: "zones", name: "admin-zones", component: () => import("@/pages/admin/ZonesAdmin.vue") },
   { path: "floor-plan", name: "admin-floor-plan", component: () => import("@/pages/admin/FloorPlanAdmin.vue") },
   { path: "cameras", name: "admin-cameras", component: () => import("@/pages/admin/CamerasAdmin.vue") },
   { path: "devices", name: "admin-devices", component: () => import("@/pages/admin/DevicesAdmin.vue") },
   { path: "people", name: "admin-people", component: () => import("@/pages/admin/PeopleAdmin.vue") },
   { path: "users", name: "admin-users", component: () => import("@/pages/admin/UsersAdmin.vue") },
+  { path: "audit", name: "admin-audit", component: () => import("@/pages/admin/AuditLogAdmin.vue") },
 ].map((route) => {
   const section = ADMIN_SECTIONS.find((s) => s.name === route.name);
   return { ...route, meta: { allowed: section?.allowed, title: section?.title } };
 });
 
 const routes: RouteRecordRaw[] = [
-  { path: "/", redirect: "/live" },
+  { path: "/", name: "home", redirect: () => homePath() },
   { path: "/login", name: "login", component: () => import("@/pages/LoginPage.vue"), meta: { public: true } },
-  { path: "/live", name: "live", component: () => import("@/pages/LivePage.vue"), meta: { title: "Live" } },
-  { path: "/heatmap", name: "heatmap", component: () => import("@/pages/HeatmapPage.vue"), meta: { title: "Heat map" } },
-  { path: "/flow", name: "flow", component: () => import("@/pages/FlowPage.vue"), meta: { title: "Flow" } },
+  { path: "/live", name: "live", component: () => import("@/pages/LivePage.vue"), meta: { title: "Live", allowed: canSeeLive } },
+  { path: "/heatmap", name: "heatmap", component: () => import("@/pages/HeatmapPage.vue"), meta: { title: "Heat map", allowed: canSeeAnalytics } },
+  { path: "/flow", name: "flow", component: () => import("@/pages/FlowPage.vue"), meta: { title: "Flow", allowed: canSeeAnalytics } },
   {
     path: "/distancing",
     name: "distancing",
     component: () => import("@/pages/DistancingPage.vue"),
-    meta: { title: "Social distancing" },
+    meta: { title: "Social distancing", allowed: canSeeAnalytics },
   },
   {
     path: "/security",

@@ -12,13 +12,14 @@ from django.middleware.csrf import get_token
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_protect, ensure_csrf_cookie
 from drf_spectacular.utils import extend_schema
-from rest_framework import permissions, status, viewsets
+from rest_framework import exceptions, permissions, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from server.accounts import services
+from server.accounts import services, throttle
 from server.accounts.roles import user_roles
 from server.accounts.serializers import CsrfSerializer, LoginSerializer, MeSerializer, UserSerializer
 from server.api.errors import ApplicationError
@@ -66,6 +67,9 @@ class LoginApi(APIView):
             username=serializer.validated_data["username"],
             password=serializer.validated_data["password"],
         )
+        refusal: throttle.Refusal | None = getattr(request._request, "login_refusal", None)
+        if user is None and refusal is not None:
+            raise exceptions.Throttled(wait=refusal.retry_after_s, detail=refusal.message, code=refusal.code)
         if user is None:
             logger.info("failed login for %r", serializer.validated_data["username"])
             raise ApplicationError("Wrong username or password.", code="invalid_credentials")
@@ -94,11 +98,12 @@ class MeApi(APIView):
 
 
 class UserViewSet(viewsets.ModelViewSet[AbstractUser]):
-    """Dashboard users and their roles (admins only)."""
+    """Dashboard users and their roles (admins only); `unlock` lifts a lockout after failed logins."""
 
     queryset = get_user_model().objects.all()
     serializer_class = UserSerializer
     filterset_fields = ["is_active", "username"]
+    required_permissions = {"unlock": ("auth.change_user",)}
     ordering_fields = ["id", "username"]
 
     def get_queryset(self) -> QuerySet[AbstractUser]:
@@ -114,3 +119,10 @@ class UserViewSet(viewsets.ModelViewSet[AbstractUser]):
 
     def perform_destroy(self, instance: AbstractUser) -> None:
         services.user_delete(actor=self.request.user, user=instance)
+
+    @extend_schema(request=None, responses={200: UserSerializer})
+    @action(detail=True, methods=["post"])
+    def unlock(self, request: Request, pk: str | None = None) -> Response:
+        user = self.get_object()
+        services.user_unlock(actor=request.user, user=user)
+        return Response(UserSerializer(user).data)

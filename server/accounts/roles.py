@@ -129,3 +129,14 @@ def can_watch_live(user: Any) -> bool:
     return bool(
         getattr(user, "is_authenticated", False) and user.is_active and user.has_perm("inventory.view_live")
     )
+
+
+def can_see_identities(user: Any) -> bool:
+    """May this user see who tracked persons are (employee names and ids on the live map)? As for the REST API's
+    employees: `people.view_employee`."""
+    return bool(user.has_perm("people.view_employee"))
+
+
+def can_see_alerts(user: Any) -> bool:
+    """May this user receive a site's alerts (pushed over the WebSocket)? As for `GET /api/alerts`."""
+    return bool(user.has_perm("alerts.view_alert"))

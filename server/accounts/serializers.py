@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser
 from rest_framework import serializers
 
+from server.accounts import throttle
 from server.accounts.roles import ROLES, user_roles
 
 User = get_user_model()
@@ -14,6 +16,9 @@ User = get_user_model()
 class UserSerializer(serializers.ModelSerializer[AbstractUser]):
     roles = serializers.ListField(child=serializers.ChoiceField(choices=list(ROLES)), required=False)
     password = serializers.CharField(write_only=True, required=False, style={"input_type": "password"})
+    locked_until = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="End of a lockout after failed logins (null: not locked)."
+    )
 
     class Meta:
         model = User
@@ -27,6 +32,7 @@ class UserSerializer(serializers.ModelSerializer[AbstractUser]):
             "is_superuser",
             "roles",
             "password",
+            "locked_until",
             "last_login",
             "date_joined",
         ]
@@ -35,6 +41,12 @@ class UserSerializer(serializers.ModelSerializer[AbstractUser]):
     def to_representation(self, instance: AbstractUser) -> dict[str, Any]:
         data = super().to_representation(instance)
         data["roles"] = user_roles(instance)
+        until = throttle.locked_until(instance.get_username())
+        data["locked_until"] = (
+            None
+            if until is None
+            else dt.datetime.fromtimestamp(until, tz=dt.UTC).isoformat(timespec="seconds")
+        )
         return data
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 
+from server.accounts import throttle
 from server.accounts.roles import ADMIN, ROLES, user_roles
 from server.api.errors import ConflictError, FieldError
 from server.audit.services import Actor, audit_record, audited_create, audited_delete, audited_update
@@ -92,3 +93,11 @@ def user_delete(*, actor: Actor, user: AbstractUser) -> None:
     if actor is not None and getattr(actor, "pk", None) == user.pk:
         raise ConflictError("you cannot delete yourself", code="self_deletion")
     audited_delete(actor=actor, instance=user)
+
+
+@transaction.atomic
+def user_unlock(*, actor: Actor, user: AbstractUser) -> bool:
+    """Lift the lockout that failed logins put on `user` (audited); False when it was not locked."""
+    was_locked = throttle.unlock(username=user.get_username())
+    audit_record(actor=actor, action="unlock", instance=user, changes={"was_locked": was_locked})
+    return was_locked

@@ -6,9 +6,9 @@ from server.audit.admin_base import AuditedModelAdmin
 
 @admin.register(Alert)
 class AlertAdmin(AuditedModelAdmin[Alert]):
-    list_display = ("id", "raised_at", "site", "zone", "kind", "state", "employee", "message")
+    list_display = ("id", "raised_at", "closed_at", "site", "zone", "kind", "state", "person_name", "message")
     list_filter = ("site", "kind", "state")
-    search_fields = ("message",)
+    search_fields = ("message", "person_name")
     date_hierarchy = "raised_at"
 
 

@@ -1,6 +1,8 @@
-"""Alert endpoints (list/filter, acknowledge, resolve) and the per-site siren (GET/PUT)."""
+"""Alert endpoints (list/filter, exact counts, acknowledge one or many, resolve) and the per-site siren (GET/PUT)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
@@ -14,7 +16,8 @@ from rest_framework.views import APIView
 from server.alerts import selectors, services
 from server.alerts.filters import AlertFilter
 from server.alerts.models import Alert
-from server.alerts.push import push_alert_changed, push_siren_changed
+from server.alerts.push import push_alert_changed, push_alerts_acknowledged, push_siren_changed
+from server.api.errors import FieldError
 from server.inventory.models import Site
 
 
@@ -28,18 +31,61 @@ class AlertSerializer(serializers.ModelSerializer[Alert]):
             "kind",
             "person_id",
             "employee",
+            "person_name",
+            "identity_certain",
             "message",
             "x_m",
             "y_m",
             "distance_m",
+            "camera_ids",
             "state",
+            "ongoing",
             "raised_at",
+            "escalated_at",
+            "updated_at",
+            "closed_at",
             "acknowledged_at",
             "acknowledged_by",
             "resolved_at",
             "resolved_by",
         ]
         read_only_fields = fields
+
+    ongoing = serializers.SerializerMethodField()
+    camera_ids = serializers.ListField(child=serializers.IntegerField(), read_only=True)
+
+    def get_ongoing(self, alert: Alert) -> bool:
+        return alert.closed_at is None
+
+
+class AlertCountsSerializer(serializers.Serializer[dict[str, int]]):
+    unacknowledged = serializers.IntegerField(help_text="Open (unread) alerts: the badge.")
+    unacknowledged_alarms = serializers.IntegerField()
+    ongoing = serializers.IntegerField(help_text="Incidents whose person is still there.")
+    total = serializers.IntegerField()
+
+
+class BulkAcknowledgeSerializer(serializers.Serializer[dict[str, Any]]):
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False, max_length=10_000
+    )
+    filter = serializers.DictField(
+        required=False, help_text='The list filters (site required), e.g. {"site": 1, "kind": "warning"}.'
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("ids" in attrs) == ("filter" in attrs):
+            raise serializers.ValidationError({"ids": ["Give either ids or filter."]})
+        if "ids" in attrs and not attrs["ids"]:
+            raise serializers.ValidationError({"ids": ["Give at least one id."]})
+        if "filter" in attrs and "site" not in attrs["filter"]:
+            raise serializers.ValidationError({"filter": ["A filter must name the site."]})
+        return attrs
+
+
+class BulkAcknowledgedSerializer(serializers.Serializer[dict[str, Any]]):
+    acknowledged = serializers.IntegerField(help_text="How many open alerts were acknowledged.")
+    ids = serializers.ListField(child=serializers.IntegerField())
 
 
 class SirenSerializer(serializers.Serializer[dict[str, object]]):
@@ -50,33 +96,81 @@ class SirenSerializer(serializers.Serializer[dict[str, object]]):
 
 
 class AlertViewSet(viewsets.ReadOnlyModelViewSet[Alert]):
-    """Security alerts, newest first; filter by site, zone, kind, state, person, employee and time range."""
+    """Security alerts (incidents), newest first; filter by site, zone, kind, state (open = unread), ongoing,
+    person, employee and time range. `counts` gives exact counts for the same filters."""
 
     queryset = Alert.objects.all()
     serializer_class = AlertSerializer
     filterset_class = AlertFilter
-    ordering_fields = ["raised_at", "id"]
+    ordering_fields = ["raised_at", "updated_at", "id"]
     required_permissions = {
+        "counts": ("alerts.view_alert",),
         "acknowledge": ("alerts.change_alert",),
+        "acknowledge_many": ("alerts.change_alert",),
         "resolve": ("alerts.change_alert",),
     }
 
     def get_queryset(self) -> QuerySet[Alert]:
         return selectors.alert_list()
 
+    @extend_schema(responses={200: AlertCountsSerializer})
+    @action(detail=False, methods=["get"])
+    def counts(self, request: Request) -> Response:
+        return Response(selectors.alert_counts(self.filter_queryset(self.get_queryset())))
+
+    @extend_schema(
+        operation_id="alerts_acknowledge_many",
+        request=BulkAcknowledgeSerializer,
+        responses={200: BulkAcknowledgedSerializer},
+    )
+    @action(detail=False, methods=["post"], url_path="acknowledge")
+    def acknowledge_many(self, request: Request) -> Response:
+        """Acknowledge many open alerts at once: {"ids": [...]} or {"filter": {"site": 1, ...}} (the list
+        filters). Alerts already acknowledged or resolved are left as they are."""
+        body = BulkAcknowledgeSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        if "ids" in body.validated_data:
+            chosen = self.get_queryset().filter(pk__in=body.validated_data["ids"])
+        else:
+            filters = AlertFilter(data=body.validated_data["filter"], queryset=self.get_queryset())
+            if not filters.is_valid():
+                name, messages = next(iter(filters.errors.items()))
+                raise FieldError(f"filter.{name}", " ".join(str(m) for m in messages))
+            chosen = filters.qs
+        done = services.alert_acknowledge_many(actor=request.user, alerts=chosen)
+        for site_id in sorted({alert.site_id for alert in done}):
+            mine = [alert for alert in done if alert.site_id == site_id]
+            push_alerts_acknowledged(
+                site_id=site_id,
+                ids=[alert.pk for alert in mine],
+                acknowledged_at=mine[0].acknowledged_at.isoformat() if mine[0].acknowledged_at else "",
+                acknowledged_by=mine[0].acknowledged_by_id,
+                counts=selectors.site_alert_counts(site_id),
+            )
+        return Response({"acknowledged": len(done), "ids": [alert.pk for alert in done]})
+
     @extend_schema(request=None, responses={200: AlertSerializer})
     @action(detail=True, methods=["post"])
     def acknowledge(self, request: Request, pk: str | None = None) -> Response:
         alert = services.alert_acknowledge(actor=request.user, alert_id=self.get_object().pk)
-        push_alert_changed(site_id=alert.site_id, alert=selectors.alert_to_dict(alert))
+        self._push(alert, "acknowledged")
         return Response(AlertSerializer(alert).data)
 
     @extend_schema(request=None, responses={200: AlertSerializer})
     @action(detail=True, methods=["post"])
     def resolve(self, request: Request, pk: str | None = None) -> Response:
         alert = services.alert_resolve(actor=request.user, alert_id=self.get_object().pk)
-        push_alert_changed(site_id=alert.site_id, alert=selectors.alert_to_dict(alert))
+        self._push(alert, "resolved")
         return Response(AlertSerializer(alert).data)
+
+    @staticmethod
+    def _push(alert: Alert, change: str) -> None:
+        push_alert_changed(
+            site_id=alert.site_id,
+            alert=selectors.alert_to_dict(alert),
+            change=change,
+            counts=selectors.site_alert_counts(alert.site_id),
+        )
 
 
 class SirenApi(APIView):

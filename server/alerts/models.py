@@ -1,4 +1,9 @@
-"""Security alerts (persisted, acknowledged and resolved by staff) and the siren output of each site."""
+"""Security alerts and the siren output of each site.
+
+An access-control alert is an incident (server.analytics.site): one row per person and restricted-zone approach
+or entry, keyed by `incident_key`, updated in place while it lasts (kind warning -> alarm, latest position,
+cameras) and closed (`closed_at`) when the person has left. `state` is the staff's handling: open (unread),
+acknowledged, resolved."""
 
 from __future__ import annotations
 
@@ -29,14 +34,36 @@ class Alert(models.Model):
     employee = models.ForeignKey(
         "people.Employee", on_delete=models.SET_NULL, null=True, blank=True, related_name="alerts"
     )
+    person_name = models.CharField(
+        max_length=200,
+        blank=True,
+        default="",
+        help_text="Who the person was taken for, kept for the incident.",
+    )
+    identity_certain = models.BooleanField(
+        default=True, help_text="False when the binding changed during the incident or was in doubt."
+    )
     message = models.CharField(max_length=500)
-    x_m = models.FloatField(null=True, blank=True, help_text="Where the person was, floor metres.")
+    x_m = models.FloatField(null=True, blank=True, help_text="Where the person was last, floor metres.")
     y_m = models.FloatField(null=True, blank=True)
     distance_m = models.FloatField(null=True, blank=True, help_text="Distance to the zone (0 inside).")
+    camera_ids = models.JSONField(default=list, blank=True, help_text="Cameras that saw the person.")
     state = models.CharField(
         max_length=16, choices=AlertState.choices, default=AlertState.OPEN, db_index=True
     )
-    raised_at = models.DateTimeField(db_index=True)
+    incident_key = models.CharField(
+        max_length=80,
+        unique=True,
+        null=True,
+        blank=True,
+        help_text="site:person:zone:opened-microseconds of an analytics incident (none for others).",
+    )
+    raised_at = models.DateTimeField(db_index=True, help_text="When the incident opened.")
+    escalated_at = models.DateTimeField(null=True, blank=True, help_text="When it became an alarm.")
+    updated_at = models.DateTimeField(null=True, blank=True, help_text="Its latest report.")
+    closed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the person was last there; empty while it lasts."
+    )
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     acknowledged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -48,7 +75,10 @@ class Alert(models.Model):
 
     class Meta:
         ordering = ["-raised_at", "-id"]
-        indexes = [models.Index(fields=["site", "state", "raised_at"], name="alert_site_state_idx")]
+        indexes = [
+            models.Index(fields=["site", "state", "raised_at"], name="alert_site_state_idx"),
+            models.Index(fields=["site", "closed_at"], name="alert_site_closed_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} @ {self.site_id}: {self.message}"

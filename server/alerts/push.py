@@ -11,7 +11,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
-from server.realtime.events import alert_event, siren_event
+from server.realtime.events import alert_event, alerts_acknowledged_event, siren_event
 from server.realtime.groups import site_alerts_group
 
 logger = logging.getLogger(__name__)
@@ -27,8 +27,24 @@ def _send(site_id: int, event: dict[str, Any]) -> None:
         logger.warning("push to site %d alerts failed: %s: %s", site_id, type(err).__name__, err)
 
 
-def push_alert_changed(*, site_id: int, alert: dict[str, Any]) -> None:
-    transaction.on_commit(lambda: _send(site_id, alert_event(site_id=site_id, alert=alert)))
+def push_alert_changed(
+    *, site_id: int, alert: dict[str, Any], change: str | None = None, counts: dict[str, int] | None = None
+) -> None:
+    event = alert_event(site_id=site_id, alert=alert, change=change, counts=counts)
+    transaction.on_commit(lambda: _send(site_id, event))
+
+
+def push_alerts_acknowledged(
+    *, site_id: int, ids: list[int], acknowledged_at: str, acknowledged_by: int | None, counts: dict[str, int]
+) -> None:
+    event = alerts_acknowledged_event(
+        site_id=site_id,
+        ids=ids,
+        acknowledged_at=acknowledged_at,
+        acknowledged_by=acknowledged_by,
+        counts=counts,
+    )
+    transaction.on_commit(lambda: _send(site_id, event))
 
 
 def push_siren_changed(*, site_id: int, on: bool) -> None:

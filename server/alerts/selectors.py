@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 
-from server.alerts.models import Alert, SirenState
+from server.alerts.models import Alert, AlertKind, AlertState, SirenState
 
 
 def alert_to_dict(alert: Alert) -> dict[str, Any]:
@@ -18,12 +19,19 @@ def alert_to_dict(alert: Alert) -> dict[str, Any]:
         "kind": alert.kind,
         "person_id": alert.person_id,
         "employee": alert.employee_id,
+        "person_name": alert.person_name,
+        "identity_certain": alert.identity_certain,
         "message": alert.message,
         "x_m": alert.x_m,
         "y_m": alert.y_m,
         "distance_m": alert.distance_m,
+        "camera_ids": list(alert.camera_ids),
         "state": alert.state,
+        "ongoing": alert.closed_at is None,
         "raised_at": alert.raised_at.isoformat(),
+        "escalated_at": _iso(alert.escalated_at),
+        "updated_at": _iso(alert.updated_at),
+        "closed_at": _iso(alert.closed_at),
         "acknowledged_at": alert.acknowledged_at.isoformat() if alert.acknowledged_at else None,
         "acknowledged_by": alert.acknowledged_by_id,
         "resolved_at": alert.resolved_at.isoformat() if alert.resolved_at else None,
@@ -31,8 +39,27 @@ def alert_to_dict(alert: Alert) -> dict[str, Any]:
     }
 
 
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
 def alert_list() -> QuerySet[Alert]:
     return Alert.objects.all()
+
+
+def alert_counts(alerts: QuerySet[Alert]) -> dict[str, int]:
+    """Exact counts over `alerts` in one query: unacknowledged (the unread badge), of those the alarms, ongoing
+    (the person is still there) and all."""
+    return alerts.aggregate(
+        unacknowledged=Count("id", filter=Q(state=AlertState.OPEN)),
+        unacknowledged_alarms=Count("id", filter=Q(state=AlertState.OPEN, kind=AlertKind.ALARM)),
+        ongoing=Count("id", filter=Q(closed_at__isnull=True)),
+        total=Count("id"),
+    )
+
+
+def site_alert_counts(site_id: int) -> dict[str, int]:
+    return alert_counts(Alert.objects.filter(site_id=site_id))
 
 
 def siren_get(*, site_id: int) -> dict[str, Any]:

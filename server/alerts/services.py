@@ -1,22 +1,29 @@
-"""Alert life cycle (raise → acknowledge → resolve) and the siren output.
+"""Alert life cycle and the siren output.
 
-`alert_raise` is called by the analytics runtime; it persists the alert and returns the dict to push. The
-REST endpoints that change an alert or the siren push the change themselves (see `server.alerts.push`).
+Analytics incidents are recorded by `alert_incident_record` (called by `server.alerts.incidents` for each
+incident event: one row per incident, updated in place); `alert_raise` stores a one-off alert. Staff handle
+alerts: acknowledge (one, or many by ids or filter) → resolve. The REST endpoints that change an alert or the
+siren push the change themselves (see `server.alerts.push`).
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import F, QuerySet
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from server.alerts.models import Alert, AlertKind, AlertState, SirenState
 from server.alerts.selectors import alert_to_dict, siren_to_dict
 from server.api.errors import ConflictError
-from server.audit.services import Actor, audit_record
+from server.audit.services import Actor, audit_record, audit_record_many
+from server.inventory.models import Zone
+from server.people.models import Employee
 
 logger = logging.getLogger(__name__)
 
@@ -35,9 +42,11 @@ def alert_raise(
     y_m: float | None = None,
     distance_m: float | None = None,
 ) -> dict[str, Any]:
-    """Persist a new open alert and return it as a JSON-ready dict (for `alert_event(site_id=…, alert=…)`)."""
+    """Persist a new one-off alert (open for staff, over as it is raised) and return it as a JSON-ready dict
+    (for `alert_event(site_id=…, alert=…)`)."""
     if kind not in AlertKind.values:
         raise ValueError(f"unknown alert kind {kind!r}; expected one of {AlertKind.values}")
+    at = raised_at or timezone.now()
     alert = Alert.objects.create(
         site_id=site_id,
         zone_id=zone_id,
@@ -45,13 +54,136 @@ def alert_raise(
         person_id=person_id,
         employee_id=employee_id,
         message=message[:500],
-        raised_at=raised_at or timezone.now(),
+        raised_at=at,
+        updated_at=at,
+        closed_at=at,
         x_m=x_m,
         y_m=y_m,
         distance_m=distance_m,
     )
     logger.info("site %d: %s alert %d raised: %s", site_id, kind, alert.pk, alert.message)
     return alert_to_dict(alert)
+
+
+def incident_key(*, site_id: int, person_id: int, zone_id: int, opened_us: int) -> str:
+    """The key of an analytics incident: one per site, person, zone and opening frame."""
+    return f"{site_id}:{person_id}:{zone_id}:{opened_us}"
+
+
+def _time(time_us: int) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=time_us)
+
+
+@transaction.atomic
+def alert_incident_record(
+    *,
+    site_id: int,
+    zone_id: int,
+    person_id: int,
+    opened_us: int,
+    time_us: int,
+    kind: str,
+    message: str,
+    employee_id: int | None,
+    person_name: str | None,
+    identity_certain: bool,
+    x_m: float,
+    y_m: float,
+    distance_m: float,
+    camera_ids: Sequence[int],
+    alarm_us: int | None = None,
+    closed_us: int | None = None,
+    key_person_id: int | None = None,
+) -> Alert | None:
+    """Record one report of an incident (opened, escalated, updated or closed) on its row, creating the row the
+    first time. Idempotent, and safe against reports that arrive late: the row never goes back from alarm to
+    warning, never reopens, and ignores a report older than its latest. Returns the row, or None when the report
+    changed nothing. A new incident closes any earlier incident of the same person and zone still open (the
+    analytics restarted, e.g. the zones changed, without closing it). `person_id` is the person now,
+    `key_person_id` the one who opened it (when the fusion found them again under a new id; default the same)."""
+    if kind not in AlertKind.values:
+        raise ValueError(f"unknown alert kind {kind!r}; expected one of {AlertKind.values}")
+    key = incident_key(
+        site_id=site_id,
+        person_id=person_id if key_person_id is None else key_person_id,
+        zone_id=zone_id,
+        opened_us=opened_us,
+    )
+    at = _time(time_us)
+    alert = Alert.objects.select_for_update().filter(incident_key=key).first()
+    if alert is None:
+        Alert.objects.filter(
+            site_id=site_id, person_id=person_id, zone_id=zone_id, closed_at__isnull=True
+        ).exclude(incident_key__isnull=True).update(closed_at=Coalesce(F("updated_at"), F("raised_at")))
+        employee_exists = employee_id is not None and Employee.objects.filter(pk=employee_id).exists()
+        alert = Alert.objects.create(
+            site_id=site_id,
+            zone_id=zone_id if Zone.objects.filter(pk=zone_id).exists() else None,
+            kind=kind,
+            person_id=person_id,
+            employee_id=employee_id if employee_exists else None,
+            person_name=(person_name or "")[:200],
+            identity_certain=identity_certain,
+            message=message[:500],
+            raised_at=_time(opened_us),
+            escalated_at=_time(alarm_us) if alarm_us is not None else None,
+            updated_at=at,
+            closed_at=_time(closed_us) if closed_us is not None else None,
+            x_m=x_m,
+            y_m=y_m,
+            distance_m=distance_m,
+            camera_ids=sorted(set(camera_ids)),
+            incident_key=key,
+        )
+        logger.info("site %d: %s incident %d opened: %s", site_id, kind, alert.pk, alert.message)
+        return alert
+    if alert.closed_at is not None or (alert.updated_at is not None and at < alert.updated_at):
+        return None
+    if kind == AlertKind.ALARM and alert.kind != AlertKind.ALARM:
+        alert.kind = AlertKind.ALARM
+        alert.escalated_at = _time(alarm_us if alarm_us is not None else time_us)
+        logger.info("site %d: incident %d escalated to an alarm", site_id, alert.pk)
+    if not alert.person_name and person_name:
+        alert.person_name = person_name[:200]
+        if alert.employee_id is None and employee_id is not None:
+            alert.employee_id = employee_id if Employee.objects.filter(pk=employee_id).exists() else None
+    alert.identity_certain = alert.identity_certain and identity_certain
+    alert.person_id = person_id
+    alert.message = message[:500]
+    alert.updated_at = at
+    alert.x_m, alert.y_m, alert.distance_m = x_m, y_m, distance_m
+    alert.camera_ids = sorted(set(alert.camera_ids) | set(camera_ids))
+    if closed_us is not None:
+        alert.closed_at = _time(closed_us)
+    alert.save(
+        update_fields=[
+            "kind",
+            "escalated_at",
+            "person_name",
+            "employee",
+            "identity_certain",
+            "person_id",
+            "message",
+            "updated_at",
+            "x_m",
+            "y_m",
+            "distance_m",
+            "camera_ids",
+            "closed_at",
+        ]
+    )
+    return alert
+
+
+@transaction.atomic
+def alert_close_stale(*, older_than: datetime) -> int:
+    """Close the incidents still open whose latest report is older than `older_than` (an open incident is
+    reported every second: these were left open by a process that stopped). Returns how many."""
+    return (
+        Alert.objects.filter(closed_at__isnull=True, updated_at__lt=older_than)
+        .exclude(incident_key__isnull=True)
+        .update(closed_at=F("updated_at"))
+    )
 
 
 def _user(actor: Actor) -> Any:
@@ -71,6 +203,28 @@ def alert_acknowledge(*, actor: Actor, alert_id: int) -> Alert:
     alert.save(update_fields=["state", "acknowledged_at", "acknowledged_by"])
     audit_record(actor=actor, action="acknowledge", instance=alert)
     return alert
+
+
+@transaction.atomic
+def alert_acknowledge_many(*, actor: Actor, alerts: QuerySet[Alert]) -> list[Alert]:
+    """Acknowledge every open alert of `alerts` (ids or a filter) at once; the others are left as they are.
+    Each acknowledged alert gets an audit entry. Returns the acknowledged alerts."""
+    rows = list(
+        Alert.objects.filter(pk__in=alerts.values("pk"), state=AlertState.OPEN)
+        .select_for_update()
+        .order_by("id")
+    )
+    if not rows:
+        return []
+    now, user = timezone.now(), _user(actor)
+    Alert.objects.filter(pk__in=[row.pk for row in rows]).update(
+        state=AlertState.ACKNOWLEDGED, acknowledged_at=now, acknowledged_by=user
+    )
+    for row in rows:
+        row.state, row.acknowledged_at, row.acknowledged_by = AlertState.ACKNOWLEDGED, now, user
+    audit_record_many(actor=actor, action="acknowledge", instances=list(rows), changes={"bulk": True})
+    logger.info("%d alerts acknowledged at once", len(rows))
+    return rows
 
 
 @transaction.atomic

@@ -6,11 +6,17 @@ fused position at t; updates must come in non-decreasing time):
 * **Occupancy**: the site occupancy is the number of persons in the frame; a zone's occupancy is the number of
   persons with an open visit of the zone.
 * **Visits / entries**: a visit opens (``ZoneEntry`` at t) at the first frame a person is inside a zone
-  without an open visit of it. It stays open while the person is inside and through absences (outside, or gaps
-  between frames) shorter than ``exit_grace_s``; it closes at the first frame at which the person has been
-  outside for at least ``exit_grace_s`` since the last frame found inside, or when the person leaves the frame
-  (visit ended by fusion). The visit's ``DwellRecord`` runs from the entry frame to the last frame found
-  inside.
+  without an open visit of it; when that is the person's first frame, the visit dates back to their first
+  observation (``FusedFrame.first_seen_us``, when given; not before the first frame these analytics saw):
+  the fusion reports a person only once it has confirmed them, and a visit counted from the confirmation
+  was short by the confirmation delay. It stays open while the person is inside and through absences
+  (outside, or gaps between frames) shorter than ``exit_grace_s``; it closes at the first frame at which the
+  person has been outside for at least ``exit_grace_s`` since the last frame found inside, or when the
+  person leaves the frame (visit ended by fusion). The visit's ``DwellRecord`` runs from the entry (frame,
+  or first observation) to the last frame found inside, taken at the person's last observation
+  (``FusedFrame.last_seen_us``): positions the fusion extrapolates while no camera sees the person (until
+  ``end_after_s`` after someone has left) do not lengthen a visit, and "outside for ``exit_grace_s``"
+  counts from that observation.
 * **Flow**: each entry into zone B emits ``FlowTransition(from=A, to=B)`` where A is the zone of the person's
   previous entry (None for their first); re-entering the same zone without another entry in between emits
   nothing. Simultaneous entries are taken in configuration order.
@@ -34,14 +40,24 @@ fused position at t; updates must come in non-decreasing time):
   (never seen outside it) meets the alarm condition only once they have been tracked for
   ``alarm_appeared_inside_after_s``: a real person walks in and is seen outside first, while a detector's
   false positive that outlives the fusion's confirmation is born where it stands and rarely lasts a second.
-  An alert is raised at the frame a condition becomes true, unless an alert of the same (person, zone,
-  kind) was raised less than ``alert_cooldown_s`` before.
+  Likewise a person who appeared within the warning band (never seen beyond it) meets the warning condition only
+  once tracked that long (fragments of tracks born at the edge of a camera's view near the zone).
+  Alerts are **incidents** (``AccessAlert`` events, see there): an incident of (person, zone) opens at the first
+  frame either condition holds (kind warning or alarm), escalates to an alarm at the first frame the alarm
+  condition holds, is re-reported at most every ``alert_update_interval_s`` while a condition holds, and closes
+  at the first frame at which no condition has held for ``alert_close_after_s`` (closed at the last frame one
+  held). A person who leaves the floor and is not found again closes it the same way; a new person first seen
+  within ``alert_rejoin_m`` of where they left, before it closed, continues it (the fusion found them again
+  under a new id). A later approach or entry is a new incident. The name an
+  incident carries is the person's binding when it opened (or when they were first bound during it), kept to
+  the end; a binding that changes during the incident marks its identity uncertain.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -59,7 +75,9 @@ from server.analytics.types import (
     FlowTransition,
     HeatDelta,
     HeatmapBucket,
+    IncidentPhase,
     PersonIdentity,
+    Zone,
     ZoneEntry,
     ZoneKind,
 )
@@ -163,15 +181,82 @@ class _ContactTable:
 
 
 def alert_message(kind: AlertKind, identity: PersonIdentity) -> str:
-    """The human sentence of an alert, e.g. "An unauthorized employee (Kim) approached the secure area"."""
+    """The human sentence of an alert, e.g. "An unauthorized employee (Kim) approached the secure area"; an
+    uncertain identity says so: "An unauthorized employee (Kim, identity uncertain) entered the secure area"."""
+    doubt = "" if identity.certain else "identity uncertain"
     if identity.employee_id is None:
-        who = "An unauthorized visitor"
+        who = f"An unauthorized visitor ({doubt})" if doubt else "An unauthorized visitor"
     elif identity.display_name:
-        who = f"An unauthorized employee ({identity.display_name})"
+        who = f"An unauthorized employee ({identity.display_name}{', ' + doubt if doubt else ''})"
     else:
-        who = "An unauthorized employee"
+        who = f"An unauthorized employee ({doubt})" if doubt else "An unauthorized employee"
     verb = "approached" if kind is AlertKind.WARNING else "entered"
     return f"{who} {verb} the secure area"
+
+
+@dataclass(slots=True)
+class _Incident:
+    """An open access-control incident of one person and one restricted zone (reported as AccessAlert)."""
+
+    global_id: int
+    first_global_id: int
+    zone: Zone
+    opened_us: int
+    kind: AlertKind
+    alarm_us: int | None
+    employee_id: int | None
+    employee_name: str | None
+    level: int
+    certain: bool
+    x_m: float
+    y_m: float
+    distance_m: float
+    cameras: set[int]
+    last_condition_us: int
+    reported_us: int
+    gone_us: int | None = None  # the last frame the person was on the floor, once they have left it
+
+    def observe_identity(self, identity: PersonIdentity) -> bool:
+        """Take in who the person is taken for now; True when what the incident says about them changed.
+
+        A person bound during the incident is named from then on; a name once given is kept, and a binding
+        that changes (or goes) during the incident, or an identity the feed doubts, makes it uncertain."""
+        before = (self.employee_id, self.certain)
+        if self.employee_id is None and identity.employee_id is not None and self.certain:
+            self.employee_id = identity.employee_id
+            self.employee_name = identity.display_name
+            self.level = identity.level
+        elif identity.employee_id != self.employee_id:
+            self.certain = False
+        if not identity.certain:
+            self.certain = False
+        return (self.employee_id, self.certain) != before
+
+    def report(self, phase: IncidentPhase, t_us: int) -> AccessAlert:
+        self.reported_us = t_us
+        who = PersonIdentity(self.employee_id, self.employee_name, self.level, certain=self.certain)
+        return AccessAlert(
+            phase=phase,
+            kind=self.kind,
+            global_id=self.global_id,
+            first_global_id=self.first_global_id,
+            zone_id=self.zone.zone_id,
+            zone_name=self.zone.name,
+            employee_id=self.employee_id,
+            employee_name=self.employee_name if self.employee_id is not None else None,
+            identity_certain=self.certain,
+            level=self.level,
+            required_level=self.zone.required_level,
+            distance_m=self.distance_m,
+            x_m=self.x_m,
+            y_m=self.y_m,
+            camera_ids=tuple(sorted(self.cameras)),
+            opened_us=self.opened_us,
+            alarm_us=self.alarm_us,
+            closed_us=self.last_condition_us if phase is IncidentPhase.CLOSED else None,
+            time_us=t_us,
+            message=alert_message(self.kind, who),
+        )
 
 
 class SiteAnalytics:
@@ -217,7 +302,9 @@ class SiteAnalytics:
         self._pair_time: IntArray = _EMPTY_INT
         self._min_violation_us = int(config.distancing_min_duration_s * 1e6)
         self._update_interval_us = int(config.violation_update_interval_s * 1e6)
-        self._cooldown_us = int(config.alert_cooldown_s * 1e6)
+        self._alert_close_us = int(config.alert_close_after_s * 1e6)
+        self._alert_update_us = int(config.alert_update_interval_s * 1e6)
+        self._alert_rejoin_m = config.alert_rejoin_m
         self._bucket_us = config.heat_bucket_s * 1_000_000
 
         zone_count = len(config.zones)
@@ -231,15 +318,16 @@ class SiteAnalytics:
         self._enter_us: IntArray = np.zeros((capacity, zone_count), dtype=np.int64)
         self._last_inside_us: IntArray = np.zeros((capacity, zone_count), dtype=np.int64)
         self._last_zone: IntArray = np.full(capacity, _NO_ZONE, dtype=np.int64)
-        self._warn_state: BoolArray = np.zeros((capacity, restricted_count), dtype=np.bool_)
-        self._alarm_state: BoolArray = np.zeros((capacity, restricted_count), dtype=np.bool_)
         # Per row: first frame time, and whether the person was ever seen outside each restricted zone.
         self._first_us: IntArray = np.zeros(capacity, dtype=np.int64)
         self._seen_outside: BoolArray = np.zeros((capacity, restricted_count), dtype=np.bool_)
+        # ... and whether they were ever seen beyond each restricted zone's warning band.
+        self._seen_clear: BoolArray = np.zeros((capacity, restricted_count), dtype=np.bool_)
         self._appeared_inside_us = int(config.alarm_appeared_inside_after_s * 1e6)
         self._frame_counter = 0
 
         self._last_time_us: int | None = None
+        self._first_time_us: int | None = None
         self._prev_cells: IntArray = _EMPTY_INT
         self._prev_velocity: FloatArray = np.zeros((0, 2))
         self._bucket_start_us: int | None = None
@@ -249,7 +337,7 @@ class SiteAnalytics:
 
         self._contacts = _ContactTable()
         self._partners: dict[int, set[int]] = {}
-        self._last_alert_us: dict[tuple[int, int, AlertKind], int] = {}
+        self._incidents: dict[tuple[int, int], _Incident] = {}  # open ones, by (global id, zone id)
 
     # ------------------------------------------------------------------ public API
 
@@ -259,11 +347,13 @@ class SiteAnalytics:
         xy = frame.floor_xy_m
         count = frame.global_ids.shape[0]
         self._validate(frame)
+        if self._first_time_us is None:
+            self._first_time_us = t_us
         gid_list: list[int] = frame.global_ids.tolist()
         self._frame_counter += 1
 
         heat, buckets = self._heat(t_us, frame)
-        rows = self._rows_for(gid_list, t_us)
+        rows, fresh = self._rows_for(gid_list, t_us)
         dwell: list[DwellRecord] = []
         ended: list[DistancingViolation] = []
         self._close_vanished(dwell, ended)
@@ -272,7 +362,9 @@ class SiteAnalytics:
         transitions: list[FlowTransition] = []
         inside = self._edges.contains(xy)
         if self._zone_ids.size:
-            self._zones_update(t_us, rows, inside, gid_list, entries, transitions, dwell)
+            entry_us = self._entry_times(t_us, frame, fresh)
+            seen_us = np.minimum(frame.last_seen_us, t_us)
+            self._zones_update(t_us, entry_us, seen_us, rows, inside, gid_list, entries, transitions, dwell)
         in_zone = self._open[rows]
         occupancy_counts: list[int] = in_zone.sum(axis=0).tolist()
         zone_occupancy = dict(zip(self._zone_id_list, occupancy_counts, strict=True))
@@ -283,14 +375,14 @@ class SiteAnalytics:
             self._distancing(t_us, xy, frame.global_ids, started, updated, ended)
 
         alerts: list[AccessAlert] = []
+        if self._incidents:
+            self._note_gone(set(gid_list))
         if self._restricted.size and count:
-            self._access(t_us, xy, rows, inside, gid_list, identities, alerts)
+            self._access(t_us, frame, rows, inside, gid_list, identities, alerts)
+        if self._incidents:
+            self._close_incidents(t_us, alerts)
 
         contacts = {gid: len(partners) for gid, partners in self._partners.items() if partners}
-        if self._frame_counter % 1024 == 0 and self._last_alert_us:
-            self._last_alert_us = {
-                key: at for key, at in self._last_alert_us.items() if t_us - at < self._cooldown_us
-            }
         self._last_time_us = t_us
         return AnalyticsUpdate(
             site_id=self.config.site_id,
@@ -320,6 +412,9 @@ class SiteAnalytics:
         ended: list[DistancingViolation] = []
         self._close_vanished(dwell, ended)
         buckets = [bucket for bucket in [self._close_bucket()] if bucket is not None]
+        alerts: list[AccessAlert] = []
+        self._note_gone(set())
+        self._close_incidents(t_us, alerts, final=True)
         self._prev_cells = _EMPTY_INT
         self._prev_velocity = np.zeros((0, 2))
         return AnalyticsUpdate(
@@ -333,6 +428,7 @@ class SiteAnalytics:
             dwell=dwell,
             heat_buckets=buckets,
             violations_ended=ended,
+            alerts=alerts,
         )
 
     # ------------------------------------------------------------------ steps
@@ -341,6 +437,8 @@ class SiteAnalytics:
         count = frame.global_ids.shape[0]
         if frame.floor_xy_m.shape != (count, 2) or frame.velocities_mps.shape != (count, 2):
             raise AnalyticsInputError("positions and velocities must be (M, 2) arrays", code="bad_shape")
+        if frame.first_seen_us is not None and frame.first_seen_us.shape != (count,):
+            raise AnalyticsInputError("first_seen_us must have one time per person", code="bad_shape")
         if count and not (np.isfinite(frame.floor_xy_m).all() and np.isfinite(frame.velocities_mps).all()):
             raise AnalyticsInputError("a fused position or velocity is NaN or infinite", code="non_finite")
         if self._last_time_us is not None and frame.time_us < self._last_time_us:
@@ -393,16 +491,28 @@ class SiteAnalytics:
         self._bucket_start_us = None
         return bucket
 
-    def _rows_for(self, gid_list: list[int], t_us: int) -> IntArray:
+    def _rows_for(self, gid_list: list[int], t_us: int) -> tuple[IntArray, BoolArray]:
+        """Row of each person, and which of them are new in this frame."""
         row_of = self._row_of
         found = [row_of.get(gid, -1) for gid in gid_list]
+        fresh = np.zeros(len(gid_list), dtype=np.bool_)
         if -1 in found:
             for i, gid in enumerate(gid_list):
                 if found[i] < 0:
                     found[i] = self._new_row(gid, t_us)
+                    fresh[i] = True
         rows = np.array(found, dtype=np.int64)
         self._row_stamp[rows] = self._frame_counter
-        return rows
+        return rows, fresh
+
+    def _entry_times(self, t_us: int, frame: FusedFrame, fresh: BoolArray) -> IntArray:
+        """When a visit opening now starts, per person: t, or the first observation of a new person, but not
+        before the first frame these analytics saw (analytics restarted with new zones while the fusion goes
+        on must not date the visits of everyone inside back to when they walked in)."""
+        entry_us = np.full(fresh.shape[0], t_us, dtype=np.int64)
+        if frame.first_seen_us is not None and fresh.any():
+            entry_us[fresh] = np.clip(frame.first_seen_us[fresh], self._first_time_us, t_us)
+        return entry_us
 
     def _new_row(self, gid: int, t_us: int) -> int:
         free = np.flatnonzero(~self._row_active)
@@ -414,10 +524,9 @@ class SiteAnalytics:
         self._row_gid[row] = gid
         self._open[row] = False
         self._last_zone[row] = _NO_ZONE
-        self._warn_state[row] = False
-        self._alarm_state[row] = False
         self._first_us[row] = t_us
         self._seen_outside[row] = False
+        self._seen_clear[row] = False
         self._row_of[gid] = row
         return row
 
@@ -434,10 +543,9 @@ class SiteAnalytics:
         self._enter_us = grown(self._enter_us, 0)
         self._last_inside_us = grown(self._last_inside_us, 0)
         self._last_zone = grown(self._last_zone, _NO_ZONE)
-        self._warn_state = grown(self._warn_state, False)
-        self._alarm_state = grown(self._alarm_state, False)
         self._first_us = grown(self._first_us, 0)
         self._seen_outside = grown(self._seen_outside, False)
+        self._seen_clear = grown(self._seen_clear, False)
 
     def _close_vanished(self, dwell: list[DwellRecord], ended: list[DistancingViolation]) -> None:
         vanished = np.flatnonzero(self._row_active & (self._row_stamp != self._frame_counter))
@@ -469,6 +577,8 @@ class SiteAnalytics:
     def _zones_update(
         self,
         t_us: int,
+        entry_us: IntArray,
+        seen_us: IntArray,
         rows: IntArray,
         inside: BoolArray,
         gid_list: list[int],
@@ -477,9 +587,12 @@ class SiteAnalytics:
         dwell: list[DwellRecord],
     ) -> None:
         was_open = self._open[rows]
-        last_inside = np.where(inside, t_us, self._last_inside_us[rows])
-        self._last_inside_us[rows] = last_inside
         entering = inside & ~was_open
+        # Inside now, as of the person's last observation: an extrapolated position does not extend a visit.
+        last_inside = np.where(inside, seen_us[:, None], self._last_inside_us[rows])
+        if entering.any():
+            last_inside = np.where(entering, np.maximum(last_inside, entry_us[:, None]), last_inside)
+        self._last_inside_us[rows] = last_inside
         exiting = was_open & ~inside & ((t_us - last_inside) >= self._grace_us)
         if exiting.any():
             enter_us = self._enter_us[rows]
@@ -490,16 +603,17 @@ class SiteAnalytics:
                     )
                 )
         if entering.any():
-            self._enter_us[rows] = np.where(entering, t_us, self._enter_us[rows])
+            self._enter_us[rows] = np.where(entering, entry_us[:, None], self._enter_us[rows])
             for i, z in zip(*np.nonzero(entering), strict=True):
                 gid = gid_list[i]
                 zone_id = self._zone_id_list[z]
-                entries.append(ZoneEntry(gid, zone_id, t_us))
+                entered_us = int(entry_us[i])
+                entries.append(ZoneEntry(gid, zone_id, entered_us))
                 row = int(rows[i])
                 previous = int(self._last_zone[row])
                 if previous != z:
                     from_zone = None if previous == _NO_ZONE else self._zone_id_list[previous]
-                    transitions.append(FlowTransition(gid, from_zone, zone_id, t_us))
+                    transitions.append(FlowTransition(gid, from_zone, zone_id, entered_us))
                     self._last_zone[row] = z
         self._open[rows] = (was_open | inside) & ~exiting
 
@@ -579,13 +693,14 @@ class SiteAnalytics:
     def _access(
         self,
         t_us: int,
-        xy: FloatArray,
+        frame: FusedFrame,
         rows: IntArray,
         inside: BoolArray,
         gid_list: list[int],
         identities: Mapping[int, PersonIdentity],
         alerts: list[AccessAlert],
     ) -> None:
+        xy = frame.floor_xy_m
         count = len(gid_list)
         inside_restricted = inside[:, self._restricted]
         self._seen_outside[rows] |= ~inside_restricted
@@ -602,8 +717,6 @@ class SiteAnalytics:
                     permitted[i] = [zone_id in identity.permitted_zone_ids for zone_id in restricted_ids]
         unauthorised = (levels[:, None] < self._required_level[None, :]) & ~permitted
         if not unauthorised.any():
-            self._warn_state[rows] = False
-            self._alarm_state[rows] = False
             return
         near = (
             (xy[:, 0:1] >= self._restricted_low[:, 0])
@@ -615,46 +728,108 @@ class SiteAnalytics:
         candidates = np.flatnonzero((near & unauthorised).any(axis=1))
         if candidates.size:
             distance[candidates] = self._restricted_edges.distance(xy[candidates])
-        established = (
-            self._seen_outside[rows] | ((t_us - self._first_us[rows]) >= self._appeared_inside_us)[:, None]
-        )
-        alarm = unauthorised & inside_restricted & established
-        warning = unauthorised & ~inside_restricted & (distance <= self._warning_m[None, :])
-        new_alarm = alarm & ~self._alarm_state[rows]
-        new_warning = warning & ~self._warn_state[rows]
-        self._alarm_state[rows] = alarm
-        self._warn_state[rows] = warning
-        for kind, rising in ((AlertKind.ALARM, new_alarm), (AlertKind.WARNING, new_warning)):
-            if not rising.any():
-                continue
-            for i, r in zip(*np.nonzero(rising), strict=True):
-                gid = gid_list[i]
-                zone = self._zones[int(self._restricted[r])]
-                key = (gid, zone.zone_id, kind)
-                last = self._last_alert_us.get(key)
-                if last is not None and t_us - last < self._cooldown_us:
-                    continue
-                self._last_alert_us[key] = t_us
-                identity = identities.get(gid, VISITOR)
-                alerts.append(
-                    AccessAlert(
-                        kind=kind,
-                        global_id=gid,
-                        zone_id=zone.zone_id,
-                        zone_name=zone.name,
-                        employee_id=identity.employee_id,
-                        employee_name=identity.display_name if identity.employee_id is not None else None,
-                        level=identity.level,
-                        required_level=zone.required_level,
-                        distance_m=0.0 if kind is AlertKind.ALARM else float(distance[i, r]),
-                        time_us=t_us,
-                        message=alert_message(kind, identity),
-                    )
+        tracked_long = ((t_us - self._first_us[rows]) >= self._appeared_inside_us)[:, None]
+        within_band = ~inside_restricted & (distance <= self._warning_m[None, :])
+        self._seen_clear[rows] |= ~inside_restricted & ~within_band
+        alarm = unauthorised & inside_restricted & (self._seen_outside[rows] | tracked_long)
+        warning = unauthorised & within_band & (self._seen_clear[rows] | tracked_long)
+        condition = alarm | warning
+        if not condition.any():
+            return
+        cameras = frame.camera_ids.tolist()
+        for i, r in zip(*np.nonzero(condition), strict=True):
+            gid = gid_list[i]
+            zone = self._zones[int(self._restricted[r])]
+            identity = identities.get(gid, VISITOR)
+            if identity.certain and gid in frame.uncertain_ids:
+                # The fusion doubts who this is (a refused ambiguous re-acquisition): the alert says so.
+                identity = replace(identity, certain=False)
+            kind = AlertKind.ALARM if alarm[i, r] else AlertKind.WARNING
+            x_m, y_m = float(xy[i, 0]), float(xy[i, 1])
+            distance_m = 0.0 if inside_restricted[i, r] else float(distance[i, r])
+            seen_by = {cameras[c] for c in np.flatnonzero(frame.source_mask[i]).tolist()}
+            incident = self._incidents.get((gid, zone.zone_id))
+            rejoined = False
+            if incident is None:
+                incident = self._rejoin(t_us, gid, zone.zone_id, int(self._first_us[rows[i]]), x_m, y_m)
+                rejoined = incident is not None
+            if incident is None:
+                incident = _Incident(
+                    global_id=gid,
+                    first_global_id=gid,
+                    zone=zone,
+                    opened_us=t_us,
+                    kind=kind,
+                    alarm_us=t_us if kind is AlertKind.ALARM else None,
+                    employee_id=identity.employee_id,
+                    employee_name=identity.display_name if identity.employee_id is not None else None,
+                    level=identity.level,
+                    certain=identity.certain,
+                    x_m=x_m,
+                    y_m=y_m,
+                    distance_m=distance_m,
+                    cameras=seen_by,
+                    last_condition_us=t_us,
+                    reported_us=t_us,
                 )
+                self._incidents[(gid, zone.zone_id)] = incident
+                alerts.append(incident.report(IncidentPhase.OPENED, t_us))
                 logger.info(
-                    "access %s: person=%d zone=%d employee=%s",
+                    "access %s opened: person=%d zone=%d employee=%s",
                     kind.value,
                     gid,
                     zone.zone_id,
                     identity.employee_id,
                 )
+                continue
+            incident.x_m, incident.y_m, incident.distance_m = x_m, y_m, distance_m
+            incident.cameras |= seen_by
+            incident.last_condition_us = t_us
+            renamed = incident.observe_identity(identity)
+            if kind is AlertKind.ALARM and incident.kind is AlertKind.WARNING:
+                incident.kind, incident.alarm_us = AlertKind.ALARM, t_us
+                alerts.append(incident.report(IncidentPhase.ESCALATED, t_us))
+                logger.info("access incident escalated to alarm: person=%d zone=%d", gid, zone.zone_id)
+            elif rejoined or renamed or t_us - incident.reported_us >= self._alert_update_us:
+                alerts.append(incident.report(IncidentPhase.UPDATED, t_us))
+
+    def _note_gone(self, present: set[int]) -> None:
+        """Mark the incidents whose person has left the floor (kept for a rejoin until they close)."""
+        for incident in self._incidents.values():
+            if incident.gone_us is None and incident.global_id not in present:
+                incident.gone_us = self._last_time_us if self._last_time_us is not None else 0
+
+    def _rejoin(
+        self, t_us: int, gid: int, zone_id: int, first_us: int, x_m: float, y_m: float
+    ) -> _Incident | None:
+        """The incident of `zone_id` not yet due to close whose person left the floor before `gid` was first
+        seen, nearest to (x, y) and within alert_rejoin_m of where they were last: `gid` continues it."""
+        if self._alert_rejoin_m <= 0:
+            return None
+        best: _Incident | None = None
+        best_m = self._alert_rejoin_m
+        for incident in self._incidents.values():
+            if incident.zone.zone_id != zone_id or incident.gone_us is None or first_us <= incident.gone_us:
+                continue
+            if t_us - incident.last_condition_us >= self._alert_close_us:
+                continue
+            distance_m = float(np.hypot(x_m - incident.x_m, y_m - incident.y_m))
+            if distance_m <= best_m:
+                best, best_m = incident, distance_m
+        if best is not None:
+            del self._incidents[(best.global_id, zone_id)]
+            logger.info("access incident of person %d continued by person %d", best.global_id, gid)
+            best.global_id, best.gone_us = gid, None
+            self._incidents[(gid, zone_id)] = best
+        return best
+
+    def _close_incidents(self, t_us: int, alerts: list[AccessAlert], *, final: bool = False) -> None:
+        """Close the incidents that met no condition for alert_close_after_s, those whose person left the floor
+        and was not found again in that time (at once when rejoining is off), and at the end every one."""
+        for key, incident in list(self._incidents.items()):
+            due = t_us - incident.last_condition_us >= self._alert_close_us
+            left_for_good = incident.gone_us is not None and self._alert_rejoin_m <= 0
+            if not (final or due or left_for_good):
+                continue
+            del self._incidents[key]
+            alerts.append(incident.report(IncidentPhase.CLOSED, t_us))

@@ -32,6 +32,15 @@ class AlertKind(StrEnum):
     ALARM = "alarm"
 
 
+class IncidentPhase(StrEnum):
+    """What an :class:`AccessAlert` event says about its incident."""
+
+    OPENED = "opened"
+    ESCALATED = "escalated"  # warning -> alarm
+    UPDATED = "updated"  # still there: latest position, distance, cameras, identity
+    CLOSED = "closed"
+
+
 @dataclass(frozen=True)
 class Zone:
     """A zone of the floor plan. ``polygon_m`` is a simple polygon in floor metres.
@@ -123,8 +132,14 @@ class AnalyticsConfig:
     distancing_smoothing_s: float = 0.0
     # Active violations are re-reported (violations_updated) at most this often.
     violation_update_interval_s: float = 1.0
-    # An access-control alert for the same (person, zone, kind) is not repeated within this time.
-    alert_cooldown_s: float = 60.0
+    # An access-control incident closes once its person has been clear of the zone and of its warning band this
+    # long (position noise at the band's edge does not split one approach into many incidents).
+    alert_close_after_s: float = 5.0
+    # An open incident is re-reported (position, distance, cameras) at most this often while it lasts.
+    alert_update_interval_s: float = 1.0
+    # A person first seen this close to where an incident's person left the floor, within alert_close_after_s,
+    # continues that incident: the fusion lost them and found them again under a new id (0 = never).
+    alert_rejoin_m: float = 1.5
     # A person who appeared inside a restricted zone (never seen outside it) alarms only once tracked this long
     # (a false-positive detection is born where it stands; a real person walks in and is seen outside first).
     alarm_appeared_inside_after_s: float = 1.5
@@ -158,12 +173,14 @@ class AnalyticsConfig:
             "distancing_distance_m": self.distancing_distance_m,
             "violation_update_interval_s": self.violation_update_interval_s,
             "heat_max_hold_s": self.heat_max_hold_s,
+            "alert_update_interval_s": self.alert_update_interval_s,
         }
         non_negative = {
             "distancing_min_duration_s": self.distancing_min_duration_s,
             "distancing_gap_s": self.distancing_gap_s,
             "distancing_smoothing_s": self.distancing_smoothing_s,
-            "alert_cooldown_s": self.alert_cooldown_s,
+            "alert_close_after_s": self.alert_close_after_s,
+            "alert_rejoin_m": self.alert_rejoin_m,
             "alarm_appeared_inside_after_s": self.alarm_appeared_inside_after_s,
             "exit_grace_s": self.exit_grace_s,
         }
@@ -190,12 +207,16 @@ class AnalyticsConfig:
 
 @dataclass(frozen=True)
 class PersonIdentity:
-    """Who a global person is. Unidentified persons are visitors: no employee, level 0, no permissions."""
+    """Who a global person is. Unidentified persons are visitors: no employee, level 0, no permissions.
+
+    ``certain`` is False when the identity feed doubts that the bound employee is still this person; the
+    alerts of an uncertain identity say so."""
 
     employee_id: int | None = None
     display_name: str | None = None
     level: int = 0
     permitted_zone_ids: frozenset[int] = frozenset()
+    certain: bool = True
 
 
 VISITOR = PersonIdentity()
@@ -254,17 +275,37 @@ class DistancingViolation:
 
 @dataclass(frozen=True)
 class AccessAlert:
-    """An access-control alert: ``warning`` (within the warning distance) or ``alarm`` (inside)."""
+    """One event of an access-control incident, carrying the incident's whole state at ``time_us``.
 
+    An incident is one unauthorised person's approach to or entry into one restricted zone: it opens at the
+    first frame the warning or alarm condition holds, escalates once (``kind`` warning -> alarm, never back),
+    is re-reported while it lasts and closes ``alert_close_after_s`` after the condition last held (``closed_us``
+    = that last frame). ``global_id`` is the person now; a new global id first seen near where the person left
+    the floor continues the incident (``alert_rejoin_m``). ``(first_global_id, zone_id, opened_us)`` is its key.
+    ``employee_id``/``employee_name`` are who the person was taken for when the incident opened (filled in if
+    they are bound only later, never replaced); ``identity_certain`` turns False when the binding changed
+    during the incident or the identity feed doubts it. ``x_m``/``y_m``/``distance_m`` are the latest; a zone's
+    ``distance_m`` is 0 inside. ``camera_ids`` are every camera that saw the person while the incident lasted.
+    """
+
+    phase: IncidentPhase
     kind: AlertKind
     global_id: int
+    first_global_id: int
     zone_id: int
     zone_name: str
     employee_id: int | None
     employee_name: str | None
+    identity_certain: bool
     level: int
     required_level: int
     distance_m: float
+    x_m: float
+    y_m: float
+    camera_ids: tuple[int, ...]
+    opened_us: int
+    alarm_us: int | None
+    closed_us: int | None
     time_us: int
     message: str
 

@@ -20,7 +20,9 @@ Actor = AbstractBaseUser | AnonymousUser | None
 M = TypeVar("M", bound=models.Model)
 
 # Never copied into the audit log.
-SECRET_FIELDS = frozenset({"password", "secret_hash", "enrollment_token_hash"})
+SECRET_FIELDS = frozenset(
+    {"password", "secret_hash", "enrollment_token_hash", "source_username", "source_password"}
+)
 
 
 def _json_safe(value: Any) -> Any:
@@ -88,3 +90,26 @@ def audited_update(*, actor: Actor, instance: M, data: Mapping[str, Any], action
 def audited_delete(*, actor: Actor, instance: models.Model) -> None:
     audit_record(actor=actor, action="delete", instance=instance, changes=field_values(instance))
     instance.delete()
+
+
+def audit_record_many(
+    *, actor: Actor, action: str, instances: list[models.Model], changes: Mapping[str, Any] | None = None
+) -> int:
+    """One entry per instance, written in one statement (bulk actions); returns how many."""
+    user: Any = actor if isinstance(actor, AbstractBaseUser) else None
+    username = user.get_username() if user is not None else ""
+    safe = _json_safe(dict(changes or {}))
+    AuditLog.objects.bulk_create(
+        AuditLog(
+            actor=user,
+            actor_username=username,
+            action=action,
+            object_type=object_type(instance),
+            object_id=str(instance.pk),
+            object_repr=str(instance)[:200],
+            changes=safe,
+        )
+        for instance in instances
+    )
+    logger.info("audit: %s %s %d objects", username or "-", action, len(instances))
+    return len(instances)

@@ -14,6 +14,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from server.config.body_limit import RequestBodyLimit  # noqa: E402
 from server.observability.exposition import metrics_asgi_app  # noqa: E402
 from server.realtime.routing import websocket_urlpatterns  # noqa: E402
 
@@ -30,7 +31,7 @@ async def http_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 application = ProtocolTypeRouter(
     {
-        "http": http_app,
+        "http": RequestBodyLimit(http_app),  # before Django spools the body to disk
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -2,13 +2,16 @@
 above), calibrated to a 30 m × 20 m floor, with zones, levels, employees and an admin, a staff and an installer user.
 
 Idempotent: running it again updates the same objects. The device's secret is fixed per installation (stored in the
-data dir) so that the launcher can start the edge agent without an enrollment round-trip.
+data dir, mode 0600) so that the launcher can start the edge agent without an enrollment round-trip; the agent reads
+it from that file (`--device-secret-file`), never from its command line.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,13 +20,14 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from server.demo.cameras import CAMERA_CROPS_PX, crop_homography
+from server.demo.users import DEMO_USERS
 from server.devices.models import EdgeDevice
 from server.devices.services import device_set_credentials
 from server.inventory.models import Camera, FloorPlan, Site, Zone, ZoneKind
 
 logger = logging.getLogger(__name__)
 
-DEMO_USERS = (("admin", "admin"), ("installer", "installer"), ("staff", "staff"))
+DEVICE_SECRET_FILENAME = "demo-device.secret"  # noqa: S105 (a file name, not a secret)
 
 
 @dataclass(frozen=True)
@@ -31,24 +35,31 @@ class DemoSetup:
     site_id: int
     device_id: int
     device_secret: str
+    device_secret_file: Path
     camera_ids: tuple[int, ...]
     crops_px: tuple[tuple[int, int, int, int], ...]
     homographies: tuple[tuple[float, ...], ...]
+    created_users: tuple[str, ...] = ()  # the demo users this run created (with the passwords it was given)
 
 
 def _device_secret() -> str:
-    path = Path(settings.DATA_DIR) / "demo-device.secret"
+    path = Path(settings.DATA_DIR) / DEVICE_SECRET_FILENAME
     if path.exists():
+        path.chmod(0o600)
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
     secret = secrets.token_urlsafe(32)
-    path.write_text(secret)
-    path.chmod(0o600)
+    fd = os.open(
+        path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600
+    )  # never readable by others, not even briefly
+    with os.fdopen(fd, "w") as file:
+        file.write(secret)
     return secret
 
 
 @transaction.atomic
-def setup_demo(*, video_path: str) -> DemoSetup:
+def setup_demo(*, video_path: str, passwords: Mapping[str, str] | None = None) -> DemoSetup:
+    """`passwords`: of the demo users created now (default: `DEMO_USERS`); existing users keep theirs."""
     site, _ = Site.objects.get_or_create(name="Demo store")
     FloorPlan.objects.update_or_create(
         site=site,
@@ -93,10 +104,12 @@ def setup_demo(*, video_path: str) -> DemoSetup:
 
     ensure_roles()
     user_model = get_user_model()
-    for username, password in DEMO_USERS:
+    created_users: list[str] = []
+    for username, default_password in DEMO_USERS:
         user, created = user_model.objects.get_or_create(username=username)
         if created:
-            user.set_password(password)
+            user.set_password((passwords or {}).get(username, default_password))
+            created_users.append(username)
         user.is_staff = username == "admin"
         user.is_superuser = username == "admin"
         user.save()
@@ -105,9 +118,11 @@ def setup_demo(*, video_path: str) -> DemoSetup:
         site_id=site.pk,
         device_id=device.pk,
         device_secret=secret,
+        device_secret_file=Path(settings.DATA_DIR) / DEVICE_SECRET_FILENAME,
         camera_ids=tuple(camera_ids),
         crops_px=CAMERA_CROPS_PX,
         homographies=tuple(homographies),
+        created_users=tuple(created_users),
     )
 
 

@@ -32,6 +32,7 @@ class EdgeDeviceViewSet(viewsets.ModelViewSet[EdgeDevice]):
     required_permissions = {
         "issue_token": ("devices.change_edgedevice",),
         "revoke": ("devices.change_edgedevice",),
+        "replace": ("devices.change_edgedevice",),
     }
 
     def get_queryset(self) -> QuerySet[EdgeDevice]:
@@ -66,6 +67,27 @@ class EdgeDeviceViewSet(viewsets.ModelViewSet[EdgeDevice]):
         serializer = EnrollmentTokenInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         issued = services.device_issue_enrollment_token(
+            actor=request.user,
+            device=device,
+            lifetime=timedelta(hours=serializer.validated_data["lifetime_h"]),
+        )
+        return Response(
+            {
+                "device_id": device.pk,
+                "enrollment_token": issued.token,
+                "enrollment_token_expires_at": issued.expires_at,
+            }
+        )
+
+    @extend_schema(request=EnrollmentTokenInputSerializer, responses={200: EnrollmentTokenSerializer})
+    @action(detail=True, methods=["post"])
+    def replace(self, request: Request, pk: str | None = None) -> Response:
+        """Replace a broken box: the old box's credentials stop working now; enroll the new box with the one-time
+        token of this response. The cameras stay attached and keep their data."""
+        device = self.get_object()
+        serializer = EnrollmentTokenInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        issued = services.device_replace(
             actor=request.user,
             device=device,
             lifetime=timedelta(hours=serializer.validated_data["lifetime_h"]),

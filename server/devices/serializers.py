@@ -6,6 +6,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from server.devices.models import EdgeDevice
+from server.devices.selectors import device_connected_camera_ids, device_is_online
 from server.devices.services import MAX_TOKEN_LIFETIME
 
 
@@ -17,6 +18,12 @@ class EdgeDeviceSerializer(serializers.ModelSerializer[EdgeDevice]):
     )
     cameras: serializers.PrimaryKeyRelatedField[Any] = serializers.PrimaryKeyRelatedField(
         many=True, read_only=True
+    )
+    online = serializers.SerializerMethodField(
+        help_text="Not revoked, and a heartbeat within the last 30 s (three heartbeat intervals)."
+    )
+    connected_cameras = serializers.SerializerMethodField(
+        help_text="Cameras whose source delivers frames: the box is online and its last heartbeat says so."
     )
 
     class Meta:
@@ -37,6 +44,8 @@ class EdgeDeviceSerializer(serializers.ModelSerializer[EdgeDevice]):
             "health",
             "config_revision",
             "cameras",
+            "online",
+            "connected_cameras",
             "created_at",
         ]
         read_only_fields = [
@@ -57,6 +66,12 @@ class EdgeDeviceSerializer(serializers.ModelSerializer[EdgeDevice]):
 
     def get_revoked(self, device: EdgeDevice) -> bool:
         return device.revoked_at is not None
+
+    def get_online(self, device: EdgeDevice) -> bool:
+        return device_is_online(device, now=timezone.now())
+
+    def get_connected_cameras(self, device: EdgeDevice) -> list[int]:
+        return device_connected_camera_ids(device, now=timezone.now())
 
     def get_token_pending(self, device: EdgeDevice) -> bool:
         expires_at = device.enrollment_token_expires_at

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from server.audit.services import Actor, audit_record, audited_create, audited_delete, audited_update
 from server.devices.models import EdgeDevice
+from server.devices.signals import device_credentials_revoked
 from server.inventory.models import Camera, Site
 
 logger = logging.getLogger(__name__)
@@ -120,8 +121,9 @@ def device_set_credentials(*, device: EdgeDevice, secret: str) -> None:
 
 @transaction.atomic
 def device_revoke(*, device: EdgeDevice, actor: Actor = None) -> None:
-    """Revoke the device's credentials and any unused enrollment token; its open stream is closed at the
-    ingest's next re-check. A new token (`device_issue_enrollment_token`) re-provisions the box."""
+    """Revoke the device's credentials and any unused enrollment token. Once committed, the ingest of this process
+    closes the device's open streams at once (`device_credentials_revoked`), another process at its next re-check.
+    A new token (`device_issue_enrollment_token`) re-provisions the box."""
     device.revoked_at = timezone.now()
     device.enrollment_token_hash = ""
     device.enrollment_token_expires_at = None
@@ -130,6 +132,31 @@ def device_revoke(*, device: EdgeDevice, actor: Actor = None) -> None:
         actor=actor, action="revoke", instance=device, changes={"revoked_at": device.revoked_at.isoformat()}
     )
     logger.info("device %d revoked", device.pk)
+    _announce_revocation(device.pk)
+
+
+def _announce_revocation(device_id: int) -> None:
+    transaction.on_commit(
+        lambda: device_credentials_revoked.send(sender=EdgeDevice, device_id=device_id), robust=True
+    )
+
+
+@transaction.atomic
+def device_replace(
+    *, device: EdgeDevice, lifetime: timedelta = DEFAULT_TOKEN_LIFETIME, actor: Actor = None
+) -> IssuedToken:
+    """Replace the device's box: the current box's credentials stop working now (its open stream is closed at the
+    ingest's next re-check) and a new one-time token is issued for the new box. The device keeps its cameras, their
+    configuration and their data; the new box's fresh spool starts a new sequence epoch, so its frames are stored,
+    not taken for replays of the old box's. Nothing needs to be revoked afterwards."""
+    device.secret_hash = ""
+    device.save(update_fields=["secret_hash"])
+    issued = device_issue_enrollment_token(device=device, lifetime=lifetime, actor=actor)
+    audit_record(
+        actor=actor, action="replace", instance=device, changes={"expires_at": issued.expires_at.isoformat()}
+    )
+    logger.info("device %d: box replaced, old credentials invalidated", device.pk)
+    return issued
 
 
 def device_authenticate(*, device_id: int, secret: str) -> DeviceIdentity | None:
@@ -167,4 +194,6 @@ def device_update(*, device: EdgeDevice, data: dict[str, object], actor: Actor =
 
 @transaction.atomic
 def device_delete(*, device: EdgeDevice, actor: Actor = None) -> None:
+    device_id = device.pk
     audited_delete(actor=actor, instance=device)
+    _announce_revocation(device_id)

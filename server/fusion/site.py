@@ -136,6 +136,9 @@ class SiteFusion:
         self._vel: FloatArray = np.zeros((capacity, 2), dtype=np.float64)
         self._state_us: IntArray = np.zeros(capacity, dtype=np.int64)
         self._first_seen_us: IntArray = np.zeros(capacity, dtype=np.int64)
+        # First sighting, counting the tentative edge rows of the local track the person was born from
+        # (``FusedFrame.first_seen_us``: analytics date a visit back to it).
+        self._sighted_us: IntArray = np.zeros(capacity, dtype=np.int64)
         self._last_seen_us: IntArray = np.zeros(capacity, dtype=np.int64)
         self._hits: IntArray = np.zeros(capacity, dtype=np.int64)
         self._score_sum: FloatArray = np.zeros(capacity, dtype=np.float64)
@@ -168,6 +171,8 @@ class SiteFusion:
         self._skew_tick = 0
         self._source_window_us = int(self.config.source_window_s * 1e6)
         self._memory: dict[tuple[int, int], _Association] = {}
+        # (camera, local id) of unassociated tentative edge tracks -> their first frame time.
+        self._tentative_since: dict[tuple[int, int], int] = {}
         self._merge_since_us: dict[tuple[int, int], int] = {}
         # New (camera, local id)s waiting since when to join one of two persons about as close (step 3).
         self._join_waiting_us: dict[tuple[int, int], int] = {}
@@ -214,6 +219,8 @@ class SiteFusion:
             camera_ids=last.camera_ids,
             ended=ended,
             processed_frames=len(frames),
+            first_seen_us=last.first_seen_us,
+            uncertain_ids=last.uncertain_ids,
         )
 
     def update_frames(self, observations: CameraObservations) -> list[FusedFrame]:
@@ -239,6 +246,7 @@ class SiteFusion:
         camera_column = self._camera_column(obs.camera_id)
         for local_id in obs.removed_local_ids.tolist():
             self._memory.pop((obs.camera_id, int(local_id)), None)
+            self._tentative_since.pop((obs.camera_id, int(local_id)), None)
 
         active_slots = np.flatnonzero(self._active)
         walking = self._predict_walking(t_us)
@@ -255,9 +263,12 @@ class SiteFusion:
         global_ids = self._global_id
         active = self._active
         held_us = self._held_us
+        tentative_since = self._tentative_since
         for row, local_id in enumerate(obs.local_ids.tolist()):
             association = memory.get((camera_id, local_id))
             if association is None:
+                if not obs.confirmed[row] and obs.valid_floor[row]:
+                    tentative_since.setdefault((camera_id, local_id), t_us)
                 continue
             slot = association.slot
             if not active[slot] or global_ids[slot] != association.global_id:
@@ -375,6 +386,8 @@ class SiteFusion:
         births = np.flatnonzero(usable & (row_slot < 0))
         for row in births.tolist():
             slot = self._new_slot(obs.floor_xy_m[row], t_us)
+            since = tentative_since.pop((camera_id, int(obs.local_ids[row])), t_us)
+            self._sighted_us[slot] = min(since, t_us)
             self._score_sum[slot] = float(obs.scores[row])
             self._camera_seen_us[slot, camera_column] = t_us
             self._camera_since_us[slot, camera_column] = t_us
@@ -606,6 +619,7 @@ class SiteFusion:
         self._vel[slot] = 0.0
         self._state_us[slot] = t_us
         self._first_seen_us[slot] = t_us
+        self._sighted_us[slot] = t_us
         self._last_seen_us[slot] = t_us
         self._hits[slot] = 1
         self._score_sum[slot] = 0.0
@@ -635,6 +649,7 @@ class SiteFusion:
         self._vel = grown(self._vel, 0.0)
         self._state_us = grown(self._state_us, 0)
         self._first_seen_us = grown(self._first_seen_us, 0)
+        self._sighted_us = grown(self._sighted_us, 0)
         self._last_seen_us = grown(self._last_seen_us, 0)
         self._hits = grown(self._hits, 0)
         self._score_sum = grown(self._score_sum, 0.0)
@@ -736,6 +751,7 @@ class SiteFusion:
         self._camera_since_us[keep, newer] = self._camera_since_us[drop, newer]
         self._camera_seen_us[keep] = np.maximum(self._camera_seen_us[keep], self._camera_seen_us[drop])
         self._last_seen_us[keep] = max(self._last_seen_us[keep], self._last_seen_us[drop])
+        self._sighted_us[keep] = min(self._sighted_us[keep], self._sighted_us[drop])
         self._hits[keep] += self._hits[drop]
         self._score_sum[keep] += self._score_sum[drop]
         self._held_us[keep] = max(self._held_us[keep], self._held_us[drop])
@@ -759,6 +775,9 @@ class SiteFusion:
             del self._memory[key]
         self._join_waiting_us = {
             key: since for key, since in self._join_waiting_us.items() if t_us - since <= 2 * _JOIN_WAIT_US
+        }
+        self._tentative_since = {
+            key: since for key, since in self._tentative_since.items() if t_us - since <= ttl_us
         }
         self._last_purge_us = t_us
 
@@ -786,6 +805,7 @@ class SiteFusion:
             uncertain_ids=frozenset(self._global_id[slots[self._uncertain[slots]]].tolist())
             if self._uncertain.any()
             else frozenset(),
+            first_seen_us=self._sighted_us[slots].copy(),
         )
 
 

@@ -104,8 +104,10 @@ class FusedFrame:
     ``source_camera_ids`` describes one person. Positions of persons not observed in the latest TrackFrame are
     extrapolated to ``time_us`` with their velocity (at most ``FusionConfig.max_extrapolation_s``).
     ``source_camera_ids[i]`` lists the cameras whose observations updated person ``i`` within
-    ``FusionConfig.source_window_s``. ``ended`` lists the persons whose visit ended while producing this frame
-    (they are not in the arrays any more). ``processed_frames`` counts the TrackFrames applied since the
+    ``FusionConfig.source_window_s``. ``first_seen_us[i]`` is the time of person ``i``'s first observation
+    (the first row of the edge track they were born from, tentative rows included; None from producers that
+    do not know it). ``ended`` lists the persons whose visit ended while producing this frame (they are not
+    in the arrays any more). ``processed_frames`` counts the TrackFrames applied since the
     previous FusedFrame (0 when the input frame is still held in the reorder buffer).
     """
 
@@ -122,6 +124,7 @@ class FusedFrame:
     # Persons (global ids) whose identity the fusion doubts: born where a re-acquisition of an unseen person
     # was refused as ambiguous, or such a refused person. Their binding stays, but alerts must say so.
     uncertain_ids: frozenset[int] = frozenset()
+    first_seen_us: IntArray | None = None
 
     @property
     def size(self) -> int:

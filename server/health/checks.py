@@ -81,9 +81,10 @@ def check_ingest() -> dict[str, Any]:
     if current is None or current.grpc_port == 0:
         return _timed(True, "gRPC ingest not running in this process", started, running=False)
     ingest = current.pipeline.stats
+    problem = current.pipeline.state_save_problem()
     return _timed(
-        True,
-        "serving",
+        problem is None,
+        "serving" if problem is None else problem,
         started,
         running=True,
         port=current.grpc_port,
@@ -92,4 +93,5 @@ def check_ingest() -> dict[str, Any]:
         frames_rejected=ingest.frames_rejected,
         frames_duplicate=ingest.frames_duplicate,
         push_failures=current.publisher.stats.failures,
+        state_save_failures=ingest.state_save_failures,
     )

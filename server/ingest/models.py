@@ -6,10 +6,29 @@ from django.db import models
 
 
 class CameraStreamState(models.Model):
+    """The sequence window of the camera's current sequence epoch (columns), the windows of up to a few earlier
+    epochs (`earlier_epochs`) and counters summed over every epoch."""
+
     camera = models.OneToOneField("inventory.Camera", on_delete=models.CASCADE, related_name="stream_state")
+    sequence_epoch = models.PositiveBigIntegerField(
+        default=0, help_text="Sequence epoch (spool) of the window below; 0 = legacy agents."
+    )
     highest_contiguous_sequence = models.PositiveBigIntegerField(default=0)
     # Sequences above highest_contiguous_sequence already stored (out-of-order arrivals within the reorder window).
     pending_sequences = models.JSONField(default=list, blank=True)
+    # Gaps given up on, [[first, last], ...]: a frame of one arriving late is stored, not taken for a replay.
+    skipped_ranges = models.JSONField(default=list, blank=True)
+    # Latest capture time of the window: the clock a large jump ahead must be consistent with.
+    reference_time_us = models.BigIntegerField(default=0)
+    # Windows of earlier epochs (a replaced box, a wiped spool), oldest first: [{"epoch", "highest_contiguous",
+    # "pending", "skipped", "skipped_ranges", "reference_time_us"}, ...].
+    earlier_epochs = models.JSONField(default=list, blank=True)
+    forgotten_epochs_below = models.PositiveBigIntegerField(
+        default=0, help_text="Epochs below this were tracked once and forgotten; their frames are refused."
+    )
+    epochs_started = models.PositiveBigIntegerField(
+        default=0, help_text="Sequence epochs begun after the first: replaced boxes and wiped spools."
+    )
     frames_stored = models.PositiveBigIntegerField(default=0)
     frames_rejected = models.PositiveBigIntegerField(default=0)
     duplicates_dropped = models.PositiveBigIntegerField(default=0)

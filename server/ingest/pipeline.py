@@ -15,17 +15,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import grpc
 from asgiref.sync import sync_to_async
 
 from server.ingest.models import CameraStreamState
-from server.ingest.sequencing import Admission, SequenceWindow
-from server.ingest.validation import DecodedFrame
+from server.ingest.sequencing import MAX_EPOCH, Admission, SequenceWindow
+from server.ingest.validation import DecodedFrame, InvalidFrameError
 from server.inventory.models import Camera
 from server.observability import metrics
 from server.observability.metrics import RejectReason
 from server.timeseries.types import Point
 
 logger = logging.getLogger(__name__)
+
+# Windows of earlier sequence epochs kept per camera (late frames of a replaced box, a wiped spool's replays).
+MAX_EARLIER_EPOCHS = 4
 
 _REJECT_REASONS = {
     "malformed": RejectReason.INVALID_ARGUMENT,
@@ -54,14 +58,26 @@ class CameraRuntime:
     camera_id: int
     site_id: int
     device_id: int | None
-    window: SequenceWindow
+    window: SequenceWindow  # of the current sequence epoch
+    epoch: int = 0
+    # Earlier epochs' windows, oldest first, and what of each is persisted.
+    earlier: dict[int, SequenceWindow] = field(default_factory=dict)
     persisted_contiguous: int = 0
+    persisted_earlier: dict[int, int] = field(default_factory=dict)
+    # Epochs below this were tracked once and forgotten (more than MAX_EARLIER_EPOCHS): their frames are refused.
+    forgotten_epochs_below: int = 0
+    epochs_started: int = 0
     frames_stored: int = 0
     frames_rejected: int = 0
     duplicates_dropped: int = 0
     track_updates_stored: int = 0
     last_capture_time_us: int = 0
     dirty: bool = False
+
+    def window_of(self, epoch: int) -> SequenceWindow | None:
+        if epoch == self.epoch:
+            return self.window
+        return self.earlier.get(epoch)
 
 
 @dataclass(slots=True)
@@ -73,6 +89,9 @@ class IngestStats:
     flushes: int = 0
     last_flush_ms: float = 0.0
     rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    state_save_failures: int = 0
+    # Cameras whose stream state the last attempt could not save (their acks are withheld), and why.
+    unsaved_cameras: dict[int, str] = field(default_factory=dict)
 
 
 class IngestPipeline:
@@ -126,18 +145,34 @@ class IngestPipeline:
         state = CameraStreamState.objects.filter(camera_id=camera_id).first() or CameraStreamState(
             camera_id=camera_id
         )
-        window = SequenceWindow(
-            reorder_window=self._reorder_window,
-            highest_contiguous=state.highest_contiguous_sequence,
-            pending={int(s) for s in state.pending_sequences},
-            skipped_total=state.sequences_skipped,
+        window = self._window(
+            state.highest_contiguous_sequence,
+            state.pending_sequences,
+            state.sequences_skipped,
+            state.skipped_ranges,
+            state.reference_time_us or state.last_capture_time_us,
         )
+        earlier = {
+            int(e["epoch"]): self._window(
+                e["highest_contiguous"],
+                e["pending"],
+                e["skipped"],
+                e["skipped_ranges"],
+                e["reference_time_us"],
+            )
+            for e in state.earlier_epochs
+        }
         return CameraRuntime(
             camera_id=row["id"],
             site_id=row["site_id"],
             device_id=row["device_id"],
             window=window,
+            epoch=state.sequence_epoch,
+            earlier=earlier,
             persisted_contiguous=state.highest_contiguous_sequence,
+            persisted_earlier={epoch: w.highest_contiguous for epoch, w in earlier.items()},
+            forgotten_epochs_below=state.forgotten_epochs_below,
+            epochs_started=state.epochs_started,
             frames_stored=state.frames_stored,
             frames_rejected=state.frames_rejected,
             duplicates_dropped=state.duplicates_dropped,
@@ -145,10 +180,87 @@ class IngestPipeline:
             last_capture_time_us=state.last_capture_time_us,
         )
 
+    def _window(
+        self, contiguous: int, pending: object, skipped: int, ranges: object, reference_time_us: int
+    ) -> SequenceWindow:
+        return SequenceWindow(
+            reorder_window=self._reorder_window,
+            highest_contiguous=int(contiguous),
+            pending={int(s) for s in pending},  # type: ignore[attr-defined]
+            skipped_total=int(skipped),
+            skipped_ranges=[(int(a), int(b)) for a, b in ranges],  # type: ignore[attr-defined]
+            reference_time_us=int(reference_time_us),
+        )
+
+    def _epoch_window(self, camera: CameraRuntime, epoch: int) -> SequenceWindow:
+        """The window of `epoch`; a new epoch (a new spool: a replaced box, a wiped spool) starts a new window and the
+        current one is kept among the earlier ones. Raises InvalidFrameError for an epoch that cannot be taken."""
+        window = camera.window_of(epoch)
+        if window is not None:
+            return window
+        if epoch < 0 or epoch > MAX_EPOCH:
+            raise InvalidFrameError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"sequence_epoch {epoch} is outside the legal range 0 .. 2^63-1",
+            )
+        current = camera.window
+        if (
+            current.highest_contiguous == 0
+            and not current.pending
+            and camera.epoch == 0
+            and not camera.earlier
+        ):
+            camera.epoch = epoch  # nothing seen yet: the camera's first epoch
+            current.reference_time_us = max(current.reference_time_us, epoch)
+            camera.dirty = True
+            return current
+        too_old = (
+            epoch < camera.epoch and len(camera.earlier) >= MAX_EARLIER_EPOCHS and epoch < min(camera.earlier)
+        )
+        if epoch < camera.forgotten_epochs_below or too_old:
+            raise InvalidFrameError(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"sequence epoch {epoch} of camera {camera.camera_id} is older than the {MAX_EARLIER_EPOCHS + 1} "
+                "epochs the server tracks (a spool replaced long ago): its frames cannot be told from replays",
+            )
+        fresh = SequenceWindow(reorder_window=self._reorder_window, reference_time_us=epoch)
+        camera.epochs_started += 1
+        camera.dirty = True
+        if epoch < camera.epoch:
+            # An earlier spool not seen before (its box is late): tracked beside the current one.
+            camera.earlier[epoch] = fresh
+            camera.persisted_earlier[epoch] = 0
+        else:
+            # A new spool: its sequences started at 1, no earlier than `epoch` (its creation time).
+            logger.info(
+                "camera %d: new sequence epoch %d (a new spool: replaced box or wiped spool); epoch %d ended at %d",
+                camera.camera_id,
+                epoch,
+                camera.epoch,
+                current.highest_contiguous,
+            )
+            camera.earlier[camera.epoch] = current
+            camera.persisted_earlier[camera.epoch] = camera.persisted_contiguous
+            camera.epoch = epoch
+            camera.window = fresh
+            camera.persisted_contiguous = 0
+        camera.earlier = dict(sorted(camera.earlier.items()))
+        while len(camera.earlier) > MAX_EARLIER_EPOCHS:
+            oldest = next(iter(camera.earlier))
+            del camera.earlier[oldest]
+            camera.persisted_earlier.pop(oldest, None)
+            camera.forgotten_epochs_below = max(camera.forgotten_epochs_below, oldest + 1)
+        return fresh
+
     # ---- hot path ----------------------------------------------------------------------------------------------
     def accept(self, camera: CameraRuntime, frame: DecodedFrame) -> Admission:
-        """Store a valid frame once. Returns DUPLICATE for a replay of a sequence already stored."""
-        admission = camera.window.admit(frame.sequence)
+        """Store a valid frame once. Returns DUPLICATE for a replay of a sequence already stored; raises
+        InvalidFrameError (nothing stored, the caller rejects the frame) for a sequence the window cannot take."""
+        window = self._epoch_window(camera, frame.sequence_epoch)
+        problem = window.check(frame.sequence, frame.capture_time_us)
+        if problem is not None:
+            raise InvalidFrameError(grpc.StatusCode.INVALID_ARGUMENT, problem)
+        admission = window.admit(frame.sequence)
         if admission is Admission.DUPLICATE:
             camera.duplicates_dropped += 1
             camera.dirty = True
@@ -156,7 +268,7 @@ class IngestPipeline:
             return admission
         for processor in self._processors:
             processor.process(camera, frame)
-        camera.window.mark_done(frame.sequence)
+        window.mark_done(frame.sequence, frame.capture_time_us)
         camera.frames_stored += 1
         camera.track_updates_stored += frame.track_count
         camera.last_capture_time_us = max(camera.last_capture_time_us, frame.capture_time_us)
@@ -165,67 +277,154 @@ class IngestPipeline:
         self.stats.track_updates += frame.track_count
         return admission
 
-    def reject(self, camera: CameraRuntime | None, sequence: int, reason_code: str) -> None:
-        """Count a frame that will never be stored; its sequence is done, so acks can move past it."""
+    def reject(
+        self, camera: CameraRuntime | None, sequence: int, reason_code: str, *, epoch: int = 0
+    ) -> None:
+        """Count a frame that will never be stored. A legal sequence is done, so acks can move past it; an illegal
+        one (out of range, too far ahead, an untracked epoch) touches no window."""
         self.stats.frames_rejected += 1
         self.stats.rejected_by_reason[reason_code] = self.stats.rejected_by_reason.get(reason_code, 0) + 1
         metrics.record_frame_rejected(_REJECT_REASONS.get(reason_code, RejectReason.INVALID_ARGUMENT))
-        if camera is not None and sequence > 0:
-            camera.window.mark_done(sequence)
-            camera.frames_rejected += 1
-            camera.dirty = True
+        if camera is None:
+            return
+        camera.frames_rejected += 1
+        camera.dirty = True
+        try:
+            window = self._epoch_window(camera, epoch)
+        except InvalidFrameError:
+            return
+        if window.check(sequence) is None and window.admit(sequence) is Admission.NEW:
+            window.mark_done(sequence)
 
     # ---- persistence behind the acks -----------------------------------------------------------------------------
-    def acked_sequences(self, camera_ids: frozenset[int] | set[int]) -> dict[int, int]:
-        """Highest contiguous sequence persisted, per camera of `camera_ids` that this process has seen."""
-        return {
-            camera_id: runtime.persisted_contiguous
-            for camera_id in camera_ids
-            if (runtime := self._cameras.get(camera_id)) is not None
-        }
+    def acked_sequences(self, camera_ids: frozenset[int] | set[int]) -> dict[tuple[int, int], int]:
+        """Highest contiguous sequence persisted, per (camera, sequence epoch) of the cameras of `camera_ids` that
+        this process has seen: the current epoch and the earlier ones still tracked."""
+        acked: dict[tuple[int, int], int] = {}
+        for camera_id in camera_ids:
+            runtime = self._cameras.get(camera_id)
+            if runtime is None:
+                continue
+            for epoch, contiguous in runtime.persisted_earlier.items():
+                acked[(camera_id, epoch)] = contiguous
+            acked[(camera_id, runtime.epoch)] = runtime.persisted_contiguous
+        return acked
+
+    def state_save_problem(self) -> str | None:
+        """Why the stream state of some cameras cannot be saved now (their acks are withheld), or None."""
+        unsaved = self.stats.unsaved_cameras
+        if not unsaved:
+            return None
+        camera_id, error = next(iter(unsaved.items()))
+        return (
+            f"stream state of {len(unsaved)} camera(s) cannot be saved, their acks are withheld "
+            f"(camera {camera_id}: {error})"
+        )
 
     async def flush(self) -> None:
-        """Persist the state of every camera that changed; afterwards acks may claim it."""
+        """Persist the state of every camera that changed; afterwards acks may claim it.
+
+        A camera whose state cannot be saved stays dirty and unacked (retried at the next flush), is counted, logged
+        and reported by the health check; it never holds back the other cameras' saves and acks.
+        """
         async with self._flush_lock:
             dirty = [runtime for runtime in self._cameras.values() if runtime.dirty]
             if not dirty:
                 return
-            snapshot = [
-                (
-                    runtime,
-                    runtime.window.highest_contiguous,
-                    sorted(runtime.window.pending),
-                    dict(
-                        highest_contiguous_sequence=runtime.window.highest_contiguous,
-                        pending_sequences=sorted(runtime.window.pending),
-                        frames_stored=runtime.frames_stored,
-                        frames_rejected=runtime.frames_rejected,
-                        duplicates_dropped=runtime.duplicates_dropped,
-                        sequences_skipped=runtime.window.skipped_total,
-                        track_updates_stored=runtime.track_updates_stored,
-                        last_capture_time_us=runtime.last_capture_time_us,
-                    ),
-                )
-                for runtime in dirty
-            ]
+            snapshot = [(runtime, _state_values(runtime)) for runtime in dirty]
             for runtime in dirty:
                 runtime.dirty = False
             started = time.perf_counter()
             try:
-                await sync_to_async(_persist_states)([(r.camera_id, values) for r, _, _, values in snapshot])
-            except Exception:
+                failures = await sync_to_async(_persist_states)([(r.camera_id, v) for r, v in snapshot])
+            except BaseException:
                 for runtime in dirty:
                     runtime.dirty = True
                 raise
-            for runtime, contiguous, _, _ in snapshot:
-                runtime.persisted_contiguous = contiguous
+            for runtime, values in snapshot:
+                if runtime.camera_id in failures:
+                    runtime.dirty = True
+                    continue
+                if self.stats.unsaved_cameras.pop(runtime.camera_id, None) is not None:
+                    logger.info("stream state of camera %d saved again; its acks resume", runtime.camera_id)
+                _mark_persisted(runtime, values)
+            for camera_id, error in failures.items():
+                self.stats.state_save_failures += 1
+                metrics.record_state_save_failure()
+                if (
+                    camera_id not in self.stats.unsaved_cameras
+                ):  # logged once per episode, retried every flush
+                    logger.error(
+                        "saving the stream state of camera %d failed; its acks are withheld until a save "
+                        "succeeds: %s",
+                        camera_id,
+                        error,
+                    )
+                self.stats.unsaved_cameras[camera_id] = error
             self.stats.flushes += 1
             self.stats.last_flush_ms = (time.perf_counter() - started) * 1000
 
 
-def _persist_states(rows: list[tuple[int, dict[str, object]]]) -> None:
-    from django.db import transaction
+def _mark_persisted(runtime: CameraRuntime, values: dict[str, object]) -> None:
+    """Acks may now claim what `values` (a snapshot taken before the save) holds, per epoch: a frame of a new epoch
+    may have arrived while the save ran."""
+    saved = {int(e["epoch"]): int(e["highest_contiguous"]) for e in values["earlier_epochs"]}  # type: ignore[attr-defined]
+    saved[int(values["sequence_epoch"])] = int(values["highest_contiguous_sequence"])  # type: ignore[call-overload]
+    for epoch, contiguous in saved.items():
+        if epoch == runtime.epoch:
+            runtime.persisted_contiguous = contiguous
+        elif epoch in runtime.earlier:
+            runtime.persisted_earlier[epoch] = contiguous
 
-    with transaction.atomic():
-        for camera_id, values in rows:
-            CameraStreamState.objects.update_or_create(camera_id=camera_id, defaults=values)
+
+def _window_values(window: SequenceWindow) -> dict[str, object]:
+    return {
+        "highest_contiguous": window.highest_contiguous,
+        "pending": sorted(window.pending),
+        "skipped": window.skipped_total,
+        "skipped_ranges": [list(r) for r in window.skipped_ranges],
+        "reference_time_us": window.reference_time_us,
+    }
+
+
+def _state_values(runtime: CameraRuntime) -> dict[str, object]:
+    window = runtime.window
+    return dict(
+        sequence_epoch=runtime.epoch,
+        highest_contiguous_sequence=window.highest_contiguous,
+        pending_sequences=sorted(window.pending),
+        skipped_ranges=[list(r) for r in window.skipped_ranges],
+        reference_time_us=window.reference_time_us,
+        earlier_epochs=[{"epoch": epoch, **_window_values(w)} for epoch, w in runtime.earlier.items()],
+        forgotten_epochs_below=runtime.forgotten_epochs_below,
+        epochs_started=runtime.epochs_started,
+        frames_stored=runtime.frames_stored,
+        frames_rejected=runtime.frames_rejected,
+        duplicates_dropped=runtime.duplicates_dropped,
+        sequences_skipped=window.skipped_total,
+        track_updates_stored=runtime.track_updates_stored,
+        last_capture_time_us=runtime.last_capture_time_us,
+    )
+
+
+def _persist_states(rows: list[tuple[int, dict[str, object]]]) -> dict[int, str]:
+    """Save every row; returns the cameras whose row could not be saved, with the error. One transaction for all
+    rows; if it fails, each row in its own, so that one bad row does not hold back the others."""
+    from django.db import close_old_connections, transaction
+
+    try:
+        with transaction.atomic():
+            for camera_id, values in rows:
+                CameraStreamState.objects.update_or_create(camera_id=camera_id, defaults=values)
+    except Exception:  # find the bad row(s) below and save the others
+        close_old_connections()  # a connection the error left unusable is replaced, not reused for ever
+    else:
+        return {}
+    failures: dict[int, str] = {}
+    for camera_id, values in rows:
+        try:
+            with transaction.atomic():
+                CameraStreamState.objects.update_or_create(camera_id=camera_id, defaults=values)
+        except Exception as err:
+            failures[camera_id] = f"{type(err).__name__}: {err}"
+    return failures

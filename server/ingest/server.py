@@ -32,17 +32,27 @@ async def create_grpc_server(
     tls_cert: str = "",
     tls_key: str = "",
     tls_client_ca: str = "",
+    max_connection_age_s: float = 0.0,
+    max_connection_age_grace_s: float = 60.0,
 ) -> tuple[grpc.aio.Server, int]:
-    """Build and start the server; returns it with the port actually bound (bind "127.0.0.1:0" for a free one)."""
-    server = grpc.aio.server(
-        options=[
-            ("grpc.max_receive_message_length", GRPC_MAX_RECEIVE_BYTES),
-            ("grpc.keepalive_time_ms", 30_000),
-            ("grpc.keepalive_timeout_ms", 10_000),
-            ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
-            ("grpc.keepalive_permit_without_calls", 1),
+    """Build and start the server; returns it with the port actually bound (bind "127.0.0.1:0" for a free one).
+
+    With `max_connection_age_s`, a connection is told to go away after that long and closed
+    `max_connection_age_grace_s` later whatever its calls do: grpc's asyncio server cannot cancel a call whose
+    client does not read (see `server.ingest.servicer`), closing its connection ends it."""
+    options: list[tuple[str, int]] = [
+        ("grpc.max_receive_message_length", GRPC_MAX_RECEIVE_BYTES),
+        ("grpc.keepalive_time_ms", 30_000),
+        ("grpc.keepalive_timeout_ms", 10_000),
+        ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+        ("grpc.keepalive_permit_without_calls", 1),
+    ]
+    if max_connection_age_s > 0:
+        options += [
+            ("grpc.max_connection_age_ms", round(max_connection_age_s * 1000)),
+            ("grpc.max_connection_age_grace_ms", round(max_connection_age_grace_s * 1000)),
         ]
-    )
+    server = grpc.aio.server(options=options)
     server.add_generic_rpc_handlers((servicer.generic_handler(),))
     if tls_cert and tls_key:
         port = server.add_secure_port(bind, _server_credentials(tls_cert, tls_key, tls_client_ca))

@@ -2,6 +2,18 @@
 
 The stream's requests are registered as raw bytes and parsed here, so that a malformed message is answered with a
 FrameRejected(INVALID_ARGUMENT) and the stream goes on, instead of grpc ending the call.
+
+How a stream ends from the server's side (refused, revoked, idle, over the per-device limit):
+- The status is sent only once the client has stopped writing (it half-closed, or paused 50 ms), at most
+  END_DRAIN_MAX_S after the decision; meanwhile what it sends is read and dropped, nothing of it is stored
+  (`server.ingest.stream_io` says why).
+- A close never waits behind queued replies: it is taken before anything queued (`Outbox`), and it wakes a
+  reader waiting for room in the queue.
+- A client that does not read its replies blocks the handler in a send (HTTP/2 flow control), and grpc's asyncio
+  server cannot cancel such a call: after END_DRAIN_MAX_S + CLOSE_GRACE_S the stream's state is released anyway
+  (nothing more stored, its tasks ended, what the client still sends read and dropped); the status follows when
+  the client reads or its connection closes (at the latest at the server's maximum connection age). Until grpc
+  reports the call done it still counts against the device's stream limit, so a device cannot pile such calls up.
 """
 
 from __future__ import annotations
@@ -10,7 +22,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,9 +34,11 @@ from proto.retail.v1 import edge_service_pb2, track_pb2
 from server.devices import services as device_services
 from server.devices.selectors import device_configuration
 from server.devices.services import DeviceIdentity, EnrollmentRejected
+from server.devices.signals import device_credentials_revoked
 from server.ingest.converters import device_config_message, heartbeat_to_health
 from server.ingest.pipeline import IngestPipeline
 from server.ingest.sequencing import Admission
+from server.ingest.stream_io import END_DRAIN_MAX_S, Close, Inbound, Outbox
 from server.ingest.validation import InvalidFrameError, TimeWindow, decode_frame
 from server.observability import edge_health, metrics
 
@@ -32,6 +46,8 @@ logger = logging.getLogger(__name__)
 
 SERVICE_NAME = "retail.v1.EdgeService"
 MAX_SNAPSHOT_BYTES = 4 * 1024 * 1024
+CLOSE_GRACE_S = 1.0
+REVOKED = "device credentials were revoked"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,14 +58,13 @@ class StreamSettings:
     )
     ack_interval_s: float = 0.2
     auth_recheck_s: float = 2.0
-
-
-class _Abort:
-    """Queued by a background task to end the call from the handler's own coroutine."""
-
-    def __init__(self, code: grpc.StatusCode, details: str) -> None:
-        self.code = code
-        self.details = details
+    # Open streams per device in this process; one more is refused with RESOURCE_EXHAUSTED (the open ones go on).
+    max_streams_per_device: int = 2
+    # A stream that sends nothing (heartbeats are due every 10 s) or reads nothing for this long is closed.
+    idle_timeout_s: float = 60.0
+    max_heartbeat_bytes: int = 64 * 1024
+    # Heartbeats of one device recorded at most this often; the others are answered and not recorded.
+    min_heartbeat_interval_s: float = 1.0
 
 
 HealthCallback = Callable[[DeviceIdentity, dict[str, Any]], None]
@@ -69,6 +84,12 @@ class EdgeServicer:
         self._on_health = on_health
         self._clock_us = clock_us
         self.open_streams = 0
+        self._calls_per_device: dict[int, int] = {}  # calls grpc has not reported done, refused ones excluded
+        self._streams_by_device: dict[int, set[_StreamState]] = {}
+        self._heartbeat_recorded_at: dict[int, float] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        device_credentials_revoked.connect(self._on_credentials_revoked)  # weak: ends with the servicer
 
     def generic_handler(self) -> grpc.GenericRpcHandler[Any, Any]:
         handlers = {
@@ -111,7 +132,10 @@ class EdgeServicer:
         metadata = dict(context.invocation_metadata() or ())
         raw_id = str(metadata.get("x-device-id", ""))
         authorization = str(metadata.get("authorization", ""))
-        if not raw_id.isdigit() or not authorization.startswith("Bearer "):
+        # ASCII digits within a bigint: "²" passes isdigit() but not int(), a huge id overflows the query.
+        if not (raw_id.isascii() and raw_id.isdigit() and len(raw_id) <= 18) or not authorization.startswith(
+            "Bearer "
+        ):
             return None
         return await sync_to_async(device_services.device_authenticate)(
             device_id=int(raw_id), secret=authorization.removeprefix("Bearer ").strip()
@@ -120,66 +144,198 @@ class EdgeServicer:
     async def Stream(  # noqa: N802 - gRPC method name
         self, request_iterator: AsyncIterator[bytes], context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[edge_service_pb2.ServerMessage]:
+        self._loop = asyncio.get_running_loop()
         identity = await self._authenticate(context)
         if identity is None:
             metrics.record_auth_failure()
-            await context.abort(
+            await self._refuse(
+                request_iterator,
+                context,
                 grpc.StatusCode.UNAUTHENTICATED,
                 "unknown, wrong or revoked device credentials (x-device-id / authorization: Bearer …); "
                 "re-enroll the box with a new token",
             )
             return
+        device_id = identity.device_id
+        calls = self._calls_per_device.get(device_id, 0)
+        if calls >= self._settings.max_streams_per_device:
+            logger.warning("device %d refused: %d streams open already", device_id, calls)
+            await self._refuse(
+                request_iterator,
+                context,
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"device {device_id} has {calls} open streams, the limit is "
+                f"{self._settings.max_streams_per_device}: close one (or wait until the server times out "
+                f"one that no longer sends, after {self._settings.idle_timeout_s:g} s)",
+            )
+            return
+        self._calls_per_device[device_id] = calls + 1
+        context.add_done_callback(lambda _: self._call_done(device_id))  # type: ignore[arg-type]  # stub: a class
         self.open_streams += 1
         metrics.stream_opened()
-        outbox: asyncio.Queue[edge_service_pb2.ServerMessage | _Abort | None] = asyncio.Queue(maxsize=1024)
-        state = _StreamState(identity=identity)
-        config = await sync_to_async(device_configuration)(device_id=identity.device_id)
-        state.config_revision = config.revision
-        await outbox.put(edge_service_pb2.ServerMessage(config=device_config_message(config)))
-        logger.info("device %d connected (%d cameras)", identity.device_id, len(identity.camera_ids))
-        reader = asyncio.create_task(self._read(request_iterator, state, outbox))
-        acker = asyncio.create_task(self._ack_loop(state, outbox))
-        checker = asyncio.create_task(self._recheck_loop(context, state, outbox))
+        state = _StreamState(identity=identity, context=context)
+        self._streams_by_device.setdefault(device_id, set()).add(state)
         try:
+            config = await sync_to_async(device_configuration)(device_id=device_id)
+            state.config_revision = config.revision
+            state.outbox.put(edge_service_pb2.ServerMessage(config=device_config_message(config)))
+            logger.info("device %d connected (%d cameras)", device_id, len(identity.camera_ids))
+            state.tasks = [
+                asyncio.create_task(self._read(request_iterator, state)),
+                asyncio.create_task(self._ack_loop(state)),
+                asyncio.create_task(self._recheck_loop(context, state)),
+                asyncio.create_task(self._idle_loop(state)),
+            ]
             while True:
-                item = await outbox.get()
+                item = await state.outbox.get()
                 if item is None:
                     break
-                if isinstance(item, _Abort):
-                    await context.abort(item.code, item.details)
+                if isinstance(item, Close):
+                    await state.inbound.wait_until_quiet()
+                    reader = await self._release(state, keep_reading=True)  # its writes complete meanwhile
+                    try:
+                        await context.abort(item.code, item.details)
+                    finally:
+                        await _stop(reader)
                     return
+                state.sending_since = time.monotonic()
                 yield item
+                state.sending_since = None
+                if state.released.is_set():  # abandoned while the client did not read (see _close)
+                    return
         finally:
-            self.open_streams -= 1
-            metrics.stream_closed()
-            for task in (reader, acker, checker):
-                task.cancel()
-            for task in (reader, acker, checker):
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-            with contextlib.suppress(Exception):
-                await self._pipeline.flush()
-            logger.info("device %d disconnected", identity.device_id)
+            await self._release(state)
 
-    async def _read(
+    async def _refuse(
         self,
         request_iterator: AsyncIterator[bytes],
-        state: _StreamState,
-        outbox: asyncio.Queue[edge_service_pb2.ServerMessage | _Abort | None],
+        context: grpc.aio.ServicerContext[Any, Any],
+        code: grpc.StatusCode,
+        details: str,
     ) -> None:
+        """End a stream before it starts, once the client has stopped writing (see the module's docstring)."""
+        inbound = Inbound()
+        drain = asyncio.create_task(inbound.discard(request_iterator))
+        try:
+            await inbound.wait_until_quiet()
+        finally:
+            drain.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await drain
+        await context.abort(code, details)
+
+    def open_calls(self, device_id: int) -> int:
+        """Calls of `device_id` that count against its stream limit (grpc has not reported them done)."""
+        return self._calls_per_device.get(device_id, 0)
+
+    def _call_done(self, device_id: int) -> None:
+        left = self._calls_per_device.get(device_id, 1) - 1
+        if left > 0:
+            self._calls_per_device[device_id] = left
+        else:
+            self._calls_per_device.pop(device_id, None)
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _close(self, state: _StreamState, code: grpc.StatusCode, details: str) -> None:
+        """End the stream with `code`: at once nothing more is stored; the status follows (module docstring)."""
+        if state.closing is not None or state.released.is_set():
+            return
+        state.closing = Close(code, details)
+        state.outbox.close(state.closing)
+        self._spawn(self._abandon_if_stuck(state))
+
+    async def _abandon_if_stuck(self, state: _StreamState) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(state.released.wait(), END_DRAIN_MAX_S + CLOSE_GRACE_S)
+        if state.released.is_set() or state.closing is None:
+            return
+        # The handler is blocked in a send: the client does not read, and grpc cannot cancel the call.
+        since = state.sending_since
+        logger.warning(
+            "device %d does not read its stream (a reply waits since %.1f s): releasing the stream; "
+            "its status follows when it reads or its connection closes",
+            state.identity.device_id,
+            time.monotonic() - since if since is not None else 0.0,
+        )
+        reader = await self._release(state, keep_reading=True)  # read and dropped: lets its writes complete
+        code, details = state.closing.code, state.closing.details
+        try:
+            with contextlib.suppress(Exception):
+                await state.context.abort(code, details)
+        finally:
+            await _stop(reader)
+
+    async def _release(self, state: _StreamState, *, keep_reading: bool = False) -> asyncio.Task[None] | None:
+        """Free everything the stream holds, once: its tasks, its place among the device's streams. With
+        `keep_reading`, the reader (dropping what it reads, as the stream is closing) is left running and returned."""
+        if state.released.is_set():
+            return None
+        state.released.set()
+        self.open_streams -= 1
+        metrics.stream_closed()
+        device_id = state.identity.device_id
+        streams = self._streams_by_device.get(device_id)
+        if streams is not None:
+            streams.discard(state)
+            if not streams:
+                del self._streams_by_device[device_id]
+        current = asyncio.current_task()
+        reader = state.tasks[0] if keep_reading and state.tasks else None
+        others = [task for task in state.tasks if task is not current and task is not reader]
+        for task in others:
+            task.cancel()
+        for task in others:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        with contextlib.suppress(Exception):
+            await self._pipeline.flush()
+        if state.closing is not None and state.closing.code == grpc.StatusCode.UNAUTHENTICATED:
+            edge_health.EDGE_HEALTH.forget(device_id)
+        reason = f" ({state.closing.code.name}: {state.closing.details})" if state.closing else ""
+        logger.info("device %d disconnected%s", device_id, reason)
+        return reader
+
+    def close_device_streams(self, device_id: int, code: grpc.StatusCode, details: str) -> int:
+        """Close every open stream of `device_id` (call in the server's event loop); returns how many."""
+        streams = list(self._streams_by_device.get(device_id, ()))
+        for state in streams:
+            self._close(state, code, details)
+        return len(streams)
+
+    def _on_credentials_revoked(self, sender: object, device_id: int, **_: object) -> None:
+        """`device_credentials_revoked` receiver (any thread): close the device's streams now."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            loop.call_soon_threadsafe(
+                self.close_device_streams, device_id, grpc.StatusCode.UNAUTHENTICATED, REVOKED
+            )
+
+    async def _read(self, request_iterator: AsyncIterator[bytes], state: _StreamState) -> None:
         try:
             async for raw in request_iterator:
+                state.inbound.last_received = time.monotonic()
+                if state.closing is not None:
+                    continue  # closing: read and dropped, see the module's docstring
                 rejection = await self._handle_raw(raw, state)
                 if rejection is not None:
-                    await outbox.put(edge_service_pb2.ServerMessage(rejected=rejection))
+                    await state.outbox.put_rejection(rejection)
         except asyncio.CancelledError:
             raise
         except Exception as err:  # the client went away mid-message; nothing more to read
             logger.info("device %d stream ended: %s", state.identity.device_id, err)
+        state.inbound.ended.set()
+        if state.closing is not None:
+            return
         # Final flush + ack so that a clean shutdown of the agent leaves nothing unacked.
         await self._pipeline.flush()
-        await self._send_acks(state, outbox)
-        await outbox.put(None)
+        self._send_acks(state)
+        state.outbox.finish()
 
     async def _handle_raw(self, raw: bytes, state: _StreamState) -> edge_service_pb2.FrameRejected | None:
         message = edge_service_pb2.EdgeMessage()
@@ -192,8 +348,7 @@ class EdgeServicer:
         if kind == "frame":
             return await self._handle_frame(message.frame, len(raw), state)
         if kind == "heartbeat":
-            await self._handle_heartbeat(message.heartbeat, state)
-            return None
+            return await self._handle_heartbeat(message.heartbeat, len(raw), state)
         if kind == "snapshot":
             return await self._handle_snapshot(message.snapshot, state)
         self._pipeline.reject(None, 0, "empty")
@@ -224,7 +379,7 @@ class EdgeServicer:
                 camera_id, sequence, grpc.StatusCode.NOT_FOUND, f"camera {camera_id} was deleted"
             )
         if size_bytes > self._settings.max_frame_bytes:
-            self._pipeline.reject(camera, sequence, "oversized")
+            self._pipeline.reject(camera, sequence, "oversized", epoch=frame.sequence_epoch)
             return _rejection(
                 camera_id,
                 sequence,
@@ -233,11 +388,11 @@ class EdgeServicer:
             )
         try:
             decoded = decode_frame(frame, now_us=self._clock_us(), window=self._settings.window)
+            started = time.perf_counter()
+            admission = self._pipeline.accept(camera, decoded)  # raises for a sequence the camera cannot take
         except InvalidFrameError as err:
-            self._pipeline.reject(camera, sequence, err.status.name.lower())
+            self._pipeline.reject(camera, sequence, err.status.name.lower(), epoch=frame.sequence_epoch)
             return _rejection(camera_id, sequence, err.status, err.reason)
-        started = time.perf_counter()
-        admission = self._pipeline.accept(camera, decoded)
         if admission is Admission.DUPLICATE:
             metrics.record_frame_duplicate()
         else:
@@ -248,14 +403,52 @@ class EdgeServicer:
             )
         return None
 
-    async def _handle_heartbeat(self, heartbeat: track_pb2.Heartbeat, state: _StreamState) -> None:
-        edge_health.record_heartbeat_message(state.identity.device_id, heartbeat)
-        health = heartbeat_to_health(heartbeat)
-        await sync_to_async(device_services.device_record_seen)(
-            device_id=state.identity.device_id, health=health
-        )
+    async def _handle_heartbeat(
+        self, heartbeat: track_pb2.Heartbeat, size_bytes: int, state: _StreamState
+    ) -> edge_service_pb2.FrameRejected | None:
+        """Record a heartbeat, bounded by the device's inventory (see `heartbeat_to_health`) and by time."""
+        device_id = state.identity.device_id
+        if size_bytes > self._settings.max_heartbeat_bytes:
+            return _rejection(
+                0,
+                0,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"Heartbeat of {size_bytes} bytes exceeds the limit of {self._settings.max_heartbeat_bytes}; "
+                "nothing of it was recorded",
+            )
+        now = time.monotonic()
+        last = self._heartbeat_recorded_at.get(device_id)
+        if last is not None and now - last < self._settings.min_heartbeat_interval_s:
+            return _rejection(
+                0,
+                0,
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"Heartbeat {now - last:.3f} s after the previous one was not recorded (at most one every "
+                f"{self._settings.min_heartbeat_interval_s:g} s)",
+            )
+        self._heartbeat_recorded_at[device_id] = now
+        report = heartbeat_to_health(heartbeat, camera_ids=state.identity.camera_ids)
+        health = report.health
+        sent_us, now_us = int(health["sent_time_us"]), self._clock_us()
+        window = self._settings.window
+        if not now_us - window.max_past_us <= sent_us <= now_us + window.max_future_us:
+            health["sent_time_us"] = now_us  # the edge clock is far off: the time series uses the server's
+        edge_health.record_health(device_id, health)
+        await sync_to_async(device_services.device_record_seen)(device_id=device_id, health=health)
         if self._on_health is not None:
             self._on_health(state.identity, health)
+        if not report.ignored_camera_ids and not report.repeated_entries:
+            return None
+        ignored = report.ignored_camera_ids
+        listed = ", ".join(str(camera_id) for camera_id in ignored[:5]) + (" …" if len(ignored) > 5 else "")
+        return _rejection(
+            0,
+            0,
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"Heartbeat recorded without {len(ignored)} cameras not assigned to device {device_id}"
+            + (f" ({listed})" if ignored else "")
+            + (f" and {report.repeated_entries} repeated entries" if report.repeated_entries else ""),
+        )
 
     async def _handle_snapshot(
         self, snapshot: edge_service_pb2.CameraSnapshot, state: _StreamState
@@ -267,18 +460,37 @@ class EdgeServicer:
                 grpc.StatusCode.PERMISSION_DENIED,
                 "snapshot of a camera of another device",
             )
-        if len(snapshot.jpeg) > MAX_SNAPSHOT_BYTES or not snapshot.jpeg.startswith(b"\xff\xd8"):
+        if len(snapshot.jpeg) > MAX_SNAPSHOT_BYTES:
+            return _rejection(
+                snapshot.camera_id,
+                0,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"snapshot of {len(snapshot.jpeg)} bytes exceeds the limit of {MAX_SNAPSHOT_BYTES}",
+            )
+        if not snapshot.jpeg.startswith(b"\xff\xd8"):
             return _rejection(
                 snapshot.camera_id, 0, grpc.StatusCode.INVALID_ARGUMENT, "snapshot is not a JPEG"
             )
         from server.inventory.services import camera_store_snapshot
 
-        await sync_to_async(camera_store_snapshot)(camera_id=snapshot.camera_id, jpeg=snapshot.jpeg)
+        await sync_to_async(camera_store_snapshot)(
+            camera_id=snapshot.camera_id, jpeg=snapshot.jpeg, capture_time_us=snapshot.capture_time_us
+        )
         return None
 
-    async def _ack_loop(
-        self, state: _StreamState, outbox: asyncio.Queue[edge_service_pb2.ServerMessage | _Abort | None]
-    ) -> None:
+    async def _send_snapshot_requests(self, state: _StreamState) -> None:
+        """Snapshot requests are rows in the database (POST /api/cameras/<id>/snapshot/ from any process):
+        claim those of this device's cameras and send one command each down this stream."""
+        from server.inventory.services import camera_claim_snapshot_requests
+
+        claimed = await sync_to_async(camera_claim_snapshot_requests)(camera_ids=state.identity.camera_ids)
+        for camera_id in claimed:
+            command = edge_service_pb2.Command(
+                kind=edge_service_pb2.COMMAND_KIND_CAPTURE_SNAPSHOT, camera_id=camera_id
+            )
+            state.outbox.put(edge_service_pb2.ServerMessage(command=command))
+
+    async def _ack_loop(self, state: _StreamState) -> None:
         while True:
             await asyncio.sleep(self._settings.ack_interval_s)
             try:
@@ -286,53 +498,81 @@ class EdgeServicer:
             except Exception:
                 logger.exception("persisting ingest state failed; acks withheld until it succeeds")
                 continue
-            await self._send_acks(state, outbox)
+            self._send_acks(state)
 
-    async def _send_acks(
-        self, state: _StreamState, outbox: asyncio.Queue[edge_service_pb2.ServerMessage | _Abort | None]
-    ) -> None:
+    def _send_acks(self, state: _StreamState) -> None:
         acked = self._pipeline.acked_sequences(state.identity.camera_ids)
-        changed = {cid: seq for cid, seq in acked.items() if state.last_acked.get(cid) != seq and seq > 0}
-        if not changed:
-            return
-        state.last_acked.update(changed)
-        ack = edge_service_pb2.Ack(
-            cameras=[
-                edge_service_pb2.CameraAck(camera_id=cid, highest_contiguous_sequence=seq)
-                for cid, seq in sorted(changed.items())
-            ]
-        )
-        await outbox.put(edge_service_pb2.ServerMessage(ack=ack))
+        changed = {key: seq for key, seq in acked.items() if state.last_acked.get(key) != seq and seq > 0}
+        if changed:
+            state.last_acked.update(changed)
+            state.outbox.put_acks(changed)
 
-    async def _recheck_loop(
-        self,
-        context: grpc.aio.ServicerContext[Any, Any],
-        state: _StreamState,
-        outbox: asyncio.Queue[edge_service_pb2.ServerMessage | _Abort | None],
-    ) -> None:
+    async def _recheck_loop(self, context: grpc.aio.ServicerContext[Any, Any], state: _StreamState) -> None:
         """Re-authenticate the device periodically: revocation closes the open stream; config changes are sent."""
         while True:
             await asyncio.sleep(self._settings.auth_recheck_s)
-            identity = await self._authenticate(context)
-            if identity is None:
-                logger.warning("device %d revoked: closing its stream", state.identity.device_id)
-                await outbox.put(_Abort(grpc.StatusCode.UNAUTHENTICATED, "device credentials were revoked"))
+            try:
+                identity = await self._authenticate(context)
+                if identity is None:
+                    logger.warning("device %d revoked: closing its stream", state.identity.device_id)
+                    self._close(state, grpc.StatusCode.UNAUTHENTICATED, REVOKED)
+                    return
+                if identity.camera_ids != state.identity.camera_ids:
+                    for camera_id in identity.camera_ids ^ state.identity.camera_ids:
+                        self._pipeline.forget_camera(camera_id)
+                state.identity = identity
+                await self._send_snapshot_requests(state)
+                if identity.config_revision != state.config_revision:
+                    config = await sync_to_async(device_configuration)(device_id=identity.device_id)
+                    state.config_revision = config.revision
+                    state.outbox.put(edge_service_pb2.ServerMessage(config=device_config_message(config)))
+            except Exception:  # e.g. the database is away: try again at the next re-check
+                logger.exception("re-checking device %d failed", state.identity.device_id)
+
+    async def _idle_loop(self, state: _StreamState) -> None:
+        """Close a stream whose client sends nothing, or reads nothing, for idle_timeout_s."""
+        limit = self._settings.idle_timeout_s
+        while True:
+            await asyncio.sleep(min(limit / 4, 1.0))
+            now = time.monotonic()
+            silent_s = now - state.inbound.last_received
+            since = state.sending_since
+            if since is not None and now - since >= limit:  # first: a stalled reply also stops the reading
+                self._close(
+                    state,
+                    grpc.StatusCode.DEADLINE_EXCEEDED,
+                    f"the device has not read the stream's replies for {now - since:.0f} s",
+                )
                 return
-            if identity.camera_ids != state.identity.camera_ids:
-                for camera_id in identity.camera_ids ^ state.identity.camera_ids:
-                    self._pipeline.forget_camera(camera_id)
-            state.identity = identity
-            if identity.config_revision != state.config_revision:
-                config = await sync_to_async(device_configuration)(device_id=identity.device_id)
-                state.config_revision = config.revision
-                await outbox.put(edge_service_pb2.ServerMessage(config=device_config_message(config)))
+            if silent_s >= limit:
+                self._close(
+                    state,
+                    grpc.StatusCode.DEADLINE_EXCEEDED,
+                    f"no message from the device for {silent_s:.0f} s (heartbeats are due every 10 s)",
+                )
+                return
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class _StreamState:
     identity: DeviceIdentity
+    context: grpc.aio.ServicerContext[Any, Any]
     config_revision: int = 0
-    last_acked: dict[int, int] = field(default_factory=dict)
+    # (camera, sequence epoch) -> the sequence last acked on this stream
+    last_acked: dict[tuple[int, int], int] = field(default_factory=dict)
+    outbox: Outbox = field(default_factory=Outbox)
+    inbound: Inbound = field(default_factory=Inbound)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    closing: Close | None = None
+    sending_since: float | None = None  # monotonic time the reply being sent was handed to grpc
+    released: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+async def _stop(task: asyncio.Task[None] | None) -> None:
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
 
 
 def _rejection(

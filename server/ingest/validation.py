@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from proto.retail.v1 import track_pb2
+from server.ingest.sequencing import MAX_EPOCH, MAX_SEQUENCE
 
 MAX_TRACKS_PER_FRAME = 1000
 MAX_ABS_FLOOR_CM = 1_000_000
@@ -58,6 +59,8 @@ class DecodedFrame:
     state: npt.NDArray[np.int32]
     flags: npt.NDArray[np.int32]
 
+    sequence_epoch: int = 0
+
     @property
     def track_count(self) -> int:
         return int(self.local_ids.shape[0])
@@ -89,6 +92,16 @@ def decode_frame(frame: track_pb2.TrackFrame, *, now_us: int, window: TimeWindow
         raise InvalidFrameError(grpc.StatusCode.INVALID_ARGUMENT, "camera_id must be set (> 0)")
     if frame.sequence == 0:
         raise InvalidFrameError(grpc.StatusCode.INVALID_ARGUMENT, "sequence must start at 1")
+    if frame.sequence > MAX_SEQUENCE:
+        raise InvalidFrameError(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"sequence {frame.sequence} is outside the legal range 1 .. 2^63-1",
+        )
+    if frame.sequence_epoch > MAX_EPOCH:
+        raise InvalidFrameError(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"sequence_epoch {frame.sequence_epoch} is outside the legal range 0 .. 2^63-1",
+        )
     if (
         frame.capture_time_us < now_us - window.max_past_us
         or frame.capture_time_us > now_us + window.max_future_us
@@ -140,4 +153,5 @@ def decode_frame(frame: track_pb2.TrackFrame, *, now_us: int, window: TimeWindow
         score_permille=score.astype(np.int32),
         state=state.astype(np.int32),
         flags=flags.astype(np.int32),
+        sequence_epoch=frame.sequence_epoch,
     )

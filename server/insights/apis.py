@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, overload
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -15,7 +15,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from server import runtime
+from server.accounts.roles import can_see_identities
 from server.api.errors import ApplicationError
+from server.api.pagination import LimitOffsetPagination
 from server.insights import selectors
 from server.inventory.models import Site
 from server.livestate import LiveStateUnavailableError
@@ -36,7 +39,31 @@ class RangeSerializer(serializers.Serializer[Any]):
     bucket = serializers.ChoiceField(choices=["hour", "day"], required=False, default="hour")
 
 
-def _parse(value: str | None, field: str, default: datetime) -> datetime:
+class HeatmapParamsSerializer(RangeSerializer):
+    bucket = serializers.ChoiceField(
+        choices=list(selectors.HEATMAP_BUCKETS_S), required=False, allow_blank=True, default=""
+    )
+
+
+class VisitParamsSerializer(RangeSerializer):
+    zone = serializers.IntegerField(required=False, min_value=1)
+    employee = serializers.IntegerField(required=False, min_value=1)
+    person = serializers.IntegerField(required=False, min_value=1)
+
+
+class PathParamsSerializer(serializers.Serializer[Any]):
+    start = serializers.CharField(required=False)
+    end = serializers.CharField(required=False)
+    limit = serializers.IntegerField(
+        required=False, min_value=1, max_value=selectors.MAX_PATH_POINTS, default=10_000
+    )
+
+
+@overload
+def _parse(value: str | None, field: str, default: datetime) -> datetime: ...
+@overload
+def _parse(value: str | None, field: str, default: None) -> datetime | None: ...
+def _parse(value: str | None, field: str, default: datetime | None) -> datetime | None:
     if not value:
         return default
     parsed = parse_datetime(value)
@@ -49,11 +76,17 @@ def _parse(value: str | None, field: str, default: datetime) -> datetime:
 
 class _AnalyticsView(APIView):
     required_permissions: ClassVar[dict[str, tuple[str, ...]]] = {"GET": VIEW_ANALYTICS}
+    params_class: ClassVar[type[RangeSerializer]] = RangeSerializer
+
+    def params(self, request: Request) -> dict[str, Any]:
+        params = self.params_class(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        return dict(params.validated_data)
 
     def range(self, request: Request, site_id: int) -> tuple[datetime, datetime, str]:
         if not Site.objects.filter(pk=site_id).exists():
             raise NotFound(f"site {site_id} does not exist")
-        params = RangeSerializer(data=request.query_params)
+        params = self.params_class(data=request.query_params)
         params.is_valid(raise_exception=True)
         now = timezone.now()
         end = _parse(params.validated_data.get("end"), "end", now)
@@ -69,14 +102,44 @@ class _AnalyticsView(APIView):
         return Response({"start": start.isoformat(), "end": end.isoformat(), **payload})
 
 
+HEATMAP_PARAMETERS = [
+    *RANGE_PARAMETERS[:2],
+    OpenApiParameter(
+        "bucket",
+        OpenApiTypes.STR,
+        enum=list(selectors.HEATMAP_BUCKETS_S),
+        description="also return `frames`: one heat map per bucket (site's local time), at most "
+        f"{selectors.MAX_HEATMAP_FRAMES} buckets",
+    ),
+]
+
+
 class HeatmapApi(_AnalyticsView):
-    @range_schema
+    """The heat map over exactly [start, end) (to the minute); with `bucket`, also one per time bucket."""
+
+    params_class = HeatmapParamsSerializer
+
+    @extend_schema(parameters=HEATMAP_PARAMETERS, responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, site_id: int) -> Response:
-        start, end, _ = self.range(request, site_id)
+        start, end, bucket = self.range(request, site_id)
+        if bucket:
+            buckets = (end - start).total_seconds() / selectors.HEATMAP_BUCKETS_S[bucket]
+            if buckets > selectors.MAX_HEATMAP_FRAMES:
+                raise ValidationError(
+                    {
+                        "bucket": [
+                            f"{bucket} buckets over this range make {buckets:.0f} heat maps; at most "
+                            f"{selectors.MAX_HEATMAP_FRAMES}: take a larger bucket or a shorter range"
+                        ]
+                    }
+                )
+        timezone_name = Site.objects.values_list("timezone", flat=True).get(pk=site_id)
         return self.envelope(
             start,
             end,
-            **selectors.heatmap(site_id=site_id, start=start, end=end),
+            **selectors.heatmap(
+                site_id=site_id, start=start, end=end, bucket=bucket or None, tz=timezone_name
+            ),
             zones=selectors.zone_interest(site_id=site_id, start=start, end=end),
         )
 
@@ -89,11 +152,31 @@ class FlowApi(_AnalyticsView):
 
 
 class DistancingApi(_AnalyticsView):
-    @range_schema
+    """Summary over the range; `violations` is one page (`?limit=` default 100, at most 1,000; `?offset=`),
+    newest first, with `next`/`previous` links to the other pages and `total` for all of them."""
+
+    @extend_schema(
+        parameters=[
+            *RANGE_PARAMETERS,
+            OpenApiParameter("limit", OpenApiTypes.INT, description="violations per page (default 100)"),
+            OpenApiParameter("offset", OpenApiTypes.INT, description="violations to skip"),
+        ],
+        responses=OpenApiTypes.OBJECT,
+    )
     def get(self, request: Request, site_id: int) -> Response:
         start, end, bucket = self.range(request, site_id)
+        summary = selectors.distancing(site_id=site_id, start=start, end=end, bucket=bucket)
+        paginator = LimitOffsetPagination()
+        page = paginator.paginate_queryset(
+            selectors.violation_list(site_id=site_id, start=start, end=end), request, view=self
+        )
         return self.envelope(
-            start, end, **selectors.distancing(site_id=site_id, start=start, end=end, bucket=bucket)
+            start,
+            end,
+            **summary,
+            violations=selectors.violation_rows(page or []),
+            next=paginator.get_next_link(),
+            previous=paginator.get_previous_link(),
         )
 
 
@@ -129,4 +212,95 @@ class OccupancyApi(_AnalyticsView):
             ) from err
         if live is None:
             return Response({"site": 0, "zones": [], "who_is_where": [], "time_us": None, "live": False})
+        if not can_see_identities(request.user):
+            live["who_is_where"] = []  # who the persons are: as `GET /api/employees`, people.view_employee
         return Response({**live, "live": True})
+
+
+class VisitListApi(_AnalyticsView):
+    """Visits that overlap [start, end), oldest first, paginated (`?limit=&offset=`): each with its entry and exit,
+    the zones entered (entry, exit, dwell) and the identities bound to the person. Filters: `zone` (visits that
+    entered it), `employee` (bound to that employee), `person` (a global person id)."""
+
+    required_permissions: ClassVar[dict[str, tuple[str, ...]]] = {
+        "GET": (*VIEW_ANALYTICS, "people.view_identitybinding")
+    }
+    params_class = VisitParamsSerializer
+
+    @extend_schema(
+        parameters=[
+            *RANGE_PARAMETERS[:2],
+            OpenApiParameter("zone", OpenApiTypes.INT),
+            OpenApiParameter("employee", OpenApiTypes.INT),
+            OpenApiParameter("person", OpenApiTypes.INT),
+            OpenApiParameter("limit", OpenApiTypes.INT),
+            OpenApiParameter("offset", OpenApiTypes.INT),
+        ],
+        responses=OpenApiTypes.OBJECT,
+    )
+    def get(self, request: Request, site_id: str) -> Response:  # type: ignore[override]
+        start, end, _ = self.range(request, int(site_id))
+        params = self.params(request)
+        visits = selectors.visit_list(
+            site_id=int(site_id),
+            start=start,
+            end=end,
+            zone_id=params.get("zone"),
+            employee_id=params.get("employee"),
+            person_id=params.get("person"),
+        )
+        paginator = LimitOffsetPagination()
+        page = paginator.paginate_queryset(visits, request, view=self) or []
+        return paginator.get_paginated_response(selectors.visit_details(site_id=int(site_id), visits=page))
+
+
+class PersonPathApi(_AnalyticsView):
+    """A person's floor positions over time (sampled at POSITIONS_SAMPLE_HZ), by default over their visit."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("start", OpenApiTypes.DATETIME, description="default: the person's entry"),
+            OpenApiParameter("end", OpenApiTypes.DATETIME, description="default: the person's exit (or now)"),
+            OpenApiParameter("limit", OpenApiTypes.INT, description="at most this many points (10,000)"),
+        ],
+        responses=OpenApiTypes.OBJECT,
+    )
+    def get(self, request: Request, site_id: str, person_id: str) -> Response:
+        if not Site.objects.filter(pk=int(site_id)).exists():
+            raise NotFound(f"site {site_id} does not exist")
+        params = PathParamsSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        now = timezone.now()
+        start = _parse(params.validated_data.get("start"), "start", None)
+        end = _parse(params.validated_data.get("end"), "end", None)
+        if start is not None and end is not None and start >= end:
+            raise ValidationError({"start": ["start must be before end"]})
+        if start is not None and start > now:
+            raise ValidationError({"start": ["start lies in the future"]})
+        path = selectors.person_path(
+            backend=_timeseries(),
+            site_id=int(site_id),
+            person_id=int(person_id),
+            start=start,
+            end=end,
+            limit=int(params.validated_data["limit"]),
+        )
+        if path is None:
+            raise NotFound(f"site {site_id} has no visit of person {person_id}")
+        return Response(path)
+
+
+_reader: Any = None
+
+
+def _timeseries() -> Any:
+    """The process's time-series backend (the runtime's, or one built from the settings for web processes)."""
+    global _reader
+    current = runtime.current()
+    if current is not None:
+        return current.backend
+    if _reader is None:
+        from server.timeseries.factory import build_backend, config_from_settings
+
+        _reader = build_backend(config_from_settings())
+    return _reader

@@ -2,7 +2,8 @@
 
 Person ids are the fusion's global ids (unique per server process lifetime and site; a visit's id is stable).
 Heat maps are stored per site and hour as float32 arrays (one value per floor cell), so that a 30-day query reads
-720 rows and sums them in NumPy.
+720 rows and sums them in NumPy; and per analytics bucket (a minute by default) as sparse arrays of the non-zero
+cells only, for ranges that do not start or end on the hour and for sub-hour time series.
 """
 
 from __future__ import annotations
@@ -85,3 +86,22 @@ class HeatmapHour(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["site", "hour_start"], name="heatmap_hour_unique")]
+
+
+class HeatmapSlice(models.Model):
+    """Person-seconds and displacement of the non-zero cells of one site over one analytics heat bucket (a minute
+    by default): `cell_index` int32 and the values float32, little-endian, one entry per cell."""
+
+    site = models.ForeignKey("inventory.Site", on_delete=models.CASCADE, related_name="heatmap_slices")
+    start = models.DateTimeField()
+    duration_s = models.PositiveIntegerField()
+    columns = models.PositiveIntegerField()
+    rows = models.PositiveIntegerField()
+    cell_m = models.FloatField()
+    cell_index = models.BinaryField()
+    person_s = models.BinaryField()
+    displacement_x_m = models.BinaryField()
+    displacement_y_m = models.BinaryField()
+
+    class Meta:
+        indexes = [models.Index(fields=["site", "start"])]

@@ -161,6 +161,8 @@ class SiteAnalyticsProcessor:
                 logger.info("site %d: zones or floor plan changed, analytics restarted", site_id)
                 # Keep the fusion (global ids stay stable); restart the analytics with the new zones.
                 state.setup = setup
+                for alert in state.analytics.flush().alerts:  # its open incidents end with it
+                    self._on_alert(site_id, alert)
                 state.analytics = SiteAnalytics(setup.analytics)
             self._set_identities(state, identities)
 
@@ -231,6 +233,8 @@ class SiteAnalyticsProcessor:
             for fused in state.fusion.flush():
                 self._deliver(state, fused, state.analytics.update(fused, state.identities))
             final = state.analytics.flush()
+            for alert in final.alerts:  # the incidents still open close with the stream
+                self._on_alert(final.site_id, alert)
             self._recorder.add(None, final, state.setup.analytics.grid)
             self._points.write(_violation_points(final.site_id, final))
             if state.last_fused is not None:  # visits still open end at their last sighting

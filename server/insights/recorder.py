@@ -11,11 +11,12 @@ import numpy as np
 import numpy.typing as npt
 from django.db import transaction
 
-from server.analytics.types import AnalyticsUpdate, FloorGrid
+from server.analytics.types import AnalyticsUpdate, FloorGrid, HeatmapBucket
 from server.fusion.types import FusedFrame
 from server.insights.models import (
     DistancingViolation,
     HeatmapHour,
+    HeatmapSlice,
     PersonVisit,
     ZoneDwell,
     ZoneTransition,
@@ -44,6 +45,7 @@ class _Pending:
     transitions: list[ZoneTransition] = field(default_factory=list)
     violations: dict[tuple[int, int, int, int], DistancingViolation] = field(default_factory=dict)
     heat: dict[tuple[int, int], _HeatHour] = field(default_factory=dict)
+    heat_slices: list[HeatmapSlice] = field(default_factory=list)
 
     def empty(self) -> bool:
         return not (
@@ -53,6 +55,7 @@ class _Pending:
             or self.transitions
             or self.violations
             or self.heat
+            or self.heat_slices
         )
 
 
@@ -126,6 +129,7 @@ class InsightsRecorder:
                     pending.heat[(site_id, hour_us)] = hour
                 np.add.at(hour.person_s, bucket.cell_index, bucket.person_s)
                 np.add.at(hour.displacement, bucket.cell_index, bucket.displacement_m)
+                pending.heat_slices.append(_heat_slice(site_id, bucket, grid))
 
     def end_visits(self, site_id: int, persons: list[tuple[int, int]]) -> None:
         """End the open visits of (person id, last seen µs) pairs, e.g. at shutdown."""
@@ -157,6 +161,7 @@ def _merge_back(target: _Pending, failed: _Pending) -> None:
     target.visits_ended[:0] = failed.visits_ended
     target.dwells[:0] = failed.dwells
     target.transitions[:0] = failed.transitions
+    target.heat_slices[:0] = failed.heat_slices
     for key, violation in failed.violations.items():
         target.violations.setdefault(key, violation)
     for hour_key, hour in failed.heat.items():
@@ -189,7 +194,30 @@ def _write(pending: _Pending) -> int:
         rows += len(pending.violations)
     for (site_id, hour_us), hour in pending.heat.items():
         rows += _add_heat_hour(site_id, hour_us, hour)
+    HeatmapSlice.objects.bulk_create(pending.heat_slices)
+    rows += len(pending.heat_slices)
     return rows
+
+
+def _heat_slice(site_id: int, bucket: HeatmapBucket, grid: FloorGrid) -> HeatmapSlice:
+    """The bucket's cells summed per cell (a bucket has one row per person counted), sparse."""
+    cells, inverse = np.unique(np.asarray(bucket.cell_index, dtype=np.int64), return_inverse=True)
+    person_s = np.bincount(inverse, weights=bucket.person_s, minlength=cells.size)
+    displacement = np.asarray(bucket.displacement_m, dtype=np.float64).reshape(-1, 2)
+    dx = np.bincount(inverse, weights=displacement[:, 0], minlength=cells.size)
+    dy = np.bincount(inverse, weights=displacement[:, 1], minlength=cells.size)
+    return HeatmapSlice(
+        site_id=site_id,
+        start=to_datetime(bucket.bucket_start_us),
+        duration_s=bucket.bucket_s,
+        columns=grid.nx,
+        rows=grid.ny,
+        cell_m=grid.cell_m,
+        cell_index=cells.astype("<i4").tobytes(),
+        person_s=person_s.astype("<f4").tobytes(),
+        displacement_x_m=dx.astype("<f4").tobytes(),
+        displacement_y_m=dy.astype("<f4").tobytes(),
+    )
 
 
 def _add_heat_hour(site_id: int, hour_us: int, hour: _HeatHour) -> int:

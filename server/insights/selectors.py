@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import zoneinfo
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
-from django.db.models import Count, Max, Sum
+import numpy.typing as npt
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import TruncDay, TruncHour
+from django.utils import timezone
 
-from server.insights.models import DistancingViolation, HeatmapHour, PersonVisit, ZoneDwell, ZoneTransition
+from server.insights.models import (
+    DistancingViolation,
+    HeatmapHour,
+    HeatmapSlice,
+    PersonVisit,
+    ZoneDwell,
+    ZoneTransition,
+)
 from server.insights.processor import SiteSetup, build_setup
 from server.inventory.models import FloorPlan, Zone
 from server.livestate import live_state
+from server.people.models import IdentityBinding
+from server.timeseries.base import TimeSeriesBackend
+from server.timeseries.measurements import POSITIONS
+from server.timeseries.types import SeriesQuery
 
 
 def site_setup(site_id: int) -> SiteSetup:
@@ -35,49 +51,164 @@ def site_setup(site_id: int) -> SiteSetup:
     )
 
 
-def heatmap(*, site_id: int, start: datetime, end: datetime) -> dict[str, Any]:
-    """Person-seconds per cell (congestion) and mean movement direction per cell over whole hours in range."""
-    rows = HeatmapHour.objects.filter(site_id=site_id, hour_start__gte=_floor_hour(start), hour_start__lt=end)
-    total: np.ndarray[Any, np.dtype[np.float64]] | None = None
-    dx: np.ndarray[Any, np.dtype[np.float64]] | None = None
-    dy: np.ndarray[Any, np.dtype[np.float64]] | None = None
-    shape = (0, 0, 0.5)
-    for row in rows.only(
-        "columns", "rows", "cell_m", "person_s", "displacement_x_m", "displacement_y_m"
-    ).iterator():
-        if total is None or shape != (row.columns, row.rows, row.cell_m):
-            shape = (row.columns, row.rows, row.cell_m)
-            total = np.zeros(row.columns * row.rows)
-            dx = np.zeros_like(total)
-            dy = np.zeros_like(total)
-        total += np.frombuffer(bytes(row.person_s), dtype="<f4")
-        dx += np.frombuffer(bytes(row.displacement_x_m), dtype="<f4")
-        dy += np.frombuffer(bytes(row.displacement_y_m), dtype="<f4")
-    if total is None or dx is None or dy is None:
-        return {"cell_m": shape[2], "columns": 0, "rows": 0, "cells": [], "total_person_s": 0.0}
-    nonzero = np.flatnonzero(total > 0)
-    columns = shape[0]
-    cells = [
-        [
-            int(i % columns),
-            int(i // columns),
-            round(float(total[i]), 2),
-            round(float(dx[i]), 2),
-            round(float(dy[i]), 2),
-        ]  # type: ignore[index]
-        for i in nonzero
-    ]
-    return {
+HEATMAP_BUCKETS_S = {"1m": 60, "15m": 900, "1h": 3600, "1d": 86_400}
+MAX_HEATMAP_FRAMES = 2000
+
+
+@dataclass
+class _HeatSum:
+    """Dense sums over one grid: person-seconds and displacement per cell."""
+
+    columns: int
+    rows: int
+    cell_m: float
+    person_s: npt.NDArray[np.float64]
+    dx: npt.NDArray[np.float64]
+    dy: npt.NDArray[np.float64]
+
+    @classmethod
+    def empty(cls, columns: int, rows: int, cell_m: float) -> _HeatSum:
+        zeros = np.zeros(columns * rows)
+        return cls(columns, rows, cell_m, zeros, zeros.copy(), zeros.copy())
+
+    def cells(self) -> list[list[float | int]]:
+        return [
+            [
+                int(i % self.columns),
+                int(i // self.columns),
+                round(float(self.person_s[i]), 2),
+                round(float(self.dx[i]), 2),
+                round(float(self.dy[i]), 2),
+            ]
+            for i in np.flatnonzero(self.person_s > 0)
+        ]
+
+
+@dataclass(frozen=True)
+class _HeatRow:
+    start: datetime
+    shape: tuple[int, int, float]
+    cells: npt.NDArray[np.int64] | None  # None: dense (every cell, an hour row)
+    person_s: npt.NDArray[np.float32]
+    dx: npt.NDArray[np.float32]
+    dy: npt.NDArray[np.float32]
+
+
+def _heat_rows(*, site_id: int, start: datetime, end: datetime, hours: bool) -> list[_HeatRow]:
+    """The stored heat rows that make up [start, end): whole hours from the hour rows (when `hours`), the rest
+    from the per-bucket slices (resolution: the analytics heat bucket, a minute by default)."""
+    first_hour = _ceil_hour(start)
+    last_hour = _floor_hour(end)
+    rows: list[_HeatRow] = []
+    slice_ranges = [(start, end)]
+    if hours and first_hour < last_hour:
+        for row in HeatmapHour.objects.filter(
+            site_id=site_id, hour_start__gte=first_hour, hour_start__lt=last_hour
+        ).iterator():
+            rows.append(
+                _HeatRow(
+                    row.hour_start,
+                    (row.columns, row.rows, row.cell_m),
+                    None,
+                    np.frombuffer(bytes(row.person_s), dtype="<f4"),
+                    np.frombuffer(bytes(row.displacement_x_m), dtype="<f4"),
+                    np.frombuffer(bytes(row.displacement_y_m), dtype="<f4"),
+                )
+            )
+        slice_ranges = [(start, first_hour), (last_hour, end)]
+    for low, high in slice_ranges:
+        if low >= high:
+            continue
+        for piece in HeatmapSlice.objects.filter(site_id=site_id, start__gte=low, start__lt=high).iterator():
+            rows.append(
+                _HeatRow(
+                    piece.start,
+                    (piece.columns, piece.rows, piece.cell_m),
+                    np.frombuffer(bytes(piece.cell_index), dtype="<i4").astype(np.int64),
+                    np.frombuffer(bytes(piece.person_s), dtype="<f4"),
+                    np.frombuffer(bytes(piece.displacement_x_m), dtype="<f4"),
+                    np.frombuffer(bytes(piece.displacement_y_m), dtype="<f4"),
+                )
+            )
+    return rows
+
+
+def _accumulate(target: _HeatSum, row: _HeatRow) -> None:
+    if row.cells is None:
+        target.person_s += row.person_s
+        target.dx += row.dx
+        target.dy += row.dy
+        return
+    inside = row.cells < target.person_s.size
+    np.add.at(target.person_s, row.cells[inside], row.person_s[inside])
+    np.add.at(target.dx, row.cells[inside], row.dx[inside])
+    np.add.at(target.dy, row.cells[inside], row.dy[inside])
+
+
+def heatmap(
+    *, site_id: int, start: datetime, end: datetime, bucket: str | None = None, tz: str = "UTC"
+) -> dict[str, Any]:
+    """Person-seconds per cell (congestion) and movement displacement per cell over exactly [start, end) (to the
+    analytics heat bucket, a minute by default). With `bucket` (1m, 15m, 1h, 1d: aligned to the site's local
+    time), also `frames`: the same per time bucket, non-empty buckets only."""
+    bucket_s = HEATMAP_BUCKETS_S[bucket] if bucket else None
+    rows = _heat_rows(site_id=site_id, start=start, end=end, hours=bucket_s is None or bucket_s >= 3600)
+    if not rows:
+        result: dict[str, Any] = {"cell_m": 0.5, "columns": 0, "rows": 0, "cells": [], "total_person_s": 0.0}
+        if bucket_s is not None:
+            result.update(bucket=bucket, frames=[])
+        return result
+    # The plan's grid may have changed within the range: the newest grid wins; rows of another grid are left out.
+    shape = max(rows, key=lambda r: r.start).shape
+    rows = [r for r in rows if r.shape == shape]
+    total = _HeatSum.empty(*shape)
+    for row in rows:
+        _accumulate(total, row)
+    result = {
         "cell_m": shape[2],
-        "columns": columns,
+        "columns": shape[0],
         "rows": shape[1],
-        "cells": cells,
-        "total_person_s": round(float(total.sum()), 2),
+        "cells": total.cells(),
+        "total_person_s": round(float(total.person_s.sum()), 2),
     }
+    if bucket_s is not None:
+        frames: dict[datetime, _HeatSum] = {}
+        zone = zoneinfo.ZoneInfo(tz)
+        for row in rows:
+            key = _bucket_start(row.start, bucket_s, zone)
+            frame = frames.get(key)
+            if frame is None:
+                frame = frames[key] = _HeatSum.empty(*shape)
+            _accumulate(frame, row)
+        result["bucket"] = bucket
+        result["frames"] = [
+            {
+                "t": key.isoformat(),
+                "total_person_s": round(float(frame.person_s.sum()), 2),
+                "cells": frame.cells(),
+            }
+            for key, frame in sorted(frames.items())
+        ]
+    return result
+
+
+def _bucket_start(moment: datetime, bucket_s: int, zone: zoneinfo.ZoneInfo) -> datetime:
+    """Start of the bucket holding `moment`, aligned to local midnight of `zone`."""
+    local = moment.astimezone(zone)
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    if bucket_s >= 86_400:
+        return midnight
+    seconds = (local - midnight).total_seconds()
+    return midnight + timedelta(seconds=seconds - seconds % bucket_s)
 
 
 def _floor_hour(moment: datetime) -> datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def _ceil_hour(moment: datetime) -> datetime:
+    floor = _floor_hour(moment)
+    return floor if floor == moment else floor + timedelta(hours=1)
 
 
 def zone_interest(*, site_id: int, start: datetime, end: datetime) -> list[dict[str, Any]]:
@@ -110,19 +241,30 @@ def flow(*, site_id: int, start: datetime, end: datetime) -> list[dict[str, Any]
     return [{"from_zone": r["from_zone_id"], "to_zone": r["to_zone_id"], "count": r["count"]} for r in rows]
 
 
-def distancing(*, site_id: int, start: datetime, end: datetime, bucket: str = "hour") -> dict[str, Any]:
-    violations = DistancingViolation.objects.filter(
+def violation_list(*, site_id: int, start: datetime, end: datetime) -> QuerySet[DistancingViolation]:
+    """Violations that started in [start, end), newest first (stable order for paging)."""
+    return DistancingViolation.objects.filter(
         site_id=site_id, started_at__gte=start, started_at__lt=end
-    )
-    listed = [
+    ).order_by("-started_at", "-id")
+
+
+def violation_rows(violations: Sequence[DistancingViolation]) -> list[dict[str, Any]]:
+    return [
         {
             "persons": [v.person_a, v.person_b],
             "start": v.started_at.isoformat(),
             "end": v.ended_at.isoformat() if v.ended_at else None,
             "min_distance_m": round(v.min_distance_m, 2),
         }
-        for v in violations.order_by("-started_at")[:500]
+        for v in violations
     ]
+
+
+def distancing(*, site_id: int, start: datetime, end: datetime, bucket: str = "hour") -> dict[str, Any]:
+    """Totals, contacts per person and violations over time; the violations themselves: `violation_list`."""
+    violations = DistancingViolation.objects.filter(
+        site_id=site_id, started_at__gte=start, started_at__lt=end
+    )
     contacts: dict[int, int] = {}
     for a, b in violations.values_list("person_a", "person_b"):
         contacts[a] = contacts.get(a, 0) + 1
@@ -136,7 +278,6 @@ def distancing(*, site_id: int, start: datetime, end: datetime, bucket: str = "h
         .order_by("t")
     ]
     return {
-        "violations": listed,
         "total": violations.count(),
         "contacts_per_person": [
             {"person": p, "contacts": c} for p, c in sorted(contacts.items(), key=lambda kv: -kv[1])[:50]
@@ -186,3 +327,164 @@ def live_occupancy(site_id: int) -> dict[str, Any] | None:
             if p.employee_id is not None
         ],
     }
+
+
+# --- listings for integrators ---
+
+
+def visit_list(
+    *,
+    site_id: int,
+    start: datetime,
+    end: datetime,
+    zone_id: int | None = None,
+    employee_id: int | None = None,
+    person_id: int | None = None,
+) -> QuerySet[PersonVisit]:
+    """Visits of the site that overlap [start, end) (an open visit overlaps until now), oldest first; only those
+    that entered `zone_id`, were bound to `employee_id`, or are of `person_id`, when given."""
+    visits = PersonVisit.objects.filter(site_id=site_id, started_at__lt=end).filter(
+        Q(ended_at__isnull=True) | Q(ended_at__gte=start)
+    )
+    if person_id is not None:
+        visits = visits.filter(person_id=person_id)
+    if zone_id is not None:
+        visits = visits.filter(
+            Exists(
+                ZoneDwell.objects.filter(
+                    site_id=site_id,
+                    zone_id=zone_id,
+                    person_id=OuterRef("person_id"),
+                    entered_at__gte=OuterRef("started_at"),
+                )
+            )
+        )
+    if employee_id is not None:
+        visits = visits.filter(
+            Exists(
+                IdentityBinding.objects.filter(
+                    site_id=site_id, employee_id=employee_id, person_id=OuterRef("person_id")
+                )
+            )
+        )
+    return visits.order_by("started_at", "id")
+
+
+def visit_details(*, site_id: int, visits: Sequence[PersonVisit]) -> list[dict[str, Any]]:
+    """Entry, exit, the zones visited (entry, exit, dwell) and the identities bound, for a page of visits: two
+    queries whatever the page size."""
+    if not visits:
+        return []
+    person_ids = sorted({v.person_id for v in visits})
+    dwells: dict[int, list[ZoneDwell]] = {}
+    for dwell in ZoneDwell.objects.filter(site_id=site_id, person_id__in=person_ids).order_by("entered_at"):
+        dwells.setdefault(dwell.person_id, []).append(dwell)
+    bindings: dict[int, list[IdentityBinding]] = {}
+    for binding in (
+        IdentityBinding.objects.filter(site_id=site_id, person_id__in=person_ids)
+        .select_related("employee")
+        .order_by("bound_at")
+    ):
+        bindings.setdefault(binding.person_id, []).append(binding)
+    out = []
+    for visit in visits:
+        ended = visit.ended_at
+        zones = [
+            {
+                "zone": d.zone_id,
+                "entered_at": d.entered_at.isoformat(),
+                "exited_at": d.exited_at.isoformat(),
+                "dwell_s": round(d.dwell_s, 1),
+            }
+            for d in dwells.get(visit.person_id, [])
+            if d.entered_at >= visit.started_at and (ended is None or d.entered_at <= ended)
+        ]
+        identities = [
+            {
+                "employee": b.employee_id,
+                "name": b.employee.name,
+                "source": b.source,
+                "bound_at": b.bound_at.isoformat(),
+                "unbound_at": b.unbound_at.isoformat() if b.unbound_at else None,
+            }
+            for b in bindings.get(visit.person_id, [])
+        ]
+        out.append(
+            {
+                "person_id": visit.person_id,
+                "entered_at": visit.started_at.isoformat(),
+                "exited_at": ended.isoformat() if ended else None,
+                "duration_s": round((ended - visit.started_at).total_seconds(), 1) if ended else None,
+                "zones": zones,
+                "identities": identities,
+            }
+        )
+    return out
+
+
+MAX_PATH_SPAN = timedelta(hours=12)
+MAX_PATH_POINTS = 100_000
+
+
+def person_path(
+    *,
+    backend: TimeSeriesBackend,
+    site_id: int,
+    person_id: int,
+    start: datetime | None,
+    end: datetime | None,
+    limit: int = 10_000,
+) -> dict[str, Any] | None:
+    """A person's sampled floor positions (the `positions` time series, POSITIONS_SAMPLE_HZ) in time order,
+    by default over their visit; None when the site has no visit of that person. The range is cut to
+    MAX_PATH_SPAN from its start."""
+    visit = PersonVisit.objects.filter(site_id=site_id, person_id=person_id).order_by("started_at").first()
+    if visit is None:
+        return None
+    last = PersonVisit.objects.filter(site_id=site_id, person_id=person_id).order_by("-started_at").first()
+    visit_end = (last.ended_at if last is not None and last.ended_at else None) or timezone.now()
+    low = start or visit.started_at
+    high = end or visit_end + timedelta(seconds=1)
+    truncated = False
+    if high - low > MAX_PATH_SPAN:
+        high, truncated = low + MAX_PATH_SPAN, True
+    points: list[list[Any]] = []
+    if high > low:
+        rows = backend.query(
+            SeriesQuery(
+                measurement=POSITIONS,
+                start_ns=_ns(low),
+                end_ns=_ns(high),
+                tags={"site": str(site_id)},
+                fields=["person_id", "x_m", "y_m"],
+            )
+        )
+        for row in rows:
+            value = row.fields.get("person_id")
+            if value is None or int(value) != person_id:
+                continue
+            if len(points) >= limit:
+                truncated = True
+                break
+            points.append(
+                [
+                    datetime.fromtimestamp(row.time_ns / 1e9, tz=UTC).isoformat(),
+                    round(float(row.fields["x_m"] or 0.0), 3),
+                    round(float(row.fields["y_m"] or 0.0), 3),
+                ]
+            )
+    return {
+        "person_id": person_id,
+        "start": low.isoformat(),
+        "end": high.isoformat(),
+        "visit": {
+            "entered_at": visit.started_at.isoformat(),
+            "exited_at": last.ended_at.isoformat() if last is not None and last.ended_at else None,
+        },
+        "points": points,
+        "truncated": truncated,
+    }
+
+
+def _ns(moment: datetime) -> int:
+    return int(moment.timestamp() * 1_000_000) * 1000

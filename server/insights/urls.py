@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from server.insights import apis
 
@@ -10,5 +10,12 @@ urlpatterns = [
     ),
     path("sites/<int:site_id>/analytics/visits", apis.VisitsApi.as_view(), name="analytics-visits"),
     path("sites/<int:site_id>/analytics/dwell", apis.DwellApi.as_view(), name="analytics-dwell"),
+    # Integrator listings, with or without the trailing slash (as the router's paths).
+    re_path(r"^sites/(?P<site_id>[0-9]+)/visits/?$", apis.VisitListApi.as_view(), name="site-visits"),
+    re_path(
+        r"^sites/(?P<site_id>[0-9]+)/persons/(?P<person_id>[0-9]+)/path/?$",
+        apis.PersonPathApi.as_view(),
+        name="person-path",
+    ),
     path("sites/<int:site_id>/analytics/occupancy", apis.OccupancyApi.as_view(), name="analytics-occupancy"),
 ]

@@ -12,7 +12,7 @@ from server.api.errors import FieldError
 from server.audit.admin_base import AuditedModelAdmin
 from server.devices.services import device_bump_config_revision
 from server.inventory.geometry import GeometryError, validate_polygon
-from server.inventory.models import Camera, FloorPlan, Site, Zone
+from server.inventory.models import Camera, FloorPlan, Site, Zone, split_source_credentials
 from server.inventory.services import calibration_from_points
 
 
@@ -28,11 +28,21 @@ class FloorPlanAdmin(AuditedModelAdmin[FloorPlan]):
 
 
 class CameraAdminForm(forms.ModelForm[Camera]):
-    """Calibration points in, homography out (computed, never typed in)."""
+    """Calibration points in, homography out (computed, never typed in). The source's login is set through the
+    API only (write-only there); a `user:password@` typed into the source URL is refused here."""
 
     class Meta:
         model = Camera
-        exclude = ["homography", "reprojection_error_cm"]
+        exclude = ["homography", "reprojection_error_cm", "source_username", "source_password"]
+
+    def clean_source_uri(self) -> str:
+        uri = str(self.cleaned_data.get("source_uri") or "")
+        if split_source_credentials(uri)[1] is not None:
+            raise forms.ValidationError(
+                "Leave user:password@ out of the URL; set the login with source_username / source_password "
+                "through the API (PATCH /api/cameras/{id})."
+            )
+        return uri
 
     def clean(self) -> dict[str, Any]:
         cleaned: dict[str, Any] = super().clean() or {}

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django.db.models import QuerySet
-from rest_framework import parsers, viewsets
+from drf_spectacular.utils import extend_schema
+from rest_framework import parsers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
 
+from server.api.parsers import JSONParser
 from server.inventory import selectors, services
 from server.inventory.filters import CameraFilter, FloorPlanFilter, ZoneFilter
 from server.inventory.models import Camera, FloorPlan, Site, Zone
@@ -39,7 +44,7 @@ class FloorPlanViewSet(viewsets.ModelViewSet[FloorPlan]):
     queryset = FloorPlan.objects.all()
     serializer_class = FloorPlanSerializer
     filterset_class = FloorPlanFilter
-    parser_classes = [parsers.MultiPartParser, parsers.FormParser, parsers.JSONParser]
+    parser_classes = [parsers.MultiPartParser, parsers.FormParser, JSONParser]
 
     def get_queryset(self) -> QuerySet[FloorPlan]:
         return selectors.floor_plan_list()
@@ -58,12 +63,20 @@ class FloorPlanViewSet(viewsets.ModelViewSet[FloorPlan]):
 
 class CameraViewSet(viewsets.ModelViewSet[Camera]):
     """Cameras. Writing `calibration_points` computes the homography server-side; config changes are pushed to
-    the camera's edge box."""
+    the camera's edge box. POST `<id>/snapshot/` asks the box for one JPEG still (202; poll the camera until
+    `snapshot_captured_at` is newer than `snapshot_requested_at`)."""
 
     queryset = Camera.objects.all()
     serializer_class = CameraSerializer
     filterset_class = CameraFilter
     ordering_fields = ["id", "name"]
+    required_permissions: ClassVar[dict[str, tuple[str, ...]]] = {"snapshot": ("inventory.change_camera",)}
+
+    @extend_schema(request=None, responses={202: CameraSerializer})
+    @action(detail=True, methods=["post"])
+    def snapshot(self, request: Request, pk: str | None = None) -> Response:
+        camera = services.camera_request_snapshot(actor=request.user, camera=self.get_object())
+        return Response(self.get_serializer(camera).data, status=status.HTTP_202_ACCEPTED)
 
     def get_queryset(self) -> QuerySet[Camera]:
         return selectors.camera_list()

@@ -1,4 +1,11 @@
-"""Floor geometry on the server: homographies from point pairs and polygon validation. Pure numpy."""
+"""Floor geometry on the server: homographies from point pairs and polygon validation. Pure numpy.
+
+A homography is defined up to scale and sign, but the edge needs the sign: a pixel is on the floor side of
+the camera's horizon where ``w = h20 u + h21 v + h22 > 0``. Every fitted homography is oriented so that
+``w > 0`` at its calibration points and scaled to ``|h22| = 1`` (unit norm when ``h22`` is ~0). For a ceiling
+camera tilted ~35° whose top rows see above the horizon, ``w < 0`` at pixel (0, 0), so dividing by ``h22``
+alone would flip the sign and the edge would drop every floor point as "beyond the horizon".
+"""
 
 from __future__ import annotations
 
@@ -61,19 +68,44 @@ def homography_from_points(
     _, _, vt = np.linalg.svd(np.asarray(rows))
     h_n = vt[-1].reshape(3, 3)
     homography = np.linalg.inv(t_dst) @ h_n @ t_src
-    if abs(homography[2, 2]) < 1e-12:
+    if not np.all(np.isfinite(homography)) or abs(float(np.linalg.det(homography))) < 1e-12 * float(
+        np.linalg.norm(homography) ** 3
+    ):
         raise GeometryError("calibration_points", "degenerate point configuration")
-    homography = homography / homography[2, 2]
+    homography = orient_homography(homography, src)
     projected = project_points(homography, src)
     error_cm = float(np.sqrt(np.mean(np.sum((projected - dst) ** 2, axis=1))))
     return homography, error_cm
 
 
+def orient_homography(
+    homography: npt.NDArray[np.float64], image_px: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """The same homography with ``w > 0`` at every pixel of ``image_px`` (pixels that see the floor: the
+    calibration points) and ``|h22| = 1``. Raises GeometryError when the pixels lie on both sides of the
+    horizon (or on it): no homography maps them all onto the floor in front of the camera."""
+    matrix = np.asarray(homography, dtype=np.float64)
+    w = np.c_[image_px, np.ones(len(image_px))] @ matrix[2]
+    if not (np.all(w > 0) or np.all(w < 0)):
+        raise GeometryError(
+            "calibration_points",
+            "the points lie on both sides of the camera's horizon: pick points on the floor, away from it",
+        )
+    corner = abs(float(matrix[2, 2]))
+    norm = float(np.linalg.norm(matrix))
+    scale = corner if corner > 1e-9 * norm else norm
+    oriented: npt.NDArray[np.float64] = matrix * (float(np.sign(w[0])) / scale)
+    return oriented
+
+
 def project_points(
     homography: npt.NDArray[np.float64], points: npt.NDArray[np.float64]
 ) -> npt.NDArray[np.float64]:
+    """Image pixels → floor through an oriented homography; pixels at or beyond the horizon (w ≤ 0) are NaN."""
     homogeneous: npt.NDArray[np.float64] = np.c_[points, np.ones(len(points))] @ homography.T
-    projected: npt.NDArray[np.float64] = homogeneous[:, :2] / homogeneous[:, 2:3]
+    w = homogeneous[:, 2:3]
+    valid = w > 1e-12
+    projected: npt.NDArray[np.float64] = np.where(valid, homogeneous[:, :2] / np.where(valid, w, 1.0), np.nan)
     return projected
 
 
@@ -90,10 +122,7 @@ def validate_polygon(polygon: object, field: str = "polygon") -> list[list[float
         raise GeometryError(field, f"polygon has {points.shape[0]} vertices, at least 3 are needed")
     if not np.all(np.isfinite(points)):
         raise GeometryError(field, "polygon coordinates must be finite numbers")
-    x, y = points[:, 0], points[:, 1]
-    area = 0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))
-    if abs(area) < 1e-6:
-        raise GeometryError(field, "polygon has zero area")
+    # Crossing edges first: a symmetric bow-tie's signed areas cancel, and "zero area" would hide the real fault.
     n = points.shape[0]
     for i in range(n):
         a, b = points[i], points[(i + 1) % n]
@@ -103,9 +132,49 @@ def validate_polygon(polygon: object, field: str = "polygon") -> list[list[float
             c, d = points[j], points[(j + 1) % n]
             if _segments_cross(a, b, c, d):
                 raise GeometryError(
-                    field, f"polygon edges {i} and {j} cross: the polygon is self-intersecting"
+                    field,
+                    f"polygon edges {i} and {j} cross: the polygon is self-intersecting "
+                    "(click the corners in order around the area)",
                 )
+    if abs(polygon_area(points)) < 1e-6:
+        raise GeometryError(field, "polygon has zero area (its corners lie on one line or coincide)")
     return [[float(px), float(py)] for px, py in points]
+
+
+def polygon_area(points: npt.NDArray[np.float64]) -> float:
+    """Signed area (shoelace) of an (n, 2) vertex array."""
+    x, y = points[:, 0], points[:, 1]
+    return 0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))
+
+
+def area_inside_rect(polygon: Sequence[Sequence[float]], rect: tuple[float, float, float, float]) -> float:
+    """Area of a simple polygon that lies inside the axis-aligned rectangle (x0, y0, x1, y1)
+    (Sutherland-Hodgman clipping)."""
+    x0, y0, x1, y1 = rect
+    clipped = [(float(p[0]), float(p[1])) for p in polygon]
+    edges = ((0, x0, 1.0), (0, x1, -1.0), (1, y0, 1.0), (1, y1, -1.0))  # keep side: sign * (v - bound) >= 0
+    for axis, bound, sign in edges:
+        if not clipped:
+            return 0.0
+        kept: list[tuple[float, float]] = []
+        for k, current in enumerate(clipped):
+            previous = clipped[k - 1]
+            inside_now = sign * (current[axis] - bound) >= 0
+            inside_before = sign * (previous[axis] - bound) >= 0
+            if inside_now != inside_before:
+                t = (bound - previous[axis]) / (current[axis] - previous[axis])
+                kept.append(
+                    (
+                        previous[0] + t * (current[0] - previous[0]),
+                        previous[1] + t * (current[1] - previous[1]),
+                    )
+                )
+            if inside_now:
+                kept.append(current)
+        clipped = kept
+    if len(clipped) < 3:
+        return 0.0
+    return abs(polygon_area(np.asarray(clipped, dtype=np.float64)))
 
 
 def _segments_cross(

@@ -7,8 +7,44 @@ the plan's `origin_x_m`/`origin_y_m` offset of the image's top-left corner. Poly
 
 from __future__ import annotations
 
+import re
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+
+
+def split_source_credentials(uri: str) -> tuple[str, str | None, str | None]:
+    """`rtsp://user:pass@host/...` → (`rtsp://host/...`, "user", "pass"); (uri, None, None) without userinfo.
+    File paths and `usb:N` come back unchanged."""
+    if "://" not in uri:
+        return uri, None, None
+    parts = urlsplit(uri)
+    if "@" not in parts.netloc:
+        return uri, None, None
+    userinfo, _, host = parts.netloc.rpartition("@")
+    username, has_password, password = userinfo.partition(":")
+    clean = urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+    return clean, unquote(username), unquote(password) if has_password else ""
+
+
+# The userinfo runs to the authority's last "@" (a raw "@" in a password); one that reaches the end of the text (a
+# message cut short within it) has no "@" left to show.
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?:[^/\s]*@|[^/@\s]*:[^/@\s]*$)")
+
+
+def redact_source_credentials(text: str) -> str:
+    """Any `scheme://user:pass@` in free text (an edge box's error message) as `scheme://***@`."""
+    return _USERINFO.sub(r"\g<scheme>***@", text)
+
+
+def join_source_credentials(uri: str, username: str, password: str) -> str:
+    """The URL the edge box opens: `uri` with the (percent-encoded) username and password as userinfo."""
+    if not (username or password) or "://" not in uri:
+        return uri
+    parts = urlsplit(uri)
+    userinfo = quote(username, safe="") + (f":{quote(password, safe='')}" if password else "")
+    return urlunsplit((parts.scheme, f"{userinfo}@{parts.netloc}", parts.path, parts.query, parts.fragment))
 
 
 class Site(models.Model):
@@ -60,7 +96,13 @@ class Camera(models.Model):
         "devices.EdgeDevice", on_delete=models.SET_NULL, null=True, blank=True, related_name="cameras"
     )
     name = models.CharField(max_length=200)
-    source_uri = models.CharField(max_length=1000, blank=True, help_text="File path, rtsp:// URL or usb:N.")
+    source_uri = models.CharField(
+        max_length=1000, blank=True, help_text="File path, rtsp:// URL (without user:password@) or usb:N."
+    )
+    # The source's login, apart from the URL: written through the API, never returned, audited or logged; only
+    # the edge box's configuration carries it (`source_uri_for_device`).
+    source_username = models.CharField(max_length=200, blank=True, default="")
+    source_password = models.CharField(max_length=200, blank=True, default="")
     analysis_rate_hz = models.FloatField(
         default=0.0,
         validators=[MinValueValidator(0.0), MaxValueValidator(120.0)],
@@ -77,7 +119,18 @@ class Camera(models.Model):
     reprojection_error_cm = models.FloatField(null=True, blank=True)
     floor_region = models.JSONField(default=list, blank=True, help_text="Polygon [[x_m, y_m], ...].")
     enabled = models.BooleanField(default=True)
-    snapshot = models.ImageField(upload_to="snapshots/", blank=True)
+    snapshot = models.ImageField(
+        upload_to="snapshots/", blank=True, help_text="The newest JPEG still the edge box sent (calibration)."
+    )
+    snapshot_captured_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the camera captured the stored snapshot (edge box clock)."
+    )
+    snapshot_requested_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a user last asked the edge box for a snapshot."
+    )
+    snapshot_pending = models.BooleanField(
+        default=False, help_text="A snapshot was asked for and the command has not been sent to the box yet."
+    )
     last_frame_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -86,6 +139,14 @@ class Camera(models.Model):
 
     def __str__(self) -> str:
         return f"{self.site} / {self.name}"
+
+    @property
+    def source_has_credentials(self) -> bool:
+        return bool(self.source_username or self.source_password)
+
+    def source_uri_for_device(self) -> str:
+        """The source URL with its login, for the edge box that opens it (nothing else may see it)."""
+        return join_source_credentials(self.source_uri, self.source_username, self.source_password)
 
 
 class ZoneKind(models.TextChoices):

@@ -16,7 +16,7 @@ def floor_plan_list() -> QuerySet[FloorPlan]:
 
 
 def camera_list() -> QuerySet[Camera]:
-    return Camera.objects.select_related("site", "device")
+    return Camera.objects.select_related("site", "device", "stream_state")
 
 
 def zone_list() -> QuerySet[Zone]:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 from rest_framework import serializers
 
-from server.inventory.models import Camera, FloorPlan, Site, Zone
+from server.inventory.models import Camera, FloorPlan, Site, Zone, split_source_credentials
 
 
 def point_field(help_text: str | None = None) -> serializers.ListField:
@@ -63,11 +66,32 @@ class CameraSerializer(serializers.ModelSerializer[Camera]):
         required=False,
         help_text="Polygon [[x_m, y_m], ...] the camera covers; [] = none.",
     )
+    source_username = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        help_text="Login of the source (write-only, never returned; '' clears).",
+    )
+    source_password = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        style={"input_type": "password"},
+        help_text="Password of the source (write-only, never returned; '' clears).",
+    )
+    source_has_credentials = serializers.BooleanField(
+        read_only=True, help_text="Whether a source username or password is stored."
+    )
     homography = serializers.ListField(
         child=serializers.ListField(child=serializers.FloatField()),
         read_only=True,
         allow_null=True,
         help_text="3x3 image-pixel → floor-centimetre homography computed from the calibration points.",
+    )
+    last_frame_at = serializers.SerializerMethodField(
+        help_text="Capture time of the newest frame the server stored for this camera (null: none yet)."
     )
 
     class Meta:
@@ -78,6 +102,9 @@ class CameraSerializer(serializers.ModelSerializer[Camera]):
             "device",
             "name",
             "source_uri",
+            "source_username",
+            "source_password",
+            "source_has_credentials",
             "analysis_rate_hz",
             "enabled",
             "calibration_points",
@@ -85,9 +112,36 @@ class CameraSerializer(serializers.ModelSerializer[Camera]):
             "reprojection_error_cm",
             "floor_region",
             "snapshot",
+            "snapshot_captured_at",
+            "snapshot_requested_at",
+            "snapshot_pending",
             "last_frame_at",
         ]
-        read_only_fields = ["reprojection_error_cm", "snapshot", "last_frame_at"]
+        read_only_fields = [
+            "reprojection_error_cm",
+            "snapshot",
+            "snapshot_captured_at",
+            "snapshot_requested_at",
+            "snapshot_pending",
+        ]
+        extra_kwargs = {
+            "source_uri": {
+                "help_text": "File path, rtsp:// URL or usb:N; a user:password@ in it is moved to "
+                "source_username / source_password and never returned."
+            }
+        }
+
+    def to_representation(self, instance: Camera) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        data["source_uri"] = split_source_credentials(str(data.get("source_uri") or ""))[0]
+        return data
+
+    def get_last_frame_at(self, camera: Camera) -> datetime | None:
+        # The ingest's persisted stream state (select_related by camera_list), not a column written per frame.
+        state = getattr(camera, "stream_state", None)
+        if state is None or state.last_capture_time_us <= 0:
+            return None
+        return datetime.fromtimestamp(state.last_capture_time_us / 1e6, tz=UTC)
 
 
 class ZoneSerializer(serializers.ModelSerializer[Zone]):

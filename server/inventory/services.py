@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import zoneinfo
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from django.core.files.base import ContentFile
@@ -17,18 +18,29 @@ from django.utils import timezone
 from PIL import Image, UnidentifiedImageError
 
 from server.api.errors import FieldError
-from server.audit.services import Actor, audited_create, audited_delete, audited_update
+from server.audit.services import Actor, audit_record, audited_create, audited_delete, audited_update
 from server.devices.models import EdgeDevice
 from server.devices.services import device_bump_config_revision
-from server.inventory.geometry import homography_from_points, validate_polygon
-from server.inventory.models import Camera, FloorPlan, Site, Zone, ZoneKind
+from server.inventory.geometry import area_inside_rect, homography_from_points, validate_polygon
+from server.inventory.models import Camera, FloorPlan, Site, Zone, ZoneKind, split_source_credentials
 
 logger = logging.getLogger(__name__)
 
 # Fields of a camera that are part of the configuration sent to its edge box.
 CAMERA_CONFIG_FIELDS = frozenset(
-    {"device", "source_uri", "analysis_rate_hz", "calibration_points", "floor_region", "enabled", "name"}
+    {
+        "device",
+        "source_uri",
+        "source_username",
+        "source_password",
+        "analysis_rate_hz",
+        "calibration_points",
+        "floor_region",
+        "enabled",
+        "name",
+    }
 )
+CAMERA_CREDENTIAL_FIELDS = ("source_username", "source_password")
 MAX_FLOOR_PLAN_IMAGE_BYTES = 20 * 1024 * 1024
 
 
@@ -165,6 +177,26 @@ def _check_camera_device(*, site: Site, device: EdgeDevice | None) -> None:
         raise FieldError("device", f"device {device.pk} belongs to another site")
 
 
+def _take_source_credentials(values: dict[str, Any]) -> None:
+    """A `user:password@` in `source_uri` moves to the credential fields (fields given explicitly win)."""
+    if "source_uri" not in values:
+        return
+    values["source_uri"], username, password = split_source_credentials(str(values["source_uri"] or ""))
+    if username is not None:
+        values.setdefault("source_username", username)
+        values.setdefault("source_password", password or "")
+
+
+def _audit_credentials(*, actor: Actor, camera: Camera) -> None:
+    """The credentials never enter the audit log (SECRET_FIELDS); that they changed does."""
+    audit_record(
+        actor=actor,
+        action="set_source_credentials",
+        instance=camera,
+        changes={"source_has_credentials": camera.source_has_credentials},
+    )
+
+
 def _bump(device_ids: set[int | None]) -> None:
     for device_id in sorted(d for d in device_ids if d is not None):
         device_bump_config_revision(device_id=device_id)
@@ -178,12 +210,19 @@ def camera_create(
     name: str,
     device: EdgeDevice | None = None,
     source_uri: str = "",
+    source_username: str | None = None,
+    source_password: str | None = None,
     analysis_rate_hz: float = 0.0,
     calibration_points: Sequence[Mapping[str, Any]] = (),
     floor_region: Sequence[Sequence[float]] = (),
     enabled: bool = True,
 ) -> Camera:
     _check_camera_device(site=site, device=device)
+    source: dict[str, Any] = {"source_uri": source_uri}
+    for name, value in (("source_username", source_username), ("source_password", source_password)):
+        if value is not None:
+            source[name] = value
+    _take_source_credentials(source)
     homography, error_cm = calibration_from_points(calibration_points)
     region = validate_polygon(floor_region, field="floor_region") if floor_region else []
     camera = audited_create(
@@ -192,7 +231,9 @@ def camera_create(
             site=site,
             name=name,
             device=device,
-            source_uri=source_uri,
+            source_uri=source["source_uri"],
+            source_username=source.get("source_username", ""),
+            source_password=source.get("source_password", ""),
             analysis_rate_hz=analysis_rate_hz,
             calibration_points=[dict(point) for point in calibration_points],
             homography=homography,
@@ -201,6 +242,8 @@ def camera_create(
             enabled=enabled,
         ),
     )
+    if camera.source_has_credentials:
+        _audit_credentials(actor=actor, camera=camera)
     _bump({camera.device_id})
     return camera
 
@@ -208,6 +251,8 @@ def camera_create(
 @transaction.atomic
 def camera_update(*, actor: Actor, camera: Camera, data: Mapping[str, Any]) -> Camera:
     values = dict(data)
+    _take_source_credentials(values)
+    credentials_before = tuple(getattr(camera, name) for name in CAMERA_CREDENTIAL_FIELDS)
     site: Site = values.get("site", camera.site)
     device: EdgeDevice | None = values.get("device", camera.device)
     _check_camera_device(site=site, device=device)
@@ -219,6 +264,8 @@ def camera_update(*, actor: Actor, camera: Camera, data: Mapping[str, Any]) -> C
         values["floor_region"] = validate_polygon(values["floor_region"], field="floor_region")
     old_device_id = camera.device_id
     camera = audited_update(actor=actor, instance=camera, data=values)
+    if tuple(getattr(camera, name) for name in CAMERA_CREDENTIAL_FIELDS) != credentials_before:
+        _audit_credentials(actor=actor, camera=camera)
     if CAMERA_CONFIG_FIELDS & values.keys():
         _bump({old_device_id, camera.device_id})
     return camera
@@ -231,16 +278,68 @@ def camera_delete(*, actor: Actor, camera: Camera) -> None:
     _bump({device_id})
 
 
-def camera_store_snapshot(*, camera_id: int, jpeg: bytes) -> None:
-    """Keep the newest still of a camera (used by the admin for point-pair calibration)."""
+def camera_request_snapshot(*, actor: Actor, camera: Camera) -> Camera:
+    """Ask the camera's edge box for one JPEG still. The request is a flag on the camera row: the ingest process
+    that holds the box's stream (any process, see `camera_claim_snapshot_requests`) sends the command within its
+    re-check interval; the box answers with a CameraSnapshot that `camera_store_snapshot` keeps."""
+    if camera.device_id is None:
+        raise FieldError("device", "the camera is not assigned to an edge box, so nobody can take a snapshot")
+    if not camera.enabled:
+        raise FieldError("enabled", "the camera is disabled: its edge box does not read it")
+    now = timezone.now()
+    Camera.objects.filter(pk=camera.pk).update(snapshot_requested_at=now, snapshot_pending=True)
+    camera.snapshot_requested_at, camera.snapshot_pending = now, True
+    logger.info("snapshot of camera %d requested by %s", camera.pk, getattr(actor, "username", actor))
+    return camera
+
+
+@transaction.atomic
+def camera_claim_snapshot_requests(*, camera_ids: Iterable[int]) -> list[int]:
+    """The cameras among `camera_ids` with an unsent snapshot request; marks them sent (each request is
+    claimed once, by whichever process holds the box's stream)."""
+    ids = list(
+        Camera.objects.select_for_update()
+        .filter(pk__in=list(camera_ids), snapshot_pending=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if ids:
+        Camera.objects.filter(pk__in=ids).update(snapshot_pending=False)
+    return ids
+
+
+def camera_store_snapshot(*, camera_id: int, jpeg: bytes, capture_time_us: int = 0) -> None:
+    """Keep the newest still of a camera (used by the installer for point-pair calibration) and when it was
+    captured (the box's clock; the server's receive time when the box sent none)."""
     camera = Camera.objects.get(pk=camera_id)
-    name = f"camera-{camera_id}-{timezone.now():%Y%m%dT%H%M%S}.jpg"
+    captured_at = (
+        datetime.fromtimestamp(capture_time_us / 1e6, tz=UTC) if capture_time_us > 0 else timezone.now()
+    )
+    name = f"camera-{camera_id}-{captured_at:%Y%m%dT%H%M%S}.jpg"
     if camera.snapshot:
         camera.snapshot.delete(save=False)
-    camera.snapshot.save(name, ContentFile(jpeg), save=True)
+    camera.snapshot.save(name, ContentFile(jpeg), save=False)
+    camera.snapshot_captured_at = captured_at
+    camera.save(update_fields=["snapshot", "snapshot_captured_at"])
 
 
 # --- zones ---
+
+
+def _check_zone_on_plan(*, site: Site, polygon: list[list[float]]) -> None:
+    """A zone must cover some of the floor plan: one drawn entirely off it (wrong units, a typo) can never hold
+    anybody. Sites without a floor plan accept any zone."""
+    plan = FloorPlan.objects.filter(site=site).first()
+    if plan is None:
+        return
+    x0, y0 = plan.origin_x_m, plan.origin_y_m
+    rect = (x0, y0, x0 + plan.width_m, y0 + plan.height_m)
+    if area_inside_rect(polygon, rect) < 1e-6:
+        raise FieldError(
+            "polygon",
+            f"the zone lies entirely outside the floor plan (x {rect[0]:g}..{rect[2]:g} m, "
+            f"y {rect[1]:g}..{rect[3]:g} m): draw it on the plan, in metres",
+        )
 
 
 def _check_zone(*, kind: str, required_level: int) -> None:
@@ -263,6 +362,7 @@ def zone_create(
     color: str = "",
 ) -> Zone:
     vertices = validate_polygon(polygon, field="polygon")
+    _check_zone_on_plan(site=site, polygon=vertices)
     _check_zone(kind=kind, required_level=required_level)
     return audited_create(
         actor=actor,
@@ -283,6 +383,7 @@ def zone_update(*, actor: Actor, zone: Zone, data: Mapping[str, Any]) -> Zone:
     values = dict(data)
     if "polygon" in values:
         values["polygon"] = validate_polygon(values["polygon"], field="polygon")
+        _check_zone_on_plan(site=values.get("site", zone.site), polygon=values["polygon"])
     _check_zone(
         kind=str(values.get("kind", zone.kind)),
         required_level=int(values.get("required_level", zone.required_level)),

@@ -7,7 +7,8 @@ publishes at LIVE_PUSH_HZ per site, not per frame: at 5 Hz and 30 s that is 150 
 
 Writes never block the caller: they are queued (bounded, the oldest dropped first and counted) and sent by one
 writer thread in a pipeline; when Redis is down they are dropped (the live state is transient) and the ingest
-goes on. Reads are direct and raise LiveStateUnavailableError when Redis does not answer.
+goes on. Reads are direct and raise LiveStateUnavailableError when Redis does not answer; a member that does not
+decode (another version's format) is skipped and counted (`stats.undecodable`).
 
 Identity changes are announced on the pub/sub channel `<prefix>:identities` with the sender's origin token;
 a listener thread per process calls its listener for announcements of other processes, and once with None after
@@ -45,6 +46,7 @@ class RedisLiveStateStats:
     last_error: str = ""
     announcements_received: int = 0
     listen_errors: int = 0
+    undecodable: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,23 +169,43 @@ class RedisLiveState:
             return self._cond.wait_for(lambda: not self._queue.items and not self._queue.busy, timeout_s)
 
     # ---- reads ----------------------------------------------------------------------------------------------------
+    def _decoded(self, rows: list[bytes]) -> list[SiteSnapshot]:
+        """The members that decode; one that does not (another version's format, a stray write) is skipped and
+        counted rather than failing every reader of the site until it ages out."""
+        snapshots = []
+        for row in rows:
+            try:
+                snapshots.append(codec.decode(row))
+            except (ValueError, KeyError, TypeError, IndexError) as err:
+                self.stats.undecodable += 1
+                if self.stats.undecodable == 1 or self.stats.undecodable % 100 == 0:
+                    logger.warning(
+                        "live state: skipping an undecodable snapshot (%d so far): %s",
+                        self.stats.undecodable,
+                        err,
+                    )
+        return snapshots
+
     def latest(self, site_id: int) -> SiteSnapshot | None:
         try:
-            rows: list[bytes] = self._client.zrange(self._key(site_id), -1, -1)  # type: ignore[assignment]
+            # The newest few: the newest itself may not decode.
+            rows: list[bytes] = self._client.zrange(self._key(site_id), -4, -1)  # type: ignore[assignment]
         except (RedisError, OSError) as err:
             raise LiveStateUnavailableError(f"Redis: {err}") from err
-        return codec.decode(rows[0]) if rows else None
+        snapshots = self._decoded(rows)
+        return max(snapshots, key=lambda s: s.time_us) if snapshots else None
 
     def at(self, site_id: int, time_us: int, *, tolerance_us: int) -> SiteSnapshot | None:
         key = self._key(site_id)
         try:
             pipe = self._client.pipeline(transaction=False)
-            pipe.zrevrangebyscore(key, time_us, time_us - tolerance_us, start=0, num=1)
-            pipe.zrangebyscore(key, time_us, time_us + tolerance_us, start=0, num=1)
+            # The closest few either side: the closest itself may not decode.
+            pipe.zrevrangebyscore(key, time_us, time_us - tolerance_us, start=0, num=4)
+            pipe.zrangebyscore(key, time_us, time_us + tolerance_us, start=0, num=4)
             before, after = pipe.execute()
         except (RedisError, OSError) as err:
             raise LiveStateUnavailableError(f"Redis: {err}") from err
-        candidates = [codec.decode(row) for row in (*before, *after)]
+        candidates = self._decoded([*before, *after])
         if not candidates:
             return None
         return min(candidates, key=lambda s: abs(s.time_us - time_us))

@@ -7,7 +7,7 @@ Use::
     metrics.record_frame_rejected(metrics.RejectReason.INVALID_ARGUMENT)
 
     from server.observability import edge_health
-    edge_health.record_heartbeat_message(device_id, heartbeat_pb)
+    edge_health.record_health(device_id, health)  # a heartbeat_to_health record
 
     from server.observability.exposition import metrics_asgi_app, render_metrics, start_metrics_server
 

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import REGISTRY
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -180,8 +180,31 @@ EDGE_HEALTH = EdgeHealthCollector()
 REGISTRY.register(EDGE_HEALTH)
 
 
+def record_health(device_id: str | int, health: Mapping[str, Any]) -> None:
+    """Record a device's health record (`server.ingest.converters.heartbeat_to_health`: already bounded by the
+    device's inventory, so a device cannot create series for cameras it does not own)."""
+    EDGE_HEALTH.record(
+        device_id=device_id,
+        uptime_s=float(health["uptime_s"]),
+        spool_depth_frames=int(health["spool_depth_frames"]),
+        spool_evicted_total=int(health["spool_evicted_total"]),
+        cameras=[
+            CameraHealthSample(
+                camera_id=int(camera["camera_id"]),
+                connected=bool(camera["connected"]),
+                analysed_fps=float(camera["analysed_fps"]),
+                inference_time_s=float(camera["inference_ms"]) / 1000.0,
+                dropped_frames_total=int(camera["dropped_frames_total"]),
+                reconnects_total=int(camera["reconnects_total"]),
+            )
+            for camera in health["cameras"]
+        ],
+    )
+
+
 def record_heartbeat_message(device_id: str | int, heartbeat: track_pb2.Heartbeat) -> None:
-    """Record a retail.v1.Heartbeat as received from `device_id` (converts milli-hertz and microseconds)."""
+    """Record a retail.v1.Heartbeat as received from `device_id` (converts milli-hertz and microseconds).
+    Every listed camera is recorded: the ingest records its bounded health record instead (`record_health`)."""
     EDGE_HEALTH.record(
         device_id=device_id,
         uptime_s=float(heartbeat.uptime_s),

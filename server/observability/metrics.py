@@ -13,6 +13,7 @@ Metric families (all prefixed ``retail_``; type; meaning):
 - ingest_latency_seconds (histogram): edge capture time → stored (network, spool replay)
 - ingest_handle_seconds (histogram): server time to validate and store one frame
 - ingest_streams_open (gauge): device streams open in this process
+- ingest_state_save_failures_total (counter): failed saves of a camera's stream state (its acks are withheld)
 - ingest_auth_failures_total (counter): streams / enrollments refused as UNAUTHENTICATED
 - queue_depth{queue} (gauge): items waiting in an in-process queue
 - timeseries_buffer_points (gauge): time-series points waiting to be written
@@ -127,6 +128,11 @@ INGEST_HANDLE: Final = Histogram(
 INGEST_STREAMS_OPEN: Final = Gauge(
     "ingest_streams_open", "Edge device streams open in this process.", namespace=NAMESPACE
 )
+INGEST_STATE_SAVE_FAILURES: Final = Counter(
+    "ingest_state_save_failures",
+    "Saves of a camera's ingest stream state that failed; the camera's acks are withheld until one succeeds.",
+    namespace=NAMESPACE,
+)
 INGEST_AUTH_FAILURES: Final = Counter(
     "ingest_auth_failures",
     "Streams and enrollments refused with UNAUTHENTICATED (unknown, wrong, revoked or used credentials).",
@@ -179,6 +185,7 @@ __all__ = [
     "record_frame_accepted",
     "record_frame_duplicate",
     "record_frame_rejected",
+    "record_state_save_failure",
     "record_timeseries_dropped",
     "record_timeseries_write_error",
     "record_timeseries_written",
@@ -221,6 +228,11 @@ def record_frame_rejected(reason: RejectReason) -> None:
 def record_frame_duplicate() -> None:
     """Count one replayed TrackFrame that was acked but not stored again."""
     INGEST_FRAMES_DUPLICATE.inc()
+
+
+def record_state_save_failure() -> None:
+    """Count one camera whose stream state could not be saved (acks for it withheld, retried)."""
+    INGEST_STATE_SAVE_FAILURES.inc()
 
 
 def record_auth_failure() -> None:

@@ -224,6 +224,15 @@ def badge_event_bind(
             "cannot be matched to a tracked person (BADGE_MAX_DELAY_S)",
             code="badge_read_too_old",
         )
+    max_future_s = float(settings.INGEST_MAX_FUTURE_S)
+    if (moment - now).total_seconds() > max_future_s:
+        raise FieldError(
+            "time",
+            f"the badge read is {(moment - now).total_seconds():.0f} s in the future; the server's clock says "
+            f"{now.isoformat(timespec='seconds')} and no position is stamped more than {max_future_s:g} s ahead "
+            "of it (INGEST_MAX_FUTURE_S): check the reader's clock",
+            code="badge_read_in_future",
+        )
     find = candidates_fn or selectors.live_persons_near
     radius_m = badge_match_radius_m() if max_distance_m is None else max_distance_m
     try:

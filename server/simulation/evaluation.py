@@ -8,10 +8,25 @@ violation's persons are those each global id was matched to most often while the
 global id that moved from one person to another (an identity switch, which IDF1 counts) therefore does not
 also turn the contacts it recorded correctly before the switch into false ones.
 IDF1 uses motmetrics on the global ids against the truth ids, 1 m match threshold.
+
+Records as the dashboard shows them are scored against the truth without any matching: visits and dwell per
+zone, flow transitions per (from, to) pair, each as the sum over zones (pairs) of |estimated - true| over
+the true total; the entrance dwell ratio is the mean estimated over the mean true entrance dwell. The heat
+map is read right after each empty period starts (``SimulationConfig.empty_periods_s``, 2 s in: the last
+person has left, the fusion has ended them): live (the sum of the heat deltas sent so far) and stored (the
+buckets emitted so far) against the true person-seconds so far.
+
+Scenario events are applied as the server applies them: a zone edit replaces the analytics by new ones
+with the new zones at the first fused frame after it (``server.insights.processor`` ``refresh``: open
+visits are not closed, the persons inside open new ones); a server restart (``SimulationConfig
+.server_restarts``) at the first frame arriving after it flushes fusion and analytics when graceful and
+drops them when killed, then starts new ones (new global ids). The pure simulator has no processes to kill:
+``kill -9`` is this loss of in-memory state, not a real signal.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -26,13 +41,14 @@ from server.analytics.types import (
     AnalyticsConfig,
     AnalyticsUpdate,
     DistancingViolation,
+    IncidentPhase,
     PersonIdentity,
     ZoneKind,
 )
 from server.fusion.site import SiteFusion
 from server.fusion.types import FusedFrame, FusionConfig
-from server.simulation.simulator import SimulationResult
-from server.simulation.truth import GroundTruth, TruthViolation, compute_truth, truth_violations
+from server.simulation.simulator import EPOCH_US, SimulationResult
+from server.simulation.truth import GroundTruth, TruthViolation, compute_truth, truth_violations, zone_epochs
 
 MATCH_DISTANCE_M = 1.0
 # A global id "is" a truth person once matched to them in this many evaluation samples in a row (1 s at 0.2 s).
@@ -71,6 +87,9 @@ class EvaluationReport:
     authorised_entries: int = 0
     authorised_alarms: int = 0
     false_alarms: int = 0
+    # Access-control incidents opened (one per person and zone approach or entry), and those that were alarms.
+    alert_incidents: int = 0
+    alarm_incidents: int = 0
     heat_true_person_s: float = 0.0
     heat_estimated_person_s: float = 0.0
     heat_conservation_error: float = 0.0
@@ -81,6 +100,23 @@ class EvaluationReport:
     # matched (a badge binding carried by another person).
     identity_transfers: int = 0
     binding_transfers: int = 0
+    true_visits: int = 0
+    estimated_visits: int = 0
+    visit_error: float = 0.0
+    true_dwell_s: float = 0.0
+    estimated_dwell_s: float = 0.0
+    dwell_error: float = 0.0
+    entrance_dwell_ratio: float = float("nan")
+    true_transitions: int = 0
+    estimated_transitions: int = 0
+    flow_error: float = 0.0
+    alarms_raised: int = 0
+    warnings_raised: int = 0
+    # Worst over the empty periods (NaN without one).
+    heat_after_empty_live_error: float = float("nan")
+    heat_after_empty_stored_error: float = float("nan")
+    server_restarts: int = 0
+    zone_edits: int = 0
 
 
 # As the server runs it (server.insights.processor.build_setup).
@@ -174,6 +210,19 @@ def evaluate(
     truth = truth or compute_truth(result, analytics_config)
     fusion = SiteFusion(fusion_config)
     analytics = SiteAnalytics(analytics_config)
+    base_config = analytics_config
+    edits = [
+        (
+            EPOCH_US + round(start_s * 1e6),
+            dataclasses.replace(base_config, zones=tuple(zone for zone in zones if zone is not None)),
+        )
+        for start_s, zones in zone_epochs(base_config.zones, result.config.zone_edits)[1:]
+    ]
+    restarts = sorted(result.config.server_restarts, key=lambda r: r.time_s)
+    heat_reads = sorted(EPOCH_US + round((start + 2.0) * 1e6) for start, _ in result.config.empty_periods_s)
+    heat_read_errors: list[tuple[float, float]] = []
+    live_person_s = stored_person_s = 0.0
+    dropped_before = 0
     people = result.identities()
     matcher = _Matcher()
     identities: dict[int, PersonIdentity] = {}
@@ -192,7 +241,18 @@ def evaluate(
     busy_s = 0.0
 
     def consume(frame: FusedFrame) -> None:
-        nonlocal next_sample_us, busy_s
+        nonlocal next_sample_us, busy_s, analytics, live_person_s, stored_person_s
+        while edits and frame.time_us >= edits[0][0]:
+            analytics = SiteAnalytics(edits.pop(0)[1])  # as the server's refresh does
+            report.zone_edits += 1
+        while heat_reads and frame.time_us > heat_reads[0]:
+            true_s = truth.person_s_before(heat_reads.pop(0))
+            heat_read_errors.append(
+                (
+                    abs(live_person_s - true_s) / max(true_s, 1e-9),
+                    abs(stored_person_s - true_s) / max(true_s, 1e-9),
+                )
+            )
         if frame.time_us >= next_sample_us and frame.processed_frames:
             next_sample_us = frame.time_us + int(sample_period_s * 1e6)
             truth_ids, truth_xy = truth.at(frame.time_us)
@@ -216,9 +276,23 @@ def evaluate(
         update = analytics.update(frame, identities)
         busy_s += time.perf_counter() - started
         updates.append(update)
+        live_person_s += update.heat.total_person_s + update.heat.outside_person_s
+        stored_person_s += sum(float(bucket.person_s.sum()) for bucket in update.heat_buckets)
         seen_gids.update(frame.global_ids.tolist())
 
     for sim_frame in result.frames:
+        while restarts and sim_frame.arrival_time_us >= EPOCH_US + round(restarts[0].time_s * 1e6):
+            restart = restarts.pop(0)
+            if restart.graceful:
+                for frame in fusion.flush():
+                    report.fused_frames += 1
+                    consume(frame)
+                updates.append(analytics.flush())
+            dropped_before += fusion.dropped_late_frames
+            first_id = max(seen_gids, default=0) + 1000
+            fusion = SiteFusion(dataclasses.replace(fusion_config, first_global_id=first_id))
+            analytics = SiteAnalytics(analytics.config)
+            report.server_restarts += 1
         observations = sim_frame.to_observations(site_id)
         started = time.perf_counter()
         fused = fusion.update_frames(observations)
@@ -232,7 +306,7 @@ def evaluate(
     updates.append(analytics.flush())
 
     report.ms_per_frame = busy_s * 1e3 / max(1, len(result.frames))
-    report.dropped_late_frames = fusion.dropped_late_frames
+    report.dropped_late_frames = dropped_before + fusion.dropped_late_frames
     report.global_ids = len(seen_gids)
     report.mean_count_error_ratio = float(np.sum(count_errors) / max(1, np.sum(true_counts)))
     if accumulator is not None:
@@ -251,6 +325,10 @@ def evaluate(
     _score_violations(report, updates, truth, matcher, analytics_config)
     _score_access(report, updates, truth, matcher, result, analytics_config)
     _score_heat(report, updates, truth, analytics_config)
+    _score_records(report, updates, truth, base_config)
+    if heat_read_errors:
+        report.heat_after_empty_live_error = max(live for live, _ in heat_read_errors)
+        report.heat_after_empty_stored_error = max(stored for _, stored in heat_read_errors)
     return report
 
 
@@ -268,6 +346,50 @@ def _score_transfers(report: EvaluationReport, matcher: _Matcher, people: dict[i
             report.identity_transfers += 1
             if people[owners[0]].employee_id is not None:
                 report.binding_transfers += 1
+
+
+def _score_records(
+    report: EvaluationReport, updates: list[AnalyticsUpdate], truth: GroundTruth, config: AnalyticsConfig
+) -> None:
+    """Visits, dwell and flow as the dashboard counts them, and alert counts (module docstring)."""
+    entries = [entry for update in updates for entry in update.entries]
+    dwell = [record for update in updates for record in update.dwell]
+    transitions = [transition for update in updates for transition in update.transitions]
+    true_visits = Counter(visit.zone_id for visit in truth.visits)
+    estimated_visits = Counter(entry.zone_id for entry in entries)
+    report.true_visits, report.estimated_visits = len(truth.visits), len(entries)
+    zones = set(true_visits) | set(estimated_visits)
+    report.visit_error = sum(abs(estimated_visits[z] - true_visits[z]) for z in zones) / max(
+        1, len(truth.visits)
+    )
+    true_dwell: dict[int, float] = {}
+    for visit in truth.visits:
+        true_dwell[visit.zone_id] = true_dwell.get(visit.zone_id, 0.0) + (visit.end_us - visit.start_us) / 1e6
+    estimated_dwell: dict[int, float] = {}
+    for record in dwell:
+        estimated_dwell[record.zone_id] = estimated_dwell.get(record.zone_id, 0.0) + record.dwell_s
+    report.true_dwell_s, report.estimated_dwell_s = sum(true_dwell.values()), sum(estimated_dwell.values())
+    zones = set(true_dwell) | set(estimated_dwell)
+    report.dwell_error = sum(abs(estimated_dwell.get(z, 0.0) - true_dwell.get(z, 0.0)) for z in zones) / max(
+        report.true_dwell_s, 1e-9
+    )
+    entrance = {zone.zone_id for zone in config.zones if zone.kind is ZoneKind.ENTRANCE}
+    true_entrance = [(v.end_us - v.start_us) / 1e6 for v in truth.visits if v.zone_id in entrance]
+    estimated_entrance = [record.dwell_s for record in dwell if record.zone_id in entrance]
+    if true_entrance and estimated_entrance:
+        report.entrance_dwell_ratio = float(np.mean(estimated_entrance)) / max(
+            float(np.mean(true_entrance)), 1e-9
+        )
+    true_flow = Counter((t.from_zone_id, t.to_zone_id) for t in truth.transitions)
+    estimated_flow = Counter((t.from_zone_id, t.to_zone_id) for t in transitions)
+    report.true_transitions, report.estimated_transitions = len(truth.transitions), len(transitions)
+    pairs = set(true_flow) | set(estimated_flow)
+    report.flow_error = sum(abs(estimated_flow[p] - true_flow[p]) for p in pairs) / max(
+        1, len(truth.transitions)
+    )
+    alerts = [alert for update in updates for alert in update.alerts]
+    report.alarms_raised = sum(1 for alert in alerts if alert.kind is AlertKind.ALARM)
+    report.warnings_raised = sum(1 for alert in alerts if alert.kind is AlertKind.WARNING)
 
 
 def _score_violations(
@@ -357,28 +479,39 @@ def _score_access(
     result: SimulationResult,
     config: AnalyticsConfig,
 ) -> None:
-    alarms = [
-        (matcher.person_at(alert.global_id, alert.time_us), alert.zone_id, alert.time_us)
-        for update in updates
-        for alert in update.alerts
-        if alert.kind is AlertKind.ALARM
-    ]
-    cooldown_us = int(config.alert_cooldown_s * 1e6)
+    events = [alert for update in updates for alert in update.alerts]
+    closed_us = {
+        (a.first_global_id, a.zone_id, a.opened_us): a.closed_us
+        for a in events
+        if a.phase is IncidentPhase.CLOSED
+    }
+    report.alert_incidents = sum(a.phase is IncidentPhase.OPENED for a in events)
+    # Each person an incident was an alarm for (a person the fusion found again under a new id continues the
+    # incident): who they were when first seen in it as an alarm, its zone, then, and when it closed.
+    alarms: list[tuple[int | None, int, int, int | None]] = []
+    alarmed: set[tuple[int, int, int, int]] = set()
+    for a in events:
+        key = (a.first_global_id, a.zone_id, a.opened_us)
+        if a.kind is not AlertKind.ALARM or a.phase is IncidentPhase.CLOSED or (*key, a.global_id) in alarmed:
+            continue
+        alarmed.add((*key, a.global_id))
+        alarms.append((matcher.person_at(a.global_id, a.time_us), a.zone_id, a.time_us, closed_us.get(key)))
+    report.alarm_incidents = len({key[:3] for key in alarmed})
     report.unauthorised_entries = len(truth.unauthorised_entries)
     report.authorised_entries = len(truth.authorised_entries)
     used: set[int] = set()
     latencies: list[float] = []
     for entry in truth.unauthorised_entries:
         best: float | None = None
-        for k, (pid, zone_id, at_us) in enumerate(alarms):
+        for k, (pid, zone_id, at_us, until_us) in enumerate(alarms):
             if pid != entry.person_id or zone_id != entry.zone_id:
                 continue
             if entry.time_us - 1_000_000 <= at_us <= entry.time_us + 500_000:
                 latency = (at_us - entry.time_us) / 1e6
                 best = latency if best is None else min(best, latency)
                 used.add(k)
-            elif entry.time_us - cooldown_us <= at_us < entry.time_us:
-                best = 0.0 if best is None else best  # de-duplicated by the cool-down: alarmed before
+            elif at_us < entry.time_us and (until_us is None or until_us + 500_000 >= entry.time_us):
+                best = 0.0 if best is None else best  # an alarm incident still open: alarmed before
                 used.add(k)
         if best is None:
             report.missed_entries.append((entry.person_id, entry.zone_id, entry.time_us))
@@ -387,7 +520,7 @@ def _score_access(
             latencies.append(best)
     report.max_alarm_latency_s = max(latencies) if latencies else 0.0
     identities = result.identities()
-    for k, (pid, zone_id, _) in enumerate(alarms):
+    for k, (pid, zone_id, _, _) in enumerate(alarms):
         zone = config.zone(zone_id)
         identity = identities.get(pid) if pid is not None else None
         if identity is not None and (

@@ -1,4 +1,11 @@
-"""The simulated store: floor plan, zones and cameras (pinhole models with floor homographies)."""
+"""The simulated store: floor plan, zones and cameras.
+
+``default_store``: the original cameras, mounted 5-9 m high behind the store's walls and looking at its
+centre, each trusted for a rectangle of the floor, with floor noise growing with the distance (the
+"overhead" family). ``ceiling_store``: pinhole cameras as real stores mount them (2.5-4 m, tilted 20-60°,
+optionally with lens distortion left uncorrected), placed in rows so that their views tile the floor; what
+they see and report follows from the camera model (:mod:`server.simulation.cameras`).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,7 @@ import numpy as np
 
 from server.analytics.geometry import FloatArray
 from server.analytics.types import FloorGrid, Zone, ZoneKind
+from server.simulation.cameras import PinholeCamera
 
 IMAGE_WIDTH_PX = 1280
 IMAGE_HEIGHT_PX = 720
@@ -17,13 +25,17 @@ PERSON_RADIUS_M = 0.25
 
 @dataclass(frozen=True)
 class VirtualCamera:
-    """A pinhole camera above the floor; ``floor_region_m`` (x0, y0, x1, y1) is the floor it sees."""
+    """A pinhole camera above the floor; ``floor_region_m`` (x0, y0, x1, y1) is the floor it sees.
+
+    With ``pinhole`` set, that model decides what the camera sees and reports (``floor_region_m`` is then
+    only where false positives may appear); ``position_m``, ``look_at_m`` and ``focal_px`` are ignored."""
 
     camera_id: int
     position_m: tuple[float, float, float]
     look_at_m: tuple[float, float]
     floor_region_m: tuple[float, float, float, float]
     focal_px: float = 900.0
+    pinhole: PinholeCamera | None = None
 
     def projection(self) -> FloatArray:
         """3x4 matrix P = K [R | t] mapping floor-frame points (x, y, z up) to image pixels."""
@@ -60,12 +72,17 @@ class VirtualCamera:
         return result
 
     def sees(self, xy_m: FloatArray) -> np.ndarray:  # type: ignore[type-arg]
-        """Boolean mask: the floor points lie in this camera's floor region."""
+        """Boolean mask: the floor points lie in this camera's floor region (pinhole: the detector finds a
+        person standing there)."""
+        if self.pinhole is not None:
+            return self.pinhole.detectable(xy_m)
         x0, y0, x1, y1 = self.floor_region_m
         return (xy_m[:, 0] >= x0) & (xy_m[:, 0] <= x1) & (xy_m[:, 1] >= y0) & (xy_m[:, 1] <= y1)
 
     def person_boxes_px(self, xy_m: FloatArray) -> FloatArray:
         """(N, 4) boxes x, y, w, h in pixels: projections of an upright person cylinder at each point."""
+        if self.pinhole is not None:
+            return self.pinhole.person_boxes_px(xy_m)
         n = xy_m.shape[0]
         if n == 0:
             return np.zeros((0, 4))
@@ -153,3 +170,62 @@ def default_store(camera_count: int = 2) -> StoreLayout:
     else:
         raise ValueError(f"camera_count must be 1, 2 or 4, got {camera_count}")
     return StoreLayout(30.0, 20.0, zones, tuple(cameras), entrance_xy_m=(0.4, 10.0))
+
+
+def ceiling_store(
+    *,
+    height_m: float = 3.0,
+    tilt_deg: float = 35.0,
+    hfov_deg: float = 90.0,
+    image_px: tuple[int, int] = (1280, 720),
+    k1: float = 0.0,
+    k2: float = 0.0,
+    distortion_corrected: bool = True,
+) -> StoreLayout:
+    """The store of ``default_store`` watched by ceiling pinhole cameras.
+
+    Rows of cameras hang at ``height_m`` looking along +y, the first on the front wall and each next one
+    where the previous row's view (nearest to farthest floor distance at which a person's box is at least
+    40 px tall) is 80 % used, plus one row on the back wall looking along -y (it covers the front row's
+    blind band under the cameras). Columns are spaced so that neighbouring views overlap by ~15 % a quarter
+    of the way into them."""
+    base = default_store(2)
+    width_px, height_px = image_px
+
+    def camera_at(x: float, y: float, yaw: float) -> PinholeCamera:
+        return PinholeCamera(
+            (x, y, height_m),
+            tilt_deg=tilt_deg,
+            yaw_deg=yaw,
+            hfov_deg=hfov_deg,
+            width_px=width_px,
+            height_px=height_px,
+            k1=k1,
+            k2=k2,
+            distortion_corrected=distortion_corrected,
+        )
+
+    near, far = camera_at(0.0, 0.0, 90.0).view_depth_m()
+    near = max(near, 0.0)
+    tilt = np.radians(tilt_deg)
+    quarter = near + 0.25 * (far - near)
+    depth = quarter * np.cos(tilt) + height_m * np.sin(tilt)
+    spacing = 2.0 * 0.85 * depth * np.tan(np.radians(hfov_deg) / 2)
+    columns = max(1, int(np.ceil(base.width_m / spacing)))
+    xs = [(j + 0.5) * base.width_m / columns for j in range(columns)]
+    rows = [0.2]
+    while rows[-1] + far < base.height_m:
+        rows.append(rows[-1] + 0.8 * (far - near))
+    pinholes = [camera_at(x, y, 90.0) for y in rows for x in xs]
+    pinholes += [camera_at(x, base.height_m - 0.2, 270.0) for x in xs]
+    cameras = tuple(
+        VirtualCamera(
+            camera_id=index + 1,
+            position_m=pinhole.position_m,
+            look_at_m=(pinhole.position_m[0], pinhole.position_m[1]),
+            floor_region_m=(0.0, 0.0, base.width_m, base.height_m),
+            pinhole=pinhole,
+        )
+        for index, pinhole in enumerate(pinholes)
+    )
+    return StoreLayout(base.width_m, base.height_m, base.zones, cameras, base.entrance_xy_m)

@@ -7,6 +7,16 @@ missed detections (lost state, then removal after a track buffer), local id swit
 tracklets, a per-camera constant clock skew and a network latency that reorders frames (a few arrive seconds
 late). Each frame carries what a TrackFrame carries (local ids, pixel boxes from projecting a person cylinder,
 floor centimetres, per-mille scores, states) plus the truth person of each row for evaluation.
+
+Cameras with a pinhole model (:func:`server.simulation.layout.ceiling_store`) see a person when the detector
+would (in front, foot point in the image, box at least 40 px tall; small boxes are missed more often) and
+report the foot point with pixel jitter proportional to the box, projected through the homography the
+installer fitted from four clicked markers. Scenarios add periods when the store is empty
+(``empty_periods_s``: everyone has left before one starts, nobody arrives during it), zone edits and
+deletions (``zone_edits``, applied by the evaluation and the truth) and restarts: an edge box restart
+(``edge_restarts``: no frames while it is down, then local ids start again at 1, as a new tracker does; a
+``kill -9`` also loses the last 0.3 s it had not spooled) and a server restart (``server_restarts``, applied
+by the evaluation).
 """
 
 from __future__ import annotations
@@ -19,6 +29,8 @@ import numpy as np
 from server.analytics.geometry import FloatArray, IntArray
 from server.analytics.types import PersonIdentity, Zone, ZoneKind
 from server.fusion.types import CameraObservations
+from server.inventory.geometry import project_points
+from server.simulation.cameras import PinholeCamera
 from server.simulation.layout import (
     CHECKOUT_ZONE_ID,
     STOCK_ROOM_LEVEL,
@@ -38,6 +50,26 @@ STATE_LOST = 3
 STATE_REMOVED = 4
 
 EPOCH_US = 1_767_225_600_000_000  # 2026-01-01T00:00:00Z: simulated time 0
+
+
+@dataclass(frozen=True)
+class ZoneEdit:
+    """At ``time_s`` an admin changes zone ``zone_id`` to ``polygon_m``, or deletes it (``polygon_m`` None)."""
+
+    time_s: float
+    zone_id: int
+    polygon_m: tuple[tuple[float, float], ...] | None
+
+
+@dataclass(frozen=True)
+class Restart:
+    """A process stops at ``time_s`` and is back ``downtime_s`` later. ``graceful``: a normal stop (state
+    flushed); else ``kill -9`` (state lost). ``camera_id``: the edge box of that camera (0: the server)."""
+
+    time_s: float
+    downtime_s: float
+    graceful: bool
+    camera_id: int = 0
 
 
 @dataclass(frozen=True)
@@ -73,6 +105,27 @@ class SimulationConfig:
     latency_mean_s: float = 0.05
     # Fraction of frames delivered 3 s late (beyond the reorder window: the fusion must drop them).
     late_fraction: float = 0.002
+    # Pinhole cameras: foot-point jitter as a fraction of the box size, installer click error, and the extra
+    # miss probability of a box at the detector's 40 px minimum (fading out at 120 px).
+    jitter_fraction: float = 0.03
+    click_noise_px: float = 1.5
+    small_box_miss_rate: float = 0.15
+    empty_periods_s: tuple[tuple[float, float], ...] = ()
+    zone_edits: tuple[ZoneEdit, ...] = ()
+    edge_restarts: tuple[Restart, ...] = ()
+    server_restarts: tuple[Restart, ...] = ()
+
+    def open_windows_s(self) -> list[tuple[float, float]]:
+        """The parts of the run when people may be in the store (between the empty periods)."""
+        windows: list[tuple[float, float]] = []
+        start = 0.0
+        for empty_start, empty_end in sorted(self.empty_periods_s):
+            if empty_start > start:
+                windows.append((start, empty_start))
+            start = max(start, empty_end)
+        if start < self.duration_s:
+            windows.append((start, self.duration_s))
+        return windows
 
 
 @dataclass(frozen=True)
@@ -142,6 +195,41 @@ def _population(config: SimulationConfig, layout: StoreLayout, rng: np.random.Ge
     people: list[SimPerson] = []
     next_group = 1
     reservations = Reservations()
+    windows = config.open_windows_s()
+    lengths = np.array([end - start for start, end in windows])
+
+    def plan(sequence: list[Zone], footprint_m: float) -> tuple[FloatArray, FloatArray] | None:
+        if not config.empty_periods_s:
+            return plan_path(
+                rng,
+                layout,
+                arrive_s=float(rng.uniform(0, arrival_window)),
+                zone_sequence=sequence,
+                speed_mps=float(rng.uniform(*config.speed_range_mps)),
+                pause_range_s=config.pause_range_s,
+                reservations=reservations,
+                footprint_m=footprint_m,
+            )
+        # With empty periods: arrive early in an open window and be gone 1 s before it closes (fewer zones and
+        # the shortest pauses when the first plans take too long).
+        for attempt in range(6):
+            start, end = windows[int(rng.choice(len(windows), p=lengths / lengths.sum()))]
+            mark = len(reservations.spots)
+            shortest = (config.pause_range_s[0], config.pause_range_s[0])
+            times, xy = plan_path(
+                rng,
+                layout,
+                arrive_s=float(rng.uniform(start, start + config.arrival_fraction * (end - start))),
+                zone_sequence=sequence[: max(1, len(sequence) - attempt)],
+                speed_mps=float(rng.uniform(*config.speed_range_mps)),
+                pause_range_s=config.pause_range_s if attempt < 3 else shortest,
+                reservations=reservations,
+                footprint_m=footprint_m,
+            )
+            if times[-1] <= end - 1.0:
+                return times, xy
+            del reservations.spots[mark:]
+        return None
 
     def add(identity: PersonIdentity, group: int | None, times: FloatArray, xy: FloatArray) -> None:
         clipped = np.clip(xy, [0.1, 0.1], [layout.width_m - 0.1, layout.height_m - 0.1])
@@ -155,17 +243,11 @@ def _population(config: SimulationConfig, layout: StoreLayout, rng: np.random.Ge
         sequence: list[Zone] = list(rng.choice(np.array(interest, dtype=object), size=2, replace=False))
         if rng.random() < 0.7:
             sequence.insert(1, stock_room)
-        times, xy = plan_path(
-            rng,
-            layout,
-            arrive_s=float(rng.uniform(0, arrival_window)),
-            zone_sequence=sequence,
-            speed_mps=float(rng.uniform(*config.speed_range_mps)),
-            pause_range_s=config.pause_range_s,
-            reservations=reservations,
-        )
-        add(identity, None, times, xy)
-    while len(people) < config.people:
+        planned = plan(sequence, 0.0)
+        if planned is not None:
+            add(identity, None, *planned)
+    failures = 0
+    while len(people) < config.people and failures < 100:
         remaining = config.people - len(people)
         size = 1
         if remaining >= 2 and rng.random() < config.group_fraction:
@@ -176,16 +258,11 @@ def _population(config: SimulationConfig, layout: StoreLayout, rng: np.random.Ge
             sequence.append(checkout)
         if size == 1 and rng.random() < config.intruder_fraction:
             sequence.insert(int(rng.integers(1, len(sequence) + 1)), stock_room)
-        times, xy = plan_path(
-            rng,
-            layout,
-            arrive_s=float(rng.uniform(0, arrival_window)),
-            zone_sequence=sequence,
-            speed_mps=float(rng.uniform(*config.speed_range_mps)),
-            pause_range_s=config.pause_range_s,
-            reservations=reservations,
-            footprint_m=0.8 if size > 1 else 0.0,
-        )
+        planned = plan(sequence, 0.8 if size > 1 else 0.0)
+        if planned is None:
+            failures += 1
+            continue
+        times, xy = planned
         group = None
         if size > 1:
             group = next_group
@@ -214,17 +291,42 @@ def _camera_frames(
     next_local = 1
     next_false = -1
     frames: list[SimCameraFrame] = []
+    pinhole = camera.pinhole
+    homography = pinhole.installer_homography(rng, config.click_noise_px) if pinhole is not None else None
+    # Edge restarts of this camera: [stop, back) with no frames; a kill -9 also loses the last 0.3 s.
+    outages = [
+        (r.time_s - (0.0 if r.graceful else 0.3), r.time_s + r.downtime_s)
+        for r in config.edge_restarts
+        if r.camera_id == camera.camera_id
+    ]
+    was_down = False
     for index, t_s in enumerate(frame_times.tolist()):
+        if any(start <= t_s < end for start, end in outages):
+            was_down = True
+            continue
+        if was_down:  # a new agent process: a new tracker, local ids from 1 again
+            was_down = False
+            tracks = {}
+            next_local = 1
         xy = all_xy[index]
         visible = ~np.isnan(xy[:, 0])
         visible[visible] = camera.sees(xy[visible])
-        detected = visible & (rng.random(len(people)) >= config.miss_rate)
+        observed: dict[int, FloatArray] = {}
+        if pinhole is not None and homography is not None:
+            detected, observed = _pinhole_detections(config, pinhole, homography, xy, visible, rng)
+        else:
+            detected = visible & (rng.random(len(people)) >= config.miss_rate)
         rows: list[tuple[int, int, FloatArray, int, int]] = []  # local id, state, xy, score, truth
         removed: list[int] = []
 
         # false positives: new tracklets, then the live ones
         for _ in range(int(rng.poisson(config.false_positive_rate))):
-            anchor = np.array([rng.uniform(x0, x1), rng.uniform(y0, y1)])
+            if pinhole is not None and homography is not None:
+                anchor = _pinhole_false_positive(pinhole, homography, rng)
+                if anchor is None:
+                    continue
+            else:
+                anchor = np.array([rng.uniform(x0, x1), rng.uniform(y0, y1)])
             length = int(rng.geometric(1.0 / config.false_positive_mean_frames))
             tracks[next_false] = _LocalTrack(next_local, -1, last_xy=anchor, frames_left=length)
             next_local += 1
@@ -266,8 +368,11 @@ def _camera_frames(
                 track = track_or_none
                 track.hits += 1
                 track.misses = 0
-                sigma = config.noise_base_m + config.noise_per_m * float(np.hypot(*(xy[p] - camera_xy)))
-                track.last_xy = xy[p] + rng.normal(0.0, sigma, 2)
+                if pinhole is not None:
+                    track.last_xy = observed[p]
+                else:
+                    sigma = config.noise_base_m + config.noise_per_m * float(np.hypot(*(xy[p] - camera_xy)))
+                    track.last_xy = xy[p] + rng.normal(0.0, sigma, 2)
                 state = STATE_CONFIRMED if track.hits >= config.confirm_hits else STATE_TENTATIVE
                 rows.append((track.local_id, state, track.last_xy, int(rng.integers(550, 950)), pid))
             elif track_or_none is not None:
@@ -304,6 +409,43 @@ def _camera_frames(
     return frames
 
 
+def _pinhole_detections(
+    config: SimulationConfig,
+    pinhole: PinholeCamera,
+    homography: FloatArray,
+    xy: FloatArray,
+    visible: np.ndarray,  # type: ignore[type-arg]
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, dict[int, FloatArray]]:  # type: ignore[type-arg]
+    """Who a pinhole camera's detector finds (small boxes are missed more often) and the floor point its edge
+    reports for each of them (NaN projections, beyond the fitted horizon, are dropped like the edge drops
+    them)."""
+    detected = np.zeros(len(xy), dtype=np.bool_)
+    index = np.flatnonzero(visible)
+    if index.size == 0:
+        rng.random(0)
+        return detected, {}
+    box_height = pinhole.person_boxes_px(xy[index])[:, 3]
+    miss = config.miss_rate + config.small_box_miss_rate * np.clip((120.0 - box_height) / 80.0, 0.0, 1.0)
+    found = index[rng.random(index.size) >= miss]
+    floor = pinhole.observe_floor_m(xy[found], homography, rng, config.jitter_fraction)
+    observed: dict[int, FloatArray] = {}
+    for person, point in zip(found.tolist(), floor, strict=True):
+        if np.all(np.isfinite(point)):
+            detected[person] = True
+            observed[person] = point
+    return detected, observed
+
+
+def _pinhole_false_positive(
+    pinhole: PinholeCamera, homography: FloatArray, rng: np.random.Generator
+) -> FloatArray | None:
+    """Where a false detection at a random pixel of the lower 70 % of the image lands on the floor."""
+    pixel = np.array([[rng.uniform(0, pinhole.width_px), rng.uniform(0.3, 1.0) * pinhole.height_px]])
+    point = project_points(homography, pixel)[0] / 100.0
+    return point if np.all(np.isfinite(point)) else None
+
+
 def simulate(config: SimulationConfig | None = None, layout: StoreLayout | None = None) -> SimulationResult:
     """Run the simulation; the frames come back in arrival order (as the server would receive them)."""
     config = config if config is not None else SimulationConfig()
@@ -329,8 +471,10 @@ __all__ = [
     "STATE_REMOVED",
     "STATE_TENTATIVE",
     "STOCK_ROOM_LEVEL",
+    "Restart",
     "SimCameraFrame",
     "SimulationConfig",
     "SimulationResult",
+    "ZoneEdit",
     "simulate",
 ]

@@ -3,18 +3,23 @@
 Definitions mirror :mod:`server.analytics.site` but are computed independently, per person and per pair,
 from the true positions (no noise, no fusion): zone entries (with the same exit grace), distancing
 violations (same D, T and gap), unauthorised entries into restricted zones, and person-seconds per
-heat-map cell (each sample held for one truth period).
+heat-map cell (each sample held for one truth period). Visits (entry to last sample inside) and flow
+transitions follow the same definitions; a zone edited mid-run (``SimulationConfig.zone_edits``) has its new
+polygon from the edit on, a deleted one has no visits after its deletion (an open visit ends at the last
+sample inside before it).
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from server.analytics.geometry import EdgeSet, FloatArray, IntArray
-from server.analytics.types import AnalyticsConfig, ZoneKind
-from server.simulation.simulator import EPOCH_US, SimulationResult
+from server.analytics.types import AnalyticsConfig, Zone, ZoneKind
+from server.simulation.simulator import EPOCH_US, SimulationResult, ZoneEdit
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,43 @@ class TruthEntry:
 
 
 @dataclass(frozen=True)
+class TruthVisit:
+    """A true zone visit: first to last sample inside (absences shorter than the exit grace included)."""
+
+    person_id: int
+    zone_id: int
+    start_us: int
+    end_us: int
+
+
+@dataclass(frozen=True)
+class TruthTransition:
+    """A true flow transition: an entry into ``to_zone_id`` after an entry into ``from_zone_id``."""
+
+    person_id: int
+    from_zone_id: int | None
+    to_zone_id: int
+    time_us: int
+
+
+def zone_epochs(
+    zones: Sequence[Zone], edits: Sequence[ZoneEdit]
+) -> list[tuple[float, tuple[Zone | None, ...]]]:
+    """(start s, zones in configuration order, None where deleted) for each period between zone edits."""
+    current: list[Zone | None] = list(zones)
+    epochs: list[tuple[float, tuple[Zone | None, ...]]] = [(0.0, tuple(current))]
+    for edit in sorted(edits, key=lambda e: e.time_s):
+        index = next(i for i, zone in enumerate(zones) if zone.zone_id == edit.zone_id)
+        old = current[index]
+        if edit.polygon_m is None or old is None:
+            current[index] = None
+        else:
+            current[index] = dataclasses.replace(old, polygon_m=edit.polygon_m)
+        epochs.append((edit.time_s, tuple(current)))
+    return epochs
+
+
+@dataclass(frozen=True)
 class GroundTruth:
     """Truth sampled every ``period_s``; ``positions[t, p]`` is NaN while ``person_ids[p]`` is absent."""
 
@@ -51,6 +93,13 @@ class GroundTruth:
     violations: tuple[TruthViolation, ...]
     cell_person_s: FloatArray
     total_person_s: float
+    visits: tuple[TruthVisit, ...] = ()
+    transitions: tuple[TruthTransition, ...] = ()
+
+    def person_s_before(self, time_us: int) -> float:
+        """Person-seconds spent in the store before ``time_us``."""
+        samples = int(np.searchsorted(self.times_us, time_us))
+        return float(np.count_nonzero(~np.isnan(self.positions[:samples, :, 0]))) * self.period_s
 
     def at(self, time_us: int) -> tuple[IntArray, FloatArray]:
         """Ids and positions of the persons present at the truth sample nearest to ``time_us``."""
@@ -90,19 +139,37 @@ def compute_truth(
 
     # zones: per person, inside runs with the exit grace
     zones = analytics.zones
-    edges = EdgeSet.from_polygons([z.polygon_array() for z in zones])
+    epochs = []
+    for start_s, epoch_zones in zone_epochs(zones, result.config.zone_edits):
+        live: IntArray = np.array(
+            [z for z, zone in enumerate(epoch_zones) if zone is not None], dtype=np.int64
+        )
+        polygons = [zone.polygon_array() for zone in epoch_zones if zone is not None]
+        first = int(np.searchsorted(times_s, start_s - 1e-9))
+        epochs.append((first, live, EdgeSet.from_polygons(polygons) if live.size else None))
+    bounds = [first for first, _, _ in epochs[1:]] + [samples]
     grace = round(analytics.exit_grace_s / period_s)
     entries: list[TruthEntry] = []
     unauthorised: list[TruthEntry] = []
     authorised: list[TruthEntry] = []
+    visits: list[TruthVisit] = []
+    transitions: list[TruthTransition] = []
     for p, person in enumerate(result.people):
         rows = np.flatnonzero(present[:, p])
         if rows.size == 0:
             continue
         inside = np.zeros((samples, len(zones)), dtype=np.bool_)
-        inside[rows] = edges.contains(positions[rows, p])
+        for (first, live, edges), end in zip(epochs, bounds, strict=True):
+            epoch_rows = rows[(rows >= first) & (rows < end)]
+            if edges is not None and epoch_rows.size:
+                inside[np.ix_(epoch_rows, live)] = edges.contains(positions[epoch_rows, p])
+        person_entries: list[tuple[int, int, int]] = []  # sample, zone index, zone id
         for z, zone in enumerate(zones):
-            for first, _ in _episodes(inside[:, z], grace - 1):
+            for first, last in _episodes(inside[:, z], grace - 1):
+                visits.append(
+                    TruthVisit(person.person_id, zone.zone_id, int(times_us[first]), int(times_us[last]))
+                )
+                person_entries.append((first, z, zone.zone_id))
                 entry = TruthEntry(person.person_id, zone.zone_id, int(times_us[first]))
                 entries.append(entry)
                 if zone.kind is ZoneKind.RESTRICTED:
@@ -111,6 +178,11 @@ def compute_truth(
                         or zone.zone_id in person.identity.permitted_zone_ids
                     )
                     (authorised if allowed else unauthorised).append(entry)
+        previous: int | None = None
+        for first, _, zone_id in sorted(person_entries):
+            if zone_id != previous:
+                transitions.append(TruthTransition(person.person_id, previous, zone_id, int(times_us[first])))
+                previous = zone_id
 
     violations = truth_violations(
         positions,
@@ -137,6 +209,8 @@ def compute_truth(
         violations=violations,
         cell_person_s=cell_person_s.reshape(grid.ny, grid.nx),
         total_person_s=float(present.sum()) * period_s,
+        visits=tuple(visits),
+        transitions=tuple(transitions),
     )
 
 

@@ -153,7 +153,9 @@ def ingest_stats_point(
 
 
 class PositionSampler:
-    """Reduces the position rate: lets through the first frame of each site in every ``interval_s`` window."""
+    """Reduces the position rate: lets through the first frame of each site in every ``interval_s`` window, windows
+    only moving forward: a frame of an earlier window than the last one taken is not sampled again (a device
+    alternating capture times would otherwise have each frame's positions written, up to 1000 points a frame)."""
 
     def __init__(self, interval_s: float = 1.0) -> None:
         if interval_s <= 0:
@@ -165,7 +167,8 @@ class PositionSampler:
         """True when this frame's positions should be written (first frame of a new window for the site)."""
         window = time_ns // self.interval_ns
         key = str(site_id)
-        if self._last_window.get(key) == window:
+        last = self._last_window.get(key)
+        if last is not None and window <= last:
             return False
         self._last_window[key] = window
         return True

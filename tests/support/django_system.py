@@ -25,7 +25,21 @@ def session_cookie(username: str, role: str | None = None) -> str:
         user.groups.add(Group.objects.get(name=role))
     session = SessionStore()
     session["_auth_user_id"] = str(user.pk)
-    session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
+    session["_auth_user_backend"] = "server.accounts.backends.ThrottledModelBackend"
     session["_auth_user_hash"] = user.get_session_auth_hash()
     session.create()
     return str(session.session_key)
+
+
+def clear_login_limits() -> None:
+    """Forget the login limits' and DRF throttles' counters (in the shared Redis cache: only those keys, the
+    channel layer may share the database)."""
+    from django.core.cache import cache
+
+    get_client = getattr(getattr(cache, "_cache", None), "get_client", None)
+    if get_client is None:  # local memory
+        cache.clear()
+        return
+    client = get_client(write=True)
+    for key in client.scan_iter(match="*throttle*"):
+        client.delete(key)

@@ -41,6 +41,8 @@ export interface Camera {
   device: number | null;
   name: string;
   source_uri: string;
+  /** A source login is stored (it is write-only: `source_username` / `source_password`). */
+  source_has_credentials: boolean;
   analysis_rate_hz: number;
   enabled: boolean;
   homography: number[][] | null;
@@ -48,6 +50,12 @@ export interface Camera {
   reprojection_error_cm: number | null;
   floor_region: XY[];
   snapshot: string | null;
+  /** When the camera captured the stored snapshot (edge box clock). */
+  snapshot_captured_at: string | null;
+  /** When someone last asked the edge box for a snapshot. */
+  snapshot_requested_at: string | null;
+  /** The request has not been sent down the box's stream yet (the box is not connected, or within 2 s). */
+  snapshot_pending: boolean;
   last_frame_at: string | null;
 }
 
@@ -67,6 +75,10 @@ export interface EdgeDevice {
   health: Record<string, unknown> | null;
   config_revision: number;
   cameras: number[];
+  /** Not revoked, and a heartbeat within the last 30 s. */
+  online: boolean;
+  /** Cameras whose source delivers frames while the box is online (its last heartbeat says so). */
+  connected_cameras: number[];
   created_at: string;
   enrollment_token?: string;
 }
@@ -130,6 +142,8 @@ export interface IdentityBinding {
 
 export type AlertState = "open" | "acknowledged" | "resolved";
 
+// An alert is an incident: one per person and restricted-zone approach or entry, updated while it lasts
+// (warning -> alarm, latest position, cameras), closed (closed_at) when the person left. state = staff handling.
 export interface Alert {
   id: number;
   site: number;
@@ -137,17 +151,34 @@ export interface Alert {
   kind: "warning" | "alarm" | string;
   person_id: number | null;
   employee: number | null;
+  person_name?: string;
+  identity_certain?: boolean;
   message: string;
   x_m: number | null;
   y_m: number | null;
   distance_m: number | null;
+  camera_ids?: number[];
   state: AlertState;
+  ongoing?: boolean;
   raised_at: string;
+  escalated_at?: string | null;
+  updated_at?: string | null;
+  closed_at?: string | null;
   acknowledged_at: string | null;
   acknowledged_by: number | null;
   resolved_at: string | null;
   resolved_by: number | null;
 }
+
+// GET /api/alerts/counts?site=: exact counts (unacknowledged = the unread badge).
+export interface AlertCounts {
+  unacknowledged: number;
+  unacknowledged_alarms: number;
+  ongoing: number;
+  total: number;
+}
+
+export type AlertChange = "opened" | "escalated" | "updated" | "closed" | "acknowledged" | "resolved";
 
 export interface Siren {
   on: boolean;
@@ -253,7 +284,15 @@ export type ServerEvent =
   | { type: "hello"; site_id?: number; user?: string }
   | { type: "pong"; t?: number }
   | LivePositionsEvent
-  | { type: "alert.changed"; site_id?: number; alert: Alert }
+  | { type: "alert.changed"; site_id?: number; alert: Alert; change?: AlertChange; counts?: AlertCounts }
+  | {
+      type: "alerts.acknowledged";
+      site_id?: number;
+      ids: number[];
+      acknowledged_at: string;
+      acknowledged_by: number | null;
+      counts: AlertCounts;
+    }
   | { type: "siren.changed"; site_id?: number; on: boolean }
   | { type: "health.changed"; site_id?: number; device_id: number; health: Record<string, unknown> }
   | { type: "counters.changed"; site_id?: number; counters: Record<string, unknown> };

@@ -1,7 +1,17 @@
 // The live state of one site, fed by the WebSocket ws/sites/<id>/ (auto-reconnecting) or by the test hook.
 import { reactive, shallowRef } from "vue";
-import { listAll, api } from "@/api/client";
-import type { Alert, AlertState, Contact, LiveCounters, LivePerson, LivePositionsEvent, ServerEvent } from "@/api/types";
+import { api } from "@/api/client";
+import type { Paginated } from "@/api/client";
+import type {
+  Alert,
+  AlertCounts,
+  AlertState,
+  Contact,
+  LiveCounters,
+  LivePerson,
+  LivePositionsEvent,
+  ServerEvent,
+} from "@/api/types";
 
 export const TRAIL_SECONDS = 4;
 const TRAIL_MAX_POINTS = 20;
@@ -35,6 +45,8 @@ interface LiveMeta {
   health: Record<number, Record<string, unknown>>;
   healthAt: Record<number, number>;
   alerts: Alert[];
+  // Exact counts from the server (GET /api/alerts/counts, and with every pushed alert change); null until known.
+  alertCounts: AlertCounts | null;
 }
 
 export const live = reactive<LiveMeta>({
@@ -50,6 +62,7 @@ export const live = reactive<LiveMeta>({
   health: {},
   healthAt: {},
   alerts: [],
+  alertCounts: null,
 });
 
 // Per-frame data as shallow refs: replaced whole, so a frame costs one reactive update, not one per person.
@@ -116,9 +129,20 @@ export function upsertAlert(incoming: Alert): void {
       ? { ...incoming, id: -++unsavedAlerts, state: incoming.state ?? "open", raised_at: incoming.raised_at ?? new Date().toISOString() }
       : incoming;
   const index = live.alerts.findIndex((a) => a.id === alert.id);
-  if (index >= 0) live.alerts.splice(index, 1, alert);
+  // An incident is one row updated in place: a later report replaces it where it is, unless it is older.
+  if (index >= 0) live.alerts.splice(index, 1, newer(live.alerts[index], alert));
   else live.alerts.unshift(alert);
   if (live.alerts.length > MAX_ALERTS) live.alerts.length = MAX_ALERTS;
+}
+
+/** Many alerts acknowledged at once (bulk acknowledge): mark the ones in the feed. */
+export function markAcknowledged(ids: number[], acknowledgedAt: string, acknowledgedBy: number | null): void {
+  const chosen = new Set(ids);
+  live.alerts = live.alerts.map((a) =>
+    chosen.has(a.id) && a.state === "open"
+      ? { ...a, state: "acknowledged", acknowledged_at: acknowledgedAt, acknowledged_by: acknowledgedBy }
+      : a,
+  );
 }
 
 export function handleEvent(event: ServerEvent): void {
@@ -129,6 +153,11 @@ export function handleEvent(event: ServerEvent): void {
       break;
     case "alert.changed":
       upsertAlert(event.alert);
+      if (event.counts) live.alertCounts = event.counts;
+      break;
+    case "alerts.acknowledged":
+      markAcknowledged(event.ids, event.acknowledged_at, event.acknowledged_by);
+      live.alertCounts = event.counts;
       break;
     case "siren.changed":
       live.siren = event.on;
@@ -213,6 +242,8 @@ export function connectLive(siteId: number): void {
   persons.value = [];
   contacts.value = [];
   trails.value = [];
+  live.alerts = [];
+  live.alertCounts = null;
   open(siteId);
   void refreshAlerts();
   void refreshSiren();
@@ -229,14 +260,33 @@ export function disconnectLive(): void {
 
 const STATE_RANK: Record<AlertState, number> = { open: 0, acknowledged: 1, resolved: 2 };
 
-/** The alert list after a fetch: the fetched alerts, except where the socket has already brought a later state
- * of one (the answer may have left the server before an acknowledgement was pushed), plus the alerts pushed
- * since (newest first, at most MAX_ALERTS). */
+/** Of two versions of one alert, the later: its incident fields from the later report (a closed incident stays
+ * closed), its handling from the version further along (open < acknowledged < resolved). */
+export function newer(a: Alert, b: Alert): Alert {
+  let report: Alert;
+  if (a.closed_at && !b.closed_at) report = a;
+  else if (b.closed_at && !a.closed_at) report = b;
+  else report = (b.updated_at ?? "") >= (a.updated_at ?? "") ? b : a;
+  const rank = (STATE_RANK[b.state] ?? 0) - (STATE_RANK[a.state] ?? 0);
+  const handled = rank > 0 ? b : rank < 0 ? a : report;
+  return {
+    ...report,
+    state: handled.state,
+    acknowledged_at: handled.acknowledged_at,
+    acknowledged_by: handled.acknowledged_by,
+    resolved_at: handled.resolved_at,
+    resolved_by: handled.resolved_by,
+  };
+}
+
+/** The alert list after a fetch: the fetched alerts, except where the socket has already brought a later version
+ * of one (the answer may have left the server before an acknowledgement or an incident report was pushed), plus
+ * the alerts pushed since (newest first, at most MAX_ALERTS). */
 export function mergeAlerts(current: Alert[], fetched: Alert[]): Alert[] {
   const byId = new Map<number, Alert>(fetched.map((a) => [a.id, a]));
   for (const alert of current) {
     const other = byId.get(alert.id);
-    if (other === undefined || (STATE_RANK[alert.state] ?? 0) > (STATE_RANK[other.state] ?? 0)) byId.set(alert.id, alert);
+    byId.set(alert.id, other === undefined ? alert : newer(other, alert));
   }
   // Unsaved alerts (negative ids) first, as they arrived; then by id, newest first.
   const all = [...byId.values()];
@@ -245,13 +295,31 @@ export function mergeAlerts(current: Alert[], fetched: Alert[]): Alert[] {
   return [...unsaved, ...saved].slice(0, MAX_ALERTS);
 }
 
+/** The newest MAX_ALERTS alerts of the site for the feed, and the site's exact counts for the badge. */
 export async function refreshAlerts(): Promise<void> {
-  if (live.siteId === null) return;
+  const siteId = live.siteId;
+  if (siteId === null) return;
   try {
-    const recent = await listAll<Alert>("/api/alerts/", { site: live.siteId, ordering: "-id" });
-    live.alerts = mergeAlerts(live.alerts, recent);
+    const [page, counts] = await Promise.all([
+      api.get<Paginated<Alert>>(`/api/alerts/?site=${siteId}&ordering=-id&limit=${MAX_ALERTS}`),
+      api.get<AlertCounts>(`/api/alerts/counts?site=${siteId}`),
+    ]);
+    if (live.siteId !== siteId) return;
+    live.alerts = mergeAlerts(live.alerts, page.results);
+    live.alertCounts = counts;
   } catch {
     // staff without alert rights, or the API not there yet: the feed stays as the socket fills it
+  }
+}
+
+export async function refreshAlertCounts(): Promise<void> {
+  const siteId = live.siteId;
+  if (siteId === null) return;
+  try {
+    const counts = await api.get<AlertCounts>(`/api/alerts/counts?site=${siteId}`);
+    if (live.siteId === siteId) live.alertCounts = counts;
+  } catch {
+    // not allowed or not there yet
   }
 }
 

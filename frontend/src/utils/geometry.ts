@@ -72,3 +72,133 @@ export function round(value: number, digits = 2): number {
   const f = 10 ** digits;
   return Math.round(value * f) / f;
 }
+
+/** The floor area a plan covers, in floor metres. */
+export interface PlanExtent {
+  origin_x_m: number;
+  origin_y_m: number;
+  width_m: number;
+  height_m: number;
+}
+
+function orient(p: XY, q: XY, r: XY): number {
+  return (q[0] - p[0]) * (r[1] - p[1]) - (q[1] - p[1]) * (r[0] - p[0]);
+}
+
+/** Whether segments ab and cd cross at a point inside both (touching ends do not count). */
+export function segmentsCross(a: XY, b: XY, c: XY, d: XY): boolean {
+  return orient(a, b, c) * orient(a, b, d) < 0 && orient(c, d, a) * orient(c, d, b) < 0;
+}
+
+/** The first pair of non-adjacent edges (i → i+1, j → j+1) that cross, or null for a simple polygon. */
+export function crossingEdges(polygon: XY[]): [number, number] | null {
+  const n = polygon.length;
+  for (let i = 0; i < n; i++) {
+    for (let j = i + 2; j < n; j++) {
+      if ((j + 1) % n === i) continue;
+      if (segmentsCross(polygon[i], polygon[(i + 1) % n], polygon[j], polygon[(j + 1) % n])) return [i, j];
+    }
+  }
+  return null;
+}
+
+/** Area of a simple polygon inside the plan's rectangle (Sutherland–Hodgman clipping). */
+export function areaInsidePlan(polygon: XY[], plan: PlanExtent): number {
+  const x0 = plan.origin_x_m;
+  const y0 = plan.origin_y_m;
+  const bounds: [0 | 1, number, number][] = [
+    [0, x0, 1],
+    [0, x0 + plan.width_m, -1],
+    [1, y0, 1],
+    [1, y0 + plan.height_m, -1],
+  ];
+  let clipped: XY[] = polygon.map(([x, y]) => [x, y] as XY);
+  for (const [axis, bound, sign] of bounds) {
+    if (clipped.length === 0) return 0;
+    const kept: XY[] = [];
+    clipped.forEach((current, k) => {
+      const previous = clipped[(k + clipped.length - 1) % clipped.length];
+      const inNow = sign * (current[axis] - bound) >= 0;
+      const inBefore = sign * (previous[axis] - bound) >= 0;
+      if (inNow !== inBefore) {
+        const t = (bound - previous[axis]) / (current[axis] - previous[axis]);
+        kept.push([previous[0] + t * (current[0] - previous[0]), previous[1] + t * (current[1] - previous[1])]);
+      }
+      if (inNow) kept.push(current);
+    });
+    clipped = kept;
+  }
+  return clipped.length < 3 ? 0 : Math.abs(polygonArea(clipped));
+}
+
+/** Why the server would refuse this zone polygon (the same checks and words), or null when it is fine. */
+export function polygonProblem(polygon: XY[], plan: PlanExtent | null): string | null {
+  if (polygon.length < 3) return `polygon has ${polygon.length} vertices, at least 3 are needed`;
+  const crossing = crossingEdges(polygon);
+  if (crossing !== null) {
+    return `polygon edges ${crossing[0]} and ${crossing[1]} cross: the polygon is self-intersecting (click the corners in order around the area)`;
+  }
+  if (Math.abs(polygonArea(polygon)) < 1e-6) return "polygon has zero area (its corners lie on one line or coincide)";
+  if (plan !== null && areaInsidePlan(polygon, plan) < 1e-6) {
+    return "the zone lies entirely outside the floor plan: draw it on the plan";
+  }
+  return null;
+}
+
+/** One arrow of the walking-direction field: from (x, y) in floor metres along (dx, dy) metres. */
+export interface CellArrow {
+  x: number;
+  y: number;
+  dx: number;
+  dy: number;
+  /** Mean walking speed there (m/s) and the person-seconds it averages. */
+  speed_mps: number;
+  person_s: number;
+}
+
+/**
+ * The main walking direction per block of `block` × `block` heat-map cells: the person-seconds-weighted mean
+ * velocity (the cells' summed displacement over their summed person-seconds). Blocks with too little presence
+ * (under `minShare` of the busiest block) or where people mostly stand (under `minSpeed` m/s) get no arrow.
+ * `cells` rows are [ix, iy, person_s, displacement_x_m, displacement_y_m] as the heat-map API returns them.
+ */
+export function cellArrows(
+  cells: number[][],
+  cell_m: number,
+  origin: XY = [0, 0],
+  block = 4,
+  minShare = 0.05,
+  minSpeed = 0.1,
+): CellArrow[] {
+  const blocks = new Map<string, { bx: number; by: number; p: number; dx: number; dy: number }>();
+  for (const [ix, iy, person_s, dx = 0, dy = 0] of cells) {
+    const bx = Math.floor(ix / block);
+    const by = Math.floor(iy / block);
+    const key = `${bx},${by}`;
+    const entry = blocks.get(key) ?? { bx, by, p: 0, dx: 0, dy: 0 };
+    entry.p += person_s;
+    entry.dx += dx;
+    entry.dy += dy;
+    blocks.set(key, entry);
+  }
+  const busiest = Math.max(0, ...[...blocks.values()].map((b) => b.p));
+  const size_m = block * cell_m;
+  const arrows: CellArrow[] = [];
+  for (const b of blocks.values()) {
+    if (b.p <= 0 || b.p < minShare * busiest) continue;
+    const vx = b.dx / b.p;
+    const vy = b.dy / b.p;
+    const speed = Math.hypot(vx, vy);
+    if (speed < minSpeed) continue;
+    const length = size_m * 0.8 * Math.min(1, 0.4 + speed / 1.5); // longer for faster walking, within the block
+    arrows.push({
+      x: origin[0] + (b.bx + 0.5) * size_m - ((vx / speed) * length) / 2,
+      y: origin[1] + (b.by + 0.5) * size_m - ((vy / speed) * length) / 2,
+      dx: (vx / speed) * length,
+      dy: (vy / speed) * length,
+      speed_mps: speed,
+      person_s: b.p,
+    });
+  }
+  return arrows.sort((a, b) => a.y - b.y || a.x - b.x);
+}

@@ -25,15 +25,15 @@ _sym_db = _symbol_database.Default()
 from proto.retail.v1 import track_pb2 as proto_dot_retail_dot_v1_dot_track__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"proto/retail/v1/edge_service.proto\x12\tretail.v1\x1a\x1bproto/retail/v1/track.proto\"U\n\rEnrollRequest\x12\x18\n\x10\x65nrollment_token\x18\x01 \x01(\t\x12\x10\n\x08hostname\x18\x02 \x01(\t\x12\x18\n\x10software_version\x18\x03 \x01(\t\"c\n\x0e\x45nrollResponse\x12\x11\n\tdevice_id\x18\x01 \x01(\x04\x12\x15\n\rdevice_secret\x18\x02 \x01(\t\x12\'\n\x06\x63onfig\x18\x03 \x01(\x0b\x32\x17.retail.v1.DeviceConfig\"h\n\x0c\x44\x65viceConfig\x12\x10\n\x08revision\x18\x01 \x01(\x04\x12(\n\x07\x63\x61meras\x18\x02 \x03(\x0b\x32\x17.retail.v1.CameraConfig\x12\x1c\n\x14heartbeat_interval_s\x18\x03 \x01(\r\"\xc1\x01\n\x0c\x43\x61meraConfig\x12\x11\n\tcamera_id\x18\x01 \x01(\r\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x12\n\nsource_uri\x18\x03 \x01(\t\x12\x19\n\x11\x61nalysis_rate_mhz\x18\x04 \x01(\r\x12\x1b\n\x13homography_px_to_cm\x18\x05 \x03(\x01\x12\x17\n\x0f\x66loor_region_cm\x18\x06 \x03(\x11\x12\x1a\n\x12min_score_permille\x18\x07 \x01(\r\x12\x0f\n\x07\x65nabled\x18\x08 \x01(\x08\"\x9a\x01\n\x0b\x45\x64geMessage\x12&\n\x05\x66rame\x18\x01 \x01(\x0b\x32\x15.retail.v1.TrackFrameH\x00\x12)\n\theartbeat\x18\x02 \x01(\x0b\x32\x14.retail.v1.HeartbeatH\x00\x12-\n\x08snapshot\x18\x03 \x01(\x0b\x32\x19.retail.v1.CameraSnapshotH\x00\x42\t\n\x07payload\"J\n\x0e\x43\x61meraSnapshot\x12\x11\n\tcamera_id\x18\x01 \x01(\r\x12\x17\n\x0f\x63\x61pture_time_us\x18\x02 \x01(\x03\x12\x0c\n\x04jpeg\x18\x03 \x01(\x0c\"\xb9\x01\n\rServerMessage\x12\x1d\n\x03\x61\x63k\x18\x01 \x01(\x0b\x32\x0e.retail.v1.AckH\x00\x12,\n\x08rejected\x18\x02 \x01(\x0b\x32\x18.retail.v1.FrameRejectedH\x00\x12)\n\x06\x63onfig\x18\x03 \x01(\x0b\x32\x17.retail.v1.DeviceConfigH\x00\x12%\n\x07\x63ommand\x18\x04 \x01(\x0b\x32\x12.retail.v1.CommandH\x00\x42\t\n\x07payload\",\n\x03\x41\x63k\x12%\n\x07\x63\x61meras\x18\x01 \x03(\x0b\x32\x14.retail.v1.CameraAck\"C\n\tCameraAck\x12\x11\n\tcamera_id\x18\x01 \x01(\r\x12#\n\x1bhighest_contiguous_sequence\x18\x02 \x01(\x04\"Y\n\rFrameRejected\x12\x11\n\tcamera_id\x18\x01 \x01(\r\x12\x10\n\x08sequence\x18\x02 \x01(\x04\x12\x13\n\x0bstatus_code\x18\x03 \x01(\r\x12\x0e\n\x06reason\x18\x04 \x01(\t\"B\n\x07\x43ommand\x12$\n\x04kind\x18\x01 \x01(\x0e\x32\x16.retail.v1.CommandKind\x12\x11\n\tcamera_id\x18\x02 \x01(\r*\x92\x01\n\x0b\x43ommandKind\x12\x1c\n\x18\x43OMMAND_KIND_UNSPECIFIED\x10\x00\x12!\n\x1d\x43OMMAND_KIND_RESTART_PIPELINE\x10\x01\x12\x1f\n\x1b\x43OMMAND_KIND_SEND_HEARTBEAT\x10\x02\x12!\n\x1d\x43OMMAND_KIND_CAPTURE_SNAPSHOT\x10\x03\x32\x8c\x01\n\x0b\x45\x64geService\x12=\n\x06\x45nroll\x12\x18.retail.v1.EnrollRequest\x1a\x19.retail.v1.EnrollResponse\x12>\n\x06Stream\x12\x16.retail.v1.EdgeMessage\x1a\x18.retail.v1.ServerMessage(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"proto/retail/v1/edge_service.proto\x12\tretail.v1\x1a\x1bproto/retail/v1/track.proto\"U\n\rEnrollRequest\x12\x18\n\x10\x65nrollment_token\x18\x01 \x01(\t\x12\x10\n\x08hostname\x18\x02 \x01(\t\x12\x18\n\x10software_version\x18\x03 \x01(\t\"c\n\x0e\x45nrollResponse\x12\x11\n\tdevice_id\x18\x01 \x01(\x04\x12\x15\n\rdevice_secret\x18\x02 \x01(\t\x12\'\n\x06\x63onfig\x18\x03 \x01(\x0b\x32\x17.retail.v1.DeviceConfig\"h\n\x0c\x44\x65viceConfig\x12\x10\n\x08revision\x18\x01 \x01(\x04\x12(\n\x07\x63\x61meras\x18\x02 \x03(\x0b\x32\x17.retail.v1.CameraConfig\x12\x1c\n\x14heartbeat_interval_s\x18\x03 \x01(\r\"\xc1\x01\n\x0c\x43\x61meraConfig\x12\x11\n\tcamera_id\x18\x01 \x01(\r\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x12\n\nsource_uri\x18\x03 \x01(\t\x12\x19\n\x11\x61nalysis_rate_mhz\x18\x04 \x01(\r\x12\x1b\n\x13homography_px_to_cm\x18\x05 \x03(\x01\x12\x17\n\x0f\x66loor_region_cm\x18\x06 \x03(\x11\x12\x1a\n\x12min_score_permille\x18\x07 \x01(\r\x12\x0f\n\x07\x65nabled\x18\x08 \x01(\x08\"\x9a\x01\n\x0b\x45\x64geMessage\x12&\n\x05\x66rame\x18\x01 \x01(\x0b\x32\x15.retail.v1.TrackFrameH\x00\x12)\n\theartbeat\x18\x02 \x01(\x0b\x32\x14.retail.v1.HeartbeatH\x00\x12-\n\x08snapshot\x18\x03 \x01(\x0b\x32\x19.retail.v1.CameraSnapshotH\x00\x42\t\n\x07payload\"J\n\x0e\x43\x61meraSnapshot\x12\x11\n\tcamera_id\x18\x01 \x01(\r\x12\x17\n\x0f\x63\x61pture_time_us\x18\x02 \x01(\x03\x12\x0c\n\x04jpeg\x18\x03 \x01(\x0c\"\xb9\x01\n\rServerMessage\x12\x1d\n\x03\x61\x63k\x18\x01 \x01(\x0b\x32\x0e.retail.v1.AckH\x00\x12,\n\x08rejected\x18\x02 \x01(\x0b\x32\x18.retail.v1.FrameRejectedH\x00\x12)\n\x06\x63onfig\x18\x03 \x01(\x0b\x32\x17.retail.v1.DeviceConfigH\x00\x12%\n\x07\x63ommand\x18\x04 \x01(\x0b\x32\x12.retail.v1.CommandH\x00\x42\t\n\x07payload\",\n\x03\x41\x63k\x12%\n\x07\x63\x61meras\x18\x01 \x03(\x0b\x32\x14.retail.v1.CameraAck\"s\n\tCameraAck\x12\x11\n\tcamera_id\x18\x01 \x01(\r\x12#\n\x1bhighest_contiguous_sequence\x18\x02 \x01(\x04\x12\x1b\n\x0esequence_epoch\x18\x03 \x01(\x04H\x00\x88\x01\x01\x42\x11\n\x0f_sequence_epoch\"Y\n\rFrameRejected\x12\x11\n\tcamera_id\x18\x01 \x01(\r\x12\x10\n\x08sequence\x18\x02 \x01(\x04\x12\x13\n\x0bstatus_code\x18\x03 \x01(\r\x12\x0e\n\x06reason\x18\x04 \x01(\t\"B\n\x07\x43ommand\x12$\n\x04kind\x18\x01 \x01(\x0e\x32\x16.retail.v1.CommandKind\x12\x11\n\tcamera_id\x18\x02 \x01(\r*\x92\x01\n\x0b\x43ommandKind\x12\x1c\n\x18\x43OMMAND_KIND_UNSPECIFIED\x10\x00\x12!\n\x1d\x43OMMAND_KIND_RESTART_PIPELINE\x10\x01\x12\x1f\n\x1b\x43OMMAND_KIND_SEND_HEARTBEAT\x10\x02\x12!\n\x1d\x43OMMAND_KIND_CAPTURE_SNAPSHOT\x10\x03\x32\x8c\x01\n\x0b\x45\x64geService\x12=\n\x06\x45nroll\x12\x18.retail.v1.EnrollRequest\x1a\x19.retail.v1.EnrollResponse\x12>\n\x06Stream\x12\x16.retail.v1.EdgeMessage\x1a\x18.retail.v1.ServerMessage(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'proto.retail.v1.edge_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_COMMANDKIND']._serialized_start=1264
-  _globals['_COMMANDKIND']._serialized_end=1410
+  _globals['_COMMANDKIND']._serialized_start=1312
+  _globals['_COMMANDKIND']._serialized_end=1458
   _globals['_ENROLLREQUEST']._serialized_start=78
   _globals['_ENROLLREQUEST']._serialized_end=163
   _globals['_ENROLLRESPONSE']._serialized_start=165
@@ -51,11 +51,11 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ACK']._serialized_start=989
   _globals['_ACK']._serialized_end=1033
   _globals['_CAMERAACK']._serialized_start=1035
-  _globals['_CAMERAACK']._serialized_end=1102
-  _globals['_FRAMEREJECTED']._serialized_start=1104
-  _globals['_FRAMEREJECTED']._serialized_end=1193
-  _globals['_COMMAND']._serialized_start=1195
-  _globals['_COMMAND']._serialized_end=1261
-  _globals['_EDGESERVICE']._serialized_start=1413
-  _globals['_EDGESERVICE']._serialized_end=1553
+  _globals['_CAMERAACK']._serialized_end=1150
+  _globals['_FRAMEREJECTED']._serialized_start=1152
+  _globals['_FRAMEREJECTED']._serialized_end=1241
+  _globals['_COMMAND']._serialized_start=1243
+  _globals['_COMMAND']._serialized_end=1309
+  _globals['_EDGESERVICE']._serialized_start=1461
+  _globals['_EDGESERVICE']._serialized_end=1601
 # @@protoc_insertion_point(module_scope)

@@ -8,6 +8,9 @@ Authentication of Stream: every call carries the device credentials as metadata:
   authorization: "Bearer <device secret>"  (the secret returned by Enroll)
 Unknown, wrong or revoked credentials end the call with UNAUTHENTICATED before anything is stored; a device revoked
 while its stream is open is disconnected with UNAUTHENTICATED within the server's re-check interval (a few seconds).
+A stream beyond the server's limit per device ends with RESOURCE_EXHAUSTED (the open ones go on); a stream that sends
+nothing, or reads none of its replies, for the server's idle timeout (60 s by default) ends with DEADLINE_EXCEEDED.
+A server ending a stream sends its status once the client paused writing: write nothing before the first reply.
 """
 
 from collections import abc as _abc
@@ -288,8 +291,8 @@ Global___ServerMessage: _TypeAlias = ServerMessage  # noqa: Y015
 
 @_typing.final
 class Ack(_message.Message):
-    """Everything up to and including highest_contiguous_sequence of each listed camera is stored durably; the agent may
-    drop those frames from its spool.
+    """Everything up to and including highest_contiguous_sequence of each listed camera and sequence epoch is stored
+    durably (or rejected for good); the agent may drop those frames from its spool.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -316,26 +319,37 @@ class CameraAck(_message.Message):
 
     CAMERA_ID_FIELD_NUMBER: _builtins.int
     HIGHEST_CONTIGUOUS_SEQUENCE_FIELD_NUMBER: _builtins.int
+    SEQUENCE_EPOCH_FIELD_NUMBER: _builtins.int
     camera_id: _builtins.int
     highest_contiguous_sequence: _builtins.int
+    sequence_epoch: _builtins.int
+    """The sequence epoch (TrackFrame.sequence_epoch) the ack is about; servers that know epochs always set it (0 for
+    the legacy epoch). An agent applies an ack only to its own epoch; an ack without the field (an older server)
+    applies to whatever the agent sends.
+    """
     def __init__(
         self,
         *,
         camera_id: _builtins.int = ...,
         highest_contiguous_sequence: _builtins.int = ...,
+        sequence_epoch: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_sequence_epoch", b"_sequence_epoch", "sequence_epoch", b"sequence_epoch"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["camera_id", b"camera_id", "highest_contiguous_sequence", b"highest_contiguous_sequence"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_sequence_epoch", b"_sequence_epoch", "camera_id", b"camera_id", "highest_contiguous_sequence", b"highest_contiguous_sequence", "sequence_epoch", b"sequence_epoch"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__sequence_epoch: _TypeAlias = _typing.Literal["sequence_epoch"]  # noqa: Y015
+    _WhichOneofArgType__sequence_epoch: _TypeAlias = _typing.Literal["_sequence_epoch", b"_sequence_epoch"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__sequence_epoch) -> _WhichOneofReturnType__sequence_epoch | None: ...
 
 Global___CameraAck: _TypeAlias = CameraAck  # noqa: Y015
 
 @_typing.final
 class FrameRejected(_message.Message):
     """A frame the server will never store. The agent logs it, counts it and removes it from the spool (resending would
-    fail again). Acks continue past a rejected sequence.
+    fail again). Acks continue past a rejected sequence. Also a Heartbeat's answer (camera_id and sequence 0): refused as
+    too large (INVALID_ARGUMENT, nothing recorded), recorded without the cameras not assigned to the device or repeated
+    (INVALID_ARGUMENT), or not recorded because it came within a second of the previous one (RESOURCE_EXHAUSTED).
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -347,8 +361,10 @@ class FrameRejected(_message.Message):
     camera_id: _builtins.int
     sequence: _builtins.int
     status_code: _builtins.int
-    """A grpc.StatusCode value: INVALID_ARGUMENT (3) for malformed values, PERMISSION_DENIED (7) for a camera of
-    another device, NOT_FOUND (5) for an unknown camera, FAILED_PRECONDITION (9) for a frame outside the time window.
+    """A grpc.StatusCode value: INVALID_ARGUMENT (3) for malformed values (including a sequence outside 1 .. 2^63-1 or
+    too far ahead of the camera's contiguous prefix), PERMISSION_DENIED (7) for a camera of another device, NOT_FOUND
+    (5) for an unknown camera, FAILED_PRECONDITION (9) for a frame outside the time window or of a sequence epoch the
+    server no longer tracks.
     """
     reason: _builtins.str
     """What was wrong, for a person: e.g. "floor_x_cm[3] = 2000001 is outside ±1000000"."""

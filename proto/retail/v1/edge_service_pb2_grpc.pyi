@@ -8,6 +8,9 @@ Authentication of Stream: every call carries the device credentials as metadata:
   authorization: "Bearer <device secret>"  (the secret returned by Enroll)
 Unknown, wrong or revoked credentials end the call with UNAUTHENTICATED before anything is stored; a device revoked
 while its stream is open is disconnected with UNAUTHENTICATED within the server's re-check interval (a few seconds).
+A stream beyond the server's limit per device ends with RESOURCE_EXHAUSTED (the open ones go on); a stream that sends
+nothing, or reads none of its replies, for the server's idle timeout (60 s by default) ends with DEADLINE_EXCEEDED.
+A server ending a stream sends its status once the client paused writing: write nothing before the first reply.
 """
 
 from collections import abc as _abc

@@ -89,6 +89,7 @@ class TrackFrame(_message.Message):
     CAMERA_ID_FIELD_NUMBER: _builtins.int
     SEQUENCE_FIELD_NUMBER: _builtins.int
     CAPTURE_TIME_US_FIELD_NUMBER: _builtins.int
+    SEQUENCE_EPOCH_FIELD_NUMBER: _builtins.int
     LOCAL_ID_DELTAS_FIELD_NUMBER: _builtins.int
     BBOX_X_PX_FIELD_NUMBER: _builtins.int
     BBOX_Y_PX_FIELD_NUMBER: _builtins.int
@@ -102,12 +103,20 @@ class TrackFrame(_message.Message):
     camera_id: _builtins.int
     """Server-assigned camera id (from the device configuration). Range 1 .. 2^32-1."""
     sequence: _builtins.int
-    """Per-camera sequence number, starting at 1 and increasing by exactly 1 per analysed frame, across restarts of the
-    agent (persisted with the spool). The server acks the highest contiguous sequence it has stored.
+    """Per-camera sequence number within the sequence epoch (below), starting at 1 and increasing by exactly 1 per
+    analysed frame, across restarts of the agent (persisted with the spool). The server acks the highest contiguous
+    sequence it has stored, per camera and epoch. Legal range 1 .. 2^63-1; a sequence more than the allowed jump
+    ahead of the camera's contiguous prefix (docs/operations.md, "Ack semantics") is rejected with INVALID_ARGUMENT.
     """
     capture_time_us: _builtins.int
     """Capture time of the frame on the edge box's clock: microseconds since the Unix epoch (UTC).
     The server rejects frames more than a configured tolerance (default 24 h back, 5 min ahead) from its own clock.
+    """
+    sequence_epoch: _builtins.int
+    """Sequence epoch: identifies the spool that numbered `sequence`. A box chooses it when it creates its spool (the
+    creation time in microseconds since the Unix epoch on the box's clock) and persists it with the spool, so a
+    replaced box or a wiped spool starts a new epoch whose sequences restart at 1 without being taken for replays.
+    Range 0 .. 2^63-1; 0 = the legacy epoch (agents before epochs, and spools they created).
     """
     @_builtins.property
     def local_id_deltas(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
@@ -157,6 +166,7 @@ class TrackFrame(_message.Message):
         camera_id: _builtins.int = ...,
         sequence: _builtins.int = ...,
         capture_time_us: _builtins.int = ...,
+        sequence_epoch: _builtins.int = ...,
         local_id_deltas: _abc.Iterable[_builtins.int] | None = ...,
         bbox_x_px: _abc.Iterable[_builtins.int] | None = ...,
         bbox_y_px: _abc.Iterable[_builtins.int] | None = ...,
@@ -170,7 +180,7 @@ class TrackFrame(_message.Message):
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bbox_h_px", b"bbox_h_px", "bbox_w_px", b"bbox_w_px", "bbox_x_px", b"bbox_x_px", "bbox_y_px", b"bbox_y_px", "camera_id", b"camera_id", "capture_time_us", b"capture_time_us", "flags", b"flags", "floor_x_cm", b"floor_x_cm", "floor_y_cm", b"floor_y_cm", "local_id_deltas", b"local_id_deltas", "score_permille", b"score_permille", "sequence", b"sequence", "state", b"state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bbox_h_px", b"bbox_h_px", "bbox_w_px", b"bbox_w_px", "bbox_x_px", b"bbox_x_px", "bbox_y_px", b"bbox_y_px", "camera_id", b"camera_id", "capture_time_us", b"capture_time_us", "flags", b"flags", "floor_x_cm", b"floor_x_cm", "floor_y_cm", b"floor_y_cm", "local_id_deltas", b"local_id_deltas", "score_permille", b"score_permille", "sequence", b"sequence", "sequence_epoch", b"sequence_epoch", "state", b"state"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

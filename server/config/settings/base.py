@@ -64,6 +64,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "server.api.middleware.ApiErrorMiddleware",  # first: sees every answer under /api/
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -72,9 +73,11 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "server.config.security_headers.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "server.config.urls"
+CSRF_FAILURE_VIEW = "server.api.middleware.csrf_failure"
 ASGI_APPLICATION = "server.config.asgi.application"
 
 TEMPLATES = [
@@ -143,6 +146,17 @@ INGEST_MAX_FUTURE_S = int(os.environ.get("INGEST_MAX_FUTURE_S", "300"))
 INGEST_REORDER_WINDOW = int(os.environ.get("INGEST_REORDER_WINDOW", "256"))
 INGEST_ACK_INTERVAL_MS = int(os.environ.get("INGEST_ACK_INTERVAL_MS", "200"))
 INGEST_AUTH_RECHECK_S = float(os.environ.get("INGEST_AUTH_RECHECK_S", "2"))
+# How often an open WebSocket re-checks its session, permission and site (closes when one is gone).
+WS_AUTH_RECHECK_S = float(os.environ.get("WS_AUTH_RECHECK_S", "5"))
+# Open streams per device in one process; one more is refused with RESOURCE_EXHAUSTED (the open ones go on).
+INGEST_MAX_STREAMS_PER_DEVICE = int(os.environ.get("INGEST_MAX_STREAMS_PER_DEVICE", "2"))
+# A stream that sends nothing (heartbeats are due every 10 s), or reads none of its replies, this long is closed.
+INGEST_STREAM_IDLE_S = float(os.environ.get("INGEST_STREAM_IDLE_S", "60"))
+INGEST_MAX_HEARTBEAT_BYTES = int(os.environ.get("INGEST_MAX_HEARTBEAT_BYTES", str(64 * 1024)))
+# Connections are closed after this long (+ GRPC_MAX_CONNECTION_AGE_GRACE_S for open calls; boxes reconnect): the
+# only way a call whose client does not read ends on the server's side. 0 = never.
+GRPC_MAX_CONNECTION_AGE_S = float(os.environ.get("GRPC_MAX_CONNECTION_AGE_S", "3600"))
+GRPC_MAX_CONNECTION_AGE_GRACE_S = float(os.environ.get("GRPC_MAX_CONNECTION_AGE_GRACE_S", "60"))
 LIVE_PUSH_HZ = float(os.environ.get("LIVE_PUSH_HZ", "5"))
 POSITIONS_SAMPLE_HZ = float(os.environ.get("POSITIONS_SAMPLE_HZ", "1"))
 # How late a badge read may arrive and still be bound against the positions of its own time; the live state keeps
@@ -153,6 +167,34 @@ INGEST_SITE_ANALYTICS = env_bool("INGEST_SITE_ANALYTICS", True)
 # How far a camera's own frames may arrive out of capture order before fusion drops them as late. Frames of a
 # camera share one ordered stream, so 0 by default; each millisecond here adds to the live latency.
 FUSION_ARRIVAL_JITTER_MS = float(os.environ.get("FUSION_ARRIVAL_JITTER_MS", "0"))
+
+# The Django cache: shared by every process through Redis when REDIS_URL is set (login limits, DRF throttles).
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "retail",
+            # A Redis that does not answer (partition, stopped host) fails a request in seconds (503) instead of
+            # holding it for the kernel's TCP timeout: every login reads its limits here.
+            "OPTIONS": {"socket_timeout": 2.0, "socket_connect_timeout": 2.0},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# The largest HTTP request body of any kind, refused (413) before it is read (server.config.body_limit): a floor
+# plan image (20 MiB) and its form. DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB) bounds the non-file data within it.
+REQUEST_MAX_BYTES = int(os.environ.get("DJANGO_REQUEST_MAX_BYTES", str(21 * 1024 * 1024)))
+
+# Every password check (dashboard login, Django admin login) goes through the limits of server.accounts.throttle.
+AUTHENTICATION_BACKENDS = ["server.accounts.backends.ThrottledModelBackend"]
+AUTH_ACCOUNT_MAX_FAILURES = int(os.environ.get("AUTH_ACCOUNT_MAX_FAILURES", "10"))
+AUTH_ACCOUNT_LOCKOUT_S = int(os.environ.get("AUTH_ACCOUNT_LOCKOUT_S", "900"))
+AUTH_CLIENT_MAX_FAILURES = int(os.environ.get("AUTH_CLIENT_MAX_FAILURES", "20"))
+AUTH_CLIENT_WINDOW_S = int(os.environ.get("AUTH_CLIENT_WINDOW_S", "300"))
+# Reverse proxies in front of the web process that append to X-Forwarded-For (0 = use the peer address).
+AUTH_NUM_PROXIES = int(os.environ.get("DJANGO_NUM_PROXIES", "0"))
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -172,10 +214,8 @@ MEDIA_URL = "/media/"
 MEDIA_ROOT = DATA_DIR / "media"
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.BasicAuthentication",
-    ],
+    # Session + CSRF only: no HTTP Basic (it sent a password with every request and bypassed the login form).
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["server.api.permissions.RolePermission"],
     "DEFAULT_PAGINATION_CLASS": "server.api.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
@@ -185,9 +225,13 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "server.api.exception_handlers.api_exception_handler",
+    # JSON only: the browsable API answered HTML pages under /api/ to every browser that asked for text/html.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_THROTTLE_RATES": {"login": "30/min"},
+    # 0 = the peer address; None would make DRF key its throttles on the client's own X-Forwarded-For (spoofable).
+    "NUM_PROXIES": AUTH_NUM_PROXIES,
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "server.api.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
@@ -196,7 +240,12 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Retail Vision API",
     "DESCRIPTION": "Inventory, people and access, analytics and alerts of the retail CCTV analytics server.",
     "VERSION": "0.1.0",
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    # The schema and Swagger UI need a login like the API they describe (docs/api.md).
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "server.api.schema.document_error_responses",
+    ],
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "AlertStateEnum": "server.alerts.models.AlertState",
@@ -205,6 +254,18 @@ SPECTACULAR_SETTINGS = {
         "BindingSourceEnum": "server.people.models.BindingSource",
     },
 }
+
+# Content-Security-Policy of every answer (server.config.security_headers); DJANGO_CSP="" = none. The dashboard
+# (Vite build: module scripts and styles from /static/, a Konva canvas, a WebSocket to the same origin) needs only
+# its own origin; inline styles stay allowed for style attributes (Vue, Konva, the Django admin).
+CONTENT_SECURITY_POLICY = os.environ.get(
+    "DJANGO_CSP",
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+    "font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'",
+)
+# Swagger UI at /api/docs/ loads its scripts and styles from this CDN.
+API_DOCS_CDN = "https://cdn.jsdelivr.net"
 
 LOGGING = {
     "version": 1,

@@ -13,6 +13,7 @@ from server.devices.models import EdgeDevice
 from server.devices.services import device_set_credentials
 from server.inventory.models import Camera, FloorPlan, Site, Zone, ZoneKind
 from server.people.models import Employee, SecurityLevel
+from tests.support.django_system import clear_login_limits
 
 ROLES = ("admin", "installer", "staff")
 
@@ -27,6 +28,12 @@ SQUARE_POINTS = [
 @pytest.fixture(autouse=True)
 def _media_root(settings: Any, tmp_path: Any) -> None:
     settings.MEDIA_ROOT = str(tmp_path / "media")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_login_limits() -> None:
+    """Login limits and DRF throttles count in the shared cache (Redis): each test starts from zero."""
+    clear_login_limits()
 
 
 def make_user(username: str, role: str | None) -> User:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,6 +15,7 @@ from server.audit.models import AuditLog
 from server.devices.models import EdgeDevice
 from server.devices.selectors import device_configuration
 from server.devices.services import EnrollmentRejected, device_authenticate, device_enroll
+from server.ingest.models import CameraStreamState
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -122,6 +123,29 @@ def test_revocation_ends_authentication_and_pending_token(
     assert client.get("/api/devices", {"revoked": "true"}).json()["count"] == 1
 
 
+def test_replacing_a_box_keeps_the_device_and_its_cameras_and_refuses_only_the_old_box(
+    store: dict[str, Any], client_for: Callable[[str], Any]
+) -> None:
+    """The installer guide's "replace a broken box": one action, no revocation that would refuse the new box."""
+    client = client_for("installer")
+    device = store["device"]
+    old_secret = "s3cret-for-tests"
+    assert device_authenticate(device_id=device.pk, secret=old_secret) is not None
+    response = client.post(f"/api/devices/{device.pk}/replace", {"lifetime_h": 2}, format="json")
+    assert response.status_code == 200, response.content
+    token = response.json()["enrollment_token"]
+    assert device_authenticate(device_id=device.pk, secret=old_secret) is None  # the old box is refused now
+    credentials = device_enroll(token=token, hostname="new-box")
+    assert credentials.device_id == device.pk
+    identity = device_authenticate(device_id=device.pk, secret=credentials.secret)
+    assert identity is not None
+    assert identity.camera_ids == frozenset({store["camera"].pk})
+    detail = client.get(f"/api/devices/{device.pk}").json()
+    assert (detail["enrolled"], detail["revoked"], detail["hostname"]) == (True, False, "new-box")
+    assert AuditLog.objects.filter(action="replace", object_id=str(device.pk)).count() == 1
+    assert client_for("staff").post(f"/api/devices/{device.pk}/replace", {}, format="json").status_code == 403
+
+
 def test_camera_changes_bump_the_devices_config_revision(
     store: dict[str, Any], client_for: Callable[[str], Any]
 ) -> None:
@@ -142,3 +166,39 @@ def test_camera_changes_bump_the_devices_config_revision(
     assert identity is not None
     assert identity.camera_ids == frozenset()
     assert identity.config_revision == start + 2
+
+
+def test_a_revoked_or_silent_boxs_cameras_are_not_connected(
+    store: dict[str, Any], client_for: Callable[[str], Any]
+) -> None:
+    client = client_for("admin")
+    device, camera = store["device"], store["camera"]
+    report = {
+        "cameras": [{"camera_id": camera.pk, "connected": True}, {"camera_id": 999_999, "connected": True}]
+    }
+    EdgeDevice.objects.filter(pk=device.pk).update(last_seen_at=timezone.now(), health=report)
+    listed = client.get(f"/api/devices/{device.pk}").json()
+    assert (listed["online"], listed["connected_cameras"]) == (True, [camera.pk])
+    EdgeDevice.objects.filter(pk=device.pk).update(last_seen_at=timezone.now() - timedelta(seconds=45))
+    silent = client.get(f"/api/devices/{device.pk}").json()
+    assert (silent["online"], silent["connected_cameras"]) == (False, [])
+    EdgeDevice.objects.filter(pk=device.pk).update(last_seen_at=timezone.now())
+    revoked = client.post(f"/api/devices/{device.pk}/revoke").json()
+    assert (revoked["revoked"], revoked["online"], revoked["connected_cameras"]) == (True, False, [])
+    assert revoked["health"] == report  # the last report is kept, it just no longer holds
+
+
+def test_cameras_last_frame_is_the_newest_stored_capture_time(
+    store: dict[str, Any], client_for: Callable[[str], Any]
+) -> None:
+    client = client_for("installer")
+    camera = store["camera"]
+    assert client.get(f"/api/cameras/{camera.pk}").json()["last_frame_at"] is None
+    captured = timezone.now() - timedelta(minutes=30)
+    CameraStreamState.objects.create(
+        camera=camera, frames_stored=22_500, last_capture_time_us=int(captured.timestamp() * 1e6)
+    )
+    body = client.get(f"/api/cameras/{camera.pk}").json()
+    assert abs(datetime.fromisoformat(body["last_frame_at"]) - captured) < timedelta(milliseconds=1)
+    listed = client.get("/api/cameras", {"site": store["site"].pk}).json()["results"]
+    assert [c["last_frame_at"] for c in listed] == [body["last_frame_at"]]

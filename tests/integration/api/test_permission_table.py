@@ -166,6 +166,14 @@ CASES = [
         200,
         lambda s: {},
     ),
+    Case(
+        "device replace box",
+        "post",
+        lambda s: f"/api/devices/{s['device'].pk}/replace",
+        ADMIN_INSTALLER,
+        200,
+        lambda s: {},
+    ),
     Case("device revoke", "post", lambda s: f"/api/devices/{s['device'].pk}/revoke", ADMIN_INSTALLER, 200),
     Case("device delete", "delete", lambda s: f"/api/devices/{s['other_device'].pk}", ADMIN_INSTALLER, 204),
     # zones
@@ -270,6 +278,15 @@ CASES = [
     Case("alert detail", "get", _alert_url(""), ADMIN_STAFF, 200),
     Case("alert acknowledge", "post", _alert_url("/acknowledge"), ADMIN_STAFF, 200),
     Case("alert resolve", "post", _alert_url("/resolve"), ADMIN_STAFF, 200),
+    Case("alert counts", "get", lambda s: f"/api/alerts/counts?site={s['site'].pk}", ADMIN_STAFF, 200),
+    Case(
+        "alerts bulk acknowledge",
+        "post",
+        lambda s: "/api/alerts/acknowledge",
+        ADMIN_STAFF,
+        200,
+        lambda s: {"filter": {"site": s["site"].pk}},
+    ),
     Case("siren get", "get", lambda s: f"/api/sites/{s['site'].pk}/siren", ADMIN_STAFF, 200),
     Case(
         "siren set",
@@ -292,10 +309,12 @@ CASES = [
     ),
     Case("user update", "patch", _other_user_url, ADMIN, 200, lambda s: {"roles": ["installer"]}),
     Case("user delete", "delete", _other_user_url, ADMIN, 204),
+    Case("user unlock", "post", lambda s: _other_user_url(s) + "/unlock", ADMIN, 200),
     # session
     Case("me", "get", lambda s: "/api/auth/me", EVERY_ROLE, 200),
     Case("logout", "post", lambda s: "/api/auth/logout", EVERY_ROLE, 204),
-    Case("schema", "get", lambda s: "/api/schema/", EVERY_ROLE, 200, anonymous=200),
+    Case("schema", "get", lambda s: "/api/schema/", EVERY_ROLE, 200),
+    Case("schema browser", "get", lambda s: "/api/docs/", EVERY_ROLE, 200),
 ]
 
 PARAMS = [

@@ -29,6 +29,9 @@ BAD_POLYGONS = [
     pytest.param([[0, 0], [1, 1]], "at least 3", id="two-vertices"),
     pytest.param([[0, 0], [1, 1], [2, 2]], "zero area", id="collinear"),
     pytest.param([[0, 0], [4, 4], [4, 0], [0, 6]], "self-intersecting", id="bow-tie"),
+    pytest.param([[0, 0], [2, 2], [2, 0], [0, 2]], "self-intersecting", id="symmetric-bow-tie"),
+    pytest.param([[40, 1], [44, 1], [44, 5], [40, 5]], "outside the floor plan", id="off-plan"),
+    pytest.param([[-9, -9], [-5, -9], [-5, -5]], "outside the floor plan", id="off-plan-negative"),
     pytest.param([[0, 0], [1, 0, 5], [1, 1]], "", id="three-coordinates"),
     pytest.param("not a polygon", "", id="string"),
     pytest.param("[[0, 0], [1e400, 0], [1, 1]]", "", id="infinite"),
@@ -63,6 +66,22 @@ def test_zone_update_with_invalid_polygon_keeps_the_old_one(
         f"/api/zones/{zone.pk}", {"polygon": [[0, 0], [4, 4], [4, 0], [0, 6]]}, format="json"
     )
     _field_error(response, "polygon")
+    zone.refresh_from_db()
+    assert zone.polygon == [[0, 0], [4, 0], [4, 4], [0, 4]]
+
+
+def test_zone_partly_on_the_plan_is_accepted_and_moving_one_off_it_is_refused(
+    store: dict[str, Any], client_for: Callable[[str], Any]
+) -> None:
+    client = client_for("admin")
+    edge = [[28, 18], [33, 18], [33, 23], [28, 23]]  # the plan is 30 x 20 m: a corner overlaps
+    response = client.post(
+        "/api/zones", {"site": store["site"].pk, "name": "Edge", "polygon": edge}, format="json"
+    )
+    assert response.status_code == 201, response.content
+    zone = store["zone"]
+    moved = client.patch(f"/api/zones/{zone.pk}", {"polygon": [[31, 0], [35, 0], [35, 4]]}, format="json")
+    assert "outside the floor plan" in _field_error(moved, "polygon")
     zone.refresh_from_db()
     assert zone.polygon == [[0, 0], [4, 0], [4, 4], [0, 4]]
 
@@ -268,3 +287,59 @@ def test_changes_are_audited(
     assert deleted.changes["name"] == "Promo"
     log = client.get("/api/audit-log", {"object_type": "inventory.zone"}).json()
     assert [row["action"] for row in log["results"]] == ["delete", "update"]
+
+
+def test_ceiling_camera_calibration_is_stored_oriented_and_sent_to_the_device_oriented(
+    store: dict[str, Any], client_for: Callable[[str], Any]
+) -> None:
+    """A camera 3 m high, tilted 35°, 90° HFOV, 4:3: its top rows see above the horizon (w < 0 at pixel 0, 0).
+    The stored homography and the one in the device's configuration put the floor at w > 0."""
+    from server.devices.selectors import device_configuration
+    from server.simulation.cameras import PinholeCamera
+
+    ceiling = PinholeCamera((0.0, 0.0, 3.0), tilt_deg=35.0, yaw_deg=90.0, width_px=1280, height_px=960)
+    floor_m = np.array([[-2.0, 2.5], [2.0, 2.5], [3.5, 7.0], [-3.5, 7.0]])
+    image_px = ceiling.floor_to_pixels(floor_m)
+    points = [
+        {"image_px": list(map(float, p)), "floor_m": list(map(float, f))}
+        for p, f in zip(image_px, floor_m, strict=True)
+    ]
+    camera = store["camera"]
+    response = client_for("installer").patch(
+        f"/api/cameras/{camera.pk}", {"calibration_points": points}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    stored = np.array(Camera.objects.get(pk=camera.pk).homography)
+    configuration = device_configuration(device_id=store["device"].pk)
+    sent = np.array(next(c for c in configuration.cameras if c.camera_id == camera.pk).homography_px_to_cm)
+    for homography in (np.array(response.json()["homography"]), stored, sent.reshape(3, 3)):
+        homogeneous = np.c_[image_px, np.ones(4)] @ homography.T
+        assert (homogeneous[:, 2] > 0).all()
+        np.testing.assert_allclose(homogeneous[:, :2] / homogeneous[:, 2:3], floor_m * 100.0, atol=1e-3)
+
+
+def test_migration_orients_a_homography_stored_before_the_fix(store: dict[str, Any]) -> None:
+    import importlib
+
+    from django.apps import apps
+
+    from server.simulation.cameras import PinholeCamera
+
+    migration = importlib.import_module("server.inventory.migrations.0005_orient_stored_homographies")
+    ceiling = PinholeCamera((0.0, 0.0, 3.0), tilt_deg=35.0, yaw_deg=90.0, width_px=1280, height_px=960)
+    floor_m = np.array([[-2.0, 2.5], [2.0, 2.5], [3.5, 7.0], [-3.5, 7.0]])
+    image_px = ceiling.floor_to_pixels(floor_m)
+    exact = np.linalg.inv(ceiling.rotation())  # any matrix: the migration re-fits from the points
+    camera = store["camera"]
+    Camera.objects.filter(pk=camera.pk).update(
+        calibration_points=[
+            {"image_px": list(map(float, p)), "floor_m": list(map(float, f))}
+            for p, f in zip(image_px, floor_m, strict=True)
+        ],
+        homography=exact.tolist(),
+    )
+    migration.orient(apps, None)
+    homography = np.array(Camera.objects.get(pk=camera.pk).homography)
+    homogeneous = np.c_[image_px, np.ones(4)] @ homography.T
+    assert (homogeneous[:, 2] > 0).all()
+    np.testing.assert_allclose(homogeneous[:, :2] / homogeneous[:, 2:3], floor_m * 100.0, atol=1e-3)

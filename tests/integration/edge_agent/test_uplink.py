@@ -319,3 +319,29 @@ async def test_enroll_with_server_down_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_grpc_status_code_of_rejections_is_numeric() -> None:
     assert grpc.StatusCode.NOT_FOUND.value[0] == 5
+
+
+async def test_acks_of_another_sequence_epoch_leave_the_spool_alone(
+    tmp_path: Path, server: FakeEdgeServer
+) -> None:
+    """After a box replacement the server also acks the old box's epoch; those acks are not about this spool's
+    frames (same cameras, same sequence numbers) and must not remove them. Acks without an epoch (servers before
+    epochs) still apply."""
+    server.servicer.ack_interval_s = 3600  # the fake server acks nothing by itself during this test
+    spool = Spool(tmp_path / "spool.sqlite3")
+    produce(SpoolSink(spool), (1,), 10)
+    client = UplinkClient(options(server.address), spool, FakeControl())
+
+    def ack(highest: int, **epoch: int) -> edge_service_pb2.ServerMessage:
+        camera = edge_service_pb2.CameraAck(camera_id=1, highest_contiguous_sequence=highest, **epoch)
+        return edge_service_pb2.ServerMessage(ack=edge_service_pb2.Ack(cameras=[camera]))
+
+    async with running(client):
+        await wait_for(lambda: len(server.store.frames) == 10)
+        await server.servicer.push(ack(10, sequence_epoch=spool.epoch - 1))  # the replaced box's epoch
+        await server.servicer.push(ack(10, sequence_epoch=0))  # the legacy epoch of an agent before epochs
+        await server.servicer.push(ack(3, sequence_epoch=spool.epoch))
+        await wait_for(lambda: spool.depth_frames == 7)
+        await server.servicer.push(ack(6))  # an older server: no epoch in the ack
+        await wait_for(lambda: spool.depth_frames == 4)
+        assert client.stats.frames_acked == 6

@@ -20,11 +20,18 @@ from rest_framework.test import APIClient
 
 from proto.retail.v1 import track_pb2
 from server.accounts.roles import ensure_roles
-from server.analytics.types import AccessAlert
+from server.analytics.types import AccessAlert, IncidentPhase
 from server.ingest.pipeline import CameraRuntime
 from server.ingest.sequencing import SequenceWindow
 from server.ingest.validation import TimeWindow, decode_frame
-from server.insights.models import DistancingViolation, HeatmapHour, PersonVisit, ZoneDwell, ZoneTransition
+from server.insights.models import (
+    DistancingViolation,
+    HeatmapHour,
+    HeatmapSlice,
+    PersonVisit,
+    ZoneDwell,
+    ZoneTransition,
+)
 from server.insights.processor import SiteAnalyticsProcessor
 from server.insights.recorder import InsightsRecorder
 from server.insights.selectors import site_setup
@@ -154,6 +161,11 @@ def test_simulated_store_records_and_endpoints_agree_with_truth() -> None:
     rows = list(HeatmapHour.objects.filter(site=site))
     stored_person_s = sum(float(np.frombuffer(bytes(r.person_s), dtype="<f4").sum()) for r in rows)
     assert stored_person_s == pytest.approx(truth.total_person_s, rel=0.05)
+    # The same person-seconds per analytics bucket (the sparse slices for sub-hour ranges).
+    slices = list(HeatmapSlice.objects.filter(site=site))
+    assert slices
+    sliced_person_s = sum(float(np.frombuffer(bytes(r.person_s), dtype="<f4").sum()) for r in slices)
+    assert sliced_person_s == pytest.approx(stored_person_s, rel=1e-4)
     # Zone entries and flow: stored dwell records ≈ true entries; every transition joins two real zones.
     dwell_count = ZoneDwell.objects.filter(site=site).count()
     assert abs(dwell_count - len(truth.entries)) <= max(3, 0.15 * len(truth.entries)), (
@@ -172,6 +184,10 @@ def test_simulated_store_records_and_endpoints_agree_with_truth() -> None:
     alarmed = {a.zone_id for a in alerts if str(a.kind) == "alarm"}
     if truth.unauthorised_entries:
         assert alarmed, "unauthorised entries but no alarm"
+    # Every access incident opened was closed, by the person leaving or at the end of the stream (flush).
+    key = lambda a: (a.global_id, a.zone_id, a.opened_us)  # noqa: E731
+    opened = [key(a) for a in alerts if a.phase is IncidentPhase.OPENED]
+    assert sorted(key(a) for a in alerts if a.phase is IncidentPhase.CLOSED) == sorted(opened)
     # Live events carried the site's persons and counters.
     assert publisher.events
     assert "counters" in publisher.events[-1]
@@ -190,6 +206,9 @@ def test_simulated_store_records_and_endpoints_agree_with_truth() -> None:
     assert heatmap["total_person_s"] == pytest.approx(stored_person_s, rel=1e-3)
     assert sum(cell[2] for cell in heatmap["cells"]) == pytest.approx(stored_person_s, rel=1e-2)
     assert {z["zone_id"] for z in heatmap["zones"]} <= set(zone_ids.values())
+    quarters = client.get(f"/api/sites/{site.pk}/analytics/heatmap", {**params, "bucket": "15m"}).json()
+    assert len(quarters["frames"]) >= 1
+    assert sum(f["total_person_s"] for f in quarters["frames"]) == pytest.approx(stored_person_s, rel=1e-3)
     flow = client.get(f"/api/sites/{site.pk}/analytics/flow", params).json()
     assert sum(t["count"] for t in flow["transitions"]) == transitions.filter(from_zone__isnull=False).count()
     visits_api = client.get(f"/api/sites/{site.pk}/analytics/visits", {**params, "bucket": "hour"}).json()
@@ -200,3 +219,66 @@ def test_simulated_store_records_and_endpoints_agree_with_truth() -> None:
     assert client.get("/api/sites/999999/analytics/flow").status_code == 404
     anonymous = APIClient().get(f"/api/sites/{site.pk}/analytics/heatmap")
     assert anonymous.status_code in (401, 403)
+
+
+def _visitor_standing_in_the_stock_room() -> tuple[SiteAnalyticsProcessor, list[AccessAlert], Zone]:
+    """A processor that followed a visitor standing 3 s in a restricted zone (an alarm incident, still open)."""
+    site = Site.objects.create(name="Flush store")
+    FloorPlan.objects.create(site=site, width_m=20.0, height_m=10.0)
+    zone = Zone.objects.create(
+        site=site,
+        name="Stock",
+        kind="restricted",
+        polygon=[[10, 0], [14, 0], [14, 4], [10, 4]],
+        required_level=2,
+    )
+    camera = Camera.objects.create(site=site, name="cam")
+    alerts: list[AccessAlert] = []
+    processor = SiteAnalyticsProcessor(
+        publisher=RecordingPublisher(),  # type: ignore[arg-type]
+        points=ListSink(),
+        recorder=InsightsRecorder(),
+        load_setup=site_setup,
+        load_identities=lambda site_id: {},
+        on_alert=lambda site_id, alert: alerts.append(alert),
+    )
+    runtime = CameraRuntime(
+        camera_id=camera.pk, site_id=site.pk, device_id=None, window=SequenceWindow(reorder_window=256)
+    )
+    async_to_sync(processor.prepare)(runtime)
+    window = TimeWindow(max_past_us=10**15, max_future_us=10**15)
+    t0_us = 1_780_000_000_000_000
+    for k in range(30):  # 3 s at 10 fps, standing at (12, 2)
+        message = track_pb2.TrackFrame(
+            camera_id=camera.pk, sequence=k + 1, capture_time_us=t0_us + k * 100_000
+        )
+        message.local_id_deltas.append(1)
+        for column, value in (("bbox_x_px", 10), ("bbox_y_px", 10), ("bbox_w_px", 20), ("bbox_h_px", 50)):
+            getattr(message, column).append(value)
+        message.floor_x_cm.append(1200)
+        message.floor_y_cm.append(200)
+        message.score_permille.append(900)
+        message.state.append(track_pb2.TRACK_STATE_CONFIRMED)
+        processor.process(runtime, decode_frame(message, now_us=message.capture_time_us, window=window))
+    assert processor.errors == 0
+    assert (alerts[0].phase, alerts[0].zone_id) == (IncidentPhase.OPENED, zone.pk)
+    assert IncidentPhase.CLOSED not in {a.phase for a in alerts}
+    return processor, alerts, zone
+
+
+def test_incidents_still_open_at_the_end_of_the_stream_are_closed_by_the_flush() -> None:
+    """The server stops while a visitor stands in the stock room: the flush closes their incident (else the row
+    would stay ongoing until the next start's sweep of stale incidents)."""
+    processor, alerts, _ = _visitor_standing_in_the_stock_room()
+    processor.flush()
+    assert alerts[-1].phase is IncidentPhase.CLOSED
+    assert alerts[-1].opened_us == alerts[0].opened_us
+
+
+def test_incidents_open_when_the_zones_change_are_closed_with_the_old_analytics() -> None:
+    processor, alerts, zone = _visitor_standing_in_the_stock_room()
+    zone.warning_distance_m = 2.0
+    zone.save()
+    async_to_sync(processor.refresh)()  # the analytics restart with the new zones
+    assert alerts[-1].phase is IncidentPhase.CLOSED
+    assert alerts[-1].opened_us == alerts[0].opened_us

@@ -153,3 +153,28 @@ def test_an_unreachable_redis_never_blocks_the_publisher_and_readers_get_a_clear
         assert down.stats.write_errors >= 1
     finally:
         down.close()
+
+
+def test_an_undecodable_member_is_skipped_not_a_failure_of_every_reader(prefix: str) -> None:
+    """Adversarial review: a member another version (or a stray client) wrote made `latest` and `at` raise, so
+    the occupancy and badge endpoints answered 500 for the site until it aged out (34 s)."""
+    writer, reader = _pair(prefix)
+    try:
+        writer.publish(snap(10 * S, {1: (1.0, 1.0)}))
+        assert writer.flush()
+        raw = redis.Redis.from_url(os.environ["REDIS_URL"])
+        raw.zadd(
+            f"{prefix}:site:1:snapshots",
+            {b'{"s": 1, "t": "later", "v": 2}': 11 * S, b"\xff not json": 12 * S},
+        )
+        raw.close()
+        latest = reader.latest(1)
+        assert latest is not None
+        assert latest.time_us == 10 * S
+        near = reader.at(1, 11 * S, tolerance_us=2 * S)
+        assert near is not None
+        assert near.time_us == 10 * S
+        assert reader.stats.undecodable >= 2
+    finally:
+        writer.close()
+        reader.close()

@@ -87,7 +87,8 @@ def test_invalid_polygons_are_rejected(vertices: Any) -> None:
         ({"grid": FloorGrid(0, 0, 10_000, 10_000, 0.01)}, "invalid_grid"),
         ({"distancing_distance_m": 0.0}, "invalid_threshold"),
         ({"distancing_min_duration_s": -1.0}, "invalid_threshold"),
-        ({"alert_cooldown_s": float("nan")}, "invalid_threshold"),
+        ({"alert_close_after_s": float("nan")}, "invalid_threshold"),
+        ({"alert_update_interval_s": 0.0}, "invalid_threshold"),
         ({"heat_bucket_s": 0}, "invalid_threshold"),
     ],
 )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -9,13 +11,16 @@ import pytest
 
 from server.analytics import (
     VISITOR,
+    AccessAlert,
     AlertKind,
     AnalyticsConfigError,
     AnalyticsUpdate,
+    IncidentPhase,
     PersonIdentity,
     SiteAnalytics,
     alert_message,
 )
+from server.fusion import FusedFrame
 from tests.unit.analytics.helpers import ZONE_A, ZONE_B, ZONE_R, frame, site_config, us
 
 Track = Mapping[float, Mapping[int, tuple[float, float]]]
@@ -277,7 +282,8 @@ def test_access_alerts_by_level_and_permission(
 ) -> None:
     analytics = SiteAnalytics(site_config())
     updates = play(analytics, walk(4, APPROACH), identities={4: identity})
-    alerts = [a for u in updates for a in u.alerts]
+    alerts = [a for u in updates for a in u.alerts if a.phase is not IncidentPhase.UPDATED]
+    assert [a.phase for a in alerts] == [IncidentPhase.OPENED, IncidentPhase.ESCALATED][: len(alerts)]
     assert [(a.kind.value, (a.time_us - us(0.0)) / 1e6, a.message) for a in alerts] == expected
     for alert in alerts:
         assert (alert.global_id, alert.zone_id, alert.zone_name, alert.required_level) == (
@@ -292,16 +298,168 @@ def test_access_alerts_by_level_and_permission(
         assert alerts[0].distance_m == pytest.approx(0.5)
 
 
-@pytest.mark.parametrize(
-    ("cooldown_s", "expected_s"), [(60.0, [0.0]), (2.0, [0.0, 2.0, 5.0]), (2.5, [0.0, 5.0])]
-)
-def test_alarms_are_deduplicated_with_a_cool_down(cooldown_s: float, expected_s: list[float]) -> None:
-    analytics = SiteAnalytics(site_config(alert_cooldown_s=cooldown_s, alarm_appeared_inside_after_s=0.0))
+def events(updates: Sequence[AnalyticsUpdate]) -> list[AccessAlert]:
+    return [a for u in updates for a in u.alerts]
+
+
+def test_a_person_standing_in_a_restricted_zone_for_30_s_is_one_incident() -> None:
+    """Walk up (warning), in (the same incident escalates), stand 30 s at 10 Hz (updated once a second), walk
+    away (closed 5 s after the last frame in the band), come back: a second incident."""
+    analytics = SiteAnalytics(site_config())
+    track = walk(4, APPROACH)  # 19.5 m at 1.0 s is in the 1 m band, 21 m at 1.5 s is inside
+    track.update(walk(4, [(round(2.0 + 0.1 * k, 1), 22.0, 2.0) for k in range(300)]))  # inside to 31.9 s
+    track.update(walk(4, [(32.0, 19.5, 2.0)] + [(round(32.5 + 0.5 * k, 1), 15.0, 2.0) for k in range(20)]))
+    track.update(walk(4, [(45.0, 21.0, 2.0), (45.5, 22.0, 2.0)]))  # back in: 13 s after leaving the band
+    alerts = events(play(analytics, track))
+    phases = [a.phase for a in alerts]
+    assert phases.count(IncidentPhase.OPENED) == 2
+    assert phases.count(IncidentPhase.ESCALATED) == 1
+    assert phases.count(IncidentPhase.CLOSED) == 1
+    first = [a for a in alerts if a.opened_us == us(1.0)]
+    assert first[0].phase is IncidentPhase.OPENED
+    assert first[0].kind is AlertKind.WARNING
+    assert first[1].phase is IncidentPhase.ESCALATED
+    assert (first[1].kind, first[1].alarm_us, first[1].distance_m) == (AlertKind.ALARM, us(1.5), 0.0)
+    updated = [a for a in first if a.phase is IncidentPhase.UPDATED]
+    assert 30 <= len(updated) <= 32  # once a second while it lasts, not once a frame
+    assert all(b.time_us - a.time_us >= 1_000_000 for a, b in itertools.pairwise(updated))
+    assert all(a.kind is AlertKind.ALARM for a in updated)  # never back to a warning
+    closed = first[-1]
+    assert closed.phase is IncidentPhase.CLOSED
+    assert closed.closed_us == us(32.0)  # the last frame in the warning band
+    assert closed.time_us == us(37.0)
+    assert {(a.global_id, a.zone_id) for a in alerts} == {(4, ZONE_R)}
+    second = [a for a in alerts if a.opened_us != us(1.0)]
+    assert [(a.phase, a.opened_us, a.kind) for a in second] == [
+        (IncidentPhase.OPENED, us(45.0), AlertKind.ALARM)
+    ]
+
+
+@pytest.mark.parametrize(("close_after_s", "opened_s"), [(5.0, [0.0]), (1.5, [0.0]), (0.5, [0.0, 2.0, 5.0])])
+def test_a_short_absence_stays_in_the_incident(close_after_s: float, opened_s: list[float]) -> None:
+    analytics = SiteAnalytics(
+        site_config(alert_close_after_s=close_after_s, alarm_appeared_inside_after_s=0.0)
+    )
     path = [(0.0, 22.0, 2.0), (1.0, 15.0, 2.0), (2.0, 22.0, 2.0), (3.0, 22.0, 2.0)]  # in, out, in again
     path += [(4.0, 15.0, 2.0), (5.0, 22.0, 2.0)]
-    updates = play(analytics, walk(1, path))
-    times = [(a.time_us - us(0.0)) / 1e6 for u in updates for a in u.alerts if a.kind is AlertKind.ALARM]
-    assert times == expected_s
+    alerts = events(play(analytics, walk(1, path)))
+    opened = [(a.opened_us - us(0.0)) / 1e6 for a in alerts if a.phase is IncidentPhase.OPENED]
+    assert opened == opened_s
+    closed = [a for a in alerts if a.phase is IncidentPhase.CLOSED]
+    assert len(closed) == len(opened_s) - 1
+
+
+def test_an_incident_carries_the_position_and_every_camera_that_saw_it() -> None:
+    analytics = SiteAnalytics(site_config(alarm_appeared_inside_after_s=0.0))
+
+    def seen_by(t_s: float, x_m: float, mask: list[bool]) -> FusedFrame:
+        return dataclasses.replace(
+            frame(t_s, {5: (x_m, 2.5)}),
+            source_mask=np.array([mask], dtype=np.bool_),
+            camera_ids=np.array([11, 12, 13], dtype=np.int64),
+        )
+
+    first = analytics.update(seen_by(0.0, 21.0, [True, False, False]), {})
+    analytics.update(seen_by(0.5, 21.5, [False, True, False]), {})
+    later = analytics.update(seen_by(1.0, 22.0, [False, True, False]), {})
+    (opened,) = first.alerts
+    assert (opened.x_m, opened.y_m, opened.camera_ids) == (21.0, 2.5, (11,))
+    (updated,) = later.alerts
+    assert updated.phase is IncidentPhase.UPDATED
+    assert (updated.x_m, updated.y_m, updated.camera_ids) == (22.0, 2.5, (11, 12))
+    # Left the floor: held 5 s for the fusion to find them again, then closed at the last frame they were there.
+    assert analytics.update(frame(1.2, {}), {}).alerts == []
+    (closed,) = analytics.update(frame(6.0, {}), {}).alerts
+    assert (closed.phase, closed.closed_us, closed.time_us) == (IncidentPhase.CLOSED, us(1.0), us(6.0))
+
+
+def test_a_person_found_again_under_a_new_id_continues_the_incident() -> None:
+    """Person 5 is lost inside the zone; 0.5 s later a new id appears 0.6 m away: the same incident (now of
+    person 8), not a second one. Person 3, already on the floor, walking in nearby, has their own incident, as
+    has a new id far away or found too late."""
+    analytics = SiteAnalytics(site_config(alarm_appeared_inside_after_s=0.0))
+    alerts = events(
+        play(
+            analytics,
+            {
+                0.0: {5: (21.0, 2.0), 3: (15.0, 2.0)},
+                0.5: {5: (21.5, 2.0), 3: (15.0, 2.0)},
+                1.0: {8: (22.0, 2.3), 3: (15.0, 2.0)},  # 5 lost at 0.5 s, 8 first seen
+                1.5: {8: (22.5, 2.3), 3: (21.2, 2.0)},  # 3 walks in near where 5 was
+            },
+        )
+    )
+    opened = [(a.global_id, a.opened_us) for a in alerts if a.phase is IncidentPhase.OPENED]
+    assert opened == [(5, us(0.0)), (3, us(1.5))]
+    (continued,) = [a for a in alerts if a.global_id == 8]
+    assert (continued.phase, continued.first_global_id, continued.opened_us) == (
+        IncidentPhase.UPDATED,
+        5,
+        us(0.0),
+    )
+    assert (continued.x_m, continued.y_m) == (22.0, 2.3)
+
+    for later_s, position in ((1.0, (23.5, 3.5)), (6.0, (21.6, 2.0))):  # too far; too late (closed at 5.5 s)
+        analytics = SiteAnalytics(site_config(alarm_appeared_inside_after_s=0.0))
+        track = {0.0: {5: (21.0, 2.0)}, 0.5: {5: (21.5, 2.0)}, 0.7: {}, later_s: {8: position}}
+        alerts = events(play(analytics, track))
+        assert [a.global_id for a in alerts if a.phase is IncidentPhase.OPENED] == [5, 8]
+
+    analytics = SiteAnalytics(site_config(alarm_appeared_inside_after_s=0.0, alert_rejoin_m=0.0))
+    alerts = events(play(analytics, {0.0: {5: (21.0, 2.0)}, 0.5: {8: (21.0, 2.0)}}))
+    assert [(a.phase, a.global_id) for a in alerts] == [
+        (IncidentPhase.OPENED, 5),
+        (IncidentPhase.OPENED, 8),
+        (IncidentPhase.CLOSED, 5),  # rejoining off: closed as soon as they left
+    ]
+
+
+def test_the_name_is_kept_for_the_whole_incident_and_a_changed_binding_makes_it_uncertain() -> None:
+    analytics = SiteAnalytics(site_config(alarm_appeared_inside_after_s=0.0))
+    kim = {6: PersonIdentity(7, "Kim", 1)}
+    (opened,) = analytics.update(frame(0.0, {6: (22.0, 2.0)}), kim).alerts
+    assert (opened.employee_id, opened.employee_name, opened.identity_certain) == (7, "Kim", True)
+    assert opened.message == "An unauthorized employee (Kim) entered the secure area"
+    (unbound,) = analytics.update(frame(0.1, {6: (22.0, 2.0)}), {}).alerts  # reported at once, not in 1 s
+    assert (unbound.phase, unbound.employee_id, unbound.employee_name) == (IncidentPhase.UPDATED, 7, "Kim")
+    assert unbound.identity_certain is False
+    assert unbound.message == "An unauthorized employee (Kim, identity uncertain) entered the secure area"
+    lee = {6: PersonIdentity(8, "Lee", 0)}
+    later = [a for t in (0.2, 1.5) for a in analytics.update(frame(t, {6: (22.0, 2.0)}), lee).alerts]
+    assert [(a.employee_name, a.identity_certain) for a in later] == [("Kim", False)]
+    (closed,) = analytics.flush().alerts
+    assert (closed.phase, closed.employee_name) == (IncidentPhase.CLOSED, "Kim")
+
+
+def test_a_bound_person_found_again_under_a_new_id_keeps_the_name_and_is_called_uncertain() -> None:
+    """Kim (bound to id 6) is lost in the stock room and found again as id 9, whom nobody has bound: the alarm
+    still names Kim, and says the identity is uncertain."""
+    analytics = SiteAnalytics(site_config(alarm_appeared_inside_after_s=0.0))
+    kim = {6: PersonIdentity(7, "Kim", 1)}
+    (opened,) = analytics.update(frame(0.0, {6: (22.0, 2.0)}), kim).alerts
+    assert opened.message == "An unauthorized employee (Kim) entered the secure area"
+    (found,) = analytics.update(frame(0.3, {9: (22.2, 2.0)}), kim).alerts
+    assert (found.global_id, found.first_global_id, found.employee_name) == (9, 6, "Kim")
+    assert found.identity_certain is False
+    assert found.message == "An unauthorized employee (Kim, identity uncertain) entered the secure area"
+
+
+def test_a_person_bound_during_the_incident_is_named_from_then_on() -> None:
+    analytics = SiteAnalytics(site_config(alarm_appeared_inside_after_s=0.0))
+    (opened,) = analytics.update(frame(0.0, {6: (22.0, 2.0)}), {}).alerts
+    assert opened.message == "An unauthorized visitor entered the secure area"
+    kim = {6: PersonIdentity(7, "Kim", 1)}
+    (named,) = analytics.update(frame(0.1, {6: (22.0, 2.0)}), kim).alerts
+    assert (named.phase, named.employee_name, named.identity_certain) == (IncidentPhase.UPDATED, "Kim", True)
+    assert named.message == "An unauthorized employee (Kim) entered the secure area"
+
+
+def test_an_identity_the_feed_doubts_is_called_uncertain() -> None:
+    analytics = SiteAnalytics(site_config(alarm_appeared_inside_after_s=0.0))
+    doubtful = {6: PersonIdentity(7, "Kim", 1, certain=False)}
+    (opened,) = analytics.update(frame(0.0, {6: (22.0, 2.0)}), doubtful).alerts
+    assert (opened.employee_name, opened.identity_certain) == ("Kim", False)
+    assert opened.message == "An unauthorized employee (Kim, identity uncertain) entered the secure area"
 
 
 def test_a_person_who_appears_inside_a_restricted_zone_alarms_only_once_established() -> None:
@@ -323,11 +481,46 @@ def test_a_person_who_appears_inside_a_restricted_zone_alarms_only_once_establis
     assert [(a.time_us - us(0.0)) / 1e6 for a in alarms] == [pytest.approx(0.1)]
 
 
+def test_a_person_who_appears_in_the_warning_band_warns_only_once_established() -> None:
+    """A track fragment born at the edge of a camera's view next to the zone warns only if it lasts 1.5 s; a
+    person who walked up (seen beyond the band first) warns at once."""
+    analytics = SiteAnalytics(site_config())
+    fragment = walk(1, [(round(0.1 * k, 1), 19.5, 2.0) for k in range(12)])  # 1.1 s in the band, then gone
+    assert events(play(analytics, fragment)) == []
+    analytics = SiteAnalytics(site_config())
+    lingering = walk(2, [(round(0.1 * k, 1), 19.5, 2.0) for k in range(20)])
+    opened = [a for a in events(play(analytics, lingering)) if a.phase is IncidentPhase.OPENED]
+    assert [(a.kind, a.time_us) for a in opened] == [(AlertKind.WARNING, us(1.5))]
+    analytics = SiteAnalytics(site_config())
+    walked_up = walk(3, [(0.0, 17.0, 2.0), (0.1, 19.5, 2.0)])
+    opened = [a for a in events(play(analytics, walked_up)) if a.phase is IncidentPhase.OPENED]
+    assert [(a.kind, a.time_us) for a in opened] == [(AlertKind.WARNING, us(0.1))]
+
+
+def test_a_person_whose_identity_the_fusion_doubts_raises_an_alert_that_says_so() -> None:
+    """A global id the fusion marks uncertain (born where it refused to guess between two people) alarms as
+    'identity uncertain', bound or not."""
+    analytics = SiteAnalytics(site_config(alarm_appeared_inside_after_s=0.0))
+    doubted = dataclasses.replace(
+        frame(0.0, {6: (22.0, 2.0), 9: (23.0, 3.0)}), uncertain_ids=frozenset({6, 9})
+    )
+    alerts = analytics.update(doubted, {9: PersonIdentity(7, "Kim", 1)}).alerts
+    by_person = {a.global_id: a for a in alerts}
+    assert by_person[6].identity_certain is False
+    assert by_person[6].message == "An unauthorized visitor (identity uncertain) entered the secure area"
+    assert (
+        by_person[9].message == "An unauthorized employee (Kim, identity uncertain) entered the secure area"
+    )
+
+
 def test_alert_message_wording() -> None:
     assert alert_message(AlertKind.WARNING, PersonIdentity(1, "Kim", 0)) == (
         "An unauthorized employee (Kim) approached the secure area"
     )
     assert alert_message(AlertKind.ALARM, VISITOR) == "An unauthorized visitor entered the secure area"
+    assert alert_message(AlertKind.ALARM, PersonIdentity(certain=False)) == (
+        "An unauthorized visitor (identity uncertain) entered the secure area"
+    )
 
 
 def _spiky_pair(

@@ -11,7 +11,14 @@ import numpy as np
 import pytest
 
 from edge_agent.config import AgentSettings, CameraSettings
-from edge_agent.pipeline import NullSink, Pipeline, merge_camera
+from edge_agent.pipeline import (
+    SNAPSHOT_MAX_BYTES,
+    SNAPSHOT_MAX_SIDE_PX,
+    NullSink,
+    Pipeline,
+    encode_snapshot,
+    merge_camera,
+)
 from edge_agent.types import Detections, RemoteCameraConfig, RemoteDeviceConfig, TrackFlag, Tracks
 
 pytestmark = pytest.mark.timeout(60)
@@ -98,6 +105,24 @@ def test_tracks_are_projected_and_flagged(tmp_path: Path) -> None:
     assert set(sink.last[2].flags.tolist()) == {int(TrackFlag.UNCALIBRATED)}
 
 
+def test_a_homography_of_either_sign_projects_onto_the_floor(tmp_path: Path) -> None:
+    """A homography is defined up to sign (a ceiling camera's fit can come out with w < 0 over the floor): the
+    pipeline orients it by the first frame instead of dropping every point as beyond the horizon."""
+    video = write_video(tmp_path / "v.avi")
+    settings = AgentSettings(cameras=[camera(1, video, homography_px_to_cm=[-10, 0, 0, 0, -10, 0, 0, 0, -1])])
+    sink = RecordingSink()
+    pipeline = Pipeline(settings, StubDetector(), sink)
+    pipeline.start()
+    try:
+        run_until(pipeline, lambda: sink.last_sequence(1) >= 3)
+    finally:
+        pipeline.close()
+    tracks = sink.last[1]
+    order = np.argsort(tracks.xyxy_px[:, 0])
+    assert np.allclose(tracks.floor_xy_cm[order], [[200, 600], [500, 450]], atol=1.0)
+    assert tracks.flags.tolist() == [0, 0]
+
+
 def remote(camera_id: int, **fields: object) -> RemoteCameraConfig:
     base: dict[str, object] = {
         "camera_id": camera_id,
@@ -179,3 +204,15 @@ def test_a_failing_spool_loses_frames_but_keeps_the_pipeline_running(tmp_path: P
         pipeline.close()
     assert "disk is full" in pipeline.last_error
     assert pipeline.frames_analysed >= 5
+
+
+def test_a_snapshot_stays_within_its_size_bound() -> None:
+    noise = np.random.default_rng(1).integers(0, 256, (3000, 4000, 3), dtype=np.uint8)  # JPEG's worst case
+    jpeg = encode_snapshot(noise)
+    assert jpeg is not None
+    assert len(jpeg) <= SNAPSHOT_MAX_BYTES
+    image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert image is not None
+    assert max(image.shape[:2]) <= SNAPSHOT_MAX_SIDE_PX
+    assert image.shape[1] / image.shape[0] == pytest.approx(4 / 3, rel=0.01)  # downscaled, not distorted
+    assert encode_snapshot(noise, max_bytes=100) is None  # cannot fit: nothing rather than a broken still

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from edge_agent.transport.encoder import (
     frame_message_bytes,
     heartbeat_message_bytes,
 )
+from edge_agent.transport.sink import SpoolSink
 from edge_agent.transport.spool import Spool
 from edge_agent.types import Tracks, TrackState
 from proto.retail.v1 import edge_service_pb2, track_pb2
@@ -127,6 +129,43 @@ def test_sequences_continue_across_restarts_and_frames_survive(tmp_path: Path) -
         (2, 1),
         (1, 4),
     ]
+
+
+def test_a_fresh_spool_starts_a_new_sequence_epoch_that_survives_restarts(tmp_path: Path) -> None:
+    before_us = time.time_ns() // 1000
+    first = Spool(tmp_path / "a" / "spool.sqlite3")
+    assert before_us <= first.epoch <= time.time_ns() // 1000
+    first.close()
+    assert Spool(tmp_path / "a" / "spool.sqlite3").epoch == first.epoch
+    # A wiped spool (or the fresh spool of a replacement box) is a new epoch; its sequences restart at 1.
+    (tmp_path / "a" / "spool.sqlite3").unlink()
+    wiped = Spool(tmp_path / "a" / "spool.sqlite3")
+    assert wiped.epoch > first.epoch
+    assert append(wiped, 1) == 1
+
+
+def test_a_spool_of_an_agent_before_epochs_keeps_the_legacy_epoch(tmp_path: Path) -> None:
+    path = tmp_path / "spool.sqlite3"
+    legacy = sqlite3.connect(path)
+    legacy.executescript(
+        "CREATE TABLE frames (id INTEGER PRIMARY KEY AUTOINCREMENT, camera_id INTEGER NOT NULL,"
+        " sequence INTEGER NOT NULL, payload BLOB NOT NULL, UNIQUE (camera_id, sequence));"
+        "CREATE TABLE sequences (camera_id INTEGER PRIMARY KEY, last_sequence INTEGER NOT NULL);"
+        "INSERT INTO sequences VALUES (1, 41);"
+    )
+    legacy.close()
+    spool = Spool(path)
+    assert spool.epoch == 0
+    assert append(spool, 1) == 42
+    spool.close()
+    assert Spool(path).epoch == 0
+
+
+def test_the_sink_stamps_frames_with_the_spool_epoch(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool.sqlite3")
+    SpoolSink(spool).emit(3, 1_700_000_000_000_000, make_tracks(2))
+    frame = track_pb2.TrackFrame.FromString(spool.pending(0, 1)[0].payload)
+    assert (frame.camera_id, frame.sequence, frame.sequence_epoch) == (3, 1, spool.epoch)
 
 
 def test_ack_and_reject_remove_frames(tmp_path: Path) -> None:

@@ -46,6 +46,9 @@ def test_empty_frame_is_valid():
     [
         ({"camera_id": 0}, grpc.StatusCode.INVALID_ARGUMENT, "camera_id"),
         ({"sequence": 0}, grpc.StatusCode.INVALID_ARGUMENT, "sequence"),
+        ({"sequence": 2**63}, grpc.StatusCode.INVALID_ARGUMENT, "legal range 1 .. 2^63-1"),
+        ({"sequence": 2**64 - 1}, grpc.StatusCode.INVALID_ARGUMENT, "legal range 1 .. 2^63-1"),
+        ({"sequence_epoch": 2**63}, grpc.StatusCode.INVALID_ARGUMENT, "sequence_epoch"),
         ({"capture_time_us": NOW_US - 2 * 3600 * 10**6}, grpc.StatusCode.FAILED_PRECONDITION, "clock"),
         ({"capture_time_us": NOW_US + 120 * 10**6}, grpc.StatusCode.FAILED_PRECONDITION, "window"),
         ({"bbox_w_px": [40, 0, 40]}, grpc.StatusCode.INVALID_ARGUMENT, "bbox_w_px[1] = 0"),
@@ -66,3 +69,10 @@ def test_bad_frames_are_rejected_with_a_reason(overrides, status, reason_part):
 def test_too_many_tracks():
     with pytest.raises(InvalidFrameError, match="at most 1000"):
         decode_frame(make_frame(count=1001), now_us=NOW_US, window=WINDOW)
+
+
+def test_largest_legal_sequence_and_epoch_decode():
+    decoded = decode_frame(
+        make_frame(sequence=2**63 - 1, sequence_epoch=2**63 - 1), now_us=NOW_US, window=WINDOW
+    )
+    assert (decoded.sequence, decoded.sequence_epoch) == (2**63 - 1, 2**63 - 1)

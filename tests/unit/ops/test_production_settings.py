@@ -84,6 +84,12 @@ def test_valid_environment_gives_secure_settings(
     assert tls_files["cert"] == settings.GRPC_TLS_CERT
     assert settings.GRPC_TLS_CLIENT_CA == ""
     assert settings.LOGGING["handlers"]["console"]["formatter"] == "json"
+    assert "server.config.security_headers.ContentSecurityPolicyMiddleware" in settings.MIDDLEWARE
+    assert "default-src 'self'" in settings.CONTENT_SECURITY_POLICY
+    assert "script-src 'self';" in settings.CONTENT_SECURITY_POLICY  # no inline or remote scripts
+    assert settings.REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] == [
+        "rest_framework.authentication.SessionAuthentication"
+    ]
     assert settings.LOGGING["formatters"]["json"]["()"] == "server.observability.jsonlog.JsonFormatter"
 
 

@@ -36,3 +36,6 @@ def test_every_unauthorised_entry_alarms_within_half_a_second() -> None:
     assert report.alarmed_in_time == report.unauthorised_entries, report.missed_entries
     assert report.max_alarm_latency_s <= 0.5
     assert report.authorised_alarms == 0
+    # One incident per approach or entry, escalated in place: not an alert per kind, nor one per second.
+    assert report.unauthorised_entries <= report.alarm_incidents <= report.alert_incidents
+    assert report.alert_incidents <= 2 * report.unauthorised_entries

@@ -110,3 +110,9 @@ def test_position_sampler_lets_one_frame_per_window_and_site() -> None:
     assert sampler.take("b", 400_000_000)
     with pytest.raises(ValueError, match="positive"):
         m.PositionSampler(interval_s=0)
+
+
+def test_position_sampler_does_not_sample_an_earlier_window_again() -> None:
+    sampler = m.PositionSampler(interval_s=1.0)
+    alternating = [sampler.take("a", t * 1_000_000_000) for t in (10, 11, 10, 11, 10, 12, 11)]
+    assert alternating == [True, True, False, False, False, True, False]

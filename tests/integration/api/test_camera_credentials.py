@@ -1,0 +1,152 @@
+"""Hardening item 10: a camera source's login is stored apart from the URL, write-only, never returned, audited
+or logged; only the edge box's configuration carries the full URL."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.apps import apps
+from django.contrib.auth.models import User
+from rest_framework.test import APIClient
+
+from proto.retail.v1 import track_pb2
+from server.audit.models import AuditLog
+from server.devices.models import EdgeDevice
+from server.devices.selectors import device_configuration
+from server.ingest.converters import device_config_message, heartbeat_to_health
+from server.inventory.models import Camera
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+
+SECRET = "pa:ss@w0rd/x"  # characters that must survive percent-encoding
+URL_WITH_LOGIN = "rtsp://viewer:pa%3Ass%40w0rd%2Fx@10.0.0.5:554/stream1"
+
+
+def _everything_said(caplog: pytest.LogCaptureFixture, *responses: Any) -> str:
+    audit = json.dumps(list(AuditLog.objects.values("changes", "object_repr")))
+    return " ".join([caplog.text, audit, *(r.content.decode() for r in responses)])
+
+
+def test_credentials_in_the_url_are_moved_out_and_never_returned(
+    users: dict[str, User],
+    client_for: Callable[[str], APIClient],
+    store: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    installer, staff = client_for("installer"), client_for("staff")
+    device = store["device"]
+    created = installer.post(
+        "/api/cameras",
+        {"site": store["site"].pk, "device": device.pk, "name": "door", "source_uri": URL_WITH_LOGIN},
+        format="json",
+    )
+    assert created.status_code == 201, created.content
+    body = created.json()
+    assert body["source_uri"] == "rtsp://10.0.0.5:554/stream1"
+    assert body["source_has_credentials"] is True
+    assert "source_password" not in body
+    assert "source_username" not in body
+    camera = Camera.objects.get(pk=body["id"])
+    assert (camera.source_uri, camera.source_username, camera.source_password) == (
+        "rtsp://10.0.0.5:554/stream1",
+        "viewer",
+        SECRET,
+    )
+    # The edge box gets the full URL (in its configuration message, percent-encoded).
+    configured = {c.camera_id: c.source_uri for c in device_configuration(device_id=device.pk).cameras}
+    assert configured[camera.pk] == URL_WITH_LOGIN
+    message = device_config_message(device_configuration(device_id=device.pk))
+    assert URL_WITH_LOGIN in [c.source_uri for c in message.cameras]
+
+    revision = EdgeDevice.objects.get(pk=device.pk).config_revision
+    changed = installer.patch(f"/api/cameras/{camera.pk}", {"source_password": "n3w-secret"}, format="json")
+    assert changed.status_code == 200
+    assert EdgeDevice.objects.get(pk=device.pk).config_revision > revision  # pushed to the box
+    configured = {c.camera_id: c.source_uri for c in device_configuration(device_id=device.pk).cameras}
+    assert configured[camera.pk] == "rtsp://viewer:n3w-secret@10.0.0.5:554/stream1"
+
+    reads = [
+        staff.get(f"/api/cameras/{camera.pk}"),
+        staff.get("/api/cameras"),
+        installer.get("/api/cameras"),
+        client_for("admin").get("/api/audit-log?object_type=inventory.camera"),
+        client_for("admin").get("/api/devices"),
+    ]
+    assert all(r.status_code == 200 for r in reads)
+    said = _everything_said(caplog, created, changed, *reads)
+    for secret in (SECRET, "pa%3Ass", "n3w-secret", "viewer:"):
+        assert secret not in said, secret
+    actions = list(AuditLog.objects.filter(object_id=str(camera.pk)).values_list("action", flat=True))
+    assert actions.count("set_source_credentials") == 2
+
+    cleared = installer.patch(
+        f"/api/cameras/{camera.pk}", {"source_username": "", "source_password": ""}, format="json"
+    )
+    assert cleared.json()["source_has_credentials"] is False
+    configured = {c.camera_id: c.source_uri for c in device_configuration(device_id=device.pk).cameras}
+    assert configured[camera.pk] == "rtsp://10.0.0.5:554/stream1"
+
+
+def test_migration_moves_stored_userinfo_out(store: dict[str, Any]) -> None:
+    legacy = Camera.objects.create(
+        site=store["site"], name="legacy", source_uri="rtsp://admin:hunter2@cam.local/live"
+    )
+    AuditLog.objects.create(
+        action="update",
+        object_type="inventory.camera",
+        object_id=str(legacy.pk),
+        changes={"source_uri": ["", "rtsp://admin:hunter2@cam.local/live"]},
+    )
+    migration = importlib.import_module("server.inventory.migrations.0003_camera_source_credentials")
+    migration.move_userinfo_out_of_source_uris(apps, None)
+    legacy.refresh_from_db()
+    assert (legacy.source_uri, legacy.source_username, legacy.source_password) == (
+        "rtsp://cam.local/live",
+        "admin",
+        "hunter2",
+    )
+    assert "hunter2" not in json.dumps(list(AuditLog.objects.values_list("changes", flat=True)))
+    assert store["camera"].source_uri == Camera.objects.get(pk=store["camera"].pk).source_uri
+
+
+def test_a_login_in_an_edge_error_is_not_stored() -> None:
+    heartbeat = track_pb2.Heartbeat(
+        cameras=[
+            track_pb2.CameraHealth(
+                camera_id=1, last_error="stream rtsp://viewer:s3cret@10.0.0.5/live stopped delivering frames"
+            )
+        ]
+    )
+    error = heartbeat_to_health(heartbeat, camera_ids=frozenset({1})).health["cameras"][0]["last_error"]
+    assert error == "stream rtsp://***@10.0.0.5/live stopped delivering frames"
+
+
+@pytest.mark.parametrize(
+    ("last_error", "secret"),
+    [
+        # A raw "@" in the password (a source typed into an older agent's own configuration).
+        ("opening rtsp://viewer:p@ss@10.0.0.5/live failed", "ss@10.0.0.5"),
+        # An older agent that cut its message at 512 bytes within the login.
+        ("x" * 490 + " rtsp://viewer:s3cretpassword@10.0.0.5/live", "s3cret"),
+        # The server's own cut, for an agent that sent more.
+        ("y" * 490 + " rtsp://viewer:s3cretpassword@10.0.0.5/live stopped delivering frames", "s3cret"),
+    ],
+    ids=["raw-at-in-password", "cut-by-the-agent", "cut-by-the-server"],
+)
+def test_no_part_of_a_login_in_an_edge_error_is_stored(last_error: str, secret: str) -> None:
+    heartbeat = track_pb2.Heartbeat(
+        cameras=[track_pb2.CameraHealth(camera_id=1, last_error=last_error[:512])]
+    )
+    if len(last_error) > 512:  # as an agent that does not cut would send it
+        heartbeat.cameras[0].last_error = last_error
+    error = heartbeat_to_health(heartbeat, camera_ids=frozenset({1})).health["cameras"][0]["last_error"]
+    assert secret not in error
+    assert "s3cr" not in error
+    assert "rtsp://***@" in error
+    assert len(error) <= 512
