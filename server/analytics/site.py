@@ -60,7 +60,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -760,6 +760,9 @@ class SiteAnalytics:
             gid = gid_list[i]
             zone = self._zones[int(self._restricted[r])]
             identity = identities.get(gid, VISITOR)
+            if identity.certain and gid in frame.uncertain_ids:
+                # The fusion doubts who this is (a refused ambiguous re-acquisition): the alert says so.
+                identity = replace(identity, certain=False)
             kind = AlertKind.ALARM if alarm[i, r] else AlertKind.WARNING
             x_m, y_m = float(xy[i, 0]), float(xy[i, 1])
             distance_m = 0.0 if inside_restricted[i, r] else float(distance[i, r])

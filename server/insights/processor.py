@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from asgiref.sync import sync_to_async
 
+from server.analytics.geometry import entrance_boxes_m
 from server.analytics.site import SiteAnalytics
 from server.analytics.types import (
     AccessAlert,
@@ -144,6 +145,13 @@ class SiteAnalyticsProcessor:
                 site_id=setup.site_id,
                 first_global_id=setup.first_person_id,
                 arrival_jitter_us=self._arrival_jitter_us,
+                entry_regions_m=entrance_boxes_m(
+                    [
+                        zone.polygon_m
+                        for zone in setup.analytics.zones
+                        if zone.kind is AnalyticsZoneKind.ENTRANCE
+                    ]
+                ),
             )
         )
         state = _SiteState(setup=setup, fusion=fusion, analytics=SiteAnalytics(setup.analytics))

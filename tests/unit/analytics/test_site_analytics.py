@@ -531,6 +531,22 @@ def test_a_person_who_appears_in_the_warning_band_warns_only_once_established() 
     assert [(a.kind, a.time_us) for a in opened] == [(AlertKind.WARNING, us(0.1))]
 
 
+def test_a_person_whose_identity_the_fusion_doubts_raises_an_alert_that_says_so() -> None:
+    """A global id the fusion marks uncertain (born where it refused to guess between two people) alarms as
+    'identity uncertain', bound or not."""
+    analytics = SiteAnalytics(site_config(alarm_appeared_inside_after_s=0.0))
+    doubted = dataclasses.replace(
+        frame(0.0, {6: (22.0, 2.0), 9: (23.0, 3.0)}), uncertain_ids=frozenset({6, 9})
+    )
+    alerts = analytics.update(doubted, {9: PersonIdentity(7, "Kim", 1)}).alerts
+    by_person = {a.global_id: a for a in alerts}
+    assert by_person[6].identity_certain is False
+    assert by_person[6].message == "An unauthorized visitor (identity uncertain) entered the secure area"
+    assert (
+        by_person[9].message == "An unauthorized employee (Kim, identity uncertain) entered the secure area"
+    )
+
+
 def test_alert_message_wording() -> None:
     assert alert_message(AlertKind.WARNING, PersonIdentity(1, "Kim", 0)) == (
         "An unauthorized employee (Kim) approached the secure area"
