@@ -17,8 +17,8 @@ from rest_framework.views import APIView
 
 from server import runtime
 from server.accounts.roles import can_see_identities
-from server.api.errors import ApplicationError
 from server.api.pagination import LimitOffsetPagination
+from server.errors import ApplicationError
 from server.insights import selectors
 from server.inventory.models import Site
 from server.livestate import LiveStateUnavailableError
