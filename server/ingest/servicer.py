@@ -291,8 +291,12 @@ class EdgeServicer:
         for task in others:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        with contextlib.suppress(Exception):
+        try:
             await self._pipeline.flush()
+        except Exception:  # the states stay dirty: a later flush (another stream's, the shutdown's) retries
+            logger.exception(
+                "final flush of device %d's stream failed; its last acks are withheld", device_id
+            )
         if state.closing is not None and state.closing.code == grpc.StatusCode.UNAUTHENTICATED:
             edge_health.EDGE_HEALTH.forget(device_id)
         reason = f" ({state.closing.code.name}: {state.closing.details})" if state.closing else ""
