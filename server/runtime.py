@@ -1,6 +1,8 @@
 """The in-process runtime of a server process: the time-series writer, the live publisher, the ingest pipeline with
-the per-site fusion + analytics, and the gRPC servicer, built from Django settings. One instance per process
-(`current()`), created by `server.cli`.
+the per-site fusion + analytics, and the gRPC servicer, built from Django settings and wired together. One instance
+per process, created by `server.cli`; it registers its parts with those that report on them (the health checks,
+the analytics API's time-series reader) and takes them back when it closes. Wiring only: the adapters it plugs in
+live in their apps.
 """
 
 from __future__ import annotations
@@ -9,17 +11,18 @@ import asyncio
 import contextlib
 import contextvars
 import logging
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
-from server.analytics.types import PersonIdentity
+from server.health import checks as health_checks
 from server.ingest.live import CameraTracksLive
 from server.ingest.pipeline import IngestPipeline
 from server.ingest.servicer import EdgeServicer, StreamSettings
 from server.ingest.validation import TimeWindow
+from server.insights import apis as insights_apis
 from server.insights.processor import SiteAnalyticsProcessor
 from server.insights.recorder import InsightsRecorder
 from server.livestate import LiveState, live_state
@@ -28,8 +31,7 @@ from server.people.signals import identities_changed
 from server.realtime.events import health_event
 from server.realtime.groups import site_health_group
 from server.realtime.publisher import LivePublisher
-from server.timeseries.measurements import edge_health_point
-from server.timeseries.types import Point
+from server.timeseries.measurements import edge_health_points
 
 if TYPE_CHECKING:
     from server.alerts.incidents import IncidentRecorder
@@ -53,6 +55,17 @@ class Runtime:
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     on_identities_changed: Callable[..., None] | None = None
     stop_listening: Callable[[], None] | None = None
+
+    def ingest_status(self) -> health_checks.IngestStatus | None:
+        """The gRPC ingest for the health check; None until `server.cli` has it listening (`grpc_port`)."""
+        if self.grpc_port == 0:
+            return None
+        return health_checks.IngestStatus(
+            port=self.grpc_port,
+            pipeline=self.pipeline,
+            open_streams=self.servicer.open_streams,
+            push_failures=self.publisher.stats.failures,
+        )
 
     def start_background(self) -> None:
         loop = asyncio.get_running_loop()
@@ -90,64 +103,16 @@ class Runtime:
         except Exception:
             logger.exception("final write of alert incidents failed")
         await asyncio.to_thread(self.live.flush)
+        health_checks.unregister()
+        insights_apis.use_timeseries(None)
         self.writer.stop()
         self.backend.close()
 
 
-_current: Runtime | None = None
-
-
-def current() -> Runtime | None:
-    return _current
-
-
-def _load_identities(site_id: int) -> Mapping[int, PersonIdentity]:
-    from server.people.selectors import identities_for_site
-
-    return {
-        person_id: PersonIdentity(
-            employee_id=identity["employee_id"],
-            display_name=identity["name"],
-            level=identity["level_rank"],
-            permitted_zone_ids=identity["permitted_zone_ids"],
-        )
-        for person_id, identity in identities_for_site(site_id).items()
-    }
-
-
-def _edge_health_points(device_id: int, health: Mapping[str, Any]) -> list[Point]:
-    """A heartbeat as edge_health points: one per camera, and the device's spool depth."""
-    time_ns = int(health["sent_time_us"]) * 1000
-    cameras = health.get("cameras", [])
-    return [
-        edge_health_point(
-            device_id=device_id,
-            time_ns=time_ns,
-            fps=0.0,
-            inference_us=0,
-            dropped_frames=sum(int(c["dropped_frames_total"]) for c in cameras),
-            spool_depth=int(health["spool_depth_frames"]),
-        ),
-        *(
-            edge_health_point(
-                device_id=device_id,
-                camera_id=c["camera_id"],
-                time_ns=time_ns,
-                fps=float(c["analysed_fps"]),
-                inference_us=round(float(c["inference_ms"]) * 1000),
-                dropped_frames=int(c["dropped_frames_total"]),
-                spool_depth=int(health["spool_depth_frames"]),
-            )
-            for c in cameras
-        ),
-    ]
-
-
 def build_runtime() -> Runtime:
     """Create the process runtime (call from within the running event loop)."""
-    global _current
     from server.alerts.incidents import IncidentRecorder
-    from server.insights.selectors import site_setup
+    from server.insights.selectors import site_identities, site_setup
     from server.timeseries.factory import timeseries_from_settings
 
     backend, writer = timeseries_from_settings()
@@ -169,7 +134,7 @@ def build_runtime() -> Runtime:
         points=writer,
         recorder=recorder,
         load_setup=site_setup,
-        load_identities=_load_identities,
+        load_identities=site_identities,
         on_alert=incidents,
         live_state=live,
         live_state_hz=settings.LIVE_PUSH_HZ,
@@ -193,7 +158,7 @@ def build_runtime() -> Runtime:
     def on_health(identity: Any, health: dict[str, Any]) -> None:
         event = health_event(site_id=identity.site_id, device_id=identity.device_id, health=health)
         spawn(publisher.send_now(site_health_group(identity.site_id), event))
-        writer.write(_edge_health_points(identity.device_id, health))
+        writer.write(edge_health_points(identity.device_id, health))
 
     servicer = EdgeServicer(
         pipeline=pipeline,
@@ -232,7 +197,7 @@ def build_runtime() -> Runtime:
     # Changes made in other processes (a badge read by a web process) reach this one's fusion through the live
     # state (Redis pub/sub); the periodic refresh still covers announcements lost while Redis was away.
     stop_listening = live.listen_identities_changed(reload_identities)
-    _current = Runtime(
+    runtime = Runtime(
         on_identities_changed=on_identities_changed,
         writer=writer,
         backend=backend,
@@ -245,4 +210,7 @@ def build_runtime() -> Runtime:
         live=live,
         stop_listening=stop_listening,
     )
-    return _current
+    health_checks.register_timeseries(writer=writer, backend=backend)
+    health_checks.register_ingest(runtime.ingest_status)
+    insights_apis.use_timeseries(backend)
+    return runtime

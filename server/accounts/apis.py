@@ -22,7 +22,7 @@ from rest_framework.views import APIView
 from server.accounts import services, throttle
 from server.accounts.roles import user_roles
 from server.accounts.serializers import CsrfSerializer, LoginSerializer, MeSerializer, UserSerializer
-from server.api.errors import ApplicationError
+from server.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
 

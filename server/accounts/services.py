@@ -13,8 +13,8 @@ from django.db import transaction
 
 from server.accounts import throttle
 from server.accounts.roles import ADMIN, ROLES, user_roles
-from server.api.errors import ConflictError, FieldError
 from server.audit.services import Actor, audit_record, audited_create, audited_delete, audited_update
+from server.errors import ConflictError, FieldError
 
 
 def _check_password(password: str, user: Any) -> None:

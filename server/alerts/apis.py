@@ -17,7 +17,7 @@ from server.alerts import selectors, services
 from server.alerts.filters import AlertFilter
 from server.alerts.models import Alert
 from server.alerts.push import push_alert_changed, push_alerts_acknowledged, push_siren_changed
-from server.api.errors import FieldError
+from server.errors import FieldError
 from server.inventory.models import Site
 
 

@@ -20,8 +20,8 @@ from django.utils import timezone
 
 from server.alerts.models import Alert, AlertKind, AlertState, SirenState
 from server.alerts.selectors import alert_to_dict, siren_to_dict
-from server.api.errors import ConflictError
 from server.audit.services import Actor, audit_record, audit_record_many
+from server.errors import ConflictError
 from server.inventory.models import Zone
 from server.people.models import Employee
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from server.coded_errors import CodedError
+from server.errors import CodedError
 
 
 class AnalyticsError(CodedError):

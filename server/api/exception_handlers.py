@@ -1,5 +1,8 @@
 """One DRF exception handler: every error body is `{"message", "code", "extra"}`; field errors go in
-`extra["fields"]` as `{field: [message, ...]}`."""
+`extra["fields"]` as `{field: [message, ...]}`. The server's errors meant for the caller
+(`server.errors.ApplicationError` and its subclasses) carry that body and their status; Django's and DRF's
+exceptions are translated to it. Any other exception (an internal `server.errors.Error` included) ends as the
+API's generic, logged 500."""
 
 from __future__ import annotations
 
@@ -15,9 +18,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler
 
-from server.api.errors import ApplicationError
-from server.devices.services import DeviceError
-from server.inventory.geometry import GeometryError
+from server import errors
 
 logger = logging.getLogger(__name__)
 
@@ -46,15 +47,8 @@ def _body(message: str, code: str, extra: dict[str, Any] | None = None) -> dict[
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    if isinstance(exc, ApplicationError):
+    if isinstance(exc, errors.ApplicationError):
         return Response(_body(exc.message, exc.code, exc.extra), status=exc.status_code)
-    if isinstance(exc, GeometryError):
-        return Response(
-            _body(exc.message, "invalid_geometry", {"fields": {exc.field: [exc.message]}}),
-            status=status.HTTP_400_BAD_REQUEST,
-        )
-    if isinstance(exc, DeviceError):
-        return Response(_body(str(exc), exc.code), status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(as_serializer_error(exc))
     elif isinstance(exc, Http404 | ObjectDoesNotExist):

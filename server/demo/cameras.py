@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from server.inventory.geometry import homography_from_points
+from server.analytics.floor_geometry import homography_from_points
 
 FRAME_WIDTH_PX = 1280
 FRAME_HEIGHT_PX = 720

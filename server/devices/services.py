@@ -20,6 +20,7 @@ from django.utils import timezone
 from server.audit.services import Actor, audit_record, audited_create, audited_delete, audited_update
 from server.devices.models import EdgeDevice
 from server.devices.signals import device_credentials_revoked
+from server.errors import ApplicationError
 from server.inventory.models import Camera, Site
 
 logger = logging.getLogger(__name__)
@@ -28,8 +29,8 @@ DEFAULT_TOKEN_LIFETIME = timedelta(hours=24)
 MAX_TOKEN_LIFETIME = timedelta(days=30)
 
 
-class DeviceError(Exception):
-    """Base of the typed errors of this module; `code` is stable for API clients."""
+class DeviceError(ApplicationError):
+    """Base of the typed errors of this module (400 in the API); `code` is stable for API clients."""
 
     code = "device_error"
 

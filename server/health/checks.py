@@ -1,14 +1,56 @@
-"""Dependency checks for the health endpoint. Each returns {"ok": bool, "detail": str, ...}; none raises."""
+"""Dependency checks for the health endpoint. Each returns {"ok": bool, "detail": str, ...}; none raises.
+
+The parts only some processes run (the time-series writer, the gRPC ingest) are given to the checks by
+registration (`register_timeseries`, `register_ingest`: the process runtime does, `unregister` when it stops);
+a process that registered nothing reports them as not running here.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.db import connection
 
-from server import runtime
+
+@dataclass(frozen=True, slots=True)
+class IngestStatus:
+    """The gRPC ingest of this process as the health check sees it."""
+
+    port: int
+    pipeline: Any  # server.ingest.pipeline.IngestPipeline: .stats, .state_save_problem()
+    open_streams: int
+    push_failures: int
+
+
+@dataclass(frozen=True, slots=True)
+class _TimeSeries:
+    writer: Any  # server.timeseries.writer.BatchingWriter: .stats()
+    backend: Any  # a server.timeseries.base.TimeSeriesBackend: .ping()
+
+
+_timeseries: _TimeSeries | None = None
+_ingest: Callable[[], IngestStatus | None] | None = None
+
+
+def register_timeseries(*, writer: Any, backend: Any) -> None:
+    """This process writes time series through `writer` into `backend`."""
+    global _timeseries
+    _timeseries = _TimeSeries(writer=writer, backend=backend)
+
+
+def register_ingest(status: Callable[[], IngestStatus | None]) -> None:
+    """`status()` tells the ingest's state now; None while it is not serving."""
+    global _ingest
+    _ingest = status
+
+
+def unregister() -> None:
+    global _timeseries, _ingest
+    _timeseries, _ingest = None, None
 
 
 def _timed(check_ok: bool, detail: str, started: float, **extra: Any) -> dict[str, Any]:
@@ -50,7 +92,7 @@ def check_redis() -> dict[str, Any]:
 
 def check_timeseries() -> dict[str, Any]:
     started = time.perf_counter()
-    current = runtime.current()
+    current = _timeseries
     if current is None:
         return _timed(False, "time-series writer not running in this process", started)
     stats = current.writer.stats()
@@ -102,8 +144,8 @@ def check_analytics() -> dict[str, Any]:
 
 def check_ingest() -> dict[str, Any]:
     started = time.perf_counter()
-    current = runtime.current()
-    if current is None or current.grpc_port == 0:
+    current = _ingest() if _ingest is not None else None
+    if current is None:
         return _timed(True, "gRPC ingest not running in this process", started, running=False)
     ingest = current.pipeline.stats
     problem = current.pipeline.state_save_problem()
@@ -112,11 +154,11 @@ def check_ingest() -> dict[str, Any]:
         "serving" if problem is None else problem,
         started,
         running=True,
-        port=current.grpc_port,
-        open_streams=current.servicer.open_streams,
+        port=current.port,
+        open_streams=current.open_streams,
         frames_accepted=ingest.frames_accepted,
         frames_rejected=ingest.frames_rejected,
         frames_duplicate=ingest.frames_duplicate,
-        push_failures=current.publisher.stats.failures,
+        push_failures=current.push_failures,
         state_save_failures=ingest.state_save_failures,
     )

@@ -39,7 +39,7 @@ from server.ingest.converters import device_config_message, heartbeat_to_health
 from server.ingest.pipeline import IngestPipeline
 from server.ingest.sequencing import Admission
 from server.ingest.stream_io import END_DRAIN_MAX_S, Close, Inbound, Outbox
-from server.ingest.validation import InvalidFrameError, TimeWindow, decode_frame
+from server.ingest.validation import InvalidFrameError, Rejection, TimeWindow, decode_frame
 from server.observability import edge_health, metrics
 
 logger = logging.getLogger(__name__)
@@ -291,8 +291,12 @@ class EdgeServicer:
         for task in others:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        with contextlib.suppress(Exception):
+        try:
             await self._pipeline.flush()
+        except Exception:  # the states stay dirty: a later flush (another stream's, the shutdown's) retries
+            logger.exception(
+                "final flush of device %d's stream failed; its last acks are withheld", device_id
+            )
         if state.closing is not None and state.closing.code == grpc.StatusCode.UNAUTHENTICATED:
             edge_health.EDGE_HEALTH.forget(device_id)
         reason = f" ({state.closing.code.name}: {state.closing.details})" if state.closing else ""
@@ -349,8 +353,8 @@ class EdgeServicer:
         try:
             message.ParseFromString(raw)
         except DecodeError as err:
-            self._pipeline.reject(None, 0, "malformed")
-            return _rejection(0, 0, grpc.StatusCode.INVALID_ARGUMENT, f"malformed EdgeMessage: {err}")
+            self._pipeline.reject(None, 0, Rejection.MALFORMED)
+            return _rejection(0, 0, Rejection.MALFORMED, f"malformed EdgeMessage: {err}")
         kind = message.WhichOneof("payload")
         if kind == "frame":
             return await self._handle_frame(message.frame, len(raw), state)
@@ -358,8 +362,8 @@ class EdgeServicer:
             return await self._handle_heartbeat(message.heartbeat, len(raw), state)
         if kind == "snapshot":
             return await self._handle_snapshot(message.snapshot, state)
-        self._pipeline.reject(None, 0, "empty")
-        return _rejection(0, 0, grpc.StatusCode.INVALID_ARGUMENT, "EdgeMessage without payload")
+        self._pipeline.reject(None, 0, Rejection.EMPTY)
+        return _rejection(0, 0, Rejection.EMPTY, "EdgeMessage without payload")
 
     async def _handle_frame(
         self, frame: track_pb2.TrackFrame, size_bytes: int, state: _StreamState
@@ -368,29 +372,29 @@ class EdgeServicer:
         if camera_id not in state.identity.camera_ids:
             camera = await self._pipeline.camera(camera_id)
             if camera is None:
-                self._pipeline.reject(None, sequence, "unknown_camera")
+                self._pipeline.reject(None, sequence, Rejection.UNKNOWN_CAMERA)
                 return _rejection(
-                    camera_id, sequence, grpc.StatusCode.NOT_FOUND, f"camera {camera_id} does not exist"
+                    camera_id, sequence, Rejection.UNKNOWN_CAMERA, f"camera {camera_id} does not exist"
                 )
-            self._pipeline.reject(None, sequence, "foreign_camera")
+            self._pipeline.reject(None, sequence, Rejection.FOREIGN_CAMERA)
             return _rejection(
                 camera_id,
                 sequence,
-                grpc.StatusCode.PERMISSION_DENIED,
+                Rejection.FOREIGN_CAMERA,
                 f"camera {camera_id} is not assigned to device {state.identity.device_id}",
             )
         camera = await self._pipeline.camera(camera_id)
         if camera is None:
-            self._pipeline.reject(None, sequence, "unknown_camera")
+            self._pipeline.reject(None, sequence, Rejection.UNKNOWN_CAMERA)
             return _rejection(
-                camera_id, sequence, grpc.StatusCode.NOT_FOUND, f"camera {camera_id} was deleted"
+                camera_id, sequence, Rejection.UNKNOWN_CAMERA, f"camera {camera_id} was deleted"
             )
         if size_bytes > self._settings.max_frame_bytes:
-            self._pipeline.reject(camera, sequence, "oversized", epoch=frame.sequence_epoch)
+            self._pipeline.reject(camera, sequence, Rejection.OVERSIZED, epoch=frame.sequence_epoch)
             return _rejection(
                 camera_id,
                 sequence,
-                grpc.StatusCode.INVALID_ARGUMENT,
+                Rejection.OVERSIZED,
                 f"TrackFrame of {size_bytes} bytes exceeds the limit of {self._settings.max_frame_bytes}",
             )
         try:
@@ -398,8 +402,8 @@ class EdgeServicer:
             started = time.perf_counter()
             admission = self._pipeline.accept(camera, decoded)  # raises for a sequence the camera cannot take
         except InvalidFrameError as err:
-            self._pipeline.reject(camera, sequence, err.status.name.lower(), epoch=frame.sequence_epoch)
-            return _rejection(camera_id, sequence, err.status, err.reason)
+            self._pipeline.reject(camera, sequence, err.rejection, epoch=frame.sequence_epoch)
+            return _rejection(camera_id, sequence, err.rejection, err.message)
         if admission is Admission.DUPLICATE:
             metrics.record_frame_duplicate()
         else:
@@ -419,7 +423,7 @@ class EdgeServicer:
             return _rejection(
                 0,
                 0,
-                grpc.StatusCode.INVALID_ARGUMENT,
+                Rejection.HEARTBEAT_OVERSIZED,
                 f"Heartbeat of {size_bytes} bytes exceeds the limit of {self._settings.max_heartbeat_bytes}; "
                 "nothing of it was recorded",
             )
@@ -429,7 +433,7 @@ class EdgeServicer:
             return _rejection(
                 0,
                 0,
-                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                Rejection.HEARTBEAT_TOO_FREQUENT,
                 f"Heartbeat {now - last:.3f} s after the previous one was not recorded (at most one every "
                 f"{self._settings.min_heartbeat_interval_s:g} s)",
             )
@@ -451,7 +455,7 @@ class EdgeServicer:
         return _rejection(
             0,
             0,
-            grpc.StatusCode.INVALID_ARGUMENT,
+            Rejection.HEARTBEAT_PARTIAL,
             f"Heartbeat recorded without {len(ignored)} cameras not assigned to device {device_id}"
             + (f" ({listed})" if ignored else "")
             + (f" and {report.repeated_entries} repeated entries" if report.repeated_entries else ""),
@@ -464,20 +468,18 @@ class EdgeServicer:
             return _rejection(
                 snapshot.camera_id,
                 0,
-                grpc.StatusCode.PERMISSION_DENIED,
+                Rejection.SNAPSHOT_FOREIGN_CAMERA,
                 "snapshot of a camera of another device",
             )
         if len(snapshot.jpeg) > MAX_SNAPSHOT_BYTES:
             return _rejection(
                 snapshot.camera_id,
                 0,
-                grpc.StatusCode.INVALID_ARGUMENT,
+                Rejection.SNAPSHOT_OVERSIZED,
                 f"snapshot of {len(snapshot.jpeg)} bytes exceeds the limit of {MAX_SNAPSHOT_BYTES}",
             )
         if not snapshot.jpeg.startswith(b"\xff\xd8"):
-            return _rejection(
-                snapshot.camera_id, 0, grpc.StatusCode.INVALID_ARGUMENT, "snapshot is not a JPEG"
-            )
+            return _rejection(snapshot.camera_id, 0, Rejection.SNAPSHOT_NOT_JPEG, "snapshot is not a JPEG")
         from server.inventory.services import camera_store_snapshot
 
         await sync_to_async(camera_store_snapshot)(
@@ -588,10 +590,28 @@ async def _stop(task: asyncio.Task[None] | None) -> None:
             await task
 
 
+# The gRPC status each rejection reason is reported with (the FrameRejected's status_code).
+GRPC_STATUS: dict[Rejection, grpc.StatusCode] = {
+    Rejection.MALFORMED: grpc.StatusCode.INVALID_ARGUMENT,
+    Rejection.EMPTY: grpc.StatusCode.INVALID_ARGUMENT,
+    Rejection.INVALID_ARGUMENT: grpc.StatusCode.INVALID_ARGUMENT,
+    Rejection.OUT_OF_WINDOW: grpc.StatusCode.FAILED_PRECONDITION,
+    Rejection.OVERSIZED: grpc.StatusCode.INVALID_ARGUMENT,
+    Rejection.UNKNOWN_CAMERA: grpc.StatusCode.NOT_FOUND,
+    Rejection.FOREIGN_CAMERA: grpc.StatusCode.PERMISSION_DENIED,
+    Rejection.HEARTBEAT_OVERSIZED: grpc.StatusCode.INVALID_ARGUMENT,
+    Rejection.HEARTBEAT_TOO_FREQUENT: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    Rejection.HEARTBEAT_PARTIAL: grpc.StatusCode.INVALID_ARGUMENT,
+    Rejection.SNAPSHOT_FOREIGN_CAMERA: grpc.StatusCode.PERMISSION_DENIED,
+    Rejection.SNAPSHOT_OVERSIZED: grpc.StatusCode.INVALID_ARGUMENT,
+    Rejection.SNAPSHOT_NOT_JPEG: grpc.StatusCode.INVALID_ARGUMENT,
+}
+
+
 def _rejection(
-    camera_id: int, sequence: int, status: grpc.StatusCode, reason: str
+    camera_id: int, sequence: int, rejection: Rejection, message: str
 ) -> edge_service_pb2.FrameRejected:
-    code = status.value[0]
+    code = GRPC_STATUS[rejection].value[0]
     return edge_service_pb2.FrameRejected(
-        camera_id=camera_id, sequence=sequence, status_code=int(code), reason=reason[:1000]
+        camera_id=camera_id, sequence=sequence, status_code=int(code), reason=message[:1000]
     )

@@ -5,6 +5,7 @@ Pure: no Django, no I/O. Every check is vectorised over the columns of a frame.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 import grpc
@@ -12,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from proto.retail.v1 import track_pb2
+from server.errors import ApplicationError
 from server.ingest.sequencing import MAX_EPOCH, MAX_SEQUENCE
 
 MAX_TRACKS_PER_FRAME = 1000
@@ -32,13 +34,38 @@ VALID_STATES = frozenset(
 _MAX_STATE = max(VALID_STATES)
 
 
-class InvalidFrameError(Exception):
-    """A frame that will never be stored; `status` is the gRPC status code reported to the device."""
+class Rejection(enum.StrEnum):
+    """Why the ingest refuses a device's message (SPEC §7). The servicer maps each to the gRPC status the device
+    gets in its FrameRejected (`server.ingest.servicer.GRPC_STATUS`); a frame's reason is also its key in the
+    ingest stats (`IngestStats.rejected_by_reason`) and picks its metric label."""
 
-    def __init__(self, status: grpc.StatusCode, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
+    MALFORMED = "malformed"  # bytes that are no EdgeMessage
+    EMPTY = "empty"  # an EdgeMessage without payload
+    INVALID_ARGUMENT = "invalid_argument"  # values out of range, a sequence its window cannot take
+    OUT_OF_WINDOW = (
+        "failed_precondition"  # capture time off the server clock, a sequence epoch no longer tracked
+    )
+    OVERSIZED = "oversized"  # a TrackFrame over INGEST_MAX_MESSAGE_BYTES
+    UNKNOWN_CAMERA = "unknown_camera"  # no such camera (or deleted)
+    FOREIGN_CAMERA = "foreign_camera"  # a camera of another device
+    HEARTBEAT_OVERSIZED = "heartbeat_oversized"
+    HEARTBEAT_TOO_FREQUENT = "heartbeat_too_frequent"
+    HEARTBEAT_PARTIAL = "heartbeat_partial"  # recorded without the entries the device may not report
+    SNAPSHOT_FOREIGN_CAMERA = "snapshot_foreign_camera"
+    SNAPSHOT_OVERSIZED = "snapshot_oversized"
+    SNAPSHOT_NOT_JPEG = "snapshot_not_jpeg"
+
+
+class InvalidFrameError(ApplicationError):
+    """A frame that will never be stored: `rejection` says why, `message` tells the device's operator."""
+
+    def __init__(self, rejection: Rejection | grpc.StatusCode, message: str) -> None:
+        if isinstance(
+            rejection, grpc.StatusCode
+        ):  # the pipeline's raise sites name the status of their reason
+            rejection = Rejection(rejection.name.lower())
+        super().__init__(message, code=rejection.value)
+        self.rejection = rejection
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +97,7 @@ def _column(values: object, name: str, count: int) -> npt.NDArray[np.int64]:
     array: npt.NDArray[np.int64] = np.fromiter(values, dtype=np.int64)  # type: ignore[call-overload]
     if array.shape[0] != count:
         raise InvalidFrameError(
-            grpc.StatusCode.INVALID_ARGUMENT,
+            Rejection.INVALID_ARGUMENT,
             f"column {name} has {array.shape[0]} entries, expected {count} (one per track)",
         )
     return array
@@ -81,7 +108,7 @@ def _check_range(array: npt.NDArray[np.int64], name: str, low: int, high: int) -
     if bad.size:
         index = int(bad[0])
         raise InvalidFrameError(
-            grpc.StatusCode.INVALID_ARGUMENT,
+            Rejection.INVALID_ARGUMENT,
             f"{name}[{index}] = {int(array[index])} is outside {low} .. {high}",
         )
 
@@ -89,17 +116,17 @@ def _check_range(array: npt.NDArray[np.int64], name: str, low: int, high: int) -
 def decode_frame(frame: track_pb2.TrackFrame, *, now_us: int, window: TimeWindow) -> DecodedFrame:
     """Check every field of `frame` against the contract in track.proto and return its columns as arrays."""
     if frame.camera_id == 0:
-        raise InvalidFrameError(grpc.StatusCode.INVALID_ARGUMENT, "camera_id must be set (> 0)")
+        raise InvalidFrameError(Rejection.INVALID_ARGUMENT, "camera_id must be set (> 0)")
     if frame.sequence == 0:
-        raise InvalidFrameError(grpc.StatusCode.INVALID_ARGUMENT, "sequence must start at 1")
+        raise InvalidFrameError(Rejection.INVALID_ARGUMENT, "sequence must start at 1")
     if frame.sequence > MAX_SEQUENCE:
         raise InvalidFrameError(
-            grpc.StatusCode.INVALID_ARGUMENT,
+            Rejection.INVALID_ARGUMENT,
             f"sequence {frame.sequence} is outside the legal range 1 .. 2^63-1",
         )
     if frame.sequence_epoch > MAX_EPOCH:
         raise InvalidFrameError(
-            grpc.StatusCode.INVALID_ARGUMENT,
+            Rejection.INVALID_ARGUMENT,
             f"sequence_epoch {frame.sequence_epoch} is outside the legal range 0 .. 2^63-1",
         )
     if (
@@ -108,24 +135,24 @@ def decode_frame(frame: track_pb2.TrackFrame, *, now_us: int, window: TimeWindow
     ):
         offset_s = (frame.capture_time_us - now_us) / 1e6
         raise InvalidFrameError(
-            grpc.StatusCode.FAILED_PRECONDITION,
+            Rejection.OUT_OF_WINDOW,
             f"capture_time_us is {offset_s:+.1f} s from the server clock, outside the accepted window "
             f"(-{window.max_past_us / 1e6:.0f} s .. +{window.max_future_us / 1e6:.0f} s); check the box's clock (NTP)",
         )
     count = len(frame.local_id_deltas)
     if count > MAX_TRACKS_PER_FRAME:
         raise InvalidFrameError(
-            grpc.StatusCode.INVALID_ARGUMENT, f"{count} tracks in one frame, at most {MAX_TRACKS_PER_FRAME}"
+            Rejection.INVALID_ARGUMENT, f"{count} tracks in one frame, at most {MAX_TRACKS_PER_FRAME}"
         )
     deltas = _column(frame.local_id_deltas, "local_id_deltas", count)
     if count and (deltas[0] < 1 or (count > 1 and bool(np.any(deltas[1:] < 1)))):
         raise InvalidFrameError(
-            grpc.StatusCode.INVALID_ARGUMENT,
+            Rejection.INVALID_ARGUMENT,
             "local_id_deltas must encode ids ≥ 1 sorted strictly ascending (every delta > 0)",
         )
     local_ids = np.cumsum(deltas)
     if count and int(local_ids[-1]) > MAX_LOCAL_ID:
-        raise InvalidFrameError(grpc.StatusCode.INVALID_ARGUMENT, "local ids exceed 2^32-1")
+        raise InvalidFrameError(Rejection.INVALID_ARGUMENT, "local ids exceed 2^32-1")
     x = _column(frame.bbox_x_px, "bbox_x_px", count)
     y = _column(frame.bbox_y_px, "bbox_y_px", count)
     w = _column(frame.bbox_w_px, "bbox_w_px", count)

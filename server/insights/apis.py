@@ -15,10 +15,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from server import runtime
 from server.accounts.roles import can_see_identities
-from server.api.errors import ApplicationError
 from server.api.pagination import LimitOffsetPagination
+from server.errors import ApplicationError
 from server.insights import selectors
 from server.inventory.models import Site
 from server.livestate import LiveStateUnavailableError
@@ -293,12 +292,16 @@ class PersonPathApi(_AnalyticsView):
 _reader: Any = None
 
 
-def _timeseries() -> Any:
-    """The process's time-series backend (the runtime's, or one built from the settings for web processes)."""
+def use_timeseries(backend: Any) -> None:
+    """Read the analytics series from `backend` (the process runtime registers its own; None: build one from the
+    settings on first use, as a web process does)."""
     global _reader
-    current = runtime.current()
-    if current is not None:
-        return current.backend
+    _reader = backend
+
+
+def _timeseries() -> Any:
+    """The process's time-series backend (the registered one, or one built from the settings)."""
+    global _reader
     if _reader is None:
         from server.timeseries.factory import build_backend, config_from_settings
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zoneinfo
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,6 +14,7 @@ from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 
+from server.analytics.types import PersonIdentity
 from server.insights.models import (
     DistancingViolation,
     HeatmapHour,
@@ -26,9 +27,23 @@ from server.insights.processor import SiteSetup, build_setup
 from server.inventory.models import FloorPlan, Zone
 from server.livestate import live_state
 from server.people.models import IdentityBinding
+from server.people.selectors import identities_for_site
 from server.timeseries.base import TimeSeriesBackend
 from server.timeseries.measurements import POSITIONS
 from server.timeseries.types import SeriesQuery
+
+
+def site_identities(site_id: int) -> Mapping[int, PersonIdentity]:
+    """Who each tracked person of the site is, as the analytics core takes it (`load_identities`)."""
+    return {
+        person_id: PersonIdentity(
+            employee_id=identity["employee_id"],
+            display_name=identity["name"],
+            level=identity["level_rank"],
+            permitted_zone_ids=identity["permitted_zone_ids"],
+        )
+        for person_id, identity in identities_for_site(site_id).items()
+    }
 
 
 def site_setup(site_id: int) -> SiteSetup:

@@ -8,10 +8,10 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
-from server.api.errors import FieldError
+from server.analytics.floor_geometry import GeometryError, validate_polygon
 from server.audit.admin_base import AuditedModelAdmin
 from server.devices.services import device_bump_config_revision
-from server.inventory.geometry import GeometryError, validate_polygon
+from server.errors import FieldError
 from server.inventory.models import Camera, FloorPlan, Site, Zone, split_source_credentials
 from server.inventory.services import calibration_from_points
 
@@ -51,7 +51,7 @@ class CameraAdminForm(forms.ModelForm[Camera]):
             region = cleaned.get("floor_region") or []
             if region:
                 cleaned["floor_region"] = validate_polygon(region, field="floor_region")
-        except (GeometryError, FieldError) as err:
+        except FieldError as err:  # GeometryError included
             raise forms.ValidationError({err.field: err.message}) from err
         self.instance.homography = homography
         self.instance.reprojection_error_cm = error_cm

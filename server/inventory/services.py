@@ -17,11 +17,11 @@ from django.db import transaction
 from django.utils import timezone
 from PIL import Image, UnidentifiedImageError
 
-from server.api.errors import FieldError
+from server.analytics.floor_geometry import area_inside_rect, homography_from_points, validate_polygon
 from server.audit.services import Actor, audit_record, audited_create, audited_delete, audited_update
 from server.devices.models import EdgeDevice
 from server.devices.services import device_bump_config_revision
-from server.inventory.geometry import area_inside_rect, homography_from_points, validate_polygon
+from server.errors import FieldError
 from server.inventory.models import Camera, FloorPlan, Site, Zone, ZoneKind, split_source_credentials
 
 logger = logging.getLogger(__name__)

@@ -14,8 +14,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from server.api.errors import ApplicationError, ConflictError, FieldError
 from server.audit.services import Actor, audit_record, audited_create, audited_delete, audited_update
+from server.errors import ApplicationError, ConflictError, FieldError
 from server.inventory.models import Site, Zone
 from server.livestate import LiveStateUnavailableError, badge_max_delay_s
 from server.people import selectors

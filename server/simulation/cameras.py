@@ -8,7 +8,7 @@ undistorts the image before detection (then pixels follow the ideal pinhole).
 
 The installer calibrates it like the product asks: four floor markers clicked in the (possibly distorted)
 image with a few pixels of click error, fitted by the server's own fitter
-(:func:`server.inventory.geometry.homography_from_points`). The edge reports a person as the foot point
+(:func:`server.analytics.floor_geometry.homography_from_points`). The edge reports a person as the foot point
 (bottom centre of their box, with detector jitter proportional to the box size) projected through that
 homography, so a far person is small, noisy and, with uncorrected distortion near the image border, biased.
 Pure NumPy.
@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from server.analytics.floor_geometry import homography_from_points, project_points
 from server.analytics.geometry import BoolArray, FloatArray
-from server.inventory.geometry import homography_from_points, project_points
 
 PERSON_HEIGHT_M = 1.7
 PERSON_RADIUS_M = 0.25

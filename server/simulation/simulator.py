@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from server.analytics.floor_geometry import project_points
 from server.analytics.geometry import FloatArray, IntArray
 from server.analytics.types import PersonIdentity, Zone, ZoneKind
 from server.fusion.types import CameraObservations
-from server.inventory.geometry import project_points
 from server.simulation.cameras import PinholeCamera
 from server.simulation.layout import (
     CHECKOUT_ZONE_ID,

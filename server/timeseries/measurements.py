@@ -23,7 +23,8 @@ overwrite each other, so ``position_points`` spreads a frame's people over conse
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from server.timeseries.types import Point
 
@@ -124,6 +125,35 @@ def edge_health_point(
         },
         time_ns=time_ns,
     )
+
+
+def edge_health_points(device_id: int, health: Mapping[str, Any]) -> list[Point]:
+    """A heartbeat's health (`server.ingest.converters.heartbeat_to_health`) as edge_health points: one per
+    camera, and the device's (dropped frames summed over its cameras, its spool depth)."""
+    time_ns = int(health["sent_time_us"]) * 1000
+    cameras = health.get("cameras", [])
+    return [
+        edge_health_point(
+            device_id=device_id,
+            time_ns=time_ns,
+            fps=0.0,
+            inference_us=0,
+            dropped_frames=sum(int(c["dropped_frames_total"]) for c in cameras),
+            spool_depth=int(health["spool_depth_frames"]),
+        ),
+        *(
+            edge_health_point(
+                device_id=device_id,
+                camera_id=c["camera_id"],
+                time_ns=time_ns,
+                fps=float(c["analysed_fps"]),
+                inference_us=round(float(c["inference_ms"]) * 1000),
+                dropped_frames=int(c["dropped_frames_total"]),
+                spool_depth=int(health["spool_depth_frames"]),
+            )
+            for c in cameras
+        ),
+    ]
 
 
 def ingest_stats_point(

@@ -11,7 +11,7 @@ from django.db import migrations
 
 
 def orient(apps: Any, schema_editor: Any) -> None:
-    from server.inventory.geometry import GeometryError, homography_from_points
+    from server.analytics.floor_geometry import GeometryError, homography_from_points
 
     Camera = apps.get_model("inventory", "Camera")
     for camera in Camera.objects.exclude(homography=None).iterator():

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import time
-from types import SimpleNamespace
 
 import grpc
 import pytest
@@ -18,8 +17,8 @@ from asgiref.sync import sync_to_async
 from prometheus_client import REGISTRY
 
 from proto.retail.v1 import edge_service_pb2
-from server import runtime
-from server.health.checks import check_ingest
+from server.health import checks as health_checks
+from server.health.checks import IngestStatus, check_ingest
 from server.ingest.sequencing import MAX_SEQUENCE_JUMP
 from tests.integration.ingest.test_grpc_stream import Conversation, Env, env, frame, rejected, stream_state
 
@@ -110,16 +109,8 @@ async def test_a_state_that_cannot_be_saved_holds_back_no_other_camera(
     env: Env, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     good, broken = env.camera_ids
-    monkeypatch.setattr(
-        runtime,
-        "_current",
-        SimpleNamespace(
-            grpc_port=env.port,
-            pipeline=env.pipeline,
-            servicer=SimpleNamespace(open_streams=1),
-            publisher=SimpleNamespace(stats=SimpleNamespace(failures=0)),
-        ),
-    )
+    status = IngestStatus(port=env.port, pipeline=env.pipeline, open_streams=1, push_failures=0)
+    monkeypatch.setattr(health_checks, "_ingest", lambda: status)
     conv = Conversation(env.port, env.device_id)
     await conv.send(frame_at(good, 1), frame_at(broken, 1))
     await conv.wait_for(acked(good, 1))

@@ -10,12 +10,18 @@ import pytest
 from rest_framework import exceptions
 from rest_framework.test import APIRequestFactory
 
-from server.api.errors import ApplicationError, FieldError
+from server import errors
+from server.analytics.errors import AnalyticsConfigError
+from server.analytics.floor_geometry import GeometryError
 from server.api.exception_handlers import api_exception_handler
 from server.api.permissions import required_permissions
-from server.inventory.geometry import GeometryError
+from server.devices.services import DeviceError, EnrollmentRejected
+from server.errors import ApplicationError, ConflictError, FieldError, NotFoundError
+from server.fusion.errors import FusionInputError
+from server.ingest.validation import InvalidFrameError, Rejection
 from server.inventory.models import Camera
 from server.inventory.services import calibration_from_points
+from server.timeseries.errors import TimeSeriesError
 
 factory = APIRequestFactory()
 
@@ -83,6 +89,11 @@ def test_a_view_without_model_or_declaration_requires_nothing_known() -> None:
             "no_person_near_reader",
             None,
         ),
+        (DeviceError("token lifetime must be positive"), 400, "device_error", None),
+        (EnrollmentRejected("Unknown or already used enrollment token."), 400, "enrollment_rejected", None),
+        (ApplicationError("later", code="unavailable", status_code=503), 503, "unavailable", None),
+        (NotFoundError("no such badge"), 404, "not_found", None),
+        (ConflictError("already bound", code="already_bound"), 409, "already_bound", None),
         (exceptions.NotAuthenticated(), 403, "not_authenticated", None),
         (exceptions.PermissionDenied(), 403, "permission_denied", None),
     ],
@@ -100,6 +111,50 @@ def test_error_body(error: Exception, status: int, code: str, fields: dict[str, 
 
 def test_unexpected_errors_are_left_to_django() -> None:
     assert api_exception_handler(RuntimeError("boom"), {"request": None, "view": None}) is None
+
+
+@pytest.mark.parametrize(
+    "error",
+    [errors.Error("boom"), FusionInputError("NaN in xy"), TimeSeriesError("down", code="connection")],
+)
+def test_internal_errors_of_the_family_are_left_to_django(error: errors.Error) -> None:
+    """A fault of the server (the pure cores' errors included) is the API's generic, logged 500, not shown."""
+    assert api_exception_handler(error, {"request": None, "view": None}) is None
+
+
+@pytest.mark.parametrize(
+    "error_type",
+    [
+        ApplicationError,
+        DeviceError,
+        GeometryError,
+        InvalidFrameError,
+        FusionInputError,
+        AnalyticsConfigError,
+        TimeSeriesError,
+    ],
+)
+def test_every_typed_error_is_of_the_one_family(error_type: type[Exception]) -> None:
+    assert issubclass(error_type, errors.Error)
+
+
+def test_each_error_carries_message_code_and_extra() -> None:
+    geometry = GeometryError("polygon", "polygon has zero area")
+    assert (geometry.message, geometry.code, geometry.extra, geometry.status_code) == (
+        "polygon has zero area",
+        "invalid_geometry",
+        {"fields": {"polygon": ["polygon has zero area"]}},
+        400,
+    )
+    assert isinstance(geometry, ValueError)  # callers that catch ValueError still do
+    frame = InvalidFrameError(Rejection.OUT_OF_WINDOW, "capture time off the clock")
+    assert (frame.message, frame.code, frame.extra) == (
+        "capture time off the clock",
+        "failed_precondition",
+        {},
+    )
+    assert str(FusionInputError("NaN in xy")) == "[invalid_observations] NaN in xy"
+    assert str(EnrollmentRejected("expired")) == "expired"  # what the device is told
 
 
 def _pairs(image: list[list[float]], floor: list[list[float]]) -> list[dict[str, list[float]]]:

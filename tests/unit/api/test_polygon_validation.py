@@ -1,11 +1,11 @@
-"""Polygon validation of zones and camera floor regions (server.inventory.geometry): the reason given is the
+"""Polygon validation of zones and camera floor regions (server.analytics.floor_geometry): the reason given is the
 real fault, and the area of a zone on the floor plan."""
 
 from __future__ import annotations
 
 import pytest
 
-from server.inventory.geometry import GeometryError, area_inside_rect, validate_polygon
+from server.analytics.floor_geometry import GeometryError, area_inside_rect, validate_polygon
 
 PLAN = (0.0, 0.0, 30.0, 20.0)
 

@@ -2,7 +2,8 @@ import grpc
 import pytest
 
 from proto.retail.v1 import track_pb2
-from server.ingest.validation import InvalidFrameError, TimeWindow, decode_frame
+from server.ingest.servicer import GRPC_STATUS
+from server.ingest.validation import InvalidFrameError, Rejection, TimeWindow, decode_frame
 
 NOW_US = 1_764_000_000_000_000
 WINDOW = TimeWindow(max_past_us=3600 * 10**6, max_future_us=60 * 10**6)
@@ -62,8 +63,8 @@ def test_empty_frame_is_valid():
 def test_bad_frames_are_rejected_with_a_reason(overrides, status, reason_part):
     with pytest.raises(InvalidFrameError) as caught:
         decode_frame(make_frame(**overrides), now_us=NOW_US, window=WINDOW)
-    assert caught.value.status == status
-    assert reason_part in caught.value.reason
+    assert GRPC_STATUS[caught.value.rejection] == status  # the status the device is told
+    assert reason_part in caught.value.message
 
 
 def test_too_many_tracks():
@@ -76,3 +77,19 @@ def test_largest_legal_sequence_and_epoch_decode():
         make_frame(sequence=2**63 - 1, sequence_epoch=2**63 - 1), now_us=NOW_US, window=WINDOW
     )
     assert (decoded.sequence, decoded.sequence_epoch) == (2**63 - 1, 2**63 - 1)
+
+
+def test_every_rejection_reason_has_its_grpc_status():
+    assert set(GRPC_STATUS) == set(Rejection)
+
+
+@pytest.mark.parametrize(
+    ("status", "rejection"),
+    [
+        (grpc.StatusCode.INVALID_ARGUMENT, Rejection.INVALID_ARGUMENT),
+        (grpc.StatusCode.FAILED_PRECONDITION, Rejection.OUT_OF_WINDOW),
+    ],
+)
+def test_a_status_named_at_a_raise_site_is_taken_as_its_reason(status, rejection):
+    error = InvalidFrameError(status, "epoch too old")
+    assert (error.rejection, error.code, GRPC_STATUS[error.rejection]) == (rejection, rejection.value, status)

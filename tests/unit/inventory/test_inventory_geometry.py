@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from server.inventory.geometry import GeometryError, homography_from_points, project_points
+from server.analytics.floor_geometry import GeometryError, homography_from_points, project_points
 from server.simulation.cameras import PinholeCamera
 
 CEILING = PinholeCamera(

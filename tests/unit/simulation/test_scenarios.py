@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from server.inventory.geometry import project_points
+from server.analytics.floor_geometry import project_points
 from server.simulation import SimulationConfig, compute_truth, default_analytics_config, evaluate, simulate
 from server.simulation.cameras import PinholeCamera
 from server.simulation.layout import ceiling_store

@@ -1,4 +1,5 @@
-"""Floor geometry on the server: homographies from point pairs and polygon validation. Pure numpy.
+"""Floor geometry of a site, pure numpy: homographies from calibration point pairs, projection and polygon
+validation (inventory calibrates cameras and validates zones with it; the demo and the simulator project with it).
 
 A homography is defined up to scale and sign, but the edge needs the sign: a pixel is on the floor side of
 the camera's horizon where ``w = h20 u + h21 v + h22 > 0``. Every fitted homography is oriented so that
@@ -14,14 +15,13 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from server.errors import FieldError
 
-class GeometryError(ValueError):
+
+class GeometryError(FieldError, ValueError):
     """Invalid calibration points or polygon; `field` names the offending input for API field errors."""
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
+    code = "invalid_geometry"
 
 
 def _normalising_transform(points: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
