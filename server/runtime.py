@@ -65,6 +65,7 @@ class Runtime:
             pipeline=self.pipeline,
             open_streams=self.servicer.open_streams,
             push_failures=self.publisher.stats.failures,
+            recorder=self.recorder,
         )
 
     def start_background(self) -> None:

@@ -24,6 +24,7 @@ class IngestStatus:
     pipeline: Any  # server.ingest.pipeline.IngestPipeline: .stats, .state_save_problem()
     open_streams: int
     push_failures: int
+    recorder: Any = None  # server.insights.recorder.InsightsRecorder: .stats(); None without analytics here
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,10 +123,10 @@ def check_analytics() -> dict[str, Any]:
     write them (they are kept, and the frames they come from stay unacked). Records the database refused as bad
     data were dropped and are counted (`dropped_records`, also a metric), without degrading."""
     started = time.perf_counter()
-    current = runtime.current()
-    if current is None or current.grpc_port == 0:
+    status = _ingest() if _ingest is not None else None
+    if status is None or status.recorder is None:
         return _timed(True, "no analytics in this process", started, running=False)
-    stats = current.recorder.stats()
+    stats = status.recorder.stats()
     counters = {
         "running": True,
         "pending_records": stats.pending_records,

@@ -10,7 +10,6 @@ import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -20,8 +19,8 @@ from asgiref.sync import async_to_sync
 from django.db import OperationalError, connection
 
 from proto.retail.v1 import track_pb2
-from server import runtime
 from server.analytics.types import AnalyticsUpdate, DistancingViolation, DwellRecord
+from server.health import checks as health_checks
 from server.health.checks import check_analytics
 from server.ingest.models import CameraStreamState
 from server.ingest.pipeline import CameraRuntime, IngestPipeline
@@ -276,8 +275,11 @@ def test_a_recorder_that_cannot_write_keeps_its_records_and_reports_it() -> None
     other = psycopg.connect(
         host=settings["HOST"], port=settings["PORT"], user=settings["USER"], dbname=settings["NAME"]
     )
-    previous = runtime._current
-    runtime._current = SimpleNamespace(recorder=recorder, grpc_port=1)  # type: ignore[assignment]
+    health_checks.register_ingest(
+        lambda: health_checks.IngestStatus(
+            port=1, pipeline=None, open_streams=0, push_failures=0, recorder=recorder
+        )
+    )
     try:
         with other.transaction():
             other.execute(f"LOCK TABLE {ZoneDwell._meta.db_table} IN ACCESS EXCLUSIVE MODE")
@@ -297,7 +299,7 @@ def test_a_recorder_that_cannot_write_keeps_its_records_and_reports_it() -> None
         assert check_analytics()["ok"] is True
         assert ZoneDwell.objects.filter(site=site).count() == 1
     finally:
-        runtime._current = previous
+        health_checks.unregister()
         other.close()
 
 
