@@ -166,6 +166,8 @@ INGEST_ACK_INTERVAL_MS = int(os.environ.get("INGEST_ACK_INTERVAL_MS", "200"))
 INGEST_AUTH_RECHECK_S = float(os.environ.get("INGEST_AUTH_RECHECK_S", "2"))
 # How often an open WebSocket re-checks its session, permission and site (closes when one is gone).
 WS_AUTH_RECHECK_S = float(os.environ.get("WS_AUTH_RECHECK_S", "5"))
+# Longest a WebSocket connect waits to join its site's groups on the channel layer (Redis) before closing 1011.
+WS_JOIN_TIMEOUT_S = float(os.environ.get("WS_JOIN_TIMEOUT_S", "5"))
 # Open streams per device in one process; one more is refused with RESOURCE_EXHAUSTED (the open ones go on).
 INGEST_MAX_STREAMS_PER_DEVICE = int(os.environ.get("INGEST_MAX_STREAMS_PER_DEVICE", "2"))
 # A stream that sends nothing (heartbeats are due every 10 s), or reads none of its replies, this long is closed.
