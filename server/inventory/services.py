@@ -237,13 +237,14 @@ def camera_create(
 ) -> Camera:
     _check_camera_device(site=site, device=device)
     source: dict[str, Any] = {"source_uri": source_uri}
-    for name, value in (
+    # (Not `name`: the loop variable would overwrite the camera's name, as it once did.)
+    for field, value in (
         ("source_username", source_username),
         ("source_password", source_password),
         ("source_secret_query", source_secret_query),
     ):
         if value is not None:
-            source[name] = value
+            source[field] = value
     _take_source_credentials(source)
     homography, error_cm = calibration_from_points(calibration_points)
     region = validate_polygon(floor_region, field="floor_region") if floor_region else []

@@ -48,6 +48,7 @@ def test_credentials_in_the_url_are_moved_out_and_never_returned(
     )
     assert created.status_code == 201, created.content
     body = created.json()
+    assert body["name"] == "door"
     assert body["source_uri"] == "rtsp://10.0.0.5:554/stream1"
     assert body["source_has_credentials"] is True
     assert "source_password" not in body
@@ -174,6 +175,8 @@ def test_credentials_in_the_query_are_moved_out_and_never_returned(
     )
     assert created.status_code == 201, created.content
     body = created.json()
+    assert body["name"] == "snap"
+    assert Camera.objects.get(pk=body["id"]).name == "snap"
     assert body["source_uri"] == "http://10.0.0.6/snapshot.cgi?res=hd"
     assert body["source_has_credentials"] is True
     assert body["source_secret_query_names"] == ["user", "PWD", "Api-Token"]
