@@ -15,7 +15,13 @@ from asgiref.sync import sync_to_async
 from django.http import HttpRequest, JsonResponse
 
 from server.accounts.roles import ADMIN, user_roles
-from server.health.checks import check_database, check_ingest, check_redis, check_timeseries
+from server.health.checks import (
+    check_analytics,
+    check_database,
+    check_ingest,
+    check_redis,
+    check_timeseries,
+)
 from server.observability.exposition import METRICS_TOKEN_ENV
 
 
@@ -25,6 +31,7 @@ def _report() -> dict[str, Any]:
         "redis": check_redis(),
         "timeseries": check_timeseries(),
         "ingest": check_ingest(),
+        "analytics": check_analytics(),
     }
     status = "ok" if all(bool(c["ok"]) for c in checks.values()) else "degraded"
     if not checks["database"]["ok"]:

@@ -50,6 +50,7 @@ def test_anonymous_and_staff_get_status_and_check_names_only(
                 "redis": {"ok": False},
                 "timeseries": {"ok": False},  # no time-series writer in the test process
                 "ingest": {"ok": True},
+                "analytics": {"ok": True},  # no analytics in the test process
             },
             "degraded": ["redis", "timeseries"],
         }
