@@ -117,7 +117,7 @@ def build_runtime() -> Runtime:
     from server.timeseries.factory import timeseries_from_settings
 
     backend, writer = timeseries_from_settings()
-    publisher = LivePublisher(rate_hz=settings.LIVE_PUSH_HZ)
+    publisher = LivePublisher(rate_hz=settings.LIVE_PUSH_HZ, timeout_s=settings.LIVE_PUSH_TIMEOUT_S)
     pipeline = IngestPipeline(reorder_window=settings.INGEST_REORDER_WINDOW)
     recorder = InsightsRecorder()
     incidents = IncidentRecorder(publisher)
@@ -154,7 +154,7 @@ def build_runtime() -> Runtime:
     pipeline.add_sink(writer, database=False)
     pipeline.add_sink(recorder)
     metrics.register_queue_depth(metrics.Queue.TIMESERIES, lambda: writer.stats().buffered_points)
-    metrics.register_queue_depth(metrics.Queue.LIVE_PUSH, lambda: len(publisher.pending_tasks))
+    metrics.register_queue_depth(metrics.Queue.LIVE_PUSH, lambda: publisher.pending_pushes)
 
     def on_health(identity: Any, health: dict[str, Any]) -> None:
         event = health_event(site_id=identity.site_id, device_id=identity.device_id, health=health)

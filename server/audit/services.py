@@ -21,7 +21,14 @@ M = TypeVar("M", bound=models.Model)
 
 # Never copied into the audit log.
 SECRET_FIELDS = frozenset(
-    {"password", "secret_hash", "enrollment_token_hash", "source_username", "source_password"}
+    {
+        "password",
+        "secret_hash",
+        "enrollment_token_hash",
+        "source_username",
+        "source_password",
+        "source_secret_query",
+    }
 )
 
 

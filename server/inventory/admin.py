@@ -12,7 +12,15 @@ from server.analytics.floor_geometry import GeometryError, validate_polygon
 from server.audit.admin_base import AuditedModelAdmin
 from server.devices.services import device_bump_config_revision
 from server.errors import FieldError
-from server.inventory.models import Camera, FloorPlan, Site, Zone, split_source_credentials
+from server.inventory.models import (
+    Camera,
+    FloorPlan,
+    Site,
+    Zone,
+    secret_query_names,
+    split_secret_query,
+    split_source_credentials,
+)
 from server.inventory.services import calibration_from_points
 
 
@@ -33,7 +41,13 @@ class CameraAdminForm(forms.ModelForm[Camera]):
 
     class Meta:
         model = Camera
-        exclude = ["homography", "reprojection_error_cm", "source_username", "source_password"]
+        exclude = [
+            "homography",
+            "reprojection_error_cm",
+            "source_username",
+            "source_password",
+            "source_secret_query",
+        ]
 
     def clean_source_uri(self) -> str:
         uri = str(self.cleaned_data.get("source_uri") or "")
@@ -41,6 +55,13 @@ class CameraAdminForm(forms.ModelForm[Camera]):
             raise forms.ValidationError(
                 "Leave user:password@ out of the URL; set the login with source_username / source_password "
                 "through the API (PATCH /api/cameras/{id})."
+            )
+        secret = split_secret_query(uri)[1]
+        if secret:
+            names = ", ".join(secret_query_names(secret))
+            raise forms.ValidationError(
+                f"Leave the credential query parameters ({names}) out of the URL; set them with "
+                "source_secret_query through the API (PATCH /api/cameras/{id}) or the dashboard's camera form."
             )
         return uri
 

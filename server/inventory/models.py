@@ -8,7 +8,7 @@ the plan's `origin_x_m`/`origin_y_m` offset of the image's top-left corner. Poly
 from __future__ import annotations
 
 import re
-from urllib.parse import quote, unquote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, unquote_plus, urlsplit, urlunsplit
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -28,23 +28,104 @@ def split_source_credentials(uri: str) -> tuple[str, str | None, str | None]:
     return clean, unquote(username), unquote(password) if has_password else ""
 
 
+# Query parameters that carry a login or a key (`snapshot.cgi?user=admin&pwd=x`, Foscam's `loginuse`/`loginpas`,
+# `?token=`, `?api_key=`): matched on the lower-cased name, exactly or by a fragment in it.
+SECRET_QUERY_NAMES = frozenset(
+    {
+        "user",
+        "username",
+        "usr",
+        "uname",
+        "login",
+        "loginuse",
+        "loginpas",
+        "pw",
+        "pin",
+        "key",
+        "sig",
+        "signature",
+    }
+)
+SECRET_QUERY_FRAGMENTS = (
+    "pass",
+    "pwd",
+    "token",
+    "secret",
+    "auth",
+    "apikey",
+    "api_key",
+    "credential",
+    "session",
+)
+
+
+def is_secret_query_name(name: str) -> bool:
+    lowered = unquote_plus(name).strip().lower().replace("-", "_")
+    return lowered in SECRET_QUERY_NAMES or any(fragment in lowered for fragment in SECRET_QUERY_FRAGMENTS)
+
+
+def split_secret_query(uri: str) -> tuple[str, str]:
+    """`http://cam/snap.cgi?res=hd&user=admin&pwd=x` → (`http://cam/snap.cgi?res=hd`, `user=admin&pwd=x`): the
+    credential-like query parameters (`is_secret_query_name`) apart, as they were written (encoding kept);
+    (uri, "") without any. File paths and `usb:N` come back unchanged."""
+    if "://" not in uri:
+        return uri, ""
+    parts = urlsplit(uri)
+    if not parts.query:
+        return uri, ""
+    kept: list[str] = []
+    secret: list[str] = []
+    for item in parts.query.split("&"):
+        (secret if is_secret_query_name(item.partition("=")[0]) else kept).append(item)
+    if not secret:
+        return uri, ""
+    clean = urlunsplit((parts.scheme, parts.netloc, parts.path, "&".join(kept), parts.fragment))
+    return clean, "&".join(secret)
+
+
+def secret_query_names(secret_query: str) -> list[str]:
+    """The parameter names of a stored secret query (the names are not secret, their values are)."""
+    return [unquote_plus(item.partition("=")[0]) for item in secret_query.split("&") if item]
+
+
+def normalize_secret_query(text: str) -> str:
+    """A secret query as typed (`?user=a&pwd=b`, `&user=a`): without the leading `?` and empty items."""
+    return "&".join(item for item in text.strip().lstrip("?").split("&") if item)
+
+
 # The userinfo runs to the authority's last "@" (a raw "@" in a password); one that reaches the end of the text (a
 # message cut short within it) has no "@" left to show.
 _USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?:[^/\s]*@|[^/@\s]*:[^/@\s]*$)")
 
 
+# A query parameter in free text: after "?" or "&", a name, "=", the value up to the next "&", "#" or blank.
+_QUERY_PARAMETER = re.compile(r"(?P<lead>[?&])(?P<name>[^=&#\s?]+)=(?P<value>[^&#\s]*)")
+
+
+def _redact_query_value(match: re.Match[str]) -> str:
+    if not is_secret_query_name(match["name"]):
+        return match[0]
+    return f"{match['lead']}{match['name']}=***"
+
+
 def redact_source_credentials(text: str) -> str:
-    """Any `scheme://user:pass@` in free text (an edge box's error message) as `scheme://***@`."""
-    return _USERINFO.sub(r"\g<scheme>***@", text)
+    """Any `scheme://user:pass@` in free text (an edge box's error message) as `scheme://***@`, and the value of
+    every credential-like query parameter (`?user=…&pwd=…`) as `***`."""
+    return _QUERY_PARAMETER.sub(_redact_query_value, _USERINFO.sub(r"\g<scheme>***@", text))
 
 
-def join_source_credentials(uri: str, username: str, password: str) -> str:
-    """The URL the edge box opens: `uri` with the (percent-encoded) username and password as userinfo."""
-    if not (username or password) or "://" not in uri:
+def join_source_credentials(uri: str, username: str, password: str, secret_query: str = "") -> str:
+    """The URL the edge box opens: `uri` with the (percent-encoded) username and password as userinfo and the
+    secret query parameters appended to its query."""
+    if not (username or password or secret_query) or "://" not in uri:
         return uri
     parts = urlsplit(uri)
-    userinfo = quote(username, safe="") + (f":{quote(password, safe='')}" if password else "")
-    return urlunsplit((parts.scheme, f"{userinfo}@{parts.netloc}", parts.path, parts.query, parts.fragment))
+    netloc = parts.netloc
+    if username or password:
+        userinfo = quote(username, safe="") + (f":{quote(password, safe='')}" if password else "")
+        netloc = f"{userinfo}@{netloc}"
+    query = "&".join(q for q in (parts.query, secret_query) if q)
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 class Site(models.Model):
@@ -97,12 +178,16 @@ class Camera(models.Model):
     )
     name = models.CharField(max_length=200)
     source_uri = models.CharField(
-        max_length=1000, blank=True, help_text="File path, rtsp:// URL (without user:password@) or usb:N."
+        max_length=1000,
+        blank=True,
+        help_text="File path, rtsp:// URL (without user:password@ or credential query parameters) or usb:N.",
     )
     # The source's login, apart from the URL: written through the API, never returned, audited or logged; only
     # the edge box's configuration carries it (`source_uri_for_device`).
     source_username = models.CharField(max_length=200, blank=True, default="")
     source_password = models.CharField(max_length=200, blank=True, default="")
+    # Credential-like query parameters of the source URL (`user=admin&pwd=x`), kept like the login above.
+    source_secret_query = models.CharField(max_length=1000, blank=True, default="")
     analysis_rate_hz = models.FloatField(
         default=0.0,
         validators=[MinValueValidator(0.0), MaxValueValidator(120.0)],
@@ -142,11 +227,14 @@ class Camera(models.Model):
 
     @property
     def source_has_credentials(self) -> bool:
-        return bool(self.source_username or self.source_password)
+        return bool(self.source_username or self.source_password or self.source_secret_query)
 
     def source_uri_for_device(self) -> str:
-        """The source URL with its login, for the edge box that opens it (nothing else may see it)."""
-        return join_source_credentials(self.source_uri, self.source_username, self.source_password)
+        """The source URL with its login and secret query, for the edge box that opens it (nothing else may see
+        it)."""
+        return join_source_credentials(
+            self.source_uri, self.source_username, self.source_password, self.source_secret_query
+        )
 
 
 class ZoneKind(models.TextChoices):

@@ -7,7 +7,15 @@ from typing import Any
 
 from rest_framework import serializers
 
-from server.inventory.models import Camera, FloorPlan, Site, Zone, split_source_credentials
+from server.inventory.models import (
+    Camera,
+    FloorPlan,
+    Site,
+    Zone,
+    secret_query_names,
+    split_secret_query,
+    split_source_credentials,
+)
 
 
 def point_field(help_text: str | None = None) -> serializers.ListField:
@@ -81,8 +89,20 @@ class CameraSerializer(serializers.ModelSerializer[Camera]):
         style={"input_type": "password"},
         help_text="Password of the source (write-only, never returned; '' clears).",
     )
+    source_secret_query = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        max_length=1000,
+        style={"input_type": "password"},
+        help_text="The source URL's credential query parameters, e.g. `user=admin&pwd=x` (write-only, never "
+        "returned; appended to the URL's query for the edge box; '' clears).",
+    )
     source_has_credentials = serializers.BooleanField(
-        read_only=True, help_text="Whether a source username or password is stored."
+        read_only=True, help_text="Whether a source username, password or secret query is stored."
+    )
+    source_secret_query_names = serializers.SerializerMethodField(
+        help_text="Names of the stored secret query parameters (their values are never returned)."
     )
     homography = serializers.ListField(
         child=serializers.ListField(child=serializers.FloatField()),
@@ -104,7 +124,9 @@ class CameraSerializer(serializers.ModelSerializer[Camera]):
             "source_uri",
             "source_username",
             "source_password",
+            "source_secret_query",
             "source_has_credentials",
+            "source_secret_query_names",
             "analysis_rate_hz",
             "enabled",
             "calibration_points",
@@ -127,14 +149,20 @@ class CameraSerializer(serializers.ModelSerializer[Camera]):
         extra_kwargs = {
             "source_uri": {
                 "help_text": "File path, rtsp:// URL or usb:N; a user:password@ in it is moved to "
-                "source_username / source_password and never returned."
+                "source_username / source_password, credential-like query parameters (user, pwd, password, "
+                "token, key, ...) to source_secret_query; neither is ever returned. A URL without them keeps "
+                "the stored ones."
             }
         }
 
     def to_representation(self, instance: Camera) -> dict[str, Any]:
         data = super().to_representation(instance)
-        data["source_uri"] = split_source_credentials(str(data.get("source_uri") or ""))[0]
+        uri = split_source_credentials(str(data.get("source_uri") or ""))[0]
+        data["source_uri"] = split_secret_query(uri)[0]
         return data
+
+    def get_source_secret_query_names(self, camera: Camera) -> list[str]:
+        return secret_query_names(camera.source_secret_query)
 
     def get_last_frame_at(self, camera: Camera) -> datetime | None:
         # The ingest's persisted stream state (select_related by camera_list), not a column written per frame.

@@ -22,7 +22,16 @@ from server.audit.services import Actor, audit_record, audited_create, audited_d
 from server.devices.models import EdgeDevice
 from server.devices.services import device_bump_config_revision
 from server.errors import FieldError
-from server.inventory.models import Camera, FloorPlan, Site, Zone, ZoneKind, split_source_credentials
+from server.inventory.models import (
+    Camera,
+    FloorPlan,
+    Site,
+    Zone,
+    ZoneKind,
+    normalize_secret_query,
+    split_secret_query,
+    split_source_credentials,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +42,7 @@ CAMERA_CONFIG_FIELDS = frozenset(
         "source_uri",
         "source_username",
         "source_password",
+        "source_secret_query",
         "analysis_rate_hz",
         "calibration_points",
         "floor_region",
@@ -40,7 +50,7 @@ CAMERA_CONFIG_FIELDS = frozenset(
         "name",
     }
 )
-CAMERA_CREDENTIAL_FIELDS = ("source_username", "source_password")
+CAMERA_CREDENTIAL_FIELDS = ("source_username", "source_password", "source_secret_query")
 MAX_FLOOR_PLAN_IMAGE_BYTES = 20 * 1024 * 1024
 
 
@@ -178,13 +188,20 @@ def _check_camera_device(*, site: Site, device: EdgeDevice | None) -> None:
 
 
 def _take_source_credentials(values: dict[str, Any]) -> None:
-    """A `user:password@` in `source_uri` moves to the credential fields (fields given explicitly win)."""
+    """A `user:password@` in `source_uri` moves to the login fields, its credential-like query parameters
+    (`?user=…&pwd=…`) to `source_secret_query` (fields given explicitly win). A URL without them leaves the stored
+    ones as they are, so a form that saves back the (redacted) URL it was shown keeps the secrets."""
+    if "source_secret_query" in values:
+        values["source_secret_query"] = normalize_secret_query(str(values["source_secret_query"] or ""))
     if "source_uri" not in values:
         return
     values["source_uri"], username, password = split_source_credentials(str(values["source_uri"] or ""))
     if username is not None:
         values.setdefault("source_username", username)
         values.setdefault("source_password", password or "")
+    values["source_uri"], secret_query = split_secret_query(values["source_uri"])
+    if secret_query:
+        values.setdefault("source_secret_query", secret_query)
 
 
 def _audit_credentials(*, actor: Actor, camera: Camera) -> None:
@@ -212,6 +229,7 @@ def camera_create(
     source_uri: str = "",
     source_username: str | None = None,
     source_password: str | None = None,
+    source_secret_query: str | None = None,
     analysis_rate_hz: float = 0.0,
     calibration_points: Sequence[Mapping[str, Any]] = (),
     floor_region: Sequence[Sequence[float]] = (),
@@ -219,9 +237,14 @@ def camera_create(
 ) -> Camera:
     _check_camera_device(site=site, device=device)
     source: dict[str, Any] = {"source_uri": source_uri}
-    for name, value in (("source_username", source_username), ("source_password", source_password)):
+    # (Not `name`: the loop variable would overwrite the camera's name, as it once did.)
+    for field, value in (
+        ("source_username", source_username),
+        ("source_password", source_password),
+        ("source_secret_query", source_secret_query),
+    ):
         if value is not None:
-            source[name] = value
+            source[field] = value
     _take_source_credentials(source)
     homography, error_cm = calibration_from_points(calibration_points)
     region = validate_polygon(floor_region, field="floor_region") if floor_region else []
@@ -234,6 +257,7 @@ def camera_create(
             source_uri=source["source_uri"],
             source_username=source.get("source_username", ""),
             source_password=source.get("source_password", ""),
+            source_secret_query=source.get("source_secret_query", ""),
             analysis_rate_hz=analysis_rate_hz,
             calibration_points=[dict(point) for point in calibration_points],
             homography=homography,

@@ -182,6 +182,18 @@ FUSION_CAMERA_SKEW: Final = Gauge(
     ["site", "camera"],
     namespace=NAMESPACE,
 )
+LIVE_PUSH_SUPERSEDED: Final = Counter(
+    "live_push_superseded",
+    "Live site states dropped unsent because a newer one replaced them (throttle period, or a push still in "
+    "flight to the channel layer).",
+    namespace=NAMESPACE,
+)
+LIVE_PUSH_FAILURES: Final = Counter(
+    "live_push_failures",
+    "Pushes to the channel layer (Redis) that failed, by reason (timeout: no answer within LIVE_PUSH_TIMEOUT_S).",
+    ["reason"],
+    namespace=NAMESPACE,
+)
 BUILD_INFO: Final = Gauge(
     "build_info", "Always 1; labelled with the software version.", ["version"], namespace=NAMESPACE
 )
@@ -199,6 +211,8 @@ __all__ = [
     "record_frame_accepted",
     "record_frame_duplicate",
     "record_frame_rejected",
+    "record_live_push_failure",
+    "record_live_push_superseded",
     "record_state_save_failure",
     "record_timeseries_dropped",
     "record_timeseries_write_error",
@@ -242,6 +256,16 @@ def record_frame_rejected(reason: RejectReason) -> None:
 def record_frame_duplicate() -> None:
     """Count one replayed TrackFrame that was acked but not stored again."""
     INGEST_FRAMES_DUPLICATE.inc()
+
+
+def record_live_push_superseded() -> None:
+    """Count one live state dropped unsent in favour of a newer one."""
+    LIVE_PUSH_SUPERSEDED.inc()
+
+
+def record_live_push_failure(*, timeout: bool) -> None:
+    """Count one push to the channel layer that failed (`timeout`: no answer in time) or raised."""
+    LIVE_PUSH_FAILURES.labels(reason="timeout" if timeout else "error").inc()
 
 
 def record_state_save_failure() -> None:

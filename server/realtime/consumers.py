@@ -115,16 +115,24 @@ class SiteConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                 return
 
     async def _join_groups(self, attempts: int = 3) -> bool:
-        """Join the site's groups; a pooled connection that Redis closed (restart) fails once, so retry."""
-        for attempt in range(1, attempts + 1):
-            try:
-                for group in self.groups_joined:
-                    await self.channel_layer.group_add(group, self.channel_name)
-            except (ConnectionError, OSError, RedisError) as err:
-                logger.warning("joining live groups failed (attempt %d/%d): %s", attempt, attempts, err)
-                await asyncio.sleep(0.1 * attempt)
-            else:
-                return True
+        """Join the site's groups; a pooled connection that Redis closed (restart) fails once, so retry. All
+        attempts together get WS_JOIN_TIMEOUT_S: a Redis that accepts and never answers fails the connect
+        instead of holding it for every attempt's socket timeout."""
+        try:
+            async with asyncio.timeout(float(settings.WS_JOIN_TIMEOUT_S)):
+                for attempt in range(1, attempts + 1):
+                    try:
+                        for group in self.groups_joined:
+                            await self.channel_layer.group_add(group, self.channel_name)
+                    except (ConnectionError, OSError, RedisError) as err:
+                        logger.warning(
+                            "joining live groups failed (attempt %d/%d): %s", attempt, attempts, err
+                        )
+                        await asyncio.sleep(0.1 * attempt)
+                    else:
+                        return True
+        except TimeoutError:
+            logger.warning("joining live groups got no answer within %s s", settings.WS_JOIN_TIMEOUT_S)
         return False
 
     async def disconnect(self, code: int) -> None:

@@ -153,3 +153,36 @@ def test_flow_page_draws_walking_directions_per_floor_block(page: Page) -> None:
     screenshot(page, "flow-directions")
     page.click("[data-testid=flow-directions-toggle]")
     expect(directions).to_have_attribute("data-arrows", "0")
+
+
+def test_camera_form_keeps_a_query_login_out_of_sight_and_saved(page: Page) -> None:
+    """A login typed into the source URL's query is moved out, the form shows the URL without it and its names,
+    and saving the form again (the redacted URL back) keeps the stored login."""
+    login(page, "installer")
+    page.click("[data-testid=nav-admin]")
+    page.click("[data-testid=admin-nav-admin-cameras]")
+    page.click("[data-testid=cameras-new]")
+    form = page.locator("[data-testid=cameras-form]")
+    name = f"E2E query login {int(time.time())}"
+    form.locator("input[name=name]").fill(name)
+    form.locator("input[name=source_uri]").fill(
+        "http://10.9.9.9/snapshot.cgi?res=hd&user=e2eadmin&pwd=E2e-s3cret"
+    )
+    form.locator("button[type=submit]").click()
+    row = page.locator(f"[data-testid=cameras] tr:has-text('{name}')")
+    expect(row).to_be_visible()
+    row.locator("button:has-text('edit')").click()
+    expect(form.locator("input[name=source_uri]")).to_have_value("http://10.9.9.9/snapshot.cgi?res=hd")
+    expect(form).to_contain_text("Source URL secret parameters (set: user, pwd)")
+    assert "E2e-s3cret" not in page.content()
+    form.locator("input[name=analysis_rate_hz]").fill("3")
+    form.locator("button[type=submit]").click()
+    expect(form).to_have_count(0)
+    cameras = page.request.get("/api/cameras/?limit=1000").json()["results"]
+    saved = next(c for c in cameras if c["name"] == name)
+    assert saved["analysis_rate_hz"] == 3
+    assert saved["source_uri"] == "http://10.9.9.9/snapshot.cgi?res=hd"
+    assert saved["source_secret_query_names"] == ["user", "pwd"]  # not wiped by the redacted form
+    row.locator("button:has-text('delete')").click()
+    row.locator("button:has-text('really delete?')").click()
+    expect(row).to_have_count(0)

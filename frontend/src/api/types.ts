@@ -41,8 +41,10 @@ export interface Camera {
   device: number | null;
   name: string;
   source_uri: string;
-  /** A source login is stored (it is write-only: `source_username` / `source_password`). */
+  /** A source login is stored (it is write-only: `source_username` / `source_password` / `source_secret_query`). */
   source_has_credentials: boolean;
+  /** Names of the stored credential query parameters (`user`, `pwd`, …); their values are never returned. */
+  source_secret_query_names: string[];
   analysis_rate_hz: number;
   enabled: boolean;
   homography: number[][] | null;

@@ -114,11 +114,29 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# The channel layer's Redis connections time out instead of waiting forever on a Redis that accepts and never
+# answers. The read timeout must stay above channels-redis' blocking receive (BZPOPMIN with
+# RedisChannelLayer.brpop_timeout = 5 s, read under the same socket timeout), or idle WebSocket consumers would
+# fail every receive.
+CHANNEL_REDIS_SOCKET_TIMEOUT_S = float(os.environ.get("CHANNEL_REDIS_SOCKET_TIMEOUT_S", "8"))
+CHANNEL_REDIS_CONNECT_TIMEOUT_S = float(os.environ.get("CHANNEL_REDIS_CONNECT_TIMEOUT_S", "3"))
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 10},
+            "CONFIG": {
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_timeout": CHANNEL_REDIS_SOCKET_TIMEOUT_S,
+                        "socket_connect_timeout": CHANNEL_REDIS_CONNECT_TIMEOUT_S,
+                        "socket_keepalive": True,
+                        "health_check_interval": 30,
+                    }
+                ],
+                "capacity": 1000,
+                "expiry": 10,
+            },
         }
     }
 else:
@@ -148,6 +166,8 @@ INGEST_ACK_INTERVAL_MS = int(os.environ.get("INGEST_ACK_INTERVAL_MS", "200"))
 INGEST_AUTH_RECHECK_S = float(os.environ.get("INGEST_AUTH_RECHECK_S", "2"))
 # How often an open WebSocket re-checks its session, permission and site (closes when one is gone).
 WS_AUTH_RECHECK_S = float(os.environ.get("WS_AUTH_RECHECK_S", "5"))
+# Longest a WebSocket connect waits to join its site's groups on the channel layer (Redis) before closing 1011.
+WS_JOIN_TIMEOUT_S = float(os.environ.get("WS_JOIN_TIMEOUT_S", "5"))
 # Open streams per device in one process; one more is refused with RESOURCE_EXHAUSTED (the open ones go on).
 INGEST_MAX_STREAMS_PER_DEVICE = int(os.environ.get("INGEST_MAX_STREAMS_PER_DEVICE", "2"))
 # A stream that sends nothing (heartbeats are due every 10 s), or reads none of its replies, this long is closed.
@@ -158,6 +178,8 @@ INGEST_MAX_HEARTBEAT_BYTES = int(os.environ.get("INGEST_MAX_HEARTBEAT_BYTES", st
 GRPC_MAX_CONNECTION_AGE_S = float(os.environ.get("GRPC_MAX_CONNECTION_AGE_S", "3600"))
 GRPC_MAX_CONNECTION_AGE_GRACE_S = float(os.environ.get("GRPC_MAX_CONNECTION_AGE_GRACE_S", "60"))
 LIVE_PUSH_HZ = float(os.environ.get("LIVE_PUSH_HZ", "5"))
+# Longest wait for one push to the channel layer (one in flight per site; newer states replace a waiting one).
+LIVE_PUSH_TIMEOUT_S = float(os.environ.get("LIVE_PUSH_TIMEOUT_S", "2"))
 POSITIONS_SAMPLE_HZ = float(os.environ.get("POSITIONS_SAMPLE_HZ", "1"))
 # How late a badge read may arrive and still be bound against the positions of its own time; the live state keeps
 # that much position history (server.livestate).

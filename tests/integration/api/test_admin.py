@@ -79,3 +79,12 @@ def test_admin_changes_are_audited_and_bump_the_device(store: dict[str, Any]) ->
     assert entry.changes["name"] == "renamed-in-admin"
     assert entry.actor == user
     assert EdgeDevice.objects.get(pk=store["device"].pk).config_revision == revision + 1
+
+
+def test_camera_form_refuses_a_login_in_the_source_query(store: dict[str, Any]) -> None:
+    """The Django admin cannot set the write-only source secrets, so it refuses a URL that carries them."""
+    data = {**_camera_data(store, SQUARE_POINTS), "source_uri": "http://cam/snapshot.cgi?res=hd&Pwd=x"}
+    form = CameraAdminForm(data=data)
+    assert not form.is_valid()
+    assert "(Pwd)" in str(form.errors["source_uri"])
+    assert "source_secret_query" in str(form.errors["source_uri"])

@@ -3,17 +3,16 @@ and the Redis cache."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 from rest_framework.test import APIClient
+
+from tests.support.silent_redis import silent_redis
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -132,41 +131,12 @@ def test_the_admin_password_change_page_still_changes_the_password(users: dict[s
     assert admin_user.check_password(new)
 
 
-@contextmanager
-def _silent_redis() -> Iterator[str]:
-    """A Redis address that accepts connections and never answers (a partition, a stopped VM): redis:// URL."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(16)
-    accepted: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                accepted.append(listener.accept()[0])
-            except TimeoutError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
-    finally:
-        stop.set()
-        thread.join(timeout=2)
-        for connection in accepted:
-            connection.close()
-        listener.close()
-
-
 def test_a_silent_cache_redis_makes_login_a_503_within_seconds_not_a_hang(
     users: dict[str, User], settings: Any
 ) -> None:
     """The cache client had no socket timeout: with Redis unreachable but not refusing (packets dropped), every
     login (and the user list) waited for the kernel's TCP timeout, many minutes, holding a worker thread."""
-    with _silent_redis() as url:
+    with silent_redis() as url:
         settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": url}}
         answers: list[Any] = []
 

@@ -48,6 +48,7 @@ def test_credentials_in_the_url_are_moved_out_and_never_returned(
     )
     assert created.status_code == 201, created.content
     body = created.json()
+    assert body["name"] == "door"
     assert body["source_uri"] == "rtsp://10.0.0.5:554/stream1"
     assert body["source_has_credentials"] is True
     assert "source_password" not in body
@@ -150,3 +151,112 @@ def test_no_part_of_a_login_in_an_edge_error_is_stored(last_error: str, secret: 
     assert "s3cr" not in error
     assert "rtsp://***@" in error
     assert len(error) <= 512
+
+
+QUERY_SECRET = "Qu3ry-s3cret"
+URL_WITH_QUERY_LOGIN = f"http://10.0.0.6/snapshot.cgi?user=camadmin&res=hd&PWD={QUERY_SECRET}&Api-Token=tok9z"
+
+
+def test_credentials_in_the_query_are_moved_out_and_never_returned(
+    users: dict[str, User],
+    client_for: Callable[[str], APIClient],
+    store: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """`?user=…&pwd=…` (cameras that take their login in the query) is kept like `user:password@`: write-only,
+    never returned, audited or logged; only the edge box's configuration carries the full URL."""
+    caplog.set_level(logging.DEBUG)
+    installer, staff = client_for("installer"), client_for("staff")
+    device = store["device"]
+    created = installer.post(
+        "/api/cameras",
+        {"site": store["site"].pk, "device": device.pk, "name": "snap", "source_uri": URL_WITH_QUERY_LOGIN},
+        format="json",
+    )
+    assert created.status_code == 201, created.content
+    body = created.json()
+    assert body["name"] == "snap"
+    assert Camera.objects.get(pk=body["id"]).name == "snap"
+    assert body["source_uri"] == "http://10.0.0.6/snapshot.cgi?res=hd"
+    assert body["source_has_credentials"] is True
+    assert body["source_secret_query_names"] == ["user", "PWD", "Api-Token"]
+    assert "source_secret_query" not in body
+    camera = Camera.objects.get(pk=body["id"])
+    assert camera.source_uri == "http://10.0.0.6/snapshot.cgi?res=hd"
+    assert camera.source_secret_query == f"user=camadmin&PWD={QUERY_SECRET}&Api-Token=tok9z"
+    full = f"http://10.0.0.6/snapshot.cgi?res=hd&user=camadmin&PWD={QUERY_SECRET}&Api-Token=tok9z"
+    configured = {c.camera_id: c.source_uri for c in device_configuration(device_id=device.pk).cameras}
+    assert configured[camera.pk] == full
+    assert full in [
+        c.source_uri for c in device_config_message(device_configuration(device_id=device.pk)).cameras
+    ]
+
+    # The dashboard's form saves back what it was shown (the URL without the secrets, the write-only fields left
+    # empty so not sent): the stored secrets stay.
+    form = {key: body[key] for key in ("name", "device", "source_uri", "analysis_rate_hz", "enabled")}
+    saved = installer.patch(f"/api/cameras/{camera.pk}", {**form, "analysis_rate_hz": 2.0}, format="json")
+    assert saved.status_code == 200, saved.content
+    camera.refresh_from_db()
+    assert camera.source_secret_query == f"user=camadmin&PWD={QUERY_SECRET}&Api-Token=tok9z"
+    assert {c.camera_id: c.source_uri for c in device_configuration(device_id=device.pk).cameras}[
+        camera.pk
+    ] == full
+
+    reads = [
+        staff.get(f"/api/cameras/{camera.pk}"),
+        staff.get("/api/cameras"),
+        installer.get("/api/cameras"),
+        client_for("admin").get("/api/audit-log?object_type=inventory.camera"),
+    ]
+    assert all(r.status_code == 200 for r in reads)
+    said = _everything_said(caplog, created, saved, *reads)
+    for secret in (QUERY_SECRET, "camadmin", "tok9z"):
+        assert secret not in said, secret
+
+    # Written explicitly (with or without a leading "?"), and cleared.
+    revision = EdgeDevice.objects.get(pk=device.pk).config_revision
+    changed = installer.patch(
+        f"/api/cameras/{camera.pk}", {"source_secret_query": "?token=n3w"}, format="json"
+    )
+    assert changed.json()["source_secret_query_names"] == ["token"]
+    assert EdgeDevice.objects.get(pk=device.pk).config_revision > revision
+    configured = {c.camera_id: c.source_uri for c in device_configuration(device_id=device.pk).cameras}
+    assert configured[camera.pk] == "http://10.0.0.6/snapshot.cgi?res=hd&token=n3w"
+    cleared = installer.patch(f"/api/cameras/{camera.pk}", {"source_secret_query": ""}, format="json")
+    assert cleared.json()["source_has_credentials"] is False
+    assert cleared.json()["source_secret_query_names"] == []
+    configured = {c.camera_id: c.source_uri for c in device_configuration(device_id=device.pk).cameras}
+    assert configured[camera.pk] == "http://10.0.0.6/snapshot.cgi?res=hd"
+
+
+def test_migration_moves_stored_secret_query_out(store: dict[str, Any]) -> None:
+    legacy = Camera.objects.create(
+        site=store["site"], name="legacy-q", source_uri="http://cam.local/snap.cgi?res=1&pwd=hunter3"
+    )
+    AuditLog.objects.create(
+        action="create",
+        object_type="inventory.camera",
+        object_id=str(legacy.pk),
+        changes={"source_uri": "http://cam.local/snap.cgi?res=1&pwd=hunter3"},
+    )
+    migration = importlib.import_module("server.inventory.migrations.0006_camera_source_secret_query")
+    migration.move_secret_query_out_of_source_uris(apps, None)
+    legacy.refresh_from_db()
+    assert (legacy.source_uri, legacy.source_secret_query) == (
+        "http://cam.local/snap.cgi?res=1",
+        "pwd=hunter3",
+    )
+    assert "hunter3" not in json.dumps(list(AuditLog.objects.values_list("changes", flat=True)))
+
+
+def test_a_query_login_in_an_edge_error_is_not_stored() -> None:
+    heartbeat = track_pb2.Heartbeat(
+        cameras=[
+            track_pb2.CameraHealth(
+                camera_id=1,
+                last_error="opening http://10.0.0.6/snap.cgi?user=camadmin&Password=s3cret&res=hd failed",
+            )
+        ]
+    )
+    error = heartbeat_to_health(heartbeat, camera_ids=frozenset({1})).health["cameras"][0]["last_error"]
+    assert error == "opening http://10.0.0.6/snap.cgi?user=***&Password=***&res=hd failed"

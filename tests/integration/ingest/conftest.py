@@ -53,6 +53,7 @@ class Ingest:
     pipeline: IngestPipeline
     positions: PointList
     health: list[tuple[int, dict[str, Any]]]
+    publisher: LivePublisher
 
 
 def _make_inventory() -> tuple[int, list[Device], int]:
@@ -74,19 +75,17 @@ StartIngest = Callable[..., Awaitable[Ingest]]
 
 @pytest.fixture
 async def start_ingest() -> AsyncIterator[StartIngest]:
-    """`await start_ingest(max_connection_age_s=0, **StreamSettings fields)`: the server, stopped at the end."""
+    """`await start_ingest(max_connection_age_s=0, layer=None, **StreamSettings fields)`: the server, stopped at
+    the end; `layer`: the live push's channel layer (None: one that drops everything)."""
     servers: list[Any] = []
 
-    async def start(max_connection_age_s: float = 0.0, **settings: Any) -> Ingest:
+    async def start(max_connection_age_s: float = 0.0, layer: Any = None, **settings: Any) -> Ingest:
         site_id, devices, unassigned = await sync_to_async(_make_inventory)()
         positions = PointList()
         health: list[tuple[int, dict[str, Any]]] = []
         pipeline = IngestPipeline(reorder_window=64)
-        pipeline.add_processor(
-            CameraTracksLive(
-                LivePublisher(rate_hz=5, layer=NullLayer()), points=positions, positions_sample_hz=1000
-            )
-        )
+        publisher = LivePublisher(rate_hz=5, layer=layer if layer is not None else NullLayer())
+        pipeline.add_processor(CameraTracksLive(publisher, points=positions, positions_sample_hz=1000))
         servicer = EdgeServicer(
             pipeline=pipeline,
             settings=StreamSettings(**{"ack_interval_s": 0.05, "auth_recheck_s": 0.2, **settings}),
@@ -99,7 +98,7 @@ async def start_ingest() -> AsyncIterator[StartIngest]:
             max_connection_age_grace_s=0.5,
         )
         servers.append(server)
-        return Ingest(site_id, devices, unassigned, port, servicer, pipeline, positions, health)
+        return Ingest(site_id, devices, unassigned, port, servicer, pipeline, positions, health, publisher)
 
     try:
         yield start

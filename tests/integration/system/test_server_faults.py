@@ -51,6 +51,9 @@ def _inventory(cameras: int = 2) -> tuple[int, list[int], list[int]]:
     return site.pk, device_ids, first_cameras
 
 
+HEALTH_TOKEN = "faults-health-token"
+
+
 @contextmanager
 def server(tmp_path: Path, **env: str) -> Iterator[tuple[int, int, Path]]:
     http_port, grpc_port = free_port(), free_port()
@@ -59,6 +62,7 @@ def server(tmp_path: Path, **env: str) -> Iterator[tuple[int, int, Path]]:
         "DATABASE_URL": shared_database_url(),
         "RETAIL_DATA_DIR": str(tmp_path / f"data-{http_port}"),
         "INGEST_AUTH_RECHECK_S": "1",
+        "METRICS_TOKEN": HEALTH_TOKEN,
         **env,
     }
     log_path = tmp_path / f"server-{http_port}.log"
@@ -74,7 +78,11 @@ def server(tmp_path: Path, **env: str) -> Iterator[tuple[int, int, Path]]:
 
 
 def _health(http_port: int) -> dict[str, Any]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/api/health", timeout=10) as response:
+    """The detailed health report (the METRICS_TOKEN bearer shows the details)."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{http_port}/api/health", headers={"Authorization": f"Bearer {HEALTH_TOKEN}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
         return dict(json.load(response))
 
 

@@ -99,7 +99,11 @@ def test_edge_agent_to_database_timeseries_and_websocket(tmp_path: Path) -> None
             )
             edge.wait(timeout=60)
         assert edge.returncode == 0, log_tail(edge_log)
-        with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/api/health", timeout=5) as response:
+        health_request = urllib.request.Request(  # an admin sees the health details
+            f"http://127.0.0.1:{http_port}/api/health",
+            headers={"Cookie": f"sessionid={session_cookie('skeleton-admin', role='admin')}"},
+        )
+        with urllib.request.urlopen(health_request, timeout=5) as response:
             health = json.load(response)
         with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/metrics", timeout=5) as response:
             metrics_text = response.read().decode()

@@ -77,3 +77,12 @@ def test_source_logins_are_redacted_and_the_saved_config_is_private(tmp_path: Pa
     )
     save_device_config(path, RemoteDeviceConfig(revision=1, cameras=(camera,), heartbeat_interval_s=10))
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_redact_source_hides_credential_query_parameters() -> None:
+    assert (
+        redact_source("http://cam/snapshot.cgi?user=admin&res=hd&PWD=x#f")
+        == "http://cam/snapshot.cgi?user=***&res=hd&PWD=***#f"
+    )
+    assert redact_source("http://u:p@cam?loginpas=x") == "http://***@cam?loginpas=***"
+    assert redact_source("http://cam/live?res=hd") == "http://cam/live?res=hd"

@@ -1,5 +1,5 @@
-"""The live publisher's throttle: leading edge, coalescing to the newest state, lazy event building, and a
-channel layer that fails without stopping anything."""
+"""The live publisher's throttle: leading edge, coalescing to the newest state, lazy event building, a channel
+layer that fails without stopping anything, and one that hangs: one push per site in flight, bounded in time."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ async def test_first_update_goes_out_at_once_then_the_newest_per_period() -> Non
     layer = RecordingLayer()
     publisher = LivePublisher(rate_hz=10, layer=layer)
     publisher.publish(1, event(1))
-    await asyncio.sleep(0)
+    await asyncio.sleep(0.01)
     assert [e["n"] for _, e in layer.sent] == [1]
     for n in range(2, 6):  # within the 100 ms period: coalesced
         publisher.publish(1, event(n))
@@ -49,7 +49,7 @@ async def test_sites_are_throttled_independently() -> None:
     publisher = LivePublisher(rate_hz=5, layer=layer)
     publisher.publish(1, event(1))
     publisher.publish(2, event(2))
-    await asyncio.sleep(0)
+    await asyncio.sleep(0.01)
     assert sorted(group for group, _ in layer.sent) == ["site-1-live", "site-2-live"]
 
 
@@ -80,3 +80,50 @@ async def test_a_failing_layer_is_counted_not_raised(rate_hz: float) -> None:
     await asyncio.sleep(0.01)
     assert publisher.stats.failures == 2
     assert "redis is down" in publisher.stats.last_error
+
+
+class GatedLayer:
+    """A channel layer whose sends wait until released (a slow or silent Redis)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+        self.started = 0
+        self.gate = asyncio.Event()
+
+    async def group_send(self, group: str, event: dict[str, Any]) -> None:
+        self.started += 1
+        await self.gate.wait()
+        self.sent.append((group, event))
+
+
+async def test_one_push_per_site_in_flight_and_the_newest_goes_out_after_it() -> None:
+    layer = GatedLayer()
+    publisher = LivePublisher(
+        rate_hz=0, layer=layer
+    )  # unthrottled: only the push in flight holds states back
+    for n in range(1, 30):
+        publisher.publish(1, event(n))
+        await asyncio.sleep(0.001)
+    assert layer.started == 1
+    assert publisher.pending_pushes == 1
+    assert publisher.stats.coalesced == 27  # 2..28 replaced while 1 was in flight; 29 waits
+    layer.gate.set()
+    await asyncio.sleep(0.02)
+    assert [e["n"] for _, e in layer.sent] == [1, 29]
+    assert publisher.pending_pushes == 0
+
+
+async def test_a_push_that_gets_no_answer_times_out_and_the_next_goes_out() -> None:
+    layer = GatedLayer()
+    publisher = LivePublisher(rate_hz=0, layer=layer, timeout_s=0.05)
+    publisher.publish(1, event(1))
+    await asyncio.sleep(0.01)
+    publisher.publish(1, event(2))
+    await publisher.send_now("site-1-alerts", {"type": "alert.changed"})  # bounded too
+    assert "within 0.05 s" in publisher.stats.last_error
+    deadline = asyncio.get_running_loop().time() + 5
+    while publisher.pending_pushes and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.01)
+    assert publisher.pending_pushes == 0
+    assert layer.started == 3  # event 2 went out once event 1 had timed out
+    assert publisher.stats.timeouts == 3
