@@ -23,7 +23,7 @@ Metric families (all prefixed ``retail_``; type; meaning):
 - analytics_records_dropped_total (counter): analytics records the database refused as bad data (lost)
 - analytics_write_errors_total (counter): failed writes of analytics records (kept and retried)
 - websocket_connections (gauge): open dashboard WebSockets in this process
-- alerts_raised_total{kind} (counter): security / distancing alerts raised
+- alerts_raised_total{kind} (counter): access-control incidents opened, and warnings escalated to alarms, by kind
 - fusion_camera_skew_seconds{site,camera} (gauge): each camera's clock skew as the fusion estimates it
 - edge_* (see server.observability.edge_health): the last heartbeat of each edge box and camera
 - build_info{version} (gauge): 1, labelled with the software version
@@ -173,7 +173,10 @@ WEBSOCKET_CONNECTIONS: Final = Gauge(
     "websocket_connections", "Dashboard WebSocket connections open in this process.", namespace=NAMESPACE
 )
 ALERTS_RAISED: Final = Counter(
-    "alerts_raised", "Alerts raised, by kind (warning, alarm, distancing).", ["kind"], namespace=NAMESPACE
+    "alerts_raised",
+    "Access-control incidents opened, and warnings escalated to alarms, by kind (warning, alarm).",
+    ["kind"],
+    namespace=NAMESPACE,
 )
 FUSION_CAMERA_SKEW: Final = Gauge(
     "fusion_camera_skew_seconds",
@@ -339,7 +342,7 @@ def websocket_closed() -> None:
 
 
 def record_alert(kind: str) -> None:
-    """Count one alert of `kind` ("warning", "alarm", "distancing", ...: a small fixed set)."""
+    """Count one incident opened or escalated, of `kind` ("warning" or "alarm")."""
     ALERTS_RAISED.labels(kind=kind).inc()
 
 
