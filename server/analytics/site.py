@@ -302,6 +302,10 @@ class SiteAnalytics:
         self._bucket_disp_x: FloatArray = np.zeros(self._grid.cells)
         self._bucket_disp_y: FloatArray = np.zeros(self._grid.cells)
 
+        # Smoothed distance per candidate pair when smoothing is on: pair code (sorted), distance, time.
+        self._pair_code: IntArray = _EMPTY_INT
+        self._pair_value: FloatArray = np.zeros(0)
+        self._pair_time: IntArray = _EMPTY_INT
         self._contacts = _ContactTable()
         self._partners: dict[int, set[int]] = {}
         self._incidents: dict[tuple[int, int], _Incident] = {}  # open ones, by (global id, zone id)
@@ -340,10 +344,6 @@ class SiteAnalytics:
         self._grace_us = int(config.exit_grace_s * 1e6)
         self._gap_us = int(config.distancing_gap_s * 1e6)
         self._smoothing_us = config.distancing_smoothing_s * 1e6
-        # Smoothed distance per candidate pair when smoothing is on: pair code (sorted), distance, time.
-        self._pair_code: IntArray = _EMPTY_INT
-        self._pair_value: FloatArray = np.zeros(0)
-        self._pair_time: IntArray = _EMPTY_INT
         self._min_violation_us = int(config.distancing_min_duration_s * 1e6)
         self._update_interval_us = int(config.violation_update_interval_s * 1e6)
         self._alert_close_us = int(config.alert_close_after_s * 1e6)

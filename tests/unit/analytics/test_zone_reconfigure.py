@@ -143,3 +143,32 @@ def test_another_sites_configuration_is_refused_and_changes_nothing() -> None:
     with pytest.raises(AnalyticsConfigError):
         analytics.reconfigure(site_config(site_id=SITE + 1, zones=()))
     assert analytics.update(frame(2.1, {1: (2.0, 2.0)}), {}).zone_occupancy[ZONE_A] == 1
+
+
+def _distancing_events(edit_at_s: float | None) -> list[tuple[str, int, int, int]]:
+    """Two persons 2.4 m apart for 3 s, then 1.5 m apart to 10 s (distances smoothed over 0.5 s); a zone is
+    added at `edit_at_s` (None: never)."""
+    analytics = SiteAnalytics(site_config(distancing_smoothing_s=0.5))
+    added = Zone(ZONE_NEW, "New", ZoneKind.INTEREST, rect(12, 0, 16, 4))
+    updates = []
+    for k in range(101):
+        t_s = k / 10
+        if edit_at_s is not None and abs(t_s - edit_at_s) < 1e-9:
+            updates.append(
+                analytics.reconfigure(site_config(distancing_smoothing_s=0.5, zones=_zones(added)))
+            )
+        apart = 2.4 if t_s <= 3.0 else 1.5
+        updates.append(analytics.update(frame(t_s, {1: (10.0, 6.0), 2: (10.0 + apart, 6.0)}), {}))
+    updates.append(analytics.flush())
+    return [
+        (phase, v.start_us, v.last_close_us, v.end_us or 0)
+        for u in updates
+        for phase, found in (("started", u.violations_started), ("ended", u.violations_ended))
+        for v in found
+    ]
+
+
+def test_distancing_goes_on_through_an_edit_as_if_there_was_none() -> None:
+    plain = _distancing_events(None)
+    assert [phase for phase, *_ in plain] == ["started", "ended"]
+    assert _distancing_events(3.1) == plain  # the smoothed distances carry over too
