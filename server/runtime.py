@@ -76,7 +76,7 @@ class Runtime:
 
     async def _barrier_loop(self, every_s: float = 1.0) -> None:
         """Run the ack barrier also while no stream is open, so that what the analytics emit without frames
-        (a zone edit's final records) is written too; the streams' ack loops run it more often."""
+        (what a zone edit ended) is written too; the streams' ack loops run it more often."""
         while True:
             await asyncio.sleep(every_s)
             try:

@@ -99,7 +99,7 @@ def alert_incident_record(
     first time. Idempotent, and safe against reports that arrive late: the row never goes back from alarm to
     warning, never reopens, and ignores a report older than its latest. Returns the row, or None when the report
     changed nothing. A new incident closes any earlier incident of the same person and zone still open (the
-    analytics restarted, e.g. the zones changed, without closing it). `person_id` is the person now,
+    analytics restarted, e.g. with the server, without closing it). `person_id` is the person now,
     `key_person_id` the one who opened it (when the fusion found them again under a new id; default the same)."""
     if kind not in AlertKind.values:
         raise ValueError(f"unknown alert kind {kind!r}; expected one of {AlertKind.values}")

@@ -54,6 +54,11 @@ fused position at t; updates must come in non-decreasing time):
   under a new id). A later approach or entry is a new incident. The name an
   incident carries is the person's binding when it opened (or when they were first bound during it), kept to
   the end; a binding that changes during the incident marks its identity uncertain.
+* **Configuration changes** (:meth:`SiteAnalytics.reconfigure`, a zone edited, added or deleted, or the grid
+  changed): everything goes on for the zones that persist (same ``zone_id``): a person inside an unchanged
+  zone keeps their one visit; from the change on, "inside" uses the new polygon (a person outside an edited
+  zone's new polygon leaves it under the visit rules above: the visit ends at their last observation inside).
+  A deleted zone's open visits end at the change; so do incidents of a zone deleted or no longer restricted.
 """
 
 from __future__ import annotations
@@ -65,7 +70,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy.spatial import cKDTree
 
-from server.analytics.errors import AnalyticsInputError
+from server.analytics.errors import AnalyticsConfigError, AnalyticsInputError
 from server.analytics.geometry import BoolArray, EdgeSet, FloatArray, IntArray
 from server.analytics.types import (
     VISITOR,
@@ -88,7 +93,7 @@ from server.fusion.types import FusedFrame
 
 logger = logging.getLogger(__name__)
 
-_NO_ZONE = -1
+_NO_ZONE = int(np.iinfo(np.int64).min)  # no previous entry (zone ids are any other int64)
 _EMPTY_INT: IntArray = np.zeros(0, dtype=np.int64)
 
 
@@ -267,6 +272,46 @@ class SiteAnalytics:
 
     def __init__(self, config: AnalyticsConfig) -> None:
         config.validate()
+        self._configure(config)
+        zone_count = len(config.zones)
+        restricted_count = int(self._restricted.size)
+        capacity = 64
+        self._row_of: dict[int, int] = {}
+        self._row_active: BoolArray = np.zeros(capacity, dtype=np.bool_)
+        self._row_gid: IntArray = np.zeros(capacity, dtype=np.int64)
+        self._row_stamp: IntArray = np.zeros(capacity, dtype=np.int64)
+        self._open: BoolArray = np.zeros((capacity, zone_count), dtype=np.bool_)
+        self._enter_us: IntArray = np.zeros((capacity, zone_count), dtype=np.int64)
+        self._last_inside_us: IntArray = np.zeros((capacity, zone_count), dtype=np.int64)
+        # Per row: the zone id of the person's previous entry (flow), kept when that zone is deleted.
+        self._last_zone: IntArray = np.full(capacity, _NO_ZONE, dtype=np.int64)
+        # Per row: first frame time, and whether the person was ever seen outside each restricted zone.
+        self._first_us: IntArray = np.zeros(capacity, dtype=np.int64)
+        self._seen_outside: BoolArray = np.zeros((capacity, restricted_count), dtype=np.bool_)
+        # ... and whether they were ever seen beyond each restricted zone's warning band.
+        self._seen_clear: BoolArray = np.zeros((capacity, restricted_count), dtype=np.bool_)
+        self._frame_counter = 0
+
+        self._last_time_us: int | None = None
+        self._first_time_us: int | None = None
+        self._last_xy: FloatArray = np.zeros((0, 2))  # positions of the last frame (for a grid change)
+        self._prev_cells: IntArray = _EMPTY_INT
+        self._prev_velocity: FloatArray = np.zeros((0, 2))
+        self._bucket_start_us: int | None = None
+        self._bucket_person_s: FloatArray = np.zeros(self._grid.cells)
+        self._bucket_disp_x: FloatArray = np.zeros(self._grid.cells)
+        self._bucket_disp_y: FloatArray = np.zeros(self._grid.cells)
+
+        # Smoothed distance per candidate pair when smoothing is on: pair code (sorted), distance, time.
+        self._pair_code: IntArray = _EMPTY_INT
+        self._pair_value: FloatArray = np.zeros(0)
+        self._pair_time: IntArray = _EMPTY_INT
+        self._contacts = _ContactTable()
+        self._partners: dict[int, set[int]] = {}
+        self._incidents: dict[tuple[int, int], _Incident] = {}  # open ones, by (global id, zone id)
+
+    def _configure(self, config: AnalyticsConfig) -> None:
+        """Take the zone set, grid and thresholds of `config` (validated): everything derived from them."""
         self.config = config
         self._zones = config.zones
         self._zone_ids: IntArray = np.array([z.zone_id for z in config.zones], dtype=np.int64)
@@ -299,48 +344,13 @@ class SiteAnalytics:
         self._grace_us = int(config.exit_grace_s * 1e6)
         self._gap_us = int(config.distancing_gap_s * 1e6)
         self._smoothing_us = config.distancing_smoothing_s * 1e6
-        # Smoothed distance per candidate pair when smoothing is on: pair code (sorted), distance, time.
-        self._pair_code: IntArray = _EMPTY_INT
-        self._pair_value: FloatArray = np.zeros(0)
-        self._pair_time: IntArray = _EMPTY_INT
         self._min_violation_us = int(config.distancing_min_duration_s * 1e6)
         self._update_interval_us = int(config.violation_update_interval_s * 1e6)
         self._alert_close_us = int(config.alert_close_after_s * 1e6)
         self._alert_update_us = int(config.alert_update_interval_s * 1e6)
         self._alert_rejoin_m = config.alert_rejoin_m
         self._bucket_us = config.heat_bucket_s * 1_000_000
-
-        zone_count = len(config.zones)
-        restricted_count = len(restricted)
-        capacity = 64
-        self._row_of: dict[int, int] = {}
-        self._row_active: BoolArray = np.zeros(capacity, dtype=np.bool_)
-        self._row_gid: IntArray = np.zeros(capacity, dtype=np.int64)
-        self._row_stamp: IntArray = np.zeros(capacity, dtype=np.int64)
-        self._open: BoolArray = np.zeros((capacity, zone_count), dtype=np.bool_)
-        self._enter_us: IntArray = np.zeros((capacity, zone_count), dtype=np.int64)
-        self._last_inside_us: IntArray = np.zeros((capacity, zone_count), dtype=np.int64)
-        self._last_zone: IntArray = np.full(capacity, _NO_ZONE, dtype=np.int64)
-        # Per row: first frame time, and whether the person was ever seen outside each restricted zone.
-        self._first_us: IntArray = np.zeros(capacity, dtype=np.int64)
-        self._seen_outside: BoolArray = np.zeros((capacity, restricted_count), dtype=np.bool_)
-        # ... and whether they were ever seen beyond each restricted zone's warning band.
-        self._seen_clear: BoolArray = np.zeros((capacity, restricted_count), dtype=np.bool_)
         self._appeared_inside_us = int(config.alarm_appeared_inside_after_s * 1e6)
-        self._frame_counter = 0
-
-        self._last_time_us: int | None = None
-        self._first_time_us: int | None = None
-        self._prev_cells: IntArray = _EMPTY_INT
-        self._prev_velocity: FloatArray = np.zeros((0, 2))
-        self._bucket_start_us: int | None = None
-        self._bucket_person_s: FloatArray = np.zeros(self._grid.cells)
-        self._bucket_disp_x: FloatArray = np.zeros(self._grid.cells)
-        self._bucket_disp_y: FloatArray = np.zeros(self._grid.cells)
-
-        self._contacts = _ContactTable()
-        self._partners: dict[int, set[int]] = {}
-        self._incidents: dict[tuple[int, int], _Incident] = {}  # open ones, by (global id, zone id)
 
     # ------------------------------------------------------------------ public API
 
@@ -387,6 +397,7 @@ class SiteAnalytics:
 
         contacts = {gid: len(partners) for gid, partners in self._partners.items() if partners}
         self._last_time_us = t_us
+        self._last_xy = xy
         return AnalyticsUpdate(
             site_id=self.config.site_id,
             time_us=t_us,
@@ -420,6 +431,7 @@ class SiteAnalytics:
         self._close_incidents(t_us, alerts, final=True)
         self._prev_cells = _EMPTY_INT
         self._prev_velocity = np.zeros((0, 2))
+        self._last_xy = np.zeros((0, 2))
         return AnalyticsUpdate(
             site_id=self.config.site_id,
             time_us=t_us,
@@ -431,6 +443,111 @@ class SiteAnalytics:
             dwell=dwell,
             heat_buckets=buckets,
             violations_ended=ended,
+            alerts=alerts,
+        )
+
+    def reconfigure(self, config: AnalyticsConfig) -> AnalyticsUpdate:
+        """Go on with a changed zone set, grid or thresholds of the same site (an admin's edit), ending only what
+        the change ends; the returned update holds what ended (record it like any update).
+
+        Zones are matched by ``zone_id``: a zone that persists keeps its open visits, its persons' flow and, when
+        it stays restricted, its access-control incidents, whatever else of it changed (name, kind, polygon,
+        levels). From the change on, "inside" is tested against the new polygon: a person outside an edited
+        zone's new polygon is outside it, so their visit ends once they have been outside for ``exit_grace_s``,
+        at their last observation inside (before the change), as any visit does. A deleted zone's open visits
+        end now (``DwellRecord`` to the last observation inside); a person's previous entry stays the deleted
+        zone for flow. Incidents of a deleted zone, or of one no longer restricted, close now. A zone added
+        opens visits from the next frame on (not dated back). Persons, distancing contacts and violations carry
+        on unchanged; so does the open heat-map bucket, unless the grid changed: then it is emitted (cells of
+        the old grid) and accumulation starts on the new one. Raises :class:`AnalyticsConfigError` for a bad
+        configuration or one of another site (nothing changed then).
+        """
+        config.validate()
+        if config.site_id != self.config.site_id:
+            raise AnalyticsConfigError(
+                f"analytics of site {self.config.site_id} cannot take the configuration of site {config.site_id}",
+                code="other_site",
+            )
+        t_us = self._last_time_us if self._last_time_us is not None else 0
+        old_zones, old_restricted = self._zones, self._restricted.tolist()
+        new_zone_ids = {zone.zone_id for zone in config.zones}
+        active = self._row_active
+        dwell = [
+            DwellRecord(
+                int(self._row_gid[row]),
+                zone.zone_id,
+                int(self._enter_us[row, z]),
+                int(self._last_inside_us[row, z]),
+            )
+            for z, zone in enumerate(old_zones)
+            if zone.zone_id not in new_zone_ids
+            for row in np.flatnonzero(self._open[:, z] & active).tolist()
+        ]
+        alerts: list[AccessAlert] = []
+        still_restricted = {zone.zone_id: zone for zone in config.zones if zone.kind is ZoneKind.RESTRICTED}
+        for key, incident in list(self._incidents.items()):
+            renewed = still_restricted.get(incident.zone.zone_id)
+            if renewed is None:
+                del self._incidents[key]
+                alerts.append(incident.report(IncidentPhase.CLOSED, t_us))
+            else:
+                incident.zone = renewed
+        buckets: list[HeatmapBucket] = []
+        if config.grid != self._grid:
+            closed = self._close_bucket()
+            if closed is not None:
+                buckets.append(closed)
+            self._bucket_person_s = np.zeros(config.grid.cells)
+            self._bucket_disp_x = np.zeros(config.grid.cells)
+            self._bucket_disp_y = np.zeros(config.grid.cells)
+            self._prev_cells = config.grid.cell_index(self._last_xy) if self._prev_cells.size else _EMPTY_INT
+
+        # Per-row zone columns follow their zone id into the new configuration order.
+        old_column = {zone.zone_id: z for z, zone in enumerate(old_zones)}
+        capacity = active.shape[0]
+        shape = (capacity, len(config.zones))
+        opened, entered, last_inside = (
+            np.zeros(shape, np.bool_),
+            np.zeros(shape, np.int64),
+            np.zeros(shape, np.int64),
+        )
+        for z, zone in enumerate(config.zones):
+            old = old_column.get(zone.zone_id)
+            if old is not None:
+                opened[:, z] = self._open[:, old] & active
+                entered[:, z] = self._enter_us[:, old]
+                last_inside[:, z] = self._last_inside_us[:, old]
+        # Whether a person was seen outside (beyond the band of) a restricted zone holds for a zone of the same
+        # geometry; for a new or reshaped one it starts again (a person tracked long enough alarms at once).
+        old_restricted_column = {
+            old_zones[i].zone_id: (r, old_zones[i]) for r, i in enumerate(old_restricted)
+        }
+        restricted = [zone for zone in config.zones if zone.kind is ZoneKind.RESTRICTED]
+        seen_outside = np.zeros((capacity, len(restricted)), np.bool_)
+        seen_clear = np.zeros((capacity, len(restricted)), np.bool_)
+        for r, zone in enumerate(restricted):
+            found = old_restricted_column.get(zone.zone_id)
+            if found is not None and (found[1].polygon_m, found[1].warning_distance_m) == (
+                zone.polygon_m,
+                zone.warning_distance_m,
+            ):
+                seen_outside[:, r] = self._seen_outside[:, found[0]]
+                seen_clear[:, r] = self._seen_clear[:, found[0]]
+        self._open, self._enter_us, self._last_inside_us = opened, entered, last_inside
+        self._seen_outside, self._seen_clear = seen_outside, seen_clear
+        self._configure(config)
+        rows = np.flatnonzero(active)
+        in_zone = self._open[rows]
+        return AnalyticsUpdate(
+            site_id=config.site_id,
+            time_us=t_us,
+            global_ids=self._row_gid[rows].copy(),
+            zone_ids=self._zone_ids,
+            in_zone=in_zone,
+            site_occupancy=int(rows.size),
+            zone_occupancy=dict(zip(self._zone_id_list, in_zone.sum(axis=0).tolist(), strict=True)),
+            dwell=dwell,
+            heat_buckets=buckets,
             alerts=alerts,
         )
 
@@ -526,8 +643,8 @@ class SiteAnalytics:
 
     def _entry_times(self, t_us: int, frame: FusedFrame, fresh: BoolArray) -> IntArray:
         """When a visit opening now starts, per person: t, or the first observation of a new person, but not
-        before the first frame these analytics saw (analytics restarted with new zones while the fusion goes
-        on must not date the visits of everyone inside back to when they walked in)."""
+        before the first frame these analytics saw (analytics started while the fusion goes on must not date the
+        visits of everyone inside back to when they walked in)."""
         entry_us = np.full(fresh.shape[0], t_us, dtype=np.int64)
         if frame.first_seen_us is not None and fresh.any():
             entry_us[fresh] = np.clip(frame.first_seen_us[fresh], self._first_time_us, t_us)
@@ -630,10 +747,10 @@ class SiteAnalytics:
                 entries.append(ZoneEntry(gid, zone_id, entered_us))
                 row = int(rows[i])
                 previous = int(self._last_zone[row])
-                if previous != z:
-                    from_zone = None if previous == _NO_ZONE else self._zone_id_list[previous]
+                if previous != zone_id:
+                    from_zone = None if previous == _NO_ZONE else previous
                     transitions.append(FlowTransition(gid, from_zone, zone_id, entered_us))
-                    self._last_zone[row] = z
+                    self._last_zone[row] = zone_id
         self._open[rows] = (was_open | inside) & ~exiting
 
     def _distancing(

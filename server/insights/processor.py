@@ -171,14 +171,14 @@ class SiteAnalyticsProcessor:
             setup = await sync_to_async(self._load_setup)(site_id)
             identities = await sync_to_async(self._load_identities)(site_id)
             if setup.signature != state.setup.signature:
-                logger.info("site %d: zones or floor plan changed, analytics restarted", site_id)
-                # Keep the fusion (global ids stay stable); record what the old zone set measured so far (open
-                # zone visits end at their last frame inside, running violations at their last close frame, the
-                # open heat bucket), then restart the analytics with the new zones.
-                self._record_final(state)  # its open incidents end with it
+                logger.info("site %d: zones or floor plan changed, analytics reconfigured", site_id)
+                # Keep the fusion (global ids stay stable) and the analytics' state: a person inside a zone that
+                # persists keeps their one visit. Record what the change ended (the visits of deleted zones, their
+                # incidents, the heat bucket of a replaced grid) under the old names and grid, then go on.
+                ended = state.analytics.reconfigure(setup.analytics)
+                self._record(state, ended)
                 self._recorder.name_zones(setup.zone_names)
                 state.setup = setup
-                state.analytics = SiteAnalytics(setup.analytics)
             self._set_identities(state, identities)
 
     def identities(self, site_id: int) -> Mapping[int, PersonIdentity]:
@@ -280,11 +280,14 @@ class SiteAnalyticsProcessor:
     def _record_final(self, state: _SiteState) -> None:
         """Close the site's analytics (open zone visits, contacts, heat bucket, alert incidents) and record the
         result."""
-        final = state.analytics.flush()
-        for alert in final.alerts:  # the incidents still open close with these analytics
-            self._on_alert(final.site_id, alert)
-        self._recorder.add(None, final, state.setup.analytics.grid)
-        self._points.write(_violation_points(final.site_id, final))
+        self._record(state, state.analytics.flush())  # the incidents still open close with these analytics
+
+    def _record(self, state: _SiteState, update: AnalyticsUpdate) -> None:
+        """Record an update that belongs to no frame (a flush, a reconfiguration): what it ended."""
+        for alert in update.alerts:
+            self._on_alert(update.site_id, alert)
+        self._recorder.add(None, update, state.setup.analytics.grid)
+        self._points.write(_violation_points(update.site_id, update))
 
     def _deliver(self, state: _SiteState, fused: FusedFrame, update: AnalyticsUpdate) -> None:
         site_id = fused.site_id

@@ -16,9 +16,10 @@ map is read right after each empty period starts (``SimulationConfig.empty_perio
 person has left, the fusion has ended them): live (the sum of the heat deltas sent so far) and stored (the
 buckets emitted so far) against the true person-seconds so far.
 
-Scenario events are applied as the server applies them: a zone edit replaces the analytics by new ones
-with the new zones at the first fused frame after it (``server.insights.processor`` ``refresh``: open
-visits are not closed, the persons inside open new ones); a server restart (``SimulationConfig
+Scenario events are applied as the server applies them: a zone edit reconfigures the analytics with the new
+zones at the first fused frame after it (``server.insights.processor`` ``refresh``,
+``SiteAnalytics.reconfigure``: a visit of a zone that persists goes on, a deleted zone's open visits end at
+the last observation inside, as the truth counts them); a server restart (``SimulationConfig
 .server_restarts``) at the first frame arriving after it flushes fusion and analytics when graceful and
 drops them when killed, then starts new ones (new global ids). The pure simulator has no processes to kill:
 ``kill -9`` is this loss of in-memory state, not a real signal.
@@ -243,12 +244,11 @@ def evaluate(
     def consume(frame: FusedFrame) -> None:
         nonlocal next_sample_us, busy_s, analytics, live_person_s, stored_person_s
         while edits and frame.time_us >= edits[0][0]:
-            # As the server's refresh does: record what the old zone set measured (open visits, contacts, the
-            # open heat bucket), then restart the analytics with the new zones.
-            final = analytics.flush()
-            updates.append(final)
-            stored_person_s += sum(float(bucket.person_s.sum()) for bucket in final.heat_buckets)
-            analytics = SiteAnalytics(edits.pop(0)[1])
+            # As the server's refresh does: the analytics go on with the new zones, recording what the edit
+            # ended (the open visits of a deleted zone).
+            ended = analytics.reconfigure(edits.pop(0)[1])
+            updates.append(ended)
+            stored_person_s += sum(float(bucket.person_s.sum()) for bucket in ended.heat_buckets)
             report.zone_edits += 1
         while heat_reads and frame.time_us > heat_reads[0]:
             true_s = truth.person_s_before(heat_reads.pop(0))

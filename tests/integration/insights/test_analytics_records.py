@@ -275,10 +275,14 @@ def test_incidents_still_open_at_the_end_of_the_stream_are_closed_by_the_flush()
     assert alerts[-1].opened_us == alerts[0].opened_us
 
 
-def test_incidents_open_when_the_zones_change_are_closed_with_the_old_analytics() -> None:
+def test_an_incident_goes_on_when_its_zone_is_edited_and_closes_once_when_the_zone_is_deleted() -> None:
     processor, alerts, zone = _visitor_standing_in_the_stock_room()
     zone.warning_distance_m = 2.0
     zone.save()
-    async_to_sync(processor.refresh)()  # the analytics restart with the new zones
-    assert alerts[-1].phase is IncidentPhase.CLOSED
-    assert alerts[-1].opened_us == alerts[0].opened_us
+    async_to_sync(processor.refresh)()  # the analytics go on with the edited zone: the incident stays open
+    assert IncidentPhase.CLOSED not in [alert.phase for alert in alerts]
+    zone.delete()
+    async_to_sync(processor.refresh)()  # the deletion ends it
+    processor.flush()  # and nothing is left to close at the end
+    closed = [alert for alert in alerts if alert.phase is IncidentPhase.CLOSED]
+    assert [alert.opened_us for alert in closed] == [alerts[0].opened_us]
