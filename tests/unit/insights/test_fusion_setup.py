@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from server.insights.processor import SiteAnalyticsProcessor, build_setup
+from server.insights.recorder import InsightsRecorder
 
 
 def _zone(zone_id: int, kind: str, polygon: list[tuple[float, float]]) -> dict[str, Any]:
@@ -37,7 +38,7 @@ def test_the_sites_entrance_zones_are_the_fusions_entry_regions() -> None:
     processor = SiteAnalyticsProcessor(
         publisher=None,  # type: ignore[arg-type]
         points=None,  # type: ignore[arg-type]
-        recorder=None,  # type: ignore[arg-type]
+        recorder=InsightsRecorder(),
         load_setup=lambda site_id: setup,
         load_identities=lambda site_id: {},
         on_alert=None,  # type: ignore[arg-type]
