@@ -473,8 +473,14 @@ class EdgeServicer:
             )
         from server.inventory.services import camera_store_snapshot
 
+        capture_time_us, now_us = snapshot.capture_time_us, self._clock_us()
+        window = self._settings.window
+        if not now_us - window.max_past_us <= capture_time_us <= now_us + window.max_future_us:
+            capture_time_us = (
+                0  # the edge clock is far off (or beyond year 9999): stored with the receive time
+            )
         await sync_to_async(camera_store_snapshot)(
-            camera_id=snapshot.camera_id, jpeg=snapshot.jpeg, capture_time_us=snapshot.capture_time_us
+            camera_id=snapshot.camera_id, jpeg=snapshot.jpeg, capture_time_us=capture_time_us
         )
         return None
 

@@ -1,0 +1,182 @@
+"""A hostile (or broken) edge box against the real grpc.aio ingest on loopback and PostgreSQL: sequence epochs played
+out of order and beyond what the server tracks, sequences at the jump limit with capture times chosen to widen it,
+two streams of one device on one camera in different epochs, snapshots nobody asked for or with an impossible capture
+time, a huge authorization header, a client that half-closes at once. Each frame is stored at most once, nothing
+acked is dropped, and a bad message is answered without ending the stream."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import grpc
+import pytest
+from asgiref.sync import sync_to_async
+from django.conf import LazySettings
+
+from proto.retail.v1 import edge_service_pb2
+from server.ingest.sequencing import MAX_SEQUENCE_JUMP
+from server.inventory.models import Camera
+from tests.integration.ingest.test_grpc_stream import Conversation, Env, env, rejected, stream_state
+from tests.integration.ingest.test_sequence_limits import acked, frame_at
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
+__all__ = ["env"]  # the fixture
+
+JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64 + b"\xff\xd9"
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def snapshot(camera_id: int, capture_time_us: int, jpeg: bytes = JPEG) -> edge_service_pb2.EdgeMessage:
+    return edge_service_pb2.EdgeMessage(
+        snapshot=edge_service_pb2.CameraSnapshot(
+            camera_id=camera_id, capture_time_us=capture_time_us, jpeg=jpeg
+        )
+    )
+
+
+async def test_epochs_beyond_those_tracked_then_replayed_store_nothing_twice(env: Env) -> None:
+    """Seven spools, alternately older and newer than the current one, then every frame of every spool replayed:
+    each (epoch, sequence) is stored once, a forgotten epoch is refused (never stored again, never acked)."""
+    cam = env.camera_ids[0]
+    base = _now_us() - 3600 * 10**6
+    # current first, then alternately newer / older: 0 → +10 → -10 → +20 → -20 → +30 → -30
+    epochs = [base, base + 10, base - 10, base + 20, base - 20, base + 30, base - 30]
+    conv = Conversation(env.port, env.device_id)
+    for epoch in epochs:
+        await conv.send(*(frame_at(cam, seq, epoch=epoch) for seq in (1, 2, 3)))
+        await conv.wait_for(lambda r, e=epoch: rejected(3)(r) or acked(cam, 3, e)(r))
+    state = await stream_state(cam)
+    tracked = {state.sequence_epoch, *(e["epoch"] for e in state.earlier_epochs)}
+    assert len(tracked) == 5
+    assert state.sequence_epoch == base + 30
+    stored_first = state.frames_stored
+    conv.replies.clear()
+    for epoch in epochs:
+        await conv.send(*(frame_at(cam, seq, epoch=epoch) for seq in (1, 2, 3)))
+    await conv.send(frame_at(cam, 4, epoch=base + 30))
+    await conv.wait_for(acked(cam, 4, base + 30))
+    state = await stream_state(cam)
+    assert state.frames_stored == stored_first + 1, "a replay of a tracked epoch was stored a second time"
+    refused = [r.rejected for r in conv.replies if r.HasField("rejected")]
+    assert all(r.status_code == grpc.StatusCode.FAILED_PRECONDITION.value[0] for r in refused)
+    untracked = [epoch for epoch in epochs if epoch not in tracked]
+    assert len(refused) == 3 * len(untracked)
+    for reply in conv.replies:  # nothing acked of an epoch whose frames are refused
+        if reply.HasField("ack"):
+            assert not {a.sequence_epoch for a in reply.ack.cameras} & set(untracked)
+    await conv.close()
+
+
+async def test_a_sequence_far_ahead_stays_refused_whatever_the_epoch_and_capture_time(env: Env) -> None:
+    """The jump allowance grows with capture time since the window's reference (an epoch's creation time): the most
+    a box can claim (epoch 1, i.e. a spool created in 1970, and a capture time at the future limit) stays far below
+    2^62; the plain limit holds exactly at its edge."""
+    cam, other = env.camera_ids
+    conv = Conversation(env.port, env.device_id)
+    future_us = _now_us() + 290 * 10**6
+    await conv.send(frame_at(cam, 2**62, epoch=1, capture_time_us=future_us))
+    refused = await conv.wait_for(rejected(2**62))
+    assert refused.rejected.status_code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+    await conv.send(frame_at(other, 1), frame_at(other, 1 + MAX_SEQUENCE_JUMP + 1))
+    refused = await conv.wait_for(rejected(1 + MAX_SEQUENCE_JUMP + 1))
+    assert refused.rejected.status_code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+    await conv.send(frame_at(other, 1 + MAX_SEQUENCE_JUMP))
+    await conv.wait_for(
+        acked(other, 1 + MAX_SEQUENCE_JUMP - 64, 0)
+    )  # the reorder window (64) gave up on the gap
+    state = await stream_state(other)
+    assert state.frames_stored == 2
+    await conv.close()
+
+
+async def test_two_streams_of_one_device_in_two_epochs_on_one_camera(env: Env) -> None:
+    """The old box's stream still open while the new box streams the same camera in a new epoch, frames
+    interleaved and replayed on both: each stored once, both streams get both epochs' acks."""
+    cam = env.camera_ids[0]
+    old_epoch, new_epoch = _now_us() - 7200 * 10**6, _now_us() - 60 * 10**6
+    old_box, new_box = Conversation(env.port, env.device_id), Conversation(env.port, env.device_id)
+    for seq in range(1, 21):
+        await old_box.send(frame_at(cam, seq, epoch=old_epoch))
+        await new_box.send(frame_at(cam, seq, epoch=new_epoch))
+        await new_box.send(frame_at(cam, seq, epoch=old_epoch))  # replays of the other's frames
+        await old_box.send(frame_at(cam, seq, epoch=new_epoch))
+    for box in (old_box, new_box):
+        await box.wait_for(acked(cam, 20, old_epoch))
+        await box.wait_for(acked(cam, 20, new_epoch))
+    state = await stream_state(cam)
+    assert (state.frames_stored, state.duplicates_dropped) == (40, 40)
+    await old_box.close()
+    await new_box.close()
+
+
+async def test_a_snapshot_with_an_impossible_capture_time_does_not_end_the_stream(
+    env: Env, settings: LazySettings, tmp_path: Path
+) -> None:
+    """CameraSnapshot.capture_time_us is the box's clock: one past year 9999 (or far off) must not end the stream
+    (before: datetime overflow in the reader, which took it for the client going away and ended the call OK)."""
+    settings.MEDIA_ROOT = str(tmp_path)
+    cam = env.camera_ids[0]
+    conv = Conversation(env.port, env.device_id)
+    before_us = _now_us()
+    await conv.send(snapshot(cam, 2**62), frame_at(cam, 1))
+    await conv.wait_for(acked(cam, 1, 0))
+    camera = await sync_to_async(Camera.objects.get)(pk=cam)
+    assert camera.snapshot_captured_at is not None
+    assert before_us - 10**6 <= camera.snapshot_captured_at.timestamp() * 1e6 <= _now_us() + 10**6
+    await conv.send(frame_at(cam, 2))
+    await conv.wait_for(acked(cam, 2, 0))
+    await conv.close()
+
+
+async def test_unsolicited_snapshots_keep_one_file_per_camera(
+    env: Env, settings: LazySettings, tmp_path: Path
+) -> None:
+    """A box sending stills nobody asked for, fast: the disk holds one file per camera, not one per still."""
+    settings.MEDIA_ROOT = str(tmp_path)
+    cam = env.camera_ids[0]
+    conv = Conversation(env.port, env.device_id)
+    now_us = _now_us()
+    await conv.send(*(snapshot(cam, now_us - i * 1_500_000) for i in range(12)), frame_at(cam, 1))
+    await conv.wait_for(acked(cam, 1, 0))
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert len(files) == 1, files
+    await conv.close()
+
+
+async def test_a_huge_authorization_header_is_refused_and_the_server_goes_on(env: Env) -> None:
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{env.port}")
+    method = channel.stream_stream(
+        "/retail.v1.EdgeService/Stream",
+        request_serializer=lambda m: m,
+        response_deserializer=edge_service_pb2.ServerMessage.FromString,
+    )
+    call = method(
+        iter(()), metadata=(("x-device-id", str(env.device_id)), ("authorization", "Bearer " + "x" * 200_000))
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        async for _ in call:
+            pass
+    assert raised.value.code() != grpc.StatusCode.OK
+    await channel.close(grace=None)
+    conv = Conversation(env.port, env.device_id)
+    await conv.send(frame_at(env.camera_ids[0], 1))
+    await conv.wait_for(acked(env.camera_ids[0], 1, 0))
+    await conv.close()
+
+
+async def test_a_client_that_half_closes_at_once_gets_its_config_and_ends_ok(env: Env) -> None:
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{env.port}")
+    method = channel.stream_stream(
+        "/retail.v1.EdgeService/Stream",
+        request_serializer=lambda m: m,
+        response_deserializer=edge_service_pb2.ServerMessage.FromString,
+    )
+    from tests.integration.ingest.test_grpc_stream import metadata
+
+    replies = [reply async for reply in method(iter(()), metadata=metadata(env.device_id))]
+    assert [r.WhichOneof("payload") for r in replies] == ["config"]
+    await channel.close(grace=None)
