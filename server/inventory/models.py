@@ -29,8 +29,10 @@ def split_source_credentials(uri: str) -> tuple[str, str | None, str | None]:
 
 
 # The userinfo runs to the authority's last "@" (a raw "@" in a password); one that reaches the end of the text (a
-# message cut short within it) has no "@" left to show.
-_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?:[^/\s]*@|[^/@\s]*:[^/@\s]*$)")
+# message cut short within it) has no "@" left to show. Linear in the text, whatever a box sends (its errors are
+# redacted in the ingest's event loop): the scheme is at most 32 characters (a longer one is matched by its end), and
+# the colon of a userinfo cut short is found by a lookahead, not by backtracking over every colon of the run.
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]{0,31}://)(?:[^/\s]*@|(?=[^/@\s]*:)[^/@\s]*$)")
 
 
 def redact_source_credentials(text: str) -> str:

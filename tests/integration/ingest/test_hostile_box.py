@@ -14,7 +14,8 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.conf import LazySettings
 
-from proto.retail.v1 import edge_service_pb2
+from proto.retail.v1 import edge_service_pb2, track_pb2
+from server.devices.models import EdgeDevice
 from server.ingest.sequencing import MAX_SEQUENCE_JUMP
 from server.inventory.models import Camera
 from tests.integration.ingest.test_grpc_stream import Conversation, Env, env, rejected, stream_state
@@ -180,3 +181,24 @@ async def test_a_client_that_half_closes_at_once_gets_its_config_and_ends_ok(env
     replies = [reply async for reply in method(iter(()), metadata=metadata(env.device_id))]
     assert [r.WhichOneof("payload") for r in replies] == ["config"]
     await channel.close(grace=None)
+
+
+async def test_a_heartbeat_error_built_to_stall_the_redaction_does_not_block_the_ingest(env: Env) -> None:
+    """A last_error of one `scheme://` and a 60 KB run of ':' (within the 64 KiB heartbeat limit): the credential
+    redaction backtracked quadratically (seconds, in the event loop: every stream of every device stalled)."""
+    cam = env.camera_ids[0]
+    error = "rtsp://admin:pw@10.0.0.9/stream failed; rtsp://" + ":" * 60_000 + " x"
+    beat = track_pb2.Heartbeat(
+        sent_time_us=_now_us(), cameras=[track_pb2.CameraHealth(camera_id=cam, last_error=error)]
+    )
+    conv = Conversation(env.port, env.device_id)
+    await conv.wait_for(lambda reply: reply.HasField("config"))
+    started = time.monotonic()
+    await conv.send(edge_service_pb2.EdgeMessage(heartbeat=beat), frame_at(cam, 1))
+    await conv.wait_for(acked(cam, 1, 0), timeout_s=10.0)
+    assert time.monotonic() - started < 3.0
+    health = await sync_to_async(lambda: EdgeDevice.objects.get(pk=env.device_id).health)()
+    last_error = health["cameras"][0]["last_error"]
+    assert last_error.startswith("rtsp://***@10.0.0.9/stream failed")
+    assert "pw" not in last_error
+    await conv.close()
