@@ -137,6 +137,16 @@ class IngestPipeline:
         """Drop the cached camera (its owner or site changed); reloaded on next use."""
         self._cameras.pop(camera_id, None)
 
+    async def reload_cameras(self, camera_ids: frozenset[int] | set[int]) -> None:
+        """Drop the cached cameras that hold nothing unsaved, so that their next use loads the stream state from
+        PostgreSQL: another ingest process may have advanced it since this one cached it (a box that reconnected
+        there and back). Under the flush lock, so a clean camera's saved state is what it holds."""
+        async with self._flush_lock:
+            for camera_id in camera_ids:
+                runtime = self._cameras.get(camera_id)
+                if runtime is not None and not runtime.dirty:
+                    del self._cameras[camera_id]
+
     def _load_camera(self, camera_id: int) -> CameraRuntime | None:
         row = Camera.objects.filter(pk=camera_id).values("id", "site_id", "device_id").first()
         if row is None:

@@ -176,6 +176,8 @@ class EdgeServicer:
         state = _StreamState(identity=identity, context=context)
         self._streams_by_device.setdefault(device_id, set()).add(state)
         try:
+            # The box may have streamed to another ingest process since this one last saw its cameras.
+            await self._pipeline.reload_cameras(identity.camera_ids)
             config = await sync_to_async(device_configuration)(device_id=device_id)
             state.config_revision = config.revision
             state.outbox.put(edge_service_pb2.ServerMessage(config=device_config_message(config)))

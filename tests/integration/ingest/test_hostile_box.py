@@ -16,7 +16,10 @@ from django.conf import LazySettings
 
 from proto.retail.v1 import edge_service_pb2, track_pb2
 from server.devices.models import EdgeDevice
+from server.ingest.pipeline import IngestPipeline
 from server.ingest.sequencing import MAX_SEQUENCE_JUMP
+from server.ingest.server import create_grpc_server
+from server.ingest.servicer import EdgeServicer, StreamSettings
 from server.inventory.models import Camera
 from tests.integration.ingest.test_grpc_stream import Conversation, Env, env, rejected, stream_state
 from tests.integration.ingest.test_sequence_limits import acked, frame_at
@@ -202,3 +205,36 @@ async def test_a_heartbeat_error_built_to_stall_the_redaction_does_not_block_the
     assert last_error.startswith("rtsp://***@10.0.0.9/stream failed")
     assert "pw" not in last_error
     await conv.close()
+
+
+async def test_a_box_moving_between_ingest_processes_and_back_has_its_replays_stored_once(env: Env) -> None:
+    """Scale-out: the box streams to process A, reconnects to B (which loads the stream state from PostgreSQL and
+    goes on), then back to A, replaying frames whose acks from B it never got. A must not judge them by the window it
+    cached before B advanced the camera (before: stored a second time, B's saved progress overwritten, acks stuck)."""
+    cam = env.camera_ids[0]
+    pipeline_b = IngestPipeline(reorder_window=64)
+    servicer_b = EdgeServicer(
+        pipeline=pipeline_b, settings=StreamSettings(ack_interval_s=0.05, auth_recheck_s=0.2)
+    )
+    server_b, port_b = await create_grpc_server(servicer=servicer_b, bind="127.0.0.1:0")
+    try:
+        to_a = Conversation(env.port, env.device_id)
+        await to_a.send(*(frame_at(cam, seq) for seq in range(1, 11)))
+        await to_a.wait_for(acked(cam, 10, 0))
+        await to_a.close()
+        to_b = Conversation(port_b, env.device_id)
+        await to_b.send(*(frame_at(cam, seq) for seq in range(11, 21)))
+        await to_b.wait_for(acked(cam, 20, 0))
+        await to_b.close()
+        back_to_a = Conversation(env.port, env.device_id)
+        await back_to_a.send(*(frame_at(cam, seq) for seq in range(15, 22)))
+        await back_to_a.wait_for(acked(cam, 21, 0))
+        state = await stream_state(cam)
+        assert (state.frames_stored, state.duplicates_dropped, state.highest_contiguous_sequence) == (
+            21,
+            6,
+            21,
+        )
+        await back_to_a.close()
+    finally:
+        await server_b.stop(grace=0.5)
