@@ -30,6 +30,9 @@ logger = logging.getLogger(__name__)
 
 # Windows of earlier sequence epochs kept per camera (late frames of a replaced box, a wiped spool's replays).
 MAX_EARLIER_EPOCHS = 4
+# Camera ids found not to exist are not looked up again for this long; at most this many are remembered.
+MISSING_CAMERA_TTL_S = 5.0
+MAX_MISSING_CAMERAS = 4096
 
 _REJECT_REASONS = {
     "malformed": RejectReason.INVALID_ARGUMENT,
@@ -120,11 +123,11 @@ class IngestPipeline:
         if runtime is not None:
             return runtime
         missing_since = self._missing.get(camera_id)
-        if missing_since is not None and time.monotonic() - missing_since < 5.0:
+        if missing_since is not None and time.monotonic() - missing_since < MISSING_CAMERA_TTL_S:
             return None
         runtime = await sync_to_async(self._load_camera)(camera_id)
         if runtime is None:
-            self._missing[camera_id] = time.monotonic()
+            self._remember_missing(camera_id)
             return None
         self._missing.pop(camera_id, None)
         for processor in self._processors:
@@ -132,6 +135,17 @@ class IngestPipeline:
             if prepare is not None:
                 await prepare(runtime)
         return self._cameras.setdefault(camera_id, runtime)
+
+    def _remember_missing(self, camera_id: int) -> None:
+        """Remember a camera id that does not exist for MISSING_CAMERA_TTL_S, at most MAX_MISSING_CAMERAS of them: a
+        box sending made-up camera ids must not grow the process's memory for ever."""
+        now = time.monotonic()
+        self._missing.pop(camera_id, None)
+        if len(self._missing) >= MAX_MISSING_CAMERAS:
+            self._missing = {cid: t for cid, t in self._missing.items() if now - t < MISSING_CAMERA_TTL_S}
+            while len(self._missing) >= MAX_MISSING_CAMERAS:
+                del self._missing[next(iter(self._missing))]  # the oldest: insertion order is time order
+        self._missing[camera_id] = now
 
     def forget_camera(self, camera_id: int) -> None:
         """Drop the cached camera (its owner or site changed); reloaded on next use."""

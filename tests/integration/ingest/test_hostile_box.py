@@ -16,6 +16,7 @@ from django.conf import LazySettings
 
 from proto.retail.v1 import edge_service_pb2, track_pb2
 from server.devices.models import EdgeDevice
+from server.ingest import pipeline as pipeline_module
 from server.ingest.pipeline import IngestPipeline
 from server.ingest.sequencing import MAX_SEQUENCE_JUMP
 from server.ingest.server import create_grpc_server
@@ -238,3 +239,20 @@ async def test_a_box_moving_between_ingest_processes_and_back_has_its_replays_st
         await back_to_a.close()
     finally:
         await server_b.stop(grace=0.5)
+
+
+async def test_made_up_camera_ids_do_not_grow_the_process_memory(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Frames for ever new camera ids that do not exist: each is refused NOT_FOUND, and what the process remembers
+    of them is bounded (before: one entry per id, for ever)."""
+    monkeypatch.setattr(pipeline_module, "MAX_MISSING_CAMERAS", 32, raising=False)
+    conv = Conversation(env.port, env.device_id)
+    made_up = range(10**6, 10**6 + 200)
+    await conv.send(*(frame_at(camera_id, 1) for camera_id in made_up), frame_at(env.camera_ids[0], 1))
+    await conv.wait_for(acked(env.camera_ids[0], 1, 0), timeout_s=20.0)
+    refused = [r.rejected for r in conv.replies if r.HasField("rejected")]
+    assert len(refused) == 200
+    assert {r.status_code for r in refused} == {grpc.StatusCode.NOT_FOUND.value[0]}
+    assert len(env.pipeline._missing) <= 32
+    await conv.close()
