@@ -304,8 +304,9 @@ class IngestPipeline:
     def reject(
         self, camera: CameraRuntime | None, sequence: int, reason_code: str, *, epoch: int = 0
     ) -> None:
-        """Count a frame that will never be stored. A legal sequence is done, so acks can move past it; an illegal
-        one (out of range, too far ahead, an untracked epoch) touches no window."""
+        """Count a frame that will never be stored. A legal sequence of a tracked epoch is done, so acks can move past
+        it; an illegal one (out of range, too far ahead, an untracked epoch) touches no window, and a refused frame
+        never begins an epoch: corrupt frames claiming new epochs would push the box's current one out."""
         self.stats.frames_rejected += 1
         self.stats.rejected_by_reason[reason_code] = self.stats.rejected_by_reason.get(reason_code, 0) + 1
         metrics.record_frame_rejected(_REJECT_REASONS.get(reason_code, RejectReason.INVALID_ARGUMENT))
@@ -313,9 +314,8 @@ class IngestPipeline:
             return
         camera.frames_rejected += 1
         camera.dirty = True
-        try:
-            window = self._epoch_window(camera, epoch)
-        except InvalidFrameError:
+        window = camera.window_of(epoch)
+        if window is None:
             return
         if window.check(sequence) is None and window.admit(sequence) is Admission.NEW:
             window.mark_done(sequence)

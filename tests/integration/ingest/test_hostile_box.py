@@ -256,3 +256,25 @@ async def test_made_up_camera_ids_do_not_grow_the_process_memory(
     assert {r.status_code for r in refused} == {grpc.StatusCode.NOT_FOUND.value[0]}
     assert len(env.pipeline._missing) <= 32
     await conv.close()
+
+
+async def test_refused_frames_of_new_epochs_do_not_push_the_current_epoch_out(env: Env) -> None:
+    """Five frames refused as invalid (a corrupt column), each claiming a new, later epoch: they are refused and change
+    nothing, so the box's current epoch is still tracked and its next frames are stored (before: each refused frame
+    began an epoch, the fifth made the server forget the current one and refuse the rest of the spool)."""
+    cam = env.camera_ids[0]
+    epoch = _now_us() - 600 * 10**6
+    conv = Conversation(env.port, env.device_id)
+    await conv.send(*(frame_at(cam, seq, epoch=epoch) for seq in (1, 2, 3)))
+    await conv.wait_for(acked(cam, 3, epoch))
+    for index in range(5):
+        corrupt = frame_at(cam, 100 + index, epoch=epoch + 1 + index)
+        corrupt.frame.bbox_w_px[0] = 0
+        await conv.send(corrupt)
+        refused = await conv.wait_for(rejected(100 + index))
+        assert refused.rejected.status_code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+    await conv.send(frame_at(cam, 4, epoch=epoch))
+    await conv.wait_for(acked(cam, 4, epoch))
+    state = await stream_state(cam)
+    assert (state.sequence_epoch, state.epochs_started, state.frames_stored) == (epoch, 0, 4)
+    await conv.close()
