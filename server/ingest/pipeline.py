@@ -280,7 +280,13 @@ class IngestPipeline:
     def accept(self, camera: CameraRuntime, frame: DecodedFrame) -> Admission:
         """Store a valid frame once. Returns DUPLICATE for a replay of a sequence already stored; raises
         InvalidFrameError (nothing stored, the caller rejects the frame) for a sequence the window cannot take."""
-        window = self._epoch_window(camera, frame.sequence_epoch)
+        window = camera.window_of(frame.sequence_epoch)
+        if window is None:  # checked against the window a new epoch would get before one is begun for it
+            new = SequenceWindow(reorder_window=self._reorder_window, reference_time_us=frame.sequence_epoch)
+            problem = new.check(frame.sequence, frame.capture_time_us)
+            if problem is not None:
+                raise InvalidFrameError(grpc.StatusCode.INVALID_ARGUMENT, problem)
+            window = self._epoch_window(camera, frame.sequence_epoch)
         problem = window.check(frame.sequence, frame.capture_time_us)
         if problem is not None:
             raise InvalidFrameError(grpc.StatusCode.INVALID_ARGUMENT, problem)

@@ -273,6 +273,10 @@ async def test_refused_frames_of_new_epochs_do_not_push_the_current_epoch_out(en
         await conv.send(corrupt)
         refused = await conv.wait_for(rejected(100 + index))
         assert refused.rejected.status_code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+    for index in range(5):  # valid columns, a sequence no new epoch can take
+        await conv.send(frame_at(cam, 2**62 + index, epoch=epoch + 10 + index))
+        refused = await conv.wait_for(rejected(2**62 + index))
+        assert refused.rejected.status_code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
     await conv.send(frame_at(cam, 4, epoch=epoch))
     await conv.wait_for(acked(cam, 4, epoch))
     state = await stream_state(cam)
