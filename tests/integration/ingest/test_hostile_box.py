@@ -16,6 +16,7 @@ from django.conf import LazySettings
 
 from proto.retail.v1 import edge_service_pb2, track_pb2
 from server.devices.models import EdgeDevice
+from server.devices.services import device_replace
 from server.ingest import pipeline as pipeline_module
 from server.ingest.pipeline import IngestPipeline
 from server.ingest.sequencing import MAX_SEQUENCE_JUMP
@@ -282,3 +283,32 @@ async def test_refused_frames_of_new_epochs_do_not_push_the_current_epoch_out(en
     state = await stream_state(cam)
     assert (state.sequence_epoch, state.epochs_started, state.frames_stored) == (epoch, 0, 4)
     await conv.close()
+
+
+async def test_a_replaced_boxs_open_stream_is_closed_and_stores_nothing_more(env: Env) -> None:
+    """POST /api/devices/{id}/replace while the old box streams: its stream ends UNAUTHENTICATED at the next
+    re-check, and what it sends meanwhile or after is either stored and acked or not stored at all."""
+    cam = env.camera_ids[0]
+    old_box = Conversation(env.port, env.device_id)
+    await old_box.send(*(frame_at(cam, seq) for seq in range(1, 6)))
+    await old_box.wait_for(acked(cam, 5, 0))
+    device = await sync_to_async(EdgeDevice.objects.get)(pk=env.device_id)
+    await sync_to_async(device_replace)(device=device)
+    await old_box.send(*(frame_at(cam, seq) for seq in range(6, 200)))
+    with pytest.raises(grpc.aio.AioRpcError) as ended:
+        await old_box.wait_for(lambda reply: False, timeout_s=10.0)
+    assert ended.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    acked_seq = max(
+        (
+            a.highest_contiguous_sequence
+            for r in old_box.replies
+            if r.HasField("ack")
+            for a in r.ack.cameras
+            if a.camera_id == cam
+        ),
+        default=0,
+    )
+    state = await stream_state(cam)
+    assert state.highest_contiguous_sequence >= acked_seq  # nothing acked is missing
+    assert state.frames_stored == state.highest_contiguous_sequence + len(state.pending_sequences)
+    await old_box.close()
