@@ -28,6 +28,7 @@ from typing import Any
 
 import grpc
 from asgiref.sync import sync_to_async
+from django.core.exceptions import ObjectDoesNotExist
 from google.protobuf.message import DecodeError
 
 from proto.retail.v1 import edge_service_pb2, track_pb2
@@ -481,9 +482,14 @@ class EdgeServicer:
             capture_time_us = (
                 0  # the edge clock is far off (or beyond year 9999): stored with the receive time
             )
-        await sync_to_async(camera_store_snapshot)(
-            camera_id=snapshot.camera_id, jpeg=snapshot.jpeg, capture_time_us=capture_time_us
-        )
+        try:
+            await sync_to_async(camera_store_snapshot)(
+                camera_id=snapshot.camera_id, jpeg=snapshot.jpeg, capture_time_us=capture_time_us
+            )
+        except ObjectDoesNotExist:  # deleted since the stream's last re-check
+            return _rejection(
+                snapshot.camera_id, 0, grpc.StatusCode.NOT_FOUND, f"camera {snapshot.camera_id} was deleted"
+            )
         return None
 
     async def _send_snapshot_requests(self, state: _StreamState) -> None:

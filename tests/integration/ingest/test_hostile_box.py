@@ -23,6 +23,7 @@ from server.ingest.sequencing import MAX_SEQUENCE_JUMP
 from server.ingest.server import create_grpc_server
 from server.ingest.servicer import EdgeServicer, StreamSettings
 from server.inventory.models import Camera
+from tests.integration.ingest.conftest import StartIngest
 from tests.integration.ingest.test_grpc_stream import Conversation, Env, env, rejected, stream_state
 from tests.integration.ingest.test_sequence_limits import acked, frame_at
 
@@ -312,3 +313,22 @@ async def test_a_replaced_boxs_open_stream_is_closed_and_stores_nothing_more(env
     assert state.highest_contiguous_sequence >= acked_seq  # nothing acked is missing
     assert state.frames_stored == state.highest_contiguous_sequence + len(state.pending_sequences)
     await old_box.close()
+
+
+async def test_a_snapshot_of_a_camera_deleted_meanwhile_is_refused_and_the_stream_goes_on(
+    start_ingest: StartIngest, settings: LazySettings, tmp_path: Path
+) -> None:
+    """The camera is deleted while the box streams; its snapshot arrives before the stream's next re-check (before:
+    Camera.DoesNotExist in the reader ended the stream)."""
+    settings.MEDIA_ROOT = str(tmp_path)
+    ingest = await start_ingest(auth_recheck_s=30.0)
+    device = ingest.devices[0]
+    deleted, kept = device.camera_ids
+    conv = Conversation(ingest.port, device.device_id, device.secret)
+    await conv.wait_for(lambda reply: reply.HasField("config"))
+    await sync_to_async(Camera.objects.filter(pk=deleted).delete)()
+    await conv.send(snapshot(deleted, _now_us()), frame_at(kept, 1))
+    refused = await conv.wait_for(lambda reply: reply.HasField("rejected"))
+    assert refused.rejected.status_code == grpc.StatusCode.NOT_FOUND.value[0]
+    await conv.wait_for(acked(kept, 1, 0))
+    await conv.close()
