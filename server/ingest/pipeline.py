@@ -148,8 +148,10 @@ class IngestPipeline:
         self._missing[camera_id] = now
 
     def forget_camera(self, camera_id: int) -> None:
-        """Drop the cached camera (its owner or site changed); reloaded on next use."""
+        """Drop the cached camera (its owner or site changed, or it was deleted); reloaded on next use. A save of its
+        state that failed is no longer this process's to retry (nothing of it was acked): no longer reported."""
         self._cameras.pop(camera_id, None)
+        self.stats.unsaved_cameras.pop(camera_id, None)
 
     async def reload_cameras(self, camera_ids: frozenset[int] | set[int]) -> None:
         """Drop the cached cameras that hold nothing unsaved, so that their next use loads the stream state from
@@ -342,7 +344,8 @@ class IngestPipeline:
 
     def state_save_problem(self) -> str | None:
         """Why the stream state of some cameras cannot be saved now (their acks are withheld), or None."""
-        unsaved = self.stats.unsaved_cameras
+        # Only cameras still cached: one forgotten while its failed save was in flight is not retried here.
+        unsaved = {cid: error for cid, error in self.stats.unsaved_cameras.items() if cid in self._cameras}
         if not unsaved:
             return None
         camera_id, error = next(iter(unsaved.items()))

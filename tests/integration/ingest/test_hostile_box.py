@@ -6,6 +6,7 @@ acked is dropped, and a bad message is answered without ending the stream."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
@@ -331,4 +332,26 @@ async def test_a_snapshot_of_a_camera_deleted_meanwhile_is_refused_and_the_strea
     refused = await conv.wait_for(lambda reply: reply.HasField("rejected"))
     assert refused.rejected.status_code == grpc.StatusCode.NOT_FOUND.value[0]
     await conv.wait_for(acked(kept, 1, 0))
+    await conv.close()
+
+
+async def test_frames_of_a_camera_deleted_while_streaming_leave_the_ingest_healthy(
+    start_ingest: StartIngest,
+) -> None:
+    """Frames of a camera deleted a moment ago (before the stream's re-check): its stream state cannot be saved any
+    more, which must not leave the ingest reported degraded for ever once the camera is forgotten."""
+    ingest = await start_ingest(auth_recheck_s=1.0)
+    device = ingest.devices[0]
+    deleted, kept = device.camera_ids
+    conv = Conversation(ingest.port, device.device_id, device.secret)
+    await conv.send(frame_at(deleted, 1), frame_at(kept, 1))
+    await conv.wait_for(acked(deleted, 1, 0))
+    await sync_to_async(Camera.objects.filter(pk=deleted).delete)()
+    await conv.send(*(frame_at(deleted, seq) for seq in range(2, 6)))
+    deadline = time.monotonic() + 8.0
+    while ingest.pipeline.state_save_problem() is not None or deleted in ingest.pipeline._cameras:
+        assert time.monotonic() < deadline, ingest.pipeline.state_save_problem()
+        await conv.send(frame_at(kept, 2))
+        await asyncio.sleep(0.1)
+    await conv.wait_for(acked(kept, 2, 0))
     await conv.close()
