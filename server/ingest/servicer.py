@@ -381,6 +381,7 @@ class EdgeServicer:
             return _rejection(
                 camera_id, sequence, grpc.StatusCode.NOT_FOUND, f"camera {camera_id} was deleted"
             )
+        state.epochs_sent.add((camera_id, frame.sequence_epoch))
         if size_bytes > self._settings.max_frame_bytes:
             self._pipeline.reject(camera, sequence, "oversized", epoch=frame.sequence_epoch)
             return _rejection(
@@ -516,7 +517,11 @@ class EdgeServicer:
 
     def _send_acks(self, state: _StreamState) -> None:
         acked = self._pipeline.acked_sequences(state.identity.camera_ids)
-        changed = {key: seq for key, seq in acked.items() if state.last_acked.get(key) != seq and seq > 0}
+        changed = {
+            key: seq
+            for key, seq in acked.items()
+            if key in state.epochs_sent and state.last_acked.get(key) != seq and seq > 0
+        }
         if changed:
             state.last_acked.update(changed)
             state.outbox.put_acks(changed)
@@ -574,6 +579,9 @@ class _StreamState:
     config_revision: int = 0
     # (camera, sequence epoch) -> the sequence last acked on this stream
     last_acked: dict[tuple[int, int], int] = field(default_factory=dict)
+    # (camera, sequence epoch) of the frames this stream sent: the only acks it gets. An agent from before epochs
+    # reads an ack's sequence whatever its epoch, so one of another box's epoch would drop frames of its own spool.
+    epochs_sent: set[tuple[int, int]] = field(default_factory=set)
     outbox: Outbox = field(default_factory=Outbox)
     inbound: Inbound = field(default_factory=Inbound)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)

@@ -355,3 +355,23 @@ async def test_frames_of_a_camera_deleted_while_streaming_leave_the_ingest_healt
         await asyncio.sleep(0.1)
     await conv.wait_for(acked(kept, 2, 0))
     await conv.close()
+
+
+async def test_a_stream_is_acked_only_in_the_epochs_it_sent(env: Env) -> None:
+    """The box is replaced by one running an agent from before epochs (epoch 0), which reads a CameraAck's sequence
+    whatever its epoch: it must not be told "50" of the previous box's epoch (before: its first ack carried every
+    epoch the camera tracks, and such an agent dropped frames 1..50 of its own spool, never stored)."""
+    cam = env.camera_ids[0]
+    epoch = _now_us() - 600 * 10**6
+    new_agent = Conversation(env.port, env.device_id)
+    await new_agent.send(*(frame_at(cam, seq, epoch=epoch) for seq in range(1, 51)))
+    await new_agent.wait_for(acked(cam, 50, epoch))
+    await new_agent.close()
+    legacy = Conversation(env.port, env.device_id)
+    await legacy.send(*(frame_at(cam, seq, epoch=0) for seq in (1, 2, 3)))
+    await legacy.wait_for(acked(cam, 3, 0))
+    epochs = {
+        (a.camera_id, a.sequence_epoch) for r in legacy.replies if r.HasField("ack") for a in r.ack.cameras
+    }
+    assert epochs == {(cam, 0)}
+    await legacy.close()
