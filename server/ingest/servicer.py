@@ -517,6 +517,9 @@ class EdgeServicer:
 
     def _send_acks(self, state: _StreamState) -> None:
         acked = self._pipeline.acked_sequences(state.identity.camera_ids)
+        # Bounded by what the cameras track, whatever epochs a box makes up (a camera not cached now keeps its own).
+        cached = {camera_id for camera_id, _ in acked}
+        state.epochs_sent = {key for key in state.epochs_sent if key in acked or key[0] not in cached}
         changed = {
             key: seq
             for key, seq in acked.items()

@@ -375,3 +375,22 @@ async def test_a_stream_is_acked_only_in_the_epochs_it_sent(env: Env) -> None:
     }
     assert epochs == {(cam, 0)}
     await legacy.close()
+
+
+async def test_made_up_epochs_do_not_grow_a_streams_memory(start_ingest: StartIngest) -> None:
+    """A stream remembers the epochs it sent (its acks), bounded by what its cameras track, not by what it sends."""
+    ingest = await start_ingest()
+    device = ingest.devices[0]
+    cam = device.camera_ids[0]
+    conv = Conversation(ingest.port, device.device_id, device.secret)
+    await conv.send(frame_at(cam, 1))
+    await conv.wait_for(acked(cam, 1, 0))
+    made_up = [frame_at(cam, 2, epoch=1) for _ in range(300)]
+    for index, message in enumerate(made_up):
+        message.frame.sequence_epoch = 2**63 + index  # beyond the legal range: refused, never tracked
+    await conv.send(*made_up, frame_at(cam, 2))
+    await conv.wait_for(acked(cam, 2, 0))
+    await asyncio.sleep(0.2)  # an ack interval (50 ms) or more
+    (state,) = ingest.servicer._streams_by_device[device.device_id]
+    assert state.epochs_sent == {(cam, 0)}
+    await conv.close()
