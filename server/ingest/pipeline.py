@@ -36,6 +36,9 @@ logger = logging.getLogger(__name__)
 
 # Windows of earlier sequence epochs kept per camera (late frames of a replaced box, a wiped spool's replays).
 MAX_EARLIER_EPOCHS = 4
+# Camera ids found not to exist are not looked up again for this long; at most this many are remembered.
+MISSING_CAMERA_TTL_S = 5.0
+MAX_MISSING_CAMERAS = 4096
 
 _REJECT_REASONS = {
     "malformed": RejectReason.INVALID_ARGUMENT,
@@ -160,11 +163,11 @@ class IngestPipeline:
         if runtime is not None:
             return runtime
         missing_since = self._missing.get(camera_id)
-        if missing_since is not None and time.monotonic() - missing_since < 5.0:
+        if missing_since is not None and time.monotonic() - missing_since < MISSING_CAMERA_TTL_S:
             return None
         runtime = await sync_to_async(self._load_camera)(camera_id)
         if runtime is None:
-            self._missing[camera_id] = time.monotonic()
+            self._remember_missing(camera_id)
             return None
         self._missing.pop(camera_id, None)
         for processor in self._processors:
@@ -173,9 +176,32 @@ class IngestPipeline:
                 await prepare(runtime)
         return self._cameras.setdefault(camera_id, runtime)
 
+    def _remember_missing(self, camera_id: int) -> None:
+        """Remember a camera id that does not exist for MISSING_CAMERA_TTL_S, at most MAX_MISSING_CAMERAS of them: a
+        box sending made-up camera ids must not grow the process's memory for ever."""
+        now = time.monotonic()
+        self._missing.pop(camera_id, None)
+        if len(self._missing) >= MAX_MISSING_CAMERAS:
+            self._missing = {cid: t for cid, t in self._missing.items() if now - t < MISSING_CAMERA_TTL_S}
+            while len(self._missing) >= MAX_MISSING_CAMERAS:
+                del self._missing[next(iter(self._missing))]  # the oldest: insertion order is time order
+        self._missing[camera_id] = now
+
     def forget_camera(self, camera_id: int) -> None:
-        """Drop the cached camera (its owner or site changed); reloaded on next use."""
+        """Drop the cached camera (its owner or site changed, or it was deleted); reloaded on next use. A save of its
+        state that failed is no longer this process's to retry (nothing of it was acked): no longer reported."""
         self._cameras.pop(camera_id, None)
+        self.stats.unsaved_cameras.pop(camera_id, None)
+
+    async def reload_cameras(self, camera_ids: frozenset[int] | set[int]) -> None:
+        """Drop the cached cameras that hold nothing unsaved, so that their next use loads the stream state from
+        PostgreSQL: another ingest process may have advanced it since this one cached it (a box that reconnected
+        there and back). Under the flush lock, so a clean camera's saved state is what it holds."""
+        async with self._flush_lock:
+            for camera_id in camera_ids:
+                runtime = self._cameras.get(camera_id)
+                if runtime is not None and not runtime.dirty:
+                    del self._cameras[camera_id]
 
     def _load_camera(self, camera_id: int) -> CameraRuntime | None:
         row = Camera.objects.filter(pk=camera_id).values("id", "site_id", "device_id").first()
@@ -296,7 +322,13 @@ class IngestPipeline:
     def accept(self, camera: CameraRuntime, frame: DecodedFrame) -> Admission:
         """Store a valid frame once. Returns DUPLICATE for a replay of a sequence already stored; raises
         InvalidFrameError (nothing stored, the caller rejects the frame) for a sequence the window cannot take."""
-        window = self._epoch_window(camera, frame.sequence_epoch)
+        window = camera.window_of(frame.sequence_epoch)
+        if window is None:  # checked against the window a new epoch would get before one is begun for it
+            new = SequenceWindow(reorder_window=self._reorder_window, reference_time_us=frame.sequence_epoch)
+            problem = new.check(frame.sequence, frame.capture_time_us)
+            if problem is not None:
+                raise InvalidFrameError(grpc.StatusCode.INVALID_ARGUMENT, problem)
+            window = self._epoch_window(camera, frame.sequence_epoch)
         problem = window.check(frame.sequence, frame.capture_time_us)
         if problem is not None:
             raise InvalidFrameError(grpc.StatusCode.INVALID_ARGUMENT, problem)
@@ -320,8 +352,9 @@ class IngestPipeline:
     def reject(
         self, camera: CameraRuntime | None, sequence: int, reason_code: str, *, epoch: int = 0
     ) -> None:
-        """Count a frame that will never be stored. A legal sequence is done, so acks can move past it; an illegal
-        one (out of range, too far ahead, an untracked epoch) touches no window."""
+        """Count a frame that will never be stored. A legal sequence of a tracked epoch is done, so acks can move past
+        it; an illegal one (out of range, too far ahead, an untracked epoch) touches no window, and a refused frame
+        never begins an epoch: corrupt frames claiming new epochs would push the box's current one out."""
         self.stats.frames_rejected += 1
         self.stats.rejected_by_reason[reason_code] = self.stats.rejected_by_reason.get(reason_code, 0) + 1
         metrics.record_frame_rejected(_REJECT_REASONS.get(reason_code, RejectReason.INVALID_ARGUMENT))
@@ -329,9 +362,8 @@ class IngestPipeline:
             return
         camera.frames_rejected += 1
         camera.dirty = True
-        try:
-            window = self._epoch_window(camera, epoch)
-        except InvalidFrameError:
+        window = camera.window_of(epoch)
+        if window is None:
             return
         if window.check(sequence) is None and window.admit(sequence) is Admission.NEW:
             window.mark_done(sequence)
@@ -352,7 +384,8 @@ class IngestPipeline:
 
     def state_save_problem(self) -> str | None:
         """Why the stream state of some cameras cannot be saved now (their acks are withheld), or None."""
-        unsaved = self.stats.unsaved_cameras
+        # Only cameras still cached: one forgotten while its failed save was in flight is not retried here.
+        unsaved = {cid: error for cid, error in self.stats.unsaved_cameras.items() if cid in self._cameras}
         if not unsaved:
             return None
         camera_id, error = next(iter(unsaved.items()))

@@ -28,6 +28,7 @@ from typing import Any
 
 import grpc
 from asgiref.sync import sync_to_async
+from django.core.exceptions import ObjectDoesNotExist
 from google.protobuf.message import DecodeError
 
 from proto.retail.v1 import edge_service_pb2, track_pb2
@@ -176,6 +177,8 @@ class EdgeServicer:
         state = _StreamState(identity=identity, context=context)
         self._streams_by_device.setdefault(device_id, set()).add(state)
         try:
+            # The box may have streamed to another ingest process since this one last saw its cameras.
+            await self._pipeline.reload_cameras(identity.camera_ids)
             config = await sync_to_async(device_configuration)(device_id=device_id)
             state.config_revision = config.revision
             state.outbox.put(edge_service_pb2.ServerMessage(config=device_config_message(config)))
@@ -389,6 +392,7 @@ class EdgeServicer:
             return _rejection(
                 camera_id, sequence, Rejection.UNKNOWN_CAMERA, f"camera {camera_id} was deleted"
             )
+        state.epochs_sent.add((camera_id, frame.sequence_epoch))
         if size_bytes > self._settings.max_frame_bytes:
             self._pipeline.reject(camera, sequence, Rejection.OVERSIZED, epoch=frame.sequence_epoch)
             return _rejection(
@@ -482,9 +486,20 @@ class EdgeServicer:
             return _rejection(snapshot.camera_id, 0, Rejection.SNAPSHOT_NOT_JPEG, "snapshot is not a JPEG")
         from server.inventory.services import camera_store_snapshot
 
-        await sync_to_async(camera_store_snapshot)(
-            camera_id=snapshot.camera_id, jpeg=snapshot.jpeg, capture_time_us=snapshot.capture_time_us
-        )
+        capture_time_us, now_us = snapshot.capture_time_us, self._clock_us()
+        window = self._settings.window
+        if not now_us - window.max_past_us <= capture_time_us <= now_us + window.max_future_us:
+            capture_time_us = (
+                0  # the edge clock is far off (or beyond year 9999): stored with the receive time
+            )
+        try:
+            await sync_to_async(camera_store_snapshot)(
+                camera_id=snapshot.camera_id, jpeg=snapshot.jpeg, capture_time_us=capture_time_us
+            )
+        except ObjectDoesNotExist:  # deleted since the stream's last re-check
+            return _rejection(
+                snapshot.camera_id, 0, grpc.StatusCode.NOT_FOUND, f"camera {snapshot.camera_id} was deleted"
+            )
         return None
 
     async def _send_snapshot_requests(self, state: _StreamState) -> None:
@@ -517,7 +532,14 @@ class EdgeServicer:
 
     def _send_acks(self, state: _StreamState) -> None:
         acked = self._pipeline.acked_sequences(state.identity.camera_ids)
-        changed = {key: seq for key, seq in acked.items() if state.last_acked.get(key) != seq and seq > 0}
+        # Bounded by what the cameras track, whatever epochs a box makes up (a camera not cached now keeps its own).
+        cached = {camera_id for camera_id, _ in acked}
+        state.epochs_sent = {key for key in state.epochs_sent if key in acked or key[0] not in cached}
+        changed = {
+            key: seq
+            for key, seq in acked.items()
+            if key in state.epochs_sent and state.last_acked.get(key) != seq and seq > 0
+        }
         if changed:
             state.last_acked.update(changed)
             state.outbox.put_acks(changed)
@@ -575,6 +597,9 @@ class _StreamState:
     config_revision: int = 0
     # (camera, sequence epoch) -> the sequence last acked on this stream
     last_acked: dict[tuple[int, int], int] = field(default_factory=dict)
+    # (camera, sequence epoch) of the frames this stream sent: the only acks it gets. An agent from before epochs
+    # reads an ack's sequence whatever its epoch, so one of another box's epoch would drop frames of its own spool.
+    epochs_sent: set[tuple[int, int]] = field(default_factory=set)
     outbox: Outbox = field(default_factory=Outbox)
     inbound: Inbound = field(default_factory=Inbound)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)

@@ -94,8 +94,10 @@ def normalize_secret_query(text: str) -> str:
 
 
 # The userinfo runs to the authority's last "@" (a raw "@" in a password); one that reaches the end of the text (a
-# message cut short within it) has no "@" left to show.
-_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?:[^/\s]*@|[^/@\s]*:[^/@\s]*$)")
+# message cut short within it) has no "@" left to show. Linear in the text, whatever a box sends (its errors are
+# redacted in the ingest's event loop): the scheme is at most 32 characters (a longer one is matched by its end), and
+# the colon of a userinfo cut short is found by a lookahead, not by backtracking over every colon of the run.
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]{0,31}://)(?:[^/\s]*@|(?=[^/@\s]*:)[^/@\s]*$)")
 
 
 # A query parameter in free text: after "?" or "&", a name, "=", the value up to the next "&", "#" or blank.
