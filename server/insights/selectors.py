@@ -183,7 +183,7 @@ def heatmap(
         result["bucket"] = bucket
         result["frames"] = [
             {
-                "t": key.isoformat(),
+                "t": key.astimezone(zone).isoformat(),
                 "total_person_s": round(float(frame.person_s.sum()), 2),
                 "cells": frame.cells(),
             }
@@ -193,12 +193,14 @@ def heatmap(
 
 
 def _bucket_start(moment: datetime, bucket_s: int, zone: zoneinfo.ZoneInfo) -> datetime:
-    """Start of the bucket holding `moment`, aligned to local midnight of `zone`."""
+    """Start (in UTC) of the bucket holding `moment`, aligned to local midnight of `zone`. Counted in elapsed
+    time: on the night the clocks go back, wall-clock arithmetic put the repeated hour into the first one (one
+    1h frame held two hours), and local datetimes that differ only by `fold` are equal as keys."""
     local = moment.astimezone(zone)
-    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
     if bucket_s >= 86_400:
         return midnight
-    seconds = (local - midnight).total_seconds()
+    seconds = (moment.astimezone(UTC) - midnight).total_seconds()
     return midnight + timedelta(seconds=seconds - seconds % bucket_s)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -13,8 +14,10 @@ import pytest
 from server.alerts.incidents import close_stale_incidents
 from server.alerts.models import Alert
 from server.alerts.services import alert_incident_record
+from server.insights.models import HeatmapSlice
 from server.inventory.geometry import GeometryError, validate_polygon
 from server.inventory.models import Zone
+from tests.integration.api.test_listings import _slice
 
 
 def _report(site_id: int, zone_id: int, *, opened_us: int, time_us: int) -> Alert | None:
@@ -94,3 +97,22 @@ def test_a_zone_with_astronomical_coordinates_is_refused(
     )
     assert response.status_code == 400, response.content
     assert "polygon" in response.json()["extra"]["fields"]
+
+
+def test_heat_map_frames_keep_the_repeated_hour_apart_when_the_clocks_go_back(
+    store: dict[str, Any], client_for: Callable[[str], Any]
+) -> None:
+    """Berlin, 25 Oct 2026: 02:00-03:00 happens twice (CEST, then CET). A minute of each hour landed in one 15m
+    frame, "02:30+02:00", holding both (and the CET one was missing)."""
+    site = store["site"]
+    site.timezone = "Europe/Berlin"
+    site.save(update_fields=["timezone"])
+    first, second = datetime(2026, 10, 25, 0, 30, tzinfo=UTC), datetime(2026, 10, 25, 1, 30, tzinfo=UTC)
+    HeatmapSlice.objects.bulk_create([_slice(site, first, {0: 10.0}), _slice(site, second, {1: 20.0})])
+    response = client_for("staff").get(
+        f"/api/sites/{site.pk}/analytics/heatmap",
+        {"start": "2026-10-25T00:00:00Z", "end": "2026-10-25T02:00:00Z", "bucket": "15m"},
+    )
+    assert response.status_code == 200, response.content
+    frames = [(frame["t"], frame["total_person_s"]) for frame in response.json()["frames"]]
+    assert frames == [("2026-10-25T02:30:00+02:00", 10.0), ("2026-10-25T02:30:00+01:00", 20.0)]
