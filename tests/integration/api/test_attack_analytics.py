@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -14,7 +14,7 @@ import pytest
 from server.alerts.incidents import close_stale_incidents
 from server.alerts.models import Alert
 from server.alerts.services import alert_incident_record
-from server.insights.models import HeatmapSlice
+from server.insights.models import DistancingViolation, HeatmapSlice
 from server.inventory.geometry import GeometryError, validate_polygon
 from server.inventory.models import Zone
 from tests.integration.api.test_listings import _slice
@@ -116,3 +116,39 @@ def test_heat_map_frames_keep_the_repeated_hour_apart_when_the_clocks_go_back(
     assert response.status_code == 200, response.content
     frames = [(frame["t"], frame["total_person_s"]) for frame in response.json()["frames"]]
     assert frames == [("2026-10-25T02:30:00+02:00", 10.0), ("2026-10-25T02:30:00+01:00", 20.0)]
+
+
+def test_following_next_on_the_distancing_list_while_violations_arrive_repeats_none(
+    store: dict[str, Any], client_for: Callable[[str], Any]
+) -> None:
+    """Newest first, paged by offset, over the default range (the last 24 h up to now): a violation recorded
+    between two pages pushed every row down one, and `next` (which did not carry the range) repeated one."""
+    site = store["site"]
+    now = datetime.now(tz=UTC)
+
+    def violation(person: int, minutes_ago: float) -> DistancingViolation:
+        started = now - timedelta(minutes=minutes_ago)
+        return DistancingViolation(
+            site=site,
+            person_a=person,
+            person_b=person + 1000,
+            started_at=started,
+            ended_at=started + timedelta(seconds=3),
+            last_close_at=started + timedelta(seconds=3),
+            min_distance_m=1.2,
+        )
+
+    DistancingViolation.objects.bulk_create([violation(i, 60 - i) for i in range(20)])
+    client = client_for("staff")
+    first = client.get(f"/api/sites/{site.pk}/analytics/distancing", {"limit": 10}).json()
+    DistancingViolation.objects.create(
+        **{
+            field: getattr(violation(99, -0.001), field)
+            for field in ("site", "person_a", "person_b", "started_at", "ended_at", "last_close_at")
+        },
+        min_distance_m=1.0,
+    )
+    second = client.get(first["next"]).json()
+    pages = [v["persons"][0] for v in first["violations"] + second["violations"]]
+    assert pages == list(range(19, -1, -1))
+    assert second["next"] is None
