@@ -19,6 +19,8 @@ MAX_POLYGON_VERTICES = 1000
 # Floor-plan metres: beyond this a coordinate is a unit or typing error (and its areas would overflow).
 MAX_COORDINATE_M = 100_000.0
 _CROSSING_BLOCK = 128
+# Relative size of the DLT's second-smallest singular value below which the points fit many homographies.
+_UNDETERMINED = 1e-6
 
 
 class GeometryError(ValueError):
@@ -71,7 +73,15 @@ def homography_from_points(
     for (u, v, _), (x, y, _) in zip(src_n, dst_n, strict=True):
         rows.append([-u, -v, -1, 0, 0, 0, x * u, x * v, x])
         rows.append([0, 0, 0, -u, -v, -1, y * u, y * v, y])
-    _, _, vt = np.linalg.svd(np.asarray(rows))
+    _, singular, vt = np.linalg.svd(np.asarray(rows))
+    # One solution needs a 1-D null space: the second-smallest of the 9 singular values (8 rows: the 9th is 0)
+    # must not vanish too. It does when three of four points (four of five, ...) lie on one line: a family of
+    # homographies then fits exactly, with a 0 cm error, and the one picked maps the rest of the floor anywhere.
+    if np.r_[singular, np.zeros(9 - singular.size)][-2] < _UNDETERMINED * singular[0]:
+        raise GeometryError(
+            "calibration_points",
+            "the points do not determine the mapping: at least 4 of them, no three on one line, are needed",
+        )
     h_n = vt[-1].reshape(3, 3)
     homography = np.linalg.inv(t_dst) @ h_n @ t_src
     if not np.all(np.isfinite(homography)) or abs(float(np.linalg.det(homography))) < 1e-12 * float(

@@ -152,3 +152,27 @@ def test_following_next_on_the_distancing_list_while_violations_arrive_repeats_n
     pages = [v["persons"][0] for v in first["violations"] + second["violations"]]
     assert pages == list(range(19, -1, -1))
     assert second["next"] is None
+
+
+@pytest.mark.parametrize(
+    "image_px",
+    [
+        pytest.param([[0, 0], [100, 0], [200, 0], [100, 100]], id="three-of-four-on-a-line"),
+        pytest.param([[0, 0], [100, 0], [200, 0], [300, 0], [100, 100]], id="four-of-five-on-a-line"),
+    ],
+)
+def test_calibration_points_that_do_not_determine_the_mapping_are_refused(
+    image_px: list[list[float]], store: dict[str, Any], client_for: Callable[[str], Any]
+) -> None:
+    """Three of four pairs along one floor line (a tape measure along an aisle, plus one point): a whole family
+    of homographies fits them exactly. The server stored one of them with a 0 cm error (the edge's own fit
+    refuses these points), and it put (150, 50) px 40 cm away from (1.5, 0.5) m."""
+    camera = store["camera"]
+    points = [{"image_px": p, "floor_m": [p[0] / 100, p[1] / 100]} for p in image_px]
+    response = client_for("installer").patch(
+        f"/api/cameras/{camera.pk}", {"calibration_points": points}, format="json"
+    )
+    assert response.status_code == 400, response.content
+    assert "calibration_points" in response.json()["extra"]["fields"]
+    camera.refresh_from_db()
+    assert camera.calibration_points != points
