@@ -21,6 +21,7 @@ from numpy.typing import ArrayLike, NDArray
 from edge_agent.errors import GeometryError
 
 _COLLINEAR_TOLERANCE = 1e-3
+_REGION_SAMPLES = 16  # per axis: the grid of floor points inside a region that orients a received homography
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,8 +151,16 @@ def orient_homography_to_floor(
     """Orient so that the pixels seeing ``floor_points_cm`` (e.g. a trusted floor region) have ``w > 0``.
 
     For a floor point X, the pixel q = H⁻¹X (homogeneous) projects back to X / q₂, so its ``w`` has the
-    sign of q₂; the majority of the points decides."""
+    sign of q₂; the majority of the points decides. With 3 or more points (a region) the points decide together
+    with a grid of points inside it, so that its area does: a region drawn around a camera on a pillar has
+    corners behind the camera (q₂ < 0) as often as in front, but most of its area in front."""
     floor = np.asarray(floor_points_cm, dtype=np.float64).reshape(-1, 2)
+    if len(floor) >= 3 and np.all(np.isfinite(floor)):
+        low, high = floor.min(axis=0), floor.max(axis=0)
+        steps = (np.arange(_REGION_SAMPLES) + 0.5) / _REGION_SAMPLES
+        grid = np.stack(np.meshgrid(low[0] + steps * (high[0] - low[0]), low[1] + steps * (high[1] - low[1])))
+        grid = grid.reshape(2, -1).T
+        floor = np.r_[floor, grid[points_in_polygon(grid, floor)]]
     q2 = np.c_[floor, np.ones(len(floor))] @ np.linalg.inv(homography)[2]
     return _scaled(homography, 1.0 if np.count_nonzero(q2 > 0) >= np.count_nonzero(q2 < 0) else -1.0)
 

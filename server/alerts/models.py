@@ -61,6 +61,11 @@ class Alert(models.Model):
     raised_at = models.DateTimeField(db_index=True, help_text="When the incident opened.")
     escalated_at = models.DateTimeField(null=True, blank=True, help_text="When it became an alarm.")
     updated_at = models.DateTimeField(null=True, blank=True, help_text="Its latest report.")
+    reported_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the server recorded its latest report (server clock; frame times may lag behind it).",
+    )
     closed_at = models.DateTimeField(
         null=True, blank=True, help_text="When the person was last there; empty while it lasts."
     )

@@ -128,6 +128,7 @@ def alert_incident_record(
             raised_at=_time(opened_us),
             escalated_at=_time(alarm_us) if alarm_us is not None else None,
             updated_at=at,
+            reported_at=timezone.now(),
             closed_at=_time(closed_us) if closed_us is not None else None,
             x_m=x_m,
             y_m=y_m,
@@ -151,6 +152,7 @@ def alert_incident_record(
     alert.person_id = person_id
     alert.message = message[:500]
     alert.updated_at = at
+    alert.reported_at = timezone.now()
     alert.x_m, alert.y_m, alert.distance_m = x_m, y_m, distance_m
     alert.camera_ids = sorted(set(alert.camera_ids) | set(camera_ids))
     if closed_us is not None:
@@ -165,6 +167,7 @@ def alert_incident_record(
             "person_id",
             "message",
             "updated_at",
+            "reported_at",
             "x_m",
             "y_m",
             "distance_m",
@@ -177,10 +180,13 @@ def alert_incident_record(
 
 @transaction.atomic
 def alert_close_stale(*, older_than: datetime) -> int:
-    """Close the incidents still open whose latest report is older than `older_than` (an open incident is
-    reported every second: these were left open by a process that stopped). Returns how many."""
+    """Close the incidents still open whose latest report reached the server before `older_than` (an open
+    incident is reported every second: these were left open by a process that stopped). Judged by the server's
+    clock (`reported_at`), not the frame time: frames of a box whose clock runs behind, or of a backlog it
+    replays, are accepted minutes to hours late. Returns how many."""
     return (
-        Alert.objects.filter(closed_at__isnull=True, updated_at__lt=older_than)
+        Alert.objects.annotate(heard_at=Coalesce(F("reported_at"), F("updated_at")))
+        .filter(closed_at__isnull=True, heard_at__lt=older_than)
         .exclude(incident_key__isnull=True)
         .update(closed_at=F("updated_at"))
     )

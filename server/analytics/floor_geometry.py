@@ -17,6 +17,14 @@ import numpy.typing as npt
 
 from server.errors import FieldError
 
+# A zone or floor region traced in detail has a few hundred corners; the self-intersection check is O(n²).
+MAX_POLYGON_VERTICES = 1000
+# Floor-plan metres: beyond this a coordinate is a unit or typing error (and its areas would overflow).
+MAX_COORDINATE_M = 100_000.0
+_CROSSING_BLOCK = 128
+# Relative size of the DLT's second-smallest singular value below which the points fit many homographies.
+_UNDETERMINED = 1e-6
+
 
 class GeometryError(FieldError, ValueError):
     """Invalid calibration points or polygon; `field` names the offending input for API field errors."""
@@ -65,7 +73,15 @@ def homography_from_points(
     for (u, v, _), (x, y, _) in zip(src_n, dst_n, strict=True):
         rows.append([-u, -v, -1, 0, 0, 0, x * u, x * v, x])
         rows.append([0, 0, 0, -u, -v, -1, y * u, y * v, y])
-    _, _, vt = np.linalg.svd(np.asarray(rows))
+    _, singular, vt = np.linalg.svd(np.asarray(rows))
+    # One solution needs a 1-D null space: the second-smallest of the 9 singular values (8 rows: the 9th is 0)
+    # must not vanish too. It does when three of four points (four of five, ...) lie on one line: a family of
+    # homographies then fits exactly, with a 0 cm error, and the one picked maps the rest of the floor anywhere.
+    if np.r_[singular, np.zeros(9 - singular.size)][-2] < _UNDETERMINED * singular[0]:
+        raise GeometryError(
+            "calibration_points",
+            "the points do not determine the mapping: at least 4 of them, no three on one line, are needed",
+        )
     h_n = vt[-1].reshape(3, 3)
     homography = np.linalg.inv(t_dst) @ h_n @ t_src
     if not np.all(np.isfinite(homography)) or abs(float(np.linalg.det(homography))) < 1e-12 * float(
@@ -120,22 +136,24 @@ def validate_polygon(polygon: object, field: str = "polygon") -> list[list[float
         raise GeometryError(field, "polygon must be a list of [x, y] pairs")
     if points.shape[0] < 3:
         raise GeometryError(field, f"polygon has {points.shape[0]} vertices, at least 3 are needed")
+    if points.shape[0] > MAX_POLYGON_VERTICES:
+        raise GeometryError(
+            field, f"polygon has {points.shape[0]} vertices, at most {MAX_POLYGON_VERTICES} are accepted"
+        )
     if not np.all(np.isfinite(points)):
         raise GeometryError(field, "polygon coordinates must be finite numbers")
+    if np.max(np.abs(points)) > MAX_COORDINATE_M:
+        raise GeometryError(
+            field, f"polygon coordinates must lie within ±{MAX_COORDINATE_M:g} m (floor-plan metres)"
+        )
     # Crossing edges first: a symmetric bow-tie's signed areas cancel, and "zero area" would hide the real fault.
-    n = points.shape[0]
-    for i in range(n):
-        a, b = points[i], points[(i + 1) % n]
-        for j in range(i + 1, n):
-            if j == i or (j + 1) % n == i or j == (i + 1) % n:
-                continue
-            c, d = points[j], points[(j + 1) % n]
-            if _segments_cross(a, b, c, d):
-                raise GeometryError(
-                    field,
-                    f"polygon edges {i} and {j} cross: the polygon is self-intersecting "
-                    "(click the corners in order around the area)",
-                )
+    crossing = _first_crossing(points)
+    if crossing is not None:
+        raise GeometryError(
+            field,
+            f"polygon edges {crossing[0]} and {crossing[1]} cross: the polygon is self-intersecting "
+            "(click the corners in order around the area)",
+        )
     if abs(polygon_area(points)) < 1e-6:
         raise GeometryError(field, "polygon has zero area (its corners lie on one line or coincide)")
     return [[float(px), float(py)] for px, py in points]
@@ -177,14 +195,26 @@ def area_inside_rect(polygon: Sequence[Sequence[float]], rect: tuple[float, floa
     return abs(polygon_area(np.asarray(clipped, dtype=np.float64)))
 
 
-def _segments_cross(
-    a: npt.NDArray[np.float64],
-    b: npt.NDArray[np.float64],
-    c: npt.NDArray[np.float64],
-    d: npt.NDArray[np.float64],
-) -> bool:
-    def orient(p: npt.NDArray[np.float64], q: npt.NDArray[np.float64], r: npt.NDArray[np.float64]) -> float:
-        return float((q[0] - p[0]) * (r[1] - p[1]) - (q[1] - p[1]) * (r[0] - p[0]))
+def _first_crossing(points: npt.NDArray[np.float64]) -> tuple[int, int] | None:
+    """The first pair (i, j), i < j, of non-adjacent edges that properly cross (edge k runs from vertex k to
+    k + 1); None for a simple polygon. Vectorised in blocks of edges i against every edge j."""
+    n = points.shape[0]
+    ends = np.roll(points, -1, axis=0)
+    edge = ends - points
+    index = np.arange(n)
 
-    o1, o2, o3, o4 = orient(a, b, c), orient(a, b, d), orient(c, d, a), orient(c, d, b)
-    return (o1 * o2 < 0) and (o3 * o4 < 0)
+    def cross(d: npt.NDArray[np.float64], p: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        return np.asarray(d[..., 0] * p[..., 1] - d[..., 1] * p[..., 0], dtype=np.float64)
+
+    for low in range(0, n, _CROSSING_BLOCK):
+        i = index[low : low + _CROSSING_BLOCK, None]
+        a, b, e = points[i], ends[i], edge[i]  # (k, 1, 2): the block's edges
+        c, d, f = points[None], ends[None], edge[None]  # (1, n, 2): every edge
+        o1, o2 = cross(e, c - a), cross(e, d - a)
+        o3, o4 = cross(f, a - c), cross(f, b - c)
+        # non-adjacent pairs once: j ≥ i + 2, and not edge n-1 with edge 0 (they share vertex 0)
+        wanted = (index[None, :] >= i + 2) & ~((i == 0) & (index[None, :] == n - 1))
+        hits = np.argwhere((o1 * o2 < 0) & (o3 * o4 < 0) & wanted)
+        if hits.size:
+            return low + int(hits[0, 0]), int(hits[0, 1])
+    return None

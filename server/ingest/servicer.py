@@ -498,7 +498,10 @@ class EdgeServicer:
             )
         except ObjectDoesNotExist:  # deleted since the stream's last re-check
             return _rejection(
-                snapshot.camera_id, 0, grpc.StatusCode.NOT_FOUND, f"camera {snapshot.camera_id} was deleted"
+                snapshot.camera_id,
+                0,
+                Rejection.SNAPSHOT_UNKNOWN_CAMERA,
+                f"camera {snapshot.camera_id} was deleted",
             )
         return None
 
@@ -630,6 +633,7 @@ GRPC_STATUS: dict[Rejection, grpc.StatusCode] = {
     Rejection.SNAPSHOT_FOREIGN_CAMERA: grpc.StatusCode.PERMISSION_DENIED,
     Rejection.SNAPSHOT_OVERSIZED: grpc.StatusCode.INVALID_ARGUMENT,
     Rejection.SNAPSHOT_NOT_JPEG: grpc.StatusCode.INVALID_ARGUMENT,
+    Rejection.SNAPSHOT_UNKNOWN_CAMERA: grpc.StatusCode.NOT_FOUND,
 }
 
 

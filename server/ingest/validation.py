@@ -54,6 +54,7 @@ class Rejection(enum.StrEnum):
     SNAPSHOT_FOREIGN_CAMERA = "snapshot_foreign_camera"
     SNAPSHOT_OVERSIZED = "snapshot_oversized"
     SNAPSHOT_NOT_JPEG = "snapshot_not_jpeg"
+    SNAPSHOT_UNKNOWN_CAMERA = "snapshot_unknown_camera"  # a camera deleted since the stream's last re-check
 
 
 class InvalidFrameError(ApplicationError):

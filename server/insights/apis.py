@@ -13,6 +13,7 @@ from rest_framework import serializers
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
 from server.accounts.roles import can_see_identities
@@ -174,9 +175,17 @@ class DistancingApi(_AnalyticsView):
             end,
             **summary,
             violations=selectors.violation_rows(page or []),
-            next=paginator.get_next_link(),
-            previous=paginator.get_previous_link(),
+            next=_pinned(paginator.get_next_link(), start, end),
+            previous=_pinned(paginator.get_previous_link(), start, end),
         )
+
+
+def _pinned(link: str | None, start: datetime, end: datetime) -> str | None:
+    """A page link that carries the range resolved for the first page: with the default end (now), each later
+    page would end later, and the violations recorded meanwhile (newest first) would shift the offsets."""
+    if link is None:
+        return None
+    return replace_query_param(replace_query_param(link, "start", start.isoformat()), "end", end.isoformat())
 
 
 class VisitsApi(_AnalyticsView):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zoneinfo
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -68,6 +68,7 @@ def site_setup(site_id: int) -> SiteSetup:
 
 HEATMAP_BUCKETS_S = {"1m": 60, "15m": 900, "1h": 3600, "1d": 86_400}
 MAX_HEATMAP_FRAMES = 2000
+_HEAT_CHUNK = 16  # heat rows fetched at a time (an hour row of a 100 x 60 m plan at 0.5 m is 290 kB)
 
 
 @dataclass
@@ -109,43 +110,79 @@ class _HeatRow:
     dy: npt.NDArray[np.float32]
 
 
-def _heat_rows(*, site_id: int, start: datetime, end: datetime, hours: bool) -> list[_HeatRow]:
-    """The stored heat rows that make up [start, end): whole hours from the hour rows (when `hours`), the rest
-    from the per-bucket slices (resolution: the analytics heat bucket, a minute by default)."""
-    first_hour = _ceil_hour(start)
-    last_hour = _floor_hour(end)
-    rows: list[_HeatRow] = []
-    slice_ranges = [(start, end)]
+def _heat_ranges(
+    start: datetime, end: datetime, hours: bool
+) -> tuple[tuple[datetime, datetime] | None, list[tuple[datetime, datetime]]]:
+    """The whole hours of [start, end) read from the hour rows (when `hours`), and the rest read from slices."""
+    first_hour, last_hour = _ceil_hour(start), _floor_hour(end)
     if hours and first_hour < last_hour:
-        for row in HeatmapHour.objects.filter(
-            site_id=site_id, hour_start__gte=first_hour, hour_start__lt=last_hour
-        ).iterator():
-            rows.append(
-                _HeatRow(
-                    row.hour_start,
-                    (row.columns, row.rows, row.cell_m),
-                    None,
-                    np.frombuffer(bytes(row.person_s), dtype="<f4"),
-                    np.frombuffer(bytes(row.displacement_x_m), dtype="<f4"),
-                    np.frombuffer(bytes(row.displacement_y_m), dtype="<f4"),
-                )
+        return (first_hour, last_hour), [
+            (low, high) for low, high in ((start, first_hour), (last_hour, end)) if low < high
+        ]
+    return None, [(start, end)]
+
+
+def _newest_shape(
+    *, site_id: int, start: datetime, end: datetime, hours: bool
+) -> tuple[int, int, float] | None:
+    """The grid (columns, rows, cell_m) of the newest stored heat row of [start, end); None when there is none."""
+    hour_range, slice_ranges = _heat_ranges(start, end, hours)
+    newest: list[tuple[datetime, int, int, float]] = []
+    if hour_range is not None:
+        row = (
+            HeatmapHour.objects.filter(
+                site_id=site_id, hour_start__gte=hour_range[0], hour_start__lt=hour_range[1]
             )
-        slice_ranges = [(start, first_hour), (last_hour, end)]
+            .order_by("-hour_start")
+            .values_list("hour_start", "columns", "rows", "cell_m")
+            .first()
+        )
+        if row is not None:
+            newest.append(row)
     for low, high in slice_ranges:
-        if low >= high:
-            continue
-        for piece in HeatmapSlice.objects.filter(site_id=site_id, start__gte=low, start__lt=high).iterator():
-            rows.append(
-                _HeatRow(
-                    piece.start,
-                    (piece.columns, piece.rows, piece.cell_m),
-                    np.frombuffer(bytes(piece.cell_index), dtype="<i4").astype(np.int64),
-                    np.frombuffer(bytes(piece.person_s), dtype="<f4"),
-                    np.frombuffer(bytes(piece.displacement_x_m), dtype="<f4"),
-                    np.frombuffer(bytes(piece.displacement_y_m), dtype="<f4"),
-                )
+        piece = (
+            HeatmapSlice.objects.filter(site_id=site_id, start__gte=low, start__lt=high)
+            .order_by("-start")
+            .values_list("start", "columns", "rows", "cell_m")
+            .first()
+        )
+        if piece is not None:
+            newest.append(piece)
+    if not newest:
+        return None
+    _, columns, rows, cell_m = max(newest, key=lambda r: r[0])
+    return columns, rows, cell_m
+
+
+def _heat_rows(*, site_id: int, start: datetime, end: datetime, hours: bool) -> Iterator[_HeatRow]:
+    """The stored heat rows that make up [start, end), one at a time (a year of hour rows does not fit in memory
+    at once): whole hours from the hour rows (when `hours`), the rest from the per-bucket slices (resolution: the
+    analytics heat bucket, a minute by default)."""
+    hour_range, slice_ranges = _heat_ranges(start, end, hours)
+    if hour_range is not None:
+        for row in HeatmapHour.objects.filter(
+            site_id=site_id, hour_start__gte=hour_range[0], hour_start__lt=hour_range[1]
+        ).iterator(chunk_size=_HEAT_CHUNK):
+            yield _HeatRow(
+                row.hour_start,
+                (row.columns, row.rows, row.cell_m),
+                None,
+                np.frombuffer(bytes(row.person_s), dtype="<f4"),
+                np.frombuffer(bytes(row.displacement_x_m), dtype="<f4"),
+                np.frombuffer(bytes(row.displacement_y_m), dtype="<f4"),
             )
-    return rows
+    for low, high in slice_ranges:
+        for piece in HeatmapSlice.objects.filter(site_id=site_id, start__gte=low, start__lt=high).iterator(
+            chunk_size=_HEAT_CHUNK
+        ):
+            yield _HeatRow(
+                piece.start,
+                (piece.columns, piece.rows, piece.cell_m),
+                np.frombuffer(bytes(piece.cell_index), dtype="<i4").astype(np.int64),
+                np.frombuffer(bytes(piece.person_s), dtype="<f4"),
+                np.frombuffer(bytes(piece.displacement_x_m), dtype="<f4"),
+                np.frombuffer(bytes(piece.displacement_y_m), dtype="<f4"),
+            )
 
 
 def _accumulate(target: _HeatSum, row: _HeatRow) -> None:
@@ -167,18 +204,27 @@ def heatmap(
     analytics heat bucket, a minute by default). With `bucket` (1m, 15m, 1h, 1d: aligned to the site's local
     time), also `frames`: the same per time bucket, non-empty buckets only."""
     bucket_s = HEATMAP_BUCKETS_S[bucket] if bucket else None
-    rows = _heat_rows(site_id=site_id, start=start, end=end, hours=bucket_s is None or bucket_s >= 3600)
-    if not rows:
+    hours = bucket_s is None or bucket_s >= 3600
+    # The plan's grid may have changed within the range: the newest grid wins; rows of another grid are left out.
+    shape = _newest_shape(site_id=site_id, start=start, end=end, hours=hours)
+    if shape is None:
         result: dict[str, Any] = {"cell_m": 0.5, "columns": 0, "rows": 0, "cells": [], "total_person_s": 0.0}
         if bucket_s is not None:
             result.update(bucket=bucket, frames=[])
         return result
-    # The plan's grid may have changed within the range: the newest grid wins; rows of another grid are left out.
-    shape = max(rows, key=lambda r: r.start).shape
-    rows = [r for r in rows if r.shape == shape]
     total = _HeatSum.empty(*shape)
-    for row in rows:
+    frames: dict[datetime, _HeatSum] = {}
+    zone = zoneinfo.ZoneInfo(tz)
+    for row in _heat_rows(site_id=site_id, start=start, end=end, hours=hours):
+        if row.shape != shape:
+            continue
         _accumulate(total, row)
+        if bucket_s is not None:
+            key = _bucket_start(row.start, bucket_s, zone)
+            frame = frames.get(key)
+            if frame is None:
+                frame = frames[key] = _HeatSum.empty(*shape)
+            _accumulate(frame, row)
     result = {
         "cell_m": shape[2],
         "columns": shape[0],
@@ -187,18 +233,10 @@ def heatmap(
         "total_person_s": round(float(total.person_s.sum()), 2),
     }
     if bucket_s is not None:
-        frames: dict[datetime, _HeatSum] = {}
-        zone = zoneinfo.ZoneInfo(tz)
-        for row in rows:
-            key = _bucket_start(row.start, bucket_s, zone)
-            frame = frames.get(key)
-            if frame is None:
-                frame = frames[key] = _HeatSum.empty(*shape)
-            _accumulate(frame, row)
         result["bucket"] = bucket
         result["frames"] = [
             {
-                "t": key.isoformat(),
+                "t": key.astimezone(zone).isoformat(),
                 "total_person_s": round(float(frame.person_s.sum()), 2),
                 "cells": frame.cells(),
             }
@@ -208,12 +246,14 @@ def heatmap(
 
 
 def _bucket_start(moment: datetime, bucket_s: int, zone: zoneinfo.ZoneInfo) -> datetime:
-    """Start of the bucket holding `moment`, aligned to local midnight of `zone`."""
+    """Start (in UTC) of the bucket holding `moment`, aligned to local midnight of `zone`. Counted in elapsed
+    time: on the night the clocks go back, wall-clock arithmetic put the repeated hour into the first one (one
+    1h frame held two hours), and local datetimes that differ only by `fold` are equal as keys."""
     local = moment.astimezone(zone)
-    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
     if bucket_s >= 86_400:
         return midnight
-    seconds = (local - midnight).total_seconds()
+    seconds = (moment.astimezone(UTC) - midnight).total_seconds()
     return midnight + timedelta(seconds=seconds - seconds % bucket_s)
 
 
