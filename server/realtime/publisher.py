@@ -16,6 +16,7 @@ from typing import Any
 
 from channels.layers import get_channel_layer
 
+from server.realtime.events import GroupEvent, LivePositionsEvent
 from server.realtime.groups import site_live_group
 
 logger = logging.getLogger(__name__)
@@ -23,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(slots=True)
 class _SiteSlot:
-    latest: dict[str, Any] | Callable[[], dict[str, Any]] | None = None
+    latest: LivePositionsEvent | Callable[[], LivePositionsEvent] | None = None
     last_push_s: float = 0.0
     scheduled: asyncio.TimerHandle | None = None
     pushes: int = 0
@@ -51,7 +52,7 @@ class LivePublisher:
         self.stats = PublisherStats()
         self.pending_tasks: set[asyncio.Task[None]] = set()
 
-    def publish(self, site_id: int, event: dict[str, Any] | Callable[[], dict[str, Any]]) -> None:
+    def publish(self, site_id: int, event: LivePositionsEvent | Callable[[], LivePositionsEvent]) -> None:
         """Offer the newest live state of a site; `event` must carry a Channels `type`."""
         slot = self._slots.setdefault(site_id, _SiteSlot())
         if slot.latest is not None:
@@ -82,11 +83,11 @@ class LivePublisher:
         self.pending_tasks.add(task)
         task.add_done_callback(self.pending_tasks.discard)
 
-    async def send_now(self, group: str, event: dict[str, Any]) -> None:
+    async def send_now(self, group: str, event: GroupEvent) -> None:
         """Unthrottled push (alerts)."""
         await self._group_send(group, event)
 
-    async def _group_send(self, group: str, event: dict[str, Any]) -> None:
+    async def _group_send(self, group: str, event: GroupEvent) -> None:
         if self._layer is None:
             return
         try:
