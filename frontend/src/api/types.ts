@@ -1,4 +1,5 @@
-// Shapes of the REST API and WebSocket events (server/*/apis.py, server/realtime/events.py).
+// Shapes of the REST API (server/*/apis.py) and, generated, of the WebSocket events (server/realtime/events.py).
+import type { PersonId } from "./events.generated";
 
 export type Role = "admin" | "installer" | "staff";
 
@@ -170,16 +171,6 @@ export interface Alert {
   resolved_by: number | null;
 }
 
-// GET /api/alerts/counts?site=: exact counts (unacknowledged = the unread badge).
-export interface AlertCounts {
-  unacknowledged: number;
-  unacknowledged_alarms: number;
-  ongoing: number;
-  total: number;
-}
-
-export type AlertChange = "opened" | "escalated" | "updated" | "closed" | "acknowledged" | "resolved";
-
 export interface Siren {
   on: boolean;
 }
@@ -245,54 +236,21 @@ export interface OccupancyData {
   live: boolean;
 }
 
-// WebSocket events
-export type PersonId = number | string;
-
-export interface LivePerson {
-  id: PersonId;
-  x_m: number;
-  y_m: number;
-  camera_id?: number;
-  name?: string;
-  employee_id?: number;
-  /** The first of `zone_ids` (older servers send only this). */
-  zone_id?: number;
-  /** Every zone the person is in, from the server's analytics (zones may overlap). */
-  zone_ids?: number[];
-  vx_mps?: number;
-  vy_mps?: number;
-}
-
-export type Contact = [PersonId, PersonId, number];
-
-export interface LiveCounters {
-  site_occupancy?: number;
-  zone_occupancy?: Record<string, number>;
-  [key: string]: unknown;
-}
-
-export interface LivePositionsEvent {
-  type: "live.positions";
-  site_id: number;
-  time_us: number;
-  persons: LivePerson[];
-  counters?: LiveCounters;
-  contacts?: Contact[];
-}
-
-export type ServerEvent =
-  | { type: "hello"; site_id?: number; user?: string }
-  | { type: "pong"; t?: number }
-  | LivePositionsEvent
-  | { type: "alert.changed"; site_id?: number; alert: Alert; change?: AlertChange; counts?: AlertCounts }
-  | {
-      type: "alerts.acknowledged";
-      site_id?: number;
-      ids: number[];
-      acknowledged_at: string;
-      acknowledged_by: number | null;
-      counts: AlertCounts;
-    }
-  | { type: "siren.changed"; site_id?: number; on: boolean }
-  | { type: "health.changed"; site_id?: number; device_id: number; health: Record<string, unknown> }
-  | { type: "counters.changed"; site_id?: number; counters: Record<string, unknown> };
+// WebSocket events: generated from server/realtime/events.py (`python -m server.realtime.typescript`).
+// (AlertCounts is also the body of GET /api/alerts/counts?site=.)
+export type {
+  AlertChange,
+  AlertChangedEvent,
+  AlertCounts,
+  AlertPayload,
+  AlertsAcknowledgedEvent,
+  ClientMessage,
+  Contact,
+  HealthChangedEvent,
+  LiveCounters,
+  LivePerson,
+  LivePositionsEvent,
+  PersonId,
+  ServerEvent,
+  SirenChangedEvent,
+} from "./events.generated";
