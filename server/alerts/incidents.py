@@ -17,9 +17,9 @@ from asgiref.sync import sync_to_async
 from django.utils import timezone
 
 from server.alerts import selectors, services
-from server.analytics.types import AccessAlert, IncidentPhase
+from server.analytics.types import AccessAlert, AlertKind, IncidentPhase
 from server.observability import metrics
-from server.realtime.events import AlertChange, AlertCounts, AlertPayload, alert_event
+from server.realtime.events import AlertChange, AlertCounts, AlertKindName, AlertPayload, alert_event
 from server.realtime.groups import site_alerts_group
 from server.realtime.publisher import LivePublisher
 
@@ -29,7 +29,8 @@ logger = logging.getLogger(__name__)
 # left; one without a report for this long was left open (its process stopped, or its analytics restarted).
 STALE_AFTER_S = 60.0
 SWEEP_EVERY_S = 30.0
-# The pushed `change` of each incident phase.
+# The pushed `kind` of each analytics alert kind, and the pushed `change` of each incident phase.
+KIND_NAME: dict[AlertKind, AlertKindName] = {AlertKind.WARNING: "warning", AlertKind.ALARM: "alarm"}
 CHANGE_OF_PHASE: dict[IncidentPhase, AlertChange] = {
     IncidentPhase.OPENED: "opened",
     IncidentPhase.ESCALATED: "escalated",
@@ -129,7 +130,8 @@ class IncidentRecorder:
             if event.phase is not IncidentPhase.OPENED and event.phase is not IncidentPhase.ESCALATED:
                 return
             payload: AlertPayload = {
-                "kind": str(event.kind),
+                "site": site_id,
+                "kind": KIND_NAME[event.kind],
                 "message": event.message,
                 "zone": event.zone_id,
                 "person_id": event.global_id,

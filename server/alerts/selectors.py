@@ -8,7 +8,7 @@ from typing import Any, cast
 from django.db.models import Count, Q, QuerySet
 
 from server.alerts.models import Alert, AlertKind, AlertState, SirenState
-from server.realtime.events import AlertCounts, AlertPayload, AlertStateName
+from server.realtime.events import AlertCounts, AlertKindName, AlertPayload, AlertStateName
 
 
 def alert_to_dict(alert: Alert) -> AlertPayload:
@@ -17,7 +17,7 @@ def alert_to_dict(alert: Alert) -> AlertPayload:
         "id": alert.pk,
         "site": alert.site_id,
         "zone": alert.zone_id,
-        "kind": alert.kind,
+        "kind": cast(AlertKindName, alert.kind),  # an AlertKind value (its choices)
         "person_id": alert.person_id,
         "employee": alert.employee_id,
         "person_name": alert.person_name,

@@ -15,6 +15,7 @@ PersonId = int | str
 Contact = tuple[PersonId, PersonId, float]
 """Two persons closer than the distancing threshold, and their distance in metres."""
 
+AlertKindName = Literal["warning", "alarm"]
 AlertStateName = Literal["open", "acknowledged", "resolved"]
 AlertChange = Literal["opened", "escalated", "updated", "closed", "acknowledged", "resolved"]
 
@@ -73,7 +74,7 @@ class AlertPayload(TypedDict):
     id: NotRequired[int]
     site: NotRequired[int]
     zone: int | None
-    kind: str
+    kind: AlertKindName
     person_id: int | None
     employee: NotRequired[int | None]
     person_name: str

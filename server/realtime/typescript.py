@@ -26,6 +26,7 @@ OUTPUT = REPO_ROOT / "frontend" / "src" / "api" / "events.generated.ts"
 ALIASES = (
     "PersonId",
     "Contact",
+    "AlertKindName",
     "AlertStateName",
     "AlertChange",
     "GroupEvent",
@@ -81,7 +82,8 @@ def _literal(value: object) -> str:
     raise UnsupportedTypeError(f"no TypeScript literal for {value!r}")
 
 
-def _comment(text: str | None, indent: str = "") -> Iterator[str]:
+def comment(text: str | None, indent: str = "") -> Iterator[str]:
+    """A JSDoc comment of `text` (none when empty)."""
     if not text:
         return
     lines = [line.strip() for line in text.strip().splitlines()]
@@ -112,12 +114,12 @@ def _field_docs(cls: type) -> dict[str, str]:
 
 
 def _interface(cls: Any, aliases: dict[str, Any]) -> Iterator[str]:
-    yield from _comment(cls.__doc__)
+    yield from comment(cls.__doc__)
     yield f"export interface {cls.__name__} {{"
     hints = get_type_hints(cls, include_extras=True)
     docs = _field_docs(cls)
     for name, tp in hints.items():
-        yield from _comment(docs.get(name), "  ")
+        yield from comment(docs.get(name), "  ")
         optional = "" if name in cls.__required_keys__ else "?"
         yield f"  {name}{optional}: {_ts(tp, aliases)};"
     yield "}"
@@ -148,7 +150,7 @@ def render() -> str:
     for name, value in vars(events).items():
         if name in aliases:
             out.append("")
-            out.extend(_comment(_alias_doc(name)))
+            out.extend(comment(_alias_doc(name)))
             out.append(f"export type {name} = {_ts(value, aliases, top=name)};")
         elif is_typeddict(value) and value.__module__ == events.__name__:
             out.append("")

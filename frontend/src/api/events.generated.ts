@@ -8,6 +8,8 @@ export type PersonId = number | string;
 /** Two persons closer than the distancing threshold, and their distance in metres. */
 export type Contact = [PersonId, PersonId, number];
 
+export type AlertKindName = "warning" | "alarm";
+
 export type AlertStateName = "open" | "acknowledged" | "resolved";
 
 export type AlertChange = "opened" | "escalated" | "updated" | "closed" | "acknowledged" | "resolved";
@@ -64,7 +66,7 @@ export interface AlertPayload {
   id?: number;
   site?: number;
   zone: number | null;
-  kind: string;
+  kind: AlertKindName;
   person_id: number | null;
   employee?: number | null;
   person_name: string;

@@ -1,192 +1,31 @@
 // Shapes of the REST API (server/*/apis.py) and, generated, of the WebSocket events (server/realtime/events.py).
 import type { PersonId } from "./events.generated";
+import type * as schema from "./schema.generated";
 
-export type Role = "admin" | "installer" | "staff";
-
-export interface Me {
-  id: number;
-  username: string;
-  roles: Role[];
-  permissions: string[];
-  is_superuser: boolean;
-}
-
-export interface Site {
-  id: number;
-  name: string;
-  timezone?: string;
-}
-
-export interface FloorPlan {
-  id: number;
-  site: number;
-  image: string | null;
-  width_m: number;
-  height_m: number;
-  metres_per_pixel: number;
-  origin_x_m: number;
-  origin_y_m: number;
-  heatmap_cell_m?: number;
-}
-
+// REST bodies: generated from the OpenAPI schema (`python -m server.api.typescript`), named for the dashboard.
+export type Role = schema.RolesEnum;
+/** GET /api/auth/me (the schema types `roles` as strings: they are RolesEnum values). */
+export type Me = Omit<schema.Me, "roles"> & { roles: Role[] };
+export type Site = schema.Site;
+export type FloorPlan = schema.FloorPlan;
 export type XY = [number, number];
-
-export interface CalibrationPoint {
-  image_px: XY;
-  floor_m: XY;
-}
-
-export interface Camera {
-  id: number;
-  site: number;
-  device: number | null;
-  name: string;
-  source_uri: string;
-  /** A source login is stored (it is write-only: `source_username` / `source_password`). */
-  source_has_credentials: boolean;
-  analysis_rate_hz: number;
-  enabled: boolean;
-  homography: number[][] | null;
-  calibration_points: CalibrationPoint[];
-  reprojection_error_cm: number | null;
-  floor_region: XY[];
-  snapshot: string | null;
-  /** When the camera captured the stored snapshot (edge box clock). */
-  snapshot_captured_at: string | null;
-  /** When someone last asked the edge box for a snapshot. */
-  snapshot_requested_at: string | null;
-  /** The request has not been sent down the box's stream yet (the box is not connected, or within 2 s). */
-  snapshot_pending: boolean;
-  last_frame_at: string | null;
-}
-
-export interface EdgeDevice {
-  id: number;
-  site: number;
-  name: string;
-  enrolled: boolean;
-  enrolled_at: string | null;
-  revoked: boolean;
-  revoked_at: string | null;
-  token_pending: boolean;
-  enrollment_token_expires_at: string | null;
-  hostname: string;
-  software_version: string;
-  last_seen_at: string | null;
-  health: Record<string, unknown> | null;
-  config_revision: number;
-  cameras: number[];
-  /** Not revoked, and a heartbeat within the last 30 s. */
-  online: boolean;
-  /** Cameras whose source delivers frames while the box is online (its last heartbeat says so). */
-  connected_cameras: number[];
-  created_at: string;
-  enrollment_token?: string;
-}
-
-export interface EnrollmentToken {
-  device_id: number;
-  enrollment_token: string;
-  enrollment_token_expires_at: string;
-}
-
-export type ZoneKind = "interest" | "restricted" | "entrance" | "queue";
-
-export interface Zone {
-  id: number;
-  site: number;
-  name: string;
-  kind: ZoneKind;
-  polygon: XY[];
-  required_level: number;
-  warning_distance_m: number;
-  color?: string;
-}
-
-export interface SecurityLevel {
-  id: number;
-  name: string;
-  rank: number;
-  description: string;
-}
-
-export interface Employee {
-  id: number;
-  name: string;
-  level: number | null;
-  level_rank: number;
-  badge_id: string;
-  active: boolean;
-  created_at: string;
-}
-
-export interface ZonePermission {
-  id: number;
-  employee: number;
-  zone: number;
-  note: string;
-  granted_at: string;
-}
-
-export interface IdentityBinding {
-  id: number;
-  site: number;
-  person_id: number;
-  employee: number;
-  employee_name: string;
-  source: string;
-  active: boolean;
-  bound_at: string;
-  unbound_at: string | null;
-  distance_m: number | null;
-}
-
-export type AlertState = "open" | "acknowledged" | "resolved";
-
+export type CalibrationPoint = schema.CalibrationPoint;
+export type Camera = schema.Camera;
+/** A device as listed; `enrollment_token` only in the answer that created it (EdgeDeviceCreated). */
+export type EdgeDevice = schema.EdgeDevice & { enrollment_token?: string };
+export type EnrollmentToken = schema.EnrollmentToken;
+export type ZoneKind = schema.ZoneKindEnum;
+export type Zone = schema.Zone;
+export type SecurityLevel = schema.SecurityLevel;
+export type Employee = schema.Employee;
+export type ZonePermission = schema.ZonePermission;
+export type IdentityBinding = schema.IdentityBinding;
+export type AlertState = schema.AlertStateEnum;
 // An alert is an incident: one per person and restricted-zone approach or entry, updated while it lasts
 // (warning -> alarm, latest position, cameras), closed (closed_at) when the person left. state = staff handling.
-export interface Alert {
-  id: number;
-  site: number;
-  zone: number | null;
-  kind: "warning" | "alarm" | string;
-  person_id: number | null;
-  employee: number | null;
-  person_name?: string;
-  identity_certain?: boolean;
-  message: string;
-  x_m: number | null;
-  y_m: number | null;
-  distance_m: number | null;
-  camera_ids?: number[];
-  state: AlertState;
-  ongoing?: boolean;
-  raised_at: string;
-  escalated_at?: string | null;
-  updated_at?: string | null;
-  closed_at?: string | null;
-  acknowledged_at: string | null;
-  acknowledged_by: number | null;
-  resolved_at: string | null;
-  resolved_by: number | null;
-}
-
-export interface Siren {
-  on: boolean;
-}
-
-export interface User {
-  id: number;
-  username: string;
-  email: string;
-  first_name: string;
-  last_name: string;
-  is_active: boolean;
-  is_superuser: boolean;
-  roles: Role[];
-  last_login: string | null;
-  date_joined: string;
-}
+export type Alert = schema.Alert;
+export type Siren = schema.Siren;
+export type User = schema.User;
 
 // Analytics (GET /api/sites/<id>/analytics/<name>?start=&end=)
 interface RangeEnvelope {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { Alert, AlertPayload } from "@/api/types";
+import type { Alert } from "@/api/types";
 import { alertFromPayload, markAcknowledged, mergeAlerts, newer, upsertAlert } from "./alerts";
 
 function alert(id: number, extra: Partial<Alert> = {}): Alert {
@@ -10,11 +10,16 @@ function alert(id: number, extra: Partial<Alert> = {}): Alert {
     kind: "warning",
     person_id: 5,
     employee: null,
+    person_name: "",
+    identity_certain: true,
     message: "m",
     x_m: 1,
     y_m: 1,
     distance_m: 0.5,
+    camera_ids: [],
     state: "open",
+    ongoing: false,
+    escalated_at: null,
     raised_at: "2026-12-01T10:00:00Z",
     updated_at: "2026-12-01T10:00:00Z",
     closed_at: null,
@@ -100,7 +105,7 @@ describe("alertFromPayload", () => {
   });
 
   it("keeps a stored alert as it came", () => {
-    const stored: Alert & AlertPayload = { ...alert(9, { state: "acknowledged" }), person_name: "", camera_ids: [] };
+    const stored = alert(9, { state: "acknowledged" });
     expect(alertFromPayload(stored, -1)).toEqual(stored);
   });
 });

@@ -30,7 +30,12 @@ export function alertFromPayload(payload: AlertPayload | Alert, unsavedId: numbe
   return {
     site: 0,
     employee: null,
+    identity_certain: false,
     distance_m: null,
+    ongoing: true,
+    escalated_at: null,
+    updated_at: null,
+    closed_at: null,
     acknowledged_at: null,
     acknowledged_by: null,
     resolved_at: null,
