@@ -1,16 +1,27 @@
 """Tracker speed: ms per frame at 10, 50, 100 and 200 people, ours vs the reference ByteTrack on the same
-detections.
+detections, interleaved.
 
 Reference: roboflow ``trackers.ByteTrackTracker`` (the ByteTrack that used to ship in ``supervision``;
-supervision 0.31 no longer carries one). Usage: ``python benchmarks/tracker_speed.py [--frames 300]``.
+supervision 0.31 no longer carries one), default settings. The two run in alternating order, round after
+round (ours, reference, reference, ours, ...), so a change in the machine's load hits both alike; the speed-up is
+the median of the per-round ratios, and ms/frame the median over rounds. Input conversion (supervision's
+``Detections``) is done before timing.
+
+Usage: ``python benchmarks/tracker_speed.py [--frames 300] [--rounds 6]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from edge_agent.tracking import ByteTracker, TrackerConfig
 from edge_agent.types import Detections
@@ -46,29 +57,51 @@ def time_ours(scene: list[Detections]) -> float:
     return (time.perf_counter() - start) * 1000.0 / len(scene)
 
 
-def time_reference(scene: list[Detections]) -> float:
+def reference_timer(scene: list[Detections]) -> Callable[[], float]:
     import supervision as sv
-    from trackers import ByteTrackTracker
 
-    tracker = ByteTrackTracker()
-    inputs = [sv.Detections(xyxy=d.xyxy_px, confidence=d.scores) for d in scene]
-    start = time.perf_counter()
-    for detections in inputs:
-        tracker.update(detections)
-    return (time.perf_counter() - start) * 1000.0 / len(scene)
+    inputs = [sv.Detections(xyxy=d.xyxy_px.astype(np.float64), confidence=d.scores) for d in scene]
+
+    def run() -> float:
+        from trackers import ByteTrackTracker
+
+        tracker = ByteTrackTracker()
+        start = time.perf_counter()
+        for detections in inputs:
+            tracker.update(detections)
+        return (time.perf_counter() - start) * 1000.0 / len(inputs)
+
+    return run
+
+
+def interleaved(
+    ours: Callable[[], float], reference: Callable[[], float], rounds: int
+) -> tuple[float, float, float]:
+    """(ours ms, reference ms, speed-up): medians over rounds run in alternating order."""
+    ours_ms: list[float] = []
+    reference_ms: list[float] = []
+    for round_index in range(rounds):
+        if round_index % 2:
+            reference_ms.append(reference())
+            ours_ms.append(ours())
+        else:
+            ours_ms.append(ours())
+            reference_ms.append(reference())
+    ratios = np.array(reference_ms) / np.array(ours_ms)
+    return float(np.median(ours_ms)), float(np.median(reference_ms)), float(np.median(ratios))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--frames", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--people", type=int, nargs="*", default=[10, 50, 100, 200])
     args = parser.parse_args()
     print(f"{'people':>6} {'ours ms/frame':>14} {'reference ms/frame':>19} {'speed-up':>9}")
     for people in args.people:
         scene = synthetic_scene(people, args.frames)
-        ours = min(time_ours(scene) for _ in range(3))
-        reference = min(time_reference(scene) for _ in range(2))
-        print(f"{people:>6} {ours:>14.3f} {reference:>19.3f} {reference / ours:>8.1f}x")
+        ours, reference, speedup = interleaved(partial(time_ours, scene), reference_timer(scene), args.rounds)
+        print(f"{people:>6} {ours:>14.3f} {reference:>19.3f} {speedup:>8.1f}x")
 
 
 if __name__ == "__main__":

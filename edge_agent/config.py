@@ -98,9 +98,9 @@ class DetectorSettings(_Settings):
 
 
 class TrackerSettings(_Settings):
-    high_score_threshold: float = Field(default=0.5, title="High-score threshold", ge=0, le=1)
+    high_score_threshold: float = Field(default=0.2, title="High-score threshold", ge=0, le=1)
     low_score_threshold: float = Field(default=0.1, title="Low-score threshold", ge=0, le=1)
-    new_track_threshold: float = Field(default=0.6, title="New-track threshold", ge=0, le=1)
+    new_track_threshold: float = Field(default=0.3, title="New-track threshold", ge=0, le=1)
     min_hits_to_confirm: int = Field(default=2, title="Matches before a track is confirmed", ge=1, le=100)
     lost_track_buffer_s: float = Field(
         default=1.0, title="Lost-track buffer", description="Seconds.", gt=0, le=60

@@ -101,7 +101,7 @@ def tracker_config(settings: TrackerSettings, analysis_fps: float) -> TrackerCon
         lost_track_buffer_frames=max(1, round(settings.lost_track_buffer_s * rate)),
         report_lost=settings.report_lost,
         report_detection_boxes=settings.report_detection_boxes,
-    )
+    ).with_gates_for_rate(rate)
 
 
 def projector_for(camera: CameraSettings) -> FloorProjector:

@@ -13,7 +13,6 @@ from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from server.analytics.types import PersonIdentity
@@ -59,6 +58,17 @@ class Runtime:
         loop = asyncio.get_running_loop()
         self.tasks.add(loop.create_task(self.processor.run_background()))
         self.tasks.add(loop.create_task(self.incidents.run()))
+        self.tasks.add(loop.create_task(self._barrier_loop()))
+
+    async def _barrier_loop(self, every_s: float = 1.0) -> None:
+        """Run the ack barrier also while no stream is open, so that what the analytics emit without frames
+        (a zone edit's final records) is written too; the streams' ack loops run it more often."""
+        while True:
+            await asyncio.sleep(every_s)
+            try:
+                await self.pipeline.flush()
+            except Exception as err:  # recorder and writer log and report it in health; retried next time
+                logger.debug("ack barrier failed: %s", err)
 
     async def aclose(self) -> None:
         if self.on_identities_changed is not None:
@@ -72,9 +82,9 @@ class Runtime:
                 await task
         try:
             self.processor.flush()
-            await sync_to_async(self.recorder.flush)()
+            await self.pipeline.flush()
         except Exception:
-            logger.exception("final flush of analytics records failed")
+            logger.exception("final flush of analytics records and stream state failed")
         try:
             await self.incidents.drain()
         except Exception:
@@ -165,13 +175,18 @@ def build_runtime() -> Runtime:
         live_state_hz=settings.LIVE_PUSH_HZ,
         positions_sample_hz=settings.POSITIONS_SAMPLE_HZ,
         arrival_jitter_us=int(settings.FUSION_ARRIVAL_JITTER_MS * 1000),
+        recover_site=recorder.close_left_open,
     )
     if settings.INGEST_SITE_ANALYTICS:
         pipeline.add_processor(processor)
+        pipeline.add_sink(processor)  # hands the open heat-map bucket to the recorder at each barrier
     else:
         pipeline.add_processor(
             CameraTracksLive(publisher, points=writer, positions_sample_hz=settings.POSITIONS_SAMPLE_HZ)
         )
+    # The ack barrier: time-series points, then analytics records, are durable before frames are acked.
+    pipeline.add_sink(writer, database=False)
+    pipeline.add_sink(recorder)
     metrics.register_queue_depth(metrics.Queue.TIMESERIES, lambda: writer.stats().buffered_points)
     metrics.register_queue_depth(metrics.Queue.LIVE_PUSH, lambda: len(publisher.pending_tasks))
 

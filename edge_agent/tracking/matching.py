@@ -84,9 +84,10 @@ def assign(
     cost: NDArray[np.float64], max_cost: float, admissible: NDArray[np.bool_]
 ) -> tuple[IntArray, IntArray]:
     """``linear_assignment`` with the gate given as a mask: ``admissible`` is ``cost <= max_cost`` with whole
-    rows and/or columns set to False (tracks or detections that do not take part). Working on the full matrix
-    this way gives the same pairs as solving the sub-matrix, without building it (rows and columns with no
-    admissible partner never reach the solver).
+    rows and/or columns set to False (tracks or detections that do not take part), or any finer mask within
+    ``cost <= max_cost`` (e.g. a tighter gate for some rows). Working on the full matrix this way gives the same
+    pairs as solving the sub-matrix, without building it (rows and columns with no admissible partner never
+    reach the solver, which sees inadmissible pairs as forbidden).
 
     Returns (row indices, column indices) of the matched pairs, sorted by row for the directly matched ones.
     Rows and columns that are each other's only admissible partner are matched directly (that pair is in every
@@ -115,7 +116,13 @@ def assign(
     if rest_rows.size == 0:
         return obvious_rows, obvious_cols
     rest_cols = indices_of(col_count > obvious.any(axis=0))
-    sub_rows, sub_cols = _solve(cost[rest_rows][:, rest_cols], max_cost)
+    sub = cost[rest_rows][:, rest_cols]
+    sub_admissible = admissible[rest_rows][:, rest_cols]
+    if (
+        not sub_admissible.all()
+    ):  # a mask finer than whole rows / columns (per-row gates): the solver sees costs
+        sub = np.where(sub_admissible, sub, max_cost * 2.0 + 1.0)
+    sub_rows, sub_cols = _solve(sub, max_cost)
     return (
         np.concatenate((obvious_rows, rest_rows[sub_rows])).astype(np.intp),
         np.concatenate((obvious_cols, rest_cols[sub_cols])).astype(np.intp),

@@ -131,3 +131,17 @@ class EdgeSet:
         dy = py - (self.y1 + t * ey)
         result: FloatArray = np.sqrt(np.minimum.reduceat(dx * dx + dy * dy, self.starts, axis=1))
         return result
+
+
+def entrance_boxes_m(
+    polygons: Sequence[Sequence[Sequence[float]]], margin_m: float = 0.5
+) -> tuple[tuple[float, float, float, float], ...]:
+    """Bounding boxes (x0, y0, x1, y1), grown by ``margin_m``, of the entrance zones' polygons: the fusion's
+    entry regions (``FusionConfig.entry_regions_m``), where someone new is always plausible."""
+    boxes: list[tuple[float, float, float, float]] = []
+    for polygon in polygons:
+        vertices = np.asarray(polygon, dtype=np.float64)
+        low = vertices.min(axis=0) - margin_m
+        high = vertices.max(axis=0) + margin_m
+        boxes.append((float(low[0]), float(low[1]), float(high[0]), float(high[1])))
+    return tuple(boxes)

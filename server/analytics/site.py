@@ -24,7 +24,10 @@ fused position at t; updates must come in non-decreasing time):
   ``h = min(t_k - t_{k-1}, heat_max_hold_s)`` person-seconds to the grid cell of their position at t_{k-1},
   and ``velocity * h`` to that cell's displacement (movement direction) sum. Persons outside the grid add to
   ``outside_person_s``. Contributions go to the bucket (``heat_bucket_s``) containing t_{k-1}; a bucket is
-  emitted once an interval starting in a later bucket arrives, or on :meth:`SiteAnalytics.flush`.
+  emitted (closed) at the first update at or after its end, whether or not anyone is present, or on
+  :meth:`SiteAnalytics.flush`. :meth:`SiteAnalytics.checkpoint_heat` emits the part of the open bucket
+  accumulated so far (the bucket stays open; its later parts follow): a bucket may thus be emitted in parts with
+  the same start, which consumers add up.
 * **Social distancing**: a pair is *close* in a frame when both are present and their distance is below
   ``distancing_distance_m`` (D). A contact starts at the first close frame and survives non-close frames while
   ``t - last_close <= distancing_gap_s``; it ends at the first frame beyond that (or when either person leaves
@@ -57,7 +60,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -470,16 +473,33 @@ class SiteAnalytics:
             np.add.at(self._bucket_disp_y, grid_cells, displacement[in_grid, 1])
             outside_s = hold_s * float(cells.shape[0] - grid_cells.shape[0])
             delta = HeatDelta(grid_cells, person_s[in_grid], displacement[in_grid], outside_s)
+        # Every later contribution lands in the bucket of t or later: the open bucket is complete once t passed
+        # its end, also when nobody is present (an empty store adds nothing, and used to keep it open).
+        if self._bucket_start_us is not None and t_us >= self._bucket_start_us + self._bucket_us:
+            closed = self._close_bucket()
+            if closed is not None:
+                buckets.append(closed)
         self._prev_cells = self._grid.cell_index(frame.floor_xy_m)
         self._prev_velocity = frame.velocities_mps
         return delta, buckets
 
-    def _close_bucket(self) -> HeatmapBucket | None:
+    def checkpoint_heat(self) -> list[HeatmapBucket]:
+        """The part of the open heat-map bucket accumulated since it was last emitted (empty when none); the
+        bucket stays open. What an ack barrier makes durable, so that a crash loses no emitted person-time."""
+        part = self._close_bucket(keep_open=True)
+        return [] if part is None else [part]
+
+    def _close_bucket(self, *, keep_open: bool = False) -> HeatmapBucket | None:
         if self._bucket_start_us is None:
             return None
         nonzero = np.flatnonzero(self._bucket_person_s)
+        start_us = self._bucket_start_us
+        if not keep_open:
+            self._bucket_start_us = None
+        if nonzero.size == 0:  # nothing to record
+            return None
         bucket = HeatmapBucket(
-            bucket_start_us=self._bucket_start_us,
+            bucket_start_us=start_us,
             bucket_s=self.config.heat_bucket_s,
             cell_index=nonzero.astype(np.int64),
             person_s=self._bucket_person_s[nonzero].copy(),
@@ -488,7 +508,6 @@ class SiteAnalytics:
         self._bucket_person_s[nonzero] = 0.0
         self._bucket_disp_x[nonzero] = 0.0
         self._bucket_disp_y[nonzero] = 0.0
-        self._bucket_start_us = None
         return bucket
 
     def _rows_for(self, gid_list: list[int], t_us: int) -> tuple[IntArray, BoolArray]:
@@ -741,6 +760,9 @@ class SiteAnalytics:
             gid = gid_list[i]
             zone = self._zones[int(self._restricted[r])]
             identity = identities.get(gid, VISITOR)
+            if identity.certain and gid in frame.uncertain_ids:
+                # The fusion doubts who this is (a refused ambiguous re-acquisition): the alert says so.
+                identity = replace(identity, certain=False)
             kind = AlertKind.ALARM if alarm[i, r] else AlertKind.WARNING
             x_m, y_m = float(xy[i, 0]), float(xy[i, 1])
             distance_m = 0.0 if inside_restricted[i, r] else float(distance[i, r])

@@ -16,18 +16,26 @@ Algorithm, per TrackFrame released by the reorder buffer (capture-time order, se
    Unconfirmed rows (tentative, lost) and rows off the floor only refresh their association; they never move
    or create a person. **Camera consistency**: each (person, camera) keeps a smoothed offset of that camera's
    observations from the prediction. When two cameras place a person more than ``camera_disagreement_m``
-   apart, the younger of the two associations is wrong (in a crowd, two cameras' local tracks of two people
-   walking side by side can be tied crosswise to the two global persons, which then both sit between the
-   people): it is forgotten, and its row waits for the camera's next frame, to be assigned afresh (step 3)
-   once the person has followed the camera that agrees with itself.
+   apart once their estimated clock skews are corrected, the association of the camera farther from the
+   prediction is wrong (the younger one when both are about as far): the prediction carries the person's past
+   and the majority of the cameras, so after one camera's tracker swapped two people walking together that
+   camera is the odd one out, and in a crowd, where two cameras' local tracks of two people walking side by
+   side can be tied crosswise to the two global persons, the new tie is. The wrong association is forgotten,
+   and its row waits for the camera's next frame, to be assigned afresh (step 3).
 3. **Assignment**: the remaining confirmed rows are matched to the persons not yet taken in this frame by
    ``scipy.optimize.linear_sum_assignment`` on the floor distance, gated at ``gate_distance_m``. This is the
    hand-over (a new local id of another camera joins the person) and the overlap rule (a person seen by two
-   cameras is one person, as each camera's row is matched to the same global person). **Backward gate**: a
-   new row cannot join a walking person whom the same camera still follows with a lost local track when it
-   lies more than ``backward_gate_m`` *behind* where that person was last placed (along their velocity,
-   after the camera's skew correction): it is someone passing them the other way. In a doorway, a person
-   coming in as another goes out would otherwise take over the leaver's id (and their identity).
+   cameras is one person, as each camera's row is matched to the same global person). A new row never joins a
+   person whom the same camera still holds with a lost local track: that camera's tracker decided it is
+   somebody else (in a doorway, a person coming in beside one going out would otherwise take over the leaver's
+   id, and their badge binding). **Re-acquisition**: a person unseen for ``reacquire_after_s`` (also one no
+   longer reported, step 7) is a candidate within a gate that grows with the time unseen
+   (``reacquire_speed_mps``), but only when nothing else is plausible: no recently seen person is within the
+   row's gate, the row is not in an entry region (``entry_regions_m``: someone new is always plausible there),
+   the person is clearly the row's closest stale candidate and the row clearly the person's closest row
+   (distance over gate, margin ``_AMBIGUITY_MARGIN``). Otherwise the row starts a new person and it and the
+   refused candidates are marked identity-uncertain (``FusedFrame.uncertain_ids``): a global id is never
+   guessed onto somebody else, so a binding on it never moves.
 4. **Update** (alpha-beta filter): ``p <- p_pred + alpha r``, ``v <- v + beta r / max(dt, 0.1 s)`` with
    residual ``r = z + v * skew - p_pred``, speed clipped to ``max_speed_mps``. **Standing model**: beside
    that walking (constant-velocity) model each person has a standing one, an exponential average of the
@@ -41,10 +49,15 @@ Algorithm, per TrackFrame released by the reorder buffer (capture-time order, se
    mean score of its observations is at least ``confident_score``) if that mean reaches ``confirm_min_score``
    (else only after ``low_score_confirm_after_s``), and silently dropped when unseen for
    ``tentative_timeout_s``.
-6. **Merge**: two confirmed persons closer than ``merge_distance_m`` for ``merge_after_s`` that no camera
-   observed together within ``source_window_s`` are one person seen twice; the younger id ends and its
-   associations move to the older one.
-7. **End**: a confirmed person unseen by every camera for ``end_after_s`` ends (``EndedPerson``).
+6. **Merge**: two reported persons, both observed within ``source_window_s``, closer than ``merge_distance_m``
+   for ``merge_after_s`` that no camera observed together within ``source_window_s`` are one person seen twice;
+   the younger id ends and its associations move to the older one.
+7. **Report and end**: a confirmed person is reported while seen within ``end_after_s`` (1.3 s, beyond the
+   edge tracker's 1 s lost buffer) or while an edge still reports one of its local tracks (LOST, up to
+   ``held_max_s``), except once unseen for ``exit_end_after_s`` where it was last placed in an entry region
+   (it walked out). An unreported person is kept for re-acquisition (step 3) and ends (``EndedPerson``) once
+   unseen for ``reacquire_within_s``; its (camera, local id) associations survive meanwhile, so the same local
+   track coming back keeps the global id.
 """
 
 from __future__ import annotations
@@ -83,6 +96,16 @@ _SKEW_FORGET = 0.97
 _SKEW_EVERY_FRAMES = 3
 # Weight of a new squared residual in each motion model's smoothed residual (step 4's model choice).
 _MODEL_RESIDUAL_GAIN = 0.2
+# A re-acquisition is ambiguous when a second candidate's distance over its gate is within this of the best one's.
+_AMBIGUITY_MARGIN = 0.35
+# A new track whose two closest candidates are about as close (FusionConfig.join_margin_m) waits this long at most.
+_JOIN_WAIT_US = 1_000_000
+# A local track reported within this long (any state) holds its person (step 7): a frame period of a slow camera.
+_HELD_REFRESH_US = 500_000
+# Cameras whose raw offsets of a person differ by more than this do not feed the skew estimate.
+_SKEW_AGREE_M = 0.8
+# Two disagreeing cameras about as far (within this) from the prediction: the younger association is dropped.
+_DISAGREE_TIE_M = 0.05
 
 
 @dataclass(slots=True)
@@ -125,6 +148,11 @@ class SiteFusion:
         self._walking_residual: FloatArray = np.zeros(capacity, dtype=np.float64)
         self._standing_residual: FloatArray = np.zeros(capacity, dtype=np.float64)
         self._standing: BoolArray = np.zeros(capacity, dtype=np.bool_)
+        # When an edge last reported any local track associated with the slot (confirmed, tentative or lost),
+        # whether the slot is reported (step 7) and whether its identity is in doubt (step 3's refusals).
+        self._held_us: IntArray = np.zeros(capacity, dtype=np.int64)
+        self._visible: BoolArray = np.zeros(capacity, dtype=np.bool_)
+        self._uncertain: BoolArray = np.zeros(capacity, dtype=np.bool_)
         self._camera_index: dict[int, int] = {}
         self._camera_ids: IntArray = np.zeros(0, dtype=np.int64)
         self._camera_seen_us: IntArray = np.full((capacity, 0), _NEVER_US, dtype=np.int64)
@@ -146,6 +174,8 @@ class SiteFusion:
         # (camera, local id) of unassociated tentative edge tracks -> their first frame time.
         self._tentative_since: dict[tuple[int, int], int] = {}
         self._merge_since_us: dict[tuple[int, int], int] = {}
+        # New (camera, local id)s waiting since when to join one of two persons about as close (step 3).
+        self._join_waiting_us: dict[tuple[int, int], int] = {}
         self._last_purge_us = _NEVER_US
         self._last_merge_check_us = _NEVER_US
         self._now_us: int | None = None
@@ -190,6 +220,7 @@ class SiteFusion:
             ended=ended,
             processed_frames=len(frames),
             first_seen_us=last.first_seen_us,
+            uncertain_ids=last.uncertain_ids,
         )
 
     def update_frames(self, observations: CameraObservations) -> list[FusedFrame]:
@@ -231,6 +262,7 @@ class SiteFusion:
         memory = self._memory
         global_ids = self._global_id
         active = self._active
+        held_us = self._held_us
         tentative_since = self._tentative_since
         for row, local_id in enumerate(obs.local_ids.tolist()):
             association = memory.get((camera_id, local_id))
@@ -243,6 +275,7 @@ class SiteFusion:
                 del memory[(camera_id, local_id)]
                 continue
             association.refreshed_us = t_us
+            held_us[slot] = t_us
             if usable[row]:
                 row_slot[row] = slot
             else:
@@ -266,18 +299,42 @@ class SiteFusion:
                     usable[row] = False  # neither assigned nor born in this frame
             taken[row_slot[row_slot >= 0]] = True
 
-        # 3. gated optimal assignment of the remaining rows
+        # 3. gated optimal assignment of the remaining rows (re-acquisition of unseen persons only when unambiguous)
         pool_rows = np.flatnonzero(usable & (row_slot < 0))
+        row_uncertain = np.zeros(obs.size, dtype=np.bool_)
+        reacquired = np.zeros(0, dtype=np.int64)
         if pool_rows.size and active_slots.size:
             pool_slots = active_slots[~taken[active_slots]]
             if pool_slots.size:
                 delta = obs.floor_xy_m[pool_rows, None, :] - predicted[None, pool_slots, :]
                 cost = np.hypot(delta[..., 0], delta[..., 1])
-                feasible = cost <= cfg.gate_distance_m
-                lost_here = held_lost[pool_slots]
-                if cfg.backward_gate_m > 0 and lost_here.any():
-                    behind = self._behind(obs.floor_xy_m[pool_rows], pool_slots[lost_here], camera_column)
-                    feasible[:, lost_here] &= ~behind
+                unseen_s = (t_us - self._last_seen_us[pool_slots]) * 1e-6
+                stale = unseen_s > cfg.reacquire_after_s
+                gate = np.where(
+                    stale,
+                    cfg.gate_distance_m
+                    + cfg.reacquire_speed_mps * np.maximum(unseen_s - cfg.max_extrapolation_s, 0.0),
+                    cfg.gate_distance_m,
+                )
+                feasible = cost <= gate[None, :]
+                # The edge tracker of this camera did not take the new row for the person it still holds lost:
+                # it is somebody else (e.g. a person passing a leaver in a doorway).
+                feasible[:, held_lost[pool_slots]] = False
+                waiting = (
+                    self._defer_ambiguous_joins(obs, pool_rows, cost, feasible & ~stale[None, :], t_us)
+                    if cfg.join_margin_m > 0
+                    else np.zeros(pool_rows.shape[0], dtype=np.bool_)
+                )
+                if waiting.any():
+                    feasible[waiting] = False
+                    usable[pool_rows[waiting]] = False  # neither joins nor starts a person in this frame
+                if stale.any() and feasible[:, stale].any():
+                    refused = self._gate_reacquisition(
+                        obs.floor_xy_m[pool_rows], feasible, stale, cost / gate[None, :]
+                    )
+                    if refused.any():
+                        row_uncertain[pool_rows[refused.any(axis=1)]] = True
+                        self._uncertain[pool_slots[stale][refused.any(axis=0)]] = True
                 if feasible.any():
                     cost = np.where(feasible, cost, _INFEASIBLE)
                     rows_i, slots_i = linear_sum_assignment(cost)
@@ -293,6 +350,7 @@ class SiteFusion:
                         obs.floor_xy_m[matched_rows] - predicted[matched_slots]
                     )
                     self._camera_since_us[matched_slots, camera_column] = t_us
+                    reacquired = matched_rows[stale[slots_i[ok]]]
 
         # 4. update the matched persons
         matched = np.flatnonzero(row_slot >= 0)
@@ -315,6 +373,14 @@ class SiteFusion:
             self._hits[slots] += 1
             self._score_sum[slots] += obs.scores[matched]
             self._camera_seen_us[slots, camera_column] = t_us
+            self._held_us[slots] = t_us
+            if reacquired.size:
+                # Back after a gap: start from where the person is seen again (the prediction is stale).
+                again = row_slot[reacquired]
+                seen_at = obs.floor_xy_m[reacquired] + self._vel[again] * self._skew_s[camera_column]
+                self._pos[again] = seen_at
+                self._standing_pos[again] = seen_at
+                self._camera_offset[again, camera_column] = 0.0
 
         # 5. births
         births = np.flatnonzero(usable & (row_slot < 0))
@@ -328,6 +394,7 @@ class SiteFusion:
             memory[(camera_id, int(obs.local_ids[row]))] = _Association(
                 slot, int(self._global_id[slot]), t_us
             )
+            self._uncertain[slot] = bool(row_uncertain[row])
 
         ended = self._life_cycle(t_us)
         if t_us - self._last_merge_check_us >= _MERGE_CHECK_INTERVAL_US:
@@ -339,19 +406,53 @@ class SiteFusion:
 
     # ------------------------------------------------------------------ helpers
 
-    def _behind(self, xy: FloatArray, slots: IntArray, column: int) -> BoolArray:
-        """(rows, slots) pairs whose observation lies more than ``backward_gate_m`` behind where a walking
-        person was last placed, along their direction of motion, once this camera's clock skew is corrected."""
-        cfg = self.config
-        velocity = self._vel[slots]
-        speed = np.hypot(velocity[:, 0], velocity[:, 1])
-        walking = speed >= cfg.backward_gate_min_speed_mps
-        if not walking.any():
-            return np.zeros((xy.shape[0], slots.shape[0]), dtype=np.bool_)
-        delta = xy[:, None, :] + velocity[None] * self._skew_s[column] - self._pos[slots][None]
-        along = np.einsum("rsx,sx->rs", delta, velocity)
-        behind: BoolArray = walking[None, :] & (along < -cfg.backward_gate_m * speed[None, :])
-        return behind
+    def _gate_reacquisition(
+        self, xy: FloatArray, feasible: BoolArray, stale: BoolArray, closeness: FloatArray
+    ) -> BoolArray:
+        """Restrict ``feasible`` (pool rows x pool slots) for the ``stale`` slots (persons unseen for
+        ``reacquire_after_s``) to unambiguous re-acquisitions. ``closeness`` is each pair's distance over its gate
+        (0 at the prediction, 1 at the gate). A row re-acquires a stale person when the row is not in an entry
+        region, no recently seen person is within its gate (then it is that person's, seen by one more camera),
+        the person is its closest stale candidate by more than ``_AMBIGUITY_MARGIN`` and the row the person's
+        closest such row by as much. Return the refused (row, stale slot) pairs of rows that no recently seen
+        person explains."""
+        explained: BoolArray = np.asarray(feasible[:, ~stale].any(axis=1))
+        candidates = feasible[:, stale] & ~explained[:, None]
+        score = np.where(candidates, closeness[:, stale], _INFEASIBLE)
+        allowed = candidates & _clear_best(score, axis=1) & _clear_best(score, axis=0)
+        if self.config.entry_regions_m:
+            allowed &= ~self._in_entry(xy)[:, None]
+        feasible[:, stale] = allowed
+        refused: BoolArray = candidates & ~allowed
+        return refused
+
+    def _defer_ambiguous_joins(
+        self, obs: CameraObservations, pool_rows: IntArray, cost: FloatArray, recent: BoolArray, t_us: int
+    ) -> BoolArray:
+        """Rows (of ``pool_rows``) to hold back in this frame: a new local track whose two closest recently seen
+        candidates lie within ``join_margin_m`` of each other in distance (two people walking close together
+        as a camera picks them up) waits, for at most ``_JOIN_WAIT_US``, until the people part, instead of
+        being tied to one of them by a guess (a crosswise tie that pulls both persons together)."""
+        waiting = np.zeros(pool_rows.shape[0], dtype=np.bool_)
+        ambiguous = np.flatnonzero(recent.sum(axis=1) >= 2)
+        if ambiguous.size == 0:
+            return waiting
+        distances = np.sort(np.where(recent[ambiguous], cost[ambiguous], _INFEASIBLE), axis=1)
+        close_call = distances[:, 1] - distances[:, 0] < self.config.join_margin_m
+        for index, row in zip(
+            ambiguous[close_call].tolist(), pool_rows[ambiguous[close_call]].tolist(), strict=True
+        ):
+            key = (obs.camera_id, int(obs.local_ids[row]))
+            since = self._join_waiting_us.setdefault(key, t_us)
+            waiting[index] = t_us - since < _JOIN_WAIT_US
+        return waiting
+
+    def _in_entry(self, xy: FloatArray) -> BoolArray:
+        """Which floor points lie in an entry region."""
+        inside = np.zeros(xy.shape[0], dtype=np.bool_)
+        for x0, y0, x1, y1 in self.config.entry_regions_m:
+            inside |= (xy[:, 0] >= x0) & (xy[:, 0] <= x1) & (xy[:, 1] >= y0) & (xy[:, 1] <= y1)
+        return inside
 
     def _camera_column(self, camera_id: int) -> int:
         column = self._camera_index.get(camera_id)
@@ -394,11 +495,23 @@ class SiteFusion:
             return rows[:0]
         since = self._camera_since_us[slots]
         gap = self._camera_offset[slots] - offset[:, None, :]
-        apart = np.einsum("kcx,kcx->kc", gap, gap) > self.config.camera_disagreement_m**2
-        bad = np.flatnonzero((recent & apart & (since < since[:, column, None])).any(axis=1))
+        # On the common clock (a camera stamped s late sees a walker v s behind) ...
+        velocity = self._vel[slots]
+        corrected = self._camera_offset[slots] + velocity[:, None, :] * self._skew_s[None, :, None]
+        corrected_gap = corrected - corrected[:, column, None, :]
+        apart = np.einsum("kcx,kcx->kc", corrected_gap, corrected_gap) > self.config.camera_disagreement_m**2
+        # ... the camera farther from the prediction is the wrong one (the prediction carries the person's past;
+        # the majority pulls it to itself); about as far: the younger association.
+        distance = np.hypot(corrected[..., 0], corrected[..., 1])
+        farther = distance[:, column, None] - distance
+        wrong = (farther > _DISAGREE_TIE_M) | (
+            (np.abs(farther) <= _DISAGREE_TIE_M) & (since < since[:, column, None])
+        )
+        bad = np.flatnonzero((recent & apart & wrong).any(axis=1))
         self._skew_tick += 1
         if self._skew_tick % _SKEW_EVERY_FRAMES == 0:
-            self._learn_skew(column, slots, gap, recent & ~apart, t_us)
+            agree = np.einsum("kcx,kcx->kc", gap, gap) <= _SKEW_AGREE_M**2
+            self._learn_skew(column, slots, gap, recent & agree, t_us)
         if bad.size:
             self._camera_offset[slots[bad], column] = 0.0
             self.reassociated_total += int(bad.size)
@@ -514,6 +627,9 @@ class SiteFusion:
         self._walking_residual[slot] = 0.0
         self._standing_residual[slot] = 0.0
         self._standing[slot] = False
+        self._held_us[slot] = t_us
+        self._visible[slot] = False
+        self._uncertain[slot] = False
         self._camera_seen_us[slot] = _NEVER_US
         self._camera_offset[slot] = 0.0
         self._camera_since_us[slot] = 0
@@ -541,6 +657,9 @@ class SiteFusion:
         self._walking_residual = grown(self._walking_residual, 0.0)
         self._standing_residual = grown(self._standing_residual, 0.0)
         self._standing = grown(self._standing, False)
+        self._held_us = grown(self._held_us, 0)
+        self._visible = grown(self._visible, False)
+        self._uncertain = grown(self._uncertain, False)
         self._camera_seen_us = grown(self._camera_seen_us, _NEVER_US)
         self._camera_offset = grown(self._camera_offset, 0.0)
         self._camera_since_us = grown(self._camera_since_us, 0)
@@ -561,7 +680,17 @@ class SiteFusion:
             self._confirmed |= promote
             drop = tentative & ~promote & (unseen_us > int(cfg.tentative_timeout_s * 1e6))
             self._active &= ~drop
-        ending = np.flatnonzero(self._active & self._confirmed & (unseen_us > int(cfg.end_after_s * 1e6)))
+        # 7. a person is reported while seen recently or while an edge still holds one of its local tracks; an
+        # unreported person waits for re-acquisition (step 3) until reacquire_within_s, then ends.
+        held = (t_us - self._held_us <= _HELD_REFRESH_US) & (unseen_us <= int(cfg.held_max_s * 1e6))
+        confirmed = self._active & self._confirmed
+        self._visible = confirmed & ((unseen_us <= int(cfg.end_after_s * 1e6)) | held)
+        if cfg.entry_regions_m:
+            # Someone unseen where people leave the floor has most likely left: no longer reported (but kept).
+            going = np.flatnonzero(self._visible & (unseen_us > int(cfg.exit_end_after_s * 1e6)))
+            if going.size:
+                self._visible[going[self._in_entry(self._pos[going])]] = False
+        ending = np.flatnonzero(confirmed & ~self._visible & (unseen_us > int(cfg.reacquire_within_s * 1e6)))
         ended = [
             EndedPerson(int(self._global_id[s]), int(self._first_seen_us[s]), int(self._last_seen_us[s]))
             for s in ending.tolist()
@@ -571,7 +700,9 @@ class SiteFusion:
 
     def _merge(self, t_us: int) -> list[EndedPerson]:
         cfg = self.config
-        slots = np.flatnonzero(self._active & self._confirmed)
+        # Duplicates are seen (by two cameras): a person nobody observes now is never merged into someone else.
+        observed = self._visible & (t_us - self._last_seen_us <= self._source_window_us)
+        slots = np.flatnonzero(observed)
         if slots.size < 2:
             self._merge_since_us.clear()
             return []
@@ -623,7 +754,10 @@ class SiteFusion:
         self._sighted_us[keep] = min(self._sighted_us[keep], self._sighted_us[drop])
         self._hits[keep] += self._hits[drop]
         self._score_sum[keep] += self._score_sum[drop]
+        self._held_us[keep] = max(self._held_us[keep], self._held_us[drop])
+        self._uncertain[keep] |= self._uncertain[drop]
         self._active[drop] = False
+        self._visible[drop] = False
         self.merged_total += 1
         logger.debug("merged global person %d into %d", drop_id, keep_id)
         return EndedPerson(drop_id, int(self._first_seen_us[drop]), int(self._last_seen_us[drop]))
@@ -639,6 +773,9 @@ class SiteFusion:
         ]
         for key in stale:
             del self._memory[key]
+        self._join_waiting_us = {
+            key: since for key, since in self._join_waiting_us.items() if t_us - since <= 2 * _JOIN_WAIT_US
+        }
         self._tentative_since = {
             key: since for key, since in self._tentative_since.items() if t_us - since <= ttl_us
         }
@@ -646,7 +783,7 @@ class SiteFusion:
 
     def _snapshot(self, *, ended: tuple[EndedPerson, ...], processed: int) -> FusedFrame:
         t_us = self._now_us if self._now_us is not None else 0
-        slots = np.flatnonzero(self._active & self._confirmed)
+        slots = np.flatnonzero(self._visible)
         horizon = self.config.max_extrapolation_s
         dt_s = np.clip((t_us - self._state_us[slots]) * 1e-6, -horizon, horizon)
         standing = self._standing[slots, None]
@@ -665,5 +802,20 @@ class SiteFusion:
             camera_ids=self._camera_ids.copy(),
             ended=ended,
             processed_frames=processed,
+            uncertain_ids=frozenset(self._global_id[slots[self._uncertain[slots]]].tolist())
+            if self._uncertain.any()
+            else frozenset(),
             first_seen_us=self._sighted_us[slots].copy(),
         )
+
+
+def _clear_best(score: FloatArray, *, axis: int) -> BoolArray:
+    """Per line along ``axis``: True at the minimum when the second smallest is more than
+    ``_AMBIGUITY_MARGIN`` larger (an unambiguous best), False elsewhere (``_INFEASIBLE`` marks no candidate)."""
+    if score.shape[axis] == 0:
+        return np.zeros(score.shape, dtype=np.bool_)
+    ordered = np.sort(score, axis=axis)
+    best = np.take(ordered, [0], axis=axis)
+    second = np.take(ordered, [1], axis=axis) if score.shape[axis] > 1 else np.full_like(best, _INFEASIBLE)
+    clear: BoolArray = (score == best) & (second - best > _AMBIGUITY_MARGIN)
+    return clear

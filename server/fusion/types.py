@@ -89,7 +89,7 @@ class CameraObservations:
 
 @dataclass(frozen=True)
 class EndedPerson:
-    """A global person whose visit ended: no camera saw them for ``FusionConfig.end_after_s``."""
+    """A global person whose visit ended: no camera saw them for ``FusionConfig.reacquire_within_s``."""
 
     global_id: int
     first_seen_us: int
@@ -121,6 +121,9 @@ class FusedFrame:
     camera_ids: IntArray
     ended: tuple[EndedPerson, ...] = ()
     processed_frames: int = 1
+    # Persons (global ids) whose identity the fusion doubts: born where a re-acquisition of an unseen person
+    # was refused as ambiguous, or such a refused person. Their binding stays, but alerts must say so.
+    uncertain_ids: frozenset[int] = frozenset()
     first_seen_us: IntArray | None = None
 
     @property
@@ -142,16 +145,17 @@ class FusionConfig:
     site_id: int = 0
     # Assignment gate: an observation can join a global person whose predicted position is closer than this.
     gate_distance_m: float = 1.3
-    # ... but not a person walking at least backward_gate_min_speed_mps whom the same camera still follows with a
-    # lost local track, when it lies more than this far behind their last position along their motion (skew
-    # corrected): that is someone passing them the other way, e.g. in a doorway (0 turns the check off).
-    backward_gate_m: float = 0.5
-    backward_gate_min_speed_mps: float = 0.5
+    # A new local track whose two closest recently seen candidates are within this of each other in distance (two
+    # people walking close together as a camera picks them up) waits up to 1 s to join one of them, until they part,
+    # instead of being tied to one by a guess (0 turns the wait off).
+    join_margin_m: float = 0.3
     # A remembered (camera, local id) → global id association is kept while the observation stays this close.
     memory_gate_distance_m: float = 2.5
-    # Two cameras whose smoothed observations of one person stay this far apart disagree: the younger of their
-    # associations is dropped and re-assigned (crowds; relative clock skew x walking speed stays well below).
-    camera_disagreement_m: float = 0.8
+    # Two cameras whose smoothed observations of one person stay this far apart once their estimated relative
+    # clock skew is corrected disagree: the association of the camera farther from the person's prediction (the
+    # odd one out of three; the one that jumped, when one camera's tracker swapped two people) is dropped and
+    # re-assigned (the younger one when both are about as far). Below the 0.8 m of people walking side by side.
+    camera_disagreement_m: float = 0.5
     # Estimated relative clock skews are clipped to this (seconds); 0 turns the skew correction off.
     max_skew_s: float = 0.5
     # Weight of a new observation in the position update (alpha of an alpha-beta filter).
@@ -177,8 +181,28 @@ class FusionConfig:
     low_score_confirm_after_s: float = 1.5
     # A tentative global person not observed for this long is dropped silently.
     tentative_timeout_s: float = 0.5
-    # A confirmed global person not observed by any camera for this long ends (EndedPerson).
-    end_after_s: float = 0.7
+    # A confirmed global person not observed by any camera for this long is no longer reported, unless an edge
+    # still reports one of its local tracks (LOST) ...: at least the edge tracker's lost-track buffer (1 s) plus a
+    # margin, so that a person seen by one camera only survives every gap the edge survives.
+    end_after_s: float = 1.3
+    # ... for at most this long (an edge that never lets a lost track go does not keep a person forever).
+    held_max_s: float = 5.0
+    # A person no longer reported can be re-acquired by a new local track (same global id) until it has been
+    # unseen for this long; then it ends (EndedPerson).
+    reacquire_within_s: float = 3.0
+    # A person unseen for longer than this is re-acquired only when nothing else is plausible: the new row lies
+    # within gate_distance_m + reacquire_speed_mps x (unseen - max_extrapolation_s) of its prediction, it is the
+    # only person within the gate of that row and that row the only one within its gate, the row is not in an
+    # entry region and the row's camera does not still hold the person with a lost track. Otherwise a new person
+    # is created, and it and the refused candidates are marked identity-uncertain (FusedFrame.uncertain_ids).
+    reacquire_after_s: float = 0.4
+    reacquire_speed_mps: float = 1.5
+    # Floor rectangles (x0, y0, x1, y1) where people enter and leave the floor (the entrance zones): someone new
+    # is always plausible there, so a row there never re-acquires a person unseen for reacquire_after_s.
+    entry_regions_m: tuple[tuple[float, float, float, float], ...] = ()
+    # A person last placed in an entry region is no longer reported once unseen for this long, even while an edge
+    # holds them (they walked out; they are kept for re-acquisition all the same).
+    exit_end_after_s: float = 0.5
     # Positions are extrapolated with the velocity for at most this long.
     max_extrapolation_s: float = 0.5
     # Maximum plausible walking speed; velocity estimates are clipped to it.
@@ -222,8 +246,29 @@ class FusionConfig:
                 raise FusionConfigError(f"{name} must be in (0, 1], got {value!r}")
         if self.reorder_window_us < 0 or self.camera_silence_us <= 0 or self.arrival_jitter_us < 0:
             raise FusionConfigError("reorder_window_us must be >= 0 and camera_silence_us > 0")
-        if not self.backward_gate_m >= 0 or not self.backward_gate_min_speed_mps >= 0:
-            raise FusionConfigError("backward_gate_m and backward_gate_min_speed_mps must be >= 0")
+        for name, value in (
+            ("held_max_s", self.held_max_s),
+            ("join_margin_m", self.join_margin_m),
+            ("exit_end_after_s", self.exit_end_after_s),
+            ("reacquire_after_s", self.reacquire_after_s),
+            ("reacquire_speed_mps", self.reacquire_speed_mps),
+        ):
+            if not value >= 0 or not np.isfinite(value):
+                raise FusionConfigError(f"{name} must be a finite number >= 0, got {value!r}")
+        if not self.reacquire_within_s >= self.end_after_s or not np.isfinite(self.reacquire_within_s):
+            raise FusionConfigError(
+                f"reacquire_within_s must be finite and >= end_after_s, got {self.reacquire_within_s!r}"
+            )
+        for region in self.entry_regions_m:
+            if (
+                len(region) != 4
+                or not all(np.isfinite(region))
+                or region[0] > region[2]
+                or region[1] > region[3]
+            ):
+                raise FusionConfigError(
+                    f"entry region {region!r} must be (x0, y0, x1, y1) with x0 <= x1, y0 <= y1"
+                )
         if not 0.0 <= self.max_skew_s <= 5.0:
             raise FusionConfigError(f"max_skew_s must be in [0, 5] seconds, got {self.max_skew_s!r}")
         if self.confirm_after_s < 0 or self.max_extrapolation_s < 0 or self.merge_after_s < 0:

@@ -75,6 +75,31 @@ def _stats(stats: Any) -> dict[str, Any]:
     }
 
 
+def check_analytics() -> dict[str, Any]:
+    """The recorder of analytics records (visits, dwell, flow, violations, heat map): degraded while it cannot
+    write them (they are kept, and the frames they come from stay unacked). Records the database refused as bad
+    data were dropped and are counted (`dropped_records`, also a metric), without degrading."""
+    started = time.perf_counter()
+    current = runtime.current()
+    if current is None or current.grpc_port == 0:
+        return _timed(True, "no analytics in this process", started, running=False)
+    stats = current.recorder.stats()
+    counters = {
+        "running": True,
+        "pending_records": stats.pending_records,
+        "written_rows": stats.written_rows,
+        "dropped_records": stats.dropped_records,
+        "failed_writes": stats.failed_writes,
+    }
+    if not stats.healthy:
+        detail = f"cannot write analytics records ({stats.last_error}); kept and retried, acks withheld"
+        return _timed(False, detail, started, **counters)
+    detail = "writing"
+    if stats.dropped_records:
+        detail += f"; {stats.dropped_records} record(s) refused by the database were dropped (see the log)"
+    return _timed(True, detail, started, **counters)
+
+
 def check_ingest() -> dict[str, Any]:
     started = time.perf_counter()
     current = runtime.current()

@@ -5,7 +5,13 @@ from __future__ import annotations
 from asgiref.sync import sync_to_async
 from django.http import HttpRequest, JsonResponse
 
-from server.health.checks import check_database, check_ingest, check_redis, check_timeseries
+from server.health.checks import (
+    check_analytics,
+    check_database,
+    check_ingest,
+    check_redis,
+    check_timeseries,
+)
 
 
 def _report() -> dict[str, object]:
@@ -14,6 +20,7 @@ def _report() -> dict[str, object]:
         "redis": check_redis(),
         "timeseries": check_timeseries(),
         "ingest": check_ingest(),
+        "analytics": check_analytics(),
     }
     status = "ok" if all(bool(c["ok"]) for c in checks.values()) else "degraded"
     if not checks["database"]["ok"]:

@@ -4,6 +4,12 @@ batched persistence of the per-camera stream state behind the acks.
 
 Everything on the hot path (`accept`) is synchronous, in memory and O(tracks); database work happens in `flush`,
 which runs every ack interval and covers all cameras at once.
+
+`flush` is the ack barrier (docs/operations.md, "Durability"): it first makes durable, in one PostgreSQL
+transaction with the stream state, everything the frame processors derived from the frames processed so far
+(time-series points, analytics records: the `DurableSink`s), and only then may acks claim those frames. A frame a
+processor still holds (the fusion's reorder buffer) is neither acked nor persisted as stored, so that after a
+crash the edge replays it.
 """
 
 from __future__ import annotations
@@ -48,9 +54,34 @@ class PointSink(Protocol):
 
 
 class FrameProcessor(Protocol):
-    """Receives every new (de-duplicated, valid) frame, e.g. fusion + analytics of the camera's site."""
+    """Receives every new (de-duplicated, valid) frame, e.g. fusion + analytics of the camera's site.
+
+    Optional: ``async prepare(camera)`` (load configuration before the camera's first frame) and
+    ``held_from(camera_id, epoch) -> int | None``, the lowest sequence of the camera's sequence epoch that the
+    processor has taken but not yet applied (its results are not emitted, so the frame must not be acked)."""
 
     def process(self, camera: CameraRuntime, frame: DecodedFrame) -> None: ...
+
+
+class Checkpoint(Protocol):
+    """What a sink must make durable at one flush."""
+
+    def commit(self) -> None:
+        """Make it durable; runs in a worker thread inside the stream-state transaction. Raises when it cannot
+        (the flush then fails, nothing is acked, and `abandon` is called)."""
+        ...
+
+    def abandon(self) -> None:
+        """The flush failed: keep what was taken for the next one."""
+        ...
+
+
+class DurableSink(Protocol):
+    """Holds results derived from processed frames until the ack barrier makes them durable."""
+
+    def checkpoint(self) -> Checkpoint | None:
+        """Called on the event loop at the barrier: everything derived so far (None: nothing waits)."""
+        ...
 
 
 @dataclass(slots=True)
@@ -103,15 +134,24 @@ class IngestPipeline:
         clock_us: Callable[[], int] = lambda: time.time_ns() // 1000,
     ) -> None:
         self._processors = list(processors)
+        self._sinks: list[tuple[DurableSink, bool]] = []  # (sink, commits inside the database transaction)
         self._reorder_window = reorder_window
         self._clock_us = clock_us
         self._cameras: dict[int, CameraRuntime] = {}
         self._missing: dict[int, float] = {}
         self._flush_lock = asyncio.Lock()
+        self._flushes_started = 0  # barriers that took their snapshot
+        self._flushes_done = 0  # the number (in that count) of the last barrier that succeeded
         self.stats = IngestStats()
 
     def add_processor(self, processor: FrameProcessor) -> None:
         self._processors.append(processor)
+
+    def add_sink(self, sink: DurableSink, *, database: bool = True) -> None:
+        """Make `sink` part of the ack barrier; sinks are checkpointed in the order added. A sink of another
+        store (`database=False`, e.g. the time-series writer) commits first, in a thread of its own, so that
+        waiting for it holds neither a transaction nor the thread Django's ORM calls share."""
+        self._sinks.append((sink, database))
 
     # ---- camera registry -------------------------------------------------------------------------------------
     async def camera(self, camera_id: int) -> CameraRuntime | None:
@@ -322,26 +362,56 @@ class IngestPipeline:
         )
 
     async def flush(self) -> None:
-        """Persist the state of every camera that changed; afterwards acks may claim it.
+        """The ack barrier: make every sink durable and persist the state of every camera that changed, in one
+        transaction; afterwards acks may claim the frames processed before the call.
 
         A camera whose state cannot be saved stays dirty and unacked (retried at the next flush), is counted, logged
         and reported by the health check; it never holds back the other cameras' saves and acks.
+
+        Callers that arrive while a barrier runs share the next one: every stream's ack loop calls this, and one
+        barrier per interval serves them all (each one writes the open heat-map buckets, for instance).
         """
+        needed = self._flushes_started + 1  # a barrier whose snapshot is taken from now on
         async with self._flush_lock:
-            dirty = [runtime for runtime in self._cameras.values() if runtime.dirty]
-            if not dirty:
+            if self._flushes_done >= needed:
                 return
-            snapshot = [(runtime, _state_values(runtime)) for runtime in dirty]
+            self._flushes_started += 1
+            this_flush = self._flushes_started
+            dirty = [runtime for runtime in self._cameras.values() if runtime.dirty]
+            snapshot = []
             for runtime in dirty:
-                runtime.dirty = False
+                values, holds = self._durable_values(runtime)
+                runtime.dirty = holds  # frames a processor still holds: a later flush saves them
+                snapshot.append((runtime, values))
+            # Taken in the same loop step as the window snapshot: they cover exactly the frames processed so far.
+            taken = [(c, database) for sink, database in self._sinks if (c := sink.checkpoint()) is not None]
+            checkpoints = [c for c, _ in taken]
+            if not snapshot and not checkpoints:
+                self._flushes_done = this_flush
+                return
             started = time.perf_counter()
             try:
-                failures = await sync_to_async(_persist_states)([(r.camera_id, v) for r, v in snapshot])
+                for checkpoint, database in taken:
+                    if not database:
+                        await asyncio.to_thread(checkpoint.commit)
+                failures, deleted = await sync_to_async(_persist_durably)(
+                    [(r.camera_id, v) for r, v in snapshot], [c for c, db in taken if db]
+                )
             except BaseException:
                 for runtime in dirty:
                     runtime.dirty = True
+                for checkpoint in checkpoints:
+                    checkpoint.abandon()
                 raise
+            for (
+                camera_id
+            ) in deleted:  # its frames are refused from now on (NOT_FOUND); nothing to save or ack
+                logger.info("camera %d was deleted: its stream state is no longer saved", camera_id)
+                self._cameras.pop(camera_id, None)
+                self.stats.unsaved_cameras.pop(camera_id, None)
             for runtime, values in snapshot:
+                if runtime.camera_id in deleted:
+                    continue
                 if runtime.camera_id in failures:
                     runtime.dirty = True
                     continue
@@ -361,8 +431,58 @@ class IngestPipeline:
                         error,
                     )
                 self.stats.unsaved_cameras[camera_id] = error
+            self._flushes_done = this_flush
             self.stats.flushes += 1
             self.stats.last_flush_ms = (time.perf_counter() - started) * 1000
+
+    def _durable_values(self, runtime: CameraRuntime) -> tuple[dict[str, object], bool]:
+        """The camera's state to save, less any frame a processor still holds (per epoch: the highest contiguous
+        sequence below it, the pending sequences below it); True when a held frame was left out."""
+        values = _state_values(runtime)
+        holders = [h for p in self._processors if (h := getattr(p, "held_from", None)) is not None]
+        if not holders:
+            return values, False
+        holds = False
+
+        def first_held(epoch: int) -> int | None:
+            found = [s for h in holders if (s := h(runtime.camera_id, epoch)) is not None]
+            return min(found) if found else None
+
+        first = first_held(runtime.epoch)
+        if first is not None:
+            contiguous = int(values["highest_contiguous_sequence"])  # type: ignore[call-overload]
+            pending = [int(x) for x in values["pending_sequences"]]  # type: ignore[attr-defined]
+            if first <= contiguous or any(x >= first for x in pending):
+                values["highest_contiguous_sequence"] = min(contiguous, first - 1)
+                values["pending_sequences"] = [x for x in pending if x < first]
+                holds = True
+        for entry in values["earlier_epochs"]:  # type: ignore[attr-defined]
+            first = first_held(int(entry["epoch"]))
+            if first is not None and (
+                first <= entry["highest_contiguous"] or any(x >= first for x in entry["pending"])
+            ):
+                entry["highest_contiguous"] = min(entry["highest_contiguous"], first - 1)
+                entry["pending"] = [x for x in entry["pending"] if x < first]
+                holds = True
+        return values, holds
+
+
+def _persist_durably(
+    rows: list[tuple[int, dict[str, object]]], checkpoints: Sequence[Checkpoint]
+) -> tuple[dict[int, str], set[int]]:
+    """One transaction: the sinks' checkpoints, then the stream state of every camera (see `_save_states`).
+    Returns the cameras whose state could not be saved and those deleted; raises when a checkpoint cannot be made
+    durable."""
+    from django.db import close_old_connections, transaction
+
+    try:
+        with transaction.atomic():
+            for checkpoint in checkpoints:
+                checkpoint.commit()
+            return _save_states(rows)
+    except Exception:
+        close_old_connections()  # a connection the error left unusable is replaced, not reused for ever
+        raise
 
 
 def _mark_persisted(runtime: CameraRuntime, values: dict[str, object]) -> None:
@@ -407,24 +527,32 @@ def _state_values(runtime: CameraRuntime) -> dict[str, object]:
     )
 
 
-def _persist_states(rows: list[tuple[int, dict[str, object]]]) -> dict[int, str]:
-    """Save every row; returns the cameras whose row could not be saved, with the error. One transaction for all
-    rows; if it fails, each row in its own, so that one bad row does not hold back the others."""
-    from django.db import close_old_connections, transaction
+def _save_states(rows: list[tuple[int, dict[str, object]]]) -> tuple[dict[int, str], set[int]]:
+    """Save every row (inside the caller's transaction). Returns the cameras whose row could not be saved, with the
+    error, and the cameras deleted meanwhile (their row is not written again; a deferred foreign key would only
+    fail at commit, with every other row). All rows in one savepoint; if that fails, each row in its own, so that
+    one bad row does not hold back the others; on PostgreSQL the deferred checks run inside each savepoint."""
+    from django.db import connection, transaction
 
-    try:
+    def save(part: list[tuple[int, dict[str, object]]]) -> None:
         with transaction.atomic():
-            for camera_id, values in rows:
+            for camera_id, values in part:
                 CameraStreamState.objects.update_or_create(camera_id=camera_id, defaults=values)
-    except Exception:  # find the bad row(s) below and save the others
-        close_old_connections()  # a connection the error left unusable is replaced, not reused for ever
-    else:
-        return {}
+            if connection.vendor == "postgresql":
+                connection.check_constraints()
+
+    existing = set(Camera.objects.filter(pk__in=[c for c, _ in rows]).values_list("pk", flat=True))
+    deleted = {c for c, _ in rows if c not in existing}
+    rows = [(c, v) for c, v in rows if c in existing]
     failures: dict[int, str] = {}
+    try:
+        save(rows)
+        return failures, deleted
+    except Exception as err:  # find the bad row(s) below and save the others
+        logger.debug("saving %d stream states at once failed (%s); saving them one by one", len(rows), err)
     for camera_id, values in rows:
         try:
-            with transaction.atomic():
-                CameraStreamState.objects.update_or_create(camera_id=camera_id, defaults=values)
+            save([(camera_id, values)])
         except Exception as err:
             failures[camera_id] = f"{type(err).__name__}: {err}"
-    return failures
+    return failures, deleted

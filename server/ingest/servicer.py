@@ -333,7 +333,14 @@ class EdgeServicer:
         if state.closing is not None:
             return
         # Final flush + ack so that a clean shutdown of the agent leaves nothing unacked.
-        await self._pipeline.flush()
+        try:
+            await self._pipeline.flush()
+        except Exception as err:  # not durable yet: those frames stay unacked, the agent resends them
+            logger.warning(
+                "device %d: final flush failed, its last frames stay unacked: %s",
+                state.identity.device_id,
+                err,
+            )
         self._send_acks(state)
         state.outbox.finish()
 
@@ -491,13 +498,19 @@ class EdgeServicer:
             state.outbox.put(edge_service_pb2.ServerMessage(command=command))
 
     async def _ack_loop(self, state: _StreamState) -> None:
+        failing = False
         while True:
             await asyncio.sleep(self._settings.ack_interval_s)
             try:
                 await self._pipeline.flush()
             except Exception:
-                logger.exception("persisting ingest state failed; acks withheld until it succeeds")
+                if not failing:  # once per outage, not every interval
+                    logger.exception("persisting ingest state failed; acks withheld until it succeeds")
+                failing = True
                 continue
+            if failing:
+                logger.info("device %d: ingest state persisted again, acks resumed", state.identity.device_id)
+                failing = False
             self._send_acks(state)
 
     def _send_acks(self, state: _StreamState) -> None:

@@ -4,6 +4,9 @@ Person ids are the fusion's global ids (unique per server process lifetime and s
 Heat maps are stored per site and hour as float32 arrays (one value per floor cell), so that a 30-day query reads
 720 rows and sums them in NumPy; and per analytics bucket (a minute by default) as sparse arrays of the non-zero
 cells only, for ranges that do not start or end on the hour and for sub-hour time series.
+
+Deleting a zone keeps its history: dwell and flow records keep the zone's name as it was when they were recorded,
+and their zone reference becomes null (docs/operations.md, "Durability").
 """
 
 from __future__ import annotations
@@ -27,7 +30,10 @@ class ZoneDwell(models.Model):
     """One visit of a zone: entry time, exit time (last frame inside) and dwell."""
 
     site = models.ForeignKey("inventory.Site", on_delete=models.CASCADE, related_name="zone_dwells")
-    zone = models.ForeignKey("inventory.Zone", on_delete=models.CASCADE, related_name="dwells")
+    zone = models.ForeignKey(
+        "inventory.Zone", on_delete=models.SET_NULL, null=True, blank=True, related_name="dwells"
+    )
+    zone_name = models.CharField(max_length=200, blank=True, default="")
     person_id = models.BigIntegerField()
     entered_at = models.DateTimeField()
     exited_at = models.DateTimeField()
@@ -38,14 +44,19 @@ class ZoneDwell(models.Model):
 
 
 class ZoneTransition(models.Model):
-    """A person entering `to_zone`, coming from `from_zone` (their previous zone; null for their first)."""
+    """A person entering `to_zone`, coming from `from_zone` (their previous zone; null with an empty
+    `from_zone_name` for their first)."""
 
     site = models.ForeignKey("inventory.Site", on_delete=models.CASCADE, related_name="zone_transitions")
     person_id = models.BigIntegerField()
     from_zone = models.ForeignKey(
-        "inventory.Zone", on_delete=models.CASCADE, null=True, blank=True, related_name="transitions_out"
+        "inventory.Zone", on_delete=models.SET_NULL, null=True, blank=True, related_name="transitions_out"
     )
-    to_zone = models.ForeignKey("inventory.Zone", on_delete=models.CASCADE, related_name="transitions_in")
+    from_zone_name = models.CharField(max_length=200, blank=True, default="")
+    to_zone = models.ForeignKey(
+        "inventory.Zone", on_delete=models.SET_NULL, null=True, blank=True, related_name="transitions_in"
+    )
+    to_zone_name = models.CharField(max_length=200, blank=True, default="")
     at = models.DateTimeField()
 
     class Meta:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 from asgiref.sync import sync_to_async
 
+from server.analytics.geometry import entrance_boxes_m
 from server.analytics.site import SiteAnalytics
 from server.analytics.types import (
     AccessAlert,
@@ -78,6 +80,8 @@ class _SiteState:
     latest_contacts: list[tuple[int, int, float]] = field(default_factory=list)
     last_fused: FusedFrame | None = None
     last_live_state_us: int | None = None
+    # Capture time of the newest frame the fusion released (applied): later ones wait in its reorder buffer.
+    released_until_us: int | None = None
 
 
 AlertHandler = Callable[[int, AccessAlert], None]
@@ -98,6 +102,7 @@ class SiteAnalyticsProcessor:
         occupancy_sample_s: float = 1.0,
         positions_sample_hz: float = 1.0,
         arrival_jitter_us: int = 0,
+        recover_site: Callable[[int], object] | None = None,
     ) -> None:
         self._publisher = publisher
         self._points = points
@@ -115,6 +120,12 @@ class SiteAnalyticsProcessor:
         # every microsecond of it is added to the live latency (the reorder buffer holds frames that long).
         self._arrival_jitter_us = arrival_jitter_us
         self._sites: dict[int, _SiteState] = {}
+        # Called (in a worker thread) before a site's analytics start in this process: e.g. the recorder's
+        # `close_left_open`, which ends what a crashed process left open.
+        self._recover_site = recover_site
+        # Per camera: (capture time, sequence epoch, sequence) of the frames given to the fusion and maybe not
+        # applied yet.
+        self._held: dict[int, tuple[_SiteState, deque[tuple[int, int, int]]]] = {}
         self.errors = 0
         self.frames = 0
         self.cost_us_total = 0
@@ -122,6 +133,8 @@ class SiteAnalyticsProcessor:
     # ---- configuration (async, off the hot path) ----------------------------------------------------------------
     async def prepare(self, camera: CameraRuntime) -> None:
         if camera.site_id not in self._sites:
+            if self._recover_site is not None:
+                await sync_to_async(self._recover_site)(camera.site_id)
             setup = await sync_to_async(self._load_setup)(camera.site_id)
             identities = await sync_to_async(self._load_identities)(camera.site_id)
             if camera.site_id not in self._sites:
@@ -133,10 +146,18 @@ class SiteAnalyticsProcessor:
                 site_id=setup.site_id,
                 first_global_id=setup.first_person_id,
                 arrival_jitter_us=self._arrival_jitter_us,
+                entry_regions_m=entrance_boxes_m(
+                    [
+                        zone.polygon_m
+                        for zone in setup.analytics.zones
+                        if zone.kind is AnalyticsZoneKind.ENTRANCE
+                    ]
+                ),
             )
         )
         state = _SiteState(setup=setup, fusion=fusion, analytics=SiteAnalytics(setup.analytics))
         self._set_identities(state, identities)
+        self._recorder.name_zones(setup.zone_names)
         return state
 
     @staticmethod
@@ -152,10 +173,12 @@ class SiteAnalyticsProcessor:
             identities = await sync_to_async(self._load_identities)(site_id)
             if setup.signature != state.setup.signature:
                 logger.info("site %d: zones or floor plan changed, analytics restarted", site_id)
-                # Keep the fusion (global ids stay stable); restart the analytics with the new zones.
+                # Keep the fusion (global ids stay stable); record what the old zone set measured so far (open
+                # zone visits end at their last frame inside, running violations at their last close frame, the
+                # open heat bucket), then restart the analytics with the new zones.
+                self._record_final(state)  # its open incidents end with it
+                self._recorder.name_zones(setup.zone_names)
                 state.setup = setup
-                for alert in state.analytics.flush().alerts:  # its open incidents end with it
-                    self._on_alert(site_id, alert)
                 state.analytics = SiteAnalytics(setup.analytics)
             self._set_identities(state, identities)
 
@@ -173,21 +196,37 @@ class SiteAnalyticsProcessor:
                 except Exception:  # the periodic refresh tries again
                     logger.exception("site %d: reloading identities failed", sid)
 
-    async def run_background(self, *, flush_every_s: float = 1.0, refresh_every_s: float = 3.0) -> None:
-        last_refresh = time.monotonic()
+    async def run_background(self, *, refresh_every_s: float = 3.0) -> None:
+        """Reload site configurations periodically. (The records are written by the ingest's ack barrier.)"""
         while True:
-            await asyncio.sleep(flush_every_s)
+            await asyncio.sleep(refresh_every_s)
             try:
-                await sync_to_async(self._recorder.flush)()
-            except Exception:  # kept in the buffer and retried; logged by the recorder
+                await self.refresh()
+            except Exception:
                 self.errors += 1
-            if time.monotonic() - last_refresh >= refresh_every_s:
-                last_refresh = time.monotonic()
-                try:
-                    await self.refresh()
-                except Exception:
-                    self.errors += 1
-                    logger.exception("refreshing site configuration failed")
+                logger.exception("refreshing site configuration failed")
+
+    # ---- the ack barrier (server.ingest.pipeline) -----------------------------------------------------------------
+    def held_from(self, camera_id: int, epoch: int = 0) -> int | None:
+        """The lowest sequence of `camera_id` (of sequence epoch `epoch`) waiting in its site's fusion reorder
+        buffer (None: none waits)."""
+        entry = self._held.get(camera_id)
+        if entry is None:
+            return None
+        state, waiting = entry
+        released = state.released_until_us
+        while waiting and released is not None and waiting[0][0] <= released:
+            waiting.popleft()
+        held = [sequence for _, e, sequence in waiting if e == epoch]
+        return min(held) if held else None
+
+    def checkpoint(self) -> None:
+        """Hand the heat accumulated in each site's open heat-map bucket to the recorder, so that the barrier
+        makes it durable with the frames it came from. Nothing of its own to commit."""
+        for state in self._sites.values():
+            self._recorder.add_heat(
+                state.setup.site_id, state.analytics.checkpoint_heat(), state.setup.analytics.grid
+            )
 
     # ---- hot path --------------------------------------------------------------------------------------------------
     def process(self, camera: CameraRuntime, frame: DecodedFrame) -> None:
@@ -207,8 +246,14 @@ class SiteAnalyticsProcessor:
             valid_floor=(frame.flags == 0) & (state_column != STATE_REMOVED),
             removed_local_ids=frame.local_ids[state_column == STATE_REMOVED],
         )
+        held = self._held.get(camera.camera_id)
+        if held is None or held[0] is not state:
+            held = self._held[camera.camera_id] = (state, deque())
+        held[1].append((frame.capture_time_us, frame.sequence_epoch, frame.sequence))
         try:
             fused_frames = state.fusion.update_frames(observations)
+            if fused_frames:
+                state.released_until_us = fused_frames[-1].time_us
             for fused in fused_frames:
                 update = state.analytics.update(fused, state.identities)
                 self._deliver(state, fused, update)
@@ -224,17 +269,23 @@ class SiteAnalyticsProcessor:
         """End of stream (shutdown): release the reorder buffers, close open visits, contacts and heat buckets."""
         for state in self._sites.values():
             for fused in state.fusion.flush():
+                state.released_until_us = fused.time_us
                 self._deliver(state, fused, state.analytics.update(fused, state.identities))
-            final = state.analytics.flush()
-            for alert in final.alerts:  # the incidents still open close with the stream
-                self._on_alert(final.site_id, alert)
-            self._recorder.add(None, final, state.setup.analytics.grid)
-            self._points.write(_violation_points(final.site_id, final))
+            self._record_final(state)
             if state.last_fused is not None:  # visits still open end at their last sighting
                 last = state.last_fused
                 self._recorder.end_visits(
                     last.site_id, list(zip(last.global_ids.tolist(), last.last_seen_us.tolist(), strict=True))
                 )
+
+    def _record_final(self, state: _SiteState) -> None:
+        """Close the site's analytics (open zone visits, contacts, heat bucket, alert incidents) and record the
+        result."""
+        final = state.analytics.flush()
+        for alert in final.alerts:  # the incidents still open close with these analytics
+            self._on_alert(final.site_id, alert)
+        self._recorder.add(None, final, state.setup.analytics.grid)
+        self._points.write(_violation_points(final.site_id, final))
 
     def _deliver(self, state: _SiteState, fused: FusedFrame, update: AnalyticsUpdate) -> None:
         site_id = fused.site_id

@@ -1,15 +1,25 @@
-"""Buffers analytics results in memory and writes them to the database in batches (off the hot path)."""
+"""Buffers analytics results in memory and writes them to the database in batches (off the hot path).
+
+The records are written at the ingest's ack barrier (`checkpoint`, in the transaction that persists the stream
+state), so that they are durable exactly when the frames they came from are acked (docs/operations.md,
+"Durability"). A record the database refuses as bad data (a poison record) does not hold the others back: the
+batch is written again record by record, the refused one is logged, counted (`dropped_records`,
+``retail_analytics_records_dropped_total``) and dropped. A record of a zone deleted meanwhile is kept with the
+zone's name and no zone reference. When the database cannot be written at all, the records stay buffered, the
+frames stay unacked, and health reports the recorder degraded.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
 import numpy.typing as npt
-from django.db import transaction
+from django.db import DataError, IntegrityError, connection, transaction
 
 from server.analytics.types import AnalyticsUpdate, FloorGrid, HeatmapBucket
 from server.fusion.types import FusedFrame
@@ -21,6 +31,8 @@ from server.insights.models import (
     ZoneDwell,
     ZoneTransition,
 )
+from server.inventory.models import Site, Zone
+from server.observability import metrics
 
 logger = logging.getLogger(__name__)
 HOUR_US = 3600 * 10**6
@@ -58,15 +70,58 @@ class _Pending:
             or self.heat_slices
         )
 
+    def count(self) -> int:
+        return (
+            len(self.visits_started)
+            + len(self.visits_ended)
+            + len(self.dwells)
+            + len(self.transitions)
+            + len(self.violations)
+            + len(self.heat)
+            + len(self.heat_slices)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RecorderStats:
+    pending_records: int
+    written_rows: int
+    dropped_records: int
+    failed_writes: int
+    last_error: str
+    healthy: bool
+
 
 class InsightsRecorder:
-    """`add` is called on the event loop for every analytics update; `flush` runs in a worker thread."""
+    """`add` is called on the event loop for every analytics update; `checkpoint` too (the ack barrier), whose
+    `commit` runs in a worker thread; `flush` writes everything buffered in its own transaction."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._pending = _Pending()
         self._known_persons: dict[int, set[int]] = {}
+        self._zone_names: dict[int, str] = {}
         self.flushed_rows = 0
+        self.dropped_records = 0
+        self.failed_writes = 0
+        self.last_error = ""
+        self.healthy = True
+
+    def name_zones(self, names: Mapping[int, str]) -> None:
+        """Zone names to record with dwell and flow records (kept for zones deleted since)."""
+        self._zone_names.update(names)
+
+    def stats(self) -> RecorderStats:
+        with self._lock:
+            pending = self._pending.count()
+        return RecorderStats(
+            pending_records=pending,
+            written_rows=self.flushed_rows,
+            dropped_records=self.dropped_records,
+            failed_writes=self.failed_writes,
+            last_error=self.last_error,
+            healthy=self.healthy,
+        )
 
     def add(self, fused: FusedFrame | None, update: AnalyticsUpdate, grid: FloorGrid) -> None:
         """Record one analytics update (`fused` None for the end-of-stream flush of the analytics)."""
@@ -90,6 +145,7 @@ class InsightsRecorder:
                     ZoneDwell(
                         site_id=site_id,
                         zone_id=dwell.zone_id,
+                        zone_name=self._zone_names.get(dwell.zone_id, ""),
                         person_id=dwell.global_id,
                         entered_at=to_datetime(dwell.enter_us),
                         exited_at=to_datetime(dwell.exit_us),
@@ -102,7 +158,13 @@ class InsightsRecorder:
                         site_id=site_id,
                         person_id=transition.global_id,
                         from_zone_id=transition.from_zone_id,
+                        from_zone_name=(
+                            ""
+                            if transition.from_zone_id is None
+                            else self._zone_names.get(transition.from_zone_id, "")
+                        ),
                         to_zone_id=transition.to_zone_id,
+                        to_zone_name=self._zone_names.get(transition.to_zone_id, ""),
                         at=to_datetime(transition.time_us),
                     )
                 )
@@ -121,15 +183,24 @@ class InsightsRecorder:
                     last_close_at=to_datetime(violation.last_close_us),
                     min_distance_m=violation.min_distance_m,
                 )
-            for bucket in update.heat_buckets:
-                hour_us = bucket.bucket_start_us - bucket.bucket_start_us % HOUR_US
-                hour = pending.heat.get((site_id, hour_us))
-                if hour is None or hour.grid != grid:
-                    hour = _HeatHour(grid, np.zeros(grid.cells), np.zeros((grid.cells, 2)))
-                    pending.heat[(site_id, hour_us)] = hour
-                np.add.at(hour.person_s, bucket.cell_index, bucket.person_s)
-                np.add.at(hour.displacement, bucket.cell_index, bucket.displacement_m)
-                pending.heat_slices.append(_heat_slice(site_id, bucket, grid))
+            self._add_heat_locked(site_id, update.heat_buckets, grid)
+
+    def add_heat(self, site_id: int, buckets: Sequence[HeatmapBucket], grid: FloorGrid) -> None:
+        """Record heat-map buckets (or parts of one) of `site_id`."""
+        if buckets:
+            with self._lock:
+                self._add_heat_locked(site_id, buckets, grid)
+
+    def _add_heat_locked(self, site_id: int, buckets: Sequence[HeatmapBucket], grid: FloorGrid) -> None:
+        for bucket in buckets:
+            hour_us = bucket.bucket_start_us - bucket.bucket_start_us % HOUR_US
+            hour = self._pending.heat.get((site_id, hour_us))
+            if hour is None or hour.grid != grid:
+                hour = _HeatHour(grid, np.zeros(grid.cells), np.zeros((grid.cells, 2)))
+                self._pending.heat[(site_id, hour_us)] = hour
+            np.add.at(hour.person_s, bucket.cell_index, bucket.person_s)
+            np.add.at(hour.displacement, bucket.cell_index, bucket.displacement_m)
+            self._pending.heat_slices.append(_heat_slice(site_id, bucket, grid))
 
     def end_visits(self, site_id: int, persons: list[tuple[int, int]]) -> None:
         """End the open visits of (person id, last seen µs) pairs, e.g. at shutdown."""
@@ -139,21 +210,204 @@ class InsightsRecorder:
                 known.discard(person_id)
                 self._pending.visits_ended.append((site_id, person_id, to_datetime(last_seen_us)))
 
-    def flush(self) -> int:
-        """Write everything buffered; returns the number of rows written. Runs in a thread (sync ORM)."""
+    def close_left_open(self, site_id: int) -> int:
+        """Before this process starts the analytics of `site_id`: end the visits and distancing violations that a
+        crashed process left open (its in-memory state is gone). A visit ends at the site's last stored frame (the
+        stream state persisted with it), a violation at its last close frame. Returns the records closed."""
+        from django.db.models import F, Max
+
+        from server.ingest.models import CameraStreamState
+
+        last_us = CameraStreamState.objects.filter(camera__site_id=site_id).aggregate(
+            last=Max("last_capture_time_us")
+        )["last"]
+        closed = 0
+        with transaction.atomic():
+            open_visits = PersonVisit.objects.filter(site_id=site_id, ended_at__isnull=True)
+            if last_us:
+                closed += open_visits.filter(started_at__lte=to_datetime(last_us)).update(
+                    ended_at=to_datetime(last_us)
+                )
+            closed += open_visits.update(ended_at=F("started_at"))
+            closed += DistancingViolation.objects.filter(site_id=site_id, ended_at__isnull=True).update(
+                ended_at=F("last_close_at")
+            )
+        if closed:
+            logger.warning(
+                "site %d: closed %d visit(s) and violation(s) left open by a process that stopped without "
+                "closing them",
+                site_id,
+                closed,
+            )
+        return closed
+
+    def checkpoint(self) -> RecorderCheckpoint | None:
+        """Take everything buffered (the ack barrier); None when nothing is."""
         with self._lock:
+            if self._pending.empty():
+                return None
             pending, self._pending = self._pending, _Pending()
-        if pending.empty():
+        return RecorderCheckpoint(self, pending)
+
+    def flush(self) -> int:
+        """Write everything buffered in a transaction of its own; returns the number of rows written. Runs in a
+        thread (sync ORM). Raises when the database cannot be written (the records stay buffered)."""
+        checkpoint = self.checkpoint()
+        if checkpoint is None:
             return 0
         try:
-            rows = _write(pending)
+            with transaction.atomic():
+                rows = checkpoint.write()
         except Exception:
-            logger.exception("writing analytics records failed; they are kept for the next flush")
-            with self._lock:
-                _merge_back(self._pending, pending)
+            checkpoint.abandon()
             raise
-        self.flushed_rows += rows
         return rows
+
+    def _put_back(self, pending: _Pending) -> None:
+        with self._lock:
+            _merge_back(self._pending, pending)
+
+    def _failed(self, err: Exception) -> None:
+        self.failed_writes += 1
+        self.last_error = f"{type(err).__name__}: {err}"[:500]
+        if self.healthy:
+            logger.error("writing analytics records failed; they are kept for the next attempt: %s", err)
+        self.healthy = False
+        metrics.record_analytics_write_error()
+
+    def _written(self, rows: int, dropped: int) -> None:
+        self.flushed_rows += rows
+        self.dropped_records += dropped
+        if not self.healthy:
+            logger.info("analytics records written again")
+        self.healthy = True
+
+
+class RecorderCheckpoint:
+    """The records buffered up to one ack barrier."""
+
+    def __init__(self, recorder: InsightsRecorder, pending: _Pending) -> None:
+        self._recorder = recorder
+        self._pending = pending
+
+    def commit(self) -> None:
+        """Write the records inside the caller's transaction."""
+        self.write()
+
+    def write(self) -> int:
+        """Write the records (inside a transaction); a poison record is dropped, any other failure raises."""
+        recorder = self._recorder
+        try:
+            rows, dropped = _write_isolating(self._pending)
+        except Exception as err:
+            recorder._failed(err)
+            raise
+        transaction.on_commit(lambda: recorder._written(rows, dropped))
+        return rows
+
+    def abandon(self) -> None:
+        self._recorder._put_back(self._pending)
+
+
+# Errors that blame the data of one record, not the database: such a record is isolated and dropped.
+_POISON = (IntegrityError, DataError, ValueError, TypeError, OverflowError)
+
+
+def _write_isolating(pending: _Pending) -> tuple[int, int]:
+    """Write `pending` in one savepoint; when the database refuses a record, write them one by one and drop
+    the refused ones. Returns (rows written, records dropped). Raises on any other database error."""
+    _detach_deleted_zones(pending)
+    gone = _drop_deleted_sites(pending)
+    try:
+        with transaction.atomic():
+            rows = _write(pending)
+            _check_constraints()
+        return rows, gone
+    except _POISON as err:
+        logger.warning("an analytics record was refused (%s); writing the batch record by record", err)
+    rows, dropped = 0, gone
+    for single in _singles(pending):
+        try:
+            with transaction.atomic():
+                written = _write(single)
+                _check_constraints()
+            rows += written
+        except _POISON as err:
+            dropped += 1
+            metrics.record_analytics_dropped()
+            logger.error("dropped an analytics record the database refuses: %s; record: %s", err, single)
+    return rows, dropped
+
+
+def _check_constraints() -> None:
+    """Check the deferred foreign keys now, inside the savepoint, instead of at commit (where one bad record
+    would fail the whole transaction). PostgreSQL only: SQLite can check only whole tables, too slow for every
+    barrier; there the checks of deleted sites and zones before the write leave a race with a deletion, which
+    fails that barrier's commit, and the next barrier sees the deletion."""
+    if connection.vendor == "postgresql":
+        connection.check_constraints()
+
+
+def _drop_deleted_sites(pending: _Pending) -> int:
+    """Drop (log, count) the records of sites deleted since they were produced: they can never be written.
+    Returns how many were dropped."""
+    ids = (
+        {v.site_id for v in pending.visits_started}
+        | {d.site_id for d in pending.dwells}
+        | {t.site_id for t in pending.transitions}
+        | {v.site_id for v in pending.violations.values()}
+        | {site_id for site_id, _ in pending.heat}
+        | {h.site_id for h in pending.heat_slices}
+    )
+    if not ids:
+        return 0
+    missing = ids - set(Site.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    if not missing:
+        return 0
+    before = pending.count()
+    pending.visits_started[:] = [v for v in pending.visits_started if v.site_id not in missing]
+    pending.visits_ended[:] = [v for v in pending.visits_ended if v[0] not in missing]
+    pending.dwells[:] = [d for d in pending.dwells if d.site_id not in missing]
+    pending.transitions[:] = [t for t in pending.transitions if t.site_id not in missing]
+    pending.violations = {k: v for k, v in pending.violations.items() if v.site_id not in missing}
+    pending.heat = {k: h for k, h in pending.heat.items() if k[0] not in missing}
+    pending.heat_slices[:] = [h for h in pending.heat_slices if h.site_id not in missing]
+    dropped = before - pending.count()
+    metrics.record_analytics_dropped(dropped)
+    logger.error("dropped %d analytics record(s) of deleted site(s) %s", dropped, sorted(missing))
+    return dropped
+
+
+def _detach_deleted_zones(pending: _Pending) -> None:
+    """Records of zones deleted since they were produced keep the zone's name, not the reference."""
+    ids: set[int] = {d.zone_id for d in pending.dwells if d.zone_id is not None} | {
+        z for t in pending.transitions for z in (t.from_zone_id, t.to_zone_id) if z is not None
+    }
+    if not ids:
+        return
+    existing = set(Zone.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    if existing == ids:
+        return
+    for dwell in pending.dwells:
+        if dwell.zone_id not in existing:
+            dwell.zone_id = None
+    for transition in pending.transitions:
+        if transition.from_zone_id is not None and transition.from_zone_id not in existing:
+            transition.from_zone_id = None
+        if transition.to_zone_id not in existing:
+            transition.to_zone_id = None
+
+
+def _singles(pending: _Pending) -> Iterable[_Pending]:
+    """`pending` as one-record batches, in write order."""
+    one: Callable[..., _Pending] = _Pending
+    yield from (one(visits_started=[v]) for v in pending.visits_started)
+    yield from (one(visits_ended=[v]) for v in pending.visits_ended)
+    yield from (one(dwells=[d]) for d in pending.dwells)
+    yield from (one(transitions=[t]) for t in pending.transitions)
+    yield from (one(violations={k: v}) for k, v in pending.violations.items())
+    yield from (one(heat={k: h}) for k, h in pending.heat.items())
+    yield from (one(heat_slices=[h]) for h in pending.heat_slices)
 
 
 def _merge_back(target: _Pending, failed: _Pending) -> None:
@@ -172,8 +426,14 @@ def _merge_back(target: _Pending, failed: _Pending) -> None:
             target.heat[hour_key] = hour
 
 
-@transaction.atomic
 def _write(pending: _Pending) -> int:
+    for record in (
+        *pending.visits_started,
+        *pending.dwells,
+        *pending.transitions,
+        *pending.violations.values(),
+    ):
+        record.pk = None  # an id given by an attempt rolled back since would not be free any more
     rows = 0
     PersonVisit.objects.bulk_create(pending.visits_started)
     rows += len(pending.visits_started)
@@ -194,9 +454,56 @@ def _write(pending: _Pending) -> int:
         rows += len(pending.violations)
     for (site_id, hour_us), hour in pending.heat.items():
         rows += _add_heat_hour(site_id, hour_us, hour)
-    HeatmapSlice.objects.bulk_create(pending.heat_slices)
-    rows += len(pending.heat_slices)
+    rows += _add_heat_slices(pending.heat_slices)
     return rows
+
+
+def _sparse_sum(
+    parts: Sequence[tuple[bytes, bytes, bytes, bytes]],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Sum sparse (cell_index, person_s, dx, dy) blobs cell by cell."""
+    cells = np.concatenate([np.frombuffer(c, dtype="<i4").astype(np.int64) for c, _, _, _ in parts])
+    unique, inverse = np.unique(cells, return_inverse=True)
+
+    def summed(column: int) -> npt.NDArray[np.float64]:
+        values = np.concatenate([np.frombuffer(part[column], dtype="<f4") for part in parts])
+        return np.bincount(inverse, weights=values, minlength=unique.size).astype(np.float64)
+
+    return unique.astype(np.int64), summed(1), summed(2), summed(3)
+
+
+def _add_heat_slices(slices: Sequence[HeatmapSlice]) -> int:
+    """One slice row per site, bucket and grid: the barrier records an open bucket in parts, which are added to
+    the row of their bucket (and to each other) instead of becoming rows of their own."""
+    grouped: dict[tuple[int, datetime, int, int, float], list[HeatmapSlice]] = {}
+    for piece in slices:
+        key = (piece.site_id, piece.start, piece.columns, piece.rows, piece.cell_m)
+        grouped.setdefault(key, []).append(piece)
+    for (site_id, start, columns, rows, cell_m), pieces in grouped.items():
+        existing = (
+            HeatmapSlice.objects.select_for_update()
+            .filter(site_id=site_id, start=start, columns=columns, rows=rows, cell_m=cell_m)
+            .first()
+        )
+        target = existing or HeatmapSlice(
+            site_id=site_id,
+            start=start,
+            duration_s=pieces[0].duration_s,
+            columns=columns,
+            rows=rows,
+            cell_m=cell_m,
+        )  # the pieces stay as they are: a failed attempt gives them back for the next one
+        parts = [
+            (bytes(p.cell_index), bytes(p.person_s), bytes(p.displacement_x_m), bytes(p.displacement_y_m))
+            for p in ([existing] if existing is not None else []) + pieces
+        ]
+        cells, person_s, dx, dy = _sparse_sum(parts)
+        target.cell_index = cells.astype("<i4").tobytes()
+        target.person_s = person_s.astype("<f4").tobytes()
+        target.displacement_x_m = dx.astype("<f4").tobytes()
+        target.displacement_y_m = dy.astype("<f4").tobytes()
+        target.save()
+    return len(grouped)
 
 
 def _heat_slice(site_id: int, bucket: HeatmapBucket, grid: FloorGrid) -> HeatmapSlice:

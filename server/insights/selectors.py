@@ -212,33 +212,62 @@ def _ceil_hour(moment: datetime) -> datetime:
 
 
 def zone_interest(*, site_id: int, start: datetime, end: datetime) -> list[dict[str, Any]]:
-    """Per zone: visits, total and mean dwell (s); interest = total dwell-seconds share of all zones."""
-    rows = list(
+    """Per zone: visits, total and mean dwell (s); interest = total dwell-seconds share of all zones. A deleted
+    zone's history is listed under its name with ``zone_id`` null."""
+    grouped = (
         ZoneDwell.objects.filter(site_id=site_id, entered_at__gte=start, entered_at__lt=end)
-        .values("zone_id")
+        .values("zone_id", "zone_name")
         .annotate(visits=Count("id"), dwell_s=Sum("dwell_s"))
+        .order_by("zone_id", "zone_name")
     )
-    total = sum(r["dwell_s"] or 0.0 for r in rows) or 1.0
+    merged: dict[object, dict[str, Any]] = {}
+    for r in grouped:
+        key = r["zone_id"] if r["zone_id"] is not None else ("deleted", r["zone_name"])
+        row = merged.setdefault(
+            key, {"zone_id": r["zone_id"], "zone_name": r["zone_name"], "visits": 0, "dwell_s": 0.0}
+        )
+        row["visits"] += r["visits"]
+        row["dwell_s"] += r["dwell_s"] or 0.0
+        row["zone_name"] = r["zone_name"] or row["zone_name"]
+    rows = list(merged.values())
+    total = sum(r["dwell_s"] for r in rows) or 1.0
     return [
         {
             "zone_id": r["zone_id"],
+            "zone_name": r["zone_name"],
             "visits": r["visits"],
-            "dwell_s": round(r["dwell_s"] or 0.0, 1),
-            "mean_dwell_s": round((r["dwell_s"] or 0.0) / r["visits"], 1) if r["visits"] else 0.0,
-            "interest": round((r["dwell_s"] or 0.0) / total, 4),
+            "dwell_s": round(r["dwell_s"], 1),
+            "mean_dwell_s": round(r["dwell_s"] / r["visits"], 1) if r["visits"] else 0.0,
+            "interest": round(r["dwell_s"] / total, 4),
         }
         for r in rows
     ]
 
 
 def flow(*, site_id: int, start: datetime, end: datetime) -> list[dict[str, Any]]:
-    rows = (
-        ZoneTransition.objects.filter(site_id=site_id, at__gte=start, at__lt=end, from_zone__isnull=False)
-        .values("from_zone_id", "to_zone_id")
+    """Transitions between zones, most frequent first; a deleted zone appears by its name with a null id."""
+    grouped = (
+        ZoneTransition.objects.filter(site_id=site_id, at__gte=start, at__lt=end)
+        .exclude(from_zone__isnull=True, from_zone_name="")  # a person's first zone: no transition
+        .values("from_zone_id", "from_zone_name", "to_zone_id", "to_zone_name")
         .annotate(count=Count("id"))
-        .order_by("-count")
     )
-    return [{"from_zone": r["from_zone_id"], "to_zone": r["to_zone_id"], "count": r["count"]} for r in rows]
+    merged: dict[tuple[object, object], dict[str, Any]] = {}
+    for r in grouped:
+        source = r["from_zone_id"] if r["from_zone_id"] is not None else ("deleted", r["from_zone_name"])
+        target = r["to_zone_id"] if r["to_zone_id"] is not None else ("deleted", r["to_zone_name"])
+        row = merged.setdefault(
+            (source, target),
+            {
+                "from_zone": r["from_zone_id"],
+                "from_zone_name": r["from_zone_name"],
+                "to_zone": r["to_zone_id"],
+                "to_zone_name": r["to_zone_name"],
+                "count": 0,
+            },
+        )
+        row["count"] += r["count"]
+    return sorted(merged.values(), key=lambda row: -int(row["count"]))
 
 
 def violation_list(*, site_id: int, start: datetime, end: datetime) -> QuerySet[DistancingViolation]:

@@ -20,6 +20,8 @@ Metric families (all prefixed ``retail_``; type; meaning):
 - timeseries_points_written_total (counter): time-series points written
 - timeseries_points_dropped_total (counter): points evicted from a full buffer (lost)
 - timeseries_write_errors_total (counter): failed batch writes (retried)
+- analytics_records_dropped_total (counter): analytics records the database refused as bad data (lost)
+- analytics_write_errors_total (counter): failed writes of analytics records (kept and retried)
 - websocket_connections (gauge): open dashboard WebSockets in this process
 - alerts_raised_total{kind} (counter): security / distancing alerts raised
 - fusion_camera_skew_seconds{site,camera} (gauge): each camera's clock skew as the fusion estimates it
@@ -157,6 +159,16 @@ TIMESERIES_WRITE_ERRORS: Final = Counter(
     "Batch writes to the time-series store that failed (and will be retried).",
     namespace=NAMESPACE,
 )
+ANALYTICS_RECORDS_DROPPED: Final = Counter(
+    "analytics_records_dropped",
+    "Analytics records (visits, dwell, flow, violations, heat map) the database refused as bad data (lost).",
+    namespace=NAMESPACE,
+)
+ANALYTICS_WRITE_ERRORS: Final = Counter(
+    "analytics_write_errors",
+    "Writes of analytics records that failed (the records are kept and written again; frames stay unacked).",
+    namespace=NAMESPACE,
+)
 WEBSOCKET_CONNECTIONS: Final = Gauge(
     "websocket_connections", "Dashboard WebSocket connections open in this process.", namespace=NAMESPACE
 )
@@ -180,6 +192,8 @@ __all__ = [
     "Queue",
     "RejectReason",
     "record_alert",
+    "record_analytics_dropped",
+    "record_analytics_write_error",
     "record_auth_failure",
     "record_camera_skews",
     "record_frame_accepted",
@@ -280,6 +294,14 @@ def record_timeseries_dropped(points: int) -> None:
 def record_timeseries_write_error() -> None:
     """Count one failed batch write to the time-series store."""
     TIMESERIES_WRITE_ERRORS.inc()
+
+
+def record_analytics_dropped(records: int = 1) -> None:
+    ANALYTICS_RECORDS_DROPPED.inc(records)
+
+
+def record_analytics_write_error() -> None:
+    ANALYTICS_WRITE_ERRORS.inc()
 
 
 def websocket_opened() -> None:

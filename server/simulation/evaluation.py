@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from server.analytics.geometry import entrance_boxes_m
 from server.analytics.site import SiteAnalytics
 from server.analytics.types import (
     AlertKind,
@@ -50,6 +51,8 @@ from server.simulation.simulator import EPOCH_US, SimulationResult
 from server.simulation.truth import GroundTruth, TruthViolation, compute_truth, truth_violations, zone_epochs
 
 MATCH_DISTANCE_M = 1.0
+# A global id "is" a truth person once matched to them in this many evaluation samples in a row (1 s at 0.2 s).
+TRANSFER_RUN_SAMPLES = 5
 
 
 @dataclass
@@ -92,6 +95,11 @@ class EvaluationReport:
     heat_conservation_error: float = 0.0
     heat_cell_l1_ratio: float = 0.0
     missed_entries: list[tuple[int, int, int]] = field(default_factory=list)
+    # Global ids that were matched, each time for at least TRANSFER_RUN_SAMPLES samples in a row, to two or more
+    # truth persons (an identity passed to somebody else); of them, those bound to an employee when first
+    # matched (a badge binding carried by another person).
+    identity_transfers: int = 0
+    binding_transfers: int = 0
     true_visits: int = 0
     estimated_visits: int = 0
     visit_error: float = 0.0
@@ -193,7 +201,12 @@ def evaluate(
     """Run the pipeline on ``result`` in arrival order and score it."""
     site_id = 1
     analytics_config = analytics_config or default_analytics_config(result, site_id)
-    fusion_config = fusion_config or FusionConfig(site_id=site_id)
+    fusion_config = fusion_config or FusionConfig(
+        site_id=site_id,
+        entry_regions_m=entrance_boxes_m(
+            [zone.polygon_m for zone in analytics_config.zones if zone.kind is ZoneKind.ENTRANCE]
+        ),
+    )
     truth = truth or compute_truth(result, analytics_config)
     fusion = SiteFusion(fusion_config)
     analytics = SiteAnalytics(analytics_config)
@@ -230,7 +243,12 @@ def evaluate(
     def consume(frame: FusedFrame) -> None:
         nonlocal next_sample_us, busy_s, analytics, live_person_s, stored_person_s
         while edits and frame.time_us >= edits[0][0]:
-            analytics = SiteAnalytics(edits.pop(0)[1])  # as the server's refresh does
+            # As the server's refresh does: record what the old zone set measured (open visits, contacts, the
+            # open heat bucket), then restart the analytics with the new zones.
+            final = analytics.flush()
+            updates.append(final)
+            stored_person_s += sum(float(bucket.person_s.sum()) for bucket in final.heat_buckets)
+            analytics = SiteAnalytics(edits.pop(0)[1])
             report.zone_edits += 1
         while heat_reads and frame.time_us > heat_reads[0]:
             true_s = truth.person_s_before(heat_reads.pop(0))
@@ -308,6 +326,7 @@ def evaluate(
         report.mota = float(summary["mota"].iloc[0])
         report.id_switches = int(summary["num_switches"].iloc[0])
 
+    _score_transfers(report, matcher, people)
     _score_violations(report, updates, truth, matcher, analytics_config)
     _score_access(report, updates, truth, matcher, result, analytics_config)
     _score_heat(report, updates, truth, analytics_config)
@@ -316,6 +335,22 @@ def evaluate(
         report.heat_after_empty_live_error = max(live for live, _ in heat_read_errors)
         report.heat_after_empty_stored_error = max(stored for _, stored in heat_read_errors)
     return report
+
+
+def _score_transfers(report: EvaluationReport, matcher: _Matcher, people: dict[int, PersonIdentity]) -> None:
+    """Identity and binding transfers (see :class:`EvaluationReport`): per global id, the truth persons of its
+    runs of at least TRANSFER_RUN_SAMPLES consecutive matched samples; the first is who it was bound to."""
+    for _, persons in matcher.history.values():
+        owners: list[int] = []
+        run_person, run_length = -1, 0
+        for pid in persons:
+            run_person, run_length = (pid, run_length + 1) if pid == run_person else (pid, 1)
+            if run_length == TRANSFER_RUN_SAMPLES and (not owners or owners[-1] != pid):
+                owners.append(pid)
+        if len(set(owners)) > 1:
+            report.identity_transfers += 1
+            if people[owners[0]].employee_id is not None:
+                report.binding_transfers += 1
 
 
 def _score_records(

@@ -17,6 +17,10 @@ Buffer and loss rules:
   ones. Each such batch counts once in ``failed_batches``; every dropped point counts in ``dropped_points``.
 - A retried batch may reach the store twice: every backend keeps one point per (measurement, tags, time), so a
   retry never duplicates data.
+
+Durability (the ingest's ack barrier, docs/operations.md "Durability"): ``checkpoint()`` marks every point queued
+so far; its ``commit()`` returns once the store took them all and raises ``TimeSeriesUnavailable`` when it could
+not within ``durable_timeout_s``, so that the frames they came from are not acknowledged yet.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ class BatchingWriter:
         retry_initial_s: float = 0.1,
         retry_max_s: float = 5.0,
         max_isolation_requests: int = 64,
+        durable_timeout_s: float = 2.0,
         thread_name: str = "timeseries-writer",
     ) -> None:
         if max_buffer_points < 1 or batch_size < 1:
@@ -65,6 +70,7 @@ class BatchingWriter:
         self.retry_initial_s = retry_initial_s
         self.retry_max_s = retry_max_s
         self.max_isolation_requests = max_isolation_requests
+        self.durable_timeout_s = durable_timeout_s
         self._thread_name = thread_name
 
         self._lock = threading.Lock()
@@ -134,9 +140,22 @@ class BatchingWriter:
 
     def flush(self, timeout_s: float = 5.0) -> bool:
         """Wait until every point queued before this call is stored or dropped; False on timeout."""
-        deadline = time.monotonic() + timeout_s
         with self._lock:
             target = self._head_seq + len(self._buffer)
+        return self._wait_for(target, timeout_s)
+
+    def checkpoint(self) -> WriterCheckpoint | None:
+        """Mark every point queued so far (None when none waits); ``commit()`` waits until they are stored."""
+        with self._lock:
+            target = self._head_seq + len(self._buffer)
+            if self._head_seq >= target:
+                return None
+        return WriterCheckpoint(self, target)
+
+    def _wait_for(self, target: int, timeout_s: float) -> bool:
+        """Wait until the buffer head passed `target` (every point before it stored or dropped)."""
+        deadline = time.monotonic() + timeout_s
+        with self._lock:
             if self._head_seq >= target:
                 return True
             self._flush_target_seq = max(self._flush_target_seq, target)
@@ -284,3 +303,25 @@ class BatchingWriter:
             return self._write_isolating(points[:middle], budget, rejected) + self._write_isolating(
                 points[middle:], budget, rejected
             )
+
+
+class WriterCheckpoint:
+    """The points queued up to one moment (see ``BatchingWriter.checkpoint``)."""
+
+    def __init__(self, writer: BatchingWriter, target_seq: int) -> None:
+        self._writer = writer
+        self._target_seq = target_seq
+
+    def commit(self) -> None:
+        """Return once every marked point is in the store; raise ``TimeSeriesUnavailable`` when it is not within
+        the writer's ``durable_timeout_s`` (they stay buffered and retried)."""
+        writer = self._writer
+        if not writer._wait_for(self._target_seq, writer.durable_timeout_s):
+            stats = writer.stats()
+            raise TimeSeriesUnavailable(
+                f"{stats.buffered_points} time-series points not stored within {writer.durable_timeout_s} s "
+                f"({stats.last_error or 'store slow'})"
+            )
+
+    def abandon(self) -> None:
+        """Nothing to undo: the points stay buffered until stored."""

@@ -52,7 +52,14 @@ export interface HeatmapData extends RangeEnvelope {
 }
 
 export interface FlowData extends RangeEnvelope {
-  transitions: { from_zone: number; to_zone: number; count: number }[];
+  /** A deleted zone's history has a null id and the zone's recorded name. */
+  transitions: {
+    from_zone: number | null;
+    from_zone_name?: string;
+    to_zone: number | null;
+    to_zone_name?: string;
+    count: number;
+  }[];
 }
 
 export interface DistancingData extends RangeEnvelope {

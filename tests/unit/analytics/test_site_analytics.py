@@ -160,6 +160,40 @@ def test_heat_buckets_close_when_time_moves_on_and_conserve_person_seconds() -> 
     assert sum(u.heat.outside_person_s for u in updates) == pytest.approx(3.0)  # person 2 is off the grid
 
 
+def test_heat_bucket_closes_on_time_while_the_store_is_empty() -> None:
+    """A bucket used to stay open, and its person-time unrecorded, until the next person arrived."""
+    analytics = SiteAnalytics(site_config(heat_bucket_s=60, heat_max_hold_s=1.0))
+    start_s = 40.0  # T0 is 20 s into a minute: a bucket starts at T0 + 40 s
+    present = {start_s + k * 0.5: {1: (2.5, 1.5)} for k in range(41)}  # one person for 20 s
+    empty: dict[float, dict[int, tuple[float, float]]] = {
+        start_s + 20.5 + k: {} for k in range(60)
+    }  # then nobody, until 20 s into the next bucket
+    updates = play(analytics, {**present, **empty})
+    emitted = [(u.time_us, b) for u in updates for b in u.heat_buckets]
+    assert len(emitted) == 1
+    time_us, bucket = emitted[0]
+    assert bucket.bucket_start_us == us(start_s)
+    assert time_us == us(start_s + 60.5)  # the first update at or after the bucket's end
+    assert float(bucket.person_s.sum()) == pytest.approx(
+        20.5
+    )  # 40 intervals of 0.5 s, the last frame's 0.5 s
+    assert analytics.flush().heat_buckets == []
+
+
+def test_heat_checkpoint_emits_the_open_bucket_in_parts_that_add_up() -> None:
+    analytics = SiteAnalytics(site_config(heat_bucket_s=60))
+    start_s = 40.0
+    play(analytics, {start_s + k * 0.5: {1: (2.5, 1.5)} for k in range(21)})  # 10 s
+    first = analytics.checkpoint_heat()
+    assert [b.bucket_start_us for b in first] == [us(start_s)]
+    assert float(first[0].person_s.sum()) == pytest.approx(10.0)
+    assert analytics.checkpoint_heat() == []  # nothing new since
+    play(analytics, {start_s + 10.0 + k * 0.5: {1: (2.5, 1.5)} for k in range(1, 11)})  # 5 s more
+    rest = [*analytics.checkpoint_heat(), *analytics.flush().heat_buckets]
+    assert [b.bucket_start_us for b in rest] == [us(start_s)]
+    assert float(rest[0].person_s.sum()) == pytest.approx(5.0)
+
+
 # ---------------------------------------------------------------- social distancing
 
 
@@ -495,6 +529,22 @@ def test_a_person_who_appears_in_the_warning_band_warns_only_once_established() 
     walked_up = walk(3, [(0.0, 17.0, 2.0), (0.1, 19.5, 2.0)])
     opened = [a for a in events(play(analytics, walked_up)) if a.phase is IncidentPhase.OPENED]
     assert [(a.kind, a.time_us) for a in opened] == [(AlertKind.WARNING, us(0.1))]
+
+
+def test_a_person_whose_identity_the_fusion_doubts_raises_an_alert_that_says_so() -> None:
+    """A global id the fusion marks uncertain (born where it refused to guess between two people) alarms as
+    'identity uncertain', bound or not."""
+    analytics = SiteAnalytics(site_config(alarm_appeared_inside_after_s=0.0))
+    doubted = dataclasses.replace(
+        frame(0.0, {6: (22.0, 2.0), 9: (23.0, 3.0)}), uncertain_ids=frozenset({6, 9})
+    )
+    alerts = analytics.update(doubted, {9: PersonIdentity(7, "Kim", 1)}).alerts
+    by_person = {a.global_id: a for a in alerts}
+    assert by_person[6].identity_certain is False
+    assert by_person[6].message == "An unauthorized visitor (identity uncertain) entered the secure area"
+    assert (
+        by_person[9].message == "An unauthorized employee (Kim, identity uncertain) entered the secure area"
+    )
 
 
 def test_alert_message_wording() -> None:

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 
 from edge_agent.tracking import ByteTracker, TrackerConfig, kalman
 from edge_agent.tracking.evaluation import (
+    NOISE_FAMILIES,
+    NoiseFamily,
     NoiseModel,
+    crowded,
     noisy_detections,
+    occluded_fraction,
     run_tracker,
     score_sequence,
     sequences,
+    subsampled,
 )
 from edge_agent.tracking.matching import assign, iou_matrix, linear_assignment
 from edge_agent.types import Detections, Tracks, TrackState
@@ -121,6 +128,15 @@ def test_assign_on_a_masked_matrix_equals_linear_assignment_on_the_sub_matrix() 
         )
 
 
+def test_assign_respects_a_per_row_gate_in_the_solver() -> None:
+    # Row 0 has a tighter gate (its 0.1 pair is not admissible): the cheapest assignment by cost alone,
+    # (0, 0) + (1, 1), is not allowed; the only admissible complete one is (0, 1) + (1, 0).
+    cost = np.array([[0.1, 0.5], [0.3, 0.6]])
+    admissible = np.array([[False, True], [True, True]])
+    rows, cols = assign(cost, 0.7, admissible)
+    assert set(zip(rows.tolist(), cols.tolist(), strict=True)) == {(0, 1), (1, 0)}
+
+
 # ---- life cycle -------------------------------------------------------------------------------------------------
 
 
@@ -176,21 +192,96 @@ def test_low_score_detection_rescues_a_confirmed_track_in_the_second_stage() -> 
     for t in range(5):
         start = tracker.update(dets(person(100 + 4 * t, 100, 0.9)))
     (track_id,) = start.ids.tolist()
-    for t in range(5, 15):  # partly occluded: only a low-score detection
-        tracks = tracker.update(dets(person(100 + 4 * t, 100, 0.3)))
+    for t in range(5, 15):  # mostly occluded: only a detection below the high-score threshold
+        tracks = tracker.update(dets(person(100 + 4 * t, 100, 0.15)))
         assert tracks.ids.tolist() == [track_id]
         assert tracks.states.tolist() == [TrackState.CONFIRMED]
-    assert abs(float(tracks.scores[0]) - 0.3) < 1e-6
+    assert abs(float(tracks.scores[0]) - 0.15) < 1e-6
 
 
-def test_low_score_detections_never_start_tracks_and_one_frame_blips_are_not_reported() -> None:
+def test_detections_below_the_new_track_threshold_never_start_tracks_and_one_frame_blips_are_not_reported() -> (
+    None
+):
     tracker = ByteTracker(TrackerConfig())
     for _ in range(5):
-        assert len(tracker.update(dets(person(300, 300, 0.4)))) == 0
+        assert len(tracker.update(dets(person(300, 300, 0.25)))) == 0
     tracker.update(dets(person(300, 300, 0.9)))  # frame 6: tentative, not reported
     blip = tracker.update(Detections())
     assert len(blip) == 0
     assert len(tracker) == 0
+
+
+def test_a_person_the_detector_scores_low_but_consistently_is_tracked_with_one_id() -> None:
+    # YOLOX-Nano scores many real people 0.3-0.6 (a quarter of those >= 0.3 on the sample video are below 0.6);
+    # ByteTrack's MOT17 thresholds (0.6 to start a track) never tracked them.
+    tracker = ByteTracker(TrackerConfig())
+    tracker.update(dets(person(500, 100)))  # someone else, so the low-score person is not a first-frame track
+    scores = [0.35, 0.45, 0.32, 0.5, 0.4, 0.38, 0.55, 0.33, 0.42, 0.36]
+    reported: list[list[int]] = []
+    for t, score in enumerate(scores):
+        tracks = tracker.update(dets(person(500, 100), person(100 + 6 * t, 300, score)))
+        confirmed = tracks.states == TrackState.CONFIRMED
+        reported.append(
+            [
+                int(i)
+                for i, b in zip(tracks.ids[confirmed], tracks.xyxy_px[confirmed], strict=True)
+                if b[1] > 200
+            ]
+        )
+    assert reported[0] == []  # tentative after one hit
+    assert all(len(ids) == 1 for ids in reported[1:])
+    assert len({ids[0] for ids in reported[1:]}) == 1
+
+
+def test_a_person_back_from_an_occlusion_with_a_low_score_gets_their_id_back_at_a_low_frame_rate() -> None:
+    # 8 fps: 12 px a frame on a 40 px wide person; hidden for 4 frames, back half occluded (score 0.4). The lost
+    # track takes part in stage 1 (0.4 >= the high-score threshold), so it is matched, not replaced by a new id.
+    tracker = ByteTracker(TrackerConfig().scaled_to_rate(8.0))
+    for t in range(8):
+        tracks = tracker.update(dets(person(100 + 12 * t, 200, 0.8)))
+    (track_id,) = tracks.ids.tolist()
+    for _ in range(8, 12):
+        hidden = tracker.update(Detections())
+        assert hidden.states.tolist() == [TrackState.LOST]
+    back = tracker.update(dets(person(100 + 12 * 12, 200, 0.4)))
+    assert back.ids.tolist() == [track_id]
+    assert back.states.tolist() == [TrackState.CONFIRMED]
+
+
+def test_a_tracked_person_does_not_take_a_detection_beside_them_but_a_lost_one_is_found_there() -> None:
+    # Static person, 40 px wide; a box 22 px beside them overlaps it at IoU 0.29 (cost 0.71): outside the gate of
+    # a track matched in the previous frame (0.6: a false positive next to a person would steal the track), inside
+    # that of a lost track (0.75: its prediction is older).
+    beside = person(122, 100, 0.9)
+    tracker = ByteTracker(TrackerConfig())
+    for _ in range(6):
+        tracks = tracker.update(dets(person(100, 100)))
+    (track_id,) = tracks.ids.tolist()
+    stolen = tracker.update(dets(beside))
+    assert by_id(stolen)[track_id][0] == TrackState.LOST
+    assert stolen.ids.tolist() == [track_id]  # the box beside them starts its own (unreported) track
+
+    tracker = ByteTracker(TrackerConfig())
+    for _ in range(6):
+        tracks = tracker.update(dets(person(100, 100)))
+    (track_id,) = tracks.ids.tolist()
+    assert tracker.update(Detections()).states.tolist() == [TrackState.LOST]
+    found = tracker.update(dets(beside))
+    assert found.ids.tolist() == [track_id]
+    assert found.states.tolist() == [TrackState.CONFIRMED]
+
+
+def test_a_new_track_keeps_its_own_gate_while_another_track_is_lost() -> None:
+    # B's second detection is 19 px further (IoU 0.36, cost 0.64): inside the tentative gate (0.7), outside the
+    # stage-1 gate of a track matched last frame (0.6). A lost track elsewhere must not change B's gate.
+    tracker = ByteTracker(TrackerConfig())
+    for _ in range(4):
+        tracker.update(dets(person(500, 100)))  # A, confirmed on the first frame
+    tracker.update(dets(person(100, 300)))  # A lost; B starts, tentative
+    second = tracker.update(dets(person(119, 300)))
+    confirmed = second.ids[second.states == TrackState.CONFIRMED].tolist()
+    assert len(confirmed) == 1  # B, confirmed by its second hit
+    assert second.states[second.ids != confirmed[0]].tolist() == [TrackState.LOST]  # A
 
 
 def test_first_frame_tracks_are_confirmed_later_ones_after_two_hits() -> None:
@@ -245,7 +336,37 @@ def test_buffer_scales_with_the_analysis_rate() -> None:
     assert TrackerConfig(lost_track_buffer_frames=30).scaled_to_rate(10).lost_track_buffer_frames == 10
 
 
+def test_stage_one_gates_widen_below_30_fps_only() -> None:
+    config = TrackerConfig(first_match_max_cost=0.6, lost_match_max_cost=0.75)
+    for fps in (30.0, 50.0, 0.0):
+        same = config.with_gates_for_rate(fps)
+        assert (same.first_match_max_cost, same.lost_match_max_cost) == (0.6, 0.75)
+    slow = config.scaled_to_rate(30.0 / 2**5)  # factor (1/32) ** 0.2 = 1/2: half the IoU is enough
+    assert slow.first_match_max_cost == pytest.approx(0.8)
+    assert slow.lost_match_max_cost == pytest.approx(0.875)
+    medium = config.with_gates_for_rate(12.5)
+    assert 0.6 < medium.first_match_max_cost < slow.first_match_max_cost
+
+
+def test_the_agent_builds_its_tracker_with_the_gates_for_its_rate() -> None:
+    from edge_agent.config import TrackerSettings
+    from edge_agent.pipeline import tracker_config
+
+    at_8 = tracker_config(TrackerSettings(), 8.0)
+    assert at_8 == TrackerConfig(lost_track_buffer_frames=8).with_gates_for_rate(8.0)
+    assert at_8.first_match_max_cost > TrackerConfig().first_match_max_cost
+
+
 # ---- accuracy on ground truth -----------------------------------------------------------------------------------
+
+
+def ours_step(tracker: ByteTracker) -> Callable[[Detections], tuple[np.ndarray, np.ndarray]]:
+    def step(found: Detections) -> tuple[np.ndarray, np.ndarray]:
+        tracks = tracker.update(found)
+        keep = tracks.states == TrackState.CONFIRMED
+        return tracks.ids[keep], tracks.xyxy_px[keep].astype(np.float64)
+
+    return step
 
 
 @pytest.mark.parametrize("name", ["TUD-Campus", "TUD-Stadtmitte"])
@@ -254,14 +375,75 @@ def test_accuracy_on_tud_with_noisy_detections(name: str) -> None:
     scores = []
     for seed in (0, 1):
         detections = noisy_detections(gt, NoiseModel(seed=seed))
-        tracker = ByteTracker(TrackerConfig())
+        scores.append(score_sequence(gt, run_tracker(detections, ours_step(ByteTracker(TrackerConfig())))))
+    assert np.mean([s.mota for s in scores]) >= 0.87
+    assert np.mean([s.idf1 for s in scores]) >= 0.90
+    assert np.mean([s.hota for s in scores]) >= 0.75
 
-        def step(found: Detections, tracker: ByteTracker = tracker) -> tuple[np.ndarray, np.ndarray]:
-            tracks = tracker.update(found)
-            keep = tracks.states == TrackState.CONFIRMED
-            return tracks.ids[keep], tracks.xyxy_px[keep].astype(np.float64)
 
-        scores.append(score_sequence(gt, run_tracker(detections, step)))
-    assert np.mean([s.mota for s in scores]) >= 0.80
-    assert np.mean([s.idf1 for s in scores]) >= 0.80
-    assert np.mean([s.hota for s in scores]) >= 0.62
+# Floors a little under what the defaults score on seeds 0-1 (both sequences, mean): the noise families the
+# defaults were chosen over, including those the team did not design around.
+FAMILY_FLOORS = {
+    "team": (0.88, 0.91, 0.75),
+    "occlusion": (0.725, 0.805, 0.62),
+    "broad-scores": (0.795, 0.825, 0.665),
+    "crowded": (0.595, 0.63, 0.475),
+    "low-fps": (0.68, 0.79, 0.605),
+}
+
+
+@pytest.mark.parametrize("family", NOISE_FAMILIES, ids=lambda f: f.name)
+def test_accuracy_under_every_noise_family(family: NoiseFamily) -> None:
+    results = []
+    for _, raw in sequences():
+        gt = family.ground_truth(raw)
+        for seed in (0, 1):
+            tracker = ByteTracker(TrackerConfig().scaled_to_rate(family.frame_rate()))
+            detections = noisy_detections(gt, family.with_seed(seed))
+            s = score_sequence(gt, run_tracker(detections, ours_step(tracker)))
+            results.append((s.mota, s.idf1, s.hota))
+    mota, idf1, hota = np.mean(results, axis=0)
+    floor = FAMILY_FLOORS[family.name]
+    assert mota >= floor[0], (mota, idf1, hota)
+    assert idf1 >= floor[1], (mota, idf1, hota)
+    assert hota >= floor[2], (mota, idf1, hota)
+
+
+# ---- noise families ---------------------------------------------------------------------------------------------
+
+
+def test_occluded_fraction_counts_only_people_nearer_the_camera() -> None:
+    boxes = np.array([[0, 0, 10, 20], [5, 0, 15, 30], [100, 0, 110, 20]], dtype=np.float64)
+    # Box 1 reaches lower (nearer): it covers half of box 0; nothing covers box 1 or box 2.
+    np.testing.assert_allclose(occluded_fraction(boxes), [0.5, 0.0, 0.0])
+
+
+def test_crowded_and_subsampled_scenes() -> None:
+    gt = dict(sequences())["TUD-Campus"]
+    dense = crowded(gt)
+    assert all(len(dense[i].ids) == 2 * len(gt[i].ids) for i in gt)
+    assert all(
+        len(set(dense[i].ids.tolist())) == len(dense[i].ids) for i in gt
+    )  # the copies have their own ids
+    sparse = subsampled(gt, 3)
+    assert sorted(sparse) == list(range(1, len(range(1, len(gt) + 1, 3)) + 1))
+    np.testing.assert_array_equal(sparse[2].xyxy, gt[4].xyxy)
+
+
+def test_occlusion_noise_misses_occluded_people_more_and_puts_false_positives_next_to_people() -> None:
+    gt = crowded(dict(sequences())["TUD-Stadtmitte"])
+    family = next(f for f in NOISE_FAMILIES if f.name == "occlusion")
+    detections = noisy_detections(gt, family.with_seed(0))
+    found_occluded: list[bool] = []
+    occluded_flags: list[bool] = []
+    for index, frame in gt.items():
+        iou = iou_matrix(frame.xyxy, detections[index].xyxy_px)
+        found = iou.max(axis=1, initial=0.0) >= 0.5
+        occluded = occluded_fraction(frame.xyxy) > 0.5
+        found_occluded += found.tolist()
+        occluded_flags += occluded.tolist()
+    found_arr, occluded_arr = np.array(found_occluded), np.array(occluded_flags)
+    assert found_arr[occluded_arr].mean() < found_arr[~occluded_arr].mean() - 0.3
+    scores = np.concatenate([d.scores for d in detections.values()])
+    assert scores.min() < 0.35
+    assert scores.max() <= 0.9

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from server.timeseries.errors import TimeSeriesUnavailable
 from server.timeseries.health import health
 from server.timeseries.writer import BatchingWriter
 from tests.unit.timeseries.fakes import FakeBackend, points
@@ -272,3 +273,29 @@ def test_health_reports_backend_and_writer_stats(backend: FakeBackend, make_writ
 def test_bad_writer_settings(backend: FakeBackend, kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError, match="must be positive"):
         BatchingWriter(backend, **kwargs)  # type: ignore[arg-type]
+
+
+def test_checkpoint_commits_once_its_points_are_stored_and_raises_while_the_store_is_down(
+    backend: FakeBackend, make_writer
+) -> None:
+    """The ingest's ack barrier: a frame is acked only once its points are in the store."""
+    writer = make_writer(batch_size=1000, flush_interval_s=30.0, durable_timeout_s=0.3)
+    assert writer.checkpoint() is None  # nothing queued
+    writer.write(points(5))
+    checkpoint = writer.checkpoint()
+    writer.write(points(3, start=5))  # queued after the checkpoint: not waited for
+    assert checkpoint is not None
+    checkpoint.commit()
+    assert len(backend.stored) >= 5
+    backend.available.clear()
+    writer.write(points(2, start=8))
+    down = writer.checkpoint()
+    assert down is not None
+    started = time.monotonic()
+    with pytest.raises(TimeSeriesUnavailable):
+        down.commit()
+    assert time.monotonic() - started < 2.0
+    assert writer.stats().buffered_points >= 2  # kept for the next attempt
+    backend.available.set()
+    down.commit()
+    assert [p.time_ns for p in backend.stored][-2:] == [8, 9]
