@@ -19,6 +19,7 @@ from server.alerts.models import Alert
 from server.alerts.push import push_alert_changed, push_alerts_acknowledged, push_siren_changed
 from server.errors import FieldError
 from server.inventory.models import Site
+from server.realtime.events import AlertChange
 
 
 class AlertSerializer(serializers.ModelSerializer[Alert]):
@@ -164,7 +165,7 @@ class AlertViewSet(viewsets.ReadOnlyModelViewSet[Alert]):
         return Response(AlertSerializer(alert).data)
 
     @staticmethod
-    def _push(alert: Alert, change: str) -> None:
+    def _push(alert: Alert, change: AlertChange) -> None:
         push_alert_changed(
             site_id=alert.site_id,
             alert=selectors.alert_to_dict(alert),

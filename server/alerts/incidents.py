@@ -12,15 +12,14 @@ import asyncio
 import contextlib
 import logging
 from datetime import timedelta
-from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.utils import timezone
 
 from server.alerts import selectors, services
-from server.analytics.types import AccessAlert, IncidentPhase
+from server.analytics.types import AccessAlert, AlertKind, IncidentPhase
 from server.observability import metrics
-from server.realtime.events import alert_event
+from server.realtime.events import AlertChange, AlertCounts, AlertKindName, AlertPayload, alert_event
 from server.realtime.groups import site_alerts_group
 from server.realtime.publisher import LivePublisher
 
@@ -30,9 +29,17 @@ logger = logging.getLogger(__name__)
 # left; one without a report for this long was left open (its process stopped, or its analytics restarted).
 STALE_AFTER_S = 60.0
 SWEEP_EVERY_S = 30.0
+# The pushed `kind` of each analytics alert kind, and the pushed `change` of each incident phase.
+KIND_NAME: dict[AlertKind, AlertKindName] = {AlertKind.WARNING: "warning", AlertKind.ALARM: "alarm"}
+CHANGE_OF_PHASE: dict[IncidentPhase, AlertChange] = {
+    IncidentPhase.OPENED: "opened",
+    IncidentPhase.ESCALATED: "escalated",
+    IncidentPhase.UPDATED: "updated",
+    IncidentPhase.CLOSED: "closed",
+}
 
 
-def record_incident(site_id: int, event: AccessAlert) -> tuple[dict[str, Any], dict[str, int]] | None:
+def record_incident(site_id: int, event: AccessAlert) -> tuple[AlertPayload, AlertCounts] | None:
     """Store one incident event on its row; returns (the row as pushed, the site's counts), or None when the
     event changed nothing (late or repeated)."""
     alert = services.alert_incident_record(
@@ -122,8 +129,9 @@ class IncidentRecorder:
             logger.exception("persisting an access incident failed; pushing it anyway")
             if event.phase is not IncidentPhase.OPENED and event.phase is not IncidentPhase.ESCALATED:
                 return
-            payload = {
-                "kind": str(event.kind),
+            payload: AlertPayload = {
+                "site": site_id,
+                "kind": KIND_NAME[event.kind],
                 "message": event.message,
                 "zone": event.zone_id,
                 "person_id": event.global_id,
@@ -134,7 +142,7 @@ class IncidentRecorder:
             }
             await self._publisher.send_now(
                 site_alerts_group(site_id),
-                alert_event(site_id=site_id, alert=payload, change=str(event.phase)),
+                alert_event(site_id=site_id, alert=payload, change=CHANGE_OF_PHASE[event.phase]),
             )
             return
         self.recorded += 1
@@ -143,5 +151,5 @@ class IncidentRecorder:
         alert, counts = stored
         await self._publisher.send_now(
             site_alerts_group(site_id),
-            alert_event(site_id=site_id, alert=alert, change=str(event.phase), counts=counts),
+            alert_event(site_id=site_id, alert=alert, change=CHANGE_OF_PHASE[event.phase], counts=counts),
         )

@@ -5,19 +5,26 @@ A channel layer that is down never fails the request: the change is stored, the 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
-from server.realtime.events import alert_event, alerts_acknowledged_event, siren_event
+from server.realtime.events import (
+    AlertChange,
+    AlertCounts,
+    AlertPayload,
+    GroupEvent,
+    alert_event,
+    alerts_acknowledged_event,
+    siren_event,
+)
 from server.realtime.groups import site_alerts_group
 
 logger = logging.getLogger(__name__)
 
 
-def _send(site_id: int, event: dict[str, Any]) -> None:
+def _send(site_id: int, event: GroupEvent) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
@@ -28,14 +35,18 @@ def _send(site_id: int, event: dict[str, Any]) -> None:
 
 
 def push_alert_changed(
-    *, site_id: int, alert: dict[str, Any], change: str | None = None, counts: dict[str, int] | None = None
+    *,
+    site_id: int,
+    alert: AlertPayload,
+    change: AlertChange | None = None,
+    counts: AlertCounts | None = None,
 ) -> None:
     event = alert_event(site_id=site_id, alert=alert, change=change, counts=counts)
     transaction.on_commit(lambda: _send(site_id, event))
 
 
 def push_alerts_acknowledged(
-    *, site_id: int, ids: list[int], acknowledged_at: str, acknowledged_by: int | None, counts: dict[str, int]
+    *, site_id: int, ids: list[int], acknowledged_at: str, acknowledged_by: int | None, counts: AlertCounts
 ) -> None:
     event = alerts_acknowledged_event(
         site_id=site_id,

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import Count, Q, QuerySet
 
 from server.alerts.models import Alert, AlertKind, AlertState, SirenState
+from server.realtime.events import AlertCounts, AlertKindName, AlertPayload, AlertStateName
 
 
-def alert_to_dict(alert: Alert) -> dict[str, Any]:
+def alert_to_dict(alert: Alert) -> AlertPayload:
     """JSON-ready alert, as pushed on the site's alerts group and returned by the API."""
     return {
         "id": alert.pk,
         "site": alert.site_id,
         "zone": alert.zone_id,
-        "kind": alert.kind,
+        "kind": cast(AlertKindName, alert.kind),  # an AlertKind value (its choices)
         "person_id": alert.person_id,
         "employee": alert.employee_id,
         "person_name": alert.person_name,
@@ -26,7 +27,7 @@ def alert_to_dict(alert: Alert) -> dict[str, Any]:
         "y_m": alert.y_m,
         "distance_m": alert.distance_m,
         "camera_ids": list(alert.camera_ids),
-        "state": alert.state,
+        "state": cast(AlertStateName, alert.state),  # an AlertState value (its choices)
         "ongoing": alert.closed_at is None,
         "raised_at": alert.raised_at.isoformat(),
         "escalated_at": _iso(alert.escalated_at),
@@ -47,18 +48,24 @@ def alert_list() -> QuerySet[Alert]:
     return Alert.objects.all()
 
 
-def alert_counts(alerts: QuerySet[Alert]) -> dict[str, int]:
+def alert_counts(alerts: QuerySet[Alert]) -> AlertCounts:
     """Exact counts over `alerts` in one query: unacknowledged (the unread badge), of those the alarms, ongoing
     (the person is still there) and all."""
-    return alerts.aggregate(
+    counts = alerts.aggregate(
         unacknowledged=Count("id", filter=Q(state=AlertState.OPEN)),
         unacknowledged_alarms=Count("id", filter=Q(state=AlertState.OPEN, kind=AlertKind.ALARM)),
         ongoing=Count("id", filter=Q(closed_at__isnull=True)),
         total=Count("id"),
     )
+    return {
+        "unacknowledged": counts["unacknowledged"],
+        "unacknowledged_alarms": counts["unacknowledged_alarms"],
+        "ongoing": counts["ongoing"],
+        "total": counts["total"],
+    }
 
 
-def site_alert_counts(site_id: int) -> dict[str, int]:
+def site_alert_counts(site_id: int) -> AlertCounts:
     return alert_counts(Alert.objects.filter(site_id=site_id))
 
 

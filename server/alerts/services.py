@@ -24,6 +24,7 @@ from server.audit.services import Actor, audit_record, audit_record_many
 from server.errors import ConflictError
 from server.inventory.models import Zone
 from server.people.models import Employee
+from server.realtime.events import AlertPayload
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ def alert_raise(
     x_m: float | None = None,
     y_m: float | None = None,
     distance_m: float | None = None,
-) -> dict[str, Any]:
+) -> AlertPayload:
     """Persist a new one-off alert (open for staff, over as it is raised) and return it as a JSON-ready dict
     (for `alert_event(site_id=…, alert=…)`)."""
     if kind not in AlertKind.values:

@@ -5,13 +5,11 @@ reduced rate. Without fusion there are no global persons: a track is identified 
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from server.ingest.pipeline import CameraRuntime, PointSink
 from server.ingest.validation import DecodedFrame
-from server.realtime.events import live_positions_event
+from server.realtime.events import LivePerson, live_positions_event
 from server.realtime.publisher import LivePublisher
 from server.timeseries.measurements import PositionSampler, position_points
 
@@ -29,13 +27,13 @@ class CameraTracksLive:
         self._publisher = publisher
         self._points = points
         self._sampler = PositionSampler(1.0 / positions_sample_hz) if positions_sample_hz > 0 else None
-        self._latest: dict[int, dict[int, tuple[int, list[dict[str, Any]]]]] = {}
+        self._latest: dict[int, dict[int, tuple[int, list[LivePerson]]]] = {}
 
     def process(self, camera: CameraRuntime, frame: DecodedFrame) -> None:
         keep = (frame.state <= MAX_TRACK_STATE) & ((frame.flags & UNTRUSTED_FLAGS) == 0)
         indices = np.flatnonzero(keep)
         xy_m = frame.floor_xy_cm[indices].astype(float) / 100.0
-        persons = [
+        persons: list[LivePerson] = [
             {
                 "id": f"{camera.camera_id}:{int(frame.local_ids[i])}",
                 "x_m": round(float(x), 2),

@@ -37,7 +37,8 @@ from server.ingest.validation import DecodedFrame
 from server.insights.recorder import InsightsRecorder
 from server.livestate import LivePerson, LiveState, SiteSnapshot
 from server.observability.metrics import record_camera_skews
-from server.realtime.events import live_positions_event
+from server.realtime.events import LivePerson as PushedPerson
+from server.realtime.events import LivePositionsEvent, live_positions_event
 from server.realtime.publisher import LivePublisher
 from server.timeseries.measurements import (
     PositionSampler,
@@ -358,13 +359,13 @@ class SiteAnalyticsProcessor:
         fused: FusedFrame,
         update: AnalyticsUpdate,
         contacts: Sequence[tuple[int, int, float]],
-    ) -> dict[str, Any]:
+    ) -> LivePositionsEvent:
         zones_of = person_zone_ids(update)
         persons = []
         for pid, (x, y), (vx, vy) in zip(
             fused.global_ids.tolist(), fused.floor_xy_m.tolist(), fused.velocities_mps.tolist(), strict=True
         ):
-            person: dict[str, Any] = {
+            person: PushedPerson = {
                 "id": pid,
                 "x_m": round(x, 2),
                 "y_m": round(y, 2),
@@ -389,7 +390,7 @@ class SiteAnalyticsProcessor:
                 "site_occupancy": update.site_occupancy,
                 "zone_occupancy": {str(k): v for k, v in update.zone_occupancy.items()},
             },
-            contacts=[list(c) for c in contacts],
+            contacts=list(contacts),
         )
 
     def snapshot_cost_us(self) -> float:

@@ -23,6 +23,16 @@ from server.accounts.roles import can_see_alerts, can_see_identities, can_watch_
 from server.accounts.sessions import session_user
 from server.inventory.models import Site
 from server.observability import metrics
+from server.realtime.events import (
+    AlertChangedEvent,
+    AlertsAcknowledgedEvent,
+    HealthChangedEvent,
+    LivePerson,
+    LivePositionsEvent,
+    SirenChangedEvent,
+    hello_event,
+    pong_event,
+)
 from server.realtime.groups import site_alerts_group, site_health_group, site_live_group
 
 logger = logging.getLogger(__name__)
@@ -30,8 +40,6 @@ logger = logging.getLogger(__name__)
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_NO_SITE = 4404
-# The keys of a live person that say who they are.
-IDENTITY_KEYS = frozenset({"name", "employee_id"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,17 +61,22 @@ def live_access(*, session_key: str | None, site_id: int) -> LiveAccess:
     return LiveAccess(None, identities=can_see_identities(user), alerts=can_see_alerts(user))
 
 
-def without_identities(event: dict[str, Any]) -> dict[str, Any]:
+def without_identities(event: LivePositionsEvent) -> LivePositionsEvent:
     """A live positions event with the persons' names and employee ids left out."""
-    persons = [
-        {key: value for key, value in person.items() if key not in IDENTITY_KEYS}
-        for person in event.get("persons", [])
-    ]
+    persons = [without_identity(person) for person in event["persons"]]
     return {**event, "persons": persons}
 
 
+def without_identity(person: LivePerson) -> LivePerson:
+    """A live person without the keys that say who they are."""
+    kept = person.copy()
+    kept.pop("name", None)
+    kept.pop("employee_id", None)
+    return kept
+
+
 class SiteConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
-    """ws/sites/<site_id>/ : live positions, counters, alerts, siren and health of one site."""
+    """ws/sites/<site_id>/ : live positions (with counters), alerts, siren and health of one site."""
 
     groups_joined: list[str]
     recheck_task: asyncio.Task[None] | None = None
@@ -90,7 +103,7 @@ class SiteConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             await self.close(code=1011)  # the channel layer (Redis) is down; the dashboard reconnects
             return
         await self.accept()
-        await self.send_json({"type": "hello", "site_id": site_id, "user": user.get_username()})
+        await self.send_json(hello_event(site_id=site_id, user=user.get_username()))
         self.recheck_task = asyncio.create_task(self._recheck(site_id))
 
     async def _refusal(self, site_id: int) -> int | None:
@@ -146,23 +159,21 @@ class SiteConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         if isinstance(content, dict) and content.get("type") == "ping":
-            await self.send_json({"type": "pong", "t": content.get("t")})
+            await self.send_json(pong_event(t=content.get("t")))
 
-    async def live_positions(self, event: dict[str, Any]) -> None:
+    # One handler per GroupEvent of server.realtime.events (Channels calls the event's `type`, dots as underscores).
+    async def live_positions(self, event: LivePositionsEvent) -> None:
         await self.send_json(event if self.access.identities else without_identities(event))
 
-    async def alert_changed(self, event: dict[str, Any]) -> None:
+    async def alert_changed(self, event: AlertChangedEvent) -> None:
         if self.access.alerts:
             await self.send_json(event)
 
-    async def alerts_acknowledged(self, event: dict[str, Any]) -> None:
+    async def alerts_acknowledged(self, event: AlertsAcknowledgedEvent) -> None:
         await self.send_json(event)
 
-    async def siren_changed(self, event: dict[str, Any]) -> None:
+    async def siren_changed(self, event: SirenChangedEvent) -> None:
         await self.send_json(event)
 
-    async def health_changed(self, event: dict[str, Any]) -> None:
-        await self.send_json(event)
-
-    async def counters_changed(self, event: dict[str, Any]) -> None:
+    async def health_changed(self, event: HealthChangedEvent) -> None:
         await self.send_json(event)

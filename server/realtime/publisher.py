@@ -23,6 +23,7 @@ from typing import Any
 from channels.layers import get_channel_layer
 
 from server.observability import metrics
+from server.realtime.events import GroupEvent, LivePositionsEvent
 from server.realtime.groups import site_live_group
 
 logger = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ DEFAULT_PUSH_TIMEOUT_S = 2.0
 
 @dataclass(slots=True)
 class _SiteSlot:
-    latest: dict[str, Any] | Callable[[], dict[str, Any]] | None = None
+    latest: LivePositionsEvent | Callable[[], LivePositionsEvent] | None = None
     last_push_s: float = 0.0
     scheduled: asyncio.TimerHandle | None = None
     in_flight: asyncio.Task[None] | None = None
@@ -71,7 +72,7 @@ class LivePublisher:
         self.pending_tasks: set[asyncio.Task[None]] = set()  # the site pushes in flight, at most one per site
         self._sends_in_flight = 0
 
-    def publish(self, site_id: int, event: dict[str, Any] | Callable[[], dict[str, Any]]) -> None:
+    def publish(self, site_id: int, event: LivePositionsEvent | Callable[[], LivePositionsEvent]) -> None:
         """Offer the newest live state of a site; `event` must carry a Channels `type`."""
         slot = self._slots.setdefault(site_id, _SiteSlot())
         if slot.latest is not None:
@@ -105,7 +106,7 @@ class LivePublisher:
         self.pending_tasks.add(task)
         task.add_done_callback(self.pending_tasks.discard)
 
-    async def _push(self, site_id: int, slot: _SiteSlot, event: dict[str, Any]) -> None:
+    async def _push(self, site_id: int, slot: _SiteSlot, event: LivePositionsEvent) -> None:
         try:
             await self._group_send(site_live_group(site_id), event)
         finally:
@@ -113,7 +114,7 @@ class LivePublisher:
             if slot.latest is not None and slot.scheduled is None:
                 self._schedule(site_id, slot)  # the newest state that arrived while this push was in flight
 
-    async def send_now(self, group: str, event: dict[str, Any]) -> None:
+    async def send_now(self, group: str, event: GroupEvent) -> None:
         """Unthrottled push (alerts, device health), bounded by the timeout."""
         self._sends_in_flight += 1
         try:
@@ -126,7 +127,7 @@ class LivePublisher:
         """Pushes waiting on the channel layer: the site pushes in flight and the `send_now` calls."""
         return len(self.pending_tasks) + self._sends_in_flight
 
-    async def _group_send(self, group: str, event: dict[str, Any]) -> None:
+    async def _group_send(self, group: str, event: GroupEvent) -> None:
         if self._layer is None:
             return
         try:

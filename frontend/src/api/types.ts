@@ -1,203 +1,31 @@
-// Shapes of the REST API and WebSocket events (server/*/apis.py, server/realtime/events.py).
+// Shapes of the REST API (server/*/apis.py) and, generated, of the WebSocket events (server/realtime/events.py).
+import type { PersonId } from "./events.generated";
+import type * as schema from "./schema.generated";
 
-export type Role = "admin" | "installer" | "staff";
-
-export interface Me {
-  id: number;
-  username: string;
-  roles: Role[];
-  permissions: string[];
-  is_superuser: boolean;
-}
-
-export interface Site {
-  id: number;
-  name: string;
-  timezone?: string;
-}
-
-export interface FloorPlan {
-  id: number;
-  site: number;
-  image: string | null;
-  width_m: number;
-  height_m: number;
-  metres_per_pixel: number;
-  origin_x_m: number;
-  origin_y_m: number;
-  heatmap_cell_m?: number;
-}
-
+// REST bodies: generated from the OpenAPI schema (`python -m server.api.typescript`), named for the dashboard.
+export type Role = schema.RolesEnum;
+/** GET /api/auth/me (the schema types `roles` as strings: they are RolesEnum values). */
+export type Me = Omit<schema.Me, "roles"> & { roles: Role[] };
+export type Site = schema.Site;
+export type FloorPlan = schema.FloorPlan;
 export type XY = [number, number];
-
-export interface CalibrationPoint {
-  image_px: XY;
-  floor_m: XY;
-}
-
-export interface Camera {
-  id: number;
-  site: number;
-  device: number | null;
-  name: string;
-  source_uri: string;
-  /** A source login is stored (it is write-only: `source_username` / `source_password` / `source_secret_query`). */
-  source_has_credentials: boolean;
-  /** Names of the stored credential query parameters (`user`, `pwd`, …); their values are never returned. */
-  source_secret_query_names: string[];
-  analysis_rate_hz: number;
-  enabled: boolean;
-  homography: number[][] | null;
-  calibration_points: CalibrationPoint[];
-  reprojection_error_cm: number | null;
-  floor_region: XY[];
-  snapshot: string | null;
-  /** When the camera captured the stored snapshot (edge box clock). */
-  snapshot_captured_at: string | null;
-  /** When someone last asked the edge box for a snapshot. */
-  snapshot_requested_at: string | null;
-  /** The request has not been sent down the box's stream yet (the box is not connected, or within 2 s). */
-  snapshot_pending: boolean;
-  last_frame_at: string | null;
-}
-
-export interface EdgeDevice {
-  id: number;
-  site: number;
-  name: string;
-  enrolled: boolean;
-  enrolled_at: string | null;
-  revoked: boolean;
-  revoked_at: string | null;
-  token_pending: boolean;
-  enrollment_token_expires_at: string | null;
-  hostname: string;
-  software_version: string;
-  last_seen_at: string | null;
-  health: Record<string, unknown> | null;
-  config_revision: number;
-  cameras: number[];
-  /** Not revoked, and a heartbeat within the last 30 s. */
-  online: boolean;
-  /** Cameras whose source delivers frames while the box is online (its last heartbeat says so). */
-  connected_cameras: number[];
-  created_at: string;
-  enrollment_token?: string;
-}
-
-export interface EnrollmentToken {
-  device_id: number;
-  enrollment_token: string;
-  enrollment_token_expires_at: string;
-}
-
-export type ZoneKind = "interest" | "restricted" | "entrance" | "queue";
-
-export interface Zone {
-  id: number;
-  site: number;
-  name: string;
-  kind: ZoneKind;
-  polygon: XY[];
-  required_level: number;
-  warning_distance_m: number;
-  color?: string;
-}
-
-export interface SecurityLevel {
-  id: number;
-  name: string;
-  rank: number;
-  description: string;
-}
-
-export interface Employee {
-  id: number;
-  name: string;
-  level: number | null;
-  level_rank: number;
-  badge_id: string;
-  active: boolean;
-  created_at: string;
-}
-
-export interface ZonePermission {
-  id: number;
-  employee: number;
-  zone: number;
-  note: string;
-  granted_at: string;
-}
-
-export interface IdentityBinding {
-  id: number;
-  site: number;
-  person_id: number;
-  employee: number;
-  employee_name: string;
-  source: string;
-  active: boolean;
-  bound_at: string;
-  unbound_at: string | null;
-  distance_m: number | null;
-}
-
-export type AlertState = "open" | "acknowledged" | "resolved";
-
+export type CalibrationPoint = schema.CalibrationPoint;
+export type Camera = schema.Camera;
+/** A device as listed; `enrollment_token` only in the answer that created it (EdgeDeviceCreated). */
+export type EdgeDevice = schema.EdgeDevice & { enrollment_token?: string };
+export type EnrollmentToken = schema.EnrollmentToken;
+export type ZoneKind = schema.ZoneKindEnum;
+export type Zone = schema.Zone;
+export type SecurityLevel = schema.SecurityLevel;
+export type Employee = schema.Employee;
+export type ZonePermission = schema.ZonePermission;
+export type IdentityBinding = schema.IdentityBinding;
+export type AlertState = schema.AlertStateEnum;
 // An alert is an incident: one per person and restricted-zone approach or entry, updated while it lasts
 // (warning -> alarm, latest position, cameras), closed (closed_at) when the person left. state = staff handling.
-export interface Alert {
-  id: number;
-  site: number;
-  zone: number | null;
-  kind: "warning" | "alarm" | string;
-  person_id: number | null;
-  employee: number | null;
-  person_name?: string;
-  identity_certain?: boolean;
-  message: string;
-  x_m: number | null;
-  y_m: number | null;
-  distance_m: number | null;
-  camera_ids?: number[];
-  state: AlertState;
-  ongoing?: boolean;
-  raised_at: string;
-  escalated_at?: string | null;
-  updated_at?: string | null;
-  closed_at?: string | null;
-  acknowledged_at: string | null;
-  acknowledged_by: number | null;
-  resolved_at: string | null;
-  resolved_by: number | null;
-}
-
-// GET /api/alerts/counts?site=: exact counts (unacknowledged = the unread badge).
-export interface AlertCounts {
-  unacknowledged: number;
-  unacknowledged_alarms: number;
-  ongoing: number;
-  total: number;
-}
-
-export type AlertChange = "opened" | "escalated" | "updated" | "closed" | "acknowledged" | "resolved";
-
-export interface Siren {
-  on: boolean;
-}
-
-export interface User {
-  id: number;
-  username: string;
-  email: string;
-  first_name: string;
-  last_name: string;
-  is_active: boolean;
-  is_superuser: boolean;
-  roles: Role[];
-  last_login: string | null;
-  date_joined: string;
-}
+export type Alert = schema.Alert;
+export type Siren = schema.Siren;
+export type User = schema.User;
 
 // Analytics (GET /api/sites/<id>/analytics/<name>?start=&end=)
 interface RangeEnvelope {
@@ -254,54 +82,21 @@ export interface OccupancyData {
   live: boolean;
 }
 
-// WebSocket events
-export type PersonId = number | string;
-
-export interface LivePerson {
-  id: PersonId;
-  x_m: number;
-  y_m: number;
-  camera_id?: number;
-  name?: string;
-  employee_id?: number;
-  /** The first of `zone_ids` (older servers send only this). */
-  zone_id?: number;
-  /** Every zone the person is in, from the server's analytics (zones may overlap). */
-  zone_ids?: number[];
-  vx_mps?: number;
-  vy_mps?: number;
-}
-
-export type Contact = [PersonId, PersonId, number];
-
-export interface LiveCounters {
-  site_occupancy?: number;
-  zone_occupancy?: Record<string, number>;
-  [key: string]: unknown;
-}
-
-export interface LivePositionsEvent {
-  type: "live.positions";
-  site_id: number;
-  time_us: number;
-  persons: LivePerson[];
-  counters?: LiveCounters;
-  contacts?: Contact[];
-}
-
-export type ServerEvent =
-  | { type: "hello"; site_id?: number; user?: string }
-  | { type: "pong"; t?: number }
-  | LivePositionsEvent
-  | { type: "alert.changed"; site_id?: number; alert: Alert; change?: AlertChange; counts?: AlertCounts }
-  | {
-      type: "alerts.acknowledged";
-      site_id?: number;
-      ids: number[];
-      acknowledged_at: string;
-      acknowledged_by: number | null;
-      counts: AlertCounts;
-    }
-  | { type: "siren.changed"; site_id?: number; on: boolean }
-  | { type: "health.changed"; site_id?: number; device_id: number; health: Record<string, unknown> }
-  | { type: "counters.changed"; site_id?: number; counters: Record<string, unknown> };
+// WebSocket events: generated from server/realtime/events.py (`python -m server.realtime.typescript`).
+// (AlertCounts is also the body of GET /api/alerts/counts?site=.)
+export type {
+  AlertChange,
+  AlertChangedEvent,
+  AlertCounts,
+  AlertPayload,
+  AlertsAcknowledgedEvent,
+  ClientMessage,
+  Contact,
+  HealthChangedEvent,
+  LiveCounters,
+  LivePerson,
+  LivePositionsEvent,
+  PersonId,
+  ServerEvent,
+  SirenChangedEvent,
+} from "./events.generated";

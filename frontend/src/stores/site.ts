@@ -38,6 +38,7 @@ export function fallbackFloorPlan(siteId: number): FloorPlan {
     metres_per_pixel: 0.05,
     origin_x_m: 0,
     origin_y_m: 0,
+    heatmap_cell_m: 0.5,
   };
 }
 

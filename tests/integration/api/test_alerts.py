@@ -22,10 +22,24 @@ from server.analytics import AccessAlert, AnalyticsConfig, FloorGrid, PersonIden
 from server.analytics import Zone as AnalyticsZone
 from server.analytics import ZoneKind as AnalyticsZoneKind
 from server.fusion import FusedFrame
+from server.realtime.events import AlertCounts, AlertPayload
 from server.realtime.groups import site_alerts_group
 from server.realtime.publisher import LivePublisher
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+
+# An alert as the alerts group carries it (the fields every pushed alert has).
+ALERT: AlertPayload = {
+    "id": 1,
+    "zone": None,
+    "kind": "warning",
+    "person_id": None,
+    "person_name": "",
+    "message": "m",
+    "x_m": None,
+    "y_m": None,
+    "camera_ids": [],
+}
 
 
 def receive(layer: Any, channel: str) -> dict[str, Any]:
@@ -494,7 +508,7 @@ def test_the_dashboard_socket_forwards_incident_changes_and_bulk_acknowledgement
 
     layer, _ = alerts_channel
     site_id = Site.objects.create(name="Socket store").pk
-    counts = {"unacknowledged": 1, "unacknowledged_alarms": 0, "ongoing": 0, "total": 3}
+    counts: AlertCounts = {"unacknowledged": 1, "unacknowledged_alarms": 0, "ongoing": 0, "total": 3}
     scope = {
         "type": "websocket",
         "path": f"/ws/sites/{site_id}/",
@@ -512,7 +526,7 @@ def test_the_dashboard_socket_forwards_incident_changes_and_bulk_acknowledgement
         assert json.loads((await communicator.receive_output(5))["text"])["type"] == "hello"
         group = site_alerts_group(site_id)
         await layer.group_send(
-            group, alert_event(site_id=site_id, alert={"id": 1}, change="closed", counts=counts)
+            group, alert_event(site_id=site_id, alert=ALERT, change="closed", counts=counts)
         )
         await layer.group_send(
             group,

@@ -16,16 +16,29 @@ from django.db import connections
 
 from server.config.asgi import application
 from server.inventory.models import Site
-from server.realtime.events import alert_event, live_positions_event
+from server.realtime.events import AlertPayload, LivePerson, alert_event, live_positions_event
 from server.realtime.groups import site_alerts_group, site_live_group
 from tests.support.django_system import session_cookie
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
-PERSONS: list[dict[str, Any]] = [
+PERSONS: list[LivePerson] = [
     {"id": 7, "x_m": 1.0, "y_m": 2.0, "name": "Kim", "employee_id": 3, "zone_id": 5, "zone_ids": [5]},
     {"id": 8, "x_m": 4.0, "y_m": 2.0},
 ]
+
+ALERT: AlertPayload = {
+    "id": 1,
+    "zone": 5,
+    "kind": "warning",
+    "person_id": 7,
+    "employee": 3,
+    "person_name": "Kim",
+    "message": "Kim entered Stock room",
+    "x_m": 1.0,
+    "y_m": 2.0,
+    "camera_ids": [],
+}
 
 
 class Socket(ApplicationCommunicator):  # type: ignore[misc]
@@ -71,7 +84,7 @@ async def _push_and_receive(site_id: int, cookies: dict[str, str]) -> dict[str, 
     )
     await layer.group_send(
         site_alerts_group(site_id),
-        alert_event(site_id=site_id, alert={"id": 1, "message": "Kim entered Stock room", "employee": 3}),
+        alert_event(site_id=site_id, alert=ALERT),
     )
     received: dict[str, list[dict[str, Any]]] = {}
     for role, socket in sockets.items():

@@ -194,3 +194,41 @@ def test_calibration_from_points(points: list[dict[str, Any]], error: str | None
     projected = matrix @ np.array([50.0, 50.0, 1.0])
     np.testing.assert_allclose(projected[:2] / projected[2], [50.0, 50.0], atol=1e-6)  # centimetres
     assert error_cm < 1e-6
+
+
+def test_committed_rest_typescript_matches_the_openapi_schema() -> None:
+    from server.api import typescript
+
+    committed = typescript.OUTPUT
+    assert committed.exists(), "run `python -m server.api.typescript`"
+    fresh = typescript.render(typescript.openapi_schema())
+    assert committed.read_text(encoding="utf-8") == fresh, (
+        "frontend/src/api/schema.generated.ts is stale, run `python -m server.api.typescript`"
+    )
+
+
+@pytest.mark.parametrize(
+    ("schema", "expected"),
+    [
+        ({"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}, "[number, number]"),
+        ({"type": "array", "items": {"type": "integer", "nullable": True}}, "(number | null)[]"),
+        ({"allOf": [{"$ref": "#/components/schemas/ZoneKindEnum"}], "nullable": True}, "ZoneKindEnum | null"),
+        ({"enum": ["a", "b", None]}, '"a" | "b"'),
+        ({"type": "object", "additionalProperties": {"type": "integer"}}, "Record<string, number>"),
+        ({"type": "object", "properties": {"t": {"type": "string"}}, "required": ["t"]}, "{ t: string; }"),
+        ({}, "unknown"),
+    ],
+)
+def test_openapi_schemas_become_typescript(schema: dict[str, Any], expected: str) -> None:
+    from server.api.typescript import ts_type
+
+    assert ts_type(schema) == expected
+
+
+def test_a_response_component_has_every_field_and_a_request_component_its_required_ones() -> None:
+    from server.api.typescript import render
+
+    zone = {"type": "object", "properties": {"name": {"type": "string"}, "color": {"type": "string"}}}
+    ts = render({"components": {"schemas": {"Zone": zone, "ZoneRequest": {**zone, "required": ["name"]}}}})
+    assert "export interface Zone {\n  name: string;\n  color: string;\n}" in ts
+    assert "export interface ZoneRequest {\n  name: string;\n  color?: string;\n}" in ts

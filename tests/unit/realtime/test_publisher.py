@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from server.realtime.events import LivePositionsEvent, live_positions_event, siren_event
 from server.realtime.publisher import LivePublisher
 
 
@@ -31,8 +32,8 @@ async def _until(condition: Any, timeout_s: float = 2.0) -> None:
         await asyncio.sleep(0.005)
 
 
-def event(n: int) -> dict[str, Any]:
-    return {"type": "live.positions", "n": n}
+def event(n: int) -> LivePositionsEvent:
+    return live_positions_event(site_id=1, time_us=n, persons=[])
 
 
 async def test_first_update_goes_out_at_once_then_the_newest_per_period() -> None:
@@ -40,14 +41,14 @@ async def test_first_update_goes_out_at_once_then_the_newest_per_period() -> Non
     publisher = LivePublisher(rate_hz=10, layer=layer)
     publisher.publish(1, event(1))
     await _until(lambda: len(layer.sent) >= 1)
-    assert [e["n"] for _, e in layer.sent] == [1]
+    assert [e["time_us"] for _, e in layer.sent] == [1]
     for n in range(2, 6):  # within the 100 ms period: coalesced
         publisher.publish(1, event(n))
     await asyncio.sleep(0.01)
     assert len(layer.sent) == 1
     await _until(lambda: len(layer.sent) >= 2)  # the period's end (later on a loaded machine, never sooner)
     await asyncio.sleep(0.05)
-    assert [e["n"] for _, e in layer.sent] == [1, 5]
+    assert [e["time_us"] for _, e in layer.sent] == [1, 5]
     assert layer.sent[0][0] == "site-1-live"
     assert publisher.stats.coalesced == 3
 
@@ -67,7 +68,7 @@ async def test_factories_are_built_only_when_sent() -> None:
     built: list[int] = []
 
     def factory(n: int):
-        def build() -> dict[str, Any]:
+        def build() -> LivePositionsEvent:
             built.append(n)
             return event(n)
 
@@ -77,14 +78,14 @@ async def test_factories_are_built_only_when_sent() -> None:
         publisher.publish(1, factory(n))
     await asyncio.sleep(0.15)
     assert built == [1, 49]
-    assert [e["n"] for _, e in layer.sent] == [1, 49]
+    assert [e["time_us"] for _, e in layer.sent] == [1, 49]
 
 
 @pytest.mark.parametrize("rate_hz", [5.0, 0.0])
 async def test_a_failing_layer_is_counted_not_raised(rate_hz: float) -> None:
     publisher = LivePublisher(rate_hz=rate_hz, layer=RecordingLayer(fail=True))
     publisher.publish(1, event(1))
-    await publisher.send_now("site-1-alerts", {"type": "alert.changed"})
+    await publisher.send_now("site-1-alerts", siren_event(site_id=1, on=True))
     await asyncio.sleep(0.01)
     assert publisher.stats.failures == 2
     assert "redis is down" in publisher.stats.last_error
