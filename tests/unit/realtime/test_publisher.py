@@ -118,7 +118,7 @@ async def test_one_push_per_site_in_flight_and_the_newest_goes_out_after_it() ->
     assert publisher.stats.coalesced == 27  # 2..28 replaced while 1 was in flight; 29 waits
     layer.gate.set()
     await asyncio.sleep(0.02)
-    assert [e["n"] for _, e in layer.sent] == [1, 29]
+    assert [e["time_us"] for _, e in layer.sent] == [1, 29]
     assert publisher.pending_pushes == 0
 
 
@@ -128,7 +128,7 @@ async def test_a_push_that_gets_no_answer_times_out_and_the_next_goes_out() -> N
     publisher.publish(1, event(1))
     await asyncio.sleep(0.01)
     publisher.publish(1, event(2))
-    await publisher.send_now("site-1-alerts", {"type": "alert.changed"})  # bounded too
+    await publisher.send_now("site-1-alerts", siren_event(site_id=1, on=True))  # bounded too
     assert "within 0.05 s" in publisher.stats.last_error
     deadline = asyncio.get_running_loop().time() + 5
     while publisher.pending_pushes and asyncio.get_running_loop().time() < deadline:
