@@ -1,13 +1,23 @@
 """Ingest benchmark: TrackFrames per second one server process accepts from N simulated edge boxes speaking the
-real protocol (20 people per frame), and the latency from a frame arriving to its live update (and to an access
-alert) reaching a WebSocket client, at half that load.
+real protocol (20 people per frame), and the latency from a frame's capture to its live update reaching a
+WebSocket client, at half that load.
 
     python -m benchmarks.ingest_load [--boxes 4] [--cameras-per-box 2] [--seconds 10] [--people 20]
+        [--analytics on|off|both] [--latency-seconds 45] [--checkout PATH ...] [--rounds 3]
 
 The server is the real `retail-server run` in its own process (pinned to CPU 0 when possible, so "one core"), with
-its embedded defaults in a temporary data directory unless DATABASE_URL / REDIS_URL / INFLUX_URL are set. The load
-generator runs in this process (pinned to CPU 1): frames are pre-encoded, sent as fast as flow control allows, and
-counted as accepted when the server acks them (acks are sent only after the stream state is persisted).
+the production settings (DEBUG off, a generated secret key, JSON logs; plain gRPC on loopback via
+GRPC_ALLOW_INSECURE) and the embedded stores in a temporary data directory (removed afterwards) unless
+DATABASE_URL / REDIS_URL / INFLUX_URL are set. The load generator runs in this process (pinned to CPU 1): frames
+are sent as fast as flow control allows and counted as accepted when the server acks them (acks are sent only
+after the stream state is persisted).
+
+--checkout runs the server (and the inventory set-up, with that tree's migrations) from another checkout of the
+repository via PYTHONPATH, so two versions can be compared by the same load generator; with several checkouts
+and --rounds the contenders are interleaved (A, B, A, B, ...) and a summary gives the median and range per
+contender. A percentile is printed only with at least 10 / (1 - q) samples (p50: 20, p95: 200, p99: 1,000), so
+that it is not just the largest sample: the live pushes come at LIVE_PUSH_HZ (5/s), so p99 needs
+--latency-seconds 200 or more.
 """
 
 from __future__ import annotations
@@ -16,7 +26,8 @@ import argparse
 import asyncio
 import json
 import os
-import statistics
+import secrets
+import subprocess
 import sys
 import tempfile
 import time
@@ -28,20 +39,21 @@ import numpy as np
 import websockets
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))
+# The inventory set-up runs in a child process with the server's checkout first on the path (see run_once).
+SERVER_TREE = Path(os.environ.get("INGEST_LOAD_SERVER_TREE", str(REPO_ROOT))).resolve()
+sys.path.insert(0, str(SERVER_TREE))
 
 from proto.retail.v1 import edge_service_pb2, track_pb2  # noqa: E402
-from tests.support.processes import BIN, free_port, running, wait_http  # noqa: E402
+from tests.support.processes import BIN, free_port, log_tail, running, wait_http  # noqa: E402
 
 
-def setup_inventory(
-    boxes: int, cameras_per_box: int, data_dir: Path
-) -> tuple[int, list[tuple[int, str, list[int]]], str]:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "server.config.settings.local")
-    os.environ["RETAIL_DATA_DIR"] = str(data_dir)
+def setup_inventory(boxes: int, cameras_per_box: int) -> tuple[int, list[tuple[int, str, list[int]]], str]:
+    """Migrate and create the site, devices, cameras and a staff session (in the set-up child process, whose
+    environment names the settings and the data directory)."""
     import django
 
     django.setup()
+    from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.contrib.sessions.backends.db import SessionStore
     from django.core.management import call_command
@@ -78,7 +90,8 @@ def setup_inventory(
     user.groups.add(Group.objects.get(name="staff"))
     session = SessionStore()
     session["_auth_user_id"] = str(user.pk)
-    session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
+    # As django.contrib.auth.login records it: a backend that is not configured logs the session out.
+    session["_auth_user_backend"] = settings.AUTHENTICATION_BACKENDS[0]
     session["_auth_user_hash"] = user.get_session_auth_hash()
     session.create()
     return site.pk, devices, str(session.session_key)
@@ -220,8 +233,107 @@ async def latency_phase(
     return latencies_ms, sent
 
 
-def percentile(values: list[float], q: float) -> float:
-    return float(np.percentile(np.asarray(values), q)) if values else float("nan")
+PERCENTILES = (50.0, 95.0, 99.0)
+
+
+def min_samples(q: float) -> int:
+    """Samples needed before percentile q means something: at least 10 samples above it (p99: 1,000)."""
+    return round(10 / (1 - q / 100))
+
+
+def format_percentiles(values: list[float]) -> str:
+    """'p50 x ms (n=N), p95 ...'; a percentile with too few samples is refused, not printed as the maximum."""
+    parts = []
+    for q in PERCENTILES:
+        if len(values) >= min_samples(q):
+            parts.append(f"p{q:g} {float(np.percentile(np.asarray(values), q)):.1f} ms")
+        else:
+            parts.append(f"p{q:g} n/a (needs >= {min_samples(q):,})")
+    return ", ".join(parts) + f" over n={len(values):,} pushes"
+
+
+def production_env(data_dir: Path, secret_key: str, analytics: bool) -> dict[str, str]:
+    """The production settings module with what it requires from the environment; TLS would end in front of
+    the process (GRPC_ALLOW_INSECURE) and the loopback HTTP port is not redirected to HTTPS."""
+    env = {
+        "DJANGO_SETTINGS_MODULE": "server.config.settings.production",
+        "DJANGO_SECRET_KEY": secret_key,
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "GRPC_ALLOW_INSECURE": "true",
+        "DJANGO_SECURE_SSL_REDIRECT": "false",
+        "RETAIL_DATA_DIR": str(data_dir),
+        "INGEST_SITE_ANALYTICS": "1" if analytics else "0",
+    }
+    return env
+
+
+def run_once(tree: Path, args: argparse.Namespace, analytics: bool) -> dict[str, object]:
+    """One server from `tree` in a fresh temporary data directory: throughput, then live latency."""
+    with tempfile.TemporaryDirectory(prefix="retail-bench-") as tmp:
+        data_dir = Path(tmp)
+        env = production_env(data_dir, secrets.token_urlsafe(50), analytics)
+        env["PYTHONPATH"] = str(tree)
+        setup = subprocess.run(
+            [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--setup-only",
+                *("--boxes", str(args.boxes), "--cameras-per-box", str(args.cameras_per_box)),
+            ],
+            env={**os.environ, **env, "INGEST_LOAD_SERVER_TREE": str(tree)},
+            cwd=tree,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if setup.returncode != 0:
+            raise RuntimeError(f"inventory set-up failed in {tree}:\n{setup.stderr[-3000:]}")
+        site_id, devices, cookie = json.loads(setup.stdout.strip().splitlines()[-1])
+        devices = [(int(d), str(s), [int(c) for c in cams]) for d, s, cams in devices]
+        http_port, grpc_port = free_port(), free_port()
+        command = [str(BIN / "retail-server"), "run", "--no-migrate"]
+        command += ["--http", f"127.0.0.1:{http_port}", "--grpc", f"127.0.0.1:{grpc_port}"]
+        if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) >= 2:
+            command = ["taskset", "-c", "0", *command]
+        sequences = {c: 0 for _, _, cameras in devices for c in cameras}
+        load_before = os.getloadavg()[0]
+        try:
+            with running(
+                command, env={**env, "PYTHONPATH": str(tree)}, log_path=data_dir / "server.log"
+            ) as server:
+                wait_http(f"http://127.0.0.1:{http_port}/api/health", process=server)
+                asyncio.run(load_phase(grpc_port, devices, args.people, 2.0, None, sequences))  # warm-up
+                sent, stored, elapsed = asyncio.run(
+                    load_phase(grpc_port, devices, args.people, args.seconds, None, sequences)
+                )
+                rate = stored / elapsed
+                cameras = sum(len(c) for _, _, c in devices)
+                per_camera = args.camera_fps or rate / 2 / cameras
+                latencies, _ = asyncio.run(
+                    latency_phase(
+                        http_port,
+                        grpc_port,
+                        site_id,
+                        cookie,
+                        devices,
+                        args.people,
+                        args.latency_seconds + WARMUP_S,
+                        per_camera,  # each loop of a box sends one frame per camera
+                        sequences,
+                    )
+                )
+        except Exception:
+            # The data directory goes with the temporary directory: show why the server failed first.
+            print(f"server log ({tree}):\n{log_tail(data_dir / 'server.log')}", file=sys.stderr)
+            raise
+        return {
+            "rate": rate,
+            "sent": sent,
+            "elapsed": elapsed,
+            "live_rate": per_camera * cameras,
+            "latencies": latencies,
+            "load": (load_before + os.getloadavg()[0]) / 2,
+        }
 
 
 def main() -> int:
@@ -231,67 +343,69 @@ def main() -> int:
     parser.add_argument("--boxes", type=int, default=4)
     parser.add_argument("--cameras-per-box", type=int, default=2)
     parser.add_argument("--people", type=int, default=20)
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--no-analytics", action="store_true", help="ingest only (INGEST_SITE_ANALYTICS=0)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="throughput phase length")
+    parser.add_argument(
+        "--latency-seconds",
+        type=float,
+        default=45.0,
+        help="latency phase length (p95 needs ~40 s at 5 pushes/s)",
+    )
+    parser.add_argument("--analytics", choices=("on", "off", "both"), default="on")
+    parser.add_argument("--no-analytics", action="store_true", help="same as --analytics off")
     parser.add_argument(
         "--camera-fps",
         type=float,
         default=0.0,
         help="latency phase: frames per second per camera (default: half the measured throughput)",
     )
+    parser.add_argument(
+        "--checkout",
+        type=Path,
+        action="append",
+        default=[],
+        help="run the server from this checkout (repeat to compare; default: this one)",
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="interleaved rounds per contender")
+    parser.add_argument("--setup-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    data_dir = Path(tempfile.mkdtemp(prefix="retail-bench-"))
-    site_id, devices, cookie = setup_inventory(args.boxes, args.cameras_per_box, data_dir)
-    http_port, grpc_port = free_port(), free_port()
-    env = {"RETAIL_DATA_DIR": str(data_dir), "DJANGO_SETTINGS_MODULE": "server.config.settings.local"}
+    if args.setup_only:
+        print(json.dumps(setup_inventory(args.boxes, args.cameras_per_box)))
+        return 0
     if args.no_analytics:
-        env["INGEST_SITE_ANALYTICS"] = "0"
-    command = [str(BIN / "retail-server"), "run", "--no-migrate"]
-    command += ["--http", f"127.0.0.1:{http_port}", "--grpc", f"127.0.0.1:{grpc_port}"]
-    if hasattr(os, "sched_setaffinity") and os.cpu_count() and os.cpu_count() >= 2:  # type: ignore[operator]
-        command = ["taskset", "-c", "0", *command]
+        args.analytics = "off"
+    trees = [path.resolve() for path in args.checkout] or [REPO_ROOT]
+    modes = {"on": [True], "off": [False], "both": [False, True]}[args.analytics]
+    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) >= 2:
         os.sched_setaffinity(0, {1})
-    log_path = data_dir / "server.log"
-    sequences = {c: 0 for _, _, cameras in devices for c in cameras}
-    with running(command, env=env, log_path=log_path) as server:
-        wait_http(f"http://127.0.0.1:{http_port}/api/health", process=server)
-        asyncio.run(load_phase(grpc_port, devices, args.people, 2.0, None, sequences))  # warm-up
-        sent, stored, elapsed = asyncio.run(
-            load_phase(grpc_port, devices, args.people, args.seconds, None, sequences)
-        )
-        rate = stored / elapsed
-        cameras = sum(len(c) for _, _, c in devices)
-        half_rate_per_camera = args.camera_fps or rate / 2 / cameras
-        latencies, _ = asyncio.run(
-            latency_phase(
-                http_port,
-                grpc_port,
-                site_id,
-                cookie,
-                devices,
-                args.people,
-                args.seconds + WARMUP_S,
-                half_rate_per_camera,  # each loop of a box sends one frame per camera
-                sequences,
-            )
-        )
     print(
-        f"server: one process on one core; {args.boxes} boxes x {args.cameras_per_box} cameras, "
-        f"{args.people} people per frame, analytics {'off' if args.no_analytics else 'on'}"
+        f"server: one process on one core, production settings; {args.boxes} boxes x {args.cameras_per_box} "
+        f"cameras, {args.people} people per frame; {args.rounds} round(s), contenders interleaved"
     )
-    print(
-        f"throughput: {rate:,.0f} frames/s stored+acked ({rate * args.people:,.0f} person-updates/s); "
-        f"sent {sent:,} in {elapsed:.1f} s (goal >= 2,000 frames/s)"
-    )
-    if latencies:
+    results: dict[tuple[bool, Path], list[dict[str, object]]] = {}
+    for round_index in range(args.rounds):
+        for analytics in modes:
+            for tree in trees:
+                result = run_once(tree, args, analytics)
+                results.setdefault((analytics, tree), []).append(result)
+                latencies = result["latencies"]
+                assert isinstance(latencies, list)
+                print(
+                    f"round {round_index + 1} analytics {'on ' if analytics else 'off'} {tree}: "
+                    f"{result['rate']:,.0f} frames/s stored+acked (sent {result['sent']:,} in "
+                    f"{result['elapsed']:.1f} s); live at {result['live_rate']:,.0f} frames/s: "
+                    f"{format_percentiles(latencies)}; load avg {result['load']:.1f}",
+                    flush=True,
+                )
+    print("summary (throughput: median [min-max] over rounds; latency: all rounds' pushes pooled):")
+    for (analytics, tree), runs in results.items():
+        rates = [float(run["rate"]) for run in runs]  # type: ignore[arg-type]
+        pooled = [x for run in runs for x in run["latencies"]]  # type: ignore[attr-defined]
+        loads = [float(run["load"]) for run in runs]  # type: ignore[arg-type]
         print(
-            f"live latency at {half_rate_per_camera * cameras:,.0f} frames/s: frame capture -> WebSocket "
-            f"p50 {percentile(latencies, 50):.1f} ms, p99 {percentile(latencies, 99):.1f} ms, "
-            f"max {max(latencies):.1f} ms over {len(latencies)} pushes (goal p99 <= 100 ms); "
-            f"mean {statistics.fmean(latencies):.1f} ms"
+            f"  analytics {'on ' if analytics else 'off'} {tree}: {float(np.median(rates)):,.0f} frames/s "
+            f"[{min(rates):,.0f}-{max(rates):,.0f}], goal >= 2,000 ingest only; frame capture -> WebSocket "
+            f"{format_percentiles(pooled)} (goal p99 <= 100 ms); load avg {min(loads):.1f}-{max(loads):.1f}"
         )
-    else:
-        print("live latency: no live events received")
     return 0
 
 
