@@ -189,14 +189,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
     failure: list[str] = []
 
     async def supervise(runtime: Runtime, stop: asyncio.Event) -> None:
-        """Announce the demo once the agent is streaming; if the agent dies, say so and stop the demo."""
+        """Announce the demo once the agent is streaming; if the agent dies before it ever streamed (a missing
+        model, an unreadable video), say so and stop the demo. One that exits after streaming (its box revoked or
+        replaced in the dashboard) leaves the dashboard running, with a notice."""
         if not command:
             _print_lines([*banner, "Edge agent: not started (--no-edge)", "Stop with Ctrl+C."])
             return
-        announced = False
+        announced = streamed = False
         deadline = asyncio.get_running_loop().time() + EDGE_CONNECT_WAIT_S
         while True:
+            streamed = streamed or runtime.servicer.open_streams > 0
             code = edges[0].poll() if edges else None
+            if code is not None and streamed:
+                print(
+                    f"notice: the demo's edge agent exited with code {code} after streaming (e.g. its box was "
+                    "revoked or replaced in the dashboard; its error is printed above); the dashboard keeps "
+                    "running, restart the demo to stream again.",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                return
             if code is not None:
                 failure.append(
                     f"error: the demo's edge agent exited with code {code}"
