@@ -192,6 +192,15 @@ def test_the_badge_counts_every_unread_alert_and_bulk_acknowledge_clears_them(
 ) -> None:
     seed_alerts(system, 250)
     login(page, "admin")
+    # The demo's stock room opens an incident every few seconds, which moves the feed and the counts under the test:
+    # without restricted zones the 250 seeded alerts are what the badge and the bulk actions act on.
+    restricted = [
+        z for z in page.request.get("/api/zones/?limit=1000").json()["results"] if z["kind"] == "restricted"
+    ]
+    for zone in restricted:
+        assert (
+            page.request.delete(f"/api/zones/{zone['id']}/", headers=csrf_headers(page.context)).status == 204
+        )
     site_id = page.wait_for_function("() => window.__retail.siteId()").json_value()
     assert badge_matches_the_server(page, site_id) >= 250  # exact, not the 100 or 200 the feed holds
     page.click("[data-testid=nav-security]")
