@@ -17,7 +17,7 @@ import numpy as np
 from server.analytics import SiteAnalytics
 from server.analytics.aggregate import flow_matrix, heatmap_grid
 from server.fusion import FusionConfig, SiteFusion
-from server.simulation import SimulationConfig, default_analytics_config, simulate
+from simulation import SimulationConfig, default_analytics_config, simulate
 
 
 def main() -> None:

@@ -4,7 +4,7 @@ family.
 Families: ``overhead`` (the original cameras: 5-9 m high behind the walls, floor noise growing with the
 distance; 30 people / 2 cameras), ``overhead 100p`` (the same with 100 people / 4 cameras), ``ceil 2.5m/20``,
 ``ceil 3m/35``, ``ceil 4m/60`` (ceiling pinhole cameras as real stores mount them, 90° HFOV, tiled over the
-floor, observations through the installer's fitted homography; see server/simulation/cameras.py),
+floor, observations through the installer's fitted homography; see simulation/cameras.py),
 ``ceil dist`` (3 m / 35° with a barrel lens k1 -0.25, k2 0.05 left uncorrected), ``empties`` (3 m / 35°, the
 store empties at 60-80 s and 130-145 s: the heat map is read right after it empties), ``zone edits`` (3 m /
 35°; Books moved and enlarged at 60 s, Promotions deleted at 120 s, applied as the server applies them),
@@ -31,10 +31,10 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from server.simulation import SimulationConfig, StoreLayout, evaluate, simulate
-from server.simulation.evaluation import EvaluationReport
-from server.simulation.layout import ceiling_store
-from server.simulation.simulator import Restart, ZoneEdit
+from simulation import SimulationConfig, StoreLayout, evaluate, simulate
+from simulation.evaluation import EvaluationReport
+from simulation.layout import ceiling_store
+from simulation.simulator import Restart, ZoneEdit
 
 GOALS = (
     "goals: IDF1 >= 0.95, count error <= 2 %, violations P/R >= 0.98, alarms <= 0.5 s, heat within 1 %, "

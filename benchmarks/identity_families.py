@@ -1,4 +1,4 @@
-"""Global identity on the scenario families of :mod:`server.simulation.scenarios_identity`, per family and seed.
+"""Global identity on the scenario families of :mod:`simulation.scenarios_identity`, per family and seed.
 
 Prints per run: fusion IDF1 (motmetrics, 1 m), person-count error, global ids issued / true persons, identity
 transfers (global ids that were two different truth persons, each for >= 1 s) and binding transfers (of them,
@@ -15,8 +15,8 @@ import time
 
 import numpy as np
 
-from server.simulation import evaluate
-from server.simulation.scenarios_identity import FAMILIES, identity_scenario
+from simulation import evaluate
+from simulation.scenarios_identity import FAMILIES, identity_scenario
 
 GOALS = "goals: IDF1 >= 0.97 and count error <= 2 % per family, binding transfers 0"
 

@@ -11,12 +11,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from server.fusion.appearance import DESCRIPTOR_BYTES
 from server.fusion.errors import FusionConfigError, FusionInputError
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 Float32Array = npt.NDArray[np.float32]
+UInt8Array = npt.NDArray[np.uint8]
 
 # Floor coordinates beyond this magnitude are absurd for a store (the wire contract allows ±10 km).
 MAX_ABS_FLOOR_M = 10_000.0
@@ -42,6 +44,10 @@ class CameraObservations:
     confirmed: BoolArray
     valid_floor: BoolArray
     removed_local_ids: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    # Appearance descriptors (server.fusion.appearance, layout 1) sent with this frame: ``appearance[k]`` is the
+    # new descriptor of row ``appearance_rows[k]``. Tracks without a row here keep their last descriptor.
+    appearance_rows: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    appearance: UInt8Array = field(default_factory=lambda: np.zeros((0, DESCRIPTOR_BYTES), dtype=np.uint8))
 
     @property
     def size(self) -> int:
@@ -85,6 +91,20 @@ class CameraObservations:
             raise FusionInputError(f"floor_xy_m beyond ±{MAX_ABS_FLOOR_M:g} m", code="out_of_range")
         if n > 1 and np.unique(self.local_ids).shape[0] != n:
             raise FusionInputError("local_ids contain duplicates", code="duplicate_local_id")
+        k = self.appearance_rows.shape[0] if self.appearance_rows.ndim == 1 else -1
+        if k < 0 or self.appearance.shape != (k, DESCRIPTOR_BYTES):
+            raise FusionInputError(
+                f"appearance has shape {self.appearance.shape}, expected ({k}, {DESCRIPTOR_BYTES})",
+                code="bad_shape",
+            )
+        if k and (
+            self.appearance_rows.dtype.kind not in "iu"
+            or self.appearance.dtype != np.uint8
+            or int(self.appearance_rows.min()) < 0
+            or int(self.appearance_rows.max()) >= n
+            or (k > 1 and not bool((np.diff(self.appearance_rows) > 0).all()))
+        ):
+            raise FusionInputError("appearance_rows must be ascending row indices", code="bad_appearance")
 
 
 @dataclass(frozen=True)

@@ -24,21 +24,21 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bproto/retail/v1/track.proto\x12\tretail.v1\"\xc8\x02\n\nTrackFrame\x12\x11\n\tcamera_id\x18\x01 \x01(\r\x12\x10\n\x08sequence\x18\x02 \x01(\x04\x12\x17\n\x0f\x63\x61pture_time_us\x18\x03 \x01(\x03\x12\x16\n\x0esequence_epoch\x18\x06 \x01(\x04\x12\x17\n\x0flocal_id_deltas\x18\n \x03(\r\x12\x11\n\tbbox_x_px\x18\x0b \x03(\x11\x12\x11\n\tbbox_y_px\x18\x0c \x03(\x11\x12\x11\n\tbbox_w_px\x18\r \x03(\r\x12\x11\n\tbbox_h_px\x18\x0e \x03(\r\x12\x12\n\nfloor_x_cm\x18\x0f \x03(\x11\x12\x12\n\nfloor_y_cm\x18\x10 \x03(\x11\x12\x16\n\x0escore_permille\x18\x11 \x03(\r\x12$\n\x05state\x18\x12 \x03(\x0e\x32\x15.retail.v1.TrackState\x12\r\n\x05\x66lags\x18\x13 \x03(\rJ\x04\x08\x04\x10\x05J\x04\x08\x05\x10\x06\"\xfd\x01\n\x0c\x43\x61meraHealth\x12\x11\n\tcamera_id\x18\x01 \x01(\r\x12\x11\n\tconnected\x18\x02 \x01(\x08\x12\x18\n\x10\x61nalysed_fps_mhz\x18\x03 \x01(\r\x12\x19\n\x11inference_time_us\x18\x04 \x01(\r\x12\x1c\n\x14\x64ropped_frames_total\x18\x05 \x01(\x04\x12\x18\n\x10reconnects_total\x18\x06 \x01(\r\x12\x15\n\rlast_sequence\x18\x07 \x01(\x04\x12\x12\n\nlast_error\x18\x08 \x01(\t\x12\x16\n\x0e\x66rame_width_px\x18\t \x01(\r\x12\x17\n\x0f\x66rame_height_px\x18\n \x01(\r\"\xb0\x01\n\tHeartbeat\x12\x14\n\x0csent_time_us\x18\x01 \x01(\x03\x12\x10\n\x08uptime_s\x18\x02 \x01(\x04\x12\x1a\n\x12spool_depth_frames\x18\x03 \x01(\x04\x12\x1b\n\x13spool_evicted_total\x18\x04 \x01(\x04\x12\x18\n\x10software_version\x18\x05 \x01(\t\x12(\n\x07\x63\x61meras\x18\x06 \x03(\x0b\x32\x17.retail.v1.CameraHealth*\x8e\x01\n\nTrackState\x12\x1b\n\x17TRACK_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15TRACK_STATE_TENTATIVE\x10\x01\x12\x19\n\x15TRACK_STATE_CONFIRMED\x10\x02\x12\x14\n\x10TRACK_STATE_LOST\x10\x03\x12\x17\n\x13TRACK_STATE_REMOVED\x10\x04*i\n\tTrackFlag\x12\x1a\n\x16TRACK_FLAG_UNSPECIFIED\x10\x00\x12#\n\x1fTRACK_FLAG_OUTSIDE_FLOOR_REGION\x10\x01\x12\x1b\n\x17TRACK_FLAG_UNCALIBRATED\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bproto/retail/v1/track.proto\x12\tretail.v1\"\x90\x03\n\nTrackFrame\x12\x11\n\tcamera_id\x18\x01 \x01(\r\x12\x10\n\x08sequence\x18\x02 \x01(\x04\x12\x17\n\x0f\x63\x61pture_time_us\x18\x03 \x01(\x03\x12\x16\n\x0esequence_epoch\x18\x06 \x01(\x04\x12\x17\n\x0flocal_id_deltas\x18\n \x03(\r\x12\x11\n\tbbox_x_px\x18\x0b \x03(\x11\x12\x11\n\tbbox_y_px\x18\x0c \x03(\x11\x12\x11\n\tbbox_w_px\x18\r \x03(\r\x12\x11\n\tbbox_h_px\x18\x0e \x03(\r\x12\x12\n\nfloor_x_cm\x18\x0f \x03(\x11\x12\x12\n\nfloor_y_cm\x18\x10 \x03(\x11\x12\x16\n\x0escore_permille\x18\x11 \x03(\r\x12$\n\x05state\x18\x12 \x03(\x0e\x32\x15.retail.v1.TrackState\x12\r\n\x05\x66lags\x18\x13 \x03(\r\x12\x17\n\x0f\x61ppearance_rows\x18\x14 \x03(\r\x12\x12\n\nappearance\x18\x15 \x01(\x0c\x12\x19\n\x11\x61ppearance_layout\x18\x16 \x01(\rJ\x04\x08\x04\x10\x05J\x04\x08\x05\x10\x06\"\xfd\x01\n\x0c\x43\x61meraHealth\x12\x11\n\tcamera_id\x18\x01 \x01(\r\x12\x11\n\tconnected\x18\x02 \x01(\x08\x12\x18\n\x10\x61nalysed_fps_mhz\x18\x03 \x01(\r\x12\x19\n\x11inference_time_us\x18\x04 \x01(\r\x12\x1c\n\x14\x64ropped_frames_total\x18\x05 \x01(\x04\x12\x18\n\x10reconnects_total\x18\x06 \x01(\r\x12\x15\n\rlast_sequence\x18\x07 \x01(\x04\x12\x12\n\nlast_error\x18\x08 \x01(\t\x12\x16\n\x0e\x66rame_width_px\x18\t \x01(\r\x12\x17\n\x0f\x66rame_height_px\x18\n \x01(\r\"\xb0\x01\n\tHeartbeat\x12\x14\n\x0csent_time_us\x18\x01 \x01(\x03\x12\x10\n\x08uptime_s\x18\x02 \x01(\x04\x12\x1a\n\x12spool_depth_frames\x18\x03 \x01(\x04\x12\x1b\n\x13spool_evicted_total\x18\x04 \x01(\x04\x12\x18\n\x10software_version\x18\x05 \x01(\t\x12(\n\x07\x63\x61meras\x18\x06 \x03(\x0b\x32\x17.retail.v1.CameraHealth*\x8e\x01\n\nTrackState\x12\x1b\n\x17TRACK_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15TRACK_STATE_TENTATIVE\x10\x01\x12\x19\n\x15TRACK_STATE_CONFIRMED\x10\x02\x12\x14\n\x10TRACK_STATE_LOST\x10\x03\x12\x17\n\x13TRACK_STATE_REMOVED\x10\x04*i\n\tTrackFlag\x12\x1a\n\x16TRACK_FLAG_UNSPECIFIED\x10\x00\x12#\n\x1fTRACK_FLAG_OUTSIDE_FLOOR_REGION\x10\x01\x12\x1b\n\x17TRACK_FLAG_UNCALIBRATED\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'proto.retail.v1.track_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TRACKSTATE']._serialized_start=809
-  _globals['_TRACKSTATE']._serialized_end=951
-  _globals['_TRACKFLAG']._serialized_start=953
-  _globals['_TRACKFLAG']._serialized_end=1058
+  _globals['_TRACKSTATE']._serialized_start=881
+  _globals['_TRACKSTATE']._serialized_end=1023
+  _globals['_TRACKFLAG']._serialized_start=1025
+  _globals['_TRACKFLAG']._serialized_end=1130
   _globals['_TRACKFRAME']._serialized_start=43
-  _globals['_TRACKFRAME']._serialized_end=371
-  _globals['_CAMERAHEALTH']._serialized_start=374
-  _globals['_CAMERAHEALTH']._serialized_end=627
-  _globals['_HEARTBEAT']._serialized_start=630
-  _globals['_HEARTBEAT']._serialized_end=806
+  _globals['_TRACKFRAME']._serialized_end=443
+  _globals['_CAMERAHEALTH']._serialized_start=446
+  _globals['_CAMERAHEALTH']._serialized_end=699
+  _globals['_HEARTBEAT']._serialized_start=702
+  _globals['_HEARTBEAT']._serialized_end=878
 # @@protoc_insertion_point(module_scope)

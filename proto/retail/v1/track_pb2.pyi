@@ -100,6 +100,9 @@ class TrackFrame(_message.Message):
     SCORE_PERMILLE_FIELD_NUMBER: _builtins.int
     STATE_FIELD_NUMBER: _builtins.int
     FLAGS_FIELD_NUMBER: _builtins.int
+    APPEARANCE_ROWS_FIELD_NUMBER: _builtins.int
+    APPEARANCE_FIELD_NUMBER: _builtins.int
+    APPEARANCE_LAYOUT_FIELD_NUMBER: _builtins.int
     camera_id: _builtins.int
     """Server-assigned camera id (from the device configuration). Range 1 .. 2^32-1."""
     sequence: _builtins.int
@@ -118,6 +121,8 @@ class TrackFrame(_message.Message):
     replaced box or a wiped spool starts a new epoch whose sequences restart at 1 without being taken for replays.
     Range 0 .. 2^63-1; 0 = the legacy epoch (agents before epochs, and spools they created).
     """
+    appearance: _builtins.bytes
+    appearance_layout: _builtins.int
     @_builtins.property
     def local_id_deltas(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
         """--- Columns: one entry per track, N = len(local_id_deltas). At most 1000 tracks per frame. ---
@@ -160,6 +165,20 @@ class TrackFrame(_message.Message):
     def flags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
         """Bit set of TrackFlag values per track; omitted entirely (empty column) when every track's flags are 0."""
 
+    @_builtins.property
+    def appearance_rows(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """--- Appearance cue (optional; docs/privacy.md, "Appearance descriptor"). ---
+        A track's colour descriptor is sent only when it is new or changed, so most frames carry none.
+        appearance_rows: indices (0 .. N-1, strictly ascending) of the track rows above that carry a descriptor in
+        this frame. appearance: the descriptors of those rows, concatenated, each exactly
+        APPEARANCE_DESCRIPTOR_BYTES (16) long for layout 1; len(appearance) == 16 * len(appearance_rows).
+        appearance_layout: 0 = no descriptors (both columns empty), 1 = colour histograms v1: bytes 0..7 the upper
+        body, 8..15 the lower body; each part a histogram over 16 fixed colour classes of the part's pixels, one
+        4-bit count per class (byte i holds class 2i in its low nibble and class 2i+1 in its high nibble), scaled so
+        the fullest class is 15; an all-zero part means "not measurable" (occluded, too small, outside the frame).
+        Any other layout or a length mismatch is rejected with INVALID_ARGUMENT.
+        """
+
     def __init__(
         self,
         *,
@@ -177,10 +196,13 @@ class TrackFrame(_message.Message):
         score_permille: _abc.Iterable[_builtins.int] | None = ...,
         state: _abc.Iterable[Global___TrackState.ValueType] | None = ...,
         flags: _abc.Iterable[_builtins.int] | None = ...,
+        appearance_rows: _abc.Iterable[_builtins.int] | None = ...,
+        appearance: _builtins.bytes = ...,
+        appearance_layout: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bbox_h_px", b"bbox_h_px", "bbox_w_px", b"bbox_w_px", "bbox_x_px", b"bbox_x_px", "bbox_y_px", b"bbox_y_px", "camera_id", b"camera_id", "capture_time_us", b"capture_time_us", "flags", b"flags", "floor_x_cm", b"floor_x_cm", "floor_y_cm", b"floor_y_cm", "local_id_deltas", b"local_id_deltas", "score_permille", b"score_permille", "sequence", b"sequence", "sequence_epoch", b"sequence_epoch", "state", b"state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["appearance", b"appearance", "appearance_layout", b"appearance_layout", "appearance_rows", b"appearance_rows", "bbox_h_px", b"bbox_h_px", "bbox_w_px", b"bbox_w_px", "bbox_x_px", b"bbox_x_px", "bbox_y_px", b"bbox_y_px", "camera_id", b"camera_id", "capture_time_us", b"capture_time_us", "flags", b"flags", "floor_x_cm", b"floor_x_cm", "floor_y_cm", b"floor_y_cm", "local_id_deltas", b"local_id_deltas", "score_permille", b"score_permille", "sequence", b"sequence", "sequence_epoch", b"sequence_epoch", "state", b"state"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

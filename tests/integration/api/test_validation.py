@@ -295,7 +295,7 @@ def test_ceiling_camera_calibration_is_stored_oriented_and_sent_to_the_device_or
     """A camera 3 m high, tilted 35°, 90° HFOV, 4:3: its top rows see above the horizon (w < 0 at pixel 0, 0).
     The stored homography and the one in the device's configuration put the floor at w > 0."""
     from server.devices.selectors import device_configuration
-    from server.simulation.cameras import PinholeCamera
+    from simulation.cameras import PinholeCamera
 
     ceiling = PinholeCamera((0.0, 0.0, 3.0), tilt_deg=35.0, yaw_deg=90.0, width_px=1280, height_px=960)
     floor_m = np.array([[-2.0, 2.5], [2.0, 2.5], [3.5, 7.0], [-3.5, 7.0]])
@@ -323,7 +323,7 @@ def test_migration_orients_a_homography_stored_before_the_fix(store: dict[str, A
 
     from django.apps import apps
 
-    from server.simulation.cameras import PinholeCamera
+    from simulation.cameras import PinholeCamera
 
     migration = importlib.import_module("server.inventory.migrations.0005_orient_stored_homographies")
     ceiling = PinholeCamera((0.0, 0.0, 3.0), tilt_deg=35.0, yaw_deg=90.0, width_px=1280, height_px=960)

@@ -33,10 +33,10 @@ from server.insights.processor import SiteAnalyticsProcessor
 from server.insights.recorder import InsightsRecorder
 from server.insights.selectors import site_setup
 from server.inventory.models import Camera, FloorPlan, Site, Zone
-from server.simulation import SimulationConfig, compute_truth, default_analytics_config, simulate
 from server.timeseries.embedded import EmbeddedBackend
 from server.timeseries.types import Point
 from server.timeseries.writer import BatchingWriter
+from simulation import SimulationConfig, compute_truth, default_analytics_config, simulate
 from tests.integration.insights.test_analytics_records import ListSink, RecordingPublisher, to_track_frame
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]

@@ -36,7 +36,7 @@ from server.insights.processor import SiteAnalyticsProcessor
 from server.insights.recorder import InsightsRecorder
 from server.insights.selectors import site_setup
 from server.inventory.models import Camera, FloorPlan, Site, Zone
-from server.simulation import SimulationConfig, compute_truth, default_analytics_config, simulate
+from simulation import SimulationConfig, compute_truth, default_analytics_config, simulate
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from server.fusion import FusedFrame, FusionConfig, SiteFusion
-from server.simulation import evaluate
-from server.simulation.scenarios_identity import identity_scenario
+from simulation import evaluate
+from simulation.scenarios_identity import identity_scenario
 from tests.unit.fusion.helpers import SITE, obs
 
 IMMEDIATE = FusionConfig(site_id=SITE, reorder_window_us=0, arrival_jitter_us=0)

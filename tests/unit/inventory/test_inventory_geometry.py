@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from server.analytics.floor_geometry import GeometryError, homography_from_points, project_points
-from server.simulation.cameras import PinholeCamera
+from simulation.cameras import PinholeCamera
 
 CEILING = PinholeCamera(
     position_m=(0.0, 0.0, 3.0), tilt_deg=35.0, yaw_deg=90.0, hfov_deg=90.0, width_px=1280, height_px=960

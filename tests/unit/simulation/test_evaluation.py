@@ -1,4 +1,4 @@
-"""The scoring rules of server.simulation.evaluation on hand-made tracks (no simulation)."""
+"""The scoring rules of simulation.evaluation on hand-made tracks (no simulation)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 
 from server.analytics.types import DistancingViolation
 from server.fusion.types import FusedFrame
-from server.simulation.evaluation import _match_violations, _Matcher
-from server.simulation.truth import TruthViolation
+from simulation.evaluation import _match_violations, _Matcher
+from simulation.truth import TruthViolation
 
 SECOND_US = 1_000_000
 

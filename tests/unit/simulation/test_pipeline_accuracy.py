@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.simulation import SimulationConfig, evaluate, simulate
+from simulation import SimulationConfig, evaluate, simulate
 
 
 @pytest.mark.parametrize(

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from server.analytics.floor_geometry import project_points
-from server.simulation import SimulationConfig, compute_truth, default_analytics_config, evaluate, simulate
-from server.simulation.cameras import PinholeCamera
-from server.simulation.layout import ceiling_store
-from server.simulation.simulator import EPOCH_US, Restart, ZoneEdit
+from simulation import SimulationConfig, compute_truth, default_analytics_config, evaluate, simulate
+from simulation.cameras import PinholeCamera
+from simulation.layout import ceiling_store
+from simulation.simulator import EPOCH_US, Restart, ZoneEdit
 
 CEILING = PinholeCamera((5.0, 0.0, 3.0), tilt_deg=35.0, yaw_deg=90.0)
 

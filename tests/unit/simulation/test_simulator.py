@@ -5,15 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from server.simulation import (
+from simulation import (
     SimulationConfig,
     compute_truth,
     default_analytics_config,
     default_store,
     simulate,
 )
-from server.simulation.layout import STOCK_ROOM_ZONE_ID
-from server.simulation.simulator import EPOCH_US, STATE_CONFIRMED, STATE_LOST, STATE_TENTATIVE
+from simulation.layout import STOCK_ROOM_ZONE_ID
+from simulation.simulator import EPOCH_US, STATE_CONFIRMED, STATE_LOST, STATE_TENTATIVE
 
 SHORT = SimulationConfig(seed=3, people=12, duration_s=40.0)
 

@@ -4,11 +4,11 @@ Pure Python + NumPy/SciPy; no Django imports. ``simulate`` produces frames, ``co
 ``evaluate`` scores fusion + analytics against it.
 """
 
-from server.simulation.cameras import PinholeCamera
-from server.simulation.evaluation import EvaluationReport, default_analytics_config, evaluate
-from server.simulation.layout import StoreLayout, VirtualCamera, ceiling_store, default_store
-from server.simulation.people import SimPerson
-from server.simulation.simulator import (
+from simulation.cameras import PinholeCamera
+from simulation.evaluation import EvaluationReport, default_analytics_config, evaluate
+from simulation.layout import StoreLayout, VirtualCamera, ceiling_store, default_store
+from simulation.people import SimPerson
+from simulation.simulator import (
     Restart,
     SimCameraFrame,
     SimulationConfig,
@@ -16,7 +16,7 @@ from server.simulation.simulator import (
     ZoneEdit,
     simulate,
 )
-from server.simulation.truth import (
+from simulation.truth import (
     GroundTruth,
     TruthEntry,
     TruthTransition,

@@ -4,7 +4,7 @@
 centre, each trusted for a rectangle of the floor, with floor noise growing with the distance (the
 "overhead" family). ``ceiling_store``: pinhole cameras as real stores mount them (2.5-4 m, tilted 20-60°,
 optionally with lens distortion left uncorrected), placed in rows so that their views tile the floor; what
-they see and report follows from the camera model (:mod:`server.simulation.cameras`).
+they see and report follows from the camera model (:mod:`simulation.cameras`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 
 from server.analytics.geometry import FloatArray
 from server.analytics.types import FloorGrid, Zone, ZoneKind
-from server.simulation.cameras import PinholeCamera
+from simulation.cameras import PinholeCamera
 
 IMAGE_WIDTH_PX = 1280
 IMAGE_HEIGHT_PX = 720

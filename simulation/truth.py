@@ -19,7 +19,7 @@ import numpy as np
 
 from server.analytics.geometry import EdgeSet, FloatArray, IntArray
 from server.analytics.types import AnalyticsConfig, Zone, ZoneKind
-from server.simulation.simulator import EPOCH_US, SimulationResult, ZoneEdit
+from simulation.simulator import EPOCH_US, SimulationResult, ZoneEdit
 
 
 @dataclass(frozen=True)

@@ -35,9 +35,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from server.simulation.layout import StoreLayout, VirtualCamera, default_store
-from server.simulation.people import SimPerson
-from server.simulation.simulator import (
+from simulation.layout import StoreLayout, VirtualCamera, default_store
+from simulation.people import SimPerson
+from simulation.simulator import (
     EPOCH_US,
     STATE_CONFIRMED,
     STATE_LOST,
@@ -106,7 +106,7 @@ def _run(
     people_edit: Callable[[list[SimPerson]], list[SimPerson]] | None = None,
     frame_edit: Callable[[list[SimCameraFrame], SimulationResult], list[SimCameraFrame]] | None = None,
 ) -> SimulationResult:
-    """As :func:`server.simulation.simulator.simulate`, with the family's edits of the people and frames."""
+    """As :func:`simulation.simulator.simulate`, with the family's edits of the people and frames."""
     rng = np.random.default_rng(config.seed)
     people = _population(config, layout, rng)
     if people_edit is not None:

@@ -48,8 +48,8 @@ from server.analytics.types import (
 )
 from server.fusion.site import SiteFusion
 from server.fusion.types import FusedFrame, FusionConfig
-from server.simulation.simulator import EPOCH_US, SimulationResult
-from server.simulation.truth import GroundTruth, TruthViolation, compute_truth, truth_violations, zone_epochs
+from simulation.simulator import EPOCH_US, SimulationResult
+from simulation.truth import GroundTruth, TruthViolation, compute_truth, truth_violations, zone_epochs
 
 MATCH_DISTANCE_M = 1.0
 # A global id "is" a truth person once matched to them in this many evaluation samples in a row (1 s at 0.2 s).

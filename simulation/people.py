@@ -8,7 +8,7 @@ import numpy as np
 
 from server.analytics.geometry import FloatArray
 from server.analytics.types import PersonIdentity, Zone, ZoneKind
-from server.simulation.layout import STOCK_ROOM_ZONE_ID, StoreLayout
+from simulation.layout import STOCK_ROOM_ZONE_ID, StoreLayout
 
 EMPLOYEE_NAMES = ("Kim", "Lee", "Park", "Choi", "Jung", "Kang", "Cho", "Yoon", "Jang", "Lim", "Han", "Oh")
 
@@ -45,7 +45,7 @@ class SimPerson:
     @property
     def authorised_for_stock_room(self) -> bool:
         """Level or explicit permission lets this person into the restricted zone."""
-        from server.simulation.layout import STOCK_ROOM_LEVEL
+        from simulation.layout import STOCK_ROOM_LEVEL
 
         return (
             self.identity.level >= STOCK_ROOM_LEVEL or STOCK_ROOM_ZONE_ID in self.identity.permitted_zone_ids

@@ -8,7 +8,7 @@ tracklets, a per-camera constant clock skew and a network latency that reorders 
 late). Each frame carries what a TrackFrame carries (local ids, pixel boxes from projecting a person cylinder,
 floor centimetres, per-mille scores, states) plus the truth person of each row for evaluation.
 
-Cameras with a pinhole model (:func:`server.simulation.layout.ceiling_store`) see a person when the detector
+Cameras with a pinhole model (:func:`simulation.layout.ceiling_store`) see a person when the detector
 would (in front, foot point in the image, box at least 40 px tall; small boxes are missed more often) and
 report the foot point with pixel jitter proportional to the box, projected through the homography the
 installer fitted from four clicked markers. Scenarios add periods when the store is empty
@@ -30,8 +30,8 @@ from server.analytics.floor_geometry import project_points
 from server.analytics.geometry import FloatArray, IntArray
 from server.analytics.types import PersonIdentity, Zone, ZoneKind
 from server.fusion.types import CameraObservations
-from server.simulation.cameras import PinholeCamera
-from server.simulation.layout import (
+from simulation.cameras import PinholeCamera
+from simulation.layout import (
     CHECKOUT_ZONE_ID,
     STOCK_ROOM_LEVEL,
     STOCK_ROOM_ZONE_ID,
@@ -39,7 +39,7 @@ from server.simulation.layout import (
     VirtualCamera,
     default_store,
 )
-from server.simulation.people import EMPLOYEE_NAMES, Reservations, SimPerson, plan_path
+from simulation.people import EMPLOYEE_NAMES, Reservations, SimPerson, plan_path
 
 logger = logging.getLogger(__name__)
 
