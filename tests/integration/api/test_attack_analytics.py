@@ -143,11 +143,16 @@ def test_following_next_on_the_distancing_list_while_violations_arrive_repeats_n
     DistancingViolation.objects.bulk_create([violation(i, 60 - i) for i in range(20)])
     client = client_for("staff")
     first = client.get(f"/api/sites/{site.pk}/analytics/distancing", {"limit": 10}).json()
+    # Recorded after the first page was served, whatever that took on a loaded machine (a fixed offset from
+    # `now` fell inside the first page's range whenever the first request took longer than the offset).
+    arrived = datetime.now(tz=UTC) + timedelta(milliseconds=1)
     DistancingViolation.objects.create(
-        **{
-            field: getattr(violation(99, -0.001), field)
-            for field in ("site", "person_a", "person_b", "started_at", "ended_at", "last_close_at")
-        },
+        site=site,
+        person_a=99,
+        person_b=1099,
+        started_at=arrived,
+        ended_at=arrived + timedelta(seconds=3),
+        last_close_at=arrived + timedelta(seconds=3),
         min_distance_m=1.0,
     )
     second = client.get(first["next"]).json()
