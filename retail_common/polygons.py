@@ -22,18 +22,21 @@ IntArray = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
 
 _CROSSING_BLOCK = 128
+# The smallest area (m²) of a zone or floor region: 1 cm². The server's validation and the analytics use the same
+# bound, so a polygon the API accepts is one the analytics accept (below it the analytics refused a saved zone).
+MIN_AREA_M2 = 1e-4
 
 
 def check_polygon(
     vertices: object,
     *,
-    min_area: float,
+    min_area_m2: float = MIN_AREA_M2,
     max_vertices: int | None = None,
     max_abs_coordinate_m: float | None = None,
     drop_closing_vertex: bool = False,
 ) -> FloatArray:
     """``vertices`` as a validated (K, 2) float array: a simple (non self-intersecting) polygon of at least 3
-    finite vertices whose area is at least ``min_area``.
+    finite vertices whose area is at least ``min_area_m2`` (coordinates in metres).
 
     ``max_vertices`` and ``max_abs_coordinate_m`` bound the input (the crossing test is O(K²); a coordinate
     beyond the bound is a unit or typing error). ``drop_closing_vertex``: a last vertex repeating the first (of
@@ -63,8 +66,14 @@ def check_polygon(
             f"polygon edges {crossing[0]} and {crossing[1]} cross: the polygon is self-intersecting "
             "(click the corners in order around the area)"
         )
-    if abs(polygon_area(points)) < min_area:
-        raise GeometryError("polygon has zero area (its corners lie on one line or coincide)")
+    area = abs(polygon_area(points))
+    if area < min_area_m2:
+        if area <= 1e-12 * max(float(np.max(np.abs(points))), 1.0) ** 2:
+            raise GeometryError("polygon has zero area (its corners lie on one line or coincide)")
+        raise GeometryError(
+            f"polygon encloses {area * 1e4:.2g} cm², less than the {min_area_m2 * 1e4:g} cm² a zone or floor "
+            "region needs"
+        )
     return points
 
 

@@ -17,7 +17,7 @@ import numpy.typing as npt
 from retail_common import homography as shared_homography
 from retail_common.errors import GeometryError as SharedGeometryError
 from retail_common.homography import project_points
-from retail_common.polygons import check_polygon, polygon_area
+from retail_common.polygons import MIN_AREA_M2, check_polygon, polygon_area
 from server.errors import FieldError
 
 __all__ = [
@@ -35,8 +35,8 @@ __all__ = [
 MAX_POLYGON_VERTICES = 1000
 # Floor-plan metres: beyond this a coordinate is a unit or typing error (and its areas would overflow).
 MAX_COORDINATE_M = 100_000.0
-# Below this (square metres) a polygon's corners lie on one line or coincide.
-MIN_POLYGON_AREA_M2 = 1e-6
+# The smallest zone or floor region (1 cm²): the analytics' bound too, so what the API accepts they accept.
+MIN_POLYGON_AREA_M2 = MIN_AREA_M2
 
 
 class GeometryError(FieldError, ValueError):
@@ -71,7 +71,7 @@ def validate_polygon(polygon: object, field: str = "polygon") -> list[list[float
     try:
         points = check_polygon(
             polygon,
-            min_area=MIN_POLYGON_AREA_M2,
+            min_area_m2=MIN_POLYGON_AREA_M2,
             max_vertices=MAX_POLYGON_VERTICES,
             max_abs_coordinate_m=MAX_COORDINATE_M,
         )

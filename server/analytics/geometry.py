@@ -13,7 +13,15 @@ from collections.abc import Sequence
 import numpy as np
 
 from retail_common.errors import GeometryError
-from retail_common.polygons import BoolArray, EdgeSet, FloatArray, IntArray, check_polygon, polygon_area
+from retail_common.polygons import (
+    MIN_AREA_M2,
+    BoolArray,
+    EdgeSet,
+    FloatArray,
+    IntArray,
+    check_polygon,
+    polygon_area,
+)
 from server.analytics.errors import AnalyticsConfigError
 
 __all__ = [
@@ -26,8 +34,6 @@ __all__ = [
     "polygon_area_m2",
 ]
 
-_MIN_AREA_M2 = 1e-4
-
 
 def as_polygon(vertices: Sequence[Sequence[float]] | FloatArray, *, name: str = "polygon") -> FloatArray:
     """Return ``vertices`` as a validated (K, 2) float array.
@@ -37,7 +43,7 @@ def as_polygon(vertices: Sequence[Sequence[float]] | FloatArray, *, name: str = 
     ``invalid_polygon``) otherwise.
     """
     try:
-        return check_polygon(vertices, min_area=_MIN_AREA_M2, drop_closing_vertex=True)
+        return check_polygon(vertices, min_area_m2=MIN_AREA_M2, drop_closing_vertex=True)
     except GeometryError as err:
         raise AnalyticsConfigError(f"{name}: {err.message}", code="invalid_polygon") from err
 

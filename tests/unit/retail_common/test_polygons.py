@@ -98,22 +98,44 @@ def test_swapping_two_adjacent_vertices_of_a_convex_polygon_is_found_crossing(se
         ([[0, 0], [1, 0], [np.nan, 1]], {}, "finite"),
         ([[0, 0], [2, 2], [2, 0], [0, 2]], {}, "edges 0 and 2 cross"),  # symmetric bow-tie: not "zero area"
         ([[0, 0], [1, 1], [2, 2]], {}, "zero area"),
-        ([[0, 0], [0.005, 0], [0, 0.005]], {"min_area": 1e-4}, "zero area"),  # 0.125 cm²
+        ([[0, 0], [0.005, 0], [0, 0.005]], {"min_area_m2": 1e-4}, "encloses 0.12 cm², less than the 1 cm²"),
         ([[0, 0], [1, 0], [0, 1], [1, 1], [0.5, 2]], {"max_vertices": 4}, "at most 4"),
         ([[0, 0], [1e6, 0], [0, 1]], {"max_abs_coordinate_m": 1e5}, "within"),
     ],
 )
 def test_invalid_polygons_name_the_fault(vertices: object, options: dict[str, float], message: str) -> None:
     with pytest.raises(GeometryError, match=message):
-        check_polygon(vertices, **{"min_area": 1e-6, **options})  # type: ignore[arg-type]
+        check_polygon(vertices, **{"min_area_m2": 1e-6, **options})  # type: ignore[arg-type]
 
 
 def test_a_closing_vertex_is_dropped_only_when_asked() -> None:
     square = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]
-    assert check_polygon([*square, square[0]], min_area=1e-6, drop_closing_vertex=True).tolist() == square
-    assert len(check_polygon([*square, square[0]], min_area=1e-6)) == 5
+    assert check_polygon([*square, square[0]], min_area_m2=1e-6, drop_closing_vertex=True).tolist() == square
+    assert len(check_polygon([*square, square[0]], min_area_m2=1e-6)) == 5
 
 
 def test_points_in_polygon_needs_three_vertices() -> None:
     with pytest.raises(GeometryError, match="at least 3 vertices"):
         points_in_polygon(np.zeros((1, 2)), np.zeros((2, 2)))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_api_accepts_exactly_the_polygons_the_analytics_accept(seed: int) -> None:
+    """Tiny triangles around the 1 cm² bound: before, the API's bound was 0.01 cm² and the analytics' 1 cm², so a
+    zone saved through the API could be refused by the site's analytics."""
+    rng = np.random.default_rng(seed)
+    side_m = rng.uniform(0.001, 0.03)
+    triangle = rng.uniform(-10, 10, size=2) + np.array(
+        [[0, 0], [side_m, 0], [0, side_m * rng.uniform(0.5, 2)]]
+    )
+    try:
+        as_polygon(triangle)
+        analytics_accept = True
+    except AnalyticsConfigError:
+        analytics_accept = False
+    try:
+        validate_polygon(triangle.tolist())
+        api_accepts = True
+    except ServerGeometryError:
+        api_accepts = False
+    assert api_accepts == analytics_accept == (abs(polygon_area(triangle)) >= 1e-4)
