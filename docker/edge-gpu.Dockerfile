@@ -39,6 +39,7 @@ WORKDIR /opt/retail-edge/app
 COPY pyproject.toml README.md ./
 COPY proto/ proto/
 COPY edge_agent/ edge_agent/
+COPY retail_common/ retail_common/
 # The edge-gpu extra brings onnxruntime-gpu in place of onnxruntime (both provide the `onnxruntime` module).
 RUN pip install --config-settings editable_mode=compat -e ".[edge-gpu]" \
  && python -c "import onnxruntime; print('onnxruntime', onnxruntime.__version__, onnxruntime.get_available_providers())"

@@ -36,6 +36,7 @@ WORKDIR /opt/retail-edge/app
 COPY pyproject.toml README.md ./
 COPY proto/ proto/
 COPY edge_agent/ edge_agent/
+COPY retail_common/ retail_common/
 RUN pip install --config-settings editable_mode=compat -e ".[edge]"
 COPY --chmod=0644 docker/edge_healthcheck.py /opt/retail-edge/healthcheck.py
 

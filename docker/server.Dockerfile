@@ -44,6 +44,7 @@ WORKDIR /opt/retail/app
 COPY pyproject.toml README.md ./
 COPY proto/ proto/
 COPY edge_agent/ edge_agent/
+COPY retail_common/ retail_common/
 COPY server/ server/
 COPY --from=frontend /src/server/web/static/dashboard/ server/web/static/dashboard/
 # Editable (compat) install: the code runs from /opt/retail/app, so templates and the built dashboard are found

@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import unquote_plus
 
 import cv2
 import numpy as np
 from numpy.typing import NDArray
 
 from edge_agent.errors import SourceError
+
+# The login rules of source URLs are shared with the server (one implementation, retail_common.redaction).
+from retail_common.redaction import redact_source as redact_source
 
 logger = logging.getLogger(__name__)
 
@@ -26,70 +28,6 @@ class FrameSource(Protocol):
     def get(self, prop_id: int) -> float: ...
 
     def release(self) -> None: ...
-
-
-# Query parameters that carry a login or a key (the server's `is_secret_query_name`, which moves them out of the
-# URL it shows; the box gets them back in its configuration and must not log them).
-_SECRET_QUERY_NAMES = frozenset(
-    {
-        "user",
-        "username",
-        "usr",
-        "uname",
-        "login",
-        "loginuse",
-        "loginpas",
-        "pw",
-        "pin",
-        "key",
-        "sig",
-        "signature",
-    }
-)
-_SECRET_QUERY_FRAGMENTS = (
-    "pass",
-    "pwd",
-    "token",
-    "secret",
-    "auth",
-    "apikey",
-    "api_key",
-    "credential",
-    "session",
-)
-
-
-def _is_secret_query_name(name: str) -> bool:
-    lowered = unquote_plus(name).strip().lower().replace("-", "_")
-    return lowered in _SECRET_QUERY_NAMES or any(fragment in lowered for fragment in _SECRET_QUERY_FRAGMENTS)
-
-
-def _redact_query(tail: str) -> str:
-    path, question, rest = tail.partition("?")
-    if not question:
-        return tail
-    query, hash_sign, fragment = rest.partition("#")
-    items = [
-        f"{item.partition('=')[0]}=***" if _is_secret_query_name(item.partition("=")[0]) else item
-        for item in query.split("&")
-    ]
-    return f"{path}?{'&'.join(items)}{hash_sign}{fragment}"
-
-
-def redact_source(source: str) -> str:
-    """A source as logs, errors and heartbeats may show it: `rtsp://user:pass@host/...` → `rtsp://***@host/...`,
-    `http://cam/snap.cgi?user=admin&pwd=x` → `http://cam/snap.cgi?user=***&pwd=***`."""
-    scheme, sep, rest = source.partition("://")
-    if not sep:
-        return source
-    authority, slash, tail = rest.partition("/")
-    if not slash and "?" in authority:  # http://cam?user=… (no path)
-        authority, question, query = authority.partition("?")
-        tail = question + query
-    tail = _redact_query(tail)
-    if "@" in authority:
-        authority = f"***@{authority.rpartition('@')[2]}"
-    return f"{scheme}://{authority}{slash}{tail}"
 
 
 def is_url(source: str) -> bool:

@@ -1,13 +1,14 @@
 """Push alert and siren changes made through the REST API to the site's alerts group, after the commit.
 
-A channel layer that is down never fails the request: the change is stored, the push is logged as lost."""
+A channel layer that is down or does not answer never fails or holds up the request: the change is stored, the
+push is logged and counted as lost after at most `LIVE_PUSH_TIMEOUT_S`. The sender is the live publisher's
+(`server.realtime.publisher.send_bounded`), the one the ingest's incident pushes go through."""
 
 from __future__ import annotations
 
-import logging
-
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import transaction
 
 from server.realtime.events import (
@@ -20,18 +21,15 @@ from server.realtime.events import (
     siren_event,
 )
 from server.realtime.groups import site_alerts_group
-
-logger = logging.getLogger(__name__)
+from server.realtime.publisher import send_bounded
 
 
 def _send(site_id: int, event: GroupEvent) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    try:
-        async_to_sync(layer.group_send)(site_alerts_group(site_id), event)
-    except Exception as err:
-        logger.warning("push to site %d alerts failed: %s: %s", site_id, type(err).__name__, err)
+    timeout_s = float(settings.LIVE_PUSH_TIMEOUT_S)
+    async_to_sync(send_bounded)(layer, site_alerts_group(site_id), event, timeout_s=timeout_s)
 
 
 def push_alert_changed(

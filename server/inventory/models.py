@@ -7,11 +7,17 @@ the plan's `origin_x_m`/`origin_y_m` offset of the image's top-left corner. Poly
 
 from __future__ import annotations
 
-import re
 from urllib.parse import quote, unquote, unquote_plus, urlsplit, urlunsplit
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+
+# The login rules of source URLs are shared with the edge agent (one implementation, retail_common.redaction).
+from retail_common.redaction import is_secret_query_name as is_secret_query_name
+from retail_common.redaction import redact_text
+
+# Free text (an edge box's error message) with every source login hidden; the ingest and the API use this name.
+redact_source_credentials = redact_text
 
 
 def split_source_credentials(uri: str) -> tuple[str, str | None, str | None]:
@@ -26,42 +32,6 @@ def split_source_credentials(uri: str) -> tuple[str, str | None, str | None]:
     username, has_password, password = userinfo.partition(":")
     clean = urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
     return clean, unquote(username), unquote(password) if has_password else ""
-
-
-# Query parameters that carry a login or a key (`snapshot.cgi?user=admin&pwd=x`, Foscam's `loginuse`/`loginpas`,
-# `?token=`, `?api_key=`): matched on the lower-cased name, exactly or by a fragment in it.
-SECRET_QUERY_NAMES = frozenset(
-    {
-        "user",
-        "username",
-        "usr",
-        "uname",
-        "login",
-        "loginuse",
-        "loginpas",
-        "pw",
-        "pin",
-        "key",
-        "sig",
-        "signature",
-    }
-)
-SECRET_QUERY_FRAGMENTS = (
-    "pass",
-    "pwd",
-    "token",
-    "secret",
-    "auth",
-    "apikey",
-    "api_key",
-    "credential",
-    "session",
-)
-
-
-def is_secret_query_name(name: str) -> bool:
-    lowered = unquote_plus(name).strip().lower().replace("-", "_")
-    return lowered in SECRET_QUERY_NAMES or any(fragment in lowered for fragment in SECRET_QUERY_FRAGMENTS)
 
 
 def split_secret_query(uri: str) -> tuple[str, str]:
@@ -91,29 +61,6 @@ def secret_query_names(secret_query: str) -> list[str]:
 def normalize_secret_query(text: str) -> str:
     """A secret query as typed (`?user=a&pwd=b`, `&user=a`): without the leading `?` and empty items."""
     return "&".join(item for item in text.strip().lstrip("?").split("&") if item)
-
-
-# The userinfo runs to the authority's last "@" (a raw "@" in a password); one that reaches the end of the text (a
-# message cut short within it) has no "@" left to show. Linear in the text, whatever a box sends (its errors are
-# redacted in the ingest's event loop): the scheme is at most 32 characters (a longer one is matched by its end), and
-# the colon of a userinfo cut short is found by a lookahead, not by backtracking over every colon of the run.
-_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]{0,31}://)(?:[^/\s]*@|(?=[^/@\s]*:)[^/@\s]*$)")
-
-
-# A query parameter in free text: after "?" or "&", a name, "=", the value up to the next "&", "#" or blank.
-_QUERY_PARAMETER = re.compile(r"(?P<lead>[?&])(?P<name>[^=&#\s?]+)=(?P<value>[^&#\s]*)")
-
-
-def _redact_query_value(match: re.Match[str]) -> str:
-    if not is_secret_query_name(match["name"]):
-        return match[0]
-    return f"{match['lead']}{match['name']}=***"
-
-
-def redact_source_credentials(text: str) -> str:
-    """Any `scheme://user:pass@` in free text (an edge box's error message) as `scheme://***@`, and the value of
-    every credential-like query parameter (`?user=…&pwd=…`) as `***`."""
-    return _QUERY_PARAMETER.sub(_redact_query_value, _USERINFO.sub(r"\g<scheme>***@", text))
 
 
 def join_source_credentials(uri: str, username: str, password: str, secret_query: str = "") -> str:

@@ -50,6 +50,29 @@ class PublisherStats:
     sites: dict[int, int] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class PushFailure:
+    timeout: bool  # no answer from the layer within the timeout (else it raised)
+    text: str
+
+
+async def send_bounded(layer: Any, group: str, event: GroupEvent, *, timeout_s: float) -> PushFailure | None:
+    """The one sender of every push to a Channels group (the live state, the ingest's alerts, the REST API's alert
+    and siren changes): one `group_send`, given `timeout_s`; a failure is logged, counted in the metrics and
+    returned (None: sent)."""
+    try:
+        await asyncio.wait_for(layer.group_send(group, event), timeout=timeout_s)
+    except TimeoutError:
+        failure = PushFailure(timeout=True, text=f"no answer from the channel layer within {timeout_s:g} s")
+    except Exception as err:
+        failure = PushFailure(timeout=False, text=f"{type(err).__name__}: {err}")
+    else:
+        return None
+    metrics.record_live_push_failure(timeout=failure.timeout)
+    logger.warning("live push to %s failed: %s", group, failure.text)
+    return failure
+
+
 class LivePublisher:
     """Throttled `group_send` of live site state. All methods run on the event loop."""
 
@@ -130,16 +153,8 @@ class LivePublisher:
     async def _group_send(self, group: str, event: GroupEvent) -> None:
         if self._layer is None:
             return
-        try:
-            await asyncio.wait_for(self._layer.group_send(group, event), timeout=self._timeout_s)
-        except TimeoutError:
+        failure = await send_bounded(self._layer, group, event, timeout_s=self._timeout_s)
+        if failure is not None:
             self.stats.failures += 1
-            self.stats.timeouts += 1
-            self.stats.last_error = f"no answer from the channel layer within {self._timeout_s:g} s"
-            metrics.record_live_push_failure(timeout=True)
-            logger.warning("live push to %s failed: %s", group, self.stats.last_error)
-        except Exception as err:
-            self.stats.failures += 1
-            self.stats.last_error = f"{type(err).__name__}: {err}"
-            metrics.record_live_push_failure(timeout=False)
-            logger.warning("live push to %s failed: %s", group, self.stats.last_error)
+            self.stats.timeouts += failure.timeout
+            self.stats.last_error = failure.text

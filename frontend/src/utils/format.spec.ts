@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ago, duration, errorText } from "./format";
+import { ago, duration, errorText, floorPoint } from "./format";
 
 describe("ago", () => {
   const now = Date.parse("2026-12-01T12:00:00Z");
@@ -37,5 +37,17 @@ describe("errorText", () => {
   });
   it("stringifies anything else", () => {
     expect(errorText(42)).toBe("42");
+  });
+});
+
+describe("floorPoint", () => {
+  it.each([
+    [[1.23456, 7.891011], "1.23, 7.89"],
+    [[3, 0], "3.00, 0.00"],
+    [[12.345000001, 0.005], "12.35, 0.01"],
+    [[-0.001, -2.5], "0.00, -2.50"],
+    [[0.1 + 0.2, 4.999], "0.30, 5.00"],
+  ] as [[number, number], string][])("%j -> %s", (point, expected) => {
+    expect(floorPoint(point)).toBe(expected);
   });
 });

@@ -31,3 +31,12 @@ export function errorText(err: unknown): string {
   }
   return String(err);
 }
+
+/** A floor point in metres as "x, y" with 2 decimals (centimetres); a tiny negative shows as 0.00, not -0.00. */
+export function floorPoint([x, y]: readonly [number, number]): string {
+  const metres = (value: number): string => {
+    const text = value.toFixed(2);
+    return Number(text) === 0 ? "0.00" : text;
+  };
+  return `${metres(x)}, ${metres(y)}`;
+}

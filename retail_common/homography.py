@@ -1,0 +1,201 @@
+"""Image↔floor homographies: fitting from point pairs, validation, orientation and projection (all vectorised).
+
+A homography is defined up to scale *and sign*; projection needs the sign, because the floor side of the
+camera's horizon is where ``w = h20 u + h21 v + h22 > 0``. Every homography is therefore oriented wherever it
+comes in: fitted (``w > 0`` at every calibration point), received with a trusted floor region (``w > 0`` at the
+pixels that see the region) or, without one, at the first analysed frame (``w > 0`` over most of the image: a
+camera looks down at the floor). Its scale is then ``|h22| = 1`` (unit norm if ``h22`` is ~0). A ceiling camera
+tilted ~35° whose top rows see above the horizon has ``w < 0`` at pixel (0, 0): dividing by ``h22`` alone flips
+the sign and would send every floor point beyond the horizon.
+
+The floor unit is the caller's (the edge and the wire use centimetres); nothing here converts units.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from retail_common.errors import GeometryError
+from retail_common.polygons import points_in_polygon
+
+FloatArray = NDArray[np.float64]
+
+# Relative size of the smaller singular value of a centred point set below which its points lie on one line.
+COLLINEAR_TOLERANCE = 1e-3
+# Relative size of the DLT's second-smallest singular value below which the points fit many homographies.
+_UNDETERMINED = 1e-6
+_REGION_SAMPLES = 16  # per axis: the grid of floor points inside a region that orients a received homography
+
+
+def as_points(points: ArrayLike, what: str) -> FloatArray:
+    """``points`` as an (N, 2) array of finite floats; ``what`` names them in the error."""
+    array = np.asarray(points, dtype=np.float64)
+    if array.ndim != 2 or array.shape[1] != 2:
+        raise GeometryError(f"{what} must be a list of (x, y) pairs, got shape {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise GeometryError(f"{what} contain NaN or infinite values")
+    return array
+
+
+def _triangle_is_degenerate(points: FloatArray) -> bool:
+    """True when three points are (nearly) collinear, relative to the size of the triangle's sides."""
+    a, b, c = points
+    cross = abs((b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0]))
+    scale = max(float(np.max(np.ptp(points, axis=0))), 1e-12)
+    return bool(cross <= COLLINEAR_TOLERANCE * scale * scale)
+
+
+def check_general_position(points: FloatArray, what: str) -> None:
+    """Raise unless the points spread over an area (not all on one line, not coinciding); of exactly four
+    points, no three may lie on one line."""
+    centred = points - points.mean(axis=0)
+    singular = np.linalg.svd(centred, compute_uv=False)
+    if singular[0] <= 1e-9 or singular[1] <= COLLINEAR_TOLERANCE * singular[0]:
+        raise GeometryError(f"{what} are collinear: a homography needs points spread over an area")
+    if len(points) == 4:
+        for triple in itertools.combinations(range(4), 3):
+            if _triangle_is_degenerate(points[list(triple)]):
+                raise GeometryError(f"{what}: three of the four points {list(triple)} are collinear")
+
+
+def _normalising_transform(points: FloatArray) -> FloatArray:
+    centre = points.mean(axis=0)
+    scale = np.sqrt(2) / max(float(np.mean(np.linalg.norm(points - centre, axis=1))), 1e-12)
+    return np.array(
+        [[scale, 0, -scale * centre[0]], [0, scale, -scale * centre[1]], [0, 0, 1]], dtype=np.float64
+    )
+
+
+def fit_homography(image_points_px: ArrayLike, floor_points: ArrayLike) -> FloatArray:
+    """The oriented 3x3 homography mapping image pixels to floor points (in the floor points' unit), by the
+    normalised direct linear transform over all pairs (least squares for more than 4).
+
+    Raises :class:`GeometryError` for fewer than 4 pairs, mismatched lengths, non-finite values, points not
+    spread over an area on either side, pairs that fit more than one homography, a degenerate solution, or
+    calibration points on both sides of the camera's horizon."""
+    image = as_points(image_points_px, "image points")
+    floor = as_points(floor_points, "floor points")
+    if len(image) != len(floor):
+        raise GeometryError(f"{len(image)} image points but {len(floor)} floor points: they must pair up")
+    if len(image) < 4:
+        raise GeometryError(f"a homography needs at least 4 point pairs, got {len(image)}")
+    check_general_position(image, "image points")
+    check_general_position(floor, "floor points")
+    t_image, t_floor = _normalising_transform(image), _normalising_transform(floor)
+    image_n = np.c_[image, np.ones(len(image))] @ t_image.T
+    floor_n = np.c_[floor, np.ones(len(floor))] @ t_floor.T
+    u, v, x, y = image_n[:, 0], image_n[:, 1], floor_n[:, 0], floor_n[:, 1]
+    zero, one = np.zeros(len(image)), np.ones(len(image))
+    rows = np.empty((2 * len(image), 9), dtype=np.float64)
+    rows[0::2] = np.stack([-u, -v, -one, zero, zero, zero, x * u, x * v, x], axis=1)
+    rows[1::2] = np.stack([zero, zero, zero, -u, -v, -one, y * u, y * v, y], axis=1)
+    _, singular, vt = np.linalg.svd(rows)
+    # One solution needs a 1-D null space: the second-smallest of the 9 singular values (8 rows: the 9th is 0)
+    # must not vanish too. It does when four of five points (five of six, ...) lie on one line: a family of
+    # homographies then fits exactly, with a zero error, and the one picked maps the rest of the floor anywhere.
+    if np.r_[singular, np.zeros(9 - singular.size)][-2] < _UNDETERMINED * singular[0]:
+        raise GeometryError(
+            "the points do not determine the mapping: at least 4 of them, no three on one line, are needed"
+        )
+    homography = np.linalg.inv(t_floor) @ vt[-1].reshape(3, 3) @ t_image
+    if not np.all(np.isfinite(homography)) or abs(float(np.linalg.det(homography))) < 1e-12 * float(
+        np.linalg.norm(homography) ** 3
+    ):
+        raise GeometryError("the point pairs do not determine a valid homography")
+    return orient_homography(homography, image, require_all=True)
+
+
+def reprojection_errors(
+    homography: FloatArray, image_points_px: ArrayLike, floor_points: ArrayLike
+) -> FloatArray:
+    """Distance (in the floor unit) between each projected image point and its floor point."""
+    projected = project_points(homography, np.asarray(image_points_px, dtype=np.float64))
+    return np.asarray(np.linalg.norm(projected - np.asarray(floor_points, dtype=np.float64), axis=1))
+
+
+def homography_from_values(values: ArrayLike) -> FloatArray:
+    """Validate 9 row-major values (wire / config form) into a 3x3 matrix."""
+    array = np.asarray(values, dtype=np.float64).reshape(-1)
+    if array.shape != (9,):
+        raise GeometryError(f"a homography has exactly 9 values, got {array.shape[0]}")
+    if not np.all(np.isfinite(array)):
+        raise GeometryError("the homography contains NaN or infinite values")
+    matrix = array.reshape(3, 3)
+    if abs(float(np.linalg.det(matrix))) < 1e-15:
+        raise GeometryError("the homography is singular")
+    return matrix
+
+
+def _scaled(homography: FloatArray, sign: float) -> FloatArray:
+    corner = abs(float(homography[2, 2]))
+    norm = float(np.linalg.norm(homography))
+    scale = corner if corner > 1e-9 * norm else norm
+    return np.asarray(homography * (sign / scale), dtype=np.float64)
+
+
+def orient_homography(
+    homography: ArrayLike, floor_pixels_px: ArrayLike, *, require_all: bool = False
+) -> FloatArray:
+    """The same homography with the sign that puts ``floor_pixels_px`` (pixels known to see the floor) on the
+    floor side of the horizon (``w > 0``), scaled to ``|h22| = 1``.
+
+    ``require_all``: every pixel must end up with ``w > 0`` (calibration points), else :class:`GeometryError`;
+    otherwise the majority decides (pixels that merely may see the floor)."""
+    matrix = np.asarray(homography, dtype=np.float64)
+    pixels = np.asarray(floor_pixels_px, dtype=np.float64).reshape(-1, 2)
+    w = np.c_[pixels, np.ones(len(pixels))] @ matrix[2]
+    positive = int(np.count_nonzero(w > 0))
+    negative = int(np.count_nonzero(w < 0))
+    if require_all and positive and negative:
+        raise GeometryError(
+            "the calibration points lie on both sides of the camera's horizon: "
+            "pick points on the floor, away from the horizon"
+        )
+    if require_all and not (positive or negative):
+        raise GeometryError("the calibration points lie on the camera's horizon")
+    return _scaled(matrix, 1.0 if positive >= negative else -1.0)
+
+
+def orient_homography_to_floor(homography: ArrayLike, floor_points: ArrayLike) -> FloatArray:
+    """Orient so that the pixels seeing ``floor_points`` (e.g. a trusted floor region) have ``w > 0``.
+
+    For a floor point X, the pixel q = H⁻¹X (homogeneous) projects back to X / q₂, so its ``w`` has the sign of
+    q₂; the majority of the points decides. With 3 or more points (a region) the points decide together with a
+    grid of points inside it, so that its area does: a region drawn around a camera on a pillar has corners
+    behind the camera (q₂ < 0) as often as in front, but most of its area in front."""
+    matrix = np.asarray(homography, dtype=np.float64)
+    floor = np.asarray(floor_points, dtype=np.float64).reshape(-1, 2)
+    if len(floor) >= 3 and np.all(np.isfinite(floor)):
+        low, high = floor.min(axis=0), floor.max(axis=0)
+        steps = (np.arange(_REGION_SAMPLES) + 0.5) / _REGION_SAMPLES
+        grid = np.stack(np.meshgrid(low[0] + steps * (high[0] - low[0]), low[1] + steps * (high[1] - low[1])))
+        grid = grid.reshape(2, -1).T
+        floor = np.r_[floor, grid[points_in_polygon(grid, floor)]]
+    q2 = np.c_[floor, np.ones(len(floor))] @ np.linalg.inv(matrix)[2]
+    return _scaled(matrix, 1.0 if np.count_nonzero(q2 > 0) >= np.count_nonzero(q2 < 0) else -1.0)
+
+
+def frame_grid_px(width_px: int, height_px: int, steps: int = 9) -> FloatArray:
+    """A steps x steps grid of pixels spread over a frame (cell centres)."""
+    u = (np.arange(steps) + 0.5) * (width_px / steps)
+    v = (np.arange(steps) + 0.5) * (height_px / steps)
+    return np.stack(np.meshgrid(u, v), axis=-1).reshape(-1, 2)
+
+
+def project_points(homography: ArrayLike, points_px: ArrayLike) -> FloatArray:
+    """Apply an oriented homography to (N, 2) pixels; pixels at or beyond the horizon (w ≤ 0) become NaN."""
+    h = np.asarray(homography, dtype=np.float64)
+    points = np.asarray(points_px, dtype=np.float64).reshape(-1, 2)
+    x = points[:, 0]
+    y = points[:, 1]
+    w = h[2, 0] * x + h[2, 1] * y + h[2, 2]
+    valid = w > 1e-12
+    safe_w = np.where(valid, w, 1.0)
+    out = np.empty((len(points), 2), dtype=np.float64)
+    out[:, 0] = (h[0, 0] * x + h[0, 1] * y + h[0, 2]) / safe_w
+    out[:, 1] = (h[1, 0] * x + h[1, 1] * y + h[1, 2]) / safe_w
+    out[~valid] = np.nan
+    return out

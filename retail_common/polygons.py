@@ -1,0 +1,176 @@
+"""Floor polygons: validity (simple, finite, with an area) and containment of many points in many polygons.
+
+Polygons are (K, 2) vertex arrays, closed implicitly (the last vertex joins the first); edge ``k`` runs from
+vertex ``k`` to ``k + 1``. "Inside" is the even-odd crossing rule, half-open on the edges, and a point with a NaN
+coordinate is inside nothing. The edges of several polygons are concatenated into one :class:`EdgeSet` so that a
+test of N points against Z polygons runs as one NumPy expression over (points x edges), reduced per polygon
+with ``np.add.reduceat`` / ``np.minimum.reduceat``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from retail_common.errors import GeometryError
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+BoolArray = NDArray[np.bool_]
+
+_CROSSING_BLOCK = 128
+# The smallest area (m²) of a zone or floor region: 1 cm². The server's validation and the analytics use the same
+# bound, so a polygon the API accepts is one the analytics accept (below it the analytics refused a saved zone).
+MIN_AREA_M2 = 1e-4
+
+
+def check_polygon(
+    vertices: object,
+    *,
+    min_area_m2: float = MIN_AREA_M2,
+    max_vertices: int | None = None,
+    max_abs_coordinate_m: float | None = None,
+    drop_closing_vertex: bool = False,
+) -> FloatArray:
+    """``vertices`` as a validated (K, 2) float array: a simple (non self-intersecting) polygon of at least 3
+    finite vertices whose area is at least ``min_area_m2`` (coordinates in metres).
+
+    ``max_vertices`` and ``max_abs_coordinate_m`` bound the input (the crossing test is O(K²); a coordinate
+    beyond the bound is a unit or typing error). ``drop_closing_vertex``: a last vertex repeating the first (of
+    more than 3) is removed. Crossing edges are checked before the area: a symmetric bow-tie's signed areas
+    cancel, and "zero area" would hide the real fault. Raises :class:`GeometryError`."""
+    try:
+        points = np.asarray(vertices, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise GeometryError("polygon must be a list of [x, y] pairs") from err
+    if points.ndim != 2 or points.shape[1] != 2:
+        raise GeometryError("polygon must be a list of [x, y] pairs")
+    if drop_closing_vertex and points.shape[0] > 3 and np.array_equal(points[0], points[-1]):
+        points = points[:-1]
+    if points.shape[0] < 3:
+        raise GeometryError(f"polygon has {points.shape[0]} vertices, at least 3 are needed")
+    if max_vertices is not None and points.shape[0] > max_vertices:
+        raise GeometryError(f"polygon has {points.shape[0]} vertices, at most {max_vertices} are accepted")
+    if not np.all(np.isfinite(points)):
+        raise GeometryError("polygon coordinates must be finite numbers")
+    if max_abs_coordinate_m is not None and np.max(np.abs(points)) > max_abs_coordinate_m:
+        raise GeometryError(
+            f"polygon coordinates must lie within ±{max_abs_coordinate_m:g} m (floor-plan metres)"
+        )
+    crossing = first_crossing(points)
+    if crossing is not None:
+        raise GeometryError(
+            f"polygon edges {crossing[0]} and {crossing[1]} cross: the polygon is self-intersecting "
+            "(click the corners in order around the area)"
+        )
+    area = abs(polygon_area(points))
+    if area < min_area_m2:
+        if area <= 1e-12 * max(float(np.max(np.abs(points))), 1.0) ** 2:
+            raise GeometryError("polygon has zero area (its corners lie on one line or coincide)")
+        raise GeometryError(
+            f"polygon encloses {area * 1e4:.2g} cm², less than the {min_area_m2 * 1e4:g} cm² a zone or floor "
+            "region needs"
+        )
+    return points
+
+
+def polygon_area(points: FloatArray) -> float:
+    """Signed area (shoelace) of an (n, 2) vertex array: positive when the vertices run counter-clockwise in a
+    y-up frame."""
+    x, y = points[:, 0], points[:, 1]
+    return 0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))
+
+
+def first_crossing(points: FloatArray) -> tuple[int, int] | None:
+    """The first pair (i, j), i < j, of non-adjacent edges that properly cross; None for a simple polygon.
+    Vectorised in blocks of edges i against every edge j (memory O(block x K))."""
+    n = points.shape[0]
+    ends = np.roll(points, -1, axis=0)
+    edge = ends - points
+    index = np.arange(n)
+
+    def cross(d: FloatArray, p: FloatArray) -> FloatArray:
+        return np.asarray(d[..., 0] * p[..., 1] - d[..., 1] * p[..., 0], dtype=np.float64)
+
+    for low in range(0, n, _CROSSING_BLOCK):
+        i = index[low : low + _CROSSING_BLOCK, None]
+        a, b, e = points[i], ends[i], edge[i]  # (k, 1, 2): the block's edges
+        c, d, f = points[None], ends[None], edge[None]  # (1, n, 2): every edge
+        o1, o2 = cross(e, c - a), cross(e, d - a)
+        o3, o4 = cross(f, a - c), cross(f, b - c)
+        # non-adjacent pairs once: j ≥ i + 2, and not edge n-1 with edge 0 (they share vertex 0)
+        wanted = (index[None, :] >= i + 2) & ~((i == 0) & (index[None, :] == n - 1))
+        hits = np.argwhere((o1 * o2 < 0) & (o3 * o4 < 0) & wanted)
+        if hits.size:
+            return low + int(hits[0, 0]), int(hits[0, 1])
+    return None
+
+
+@dataclass(frozen=True)
+class EdgeSet:
+    """The edges of several polygons, concatenated; ``starts[z]`` is the first edge of polygon ``z``."""
+
+    x1: FloatArray
+    y1: FloatArray
+    x2: FloatArray
+    y2: FloatArray
+    starts: IntArray
+    count: int
+
+    @classmethod
+    def from_polygons(cls, polygons: Sequence[FloatArray]) -> EdgeSet:
+        """Concatenate the edges of ``polygons`` (each (K, 2) with K ≥ 1, already validated)."""
+        if not polygons:
+            empty = np.zeros(0, dtype=np.float64)
+            return cls(empty, empty, empty, empty, np.zeros(0, dtype=np.int64), 0)
+        begin = np.concatenate(list(polygons))
+        finish = np.concatenate([np.roll(p, -1, axis=0) for p in polygons])
+        sizes = np.array([p.shape[0] for p in polygons], dtype=np.int64)
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        return cls(begin[:, 0], begin[:, 1], finish[:, 0], finish[:, 1], starts, len(polygons))
+
+    def contains(self, points_xy: FloatArray) -> BoolArray:
+        """(N, Z) matrix: point n strictly inside polygon z (even-odd crossing rule, half-open on edges)."""
+        n = points_xy.shape[0]
+        if self.count == 0 or n == 0:
+            return np.zeros((n, self.count), dtype=np.bool_)
+        px = points_xy[:, 0:1]
+        py = points_xy[:, 1:2]
+        straddles = (self.y1 > py) != (self.y2 > py)
+        dy = self.y2 - self.y1
+        safe_dy = np.where(dy == 0.0, 1.0, dy)
+        x_cross = self.x1 + (py - self.y1) * (self.x2 - self.x1) / safe_dy
+        crossings = (straddles & (px < x_cross)).astype(np.int64)
+        inside: BoolArray = (np.add.reduceat(crossings, self.starts, axis=1) & 1).astype(np.bool_)
+        return inside
+
+    def distance(self, points_xy: FloatArray) -> FloatArray:
+        """(N, Z) matrix: distance from point n to the boundary of polygon z (in the points' unit)."""
+        n = points_xy.shape[0]
+        if self.count == 0 or n == 0:
+            return np.zeros((n, self.count), dtype=np.float64)
+        px = points_xy[:, 0:1]
+        py = points_xy[:, 1:2]
+        ex = self.x2 - self.x1
+        ey = self.y2 - self.y1
+        length2 = ex * ex + ey * ey
+        t = np.clip(
+            ((px - self.x1) * ex + (py - self.y1) * ey) / np.where(length2 == 0, 1.0, length2), 0.0, 1.0
+        )
+        dx = px - (self.x1 + t * ex)
+        dy = py - (self.y1 + t * ey)
+        result: FloatArray = np.sqrt(np.minimum.reduceat(dx * dx + dy * dy, self.starts, axis=1))
+        return result
+
+
+def points_in_polygon(points: ArrayLike, polygon: ArrayLike) -> BoolArray:
+    """Even-odd rule test of N points against one polygon (M ≥ 3 vertices); NaN points are outside."""
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    poly = np.asarray(polygon, dtype=np.float64)
+    if poly.ndim != 2 or poly.shape[1] != 2 or len(poly) < 3:
+        raise GeometryError(f"a floor region needs at least 3 vertices, got {len(poly)}")
+    inside: BoolArray = EdgeSet.from_polygons([poly]).contains(pts)[:, 0] & np.all(np.isfinite(pts), axis=1)
+    return inside

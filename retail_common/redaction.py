@@ -1,0 +1,102 @@
+"""Camera source URLs carry their login: `rtsp://user:pass@host/...`, `snapshot.cgi?user=admin&pwd=x`. The rules
+that keep it out of what people see, written once for the edge (its logs, errors and heartbeats) and the server
+(the URL the API shows, a box's error messages):
+
+- the userinfo of a URL becomes ``***@``;
+- the value of every credential-like query parameter (:func:`is_secret_query_name`) becomes ``***``.
+
+:func:`redact_source` takes one source as configured; :func:`redact_text` finds URLs in free text (an edge box's
+error message) and is linear in the text whatever a box sends (the server runs it in the ingest's event loop).
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import unquote_plus
+
+# Query parameters that carry a login or a key (`snapshot.cgi?user=admin&pwd=x`, Foscam's `loginuse`/`loginpas`,
+# `?token=`, `?api_key=`): matched on the lower-cased name, exactly or by a fragment in it.
+SECRET_QUERY_NAMES = frozenset(
+    {
+        "user",
+        "username",
+        "usr",
+        "uname",
+        "login",
+        "loginuse",
+        "loginpas",
+        "pw",
+        "pin",
+        "key",
+        "sig",
+        "signature",
+    }
+)
+SECRET_QUERY_FRAGMENTS = (
+    "pass",
+    "pwd",
+    "token",
+    "secret",
+    "auth",
+    "apikey",
+    "api_key",
+    "credential",
+    "session",
+)
+
+
+def is_secret_query_name(name: str) -> bool:
+    """Whether a query parameter of this name (percent- or plus-encoded, any case, ``-`` for ``_``) is a login."""
+    lowered = unquote_plus(name).strip().lower().replace("-", "_")
+    return lowered in SECRET_QUERY_NAMES or any(fragment in lowered for fragment in SECRET_QUERY_FRAGMENTS)
+
+
+def _redact_query(tail: str) -> str:
+    path, question, rest = tail.partition("?")
+    if not question:
+        return tail
+    query, hash_sign, fragment = rest.partition("#")
+    items = [
+        f"{item.partition('=')[0]}=***" if is_secret_query_name(item.partition("=")[0]) else item
+        for item in query.split("&")
+    ]
+    return f"{path}?{'&'.join(items)}{hash_sign}{fragment}"
+
+
+def redact_source(source: str) -> str:
+    """A source as logs, errors and heartbeats may show it: `rtsp://user:pass@host/...` → `rtsp://***@host/...`,
+    `http://cam/snap.cgi?user=admin&pwd=x` → `http://cam/snap.cgi?user=***&pwd=***`. File paths and `usb:N`
+    come back unchanged."""
+    scheme, sep, rest = source.partition("://")
+    if not sep:
+        return source
+    authority, slash, tail = rest.partition("/")
+    if not slash and "?" in authority:  # http://cam?user=… (no path)
+        authority, question, query = authority.partition("?")
+        tail = question + query
+    tail = _redact_query(tail)
+    if "@" in authority:
+        authority = f"***@{authority.rpartition('@')[2]}"
+    return f"{scheme}://{authority}{slash}{tail}"
+
+
+# The userinfo runs to the authority's last "@" (a raw "@" in a password); one that reaches the end of the text (a
+# message cut short within it) has no "@" left to show. Linear in the text: the scheme is at most 32 characters (a
+# longer one is matched by its end), and the colon of a userinfo cut short is found by a lookahead, not by
+# backtracking over every colon of the run.
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]{0,31}://)(?:[^/\s]*@|(?=[^/@\s]*:)[^/@\s]*$)")
+
+# A query parameter in free text: after "?" or "&", a name, "=", the value up to the next "&", "#" or blank.
+_QUERY_PARAMETER = re.compile(r"(?P<lead>[?&])(?P<name>[^=&#\s?]+)=(?P<value>[^&#\s]*)")
+
+
+def _redact_query_value(match: re.Match[str]) -> str:
+    if not is_secret_query_name(match["name"]):
+        return match[0]
+    return f"{match['lead']}{match['name']}=***"
+
+
+def redact_text(text: str) -> str:
+    """Any `scheme://user:pass@` in free text as `scheme://***@`, and the value of every credential-like query
+    parameter (`?user=…&pwd=…`) as `***`."""
+    return _QUERY_PARAMETER.sub(_redact_query_value, _USERINFO.sub(r"\g<scheme>***@", text))

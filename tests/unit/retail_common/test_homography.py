@@ -1,0 +1,138 @@
+"""retail_common.homography, the one fitter and orientation rule of the edge and the server: properties over random
+perspective views (seeded), and the two sides' wrappers giving the same matrix."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edge_agent.errors import GeometryError as EdgeGeometryError
+from edge_agent.geometry import fit_homography as edge_fit
+from retail_common.errors import GeometryError
+from retail_common.homography import (
+    check_general_position,
+    fit_homography,
+    homography_from_values,
+    orient_homography,
+    orient_homography_to_floor,
+    project_points,
+    reprojection_errors,
+)
+from server.analytics.floor_geometry import GeometryError as ServerGeometryError
+from server.analytics.floor_geometry import homography_from_points
+
+SEEDS = range(40)
+
+
+def _random_view(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A random camera-like homography (pixels → cm, floor side w > 0 over the image) and image points on it."""
+    scale = rng.uniform(0.5, 5.0, size=2)
+    shear = rng.uniform(-0.4, 0.4, size=2)
+    matrix = np.array(
+        [
+            [scale[0], shear[0], rng.uniform(-500, 500)],
+            [shear[1], scale[1], rng.uniform(-500, 500)],
+            [rng.uniform(-4e-4, 4e-4), rng.uniform(-4e-4, 4e-4), 1.0],
+        ]
+    )
+    count = int(rng.integers(4, 12))
+    while True:
+        pixels = rng.uniform([0, 0], [1280, 720], size=(count, 2))
+        w = pixels @ matrix[2, :2] + matrix[2, 2]
+        try:
+            check_general_position(pixels, "pixels")
+            check_general_position(project_points(matrix, pixels), "floor")
+        except GeometryError:
+            continue  # three of four (nearly) on one line: not a view an installer can calibrate from
+        if np.all(w > 0.2):
+            return matrix, pixels
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_fit_recovers_any_exact_view_and_any_sign_or_scale_orients_the_same(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    truth, pixels = _random_view(rng)
+    floor = project_points(truth, pixels)
+    fitted = fit_homography(pixels, floor)
+    np.testing.assert_allclose(fitted, truth / truth[2, 2], rtol=1e-6, atol=1e-6)
+    assert reprojection_errors(fitted, pixels, floor).max() < 1e-4
+    factor = rng.uniform(0.01, 100.0) * rng.choice([-1.0, 1.0])
+    np.testing.assert_allclose(orient_homography(truth * factor, pixels, require_all=True), fitted, atol=1e-6)
+    region = floor[:3] if seed % 2 else floor
+    np.testing.assert_allclose(orient_homography_to_floor(truth * factor, region), fitted, atol=1e-6)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_edge_and_the_server_fit_the_same_matrix(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    truth, pixels = _random_view(rng)
+    floor_cm = project_points(truth, pixels) + rng.normal(0.0, 3.0, size=(len(pixels), 2))  # clicks 3 cm off
+    edge = edge_fit(pixels, floor_cm)
+    server, rms_cm = homography_from_points(pixels.tolist(), (floor_cm / 100.0).tolist())
+    np.testing.assert_allclose(edge.homography_px_to_cm, server, rtol=1e-9, atol=1e-9)
+    assert rms_cm == pytest.approx(edge.rms_error_cm, rel=1e-9, abs=1e-9)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_projection_is_nan_exactly_beyond_the_horizon(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    truth, _ = _random_view(rng)
+    pixels = rng.uniform(-1e5, 1e5, size=(200, 2))
+    w = pixels @ truth[2, :2] + truth[2, 2]
+    projected = project_points(truth, pixels)
+    assert np.array_equal(np.isnan(projected).any(axis=1), w <= 1e-12)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_collinear_points_are_refused_on_both_sides(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    t = rng.uniform(0, 1, size=int(rng.integers(4, 9)))
+    start, direction = rng.uniform(-100, 100, size=2), rng.uniform(-100, 100, size=2)
+    line = start + t[:, None] * direction
+    spread = rng.uniform(0, 1000, size=(len(t), 2))
+    with pytest.raises(GeometryError, match="collinear"):
+        fit_homography(line, spread)
+    with pytest.raises(EdgeGeometryError, match="collinear"):
+        edge_fit(spread, line)
+    with pytest.raises(ServerGeometryError, match="collinear") as raised:
+        homography_from_points(line.tolist(), spread.tolist())
+    assert raised.value.field == "calibration_points"
+
+
+@pytest.mark.parametrize(
+    ("image", "floor", "message"),
+    [
+        ([[0, 0], [1, 0], [1, 1]], [[0, 0], [1, 0], [1, 1]], "at least 4"),
+        ([[0, 0], [10, 0], [20, 0], [0, 10]], [[0, 0], [1, 0], [1, 1], [0, 1]], "three of the four"),
+        ([[0, 0], [10, 0], [10, 10], [0, 10]], [[0, 0], [1, 0], [1, 1]], "pair up"),
+        ([[0, 0], [10, 0], [10, np.inf], [0, 10]], [[0, 0], [1, 0], [1, 1], [0, 1]], "NaN or infinite"),
+        # four of five on one line: many homographies fit exactly, none is determined
+        ([[0, 0], [10, 0], [20, 0], [30, 0], [0, 10]], [[0, 0], [1, 0], [2, 0], [3, 0], [0, 1]], "determine"),
+    ],
+)
+def test_bad_point_sets_name_the_fault(
+    image: list[list[float]], floor: list[list[float]], message: str
+) -> None:
+    with pytest.raises(GeometryError, match=message):
+        fit_homography(image, floor)
+
+
+def test_calibration_points_across_the_horizon_are_refused() -> None:
+    matrix = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.02, -1.0]])
+    pixels = np.array([[0.0, 0.0], [100.0, 0.0], [100.0, 100.0], [0.0, 100.0], [50.0, 20.0]])
+    homogeneous = np.c_[pixels, np.ones(5)] @ matrix.T
+    with pytest.raises(GeometryError, match="both sides of the camera's horizon"):
+        fit_homography(pixels, homogeneous[:, :2] / homogeneous[:, 2:3])
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ([1.0] * 8, "exactly 9"),
+        ([1, 0, 0, 0, 1, 0, 0, 0, np.nan], "NaN or infinite"),
+        ([0.0] * 9, "singular"),
+    ],
+)
+def test_wire_values_are_validated(values: list[float], message: str) -> None:
+    with pytest.raises(GeometryError, match=message):
+        homography_from_values(values)

@@ -1,0 +1,78 @@
+"""retail_common.redaction, the one set of login rules of the edge (one source) and the server (free text): no login
+survives either redactor for random URLs (seeded), and both give the same text for a plain URL."""
+
+from __future__ import annotations
+
+import random
+import string
+
+import pytest
+
+from edge_agent.capture import redact_source as edge_redact_source
+from retail_common.redaction import SECRET_QUERY_NAMES, is_secret_query_name, redact_source, redact_text
+from server.inventory.models import redact_source_credentials
+
+SEEDS = range(60)
+_SAFE = string.ascii_letters + string.digits + "-._~"
+_PASSWORD = _SAFE + "!$'()*+,;=:%"  # userinfo characters, a raw ":" too
+
+
+def _word(rng: random.Random, alphabet: str = _SAFE, low: int = 1, high: int = 12) -> str:
+    return "".join(rng.choice(alphabet) for _ in range(rng.randint(low, high)))
+
+
+def _url(rng: random.Random) -> tuple[str, list[str]]:
+    """A random camera URL (always with a path) and the secrets in it."""
+    secrets: list[str] = []
+    scheme = rng.choice(["rtsp", "rtsps", "http", "https"])
+    userinfo = ""
+    if rng.random() < 0.7:
+        user, password = "u" + _word(rng), "P" + _word(rng, _PASSWORD, 6, 16)
+        userinfo = f"{user}:{password}@"
+        secrets.append(password)
+    host = rng.choice(["cam", "10.0.0.5", "cam.example"]) + rng.choice(["", ":554", ":8080"])
+    path = "/" + "/".join(_word(rng) for _ in range(rng.randint(1, 3)))
+    items = []
+    for _ in range(rng.randint(0, 4)):
+        if rng.random() < 0.5:
+            name = rng.choice([*SECRET_QUERY_NAMES, "PWD", "api-key", "X-Auth-Token", "session_id"])
+            value = "S" + _word(rng, _SAFE, 6, 12)
+            secrets.append(value)
+        else:
+            name, value = rng.choice(["res", "channel", "stream", "fps"]), _word(rng)
+        items.append(f"{name}={value}")
+    query = ("?" + "&".join(items)) if items else ""
+    return f"{scheme}://{userinfo}{host}{path}{query}", secrets
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_no_secret_survives_and_both_redactors_agree_on_a_plain_url(seed: int) -> None:
+    rng = random.Random(seed)
+    url, secrets = _url(rng)
+    one, text = redact_source(url), redact_text(url)
+    assert one == text
+    assert edge_redact_source(url) == one == redact_source_credentials(url)  # the two sides' names for them
+    sentence = f"camera 3: opening {url} failed: timeout"
+    for secret in secrets:
+        assert secret not in one
+        assert secret not in redact_text(sentence)
+    assert redact_source(one) == one  # idempotent
+    assert url.split("://")[0] + "://" in one
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_what_is_not_a_login_is_kept(seed: int) -> None:
+    rng = random.Random(seed)
+    path = "/videos/" + _word(rng) + "@" + _word(rng) + ".avi"
+    assert redact_source(path) == path
+    url = f"rtsp://cam:554/{_word(rng)}?res={_word(rng)}&channel=2"
+    assert redact_source(url) == url == redact_text(url)
+
+
+@pytest.mark.parametrize(
+    ("name", "secret"),
+    [("user", True), ("PWD", True), ("api-key", True), ("X-Auth-Token", True), ("login%70as", True),
+     ("res", False), ("channel", False), ("fps", False), ("subtype", False)],
+)  # fmt: skip
+def test_secret_query_names(name: str, secret: bool) -> None:
+    assert is_secret_query_name(name) is secret
