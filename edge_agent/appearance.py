@@ -8,11 +8,14 @@ What a guard would say — "red top, dark trousers" — as 16 bytes: no face, no
   background is not; pixels are weighted by a tent over the width (1 at the centre, 0.25 at the part's sides).
 - **Colour classes** (``CLASSES`` = 16, fixed): each pixel's colour in CIELAB (OpenCV's 8-bit conversion of
   the BGR frame, through a 32x32x32 lookup table built once), then
-  - achromatic (chroma < ``ACHROMATIC_CHROMA``): 0 black (L* < 25), 1 dark grey (< 50), 2 light grey (< 75),
-    3 white;
+  - achromatic (chroma C* below ~12): 0 black (L* around 12.5), 1 dark grey (37.5), 2 light grey (62.5),
+    3 white (87.5);
   - chromatic, by hue angle h = atan2(b*, a*) in six sectors (red/orange/skin 0-70°, yellow/brown 70-115°,
-    green 115-170°, cyan/teal 170-235°, blue/navy 235-315°, purple/pink 315-360°), each dark (L* < 50,
+    green 115-170°, cyan/teal 170-235°, blue/navy 235-315°, purple/pink 315-360°), each dark (L* below ~50,
     classes 4-9) or light (classes 10-15).
+  A pixel's weight is shared between neighbouring classes near a boundary (linear ramps: chroma 8-16 between
+  achromatic and chromatic, L* between adjacent grey levels' centres, L* 35-65 between dark and light), so a
+  change of illumination shifts a histogram smoothly instead of flipping whole parts into the next class.
 - **Not measurable** (an all-zero part): fewer than ``MIN_PART_SIDE_PX`` pixels on a side, less than half of
   the part inside the frame, or less than half of it left once the boxes of closer people (a lower bottom edge,
   i.e. a foot point nearer the camera) are cut out of it.
@@ -47,32 +50,49 @@ MIN_PART_SIDE_PX = 4
 MIN_VISIBLE_FRACTION = 0.5  # of a part inside the frame and not covered by a closer box
 SAMPLES_PER_SIDE = 24  # a part is sampled on at most this many pixels per side (cost bound)
 
-ACHROMATIC_CHROMA = 12.0  # CIELAB chroma below which a colour counts as black / grey / white
-_ACHROMATIC_L = (25.0, 50.0, 75.0)
+ACHROMATIC_CHROMA = (8.0, 16.0)  # CIELAB chroma ramp from achromatic (black / grey / white) to chromatic
+_GREY_CENTRES_L = 12.5 + 25.0 * np.arange(4)
 _HUE_EDGES_DEG = (70.0, 115.0, 170.0, 235.0, 315.0)  # sector i spans [edge i-1, edge i), the last wraps to 0
-_DARK_L = 50.0
+_DARK_TO_LIGHT_L = (35.0, 65.0)
 _LUT_BITS = 5  # per BGR channel
 
 FloatArray = NDArray[np.float32]
 
-_lut: NDArray[np.uint8] | None = None
+_lut: FloatArray | None = None
 
 
-def colour_class_of_lab(lab: NDArray[np.floating]) -> NDArray[np.uint8]:
-    """Colour class (0..15) of CIELAB colours ``(..., 3)`` (L* 0..100, a*, b* signed)."""
-    lightness, a, b = lab[..., 0], lab[..., 1], lab[..., 2]
-    chroma = np.hypot(a, b)
-    achromatic = np.searchsorted(np.asarray(_ACHROMATIC_L), lightness, side="right")
+def colour_memberships_of_lab(lab: NDArray[np.floating]) -> FloatArray:
+    """Membership of CIELAB colours ``(k, 3)`` (L* 0..100, a*, b* signed) in the 16 colour classes: ``(k, 16)``,
+    each row summing to 1."""
+    lightness, a, b = lab[:, 0], lab[:, 1], lab[:, 2]
+    rows = np.arange(lab.shape[0])
+    low, high = ACHROMATIC_CHROMA
+    grey = np.clip((high - np.hypot(a, b)) / (high - low), 0.0, 1.0)
+    out = np.zeros((lab.shape[0], CLASSES), dtype=np.float64)
+    position = np.clip((lightness - _GREY_CENTRES_L[0]) / 25.0, 0.0, 3.0)
+    below = np.minimum(np.floor(position).astype(np.intp), 2)
+    upper_share = position - below
+    np.add.at(out, (rows, below), grey * (1.0 - upper_share))
+    np.add.at(out, (rows, below + 1), grey * upper_share)
     hue = np.degrees(np.arctan2(b, a)) % 360.0
     sector = np.searchsorted(np.asarray(_HUE_EDGES_DEG), hue, side="right") % 6
-    chromatic = np.where(lightness < _DARK_L, 4 + sector, 10 + sector)
-    classes: NDArray[np.uint8] = np.where(chroma < ACHROMATIC_CHROMA, achromatic, chromatic).astype(np.uint8)
+    dark, light = _DARK_TO_LIGHT_L
+    light_share = np.clip((lightness - dark) / (light - dark), 0.0, 1.0)
+    np.add.at(out, (rows, 4 + sector), (1.0 - grey) * (1.0 - light_share))
+    np.add.at(out, (rows, 10 + sector), (1.0 - grey) * light_share)
+    memberships: FloatArray = out.astype(np.float32)
+    return memberships
+
+
+def colour_class_of_lab(lab: NDArray[np.floating]) -> NDArray[np.intp]:
+    """The class of largest membership of each CIELAB colour ``(k, 3)``."""
+    classes: NDArray[np.intp] = np.argmax(colour_memberships_of_lab(lab), axis=1)
     return classes
 
 
-def _class_lut() -> NDArray[np.uint8]:
-    """Colour class of every BGR colour quantised to 5 bits a channel (index ``b << 10 | g << 5 | r``), through
-    OpenCV's 8-bit CIELAB conversion of the bin centres. Built once (about 10 ms)."""
+def _class_lut() -> FloatArray:
+    """Class memberships of every BGR colour quantised to 5 bits a channel (index ``b << 10 | g << 5 | r``),
+    through OpenCV's 8-bit CIELAB conversion of the bin centres: ``(32768, 16)``. Built once (about 20 ms)."""
     global _lut
     if _lut is None:
         import cv2
@@ -82,7 +102,7 @@ def _class_lut() -> NDArray[np.uint8]:
         bgr = np.stack((b, g, r), axis=-1).reshape(1, -1, 3).astype(np.uint8)
         lab8 = cv2.cvtColor(bgr, cv2.COLOR_BGR2LAB).reshape(-1, 3).astype(np.float64)
         lab = np.stack((lab8[:, 0] * 100.0 / 255.0, lab8[:, 1] - 128.0, lab8[:, 2] - 128.0), axis=1)
-        _lut = colour_class_of_lab(lab)
+        _lut = colour_memberships_of_lab(lab)
     return _lut
 
 
@@ -135,8 +155,8 @@ def describe(image: NDArray[np.uint8], boxes_xyxy_px: NDArray[np.floating]) -> F
                 continue
             pixels = image[cy1:cy2:step_y, cx1:cx2:step_x].astype(np.intp) >> shift
             index = (pixels[..., 0] << (2 * _LUT_BITS)) | (pixels[..., 1] << _LUT_BITS) | pixels[..., 2]
-            histogram = np.bincount(lut[index].ravel(), weights=weights.ravel(), minlength=CLASSES)
-            total = histogram.sum()
+            histogram = weights.ravel() @ lut[index.ravel()]
+            total = float(histogram.sum())
             if total > 0:
                 shares[i, part] = histogram / total
     return shares
