@@ -11,7 +11,7 @@ encoded twice, in the same loop: with its descriptors and without them (the same
   a person-update is one track row of one frame (the goal: <= 24 B with the descriptors, on average);
 - how often descriptors travel: share of person-updates that carry one, descriptors per track per second;
 - the descriptor's cost: ms per person per frame (median over frames of describe's time / detections), and per
-  frame.
+  frame; the tracker's ms per frame with the descriptors and, on the same detections in the same loop, without.
 
     python benchmarks/appearance_wire.py [--analysis-fps 12.5 25] [--min-score 0.3]
 """
@@ -63,6 +63,9 @@ def run(video: Path, model: Path, analysis_fps: float, min_score: float) -> dict
         )
         for _ in CAMERA_CROPS_PX
     ]
+    boxes_only = [ByteTracker(tracker_config(TrackerSettings(), rate)) for _ in CAMERA_CROPS_PX]
+    tracker_ms: list[float] = []
+    boxes_only_ms: list[float] = []
     capture = cv2.VideoCapture(str(video))
     with_bytes = without_bytes = updates = carried = 0
     describe_ms_per_person: list[float] = []
@@ -89,7 +92,13 @@ def run(video: Path, model: Path, analysis_fps: float, min_score: float) -> dict
             if boxes.shape[0]:
                 describe_ms_per_person.append(elapsed_ms / boxes.shape[0])
                 describe_ms_per_frame.append(elapsed_ms)
+            started = time.perf_counter()
             tracks = tracker.update(Detections(xyxy_px=boxes, scores=found.scores[keep], appearance=shares))
+            tracker_ms.append((time.perf_counter() - started) * 1000.0)
+            plain_detections = Detections(xyxy_px=boxes, scores=found.scores[keep])
+            started = time.perf_counter()
+            boxes_only[camera].update(plain_detections)
+            boxes_only_ms.append((time.perf_counter() - started) * 1000.0)
             select_appearance(sender, tracks, capture_time_us)
             sequence = index + 1
             message = encode_track_frame(camera + 1, sequence, capture_time_us, tracks, 1)
@@ -113,6 +122,8 @@ def run(video: Path, model: Path, analysis_fps: float, min_score: float) -> dict
         "ms_person": float(np.median(describe_ms_per_person)) if describe_ms_per_person else 0.0,
         "ms_frame": float(np.median(describe_ms_per_frame)) if describe_ms_per_frame else 0.0,
         "people": updates / max(1, len(describe_ms_per_frame)),
+        "tracker_ms": float(np.median(tracker_ms)),
+        "boxes_only_ms": float(np.median(boxes_only_ms)),
     }
 
 
@@ -139,14 +150,16 @@ def main() -> int:
     args = parser.parse_args()
     print(f"{args.video.name}, two cameras {CAMERA_CROPS_PX}, played once; detections >= {args.min_score:g}")
     print(f"{'rate':>5} {'updates':>8} {'B/upd with':>11} {'B/upd without':>14} {'+B':>6} {'carrying':>9} "
-          f"{'desc/track/s':>13} {'ms/person':>10} {'ms/frame':>9} {'people/frame':>13}")  # fmt: skip
+          f"{'desc/track/s':>13} {'ms/person':>10} {'ms/frame':>9} {'people/frame':>13} {'tracker ms':>11} "
+          f"{'w/o app ms':>11}")  # fmt: skip
     ok = True
     for fps in args.analysis_fps:
         r = run(args.video, args.model, fps, args.min_score)
         ok &= r["with"] <= GOAL_BYTES_PER_PERSON
         print(f"{r['rate']:>5.1f} {r['updates']:>8.0f} {r['with']:>11.2f} {r['without']:>14.2f} "
               f"{r['with'] - r['without']:>6.2f} {r['carried']:>9.1%} {r['per_track_s']:>13.2f} "
-              f"{r['ms_person']:>10.3f} {r['ms_frame']:>9.2f} {r['people']:>13.1f}")  # fmt: skip
+              f"{r['ms_person']:>10.3f} {r['ms_frame']:>9.2f} {r['people']:>13.1f} {r['tracker_ms']:>11.3f} "
+              f"{r['boxes_only_ms']:>11.3f}")  # fmt: skip
     print(f"goal: <= {GOAL_BYTES_PER_PERSON:g} bytes per person per update with the descriptors: "
           f"{'met' if ok else 'NOT met'}")  # fmt: skip
     return 0

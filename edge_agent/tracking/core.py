@@ -97,7 +97,7 @@ class TrackerConfig:
     # above the agreement similarity the lost gate widens to ``lost_match_max_cost_agreeing``. Similarity is the
     # histogram intersection of ``edge_agent.appearance`` (1 = the same colours). Chosen from the sample video's
     # real detections (benchmarks/tracker_video.py's input): a confirmed track's smoothed descriptor vs its next
-    # matched detection is below 0.6 in 0.3 % of frames, vs another detection within one box height in 28 %; 0.9
+    # matched detection is below 0.6 in 0.1 % of frames, vs another detection within one box height in 28 %; 0.9
     # or more holds for 75 % of the same-person pairs and under 10 % of the others.
     appearance_veto_similarity: float = 0.6
     appearance_agree_similarity: float = 0.9

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from edge_agent import appearance
 from edge_agent.appearance import AppearanceSender, SenderConfig, describe, similarity
+from edge_agent.config import AgentSettings
+from edge_agent.pipeline import NullSink, Pipeline
 from edge_agent.tracking import ByteTracker, TrackerConfig
-from edge_agent.types import Detections, TrackState
+from edge_agent.transport.encoder import encode_track_frame
+from edge_agent.types import Detections, Tracks, TrackState
 from server.fusion import appearance as server_appearance
+from tests.unit.edge_agent.test_pipeline import StubDetector, camera, run_until, write_video
 
 RED, BLUE, GREEN, GREY, SKIN = (30, 30, 200), (150, 60, 20), (40, 170, 40), (128, 128, 128), (140, 170, 220)
 
@@ -278,3 +284,42 @@ def test_unmeasurable_descriptors_change_nothing() -> None:
     plain = run([(b, None) for b in frames])
     blank = run([(b, np.zeros((len(b), 2, 16), np.float32)) for b in frames])
     assert plain == blank
+
+
+# ---- the pipeline -------------------------------------------------------------------------------------------------
+
+
+class EveryFrameSink(NullSink):
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[Tracks] = []
+
+    def emit(self, camera_id: int, capture_time_us: int, tracks: Tracks) -> int:
+        self.seen.append(tracks)
+        return super().emit(camera_id, capture_time_us, tracks)
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_pipeline_sends_each_tracks_descriptor_once_while_it_stays_the_same(
+    tmp_path: Path, enabled: bool
+) -> None:
+    settings = AgentSettings(cameras=[camera(1, write_video(tmp_path / "v.avi"))])
+    settings.appearance.enabled = enabled
+    sink = EveryFrameSink()
+    pipeline = Pipeline(settings, StubDetector(), sink)
+    pipeline.start()
+    try:
+        run_until(pipeline, lambda: sink.last_sequence(1) >= 10)
+    finally:
+        pipeline.close()
+    if not enabled:
+        assert all(t.appearance is None and t.appearance_shares is None for t in sink.seen)
+        return
+    carried = [t.appearance.any(axis=1).tolist() for t in sink.seen if t.appearance is not None]
+    assert len(carried) == len(sink.seen)
+    assert carried[0] == [True, True]  # both tracks' first frame
+    assert not any(any(rows) for rows in carried[1:])  # a still scene: nothing changes, nothing more is sent
+    first = sink.seen[0]
+    assert first.appearance is not None
+    frame = encode_track_frame(1, 1, 1, first)
+    assert len(frame.appearance) == 32
