@@ -315,7 +315,9 @@ def test_the_pipeline_sends_each_tracks_descriptor_once_while_it_stays_the_same(
     if not enabled:
         assert all(t.appearance is None and t.appearance_shares is None for t in sink.seen)
         return
-    carried = [t.appearance.any(axis=1).tolist() for t in sink.seen if t.appearance is not None]
+    carried: list[list[bool]] = [
+        [bool(v) for v in t.appearance.any(axis=1)] for t in sink.seen if t.appearance is not None
+    ]
     assert len(carried) == len(sink.seen)
     assert carried[0] == [True, True]  # both tracks' first frame
     assert not any(any(rows) for rows in carried[1:])  # a still scene: nothing changes, nothing more is sent
