@@ -316,7 +316,9 @@ def test_the_pipeline_sends_each_tracks_descriptor_once_while_it_stays_the_same(
         assert all(t.appearance is None and t.appearance_shares is None for t in sink.seen)
         return
     carried: list[list[bool]] = [
-        [bool(v) for v in t.appearance.any(axis=1)] for t in sink.seen if t.appearance is not None
+        [bool(v) for v in np.any(t.appearance, axis=1).tolist()]
+        for t in sink.seen
+        if t.appearance is not None
     ]
     assert len(carried) == len(sink.seen)
     assert carried[0] == [True, True]  # both tracks' first frame
