@@ -95,11 +95,13 @@ class TrackerConfig:
     # Appearance term of stage 1 for lost tracks (used only when detections carry descriptors): below the veto
     # similarity a lost track and a detection are never associated (the wrong person after an occlusion); at or
     # above the agreement similarity the lost gate widens to ``lost_match_max_cost_agreeing``. Similarity is the
-    # histogram intersection of ``edge_agent.appearance`` (1 = the same colours). Chosen from the sample video's
-    # real detections (benchmarks/tracker_video.py's input): a confirmed track's smoothed descriptor vs its next
-    # matched detection is below 0.6 in 0.1 % of frames, vs another detection within one box height in 28 %; 0.9
-    # or more holds for 75 % of the same-person pairs and under 10 % of the others.
-    appearance_veto_similarity: float = 0.6
+    # histogram intersection of ``edge_agent.appearance`` (1 = the same colours). Chosen on the sample video's real
+    # detections (benchmarks/tracker_video.py's input; a greyscale video, so only the four grey classes speak): a
+    # confirmed track's running average vs its next matched detection is never below 0.5 (0.1 % below 0.6), vs
+    # another detection within one box height 6.8 % below 0.5 (28 % below 0.6); looked at, the vetoes between 0.5
+    # and 0.6 were as often the same person as not, those below 0.45 other people. 0.9 or more holds for 75 % of
+    # the same-person pairs and under 10 % of the others.
+    appearance_veto_similarity: float = 0.5
     appearance_agree_similarity: float = 0.9
     lost_match_max_cost_agreeing: float = 0.9
     # Weight of a new observation in each track's running average of colour shares.
