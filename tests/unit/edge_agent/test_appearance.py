@@ -60,6 +60,7 @@ def test_the_same_trousers_under_another_top_agree_only_by_half() -> None:
     assert tops is not None
     assert tops < 0.1
     both = similarity(shares[0], shares[1])
+    assert both is not None
     assert both == pytest.approx(0.5 + tops / 2)  # the mean over the parts: trousers 1, tops ~0
     assert both < TrackerConfig().appearance_agree_similarity  # never re-acquired at a larger distance
 
