@@ -13,7 +13,10 @@ from edge_agent.config import AgentSettings
 from edge_agent.pipeline import NullSink, Pipeline
 from edge_agent.tracking import ByteTracker, TrackerConfig
 from edge_agent.transport.encoder import encode_track_frame
+from edge_agent.transport.sink import SpoolSink
+from edge_agent.transport.spool import Spool
 from edge_agent.types import Detections, Tracks, TrackState
+from proto.retail.v1 import track_pb2
 from server.fusion import appearance as server_appearance
 from tests.unit.edge_agent.test_pipeline import StubDetector, camera, run_until, write_video
 
@@ -334,3 +337,23 @@ def test_the_pipeline_sends_each_tracks_descriptor_once_while_it_stays_the_same(
     assert first.appearance is not None
     frame = encode_track_frame(1, 1, 1, first)
     assert len(frame.appearance) == 32
+
+
+def test_spooled_frames_carry_their_descriptors_until_acked(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool.sqlite3")
+    sink = SpoolSink(spool)
+    descriptor = appearance.pack(np.stack([np.stack([one_hot(3, 8)[0], one_hot(3, 8)[1]])]))
+    tracks = Tracks(
+        ids=np.array([7], dtype=np.int64),
+        xyxy_px=np.array([[10, 20, 50, 140]], np.float32),
+        scores=np.array([0.9], np.float32),
+        states=np.array([2], np.int8),
+        appearance=descriptor,
+    )
+    sequence = sink.emit(1, 1_000, tracks)
+    (spooled,) = spool.pending(0, 10)
+    frame = track_pb2.TrackFrame.FromString(spooled.payload)
+    assert frame.appearance == descriptor.tobytes()
+    assert spool.ack(1, sequence) == 1
+    assert spool.pending(0, 10) == []  # deleted on the ack, descriptor with it
+    spool.close()
