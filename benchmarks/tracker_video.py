@@ -1,6 +1,9 @@
 """Identity on real video: the sample video as two cameras (the demo's two overlapping crops), played once (no
 looping), real YOLOX-Nano detections, our tracker vs the reference ByteTrack on the very same detections.
 
+Ours runs as the agent does: with the appearance cue (colour descriptors of every kept detection computed on the
+crop's pixels, ``edge_agent.appearance.describe``), and, in the same run, without it (``ours -app``: boxes only).
+
 Reference: roboflow ``trackers.ByteTrackTracker`` at its defaults, told the analysis rate. It is the ByteTrack
 that used to ship in ``supervision`` (``supervision.ByteTrack``), which supervision 0.31 no longer has.
 
@@ -38,6 +41,7 @@ from numpy.typing import NDArray
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
+from edge_agent.appearance import describe  # noqa: E402
 from edge_agent.config import DetectorSettings, TrackerSettings  # noqa: E402
 from edge_agent.geometry import FloorProjector, homography_from_values  # noqa: E402
 from edge_agent.pipeline import tracker_config  # noqa: E402
@@ -109,12 +113,40 @@ def cached_detections(video: Path, model: Path) -> tuple[float, list[list[Detect
     return float(data["fps"]), out
 
 
-def ours(fps: float) -> TrackStep:
+def with_appearance(
+    video: Path, detections: list[list[Detections]], min_score: float
+) -> list[list[Detections]]:
+    """The detections with their colour descriptors, computed on each crop's pixels from the boxes the tracker
+    will see (score >= ``min_score``; the others get an unmeasurable descriptor, never used)."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(video))
+    out = []
+    for per_camera in detections:
+        ok, image = capture.read()
+        if not ok:
+            raise RuntimeError(f"{video} ended before its cached detections")
+        frame_out = []
+        for (x0, y0, w, h), found in zip(CAMERA_CROPS_PX, per_camera, strict=True):
+            keep = found.scores >= min_score
+            shares = np.zeros((len(found), 2, 16), dtype=np.float32)
+            shares[keep] = describe(
+                np.ascontiguousarray(image[y0 : y0 + h, x0 : x0 + w]), found.xyxy_px[keep]
+            )
+            frame_out.append(Detections(xyxy_px=found.xyxy_px, scores=found.scores, appearance=shares))
+        out.append(frame_out)
+    capture.release()
+    return out
+
+
+def ours(fps: float, use_appearance: bool = True) -> TrackStep:
     tracker = ByteTracker(tracker_config(TrackerSettings(), fps))  # as the agent builds it
 
     def step(
         found: Detections,
     ) -> tuple[NDArray[np.int64], NDArray[np.float32], NDArray[np.bool_], NDArray[np.float32]]:
+        if not use_appearance:
+            found = Detections(xyxy_px=found.xyxy_px, scores=found.scores)
         tracks = tracker.update(found)
         keep = tracks.states != TrackState.REMOVED
         return (
@@ -176,8 +208,9 @@ def evaluate(
         for camera_id, step, projector in cameras:
             found = detections[index][camera_id - 1]
             keep = found.scores >= min_score
+            shares = None if found.appearance is None else found.appearance[keep]
             ids, boxes, confirmed, scores = step(
-                Detections(xyxy_px=found.xyxy_px[keep], scores=found.scores[keep])
+                Detections(xyxy_px=found.xyxy_px[keep], scores=found.scores[keep], appearance=shares)
             )
             floor_cm, outside = projector.project(boxes)
             valid = ~outside & np.isfinite(floor_cm).all(axis=1)
@@ -270,6 +303,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     video_fps, detections = cached_detections(args.video, args.model)
+    detections = with_appearance(args.video, detections, args.min_score)
     scores = np.concatenate([d.scores for frame in detections for d in frame])
     kept = scores[scores >= args.min_score]
     print(f"{args.video.name}: {len(detections)} frames at {video_fps:g} fps, two cameras {CAMERA_CROPS_PX}, "
@@ -279,7 +313,12 @@ def main() -> int:
         f"{'tracked/step':>13}"
     )
     for fps in args.analysis_fps:
-        for label, make in (("ours", ours), ("ByteTrack", reference)):
+        contenders: tuple[tuple[str, Callable[[float], TrackStep]], ...] = (
+            ("ours", ours),
+            ("ours -app", lambda rate: ours(rate, use_appearance=False)),
+            ("ByteTrack", reference),
+        )
+        for label, make in contenders:
             rate, result = evaluate(make, detections, video_fps, fps, args.min_score)
             for where, figures in result.items():
                 print(f"{rate:>5.1f} {label:<10} {where:<9} {figures.ids:>5d} {figures.median_lifetime_s:>14.2f} "

@@ -113,6 +113,32 @@ class TrackerSettings(_Settings):
     )
 
 
+class AppearanceSettings(_Settings):
+    """The appearance cue (docs/privacy.md, "Appearance descriptor"): colour-class histograms of each person's upper
+    and lower body, used by the tracker to re-acquire people after an occlusion and sent (16 bytes, only when
+    changed) for the server's fusion."""
+
+    enabled: bool = Field(
+        default=True,
+        title="Appearance descriptors",
+        description="Off: the tracker associates by boxes alone and frames carry no descriptors.",
+    )
+    change_threshold: float = Field(
+        default=0.8,
+        title="Send when similarity drops below",
+        description="A track's descriptor is sent again when its similarity to the last one sent falls below this.",
+        ge=0,
+        le=1,
+    )
+    refresh_s: float = Field(
+        default=10.0,
+        title="Descriptor refresh",
+        description="Seconds after which a track's descriptor is sent again even if unchanged.",
+        gt=0,
+        le=3600,
+    )
+
+
 class SpoolSettings(_Settings):
     max_frames: int = Field(default=500_000, title="Spool frame bound", ge=10, le=100_000_000)
     max_bytes: int = Field(default=512 * 1024 * 1024, title="Spool byte bound", ge=64 * 1024, le=2**40)
@@ -139,6 +165,7 @@ class AgentSettings(_Settings):
     cameras: list[CameraSettings] = Field(default_factory=list, title="Cameras")
     detector: DetectorSettings = Field(default_factory=DetectorSettings, title="Detector")
     tracker: TrackerSettings = Field(default_factory=TrackerSettings, title="Tracker")
+    appearance: AppearanceSettings = Field(default_factory=AppearanceSettings, title="Appearance cue")
     spool: SpoolSettings = Field(default_factory=SpoolSettings, title="Spool")
     uplink: UplinkSettings = Field(default_factory=UplinkSettings, title="Uplink")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", title="Log level")

@@ -18,8 +18,9 @@ import cv2
 import numpy as np
 
 from edge_agent import __version__
+from edge_agent.appearance import AppearanceSender, SenderConfig, describe
 from edge_agent.capture import CameraReader, FrameSource, LatestFrameSlot, open_source, redact_source
-from edge_agent.config import AgentSettings, CameraSettings, TrackerSettings
+from edge_agent.config import AgentSettings, AppearanceSettings, CameraSettings, TrackerSettings
 from edge_agent.detection.base import Detector
 from edge_agent.errors import SpoolError
 from edge_agent.geometry import FloorProjector, homography_from_values
@@ -32,6 +33,7 @@ from edge_agent.types import (
     RemoteDeviceConfig,
     TrackFlag,
     Tracks,
+    TrackState,
 )
 
 logger = logging.getLogger(__name__)
@@ -104,6 +106,24 @@ def tracker_config(settings: TrackerSettings, analysis_fps: float) -> TrackerCon
     ).with_gates_for_rate(rate)
 
 
+def appearance_sender(settings: AppearanceSettings) -> AppearanceSender | None:
+    """The camera's send-on-change state, or None when the appearance cue is off."""
+    if not settings.enabled:
+        return None
+    return AppearanceSender(
+        SenderConfig(change_threshold=settings.change_threshold, refresh_s=settings.refresh_s)
+    )
+
+
+def select_appearance(sender: AppearanceSender, tracks: Tracks, capture_time_us: int) -> None:
+    """Set ``tracks.appearance``: the descriptors this frame carries (changed or new ones only)."""
+    if tracks.appearance_shares is None:
+        return
+    tracks.appearance = sender.select(
+        tracks.ids, tracks.appearance_shares, capture_time_us, tracks.states == TrackState.REMOVED
+    )
+
+
 def projector_for(camera: CameraSettings) -> FloorProjector:
     homography = (
         homography_from_values(camera.homography_px_to_cm) if camera.homography_px_to_cm is not None else None
@@ -139,6 +159,7 @@ class _CameraRuntime:
     slot: LatestFrameSlot
     tracker: ByteTracker
     projector: FloorProjector
+    appearance: AppearanceSender | None = None
     frames_analysed: int = 0
     inference_time_us: float = 0.0
     rate_mark: tuple[float, int] = field(default_factory=lambda: (time.monotonic(), 0))
@@ -185,6 +206,7 @@ class Pipeline:
                 tracker_config(self.settings.tracker, camera.analysis_fps), first_id=first_id
             ),
             projector=projector_for(camera),
+            appearance=appearance_sender(self.settings.appearance),
         )
         self._cameras[camera.camera_id] = runtime
         reader.start()
@@ -312,8 +334,12 @@ class Pipeline:
             if threshold > 0:
                 keep = found.scores >= threshold
                 found.xyxy_px, found.scores = found.xyxy_px[keep], found.scores[keep]
+            if runtime.appearance is not None:
+                found.appearance = describe(frame.image, found.xyxy_px)
             tracks = runtime.tracker.update(found)
             self._project(runtime.projector, tracks, frame.width_px, frame.height_px)
+            if runtime.appearance is not None:
+                select_appearance(runtime.appearance, tracks, frame.capture_time_us)
             try:
                 self.sink.emit(frame.camera_id, frame.capture_time_us, tracks)
             except SpoolError as err:  # disk full or damaged: this frame is lost, the box keeps running

@@ -55,16 +55,23 @@ def _empty_scores() -> NDArray[np.float32]:
 @dataclass(slots=True)
 class Detections:
     """Person detections of one frame: ``xyxy_px`` float32 Nx4 in frame pixels, ``scores`` float32 N in
-    0..1."""
+    0..1, and optionally ``appearance``: float32 Nx2x16 colour-class shares of each box's upper and lower body
+    (``edge_agent.appearance.describe``; an all-zero part is not measurable). None: no pixels looked at (the
+    tracker then associates by boxes alone)."""
 
     xyxy_px: NDArray[np.float32] = field(default_factory=_empty_boxes)
     scores: NDArray[np.float32] = field(default_factory=_empty_scores)
+    appearance: NDArray[np.float32] | None = None
 
     def __post_init__(self) -> None:
         if self.xyxy_px.ndim != 2 or self.xyxy_px.shape[1] != 4:
             raise ValueError(f"xyxy_px must be Nx4, got {self.xyxy_px.shape}")
         if self.scores.shape != (self.xyxy_px.shape[0],):
             raise ValueError(f"scores must have shape ({self.xyxy_px.shape[0]},), got {self.scores.shape}")
+        if self.appearance is not None and self.appearance.shape != (self.xyxy_px.shape[0], 2, 16):
+            raise ValueError(
+                f"appearance must have shape ({self.xyxy_px.shape[0]}, 2, 16), got {self.appearance.shape}"
+            )
 
     def __len__(self) -> int:
         return int(self.xyxy_px.shape[0])
@@ -77,6 +84,10 @@ class Tracks:
     ``ids`` int64 (local, ≥ 1), ``xyxy_px`` float32 Nx4, ``scores`` float32 (last matched detection),
     ``states`` int8 (``TrackState`` values), ``floor_xy_cm`` float32 Nx2 (NaN until projected or when the
     camera is uncalibrated), ``flags`` uint32 (``TrackFlag`` bits).
+
+    Appearance (None when the tracker saw no descriptors): ``appearance_shares`` float32 Nx2x16, each track's
+    smoothed colour-class shares (all-zero part: not measured yet); ``appearance`` uint8 Nx16, the wire
+    descriptors this frame carries (``edge_agent.appearance.AppearanceSender``; an all-zero row sends none).
     """
 
     ids: NDArray[np.int64]
@@ -85,6 +96,8 @@ class Tracks:
     states: NDArray[np.int8]
     floor_xy_cm: NDArray[np.float32] = field(default_factory=lambda: np.zeros((0, 2), dtype=np.float32))
     flags: NDArray[np.uint32] = field(default_factory=lambda: np.zeros((0,), dtype=np.uint32))
+    appearance_shares: NDArray[np.float32] | None = None
+    appearance: NDArray[np.uint8] | None = None
 
     def __post_init__(self) -> None:
         n = self.ids.shape[0]

@@ -50,6 +50,7 @@ class AgentOptions:
     device_secret_file: Path | None = None
     heartbeat_interval_s: float | None = None
     spool_max_frames: int | None = None
+    appearance: bool | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -182,6 +183,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--heartbeat-interval", dest="heartbeat_interval_s", type=float, help="seconds")
     run.add_argument("--spool-max-frames", type=int, help="spool bound in frames")
+    run.add_argument(
+        "--appearance",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="clothing-colour descriptors for re-acquisition and the fusion (default: on; docs/privacy.md)",
+    )
     run.add_argument("--max-seconds", type=float, help="stop after this many seconds")
     run.add_argument("--max-frames", type=int, help="stop after this many analysed frames (all cameras)")
     run.add_argument("--drain-s", type=float, default=10.0, help="seconds to wait for the last acks on exit")
@@ -267,6 +274,7 @@ def agent_options(namespace: argparse.Namespace) -> AgentOptions:
         device_secret_file=_get(namespace, "device_secret_file", Path),
         heartbeat_interval_s=_float(namespace, "heartbeat_interval_s"),
         spool_max_frames=_get(namespace, "spool_max_frames", int),
+        appearance=_get(namespace, "appearance", bool),
     )
 
 

@@ -147,6 +147,8 @@ def build_settings(options: AgentOptions | argparse.Namespace) -> AgentSettings:
         data["state_dir"] = options.state_dir
     if options.spool_max_frames is not None:
         data["spool"] = {**data["spool"], "max_frames": options.spool_max_frames}
+    if options.appearance is not None:
+        data["appearance"] = {**data["appearance"], "enabled": options.appearance}
     try:
         return AgentSettings.model_validate(data)
     except ValueError as err:

@@ -12,13 +12,16 @@ _BBOX_XY_MAX_PX = 32768
 _BBOX_WH_MAX_PX = 16384
 _FLOOR_LIMIT_CM = 1_000_000
 MAX_TRACKS_PER_FRAME = 1000
+APPEARANCE_LAYOUT_COLOUR_HISTOGRAMS_V1 = 1
+APPEARANCE_DESCRIPTOR_BYTES = 16
 
 
 def encode_track_frame(
     camera_id: int, sequence: int, capture_time_us: int, tracks: Tracks, sequence_epoch: int = 0
 ) -> track_pb2.TrackFrame:
     """Build the wire frame: ids sorted and delta-encoded, every column in the same order, flags only when
-    set.
+    set, appearance descriptors only for the rows that carry one in this frame (``Tracks.appearance``, all-zero
+    rows carry none; layout 1).
 
     Floor positions that are NaN (uncalibrated camera, point beyond the horizon) travel as 0 (their flag
     says why). At most ``MAX_TRACKS_PER_FRAME`` tracks are sent (the lowest ids), as the contract allows.
@@ -52,6 +55,13 @@ def encode_track_frame(
     )
     if flags.any():
         frame.flags.extend(flags.astype(np.int64).tolist())
+    if tracks.appearance is not None:
+        descriptors = tracks.appearance[order]
+        rows = np.flatnonzero(descriptors.any(axis=1))
+        if rows.size:
+            frame.appearance_layout = APPEARANCE_LAYOUT_COLOUR_HISTOGRAMS_V1
+            frame.appearance_rows.extend(rows.tolist())
+            frame.appearance = np.ascontiguousarray(descriptors[rows], dtype=np.uint8).tobytes()
     return frame
 
 

@@ -6,7 +6,7 @@ Pure: no Django, no I/O. Every check is vectorised over the columns of a frame.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import grpc
 import numpy as np
@@ -14,6 +14,7 @@ import numpy.typing as npt
 
 from proto.retail.v1 import track_pb2
 from server.errors import ApplicationError
+from server.fusion.appearance import DESCRIPTOR_BYTES, LAYOUT_COLOUR_HISTOGRAMS_V1
 from server.ingest.sequencing import MAX_EPOCH, MAX_SEQUENCE
 
 MAX_TRACKS_PER_FRAME = 1000
@@ -88,6 +89,11 @@ class DecodedFrame:
     flags: npt.NDArray[np.int32]
 
     sequence_epoch: int = 0
+    # Appearance descriptors sent with this frame (layout 1): `appearance[k]` belongs to row `appearance_rows[k]`.
+    appearance_rows: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    appearance: npt.NDArray[np.uint8] = field(
+        default_factory=lambda: np.zeros((0, DESCRIPTOR_BYTES), dtype=np.uint8)
+    )
 
     @property
     def track_count(self) -> int:
@@ -171,6 +177,7 @@ def decode_frame(frame: track_pb2.TrackFrame, *, now_us: int, window: TimeWindow
     state = _column(frame.state, "state", count)
     _check_range(state, "state", 1, _MAX_STATE)
     flags = _column(frame.flags, "flags", count) if len(frame.flags) else np.zeros(count, dtype=np.int64)
+    appearance_rows, appearance = _decode_appearance(frame, count)
     return DecodedFrame(
         camera_id=frame.camera_id,
         sequence=frame.sequence,
@@ -182,4 +189,41 @@ def decode_frame(frame: track_pb2.TrackFrame, *, now_us: int, window: TimeWindow
         state=state.astype(np.int32),
         flags=flags.astype(np.int32),
         sequence_epoch=frame.sequence_epoch,
+        appearance_rows=appearance_rows,
+        appearance=appearance,
     )
+
+
+def _decode_appearance(
+    frame: track_pb2.TrackFrame, count: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]]:
+    """The appearance columns (track.proto fields 20-22): layout 0 with both columns empty, or layout 1 with one
+    16-byte descriptor per listed row, rows strictly ascending and within the frame's tracks."""
+    layout = frame.appearance_layout
+    rows_given = len(frame.appearance_rows)
+    if layout == 0:
+        if rows_given or frame.appearance:
+            raise InvalidFrameError(
+                Rejection.INVALID_ARGUMENT,
+                "appearance_layout is 0 (no descriptors) but appearance_rows or appearance is not empty",
+            )
+        return np.zeros(0, dtype=np.int64), np.zeros((0, DESCRIPTOR_BYTES), dtype=np.uint8)
+    if layout != LAYOUT_COLOUR_HISTOGRAMS_V1:
+        raise InvalidFrameError(
+            Rejection.INVALID_ARGUMENT,
+            f"appearance_layout {layout} is unknown (0 = none, {LAYOUT_COLOUR_HISTOGRAMS_V1} = colour histograms v1)",
+        )
+    if len(frame.appearance) != DESCRIPTOR_BYTES * rows_given:
+        raise InvalidFrameError(
+            Rejection.INVALID_ARGUMENT,
+            f"appearance has {len(frame.appearance)} bytes, expected {DESCRIPTOR_BYTES} per row of appearance_rows "
+            f"({DESCRIPTOR_BYTES * rows_given})",
+        )
+    rows = np.fromiter(frame.appearance_rows, dtype=np.int64, count=rows_given)
+    if rows_given and (int(rows[-1]) >= count or (rows_given > 1 and bool(np.any(np.diff(rows) < 1)))):
+        raise InvalidFrameError(
+            Rejection.INVALID_ARGUMENT,
+            f"appearance_rows must be strictly ascending track rows 0 .. {count - 1}",
+        )
+    descriptors = np.frombuffer(frame.appearance, dtype=np.uint8).reshape(rows_given, DESCRIPTOR_BYTES)
+    return rows, descriptors.copy()

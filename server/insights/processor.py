@@ -245,6 +245,8 @@ class SiteAnalyticsProcessor:
             confirmed=state_column == STATE_CONFIRMED,
             valid_floor=(frame.flags == 0) & (state_column != STATE_REMOVED),
             removed_local_ids=frame.local_ids[state_column == STATE_REMOVED],
+            appearance_rows=frame.appearance_rows,
+            appearance=frame.appearance,
         )
         held = self._held.get(camera.camera_id)
         if held is None or held[0] is not state:

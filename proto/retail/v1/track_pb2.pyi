@@ -168,7 +168,13 @@ class TrackFrame(_message.Message):
     @_builtins.property
     def appearance_rows(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
         """--- Appearance cue (optional; docs/privacy.md, "Appearance descriptor"). ---
-        A track's colour descriptor is sent only when it is new or changed, so most frames carry none.
+        A track's colour descriptor is sent only when it is new or changed, so most frames carry none. The edge agent
+        (edge_agent/appearance.py) sends a track's descriptor in its first reported frame, again when the similarity of
+        the track's running average to the last one sent drops below a threshold (default 0.8) or a part becomes
+        measurable, and at least every refresh interval (default 10 s); the receiver keeps a track's last descriptor
+        until the track is removed. Colour classes of layout 1 (fixed; CIELAB): 0 black, 1 dark grey, 2 light grey,
+        3 white; 4-9 dark and 10-15 light hue sectors red/orange/skin (0-70 deg), yellow/brown (70-115),
+        green (115-170), cyan (170-235), blue/navy (235-315), purple/pink (315-360).
         appearance_rows: indices (0 .. N-1, strictly ascending) of the track rows above that carry a descriptor in
         this frame. appearance: the descriptors of those rows, concatenated, each exactly
         APPEARANCE_DESCRIPTOR_BYTES (16) long for layout 1; len(appearance) == 16 * len(appearance_rows).
