@@ -35,8 +35,8 @@ VIEW_ANALYTICS = (exports.VIEW_ANALYTICS,)
 
 
 class ExportApi(APIView):
-    """Download a site's analytics over [start, end): `format=csv` with one `analytic` (streamed), or
-    `format=xlsx` with one sheet per analytic (all of them unless `analytic` names one). Analytics:
+    """Download a site's analytics over [start, end): `file_type=csv` with one `analytic` (streamed), or
+    `file_type=xlsx` with one sheet per analytic (all of them unless `analytic` names one). Analytics:
     footfall, visits, occupancy, dwell, heatmap, flow, alerts, conversion (those the role may read)."""
 
     required_permissions: ClassVar[dict[str, tuple[str, ...]]] = {"GET": VIEW_ANALYTICS}
@@ -47,7 +47,12 @@ class ExportApi(APIView):
                 "start", OpenApiTypes.DATETIME, description="ISO 8601; default: 24 h before end"
             ),
             OpenApiParameter("end", OpenApiTypes.DATETIME, description="ISO 8601; default: now"),
-            OpenApiParameter("format", OpenApiTypes.STR, enum=["csv", "xlsx"]),
+            OpenApiParameter(
+                "file_type",
+                OpenApiTypes.STR,
+                enum=["csv", "xlsx"],
+                description="default csv (not `format`: DRF keeps that name)",
+            ),
             OpenApiParameter("analytic", OpenApiTypes.STR, enum=list(exports.SECTIONS)),
         ],
         responses={
@@ -58,9 +63,9 @@ class ExportApi(APIView):
     def get(self, request: Request, site_id: str) -> Any:
         site = get_object_or_404(Site, pk=int(site_id))
         start, end = time_range(request.query_params, max_range=exports.MAX_EXPORT_RANGE)
-        file_format = request.query_params.get("format", "csv")
+        file_format = request.query_params.get("file_type", "csv")
         if file_format not in ("csv", "xlsx"):
-            raise FieldError("format", "csv or xlsx")
+            raise FieldError("file_type", "csv or xlsx")
         name = request.query_params.get("analytic", "")
         if name and name not in exports.SECTIONS:
             raise FieldError("analytic", f"one of {list(exports.SECTIONS)}")
