@@ -82,7 +82,7 @@ def build_report(
             values=[per_bucket[moment] for moment in moments],
         ),
     }
-    period = f"{start.astimezone(zone):%Y-%m-%d %H:%M} – {end.astimezone(zone):%Y-%m-%d %H:%M} ({timezone})"
+    period = f"{start.astimezone(zone):%Y-%m-%d %H:%M} to {end.astimezone(zone):%Y-%m-%d %H:%M} ({timezone})"
     subject = f"{name}: {period}"
     head = "".join(f"<th>{html.escape(title)}</th>" for _, title, _ in COLUMNS)
     body_rows = "".join(
