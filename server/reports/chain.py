@@ -6,29 +6,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Avg, Count, F, Q
+from django.db.models import Count, Q
 
 from server.alerts.models import Alert, AlertState
-from server.insights.models import PersonVisit
 from server.inventory.models import Site
 from server.sales.selectors import conversion_totals
+from server.sales.visits import visit_summary
 
 
 def queue_wait_s(*, site_ids: list[int], start: datetime, end: datetime) -> dict[int, float]:
     """Mean queue waiting time per site. Queues are not recorded yet (issue 15's queue analytics): every site is
     "n/a" (left out) until they are; then read them here."""
     return {}
-
-
-def _mean_dwell_s(site_ids: list[int], start: datetime, end: datetime) -> dict[int, float]:
-    rows = (
-        PersonVisit.objects.filter(
-            site_id__in=site_ids, started_at__gte=start, started_at__lt=end, ended_at__isnull=False
-        )
-        .values("site_id")
-        .annotate(mean=Avg(F("ended_at") - F("started_at")))
-    )
-    return {int(row["site_id"]): row["mean"].total_seconds() for row in rows if row["mean"] is not None}
 
 
 def _alerts(site_ids: list[int], start: datetime, end: datetime) -> dict[int, tuple[int, int]]:
@@ -50,8 +39,11 @@ def site_kpis(*, site_ids: list[int], start: datetime, end: datetime) -> list[di
     available), alerts raised in the period and open now."""
     sites = list(Site.objects.filter(pk__in=site_ids).order_by("name", "id").values("id", "name", "timezone"))
     ids = [site["id"] for site in sites]
-    sales = conversion_totals(site_ids=ids, start=start, end=end)
-    dwell = _mean_dwell_s(ids, start, end)
+    summary = visit_summary(site_ids=ids, start=start, end=end)  # visits and their mean length, one pass
+    sales = conversion_totals(
+        site_ids=ids, start=start, end=end, visits={site_id: count for site_id, (count, _) in summary.items()}
+    )
+    dwell = {site_id: mean for site_id, (_, mean) in summary.items() if mean is not None}
     queues = queue_wait_s(site_ids=ids, start=start, end=end)
     alerts = _alerts(ids, start, end)
     result = []

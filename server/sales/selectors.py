@@ -74,13 +74,22 @@ def conversion(*, site_id: int, start: datetime, end: datetime, bucket: str, zon
     }
 
 
-def conversion_totals(*, site_ids: list[int], start: datetime, end: datetime) -> dict[int, dict[str, Any]]:
-    """Per site over the range: visits, transactions, conversion (for the chain overview and reports)."""
-    sales = {
+def sales_totals(*, site_ids: list[int], start: datetime, end: datetime) -> dict[int, int]:
+    """Sales transactions per site in [start, end)."""
+    return {
         int(row["site_id"]): int(row["count"])
         for row in _sales(site_ids, start, end).values("site_id").annotate(count=Count("id"))
     }
-    visits = visit_totals(site_ids=site_ids, start=start, end=end)
+
+
+def conversion_totals(
+    *, site_ids: list[int], start: datetime, end: datetime, visits: dict[int, int] | None = None
+) -> dict[int, dict[str, Any]]:
+    """Per site over the range: visits, transactions, conversion (for the chain overview and reports); `visits`
+    when the caller read them already (server.sales.visits)."""
+    sales = sales_totals(site_ids=site_ids, start=start, end=end)
+    if visits is None:
+        visits = visit_totals(site_ids=site_ids, start=start, end=end)
     return {
         site_id: {
             "visits": visits.get(site_id, 0),
