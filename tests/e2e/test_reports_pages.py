@@ -95,3 +95,34 @@ def test_chain_overview_compares_sites(page: Page) -> None:
     page.click("[data-testid=chain-period-month]")
     expect(table.locator("tbody tr")).to_have_count(2)
     screenshot(page, "chain-overview")
+
+
+def test_admin_limits_a_user_to_one_site(page: Page) -> None:
+    login(page, "admin")
+    sites = page.context.request.get("/api/sites").json()["results"]
+    second = next((s for s in sites if s["name"] == "Branch store"), None)
+    if second is None:
+        second = page.context.request.post(
+            "/api/sites", data={"name": "Branch store"}, headers=csrf_headers(page.context)
+        ).json()
+    page.goto("/admin-ui/users")
+    page.click("[data-testid=users-new]")
+    form = page.locator("[data-testid=users-form]")
+    form.locator("input[name=username]").fill("branch-clerk")
+    form.locator("input[name=password]").fill("a long branch password 7")
+    form.locator("input[name=all_sites]").uncheck()
+    form.locator(f"input[name=sites-{second['id']}]").check()
+    page.click("[data-testid=users-save]")
+    expect(page.locator("[data-testid=users-form] .error")).to_have_count(0)
+    row = page.locator("[data-testid=users] tr", has_text="branch-clerk")
+    expect(row).to_contain_text(
+        "Branch store", timeout=15_000
+    )  # save, then the list reloads (a loaded CI box)
+    page.context.clear_cookies()
+    login(page, "branch-clerk", "a long branch password 7")
+    listed = page.context.request.get("/api/sites").json()["results"]
+    assert [s["name"] for s in listed] == ["Branch store"]
+    expect(page.locator("[data-testid=nav-chain]")).to_have_count(0)  # one site: no chain overview
+    expect(page.locator("header.topbar")).to_contain_text("Branch store")
+    demo = next(s for s in sites if s["name"] == "Demo store")
+    assert page.context.request.get(f"/api/sites/{demo['id']}/analytics/visits").status == 404
