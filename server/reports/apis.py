@@ -78,6 +78,7 @@ class ExportApi(APIView):
         ctx = exports.ExportContext(
             site_id=site.pk, start=start, end=end, zone=site_zone(site), timeseries=_timeseries
         )
+        chosen = [exports.prepared(section, ctx) for section in chosen]
         stem = f"site-{site.pk}-{start:%Y%m%dT%H%M}-{end:%Y%m%dT%H%M}"
         if file_format == "csv":
             if not name:

@@ -11,18 +11,20 @@ import io
 import logging
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, tzinfo
 from typing import IO, Any
 
 from openpyxl import Workbook
 
 from server.alerts.models import Alert
+from server.errors import ApplicationError
 from server.insights import selectors as insights
 from server.insights.models import PersonVisit
 from server.sales import selectors as sales
 from server.sales.visits import conversion_visits
 from server.timeseries.base import TimeSeriesBackend
+from server.timeseries.errors import TimeSeriesError
 from server.timeseries.measurements import OCCUPANCY
 from server.timeseries.types import SeriesQuery
 
@@ -46,6 +48,22 @@ class Section:
     header: tuple[str, ...]
     rows: Callable[[ExportContext], Iterator[list[Cell]]]
     permission: str
+    eager: bool = False  # read before the answer starts (a failure is then a clear error, not a cut-off file)
+
+
+def prepared(section: Section, ctx: ExportContext) -> Section:
+    """An eager section with its rows read now (the time series: hourly, bounded); others as they are."""
+    if not section.eager:
+        return section
+    try:
+        rows = list(section.rows(ctx))
+    except TimeSeriesError as err:
+        raise ApplicationError(
+            f"the {section.name} series cannot be read now ({err.code}); try again, or export another analytic",
+            code="timeseries_unavailable",
+            status_code=503,
+        ) from err
+    return replace(section, rows=lambda _ctx: iter(rows))
 
 
 def _local(moment: datetime | None, zone: tzinfo) -> str:
@@ -155,7 +173,9 @@ SECTIONS: dict[str, Section] = {
     for section in (
         Section("footfall", ("hour", "visits"), _visits_per_hour, VIEW_ANALYTICS),
         Section("visits", ("person_id", "entered", "left", "duration_s"), _visit_rows, VIEW_ANALYTICS),
-        Section("occupancy", ("hour", "zone", "mean_people", "max_people"), _occupancy, VIEW_ANALYTICS),
+        Section(
+            "occupancy", ("hour", "zone", "mean_people", "max_people"), _occupancy, VIEW_ANALYTICS, eager=True
+        ),
         Section(
             "dwell",
             ("zone_id", "zone", "visits", "dwell_s", "mean_dwell_s", "interest"),

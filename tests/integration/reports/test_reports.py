@@ -284,3 +284,26 @@ def test_schedules_api_keeps_to_the_owner(
     now = staff.post(f"/api/report-schedules/{created.json()['id']}/send")
     assert now.status_code == 200, now.content
     assert len(smtp.messages) == 1
+
+
+def test_occupancy_export_with_the_time_series_down_is_a_clear_503(
+    store: dict[str, Any], client_for: Callable[[str], APIClient]
+) -> None:
+    """The occupancy sheet is read before the answer starts: an InfluxDB that does not answer is a 503 with a
+    code, not a download cut off halfway."""
+    from server.insights import apis as insights_apis
+    from server.timeseries.factory import TimeSeriesConfig, build_backend
+
+    down = build_backend(TimeSeriesConfig(influx_url=f"http://127.0.0.1:{_free_port()}"))
+    insights_apis.use_timeseries(down)
+    try:
+        url = f"/api/sites/{store['site'].pk}/reports/export?{RANGE}"
+        response = client_for("staff").get(f"{url}&analytic=occupancy")
+        assert response.status_code == 503, response.content[:300]
+        assert response.json()["code"] == "timeseries_unavailable"
+        assert (
+            client_for("staff").get(f"{url}&analytic=footfall").status_code == 200
+        )  # the others still export
+    finally:
+        insights_apis.use_timeseries(None)
+        down.close()
