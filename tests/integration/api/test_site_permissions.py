@@ -4,6 +4,7 @@ of B is refused (4403), and B's camera snapshot is not served. Real PostgreSQL."
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -211,3 +212,46 @@ def test_admin_assigns_sites_through_the_users_api(
     back = admin.patch(f"/api/users/{staff.pk}", {"all_sites": True}, format="json")
     assert back.json()["all_sites"] is True
     assert allowed_site_ids(staff) is None
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+async def test_the_live_websocket_of_site_b_is_refused(two_sites: dict[str, Any], site_a_staff: User) -> None:
+    """Through the real ASGI stack (origin check, session auth, the consumer) on the Redis channel layer."""
+    from asgiref.sync import sync_to_async
+    from asgiref.testing import ApplicationCommunicator  # channels.testing needs daphne
+
+    from server.config.asgi import application
+
+    browser = Client()
+    await sync_to_async(browser.force_login)(site_a_staff)
+    cookie = f"sessionid={browser.cookies['sessionid'].value}".encode()
+    headers = [(b"cookie", cookie), (b"origin", b"http://localhost"), (b"host", b"localhost")]
+
+    async def connect(site_id: int) -> tuple[bool, int | None]:
+        path = f"/ws/sites/{site_id}/"
+        scope = {
+            "type": "websocket",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "headers": headers,
+        }
+        socket = ApplicationCommunicator(application, scope)
+        await socket.send_input({"type": "websocket.connect"})
+        answer = await socket.receive_output(timeout=10)
+        connected = answer["type"] == "websocket.accept"
+        if connected:
+            hello = json.loads((await socket.receive_output(timeout=10))["text"])
+            assert hello["type"] == "hello"
+        await socket.send_input({"type": "websocket.disconnect", "code": 1000})
+        await socket.wait(timeout=10)
+        return connected, None if connected else answer.get("code")
+
+    try:
+        assert await connect(two_sites["site"].pk) == (True, None)
+        assert await connect(two_sites["other_site"].pk) == (False, CLOSE_FORBIDDEN)
+    finally:
+        from django.db import connections
+
+        await sync_to_async(connections.close_all)()  # the consumer's thread-sensitive connection
