@@ -158,14 +158,14 @@ def main() -> int:
 
             return build
 
-        def kpi(fn: Callable[..., object]) -> Callable[[], None]:
+        def kpi(fn: Callable[..., object]) -> Callable[[], object]:
             return lambda: fn(site_ids=site_ids, start=start, end=end)
 
         from server.reports import chain as chain_kpis
         from server.sales import visits as visit_reads
         from server.sales.selectors import sales_totals
 
-        cases: dict[str, Callable[[], None]] = {
+        cases: dict[str, Callable[[], object]] = {
             "chain overview endpoint, 30 days": chain,
             f"reference: visits endpoint x {args.sites} sites, 30 days": per_site_visits,
             "report build, 1 day": report(1),
