@@ -109,7 +109,7 @@ class UserViewSet(viewsets.ModelViewSet[AbstractUser]):
     ordering_fields = ["id", "username"]
 
     def get_queryset(self) -> QuerySet[AbstractUser]:
-        return get_user_model().objects.prefetch_related("groups").order_by("id")
+        return get_user_model().objects.prefetch_related("groups", "site_access__sites").order_by("id")
 
     def perform_create(self, serializer: Any) -> None:
         serializer.instance = services.user_create(actor=self.request.user, **serializer.validated_data)

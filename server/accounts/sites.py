@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
 from django.db.models import Model, QuerySet
 
@@ -63,11 +64,13 @@ def restrict_to_sites(queryset: QuerySet[M], user: Any) -> QuerySet[M]:
 
 
 def user_site_access(user: Any) -> dict[str, Any]:
-    """What the user serializer shows: {"all_sites": bool, "sites": [ids]}."""
-    access = SiteAccess.objects.filter(user_id=user.pk).first()
-    if access is None:
+    """What the user serializer shows: {"all_sites": bool, "sites": [ids]} (uses a
+    `prefetch_related("site_access__sites")` of a listing)."""
+    try:
+        access = user.site_access
+    except ObjectDoesNotExist:
         return {"all_sites": True, "sites": []}
-    return {"all_sites": access.all_sites, "sites": sorted(access.sites.values_list("pk", flat=True))}
+    return {"all_sites": access.all_sites, "sites": sorted(site.pk for site in access.sites.all())}
 
 
 @transaction.atomic
@@ -77,4 +80,5 @@ def site_access_set(*, user: Any, all_sites: bool, site_ids: Iterable[int]) -> d
     access.all_sites = all_sites
     access.save(update_fields=["all_sites"])
     access.sites.set(sorted(set(site_ids)))
-    return user_site_access(user)
+    user.site_access = access  # the instance's cached relation (a serializer shows it next)
+    return {"all_sites": access.all_sites, "sites": sorted(access.sites.values_list("pk", flat=True))}
