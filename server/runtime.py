@@ -31,6 +31,7 @@ from server.people.signals import identities_changed
 from server.realtime.events import health_event
 from server.realtime.groups import site_health_group
 from server.realtime.publisher import LivePublisher
+from server.reports import runner as report_runner
 from server.timeseries.measurements import edge_health_points
 
 if TYPE_CHECKING:
@@ -73,6 +74,8 @@ class Runtime:
         self.tasks.add(loop.create_task(self.processor.run_background()))
         self.tasks.add(loop.create_task(self.incidents.run()))
         self.tasks.add(loop.create_task(self._barrier_loop()))
+        if float(settings.REPORTS_CHECK_INTERVAL_S) > 0:
+            self.tasks.add(loop.create_task(report_runner.run_periodically()))
 
     async def _barrier_loop(self, every_s: float = 1.0) -> None:
         """Run the ack barrier also while no stream is open, so that what the analytics emit without frames

@@ -1,6 +1,14 @@
 import { createRouter, createWebHistory, type RouteRecordRaw } from "vue-router";
 import { loadSession, session } from "@/stores/session";
-import { ADMIN_SECTIONS, canAdminister, canSeeAnalytics, canSeeLive, canSeeSecurity, homePath } from "@/utils/access";
+import {
+  ADMIN_SECTIONS,
+  canAdminister,
+  canSeeAnalytics,
+  canSeeChain,
+  canSeeLive,
+  canSeeSecurity,
+  homePath,
+} from "@/utils/access";
 
 declare module "vue-router" {
   interface RouteMeta {
@@ -42,6 +50,8 @@ const routes: RouteRecordRaw[] = [
     component: () => import("@/pages/SecurityPage.vue"),
     meta: { title: "Security", allowed: canSeeSecurity },
   },
+  { path: "/reports", name: "reports", component: () => import("@/pages/ReportsPage.vue"), meta: { title: "Reports", allowed: canSeeAnalytics } },
+  { path: "/chain", name: "chain", component: () => import("@/pages/ChainPage.vue"), meta: { title: "Chain overview", allowed: canSeeChain } },
   {
     path: "/admin-ui",
     name: "admin",

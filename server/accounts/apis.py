@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 from server.accounts import services, throttle
 from server.accounts.roles import user_roles
 from server.accounts.serializers import CsrfSerializer, LoginSerializer, MeSerializer, UserSerializer
+from server.accounts.sites import allowed_site_ids
 from server.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ def me_payload(user: Any) -> dict[str, Any]:
         "roles": user_roles(user),
         "permissions": sorted(user.get_all_permissions()),
         "is_superuser": bool(user.is_superuser),
+        "sites": None if (allowed := allowed_site_ids(user)) is None else sorted(allowed),
     }
 
 
@@ -107,7 +109,7 @@ class UserViewSet(viewsets.ModelViewSet[AbstractUser]):
     ordering_fields = ["id", "username"]
 
     def get_queryset(self) -> QuerySet[AbstractUser]:
-        return get_user_model().objects.prefetch_related("groups").order_by("id")
+        return get_user_model().objects.prefetch_related("groups", "site_access__sites").order_by("id")
 
     def perform_create(self, serializer: Any) -> None:
         serializer.instance = services.user_create(actor=self.request.user, **serializer.validated_data)

@@ -3,8 +3,11 @@ groups match this table (after every migrate, or with `manage.py seed_roles`).
 
 - admin: everything (users, people, inventory, devices, alerts; audit log read-only).
 - installer: sites read; cameras, calibration, floor plans and edge devices read/write; zones read; live view.
-- staff: dashboard data (sites, floor plans, zones, cameras, live view, analytics), alerts ack/resolve, siren,
-  identity bind/unbind (reads employees and levels to pick from).
+- staff: dashboard data (sites, floor plans, zones, cameras, live view, analytics, conversion, exports), alerts
+  ack/resolve, siren, identity bind/unbind (reads employees and levels to pick from), their own scheduled reports.
+  Importing point-of-sale transactions is the admin's.
+
+Roles say what a user may do; server.accounts.sites says on which sites (per-site permissions).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ STAFF = "staff"
 ROLES = (ADMIN, INSTALLER, STAFF)
 
 _CRUD = ("view", "add", "change", "delete")
-PROJECT_APPS = ("inventory", "devices", "people", "alerts", "audit", "ingest", "insights")
+PROJECT_APPS = ("inventory", "devices", "people", "alerts", "audit", "ingest", "insights", "sales", "reports")
 # Apps whose every `view_` permission staff hold (analytics read by the dashboard).
 STAFF_VIEW_APPS = ("insights",)
 
@@ -59,6 +62,11 @@ STAFF_PERMISSIONS = [
     "people.change_identitybinding",
     "people.view_employee",
     "people.view_securitylevel",
+    "sales.view_postransaction",  # conversion, the chain overview and exports
+    "reports.view_reportschedule",  # their own scheduled reports (server.reports)
+    "reports.add_reportschedule",
+    "reports.change_reportschedule",
+    "reports.delete_reportschedule",
 ]
 
 

@@ -9,6 +9,8 @@ from rest_framework import serializers
 
 from server.accounts import throttle
 from server.accounts.roles import ROLES, user_roles
+from server.accounts.sites import user_site_access
+from server.inventory.models import Site
 
 User = get_user_model()
 
@@ -16,6 +18,15 @@ User = get_user_model()
 class UserSerializer(serializers.ModelSerializer[AbstractUser]):
     roles = serializers.ListField(child=serializers.ChoiceField(choices=list(ROLES)), required=False)
     password = serializers.CharField(write_only=True, required=False, style={"input_type": "password"})
+    all_sites = serializers.BooleanField(
+        required=False, help_text="Allowed on every site (admins always are); false: only on `sites`."
+    )
+    sites = serializers.PrimaryKeyRelatedField(
+        many=True,
+        required=False,
+        queryset=Site.objects.all(),
+        help_text="The sites the user is allowed on when `all_sites` is false (per-site permissions).",
+    )
     locked_until = serializers.DateTimeField(
         read_only=True, allow_null=True, help_text="End of a lockout after failed logins (null: not locked)."
     )
@@ -31,6 +42,8 @@ class UserSerializer(serializers.ModelSerializer[AbstractUser]):
             "is_active",
             "is_superuser",
             "roles",
+            "all_sites",
+            "sites",
             "password",
             "locked_until",
             "last_login",
@@ -41,6 +54,7 @@ class UserSerializer(serializers.ModelSerializer[AbstractUser]):
     def to_representation(self, instance: AbstractUser) -> dict[str, Any]:
         data = super().to_representation(instance)
         data["roles"] = user_roles(instance)
+        data.update(user_site_access(instance))
         until = throttle.locked_until(instance.get_username())
         data["locked_until"] = (
             None
@@ -62,6 +76,11 @@ class LoginSerializer(serializers.Serializer[dict[str, str]]):
 
 class MeSerializer(serializers.Serializer[dict[str, Any]]):
     id = serializers.IntegerField()
+    sites = serializers.ListField(
+        child=serializers.IntegerField(),
+        allow_null=True,
+        help_text="The ids of the sites the user is allowed on; null: every site.",
+    )
     username = serializers.CharField()
     roles = serializers.ListField(child=serializers.CharField())
     permissions = serializers.ListField(child=serializers.CharField())

@@ -13,6 +13,7 @@ from django.db import transaction
 
 from server.accounts import throttle
 from server.accounts.roles import ADMIN, ROLES, user_roles
+from server.accounts.sites import site_access_set, user_site_access
 from server.audit.services import Actor, audit_record, audited_create, audited_delete, audited_update
 from server.errors import ConflictError, FieldError
 
@@ -48,6 +49,8 @@ def user_create(
     last_name: str = "",
     is_active: bool = True,
     roles: Iterable[str] = (),
+    all_sites: bool = True,
+    sites: Iterable[Any] = (),
 ) -> AbstractUser:
     model = get_user_model()
     user: AbstractUser = model(
@@ -59,7 +62,17 @@ def user_create(
     role_list = sorted(set(roles))
     _set_roles(user=user, roles=role_list)
     audit_record(actor=actor, action="set_roles", instance=user, changes={"roles": role_list})
+    if not all_sites or list(sites):
+        _set_sites(actor=actor, user=user, all_sites=all_sites, sites=sites)
     return user
+
+
+def _set_sites(*, actor: Actor, user: AbstractUser, all_sites: bool, sites: Iterable[Any]) -> None:
+    before = user_site_access(user)
+    ids = sorted({int(getattr(site, "pk", site)) for site in sites})
+    after = site_access_set(user=user, all_sites=all_sites, site_ids=ids)
+    if before != after:
+        audit_record(actor=actor, action="set_sites", instance=user, changes={"sites": [before, after]})
 
 
 @transaction.atomic
@@ -67,6 +80,8 @@ def user_update(*, actor: Actor, user: AbstractUser, data: Mapping[str, Any]) ->
     values = dict(data)
     roles = values.pop("roles", None)
     password = values.pop("password", None)
+    all_sites = values.pop("all_sites", None)
+    sites = values.pop("sites", None)
     if actor is not None and getattr(actor, "pk", None) == user.pk:
         if values.get("is_active") is False:
             raise ConflictError("you cannot deactivate yourself", code="self_deactivation")
@@ -85,6 +100,14 @@ def user_update(*, actor: Actor, user: AbstractUser, data: Mapping[str, Any]) ->
         after = user_roles(user)
         if before != after:
             audit_record(actor=actor, action="set_roles", instance=user, changes={"roles": [before, after]})
+    if all_sites is not None or sites is not None:
+        current = user_site_access(user)
+        _set_sites(
+            actor=actor,
+            user=user,
+            all_sites=current["all_sites"] if all_sites is None else bool(all_sites),
+            sites=current["sites"] if sites is None else sites,
+        )
     return user
 
 

@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from server.accounts.sites import restrict_to_sites
 from server.alerts import selectors, services
 from server.alerts.filters import AlertFilter
 from server.alerts.models import Alert
@@ -112,7 +113,8 @@ class AlertViewSet(viewsets.ReadOnlyModelViewSet[Alert]):
     }
 
     def get_queryset(self) -> QuerySet[Alert]:
-        return selectors.alert_list()
+        # The user's sites here too, not only in the filter backend: the bulk acknowledge filters this queryset.
+        return restrict_to_sites(selectors.alert_list(), self.request.user)
 
     @extend_schema(responses={200: AlertCountsSerializer})
     @action(detail=False, methods=["get"])

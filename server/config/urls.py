@@ -12,6 +12,8 @@ urlpatterns = [
     path("api/health", health, name="health"),
     path("api/", include("server.api.urls")),
     path("api/", include("server.insights.urls")),
+    path("api/", include("server.sales.urls")),
+    path("api/", include("server.reports.urls")),
     # With or without the trailing slash, like the API's other paths: Django's slash redirect was an HTML answer.
     re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its start-up script from a URL (no inline script under the CSP).

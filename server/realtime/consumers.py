@@ -2,7 +2,8 @@
 
 The login and the site are checked on connect and again every `WS_AUTH_RECHECK_S` seconds: a socket closes with
 4401 when its session ended (logout, password change, user deactivated or deleted), 4403 when the user lost the
-live-view permission and 4404 when the site does not exist (any more). What the user's role may not read through
+live-view permission or the site (per-site permissions: server.accounts.sites) and 4404 when the site does not
+exist (any more). What the user's role may not read through
 the REST API stays off their socket too: persons' names and employee ids without `people.view_employee`, alert
 events without `alerts.view_alert` (an installer watches the live map for calibration)."""
 
@@ -21,6 +22,7 @@ from redis.exceptions import RedisError
 
 from server.accounts.roles import can_see_alerts, can_see_identities, can_watch_live
 from server.accounts.sessions import session_user
+from server.accounts.sites import site_allowed
 from server.inventory.models import Site
 from server.observability import metrics
 from server.realtime.events import (
@@ -58,6 +60,8 @@ def live_access(*, session_key: str | None, site_id: int) -> LiveAccess:
         return LiveAccess(CLOSE_FORBIDDEN)
     if not Site.objects.filter(pk=site_id).exists():
         return LiveAccess(CLOSE_NO_SITE)
+    if not site_allowed(user, site_id):
+        return LiveAccess(CLOSE_FORBIDDEN)
     return LiveAccess(None, identities=can_see_identities(user), alerts=can_see_alerts(user))
 
 

@@ -7,7 +7,17 @@ from server.web.views import dashboard, media
 
 app_name = "web"
 
-DASHBOARD_ROUTES = ("login", "live", "heatmap", "flow", "distancing", "security", "forbidden")
+DASHBOARD_ROUTES = (
+    "login",
+    "live",
+    "heatmap",
+    "flow",
+    "distancing",
+    "security",
+    "reports",
+    "chain",
+    "forbidden",
+)
 
 urlpatterns = [
     path("", dashboard, name="dashboard"),

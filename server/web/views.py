@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
@@ -13,6 +13,8 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_safe
 from django.views.static import serve
 
+from server.accounts.sites import site_allowed
+from server.inventory.models import Camera, FloorPlan
 from server.web.manifest import ManifestError, load_entry_assets
 
 logger = logging.getLogger(__name__)
@@ -31,11 +33,23 @@ def dashboard(request: HttpRequest, path: str = "") -> HttpResponse:
     return render(request, "web/index.html", {"assets": assets})
 
 
+def media_site_id(path: str) -> int | None:
+    """The site whose camera snapshot or floor-plan image `path` is (None: neither)."""
+    for model, field in ((Camera, "snapshot"), (FloorPlan, "image")):
+        site_id = model.objects.filter(**{field: path}).values_list("site_id", flat=True).first()
+        if site_id is not None:
+            return int(site_id)
+    return None
+
+
 @require_safe
 def media(request: HttpRequest, path: str) -> HttpResponseBase:
     """Uploaded files (floor plans, camera snapshots) for signed-in users only: snapshots show people."""
     if not request.user.is_authenticated:
         return HttpResponse("Sign in to see this file.", status=403, content_type="text/plain")
+    site_id = media_site_id(path)
+    if site_id is not None and not site_allowed(request.user, site_id):
+        raise Http404("no such file")  # per-site permissions: another site's snapshot or floor plan
     response = serve(request, path, document_root=str(settings.MEDIA_ROOT))
     response["Cache-Control"] = "private, max-age=60"
     return response

@@ -109,6 +109,10 @@ export interface BulkAcknowledged {
   ids: number[];
 }
 
+export interface BulkInputRequest {
+  transactions: TransactionInputRequest[];
+}
+
 export interface CalibrationPoint {
   /** [u, v] in the camera image, pixels. */
   image_px: [number, number];
@@ -177,8 +181,38 @@ export interface CameraRequest {
   floor_region?: [number, number][];
 }
 
+export interface ChainOverview {
+  start: string;
+  end: string;
+  sites: ChainSite[];
+}
+
+export interface ChainSite {
+  site_id: number;
+  name: string;
+  timezone: string;
+  /** visits that started in the period */
+  footfall: number;
+  /** sales transactions (amount > 0) */
+  transactions: number;
+  /** transactions / visits; null: no visits */
+  conversion: number | null;
+  /** mean visit duration */
+  mean_dwell_s: number | null;
+  /** mean queue wait; null: not available */
+  queue_wait_s: number | null;
+  alerts_raised: number;
+  /** alerts open now (unread) */
+  open_alerts: number;
+}
+
 export interface Csrf {
   csrf_token: string;
+}
+
+export interface CsvUploadRequest {
+  /** CSV: a header row time,till,amount[,currency][,transaction_id] */
+  file: string;
 }
 
 export interface EdgeDevice {
@@ -317,6 +351,12 @@ export interface FloorPlanRequest {
   heatmap_cell_m?: number;
 }
 
+/**
+ * * `daily` - Daily (the day before)
+ * * `weekly` - Weekly (the 7 days before)
+ */
+export type FrequencyEnum = "daily" | "weekly";
+
 /** Bind by hand: staff pick a tracked person on the live map and an employee. */
 export interface IdentityBindInputRequest {
   site: number;
@@ -345,6 +385,15 @@ export interface IdentityBinding {
   distance_m: number | null;
 }
 
+export interface ImportResult {
+  /** rows in the request */
+  received: number;
+  /** rows stored now */
+  created: number;
+  /** rows already imported (or repeated), not added again */
+  duplicates: number;
+}
+
 export interface LoginRequest {
   username: string;
   password: string;
@@ -352,6 +401,8 @@ export interface LoginRequest {
 
 export interface Me {
   id: number;
+  /** The ids of the sites the user is allowed on; null: every site. */
+  sites: number[] | null;
   username: string;
   roles: string[];
   permissions: string[];
@@ -405,6 +456,13 @@ export interface PaginatedIdentityBindingList {
   next: string | null;
   previous: string | null;
   results: IdentityBinding[];
+}
+
+export interface PaginatedReportScheduleList {
+  count: number;
+  next: string | null;
+  previous: string | null;
+  results: ReportSchedule[];
 }
 
 export interface PaginatedSecurityLevelList {
@@ -491,6 +549,19 @@ export interface PatchedFloorPlanRequest {
   heatmap_cell_m?: number;
 }
 
+export interface PatchedReportScheduleRequest {
+  name?: string;
+  frequency?: FrequencyEnum;
+  weekday?: number;
+  send_hour?: number;
+  /** The time zone of days and the hour. */
+  timezone?: string;
+  /** E-mail addresses. */
+  recipients?: string[];
+  sites?: number[];
+  enabled?: boolean;
+}
+
 export interface PatchedSecurityLevelRequest {
   name?: string;
   /** Higher ranks may enter more zones; visitors are rank 0. */
@@ -512,6 +583,10 @@ export interface PatchedUserRequest {
   /** Designates whether this user should be treated as active. Unselect this instead of deleting accounts. */
   is_active?: boolean;
   roles?: RolesEnum[];
+  /** Allowed on every site (admins always are); false: only on `sites`. */
+  all_sites?: boolean;
+  /** The sites the user is allowed on when `all_sites` is false (per-site permissions). */
+  sites?: number[];
   password?: string;
 }
 
@@ -532,6 +607,46 @@ export interface PatchedZoneRequest {
   /** Restricted zones: warn within this distance. */
   warning_distance_m?: number;
   color?: string;
+}
+
+export interface ReportSchedule {
+  id: number;
+  owner: number;
+  name: string;
+  frequency: FrequencyEnum;
+  weekday: number;
+  send_hour: number;
+  /** The time zone of days and the hour. */
+  timezone: string;
+  /** E-mail addresses. */
+  recipients: string[];
+  sites: number[];
+  enabled: boolean;
+  /** End of the latest period sent (a period is never sent twice). */
+  last_period_end: string | null;
+  last_sent_at: string | null;
+  last_error: string;
+  created_at: string;
+}
+
+export interface ReportScheduleRequest {
+  name: string;
+  frequency?: FrequencyEnum;
+  weekday?: number;
+  send_hour?: number;
+  /** The time zone of days and the hour. */
+  timezone?: string;
+  /** E-mail addresses. */
+  recipients: string[];
+  sites?: number[];
+  enabled?: boolean;
+}
+
+export interface ReportSent {
+  schedule: number;
+  sites: number;
+  start: string;
+  end: string;
 }
 
 /**
@@ -579,6 +694,29 @@ export interface SiteRequest {
   timezone?: string;
 }
 
+export interface Transaction {
+  id: number;
+  time: string;
+  till: string;
+  /** Negative: a refund. */
+  amount: string;
+  currency: string;
+  transaction_id: string;
+  imported_at: string;
+}
+
+export interface TransactionInputRequest {
+  /** ISO 8601; without an offset: the site's local time */
+  time: string;
+  till: string;
+  /** decimal, at most 2 places; negative: a refund (not counted) */
+  amount: string;
+  /** ISO 4217, e.g. EUR */
+  currency?: string;
+  /** the till system's id: re-imports are recognised by it */
+  transaction_id?: string;
+}
+
 export interface User {
   id: number;
   /** Required. 150 characters or fewer. Letters, digits and @/./+/-/_ only. */
@@ -591,6 +729,10 @@ export interface User {
   /** Designates that this user has all permissions without explicitly assigning them. */
   is_superuser: boolean;
   roles: RolesEnum[];
+  /** Allowed on every site (admins always are); false: only on `sites`. */
+  all_sites: boolean;
+  /** The sites the user is allowed on when `all_sites` is false (per-site permissions). */
+  sites: number[];
   /** End of a lockout after failed logins (null: not locked). */
   locked_until: string | null;
   last_login: string | null;
@@ -606,6 +748,10 @@ export interface UserRequest {
   /** Designates whether this user should be treated as active. Unselect this instead of deleting accounts. */
   is_active?: boolean;
   roles?: RolesEnum[];
+  /** Allowed on every site (admins always are); false: only on `sites`. */
+  all_sites?: boolean;
+  /** The sites the user is allowed on when `all_sites` is false (per-site permissions). */
+  sites?: number[];
   password?: string;
 }
 

@@ -26,6 +26,9 @@ export type AlertState = schema.AlertStateEnum;
 export type Alert = schema.Alert;
 export type Siren = schema.Siren;
 export type User = schema.User;
+// Reports (server.reports): the chain overview, GET /api/reports/chain
+export type ChainOverview = schema.ChainOverview;
+export type ChainSite = schema.ChainSite;
 
 // Analytics (GET /api/sites/<id>/analytics/<name>?start=&end=)
 interface RangeEnvelope {

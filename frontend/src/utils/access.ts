@@ -1,5 +1,5 @@
 // Which pages a user may open: one table, used by the router guard and the navigation.
-import { can, canAny, hasRole } from "@/stores/session";
+import { can, canAny, hasRole, session } from "@/stores/session";
 
 export interface PageAccess {
   name: string;
@@ -40,6 +40,12 @@ export function canSeeAnalytics(): boolean {
   return can("insights.view_heatmaphour");
 }
 
+/** The chain overview: analytics readers allowed on several sites (`sites` null: every site). */
+export function canSeeChain(): boolean {
+  const sites = session.me?.sites;
+  return canSeeAnalytics() && (sites === null || sites === undefined || sites.length > 1);
+}
+
 /** The top navigation: only the pages the user's role may open (the router guard uses the same checks). */
 export const MAIN_PAGES: (PageAccess & { path: string; testid: string })[] = [
   { name: "live", path: "/live", title: "Live", testid: "nav-live", allowed: canSeeLive },
@@ -47,6 +53,8 @@ export const MAIN_PAGES: (PageAccess & { path: string; testid: string })[] = [
   { name: "flow", path: "/flow", title: "Flow", testid: "nav-flow", allowed: canSeeAnalytics },
   { name: "distancing", path: "/distancing", title: "Distancing", testid: "nav-distancing", allowed: canSeeAnalytics },
   { name: "security", path: "/security", title: "Security", testid: "nav-security", allowed: canSeeSecurity },
+  { name: "reports", path: "/reports", title: "Reports", testid: "nav-reports", allowed: canSeeAnalytics },
+  { name: "chain", path: "/chain", title: "Chain", testid: "nav-chain", allowed: canSeeChain },
   { name: "admin", path: "/admin-ui", title: "Administration", testid: "nav-admin", allowed: canAdminister },
 ];
 

@@ -59,6 +59,8 @@ INSTALLED_APPS = [
     "server.people",
     "server.alerts",
     "server.web",
+    "server.sales",
+    "server.reports",
     # Last of the project's apps: its post_migrate handler gives the role groups their permissions.
     "server.accounts",
 ]
@@ -242,6 +244,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "server.api.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
     "DEFAULT_FILTER_BACKENDS": [
+        "server.api.permissions.SiteFilterBackend",  # per-site permissions (server.accounts.sites)
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
@@ -297,3 +300,16 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# Outgoing e-mail (scheduled reports, server.reports): an SMTP server. Nothing set: localhost:25, no login.
+EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)  # STARTTLS
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)  # implicit TLS (port 465)
+EMAIL_TIMEOUT = float(os.environ.get("EMAIL_TIMEOUT_S", "30"))
+DEFAULT_FROM_EMAIL = os.environ.get("EMAIL_FROM", "retail-vision@localhost")
+# How often the server's runtime looks for due scheduled reports (0: never; then run `manage.py run_reports`).
+REPORTS_CHECK_INTERVAL_S = float(os.environ.get("REPORTS_CHECK_INTERVAL_S", "60"))

@@ -6,12 +6,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.utils import timezone
 
 from server.alerts.services import alert_raise
+from server.insights.models import PersonVisit
 from server.people.models import IdentityBinding, ZonePermission
 from tests.integration.api.conftest import ROLES, SQUARE_POINTS
 from tests.support.live import clear_live_state, put_positions
@@ -71,6 +74,17 @@ def _alert_url(suffix: str) -> Callable[[Store], str]:
 def _badge_url(s: Store) -> str:
     put_positions(s["site"].pk, {41: (5.0, 5.0), 42: (9.0, 9.0)}, int(time.time() * 1_000_000))
     return "/api/badge-events"
+
+
+def _site_url(suffix: str) -> Callable[[Store], str]:
+    return lambda s: f"/api/sites/{s['site'].pk}/{suffix}"
+
+
+def _path_url(s: Store) -> str:
+    PersonVisit.objects.get_or_create(
+        site=s["site"], person_id=5, defaults={"started_at": timezone.now() - timedelta(minutes=5)}
+    )
+    return f"/api/sites/{s['site'].pk}/persons/5/path"
 
 
 def _other_user_url(s: Store) -> str:
@@ -295,6 +309,39 @@ CASES = [
         ADMIN_STAFF,
         200,
         lambda s: {"on": True},
+    ),
+    # camera snapshot request (the still is served under /media/: tests/integration/api/test_site_permissions.py)
+    Case(
+        "camera snapshot", "post", lambda s: f"/api/cameras/{s['camera'].pk}/snapshot", ADMIN_INSTALLER, 202
+    ),
+    # analytics, visits and paths (server.insights), conversion (server.sales)
+    *[
+        Case(f"analytics {name}", "get", _site_url(f"analytics/{name}"), ADMIN_STAFF, 200)
+        for name in ("heatmap", "flow", "distancing", "visits", "dwell", "occupancy", "conversion")
+    ],
+    Case("visit list", "get", _site_url("visits"), ADMIN_STAFF, 200),
+    Case("person path", "get", _path_url, ADMIN_STAFF, 200),
+    # point-of-sale transactions (server.sales)
+    Case("transactions list", "get", _site_url("sales/transactions"), ADMIN_STAFF, 200),
+    Case(
+        "transactions import",
+        "post",
+        _site_url("sales/transactions"),
+        ADMIN,
+        201,
+        lambda s: {"transactions": [{"time": "2026-11-30T10:00:00Z", "till": "1", "amount": "9.90"}]},
+    ),
+    # reports (server.reports)
+    Case("export csv", "get", _site_url("reports/export?analytic=footfall"), ADMIN_STAFF, 200),
+    Case("chain overview", "get", lambda s: "/api/reports/chain", ADMIN_STAFF, 200),
+    Case("report schedules list", "get", lambda s: "/api/report-schedules", ADMIN_STAFF, 200),
+    Case(
+        "report schedule create",
+        "post",
+        lambda s: "/api/report-schedules",
+        ADMIN_STAFF,
+        201,
+        lambda s: {"name": "Daily", "recipients": ["boss@example.com"], "timezone": "Europe/Paris"},
     ),
     # administration
     Case("audit log", "get", lambda s: "/api/audit-log", ADMIN, 200),
