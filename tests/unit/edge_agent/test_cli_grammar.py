@@ -151,3 +151,16 @@ def test_a_bad_value_is_one_error_line_and_exit_2(capsys: pytest.CaptureFixture[
     assert main(["run", "--source", "a.avi", "--camera-id", "abc"]) == EXIT_BAD_INPUT
     lines = capsys.readouterr().err.strip().splitlines()
     assert lines == ["retail-edge: error: [config_invalid] --camera-id must be an integer, got 'abc'"]
+
+
+def test_a_command_line_error_about_a_camera_does_not_show_its_login(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # stderr of the agent ends up in the journal: the same rules as its logs (retail_common.redaction).
+    url = "rtsp://admin:s3cret@127.0.0.1:1/x?pwd=t0ken"
+    code = main(["run", "--source", url, "--camera-id", "1", "--camera-id", "2"])
+    assert code == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert "--camera-id given twice for source rtsp://***@127.0.0.1:1/x?pwd=***" in err
+    assert "s3cret" not in err
+    assert "t0ken" not in err
