@@ -357,3 +357,24 @@ def test_spooled_frames_carry_their_descriptors_until_acked(tmp_path: Path) -> N
     assert spool.ack(1, sequence) == 1
     assert spool.pending(0, 10) == []  # deleted on the ack, descriptor with it
     spool.close()
+
+
+@pytest.mark.parametrize(
+    "bad_box",
+    [
+        [np.nan, 20.0, 60.0, 200.0],
+        [20.0, 20.0, 60.0, np.nan],
+        [20.0, 20.0, np.inf, 200.0],
+        [-np.inf, -np.inf, np.inf, np.inf],
+        [np.nan, np.nan, np.nan, np.nan],
+    ],
+)
+def test_a_non_finite_box_is_not_measurable_and_changes_nobody_else(bad_box: list[float]) -> None:
+    # A detector plug-in (or a model fed garbage) may report NaN or infinite coordinates: the analysis loop must
+    # go on, with that box unmeasured and every other box described as without it.
+    image, boxes = scene([((20, 20, 80, 200), RED, BLUE), ((200, 30, 260, 210), GREEN, BLACK)])
+    alone = describe(image, boxes)
+    shares = describe(image, np.vstack([boxes, np.asarray([bad_box], dtype=np.float32)]))
+    assert shares.shape == (3, 2, 16)
+    assert not shares[2].any()
+    np.testing.assert_array_equal(shares[:2], alone)
