@@ -135,7 +135,7 @@ def describe(image: NDArray[np.uint8], boxes_xyxy_px: NDArray[np.floating]) -> F
     # A box with a NaN or infinite coordinate (a detector plug-in's, a model fed garbage) is not measurable and
     # hides nobody: it has no pixels to look at.
     finite = np.isfinite(boxes).all(axis=1)
-    finite_list = finite.tolist()
+    finite_list: list[bool] = finite.tolist()
     occluders = [box for box, ok in zip(box_list, finite_list, strict=True) if ok]
     pixel_parts: list[NDArray[np.uint8]] = []
     weight_parts: list[NDArray[np.float64]] = []
