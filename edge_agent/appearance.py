@@ -134,8 +134,7 @@ def describe(image: NDArray[np.uint8], boxes_xyxy_px: NDArray[np.floating]) -> F
     box_list = boxes.tolist()
     # A box with a NaN or infinite coordinate (a detector plug-in's, a model fed garbage) is not measurable and
     # hides nobody: it has no pixels to look at.
-    finite: NDArray[np.bool_] = np.isfinite(boxes).all(axis=1)
-    finite_list = [bool(ok) for ok in finite]
+    finite_list = [bool(ok) for ok in np.all(np.isfinite(boxes), axis=1, keepdims=True)[:, 0]]
     occluders = [box for box, ok in zip(box_list, finite_list, strict=True) if ok]
     pixel_parts: list[NDArray[np.uint8]] = []
     weight_parts: list[NDArray[np.float64]] = []
