@@ -378,3 +378,33 @@ def test_a_non_finite_box_is_not_measurable_and_changes_nobody_else(bad_box: lis
     assert shares.shape == (3, 2, 16)
     assert not shares[2].any()
     np.testing.assert_array_equal(shares[:2], alone)
+
+
+def test_a_track_beyond_the_frames_track_limit_sends_its_descriptor_once_it_is_on_the_wire() -> None:
+    # The encoder sends the MAX_TRACKS_PER_FRAME lowest ids; a descriptor "sent" for a track it left out never
+    # reached the server, and was not sent again until the refresh (10 s).
+    from edge_agent.pipeline import select_appearance
+    from edge_agent.transport.encoder import MAX_TRACKS_PER_FRAME, decode_local_ids
+
+    count = MAX_TRACKS_PER_FRAME + 5
+    rng = np.random.default_rng(11)
+    shares = rng.dirichlet(np.ones(16), size=(count, 2)).astype(np.float32)
+    xy = rng.uniform(0, 600, (count, 2)).astype(np.float32)
+
+    def frame_of(first: int, time_us: int, sequence: int) -> track_pb2.TrackFrame:
+        tracks = Tracks(
+            ids=np.arange(first + 1, count + 1, dtype=np.int64),
+            xyxy_px=np.c_[xy, xy + 40][first:].astype(np.float32),
+            scores=np.full(count - first, 0.9, np.float32),
+            states=np.full(count - first, int(TrackState.CONFIRMED), np.int8),
+            appearance_shares=shares[first:],
+        )
+        select_appearance(sender, tracks, time_us)
+        return encode_track_frame(1, sequence, time_us, tracks)
+
+    sender = AppearanceSender()
+    first = frame_of(0, 0, 1)
+    assert len(first.appearance_rows) == MAX_TRACKS_PER_FRAME
+    second = frame_of(5, 80_000, 2)  # the five lowest ids have gone: the five highest are on the wire now
+    ids = decode_local_ids(second)
+    assert [ids[row] for row in second.appearance_rows] == list(range(count - 4, count + 1))
