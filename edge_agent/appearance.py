@@ -284,6 +284,12 @@ class AppearanceSender:
     def __len__(self) -> int:
         return len(self._sent)
 
+    def forget(self, ids: NDArray[np.int64]) -> None:
+        """The descriptors just selected for these tracks did not go out (their frame was lost, e.g. the spool
+        was full): treat them as never sent, so the next frame that carries the tracks sends them."""
+        for local_id in ids.tolist():
+            self._sent.pop(local_id, None)
+
     def select(
         self, ids: NDArray[np.int64], shares: FloatArray, capture_time_us: int, removed: NDArray[np.bool_]
     ) -> NDArray[np.uint8]:

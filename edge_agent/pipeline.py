@@ -350,6 +350,8 @@ class Pipeline:
                 self.sink.emit(frame.camera_id, frame.capture_time_us, tracks)
             except SpoolError as err:  # disk full or damaged: this frame is lost, the box keeps running
                 self.frames_lost += 1
+                if runtime.appearance is not None and tracks.appearance is not None:
+                    runtime.appearance.forget(tracks.ids[np.any(tracks.appearance, axis=1)])
                 self.last_error = str(err)
                 if self.frames_lost in (1, 10, 100) or self.frames_lost % 1000 == 0:
                     logger.error(

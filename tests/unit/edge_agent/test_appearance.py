@@ -10,6 +10,7 @@ import pytest
 from edge_agent import appearance
 from edge_agent.appearance import AppearanceSender, SenderConfig, describe, similarity
 from edge_agent.config import AgentSettings
+from edge_agent.errors import SpoolError
 from edge_agent.pipeline import NullSink, Pipeline
 from edge_agent.tracking import ByteTracker, TrackerConfig
 from edge_agent.transport.encoder import encode_track_frame
@@ -408,3 +409,35 @@ def test_a_track_beyond_the_frames_track_limit_sends_its_descriptor_once_it_is_o
     second = frame_of(5, 80_000, 2)  # the five lowest ids have gone: the five highest are on the wire now
     ids = decode_local_ids(second)
     assert [ids[row] for row in second.appearance_rows] == list(range(count - 4, count + 1))
+
+
+class FailingFirstFramesSink(EveryFrameSink):
+    """A spool that is full (SpoolError) for its first ``failures`` frames: those frames are lost."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+
+    def emit(self, camera_id: int, capture_time_us: int, tracks: Tracks) -> int:
+        if self.failures > 0:
+            self.failures -= 1
+            raise SpoolError("spool full (test)")
+        return super().emit(camera_id, capture_time_us, tracks)
+
+
+def test_descriptors_of_a_lost_frame_are_sent_with_the_next_one(tmp_path: Path) -> None:
+    # A frame the spool refused never reaches the server: its descriptors were counted as sent, and the server had
+    # none for these tracks until the refresh (10 s).
+    settings = AgentSettings(cameras=[camera(1, write_video(tmp_path / "v.avi"))])
+    sink = FailingFirstFramesSink(failures=1)
+    pipeline = Pipeline(settings, StubDetector(), sink)
+    pipeline.start()
+    try:
+        run_until(pipeline, lambda: sink.last_sequence(1) >= 3)
+    finally:
+        pipeline.close()
+    assert pipeline.frames_lost == 1
+    first_delivered = sink.seen[0]
+    assert first_delivered.appearance is not None
+    assert np.any(first_delivered.appearance, axis=1).tolist() == [True, True]
+    assert not any(np.any(t.appearance) for t in sink.seen[1:] if t.appearance is not None)
