@@ -18,7 +18,8 @@ What a guard would say — "red top, dark trousers" — as 16 bytes: no face, no
   change of illumination shifts a histogram smoothly instead of flipping whole parts into the next class.
 - **Not measurable** (an all-zero part): fewer than ``MIN_PART_SIDE_PX`` pixels on a side, less than half of
   the part inside the frame, or less than half of it left once the boxes of closer people (a lower bottom edge,
-  i.e. a foot point nearer the camera) are cut out of it.
+  i.e. a foot point nearer the camera) are cut out of it; both parts of a box with a NaN or infinite
+  coordinate (which hides nobody either).
 
 Quantisation (``pack``), its inverse (``unpack``) and the similarity (histogram intersection averaged over the
 parts measurable in both) mirror ``server.fusion.appearance``: the edge and the server share only the wire
@@ -131,19 +132,23 @@ def describe(image: NDArray[np.uint8], boxes_xyxy_px: NDArray[np.floating]) -> F
     height, width = int(image.shape[0]), int(image.shape[1])
     boxes = np.asarray(boxes_xyxy_px, dtype=np.float64)
     box_list = boxes.tolist()
+    # A box with a NaN or infinite coordinate (a detector plug-in's, a model fed garbage) is not measurable and
+    # hides nobody: it has no pixels to look at.
+    finite_list = [bool(ok) for ok in np.all(np.isfinite(boxes), axis=1, keepdims=True)[:, 0]]
+    occluders = [box for box, ok in zip(box_list, finite_list, strict=True) if ok]
     pixel_parts: list[NDArray[np.uint8]] = []
     weight_parts: list[NDArray[np.float64]] = []
     slots: list[int] = []
     for i, (x1, y1, x2, y2) in enumerate(box_list):
         box_w, box_h = x2 - x1, y2 - y1
-        if box_w <= 0 or box_h <= 0:
+        if not finite_list[i] or box_w <= 0 or box_h <= 0:
             continue
         margin = box_w * (1.0 - CENTRAL_WIDTH) / 2.0
         px1, px2 = x1 + margin, x2 - margin
         if px2 - px1 < MIN_PART_SIDE_PX:
             continue
         # People nearer the camera (a lower bottom edge): their boxes hide this one's pixels.
-        closer = [other for other in box_list if other[3] > y2]
+        closer = [other for other in occluders if other[3] > y2]
         centre, half = (px1 + px2) / 2.0, (px2 - px1) / 2.0
         for part, (top, bottom) in enumerate((UPPER_BODY, LOWER_BODY)):
             py1, py2 = y1 + top * box_h, y1 + bottom * box_h
@@ -278,6 +283,12 @@ class AppearanceSender:
 
     def __len__(self) -> int:
         return len(self._sent)
+
+    def forget(self, ids: NDArray[np.int64]) -> None:
+        """The descriptors just selected for these tracks did not go out (their frame was lost, e.g. the spool
+        was full): treat them as never sent, so the next frame that carries the tracks sends them."""
+        for local_id in ids.tolist():
+            self._sent.pop(local_id, None)
 
     def select(
         self, ids: NDArray[np.int64], shares: FloatArray, capture_time_us: int, removed: NDArray[np.bool_]

@@ -26,6 +26,7 @@ from edge_agent.errors import SpoolError
 from edge_agent.geometry import FloorProjector, homography_from_values
 from edge_agent.tracking import ByteTracker, TrackerConfig
 from edge_agent.types import (
+    MAX_TRACKS_PER_FRAME,
     AgentStatus,
     CameraHealthStatus,
     Frame,
@@ -116,12 +117,17 @@ def appearance_sender(settings: AppearanceSettings) -> AppearanceSender | None:
 
 
 def select_appearance(sender: AppearanceSender, tracks: Tracks, capture_time_us: int) -> None:
-    """Set ``tracks.appearance``: the descriptors this frame carries (changed or new ones only)."""
+    """Set ``tracks.appearance``: the descriptors this frame carries (changed or new ones only). A track the
+    frame leaves out (beyond the ``MAX_TRACKS_PER_FRAME`` lowest ids the encoder sends) counts as not sent: the
+    sender forgets it, and sends its descriptor in the first frame that carries the track."""
     if tracks.appearance_shares is None:
         return
-    tracks.appearance = sender.select(
-        tracks.ids, tracks.appearance_shares, capture_time_us, tracks.states == TrackState.REMOVED
-    )
+    forget = tracks.states == TrackState.REMOVED
+    if tracks.ids.shape[0] > MAX_TRACKS_PER_FRAME:
+        left_out = np.ones(tracks.ids.shape[0], dtype=np.bool_)
+        left_out[np.argsort(tracks.ids, kind="stable")[:MAX_TRACKS_PER_FRAME]] = False
+        forget |= left_out
+    tracks.appearance = sender.select(tracks.ids, tracks.appearance_shares, capture_time_us, forget)
 
 
 def projector_for(camera: CameraSettings) -> FloorProjector:
@@ -344,6 +350,8 @@ class Pipeline:
                 self.sink.emit(frame.camera_id, frame.capture_time_us, tracks)
             except SpoolError as err:  # disk full or damaged: this frame is lost, the box keeps running
                 self.frames_lost += 1
+                if runtime.appearance is not None and tracks.appearance is not None:
+                    runtime.appearance.forget(tracks.ids[np.any(tracks.appearance, axis=1)])
                 self.last_error = str(err)
                 if self.frames_lost in (1, 10, 100) or self.frames_lost % 1000 == 0:
                     logger.error(

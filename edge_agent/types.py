@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+# The most tracks one TrackFrame carries (proto/retail/v1/track.proto): the encoder sends the lowest ids.
+MAX_TRACKS_PER_FRAME = 1000
+
 
 class TrackState(enum.IntEnum):
     """Life cycle of a track; values equal the wire enum ``retail.v1.TrackState``."""

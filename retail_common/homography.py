@@ -100,9 +100,13 @@ def fit_homography(image_points_px: ArrayLike, floor_points: ArrayLike) -> Float
         raise GeometryError(
             "the points do not determine the mapping: at least 4 of them, no three on one line, are needed"
         )
-    homography = np.linalg.inv(t_floor) @ vt[-1].reshape(3, 3) @ t_image
-    if not np.all(np.isfinite(homography)) or abs(float(np.linalg.det(homography))) < 1e-12 * float(
-        np.linalg.norm(homography) ** 3
+    normalised = vt[-1].reshape(3, 3)
+    homography = np.linalg.inv(t_floor) @ normalised @ t_image
+    # Degenerate exactly when the normalised solution is (the transforms are invertible); tested there, where it
+    # is well conditioned: the final matrix of a view far from the plan's origin (200 m) has a translation that
+    # dwarfs its other entries, and a bound relative to its norm refused it.
+    if not np.all(np.isfinite(homography)) or abs(float(np.linalg.det(normalised))) < 1e-12 * float(
+        np.linalg.norm(normalised) ** 3
     ):
         raise GeometryError("the point pairs do not determine a valid homography")
     return orient_homography(homography, image, require_all=True)

@@ -41,7 +41,9 @@ def check_polygon(
     ``max_vertices`` and ``max_abs_coordinate_m`` bound the input (the crossing test is O(K²); a coordinate
     beyond the bound is a unit or typing error). ``drop_closing_vertex``: a last vertex repeating the first (of
     more than 3) is removed. Crossing edges are checked before the area: a symmetric bow-tie's signed areas
-    cancel, and "zero area" would hide the real fault. Raises :class:`GeometryError`."""
+    cancel, and "zero area" would hide the real fault; then zero area (corners on one line), touching and folding
+    back (:func:`first_touch`), the area bound.
+    Raises :class:`GeometryError`."""
     try:
         points = np.asarray(vertices, dtype=np.float64)
     except (TypeError, ValueError) as err:
@@ -67,9 +69,12 @@ def check_polygon(
             "(click the corners in order around the area)"
         )
     area = abs(polygon_area(points))
+    if area <= 1e-12 * max(float(np.max(np.abs(points))), 1.0) ** 2:
+        raise GeometryError("polygon has zero area (its corners lie on one line or coincide)")
+    fault = first_touch(points)
+    if fault is not None:
+        raise GeometryError(fault)
     if area < min_area_m2:
-        if area <= 1e-12 * max(float(np.max(np.abs(points))), 1.0) ** 2:
-            raise GeometryError("polygon has zero area (its corners lie on one line or coincide)")
         raise GeometryError(
             f"polygon encloses {area * 1e4:.2g} cm², less than the {min_area_m2 * 1e4:g} cm² a zone or floor "
             "region needs"
@@ -106,6 +111,59 @@ def first_crossing(points: FloatArray) -> tuple[int, int] | None:
         hits = np.argwhere((o1 * o2 < 0) & (o3 * o4 < 0) & wanted)
         if hits.size:
             return low + int(hits[0, 0]), int(hits[0, 1])
+    return None
+
+
+def _cross(d: FloatArray, p: FloatArray) -> FloatArray:
+    return np.asarray(d[..., 0] * p[..., 1] - d[..., 1] * p[..., 0], dtype=np.float64)
+
+
+def first_touch(points: FloatArray) -> str | None:
+    """Why a polygon without properly crossing edges (:func:`first_crossing`) is still not simple, or None: it
+    folds back on itself (two consecutive edges run back along one line: a zero-width whisker, e.g. a corner
+    clicked out and back), or two non-adjacent edges touch (a corner on another edge, the same corner twice, sides
+    overlapping along a line). A corner repeated in a row (a closing vertex too) and a corner in the middle of a
+    straight side are harmless and allowed. Vectorised in blocks as :func:`first_crossing`."""
+    keep = np.any(points != np.roll(points, 1, axis=0), axis=1)
+    index_of = np.flatnonzero(keep)
+    q = points[keep]
+    n = q.shape[0]
+    if n < 3:
+        return None  # every vertex on one or two points: the area check names it
+    ends = np.roll(q, -1, axis=0)
+    edge = ends - q
+    before = np.roll(edge, 1, axis=0)  # the edge that ends at vertex k
+    lengths = np.hypot(edge[:, 0], edge[:, 1])
+    straight = np.abs(_cross(before, edge)) <= 1e-9 * lengths * np.roll(lengths, 1)
+    folds = np.flatnonzero(straight & (np.einsum("ij,ij->i", before, edge) < 0))
+    if folds.size:
+        return (
+            f"polygon folds back on itself at vertex {int(index_of[folds[0]])} (a zero-width spike: a corner "
+            "clicked out and back); remove it"
+        )
+    index = np.arange(n)
+    for low in range(0, n, _CROSSING_BLOCK):
+        i = index[low : low + _CROSSING_BLOCK, None]
+        a, b, e = q[i], ends[i], edge[i]
+        c, d, f = q[None], ends[None], edge[None]
+        o1, o2 = _cross(e, c - a), _cross(e, d - a)
+        o3, o4 = _cross(f, a - c), _cross(f, b - c)
+        wanted = (index[None, :] >= i + 2) & ~((i == 0) & (index[None, :] == n - 1))
+        collinear = (o1 == 0) & (o2 == 0)
+        overlap = (
+            (np.maximum(np.minimum(a[..., 0], b[..., 0]), np.minimum(c[..., 0], d[..., 0]))
+             <= np.minimum(np.maximum(a[..., 0], b[..., 0]), np.maximum(c[..., 0], d[..., 0])))
+            & (np.maximum(np.minimum(a[..., 1], b[..., 1]), np.minimum(c[..., 1], d[..., 1]))
+               <= np.minimum(np.maximum(a[..., 1], b[..., 1]), np.maximum(c[..., 1], d[..., 1])))
+        )  # fmt: skip
+        touch = np.where(collinear, overlap, (o1 * o2 <= 0) & (o3 * o4 <= 0)) & wanted
+        hits = np.argwhere(touch)
+        if hits.size:
+            first, second = int(index_of[low + hits[0, 0]]), int(index_of[hits[0, 1]])
+            return (
+                f"polygon edges {first} and {second} touch: the polygon meets itself (a corner on another side "
+                "or the same corner twice); click each corner once, in order around the area"
+            )
     return None
 
 

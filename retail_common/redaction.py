@@ -2,7 +2,10 @@
 that keep it out of what people see, written once for the edge (its logs, errors and heartbeats) and the server
 (the URL the API shows, a box's error messages):
 
-- the userinfo of a URL becomes ``***@``;
+- the userinfo of a URL becomes ``***@``; it runs to the authority's last ``@``, or, when the authority has none
+  but the part before the query does, to that part's last ``@`` (a password typed with a raw ``/``: FFmpeg then
+  takes its first half for the host, the camera cannot be opened, and the error that says so shows the URL). A
+  URL whose path holds an ``@`` loses its host in what is shown: hidden too much, never too little;
 - the value of every credential-like query parameter (:func:`is_secret_query_name`) becomes ``***``.
 
 :func:`redact_source` takes one source as configured; :func:`redact_text` finds URLs in free text (an edge box's
@@ -63,6 +66,18 @@ def _redact_query(tail: str) -> str:
     return f"{path}?{'&'.join(items)}{hash_sign}{fragment}"
 
 
+def _slashed_userinfo_end(rest: str, authority_end: int) -> int:
+    """In ``rest`` (a URL after its ``://``) whose authority (up to ``authority_end``, the first ``/``) has no
+    ``@``: the index of the last ``@`` before the query or fragment, where a userinfo with a raw ``/`` ends; -1
+    when there is none."""
+    head_end = len(rest)
+    for mark in "?#":
+        found = rest.find(mark, authority_end)
+        if 0 <= found < head_end:
+            head_end = found
+    return rest.rfind("@", authority_end, head_end)
+
+
 def redact_source(source: str) -> str:
     """A source as logs, errors and heartbeats may show it: `rtsp://user:pass@host/...` → `rtsp://***@host/...`,
     `http://cam/snap.cgi?user=admin&pwd=x` → `http://cam/snap.cgi?user=***&pwd=***`. File paths and `usb:N`
@@ -71,6 +86,10 @@ def redact_source(source: str) -> str:
     if not sep:
         return source
     authority, slash, tail = rest.partition("/")
+    if slash and "@" not in authority:
+        at = _slashed_userinfo_end(rest, len(authority))
+        if at >= 0:
+            authority, slash, tail = f"***{rest[at:]}".partition("/")
     if not slash and "?" in authority:  # http://cam?user=… (no path)
         authority, question, query = authority.partition("?")
         tail = question + query
@@ -96,7 +115,26 @@ def _redact_query_value(match: re.Match[str]) -> str:
     return f"{match['lead']}{match['name']}=***"
 
 
+# A run of non-blank characters (a URL in free text ends at a blank): each is looked at once, so linear too.
+_TOKEN = re.compile(r"\S+")
+
+
+def _redact_slashed_userinfo(match: re.Match[str]) -> str:
+    """The first URL of a blank-free token whose userinfo holds a raw "/" (``_USERINFO`` stops at it)."""
+    token = match[0]
+    start = token.find("://")
+    if start < 0:
+        return token
+    rest = token[start + 3 :]
+    authority_end = rest.find("/")
+    if authority_end < 0 or "@" in rest[:authority_end]:
+        return token
+    at = _slashed_userinfo_end(rest, authority_end)
+    return token if at < 0 else f"{token[: start + 3]}***{rest[at:]}"
+
+
 def redact_text(text: str) -> str:
-    """Any `scheme://user:pass@` in free text as `scheme://***@`, and the value of every credential-like query
-    parameter (`?user=…&pwd=…`) as `***`."""
-    return _QUERY_PARAMETER.sub(_redact_query_value, _USERINFO.sub(r"\g<scheme>***@", text))
+    """Any `scheme://user:pass@` in free text as `scheme://***@` (a raw "/" in the password too), and the value of
+    every credential-like query parameter (`?user=…&pwd=…`) as `***`."""
+    text = _TOKEN.sub(_redact_slashed_userinfo, _USERINFO.sub(r"\g<scheme>***@", text))
+    return _QUERY_PARAMETER.sub(_redact_query_value, text)

@@ -12,6 +12,7 @@ from edge_agent.cli.settings import build_settings, load_device_config, numbers,
 from edge_agent.cli.wiring import EXIT_OK, build_detector, check_file_sources, serve, uplink_options
 from edge_agent.config import AgentSettings, CameraSettings, sample_video_path
 from edge_agent.errors import ConfigError
+from retail_common.redaction import redact_source
 
 logger = logging.getLogger("edge_agent.cli")
 
@@ -95,11 +96,11 @@ def probe(command: ProbeCommand) -> int:
     finally:
         capture.release()
     if frames == 0:
-        raise ConfigError(f"source {command.source} opened but delivered no readable frame")
+        raise ConfigError(f"source {redact_source(command.source)} opened but delivered no readable frame")
     decode_fps = frames / elapsed if elapsed > 0 else 0.0
     if command.json:
         result = {
-            "source": command.source,
+            "source": redact_source(command.source),
             "width_px": width,
             "height_px": height,
             "fps": reported_fps,
@@ -110,7 +111,7 @@ def probe(command: ProbeCommand) -> int:
         print(json.dumps(result))
     else:
         print(
-            f"{command.source}: {width}x{height} px, {reported_fps:.2f} fps reported, "
+            f"{redact_source(command.source)}: {width}x{height} px, {reported_fps:.2f} fps reported, "
             f"decodes at {decode_fps:.1f} fps ({frames} frames, {garbage} garbage)"
         )
     return EXIT_OK
@@ -173,7 +174,7 @@ def bench(command: BenchCommand) -> int:
     ok, raw = capture.read()
     capture.release()
     if not ok:
-        raise ConfigError(f"cannot read a frame of {source}")
+        raise ConfigError(f"cannot read a frame of {redact_source(source)}")
     image = np.asarray(raw, dtype=np.uint8)  # what cv2 decodes already: no copy
     for _ in range(3):
         detector.detect(image)

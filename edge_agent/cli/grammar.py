@@ -12,6 +12,7 @@ dataclasses below, and :mod:`edge_agent.cli.settings` makes the agent's settings
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,6 +128,28 @@ class _CameraToken(argparse.Action):
         namespace.camera_tokens = tokens
 
 
+def _seconds(text: str) -> float:
+    """A duration: a finite number of seconds, at least 0 (``--max-seconds nan`` never stopped)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number of seconds >= 0, got {text!r}")
+    return value
+
+
+def _count(text: str) -> int:
+    """A count of frames or repeats: a whole number, at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, help="YAML settings file")
     parser.add_argument(
@@ -189,14 +212,16 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="clothing-colour descriptors for re-acquisition and the fusion (default: on; docs/privacy.md)",
     )
-    run.add_argument("--max-seconds", type=float, help="stop after this many seconds")
-    run.add_argument("--max-frames", type=int, help="stop after this many analysed frames (all cameras)")
-    run.add_argument("--drain-s", type=float, default=10.0, help="seconds to wait for the last acks on exit")
+    run.add_argument("--max-seconds", type=_seconds, help="stop after this many seconds")
+    run.add_argument("--max-frames", type=_count, help="stop after this many analysed frames (all cameras)")
+    run.add_argument(
+        "--drain-s", type=_seconds, default=10.0, help="seconds to wait for the last acks on exit"
+    )
 
     probe = commands.add_parser("probe", help="open a source; print resolution, fps and decode rate")
     probe.add_argument("source")
-    probe.add_argument("--frames", type=int, default=200)
-    probe.add_argument("--seconds", type=float, default=10.0)
+    probe.add_argument("--frames", type=_count, default=200)
+    probe.add_argument("--seconds", type=_seconds, default=10.0)
     probe.add_argument("--json", action="store_true")
 
     calibrate = commands.add_parser("calibrate", help="homography from image↔floor point pairs")
@@ -208,8 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="detector ms/frame and pipeline fps on a video")
     _add_common(bench)
     bench.add_argument("--source", dest="bench_source", type=Path, help="video (default: the sample video)")
-    bench.add_argument("--seconds", type=float, default=10.0)
-    bench.add_argument("--repeats", type=int, default=20)
+    bench.add_argument("--seconds", type=_seconds, default=10.0)
+    bench.add_argument("--repeats", type=_count, default=20)
     bench.set_defaults(camera_tokens=[], loop=True, pace="fast", spool_max_frames=None)
     return parser
 

@@ -18,6 +18,7 @@ from edge_agent.cli.grammar import AgentOptions, CameraToken, agent_options
 from edge_agent.config import AgentSettings, CameraSettings, load_settings
 from edge_agent.errors import ConfigError
 from edge_agent.types import RemoteCameraConfig, RemoteDeviceConfig
+from retail_common.redaction import redact_source
 
 
 def numbers(text: str, count: int | None, what: str) -> list[float]:
@@ -53,7 +54,9 @@ def group_camera_tokens(tokens: list[CameraToken] | tuple[CameraToken, ...]) -> 
     for position, name, value in others:
         owner = max((k for k, i in enumerate(sources) if i < position), default=0)
         if name in cameras[owner]:
-            raise ConfigError(f"--{name.replace('_', '-')} given twice for source {cameras[owner]['source']}")
+            raise ConfigError(
+                f"--{name.replace('_', '-')} given twice for source {redact_source(cameras[owner]['source'])}"
+            )
         cameras[owner][name] = value
     return cameras
 

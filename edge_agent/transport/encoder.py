@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from edge_agent.types import MAX_TRACKS_PER_FRAME as MAX_TRACKS_PER_FRAME  # the contract's bound, re-exported
 from edge_agent.types import Tracks
 from proto.retail.v1 import edge_service_pb2, track_pb2
 
@@ -11,7 +12,6 @@ _BBOX_XY_MIN_PX = -16384
 _BBOX_XY_MAX_PX = 32768
 _BBOX_WH_MAX_PX = 16384
 _FLOOR_LIMIT_CM = 1_000_000
-MAX_TRACKS_PER_FRAME = 1000
 APPEARANCE_LAYOUT_COLOUR_HISTOGRAMS_V1 = 1
 APPEARANCE_DESCRIPTOR_BYTES = 16
 

@@ -219,6 +219,10 @@ def _decode_appearance(
             f"appearance has {len(frame.appearance)} bytes, expected {DESCRIPTOR_BYTES} per row of appearance_rows "
             f"({DESCRIPTOR_BYTES * rows_given})",
         )
+    if rows_given and count == 0:
+        raise InvalidFrameError(
+            Rejection.INVALID_ARGUMENT, "appearance_rows lists rows but the frame has no tracks"
+        )
     rows = np.fromiter(frame.appearance_rows, dtype=np.int64, count=rows_given)
     if rows_given and (int(rows[-1]) >= count or (rows_given > 1 and bool(np.any(np.diff(rows) < 1)))):
         raise InvalidFrameError(

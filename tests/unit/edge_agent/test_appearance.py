@@ -10,6 +10,7 @@ import pytest
 from edge_agent import appearance
 from edge_agent.appearance import AppearanceSender, SenderConfig, describe, similarity
 from edge_agent.config import AgentSettings
+from edge_agent.errors import SpoolError
 from edge_agent.pipeline import NullSink, Pipeline
 from edge_agent.tracking import ByteTracker, TrackerConfig
 from edge_agent.transport.encoder import encode_track_frame
@@ -357,3 +358,86 @@ def test_spooled_frames_carry_their_descriptors_until_acked(tmp_path: Path) -> N
     assert spool.ack(1, sequence) == 1
     assert spool.pending(0, 10) == []  # deleted on the ack, descriptor with it
     spool.close()
+
+
+@pytest.mark.parametrize(
+    "bad_box",
+    [
+        [np.nan, 20.0, 60.0, 200.0],
+        [20.0, 20.0, 60.0, np.nan],
+        [20.0, 20.0, np.inf, 200.0],
+        [-np.inf, -np.inf, np.inf, np.inf],
+        [np.nan, np.nan, np.nan, np.nan],
+    ],
+)
+def test_a_non_finite_box_is_not_measurable_and_changes_nobody_else(bad_box: list[float]) -> None:
+    # A detector plug-in (or a model fed garbage) may report NaN or infinite coordinates: the analysis loop must
+    # go on, with that box unmeasured and every other box described as without it.
+    image, boxes = scene([((20, 20, 80, 200), RED, BLUE), ((200, 30, 260, 210), GREEN, BLACK)])
+    alone = describe(image, boxes)
+    shares = describe(image, np.vstack([boxes, np.asarray([bad_box], dtype=np.float32)]))
+    assert shares.shape == (3, 2, 16)
+    assert not shares[2].any()
+    np.testing.assert_array_equal(shares[:2], alone)
+
+
+def test_a_track_beyond_the_frames_track_limit_sends_its_descriptor_once_it_is_on_the_wire() -> None:
+    # The encoder sends the MAX_TRACKS_PER_FRAME lowest ids; a descriptor "sent" for a track it left out never
+    # reached the server, and was not sent again until the refresh (10 s).
+    from edge_agent.pipeline import select_appearance
+    from edge_agent.transport.encoder import MAX_TRACKS_PER_FRAME, decode_local_ids
+
+    count = MAX_TRACKS_PER_FRAME + 5
+    rng = np.random.default_rng(11)
+    shares = rng.dirichlet(np.ones(16), size=(count, 2)).astype(np.float32)
+    xy = rng.uniform(0, 600, (count, 2)).astype(np.float32)
+
+    def frame_of(first: int, time_us: int, sequence: int) -> track_pb2.TrackFrame:
+        tracks = Tracks(
+            ids=np.arange(first + 1, count + 1, dtype=np.int64),
+            xyxy_px=np.c_[xy, xy + 40][first:].astype(np.float32),
+            scores=np.full(count - first, 0.9, np.float32),
+            states=np.full(count - first, int(TrackState.CONFIRMED), np.int8),
+            appearance_shares=shares[first:],
+        )
+        select_appearance(sender, tracks, time_us)
+        return encode_track_frame(1, sequence, time_us, tracks)
+
+    sender = AppearanceSender()
+    first = frame_of(0, 0, 1)
+    assert len(first.appearance_rows) == MAX_TRACKS_PER_FRAME
+    second = frame_of(5, 80_000, 2)  # the five lowest ids have gone: the five highest are on the wire now
+    ids = decode_local_ids(second)
+    assert [ids[row] for row in second.appearance_rows] == list(range(count - 4, count + 1))
+
+
+class FailingFirstFramesSink(EveryFrameSink):
+    """A spool that is full (SpoolError) for its first ``failures`` frames: those frames are lost."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+
+    def emit(self, camera_id: int, capture_time_us: int, tracks: Tracks) -> int:
+        if self.failures > 0:
+            self.failures -= 1
+            raise SpoolError("spool full (test)")
+        return super().emit(camera_id, capture_time_us, tracks)
+
+
+def test_descriptors_of_a_lost_frame_are_sent_with_the_next_one(tmp_path: Path) -> None:
+    # A frame the spool refused never reaches the server: its descriptors were counted as sent, and the server had
+    # none for these tracks until the refresh (10 s).
+    settings = AgentSettings(cameras=[camera(1, write_video(tmp_path / "v.avi"))])
+    sink = FailingFirstFramesSink(failures=1)
+    pipeline = Pipeline(settings, StubDetector(), sink)
+    pipeline.start()
+    try:
+        run_until(pipeline, lambda: sink.last_sequence(1) >= 3)
+    finally:
+        pipeline.close()
+    assert pipeline.frames_lost == 1
+    first_delivered = sink.seen[0]
+    assert first_delivered.appearance is not None
+    assert np.any(first_delivered.appearance, axis=1).tolist() == [True, True]
+    assert not any(np.any(t.appearance) for t in sink.seen[1:] if t.appearance is not None)

@@ -151,3 +151,54 @@ def test_a_bad_value_is_one_error_line_and_exit_2(capsys: pytest.CaptureFixture[
     assert main(["run", "--source", "a.avi", "--camera-id", "abc"]) == EXIT_BAD_INPUT
     lines = capsys.readouterr().err.strip().splitlines()
     assert lines == ["retail-edge: error: [config_invalid] --camera-id must be an integer, got 'abc'"]
+
+
+def test_a_command_line_error_about_a_camera_does_not_show_its_login(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # stderr of the agent ends up in the journal: the same rules as its logs (retail_common.redaction).
+    url = "rtsp://admin:s3cret@127.0.0.1:1/x?pwd=t0ken"
+    code = main(["run", "--source", url, "--camera-id", "1", "--camera-id", "2"])
+    assert code == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert "--camera-id given twice for source rtsp://***@127.0.0.1:1/x?pwd=***" in err
+    assert "s3cret" not in err
+    assert "t0ken" not in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "option"),
+    [
+        (
+            ["run", "--max-seconds", "nan"],
+            "--max-seconds",
+        ),  # NaN: the run never stopped (now >= NaN is False)
+        (["run", "--max-seconds", "-5"], "--max-seconds"),
+        (["run", "--max-seconds", "inf"], "--max-seconds"),
+        (["run", "--drain-s", "nan"], "--drain-s"),
+        (["run", "--drain-s", "-1"], "--drain-s"),
+        (["run", "--max-frames", "0"], "--max-frames"),
+        (["run", "--max-frames", "-1"], "--max-frames"),
+        (["probe", "cam.avi", "--seconds", "nan"], "--seconds"),
+        (["probe", "cam.avi", "--frames", "-3"], "--frames"),
+        (["bench", "--seconds", "-1"], "--seconds"),
+        (["bench", "--repeats", "0"], "--repeats"),
+    ],
+)
+def test_a_duration_or_count_that_cannot_be_meant_is_refused_by_the_parser(
+    argv: list[str], option: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        parse_command_line(argv)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {option}" in err
+    assert "Traceback" not in err
+
+
+def test_plain_durations_and_counts_still_parse() -> None:
+    command = parse_command_line(
+        ["run", "--max-seconds", "0.5", "--max-frames", "1", "--drain-s", "0"]
+    ).command
+    assert isinstance(command, RunCommand)
+    assert (command.max_seconds, command.max_frames, command.drain_s) == (0.5, 1, 0.0)

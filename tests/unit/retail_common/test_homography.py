@@ -136,3 +136,22 @@ def test_calibration_points_across_the_horizon_are_refused() -> None:
 def test_wire_values_are_validated(values: list[float], message: str) -> None:
     with pytest.raises(GeometryError, match=message):
         homography_from_values(values)
+
+
+@pytest.mark.parametrize("offset_cm", [2e4, 5e4, 1e6, 1e7])
+def test_a_camera_far_from_the_plans_origin_can_be_calibrated(offset_cm: float) -> None:
+    # A 6 m x 8 m area 200 m (up to the 100 km the API allows) from the floor plan's origin: the translation
+    # dominates the matrix's norm, and a degeneracy bound relative to that norm refused a well-posed fit.
+    image = np.array([[200, 1000], [1700, 1000], [1400, 450], [500, 450]], dtype=np.float64)
+    area = np.array([[0, 0], [600, 0], [600, 800], [0, 800]], dtype=np.float64)
+    elsewhere = np.array([[960, 700], [100, 1070], [1800, 300]], dtype=np.float64)
+    near = fit_homography(image, area)
+    far = fit_homography(image, area + offset_cm)
+    tolerance = offset_cm * 1e-9 + 1e-6
+    assert np.allclose(project_points(far, image), area + offset_cm, rtol=0, atol=tolerance)
+    assert np.allclose(
+        project_points(far, elsewhere) - offset_cm, project_points(near, elsewhere), atol=tolerance
+    )
+    homography, rms = homography_from_points(image.tolist(), ((area + offset_cm) / 100.0).tolist())  # metres
+    assert rms < tolerance
+    assert np.allclose(project_points(homography, image), area + offset_cm, rtol=0, atol=tolerance)

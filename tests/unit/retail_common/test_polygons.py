@@ -139,3 +139,37 @@ def test_the_api_accepts_exactly_the_polygons_the_analytics_accept(seed: int) ->
     except ServerGeometryError:
         api_accepts = False
     assert api_accepts == analytics_accept == (abs(polygon_area(triangle)) >= 1e-4)
+
+
+@pytest.mark.parametrize(
+    ("vertices", "message"),
+    [
+        # A corner clicked twice, out and back: a zero-width whisker 3 m long. Its area is the square's, but a
+        # restricted zone's warning band (distance to the boundary) would reach 3 m into the corridor along it.
+        ([[0, 0], [2, 0], [2, 2], [1, 2], [1, 5], [1, 2], [0, 2]], "folds back"),
+        ([[0, 0], [2, 0], [2, 2], [1, 2], [1.5, 3.5], [1, 2], [0, 2]], "folds back"),
+        ([[0, 0], [2, 0], [2, 2], [1, 2], [1, 5], [1, 3], [0, 2]], "folds back"),
+        ([[0, 0], [2, 0], [1, 1], [2, 2], [0, 2], [1, 1]], "touch"),  # the same corner twice, not in a row
+        ([[0, 0], [2, 0], [2, 2], [1, 0], [0, 2]], "touch"),  # a corner on another edge
+        ([[0, 0], [2, 0], [2, 1], [1, 1], [1, 0], [3, 0], [3, -1], [0, -1]], "touch"),  # edges overlapping
+    ],
+)
+def test_polygons_that_touch_themselves_are_not_simple(vertices: list[list[float]], message: str) -> None:
+    with pytest.raises(GeometryError, match=message):
+        check_polygon(vertices, min_area_m2=1e-6)
+    with pytest.raises(ServerGeometryError):
+        validate_polygon(vertices)
+
+
+@pytest.mark.parametrize(
+    "vertices",
+    [
+        [[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]],  # a closed ring (the API keeps the closing vertex)
+        [[0, 0], [1, 0], [1, 0], [1, 1], [0, 1]],  # a corner clicked twice in a row
+        [[0, 0], [1, 0], [2, 0], [2, 1], [0, 1]],  # a vertex in the middle of a straight side
+        [[0, 0], [1, 0], [1, 1], [2, 1], [2, 0], [3, 0], [3, 2], [0, 2]],  # two sides on one line, apart
+    ],
+)
+def test_harmless_repeats_and_straight_corners_stay_valid(vertices: list[list[float]]) -> None:
+    assert len(check_polygon(vertices, min_area_m2=1e-6)) == len(vertices)
+    assert validate_polygon(vertices) == [[float(x), float(y)] for x, y in vertices]

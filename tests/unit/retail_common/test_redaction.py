@@ -76,3 +76,29 @@ def test_what_is_not_a_login_is_kept(seed: int) -> None:
 )  # fmt: skip
 def test_secret_query_names(name: str, secret: bool) -> None:
     assert is_secret_query_name(name) is secret
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "rtsp://admin:se/cret@cam/stream",
+        "rtsp://admin:se/cret@cam:554/stream?channel=1",
+        "rtsp://admin:a/b/c@cam",
+        "http://admin:p/w@cam/snap.cgi?res=1",
+        "RTSP://admin:se/cret@cam/stream",
+    ],
+)
+def test_a_raw_slash_in_the_password_does_not_show_it(url: str) -> None:
+    # A password typed with a raw "/" (not %2F): FFmpeg then takes "admin:se" for the host, the camera cannot be
+    # opened, and the error that says so would show the password.
+    secret = url.split("://")[1].rpartition("@")[0].partition(":")[2]
+    for shown in (
+        redact_source(url),
+        edge_redact_source(url),
+        redact_text(url),
+        redact_text(f"camera 3: cannot open video source {url} (timeout)"),
+    ):
+        assert secret not in shown
+        assert secret.partition("/")[2] not in shown
+        assert "@cam" in shown
+    assert redact_text(f"opening {url}") == f"opening {redact_source(url)}"
