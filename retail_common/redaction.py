@@ -78,6 +78,29 @@ def _slashed_userinfo_end(rest: str, authority_end: int) -> int:
     return rest.rfind("@", authority_end, head_end)
 
 
+def split_userinfo(source: str) -> tuple[str, str | None]:
+    """`rtsp://user:pass@host/x` → (`rtsp://host/x`, "user:pass"), as written (percent-encoding kept); (source,
+    None) without a login. A password typed with a raw "/" (`rtsp://admin:se/cret@cam/x`) is a login too: the
+    text before the first "/" is `user:password` (a colon not followed by a port number) and the login runs to
+    the last "@" before the query. `rtsp://cam:554/stream@1` and `rtsp://cam/a@b` have no login."""
+    scheme, sep, rest = source.partition("://")
+    if not sep:
+        return source, None
+    ends = [found for found in (rest.find(mark) for mark in "/?#") if found >= 0]
+    authority_end = min(ends) if ends else len(rest)
+    authority = rest[:authority_end]
+    if "@" in authority:
+        at = authority.rfind("@")
+    elif rest[authority_end : authority_end + 1] == "/" and ":" in authority:
+        after_colon = authority.partition(":")[2]
+        at = -1 if after_colon.isdigit() else _slashed_userinfo_end(rest, authority_end)
+    else:
+        at = -1
+    if at < 0:
+        return source, None
+    return f"{scheme}://{rest[at + 1 :]}", rest[:at]
+
+
 def redact_source(source: str) -> str:
     """A source as logs, errors and heartbeats may show it: `rtsp://user:pass@host/...` → `rtsp://***@host/...`,
     `http://cam/snap.cgi?user=admin&pwd=x` → `http://cam/snap.cgi?user=***&pwd=***`. File paths and `usb:N`

@@ -14,7 +14,7 @@ from django.db import models
 
 # The login rules of source URLs are shared with the edge agent (one implementation, retail_common.redaction).
 from retail_common.redaction import is_secret_query_name as is_secret_query_name
-from retail_common.redaction import redact_text
+from retail_common.redaction import redact_text, split_userinfo
 
 # Free text (an edge box's error message) with every source login hidden; the ingest and the API use this name.
 redact_source_credentials = redact_text
@@ -23,14 +23,10 @@ redact_source_credentials = redact_text
 def split_source_credentials(uri: str) -> tuple[str, str | None, str | None]:
     """`rtsp://user:pass@host/...` → (`rtsp://host/...`, "user", "pass"); (uri, None, None) without userinfo.
     File paths and `usb:N` come back unchanged."""
-    if "://" not in uri:
+    clean, userinfo = split_userinfo(uri)
+    if userinfo is None:
         return uri, None, None
-    parts = urlsplit(uri)
-    if "@" not in parts.netloc:
-        return uri, None, None
-    userinfo, _, host = parts.netloc.rpartition("@")
     username, has_password, password = userinfo.partition(":")
-    clean = urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
     return clean, unquote(username), unquote(password) if has_password else ""
 
 

@@ -39,3 +39,26 @@ def test_redaction_is_linear_in_the_text(text: str) -> None:
     assert (
         time.perf_counter() - started < 0.5
     )  # before: 0.4 s for 16 KB of letters, about a minute for the colons
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        ("rtsp://viewer:pa%3Ass@10.0.0.5:554/s", ("rtsp://10.0.0.5:554/s", "viewer", "pa:ss")),
+        # A password typed with a raw "/": urlsplit took "admin:se" for the host, so the login stayed in the
+        # stored (and shown) URL instead of moving to the write-only fields.
+        ("rtsp://admin:se/cret@cam/x", ("rtsp://cam/x", "admin", "se/cret")),
+        ("rtsp://admin:a/b@c@cam:554/x?q=1", ("rtsp://cam:554/x?q=1", "admin", "a/b@c")),
+        ("rtsp://cam:554/stream@1", ("rtsp://cam:554/stream@1", None, None)),
+        ("rtsp://cam/a@b", ("rtsp://cam/a@b", None, None)),
+        ("rtsp://user@cam/x", ("rtsp://cam/x", "user", "")),
+        ("/videos/door.mp4", ("/videos/door.mp4", None, None)),
+        ("usb:0", ("usb:0", None, None)),
+    ],
+)
+def test_the_login_is_split_off_the_source_as_the_redaction_sees_it(
+    uri: str, expected: tuple[str, str | None, str | None]
+) -> None:
+    from server.inventory.models import split_source_credentials
+
+    assert split_source_credentials(uri) == expected
