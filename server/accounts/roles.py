@@ -25,7 +25,17 @@ STAFF = "staff"
 ROLES = (ADMIN, INSTALLER, STAFF)
 
 _CRUD = ("view", "add", "change", "delete")
-PROJECT_APPS = ("inventory", "devices", "people", "alerts", "audit", "ingest", "insights")
+PROJECT_APPS = (
+    "inventory",
+    "devices",
+    "people",
+    "alerts",
+    "audit",
+    "ingest",
+    "insights",
+    "notifications",
+    "retention",
+)
 # Apps whose every `view_` permission staff hold (analytics read by the dashboard).
 STAFF_VIEW_APPS = ("insights",)
 
