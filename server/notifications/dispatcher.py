@@ -85,7 +85,7 @@ class Dispatcher:
         )
         with transaction.atomic():
             rows = list(
-                Delivery.objects.select_for_update(skip_locked=True)
+                Delivery.objects.select_for_update(skip_locked=True, of=("self",))
                 .select_related("rule")
                 .filter(due)
                 .order_by("next_attempt_at", "id")[: self.config.batch]
