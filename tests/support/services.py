@@ -210,7 +210,9 @@ def influxdb() -> Iterator[str]:
 # ---- Mosquitto -------------------------------------------------------------------------------------------------
 def _mqtt_answers(port: int) -> bool:
     """An MQTT 3.1.1 CONNECT answered by a CONNACK."""
-    connect = bytes([0x10, 0x10, 0x00, 0x04]) + b"MQTT" + bytes([0x04, 0x02, 0x00, 0x0A, 0x00, 0x04]) + b"ping"
+    connect = (
+        bytes([0x10, 0x10, 0x00, 0x04]) + b"MQTT" + bytes([0x04, 0x02, 0x00, 0x0A, 0x00, 0x04]) + b"ping"
+    )
     with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
         sock.sendall(connect)
         return sock.recv(4)[:1] == b"\x20"
@@ -262,7 +264,9 @@ def main(argv: list[str]) -> int:
         env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "INFLUX_URL": influx_url}
         env["MQTT_TEST_URL"] = mqtt_url
         env["RETAIL_TEST_SERVICES"] = "1"
-        log(f"DATABASE_URL={database_url} REDIS_URL={redis_url} INFLUX_URL={influx_url} MQTT_TEST_URL={mqtt_url}")
+        log(
+            f"DATABASE_URL={database_url} REDIS_URL={redis_url} INFLUX_URL={influx_url} MQTT_TEST_URL={mqtt_url}"
+        )
         return subprocess.call(command, env=env)
 
 

@@ -49,7 +49,7 @@ def receiver() -> Iterator[Receiver]:
     state: dict[str, Receiver] = {}
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             target = state["receiver"]
             with target.lock:
@@ -87,7 +87,7 @@ def smtp() -> Iterator[Mailbox]:
     box = Mailbox(host="127.0.0.1", port=port)
 
     class Handler:
-        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
             box.envelopes.append(envelope)
             box.messages.append(
                 message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)

@@ -140,7 +140,11 @@ def test_live_state_is_retained_per_site_with_discovery(
     live = InMemoryLiveState(retention_s=34)
     live.publish(
         SiteSnapshot(
-            site_id=site.pk, time_us=int(time.time() * 1e6), persons=(), site_occupancy=4, zone_occupancy={zone.pk: 2}
+            site_id=site.pk,
+            time_us=int(time.time() * 1e6),
+            persons=(),
+            site_occupancy=4,
+            zone_occupancy={zone.pk: 2},
         )
     )
     publisher = MqttStatePublisher(link, live, interval_s=60)
@@ -163,7 +167,9 @@ def test_live_state_is_retained_per_site_with_discovery(
         publisher.publish_once()
         time.sleep(0.3)
         assert not [t for t, _, _ in late.messages if t.endswith("/occupancy")]
-        live.publish(SiteSnapshot(site_id=site.pk, time_us=int(time.time() * 1e6), persons=(), site_occupancy=5))
+        live.publish(
+            SiteSnapshot(site_id=site.pk, time_us=int(time.time() * 1e6), persons=(), site_occupancy=5)
+        )
         publisher.publish_once()
         assert late.wait(f"{prefix}/{slug}/occupancy") == ("5", False)  # live, not replayed retained
     finally:
@@ -175,7 +181,9 @@ def _start_broker(port: int, workdir: Path) -> subprocess.Popen[bytes]:
     assert binary, "mosquitto is installed by the test services"
     config = workdir / "mosquitto.conf"
     config.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
-    process = subprocess.Popen([binary, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [binary, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     wait_for(lambda: _mqtt_answers(port), 20, "test Mosquitto")
     return process
 

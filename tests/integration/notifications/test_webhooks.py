@@ -31,7 +31,9 @@ def us(moment: datetime) -> int:
     return int(moment.timestamp() * 1_000_000)
 
 
-def incident(site: Site, *, opened: datetime, kind: str = "warning", person: int = 7, at: datetime | None = None):
+def incident(
+    site: Site, *, opened: datetime, kind: str = "warning", person: int = 7, at: datetime | None = None
+):
     zone = Zone.objects.get(site=site)
     return alert_services.alert_incident_record(
         site_id=site.pk,
@@ -97,14 +99,23 @@ def test_alerts_queue_one_delivery_per_matching_rule(site: Site) -> None:
 
 def test_the_outbox_row_goes_with_the_alert_transaction(site: Site) -> None:
     rule("every site")
-    with pytest.raises(RuntimeError), transaction.atomic():
-        incident(site, opened=OPEN_HOURS)
-        assert Delivery.objects.count() == 1
-        raise RuntimeError("the alert's transaction fails")
+    seen: list[int] = []
+
+    def failing_alert_transaction() -> None:
+        with transaction.atomic():
+            incident(site, opened=OPEN_HOURS)
+            seen.append(Delivery.objects.count())
+            raise RuntimeError("the alert's transaction fails")
+
+    with pytest.raises(RuntimeError):
+        failing_alert_transaction()
+    assert seen == [1]
     assert Delivery.objects.count() == 0
 
 
-def test_webhook_retries_with_backoff_then_delivers_signed(site: Site, receiver: Any, client_for: Any) -> None:
+def test_webhook_retries_with_backoff_then_delivers_signed(
+    site: Site, receiver: Any, client_for: Any
+) -> None:
     receiver.statuses = [500, 500, 200]
     admin = client_for("admin")
     created = admin.post(
@@ -155,7 +166,9 @@ def test_webhook_retries_with_backoff_then_delivers_signed(site: Site, receiver:
     assert log["results"][0]["attempts"] == 3
 
 
-def test_failed_after_the_last_attempt_and_retried_from_the_log(site: Site, receiver: Any, client_for: Any) -> None:
+def test_failed_after_the_last_attempt_and_retried_from_the_log(
+    site: Site, receiver: Any, client_for: Any
+) -> None:
     receiver.statuses = [503]
     hook = rule("down", url=receiver.url)
     admin = client_for("admin")
@@ -194,7 +207,12 @@ def test_pending_deliveries_resume_in_a_new_dispatcher(receiver: Any) -> None:
     hook = rule("ops", url=receiver.url)
     now = timezone.now()
     pending = Delivery.objects.create(
-        rule=hook, channel="webhook", event="test", payload={"event": "test"}, next_attempt_at=now, created_at=now
+        rule=hook,
+        channel="webhook",
+        event="test",
+        payload={"event": "test"},
+        next_attempt_at=now,
+        created_at=now,
     )
     orphan = Delivery.objects.create(
         rule=hook,
@@ -232,7 +250,11 @@ def test_pending_deliveries_resume_in_a_new_dispatcher(receiver: Any) -> None:
         ({"name": "x", "channel": "email", "recipients": ["not-an-address"]}, "recipients"),
         ({"name": "x", "channel": "mqtt", "schedule_mode": "outside"}, "schedule_windows"),
         (
-            {"name": "x", "channel": "mqtt", "schedule_windows": [{"days": [9], "start": "09:00", "end": "10:00"}]},
+            {
+                "name": "x",
+                "channel": "mqtt",
+                "schedule_windows": [{"days": [9], "start": "09:00", "end": "10:00"}],
+            },
             "schedule_windows",
         ),
         ({"name": "x", "channel": "mqtt", "alert_kinds": ["fire"]}, "alert_kinds"),

@@ -54,10 +54,16 @@ def test_postgres_rows_older_than_their_period_go(
     store: dict[str, Any], django_capture_on_commit_callbacks: Any
 ) -> None:
     site, employee, camera = store["site"], store["employee"], store["camera"]
-    old_visit = PersonVisit.objects.create(site=site, person_id=1, started_at=days_ago(120), ended_at=days_ago(120))
-    new_visit = PersonVisit.objects.create(site=site, person_id=2, started_at=days_ago(10), ended_at=days_ago(10))
+    old_visit = PersonVisit.objects.create(
+        site=site, person_id=1, started_at=days_ago(120), ended_at=days_ago(120)
+    )
+    new_visit = PersonVisit.objects.create(
+        site=site, person_id=2, started_at=days_ago(10), ended_at=days_ago(10)
+    )
     # a visit that started long ago but ended inside the period stays
-    long_visit = PersonVisit.objects.create(site=site, person_id=3, started_at=days_ago(120), ended_at=days_ago(50))
+    long_visit = PersonVisit.objects.create(
+        site=site, person_id=3, started_at=days_ago(120), ended_at=days_ago(50)
+    )
     ZoneDwell.objects.create(
         site=site, person_id=1, entered_at=days_ago(120), exited_at=days_ago(120), dwell_s=5, zone_name="A"
     )
@@ -65,11 +71,22 @@ def test_postgres_rows_older_than_their_period_go(
     ZoneTransition.objects.create(site=site, person_id=2, at=days_ago(1), to_zone_name="A")
     for start in (days_ago(120), days_ago(1)):
         HeatmapHour.objects.create(
-            site=site, hour_start=start, columns=1, rows=1, cell_m=0.5, person_s=b"\0" * 4,
-            displacement_x_m=b"\0" * 4, displacement_y_m=b"\0" * 4,
+            site=site,
+            hour_start=start,
+            columns=1,
+            rows=1,
+            cell_m=0.5,
+            person_s=b"\0" * 4,
+            displacement_x_m=b"\0" * 4,
+            displacement_y_m=b"\0" * 4,
         )
     ended = IdentityBinding.objects.create(
-        site=site, person_id=1, employee=employee, source="manual", bound_at=days_ago(100), unbound_at=days_ago(95)
+        site=site,
+        person_id=1,
+        employee=employee,
+        source="manual",
+        bound_at=days_ago(100),
+        unbound_at=days_ago(95),
     )
     active = IdentityBinding.objects.create(
         site=site, person_id=9, employee=employee, source="manual", bound_at=days_ago(200)
@@ -83,9 +100,16 @@ def test_postgres_rows_older_than_their_period_go(
     new_entry = AuditLog.objects.create(action="update", object_type="x.y", object_id="2")
     for created, status in ((days_ago(40), "delivered"), (days_ago(40), "pending"), (days_ago(1), "failed")):
         Delivery.objects.create(
-            channel="webhook", event="test", payload={}, status=status, next_attempt_at=created, created_at=created
+            channel="webhook",
+            event="test",
+            payload={},
+            status=status,
+            next_attempt_at=created,
+            created_at=created,
         )
-    camera_store_snapshot(camera_id=camera.pk, jpeg=b"\xff\xd8\xff\xd9", capture_time_us=int(days_ago(31).timestamp() * 1e6))
+    camera_store_snapshot(
+        camera_id=camera.pk, jpeg=b"\xff\xd8\xff\xd9", capture_time_us=int(days_ago(31).timestamp() * 1e6)
+    )
     camera.refresh_from_db()
     snapshot = Path(settings.MEDIA_ROOT) / camera.snapshot.name
     assert snapshot.is_file()
@@ -110,14 +134,17 @@ def test_postgres_rows_older_than_their_period_go(
     assert run.deleted["visits"] == 1
     assert run.deleted["bindings"] == 1
     assert run.deleted["snapshots"] == 1
-    assert run.errors == {"positions": "no time-series store in this process", "timeseries": "no time-series store in this process"}
+    assert run.errors == {
+        "positions": "no time-series store in this process",
+        "timeseries": "no time-series store in this process",
+    }
     assert PurgeRun.objects.get(pk=run.pk).finished_at is not None
 
 
 def test_zero_days_keeps_a_class_for_ever(store: dict[str, Any]) -> None:
-    AuditLog.objects.filter(pk=AuditLog.objects.create(action="x", object_type="x.y", object_id="1").pk).update(
-        at=days_ago(5000)
-    )
+    AuditLog.objects.filter(
+        pk=AuditLog.objects.create(action="x", object_type="x.y", object_id="1").pk
+    ).update(at=days_ago(5000))
     purge(policy=RetentionPolicy(days={**POLICY.days, "audit": 0}), backend=None, now=NOW)
     assert AuditLog.objects.count() == 1
 
@@ -174,7 +201,9 @@ def test_time_series_older_than_their_period_go(
 def test_purge_command_prints_what_it_deleted(store: dict[str, Any], settings: Any) -> None:
     settings.RETENTION_VISITS_DAYS = 10
     PersonVisit.objects.create(
-        site=store["site"], person_id=1, started_at=timezone.now() - timedelta(days=20),
+        site=store["site"],
+        person_id=1,
+        started_at=timezone.now() - timedelta(days=20),
         ended_at=timezone.now() - timedelta(days=20),
     )
     out = StringIO()

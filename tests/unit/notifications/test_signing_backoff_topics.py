@@ -14,7 +14,6 @@ BODY = b'{"event":"test"}'
 
 
 def test_signature_is_hmac_sha256_of_timestamp_dot_body():
-    # python -c 'import hmac,hashlib;print(hmac.new(b"k",b"1700000000.{\"event\":\"test\"}",hashlib.sha256).hexdigest())'
     import hashlib
     import hmac
 
@@ -77,7 +76,9 @@ def test_slugify_keeps_topics_free_of_wildcards():
 
 
 def test_home_assistant_discovery_points_at_the_state_topics():
-    messages = dict(discovery_messages(prefix="retail", discovery_prefix="ha", site_id=4, slug="s", site_name="S"))
+    messages = dict(
+        discovery_messages(prefix="retail", discovery_prefix="ha", site_id=4, slug="s", site_name="S")
+    )
     occupancy = messages["ha/sensor/retail_4_occupancy/config"]
     assert occupancy["state_topic"] == "retail/s/occupancy"
     assert occupancy["availability_topic"] == "retail/status"
