@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from server.alerts.models import AlertKind
 from server.audit.services import Actor, audit_record, field_values
 from server.errors import FieldError
 from server.inventory.models import Site
@@ -28,7 +29,8 @@ from server.notifications.topics import site_slugs
 
 logger = logging.getLogger(__name__)
 
-ALERT_KINDS = ("warning", "alarm")
+# Every kind the alerts app knows (new kinds, e.g. capacity or queue alerts, become filterable as they are added).
+ALERT_KINDS = tuple(AlertKind.values)
 # Which changes of an alert notify, and their event names.
 EVENTS = {"opened": "alert.opened", "escalated": "alert.escalated"}
 RULE_FIELDS = (

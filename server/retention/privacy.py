@@ -27,6 +27,7 @@ from server.alerts.models import Alert
 from server.audit.models import AuditLog
 from server.audit.services import Actor, audit_record, field_values
 from server.insights.models import PersonVisit, ZoneDwell, ZoneTransition
+from server.notifications.models import Delivery
 from server.people.models import Employee, IdentityBinding
 from server.people.signals import identities_changed_on_commit
 from server.retention.suppression import suppress_heatmap
@@ -143,6 +144,19 @@ def _anonymise_changes(changes: Any, employee: Employee) -> Any:
     return result
 
 
+def _anonymise_deliveries(alert_ids: list[int]) -> int:
+    """The name in the stored payloads of the notifications of these alerts."""
+    rows = list(Delivery.objects.filter(alert_id__in=alert_ids))
+    for row in rows:
+        payload = dict(row.payload) if isinstance(row.payload, dict) else {}
+        alert = payload.get("alert")
+        if isinstance(alert, dict):
+            payload["alert"] = {**alert, "person_name": ERASED, "employee": None}
+        row.payload = payload
+    Delivery.objects.bulk_update(rows, ["payload"])
+    return len(rows)
+
+
 @transaction.atomic
 def employee_erase(*, actor: Actor, employee: Employee) -> dict[str, int]:
     """Erase `employee` and what is linked to them (module docstring); returns how many rows of each."""
@@ -151,7 +165,9 @@ def employee_erase(*, actor: Actor, employee: Employee) -> dict[str, int]:
     site_ids = set(linked["bindings"].values_list("site_id", flat=True))
     for name in ("visits", "zone_dwells", "zone_transitions"):
         counts[name] = linked[name].delete()[0]
+    alert_ids = list(linked["alerts"].values_list("pk", flat=True))
     counts["alerts_anonymised"] = linked["alerts"].update(person_name=ERASED, employee=None)
+    counts["notifications_anonymised"] = _anonymise_deliveries(alert_ids)
     entries = list(linked["audit_entries"])
     for entry in entries:
         entry.object_repr = ERASED

@@ -13,6 +13,7 @@ from server.alerts.models import Alert
 from server.audit.models import AuditLog
 from server.audit.services import audited_update
 from server.insights.models import HeatmapHour, PersonVisit, ZoneDwell, ZoneTransition
+from server.notifications.models import Delivery
 from server.people.models import Employee, IdentityBinding, ZonePermission
 
 pytestmark = [pytest.mark.integration]
@@ -46,6 +47,17 @@ def kim(store: dict[str, Any], users: Any) -> dict[str, Any]:
         site=site, kind="alarm", message="Kim entered", employee=employee, person_name="Kim", raised_at=at(20)
     )
     unnamed = Alert.objects.create(site=site, kind="alarm", message="someone", raised_at=at(21))
+    Delivery.objects.create(
+        alert=named,
+        channel="webhook",
+        event="alert.opened",
+        payload={
+            "event": "alert.opened",
+            "alert": {"id": named.pk, "person_name": "Kim", "employee": employee.pk},
+        },
+        next_attempt_at=at(20),
+        created_at=at(20),
+    )
     return {
         "employee": employee,
         "mine": mine,
@@ -98,6 +110,8 @@ def test_erase_removes_the_linked_data_and_anonymises_the_rest(kim: dict[str, An
     named = Alert.objects.get(pk=kim["named"].pk)
     assert (named.person_name, named.employee_id) == ("(erased)", None)
     assert Alert.objects.get(pk=kim["unnamed"].pk).person_name == ""
+    assert Delivery.objects.get(alert=named).payload["alert"]["person_name"] == "(erased)"
+    assert counts["notifications_anonymised"] == 1
     entries = AuditLog.objects.filter(object_type="people.employee", object_id=str(employee.pk))
     assert "Kim" not in str([(e.object_repr, e.changes) for e in entries])
     assert "B-10" not in str([e.changes for e in entries])
