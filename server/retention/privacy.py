@@ -188,15 +188,17 @@ def employee_erase(*, actor: Actor, employee: Employee) -> dict[str, int]:
     return counts
 
 
-def distinct_visitors(*, site_id: int, start: datetime, end: datetime) -> int:
-    """Distinct visitors (person numbers) on the site at some time in [start, end)."""
-    return (
+def distinct_visitors(*, site_id: int, start: datetime, end: datetime, at_most: int) -> int:
+    """Distinct visitors (person numbers) on the site at some time in [start, end), counted up to `at_most` (the
+    suppression only asks whether there were k: a 30-day range stops at the k-th instead of counting them all)."""
+    overlapping = (
         PersonVisit.objects.filter(site_id=site_id, started_at__lt=end)
         .filter(Q(ended_at__isnull=True) | Q(ended_at__gte=start))
-        .values("person_id")
+        .order_by()
+        .values_list("person_id", flat=True)
         .distinct()
-        .count()
     )
+    return len(overlapping[:at_most])
 
 
 def heatmap_suppressed(
@@ -205,7 +207,9 @@ def heatmap_suppressed(
     """The heat-map answer with small counts suppressed (server.retention.suppression) by the settings."""
     return suppress_heatmap(
         heatmap,
-        distinct_persons=distinct_visitors(site_id=site_id, start=start, end=end),
+        distinct_persons=distinct_visitors(
+            site_id=site_id, start=start, end=end, at_most=max(1, settings.PRIVACY_MIN_PERSONS)
+        ),
         min_persons=settings.PRIVACY_MIN_PERSONS,
         min_cell_person_s=settings.PRIVACY_MIN_CELL_PERSON_S,
     )
