@@ -71,7 +71,8 @@ class EmployeeExportApi(APIView):
 
 
 class EmployeeEraseApi(APIView):
-    """Erase one employee and their linked data (docs/privacy.md, "On request"); `confirm` must be their name."""
+    """Erase one employee and their linked data (docs/privacy.md, "An employee's data on request"); `confirm`
+    must be their name."""
 
     required_permissions = {"POST": EMPLOYEE_DATA}
 

@@ -1,7 +1,7 @@
 """The data classes the server keeps and how long each is kept (pure Python; periods from the settings).
 
 Each class names its setting (RETENTION_<CLASS>_DAYS) and default in `DATA_CLASSES`; the table with what each
-holds is in docs/privacy.md, "Retention".
+holds is in docs/privacy.md, "What the server keeps".
 
 0 days keeps a class for ever.
 """

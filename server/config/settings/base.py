@@ -324,7 +324,7 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "retail-vision@localhost")
 
-# ---- Retention and privacy (server.retention; docs/privacy.md, "Retention") ----------------------------------
+# ---- Retention and privacy (server.retention; docs/privacy.md, "What the server keeps") ------------------
 # Days each data class is kept (0: for ever); the purge runs every RETENTION_PURGE_INTERVAL_S (0: only by
 # `retail-server manage purge`).
 RETENTION_POSITIONS_DAYS = int(os.environ.get("RETENTION_POSITIONS_DAYS", "30"))
@@ -338,6 +338,6 @@ RETENTION_AUDIT_DAYS = int(os.environ.get("RETENTION_AUDIT_DAYS", "730"))
 RETENTION_DELIVERIES_DAYS = int(os.environ.get("RETENTION_DELIVERIES_DAYS", "30"))
 RETENTION_PURGE_INTERVAL_S = float(os.environ.get("RETENTION_PURGE_INTERVAL_S", "3600"))
 # Heat maps: a cell is shown only when the range had at least this many distinct visitors and the cell at least
-# PRIVACY_MIN_CELL_PERSON_S person-seconds per such visitor (docs/privacy.md, "Small counts").
+# PRIVACY_MIN_CELL_PERSON_S person-seconds per such visitor (docs/privacy.md, "Small counts in heat maps").
 PRIVACY_MIN_PERSONS = int(os.environ.get("PRIVACY_MIN_PERSONS", "3"))
 PRIVACY_MIN_CELL_PERSON_S = float(os.environ.get("PRIVACY_MIN_CELL_PERSON_S", "1"))
