@@ -4,10 +4,12 @@ periods and purges on demand; staff are not offered either page."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -97,3 +99,29 @@ def test_staff_are_not_offered_notifications_or_privacy(page: Page) -> None:
     expect(page.locator("[data-testid=nav-admin]")).to_have_count(0)
     page.goto("/admin-ui/notifications")
     expect(page.locator("[data-testid=forbidden]")).to_be_visible()
+
+
+def test_admin_exports_and_erases_an_employee(page: Page) -> None:
+    login(page, "admin")
+    employees = page.request.get("/api/employees/?limit=1000").json()["results"]
+    assert employees, "the demo has employees"
+    employee = employees[0]
+    page.click("[data-testid=nav-admin]")
+    page.click("[data-testid=admin-nav-admin-privacy]")
+    page.locator("[data-testid=privacy-employee]").select_option(str(employee["id"]))
+    with page.expect_download() as download_info:
+        page.click("[data-testid=privacy-export]")
+    download = download_info.value
+    assert download.suggested_filename == f"employee-{employee['id']}.json"
+    exported = json.loads(Path(download.path()).read_text())
+    assert exported["employee"]["name"] == employee["name"]
+    page.fill("input[name=privacy-confirm]", employee["name"] + " (typo)")
+    page.click("[data-testid=privacy-erase]")
+    expect(page.locator("[data-testid=privacy-error]")).to_contain_text("type the employee's name exactly")
+    page.fill("input[name=privacy-confirm]", employee["name"])
+    page.click("[data-testid=privacy-erase]")
+    expect(page.locator("[data-testid=privacy-notice]")).to_contain_text("Erased")
+    assert page.request.get(f"/api/employees/{employee['id']}/").status == 404
+    audit = page.request.get("/api/audit-log/?object_type=people.employee&action=erase").json()
+    assert [entry["object_id"] for entry in audit["results"]] == [str(employee["id"])]
+    assert employee["name"] not in json.dumps(audit["results"])
