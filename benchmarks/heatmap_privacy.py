@@ -104,26 +104,31 @@ def main() -> int:
         f"database: {connection.vendor}; {args.days * 24} heat-map hours x {columns * rows} cells, {total:,} visits "
         f"over {args.days} days (filled in {fill_s:.1f} s)"
     )
-    times: dict[int, list[float]] = {1: [], 3: []}
-    answers: dict[int, dict[str, object]] = {}
-    for round_index in range(args.rounds + 1):
-        for k in (1, 3) if round_index % 2 == 0 else (3, 1):
-            with override_settings(PRIVACY_MIN_PERSONS=k):
-                started = time.perf_counter()
-                response = client.get(url, params)
-                elapsed_ms = (time.perf_counter() - started) * 1000
-            assert response.status_code == 200, response.content[:300]
-            if round_index > 0:  # round 0 warms both up
-                times[k].append(elapsed_ms)
-            answers[k] = response.json()
-    for k, label in ((1, "off (k = 1), reference"), (3, "on (k = 3)")):
-        body = answers[k]
-        privacy = body["privacy"]
-        assert isinstance(privacy, dict)
-        print(
-            f"suppression {label:>22}: median {statistics.median(times[k]):6.1f} ms, max {max(times[k]):6.1f} ms; "
-            f"{len(body['cells']):,} cells shown, {privacy['suppressed_cells']:,} suppressed (goal <= 300 ms)"  # type: ignore[arg-type]
-        )
+    for bucket in ("", "1d", "1h"):
+        query = {**params, "bucket": bucket} if bucket else params
+        times: dict[int, list[float]] = {1: [], 3: []}
+        answers: dict[int, dict[str, object]] = {}
+        for round_index in range(args.rounds + 1):
+            for k in (1, 3) if round_index % 2 == 0 else (3, 1):
+                with override_settings(PRIVACY_MIN_PERSONS=k):
+                    started = time.perf_counter()
+                    response = client.get(url, query)
+                    elapsed_ms = (time.perf_counter() - started) * 1000
+                assert response.status_code == 200, response.content[:300]
+                if round_index > 0:  # round 0 warms both up
+                    times[k].append(elapsed_ms)
+                answers[k] = response.json()
+        for k, label in ((1, "off (k = 1), reference"), (3, "on (k = 3)")):
+            body = answers[k]
+            privacy = body["privacy"]
+            assert isinstance(privacy, dict)
+            frames = body.get("frames", [])
+            assert isinstance(frames, list)
+            print(
+                f"{bucket or 'no bucket':>9}, suppression {label:>22}: median {statistics.median(times[k]):6.1f} ms, "
+                f"max {max(times[k]):6.1f} ms; {len(body['cells']):,} cells shown, "  # type: ignore[arg-type]
+                f"{privacy['suppressed_cells']:,} suppressed, {len(frames)} frames (goal <= 300 ms)"
+            )
     # A quiet hour: two visitors only, so the range rule hides everything.
     quiet_start = end + timedelta(days=1)
     PersonVisit.objects.bulk_create(

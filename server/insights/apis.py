@@ -141,9 +141,9 @@ class HeatmapApi(_AnalyticsView):
         return self.envelope(
             start,
             end,
-            **heatmap_suppressed(
-                heat, site_id=site_id, start=start, end=end
-            ),  # small counts: docs/privacy.md
+            **heatmap_suppressed(  # small counts suppressed: docs/privacy.md
+                heat, site_id=site_id, start=start, end=end, bucket_s=selectors.HEATMAP_BUCKETS_S.get(bucket)
+            ),
             zones=selectors.zone_interest(site_id=site_id, start=start, end=end),
         )
 

@@ -18,10 +18,13 @@ import logging
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Count, FloatField, Func, Q, QuerySet, Value
+from django.db.models.functions import Coalesce, Floor
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from server.alerts.models import Alert
 from server.audit.models import AuditLog
@@ -201,15 +204,77 @@ def distinct_visitors(*, site_id: int, start: datetime, end: datetime, at_most: 
     return len(overlapping[:at_most])
 
 
+class EpochSeconds(Func):
+    """Seconds since 1970 of a datetime column, computed by the database (a 30-day range of visits is tens of
+    thousands of rows: converting each to a Python datetime cost more than the rest of the heat-map answer)."""
+
+    output_field = FloatField()
+    template = "EXTRACT(EPOCH FROM %(expressions)s)"
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
+        return self.as_sql(
+            compiler,
+            connection,
+            template="((julianday(%(expressions)s) - 2440587.5) * 86400.0)",
+            **extra_context,
+        )
+
+
+def frame_visitors(
+    *, site_id: int, start: datetime, end: datetime, frame_starts: list[datetime], bucket_s: int
+) -> list[int]:
+    """Visits overlapping each frame's bucket [t, t + bucket_s) (frames sorted by start), a visit count: someone
+    who leaves and comes back within one bucket counts twice. The frames lie on a grid of `bucket_s` from the
+    first one (a local day is taken as 24 h); the database groups the visits by their first and last grid bucket,
+    so a 30-day range answers a few thousand groups instead of every visit."""
+    if not frame_starts:
+        return []
+    origin_s = frame_starts[0].timestamp()
+    grid = [round((f.timestamp() - origin_s) / bucket_s) for f in frame_starts]
+    size = grid[-1] + 1
+    ended = Coalesce(EpochSeconds("ended_at"), Value(timezone.now().timestamp()))
+    groups = (
+        PersonVisit.objects.filter(site_id=site_id, started_at__lt=end)
+        .filter(Q(ended_at__isnull=True) | Q(ended_at__gte=start))
+        .order_by()
+        .annotate(
+            first=Floor((EpochSeconds("started_at") - Value(origin_s)) / Value(float(bucket_s))),
+            last=Floor((ended - Value(origin_s)) / Value(float(bucket_s))),
+        )
+        .values_list("first", "last")
+        .annotate(visits=Count("id"))
+    )
+    delta = np.zeros(size + 1, dtype=np.int64)
+    for first, last, visits in groups:
+        low, high = max(int(first), 0), min(int(last), size - 1)
+        if low <= high:
+            delta[low] += visits
+            delta[high + 1] -= visits
+    per_bucket = np.cumsum(delta)
+    return [int(per_bucket[g]) for g in grid]
+
+
 def heatmap_suppressed(
-    heatmap: dict[str, Any], *, site_id: int, start: datetime, end: datetime
+    heatmap: dict[str, Any], *, site_id: int, start: datetime, end: datetime, bucket_s: int | None = None
 ) -> dict[str, Any]:
-    """The heat-map answer with small counts suppressed (server.retention.suppression) by the settings."""
+    """The heat-map answer with small counts suppressed (server.retention.suppression) by the settings; with
+    `bucket_s` (the frames' bucket), each frame by the visitors of its own bucket."""
+    min_persons = settings.PRIVACY_MIN_PERSONS
+    frame_persons = None
+    if bucket_s is not None and heatmap.get("frames") and min_persons > 1:
+        frame_persons = frame_visitors(
+            site_id=site_id,
+            start=start,
+            end=end,
+            frame_starts=[parse_datetime(str(frame["t"])) or start for frame in heatmap["frames"]],
+            bucket_s=bucket_s,
+        )
     return suppress_heatmap(
         heatmap,
         distinct_persons=distinct_visitors(
-            site_id=site_id, start=start, end=end, at_most=max(1, settings.PRIVACY_MIN_PERSONS)
+            site_id=site_id, start=start, end=end, at_most=max(1, min_persons)
         ),
-        min_persons=settings.PRIVACY_MIN_PERSONS,
+        min_persons=min_persons,
         min_cell_person_s=settings.PRIVACY_MIN_CELL_PERSON_S,
+        frame_persons=frame_persons,
     )

@@ -12,9 +12,10 @@ import pytest
 from server.alerts.models import Alert
 from server.audit.models import AuditLog
 from server.audit.services import audited_update
-from server.insights.models import HeatmapHour, PersonVisit, ZoneDwell, ZoneTransition
+from server.insights.models import HeatmapHour, HeatmapSlice, PersonVisit, ZoneDwell, ZoneTransition
 from server.notifications.models import Delivery
 from server.people.models import Employee, IdentityBinding, ZonePermission
+from tests.integration.api.test_listings import _slice
 
 pytestmark = [pytest.mark.integration]
 
@@ -179,3 +180,25 @@ def test_heatmap_api_suppresses_small_counts(
     assert body["privacy"]["suppressed_cells"] == suppressed
     assert body["privacy"]["range_suppressed"] is range_suppressed
     assert body["privacy"]["distinct_persons"] == visitors
+
+
+def test_a_quiet_frame_of_a_busy_range_shows_nothing(store: dict[str, Any], client_for: Any) -> None:
+    """10:00-10:15 had three visitors, 10:30-10:45 one: the per-15-minute frames show the first, not the second,
+    although the hour as a whole had four."""
+    site = store["site"]
+    HeatmapSlice.objects.bulk_create([_slice(site, at(minute), {2: 30.0}) for minute in (1, 31)])
+    for person in range(3):
+        PersonVisit.objects.create(site=site, person_id=200 + person, started_at=at(0), ended_at=at(14))
+    PersonVisit.objects.create(site=site, person_id=300, started_at=at(30), ended_at=at(40))
+    answer = client_for("staff").get(
+        f"/api/sites/{site.pk}/analytics/heatmap",
+        {"start": at(0).isoformat(), "end": at(60).isoformat(), "bucket": "15m"},
+    )
+    assert answer.status_code == 200, answer.content
+    body = answer.json()
+    assert body["privacy"]["range_suppressed"] is False
+    frames = {frame["t"]: frame for frame in body["frames"]}
+    assert frames[at(0).isoformat()]["cells"] == [[2, 0, 30.0, 30.0, 0.0]]
+    quiet = frames[at(30).isoformat()]
+    assert quiet["cells"] == []
+    assert quiet["suppressed"] is True

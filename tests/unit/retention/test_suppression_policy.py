@@ -64,3 +64,20 @@ def test_policy_from_settings_and_cutoffs():
 def test_negative_period_is_refused():
     with pytest.raises(RetentionConfigError, match="RETENTION_ALERTS_DAYS"):
         RetentionPolicy.from_settings(SimpleNamespace(RETENTION_ALERTS_DAYS=-1))
+
+
+def test_each_frame_follows_its_own_visitors():
+    frames = [
+        {"t": "a", "cells": CELLS, "total_person_s": 126.39},
+        {"t": "b", "cells": CELLS, "total_person_s": 9.0},
+    ]
+    heat = {"cells": CELLS, "total_person_s": 135.39, "frames": frames}
+    result = suppress_heatmap(
+        heat, distinct_persons=20, min_persons=3, min_cell_person_s=1.0, frame_persons=[19, 1]
+    )
+    assert [c[0] for c in result["frames"][0]["cells"]] == [2, 3]
+    assert result["frames"][1]["cells"] == []
+    assert result["frames"][1]["suppressed"] is True
+    assert result["frames"][1]["total_person_s"] == 0.0
+    with pytest.raises(ValueError, match="frame visitor counts"):
+        suppress_heatmap(heat, distinct_persons=20, min_persons=3, min_cell_person_s=1.0, frame_persons=[1])
