@@ -81,7 +81,7 @@ class DeliverySerializer(serializers.ModelSerializer[Delivery]):
             "channel",
             "site",
             "event",
-            "alert",
+            "alert_id",
             "status",
             "attempts",
             "next_attempt_at",
@@ -134,7 +134,7 @@ class DeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
     queryset = Delivery.objects.all()
     serializer_class = DeliverySerializer
-    filterset_fields = ["rule", "status", "channel", "site", "event", "alert"]
+    filterset_fields = ["rule", "status", "channel", "site", "event", "alert_id"]
     required_permissions = {"retry": ("notifications.change_delivery",)}
 
     def get_queryset(self) -> QuerySet[Delivery]:

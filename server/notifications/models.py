@@ -78,9 +78,9 @@ class Delivery(models.Model):
         "inventory.Site", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
     event = models.CharField(max_length=40, help_text="alert.opened, alert.escalated or test.")
-    alert = models.ForeignKey(
-        "alerts.Alert", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+    # The alert's id, not a foreign key: the log outlives a purged alert, and the outbox stays independent of the
+    # alerts app's migrations.
+    alert_id = models.PositiveBigIntegerField(null=True, blank=True, db_index=True)
     payload = models.JSONField()
     status = models.CharField(
         max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING, db_index=True

@@ -221,7 +221,7 @@ export interface Delivery {
   site: number | null;
   /** alert.opened, alert.escalated or test. */
   event: string;
-  alert: number | null;
+  alert_id: number | null;
   status: StatusEnum;
   attempts: number;
   next_attempt_at: string;

@@ -36,7 +36,7 @@ def test_alarm_is_mailed_to_the_rule_recipients(site: Site, smtp_settings: Any) 
     opened = datetime(2026, 12, 1, 21, 0, tzinfo=UTC)
     alert = incident(site, opened=opened, kind="alarm")
     Dispatcher(CONFIG).run_once()
-    delivery = Delivery.objects.get(alert=alert)
+    delivery = Delivery.objects.get(alert_id=alert.pk)
     assert delivery.status == DeliveryStatus.DELIVERED, delivery.last_error
     assert len(smtp_settings.messages) == 1
     message = smtp_settings.messages[0]
@@ -57,7 +57,7 @@ def test_smtp_down_is_retried_and_recorded(site: Site, settings: Any) -> None:
     NotificationRule.objects.create(name="desk", channel="email", recipients=["desk@store.test"])
     alert = incident(site, opened=datetime(2026, 12, 1, 21, 0, tzinfo=UTC))
     Dispatcher(CONFIG).run_once()
-    delivery = Delivery.objects.get(alert=alert)
+    delivery = Delivery.objects.get(alert_id=alert.pk)
     assert delivery.status == DeliveryStatus.PENDING
     assert delivery.attempts == 1
     assert "ConnectionRefusedError" in delivery.last_error

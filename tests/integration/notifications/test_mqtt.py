@@ -104,7 +104,7 @@ def test_alert_notification_on_the_site_topic(site: Site, link: MqttLink, mqtt_u
         NotificationRule.objects.create(name="broker", channel="mqtt", site=site)
         alert = incident(site, opened=datetime(2026, 12, 1, 21, 0, tzinfo=UTC), kind="alarm")
         Dispatcher(DispatcherConfig(), mqtt=link).run_once()
-        delivery = Delivery.objects.get(alert=alert)
+        delivery = Delivery.objects.get(alert_id=alert.pk)
         assert delivery.status == DeliveryStatus.DELIVERED, delivery.last_error
         payload, retained = subscriber.wait(f"{prefix}/store-12-main-street/alerts")
         assert retained is False
@@ -128,7 +128,7 @@ def test_no_broker_configured_is_a_recorded_failure(site: Site) -> None:
     NotificationRule.objects.create(name="broker", channel="mqtt")
     alert = incident(site, opened=datetime(2026, 12, 1, 21, 0, tzinfo=UTC))
     Dispatcher(DispatcherConfig()).run_once()
-    delivery = Delivery.objects.get(alert=alert)
+    delivery = Delivery.objects.get(alert_id=alert.pk)
     assert delivery.status == DeliveryStatus.PENDING
     assert "MQTT_URL" in delivery.last_error
 
