@@ -32,10 +32,13 @@ from server.realtime.events import health_event
 from server.realtime.groups import site_health_group
 from server.realtime.publisher import LivePublisher
 from server.reports import runner as report_runner
+from server.retention import timeseries as retention_timeseries
 from server.timeseries.measurements import edge_health_points
 
 if TYPE_CHECKING:
     from server.alerts.incidents import IncidentRecorder
+    from server.notifications.wiring import Notifications
+    from server.retention.purge import RetentionJob
     from server.timeseries.writer import BatchingWriter
 
 logger = logging.getLogger(__name__)
@@ -56,6 +59,8 @@ class Runtime:
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     on_identities_changed: Callable[..., None] | None = None
     stop_listening: Callable[[], None] | None = None
+    notifications: Notifications | None = None
+    retention: RetentionJob | None = None
 
     def ingest_status(self) -> health_checks.IngestStatus | None:
         """The gRPC ingest for the health check; None until `server.cli` has it listening (`grpc_port`)."""
@@ -76,6 +81,10 @@ class Runtime:
         self.tasks.add(loop.create_task(self._barrier_loop()))
         if float(settings.REPORTS_CHECK_INTERVAL_S) > 0:
             self.tasks.add(loop.create_task(report_runner.run_periodically()))
+        if self.notifications is not None:
+            self.notifications.start()
+        if self.retention is not None:
+            self.retention.start()
 
     async def _barrier_loop(self, every_s: float = 1.0) -> None:
         """Run the ack barrier also while no stream is open, so that what the analytics emit without frames
@@ -92,6 +101,10 @@ class Runtime:
             identities_changed.disconnect(self.on_identities_changed)
         if self.stop_listening is not None:
             await asyncio.to_thread(self.stop_listening)
+        if self.notifications is not None:
+            await asyncio.to_thread(self.notifications.stop)
+        if self.retention is not None:
+            await asyncio.to_thread(self.retention.stop)
         for task in self.tasks:
             task.cancel()
         for task in self.tasks:
@@ -109,6 +122,7 @@ class Runtime:
         await asyncio.to_thread(self.live.flush)
         health_checks.unregister()
         insights_apis.use_timeseries(None)
+        retention_timeseries.use(None)
         self.writer.stop()
         self.backend.close()
 
@@ -117,6 +131,8 @@ def build_runtime() -> Runtime:
     """Create the process runtime (call from within the running event loop)."""
     from server.alerts.incidents import IncidentRecorder
     from server.insights.selectors import site_identities, site_setup
+    from server.notifications.wiring import notifications_from_settings
+    from server.retention.purge import RetentionJob
     from server.timeseries.factory import timeseries_from_settings
 
     backend, writer = timeseries_from_settings()
@@ -213,8 +229,11 @@ def build_runtime() -> Runtime:
         incidents=incidents,
         live=live,
         stop_listening=stop_listening,
+        notifications=notifications_from_settings(live),
+        retention=RetentionJob(backend=backend, interval_s=settings.RETENTION_PURGE_INTERVAL_S),
     )
     health_checks.register_timeseries(writer=writer, backend=backend)
     health_checks.register_ingest(runtime.ingest_status)
     insights_apis.use_timeseries(backend)
+    retention_timeseries.use(backend)
     return runtime

@@ -27,6 +27,12 @@ const adminChildren: RouteRecordRaw[] = [
   { path: "people", name: "admin-people", component: () => import("@/pages/admin/PeopleAdmin.vue") },
   { path: "users", name: "admin-users", component: () => import("@/pages/admin/UsersAdmin.vue") },
   { path: "audit", name: "admin-audit", component: () => import("@/pages/admin/AuditLogAdmin.vue") },
+  {
+    path: "notifications",
+    name: "admin-notifications",
+    component: () => import("@/pages/admin/NotificationsAdmin.vue"),
+  },
+  { path: "privacy", name: "admin-privacy", component: () => import("@/pages/admin/PrivacyAdmin.vue") },
 ].map((route) => {
   const section = ADMIN_SECTIONS.find((s) => s.name === route.name);
   return { ...route, meta: { allowed: section?.allowed, title: section?.title } };

@@ -28,7 +28,19 @@ STAFF = "staff"
 ROLES = (ADMIN, INSTALLER, STAFF)
 
 _CRUD = ("view", "add", "change", "delete")
-PROJECT_APPS = ("inventory", "devices", "people", "alerts", "audit", "ingest", "insights", "sales", "reports")
+PROJECT_APPS = (
+    "inventory",
+    "devices",
+    "people",
+    "alerts",
+    "audit",
+    "ingest",
+    "insights",
+    "sales",
+    "reports",
+    "notifications",
+    "retention",
+)
 # Apps whose every `view_` permission staff hold (analytics read by the dashboard).
 STAFF_VIEW_APPS = ("insights",)
 

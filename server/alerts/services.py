@@ -23,6 +23,7 @@ from server.alerts.selectors import alert_to_dict, siren_to_dict
 from server.audit.services import Actor, audit_record, audit_record_many
 from server.errors import ConflictError
 from server.inventory.models import Zone
+from server.notifications.hooks import alert_changed
 from server.people.models import Employee
 from server.realtime.events import AlertPayload
 
@@ -63,7 +64,9 @@ def alert_raise(
         distance_m=distance_m,
     )
     logger.info("site %d: %s alert %d raised: %s", site_id, kind, alert.pk, alert.message)
-    return alert_to_dict(alert)
+    payload = alert_to_dict(alert)
+    alert_changed(site_id=site_id, alert=payload, change="opened")
+    return payload
 
 
 def incident_key(*, site_id: int, person_id: int, zone_id: int, opened_us: int) -> str:
@@ -138,10 +141,12 @@ def alert_incident_record(
             incident_key=key,
         )
         logger.info("site %d: %s incident %d opened: %s", site_id, kind, alert.pk, alert.message)
+        alert_changed(site_id=site_id, alert=alert_to_dict(alert), change="opened")
         return alert
     if alert.closed_at is not None or (alert.updated_at is not None and at < alert.updated_at):
         return None
-    if kind == AlertKind.ALARM and alert.kind != AlertKind.ALARM:
+    escalated = kind == AlertKind.ALARM and alert.kind != AlertKind.ALARM
+    if escalated:
         alert.kind = AlertKind.ALARM
         alert.escalated_at = _time(alarm_us if alarm_us is not None else time_us)
         logger.info("site %d: incident %d escalated to an alarm", site_id, alert.pk)
@@ -176,6 +181,8 @@ def alert_incident_record(
             "closed_at",
         ]
     )
+    if escalated:
+        alert_changed(site_id=site_id, alert=alert_to_dict(alert), change="escalated")
     return alert
 
 

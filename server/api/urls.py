@@ -10,6 +10,7 @@ from server.alerts.apis import AlertViewSet, SirenApi
 from server.audit.apis import AuditLogViewSet
 from server.devices.apis import EdgeDeviceViewSet
 from server.inventory.apis import CameraViewSet, FloorPlanViewSet, SiteViewSet, ZoneViewSet
+from server.notifications.apis import DeliveryViewSet, NotificationRuleViewSet
 from server.people.apis import (
     BadgeEventApi,
     EmployeeViewSet,
@@ -17,6 +18,7 @@ from server.people.apis import (
     SecurityLevelViewSet,
     ZonePermissionViewSet,
 )
+from server.retention.apis import EmployeeEraseApi, EmployeeExportApi, RetentionApi
 
 
 class ApiRouter(DefaultRouter):
@@ -42,6 +44,8 @@ router.register("identity-bindings", IdentityBindingViewSet, basename="identity-
 router.register("alerts", AlertViewSet, basename="alert")
 router.register("audit-log", AuditLogViewSet, basename="audit-log")
 router.register("users", UserViewSet, basename="user")
+router.register("notification-rules", NotificationRuleViewSet, basename="notification-rule")
+router.register("notification-deliveries", DeliveryViewSet, basename="notification-delivery")
 
 urlpatterns = [
     path("auth/csrf", CsrfApi.as_view(), name="auth-csrf"),
@@ -50,5 +54,8 @@ urlpatterns = [
     path("auth/me", MeApi.as_view(), name="auth-me"),
     path("badge-events", BadgeEventApi.as_view(), name="badge-events"),
     path("sites/<int:site_id>/siren", SirenApi.as_view(), name="site-siren"),
+    path("retention", RetentionApi.as_view(), name="retention"),
+    path("employees/<int:employee_id>/export", EmployeeExportApi.as_view(), name="employee-export"),
+    path("employees/<int:employee_id>/erase", EmployeeEraseApi.as_view(), name="employee-erase"),
     path("", include(router.urls)),
 ]

@@ -22,6 +22,7 @@ from server.errors import ApplicationError
 from server.insights import selectors
 from server.inventory.models import Site
 from server.livestate import LiveStateUnavailableError
+from server.retention.privacy import heatmap_suppressed
 
 MAX_RANGE = timedelta(days=400)
 VIEW_ANALYTICS = ("insights.view_heatmaphour",)
@@ -134,11 +135,14 @@ class HeatmapApi(_AnalyticsView):
                     }
                 )
         timezone_name = Site.objects.values_list("timezone", flat=True).get(pk=site_id)
+        heat = selectors.heatmap(
+            site_id=site_id, start=start, end=end, bucket=bucket or None, tz=timezone_name
+        )
         return self.envelope(
             start,
             end,
-            **selectors.heatmap(
-                site_id=site_id, start=start, end=end, bucket=bucket or None, tz=timezone_name
+            **heatmap_suppressed(  # small counts suppressed: docs/privacy.md
+                heat, site_id=site_id, start=start, end=end, bucket_s=selectors.HEATMAP_BUCKETS_S.get(bucket)
             ),
             zones=selectors.zone_interest(site_id=site_id, start=start, end=end),
         )

@@ -6,7 +6,11 @@ PostgreSQL and Redis: the machine's own instances are used when they answer on 1
 machine's cluster is started, and failing that an ephemeral instance is started on a free port in a temporary
 directory (installing the Debian package first when missing and running as root). InfluxDB 1.x: always an ephemeral
 instance on free ports with a temporary data directory (tests/support/influxdb.py), unless INFLUX_URL is set.
-URLs already in the environment (DATABASE_URL, REDIS_URL, INFLUX_URL) are respected.
+Mosquitto (MQTT): the machine's broker when one answers on 127.0.0.1:1883, otherwise `mosquitto` on a free port
+with a temporary configuration and directory (installing Debian's `mosquitto` first when missing and running as
+root); its URL is exported as MQTT_TEST_URL (not MQTT_URL: the servers the tests start connect to a broker only
+when a test says so).
+URLs already in the environment (DATABASE_URL, REDIS_URL, INFLUX_URL, MQTT_TEST_URL) are respected.
 """
 
 from __future__ import annotations
@@ -203,15 +207,66 @@ def influxdb() -> Iterator[str]:
         yield server.url
 
 
+# ---- Mosquitto -------------------------------------------------------------------------------------------------
+def _mqtt_answers(port: int) -> bool:
+    """An MQTT 3.1.1 CONNECT answered by a CONNACK."""
+    connect = (
+        bytes([0x10, 0x10, 0x00, 0x04]) + b"MQTT" + bytes([0x04, 0x02, 0x00, 0x0A, 0x00, 0x04]) + b"ping"
+    )
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+        sock.sendall(connect)
+        return sock.recv(4)[:1] == b"\x20"
+    return False
+
+
+def _mosquitto_bin() -> str | None:
+    return shutil.which("mosquitto") or next(
+        (path for path in ("/usr/sbin/mosquitto", "/usr/bin/mosquitto") if os.path.exists(path)), None
+    )
+
+
+@contextlib.contextmanager
+def mosquitto() -> Iterator[str]:
+    if os.environ.get("MQTT_TEST_URL"):
+        yield os.environ["MQTT_TEST_URL"]
+        return
+    if _mqtt_answers(1883):
+        log("Mosquitto: using 127.0.0.1:1883")
+        yield "mqtt://127.0.0.1:1883"
+        return
+    if _mosquitto_bin() is None:
+        apt_install("mosquitto")
+    binary = _mosquitto_bin()
+    assert binary
+    port = free_port()
+    workdir = Path(tempfile.mkdtemp(prefix="retail-mosquitto-"))
+    config = workdir / "mosquitto.conf"
+    config.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+    process = subprocess.Popen(
+        [binary, "-c", str(config)], cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_for(lambda: _mqtt_answers(port), 20, "ephemeral Mosquitto")
+        log(f"Mosquitto: ephemeral instance on 127.0.0.1:{port}")
+        yield f"mqtt://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def main(argv: list[str]) -> int:
     if len(argv) < 2 or argv[0] != "run" or argv[1] != "--":
         print(__doc__, file=sys.stderr)
         return 2
     command = argv[2:]
-    with postgres() as database_url, redis() as redis_url, influxdb() as influx_url:
+    with postgres() as database_url, redis() as redis_url, influxdb() as influx_url, mosquitto() as mqtt_url:
         env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "INFLUX_URL": influx_url}
+        env["MQTT_TEST_URL"] = mqtt_url
         env["RETAIL_TEST_SERVICES"] = "1"
-        log(f"DATABASE_URL={database_url} REDIS_URL={redis_url} INFLUX_URL={influx_url}")
+        log(
+            f"DATABASE_URL={database_url} REDIS_URL={redis_url} INFLUX_URL={influx_url} MQTT_TEST_URL={mqtt_url}"
+        )
         return subprocess.call(command, env=env)
 
 

@@ -53,6 +53,12 @@ export interface AlertCounts {
 export type AlertKindEnum = "warning" | "alarm";
 
 /**
+ * * `warning` - warning
+ * * `alarm` - alarm
+ */
+export type AlertKindsEnum = "warning" | "alarm";
+
+/**
  * * `open` - Open
  * * `acknowledged` - Acknowledged
  * * `resolved` - Resolved
@@ -206,6 +212,32 @@ export interface ChainSite {
   open_alerts: number;
 }
 
+/**
+ * * `webhook` - Webhook (signed JSON POST)
+ * * `email` - E-mail
+ * * `mqtt` - MQTT (the broker of MQTT_URL)
+ */
+export type ChannelEnum = "webhook" | "email" | "mqtt";
+
+/** The create answer: the rule, with its webhook secret this once. */
+export interface CreatedRule {
+  id: number;
+  name: string;
+  enabled: boolean;
+  channel: ChannelEnum;
+  /** Only this site's alerts; empty: every site. */
+  site: number | null;
+  alert_kinds: AlertKindsEnum[];
+  schedule_mode: ScheduleModeEnum;
+  schedule_windows: Window[];
+  /** Webhook: where to POST. */
+  url: string | string;
+  secret_set: boolean;
+  recipients: string[];
+  created_at: string;
+  shown_secret: string;
+}
+
 export interface Csrf {
   csrf_token: string;
 }
@@ -213,6 +245,25 @@ export interface Csrf {
 export interface CsvUploadRequest {
   /** CSV: a header row time,till,amount[,currency][,transaction_id] */
   file: string;
+}
+
+export interface Delivery {
+  id: number;
+  rule: number | null;
+  rule_name: string;
+  channel: ChannelEnum;
+  site: number | null;
+  /** alert.opened, alert.escalated or test. */
+  event: string;
+  alert_id: number | null;
+  status: StatusEnum;
+  attempts: number;
+  next_attempt_at: string;
+  last_error: string;
+  response_code: number | null;
+  created_at: string;
+  delivered_at: string | null;
+  payload: unknown;
 }
 
 export interface EdgeDevice {
@@ -306,6 +357,11 @@ export interface EnrollmentToken {
 export interface EnrollmentTokenInputRequest {
   /** Hours the one-time token stays valid. */
   lifetime_h?: number;
+}
+
+export interface EraseRequest {
+  /** The employee's name, as a confirmation. */
+  confirm: string;
 }
 
 /** Every error answer of the API. Invalid input: `extra.fields` maps each field to its messages. */
@@ -409,6 +465,39 @@ export interface Me {
   is_superuser: boolean;
 }
 
+export interface NotificationRule {
+  id: number;
+  name: string;
+  enabled: boolean;
+  channel: ChannelEnum;
+  /** Only this site's alerts; empty: every site. */
+  site: number | null;
+  alert_kinds: AlertKindsEnum[];
+  schedule_mode: ScheduleModeEnum;
+  schedule_windows: Window[];
+  /** Webhook: where to POST. */
+  url: string | string;
+  secret_set: boolean;
+  recipients: string[];
+  created_at: string;
+}
+
+export interface NotificationRuleRequest {
+  name: string;
+  enabled?: boolean;
+  channel: ChannelEnum;
+  /** Only this site's alerts; empty: every site. */
+  site?: number | null;
+  alert_kinds?: AlertKindsEnum[];
+  schedule_mode?: ScheduleModeEnum;
+  schedule_windows?: WindowRequest[];
+  /** Webhook: where to POST. */
+  url?: string | string;
+  /** Webhook HMAC key; generated when left empty and shown once in the create answer. */
+  secret?: string;
+  recipients?: string[];
+}
+
 export interface PaginatedAlertList {
   count: number;
   next: string | null;
@@ -428,6 +517,13 @@ export interface PaginatedCameraList {
   next: string | null;
   previous: string | null;
   results: Camera[];
+}
+
+export interface PaginatedDeliveryList {
+  count: number;
+  next: string | null;
+  previous: string | null;
+  results: Delivery[];
 }
 
 export interface PaginatedEdgeDeviceList {
@@ -456,6 +552,13 @@ export interface PaginatedIdentityBindingList {
   next: string | null;
   previous: string | null;
   results: IdentityBinding[];
+}
+
+export interface PaginatedNotificationRuleList {
+  count: number;
+  next: string | null;
+  previous: string | null;
+  results: NotificationRule[];
 }
 
 export interface PaginatedReportScheduleList {
@@ -549,6 +652,22 @@ export interface PatchedFloorPlanRequest {
   heatmap_cell_m?: number;
 }
 
+export interface PatchedNotificationRuleRequest {
+  name?: string;
+  enabled?: boolean;
+  channel?: ChannelEnum;
+  /** Only this site's alerts; empty: every site. */
+  site?: number | null;
+  alert_kinds?: AlertKindsEnum[];
+  schedule_mode?: ScheduleModeEnum;
+  schedule_windows?: WindowRequest[];
+  /** Webhook: where to POST. */
+  url?: string | string;
+  /** Webhook HMAC key; generated when left empty and shown once in the create answer. */
+  secret?: string;
+  recipients?: string[];
+}
+
 export interface PatchedReportScheduleRequest {
   name?: string;
   frequency?: FrequencyEnum;
@@ -609,6 +728,18 @@ export interface PatchedZoneRequest {
   color?: string;
 }
 
+export interface PurgeRun {
+  id: number;
+  started_at: string;
+  finished_at: string | null;
+  /** schedule, command or api. */
+  trigger: string;
+  /** Data class -> rows (points, files) deleted. */
+  deleted: unknown;
+  /** Data class -> why it was not purged. */
+  errors: unknown;
+}
+
 export interface ReportSchedule {
   id: number;
   owner: number;
@@ -656,6 +787,13 @@ export interface ReportSent {
  */
 export type RolesEnum = "admin" | "installer" | "staff";
 
+/**
+ * * `always` - Always
+ * * `inside` - Only inside the windows (e.g. opening hours)
+ * * `outside` - Only outside the windows (e.g. after opening hours)
+ */
+export type ScheduleModeEnum = "always" | "inside" | "outside";
+
 export interface SecurityLevel {
   id: number;
   name: string;
@@ -693,6 +831,14 @@ export interface SiteRequest {
   name: string;
   timezone?: string;
 }
+
+/**
+ * * `pending` - Pending (due at next_attempt_at)
+ * * `sending` - Being sent
+ * * `delivered` - Delivered
+ * * `failed` - Failed (attempts exhausted)
+ */
+export type StatusEnum = "pending" | "sending" | "delivered" | "failed";
 
 export interface Transaction {
   id: number;
@@ -753,6 +899,22 @@ export interface UserRequest {
   /** The sites the user is allowed on when `all_sites` is false (per-site permissions). */
   sites?: number[];
   password?: string;
+}
+
+export interface Window {
+  days: number[];
+  /** HH:MM, the site's local time */
+  start: string;
+  /** HH:MM; before start: past midnight */
+  end: string;
+}
+
+export interface WindowRequest {
+  days: number[];
+  /** HH:MM, the site's local time */
+  start: string;
+  /** HH:MM; before start: past midnight */
+  end: string;
 }
 
 export interface Zone {

@@ -20,6 +20,12 @@ export const ADMIN_SECTIONS: PageAccess[] = [
   },
   { name: "admin-users", title: "Users", allowed: () => hasRole("admin") || can("auth.change_user") },
   { name: "admin-audit", title: "Audit log", allowed: () => can("audit.view_auditlog") },
+  {
+    name: "admin-notifications",
+    title: "Notifications",
+    allowed: () => can("notifications.view_notificationrule"),
+  },
+  { name: "admin-privacy", title: "Retention & privacy", allowed: () => can("retention.view_purgerun") },
 ];
 
 export function canAdminister(): boolean {

@@ -58,6 +58,8 @@ INSTALLED_APPS = [
     "server.audit",
     "server.people",
     "server.alerts",
+    "server.notifications",
+    "server.retention",
     "server.web",
     "server.sales",
     "server.reports",
@@ -301,7 +303,24 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
-# Outgoing e-mail (scheduled reports, server.reports): an SMTP server. Nothing set: localhost:25, no login.
+
+# ---- Notifications out (server.notifications; docs/admin-guide.md, "Notifications") -------------------------
+# The dispatcher thread runs in every server process (several may: rows are claimed with SKIP LOCKED).
+NOTIFY_DISPATCHER = env_bool("NOTIFY_DISPATCHER", True)
+NOTIFY_POLL_S = float(os.environ.get("NOTIFY_POLL_S", "1"))
+NOTIFY_MAX_ATTEMPTS = int(os.environ.get("NOTIFY_MAX_ATTEMPTS", "8"))
+NOTIFY_RETRY_BASE_S = float(os.environ.get("NOTIFY_RETRY_BASE_S", "5"))
+NOTIFY_RETRY_MAX_S = float(os.environ.get("NOTIFY_RETRY_MAX_S", "3600"))
+NOTIFY_TIMEOUT_S = float(os.environ.get("NOTIFY_TIMEOUT_S", "10"))
+MQTT_URL = os.environ.get("MQTT_URL", "")  # mqtt://user:password@host:1883 (mqtts:// for TLS); empty: no MQTT
+MQTT_TOPIC_PREFIX = os.environ.get("MQTT_TOPIC_PREFIX", "retail")
+MQTT_CLIENT_ID = os.environ.get("MQTT_CLIENT_ID", "")
+MQTT_STATE_INTERVAL_S = float(os.environ.get("MQTT_STATE_INTERVAL_S", "5"))
+MQTT_HA_DISCOVERY = env_bool("MQTT_HA_DISCOVERY", False)
+MQTT_HA_DISCOVERY_PREFIX = os.environ.get("MQTT_HA_DISCOVERY_PREFIX", "homeassistant")
+
+# Outgoing e-mail (scheduled reports and alert e-mails of notification rules): an SMTP server. Nothing set:
+# localhost:25, no login.
 EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
 EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
@@ -310,6 +329,26 @@ EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)  # STARTTLS
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)  # implicit TLS (port 465)
 EMAIL_TIMEOUT = float(os.environ.get("EMAIL_TIMEOUT_S", "30"))
-DEFAULT_FROM_EMAIL = os.environ.get("EMAIL_FROM", "retail-vision@localhost")
+DEFAULT_FROM_EMAIL = os.environ.get("EMAIL_FROM") or os.environ.get(
+    "DEFAULT_FROM_EMAIL", "retail-vision@localhost"
+)
 # How often the server's runtime looks for due scheduled reports (0: never; then run `manage.py run_reports`).
 REPORTS_CHECK_INTERVAL_S = float(os.environ.get("REPORTS_CHECK_INTERVAL_S", "60"))
+
+# ---- Retention and privacy (server.retention; docs/privacy.md, "What the server keeps") ------------------
+# Days each data class is kept (0: for ever); the purge runs every RETENTION_PURGE_INTERVAL_S (0: only by
+# `retail-server manage purge`).
+RETENTION_POSITIONS_DAYS = int(os.environ.get("RETENTION_POSITIONS_DAYS", "30"))
+RETENTION_TIMESERIES_DAYS = int(os.environ.get("RETENTION_TIMESERIES_DAYS", "400"))
+RETENTION_VISITS_DAYS = int(os.environ.get("RETENTION_VISITS_DAYS", "400"))
+RETENTION_HEATMAPS_DAYS = int(os.environ.get("RETENTION_HEATMAPS_DAYS", "400"))
+RETENTION_BINDINGS_DAYS = int(os.environ.get("RETENTION_BINDINGS_DAYS", "90"))
+RETENTION_SNAPSHOTS_DAYS = int(os.environ.get("RETENTION_SNAPSHOTS_DAYS", "30"))
+RETENTION_ALERTS_DAYS = int(os.environ.get("RETENTION_ALERTS_DAYS", "365"))
+RETENTION_AUDIT_DAYS = int(os.environ.get("RETENTION_AUDIT_DAYS", "730"))
+RETENTION_DELIVERIES_DAYS = int(os.environ.get("RETENTION_DELIVERIES_DAYS", "30"))
+RETENTION_PURGE_INTERVAL_S = float(os.environ.get("RETENTION_PURGE_INTERVAL_S", "3600"))
+# Heat maps: a cell is shown only when the range had at least this many distinct visitors and the cell at least
+# PRIVACY_MIN_CELL_PERSON_S person-seconds per such visitor (docs/privacy.md, "Small counts in heat maps").
+PRIVACY_MIN_PERSONS = int(os.environ.get("PRIVACY_MIN_PERSONS", "3"))
+PRIVACY_MIN_CELL_PERSON_S = float(os.environ.get("PRIVACY_MIN_CELL_PERSON_S", "1"))

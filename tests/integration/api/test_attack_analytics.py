@@ -16,7 +16,7 @@ from server.alerts.incidents import close_stale_incidents
 from server.alerts.models import Alert
 from server.alerts.services import alert_incident_record
 from server.analytics.floor_geometry import GeometryError, validate_polygon
-from server.insights.models import DistancingViolation, HeatmapHour, HeatmapSlice
+from server.insights.models import DistancingViolation, HeatmapHour, HeatmapSlice, PersonVisit
 from server.insights.selectors import heatmap
 from server.inventory.models import Zone
 from tests.integration.api.test_listings import _slice
@@ -111,6 +111,9 @@ def test_heat_map_frames_keep_the_repeated_hour_apart_when_the_clocks_go_back(
     site.save(update_fields=["timezone"])
     first, second = datetime(2026, 10, 25, 0, 30, tzinfo=UTC), datetime(2026, 10, 25, 1, 30, tzinfo=UTC)
     HeatmapSlice.objects.bulk_create([_slice(site, first, {0: 10.0}), _slice(site, second, {1: 20.0})])
+    PersonVisit.objects.bulk_create(  # enough visitors for the small-count suppression (docs/privacy.md)
+        PersonVisit(site=site, person_id=p, started_at=first, ended_at=second) for p in (71, 72, 73)
+    )
     response = client_for("staff").get(
         f"/api/sites/{site.pk}/analytics/heatmap",
         {"start": "2026-10-25T00:00:00Z", "end": "2026-10-25T02:00:00Z", "bucket": "15m"},

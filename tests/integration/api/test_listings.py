@@ -177,8 +177,12 @@ def _slice(site: Any, start: datetime, cells: dict[int, float]) -> HeatmapSlice:
 
 @pytest.fixture
 def heat(store: dict[str, Any]) -> Any:
-    """10:05 cell 0 10 s, 10:20 cell 1 20 s, 10:50 cell 1 5 s; the 10:00 hour row holds their sum, 35 s."""
+    """10:05 cell 0 10 s, 10:20 cell 1 20 s, 10:50 cell 1 5 s; the 10:00 hour row holds their sum, 35 s. Three
+    visitors in the hour: enough for the heat map's small-count suppression (docs/privacy.md)."""
     site = store["site"]
+    PersonVisit.objects.bulk_create(
+        PersonVisit(site=site, person_id=p, started_at=at(0), ended_at=at(60)) for p in (71, 72, 73)
+    )
     HeatmapSlice.objects.bulk_create(
         [_slice(site, at(5), {0: 10.0}), _slice(site, at(20), {1: 20.0}), _slice(site, at(50), {1: 5.0})]
     )

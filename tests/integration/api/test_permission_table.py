@@ -357,6 +357,27 @@ CASES = [
     Case("user update", "patch", _other_user_url, ADMIN, 200, lambda s: {"roles": ["installer"]}),
     Case("user delete", "delete", _other_user_url, ADMIN, 204),
     Case("user unlock", "post", lambda s: _other_user_url(s) + "/unlock", ADMIN, 200),
+    # notifications, retention and privacy
+    Case("notification rules", "get", lambda s: "/api/notification-rules", ADMIN, 200),
+    Case(
+        "notification rule create",
+        "post",
+        lambda s: "/api/notification-rules",
+        ADMIN,
+        201,
+        lambda s: {"name": "ops", "channel": "mqtt"},
+    ),
+    Case("notification deliveries", "get", lambda s: "/api/notification-deliveries", ADMIN, 200),
+    Case("retention policy", "get", lambda s: "/api/retention", ADMIN, 200),
+    Case("employee export", "get", lambda s: f"/api/employees/{s['employee'].pk}/export", ADMIN, 200),
+    Case(
+        "employee erase",
+        "post",
+        lambda s: f"/api/employees/{s['employee'].pk}/erase",
+        ADMIN,
+        200,
+        lambda s: {"confirm": s["employee"].name},
+    ),
     # session
     Case("me", "get", lambda s: "/api/auth/me", EVERY_ROLE, 200),
     Case("logout", "post", lambda s: "/api/auth/logout", EVERY_ROLE, 204),

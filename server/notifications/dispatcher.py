@@ -1,0 +1,182 @@
+"""The background sender of the outbox: a thread that claims due deliveries, sends each over its channel and
+records the outcome (delivered; or retried with back-off; failed once `NOTIFY_MAX_ATTEMPTS` are spent).
+
+It never runs on the ingest or analytics path: alerts only write outbox rows. Rows are claimed with a lease
+(`SELECT … FOR UPDATE SKIP LOCKED` on PostgreSQL, so several processes may each run a dispatcher); a row whose
+process died while sending it is sent again once its lease ran out, and pending rows are picked up at start:
+nothing queued is lost with a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import close_old_connections, connections, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from server.notifications.backoff import retry_delay_s
+from server.notifications.models import Channel, Delivery, DeliveryStatus
+from server.notifications.mqtt import MqttLink
+from server.notifications.senders import SendResult, send_email, send_webhook
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DispatcherConfig:
+    poll_s: float = 1.0
+    batch: int = 20
+    max_attempts: int = 8
+    retry_base_s: float = 5.0
+    retry_max_s: float = 3600.0
+    lease_s: float = 120.0
+    timeout_s: float = 10.0
+
+
+class Dispatcher:
+    def __init__(self, config: DispatcherConfig, *, mqtt: MqttLink | None = None) -> None:
+        self.config = config
+        self.mqtt = mqtt
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.sent = 0
+        self.failures = 0
+
+    # -- lifecycle -------------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="notifications-dispatcher", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            self._thread = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                while self.run_once() and not self._stop.is_set():
+                    pass
+            except Exception:
+                logger.exception("notification dispatch failed; retrying")
+            finally:
+                close_old_connections()
+            self._wake.wait(self.config.poll_s)
+            self._wake.clear()
+        connections.close_all()  # this thread's own connection
+
+    # -- one pass --------------------------------------------------------------------------------------------
+
+    def _claim(self) -> list[Delivery]:
+        now = timezone.now()
+        due = Q(status=DeliveryStatus.PENDING, next_attempt_at__lte=now) | Q(
+            status=DeliveryStatus.SENDING, lease_until__lt=now
+        )
+        with transaction.atomic():
+            rows = list(
+                Delivery.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("rule")
+                .filter(due)
+                .order_by("next_attempt_at", "id")[: self.config.batch]
+            )
+            if rows:
+                Delivery.objects.filter(pk__in=[row.pk for row in rows]).update(
+                    status=DeliveryStatus.SENDING, lease_until=now + timedelta(seconds=self.config.lease_s)
+                )
+        return rows
+
+    def run_once(self) -> int:
+        """Send every delivery due now (one batch); returns how many were tried."""
+        rows = self._claim()
+        for row in rows:
+            self._record(row, self.send(row))
+        return len(rows)
+
+    def send(self, delivery: Delivery) -> SendResult:
+        rule = delivery.rule
+        if rule is None:
+            return SendResult(ok=False, error="its rule was deleted")
+        if delivery.channel == Channel.WEBHOOK:
+            return send_webhook(
+                url=rule.url,
+                secret=rule.secret,
+                delivery_id=delivery.pk,
+                event=delivery.event,
+                payload=delivery.payload,
+                timeout_s=self.config.timeout_s,
+            )
+        if delivery.channel == Channel.EMAIL:
+            return send_email(
+                recipients=list(rule.recipients), payload=delivery.payload, timeout_s=self.config.timeout_s
+            )
+        if delivery.channel == Channel.MQTT:
+            if self.mqtt is None:
+                return SendResult(ok=False, error="MQTT_URL is not set: no broker to publish to")
+            return self.mqtt.send_alert({"id": delivery.pk, **delivery.payload})
+        return SendResult(ok=False, error=f"unknown channel {delivery.channel!r}")
+
+    def _record(self, delivery: Delivery, result: SendResult) -> None:
+        now = timezone.now()
+        attempts = delivery.attempts + 1
+        update: dict[str, object] = {
+            "attempts": attempts,
+            "response_code": result.response_code,
+            "lease_until": None,
+        }
+        if result.ok:
+            self.sent += 1
+            update.update(status=DeliveryStatus.DELIVERED, delivered_at=now, last_error="")
+        elif delivery.rule is None or attempts >= self.config.max_attempts:
+            self.failures += 1
+            update.update(status=DeliveryStatus.FAILED, last_error=result.error[:500])
+            logger.warning(
+                "delivery %d (%s) failed for good: %s", delivery.pk, delivery.channel, result.error
+            )
+        else:
+            self.failures += 1
+            delay = retry_delay_s(attempts, base_s=self.config.retry_base_s, max_s=self.config.retry_max_s)
+            update.update(
+                status=DeliveryStatus.PENDING,
+                last_error=result.error[:500],
+                next_attempt_at=now + timedelta(seconds=delay),
+            )
+            logger.info(
+                "delivery %d (%s) attempt %d failed (%s); retry in %.1f s",
+                delivery.pk,
+                delivery.channel,
+                attempts,
+                result.error,
+                delay,
+            )
+        Delivery.objects.filter(pk=delivery.pk).update(**update)
+
+
+_lock = threading.Lock()
+_current: Dispatcher | None = None
+
+
+def install(dispatcher: Dispatcher | None) -> Dispatcher | None:
+    """Make `dispatcher` the one `wake()` reaches (None: none); returns the previous."""
+    global _current
+    with _lock:
+        previous, _current = _current, dispatcher
+        return previous
+
+
+def wake() -> None:
+    """Tell this process's dispatcher that rows are due (new rows are found by its polling anyway)."""
+    with _lock:
+        current = _current
+    if current is not None:
+        current.wake()

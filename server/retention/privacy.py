@@ -1,0 +1,280 @@
+"""An employee's data on request: everything the server holds about them as one JSON document, and its erasure
+(audited); and the heat map's small-count suppression applied with the site's visitor count.
+
+What belongs to an employee: the employee row, their zone grants, their identity bindings, and through those
+bindings the person numbers they were tracked under: the visits, zone dwells and flow of each bound person
+number at that site that overlap the binding's time; the alerts that named them (by employee or by the name
+they were taken for); the audit entries about their employee record.
+
+Erasure deletes the bindings, the grants, the bound visits/dwells/flow and the employee; it keeps the alerts
+(security records) but removes the name (`person_name` becomes "(erased)", the employee link is cleared) and
+anonymises the audit entries about the employee (name and badge replaced). One audit entry `erase` records that
+it happened, without the name.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, FloatField, Func, Q, QuerySet, Value
+from django.db.models.functions import Coalesce, Floor
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from server.alerts.models import Alert
+from server.audit.models import AuditLog
+from server.audit.services import Actor, audit_record, field_values
+from server.insights.models import PersonVisit, ZoneDwell, ZoneTransition
+from server.notifications.models import Delivery
+from server.people.models import Employee, IdentityBinding
+from server.people.signals import identities_changed_on_commit
+from server.retention.suppression import suppress_heatmap
+
+logger = logging.getLogger(__name__)
+
+ERASED = "(erased)"
+EMPLOYEE_TYPE = "people.employee"
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _bound_filter(bindings: list[IdentityBinding], start_field: str, end_field: str) -> Q | None:
+    """Rows of the bound person numbers whose time overlaps a binding."""
+    query: Q | None = None
+    for binding in bindings:
+        part = Q(site_id=binding.site_id, person_id=binding.person_id) & Q(
+            **{f"{end_field}__gte": binding.bound_at}
+        )
+        if binding.unbound_at is not None:
+            part &= Q(**{f"{start_field}__lte": binding.unbound_at})
+        query = part if query is None else query | part
+    return query
+
+
+def _linked(employee: Employee) -> dict[str, QuerySet[Any]]:
+    bindings = list(IdentityBinding.objects.filter(employee=employee))
+    none = Q(pk__in=[])
+    visits = _bound_filter(bindings, "started_at", "ended_at") or none
+    dwells = _bound_filter(bindings, "entered_at", "exited_at") or none
+    transitions = _bound_filter(bindings, "at", "at") or none
+    alerts = Q(employee=employee)
+    if employee.name:
+        alerts |= Q(person_name=employee.name, employee__isnull=True)
+    return {
+        "bindings": IdentityBinding.objects.filter(employee=employee),
+        "visits": PersonVisit.objects.filter(visits),
+        "zone_dwells": ZoneDwell.objects.filter(dwells),
+        "zone_transitions": ZoneTransition.objects.filter(transitions),
+        "alerts": Alert.objects.filter(alerts),
+        "audit_entries": AuditLog.objects.filter(object_type=EMPLOYEE_TYPE, object_id=str(employee.pk)),
+    }
+
+
+def employee_export(*, actor: Actor, employee: Employee) -> dict[str, Any]:
+    """Everything about `employee` as a JSON-ready document (the export is itself audited)."""
+    linked = _linked(employee)
+    document = {
+        "exported_at": timezone.now().isoformat(),
+        "employee": field_values(employee),
+        "level": employee.level.name if employee.level is not None else None,
+        "zone_permissions": [field_values(p) for p in employee.zone_permissions.all()],
+        "bindings": [field_values(b) for b in linked["bindings"].order_by("bound_at")],
+        "visits": [
+            {
+                "site": v.site_id,
+                "person_id": v.person_id,
+                "started_at": _iso(v.started_at),
+                "ended_at": _iso(v.ended_at),
+            }
+            for v in linked["visits"].order_by("started_at")
+        ],
+        "zone_dwells": [
+            {
+                "site": d.site_id,
+                "zone": d.zone_id,
+                "zone_name": d.zone_name,
+                "person_id": d.person_id,
+                "entered_at": _iso(d.entered_at),
+                "exited_at": _iso(d.exited_at),
+                "dwell_s": d.dwell_s,
+            }
+            for d in linked["zone_dwells"].order_by("entered_at")
+        ],
+        "zone_transitions": [
+            {
+                "site": t.site_id,
+                "person_id": t.person_id,
+                "from_zone_name": t.from_zone_name,
+                "to_zone_name": t.to_zone_name,
+                "at": _iso(t.at),
+            }
+            for t in linked["zone_transitions"].order_by("at")
+        ],
+        "alerts": [field_values(a) for a in linked["alerts"].order_by("raised_at")],
+        "audit_entries": [
+            {
+                "at": _iso(e.at),
+                "actor": e.actor_username,
+                "action": e.action,
+                "changes": e.changes,
+            }
+            for e in linked["audit_entries"].order_by("at")
+        ],
+        "not_included": (
+            "positions in the time series are anonymous person numbers without a name (kept "
+            f"{settings.RETENTION_POSITIONS_DAYS} days); the live state forgets them within a minute"
+        ),
+    }
+    audit_record(actor=actor, action="export", instance=employee, changes={"exported": True})
+    return document
+
+
+def _anonymise_changes(changes: Any, employee: Employee) -> Any:
+    if not isinstance(changes, dict):
+        return changes
+    result = dict(changes)
+    for key in ("name", "badge_id"):
+        if key in result:
+            value = result[key]
+            result[key] = [ERASED, ERASED] if isinstance(value, list) else ERASED
+    return result
+
+
+def _anonymise_deliveries(alert_ids: list[int]) -> int:
+    """The name in the stored payloads of the notifications of these alerts."""
+    rows = list(Delivery.objects.filter(alert_id__in=alert_ids))
+    for row in rows:
+        payload = dict(row.payload) if isinstance(row.payload, dict) else {}
+        alert = payload.get("alert")
+        if isinstance(alert, dict):
+            payload["alert"] = {**alert, "person_name": ERASED, "employee": None}
+        row.payload = payload
+    Delivery.objects.bulk_update(rows, ["payload"])
+    return len(rows)
+
+
+@transaction.atomic
+def employee_erase(*, actor: Actor, employee: Employee) -> dict[str, int]:
+    """Erase `employee` and what is linked to them (module docstring); returns how many rows of each."""
+    linked = _linked(employee)
+    counts: dict[str, int] = {}
+    site_ids = set(linked["bindings"].values_list("site_id", flat=True))
+    for name in ("visits", "zone_dwells", "zone_transitions"):
+        counts[name] = linked[name].delete()[0]
+    alert_ids = list(linked["alerts"].values_list("pk", flat=True))
+    counts["alerts_anonymised"] = linked["alerts"].update(person_name=ERASED, employee=None)
+    counts["notifications_anonymised"] = _anonymise_deliveries(alert_ids)
+    entries = list(linked["audit_entries"])
+    for entry in entries:
+        entry.object_repr = ERASED
+        entry.changes = _anonymise_changes(entry.changes, employee)
+    AuditLog.objects.bulk_update(entries, ["object_repr", "changes"])
+    counts["audit_entries_anonymised"] = len(entries)
+    counts["bindings"] = linked["bindings"].delete()[0]
+    counts["zone_permissions"] = employee.zone_permissions.all().delete()[0]
+    employee_id = employee.pk
+    audit_record(actor=actor, action="erase", instance=employee, changes={"erased": counts})
+    AuditLog.objects.filter(object_type=EMPLOYEE_TYPE, object_id=str(employee_id), action="erase").update(
+        object_repr=ERASED
+    )
+    employee.delete()
+    for site_id in sorted(site_ids):
+        identities_changed_on_commit(site_id)
+    logger.info("employee %d erased: %s", employee_id, counts)
+    return counts
+
+
+def distinct_visitors(*, site_id: int, start: datetime, end: datetime, at_most: int) -> int:
+    """Distinct visitors (person numbers) on the site at some time in [start, end), counted up to `at_most` (the
+    suppression only asks whether there were k: a 30-day range stops at the k-th instead of counting them all)."""
+    overlapping = (
+        PersonVisit.objects.filter(site_id=site_id, started_at__lt=end)
+        .filter(Q(ended_at__isnull=True) | Q(ended_at__gte=start))
+        .order_by()
+        .values_list("person_id", flat=True)
+        .distinct()
+    )
+    return len(overlapping[:at_most])
+
+
+class EpochSeconds(Func):
+    """Seconds since 1970 of a datetime column, computed by the database (a 30-day range of visits is tens of
+    thousands of rows: converting each to a Python datetime cost more than the rest of the heat-map answer)."""
+
+    output_field = FloatField()
+    template = "EXTRACT(EPOCH FROM %(expressions)s)"
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
+        return self.as_sql(
+            compiler,
+            connection,
+            template="((julianday(%(expressions)s) - 2440587.5) * 86400.0)",
+            **extra_context,
+        )
+
+
+def frame_visitors(
+    *, site_id: int, start: datetime, end: datetime, frame_starts: list[datetime], bucket_s: int
+) -> list[int]:
+    """Visits overlapping each frame's bucket [t, t + bucket_s) (frames sorted by start), a visit count: someone
+    who leaves and comes back within one bucket counts twice. The frames lie on a grid of `bucket_s` from the
+    first one (a local day is taken as 24 h); the database groups the visits by their first and last grid bucket,
+    so a 30-day range answers a few thousand groups instead of every visit."""
+    if not frame_starts:
+        return []
+    origin_s = frame_starts[0].timestamp()
+    grid = [round((f.timestamp() - origin_s) / bucket_s) for f in frame_starts]
+    size = grid[-1] + 1
+    ended = Coalesce(EpochSeconds("ended_at"), Value(timezone.now().timestamp()))
+    groups = (
+        PersonVisit.objects.filter(site_id=site_id, started_at__lt=end)
+        .filter(Q(ended_at__isnull=True) | Q(ended_at__gte=start))
+        .order_by()
+        .annotate(
+            first=Floor((EpochSeconds("started_at") - Value(origin_s)) / Value(float(bucket_s))),
+            last=Floor((ended - Value(origin_s)) / Value(float(bucket_s))),
+        )
+        .values_list("first", "last")
+        .annotate(visits=Count("id"))
+    )
+    delta = np.zeros(size + 1, dtype=np.int64)
+    for first, last, visits in groups:
+        low, high = max(int(first), 0), min(int(last), size - 1)
+        if low <= high:
+            delta[low] += visits
+            delta[high + 1] -= visits
+    per_bucket = np.cumsum(delta)
+    return [int(per_bucket[g]) for g in grid]
+
+
+def heatmap_suppressed(
+    heatmap: dict[str, Any], *, site_id: int, start: datetime, end: datetime, bucket_s: int | None = None
+) -> dict[str, Any]:
+    """The heat-map answer with small counts suppressed (server.retention.suppression) by the settings; with
+    `bucket_s` (the frames' bucket), each frame by the visitors of its own bucket."""
+    min_persons = settings.PRIVACY_MIN_PERSONS
+    frame_persons = None
+    if bucket_s is not None and heatmap.get("frames") and min_persons > 1:
+        frame_persons = frame_visitors(
+            site_id=site_id,
+            start=start,
+            end=end,
+            frame_starts=[parse_datetime(str(frame["t"])) or start for frame in heatmap["frames"]],
+            bucket_s=bucket_s,
+        )
+    return suppress_heatmap(
+        heatmap,
+        distinct_persons=distinct_visitors(
+            site_id=site_id, start=start, end=end, at_most=max(1, min_persons)
+        ),
+        min_persons=min_persons,
+        min_cell_person_s=settings.PRIVACY_MIN_CELL_PERSON_S,
+        frame_persons=frame_persons,
+    )
