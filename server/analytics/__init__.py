@@ -1,4 +1,5 @@
-"""Store analytics: occupancy, visits, dwell, heat map, flow, social distancing and access control.
+"""Store analytics: occupancy, visits, dwell, heat map, flow, social distancing, access control
+and door counting.
 
 Pure Python + NumPy; no Django imports. Live: :class:`SiteAnalytics`; queries over stored records:
 :mod:`server.analytics.aggregate`.
@@ -17,6 +18,9 @@ from server.analytics.types import (
     AlertKind,
     AnalyticsConfig,
     AnalyticsUpdate,
+    CapacityEvent,
+    CountingLine,
+    CrossingDirection,
     DistancingViolation,
     DwellRecord,
     FloorGrid,
@@ -24,6 +28,7 @@ from server.analytics.types import (
     HeatDelta,
     HeatmapBucket,
     IncidentPhase,
+    LineCrossing,
     PersonIdentity,
     Zone,
     ZoneEntry,
@@ -39,6 +44,9 @@ __all__ = [
     "AnalyticsError",
     "AnalyticsInputError",
     "AnalyticsUpdate",
+    "CapacityEvent",
+    "CountingLine",
+    "CrossingDirection",
     "DistancingViolation",
     "DwellRecord",
     "FloorGrid",
@@ -46,6 +54,7 @@ __all__ = [
     "HeatDelta",
     "HeatmapBucket",
     "IncidentPhase",
+    "LineCrossing",
     "PersonIdentity",
     "SiteAnalytics",
     "UnknownZoneError",

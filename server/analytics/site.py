@@ -6,7 +6,9 @@ A thin composition of one component per analytic, each defining its analytic exa
 * :mod:`server.analytics.presence` — zone occupancy, visits, dwell and flow;
 * :mod:`server.analytics.heatmap` — the heat map (person-seconds and movement per cell and time bucket);
 * :mod:`server.analytics.distancing` — close contacts and social-distancing violations;
-* :mod:`server.analytics.access` — restricted-zone incidents (warnings and alarms).
+* :mod:`server.analytics.access` — restricted-zone incidents (warnings and alarms);
+* :mod:`server.analytics.doors` — counting lines (entries and exits), the occupancy counted at the entrances,
+  capacity.
 
 Common definitions (t is ``FusedFrame.time_us``; updates must come in non-decreasing time):
 
@@ -33,6 +35,7 @@ import numpy as np
 
 from server.analytics.access import AccessControl, alert_message
 from server.analytics.distancing import Distancing
+from server.analytics.doors import DoorCounter
 from server.analytics.errors import AnalyticsConfigError, AnalyticsInputError
 from server.analytics.geometry import BoolArray, IntArray
 from server.analytics.heatmap import HeatMap
@@ -46,6 +49,7 @@ from server.analytics.types import (
     DwellRecord,
     FlowTransition,
     HeatmapBucket,
+    LineCrossing,
     PersonIdentity,
     ZoneEntry,
 )
@@ -70,7 +74,9 @@ class SiteAnalytics:
         self._distancing = Distancing(config)
         self._access = AccessControl(config, lambda: self._rows.first_us)
         self._rows.attach(self._presence)
+        self._doors = DoorCounter(config)
         self._rows.attach(self._access)
+        self._rows.attach(self._doors)
         self._last_time_us: int | None = None
         self._first_time_us: int | None = None
 
@@ -92,7 +98,8 @@ class SiteAnalytics:
         rows, fresh = self._rows.rows_for(gid_list, t_us)
         dwell: list[DwellRecord] = []
         ended: list[DistancingViolation] = []
-        self._close_vanished(dwell, ended)
+        crossings: list[LineCrossing] = []
+        self._close_vanished(dwell, ended, crossings)
 
         entries: list[ZoneEntry] = []
         transitions: list[FlowTransition] = []
@@ -109,6 +116,9 @@ class SiteAnalytics:
 
         alerts: list[AccessAlert] = []
         self._access.update(t_us, previous_us, frame, rows, inside, gid_list, identities, alerts)
+
+        self._doors.update(t_us, xy, rows, gid_list, identities, crossings)
+        capacity_events = self._doors.capacity_check(t_us, count)
 
         self._last_time_us = t_us
         return AnalyticsUpdate(
@@ -129,6 +139,9 @@ class SiteAnalytics:
             violations_ended=ended,
             contacts_per_person=self._distancing.contacts_per_person(),
             alerts=alerts,
+            crossings=crossings,
+            counted_occupancy=self._doors.counted_occupancy if self._doors.has_entrances else None,
+            capacity_events=capacity_events,
         )
 
     def flush(self, time_us: int | None = None) -> AnalyticsUpdate:
@@ -137,7 +150,8 @@ class SiteAnalytics:
         self._rows.begin_frame()  # every row now counts as vanished
         dwell: list[DwellRecord] = []
         ended: list[DistancingViolation] = []
-        self._close_vanished(dwell, ended)
+        crossings: list[LineCrossing] = []
+        self._close_vanished(dwell, ended, crossings)
         buckets = self._heat.flush()
         alerts: list[AccessAlert] = []
         self._access.flush(t_us, self._last_time_us, alerts)
@@ -154,6 +168,8 @@ class SiteAnalytics:
             heat_buckets=buckets,
             violations_ended=ended,
             alerts=alerts,
+            crossings=crossings,
+            counted_occupancy=self._doors.counted_occupancy if self._doors.has_entrances else None,
         )
 
     def checkpoint_heat(self) -> list[HeatmapBucket]:
@@ -188,6 +204,7 @@ class SiteAnalytics:
         alerts = self._access.reconfigure(config, t_us)
         buckets = self._heat.reconfigure(config)
         self._distancing.configure(config)
+        self._doors.reconfigure(config)
         self.config = config
         rows = self._rows.active_rows()
         in_zone = self._presence.in_zone(rows)
@@ -229,12 +246,16 @@ class SiteAnalytics:
             entry_us[fresh] = np.clip(frame.first_seen_us[fresh], self._first_time_us, t_us)
         return entry_us
 
-    def _close_vanished(self, dwell: list[DwellRecord], ended: list[DistancingViolation]) -> None:
-        """The persons missing from the frame have left: their visits and contacts end, their rows are freed."""
+    def _close_vanished(
+        self, dwell: list[DwellRecord], ended: list[DistancingViolation], crossings: list[LineCrossing]
+    ) -> None:
+        """The persons missing from the frame have left: their visits and contacts end, a door crossing they
+        were completing counts, their rows are freed."""
         vanished = self._rows.vanished()
         if vanished.size == 0:
             return
         gids = self._rows.gid[vanished].copy()
         self._presence.close_rows(vanished, gids, dwell)
+        self._doors.close_rows(vanished, gids, crossings)
         self._rows.release(vanished)
         self._distancing.forget(gids, ended)

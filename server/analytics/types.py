@@ -9,6 +9,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 
@@ -64,6 +65,49 @@ class Zone:
     def area_m2(self) -> float:
         """Polygon area in square metres."""
         return polygon_area_m2(self.polygon_array())
+
+
+class CrossingDirection(StrEnum):
+    """Which way a person crossed a counting line."""
+
+    IN = "in"
+    OUT = "out"
+
+
+@dataclass(frozen=True)
+class CountingLine:
+    """A direction-aware counting line: a polyline in floor metres (at least two points, segments that do not
+    cross each other). Its **in** side is the left of the direction from its first point to its last (the
+    dashboard's arrow points in): a person crossing from the right to the left goes *in*.
+
+    A crossing counts once the person has gone ``hysteresis_m`` past the line on the other side (see
+    :mod:`server.analytics.doors`). Entries through a line with ``entrance`` are the site's visits and move
+    the counted occupancy."""
+
+    line_id: int
+    name: str
+    points_m: tuple[tuple[float, float], ...]
+    entrance: bool = True
+    hysteresis_m: float = 0.3
+
+    def points_array(self) -> FloatArray:
+        """Validated (K, 2) point array; raises :class:`AnalyticsConfigError` (code ``invalid_line``)."""
+        name = f"counting line {self.line_id} ({self.name})"
+        points = np.asarray(self.points_m, dtype=np.float64)
+        if points.ndim != 2 or points.shape[1] != 2 or points.shape[0] < 2:
+            raise AnalyticsConfigError(f"{name}: a line needs at least 2 (x, y) points", code="invalid_line")
+        if not bool(np.isfinite(points).all()):
+            raise AnalyticsConfigError(f"{name}: points must be finite numbers", code="invalid_line")
+        lengths = np.hypot(*(np.diff(points, axis=0).T))
+        if bool((lengths < 0.05).any()):
+            raise AnalyticsConfigError(
+                f"{name}: two consecutive points are closer than 5 cm", code="invalid_line"
+            )
+        if not (math.isfinite(self.hysteresis_m) and 0.0 < self.hysteresis_m <= 5.0):
+            raise AnalyticsConfigError(
+                f"{name}: hysteresis_m must be in (0, 5], got {self.hysteresis_m!r}", code="invalid_line"
+            )
+        return points
 
 
 @dataclass(frozen=True)
@@ -149,6 +193,13 @@ class AnalyticsConfig:
     heat_max_hold_s: float = 1.0
     # Heat map rows are accumulated per bucket of this length (aligned to multiples of it since the epoch).
     heat_bucket_s: int = 60
+    # Door counting: the site's counting lines, and when its day ends (seconds after local midnight in
+    # `timezone`; None: never): the occupancy counted at the doors is reset to 0 then (drift correction).
+    lines: tuple[CountingLine, ...] = ()
+    closing_time_s: int | None = None
+    timezone: str = "UTC"
+    # Above this occupancy the site is over capacity (None: no limit).
+    capacity: int | None = None
 
     def validate(self) -> None:
         """Raise :class:`AnalyticsConfigError` for bad zones, grid or thresholds."""
@@ -194,6 +245,28 @@ class AnalyticsConfig:
                 raise AnalyticsConfigError(f"{name} must be >= 0, got {value!r}", code="invalid_threshold")
         if self.heat_bucket_s < 1:
             raise AnalyticsConfigError("heat_bucket_s must be >= 1", code="invalid_threshold")
+        line_ids: set[int] = set()
+        for line in self.lines:
+            if line.line_id in line_ids:
+                raise AnalyticsConfigError(
+                    f"counting line id {line.line_id} is used twice", code="duplicate_line"
+                )
+            line_ids.add(line.line_id)
+            line.points_array()
+        if self.closing_time_s is not None and not 0 <= self.closing_time_s < 86_400:
+            raise AnalyticsConfigError(
+                f"closing_time_s must be in [0, 86400), got {self.closing_time_s!r}", code="invalid_threshold"
+            )
+        if self.capacity is not None and self.capacity < 1:
+            raise AnalyticsConfigError(
+                f"capacity must be >= 1, got {self.capacity!r}", code="invalid_threshold"
+            )
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise AnalyticsConfigError(
+                f"unknown time zone {self.timezone!r}", code="invalid_timezone"
+            ) from error
 
     def zone(self, zone_id: int) -> Zone:
         """The zone with this id; raises :class:`UnknownZoneError`."""
@@ -341,6 +414,28 @@ class HeatmapBucket:
     displacement_m: FloatArray
 
 
+@dataclass(frozen=True)
+class LineCrossing:
+    """A person crossed counting line ``line_id`` (counted at ``time_us``, the frame the crossing completed);
+    ``staff`` when the person was bound to an employee then."""
+
+    line_id: int
+    global_id: int
+    direction: CrossingDirection
+    time_us: int
+    staff: bool = False
+
+
+@dataclass(frozen=True)
+class CapacityEvent:
+    """The site's occupancy went above its capacity (``over``) or came back to it or below."""
+
+    over: bool
+    occupancy: int
+    capacity: int
+    time_us: int
+
+
 _EMPTY_INT = np.zeros(0, dtype=np.int64)
 _EMPTY_FLOAT = np.zeros(0, dtype=np.float64)
 
@@ -372,6 +467,11 @@ class AnalyticsUpdate:
     violations_ended: Sequence[DistancingViolation] = ()
     contacts_per_person: Mapping[int, int] = field(default_factory=dict)
     alerts: Sequence[AccessAlert] = ()
+    crossings: Sequence[LineCrossing] = ()
+    # Occupancy counted at the entrance lines (entries - exits since the last closing time, never below 0); None
+    # when the site has no entrance line.
+    counted_occupancy: int | None = None
+    capacity_events: Sequence[CapacityEvent] = ()
 
     def zone_persons(self) -> dict[int, tuple[int, ...]]:
         """Zone id -> the global ids of the persons in it."""
