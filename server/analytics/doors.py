@@ -29,8 +29,9 @@ polyline whose *in* side is the left of its first-to-last direction, see :class:
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -41,9 +42,9 @@ from server.analytics.rows import grown
 from server.analytics.types import (
     AnalyticsConfig,
     CapacityEvent,
+    CountingLine,
     CrossingDirection,
     LineCrossing,
-    PersonIdentity,
 )
 
 logger = logging.getLogger(__name__)
@@ -146,17 +147,14 @@ class DoorCounter:
         xy: FloatArray,
         rows: IntArray,
         gid_list: list[int],
-        identities: Mapping[int, PersonIdentity],
+        staff: BoolArray,
         crossings: list[LineCrossing],
     ) -> None:
-        """One frame's positions: passages accumulated, sides committed, crossings counted."""
+        """One frame's positions (``staff``: who is staff): passages accumulated, sides committed, crossings
+        counted."""
         self._reset_if_closed(t_us)
         if not self._geometry or rows.size == 0:
             return
-        staff = np.array(
-            [identities.get(gid) is not None and identities[gid].employee_id is not None for gid in gid_list],
-            dtype=np.bool_,
-        )
         self._staff[rows] = staff
         has_prev = self._has_prev[rows]
         before = np.where(has_prev[:, None], self._prev_xy[rows], xy)
@@ -256,6 +254,24 @@ class DoorCounter:
             self._next_reset_us = None
         if self._next_reset_us is None:
             self._next_reset_us = next_closing_us(t_us, self._closing_time_s, self._zone)
+
+
+# The inventory's zone kinds that are counting lines (their `polygon` is a polyline), and which are entrances.
+LINE_KIND_NAMES = frozenset({"door", "line"})
+
+
+def counting_lines_from_rows(rows: Sequence[Mapping[str, Any]]) -> tuple[CountingLine, ...]:
+    """The counting lines among zone rows (``id``, ``name``, ``kind``, ``polygon``): kinds door and line."""
+    return tuple(
+        CountingLine(
+            line_id=int(row["id"]),
+            name=str(row["name"]),
+            points_m=tuple((float(x), float(y)) for x, y in row["polygon"]),
+            entrance=str(row["kind"]) == "door",
+        )
+        for row in rows
+        if str(row["kind"]) in LINE_KIND_NAMES
+    )
 
 
 def next_closing_us(t_us: int, closing_time_s: int, zone: ZoneInfo) -> int:

@@ -80,9 +80,10 @@ class ZonePresence:
         entries: list[ZoneEntry],
         transitions: list[FlowTransition],
         dwell: list[DwellRecord],
+        staff: BoolArray | None = None,
     ) -> None:
         """Open, extend and close visits for the persons of one frame (``entry_us``: when a visit opening now
-        starts; ``seen_us``: each person's last observation)."""
+        starts; ``seen_us``: each person's last observation; ``staff``: who is staff, marked on the records)."""
         if self.zone_ids.size == 0:
             return
         was_open = self.open[rows]
@@ -98,7 +99,11 @@ class ZonePresence:
             for i, z in zip(*np.nonzero(exiting), strict=True):
                 dwell.append(
                     DwellRecord(
-                        gid_list[i], self.zone_id_list[z], int(enter_us[i, z]), int(last_inside[i, z])
+                        gid_list[i],
+                        self.zone_id_list[z],
+                        int(enter_us[i, z]),
+                        int(last_inside[i, z]),
+                        staff is not None and bool(staff[i]),
                     )
                 )
         if entering.any():
@@ -107,18 +112,21 @@ class ZonePresence:
                 gid = gid_list[i]
                 zone_id = self.zone_id_list[z]
                 entered_us = int(entry_us[i])
-                entries.append(ZoneEntry(gid, zone_id, entered_us))
+                is_staff = staff is not None and bool(staff[i])
+                entries.append(ZoneEntry(gid, zone_id, entered_us, is_staff))
                 row = int(rows[i])
                 previous = int(self._last_zone[row])
                 if previous != zone_id:
                     from_zone = None if previous == _NO_ZONE else previous
-                    transitions.append(FlowTransition(gid, from_zone, zone_id, entered_us))
+                    transitions.append(FlowTransition(gid, from_zone, zone_id, entered_us, is_staff))
                     self._last_zone[row] = zone_id
         self.open[rows] = (was_open | inside) & ~exiting
 
-    def close_rows(self, rows: IntArray, gids: IntArray, dwell: list[DwellRecord]) -> None:
+    def close_rows(
+        self, rows: IntArray, gids: IntArray, dwell: list[DwellRecord], staff: BoolArray | None = None
+    ) -> None:
         """The persons of `rows` left the frame: their open visits end at their last observation inside."""
-        for row, gid in zip(rows.tolist(), gids.tolist(), strict=True):
+        for i, (row, gid) in enumerate(zip(rows.tolist(), gids.tolist(), strict=True)):
             for z in np.flatnonzero(self.open[row]).tolist():
                 dwell.append(
                     DwellRecord(
@@ -126,11 +134,14 @@ class ZonePresence:
                         self.zone_id_list[z],
                         int(self._enter_us[row, z]),
                         int(self._last_inside_us[row, z]),
+                        staff is not None and bool(staff[i]),
                     )
                 )
             self.open[row] = False
 
-    def reconfigure(self, config: AnalyticsConfig, active: BoolArray, gids: IntArray) -> list[DwellRecord]:
+    def reconfigure(
+        self, config: AnalyticsConfig, active: BoolArray, gids: IntArray, staff: BoolArray | None = None
+    ) -> list[DwellRecord]:
         """Take a changed zone set: the visits of deleted zones end now (returned), the others carry on."""
         new_zone_ids = {zone.zone_id for zone in config.zones}
         dwell = [
@@ -139,6 +150,7 @@ class ZonePresence:
                 zone.zone_id,
                 int(self._enter_us[row, z]),
                 int(self._last_inside_us[row, z]),
+                staff is not None and bool(staff[row]),
             )
             for z, zone in enumerate(self.zones)
             if zone.zone_id not in new_zone_ids

@@ -8,11 +8,13 @@ row when a new person takes it, so that the components' arrays stay aligned row 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 import numpy as np
 
 from server.analytics.geometry import BoolArray, IntArray
+from server.analytics.types import PersonIdentity
 
 _INITIAL_CAPACITY = 64
 
@@ -37,6 +39,9 @@ class PersonRows:
         self.gid: IntArray = np.zeros(capacity, dtype=np.int64)
         self.stamp: IntArray = np.zeros(capacity, dtype=np.int64)
         self.first_us: IntArray = np.zeros(capacity, dtype=np.int64)
+        # Staff: bound to an employee at some frame of their track so far (sticky: a visitor KPI that left them
+        # out once does not take them back when a binding is lost).
+        self.staff: BoolArray = np.zeros(capacity, dtype=np.bool_)
         self._columns: list[RowColumns] = []
         self._frame = 0
 
@@ -63,6 +68,21 @@ class PersonRows:
         self.stamp[rows] = self._frame
         return rows, fresh
 
+    def mark_staff(
+        self, rows: IntArray, gid_list: list[int], identities: Mapping[int, PersonIdentity]
+    ) -> BoolArray:
+        """Take in who is bound to an employee now; the staff mask of `rows` (sticky, see ``staff``)."""
+        if identities:
+            bound = [
+                i
+                for i, gid in enumerate(gid_list)
+                if (who := identities.get(gid)) and who.employee_id is not None
+            ]
+            if bound:
+                self.staff[rows[bound]] = True
+        result: BoolArray = self.staff[rows]
+        return result
+
     def vanished(self) -> IntArray:
         """Rows of the persons present before and missing from the current frame (still active)."""
         result: IntArray = np.flatnonzero(self.active & (self.stamp != self._frame))
@@ -87,6 +107,7 @@ class PersonRows:
         self.active[row] = True
         self.gid[row] = gid
         self.first_us[row] = t_us
+        self.staff[row] = False
         self.row_of[gid] = row
         for columns in self._columns:
             columns.reset_row(row)
@@ -98,6 +119,7 @@ class PersonRows:
         self.gid = grown(self.gid, capacity, 0)
         self.stamp = grown(self.stamp, capacity, 0)
         self.first_us = grown(self.first_us, capacity, 0)
+        self.staff = grown(self.staff, capacity, False)
         self.capacity = capacity
         for columns in self._columns:
             columns.grow(capacity)

@@ -94,8 +94,10 @@ class SiteAnalytics:
         previous_us = self._last_time_us
         self._rows.begin_frame()
 
-        heat, buckets = self._heat.update(t_us, previous_us, xy, frame.velocities_mps)
         rows, fresh = self._rows.rows_for(gid_list, t_us)
+        staff = self._rows.mark_staff(rows, gid_list, identities)
+        visitors = np.flatnonzero(~staff) if staff.any() else slice(None)
+        heat, buckets = self._heat.update(t_us, previous_us, xy, frame.velocities_mps, visitors)
         dwell: list[DwellRecord] = []
         ended: list[DistancingViolation] = []
         crossings: list[LineCrossing] = []
@@ -106,7 +108,9 @@ class SiteAnalytics:
         inside = self._presence.inside(xy)
         entry_us = self._entry_times(t_us, frame, fresh)
         seen_us = np.minimum(frame.last_seen_us, t_us)
-        self._presence.update(t_us, entry_us, seen_us, rows, inside, gid_list, entries, transitions, dwell)
+        self._presence.update(
+            t_us, entry_us, seen_us, rows, inside, gid_list, entries, transitions, dwell, staff
+        )
         in_zone = self._presence.in_zone(rows)
         zone_occupancy = dict(zip(self._presence.zone_id_list, in_zone.sum(axis=0).tolist(), strict=True))
 
@@ -117,7 +121,7 @@ class SiteAnalytics:
         alerts: list[AccessAlert] = []
         self._access.update(t_us, previous_us, frame, rows, inside, gid_list, identities, alerts)
 
-        self._doors.update(t_us, xy, rows, gid_list, identities, crossings)
+        self._doors.update(t_us, xy, rows, gid_list, staff, crossings)
         capacity_events = self._doors.capacity_check(t_us, count)
 
         self._last_time_us = t_us
@@ -142,6 +146,7 @@ class SiteAnalytics:
             crossings=crossings,
             counted_occupancy=self._doors.counted_occupancy if self._doors.has_entrances else None,
             capacity_events=capacity_events,
+            staff_ids=frozenset(frame.global_ids[staff].tolist()) if staff.any() else frozenset(),
         )
 
     def flush(self, time_us: int | None = None) -> AnalyticsUpdate:
@@ -200,7 +205,7 @@ class SiteAnalytics:
                 code="other_site",
             )
         t_us = self._last_time_us if self._last_time_us is not None else 0
-        dwell = self._presence.reconfigure(config, self._rows.active, self._rows.gid)
+        dwell = self._presence.reconfigure(config, self._rows.active, self._rows.gid, self._rows.staff)
         alerts = self._access.reconfigure(config, t_us)
         buckets = self._heat.reconfigure(config)
         self._distancing.configure(config)
@@ -255,7 +260,7 @@ class SiteAnalytics:
         if vanished.size == 0:
             return
         gids = self._rows.gid[vanished].copy()
-        self._presence.close_rows(vanished, gids, dwell)
+        self._presence.close_rows(vanished, gids, dwell, self._rows.staff[vanished])
         self._doors.close_rows(vanished, gids, crossings)
         self._rows.release(vanished)
         self._distancing.forget(gids, ended)

@@ -24,6 +24,7 @@ class ZoneKind(StrEnum):
     RESTRICTED = "restricted"
     ENTRANCE = "entrance"
     QUEUE = "queue"
+    SERVICE = "service"  # a service point (till) that ends a queue's wait
 
 
 class AlertKind(StrEnum):
@@ -302,6 +303,7 @@ class ZoneEntry:
     global_id: int
     zone_id: int
     time_us: int
+    staff: bool = False
 
 
 @dataclass(frozen=True)
@@ -312,6 +314,7 @@ class DwellRecord:
     zone_id: int
     enter_us: int
     exit_us: int
+    staff: bool = False  # the person was bound to an employee at some time of their track up to the exit
 
     @property
     def dwell_s(self) -> float:
@@ -327,6 +330,7 @@ class FlowTransition:
     from_zone_id: int | None
     to_zone_id: int
     time_us: int
+    staff: bool = False
 
 
 @dataclass(frozen=True)
@@ -472,6 +476,9 @@ class AnalyticsUpdate:
     # when the site has no entrance line.
     counted_occupancy: int | None = None
     capacity_events: Sequence[CapacityEvent] = ()
+    # The persons of the frame who are staff: bound to an employee (badge or manual binding) now or earlier in
+    # their track. Visitor KPIs leave them out (docs/kpis.md).
+    staff_ids: frozenset[int] = frozenset()
 
     def zone_persons(self) -> dict[int, tuple[int, ...]]:
         """Zone id -> the global ids of the persons in it."""

@@ -24,7 +24,7 @@ from server.insights.models import (
     ZoneTransition,
 )
 from server.insights.processor import SiteSetup, build_setup
-from server.inventory.models import FloorPlan, Zone
+from server.inventory.models import FloorPlan, Site, Zone
 from server.livestate import live_state
 from server.people.models import IdentityBinding
 from server.people.selectors import identities_for_site
@@ -54,6 +54,8 @@ def site_setup(site_id: int) -> SiteSetup:
         )
     )
     last = PersonVisit.objects.filter(site_id=site_id).aggregate(last=Max("person_id"))["last"] or 0
+    site = Site.objects.filter(pk=site_id).only("timezone", "closing_time", "capacity").first()
+    closing = site.closing_time if site is not None else None
     return build_setup(
         site_id=site_id,
         zones=zones,
@@ -63,6 +65,11 @@ def site_setup(site_id: int) -> SiteSetup:
         origin_y_m=plan.origin_y_m if plan else 0.0,
         cell_m=plan.heatmap_cell_m if plan else 0.5,
         first_person_id=int(last) + 1,
+        timezone=site.timezone if site is not None else "UTC",
+        closing_time_s=None
+        if closing is None
+        else closing.hour * 3600 + closing.minute * 60 + closing.second,
+        capacity=site.capacity if site is not None else None,
     )
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from server.analytics import PersonIdentity, SiteAnalytics
 from server.analytics.presence import ZonePresence
 from server.analytics.rows import PersonRows
 from server.analytics.types import DwellRecord, FlowTransition, ZoneEntry
-from tests.unit.analytics.helpers import ZONE_A, ZONE_B, site_config, us
+from tests.unit.analytics.helpers import ZONE_A, ZONE_B, frame, site_config, us
 
 
 def _run(xs: list[float | None]) -> tuple[list[ZoneEntry], list[DwellRecord], list[FlowTransition]]:
@@ -65,3 +66,33 @@ def test_presence_table(
         (z, us(a), us(b)) for z, a, b in dwell
     )
     assert [(f.from_zone_id, f.to_zone_id) for f in got_flow] == flow
+
+
+KIM = PersonIdentity(employee_id=7, display_name="Kim", level=1)
+
+
+@pytest.mark.parametrize(
+    ("bound_at", "staff_records"),
+    [
+        (None, False),  # a visitor
+        (0, True),  # bound from the start
+        (2, True),  # bound during the visit: the whole track is staff's, visit included
+    ],
+)
+def test_staff_are_marked_on_visitor_records(bound_at: int | None, staff_records: bool) -> None:
+    analytics = SiteAnalytics(site_config())
+    dwell: list[DwellRecord] = []
+    entries: list[ZoneEntry] = []
+    heat_s = 0.0
+    for k, x in enumerate([1.0, 1.0, 1.0, 7.0, 7.0, 7.0, 7.0]):
+        identities = {1: KIM} if bound_at is not None and k >= bound_at else {}
+        update = analytics.update(frame(k * 0.5, {1: (x, 1.0)}), identities)
+        dwell += update.dwell
+        entries += update.entries
+        heat_s += update.heat.total_person_s
+        assert update.staff_ids == (frozenset({1}) if bound_at is not None and k >= bound_at else frozenset())
+    dwell += analytics.flush().dwell
+    assert {d.staff for d in dwell} == {staff_records}
+    assert [e.staff for e in entries] == ([False, staff_records] if bound_at == 2 else [staff_records] * 2)
+    # The heat map leaves staff out from the frame they are known to be staff.
+    assert heat_s == pytest.approx({None: 3.0, 0: 0.0, 2: 1.0}[bound_at])
