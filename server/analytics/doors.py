@@ -240,7 +240,7 @@ class DoorCounter:
     ) -> None:
         direction = CrossingDirection.IN if sign > 0 else CrossingDirection.OUT
         line = self.lines[line_index]
-        crossings.append(LineCrossing(line.line_id, gid, direction, t_us, staff))
+        crossings.append(LineCrossing(line.line_id, gid, direction, t_us, staff, line.entrance))
         if self._entrance[line_index]:
             self.counted_occupancy = max(0, self.counted_occupancy + (1 if sign > 0 else -1))
 

@@ -428,6 +428,7 @@ class LineCrossing:
     direction: CrossingDirection
     time_us: int
     staff: bool = False
+    entrance: bool = False  # the line is an entrance: an entry through it is a visit
 
 
 @dataclass(frozen=True)

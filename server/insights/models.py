@@ -21,6 +21,9 @@ class PersonVisit(models.Model):
     person_id = models.BigIntegerField()
     started_at = models.DateTimeField(db_index=True)
     ended_at = models.DateTimeField(null=True, blank=True)
+    staff = models.BooleanField(
+        default=False, help_text="Bound to an employee during the visit (not a visitor)."
+    )
 
     class Meta:
         indexes = [models.Index(fields=["site", "started_at"])]
@@ -38,6 +41,7 @@ class ZoneDwell(models.Model):
     entered_at = models.DateTimeField()
     exited_at = models.DateTimeField()
     dwell_s = models.FloatField()
+    staff = models.BooleanField(default=False, help_text="An employee's visit (left out of visitor KPIs).")
 
     class Meta:
         indexes = [models.Index(fields=["site", "entered_at"]), models.Index(fields=["zone", "entered_at"])]
@@ -58,6 +62,7 @@ class ZoneTransition(models.Model):
     )
     to_zone_name = models.CharField(max_length=200, blank=True, default="")
     at = models.DateTimeField()
+    staff = models.BooleanField(default=False, help_text="An employee's move (left out of visitor KPIs).")
 
     class Meta:
         indexes = [models.Index(fields=["site", "at"])]
@@ -116,3 +121,28 @@ class HeatmapSlice(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["site", "start"])]
+
+
+class LineCrossing(models.Model):
+    """One person crossing a counting line (a zone of kind door or line), in or out, once per fused person
+    (docs/kpis.md). Deleting the line keeps its crossings with its name."""
+
+    class Direction(models.TextChoices):
+        IN = "in", "In"
+        OUT = "out", "Out"
+
+    site = models.ForeignKey("inventory.Site", on_delete=models.CASCADE, related_name="line_crossings")
+    line = models.ForeignKey(
+        "inventory.Zone", on_delete=models.SET_NULL, null=True, blank=True, related_name="crossings"
+    )
+    line_name = models.CharField(max_length=200, blank=True, default="")
+    entrance = models.BooleanField(
+        default=False, help_text="The line was an entrance (door): entries are visits."
+    )
+    person_id = models.BigIntegerField()
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    staff = models.BooleanField(default=False)
+    at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["site", "at"]), models.Index(fields=["line", "at"])]

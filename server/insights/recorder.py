@@ -27,6 +27,7 @@ from server.insights.models import (
     DistancingViolation,
     HeatmapHour,
     HeatmapSlice,
+    LineCrossing,
     PersonVisit,
     ZoneDwell,
     ZoneTransition,
@@ -58,10 +59,14 @@ class _Pending:
     violations: dict[tuple[int, int, int, int], DistancingViolation] = field(default_factory=dict)
     heat: dict[tuple[int, int], _HeatHour] = field(default_factory=dict)
     heat_slices: list[HeatmapSlice] = field(default_factory=list)
+    crossings: list[LineCrossing] = field(default_factory=list)
+    staff_visits: list[tuple[int, int]] = field(default_factory=list)  # (site, person) found to be staff
 
     def empty(self) -> bool:
         return not (
-            self.visits_started
+            self.crossings
+            or self.staff_visits
+            or self.visits_started
             or self.visits_ended
             or self.dwells
             or self.transitions
@@ -72,7 +77,9 @@ class _Pending:
 
     def count(self) -> int:
         return (
-            len(self.visits_started)
+            len(self.crossings)
+            + len(self.staff_visits)
+            + len(self.visits_started)
             + len(self.visits_ended)
             + len(self.dwells)
             + len(self.transitions)
@@ -100,6 +107,7 @@ class InsightsRecorder:
         self._lock = threading.Lock()
         self._pending = _Pending()
         self._known_persons: dict[int, set[int]] = {}
+        self._known_staff: dict[int, set[int]] = {}
         self._zone_names: dict[int, str] = {}
         self.flushed_rows = 0
         self.dropped_records = 0
@@ -137,8 +145,27 @@ class InsightsRecorder:
                         pending.visits_started.append(
                             PersonVisit(site_id=site_id, person_id=person_id, started_at=started_at)
                         )
+            if update.staff_ids:
+                staff = self._known_staff.setdefault(site_id, set())
+                for person_id in sorted(update.staff_ids - staff):
+                    staff.add(person_id)
+                    pending.staff_visits.append((site_id, person_id))
+            for crossing in update.crossings:
+                pending.crossings.append(
+                    LineCrossing(
+                        site_id=site_id,
+                        line_id=crossing.line_id,
+                        line_name=self._zone_names.get(crossing.line_id, ""),
+                        entrance=crossing.entrance,
+                        person_id=crossing.global_id,
+                        direction=str(crossing.direction),
+                        staff=crossing.staff,
+                        at=to_datetime(crossing.time_us),
+                    )
+                )
             for ended in () if fused is None else fused.ended:
                 known.discard(ended.global_id)
+                self._known_staff.get(site_id, set()).discard(ended.global_id)
                 pending.visits_ended.append((site_id, ended.global_id, to_datetime(ended.last_seen_us)))
             for dwell in update.dwell:
                 pending.dwells.append(
@@ -150,6 +177,7 @@ class InsightsRecorder:
                         entered_at=to_datetime(dwell.enter_us),
                         exited_at=to_datetime(dwell.exit_us),
                         dwell_s=(dwell.exit_us - dwell.enter_us) / 1e6,
+                        staff=dwell.staff,
                     )
                 )
             for transition in update.transitions:
@@ -166,6 +194,7 @@ class InsightsRecorder:
                         to_zone_id=transition.to_zone_id,
                         to_zone_name=self._zone_names.get(transition.to_zone_id, ""),
                         at=to_datetime(transition.time_us),
+                        staff=transition.staff,
                     )
                 )
             for violation in (
@@ -358,6 +387,8 @@ def _drop_deleted_sites(pending: _Pending) -> int:
         | {v.site_id for v in pending.violations.values()}
         | {site_id for site_id, _ in pending.heat}
         | {h.site_id for h in pending.heat_slices}
+        | {c.site_id for c in pending.crossings}
+        | {site_id for site_id, _ in pending.staff_visits}
     )
     if not ids:
         return 0
@@ -372,6 +403,8 @@ def _drop_deleted_sites(pending: _Pending) -> int:
     pending.violations = {k: v for k, v in pending.violations.items() if v.site_id not in missing}
     pending.heat = {k: h for k, h in pending.heat.items() if k[0] not in missing}
     pending.heat_slices[:] = [h for h in pending.heat_slices if h.site_id not in missing]
+    pending.crossings[:] = [c for c in pending.crossings if c.site_id not in missing]
+    pending.staff_visits[:] = [v for v in pending.staff_visits if v[0] not in missing]
     dropped = before - pending.count()
     metrics.record_analytics_dropped(dropped)
     logger.error("dropped %d analytics record(s) of deleted site(s) %s", dropped, sorted(missing))
@@ -380,9 +413,11 @@ def _drop_deleted_sites(pending: _Pending) -> int:
 
 def _detach_deleted_zones(pending: _Pending) -> None:
     """Records of zones deleted since they were produced keep the zone's name, not the reference."""
-    ids: set[int] = {d.zone_id for d in pending.dwells if d.zone_id is not None} | {
-        z for t in pending.transitions for z in (t.from_zone_id, t.to_zone_id) if z is not None
-    }
+    ids: set[int] = (
+        {d.zone_id for d in pending.dwells if d.zone_id is not None}
+        | {z for t in pending.transitions for z in (t.from_zone_id, t.to_zone_id) if z is not None}
+        | {c.line_id for c in pending.crossings if c.line_id is not None}
+    )
     if not ids:
         return
     existing = set(Zone.objects.filter(pk__in=ids).values_list("pk", flat=True))
@@ -396,6 +431,9 @@ def _detach_deleted_zones(pending: _Pending) -> None:
             transition.from_zone_id = None
         if transition.to_zone_id not in existing:
             transition.to_zone_id = None
+    for crossing in pending.crossings:
+        if crossing.line_id not in existing:
+            crossing.line_id = None
 
 
 def _singles(pending: _Pending) -> Iterable[_Pending]:
@@ -408,6 +446,8 @@ def _singles(pending: _Pending) -> Iterable[_Pending]:
     yield from (one(violations={k: v}) for k, v in pending.violations.items())
     yield from (one(heat={k: h}) for k, h in pending.heat.items())
     yield from (one(heat_slices=[h]) for h in pending.heat_slices)
+    yield from (one(crossings=[c]) for c in pending.crossings)
+    yield from (one(staff_visits=[v]) for v in pending.staff_visits)
 
 
 def _merge_back(target: _Pending, failed: _Pending) -> None:
@@ -416,6 +456,8 @@ def _merge_back(target: _Pending, failed: _Pending) -> None:
     target.dwells[:0] = failed.dwells
     target.transitions[:0] = failed.transitions
     target.heat_slices[:0] = failed.heat_slices
+    target.crossings[:0] = failed.crossings
+    target.staff_visits[:0] = failed.staff_visits
     for key, violation in failed.violations.items():
         target.violations.setdefault(key, violation)
     for hour_key, hour in failed.heat.items():
@@ -432,6 +474,7 @@ def _write(pending: _Pending) -> int:
         *pending.dwells,
         *pending.transitions,
         *pending.violations.values(),
+        *pending.crossings,
     ):
         record.pk = None  # an id given by an attempt rolled back since would not be free any more
     rows = 0
@@ -441,6 +484,12 @@ def _write(pending: _Pending) -> int:
         rows += PersonVisit.objects.filter(
             site_id=site_id, person_id=person_id, ended_at__isnull=True
         ).update(ended_at=ended_at)
+    for site_id, person_id in pending.staff_visits:  # after the visits started in this batch
+        rows += PersonVisit.objects.filter(site_id=site_id, person_id=person_id, staff=False).update(
+            staff=True
+        )
+    LineCrossing.objects.bulk_create(pending.crossings)
+    rows += len(pending.crossings)
     ZoneDwell.objects.bulk_create(pending.dwells)
     ZoneTransition.objects.bulk_create(pending.transitions)
     rows += len(pending.dwells) + len(pending.transitions)

@@ -19,12 +19,13 @@ from server.insights.models import (
     DistancingViolation,
     HeatmapHour,
     HeatmapSlice,
+    LineCrossing,
     PersonVisit,
     ZoneDwell,
     ZoneTransition,
 )
 from server.insights.processor import SiteSetup, build_setup
-from server.inventory.models import FloorPlan, Site, Zone
+from server.inventory.models import FloorPlan, Site, Zone, ZoneKind
 from server.livestate import live_state
 from server.people.models import IdentityBinding
 from server.people.selectors import identities_for_site
@@ -273,11 +274,20 @@ def _ceil_hour(moment: datetime) -> datetime:
     return floor if floor == moment else floor + timedelta(hours=1)
 
 
-def zone_interest(*, site_id: int, start: datetime, end: datetime) -> list[dict[str, Any]]:
+def _visitors(include_staff: bool) -> Q:
+    """The rows of visitor KPIs: staff's rows are left out unless `include_staff` (docs/kpis.md, "Staff")."""
+    return Q() if include_staff else Q(staff=False)
+
+
+def zone_interest(
+    *, site_id: int, start: datetime, end: datetime, include_staff: bool = False
+) -> list[dict[str, Any]]:
     """Per zone: visits, total and mean dwell (s); interest = total dwell-seconds share of all zones. A deleted
     zone's history is listed under its name with ``zone_id`` null."""
     grouped = (
-        ZoneDwell.objects.filter(site_id=site_id, entered_at__gte=start, entered_at__lt=end)
+        ZoneDwell.objects.filter(
+            _visitors(include_staff), site_id=site_id, entered_at__gte=start, entered_at__lt=end
+        )
         .values("zone_id", "zone_name")
         .annotate(visits=Count("id"), dwell_s=Sum("dwell_s"))
         .order_by("zone_id", "zone_name")
@@ -306,10 +316,12 @@ def zone_interest(*, site_id: int, start: datetime, end: datetime) -> list[dict[
     ]
 
 
-def flow(*, site_id: int, start: datetime, end: datetime) -> list[dict[str, Any]]:
+def flow(
+    *, site_id: int, start: datetime, end: datetime, include_staff: bool = False
+) -> list[dict[str, Any]]:
     """Transitions between zones, most frequent first; a deleted zone appears by its name with a null id."""
     grouped = (
-        ZoneTransition.objects.filter(site_id=site_id, at__gte=start, at__lt=end)
+        ZoneTransition.objects.filter(_visitors(include_staff), site_id=site_id, at__gte=start, at__lt=end)
         .exclude(from_zone__isnull=True, from_zone_name="")  # a person's first zone: no transition
         .values("from_zone_id", "from_zone_name", "to_zone_id", "to_zone_name")
         .annotate(count=Count("id"))
@@ -377,17 +389,112 @@ def distancing(*, site_id: int, start: datetime, end: datetime, bucket: str = "h
     }
 
 
-def visits(*, site_id: int, start: datetime, end: datetime, bucket: str = "hour") -> dict[str, Any]:
+def visits(
+    *, site_id: int, start: datetime, end: datetime, bucket: str = "hour", include_staff: bool = False
+) -> dict[str, Any]:
+    """Visits of the site (docs/kpis.md): ``entries`` are the entries through its entrance lines (None when it
+    has none), ``detected_visitors`` the persons first seen on the floor (``series``/``total`` are these too, as
+    before). Staff are left out of both unless `include_staff`; ``staff`` counts them apart."""
     trunc = TruncHour if bucket == "hour" else TruncDay
+    detected = PersonVisit.objects.filter(site_id=site_id, started_at__gte=start, started_at__lt=end)
     rows = (
-        PersonVisit.objects.filter(site_id=site_id, started_at__gte=start, started_at__lt=end)
+        detected.filter(_visitors(include_staff))
         .annotate(t=trunc("started_at"))
         .values("t")
         .annotate(count=Count("id"))
         .order_by("t")
     )
     series = [{"t": r["t"].isoformat(), "count": r["count"]} for r in rows]
-    return {"bucket": bucket, "series": series, "total": sum(r["count"] for r in series)}
+    total = sum(r["count"] for r in series)
+    entries: dict[str, Any] | None = None
+    if (
+        Zone.objects.filter(site_id=site_id, kind=ZoneKind.DOOR).exists()
+        or LineCrossing.objects.filter(site_id=site_id, entrance=True, at__gte=start, at__lt=end).exists()
+    ):
+        crossings = LineCrossing.objects.filter(
+            _visitors(include_staff),
+            site_id=site_id,
+            entrance=True,
+            direction="in",
+            at__gte=start,
+            at__lt=end,
+        )
+        entry_rows = crossings.annotate(t=trunc("at")).values("t").annotate(count=Count("id")).order_by("t")
+        entry_series = [{"t": r["t"].isoformat(), "count": r["count"]} for r in entry_rows]
+        entries = {"series": entry_series, "total": sum(r["count"] for r in entry_series)}
+    return {
+        "bucket": bucket,
+        "series": series,
+        "total": total,
+        "detected_visitors": total,
+        "entries": entries,
+        "staff": detected.filter(staff=True).count(),
+    }
+
+
+def doors(
+    *, site_id: int, start: datetime, end: datetime, bucket: str = "hour", include_staff: bool = False
+) -> dict[str, Any]:
+    """In and out per counting line and time bucket (docs/kpis.md, "Entries and exits"); staff crossings are
+    counted apart (``staff_in``/``staff_out``) and, with `include_staff`, in ``in``/``out`` too."""
+    trunc = TruncHour if bucket == "hour" else TruncDay
+    grouped = (
+        LineCrossing.objects.filter(site_id=site_id, at__gte=start, at__lt=end)
+        .annotate(t=trunc("at"))
+        .values("line_id", "line_name", "entrance", "t", "direction", "staff")
+        .annotate(count=Count("id"))
+        .order_by("t")
+    )
+    current = {
+        z["id"]: z["name"]
+        for z in Zone.objects.filter(site_id=site_id, kind__in=[ZoneKind.DOOR, ZoneKind.LINE]).values(
+            "id", "name"
+        )
+    }
+    lines: dict[object, dict[str, Any]] = {}
+    for line_id, name in current.items():
+        lines[line_id] = _line_row(line_id, name, entrance=None)
+    for r in grouped:
+        key = r["line_id"] if r["line_id"] is not None else ("deleted", r["line_name"])
+        row = lines.setdefault(key, _line_row(r["line_id"], r["line_name"], entrance=r["entrance"]))
+        if row["entrance"] is None:
+            row["entrance"] = r["entrance"]
+        point = row["_series"].setdefault(r["t"], {"t": r["t"].isoformat(), "in": 0, "out": 0})
+        direction = str(r["direction"])
+        if r["staff"]:
+            row[f"staff_{direction}"] += r["count"]
+        if include_staff or not r["staff"]:
+            row[direction] += r["count"]
+            point[direction] += r["count"]
+    kinds = dict(Zone.objects.filter(site_id=site_id, id__in=list(current)).values_list("id", "kind"))
+    result = []
+    for row in lines.values():
+        series = row.pop("_series")
+        row["series"] = [series[t] for t in sorted(series)]
+        if row["line_id"] in kinds:
+            row["entrance"] = kinds[row["line_id"]] == ZoneKind.DOOR
+        row["entrance"] = bool(row["entrance"])
+        result.append(row)
+    return {
+        "bucket": bucket,
+        "include_staff": include_staff,
+        "lines": result,
+        "entries": sum(r["in"] for r in result if r["entrance"]),
+        "exits": sum(r["out"] for r in result if r["entrance"]),
+    }
+
+
+def _line_row(line_id: int | None, name: str, *, entrance: bool | None) -> dict[str, Any]:
+    return {
+        "line_id": line_id,
+        "line_name": name,
+        "entrance": entrance,
+        "in": 0,
+        "out": 0,
+        "staff_in": 0,
+        "staff_out": 0,
+        "_series": {},
+    }
 
 
 def live_occupancy(site_id: int) -> dict[str, Any] | None:
