@@ -8,7 +8,8 @@ A thin composition of one component per analytic, each defining its analytic exa
 * :mod:`server.analytics.distancing` — close contacts and social-distancing violations;
 * :mod:`server.analytics.access` — restricted-zone incidents (warnings and alarms);
 * :mod:`server.analytics.doors` — counting lines (entries and exits), the occupancy counted at the entrances,
-  capacity.
+  capacity;
+* :mod:`server.analytics.queues` — queue length, waiting time, abandonment, predicted wait, the till alert.
 
 Common definitions (t is ``FusedFrame.time_us``; updates must come in non-decreasing time):
 
@@ -40,6 +41,7 @@ from server.analytics.errors import AnalyticsConfigError, AnalyticsInputError
 from server.analytics.geometry import BoolArray, IntArray
 from server.analytics.heatmap import HeatMap
 from server.analytics.presence import ZonePresence
+from server.analytics.queues import QueueTracker
 from server.analytics.rows import PersonRows
 from server.analytics.types import (
     AccessAlert,
@@ -51,6 +53,9 @@ from server.analytics.types import (
     HeatmapBucket,
     LineCrossing,
     PersonIdentity,
+    QueueAlert,
+    QueueStatus,
+    QueueVisit,
     ZoneEntry,
 )
 from server.fusion.types import FusedFrame
@@ -75,6 +80,7 @@ class SiteAnalytics:
         self._access = AccessControl(config, lambda: self._rows.first_us)
         self._rows.attach(self._presence)
         self._doors = DoorCounter(config)
+        self._queues = QueueTracker(config)
         self._rows.attach(self._access)
         self._rows.attach(self._doors)
         self._last_time_us: int | None = None
@@ -123,6 +129,11 @@ class SiteAnalytics:
 
         self._doors.update(t_us, xy, rows, gid_list, staff, crossings)
         capacity_events = self._doors.capacity_check(t_us, count)
+        queue_visits: list[QueueVisit] = []
+        queue_alerts: list[QueueAlert] = []
+        queues: list[QueueStatus] = []
+        if self._queues.active:
+            queues = self._queues.update(t_us, in_zone, staff, entries, dwell, queue_visits, queue_alerts)
 
         self._last_time_us = t_us
         return AnalyticsUpdate(
@@ -147,6 +158,9 @@ class SiteAnalytics:
             counted_occupancy=self._doors.counted_occupancy if self._doors.has_entrances else None,
             capacity_events=capacity_events,
             staff_ids=frozenset(frame.global_ids[staff].tolist()) if staff.any() else frozenset(),
+            queues=queues,
+            queue_visits=queue_visits,
+            queue_alerts=queue_alerts,
         )
 
     def flush(self, time_us: int | None = None) -> AnalyticsUpdate:
@@ -158,6 +172,8 @@ class SiteAnalytics:
         crossings: list[LineCrossing] = []
         self._close_vanished(dwell, ended, crossings)
         buckets = self._heat.flush()
+        queue_visits: list[QueueVisit] = []
+        self._queues.flush(queue_visits)
         alerts: list[AccessAlert] = []
         self._access.flush(t_us, self._last_time_us, alerts)
         zone_ids = self._presence.zone_ids
@@ -175,6 +191,7 @@ class SiteAnalytics:
             alerts=alerts,
             crossings=crossings,
             counted_occupancy=self._doors.counted_occupancy if self._doors.has_entrances else None,
+            queue_visits=queue_visits,
         )
 
     def checkpoint_heat(self) -> list[HeatmapBucket]:
@@ -210,6 +227,7 @@ class SiteAnalytics:
         buckets = self._heat.reconfigure(config)
         self._distancing.configure(config)
         self._doors.reconfigure(config)
+        self._queues.configure(config)
         self.config = config
         rows = self._rows.active_rows()
         in_zone = self._presence.in_zone(rows)

@@ -201,6 +201,14 @@ class AnalyticsConfig:
     timezone: str = "UTC"
     # Above this occupancy the site is over capacity (None: no limit).
     capacity: int | None = None
+    # Queues (server.analytics.queues): a service reached this long after the queue visit ended still ends the
+    # wait; services over this window give the predicted wait; "open another till" when the length or the
+    # predicted wait stays at or above these (None: not that condition) for queue_alert_after_s.
+    queue_service_grace_s: float = 5.0
+    queue_rate_window_s: float = 600.0
+    queue_alert_length: int | None = 6
+    queue_alert_wait_s: float | None = 300.0
+    queue_alert_after_s: float = 60.0
 
     def validate(self) -> None:
         """Raise :class:`AnalyticsConfigError` for bad zones, grid or thresholds."""
@@ -258,6 +266,17 @@ class AnalyticsConfig:
             raise AnalyticsConfigError(
                 f"closing_time_s must be in [0, 86400), got {self.closing_time_s!r}", code="invalid_threshold"
             )
+        for name, value in {
+            "queue_service_grace_s": self.queue_service_grace_s,
+            "queue_rate_window_s": self.queue_rate_window_s,
+            "queue_alert_after_s": self.queue_alert_after_s,
+        }.items():
+            if not (math.isfinite(value) and value >= 0):
+                raise AnalyticsConfigError(f"{name} must be >= 0, got {value!r}", code="invalid_threshold")
+        if self.queue_alert_length is not None and self.queue_alert_length < 1:
+            raise AnalyticsConfigError("queue_alert_length must be >= 1", code="invalid_threshold")
+        if self.queue_alert_wait_s is not None and not self.queue_alert_wait_s > 0:
+            raise AnalyticsConfigError("queue_alert_wait_s must be > 0", code="invalid_threshold")
         if self.capacity is not None and self.capacity < 1:
             raise AnalyticsConfigError(
                 f"capacity must be >= 1, got {self.capacity!r}", code="invalid_threshold"
@@ -432,6 +451,44 @@ class LineCrossing:
 
 
 @dataclass(frozen=True)
+class QueueVisit:
+    """A visitor's wait in queue ``zone_id``: joined, reached service (None: abandoned), left the queue zone."""
+
+    zone_id: int
+    global_id: int
+    joined_us: int
+    service_us: int | None
+    left_us: int
+
+    @property
+    def wait_s(self) -> float | None:
+        """Waiting time, join to service; None when abandoned."""
+        return None if self.service_us is None else (self.service_us - self.joined_us) / 1e6
+
+
+@dataclass(frozen=True)
+class QueueStatus:
+    """A queue now: its length (visitors), the predicted wait of a newcomer (s; None: not known yet) and whether
+    its "open another till" alert is on."""
+
+    zone_id: int
+    length: int
+    predicted_wait_s: float | None
+    alerting: bool
+
+
+@dataclass(frozen=True)
+class QueueAlert:
+    """The "open another till" alert of queue ``zone_id`` opened (``open``) or closed."""
+
+    zone_id: int
+    open: bool
+    length: int
+    predicted_wait_s: float | None
+    time_us: int
+
+
+@dataclass(frozen=True)
 class CapacityEvent:
     """The site's occupancy went above its capacity (``over``) or came back to it or below."""
 
@@ -480,6 +537,9 @@ class AnalyticsUpdate:
     # The persons of the frame who are staff: bound to an employee (badge or manual binding) now or earlier in
     # their track. Visitor KPIs leave them out (docs/kpis.md).
     staff_ids: frozenset[int] = frozenset()
+    queues: Sequence[QueueStatus] = ()
+    queue_visits: Sequence[QueueVisit] = ()
+    queue_alerts: Sequence[QueueAlert] = ()
 
     def zone_persons(self) -> dict[int, tuple[int, ...]]:
         """Zone id -> the global ids of the persons in it."""
