@@ -230,6 +230,16 @@ class DoorsApi(_AnalyticsView):
         )
 
 
+class QueuesApi(_AnalyticsView):
+    """Per queue zone over the range: served, abandoned, abandonment rate, waiting time (median, mean, p90);
+    live: length and the predicted wait of a newcomer; the service points' mean service time (docs/kpis.md)."""
+
+    @range_schema
+    def get(self, request: Request, site_id: int) -> Response:
+        start, end, _ = self.range(request, site_id)
+        return self.envelope(start, end, **selectors.queues(site_id=site_id, start=start, end=end))
+
+
 class DwellApi(_AnalyticsView):
     @visitor_schema
     def get(self, request: Request, site_id: int) -> Response:

@@ -146,3 +146,22 @@ class LineCrossing(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["site", "at"]), models.Index(fields=["line", "at"])]
+
+
+class QueueWait(models.Model):
+    """A visitor's wait in a queue zone (docs/kpis.md, "Queues"): joined, reached the service point (null:
+    abandoned), left the queue zone."""
+
+    site = models.ForeignKey("inventory.Site", on_delete=models.CASCADE, related_name="queue_waits")
+    zone = models.ForeignKey(
+        "inventory.Zone", on_delete=models.SET_NULL, null=True, blank=True, related_name="queue_waits"
+    )
+    zone_name = models.CharField(max_length=200, blank=True, default="")
+    person_id = models.BigIntegerField()
+    joined_at = models.DateTimeField()
+    served_at = models.DateTimeField(null=True, blank=True)
+    left_at = models.DateTimeField()
+    wait_s = models.FloatField(null=True, blank=True, help_text="Join to service; null when abandoned.")
+
+    class Meta:
+        indexes = [models.Index(fields=["site", "joined_at"]), models.Index(fields=["zone", "joined_at"])]

@@ -29,6 +29,7 @@ from server.insights.models import (
     HeatmapSlice,
     LineCrossing,
     PersonVisit,
+    QueueWait,
     ZoneDwell,
     ZoneTransition,
 )
@@ -60,11 +61,13 @@ class _Pending:
     heat: dict[tuple[int, int], _HeatHour] = field(default_factory=dict)
     heat_slices: list[HeatmapSlice] = field(default_factory=list)
     crossings: list[LineCrossing] = field(default_factory=list)
+    queue_waits: list[QueueWait] = field(default_factory=list)
     staff_visits: list[tuple[int, int]] = field(default_factory=list)  # (site, person) found to be staff
 
     def empty(self) -> bool:
         return not (
             self.crossings
+            or self.queue_waits
             or self.staff_visits
             or self.visits_started
             or self.visits_ended
@@ -78,6 +81,7 @@ class _Pending:
     def count(self) -> int:
         return (
             len(self.crossings)
+            + len(self.queue_waits)
             + len(self.staff_visits)
             + len(self.visits_started)
             + len(self.visits_ended)
@@ -161,6 +165,19 @@ class InsightsRecorder:
                         direction=str(crossing.direction),
                         staff=crossing.staff,
                         at=to_datetime(crossing.time_us),
+                    )
+                )
+            for wait in update.queue_visits:
+                pending.queue_waits.append(
+                    QueueWait(
+                        site_id=site_id,
+                        zone_id=wait.zone_id,
+                        zone_name=self._zone_names.get(wait.zone_id, ""),
+                        person_id=wait.global_id,
+                        joined_at=to_datetime(wait.joined_us),
+                        served_at=None if wait.service_us is None else to_datetime(wait.service_us),
+                        left_at=to_datetime(wait.left_us),
+                        wait_s=wait.wait_s,
                     )
                 )
             for ended in () if fused is None else fused.ended:
@@ -388,6 +405,7 @@ def _drop_deleted_sites(pending: _Pending) -> int:
         | {site_id for site_id, _ in pending.heat}
         | {h.site_id for h in pending.heat_slices}
         | {c.site_id for c in pending.crossings}
+        | {q.site_id for q in pending.queue_waits}
         | {site_id for site_id, _ in pending.staff_visits}
     )
     if not ids:
@@ -404,6 +422,7 @@ def _drop_deleted_sites(pending: _Pending) -> int:
     pending.heat = {k: h for k, h in pending.heat.items() if k[0] not in missing}
     pending.heat_slices[:] = [h for h in pending.heat_slices if h.site_id not in missing]
     pending.crossings[:] = [c for c in pending.crossings if c.site_id not in missing]
+    pending.queue_waits[:] = [q for q in pending.queue_waits if q.site_id not in missing]
     pending.staff_visits[:] = [v for v in pending.staff_visits if v[0] not in missing]
     dropped = before - pending.count()
     metrics.record_analytics_dropped(dropped)
@@ -417,6 +436,7 @@ def _detach_deleted_zones(pending: _Pending) -> None:
         {d.zone_id for d in pending.dwells if d.zone_id is not None}
         | {z for t in pending.transitions for z in (t.from_zone_id, t.to_zone_id) if z is not None}
         | {c.line_id for c in pending.crossings if c.line_id is not None}
+        | {q.zone_id for q in pending.queue_waits if q.zone_id is not None}
     )
     if not ids:
         return
@@ -434,6 +454,9 @@ def _detach_deleted_zones(pending: _Pending) -> None:
     for crossing in pending.crossings:
         if crossing.line_id not in existing:
             crossing.line_id = None
+    for wait in pending.queue_waits:
+        if wait.zone_id not in existing:
+            wait.zone_id = None
 
 
 def _singles(pending: _Pending) -> Iterable[_Pending]:
@@ -447,6 +470,7 @@ def _singles(pending: _Pending) -> Iterable[_Pending]:
     yield from (one(heat={k: h}) for k, h in pending.heat.items())
     yield from (one(heat_slices=[h]) for h in pending.heat_slices)
     yield from (one(crossings=[c]) for c in pending.crossings)
+    yield from (one(queue_waits=[q]) for q in pending.queue_waits)
     yield from (one(staff_visits=[v]) for v in pending.staff_visits)
 
 
@@ -457,6 +481,7 @@ def _merge_back(target: _Pending, failed: _Pending) -> None:
     target.transitions[:0] = failed.transitions
     target.heat_slices[:0] = failed.heat_slices
     target.crossings[:0] = failed.crossings
+    target.queue_waits[:0] = failed.queue_waits
     target.staff_visits[:0] = failed.staff_visits
     for key, violation in failed.violations.items():
         target.violations.setdefault(key, violation)
@@ -475,6 +500,7 @@ def _write(pending: _Pending) -> int:
         *pending.transitions,
         *pending.violations.values(),
         *pending.crossings,
+        *pending.queue_waits,
     ):
         record.pk = None  # an id given by an attempt rolled back since would not be free any more
     rows = 0
@@ -489,7 +515,8 @@ def _write(pending: _Pending) -> int:
             staff=True
         )
     LineCrossing.objects.bulk_create(pending.crossings)
-    rows += len(pending.crossings)
+    QueueWait.objects.bulk_create(pending.queue_waits)
+    rows += len(pending.crossings) + len(pending.queue_waits)
     ZoneDwell.objects.bulk_create(pending.dwells)
     ZoneTransition.objects.bulk_create(pending.transitions)
     rows += len(pending.dwells) + len(pending.transitions)

@@ -21,12 +21,13 @@ from server.insights.models import (
     HeatmapSlice,
     LineCrossing,
     PersonVisit,
+    QueueWait,
     ZoneDwell,
     ZoneTransition,
 )
 from server.insights.processor import SiteSetup, build_setup
 from server.inventory.models import FloorPlan, Site, Zone, ZoneKind
-from server.livestate import live_state
+from server.livestate import LiveStateUnavailableError, live_state
 from server.people.models import IdentityBinding
 from server.people.selectors import identities_for_site
 from server.timeseries.base import TimeSeriesBackend
@@ -494,6 +495,83 @@ def _line_row(line_id: int | None, name: str, *, entrance: bool | None) -> dict[
         "staff_in": 0,
         "staff_out": 0,
         "_series": {},
+    }
+
+
+QUEUE_RATE_WINDOW = timedelta(minutes=10)
+
+
+def queues(*, site_id: int, start: datetime, end: datetime, now: datetime | None = None) -> dict[str, Any]:
+    """Per queue zone over [start, end) (waits that joined in it): served, abandoned, waiting time (median, mean,
+    90th percentile, s); the service time of the site's service points (mean dwell, s); and live, from the live
+    state and the services of the last 10 minutes: the length and the predicted wait of a newcomer."""
+    now = now or timezone.now()
+    rows = list(
+        QueueWait.objects.filter(site_id=site_id, joined_at__gte=start, joined_at__lt=end).values_list(
+            "zone_id", "zone_name", "wait_s"
+        )
+    )
+    zones = {
+        z["id"]: z["name"]
+        for z in Zone.objects.filter(site_id=site_id, kind=ZoneKind.QUEUE).values("id", "name")
+    }
+    grouped: dict[object, dict[str, Any]] = {
+        zone_id: {"zone_id": zone_id, "zone_name": name, "waits": [], "abandoned": 0}
+        for zone_id, name in zones.items()
+    }
+    for zone_id, zone_name, wait_s in rows:
+        key = zone_id if zone_id is not None else ("deleted", zone_name)
+        row = grouped.setdefault(
+            key, {"zone_id": zone_id, "zone_name": zone_name, "waits": [], "abandoned": 0}
+        )
+        if wait_s is None:
+            row["abandoned"] += 1
+        else:
+            row["waits"].append(wait_s)
+    lengths: dict[int, int] = {}
+    try:
+        live = live_state().latest(site_id)
+    except LiveStateUnavailableError:
+        live = None
+    if live is not None:
+        lengths = {zone_id: count for zone_id, count in live.zone_occupancy.items() if zone_id in zones}
+    recent = dict(
+        QueueWait.objects.filter(site_id=site_id, served_at__gte=now - QUEUE_RATE_WINDOW, served_at__lte=now)
+        .values("zone_id")
+        .annotate(n=Count("id"))
+        .values_list("zone_id", "n")
+    )
+    result = []
+    for row in grouped.values():
+        waits = np.array(row.pop("waits"), dtype=np.float64)
+        served = int(waits.size)
+        total = served + row["abandoned"]
+        length = lengths.get(row["zone_id"]) if row["zone_id"] is not None else None
+        services = recent.get(row["zone_id"], 0)
+        predicted = None
+        if length is not None and services >= 2:
+            predicted = round(length * QUEUE_RATE_WINDOW.total_seconds() / services, 1)
+        result.append(
+            {
+                **row,
+                "served": served,
+                "abandonment_rate": round(row["abandoned"] / total, 4) if total else None,
+                "median_wait_s": round(float(np.median(waits)), 1) if served else None,
+                "mean_wait_s": round(float(waits.mean()), 1) if served else None,
+                "p90_wait_s": round(float(np.percentile(waits, 90)), 1) if served else None,
+                "length": length,
+                "predicted_wait_s": predicted,
+            }
+        )
+    service = ZoneDwell.objects.filter(
+        site_id=site_id, staff=False, zone__kind=ZoneKind.SERVICE, entered_at__gte=start, entered_at__lt=end
+    ).aggregate(visits=Count("id"), dwell_s=Sum("dwell_s"))
+    return {
+        "queues": result,
+        "service": {
+            "visits": service["visits"],
+            "mean_service_s": round(service["dwell_s"] / service["visits"], 1) if service["visits"] else None,
+        },
     }
 
 

@@ -167,3 +167,48 @@ def test_closing_time_is_validated(store: dict[str, Any], client_for: Callable[[
     assert response.status_code == 400
     site.refresh_from_db()
     assert site.closing_time is None or site.closing_time == clock(0)
+
+
+def test_queue_waits_over_rest(store: dict[str, Any], client_for: Callable[[str], Any]) -> None:
+    site = store["site"]
+    admin = client_for("admin")
+    for name, kind, polygon in (
+        ("Checkout queue", "queue", [[20, 10], [26, 10], [26, 14], [20, 14]]),
+        ("Till 1", "service", [[26, 10], [28, 10], [28, 14], [26, 14]]),
+    ):
+        response = admin.post(
+            "/api/zones", {"site": site.pk, "name": name, "kind": kind, "polygon": polygon}, format="json"
+        )
+        assert response.status_code == 201, response.content
+    setup = site_setup(site.pk)
+    analytics = SiteAnalytics(setup.analytics)
+    recorder = InsightsRecorder()
+    recorder.name_zones(setup.zone_names)
+    queue, till, away = (23.0, 12.0), (27.0, 12.0), (5.0, 18.0)
+    # 1 waits 4 s and is served; 2 waits 8 s and is served; 3 gives up after 3 s; 4 is staff, not counted.
+    paths = {
+        1: [queue] * 4 + [till] * 2 + [away] * 14,
+        2: [queue] * 8 + [till] * 2 + [away] * 10,
+        3: [queue] * 3 + [away] * 17,
+        4: [queue] * 2 + [till] * 18,
+    }
+    for k in range(20):
+        fused = _frame(site.pk, float(k), {gid: path[k] for gid, path in paths.items()})
+        recorder.add(fused, analytics.update(fused, {4: KIM}), setup.analytics.grid)
+    final = analytics.flush()
+    recorder.add(None, final, setup.analytics.grid)
+    recorder.flush()
+    body = (
+        client_for("staff")
+        .get(
+            f"/api/sites/{site.pk}/analytics/queues",
+            {"start": "2025-12-31T23:00:00Z", "end": "2026-01-01T01:00:00Z"},
+        )
+        .json()
+    )
+    (row,) = body["queues"]
+    assert (row["zone_name"], row["served"], row["abandoned"]) == ("Checkout queue", 2, 1)
+    assert (row["median_wait_s"], row["mean_wait_s"]) == (6.0, 6.0)
+    assert row["abandonment_rate"] == pytest.approx(1 / 3, abs=1e-4)
+    assert body["service"]["visits"] == 2  # the employee's time at the till is not a service
+    assert body["service"]["mean_service_s"] == 1.0
