@@ -3,9 +3,10 @@
 Definitions (per fused person, so a door seen by several cameras counts each person once; per counting line, a
 polyline whose *in* side is the left of its first-to-last direction, see :class:`CountingLine`):
 
-* A person's **side** of a line is committed when their fused position is at least ``hysteresis_m`` from the
-  line (distance to the nearest point of the polyline), on the left (in) or the right (out). Positions closer
-  than that (the band around the line) commit nothing.
+* A person's **side** of a line is committed when their fused position has been at least ``hysteresis_m`` from
+  the line (distance to the nearest point of the polyline) on the same side, the left (in) or the right (out),
+  for at least ``commit_s`` (held from the first frame beyond the band). Positions closer than that (the band
+  around the line) commit nothing: the band in space and in time absorbs position noise at the door.
 * Each step of the person between consecutive frames that passes through a segment of the line adds +1 (right to
   left) or -1 (left to right) to their *net passages* of the line.
 * A **crossing** counts at the frame the person commits to a side different from their previous committed side
@@ -60,7 +61,8 @@ def _cross(ax: FloatArray, ay: FloatArray, bx: FloatArray, by: FloatArray) -> Fl
 class _LineGeometry:
     """One counting line's segments as arrays."""
 
-    def __init__(self, points: FloatArray, hysteresis_m: float) -> None:
+    def __init__(self, points: FloatArray, hysteresis_m: float, commit_s: float) -> None:
+        self.commit_us = int(commit_s * 1e6)
         self.a = points[:-1]
         self.b = points[1:]
         self.ab = self.b - self.a
@@ -111,13 +113,18 @@ class DoorCounter:
         self._side: Int8Array = np.zeros((0, count), dtype=np.int8)
         self._net: IntArray = np.zeros((0, count), dtype=np.int64)
         self._last_sign: Int8Array = np.zeros((0, count), dtype=np.int8)
+        # Beyond the band on which side (0: in the band) since when: a side commits once held commit_s.
+        self._beyond: Int8Array = np.zeros((0, count), dtype=np.int8)
+        self._beyond_since_us: IntArray = np.zeros((0, count), dtype=np.int64)
         self.counted_occupancy = 0
         self._next_reset_us: int | None = None
         self._over_capacity = False
 
     def configure(self, config: AnalyticsConfig) -> None:
         self.lines = config.lines
-        self._geometry = [_LineGeometry(line.points_array(), line.hysteresis_m) for line in config.lines]
+        self._geometry = [
+            _LineGeometry(line.points_array(), line.hysteresis_m, line.commit_s) for line in config.lines
+        ]
         self._entrance = [line.entrance for line in config.lines]
         self.has_entrances = any(self._entrance)
         self._capacity = config.capacity
@@ -133,6 +140,8 @@ class DoorCounter:
         self._side = grown(self._side, capacity, 0)
         self._net = grown(self._net, capacity, 0)
         self._last_sign = grown(self._last_sign, capacity, 0)
+        self._beyond = grown(self._beyond, capacity, 0)
+        self._beyond_since_us = grown(self._beyond_since_us, capacity, 0)
 
     def reset_row(self, row: int) -> None:
         self._has_prev[row] = False
@@ -140,6 +149,7 @@ class DoorCounter:
         self._side[row] = 0
         self._net[row] = 0
         self._last_sign[row] = 0
+        self._beyond[row] = 0
 
     def update(
         self,
@@ -162,7 +172,12 @@ class DoorCounter:
             net = self._net[rows, line_index] + geometry.passages(before, xy)
             signed = geometry.signed_distance(xy)
             sign = np.sign(signed).astype(np.int8)
-            committed = np.abs(signed) >= geometry.hysteresis_m
+            beyond = np.where(np.abs(signed) >= geometry.hysteresis_m, sign, 0).astype(np.int8)
+            changed = beyond != self._beyond[rows, line_index]
+            since = np.where(changed, t_us, self._beyond_since_us[rows, line_index])
+            self._beyond[rows, line_index] = beyond
+            self._beyond_since_us[rows, line_index] = since
+            committed = (beyond != 0) & (t_us - since >= geometry.commit_us)
             side = self._side[rows, line_index]
             counted = committed & (sign != side) & (net * sign > 0)
             for i in np.flatnonzero(counted).tolist():
@@ -223,13 +238,18 @@ class DoorCounter:
         side = np.zeros(shape, np.int8)
         net = np.zeros(shape, np.int64)
         last_sign = np.zeros(shape, np.int8)
+        beyond = np.zeros(shape, np.int8)
+        since = np.zeros(shape, np.int64)
         for column, line in enumerate(config.lines):
             found = old.get(line.line_id)
             if found is not None and found[1].points_m == line.points_m:
                 side[:, column] = self._side[:, found[0]]
                 net[:, column] = self._net[:, found[0]]
                 last_sign[:, column] = self._last_sign[:, found[0]]
+                beyond[:, column] = self._beyond[:, found[0]]
+                since[:, column] = self._beyond_since_us[:, found[0]]
         self._side, self._net, self._last_sign = side, net, last_sign
+        self._beyond, self._beyond_since_us = beyond, since
         closing_changed = (config.closing_time_s, config.timezone) != (self._closing_time_s, self._zone.key)
         self.configure(config)
         if closing_changed:

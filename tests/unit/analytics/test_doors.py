@@ -20,9 +20,12 @@ from tests.unit.analytics.helpers import SITE, frame, site_config, us
 
 IN, OUT = CrossingDirection.IN, CrossingDirection.OUT
 # A door from (10, 5) to (14, 5): walking towards +y (left of the direction +x) goes in.
-DOOR = CountingLine(1, "Front door", ((10.0, 5.0), (14.0, 5.0)), entrance=True, hysteresis_m=0.3)
+# The geometric table commits at once (commit_s 0); the hold in time has its own test.
+DOOR = CountingLine(
+    1, "Front door", ((10.0, 5.0), (14.0, 5.0)), entrance=True, hysteresis_m=0.3, commit_s=0.0
+)
 # A V-shaped line (two segments), not an entrance.
-AISLE = CountingLine(2, "Aisle", ((20.0, 2.0), (22.0, 4.0), (24.0, 2.0)), entrance=False)
+AISLE = CountingLine(2, "Aisle", ((20.0, 2.0), (22.0, 4.0), (24.0, 2.0)), entrance=False, commit_s=0.0)
 
 
 def _ys(*values: float, x: float = 12.0) -> list[tuple[float, float]]:
@@ -99,6 +102,21 @@ def test_polyline(path: list[tuple[float, float]], expected: list[object]) -> No
     crossings, occupancy, _ = _run({1: path}, lines=(AISLE,))
     assert crossings == expected
     assert set(occupancy) == {None}  # no entrance line: no counted occupancy
+
+
+@pytest.mark.parametrize(
+    ("ys", "expected"),
+    [
+        ([3.0, 4.0, 5.4, 4.0, 3.0], []),  # beyond the band for one frame (0.1 s) only: noise, not a crossing
+        ([3.0, 4.0, 5.4, 5.4, 4.0, 3.0], []),  # 0.1 s held
+        ([3.0, 4.0, 5.4, 5.4, 5.4, 5.4, 4.0, 3.0], [IN, OUT]),  # held 0.3 s: in; then out (held by the end)
+        ([3.0, 4.0, 5.4, 5.4, 5.4, 5.4], [IN]),
+    ],
+)
+def test_a_side_commits_once_held_commit_s(ys: list[float], expected: list[CrossingDirection]) -> None:
+    held = dataclasses.replace(DOOR, commit_s=0.3)
+    crossings, _, _ = _run({1: _ys(*ys, *([3.0] * 5 if expected == [IN, OUT] else []))}, lines=(held,))
+    assert [c[2] for c in crossings] == expected
 
 
 def test_staff_crossings_are_marked() -> None:
