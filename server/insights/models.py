@@ -165,3 +165,26 @@ class QueueWait(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["site", "joined_at"]), models.Index(fields=["zone", "joined_at"])]
+
+
+class LineCount(models.Model):
+    """In and out of one counting line over one 15-minute bucket (UTC-aligned, so that every site's hours and
+    days are whole buckets), visitors and staff apart: what the door counts are read from (a 30-day query reads
+    at most 2,880 rows per line). Kept exact with the crossings: a person found to be staff later has their
+    crossings of the bucket moved from the visitors' counts to the staff's."""
+
+    site = models.ForeignKey("inventory.Site", on_delete=models.CASCADE, related_name="line_counts")
+    line = models.ForeignKey(
+        "inventory.Zone", on_delete=models.SET_NULL, null=True, blank=True, related_name="line_counts"
+    )
+    line_name = models.CharField(max_length=200, blank=True, default="")
+    entrance = models.BooleanField(default=False)
+    start = models.DateTimeField()
+    in_count = models.IntegerField(default=0)
+    out_count = models.IntegerField(default=0)
+    staff_in = models.IntegerField(default=0)
+    staff_out = models.IntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["site", "start"])]
+        constraints = [models.UniqueConstraint(fields=["site", "line", "start"], name="line_count_unique")]

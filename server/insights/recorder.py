@@ -27,6 +27,7 @@ from server.insights.models import (
     DistancingViolation,
     HeatmapHour,
     HeatmapSlice,
+    LineCount,
     LineCrossing,
     PersonVisit,
     QueueWait,
@@ -38,6 +39,7 @@ from server.observability import metrics
 
 logger = logging.getLogger(__name__)
 HOUR_US = 3600 * 10**6
+LINE_BUCKET_US = 900 * 10**6  # door counts per 15 minutes (LineCount)
 
 
 def to_datetime(time_us: int) -> datetime:
@@ -62,11 +64,14 @@ class _Pending:
     heat_slices: list[HeatmapSlice] = field(default_factory=list)
     crossings: list[LineCrossing] = field(default_factory=list)
     queue_waits: list[QueueWait] = field(default_factory=list)
+    # (site, line id or None, bucket start µs, entrance, line name) -> [in, out, staff in, staff out] to add.
+    line_counts: dict[tuple[int, int | None, int, bool, str], list[int]] = field(default_factory=dict)
     staff_visits: list[tuple[int, int]] = field(default_factory=list)  # (site, person) found to be staff
 
     def empty(self) -> bool:
         return not (
             self.crossings
+            or self.line_counts
             or self.queue_waits
             or self.staff_visits
             or self.visits_started
@@ -81,6 +86,7 @@ class _Pending:
     def count(self) -> int:
         return (
             len(self.crossings)
+            + len(self.line_counts)
             + len(self.queue_waits)
             + len(self.staff_visits)
             + len(self.visits_started)
@@ -112,6 +118,9 @@ class InsightsRecorder:
         self._pending = _Pending()
         self._known_persons: dict[int, set[int]] = {}
         self._known_staff: dict[int, set[int]] = {}
+        # Per site and present person: the visitor crossings counted so far (line, bucket, entrance, name, column),
+        # moved to the staff's counts if the person turns out to be staff.
+        self._crossed: dict[int, dict[int, list[tuple[int, int, bool, str, int]]]] = {}
         self._zone_names: dict[int, str] = {}
         self.flushed_rows = 0
         self.dropped_records = 0
@@ -154,7 +163,26 @@ class InsightsRecorder:
                 for person_id in sorted(update.staff_ids - staff):
                     staff.add(person_id)
                     pending.staff_visits.append((site_id, person_id))
+                    for line_id, bucket_us, entrance, name, column in self._crossed.get(site_id, {}).pop(
+                        person_id, []
+                    ):
+                        counts = pending.line_counts.setdefault(
+                            (site_id, line_id, bucket_us, entrance, name), [0, 0, 0, 0]
+                        )
+                        counts[column] -= 1
+                        counts[column + 2] += 1
             for crossing in update.crossings:
+                name = self._zone_names.get(crossing.line_id, "")
+                bucket_us = crossing.time_us - crossing.time_us % LINE_BUCKET_US
+                column = 0 if crossing.direction == "in" else 1
+                counts = pending.line_counts.setdefault(
+                    (site_id, crossing.line_id, bucket_us, crossing.entrance, name), [0, 0, 0, 0]
+                )
+                counts[column + (2 if crossing.staff else 0)] += 1
+                if not crossing.staff:
+                    self._crossed.setdefault(site_id, {}).setdefault(crossing.global_id, []).append(
+                        (crossing.line_id, bucket_us, crossing.entrance, name, column)
+                    )
                 pending.crossings.append(
                     LineCrossing(
                         site_id=site_id,
@@ -183,6 +211,7 @@ class InsightsRecorder:
             for ended in () if fused is None else fused.ended:
                 known.discard(ended.global_id)
                 self._known_staff.get(site_id, set()).discard(ended.global_id)
+                self._crossed.get(site_id, {}).pop(ended.global_id, None)
                 pending.visits_ended.append((site_id, ended.global_id, to_datetime(ended.last_seen_us)))
             for dwell in update.dwell:
                 pending.dwells.append(
@@ -406,6 +435,7 @@ def _drop_deleted_sites(pending: _Pending) -> int:
         | {h.site_id for h in pending.heat_slices}
         | {c.site_id for c in pending.crossings}
         | {q.site_id for q in pending.queue_waits}
+        | {key[0] for key in pending.line_counts}
         | {site_id for site_id, _ in pending.staff_visits}
     )
     if not ids:
@@ -423,6 +453,7 @@ def _drop_deleted_sites(pending: _Pending) -> int:
     pending.heat_slices[:] = [h for h in pending.heat_slices if h.site_id not in missing]
     pending.crossings[:] = [c for c in pending.crossings if c.site_id not in missing]
     pending.queue_waits[:] = [q for q in pending.queue_waits if q.site_id not in missing]
+    pending.line_counts = {k: v for k, v in pending.line_counts.items() if k[0] not in missing}
     pending.staff_visits[:] = [v for v in pending.staff_visits if v[0] not in missing]
     dropped = before - pending.count()
     metrics.record_analytics_dropped(dropped)
@@ -437,6 +468,7 @@ def _detach_deleted_zones(pending: _Pending) -> None:
         | {z for t in pending.transitions for z in (t.from_zone_id, t.to_zone_id) if z is not None}
         | {c.line_id for c in pending.crossings if c.line_id is not None}
         | {q.zone_id for q in pending.queue_waits if q.zone_id is not None}
+        | {key[1] for key in pending.line_counts if key[1] is not None}
     )
     if not ids:
         return
@@ -457,6 +489,11 @@ def _detach_deleted_zones(pending: _Pending) -> None:
     for wait in pending.queue_waits:
         if wait.zone_id not in existing:
             wait.zone_id = None
+    for key in [key for key in pending.line_counts if key[1] is not None and key[1] not in existing]:
+        counts = pending.line_counts.pop(key)
+        detached = pending.line_counts.setdefault((key[0], None, *key[2:]), [0, 0, 0, 0])
+        for i, value in enumerate(counts):
+            detached[i] += value
 
 
 def _singles(pending: _Pending) -> Iterable[_Pending]:
@@ -471,6 +508,7 @@ def _singles(pending: _Pending) -> Iterable[_Pending]:
     yield from (one(heat_slices=[h]) for h in pending.heat_slices)
     yield from (one(crossings=[c]) for c in pending.crossings)
     yield from (one(queue_waits=[q]) for q in pending.queue_waits)
+    yield from (one(line_counts={k: v}) for k, v in pending.line_counts.items())
     yield from (one(staff_visits=[v]) for v in pending.staff_visits)
 
 
@@ -482,6 +520,10 @@ def _merge_back(target: _Pending, failed: _Pending) -> None:
     target.heat_slices[:0] = failed.heat_slices
     target.crossings[:0] = failed.crossings
     target.queue_waits[:0] = failed.queue_waits
+    for line_key, counts in failed.line_counts.items():
+        into = target.line_counts.setdefault(line_key, [0, 0, 0, 0])
+        for i, value in enumerate(counts):
+            into[i] += value
     target.staff_visits[:0] = failed.staff_visits
     for key, violation in failed.violations.items():
         target.violations.setdefault(key, violation)
@@ -510,15 +552,21 @@ def _write(pending: _Pending) -> int:
         rows += PersonVisit.objects.filter(
             site_id=site_id, person_id=person_id, ended_at__isnull=True
         ).update(ended_at=ended_at)
-    for site_id, person_id in pending.staff_visits:  # after the visits started in this batch
+    LineCrossing.objects.bulk_create(pending.crossings)
+    ZoneTransition.objects.bulk_create(pending.transitions)
+    for site_id, person_id in pending.staff_visits:  # after the visits and crossings of this batch
         rows += PersonVisit.objects.filter(site_id=site_id, person_id=person_id, staff=False).update(
             staff=True
         )
-    LineCrossing.objects.bulk_create(pending.crossings)
+        rows += LineCrossing.objects.filter(site_id=site_id, person_id=person_id, staff=False).update(
+            staff=True
+        )
+        rows += ZoneTransition.objects.filter(site_id=site_id, person_id=person_id, staff=False).update(
+            staff=True
+        )
     QueueWait.objects.bulk_create(pending.queue_waits)
-    rows += len(pending.crossings) + len(pending.queue_waits)
+    rows += len(pending.crossings) + len(pending.queue_waits) + _add_line_counts(pending.line_counts)
     ZoneDwell.objects.bulk_create(pending.dwells)
-    ZoneTransition.objects.bulk_create(pending.transitions)
     rows += len(pending.dwells) + len(pending.transitions)
     if pending.violations:
         DistancingViolation.objects.bulk_create(
@@ -532,6 +580,28 @@ def _write(pending: _Pending) -> int:
         rows += _add_heat_hour(site_id, hour_us, hour)
     rows += _add_heat_slices(pending.heat_slices)
     return rows
+
+
+def _add_line_counts(counts: Mapping[tuple[int, int | None, int, bool, str], list[int]]) -> int:
+    """Add the counts to their 15-minute rows (created when missing), in one statement per row."""
+    sql = (
+        "INSERT INTO insights_linecount (site_id, line_id, line_name, entrance, start, in_count, out_count, "
+        "staff_in, staff_out) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (site_id, line_id, start) "
+        "DO UPDATE SET in_count = insights_linecount.in_count + excluded.in_count, "
+        "out_count = insights_linecount.out_count + excluded.out_count, "
+        "staff_in = insights_linecount.staff_in + excluded.staff_in, "
+        "staff_out = insights_linecount.staff_out + excluded.staff_out"
+    )
+    assert LineCount._meta.db_table == "insights_linecount"
+    rows = [
+        (site_id, line_id, name, entrance, to_datetime(bucket_us), *values)
+        for (site_id, line_id, bucket_us, entrance, name), values in counts.items()
+        if any(values)
+    ]
+    if rows:
+        with connection.cursor() as cursor:
+            cursor.executemany(sql, rows)
+    return len(rows)
 
 
 def _sparse_sum(

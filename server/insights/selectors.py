@@ -19,7 +19,7 @@ from server.insights.models import (
     DistancingViolation,
     HeatmapHour,
     HeatmapSlice,
-    LineCrossing,
+    LineCount,
     PersonVisit,
     QueueWait,
     ZoneDwell,
@@ -408,20 +408,21 @@ def visits(
     series = [{"t": r["t"].isoformat(), "count": r["count"]} for r in rows]
     total = sum(r["count"] for r in series)
     entries: dict[str, Any] | None = None
-    if (
-        Zone.objects.filter(site_id=site_id, kind=ZoneKind.DOOR).exists()
-        or LineCrossing.objects.filter(site_id=site_id, entrance=True, at__gte=start, at__lt=end).exists()
-    ):
-        crossings = LineCrossing.objects.filter(
-            _visitors(include_staff),
-            site_id=site_id,
-            entrance=True,
-            direction="in",
-            at__gte=start,
-            at__lt=end,
+    counts = LineCount.objects.filter(site_id=site_id, entrance=True, start__gte=start, start__lt=end)
+    if Zone.objects.filter(site_id=site_id, kind=ZoneKind.DOOR).exists() or counts.exists():
+        entry_rows = (
+            counts.annotate(t=trunc("start"))
+            .values("t")
+            .annotate(visitors=Sum("in_count"), staff=Sum("staff_in"))
+            .order_by("t")
         )
-        entry_rows = crossings.annotate(t=trunc("at")).values("t").annotate(count=Count("id")).order_by("t")
-        entry_series = [{"t": r["t"].isoformat(), "count": r["count"]} for r in entry_rows]
+        entry_series = [
+            {
+                "t": r["t"].isoformat(),
+                "count": int(r["visitors"] or 0) + (int(r["staff"] or 0) if include_staff else 0),
+            }
+            for r in entry_rows
+        ]
         entries = {"series": entry_series, "total": sum(r["count"] for r in entry_series)}
     return {
         "bucket": bucket,
@@ -436,14 +437,20 @@ def visits(
 def doors(
     *, site_id: int, start: datetime, end: datetime, bucket: str = "hour", include_staff: bool = False
 ) -> dict[str, Any]:
-    """In and out per counting line and time bucket (docs/kpis.md, "Entries and exits"); staff crossings are
-    counted apart (``staff_in``/``staff_out``) and, with `include_staff`, in ``in``/``out`` too."""
+    """In and out per counting line and time bucket (docs/kpis.md, "Entries and exits"), from the 15-minute
+    counts (a range is taken to whole 15-minute buckets: those starting in it); staff crossings are counted apart
+    (``staff_in``/``staff_out``) and, with `include_staff`, in ``in``/``out`` too."""
     trunc = TruncHour if bucket == "hour" else TruncDay
     grouped = (
-        LineCrossing.objects.filter(site_id=site_id, at__gte=start, at__lt=end)
-        .annotate(t=trunc("at"))
-        .values("line_id", "line_name", "entrance", "t", "direction", "staff")
-        .annotate(count=Count("id"))
+        LineCount.objects.filter(site_id=site_id, start__gte=start, start__lt=end)
+        .annotate(t=trunc("start"))
+        .values("line_id", "line_name", "entrance", "t")
+        .annotate(
+            in_count=Sum("in_count"),
+            out_count=Sum("out_count"),
+            staff_in=Sum("staff_in"),
+            staff_out=Sum("staff_out"),
+        )
         .order_by("t")
     )
     current = {
@@ -461,12 +468,13 @@ def doors(
         if row["entrance"] is None:
             row["entrance"] = r["entrance"]
         point = row["_series"].setdefault(r["t"], {"t": r["t"].isoformat(), "in": 0, "out": 0})
-        direction = str(r["direction"])
-        if r["staff"]:
-            row[f"staff_{direction}"] += r["count"]
-        if include_staff or not r["staff"]:
-            row[direction] += r["count"]
-            point[direction] += r["count"]
+        values: dict[str, Any] = dict(r)
+        for direction in ("in", "out"):
+            staff = int(values[f"staff_{direction}"] or 0)
+            count = int(values[f"{direction}_count"] or 0) + (staff if include_staff else 0)
+            row[f"staff_{direction}"] += staff
+            row[direction] += count
+            point[direction] += count
     kinds = dict(Zone.objects.filter(site_id=site_id, id__in=list(current)).values_list("id", "kind"))
     result = []
     for row in lines.values():
