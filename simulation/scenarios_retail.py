@@ -123,9 +123,9 @@ def door_truth(
 ) -> list[CrossingDirection]:
     """The person's crossings of the vertical door line by its definition on their exact path up to `end_s` (the
     end of the run): a side is committed once ``hysteresis_m`` from the line for ``commit_s``, a crossing is a
-    committed side change that passed through the line's span (docs/kpis.md). (A person leaving the floor in the
-    band after passing the line, which the analytics count at their last frame, does not occur here: everyone
-    leaves at the entrance point, 1.6 m outside.)"""
+    committed side change that passed through the line's span; a person who leaves the floor (or is there when the
+    run ends, and the analytics are flushed) on the far side of a passage before committing counts it then
+    (docs/kpis.md)."""
     times = np.arange(person.times_s[0], min(person.times_s[-1], end_s), step_s)
     if times.size == 0:
         return []
@@ -149,6 +149,12 @@ def door_truth(
             if beyond != side and passed * beyond > 0:
                 result.append(CrossingDirection.IN if beyond > 0 else CrossingDirection.OUT)
             side, passed = beyond, 0
+    # Leaving the floor (or still there when the run ends: the analytics are flushed) before committing: the
+    # crossing the passages point to counts when the person is on that side of the line.
+    last = float(xy[-1, 0]) - DOOR_X_M
+    direction = (passed > 0) - (passed < 0)
+    if passed and direction == ((last > 0) - (last < 0)) and direction != side:
+        result.append(CrossingDirection.IN if direction > 0 else CrossingDirection.OUT)
     return result
 
 
