@@ -102,7 +102,7 @@ class SiteAnalytics:
 
         rows, fresh = self._rows.rows_for(gid_list, t_us)
         staff = self._rows.mark_staff(rows, gid_list, identities)
-        visitors = np.flatnonzero(~staff) if staff.any() else slice(None)
+        visitors = np.flatnonzero(~staff) if staff.any() and self.config.heat_excludes_staff else slice(None)
         heat, buckets = self._heat.update(t_us, previous_us, xy, frame.velocities_mps, visitors)
         dwell: list[DwellRecord] = []
         ended: list[DistancingViolation] = []

@@ -211,6 +211,9 @@ class AnalyticsConfig:
     # Queues (server.analytics.queues): a service reached this long after the queue visit ended still ends the
     # wait; services over this window give the predicted wait; "open another till" when the length or the
     # predicted wait stays at or above these (None: not that condition) for queue_alert_after_s.
+    # Leave staff (persons bound to an employee) out of the heat map; the server's site setup turns it on
+    # (a visitor KPI, docs/kpis.md); off, the heat map is everyone's, as the simulator's heat truth is.
+    heat_excludes_staff: bool = False
     queue_service_grace_s: float = 5.0
     queue_rate_window_s: float = 600.0
     queue_alert_length: int | None = 6

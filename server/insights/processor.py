@@ -501,6 +501,7 @@ def build_setup(
         timezone=timezone,
         closing_time_s=closing_time_s,
         capacity=capacity,
+        heat_excludes_staff=True,
     )
     signature = repr((analytics_zones, grid, lines, timezone, closing_time_s, capacity))
     return SiteSetup(

@@ -15,7 +15,7 @@ from server.fusion import FusedFrame
 from server.insights.models import LineCrossing, PersonVisit
 from server.insights.recorder import InsightsRecorder
 from server.insights.selectors import site_setup
-from server.inventory.models import Zone, ZoneKind
+from server.inventory.models import Zone
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -101,7 +101,8 @@ def test_door_counts_visits_and_staff_over_rest(
     assert [line.name for line in setup.analytics.lines] == ["Front door"]
     assert setup.analytics.closing_time_s == 22 * 3600
     assert setup.analytics.capacity == 1
-    assert all(zone.kind is not ZoneKind.DOOR for zone in setup.analytics.zones)
+    assert setup.analytics.heat_excludes_staff  # the server leaves staff out of the heat map
+    assert all(zone.zone_id != created.json()["id"] for zone in setup.analytics.zones)  # a line is no zone
 
     analytics = SiteAnalytics(setup.analytics)
     recorder = InsightsRecorder()

@@ -80,7 +80,7 @@ KIM = PersonIdentity(employee_id=7, display_name="Kim", level=1)
     ],
 )
 def test_staff_are_marked_on_visitor_records(bound_at: int | None, staff_records: bool) -> None:
-    analytics = SiteAnalytics(site_config())
+    analytics = SiteAnalytics(site_config(heat_excludes_staff=True))
     dwell: list[DwellRecord] = []
     entries: list[ZoneEntry] = []
     heat_s = 0.0
@@ -96,3 +96,11 @@ def test_staff_are_marked_on_visitor_records(bound_at: int | None, staff_records
     assert [e.staff for e in entries] == ([False, staff_records] if bound_at == 2 else [staff_records] * 2)
     # The heat map leaves staff out from the frame they are known to be staff.
     assert heat_s == pytest.approx({None: 3.0, 0: 0.0, 2: 1.0}[bound_at])
+
+
+def test_the_heat_map_is_everyones_unless_staff_are_excluded() -> None:
+    everyone = SiteAnalytics(site_config())
+    held = 0.0
+    for k in range(3):
+        held += everyone.update(frame(k * 0.5, {1: (1.0, 1.0)}), {1: KIM}).heat.total_person_s
+    assert held == pytest.approx(1.0)
