@@ -5,11 +5,20 @@ up front; the timed loop is exactly what the ingest does per TrackFrame: SiteFus
 SiteAnalytics.update. Also times the aggregation helpers on 30 days of heat-map and flow rows.
 
 Run: .venv/bin/python benchmarks/analytics_cost.py
+
+``--scaling [--reference PATH] [--rounds N]`` times SiteAnalytics.update alone (no fusion) per fused frame at
+50/100/200/400/1000 people walking at a constant crowd density (10 m² per person, so that the close pairs grow
+with the people, not with their square) with smoothing on, as the production configuration has it. With
+``--reference`` the same measurement runs, interleaved round by round, in a child process whose PYTHONPATH puts
+that checkout first (e.g. ``--reference /work/main``), so two versions are compared under the same load.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -19,8 +28,105 @@ from server.analytics.aggregate import flow_matrix, heatmap_grid
 from server.fusion import FusionConfig, SiteFusion
 from simulation import SimulationConfig, default_analytics_config, simulate
 
+SCALING_PEOPLE = (50, 100, 200, 400, 1000)
+
+
+def scaling_once(people: int, frames: int = 100) -> float:
+    """ms per SiteAnalytics.update at `people` persons on a floor of 10 m² each (random walk, 10 fps)."""
+    from server.analytics import AnalyticsConfig, FloorGrid, Zone, ZoneKind
+    from server.fusion import FusedFrame
+
+    side_m = float(np.sqrt(people * 10.0))
+    rng = np.random.default_rng(people)
+    xy = rng.uniform(0.0, side_m, size=(people, 2))
+    zones = (
+        Zone(
+            1, "left", ZoneKind.INTEREST, ((0.0, 0.0), (side_m / 2, 0.0), (side_m / 2, side_m), (0.0, side_m))
+        ),
+        Zone(2, "safe", ZoneKind.RESTRICTED, ((0.0, 0.0), (2.0, 0.0), (2.0, 2.0), (0.0, 2.0)), 2, 1.0),
+    )
+    config = AnalyticsConfig(
+        site_id=1,
+        zones=zones,
+        grid=FloorGrid(0.0, 0.0, side_m, side_m, 0.5),
+        distancing_smoothing_s=0.5,
+    )
+    analytics = SiteAnalytics(config)
+    ids = np.arange(1, people + 1, dtype=np.int64)
+    prepared = []
+    for k in range(frames):
+        velocity = rng.normal(0.0, 0.6, size=(people, 2))
+        xy = np.clip(xy + velocity * 0.1, 0.0, side_m)
+        t_us = 1_700_000_000_000_000 + k * 100_000
+        prepared.append(
+            FusedFrame(
+                site_id=1,
+                time_us=t_us,
+                global_ids=ids,
+                floor_xy_m=xy.copy(),
+                velocities_mps=velocity,
+                last_seen_us=np.full(people, t_us, dtype=np.int64),
+                source_mask=np.ones((people, 1), dtype=np.bool_),
+                camera_ids=np.array([1], dtype=np.int64),
+            )
+        )
+    for fused in prepared[:10]:  # warm-up: contacts and smoothing tables filled
+        analytics.update(fused, {})
+    started = time.perf_counter()
+    for fused in prepared[10:]:
+        analytics.update(fused, {})
+    return (time.perf_counter() - started) * 1e3 / (frames - 10)
+
+
+def scaling(reference: str | None, rounds: int) -> None:
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    trees = [("this tree", here)] + ([("reference", reference)] if reference else [])
+    results: dict[str, dict[int, list[float]]] = {name: {n: [] for n in SCALING_PEOPLE} for name, _ in trees}
+    for _ in range(rounds):
+        for name, tree in trees:
+            env = dict(os.environ, PYTHONPATH=tree)
+            # This file's scaling_once, run against the server package of `tree` (first on the path).
+            path = os.path.abspath(__file__)
+            code = (
+                f"import importlib.util as u; s = u.spec_from_file_location('cost', {path!r}); "
+                "m = u.module_from_spec(s); s.loader.exec_module(m); "
+                f"print(' '.join(f'{{m.scaling_once(n):.4f}}' for n in {SCALING_PEOPLE!r}))"
+            )
+            output = subprocess.run(
+                [sys.executable, "-c", code],
+                env=env,
+                cwd=tree,
+                check=True,
+                capture_output=True,
+                text=True,
+                timeout=600,
+            ).stdout.split()
+            for n, value in zip(SCALING_PEOPLE, output, strict=True):
+                results[name][n].append(float(value))
+    print(
+        f"SiteAnalytics.update per fused frame, 10 m² per person, best of {rounds} interleaved rounds (ms):"
+    )
+    print("people    " + "".join(f"{n:>10}" for n in SCALING_PEOPLE))
+    for name, _ in trees:
+        print(f"{name:<10}" + "".join(f"{min(results[name][n]):>10.3f}" for n in SCALING_PEOPLE))
+    for name, _ in trees:
+        per_person = [min(results[name][n]) / n * 1e3 for n in SCALING_PEOPLE]
+        print(f"{name:<10}" + "".join(f"{v:>9.2f}u" for v in per_person) + "  (us per person)")
+
 
 def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--scaling", action="store_true")
+    parser.add_argument("--reference", default=None)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    if args.scaling:
+        if hasattr(os, "sched_setaffinity"):
+            os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+        scaling(args.reference, args.rounds)
+        return
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     for people, cameras in ((50, 2), (50, 4)):

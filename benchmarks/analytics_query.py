@@ -5,7 +5,10 @@
 Fills a fresh site with `days` of hourly heat-map rows (a 30 m x 20 m floor in 0.5 m cells = 2,400 cells) and
 zone transitions (default 3,000 a day), then times each endpoint (median of 7 calls, after one warm-up) with
 Django's test client, i.e. including URL routing, authentication, permission checks and JSON rendering.
-Goal: ≤ 300 ms each. Without DATABASE_URL it runs on a temporary SQLite file.
+Goal: ≤ 300 ms each. Without DATABASE_URL it runs on a temporary SQLite file. The retail KPIs' records are filled
+too: door counts (default 3,000 crossings a day on each of two doors and one counting line, 10 % staff, stored as
+the recorder stores them: per line and 15 minutes), detected visits
+(3,000 a day) and queue waits (600 a day, 10 % abandoned), for the doors, visits and queues endpoints.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ def main() -> int:
     )
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--transitions-per-day", type=int, default=3000)
+    parser.add_argument("--crossings-per-day", type=int, default=3000)
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "server.config.settings.local")
     os.environ.setdefault("RETAIL_DATA_DIR", tempfile.mkdtemp(prefix="retail-query-bench-"))
@@ -44,8 +48,8 @@ def main() -> int:
     from rest_framework.test import APIClient
 
     from server.accounts.roles import ensure_roles
-    from server.insights.models import HeatmapHour, ZoneTransition
-    from server.inventory.models import FloorPlan, Site, Zone
+    from server.insights.models import HeatmapHour, LineCount, PersonVisit, QueueWait, ZoneTransition
+    from server.inventory.models import FloorPlan, Site, Zone, ZoneKind
 
     call_command("migrate", interactive=False, verbosity=0)
     ensure_roles()
@@ -92,18 +96,87 @@ def main() -> int:
         ],
         batch_size=5000,
     )
+    lines = [
+        Zone.objects.create(site=site, name=name, kind=kind, polygon=[[x, 5], [x, 9]]).pk
+        for name, kind, x in (
+            ("Door A", ZoneKind.DOOR, 1),
+            ("Door B", ZoneKind.DOOR, 29),
+            ("Aisle", ZoneKind.LINE, 15),
+        )
+    ]
+    queue = Zone.objects.create(
+        site=site, name="Queue", kind=ZoneKind.QUEUE, polygon=[[3, 1], [9, 1], [9, 3], [3, 3]]
+    ).pk
+    # The door counts as the recorder stores them: one row per line and 15-minute bucket.
+    buckets = args.days * 96
+    per_bucket = args.crossings_per_day / 96
+    LineCount.objects.bulk_create(
+        [
+            LineCount(
+                site=site,
+                line_id=line,
+                line_name="",
+                entrance=index < 2,
+                start=start + timedelta(minutes=15 * b),
+                in_count=int(rng.poisson(per_bucket * 0.45)),
+                out_count=int(rng.poisson(per_bucket * 0.45)),
+                staff_in=int(rng.poisson(per_bucket * 0.05)),
+                staff_out=int(rng.poisson(per_bucket * 0.05)),
+            )
+            for index, line in enumerate(lines)
+            for b in range(buckets)
+        ],
+        batch_size=5000,
+    )
+    crossings = args.days * args.crossings_per_day * len(lines)
+    visits = args.days * 3000
+    PersonVisit.objects.bulk_create(
+        [
+            PersonVisit(
+                site=site,
+                person_id=10_000_000 + i,
+                started_at=start + timedelta(seconds=float(second)),
+                ended_at=start + timedelta(seconds=float(second) + 600),
+                staff=i % 10 == 0,
+            )
+            for i, second in enumerate(rng.uniform(0, args.days * 86400, visits))
+        ],
+        batch_size=5000,
+    )
+    waits = args.days * 600
+    QueueWait.objects.bulk_create(
+        [
+            QueueWait(
+                site=site,
+                zone_id=queue,
+                person_id=i,
+                joined_at=start + timedelta(seconds=float(second)),
+                served_at=None if i % 10 == 0 else start + timedelta(seconds=float(second) + 60),
+                left_at=start + timedelta(seconds=float(second) + 60),
+                wait_s=None if i % 10 == 0 else float(rng.gamma(2.0, 40.0)),
+            )
+            for i, second in enumerate(rng.uniform(0, args.days * 86400, waits))
+        ],
+        batch_size=5000,
+    )
     fill_s = time.perf_counter() - fill_started
     user, _ = get_user_model().objects.get_or_create(username="query-bench")
     user.groups.add(Group.objects.get(name="staff"))
     client = APIClient(SERVER_NAME="localhost")
     client.force_authenticate(user)
-    params = {"start": start.isoformat(), "end": end.isoformat()}
     print(
         f"database: {connection.vendor}; {len(hours)} heat-map hours x {columns * rows} cells, "
-        f"{total:,} zone transitions over {args.days} days (filled in {fill_s:.1f} s)"
+        f"{total:,} zone transitions, {crossings:,} line crossings "
+        f"(as {buckets * len(lines):,} 15-minute counts), {visits:,} visits, {waits:,} queue waits over "
+        f"{args.days} days (filled in {fill_s:.1f} s)"
     )
-    for name in ("heatmap", "flow", "visits", "distancing", "dwell"):
-        url = f"/api/sites/{site.pk}/analytics/{name}"
+    for name in ("heatmap", "flow", "visits", "distancing", "dwell", "doors", "doors?staff", "queues"):
+        url = f"/api/sites/{site.pk}/analytics/{name.split('?')[0]}"
+        params = {"start": start.isoformat(), "end": end.isoformat()}
+        if name.endswith("?staff"):
+            params["include_staff"] = "true"
+        if name == "doors":
+            params["bucket"] = "day"
         response = client.get(url, params)
         assert response.status_code == 200, (name, response.status_code, response.content[:300])
         times_ms = []

@@ -1,4 +1,5 @@
-"""Store analytics: occupancy, visits, dwell, heat map, flow, social distancing and access control.
+"""Store analytics: occupancy, visits, dwell, heat map, flow, social distancing, access control
+and door counting.
 
 Pure Python + NumPy; no Django imports. Live: :class:`SiteAnalytics`; queries over stored records:
 :mod:`server.analytics.aggregate`.
@@ -17,6 +18,9 @@ from server.analytics.types import (
     AlertKind,
     AnalyticsConfig,
     AnalyticsUpdate,
+    CapacityEvent,
+    CountingLine,
+    CrossingDirection,
     DistancingViolation,
     DwellRecord,
     FloorGrid,
@@ -24,7 +28,11 @@ from server.analytics.types import (
     HeatDelta,
     HeatmapBucket,
     IncidentPhase,
+    LineCrossing,
     PersonIdentity,
+    QueueAlert,
+    QueueStatus,
+    QueueVisit,
     Zone,
     ZoneEntry,
     ZoneKind,
@@ -39,6 +47,9 @@ __all__ = [
     "AnalyticsError",
     "AnalyticsInputError",
     "AnalyticsUpdate",
+    "CapacityEvent",
+    "CountingLine",
+    "CrossingDirection",
     "DistancingViolation",
     "DwellRecord",
     "FloorGrid",
@@ -46,7 +57,11 @@ __all__ = [
     "HeatDelta",
     "HeatmapBucket",
     "IncidentPhase",
+    "LineCrossing",
     "PersonIdentity",
+    "QueueAlert",
+    "QueueStatus",
+    "QueueVisit",
     "SiteAnalytics",
     "UnknownZoneError",
     "Zone",

@@ -9,6 +9,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 
@@ -23,6 +24,7 @@ class ZoneKind(StrEnum):
     RESTRICTED = "restricted"
     ENTRANCE = "entrance"
     QUEUE = "queue"
+    SERVICE = "service"  # a service point (till) that ends a queue's wait
 
 
 class AlertKind(StrEnum):
@@ -64,6 +66,56 @@ class Zone:
     def area_m2(self) -> float:
         """Polygon area in square metres."""
         return polygon_area_m2(self.polygon_array())
+
+
+class CrossingDirection(StrEnum):
+    """Which way a person crossed a counting line."""
+
+    IN = "in"
+    OUT = "out"
+
+
+@dataclass(frozen=True)
+class CountingLine:
+    """A direction-aware counting line: a polyline in floor metres (at least two points, segments that do not
+    cross each other). Its **in** side is the left of the direction from its first point to its last (the
+    dashboard's arrow points in): a person crossing from the right to the left goes *in*.
+
+    A crossing counts once the person has been ``hysteresis_m`` past the line on the other side for ``commit_s`` (see
+    :mod:`server.analytics.doors`). Entries through a line with ``entrance`` are the site's visits and move
+    the counted occupancy."""
+
+    line_id: int
+    name: str
+    points_m: tuple[tuple[float, float], ...]
+    entrance: bool = True
+    # Chosen on the door scenarios' seeds 1-2 (benchmarks/retail_kpis.py): the fused position overshoots a
+    # person stopping at the door by up to ~0.4 m for a moment.
+    hysteresis_m: float = 0.5
+    commit_s: float = 0.3
+
+    def points_array(self) -> FloatArray:
+        """Validated (K, 2) point array; raises :class:`AnalyticsConfigError` (code ``invalid_line``)."""
+        name = f"counting line {self.line_id} ({self.name})"
+        points = np.asarray(self.points_m, dtype=np.float64)
+        if points.ndim != 2 or points.shape[1] != 2 or points.shape[0] < 2:
+            raise AnalyticsConfigError(f"{name}: a line needs at least 2 (x, y) points", code="invalid_line")
+        if not bool(np.isfinite(points).all()):
+            raise AnalyticsConfigError(f"{name}: points must be finite numbers", code="invalid_line")
+        lengths = np.hypot(*(np.diff(points, axis=0).T))
+        if bool((lengths < 0.05).any()):
+            raise AnalyticsConfigError(
+                f"{name}: two consecutive points are closer than 5 cm", code="invalid_line"
+            )
+        if not (math.isfinite(self.hysteresis_m) and 0.0 < self.hysteresis_m <= 5.0):
+            raise AnalyticsConfigError(
+                f"{name}: hysteresis_m must be in (0, 5], got {self.hysteresis_m!r}", code="invalid_line"
+            )
+        if not (math.isfinite(self.commit_s) and 0.0 <= self.commit_s <= 10.0):
+            raise AnalyticsConfigError(
+                f"{name}: commit_s must be in [0, 10], got {self.commit_s!r}", code="invalid_line"
+            )
+        return points
 
 
 @dataclass(frozen=True)
@@ -149,6 +201,24 @@ class AnalyticsConfig:
     heat_max_hold_s: float = 1.0
     # Heat map rows are accumulated per bucket of this length (aligned to multiples of it since the epoch).
     heat_bucket_s: int = 60
+    # Door counting: the site's counting lines, and when its day ends (seconds after local midnight in
+    # `timezone`; None: never): the occupancy counted at the doors is reset to 0 then (drift correction).
+    lines: tuple[CountingLine, ...] = ()
+    closing_time_s: int | None = None
+    timezone: str = "UTC"
+    # Above this occupancy the site is over capacity (None: no limit).
+    capacity: int | None = None
+    # Queues (server.analytics.queues): a service reached this long after the queue visit ended still ends the
+    # wait; services over this window give the predicted wait; "open another till" when the length or the
+    # predicted wait stays at or above these (None: not that condition) for queue_alert_after_s.
+    # Leave staff (persons bound to an employee) out of the heat map; the server's site setup turns it on
+    # (a visitor KPI, docs/kpis.md); off, the heat map is everyone's, as the simulator's heat truth is.
+    heat_excludes_staff: bool = False
+    queue_service_grace_s: float = 5.0
+    queue_rate_window_s: float = 600.0
+    queue_alert_length: int | None = 6
+    queue_alert_wait_s: float | None = 300.0
+    queue_alert_after_s: float = 60.0
 
     def validate(self) -> None:
         """Raise :class:`AnalyticsConfigError` for bad zones, grid or thresholds."""
@@ -194,6 +264,39 @@ class AnalyticsConfig:
                 raise AnalyticsConfigError(f"{name} must be >= 0, got {value!r}", code="invalid_threshold")
         if self.heat_bucket_s < 1:
             raise AnalyticsConfigError("heat_bucket_s must be >= 1", code="invalid_threshold")
+        line_ids: set[int] = set()
+        for line in self.lines:
+            if line.line_id in line_ids:
+                raise AnalyticsConfigError(
+                    f"counting line id {line.line_id} is used twice", code="duplicate_line"
+                )
+            line_ids.add(line.line_id)
+            line.points_array()
+        if self.closing_time_s is not None and not 0 <= self.closing_time_s < 86_400:
+            raise AnalyticsConfigError(
+                f"closing_time_s must be in [0, 86400), got {self.closing_time_s!r}", code="invalid_threshold"
+            )
+        for name, value in {
+            "queue_service_grace_s": self.queue_service_grace_s,
+            "queue_rate_window_s": self.queue_rate_window_s,
+            "queue_alert_after_s": self.queue_alert_after_s,
+        }.items():
+            if not (math.isfinite(value) and value >= 0):
+                raise AnalyticsConfigError(f"{name} must be >= 0, got {value!r}", code="invalid_threshold")
+        if self.queue_alert_length is not None and self.queue_alert_length < 1:
+            raise AnalyticsConfigError("queue_alert_length must be >= 1", code="invalid_threshold")
+        if self.queue_alert_wait_s is not None and not self.queue_alert_wait_s > 0:
+            raise AnalyticsConfigError("queue_alert_wait_s must be > 0", code="invalid_threshold")
+        if self.capacity is not None and self.capacity < 1:
+            raise AnalyticsConfigError(
+                f"capacity must be >= 1, got {self.capacity!r}", code="invalid_threshold"
+            )
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise AnalyticsConfigError(
+                f"unknown time zone {self.timezone!r}", code="invalid_timezone"
+            ) from error
 
     def zone(self, zone_id: int) -> Zone:
         """The zone with this id; raises :class:`UnknownZoneError`."""
@@ -229,6 +332,7 @@ class ZoneEntry:
     global_id: int
     zone_id: int
     time_us: int
+    staff: bool = False
 
 
 @dataclass(frozen=True)
@@ -239,6 +343,7 @@ class DwellRecord:
     zone_id: int
     enter_us: int
     exit_us: int
+    staff: bool = False  # the person was bound to an employee at some time of their track up to the exit
 
     @property
     def dwell_s(self) -> float:
@@ -254,6 +359,7 @@ class FlowTransition:
     from_zone_id: int | None
     to_zone_id: int
     time_us: int
+    staff: bool = False
 
 
 @dataclass(frozen=True)
@@ -341,6 +447,67 @@ class HeatmapBucket:
     displacement_m: FloatArray
 
 
+@dataclass(frozen=True)
+class LineCrossing:
+    """A person crossed counting line ``line_id`` (counted at ``time_us``, the frame the crossing completed);
+    ``staff`` when the person was bound to an employee then."""
+
+    line_id: int
+    global_id: int
+    direction: CrossingDirection
+    time_us: int
+    staff: bool = False
+    entrance: bool = False  # the line is an entrance: an entry through it is a visit
+
+
+@dataclass(frozen=True)
+class QueueVisit:
+    """A visitor's wait in queue ``zone_id``: joined, reached service (None: abandoned), left the queue zone."""
+
+    zone_id: int
+    global_id: int
+    joined_us: int
+    service_us: int | None
+    left_us: int
+
+    @property
+    def wait_s(self) -> float | None:
+        """Waiting time, join to service; None when abandoned."""
+        return None if self.service_us is None else (self.service_us - self.joined_us) / 1e6
+
+
+@dataclass(frozen=True)
+class QueueStatus:
+    """A queue now: its length (visitors), the predicted wait of a newcomer (s; None: not known yet) and whether
+    its "open another till" alert is on."""
+
+    zone_id: int
+    length: int
+    predicted_wait_s: float | None
+    alerting: bool
+
+
+@dataclass(frozen=True)
+class QueueAlert:
+    """The "open another till" alert of queue ``zone_id`` opened (``open``) or closed."""
+
+    zone_id: int
+    open: bool
+    length: int
+    predicted_wait_s: float | None
+    time_us: int
+
+
+@dataclass(frozen=True)
+class CapacityEvent:
+    """The site's occupancy went above its capacity (``over``) or came back to it or below."""
+
+    over: bool
+    occupancy: int
+    capacity: int
+    time_us: int
+
+
 _EMPTY_INT = np.zeros(0, dtype=np.int64)
 _EMPTY_FLOAT = np.zeros(0, dtype=np.float64)
 
@@ -372,6 +539,17 @@ class AnalyticsUpdate:
     violations_ended: Sequence[DistancingViolation] = ()
     contacts_per_person: Mapping[int, int] = field(default_factory=dict)
     alerts: Sequence[AccessAlert] = ()
+    crossings: Sequence[LineCrossing] = ()
+    # Occupancy counted at the entrance lines (entries - exits since the last closing time, never below 0); None
+    # when the site has no entrance line.
+    counted_occupancy: int | None = None
+    capacity_events: Sequence[CapacityEvent] = ()
+    # The persons of the frame who are staff: bound to an employee (badge or manual binding) now or earlier in
+    # their track. Visitor KPIs leave them out (docs/kpis.md).
+    staff_ids: frozenset[int] = frozenset()
+    queues: Sequence[QueueStatus] = ()
+    queue_visits: Sequence[QueueVisit] = ()
+    queue_alerts: Sequence[QueueAlert] = ()
 
     def zone_persons(self) -> dict[int, tuple[int, ...]]:
         """Zone id -> the global ids of the persons in it."""

@@ -31,13 +31,21 @@ RANGE_PARAMETERS = [
     OpenApiParameter("end", OpenApiTypes.DATETIME, description="ISO 8601; default: now"),
     OpenApiParameter("bucket", OpenApiTypes.STR, enum=["hour", "day"], description="time buckets of series"),
 ]
+INCLUDE_STAFF = OpenApiParameter(
+    "include_staff",
+    OpenApiTypes.BOOL,
+    description="count staff (persons bound to an employee) in the visitor KPIs too; default false: staff are "
+    "left out and counted apart (docs/kpis.md)",
+)
 range_schema = extend_schema(parameters=RANGE_PARAMETERS, responses=OpenApiTypes.OBJECT)
+visitor_schema = extend_schema(parameters=[*RANGE_PARAMETERS, INCLUDE_STAFF], responses=OpenApiTypes.OBJECT)
 
 
 class RangeSerializer(serializers.Serializer[Any]):
     start = serializers.CharField(required=False)
     end = serializers.CharField(required=False)
     bucket = serializers.ChoiceField(choices=["hour", "day"], required=False, default="hour")
+    include_staff = serializers.BooleanField(required=False, default=False)
 
 
 class HeatmapParamsSerializer(RangeSerializer):
@@ -149,10 +157,13 @@ class HeatmapApi(_AnalyticsView):
 
 
 class FlowApi(_AnalyticsView):
-    @range_schema
+    @visitor_schema
     def get(self, request: Request, site_id: int) -> Response:
         start, end, _ = self.range(request, site_id)
-        return self.envelope(start, end, transitions=selectors.flow(site_id=site_id, start=start, end=end))
+        staff = bool(self.params(request)["include_staff"])
+        return self.envelope(
+            start, end, transitions=selectors.flow(site_id=site_id, start=start, end=end, include_staff=staff)
+        )
 
 
 class DistancingApi(_AnalyticsView):
@@ -193,19 +204,56 @@ def _pinned(link: str | None, start: datetime, end: datetime) -> str | None:
 
 
 class VisitsApi(_AnalyticsView):
-    @range_schema
+    """`entries`: entries through the site's entrance lines (the visits; null without one);
+    `detected_visitors` (and `series`/`total`): persons first seen on the floor. Staff left out unless
+    `include_staff`, counted apart in `staff`."""
+
+    @visitor_schema
     def get(self, request: Request, site_id: int) -> Response:
         start, end, bucket = self.range(request, site_id)
+        staff = bool(self.params(request)["include_staff"])
         return self.envelope(
-            start, end, **selectors.visits(site_id=site_id, start=start, end=end, bucket=bucket)
+            start,
+            end,
+            **selectors.visits(site_id=site_id, start=start, end=end, bucket=bucket, include_staff=staff),
         )
 
 
-class DwellApi(_AnalyticsView):
+class DoorsApi(_AnalyticsView):
+    """In and out per counting line, in total and per time bucket; `entries`/`exits` through the entrances.
+    Staff crossings are counted apart (`staff_in`, `staff_out`) and in `in`/`out` only with `include_staff`."""
+
+    @visitor_schema
+    def get(self, request: Request, site_id: int) -> Response:
+        start, end, bucket = self.range(request, site_id)
+        staff = bool(self.params(request)["include_staff"])
+        return self.envelope(
+            start,
+            end,
+            **selectors.doors(site_id=site_id, start=start, end=end, bucket=bucket, include_staff=staff),
+        )
+
+
+class QueuesApi(_AnalyticsView):
+    """Per queue zone over the range: served, abandoned, abandonment rate, waiting time (median, mean, p90);
+    live: length and the predicted wait of a newcomer; the service points' mean service time (docs/kpis.md)."""
+
     @range_schema
     def get(self, request: Request, site_id: int) -> Response:
         start, end, _ = self.range(request, site_id)
-        return self.envelope(start, end, zones=selectors.zone_interest(site_id=site_id, start=start, end=end))
+        return self.envelope(start, end, **selectors.queues(site_id=site_id, start=start, end=end))
+
+
+class DwellApi(_AnalyticsView):
+    @visitor_schema
+    def get(self, request: Request, site_id: int) -> Response:
+        start, end, _ = self.range(request, site_id)
+        staff = bool(self.params(request)["include_staff"])
+        return self.envelope(
+            start,
+            end,
+            zones=selectors.zone_interest(site_id=site_id, start=start, end=end, include_staff=staff),
+        )
 
 
 class OccupancyApi(_AnalyticsView):

@@ -21,6 +21,9 @@ class PersonVisit(models.Model):
     person_id = models.BigIntegerField()
     started_at = models.DateTimeField(db_index=True)
     ended_at = models.DateTimeField(null=True, blank=True)
+    staff = models.BooleanField(
+        default=False, help_text="Bound to an employee during the visit (not a visitor)."
+    )
 
     class Meta:
         indexes = [models.Index(fields=["site", "started_at"])]
@@ -38,6 +41,7 @@ class ZoneDwell(models.Model):
     entered_at = models.DateTimeField()
     exited_at = models.DateTimeField()
     dwell_s = models.FloatField()
+    staff = models.BooleanField(default=False, help_text="An employee's visit (left out of visitor KPIs).")
 
     class Meta:
         indexes = [models.Index(fields=["site", "entered_at"]), models.Index(fields=["zone", "entered_at"])]
@@ -58,6 +62,7 @@ class ZoneTransition(models.Model):
     )
     to_zone_name = models.CharField(max_length=200, blank=True, default="")
     at = models.DateTimeField()
+    staff = models.BooleanField(default=False, help_text="An employee's move (left out of visitor KPIs).")
 
     class Meta:
         indexes = [models.Index(fields=["site", "at"])]
@@ -116,3 +121,70 @@ class HeatmapSlice(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["site", "start"])]
+
+
+class LineCrossing(models.Model):
+    """One person crossing a counting line (a zone of kind door or line), in or out, once per fused person
+    (docs/kpis.md). Deleting the line keeps its crossings with its name."""
+
+    class Direction(models.TextChoices):
+        IN = "in", "In"
+        OUT = "out", "Out"
+
+    site = models.ForeignKey("inventory.Site", on_delete=models.CASCADE, related_name="line_crossings")
+    line = models.ForeignKey(
+        "inventory.Zone", on_delete=models.SET_NULL, null=True, blank=True, related_name="crossings"
+    )
+    line_name = models.CharField(max_length=200, blank=True, default="")
+    entrance = models.BooleanField(
+        default=False, help_text="The line was an entrance (door): entries are visits."
+    )
+    person_id = models.BigIntegerField()
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    staff = models.BooleanField(default=False)
+    at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["site", "at"]), models.Index(fields=["line", "at"])]
+
+
+class QueueWait(models.Model):
+    """A visitor's wait in a queue zone (docs/kpis.md, "Queues"): joined, reached the service point (null:
+    abandoned), left the queue zone."""
+
+    site = models.ForeignKey("inventory.Site", on_delete=models.CASCADE, related_name="queue_waits")
+    zone = models.ForeignKey(
+        "inventory.Zone", on_delete=models.SET_NULL, null=True, blank=True, related_name="queue_waits"
+    )
+    zone_name = models.CharField(max_length=200, blank=True, default="")
+    person_id = models.BigIntegerField()
+    joined_at = models.DateTimeField()
+    served_at = models.DateTimeField(null=True, blank=True)
+    left_at = models.DateTimeField()
+    wait_s = models.FloatField(null=True, blank=True, help_text="Join to service; null when abandoned.")
+
+    class Meta:
+        indexes = [models.Index(fields=["site", "joined_at"]), models.Index(fields=["zone", "joined_at"])]
+
+
+class LineCount(models.Model):
+    """In and out of one counting line over one 15-minute bucket (UTC-aligned, so that every site's hours and
+    days are whole buckets), visitors and staff apart: what the door counts are read from (a 30-day query reads
+    at most 2,880 rows per line). Kept exact with the crossings: a person found to be staff later has their
+    crossings of the bucket moved from the visitors' counts to the staff's."""
+
+    site = models.ForeignKey("inventory.Site", on_delete=models.CASCADE, related_name="line_counts")
+    line = models.ForeignKey(
+        "inventory.Zone", on_delete=models.SET_NULL, null=True, blank=True, related_name="line_counts"
+    )
+    line_name = models.CharField(max_length=200, blank=True, default="")
+    entrance = models.BooleanField(default=False)
+    start = models.DateTimeField()
+    in_count = models.IntegerField(default=0)
+    out_count = models.IntegerField(default=0)
+    staff_in = models.IntegerField(default=0)
+    staff_out = models.IntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["site", "start"])]
+        constraints = [models.UniqueConstraint(fields=["site", "line", "start"], name="line_count_unique")]

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from asgiref.sync import sync_to_async
 
+from server.analytics.doors import LINE_KIND_NAMES, counting_lines_from_rows
 from server.analytics.geometry import entrance_boxes_m
 from server.analytics.site import SiteAnalytics
 from server.analytics.types import (
@@ -470,8 +471,12 @@ def build_setup(
     origin_y_m: float,
     cell_m: float,
     first_person_id: int,
+    timezone: str = "UTC",
+    closing_time_s: int | None = None,
+    capacity: int | None = None,
 ) -> SiteSetup:
-    """Pure: the processor's site setup from plain values (rows of Zone, the FloorPlan)."""
+    """Pure: the processor's site setup from plain values (rows of Zone, the FloorPlan, the Site's day)."""
+    lines = counting_lines_from_rows(zones)
     analytics_zones = tuple(
         Zone(
             zone_id=int(z["id"]),
@@ -482,18 +487,29 @@ def build_setup(
             warning_distance_m=float(z["warning_distance_m"]),
         )
         for z in zones
+        if str(z["kind"]) not in LINE_KIND_NAMES
     )
     grid = FloorGrid(
         origin_x_m=origin_x_m, origin_y_m=origin_y_m, width_m=width_m, height_m=height_m, cell_m=cell_m
     )
     # Distances smoothed over 0.5 s: raises distancing precision on the simulated store from ~0.88 to 0.89-0.99
     # at a recall of ~0.98 (benchmarks/fusion_accuracy.py).
-    config = AnalyticsConfig(site_id=site_id, zones=analytics_zones, grid=grid, distancing_smoothing_s=0.5)
-    signature = repr((analytics_zones, grid))
+    config = AnalyticsConfig(
+        site_id=site_id,
+        zones=analytics_zones,
+        grid=grid,
+        distancing_smoothing_s=0.5,
+        lines=lines,
+        timezone=timezone,
+        closing_time_s=closing_time_s,
+        capacity=capacity,
+        heat_excludes_staff=True,
+    )
+    signature = repr((analytics_zones, grid, lines, timezone, closing_time_s, capacity))
     return SiteSetup(
         site_id=site_id,
         analytics=config,
-        zone_names={z.zone_id: z.name for z in analytics_zones},
+        zone_names={**{z.zone_id: z.name for z in analytics_zones}, **{x.line_id: x.name for x in lines}},
         first_person_id=first_person_id,
         signature=signature,
     )

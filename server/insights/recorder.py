@@ -27,7 +27,10 @@ from server.insights.models import (
     DistancingViolation,
     HeatmapHour,
     HeatmapSlice,
+    LineCount,
+    LineCrossing,
     PersonVisit,
+    QueueWait,
     ZoneDwell,
     ZoneTransition,
 )
@@ -36,6 +39,7 @@ from server.observability import metrics
 
 logger = logging.getLogger(__name__)
 HOUR_US = 3600 * 10**6
+LINE_BUCKET_US = 900 * 10**6  # door counts per 15 minutes (LineCount)
 
 
 def to_datetime(time_us: int) -> datetime:
@@ -58,10 +62,19 @@ class _Pending:
     violations: dict[tuple[int, int, int, int], DistancingViolation] = field(default_factory=dict)
     heat: dict[tuple[int, int], _HeatHour] = field(default_factory=dict)
     heat_slices: list[HeatmapSlice] = field(default_factory=list)
+    crossings: list[LineCrossing] = field(default_factory=list)
+    queue_waits: list[QueueWait] = field(default_factory=list)
+    # (site, line id or None, bucket start µs, entrance, line name) -> [in, out, staff in, staff out] to add.
+    line_counts: dict[tuple[int, int | None, int, bool, str], list[int]] = field(default_factory=dict)
+    staff_visits: list[tuple[int, int]] = field(default_factory=list)  # (site, person) found to be staff
 
     def empty(self) -> bool:
         return not (
-            self.visits_started
+            self.crossings
+            or self.line_counts
+            or self.queue_waits
+            or self.staff_visits
+            or self.visits_started
             or self.visits_ended
             or self.dwells
             or self.transitions
@@ -72,7 +85,11 @@ class _Pending:
 
     def count(self) -> int:
         return (
-            len(self.visits_started)
+            len(self.crossings)
+            + len(self.line_counts)
+            + len(self.queue_waits)
+            + len(self.staff_visits)
+            + len(self.visits_started)
             + len(self.visits_ended)
             + len(self.dwells)
             + len(self.transitions)
@@ -100,6 +117,10 @@ class InsightsRecorder:
         self._lock = threading.Lock()
         self._pending = _Pending()
         self._known_persons: dict[int, set[int]] = {}
+        self._known_staff: dict[int, set[int]] = {}
+        # Per site and present person: the visitor crossings counted so far (line, bucket, entrance, name, column),
+        # moved to the staff's counts if the person turns out to be staff.
+        self._crossed: dict[int, dict[int, list[tuple[int, int, bool, str, int]]]] = {}
         self._zone_names: dict[int, str] = {}
         self.flushed_rows = 0
         self.dropped_records = 0
@@ -137,8 +158,60 @@ class InsightsRecorder:
                         pending.visits_started.append(
                             PersonVisit(site_id=site_id, person_id=person_id, started_at=started_at)
                         )
+            if update.staff_ids:
+                staff = self._known_staff.setdefault(site_id, set())
+                for person_id in sorted(update.staff_ids - staff):
+                    staff.add(person_id)
+                    pending.staff_visits.append((site_id, person_id))
+                    for line_id, bucket_us, entrance, name, column in self._crossed.get(site_id, {}).pop(
+                        person_id, []
+                    ):
+                        counts = pending.line_counts.setdefault(
+                            (site_id, line_id, bucket_us, entrance, name), [0, 0, 0, 0]
+                        )
+                        counts[column] -= 1
+                        counts[column + 2] += 1
+            for crossing in update.crossings:
+                name = self._zone_names.get(crossing.line_id, "")
+                bucket_us = crossing.time_us - crossing.time_us % LINE_BUCKET_US
+                column = 0 if crossing.direction == "in" else 1
+                counts = pending.line_counts.setdefault(
+                    (site_id, crossing.line_id, bucket_us, crossing.entrance, name), [0, 0, 0, 0]
+                )
+                counts[column + (2 if crossing.staff else 0)] += 1
+                if not crossing.staff:
+                    self._crossed.setdefault(site_id, {}).setdefault(crossing.global_id, []).append(
+                        (crossing.line_id, bucket_us, crossing.entrance, name, column)
+                    )
+                pending.crossings.append(
+                    LineCrossing(
+                        site_id=site_id,
+                        line_id=crossing.line_id,
+                        line_name=self._zone_names.get(crossing.line_id, ""),
+                        entrance=crossing.entrance,
+                        person_id=crossing.global_id,
+                        direction=str(crossing.direction),
+                        staff=crossing.staff,
+                        at=to_datetime(crossing.time_us),
+                    )
+                )
+            for wait in update.queue_visits:
+                pending.queue_waits.append(
+                    QueueWait(
+                        site_id=site_id,
+                        zone_id=wait.zone_id,
+                        zone_name=self._zone_names.get(wait.zone_id, ""),
+                        person_id=wait.global_id,
+                        joined_at=to_datetime(wait.joined_us),
+                        served_at=None if wait.service_us is None else to_datetime(wait.service_us),
+                        left_at=to_datetime(wait.left_us),
+                        wait_s=wait.wait_s,
+                    )
+                )
             for ended in () if fused is None else fused.ended:
                 known.discard(ended.global_id)
+                self._known_staff.get(site_id, set()).discard(ended.global_id)
+                self._crossed.get(site_id, {}).pop(ended.global_id, None)
                 pending.visits_ended.append((site_id, ended.global_id, to_datetime(ended.last_seen_us)))
             for dwell in update.dwell:
                 pending.dwells.append(
@@ -150,6 +223,7 @@ class InsightsRecorder:
                         entered_at=to_datetime(dwell.enter_us),
                         exited_at=to_datetime(dwell.exit_us),
                         dwell_s=(dwell.exit_us - dwell.enter_us) / 1e6,
+                        staff=dwell.staff,
                     )
                 )
             for transition in update.transitions:
@@ -166,6 +240,7 @@ class InsightsRecorder:
                         to_zone_id=transition.to_zone_id,
                         to_zone_name=self._zone_names.get(transition.to_zone_id, ""),
                         at=to_datetime(transition.time_us),
+                        staff=transition.staff,
                     )
                 )
             for violation in (
@@ -358,6 +433,10 @@ def _drop_deleted_sites(pending: _Pending) -> int:
         | {v.site_id for v in pending.violations.values()}
         | {site_id for site_id, _ in pending.heat}
         | {h.site_id for h in pending.heat_slices}
+        | {c.site_id for c in pending.crossings}
+        | {q.site_id for q in pending.queue_waits}
+        | {key[0] for key in pending.line_counts}
+        | {site_id for site_id, _ in pending.staff_visits}
     )
     if not ids:
         return 0
@@ -372,6 +451,10 @@ def _drop_deleted_sites(pending: _Pending) -> int:
     pending.violations = {k: v for k, v in pending.violations.items() if v.site_id not in missing}
     pending.heat = {k: h for k, h in pending.heat.items() if k[0] not in missing}
     pending.heat_slices[:] = [h for h in pending.heat_slices if h.site_id not in missing]
+    pending.crossings[:] = [c for c in pending.crossings if c.site_id not in missing]
+    pending.queue_waits[:] = [q for q in pending.queue_waits if q.site_id not in missing]
+    pending.line_counts = {k: v for k, v in pending.line_counts.items() if k[0] not in missing}
+    pending.staff_visits[:] = [v for v in pending.staff_visits if v[0] not in missing]
     dropped = before - pending.count()
     metrics.record_analytics_dropped(dropped)
     logger.error("dropped %d analytics record(s) of deleted site(s) %s", dropped, sorted(missing))
@@ -380,9 +463,13 @@ def _drop_deleted_sites(pending: _Pending) -> int:
 
 def _detach_deleted_zones(pending: _Pending) -> None:
     """Records of zones deleted since they were produced keep the zone's name, not the reference."""
-    ids: set[int] = {d.zone_id for d in pending.dwells if d.zone_id is not None} | {
-        z for t in pending.transitions for z in (t.from_zone_id, t.to_zone_id) if z is not None
-    }
+    ids: set[int] = (
+        {d.zone_id for d in pending.dwells if d.zone_id is not None}
+        | {z for t in pending.transitions for z in (t.from_zone_id, t.to_zone_id) if z is not None}
+        | {c.line_id for c in pending.crossings if c.line_id is not None}
+        | {q.zone_id for q in pending.queue_waits if q.zone_id is not None}
+        | {key[1] for key in pending.line_counts if key[1] is not None}
+    )
     if not ids:
         return
     existing = set(Zone.objects.filter(pk__in=ids).values_list("pk", flat=True))
@@ -396,6 +483,17 @@ def _detach_deleted_zones(pending: _Pending) -> None:
             transition.from_zone_id = None
         if transition.to_zone_id not in existing:
             transition.to_zone_id = None
+    for crossing in pending.crossings:
+        if crossing.line_id not in existing:
+            crossing.line_id = None
+    for wait in pending.queue_waits:
+        if wait.zone_id not in existing:
+            wait.zone_id = None
+    for key in [key for key in pending.line_counts if key[1] is not None and key[1] not in existing]:
+        counts = pending.line_counts.pop(key)
+        detached = pending.line_counts.setdefault((key[0], None, *key[2:]), [0, 0, 0, 0])
+        for i, value in enumerate(counts):
+            detached[i] += value
 
 
 def _singles(pending: _Pending) -> Iterable[_Pending]:
@@ -408,6 +506,10 @@ def _singles(pending: _Pending) -> Iterable[_Pending]:
     yield from (one(violations={k: v}) for k, v in pending.violations.items())
     yield from (one(heat={k: h}) for k, h in pending.heat.items())
     yield from (one(heat_slices=[h]) for h in pending.heat_slices)
+    yield from (one(crossings=[c]) for c in pending.crossings)
+    yield from (one(queue_waits=[q]) for q in pending.queue_waits)
+    yield from (one(line_counts={k: v}) for k, v in pending.line_counts.items())
+    yield from (one(staff_visits=[v]) for v in pending.staff_visits)
 
 
 def _merge_back(target: _Pending, failed: _Pending) -> None:
@@ -416,6 +518,13 @@ def _merge_back(target: _Pending, failed: _Pending) -> None:
     target.dwells[:0] = failed.dwells
     target.transitions[:0] = failed.transitions
     target.heat_slices[:0] = failed.heat_slices
+    target.crossings[:0] = failed.crossings
+    target.queue_waits[:0] = failed.queue_waits
+    for line_key, counts in failed.line_counts.items():
+        into = target.line_counts.setdefault(line_key, [0, 0, 0, 0])
+        for i, value in enumerate(counts):
+            into[i] += value
+    target.staff_visits[:0] = failed.staff_visits
     for key, violation in failed.violations.items():
         target.violations.setdefault(key, violation)
     for hour_key, hour in failed.heat.items():
@@ -432,6 +541,8 @@ def _write(pending: _Pending) -> int:
         *pending.dwells,
         *pending.transitions,
         *pending.violations.values(),
+        *pending.crossings,
+        *pending.queue_waits,
     ):
         record.pk = None  # an id given by an attempt rolled back since would not be free any more
     rows = 0
@@ -441,8 +552,21 @@ def _write(pending: _Pending) -> int:
         rows += PersonVisit.objects.filter(
             site_id=site_id, person_id=person_id, ended_at__isnull=True
         ).update(ended_at=ended_at)
-    ZoneDwell.objects.bulk_create(pending.dwells)
+    LineCrossing.objects.bulk_create(pending.crossings)
     ZoneTransition.objects.bulk_create(pending.transitions)
+    for site_id, person_id in pending.staff_visits:  # after the visits and crossings of this batch
+        rows += PersonVisit.objects.filter(site_id=site_id, person_id=person_id, staff=False).update(
+            staff=True
+        )
+        rows += LineCrossing.objects.filter(site_id=site_id, person_id=person_id, staff=False).update(
+            staff=True
+        )
+        rows += ZoneTransition.objects.filter(site_id=site_id, person_id=person_id, staff=False).update(
+            staff=True
+        )
+    QueueWait.objects.bulk_create(pending.queue_waits)
+    rows += len(pending.crossings) + len(pending.queue_waits) + _add_line_counts(pending.line_counts)
+    ZoneDwell.objects.bulk_create(pending.dwells)
     rows += len(pending.dwells) + len(pending.transitions)
     if pending.violations:
         DistancingViolation.objects.bulk_create(
@@ -456,6 +580,28 @@ def _write(pending: _Pending) -> int:
         rows += _add_heat_hour(site_id, hour_us, hour)
     rows += _add_heat_slices(pending.heat_slices)
     return rows
+
+
+def _add_line_counts(counts: Mapping[tuple[int, int | None, int, bool, str], list[int]]) -> int:
+    """Add the counts to their 15-minute rows (created when missing), in one statement per row."""
+    sql = (
+        "INSERT INTO insights_linecount (site_id, line_id, line_name, entrance, start, in_count, out_count, "
+        "staff_in, staff_out) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (site_id, line_id, start) "
+        "DO UPDATE SET in_count = insights_linecount.in_count + excluded.in_count, "
+        "out_count = insights_linecount.out_count + excluded.out_count, "
+        "staff_in = insights_linecount.staff_in + excluded.staff_in, "
+        "staff_out = insights_linecount.staff_out + excluded.staff_out"
+    )
+    assert LineCount._meta.db_table == "insights_linecount"
+    rows = [
+        (site_id, line_id, name, entrance, to_datetime(bucket_us), *values)
+        for (site_id, line_id, bucket_us, entrance, name), values in counts.items()
+        if any(values)
+    ]
+    if rows:
+        with connection.cursor() as cursor:
+            cursor.executemany(sql, rows)
+    return len(rows)
 
 
 def _sparse_sum(

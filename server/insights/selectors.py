@@ -19,13 +19,15 @@ from server.insights.models import (
     DistancingViolation,
     HeatmapHour,
     HeatmapSlice,
+    LineCount,
     PersonVisit,
+    QueueWait,
     ZoneDwell,
     ZoneTransition,
 )
 from server.insights.processor import SiteSetup, build_setup
-from server.inventory.models import FloorPlan, Zone
-from server.livestate import live_state
+from server.inventory.models import FloorPlan, Site, Zone, ZoneKind
+from server.livestate import LiveStateUnavailableError, live_state
 from server.people.models import IdentityBinding
 from server.people.selectors import identities_for_site
 from server.timeseries.base import TimeSeriesBackend
@@ -54,6 +56,8 @@ def site_setup(site_id: int) -> SiteSetup:
         )
     )
     last = PersonVisit.objects.filter(site_id=site_id).aggregate(last=Max("person_id"))["last"] or 0
+    site = Site.objects.filter(pk=site_id).only("timezone", "closing_time", "capacity").first()
+    closing = site.closing_time if site is not None else None
     return build_setup(
         site_id=site_id,
         zones=zones,
@@ -63,6 +67,11 @@ def site_setup(site_id: int) -> SiteSetup:
         origin_y_m=plan.origin_y_m if plan else 0.0,
         cell_m=plan.heatmap_cell_m if plan else 0.5,
         first_person_id=int(last) + 1,
+        timezone=site.timezone if site is not None else "UTC",
+        closing_time_s=None
+        if closing is None
+        else closing.hour * 3600 + closing.minute * 60 + closing.second,
+        capacity=site.capacity if site is not None else None,
     )
 
 
@@ -266,11 +275,20 @@ def _ceil_hour(moment: datetime) -> datetime:
     return floor if floor == moment else floor + timedelta(hours=1)
 
 
-def zone_interest(*, site_id: int, start: datetime, end: datetime) -> list[dict[str, Any]]:
+def _visitors(include_staff: bool) -> Q:
+    """The rows of visitor KPIs: staff's rows are left out unless `include_staff` (docs/kpis.md, "Staff")."""
+    return Q() if include_staff else Q(staff=False)
+
+
+def zone_interest(
+    *, site_id: int, start: datetime, end: datetime, include_staff: bool = False
+) -> list[dict[str, Any]]:
     """Per zone: visits, total and mean dwell (s); interest = total dwell-seconds share of all zones. A deleted
     zone's history is listed under its name with ``zone_id`` null."""
     grouped = (
-        ZoneDwell.objects.filter(site_id=site_id, entered_at__gte=start, entered_at__lt=end)
+        ZoneDwell.objects.filter(
+            _visitors(include_staff), site_id=site_id, entered_at__gte=start, entered_at__lt=end
+        )
         .values("zone_id", "zone_name")
         .annotate(visits=Count("id"), dwell_s=Sum("dwell_s"))
         .order_by("zone_id", "zone_name")
@@ -299,10 +317,12 @@ def zone_interest(*, site_id: int, start: datetime, end: datetime) -> list[dict[
     ]
 
 
-def flow(*, site_id: int, start: datetime, end: datetime) -> list[dict[str, Any]]:
+def flow(
+    *, site_id: int, start: datetime, end: datetime, include_staff: bool = False
+) -> list[dict[str, Any]]:
     """Transitions between zones, most frequent first; a deleted zone appears by its name with a null id."""
     grouped = (
-        ZoneTransition.objects.filter(site_id=site_id, at__gte=start, at__lt=end)
+        ZoneTransition.objects.filter(_visitors(include_staff), site_id=site_id, at__gte=start, at__lt=end)
         .exclude(from_zone__isnull=True, from_zone_name="")  # a person's first zone: no transition
         .values("from_zone_id", "from_zone_name", "to_zone_id", "to_zone_name")
         .annotate(count=Count("id"))
@@ -370,17 +390,197 @@ def distancing(*, site_id: int, start: datetime, end: datetime, bucket: str = "h
     }
 
 
-def visits(*, site_id: int, start: datetime, end: datetime, bucket: str = "hour") -> dict[str, Any]:
+def visits(
+    *, site_id: int, start: datetime, end: datetime, bucket: str = "hour", include_staff: bool = False
+) -> dict[str, Any]:
+    """Visits of the site (docs/kpis.md): ``entries`` are the entries through its entrance lines (None when it
+    has none), ``detected_visitors`` the persons first seen on the floor (``series``/``total`` are these too, as
+    before). Staff are left out of both unless `include_staff`; ``staff`` counts them apart."""
     trunc = TruncHour if bucket == "hour" else TruncDay
+    detected = PersonVisit.objects.filter(site_id=site_id, started_at__gte=start, started_at__lt=end)
     rows = (
-        PersonVisit.objects.filter(site_id=site_id, started_at__gte=start, started_at__lt=end)
+        detected.filter(_visitors(include_staff))
         .annotate(t=trunc("started_at"))
         .values("t")
         .annotate(count=Count("id"))
         .order_by("t")
     )
     series = [{"t": r["t"].isoformat(), "count": r["count"]} for r in rows]
-    return {"bucket": bucket, "series": series, "total": sum(r["count"] for r in series)}
+    total = sum(r["count"] for r in series)
+    entries: dict[str, Any] | None = None
+    counts = LineCount.objects.filter(site_id=site_id, entrance=True, start__gte=start, start__lt=end)
+    if Zone.objects.filter(site_id=site_id, kind=ZoneKind.DOOR).exists() or counts.exists():
+        entry_rows = (
+            counts.annotate(t=trunc("start"))
+            .values("t")
+            .annotate(visitors=Sum("in_count"), staff=Sum("staff_in"))
+            .order_by("t")
+        )
+        entry_series = [
+            {
+                "t": r["t"].isoformat(),
+                "count": int(r["visitors"] or 0) + (int(r["staff"] or 0) if include_staff else 0),
+            }
+            for r in entry_rows
+        ]
+        entries = {"series": entry_series, "total": sum(r["count"] for r in entry_series)}
+    return {
+        "bucket": bucket,
+        "series": series,
+        "total": total,
+        "detected_visitors": total,
+        "entries": entries,
+        "staff": detected.filter(staff=True).count(),
+    }
+
+
+def doors(
+    *, site_id: int, start: datetime, end: datetime, bucket: str = "hour", include_staff: bool = False
+) -> dict[str, Any]:
+    """In and out per counting line and time bucket (docs/kpis.md, "Entries and exits"), from the 15-minute
+    counts (a range is taken to whole 15-minute buckets: those starting in it); staff crossings are counted apart
+    (``staff_in``/``staff_out``) and, with `include_staff`, in ``in``/``out`` too."""
+    trunc = TruncHour if bucket == "hour" else TruncDay
+    grouped = (
+        LineCount.objects.filter(site_id=site_id, start__gte=start, start__lt=end)
+        .annotate(t=trunc("start"))
+        .values("line_id", "line_name", "entrance", "t")
+        .annotate(
+            in_count=Sum("in_count"),
+            out_count=Sum("out_count"),
+            staff_in=Sum("staff_in"),
+            staff_out=Sum("staff_out"),
+        )
+        .order_by("t")
+    )
+    current = {
+        z["id"]: z["name"]
+        for z in Zone.objects.filter(site_id=site_id, kind__in=[ZoneKind.DOOR, ZoneKind.LINE]).values(
+            "id", "name"
+        )
+    }
+    lines: dict[object, dict[str, Any]] = {}
+    for line_id, name in current.items():
+        lines[line_id] = _line_row(line_id, name, entrance=None)
+    for r in grouped:
+        key = r["line_id"] if r["line_id"] is not None else ("deleted", r["line_name"])
+        row = lines.setdefault(key, _line_row(r["line_id"], r["line_name"], entrance=r["entrance"]))
+        if row["entrance"] is None:
+            row["entrance"] = r["entrance"]
+        point = row["_series"].setdefault(r["t"], {"t": r["t"].isoformat(), "in": 0, "out": 0})
+        values: dict[str, Any] = dict(r)
+        for direction in ("in", "out"):
+            staff = int(values[f"staff_{direction}"] or 0)
+            count = int(values[f"{direction}_count"] or 0) + (staff if include_staff else 0)
+            row[f"staff_{direction}"] += staff
+            row[direction] += count
+            point[direction] += count
+    kinds = dict(Zone.objects.filter(site_id=site_id, id__in=list(current)).values_list("id", "kind"))
+    result = []
+    for row in lines.values():
+        series = row.pop("_series")
+        row["series"] = [series[t] for t in sorted(series)]
+        if row["line_id"] in kinds:
+            row["entrance"] = kinds[row["line_id"]] == ZoneKind.DOOR
+        row["entrance"] = bool(row["entrance"])
+        result.append(row)
+    return {
+        "bucket": bucket,
+        "include_staff": include_staff,
+        "lines": result,
+        "entries": sum(r["in"] for r in result if r["entrance"]),
+        "exits": sum(r["out"] for r in result if r["entrance"]),
+    }
+
+
+def _line_row(line_id: int | None, name: str, *, entrance: bool | None) -> dict[str, Any]:
+    return {
+        "line_id": line_id,
+        "line_name": name,
+        "entrance": entrance,
+        "in": 0,
+        "out": 0,
+        "staff_in": 0,
+        "staff_out": 0,
+        "_series": {},
+    }
+
+
+QUEUE_RATE_WINDOW = timedelta(minutes=10)
+
+
+def queues(*, site_id: int, start: datetime, end: datetime, now: datetime | None = None) -> dict[str, Any]:
+    """Per queue zone over [start, end) (waits that joined in it): served, abandoned, waiting time (median, mean,
+    90th percentile, s); the service time of the site's service points (mean dwell, s); and live, from the live
+    state and the services of the last 10 minutes: the length and the predicted wait of a newcomer."""
+    now = now or timezone.now()
+    rows = list(
+        QueueWait.objects.filter(site_id=site_id, joined_at__gte=start, joined_at__lt=end).values_list(
+            "zone_id", "zone_name", "wait_s"
+        )
+    )
+    zones = {
+        z["id"]: z["name"]
+        for z in Zone.objects.filter(site_id=site_id, kind=ZoneKind.QUEUE).values("id", "name")
+    }
+    grouped: dict[object, dict[str, Any]] = {
+        zone_id: {"zone_id": zone_id, "zone_name": name, "waits": [], "abandoned": 0}
+        for zone_id, name in zones.items()
+    }
+    for zone_id, zone_name, wait_s in rows:
+        key = zone_id if zone_id is not None else ("deleted", zone_name)
+        row = grouped.setdefault(
+            key, {"zone_id": zone_id, "zone_name": zone_name, "waits": [], "abandoned": 0}
+        )
+        if wait_s is None:
+            row["abandoned"] += 1
+        else:
+            row["waits"].append(wait_s)
+    lengths: dict[int, int] = {}
+    try:
+        live = live_state().latest(site_id)
+    except LiveStateUnavailableError:
+        live = None
+    if live is not None:
+        lengths = {zone_id: count for zone_id, count in live.zone_occupancy.items() if zone_id in zones}
+    recent = dict(
+        QueueWait.objects.filter(site_id=site_id, served_at__gte=now - QUEUE_RATE_WINDOW, served_at__lte=now)
+        .values("zone_id")
+        .annotate(n=Count("id"))
+        .values_list("zone_id", "n")
+    )
+    result = []
+    for row in grouped.values():
+        waits = np.array(row.pop("waits"), dtype=np.float64)
+        served = int(waits.size)
+        total = served + row["abandoned"]
+        length = lengths.get(row["zone_id"]) if row["zone_id"] is not None else None
+        services = recent.get(row["zone_id"], 0)
+        predicted = None
+        if length is not None and services >= 2:
+            predicted = round(length * QUEUE_RATE_WINDOW.total_seconds() / services, 1)
+        result.append(
+            {
+                **row,
+                "served": served,
+                "abandonment_rate": round(row["abandoned"] / total, 4) if total else None,
+                "median_wait_s": round(float(np.median(waits)), 1) if served else None,
+                "mean_wait_s": round(float(waits.mean()), 1) if served else None,
+                "p90_wait_s": round(float(np.percentile(waits, 90)), 1) if served else None,
+                "length": length,
+                "predicted_wait_s": predicted,
+            }
+        )
+    service = ZoneDwell.objects.filter(
+        site_id=site_id, staff=False, zone__kind=ZoneKind.SERVICE, entered_at__gte=start, entered_at__lt=end
+    ).aggregate(visits=Count("id"), dwell_s=Sum("dwell_s"))
+    return {
+        "queues": result,
+        "service": {
+            "visits": service["visits"],
+            "mean_service_s": round(service["dwell_s"] / service["visits"], 1) if service["visits"] else None,
+        },
+    }
 
 
 def live_occupancy(site_id: int) -> dict[str, Any] | None:

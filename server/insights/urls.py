@@ -10,6 +10,8 @@ urlpatterns = [
     ),
     path("sites/<int:site_id>/analytics/visits", apis.VisitsApi.as_view(), name="analytics-visits"),
     path("sites/<int:site_id>/analytics/dwell", apis.DwellApi.as_view(), name="analytics-dwell"),
+    path("sites/<int:site_id>/analytics/doors", apis.DoorsApi.as_view(), name="analytics-doors"),
+    path("sites/<int:site_id>/analytics/queues", apis.QueuesApi.as_view(), name="analytics-queues"),
     # Integrator listings, with or without the trailing slash (as the router's paths).
     re_path(r"^sites/(?P<site_id>[0-9]+)/visits/?$", apis.VisitListApi.as_view(), name="site-visits"),
     re_path(

@@ -13,6 +13,7 @@ from server.audit.admin_base import AuditedModelAdmin
 from server.devices.services import device_bump_config_revision
 from server.errors import FieldError
 from server.inventory.models import (
+    LINE_KINDS,
     Camera,
     FloorPlan,
     Site,
@@ -21,7 +22,7 @@ from server.inventory.models import (
     split_secret_query,
     split_source_credentials,
 )
-from server.inventory.services import calibration_from_points
+from server.inventory.services import calibration_from_points, validate_polyline
 
 
 @admin.register(Site)
@@ -104,6 +105,8 @@ class ZoneAdminForm(forms.ModelForm[Zone]):
 
     def clean_polygon(self) -> list[list[float]]:
         try:
+            if self.data.get("kind") in LINE_KINDS:
+                return validate_polyline(self.cleaned_data.get("polygon"), field="polygon")
             return validate_polygon(self.cleaned_data.get("polygon"), field="polygon")
         except GeometryError as err:
             raise forms.ValidationError(err.message) from err

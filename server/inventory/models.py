@@ -77,6 +77,16 @@ class Site(models.Model):
     name = models.CharField(max_length=200, unique=True)
     timezone = models.CharField(max_length=64, default="UTC")
     created_at = models.DateTimeField(auto_now_add=True)
+    capacity = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Occupancy above which the site is over capacity (an alert); empty: none.",
+    )
+    closing_time = models.TimeField(
+        null=True,
+        blank=True,
+        help_text="Local time the site's day ends: the occupancy counted at the doors is reset to 0 then.",
+    )
 
     class Meta:
         ordering = ["id"]
@@ -187,13 +197,24 @@ class ZoneKind(models.TextChoices):
     RESTRICTED = "restricted", "Restricted area"
     ENTRANCE = "entrance", "Entrance / exit"
     QUEUE = "queue", "Queue"
+    SERVICE = "service", "Service point (till)"
+    # Counting lines: `polygon` holds a polyline (≥ 2 points) whose "in" side is the left of its first-to-last
+    # direction. A door is an entrance line (its entries are the site's visits); a line only counts.
+    DOOR = "door", "Entrance line (door)"
+    LINE = "line", "Counting line"
+
+
+LINE_KINDS = frozenset({ZoneKind.DOOR, ZoneKind.LINE})
 
 
 class Zone(models.Model):
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="zones")
     name = models.CharField(max_length=200)
     kind = models.CharField(max_length=16, choices=ZoneKind.choices, default=ZoneKind.INTEREST)
-    polygon = models.JSONField(help_text="Polygon [[x_m, y_m], ...] on the floor plan, ≥ 3 vertices.")
+    polygon = models.JSONField(
+        help_text="Polygon [[x_m, y_m], ...] on the floor plan, ≥ 3 vertices; for a counting line (kinds door and "
+        "line) a polyline of ≥ 2 points, its in side on the left of the first-to-last direction."
+    )
     required_level = models.PositiveIntegerField(
         default=0, help_text="Restricted zones: minimum security level rank allowed inside."
     )

@@ -27,8 +27,9 @@ def point_field(help_text: str | None = None) -> serializers.ListField:
 class SiteSerializer(serializers.ModelSerializer[Site]):
     class Meta:
         model = Site
-        fields = ["id", "name", "timezone", "created_at"]
+        fields = ["id", "name", "timezone", "capacity", "closing_time", "created_at"]
         read_only_fields = ["created_at"]
+        extra_kwargs = {"capacity": {"min_value": 1, "max_value": 1_000_000}}
 
 
 class FloorPlanSerializer(serializers.ModelSerializer[FloorPlan]):
@@ -173,7 +174,11 @@ class CameraSerializer(serializers.ModelSerializer[Camera]):
 
 
 class ZoneSerializer(serializers.ModelSerializer[Zone]):
-    polygon = serializers.ListField(child=point_field(), help_text="Polygon [[x_m, y_m], ...], ≥ 3 vertices.")
+    polygon = serializers.ListField(
+        child=point_field(),
+        help_text="Polygon [[x_m, y_m], ...], ≥ 3 vertices; for kinds door and line a polyline of ≥ 2 points whose "
+        "in side is the left of the first-to-last direction.",
+    )
 
     class Meta:
         model = Zone

@@ -9,20 +9,28 @@ from __future__ import annotations
 import logging
 import zoneinfo
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from typing import Any
 
+import numpy as np
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 from PIL import Image, UnidentifiedImageError
 
-from server.analytics.floor_geometry import area_inside_rect, homography_from_points, validate_polygon
+from server.analytics.floor_geometry import (
+    MAX_COORDINATE_M,
+    GeometryError,
+    area_inside_rect,
+    homography_from_points,
+    validate_polygon,
+)
 from server.audit.services import Actor, audit_record, audited_create, audited_delete, audited_update
 from server.devices.models import EdgeDevice
 from server.devices.services import device_bump_config_revision
 from server.errors import FieldError
 from server.inventory.models import (
+    LINE_KINDS,
     Camera,
     FloorPlan,
     Site,
@@ -65,9 +73,18 @@ def _check_timezone(name: str) -> None:
 
 
 @transaction.atomic
-def site_create(*, actor: Actor, name: str, timezone: str = "UTC") -> Site:
+def site_create(
+    *,
+    actor: Actor,
+    name: str,
+    timezone: str = "UTC",
+    capacity: int | None = None,
+    closing_time: time | None = None,
+) -> Site:
     _check_timezone(timezone)
-    return audited_create(actor=actor, instance=Site(name=name, timezone=timezone))
+    return audited_create(
+        actor=actor, instance=Site(name=name, timezone=timezone, capacity=capacity, closing_time=closing_time)
+    )
 
 
 @transaction.atomic
@@ -366,6 +383,71 @@ def _check_zone_on_plan(*, site: Site, polygon: list[list[float]]) -> None:
         )
 
 
+# Counting lines: at most this many points; consecutive points at least this far apart.
+MAX_LINE_POINTS = 64
+MIN_LINE_SEGMENT_M = 0.05
+
+
+def validate_polyline(points: object, field: str = "polygon") -> list[list[float]]:
+    """A counting line: ≥ 2 finite [x, y] points, consecutive ones ≥ 5 cm apart, segments not crossing."""
+    try:
+        array = np.asarray(points, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise GeometryError(field, "a counting line must be a list of [x, y] points") from err
+    if array.ndim != 2 or array.shape[1] != 2:
+        raise GeometryError(field, "a counting line must be a list of [x, y] points")
+    if not 2 <= array.shape[0] <= MAX_LINE_POINTS:
+        raise GeometryError(
+            field, f"a counting line has 2 to {MAX_LINE_POINTS} points, this one has {array.shape[0]}"
+        )
+    if not np.all(np.isfinite(array)) or np.max(np.abs(array)) > MAX_COORDINATE_M:
+        raise GeometryError(field, f"line points must be finite and within ±{MAX_COORDINATE_M:g} m")
+    lengths = np.hypot(*np.diff(array, axis=0).T)
+    short = np.flatnonzero(lengths < MIN_LINE_SEGMENT_M)
+    if short.size:
+        raise GeometryError(
+            field,
+            f"points {int(short[0])} and {int(short[0]) + 1} of the line are closer than 5 cm (a double click?)",
+        )
+    for i in range(array.shape[0] - 1):
+        for j in range(i + 2, array.shape[0] - 1):
+            if _segments_cross(array[i], array[i + 1], array[j], array[j + 1]):
+                raise GeometryError(field, f"segments {i} and {j} of the line cross each other")
+    return [[float(x), float(y)] for x, y in array]
+
+
+def _segments_cross(a: Any, b: Any, c: Any, d: Any) -> bool:
+    def orient(p: Any, q: Any, r: Any) -> float:
+        return float((q[0] - p[0]) * (r[1] - p[1]) - (q[1] - p[1]) * (r[0] - p[0]))
+
+    return orient(a, b, c) * orient(a, b, d) < 0 and orient(c, d, a) * orient(c, d, b) < 0
+
+
+def _check_line_on_plan(*, site: Site, points: list[list[float]]) -> None:
+    """A counting line must touch the floor plan (one drawn off it can never be crossed by anybody tracked)."""
+    plan = FloorPlan.objects.filter(site=site).first()
+    if plan is None:
+        return
+    x0, y0 = plan.origin_x_m, plan.origin_y_m
+    x1, y1 = x0 + plan.width_m, y0 + plan.height_m
+    if not any(x0 <= x <= x1 and y0 <= y <= y1 for x, y in points):
+        raise FieldError(
+            "polygon",
+            f"the counting line lies entirely outside the floor plan (x {x0:g}..{x1:g} m, y {y0:g}..{y1:g} m)",
+        )
+
+
+def _zone_geometry(*, site: Site, kind: str, polygon: Any) -> list[list[float]]:
+    """The validated geometry of a zone of `kind`: a polyline for counting lines, else a polygon."""
+    if kind in LINE_KINDS:
+        points = validate_polyline(polygon, field="polygon")
+        _check_line_on_plan(site=site, points=points)
+        return points
+    vertices = validate_polygon(polygon, field="polygon")
+    _check_zone_on_plan(site=site, polygon=vertices)
+    return vertices
+
+
 def _check_zone(*, kind: str, required_level: int) -> None:
     if kind == ZoneKind.RESTRICTED and required_level < 1:
         raise FieldError(
@@ -385,8 +467,7 @@ def zone_create(
     warning_distance_m: float = 1.0,
     color: str = "",
 ) -> Zone:
-    vertices = validate_polygon(polygon, field="polygon")
-    _check_zone_on_plan(site=site, polygon=vertices)
+    vertices = _zone_geometry(site=site, kind=kind, polygon=polygon)
     _check_zone(kind=kind, required_level=required_level)
     return audited_create(
         actor=actor,
@@ -405,9 +486,12 @@ def zone_create(
 @transaction.atomic
 def zone_update(*, actor: Actor, zone: Zone, data: Mapping[str, Any]) -> Zone:
     values = dict(data)
-    if "polygon" in values:
-        values["polygon"] = validate_polygon(values["polygon"], field="polygon")
-        _check_zone_on_plan(site=values.get("site", zone.site), polygon=values["polygon"])
+    kind = str(values.get("kind", zone.kind))
+    if "polygon" in values or (kind in LINE_KINDS) != (zone.kind in LINE_KINDS):
+        # A zone turned into a line (or back) has its geometry checked as its new kind needs.
+        values["polygon"] = _zone_geometry(
+            site=values.get("site", zone.site), kind=kind, polygon=values.get("polygon", zone.polygon)
+        )
     _check_zone(
         kind=str(values.get("kind", zone.kind)),
         required_level=int(values.get("required_level", zone.required_level)),

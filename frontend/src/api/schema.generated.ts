@@ -691,6 +691,10 @@ export interface PatchedSecurityLevelRequest {
 export interface PatchedSiteRequest {
   name?: string;
   timezone?: string;
+  /** Occupancy above which the site is over capacity (an alert); empty: none. */
+  capacity?: number | null;
+  /** Local time the site's day ends: the occupancy counted at the doors is reset to 0 then. */
+  closing_time?: string | null;
 }
 
 export interface PatchedUserRequest {
@@ -719,7 +723,7 @@ export interface PatchedZoneRequest {
   site?: number;
   name?: string;
   kind?: ZoneKindEnum;
-  /** Polygon [[x_m, y_m], ...], ≥ 3 vertices. */
+  /** Polygon [[x_m, y_m], ...], ≥ 3 vertices; for kinds door and line a polyline of ≥ 2 points whose in side is the left of the first-to-last direction. */
   polygon?: [number, number][];
   /** Restricted zones: minimum security level rank allowed inside. */
   required_level?: number;
@@ -824,12 +828,20 @@ export interface Site {
   id: number;
   name: string;
   timezone: string;
+  /** Occupancy above which the site is over capacity (an alert); empty: none. */
+  capacity: number | null;
+  /** Local time the site's day ends: the occupancy counted at the doors is reset to 0 then. */
+  closing_time: string | null;
   created_at: string;
 }
 
 export interface SiteRequest {
   name: string;
   timezone?: string;
+  /** Occupancy above which the site is over capacity (an alert); empty: none. */
+  capacity?: number | null;
+  /** Local time the site's day ends: the occupancy counted at the doors is reset to 0 then. */
+  closing_time?: string | null;
 }
 
 /**
@@ -922,7 +934,7 @@ export interface Zone {
   site: number;
   name: string;
   kind: ZoneKindEnum;
-  /** Polygon [[x_m, y_m], ...], ≥ 3 vertices. */
+  /** Polygon [[x_m, y_m], ...], ≥ 3 vertices; for kinds door and line a polyline of ≥ 2 points whose in side is the left of the first-to-last direction. */
   polygon: [number, number][];
   /** Restricted zones: minimum security level rank allowed inside. */
   required_level: number;
@@ -936,8 +948,11 @@ export interface Zone {
  * * `restricted` - Restricted area
  * * `entrance` - Entrance / exit
  * * `queue` - Queue
+ * * `service` - Service point (till)
+ * * `door` - Entrance line (door)
+ * * `line` - Counting line
  */
-export type ZoneKindEnum = "interest" | "restricted" | "entrance" | "queue";
+export type ZoneKindEnum = "interest" | "restricted" | "entrance" | "queue" | "service" | "door" | "line";
 
 export interface ZonePermission {
   id: number;
@@ -957,7 +972,7 @@ export interface ZoneRequest {
   site: number;
   name: string;
   kind?: ZoneKindEnum;
-  /** Polygon [[x_m, y_m], ...], ≥ 3 vertices. */
+  /** Polygon [[x_m, y_m], ...], ≥ 3 vertices; for kinds door and line a polyline of ≥ 2 points whose in side is the left of the first-to-last direction. */
   polygon: [number, number][];
   /** Restricted zones: minimum security level rank allowed inside. */
   required_level?: number;

@@ -76,6 +76,28 @@ export interface VisitsData extends RangeEnvelope {
   bucket: string;
   series: { t: string; count: number }[];
   total: number;
+  /** Persons first seen anywhere on the floor (= total). */
+  detected_visitors: number;
+  /** Entries through the entrance lines (the visits); null without one. */
+  entries: { series: { t: string; count: number }[]; total: number } | null;
+  /** Staff (bound to an employee) detected, counted apart. */
+  staff: number;
+}
+
+export interface DoorLine {
+  line_id: number | null;
+  line_name: string;
+  entrance: boolean;
+  in: number;
+  out: number;
+  staff_in: number;
+  staff_out: number;
+}
+
+export interface DoorsData extends RangeEnvelope {
+  lines: DoorLine[];
+  entries: number;
+  exits: number;
 }
 
 export interface OccupancyData {

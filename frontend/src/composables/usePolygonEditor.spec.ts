@@ -120,3 +120,37 @@ describe("usePolygonEditor: editing", () => {
     expect(editor.vertices.value).toHaveLength(3);
   });
 });
+
+describe("counting lines", () => {
+  it("finishes an open line of two points, which a polygon could not be", () => {
+    let line = true;
+    const editor = usePolygonEditor(() => ({ origin_x_m: 0, origin_y_m: 0, width_m: 30, height_m: 20 }), () => line);
+    editor.startDraw();
+    editor.clickFloor([1, 1], 1, 10);
+    expect(editor.finish()).toBe(false);
+    expect(editor.error.value).toContain("two points");
+    editor.clickFloor([4, 1], 1, 10);
+    expect(editor.finish()).toBe(true);
+    expect(editor.mode.value).toBe("edit");
+    expect(editor.vertices.value).toEqual([
+      [1, 1],
+      [4, 1],
+    ]);
+    line = false;
+    editor.startDraw();
+    editor.clickFloor([1, 1], 1, 10);
+    editor.clickFloor([4, 1], 1, 10);
+    expect(editor.finish()).toBe(false); // a zone still needs three
+  });
+
+  it("does not close a line on its first point", () => {
+    const editor = usePolygonEditor(() => null, () => true);
+    editor.startDraw();
+    editor.clickFloor([1, 1], 1, 10);
+    editor.clickFloor([4, 1], 1, 10);
+    editor.clickFloor([4, 4], 1, 10);
+    editor.clickFloor([1.05, 1.05], 1, 10); // near the first point: a fourth point, not a close
+    expect(editor.vertices.value).toHaveLength(4);
+    expect(editor.mode.value).toBe("draw");
+  });
+});

@@ -13,7 +13,8 @@ export const CLOSE_PX = 12;
 /** How close (metres) a double-click must be to an edge to insert a vertex there. */
 export const INSERT_MAX_M = 1.0;
 
-export function usePolygonEditor(plan: () => PlanExtent | null) {
+/** `isLine`: the shape being drawn is a counting line (an open polyline of ≥ 2 points; the server checks it). */
+export function usePolygonEditor(plan: () => PlanExtent | null, isLine: () => boolean = () => false) {
   const mode = ref<EditorMode>("idle");
   const selectedId = ref<number | null>(null);
   const vertices = ref<XY[]>([]);
@@ -51,6 +52,17 @@ export function usePolygonEditor(plan: () => PlanExtent | null) {
 
   /** Close the drawn polygon; false (and the reason in `error`) when it is not a valid zone. */
   function finish(): boolean {
+    if (isLine()) {
+      if (vertices.value.length < 2) {
+        error.value = "A counting line needs at least two points.";
+        return false;
+      }
+      error.value = "";
+      mode.value = "edit";
+      hover.value = null;
+      notice.value = "Line drawn: the arrow points in. Name it and save it.";
+      return true;
+    }
     if (vertices.value.length < 3) {
       error.value = "A zone needs at least three vertices.";
       return false;
@@ -79,7 +91,7 @@ export function usePolygonEditor(plan: () => PlanExtent | null) {
       return true;
     }
     const first = vertices.value[0];
-    if (first && vertices.value.length >= 3 && near(first, p, scale)) {
+    if (first && !isLine() && vertices.value.length >= 3 && near(first, p, scale)) {
       finish();
       return true;
     }
@@ -93,7 +105,7 @@ export function usePolygonEditor(plan: () => PlanExtent | null) {
    * Drawing ignores it: it closes on the browser's double-click (`clickFloor` with detail 2), as Konva's own
    * dblclick fires for any two clicks within 400 ms wherever they are. */
   function dblClickFloor(point: XY): void {
-    if (mode.value !== "edit" || vertices.value.length < 3) return;
+    if (mode.value !== "edit" || vertices.value.length < 3 || isLine()) return;
     if (vertices.value.some((v) => near(v, point, lastScale))) return;
     const edge = nearestEdge(vertices.value, point);
     if (edge.distance > INSERT_MAX_M) return;
@@ -111,11 +123,11 @@ export function usePolygonEditor(plan: () => PlanExtent | null) {
   /** A click on a vertex: the first one closes a drawing, alt-click removes one while editing (a polygon keeps
    * three). True when the click was taken (it must not reach the floor). */
   function clickVertex(index: number, altKey: boolean): boolean {
-    if (mode.value === "draw" && index === 0 && vertices.value.length >= 3) {
+    if (mode.value === "draw" && index === 0 && !isLine() && vertices.value.length >= 3) {
       finish();
       return true;
     }
-    if (mode.value === "edit" && altKey && vertices.value.length > 3) {
+    if (mode.value === "edit" && altKey && vertices.value.length > (isLine() ? 2 : 3)) {
       vertices.value = vertices.value.filter((_, i) => i !== index);
       return true;
     }

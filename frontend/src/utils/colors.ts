@@ -5,7 +5,15 @@ export const ZONE_COLORS: Record<ZoneKind, string> = {
   restricted: "#d93025",
   entrance: "#1e9e5a",
   queue: "#e8890c",
+  service: "#9c27b0",
+  door: "#0b8043",
+  line: "#5f6368",
 };
+
+/** Counting lines (kinds door and line) are polylines, not areas. */
+export function isLineKind(kind: ZoneKind): boolean {
+  return kind === "door" || kind === "line";
+}
 
 export function zoneColor(kind: ZoneKind, override?: string): string {
   return override && override.length > 0 ? override : ZONE_COLORS[kind] ?? "#777";

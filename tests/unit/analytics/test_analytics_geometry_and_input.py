@@ -140,11 +140,11 @@ def test_floor_grid_cell_index() -> None:
 
 @pytest.mark.parametrize("persons", [2, 30, 63, 64, 200])
 def test_close_pairs_are_the_same_with_the_matrix_and_the_kd_tree(persons: int) -> None:
-    from server.analytics import site
+    from server.analytics import distancing
 
     rng = np.random.default_rng(persons)
     xy = rng.uniform(0.0, 20.0, size=(persons, 2))
-    first, second = site._pairs_within(xy, 2.0)
+    first, second = distancing.pairs_within(xy, 2.0)
     found = set(zip(first.tolist(), second.tolist(), strict=True))
     expected = {
         (i, j)

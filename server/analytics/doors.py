@@ -1,0 +1,307 @@
+"""DoorCounter: direction-aware counting lines, the occupancy counted at the entrances, and capacity.
+
+Definitions (per fused person, so a door seen by several cameras counts each person once; per counting line, a
+polyline whose *in* side is the left of its first-to-last direction, see :class:`CountingLine`):
+
+* A person's **side** of a line is committed when their fused position has been at least ``hysteresis_m`` from
+  the line (distance to the nearest point of the polyline) on the same side, the left (in) or the right (out),
+  for at least ``commit_s`` (held from the first frame beyond the band). Positions closer than that (the band
+  around the line) commit nothing: the band in space and in time absorbs position noise at the door.
+* Each step of the person between consecutive frames that passes through a segment of the line adds +1 (right to
+  left) or -1 (left to right) to their *net passages* of the line.
+* A **crossing** counts at the frame the person commits to a side different from their previous committed side
+  (or commits for the first time) while their net passages since that previous commitment point to that side:
+  in (``LineCrossing`` direction in) or out. Committing resets the net passages. So a person who steps into the
+  band and back (back-and-forth at the door) counts nothing; one who goes through and comes back counts one in
+  and one out; one who walks around the end of the line counts nothing (no net passage); people crossing side
+  by side count each (each is a fused person).
+* A person who leaves the floor (the fusion ends them) within the band on the side their net passages point to,
+  having not yet gone ``hysteresis_m`` past it, counts that crossing at their last frame (a door at the edge of
+  the cameras' view).
+* ``staff``: the person was bound to an employee (badge or manual binding) at the crossing.
+* **Counted occupancy** (when the site has entrance lines): entries minus exits through entrance lines, never
+  below 0 (an exit that would take it below 0 leaves it at 0), reset to 0 at the site's closing time
+  (``closing_time_s`` after local midnight in ``timezone``: the drift of a day's miscounts ends with the day). It
+  counts everyone, staff included (it is the figure a capacity is about).
+* **Capacity**: the site is over capacity while its occupancy (counted when it has entrance lines, otherwise the
+  fused live occupancy) is above ``capacity``; a ``CapacityEvent`` reports each change.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import numpy.typing as npt
+
+from server.analytics.geometry import BoolArray, FloatArray, IntArray
+from server.analytics.rows import grown
+from server.analytics.types import (
+    AnalyticsConfig,
+    CapacityEvent,
+    CountingLine,
+    CrossingDirection,
+    LineCrossing,
+)
+
+logger = logging.getLogger(__name__)
+
+Int8Array = npt.NDArray[np.int8]
+
+
+def _cross(ax: FloatArray, ay: FloatArray, bx: FloatArray, by: FloatArray) -> FloatArray:
+    result: FloatArray = ax * by - ay * bx
+    return result
+
+
+class _LineGeometry:
+    """One counting line's segments as arrays."""
+
+    def __init__(self, points: FloatArray, hysteresis_m: float, commit_s: float) -> None:
+        self.commit_us = int(commit_s * 1e6)
+        self.a = points[:-1]
+        self.b = points[1:]
+        self.ab = self.b - self.a
+        self.length2 = (self.ab * self.ab).sum(axis=1)
+        self.hysteresis_m = hysteresis_m
+
+    def signed_distance(self, xy: FloatArray) -> FloatArray:
+        """Per point: distance to the polyline, positive on its in (left) side, negative on the out side."""
+        apx = xy[:, 0:1] - self.a[:, 0]
+        apy = xy[:, 1:2] - self.a[:, 1]
+        u = np.clip((apx * self.ab[:, 0] + apy * self.ab[:, 1]) / self.length2, 0.0, 1.0)
+        dx = apx - u * self.ab[:, 0]
+        dy = apy - u * self.ab[:, 1]
+        distance = np.hypot(dx, dy)
+        nearest = np.argmin(distance, axis=1)
+        index = np.arange(xy.shape[0])
+        side = np.sign(
+            _cross(self.ab[nearest, 0], self.ab[nearest, 1], apx[index, nearest], apy[index, nearest])
+        )
+        result: FloatArray = distance[index, nearest] * side
+        return result
+
+    def passages(self, before: FloatArray, after: FloatArray) -> IntArray:
+        """Per step before -> after: +1 per segment passed from the right to the left, -1 the other way."""
+        ax, ay = self.a[:, 0], self.a[:, 1]
+        bx, by = self.b[:, 0], self.b[:, 1]
+        o1 = _cross(self.ab[:, 0], self.ab[:, 1], before[:, 0:1] - ax, before[:, 1:2] - ay)
+        o2 = _cross(self.ab[:, 0], self.ab[:, 1], after[:, 0:1] - ax, after[:, 1:2] - ay)
+        stepx = (after[:, 0] - before[:, 0])[:, None]
+        stepy = (after[:, 1] - before[:, 1])[:, None]
+        o3 = _cross(stepx, stepy, ax - before[:, 0:1], ay - before[:, 1:2])
+        o4 = _cross(stepx, stepy, bx - before[:, 0:1], by - before[:, 1:2])
+        through = ((o1 >= 0) != (o2 >= 0)) & ((o3 >= 0) != (o4 >= 0))
+        result: IntArray = np.where(through, np.where(o2 >= 0, 1, -1), 0).sum(axis=1).astype(np.int64)
+        return result
+
+
+class DoorCounter:
+    """Per person row and line: committed side, net passages, last side seen; the counted occupancy."""
+
+    def __init__(self, config: AnalyticsConfig) -> None:
+        self.configure(config)
+        count = len(config.lines)
+        self._prev_xy: FloatArray = np.zeros((0, 2))
+        self._has_prev: BoolArray = np.zeros(0, dtype=np.bool_)
+        self._last_t_us: IntArray = np.zeros(0, dtype=np.int64)
+        self._staff: BoolArray = np.zeros(0, dtype=np.bool_)
+        self._side: Int8Array = np.zeros((0, count), dtype=np.int8)
+        self._net: IntArray = np.zeros((0, count), dtype=np.int64)
+        self._last_sign: Int8Array = np.zeros((0, count), dtype=np.int8)
+        # Beyond the band on which side (0: in the band) since when: a side commits once held commit_s.
+        self._beyond: Int8Array = np.zeros((0, count), dtype=np.int8)
+        self._beyond_since_us: IntArray = np.zeros((0, count), dtype=np.int64)
+        self.counted_occupancy = 0
+        self._next_reset_us: int | None = None
+        self._over_capacity = False
+
+    def configure(self, config: AnalyticsConfig) -> None:
+        self.lines = config.lines
+        self._geometry = [
+            _LineGeometry(line.points_array(), line.hysteresis_m, line.commit_s) for line in config.lines
+        ]
+        self._entrance = [line.entrance for line in config.lines]
+        self.has_entrances = any(self._entrance)
+        self._capacity = config.capacity
+        self._closing_time_s = config.closing_time_s
+        self._zone = ZoneInfo(config.timezone)
+
+    # RowColumns
+    def grow(self, capacity: int) -> None:
+        self._prev_xy = grown(self._prev_xy, capacity, 0.0)
+        self._has_prev = grown(self._has_prev, capacity, False)
+        self._last_t_us = grown(self._last_t_us, capacity, 0)
+        self._staff = grown(self._staff, capacity, False)
+        self._side = grown(self._side, capacity, 0)
+        self._net = grown(self._net, capacity, 0)
+        self._last_sign = grown(self._last_sign, capacity, 0)
+        self._beyond = grown(self._beyond, capacity, 0)
+        self._beyond_since_us = grown(self._beyond_since_us, capacity, 0)
+
+    def reset_row(self, row: int) -> None:
+        self._has_prev[row] = False
+        self._staff[row] = False
+        self._side[row] = 0
+        self._net[row] = 0
+        self._last_sign[row] = 0
+        self._beyond[row] = 0
+
+    def update(
+        self,
+        t_us: int,
+        xy: FloatArray,
+        rows: IntArray,
+        gid_list: list[int],
+        staff: BoolArray,
+        crossings: list[LineCrossing],
+    ) -> None:
+        """One frame's positions (``staff``: who is staff): passages accumulated, sides committed, crossings
+        counted."""
+        self._reset_if_closed(t_us)
+        if not self._geometry or rows.size == 0:
+            return
+        self._staff[rows] = staff
+        has_prev = self._has_prev[rows]
+        before = np.where(has_prev[:, None], self._prev_xy[rows], xy)
+        for line_index, geometry in enumerate(self._geometry):
+            net = self._net[rows, line_index] + geometry.passages(before, xy)
+            signed = geometry.signed_distance(xy)
+            sign = np.sign(signed).astype(np.int8)
+            beyond = np.where(np.abs(signed) >= geometry.hysteresis_m, sign, 0).astype(np.int8)
+            changed = beyond != self._beyond[rows, line_index]
+            since = np.where(changed, t_us, self._beyond_since_us[rows, line_index])
+            self._beyond[rows, line_index] = beyond
+            self._beyond_since_us[rows, line_index] = since
+            committed = (beyond != 0) & (t_us - since >= geometry.commit_us)
+            side = self._side[rows, line_index]
+            counted = committed & (sign != side) & (net * sign > 0)
+            for i in np.flatnonzero(counted).tolist():
+                self._count(line_index, gid_list[i], int(sign[i]), t_us, bool(staff[i]), crossings)
+            self._side[rows, line_index] = np.where(committed, sign, side)
+            self._net[rows, line_index] = np.where(committed, 0, net)
+            self._last_sign[rows, line_index] = sign
+        self._prev_xy[rows] = xy
+        self._has_prev[rows] = True
+        self._last_t_us[rows] = t_us
+
+    def close_rows(self, rows: IntArray, gids: IntArray, crossings: list[LineCrossing]) -> None:
+        """The persons of `rows` left the floor: a crossing they were completing in the band counts now."""
+        for row, gid in zip(rows.tolist(), gids.tolist(), strict=True):
+            if not self._has_prev[row]:
+                continue
+            for line_index in range(len(self._geometry)):
+                net = int(self._net[row, line_index])
+                direction = int(np.sign(net))
+                if (
+                    net
+                    and direction == self._last_sign[row, line_index]
+                    and direction != self._side[row, line_index]
+                ):
+                    self._count(
+                        line_index,
+                        gid,
+                        direction,
+                        int(self._last_t_us[row]),
+                        bool(self._staff[row]),
+                        crossings,
+                    )
+
+    def capacity_check(self, t_us: int, fused_occupancy: int) -> list[CapacityEvent]:
+        """A CapacityEvent when the site went over its capacity or came back under it at this frame."""
+        if self._capacity is None:
+            return []
+        occupancy = self.counted_occupancy if self.has_entrances else fused_occupancy
+        over = occupancy > self._capacity
+        if over == self._over_capacity:
+            return []
+        self._over_capacity = over
+        logger.info(
+            "site %s capacity: occupancy %d, capacity %d",
+            "over" if over else "back within",
+            occupancy,
+            self._capacity,
+        )
+        return [CapacityEvent(over=over, occupancy=occupancy, capacity=self._capacity, time_us=t_us)]
+
+    def reconfigure(self, config: AnalyticsConfig) -> None:
+        """Take a changed line set: a line that persists (same ``line_id``) keeps each person's side and
+        passages unless its points changed; a new or redrawn one starts from nothing (no count until a person
+        crosses it)."""
+        old = {line.line_id: (column, line) for column, line in enumerate(self.lines)}
+        capacity = self._side.shape[0]
+        shape = (capacity, len(config.lines))
+        side = np.zeros(shape, np.int8)
+        net = np.zeros(shape, np.int64)
+        last_sign = np.zeros(shape, np.int8)
+        beyond = np.zeros(shape, np.int8)
+        since = np.zeros(shape, np.int64)
+        for column, line in enumerate(config.lines):
+            found = old.get(line.line_id)
+            if found is not None and found[1].points_m == line.points_m:
+                side[:, column] = self._side[:, found[0]]
+                net[:, column] = self._net[:, found[0]]
+                last_sign[:, column] = self._last_sign[:, found[0]]
+                beyond[:, column] = self._beyond[:, found[0]]
+                since[:, column] = self._beyond_since_us[:, found[0]]
+        self._side, self._net, self._last_sign = side, net, last_sign
+        self._beyond, self._beyond_since_us = beyond, since
+        closing_changed = (config.closing_time_s, config.timezone) != (self._closing_time_s, self._zone.key)
+        self.configure(config)
+        if closing_changed:
+            self._next_reset_us = None
+
+    def _count(
+        self, line_index: int, gid: int, sign: int, t_us: int, staff: bool, crossings: list[LineCrossing]
+    ) -> None:
+        direction = CrossingDirection.IN if sign > 0 else CrossingDirection.OUT
+        line = self.lines[line_index]
+        crossings.append(LineCrossing(line.line_id, gid, direction, t_us, staff, line.entrance))
+        if self._entrance[line_index]:
+            self.counted_occupancy = max(0, self.counted_occupancy + (1 if sign > 0 else -1))
+
+    def _reset_if_closed(self, t_us: int) -> None:
+        if self._closing_time_s is None:
+            return
+        if self._next_reset_us is not None and t_us >= self._next_reset_us:
+            if self.counted_occupancy:
+                logger.info("counted occupancy %d reset to 0 at closing time", self.counted_occupancy)
+            self.counted_occupancy = 0
+            self._next_reset_us = None
+        if self._next_reset_us is None:
+            self._next_reset_us = next_closing_us(t_us, self._closing_time_s, self._zone)
+
+
+# The inventory's zone kinds that are counting lines (their `polygon` is a polyline), and which are entrances.
+LINE_KIND_NAMES = frozenset({"door", "line"})
+
+
+def counting_lines_from_rows(rows: Sequence[Mapping[str, Any]]) -> tuple[CountingLine, ...]:
+    """The counting lines among zone rows (``id``, ``name``, ``kind``, ``polygon``): kinds door and line."""
+    return tuple(
+        CountingLine(
+            line_id=int(row["id"]),
+            name=str(row["name"]),
+            points_m=tuple((float(x), float(y)) for x, y in row["polygon"]),
+            entrance=str(row["kind"]) == "door",
+        )
+        for row in rows
+        if str(row["kind"]) in LINE_KIND_NAMES
+    )
+
+
+def next_closing_us(t_us: int, closing_time_s: int, zone: ZoneInfo) -> int:
+    """The first closing time (``closing_time_s`` after local midnight, wall clock) strictly after `t_us`."""
+    local = datetime.fromtimestamp(t_us / 1e6, zone)
+    at = time(closing_time_s // 3600, closing_time_s // 60 % 60, closing_time_s % 60)
+    day = local.date()
+    for offset in range(3):
+        candidate = datetime.combine(day + timedelta(days=offset), at, zone)
+        candidate_us = int(candidate.timestamp() * 1_000_000)
+        if candidate_us > t_us:
+            return candidate_us
+    raise AssertionError("unreachable: a closing time follows within two days")

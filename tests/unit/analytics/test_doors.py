@@ -1,0 +1,233 @@
+"""DoorCounter: counting lines with hysteresis, counted occupancy, closing-time reset and capacity (tables)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import pytest
+
+from server.analytics import (
+    AnalyticsConfigError,
+    CountingLine,
+    CrossingDirection,
+    PersonIdentity,
+    SiteAnalytics,
+)
+from server.analytics.doors import next_closing_us
+from tests.unit.analytics.helpers import SITE, frame, site_config, us
+
+IN, OUT = CrossingDirection.IN, CrossingDirection.OUT
+# A door from (10, 5) to (14, 5): walking towards +y (left of the direction +x) goes in.
+# The geometric table commits at once (commit_s 0); the hold in time has its own test.
+DOOR = CountingLine(
+    1, "Front door", ((10.0, 5.0), (14.0, 5.0)), entrance=True, hysteresis_m=0.3, commit_s=0.0
+)
+# A V-shaped line (two segments), not an entrance.
+AISLE = CountingLine(2, "Aisle", ((20.0, 2.0), (22.0, 4.0), (24.0, 2.0)), entrance=False, commit_s=0.0)
+
+
+def _ys(*values: float, x: float = 12.0) -> list[tuple[float, float]]:
+    return [(x, y) for y in values]
+
+
+def _run(
+    paths: dict[int, Sequence[tuple[float, float]]],
+    *,
+    lines: tuple[CountingLine, ...] = (DOOR,),
+    identities: dict[int, PersonIdentity] | None = None,
+    **config: object,
+) -> tuple[list[tuple[int, int, CrossingDirection, bool]], list[int | None], SiteAnalytics]:
+    """Feed each person's path (one position per 0.1 s frame; a person is gone after their path ends)."""
+    analytics = SiteAnalytics(site_config(lines=lines, **config))
+    steps = max(len(path) for path in paths.values())
+    crossings: list[tuple[int, int, CrossingDirection, bool]] = []
+    occupancy: list[int | None] = []
+    for k in range(steps + 1):
+        people = {gid: path[k] for gid, path in paths.items() if k < len(path)}
+        update = analytics.update(frame(k * 0.1, people), identities or {})
+        crossings += [(c.line_id, c.global_id, c.direction, c.staff) for c in update.crossings]
+        occupancy.append(update.counted_occupancy)
+    return crossings, occupancy, analytics
+
+
+BEHIND_THE_EDGE = [*_ys(3.0, 4.0, 4.6, 4.9), (12.0, 5.1)]
+
+CASES = [
+    ("walks in", {1: _ys(3.0, 4.0, 5.0, 6.0, 7.0)}, [(1, 1, IN, False)]),
+    ("walks out", {1: _ys(7.0, 6.0, 5.0, 4.0, 3.0)}, [(1, 1, OUT, False)]),
+    ("steps into the band and back", {1: _ys(3.0, 4.0, 4.8, 5.2, 4.8, 4.0, 3.0)}, []),
+    (
+        "in, then back out",
+        {1: _ys(3.0, 4.0, 5.0, 6.0, 5.0, 4.0, 3.0)},
+        [(1, 1, IN, False), (1, 1, OUT, False)],
+    ),
+    ("dithers on the line, then in", {1: _ys(3.0, 4.9, 5.1, 4.9, 5.1, 4.9, 5.2, 6.0)}, [(1, 1, IN, False)]),
+    ("just past the line, never beyond the band", {1: _ys(3.0, 4.0, 5.1, 5.2, 5.1, 4.0)}, []),
+    (
+        "walks round the end of the line",
+        {1: [(12.0, 3.0), (15.0, 3.0), (16.0, 5.0), (15.0, 7.0), (12.0, 7.0)]},
+        [],
+    ),
+    ("first seen inside, walks further in", {1: _ys(6.0, 7.0, 8.0)}, []),
+    ("leaves the floor in the band after passing", {1: BEHIND_THE_EDGE}, [(1, 1, IN, False)]),
+    (
+        "two side by side",
+        {1: _ys(3.0, 4.5, 5.5, 6.5), 2: _ys(3.0, 4.5, 5.5, 6.5, x=12.5)},
+        [(1, 1, IN, False), (1, 2, IN, False)],
+    ),
+    ("a jump across the line in one step", {1: _ys(3.0, 7.0)}, [(1, 1, IN, False)]),
+]
+
+
+@pytest.mark.parametrize(("paths", "expected"), [case[1:] for case in CASES], ids=[case[0] for case in CASES])
+def test_crossings(paths: dict[int, Sequence[tuple[float, float]]], expected: list[object]) -> None:
+    crossings, _, _ = _run(paths)
+    assert crossings == expected
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ([(21.0, 1.0), (21.0, 2.0), (21.0, 4.0), (21.0, 5.0)], [(2, 1, IN, False)]),  # left arm, upwards
+        ([(23.0, 5.0), (23.0, 4.0), (23.0, 2.0), (23.0, 1.0)], [(2, 1, OUT, False)]),  # right arm, downwards
+        (
+            [(19.0, 2.5), (19.5, 1.0), (22.0, 1.0), (24.5, 1.0), (25.0, 2.5)],
+            [],
+        ),  # under the V, round both ends
+    ],
+)
+def test_polyline(path: list[tuple[float, float]], expected: list[object]) -> None:
+    crossings, occupancy, _ = _run({1: path}, lines=(AISLE,))
+    assert crossings == expected
+    assert set(occupancy) == {None}  # no entrance line: no counted occupancy
+
+
+@pytest.mark.parametrize(
+    ("ys", "expected"),
+    [
+        ([3.0, 4.0, 5.4, 4.0, 3.0], []),  # beyond the band for one frame (0.1 s) only: noise, not a crossing
+        ([3.0, 4.0, 5.4, 5.4, 4.0, 3.0], []),  # 0.1 s held
+        ([3.0, 4.0, 5.4, 5.4, 5.4, 5.4, 4.0, 3.0], [IN, OUT]),  # held 0.3 s: in; then out (held by the end)
+        ([3.0, 4.0, 5.4, 5.4, 5.4, 5.4], [IN]),
+    ],
+)
+def test_a_side_commits_once_held_commit_s(ys: list[float], expected: list[CrossingDirection]) -> None:
+    held = dataclasses.replace(DOOR, commit_s=0.3)
+    crossings, _, _ = _run({1: _ys(*ys, *([3.0] * 5 if expected == [IN, OUT] else []))}, lines=(held,))
+    assert [c[2] for c in crossings] == expected
+
+
+def test_staff_crossings_are_marked() -> None:
+    kim = PersonIdentity(employee_id=7, display_name="Kim", level=1)
+    crossings, _, _ = _run({1: _ys(3.0, 4.0, 6.0), 2: _ys(3.0, 4.0, 6.0, x=13.0)}, identities={2: kim})
+    assert crossings == [(1, 1, IN, False), (1, 2, IN, True)]
+
+
+def test_counted_occupancy_never_below_zero() -> None:
+    # Two walk out that were never counted in (the store opened with them inside), then one walks in.
+    _, occupancy, _ = _run(
+        {1: _ys(7.0, 6.0, 4.0, 3.0), 2: _ys(7.0, 6.0, 4.0, 3.0, x=13.0), 3: _ys(3.0, 3.0, 3.0, 3.0, 4.0, 6.0)}
+    )
+    assert occupancy[3] == 0
+    assert occupancy[-1] == 1
+
+
+def test_counted_occupancy_resets_at_closing_time() -> None:
+    t0 = datetime.fromtimestamp(us(0) / 1e6, UTC)
+    closing_s = (
+        t0.hour * 3600 + t0.minute * 60 + t0.second + 1
+    ) % 86_400  # 1 s after the first frame or less
+    analytics = SiteAnalytics(site_config(lines=(DOOR,), closing_time_s=closing_s))
+    path = _ys(3.0, 4.0, 6.0, 7.0)
+    counted = [analytics.update(frame(k * 0.1, {1: p}), {}).counted_occupancy for k, p in enumerate(path)]
+    assert counted[-1] == 1
+    after = analytics.update(frame(2.5, {1: (12.0, 7.0)}), {})
+    assert after.counted_occupancy == 0
+
+
+@pytest.mark.parametrize(
+    ("zone", "t", "closing_s", "expected"),
+    [
+        ("UTC", "2026-03-01T10:00:00+00:00", 22 * 3600, "2026-03-01T22:00:00+00:00"),
+        ("UTC", "2026-03-01T23:00:00+00:00", 22 * 3600, "2026-03-02T22:00:00+00:00"),
+        ("Europe/Paris", "2026-03-01T10:00:00+00:00", 22 * 3600, "2026-03-01T21:00:00+00:00"),
+        ("Europe/Paris", "2026-03-29T10:00:00+00:00", 22 * 3600, "2026-03-29T20:00:00+00:00"),  # summer time
+        ("UTC", "2026-03-01T22:00:00+00:00", 22 * 3600, "2026-03-02T22:00:00+00:00"),  # strictly after
+    ],
+)
+def test_next_closing(zone: str, t: str, closing_s: int, expected: str) -> None:
+    from zoneinfo import ZoneInfo
+
+    t_us = int(datetime.fromisoformat(t).timestamp() * 1e6)
+    assert next_closing_us(t_us, closing_s, ZoneInfo(zone)) == int(
+        datetime.fromisoformat(expected).timestamp() * 1e6
+    )
+
+
+def test_capacity_events() -> None:
+    analytics = SiteAnalytics(site_config(lines=(DOOR,), capacity=1))
+    events = []
+    paths = {
+        1: _ys(3.0, 4.0, 6.0, 7.0, 7.0, 7.0, 7.0, 7.0),
+        2: _ys(3.0, 3.0, 3.0, 4.0, 6.0, 4.0, 3.0, 3.0, x=13.0),
+    }
+    for k in range(8):
+        update = analytics.update(frame(k * 0.1, {g: p[k] for g, p in paths.items()}), {})
+        events += [(e.over, e.occupancy, e.capacity) for e in update.capacity_events]
+    assert events == [(True, 2, 1), (False, 1, 1)]
+
+
+def test_capacity_from_fused_occupancy_without_entrances() -> None:
+    analytics = SiteAnalytics(site_config(capacity=1))
+    update = analytics.update(frame(0.0, {1: (1.0, 1.0), 2: (2.0, 2.0)}), {})
+    assert [(e.over, e.occupancy) for e in update.capacity_events] == [(True, 2)]
+
+
+def test_a_redrawn_line_starts_again() -> None:
+    analytics = SiteAnalytics(site_config(lines=(DOOR,)))
+    analytics.update(frame(0.0, {1: (12.0, 3.0)}), {})
+    analytics.update(frame(0.1, {1: (12.0, 4.9)}), {})
+    analytics.reconfigure(
+        site_config(lines=(dataclasses.replace(DOOR, name="Main door"),))
+    )  # same points: kept
+    analytics.update(frame(0.2, {1: (12.0, 5.1)}), {})
+    kept = analytics.update(frame(0.3, {1: (12.0, 6.0)}), {})
+    assert [c.direction for c in kept.crossings] == [IN]
+    moved = dataclasses.replace(DOOR, points_m=((10.0, 8.0), (14.0, 8.0)))
+    analytics.reconfigure(site_config(lines=(moved,)))
+    assert (
+        analytics.update(frame(0.4, {1: (12.0, 7.5)}), {}).crossings == []
+    )  # no passage seen of the new line
+
+
+@pytest.mark.parametrize(
+    ("lines", "code"),
+    [
+        ((CountingLine(1, "one point", ((0.0, 0.0),)),), "invalid_line"),
+        ((CountingLine(1, "nan", ((0.0, 0.0), (float("nan"), 1.0))),), "invalid_line"),
+        ((CountingLine(1, "repeated point", ((0.0, 0.0), (0.0, 0.01))),), "invalid_line"),
+        ((CountingLine(1, "no band", ((0.0, 0.0), (1.0, 0.0)), hysteresis_m=0.0),), "invalid_line"),
+        ((DOOR, dataclasses.replace(DOOR, name="again")), "duplicate_line"),
+    ],
+)
+def test_bad_lines(lines: tuple[CountingLine, ...], code: str) -> None:
+    with pytest.raises(AnalyticsConfigError) as error:
+        SiteAnalytics(site_config(lines=lines))
+    assert error.value.code == code
+
+
+@pytest.mark.parametrize(
+    ("changes", "code"),
+    [
+        ({"closing_time_s": 86_400}, "invalid_threshold"),
+        ({"capacity": 0}, "invalid_threshold"),
+        ({"timezone": "Mars/Olympus"}, "invalid_timezone"),
+    ],
+)
+def test_bad_door_settings(changes: dict[str, object], code: str) -> None:
+    with pytest.raises(AnalyticsConfigError) as error:
+        SiteAnalytics(site_config(**changes))
+    assert error.value.code == code
+    assert SITE == 3

@@ -1,0 +1,98 @@
+"""QueueTracker through SiteAnalytics: queue B (6..10 x 0..4) served by the till S (10..12 x 0..4)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from server.analytics import (
+    PersonIdentity,
+    QueueAlert,
+    QueueStatus,
+    QueueVisit,
+    SiteAnalytics,
+    Zone,
+    ZoneKind,
+)
+from tests.unit.analytics.helpers import ZONE_B, ZONES, frame, rect, site_config, us
+
+TILL = Zone(20, "Till", ZoneKind.SERVICE, rect(10, 0, 12, 4))
+KIM = PersonIdentity(employee_id=7, display_name="Kim", level=1)
+Path = Sequence[tuple[float, float] | None]
+
+
+def _run(
+    paths: dict[int, Path], *, staff: frozenset[int] = frozenset(), step_s: float = 1.0, **config: object
+) -> tuple[list[QueueVisit], list[QueueStatus], list[QueueAlert]]:
+    """Each person's position per step (None: not on the floor then); the store runs 12 s past the paths."""
+    analytics = SiteAnalytics(site_config(zones=(*ZONES, TILL), **config))
+    identities = {gid: KIM for gid in staff}
+    visits: list[QueueVisit] = []
+    alerts: list[QueueAlert] = []
+    statuses: list[QueueStatus] = []
+    steps = max(len(p) for p in paths.values()) + 12
+    for k in range(steps):
+        people = {g: p[k] for g, p in paths.items() if k < len(p) and p[k] is not None}
+        update = analytics.update(frame(k * step_s, people), identities)  # type: ignore[arg-type]
+        visits += update.queue_visits
+        alerts += update.queue_alerts
+        statuses += update.queues
+    return visits, statuses, alerts
+
+
+QUEUE, OUTSIDE, SERVED = (8.0, 2.0), (1.0, 8.0), (11.0, 2.0)
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ([QUEUE] * 10 + [SERVED] * 3 + [OUTSIDE], [(ZONE_B, 0.0, 10.0)]),  # waits 10 s, served
+        ([QUEUE] * 4 + [OUTSIDE] * 3, [(ZONE_B, 0.0, None)]),  # walks off: abandoned
+        (
+            [QUEUE] * 4 + [OUTSIDE, OUTSIDE] + [SERVED] * 2,
+            [(ZONE_B, 0.0, 6.0)],
+        ),  # back to the till in the grace
+        ([QUEUE] * 4 + [OUTSIDE] * 7 + [SERVED] * 2, [(ZONE_B, 0.0, None)]),  # ... too late: abandoned
+        ([QUEUE] * 4 + [None], [(ZONE_B, 0.0, None)]),  # leaves the floor from the queue
+        ([OUTSIDE, SERVED, SERVED], []),  # straight to the till: no queue visit
+    ],
+)
+def test_waits(path: Path, expected: list[tuple[int, float, float | None]]) -> None:
+    visits, _, _ = _run({1: path})
+    assert [(v.zone_id, (v.joined_us - us(0)) / 1e6, v.wait_s) for v in visits] == expected
+
+
+def test_staff_are_not_in_the_queue() -> None:
+    visits, statuses, _ = _run({1: [QUEUE] * 3 + [SERVED], 2: [QUEUE] * 3 + [SERVED]}, staff=frozenset({2}))
+    assert [v.global_id for v in visits] == [1]
+    assert max(s.length for s in statuses) == 1
+
+
+def test_predicted_wait_and_the_till_alert() -> None:
+    # Persons 1..4 are served one every 2 s; 5, 6, 7 queue behind them.
+    paths: dict[int, Path] = {g: [QUEUE] * (2 * g) + [SERVED, OUTSIDE] for g in range(1, 5)}
+    for g in (5, 6, 7):
+        paths[g] = [QUEUE] * 20
+    visits, statuses, alerts = _run(
+        paths, queue_alert_length=4, queue_alert_wait_s=None, queue_alert_after_s=3.0
+    )
+    assert [v.wait_s for v in visits if v.global_id <= 4] == [2.0, 4.0, 6.0, 8.0]
+    late = statuses[10]
+    assert late.length == 3
+    # 4 services over the 10 s run so far: one every 2.5 s; 3 waiting: 7.5 s.
+    assert late.predicted_wait_s == pytest.approx(7.5)
+    assert [(a.open, a.length) for a in alerts][:2] == [(True, 6), (False, 3)]
+    assert alerts[0].time_us == us(3.0)  # 6 or more for 3 s
+
+
+@pytest.mark.parametrize(
+    ("changes", "code"),
+    [({"queue_alert_length": 0}, "invalid_threshold"), ({"queue_rate_window_s": -1.0}, "invalid_threshold")],
+)
+def test_bad_queue_settings(changes: dict[str, object], code: str) -> None:
+    from server.analytics import AnalyticsConfigError
+
+    with pytest.raises(AnalyticsConfigError) as error:
+        SiteAnalytics(site_config(**changes))
+    assert error.value.code == code
