@@ -48,7 +48,7 @@ class BusConfig:
     duplicate_window_s: float = 600.0
     max_age_s: float = 24 * 3600.0
     pin_ttl_s: float = 5.0
-    ack_wait_s: float = 30.0
+    ack_wait_s: float = 10.0
 
     @classmethod
     def from_settings(cls) -> BusConfig:

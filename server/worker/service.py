@@ -9,8 +9,10 @@ Taking a site over: the worker loads what is durable of the site (`SiteFrameProg
 messages delivered to its predecessor and not acked (they would otherwise come back only after the ack wait, out of
 order), then goes on with the consumer's next messages. Fusion starts from those frames (new global ids for the
 people present); anything summed over time lives in the analytics records. A worker that finds it lost a site it was
-applying (a pin-id mismatch, a fenced save) exits at once without writing anything more: what it had not made
-durable is not acked, so the new owner applies it (crash-only; the supervisor restarts the process).
+applying (its progress save fenced: another worker saved the site's progress since) exits at once without writing
+anything more: what it had not made durable is not acked, so the new owner applies it (crash-only; the supervisor
+restarts the process). A pin-id mismatch alone is not a loss (a new consumer leader pins afresh): the worker pulls
+without its old id and, pinned again, goes on where it was after reading what it missed from the stream.
 
 Rebalancing: a worker that holds more than its share of the sites (sites / workers pulling, JetStream's count of
 waiting pull requests on the consumer) finishes one site cleanly (its fusion flushed and recorded, a barrier, the
@@ -100,10 +102,6 @@ class SiteWorker:
         self._pins: dict[int, str] = {}
         self._cameras: dict[int, CameraRuntime] = {}
         self._pullers: dict[int, asyncio.Task[None]] = {}
-        self._releasing: set[int] = set()
-        self._cooldown_until: dict[
-            int, float
-        ] = {}  # a released site is not pulled for a while: another worker takes it
         self._progress = SiteProgress(held_from=runtime.processor.held_from, ack=self._ack)
         self.stats = WorkerStats()
         runtime.pipeline.add_sink(self._progress)
@@ -173,16 +171,24 @@ class SiteWorker:
             asyncio.get_running_loop().create_task(self._nc.publish(reply, b"+ACK"))
 
     # ---- pulling -------------------------------------------------------------------------------------------------
-    async def _pull_site(self, site_id: int) -> None:
+    async def _pull_site(self, site_id: int, *, after_s: float = 0.0) -> None:
         assert self._nc is not None
         nc = self._nc
+        if after_s:
+            await asyncio.sleep(after_s)
         inbox = nc.new_inbox()
         sub = await nc.subscribe(inbox)
+        try:
+            await self._pull_loop(site_id, sub, inbox)
+        finally:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+
+    async def _pull_loop(self, site_id: int, sub: Any, inbox: str) -> None:
+        assert self._nc is not None
+        nc = self._nc
         subject = f"$JS.API.CONSUMER.MSG.NEXT.{self._config.stream}.{self._config.consumer_name(site_id)}"
         while True:
-            if site_id in self._releasing or self._cooldown_until.get(site_id, 0.0) > time.monotonic():
-                await asyncio.sleep(0.2)
-                continue
             request: dict[str, Any] = {
                 "batch": PULL_BATCH,
                 "expires": int(PULL_EXPIRES_S * jetstream.NS),
@@ -218,32 +224,45 @@ class SiteWorker:
                 continue  # 100: idle heartbeat
             got += 1
             new_pin = headers.get("Nats-Pin-Id")
+            stream_seq = msg.metadata.sequence.stream
             if new_pin is not None and new_pin != self._pins.get(site_id):
-                if site_id in self._pins:
-                    self._pin_lost(site_id, headers)
                 self._pins[site_id] = new_pin
-                await self._take_over(site_id, msg.metadata.sequence.stream)
-            self._apply(site_id, msg.metadata.sequence.stream, msg.data, msg.reply)
+                if site_id in self._progress.sites:  # pinned again (e.g. a new consumer leader): same state
+                    await self._catch_up(site_id, stream_seq)
+                else:
+                    await self._take_over(site_id, stream_seq)
+            self._apply(site_id, stream_seq, msg.data, msg.reply)
 
     def _pin_lost(self, site_id: int, headers: dict[str, str]) -> None:
-        if site_id in self._pins:
-            self._on_lost(
-                f"site {site_id}: JetStream pinned another worker ({headers.get('Description', '')})"
-            )
-            self._pins.pop(site_id, None)
+        """Our pin id is no longer the site's (another worker, or a new consumer leader that pinned afresh). Pull
+        without it: if JetStream pins this worker again, it goes on where it was (`_catch_up`); if another worker
+        took the site and saves its progress first, this worker's next save is fenced and it exits."""
+        if self._pins.pop(site_id, None) is not None:
+            logger.warning("site %d: pin lost (%s)", site_id, headers.get("Description", ""))
 
     async def _take_over(self, site_id: int, first_stream_seq: int) -> None:
         """This worker was just pinned to the site: load its durable progress, start its analytics, and apply the
         messages its predecessor was given and did not ack (they precede `first_stream_seq`)."""
         assert self._nc is not None
         self.stats.takeovers += 1
-        ledger = await self._progress.activate(site_id)
+        await self._progress.activate(site_id)
         await self._runtime.processor.prepare(self._camera(site_id, 0))
+        caught_up = await self._catch_up(site_id, first_stream_seq)
+        logger.info("site %d: now fused here (%d message(s) caught up)", site_id, caught_up)
+
+    async def _catch_up(self, site_id: int, first_stream_seq: int) -> int:
+        """Apply, in stream order, the site's messages before `first_stream_seq` that are neither durable nor
+        applied here: those JetStream gave another worker (or this one before a consumer leader change) and nobody
+        acked. Read from the stream itself: the consumer would redeliver them only after the ack wait, behind
+        newer frames."""
+        assert self._nc is not None
+        ledger = self._progress.sites[site_id]
         info = await jetstream.consumer_info(self._nc, self._config, site_id)
         floor = int(info.get("ack_floor", {}).get("stream_seq", 0))
         seq = max(floor, ledger.through) + 1
         subject = site_subject(self._config.subject_prefix, site_id)
         js = self._nc.jetstream()
+        caught_up = 0
         while seq < first_stream_seq:
             try:
                 raw = await js.get_msg(self._config.stream, seq=seq, subject=subject, next=True)
@@ -251,10 +270,12 @@ class SiteWorker:
                 break
             if raw.seq is None or raw.seq >= first_stream_seq:
                 break
-            self._apply(site_id, raw.seq, raw.data or b"", None)
-            self.stats.caught_up += 1
+            if raw.seq not in ledger.seen and not ledger.covered(raw.seq):
+                self._apply(site_id, raw.seq, raw.data or b"", None)
+                caught_up += 1
             seq = raw.seq + 1
-        logger.info("site %d: now fused here (%d message(s) caught up)", site_id, self.stats.caught_up)
+        self.stats.caught_up += caught_up
+        return caught_up
 
     def _camera(self, site_id: int, camera_id: int) -> CameraRuntime:
         camera = self._cameras.get(camera_id)
@@ -321,26 +342,39 @@ class SiteWorker:
         info = await jetstream.consumer_info(self._nc, self._config, owned[0])
         workers = max(1, int(info.get("num_waiting", 1)))
         share = math.ceil(len(self._pullers) / workers)
+        logger.debug(
+            "rebalance: %d of %d sites here, %d workers pulling, share %d",
+            len(owned),
+            len(self._pullers),
+            workers,
+            share,
+        )
         if len(owned) <= share:
             return
         site_id = owned[-1]
         await self.release(site_id)
 
     async def release(self, site_id: int) -> None:
-        """Hand a site back cleanly: its fusion flushed and recorded, a barrier, the acks, then the pin released."""
+        """Hand a site back cleanly: its pulling stopped, its fusion flushed and recorded, a barrier, the acks, then
+        the pin released; this worker pulls the site again only after a while, so that another one is pinned."""
         assert self._nc is not None
-        self._releasing.add(site_id)
+        puller = self._pullers.get(site_id)
+        if puller is not None:
+            puller.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await puller
         try:
             self._runtime.processor.release_site(site_id)
             await self._runtime.pipeline.flush()
             self._progress.sites.pop(site_id, None)
             self._pins.pop(site_id, None)
-            self._cooldown_until[site_id] = time.monotonic() + 2 * PULL_EXPIRES_S + 1.0
             await jetstream.unpin(self._nc, self._config, site_id)
             self.stats.releases += 1
-            logger.info("site %d released for rebalancing (%d sites owned)", site_id, len(self._pins))
+            logger.info("site %d released for rebalancing (%d sites left here)", site_id, len(self._pins))
         finally:
-            self._releasing.discard(site_id)
+            self._pullers[site_id] = asyncio.create_task(
+                self._pull_site(site_id, after_s=2 * PULL_EXPIRES_S + 1.0)
+            )
 
 
 def list_site_ids() -> list[int]:
