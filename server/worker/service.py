@@ -53,6 +53,7 @@ PULL_BATCH = 128
 PULL_EXPIRES_S = 1.0
 DISCOVER_EVERY_S = 2.0
 REBALANCE_EVERY_S = 3.0
+STANDBY_PAUSE_S = 1.0
 EXIT_SITE_LOST = 3
 
 
@@ -102,6 +103,8 @@ class SiteWorker:
         self._pins: dict[int, str] = {}
         self._cameras: dict[int, CameraRuntime] = {}
         self._pullers: dict[int, asyncio.Task[None]] = {}
+        self._share: int | None = None  # sites per worker, from the last rebalancing round
+        self._worker_samples: list[int] = []
         self._progress = SiteProgress(held_from=runtime.processor.held_from, ack=self._ack)
         self.stats = WorkerStats()
         runtime.pipeline.add_sink(self._progress)
@@ -189,6 +192,10 @@ class SiteWorker:
         nc = self._nc
         subject = f"$JS.API.CONSUMER.MSG.NEXT.{self._config.stream}.{self._config.consumer_name(site_id)}"
         while True:
+            if site_id not in self._pins and self._share is not None and len(self._pins) >= self._share:
+                # This worker holds its share: it stands by for this site less eagerly, so that a worker with
+                # fewer sites is the likelier one JetStream pins (and it is still counted as a worker).
+                await asyncio.sleep(STANDBY_PAUSE_S)
             request: dict[str, Any] = {
                 "batch": PULL_BATCH,
                 "expires": int(PULL_EXPIRES_S * jetstream.NS),
@@ -335,13 +342,21 @@ class SiteWorker:
                 logger.exception("rebalancing failed; retrying")
 
     async def _rebalance(self) -> None:
+        """Release one site when this worker holds more than its share. The number of workers is JetStream's count
+        of pull requests waiting on the site consumers (every worker keeps one on each), the largest of the last few
+        samples: a worker that holds its share pulls the other sites only now and then (`_pull_loop`)."""
         assert self._nc is not None
         owned = sorted(self._pins)
-        if len(owned) < 2:
-            return
-        info = await jetstream.consumer_info(self._nc, self._config, owned[0])
-        workers = max(1, int(info.get("num_waiting", 1)))
+        probe = owned[:3] or sorted(self._pullers)[:1]
+        waiting = 1
+        for site_id in probe:
+            info = await jetstream.consumer_info(self._nc, self._config, site_id)
+            waiting = max(waiting, int(info.get("num_waiting", 1)))
+        self._worker_samples.append(waiting)
+        del self._worker_samples[:-3]
+        workers = max(self._worker_samples)
         share = math.ceil(len(self._pullers) / workers)
+        self._share = share
         logger.debug(
             "rebalance: %d of %d sites here, %d workers pulling, share %d",
             len(owned),
