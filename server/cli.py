@@ -2,7 +2,7 @@
 
 retail-server run  [--http HOST:PORT] [--grpc HOST:PORT] [--no-http | --no-grpc] [--no-migrate]
 retail-server demo [--http HOST:PORT] [--grpc HOST:PORT] [--no-edge]   (embedded defaults + sample-video agent)
-retail-server worker [--no-migrate]   (scale-out: fusion + analytics of the sites JetStream places here; RETAIL_BUS_URL)
+retail-server worker [--no-migrate] [--metrics HOST:PORT]   (scale-out site worker; needs RETAIL_BUS_URL)
 retail-server manage <django command> [args...]
 """
 
@@ -298,14 +298,17 @@ def _edge_executable() -> str:
     return found
 
 
-async def serve_worker() -> None:
-    """Run a site worker until SIGINT/SIGTERM (server.worker.service)."""
+async def serve_worker(metrics_bind: str | None = None) -> None:
+    """Run a site worker until SIGINT/SIGTERM (server.worker.service); with `metrics_bind`, /metrics on it."""
     from django.conf import settings
 
     from server.bus.jetstream import BusConfig
+    from server.observability.exposition import start_metrics_server
     from server.runtime import build_runtime
     from server.worker.service import SiteWorker, list_site_ids
 
+    if metrics_bind:
+        start_metrics_server(metrics_bind)
     runtime = build_runtime(role="worker")
     runtime.writer.start()
     runtime.start_background()
@@ -334,7 +337,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         print("error: retail-server worker needs RETAIL_BUS_URL (nats://host:4222)", file=sys.stderr)
         return 2
     _prepare(migrate=not args.no_migrate)
-    asyncio.run(serve_worker())
+    asyncio.run(serve_worker(args.metrics))
     return 0
 
 
@@ -371,6 +374,9 @@ def build_parser() -> argparse.ArgumentParser:
         "worker", help="site worker: fusion + analytics of the sites on the bus (RETAIL_BUS_URL)"
     )
     worker.add_argument("--no-migrate", action="store_true")
+    worker.add_argument(
+        "--metrics", metavar="HOST:PORT", help="serve Prometheus /metrics here (e.g. 0.0.0.0:9100)"
+    )
     worker.set_defaults(func=cmd_worker)
     manage = sub.add_parser("manage", help="Django management commands")
     manage.add_argument("rest", nargs=argparse.REMAINDER)

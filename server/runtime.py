@@ -172,7 +172,7 @@ def build_runtime(*, role: str = "") -> Runtime:
         pipeline.add_processor(bus)
         # First: JetStream has the frames before anything else of the barrier, and before the acks.
         pipeline.add_sink(bus, database=False)
-        metrics.register_queue_depth(metrics.Queue.INGEST, lambda: bus.pending if bus is not None else 0)
+        metrics.BUS_PUBLISH_PENDING.set_function(lambda: bus.pending if bus is not None else 0)
     elif settings.INGEST_SITE_ANALYTICS or role == "worker":
         pipeline.add_processor(processor)
         pipeline.add_sink(processor)  # hands the open heat-map bucket to the recorder at each barrier

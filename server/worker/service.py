@@ -108,6 +108,7 @@ class SiteWorker:
         self._progress = SiteProgress(held_from=runtime.processor.held_from, ack=self._ack)
         self.stats = WorkerStats()
         runtime.pipeline.add_sink(self._progress)
+        metrics.WORKER_SITES_OWNED.set_function(lambda: len(self._pins))
         metrics.register_queue_depth(
             metrics.Queue.FUSION, lambda: sum(len(s.entries) for s in self._progress.sites.values())
         )
@@ -252,6 +253,7 @@ class SiteWorker:
         messages its predecessor was given and did not ack (they precede `first_stream_seq`)."""
         assert self._nc is not None
         self.stats.takeovers += 1
+        metrics.WORKER_TAKEOVERS.inc()
         await self._progress.activate(site_id)
         await self._runtime.processor.prepare(self._camera(site_id, 0))
         caught_up = await self._catch_up(site_id, first_stream_seq)
@@ -322,6 +324,7 @@ class SiteWorker:
                 site.lag_s,
             )
         self._runtime.processor.set_live(site_id, not shedding)
+        metrics.record_worker_site(site_id, lag_s=site.lag_s, shedding=shedding)
         self._runtime.processor.process(self._camera(site_id, frame.camera_id), frame)
         self._progress.record(
             site_id, Applied(stream_seq, frame.camera_id, frame.sequence_epoch, frame.sequence, reply)
@@ -385,6 +388,7 @@ class SiteWorker:
             self._pins.pop(site_id, None)
             await jetstream.unpin(self._nc, self._config, site_id)
             self.stats.releases += 1
+            metrics.WORKER_RELEASES.inc()
             logger.info("site %d released for rebalancing (%d sites left here)", site_id, len(self._pins))
         finally:
             self._pullers[site_id] = asyncio.create_task(
