@@ -54,6 +54,7 @@ PULL_EXPIRES_S = 1.0
 DISCOVER_EVERY_S = 2.0
 REBALANCE_EVERY_S = 3.0
 STANDBY_PAUSE_S = 1.0
+STATUS_EVERY_S = float(os.environ.get("RETAIL_WORKER_STATUS_S", "10"))
 EXIT_SITE_LOST = 3
 
 
@@ -158,8 +159,18 @@ class SiteWorker:
             await asyncio.sleep(DISCOVER_EVERY_S)
 
     async def _barrier_loop(self) -> None:
+        reported = time.monotonic()
         while True:
             await asyncio.sleep(self._ack_interval_s)
+            if time.monotonic() - reported >= STATUS_EVERY_S:
+                reported = time.monotonic()
+                logger.info(
+                    "worker: %d site(s) fused here %s, %d frames applied, %d waiting for the barrier",
+                    len(self._pins),
+                    sorted(self._pins),
+                    self.stats.frames,
+                    sum(len(ledger.entries) for ledger in self._progress.sites.values()),
+                )
             try:
                 await self._runtime.pipeline.flush()
             except asyncio.CancelledError:
