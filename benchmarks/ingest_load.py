@@ -27,6 +27,7 @@ import asyncio
 import json
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import tempfile
@@ -298,7 +299,9 @@ def _setup(
 
 
 async def _consumer_backlog(bus_url: str, stream: str) -> tuple[int, int]:
-    """(site consumers, messages not yet acked by the workers over all of them)."""
+    """(site consumers, messages not yet delivered to a worker over all of them). A worker pulls a batch only once it
+    applied the previous one, so delivered is applied within one batch; the last frames of each camera stay in the
+    fusion's reorder buffer (unacked) until newer frames come, so "acked" would never reach 0 here."""
     import nats
 
     nc = await nats.connect(bus_url)
@@ -309,7 +312,7 @@ async def _consumer_backlog(bus_url: str, stream: str) -> tuple[int, int]:
             info = json.loads(
                 (await nc.request(f"$JS.API.CONSUMER.INFO.{stream}.{name}", b"{}", timeout=5)).data
             )
-            backlog += int(info.get("num_pending", 0)) + int(info.get("num_ack_pending", 0))
+            backlog += int(info.get("num_pending", 0))
         return len(names.get("consumers") or []), backlog
     finally:
         await nc.close()
@@ -486,6 +489,8 @@ def main() -> int:
     )
     parser.add_argument("--setup-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    # `timeout` / Ctrl+C: unwind, so that the servers, the NATS node and the temporary directories go too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.setup_only:
         print(json.dumps(setup_inventory(args.boxes, args.cameras_per_box, int(args.sites))))
         return 0

@@ -79,6 +79,17 @@ async def connect(config: BusConfig, *, name: str) -> nats.aio.client.Client:
     )
 
 
+async def close(nc: nats.aio.client.Client, *, timeout_s: float = 5.0) -> None:
+    """Drain (what is buffered goes out), then close; a connection whose servers are all away is closed after
+    `timeout_s` instead of waiting for a reconnect that may never come (a stop must not hang)."""
+    try:
+        await asyncio.wait_for(nc.drain(), timeout_s)
+    except Exception as err:  # already closed, unreachable, or timed out: nothing more can be sent
+        logger.debug("draining the bus connection: %s", err)
+    with contextlib.suppress(Exception):
+        await nc.close()
+
+
 async def api_request(
     nc: nats.aio.client.Client, subject: str, body: dict[str, Any], *, timeout: float = 5.0
 ) -> dict[str, Any]:
@@ -274,10 +285,7 @@ class JetStreamFrameSink:
     async def close(self) -> None:
         if self._nc is not None:
             nc, self._nc = self._nc, None
-            try:
-                await nc.drain()
-            except Exception as err:  # already closed / unreachable: nothing more to send
-                logger.debug("closing the frame bus connection: %s", err)
+            await close(nc)
 
 
 class _PublishCheckpoint:

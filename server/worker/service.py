@@ -142,7 +142,7 @@ class SiteWorker:
                 await self._runtime.pipeline.flush()
             except Exception:
                 logger.exception("final barrier of the worker failed")
-            await self._nc.drain()
+            await jetstream.close(self._nc)
 
     async def _discover_loop(self) -> None:
         assert self._nc is not None
