@@ -33,7 +33,7 @@ from server.analytics.types import ZoneKind as AnalyticsZoneKind
 from server.fusion.site import SiteFusion
 from server.fusion.types import CameraObservations, FusedFrame, FusionConfig
 from server.ingest.pipeline import CameraRuntime, PointSink
-from server.ingest.validation import DecodedFrame
+from server.ingest.validation import DecodedFrame, TrackState
 from server.insights.recorder import InsightsRecorder
 from server.livestate import LivePerson, LiveState, SiteSnapshot
 from server.observability.metrics import record_camera_skews
@@ -50,9 +50,6 @@ from server.timeseries.measurements import (
 from server.timeseries.types import Point
 
 logger = logging.getLogger(__name__)
-
-STATE_CONFIRMED = 2
-STATE_REMOVED = 4
 
 
 @dataclass(frozen=True)
@@ -243,9 +240,9 @@ class SiteAnalyticsProcessor:
             local_ids=frame.local_ids,
             floor_xy_m=frame.floor_xy_cm.astype(np.float64) / 100.0,
             scores=frame.score_permille.astype(np.float32) / 1000.0,
-            confirmed=state_column == STATE_CONFIRMED,
-            valid_floor=(frame.flags == 0) & (state_column != STATE_REMOVED),
-            removed_local_ids=frame.local_ids[state_column == STATE_REMOVED],
+            confirmed=state_column == TrackState.CONFIRMED,
+            valid_floor=(frame.flags == 0) & (state_column != TrackState.REMOVED),
+            removed_local_ids=frame.local_ids[state_column == TrackState.REMOVED],
         )
         held = self._held.get(camera.camera_id)
         if held is None or held[0] is not state:

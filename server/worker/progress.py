@@ -117,9 +117,17 @@ class _ProgressCheckpoint:
     def commit(self) -> None:
         """Inside the barrier's transaction: save each site's progress, fenced by its revision."""
         from server.ingest.models import SiteFrameProgress
+        from server.inventory.models import Site
 
+        existing = set(
+            Site.objects.filter(pk__in=[save.ledger.site_id for save in self._saves]).values_list(
+                "pk", flat=True
+            )
+        )
         for save in self._saves:
             site_id = save.ledger.site_id
+            if site_id not in existing:  # deleted meanwhile: its records go as refused ones, nothing to save
+                continue
             row = SiteFrameProgress.objects.select_for_update().filter(site_id=site_id).first()
             current = row.revision if row is not None else 0
             if current != save.expected_revision:

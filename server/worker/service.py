@@ -142,7 +142,8 @@ class SiteWorker:
                 await self._runtime.pipeline.flush()
             except Exception:
                 logger.exception("final barrier of the worker failed")
-            await jetstream.close(self._nc)
+            nc, self._nc = self._nc, None  # later acks (the runtime's last barrier) have nowhere to go: none
+            await jetstream.close(nc)
 
     async def _discover_loop(self) -> None:
         assert self._nc is not None
@@ -214,7 +215,7 @@ class SiteWorker:
                 "group": jetstream.PRIORITY_GROUP,
             }
             pin = self._pins.get(site_id)
-            if pin is not None:
+            if pin:
                 request["id"] = pin
             try:
                 await nc.publish(subject, json.dumps(request).encode(), reply=inbox)
@@ -244,12 +245,12 @@ class SiteWorker:
             got += 1
             new_pin = headers.get("Nats-Pin-Id")
             stream_seq = msg.metadata.sequence.stream
-            if new_pin is not None and new_pin != self._pins.get(site_id):
-                self._pins[site_id] = new_pin
-                if site_id in self._progress.sites:  # pinned again (e.g. a new consumer leader): same state
-                    await self._catch_up(site_id, stream_seq)
-                else:
-                    await self._take_over(site_id, stream_seq)
+            if site_id not in self._progress.sites:
+                self._pins[site_id] = new_pin or ""
+                await self._take_over(site_id, stream_seq)
+            elif new_pin is not None and new_pin != self._pins.get(site_id):
+                self._pins[site_id] = new_pin  # pinned again (e.g. by a new consumer leader): same state
+                await self._catch_up(site_id, stream_seq)
             self._apply(site_id, stream_seq, msg.data, msg.reply)
 
     def _pin_lost(self, site_id: int, headers: dict[str, str]) -> None:
