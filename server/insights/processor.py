@@ -279,6 +279,11 @@ class SiteAnalyticsProcessor:
             del self._held[camera_id]
         self._live_off.discard(site_id)
 
+    def dropped_late_frames(self, site_id: int) -> int:
+        """Frames of the site the fusion dropped because later ones were applied already (0: none, or unknown site)."""
+        state = self._sites.get(site_id)
+        return state.fusion.dropped_late_frames if state is not None else 0
+
     def set_live(self, site_id: int, on: bool) -> None:
         """Load shedding: with `on` False the site's frames are fused and recorded as always but not pushed live
         (a worker that fell behind catches up faster; the live view of old frames is useless anyway)."""

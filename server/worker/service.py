@@ -166,11 +166,13 @@ class SiteWorker:
             if time.monotonic() - reported >= STATUS_EVERY_S:
                 reported = time.monotonic()
                 logger.info(
-                    "worker: %d site(s) fused here %s, %d frames applied, %d waiting for the barrier",
+                    "worker: %d site(s) fused here %s, %d frames applied, %d waiting for the barrier, %d dropped "
+                    "by the fusion as late",
                     len(self._pins),
                     sorted(self._pins),
                     self.stats.frames,
                     sum(len(ledger.entries) for ledger in self._progress.sites.values()),
+                    sum(self._runtime.processor.dropped_late_frames(s) for s in self._progress.sites),
                 )
             try:
                 await self._runtime.pipeline.flush()
