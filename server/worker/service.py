@@ -105,6 +105,7 @@ class SiteWorker:
         self._cameras: dict[int, CameraRuntime] = {}
         self._pullers: dict[int, asyncio.Task[None]] = {}
         self._share: int | None = None  # sites per worker, from the last rebalancing round
+        self._consumer_seqs: dict[int, int] = {}  # per site: the consumer sequence of the last delivery here
         self._worker_samples: list[int] = []
         self._progress = SiteProgress(held_from=runtime.processor.held_from, ack=self._ack)
         self.stats = WorkerStats()
@@ -247,11 +248,18 @@ class SiteWorker:
             got += 1
             new_pin = headers.get("Nats-Pin-Id")
             stream_seq = msg.metadata.sequence.stream
+            consumer_seq = msg.metadata.sequence.consumer
+            last_consumer_seq = self._consumer_seqs.get(site_id)
+            self._consumer_seqs[site_id] = consumer_seq
             if site_id not in self._progress.sites:
                 self._pins[site_id] = new_pin or ""
                 await self._take_over(site_id, stream_seq)
             elif new_pin is not None and new_pin != self._pins.get(site_id):
                 self._pins[site_id] = new_pin  # pinned again (e.g. by a new consumer leader): same state
+                await self._catch_up(site_id, stream_seq)
+            elif last_consumer_seq is not None and consumer_seq > last_consumer_seq + 1:
+                # Deliveries this worker never got (lost with the connection to a NATS node that died): read them
+                # from the stream now, or they would come back only after the ack wait, behind newer frames.
                 await self._catch_up(site_id, stream_seq)
             self._apply(site_id, stream_seq, msg.data, msg.reply)
 
