@@ -27,6 +27,7 @@ import asyncio
 import json
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import tempfile
@@ -47,9 +48,12 @@ from proto.retail.v1 import edge_service_pb2, track_pb2  # noqa: E402
 from tests.support.processes import BIN, free_port, log_tail, running, wait_http  # noqa: E402
 
 
-def setup_inventory(boxes: int, cameras_per_box: int) -> tuple[int, list[tuple[int, str, list[int]]], str]:
-    """Migrate and create the site, devices, cameras and a staff session (in the set-up child process, whose
-    environment names the settings and the data directory)."""
+def setup_inventory(
+    boxes: int, cameras_per_box: int, sites: int = 1
+) -> tuple[int, list[tuple[int, str, list[int]]], str]:
+    """Migrate and create the sites (boxes spread over them round-robin; the first site is the one the latency
+    phase watches), devices, cameras and a staff session (in the set-up child process, whose environment names
+    the settings and the data directory)."""
     import django
 
     django.setup()
@@ -64,23 +68,27 @@ def setup_inventory(boxes: int, cameras_per_box: int) -> tuple[int, list[tuple[i
 
     call_command("migrate", interactive=False, verbosity=0)
     ensure_roles()
-    site = Site.objects.create(name=f"Bench {time.time_ns()}")
-    FloorPlan.objects.create(site=site, width_m=40, height_m=30)
-    Zone.objects.create(
-        site=site,
-        name="Vault",
-        kind="restricted",
-        polygon=[[30, 0], [40, 0], [40, 5], [30, 5]],
-        required_level=5,
-        warning_distance_m=1.0,
-    )
+    all_sites = []
+    for number in range(max(1, sites)):
+        site = Site.objects.create(name=f"Bench {number} {time.time_ns()}")
+        FloorPlan.objects.create(site=site, width_m=40, height_m=30)
+        Zone.objects.create(
+            site=site,
+            name="Vault",
+            kind="restricted",
+            polygon=[[30, 0], [40, 0], [40, 5], [30, 5]],
+            required_level=5,
+            warning_distance_m=1.0,
+        )
+        all_sites.append(site)
+    site = all_sites[0]
     devices = []
     for index in range(boxes):
-        device = device_create(site=site, name=f"box-{index}")
+        device = device_create(site=all_sites[index % len(all_sites)], name=f"box-{index}")
         secret = f"bench-secret-{index}-0123456789abcdefghijklmnop"
         device_set_credentials(device=device, secret=secret)
         cameras = [
-            Camera.objects.create(site=site, device=device, name=f"box{index}-cam{c}").pk
+            Camera.objects.create(site=device.site, device=device, name=f"box{index}-cam{c}").pk
             for c in range(cameras_per_box)
         ]
         devices.append((device.pk, secret, cameras))
@@ -267,29 +275,130 @@ def production_env(data_dir: Path, secret_key: str, analytics: bool) -> dict[str
     return env
 
 
-def run_once(tree: Path, args: argparse.Namespace, analytics: bool) -> dict[str, object]:
+def _setup(
+    tree: Path, args: argparse.Namespace, env: dict[str, str], sites: int
+) -> tuple[int, list[tuple[int, str, list[int]]], str]:
+    setup = subprocess.run(
+        [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--setup-only",
+            *("--boxes", str(args.boxes), "--cameras-per-box", str(args.cameras_per_box)),
+            *("--sites", str(sites)),
+        ],
+        env={**os.environ, **env, "INGEST_LOAD_SERVER_TREE": str(tree)},
+        cwd=tree,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if setup.returncode != 0:
+        raise RuntimeError(f"inventory set-up failed in {tree}:\n{setup.stderr[-3000:]}")
+    site_id, devices, cookie = json.loads(setup.stdout.strip().splitlines()[-1])
+    return int(site_id), [(int(d), str(s), [int(c) for c in cams]) for d, s, cams in devices], str(cookie)
+
+
+async def _consumer_backlog(bus_url: str, stream: str) -> tuple[int, int]:
+    """(site consumers, messages not yet delivered to a worker over all of them). A worker pulls a batch only once it
+    applied the previous one, so delivered is applied within one batch; the last frames of each camera stay in the
+    fusion's reorder buffer (unacked) until newer frames come, so "acked" would never reach 0 here."""
+    import nats
+
+    nc = await nats.connect(bus_url)
+    try:
+        names = json.loads((await nc.request(f"$JS.API.CONSUMER.NAMES.{stream}", b"{}", timeout=5)).data)
+        backlog = 0
+        for name in names.get("consumers") or []:
+            info = json.loads(
+                (await nc.request(f"$JS.API.CONSUMER.INFO.{stream}.{name}", b"{}", timeout=5)).data
+            )
+            backlog += int(info.get("num_pending", 0))
+        return len(names.get("consumers") or []), backlog
+    finally:
+        await nc.close()
+
+
+def run_once_bus(tree: Path, args: argparse.Namespace, sites: int) -> dict[str, object]:
+    """The scale-out path: a NATS JetStream node, a gateway (`retail-server run` with RETAIL_BUS_URL, which also
+    serves the WebSocket) and one site worker (`retail-server worker`) pinned alone to CPU 0.
+
+    Throughput: the boxes stream while no worker runs (the gateway's rate: frames acked once JetStream has them),
+    then the worker starts and drains the backlog: its rate is the frames over the time from its first ack to the
+    last (its start-up excluded). Latency: frame capture -> WebSocket with the worker running, at half its rate."""
+    from tests.support.nats import nats_cluster
+
+    with tempfile.TemporaryDirectory(prefix="retail-bench-") as tmp, nats_cluster(1) as nodes:
+        data_dir = Path(tmp)
+        stream_name = f"BENCH_{time.time_ns()}"
+        env = production_env(data_dir, secrets.token_urlsafe(50), True)
+        env.update(PYTHONPATH=str(tree), RETAIL_BUS_URL=nodes[0].url, RETAIL_BUS_STREAM=stream_name)
+        site_id, devices, cookie = _setup(tree, args, env, sites)
+        http_port, grpc_port = free_port(), free_port()
+        gateway = ["taskset", "-c", "1", str(BIN / "retail-server"), "run", "--no-migrate"]
+        gateway += ["--http", f"127.0.0.1:{http_port}", "--grpc", f"127.0.0.1:{grpc_port}"]
+        worker = ["taskset", "-c", "0", str(BIN / "retail-server"), "worker", "--no-migrate"]
+        sequences = {c: 0 for _, _, cameras in devices for c in cameras}
+        load_before = os.getloadavg()[0]
+        try:
+            with running(gateway, env=env, log_path=data_dir / "server.log") as server:
+                wait_http(f"http://127.0.0.1:{http_port}/api/health", process=server)
+                sent, stored, elapsed = asyncio.run(
+                    load_phase(grpc_port, devices, args.people, args.seconds, None, sequences)
+                )
+                gateway_rate = stored / elapsed
+                with running(worker, env=env, log_path=data_dir / "worker.log") as worker_process:
+                    first = None
+                    backlog_start = stored
+                    deadline = time.monotonic() + 600
+                    while time.monotonic() < deadline:
+                        if worker_process.poll() is not None:
+                            raise RuntimeError("the worker exited")
+                        consumers, backlog = asyncio.run(_consumer_backlog(nodes[0].url, stream_name))
+                        now = time.perf_counter()
+                        if consumers >= sites and first is None and backlog < backlog_start:
+                            first, first_backlog = now, backlog
+                        if consumers >= sites and backlog == 0:
+                            break
+                        time.sleep(0.25)
+                    assert first is not None
+                    worker_rate = first_backlog / max(1e-6, now - first)
+                    cameras = sum(len(c) for _, _, c in devices)
+                    per_camera = args.camera_fps or worker_rate / 2 / cameras
+                    latencies, _ = asyncio.run(
+                        latency_phase(
+                            http_port,
+                            grpc_port,
+                            site_id,
+                            cookie,
+                            devices,
+                            args.people,
+                            args.latency_seconds + WARMUP_S,
+                            per_camera,
+                            sequences,
+                        )
+                    )
+        except Exception:
+            print(f"gateway log:\n{log_tail(data_dir / 'server.log')}", file=sys.stderr)
+            print(f"worker log:\n{log_tail(data_dir / 'worker.log')}", file=sys.stderr)
+            raise
+        return {
+            "rate": worker_rate,
+            "gateway_rate": gateway_rate,
+            "sent": sent,
+            "elapsed": elapsed,
+            "live_rate": per_camera * cameras,
+            "latencies": latencies,
+            "load": (load_before + os.getloadavg()[0]) / 2,
+        }
+
+
+def run_once(tree: Path, args: argparse.Namespace, analytics: bool, sites: int = 1) -> dict[str, object]:
     """One server from `tree` in a fresh temporary data directory: throughput, then live latency."""
     with tempfile.TemporaryDirectory(prefix="retail-bench-") as tmp:
         data_dir = Path(tmp)
         env = production_env(data_dir, secrets.token_urlsafe(50), analytics)
         env["PYTHONPATH"] = str(tree)
-        setup = subprocess.run(
-            [
-                sys.executable,
-                str(Path(__file__).resolve()),
-                "--setup-only",
-                *("--boxes", str(args.boxes), "--cameras-per-box", str(args.cameras_per_box)),
-            ],
-            env={**os.environ, **env, "INGEST_LOAD_SERVER_TREE": str(tree)},
-            cwd=tree,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if setup.returncode != 0:
-            raise RuntimeError(f"inventory set-up failed in {tree}:\n{setup.stderr[-3000:]}")
-        site_id, devices, cookie = json.loads(setup.stdout.strip().splitlines()[-1])
-        devices = [(int(d), str(s), [int(c) for c in cams]) for d, s, cams in devices]
+        site_id, devices, cookie = _setup(tree, args, env, sites)
         http_port, grpc_port = free_port(), free_port()
         command = [str(BIN / "retail-server"), "run", "--no-migrate"]
         command += ["--http", f"127.0.0.1:{http_port}", "--grpc", f"127.0.0.1:{grpc_port}"]
@@ -366,10 +475,24 @@ def main() -> int:
         help="run the server from this checkout (repeat to compare; default: this one)",
     )
     parser.add_argument("--rounds", type=int, default=1, help="interleaved rounds per contender")
+    parser.add_argument(
+        "--mode",
+        choices=("embedded", "bus", "both"),
+        default="embedded",
+        help="embedded: one process fuses what it ingests; bus: gateway -> NATS JetStream -> one site worker "
+        "(needs DATABASE_URL and REDIS_URL); both: interleaved in each round",
+    )
+    parser.add_argument(
+        "--sites",
+        default="1",
+        help="comma-separated site counts (the boxes are spread over the sites), e.g. 1,64",
+    )
     parser.add_argument("--setup-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    # `timeout` / Ctrl+C: unwind, so that the servers, the NATS node and the temporary directories go too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.setup_only:
-        print(json.dumps(setup_inventory(args.boxes, args.cameras_per_box)))
+        print(json.dumps(setup_inventory(args.boxes, args.cameras_per_box, int(args.sites))))
         return 0
     if args.no_analytics:
         args.analytics = "off"
@@ -381,28 +504,43 @@ def main() -> int:
         f"server: one process on one core, production settings; {args.boxes} boxes x {args.cameras_per_box} "
         f"cameras, {args.people} people per frame; {args.rounds} round(s), contenders interleaved"
     )
-    results: dict[tuple[bool, Path], list[dict[str, object]]] = {}
+    site_counts = [int(n) for n in str(args.sites).split(",") if n.strip()]
+    paths = {"embedded": ["embedded"], "bus": ["bus"], "both": ["embedded", "bus"]}[args.mode]
+    if "bus" in paths and not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL")):
+        parser.error("--mode bus needs DATABASE_URL and REDIS_URL (the gateway and the worker share them)")
+    results: dict[tuple[str, bool, int, Path], list[dict[str, object]]] = {}
     for round_index in range(args.rounds):
-        for analytics in modes:
-            for tree in trees:
-                result = run_once(tree, args, analytics)
-                results.setdefault((analytics, tree), []).append(result)
-                latencies = result["latencies"]
-                assert isinstance(latencies, list)
-                print(
-                    f"round {round_index + 1} analytics {'on ' if analytics else 'off'} {tree}: "
-                    f"{result['rate']:,.0f} frames/s stored+acked (sent {result['sent']:,} in "
-                    f"{result['elapsed']:.1f} s); live at {result['live_rate']:,.0f} frames/s: "
-                    f"{format_percentiles(latencies)}; load avg {result['load']:.1f}",
-                    flush=True,
-                )
+        for sites in site_counts:
+            for path in paths:
+                for analytics in modes if path == "embedded" else [True]:
+                    for tree in trees:
+                        if path == "bus":
+                            result = run_once_bus(tree, args, sites)
+                        else:
+                            result = run_once(tree, args, analytics, sites)
+                        results.setdefault((path, analytics, sites, tree), []).append(result)
+                        latencies = result["latencies"]
+                        assert isinstance(latencies, list)
+                        extra = (
+                            f" (gateway alone: {float(result['gateway_rate']):,.0f} frames/s acked after JetStream)"  # type: ignore[arg-type]
+                            if path == "bus"
+                            else ""
+                        )
+                        print(
+                            f"round {round_index + 1} {path} {sites} site(s) analytics {'on ' if analytics else 'off'} "
+                            f"{tree}: {result['rate']:,.0f} frames/s stored+analysed{extra}; live at "
+                            f"{result['live_rate']:,.0f} frames/s: {format_percentiles(latencies)}; load avg "
+                            f"{result['load']:.1f}",
+                            flush=True,
+                        )
     print("summary (throughput: median [min-max] over rounds; latency: all rounds' pushes pooled):")
-    for (analytics, tree), runs in results.items():
+    for (path, analytics, sites, tree), runs in results.items():
         rates = [float(run["rate"]) for run in runs]  # type: ignore[arg-type]
         pooled = [x for run in runs for x in run["latencies"]]  # type: ignore[attr-defined]
         loads = [float(run["load"]) for run in runs]  # type: ignore[arg-type]
         print(
-            f"  analytics {'on ' if analytics else 'off'} {tree}: {float(np.median(rates)):,.0f} frames/s "
+            f"  {path} {sites} site(s) analytics {'on ' if analytics else 'off'} {tree}: "
+            f"{float(np.median(rates)):,.0f} frames/s "
             f"[{min(rates):,.0f}-{max(rates):,.0f}], goal >= 2,000 ingest only; frame capture -> WebSocket "
             f"{format_percentiles(pooled)} (goal p99 <= 100 ms); load avg {min(loads):.1f}-{max(loads):.1f}"
         )

@@ -2,6 +2,7 @@
 
 retail-server run  [--http HOST:PORT] [--grpc HOST:PORT] [--no-http | --no-grpc] [--no-migrate]
 retail-server demo [--http HOST:PORT] [--grpc HOST:PORT] [--no-edge]   (embedded defaults + sample-video agent)
+retail-server worker [--no-migrate] [--metrics HOST:PORT]   (scale-out site worker; needs RETAIL_BUS_URL)
 retail-server manage <django command> [args...]
 """
 
@@ -297,6 +298,49 @@ def _edge_executable() -> str:
     return found
 
 
+async def serve_worker(metrics_bind: str | None = None) -> None:
+    """Run a site worker until SIGINT/SIGTERM (server.worker.service); with `metrics_bind`, /metrics on it."""
+    from django.conf import settings
+
+    from server.bus.jetstream import BusConfig
+    from server.observability.exposition import start_metrics_server
+    from server.runtime import build_runtime
+    from server.worker.service import SiteWorker, list_site_ids
+
+    if metrics_bind:
+        start_metrics_server(metrics_bind)
+    runtime = build_runtime(role="worker")
+    runtime.writer.start()
+    runtime.start_background()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    worker = SiteWorker(
+        runtime=runtime,
+        config=BusConfig.from_settings(),
+        ack_interval_s=settings.INGEST_ACK_INTERVAL_MS / 1000.0,
+        max_lag_s=settings.RETAIL_WORKER_MAX_LAG_S,
+        list_sites=list_site_ids,
+    )
+    try:
+        await worker.run(stop)
+    finally:
+        await runtime.aclose()
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    _setup_django()
+    from django.conf import settings
+
+    if not settings.RETAIL_BUS_URL:
+        print("error: retail-server worker needs RETAIL_BUS_URL (nats://host:4222)", file=sys.stderr)
+        return 2
+    _prepare(migrate=not args.no_migrate)
+    asyncio.run(serve_worker(args.metrics))
+    return 0
+
+
 def cmd_manage(args: argparse.Namespace) -> int:
     _setup_django()
     from django.conf import settings
@@ -326,6 +370,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--grpc", type=_split_host_port, default=_split_host_port("127.0.0.1:50051"))
     demo.add_argument("--no-edge", action="store_true")
     demo.set_defaults(func=cmd_demo)
+    worker = sub.add_parser(
+        "worker", help="site worker: fusion + analytics of the sites on the bus (RETAIL_BUS_URL)"
+    )
+    worker.add_argument("--no-migrate", action="store_true")
+    worker.add_argument(
+        "--metrics", metavar="HOST:PORT", help="serve Prometheus /metrics here (e.g. 0.0.0.0:9100)"
+    )
+    worker.set_defaults(func=cmd_worker)
     manage = sub.add_parser("manage", help="Django management commands")
     manage.add_argument("rest", nargs=argparse.REMAINDER)
     manage.set_defaults(func=cmd_manage)

@@ -37,6 +37,7 @@ from server.timeseries.measurements import edge_health_points
 
 if TYPE_CHECKING:
     from server.alerts.incidents import IncidentRecorder
+    from server.bus.jetstream import JetStreamFrameSink
     from server.notifications.wiring import Notifications
     from server.retention.purge import RetentionJob
     from server.timeseries.writer import BatchingWriter
@@ -61,6 +62,8 @@ class Runtime:
     stop_listening: Callable[[], None] | None = None
     notifications: Notifications | None = None
     retention: RetentionJob | None = None
+    # Scale-out gateway: accepted frames go to the bus (JetStream) instead of this process's fusion.
+    bus: JetStreamFrameSink | None = None
 
     def ingest_status(self) -> health_checks.IngestStatus | None:
         """The gRPC ingest for the health check; None until `server.cli` has it listening (`grpc_port`)."""
@@ -85,6 +88,8 @@ class Runtime:
             self.notifications.start()
         if self.retention is not None:
             self.retention.start()
+        if self.bus is not None:
+            self.tasks.add(loop.create_task(self.bus.run()))
 
     async def _barrier_loop(self, every_s: float = 1.0) -> None:
         """Run the ack barrier also while no stream is open, so that what the analytics emit without frames
@@ -112,9 +117,20 @@ class Runtime:
                 await task
         try:
             self.processor.flush()
-            await self.pipeline.flush()
+            if self.bus is not None:  # the last frames' publishes are acknowledged by JetStream meanwhile
+                bus_task = asyncio.get_running_loop().create_task(self.bus.run())
+                try:
+                    await self.pipeline.flush()
+                finally:
+                    bus_task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await bus_task
+            else:
+                await self.pipeline.flush()
         except Exception:
             logger.exception("final flush of analytics records and stream state failed")
+        if self.bus is not None:
+            await self.bus.close()
         try:
             await self.incidents.drain()
         except Exception:
@@ -127,8 +143,12 @@ class Runtime:
         self.backend.close()
 
 
-def build_runtime() -> Runtime:
-    """Create the process runtime (call from within the running event loop)."""
+def build_runtime(*, role: str = "") -> Runtime:
+    """Create the process runtime (call from within the running event loop).
+
+    `role`: "embedded" (fusion + analytics of every frame this process takes: the one-process default), "gateway"
+    (every accepted frame is published to the bus, `RETAIL_BUS_URL`; site workers fuse them) or "worker" (fuses what
+    the bus delivers: `server.worker`); empty: "gateway" when the bus is configured, else "embedded"."""
     from server.alerts.incidents import IncidentRecorder
     from server.insights.selectors import site_identities, site_setup
     from server.notifications.wiring import notifications_from_settings
@@ -162,7 +182,17 @@ def build_runtime() -> Runtime:
         arrival_jitter_us=int(settings.FUSION_ARRIVAL_JITTER_MS * 1000),
         recover_site=recorder.close_left_open,
     )
-    if settings.INGEST_SITE_ANALYTICS:
+    role = role or ("gateway" if settings.RETAIL_BUS_URL else "embedded")
+    bus = None
+    if role == "gateway":
+        from server.bus.jetstream import BusConfig, JetStreamFrameSink
+
+        bus = JetStreamFrameSink(BusConfig.from_settings())
+        pipeline.add_processor(bus)
+        # First: JetStream has the frames before anything else of the barrier, and before the acks.
+        pipeline.add_sink(bus, database=False)
+        metrics.BUS_PUBLISH_PENDING.set_function(lambda: bus.pending if bus is not None else 0)
+    elif settings.INGEST_SITE_ANALYTICS or role == "worker":
         pipeline.add_processor(processor)
         pipeline.add_sink(processor)  # hands the open heat-map bucket to the recorder at each barrier
     else:
@@ -231,6 +261,7 @@ def build_runtime() -> Runtime:
         stop_listening=stop_listening,
         notifications=notifications_from_settings(live),
         retention=RetentionJob(backend=backend, interval_s=settings.RETENTION_PURGE_INTERVAL_S),
+        bus=bus,
     )
     health_checks.register_timeseries(writer=writer, backend=backend)
     health_checks.register_ingest(runtime.ingest_status)

@@ -8,13 +8,13 @@ from __future__ import annotations
 import numpy as np
 
 from server.ingest.pipeline import CameraRuntime, PointSink
-from server.ingest.validation import DecodedFrame
+from server.ingest.validation import DecodedFrame, TrackState
 from server.realtime.events import LivePerson, live_positions_event
 from server.realtime.publisher import LivePublisher
 from server.timeseries.measurements import PositionSampler, position_points
 
 UNTRUSTED_FLAGS = 1 | 2  # outside floor region | uncalibrated
-MAX_TRACK_STATE = 2  # tentative or confirmed: lost and removed tracks are not shown
+MAX_TRACK_STATE = TrackState.CONFIRMED  # tentative or confirmed: lost and removed tracks are not shown
 
 
 def camera_person_id(camera_id: int, local_id: int) -> int:

@@ -42,3 +42,21 @@ class CameraStreamState(models.Model):
 
     def __str__(self) -> str:
         return f"stream state of camera {self.camera_id}"
+
+
+class SiteFrameProgress(models.Model):
+    """Scale-out mode: which of a site's bus messages (JetStream stream sequences) a site worker has applied, saved
+    in the transaction of the analytics records they produced. A worker that takes the site over skips what is
+    recorded here, so no frame's effect is counted twice; `revision` fences a worker that lost the site."""
+
+    site = models.OneToOneField("inventory.Site", on_delete=models.CASCADE, related_name="frame_progress")
+    # Every message of the site up to this stream sequence is applied; those in `applied_after` beyond it too
+    # (messages after one the fusion still held in its reorder buffer).
+    applied_through = models.PositiveBigIntegerField(default=0)
+    applied_after = models.JSONField(default=list, blank=True)
+    # Changes with every save: a worker whose last save is not what it finds has lost the site to another one.
+    revision = models.PositiveBigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"frame progress of site {self.site_id}"

@@ -78,6 +78,9 @@ class Checkpoint(Protocol):
         """The flush failed: keep what was taken for the next one."""
         ...
 
+    # Optional: ``settled()``, called on the event loop once the whole barrier is durable (e.g. the site worker acks
+    # the bus messages whose effects it covered).
+
 
 class DurableSink(Protocol):
     """Holds results derived from processed frames until the ack barrier makes them durable."""
@@ -464,6 +467,10 @@ class IngestPipeline:
                         error,
                     )
                 self.stats.unsaved_cameras[camera_id] = error
+            for checkpoint in checkpoints:  # optional: what a sink does once its checkpoint is durable
+                settled = getattr(checkpoint, "settled", None)
+                if settled is not None:
+                    settled()
             self._flushes_done = this_flush
             self.stats.flushes += 1
             self.stats.last_flush_ms = (time.perf_counter() - started) * 1000

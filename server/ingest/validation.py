@@ -24,14 +24,18 @@ MIN_BOX_XY_PX = -16_384
 MAX_BOX_XY_PX = 32_768
 MAX_SCORE_PERMILLE = 1000
 MAX_LOCAL_ID = 2**32 - 1
-VALID_STATES = frozenset(
-    {
-        track_pb2.TRACK_STATE_TENTATIVE,
-        track_pb2.TRACK_STATE_CONFIRMED,
-        track_pb2.TRACK_STATE_LOST,
-        track_pb2.TRACK_STATE_REMOVED,
-    }
-)
+
+
+class TrackState(enum.IntEnum):
+    """A track's state on the wire (track.proto `TrackState`), as the `state` column of a decoded frame holds it."""
+
+    TENTATIVE = track_pb2.TRACK_STATE_TENTATIVE
+    CONFIRMED = track_pb2.TRACK_STATE_CONFIRMED
+    LOST = track_pb2.TRACK_STATE_LOST
+    REMOVED = track_pb2.TRACK_STATE_REMOVED
+
+
+VALID_STATES = frozenset(TrackState)
 _MAX_STATE = max(VALID_STATES)
 
 

@@ -34,7 +34,7 @@ from server.analytics.types import ZoneKind as AnalyticsZoneKind
 from server.fusion.site import SiteFusion
 from server.fusion.types import CameraObservations, FusedFrame, FusionConfig
 from server.ingest.pipeline import CameraRuntime, PointSink
-from server.ingest.validation import DecodedFrame
+from server.ingest.validation import DecodedFrame, TrackState
 from server.insights.recorder import InsightsRecorder
 from server.livestate import LivePerson, LiveState, SiteSnapshot
 from server.observability.metrics import record_camera_skews
@@ -51,9 +51,6 @@ from server.timeseries.measurements import (
 from server.timeseries.types import Point
 
 logger = logging.getLogger(__name__)
-
-STATE_CONFIRMED = 2
-STATE_REMOVED = 4
 
 
 @dataclass(frozen=True)
@@ -127,6 +124,7 @@ class SiteAnalyticsProcessor:
         # Per camera: (capture time, sequence epoch, sequence) of the frames given to the fusion and maybe not
         # applied yet.
         self._held: dict[int, tuple[_SiteState, deque[tuple[int, int, int]]]] = {}
+        self._live_off: set[int] = set()  # sites shedding their live pushes (set_live)
         self.errors = 0
         self.frames = 0
         self.cost_us_total = 0
@@ -243,9 +241,9 @@ class SiteAnalyticsProcessor:
             local_ids=frame.local_ids,
             floor_xy_m=frame.floor_xy_cm.astype(np.float64) / 100.0,
             scores=frame.score_permille.astype(np.float32) / 1000.0,
-            confirmed=state_column == STATE_CONFIRMED,
-            valid_floor=(frame.flags == 0) & (state_column != STATE_REMOVED),
-            removed_local_ids=frame.local_ids[state_column == STATE_REMOVED],
+            confirmed=state_column == TrackState.CONFIRMED,
+            valid_floor=(frame.flags == 0) & (state_column != TrackState.REMOVED),
+            removed_local_ids=frame.local_ids[state_column == TrackState.REMOVED],
             appearance_rows=frame.appearance_rows,
             appearance=frame.appearance,
         )
@@ -271,15 +269,42 @@ class SiteAnalyticsProcessor:
     def flush(self) -> None:
         """End of stream (shutdown): release the reorder buffers, close open visits, contacts and heat buckets."""
         for state in self._sites.values():
-            for fused in state.fusion.flush():
-                state.released_until_us = fused.time_us
-                self._deliver(state, fused, state.analytics.update(fused, state.identities))
-            self._record_final(state)
-            if state.last_fused is not None:  # visits still open end at their last sighting
-                last = state.last_fused
-                self._recorder.end_visits(
-                    last.site_id, list(zip(last.global_ids.tolist(), last.last_seen_us.tolist(), strict=True))
-                )
+            self._finish(state)
+
+    def release_site(self, site_id: int) -> None:
+        """Hand the site to another process (a site worker rebalancing): finish it as `flush` does, and forget it;
+        its next frame here would start it afresh."""
+        state = self._sites.pop(site_id, None)
+        if state is None:
+            return
+        self._finish(state)
+        for camera_id in [cid for cid, (held, _) in self._held.items() if held is state]:
+            del self._held[camera_id]
+        self._live_off.discard(site_id)
+
+    def dropped_late_frames(self, site_id: int) -> int:
+        """Frames of the site the fusion dropped because later ones were applied already (0: none, or unknown site)."""
+        state = self._sites.get(site_id)
+        return state.fusion.dropped_late_frames if state is not None else 0
+
+    def set_live(self, site_id: int, on: bool) -> None:
+        """Load shedding: with `on` False the site's frames are fused and recorded as always but not pushed live
+        (a worker that fell behind catches up faster; the live view of old frames is useless anyway)."""
+        if on:
+            self._live_off.discard(site_id)
+        else:
+            self._live_off.add(site_id)
+
+    def _finish(self, state: _SiteState) -> None:
+        for fused in state.fusion.flush():
+            state.released_until_us = fused.time_us
+            self._deliver(state, fused, state.analytics.update(fused, state.identities))
+        self._record_final(state)
+        if state.last_fused is not None:  # visits still open end at their last sighting
+            last = state.last_fused
+            self._recorder.end_visits(
+                last.site_id, list(zip(last.global_ids.tolist(), last.last_seen_us.tolist(), strict=True))
+            )
 
     def _record_final(self, state: _SiteState) -> None:
         """Close the site's analytics (open zone visits, contacts, heat bucket, alert incidents) and record the
@@ -306,6 +331,9 @@ class SiteAnalyticsProcessor:
             ]
         present = set(fused.global_ids.tolist())
         contacts = [c for c in state.latest_contacts if c[0] in present and c[1] in present]
+        if site_id in self._live_off:
+            self._write_series(state, fused, update)
+            return
         self._publish_live_state(state, fused, update)
         names, identities = state.names, state.identities
         self._publisher.publish(site_id, lambda: self._live_event(names, identities, fused, update, contacts))

@@ -27,6 +27,11 @@ Metric families (all prefixed ``retail_``; type; meaning):
 - fusion_camera_skew_seconds{site,camera} (gauge): each camera's clock skew as the fusion estimates it
 - edge_* (see server.observability.edge_health): the last heartbeat of each edge box and camera
 - build_info{version} (gauge): 1, labelled with the software version
+- worker_sites_owned (gauge): sites a site worker fuses now (JetStream pinned them on it)
+- worker_site_lag_seconds{site} (gauge): server clock minus the capture time of the frame the worker applied last
+- worker_shedding{site} (gauge): 1 while the site's live pushes are shed (the worker fell behind), else 0
+- worker_takeovers_total / worker_releases_total (counters): sites taken over (failover, rebalancing) / handed back
+- bus_publish_pending (gauge): frames a gateway published that JetStream has not acknowledged yet (acks wait)
 """
 
 from __future__ import annotations
@@ -350,6 +355,37 @@ def record_camera_skews(site_id: int, skews_s: Mapping[int, float]) -> None:
     """Publish the fusion's estimated clock skew of each camera of ``site_id`` (camera id -> seconds)."""
     for camera_id, skew_s in skews_s.items():
         FUSION_CAMERA_SKEW.labels(site=str(site_id), camera=str(camera_id)).set(skew_s)
+
+
+WORKER_SITES_OWNED: Final = Gauge(
+    "worker_sites_owned", "Sites this site worker fuses now.", namespace=NAMESPACE
+)
+WORKER_SITE_LAG: Final = Gauge(
+    "worker_site_lag_seconds",
+    "Server clock minus the capture time of the site's frame applied last.",
+    ["site"],
+    namespace=NAMESPACE,
+)
+WORKER_SHEDDING: Final = Gauge(
+    "worker_shedding",
+    "1 while the site's live pushes are shed (the worker fell behind).",
+    ["site"],
+    namespace=NAMESPACE,
+)
+WORKER_TAKEOVERS: Final = Counter(
+    "worker_takeovers", "Sites this worker took over (failover or rebalancing).", namespace=NAMESPACE
+)
+WORKER_RELEASES: Final = Counter(
+    "worker_releases", "Sites this worker handed back for rebalancing.", namespace=NAMESPACE
+)
+BUS_PUBLISH_PENDING: Final = Gauge(
+    "bus_publish_pending", "Frames published to JetStream and not acknowledged yet.", namespace=NAMESPACE
+)
+
+
+def record_worker_site(site_id: int, *, lag_s: float, shedding: bool) -> None:
+    WORKER_SITE_LAG.labels(site=str(site_id)).set(lag_s)
+    WORKER_SHEDDING.labels(site=str(site_id)).set(1 if shedding else 0)
 
 
 def set_build_info(version: str) -> None:

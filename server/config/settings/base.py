@@ -190,6 +190,18 @@ POSITIONS_SAMPLE_HZ = float(os.environ.get("POSITIONS_SAMPLE_HZ", "1"))
 BADGE_MAX_DELAY_S = float(os.environ.get("BADGE_MAX_DELAY_S", "30"))
 # Fusion + analytics in the ingest process; off = per-camera tracks pushed live, no analytics (ingest-only tiers).
 INGEST_SITE_ANALYTICS = env_bool("INGEST_SITE_ANALYTICS", True)
+# Scale-out bus (docs/operations.md, section 5): unset = embedded, every frame is fused in the process that took it.
+# Set (nats://host:4222, comma-separated for a cluster) = gateways publish each accepted TrackFrame to the JetStream
+# stream RETAIL_BUS_STREAM (subjects retail.frames.<site_id>) and `retail-server worker` processes fuse the sites.
+RETAIL_BUS_URL = os.environ.get("RETAIL_BUS_URL", "").strip()
+RETAIL_BUS_STREAM = os.environ.get("RETAIL_BUS_STREAM", "RETAIL_FRAMES").strip() or "RETAIL_FRAMES"
+# Copies of the stream JetStream keeps (3 in the cluster profile; at most the number of NATS nodes).
+RETAIL_BUS_REPLICAS = int(os.environ.get("RETAIL_BUS_REPLICAS", "1"))
+# A worker that stops pulling a site for this long loses it to another worker (JetStream's pinned-client timeout).
+RETAIL_WORKER_PIN_TTL_S = float(os.environ.get("RETAIL_WORKER_PIN_TTL_S", "5"))
+# A worker whose site lags behind by more than this (capture time of the frame it applies) sheds that site's live
+# pushes (analytics and records go on) and reports health `worker` degraded.
+RETAIL_WORKER_MAX_LAG_S = float(os.environ.get("RETAIL_WORKER_MAX_LAG_S", "5"))
 # How far a camera's own frames may arrive out of capture order before fusion drops them as late. Frames of a
 # camera share one ordered stream, so 0 by default; each millisecond here adds to the live latency.
 FUSION_ARRIVAL_JITTER_MS = float(os.environ.get("FUSION_ARRIVAL_JITTER_MS", "0"))

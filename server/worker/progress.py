@@ -1,0 +1,172 @@
+"""Which bus messages of each owned site a worker has applied, made durable at the ack barrier in the transaction of
+the analytics records they produced (`SiteFrameProgress`), and only then acked to JetStream.
+
+So a worker that takes a site over (the previous one died or was stalled past the pin timeout) skips exactly what
+its predecessor recorded, and no frame's effect is counted twice or lost: a message whose effects were not
+committed is not acked, JetStream still holds it, and the new owner applies it. Each save checks the row's
+`revision` against the one this worker last saved or loaded: a mismatch means another worker took the site meanwhile,
+the transaction fails (nothing of it is written) and the worker stops (`SiteLostError`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from asgiref.sync import sync_to_async
+
+logger = logging.getLogger(__name__)
+
+HeldFrom = Callable[[int, int], "int | None"]
+
+
+class SiteLostError(RuntimeError):
+    """Another worker saved a site's progress since this one last did: it owns the site now."""
+
+    def __init__(self, site_id: int) -> None:
+        super().__init__(f"site {site_id} was taken over by another worker")
+        self.site_id = site_id
+
+
+@dataclass(slots=True, eq=False)
+class Applied:
+    """One bus message given to the site's frame processor."""
+
+    stream_seq: int
+    camera_id: int
+    epoch: int
+    sequence: int
+    reply: str | None  # the JetStream ack subject; None for a message read from the stream at take-over
+
+
+@dataclass(slots=True)
+class SiteLedger:
+    site_id: int
+    through: int = 0
+    after: set[int] = field(default_factory=set)
+    revision: int = 0
+    entries: list[Applied] = field(default_factory=list)  # applied, not durable yet, in delivery order
+    seen: dict[int, Applied] = field(default_factory=dict)
+
+    def covered(self, stream_seq: int) -> bool:
+        """The message's effects are durable (this worker's or a predecessor's)."""
+        return stream_seq <= self.through or stream_seq in self.after
+
+
+@dataclass(slots=True)
+class _SiteSave:
+    ledger: SiteLedger
+    through: int
+    after: list[int]
+    expected_revision: int
+    resolved: list[Applied]
+
+
+class SiteProgress:
+    """A DurableSink of the ack barrier (server.ingest.pipeline) for the site worker."""
+
+    def __init__(self, *, held_from: HeldFrom, ack: Callable[[str], None]) -> None:
+        self._held_from = held_from
+        self._ack = ack
+        self.sites: dict[int, SiteLedger] = {}
+        self.lost: set[int] = set()
+
+    async def activate(self, site_id: int) -> SiteLedger:
+        """Take the site over: what is durable of it now."""
+        through, after, revision = await sync_to_async(_load)(site_id)
+        ledger = SiteLedger(site_id=site_id, through=through, after=set(after), revision=revision)
+        self.sites[site_id] = ledger
+        logger.info(
+            "site %d taken over: applied through stream sequence %d (revision %d)", site_id, through, revision
+        )
+        return ledger
+
+    def record(self, site_id: int, applied: Applied) -> None:
+        ledger = self.sites[site_id]
+        ledger.entries.append(applied)
+        ledger.seen[applied.stream_seq] = applied
+
+    def checkpoint(self) -> _ProgressCheckpoint | None:
+        saves = []
+        for ledger in self.sites.values():
+            if not ledger.entries:
+                continue
+            held: list[Applied] = []
+            resolved: list[Applied] = []
+            for entry in ledger.entries:
+                first = self._held_from(entry.camera_id, entry.epoch)
+                (held if first is not None and entry.sequence >= first else resolved).append(entry)
+            if not resolved:
+                continue
+            if held:
+                through = max(ledger.through, min(e.stream_seq for e in held) - 1)
+                after = sorted(s for s in {*ledger.after, *(e.stream_seq for e in resolved)} if s > through)
+            else:
+                through = max(ledger.through, *(e.stream_seq for e in resolved), *ledger.after)
+                after = []
+            saves.append(_SiteSave(ledger, through, after, ledger.revision, resolved))
+        return _ProgressCheckpoint(saves, self) if saves else None
+
+
+class _ProgressCheckpoint:
+    def __init__(self, saves: list[_SiteSave], owner: SiteProgress) -> None:
+        self._saves = saves
+        self._owner = owner
+
+    def commit(self) -> None:
+        """Inside the barrier's transaction: save each site's progress, fenced by its revision."""
+        from server.ingest.models import SiteFrameProgress
+        from server.inventory.models import Site
+
+        existing = set(
+            Site.objects.filter(pk__in=[save.ledger.site_id for save in self._saves]).values_list(
+                "pk", flat=True
+            )
+        )
+        for save in self._saves:
+            site_id = save.ledger.site_id
+            if site_id not in existing:  # deleted meanwhile: its records go as refused ones, nothing to save
+                continue
+            row = SiteFrameProgress.objects.select_for_update().filter(site_id=site_id).first()
+            current = row.revision if row is not None else 0
+            if current != save.expected_revision:
+                self._owner.lost.add(site_id)
+                raise SiteLostError(site_id)
+            if row is None:
+                SiteFrameProgress.objects.create(
+                    site_id=site_id, applied_through=save.through, applied_after=save.after, revision=1
+                )
+            else:
+                row.applied_through = save.through
+                row.applied_after = save.after
+                row.revision = current + 1
+                row.save(update_fields=["applied_through", "applied_after", "revision", "updated_at"])
+
+    def abandon(self) -> None:
+        """Nothing changed in memory: the next checkpoint takes the same messages again."""
+
+    def settled(self) -> None:
+        """The barrier is durable: the covered messages are acked to JetStream and leave the ledgers."""
+        for save in self._saves:
+            ledger = save.ledger
+            ledger.through, ledger.after, ledger.revision = (
+                save.through,
+                set(save.after),
+                save.expected_revision + 1,
+            )
+            done = {id(e) for e in save.resolved}
+            ledger.entries = [e for e in ledger.entries if id(e) not in done]
+            for entry in save.resolved:
+                ledger.seen.pop(entry.stream_seq, None)
+                if entry.reply:
+                    self._owner._ack(entry.reply)
+
+
+def _load(site_id: int) -> tuple[int, list[int], int]:
+    from server.ingest.models import SiteFrameProgress
+
+    row = SiteFrameProgress.objects.filter(site_id=site_id).first()
+    if row is None:
+        return 0, [], 0
+    return row.applied_through, [int(s) for s in row.applied_after], row.revision

@@ -1,0 +1,424 @@
+"""`retail-server worker`: fusion + analytics of the sites JetStream places on this process.
+
+Every worker pulls from every site's consumer in the priority group `sites` (server.bus.jetstream); JetStream pins
+each consumer to one pulling worker and delivers that site's frames only to it, and pins another worker once the
+pinned one has not pulled for the pin timeout (it died, or stalled). So placement, failover and the one-owner rule
+come from JetStream; the worker adds none of its own.
+
+Taking a site over: the worker loads what is durable of the site (`SiteFrameProgress`), reads from the stream the
+messages delivered to its predecessor and not acked (they would otherwise come back only after the ack wait, out of
+order), then goes on with the consumer's next messages. Fusion starts from those frames (new global ids for the
+people present); anything summed over time lives in the analytics records. A worker that finds it lost a site it was
+applying (its progress save fenced: another worker saved the site's progress since) exits at once without writing
+anything more: what it had not made durable is not acked, so the new owner applies it (crash-only; the supervisor
+restarts the process). A pin-id mismatch alone is not a loss (a new consumer leader pins afresh): the worker pulls
+without its old id and, pinned again, goes on where it was after reading what it missed from the stream.
+
+Rebalancing: a worker that holds more than its share of the sites (sites / workers pulling, JetStream's count of
+waiting pull requests on the consumer) finishes one site cleanly (its fusion flushed and recorded, a barrier, the
+acks) and releases the pin, so a worker that joins takes a share.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from asgiref.sync import sync_to_async
+
+from server.bus import jetstream
+from server.bus.codec import FrameCodecError, decode_frame_message, site_subject
+from server.ingest.pipeline import CameraRuntime
+from server.ingest.sequencing import SequenceWindow
+from server.observability import metrics
+from server.worker.progress import Applied, SiteProgress
+
+if TYPE_CHECKING:
+    import nats.aio.client
+    import nats.aio.msg
+
+    from server.runtime import Runtime
+
+logger = logging.getLogger(__name__)
+
+PULL_BATCH = 128
+PULL_EXPIRES_S = 1.0
+DISCOVER_EVERY_S = 2.0
+REBALANCE_EVERY_S = 3.0
+STANDBY_PAUSE_S = 1.0
+STATUS_EVERY_S = float(os.environ.get("RETAIL_WORKER_STATUS_S", "10"))
+EXIT_SITE_LOST = 3
+
+
+@dataclass(slots=True)
+class SiteStats:
+    frames: int = 0
+    lag_s: float = 0.0
+    shedding: bool = False
+
+
+@dataclass(slots=True)
+class WorkerStats:
+    frames: int = 0
+    skipped_covered: int = 0
+    caught_up: int = 0
+    takeovers: int = 0
+    releases: int = 0
+    sites: dict[int, SiteStats] = field(default_factory=dict)
+
+
+def _die(reason: str) -> None:
+    logger.error(
+        "%s: exiting without writing anything more (crash-only; the new owner applies the rest)", reason
+    )
+    logging.shutdown()
+    os._exit(EXIT_SITE_LOST)
+
+
+class SiteWorker:
+    def __init__(
+        self,
+        *,
+        runtime: Runtime,
+        config: jetstream.BusConfig,
+        ack_interval_s: float,
+        max_lag_s: float,
+        list_sites: Callable[[], list[int]],
+        on_lost: Callable[[str], None] = _die,
+    ) -> None:
+        self._runtime = runtime
+        self._config = config
+        self._ack_interval_s = ack_interval_s
+        self._max_lag_s = max_lag_s
+        self._list_sites = list_sites
+        self._on_lost = on_lost
+        self._nc: nats.aio.client.Client | None = None
+        self._pins: dict[int, str] = {}
+        self._cameras: dict[int, CameraRuntime] = {}
+        self._pullers: dict[int, asyncio.Task[None]] = {}
+        self._share: int | None = None  # sites per worker, from the last rebalancing round
+        self._consumer_seqs: dict[int, int] = {}  # per site: the consumer sequence of the last delivery here
+        self._worker_samples: list[int] = []
+        self._progress = SiteProgress(held_from=runtime.processor.held_from, ack=self._ack)
+        self.stats = WorkerStats()
+        runtime.pipeline.add_sink(self._progress)
+        metrics.WORKER_SITES_OWNED.set_function(lambda: len(self._pins))
+        metrics.register_queue_depth(
+            metrics.Queue.FUSION, lambda: sum(len(s.entries) for s in self._progress.sites.values())
+        )
+
+    @property
+    def owned_sites(self) -> set[int]:
+        return set(self._pins)
+
+    # ---- lifecycle -----------------------------------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event) -> None:
+        self._nc = await jetstream.connect(self._config, name=f"retail-worker-{os.getpid()}")
+        await jetstream.ensure_stream(self._nc, self._config)
+        tasks = [
+            asyncio.create_task(self._discover_loop()),
+            asyncio.create_task(self._barrier_loop()),
+            asyncio.create_task(self._rebalance_loop()),
+        ]
+        print(f"worker pulling from {','.join(self._config.servers)}", flush=True)
+        try:
+            await stop.wait()
+        finally:
+            for task in [*tasks, *self._pullers.values()]:
+                task.cancel()
+            for task in [*tasks, *self._pullers.values()]:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            # A clean stop: the fusion releases what it holds, open visits close, a last barrier acks it all.
+            self._runtime.processor.flush()
+            try:
+                await self._runtime.pipeline.flush()
+            except Exception:
+                logger.exception("final barrier of the worker failed")
+            nc, self._nc = self._nc, None  # later acks (the runtime's last barrier) have nowhere to go: none
+            await jetstream.close(nc)
+
+    async def _discover_loop(self) -> None:
+        assert self._nc is not None
+        while True:
+            try:
+                for site_id in await sync_to_async(self._list_sites)():
+                    if site_id not in self._pullers:
+                        await jetstream.ensure_site_consumer(self._nc, self._config, site_id)
+                        self._pullers[site_id] = asyncio.create_task(self._pull_site(site_id))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("listing sites / creating their consumers failed; retrying")
+            await asyncio.sleep(DISCOVER_EVERY_S)
+
+    async def _barrier_loop(self) -> None:
+        reported = time.monotonic()
+        while True:
+            await asyncio.sleep(self._ack_interval_s)
+            if time.monotonic() - reported >= STATUS_EVERY_S:
+                reported = time.monotonic()
+                logger.info(
+                    "worker: %d site(s) fused here %s, %d frames applied, %d waiting for the barrier, %d dropped "
+                    "by the fusion as late",
+                    len(self._pins),
+                    sorted(self._pins),
+                    self.stats.frames,
+                    sum(len(ledger.entries) for ledger in self._progress.sites.values()),
+                    sum(self._runtime.processor.dropped_late_frames(s) for s in self._progress.sites),
+                )
+            try:
+                await self._runtime.pipeline.flush()
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:
+                if self._progress.lost:
+                    self._on_lost(f"site(s) {sorted(self._progress.lost)} were taken over by another worker")
+                    return
+                logger.warning("worker barrier failed (acks withheld, retried): %s", err)
+
+    def _ack(self, reply: str) -> None:
+        if self._nc is not None:
+            asyncio.get_running_loop().create_task(self._nc.publish(reply, b"+ACK"))
+
+    # ---- pulling -------------------------------------------------------------------------------------------------
+    async def _pull_site(self, site_id: int, *, after_s: float = 0.0) -> None:
+        assert self._nc is not None
+        nc = self._nc
+        if after_s:
+            await asyncio.sleep(after_s)
+        inbox = nc.new_inbox()
+        sub = await nc.subscribe(inbox)
+        try:
+            await self._pull_loop(site_id, sub, inbox)
+        finally:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+
+    async def _pull_loop(self, site_id: int, sub: Any, inbox: str) -> None:
+        assert self._nc is not None
+        nc = self._nc
+        subject = f"$JS.API.CONSUMER.MSG.NEXT.{self._config.stream}.{self._config.consumer_name(site_id)}"
+        while True:
+            if site_id not in self._pins and self._share is not None and len(self._pins) >= self._share:
+                # This worker holds its share: it stands by for this site less eagerly, so that a worker with
+                # fewer sites is the likelier one JetStream pins (and it is still counted as a worker).
+                await asyncio.sleep(STANDBY_PAUSE_S)
+            request: dict[str, Any] = {
+                "batch": PULL_BATCH,
+                "expires": int(PULL_EXPIRES_S * jetstream.NS),
+                "group": jetstream.PRIORITY_GROUP,
+            }
+            pin = self._pins.get(site_id)
+            if pin:
+                request["id"] = pin
+            try:
+                await nc.publish(subject, json.dumps(request).encode(), reply=inbox)
+                await self._receive(site_id, sub)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("site %d: pulling failed; retrying", site_id)
+                await asyncio.sleep(0.5)
+
+    async def _receive(self, site_id: int, sub: Any) -> None:
+        deadline = time.monotonic() + PULL_EXPIRES_S + 0.5
+        got = 0
+        while got < PULL_BATCH:
+            try:
+                msg = await sub.next_msg(timeout=max(0.05, deadline - time.monotonic()))
+            except TimeoutError:
+                return
+            headers = msg.headers or {}
+            status = headers.get("Status")
+            if status:
+                if status == "423":  # Nats-Pin-Id mismatch: another worker is pinned now
+                    self._pin_lost(site_id, headers)
+                if status in {"404", "408", "409", "423"}:
+                    return  # this pull request is over
+                continue  # 100: idle heartbeat
+            got += 1
+            new_pin = headers.get("Nats-Pin-Id")
+            stream_seq = msg.metadata.sequence.stream
+            consumer_seq = msg.metadata.sequence.consumer
+            last_consumer_seq = self._consumer_seqs.get(site_id)
+            self._consumer_seqs[site_id] = consumer_seq
+            if site_id not in self._progress.sites:
+                self._pins[site_id] = new_pin or ""
+                await self._take_over(site_id, stream_seq)
+            elif new_pin is not None and new_pin != self._pins.get(site_id):
+                self._pins[site_id] = new_pin  # pinned again (e.g. by a new consumer leader): same state
+                await self._catch_up(site_id, stream_seq)
+            elif last_consumer_seq is not None and consumer_seq > last_consumer_seq + 1:
+                # Deliveries this worker never got (lost with the connection to a NATS node that died): read them
+                # from the stream now, or they would come back only after the ack wait, behind newer frames.
+                await self._catch_up(site_id, stream_seq)
+            self._apply(site_id, stream_seq, msg.data, msg.reply)
+
+    def _pin_lost(self, site_id: int, headers: dict[str, str]) -> None:
+        """Our pin id is no longer the site's (another worker, or a new consumer leader that pinned afresh). Pull
+        without it: if JetStream pins this worker again, it goes on where it was (`_catch_up`); if another worker
+        took the site and saves its progress first, this worker's next save is fenced and it exits."""
+        if self._pins.pop(site_id, None) is not None:
+            logger.warning("site %d: pin lost (%s)", site_id, headers.get("Description", ""))
+
+    async def _take_over(self, site_id: int, first_stream_seq: int) -> None:
+        """This worker was just pinned to the site: load its durable progress, start its analytics, and apply the
+        messages its predecessor was given and did not ack (they precede `first_stream_seq`)."""
+        assert self._nc is not None
+        self.stats.takeovers += 1
+        metrics.WORKER_TAKEOVERS.inc()
+        await self._progress.activate(site_id)
+        await self._runtime.processor.prepare(self._camera(site_id, 0))
+        caught_up = await self._catch_up(site_id, first_stream_seq)
+        logger.info("site %d: now fused here (%d message(s) caught up)", site_id, caught_up)
+
+    async def _catch_up(self, site_id: int, first_stream_seq: int) -> int:
+        """Apply, in stream order, the site's messages before `first_stream_seq` that are neither durable nor
+        applied here: those JetStream gave another worker (or this one before a consumer leader change) and nobody
+        acked. Read from the stream itself: the consumer would redeliver them only after the ack wait, behind
+        newer frames."""
+        assert self._nc is not None
+        ledger = self._progress.sites[site_id]
+        info = await jetstream.consumer_info(self._nc, self._config, site_id)
+        floor = int(info.get("ack_floor", {}).get("stream_seq", 0))
+        seq = max(floor, ledger.through) + 1
+        subject = site_subject(self._config.subject_prefix, site_id)
+        js = self._nc.jetstream()
+        caught_up = 0
+        while seq < first_stream_seq:
+            try:
+                raw = await js.get_msg(self._config.stream, seq=seq, subject=subject, next=True)
+            except Exception:  # nats.js.errors.NotFoundError: nothing more of the site
+                break
+            if raw.seq is None or raw.seq >= first_stream_seq:
+                break
+            if raw.seq not in ledger.seen and not ledger.covered(raw.seq):
+                self._apply(site_id, raw.seq, raw.data or b"", None)
+                caught_up += 1
+            seq = raw.seq + 1
+        self.stats.caught_up += caught_up
+        return caught_up
+
+    def _camera(self, site_id: int, camera_id: int) -> CameraRuntime:
+        camera = self._cameras.get(camera_id)
+        if camera is None or camera.site_id != site_id:
+            camera = self._cameras[camera_id] = CameraRuntime(
+                camera_id=camera_id, site_id=site_id, device_id=None, window=SequenceWindow(reorder_window=1)
+            )
+        return camera
+
+    def _apply(self, site_id: int, stream_seq: int, data: bytes, reply: str | None) -> None:
+        ledger = self._progress.sites[site_id]
+        if ledger.covered(stream_seq):
+            self.stats.skipped_covered += 1
+            if reply:
+                self._ack(reply)  # durable already (a predecessor's, or a redelivery)
+            return
+        seen = ledger.seen.get(stream_seq)
+        if seen is not None:  # a redelivery of a message applied and not durable yet
+            seen.reply = seen.reply or reply
+            return
+        try:
+            frame = decode_frame_message(data)
+        except FrameCodecError as err:
+            logger.error("site %d: bus message %d is unreadable (%s); dropped", site_id, stream_seq, err)
+            if reply:
+                self._ack(reply)
+            return
+        site = self.stats.sites.setdefault(site_id, SiteStats())
+        site.lag_s = max(0.0, time.time() - frame.capture_time_us / 1e6)
+        shedding = site.lag_s > self._max_lag_s
+        if shedding != site.shedding:
+            site.shedding = shedding
+            logger.warning(
+                "site %d: %s (lag %.1f s)",
+                site_id,
+                "behind, live pushes shed" if shedding else "caught up, live pushes resume",
+                site.lag_s,
+            )
+        self._runtime.processor.set_live(site_id, not shedding)
+        metrics.record_worker_site(site_id, lag_s=site.lag_s, shedding=shedding)
+        self._runtime.processor.process(self._camera(site_id, frame.camera_id), frame)
+        self._progress.record(
+            site_id, Applied(stream_seq, frame.camera_id, frame.sequence_epoch, frame.sequence, reply)
+        )
+        site.frames += 1
+        self.stats.frames += 1
+
+    # ---- rebalancing ---------------------------------------------------------------------------------------------
+    async def _rebalance_loop(self) -> None:
+        assert self._nc is not None
+        while True:
+            await asyncio.sleep(REBALANCE_EVERY_S)
+            try:
+                await self._rebalance()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("rebalancing failed; retrying")
+
+    async def _rebalance(self) -> None:
+        """Release one site when this worker holds more than its share. The number of workers is JetStream's count
+        of pull requests waiting on the site consumers (every worker keeps one on each), the largest of the last few
+        samples: a worker that holds its share pulls the other sites only now and then (`_pull_loop`)."""
+        assert self._nc is not None
+        owned = sorted(self._pins)
+        probe = owned[:3] or sorted(self._pullers)[:1]
+        waiting = 1
+        for site_id in probe:
+            info = await jetstream.consumer_info(self._nc, self._config, site_id)
+            waiting = max(waiting, int(info.get("num_waiting", 1)))
+        self._worker_samples.append(waiting)
+        del self._worker_samples[:-3]
+        workers = max(self._worker_samples)
+        share = math.ceil(len(self._pullers) / workers)
+        self._share = share
+        logger.debug(
+            "rebalance: %d of %d sites here, %d workers pulling, share %d",
+            len(owned),
+            len(self._pullers),
+            workers,
+            share,
+        )
+        if len(owned) <= share:
+            return
+        site_id = owned[-1]
+        await self.release(site_id)
+
+    async def release(self, site_id: int) -> None:
+        """Hand a site back cleanly: its pulling stopped, its fusion flushed and recorded, a barrier, the acks, then
+        the pin released; this worker pulls the site again only after a while, so that another one is pinned."""
+        assert self._nc is not None
+        puller = self._pullers.get(site_id)
+        if puller is not None:
+            puller.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await puller
+        try:
+            self._runtime.processor.release_site(site_id)
+            await self._runtime.pipeline.flush()
+            self._progress.sites.pop(site_id, None)
+            self._pins.pop(site_id, None)
+            await jetstream.unpin(self._nc, self._config, site_id)
+            self.stats.releases += 1
+            metrics.WORKER_RELEASES.inc()
+            logger.info("site %d released for rebalancing (%d sites left here)", site_id, len(self._pins))
+        finally:
+            self._pullers[site_id] = asyncio.create_task(
+                self._pull_site(site_id, after_s=2 * PULL_EXPIRES_S + 1.0)
+            )
+
+
+def list_site_ids() -> list[int]:
+    from server.inventory.models import Site
+
+    return list(Site.objects.order_by("id").values_list("id", flat=True))

@@ -1,0 +1,64 @@
+"""The worker's durable progress in PostgreSQL: a save is fenced by the row's revision, so a worker that lost its
+site to another one (which saved since) writes nothing and learns it; the new owner starts from what is saved."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connections, transaction
+
+from server.ingest.models import SiteFrameProgress
+from server.inventory.models import Site
+from server.worker.progress import Applied, SiteLostError, SiteProgress
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+def _worker(acks: list[str]) -> SiteProgress:
+    return SiteProgress(held_from=lambda camera, epoch: None, ack=acks.append)
+
+
+def _save(progress: SiteProgress) -> None:
+    checkpoint = progress.checkpoint()
+    assert checkpoint is not None
+    with transaction.atomic():
+        checkpoint.commit()
+    checkpoint.settled()
+
+
+@pytest.mark.asyncio
+async def test_a_worker_that_lost_its_site_saves_nothing() -> None:
+    from asgiref.sync import sync_to_async
+
+    site = await sync_to_async(Site.objects.create)(name="Fenced store")
+    old_acks: list[str] = []
+    new_acks: list[str] = []
+    old, new = _worker(old_acks), _worker(new_acks)
+    await old.activate(site.pk)
+    old.record(site.pk, Applied(3, 1, 0, 1, "ack.3"))
+    await sync_to_async(_save)(old)
+    row = await sync_to_async(SiteFrameProgress.objects.get)(site=site)
+    assert (row.applied_through, row.revision) == (3, 1)
+
+    # JetStream pins another worker: it starts from what is saved, applies more and saves first.
+    ledger = await new.activate(site.pk)
+    assert (ledger.through, ledger.revision) == (3, 1)
+    new.record(site.pk, Applied(5, 1, 0, 2, "ack.5"))
+    await sync_to_async(_save)(new)
+
+    # The old owner, stalled meanwhile, applied the same frame and tries to save it: fenced, nothing written.
+    old.record(site.pk, Applied(5, 1, 0, 2, "ack.5-old"))
+    checkpoint = old.checkpoint()
+    assert checkpoint is not None
+
+    def commit_old() -> None:
+        with transaction.atomic():
+            checkpoint.commit()
+
+    with pytest.raises(SiteLostError):
+        await sync_to_async(commit_old)()
+    assert old.lost == {site.pk}
+    assert old_acks == ["ack.3"]  # the fenced frame is not acked: the new owner's copy counts
+    assert new_acks == ["ack.5"]
+    row = await sync_to_async(SiteFrameProgress.objects.get)(site=site)
+    assert (row.applied_through, row.revision) == (5, 2)
+    await sync_to_async(connections.close_all)()

@@ -1,0 +1,311 @@
+"""The scale-out layout with real processes on loopback: a 3-node NATS JetStream cluster (the frame stream with 3
+replicas), two gateways (`retail-server run --no-http`, RETAIL_BUS_URL), three site workers (`retail-server worker`),
+a web process (`--no-grpc`), PostgreSQL and Redis. Three sites stream through the edge protocol client; each
+site's client resends from its last ack to the other gateway when its stream breaks, as the edge spool does.
+
+Mid-stream, `kill -9` of the worker that fuses the first site (a fourth worker joins then), of the first gateway and
+of a NATS node. Afterwards: every frame acked, each acked frame's effect recorded once (heat-map person-seconds
+within the sample-and-hold interval lost per take-over, no visit left open or doubled, every site's durable progress
+covering its stream), every site's live feed on the web process never silent for more than 10 s, and the fourth
+worker fuses a share of the sites.
+
+Workers run under a supervisor, as systemd or Kubernetes would run them: one that exits (crash-only: a save fenced
+after it lost a site) is started again; the one killed on purpose too, after the test checked the take-over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+import websockets
+
+from server.ingest.models import CameraStreamState, SiteFrameProgress
+from server.insights.models import PersonVisit
+from tests.integration.system.test_bus_failover import (
+    FRAME_US,
+    PEOPLE,
+    _env,
+    _frame,
+    _heat_person_s,
+    _last_stream_seq,
+    _owner,
+    _site,
+    _takeovers,
+    _wait,
+)
+from tests.support.django_system import session_cookie
+from tests.support.edge_client import stream
+from tests.support.nats import nats_cluster, servers_url
+from tests.support.processes import BIN, free_port, log_tail, running, wait_http
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.timeout(300),
+]
+FRAMES = 900
+PACE_S = 0.02
+SITES = 3
+MAX_SILENCE_S = 10.0
+
+
+class Supervisor:
+    """Keeps worker processes running: one that exits is started again (its log appended)."""
+
+    def __init__(self, env: dict[str, str], tmp_path: Path) -> None:
+        self._env = env
+        self._tmp = tmp_path
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.logs: dict[str, Path] = {}
+        self.restarts: dict[str, int] = {}
+        self.paused: set[str] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def start(self, name: str) -> None:
+        self.logs[name] = self._tmp / f"{name}.log"
+        with self.logs[name].open("ab") as log:
+            self.processes[name] = subprocess.Popen(
+                [str(BIN / "retail-server"), "worker", "--no-migrate"],
+                env={**os.environ, **self._env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    def kill(self, name: str) -> None:
+        self.paused.add(name)
+        self.processes[name].send_signal(signal.SIGKILL)
+        self.processes[name].wait(timeout=10)
+
+    def resume(self, name: str) -> None:
+        self.paused.discard(name)
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.3):
+            for name, process in list(self.processes.items()):
+                if process.poll() is not None and name not in self.paused:
+                    self.restarts[name] = self.restarts.get(name, 0) + 1
+                    self.start(name)
+
+    def stop(self) -> list[int]:
+        """SIGTERM every worker (a clean stop closes open visits and heat buckets); their exit codes."""
+        self._stop.set()
+        self._thread.join(timeout=5)
+        codes = []
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes.values():
+            try:
+                codes.append(process.wait(timeout=30))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                codes.append(process.wait(timeout=5))
+        return codes
+
+
+@contextmanager
+def _supervised(env: dict[str, str], tmp_path: Path) -> Iterator[Supervisor]:
+    supervisor = Supervisor(env, tmp_path)
+    try:
+        yield supervisor
+    finally:
+        supervisor.stop()
+
+
+async def _edge(
+    ports: list[int], first: int, device: int, secret: str, camera: int, base_us: int, stop: asyncio.Event
+) -> tuple[int, int]:
+    """Stream FRAMES frames, as a box with a spool: on a broken stream, resend from the last ack to the other
+    gateway. Returns (frames acked, reconnects)."""
+    acked, reconnects, index = 0, 0, first
+    frames = {s: _frame(camera, s, base_us) for s in range(1, FRAMES + 1)}
+    while acked < FRAMES and not stop.is_set():
+        result = await stream(
+            ports[index],
+            device,
+            secret,
+            [frames[s] for s in range(acked + 1, FRAMES + 1)],
+            pace_s=PACE_S,
+            linger_s=30,
+            until=lambda r: r.acked.get(camera) == FRAMES,
+        )
+        acked = max(acked, result.acked.get(camera, 0))
+        if acked < FRAMES:
+            reconnects += 1
+            index = (index + 1) % len(ports)
+            await asyncio.sleep(0.5)
+    return acked, reconnects
+
+
+async def _watch(http_port: int, cookie: str, site_id: int, events: list[float], stop: asyncio.Event) -> None:
+    headers = {"Cookie": f"sessionid={cookie}", "Origin": f"http://127.0.0.1:{http_port}"}
+    while not stop.is_set():
+        try:
+            async with websockets.connect(
+                f"ws://127.0.0.1:{http_port}/ws/sites/{site_id}/", additional_headers=headers
+            ) as ws:
+                while not stop.is_set():
+                    try:
+                        message: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), timeout=0.3))
+                    except TimeoutError:
+                        continue
+                    if message.get("type") == "live.positions" and message.get("site_id") == site_id:
+                        events.append(time.monotonic())
+        except (OSError, websockets.WebSocketException):
+            await asyncio.sleep(0.5)
+
+
+def _max_silence(events: list[float], start: float, end: float) -> float:
+    times = [start, *(t for t in events if start <= t <= end), end]
+    return max(b - a for a, b in itertools.pairwise(times))
+
+
+def test_cluster_survives_kill_9_of_a_worker_a_gateway_and_a_nats_node(tmp_path: Path) -> None:
+    sites = [_site(f"Store{i}") for i in range(SITES)]
+    cookie = session_cookie("cluster-staff", role="staff")
+    base_us = time.time_ns() // 1000
+    with ExitStack() as stack:
+        nodes = stack.enter_context(nats_cluster(3, log_dir=tmp_path))
+        bus_url = servers_url(nodes)
+        env = {**_env(tmp_path, bus_url), "RETAIL_BUS_REPLICAS": "3"}
+        http_port = free_port()
+        web_log = tmp_path / "web.log"
+        web = stack.enter_context(
+            running(
+                [
+                    str(BIN / "retail-server"),
+                    "run",
+                    "--no-migrate",
+                    "--no-grpc",
+                    "--http",
+                    f"127.0.0.1:{http_port}",
+                ],
+                env=env,
+                log_path=web_log,
+            )
+        )
+        gateway_ports = [free_port(), free_port()]
+        gateway_logs = [tmp_path / f"gateway-{i}.log" for i in range(2)]
+        gateways = [
+            stack.enter_context(
+                running(
+                    [
+                        str(BIN / "retail-server"),
+                        "run",
+                        "--no-migrate",
+                        "--no-http",
+                        "--grpc",
+                        f"127.0.0.1:{p}",
+                    ],
+                    env=env,
+                    log_path=log,
+                )
+            )
+            for p, log in zip(gateway_ports, gateway_logs, strict=True)
+        ]
+        supervisor = stack.enter_context(_supervised(env, tmp_path))
+        for name in ("worker-1", "worker-2", "worker-3"):
+            supervisor.start(name)
+        wait_http(f"http://127.0.0.1:{http_port}/api/health", process=web)
+        for port in gateway_ports:
+            with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+                grpc.channel_ready_future(channel).result(timeout=60)
+
+        def tails() -> str:
+            parts = [*supervisor.logs.items(), ("gateway-0", gateway_logs[0]), ("gateway-1", gateway_logs[1])]
+            return "\n".join(f"--- {n}\n{log_tail(p, 2500)}" for n, p in parts)
+
+        live: dict[int, list[float]] = {site_id: [] for site_id, *_ in sites}
+        marks: dict[str, float] = {}
+
+        async def scenario() -> list[tuple[int, int]]:
+            stop = asyncio.Event()
+            watchers = [
+                asyncio.create_task(_watch(http_port, cookie, site_id, live[site_id], stop))
+                for site_id, *_ in sites
+            ]
+            edges = [
+                asyncio.create_task(_edge(gateway_ports, i % 2, device, secret, camera, base_us, stop))
+                for i, (_, device, secret, camera) in enumerate(sites)
+            ]
+            deadline = time.monotonic() + 40
+            while time.monotonic() < deadline and any(
+                not live[s] for s, *_ in sites
+            ):  # every site fused and live first
+                await asyncio.sleep(0.2)
+            assert all(live[s] for s, *_ in sites), f"no live feed at first\n{tails()}"
+            marks["start"] = time.monotonic()
+            victim = _owner(supervisor.logs, sites[0][0])
+            assert victim is not None, tails()
+            await asyncio.sleep(1.0)
+            supervisor.kill(victim)
+            marks["worker"] = time.monotonic()
+            supervisor.start("worker-4")  # joins: takes a share while the sites stream
+            await asyncio.sleep(3.0)
+            gateways[0].send_signal(signal.SIGKILL)
+            marks["gateway"] = time.monotonic()
+            await asyncio.sleep(3.0)
+            nodes[1].kill()
+            marks["nats"] = time.monotonic()
+            await asyncio.sleep(1.0)
+            assert not any(e.done() for e in edges), "the streams ended before the faults"
+            results = await asyncio.wait_for(asyncio.gather(*edges), timeout=150)
+            marks["end"] = time.monotonic()
+            await asyncio.sleep(1.0)
+            stop.set()
+            await asyncio.gather(*watchers)
+            return results
+
+        results = asyncio.run(scenario())
+        assert [acked for acked, _ in results] == [FRAMES] * SITES, (results, tails())
+        assert any(reconnects for _, reconnects in results), "no stream went through the killed gateway"
+        silences = {
+            site_id: _max_silence(live[site_id], marks["start"], marks["end"]) for site_id, *_ in sites
+        }
+        assert max(silences.values()) <= MAX_SILENCE_S, (silences, marks, tails())
+        for site_id, *_ in sites:
+            last = asyncio.run(_last_stream_seq(bus_url, site_id))
+
+            def covered(site_id: int = site_id, last: int = last) -> bool:
+                row = SiteFrameProgress.objects.filter(site_id=site_id).first()
+                return row is not None and row.applied_through >= last
+
+            _wait(covered, 60, f"site {site_id}'s progress to cover stream sequence {last}\n{tails()}")
+        joined = log_tail(supervisor.logs["worker-4"], 10**7)
+        assert "taken over" in joined, f"the joining worker took no share\n{tails()}"
+        codes = supervisor.stop()
+        assert all(code in (0, -signal.SIGKILL) for code in codes), (codes, tails())
+        log_text = tails()
+        restarts = dict(supervisor.restarts)
+
+    for site_id, _, _, camera in sites:
+        assert CameraStreamState.objects.get(camera_id=camera).frames_stored == FRAMES
+        starts = _takeovers(supervisor.logs, site_id)
+        truth = (FRAMES - 1) * FRAME_US / 1e6 * PEOPLE
+        person_s = _heat_person_s(site_id)
+        assert truth - starts * PEOPLE * 1.0 <= person_s <= truth + 0.01, (
+            site_id,
+            person_s,
+            truth,
+            restarts,
+            log_text,
+        )
+        visits = PersonVisit.objects.filter(site_id=site_id)
+        assert visits.filter(ended_at__isnull=True).count() == 0
+        assert PEOPLE <= visits.count() <= PEOPLE * starts
