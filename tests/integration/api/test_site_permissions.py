@@ -20,7 +20,7 @@ from server.alerts.models import Alert
 from server.alerts.services import alert_raise
 from server.devices.models import EdgeDevice
 from server.insights.models import PersonVisit
-from server.inventory.models import Camera, Zone
+from server.inventory.models import Camera, FloorPlan, Zone
 from server.realtime.consumers import CLOSE_FORBIDDEN, live_access
 from tests.integration.api.conftest import SQUARE_POINTS, make_user
 
@@ -255,3 +255,20 @@ async def test_the_live_websocket_of_site_b_is_refused(two_sites: dict[str, Any]
         from django.db import connections
 
         await sync_to_async(connections.close_all)()  # the consumer's thread-sensitive connection
+
+
+def test_site_bs_floor_plan_is_out_of_reach(two_sites: dict[str, Any], site_a_client: APIClient) -> None:
+    """Floor plans name their site by a one-to-one field: the site filter keeps them to the user's sites too
+    (listing, detail, and an installer's edit)."""
+    plan_b = FloorPlan.objects.create(site=two_sites["other_site"], width_m=10.0, height_m=5.0)
+    rows = site_a_client.get("/api/floor-plans").json()["results"]
+    assert {row["site"] for row in rows} == {two_sites["site"].pk}
+    assert site_a_client.get(f"/api/floor-plans/{plan_b.pk}").status_code == 404
+    assert site_a_client.get(f"/api/floor-plans/{two_sites['plan'].pk}").status_code == 200
+    installer = make_user("installer-of-a2", "installer")
+    site_access_set(user=installer, all_sites=False, site_ids=[two_sites["site"].pk])
+    client = APIClient()
+    client.force_authenticate(installer)
+    assert client.patch(f"/api/floor-plans/{plan_b.pk}", {"width_m": 99.0}, format="json").status_code == 404
+    plan_b.refresh_from_db()
+    assert plan_b.width_m == 10.0

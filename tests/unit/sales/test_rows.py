@@ -86,3 +86,11 @@ def test_json_items_name_the_index_and_field(item: dict[str, object], field: str
 def test_json_item_that_is_not_an_object() -> None:
     parsed = parse_items(["2026-12-01,1,2"], zone=PARIS)
     assert parsed.errors[0].as_dict() == {"index": 0, "field": "", "reason": "each transaction is an object"}
+
+
+def test_the_same_moment_in_another_offset_is_the_same_transaction() -> None:
+    """Without a transaction id the key is time|till|amount: 10:00+01:00 and 09:00Z are one sale (a till system
+    that re-exports in another offset must not double the sales)."""
+    a = parse_items([{"time": "2026-11-30T10:00:00+01:00", "till": "1", "amount": "5"}], zone=UTC).rows[0]
+    b = parse_items([{"time": "2026-11-30T09:00:00Z", "till": "1", "amount": "5"}], zone=UTC).rows[0]
+    assert a.key == b.key

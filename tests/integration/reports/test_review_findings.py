@@ -1,0 +1,168 @@
+"""Review of the reports and sales merge: what an attacker tried, each a test that failed before its fix.
+Real PostgreSQL (and real concurrent transactions for the import race)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from django.db import close_old_connections, transaction
+from openpyxl import load_workbook
+from rest_framework.test import APIClient
+
+from server.alerts.models import Alert
+from server.alerts.services import alert_raise
+from server.insights.models import ZoneDwell
+from server.inventory.models import Site, Zone
+from server.reports.models import ReportSchedule
+from server.reports.runner import run_due_reports, schedule_site_ids
+from server.sales import services as sales_services
+from server.sales.models import PosTransaction
+from tests.integration.api.conftest import make_user
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+DAY = datetime(2026, 11, 30, tzinfo=UTC)
+RANGE = "start=2026-11-30T00:00:00Z&end=2026-12-01T00:00:00Z"
+HOSTILE = ("=HYPERLINK(\"http://evil.example\",\"x\")", "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(1)")
+
+
+def _hostile_records(store: dict[str, Any]) -> None:
+    site = store["site"]
+    for index, text in enumerate(HOSTILE):
+        zone = Zone.objects.create(site=site, name=text, polygon=[[0, 0], [1, 0], [1, 1]])
+        ZoneDwell.objects.create(
+            site=site,
+            zone_id=zone.pk,
+            zone_name=text,
+            person_id=index,
+            entered_at=DAY + timedelta(hours=9),
+            exited_at=DAY + timedelta(hours=9, minutes=2),
+            dwell_s=120.0,
+        )
+    alert = alert_raise(
+        site_id=site.pk, zone_id=store["restricted"].pk, kind="alarm", person_id=3, message=HOSTILE[1]
+    )
+    Alert.objects.filter(pk=alert["id"]).update(raised_at=DAY + timedelta(hours=10), person_name=HOSTILE[0])
+
+
+def test_csv_export_neutralises_formula_cells(
+    store: dict[str, Any], client_for: Callable[[str], APIClient]
+) -> None:
+    """A zone, person or message text starting with = + - @ is a formula to a spreadsheet: it leaves as text."""
+    _hostile_records(store)
+    staff = client_for("staff")
+    site = store["site"].pk
+    cells: list[str] = []
+    for analytic in ("dwell", "alerts"):
+        response = staff.get(f"/api/sites/{site}/reports/export?{RANGE}&analytic={analytic}")
+        assert response.status_code == 200
+        text = b"".join(response.streaming_content).decode()
+        cells += [cell for row in list(csv.reader(io.StringIO(text)))[1:] for cell in row]
+    for hostile in HOSTILE:
+        assert "'" + hostile in cells, hostile
+    assert not [cell for cell in cells if cell[:1] in ("=", "+", "@") or cell.startswith("-2")], cells
+
+
+def test_xlsx_export_writes_formula_looking_text_as_text(
+    store: dict[str, Any], client_for: Callable[[str], APIClient]
+) -> None:
+    _hostile_records(store)
+    response = client_for("staff").get(f"/api/sites/{store['site'].pk}/reports/export?{RANGE}&file_type=xlsx")
+    assert response.status_code == 200
+    workbook = load_workbook(io.BytesIO(b"".join(response.streaming_content)))
+    texts = []
+    for name in ("dwell", "alerts"):
+        for row in workbook[name].iter_rows(min_row=2):
+            for cell in row:
+                assert cell.data_type != "f", (name, cell.coordinate, cell.value)
+                texts.append(cell.value)
+    for hostile in HOSTILE:
+        assert "'" + hostile in texts, hostile
+
+
+def test_a_schedule_whose_only_site_is_deleted_does_not_grow_to_every_site(store: dict[str, Any]) -> None:
+    """"No sites chosen" means every site: deleting the one chosen site must not turn it into that."""
+    owner = make_user("chain-manager", "staff")
+    doomed = Site.objects.create(name="Closing store")
+    schedule = ReportSchedule.objects.create(owner=owner, name="Closing", recipients=["m@example.com"])
+    schedule.sites.set([doomed])
+    doomed.delete()
+    schedule.refresh_from_db()
+    assert schedule_site_ids(schedule) == [] or not schedule.enabled
+    assert not schedule.enabled
+    assert "deleted" in schedule.last_error
+    assert run_due_reports(now=DAY + timedelta(days=1, hours=8)) == []
+    # A schedule with another site left keeps going, on that site only.
+    kept = ReportSchedule.objects.create(owner=owner, name="Two", recipients=["m@example.com"])
+    other = Site.objects.create(name="Also closing")
+    kept.sites.set([store["site"], other])
+    other.delete()
+    kept.refresh_from_db()
+    assert kept.enabled
+    assert schedule_site_ids(kept) == [store["site"].pk]
+
+
+@pytest.mark.parametrize(
+    "name", ["Weekly\nBcc: victim@example.com", "Weekly\r\nX-Injected: 1", "Tab\tname\x00"]
+)
+def test_schedule_names_with_control_characters_are_refused(
+    name: str, store: dict[str, Any], client_for: Callable[[str], APIClient]
+) -> None:
+    """The name is the e-mail subject: a line break in it was accepted and made `send` a 500 (BadHeaderError)."""
+    response = client_for("staff").post(
+        "/api/report-schedules", {"name": name, "recipients": ["me@example.com"]}, format="json"
+    )
+    assert response.status_code == 400, response.content
+    assert "name" in response.json()["extra"]["fields"]
+    assert not ReportSchedule.objects.exists()
+
+
+def test_two_concurrent_identical_imports_count_each_row_once(store: dict[str, Any]) -> None:
+    """Both imports store the rows once (unique key); their answers must also say so: created adds up to the
+    rows, not twice the rows (the second import used to report rows the first one had stored)."""
+    site = store["site"]
+    items = [
+        {"time": f"2026-11-30T09:{minute:02d}:00Z", "till": "1", "amount": "5.00", "transaction_id": f"t{minute}"}
+        for minute in range(20)
+    ]
+    results: dict[str, dict[str, int]] = {}
+    first_stored = threading.Event()
+    errors: list[BaseException] = []
+
+    def first() -> None:
+        try:
+            with transaction.atomic():  # held open while the second import starts
+                results["first"] = sales_services.transactions_import_items(actor=None, site=site, items=items)
+                first_stored.set()
+                threading.Event().wait(1.5)
+        except BaseException as err:  # noqa: BLE001 (reported by the test)
+            errors.append(err)
+            first_stored.set()
+        finally:
+            close_old_connections()
+
+    def second() -> None:
+        try:
+            first_stored.wait(10)
+            results["second"] = sales_services.transactions_import_items(actor=None, site=site, items=items)
+        except BaseException as err:  # noqa: BLE001
+            errors.append(err)
+        finally:
+            close_old_connections()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not errors, errors
+    assert PosTransaction.objects.filter(site=site).count() == 20
+    assert results["first"]["created"] + results["second"]["created"] == 20, results
+    assert results["second"]["duplicates"] == 20
+
