@@ -40,6 +40,12 @@ class ReportScheduleSerializer(serializers.ModelSerializer[ReportSchedule]):
         ]
         read_only_fields = ["last_period_end", "last_sent_at", "last_error", "created_at"]
 
+    def validate_name(self, value: str) -> str:
+        """The name is the e-mail subject: no line breaks or other control characters (header injection)."""
+        if any(ord(char) < 32 or ord(char) == 127 for char in value):
+            raise serializers.ValidationError("no line breaks or other control characters")
+        return value
+
     def validate_timezone(self, value: str) -> str:
         try:
             zoneinfo.ZoneInfo(value)

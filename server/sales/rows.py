@@ -11,7 +11,7 @@ import io
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -35,10 +35,11 @@ class SaleRow:
 
     @property
     def key(self) -> str:
-        """The idempotency key: the transaction id, or time|till|amount when there is none."""
+        """The idempotency key: the transaction id, or time (UTC)|till|amount when there is none: the same moment
+        written in another offset is the same transaction."""
         if self.transaction_id:
             return f"id:{self.transaction_id}"
-        return f"{self.occurred_at.isoformat()}|{self.till}|{self.amount}"
+        return f"{self.occurred_at.astimezone(UTC).isoformat()}|{self.till}|{self.amount}"
 
 
 @dataclass(frozen=True, slots=True)

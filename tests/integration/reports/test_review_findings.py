@@ -29,7 +29,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 DAY = datetime(2026, 11, 30, tzinfo=UTC)
 RANGE = "start=2026-11-30T00:00:00Z&end=2026-12-01T00:00:00Z"
-HOSTILE = ("=HYPERLINK(\"http://evil.example\",\"x\")", "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(1)")
+HOSTILE = ('=HYPERLINK("http://evil.example","x")', "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(1)")
+
+
+def _body(response: Any) -> bytes:
+    return b"".join(response.streaming_content)
 
 
 def _hostile_records(store: dict[str, Any]) -> None:
@@ -62,7 +66,7 @@ def test_csv_export_neutralises_formula_cells(
     for analytic in ("dwell", "alerts"):
         response = staff.get(f"/api/sites/{site}/reports/export?{RANGE}&analytic={analytic}")
         assert response.status_code == 200
-        text = b"".join(response.streaming_content).decode()
+        text = _body(response).decode()
         cells += [cell for row in list(csv.reader(io.StringIO(text)))[1:] for cell in row]
     for hostile in HOSTILE:
         assert "'" + hostile in cells, hostile
@@ -75,7 +79,7 @@ def test_xlsx_export_writes_formula_looking_text_as_text(
     _hostile_records(store)
     response = client_for("staff").get(f"/api/sites/{store['site'].pk}/reports/export?{RANGE}&file_type=xlsx")
     assert response.status_code == 200
-    workbook = load_workbook(io.BytesIO(b"".join(response.streaming_content)))
+    workbook = load_workbook(io.BytesIO(_body(response)))
     texts = []
     for name in ("dwell", "alerts"):
         for row in workbook[name].iter_rows(min_row=2):
@@ -87,7 +91,7 @@ def test_xlsx_export_writes_formula_looking_text_as_text(
 
 
 def test_a_schedule_whose_only_site_is_deleted_does_not_grow_to_every_site(store: dict[str, Any]) -> None:
-    """"No sites chosen" means every site: deleting the one chosen site must not turn it into that."""
+    """ "No sites chosen" means every site: deleting the one chosen site must not turn it into that."""
     owner = make_user("chain-manager", "staff")
     doomed = Site.objects.create(name="Closing store")
     schedule = ReportSchedule.objects.create(owner=owner, name="Closing", recipients=["m@example.com"])
@@ -128,7 +132,12 @@ def test_two_concurrent_identical_imports_count_each_row_once(store: dict[str, A
     rows, not twice the rows (the second import used to report rows the first one had stored)."""
     site = store["site"]
     items = [
-        {"time": f"2026-11-30T09:{minute:02d}:00Z", "till": "1", "amount": "5.00", "transaction_id": f"t{minute}"}
+        {
+            "time": f"2026-11-30T09:{minute:02d}:00Z",
+            "till": "1",
+            "amount": "5.00",
+            "transaction_id": f"t{minute}",
+        }
         for minute in range(20)
     ]
     results: dict[str, dict[str, int]] = {}
@@ -138,10 +147,12 @@ def test_two_concurrent_identical_imports_count_each_row_once(store: dict[str, A
     def first() -> None:
         try:
             with transaction.atomic():  # held open while the second import starts
-                results["first"] = sales_services.transactions_import_items(actor=None, site=site, items=items)
+                results["first"] = sales_services.transactions_import_items(
+                    actor=None, site=site, items=items
+                )
                 first_stored.set()
                 threading.Event().wait(1.5)
-        except BaseException as err:  # noqa: BLE001 (reported by the test)
+        except BaseException as err:
             errors.append(err)
             first_stored.set()
         finally:
@@ -151,7 +162,7 @@ def test_two_concurrent_identical_imports_count_each_row_once(store: dict[str, A
         try:
             first_stored.wait(10)
             results["second"] = sales_services.transactions_import_items(actor=None, site=site, items=items)
-        except BaseException as err:  # noqa: BLE001
+        except BaseException as err:
             errors.append(err)
         finally:
             close_old_connections()
@@ -165,4 +176,3 @@ def test_two_concurrent_identical_imports_count_each_row_once(store: dict[str, A
     assert PosTransaction.objects.filter(site=site).count() == 20
     assert results["first"]["created"] + results["second"]["created"] == 20, results
     assert results["second"]["duplicates"] == 20
-

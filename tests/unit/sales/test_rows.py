@@ -53,7 +53,7 @@ def test_csv_values_and_local_time() -> None:
     assert row.occurred_at.astimezone(UTC) == datetime(2026, 12, 1, 9, 0, tzinfo=UTC)  # Paris is UTC+1
     assert row.amount == Decimal("7.50")
     assert row.currency == "EUR"
-    assert row.key == f"{row.occurred_at.isoformat()}|A|7.50"
+    assert row.key == "2026-12-01T09:00:00+00:00|A|7.50"  # the key holds the moment in UTC
 
 
 def test_not_utf8_is_a_line_error() -> None:
