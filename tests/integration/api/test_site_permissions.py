@@ -272,3 +272,36 @@ def test_site_bs_floor_plan_is_out_of_reach(two_sites: dict[str, Any], site_a_cl
     assert client.patch(f"/api/floor-plans/{plan_b.pk}", {"width_m": 99.0}, format="json").status_code == 404
     plan_b.refresh_from_db()
     assert plan_b.width_m == 10.0
+
+
+@pytest.mark.parametrize(
+    "variant", ["{dir}/./{name}", "{dir}//{name}", "{dir}/../{dir}/{name}", "./{dir}/{name}"]
+)
+def test_site_bs_snapshot_is_not_served_under_another_spelling(
+    variant: str, two_sites: dict[str, Any], site_a_staff: User
+) -> None:
+    """The file server normalises the path; the site check looked the raw path up and let these through."""
+    browser = Client()
+    browser.force_login(site_a_staff)
+    directory, name = two_sites["camera_b"].snapshot.name.rsplit("/", 1)
+    response = browser.get("/media/" + variant.format(dir=directory, name=name))
+    assert response.status_code == 404, (variant, response.status_code)
+    own_dir, own_name = two_sites["camera"].snapshot.name.rsplit("/", 1)
+    assert browser.get("/media/" + variant.format(dir=own_dir, name=own_name)).status_code == 200
+
+
+def test_a_file_of_no_row_is_not_served_to_a_user_kept_to_some_sites(
+    two_sites: dict[str, Any], site_a_staff: User, users: dict[str, User], settings: Any
+) -> None:
+    """An orphaned snapshot (its camera's row gone or pointing elsewhere) names no site: refused to a user kept
+    to some sites (it may be any site's), served to a user on every site."""
+    from pathlib import Path
+
+    orphan = Path(settings.MEDIA_ROOT) / "snapshots" / "orphan.jpg"
+    orphan.parent.mkdir(parents=True, exist_ok=True)
+    orphan.write_bytes(b"\xff\xd8\xff\xe0 jpeg")
+    restricted, everywhere = Client(), Client()
+    restricted.force_login(site_a_staff)
+    everywhere.force_login(users["staff"])
+    assert restricted.get("/media/snapshots/orphan.jpg").status_code == 404
+    assert everywhere.get("/media/snapshots/orphan.jpg").status_code == 200
