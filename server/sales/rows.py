@@ -11,7 +11,7 @@ import io
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -23,6 +23,8 @@ MAX_AMOUNT = Decimal("1000000000000")
 MAX_TILL_CHARS = 64
 MAX_TRANSACTION_ID_CHARS = 128
 MAX_ERRORS_LISTED = 100
+EARLIEST_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+FUTURE_SLACK = timedelta(days=1)  # a till clock a little ahead is fine; a typo'd year is not
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +72,14 @@ def _time(value: Any, zone: tzinfo) -> datetime:
         raise ValueError(f"not an ISO 8601 date-time: {value!r}") from err
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)  # the site's local time
+    try:
+        utc = moment.astimezone(UTC)
+    except OverflowError as err:  # year 1 or 9999 with an offset: outside what a date-time holds
+        raise ValueError(f"must be after {EARLIEST_TIME:%Y-%m-%d} and not in the future: {value!r}") from err
+    if utc < EARLIEST_TIME:
+        raise ValueError(f"must be after {EARLIEST_TIME:%Y-%m-%d}: {value!r}")
+    if utc > datetime.now(UTC) + FUTURE_SLACK:
+        raise ValueError(f"in the future (more than a day ahead): {value!r}; is the year right?")
     return moment
 
 

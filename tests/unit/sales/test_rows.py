@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zoneinfo
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -94,3 +94,26 @@ def test_the_same_moment_in_another_offset_is_the_same_transaction() -> None:
     a = parse_items([{"time": "2026-11-30T10:00:00+01:00", "till": "1", "amount": "5"}], zone=UTC).rows[0]
     b = parse_items([{"time": "2026-11-30T09:00:00Z", "till": "1", "amount": "5"}], zone=UTC).rows[0]
     assert a.key == b.key
+
+
+@pytest.mark.parametrize(
+    ("time", "reason"),
+    [
+        ("0001-01-01T00:00:00+01:00", "after 2000"),  # was an OverflowError (a 500) on the way to UTC
+        ("9999-12-31T23:59:59-01:00", "future"),
+        ("2999-01-01T00:00:00Z", "future"),  # a typo'd year counted as a sale some day
+        ("1999-12-31T23:00:00Z", "after 2000"),
+    ],
+)
+def test_times_out_of_range_are_row_errors(time: str, reason: str) -> None:
+    parsed = parse_items([{"time": time, "till": "1", "amount": "1"}], zone=PARIS)
+    assert parsed.rows == []
+    assert [(error.field, reason in error.reason) for error in parsed.errors] == [("time", True)], (
+        parsed.errors
+    )
+
+
+def test_a_time_within_the_next_day_is_accepted() -> None:
+    """Till clocks run a little ahead; a day of slack."""
+    soon = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+    assert len(parse_items([{"time": soon, "till": "1", "amount": "1"}], zone=PARIS).rows) == 1
