@@ -53,6 +53,19 @@ class ReportScheduleSerializer(serializers.ModelSerializer[ReportSchedule]):
             raise serializers.ValidationError(f"unknown time zone {value!r} (e.g. Europe/Paris)") from err
         return value
 
+    def validate_recipients(self, value: list[str]) -> list[str]:
+        from server.reports.recipients import refused_recipients
+
+        owner = (
+            self.instance.owner if isinstance(self.instance, ReportSchedule) else self.context["request"].user
+        )
+        refused = refused_recipients(owner, value)
+        if refused:
+            raise serializers.ValidationError(
+                f"not the address of a user of the system: {refused} (only admins mail other addresses)"
+            )
+        return value
+
     def validate_sites(self, value: list[Site]) -> list[Site]:
         from server.accounts.sites import site_allowed
 

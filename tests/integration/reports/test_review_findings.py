@@ -15,12 +15,13 @@ from django.db import close_old_connections, transaction
 from openpyxl import load_workbook
 from rest_framework.test import APIClient
 
+from server.accounts.sites import site_access_set
 from server.alerts.models import Alert
 from server.alerts.services import alert_raise
 from server.insights.models import ZoneDwell
 from server.inventory.models import Site, Zone
 from server.reports.models import ReportSchedule
-from server.reports.runner import run_due_reports, schedule_site_ids
+from server.reports.runner import report_recipients, run_due_reports, schedule_site_ids
 from server.sales import services as sales_services
 from server.sales.models import PosTransaction
 from tests.integration.api.conftest import make_user
@@ -176,3 +177,70 @@ def test_two_concurrent_identical_imports_count_each_row_once(store: dict[str, A
     assert PosTransaction.objects.filter(site=site).count() == 20
     assert results["first"]["created"] + results["second"]["created"] == 20, results
     assert results["second"]["duplicates"] == 20
+
+
+def test_staff_may_address_only_the_systems_users(
+    store: dict[str, Any], client_for: Callable[[str], APIClient], users: dict[str, Any]
+) -> None:
+    """A non-admin could mail the company's KPIs to any address, as often as `send` is called (the server's
+    SMTP relay). Staff address users of the system (themselves, colleagues); admins any address."""
+    users["staff"].email = "staff@shop.example"
+    users["staff"].save()
+    colleague = make_user("colleague", "staff")
+    colleague.email = "Colleague@Shop.example"
+    colleague.save()
+    staff = client_for("staff")
+    outside = staff.post(
+        "/api/report-schedules",
+        {"name": "Leak", "recipients": ["staff@shop.example", "rival@elsewhere.example"]},
+        format="json",
+    )
+    assert outside.status_code == 400, outside.content
+    assert "rival@elsewhere.example" in str(outside.json()["extra"]["fields"]["recipients"])
+    ok = staff.post(
+        "/api/report-schedules",
+        {"name": "Team", "recipients": ["staff@shop.example", "colleague@shop.example"]},
+        format="json",
+    )
+    assert ok.status_code == 201, ok.content
+    admin = client_for("admin").post(
+        "/api/report-schedules", {"name": "Board", "recipients": ["board@elsewhere.example"]}, format="json"
+    )
+    assert admin.status_code == 201, admin.content
+
+
+def test_a_schedule_stops_mailing_an_address_that_left(store: dict[str, Any]) -> None:
+    """The owner's recipients are re-checked at sending time: a colleague deactivated (or their address changed)
+    gets no more reports from a staff member's schedule."""
+    owner = make_user("owner", "staff")
+    owner.email = "owner@shop.example"
+    owner.save()
+    leaver = make_user("leaver", "staff")
+    leaver.email = "leaver@shop.example"
+    leaver.save()
+    schedule = ReportSchedule.objects.create(
+        owner=owner, name="R", recipients=["owner@shop.example", "leaver@shop.example"]
+    )
+    assert report_recipients(schedule) == ["owner@shop.example", "leaver@shop.example"]
+    leaver.is_active = False
+    leaver.save()
+    assert report_recipients(schedule) == ["owner@shop.example"]
+
+
+def test_a_schedule_with_no_site_left_to_its_owner_sends_nothing(
+    store: dict[str, Any], settings: Any
+) -> None:
+    """An owner whose access was taken from every site got an empty report every day."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    from django.core import mail
+
+    owner = make_user("no-sites-left", "staff")
+    owner.email = "n@shop.example"
+    owner.save()
+    site_access_set(user=owner, all_sites=False, site_ids=[])
+    schedule = ReportSchedule.objects.create(owner=owner, name="R", recipients=["n@shop.example"])
+    assert run_due_reports(now=DAY + timedelta(days=1, hours=8)) == []
+    assert mail.outbox == []
+    schedule.refresh_from_db()
+    assert schedule.last_period_end is None
+    assert "no site" in schedule.last_error
