@@ -244,3 +244,38 @@ def test_a_schedule_with_no_site_left_to_its_owner_sends_nothing(
     schedule.refresh_from_db()
     assert schedule.last_period_end is None
     assert "no site" in schedule.last_error
+
+
+def _queries_for(client: APIClient, urls: list[str]) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        for url in urls:
+            assert client.get(url).status_code == 200, url
+    return len(captured.captured_queries)
+
+
+def test_query_counts_do_not_grow_with_the_sites(store: dict[str, Any]) -> None:
+    """A chain manager restricted to 2 sites, then to 20, each with a visit and an alert: the chain overview,
+    the sites listing and the alert counts make the same number of queries (no query per site)."""
+    user = make_user("chain-20", "staff")
+    client = APIClient()
+    client.force_authenticate(user)
+    urls = [
+        f"/api/reports/chain?{RANGE}",
+        "/api/sites?limit=100",
+        "/api/alerts/counts",
+        "/api/alerts?limit=100",
+    ]
+    counts = []
+    for total in (2, 20):
+        sites = [Site.objects.create(name=f"S{total}-{index}") for index in range(total)]
+        for site in sites:
+            zone = Zone.objects.create(site=site, name="z", polygon=[[0, 0], [1, 0], [1, 1]])
+            alert_raise(site_id=site.pk, zone_id=zone.pk, kind="alarm", person_id=1, message="m")
+        site_access_set(user=user, all_sites=False, site_ids=[site.pk for site in sites])
+        _queries_for(client, urls)  # warms the permission cache
+        counts.append(_queries_for(client, urls))
+        assert len(client.get(f"/api/reports/chain?{RANGE}").json()["sites"]) == total
+    assert counts[0] == counts[1], counts
