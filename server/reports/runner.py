@@ -77,7 +77,9 @@ def run_due_reports(*, now: datetime | None = None) -> list[dict[str, Any]]:
     for schedule_id in candidates:
         with transaction.atomic():
             schedule = (
-                ReportSchedule.objects.select_for_update(skip_locked=True)
+                ReportSchedule.objects.select_for_update(
+                    skip_locked=True, of=("self",)
+                )  # not the owner's row
                 .select_related("owner")
                 .filter(pk=schedule_id, enabled=True)
                 .first()

@@ -279,3 +279,36 @@ def test_query_counts_do_not_grow_with_the_sites(store: dict[str, Any]) -> None:
         counts.append(_queries_for(client, urls))
         assert len(client.get(f"/api/reports/chain?{RANGE}").json()["sites"]) == total
     assert counts[0] == counts[1], counts
+
+
+def test_a_locked_owner_row_does_not_skip_their_report(store: dict[str, Any], settings: Any) -> None:
+    """The runner's FOR UPDATE SKIP LOCKED also locked the joined owner row: while that user's row was locked
+    (a login writing last_login, an admin saving them) their due report was skipped, and the user row stayed
+    locked during the SMTP send. Only the schedule row is locked now."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    from django.contrib.auth.models import User
+
+    owner = make_user("busy-owner", "staff")
+    owner.email = "busy@shop.example"
+    owner.save()
+    ReportSchedule.objects.create(owner=owner, name="R", recipients=["busy@shop.example"])
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_user_row() -> None:
+        try:
+            with transaction.atomic():
+                User.objects.select_for_update().get(pk=owner.pk)
+                locked.set()
+                release.wait(10)
+        finally:
+            close_old_connections()
+
+    holder = threading.Thread(target=hold_user_row)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        sent = run_due_reports(now=DAY + timedelta(days=1, hours=8))
+    finally:
+        release.set()
+        holder.join(10)
+    assert len(sent) == 1, sent
