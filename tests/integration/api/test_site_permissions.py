@@ -305,3 +305,114 @@ def test_a_file_of_no_row_is_not_served_to_a_user_kept_to_some_sites(
     everywhere.force_login(users["staff"])
     assert restricted.get("/media/snapshots/orphan.jpg").status_code == 404
     assert everywhere.get("/media/snapshots/orphan.jpg").status_code == 200
+
+
+def _routes() -> list[tuple[str, Any]]:
+    """Every URL pattern of the root URLconf (nested includes flattened) with its view callback."""
+    from django.urls import get_resolver
+
+    found: list[tuple[str, Any]] = []
+
+    def walk(patterns: Any, prefix: str) -> None:
+        for pattern in patterns:
+            if hasattr(pattern, "url_patterns"):
+                walk(pattern.url_patterns, prefix + str(pattern.pattern))
+            else:
+                found.append((prefix + str(pattern.pattern), pattern.callback))
+
+    walk(get_resolver().url_patterns, "")
+    return found
+
+
+def _concrete(pattern: str, values: dict[str, int]) -> str | None:
+    """A URL for a route pattern (regex or path syntax) with its named groups filled; None when it has a group
+    not in `values` or a format suffix."""
+    import re
+
+    if "format" in pattern:
+        return None
+    url = pattern.replace("^", "").replace("$", "").replace("/?", "/")
+    for name, value in values.items():
+        url = re.sub(rf"\(\?P<{name}>[^)]*\)", str(value), url)
+        url = re.sub(rf"<(int:)?{name}>", str(value), url)
+    if "(?P<" in url or "<" in url:
+        return None
+    return "/" + url.rstrip("/")
+
+
+@pytest.fixture
+def power_user_of_a(two_sites: dict[str, Any]) -> APIClient:
+    """Every permission of every app, yet not an admin: kept to site A (admins are on every site)."""
+    from django.contrib.auth.models import Permission
+
+    user = make_user("power-of-a", None)
+    user.user_permissions.set(Permission.objects.all())
+    site_access_set(user=user, all_sites=False, site_ids=[two_sites["site"].pk])
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def test_every_route_naming_site_b_is_not_found(
+    two_sites: dict[str, Any], power_user_of_a: APIClient
+) -> None:
+    """Enumerated from the URLconf, not listed by hand: every route with a site in its path, read and written,
+    answers 404 for site B to a user of site A holding every permission."""
+    b = two_sites["other_site"].pk
+    checked = []
+    for pattern, callback in _routes():
+        if "site_id" not in pattern:
+            continue
+        url = _concrete(pattern, {"site_id": b, "person_id": 9})
+        assert url is not None, pattern
+        for method in ("get", "post", "put", "patch", "delete"):
+            if not hasattr(callback.cls, method):  # the methods the view answers
+                continue
+            response = getattr(power_user_of_a, method)(url, {}, format="json")
+            assert response.status_code == 404, (method, url, response.status_code)
+            checked.append((method, url))
+    assert len(checked) >= 14, checked
+
+
+def test_every_viewset_keeps_site_bs_rows_out(two_sites: dict[str, Any], power_user_of_a: APIClient) -> None:
+    """Every router listing leaves site B's rows out and every detail route of a site-B row is a 404, for each
+    model that names a site (found from the viewsets themselves)."""
+    from server.accounts.sites import site_field
+    from server.inventory.models import FloorPlan
+
+    from server.people.models import IdentityBinding
+
+    FloorPlan.objects.create(site=two_sites["other_site"], width_m=10.0, height_m=5.0)
+    IdentityBinding.objects.create(
+        site=two_sites["other_site"],
+        person_id=77,
+        employee=two_sites["employee"],
+        source="manual",
+        bound_at="2026-01-01T00:00:00Z",
+    )
+    b = two_sites["other_site"].pk
+    models_checked = set()
+    for pattern, callback in _routes():
+        cls = getattr(callback, "cls", None)
+        actions = getattr(callback, "actions", None) or {}
+        queryset = getattr(cls, "queryset", None)
+        if queryset is None or "format" in pattern:
+            continue
+        model = queryset.model
+        lookup = site_field(model)
+        if lookup is None:
+            continue
+        b_rows = list(model.objects.filter(**{lookup: b}).values_list("pk", flat=True))
+        assert b_rows, model
+        if "list" in actions.values():
+            url = _concrete(pattern, {})
+            assert url is not None, pattern
+            listed = power_user_of_a.get(url, {"limit": 1000}).json()["results"]
+            assert not {row["id"] for row in listed} & set(b_rows), (url, listed)
+            models_checked.add(model._meta.label)
+        if "retrieve" in actions.values():
+            for pk in b_rows:
+                url = _concrete(pattern, {"pk": pk})
+                assert url is not None
+                assert power_user_of_a.get(url).status_code == 404, url
+    assert {"inventory.Site", "inventory.FloorPlan", "inventory.Camera", "alerts.Alert"} <= models_checked
