@@ -379,7 +379,6 @@ def test_every_viewset_keeps_site_bs_rows_out(two_sites: dict[str, Any], power_u
     model that names a site (found from the viewsets themselves)."""
     from server.accounts.sites import site_field
     from server.inventory.models import FloorPlan
-
     from server.people.models import IdentityBinding
 
     FloorPlan.objects.create(site=two_sites["other_site"], width_m=10.0, height_m=5.0)
