@@ -10,7 +10,7 @@ import csv
 import io
 import math
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -58,6 +58,7 @@ class RowError:
 class ParsedRows:
     rows: list[SaleRow]
     errors: list[RowError]
+    first_seen: dict[str, tuple[SaleRow, dict[str, int]]] = field(default_factory=dict)  # key -> row, where
 
 
 def _time(value: Any, zone: tzinfo) -> datetime:
@@ -165,15 +166,26 @@ def parse_items(items: Iterable[Any], *, zone: tzinfo) -> ParsedRows:
         if not isinstance(item, Mapping):
             parsed.errors.append(RowError(where, "", "each transaction is an object"))
             continue
-        _collect(parsed, parse_row(item, where=where, zone=zone))
+        _collect(parsed, parse_row(item, where=where, zone=zone), where)
     return parsed
 
 
-def _collect(parsed: ParsedRows, result: SaleRow | list[RowError]) -> None:
-    if isinstance(result, SaleRow):
-        parsed.rows.append(result)
-    else:
+def _collect(parsed: ParsedRows, result: SaleRow | list[RowError], where: dict[str, int]) -> None:
+    if not isinstance(result, SaleRow):
         parsed.errors.extend(result)
+        return
+    earlier = parsed.first_seen.setdefault(result.key, (result, where))
+    if earlier[0] != result:  # one transaction id, two different sales: the second one would vanish silently
+        place = ", ".join(f"{name} {value}" for name, value in earlier[1].items())
+        what = (
+            f"transaction id {result.transaction_id!r}"
+            if result.transaction_id
+            else "the same time|till|amount"
+        )
+        name = "transaction_id" if result.transaction_id else "currency"
+        parsed.errors.append(RowError(where, name, f"{what} is already on {place} with other values"))
+        return
+    parsed.rows.append(result)
 
 
 def _csv_lines(data: bytes) -> Iterator[str]:
@@ -223,7 +235,7 @@ def parse_csv(data: bytes, *, zone: tzinfo) -> ParsedRows:
                     RowError(where, "", f"{len(cells)} cells; the header has {len(header)} columns")
                 )
                 continue
-            _collect(parsed, parse_row(dict(zip(header, cells, strict=True)), where=where, zone=zone))
+            _collect(parsed, parse_row(dict(zip(header, cells, strict=True)), where=where, zone=zone), where)
     except csv.Error as err:
         parsed.errors.append(RowError({"line": reader.line_num}, "", f"not valid CSV: {err}"))
     return parsed

@@ -117,3 +117,22 @@ def test_a_time_within_the_next_day_is_accepted() -> None:
     """Till clocks run a little ahead; a day of slack."""
     soon = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
     assert len(parse_items([{"time": soon, "till": "1", "amount": "1"}], zone=PARIS).rows) == 1
+
+
+def test_one_transaction_id_with_two_different_sales_is_an_error() -> None:
+    """The second row used to vanish as a "duplicate": a till export with a reused id lost a sale silently.
+    The same row twice is still a plain duplicate."""
+    text = (
+        "time,till,amount,transaction_id\n"
+        "2026-11-30T09:00:00Z,1,10.00,R-1\n"
+        "2026-11-30T09:00:00Z,1,10.00,R-1\n"
+        "2026-11-30T09:05:00Z,2,4.50,R-1\n"
+    )
+    parsed = parse_csv(text.encode(), zone=UTC)
+    assert [(e.where, e.field) for e in parsed.errors] == [({"line": 4}, "transaction_id")]
+    assert "line 2" in parsed.errors[0].reason
+    items = [
+        {"time": "2026-11-30T09:00:00Z", "till": "1", "amount": "10", "transaction_id": "R-9"},
+        {"time": "2026-11-30T09:00:00Z", "till": "1", "amount": "11", "transaction_id": "R-9"},
+    ]
+    assert [e.where for e in parse_items(items, zone=UTC).errors] == [{"index": 1}]
