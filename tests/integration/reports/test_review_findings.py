@@ -312,3 +312,18 @@ def test_a_locked_owner_row_does_not_skip_their_report(store: dict[str, Any], se
         release.set()
         holder.join(10)
     assert len(sent) == 1, sent
+
+
+def test_chain_overview_of_a_user_on_no_site_is_empty(store: dict[str, Any]) -> None:
+    """Kept to no site at all: an empty table (not every site, not an error), also when naming a site."""
+    user = make_user("nowhere", "staff")
+    site_access_set(user=user, all_sites=False, site_ids=[])
+    client = APIClient()
+    client.force_authenticate(user)
+    for query in (RANGE, f"{RANGE}&site={store['site'].pk}"):
+        response = client.get(f"/api/reports/chain?{query}")
+        assert response.status_code == 200
+        assert response.json()["sites"] == []
+    assert client.get("/api/sites").json()["count"] == 0
+    export = client.get(f"/api/sites/{store['site'].pk}/reports/export?{RANGE}&file_type=xlsx")
+    assert export.status_code == 404
