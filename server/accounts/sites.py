@@ -42,14 +42,16 @@ def site_allowed(user: Any, site_id: int) -> bool:
 
 
 def site_field(model: type[Model]) -> str | None:
-    """The lookup that names a row's site: `pk` for sites, `site_id` for models with a `site` foreign key."""
+    """The lookup that names a row's site: `pk` for sites, `site_id` for models with a `site` foreign key or
+    one-to-one field (a floor plan)."""
     if model._meta.label_lower == "inventory.site":
         return "pk"
     try:
         field = model._meta.get_field("site")
     except Exception:
         return None
-    return "site_id" if getattr(field, "many_to_one", False) else None
+    related = getattr(field, "many_to_one", False) or getattr(field, "one_to_one", False)
+    return "site_id" if related else None
 
 
 def restrict_to_sites(queryset: QuerySet[M], user: Any) -> QuerySet[M]:

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, tzinfo
 from typing import IO, Any
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 
 from server.alerts.models import Alert
 from server.errors import ApplicationError
@@ -208,18 +209,37 @@ SECTIONS: dict[str, Section] = {
 MAX_EXPORT_RANGE = timedelta(days=400)
 
 
+# A text cell starting with one of these is a formula to a spreadsheet (zone, camera, person names and alert
+# messages are typed by users): CSV cells get a leading apostrophe (OWASP "CSV injection"), XLSX cells are typed
+# as text.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def _csv_safe(row: list[Cell]) -> list[Cell]:
+    return [f"'{cell}" if isinstance(cell, str) and cell.startswith(FORMULA_STARTS) else cell for cell in row]
+
+
 def csv_stream(section: Section, ctx: ExportContext) -> Iterator[str]:
     """The section as CSV text, a chunk of lines at a time."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(section.header)
     for count, row in enumerate(section.rows(ctx), start=1):
-        writer.writerow(row)
+        writer.writerow(_csv_safe(row))
         if count % 1000 == 0:
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue()
+
+
+def _xlsx_cell(sheet: Any, cell: Cell) -> Any:
+    """openpyxl writes a string starting with "=" as a formula: such text goes in as a text cell."""
+    if not (isinstance(cell, str) and cell.startswith(FORMULA_STARTS)):
+        return cell
+    text = WriteOnlyCell(sheet, value=f"'{cell}")
+    text.data_type = "s"
+    return text
 
 
 def xlsx_file(sections: list[Section], ctx: ExportContext) -> IO[bytes]:
@@ -230,7 +250,7 @@ def xlsx_file(sections: list[Section], ctx: ExportContext) -> IO[bytes]:
         sheet = workbook.create_sheet(title=section.name)
         sheet.append(list(section.header))
         for row in section.rows(ctx):
-            sheet.append(row)
+            sheet.append([_xlsx_cell(sheet, cell) for cell in row])
     handle = tempfile.TemporaryFile(suffix=".xlsx")  # noqa: SIM115 (the response closes it)
     workbook.save(handle)
     handle.seek(0)

@@ -14,10 +14,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from server.accounts.sites import allowed_site_ids
+from server.errors import ApplicationError
 from server.inventory.models import Site
 from server.reports.mail import build_report, send_report
 from server.reports.models import ReportSchedule
 from server.reports.periods import due_period
+from server.reports.recipients import refused_recipients
 
 logger = logging.getLogger(__name__)
 
@@ -31,12 +33,33 @@ def schedule_site_ids(schedule: ReportSchedule) -> list[int]:
     return sorted(sites & (every if allowed is None else set(allowed)))
 
 
+def report_recipients(schedule: ReportSchedule) -> list[str]:
+    """The schedule's recipients its owner may (still) mail (server.reports.recipients)."""
+    recipients = list(schedule.recipients)
+    refused = set(refused_recipients(schedule.owner, recipients))
+    return [address for address in recipients if address not in refused]
+
+
 def send_schedule(schedule: ReportSchedule, *, start: datetime, end: datetime) -> dict[str, Any]:
+    """Build and mail the report; NothingToSend (409) when its owner has no site or no recipient left."""
     site_ids = schedule_site_ids(schedule)
+    if not site_ids:
+        raise ApplicationError(
+            "no site to report on: its owner is allowed on none of its sites (any more)",
+            code="nothing_to_send",
+            status_code=409,
+        )
+    recipients = report_recipients(schedule)
+    if not recipients:
+        raise ApplicationError(
+            "no recipient left: none of its addresses is a user of the system (any more)",
+            code="nothing_to_send",
+            status_code=409,
+        )
     report = build_report(
         name=schedule.name, site_ids=site_ids, start=start, end=end, timezone=schedule.timezone
     )
-    send_report(report, recipients=list(schedule.recipients))
+    send_report(report, recipients=recipients)
     return {
         "schedule": schedule.pk,
         "sites": len(site_ids),
@@ -54,7 +77,9 @@ def run_due_reports(*, now: datetime | None = None) -> list[dict[str, Any]]:
     for schedule_id in candidates:
         with transaction.atomic():
             schedule = (
-                ReportSchedule.objects.select_for_update(skip_locked=True)
+                ReportSchedule.objects.select_for_update(
+                    skip_locked=True, of=("self",)
+                )  # not the owner's row
                 .select_related("owner")
                 .filter(pk=schedule_id, enabled=True)
                 .first()
@@ -73,7 +98,9 @@ def run_due_reports(*, now: datetime | None = None) -> list[dict[str, Any]]:
                 continue
             try:
                 sent.append(send_schedule(schedule, start=period[0], end=period[1]))
-            except Exception as err:  # SMTP refusal or connection failure: keep it due, say why
+            except (
+                Exception
+            ) as err:  # SMTP refusal, connection failure, nothing to send: keep it due, say why
                 logger.warning("scheduled report %s not sent: %s", schedule.pk, err)
                 schedule.last_error = f"{type(err).__name__}: {err}"[:500]
                 schedule.save(update_fields=["last_error"])

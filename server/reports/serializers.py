@@ -40,11 +40,30 @@ class ReportScheduleSerializer(serializers.ModelSerializer[ReportSchedule]):
         ]
         read_only_fields = ["last_period_end", "last_sent_at", "last_error", "created_at"]
 
+    def validate_name(self, value: str) -> str:
+        """The name is the e-mail subject: no line breaks or other control characters (header injection)."""
+        if any(ord(char) < 32 or ord(char) == 127 for char in value):
+            raise serializers.ValidationError("no line breaks or other control characters")
+        return value
+
     def validate_timezone(self, value: str) -> str:
         try:
             zoneinfo.ZoneInfo(value)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError) as err:
             raise serializers.ValidationError(f"unknown time zone {value!r} (e.g. Europe/Paris)") from err
+        return value
+
+    def validate_recipients(self, value: list[str]) -> list[str]:
+        from server.reports.recipients import refused_recipients
+
+        owner = (
+            self.instance.owner if isinstance(self.instance, ReportSchedule) else self.context["request"].user
+        )
+        refused = refused_recipients(owner, value)
+        if refused:
+            raise serializers.ValidationError(
+                f"not the address of a user of the system: {refused} (only admins mail other addresses)"
+            )
         return value
 
     def validate_sites(self, value: list[Site]) -> list[Site]:

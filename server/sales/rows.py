@@ -10,8 +10,8 @@ import csv
 import io
 import math
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -23,6 +23,8 @@ MAX_AMOUNT = Decimal("1000000000000")
 MAX_TILL_CHARS = 64
 MAX_TRANSACTION_ID_CHARS = 128
 MAX_ERRORS_LISTED = 100
+EARLIEST_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+FUTURE_SLACK = timedelta(days=1)  # a till clock a little ahead is fine; a typo'd year is not
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,10 +37,11 @@ class SaleRow:
 
     @property
     def key(self) -> str:
-        """The idempotency key: the transaction id, or time|till|amount when there is none."""
+        """The idempotency key: the transaction id, or time (UTC)|till|amount when there is none: the same moment
+        written in another offset is the same transaction."""
         if self.transaction_id:
             return f"id:{self.transaction_id}"
-        return f"{self.occurred_at.isoformat()}|{self.till}|{self.amount}"
+        return f"{self.occurred_at.astimezone(UTC).isoformat()}|{self.till}|{self.amount}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,7 @@ class RowError:
 class ParsedRows:
     rows: list[SaleRow]
     errors: list[RowError]
+    first_seen: dict[str, tuple[SaleRow, dict[str, int]]] = field(default_factory=dict)  # key -> row, where
 
 
 def _time(value: Any, zone: tzinfo) -> datetime:
@@ -69,6 +73,14 @@ def _time(value: Any, zone: tzinfo) -> datetime:
         raise ValueError(f"not an ISO 8601 date-time: {value!r}") from err
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)  # the site's local time
+    try:
+        utc = moment.astimezone(UTC)
+    except OverflowError as err:  # year 1 or 9999 with an offset: outside what a date-time holds
+        raise ValueError(f"must be after {EARLIEST_TIME:%Y-%m-%d} and not in the future: {value!r}") from err
+    if utc < EARLIEST_TIME:
+        raise ValueError(f"must be after {EARLIEST_TIME:%Y-%m-%d}: {value!r}")
+    if utc > datetime.now(UTC) + FUTURE_SLACK:
+        raise ValueError(f"in the future (more than a day ahead): {value!r}; is the year right?")
     return moment
 
 
@@ -154,15 +166,26 @@ def parse_items(items: Iterable[Any], *, zone: tzinfo) -> ParsedRows:
         if not isinstance(item, Mapping):
             parsed.errors.append(RowError(where, "", "each transaction is an object"))
             continue
-        _collect(parsed, parse_row(item, where=where, zone=zone))
+        _collect(parsed, parse_row(item, where=where, zone=zone), where)
     return parsed
 
 
-def _collect(parsed: ParsedRows, result: SaleRow | list[RowError]) -> None:
-    if isinstance(result, SaleRow):
-        parsed.rows.append(result)
-    else:
+def _collect(parsed: ParsedRows, result: SaleRow | list[RowError], where: dict[str, int]) -> None:
+    if not isinstance(result, SaleRow):
         parsed.errors.extend(result)
+        return
+    earlier = parsed.first_seen.setdefault(result.key, (result, where))
+    if earlier[0] != result:  # one transaction id, two different sales: the second one would vanish silently
+        place = ", ".join(f"{name} {value}" for name, value in earlier[1].items())
+        what = (
+            f"transaction id {result.transaction_id!r}"
+            if result.transaction_id
+            else "the same time|till|amount"
+        )
+        name = "transaction_id" if result.transaction_id else "currency"
+        parsed.errors.append(RowError(where, name, f"{what} is already on {place} with other values"))
+        return
+    parsed.rows.append(result)
 
 
 def _csv_lines(data: bytes) -> Iterator[str]:
@@ -212,7 +235,7 @@ def parse_csv(data: bytes, *, zone: tzinfo) -> ParsedRows:
                     RowError(where, "", f"{len(cells)} cells; the header has {len(header)} columns")
                 )
                 continue
-            _collect(parsed, parse_row(dict(zip(header, cells, strict=True)), where=where, zone=zone))
+            _collect(parsed, parse_row(dict(zip(header, cells, strict=True)), where=where, zone=zone), where)
     except csv.Error as err:
         parsed.errors.append(RowError({"line": reader.line_num}, "", f"not valid CSV: {err}"))
     return parsed

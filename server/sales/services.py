@@ -41,6 +41,9 @@ def _refuse_invalid(parsed: ParsedRows) -> None:
 
 @transaction.atomic
 def _store(*, actor: Actor, site: Site, rows: Iterable[SaleRow], source: str) -> dict[str, int]:
+    # One import per site at a time: a concurrent identical import waits here, then finds these rows stored and
+    # answers them as duplicates (without the lock both answered "created", the unique key kept one copy).
+    Site.objects.select_for_update().filter(pk=site.pk).first()
     received = created = 0
     seen: set[str] = set()
     pending: list[SaleRow] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import posixpath
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
@@ -13,7 +14,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_safe
 from django.views.static import serve
 
-from server.accounts.sites import site_allowed
+from server.accounts.sites import allowed_site_ids, site_allowed
 from server.inventory.models import Camera, FloorPlan
 from server.web.manifest import ManifestError, load_entry_assets
 
@@ -47,7 +48,12 @@ def media(request: HttpRequest, path: str) -> HttpResponseBase:
     """Uploaded files (floor plans, camera snapshots) for signed-in users only: snapshots show people."""
     if not request.user.is_authenticated:
         return HttpResponse("Sign in to see this file.", status=403, content_type="text/plain")
+    # The path as the file server reads it (it normalises `a/./b`, `a//b`, `a/../a/b`): looked up raw, another
+    # spelling of site B's snapshot got past the check.
+    path = posixpath.normpath(path).lstrip("/")
     site_id = media_site_id(path)
+    if site_id is None and allowed_site_ids(request.user) is not None:
+        raise Http404("no such file")  # a user kept to some sites sees only files of those sites' rows
     if site_id is not None and not site_allowed(request.user, site_id):
         raise Http404("no such file")  # per-site permissions: another site's snapshot or floor plan
     response = serve(request, path, document_root=str(settings.MEDIA_ROOT))

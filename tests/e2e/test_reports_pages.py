@@ -126,3 +126,42 @@ def test_admin_limits_a_user_to_one_site(page: Page) -> None:
     expect(page.locator("header.topbar")).to_contain_text("Branch store")
     demo = next(s for s in sites if s["name"] == "Demo store")
     assert page.context.request.get(f"/api/sites/{demo['id']}/analytics/visits").status == 404
+
+
+def test_staff_schedules_an_email_report(page: Page) -> None:
+    """The Reports page lists, creates and deletes the user's scheduled reports; an address outside the system's
+    users is refused with the server's reason (staff mail users of the system only)."""
+    login(page, "admin")
+    staff = page.context.request.get("/api/users?username=staff").json()["results"][0]
+    patched = page.context.request.patch(
+        f"/api/users/{staff['id']}", data={"email": "staff@shop.example"}, headers=csrf_headers(page.context)
+    )
+    assert patched.status == 200, patched.text()
+    page.context.clear_cookies()
+    login(page, "staff")
+    page.click("[data-testid=nav-reports]")
+    panel = page.locator("[data-testid=report-schedules]")
+    expect(panel).to_be_visible()
+    form = page.locator("[data-testid=schedule-form]")
+    form.locator("input[name=name]").fill("Morning KPIs")
+    form.locator("select[name=frequency]").select_option("weekly")
+    form.locator("select[name=weekday]").select_option(label="Friday")
+    form.locator("input[name=timezone]").fill("Europe/Paris")
+    form.locator("input[name=recipients]").fill("staff@shop.example, rival@elsewhere.example")
+    page.click("[data-testid=schedule-save]")
+    expect(page.locator("[data-testid=schedule-recipients-error]")).to_contain_text("rival@elsewhere.example")
+    expect(panel.locator("[data-testid=schedule-list]")).to_have_count(0)
+    form.locator("input[name=recipients]").fill("staff@shop.example")
+    page.click("[data-testid=schedule-save]")
+    listed = panel.locator("[data-testid=schedule-list]")
+    expect(listed).to_contain_text("Morning KPIs")
+    expect(listed).to_contain_text("weekly, Friday 07:00 Europe/Paris")
+    expect(listed).to_contain_text("staff@shop.example")
+    mine = page.context.request.get("/api/report-schedules").json()["results"]
+    assert [(s["name"], s["weekday"], s["recipients"]) for s in mine] == [
+        ("Morning KPIs", 4, ["staff@shop.example"])
+    ]
+    screenshot(page, "reports-schedules")
+    page.click(f"[data-testid=schedule-delete-{mine[0]['id']}]")
+    expect(panel.locator("[data-testid=schedule-none]")).to_be_visible()
+    assert page.context.request.get("/api/report-schedules").json()["count"] == 0

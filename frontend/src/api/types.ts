@@ -28,6 +28,7 @@ export type Siren = schema.Siren;
 export type User = schema.User;
 // Reports (server.reports): the chain overview, GET /api/reports/chain
 export type ChainOverview = schema.ChainOverview;
+export type ReportSchedule = schema.ReportSchedule;
 export type ChainSite = schema.ChainSite;
 
 // Analytics (GET /api/sites/<id>/analytics/<name>?start=&end=)

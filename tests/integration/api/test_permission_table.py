@@ -45,6 +45,12 @@ class Case:
         return self.ok if role in self.allowed else 403
 
 
+def _schedule_body() -> dict[str, Any]:
+    """A schedule mailing a user of the system (staff may address nobody else: server.reports.recipients)."""
+    User.objects.get_or_create(username="boss", defaults={"email": "boss@example.com"})
+    return {"name": "Daily", "recipients": ["boss@example.com"], "timezone": "Europe/Paris"}
+
+
 def _zone_permission_url(s: Store) -> str:
     grant, _ = ZonePermission.objects.get_or_create(employee=s["employee"], zone=s["restricted"])
     return f"/api/zone-permissions/{grant.pk}"
@@ -341,7 +347,7 @@ CASES = [
         lambda s: "/api/report-schedules",
         ADMIN_STAFF,
         201,
-        lambda s: {"name": "Daily", "recipients": ["boss@example.com"], "timezone": "Europe/Paris"},
+        lambda s: _schedule_body(),
     ),
     # administration
     Case("audit log", "get", lambda s: "/api/audit-log", ADMIN, 200),

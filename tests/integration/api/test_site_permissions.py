@@ -20,7 +20,7 @@ from server.alerts.models import Alert
 from server.alerts.services import alert_raise
 from server.devices.models import EdgeDevice
 from server.insights.models import PersonVisit
-from server.inventory.models import Camera, Zone
+from server.inventory.models import Camera, FloorPlan, Zone
 from server.realtime.consumers import CLOSE_FORBIDDEN, live_access
 from tests.integration.api.conftest import SQUARE_POINTS, make_user
 
@@ -255,3 +255,163 @@ async def test_the_live_websocket_of_site_b_is_refused(two_sites: dict[str, Any]
         from django.db import connections
 
         await sync_to_async(connections.close_all)()  # the consumer's thread-sensitive connection
+
+
+def test_site_bs_floor_plan_is_out_of_reach(two_sites: dict[str, Any], site_a_client: APIClient) -> None:
+    """Floor plans name their site by a one-to-one field: the site filter keeps them to the user's sites too
+    (listing, detail, and an installer's edit)."""
+    plan_b = FloorPlan.objects.create(site=two_sites["other_site"], width_m=10.0, height_m=5.0)
+    rows = site_a_client.get("/api/floor-plans").json()["results"]
+    assert {row["site"] for row in rows} == {two_sites["site"].pk}
+    assert site_a_client.get(f"/api/floor-plans/{plan_b.pk}").status_code == 404
+    assert site_a_client.get(f"/api/floor-plans/{two_sites['plan'].pk}").status_code == 200
+    installer = make_user("installer-of-a2", "installer")
+    site_access_set(user=installer, all_sites=False, site_ids=[two_sites["site"].pk])
+    client = APIClient()
+    client.force_authenticate(installer)
+    assert client.patch(f"/api/floor-plans/{plan_b.pk}", {"width_m": 99.0}, format="json").status_code == 404
+    plan_b.refresh_from_db()
+    assert plan_b.width_m == 10.0
+
+
+@pytest.mark.parametrize(
+    "variant", ["{dir}/./{name}", "{dir}//{name}", "{dir}/../{dir}/{name}", "./{dir}/{name}"]
+)
+def test_site_bs_snapshot_is_not_served_under_another_spelling(
+    variant: str, two_sites: dict[str, Any], site_a_staff: User
+) -> None:
+    """The file server normalises the path; the site check looked the raw path up and let these through."""
+    browser = Client()
+    browser.force_login(site_a_staff)
+    directory, name = two_sites["camera_b"].snapshot.name.rsplit("/", 1)
+    response = browser.get("/media/" + variant.format(dir=directory, name=name))
+    assert response.status_code == 404, (variant, response.status_code)
+    own_dir, own_name = two_sites["camera"].snapshot.name.rsplit("/", 1)
+    assert browser.get("/media/" + variant.format(dir=own_dir, name=own_name)).status_code == 200
+
+
+def test_a_file_of_no_row_is_not_served_to_a_user_kept_to_some_sites(
+    two_sites: dict[str, Any], site_a_staff: User, users: dict[str, User], settings: Any
+) -> None:
+    """An orphaned snapshot (its camera's row gone or pointing elsewhere) names no site: refused to a user kept
+    to some sites (it may be any site's), served to a user on every site."""
+    from pathlib import Path
+
+    orphan = Path(settings.MEDIA_ROOT) / "snapshots" / "orphan.jpg"
+    orphan.parent.mkdir(parents=True, exist_ok=True)
+    orphan.write_bytes(b"\xff\xd8\xff\xe0 jpeg")
+    restricted, everywhere = Client(), Client()
+    restricted.force_login(site_a_staff)
+    everywhere.force_login(users["staff"])
+    assert restricted.get("/media/snapshots/orphan.jpg").status_code == 404
+    assert everywhere.get("/media/snapshots/orphan.jpg").status_code == 200
+
+
+def _routes() -> list[tuple[str, Any]]:
+    """Every URL pattern of the root URLconf (nested includes flattened) with its view callback."""
+    from django.urls import get_resolver
+
+    found: list[tuple[str, Any]] = []
+
+    def walk(patterns: Any, prefix: str) -> None:
+        for pattern in patterns:
+            if hasattr(pattern, "url_patterns"):
+                walk(pattern.url_patterns, prefix + str(pattern.pattern))
+            else:
+                found.append((prefix + str(pattern.pattern), pattern.callback))
+
+    walk(get_resolver().url_patterns, "")
+    return found
+
+
+def _concrete(pattern: str, values: dict[str, int]) -> str | None:
+    """A URL for a route pattern (regex or path syntax) with its named groups filled; None when it has a group
+    not in `values` or a format suffix."""
+    import re
+
+    if "format" in pattern:
+        return None
+    url = pattern.replace("^", "").replace("$", "").replace("/?", "/")
+    for name, value in values.items():
+        url = re.sub(rf"\(\?P<{name}>[^)]*\)", str(value), url)
+        url = re.sub(rf"<(int:)?{name}>", str(value), url)
+    if "(?P<" in url or "<" in url:
+        return None
+    return "/" + url.rstrip("/")
+
+
+@pytest.fixture
+def power_user_of_a(two_sites: dict[str, Any]) -> APIClient:
+    """Every permission of every app, yet not an admin: kept to site A (admins are on every site)."""
+    from django.contrib.auth.models import Permission
+
+    user = make_user("power-of-a", None)
+    user.user_permissions.set(Permission.objects.all())
+    site_access_set(user=user, all_sites=False, site_ids=[two_sites["site"].pk])
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def test_every_route_naming_site_b_is_not_found(
+    two_sites: dict[str, Any], power_user_of_a: APIClient
+) -> None:
+    """Enumerated from the URLconf, not listed by hand: every route with a site in its path, read and written,
+    answers 404 for site B to a user of site A holding every permission."""
+    b = two_sites["other_site"].pk
+    checked = []
+    for pattern, callback in _routes():
+        if "site_id" not in pattern:
+            continue
+        url = _concrete(pattern, {"site_id": b, "person_id": 9})
+        assert url is not None, pattern
+        for method in ("get", "post", "put", "patch", "delete"):
+            if not hasattr(callback.cls, method):  # the methods the view answers
+                continue
+            response = getattr(power_user_of_a, method)(url, {}, format="json")
+            assert response.status_code == 404, (method, url, response.status_code)
+            checked.append((method, url))
+    assert len(checked) >= 14, checked
+
+
+def test_every_viewset_keeps_site_bs_rows_out(two_sites: dict[str, Any], power_user_of_a: APIClient) -> None:
+    """Every router listing leaves site B's rows out and every detail route of a site-B row is a 404, for each
+    model that names a site (found from the viewsets themselves)."""
+    from server.accounts.sites import site_field
+    from server.inventory.models import FloorPlan
+    from server.people.models import IdentityBinding
+
+    FloorPlan.objects.create(site=two_sites["other_site"], width_m=10.0, height_m=5.0)
+    IdentityBinding.objects.create(
+        site=two_sites["other_site"],
+        person_id=77,
+        employee=two_sites["employee"],
+        source="manual",
+        bound_at="2026-01-01T00:00:00Z",
+    )
+    b = two_sites["other_site"].pk
+    models_checked = set()
+    for pattern, callback in _routes():
+        cls = getattr(callback, "cls", None)
+        actions = getattr(callback, "actions", None) or {}
+        queryset = getattr(cls, "queryset", None)
+        if queryset is None or "format" in pattern:
+            continue
+        model = queryset.model
+        lookup = site_field(model)
+        if lookup is None:
+            continue
+        b_rows = list(model.objects.filter(**{lookup: b}).values_list("pk", flat=True))
+        assert b_rows, model
+        if "list" in actions.values():
+            url = _concrete(pattern, {})
+            assert url is not None, pattern
+            listed = power_user_of_a.get(url, {"limit": 1000}).json()["results"]
+            assert not {row["id"] for row in listed} & set(b_rows), (url, listed)
+            models_checked.add(model._meta.label)
+        if "retrieve" in actions.values():
+            for pk in b_rows:
+                url = _concrete(pattern, {"pk": pk})
+                assert url is not None
+                assert power_user_of_a.get(url).status_code == 404, url
+    assert {"inventory.Site", "inventory.FloorPlan", "inventory.Camera", "alerts.Alert"} <= models_checked

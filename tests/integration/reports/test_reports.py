@@ -206,11 +206,20 @@ def _html_and_images(message: Message) -> tuple[str, dict[str, bytes]]:
     return html, images
 
 
+def _user_with_address(username: str, email: str) -> User:
+    user = make_user(username, "staff")
+    user.email = email
+    user.save(update_fields=["email"])
+    return user
+
+
 def test_a_due_schedule_is_mailed_once_with_inline_charts(store: dict[str, Any], smtp: _Inbox) -> None:
     site, other = store["site"], store["other_site"]
     _records(site, (store["zone"].pk, store["restricted"].pk), 8)
     owner: User = make_user("chain-manager", "staff")
     site_access_set(user=owner, all_sites=False, site_ids=[site.pk])
+    _user_with_address("boss", "boss@example.com")  # a staff member mails users of the system
+    _user_with_address("ops", "ops@example.com")
     schedule = ReportSchedule.objects.create(
         owner=owner,
         name="Daily KPIs",
@@ -244,7 +253,7 @@ def test_a_due_schedule_is_mailed_once_with_inline_charts(store: dict[str, Any],
 def test_a_refused_send_stays_due(store: dict[str, Any], settings: Any) -> None:
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", _free_port(), 2
-    owner = make_user("nobody-listens", "staff")
+    owner = _user_with_address("nobody-listens", "a@example.com")
     schedule = ReportSchedule.objects.create(owner=owner, name="R", recipients=["a@example.com"])
     assert run_due_reports(now=DAY + timedelta(days=1, hours=8)) == []
     schedule.refresh_from_db()
@@ -255,6 +264,7 @@ def test_a_refused_send_stays_due(store: dict[str, Any], settings: Any) -> None:
 def test_schedules_api_keeps_to_the_owner(
     store: dict[str, Any], client_for: Callable[[str], APIClient], smtp: _Inbox
 ) -> None:
+    _user_with_address("me", "me@example.com")
     staff = client_for("staff")
     created = staff.post(
         "/api/report-schedules",

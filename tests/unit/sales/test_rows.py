@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zoneinfo
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -53,7 +53,7 @@ def test_csv_values_and_local_time() -> None:
     assert row.occurred_at.astimezone(UTC) == datetime(2026, 12, 1, 9, 0, tzinfo=UTC)  # Paris is UTC+1
     assert row.amount == Decimal("7.50")
     assert row.currency == "EUR"
-    assert row.key == f"{row.occurred_at.isoformat()}|A|7.50"
+    assert row.key == "2026-12-01T09:00:00+00:00|A|7.50"  # the key holds the moment in UTC
 
 
 def test_not_utf8_is_a_line_error() -> None:
@@ -86,3 +86,53 @@ def test_json_items_name_the_index_and_field(item: dict[str, object], field: str
 def test_json_item_that_is_not_an_object() -> None:
     parsed = parse_items(["2026-12-01,1,2"], zone=PARIS)
     assert parsed.errors[0].as_dict() == {"index": 0, "field": "", "reason": "each transaction is an object"}
+
+
+def test_the_same_moment_in_another_offset_is_the_same_transaction() -> None:
+    """Without a transaction id the key is time|till|amount: 10:00+01:00 and 09:00Z are one sale (a till system
+    that re-exports in another offset must not double the sales)."""
+    a = parse_items([{"time": "2026-11-30T10:00:00+01:00", "till": "1", "amount": "5"}], zone=UTC).rows[0]
+    b = parse_items([{"time": "2026-11-30T09:00:00Z", "till": "1", "amount": "5"}], zone=UTC).rows[0]
+    assert a.key == b.key
+
+
+@pytest.mark.parametrize(
+    ("time", "reason"),
+    [
+        ("0001-01-01T00:00:00+01:00", "after 2000"),  # was an OverflowError (a 500) on the way to UTC
+        ("9999-12-31T23:59:59-01:00", "future"),
+        ("2999-01-01T00:00:00Z", "future"),  # a typo'd year counted as a sale some day
+        ("1999-12-31T23:00:00Z", "after 2000"),
+    ],
+)
+def test_times_out_of_range_are_row_errors(time: str, reason: str) -> None:
+    parsed = parse_items([{"time": time, "till": "1", "amount": "1"}], zone=PARIS)
+    assert parsed.rows == []
+    assert [(error.field, reason in error.reason) for error in parsed.errors] == [("time", True)], (
+        parsed.errors
+    )
+
+
+def test_a_time_within_the_next_day_is_accepted() -> None:
+    """Till clocks run a little ahead; a day of slack."""
+    soon = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+    assert len(parse_items([{"time": soon, "till": "1", "amount": "1"}], zone=PARIS).rows) == 1
+
+
+def test_one_transaction_id_with_two_different_sales_is_an_error() -> None:
+    """The second row used to vanish as a "duplicate": a till export with a reused id lost a sale silently.
+    The same row twice is still a plain duplicate."""
+    text = (
+        "time,till,amount,transaction_id\n"
+        "2026-11-30T09:00:00Z,1,10.00,R-1\n"
+        "2026-11-30T09:00:00Z,1,10.00,R-1\n"
+        "2026-11-30T09:05:00Z,2,4.50,R-1\n"
+    )
+    parsed = parse_csv(text.encode(), zone=UTC)
+    assert [(e.where, e.field) for e in parsed.errors] == [({"line": 4}, "transaction_id")]
+    assert "line 2" in parsed.errors[0].reason
+    items = [
+        {"time": "2026-11-30T09:00:00Z", "till": "1", "amount": "10", "transaction_id": "R-9"},
+        {"time": "2026-11-30T09:00:00Z", "till": "1", "amount": "11", "transaction_id": "R-9"},
+    ]
+    assert [e.where for e in parse_items(items, zone=UTC).errors] == [{"index": 1}]
