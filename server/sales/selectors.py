@@ -9,7 +9,7 @@ from django.db.models import Count, QuerySet, Sum
 from django.db.models.functions import TruncDay, TruncHour
 
 from server.sales.models import PosTransaction
-from server.sales.visits import VISITS_DEFINITION, conversion_visits, visit_totals
+from server.sales.visits import conversion_visits, visit_totals, visits_definition
 
 
 def transaction_list(*, site_id: int, start: datetime, end: datetime) -> QuerySet[PosTransaction]:
@@ -63,7 +63,7 @@ def conversion(*, site_id: int, start: datetime, end: datetime, bucket: str, zon
     total_visits = sum(item["visits"] for item in series)
     return {
         "bucket": bucket,
-        "visits_definition": VISITS_DEFINITION,
+        "visits_definition": visits_definition(site_id),
         "series": series,
         "total": {
             "visits": total_visits,

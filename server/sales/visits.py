@@ -1,34 +1,65 @@
 """The visits that conversion divides by: the ONE place the sales and reports apps read visits from.
 
-Today a visit is a person's first sighting anywhere on the site (server.insights' `PersonVisit`). When the
-entrance-based definition (entries through the entrances' counting lines) lands, point `conversion_visits` at it;
-nothing else changes.
+A site with entrance lines (doors, docs/kpis.md "Visits") counts its visits as the visitors' entries through them
+(the 15-minute door counts, staff left out); a site without any counts the persons first seen on its floor (the
+"detected visitors", staff left out). `visits_definition` says which one a site uses.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
 
-from django.db.models import Avg, Count, F, Q
+from django.db.models import Avg, Count, F, Q, Sum
 from django.db.models.functions import TruncDay, TruncHour
 
-from server.insights.models import PersonVisit
+from server.insights.models import LineCount, PersonVisit
+from server.inventory.models import Zone, ZoneKind
 
-VISITS_DEFINITION = "first_sighting"  # shown in the conversion answer, so a client knows what it divides by
+ENTRANCES = "entrances"  # entries through the site's entrance lines
+FIRST_SIGHTING = "first_sighting"  # persons first seen anywhere on the floor (sites without entrance lines)
+
+
+def sites_counting_entrances(site_ids: list[int]) -> set[int]:
+    """The sites of `site_ids` whose visits are entrance entries: those with an entrance line (door)."""
+    return set(
+        Zone.objects.filter(site_id__in=site_ids, kind=ZoneKind.DOOR)
+        .values_list("site_id", flat=True)
+        .distinct()
+    )
+
+
+def visits_definition(site_id: int) -> str:
+    """What a site's visits are (shown in the conversion answer, so a client knows what it divides by)."""
+    return ENTRANCES if sites_counting_entrances([site_id]) else FIRST_SIGHTING
 
 
 def conversion_visits(
     *, site_ids: list[int], start: datetime, end: datetime, bucket: str, zone: tzinfo
 ) -> dict[tuple[int, datetime], int]:
-    """Visits per (site, bucket start in `zone`) that started in [start, end); bucket "hour" or "day"."""
+    """Visits per (site, bucket start in `zone`) in [start, end); bucket "hour" or "day" (module docstring)."""
     trunc = TruncHour if bucket == "hour" else TruncDay
-    rows = (
-        PersonVisit.objects.filter(site_id__in=site_ids, started_at__gte=start, started_at__lt=end)
+    by_entrance = sites_counting_entrances(site_ids)
+    counted: dict[tuple[int, datetime], int] = {}
+    entries = (
+        LineCount.objects.filter(site_id__in=by_entrance, entrance=True, start__gte=start, start__lt=end)
+        .annotate(t=trunc("start", tzinfo=zone))
+        .values("site_id", "t")
+        .annotate(count=Sum("in_count"))
+    )
+    for row in entries:
+        counted[(int(row["site_id"]), row["t"])] = int(row["count"] or 0)
+    first_seen = (
+        PersonVisit.objects.filter(
+            site_id__in=site_ids, started_at__gte=start, started_at__lt=end, staff=False
+        )
+        .exclude(site_id__in=by_entrance)
         .annotate(t=trunc("started_at", tzinfo=zone))
         .values("site_id", "t")
         .annotate(count=Count("id"))
     )
-    return {(int(row["site_id"]), row["t"]): int(row["count"]) for row in rows}
+    for row in first_seen:
+        counted[(int(row["site_id"]), row["t"])] = int(row["count"])
+    return counted
 
 
 def visit_totals(*, site_ids: list[int], start: datetime, end: datetime) -> dict[int, int]:
@@ -42,17 +73,30 @@ def visit_totals(*, site_ids: list[int], start: datetime, end: datetime) -> dict
 def visit_summary(
     *, site_ids: list[int], start: datetime, end: datetime
 ) -> dict[int, tuple[int, float | None]]:
-    """Per site: (visits that started in [start, end), their mean duration in seconds over the ended ones, None
-    when none ended), in one pass over the visits."""
+    """Per site: (visits in [start, end) as the module docstring defines them, the mean length in seconds of the
+    visitors' ended visits, None when none ended); staff left out of both."""
+    by_entrance = sites_counting_entrances(site_ids)
     rows = (
-        PersonVisit.objects.filter(site_id__in=site_ids, started_at__gte=start, started_at__lt=end)
+        PersonVisit.objects.filter(
+            site_id__in=site_ids, started_at__gte=start, started_at__lt=end, staff=False
+        )
         .values("site_id")
         .annotate(
             count=Count("id"),
             mean=Avg(F("ended_at") - F("started_at"), filter=Q(ended_at__isnull=False)),
         )
     )
-    return {
+    summary = {
         int(row["site_id"]): (int(row["count"]), None if row["mean"] is None else row["mean"].total_seconds())
         for row in rows
     }
+    if by_entrance:
+        entries = (
+            LineCount.objects.filter(site_id__in=by_entrance, entrance=True, start__gte=start, start__lt=end)
+            .values("site_id")
+            .annotate(count=Sum("in_count"))
+        )
+        counts = {int(row["site_id"]): int(row["count"] or 0) for row in entries}
+        for site_id in by_entrance:
+            summary[site_id] = (counts.get(site_id, 0), summary.get(site_id, (0, None))[1])
+    return summary

@@ -11,7 +11,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
-from server.insights.models import PersonVisit
+from server.insights.models import LineCount, PersonVisit
+from server.inventory.models import Zone, ZoneKind
 from server.sales.models import PosTransaction
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
@@ -124,3 +125,50 @@ def test_conversion_per_hour_and_day(store: dict[str, Any], client_for: Callable
     assert [(row["t"], row["visits"], row["transactions"]) for row in day["series"]] == [
         ("2026-11-30T00:00:00+01:00", 14, 3)
     ]
+
+
+def test_conversion_divides_by_the_visitors_entries_where_the_site_has_an_entrance_line(
+    store: dict[str, Any], client_for: Callable[[str], APIClient]
+) -> None:
+    """docs/kpis.md: a site with a door counts its visits at the door, staff left out. Conversion divided by the
+    first sightings anyway (staff included), so a store's conversion moved with how many people its cameras saw
+    and with its own employees."""
+    site = store["site"]
+    base = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    door = Zone.objects.create(site=site, name="front door", kind=ZoneKind.DOOR, polygon=[[0, 0], [2, 0]])
+    LineCount.objects.create(
+        site=site, line=door, entrance=True, start=base, in_count=8, out_count=3, staff_in=2, staff_out=0
+    )
+    LineCount.objects.create(
+        site=site, line=door, entrance=True, start=base + timedelta(minutes=15), in_count=2, out_count=0
+    )
+    for person in range(30):  # first sightings: not the visits of a site with a door
+        PersonVisit.objects.create(site=site, person_id=person, started_at=base + timedelta(minutes=1))
+    assert _upload(client_for("admin"), site.pk, CSV).status_code == 201
+    data = (
+        client_for("staff")
+        .get(f"/api/sites/{site.pk}/analytics/conversion?start=2026-11-30T00:00:00Z&end=2026-12-01T00:00:00Z")
+        .json()
+    )
+    assert data["visits_definition"] == "entrances"
+    assert [(row["t"], row["visits"], row["transactions"]) for row in data["series"]] == [
+        ("2026-11-30T09:00:00+00:00", 10, 2),
+        ("2026-11-30T10:00:00+00:00", 0, 1),
+    ]
+    assert data["total"]["conversion"] == round(3 / 10, 4)
+
+
+def test_staff_visits_are_not_visits_of_a_site_without_an_entrance_line(
+    store: dict[str, Any], client_for: Callable[[str], APIClient]
+) -> None:
+    site = store["site"]
+    base = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    for person in range(4):
+        PersonVisit.objects.create(site=site, person_id=person, started_at=base, staff=person == 0)
+    data = (
+        client_for("staff")
+        .get(f"/api/sites/{site.pk}/analytics/conversion?start=2026-11-30T00:00:00Z&end=2026-12-01T00:00:00Z")
+        .json()
+    )
+    assert data["visits_definition"] == "first_sighting"
+    assert data["total"]["visits"] == 3
