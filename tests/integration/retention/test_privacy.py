@@ -229,3 +229,21 @@ def test_heatmap_export_suppresses_like_the_api(store: dict[str, Any], client_fo
     lines = b"".join(answer.streaming_content).decode().strip().splitlines()
     assert lines[0].startswith("column,row")
     assert lines[1:] == []  # the header only: every cell suppressed
+
+
+def test_erase_removes_the_name_from_alert_messages(kim: dict[str, Any], client_for: Any) -> None:
+    """Alert messages name the employee ("An unauthorized employee (Kim) …", server/analytics/site.py), and so do
+    the notification payloads copied from them: the erasure keeps the alerts but not the name in their text."""
+    named = kim["named"]
+    Alert.objects.filter(pk=named.pk).update(message="An unauthorized employee (Kim) entered Stock room")
+    delivery = Delivery.objects.get(alert_id=named.pk)
+    delivery.payload["alert"]["message"] = "An unauthorized employee (Kim) entered Stock room"
+    delivery.save()
+    Alert.objects.filter(pk=kim["unnamed"].pk).update(message="Kimono stand moved")  # not the name: kept
+    answer = client_for("admin").post(
+        f"/api/employees/{kim['employee'].pk}/erase", {"confirm": "Kim"}, format="json"
+    )
+    assert answer.status_code == 200, answer.content
+    assert Alert.objects.get(pk=named.pk).message == "An unauthorized employee ((erased)) entered Stock room"
+    assert "Kim" not in str(Delivery.objects.get(pk=delivery.pk).payload)
+    assert Alert.objects.get(pk=kim["unnamed"].pk).message == "Kimono stand moved"
