@@ -125,7 +125,12 @@ class Dispatcher:
             if not self._renew(row):
                 logger.info("delivery %d was taken over by another dispatcher; not sent twice", row.pk)
                 continue
-            self._record(row, self.send(row))
+            try:
+                result = self.send(row)
+            except Exception as err:  # a sender's bug or a URL the client cannot encode: one failed attempt
+                logger.exception("delivery %d (%s): the send raised", row.pk, row.channel)
+                result = SendResult(ok=False, error=f"{type(err).__name__}: {err}"[:500])
+            self._record(row, result)
         return len(rows)
 
     def send(self, delivery: Delivery) -> SendResult:

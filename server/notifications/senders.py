@@ -49,6 +49,10 @@ def webhook_url_error(url: str) -> str:
     try:
         address = ipaddress.ip_address(parts.hostname)
     except ValueError:
+        try:
+            parts.hostname.encode("idna")
+        except UnicodeError:
+            return f"{parts.hostname!r} is not a host name"
         return ""
     if not settings.NOTIFY_WEBHOOK_ALLOW_PRIVATE and not _public(address):
         return _refusal(parts.hostname, address)

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from server.notifications.dispatcher import Dispatcher, DispatcherConfig
 from server.notifications.models import Delivery, DeliveryStatus, NotificationRule
-from server.notifications.senders import send_webhook
+from server.notifications.senders import send_webhook, webhook_url_error
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -209,3 +209,32 @@ def test_a_lease_that_ran_out_mid_batch_is_not_sent_twice(settings: Any, serve: 
 
 def test_localhost_resolves_here() -> None:
     assert socket.getaddrinfo("localhost", 80)  # the loopback-name case above needs it
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_send_that_raises_is_a_recorded_failure_not_a_stuck_batch(settings: Any, serve: Any) -> None:
+    """A URL the HTTP client cannot even encode (an empty host label) raised out of the sender: the batch stopped
+    there, the row stayed `sending` with no attempt counted (claimed again after each lease, for ever) and the
+    rows after it waited. Now it is an attempt like any other, and the next row is sent in the same pass."""
+    settings.NOTIFY_WEBHOOK_ALLOW_PRIVATE = True
+    server = serve("slow")
+    now = timezone.now()
+    broken = NotificationRule.objects.create(name="broken", channel="webhook", url="http://a..b/", secret="s")
+    good = NotificationRule.objects.create(name="good", channel="webhook", url=server.url, secret="s")
+    first, second = (
+        Delivery.objects.create(
+            rule=rule,
+            channel="webhook",
+            event="test",
+            payload={"event": "test"},
+            next_attempt_at=now,
+            created_at=now,
+        )
+        for rule in (broken, good)
+    )
+    Dispatcher(DispatcherConfig(poll_s=0.05, batch=5, timeout_s=5)).run_once()
+    first.refresh_from_db()
+    assert (first.status, first.attempts) == (DeliveryStatus.PENDING, 1)
+    assert first.last_error
+    assert Delivery.objects.get(pk=second.pk).status == DeliveryStatus.DELIVERED
+    assert webhook_url_error("http://a..b/")  # and refused when a rule is saved
