@@ -91,16 +91,46 @@ class Dispatcher:
                 .order_by("next_attempt_at", "id")[: self.config.batch]
             )
             if rows:
+                lease_until = now + timedelta(seconds=self.lease_s)
                 Delivery.objects.filter(pk__in=[row.pk for row in rows]).update(
-                    status=DeliveryStatus.SENDING, lease_until=now + timedelta(seconds=self.config.lease_s)
+                    status=DeliveryStatus.SENDING, lease_until=lease_until
                 )
+                for row in rows:
+                    row.status, row.lease_until = DeliveryStatus.SENDING, lease_until
         return rows
+
+    @property
+    def lease_s(self) -> float:
+        """The lease of one send: longer than a send may take (its timeout, twice, and a margin), whatever
+        `lease_s` says, so that no other process takes a row over while it is still being sent."""
+        return max(self.config.lease_s, 2 * self.config.timeout_s + 5)
+
+    def _renew(self, row: Delivery) -> bool:
+        """Take the row's lease again just before sending it; False when it ran out during the rows before it
+        in this batch and another process claimed the row meanwhile (that one sends it: not twice)."""
+        lease_until = timezone.now() + timedelta(seconds=self.lease_s)
+        taken = Delivery.objects.filter(
+            pk=row.pk, status=DeliveryStatus.SENDING, lease_until=row.lease_until
+        ).update(lease_until=lease_until)
+        if taken:
+            row.lease_until = lease_until
+        return bool(taken)
 
     def run_once(self) -> int:
         """Send every delivery due now (one batch); returns how many were tried."""
         rows = self._claim()
         for row in rows:
-            self._record(row, self.send(row))
+            if self._stop.is_set():
+                break  # the rest goes back to others once its lease ran out
+            if not self._renew(row):
+                logger.info("delivery %d was taken over by another dispatcher; not sent twice", row.pk)
+                continue
+            try:
+                result = self.send(row)
+            except Exception as err:  # a sender's bug or a URL the client cannot encode: one failed attempt
+                logger.exception("delivery %d (%s): the send raised", row.pk, row.channel)
+                result = SendResult(ok=False, error=f"{type(err).__name__}: {err}"[:500])
+            self._record(row, result)
         return len(rows)
 
     def send(self, delivery: Delivery) -> SendResult:
@@ -159,7 +189,11 @@ class Dispatcher:
                 result.error,
                 delay,
             )
-        Delivery.objects.filter(pk=delivery.pk).update(**update)
+        recorded = Delivery.objects.filter(
+            pk=delivery.pk, status=DeliveryStatus.SENDING, lease_until=delivery.lease_until
+        ).update(**update)
+        if not recorded:
+            logger.warning("delivery %d changed while it was sent; its outcome is not recorded", delivery.pk)
 
 
 _lock = threading.Lock()

@@ -3,8 +3,11 @@ a failure is a result, not an exception, so that the dispatcher records it and r
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import socket
 import time
+import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +23,74 @@ class SendResult:
     ok: bool
     response_code: int | None = None
     error: str = ""
+
+
+ERROR_BODY_BYTES = 1024  # of a refusing answer, the most read (its first 200 characters are logged)
+
+
+class DestinationRefusedError(ValueError):
+    """A webhook URL this server will not connect to (docs/security.md, "Outbound connections")."""
+
+
+def webhook_url_error(url: str) -> str:
+    """Why `url` is not a webhook URL ("" when it is one): http(s), a host, no spaces or control characters,
+    and, unless NOTIFY_WEBHOOK_ALLOW_PRIVATE, no literal private address. Names are resolved at send time."""
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        return "a webhook URL has no spaces or control characters"
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 (raises on a bad port)
+    except ValueError as err:
+        return f"not a URL: {err}"
+    if parts.scheme not in ("http", "https"):
+        return "a webhook needs an http(s) URL"
+    if not parts.hostname:
+        return "a webhook URL needs a host"
+    try:
+        address = ipaddress.ip_address(parts.hostname)
+    except ValueError:
+        try:
+            parts.hostname.encode("idna")
+        except UnicodeError:
+            return f"{parts.hostname!r} is not a host name"
+        return ""
+    if not settings.NOTIFY_WEBHOOK_ALLOW_PRIVATE and not _public(address):
+        return _refusal(parts.hostname, address)
+    return ""
+
+
+def _public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_global and not address.is_multicast
+
+
+def _refusal(host: str, address: object) -> str:
+    return (
+        f"{host} is {address}, a private, loopback or link-local address: refused "
+        "(NOTIFY_WEBHOOK_ALLOW_PRIVATE=true allows receivers inside your network)"
+    )
+
+
+def check_destination(url: str) -> None:
+    """Raise DestinationRefusedError unless `url` may be sent to now: `webhook_url_error`, and every address its
+    host resolves to public (unless NOTIFY_WEBHOOK_ALLOW_PRIVATE)."""
+    error = webhook_url_error(url)
+    if error:
+        raise DestinationRefusedError(error)
+    if settings.NOTIFY_WEBHOOK_ALLOW_PRIVATE:
+        return
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as err:
+        raise DestinationRefusedError(f"{host} does not resolve: {err}") from err
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+        if not _public(address):
+            raise DestinationRefusedError(_refusal(host, address))
 
 
 def webhook_body(delivery_id: int, payload: dict[str, Any], *, sent_at: int) -> bytes:
@@ -40,16 +111,28 @@ def send_webhook(
         SIGNATURE_HEADER: signature_header(secret=secret, timestamp=timestamp, body=body),
     }
     try:
-        response = httpx.post(url, content=body, headers=headers, timeout=timeout_s, follow_redirects=False)
+        check_destination(url)
+    except DestinationRefusedError as err:
+        return SendResult(ok=False, error=str(err)[:500])
+    deadline = time.monotonic() + timeout_s
+    try:
+        # Streamed: the status is all a success needs (the body is not read); of a refusal at most
+        # ERROR_BODY_BYTES, read until the deadline: an answer that never ends or is huge is cut short.
+        with httpx.stream(
+            "POST", url, content=body, headers=headers, timeout=timeout_s, follow_redirects=False
+        ) as response:
+            code = response.status_code
+            if 200 <= code < 300:
+                return SendResult(ok=True, response_code=code)
+            excerpt = b""
+            for chunk in response.iter_raw():
+                excerpt += chunk
+                if len(excerpt) >= ERROR_BODY_BYTES or time.monotonic() > deadline:
+                    break
     except httpx.HTTPError as err:
         return SendResult(ok=False, error=f"{type(err).__name__}: {err}"[:500])
-    if 200 <= response.status_code < 300:
-        return SendResult(ok=True, response_code=response.status_code)
-    return SendResult(
-        ok=False,
-        response_code=response.status_code,
-        error=f"HTTP {response.status_code}: {response.text.strip()[:200]}",
-    )
+    text = excerpt[:ERROR_BODY_BYTES].decode("utf-8", "replace").strip()
+    return SendResult(ok=False, response_code=code, error=f"HTTP {code}: {text[:200]}")
 
 
 def email_text(payload: dict[str, Any]) -> tuple[str, str]:

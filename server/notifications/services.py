@@ -25,6 +25,7 @@ from server.notifications.models import (
     NotificationRule,
     ScheduleMode,
 )
+from server.notifications.senders import webhook_url_error
 from server.notifications.topics import site_slugs
 
 logger = logging.getLogger(__name__)
@@ -66,8 +67,9 @@ def _validate(rule: NotificationRule) -> None:
             "schedule_windows", f"schedule_mode {rule.schedule_mode!r} needs at least one window"
         )
     if rule.channel == Channel.WEBHOOK:
-        if not rule.url.startswith(("http://", "https://")):
-            raise FieldError("url", "a webhook needs an http(s) URL")
+        url_error = webhook_url_error(rule.url)
+        if url_error:
+            raise FieldError("url", url_error)
         if not rule.secret:
             rule.secret = secrets.token_urlsafe(32)
     if rule.channel == Channel.EMAIL:

@@ -22,6 +22,7 @@ from server.alerts.models import Alert
 from server.errors import ApplicationError
 from server.insights import selectors as insights
 from server.insights.models import PersonVisit
+from server.retention.privacy import heatmap_suppressed
 from server.sales import selectors as sales
 from server.sales.visits import conversion_visits
 from server.timeseries.base import TimeSeriesBackend
@@ -132,7 +133,12 @@ def _dwell(ctx: ExportContext) -> Iterator[list[Cell]]:
 
 
 def _heatmap(ctx: ExportContext) -> Iterator[list[Cell]]:
-    heat = insights.heatmap(site_id=ctx.site_id, start=ctx.start, end=ctx.end)
+    heat = heatmap_suppressed(  # the API's small-count suppression: docs/privacy.md
+        insights.heatmap(site_id=ctx.site_id, start=ctx.start, end=ctx.end),
+        site_id=ctx.site_id,
+        start=ctx.start,
+        end=ctx.end,
+    )
     cell_m = float(heat["cell_m"])
     for column, row, person_s, dx, dy in heat["cells"]:
         yield [column, row, round(column * cell_m, 2), round(row * cell_m, 2), person_s, dx, dy]

@@ -15,6 +15,7 @@ it happened, without the name.
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime
 from typing import Any
 
@@ -147,14 +148,31 @@ def _anonymise_changes(changes: Any, employee: Employee) -> Any:
     return result
 
 
-def _anonymise_deliveries(alert_ids: list[int]) -> int:
-    """The name in the stored payloads of the notifications of these alerts."""
+def _name_pattern(names: set[str]) -> re.Pattern[str] | None:
+    """The employee's names as whole words (longest first), to take them out of free text."""
+    words = sorted((name for name in names if name and name != ERASED), key=len, reverse=True)
+    if not words:
+        return None
+    return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(word) for word in words) + r")(?!\w)")
+
+
+def _without_name(text: Any, pattern: re.Pattern[str] | None) -> Any:
+    return pattern.sub(ERASED, text) if pattern is not None and isinstance(text, str) else text
+
+
+def _anonymise_deliveries(alert_ids: list[int], pattern: re.Pattern[str] | None = None) -> int:
+    """The name in the stored payloads of the notifications of these alerts (its field and its message)."""
     rows = list(Delivery.objects.filter(alert_id__in=alert_ids))
     for row in rows:
         payload = dict(row.payload) if isinstance(row.payload, dict) else {}
         alert = payload.get("alert")
         if isinstance(alert, dict):
-            payload["alert"] = {**alert, "person_name": ERASED, "employee": None}
+            payload["alert"] = {
+                **alert,
+                "person_name": ERASED,
+                "employee": None,
+                "message": _without_name(alert.get("message"), pattern),
+            }
         row.payload = payload
     Delivery.objects.bulk_update(rows, ["payload"])
     return len(rows)
@@ -168,9 +186,15 @@ def employee_erase(*, actor: Actor, employee: Employee) -> dict[str, int]:
     site_ids = set(linked["bindings"].values_list("site_id", flat=True))
     for name in ("visits", "zone_dwells", "zone_transitions"):
         counts[name] = linked[name].delete()[0]
-    alert_ids = list(linked["alerts"].values_list("pk", flat=True))
+    alerts = list(linked["alerts"].only("pk", "person_name", "message"))
+    alert_ids = [alert.pk for alert in alerts]
+    # Alert messages name the employee ("An unauthorized employee (Kim) …"): the name goes from the text too.
+    pattern = _name_pattern({employee.name, *(alert.person_name for alert in alerts)})
+    for alert in alerts:
+        alert.message = _without_name(alert.message, pattern)
+    Alert.objects.bulk_update(alerts, ["message"])
     counts["alerts_anonymised"] = linked["alerts"].update(person_name=ERASED, employee=None)
-    counts["notifications_anonymised"] = _anonymise_deliveries(alert_ids)
+    counts["notifications_anonymised"] = _anonymise_deliveries(alert_ids, pattern)
     entries = list(linked["audit_entries"])
     for entry in entries:
         entry.object_repr = ERASED

@@ -77,6 +77,7 @@ def system() -> Iterator[RunningSystem]:
     http_port, grpc_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "INFLUX_URL"}}
     env.update(RETAIL_DATA_DIR=str(data_dir), DJANGO_SETTINGS_MODULE="server.config.settings.local")
+    env["NOTIFY_WEBHOOK_ALLOW_PRIVATE"] = "true"  # the webhook receivers of the e2e tests listen on 127.0.0.1
     log_path = ARTIFACTS / "e2e-server.log"
     server = REPO_ROOT / ".venv" / "bin" / "retail-server"
     command = [str(server), "demo", "--http", f"127.0.0.1:{http_port}", "--grpc", f"127.0.0.1:{grpc_port}"]

@@ -324,6 +324,9 @@ NOTIFY_MAX_ATTEMPTS = int(os.environ.get("NOTIFY_MAX_ATTEMPTS", "8"))
 NOTIFY_RETRY_BASE_S = float(os.environ.get("NOTIFY_RETRY_BASE_S", "5"))
 NOTIFY_RETRY_MAX_S = float(os.environ.get("NOTIFY_RETRY_MAX_S", "3600"))
 NOTIFY_TIMEOUT_S = float(os.environ.get("NOTIFY_TIMEOUT_S", "10"))
+# Webhooks to loopback, private, link-local (cloud metadata) or other non-public addresses are refused unless
+# this is true (receivers inside your network): docs/security.md, "Outbound connections".
+NOTIFY_WEBHOOK_ALLOW_PRIVATE = env_bool("NOTIFY_WEBHOOK_ALLOW_PRIVATE", False)
 MQTT_URL = os.environ.get("MQTT_URL", "")  # mqtt://user:password@host:1883 (mqtts:// for TLS); empty: no MQTT
 MQTT_TOPIC_PREFIX = os.environ.get("MQTT_TOPIC_PREFIX", "retail")
 MQTT_CLIENT_ID = os.environ.get("MQTT_CLIENT_ID", "")

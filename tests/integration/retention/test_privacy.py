@@ -202,3 +202,48 @@ def test_a_quiet_frame_of_a_busy_range_shows_nothing(store: dict[str, Any], clie
     quiet = frames[at(30).isoformat()]
     assert quiet["cells"] == []
     assert quiet["suppressed"] is True
+
+
+def test_heatmap_export_suppresses_like_the_api(store: dict[str, Any], client_for: Any) -> None:
+    """The CSV/XLSX export of server/reports is another door to the same heat map: two visitors that hour
+    (under PRIVACY_MIN_PERSONS) must not come out of it cell by cell."""
+    site = store["site"]
+    person_s = _dense({1: 1.0, 2: 40.0, 3: 3.0})
+    HeatmapHour.objects.create(
+        site=site,
+        hour_start=T0,
+        columns=4,
+        rows=1,
+        cell_m=0.5,
+        person_s=person_s,
+        displacement_x_m=person_s,
+        displacement_y_m=_dense({}),
+    )
+    for person in range(2):
+        PersonVisit.objects.create(site=site, person_id=100 + person, started_at=at(5), ended_at=at(10))
+    answer = client_for("staff").get(
+        f"/api/sites/{site.pk}/reports/export",
+        {"start": at(0).isoformat(), "end": at(60).isoformat(), "analytic": "heatmap"},
+    )
+    assert answer.status_code == 200
+    lines = b"".join(answer.streaming_content).decode().strip().splitlines()
+    assert lines[0].startswith("column,row")
+    assert lines[1:] == []  # the header only: every cell suppressed
+
+
+def test_erase_removes_the_name_from_alert_messages(kim: dict[str, Any], client_for: Any) -> None:
+    """Alert messages name the employee ("An unauthorized employee (Kim) …", server/analytics/site.py), and so do
+    the notification payloads copied from them: the erasure keeps the alerts but not the name in their text."""
+    named = kim["named"]
+    Alert.objects.filter(pk=named.pk).update(message="An unauthorized employee (Kim) entered Stock room")
+    delivery = Delivery.objects.get(alert_id=named.pk)
+    delivery.payload["alert"]["message"] = "An unauthorized employee (Kim) entered Stock room"
+    delivery.save()
+    Alert.objects.filter(pk=kim["unnamed"].pk).update(message="Kimono stand moved")  # not the name: kept
+    answer = client_for("admin").post(
+        f"/api/employees/{kim['employee'].pk}/erase", {"confirm": "Kim"}, format="json"
+    )
+    assert answer.status_code == 200, answer.content
+    assert Alert.objects.get(pk=named.pk).message == "An unauthorized employee ((erased)) entered Stock room"
+    assert "Kim" not in str(Delivery.objects.get(pk=delivery.pk).payload)
+    assert Alert.objects.get(pk=kim["unnamed"].pk).message == "Kimono stand moved"
