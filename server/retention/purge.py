@@ -24,7 +24,10 @@ from server.insights.models import (
     DistancingViolation,
     HeatmapHour,
     HeatmapSlice,
+    LineCount,
+    LineCrossing,
     PersonVisit,
+    QueueWait,
     ZoneDwell,
     ZoneTransition,
 )
@@ -63,6 +66,9 @@ def _rows(name: str, cutoff: datetime) -> dict[str, QuerySet[Any]]:
             "zone_dwells": ZoneDwell.objects.filter(exited_at__lt=cutoff),
             "zone_transitions": ZoneTransition.objects.filter(at__lt=cutoff),
             "distancing_violations": DistancingViolation.objects.filter(last_close_at__lt=cutoff),
+            "line_crossings": LineCrossing.objects.filter(at__lt=cutoff),
+            "queue_waits": QueueWait.objects.filter(left_at__lt=cutoff),
+            "line_counts": LineCount.objects.filter(start__lt=cutoff),
         },
         "heatmaps": {
             "heatmap_hours": HeatmapHour.objects.filter(hour_start__lt=cutoff),

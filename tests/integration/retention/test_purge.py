@@ -16,7 +16,15 @@ from django.utils import timezone
 
 from server.alerts.models import Alert
 from server.audit.models import AuditLog
-from server.insights.models import HeatmapHour, PersonVisit, ZoneDwell, ZoneTransition
+from server.insights.models import (
+    HeatmapHour,
+    LineCount,
+    LineCrossing,
+    PersonVisit,
+    QueueWait,
+    ZoneDwell,
+    ZoneTransition,
+)
 from server.inventory.services import camera_store_snapshot
 from server.notifications.models import Delivery
 from server.people.models import IdentityBinding
@@ -139,6 +147,30 @@ def test_postgres_rows_older_than_their_period_go(
         "timeseries": "no time-series store in this process",
     }
     assert PurgeRun.objects.get(pk=run.pk).finished_at is not None
+
+
+@pytest.mark.django_db
+def test_door_crossings_door_counts_and_queue_waits_follow_the_visits_period(store: dict[str, Any]) -> None:
+    """A person's door crossings and queue waits are their path as much as their zone dwells are; they outlived
+    the visits period (the purge did not know the door and queue tables)."""
+    site = store["site"]
+    for person, at in ((1, days_ago(120)), (2, days_ago(5))):
+        LineCrossing.objects.create(
+            site=site, line_name="door", entrance=True, person_id=person, direction="in", at=at
+        )
+        QueueWait.objects.create(
+            site=site, zone_name="tills", person_id=person, joined_at=at, served_at=at, left_at=at, wait_s=3.0
+        )
+        LineCount.objects.create(site=site, line_name="door", entrance=True, start=at, in_count=1)
+    run = purge(policy=POLICY, backend=None, now=NOW, trigger="command")
+    assert list(LineCrossing.objects.values_list("person_id", flat=True)) == [2]
+    assert list(QueueWait.objects.values_list("person_id", flat=True)) == [2]
+    assert LineCount.objects.count() == 1
+    assert (run.deleted["line_crossings"], run.deleted["queue_waits"], run.deleted["line_counts"]) == (
+        1,
+        1,
+        1,
+    )
 
 
 def test_zero_days_keeps_a_class_for_ever(store: dict[str, Any]) -> None:
