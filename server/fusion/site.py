@@ -117,7 +117,7 @@ _REACQUIRE_APPEARANCE_WEIGHT = 1.0
 _SWAP_MARGIN = 0.25
 # A row joining a recently seen person (a hand-over between cameras) is vetoed only below appearance_mismatch
 # minus this.
-_HANDOVER_MARGIN = float(__import__("os").environ.get("FI_HM", "0.15"))
+_HANDOVER_MARGIN = 0.15
 # Re-acquisition gates stop growing here (persons kept for appearance_window_s).
 _MAX_REACQUIRE_GATE_M = 8.0
 
@@ -451,6 +451,7 @@ class SiteFusion:
                 slot, int(self._global_id[slot]), t_us
             )
             self._uncertain[slot] = bool(row_uncertain[row])
+            row_slot[row] = slot
 
         if use_colours:
             fold = np.concatenate([obs.appearance_rows, joined, births]) if colours else np.concatenate([joined, births])

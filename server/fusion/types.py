@@ -251,7 +251,7 @@ class FusionConfig:
     use_appearance: bool = True
     appearance_match: float = 0.7
     appearance_mismatch: float = 0.4
-    appearance_min_count: int = 2
+    appearance_min_count: int = 1
     # Metres of assignment cost per unit of colour dissimilarity (1 - similarity; unknown colours count 0.4).
     appearance_weight_m: float = 1.0
     # A person with known colours is kept for re-acquisition this long (instead of reacquire_within_s), but
