@@ -113,11 +113,15 @@ _DISAGREE_TIE_M = 0.05
 # whose descriptor disagrees with its person is wrong when another nearby person matches by this much more.
 _APPEARANCE_MAX_COUNT = 30.0
 _UNKNOWN_SIMILARITY = 0.6
-_REACQUIRE_APPEARANCE_WEIGHT = 1.0
+_REACQUIRE_APPEARANCE_WEIGHT = float(__import__("os").environ.get("FI_RW", "1.0"))
 _SWAP_MARGIN = 0.25
 # A row joining a recently seen person (a hand-over between cameras) is vetoed only below appearance_mismatch
 # minus this.
 _HANDOVER_MARGIN = 0.15
+# Wide merges (FusionConfig.wide_merge_*): the two persons move alike (velocity difference at most this), and
+# without agreeing colours they must stay together this many times longer.
+_WIDE_MERGE_SPEED_MPS = 0.4
+_WIDE_MERGE_BLIND_FACTOR = 2.0
 # Re-acquisition gates stop growing here (persons kept for appearance_window_s).
 _MAX_REACQUIRE_GATE_M = 8.0
 
@@ -193,6 +197,7 @@ class SiteFusion:
         # (camera, local id) of unassociated tentative edge tracks -> their first frame time.
         self._tentative_since: dict[tuple[int, int], int] = {}
         self._merge_since_us: dict[tuple[int, int], int] = {}
+        self._wide_since_us: dict[tuple[int, int], int] = {}
         # New (camera, local id)s waiting since when to join one of two persons about as close (step 3).
         self._join_waiting_us: dict[tuple[int, int], int] = {}
         self._last_purge_us = _NEVER_US
@@ -879,30 +884,50 @@ class SiteFusion:
         slots = np.flatnonzero(observed)
         if slots.size < 2:
             self._merge_since_us.clear()
+            self._wide_since_us.clear()
             return []
         xy = self._predict(t_us)[slots]
         dx = xy[:, 0:1] - xy[:, 0]
         dy = xy[:, 1:2] - xy[:, 1]
-        first_i, second_i = np.nonzero(dx * dx + dy * dy < cfg.merge_distance_m**2)
+        distance2 = dx * dx + dy * dy
+        reach = max(cfg.merge_distance_m, cfg.wide_merge_distance_m)
+        first_i, second_i = np.nonzero(distance2 < reach**2)
         upper = first_i < second_i
         first_i, second_i = first_i[upper], second_i[upper]
         if first_i.size == 0:
             self._merge_since_us.clear()
+            self._wide_since_us.clear()
             return []
+        close_mask: BoolArray = distance2[first_i, second_i] < cfg.merge_distance_m**2
         recent = self._camera_seen_us[slots] >= t_us - int(cfg.source_window_s * 1e6)
         shared_mask: BoolArray = np.count_nonzero(recent[first_i] & recent[second_i], axis=1) > 0
         shared: list[bool] = shared_mask.tolist()
+        close: list[bool] = close_mask.tolist()
         since: dict[tuple[int, int], int] = {}
+        wide_since: dict[tuple[int, int], int] = {}
         ended: list[EndedPerson] = []
         gone: set[int] = set()
-        for a, b, is_shared in zip(first_i.tolist(), second_i.tolist(), shared, strict=True):
+        for a, b, is_shared, is_close in zip(first_i.tolist(), second_i.tolist(), shared, close, strict=True):
             if is_shared:
                 continue
             slot_a, slot_b = int(slots[a]), int(slots[b])
             key = (int(self._global_id[slot_a]), int(self._global_id[slot_b]))
-            start = self._merge_since_us.get(key, t_us)
-            since[key] = start
-            if t_us - start < int(cfg.merge_after_s * 1e6) or slot_a in gone or slot_b in gone:
+            if is_close:
+                start = self._merge_since_us.get(key, t_us)
+                since[key] = start
+                after_s = cfg.merge_after_s
+            else:
+                # Wider co-location (a camera whose calibration is off by a metre): moving alike for longer,
+                # and sooner when the colours agree.
+                speed = float(np.hypot(*(self._vel[slot_a] - self._vel[slot_b])))
+                similar = self._pair_similarity(slot_a, slot_b) if cfg.use_appearance else None
+                if speed > _WIDE_MERGE_SPEED_MPS or (similar is not None and similar < cfg.appearance_mismatch):
+                    continue  # people a metre apart whose colours disagree are not one person seen twice
+                start = self._wide_since_us.get(key, t_us)
+                wide_since[key] = start
+                agree = similar is not None and similar >= cfg.appearance_match
+                after_s = cfg.wide_merge_after_s * (1.0 if agree else _WIDE_MERGE_BLIND_FACTOR)
+            if t_us - start < int(after_s * 1e6) or slot_a in gone or slot_b in gone:
                 continue
             keep, drop = (slot_a, slot_b)
             if self._first_seen_us[slot_b] < self._first_seen_us[slot_a]:
@@ -910,8 +935,21 @@ class SiteFusion:
             ended.append(self._merge_pair(keep, drop))
             gone.add(drop)
             since.pop(key, None)
+            wide_since.pop(key, None)
         self._merge_since_us = since
+        self._wide_since_us = wide_since
         return ended
+
+    def _pair_similarity(self, slot_a: int, slot_b: int) -> float | None:
+        """Histogram intersection of two slots' running appearances over the parts known for both."""
+        known = (self._app_n[slot_a] >= self.config.appearance_min_count) & (
+            self._app_n[slot_b] >= self.config.appearance_min_count
+        )
+        if not known.any():
+            return None
+        a = self._app_sum[slot_a, known] / self._app_n[slot_a, known, None]
+        b = self._app_sum[slot_b, known] / self._app_n[slot_b, known, None]
+        return float(np.minimum(a, b).sum(axis=1).mean())
 
     def _merge_pair(self, keep: int, drop: int) -> EndedPerson:
         keep_id = int(self._global_id[keep])

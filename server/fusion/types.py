@@ -224,7 +224,7 @@ class FusionConfig:
     # holds them (they walked out; they are kept for re-acquisition all the same).
     exit_end_after_s: float = 0.5
     # Positions are extrapolated with the velocity for at most this long.
-    max_extrapolation_s: float = 0.5
+    max_extrapolation_s: float = 1.0
     # Maximum plausible walking speed; velocity estimates are clipped to it.
     max_speed_mps: float = 3.0
     # Frames are applied in capture-time order; a frame waits at most this long for slower cameras.
@@ -236,6 +236,11 @@ class FusionConfig:
     # Two global persons closer than this, never seen together by one camera, for merge_after_s, are merged.
     merge_distance_m: float = 0.6
     merge_after_s: float = 1.0
+    # ... and two closer than wide_merge_distance_m, moving alike, never seen together by one camera, for
+    # wide_merge_after_s with agreeing colours (twice as long without): one person placed apart by two cameras
+    # whose calibrations disagree (a lens distortion left uncorrected). 0 turns it off.
+    wide_merge_distance_m: float = 1.5
+    wide_merge_after_s: float = 2.0
     # Window for "camera recently observed this person" (overlap / merge checks, source_camera_ids).
     source_window_s: float = 0.5
     # (camera, local id) associations not refreshed for this long are forgotten.
