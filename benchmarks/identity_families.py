@@ -73,19 +73,27 @@ def _reference(checkout: str, family: str, args: argparse.Namespace) -> str:
     command += ["--duration", str(args.duration)]
     environment = {**os.environ, "PYTHONPATH": checkout}
     done = subprocess.run(
-        command, cwd=checkout, env=environment, capture_output=True, text=True, timeout=args.timeout, check=False
+        command,
+        cwd=checkout,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=args.timeout,
+        check=False,
     )
     lines = [line for line in done.stdout.splitlines() if line.startswith(f"{family} ") and "seeds:" in line]
     if done.returncode != 0 or not lines:
         return f"{family:<10}{'main':<11} failed (exit {done.returncode}): {done.stderr.strip()[-300:]}"
     for line in done.stdout.splitlines():
         if line.startswith(f"{family} ") and "seeds:" not in line:
-            print(f"{family:<10}{'main':<11}{line[len(family):].strip()}", flush=True)
-    return f"{family:<10}{'main':<11}{lines[-1][len(family):].strip()}"
+            print(f"{family:<10}{'main':<11}{line[len(family) :].strip()}", flush=True)
+    return f"{family:<10}{'main':<11}{lines[-1][len(family) :].strip()}"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seeds", default="11-20", help="seeds, e.g. 1-5 or 11-20 or 3,7")
     parser.add_argument("--families", default=",".join(FAMILIES), help="comma-separated families")
     parser.add_argument("--duration", type=float, default=180.0, help="simulated seconds per run")

@@ -74,10 +74,8 @@ NOISE_SIGMA = 0.35
 
 def _garment(rng: np.random.Generator) -> FloatArray:
     shares = rng.dirichlet(np.full(CLASSES, 0.3)) * 0.1
-    if rng.random() < DARK_GARMENT_SHARE:
-        main = int(rng.choice(DARK_CLASSES))
-    else:
-        main = int(rng.integers(CLASSES))
+    dark = rng.random() < DARK_GARMENT_SHARE
+    main = int(rng.choice(DARK_CLASSES)) if dark else int(rng.integers(CLASSES))
     shares[main] += float(rng.uniform(0.55, 0.85))
     if rng.random() < 0.5:
         shares[int(rng.integers(CLASSES))] += float(rng.uniform(0.1, 0.3))
@@ -121,7 +119,7 @@ class CameraAppearance:
         self._ema: dict[int, FloatArray] = {}
         self._sent: dict[int, tuple[FloatArray, float]] = {}
 
-    def measure(self, shares: FloatArray, boxes_xywh: FloatArray) -> FloatArray:
+    def measure(self, shares: FloatArray, boxes_xywh: npt.NDArray[np.integer] | FloatArray) -> FloatArray:
         """Measured shares ``(n, PARTS, CLASSES)`` of ``n`` people (clothing ``shares``) with these image
         boxes, occluding each other (a box whose bottom is lower in the image is nearer); unmeasurable parts
         are all zero."""
@@ -196,7 +194,7 @@ class CameraAppearance:
         return rows, packed
 
 
-def _hidden_fractions(boxes: FloatArray) -> FloatArray:
+def _hidden_fractions(boxes: npt.NDArray[np.integer] | FloatArray) -> FloatArray:
     """``out[i, j, p]``: the share of part ``p`` (0 the upper half, 1 the lower half of box ``i``) that box
     ``j`` hides, ``j`` being nearer (its bottom lower in the image)."""
     x, y, w, h = (boxes[:, k].astype(np.float64) for k in range(4))
@@ -207,7 +205,9 @@ def _hidden_fractions(boxes: FloatArray) -> FloatArray:
     overlap_x = np.minimum(overlap_x.T, w[:, None])  # rows i, columns j
     nearer = bottom[None, :] > bottom[:, None]
     for part, (top, low) in enumerate(((y, middle), (middle, bottom))):
-        overlap_y = np.clip(np.minimum(low[:, None], bottom[None, :]) - np.maximum(top[:, None], y[None, :]), 0, None)
+        overlap_y = np.clip(
+            np.minimum(low[:, None], bottom[None, :]) - np.maximum(top[:, None], y[None, :]), 0, None
+        )
         area = np.maximum(w * (low - top), 1.0)
         out[:, :, part] = np.where(nearer, overlap_x * overlap_y / area[:, None], 0.0)
     np.einsum("iip->ip", out)[:] = 0.0

@@ -361,13 +361,17 @@ class SiteFusion:
                 # it is somebody else (e.g. a person passing a leaver in a doorway).
                 feasible[:, held_lost[pool_slots]] = False
                 similar = (
-                    self._similarities(obs.camera_id, obs.local_ids[pool_rows], pool_slots) if use_colours else None
+                    self._similarities(obs.camera_id, obs.local_ids[pool_rows], pool_slots)
+                    if use_colours
+                    else None
                 )
                 if similar is not None:
                     # Colours that disagree veto the join (a newcomer beside a leaver, a hand-over to the wrong
                     # one of two); beyond reacquire_within_s only matching colours re-acquire.
                     # A hand-over compares two cameras' colour casts: it needs a clearer disagreement.
-                    floor = np.where(stale, cfg.appearance_mismatch, cfg.appearance_mismatch - _HANDOVER_MARGIN)
+                    floor = np.where(
+                        stale, cfg.appearance_mismatch, cfg.appearance_mismatch - _HANDOVER_MARGIN
+                    )
                     disagree = similar < floor[None, :]
                     self.colour_refused_total += int((feasible & disagree).sum())
                     feasible &= ~disagree
@@ -459,7 +463,11 @@ class SiteFusion:
             row_slot[row] = slot
 
         if use_colours:
-            fold = np.concatenate([obs.appearance_rows, joined, births]) if colours else np.concatenate([joined, births])
+            fold = (
+                np.concatenate([obs.appearance_rows, joined, births])
+                if colours
+                else np.concatenate([joined, births])
+            )
             if fold.size:
                 self._fold_colours(obs.camera_id, obs.local_ids, row_slot, fold)
 
@@ -538,9 +546,7 @@ class SiteFusion:
         both = (rows.sum(axis=2) > 0)[:, None, :] & known[None, :, :]
         overlap = np.minimum(rows[:, None], mean[None]).sum(axis=3)
         parts = both.sum(axis=2)
-        similar: FloatArray = np.where(
-            parts > 0, (overlap * both).sum(axis=2) / np.maximum(parts, 1), np.nan
-        )
+        similar: FloatArray = np.where(parts > 0, (overlap * both).sum(axis=2) / np.maximum(parts, 1), np.nan)
         return similar
 
     def _check_colours(
@@ -921,7 +927,9 @@ class SiteFusion:
                 # and sooner when the colours agree.
                 speed = float(np.hypot(*(self._vel[slot_a] - self._vel[slot_b])))
                 similar = self._pair_similarity(slot_a, slot_b) if cfg.use_appearance else None
-                if speed > _WIDE_MERGE_SPEED_MPS or (similar is not None and similar < cfg.appearance_mismatch):
+                if speed > _WIDE_MERGE_SPEED_MPS or (
+                    similar is not None and similar < cfg.appearance_mismatch
+                ):
                     continue  # people a metre apart whose colours disagree are not one person seen twice
                 start = self._wide_since_us.get(key, t_us)
                 wide_since[key] = start

@@ -322,6 +322,8 @@ class FusionConfig:
         if self.appearance_min_count < 1 or not self.appearance_weight_m >= 0:
             raise FusionConfigError("appearance_min_count must be >= 1 and appearance_weight_m >= 0")
         if not np.isfinite(self.appearance_window_s) or self.appearance_window_s < 0:
-            raise FusionConfigError(f"appearance_window_s must be finite and >= 0, got {self.appearance_window_s!r}")
+            raise FusionConfigError(
+                f"appearance_window_s must be finite and >= 0, got {self.appearance_window_s!r}"
+            )
         if self.confirm_min_hits < 1 or self.first_global_id < 1:
             raise FusionConfigError("confirm_min_hits and first_global_id must be >= 1")

@@ -21,7 +21,8 @@ def colours(upper: int, lower: int) -> np.ndarray:  # type: ignore[type-arg]
     shares = np.full((PARTS, CLASSES), 0.01)
     shares[0, upper] = 0.8
     shares[1, lower] = 0.8
-    return shares / shares.sum(axis=1, keepdims=True)
+    normalised: np.ndarray = shares / shares.sum(axis=1, keepdims=True)  # type: ignore[type-arg]
+    return normalised
 
 
 RED = colours(4, 11)
@@ -44,12 +45,15 @@ def seen(
     if not indices:
         return frame
     shares = np.stack([sent[rows[k][0]] for k in indices])
-    return dataclasses.replace(frame, appearance_rows=np.array(indices, dtype=np.int64), appearance=pack(shares))
+    return dataclasses.replace(
+        frame, appearance_rows=np.array(indices, dtype=np.int64), appearance=pack(shares)
+    )
 
 
 def gid_near(frame: FusedFrame, x: float, y: float) -> int:
     distance = np.hypot(frame.floor_xy_m[:, 0] - x, frame.floor_xy_m[:, 1] - y)
-    assert distance.size and distance.min() < 0.35, (frame.floor_xy_m, x, y)
+    assert distance.size
+    assert distance.min() < 0.35, (frame.floor_xy_m, x, y)
     return int(frame.global_ids[int(np.argmin(distance))])
 
 
