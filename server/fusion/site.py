@@ -561,6 +561,11 @@ class SiteFusion:
         rows = obs.appearance_rows[row_slot[obs.appearance_rows] >= 0]
         if rows.size == 0:
             return
+        # Cheap first: only rows whose colours disagree with their own person can be swapped.
+        own_only = self._pair_rows(obs.camera_id, obs.local_ids[rows], row_slot[rows])
+        rows = rows[own_only < cfg.appearance_mismatch]
+        if rows.size == 0:
+            return
         recent = np.flatnonzero(
             self._active & self._visible & (t_us - self._last_seen_us <= self._source_window_us)
         )
@@ -592,36 +597,59 @@ class SiteFusion:
                 self.reassociated_total += 1
                 self.colour_reassociated_total += 1
 
+    def _pair_rows(self, camera_id: int, local_ids: IntArray, slots: IntArray) -> FloatArray:
+        """Similarity of each track's latest descriptor with its own slot's running appearance (NaN where
+        nothing is comparable)."""
+        shares = np.stack([self._track_app[(camera_id, int(local))][0] for local in local_ids.tolist()])
+        mean, known = self._slot_colours(slots)
+        both = (shares.sum(axis=2) > 0) & known
+        overlap = np.minimum(shares, mean).sum(axis=2)
+        parts = both.sum(axis=1)
+        similar: FloatArray = np.where(parts > 0, (overlap * both).sum(axis=1) / np.maximum(parts, 1), np.nan)
+        return similar
+
     def _fold_colours(self, camera_id: int, local_ids: IntArray, row_slot: IntArray, rows: IntArray) -> None:
         """Add the latest descriptor of each of ``rows`` (assigned to a slot) to the slot's running appearance,
         once per (track, person), unless the slot's known colours disagree with it."""
         cfg = self.config
-        for row in np.unique(rows).tolist():
+        picked: list[FloatArray] = []
+        slots: list[int] = []
+        track_app = self._track_app
+        global_ids = self._global_id
+        for row in set(rows.tolist()):
             slot = int(row_slot[row])
             if slot < 0:
                 continue
             key = (camera_id, int(local_ids[row]))
-            entry = self._track_app.get(key)
-            gid = int(self._global_id[slot])
+            entry = track_app.get(key)
+            gid = int(global_ids[slot])
             if entry is None or entry[1] == gid:
                 continue
-            shares = entry[0]
-            self._track_app[key] = (shares, gid)
-            measurable = shares.sum(axis=1) > 0
-            known = self._app_n[slot] >= cfg.appearance_min_count
-            both = measurable & known
-            if both.any():
-                mean = self._app_sum[slot, both] / self._app_n[slot, both, None]
-                if float(np.minimum(mean, shares[both]).sum(axis=1).mean()) < cfg.appearance_mismatch:
-                    continue
-            count = self._app_n[slot]
-            full = measurable & (count >= _APPEARANCE_MAX_COUNT)
-            if full.any():
-                scale = (_APPEARANCE_MAX_COUNT - 1.0) / count[full]
-                self._app_sum[slot, full] *= scale[:, None]
-                count[full] *= scale
-            self._app_sum[slot, measurable] += shares[measurable]
-            count[measurable] += 1.0
+            track_app[key] = (entry[0], gid)
+            picked.append(entry[0])
+            slots.append(slot)
+        if not slots:
+            return
+        shares = np.stack(picked)
+        where = np.array(slots, dtype=np.int64)
+        mean, known = self._slot_colours(where)
+        measurable = shares.sum(axis=2) > 0
+        both = measurable & known
+        parts = both.sum(axis=1)
+        overlap = (np.minimum(mean, shares).sum(axis=2) * both).sum(axis=1) / np.maximum(parts, 1)
+        keep = (parts == 0) | (overlap >= cfg.appearance_mismatch)
+        if not keep.all():
+            shares, where, measurable = shares[keep], where[keep], measurable[keep]
+        if where.size == 0:
+            return
+        count = self._app_n[where]
+        full = measurable & (count >= _APPEARANCE_MAX_COUNT)
+        if full.any():
+            scale = np.where(full, (_APPEARANCE_MAX_COUNT - 1.0) / np.maximum(count, 1.0), 1.0)
+            self._app_sum[where] *= scale[..., None]
+            self._app_n[where] *= scale
+        np.add.at(self._app_sum, where, np.where(measurable[..., None], shares, 0.0))
+        np.add.at(self._app_n, where, measurable.astype(np.float64))
 
     def _in_entry(self, xy: FloatArray) -> BoolArray:
         """Which floor points lie in an entry region."""
