@@ -5,13 +5,25 @@ transfers (global ids that were two different truth persons, each for >= 1 s) an
 ids bound to an employee when first matched: a badge identity carried by somebody else); then per family the
 mean and worst IDF1 / count error over the seeds and the summed transfers.
 
+Each family runs in three variants, interleaved family by family on the same seeds: ``main`` (the reference:
+this script of another checkout, ``--reference``, default /work/main, run in a subprocess with its own
+PYTHONPATH: its fusion and simulator on the same seeds), ``no colours`` (this checkout, edges that send no
+appearance descriptors: old edges) and ``colours`` (this checkout, edges sending layout-1 descriptors of the
+simulated clothing, see simulation/appearance.py). The simulated positions, detections and local ids are the
+same in all three (the appearance draws from its own random stream).
+
 Run: .venv/bin/python benchmarks/identity_families.py [--seeds 11-20] [--families gaps,doorway] [--duration 180]
+[--reference /work/main | --reference ""] [--variants main,off,on] [--timeout 3000]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -29,38 +41,81 @@ def _seeds(text: str) -> list[int]:
     return seeds
 
 
+def _run_family(family: str, seeds: list[int], duration_s: float, appearance: bool, label: str) -> str:
+    idf1: list[float] = []
+    count: list[float] = []
+    transfers = bindings = below = 0
+    for seed in seeds:
+        started = time.perf_counter()
+        report = evaluate(identity_scenario(family, seed, duration_s=duration_s, appearance=appearance))
+        idf1.append(report.idf1)
+        count.append(report.mean_count_error_ratio)
+        transfers += report.identity_transfers
+        bindings += report.binding_transfers
+        below += report.idf1 < 0.97
+        print(
+            f"{family:<10}{label:<11}{seed:>5}{report.idf1:>8.4f}{100 * report.mean_count_error_ratio:>7.2f}%"
+            f"{f'{report.global_ids}/{report.true_persons}':>9}{report.identity_transfers:>7}"
+            f"{report.binding_transfers:>8}{report.ms_per_frame:>7.3f}   ({time.perf_counter() - started:.1f} s)",
+            flush=True,
+        )
+    return (
+        f"{family:<10}{label:<11}{len(seeds):>3} seeds: IDF1 mean {np.mean(idf1):.4f} min {np.min(idf1):.4f} "
+        f"({below} < 0.97); count error mean {100 * np.mean(count):.2f} % max {100 * np.max(count):.2f} %; "
+        f"identity transfers {transfers}, binding transfers {bindings}"
+    )
+
+
+def _reference(checkout: str, family: str, args: argparse.Namespace) -> str:
+    """The same family and seeds through the reference checkout's own script (its fusion and simulator)."""
+    script = Path(checkout) / "benchmarks" / "identity_families.py"
+    command = [sys.executable, str(script), "--seeds", args.seeds, "--families", family]
+    command += ["--duration", str(args.duration)]
+    environment = {**os.environ, "PYTHONPATH": checkout}
+    done = subprocess.run(
+        command,
+        cwd=checkout,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=args.timeout,
+        check=False,
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith(f"{family} ") and "seeds:" in line]
+    if done.returncode != 0 or not lines:
+        return f"{family:<10}{'main':<11} failed (exit {done.returncode}): {done.stderr.strip()[-300:]}"
+    for line in done.stdout.splitlines():
+        if line.startswith(f"{family} ") and "seeds:" not in line:
+            print(f"{family:<10}{'main':<11}{line[len(family) :].strip()}", flush=True)
+    return f"{family:<10}{'main':<11}{lines[-1][len(family) :].strip()}"
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seeds", default="11-20", help="seeds, e.g. 1-5 or 11-20 or 3,7")
     parser.add_argument("--families", default=",".join(FAMILIES), help="comma-separated families")
     parser.add_argument("--duration", type=float, default=180.0, help="simulated seconds per run")
+    parser.add_argument("--reference", default="/work/main", help="checkout of the reference ('' for none)")
+    parser.add_argument("--variants", default="main,off,on", help="main (reference), off / on (descriptors)")
+    parser.add_argument("--timeout", type=float, default=3000.0, help="seconds per reference family")
     args = parser.parse_args()
     seeds = _seeds(args.seeds)
+    variants = args.variants.split(",")
     print(GOALS)
-    print(f"{'family':<10}{'seed':>5}{'IDF1':>8}{'count':>8}{'ids':>9}{'id tr':>7}{'bind tr':>8}{'ms/fr':>7}")
+    print(
+        f"{'family':<10}{'variant':<11}{'seed':>5}{'IDF1':>8}{'count':>8}{'ids':>9}{'id tr':>7}{'bind tr':>8}"
+        f"{'ms/fr':>7}"
+    )
     summary: list[str] = []
     for family in args.families.split(","):
-        idf1: list[float] = []
-        count: list[float] = []
-        transfers = bindings = 0
-        for seed in seeds:
-            started = time.perf_counter()
-            report = evaluate(identity_scenario(family, seed, duration_s=args.duration))
-            idf1.append(report.idf1)
-            count.append(report.mean_count_error_ratio)
-            transfers += report.identity_transfers
-            bindings += report.binding_transfers
-            print(
-                f"{family:<10}{seed:>5}{report.idf1:>8.4f}{100 * report.mean_count_error_ratio:>7.2f}%"
-                f"{f'{report.global_ids}/{report.true_persons}':>9}{report.identity_transfers:>7}"
-                f"{report.binding_transfers:>8}{report.ms_per_frame:>7.3f}   ({time.perf_counter() - started:.1f} s)",
-                flush=True,
-            )
-        summary.append(
-            f"{family:<10}{len(seeds):>3} seeds: IDF1 mean {np.mean(idf1):.4f} min {np.min(idf1):.4f}; count error "
-            f"mean {100 * np.mean(count):.2f} % max {100 * np.max(count):.2f} %; identity transfers {transfers}, "
-            f"binding transfers {bindings}"
-        )
+        if "main" in variants and args.reference:
+            summary.append(_reference(args.reference, family, args))
+        if "off" in variants:
+            summary.append(_run_family(family, seeds, args.duration, False, "no colours"))
+        if "on" in variants:
+            summary.append(_run_family(family, seeds, args.duration, True, "colours"))
     print(f"per family, seeds {args.seeds}:")
     for line in summary:
         print(line)

@@ -47,6 +47,7 @@ from simulation.simulator import (
     SimulationResult,
     _camera_frames,
     _population,
+    attach_appearance,
 )
 
 FAMILIES = ("groups", "doorway", "single", "gaps", "swaps", "skew", "store100")
@@ -67,23 +68,40 @@ def three_camera_store() -> StoreLayout:
     return dataclasses.replace(base, cameras=cameras)
 
 
-def identity_scenario(family: str, seed: int, *, duration_s: float = 180.0) -> SimulationResult:
-    """The seeded run of scenario ``family`` (one of :data:`FAMILIES`)."""
+def identity_scenario(
+    family: str, seed: int, *, duration_s: float = 180.0, appearance: bool = True
+) -> SimulationResult:
+    """The seeded run of scenario ``family`` (one of :data:`FAMILIES`); ``appearance``: the edges send
+    appearance descriptors (False: old edges without them)."""
     if family == "store100":
-        config = SimulationConfig(seed=seed, people=100, cameras=4, duration_s=duration_s)
+        config = SimulationConfig(
+            seed=seed, people=100, cameras=4, duration_s=duration_s, appearance=appearance
+        )
         return _run(config, default_store(4))
     layout = three_camera_store()
     people = 30
     if family in ("groups", "swaps"):
         config = SimulationConfig(
-            seed=seed, people=people, cameras=3, duration_s=duration_s, group_fraction=0.7
+            seed=seed,
+            people=people,
+            cameras=3,
+            duration_s=duration_s,
+            group_fraction=0.7,
+            appearance=appearance,
         )
     elif family == "skew":
         config = SimulationConfig(
-            seed=seed, people=people, cameras=3, duration_s=duration_s, clock_skew_max_s=0.3
+            seed=seed,
+            people=people,
+            cameras=3,
+            duration_s=duration_s,
+            clock_skew_max_s=0.3,
+            appearance=appearance,
         )
     elif family in ("doorway", "single", "gaps"):
-        config = SimulationConfig(seed=seed, people=people, cameras=3, duration_s=duration_s)
+        config = SimulationConfig(
+            seed=seed, people=people, cameras=3, duration_s=duration_s, appearance=appearance
+        )
     else:
         raise ValueError(f"unknown scenario family {family!r}; known: {', '.join(FAMILIES)}")
     edit_rng = np.random.default_rng(10_000 + seed)
@@ -121,6 +139,8 @@ def _run(
     result = SimulationResult(config, layout, tuple(people), tuple(frames), skews)
     if frame_edit is not None:
         frames = frame_edit(frames, result)
+    if config.appearance:
+        frames = attach_appearance(config, people, frames)
     frames.sort(key=lambda frame: (frame.arrival_time_us, frame.camera_id))
     return SimulationResult(config, layout, tuple(people), tuple(frames), skews)
 

@@ -21,6 +21,7 @@ by the evaluation).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 
@@ -29,7 +30,9 @@ import numpy as np
 from server.analytics.floor_geometry import project_points
 from server.analytics.geometry import FloatArray, IntArray
 from server.analytics.types import PersonIdentity, Zone, ZoneKind
-from server.fusion.types import CameraObservations
+from server.fusion.appearance import DESCRIPTOR_BYTES
+from server.fusion.types import CameraObservations, UInt8Array
+from simulation.appearance import CameraAppearance, dress
 from simulation.cameras import PinholeCamera
 from simulation.layout import (
     CHECKOUT_ZONE_ID,
@@ -114,6 +117,10 @@ class SimulationConfig:
     zone_edits: tuple[ZoneEdit, ...] = ()
     edge_restarts: tuple[Restart, ...] = ()
     server_restarts: tuple[Restart, ...] = ()
+    # Edge boxes send layout-1 appearance descriptors (simulation.appearance); False: old edges without them.
+    appearance: bool = True
+    # Share of the people wearing one common uniform (the employees first): look-alikes for the colour cue.
+    uniform_fraction: float = 0.15
 
     def open_windows_s(self) -> list[tuple[float, float]]:
         """The parts of the run when people may be in the store (between the empty periods)."""
@@ -145,6 +152,9 @@ class SimCameraFrame:
     score_permille: IntArray
     truth_person_ids: IntArray
     removed_local_ids: IntArray
+    # Appearance descriptors sent with this frame (CameraObservations.appearance_rows / appearance).
+    appearance_rows: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    appearance: UInt8Array = field(default_factory=lambda: np.zeros((0, DESCRIPTOR_BYTES), dtype=np.uint8))
 
     def to_observations(self, site_id: int) -> CameraObservations:
         """The fusion input the ingest would build from this TrackFrame."""
@@ -158,6 +168,8 @@ class SimCameraFrame:
             confirmed=self.states == STATE_CONFIRMED,
             valid_floor=np.ones(self.local_ids.shape[0], dtype=np.bool_),
             removed_local_ids=self.removed_local_ids,
+            appearance_rows=self.appearance_rows,
+            appearance=self.appearance,
         )
 
 
@@ -459,9 +471,45 @@ def simulate(config: SimulationConfig | None = None, layout: StoreLayout | None 
     frames: list[SimCameraFrame] = []
     for camera in layout.cameras:
         frames.extend(_camera_frames(config, camera, people, skews[camera.camera_id], rng))
+    if config.appearance:
+        frames = attach_appearance(config, people, frames)
     frames.sort(key=lambda frame: (frame.arrival_time_us, frame.camera_id))
     logger.info("simulated %d people, %d frames", len(people), len(frames))
     return SimulationResult(config, layout, tuple(people), tuple(frames), skews)
+
+
+def attach_appearance(
+    config: SimulationConfig, people: list[SimPerson], frames: list[SimCameraFrame]
+) -> list[SimCameraFrame]:
+    """The frames with the appearance descriptors their edge boxes would send (:mod:`simulation.appearance`):
+    measured per detected row (lost rows measure nothing), sent on first sighting, on change and every 5 s."""
+    clothing = dress(people, config.seed, uniform_fraction=config.uniform_fraction)
+    by_camera: dict[int, list[int]] = {}
+    for index, frame in enumerate(frames):
+        by_camera.setdefault(frame.camera_id, []).append(index)
+    out = list(frames)
+    for camera_id, indices in by_camera.items():
+        camera = CameraAppearance(camera_id, config.seed)
+        indices.sort(key=lambda i: frames[i].sequence)
+        for index in indices:
+            frame = frames[index]
+            detected = np.flatnonzero(frame.states != STATE_LOST)
+            truth = frame.truth_person_ids[detected]
+            measured = np.zeros((detected.size, 2, 16))
+            real = truth > 0
+            if real.any():
+                shares = np.stack([clothing[int(pid)] for pid in truth[real].tolist()])
+                measured[real] = camera.measure(shares, frame.bbox_xywh_px[detected[real]])
+            if (~real).any():
+                measured[~real] = camera.background_measurement(int((~real).sum()))
+            t_s = (frame.true_time_us - EPOCH_US) / 1e6
+            local_ids = frame.local_ids[detected].tolist()
+            sent, descriptors = camera.send(local_ids, measured, t_s, frame.removed_local_ids.tolist())
+            if sent:
+                out[index] = dataclasses.replace(
+                    frame, appearance_rows=detected[np.array(sent, dtype=np.int64)], appearance=descriptors
+                )
+    return out
 
 
 __all__ = [
@@ -476,5 +524,6 @@ __all__ = [
     "SimulationConfig",
     "SimulationResult",
     "ZoneEdit",
+    "attach_appearance",
     "simulate",
 ]

@@ -68,6 +68,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from server.fusion.appearance import CLASSES, PARTS, unpack
 from server.fusion.errors import FusionInputError
 from server.fusion.reorder import ReorderBuffer
 from server.fusion.types import (
@@ -106,6 +107,23 @@ _HELD_REFRESH_US = 500_000
 _SKEW_AGREE_M = 0.8
 # Two disagreeing cameras about as far (within this) from the prediction: the younger association is dropped.
 _DISAGREE_TIE_M = 0.05
+# Colour evidence (FusionConfig.appearance_*): a person's running appearance averages at most this many
+# descriptors per part (older ones fade), unknown colours cost as a similarity of _UNKNOWN_SIMILARITY, a
+# re-acquisition's closeness score adds (1 - similarity) x _REACQUIRE_APPEARANCE_WEIGHT, and a camera's track
+# whose descriptor disagrees with its person is wrong when another nearby person matches by this much more.
+_APPEARANCE_MAX_COUNT = 30.0
+_UNKNOWN_SIMILARITY = 0.6
+_REACQUIRE_APPEARANCE_WEIGHT = float(__import__("os").environ.get("FI_RW", "1.0"))
+_SWAP_MARGIN = 0.25
+# A row joining a recently seen person (a hand-over between cameras) is vetoed only below appearance_mismatch
+# minus this.
+_HANDOVER_MARGIN = 0.15
+# Wide merges (FusionConfig.wide_merge_*): the two persons move alike (velocity difference at most this), and
+# without agreeing colours they must stay together this many times longer.
+_WIDE_MERGE_SPEED_MPS = 0.4
+_WIDE_MERGE_BLIND_FACTOR = 2.0
+# Re-acquisition gates stop growing here (persons kept for appearance_window_s).
+_MAX_REACQUIRE_GATE_M = 8.0
 
 
 @dataclass(slots=True)
@@ -153,6 +171,11 @@ class SiteFusion:
         self._held_us: IntArray = np.zeros(capacity, dtype=np.int64)
         self._visible: BoolArray = np.zeros(capacity, dtype=np.bool_)
         self._uncertain: BoolArray = np.zeros(capacity, dtype=np.bool_)
+        # Running appearance per slot: summed shares per part and how many descriptors they sum.
+        self._app_sum: FloatArray = np.zeros((capacity, PARTS, CLASSES), dtype=np.float64)
+        self._app_n: FloatArray = np.zeros((capacity, PARTS), dtype=np.float64)
+        # Latest descriptor (shares) of each (camera, local id), and the global id it was folded into (0: none).
+        self._track_app: dict[tuple[int, int], tuple[FloatArray, int]] = {}
         self._camera_index: dict[int, int] = {}
         self._camera_ids: IntArray = np.zeros(0, dtype=np.int64)
         self._camera_seen_us: IntArray = np.full((capacity, 0), _NEVER_US, dtype=np.int64)
@@ -174,6 +197,7 @@ class SiteFusion:
         # (camera, local id) of unassociated tentative edge tracks -> their first frame time.
         self._tentative_since: dict[tuple[int, int], int] = {}
         self._merge_since_us: dict[tuple[int, int], int] = {}
+        self._wide_since_us: dict[tuple[int, int], int] = {}
         # New (camera, local id)s waiting since when to join one of two persons about as close (step 3).
         self._join_waiting_us: dict[tuple[int, int], int] = {}
         self._last_purge_us = _NEVER_US
@@ -182,6 +206,9 @@ class SiteFusion:
         self.merged_total = 0
         # Associations dropped by the camera-consistency check (step 2).
         self.reassociated_total = 0
+        # ... of them, by colour evidence; and joins refused because the colours disagree.
+        self.colour_reassociated_total = 0
+        self.colour_refused_total = 0
 
     # ------------------------------------------------------------------ public API
 
@@ -247,6 +274,13 @@ class SiteFusion:
         for local_id in obs.removed_local_ids.tolist():
             self._memory.pop((obs.camera_id, int(local_id)), None)
             self._tentative_since.pop((obs.camera_id, int(local_id)), None)
+            self._track_app.pop((obs.camera_id, int(local_id)), None)
+        colours = cfg.use_appearance and obs.appearance_rows.size > 0
+        if colours:
+            shares = unpack(obs.appearance).astype(np.float64)
+            for k, row in enumerate(obs.appearance_rows.tolist()):
+                self._track_app[(obs.camera_id, int(obs.local_ids[row]))] = (shares[k], 0)
+        use_colours = cfg.use_appearance and bool(self._track_app)
 
         active_slots = np.flatnonzero(self._active)
         walking = self._predict_walking(t_us)
@@ -290,6 +324,8 @@ class SiteFusion:
             row_slot[memory_rows[too_far]] = -1
             if np.unique(slots).shape[0] != slots.shape[0]:
                 self._resolve_memory_conflicts(row_slot, memory_rows, distance)
+            if colours:
+                self._check_colours(obs, row_slot, usable, predicted, t_us)
             held = np.flatnonzero(row_slot >= 0)
             if held.size:
                 skipped = self._check_consistency(obs, camera_column, held, row_slot[held], predicted, t_us)
@@ -303,6 +339,7 @@ class SiteFusion:
         pool_rows = np.flatnonzero(usable & (row_slot < 0))
         row_uncertain = np.zeros(obs.size, dtype=np.bool_)
         reacquired = np.zeros(0, dtype=np.int64)
+        joined = np.zeros(0, dtype=np.int64)
         if pool_rows.size and active_slots.size:
             pool_slots = active_slots[~taken[active_slots]]
             if pool_slots.size:
@@ -312,16 +349,42 @@ class SiteFusion:
                 stale = unseen_s > cfg.reacquire_after_s
                 gate = np.where(
                     stale,
-                    cfg.gate_distance_m
-                    + cfg.reacquire_speed_mps * np.maximum(unseen_s - cfg.max_extrapolation_s, 0.0),
+                    np.minimum(
+                        cfg.gate_distance_m
+                        + cfg.reacquire_speed_mps * np.maximum(unseen_s - cfg.max_extrapolation_s, 0.0),
+                        _MAX_REACQUIRE_GATE_M,
+                    ),
                     cfg.gate_distance_m,
                 )
                 feasible = cost <= gate[None, :]
                 # The edge tracker of this camera did not take the new row for the person it still holds lost:
                 # it is somebody else (e.g. a person passing a leaver in a doorway).
                 feasible[:, held_lost[pool_slots]] = False
+                similar = (
+                    self._similarities(obs.camera_id, obs.local_ids[pool_rows], pool_slots)
+                    if use_colours
+                    else None
+                )
+                if similar is not None:
+                    # Colours that disagree veto the join (a newcomer beside a leaver, a hand-over to the wrong
+                    # one of two); beyond reacquire_within_s only matching colours re-acquire.
+                    # A hand-over compares two cameras' colour casts: it needs a clearer disagreement.
+                    floor = np.where(
+                        stale, cfg.appearance_mismatch, cfg.appearance_mismatch - _HANDOVER_MARGIN
+                    )
+                    disagree = similar < floor[None, :]
+                    self.colour_refused_total += int((feasible & disagree).sum())
+                    feasible &= ~disagree
+                    long_gone = unseen_s > cfg.reacquire_within_s
+                    if long_gone.any():
+                        feasible[:, long_gone] &= similar[:, long_gone] >= cfg.appearance_match
+                    dissimilarity = 1.0 - np.where(np.isnan(similar), _UNKNOWN_SIMILARITY, similar)
+                    join_cost = cost + cfg.appearance_weight_m * dissimilarity
+                else:
+                    dissimilarity = None
+                    join_cost = cost
                 waiting = (
-                    self._defer_ambiguous_joins(obs, pool_rows, cost, feasible & ~stale[None, :], t_us)
+                    self._defer_ambiguous_joins(obs, pool_rows, join_cost, feasible & ~stale[None, :], t_us)
                     if cfg.join_margin_m > 0
                     else np.zeros(pool_rows.shape[0], dtype=np.bool_)
                 )
@@ -329,14 +392,15 @@ class SiteFusion:
                     feasible[waiting] = False
                     usable[pool_rows[waiting]] = False  # neither joins nor starts a person in this frame
                 if stale.any() and feasible[:, stale].any():
-                    refused = self._gate_reacquisition(
-                        obs.floor_xy_m[pool_rows], feasible, stale, cost / gate[None, :]
-                    )
+                    closeness = cost / gate[None, :]
+                    if dissimilarity is not None:
+                        closeness = closeness + _REACQUIRE_APPEARANCE_WEIGHT * dissimilarity
+                    refused = self._gate_reacquisition(obs.floor_xy_m[pool_rows], feasible, stale, closeness)
                     if refused.any():
                         row_uncertain[pool_rows[refused.any(axis=1)]] = True
                         self._uncertain[pool_slots[stale][refused.any(axis=0)]] = True
                 if feasible.any():
-                    cost = np.where(feasible, cost, _INFEASIBLE)
+                    cost = np.where(feasible, join_cost, _INFEASIBLE)
                     rows_i, slots_i = linear_sum_assignment(cost)
                     ok = feasible[rows_i, slots_i]
                     matched_rows = pool_rows[rows_i[ok]]
@@ -351,6 +415,7 @@ class SiteFusion:
                     )
                     self._camera_since_us[matched_slots, camera_column] = t_us
                     reacquired = matched_rows[stale[slots_i[ok]]]
+                    joined = matched_rows
 
         # 4. update the matched persons
         matched = np.flatnonzero(row_slot >= 0)
@@ -395,6 +460,16 @@ class SiteFusion:
                 slot, int(self._global_id[slot]), t_us
             )
             self._uncertain[slot] = bool(row_uncertain[row])
+            row_slot[row] = slot
+
+        if use_colours:
+            fold = (
+                np.concatenate([obs.appearance_rows, joined, births])
+                if colours
+                else np.concatenate([joined, births])
+            )
+            if fold.size:
+                self._fold_colours(obs.camera_id, obs.local_ids, row_slot, fold)
 
         ended = self._life_cycle(t_us)
         if t_us - self._last_merge_check_us >= _MERGE_CHECK_INTERVAL_US:
@@ -446,6 +521,135 @@ class SiteFusion:
             since = self._join_waiting_us.setdefault(key, t_us)
             waiting[index] = t_us - since < _JOIN_WAIT_US
         return waiting
+
+    def _slot_colours(self, slots: IntArray) -> tuple[FloatArray, BoolArray]:
+        """The running appearance of ``slots`` (``(k, PARTS, CLASSES)`` shares) and which parts are known."""
+        count = self._app_n[slots]
+        known: BoolArray = count >= self.config.appearance_min_count
+        mean: FloatArray = self._app_sum[slots] / np.maximum(count, 1.0)[..., None]
+        return mean, known
+
+    def _similarities(self, camera_id: int, local_ids: IntArray, slots: IntArray) -> FloatArray | None:
+        """Histogram intersection of each local track's latest descriptor with each slot's running appearance,
+        averaged over the parts measurable in both (``(rows, slots)``; NaN where nothing is comparable); None
+        when no row has a descriptor."""
+        found = [self._track_app.get((camera_id, int(local))) for local in local_ids.tolist()]
+        have = [k for k, entry in enumerate(found) if entry is not None]
+        if not have or slots.size == 0:
+            return None
+        rows = np.zeros((local_ids.shape[0], PARTS, CLASSES))
+        for k in have:
+            entry = found[k]
+            assert entry is not None
+            rows[k] = entry[0]
+        mean, known = self._slot_colours(slots)
+        both = (rows.sum(axis=2) > 0)[:, None, :] & known[None, :, :]
+        overlap = np.minimum(rows[:, None], mean[None]).sum(axis=3)
+        parts = both.sum(axis=2)
+        similar: FloatArray = np.where(parts > 0, (overlap * both).sum(axis=2) / np.maximum(parts, 1), np.nan)
+        return similar
+
+    def _check_colours(
+        self, obs: CameraObservations, row_slot: IntArray, usable: BoolArray, predicted: FloatArray, t_us: int
+    ) -> None:
+        """Colour check of step 2: a remembered row whose new descriptor disagrees with its person
+        (below ``appearance_mismatch``) while another person seen recently within the gate matches it by
+        ``_SWAP_MARGIN`` more is a tracker's id swap: its association is forgotten, and so is that of the row of
+        this camera that holds the better-matching person (the swap's other half); both rows wait for the next
+        frame and are assigned afresh, with their colours (step 3)."""
+        cfg = self.config
+        rows = obs.appearance_rows[row_slot[obs.appearance_rows] >= 0]
+        if rows.size == 0:
+            return
+        # Cheap first: only rows whose colours disagree with their own person can be swapped.
+        own_only = self._pair_rows(obs.camera_id, obs.local_ids[rows], row_slot[rows])
+        rows = rows[own_only < cfg.appearance_mismatch]
+        if rows.size == 0:
+            return
+        recent = np.flatnonzero(
+            self._active & self._visible & (t_us - self._last_seen_us <= self._source_window_us)
+        )
+        if recent.size < 2:
+            return
+        similar = self._similarities(obs.camera_id, obs.local_ids[rows], recent)
+        if similar is None:
+            return
+        own_index = np.searchsorted(recent, row_slot[rows])
+        own_index = np.minimum(own_index, recent.size - 1)
+        valid = recent[own_index] == row_slot[rows]
+        own = np.where(valid, similar[np.arange(rows.size), own_index], np.nan)
+        near = np.hypot(*(obs.floor_xy_m[rows, None, :] - predicted[None, recent, :]).transpose(2, 0, 1))
+        other = np.where((near <= cfg.gate_distance_m) & ~np.isnan(similar), similar, -1.0)
+        other[np.arange(rows.size), own_index] = -1.0
+        best = other.argmax(axis=1)
+        best_similarity = other[np.arange(rows.size), best]
+        wrong = (own < cfg.appearance_mismatch) & (best_similarity >= own + _SWAP_MARGIN)
+        if not wrong.any():
+            return
+        holder = {int(slot): row for row, slot in enumerate(row_slot.tolist()) if slot >= 0}
+        for k in np.flatnonzero(wrong).tolist():
+            for row in (int(rows[k]), holder.get(int(recent[best[k]]))):
+                if row is None or row_slot[row] < 0:
+                    continue
+                self._memory.pop((obs.camera_id, int(obs.local_ids[row])), None)
+                row_slot[row] = -1
+                usable[row] = False
+                self.reassociated_total += 1
+                self.colour_reassociated_total += 1
+
+    def _pair_rows(self, camera_id: int, local_ids: IntArray, slots: IntArray) -> FloatArray:
+        """Similarity of each track's latest descriptor with its own slot's running appearance (NaN where
+        nothing is comparable)."""
+        shares = np.stack([self._track_app[(camera_id, int(local))][0] for local in local_ids.tolist()])
+        mean, known = self._slot_colours(slots)
+        both = (shares.sum(axis=2) > 0) & known
+        overlap = np.minimum(shares, mean).sum(axis=2)
+        parts = both.sum(axis=1)
+        similar: FloatArray = np.where(parts > 0, (overlap * both).sum(axis=1) / np.maximum(parts, 1), np.nan)
+        return similar
+
+    def _fold_colours(self, camera_id: int, local_ids: IntArray, row_slot: IntArray, rows: IntArray) -> None:
+        """Add the latest descriptor of each of ``rows`` (assigned to a slot) to the slot's running appearance,
+        once per (track, person), unless the slot's known colours disagree with it."""
+        cfg = self.config
+        picked: list[FloatArray] = []
+        slots: list[int] = []
+        track_app = self._track_app
+        global_ids = self._global_id
+        for row in set(rows.tolist()):
+            slot = int(row_slot[row])
+            if slot < 0:
+                continue
+            key = (camera_id, int(local_ids[row]))
+            entry = track_app.get(key)
+            gid = int(global_ids[slot])
+            if entry is None or entry[1] == gid:
+                continue
+            track_app[key] = (entry[0], gid)
+            picked.append(entry[0])
+            slots.append(slot)
+        if not slots:
+            return
+        shares = np.stack(picked)
+        where = np.array(slots, dtype=np.int64)
+        mean, known = self._slot_colours(where)
+        measurable = shares.sum(axis=2) > 0
+        both = measurable & known
+        parts = both.sum(axis=1)
+        overlap = (np.minimum(mean, shares).sum(axis=2) * both).sum(axis=1) / np.maximum(parts, 1)
+        keep = (parts == 0) | (overlap >= cfg.appearance_mismatch)
+        if not keep.all():
+            shares, where, measurable = shares[keep], where[keep], measurable[keep]
+        if where.size == 0:
+            return
+        count = self._app_n[where]
+        full = measurable & (count >= _APPEARANCE_MAX_COUNT)
+        if full.any():
+            scale = np.where(full, (_APPEARANCE_MAX_COUNT - 1.0) / np.maximum(count, 1.0), 1.0)
+            self._app_sum[where] *= scale[..., None]
+            self._app_n[where] *= scale
+        np.add.at(self._app_sum, where, np.where(measurable[..., None], shares, 0.0))
+        np.add.at(self._app_n, where, measurable.astype(np.float64))
 
     def _in_entry(self, xy: FloatArray) -> BoolArray:
         """Which floor points lie in an entry region."""
@@ -633,6 +837,8 @@ class SiteFusion:
         self._camera_seen_us[slot] = _NEVER_US
         self._camera_offset[slot] = 0.0
         self._camera_since_us[slot] = 0
+        self._app_sum[slot] = 0.0
+        self._app_n[slot] = 0.0
         return slot
 
     def _grow(self) -> None:
@@ -663,6 +869,8 @@ class SiteFusion:
         self._camera_seen_us = grown(self._camera_seen_us, _NEVER_US)
         self._camera_offset = grown(self._camera_offset, 0.0)
         self._camera_since_us = grown(self._camera_since_us, 0)
+        self._app_sum = grown(self._app_sum, 0.0)
+        self._app_n = grown(self._app_n, 0.0)
 
     def _life_cycle(self, t_us: int) -> list[EndedPerson]:
         cfg = self.config
@@ -690,7 +898,12 @@ class SiteFusion:
             going = np.flatnonzero(self._visible & (unseen_us > int(cfg.exit_end_after_s * 1e6)))
             if going.size:
                 self._visible[going[self._in_entry(self._pos[going])]] = False
-        ending = np.flatnonzero(confirmed & ~self._visible & (unseen_us > int(cfg.reacquire_within_s * 1e6)))
+        gone = unseen_us > int(cfg.reacquire_within_s * 1e6)
+        if cfg.use_appearance and cfg.appearance_window_s > cfg.reacquire_within_s and self._track_app:
+            # Known colours keep a person re-acquirable (by a matching row only) for appearance_window_s.
+            known = (self._app_n >= cfg.appearance_min_count).any(axis=1)
+            gone &= ~known | (unseen_us > int(cfg.appearance_window_s * 1e6))
+        ending = np.flatnonzero(confirmed & ~self._visible & gone)
         ended = [
             EndedPerson(int(self._global_id[s]), int(self._first_seen_us[s]), int(self._last_seen_us[s]))
             for s in ending.tolist()
@@ -705,30 +918,52 @@ class SiteFusion:
         slots = np.flatnonzero(observed)
         if slots.size < 2:
             self._merge_since_us.clear()
+            self._wide_since_us.clear()
             return []
         xy = self._predict(t_us)[slots]
         dx = xy[:, 0:1] - xy[:, 0]
         dy = xy[:, 1:2] - xy[:, 1]
-        first_i, second_i = np.nonzero(dx * dx + dy * dy < cfg.merge_distance_m**2)
+        distance2 = dx * dx + dy * dy
+        reach = max(cfg.merge_distance_m, cfg.wide_merge_distance_m)
+        first_i, second_i = np.nonzero(distance2 < reach**2)
         upper = first_i < second_i
         first_i, second_i = first_i[upper], second_i[upper]
         if first_i.size == 0:
             self._merge_since_us.clear()
+            self._wide_since_us.clear()
             return []
+        close_mask: BoolArray = distance2[first_i, second_i] < cfg.merge_distance_m**2
         recent = self._camera_seen_us[slots] >= t_us - int(cfg.source_window_s * 1e6)
         shared_mask: BoolArray = np.count_nonzero(recent[first_i] & recent[second_i], axis=1) > 0
         shared: list[bool] = shared_mask.tolist()
+        close: list[bool] = close_mask.tolist()
         since: dict[tuple[int, int], int] = {}
+        wide_since: dict[tuple[int, int], int] = {}
         ended: list[EndedPerson] = []
         gone: set[int] = set()
-        for a, b, is_shared in zip(first_i.tolist(), second_i.tolist(), shared, strict=True):
+        for a, b, is_shared, is_close in zip(first_i.tolist(), second_i.tolist(), shared, close, strict=True):
             if is_shared:
                 continue
             slot_a, slot_b = int(slots[a]), int(slots[b])
             key = (int(self._global_id[slot_a]), int(self._global_id[slot_b]))
-            start = self._merge_since_us.get(key, t_us)
-            since[key] = start
-            if t_us - start < int(cfg.merge_after_s * 1e6) or slot_a in gone or slot_b in gone:
+            if is_close:
+                start = self._merge_since_us.get(key, t_us)
+                since[key] = start
+                after_s = cfg.merge_after_s
+            else:
+                # Wider co-location (a camera whose calibration is off by a metre): moving alike for longer,
+                # and sooner when the colours agree.
+                speed = float(np.hypot(*(self._vel[slot_a] - self._vel[slot_b])))
+                similar = self._pair_similarity(slot_a, slot_b) if cfg.use_appearance else None
+                if speed > _WIDE_MERGE_SPEED_MPS or (
+                    similar is not None and similar < cfg.appearance_mismatch
+                ):
+                    continue  # people a metre apart whose colours disagree are not one person seen twice
+                start = self._wide_since_us.get(key, t_us)
+                wide_since[key] = start
+                agree = similar is not None and similar >= cfg.appearance_match
+                after_s = cfg.wide_merge_after_s * (1.0 if agree else _WIDE_MERGE_BLIND_FACTOR)
+            if t_us - start < int(after_s * 1e6) or slot_a in gone or slot_b in gone:
                 continue
             keep, drop = (slot_a, slot_b)
             if self._first_seen_us[slot_b] < self._first_seen_us[slot_a]:
@@ -736,8 +971,21 @@ class SiteFusion:
             ended.append(self._merge_pair(keep, drop))
             gone.add(drop)
             since.pop(key, None)
+            wide_since.pop(key, None)
         self._merge_since_us = since
+        self._wide_since_us = wide_since
         return ended
+
+    def _pair_similarity(self, slot_a: int, slot_b: int) -> float | None:
+        """Histogram intersection of two slots' running appearances over the parts known for both."""
+        known = (self._app_n[slot_a] >= self.config.appearance_min_count) & (
+            self._app_n[slot_b] >= self.config.appearance_min_count
+        )
+        if not known.any():
+            return None
+        a = self._app_sum[slot_a, known] / self._app_n[slot_a, known, None]
+        b = self._app_sum[slot_b, known] / self._app_n[slot_b, known, None]
+        return float(np.minimum(a, b).sum(axis=1).mean())
 
     def _merge_pair(self, keep: int, drop: int) -> EndedPerson:
         keep_id = int(self._global_id[keep])
@@ -756,6 +1004,8 @@ class SiteFusion:
         self._score_sum[keep] += self._score_sum[drop]
         self._held_us[keep] = max(self._held_us[keep], self._held_us[drop])
         self._uncertain[keep] |= self._uncertain[drop]
+        self._app_sum[keep] += self._app_sum[drop]
+        self._app_n[keep] += self._app_n[drop]
         self._active[drop] = False
         self._visible[drop] = False
         self.merged_total += 1
@@ -779,6 +1029,12 @@ class SiteFusion:
         self._tentative_since = {
             key: since for key, since in self._tentative_since.items() if t_us - since <= ttl_us
         }
+        if self._track_app:
+            self._track_app = {
+                key: entry
+                for key, entry in self._track_app.items()
+                if key in self._memory or key in self._tentative_since
+            }
         self._last_purge_us = t_us
 
     def _snapshot(self, *, ended: tuple[EndedPerson, ...], processed: int) -> FusedFrame:

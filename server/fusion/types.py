@@ -224,7 +224,7 @@ class FusionConfig:
     # holds them (they walked out; they are kept for re-acquisition all the same).
     exit_end_after_s: float = 0.5
     # Positions are extrapolated with the velocity for at most this long.
-    max_extrapolation_s: float = 0.5
+    max_extrapolation_s: float = 1.0
     # Maximum plausible walking speed; velocity estimates are clipped to it.
     max_speed_mps: float = 3.0
     # Frames are applied in capture-time order; a frame waits at most this long for slower cameras.
@@ -236,12 +236,32 @@ class FusionConfig:
     # Two global persons closer than this, never seen together by one camera, for merge_after_s, are merged.
     merge_distance_m: float = 0.6
     merge_after_s: float = 1.0
+    # ... and two closer than wide_merge_distance_m, moving alike, never seen together by one camera, for
+    # wide_merge_after_s with agreeing colours (twice as long without): one person placed apart by two cameras
+    # whose calibrations disagree (a lens distortion left uncorrected). 0 turns it off.
+    wide_merge_distance_m: float = 1.5
+    wide_merge_after_s: float = 2.0
     # Window for "camera recently observed this person" (overlap / merge checks, source_camera_ids).
     source_window_s: float = 0.5
     # (camera, local id) associations not refreshed for this long are forgotten.
     memory_ttl_s: float = 5.0
     # First global id handed out (lets a restarted server continue a site's id sequence).
     first_global_id: int = 1
+    # Appearance cue (server.fusion.appearance; edges that send no descriptors leave all of this unused).
+    # Each person keeps a running average of its tracks' descriptors per part; a part is known once averaged
+    # over appearance_min_count descriptors. Colours agree at a histogram intersection of appearance_match and
+    # above and disagree below appearance_mismatch: a row never joins a person whose colours disagree with it,
+    # and a camera's local track whose new descriptor disagrees with its person while another person nearby
+    # matches it clearly better (a tracker's id swap) loses its association.
+    use_appearance: bool = True
+    appearance_match: float = 0.7
+    appearance_mismatch: float = 0.4
+    appearance_min_count: int = 1
+    # Metres of assignment cost per unit of colour dissimilarity (1 - similarity; unknown colours count 0.4).
+    appearance_weight_m: float = 1.0
+    # A person with known colours is kept for re-acquisition this long (instead of reacquire_within_s), but
+    # once unseen for reacquire_within_s only a row whose colours match (appearance_match) re-acquires them.
+    appearance_window_s: float = 10.0
 
     def validate(self) -> None:
         """Raise :class:`FusionConfigError` when a value is outside its range."""
@@ -297,5 +317,13 @@ class FusionConfig:
             raise FusionConfigError("confident_score must be in [0, 1] and fast_confirm_after_s >= 0")
         if not 0.0 <= self.confirm_min_score <= 1.0 or self.low_score_confirm_after_s < 0:
             raise FusionConfigError("confirm_min_score must be in [0, 1] and low_score_confirm_after_s >= 0")
+        if not 0.0 <= self.appearance_mismatch <= self.appearance_match <= 1.0:
+            raise FusionConfigError("appearance thresholds must satisfy 0 <= mismatch <= match <= 1")
+        if self.appearance_min_count < 1 or not self.appearance_weight_m >= 0:
+            raise FusionConfigError("appearance_min_count must be >= 1 and appearance_weight_m >= 0")
+        if not np.isfinite(self.appearance_window_s) or self.appearance_window_s < 0:
+            raise FusionConfigError(
+                f"appearance_window_s must be finite and >= 0, got {self.appearance_window_s!r}"
+            )
         if self.confirm_min_hits < 1 or self.first_global_id < 1:
             raise FusionConfigError("confirm_min_hits and first_global_id must be >= 1")
