@@ -56,3 +56,17 @@ def test_a_truncated_column_is_refused() -> None:
     data = encode_frame(_frame(10))
     with pytest.raises(FrameCodecError, match="runs past"):
         decode_frame_message(data[:-8])
+
+
+def test_appearance_descriptors_reach_the_worker_byte_for_byte() -> None:
+    """The fusion of a site worker needs the descriptors as much as the embedded one does."""
+    rng = np.random.default_rng(8)
+    frame = dataclasses.replace(
+        _frame(5),
+        appearance_rows=np.array([0, 3], dtype=np.int64),
+        appearance=rng.integers(0, 256, (2, 16)).astype(np.uint8),
+    )
+    decoded = decode_frame_message(encode_frame(frame))
+    np.testing.assert_array_equal(decoded.appearance_rows, frame.appearance_rows)
+    np.testing.assert_array_equal(decoded.appearance, frame.appearance)
+    assert decoded.appearance.dtype == np.uint8
