@@ -38,6 +38,9 @@ class Applied:
     epoch: int
     sequence: int
     reply: str | None  # the JetStream ack subject; None for a message read from the stream at take-over
+    waiting: bool = (
+        False  # held by the worker's camera-sequence order (server.worker.ordering), not fused yet
+    )
 
 
 @dataclass(slots=True)
@@ -96,7 +99,8 @@ class SiteProgress:
             resolved: list[Applied] = []
             for entry in ledger.entries:
                 first = self._held_from(entry.camera_id, entry.epoch)
-                (held if first is not None and entry.sequence >= first else resolved).append(entry)
+                waits = entry.waiting or (first is not None and entry.sequence >= first)
+                (held if waits else resolved).append(entry)
             if not resolved:
                 continue
             if held:
