@@ -51,11 +51,12 @@ class SiteOrder(Generic[T]):
     returns those now free to apply, in order; `expire` gives up on a gap held longer than `hold_s`."""
 
     def __init__(self, *, hold_s: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self._hold_s = hold_s
+        self.hold_s = hold_s
         self._clock = clock
         self._cameras: dict[tuple[int, int], _Camera] = {}
         self._held: deque[tuple[tuple[int, int], int, T]] = deque()
         self._held_since: float | None = None
+        self._held_of: dict[tuple[int, int], int] = {}  # per camera: its messages held
         self.duplicates = 0
         self.gaps_held = 0
         self.gaps_given_up = 0
@@ -66,20 +67,27 @@ class SiteOrder(Generic[T]):
         """Messages waiting for a gap to be filled."""
         return len(self._held)
 
+    def expected(self, camera_id: int, epoch: int) -> int | None:
+        """The next sequence of the camera expected here (None: none of it applied yet)."""
+        camera = self._cameras.get((camera_id, epoch))
+        return camera.next if camera is not None else None
+
     def offer(self, camera_id: int, epoch: int, sequence: int, item: T) -> tuple[list[Released[T]], bool]:
         """One message; returns (the messages now free to apply, in order; whether it started a hold)."""
         key = (camera_id, epoch)
         out: list[Released[T]] = []
         if self._held:
             camera = self._cameras.get(key)
-            if camera is not None and sequence <= camera.next:
-                self._take(key, sequence, item, out)  # fills the gap, or older: not held back
+            if camera is not None and (
+                sequence < camera.next or (sequence == camera.next and self._held_of.get(key))
+            ):
+                self._take(key, sequence, item, out)  # fills a gap, or older: not held back
                 self._drain(out)
             else:  # later than the hold: waits behind it, whatever its camera (the cameras stay in time order)
-                self._held.append((key, sequence, item))
+                self._hold(key, sequence, item)
             return out, False
         if self._gap(key, sequence):
-            self._held.append((key, sequence, item))
+            self._hold(key, sequence, item)
             self._held_since = self._clock()
             self.gaps_held += 1
             return out, True
@@ -94,7 +102,7 @@ class SiteOrder(Generic[T]):
         while (
             self._held
             and self._held_since is not None
-            and (everything or now - self._held_since >= self._hold_s)
+            and (everything or now - self._held_since >= self.hold_s)
         ):
             key, sequence, _ = self._held[0]
             camera = self._cameras[key]
@@ -106,6 +114,15 @@ class SiteOrder(Generic[T]):
             self._held_since = now
             self._drain(out)
         return out
+
+    def _hold(self, key: tuple[int, int], sequence: int, item: T) -> None:
+        self._held.append((key, sequence, item))
+        self._held_of[key] = self._held_of.get(key, 0) + 1
+
+    def _unhold(self, key: tuple[int, int]) -> None:
+        left = self._held_of.pop(key) - 1
+        if left:
+            self._held_of[key] = left
 
     def _gap(self, key: tuple[int, int], sequence: int) -> bool:
         camera = self._cameras.get(key)
@@ -131,12 +148,14 @@ class SiteOrder(Generic[T]):
             camera = self._cameras.get(key)
             if camera is None or sequence <= camera.next:
                 self._held.popleft()
+                self._unhold(key)
                 self._take(key, sequence, item, out)
                 continue
             # The front waits for `camera.next`: held further back (it arrived after a newer one of its camera)?
             for index, (other, other_sequence, other_item) in enumerate(self._held):
                 if other == key and other_sequence == camera.next:
                     del self._held[index]
+                    self._unhold(key)
                     self._take(other, other_sequence, other_item, out)
                     break
             else:

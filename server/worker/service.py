@@ -193,7 +193,15 @@ class SiteWorker:
                     sum(o.frames_given_up for o in orders),
                 )
             for site_id, order in list(self._orders.items()):
+                given_up = order.frames_given_up
                 self._fuse(site_id, order.expire())
+                if order.frames_given_up != given_up:
+                    logger.warning(
+                        "site %d: %d frame(s) of a gap never came within %g s; given up on",
+                        site_id,
+                        order.frames_given_up - given_up,
+                        order.hold_s,
+                    )
             try:
                 await self._runtime.pipeline.flush()
             except asyncio.CancelledError:
@@ -369,9 +377,21 @@ class SiteWorker:
         order = self._orders.get(site_id)
         if order is None:
             order = self._orders[site_id] = SiteOrder(hold_s=GAP_HOLD_S)
+        expected = order.expected(frame.camera_id, frame.sequence_epoch)
         released, holding = order.offer(
             frame.camera_id, frame.sequence_epoch, frame.sequence, (applied, frame)
         )
+        if holding:
+            logger.info(
+                "site %d: camera %d sequence %d (stream sequence %d) came before %d: the site's later frames wait "
+                "for the gap (at most %g s)",
+                site_id,
+                frame.camera_id,
+                frame.sequence,
+                stream_seq,
+                expected,
+                order.hold_s,
+            )
         self._fuse(site_id, released)
         return holding
 
