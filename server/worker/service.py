@@ -14,6 +14,12 @@ anything more: what it had not made durable is not acked, so the new owner appli
 restarts the process). A pin-id mismatch alone is not a loss (a new consumer leader pins afresh): the worker pulls
 without its old id and, pinned again, goes on where it was after reading what it missed from the stream.
 
+What reaches the fusion is in each camera's sequence order (server.worker.ordering): the stream is not always (a
+gateway's republish after a NATS reconnect stores newer frames first), and the fusion would drop the older ones as
+late, their effect lost though acked. A frame ahead of a gap first makes the worker read the stream for deliveries
+it missed, then holds the site's later frames until the gap's frames come (at most GAP_HOLD_S); a duplicate is
+dropped before the fusion and counted.
+
 Rebalancing: a worker that holds more than its share of the sites (sites / workers pulling, JetStream's count of
 waiting pull requests on the consumer) finishes one site cleanly (its fusion flushed and recorded, a barrier, the
 acks) and releases the pin, so a worker that joins takes a share.
