@@ -136,7 +136,18 @@ class SiteWorker:
     # ---- lifecycle -----------------------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
         self._nc = await jetstream.connect(self._config, name=f"retail-worker-{os.getpid()}")
-        await jetstream.ensure_stream(self._nc, self._config)
+        # JetStream may not answer at once (a stream leader election after a NATS node died, a loaded host): wait
+        # for it rather than exit (a worker that joins mid-failover would otherwise die and join nothing).
+        while not stop.is_set():
+            try:
+                await jetstream.ensure_stream(self._nc, self._config)
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:
+                logger.warning("the frame stream is not ready (%s: %s); retrying", type(err).__name__, err)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 1.0)
         tasks = [
             asyncio.create_task(self._discover_loop()),
             asyncio.create_task(self._barrier_loop()),
