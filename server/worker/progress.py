@@ -38,6 +38,9 @@ class Applied:
     epoch: int
     sequence: int
     reply: str | None  # the JetStream ack subject; None for a message read from the stream at take-over
+    waiting: bool = (
+        False  # held by the worker's camera-sequence order (server.worker.ordering), not fused yet
+    )
 
 
 @dataclass(slots=True)
@@ -73,8 +76,10 @@ class SiteProgress:
         self.lost: set[int] = set()
 
     async def activate(self, site_id: int) -> SiteLedger:
-        """Take the site over: what is durable of it now."""
-        through, after, revision = await sync_to_async(_load)(site_id)
+        """Take the site over: what is durable of it now. The row's revision is raised at once (`_claim`), so that
+        a barrier of the previous owner that commits from now on is fenced, before this worker closes what that one
+        left open (`close_left_open`): a visit it recorded after that closing would stay open for ever."""
+        through, after, revision = await sync_to_async(_claim)(site_id)
         ledger = SiteLedger(site_id=site_id, through=through, after=set(after), revision=revision)
         self.sites[site_id] = ledger
         logger.info(
@@ -96,7 +101,8 @@ class SiteProgress:
             resolved: list[Applied] = []
             for entry in ledger.entries:
                 first = self._held_from(entry.camera_id, entry.epoch)
-                (held if first is not None and entry.sequence >= first else resolved).append(entry)
+                waits = entry.waiting or (first is not None and entry.sequence >= first)
+                (held if waits else resolved).append(entry)
             if not resolved:
                 continue
             if held:
@@ -163,10 +169,23 @@ class _ProgressCheckpoint:
                     self._owner._ack(entry.reply)
 
 
-def _load(site_id: int) -> tuple[int, list[int], int]:
-    from server.ingest.models import SiteFrameProgress
+def _claim(site_id: int) -> tuple[int, list[int], int]:
+    """The site's durable progress, its revision raised (the row created at revision 1 when there is none yet)."""
+    from django.db import transaction
 
-    row = SiteFrameProgress.objects.filter(site_id=site_id).first()
-    if row is None:
-        return 0, [], 0
-    return row.applied_through, [int(s) for s in row.applied_after], row.revision
+    from server.ingest.models import SiteFrameProgress
+    from server.inventory.models import Site
+
+    with transaction.atomic():
+        row = SiteFrameProgress.objects.select_for_update().filter(site_id=site_id).first()
+        if row is None:
+            if not Site.objects.filter(pk=site_id).exists():  # deleted: its records go as refused ones
+                return 0, [], 0
+            row, created = SiteFrameProgress.objects.get_or_create(
+                site_id=site_id, defaults={"applied_through": 0, "applied_after": [], "revision": 1}
+            )
+            if created:
+                return 0, [], 1
+        row.revision += 1
+        row.save(update_fields=["revision", "updated_at"])
+        return row.applied_through, [int(s) for s in row.applied_after], row.revision

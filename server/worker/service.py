@@ -14,6 +14,12 @@ anything more: what it had not made durable is not acked, so the new owner appli
 restarts the process). A pin-id mismatch alone is not a loss (a new consumer leader pins afresh): the worker pulls
 without its old id and, pinned again, goes on where it was after reading what it missed from the stream.
 
+What reaches the fusion is in each camera's sequence order (server.worker.ordering): the stream is not always (a
+gateway's republish after a NATS reconnect stores newer frames first), and the fusion would drop the older ones as
+late, their effect lost though acked. A frame ahead of a gap first makes the worker read the stream for deliveries
+it missed, then holds the site's later frames until the gap's frames come (at most GAP_HOLD_S); a duplicate is
+dropped before the fusion and counted.
+
 Rebalancing: a worker that holds more than its share of the sites (sites / workers pulling, JetStream's count of
 waiting pull requests on the consumer) finishes one site cleanly (its fusion flushed and recorded, a barrier, the
 acks) and releases the pin, so a worker that joins takes a share.
@@ -38,7 +44,9 @@ from server.bus import jetstream
 from server.bus.codec import FrameCodecError, decode_frame_message, site_subject
 from server.ingest.pipeline import CameraRuntime
 from server.ingest.sequencing import SequenceWindow
+from server.ingest.validation import DecodedFrame
 from server.observability import metrics
+from server.worker.ordering import Released, SiteOrder
 from server.worker.progress import Applied, SiteProgress
 
 if TYPE_CHECKING:
@@ -55,6 +63,8 @@ DISCOVER_EVERY_S = 2.0
 REBALANCE_EVERY_S = 3.0
 STANDBY_PAUSE_S = 1.0
 STATUS_EVERY_S = float(os.environ.get("RETAIL_WORKER_STATUS_S", "10"))
+# Longest wait for the frames of a gap in a camera's sequences (server.worker.ordering) before giving up on them.
+GAP_HOLD_S = float(os.environ.get("RETAIL_WORKER_GAP_HOLD_S", "5"))
 EXIT_SITE_LOST = 3
 
 
@@ -70,6 +80,7 @@ class WorkerStats:
     frames: int = 0
     skipped_covered: int = 0
     caught_up: int = 0
+    duplicates: int = 0
     takeovers: int = 0
     releases: int = 0
     sites: dict[int, SiteStats] = field(default_factory=dict)
@@ -107,6 +118,9 @@ class SiteWorker:
         self._share: int | None = None  # sites per worker, from the last rebalancing round
         self._consumer_seqs: dict[int, int] = {}  # per site: the consumer sequence of the last delivery here
         self._worker_samples: list[int] = []
+        self._orders: dict[
+            int, SiteOrder[tuple[Applied, DecodedFrame]]
+        ] = {}  # per site: camera-sequence order
         self._progress = SiteProgress(held_from=runtime.processor.held_from, ack=self._ack)
         self.stats = WorkerStats()
         runtime.pipeline.add_sink(self._progress)
@@ -122,7 +136,18 @@ class SiteWorker:
     # ---- lifecycle -----------------------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
         self._nc = await jetstream.connect(self._config, name=f"retail-worker-{os.getpid()}")
-        await jetstream.ensure_stream(self._nc, self._config)
+        # JetStream may not answer at once (a stream leader election after a NATS node died, a loaded host): wait
+        # for it rather than exit (a worker that joins mid-failover would otherwise die and join nothing).
+        while not stop.is_set():
+            try:
+                await jetstream.ensure_stream(self._nc, self._config)
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:
+                logger.warning("the frame stream is not ready (%s: %s); retrying", type(err).__name__, err)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 1.0)
         tasks = [
             asyncio.create_task(self._discover_loop()),
             asyncio.create_task(self._barrier_loop()),
@@ -138,6 +163,8 @@ class SiteWorker:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             # A clean stop: the fusion releases what it holds, open visits close, a last barrier acks it all.
+            for site_id, order in list(self._orders.items()):
+                self._fuse(site_id, order.expire(everything=True))
             self._runtime.processor.flush()
             try:
                 await self._runtime.pipeline.flush()
@@ -166,15 +193,32 @@ class SiteWorker:
             await asyncio.sleep(self._ack_interval_s)
             if time.monotonic() - reported >= STATUS_EVERY_S:
                 reported = time.monotonic()
+                orders = list(self._orders.values())
                 logger.info(
                     "worker: %d site(s) fused here %s, %d frames applied, %d waiting for the barrier, %d dropped "
-                    "by the fusion as late",
+                    "by the fusion as late, %d duplicates dropped, %d held for a gap (%d gaps held, %d given up: "
+                    "%d frames never came)",
                     len(self._pins),
                     sorted(self._pins),
                     self.stats.frames,
                     sum(len(ledger.entries) for ledger in self._progress.sites.values()),
                     sum(self._runtime.processor.dropped_late_frames(s) for s in self._progress.sites),
+                    self.stats.duplicates,
+                    sum(o.holding for o in orders),
+                    sum(o.gaps_held for o in orders),
+                    sum(o.gaps_given_up for o in orders),
+                    sum(o.frames_given_up for o in orders),
                 )
+            for site_id, order in list(self._orders.items()):
+                given_up = order.frames_given_up
+                self._fuse(site_id, order.expire())
+                if order.frames_given_up != given_up:
+                    logger.warning(
+                        "site %d: %d frame(s) of a gap never came within %g s; given up on",
+                        site_id,
+                        order.frames_given_up - given_up,
+                        order.hold_s,
+                    )
             try:
                 await self._runtime.pipeline.flush()
             except asyncio.CancelledError:
@@ -261,7 +305,10 @@ class SiteWorker:
                 # Deliveries this worker never got (lost with the connection to a NATS node that died): read them
                 # from the stream now, or they would come back only after the ack wait, behind newer frames.
                 await self._catch_up(site_id, stream_seq)
-            self._apply(site_id, stream_seq, msg.data, msg.reply)
+            if self._apply(site_id, stream_seq, msg.data, msg.reply):
+                # A gap in a camera's sequences: the frames may be deliveries lost on the way here (read them from
+                # the stream now); if they are not in the stream yet, the site's later frames wait for them.
+                await self._catch_up(site_id, stream_seq)
 
     def _pin_lost(self, site_id: int, headers: dict[str, str]) -> None:
         """Our pin id is no longer the site's (another worker, or a new consumer leader that pinned afresh). Pull
@@ -277,6 +324,7 @@ class SiteWorker:
         self.stats.takeovers += 1
         metrics.WORKER_TAKEOVERS.inc()
         await self._progress.activate(site_id)
+        self._orders[site_id] = SiteOrder(hold_s=GAP_HOLD_S)
         await self._runtime.processor.prepare(self._camera(site_id, 0))
         caught_up = await self._catch_up(site_id, first_stream_seq)
         logger.info("site %d: now fused here (%d message(s) caught up)", site_id, caught_up)
@@ -295,6 +343,9 @@ class SiteWorker:
         js = self._nc.jetstream()
         caught_up = 0
         while seq < first_stream_seq:
+            if seq in ledger.seen or ledger.covered(seq):  # here already: no need to read it
+                seq += 1
+                continue
             try:
                 raw = await js.get_msg(self._config.stream, seq=seq, subject=subject, next=True)
             except Exception:  # nats.js.errors.NotFoundError: nothing more of the site
@@ -316,43 +367,83 @@ class SiteWorker:
             )
         return camera
 
-    def _apply(self, site_id: int, stream_seq: int, data: bytes, reply: str | None) -> None:
+    def _apply(self, site_id: int, stream_seq: int, data: bytes, reply: str | None) -> bool:
+        """One message of the site: recorded in its progress, and given to the fusion in camera-sequence order
+        (server.worker.ordering). True when it starts a hold (a gap in its camera's sequences)."""
         ledger = self._progress.sites[site_id]
         if ledger.covered(stream_seq):
             self.stats.skipped_covered += 1
             if reply:
                 self._ack(reply)  # durable already (a predecessor's, or a redelivery)
-            return
+            return False
         seen = ledger.seen.get(stream_seq)
-        if seen is not None:  # a redelivery of a message applied and not durable yet
+        if seen is not None:  # a redelivery of a message applied (or held) and not durable yet
             seen.reply = seen.reply or reply
-            return
+            return False
         try:
             frame = decode_frame_message(data)
         except FrameCodecError as err:
             logger.error("site %d: bus message %d is unreadable (%s); dropped", site_id, stream_seq, err)
             if reply:
                 self._ack(reply)
-            return
-        site = self.stats.sites.setdefault(site_id, SiteStats())
-        site.lag_s = max(0.0, time.time() - frame.capture_time_us / 1e6)
-        shedding = site.lag_s > self._max_lag_s
-        if shedding != site.shedding:
-            site.shedding = shedding
-            logger.warning(
-                "site %d: %s (lag %.1f s)",
-                site_id,
-                "behind, live pushes shed" if shedding else "caught up, live pushes resume",
-                site.lag_s,
-            )
-        self._runtime.processor.set_live(site_id, not shedding)
-        metrics.record_worker_site(site_id, lag_s=site.lag_s, shedding=shedding)
-        self._runtime.processor.process(self._camera(site_id, frame.camera_id), frame)
-        self._progress.record(
-            site_id, Applied(stream_seq, frame.camera_id, frame.sequence_epoch, frame.sequence, reply)
+            return False
+        applied = Applied(
+            stream_seq, frame.camera_id, frame.sequence_epoch, frame.sequence, reply, waiting=True
         )
-        site.frames += 1
-        self.stats.frames += 1
+        self._progress.record(site_id, applied)
+        order = self._orders.get(site_id)
+        if order is None:
+            order = self._orders[site_id] = SiteOrder(hold_s=GAP_HOLD_S)
+        expected = order.expected(frame.camera_id, frame.sequence_epoch)
+        released, holding = order.offer(
+            frame.camera_id, frame.sequence_epoch, frame.sequence, (applied, frame)
+        )
+        if holding:
+            logger.info(
+                "site %d: camera %d sequence %d (stream sequence %d) came before %d: the site's later frames wait "
+                "for the gap (at most %g s)",
+                site_id,
+                frame.camera_id,
+                frame.sequence,
+                stream_seq,
+                expected,
+                order.hold_s,
+            )
+        self._fuse(site_id, released)
+        return holding
+
+    def _fuse(self, site_id: int, released: list[Released[tuple[Applied, DecodedFrame]]]) -> None:
+        """Give the released messages to the site's fusion, in order; a duplicate (a frame applied here already,
+        stored twice in the stream) is only recorded, so that it is acked with the rest."""
+        for entry in released:
+            applied, frame = entry.item
+            applied.waiting = False
+            if entry.duplicate:
+                self.stats.duplicates += 1
+                logger.debug(
+                    "site %d: message %d duplicates camera %d sequence %d; dropped",
+                    site_id,
+                    applied.stream_seq,
+                    frame.camera_id,
+                    frame.sequence,
+                )
+                continue
+            site = self.stats.sites.setdefault(site_id, SiteStats())
+            site.lag_s = max(0.0, time.time() - frame.capture_time_us / 1e6)
+            shedding = site.lag_s > self._max_lag_s
+            if shedding != site.shedding:
+                site.shedding = shedding
+                logger.warning(
+                    "site %d: %s (lag %.1f s)",
+                    site_id,
+                    "behind, live pushes shed" if shedding else "caught up, live pushes resume",
+                    site.lag_s,
+                )
+            self._runtime.processor.set_live(site_id, not shedding)
+            metrics.record_worker_site(site_id, lag_s=site.lag_s, shedding=shedding)
+            self._runtime.processor.process(self._camera(site_id, frame.camera_id), frame)
+            site.frames += 1
+            self.stats.frames += 1
 
     # ---- rebalancing ---------------------------------------------------------------------------------------------
     async def _rebalance_loop(self) -> None:
@@ -404,6 +495,9 @@ class SiteWorker:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await puller
         try:
+            order = self._orders.pop(site_id, None)
+            if order is not None:
+                self._fuse(site_id, order.expire(everything=True))
             self._runtime.processor.release_site(site_id)
             await self._runtime.pipeline.flush()
             self._progress.sites.pop(site_id, None)

@@ -37,11 +37,11 @@ async def test_a_worker_that_lost_its_site_saves_nothing() -> None:
     old.record(site.pk, Applied(3, 1, 0, 1, "ack.3"))
     await sync_to_async(_save)(old)
     row = await sync_to_async(SiteFrameProgress.objects.get)(site=site)
-    assert (row.applied_through, row.revision) == (3, 1)
+    assert (row.applied_through, row.revision) == (3, 2)  # taking the site over claimed revision 1
 
     # JetStream pins another worker: it starts from what is saved, applies more and saves first.
     ledger = await new.activate(site.pk)
-    assert (ledger.through, ledger.revision) == (3, 1)
+    assert (ledger.through, ledger.revision) == (3, 3)
     new.record(site.pk, Applied(5, 1, 0, 2, "ack.5"))
     await sync_to_async(_save)(new)
 
@@ -60,5 +60,34 @@ async def test_a_worker_that_lost_its_site_saves_nothing() -> None:
     assert old_acks == ["ack.3"]  # the fenced frame is not acked: the new owner's copy counts
     assert new_acks == ["ack.5"]
     row = await sync_to_async(SiteFrameProgress.objects.get)(site=site)
-    assert (row.applied_through, row.revision) == (5, 2)
+    assert (row.applied_through, row.revision) == (5, 4)
+    await sync_to_async(connections.close_all)()
+
+
+@pytest.mark.asyncio
+async def test_taking_a_site_over_fences_the_old_owner_before_the_new_one_saves() -> None:
+    """The new owner closes what the old one left open right after taking over; a barrier of the old owner that
+    commits after that (its visits would stay open for ever) must fail even before the new owner's first save."""
+    from asgiref.sync import sync_to_async
+
+    site = await sync_to_async(Site.objects.create)(name="Claimed store")
+    old_acks: list[str] = []
+    old, new = _worker(old_acks), _worker([])
+    await old.activate(site.pk)
+    old.record(site.pk, Applied(3, 1, 0, 1, "ack.3"))
+    await sync_to_async(_save)(old)
+    await new.activate(site.pk)  # no save of its own yet
+    old.record(site.pk, Applied(4, 1, 0, 2, "ack.4"))
+    checkpoint = old.checkpoint()
+    assert checkpoint is not None
+
+    def commit_old() -> None:
+        with transaction.atomic():
+            checkpoint.commit()
+
+    with pytest.raises(SiteLostError):
+        await sync_to_async(commit_old)()
+    assert old_acks == ["ack.3"]
+    row = await sync_to_async(SiteFrameProgress.objects.get)(site=site)
+    assert row.applied_through == 3
     await sync_to_async(connections.close_all)()

@@ -121,13 +121,24 @@ def _takeovers(logs: dict[str, Path], site_id: int) -> int:
     return sum(log_tail(path, 200_000).count(f"site {site_id} taken over") for path in logs.values())
 
 
-async def _last_stream_seq(bus_url: str, site_id: int) -> int:
+async def _last_stream_seq(bus_url: str, site_id: int, *, timeout_s: float = 30.0) -> int:
+    """The site's last stream sequence. JetStream may answer 503 (or not at all) for a while after a NATS node
+    died (a stream leader election): asked again until `timeout_s`."""
     import nats
+    import nats.errors
+    import nats.js.errors
 
     nc = await nats.connect(bus_url.split(","))
+    deadline = time.monotonic() + timeout_s
     try:
-        raw = await nc.jetstream().get_msg(STREAM, subject=f"retail.frames.{site_id}")
-        return int(raw.seq or 0)
+        while True:
+            try:
+                raw = await nc.jetstream().get_msg(STREAM, subject=f"retail.frames.{site_id}")
+                return int(raw.seq or 0)
+            except (nats.js.errors.ServiceUnavailableError, nats.errors.TimeoutError):
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.5)
     finally:
         await nc.close()
 

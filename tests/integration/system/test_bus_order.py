@@ -1,0 +1,131 @@
+"""A site worker (`retail-server worker`, a real process on a real NATS JetStream node) given a stream that is not
+in its camera's sequence order, as the cluster test's faults leave it: a gateway that reconnects to NATS sends the
+publishes it buffered meanwhile at once and the ones lost with the old connection only when they are due for a
+republish, so 50 frames (5 s of capture time, far more than the fusion's reorder window) are stored after 150 newer
+ones; 10 frames are stored twice (a replay); one frame never comes (the edge evicted it).
+
+Every frame's effect is recorded once: the heat map holds the frames' person-seconds (none lost as "late", the
+duplicates not counted twice), the fusion dropped nothing as late, the duplicates are counted as such, the gap
+that is never filled is given up on after the hold (the site's progress covers the whole stream), and no visit is
+left open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import signal
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from server.bus import jetstream
+from server.bus.codec import encode_frame, message_id, site_subject
+from server.ingest.models import SiteFrameProgress
+from server.ingest.validation import DecodedFrame, TrackState
+from server.insights.models import PersonVisit
+from tests.integration.system.test_bus_failover import (
+    FRAME_US,
+    PEOPLE,
+    STREAM,
+    _env,
+    _heat_person_s,
+    _last_stream_seq,
+    _site,
+    _wait,
+)
+from tests.support.nats import nats_cluster, servers_url
+from tests.support.processes import BIN, log_tail, running
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.timeout(120),
+]
+LAST = 450
+NEVER_SENT = 400
+DUPLICATED = range(200, 210)
+
+
+def _order() -> list[int]:
+    """Camera sequences in the order they are stored: 101..150 after 151..300 (republished late), 200..209 twice,
+    400 never."""
+    order = [*range(1, 101), *range(151, 301), *range(101, 151), *DUPLICATED, *range(301, LAST + 1)]
+    return [s for s in order if s != NEVER_SENT]
+
+
+def _decoded(camera_id: int, sequence: int, base_us: int) -> DecodedFrame:
+    """`PEOPLE` people standing 3 m apart, one frame every 100 ms of capture time (as the failover test's)."""
+    return DecodedFrame(
+        camera_id=camera_id,
+        sequence=sequence,
+        capture_time_us=base_us + sequence * FRAME_US,
+        local_ids=np.arange(1, PEOPLE + 1, dtype=np.int64),
+        bbox_xywh_px=np.array([[100 + 60 * i, 200, 40, 120] for i in range(PEOPLE)], dtype=np.int32),
+        floor_xy_cm=np.array([[300 + 300 * i, 500] for i in range(PEOPLE)], dtype=np.int32),
+        score_permille=np.full(PEOPLE, 900, dtype=np.int32),
+        state=np.full(PEOPLE, int(TrackState.CONFIRMED), dtype=np.int32),
+        flags=np.zeros(PEOPLE, dtype=np.int32),
+    )
+
+
+async def _publish(bus_url: str, site_id: int, camera_id: int, base_us: int) -> None:
+    import nats
+
+    config = jetstream.BusConfig(servers=tuple(bus_url.split(",")), stream=STREAM)
+    nc = await nats.connect(list(config.servers))
+    try:
+        await jetstream.ensure_stream(nc, config)
+        js = nc.jetstream()
+        seen: set[int] = set()
+        for sequence in _order():
+            # A second copy gets no message id: stored twice, as a replay outside the duplicate window would be.
+            headers = None if sequence in seen else {"Nats-Msg-Id": message_id(camera_id, 0, sequence)}
+            seen.add(sequence)
+            await js.publish(
+                site_subject(config.subject_prefix, site_id),
+                encode_frame(_decoded(camera_id, sequence, base_us)),
+                headers=headers,
+            )
+    finally:
+        await nc.close()
+
+
+def test_a_stream_out_of_camera_order_loses_and_doubles_nothing(tmp_path: Path) -> None:
+    site_id, _, _, camera = _site("Order")
+    base_us = time.time_ns() // 1000
+    with nats_cluster(1, log_dir=tmp_path) as nodes:
+        bus_url = servers_url(nodes)
+        asyncio.run(_publish(bus_url, site_id, camera, base_us))
+        last = asyncio.run(_last_stream_seq(bus_url, site_id))
+        assert last == len(_order())
+        env = {**_env(tmp_path, bus_url), "RETAIL_WORKER_STATUS_S": "1", "RETAIL_WORKER_GAP_HOLD_S": "1"}
+        log = tmp_path / "worker.log"
+        with running([str(BIN / "retail-server"), "worker", "--no-migrate"], env=env, log_path=log) as worker:
+
+            def covered() -> bool:
+                row = SiteFrameProgress.objects.filter(site_id=site_id).first()
+                return row is not None and row.applied_through >= last
+
+            _wait(covered, 60, f"the site's progress to cover stream sequence {last}\n{log_tail(log)}")
+            time.sleep(2.5)  # a status line after the last frame
+            worker.send_signal(signal.SIGTERM)
+            assert worker.wait(timeout=30) == 0, log_tail(log)
+        text = log_tail(log, 10**6)
+
+    truth = (LAST - 1) * FRAME_US / 1e6 * PEOPLE
+    person_s = _heat_person_s(site_id)
+    # One take-over (the fusion starts): at most the sample-and-hold interval per person; nothing counted twice.
+    assert truth - PEOPLE * 1.0 <= person_s <= truth + 0.01, (person_s, truth, text)
+    status = re.findall(r"dropped by the fusion as late, (\d+) duplicates dropped.*?(\d+) given up", text)
+    *_, (duplicates, given_up) = [(0, 0), *status]
+    late = re.findall(r"(\d+) dropped by the fusion as late", text)
+    assert late, text
+    assert late[-1] == "0", text
+    assert (int(duplicates), int(given_up)) == (len(DUPLICATED), 1), text
+    visits = PersonVisit.objects.filter(site_id=site_id)
+    assert visits.filter(ended_at__isnull=True).count() == 0
+    assert visits.count() == PEOPLE
