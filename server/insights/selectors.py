@@ -25,7 +25,7 @@ from server.insights.models import (
     ZoneDwell,
     ZoneTransition,
 )
-from server.insights.processor import SiteSetup, build_setup
+from server.insights.setup import SiteSetup, build_setup
 from server.inventory.models import FloorPlan, Site, Zone, ZoneKind
 from server.livestate import LiveStateUnavailableError, live_state
 from server.people.models import IdentityBinding
