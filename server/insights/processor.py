@@ -90,11 +90,16 @@ class SiteAnalyticsProcessor:
         positions_sample_hz: float = 1.0,
         arrival_jitter_us: int = 0,
         recover_site: Callable[[int], object] | None = None,
+        load_revision: Callable[[int], int] | None = None,
     ) -> None:
         self._publisher = publisher
         self._points = points
         self._recorder = recorder
         self._load_setup = load_setup
+        # The site's configuration revision (`Site.config_revision`, bumped in the transaction of every change of
+        # its zones, floor plan or day, so visible on commit to every process): a cheap read that tells the
+        # refresh when to load the setup. None: the refresh loads the setup each time and compares its revision.
+        self._load_revision = load_revision
         self._load_identities = load_identities
         self._on_alert = on_alert
         self._live_state = live_state
@@ -154,12 +159,17 @@ class SiteAnalyticsProcessor:
         state.names = {pid: ident.display_name for pid, ident in identities.items() if ident.display_name}
 
     async def refresh(self) -> None:
-        """Reload identities of every active site, and its configuration when zones or floor plan changed."""
+        """Reload identities of every active site, and its setup when its configuration revision moved (zones,
+        floor plan or the site's day changed and were committed, in any process)."""
         for site_id, state in list(self._sites.items()):
             record_camera_skews(site_id, state.fusion.camera_skews_s)
-            setup = await sync_to_async(self._load_setup)(site_id)
+            setup = state.setup
+            if self._load_revision is None or (
+                await sync_to_async(self._load_revision)(site_id) != state.setup.revision
+            ):
+                setup = await sync_to_async(self._load_setup)(site_id)
             identities = await sync_to_async(self._load_identities)(site_id)
-            if setup.signature != state.setup.signature:
+            if setup.revision != state.setup.revision:
                 logger.info("site %d: zones or floor plan changed, analytics reconfigured", site_id)
                 # Keep the fusion (global ids stay stable) and the analytics' state: a person inside a zone that
                 # persists keeps their one visit. Record what the change ended (the visits of deleted zones, their

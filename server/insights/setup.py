@@ -20,7 +20,9 @@ class SiteSetup:
     analytics: AnalyticsConfig
     zone_names: Mapping[int, str]
     first_person_id: int
-    signature: str
+    # The site's configuration revision this setup was read at (`Site.config_revision`, bumped on every committed
+    # change of its zones, floor plan or day): the processor reloads the setup when the revision moves.
+    revision: int = 0
 
 
 def analytics_zone_kind(kind: str) -> AnalyticsZoneKind:
@@ -40,6 +42,7 @@ def build_setup(
     timezone: str = "UTC",
     closing_time_s: int | None = None,
     capacity: int | None = None,
+    revision: int = 0,
 ) -> SiteSetup:
     """Pure: the processor's site setup from plain values (rows of Zone, the FloorPlan, the Site's day)."""
     lines = counting_lines_from_rows(zones)
@@ -71,11 +74,10 @@ def build_setup(
         capacity=capacity,
         heat_excludes_staff=True,
     )
-    signature = repr((analytics_zones, grid, lines, timezone, closing_time_s, capacity))
     return SiteSetup(
         site_id=site_id,
         analytics=config,
         zone_names={**{z.zone_id: z.name for z in analytics_zones}, **{x.line_id: x.name for x in lines}},
         first_person_id=first_person_id,
-        signature=signature,
+        revision=revision,
     )

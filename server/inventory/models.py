@@ -87,6 +87,12 @@ class Site(models.Model):
         blank=True,
         help_text="Local time the site's day ends: the occupancy counted at the doors is reset to 0 then.",
     )
+    # Bumped in the transaction of every save or delete of the site's zones, floor plan or the site itself
+    # (server.inventory.signals), so it becomes visible with the change, on commit, to every process: the analytics
+    # compare it to reload the site's setup when it changed (server.insights.processor).
+    config_revision = models.PositiveBigIntegerField(
+        default=0, editable=False, help_text="Revision of the site's analytics configuration."
+    )
 
     class Meta:
         ordering = ["id"]
