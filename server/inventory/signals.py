@@ -17,7 +17,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import F
 from django.db.models.fields.files import FieldFile
-from django.db.models.signals import post_delete, post_save, pre_save
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from server.inventory.models import Camera, FloorPlan, Site, Zone
@@ -66,25 +66,7 @@ def site_part_changed(sender: type[Zone | FloorPlan], instance: Zone | FloorPlan
         bump_config_revision(instance.site_id)
 
 
-@receiver(pre_save, sender=Site, dispatch_uid="inventory.site_saving_revision")
-def site_saving(sender: type[Site], instance: Site, raw: bool = False, **kwargs: Any) -> None:
-    """A saved site writes its revision + 1 in its own UPDATE: the revision the instance was loaded with may be
-    stale (a zone edited since), and writing it back would undo that bump."""
-    update_fields = kwargs.get("update_fields")
-    if (
-        raw
-        or instance._state.adding
-        or (update_fields is not None and "config_revision" not in update_fields)
-    ):
-        return
-    instance.config_revision = F("config_revision") + 1  # type: ignore[assignment]
-
-
 @receiver(post_save, sender=Site, dispatch_uid="inventory.site_saved_revision")
 def site_saved(sender: type[Site], instance: Site, created: bool, raw: bool = False, **kwargs: Any) -> None:
-    if raw or created:
-        return
-    update_fields = kwargs.get("update_fields")
-    if update_fields is not None and "config_revision" not in update_fields:
-        bump_config_revision(instance.pk)  # the UPDATE left the revision out
-    instance.refresh_from_db(fields=["config_revision"])
+    if not (raw or created):
+        bump_config_revision(instance.pk)
