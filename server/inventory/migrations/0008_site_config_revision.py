@@ -4,15 +4,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('inventory', '0007_counting_lines_service_points_and_capacity'),
+        ("inventory", "0007_counting_lines_service_points_and_capacity"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='site',
-            name='config_revision',
-            field=models.PositiveBigIntegerField(default=0, editable=False, help_text="Revision of the site's analytics configuration."),
+            model_name="site",
+            name="config_revision",
+            field=models.PositiveBigIntegerField(
+                default=0, editable=False, help_text="Revision of the site's analytics configuration."
+            ),
         ),
     ]
