@@ -150,7 +150,7 @@ def build_runtime(*, role: str = "") -> Runtime:
     (every accepted frame is published to the bus, `RETAIL_BUS_URL`; site workers fuse them) or "worker" (fuses what
     the bus delivers: `server.worker`); empty: "gateway" when the bus is configured, else "embedded"."""
     from server.alerts.incidents import IncidentRecorder
-    from server.insights.selectors import site_identities, site_setup
+    from server.insights.selectors import site_config_revision, site_identities, site_setup
     from server.notifications.wiring import notifications_from_settings
     from server.retention.purge import RetentionJob
     from server.timeseries.factory import timeseries_from_settings
@@ -174,6 +174,7 @@ def build_runtime(*, role: str = "") -> Runtime:
         points=writer,
         recorder=recorder,
         load_setup=site_setup,
+        load_revision=site_config_revision,
         load_identities=site_identities,
         on_alert=incidents,
         live_state=live,

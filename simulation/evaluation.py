@@ -120,7 +120,7 @@ class EvaluationReport:
     zone_edits: int = 0
 
 
-# As the server runs it (server.insights.processor.build_setup).
+# As the server runs it (server.insights.setup.build_setup).
 DISTANCING_SMOOTHING_S = 0.5
 
 

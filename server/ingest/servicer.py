@@ -37,7 +37,7 @@ from server.devices.selectors import device_configuration
 from server.devices.services import DeviceIdentity, EnrollmentRejected
 from server.devices.signals import device_credentials_revoked
 from server.ingest.converters import device_config_message, heartbeat_to_health
-from server.ingest.pipeline import IngestPipeline
+from server.ingest.pipeline import CameraRuntime, IngestPipeline
 from server.ingest.sequencing import Admission
 from server.ingest.stream_io import END_DRAIN_MAX_S, Close, Inbound, Outbox
 from server.ingest.validation import InvalidFrameError, Rejection, TimeWindow, decode_frame
@@ -356,8 +356,7 @@ class EdgeServicer:
         try:
             message.ParseFromString(raw)
         except DecodeError as err:
-            self._pipeline.reject(None, 0, Rejection.MALFORMED)
-            return _rejection(0, 0, Rejection.MALFORMED, f"malformed EdgeMessage: {err}")
+            return self._reject_frame(None, 0, 0, Rejection.MALFORMED, f"malformed EdgeMessage: {err}")
         kind = message.WhichOneof("payload")
         if kind == "frame":
             return await self._handle_frame(message.frame, len(raw), state)
@@ -365,8 +364,7 @@ class EdgeServicer:
             return await self._handle_heartbeat(message.heartbeat, len(raw), state)
         if kind == "snapshot":
             return await self._handle_snapshot(message.snapshot, state)
-        self._pipeline.reject(None, 0, Rejection.EMPTY)
-        return _rejection(0, 0, Rejection.EMPTY, "EdgeMessage without payload")
+        return self._reject_frame(None, 0, 0, Rejection.EMPTY, "EdgeMessage without payload")
 
     async def _handle_frame(
         self, frame: track_pb2.TrackFrame, size_bytes: int, state: _StreamState
@@ -375,12 +373,11 @@ class EdgeServicer:
         if camera_id not in state.identity.camera_ids:
             camera = await self._pipeline.camera(camera_id)
             if camera is None:
-                self._pipeline.reject(None, sequence, Rejection.UNKNOWN_CAMERA)
-                return _rejection(
-                    camera_id, sequence, Rejection.UNKNOWN_CAMERA, f"camera {camera_id} does not exist"
+                return self._reject_frame(
+                    None, camera_id, sequence, Rejection.UNKNOWN_CAMERA, f"camera {camera_id} does not exist"
                 )
-            self._pipeline.reject(None, sequence, Rejection.FOREIGN_CAMERA)
-            return _rejection(
+            return self._reject_frame(
+                None,
                 camera_id,
                 sequence,
                 Rejection.FOREIGN_CAMERA,
@@ -388,26 +385,27 @@ class EdgeServicer:
             )
         camera = await self._pipeline.camera(camera_id)
         if camera is None:
-            self._pipeline.reject(None, sequence, Rejection.UNKNOWN_CAMERA)
-            return _rejection(
-                camera_id, sequence, Rejection.UNKNOWN_CAMERA, f"camera {camera_id} was deleted"
+            return self._reject_frame(
+                None, camera_id, sequence, Rejection.UNKNOWN_CAMERA, f"camera {camera_id} was deleted"
             )
         state.epochs_sent.add((camera_id, frame.sequence_epoch))
         if size_bytes > self._settings.max_frame_bytes:
-            self._pipeline.reject(camera, sequence, Rejection.OVERSIZED, epoch=frame.sequence_epoch)
-            return _rejection(
+            return self._reject_frame(
+                camera,
                 camera_id,
                 sequence,
                 Rejection.OVERSIZED,
                 f"TrackFrame of {size_bytes} bytes exceeds the limit of {self._settings.max_frame_bytes}",
+                epoch=frame.sequence_epoch,
             )
         try:
             decoded = decode_frame(frame, now_us=self._clock_us(), window=self._settings.window)
             started = time.perf_counter()
             admission = self._pipeline.accept(camera, decoded)  # raises for a sequence the camera cannot take
         except InvalidFrameError as err:
-            self._pipeline.reject(camera, sequence, err.rejection, epoch=frame.sequence_epoch)
-            return _rejection(camera_id, sequence, err.rejection, err.message)
+            return self._reject_frame(
+                camera, camera_id, sequence, err.rejection, err.message, epoch=frame.sequence_epoch
+            )
         if admission is Admission.DUPLICATE:
             metrics.record_frame_duplicate()
         else:
@@ -417,6 +415,22 @@ class EdgeServicer:
                 handle_s=time.perf_counter() - started,
             )
         return None
+
+    def _reject_frame(
+        self,
+        camera: CameraRuntime | None,
+        camera_id: int,
+        sequence: int,
+        rejection: Rejection,
+        message: str,
+        *,
+        epoch: int = 0,
+    ) -> edge_service_pb2.FrameRejected:
+        """A frame (or message) that will never be stored: counted by the pipeline (its statistics, and the
+        sequence window of `camera`, None when unknown, so that acks move past it), and the FrameRejected that
+        tells the edge box why."""
+        self._pipeline.reject(camera, sequence, rejection, epoch=epoch)
+        return _rejection(camera_id, sequence, rejection, message)
 
     async def _handle_heartbeat(
         self, heartbeat: track_pb2.Heartbeat, size_bytes: int, state: _StreamState

@@ -14,21 +14,16 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 from asgiref.sync import sync_to_async
 
-from server.analytics.doors import LINE_KIND_NAMES, counting_lines_from_rows
 from server.analytics.geometry import entrance_boxes_m
 from server.analytics.site import SiteAnalytics
 from server.analytics.types import (
     AccessAlert,
-    AnalyticsConfig,
     AnalyticsUpdate,
-    FloorGrid,
     PersonIdentity,
-    Zone,
 )
 from server.analytics.types import ZoneKind as AnalyticsZoneKind
 from server.fusion.site import SiteFusion
@@ -36,6 +31,11 @@ from server.fusion.types import CameraObservations, FusedFrame, FusionConfig
 from server.ingest.pipeline import CameraRuntime, PointSink
 from server.ingest.validation import DecodedFrame, TrackState
 from server.insights.recorder import InsightsRecorder
+
+# Re-exported: the setup is built in its own module (server.insights.setup); callers may import it from here.
+from server.insights.setup import SiteSetup as SiteSetup
+from server.insights.setup import analytics_zone_kind as analytics_zone_kind
+from server.insights.setup import build_setup as build_setup
 from server.livestate import LivePerson, LiveState, SiteSnapshot
 from server.observability.metrics import record_camera_skews
 from server.realtime.events import LivePerson as PushedPerson
@@ -51,17 +51,6 @@ from server.timeseries.measurements import (
 from server.timeseries.types import Point
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class SiteSetup:
-    """What the processor needs from the database about a site (loaded off the hot path)."""
-
-    site_id: int
-    analytics: AnalyticsConfig
-    zone_names: Mapping[int, str]
-    first_person_id: int
-    signature: str
 
 
 @dataclass
@@ -101,11 +90,16 @@ class SiteAnalyticsProcessor:
         positions_sample_hz: float = 1.0,
         arrival_jitter_us: int = 0,
         recover_site: Callable[[int], object] | None = None,
+        load_revision: Callable[[int], int] | None = None,
     ) -> None:
         self._publisher = publisher
         self._points = points
         self._recorder = recorder
         self._load_setup = load_setup
+        # The site's configuration revision (`Site.config_revision`, bumped in the transaction of every change of
+        # its zones, floor plan or day, so visible on commit to every process): a cheap read that tells the
+        # refresh when to load the setup. None: the refresh loads the setup each time and compares its revision.
+        self._load_revision = load_revision
         self._load_identities = load_identities
         self._on_alert = on_alert
         self._live_state = live_state
@@ -165,12 +159,17 @@ class SiteAnalyticsProcessor:
         state.names = {pid: ident.display_name for pid, ident in identities.items() if ident.display_name}
 
     async def refresh(self) -> None:
-        """Reload identities of every active site, and its configuration when zones or floor plan changed."""
+        """Reload identities of every active site, and its setup when its configuration revision moved (zones,
+        floor plan or the site's day changed and were committed, in any process)."""
         for site_id, state in list(self._sites.items()):
             record_camera_skews(site_id, state.fusion.camera_skews_s)
-            setup = await sync_to_async(self._load_setup)(site_id)
+            setup = state.setup
+            if self._load_revision is None or (
+                await sync_to_async(self._load_revision)(site_id) != state.setup.revision
+            ):
+                setup = await sync_to_async(self._load_setup)(site_id)
             identities = await sync_to_async(self._load_identities)(site_id)
-            if setup.signature != state.setup.signature:
+            if setup.revision != state.setup.revision:
                 logger.info("site %d: zones or floor plan changed, analytics reconfigured", site_id)
                 # Keep the fusion (global ids stay stable) and the analytics' state: a person inside a zone that
                 # persists keeps their one visit. Record what the change ended (the visits of deleted zones, their
@@ -483,61 +482,3 @@ def _violation_points(site_id: int, update: AnalyticsUpdate) -> list[Point]:
             )
         )
     return points
-
-
-def analytics_zone_kind(kind: str) -> AnalyticsZoneKind:
-    return AnalyticsZoneKind(kind)
-
-
-def build_setup(
-    *,
-    site_id: int,
-    zones: Sequence[Mapping[str, Any]],
-    width_m: float,
-    height_m: float,
-    origin_x_m: float,
-    origin_y_m: float,
-    cell_m: float,
-    first_person_id: int,
-    timezone: str = "UTC",
-    closing_time_s: int | None = None,
-    capacity: int | None = None,
-) -> SiteSetup:
-    """Pure: the processor's site setup from plain values (rows of Zone, the FloorPlan, the Site's day)."""
-    lines = counting_lines_from_rows(zones)
-    analytics_zones = tuple(
-        Zone(
-            zone_id=int(z["id"]),
-            name=str(z["name"]),
-            kind=analytics_zone_kind(str(z["kind"])),
-            polygon_m=tuple((float(x), float(y)) for x, y in z["polygon"]),
-            required_level=int(z["required_level"]),
-            warning_distance_m=float(z["warning_distance_m"]),
-        )
-        for z in zones
-        if str(z["kind"]) not in LINE_KIND_NAMES
-    )
-    grid = FloorGrid(
-        origin_x_m=origin_x_m, origin_y_m=origin_y_m, width_m=width_m, height_m=height_m, cell_m=cell_m
-    )
-    # Distances smoothed over 0.5 s: raises distancing precision on the simulated store from ~0.88 to 0.89-0.99
-    # at a recall of ~0.98 (benchmarks/fusion_accuracy.py).
-    config = AnalyticsConfig(
-        site_id=site_id,
-        zones=analytics_zones,
-        grid=grid,
-        distancing_smoothing_s=0.5,
-        lines=lines,
-        timezone=timezone,
-        closing_time_s=closing_time_s,
-        capacity=capacity,
-        heat_excludes_staff=True,
-    )
-    signature = repr((analytics_zones, grid, lines, timezone, closing_time_s, capacity))
-    return SiteSetup(
-        site_id=site_id,
-        analytics=config,
-        zone_names={**{z.zone_id: z.name for z in analytics_zones}, **{x.line_id: x.name for x in lines}},
-        first_person_id=first_person_id,
-        signature=signature,
-    )

@@ -25,7 +25,7 @@ from server.insights.models import (
     ZoneDwell,
     ZoneTransition,
 )
-from server.insights.processor import SiteSetup, build_setup
+from server.insights.setup import SiteSetup, build_setup
 from server.inventory.models import FloorPlan, Site, Zone, ZoneKind
 from server.livestate import LiveStateUnavailableError, live_state
 from server.people.models import IdentityBinding
@@ -48,7 +48,21 @@ def site_identities(site_id: int) -> Mapping[int, PersonIdentity]:
     }
 
 
+def site_config_revision(site_id: int) -> int:
+    """The revision of the site's analytics configuration (`Site.config_revision`; 0 for an unknown site): one
+    indexed row read, what the processor's refresh compares before it loads a setup (`load_revision`)."""
+    revision = Site.objects.filter(pk=site_id).values_list("config_revision", flat=True).first()
+    return int(revision or 0)
+
+
 def site_setup(site_id: int) -> SiteSetup:
+    # The site (its revision) first: the zones and plan read after it are at least that revision, so a change
+    # committed in between bumps a revision the processor has not seen yet and it loads the setup again.
+    site = (
+        Site.objects.filter(pk=site_id)
+        .only("timezone", "closing_time", "capacity", "config_revision")
+        .first()
+    )
     plan = FloorPlan.objects.filter(site_id=site_id).first()
     zones = list(
         Zone.objects.filter(site_id=site_id).values(
@@ -56,7 +70,6 @@ def site_setup(site_id: int) -> SiteSetup:
         )
     )
     last = PersonVisit.objects.filter(site_id=site_id).aggregate(last=Max("person_id"))["last"] or 0
-    site = Site.objects.filter(pk=site_id).only("timezone", "closing_time", "capacity").first()
     closing = site.closing_time if site is not None else None
     return build_setup(
         site_id=site_id,
@@ -72,6 +85,7 @@ def site_setup(site_id: int) -> SiteSetup:
         if closing is None
         else closing.hour * 3600 + closing.minute * 60 + closing.second,
         capacity=site.capacity if site is not None else None,
+        revision=site.config_revision if site is not None else 0,
     )
 
 

@@ -7,4 +7,4 @@ class InventoryConfig(AppConfig):
     verbose_name = "Store inventory"
 
     def ready(self) -> None:
-        from server.inventory import signals  # noqa: F401 - registers the media clean-up receivers
+        from server.inventory import signals  # noqa: F401 - registers the media clean-up and revision receivers

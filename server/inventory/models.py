@@ -7,6 +7,7 @@ the plan's `origin_x_m`/`origin_y_m` offset of the image's top-left corner. Poly
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote, unquote, unquote_plus, urlsplit, urlunsplit
 
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -87,6 +88,12 @@ class Site(models.Model):
         blank=True,
         help_text="Local time the site's day ends: the occupancy counted at the doors is reset to 0 then.",
     )
+    # Bumped in the transaction of every save or delete of the site's zones, floor plan or the site itself
+    # (server.inventory.signals), so it becomes visible with the change, on commit, to every process: the analytics
+    # compare it to reload the site's setup when it changed (server.insights.processor).
+    config_revision = models.PositiveBigIntegerField(
+        default=0, editable=False, help_text="Revision of the site's analytics configuration."
+    )
 
     class Meta:
         ordering = ["id"]
@@ -94,6 +101,19 @@ class Site(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Saving a loaded site writes every field but its configuration revision: the value the instance was
+        loaded with may be stale (a zone edited since), and writing it back would undo that bump. The revision
+        is only ever incremented in the database (server.inventory.signals), so an instance's copy may lag; read
+        it with `server.insights.selectors.site_config_revision`."""
+        if not self._state.adding and kwargs.get("update_fields") is None:
+            kwargs["update_fields"] = [
+                f.name
+                for f in self._meta.concrete_fields
+                if not f.primary_key and f.name != "config_revision"
+            ]
+        super().save(*args, **kwargs)
 
 
 class FloorPlan(models.Model):

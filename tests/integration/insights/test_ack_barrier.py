@@ -78,6 +78,14 @@ def _processor(recorder: InsightsRecorder, points: Any) -> SiteAnalyticsProcesso
     )
 
 
+def _edit_zone(zone_id: int, **fields: Any) -> None:
+    """Edit a zone as the API and the admin do (a saved row: the site's configuration revision moves)."""
+    zone = Zone.objects.get(pk=zone_id)
+    for name, value in fields.items():
+        setattr(zone, name, value)
+    zone.save()
+
+
 def _person_s(site_id: int) -> float:
     return sum(
         float(np.frombuffer(bytes(row.person_s), dtype="<f4").sum())
@@ -194,14 +202,14 @@ def test_zone_edit_and_deletion_record_everything_and_keep_the_deleted_zones_his
 
     stand(5.0)
     # An edit of another zone (and a rename of Front) ends nothing: the person inside Front keeps their one visit.
-    Zone.objects.filter(pk=back.pk).update(polygon=[[12, 0], [20, 0], [20, 10], [12, 10]])
-    Zone.objects.filter(pk=front.pk).update(name="Front door")
+    _edit_zone(back.pk, polygon=[[12, 0], [20, 0], [20, 10], [12, 10]])
+    _edit_zone(front.pk, name="Front door")
     async_to_sync(processor.refresh)()
     recorder.flush()
     assert not ZoneDwell.objects.filter(site=site).exists()
     stand(5.0)
     # Front shrinks away from where they stand: their visit ends at the edit (last seen inside), recorded whole.
-    Zone.objects.filter(pk=front.pk).update(polygon=[[0, 0], [2, 0], [2, 10], [0, 10]])
+    _edit_zone(front.pk, polygon=[[0, 0], [2, 0], [2, 10], [0, 10]])
     async_to_sync(processor.refresh)()
     stand(2.0)  # outside Front for the exit grace
     recorder.flush()
@@ -210,7 +218,7 @@ def test_zone_edit_and_deletion_record_everything_and_keep_the_deleted_zones_his
     assert first[0][2] == pytest.approx(9.9, abs=0.15), first  # 10 s of frames, not two visits of 5 s
     # Front grows back around them (a new visit), then is deleted while they are inside: that visit is recorded
     # under its name at the deletion, the first stays.
-    Zone.objects.filter(pk=front.pk).update(polygon=[[0, 0], [6, 0], [6, 10], [0, 10]])
+    _edit_zone(front.pk, polygon=[[0, 0], [6, 0], [6, 10], [0, 10]])
     async_to_sync(processor.refresh)()
     stand(5.0)
     Zone.objects.filter(pk=front.pk).delete()
