@@ -379,9 +379,26 @@ def test_every_viewset_keeps_site_bs_rows_out(two_sites: dict[str, Any], power_u
     model that names a site (found from the viewsets themselves)."""
     from server.accounts.sites import site_field
     from server.inventory.models import FloorPlan
+    from server.notifications.models import Delivery, NotificationRule
     from server.people.models import IdentityBinding
 
     FloorPlan.objects.create(site=two_sites["other_site"], width_m=10.0, height_m=5.0)
+    rule = NotificationRule.objects.create(
+        name="site B's receiver",
+        channel="webhook",
+        site=two_sites["other_site"],
+        url="https://b.example/hook",
+    )
+    Delivery.objects.create(
+        rule=rule,
+        channel="webhook",
+        event="alert",
+        payload={},
+        site=two_sites["other_site"],
+        status="delivered",
+        next_attempt_at="2026-01-01T00:00:00Z",
+        created_at="2026-01-01T00:00:00Z",
+    )
     IdentityBinding.objects.create(
         site=two_sites["other_site"],
         person_id=77,
