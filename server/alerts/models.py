@@ -3,7 +3,11 @@
 An access-control alert is an incident (server.analytics.site): one row per person and restricted-zone approach
 or entry, keyed by `incident_key`, updated in place while it lasts (kind warning -> alarm, latest position,
 cameras) and closed (`closed_at`) when the person has left. `state` is the staff's handling: open (unread),
-acknowledged, resolved."""
+acknowledged, resolved.
+
+A site condition alert (kinds capacity and queue, `CONDITION_KINDS`) is one row per time the condition held: the
+site over its capacity (no zone), or a queue zone's "open another till" alert (its zone). It opens when the
+analytics report the condition on and closes when they report it off; it carries no person."""
 
 from __future__ import annotations
 
@@ -14,6 +18,12 @@ from django.db import models
 class AlertKind(models.TextChoices):
     WARNING = "warning", "Warning (approaching a restricted zone)"
     ALARM = "alarm", "Alarm (inside a restricted zone)"
+    CAPACITY = "capacity", "Capacity (the site is over its capacity)"
+    QUEUE = "queue", "Queue (open another till)"
+
+
+# Alerts of a site condition, not of a person: opened and closed by the analytics' on/off events.
+CONDITION_KINDS = (AlertKind.CAPACITY, AlertKind.QUEUE)
 
 
 class AlertState(models.TextChoices):

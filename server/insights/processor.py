@@ -26,8 +26,10 @@ from server.analytics.types import (
     AccessAlert,
     AnalyticsConfig,
     AnalyticsUpdate,
+    CapacityEvent,
     FloorGrid,
     PersonIdentity,
+    QueueAlert,
     Zone,
 )
 from server.analytics.types import ZoneKind as AnalyticsZoneKind
@@ -82,7 +84,8 @@ class _SiteState:
     released_until_us: int | None = None
 
 
-AlertHandler = Callable[[int, AccessAlert], None]
+# Called with each access incident event, capacity event and queue ("open another till") event, in that order.
+AlertHandler = Callable[[int, AccessAlert | CapacityEvent | QueueAlert], None]
 
 
 class SiteAnalyticsProcessor:
@@ -313,7 +316,7 @@ class SiteAnalyticsProcessor:
 
     def _record(self, state: _SiteState, update: AnalyticsUpdate) -> None:
         """Record an update that belongs to no frame (a flush, a reconfiguration): what it ended."""
-        for alert in update.alerts:
+        for alert in _alert_events(update):
             self._on_alert(update.site_id, alert)
         self._recorder.add(None, update, state.setup.analytics.grid)
         self._points.write(_violation_points(update.site_id, update))
@@ -322,7 +325,7 @@ class SiteAnalyticsProcessor:
         site_id = fused.site_id
         state.last_fused = fused
         self._recorder.add(fused, update, state.setup.analytics.grid)
-        for alert in update.alerts:
+        for alert in _alert_events(update):
             self._on_alert(site_id, alert)
         if update.violations_started or update.violations_updated or update.violations_ended:
             state.latest_contacts = [
@@ -426,6 +429,11 @@ class SiteAnalyticsProcessor:
 
     def snapshot_cost_us(self) -> float:
         return self.cost_us_total / self.frames if self.frames else 0.0
+
+
+def _alert_events(update: AnalyticsUpdate) -> list[AccessAlert | CapacityEvent | QueueAlert]:
+    """What `on_alert` is called with for an update: its access incident, capacity and queue alert events."""
+    return [*update.alerts, *update.capacity_events, *update.queue_alerts]
 
 
 def person_zone_ids(update: AnalyticsUpdate) -> dict[int, tuple[int, ...]]:

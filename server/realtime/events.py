@@ -15,7 +15,7 @@ PersonId = int | str
 Contact = tuple[PersonId, PersonId, float]
 """Two persons closer than the distancing threshold, and their distance in metres."""
 
-AlertKindName = Literal["warning", "alarm"]
+AlertKindName = Literal["warning", "alarm", "capacity", "queue"]
 AlertStateName = Literal["open", "acknowledged", "resolved"]
 AlertChange = Literal["opened", "escalated", "updated", "closed", "acknowledged", "resolved"]
 

@@ -8,7 +8,7 @@ export type PersonId = number | string;
 /** Two persons closer than the distancing threshold, and their distance in metres. */
 export type Contact = [PersonId, PersonId, number];
 
-export type AlertKindName = "warning" | "alarm";
+export type AlertKindName = "warning" | "alarm" | "capacity" | "queue";
 
 export type AlertStateName = "open" | "acknowledged" | "resolved";
 

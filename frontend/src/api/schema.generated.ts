@@ -49,14 +49,18 @@ export interface AlertCounts {
 /**
  * * `warning` - Warning (approaching a restricted zone)
  * * `alarm` - Alarm (inside a restricted zone)
+ * * `capacity` - Capacity (the site is over its capacity)
+ * * `queue` - Queue (open another till)
  */
-export type AlertKindEnum = "warning" | "alarm";
+export type AlertKindEnum = "warning" | "alarm" | "capacity" | "queue";
 
 /**
  * * `warning` - warning
  * * `alarm` - alarm
+ * * `capacity` - capacity
+ * * `queue` - queue
  */
-export type AlertKindsEnum = "warning" | "alarm";
+export type AlertKindsEnum = "warning" | "alarm" | "capacity" | "queue";
 
 /**
  * * `open` - Open
