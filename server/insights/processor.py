@@ -40,8 +40,8 @@ from server.ingest.validation import DecodedFrame, TrackState
 from server.insights.recorder import InsightsRecorder
 from server.livestate import LivePerson, LiveState, SiteSnapshot
 from server.observability.metrics import record_camera_skews
+from server.realtime.events import LiveCounters, LivePositionsEvent, live_positions_event
 from server.realtime.events import LivePerson as PushedPerson
-from server.realtime.events import LivePositionsEvent, live_positions_event
 from server.realtime.publisher import LivePublisher
 from server.timeseries.measurements import (
     PositionSampler,
@@ -338,8 +338,10 @@ class SiteAnalyticsProcessor:
             self._write_series(state, fused, update)
             return
         self._publish_live_state(state, fused, update)
-        names, identities = state.names, state.identities
-        self._publisher.publish(site_id, lambda: self._live_event(names, identities, fused, update, contacts))
+        names, identities, capacity = state.names, state.identities, state.setup.analytics.capacity
+        self._publisher.publish(
+            site_id, lambda: self._live_event(names, identities, fused, update, contacts, capacity)
+        )
         self._write_series(state, fused, update)
 
     def _publish_live_state(self, state: _SiteState, fused: FusedFrame, update: AnalyticsUpdate) -> None:
@@ -393,6 +395,7 @@ class SiteAnalyticsProcessor:
         fused: FusedFrame,
         update: AnalyticsUpdate,
         contacts: Sequence[tuple[int, int, float]],
+        capacity: int | None = None,
     ) -> LivePositionsEvent:
         zones_of = person_zone_ids(update)
         persons = []
@@ -416,14 +419,29 @@ class SiteAnalyticsProcessor:
                 person["zone_id"] = zone_ids[0]
                 person["zone_ids"] = list(zone_ids)
             persons.append(person)
+        counters: LiveCounters = {
+            "site_occupancy": update.site_occupancy,
+            "zone_occupancy": {str(k): v for k, v in update.zone_occupancy.items()},
+        }
+        if update.counted_occupancy is not None:
+            counters["counted_occupancy"] = update.counted_occupancy
+        if capacity is not None:
+            counters["capacity"] = capacity
+        if update.queues:
+            counters["queues"] = [
+                {
+                    "zone_id": q.zone_id,
+                    "length": q.length,
+                    "predicted_wait_s": None if q.predicted_wait_s is None else round(q.predicted_wait_s, 1),
+                    "alerting": q.alerting,
+                }
+                for q in update.queues
+            ]
         return live_positions_event(
             site_id=fused.site_id,
             time_us=fused.time_us,
             persons=persons,
-            counters={
-                "site_occupancy": update.site_occupancy,
-                "zone_occupancy": {str(k): v for k, v in update.zone_occupancy.items()},
-            },
+            counters=counters,
             contacts=list(contacts),
         )
 
