@@ -109,3 +109,24 @@ class SirenState(models.Model):
 
     def __str__(self) -> str:
         return f"siren of {self.site_id}: {'on' if self.on else 'off'}"
+
+
+class QueueAlertSetting(models.Model):
+    """The "open another till" thresholds of one queue zone (none: the analytics' defaults, docs/kpis.md)."""
+
+    zone = models.OneToOneField(
+        "inventory.Zone", on_delete=models.CASCADE, related_name="queue_alert_setting"
+    )
+    length = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Alert when at least this many wait; empty: not on the length."
+    )
+    wait_s = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Alert when the predicted wait reaches this (s); empty: not on the wait.",
+    )
+    after_s = models.FloatField(default=60.0, help_text="For this long without a break (s).")
+    changed_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"queue alert of zone {self.zone_id}: length {self.length}, wait {self.wait_s} s"

@@ -19,11 +19,11 @@ from django.db.models import F, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from server.alerts.models import CONDITION_KINDS, Alert, AlertKind, AlertState, SirenState
-from server.alerts.selectors import alert_to_dict, siren_to_dict
+from server.alerts.models import CONDITION_KINDS, Alert, AlertKind, AlertState, QueueAlertSetting, SirenState
+from server.alerts.selectors import alert_to_dict, queue_alert_setting_to_dict, siren_to_dict
 from server.audit.services import Actor, audit_record, audit_record_many
-from server.errors import ConflictError
-from server.inventory.models import Zone
+from server.errors import ConflictError, FieldError
+from server.inventory.models import Zone, ZoneKind
 from server.notifications.hooks import alert_changed
 from server.people.models import Employee
 from server.realtime.events import AlertPayload
@@ -324,3 +324,25 @@ def siren_set(*, actor: Actor, site_id: int, on: bool) -> dict[str, Any]:
         )
         logger.info("site %d: siren %s", site_id, "on" if on else "off")
     return siren_to_dict(state)
+
+
+@transaction.atomic
+def queue_alert_setting_set(
+    *, actor: Actor, zone_id: int, length: int | None, wait_s: float | None, after_s: float
+) -> dict[str, Any]:
+    """Set the "open another till" thresholds of a queue zone (the site's analytics take them within seconds);
+    returns them as a JSON-ready dict. A zone of another kind is refused."""
+    zone = Zone.objects.get(pk=zone_id)
+    if zone.kind != ZoneKind.QUEUE:
+        raise FieldError("zone", f"zone {zone.name!r} is a {zone.kind} zone, not a queue", code="not_a_queue")
+    setting, _ = QueueAlertSetting.objects.select_for_update().get_or_create(zone=zone)
+    setting.length, setting.wait_s, setting.after_s = length, wait_s, after_s
+    setting.save()
+    audit_record(
+        actor=actor,
+        action="update",
+        instance=setting,
+        changes={"length": length, "wait_s": wait_s, "after_s": after_s},
+    )
+    logger.info("zone %d: queue alert at length %s, wait %s s, after %s s", zone_id, length, wait_s, after_s)
+    return queue_alert_setting_to_dict(setting, zone_id=zone_id)

@@ -30,6 +30,7 @@ from server.analytics.types import (
     FloorGrid,
     PersonIdentity,
     QueueAlert,
+    QueueThresholds,
     Zone,
 )
 from server.analytics.types import ZoneKind as AnalyticsZoneKind
@@ -528,6 +529,7 @@ def build_setup(
     timezone: str = "UTC",
     closing_time_s: int | None = None,
     capacity: int | None = None,
+    queue_thresholds: Sequence[Mapping[str, Any]] = (),
 ) -> SiteSetup:
     """Pure: the processor's site setup from plain values (rows of Zone, the FloorPlan, the Site's day)."""
     lines = counting_lines_from_rows(zones)
@@ -558,8 +560,14 @@ def build_setup(
         closing_time_s=closing_time_s,
         capacity=capacity,
         heat_excludes_staff=True,
+        queue_thresholds=tuple(
+            QueueThresholds(int(t["zone"]), t["length"], t["wait_s"], float(t["after_s"]))
+            for t in queue_thresholds
+        ),
     )
-    signature = repr((analytics_zones, grid, lines, timezone, closing_time_s, capacity))
+    signature = repr(
+        (analytics_zones, grid, lines, timezone, closing_time_s, capacity, config.queue_thresholds)
+    )
     return SiteSetup(
         site_id=site_id,
         analytics=config,

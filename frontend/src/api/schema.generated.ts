@@ -748,6 +748,27 @@ export interface PurgeRun {
   errors: unknown;
 }
 
+export interface QueueAlertSetting {
+  zone: number;
+  /** Persons waiting; null: not on the length. */
+  length: number | null;
+  /** Predicted wait (s); null: not on the wait. */
+  wait_s: number | null;
+  /** Held this long (s). */
+  after_s: number;
+  /** True: the zone has no setting of its own. */
+  default: boolean;
+}
+
+export interface QueueAlertSettingRequest {
+  /** Persons waiting; null: not on the length. */
+  length: number | null;
+  /** Predicted wait (s); null: not on the wait. */
+  wait_s: number | null;
+  /** Held this long (s). */
+  after_s?: number;
+}
+
 export interface ReportSchedule {
   id: number;
   owner: number;

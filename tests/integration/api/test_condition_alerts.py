@@ -14,8 +14,10 @@ from django.utils import timezone
 from server.alerts.incidents import IncidentRecorder, close_stale_incidents
 from server.alerts.models import Alert, AlertKind
 from server.analytics import AnalyticsConfig, FloorGrid, SiteAnalytics
-from server.analytics.types import CapacityEvent, QueueAlert
+from server.analytics.types import CapacityEvent, QueueAlert, QueueThresholds
+from server.audit.models import AuditLog
 from server.insights.processor import _alert_events
+from server.insights.selectors import site_setup
 from server.inventory.models import Zone, ZoneKind
 from server.notifications.models import Delivery, NotificationRule
 from server.realtime.groups import site_alerts_group
@@ -120,3 +122,35 @@ def test_a_condition_lasting_long_is_not_closed_as_stale(store: dict[str, Any], 
     Alert.objects.filter(site_id=site_id).update(reported_at=timezone.now() - timedelta(hours=2))
     close_stale_incidents()
     assert Alert.objects.get(site_id=site_id).closed_at is None
+
+
+def test_queue_alert_thresholds_per_queue_zone(store: dict[str, Any], client_for: Any) -> None:
+    """Read (the defaults until set), set by an admin (audited), taken by the site's analytics setup; a zone that
+    is not a queue, or a bad value, is refused naming the field; staff may read but not set."""
+    queue = Zone.objects.create(
+        site=store["site"], name="Tills", kind=ZoneKind.QUEUE, polygon=[[0, 0], [4, 0], [4, 4], [0, 4]]
+    )
+    admin, viewer = client_for("admin"), client_for("staff")
+    url = f"/api/zones/{queue.pk}/queue-alert"
+    answer = viewer.get(url)
+    assert answer.status_code == 200
+    assert answer.json() == {"zone": queue.pk, "length": 6, "wait_s": 300.0, "after_s": 60.0, "default": True}
+    assert viewer.put(url, {"length": 3, "wait_s": None, "after_s": 20}, format="json").status_code == 403
+    answer = admin.put(url, {"length": 3, "wait_s": None, "after_s": 20}, format="json")
+    assert answer.status_code == 200, answer.content
+    assert answer.json() == {"zone": queue.pk, "length": 3, "wait_s": None, "after_s": 20.0, "default": False}
+    assert admin.get(url).json()["length"] == 3
+    assert AuditLog.objects.filter(object_type="alerts.queuealertsetting", action="update").count() == 1
+    setup = site_setup(store["site"].pk)
+    assert setup.analytics.queue_thresholds == (QueueThresholds(queue.pk, 3, None, 20.0),)
+    bad = admin.put(url, {"length": 0, "wait_s": None, "after_s": 20}, format="json")
+    assert bad.status_code == 400
+    assert "length" in bad.json()["extra"]["fields"]
+    other = admin.put(
+        f"/api/zones/{store['zone'].pk}/queue-alert",
+        {"length": 3, "wait_s": None, "after_s": 20},
+        format="json",
+    )
+    assert other.status_code == 400
+    assert other.json()["code"] == "not_a_queue"
+    assert admin.get("/api/zones/999999/queue-alert").status_code == 404
