@@ -63,3 +63,38 @@ def test_over_capacity_raises_an_alert_in_the_feed(page: Page) -> None:
             headers=csrf_headers(page.context),
         )
         assert answer.status == 200, answer.text()
+
+
+def test_admin_sets_a_queue_s_alert_thresholds_in_the_zones_editor(page: Page) -> None:
+    login(page, "admin")
+    sites = page.request.get("/api/sites/?limit=1000").json()["results"]
+    site_id = page.evaluate("() => Number(localStorage.getItem('retail.siteId') || 0)") or sites[0]["id"]
+    headers = csrf_headers(page.context)
+    body = {
+        "site": site_id,
+        "name": "E2E tills",
+        "kind": "queue",
+        "polygon": [[1, 1], [3, 1], [3, 3], [1, 3]],
+    }
+    created = page.request.post("/api/zones/", data=json.dumps(body), headers=headers)
+    assert created.status == 201, created.text()
+    zone = created.json()
+    try:
+        page.click("[data-testid=nav-admin]")
+        page.click("[data-testid=admin-nav-admin-zones]")
+        page.reload()  # the site's zones, with the one just made over the API
+        page.click(f"[data-testid=zone-row-{zone['id']}]")
+        fieldset = page.locator("[data-testid=queue-alert]")
+        expect(fieldset).to_contain_text("(defaults)")
+        expect(fieldset.locator("input[name=queue-alert-length]")).to_have_value("6")
+        fieldset.locator("input[name=queue-alert-length]").fill("3")
+        fieldset.locator("input[name=queue-alert-wait]").fill("")
+        fieldset.locator("input[name=queue-alert-after]").fill("20")
+        page.click("[data-testid=zone-save]")
+        expect(page.locator("[data-testid=zone-notice]")).to_contain_text("Saved")
+        expect(fieldset).not_to_contain_text("(defaults)")
+        stored = page.request.get(f"/api/zones/{zone['id']}/queue-alert").json()
+        assert (stored["length"], stored["wait_s"], stored["after_s"]) == (3, None, 20.0), stored
+        screenshot(page, "admin-queue-alert")
+    finally:
+        assert page.request.delete(f"/api/zones/{zone['id']}/", headers=headers).status == 204
