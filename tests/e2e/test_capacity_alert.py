@@ -82,6 +82,7 @@ def test_admin_sets_a_queue_s_alert_thresholds_in_the_zones_editor(page: Page) -
     try:
         page.click("[data-testid=nav-admin]")
         page.click("[data-testid=admin-nav-admin-zones]")
+        expect(page.locator("[data-testid=zones-admin]")).to_be_visible()
         page.reload()  # the site's zones, with the one just made over the API
         page.click(f"[data-testid=zone-row-{zone['id']}]")
         fieldset = page.locator("[data-testid=queue-alert]")
