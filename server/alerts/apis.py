@@ -19,7 +19,7 @@ from server.alerts.filters import AlertFilter
 from server.alerts.models import Alert
 from server.alerts.push import push_alert_changed, push_alerts_acknowledged, push_siren_changed
 from server.errors import FieldError
-from server.inventory.models import Site
+from server.inventory.models import Site, Zone
 from server.realtime.events import AlertChange
 
 
@@ -194,3 +194,52 @@ class SirenApi(APIView):
         state = services.siren_set(actor=request.user, site_id=site.pk, on=serializer.validated_data["on"])
         push_siren_changed(site_id=site.pk, on=bool(state["on"]))
         return Response(state)
+
+
+class QueueAlertSettingSerializer(serializers.Serializer[dict[str, object]]):
+    zone = serializers.IntegerField(read_only=True)
+    length = serializers.IntegerField(
+        min_value=1, max_value=10_000, allow_null=True, help_text="Persons waiting; null: not on the length."
+    )
+    wait_s = serializers.FloatField(
+        min_value=1.0,
+        max_value=86_400.0,
+        allow_null=True,
+        help_text="Predicted wait (s); null: not on the wait.",
+    )
+    after_s = serializers.FloatField(
+        min_value=0.0, max_value=3600.0, default=60.0, help_text="Held this long (s)."
+    )
+    default = serializers.BooleanField(read_only=True, help_text="True: the zone has no setting of its own.")
+
+
+class QueueAlertSettingApi(APIView):
+    """The "open another till" thresholds of a queue zone: GET them (the defaults when it has none), PUT
+    {"length", "wait_s", "after_s"} to set them (null length and wait: that queue never alerts)."""
+
+    required_permissions = {"GET": ("inventory.view_zone",), "PUT": ("inventory.change_zone",)}
+
+    def _zone(self, request: Request, zone_id: int) -> Zone:
+        zones = restrict_to_sites(Zone.objects.all(), request.user)
+        return get_object_or_404(zones, pk=zone_id)
+
+    @extend_schema(responses={200: QueueAlertSettingSerializer})
+    def get(self, request: Request, zone_id: int) -> Response:
+        zone = self._zone(request, zone_id)
+        return Response(selectors.queue_alert_setting_get(zone_id=zone.pk))
+
+    @extend_schema(request=QueueAlertSettingSerializer, responses={200: QueueAlertSettingSerializer})
+    def put(self, request: Request, zone_id: int) -> Response:
+        zone = self._zone(request, zone_id)
+        serializer = QueueAlertSettingSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        return Response(
+            services.queue_alert_setting_set(
+                actor=request.user,
+                zone_id=zone.pk,
+                length=data["length"],
+                wait_s=data["wait_s"],
+                after_s=data["after_s"],
+            )
+        )

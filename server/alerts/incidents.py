@@ -1,9 +1,12 @@
-"""From the analytics' access-control incident events (`AccessAlert`) to alert rows and live pushes.
+"""From the analytics' alert events to alert rows and live pushes: access-control incident events (`AccessAlert`),
+and the site conditions: capacity (`CapacityEvent`, the site over its capacity) and "open another till"
+(`QueueAlert`, a queue too long or too slow).
 
 `IncidentRecorder` is the runtime's `on_alert`: it is called on the hot path, keeps only the newest event of each
 incident (every event carries the incident's whole state, so that loses nothing), and a background task writes
 them in order off the event loop, then pushes the stored row with the site's exact counts. It also closes the
-incidents a stopped process or a restarted analytics left open (no report for `STALE_AFTER_S`).
+incidents a stopped process or a restarted analytics left open (no report for `STALE_AFTER_S`). Condition events
+are each kept (an on and its off are two changes) and written in the same order, through the same sender.
 """
 
 from __future__ import annotations
@@ -12,12 +15,15 @@ import asyncio
 import contextlib
 import logging
 from datetime import timedelta
+from typing import cast
 
 from asgiref.sync import sync_to_async
 from django.utils import timezone
 
 from server.alerts import selectors, services
-from server.analytics.types import AccessAlert, AlertKind, IncidentPhase
+from server.alerts.models import AlertKind as StoredKind
+from server.analytics.types import AccessAlert, AlertKind, CapacityEvent, IncidentPhase, QueueAlert
+from server.inventory.models import Zone
 from server.observability import metrics
 from server.realtime.events import AlertChange, AlertCounts, AlertKindName, AlertPayload, alert_event
 from server.realtime.groups import site_alerts_group
@@ -66,6 +72,47 @@ def record_incident(site_id: int, event: AccessAlert) -> tuple[AlertPayload, Ale
     return selectors.alert_to_dict(alert), selectors.site_alert_counts(site_id)
 
 
+AnalyticsAlert = AccessAlert | CapacityEvent | QueueAlert
+"""What the analytics hand to the runtime's `on_alert`."""
+
+
+def condition_message(event: CapacityEvent | QueueAlert, zone_name: str = "") -> str:
+    """The alert's text for a capacity or "open another till" event."""
+    if isinstance(event, CapacityEvent):
+        if event.over:
+            return f"Over capacity: {event.occupancy} people inside for a capacity of {event.capacity}"
+        return f"Back within capacity: {event.occupancy} people inside for a capacity of {event.capacity}"
+    queue = zone_name or f"queue {event.zone_id}"
+    wait = "" if event.predicted_wait_s is None else f", predicted wait {event.predicted_wait_s:.0f} s"
+    if event.open:
+        return f"Open another till: {event.length} waiting in {queue}{wait}"
+    return f"Queue back to normal: {event.length} waiting in {queue}{wait}"
+
+
+def record_condition(
+    site_id: int, event: CapacityEvent | QueueAlert
+) -> tuple[AlertPayload, AlertCounts, AlertChange] | None:
+    """Store a capacity or queue event as the opening or closing of its alert row; returns (the row as pushed, the
+    site's counts, the change), or None when it changed nothing (repeated, or nothing ongoing to close)."""
+    if isinstance(event, CapacityEvent):
+        kind, zone_id, on, zone_name = StoredKind.CAPACITY, None, event.over, ""
+    else:
+        kind, zone_id, on = StoredKind.QUEUE, event.zone_id, event.open
+        zone_name = Zone.objects.filter(pk=event.zone_id).values_list("name", flat=True).first() or ""
+    stored = services.alert_condition_record(
+        site_id=site_id,
+        kind=kind,
+        zone_id=zone_id,
+        on=on,
+        time_us=event.time_us,
+        message=condition_message(event, zone_name),
+    )
+    if stored is None:
+        return None
+    alert, change = stored
+    return selectors.alert_to_dict(alert), selectors.site_alert_counts(site_id), cast(AlertChange, change)
+
+
 def close_stale_incidents() -> int:
     closed = services.alert_close_stale(older_than=timezone.now() - timedelta(seconds=STALE_AFTER_S))
     if closed:
@@ -78,12 +125,24 @@ class IncidentRecorder:
 
     def __init__(self, publisher: LivePublisher) -> None:
         self._publisher = publisher
-        self._pending: dict[tuple[int, int, int, int], tuple[int, AccessAlert]] = {}
+        self._pending: dict[tuple[object, ...], tuple[int, AnalyticsAlert]] = {}
         self._wake: asyncio.Event | None = None
         self.recorded = 0
         self.failures = 0
 
-    def __call__(self, site_id: int, event: AccessAlert) -> None:
+    def __call__(self, site_id: int, event: AnalyticsAlert) -> None:
+        if not isinstance(event, AccessAlert):
+            if (isinstance(event, CapacityEvent) and event.over) or (
+                isinstance(event, QueueAlert) and event.open
+            ):
+                metrics.record_alert(
+                    StoredKind.CAPACITY if isinstance(event, CapacityEvent) else StoredKind.QUEUE
+                )
+            zone = event.zone_id if isinstance(event, QueueAlert) else 0
+            self._pending[(site_id, type(event).__name__, zone, event.time_us)] = (site_id, event)
+            if self._wake is not None:
+                self._wake.set()
+            return
         if event.phase is IncidentPhase.OPENED or event.phase is IncidentPhase.ESCALATED:
             metrics.record_alert(str(event.kind))
         key = (site_id, event.first_global_id, event.zone_id, event.opened_us)
@@ -121,7 +180,10 @@ class IncidentRecorder:
             site_id, event = self._pending.pop(key)
             await self._record(site_id, event)
 
-    async def _record(self, site_id: int, event: AccessAlert) -> None:
+    async def _record(self, site_id: int, event: AnalyticsAlert) -> None:
+        if not isinstance(event, AccessAlert):
+            await self._record_condition(site_id, event)
+            return
         try:
             stored = await sync_to_async(record_incident)(site_id, event)
         except Exception:
@@ -152,4 +214,37 @@ class IncidentRecorder:
         await self._publisher.send_now(
             site_alerts_group(site_id),
             alert_event(site_id=site_id, alert=alert, change=CHANGE_OF_PHASE[event.phase], counts=counts),
+        )
+
+    async def _record_condition(self, site_id: int, event: CapacityEvent | QueueAlert) -> None:
+        try:
+            stored = await sync_to_async(record_condition)(site_id, event)
+        except Exception:
+            self.failures += 1
+            logger.exception("persisting a %s alert failed; pushing it anyway", type(event).__name__)
+            on = event.over if isinstance(event, CapacityEvent) else event.open
+            if not on:
+                return
+            payload: AlertPayload = {
+                "site": site_id,
+                "kind": "capacity" if isinstance(event, CapacityEvent) else "queue",
+                "message": condition_message(event),
+                "zone": event.zone_id if isinstance(event, QueueAlert) else None,
+                "person_id": None,
+                "person_name": "",
+                "x_m": None,
+                "y_m": None,
+                "camera_ids": [],
+            }
+            await self._publisher.send_now(
+                site_alerts_group(site_id), alert_event(site_id=site_id, alert=payload, change="opened")
+            )
+            return
+        self.recorded += 1
+        if stored is None:
+            return
+        alert, counts, change = stored
+        await self._publisher.send_now(
+            site_alerts_group(site_id),
+            alert_event(site_id=site_id, alert=alert, change=change, counts=counts),
         )

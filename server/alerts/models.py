@@ -3,7 +3,11 @@
 An access-control alert is an incident (server.analytics.site): one row per person and restricted-zone approach
 or entry, keyed by `incident_key`, updated in place while it lasts (kind warning -> alarm, latest position,
 cameras) and closed (`closed_at`) when the person has left. `state` is the staff's handling: open (unread),
-acknowledged, resolved."""
+acknowledged, resolved.
+
+A site condition alert (kinds capacity and queue, `CONDITION_KINDS`) is one row per time the condition held: the
+site over its capacity (no zone), or a queue zone's "open another till" alert (its zone). It opens when the
+analytics report the condition on and closes when they report it off; it carries no person."""
 
 from __future__ import annotations
 
@@ -14,6 +18,12 @@ from django.db import models
 class AlertKind(models.TextChoices):
     WARNING = "warning", "Warning (approaching a restricted zone)"
     ALARM = "alarm", "Alarm (inside a restricted zone)"
+    CAPACITY = "capacity", "Capacity (the site is over its capacity)"
+    QUEUE = "queue", "Queue (open another till)"
+
+
+# Alerts of a site condition, not of a person: opened and closed by the analytics' on/off events.
+CONDITION_KINDS = (AlertKind.CAPACITY, AlertKind.QUEUE)
 
 
 class AlertState(models.TextChoices):
@@ -99,3 +109,24 @@ class SirenState(models.Model):
 
     def __str__(self) -> str:
         return f"siren of {self.site_id}: {'on' if self.on else 'off'}"
+
+
+class QueueAlertSetting(models.Model):
+    """The "open another till" thresholds of one queue zone (none: the analytics' defaults, docs/kpis.md)."""
+
+    zone = models.OneToOneField(
+        "inventory.Zone", on_delete=models.CASCADE, related_name="queue_alert_setting"
+    )
+    length = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Alert when at least this many wait; empty: not on the length."
+    )
+    wait_s = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Alert when the predicted wait reaches this (s); empty: not on the wait.",
+    )
+    after_s = models.FloatField(default=60.0, help_text="For this long without a break (s).")
+    changed_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"queue alert of zone {self.zone_id}: length {self.length}, wait {self.wait_s} s"

@@ -7,7 +7,8 @@ from typing import Any, cast
 
 from django.db.models import Count, Q, QuerySet
 
-from server.alerts.models import Alert, AlertKind, AlertState, SirenState
+from server.alerts.models import Alert, AlertKind, AlertState, QueueAlertSetting, SirenState
+from server.analytics.types import AnalyticsConfig
 from server.realtime.events import AlertCounts, AlertKindName, AlertPayload, AlertStateName
 
 
@@ -83,3 +84,37 @@ def siren_to_dict(state: SirenState) -> dict[str, Any]:
         "changed_at": state.changed_at.isoformat() if state.changed_at else None,
         "changed_by": state.changed_by_id,
     }
+
+
+# The thresholds of a queue without its own setting: the analytics' defaults (server.analytics.types).
+QUEUE_ALERT_DEFAULTS: dict[str, Any] = {
+    "length": AnalyticsConfig.queue_alert_length,
+    "wait_s": AnalyticsConfig.queue_alert_wait_s,
+    "after_s": AnalyticsConfig.queue_alert_after_s,
+}
+
+
+def queue_alert_setting_to_dict(setting: QueueAlertSetting | None, *, zone_id: int) -> dict[str, Any]:
+    if setting is None:
+        return {"zone": zone_id, **QUEUE_ALERT_DEFAULTS, "default": True}
+    return {
+        "zone": zone_id,
+        "length": setting.length,
+        "wait_s": setting.wait_s,
+        "after_s": setting.after_s,
+        "default": False,
+    }
+
+
+def queue_alert_setting_get(*, zone_id: int) -> dict[str, Any]:
+    return queue_alert_setting_to_dict(
+        QueueAlertSetting.objects.filter(zone_id=zone_id).first(), zone_id=zone_id
+    )
+
+
+def site_queue_alert_settings(site_id: int) -> list[dict[str, Any]]:
+    """The queue zones of the site that have their own thresholds."""
+    return [
+        {"zone": row.zone_id, "length": row.length, "wait_s": row.wait_s, "after_s": row.after_s}
+        for row in QueueAlertSetting.objects.filter(zone__site_id=site_id).order_by("zone_id")
+    ]

@@ -1,7 +1,8 @@
 """Alert life cycle and the siren output.
 
 Analytics incidents are recorded by `alert_incident_record` (called by `server.alerts.incidents` for each
-incident event: one row per incident, updated in place); `alert_raise` stores a one-off alert. Staff handle
+incident event: one row per incident, updated in place), `alert_condition_record` the site conditions (capacity,
+"open another till": one row per time the condition held); `alert_raise` stores a one-off alert. Staff handle
 alerts: acknowledge (one, or many by ids or filter) → resolve. The REST endpoints that change an alert or the
 siren push the change themselves (see `server.alerts.push`).
 """
@@ -18,11 +19,12 @@ from django.db.models import F, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from server.alerts.models import Alert, AlertKind, AlertState, SirenState
-from server.alerts.selectors import alert_to_dict, siren_to_dict
+from server.alerts.models import CONDITION_KINDS, Alert, AlertKind, AlertState, QueueAlertSetting, SirenState
+from server.alerts.selectors import alert_to_dict, queue_alert_setting_to_dict, siren_to_dict
 from server.audit.services import Actor, audit_record, audit_record_many
-from server.errors import ConflictError
-from server.inventory.models import Zone
+from server.errors import ConflictError, FieldError
+from server.inventory.models import Zone, ZoneKind
+from server.inventory.signals import bump_config_revision
 from server.notifications.hooks import alert_changed
 from server.people.models import Employee
 from server.realtime.events import AlertPayload
@@ -186,16 +188,67 @@ def alert_incident_record(
     return alert
 
 
+def condition_key(*, site_id: int, kind: str, zone_id: int | None, opened_us: int) -> str:
+    """The key of a site condition alert: one per site, kind, zone (0: the whole site) and opening frame."""
+    return f"{site_id}:{kind}:{zone_id or 0}:{opened_us}"
+
+
+@transaction.atomic
+def alert_condition_record(
+    *, site_id: int, kind: str, zone_id: int | None, on: bool, time_us: int, message: str
+) -> tuple[Alert, str] | None:
+    """Record a site condition turning on (a new row, open and ongoing) or off (the ongoing row of the same site,
+    kind and zone closes). Idempotent: a repeated "on" of the same frame, or an "off" with nothing ongoing, changes
+    nothing (returns None). A new "on" closes an earlier row of the same condition still ongoing (the analytics
+    restarted without reporting it off). Returns (the row, its change: "opened" or "closed")."""
+    if kind not in CONDITION_KINDS:
+        raise ValueError(f"not a condition alert kind {kind!r}; expected one of {list(CONDITION_KINDS)}")
+    at = _time(time_us)
+    ongoing = Alert.objects.select_for_update().filter(site_id=site_id, kind=kind, closed_at__isnull=True)
+    ongoing = ongoing.filter(zone__isnull=True) if zone_id is None else ongoing.filter(zone_id=zone_id)
+    if not on:
+        alert = ongoing.order_by("-raised_at", "-id").first()
+        if alert is None:
+            return None
+        ongoing.update(closed_at=Coalesce(F("updated_at"), F("raised_at")))  # older ones left open, if any
+        alert.closed_at = max(at, alert.raised_at)
+        alert.updated_at = alert.closed_at
+        alert.reported_at = timezone.now()
+        alert.message = message[:500]
+        alert.save(update_fields=["closed_at", "updated_at", "reported_at", "message"])
+        logger.info("site %d: %s alert %d closed: %s", site_id, kind, alert.pk, alert.message)
+        return alert, "closed"
+    key = condition_key(site_id=site_id, kind=kind, zone_id=zone_id, opened_us=time_us)
+    if Alert.objects.filter(incident_key=key).exists():
+        return None
+    ongoing.update(closed_at=Coalesce(F("updated_at"), F("raised_at")))
+    alert = Alert.objects.create(
+        site_id=site_id,
+        zone_id=zone_id if zone_id is not None and Zone.objects.filter(pk=zone_id).exists() else None,
+        kind=kind,
+        message=message[:500],
+        raised_at=at,
+        updated_at=at,
+        reported_at=timezone.now(),
+        incident_key=key,
+    )
+    logger.info("site %d: %s alert %d opened: %s", site_id, kind, alert.pk, alert.message)
+    alert_changed(site_id=site_id, alert=alert_to_dict(alert), change="opened")
+    return alert, "opened"
+
+
 @transaction.atomic
 def alert_close_stale(*, older_than: datetime) -> int:
     """Close the incidents still open whose latest report reached the server before `older_than` (an open
     incident is reported every second: these were left open by a process that stopped). Judged by the server's
     clock (`reported_at`), not the frame time: frames of a box whose clock runs behind, or of a backlog it
-    replays, are accepted minutes to hours late. Returns how many."""
+    replays, are accepted minutes to hours late. Site condition alerts (capacity, queue) are not re-reported while
+    they last: they close only when reported off. Returns how many."""
     return (
         Alert.objects.annotate(heard_at=Coalesce(F("reported_at"), F("updated_at")))
         .filter(closed_at__isnull=True, heard_at__lt=older_than)
         .exclude(incident_key__isnull=True)
+        .exclude(kind__in=CONDITION_KINDS)
         .update(closed_at=F("updated_at"))
     )
 
@@ -272,3 +325,26 @@ def siren_set(*, actor: Actor, site_id: int, on: bool) -> dict[str, Any]:
         )
         logger.info("site %d: siren %s", site_id, "on" if on else "off")
     return siren_to_dict(state)
+
+
+@transaction.atomic
+def queue_alert_setting_set(
+    *, actor: Actor, zone_id: int, length: int | None, wait_s: float | None, after_s: float
+) -> dict[str, Any]:
+    """Set the "open another till" thresholds of a queue zone (the site's analytics take them within seconds);
+    returns them as a JSON-ready dict. A zone of another kind is refused."""
+    zone = Zone.objects.get(pk=zone_id)
+    if zone.kind != ZoneKind.QUEUE:
+        raise FieldError("zone", f"zone {zone.name!r} is a {zone.kind} zone, not a queue", code="not_a_queue")
+    setting, _ = QueueAlertSetting.objects.select_for_update().get_or_create(zone=zone)
+    setting.length, setting.wait_s, setting.after_s = length, wait_s, after_s
+    setting.save()
+    bump_config_revision(zone.site_id)  # the running analytics reload the site's setup on this number
+    audit_record(
+        actor=actor,
+        action="update",
+        instance=setting,
+        changes={"length": length, "wait_s": wait_s, "after_s": after_s},
+    )
+    logger.info("zone %d: queue alert at length %s, wait %s s, after %s s", zone_id, length, wait_s, after_s)
+    return queue_alert_setting_to_dict(setting, zone_id=zone_id)

@@ -14,7 +14,8 @@ Definitions (from the zone visits of :mod:`server.analytics.presence`; staff are
   ``queue_rate_window_s`` (services / window, over the time these analytics ran when shorter); None until two
   services were seen in the window.
 * **Alert** ("open another till", ``QueueAlert``): opens when the length is at least ``queue_alert_length`` or the
-  predicted wait at least ``queue_alert_wait_s`` continuously for ``queue_alert_after_s``; closes at the first
+  predicted wait at least ``queue_alert_wait_s`` continuously for ``queue_alert_after_s`` (a queue's own
+  ``QueueThresholds`` in ``queue_thresholds`` replace these three for it); closes at the first
   frame neither holds.
 """
 
@@ -67,6 +68,15 @@ class QueueTracker:
         self._alert_length = config.queue_alert_length
         self._alert_wait_s = config.queue_alert_wait_s
         self._alert_after_us = int(config.queue_alert_after_s * 1e6)
+        # Per queue zone: (length, wait_s, after_us) replacing the three defaults above.
+        self._limits = {
+            t.zone_id: (
+                t.length,
+                t.wait_s,
+                self._alert_after_us if t.after_s is None else int(t.after_s * 1e6),
+            )
+            for t in config.queue_thresholds
+        }
         queues = set(self.queue_ids)
         for key in [key for key in getattr(self, "_waiting", {}) if key[1] not in queues]:
             del self._waiting[key]  # a queue deleted: its waits end unreported
@@ -146,8 +156,11 @@ class QueueTracker:
     def _alert(
         self, zone_id: int, t_us: int, length: int, predicted: float | None, alerts: list[QueueAlert]
     ) -> None:
-        above = (self._alert_length is not None and length >= self._alert_length) or (
-            self._alert_wait_s is not None and predicted is not None and predicted >= self._alert_wait_s
+        alert_length, alert_wait_s, after_us = self._limits.get(
+            zone_id, (self._alert_length, self._alert_wait_s, self._alert_after_us)
+        )
+        above = (alert_length is not None and length >= alert_length) or (
+            alert_wait_s is not None and predicted is not None and predicted >= alert_wait_s
         )
         if not above:
             self._above_since.pop(zone_id, None)
@@ -156,7 +169,7 @@ class QueueTracker:
                 alerts.append(QueueAlert(zone_id, False, length, predicted, t_us))
             return
         since = self._above_since.setdefault(zone_id, t_us)
-        if zone_id not in self._alerting and t_us - since >= self._alert_after_us:
+        if zone_id not in self._alerting and t_us - since >= after_us:
             self._alerting.add(zone_id)
             logger.info(
                 "queue %d: open another till (length %d, predicted wait %s s)", zone_id, length, predicted

@@ -68,6 +68,18 @@ class Zone:
         return polygon_area_m2(self.polygon_array())
 
 
+@dataclass(frozen=True)
+class QueueThresholds:
+    """The "open another till" thresholds of one queue zone, replacing the configuration's defaults for it:
+    ``length`` persons waiting or a predicted wait of ``wait_s`` (None: not that condition; both None: that
+    queue never alerts), held for ``after_s`` (None: the configuration's ``queue_alert_after_s``)."""
+
+    zone_id: int
+    length: int | None
+    wait_s: float | None
+    after_s: float | None = None
+
+
 class CrossingDirection(StrEnum):
     """Which way a person crossed a counting line."""
 
@@ -219,6 +231,8 @@ class AnalyticsConfig:
     queue_alert_length: int | None = 6
     queue_alert_wait_s: float | None = 300.0
     queue_alert_after_s: float = 60.0
+    # Per queue zone, thresholds replacing the three above (the admin's setting of that queue).
+    queue_thresholds: tuple[QueueThresholds, ...] = ()
 
     def validate(self) -> None:
         """Raise :class:`AnalyticsConfigError` for bad zones, grid or thresholds."""
@@ -287,6 +301,19 @@ class AnalyticsConfig:
             raise AnalyticsConfigError("queue_alert_length must be >= 1", code="invalid_threshold")
         if self.queue_alert_wait_s is not None and not self.queue_alert_wait_s > 0:
             raise AnalyticsConfigError("queue_alert_wait_s must be > 0", code="invalid_threshold")
+        for limits in self.queue_thresholds:
+            if limits.length is not None and limits.length < 1:
+                raise AnalyticsConfigError(
+                    f"queue {limits.zone_id}: alert length must be >= 1", code="invalid_threshold"
+                )
+            if limits.wait_s is not None and not limits.wait_s > 0:
+                raise AnalyticsConfigError(
+                    f"queue {limits.zone_id}: alert wait must be > 0", code="invalid_threshold"
+                )
+            if limits.after_s is not None and not limits.after_s >= 0:
+                raise AnalyticsConfigError(
+                    f"queue {limits.zone_id}: alert hold must be >= 0", code="invalid_threshold"
+                )
         if self.capacity is not None and self.capacity < 1:
             raise AnalyticsConfigError(
                 f"capacity must be >= 1, got {self.capacity!r}", code="invalid_threshold"

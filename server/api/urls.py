@@ -6,7 +6,7 @@ from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
 from server.accounts.apis import CsrfApi, LoginApi, LogoutApi, MeApi, UserViewSet
-from server.alerts.apis import AlertViewSet, SirenApi
+from server.alerts.apis import AlertViewSet, QueueAlertSettingApi, SirenApi
 from server.audit.apis import AuditLogViewSet
 from server.devices.apis import EdgeDeviceViewSet
 from server.inventory.apis import CameraViewSet, FloorPlanViewSet, SiteViewSet, ZoneViewSet
@@ -54,6 +54,7 @@ urlpatterns = [
     path("auth/me", MeApi.as_view(), name="auth-me"),
     path("badge-events", BadgeEventApi.as_view(), name="badge-events"),
     path("sites/<int:site_id>/siren", SirenApi.as_view(), name="site-siren"),
+    path("zones/<int:zone_id>/queue-alert", QueueAlertSettingApi.as_view(), name="zone-queue-alert"),
     path("retention", RetentionApi.as_view(), name="retention"),
     path("employees/<int:employee_id>/export", EmployeeExportApi.as_view(), name="employee-export"),
     path("employees/<int:employee_id>/erase", EmployeeEraseApi.as_view(), name="employee-erase"),

@@ -23,7 +23,9 @@ from server.analytics.site import SiteAnalytics
 from server.analytics.types import (
     AccessAlert,
     AnalyticsUpdate,
+    CapacityEvent,
     PersonIdentity,
+    QueueAlert,
 )
 from server.analytics.types import ZoneKind as AnalyticsZoneKind
 from server.fusion.site import SiteFusion
@@ -38,8 +40,8 @@ from server.insights.setup import analytics_zone_kind as analytics_zone_kind
 from server.insights.setup import build_setup as build_setup
 from server.livestate import LivePerson, LiveState, SiteSnapshot
 from server.observability.metrics import record_camera_skews
+from server.realtime.events import LiveCounters, LivePositionsEvent, live_positions_event
 from server.realtime.events import LivePerson as PushedPerson
-from server.realtime.events import LivePositionsEvent, live_positions_event
 from server.realtime.publisher import LivePublisher
 from server.timeseries.measurements import (
     PositionSampler,
@@ -71,7 +73,8 @@ class _SiteState:
     released_until_us: int | None = None
 
 
-AlertHandler = Callable[[int, AccessAlert], None]
+# Called with each access incident event, capacity event and queue ("open another till") event, in that order.
+AlertHandler = Callable[[int, AccessAlert | CapacityEvent | QueueAlert], None]
 
 
 class SiteAnalyticsProcessor:
@@ -312,7 +315,7 @@ class SiteAnalyticsProcessor:
 
     def _record(self, state: _SiteState, update: AnalyticsUpdate) -> None:
         """Record an update that belongs to no frame (a flush, a reconfiguration): what it ended."""
-        for alert in update.alerts:
+        for alert in _alert_events(update):
             self._on_alert(update.site_id, alert)
         self._recorder.add(None, update, state.setup.analytics.grid)
         self._points.write(_violation_points(update.site_id, update))
@@ -321,7 +324,7 @@ class SiteAnalyticsProcessor:
         site_id = fused.site_id
         state.last_fused = fused
         self._recorder.add(fused, update, state.setup.analytics.grid)
-        for alert in update.alerts:
+        for alert in _alert_events(update):
             self._on_alert(site_id, alert)
         if update.violations_started or update.violations_updated or update.violations_ended:
             state.latest_contacts = [
@@ -334,8 +337,10 @@ class SiteAnalyticsProcessor:
             self._write_series(state, fused, update)
             return
         self._publish_live_state(state, fused, update)
-        names, identities = state.names, state.identities
-        self._publisher.publish(site_id, lambda: self._live_event(names, identities, fused, update, contacts))
+        names, identities, capacity = state.names, state.identities, state.setup.analytics.capacity
+        self._publisher.publish(
+            site_id, lambda: self._live_event(names, identities, fused, update, contacts, capacity)
+        )
         self._write_series(state, fused, update)
 
     def _publish_live_state(self, state: _SiteState, fused: FusedFrame, update: AnalyticsUpdate) -> None:
@@ -389,6 +394,7 @@ class SiteAnalyticsProcessor:
         fused: FusedFrame,
         update: AnalyticsUpdate,
         contacts: Sequence[tuple[int, int, float]],
+        capacity: int | None = None,
     ) -> LivePositionsEvent:
         zones_of = person_zone_ids(update)
         persons = []
@@ -412,19 +418,39 @@ class SiteAnalyticsProcessor:
                 person["zone_id"] = zone_ids[0]
                 person["zone_ids"] = list(zone_ids)
             persons.append(person)
+        counters: LiveCounters = {
+            "site_occupancy": update.site_occupancy,
+            "zone_occupancy": {str(k): v for k, v in update.zone_occupancy.items()},
+        }
+        if update.counted_occupancy is not None:
+            counters["counted_occupancy"] = update.counted_occupancy
+        if capacity is not None:
+            counters["capacity"] = capacity
+        if update.queues:
+            counters["queues"] = [
+                {
+                    "zone_id": q.zone_id,
+                    "length": q.length,
+                    "predicted_wait_s": None if q.predicted_wait_s is None else round(q.predicted_wait_s, 1),
+                    "alerting": q.alerting,
+                }
+                for q in update.queues
+            ]
         return live_positions_event(
             site_id=fused.site_id,
             time_us=fused.time_us,
             persons=persons,
-            counters={
-                "site_occupancy": update.site_occupancy,
-                "zone_occupancy": {str(k): v for k, v in update.zone_occupancy.items()},
-            },
+            counters=counters,
             contacts=list(contacts),
         )
 
     def snapshot_cost_us(self) -> float:
         return self.cost_us_total / self.frames if self.frames else 0.0
+
+
+def _alert_events(update: AnalyticsUpdate) -> list[AccessAlert | CapacityEvent | QueueAlert]:
+    """What `on_alert` is called with for an update: its access incident, capacity and queue alert events."""
+    return [*update.alerts, *update.capacity_events, *update.queue_alerts]
 
 
 def person_zone_ids(update: AnalyticsUpdate) -> dict[int, tuple[int, ...]]:

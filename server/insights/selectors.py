@@ -14,6 +14,7 @@ from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 
+from server.alerts.selectors import site_queue_alert_settings
 from server.analytics.types import PersonIdentity
 from server.insights.models import (
     DistancingViolation,
@@ -86,6 +87,7 @@ def site_setup(site_id: int) -> SiteSetup:
         else closing.hour * 3600 + closing.minute * 60 + closing.second,
         capacity=site.capacity if site is not None else None,
         revision=site.config_revision if site is not None else 0,
+        queue_thresholds=site_queue_alert_settings(site_id),
     )
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from server.analytics.doors import LINE_KIND_NAMES, counting_lines_from_rows
-from server.analytics.types import AnalyticsConfig, FloorGrid, Zone
+from server.analytics.types import AnalyticsConfig, FloorGrid, QueueThresholds, Zone
 from server.analytics.types import ZoneKind as AnalyticsZoneKind
 
 
@@ -42,6 +42,7 @@ def build_setup(
     timezone: str = "UTC",
     closing_time_s: int | None = None,
     capacity: int | None = None,
+    queue_thresholds: Sequence[Mapping[str, Any]] = (),
     revision: int = 0,
 ) -> SiteSetup:
     """Pure: the processor's site setup from plain values (rows of Zone, the FloorPlan, the Site's day)."""
@@ -73,6 +74,10 @@ def build_setup(
         closing_time_s=closing_time_s,
         capacity=capacity,
         heat_excludes_staff=True,
+        queue_thresholds=tuple(
+            QueueThresholds(int(t["zone"]), t["length"], t["wait_s"], float(t["after_s"]))
+            for t in queue_thresholds
+        ),
     )
     return SiteSetup(
         site_id=site_id,

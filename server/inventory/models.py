@@ -92,7 +92,7 @@ class Site(models.Model):
     # (server.inventory.signals), so it becomes visible with the change, on commit, to every process: the analytics
     # compare it to reload the site's setup when it changed (server.insights.processor).
     config_revision = models.PositiveBigIntegerField(
-        default=0, editable=False, help_text="Revision of the site's analytics configuration."
+        default=0, db_default=0, editable=False, help_text="Revision of the site's analytics configuration."
     )
 
     class Meta:

@@ -23,7 +23,8 @@ Metric families (all prefixed ``retail_``; type; meaning):
 - analytics_records_dropped_total (counter): analytics records the database refused as bad data (lost)
 - analytics_write_errors_total (counter): failed writes of analytics records (kept and retried)
 - websocket_connections (gauge): open dashboard WebSockets in this process
-- alerts_raised_total{kind} (counter): access-control incidents opened, and warnings escalated to alarms, by kind
+- alerts_raised_total{kind} (counter): access-control incidents opened, warnings escalated to alarms, capacity and
+  queue alerts opened, by kind
 - fusion_camera_skew_seconds{site,camera} (gauge): each camera's clock skew as the fusion estimates it
 - edge_* (see server.observability.edge_health): the last heartbeat of each edge box and camera
 - build_info{version} (gauge): 1, labelled with the software version
@@ -179,7 +180,7 @@ WEBSOCKET_CONNECTIONS: Final = Gauge(
 )
 ALERTS_RAISED: Final = Counter(
     "alerts_raised",
-    "Access-control incidents opened, and warnings escalated to alarms, by kind (warning, alarm).",
+    "Access-control incidents opened, warnings escalated to alarms, capacity and queue alerts opened, by kind.",
     ["kind"],
     namespace=NAMESPACE,
 )
@@ -347,7 +348,8 @@ def websocket_closed() -> None:
 
 
 def record_alert(kind: str) -> None:
-    """Count one incident opened or escalated, of `kind` ("warning" or "alarm")."""
+    """Count one incident opened or escalated, of `kind` ("warning" or "alarm"), or a condition alert opened
+    ("capacity", "queue")."""
     ALERTS_RAISED.labels(kind=kind).inc()
 
 

@@ -15,7 +15,7 @@ PersonId = int | str
 Contact = tuple[PersonId, PersonId, float]
 """Two persons closer than the distancing threshold, and their distance in metres."""
 
-AlertKindName = Literal["warning", "alarm"]
+AlertKindName = Literal["warning", "alarm", "capacity", "queue"]
 AlertStateName = Literal["open", "acknowledged", "resolved"]
 AlertChange = Literal["opened", "escalated", "updated", "closed", "acknowledged", "resolved"]
 
@@ -40,10 +40,28 @@ class LivePerson(TypedDict):
     vy_mps: NotRequired[float]
 
 
+class LiveQueue(TypedDict):
+    """A queue zone now (server.analytics.queues)."""
+
+    zone_id: int
+    length: int
+    """Visitors waiting in the queue (staff left out)."""
+    predicted_wait_s: float | None
+    """The predicted wait of a newcomer; None until the queue has served someone."""
+    alerting: bool
+    """Its "open another till" alert is on."""
+
+
 class LiveCounters(TypedDict):
     site_occupancy: int
     zone_occupancy: dict[str, int]
     """Zone id (as a string: a JSON object key) -> persons in the zone."""
+    counted_occupancy: NotRequired[int]
+    """Occupancy counted at the entrance lines since the closing-time reset (sites with entrance lines only)."""
+    capacity: NotRequired[int]
+    """The site's capacity (sites with one only)."""
+    queues: NotRequired[list[LiveQueue]]
+    """Every queue zone of the site (sites with queue zones only)."""
 
 
 class LivePositionsEvent(TypedDict):

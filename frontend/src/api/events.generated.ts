@@ -8,7 +8,7 @@ export type PersonId = number | string;
 /** Two persons closer than the distancing threshold, and their distance in metres. */
 export type Contact = [PersonId, PersonId, number];
 
-export type AlertKindName = "warning" | "alarm";
+export type AlertKindName = "warning" | "alarm" | "capacity" | "queue";
 
 export type AlertStateName = "open" | "acknowledged" | "resolved";
 
@@ -33,10 +33,27 @@ export interface LivePerson {
   vy_mps?: number;
 }
 
+/** A queue zone now (server.analytics.queues). */
+export interface LiveQueue {
+  zone_id: number;
+  /** Visitors waiting in the queue (staff left out). */
+  length: number;
+  /** The predicted wait of a newcomer; None until the queue has served someone. */
+  predicted_wait_s: number | null;
+  /** Its "open another till" alert is on. */
+  alerting: boolean;
+}
+
 export interface LiveCounters {
   site_occupancy: number;
   /** Zone id (as a string: a JSON object key) -> persons in the zone. */
   zone_occupancy: Record<string, number>;
+  /** Occupancy counted at the entrance lines since the closing-time reset (sites with entrance lines only). */
+  counted_occupancy?: number;
+  /** The site's capacity (sites with one only). */
+  capacity?: number;
+  /** Every queue zone of the site (sites with queue zones only). */
+  queues?: LiveQueue[];
 }
 
 /** The newest live state of the site (throttled to LIVE_PUSH_HZ). */

@@ -49,14 +49,18 @@ export interface AlertCounts {
 /**
  * * `warning` - Warning (approaching a restricted zone)
  * * `alarm` - Alarm (inside a restricted zone)
+ * * `capacity` - Capacity (the site is over its capacity)
+ * * `queue` - Queue (open another till)
  */
-export type AlertKindEnum = "warning" | "alarm";
+export type AlertKindEnum = "warning" | "alarm" | "capacity" | "queue";
 
 /**
  * * `warning` - warning
  * * `alarm` - alarm
+ * * `capacity` - capacity
+ * * `queue` - queue
  */
-export type AlertKindsEnum = "warning" | "alarm";
+export type AlertKindsEnum = "warning" | "alarm" | "capacity" | "queue";
 
 /**
  * * `open` - Open
@@ -742,6 +746,27 @@ export interface PurgeRun {
   deleted: unknown;
   /** Data class -> why it was not purged. */
   errors: unknown;
+}
+
+export interface QueueAlertSetting {
+  zone: number;
+  /** Persons waiting; null: not on the length. */
+  length: number | null;
+  /** Predicted wait (s); null: not on the wait. */
+  wait_s: number | null;
+  /** Held this long (s). */
+  after_s: number;
+  /** True: the zone has no setting of its own. */
+  default: boolean;
+}
+
+export interface QueueAlertSettingRequest {
+  /** Persons waiting; null: not on the length. */
+  length: number | null;
+  /** Predicted wait (s); null: not on the wait. */
+  wait_s: number | null;
+  /** Held this long (s). */
+  after_s?: number;
 }
 
 export interface ReportSchedule {

@@ -13,7 +13,9 @@ class Migration(migrations.Migration):
             model_name="site",
             name="config_revision",
             field=models.PositiveBigIntegerField(
-                default=0, editable=False, help_text="Revision of the site's analytics configuration."
+                default=0,
+                db_default=0,
+                editable=False, help_text="Revision of the site's analytics configuration."
             ),
         ),
     ]

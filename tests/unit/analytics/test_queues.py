@@ -10,6 +10,7 @@ from server.analytics import (
     PersonIdentity,
     QueueAlert,
     QueueStatus,
+    QueueThresholds,
     QueueVisit,
     SiteAnalytics,
     Zone,
@@ -88,7 +89,12 @@ def test_predicted_wait_and_the_till_alert() -> None:
 
 @pytest.mark.parametrize(
     ("changes", "code"),
-    [({"queue_alert_length": 0}, "invalid_threshold"), ({"queue_rate_window_s": -1.0}, "invalid_threshold")],
+    [
+        ({"queue_alert_length": 0}, "invalid_threshold"),
+        ({"queue_rate_window_s": -1.0}, "invalid_threshold"),
+        ({"queue_thresholds": (QueueThresholds(ZONE_B, 0, None),)}, "invalid_threshold"),
+        ({"queue_thresholds": (QueueThresholds(ZONE_B, None, -5.0),)}, "invalid_threshold"),
+    ],
 )
 def test_bad_queue_settings(changes: dict[str, object], code: str) -> None:
     from server.analytics import AnalyticsConfigError
@@ -96,3 +102,16 @@ def test_bad_queue_settings(changes: dict[str, object], code: str) -> None:
     with pytest.raises(AnalyticsConfigError) as error:
         SiteAnalytics(site_config(**changes))
     assert error.value.code == code
+
+
+def test_a_queue_s_own_thresholds_replace_the_defaults() -> None:
+    """Three waiting: no alert with the defaults (6 persons, 300 s); queue B's own threshold of 3 for 2 s alerts."""
+    paths: dict[int, Path] = {g: [QUEUE] * 10 for g in (1, 2, 3)}
+    _, _, alerts = _run(paths)
+    assert alerts == []
+    own = QueueThresholds(ZONE_B, length=3, wait_s=None, after_s=2.0)
+    _, _, alerts = _run(paths, queue_thresholds=(own,))
+    assert [(a.zone_id, a.open, a.length, a.time_us) for a in alerts][:1] == [(ZONE_B, True, 3, us(2.0))]
+    never = QueueThresholds(ZONE_B, length=None, wait_s=None)
+    _, _, alerts = _run(paths, queue_alert_length=1, queue_alert_after_s=0.0, queue_thresholds=(never,))
+    assert alerts == []
