@@ -4,4 +4,5 @@ from server.config.settings.base import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 DEBUG = False
-NOTIFY_WEBHOOK_ALLOW_PRIVATE = True  # the tests' receivers listen on 127.0.0.1 (test_webhook_attacks turns it off)
+# The tests' receivers listen on 127.0.0.1 (test_webhook_attacks turns it off).
+NOTIFY_WEBHOOK_ALLOW_PRIVATE = True
