@@ -134,7 +134,7 @@ def test_simulated_store_records_and_endpoints_agree_with_truth(settings: Any) -
         recorder=recorder,
         load_setup=site_setup,
         load_identities=lambda site_id: {},
-        on_alert=lambda site_id, alert: alerts.append(alert),
+        on_alert=lambda site_id, alert: alerts.append(alert) if isinstance(alert, AccessAlert) else None,
     )
     runtimes = {
         sim_id: CameraRuntime(
@@ -243,7 +243,7 @@ def _visitor_standing_in_the_stock_room() -> tuple[SiteAnalyticsProcessor, list[
         recorder=InsightsRecorder(),
         load_setup=site_setup,
         load_identities=lambda site_id: {},
-        on_alert=lambda site_id, alert: alerts.append(alert),
+        on_alert=lambda site_id, alert: alerts.append(alert) if isinstance(alert, AccessAlert) else None,
     )
     runtime = CameraRuntime(
         camera_id=camera.pk, site_id=site.pk, device_id=None, window=SequenceWindow(reorder_window=256)
