@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
+from nats.js.errors import NotFoundError
 
 from server.bus import jetstream
 from server.bus.codec import FrameCodecError, decode_frame_message, site_subject
@@ -66,6 +67,8 @@ STATUS_EVERY_S = float(os.environ.get("RETAIL_WORKER_STATUS_S", "10"))
 # Longest wait for the frames of a gap in a camera's sequences (server.worker.ordering) before giving up on them.
 GAP_HOLD_S = float(os.environ.get("RETAIL_WORKER_GAP_HOLD_S", "5"))
 EXIT_SITE_LOST = 3
+# Longest a worker retries reading a site's stream when catching up before it gives up (and exits).
+CATCH_UP_RETRY_S = 30.0
 
 
 @dataclass(slots=True)
@@ -117,6 +120,7 @@ class SiteWorker:
         self._pullers: dict[int, asyncio.Task[None]] = {}
         self._share: int | None = None  # sites per worker, from the last rebalancing round
         self._consumer_seqs: dict[int, int] = {}  # per site: the consumer sequence of the last delivery here
+        self._after_redelivery: set[int] = set()  # sites whose last delivery here was a redelivery
         self._worker_samples: list[int] = []
         self._orders: dict[
             int, SiteOrder[tuple[Applied, DecodedFrame]]
@@ -293,6 +297,7 @@ class SiteWorker:
             new_pin = headers.get("Nats-Pin-Id")
             stream_seq = msg.metadata.sequence.stream
             consumer_seq = msg.metadata.sequence.consumer
+            redelivered = (msg.metadata.num_delivered or 1) > 1
             last_consumer_seq = self._consumer_seqs.get(site_id)
             self._consumer_seqs[site_id] = consumer_seq
             if site_id not in self._progress.sites:
@@ -301,10 +306,20 @@ class SiteWorker:
             elif new_pin is not None and new_pin != self._pins.get(site_id):
                 self._pins[site_id] = new_pin  # pinned again (e.g. by a new consumer leader): same state
                 await self._catch_up(site_id, stream_seq)
-            elif last_consumer_seq is not None and consumer_seq > last_consumer_seq + 1:
+            elif (last_consumer_seq is not None and consumer_seq > last_consumer_seq + 1) or (
+                not redelivered and site_id in self._after_redelivery
+            ):
                 # Deliveries this worker never got (lost with the connection to a NATS node that died): read them
-                # from the stream now, or they would come back only after the ack wait, behind newer frames.
+                # from the stream now, or they would come back only after the ack wait, behind newer frames. So
+                # too for the first new message after redeliveries: those are older messages, and the messages
+                # between them and this one may have gone to a predecessor, unacked (after a takeover whose first
+                # delivery was a redelivery). Applied without them, the site's progress would cover them (it is a
+                # watermark), and they would be acked unapplied when they come back.
                 await self._catch_up(site_id, stream_seq)
+            if redelivered:
+                self._after_redelivery.add(site_id)
+            else:
+                self._after_redelivery.discard(site_id)
             if self._apply(site_id, stream_seq, msg.data, msg.reply):
                 # A gap in a camera's sequences: the frames may be deliveries lost on the way here (read them from
                 # the stream now); if they are not in the stream yet, the site's later frames wait for them.
@@ -336,20 +351,47 @@ class SiteWorker:
         newer frames."""
         assert self._nc is not None
         ledger = self._progress.sites[site_id]
-        info = await jetstream.consumer_info(self._nc, self._config, site_id)
-        floor = int(info.get("ack_floor", {}).get("stream_seq", 0))
+        try:
+            info = await jetstream.consumer_info(self._nc, self._config, site_id)
+            floor = int(info.get("ack_floor", {}).get("stream_seq", 0))
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:  # JetStream busy (a leader election): read from the durable progress on
+            logger.warning(
+                "site %d: consumer info unavailable (%s); catching up from the progress", site_id, err
+            )
+            floor = 0
         seq = max(floor, ledger.through) + 1
         subject = site_subject(self._config.subject_prefix, site_id)
         js = self._nc.jetstream()
         caught_up = 0
+        failing_since: float | None = None
         while seq < first_stream_seq:
             if seq in ledger.seen or ledger.covered(seq):  # here already: no need to read it
                 seq += 1
                 continue
             try:
                 raw = await js.get_msg(self._config.stream, seq=seq, subject=subject, next=True)
-            except Exception:  # nats.js.errors.NotFoundError: nothing more of the site
+            except asyncio.CancelledError:
+                raise
+            except NotFoundError:  # nothing more of the site
                 break
+            except Exception as err:
+                # Not "nothing more": the stream did not answer (a NATS node died, a leader election). Giving up
+                # here would apply the later frames without these, and the site's progress (a watermark) would
+                # then cover them: acked, their effect lost. Retry; a worker that cannot read the stream exits
+                # without writing anything more (what it did not make durable is not acked).
+                now = time.monotonic()
+                failing_since = failing_since or now
+                if now - failing_since > CATCH_UP_RETRY_S:
+                    self._on_lost(
+                        f"site {site_id}: the stream cannot be read for {CATCH_UP_RETRY_S:g} s ({err})"
+                    )
+                    raise
+                logger.warning("site %d: reading stream sequence %d failed (%s); retrying", site_id, seq, err)
+                await asyncio.sleep(0.5)
+                continue
+            failing_since = None
             if raw.seq is None or raw.seq >= first_stream_seq:
                 break
             if raw.seq not in ledger.seen and not ledger.covered(raw.seq):
