@@ -69,6 +69,7 @@ GAP_HOLD_S = float(os.environ.get("RETAIL_WORKER_GAP_HOLD_S", "5"))
 EXIT_SITE_LOST = 3
 # Longest a worker retries reading a site's stream when catching up before it gives up (and exits).
 CATCH_UP_RETRY_S = 30.0
+CATCH_UP_RETRY_PAUSE_S = 0.5
 
 
 @dataclass(slots=True)
@@ -389,7 +390,7 @@ class SiteWorker:
                     )
                     raise
                 logger.warning("site %d: reading stream sequence %d failed (%s); retrying", site_id, seq, err)
-                await asyncio.sleep(0.5)
+                await asyncio.sleep(CATCH_UP_RETRY_PAUSE_S)
                 continue
             failing_since = None
             if raw.seq is None or raw.seq >= first_stream_seq:
