@@ -542,7 +542,15 @@ class SiteWorker:
             if order is not None:
                 self._fuse(site_id, order.expire(everything=True))
             self._runtime.processor.release_site(site_id)
-            await self._runtime.pipeline.flush()
+            try:
+                await self._runtime.pipeline.flush()
+            except Exception as err:
+                # The site's analytics are gone from here, its ledger is not: frames pulled next would be counted
+                # as applied (and acked) with nothing fused. Crash-only: what was not made durable is not acked.
+                self._on_lost(
+                    f"site {site_id}: the barrier releasing it failed ({type(err).__name__}: {err})"
+                )
+                raise
             self._progress.sites.pop(site_id, None)
             self._pins.pop(site_id, None)
             await jetstream.unpin(self._nc, self._config, site_id)

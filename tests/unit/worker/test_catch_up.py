@@ -119,3 +119,44 @@ def test_a_stream_that_stays_unreadable_makes_the_worker_give_up(monkeypatch: py
     assert applied == []
     assert len(lost) == 1
     assert "cannot be read" in lost[0]
+
+
+class _Pipeline:
+    async def flush(self) -> None:
+        raise RuntimeError("the database is away")
+
+
+class _Processor:
+    def __init__(self) -> None:
+        self.released: list[int] = []
+
+    def release_site(self, site_id: int) -> None:
+        self.released.append(site_id)
+
+
+class _Runtime:
+    def __init__(self) -> None:
+        self.pipeline = _Pipeline()
+        self.processor = _Processor()
+
+
+def test_a_release_whose_barrier_fails_makes_the_worker_exit() -> None:
+    """Its analytics of the site are released, its ledger is not: going on, frames pulled next would be acked with
+    nothing fused."""
+    lost: list[str] = []
+    worker = _worker(_Stream([], failures=0), [], lost)
+    worker._runtime = _Runtime()  # type: ignore[assignment]
+    worker._pullers = {}
+    worker._orders = {}
+    worker._pins = {7: "pin"}
+
+    async def release() -> None:
+        with pytest.raises(RuntimeError):
+            await worker.release(7)
+        for task in worker._pullers.values():
+            task.cancel()
+
+    asyncio.run(release())
+    assert worker._runtime.processor.released == [7]  # type: ignore[attr-defined]
+    assert len(lost) == 1
+    assert "releasing it failed" in lost[0]
