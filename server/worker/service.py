@@ -7,7 +7,10 @@ come from JetStream; the worker adds none of its own.
 
 Taking a site over: the worker loads what is durable of the site (`SiteFrameProgress`), reads from the stream the
 messages delivered to its predecessor and not acked (they would otherwise come back only after the ack wait, out of
-order), then goes on with the consumer's next messages. Fusion starts from those frames (new global ids for the
+order), then goes on with the consumer's next messages. The same catch-up runs after a pin change, a jump in the
+consumer sequence (deliveries lost with a NATS node) and the first new message after redeliveries; a read that
+fails is retried, never taken for "nothing more" (the site's progress is a watermark: a frame skipped here would be
+covered by it and acked unapplied when it comes back). Fusion starts from those frames (new global ids for the
 people present); anything summed over time lives in the analytics records. A worker that finds it lost a site it was
 applying (its progress save fenced: another worker saved the site's progress since) exits at once without writing
 anything more: what it had not made durable is not acked, so the new owner applies it (crash-only; the supervisor
