@@ -7,7 +7,10 @@ come from JetStream; the worker adds none of its own.
 
 Taking a site over: the worker loads what is durable of the site (`SiteFrameProgress`), reads from the stream the
 messages delivered to its predecessor and not acked (they would otherwise come back only after the ack wait, out of
-order), then goes on with the consumer's next messages. Fusion starts from those frames (new global ids for the
+order), then goes on with the consumer's next messages. The same catch-up runs after a pin change, a jump in the
+consumer sequence (deliveries lost with a NATS node) and the first new message after redeliveries; a read that
+fails is retried, never taken for "nothing more" (the site's progress is a watermark: a frame skipped here would be
+covered by it and acked unapplied when it comes back). Fusion starts from those frames (new global ids for the
 people present); anything summed over time lives in the analytics records. A worker that finds it lost a site it was
 applying (its progress save fenced: another worker saved the site's progress since) exits at once without writing
 anything more: what it had not made durable is not acked, so the new owner applies it (crash-only; the supervisor
@@ -39,6 +42,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
+from nats.js.errors import NotFoundError
 
 from server.bus import jetstream
 from server.bus.codec import FrameCodecError, decode_frame_message, site_subject
@@ -66,6 +70,9 @@ STATUS_EVERY_S = float(os.environ.get("RETAIL_WORKER_STATUS_S", "10"))
 # Longest wait for the frames of a gap in a camera's sequences (server.worker.ordering) before giving up on them.
 GAP_HOLD_S = float(os.environ.get("RETAIL_WORKER_GAP_HOLD_S", "5"))
 EXIT_SITE_LOST = 3
+# Longest a worker retries reading a site's stream when catching up before it gives up (and exits).
+CATCH_UP_RETRY_S = 30.0
+CATCH_UP_RETRY_PAUSE_S = 0.5
 
 
 @dataclass(slots=True)
@@ -117,6 +124,7 @@ class SiteWorker:
         self._pullers: dict[int, asyncio.Task[None]] = {}
         self._share: int | None = None  # sites per worker, from the last rebalancing round
         self._consumer_seqs: dict[int, int] = {}  # per site: the consumer sequence of the last delivery here
+        self._after_redelivery: set[int] = set()  # sites whose last delivery here was a redelivery
         self._worker_samples: list[int] = []
         self._orders: dict[
             int, SiteOrder[tuple[Applied, DecodedFrame]]
@@ -293,6 +301,7 @@ class SiteWorker:
             new_pin = headers.get("Nats-Pin-Id")
             stream_seq = msg.metadata.sequence.stream
             consumer_seq = msg.metadata.sequence.consumer
+            redelivered = (msg.metadata.num_delivered or 1) > 1
             last_consumer_seq = self._consumer_seqs.get(site_id)
             self._consumer_seqs[site_id] = consumer_seq
             if site_id not in self._progress.sites:
@@ -301,10 +310,20 @@ class SiteWorker:
             elif new_pin is not None and new_pin != self._pins.get(site_id):
                 self._pins[site_id] = new_pin  # pinned again (e.g. by a new consumer leader): same state
                 await self._catch_up(site_id, stream_seq)
-            elif last_consumer_seq is not None and consumer_seq > last_consumer_seq + 1:
+            elif (last_consumer_seq is not None and consumer_seq > last_consumer_seq + 1) or (
+                not redelivered and site_id in self._after_redelivery
+            ):
                 # Deliveries this worker never got (lost with the connection to a NATS node that died): read them
-                # from the stream now, or they would come back only after the ack wait, behind newer frames.
+                # from the stream now, or they would come back only after the ack wait, behind newer frames. So
+                # too for the first new message after redeliveries: those are older messages, and the messages
+                # between them and this one may have gone to a predecessor, unacked (after a takeover whose first
+                # delivery was a redelivery). Applied without them, the site's progress would cover them (it is a
+                # watermark), and they would be acked unapplied when they come back.
                 await self._catch_up(site_id, stream_seq)
+            if redelivered:
+                self._after_redelivery.add(site_id)
+            else:
+                self._after_redelivery.discard(site_id)
             if self._apply(site_id, stream_seq, msg.data, msg.reply):
                 # A gap in a camera's sequences: the frames may be deliveries lost on the way here (read them from
                 # the stream now); if they are not in the stream yet, the site's later frames wait for them.
@@ -336,20 +355,47 @@ class SiteWorker:
         newer frames."""
         assert self._nc is not None
         ledger = self._progress.sites[site_id]
-        info = await jetstream.consumer_info(self._nc, self._config, site_id)
-        floor = int(info.get("ack_floor", {}).get("stream_seq", 0))
+        try:
+            info = await jetstream.consumer_info(self._nc, self._config, site_id)
+            floor = int(info.get("ack_floor", {}).get("stream_seq", 0))
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:  # JetStream busy (a leader election): read from the durable progress on
+            logger.warning(
+                "site %d: consumer info unavailable (%s); catching up from the progress", site_id, err
+            )
+            floor = 0
         seq = max(floor, ledger.through) + 1
         subject = site_subject(self._config.subject_prefix, site_id)
         js = self._nc.jetstream()
         caught_up = 0
+        failing_since: float | None = None
         while seq < first_stream_seq:
             if seq in ledger.seen or ledger.covered(seq):  # here already: no need to read it
                 seq += 1
                 continue
             try:
                 raw = await js.get_msg(self._config.stream, seq=seq, subject=subject, next=True)
-            except Exception:  # nats.js.errors.NotFoundError: nothing more of the site
+            except asyncio.CancelledError:
+                raise
+            except NotFoundError:  # nothing more of the site
                 break
+            except Exception as err:
+                # Not "nothing more": the stream did not answer (a NATS node died, a leader election). Giving up
+                # here would apply the later frames without these, and the site's progress (a watermark) would
+                # then cover them: acked, their effect lost. Retry; a worker that cannot read the stream exits
+                # without writing anything more (what it did not make durable is not acked).
+                now = time.monotonic()
+                failing_since = failing_since or now
+                if now - failing_since > CATCH_UP_RETRY_S:
+                    self._on_lost(
+                        f"site {site_id}: the stream cannot be read for {CATCH_UP_RETRY_S:g} s ({err})"
+                    )
+                    raise
+                logger.warning("site %d: reading stream sequence %d failed (%s); retrying", site_id, seq, err)
+                await asyncio.sleep(CATCH_UP_RETRY_PAUSE_S)
+                continue
+            failing_since = None
             if raw.seq is None or raw.seq >= first_stream_seq:
                 break
             if raw.seq not in ledger.seen and not ledger.covered(raw.seq):
@@ -499,7 +545,15 @@ class SiteWorker:
             if order is not None:
                 self._fuse(site_id, order.expire(everything=True))
             self._runtime.processor.release_site(site_id)
-            await self._runtime.pipeline.flush()
+            try:
+                await self._runtime.pipeline.flush()
+            except Exception as err:
+                # The site's analytics are gone from here, its ledger is not: frames pulled next would be counted
+                # as applied (and acked) with nothing fused. Crash-only: what was not made durable is not acked.
+                self._on_lost(
+                    f"site {site_id}: the barrier releasing it failed ({type(err).__name__}: {err})"
+                )
+                raise
             self._progress.sites.pop(site_id, None)
             self._pins.pop(site_id, None)
             await jetstream.unpin(self._nc, self._config, site_id)
