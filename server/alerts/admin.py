@@ -1,7 +1,11 @@
-from django.contrib import admin
+from typing import Any
 
-from server.alerts.models import Alert, SirenState
+from django.contrib import admin
+from django.http import HttpRequest
+
+from server.alerts.models import Alert, QueueAlertSetting, SirenState
 from server.audit.admin_base import AuditedModelAdmin
+from server.inventory.signals import bump_config_revision
 
 
 @admin.register(Alert)
@@ -15,3 +19,20 @@ class AlertAdmin(AuditedModelAdmin[Alert]):
 @admin.register(SirenState)
 class SirenStateAdmin(AuditedModelAdmin[SirenState]):
     list_display = ("site", "on", "changed_at", "changed_by")
+
+
+@admin.register(QueueAlertSetting)
+class QueueAlertSettingAdmin(AuditedModelAdmin[QueueAlertSetting]):
+    """A queue zone's "open another till" thresholds; a change reaches the running analytics through the site's
+    configuration revision, as an edit over the API does."""
+
+    list_display = ("zone", "length", "wait_s", "after_s")
+
+    def save_model(self, request: HttpRequest, obj: QueueAlertSetting, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        bump_config_revision(obj.zone.site_id)
+
+    def delete_model(self, request: HttpRequest, obj: QueueAlertSetting) -> None:
+        site_id = obj.zone.site_id
+        super().delete_model(request, obj)
+        bump_config_revision(site_id)
