@@ -13,10 +13,8 @@ it runs on a temporary SQLite file.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,6 +23,7 @@ import numpy as np
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(REPO_ROOT / "benchmarks"))  # its sibling django_database
 
 
 def main() -> int:
@@ -36,24 +35,18 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--seed", type=int, default=20261201)
     args = parser.parse_args()
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "server.config.settings.local")
-    os.environ.setdefault("RETAIL_DATA_DIR", tempfile.mkdtemp(prefix="retail-privacy-bench-"))
-    import django
+    from django_database import setup_django
 
-    django.setup()
+    setup_django("retail-privacy-bench-")
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
-    from django.core.management import call_command
     from django.db import connection
     from django.test import override_settings
     from rest_framework.test import APIClient
 
-    from server.accounts.roles import ensure_roles
     from server.insights.models import HeatmapHour, PersonVisit
     from server.inventory.models import FloorPlan, Site
 
-    call_command("migrate", interactive=False, verbosity=0)
-    ensure_roles()
     site = Site.objects.create(name=f"Privacy bench {time.time_ns()}")
     FloorPlan.objects.create(site=site, width_m=30, height_m=20, heatmap_cell_m=0.5)
     columns, rows = 60, 40

@@ -22,7 +22,6 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -32,6 +31,7 @@ import numpy as np
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(REPO_ROOT / "benchmarks"))  # its sibling django_database
 
 
 def _median_ms(samples: list[float]) -> str:
@@ -49,26 +49,20 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "server.config.settings.local")
-    os.environ.setdefault("RETAIL_DATA_DIR", tempfile.mkdtemp(prefix="retail-reports-bench-"))
-    import django
+    from django_database import setup_django
 
-    django.setup()
+    setup_django("retail-reports-bench-")
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
-    from django.core.management import call_command
     from django.db import connection
     from rest_framework.test import APIClient
 
-    from server.accounts.roles import ensure_roles
     from server.alerts.models import Alert
     from server.insights.models import PersonVisit
     from server.inventory.models import Site
     from server.reports.mail import build_report
     from server.sales.models import PosTransaction
 
-    call_command("migrate", interactive=False, verbosity=0)
-    ensure_roles()
     rng = np.random.default_rng(args.seed)
     end = datetime.now(tz=UTC).replace(minute=0, second=0, microsecond=0)
     start = end - timedelta(days=args.days)
