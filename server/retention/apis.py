@@ -1,5 +1,5 @@
-"""Retention and privacy endpoints: the retention policy and the last purges (read), a purge now (admin), and an
-employee's data exported or erased on request (admin, audited)."""
+"""Retention and privacy endpoints: the retention policy and the last purges (read), the periods set and a purge
+now (admin), and an employee's data exported or erased on request (admin, audited)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from rest_framework.views import APIView
 from server.errors import FieldError
 from server.people.models import Employee
 from server.retention import privacy, purge
-from server.retention.models import PurgeRun
+from server.retention.models import MAX_DAYS, PurgeRun
+from server.retention.services import retention_set
 
 EMPLOYEE_DATA = ("people.view_employee", "people.delete_employee", "retention.view_purgerun")
 
@@ -32,27 +33,46 @@ class EraseSerializer(serializers.Serializer[dict[str, Any]]):
     confirm = serializers.CharField(help_text="The employee's name, as a confirmation.")
 
 
-class RetentionApi(APIView):
-    """GET: the retention period of each data class and the latest purges. POST: purge now."""
+class RetentionUpdateSerializer(serializers.Serializer[dict[str, Any]]):
+    days = serializers.DictField(
+        child=serializers.IntegerField(allow_null=True, min_value=0, max_value=MAX_DAYS),
+        help_text="Data class -> days (0 keeps it for ever), or null to go back to the server's setting.",
+    )
 
-    required_permissions = {"GET": ("retention.view_purgerun",), "POST": ("retention.add_purgerun",)}
+
+class RetentionApi(APIView):
+    """GET: the retention period of each data class and the latest purges. PUT: set periods (they replace the
+    RETENTION_<CLASS>_DAYS settings; null resets one). POST: purge now."""
+
+    required_permissions = {
+        "GET": ("retention.view_purgerun",),
+        "PUT": ("retention.change_retentionsetting", "retention.add_retentionsetting"),
+        "POST": ("retention.add_purgerun",),
+    }
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request) -> Response:
         runs = PurgeRun.objects.all()[:10]
         return Response(
             {
-                "policy": purge.policy_from_settings().describe(),
+                "policy": purge.current_policy().describe(),
                 "purges": PurgeRunSerializer(runs, many=True).data,
             }
         )
+
+    @extend_schema(request=RetentionUpdateSerializer, responses={200: OpenApiTypes.OBJECT})
+    def put(self, request: Request) -> Response:
+        body = RetentionUpdateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        retention_set(actor=request.user, days=body.validated_data["days"])
+        return Response({"policy": purge.current_policy().describe()})
 
     @extend_schema(request=None, responses={200: PurgeRunSerializer})
     def post(self, request: Request) -> Response:
         from server.retention.timeseries import current_backend
 
         with current_backend() as backend:
-            run = purge.purge(policy=purge.policy_from_settings(), backend=backend, trigger="api")
+            run = purge.purge(policy=purge.current_policy(), backend=backend, trigger="api")
         return Response(PurgeRunSerializer(run).data)
 
 

@@ -1,4 +1,4 @@
-"""The record of each retention purge (what it deleted, per data class)."""
+"""The record of each retention purge (what it deleted, per data class), and the periods set in the dashboard."""
 
 from __future__ import annotations
 
@@ -17,3 +17,21 @@ class PurgeRun(models.Model):
 
     def __str__(self) -> str:
         return f"purge {self.started_at:%Y-%m-%d %H:%M} ({self.trigger})"
+
+
+MAX_DAYS = 36_500  # a hundred years: "for ever" is 0, not a huge number
+
+
+class RetentionSetting(models.Model):
+    """A data class's retention period set in the dashboard; it overrides the RETENTION_<CLASS>_DAYS setting.
+    No row: the setting (or its default) applies."""
+
+    data_class = models.CharField(max_length=32, unique=True)
+    days = models.PositiveIntegerField(help_text="0 keeps the class for ever.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["data_class"]
+
+    def __str__(self) -> str:
+        return f"{self.data_class}: {self.days} days"

@@ -3,7 +3,8 @@
 PostgreSQL rows in batches by primary key (no long lock, no huge transaction); time series through the backend:
 InfluxDB 1.x (`INFLUX_API=v1`) with InfluxQL `DELETE FROM <measurement> WHERE time < …`, the embedded store with
 its own delete; an InfluxDB 2.x bucket keeps its own retention (`INFLUX_API=v2`: left to the bucket, reported).
-Each run is recorded as a `PurgeRun`. Runs from the periodic job (`RetentionJob`) or `retail-server manage purge`.
+Each run is recorded as a `PurgeRun`; each run reads the periods anew (`current_policy`: a period set in the
+dashboard takes effect at the next run). Runs from the periodic job (`RetentionJob`) or `retail-server manage purge`.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from server.insights.models import (
 from server.inventory.models import Camera
 from server.notifications.models import Delivery, DeliveryStatus
 from server.people.models import IdentityBinding
-from server.retention.models import PurgeRun
+from server.retention.models import PurgeRun, RetentionSetting
 from server.retention.policy import RetentionPolicy
 from server.timeseries import measurements
 
@@ -163,8 +164,10 @@ def purge(
     return run
 
 
-def policy_from_settings() -> RetentionPolicy:
-    return RetentionPolicy.from_settings(settings)
+def current_policy() -> RetentionPolicy:
+    """The periods in force: the settings', each replaced by the one set in the dashboard where there is one."""
+    overrides = dict(RetentionSetting.objects.values_list("data_class", "days"))
+    return RetentionPolicy.from_settings(settings, overrides)
 
 
 class RetentionJob:
@@ -190,7 +193,7 @@ class RetentionJob:
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
             try:
-                purge(policy=policy_from_settings(), backend=self.backend, trigger="schedule")
+                purge(policy=current_policy(), backend=self.backend, trigger="schedule")
             except Exception:
                 logger.exception("the retention purge failed; next try in %.0f s", self.interval_s)
             finally:

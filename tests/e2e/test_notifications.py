@@ -91,7 +91,22 @@ def test_retention_page_lists_the_periods_and_purges(page: Page) -> None:
     page.click("[data-testid=purge-now]")
     expect(page.locator("[data-testid=privacy-notice]")).to_contain_text("Purged")
     expect(page.locator("[data-testid=purge-runs] li").first).to_contain_text("(api)")
+
+    # A period set here replaces the server's setting, says so, and goes back to it when emptied.
+    deliveries = table.locator("tr[data-class=deliveries]")
+    expect(deliveries).to_have_attribute("data-source", "environment")
+    page.fill("input[name=retention-deliveries]", "45")
+    page.click("[data-testid=retention-save]")
+    expect(page.locator("[data-testid=privacy-notice]")).to_contain_text("saved")
+    expect(deliveries).to_have_attribute("data-source", "dashboard")
+    expect(deliveries).to_contain_text("45 days (set here)")
     screenshot(page, "admin-privacy")
+    page.fill("input[name=retention-deliveries]", "4x")
+    page.click("[data-testid=retention-save]")
+    expect(page.locator("[data-testid=privacy-error]")).to_contain_text("a whole number of days")
+    page.fill("input[name=retention-deliveries]", "")
+    page.click("[data-testid=retention-save]")
+    expect(deliveries).to_have_attribute("data-source", "environment")
 
 
 def test_staff_are_not_offered_notifications_or_privacy(page: Page) -> None:

@@ -809,6 +809,11 @@ export interface ReportSent {
   end: string;
 }
 
+export interface RetentionUpdateRequest {
+  /** Data class -> days (0 keeps it for ever), or null to go back to the server's setting. */
+  days: Record<string, number | null>;
+}
+
 /**
  * * `admin` - admin
  * * `installer` - installer

@@ -375,6 +375,14 @@ CASES = [
     ),
     Case("notification deliveries", "get", lambda s: "/api/notification-deliveries", ADMIN, 200),
     Case("retention policy", "get", lambda s: "/api/retention", ADMIN, 200),
+    Case(
+        "retention periods set",
+        "put",
+        lambda s: "/api/retention",
+        ADMIN,
+        200,
+        lambda s: {"days": {"audit": 800}},
+    ),
     Case("employee export", "get", lambda s: f"/api/employees/{s['employee'].pk}/export", ADMIN, 200),
     Case(
         "employee erase",

@@ -259,3 +259,57 @@ def test_retention_api(store: dict[str, Any], client_for: Any, settings: Any, tm
     assert admin.get("/api/retention").json()["purges"][0]["id"] == ran.json()["id"]
     assert client_for("staff").get("/api/retention").status_code == 403
     assert client_for("staff").post("/api/retention").status_code == 403
+
+
+def test_periods_set_in_the_dashboard_replace_the_settings_until_reset(
+    store: dict[str, Any], client_for: Any, settings: Any, tmp_path: Path
+) -> None:
+    """PUT /api/retention: a period per class replaces RETENTION_<CLASS>_DAYS at the next purge, is audited, is
+    refused whole when one value is wrong, and null goes back to the setting."""
+    settings.INFLUX_URL = ""
+    settings.TIMESERIES_EMBEDDED_PATH = tmp_path / "ts.sqlite3"
+    settings.RETENTION_VISITS_DAYS = 400
+    fifty_days_ago = timezone.now() - timedelta(days=50)
+    PersonVisit.objects.create(
+        site=store["site"], person_id=7, started_at=fifty_days_ago, ended_at=fifty_days_ago
+    )
+    admin = client_for("admin")
+    answer = admin.put(
+        "/api/retention", {"days": {"visits": 30, "audit": 0}}, content_type="application/json"
+    )
+    assert answer.status_code == 200, answer.content
+    policy = {row["data_class"]: row for row in answer.json()["policy"]}
+    assert (policy["visits"]["days"], policy["visits"]["source"], policy["visits"]["environment_days"]) == (
+        30,
+        "dashboard",
+        400,
+    )
+    assert (policy["audit"]["days"], policy["audit"]["source"]) == (0, "dashboard")
+    assert policy["positions"]["source"] == "environment"
+    assert AuditLog.objects.filter(object_type="retention.retentionsetting", action="create").count() == 2
+
+    # The next purge uses the period set in the dashboard: the 50-day-old visit is past 30 days.
+    assert admin.post("/api/retention").json()["deleted"]["visits"] == 1
+
+    # All or nothing: one bad value refuses the whole request, with the field named.
+    for bad, field in (
+        ({"visits": 10, "nonsense": 5}, "days.nonsense"),
+        ({"visits": 10, "audit": -1}, "days"),
+        ({"visits": "ten"}, "days"),
+    ):
+        refused = admin.put("/api/retention", {"days": bad}, content_type="application/json")
+        assert refused.status_code == 400, (bad, refused.content)
+        assert field in json.dumps(refused.json()["extra"]["fields"]), refused.json()
+    assert {r["data_class"]: r["days"] for r in admin.get("/api/retention").json()["policy"]}["visits"] == 30
+
+    # null resets the class to the server's setting.
+    reset = admin.put("/api/retention", {"days": {"visits": None}}, content_type="application/json")
+    policy = {row["data_class"]: row for row in reset.json()["policy"]}
+    assert (policy["visits"]["days"], policy["visits"]["source"]) == (400, "environment")
+    assert AuditLog.objects.filter(object_type="retention.retentionsetting", action="delete").count() == 1
+    assert (
+        client_for("staff")
+        .put("/api/retention", {"days": {"visits": 1}}, content_type="application/json")
+        .status_code
+        == 403
+    )

@@ -61,6 +61,17 @@ def test_policy_from_settings_and_cutoffs():
     assert described["positions"]["days"] == 7
 
 
+def test_dashboard_periods_replace_the_settings_and_say_so():
+    settings = SimpleNamespace(RETENTION_POSITIONS_DAYS=7)
+    policy = RetentionPolicy.from_settings(settings, {"positions": 3, "audit": 0, "unknown": 9})
+    assert policy.days["positions"] == 3
+    assert policy.cutoff("audit", datetime(2026, 12, 1, tzinfo=UTC)) is None
+    assert "unknown" not in policy.days
+    described = {row["data_class"]: row for row in policy.describe()}
+    assert (described["positions"]["source"], described["positions"]["environment_days"]) == ("dashboard", 7)
+    assert (described["bindings"]["source"], described["bindings"]["days"]) == ("environment", 90)
+
+
 def test_negative_period_is_refused():
     with pytest.raises(RetentionConfigError, match="RETENTION_ALERTS_DAYS"):
         RetentionPolicy.from_settings(SimpleNamespace(RETENTION_ALERTS_DAYS=-1))

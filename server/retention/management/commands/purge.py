@@ -20,7 +20,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         backend = None if options["no_timeseries"] else build_backend(config_from_settings())
         try:
-            run = purge.purge(policy=purge.policy_from_settings(), backend=backend, trigger="command")
+            run = purge.purge(policy=purge.current_policy(), backend=backend, trigger="command")
         finally:
             if backend is not None:
                 backend.close()
