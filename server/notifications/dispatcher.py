@@ -1,7 +1,11 @@
 """The background sender of the outbox: a thread that claims due deliveries, sends each over its channel and
 records the outcome (delivered; or retried with back-off; failed once `NOTIFY_MAX_ATTEMPTS` are spent).
 
-It never runs on the ingest or analytics path: alerts only write outbox rows. Rows are claimed with a lease
+It never runs on the ingest or analytics path: alerts only write outbox rows. A pass sends each receiver's rows in
+order, in a lane of its own, the lanes side by side (`lanes` threads): a receiver that hangs until the timeout holds
+up its own rows only. When a send cannot reach its receiver at all (no answer: refused, timed out, not resolved),
+the rest of that receiver's rows in the pass wait for the same retry time without spending an attempt, instead of
+each waiting out the timeout in turn. Rows are claimed with a lease
 (`SELECT … FOR UPDATE SKIP LOCKED` on PostgreSQL, so several processes may each run a dispatcher); a row whose
 process died while sending it is sent again once its lease ran out, and pending rows are picked up at start:
 nothing queued is lost with a restart.
@@ -11,10 +15,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Hashable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from django.db import close_old_connections, connections, transaction
+from django.db import close_old_connections, connection, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -35,6 +41,14 @@ class DispatcherConfig:
     retry_max_s: float = 3600.0
     lease_s: float = 120.0
     timeout_s: float = 10.0
+    lanes: int = 4  # receivers sent to at the same time
+
+
+def _lane(delivery: Delivery) -> Hashable:
+    """The receiver a delivery goes to: its rule (a webhook URL, a set of mail recipients), or the one broker."""
+    if delivery.channel == Channel.MQTT:
+        return "mqtt"
+    return ("rule", delivery.rule_id)
 
 
 class Dispatcher:
@@ -117,11 +131,37 @@ class Dispatcher:
         return bool(taken)
 
     def run_once(self) -> int:
-        """Send every delivery due now (one batch); returns how many were tried."""
+        """Send every delivery due now (one batch); returns how many were claimed."""
         rows = self._claim()
+        lanes: dict[Hashable, list[Delivery]] = {}
         for row in rows:
+            lanes.setdefault(_lane(row), []).append(row)
+        # Inside a transaction (a caller's atomic block) other connections would not see the claim: one lane at a
+        # time, on this thread's connection.
+        if len(lanes) <= 1 or self.config.lanes <= 1 or connection.in_atomic_block:
+            for lane in lanes.values():
+                self._send_lane(lane)
+        else:
+            with ThreadPoolExecutor(
+                max_workers=min(self.config.lanes, len(lanes)), thread_name_prefix="notifications-lane"
+            ) as pool:
+                for future in [
+                    pool.submit(self._send_lane_on_own_connection, lane) for lane in lanes.values()
+                ]:
+                    future.result()
+        return len(rows)
+
+    def _send_lane_on_own_connection(self, rows: list[Delivery]) -> None:
+        try:
+            self._send_lane(rows)
+        finally:
+            connections.close_all()  # this lane thread's own connection
+
+    def _send_lane(self, rows: list[Delivery]) -> None:
+        """One receiver's rows, in order; once one finds the receiver unreachable the rest wait with it."""
+        for index, row in enumerate(rows):
             if self._stop.is_set():
-                break  # the rest goes back to others once its lease ran out
+                return  # the rest goes back to others once its lease ran out
             if not self._renew(row):
                 logger.info("delivery %d was taken over by another dispatcher; not sent twice", row.pk)
                 continue
@@ -130,8 +170,24 @@ class Dispatcher:
             except Exception as err:  # a sender's bug or a URL the client cannot encode: one failed attempt
                 logger.exception("delivery %d (%s): the send raised", row.pk, row.channel)
                 result = SendResult(ok=False, error=f"{type(err).__name__}: {err}"[:500])
-            self._record(row, result)
-        return len(rows)
+            retry_at = self._record(row, result)
+            if retry_at is not None and result.response_code is None:
+                self._defer(rows[index + 1 :], retry_at, result.error)
+                return
+
+    def _defer(self, rows: list[Delivery], retry_at: datetime, error: str) -> None:
+        """Put claimed, untried rows back for `retry_at`, their attempts unspent (their receiver is unreachable)."""
+        for row in rows:
+            Delivery.objects.filter(
+                pk=row.pk, status=DeliveryStatus.SENDING, lease_until=row.lease_until
+            ).update(
+                status=DeliveryStatus.PENDING,
+                lease_until=None,
+                next_attempt_at=retry_at,
+                last_error=f"not tried: its receiver was unreachable ({error})"[:500],
+            )
+        if rows:
+            logger.info("%d deliveries to an unreachable receiver wait for its retry", len(rows))
 
     def send(self, delivery: Delivery) -> SendResult:
         rule = delivery.rule
@@ -156,8 +212,10 @@ class Dispatcher:
             return self.mqtt.send_alert({"id": delivery.pk, **delivery.payload})
         return SendResult(ok=False, error=f"unknown channel {delivery.channel!r}")
 
-    def _record(self, delivery: Delivery, result: SendResult) -> None:
+    def _record(self, delivery: Delivery, result: SendResult) -> datetime | None:
+        """Store the outcome of one attempt; returns the time of the next attempt when one is due."""
         now = timezone.now()
+        retry_at: datetime | None = None
         attempts = delivery.attempts + 1
         update: dict[str, object] = {
             "attempts": attempts,
@@ -176,10 +234,9 @@ class Dispatcher:
         else:
             self.failures += 1
             delay = retry_delay_s(attempts, base_s=self.config.retry_base_s, max_s=self.config.retry_max_s)
+            retry_at = now + timedelta(seconds=delay)
             update.update(
-                status=DeliveryStatus.PENDING,
-                last_error=result.error[:500],
-                next_attempt_at=now + timedelta(seconds=delay),
+                status=DeliveryStatus.PENDING, last_error=result.error[:500], next_attempt_at=retry_at
             )
             logger.info(
                 "delivery %d (%s) attempt %d failed (%s); retry in %.1f s",
@@ -194,6 +251,8 @@ class Dispatcher:
         ).update(**update)
         if not recorded:
             logger.warning("delivery %d changed while it was sent; its outcome is not recorded", delivery.pk)
+            return None
+        return retry_at
 
 
 _lock = threading.Lock()

@@ -72,14 +72,14 @@ def _refusal(host: str, address: object) -> str:
     )
 
 
-def check_destination(url: str) -> None:
-    """Raise DestinationRefusedError unless `url` may be sent to now: `webhook_url_error`, and every address its
-    host resolves to public (unless NOTIFY_WEBHOOK_ALLOW_PRIVATE)."""
+def check_destination(url: str) -> str:
+    """The address to connect to for `url`, resolved once here and checked: `webhook_url_error`, and every address
+    its host resolves to public (unless NOTIFY_WEBHOOK_ALLOW_PRIVATE); raises DestinationRefusedError otherwise.
+    The send connects to this very address (`send_webhook`), so a DNS answer that changes between the check and
+    the connection (rebinding) cannot move it to a private one."""
     error = webhook_url_error(url)
     if error:
         raise DestinationRefusedError(error)
-    if settings.NOTIFY_WEBHOOK_ALLOW_PRIVATE:
-        return
     parts = urllib.parse.urlsplit(url)
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -87,10 +87,23 @@ def check_destination(url: str) -> None:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as err:
         raise DestinationRefusedError(f"{host} does not resolve: {err}") from err
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
-        if not _public(address):
-            raise DestinationRefusedError(_refusal(host, address))
+    if not infos:
+        raise DestinationRefusedError(f"{host} does not resolve")
+    addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
+    if not settings.NOTIFY_WEBHOOK_ALLOW_PRIVATE:
+        for address in addresses:
+            if not _public(address):
+                raise DestinationRefusedError(_refusal(host, address))
+    return str(addresses[0])
+
+
+def _pinned(url: str, address: str) -> tuple[httpx.URL, dict[str, str], dict[str, Any]]:
+    """`url` with its host replaced by the checked `address`, the Host header it had, and the TLS server name
+    (SNI and certificate check) of the original host."""
+    original = httpx.URL(url)
+    host_header = original.netloc.decode("ascii").rsplit("@", 1)[-1]
+    extensions: dict[str, Any] = {"sni_hostname": original.host} if original.scheme == "https" else {}
+    return original.copy_with(host=address), {"Host": host_header}, extensions
 
 
 def webhook_body(delivery_id: int, payload: dict[str, Any], *, sent_at: int) -> bytes:
@@ -111,24 +124,30 @@ def send_webhook(
         SIGNATURE_HEADER: signature_header(secret=secret, timestamp=timestamp, body=body),
     }
     try:
-        check_destination(url)
-    except DestinationRefusedError as err:
+        address = check_destination(url)
+        target, host_header, extensions = _pinned(url, address)
+    except (DestinationRefusedError, httpx.InvalidURL) as err:
         return SendResult(ok=False, error=str(err)[:500])
     deadline = time.monotonic() + timeout_s
     try:
         # Streamed: the status is all a success needs (the body is not read); of a refusal at most
         # ERROR_BODY_BYTES, read until the deadline: an answer that never ends or is huge is cut short.
-        with httpx.stream(
-            "POST", url, content=body, headers=headers, timeout=timeout_s, follow_redirects=False
-        ) as response:
-            code = response.status_code
-            if 200 <= code < 300:
-                return SendResult(ok=True, response_code=code)
-            excerpt = b""
-            for chunk in response.iter_raw():
-                excerpt += chunk
-                if len(excerpt) >= ERROR_BODY_BYTES or time.monotonic() > deadline:
-                    break
+        with httpx.Client(timeout=timeout_s, follow_redirects=False) as client:
+            request = client.build_request(
+                "POST", target, content=body, headers={**headers, **host_header}, extensions=extensions
+            )
+            response = client.send(request, stream=True)
+            try:
+                code = response.status_code
+                if 200 <= code < 300:
+                    return SendResult(ok=True, response_code=code)
+                excerpt = b""
+                for chunk in response.iter_raw():
+                    excerpt += chunk
+                    if len(excerpt) >= ERROR_BODY_BYTES or time.monotonic() > deadline:
+                        break
+            finally:
+                response.close()
     except httpx.HTTPError as err:
         return SendResult(ok=False, error=f"{type(err).__name__}: {err}"[:500])
     text = excerpt[:ERROR_BODY_BYTES].decode("utf-8", "replace").strip()

@@ -49,6 +49,7 @@ def dispatcher_config_from_settings() -> DispatcherConfig:
         retry_base_s=settings.NOTIFY_RETRY_BASE_S,
         retry_max_s=settings.NOTIFY_RETRY_MAX_S,
         timeout_s=settings.NOTIFY_TIMEOUT_S,
+        lanes=max(1, settings.NOTIFY_LANES),
     )
 
 

@@ -324,6 +324,7 @@ NOTIFY_MAX_ATTEMPTS = int(os.environ.get("NOTIFY_MAX_ATTEMPTS", "8"))
 NOTIFY_RETRY_BASE_S = float(os.environ.get("NOTIFY_RETRY_BASE_S", "5"))
 NOTIFY_RETRY_MAX_S = float(os.environ.get("NOTIFY_RETRY_MAX_S", "3600"))
 NOTIFY_TIMEOUT_S = float(os.environ.get("NOTIFY_TIMEOUT_S", "10"))
+NOTIFY_LANES = int(os.environ.get("NOTIFY_LANES", "4"))  # receivers the dispatcher sends to at the same time
 # Webhooks to loopback, private, link-local (cloud metadata) or other non-public addresses are refused unless
 # this is true (receivers inside your network): docs/security.md, "Outbound connections".
 NOTIFY_WEBHOOK_ALLOW_PRIVATE = env_bool("NOTIFY_WEBHOOK_ALLOW_PRIVATE", False)

@@ -74,8 +74,8 @@ class _Server:
             for _ in range(size // len(block)):
                 handler.wfile.write(block)
                 self.bytes_sent += len(block)
-        elif self.behaviour == "slow":
-            time.sleep(1.5)
+        elif self.behaviour in ("slow", "ok"):
+            time.sleep(1.5 if self.behaviour == "slow" else 0)
             handler.send_response(200)
             handler.send_header("Content-Length", "2")
             handler.end_headers()
@@ -238,3 +238,76 @@ def test_a_send_that_raises_is_a_recorded_failure_not_a_stuck_batch(settings: An
     assert first.last_error
     assert Delivery.objects.get(pk=second.pk).status == DeliveryStatus.DELIVERED
     assert webhook_url_error("http://a..b/")  # and refused when a rule is saved
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_dead_receiver_holds_up_only_its_own_rows_and_spends_one_attempt(settings: Any, serve: Any) -> None:
+    """A receiver that accepts connections and never answers: each of its rows waited out the timeout in turn
+    (3 rows, 3 s at a 1 s timeout) and the live receiver's row waited behind them. Now the live one goes in its
+    own lane at once, the dead one's first row spends an attempt and the other two wait for its retry unspent."""
+    settings.NOTIFY_WEBHOOK_ALLOW_PRIVATE = True
+    live = serve("ok")
+    with socket.socket() as dead:
+        dead.bind(("127.0.0.1", 0))
+        dead.listen(16)  # connections complete in the backlog; nothing is ever read or answered
+        dead_url = f"http://127.0.0.1:{dead.getsockname()[1]}/hook"
+        now = timezone.now()
+        hung = NotificationRule.objects.create(name="hung", channel="webhook", url=dead_url, secret="s")
+        good = NotificationRule.objects.create(name="good", channel="webhook", url=live.url, secret="s")
+
+        def row(rule: NotificationRule) -> Delivery:
+            return Delivery.objects.create(
+                rule=rule,
+                channel="webhook",
+                event="test",
+                payload={"event": "test"},
+                next_attempt_at=now,
+                created_at=now,
+            )
+
+        dead_rows = [row(hung) for _ in range(3)]
+        good_row = row(good)
+        started = time.monotonic()
+        Dispatcher(DispatcherConfig(poll_s=0.05, batch=10, timeout_s=1.0, lanes=4)).run_once()
+        took = time.monotonic() - started
+    assert Delivery.objects.get(pk=good_row.pk).status == DeliveryStatus.DELIVERED
+    assert took < 2.6, f"the pass took {took:.1f} s: the rows were sent one after the other"
+    first, *rest = (Delivery.objects.get(pk=r.pk) for r in dead_rows)
+    assert (first.status, first.attempts) == (DeliveryStatus.PENDING, 1)
+    for waiting in rest:
+        assert (waiting.status, waiting.attempts) == (DeliveryStatus.PENDING, 0)
+        assert waiting.next_attempt_at == first.next_attempt_at
+        assert "unreachable" in waiting.last_error
+
+
+def test_a_name_that_rebinds_after_the_check_still_reaches_only_the_checked_address(
+    settings: Any, serve: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A DNS server that answers a public address to the check and loopback to the connection (rebinding; the DNS
+    is a fake: `socket.getaddrinfo` replaced, no resolver can be run here). The HTTP client resolved the name again
+    and reached the server's own port; now the send connects to the address that was checked."""
+    settings.NOTIFY_WEBHOOK_ALLOW_PRIVATE = False
+    local = serve("ok")
+    port = int(local.url.rsplit(":", 1)[1].split("/", 1)[0])
+    real = socket.getaddrinfo
+    answers = iter(["8.8.8.8"])  # the first answer public, every later one loopback
+
+    def rebinding_dns(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host != "rebind.example":
+            return real(host, *args, **kwargs)
+        address = next(answers, "127.0.0.1")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding_dns)
+    result, _ = _send(f"http://rebind.example:{port}/hook", timeout_s=1.0)
+    assert local.requests == [], "the connection went to the rebound (loopback) address"
+    assert not result.ok
+
+
+def test_the_pinned_connection_keeps_the_host_header(settings: Any, receiver: Any) -> None:
+    """Connecting to the checked address, the request still names the URL's host (virtual hosts, signatures)."""
+    settings.NOTIFY_WEBHOOK_ALLOW_PRIVATE = True
+    port = receiver.url.rsplit(":", 1)[1].split("/", 1)[0]
+    result, _ = _send(f"http://localhost:{port}/hook", timeout_s=5.0)
+    assert result.ok, result
+    assert receiver.requests[-1].headers["Host"] == f"localhost:{port}"
