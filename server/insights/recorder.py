@@ -285,17 +285,14 @@ class InsightsRecorder:
                 known.discard(person_id)
                 self._pending.visits_ended.append((site_id, person_id, to_datetime(last_seen_us)))
 
-    def close_left_open(self, site_id: int) -> int:
+    def close_left_open(self, site_id: int, *, last_frame_us: int | None) -> int:
         """Before this process starts the analytics of `site_id`: end the visits and distancing violations that a
-        crashed process left open (its in-memory state is gone). A visit ends at the site's last stored frame (the
-        stream state persisted with it), a violation at its last close frame. Returns the records closed."""
-        from django.db.models import F, Max
+        crashed process left open (its in-memory state is gone). A visit ends at the site's last stored frame,
+        `last_frame_us` (the ingest's stream state persisted with it, `server.ingest.selectors.site_last_frame_us`;
+        None: none stored), a violation at its last close frame. Returns the records closed."""
+        from django.db.models import F
 
-        from server.ingest.models import CameraStreamState
-
-        last_us = CameraStreamState.objects.filter(camera__site_id=site_id).aggregate(
-            last=Max("last_capture_time_us")
-        )["last"]
+        last_us = last_frame_us
         closed = 0
         with transaction.atomic():
             open_visits = PersonVisit.objects.filter(site_id=site_id, ended_at__isnull=True)
