@@ -671,24 +671,38 @@ def _heat_slice(site_id: int, bucket: HeatmapBucket, grid: FloorGrid) -> Heatmap
 
 
 def _add_heat_hour(site_id: int, hour_us: int, hour: _HeatHour) -> int:
+    """Add the hour's heat to its row, atomically whatever else writes the same (site, hour) at the same time (two
+    processes, or a barrier and a flush): the row is made to exist first (an empty one of this grid, INSERT ... ON
+    CONFLICT DO NOTHING, which waits for a concurrent insert of the same row to commit), then locked and added to.
+    A row of another grid (the site's floor plan changed within the hour) is replaced."""
     hour_start = to_datetime(hour_us)
-    existing = HeatmapHour.objects.select_for_update().filter(site_id=site_id, hour_start=hour_start).first()
+    grid = hour.grid
+    empty = np.zeros(grid.cells, dtype="<f4").tobytes()
+    HeatmapHour.objects.bulk_create(
+        [
+            HeatmapHour(
+                site_id=site_id,
+                hour_start=hour_start,
+                columns=grid.nx,
+                rows=grid.ny,
+                cell_m=grid.cell_m,
+                person_s=empty,
+                displacement_x_m=empty,
+                displacement_y_m=empty,
+            )
+        ],
+        ignore_conflicts=True,
+    )
+    row = HeatmapHour.objects.select_for_update().get(site_id=site_id, hour_start=hour_start)
     person_s = hour.person_s.astype(np.float32)
     displacement = hour.displacement.astype(np.float32)
-    if existing is not None and existing.columns == hour.grid.nx and existing.rows == hour.grid.ny:
-        person_s += np.frombuffer(bytes(existing.person_s), dtype="<f4")
-        displacement[:, 0] += np.frombuffer(bytes(existing.displacement_x_m), dtype="<f4")
-        displacement[:, 1] += np.frombuffer(bytes(existing.displacement_y_m), dtype="<f4")
-    HeatmapHour.objects.update_or_create(
-        site_id=site_id,
-        hour_start=hour_start,
-        defaults={
-            "columns": hour.grid.nx,
-            "rows": hour.grid.ny,
-            "cell_m": hour.grid.cell_m,
-            "person_s": person_s.astype("<f4").tobytes(),
-            "displacement_x_m": np.ascontiguousarray(displacement[:, 0]).astype("<f4").tobytes(),
-            "displacement_y_m": np.ascontiguousarray(displacement[:, 1]).astype("<f4").tobytes(),
-        },
-    )
+    if row.columns == grid.nx and row.rows == grid.ny:
+        person_s += np.frombuffer(bytes(row.person_s), dtype="<f4")
+        displacement[:, 0] += np.frombuffer(bytes(row.displacement_x_m), dtype="<f4")
+        displacement[:, 1] += np.frombuffer(bytes(row.displacement_y_m), dtype="<f4")
+    row.columns, row.rows, row.cell_m = grid.nx, grid.ny, grid.cell_m
+    row.person_s = person_s.astype("<f4").tobytes()
+    row.displacement_x_m = np.ascontiguousarray(displacement[:, 0]).astype("<f4").tobytes()
+    row.displacement_y_m = np.ascontiguousarray(displacement[:, 1]).astype("<f4").tobytes()
+    row.save(update_fields=["columns", "rows", "cell_m", "person_s", "displacement_x_m", "displacement_y_m"])
     return 1
