@@ -150,6 +150,7 @@ def build_runtime(*, role: str = "") -> Runtime:
     (every accepted frame is published to the bus, `RETAIL_BUS_URL`; site workers fuse them) or "worker" (fuses what
     the bus delivers: `server.worker`); empty: "gateway" when the bus is configured, else "embedded"."""
     from server.alerts.incidents import IncidentRecorder
+    from server.ingest.selectors import site_last_frame_us
     from server.insights.selectors import site_config_revision, site_identities, site_setup
     from server.notifications.wiring import notifications_from_settings
     from server.retention.purge import RetentionJob
@@ -181,7 +182,9 @@ def build_runtime(*, role: str = "") -> Runtime:
         live_state_hz=settings.LIVE_PUSH_HZ,
         positions_sample_hz=settings.POSITIONS_SAMPLE_HZ,
         arrival_jitter_us=int(settings.FUSION_ARRIVAL_JITTER_MS * 1000),
-        recover_site=recorder.close_left_open,
+        recover_site=lambda site_id: recorder.close_left_open(
+            site_id, last_frame_us=site_last_frame_us(site_id)
+        ),
     )
     role = role or ("gateway" if settings.RETAIL_BUS_URL else "embedded")
     bus = None

@@ -78,6 +78,13 @@ AnalyticsAlert = AccessAlert | CapacityEvent | QueueAlert
 
 def condition_message(event: CapacityEvent | QueueAlert, zone_name: str = "") -> str:
     """The alert's text for a capacity or "open another till" event."""
+    if event.stopped:  # ended with the site's analytics (a release to another worker, a shutdown)
+        subject = (
+            "Over capacity"
+            if isinstance(event, CapacityEvent)
+            else f"Open another till ({zone_name or f'queue {event.zone_id}'})"
+        )
+        return f"{subject} ended: the site's analytics stopped"
     if isinstance(event, CapacityEvent):
         if event.over:
             return f"Over capacity: {event.occupancy} people inside for a capacity of {event.capacity}"

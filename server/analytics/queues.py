@@ -176,6 +176,14 @@ class QueueTracker:
             )
             alerts.append(QueueAlert(zone_id, True, length, predicted, t_us))
 
+    def end_alerts(self, t_us: int, alerts: list[QueueAlert]) -> None:
+        """End of stream: every alert still open closes (``stopped``; the queue's people have left with the
+        stream), and a queue above its limit from now on waits its ``after_s`` again before alerting."""
+        for zone_id in sorted(self._alerting):
+            alerts.append(QueueAlert(zone_id, False, 0, None, t_us, stopped=True))
+        self._alerting.clear()
+        self._above_since.clear()
+
     def flush(self, visits: list[QueueVisit]) -> None:
         """End of stream: every wait still open is reported (abandoned when it has not reached service)."""
         for (gid, _), waiting in sorted(self._waiting.items()):

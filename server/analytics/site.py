@@ -47,6 +47,7 @@ from server.analytics.types import (
     AccessAlert,
     AnalyticsConfig,
     AnalyticsUpdate,
+    CapacityEvent,
     DistancingViolation,
     DwellRecord,
     FlowTransition,
@@ -85,6 +86,8 @@ class SiteAnalytics:
         self._rows.attach(self._doors)
         self._last_time_us: int | None = None
         self._first_time_us: int | None = None
+        # The capacity event that put the site over its capacity, while it is (reported off by `flush`).
+        self._over_capacity: CapacityEvent | None = None
 
     # ------------------------------------------------------------------ public API
 
@@ -129,6 +132,8 @@ class SiteAnalytics:
 
         self._doors.update(t_us, xy, rows, gid_list, staff, crossings)
         capacity_events = self._doors.capacity_check(t_us, count)
+        for event in capacity_events:
+            self._over_capacity = event if event.over else None
         queue_visits: list[QueueVisit] = []
         queue_alerts: list[QueueAlert] = []
         queues: list[QueueStatus] = []
@@ -164,7 +169,9 @@ class SiteAnalytics:
         )
 
     def flush(self, time_us: int | None = None) -> AnalyticsUpdate:
-        """End of stream: close every open visit and contact and emit the open heat-map bucket."""
+        """End of stream: close every open visit and contact, emit the open heat-map bucket, close the open
+        access incidents and end the site conditions still on (over capacity, "open another till"), marked
+        ``stopped``."""
         t_us = time_us if time_us is not None else (self._last_time_us or 0)
         self._rows.begin_frame()  # every row now counts as vanished
         dwell: list[DwellRecord] = []
@@ -176,6 +183,13 @@ class SiteAnalytics:
         self._queues.flush(queue_visits)
         alerts: list[AccessAlert] = []
         self._access.flush(t_us, self._last_time_us, alerts)
+        queue_alerts: list[QueueAlert] = []
+        self._queues.end_alerts(t_us, queue_alerts)
+        capacity_events: list[CapacityEvent] = []
+        if self._over_capacity is not None:
+            over = self._over_capacity
+            capacity_events.append(CapacityEvent(False, over.occupancy, over.capacity, t_us, stopped=True))
+            self._over_capacity = None
         zone_ids = self._presence.zone_ids
         return AnalyticsUpdate(
             site_id=self.config.site_id,
@@ -191,7 +205,9 @@ class SiteAnalytics:
             alerts=alerts,
             crossings=crossings,
             counted_occupancy=self._doors.counted_occupancy if self._doors.has_entrances else None,
+            capacity_events=capacity_events,
             queue_visits=queue_visits,
+            queue_alerts=queue_alerts,
         )
 
     def checkpoint_heat(self) -> list[HeatmapBucket]:

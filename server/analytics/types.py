@@ -516,23 +516,27 @@ class QueueStatus:
 
 @dataclass(frozen=True)
 class QueueAlert:
-    """The "open another till" alert of queue ``zone_id`` opened (``open``) or closed."""
+    """The "open another till" alert of queue ``zone_id`` opened (``open``) or closed. ``stopped``: closed because
+    the site's analytics stopped while it was open (:meth:`SiteAnalytics.flush`), not because the queue shrank."""
 
     zone_id: int
     open: bool
     length: int
     predicted_wait_s: float | None
     time_us: int
+    stopped: bool = False
 
 
 @dataclass(frozen=True)
 class CapacityEvent:
-    """The site's occupancy went above its capacity (``over``) or came back to it or below."""
+    """The site's occupancy went above its capacity (``over``) or came back to it or below. ``stopped``: not over
+    any more because the site's analytics stopped while it was (:meth:`SiteAnalytics.flush`), not a count."""
 
     over: bool
     occupancy: int
     capacity: int
     time_us: int
+    stopped: bool = False
 
 
 _EMPTY_INT = np.zeros(0, dtype=np.int64)

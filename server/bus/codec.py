@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from server.ingest.validation import DecodedFrame
+from server.frames import DecodedFrame
 
 MAGIC = b"RF1"
 _LENGTH = struct.Struct("<I")

@@ -25,8 +25,7 @@ if TYPE_CHECKING:
     import nats.aio.client
     import nats.aio.msg
 
-    from server.ingest.pipeline import CameraRuntime
-    from server.ingest.validation import DecodedFrame
+    from server.frames import CameraRef, DecodedFrame
 
 logger = logging.getLogger(__name__)
 
@@ -194,7 +193,7 @@ class JetStreamFrameSink:
         self.last_error = ""
 
     # ---- FrameProcessor ------------------------------------------------------------------------------------------
-    def process(self, camera: CameraRuntime, frame: DecodedFrame) -> None:
+    def process(self, camera: CameraRef, frame: DecodedFrame) -> None:
         self._token += 1
         entry = _Publish(
             subject=site_subject(self._config.subject_prefix, camera.site_id),

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from server.ingest.pipeline import CameraRuntime, PointSink
-from server.ingest.validation import DecodedFrame, TrackState
+from server.frames import CameraRef, DecodedFrame, TrackState
 from server.realtime.events import LivePerson, live_positions_event
 from server.realtime.publisher import LivePublisher
 from server.timeseries.measurements import PositionSampler, position_points
+from server.timeseries.types import PointSink
 
 UNTRUSTED_FLAGS = 1 | 2  # outside floor region | uncalibrated
 MAX_TRACK_STATE = TrackState.CONFIRMED  # tentative or confirmed: lost and removed tracks are not shown
@@ -29,7 +29,7 @@ class CameraTracksLive:
         self._sampler = PositionSampler(1.0 / positions_sample_hz) if positions_sample_hz > 0 else None
         self._latest: dict[int, dict[int, tuple[int, list[LivePerson]]]] = {}
 
-    def process(self, camera: CameraRuntime, frame: DecodedFrame) -> None:
+    def process(self, camera: CameraRef, frame: DecodedFrame) -> None:
         keep = (frame.state <= MAX_TRACK_STATE) & ((frame.flags & UNTRUSTED_FLAGS) == 0)
         indices = np.flatnonzero(keep)
         xy_m = frame.floor_xy_cm[indices].astype(float) / 100.0

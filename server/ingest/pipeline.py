@@ -24,13 +24,13 @@ from typing import Protocol
 import grpc
 from asgiref.sync import sync_to_async
 
+from server.frames import DecodedFrame
 from server.ingest.models import CameraStreamState
 from server.ingest.sequencing import MAX_EPOCH, Admission, SequenceWindow
-from server.ingest.validation import DecodedFrame, InvalidFrameError
+from server.ingest.validation import InvalidFrameError
 from server.inventory.models import Camera
 from server.observability import metrics
 from server.observability.metrics import RejectReason
-from server.timeseries.types import Point
 
 logger = logging.getLogger(__name__)
 
@@ -50,10 +50,6 @@ _REJECT_REASONS = {
     "not_found": RejectReason.UNKNOWN_CAMERA,
     "foreign_camera": RejectReason.PERMISSION_DENIED,
 }
-
-
-class PointSink(Protocol):
-    def write(self, points: Sequence[Point]) -> None: ...
 
 
 class FrameProcessor(Protocol):

@@ -1,4 +1,5 @@
-"""Validation and decoding of TrackFrames: protobuf in, plain numpy arrays out, or a typed error with a reason.
+"""Validation and decoding of TrackFrames: protobuf in, plain numpy arrays out (`server.frames.DecodedFrame`), or a
+typed error with a reason.
 
 Pure: no Django, no I/O. Every check is vectorised over the columns of a frame.
 """
@@ -6,7 +7,7 @@ Pure: no Django, no I/O. Every check is vectorised over the columns of a frame.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import grpc
 import numpy as np
@@ -14,6 +15,7 @@ import numpy.typing as npt
 
 from proto.retail.v1 import track_pb2
 from server.errors import ApplicationError
+from server.frames import DecodedFrame, TrackState
 from server.fusion.appearance import DESCRIPTOR_BYTES, LAYOUT_COLOUR_HISTOGRAMS_V1
 from server.ingest.sequencing import MAX_EPOCH, MAX_SEQUENCE
 
@@ -24,15 +26,6 @@ MIN_BOX_XY_PX = -16_384
 MAX_BOX_XY_PX = 32_768
 MAX_SCORE_PERMILLE = 1000
 MAX_LOCAL_ID = 2**32 - 1
-
-
-class TrackState(enum.IntEnum):
-    """A track's state on the wire (track.proto `TrackState`), as the `state` column of a decoded frame holds it."""
-
-    TENTATIVE = track_pb2.TRACK_STATE_TENTATIVE
-    CONFIRMED = track_pb2.TRACK_STATE_CONFIRMED
-    LOST = track_pb2.TRACK_STATE_LOST
-    REMOVED = track_pb2.TRACK_STATE_REMOVED
 
 
 VALID_STATES = frozenset(TrackState)
@@ -78,30 +71,6 @@ class InvalidFrameError(ApplicationError):
 class TimeWindow:
     max_past_us: int
     max_future_us: int
-
-
-@dataclass(frozen=True, slots=True)
-class DecodedFrame:
-    camera_id: int
-    sequence: int
-    capture_time_us: int
-    local_ids: npt.NDArray[np.int64]
-    bbox_xywh_px: npt.NDArray[np.int32]  # (N, 4)
-    floor_xy_cm: npt.NDArray[np.int32]  # (N, 2)
-    score_permille: npt.NDArray[np.int32]
-    state: npt.NDArray[np.int32]
-    flags: npt.NDArray[np.int32]
-
-    sequence_epoch: int = 0
-    # Appearance descriptors sent with this frame (layout 1): `appearance[k]` belongs to row `appearance_rows[k]`.
-    appearance_rows: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    appearance: npt.NDArray[np.uint8] = field(
-        default_factory=lambda: np.zeros((0, DESCRIPTOR_BYTES), dtype=np.uint8)
-    )
-
-    @property
-    def track_count(self) -> int:
-        return int(self.local_ids.shape[0])
 
 
 def _column(values: object, name: str, count: int) -> npt.NDArray[np.int64]:

@@ -4,6 +4,11 @@ alerts are raised at once.
 
 The hot path (`process`) is synchronous and touches no database: site configurations and identities are loaded
 asynchronously (`prepare`, and a refresher every few seconds) and the records are flushed by a background task.
+
+This module holds the sites' lifecycle (start, reconfigure, release, flush) and the orchestration of each frame;
+what it hands on is built by the owners of the types: the fusion's input from the frame (`server.frames`), the
+live event (`server.realtime.positions`), the live state snapshot (`server.livestate.snapshot`), the time-series
+points (`server.timeseries.site_points`), the database records (`server.insights.recorder`).
 """
 
 from __future__ import annotations
@@ -12,10 +17,9 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-import numpy as np
 from asgiref.sync import sync_to_async
 
 from server.analytics.geometry import entrance_boxes_m
@@ -28,29 +32,23 @@ from server.analytics.types import (
     QueueAlert,
 )
 from server.analytics.types import ZoneKind as AnalyticsZoneKind
+from server.frames import CameraRef, DecodedFrame, camera_observations
 from server.fusion.site import SiteFusion
-from server.fusion.types import CameraObservations, FusedFrame, FusionConfig
-from server.ingest.pipeline import CameraRuntime, PointSink
-from server.ingest.validation import DecodedFrame, TrackState
+from server.fusion.types import FusedFrame, FusionConfig
 from server.insights.recorder import InsightsRecorder
 
 # Re-exported: the setup is built in its own module (server.insights.setup); callers may import it from here.
 from server.insights.setup import SiteSetup as SiteSetup
 from server.insights.setup import analytics_zone_kind as analytics_zone_kind
 from server.insights.setup import build_setup as build_setup
-from server.livestate import LivePerson, LiveState, SiteSnapshot
+from server.livestate import LiveState
+from server.livestate.snapshot import live_snapshot
 from server.observability.metrics import record_camera_skews
-from server.realtime.events import LiveCounters, LivePositionsEvent, live_positions_event
-from server.realtime.events import LivePerson as PushedPerson
+from server.realtime.positions import site_positions_event
 from server.realtime.publisher import LivePublisher
-from server.timeseries.measurements import (
-    PositionSampler,
-    occupancy_point,
-    position_points,
-    violation_point,
-    zone_count_point,
-)
-from server.timeseries.types import Point
+from server.timeseries.measurements import PositionSampler
+from server.timeseries.site_points import SitePoints, violation_points
+from server.timeseries.types import PointSink
 
 logger = logging.getLogger(__name__)
 
@@ -60,12 +58,9 @@ class _SiteState:
     setup: SiteSetup
     fusion: SiteFusion
     analytics: SiteAnalytics
+    series: SitePoints
     identities: Mapping[int, PersonIdentity] = field(default_factory=dict)
     names: Mapping[int, str] = field(default_factory=dict)
-    last_occupancy_point_us: int = 0
-    # Zone entries / exits since the last occupancy sample, written as zone_counts points with it.
-    entries_since: dict[int, int] = field(default_factory=dict)
-    exits_since: dict[int, int] = field(default_factory=dict)
     latest_contacts: list[tuple[int, int, float]] = field(default_factory=list)
     last_fused: FusedFrame | None = None
     last_live_state_us: int | None = None
@@ -127,7 +122,7 @@ class SiteAnalyticsProcessor:
         self.cost_us_total = 0
 
     # ---- configuration (async, off the hot path) ----------------------------------------------------------------
-    async def prepare(self, camera: CameraRuntime) -> None:
+    async def prepare(self, camera: CameraRef) -> None:
         if camera.site_id not in self._sites:
             if self._recover_site is not None:
                 await sync_to_async(self._recover_site)(camera.site_id)
@@ -151,7 +146,12 @@ class SiteAnalyticsProcessor:
                 ),
             )
         )
-        state = _SiteState(setup=setup, fusion=fusion, analytics=SiteAnalytics(setup.analytics))
+        state = _SiteState(
+            setup=setup,
+            fusion=fusion,
+            analytics=SiteAnalytics(setup.analytics),
+            series=SitePoints(occupancy_period_us=self._occupancy_period_us, positions=self._positions),
+        )
         self._set_identities(state, identities)
         self._recorder.name_zones(setup.zone_names)
         return state
@@ -230,25 +230,12 @@ class SiteAnalyticsProcessor:
             )
 
     # ---- hot path --------------------------------------------------------------------------------------------------
-    def process(self, camera: CameraRuntime, frame: DecodedFrame) -> None:
+    def process(self, camera: CameraRef, frame: DecodedFrame) -> None:
         state = self._sites.get(camera.site_id)
         if state is None:  # prepare() not done yet for this site (first frame races): skip analytics for it
             return
         started = time.perf_counter_ns()
-        state_column = frame.state
-        observations = CameraObservations(
-            site_id=camera.site_id,
-            camera_id=camera.camera_id,
-            capture_time_us=frame.capture_time_us,
-            local_ids=frame.local_ids,
-            floor_xy_m=frame.floor_xy_cm.astype(np.float64) / 100.0,
-            scores=frame.score_permille.astype(np.float32) / 1000.0,
-            confirmed=state_column == TrackState.CONFIRMED,
-            valid_floor=(frame.flags == 0) & (state_column != TrackState.REMOVED),
-            removed_local_ids=frame.local_ids[state_column == TrackState.REMOVED],
-            appearance_rows=frame.appearance_rows,
-            appearance=frame.appearance,
-        )
+        observations = camera_observations(camera, frame)
         held = self._held.get(camera.camera_id)
         if held is None or held[0] is not state:
             held = self._held[camera.camera_id] = (state, deque())
@@ -318,7 +305,7 @@ class SiteAnalyticsProcessor:
         for alert in _alert_events(update):
             self._on_alert(update.site_id, alert)
         self._recorder.add(None, update, state.setup.analytics.grid)
-        self._points.write(_violation_points(update.site_id, update))
+        self._points.write(violation_points(update.site_id, update))
 
     def _deliver(self, state: _SiteState, fused: FusedFrame, update: AnalyticsUpdate) -> None:
         site_id = fused.site_id
@@ -331,17 +318,17 @@ class SiteAnalyticsProcessor:
                 (v.person_a, v.person_b, round(v.min_distance_m, 2))
                 for v in (*update.violations_started, *update.violations_updated)
             ]
-        present = set(fused.global_ids.tolist())
-        contacts = [c for c in state.latest_contacts if c[0] in present and c[1] in present]
-        if site_id in self._live_off:
-            self._write_series(state, fused, update)
-            return
-        self._publish_live_state(state, fused, update)
-        names, identities, capacity = state.names, state.identities, state.setup.analytics.capacity
-        self._publisher.publish(
-            site_id, lambda: self._live_event(names, identities, fused, update, contacts, capacity)
-        )
-        self._write_series(state, fused, update)
+        if site_id not in self._live_off:
+            present = set(fused.global_ids.tolist())
+            contacts = [c for c in state.latest_contacts if c[0] in present and c[1] in present]
+            self._publish_live_state(state, fused, update)
+            names, identities, capacity = state.names, state.identities, state.setup.analytics.capacity
+            self._publisher.publish(
+                site_id, lambda: site_positions_event(names, identities, fused, update, contacts, capacity)
+            )
+        points = state.series.frame_points(fused, update)
+        if points:
+            self._points.write(points)
 
     def _publish_live_state(self, state: _SiteState, fused: FusedFrame, update: AnalyticsUpdate) -> None:
         if self._live_state is None:
@@ -352,98 +339,6 @@ class SiteAnalyticsProcessor:
         state.last_live_state_us = fused.time_us
         self._live_state.publish(live_snapshot(fused, update, state.identities))
 
-    def _write_series(self, state: _SiteState, fused: FusedFrame, update: AnalyticsUpdate) -> None:
-        """Time series (server.timeseries.measurements): positions and occupancy at reduced rates, zone entries
-        and exits per occupancy sample, one point per distancing violation when it ends."""
-        site_id, time_ns = fused.site_id, fused.time_us * 1000
-        points: list[Point] = []
-        if fused.size and self._positions is not None and self._positions.take(site_id, time_ns):
-            points += position_points(
-                site_id=site_id,
-                time_ns=time_ns,
-                positions=zip(fused.global_ids.tolist(), *fused.floor_xy_m.T.tolist(), strict=True),
-            )
-        for entry in update.entries:
-            state.entries_since[entry.zone_id] = state.entries_since.get(entry.zone_id, 0) + 1
-        for dwell in update.dwell:
-            state.exits_since[dwell.zone_id] = state.exits_since.get(dwell.zone_id, 0) + 1
-        if fused.time_us - state.last_occupancy_point_us >= self._occupancy_period_us:
-            state.last_occupancy_point_us = fused.time_us
-            points.append(occupancy_point(site_id=site_id, time_ns=time_ns, people=update.site_occupancy))
-            for zone_id, people in update.zone_occupancy.items():
-                points.append(
-                    occupancy_point(site_id=site_id, time_ns=time_ns, people=people, zone_id=zone_id)
-                )
-                points.append(
-                    zone_count_point(
-                        site_id=site_id,
-                        zone_id=zone_id,
-                        time_ns=time_ns,
-                        entries=state.entries_since.pop(zone_id, 0),
-                        exits=state.exits_since.pop(zone_id, 0),
-                    )
-                )
-        points += _violation_points(site_id, update)
-        if points:
-            self._points.write(points)
-
-    @staticmethod
-    def _live_event(
-        names: Mapping[int, str],
-        identities: Mapping[int, PersonIdentity],
-        fused: FusedFrame,
-        update: AnalyticsUpdate,
-        contacts: Sequence[tuple[int, int, float]],
-        capacity: int | None = None,
-    ) -> LivePositionsEvent:
-        zones_of = person_zone_ids(update)
-        persons = []
-        for pid, (x, y), (vx, vy) in zip(
-            fused.global_ids.tolist(), fused.floor_xy_m.tolist(), fused.velocities_mps.tolist(), strict=True
-        ):
-            person: PushedPerson = {
-                "id": pid,
-                "x_m": round(x, 2),
-                "y_m": round(y, 2),
-                "vx_mps": round(vx, 2),
-                "vy_mps": round(vy, 2),
-            }
-            name = names.get(pid)
-            if name:
-                person["name"] = name
-                identity = identities[pid]
-                person["employee_id"] = identity.employee_id
-            zone_ids = zones_of.get(pid, ())
-            if zone_ids:
-                person["zone_id"] = zone_ids[0]
-                person["zone_ids"] = list(zone_ids)
-            persons.append(person)
-        counters: LiveCounters = {
-            "site_occupancy": update.site_occupancy,
-            "zone_occupancy": {str(k): v for k, v in update.zone_occupancy.items()},
-        }
-        if update.counted_occupancy is not None:
-            counters["counted_occupancy"] = update.counted_occupancy
-        if capacity is not None:
-            counters["capacity"] = capacity
-        if update.queues:
-            counters["queues"] = [
-                {
-                    "zone_id": q.zone_id,
-                    "length": q.length,
-                    "predicted_wait_s": None if q.predicted_wait_s is None else round(q.predicted_wait_s, 1),
-                    "alerting": q.alerting,
-                }
-                for q in update.queues
-            ]
-        return live_positions_event(
-            site_id=fused.site_id,
-            time_us=fused.time_us,
-            persons=persons,
-            counters=counters,
-            contacts=list(contacts),
-        )
-
     def snapshot_cost_us(self) -> float:
         return self.cost_us_total / self.frames if self.frames else 0.0
 
@@ -451,60 +346,3 @@ class SiteAnalyticsProcessor:
 def _alert_events(update: AnalyticsUpdate) -> list[AccessAlert | CapacityEvent | QueueAlert]:
     """What `on_alert` is called with for an update: its access incident, capacity and queue alert events."""
     return [*update.alerts, *update.capacity_events, *update.queue_alerts]
-
-
-def person_zone_ids(update: AnalyticsUpdate) -> dict[int, tuple[int, ...]]:
-    """Global id -> the zones the person is in (the analytics' open visits, as the zone occupancy counts them),
-    for the persons in at least one zone."""
-    rows, columns = np.nonzero(update.in_zone)
-    ids, zone_ids = update.global_ids.tolist(), update.zone_ids.tolist()
-    zones: dict[int, list[int]] = {}
-    for row, column in zip(rows.tolist(), columns.tolist(), strict=True):
-        zones.setdefault(ids[row], []).append(zone_ids[column])
-    return {pid: tuple(found) for pid, found in zones.items()}
-
-
-def live_snapshot(
-    fused: FusedFrame, update: AnalyticsUpdate, identities: Mapping[int, PersonIdentity]
-) -> SiteSnapshot:
-    """The site's live state after `fused`: every person with position, zones and identity, and the counters."""
-    zones_of = person_zone_ids(update)
-    persons = []
-    for pid, (x, y) in zip(fused.global_ids.tolist(), fused.floor_xy_m.tolist(), strict=True):
-        identity = identities.get(pid)
-        persons.append(
-            LivePerson(
-                person_id=pid,
-                x_m=x,
-                y_m=y,
-                zone_ids=zones_of.get(pid, ()),
-                employee_id=identity.employee_id if identity is not None else None,
-                name=(identity.display_name or "") if identity is not None else "",
-            )
-        )
-    return SiteSnapshot(
-        site_id=fused.site_id,
-        time_us=fused.time_us,
-        persons=tuple(persons),
-        site_occupancy=update.site_occupancy,
-        zone_occupancy=dict(update.zone_occupancy),
-    )
-
-
-def _violation_points(site_id: int, update: AnalyticsUpdate) -> list[Point]:
-    """One violations point per distancing violation that ended in `update`."""
-    points = []
-    for sequence, violation in enumerate(update.violations_ended):
-        end_us = violation.end_us if violation.end_us is not None else violation.last_close_us
-        points.append(
-            violation_point(
-                site_id=site_id,
-                start_time_ns=violation.start_us * 1000,
-                person_a_id=violation.person_a,
-                person_b_id=violation.person_b,
-                min_distance_m=violation.min_distance_m,
-                duration_s=(end_us - violation.start_us) / 1e6,
-                sequence=sequence,
-            )
-        )
-    return points

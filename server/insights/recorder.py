@@ -285,17 +285,14 @@ class InsightsRecorder:
                 known.discard(person_id)
                 self._pending.visits_ended.append((site_id, person_id, to_datetime(last_seen_us)))
 
-    def close_left_open(self, site_id: int) -> int:
+    def close_left_open(self, site_id: int, *, last_frame_us: int | None) -> int:
         """Before this process starts the analytics of `site_id`: end the visits and distancing violations that a
-        crashed process left open (its in-memory state is gone). A visit ends at the site's last stored frame (the
-        stream state persisted with it), a violation at its last close frame. Returns the records closed."""
-        from django.db.models import F, Max
+        crashed process left open (its in-memory state is gone). A visit ends at the site's last stored frame,
+        `last_frame_us` (the ingest's stream state persisted with it, `server.ingest.selectors.site_last_frame_us`;
+        None: none stored), a violation at its last close frame. Returns the records closed."""
+        from django.db.models import F
 
-        from server.ingest.models import CameraStreamState
-
-        last_us = CameraStreamState.objects.filter(camera__site_id=site_id).aggregate(
-            last=Max("last_capture_time_us")
-        )["last"]
+        last_us = last_frame_us
         closed = 0
         with transaction.atomic():
             open_visits = PersonVisit.objects.filter(site_id=site_id, ended_at__isnull=True)
@@ -674,24 +671,38 @@ def _heat_slice(site_id: int, bucket: HeatmapBucket, grid: FloorGrid) -> Heatmap
 
 
 def _add_heat_hour(site_id: int, hour_us: int, hour: _HeatHour) -> int:
+    """Add the hour's heat to its row, atomically whatever else writes the same (site, hour) at the same time (two
+    processes, or a barrier and a flush): the row is made to exist first (an empty one of this grid, INSERT ... ON
+    CONFLICT DO NOTHING, which waits for a concurrent insert of the same row to commit), then locked and added to.
+    A row of another grid (the site's floor plan changed within the hour) is replaced."""
     hour_start = to_datetime(hour_us)
-    existing = HeatmapHour.objects.select_for_update().filter(site_id=site_id, hour_start=hour_start).first()
+    grid = hour.grid
+    empty = np.zeros(grid.cells, dtype="<f4").tobytes()
+    HeatmapHour.objects.bulk_create(
+        [
+            HeatmapHour(
+                site_id=site_id,
+                hour_start=hour_start,
+                columns=grid.nx,
+                rows=grid.ny,
+                cell_m=grid.cell_m,
+                person_s=empty,
+                displacement_x_m=empty,
+                displacement_y_m=empty,
+            )
+        ],
+        ignore_conflicts=True,
+    )
+    row = HeatmapHour.objects.select_for_update().get(site_id=site_id, hour_start=hour_start)
     person_s = hour.person_s.astype(np.float32)
     displacement = hour.displacement.astype(np.float32)
-    if existing is not None and existing.columns == hour.grid.nx and existing.rows == hour.grid.ny:
-        person_s += np.frombuffer(bytes(existing.person_s), dtype="<f4")
-        displacement[:, 0] += np.frombuffer(bytes(existing.displacement_x_m), dtype="<f4")
-        displacement[:, 1] += np.frombuffer(bytes(existing.displacement_y_m), dtype="<f4")
-    HeatmapHour.objects.update_or_create(
-        site_id=site_id,
-        hour_start=hour_start,
-        defaults={
-            "columns": hour.grid.nx,
-            "rows": hour.grid.ny,
-            "cell_m": hour.grid.cell_m,
-            "person_s": person_s.astype("<f4").tobytes(),
-            "displacement_x_m": np.ascontiguousarray(displacement[:, 0]).astype("<f4").tobytes(),
-            "displacement_y_m": np.ascontiguousarray(displacement[:, 1]).astype("<f4").tobytes(),
-        },
-    )
+    if row.columns == grid.nx and row.rows == grid.ny:
+        person_s += np.frombuffer(bytes(row.person_s), dtype="<f4")
+        displacement[:, 0] += np.frombuffer(bytes(row.displacement_x_m), dtype="<f4")
+        displacement[:, 1] += np.frombuffer(bytes(row.displacement_y_m), dtype="<f4")
+    row.columns, row.rows, row.cell_m = grid.nx, grid.ny, grid.cell_m
+    row.person_s = person_s.astype("<f4").tobytes()
+    row.displacement_x_m = np.ascontiguousarray(displacement[:, 0]).astype("<f4").tobytes()
+    row.displacement_y_m = np.ascontiguousarray(displacement[:, 1]).astype("<f4").tobytes()
+    row.save(update_fields=["columns", "rows", "cell_m", "person_s", "displacement_x_m", "displacement_y_m"])
     return 1

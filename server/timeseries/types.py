@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, get_args
+from typing import Literal, Protocol, get_args
 
 from server.timeseries.errors import TimeSeriesQueryError
 
@@ -27,6 +27,12 @@ class Point:
     tags: Mapping[str, str]
     fields: Mapping[str, FieldValue]
     time_ns: int
+
+
+class PointSink(Protocol):
+    """Where the producers of points write them (the batching writer)."""
+
+    def write(self, points: Sequence[Point]) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

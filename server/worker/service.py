@@ -46,9 +46,7 @@ from nats.js.errors import NotFoundError
 
 from server.bus import jetstream
 from server.bus.codec import FrameCodecError, decode_frame_message, site_subject
-from server.ingest.pipeline import CameraRuntime
-from server.ingest.sequencing import SequenceWindow
-from server.ingest.validation import DecodedFrame
+from server.frames import DecodedFrame, SiteCamera
 from server.observability import metrics
 from server.worker.ordering import Released, SiteOrder
 from server.worker.progress import Applied, SiteProgress
@@ -120,7 +118,7 @@ class SiteWorker:
         self._on_lost = on_lost
         self._nc: nats.aio.client.Client | None = None
         self._pins: dict[int, str] = {}
-        self._cameras: dict[int, CameraRuntime] = {}
+        self._cameras: dict[int, SiteCamera] = {}
         self._pullers: dict[int, asyncio.Task[None]] = {}
         self._share: int | None = None  # sites per worker, from the last rebalancing round
         self._consumer_seqs: dict[int, int] = {}  # per site: the consumer sequence of the last delivery here
@@ -405,12 +403,10 @@ class SiteWorker:
         self.stats.caught_up += caught_up
         return caught_up
 
-    def _camera(self, site_id: int, camera_id: int) -> CameraRuntime:
+    def _camera(self, site_id: int, camera_id: int) -> SiteCamera:
         camera = self._cameras.get(camera_id)
         if camera is None or camera.site_id != site_id:
-            camera = self._cameras[camera_id] = CameraRuntime(
-                camera_id=camera_id, site_id=site_id, device_id=None, window=SequenceWindow(reorder_window=1)
-            )
+            camera = self._cameras[camera_id] = SiteCamera(camera_id=camera_id, site_id=site_id)
         return camera
 
     def _apply(self, site_id: int, stream_seq: int, data: bytes, reply: str | None) -> bool:

@@ -15,6 +15,8 @@ from server.alerts.incidents import IncidentRecorder, close_stale_incidents
 from server.alerts.models import Alert, AlertKind
 from server.analytics import AnalyticsConfig, FloorGrid, SiteAnalytics
 from server.analytics.types import CapacityEvent, QueueAlert, QueueThresholds
+from server.analytics.types import Zone as Zone_
+from server.analytics.types import ZoneKind as AnalyticsZoneKind
 from server.audit.models import AuditLog
 from server.insights.processor import _alert_events
 from server.insights.selectors import site_config_revision, site_setup
@@ -112,6 +114,50 @@ def test_open_another_till_is_an_alert_of_its_queue_zone(store: dict[str, Any], 
     assert row.message == "Queue back to normal: 2 waiting in Tills, predicted wait 80 s"
     assert Alert.objects.filter(site_id=site_id).count() == 1
     assert [event["change"] for event in _pushed(layer, channel)] == ["opened", "closed"]
+
+
+def test_conditions_on_when_the_analytics_stop_close_their_rows(
+    store: dict[str, Any], alerts_channel: Any
+) -> None:
+    """The analytics' flush (a site released to another worker, a shutdown) ends the conditions still on: their
+    rows close at the last frame, saying why, and the site's ongoing count goes back to 0."""
+    layer, channel = alerts_channel
+    site_id = store["site"].pk
+    queue = Zone.objects.create(
+        site=store["site"], name="Tills", kind=ZoneKind.QUEUE, polygon=[[0, 0], [4, 0], [4, 4], [0, 4]]
+    )
+    async_to_sync(layer.group_add)(site_alerts_group(site_id), channel)
+    analytics = SiteAnalytics(
+        AnalyticsConfig(
+            site_id=site_id,
+            zones=(
+                Zone_(
+                    queue.pk,
+                    "Tills",
+                    AnalyticsZoneKind.QUEUE,
+                    ((0.0, 0.0), (4.0, 0.0), (4.0, 4.0), (0.0, 4.0)),
+                ),
+            ),
+            grid=FloorGrid(0.0, 0.0, 30.0, 20.0, 1.0),
+            capacity=2,
+            queue_thresholds=(QueueThresholds(queue.pk, 3, None, 0.5),),
+        )
+    )
+    waiting = {1: (1.0, 1.0), 2: (2.0, 1.0), 3: (3.0, 1.0)}
+    events: list[tuple[int, Any]] = []
+    for t_s in (0.0, 0.5, 1.0, 1.5):
+        events += [(site_id, e) for e in _alert_events(analytics.update(_frame(site_id, t_s, waiting), {}))]
+    events += [(site_id, event) for event in _alert_events(analytics.flush())]
+    _drain(events, layer)
+    rows = {row.kind: row for row in Alert.objects.filter(site_id=site_id)}
+    assert set(rows) == {AlertKind.CAPACITY, AlertKind.QUEUE}
+    assert (rows[AlertKind.CAPACITY].raised_at, rows[AlertKind.CAPACITY].closed_at) == (_at(0.0), _at(1.5))
+    assert rows[AlertKind.CAPACITY].message == "Over capacity ended: the site's analytics stopped"
+    assert (rows[AlertKind.QUEUE].zone_id, rows[AlertKind.QUEUE].closed_at) == (queue.pk, _at(1.5))
+    assert rows[AlertKind.QUEUE].message == "Open another till (Tills) ended: the site's analytics stopped"
+    pushed = _pushed(layer, channel)
+    assert [event["change"] for event in pushed] == ["opened", "opened", "closed", "closed"]
+    assert pushed[-1]["counts"]["ongoing"] == 0
 
 
 def test_a_condition_lasting_long_is_not_closed_as_stale(store: dict[str, Any], alerts_channel: Any) -> None:

@@ -17,9 +17,9 @@ from django.db import connections
 
 from server.bus.codec import decode_frame_message
 from server.bus.jetstream import BusConfig, JetStreamFrameSink
+from server.frames import DecodedFrame
 from server.ingest.models import CameraStreamState
 from server.ingest.pipeline import IngestPipeline
-from server.ingest.validation import DecodedFrame
 from server.inventory.models import Camera, Site
 from tests.support.nats import NatsNode, nats_cluster
 

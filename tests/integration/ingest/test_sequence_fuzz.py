@@ -22,9 +22,9 @@ import grpc
 import pytest
 
 from proto.retail.v1 import edge_service_pb2
+from server.frames import DecodedFrame
 from server.ingest.pipeline import CameraRuntime, IngestPipeline
 from server.ingest.sequencing import MAX_SEQUENCE_JUMP, Admission
-from server.ingest.validation import DecodedFrame
 from tests.integration.ingest.test_grpc_stream import Conversation, Env, env, stream_state
 from tests.integration.ingest.test_sequence_limits import frame_at
 

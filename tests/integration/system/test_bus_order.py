@@ -23,8 +23,8 @@ import pytest
 
 from server.bus import jetstream
 from server.bus.codec import encode_frame, message_id, site_subject
+from server.frames import DecodedFrame, TrackState
 from server.ingest.models import SiteFrameProgress
-from server.ingest.validation import DecodedFrame, TrackState
 from server.insights.models import PersonVisit
 from tests.integration.system.test_bus_failover import (
     FRAME_US,

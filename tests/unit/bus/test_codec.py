@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from server.bus.codec import FrameCodecError, decode_frame_message, encode_frame, message_id
-from server.ingest.validation import DecodedFrame
+from server.frames import DecodedFrame
 
 
 def _frame(tracks: int = 3) -> DecodedFrame:

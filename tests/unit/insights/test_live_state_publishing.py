@@ -10,9 +10,7 @@ from typing import Any
 import numpy as np
 
 from server.analytics.types import PersonIdentity
-from server.ingest.pipeline import CameraRuntime
-from server.ingest.sequencing import SequenceWindow
-from server.ingest.validation import DecodedFrame
+from server.frames import DecodedFrame, SiteCamera
 from server.insights.processor import SiteAnalyticsProcessor, build_setup
 from server.insights.recorder import InsightsRecorder
 from server.livestate.memory import InMemoryLiveState
@@ -89,9 +87,7 @@ async def test_live_state_is_published_at_the_live_rate_with_zones_and_identitie
         live_state=live,
         live_state_hz=5.0,
     )
-    camera = CameraRuntime(
-        camera_id=CAMERA, site_id=SITE, device_id=None, window=SequenceWindow(reorder_window=64)
-    )
+    camera = SiteCamera(camera_id=CAMERA, site_id=SITE)
     await processor.prepare(camera)
     for step in range(60):  # 3 s at 20 fps
         processor.process(camera, _frame(step + 1, T0_US + step * 50_000, {1: (2.0, 2.0), 2: (10.0, 5.0)}))

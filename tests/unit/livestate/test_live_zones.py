@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from server.analytics import SiteAnalytics
 from server.analytics.types import PersonIdentity
-from server.insights.processor import SiteAnalyticsProcessor, live_snapshot, person_zone_ids
+from server.livestate.snapshot import live_snapshot, person_zone_ids
+from server.realtime.positions import site_positions_event
 from tests.unit.analytics.helpers import ZONE_A, ZONE_B, ZONES, frame, site_config
 
 # Sorted by id: person 1 on the open floor, 2 in zone B, 3 in zone A, 4 in zone A as well.
@@ -38,7 +39,7 @@ def test_zones_of_each_person_come_from_their_position() -> None:
     assert expected == {1: (), 2: (ZONE_B,), 3: (ZONE_A,), 4: (ZONE_A,)}
     assert person_zone_ids(update) == {pid: zones for pid, zones in expected.items() if zones}  # type: ignore[arg-type]
 
-    event = SiteAnalyticsProcessor._live_event({3: "Kim"}, {3: KIM}, fused, update, [])  # type: ignore[arg-type]
+    event = site_positions_event({3: "Kim"}, {3: KIM}, fused, update, [])  # type: ignore[arg-type]
     persons = {p["id"]: p for p in event["persons"]}
     assert "zone_id" not in persons[1]
     assert persons[2]["zone_id"] == ZONE_B

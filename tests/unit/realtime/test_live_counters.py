@@ -4,7 +4,7 @@ alert, so that the live page shows them as they change (it polled the REST API o
 from __future__ import annotations
 
 from server.analytics import CountingLine, SiteAnalytics, Zone, ZoneKind
-from server.insights.processor import SiteAnalyticsProcessor
+from server.realtime.positions import site_positions_event
 from tests.unit.analytics.helpers import ZONE_B, ZONES, frame, rect, site_config
 
 DOOR = CountingLine(
@@ -31,7 +31,7 @@ def test_counted_occupancy_capacity_and_queues_are_pushed() -> None:
     for k in range(10):
         fused = frame(k * 1.0, {g: p[k] for g, p in paths.items()})
         update = analytics.update(fused, {})
-    event = SiteAnalyticsProcessor._live_event({}, {}, fused, update, [], 5)
+    event = site_positions_event({}, {}, fused, update, [], 5)
     counters = event["counters"]
     assert counters["counted_occupancy"] == 1
     assert counters["capacity"] == 5
@@ -46,5 +46,5 @@ def test_counted_occupancy_capacity_and_queues_are_pushed() -> None:
 def test_a_site_without_doors_queues_or_capacity_pushes_only_the_occupancy() -> None:
     analytics = SiteAnalytics(site_config(zones=ZONES[:1]))
     fused = frame(0.0, {1: (1.0, 1.0)})
-    event = SiteAnalyticsProcessor._live_event({}, {}, fused, analytics.update(fused, {}), [])
+    event = site_positions_event({}, {}, fused, analytics.update(fused, {}), [])
     assert set(event["counters"]) == {"site_occupancy", "zone_occupancy"}
