@@ -234,11 +234,12 @@ def _hour_chunks(
     )
     for page in _pages(rows, "hour_start", size):
         same = [row for row in page if (row[1], row[2], row[3]) == shape]
+        del page
         if same:
-            yield _HourChunk(
-                [row[0] for row in same],
-                *(_stacked([row[field] for row in same], size) for field in (4, 5, 6)),
-            )
+            starts = [row[0] for row in same]
+            arrays = [_stacked([row[field] for row in same], size) for field in (4, 5, 6)]
+            del same  # the rows as read: no longer needed beside their arrays
+            yield _HourChunk(starts, *arrays)
 
 
 def _heat_slices(
@@ -271,9 +272,12 @@ def _heat_slices(
 
 def _stacked(values: list[bytes | memoryview], size: int) -> npt.NDArray[np.float32]:
     """Arrays of `size` float32 each, one row per array."""
-    if any(len(value) != 4 * size for value in values):
-        raise ValueError(f"a heat-map row does not hold {size} cells")
-    return np.frombuffer(b"".join(values), dtype="<f4").reshape(len(values), size)
+    stacked = np.empty((len(values), size), dtype="<f4")
+    for row, value in enumerate(values):
+        if len(value) != 4 * size:
+            raise ValueError(f"a heat-map row does not hold {size} cells")
+        stacked[row] = np.frombuffer(value, dtype="<f4")
+    return stacked
 
 
 def _floats(value: bytes | memoryview) -> npt.NDArray[np.float32]:
@@ -281,7 +285,7 @@ def _floats(value: bytes | memoryview) -> npt.NDArray[np.float32]:
 
 
 # Cell values of one array read at a time: 1 MB of float32, 109 hours of a 2,400-cell grid (a 30-day range in 7
-# pages); the page's three arrays, their float64 sums and the frames' blocks stay within a few MB.
+# pages); a page's rows as read, its three arrays and their float64 sums stay under 10 MB.
 _HEAT_CHUNK_CELLS = 1 << 18
 
 
@@ -304,12 +308,14 @@ def _pages(
                     Q(**{f"{names[0]}__gt": after[0]})
                     | Q(**{names[0]: after[0], f"{names[1]}__gt": after[1]})
                 )
-        fetched = _fetch(page[:limit])
-        if fetched:
-            yield fetched
-        if len(fetched) < limit:
+        fetched = [_fetch(page[:limit])]
+        count = len(fetched[0])
+        if count:
+            last = fetched[0][-1]
+            after = (last[0],) if len(names) == 1 else (last[0], last[-1])
+            yield fetched.pop()  # held by the caller alone: it can let the rows go once decoded
+        if count < limit:
             return
-        after = (fetched[-1][0],) if len(names) == 1 else (fetched[-1][0], fetched[-1][-1])
 
 
 def _fetch(rows: QuerySet[Any, Any]) -> list[tuple[Any, ...]]:
@@ -353,8 +359,10 @@ def _add_hours_per_bucket(
     key_of: Callable[[datetime], datetime],
 ) -> None:
     """Adds each of the chunk's hours to the frame of its bucket (`key_of(hour_start)`), each frame's hours one
-    after the other as adding them row by row would, all frames at once: the k-th hour of every frame is added
-    in the k-th step (one step for hour buckets, 24 for days)."""
+    after the other as adding them row by row would, with few NumPy calls: the hours of a frame follow each
+    other (time order), so each frame's run is one sequential reduction (`_add_hours`) when the frames are long
+    (days); when they are short (hours), the k-th hour of every frame is added in the k-th step, all frames at
+    once."""
     keys = [key_of(moment) for moment in chunk.starts]
     slots = {key: slot for slot, key in enumerate(dict.fromkeys(keys))}
     owner = np.array([slots[key] for key in keys])
@@ -364,6 +372,9 @@ def _add_hours_per_bucket(
         ranks.append(taken.get(slot, 0))
         taken[slot] = ranks[-1] + 1
     rank = np.array(ranks)
+    steps = int(rank.max()) + 1
+    runs = bool(np.all(np.diff(owner) >= 0)) and 2 * len(slots) < 4 * steps
+    bounds = [0, *(np.flatnonzero(np.diff(owner)) + 1).tolist(), len(keys)]
     every = np.arange(len(slots))
     size = shape[0] * shape[1]
     blocks: dict[str, npt.NDArray[np.float64]] = {}
@@ -373,13 +384,18 @@ def _add_hours_per_bucket(
             if key in frames:
                 block[slot] = getattr(frames[key], name)
         rows = getattr(chunk, name)
-        for step in range(int(rank.max()) + 1):
-            at = np.flatnonzero(rank == step)
-            target = owner[at]
-            if at.size == len(slots) and at[-1] - at[0] == at.size - 1 and np.array_equal(target, every):
-                block += rows[at[0] : at[-1] + 1]  # one hour per frame, in order: no gathering
-            else:
-                block[target] += rows[at]
+        if runs:
+            for slot in range(len(slots)):
+                run = rows[bounds[slot] : bounds[slot + 1]]
+                block[slot] = np.add.reduce(np.concatenate([block[slot][None], run]), axis=0)
+        else:
+            for step in range(steps):
+                at = np.flatnonzero(rank == step)
+                target = owner[at]
+                if at.size == len(slots) and at[-1] - at[0] == at.size - 1 and np.array_equal(target, every):
+                    block += rows[at[0] : at[-1] + 1]  # one hour per frame, in order: no gathering
+                else:
+                    block[target] += rows[at]
         blocks[name] = block
     for key, slot in slots.items():
         frames[key] = _HeatSum(*shape, *(blocks[name][slot] for name in _SUMS))
@@ -415,6 +431,7 @@ def heatmap(
             _add_hours(total, chunk)
             if bucket_s is not None:
                 _add_hours_per_bucket(frames, chunk, shape, key_of)
+            del chunk  # before the next page is read
     for low, high in slice_ranges:
         for piece in _heat_slices(site_id=site_id, start=low, end=high, shape=shape):
             _add_slice(total, piece)
