@@ -31,6 +31,7 @@ from server.alerts.models import Alert
 from server.audit.models import AuditLog
 from server.audit.services import Actor, audit_record, field_values
 from server.insights.models import PersonVisit, ZoneDwell, ZoneTransition
+from server.insights.selectors import fetch_rows
 from server.notifications.models import Delivery
 from server.people.models import Employee, IdentityBinding
 from server.people.signals import identities_changed_on_commit
@@ -267,7 +268,8 @@ def frame_visitors(
     first one (a local day is taken as 24 h); the database groups the visits by their first and last grid bucket,
     so a 30-day range answers a few thousand groups instead of every visit. On PostgreSQL the buckets are
     `date_bin`'s (exact integer arithmetic; the seconds as numeric took 200-300 ms over 60,000 visits, date_bin
-    30 ms), elsewhere floored seconds."""
+    30 ms), read in the binary protocol (`fetch_rows`: 1,440 groups' timestamps as text took 50 ms to parse),
+    elsewhere floored seconds."""
     if not frame_starts:
         return []
     origin_s = frame_starts[0].timestamp()
@@ -293,7 +295,9 @@ def frame_visitors(
                 round((last.timestamp() - origin_s) / bucket_s),
                 count,
             )
-            for first, last, count in bins.values_list("first", "last").annotate(visits=Count("id"))
+            for first, last, count in fetch_rows(
+                bins.values_list("first", "last").annotate(visits=Count("id"))
+            )
         ]
     else:
         ended = Coalesce(EpochSeconds("ended_at"), Value(now.timestamp()))
