@@ -1,6 +1,7 @@
 """The heat-map query read in chunks in the binary protocol and summed on whole arrays gives the answers of the
-row-by-row algorithm it replaced (kept here as the reference), to the last bit of every value; and the per-frame
-visitor counts of the small-count suppression are those of counting each visit's buckets exactly."""
+row-by-row algorithm it replaced (kept here as the reference), to the last bit of every value; the per-frame
+visitor counts of the small-count suppression are those of counting each visit's buckets exactly; the visits'
+series from one pass are those of the two queries before."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from django.db.models import Count, Q
+from django.db.models.functions import TruncDay, TruncHour
 from django.test import override_settings
 from rest_framework.test import APIClient
 
@@ -299,3 +302,39 @@ def test_distinct_visitors_counts_persons_up_to_at_most(
     assert distinct_visitors(site_id=site.pk, start=T0, end=T0 + timedelta(days=1), at_most=at_most) == min(
         persons, at_most
     )
+
+
+@pytest.mark.parametrize("bucket", ["hour", "day"])
+@pytest.mark.parametrize("include_staff", [False, True])
+def test_visits_in_one_pass_answer_as_the_two_queries(db: None, bucket: str, include_staff: bool) -> None:
+    """The visits' series and staff count from one grouped pass equal the two queries they replaced (visitors
+    grouped, staff counted), hours that only staff visited included."""
+    site = Site.objects.create(name="Visits")
+    rng = np.random.default_rng(3)
+    PersonVisit.objects.bulk_create(
+        PersonVisit(
+            site=site,
+            person_id=i,
+            started_at=T0 + timedelta(seconds=float(second)),
+            ended_at=None,
+            staff=bool(i % 4 == 0 or second > 50 * 3600),  # the last hours: staff only
+        )
+        for i, second in enumerate(rng.uniform(-3600, 60 * 3600, 500))
+    )
+    start, end = T0, T0 + timedelta(hours=55)
+    trunc = TruncHour if bucket == "hour" else TruncDay
+    detected = PersonVisit.objects.filter(site_id=site.pk, started_at__gte=start, started_at__lt=end)
+    expected = [
+        {"t": r["t"].isoformat(), "count": r["count"]}
+        for r in detected.filter(Q() if include_staff else Q(staff=False))
+        .annotate(t=trunc("started_at"))
+        .values("t")
+        .annotate(count=Count("id"))
+        .order_by("t")
+    ]
+    answer = selectors.visits(
+        site_id=site.pk, start=start, end=end, bucket=bucket, include_staff=include_staff
+    )
+    assert answer["series"] == expected
+    assert answer["total"] == answer["detected_visitors"] == sum(point["count"] for point in expected)
+    assert answer["staff"] == detected.filter(staff=True).count() > 0
