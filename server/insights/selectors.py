@@ -606,23 +606,15 @@ def visits(
     has none), ``detected_visitors`` the persons first seen on the floor (``series``/``total`` are these too, as
     before). Staff are left out of both unless `include_staff`; ``staff`` counts them apart."""
     trunc = TruncHour if bucket == "hour" else TruncDay
-    # One pass over the visits for the series and the staff count (two took 30 % longer).
+    detected = PersonVisit.objects.filter(site_id=site_id, started_at__gte=start, started_at__lt=end)
     rows = (
-        PersonVisit.objects.filter(site_id=site_id, started_at__gte=start, started_at__lt=end)
+        detected.filter(_visitors(include_staff))
         .annotate(t=trunc("started_at"))
         .values("t")
-        .annotate(
-            count=Count("id", filter=None if include_staff else Q(staff=False)),
-            staff=Count("id", filter=Q(staff=True)),
-        )
+        .annotate(count=Count("id"))
         .order_by("t")
     )
-    series = []
-    staff = 0
-    for r in rows:
-        staff += r["staff"]
-        if r["count"]:  # a bucket with staff only is no point of the visitors' series
-            series.append({"t": r["t"].isoformat(), "count": r["count"]})
+    series = [{"t": r["t"].isoformat(), "count": r["count"]} for r in rows]
     total = sum(r["count"] for r in series)
     entries: dict[str, Any] | None = None
     counts = LineCount.objects.filter(site_id=site_id, entrance=True, start__gte=start, start__lt=end)
@@ -647,7 +639,7 @@ def visits(
         "total": total,
         "detected_visitors": total,
         "entries": entries,
-        "staff": staff,
+        "staff": detected.filter(staff=True).count(),
     }
 
 
