@@ -1,19 +1,25 @@
 """30-day analytics queries: heat map and flow over 30 days of stored records, through the REST endpoints.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench python -m benchmarks.analytics_query [--days 30]
+        [--reference main|<directory>|none] [--rounds 7]
 
 Fills a fresh site with `days` of hourly heat-map rows (a 30 m x 20 m floor in 0.5 m cells = 2,400 cells) and
-zone transitions (default 3,000 a day), then times each endpoint (median of 7 calls, after one warm-up) with
-Django's test client, i.e. including URL routing, authentication, permission checks and JSON rendering.
-Goal: ≤ 300 ms each. Without DATABASE_URL it runs on a temporary SQLite file. The retail KPIs' records are filled
-too: door counts (default 3,000 crossings a day on each of two doors and one counting line, 10 % staff, stored as
-the recorder stores them: per line and 15 minutes), detected visits
-(3,000 a day) and queue waits (600 a day, 10 % abandoned), for the doors, visits and queues endpoints.
+zone transitions (default 3,000 a day), brings the planner's statistics up to date (VACUUM ANALYZE, as autovacuum
+would; CI's PostgreSQL runs without it), then times each endpoint with Django's test client, i.e. including URL
+routing, authentication, permission checks and JSON rendering: this code and the reference code (by default the
+`main` branch, in a child process on the same database: `benchmarks/django_database.py`, ReferenceClient)
+alternately, `--rounds` calls each after one warm-up, and prints the median (p50) and max with the number of
+samples, the reference's median, the ratio and whether the two answers are identical. Goal: ≤ 300 ms each.
+Without DATABASE_URL it runs on a temporary SQLite file. The retail KPIs' records are filled too: door counts
+(default 3,000 crossings a day on each of two doors and one counting line, 10 % staff, stored as the recorder
+stores them: per line and 15 minutes), detected visits (3,000 a day) and queue waits (600 a day, 10 % abandoned),
+for the doors, visits and queues endpoints.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
@@ -34,8 +40,14 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--transitions-per-day", type=int, default=3000)
     parser.add_argument("--crossings-per-day", type=int, default=3000)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument(
+        "--reference",
+        default="main",
+        help="git revision or checkout directory of the reference code; none: skip",
+    )
     args = parser.parse_args()
-    from django_database import setup_django
+    from django_database import ReferenceClient, analyze, setup_django
 
     setup_django("retail-query-bench-")
     from django.contrib.auth import get_user_model
@@ -152,17 +164,28 @@ def main() -> int:
         ],
         batch_size=5000,
     )
+    analyze(
+        "insights_heatmaphour",
+        "insights_zonetransition",
+        "insights_linecount",
+        "insights_personvisit",
+        "insights_queuewait",
+        "insights_zonedwell",
+        "insights_distancingviolation",
+    )
     fill_s = time.perf_counter() - fill_started
     user, _ = get_user_model().objects.get_or_create(username="query-bench")
     user.groups.add(Group.objects.get(name="staff"))
     client = APIClient(SERVER_NAME="localhost")
     client.force_authenticate(user)
+    reference = None if args.reference == "none" else ReferenceClient(args.reference, user.username)
     print(
         f"database: {connection.vendor}; {len(hours)} heat-map hours x {columns * rows} cells, "
         f"{total:,} zone transitions, {crossings:,} line crossings "
         f"(as {buckets * len(lines):,} 15-minute counts), {visits:,} visits, {waits:,} queue waits over "
-        f"{args.days} days (filled in {fill_s:.1f} s)"
+        f"{args.days} days (filled in {fill_s:.1f} s); reference: {reference.label if reference else 'none'}"
     )
+    codes = ("new", "reference") if reference else ("new",)
     for name in ("heatmap", "flow", "visits", "distancing", "dwell", "doors", "doors?staff", "queues"):
         url = f"/api/sites/{site.pk}/analytics/{name.split('?')[0]}"
         params = {"start": start.isoformat(), "end": end.isoformat()}
@@ -170,17 +193,38 @@ def main() -> int:
             params["include_staff"] = "true"
         if name == "doors":
             params["bucket"] = "day"
-        response = client.get(url, params)
-        assert response.status_code == 200, (name, response.status_code, response.content[:300])
-        times_ms = []
-        for _ in range(7):
-            started = time.perf_counter()
-            response = client.get(url, params)
-            times_ms.append((time.perf_counter() - started) * 1000)
+        times_ms: dict[str, list[float]] = {code: [] for code in codes}
+        bodies: dict[str, bytes] = {}
+        for round_index in range(args.rounds + 1):
+            for code in codes if round_index % 2 == 0 else codes[::-1]:
+                if code == "reference":
+                    assert reference is not None
+                    elapsed_ms, status, text = reference.get(url, params)
+                    body = text.encode()
+                else:
+                    started = time.perf_counter()
+                    response = client.get(url, params)
+                    elapsed_ms = (time.perf_counter() - started) * 1000
+                    status, body = response.status_code, response.content
+                assert status == 200, (name, code, status, body[:300])
+                if round_index > 0:  # round 0 warms both up
+                    times_ms[code].append(elapsed_ms)
+                bodies[code] = body
+        new_ms = statistics.median(times_ms["new"])
+        against = ""
+        if reference is not None:
+            reference_ms = statistics.median(times_ms["reference"])
+            # the live parts of an answer (queues' length from the live state) may move between the calls
+            same = (
+                "identical" if json.loads(bodies["reference"]) == json.loads(bodies["new"]) else "DIFFERENT"
+            )
+            against = f" | reference {reference_ms:6.1f} ms: x{reference_ms / new_ms:.2f}, answers {same}"
         print(
-            f"{name:>10}: median {statistics.median(times_ms):6.1f} ms, max {max(times_ms):6.1f} ms "
-            f"({len(response.content):,} bytes) (goal <= 300 ms)"
+            f"{name:>11}: p50 {new_ms:6.1f} ms, max {max(times_ms['new']):6.1f} ms "
+            f"(n = {len(times_ms['new'])}, {len(bodies['new']):,} bytes){against} (goal <= 300 ms)"
         )
+    if reference is not None:
+        reference.close()
     return 0
 
 

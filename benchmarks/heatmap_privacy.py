@@ -1,18 +1,24 @@
-"""The heat-map endpoint over 30 days with small-count suppression (k = 3) against the same endpoint with it off
-(k = 1), interleaved in one run.
+"""The heat-map endpoint over 30 days with small-count suppression (k = 3, the default) against the same endpoint
+with it off (k = 1), and each against the reference code (by default the `main` branch), interleaved in one run.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench python -m benchmarks.heatmap_privacy [--days 30]
+        [--reference main|<directory>|none]
 
 Fills a fresh site with `days` of hourly heat-map rows (30 m x 20 m in 0.5 m cells = 2,400 cells, gamma-distributed
-person-seconds: many near-empty cells, as on a real floor) and `--visits-per-day` visits (default 2,000), then
-alternates the two settings call by call (after one warm-up each) and prints the median and max of each, the
-number of cells each answer holds and the suppressed count. Goal: ≤ 300 ms per 30-day query. Without DATABASE_URL
-it runs on a temporary SQLite file.
+person-seconds: many near-empty cells, as on a real floor) and `--visits-per-day` visits (default 2,000), brings the
+planner's statistics up to date (VACUUM ANALYZE, as autovacuum would; CI's PostgreSQL runs without it), then per
+bucket (none, 1d, 1h) calls the four variants (this code and the reference, k = 1 and k = 3) round by round, in an
+order rotated each round, after one warm-up round, and prints the median (p50) and max of each with the number of
+samples, the reference's median and the ratio, the number of cells each answer holds and the suppressed count, and
+whether this code's answer is identical to the reference's (the reference runs in a child process on the same
+database: `benchmarks/django_database.py`, ReferenceClient). Goal: ≤ 300 ms per 30-day query. Without
+DATABASE_URL it runs on a temporary SQLite file.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
@@ -34,8 +40,13 @@ def main() -> int:
     parser.add_argument("--visits-per-day", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--seed", type=int, default=20261201)
+    parser.add_argument(
+        "--reference",
+        default="main",
+        help="git revision or checkout directory of the reference code; none: skip",
+    )
     args = parser.parse_args()
-    from django_database import setup_django
+    from django_database import ReferenceClient, analyze, setup_django
 
     setup_django("retail-privacy-bench-")
     from django.contrib.auth import get_user_model
@@ -86,42 +97,62 @@ def main() -> int:
         ),
         batch_size=5000,
     )
+    analyze("insights_heatmaphour", "insights_personvisit")
     fill_s = time.perf_counter() - fill_started
     user, _ = get_user_model().objects.get_or_create(username="privacy-bench")
     user.groups.add(Group.objects.get(name="staff"))
     client = APIClient(SERVER_NAME="localhost")
     client.force_authenticate(user)
+    reference = None if args.reference == "none" else ReferenceClient(args.reference, user.username)
     url = f"/api/sites/{site.pk}/analytics/heatmap"
     params = {"start": start.isoformat(), "end": end.isoformat()}
     print(
         f"database: {connection.vendor}; {args.days * 24} heat-map hours x {columns * rows} cells, {total:,} visits "
-        f"over {args.days} days (filled in {fill_s:.1f} s)"
+        f"over {args.days} days (filled in {fill_s:.1f} s); reference: {reference.label if reference else 'none'}"
     )
+    variants = [(code, k) for code in (("new", "reference") if reference else ("new",)) for k in (1, 3)]
     for bucket in ("", "1d", "1h"):
         query = {**params, "bucket": bucket} if bucket else params
-        times: dict[int, list[float]] = {1: [], 3: []}
-        answers: dict[int, dict[str, object]] = {}
+        times: dict[tuple[str, int], list[float]] = {variant: [] for variant in variants}
+        answers: dict[tuple[str, int], dict[str, object]] = {}
         for round_index in range(args.rounds + 1):
-            for k in (1, 3) if round_index % 2 == 0 else (3, 1):
-                with override_settings(PRIVACY_MIN_PERSONS=k):
-                    started = time.perf_counter()
-                    response = client.get(url, query)
-                    elapsed_ms = (time.perf_counter() - started) * 1000
-                assert response.status_code == 200, response.content[:300]
-                if round_index > 0:  # round 0 warms both up
-                    times[k].append(elapsed_ms)
-                answers[k] = response.json()
-        for k, label in ((1, "off (k = 1), reference"), (3, "on (k = 3)")):
-            body = answers[k]
+            shift = round_index % len(variants)
+            for code, k in variants[shift:] + variants[:shift]:
+                if code == "reference":
+                    assert reference is not None
+                    elapsed_ms, status, text = reference.get(url, query, {"PRIVACY_MIN_PERSONS": k})
+                    assert status == 200, text[:300]
+                    answer = json.loads(text)
+                else:
+                    with override_settings(PRIVACY_MIN_PERSONS=k):
+                        started = time.perf_counter()
+                        response = client.get(url, query)
+                        elapsed_ms = (time.perf_counter() - started) * 1000
+                    assert response.status_code == 200, response.content[:300]
+                    answer = response.json()
+                if round_index > 0:  # round 0 warms each up
+                    times[(code, k)].append(elapsed_ms)
+                answers[(code, k)] = answer
+        for k, label in ((1, "off (k = 1)"), (3, "on (k = 3)")):
+            body = answers[("new", k)]
             privacy = body["privacy"]
             assert isinstance(privacy, dict)
             frames = body.get("frames", [])
             assert isinstance(frames, list)
+            new_ms = statistics.median(times[("new", k)])
+            against = ""
+            if reference is not None:
+                reference_ms = statistics.median(times[("reference", k)])
+                same = "identical" if answers[("reference", k)] == body else "DIFFERENT"
+                against = f" | reference {reference_ms:6.1f} ms: x{reference_ms / new_ms:.2f}, answers {same}"
             print(
-                f"{bucket or 'no bucket':>9}, suppression {label:>22}: median {statistics.median(times[k]):6.1f} ms, "
-                f"max {max(times[k]):6.1f} ms; {len(body['cells']):,} cells shown, "  # type: ignore[arg-type]
+                f"{bucket or 'no bucket':>9}, suppression {label:>11}: p50 {new_ms:6.1f} ms, "
+                f"max {max(times[('new', k)]):6.1f} ms (n = {len(times[('new', k)])}){against}; "
+                f"{len(body['cells']):,} cells shown, "  # type: ignore[arg-type]
                 f"{privacy['suppressed_cells']:,} suppressed, {len(frames)} frames (goal <= 300 ms)"
             )
+    if reference is not None:
+        reference.close()
     # A quiet hour: two visitors only, so the range rule hides everything.
     quiet_start = end + timedelta(days=1)
     PersonVisit.objects.bulk_create(

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import zoneinfo
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from django.db import connection
 from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
@@ -93,7 +94,6 @@ def site_setup(site_id: int) -> SiteSetup:
 
 HEATMAP_BUCKETS_S = {"1m": 60, "15m": 900, "1h": 3600, "1d": 86_400}
 MAX_HEATMAP_FRAMES = 2000
-_HEAT_CHUNK = 16  # heat rows fetched at a time (an hour row of a 100 x 60 m plan at 0.5 m is 290 kB)
 
 
 @dataclass
@@ -109,27 +109,71 @@ class _HeatSum:
 
     @classmethod
     def empty(cls, columns: int, rows: int, cell_m: float) -> _HeatSum:
-        zeros = np.zeros(columns * rows)
-        return cls(columns, rows, cell_m, zeros, zeros.copy(), zeros.copy())
+        size = columns * rows
+        return cls(columns, rows, cell_m, np.zeros(size), np.zeros(size), np.zeros(size))
 
-    def cells(self) -> list[list[float | int]]:
-        return [
-            [
-                int(i % self.columns),
-                int(i // self.columns),
-                round(float(self.person_s[i]), 2),
-                round(float(self.dx[i]), 2),
-                round(float(self.dy[i]), 2),
-            ]
-            for i in np.flatnonzero(self.person_s > 0)
-        ]
+    def cells(self) -> list[HeatCell]:
+        return _cells([self])[0]
+
+
+HeatCell = tuple[int, int, float, float, float]
+"""A heat-map cell of an answer: column, row, person-seconds, displacement x and y (m). A tuple, not a list:
+tuples of numbers leave the garbage collector's watch at its first pass, so the tens of thousands of cells of
+a bucketed answer do not set off full collections of the whole process (100-250 ms each under load)."""
+
+
+def _cells(sums: Sequence[_HeatSum]) -> list[list[HeatCell]]:
+    """For each sum (of one grid): the cells holding person-seconds, in cell order, values rounded to 0.01 as
+    Python's round() does (`_round_cents`). Built from whole arrays, the values of all the sums gathered first:
+    a 30-day answer in hour frames is 720 sums and tens of thousands of cells, and one Python round() per value
+    was most of its time."""
+    if not sums:
+        return []
+    columns = sums[0].columns
+    indexes = [np.flatnonzero(s.person_s > 0) for s in sums]
+    index = np.concatenate(indexes)
+    cells = list(
+        zip(
+            (index % columns).tolist(),
+            (index // columns).tolist(),
+            _round_cents(np.concatenate([s.person_s[i] for s, i in zip(sums, indexes, strict=True)])),
+            _round_cents(np.concatenate([s.dx[i] for s, i in zip(sums, indexes, strict=True)])),
+            _round_cents(np.concatenate([s.dy[i] for s, i in zip(sums, indexes, strict=True)])),
+            strict=True,
+        )
+    )
+    bounds = np.concatenate([[0], np.cumsum([i.size for i in indexes])]).tolist()
+    return [cells[bounds[i] : bounds[i + 1]] for i in range(len(sums))]
+
+
+def _round_cents(values: npt.NDArray[np.float64]) -> list[float]:
+    """`[round(v, 2) for v in values]`, exactly, computed on the array. NumPy rounds `v * 100` to an integer and
+    divides by 100, which is Python's answer unless `v * 100` lies within its own rounding error of a half (the
+    product's rounding can cross the half; Python decides on the exact decimal value): those few are rounded
+    by Python."""
+    scaled = values * 100.0
+    rounded: list[float] = (np.rint(scaled) / 100.0).tolist()
+    for i in np.flatnonzero(np.abs(scaled - np.floor(scaled) - 0.5) < 1e-6).tolist():
+        rounded[i] = round(float(values[i]), 2)
+    return rounded
 
 
 @dataclass(frozen=True)
-class _HeatRow:
+class _HourChunk:
+    """Hour rows of one grid, in time order: one row of each array per hour (float32)."""
+
+    starts: list[datetime]
+    person_s: npt.NDArray[np.float32]
+    dx: npt.NDArray[np.float32]
+    dy: npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class _HeatSlice:
+    """The non-zero cells of one analytics heat bucket."""
+
     start: datetime
-    shape: tuple[int, int, float]
-    cells: npt.NDArray[np.int64] | None  # None: dense (every cell, an hour row)
+    cells: npt.NDArray[np.int64]
     person_s: npt.NDArray[np.float32]
     dx: npt.NDArray[np.float32]
     dy: npt.NDArray[np.float32]
@@ -179,47 +223,183 @@ def _newest_shape(
     return columns, rows, cell_m
 
 
-def _heat_rows(*, site_id: int, start: datetime, end: datetime, hours: bool) -> Iterator[_HeatRow]:
-    """The stored heat rows that make up [start, end), one at a time (a year of hour rows does not fit in memory
-    at once): whole hours from the hour rows (when `hours`), the rest from the per-bucket slices (resolution: the
-    analytics heat bucket, a minute by default)."""
-    hour_range, slice_ranges = _heat_ranges(start, end, hours)
-    if hour_range is not None:
-        for row in HeatmapHour.objects.filter(
-            site_id=site_id, hour_start__gte=hour_range[0], hour_start__lt=hour_range[1]
-        ).iterator(chunk_size=_HEAT_CHUNK):
-            yield _HeatRow(
-                row.hour_start,
-                (row.columns, row.rows, row.cell_m),
-                None,
-                np.frombuffer(bytes(row.person_s), dtype="<f4"),
-                np.frombuffer(bytes(row.displacement_x_m), dtype="<f4"),
-                np.frombuffer(bytes(row.displacement_y_m), dtype="<f4"),
-            )
-    for low, high in slice_ranges:
-        for piece in HeatmapSlice.objects.filter(site_id=site_id, start__gte=low, start__lt=high).iterator(
-            chunk_size=_HEAT_CHUNK
-        ):
-            yield _HeatRow(
-                piece.start,
-                (piece.columns, piece.rows, piece.cell_m),
-                np.frombuffer(bytes(piece.cell_index), dtype="<i4").astype(np.int64),
-                np.frombuffer(bytes(piece.person_s), dtype="<f4"),
-                np.frombuffer(bytes(piece.displacement_x_m), dtype="<f4"),
-                np.frombuffer(bytes(piece.displacement_y_m), dtype="<f4"),
-            )
+def _hour_chunks(
+    *, site_id: int, start: datetime, end: datetime, shape: tuple[int, int, float]
+) -> Iterator[_HourChunk]:
+    """The hour rows of grid `shape` starting in [start, end), in time order, a chunk at a time (a year of hour
+    rows does not fit in memory at once)."""
+    size = shape[0] * shape[1]
+    rows = HeatmapHour.objects.filter(site_id=site_id, hour_start__gte=start, hour_start__lt=end).values_list(
+        "hour_start", "columns", "rows", "cell_m", "person_s", "displacement_x_m", "displacement_y_m"
+    )
+    for page in _pages(rows, "hour_start", size):
+        same = [row for row in page if (row[1], row[2], row[3]) == shape]
+        del page
+        if same:
+            starts = [row[0] for row in same]
+            arrays = [_stacked([row[field] for row in same], size) for field in (4, 5, 6)]
+            del same  # the rows as read: no longer needed beside their arrays
+            yield _HourChunk(starts, *arrays)
 
 
-def _accumulate(target: _HeatSum, row: _HeatRow) -> None:
-    if row.cells is None:
-        target.person_s += row.person_s
-        target.dx += row.dx
-        target.dy += row.dy
-        return
-    inside = row.cells < target.person_s.size
-    np.add.at(target.person_s, row.cells[inside], row.person_s[inside])
-    np.add.at(target.dx, row.cells[inside], row.dx[inside])
-    np.add.at(target.dy, row.cells[inside], row.dy[inside])
+def _heat_slices(
+    *, site_id: int, start: datetime, end: datetime, shape: tuple[int, int, float]
+) -> Iterator[_HeatSlice]:
+    """The per-bucket slices of grid `shape` starting in [start, end), in time order (resolution: the analytics
+    heat bucket, a minute by default)."""
+    pieces = HeatmapSlice.objects.filter(site_id=site_id, start__gte=start, start__lt=end).values_list(
+        "start",
+        "columns",
+        "rows",
+        "cell_m",
+        "cell_index",
+        "person_s",
+        "displacement_x_m",
+        "displacement_y_m",
+        "id",
+    )
+    for page in _pages(pieces, ("start", "id"), shape[0] * shape[1]):
+        for piece_start, columns, rows, cell_m, cells, person_s, dx, dy, _ in page:
+            if (columns, rows, cell_m) == shape:
+                yield _HeatSlice(
+                    piece_start,
+                    np.frombuffer(cells, dtype="<i4").astype(np.int64),
+                    _floats(person_s),
+                    _floats(dx),
+                    _floats(dy),
+                )
+
+
+def _stacked(values: list[bytes | memoryview], size: int) -> npt.NDArray[np.float32]:
+    """Arrays of `size` float32 each, one row per array."""
+    stacked = np.empty((len(values), size), dtype="<f4")
+    for row, value in enumerate(values):
+        if len(value) != 4 * size:
+            raise ValueError(f"a heat-map row does not hold {size} cells")
+        stacked[row] = np.frombuffer(value, dtype="<f4")
+    return stacked
+
+
+def _floats(value: bytes | memoryview) -> npt.NDArray[np.float32]:
+    return np.frombuffer(value, dtype="<f4")
+
+
+# Cell values of one array read at a time: 1 MB of float32, 109 hours of a 2,400-cell grid (a 30-day range in 7
+# pages); a page's rows as read, its three arrays and their float64 sums stay under 10 MB.
+_HEAT_CHUNK_CELLS = 1 << 18
+
+
+def _pages(
+    rows: QuerySet[Any, Any], key: str | tuple[str, str], cells: int
+) -> Iterator[list[tuple[Any, ...]]]:
+    """The rows of a `values_list` heat query in `key` order (unique; its fields first and last in the rows
+    when a pair), about _HEAT_CHUNK_CELLS cell values per page, each page one query after the last key seen
+    (no server-side cursor held open), read in the binary protocol (`fetch_rows`)."""
+    names = (key,) if isinstance(key, str) else key
+    limit = max(1, _HEAT_CHUNK_CELLS // max(1, cells))
+    after: tuple[Any, ...] | None = None
+    while True:
+        page = rows.order_by(*names)
+        if after is not None:
+            if len(names) == 1:
+                page = page.filter(**{f"{names[0]}__gt": after[0]})
+            else:
+                page = page.filter(
+                    Q(**{f"{names[0]}__gt": after[0]})
+                    | Q(**{names[0]: after[0], f"{names[1]}__gt": after[1]})
+                )
+        fetched = [fetch_rows(page[:limit])]
+        count = len(fetched[0])
+        if count:
+            last = fetched[0][-1]
+            after = (last[0],) if len(names) == 1 else (last[0], last[-1])
+            yield fetched.pop()  # held by the caller alone: it can let the rows go once decoded
+        if count < limit:
+            return
+
+
+def fetch_rows(rows: QuerySet[Any, Any]) -> list[tuple[Any, ...]]:
+    """The rows of a `values_list` query (datetimes aware, in UTC). On PostgreSQL in the binary protocol,
+    without Django's conversions: bytea arrives as its bytes instead of hex text that psycopg decodes (a 30-day
+    heat query reads 21 MB of arrays: 210 ms as text, 50 ms binary on the 2-core VM), timestamps as integers
+    instead of ISO text to parse. Django's cursors bind parameters client-side, which returns text only, so
+    this runs on a server-binding cursor of the same connection (same transaction)."""
+    if connection.vendor != "postgresql":
+        return [tuple(row) for row in rows]
+    import psycopg  # the PostgreSQL driver: imported where it is the database
+
+    sql, params = rows.query.sql_with_params()
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, binary=True)
+        return cursor.fetchall()
+
+
+def _add_slice(target: _HeatSum, piece: _HeatSlice) -> None:
+    inside = piece.cells < target.person_s.size
+    np.add.at(target.person_s, piece.cells[inside], piece.person_s[inside])
+    np.add.at(target.dx, piece.cells[inside], piece.dx[inside])
+    np.add.at(target.dy, piece.cells[inside], piece.dy[inside])
+
+
+_SUMS = ("person_s", "dx", "dy")
+
+
+def _add_hours(target: _HeatSum, chunk: _HourChunk) -> None:
+    """Adds the chunk's hours to `target` one after the other, as one reduction: NumPy reduces the first axis of
+    a C-ordered array sequentially, so the sums are those of adding the rows one by one (to the last bit)."""
+    for name in _SUMS:
+        rows = getattr(chunk, name)
+        setattr(target, name, np.add.reduce(np.concatenate([getattr(target, name)[None], rows]), axis=0))
+
+
+def _add_hours_per_bucket(
+    frames: dict[datetime, _HeatSum],
+    chunk: _HourChunk,
+    shape: tuple[int, int, float],
+    key_of: Callable[[datetime], datetime],
+) -> None:
+    """Adds each of the chunk's hours to the frame of its bucket (`key_of(hour_start)`), each frame's hours one
+    after the other as adding them row by row would, with few NumPy calls: the hours of a frame follow each
+    other (time order), so each frame's run is one sequential reduction (`_add_hours`) when the frames are long
+    (days); when they are short (hours), the k-th hour of every frame is added in the k-th step, all frames at
+    once."""
+    keys = [key_of(moment) for moment in chunk.starts]
+    slots = {key: slot for slot, key in enumerate(dict.fromkeys(keys))}
+    owner = np.array([slots[key] for key in keys])
+    taken: dict[int, int] = {}
+    ranks = []  # the hour's place among its frame's hours
+    for slot in owner.tolist():
+        ranks.append(taken.get(slot, 0))
+        taken[slot] = ranks[-1] + 1
+    rank = np.array(ranks)
+    steps = int(rank.max()) + 1
+    runs = bool(np.all(np.diff(owner) >= 0)) and 2 * len(slots) < 4 * steps
+    bounds = [0, *(np.flatnonzero(np.diff(owner)) + 1).tolist(), len(keys)]
+    every = np.arange(len(slots))
+    size = shape[0] * shape[1]
+    blocks: dict[str, npt.NDArray[np.float64]] = {}
+    for name in _SUMS:
+        block = np.zeros((len(slots), size))
+        for key, slot in slots.items():
+            if key in frames:
+                block[slot] = getattr(frames[key], name)
+        rows = getattr(chunk, name)
+        if runs:
+            for slot in range(len(slots)):
+                run = rows[bounds[slot] : bounds[slot + 1]]
+                block[slot] = np.add.reduce(np.concatenate([block[slot][None], run]), axis=0)
+        else:
+            for step in range(steps):
+                at = np.flatnonzero(rank == step)
+                target = owner[at]
+                if at.size == len(slots) and at[-1] - at[0] == at.size - 1 and np.array_equal(target, every):
+                    block += rows[at[0] : at[-1] + 1]  # one hour per frame, in order: no gathering
+                else:
+                    block[target] += rows[at]
+        blocks[name] = block
+    for key, slot in slots.items():
+        frames[key] = _HeatSum(*shape, *(blocks[name][slot] for name in _SUMS))
 
 
 def heatmap(
@@ -227,7 +407,8 @@ def heatmap(
 ) -> dict[str, Any]:
     """Person-seconds per cell (congestion) and movement displacement per cell over exactly [start, end) (to the
     analytics heat bucket, a minute by default). With `bucket` (1m, 15m, 1h, 1d: aligned to the site's local
-    time), also `frames`: the same per time bucket, non-empty buckets only."""
+    time), also `frames`: the same per time bucket, non-empty buckets only. Whole hours are read from the hour
+    rows (when the bucket is an hour or more), the rest from the per-bucket slices, each in time order."""
     bucket_s = HEATMAP_BUCKETS_S[bucket] if bucket else None
     hours = bucket_s is None or bucket_s >= 3600
     # The plan's grid may have changed within the range: the newest grid wins; rows of another grid are left out.
@@ -240,16 +421,27 @@ def heatmap(
     total = _HeatSum.empty(*shape)
     frames: dict[datetime, _HeatSum] = {}
     zone = zoneinfo.ZoneInfo(tz)
-    for row in _heat_rows(site_id=site_id, start=start, end=end, hours=hours):
-        if row.shape != shape:
-            continue
-        _accumulate(total, row)
-        if bucket_s is not None:
-            key = _bucket_start(row.start, bucket_s, zone)
-            frame = frames.get(key)
-            if frame is None:
-                frame = frames[key] = _HeatSum.empty(*shape)
-            _accumulate(frame, row)
+
+    def key_of(moment: datetime) -> datetime:
+        assert bucket_s is not None
+        return _bucket_start(moment, bucket_s, zone)
+
+    hour_range, slice_ranges = _heat_ranges(start, end, hours)
+    if hour_range is not None:
+        for chunk in _hour_chunks(site_id=site_id, start=hour_range[0], end=hour_range[1], shape=shape):
+            _add_hours(total, chunk)
+            if bucket_s is not None:
+                _add_hours_per_bucket(frames, chunk, shape, key_of)
+            del chunk  # before the next page is read
+    for low, high in slice_ranges:
+        for piece in _heat_slices(site_id=site_id, start=low, end=high, shape=shape):
+            _add_slice(total, piece)
+            if bucket_s is not None:
+                key = key_of(piece.start)
+                frame = frames.get(key)
+                if frame is None:
+                    frame = frames[key] = _HeatSum.empty(*shape)
+                _add_slice(frame, piece)
     result = {
         "cell_m": shape[2],
         "columns": shape[0],
@@ -259,13 +451,14 @@ def heatmap(
     }
     if bucket_s is not None:
         result["bucket"] = bucket
+        ordered = sorted(frames.items())
         result["frames"] = [
             {
                 "t": key.astimezone(zone).isoformat(),
                 "total_person_s": round(float(frame.person_s.sum()), 2),
-                "cells": frame.cells(),
+                "cells": cells,
             }
-            for key, frame in sorted(frames.items())
+            for (key, frame), cells in zip(ordered, _cells([frame for _, frame in ordered]), strict=True)
         ]
     return result
 

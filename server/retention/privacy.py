@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Count, FloatField, Func, Q, QuerySet, Value
+from django.db import connection, transaction
+from django.db.models import Count, DateTimeField, DurationField, F, FloatField, Func, Q, QuerySet, Value
 from django.db.models.functions import Coalesce, Floor
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -31,6 +31,7 @@ from server.alerts.models import Alert
 from server.audit.models import AuditLog
 from server.audit.services import Actor, audit_record, field_values
 from server.insights.models import PersonVisit, ZoneDwell, ZoneTransition
+from server.insights.selectors import fetch_rows
 from server.notifications.models import Delivery
 from server.people.models import Employee, IdentityBinding
 from server.people.signals import identities_changed_on_commit
@@ -215,17 +216,24 @@ def employee_erase(*, actor: Actor, employee: Employee) -> dict[str, int]:
     return counts
 
 
+_FIRST_VISITS = 1000  # visits looked at first when counting distinct visitors up to a few
+
+
 def distinct_visitors(*, site_id: int, start: datetime, end: datetime, at_most: int) -> int:
     """Distinct visitors (person numbers) on the site at some time in [start, end), counted up to `at_most` (the
-    suppression only asks whether there were k: a 30-day range stops at the k-th instead of counting them all)."""
+    suppression only asks whether there were k: a 30-day range stops at the k-th instead of counting them all).
+    The first visits found usually hold k persons already; only when they do not is every visit's person
+    de-duplicated by the database (DISTINCT sorts all of them: 25-35 ms for a 30-day range of 60,000 visits)."""
     overlapping = (
         PersonVisit.objects.filter(site_id=site_id, started_at__lt=end)
         .filter(Q(ended_at__isnull=True) | Q(ended_at__gte=start))
         .order_by()
         .values_list("person_id", flat=True)
-        .distinct()
     )
-    return len(overlapping[:at_most])
+    first = list(overlapping[:_FIRST_VISITS])
+    if len(set(first)) >= at_most or len(first) < _FIRST_VISITS:
+        return min(len(set(first)), at_most)
+    return len(overlapping.distinct()[:at_most])
 
 
 class EpochSeconds(Func):
@@ -244,36 +252,69 @@ class EpochSeconds(Func):
         )
 
 
+class BinStart(Func):
+    """PostgreSQL's `date_bin(stride, source, origin)`: the start of the stride-long bucket holding `source` on
+    the grid through `origin` (floored, before the origin too), in integer microseconds."""
+
+    function = "date_bin"
+    output_field = DateTimeField()
+
+
 def frame_visitors(
     *, site_id: int, start: datetime, end: datetime, frame_starts: list[datetime], bucket_s: int
 ) -> list[int]:
     """Visits overlapping each frame's bucket [t, t + bucket_s) (frames sorted by start), a visit count: someone
     who leaves and comes back within one bucket counts twice. The frames lie on a grid of `bucket_s` from the
     first one (a local day is taken as 24 h); the database groups the visits by their first and last grid bucket,
-    so a 30-day range answers a few thousand groups instead of every visit."""
+    so a 30-day range answers a few thousand groups instead of every visit. On PostgreSQL the buckets are
+    `date_bin`'s (exact integer arithmetic; the seconds as numeric took 200-300 ms over 60,000 visits, date_bin
+    30 ms), read in the binary protocol (`fetch_rows`: 1,440 groups' timestamps as text took 50 ms to parse),
+    elsewhere floored seconds."""
     if not frame_starts:
         return []
     origin_s = frame_starts[0].timestamp()
     grid = [round((f.timestamp() - origin_s) / bucket_s) for f in frame_starts]
     size = grid[-1] + 1
-    ended = Coalesce(EpochSeconds("ended_at"), Value(timezone.now().timestamp()))
-    groups = (
+    now = timezone.now()
+    visits = (
         PersonVisit.objects.filter(site_id=site_id, started_at__lt=end)
         .filter(Q(ended_at__isnull=True) | Q(ended_at__gte=start))
         .order_by()
-        .annotate(
+    )
+    groups: list[tuple[int, int, int]]
+    if connection.vendor == "postgresql":
+        stride = Value(timedelta(seconds=bucket_s), output_field=DurationField())
+        origin = Value(frame_starts[0], output_field=DateTimeField())
+        bins = visits.annotate(
+            first=BinStart(stride, F("started_at"), origin),
+            last=BinStart(stride, Coalesce(F("ended_at"), Value(now, output_field=DateTimeField())), origin),
+        )
+        groups = [  # whole seconds from the origin, a multiple of bucket_s: exact in doubles
+            (
+                round((first.timestamp() - origin_s) / bucket_s),
+                round((last.timestamp() - origin_s) / bucket_s),
+                count,
+            )
+            for first, last, count in fetch_rows(
+                bins.values_list("first", "last").annotate(visits=Count("id"))
+            )
+        ]
+    else:
+        ended = Coalesce(EpochSeconds("ended_at"), Value(now.timestamp()))
+        floors = visits.annotate(
             first=Floor((EpochSeconds("started_at") - Value(origin_s)) / Value(float(bucket_s))),
             last=Floor((ended - Value(origin_s)) / Value(float(bucket_s))),
         )
-        .values_list("first", "last")
-        .annotate(visits=Count("id"))
-    )
+        groups = [
+            (int(first), int(last), count)
+            for first, last, count in floors.values_list("first", "last").annotate(visits=Count("id"))
+        ]
     delta = np.zeros(size + 1, dtype=np.int64)
-    for first, last, visits in groups:
-        low, high = max(int(first), 0), min(int(last), size - 1)
+    for first, last, count in groups:
+        low, high = max(first, 0), min(last, size - 1)
         if low <= high:
-            delta[low] += visits
-            delta[high + 1] -= visits
+            delta[low] += count
+            delta[high + 1] -= count
     per_bucket = np.cumsum(delta)
     return [int(per_bucket[g]) for g in grid]
 

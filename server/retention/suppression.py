@@ -18,20 +18,23 @@ of a busy day shows nothing), then the cell rule.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 
 def keep_cell(person_s: float, *, min_persons: int, min_cell_person_s: float) -> bool:
     return person_s >= min_persons * min_cell_person_s
 
 
+Cell = TypeVar("Cell", bound=Sequence[float | int])
+
+
 def suppress_cells(
-    cells: Sequence[Sequence[float | int]], *, min_persons: int, min_cell_person_s: float
-) -> tuple[list[list[float | int]], int]:
+    cells: Sequence[Cell], *, min_persons: int, min_cell_person_s: float
+) -> tuple[list[Cell], int]:
     """Cells as `[column, row, person_s, …]`: (the cells kept, the same objects; how many were suppressed)."""
     threshold = min_persons * min_cell_person_s  # keep_cell, inlined: a 720-frame answer has ~10^6 cells
     kept = [cell for cell in cells if cell[2] >= threshold]
-    return kept, len(cells) - len(kept)  # type: ignore[return-value]
+    return kept, len(cells) - len(kept)
 
 
 def suppress_heatmap(
