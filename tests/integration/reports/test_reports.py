@@ -344,7 +344,8 @@ def test_send_now_is_throttled_per_schedule_and_per_user(
     assert refused.status_code == 429, refused.content
     body = refused.json()
     assert body["code"] == "throttled"
-    assert body["message"].startswith("Too many reports sent now") and body["extra"] == {}
+    assert body["message"].startswith("Too many reports sent now")
+    assert body["extra"] == {}
     assert 0 < int(refused["Retry-After"]) <= 3600
     assert send(second).status_code == 200  # another schedule: its own count
     assert send(second).status_code == 429  # but the user's four requests are spent (a refused one counts)
