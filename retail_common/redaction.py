@@ -6,7 +6,8 @@ that keep it out of what people see, written once for the edge (its logs, errors
   but the part before the query does, to that part's last ``@`` (a password typed with a raw ``/``: FFmpeg then
   takes its first half for the host, the camera cannot be opened, and the error that says so shows the URL). A
   URL whose path holds an ``@`` loses its host in what is shown: hidden too much, never too little;
-- the value of every credential-like query parameter (:func:`is_secret_query_name`) becomes ``***``.
+- the value of every credential-like URL parameter (:func:`is_secret_query_name`) becomes ``***``: a query's
+  (`?user=a&pwd=b`, also separated by ``;``: `?a=1;token=x`) and a path parameter's (`/stream;password=x`).
 
 :func:`redact_source` takes one source as configured; :func:`redact_text` finds URLs in free text (an edge box's
 error message) and is linear in the text whatever a box sends (the server runs it in the ingest's event loop).
@@ -54,16 +55,26 @@ def is_secret_query_name(name: str) -> bool:
     return lowered in SECRET_QUERY_NAMES or any(fragment in lowered for fragment in SECRET_QUERY_FRAGMENTS)
 
 
-def _redact_query(tail: str) -> str:
-    path, question, rest = tail.partition("?")
-    if not question:
-        return tail
-    query, hash_sign, fragment = rest.partition("#")
-    items = [
-        f"{item.partition('=')[0]}=***" if is_secret_query_name(item.partition("=")[0]) else item
-        for item in query.split("&")
-    ]
-    return f"{path}?{'&'.join(items)}{hash_sign}{fragment}"
+# A URL parameter: after "?" or "&" (a query), or ";" (a path parameter, `/stream;password=x`, or a query
+# separated by semicolons, `?a=1;token=x`), a name, then "=". The value of a secret one runs to the next "&", ";",
+# "#" or blank (through a raw "/" or "?" in it: hidden too much, never too little); the value of any other is not
+# consumed, so that a parameter after it (`;res=1/x?token=y`) is looked at too.
+_PARAMETER_NAME = re.compile(r"[?&;](?P<name>[^=&;#?/\s]+)=")
+_VALUE_END = re.compile(r"[&;#\s]")
+
+
+def _redact_parameters(text: str) -> str:
+    """`text` with the value of every credential-like URL parameter (:func:`is_secret_query_name`) as ``***``;
+    linear in the text (each character is scanned once by each of the two patterns)."""
+    parts: list[str] = []
+    kept_from = 0
+    for match in _PARAMETER_NAME.finditer(text):
+        if match.start() < kept_from or not is_secret_query_name(match["name"]):
+            continue
+        end = _VALUE_END.search(text, match.end())
+        parts += [text[kept_from : match.end()], "***"]
+        kept_from = end.start() if end else len(text)
+    return "".join([*parts, text[kept_from:]])
 
 
 def _slashed_userinfo_end(rest: str, authority_end: int) -> int:
@@ -116,7 +127,7 @@ def redact_source(source: str) -> str:
     if not slash and "?" in authority:  # http://cam?user=… (no path)
         authority, question, query = authority.partition("?")
         tail = question + query
-    tail = _redact_query(tail)
+    tail = _redact_parameters(tail)
     if "@" in authority:
         authority = f"***@{authority.rpartition('@')[2]}"
     return f"{scheme}://{authority}{slash}{tail}"
@@ -127,16 +138,6 @@ def redact_source(source: str) -> str:
 # longer one is matched by its end), and the colon of a userinfo cut short is found by a lookahead, not by
 # backtracking over every colon of the run.
 _USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]{0,31}://)(?:[^/\s]*@|(?=[^/@\s]*:)[^/@\s]*$)")
-
-# A query parameter in free text: after "?" or "&", a name, "=", the value up to the next "&", "#" or blank.
-_QUERY_PARAMETER = re.compile(r"(?P<lead>[?&])(?P<name>[^=&#\s?]+)=(?P<value>[^&#\s]*)")
-
-
-def _redact_query_value(match: re.Match[str]) -> str:
-    if not is_secret_query_name(match["name"]):
-        return match[0]
-    return f"{match['lead']}{match['name']}=***"
-
 
 # A run of non-blank characters (a URL in free text ends at a blank): each is looked at once, so linear too.
 _TOKEN = re.compile(r"\S+")
@@ -158,6 +159,6 @@ def _redact_slashed_userinfo(match: re.Match[str]) -> str:
 
 def redact_text(text: str) -> str:
     """Any `scheme://user:pass@` in free text as `scheme://***@` (a raw "/" in the password too), and the value of
-    every credential-like query parameter (`?user=…&pwd=…`) as `***`."""
+    every credential-like URL parameter (`?user=…&pwd=…`, `;password=…`) as `***`."""
     text = _TOKEN.sub(_redact_slashed_userinfo, _USERINFO.sub(r"\g<scheme>***@", text))
-    return _QUERY_PARAMETER.sub(_redact_query_value, text)
+    return _redact_parameters(text)

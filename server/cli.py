@@ -172,6 +172,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             video=video,
             cameras=list(zip(demo.camera_ids, demo.crops_px, demo.homographies, strict=True)),
             state_dir=Path(settings.DATA_DIR) / "edge",
+            analysis_fps=demo.analysis_fps,
         )
 
     def start_edge() -> None:
@@ -264,9 +265,11 @@ def demo_edge_command(
     cameras: list[tuple[int, tuple[int, int, int, int], tuple[float, ...]]],
     state_dir: Path,
     executable: str | None = None,
+    analysis_fps: float = 0.0,
 ) -> list[str]:
     """The demo's edge agent command line. The device secret stays in its 0600 file: a command line is visible
-    to every local user (`ps`)."""
+    to every local user (`ps`). `analysis_fps`: each camera's analysis rate (the server's camera setting, given
+    here too so that the trackers start sized for it, before the server's configuration arrives)."""
     command = [
         executable or _edge_executable(),
         "run",
@@ -285,6 +288,8 @@ def demo_edge_command(
         command += [f"--source={video}", f"--camera-id={camera_id}"]
         command += ["--crop=" + ",".join(str(v) for v in crop)]
         command += ["--homography=" + ",".join(repr(v) for v in homography)]
+        if analysis_fps > 0:
+            command += [f"--fps={analysis_fps:g}"]
     return command
 
 

@@ -56,7 +56,7 @@ def document_error_responses(
                 statuses.append("409")
             if method in _WRITES:
                 statuses.append("413")
-            if path.rstrip("/").endswith("/auth/login"):
+            if path.rstrip("/").endswith(("/auth/login", "/report-schedules/{id}/send")):
                 statuses.append("429")
             for status in statuses:
                 operation["responses"].setdefault(status, _error(status))

@@ -7,6 +7,13 @@ import numpy as np
 
 from server.analytics.floor_geometry import homography_from_points
 
+# Frames analysed per second per camera (the sample video runs at 50 fps). Not 0 ("as fast as the detector can"):
+# the agent sizes each tracker's lost-track buffer and gates for the camera's analysis rate, and with 0 for 30 fps;
+# a CPU analysing each of the two crops at a few frames per second then kept every lost track (and so its global
+# person) alive for ten times as long and split people into new tracks, so the demo showed about 50 people for
+# the 30-odd its cameras see (benchmarks/demo_people.py measures both). 10 fps, the installer guide's starting
+# rate, fits two cameras on a two-core CPU.
+ANALYSIS_RATE_HZ = 10.0
 FRAME_WIDTH_PX = 1280
 FRAME_HEIGHT_PX = 720
 # Two overlapping crops (x, y, w, h) of the 1280×720 sample video: 240 px of overlap in the middle.

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from server.demo.cameras import CAMERA_CROPS_PX, crop_homography
+from server.demo.cameras import ANALYSIS_RATE_HZ, CAMERA_CROPS_PX, crop_homography
 from server.demo.users import DEMO_USERS
 from server.devices.models import EdgeDevice
 from server.devices.services import device_set_credentials
@@ -39,6 +39,7 @@ class DemoSetup:
     camera_ids: tuple[int, ...]
     crops_px: tuple[tuple[int, int, int, int], ...]
     homographies: tuple[tuple[float, ...], ...]
+    analysis_fps: float = ANALYSIS_RATE_HZ  # each camera's analysis rate
     created_users: tuple[str, ...] = ()  # the demo users this run created (with the passwords it was given)
 
 
@@ -82,6 +83,7 @@ def setup_demo(*, video_path: str, passwords: Mapping[str, str] | None = None) -
                 "calibration_points": points,
                 "reprojection_error_cm": 0.0,
                 "floor_region": [],
+                "analysis_rate_hz": ANALYSIS_RATE_HZ,
                 "enabled": True,
             },
         )

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+import numpy as np
 from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
+from retail_common.polygons import polygon_area
 from server.analytics.floor_geometry import GeometryError, validate_polygon
 from server.audit.admin_base import AuditedModelAdmin
 from server.devices.services import device_bump_config_revision
@@ -18,6 +21,7 @@ from server.inventory.models import (
     FloorPlan,
     Site,
     Zone,
+    ZoneKind,
     secret_query_names,
     split_secret_query,
     split_source_credentials,
@@ -98,6 +102,27 @@ class CameraAdmin(AuditedModelAdmin[Camera]):
             device_bump_config_revision(device_id=device_id)
 
 
+NOT_APPLICABLE = "—"
+# The "in" direction as drawn on the plan (x to the right, y down), by octant from +x (the dashboard's arrows).
+_ARROWS = "→↘↓↙←↖↑↗"
+
+
+def zone_size(kind: str, polygon: Any) -> str:
+    """An area's size ("12.5 m²"); a counting line's length and the side people cross it to enter ("3.5 m, in
+    ↓": left of its first-to-last direction, as server/analytics/doors.py counts it)."""
+    points = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
+    if kind not in LINE_KINDS:
+        return f"{abs(polygon_area(points)):.1f} m²" if len(points) >= 3 else NOT_APPLICABLE
+    if len(points) < 2:
+        return NOT_APPLICABLE
+    length = float(np.hypot(*np.diff(points, axis=0).T).sum())
+    dx, dy = points[-1] - points[0]
+    if dx == 0 and dy == 0:
+        return f"{length:.1f} m"
+    octant = round(math.atan2(dx, -dy) / (math.pi / 4))  # the in direction (-dy, dx): atan2(dx, -dy)
+    return f"{length:.1f} m, in {_ARROWS[octant % 8]}"
+
+
 class ZoneAdminForm(forms.ModelForm[Zone]):
     class Meta:
         model = Zone
@@ -115,6 +140,20 @@ class ZoneAdminForm(forms.ModelForm[Zone]):
 @admin.register(Zone)
 class ZoneAdmin(AuditedModelAdmin[Zone]):
     form = ZoneAdminForm
-    list_display = ("id", "name", "site", "kind", "required_level", "warning_distance_m")
+    # A counting line (door, line) has no area, level nor warning distance: its row shows its length and "in"
+    # direction instead of a meaningless 0 (zone_size), and "—" in the restricted areas' columns.
+    list_display = ("id", "name", "site", "kind", "size", "level", "warning_distance")
     list_filter = ("site", "kind")
     search_fields = ("name",)
+
+    @admin.display(description="size")
+    def size(self, zone: Zone) -> str:
+        return zone_size(zone.kind, zone.polygon)
+
+    @admin.display(description="required level", ordering="required_level")
+    def level(self, zone: Zone) -> str:
+        return str(zone.required_level) if zone.kind == ZoneKind.RESTRICTED else NOT_APPLICABLE
+
+    @admin.display(description="warning distance (m)", ordering="warning_distance_m")
+    def warning_distance(self, zone: Zone) -> str:
+        return f"{zone.warning_distance_m:g}" if zone.kind == ZoneKind.RESTRICTED else NOT_APPLICABLE

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 from django.db.models import QuerySet
 from django.http import FileResponse, StreamingHttpResponse
@@ -11,10 +11,11 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import viewsets
+from rest_framework import exceptions, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from server.accounts.roles import ADMIN
@@ -127,6 +128,23 @@ class ChainOverviewApi(APIView):
         )
 
 
+class ReportSendThrottle(UserRateThrottle):
+    """`send` of one schedule by one user: at most the `report_send` rate (DRF's throttle, counted in the shared
+    cache like the login limits), so that a user cannot make the server send unbounded e-mails."""
+
+    scope = "report_send"
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        key = super().get_cache_key(request, view)
+        return None if key is None else f"{key}_schedule_{view.kwargs.get('pk')}"
+
+
+class ReportSendUserThrottle(UserRateThrottle):
+    """`send` by one user, all their schedules together: at most the `report_send_user` rate."""
+
+    scope = "report_send_user"
+
+
 class ReportScheduleViewSet(viewsets.ModelViewSet[ReportSchedule]):
     """A user's scheduled e-mail reports (admins see everyone's). `send` sends the latest period now."""
 
@@ -145,8 +163,18 @@ class ReportScheduleViewSet(viewsets.ModelViewSet[ReportSchedule]):
     def perform_create(self, serializer: Any) -> None:
         serializer.save(owner=self.request.user)
 
+    def throttled(self, request: Request, wait: float) -> NoReturn:
+        if self.action != "send":
+            super().throttled(request, wait)
+        raise exceptions.Throttled(
+            wait=wait,
+            detail="Too many reports sent now: sending now is limited per schedule and per user (the "
+            "schedules are still sent at their hour).",
+            code="throttled",
+        )
+
     @extend_schema(request=None, responses={200: ReportSentSerializer})
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], throttle_classes=[ReportSendThrottle, ReportSendUserThrottle])
     def send(self, request: Request, pk: str | None = None) -> Response:
         schedule = self.get_object()
         period = due_period(

@@ -4,11 +4,15 @@ import {
   areaInsidePlan,
   cellArrows,
   crossingEdges,
+  directionArrow,
+  lineInDirection,
   nearestEdge,
   pointInPolygon,
   polygonArea,
   polygonCentroid,
   polygonProblem,
+  polylineLength,
+  polylinePointAt,
 } from "./geometry";
 
 const square: [number, number][] = [
@@ -95,5 +99,26 @@ describe("walking-direction arrows", () => {
   it("rare blocks get no arrow", () => {
     const arrows = cellArrows([[0, 0, 1000, 1000, 0], [8, 8, 1, 1, 0]], 0.5);
     expect(arrows).toHaveLength(1);
+  });
+});
+
+describe("counting lines", () => {
+  it("length, the point at a fraction and the in direction (left of first → last, as the server counts)", () => {
+    const line: [number, number][] = [[0, 0], [3, 0], [3, 4]];
+    expect(polylineLength(line)).toBe(7);
+    expect(polylinePointAt(line, 0.5)).toEqual({ point: [3, 0.5], direction: [0, 1] });
+    expect(polylinePointAt(line, 0).point).toEqual([0, 0]);
+    expect(polylinePointAt(line, 1).point).toEqual([3, 4]);
+    expect(lineInDirection([[0, 0], [2, 0]])).toEqual([-0, 1]);
+    expect(lineInDirection([[0, 0], [0, 0]])).toBeNull();
+  });
+  it.each([
+    [[1, 0], "→"],
+    [[0, 1], "↓"],
+    [[-1, 0], "←"],
+    [[0, -1], "↑"],
+    [[1, 1], "↘"],
+  ] as [[number, number], string][])("arrow of %j is %s (y down, as drawn)", (direction, arrow) => {
+    expect(directionArrow(direction)).toBe(arrow);
   });
 });

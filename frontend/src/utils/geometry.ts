@@ -202,3 +202,47 @@ export function cellArrows(
   }
   return arrows.sort((a, b) => a.y - b.y || a.x - b.x);
 }
+
+/** Length of an open polyline (a counting line), in its units. */
+export function polylineLength(points: XY[]): number {
+  let total = 0;
+  for (let i = 1; i < points.length; i++) total += distance(points[i - 1], points[i]);
+  return total;
+}
+
+/** The point at `fraction` (0…1) of an open polyline's length, and the unit direction of the segment there. */
+export function polylinePointAt(points: XY[], fraction: number): { point: XY; direction: XY } {
+  if (points.length === 0) return { point: [0, 0], direction: [1, 0] };
+  if (points.length === 1) return { point: points[0], direction: [1, 0] };
+  let left = polylineLength(points) * Math.max(0, Math.min(1, fraction));
+  for (let i = 1; i < points.length; i++) {
+    const [a, b] = [points[i - 1], points[i]];
+    const length = distance(a, b);
+    if (length === 0) continue;
+    const direction: XY = [(b[0] - a[0]) / length, (b[1] - a[1]) / length];
+    if (left <= length || i === points.length - 1) {
+      const t = Math.min(left, length);
+      return { point: [a[0] + direction[0] * t, a[1] + direction[1] * t], direction };
+    }
+    left -= length;
+  }
+  return { point: points[0], direction: [1, 0] };
+}
+
+/** The "in" direction of a counting line: the unit vector (-dy, dx) to the left of its first-to-last direction
+ * (dx, dy), as the server counts it (server/analytics/doors.py) and the zones editor draws its arrow. */
+export function lineInDirection(points: XY[]): XY | null {
+  if (points.length < 2) return null;
+  const [x0, y0] = points[0];
+  const [x1, y1] = points[points.length - 1];
+  const length = Math.hypot(x1 - x0, y1 - y0);
+  if (length === 0) return null;
+  return [-(y1 - y0) / length, (x1 - x0) / length];
+}
+
+/** One of the eight arrows for a direction on the plan (y grows downwards, as drawn). */
+export function directionArrow([dx, dy]: XY): string {
+  const arrows = ["→", "↘", "↓", "↙", "←", "↖", "↑", "↗"];
+  const octant = Math.round(Math.atan2(dy, dx) / (Math.PI / 4));
+  return arrows[(octant + 8) % 8];
+}

@@ -266,7 +266,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "server.api.exception_handlers.api_exception_handler",
     # JSON only: the browsable API answered HTML pages under /api/ to every browser that asked for text/html.
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_THROTTLE_RATES": {"login": "30/min"},
+    # report_send: "send now" of one report schedule by one user; report_send_user: all of a user's (e-mails).
+    "DEFAULT_THROTTLE_RATES": {"login": "30/min", "report_send": "5/hour", "report_send_user": "20/hour"},
     # 0 = the peer address; None would make DRF key its throttles on the client's own X-Forwarded-For (spoofable).
     "NUM_PROXIES": AUTH_NUM_PROXIES,
     "DEFAULT_PARSER_CLASSES": [

@@ -12,7 +12,8 @@ from django.test import Client
 
 from server.audit.models import AuditLog
 from server.devices.models import EdgeDevice
-from server.inventory.admin import CameraAdminForm, ZoneAdminForm
+from server.inventory.admin import CameraAdminForm, ZoneAdminForm, zone_size
+from server.inventory.models import Zone, ZoneKind
 from tests.integration.api.conftest import SQUARE_POINTS, make_user
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
@@ -88,3 +89,38 @@ def test_camera_form_refuses_a_login_in_the_source_query(store: dict[str, Any]) 
     assert not form.is_valid()
     assert "(Pwd)" in str(form.errors["source_uri"])
     assert "source_secret_query" in str(form.errors["source_uri"])
+
+
+def test_the_zone_list_shows_a_line_s_length_and_direction_not_zeros(store: dict[str, Any]) -> None:
+    # Before: a counting line's row showed "0" (required level) and "1.0" (warning distance), which mean nothing
+    # for a line, and nothing about the line itself.
+    user = make_user("zone-root", "admin")
+    user.is_staff = True
+    user.save()
+    client = Client()
+    client.force_login(user)
+    door = Zone.objects.create(
+        site=store["site"], name="Front door", kind=ZoneKind.DOOR, polygon=[[4.75, 15.0], [4.75, 18.5]]
+    )
+    response = client.get("/admin/inventory/zone/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    row = html[html.index(f"/admin/inventory/zone/{door.pk}/change/") :].split("</tr>")[0]
+    cells = [cell.split(">", 1)[1].split("<")[0] for cell in row.split("<td")[1:]]
+    assert cells[-3:] == ["3.5 m, in ←", "—", "—"], cells  # size, required level, warning distance
+    promo = html[html.index(f"/admin/inventory/zone/{store['zone'].pk}/change/") :].split("</tr>")[0]
+    assert "16.0 m²" in promo
+
+
+@pytest.mark.parametrize(
+    ("kind", "polygon", "shown"),
+    [
+        ("door", [[0, 0], [2, 0]], "2.0 m, in ↓"),  # in: the left of first → last, (-dy, dx)
+        ("line", [[0, 0], [3, 0], [3, 4]], "7.0 m, in ↙"),
+        ("line", [[1, 1], [1, 1]], "0.0 m"),
+        ("interest", [[0, 0], [4, 0], [4, 2], [0, 2]], "8.0 m²"),
+        ("queue", [[0, 0], [4, 0], [4, 2], [0, 2]][::-1], "8.0 m²"),
+    ],
+)
+def test_zone_size(kind: str, polygon: list[list[float]], shown: str) -> None:
+    assert zone_size(kind, polygon) == shown

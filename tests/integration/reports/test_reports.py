@@ -317,3 +317,42 @@ def test_occupancy_export_with_the_time_series_down_is_a_clear_503(
     finally:
         insights_apis.use_timeseries(None)
         down.close()
+
+
+def test_send_now_is_throttled_per_schedule_and_per_user(
+    store: dict[str, Any], smtp: _Inbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before: every POST …/send mailed the report again, unbounded.
+    from server.reports.apis import ReportSendThrottle, ReportSendUserThrottle
+
+    rates = {"report_send": "2/hour", "report_send_user": "4/hour"}
+    monkeypatch.setattr(ReportSendThrottle, "THROTTLE_RATES", rates)
+    monkeypatch.setattr(ReportSendUserThrottle, "THROTTLE_RATES", rates)
+    owner = _user_with_address("sender", "sender@example.com")
+    first, second = (
+        ReportSchedule.objects.create(owner=owner, name=name, recipients=["sender@example.com"])
+        for name in "AB"
+    )
+    client = APIClient()
+    client.force_authenticate(owner)
+
+    def send(schedule: ReportSchedule, as_client: APIClient = client) -> Any:
+        return as_client.post(f"/api/report-schedules/{schedule.pk}/send")
+
+    assert [send(first).status_code for _ in range(2)] == [200, 200]
+    refused = send(first)
+    assert refused.status_code == 429, refused.content
+    body = refused.json()
+    assert body["code"] == "throttled"
+    assert body["message"].startswith("Too many reports sent now")
+    assert body["extra"] == {}
+    assert 0 < int(refused["Retry-After"]) <= 3600
+    assert send(second).status_code == 200  # another schedule: its own count
+    assert send(second).status_code == 429  # but the user's four requests are spent (a refused one counts)
+    assert len(smtp.messages) == 3
+    other = _user_with_address("other-sender", "other@example.com")
+    theirs = ReportSchedule.objects.create(owner=other, name="C", recipients=["other@example.com"])
+    other_client = APIClient()
+    other_client.force_authenticate(other)
+    assert send(theirs, other_client).status_code == 200  # another user: not limited by the first one's sends
+    assert len(smtp.messages) == 4

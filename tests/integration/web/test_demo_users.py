@@ -39,3 +39,16 @@ def test_a_demo_on_this_machine_keeps_the_documented_passwords(settings: Any, tm
     again = setup_demo(video_path=str(tmp_path / "video.avi"), passwords=demo_passwords("0.0.0.0"))
     assert again.created_users == ()
     assert get_user_model().objects.get(username="admin").check_password("admin")
+
+
+def test_the_demo_s_cameras_have_an_analysis_rate(settings: Any, tmp_path: Path) -> None:
+    # 0 ("as fast as possible") sized the agent's trackers for 30 fps whatever rate the CPU reached: about 50
+    # people live for the 30-odd the cameras see (benchmarks/demo_people.py).
+    from server.demo.cameras import ANALYSIS_RATE_HZ
+    from server.inventory.models import Camera
+
+    settings.DATA_DIR = tmp_path
+    demo = setup_demo(video_path=str(tmp_path / "video.avi"))
+    rates = list(Camera.objects.filter(pk__in=demo.camera_ids).values_list("analysis_rate_hz", flat=True))
+    assert rates == [ANALYSIS_RATE_HZ, ANALYSIS_RATE_HZ]
+    assert demo.analysis_fps == ANALYSIS_RATE_HZ > 0

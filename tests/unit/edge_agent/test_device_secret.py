@@ -86,3 +86,25 @@ def test_redact_source_hides_credential_query_parameters() -> None:
     )
     assert redact_source("http://u:p@cam?loginpas=x") == "http://***@cam?loginpas=***"
     assert redact_source("http://cam/live?res=hd") == "http://cam/live?res=hd"
+
+
+def test_the_demo_agent_analyses_at_the_demo_s_rate(tmp_path: Path) -> None:
+    # With no rate ("as fast as possible") the trackers were sized for 30 fps, which a CPU analysing two crops
+    # does not reach: lost tracks (and their global persons) lived far longer than meant, and the demo showed
+    # about 50 people for the 30-odd its cameras see.
+    from server.demo.cameras import ANALYSIS_RATE_HZ
+
+    cameras = [(1, (0, 0, 760, 720), (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0))] * 2
+    command = demo_edge_command(
+        server="127.0.0.1:50051",
+        device_id=3,
+        device_secret_file=_secret_file(tmp_path),
+        video=tmp_path / "video.avi",
+        cameras=[(1, *cameras[0][1:]), (2, *cameras[1][1:])],
+        state_dir=tmp_path / "edge",
+        executable="retail-edge",
+        analysis_fps=ANALYSIS_RATE_HZ,
+    )
+    settings = build_settings(build_parser().parse_args(command[1:]))
+    assert [camera.analysis_fps for camera in settings.cameras] == [ANALYSIS_RATE_HZ] * 2
+    assert 0 < ANALYSIS_RATE_HZ <= 12.5

@@ -102,3 +102,62 @@ def test_a_raw_slash_in_the_password_does_not_show_it(url: str) -> None:
         assert secret.partition("/")[2] not in shown
         assert "@cam" in shown
     assert redact_text(f"opening {url}") == f"opening {redact_source(url)}"
+
+
+def _semicolon_url(rng: random.Random) -> tuple[str, list[str]]:
+    """A random camera URL whose parameters are separated by ";" as well as "&": path parameters
+    (`/stream;password=x`) and queries like `?a=1;token=x`; and the secrets in it."""
+    secrets: list[str] = []
+
+    def parameter() -> str:
+        if rng.random() < 0.5:
+            name = rng.choice([*SECRET_QUERY_NAMES, "password", "PWD", "api-key", "X-Auth-Token", "token"])
+            value = "S" + _word(rng, _SAFE, 6, 12)
+            secrets.append(value)
+            return f"{name}={value}"
+        return f"{rng.choice(['res', 'channel', 'stream', 'fps'])}={_word(rng)}"
+
+    segments = []
+    for _ in range(rng.randint(1, 3)):
+        segment = _word(rng)
+        for _ in range(rng.randint(0, 2)):
+            segment += ";" + parameter()
+        segments.append(segment)
+    query = ""
+    for index in range(rng.randint(0, 4)):
+        query += ("?" if index == 0 else rng.choice(";&")) + parameter()
+    return f"{rng.choice(['rtsp', 'http'])}://cam:554/{'/'.join(segments)}{query}", secrets
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_parameters_separated_by_semicolons_are_redacted(seed: int) -> None:
+    url, secrets = _semicolon_url(random.Random(seed))
+    one, text = redact_source(url), redact_text(url)
+    assert one == text == edge_redact_source(url)
+    for secret in secrets:
+        assert secret not in one, url
+        assert secret not in redact_text(f"camera 3: opening {url} failed: timeout")
+    assert redact_source(one) == one
+    assert one.partition("=")[0] == url.partition("=")[0]  # up to the first value, nothing is hidden
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("rtsp://cam/stream;password=secret", "rtsp://cam/stream;password=***"),
+        ("http://cam/snap.cgi?a=1;token=x", "http://cam/snap.cgi?a=1;token=***"),
+        (
+            "rtsp://cam/live;res=hd/main?channel=1;pwd=s3&fps=5",
+            "rtsp://cam/live;res=hd/main?channel=1;pwd=***&fps=5",
+        ),
+        # A parameter that is not a login hides nothing, nor does it hide a login after it.
+        ("rtsp://cam/a;res=1/b?token=y", "rtsp://cam/a;res=1/b?token=***"),
+        ("rtsp://cam/a?res=1?pwd=y", "rtsp://cam/a?res=1?pwd=***"),
+        # A secret's value runs to the next separator, a raw "/" or "?" in it too.
+        ("rtsp://cam/a;password=se/cr?et;res=1", "rtsp://cam/a;password=***;res=1"),
+        ("rtsp://cam/a;b", "rtsp://cam/a;b"),
+    ],
+)
+def test_semicolon_parameters_examples(url: str, shown: str) -> None:
+    assert redact_source(url) == shown == redact_text(url)
+    assert redact_text(f"open {url} refused") == f"open {shown} refused"
