@@ -232,9 +232,10 @@ class ByteTracker:
 
             # Stage 1: confirmed + lost tracks vs high-score detections (tentative rows masked out).
             stage1_limit = config.first_match_max_cost
-            if config.lost_match_max_cost > stage1_limit:
+            lost = state == _LOST
+            if config.lost_match_max_cost > stage1_limit and np.count_nonzero(lost):
                 # One gate per row (lost tracks' is wider): two calls, whatever the number of lost tracks.
-                row_limit = np.where(state == _LOST, config.lost_match_max_cost, stage1_limit)
+                row_limit = np.where(lost, config.lost_match_max_cost, stage1_limit)
                 admissible = fused <= row_limit[:, None]
                 stage1_limit = config.lost_match_max_cost
             else:
@@ -437,8 +438,11 @@ class ByteTracker:
         if self._appearance is not None:
             fresh = appearance if appearance is not None else np.zeros((count, 2, 16), dtype=np.float32)
             self._appearance = np.concatenate((self._appearance, fresh.astype(np.float32)), axis=0)
-        block = np.empty((_ROWS, count), dtype=np.float64)
-        block[: kalman.STATE_COLUMNS] = kalman.initiate(measured)
+        old = self._table.shape[1]
+        table = np.empty((_ROWS, old + count), dtype=np.float64)  # the grown table, written once
+        table[:, :old] = self._table
+        block = table[:, old:]
+        kalman.initiate(measured, out=block[: kalman.STATE_COLUMNS])
         block[_BOX] = boxes
         block[_ID] = np.arange(self._next_id, self._next_id + count)
         self._next_id += count
@@ -446,6 +450,5 @@ class ByteTracker:
         block[_STATE] = _CONFIRMED if immediately else _TENTATIVE
         block[_SCORE] = scores
         block[_HITS] = self.config.min_hits_to_confirm if immediately else 1
-        block[_START] = self.frame_index
-        block[_LAST] = self.frame_index
-        self._table = np.concatenate((self._table, block), axis=1)
+        block[_START : _LAST + 1] = self.frame_index
+        self._table = table

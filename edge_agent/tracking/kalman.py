@@ -90,16 +90,18 @@ def xyah_to_xyxy(xyah: FloatArray, out: FloatArray | None = None) -> FloatArray:
     return out
 
 
-def initiate(measurements_xyah: FloatArray) -> FloatArray:
+def initiate(measurements_xyah: FloatArray, out: FloatArray | None = None) -> FloatArray:
     """Filter state blocks (20xN) for new tracks (4xN measurements): zero velocity, ByteTrack's initial
-    uncertainty."""
+    uncertainty. Written into ``out`` when given (e.g. the new columns of the tracker's table)."""
     n = measurements_xyah.shape[1]
-    block = np.zeros((STATE_COLUMNS, n), dtype=np.float64)
-    block[POSITION] = measurements_xyah
+    if out is None:
+        out = np.empty((STATE_COLUMNS, n), dtype=np.float64)
+    out[POSITION] = measurements_xyah
+    out[VELOCITY.start : PV.stop] = 0.0  # velocity and pv
     height_sq = measurements_xyah[3] * measurements_xyah[3]
-    block[PP] = height_sq * _INITIAL_POSITION_VAR + _INITIAL_POSITION_FIXED
-    block[VV] = height_sq * _INITIAL_VELOCITY_VAR + _INITIAL_VELOCITY_FIXED
-    return block
+    out[PP] = height_sq * _INITIAL_POSITION_VAR + _INITIAL_POSITION_FIXED
+    out[VV] = height_sq * _INITIAL_VELOCITY_VAR + _INITIAL_VELOCITY_FIXED
+    return out
 
 
 def predict(block: FloatArray) -> None:

@@ -23,9 +23,9 @@ _MIN_UNION = np.array(1e-9)
 # Up to this many admissible pairs, ``assign`` first tries the all-pairs-are-direct-matches shortcut (beyond,
 # conflicts are likely and the check itself, in Python, grows costly).
 _FEW_PAIRS = 48
-# Connected components of up to this many admissible pairs are solved exhaustively in Python (at most a few
-# dozen partial matchings), bigger ones by the solver.
-_SMALL_COMPONENT_PAIRS = 6
+# Up to this many conflicting admissible pairs are solved exhaustively in Python (at most a few dozen partial
+# matchings), more by the solver.
+_SMALL_CONFLICT_PAIRS = 6
 
 
 def indices_of(mask: NDArray[np.bool_]) -> IntArray:
@@ -141,51 +141,43 @@ def _assign_few(
     max_cost: float,
     admissible: NDArray[np.bool_],
 ) -> tuple[IntArray, IntArray]:
-    """``assign`` for a few admissible pairs with conflicts, in plain Python: the pairs split into connected
-    components (rows and columns linked by admissible pairs, found by union-find); a component of one pair is
-    a direct match, one of up to ``_SMALL_COMPONENT_PAIRS`` pairs is solved exhaustively (lap.lapjv's set-up
-    alone costs ~30 µs, more than the search), and only bigger ones go to the solver, together."""
-    parent: dict[int, int] = {}
-
-    def root(node: int) -> int:
-        while parent.setdefault(node, node) != node:
-            parent[node] = parent[parent[node]]
-            node = parent[node]
-        return node
-
-    for r, c in zip(rows, cols, strict=True):
-        a, b = root(r), root(~c)  # columns as negative keys
-        if a != b:
-            parent[a] = b
-    components: dict[int, list[int]] = {}
-    for index, r in enumerate(rows):
-        components.setdefault(root(r), []).append(index)
-    costs = cost[rows, cols].tolist()
+    """``assign`` for a few admissible pairs with conflicts, in plain Python: a pair whose row and column have
+    no other admissible partner is a direct match; the conflicting rest (a false positive beside a person, two
+    people side by side: a handful of pairs) is solved exhaustively when it has up to
+    ``_SMALL_CONFLICT_PAIRS`` pairs (lap.lapjv's set-up alone costs ~20 µs, more than the search), by the
+    solver otherwise."""
+    row_uses: dict[int, int] = {}
+    col_uses: dict[int, int] = {}
+    for r in rows:
+        row_uses[r] = row_uses.get(r, 0) + 1
+    for c in cols:
+        col_uses[c] = col_uses.get(c, 0) + 1
     out_rows: list[int] = []
     out_cols: list[int] = []
-    big: list[int] = []
-    for members in components.values():
-        if len(members) == 1:
-            out_rows.append(rows[members[0]])
-            out_cols.append(cols[members[0]])
-        elif len(members) <= _SMALL_COMPONENT_PAIRS:
-            by_row: dict[int, list[tuple[int, float]]] = {}
-            for index in members:
-                by_row.setdefault(rows[index], []).append((cols[index], max_cost - costs[index]))
-            for r, c in zip(by_row, _best_matching(list(by_row.values())), strict=True):
-                if c >= 0:
-                    out_rows.append(r)
-                    out_cols.append(c)
+    conflict: list[int] = []
+    for index, (r, c) in enumerate(zip(rows, cols, strict=True)):
+        if row_uses[r] == 1 and col_uses[c] == 1:
+            out_rows.append(r)
+            out_cols.append(c)
         else:
-            big.extend(members)
-    if big:
-        big_rows = np.array(sorted({rows[i] for i in big}), dtype=np.intp)
-        big_cols = np.array(sorted({cols[i] for i in big}), dtype=np.intp)
-        sub = cost[big_rows[:, None], big_cols]
-        sub = np.where(admissible[big_rows[:, None], big_cols], sub, max_cost * 2.0 + 1.0)
+            conflict.append(index)
+    if len(conflict) <= _SMALL_CONFLICT_PAIRS:
+        costs = cost[admissible].tolist()  # in the order of admissible.nonzero(), as rows and cols
+        by_row: dict[int, list[tuple[int, float]]] = {}
+        for index in conflict:
+            by_row.setdefault(rows[index], []).append((cols[index], max_cost - costs[index]))
+        for r, c in zip(by_row, _best_matching(list(by_row.values())), strict=True):
+            if c >= 0:
+                out_rows.append(r)
+                out_cols.append(c)
+    else:
+        conflict_rows = np.array(sorted({rows[i] for i in conflict}), dtype=np.intp)
+        conflict_cols = np.array(sorted({cols[i] for i in conflict}), dtype=np.intp)
+        sub = cost[conflict_rows[:, None], conflict_cols]
+        sub = np.where(admissible[conflict_rows[:, None], conflict_cols], sub, max_cost * 2.0 + 1.0)
         sub_rows, sub_cols = _solve(sub, max_cost)
-        out_rows.extend(big_rows[sub_rows].tolist())
-        out_cols.extend(big_cols[sub_cols].tolist())
+        out_rows.extend(conflict_rows[sub_rows].tolist())
+        out_cols.extend(conflict_cols[sub_cols].tolist())
     return np.array(out_rows, dtype=np.intp), np.array(out_cols, dtype=np.intp)
 
 
