@@ -42,6 +42,7 @@ _REMOVED = np.array(float(TrackState.REMOVED))
 # reported state, so "state >= _CONFIRMED" selects what the default config reports in one comparison.
 _DROPPED = np.array(0.0)
 _ONE = np.array(1.0)
+_TAKEN = np.array(2.0)  # a cost above every gate (costs are 1 - IoU <= 1)
 
 # Rows of the track table after the Kalman block.
 _ID = kalman.STATE_COLUMNS
@@ -270,14 +271,13 @@ class ByteTracker:
             # Stage 3: tentative tracks vs the high-score detections nobody took (few rows, cut out too).
             if any_tentative:
                 tentative_idx = indices_of(tentative)
-                free_high = np.ones(high_idx.size, dtype=bool)
-                free_high[high_c] = False
-                cost = fused[tentative_idx]
-                admissible = cost <= config.tentative_match_max_cost
-                admissible &= free_high
-                r3, c3 = assign(cost, config.tentative_match_max_cost, admissible)
+                cost = fused[tentative_idx]  # a copy
+                cost[:, high_c] = _TAKEN  # the detections stage 1 took: out of the gate
+                r3, c3 = assign(
+                    cost, config.tentative_match_max_cost, cost <= config.tentative_match_max_cost
+                )
                 track_parts.append(tentative_idx[r3])
-                det_parts.append(high_idx[c3])
+                det_parts.append(c3 if all_high else high_idx[c3])
                 stage3_size = r3.size
 
         t_idx = _joined(track_parts)

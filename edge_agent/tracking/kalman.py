@@ -44,6 +44,11 @@ _INITIAL_POSITION_FIXED = (1e-2**2) * _ASPECT_ONLY
 _INITIAL_VELOCITY_VAR = ((10.0 * VELOCITY_NOISE_WEIGHT) ** 2) * _HEIGHT_SCALED
 _INITIAL_VELOCITY_FIXED = (1e-5**2) * _ASPECT_ONLY
 
+_NO_TERM = np.zeros((4, 1))
+# initiate's rows 4-19 (velocity, pp, pv, vv): height² * _INITIAL_VAR_16 + _INITIAL_FIXED_16.
+_INITIAL_VAR_16 = np.concatenate((_NO_TERM, _INITIAL_POSITION_VAR, _NO_TERM, _INITIAL_VELOCITY_VAR))
+_INITIAL_FIXED_16 = np.concatenate((_NO_TERM, _INITIAL_POSITION_FIXED, _NO_TERM, _INITIAL_VELOCITY_FIXED))
+
 # Row layout of a filter state block (20xN): position, velocity, pp, pv, vv (4 rows each).
 POSITION = slice(0, 4)
 VELOCITY = slice(4, 8)
@@ -97,10 +102,10 @@ def initiate(measurements_xyah: FloatArray, out: FloatArray | None = None) -> Fl
     if out is None:
         out = np.empty((STATE_COLUMNS, n), dtype=np.float64)
     out[POSITION] = measurements_xyah
-    out[VELOCITY.start : PV.stop] = 0.0  # velocity and pv
     height_sq = measurements_xyah[3] * measurements_xyah[3]
-    out[PP] = height_sq * _INITIAL_POSITION_VAR + _INITIAL_POSITION_FIXED
-    out[VV] = height_sq * _INITIAL_VELOCITY_VAR + _INITIAL_VELOCITY_FIXED
+    # Rows 4-19 (velocity 0, pp, pv 0, vv) in one go: height² * var + fixed, zero for the zero rows.
+    rest = np.multiply(height_sq, _INITIAL_VAR_16, out=out[VELOCITY.start : VV.stop])
+    rest += _INITIAL_FIXED_16
     return out
 
 
