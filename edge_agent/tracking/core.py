@@ -363,7 +363,9 @@ class ByteTracker:
         )
         if self._appearance is not None:
             tracks.appearance_shares = self._appearance[report]
-        keep = (state != _REMOVED) & (state != _DROPPED)
+        keep = state != _REMOVED
+        if any_tentative:  # only tentative tracks that were there before this frame can have been dropped
+            keep &= state != _DROPPED
         if np.count_nonzero(keep) < keep.size:
             self._table = table.compress(keep, axis=1)
             if self._appearance is not None:

@@ -62,11 +62,10 @@ STATE_COLUMNS = 20  # rows of a state block (the name predates the quantity-majo
 # ByteTrack's term-by-term sum is exactly this (adding an exact 0.0 changes no bit) with the aspect rows
 # replaced by their fixed term.
 _PROCESS_VAR_12 = np.concatenate((_PROCESS_POSITION_VAR, np.zeros((4, 1)), _PROCESS_VELOCITY_VAR))
-# The aspect ratio (row 2 of a 4-row group) has only a fixed noise term: its rows are set to it rather than
-# adding a broadcast 12xN array of mostly zeros (0 * height² + fixed is exactly fixed).
+# The aspect ratio (row 2 of a 4-row group) has only a fixed noise term, added as a 12x1 column (zero in the other
+# rows): 0 * height² + fixed is exactly fixed, and x + 0.0 is exactly x.
 _ASPECT = 2
-_PROCESS_ASPECT_PP = np.array(float(_PROCESS_POSITION_FIXED[_ASPECT, 0]))
-_PROCESS_ASPECT_VV = np.array(float(_PROCESS_VELOCITY_FIXED[_ASPECT, 0]))
+_PROCESS_FIXED_12 = np.concatenate((_PROCESS_POSITION_FIXED, np.zeros((4, 1)), _PROCESS_VELOCITY_FIXED))
 _MEASUREMENT_HEIGHT_VAR = np.array(float(_MEASUREMENT_VAR[0, 0]))  # of cx, cy, h alike
 _MEASUREMENT_ASPECT = np.array(float(_MEASUREMENT_FIXED[_ASPECT, 0]))
 
@@ -118,8 +117,7 @@ def predict(block: FloatArray) -> None:
     """
     height = block[3]
     increment = (height * height) * _PROCESS_VAR_12  # noise from the height before the step, as ByteTrack
-    increment[_ASPECT] = _PROCESS_ASPECT_PP
-    increment[8 + _ASPECT] = _PROCESS_ASPECT_VV
+    increment += _PROCESS_FIXED_12  # the aspect rows' fixed terms (their height-scaled ones are exact zeros)
     spread = block[PV] * _TWO
     spread += block[VV]
     increment[0:4] += spread  # pp: (2 pv + vv) + q_p
