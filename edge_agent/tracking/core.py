@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 
 from edge_agent.appearance import blend, similarity_matrix
 from edge_agent.tracking import kalman
-from edge_agent.tracking.matching import assign, indices_of, iou_matrix
+from edge_agent.tracking.matching import assign, indices_of, iou_rows
 from edge_agent.types import Detections, Tracks, TrackState
 
 # State codes as stored in the float64 table, as 0-d arrays: NumPy 2 takes ~0.2 µs longer per call to
@@ -42,6 +42,7 @@ _REMOVED = np.array(float(TrackState.REMOVED))
 # reported state, so "state >= _CONFIRMED" selects what the default config reports in one comparison.
 _DROPPED = np.array(0.0)
 _ONE = np.array(1.0)
+_TAKEN = np.array(2.0)  # a cost above every gate (costs are 1 - IoU <= 1)
 
 # Rows of the track table after the Kalman block.
 _ID = kalman.STATE_COLUMNS
@@ -195,8 +196,7 @@ class ByteTracker:
         self.frame_index += 1
         frame = float(self.frame_index)
         table = self._table
-        boxes = detections.xyxy_px.astype(np.float64)  # N x 4 for the IoU
-        boxes_t = boxes.T.copy()  # 4 x N (contiguous) for the filter
+        boxes_t = detections.xyxy_px.T.astype(np.float64, order="C")  # 4 x N (contiguous rows)
         scores = detections.scores
         state = table[_STATE]
         observed = detections.appearance
@@ -206,7 +206,8 @@ class ByteTracker:
 
         kalman.predict(table)
         kalman.xyah_to_xyxy(table, out=table[_BOX])
-        iou = iou_matrix(table[_BOX].T, boxes)
+        iou = iou_rows(table[_BOX], boxes_t)
+        measured = kalman.xyxy_to_xyah(boxes_t)  # every detection converted once: for updates and new tracks
 
         high = scores >= config.high_score_threshold
         tentative = state == _TENTATIVE
@@ -214,19 +215,28 @@ class ByteTracker:
         track_parts: list[NDArray[np.intp]] = []
         det_parts: list[NDArray[np.intp]] = []
         stage3_size = 0
-        if table.shape[1] and boxes.shape[0]:
-            # Stage 1 and 3 cost: the IoU with the high-score detections, fused with their scores.
-            high_idx = indices_of(high)
-            fused = iou[:, high_idx]
-            if config.fuse_score:
-                fused *= scores[high_idx]
+        detection_count = boxes_t.shape[1]
+        if table.shape[1] and detection_count:
+            # Stage 1 and 3 cost: the IoU with the high-score detections, fused with their scores. Often every
+            # detection is a high-score one (the detector's own threshold is above ``high_score_threshold``):
+            # then no column is cut out, and stage 2 has nothing to do.
+            all_high = np.count_nonzero(high) == detection_count
+            if all_high:
+                high_idx = np.arange(detection_count)
+                fused = iou * scores if config.fuse_score else iou.copy()
+            else:
+                high_idx = indices_of(high)
+                fused = iou[:, high_idx]
+                if config.fuse_score:
+                    fused *= scores[high_idx]
             np.subtract(_ONE, fused, out=fused)
 
             # Stage 1: confirmed + lost tracks vs high-score detections (tentative rows masked out).
             stage1_limit = config.first_match_max_cost
-            if config.lost_match_max_cost > stage1_limit:
+            lost = state == _LOST
+            if config.lost_match_max_cost > stage1_limit and np.count_nonzero(lost):
                 # One gate per row (lost tracks' is wider): two calls, whatever the number of lost tracks.
-                row_limit = np.where(state == _LOST, config.lost_match_max_cost, stage1_limit)
+                row_limit = np.where(lost, config.lost_match_max_cost, stage1_limit)
                 admissible = fused <= row_limit[:, None]
                 stage1_limit = config.lost_match_max_cost
             else:
@@ -238,33 +248,36 @@ class ByteTracker:
                 admissible[tentative] = False
             r, high_c = assign(fused, stage1_limit, admissible)
             track_parts.append(r)
-            det_parts.append(high_idx[high_c])
+            det_parts.append(high_c if all_high else high_idx[high_c])
 
             # Stage 2: confirmed tracks still unmatched vs low-score detections (pure IoU). Few rows and
             # columns: cut them out (at 200 people, masking the full matrix would cost more).
-            second = state == _CONFIRMED
-            second[r] = False
-            second_idx = indices_of(second)
-            low = scores >= config.low_score_threshold
-            low &= ~high
-            low_idx = indices_of(low)
-            if second_idx.size and low_idx.size:
-                cost = _ONE - iou[second_idx[:, None], low_idx]
-                r2, c2 = assign(cost, config.second_match_max_cost, cost <= config.second_match_max_cost)
-                track_parts.append(second_idx[r2])
-                det_parts.append(low_idx[c2])
+            if not all_high:
+                low = scores >= config.low_score_threshold
+                low &= ~high
+                low_idx = indices_of(low)
+                if low_idx.size:
+                    second = state == _CONFIRMED
+                    second[r] = False
+                    second_idx = indices_of(second)
+                    if second_idx.size:
+                        cost = _ONE - iou[second_idx[:, None], low_idx]
+                        r2, c2 = assign(
+                            cost, config.second_match_max_cost, cost <= config.second_match_max_cost
+                        )
+                        track_parts.append(second_idx[r2])
+                        det_parts.append(low_idx[c2])
 
             # Stage 3: tentative tracks vs the high-score detections nobody took (few rows, cut out too).
             if any_tentative:
                 tentative_idx = indices_of(tentative)
-                free_high = np.ones(high_idx.size, dtype=bool)
-                free_high[high_c] = False
-                cost = fused[tentative_idx]
-                admissible = cost <= config.tentative_match_max_cost
-                admissible &= free_high
-                r3, c3 = assign(cost, config.tentative_match_max_cost, admissible)
+                cost = fused[tentative_idx]  # a copy
+                cost[:, high_c] = _TAKEN  # the detections stage 1 took: out of the gate
+                r3, c3 = assign(
+                    cost, config.tentative_match_max_cost, cost <= config.tentative_match_max_cost
+                )
                 track_parts.append(tentative_idx[r3])
-                det_parts.append(high_idx[c3])
+                det_parts.append(c3 if all_high else high_idx[c3])
                 stage3_size = r3.size
 
         t_idx = _joined(track_parts)
@@ -272,10 +285,14 @@ class ByteTracker:
         # A copy: update it whole, write it back once. take / compress (methods), not table[:, idx]: that would
         # give a column-major copy, whose rows are strided (and cost more in every later operation).
         matched = table.take(t_idx, axis=1)
-        matched_boxes = boxes_t.take(d_idx, axis=1)
         if t_idx.size:
-            kalman.update(matched, kalman.xyxy_to_xyah(matched_boxes), in_place=True)
-            kalman.xyah_to_xyxy(matched, out=matched[_BOX])
+            kalman.update(matched, measured.take(d_idx, axis=1), in_place=True)
+            if config.report_detection_boxes:
+                # The next frame's predict recomputes every box from the filter, so association never sees
+                # these.
+                matched[_BOX] = boxes_t.take(d_idx, axis=1)
+            else:
+                kalman.xyah_to_xyxy(matched, out=matched[_BOX])
             matched[_SCORE] = scores[d_idx]
             matched[_HITS] += 1.0
             matched[_LAST] = frame
@@ -300,11 +317,7 @@ class ByteTracker:
         if any_tentative:
             state[tentative] = _DROPPED
         table[:, t_idx] = matched
-        self._remove_duplicates()
-        if config.report_detection_boxes and t_idx.size:
-            # After the dedup, which compares Kalman estimates as ByteTrack does; the next frame's predict
-            # recomputes every box from the filter, so association never sees these.
-            table[_BOX, t_idx] = matched_boxes
+        self._remove_duplicates(iou, t_idx, d_idx)
 
         # New tentative tracks from confident detections not taken in stage 1 or 3 (as in ByteTrack, a
         # detection taken in stage 2 is not excluded: it only matters when new_track_threshold is below
@@ -318,6 +331,7 @@ class ByteTracker:
         if new_idx.size:
             self._spawn(
                 boxes_t.take(new_idx, axis=1),
+                measured.take(new_idx, axis=1),
                 scores[new_idx],
                 None if observed is None else observed[new_idx],
             )
@@ -349,7 +363,9 @@ class ByteTracker:
         )
         if self._appearance is not None:
             tracks.appearance_shares = self._appearance[report]
-        keep = (state != _REMOVED) & (state != _DROPPED)
+        keep = state != _REMOVED
+        if any_tentative:  # only tentative tracks that were there before this frame can have been dropped
+            keep &= state != _DROPPED
         if np.count_nonzero(keep) < keep.size:
             self._table = table.compress(keep, axis=1)
             if self._appearance is not None:
@@ -384,22 +400,28 @@ class ByteTracker:
             return max(config.lost_match_max_cost, config.lost_match_max_cost_agreeing)
         return config.lost_match_max_cost
 
-    def _remove_duplicates(self) -> None:
-        """A confirmed and a lost track on the same person: the younger one is removed (ByteTrack's dedup)."""
+    def _remove_duplicates(
+        self, iou: NDArray[np.float64], t_idx: NDArray[np.intp], d_idx: NDArray[np.intp]
+    ) -> None:
+        """A lost track on a person another track was matched with in this frame: the younger of the two is
+        removed (ByteTrack's dedup). "On the person": the lost track's prediction overlaps the detection the
+        other track took (its reported box) by more than ``1 - duplicate_max_cost`` IoU, read off the frame's
+        association matrix (``iou``: tracks x detections, before the update) instead of a second IoU of
+        Kalman estimates, which cost as much as the association's."""
         table = self._table
         state = table[_STATE]
         lost = indices_of(state == _LOST)
-        if lost.size == 0:
+        if lost.size == 0 or t_idx.size == 0:
             return
-        boxes = table[_BOX].T
-        # Lost tracks vs all tracks, then keep the confirmed columns: one sub-matrix fewer to cut out
-        # (IoU is exactly symmetric, so these are the same numbers as confirmed vs lost).
-        duplicate = _ONE - iou_matrix(boxes[lost], boxes) < self.config.duplicate_max_cost
-        duplicate &= state == _CONFIRMED
-        lost_rows, confirmed_rows = duplicate.nonzero()
+        confirmed = state[t_idx] == _CONFIRMED  # matched in this frame and confirmed (not still tentative)
+        duplicate = iou[lost[:, None], d_idx] > _ONE - self.config.duplicate_max_cost
+        duplicate &= confirmed
+        lost_rows, matched_rows = duplicate.nonzero()
+        if lost_rows.size == 0:
+            return
         start = table[_START]
-        for j, a in zip(lost_rows.tolist(), confirmed_rows.tolist(), strict=True):
-            b = int(lost[j])
+        for j, k in zip(lost_rows.tolist(), matched_rows.tolist(), strict=True):
+            a, b = int(t_idx[k]), int(lost[j])
             if start[a] < start[b]:
                 state[b] = _REMOVED
             else:
@@ -408,23 +430,27 @@ class ByteTracker:
     def _spawn(
         self,
         boxes: NDArray[np.float64],
+        measured: NDArray[np.float64],
         scores: NDArray[np.float32],
         appearance: NDArray[np.float32] | None = None,
     ) -> None:
-        """New tracks from 4xN xyxy boxes (and their detections' colour shares, when known)."""
+        """New tracks from 4xN xyxy boxes, the same as xyah (``measured``), and their detections' colour
+        shares, when known. A new track's box is its detection's (its filter state is that box)."""
         count = boxes.shape[1]
         if self._appearance is not None:
             fresh = appearance if appearance is not None else np.zeros((count, 2, 16), dtype=np.float32)
             self._appearance = np.concatenate((self._appearance, fresh.astype(np.float32)), axis=0)
-        block = np.empty((_ROWS, count), dtype=np.float64)
-        block[: kalman.STATE_COLUMNS] = kalman.initiate(kalman.xyxy_to_xyah(boxes))
-        kalman.xyah_to_xyxy(block, out=block[_BOX])
+        old = self._table.shape[1]
+        table = np.empty((_ROWS, old + count), dtype=np.float64)  # the grown table, written once
+        table[:, :old] = self._table
+        block = table[:, old:]
+        kalman.initiate(measured, out=block[: kalman.STATE_COLUMNS])
+        block[_BOX] = boxes
         block[_ID] = np.arange(self._next_id, self._next_id + count)
         self._next_id += count
         immediately = self.frame_index == 1 or self.config.min_hits_to_confirm <= 1
         block[_STATE] = _CONFIRMED if immediately else _TENTATIVE
         block[_SCORE] = scores
         block[_HITS] = self.config.min_hits_to_confirm if immediately else 1
-        block[_START] = self.frame_index
-        block[_LAST] = self.frame_index
-        self._table = np.concatenate((self._table, block), axis=1)
+        block[_START : _LAST + 1] = self.frame_index
+        self._table = table

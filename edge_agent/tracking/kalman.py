@@ -44,6 +44,11 @@ _INITIAL_POSITION_FIXED = (1e-2**2) * _ASPECT_ONLY
 _INITIAL_VELOCITY_VAR = ((10.0 * VELOCITY_NOISE_WEIGHT) ** 2) * _HEIGHT_SCALED
 _INITIAL_VELOCITY_FIXED = (1e-5**2) * _ASPECT_ONLY
 
+_NO_TERM = np.zeros((4, 1))
+# initiate's rows 4-19 (velocity, pp, pv, vv): height² * _INITIAL_VAR_16 + _INITIAL_FIXED_16.
+_INITIAL_VAR_16 = np.concatenate((_NO_TERM, _INITIAL_POSITION_VAR, _NO_TERM, _INITIAL_VELOCITY_VAR))
+_INITIAL_FIXED_16 = np.concatenate((_NO_TERM, _INITIAL_POSITION_FIXED, _NO_TERM, _INITIAL_VELOCITY_FIXED))
+
 # Row layout of a filter state block (20xN): position, velocity, pp, pv, vv (4 rows each).
 POSITION = slice(0, 4)
 VELOCITY = slice(4, 8)
@@ -57,11 +62,10 @@ STATE_COLUMNS = 20  # rows of a state block (the name predates the quantity-majo
 # ByteTrack's term-by-term sum is exactly this (adding an exact 0.0 changes no bit) with the aspect rows
 # replaced by their fixed term.
 _PROCESS_VAR_12 = np.concatenate((_PROCESS_POSITION_VAR, np.zeros((4, 1)), _PROCESS_VELOCITY_VAR))
-# The aspect ratio (row 2 of a 4-row group) has only a fixed noise term: its rows are set to it rather than
-# adding a broadcast 12xN array of mostly zeros (0 * height² + fixed is exactly fixed).
+# The aspect ratio (row 2 of a 4-row group) has only a fixed noise term, added as a 12x1 column (zero in the other
+# rows): 0 * height² + fixed is exactly fixed, and x + 0.0 is exactly x.
 _ASPECT = 2
-_PROCESS_ASPECT_PP = np.array(float(_PROCESS_POSITION_FIXED[_ASPECT, 0]))
-_PROCESS_ASPECT_VV = np.array(float(_PROCESS_VELOCITY_FIXED[_ASPECT, 0]))
+_PROCESS_FIXED_12 = np.concatenate((_PROCESS_POSITION_FIXED, np.zeros((4, 1)), _PROCESS_VELOCITY_FIXED))
 _MEASUREMENT_HEIGHT_VAR = np.array(float(_MEASUREMENT_VAR[0, 0]))  # of cx, cy, h alike
 _MEASUREMENT_ASPECT = np.array(float(_MEASUREMENT_FIXED[_ASPECT, 0]))
 
@@ -90,16 +94,18 @@ def xyah_to_xyxy(xyah: FloatArray, out: FloatArray | None = None) -> FloatArray:
     return out
 
 
-def initiate(measurements_xyah: FloatArray) -> FloatArray:
+def initiate(measurements_xyah: FloatArray, out: FloatArray | None = None) -> FloatArray:
     """Filter state blocks (20xN) for new tracks (4xN measurements): zero velocity, ByteTrack's initial
-    uncertainty."""
+    uncertainty. Written into ``out`` when given (e.g. the new columns of the tracker's table)."""
     n = measurements_xyah.shape[1]
-    block = np.zeros((STATE_COLUMNS, n), dtype=np.float64)
-    block[POSITION] = measurements_xyah
+    if out is None:
+        out = np.empty((STATE_COLUMNS, n), dtype=np.float64)
+    out[POSITION] = measurements_xyah
     height_sq = measurements_xyah[3] * measurements_xyah[3]
-    block[PP] = height_sq * _INITIAL_POSITION_VAR + _INITIAL_POSITION_FIXED
-    block[VV] = height_sq * _INITIAL_VELOCITY_VAR + _INITIAL_VELOCITY_FIXED
-    return block
+    # Rows 4-19 (velocity 0, pp, pv 0, vv) in one go: height² * var + fixed, zero for the zero rows.
+    rest = np.multiply(height_sq, _INITIAL_VAR_16, out=out[VELOCITY.start : VV.stop])
+    rest += _INITIAL_FIXED_16
+    return out
 
 
 def predict(block: FloatArray) -> None:
@@ -111,8 +117,7 @@ def predict(block: FloatArray) -> None:
     """
     height = block[3]
     increment = (height * height) * _PROCESS_VAR_12  # noise from the height before the step, as ByteTrack
-    increment[_ASPECT] = _PROCESS_ASPECT_PP
-    increment[8 + _ASPECT] = _PROCESS_ASPECT_VV
+    increment += _PROCESS_FIXED_12  # the aspect rows' fixed terms (their height-scaled ones are exact zeros)
     spread = block[PV] * _TWO
     spread += block[VV]
     increment[0:4] += spread  # pp: (2 pv + vv) + q_p
