@@ -113,7 +113,7 @@ _DISAGREE_TIE_M = 0.05
 # whose descriptor disagrees with its person is wrong when another nearby person matches by this much more.
 _APPEARANCE_MAX_COUNT = 30.0
 _UNKNOWN_SIMILARITY = 0.6
-_REACQUIRE_APPEARANCE_WEIGHT = float(__import__("os").environ.get("FI_RW", "1.0"))
+_REACQUIRE_APPEARANCE_WEIGHT = 1.0
 _SWAP_MARGIN = 0.25
 # A row joining a recently seen person (a hand-over between cameras) is vetoed only below appearance_mismatch
 # minus this.
@@ -395,10 +395,15 @@ class SiteFusion:
                     closeness = cost / gate[None, :]
                     if dissimilarity is not None:
                         closeness = closeness + _REACQUIRE_APPEARANCE_WEIGHT * dissimilarity
-                    refused = self._gate_reacquisition(obs.floor_xy_m[pool_rows], feasible, stale, closeness)
+                    refused, undecided = self._gate_reacquisition(
+                        obs.floor_xy_m[pool_rows], feasible, stale, closeness
+                    )
                     if refused.any():
                         row_uncertain[pool_rows[refused.any(axis=1)]] = True
                         self._uncertain[pool_slots[stale][refused.any(axis=0)]] = True
+                    if undecided.any():
+                        # Neither the recently seen person nor the closer unseen one: a new (uncertain) person.
+                        feasible[undecided] = False
                 if feasible.any():
                     cost = np.where(feasible, join_cost, _INFEASIBLE)
                     rows_i, slots_i = linear_sum_assignment(cost)
@@ -483,23 +488,34 @@ class SiteFusion:
 
     def _gate_reacquisition(
         self, xy: FloatArray, feasible: BoolArray, stale: BoolArray, closeness: FloatArray
-    ) -> BoolArray:
+    ) -> tuple[BoolArray, BoolArray]:
         """Restrict ``feasible`` (pool rows x pool slots) for the ``stale`` slots (persons unseen for
         ``reacquire_after_s``) to unambiguous re-acquisitions. ``closeness`` is each pair's distance over its gate
-        (0 at the prediction, 1 at the gate). A row re-acquires a stale person when the row is not in an entry
-        region, no recently seen person is within its gate (then it is that person's, seen by one more camera),
-        the person is its closest stale candidate by more than ``_AMBIGUITY_MARGIN`` and the row the person's
-        closest such row by as much. Return the refused (row, stale slot) pairs of rows that no recently seen
-        person explains."""
-        explained: BoolArray = np.asarray(feasible[:, ~stale].any(axis=1))
-        candidates = feasible[:, stale] & ~explained[:, None]
+        (0 at the prediction, 1 at the gate; the gate of a recently seen person is ``gate_distance_m``) plus the
+        colour dissimilarity. A stale person competes for a row only when closer to it than every recently seen
+        candidate of the row (else the row is that person's, seen by one more camera, or somebody's hand-over).
+        The row re-acquires the stale person when the row is not in an entry region, the person is its closest
+        candidate, stale or recent, by more than ``_AMBIGUITY_MARGIN`` and the row the person's closest such
+        row by as much; the row then joins nobody else. Return the refused (row, stale slot) pairs, and the rows
+        that must join nobody in this frame: a recently seen candidate and a closer stale one are both
+        plausible (a person back from a gap beside somebody seen by another camera), so neither is guessed."""
+        recent_score = np.where(feasible[:, ~stale], closeness[:, ~stale], _INFEASIBLE)
+        best_recent = recent_score.min(axis=1) if recent_score.shape[1] else np.full(xy.shape[0], _INFEASIBLE)
+        candidates = feasible[:, stale] & (closeness[:, stale] < best_recent[:, None])
         score = np.where(candidates, closeness[:, stale], _INFEASIBLE)
         allowed = candidates & _clear_best(score, axis=1) & _clear_best(score, axis=0)
+        allowed &= score + _AMBIGUITY_MARGIN < best_recent[:, None]
         if self.config.entry_regions_m:
             allowed &= ~self._in_entry(xy)[:, None]
         feasible[:, stale] = allowed
         refused: BoolArray = candidates & ~allowed
-        return refused
+        has_recent = best_recent < _INFEASIBLE
+        undecided: BoolArray = refused.any(axis=1) & has_recent & ~allowed.any(axis=1)
+        reacquiring = allowed.any(axis=1)
+        if reacquiring.any():
+            recent_columns = np.flatnonzero(~stale)
+            feasible[np.ix_(np.flatnonzero(reacquiring), recent_columns)] = False
+        return refused, undecided
 
     def _defer_ambiguous_joins(
         self, obs: CameraObservations, pool_rows: IntArray, cost: FloatArray, recent: BoolArray, t_us: int
