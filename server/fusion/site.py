@@ -324,6 +324,8 @@ class SiteFusion:
             row_slot[memory_rows[too_far]] = -1
             if np.unique(slots).shape[0] != slots.shape[0]:
                 self._resolve_memory_conflicts(row_slot, memory_rows, distance)
+            if cfg.swap_saving_m > 0:
+                self._check_crosswise(obs, row_slot, usable, predicted)
             if colours:
                 self._check_colours(obs, row_slot, usable, predicted, t_us)
             held = np.flatnonzero(row_slot >= 0)
@@ -565,21 +567,52 @@ class SiteFusion:
         similar: FloatArray = np.where(parts > 0, (overlap * both).sum(axis=2) / np.maximum(parts, 1), np.nan)
         return similar
 
+    def _check_crosswise(
+        self, obs: CameraObservations, row_slot: IntArray, usable: BoolArray, predicted: FloatArray
+    ) -> None:
+        """Swap check of step 2: two remembered rows of this camera whose persons, exchanged, would sit closer to
+        their predictions by more than ``FusionConfig.swap_saving_m`` in all (each row within the gate of the other's
+        person) are a tracker's id swap: both associations are forgotten and both rows wait for the next frame,
+        to be assigned afresh (step 3). The memory keeps an association while the row stays within
+        ``memory_gate_distance_m``; without this check the swapped rows would pull both persons over to each
+        other's place, and a camera that still sees them right would be the one found disagreeing."""
+        held = np.flatnonzero(row_slot >= 0)
+        if held.size < 2:
+            return
+        slots = row_slot[held]
+        delta = obs.floor_xy_m[held, None, :] - predicted[None, slots, :]
+        distance = np.hypot(delta[..., 0], delta[..., 1])
+        own = np.diagonal(distance)
+        saving = own[:, None] + own[None, :] - distance - distance.T
+        gate = self.config.gate_distance_m
+        near = distance <= gate
+        swapped = (saving > self.config.swap_saving_m) & near & near.T
+        if not swapped.any():
+            return
+        first, second = np.nonzero(np.triu(swapped, k=1))
+        for row in set(held[first].tolist()) | set(held[second].tolist()):
+            self._memory.pop((obs.camera_id, int(obs.local_ids[row])), None)
+            row_slot[row] = -1
+            usable[row] = False
+            self.reassociated_total += 1
+
     def _check_colours(
         self, obs: CameraObservations, row_slot: IntArray, usable: BoolArray, predicted: FloatArray, t_us: int
     ) -> None:
-        """Colour check of step 2: a remembered row whose new descriptor disagrees with its person
-        (below ``appearance_mismatch``) while another person seen recently within the gate matches it by
-        ``_SWAP_MARGIN`` more is a tracker's id swap: its association is forgotten, and so is that of the row of
-        this camera that holds the better-matching person (the swap's other half); both rows wait for the next
-        frame and are assigned afresh, with their colours (step 3)."""
+        """Colour check of step 2: a remembered row whose new descriptor does not clearly agree with its person
+        (below ``appearance_match``) while another person seen recently within the gate matches it by
+        ``_SWAP_MARGIN`` more is a tracker's id swap (two people walking too close for positions to tell; the
+        edge's descriptor drifts to the new person over a few updates, so waiting for a clear disagreement
+        would let the person's colours absorb the other's first): its association is forgotten, and so is that of
+        the row of this camera that holds the better-matching person (the swap's other half); both rows wait for
+        the next frame and are assigned afresh, with their colours (step 3)."""
         cfg = self.config
         rows = obs.appearance_rows[row_slot[obs.appearance_rows] >= 0]
         if rows.size == 0:
             return
-        # Cheap first: only rows whose colours disagree with their own person can be swapped.
+        # Cheap first: only rows whose colours do not clearly agree with their own person can be swapped.
         own_only = self._pair_rows(obs.camera_id, obs.local_ids[rows], row_slot[rows])
-        rows = rows[own_only < cfg.appearance_mismatch]
+        rows = rows[own_only < cfg.appearance_match]
         if rows.size == 0:
             return
         recent = np.flatnonzero(
@@ -599,7 +632,7 @@ class SiteFusion:
         other[np.arange(rows.size), own_index] = -1.0
         best = other.argmax(axis=1)
         best_similarity = other[np.arange(rows.size), best]
-        wrong = (own < cfg.appearance_mismatch) & (best_similarity >= own + _SWAP_MARGIN)
+        wrong = (own < cfg.appearance_match) & (best_similarity >= own + _SWAP_MARGIN)
         if not wrong.any():
             return
         holder = {int(slot): row for row, slot in enumerate(row_slot.tolist()) if slot >= 0}

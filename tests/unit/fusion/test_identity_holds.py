@@ -176,3 +176,24 @@ def test_a_person_back_from_a_gap_beside_someone_another_camera_sees_is_not_hand
             assert gid_near(frame, x, 6.2) == b_id
             assert gid_near(frame, x, 5.0) == a_id
     assert a_id != b_id
+
+
+def test_one_cameras_id_swap_is_undone_where_no_other_camera_sees_the_two() -> None:
+    """Two people walk side by side 0.8 m apart, seen by one camera only; at 3 s its tracker swaps their local
+    ids (each track jumps onto the other person). Exchanged, the two persons explain the rows far better than
+    kept: the swap is undone and each global person stays on its own lane (it would otherwise follow the
+    other person, with its badge binding)."""
+    fusion = SiteFusion(IMMEDIATE)
+    frames: list[FusedFrame] = []
+    for k in range(80):
+        x = 2.0 + 0.1 * k
+        ids = (1, 2) if k < 30 else (2, 1)
+        frames.append(fusion.update(obs(1, k * 100.0, [(ids[0], x, 5.0), (ids[1], x, 5.8)])))
+    lower = gid_near(frames[20], 2.0 + 0.1 * 20, 5.0)
+    upper = gid_near(frames[20], 2.0 + 0.1 * 20, 5.8)
+    assert lower != upper
+    for k in range(32, 80):
+        x = 2.0 + 0.1 * k
+        assert gid_near(frames[k], x, 5.0) == lower
+        assert gid_near(frames[k], x, 5.8) == upper
+    assert fusion.reassociated_total >= 2
