@@ -21,7 +21,11 @@ Algorithm, per TrackFrame released by the reorder buffer (capture-time order, se
    and the majority of the cameras, so after one camera's tracker swapped two people walking together that
    camera is the odd one out, and in a crowd, where two cameras' local tracks of two people walking side by
    side can be tied crosswise to the two global persons, the new tie is. The wrong association is forgotten,
-   and its row waits for the camera's next frame, to be assigned afresh (step 3).
+   and its row waits for the camera's next frame, to be assigned afresh (step 3). **Swap check**: two
+   remembered rows of one camera whose persons, exchanged, sit closer to their predictions by more than
+   ``swap_saving_m`` in all (a tracker's id swap: each track jumped onto the other person) lose both
+   associations and wait likewise, also where no other camera sees the two; with descriptors, a row whose new
+   descriptor does not clearly agree with its person while a nearby person matches it clearly better does too.
 3. **Assignment**: the remaining confirmed rows are matched to the persons not yet taken in this frame by
    ``scipy.optimize.linear_sum_assignment`` on the floor distance, gated at ``gate_distance_m``. This is the
    hand-over (a new local id of another camera joins the person) and the overlap rule (a person seen by two
@@ -30,12 +34,14 @@ Algorithm, per TrackFrame released by the reorder buffer (capture-time order, se
    somebody else (in a doorway, a person coming in beside one going out would otherwise take over the leaver's
    id, and their badge binding). **Re-acquisition**: a person unseen for ``reacquire_after_s`` (also one no
    longer reported, step 7) is a candidate within a gate that grows with the time unseen
-   (``reacquire_speed_mps``), but only when nothing else is plausible: no recently seen person is within the
-   row's gate, the row is not in an entry region (``entry_regions_m``: someone new is always plausible there),
-   the person is clearly the row's closest stale candidate and the row clearly the person's closest row
-   (distance over gate, margin ``_AMBIGUITY_MARGIN``). Otherwise the row starts a new person and it and the
-   refused candidates are marked identity-uncertain (``FusedFrame.uncertain_ids``): a global id is never
-   guessed onto somebody else, so a binding on it never moves.
+   (``reacquire_speed_mps``), but only when nothing else is plausible: the row is not in an entry region
+   (``entry_regions_m``: someone new is always plausible there), the person is clearly the row's closest
+   candidate, stale or recently seen, and the row clearly the person's closest row (distance over gate plus
+   colour dissimilarity, margin ``_AMBIGUITY_MARGIN``). A recently seen person closer to the row than every
+   stale one takes it (a hand-over); a stale one clearly closer re-acquires it; a close call between the two
+   joins neither. Otherwise the row starts a new person and it and the refused candidates are marked
+   identity-uncertain (``FusedFrame.uncertain_ids``): a global id is never guessed onto somebody else, so a
+   binding on it never moves.
 4. **Update** (alpha-beta filter): ``p <- p_pred + alpha r``, ``v <- v + beta r / max(dt, 0.1 s)`` with
    residual ``r = z + v * skew - p_pred``, speed clipped to ``max_speed_mps``. **Standing model**: beside
    that walking (constant-velocity) model each person has a standing one, an exponential average of the
