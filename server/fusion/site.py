@@ -56,7 +56,8 @@ Algorithm, per TrackFrame released by the reorder buffer (capture-time order, se
    (else only after ``low_score_confirm_after_s``), and silently dropped when unseen for
    ``tentative_timeout_s``.
 6. **Merge**: two reported persons, both observed within ``source_window_s``, closer than ``merge_distance_m``
-   for ``merge_after_s`` that no camera observed together within ``source_window_s`` are one person seen twice;
+   for ``merge_after_s`` that no camera observed together within ``source_window_s`` are one person seen twice
+   (unless their colours disagree as clearly as they must to veto a hand-over);
    the younger id ends and its associations move to the older one.
 7. **Report and end**: a confirmed person is reported while seen within ``end_after_s`` (1.3 s, beyond the
    edge tracker's 1 s lost buffer) or while an edge still reports one of its local tracks (LOST, up to
@@ -1002,6 +1003,10 @@ class SiteFusion:
             slot_a, slot_b = int(slots[a]), int(slots[b])
             key = (int(self._global_id[slot_a]), int(self._global_id[slot_b]))
             if is_close:
+                if cfg.use_appearance and self._track_app:
+                    similar = self._pair_similarity(slot_a, slot_b)
+                    if similar is not None and similar < cfg.appearance_mismatch - _HANDOVER_MARGIN:
+                        continue  # two people side by side, each seen by one camera, whose colours disagree
                 start = self._merge_since_us.get(key, t_us)
                 since[key] = start
                 after_s = cfg.merge_after_s

@@ -196,3 +196,19 @@ def test_a_swap_whose_descriptors_drift_to_the_new_person_is_corrected_before_th
         order = np.argsort(frame.floor_xy_m[:, 1])
         assert int(frame.global_ids[order[0]]) == lower
         assert frame.floor_xy_m[order, 1] == pytest.approx([5.0, 5.2], abs=0.08)
+
+
+def test_two_people_side_by_side_each_seen_by_one_camera_are_not_merged_when_their_colours_disagree() -> None:
+    """A (red) seen by camera 1 only and B (blue) seen by camera 2 only walk together 0.4 m apart for 5 s:
+    close enough, and never seen together by one camera, to pass for one person seen twice. Their colours
+    disagree: they stay two persons (a merge would hand B's track, and later B, to A's id and binding)."""
+    fusion = SiteFusion(IMMEDIATE)
+    frames: list[FusedFrame] = []
+    for k in range(50):
+        x = 2.0 + 0.1 * k
+        frames.extend(fusion.update_frames(seen(1, k * 100.0, [(1, x, 5.0)], {1: RED} if k == 0 else {})))
+        frames.extend(
+            fusion.update_frames(seen(2, k * 100.0 + 50.0, [(21, x, 5.4)], {21: BLUE} if k == 0 else {}))
+        )
+    assert fusion.merged_total == 0
+    assert all(frame.size == 2 for frame in frames[20:])
