@@ -587,9 +587,12 @@ class SiteFusion:
         if held.size < 2:
             return
         slots = row_slot[held]
-        delta = obs.floor_xy_m[held, None, :] - predicted[None, slots, :]
+        xy = obs.floor_xy_m[held]
+        own = np.hypot(*(xy - predicted[slots]).T)
+        if not bool((own > 0.5 * self.config.swap_saving_m).any()):
+            return  # the exchange cannot gain enough unless a row is that far from its own person
+        delta = xy[:, None, :] - predicted[None, slots, :]
         distance = np.hypot(delta[..., 0], delta[..., 1])
-        own = np.diagonal(distance)
         saving = own[:, None] + own[None, :] - distance - distance.T
         gate = self.config.gate_distance_m
         near = distance <= gate
