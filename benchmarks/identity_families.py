@@ -12,8 +12,16 @@ appearance descriptors: old edges) and ``colours`` (this checkout, edges sending
 simulated clothing, see simulation/appearance.py). The simulated positions, detections and local ids are the
 same in all three (the appearance draws from its own random stream).
 
+The reference runs its own script with ``--reference "" --variants on`` (colours on; ``--reference-variants``):
+without them it would start its own reference, and that one its own, without end.
+
 Run: .venv/bin/python benchmarks/identity_families.py [--seeds 11-20] [--families gaps,doorway] [--duration 180]
-[--reference /work/main | --reference ""] [--variants main,off,on] [--timeout 3000]
+[--reference /work/main | --reference ""] [--variants main,off,on] [--reference-variants on] [--timeout 3000]
+
+``--cost [--rounds N]``: fusion cost instead, ms per TrackFrame (SiteFusion.update alone, one core) at 50 people
+and 4 cameras (the simulator's default store, 30 s), without and with descriptors, this checkout and the reference
+interleaved round by round (the reference in a child process whose PYTHONPATH puts that checkout first); best of
+N rounds and the ratio to the reference without descriptors (the goal: <= 1.2).
 """
 
 from __future__ import annotations
@@ -70,7 +78,7 @@ def _reference(checkout: str, family: str, args: argparse.Namespace) -> str:
     """The same family and seeds through the reference checkout's own script (its fusion and simulator)."""
     script = Path(checkout) / "benchmarks" / "identity_families.py"
     command = [sys.executable, str(script), "--seeds", args.seeds, "--families", family]
-    command += ["--duration", str(args.duration)]
+    command += ["--duration", str(args.duration), "--reference", "", "--variants", args.reference_variants]
     environment = {**os.environ, "PYTHONPATH": checkout}
     done = subprocess.run(
         command,
@@ -86,8 +94,62 @@ def _reference(checkout: str, family: str, args: argparse.Namespace) -> str:
         return f"{family:<10}{'main':<11} failed (exit {done.returncode}): {done.stderr.strip()[-300:]}"
     for line in done.stdout.splitlines():
         if line.startswith(f"{family} ") and "seeds:" not in line:
-            print(f"{family:<10}{'main':<11}{line[len(family) :].strip()}", flush=True)
-    return f"{family:<10}{'main':<11}{lines[-1][len(family) :].strip()}"
+            print(
+                f"{family:<10}{'main':<11}{line[21:]}", flush=True
+            )  # the reference's own variant label dropped
+    return f"{family:<10}{'main':<11}{lines[-1][21:]}"
+
+
+def cost_once(appearance: bool, people: int = 50, cameras: int = 4, duration_s: float = 30.0) -> float:
+    """ms per TrackFrame of SiteFusion.update on a simulated store (seed 7), frames converted up front."""
+    from server.fusion import FusionConfig, SiteFusion
+    from simulation import SimulationConfig, simulate
+
+    result = simulate(
+        SimulationConfig(seed=7, people=people, cameras=cameras, duration_s=duration_s, appearance=appearance)
+    )
+    observations = [frame.to_observations(1) for frame in result.frames]
+    fusion = SiteFusion(FusionConfig(site_id=1))
+    started = time.perf_counter()
+    for frame in observations:
+        fusion.update_frames(frame)
+    fusion.flush()
+    return (time.perf_counter() - started) * 1e3 / max(1, len(observations))
+
+
+def cost(reference: str, rounds: int) -> None:
+    """Fusion cost at 50 people, this checkout and ``reference``, without and with descriptors, interleaved."""
+    here = str(Path(__file__).resolve().parent.parent)
+    trees = [("this", here)] + ([("main", reference)] if reference else [])
+    results: dict[tuple[str, bool], list[float]] = {}
+    path = str(Path(__file__).resolve())
+    for _ in range(rounds):
+        for name, tree in trees:
+            code = (
+                f"import importlib.util as u; s = u.spec_from_file_location('cost', {path!r}); "
+                "m = u.module_from_spec(s); s.loader.exec_module(m); "
+                "print(m.cost_once(False), m.cost_once(True))"
+            )
+            done = subprocess.run(
+                [sys.executable, "-c", code],
+                env={**os.environ, "PYTHONPATH": tree},
+                cwd=tree,
+                check=True,
+                capture_output=True,
+                text=True,
+                timeout=1200,
+            )
+            off, on = (float(value) for value in done.stdout.split()[-2:])
+            results.setdefault((name, False), []).append(off)
+            results.setdefault((name, True), []).append(on)
+    base = min(results[("main", False)]) if reference else min(results[("this", False)])
+    print(
+        f"fusion ms per TrackFrame, 50 people / 4 cameras, best of {rounds} interleaved rounds; ratio to main"
+    )
+    print("without colours (goal <= 1.2)")
+    for (name, appearance), values in results.items():
+        label = "colours" if appearance else "no colours"
+        print(f"{name:<6}{label:<12}{min(values):>8.3f} ms  x{min(values) / base:.2f}")
 
 
 def main() -> None:
@@ -100,7 +162,15 @@ def main() -> None:
     parser.add_argument("--reference", default="/work/main", help="checkout of the reference ('' for none)")
     parser.add_argument("--variants", default="main,off,on", help="main (reference), off / on (descriptors)")
     parser.add_argument("--timeout", type=float, default=3000.0, help="seconds per reference family")
+    parser.add_argument("--reference-variants", default="on", help="variants the reference runs (off / on)")
+    parser.add_argument("--cost", action="store_true", help="fusion cost at 50 people instead (see above)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of --cost")
     args = parser.parse_args()
+    if args.cost:
+        if hasattr(os, "sched_setaffinity"):
+            os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+        cost(args.reference, args.rounds)
+        return
     seeds = _seeds(args.seeds)
     variants = args.variants.split(",")
     print(GOALS)

@@ -21,7 +21,11 @@ Algorithm, per TrackFrame released by the reorder buffer (capture-time order, se
    and the majority of the cameras, so after one camera's tracker swapped two people walking together that
    camera is the odd one out, and in a crowd, where two cameras' local tracks of two people walking side by
    side can be tied crosswise to the two global persons, the new tie is. The wrong association is forgotten,
-   and its row waits for the camera's next frame, to be assigned afresh (step 3).
+   and its row waits for the camera's next frame, to be assigned afresh (step 3). **Swap check**: two
+   remembered rows of one camera whose persons, exchanged, sit closer to their predictions by more than
+   ``swap_saving_m`` in all (a tracker's id swap: each track jumped onto the other person) lose both
+   associations and wait likewise, also where no other camera sees the two; with descriptors, a row whose new
+   descriptor does not clearly agree with its person while a nearby person matches it clearly better does too.
 3. **Assignment**: the remaining confirmed rows are matched to the persons not yet taken in this frame by
    ``scipy.optimize.linear_sum_assignment`` on the floor distance, gated at ``gate_distance_m``. This is the
    hand-over (a new local id of another camera joins the person) and the overlap rule (a person seen by two
@@ -30,12 +34,14 @@ Algorithm, per TrackFrame released by the reorder buffer (capture-time order, se
    somebody else (in a doorway, a person coming in beside one going out would otherwise take over the leaver's
    id, and their badge binding). **Re-acquisition**: a person unseen for ``reacquire_after_s`` (also one no
    longer reported, step 7) is a candidate within a gate that grows with the time unseen
-   (``reacquire_speed_mps``), but only when nothing else is plausible: no recently seen person is within the
-   row's gate, the row is not in an entry region (``entry_regions_m``: someone new is always plausible there),
-   the person is clearly the row's closest stale candidate and the row clearly the person's closest row
-   (distance over gate, margin ``_AMBIGUITY_MARGIN``). Otherwise the row starts a new person and it and the
-   refused candidates are marked identity-uncertain (``FusedFrame.uncertain_ids``): a global id is never
-   guessed onto somebody else, so a binding on it never moves.
+   (``reacquire_speed_mps``), but only when nothing else is plausible: the row is not in an entry region
+   (``entry_regions_m``: someone new is always plausible there), the person is clearly the row's closest
+   candidate, stale or recently seen, and the row clearly the person's closest row (distance over gate plus
+   colour dissimilarity, margin ``_AMBIGUITY_MARGIN``). A recently seen person closer to the row than every
+   stale one takes it (a hand-over); a stale one clearly closer re-acquires it; a close call between the two
+   joins neither. Otherwise the row starts a new person and it and the refused candidates are marked
+   identity-uncertain (``FusedFrame.uncertain_ids``): a global id is never guessed onto somebody else, so a
+   binding on it never moves.
 4. **Update** (alpha-beta filter): ``p <- p_pred + alpha r``, ``v <- v + beta r / max(dt, 0.1 s)`` with
    residual ``r = z + v * skew - p_pred``, speed clipped to ``max_speed_mps``. **Standing model**: beside
    that walking (constant-velocity) model each person has a standing one, an exponential average of the
@@ -50,7 +56,8 @@ Algorithm, per TrackFrame released by the reorder buffer (capture-time order, se
    (else only after ``low_score_confirm_after_s``), and silently dropped when unseen for
    ``tentative_timeout_s``.
 6. **Merge**: two reported persons, both observed within ``source_window_s``, closer than ``merge_distance_m``
-   for ``merge_after_s`` that no camera observed together within ``source_window_s`` are one person seen twice;
+   for ``merge_after_s`` that no camera observed together within ``source_window_s`` are one person seen twice
+   (unless their colours disagree as clearly as they must to veto a hand-over);
    the younger id ends and its associations move to the older one.
 7. **Report and end**: a confirmed person is reported while seen within ``end_after_s`` (1.3 s, beyond the
    edge tracker's 1 s lost buffer) or while an edge still reports one of its local tracks (LOST, up to
@@ -113,7 +120,7 @@ _DISAGREE_TIE_M = 0.05
 # whose descriptor disagrees with its person is wrong when another nearby person matches by this much more.
 _APPEARANCE_MAX_COUNT = 30.0
 _UNKNOWN_SIMILARITY = 0.6
-_REACQUIRE_APPEARANCE_WEIGHT = float(__import__("os").environ.get("FI_RW", "1.0"))
+_REACQUIRE_APPEARANCE_WEIGHT = 1.0
 _SWAP_MARGIN = 0.25
 # A row joining a recently seen person (a hand-over between cameras) is vetoed only below appearance_mismatch
 # minus this.
@@ -324,6 +331,8 @@ class SiteFusion:
             row_slot[memory_rows[too_far]] = -1
             if np.unique(slots).shape[0] != slots.shape[0]:
                 self._resolve_memory_conflicts(row_slot, memory_rows, distance)
+            if cfg.swap_saving_m > 0:
+                self._check_crosswise(obs, row_slot, usable, predicted)
             if colours:
                 self._check_colours(obs, row_slot, usable, predicted, t_us)
             held = np.flatnonzero(row_slot >= 0)
@@ -395,10 +404,15 @@ class SiteFusion:
                     closeness = cost / gate[None, :]
                     if dissimilarity is not None:
                         closeness = closeness + _REACQUIRE_APPEARANCE_WEIGHT * dissimilarity
-                    refused = self._gate_reacquisition(obs.floor_xy_m[pool_rows], feasible, stale, closeness)
+                    refused, undecided = self._gate_reacquisition(
+                        obs.floor_xy_m[pool_rows], feasible, stale, closeness
+                    )
                     if refused.any():
                         row_uncertain[pool_rows[refused.any(axis=1)]] = True
                         self._uncertain[pool_slots[stale][refused.any(axis=0)]] = True
+                    if undecided.any():
+                        # Neither the recently seen person nor the closer unseen one: a new (uncertain) person.
+                        feasible[undecided] = False
                 if feasible.any():
                     cost = np.where(feasible, join_cost, _INFEASIBLE)
                     rows_i, slots_i = linear_sum_assignment(cost)
@@ -483,23 +497,34 @@ class SiteFusion:
 
     def _gate_reacquisition(
         self, xy: FloatArray, feasible: BoolArray, stale: BoolArray, closeness: FloatArray
-    ) -> BoolArray:
+    ) -> tuple[BoolArray, BoolArray]:
         """Restrict ``feasible`` (pool rows x pool slots) for the ``stale`` slots (persons unseen for
         ``reacquire_after_s``) to unambiguous re-acquisitions. ``closeness`` is each pair's distance over its gate
-        (0 at the prediction, 1 at the gate). A row re-acquires a stale person when the row is not in an entry
-        region, no recently seen person is within its gate (then it is that person's, seen by one more camera),
-        the person is its closest stale candidate by more than ``_AMBIGUITY_MARGIN`` and the row the person's
-        closest such row by as much. Return the refused (row, stale slot) pairs of rows that no recently seen
-        person explains."""
-        explained: BoolArray = np.asarray(feasible[:, ~stale].any(axis=1))
-        candidates = feasible[:, stale] & ~explained[:, None]
+        (0 at the prediction, 1 at the gate; the gate of a recently seen person is ``gate_distance_m``) plus the
+        colour dissimilarity. A stale person competes for a row only when closer to it than every recently seen
+        candidate of the row (else the row is that person's, seen by one more camera, or somebody's hand-over).
+        The row re-acquires the stale person when the row is not in an entry region, the person is its closest
+        candidate, stale or recent, by more than ``_AMBIGUITY_MARGIN`` and the row the person's closest such
+        row by as much; the row then joins nobody else. Return the refused (row, stale slot) pairs, and the rows
+        that must join nobody in this frame: a recently seen candidate and a closer stale one are both
+        plausible (a person back from a gap beside somebody seen by another camera), so neither is guessed."""
+        recent_score = np.where(feasible[:, ~stale], closeness[:, ~stale], _INFEASIBLE)
+        best_recent = recent_score.min(axis=1) if recent_score.shape[1] else np.full(xy.shape[0], _INFEASIBLE)
+        candidates = feasible[:, stale] & (closeness[:, stale] < best_recent[:, None])
         score = np.where(candidates, closeness[:, stale], _INFEASIBLE)
         allowed = candidates & _clear_best(score, axis=1) & _clear_best(score, axis=0)
+        allowed &= score + _AMBIGUITY_MARGIN < best_recent[:, None]
         if self.config.entry_regions_m:
             allowed &= ~self._in_entry(xy)[:, None]
         feasible[:, stale] = allowed
         refused: BoolArray = candidates & ~allowed
-        return refused
+        has_recent = best_recent < _INFEASIBLE
+        undecided: BoolArray = refused.any(axis=1) & has_recent & ~allowed.any(axis=1)
+        reacquiring = allowed.any(axis=1)
+        if reacquiring.any():
+            recent_columns = np.flatnonzero(~stale)
+            feasible[np.ix_(np.flatnonzero(reacquiring), recent_columns)] = False
+        return refused, undecided
 
     def _defer_ambiguous_joins(
         self, obs: CameraObservations, pool_rows: IntArray, cost: FloatArray, recent: BoolArray, t_us: int
@@ -549,21 +574,55 @@ class SiteFusion:
         similar: FloatArray = np.where(parts > 0, (overlap * both).sum(axis=2) / np.maximum(parts, 1), np.nan)
         return similar
 
+    def _check_crosswise(
+        self, obs: CameraObservations, row_slot: IntArray, usable: BoolArray, predicted: FloatArray
+    ) -> None:
+        """Swap check of step 2: two remembered rows of this camera whose persons, exchanged, would sit closer to
+        their predictions by more than ``FusionConfig.swap_saving_m`` in all (each row within the gate of the other's
+        person) are a tracker's id swap: both associations are forgotten and both rows wait for the next frame,
+        to be assigned afresh (step 3). The memory keeps an association while the row stays within
+        ``memory_gate_distance_m``; without this check the swapped rows would pull both persons over to each
+        other's place, and a camera that still sees them right would be the one found disagreeing."""
+        held = np.flatnonzero(row_slot >= 0)
+        if held.size < 2:
+            return
+        slots = row_slot[held]
+        xy = obs.floor_xy_m[held]
+        own = np.hypot(*(xy - predicted[slots]).T)
+        if not bool((own > 0.5 * self.config.swap_saving_m).any()):
+            return  # the exchange cannot gain enough unless a row is that far from its own person
+        delta = xy[:, None, :] - predicted[None, slots, :]
+        distance = np.hypot(delta[..., 0], delta[..., 1])
+        saving = own[:, None] + own[None, :] - distance - distance.T
+        gate = self.config.gate_distance_m
+        near = distance <= gate
+        swapped = (saving > self.config.swap_saving_m) & near & near.T
+        if not swapped.any():
+            return
+        first, second = np.nonzero(np.triu(swapped, k=1))
+        for row in set(held[first].tolist()) | set(held[second].tolist()):
+            self._memory.pop((obs.camera_id, int(obs.local_ids[row])), None)
+            row_slot[row] = -1
+            usable[row] = False
+            self.reassociated_total += 1
+
     def _check_colours(
         self, obs: CameraObservations, row_slot: IntArray, usable: BoolArray, predicted: FloatArray, t_us: int
     ) -> None:
-        """Colour check of step 2: a remembered row whose new descriptor disagrees with its person
-        (below ``appearance_mismatch``) while another person seen recently within the gate matches it by
-        ``_SWAP_MARGIN`` more is a tracker's id swap: its association is forgotten, and so is that of the row of
-        this camera that holds the better-matching person (the swap's other half); both rows wait for the next
-        frame and are assigned afresh, with their colours (step 3)."""
+        """Colour check of step 2: a remembered row whose new descriptor does not clearly agree with its person
+        (below ``appearance_match``) while another person seen recently within the gate matches it by
+        ``_SWAP_MARGIN`` more is a tracker's id swap (two people walking too close for positions to tell; the
+        edge's descriptor drifts to the new person over a few updates, so waiting for a clear disagreement
+        would let the person's colours absorb the other's first): its association is forgotten, and so is that of
+        the row of this camera that holds the better-matching person (the swap's other half); both rows wait for
+        the next frame and are assigned afresh, with their colours (step 3)."""
         cfg = self.config
         rows = obs.appearance_rows[row_slot[obs.appearance_rows] >= 0]
         if rows.size == 0:
             return
-        # Cheap first: only rows whose colours disagree with their own person can be swapped.
+        # Cheap first: only rows whose colours do not clearly agree with their own person can be swapped.
         own_only = self._pair_rows(obs.camera_id, obs.local_ids[rows], row_slot[rows])
-        rows = rows[own_only < cfg.appearance_mismatch]
+        rows = rows[own_only < cfg.appearance_match]
         if rows.size == 0:
             return
         recent = np.flatnonzero(
@@ -583,7 +642,7 @@ class SiteFusion:
         other[np.arange(rows.size), own_index] = -1.0
         best = other.argmax(axis=1)
         best_similarity = other[np.arange(rows.size), best]
-        wrong = (own < cfg.appearance_mismatch) & (best_similarity >= own + _SWAP_MARGIN)
+        wrong = (own < cfg.appearance_match) & (best_similarity >= own + _SWAP_MARGIN)
         if not wrong.any():
             return
         holder = {int(slot): row for row, slot in enumerate(row_slot.tolist()) if slot >= 0}
@@ -947,6 +1006,10 @@ class SiteFusion:
             slot_a, slot_b = int(slots[a]), int(slots[b])
             key = (int(self._global_id[slot_a]), int(self._global_id[slot_b]))
             if is_close:
+                if cfg.use_appearance and self._track_app:
+                    similar = self._pair_similarity(slot_a, slot_b)
+                    if similar is not None and similar < cfg.appearance_mismatch - _HANDOVER_MARGIN:
+                        continue  # two people side by side, each seen by one camera, whose colours disagree
                 start = self._merge_since_us.get(key, t_us)
                 since[key] = start
                 after_s = cfg.merge_after_s

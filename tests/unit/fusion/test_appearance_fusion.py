@@ -163,3 +163,52 @@ def test_one_cameras_id_swap_is_corrected_by_colours_where_positions_are_too_clo
         order = np.argsort(frame.floor_xy_m[:, 1])
         assert int(frame.global_ids[order[0]]) == lower
         assert frame.floor_xy_m[order, 1] == pytest.approx([5.0, 5.45], abs=0.08)
+
+
+def test_a_swap_whose_descriptors_drift_to_the_new_person_is_corrected_before_the_colours_mix() -> None:
+    """A (red) and B (blue) walk 0.2 m apart (too close for positions to tell), seen by two cameras; at 3 s
+    camera 1's tracker swaps their local ids, and its edge's descriptors of the two tracks drift to their new
+    persons over ten updates (a tenth more each time). No descriptor ever disagrees outright with the
+    person it is tied to, yet each matches the other person clearly better: the swap is undone, and A's and
+    B's global ids stay on their own lanes."""
+    fusion = SiteFusion(IMMEDIATE)
+    frames: list[FusedFrame] = []
+    for k in range(100):
+        for camera, offset in ((1, 0.0), (2, 50.0)):
+            t = k * 100 + offset
+            x = 2.0 + 1.0 * t / 1000
+            first, second = (camera * 10 + 1, camera * 10 + 2)
+            if camera == 1 and k >= 30:
+                first, second = second, first  # camera 1 now reports A as 12 and B as 11
+            rows = [(first, x, 5.0), (second, x, 5.2)]
+            sent: dict[int, np.ndarray] = {}  # type: ignore[type-arg]
+            if k == 0:
+                sent = {first: RED, second: BLUE}
+            elif camera == 1 and 31 <= k <= 40:
+                w = (k - 30) / 10  # the track of B (now on A) drifts from blue to red, and the other way
+                sent = {first: (1 - w) * BLUE + w * RED, second: (1 - w) * RED + w * BLUE}
+            frames.extend(fusion.update_frames(seen(camera, t, rows, sent)))
+    before = frames[40]
+    lower = int(before.global_ids[np.argmin(before.floor_xy_m[:, 1])])
+    late = [frame for frame in frames[-40:] if frame.size == 2]
+    assert len(late) == 40
+    for frame in late:
+        order = np.argsort(frame.floor_xy_m[:, 1])
+        assert int(frame.global_ids[order[0]]) == lower
+        assert frame.floor_xy_m[order, 1] == pytest.approx([5.0, 5.2], abs=0.08)
+
+
+def test_two_people_side_by_side_each_seen_by_one_camera_are_not_merged_when_their_colours_disagree() -> None:
+    """A (red) seen by camera 1 only and B (blue) seen by camera 2 only walk together 0.4 m apart for 5 s:
+    close enough, and never seen together by one camera, to pass for one person seen twice. Their colours
+    disagree: they stay two persons (a merge would hand B's track, and later B, to A's id and binding)."""
+    fusion = SiteFusion(IMMEDIATE)
+    frames: list[FusedFrame] = []
+    for k in range(50):
+        x = 2.0 + 0.1 * k
+        frames.extend(fusion.update_frames(seen(1, k * 100.0, [(1, x, 5.0)], {1: RED} if k == 0 else {})))
+        frames.extend(
+            fusion.update_frames(seen(2, k * 100.0 + 50.0, [(21, x, 5.4)], {21: BLUE} if k == 0 else {}))
+        )
+    assert fusion.merged_total == 0
+    assert all(frame.size == 2 for frame in frames[20:])

@@ -147,3 +147,53 @@ def test_a_badge_binding_never_passes_to_another_person_in_a_doorway_scenario() 
     report = evaluate(identity_scenario("doorway", 4, duration_s=120.0), compute_idf1=False)
     assert report.identity_transfers == 0
     assert report.binding_transfers == 0
+
+
+def test_a_person_back_from_a_gap_beside_someone_another_camera_sees_is_not_handed_to_them() -> None:
+    """A walks along y = 5 seen by camera 1; B, seen by camera 2 only, walks 3 m beside A and closes in to 1.2 m
+    (within the hand-over gate) while A is missed for 2 s (the edge holds the track LOST for 1 s, then removes
+    it). A comes back with a new local id of camera 1 right where A's walk leads, 1.2 m from B. The row is A's
+    again: it never joins B, and B's id never moves to A (a badge binding on B would otherwise pass to A)."""
+    fusion = SiteFusion(IMMEDIATE)
+    a_id = b_id = 0
+    frame = fusion.update(obs(1, 0.0, []))
+    for k in range(70):
+        x = 2.0 + 0.1 * k
+        b_y = 8.0 - 0.18 * min(max(k - 20, 0), 10)
+        frame = fusion.update(obs(2, k * 100.0 - 50.0, [(21, x, b_y)]))
+        rows: list[tuple[int, float, float]] = []
+        confirmed: list[bool] = []
+        if k < 20:
+            rows, confirmed = [(4, x, 5.0)], [True]
+        elif k < 30:
+            rows, confirmed = [(4, 3.9, 5.0)], [False]
+        elif k >= 40:
+            rows, confirmed = [(9, x, 5.0)], [k >= 42]
+        frame = fusion.update(obs(1, k * 100.0, rows, confirmed=confirmed, removed=[4] if k == 30 else []))
+        if k == 15:
+            a_id, b_id = gid_near(frame, x, 5.0), gid_near(frame, x, b_y)
+        if k >= 43:
+            assert gid_near(frame, x, 6.2) == b_id
+            assert gid_near(frame, x, 5.0) == a_id
+    assert a_id != b_id
+
+
+def test_one_cameras_id_swap_is_undone_where_no_other_camera_sees_the_two() -> None:
+    """Two people walk side by side 0.8 m apart, seen by one camera only; at 3 s its tracker swaps their local
+    ids (each track jumps onto the other person). Exchanged, the two persons explain the rows far better than
+    kept: the swap is undone and each global person stays on its own lane (it would otherwise follow the
+    other person, with its badge binding)."""
+    fusion = SiteFusion(IMMEDIATE)
+    frames: list[FusedFrame] = []
+    for k in range(80):
+        x = 2.0 + 0.1 * k
+        ids = (1, 2) if k < 30 else (2, 1)
+        frames.append(fusion.update(obs(1, k * 100.0, [(ids[0], x, 5.0), (ids[1], x, 5.8)])))
+    lower = gid_near(frames[20], 2.0 + 0.1 * 20, 5.0)
+    upper = gid_near(frames[20], 2.0 + 0.1 * 20, 5.8)
+    assert lower != upper
+    for k in range(32, 80):
+        x = 2.0 + 0.1 * k
+        assert gid_near(frames[k], x, 5.0) == lower
+        assert gid_near(frames[k], x, 5.8) == upper
+    assert fusion.reassociated_total >= 2

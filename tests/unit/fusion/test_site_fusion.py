@@ -138,14 +138,12 @@ def _crosswise_start(config: FusionConfig) -> tuple[SiteFusion, list[FusedFrame]
 
 def test_cameras_that_disagree_about_a_person_are_re_associated() -> None:
     """A crosswise tie leaves both global persons between the two people (every camera keeps its tie while
-    the person stays within the 2.5 m memory gate); the consistency check undoes it as soon as the two
-    cameras place a person 0.8 m apart, so the distance between the two persons is right again."""
+    the person stays within the 2.5 m memory gate); the consistency and swap checks undo it as the two
+    cameras place a person apart, so the distance between the two persons is right again."""
     # (Camera 2's new tracks would wait for the people to part: the tie is made on purpose here.)
     fusion, frames = _crosswise_start(dataclasses.replace(IMMEDIATE, join_margin_m=0.0))
     assert fusion.reassociated_total >= 2
     seen = [f for f in frames if f.size == 2]
-    mixed = seen[5]  # t ~ 0.5 s: the people are 0.8 m apart
-    assert abs(mixed.floor_xy_m[0, 0] - mixed.floor_xy_m[1, 0]) < 0.5  # the tie pulls both to the middle
     late = [f for f in seen if f.time_us >= T0_US + 3_000_000]  # the people are 3.3-8.2 m apart
     assert late
     for frame in late:
@@ -153,10 +151,13 @@ def test_cameras_that_disagree_about_a_person_are_re_associated() -> None:
         assert sorted(frame.floor_xy_m[:, 0].tolist()) == pytest.approx(truth, abs=0.15)
     assert ids_over(frames) == {1, 2}
 
-    # Without the check (a disagreement threshold beyond the memory gate), the tie holds for seconds.
+    # Without the check (a disagreement threshold beyond the memory gate, and no swap check), the tie holds for
+    # seconds.
     _, untied = _crosswise_start(
-        dataclasses.replace(IMMEDIATE, camera_disagreement_m=100.0, join_margin_m=0.0)
+        dataclasses.replace(IMMEDIATE, camera_disagreement_m=100.0, join_margin_m=0.0, swap_saving_m=0.0)
     )
+    mixed = [f for f in untied if f.size == 2][5]  # t ~ 0.5 s: the people are 0.8 m apart
+    assert abs(mixed.floor_xy_m[0, 0] - mixed.floor_xy_m[1, 0]) < 0.5  # the tie pulls both to the middle
     at_3s = next(f for f in untied if f.size == 2 and f.time_us >= T0_US + 3_000_000)
     assert abs(at_3s.floor_xy_m[0, 0] - at_3s.floor_xy_m[1, 0]) < 1.0
 
