@@ -277,6 +277,7 @@ def _wait_truth(person: SimPerson, queue: Zone, served: bool) -> TruthWait:
 
 
 AnalyticsFactory = Callable[[AnalyticsConfig], SiteAnalytics]
+_CROSSER_WINDOW_US = 1_000_000
 
 
 @dataclass
@@ -368,13 +369,19 @@ def run_retail(
     for name, other in others.items():
         for crossing in other.flush().crossings:
             other_raw[name].append((crossing.global_id, crossing.direction, crossing.staff, crossing.time_us))
+
+    def crosser(gid: int, t_us: int) -> int | None:
+        # The truth person the fused person followed over the second around the crossing (the sample nearest
+        # to it alone can be a neighbour of a group walking through the door together).
+        return matcher.person_during(gid, t_us - _CROSSER_WINDOW_US, t_us + _CROSSER_WINDOW_US)
+
     for gid, direction, staff, t_us in raw:
         # Staff is sticky over a track: a crossing before the binding is re-marked (the recorder does the same).
-        run.crossings.append((gid, direction, staff or gid in run.staff_ids, matcher.person_at(gid, t_us)))
+        run.crossings.append((gid, direction, staff or gid in run.staff_ids, crosser(gid, t_us)))
     for name, crossings in other_raw.items():
         run.variants[name] = RetailRun(
             crossings=[
-                (gid, direction, staff or gid in run.staff_ids, matcher.person_at(gid, t_us))
+                (gid, direction, staff or gid in run.staff_ids, crosser(gid, t_us))
                 for gid, direction, staff, t_us in crossings
             ]
         )
