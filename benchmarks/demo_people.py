@@ -32,8 +32,10 @@ from scipy.optimize import linear_sum_assignment
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
 
-from benchmarks.tracker_video import cached_detections  # noqa: E402
+from tracker_video import cached_detections  # noqa: E402
+
 from edge_agent.config import DetectorSettings, TrackerSettings  # noqa: E402
 from edge_agent.geometry import FloorProjector, homography_from_values  # noqa: E402
 from edge_agent.pipeline import tracker_config  # noqa: E402

@@ -7,27 +7,39 @@ seeds: in and out counted vs true (accuracy = 1 - |counted - true| / true, summe
 served visitor matched to the truth (median absolute error / median true wait), abandonments, and the share of
 the time the live queue length is within ±1 of the true length. The seeds (default 11-20) were never tuned on.
 
+With ``--reference REF`` the door counter of git REF runs beside this one on the same fused frames (same run, same
+fusion), its line holding ``--reference-commit-s``; each is scored against the truth of its own line definition.
+
 Run: .venv/bin/python -m benchmarks.retail_kpis [--seeds 11-20] [--duration 180] [--families groups,...]
+[--reference main]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import importlib.util
+import subprocess
+import tempfile
 import time
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from server.analytics import CrossingDirection
+from server.analytics import AnalyticsConfig, CountingLine, CrossingDirection, SiteAnalytics
 from simulation.layout import CHECKOUT_ZONE_ID
 from simulation.scenarios_retail import (
+    DOOR,
     DOOR_FAMILIES,
     TILL,
+    AnalyticsFactory,
+    RetailRun,
     door_scenario,
     door_truth,
     queue_scenario,
     run_retail,
 )
-from simulation.simulator import EPOCH_US
+from simulation.simulator import EPOCH_US, SimulationResult
 
 IN, OUT = CrossingDirection.IN, CrossingDirection.OUT
 
@@ -37,43 +49,96 @@ def _seeds(text: str) -> list[int]:
     return list(range(int(low), int(high or low) + 1))
 
 
-def door_family(family: str, seeds: list[int], duration_s: float) -> None:
-    true_in = true_out = counted_in = counted_out = 0
-    true_visits = counted_visits = staff_as_visitors = 0
-    worst: list[str] = []
-    started = time.perf_counter()
-    for seed in seeds:
-        result = door_scenario(family, seed, duration_s=duration_s)
+@dataclass
+class _Tally:
+    true_in: int = 0
+    true_out: int = 0
+    counted_in: int = 0
+    counted_out: int = 0
+    true_visits: int = 0
+    counted_visits: int = 0
+    staff_as_visitors: int = 0
+    worst: list[str] = field(default_factory=list)
+
+    def add(self, seed: int, line: CountingLine, result: SimulationResult, run: RetailRun) -> None:
         employees = {p.person_id for p in result.people if p.identity.employee_id is not None}
-        truth = {p.person_id: door_truth(p, result.config.duration_s) for p in result.people}
+        truth = {p.person_id: door_truth(p, result.config.duration_s, line) for p in result.people}
         t_in = sum(c.count(IN) for c in truth.values())
         t_out = sum(c.count(OUT) for c in truth.values())
-        t_visits = sum(c.count(IN) for pid, c in truth.items() if pid not in employees)
-        run = run_retail(result)
         c_in = sum(1 for _, d, _, _ in run.crossings if d is IN)
         c_out = sum(1 for _, d, _, _ in run.crossings if d is OUT)
-        c_visits = sum(1 for _, d, staff, _ in run.crossings if d is IN and not staff)
-        staff_as_visitors += sum(
+        self.true_in, self.true_out = self.true_in + t_in, self.true_out + t_out
+        self.counted_in, self.counted_out = self.counted_in + c_in, self.counted_out + c_out
+        self.true_visits += sum(c.count(IN) for pid, c in truth.items() if pid not in employees)
+        self.counted_visits += sum(1 for _, d, staff, _ in run.crossings if d is IN and not staff)
+        self.staff_as_visitors += sum(
             1 for _, d, staff, person in run.crossings if d is IN and not staff and person in employees
         )
-        true_in, true_out, counted_in, counted_out = (
-            true_in + t_in,
-            true_out + t_out,
-            counted_in + c_in,
-            counted_out + c_out,
-        )
-        true_visits, counted_visits = true_visits + t_visits, counted_visits + c_visits
         if (c_in, c_out) != (t_in, t_out):
-            worst.append(f"seed {seed}: in {c_in}/{t_in}, out {c_out}/{t_out}")
-    accuracy_in = 1 - abs(counted_in - true_in) / max(true_in, 1)
-    accuracy_out = 1 - abs(counted_out - true_out) / max(true_out, 1)
-    print(
-        f"door {family:<12} in {counted_in}/{true_in} ({accuracy_in:.2%}), out {counted_out}/{true_out} "
-        f"({accuracy_out:.2%}); visits {counted_visits}/{true_visits}; staff counted as visitors "
-        f"{staff_as_visitors}; {time.perf_counter() - started:.0f} s"
-    )
-    for line in worst:
-        print(f"    {line}")
+            self.worst.append(f"seed {seed}: in {c_in}/{t_in}, out {c_out}/{t_out}")
+
+    def line(self, family: str, name: str) -> str:
+        accuracy_in = 1 - abs(self.counted_in - self.true_in) / max(self.true_in, 1)
+        accuracy_out = 1 - abs(self.counted_out - self.true_out) / max(self.true_out, 1)
+        return (
+            f"door {family:<12} {name:<9} in {self.counted_in}/{self.true_in} ({accuracy_in:.2%}), out "
+            f"{self.counted_out}/{self.true_out} ({accuracy_out:.2%}); visits {self.counted_visits}/"
+            f"{self.true_visits}; staff counted as visitors {self.staff_as_visitors}"
+        )
+
+
+def door_family(family: str, seeds: list[int], duration_s: float, reference: _Reference | None) -> None:
+    """This code's counts, and the reference's (when given) on the same fused frames."""
+    started = time.perf_counter()
+    tallies = {"this": _Tally()}
+    variants = {}
+    if reference is not None:
+        variants["reference"] = (reference.line, reference.factory)
+        tallies["reference"] = _Tally()
+    for seed in seeds:
+        result = door_scenario(family, seed, duration_s=duration_s)
+        run = run_retail(result, variants=variants)
+        tallies["this"].add(seed, DOOR, result, run)
+        if reference is not None:
+            tallies["reference"].add(seed, reference.line, result, run.variants["reference"])
+    for name in ("reference", "this"):
+        if name in tallies:
+            print(tallies[name].line(family, name))
+            for line in tallies[name].worst:
+                print(f"    {line}")
+    print(f"    ({time.perf_counter() - started:.0f} s)")
+
+
+@dataclass(frozen=True)
+class _Reference:
+    line: CountingLine
+    factory: AnalyticsFactory
+
+
+def _reference(ref: str, commit_s: float) -> _Reference:
+    """The door counter of git `ref` (its server/analytics/doors.py) in this code's SiteAnalytics, its line
+    holding `commit_s`."""
+    source = subprocess.run(
+        ["git", "show", f"{ref}:server/analytics/doors.py"], check=True, capture_output=True, text=True
+    ).stdout
+    with tempfile.NamedTemporaryFile("w", suffix="_doors.py", delete=False) as handle:
+        handle.write(source)
+    spec = importlib.util.spec_from_file_location("reference_doors", handle.name)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+    def factory(config: AnalyticsConfig) -> SiteAnalytics:
+        analytics = SiteAnalytics(config)
+        counter = module.DoorCounter(config)
+        counter.grow(analytics._rows.capacity)
+        columns = analytics._rows._columns
+        columns[columns.index(analytics._doors)] = counter
+        analytics._doors = counter
+        return analytics
+
+    return _Reference(dataclasses.replace(DOOR, commit_s=commit_s), factory)
 
 
 def queue_family(seeds: list[int], duration_s: float) -> None:
@@ -127,14 +192,22 @@ def main() -> None:
     parser.add_argument("--seeds", default="11-20")
     parser.add_argument("--duration", type=float, default=180.0)
     parser.add_argument("--families", default=",".join((*DOOR_FAMILIES, "queue")))
+    parser.add_argument(
+        "--reference",
+        help="git ref whose door counter runs beside this one on the same fused frames (e.g. main)",
+    )
+    parser.add_argument(
+        "--reference-commit-s", type=float, default=0.3, help="the reference's door line hold (main: 0.3 s)"
+    )
     args = parser.parse_args()
     seeds = _seeds(args.seeds)
+    reference = _reference(args.reference, args.reference_commit_s) if args.reference else None
     print(f"seeds {seeds[0]}-{seeds[-1]} ({len(seeds)}), {args.duration:.0f} s each")
     for family in args.families.split(","):
         if family == "queue":
             queue_family(seeds, max(args.duration, 600.0))
         else:
-            door_family(family, seeds, args.duration)
+            door_family(family, seeds, args.duration, reference)
 
 
 if __name__ == "__main__":

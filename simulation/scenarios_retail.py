@@ -13,6 +13,7 @@ store); people appear and leave at the entrance point (0.4, 10), 1.6 m outside i
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -275,6 +276,10 @@ def _wait_truth(person: SimPerson, queue: Zone, served: bool) -> TruthWait:
 # ------------------------------------------------------------------------------------------------ running
 
 
+AnalyticsFactory = Callable[[AnalyticsConfig], SiteAnalytics]
+_CROSSER_WINDOW_US = 1_000_000
+
+
 @dataclass
 class RetailRun:
     crossings: list[tuple[int, CrossingDirection, bool, int | None]] = field(default_factory=list)
@@ -283,11 +288,20 @@ class RetailRun:
     )  # person, join, wait
     queue_lengths: list[tuple[int, int]] = field(default_factory=list)  # (time µs, length)
     staff_ids: set[int] = field(default_factory=set)
+    # Per variant name (run_retail's `variants`): the crossings it counted on the same fused frames.
+    variants: dict[str, RetailRun] = field(default_factory=dict)
 
 
-def run_retail(result: SimulationResult, *, extra_zones: tuple[Zone, ...] = ()) -> RetailRun:
+def run_retail(
+    result: SimulationResult,
+    *,
+    extra_zones: tuple[Zone, ...] = (),
+    variants: Mapping[str, tuple[CountingLine, AnalyticsFactory]] | None = None,
+) -> RetailRun:
     """Fusion + analytics on `result` with the door line (and `extra_zones`) configured; what they counted, each
-    fused person matched to the truth person they followed."""
+    fused person matched to the truth person they followed. `variants` (name: door line, analytics factory) are
+    fed the same fused frames and identities (a reference measured in the same run); their crossings are in
+    ``RetailRun.variants``."""
     base = default_analytics_config(result, 1)
     zones = (
         tuple(z for z in base.zones if z.zone_id not in {zone.zone_id for zone in extra_zones}) + extra_zones
@@ -304,6 +318,11 @@ def run_retail(result: SimulationResult, *, extra_zones: tuple[Zone, ...] = ()) 
         )
     )
     analytics = SiteAnalytics(config)
+    others = {
+        name: factory(dataclasses.replace(config, lines=(line,)))
+        for name, (line, factory) in (variants or {}).items()
+    }
+    other_raw: dict[str, list[tuple[int, CrossingDirection, bool, int]]] = {name: [] for name in others}
     truth = compute_truth(result, config)
     people = result.identities()
     matcher = _Matcher()
@@ -325,6 +344,11 @@ def run_retail(result: SimulationResult, *, extra_zones: tuple[Zone, ...] = ()) 
                     identities[gid] = identity
         update = analytics.update(frame, identities)  # type: ignore[arg-type]
         _take(update)
+        for name, other in others.items():
+            for crossing in other.update(frame, identities).crossings:  # type: ignore[arg-type]
+                other_raw[name].append(
+                    (crossing.global_id, crossing.direction, crossing.staff, crossing.time_us)
+                )
 
     def _take(update: object) -> None:
         for crossing in update.crossings:  # type: ignore[attr-defined]
@@ -342,9 +366,25 @@ def run_retail(result: SimulationResult, *, extra_zones: tuple[Zone, ...] = ()) 
     for frame in fusion.flush():
         consume(frame)
     _take(analytics.flush())
+    for name, other in others.items():
+        for crossing in other.flush().crossings:
+            other_raw[name].append((crossing.global_id, crossing.direction, crossing.staff, crossing.time_us))
+
+    def crosser(gid: int, t_us: int) -> int | None:
+        # The truth person the fused person followed over the second around the crossing (the sample nearest
+        # to it alone can be a neighbour of a group walking through the door together).
+        return matcher.person_during(gid, t_us - _CROSSER_WINDOW_US, t_us + _CROSSER_WINDOW_US)
+
     for gid, direction, staff, t_us in raw:
         # Staff is sticky over a track: a crossing before the binding is re-marked (the recorder does the same).
-        run.crossings.append((gid, direction, staff or gid in run.staff_ids, matcher.person_at(gid, t_us)))
+        run.crossings.append((gid, direction, staff or gid in run.staff_ids, crosser(gid, t_us)))
+    for name, crossings in other_raw.items():
+        run.variants[name] = RetailRun(
+            crossings=[
+                (gid, direction, staff or gid in run.staff_ids, crosser(gid, t_us))
+                for gid, direction, staff, t_us in crossings
+            ]
+        )
     for gid, joined_us, service_us in waits:
         person = matcher.person_during(gid, joined_us, service_us or joined_us)
         wait_s = None if service_us is None else (service_us - joined_us) / 1e6

@@ -18,7 +18,15 @@ polyline whose *in* side is the left of its first-to-last direction, see :class:
 * A person who leaves the floor (the fusion ends them) within the band on the side their net passages point to,
   having not yet gone ``hysteresis_m`` past it, counts that crossing at their last frame (a door at the edge of
   the cameras' view).
-* ``staff``: the person was bound to an employee (badge or manual binding) at the crossing.
+* **Handover at the door** (the fusion replacing a person's id there): a person who appears (their first frame)
+  within the band of a line, within the line's ``handover_s`` and ``handover_m`` of where a person who left the
+  floor in that band was last seen, takes over the nearest such one: their committed sides, net passages (after
+  any crossing their end counted, see above) and last position, so the step from there is a passage, and their
+  staff mark. So a person whose id changes mid-crossing counts once, on the side they end up on; one whose id
+  changes after their crossing counted is not counted again; a person appearing in a band with nobody ended near
+  counts only the passages they make themselves.
+* ``staff``: the person was bound to an employee (badge or manual binding) at the crossing, or took over (above)
+  one who was.
 * **Counted occupancy** (when the site has entrance lines): entries minus exits through entrance lines, never
   below 0 (an exit that would take it below 0 leaves it at 0), reset to 0 at the site's closing time
   (``closing_time_s`` after local midnight in ``timezone``: the drift of a day's miscounts ends with the day). It
@@ -31,6 +39,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -53,6 +62,18 @@ logger = logging.getLogger(__name__)
 Int8Array = npt.NDArray[np.int8]
 
 
+@dataclass
+class _Ended:
+    """A person who left the floor in the band of a line: what a successor appearing there takes over."""
+
+    t_us: int
+    xy: FloatArray  # their last position
+    side: Int8Array  # per line, after the crossing counted at their end (if any)
+    net: IntArray
+    in_band: BoolArray  # per line: their last position was in its band
+    staff: bool
+
+
 def _cross(ax: FloatArray, ay: FloatArray, bx: FloatArray, by: FloatArray) -> FloatArray:
     result: FloatArray = ax * by - ay * bx
     return result
@@ -61,13 +82,14 @@ def _cross(ax: FloatArray, ay: FloatArray, bx: FloatArray, by: FloatArray) -> Fl
 class _LineGeometry:
     """One counting line's segments as arrays."""
 
-    def __init__(self, points: FloatArray, hysteresis_m: float, commit_s: float) -> None:
-        self.commit_us = int(commit_s * 1e6)
+    def __init__(self, line: CountingLine) -> None:
+        points = line.points_array()
+        self.commit_us = int(line.commit_s * 1e6)
         self.a = points[:-1]
         self.b = points[1:]
         self.ab = self.b - self.a
         self.length2 = (self.ab * self.ab).sum(axis=1)
-        self.hysteresis_m = hysteresis_m
+        self.hysteresis_m = line.hysteresis_m
 
     def signed_distance(self, xy: FloatArray) -> FloatArray:
         """Per point: distance to the polyline, positive on its in (left) side, negative on the out side."""
@@ -116,15 +138,16 @@ class DoorCounter:
         # Beyond the band on which side (0: in the band) since when: a side commits once held commit_s.
         self._beyond: Int8Array = np.zeros((0, count), dtype=np.int8)
         self._beyond_since_us: IntArray = np.zeros((0, count), dtype=np.int64)
+        # Staff taken over from a predecessor at the door (see _take_over).
+        self._staff_before: BoolArray = np.zeros(0, dtype=np.bool_)
+        self._ended: list[_Ended] = []
         self.counted_occupancy = 0
         self._next_reset_us: int | None = None
         self._over_capacity = False
 
     def configure(self, config: AnalyticsConfig) -> None:
         self.lines = config.lines
-        self._geometry = [
-            _LineGeometry(line.points_array(), line.hysteresis_m, line.commit_s) for line in config.lines
-        ]
+        self._geometry = [_LineGeometry(line) for line in config.lines]
         self._entrance = [line.entrance for line in config.lines]
         self.has_entrances = any(self._entrance)
         self._capacity = config.capacity
@@ -142,10 +165,12 @@ class DoorCounter:
         self._last_sign = grown(self._last_sign, capacity, 0)
         self._beyond = grown(self._beyond, capacity, 0)
         self._beyond_since_us = grown(self._beyond_since_us, capacity, 0)
+        self._staff_before = grown(self._staff_before, capacity, False)
 
     def reset_row(self, row: int) -> None:
         self._has_prev[row] = False
         self._staff[row] = False
+        self._staff_before[row] = False
         self._side[row] = 0
         self._net[row] = 0
         self._last_sign[row] = 0
@@ -165,8 +190,12 @@ class DoorCounter:
         self._reset_if_closed(t_us)
         if not self._geometry or rows.size == 0:
             return
-        self._staff[rows] = staff
         has_prev = self._has_prev[rows]
+        if self._ended:
+            self._take_over(t_us, xy, rows, ~has_prev)
+            has_prev = self._has_prev[rows]
+        staff = staff | self._staff_before[rows]
+        self._staff[rows] = staff
         before = np.where(has_prev[:, None], self._prev_xy[rows], xy)
         for line_index, geometry in enumerate(self._geometry):
             net = self._net[rows, line_index] + geometry.passages(before, xy)
@@ -190,7 +219,8 @@ class DoorCounter:
         self._last_t_us[rows] = t_us
 
     def close_rows(self, rows: IntArray, gids: IntArray, crossings: list[LineCrossing]) -> None:
-        """The persons of `rows` left the floor: a crossing they were completing in the band counts now."""
+        """The persons of `rows` left the floor: a crossing they were completing in the band counts now; one
+        who left in a band is kept for a successor to take over (see the module docstring)."""
         for row, gid in zip(rows.tolist(), gids.tolist(), strict=True):
             if not self._has_prev[row]:
                 continue
@@ -210,6 +240,60 @@ class DoorCounter:
                         bool(self._staff[row]),
                         crossings,
                     )
+                    self._side[row, line_index] = direction
+                    self._net[row, line_index] = 0
+            self._keep_ended(row)
+
+    def _keep_ended(self, row: int) -> None:
+        if not self._geometry:
+            return
+        xy = self._prev_xy[row].copy()
+        in_band = np.array(
+            [abs(float(g.signed_distance(xy[None, :])[0])) < g.hysteresis_m for g in self._geometry]
+        )
+        if in_band.any():
+            self._ended.append(
+                _Ended(
+                    int(self._last_t_us[row]),
+                    xy,
+                    self._side[row].copy(),
+                    self._net[row].copy(),
+                    in_band,
+                    bool(self._staff[row]),
+                )
+            )
+
+    def _take_over(self, t_us: int, xy: FloatArray, rows: IntArray, fresh: BoolArray) -> None:
+        """Persons new in this frame who appear in a line's band near where one ended in it (within the line's
+        handover_s and handover_m) take over the nearest such one: their side, passages and last position (the
+        step from there counts as a passage) and staff."""
+        window_us = max(int(line.handover_s * 1e6) for line in self.lines)
+        self._ended = [e for e in self._ended if t_us - e.t_us <= window_us]
+        for i in np.flatnonzero(fresh).tolist():
+            if not self._ended:
+                return
+            best: tuple[float, int] | None = None
+            for k, ended in enumerate(self._ended):
+                distance = float(np.hypot(*(xy[i] - ended.xy)))
+                for line_index, (line, geometry) in enumerate(zip(self.lines, self._geometry, strict=True)):
+                    if (
+                        ended.in_band[line_index]
+                        and t_us - ended.t_us <= int(line.handover_s * 1e6)
+                        and distance <= line.handover_m
+                        and abs(float(geometry.signed_distance(xy[i : i + 1])[0])) < geometry.hysteresis_m
+                        and (best is None or distance < best[0])
+                    ):
+                        best = (distance, k)
+            if best is None:
+                continue
+            ended = self._ended.pop(best[1])
+            row = int(rows[i])
+            self._side[row] = ended.side
+            self._net[row] = ended.net
+            self._prev_xy[row] = ended.xy
+            self._has_prev[row] = True
+            self._staff_before[row] = ended.staff
+            logger.debug("door state of a person who ended %.2f m away taken over", best[0])
 
     def capacity_check(self, t_us: int, fused_occupancy: int) -> list[CapacityEvent]:
         """A CapacityEvent when the site went over its capacity or came back under it at this frame."""
@@ -249,6 +333,7 @@ class DoorCounter:
                 beyond[:, column] = self._beyond[:, found[0]]
                 since[:, column] = self._beyond_since_us[:, found[0]]
         self._side, self._net, self._last_sign = side, net, last_sign
+        self._ended = []
         self._beyond, self._beyond_since_us = beyond, since
         closing_changed = (config.closing_time_s, config.timezone) != (self._closing_time_s, self._zone.key)
         self.configure(config)

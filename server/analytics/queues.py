@@ -10,6 +10,8 @@ Definitions (from the zone visits of :mod:`server.analytics.presence`; staff are
   any zone dwell).
 * A visitor whose queue visit ended (or who left the floor) without reaching service within the grace
   **abandoned** the queue (``QueueVisit.service_us`` None), reported once the grace has passed.
+* A person who becomes staff (bound to an employee) while waiting is no visitor: their wait is dropped (no
+  ``QueueVisit``, no service for the predicted wait), whether they then reach service or walk off.
 * **Predicted wait** for a newcomer: queue length x the mean interval between the services of the last
   ``queue_rate_window_s`` (services / window, over the time these analytics ran when shorter); None until two
   services were seen in the window.
@@ -94,12 +96,19 @@ class QueueTracker:
         dwell: Sequence[DwellRecord],
         visits: list[QueueVisit],
         alerts: list[QueueAlert],
+        global_ids: IntArray | None = None,
     ) -> list[QueueStatus]:
-        """Take one frame's zone entries and ended visits; the status of each queue now."""
+        """Take one frame's zone entries and ended visits (``staff``: who is staff, per person of the frame,
+        ``global_ids`` their ids); the status of each queue now."""
         if not self._queue_columns:
             return []
         if self._first_us is None:
             self._first_us = t_us
+        if global_ids is not None and staff.any() and self._waiting:
+            bound = set(global_ids[staff].tolist())
+            for key in [key for key in self._waiting if key[0] in bound]:
+                del self._waiting[key]
+                logger.debug("queue wait of person %d dropped: bound to an employee while waiting", key[0])
         queues = set(self.queue_ids)
         for entry in entries:
             if entry.staff:

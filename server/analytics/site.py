@@ -138,7 +138,9 @@ class SiteAnalytics:
         queue_alerts: list[QueueAlert] = []
         queues: list[QueueStatus] = []
         if self._queues.active:
-            queues = self._queues.update(t_us, in_zone, staff, entries, dwell, queue_visits, queue_alerts)
+            queues = self._queues.update(
+                t_us, in_zone, staff, entries, dwell, queue_visits, queue_alerts, frame.global_ids
+            )
 
         self._last_time_us = t_us
         return AnalyticsUpdate(

@@ -101,10 +101,14 @@ class CountingLine:
     name: str
     points_m: tuple[tuple[float, float], ...]
     entrance: bool = True
-    # Chosen on the door scenarios' seeds 1-2 (benchmarks/retail_kpis.py): the fused position overshoots a
-    # person stopping at the door by up to ~0.4 m for a moment.
+    # Chosen on the door scenarios' tuning seeds (benchmarks/retail_kpis.py; 1-2 for the band, 1-6 for the hold):
+    # the fused position overshoots a person who stops at the door and turns back by up to ~0.5 m for ~0.3 s.
     hysteresis_m: float = 0.5
-    commit_s: float = 0.3
+    commit_s: float = 0.5
+    # A person who appears in the band within handover_s and handover_m of where another ended in it takes
+    # over their side and passages (the fusion replacing a person's id at the door): see server.analytics.doors.
+    handover_s: float = 1.5
+    handover_m: float = 1.0
 
     def points_array(self) -> FloatArray:
         """Validated (K, 2) point array; raises :class:`AnalyticsConfigError` (code ``invalid_line``)."""
@@ -127,6 +131,12 @@ class CountingLine:
             raise AnalyticsConfigError(
                 f"{name}: commit_s must be in [0, 10], got {self.commit_s!r}", code="invalid_line"
             )
+        for field_name, high in (("handover_s", 10.0), ("handover_m", 5.0)):
+            value = getattr(self, field_name)
+            if not (math.isfinite(value) and 0.0 <= value <= high):
+                raise AnalyticsConfigError(
+                    f"{name}: {field_name} must be in [0, {high:g}], got {value!r}", code="invalid_line"
+                )
         return points
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 import pytest
@@ -33,19 +33,20 @@ def _ys(*values: float, x: float = 12.0) -> list[tuple[float, float]]:
 
 
 def _run(
-    paths: dict[int, Sequence[tuple[float, float]]],
+    paths: Mapping[int, Sequence[tuple[float, float] | None]],
     *,
     lines: tuple[CountingLine, ...] = (DOOR,),
     identities: dict[int, PersonIdentity] | None = None,
     **config: object,
 ) -> tuple[list[tuple[int, int, CrossingDirection, bool]], list[int | None], SiteAnalytics]:
-    """Feed each person's path (one position per 0.1 s frame; a person is gone after their path ends)."""
+    """Feed each person's path (one position per 0.1 s frame; None: not there yet; a person is gone after their
+    path ends)."""
     analytics = SiteAnalytics(site_config(lines=lines, **config))
     steps = max(len(path) for path in paths.values())
     crossings: list[tuple[int, int, CrossingDirection, bool]] = []
     occupancy: list[int | None] = []
     for k in range(steps + 1):
-        people = {gid: path[k] for gid, path in paths.items() if k < len(path)}
+        people = {gid: p for gid, path in paths.items() if k < len(path) and (p := path[k]) is not None}
         update = analytics.update(frame(k * 0.1, people), identities or {})
         crossings += [(c.line_id, c.global_id, c.direction, c.staff) for c in update.crossings]
         occupancy.append(update.counted_occupancy)
@@ -117,6 +118,68 @@ def test_a_side_commits_once_held_commit_s(ys: list[float], expected: list[Cross
     held = dataclasses.replace(DOOR, commit_s=0.3)
     crossings, _, _ = _run({1: _ys(*ys, *([3.0] * 5 if expected == [IN, OUT] else []))}, lines=(held,))
     assert [c[2] for c in crossings] == expected
+
+
+def test_the_default_hold_ignores_the_overshoot_of_a_stop_at_the_door() -> None:
+    # A person stops just past the line and turns back; their fused position overshoots by 0.6 m for 0.4 s (the
+    # fused positions of back-and-forth at the door, benchmarks/retail_kpis.py): no crossing at all. A real
+    # entry, held beyond the band, counts.
+    line = dataclasses.replace(DOOR, hysteresis_m=CountingLine.hysteresis_m, commit_s=CountingLine.commit_s)
+    overshoot, _, _ = _run(
+        {1: _ys(3.0, 4.0, 4.8, 5.6, 5.6, 5.6, 5.6, 4.8, 4.0, 3.0, 3.0, 3.0)}, lines=(line,)
+    )
+    assert overshoot == []
+    entry, _, _ = _run({1: _ys(3.0, 4.0, 4.8, 5.6, 5.6, 5.6, 5.6, 5.8, 6.2, 6.6)}, lines=(line,))
+    assert [c[2] for c in entry] == [IN]
+
+
+ABSENT = [None] * 4  # 0.4 s not there yet
+# The fusion replaces a person's id at the door: person 1 ends in the band, person 2 appears there 0.2 s later
+# (frame 4) unless said otherwise.
+HANDOVER_CASES = [
+    (
+        "id replaced in the band before the line, new id goes in",
+        {1: _ys(3.0, 4.0, 4.8), 2: [*ABSENT, *_ys(5.1, 6.0, 7.0)]},
+        [(1, 2, IN, False)],
+    ),
+    (
+        "id replaced in the band past the line (counted at the end), new id goes in",
+        {1: _ys(3.0, 4.0, 5.1), 2: [*ABSENT, *_ys(5.2, 6.0, 7.0)]},
+        [(1, 1, IN, False)],
+    ),
+    (
+        "id replaced in the band, new id turns back out",
+        {1: _ys(3.0, 4.0, 4.8), 2: [*ABSENT, *_ys(4.9, 4.0, 3.0)]},
+        [],
+    ),
+    (
+        "a new person 2 m from where one ended is someone else",
+        {1: _ys(3.0, 4.0, 4.8), 2: [*ABSENT, *_ys(5.1, 6.0, 7.0, x=14.0)]},
+        [],
+    ),
+    (
+        "a person appearing in the band 2.2 s after one ended there is someone else",
+        {1: _ys(3.0, 4.0, 4.8), 2: [*ABSENT * 6, *_ys(5.1, 6.0, 7.0)]},
+        [],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("paths", "expected"), [case[1:] for case in HANDOVER_CASES], ids=[case[0] for case in HANDOVER_CASES]
+)
+def test_a_person_appearing_in_the_band_takes_over_one_who_ended_there(
+    paths: dict[int, Sequence[tuple[float, float] | None]], expected: list[object]
+) -> None:
+    crossings, _, _ = _run(paths)
+    assert crossings == expected
+
+
+def test_staff_is_taken_over_at_the_door() -> None:
+    # An employee's id is replaced at the door before their binding reached the new id: their entry is staff's.
+    kim = PersonIdentity(employee_id=7, display_name="Kim", level=1)
+    crossings, _, _ = _run({1: _ys(3.0, 4.0, 4.8), 2: [*ABSENT, *_ys(5.1, 6.0, 7.0)]}, identities={1: kim})
+    assert crossings == [(1, 2, IN, True)]
 
 
 def test_staff_crossings_are_marked() -> None:
@@ -209,6 +272,8 @@ def test_a_redrawn_line_starts_again() -> None:
         ((CountingLine(1, "nan", ((0.0, 0.0), (float("nan"), 1.0))),), "invalid_line"),
         ((CountingLine(1, "repeated point", ((0.0, 0.0), (0.0, 0.01))),), "invalid_line"),
         ((CountingLine(1, "no band", ((0.0, 0.0), (1.0, 0.0)), hysteresis_m=0.0),), "invalid_line"),
+        ((CountingLine(1, "handover", ((0.0, 0.0), (1.0, 0.0)), handover_s=-1.0),), "invalid_line"),
+        ((CountingLine(1, "handover", ((0.0, 0.0), (1.0, 0.0)), handover_m=float("inf")),), "invalid_line"),
         ((DOOR, dataclasses.replace(DOOR, name="again")), "duplicate_line"),
     ],
 )

@@ -24,9 +24,15 @@ Path = Sequence[tuple[float, float] | None]
 
 
 def _run(
-    paths: dict[int, Path], *, staff: frozenset[int] = frozenset(), step_s: float = 1.0, **config: object
+    paths: dict[int, Path],
+    *,
+    staff: frozenset[int] = frozenset(),
+    bound_at: dict[int, int] | None = None,
+    step_s: float = 1.0,
+    **config: object,
 ) -> tuple[list[QueueVisit], list[QueueStatus], list[QueueAlert]]:
-    """Each person's position per step (None: not on the floor then); the store runs 12 s past the paths."""
+    """Each person's position per step (None: not on the floor then); the store runs 12 s past the paths.
+    ``staff``: bound to an employee throughout; ``bound_at``: bound from that step on."""
     analytics = SiteAnalytics(site_config(zones=(*ZONES, TILL), **config))
     identities = {gid: KIM for gid in staff}
     visits: list[QueueVisit] = []
@@ -35,6 +41,7 @@ def _run(
     steps = max(len(p) for p in paths.values()) + 12
     for k in range(steps):
         people = {g: p[k] for g, p in paths.items() if k < len(p) and p[k] is not None}
+        identities |= {gid: KIM for gid, step in (bound_at or {}).items() if step == k}
         update = analytics.update(frame(k * step_s, people), identities)  # type: ignore[arg-type]
         visits += update.queue_visits
         alerts += update.queue_alerts
@@ -68,6 +75,23 @@ def test_staff_are_not_in_the_queue() -> None:
     visits, statuses, _ = _run({1: [QUEUE] * 3 + [SERVED], 2: [QUEUE] * 3 + [SERVED]}, staff=frozenset({2}))
     assert [v.global_id for v in visits] == [1]
     assert max(s.length for s in statuses) == 1
+
+
+@pytest.mark.parametrize(
+    ("path", "bound_at", "expected"),
+    [
+        ([QUEUE] * 6 + [SERVED] * 2, 3, []),  # bound while waiting, then served: no visitor's wait
+        ([QUEUE] * 6 + [OUTSIDE] * 3, 3, []),  # bound while waiting, then walks off: no abandonment
+        ([QUEUE] * 6 + [None], 3, []),  # bound while waiting, then leaves the floor
+        ([QUEUE] * 6 + [SERVED] * 2, 7, [6.0]),  # bound at the till, after the wait was reported
+    ],
+)
+def test_a_person_bound_while_waiting_is_not_a_visitor(
+    path: Path, bound_at: int, expected: list[float | None]
+) -> None:
+    visits, _, _ = _run({1: path, 2: [QUEUE] * 12 + [SERVED]}, bound_at={1: bound_at})
+    assert [v.wait_s for v in visits if v.global_id == 1] == expected
+    assert [v.global_id for v in visits if v.global_id != 1] == [2]
 
 
 def test_predicted_wait_and_the_till_alert() -> None:
