@@ -8,6 +8,7 @@ import json
 import socket
 import time
 import urllib.parse
+import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,38 +73,64 @@ def _refusal(host: str, address: object) -> str:
     )
 
 
-def check_destination(url: str) -> str:
-    """The address to connect to for `url`, resolved once here and checked: `webhook_url_error`, and every address
+def check_destination(url: str) -> list[str]:
+    """The addresses to connect to for `url`, resolved once here and checked: `webhook_url_error`, and every address
     its host resolves to public (unless NOTIFY_WEBHOOK_ALLOW_PRIVATE); raises DestinationRefusedError otherwise.
-    The send connects to this very address (`send_webhook`), so a DNS answer that changes between the check and
-    the connection (rebinding) cannot move it to a private one."""
+    The send connects to these very addresses, in the resolver's order (`send_webhook`), so a DNS answer that
+    changes between the check and the connection (rebinding) cannot move it to a private one. The name resolved
+    is the URL's host in its ASCII form (IDNA 2008, as the Host header and TLS carry it: Python's resolver would
+    encode a Unicode name with IDNA 2003, straße.example as strasse.example, another domain)."""
     error = webhook_url_error(url)
     if error:
         raise DestinationRefusedError(error)
-    parts = urllib.parse.urlsplit(url)
-    host = parts.hostname or ""
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    parsed = httpx.URL(url)
+    host = _ascii_host(parsed)
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as err:
         raise DestinationRefusedError(f"{host} does not resolve: {err}") from err
-    if not infos:
+    addresses = list(dict.fromkeys(ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos))
+    if not addresses:
         raise DestinationRefusedError(f"{host} does not resolve")
-    addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
     if not settings.NOTIFY_WEBHOOK_ALLOW_PRIVATE:
         for address in addresses:
             if not _public(address):
                 raise DestinationRefusedError(_refusal(host, address))
-    return str(addresses[0])
+    return [str(address) for address in addresses]
 
 
-def _pinned(url: str, address: str) -> tuple[httpx.URL, dict[str, str], dict[str, Any]]:
-    """`url` with its host replaced by the checked `address`, the Host header it had, and the TLS server name
-    (SNI and certificate check) of the original host."""
-    original = httpx.URL(url)
+def _ascii_host(url: httpx.URL) -> str:
+    return url.raw_host.decode("ascii")
+
+
+def _pinned(original: httpx.URL, address: str) -> tuple[httpx.URL, dict[str, str], dict[str, Any]]:
+    """`original` with its host replaced by the checked `address`, the Host header it had, and the TLS server name
+    (SNI and certificate check) of the original host, in its ASCII form."""
     host_header = original.netloc.decode("ascii").rsplit("@", 1)[-1]
-    extensions: dict[str, Any] = {"sni_hostname": original.host} if original.scheme == "https" else {}
+    extensions: dict[str, Any] = {"sni_hostname": _ascii_host(original)} if original.scheme == "https" else {}
     return original.copy_with(host=address), {"Host": host_header}, extensions
+
+
+def _environment_proxy(url: httpx.URL) -> str | None:
+    """The proxy of the environment (HTTP(S)_PROXY, ALL_PROXY) for `url`, None where there is none or NO_PROXY
+    names its host: matched on the URL's own host, not on the address the send is pinned to."""
+    proxies = urllib.request.getproxies_environment()
+    bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]  # (public, not in typeshed)
+    if bypass(_ascii_host(url), proxies):
+        return None
+    return proxies.get(url.scheme) or proxies.get("all") or None
+
+
+def _attempts(
+    original: httpx.URL, addresses: list[str], proxy: str | None
+) -> list[tuple[httpx.URL, dict[str, str], dict[str, Any]]]:
+    """What to send to, in turn: each checked address (pinned). Through a proxy's tunnel (HTTPS with a proxy) the
+    client checks the certificate against the tunnel's target, so the tunnel names the URL's host and the proxy
+    resolves it (docs/security.md, "Outbound connections")."""
+    if proxy is not None and original.scheme == "https":
+        return [(original, {}, {})]
+    return [_pinned(original, address) for address in addresses]
 
 
 def webhook_body(delivery_id: int, payload: dict[str, Any], *, sent_at: int) -> bytes:
@@ -124,19 +151,40 @@ def send_webhook(
         SIGNATURE_HEADER: signature_header(secret=secret, timestamp=timestamp, body=body),
     }
     try:
-        address = check_destination(url)
-        target, host_header, extensions = _pinned(url, address)
+        original = httpx.URL(url)
+        attempts = _attempts(original, check_destination(url), proxy := _environment_proxy(original))
     except (DestinationRefusedError, httpx.InvalidURL) as err:
         return SendResult(ok=False, error=str(err)[:500])
     deadline = time.monotonic() + timeout_s
     try:
         # Streamed: the status is all a success needs (the body is not read); of a refusal at most
         # ERROR_BODY_BYTES, read until the deadline: an answer that never ends or is huge is cut short.
-        with httpx.Client(timeout=timeout_s, follow_redirects=False) as client:
-            request = client.build_request(
-                "POST", target, content=body, headers={**headers, **host_header}, extensions=extensions
-            )
-            response = client.send(request, stream=True)
+        # The environment is read here (its proxy for the URL's host, SSL_CERT_FILE), not by the client, which
+        # would match NO_PROXY against the pinned address.
+        with httpx.Client(
+            timeout=timeout_s,
+            follow_redirects=False,
+            trust_env=False,
+            proxy=proxy,
+            verify=httpx.create_ssl_context(trust_env=True),
+        ) as client:
+            for index, (target, host_header, extensions) in enumerate(attempts):
+                # An address that cannot be connected to: the next one, within the same timeout (as the client
+                # does with the addresses it resolves itself).
+                request = client.build_request(
+                    "POST",
+                    target,
+                    content=body,
+                    headers={**headers, **host_header},
+                    extensions=extensions,
+                    timeout=max(0.001, deadline - time.monotonic()),
+                )
+                try:
+                    response = client.send(request, stream=True)
+                    break
+                except (httpx.ConnectError, httpx.ConnectTimeout):
+                    if index == len(attempts) - 1 or time.monotonic() >= deadline:
+                        raise
             try:
                 code = response.status_code
                 if 200 <= code < 300:
