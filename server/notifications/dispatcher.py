@@ -25,7 +25,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from server.notifications.backoff import retry_delay_s
-from server.notifications.models import Channel, Delivery, DeliveryStatus
+from server.notifications.models import Channel, Delivery, DeliveryStatus, NotificationRule
 from server.notifications.mqtt import MqttLink
 from server.notifications.senders import SendResult, send_email, send_webhook
 
@@ -165,6 +165,9 @@ class Dispatcher:
             if not self._renew(row):
                 logger.info("delivery %d was taken over by another dispatcher; not sent twice", row.pk)
                 continue
+            # The rule as it is now: one deleted (or its URL changed) while this lane worked through the rows
+            # before is not sent to as it was when the batch was claimed.
+            row.rule = NotificationRule.objects.filter(pk=row.rule_id).first() if row.rule_id else None
             try:
                 result = self.send(row)
             except Exception as err:  # a sender's bug or a URL the client cannot encode: one failed attempt
