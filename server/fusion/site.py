@@ -39,9 +39,12 @@ Algorithm, per TrackFrame released by the reorder buffer (capture-time order, se
    candidate, stale or recently seen, and the row clearly the person's closest row (distance over gate plus
    colour dissimilarity, margin ``_AMBIGUITY_MARGIN``). A recently seen person closer to the row than every
    stale one takes it (a hand-over); a stale one clearly closer re-acquires it; a close call between the two
-   joins neither. Otherwise the row starts a new person and it and the refused candidates are marked
-   identity-uncertain (``FusedFrame.uncertain_ids``): a global id is never guessed onto somebody else, so a
-   binding on it never moves.
+   joins neither, unless the recently seen one's colours clearly agree with the row while the stale ones' are
+   known and do not, or, colours not comparable, it is ``_RECENT_CLEARLY_CLOSER_M`` closer in metres (then it
+   takes the row: in a crowd a close call is common, and splitting it off issued extra ids). Otherwise the
+   row starts a new person and it and the refused candidates are marked identity-uncertain
+   (``FusedFrame.uncertain_ids``): a global id is never guessed onto somebody else, so a binding on it never
+   moves.
 4. **Update** (alpha-beta filter): ``p <- p_pred + alpha r``, ``v <- v + beta r / max(dt, 0.1 s)`` with
    residual ``r = z + v * skew - p_pred``, speed clipped to ``max_speed_mps``. **Standing model**: beside
    that walking (constant-velocity) model each person has a standing one, an exponential average of the
@@ -122,6 +125,9 @@ _APPEARANCE_MAX_COUNT = 30.0
 _UNKNOWN_SIMILARITY = 0.6
 _REACQUIRE_APPEARANCE_WEIGHT = 1.0
 _SWAP_MARGIN = 0.25
+# A close call between a recently seen person and a stale one (_gate_reacquisition) goes to the recently seen
+# one, where the row's colours cannot be compared with theirs, when it is this much closer in metres.
+_RECENT_CLEARLY_CLOSER_M = 0.8
 # A row joining a recently seen person (a hand-over between cameras) is vetoed only below appearance_mismatch
 # minus this.
 _HANDOVER_MARGIN = 0.15
@@ -405,7 +411,7 @@ class SiteFusion:
                     if dissimilarity is not None:
                         closeness = closeness + _REACQUIRE_APPEARANCE_WEIGHT * dissimilarity
                     refused, undecided = self._gate_reacquisition(
-                        obs.floor_xy_m[pool_rows], feasible, stale, closeness
+                        obs.floor_xy_m[pool_rows], feasible, stale, closeness, cost, similar
                     )
                     if refused.any():
                         row_uncertain[pool_rows[refused.any(axis=1)]] = True
@@ -496,7 +502,13 @@ class SiteFusion:
     # ------------------------------------------------------------------ helpers
 
     def _gate_reacquisition(
-        self, xy: FloatArray, feasible: BoolArray, stale: BoolArray, closeness: FloatArray
+        self,
+        xy: FloatArray,
+        feasible: BoolArray,
+        stale: BoolArray,
+        closeness: FloatArray,
+        cost: FloatArray,
+        similar: FloatArray | None,
     ) -> tuple[BoolArray, BoolArray]:
         """Restrict ``feasible`` (pool rows x pool slots) for the ``stale`` slots (persons unseen for
         ``reacquire_after_s``) to unambiguous re-acquisitions. ``closeness`` is each pair's distance over its gate
@@ -507,7 +519,10 @@ class SiteFusion:
         candidate, stale or recent, by more than ``_AMBIGUITY_MARGIN`` and the row the person's closest such
         row by as much; the row then joins nobody else. Return the refused (row, stale slot) pairs, and the rows
         that must join nobody in this frame: a recently seen candidate and a closer stale one are both
-        plausible (a person back from a gap beside somebody seen by another camera), so neither is guessed."""
+        plausible (a person back from a gap beside somebody seen by another camera), so neither is guessed.
+        Except where the evidence the score blurs decides the close call for the recently seen person
+        (``_recent_wins``): the row then stays theirs, as if no stale person competed (in a crowd, somebody
+        beside a person back from a gap is not split off as a new person)."""
         recent_score = np.where(feasible[:, ~stale], closeness[:, ~stale], _INFEASIBLE)
         best_recent = recent_score.min(axis=1) if recent_score.shape[1] else np.full(xy.shape[0], _INFEASIBLE)
         candidates = feasible[:, stale] & (closeness[:, stale] < best_recent[:, None])
@@ -520,11 +535,48 @@ class SiteFusion:
         refused: BoolArray = candidates & ~allowed
         has_recent = best_recent < _INFEASIBLE
         undecided: BoolArray = refused.any(axis=1) & has_recent & ~allowed.any(axis=1)
+        if undecided.any():
+            rows = np.flatnonzero(undecided)
+            best = np.flatnonzero(~stale)[np.argmin(recent_score[rows], axis=1)]
+            wins = self._recent_wins(rows, best, refused[rows], stale, cost, similar)
+            if wins.any():
+                won = rows[wins]
+                undecided[won] = False
+                refused[won] = False
         reacquiring = allowed.any(axis=1)
         if reacquiring.any():
             recent_columns = np.flatnonzero(~stale)
             feasible[np.ix_(np.flatnonzero(reacquiring), recent_columns)] = False
         return refused, undecided
+
+    def _recent_wins(
+        self,
+        rows: IntArray,
+        best: IntArray,
+        rivals: BoolArray,
+        stale: BoolArray,
+        cost: FloatArray,
+        similar: FloatArray | None,
+    ) -> BoolArray:
+        """Which close calls of ``_gate_reacquisition`` (``rows``, each with its best recently seen slot
+        ``best`` and its competing stale slots ``rivals``, a mask over the stale slots) the recently seen person
+        wins: its colours clearly agree with the row (``appearance_match``) while every rival's are known and do
+        not; or, where the row's colours cannot be compared with the recently seen person's, it lies closer
+        than every rival by ``_RECENT_CLEARLY_CLOSER_M`` in metres (the score divides by the stale persons'
+        gates, which grow with the time unseen: a stale person far off can score as well as one beside)."""
+        stale_slots = np.flatnonzero(stale)
+        pairs = (rows[:, None], stale_slots[None, :])
+        rival_cost = np.where(rivals, cost[pairs], np.inf).min(axis=1)
+        closer: BoolArray = cost[rows, best] + _RECENT_CLEARLY_CLOSER_M < rival_cost
+        if similar is None:
+            return closer
+        match = self.config.appearance_match
+        recent_similar = similar[rows, best]
+        # NaN (colours not comparable) compares False: an unknown rival is not outvoted by colour.
+        rival_unlike = similar[pairs] < match
+        agrees = (recent_similar >= match) & ~(rivals & ~rival_unlike).any(axis=1)
+        wins: BoolArray = agrees | (np.isnan(recent_similar) & closer)
+        return wins
 
     def _defer_ambiguous_joins(
         self, obs: CameraObservations, pool_rows: IntArray, cost: FloatArray, recent: BoolArray, t_us: int

@@ -28,6 +28,7 @@ def colours(upper: int, lower: int) -> np.ndarray:  # type: ignore[type-arg]
 RED = colours(4, 11)
 BLUE = colours(10, 0)
 UNIFORM = colours(2, 14)
+RED_TOP = colours(4, 0)  # RED's top, BLUE's trousers: neither agrees nor disagrees with RED (0.58)
 
 
 def seen(
@@ -212,3 +213,33 @@ def test_two_people_side_by_side_each_seen_by_one_camera_are_not_merged_when_the
         )
     assert fusion.merged_total == 0
     assert all(frame.size == 2 for frame in frames[20:])
+
+
+def test_a_close_call_goes_to_the_recently_seen_person_whose_colours_clearly_agree() -> None:
+    """A (red top, blue trousers) walks along y = 5 seen by camera 1; B (red), seen by camera 2 only, walks
+    3 m beside and closes in to 1.2 m while camera 1 misses A for 2 s (LOST for 1 s, then removed) and picks
+    up a red track right where A's walk leads, 1.2 m from B's position by camera 2: by position a close call
+    between stale A and B, but its colours clearly agree with B's and A's do not (nor disagree). It is B seen
+    by one more camera: it joins B (no new, uncertain person)."""
+    fusion = SiteFusion(IMMEDIATE)
+    b_id = 0
+    frame = fusion.update(obs(1, 0.0, []))
+    for k in range(60):
+        x = 2.0 + 0.1 * k
+        b_y = 8.0 - 0.18 * min(max(k - 20, 0), 10)
+        frame = fusion.update(seen(2, k * 100.0 - 50.0, [(21, x, b_y)], {21: RED} if k == 1 else {}))
+        if k < 20:
+            frame = fusion.update(seen(1, k * 100.0, [(4, x, 5.0)], {4: RED_TOP} if k == 1 else {}))
+        elif k < 30:
+            frame = fusion.update(seen(1, k * 100.0, [(4, 3.9, 5.0)], {}, confirmed=False))
+        elif k < 40:
+            frame = fusion.update(obs(1, k * 100.0, [], removed=[4] if k == 30 else []))
+        else:
+            frame = fusion.update(
+                seen(1, k * 100.0, [(9, x, 5.0)], {9: RED} if k == 42 else {}, confirmed=k >= 42)
+            )
+        if k == 15:
+            b_id = gid_near(frame, x, b_y)
+        if k >= 43:
+            assert frame.global_ids.tolist() == [b_id], (k, frame.global_ids, frame.floor_xy_m)
+            assert not frame.uncertain_ids

@@ -197,3 +197,31 @@ def test_one_cameras_id_swap_is_undone_where_no_other_camera_sees_the_two() -> N
         assert gid_near(frames[k], x, 5.0) == lower
         assert gid_near(frames[k], x, 5.8) == upper
     assert fusion.reassociated_total >= 2
+
+
+def test_a_close_call_goes_to_the_recently_seen_person_who_is_clearly_closer_in_metres() -> None:
+    """No colours. A walks along y = 5 seen by camera 1 and is missed (LOST for 1 s, then removed); B stands at
+    (4.9, 7.9) seen by camera 2 only. 2.6 s after A was last seen camera 1 picks up a track at (4.9, 7.0): 0.9 m
+    from B, 2 m from A's prediction. A's re-acquisition gate has grown to 3.5 m, so by distance over gate the
+    two are a close call; in metres B is clearly the closer (a hand-over with a calibration offset). The row
+    joins B (no new, uncertain person)."""
+    fusion = SiteFusion(IMMEDIATE)
+    b_id = 0
+    frame = fusion.update(obs(1, 0.0, []))
+    for k in range(60):
+        x = 2.0 + 0.1 * k
+        frame = fusion.update(obs(2, k * 100.0 - 50.0, [(21, 4.9, 7.9)]))
+        rows: list[tuple[int, float, float]] = []
+        confirmed: list[bool] = []
+        if k < 20:
+            rows, confirmed = [(4, x, 5.0)], [True]
+        elif k < 30:
+            rows, confirmed = [(4, 3.9, 5.0)], [False]
+        elif k >= 45:
+            rows, confirmed = [(9, 4.9, 7.0)], [k >= 47]
+        frame = fusion.update(obs(1, k * 100.0, rows, confirmed=confirmed, removed=[4] if k == 30 else []))
+        if k == 15:
+            b_id = gid_near(frame, 4.9, 7.9)
+        if k >= 48:
+            assert frame.global_ids.tolist() == [b_id], (k, frame.global_ids, frame.floor_xy_m)
+            assert not frame.uncertain_ids
