@@ -46,7 +46,8 @@ class RetentionApi(APIView):
 
     required_permissions = {
         "GET": ("retention.view_purgerun",),
-        "PUT": ("retention.change_retentionsetting", "retention.add_retentionsetting"),
+        # One permission for the whole edit: a period set, changed or reset (a row created, updated or deleted).
+        "PUT": ("retention.change_retentionsetting",),
         "POST": ("retention.add_purgerun",),
     }
 

@@ -36,15 +36,22 @@ def test_only_admins_set_periods_and_a_session_needs_its_csrf_token(
 ) -> None:
     for role in ("staff", "installer", "anonymous"):
         assert _put(client_for(role), {"visits": 1}).status_code == 403, role
-    # change without add: refused (PUT may create rows)
-    partial = User.objects.create_user(username="half", password="x")
-    partial.user_permissions.add(
+    # Viewing is not changing; the one "change" permission is the whole edit (set, change or reset a period), the
+    # permission the page shows its editor for.
+    viewer = User.objects.create_user(username="viewer", password="x")
+    viewer.user_permissions.add(Permission.objects.get(codename="view_purgerun"))
+    looks = APIClient()
+    looks.force_authenticate(viewer)
+    assert _put(looks, {"visits": 1}).status_code == 403
+    editor = User.objects.create_user(username="editor", password="x")
+    editor.user_permissions.add(
         Permission.objects.get(codename="change_retentionsetting"),
         Permission.objects.get(codename="view_purgerun"),
     )
-    half = APIClient()
-    half.force_authenticate(partial)
-    assert _put(half, {"visits": 1}).status_code == 403
+    edits = APIClient()
+    edits.force_authenticate(editor)
+    assert _put(edits, {"visits": 40}).status_code == 200
+    assert _put(edits, {"visits": None}).status_code == 200  # a reset too (it deletes the row)
     # a logged-in browser session without the CSRF token is refused
     browser = APIClient(enforce_csrf_checks=True)
     browser.login(username="admin-user", password="correct horse battery staple")
