@@ -8,13 +8,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import numpy as np
 import pytest
 
 from server.analytics.types import AccessAlert, CapacityEvent, QueueAlert
-from server.frames import DecodedFrame, SiteCamera, TrackState
+from server.frames import DecodedFrame, SiteCamera
 from server.insights.processor import SiteAnalyticsProcessor, build_setup
 from server.insights.recorder import InsightsRecorder
+from tests.support.frames import decoded_frame
 
 SITE, CAMERA, QUEUE = 4, 40, 7
 T0_US = 1_800_000_000_000_000
@@ -39,18 +39,7 @@ class _Drop:
 
 
 def _frame(sequence: int, time_us: int, people: dict[int, tuple[float, float]]) -> DecodedFrame:
-    count = len(people)
-    return DecodedFrame(
-        camera_id=CAMERA,
-        sequence=sequence,
-        capture_time_us=time_us,
-        local_ids=np.array(sorted(people), dtype=np.int64),
-        bbox_xywh_px=np.zeros((count, 4), dtype=np.int32),
-        floor_xy_cm=np.array([[round(c * 100) for c in people[i]] for i in sorted(people)], dtype=np.int32),
-        score_permille=np.full(count, 900, dtype=np.int32),
-        state=np.full(count, int(TrackState.CONFIRMED), dtype=np.int32),
-        flags=np.zeros(count, dtype=np.int32),
-    )
+    return decoded_frame(CAMERA, sequence, time_us, people)
 
 
 @pytest.mark.parametrize("stop", ["release_site", "flush"])

@@ -7,14 +7,13 @@ import asyncio
 import itertools
 from typing import Any
 
-import numpy as np
-
 from server.analytics.types import PersonIdentity
 from server.frames import DecodedFrame, SiteCamera
 from server.insights.processor import SiteAnalyticsProcessor, build_setup
 from server.insights.recorder import InsightsRecorder
 from server.livestate.memory import InMemoryLiveState
 from server.livestate.types import SiteSnapshot
+from tests.support.frames import decoded_frame
 
 SITE, CAMERA = 4, 40
 T0_US = 1_800_000_000_000_000
@@ -51,18 +50,7 @@ class _Recording(InMemoryLiveState):
 
 
 def _frame(sequence: int, time_us: int, people: dict[int, tuple[float, float]]) -> DecodedFrame:
-    count = len(people)
-    return DecodedFrame(
-        camera_id=CAMERA,
-        sequence=sequence,
-        capture_time_us=time_us,
-        local_ids=np.array(sorted(people), dtype=np.int64),
-        bbox_xywh_px=np.zeros((count, 4), dtype=np.int32),
-        floor_xy_cm=np.array([[round(c * 100) for c in people[i]] for i in sorted(people)], dtype=np.int32),
-        score_permille=np.full(count, 900, dtype=np.int32),
-        state=np.full(count, 2, dtype=np.int32),
-        flags=np.zeros(count, dtype=np.int32),
-    )
+    return decoded_frame(CAMERA, sequence, time_us, people)
 
 
 async def test_live_state_is_published_at_the_live_rate_with_zones_and_identities() -> None:
