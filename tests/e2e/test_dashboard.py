@@ -81,6 +81,33 @@ def test_people_appear_and_move_on_the_live_map(page: Page) -> None:
     screenshot(page, "live")
 
 
+def test_zone_names_fit_their_label_boxes_on_the_live_map(page: Page) -> None:
+    # Konva clips a label to the width of its box: with widths estimated at 0.55 em per character the demo map
+    # drew "Stock roo", "Promotio" and "Checkout queu". Each name's width is measured here by the page's own text
+    # layout (a span in the map's label font), independently of the canvas measure the map uses.
+    login(page, "admin")
+    floor = page.locator("[data-testid=live-map] [data-testid=floor-map]")
+    expect(floor).to_be_visible()
+    zones = {z["id"]: z["name"] for z in page.request.get("/api/zones/?limit=1000").json()["results"]}
+    labels = json.loads(floor.get_attribute("data-labels") or "[]")
+    assert labels
+    widths = page.evaluate(
+        """(names) => names.map((name) => {
+            const span = document.createElement('span');
+            span.style.cssText = 'font: bold 12px Arial; white-space: pre; position: absolute; visibility: hidden';
+            span.textContent = name;
+            document.body.appendChild(span);
+            const width = span.getBoundingClientRect().width;
+            span.remove();
+            return width;
+        })""",
+        [zones[label["id"]] for label in labels],
+    )
+    for label, width in zip(labels, widths, strict=True):
+        assert label["width"] >= width, (zones[label["id"]], label["width"], width)
+    screenshot(page, "live-zone-labels")
+
+
 def test_draw_restricted_zone_then_alert_arrives_and_is_acknowledged(
     page: Page, context: BrowserContext, system: RunningSystem
 ) -> None:

@@ -52,3 +52,24 @@ describe("counting-line labels on the floor map", () => {
     expect(box.x + box.width / 2).toBeCloseTo(100, 6);
   });
 });
+
+describe("label widths", () => {
+  it("uses the canvas's measure of the text, plus slack, where there is one", () => {
+    const box = centredBox(100, 100, "Stock room", 12, () => 75.4);
+    expect(box.width).toBeGreaterThanOrEqual(75.4);
+    expect(box.width).toBeLessThan(80);
+    expect(box.x + box.width / 2).toBeCloseTo(100, 6);
+  });
+
+  it("estimates wide enough for a bold fallback font where nothing can measure", () => {
+    // Arial Bold (and Liberation Sans, its metric twin) draws "Promotion" at 12 px 60 px wide; 0.55 em per
+    // character gave 59.4 px and the map cut the name to "Promotio".
+    const box = centredBox(100, 100, "Promotion", 12, () => null);
+    expect(box.width).toBeGreaterThanOrEqual(60 + 2);
+  });
+
+  it("passes the measure on to a line's label", () => {
+    const box = lineLabelBox([[0, 100], [200, 100]], "Till line", 12, [], undefined, () => 90);
+    expect(box.width).toBeGreaterThanOrEqual(90);
+  });
+});

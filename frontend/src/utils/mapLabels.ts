@@ -13,18 +13,57 @@ export interface LabelBox {
   height: number;
 }
 
-/** Approximate advance of one character of the map's bold label font, as a fraction of the font size. */
-const CHAR_WIDTH_EM = 0.55;
+/**
+ * Advance of one character of the map's bold label font, as a fraction of the font size, where no canvas can
+ * measure it (unit tests). Generous on purpose: the label is drawn in a box of this width and Konva clips what
+ * does not fit. 0.55 em fell short of Arial's bold metrics ("Promotion" at 12 px is 60 px, estimated 59.4) and the
+ * demo map showed "Stock roo", "Promotio", "Checkout queu".
+ */
+export const CHAR_WIDTH_EM = 0.7;
 /** Space kept between a line and its label, and between two labels (pixels). */
 const GAP_PX = 4;
+/** Slack added to a measured width, for sub-pixel rounding between the measure and the drawing. */
+const MEASURE_SLACK_PX = 2;
 
-export function textSize(text: string, fontSize: number): { width: number; height: number } {
-  return { width: Math.max(1, text.length) * fontSize * CHAR_WIDTH_EM, height: fontSize };
+/** The font the map draws its labels in (Konva's default family, bold); the measure must use the same. */
+export function labelFont(fontSize: number): string {
+  return `bold ${fontSize}px Arial`;
+}
+
+/** Width of `text` in pixels as a canvas draws it, or null where there is no canvas (tests, server rendering). */
+export type TextMeasure = (text: string, fontSize: number) => number | null;
+
+let measureContext: CanvasRenderingContext2D | null | undefined;
+
+/** Measures with an offscreen 2D canvas, the same text engine and font fallback Konva draws with. */
+export const canvasMeasure: TextMeasure = (text, fontSize) => {
+  if (measureContext === undefined) {
+    measureContext = typeof document === "undefined" ? null : document.createElement("canvas").getContext("2d");
+  }
+  if (!measureContext) return null;
+  measureContext.font = labelFont(fontSize);
+  return measureContext.measureText(text).width;
+};
+
+export function textSize(
+  text: string,
+  fontSize: number,
+  measure: TextMeasure = canvasMeasure,
+): { width: number; height: number } {
+  const measured = measure(text, fontSize);
+  const width = measured === null ? Math.max(1, text.length) * fontSize * CHAR_WIDTH_EM : measured + MEASURE_SLACK_PX;
+  return { width, height: fontSize };
 }
 
 /** The box of a label centred on (cx, cy). */
-export function centredBox(cx: number, cy: number, text: string, fontSize: number): LabelBox {
-  const { width, height } = textSize(text, fontSize);
+export function centredBox(
+  cx: number,
+  cy: number,
+  text: string,
+  fontSize: number,
+  measure: TextMeasure = canvasMeasure,
+): LabelBox {
+  const { width, height } = textSize(text, fontSize, measure);
   return { x: cx - width / 2, y: cy - height / 2, width, height };
 }
 
@@ -46,8 +85,9 @@ export function lineLabelBox(
   fontSize: number,
   avoid: LabelBox[],
   bounds?: { width: number; height: number },
+  measure: TextMeasure = canvasMeasure,
 ): LabelBox {
-  const { width, height } = textSize(text, fontSize);
+  const { width, height } = textSize(text, fontSize, measure);
   const candidates: LabelBox[] = [];
   for (const reach of [1, 2.5]) {
     for (const fraction of [0.5, 0.25, 0.75]) {
