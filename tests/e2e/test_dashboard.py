@@ -250,6 +250,14 @@ def test_the_badge_counts_every_unread_alert_and_bulk_acknowledge_clears_them(
         ".slice(0, 2).map((item) => item.dataset.alertId)"
     )
     assert len(set(ids)) == 2, ids
+    # Hundreds of alerts scroll inside the feed's panel; the page stays about a window tall (it was 12,000 px).
+    page_height, window_height, feed_scrolls = page.evaluate(
+        "() => { const feed = document.querySelector('[data-testid=alert-feed]');"
+        " return [document.documentElement.scrollHeight, window.innerHeight,"
+        " feed.scrollHeight > feed.clientHeight]; }"
+    )
+    assert page_height <= 1.5 * window_height, (page_height, window_height)
+    assert feed_scrolls
     for alert_id in ids:
         box = page.locator(f"[data-testid=alert-item][data-alert-id='{alert_id}'] [data-testid=alert-select]")
         box.dispatch_event("click")  # not by position: the feed moves under the pointer

@@ -53,6 +53,13 @@ def test_staff_downloads_exports(page: Page, tmp_path: Path) -> None:
     login(page, "staff")
     page.click("[data-testid=nav-reports]")
     expect(page.locator("[data-testid=pos-upload]")).to_have_count(0)  # importing is the admin's
+    expect(page.locator("[data-testid=export-csv-conversion]")).to_be_visible()
+    # The CSV links wrap in their column: with no space between them they made one line wider than the page,
+    # which then scrolled sideways (1,528 px wide in a 1,400 px window).
+    overflow = page.evaluate(
+        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0, f"the reports page is {overflow} px wider than the window"
     with page.expect_download() as csv_download:
         page.click("[data-testid=export-csv-footfall]")
     csv_path = tmp_path / "footfall.csv"
