@@ -177,9 +177,15 @@ def device_authenticate(*, device_id: int, secret: str) -> DeviceIdentity | None
 
 
 def device_record_seen(*, device_id: int, health: dict[str, object] | None = None) -> None:
+    """The box was heard from; a heartbeat's health replaces the last one. The software version the heartbeat
+    names becomes the device's (the inventory showed the version of enrollment for ever, through upgrades, and
+    nothing for a box provisioned without the enrollment call)."""
     fields: dict[str, object] = {"last_seen_at": timezone.now()}
     if health is not None:
         fields["health"] = health
+        version = health.get("software_version")
+        if isinstance(version, str) and version:
+            fields["software_version"] = version[: EdgeDevice._meta.get_field("software_version").max_length]
     EdgeDevice.objects.filter(pk=device_id).update(**fields)
 
 

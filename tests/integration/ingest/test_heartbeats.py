@@ -140,3 +140,20 @@ async def test_heartbeats_are_recorded_at_most_once_per_interval(start_ingest: S
     assert [device_id for device_id, _ in ingest.health] == [device.device_id, other.device_id]
     await stream.close()
     await other_stream.close()
+
+
+async def test_the_version_a_heartbeat_names_becomes_the_devices_version(start_ingest: StartIngest) -> None:
+    # The inventory showed the version given at enrollment for ever (through upgrades of the agent), and nothing
+    # for a box provisioned without the enrollment call, as the demo's is.
+    ingest = await start_ingest()
+    device = ingest.devices[0]
+    await sync_to_async(EdgeDevice.objects.filter(pk=device.device_id).update)(software_version="0.1.0")
+    stream = Stream(ingest, device)
+    await stream.send(heartbeat(list(device.camera_ids), version="0.2.0"))
+    deadline = time.monotonic() + 5
+    version = ""
+    while time.monotonic() < deadline and version != "0.2.0":
+        await asyncio.sleep(0.05)
+        version = await sync_to_async(lambda: EdgeDevice.objects.get(pk=device.device_id).software_version)()
+    assert version == "0.2.0"
+    await stream.close()
