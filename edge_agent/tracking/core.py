@@ -173,6 +173,18 @@ class ByteTracker:
     def next_id(self) -> int:
         return self._next_id
 
+    def retune(self, config: TrackerConfig, velocity_scale: float = 1.0) -> None:
+        """Go on with another config (the same tracks and ids): the agent resizes gates and buffers when its
+        camera's achieved analysis rate departs from the one the tracker was sized for. ``velocity_scale`` (the
+        new frame interval over the old one: old rate / new rate) rescales every track's per-frame velocity and
+        its uncertainty, so that a track keeps its speed in pixels per second."""
+        self.config = config
+        if velocity_scale != 1.0:
+            table = self._table
+            table[kalman.VELOCITY] *= velocity_scale
+            table[kalman.PV] *= velocity_scale
+            table[kalman.VV] *= velocity_scale * velocity_scale
+
     def __len__(self) -> int:
         return int(self._table.shape[1])
 
