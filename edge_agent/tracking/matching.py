@@ -163,19 +163,6 @@ def _assign_few(
             conflict.append(index)
     if len(conflict) <= _SMALL_CONFLICT_PAIRS:
         costs = cost[admissible].tolist()  # in the order of admissible.nonzero(), as rows and cols
-        first = conflict[0]
-        if all(rows[i] == rows[first] for i in conflict) or all(cols[i] == cols[first] for i in conflict):
-            # The most common conflict: one track with a person and a false positive beside them in its gate, or
-            # two tracks (a lost one and its successor) on one detection. The search's answer is the pair of
-            # the largest weight, the first one on ties (its order: by row, then by column), found without it.
-            best, best_weight = first, max_cost - costs[first]
-            for index in conflict[1:]:
-                weight = max_cost - costs[index]
-                if weight > best_weight:
-                    best, best_weight = index, weight
-            out_rows.append(rows[best])
-            out_cols.append(cols[best])
-            return np.array(out_rows, dtype=np.intp), np.array(out_cols, dtype=np.intp)
         by_row: dict[int, list[tuple[int, float]]] = {}
         for index in conflict:
             by_row.setdefault(rows[index], []).append((cols[index], max_cost - costs[index]))

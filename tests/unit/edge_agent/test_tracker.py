@@ -20,14 +20,7 @@ from edge_agent.tracking.evaluation import (
     sequences,
     subsampled,
 )
-from edge_agent.tracking.matching import (
-    _best_matching,
-    _solve,
-    assign,
-    iou_matrix,
-    iou_rows,
-    linear_assignment,
-)
+from edge_agent.tracking.matching import _solve, assign, iou_matrix, iou_rows, linear_assignment
 from edge_agent.types import Detections, Tracks, TrackState
 
 
@@ -161,31 +154,6 @@ def test_assign_finds_the_solvers_optimum_for_small_conflicts_and_big_ones() -> 
         assert set(zip(got_r.tolist(), got_c.tolist(), strict=True)) == set(
             zip(want_r.tolist(), want_c.tolist(), strict=True)
         ), (cost, admissible)
-
-
-def test_a_conflict_of_one_row_or_one_column_is_decided_as_the_exhaustive_search_decides_it() -> None:
-    # One track with several detections in its gate, or one detection in several tracks' gates, beside direct
-    # pairs: solved without the search, with the search's answer, ties included (costs from a few values).
-    rng = np.random.default_rng(17)
-    for trial in range(400):
-        size = int(rng.integers(2, 6))
-        cost = np.full((size + 2, size + 2), 0.95)
-        values = rng.choice([0.1, 0.3, 0.3, 0.5, 0.6], size)
-        if trial % 2:
-            cost[0, 1 : size + 1] = values  # row 0 against columns 1..size
-        else:
-            cost[1 : size + 1, 0] = values  # column 0 against rows 1..size
-        cost[size + 1, size + 1] = 0.2  # a direct pair
-        admissible = cost <= 0.6
-        got_r, got_c = assign(cost, 0.6, admissible)
-        pair_r, pair_c = admissible.nonzero()
-        options: dict[int, list[tuple[int, float]]] = {}
-        for r, c in zip(pair_r.tolist(), pair_c.tolist(), strict=True):
-            if (r, c) != (size + 1, size + 1):
-                options.setdefault(r, []).append((c, 0.6 - float(cost[r, c])))
-        chosen = _best_matching(list(options.values()))
-        want = [(size + 1, size + 1)] + [(r, c) for r, c in zip(options, chosen, strict=True) if c >= 0]
-        assert list(zip(got_r.tolist(), got_c.tolist(), strict=True)) == want
 
 
 def test_assign_respects_a_per_row_gate_in_the_solver() -> None:
