@@ -241,18 +241,20 @@ def test_a_camera_s_tracker_is_sized_for_the_rate_the_box_achieves_not_the_confi
     pipeline.start()
     try:
         runtime = pipeline._cameras[1]
-        assert runtime.tracker.config == tracker_config(settings.tracker, 10.0)
-        run_until(pipeline, lambda: runtime.sized_fps < 10.0, timeout_s=20.0)
+        at_10 = tracker_config(settings.tracker, 10.0)
+        assert runtime.tracker.config == at_10
+        started = time.monotonic()
+        run_until(
+            pipeline,
+            lambda: runtime.tracker.config != at_10 or time.monotonic() - started > 15.0,
+            timeout_s=20.0,
+        )
     finally:
         pipeline.close()
-    achieved = runtime.sized_fps
-    assert 1.0 <= achieved <= 6.0  # 4 fps, or less on a loaded machine
-    assert runtime.tracker.config == tracker_config(settings.tracker, achieved)
-    assert runtime.tracker.config.lost_track_buffer_frames == max(1, round(achieved))
-    assert (
-        runtime.tracker.config.first_match_max_cost
-        > tracker_config(settings.tracker, 10.0).first_match_max_cost
-    )
+    config = runtime.tracker.config
+    assert 1 <= config.lost_track_buffer_frames <= 6  # 1 s at ~4 fps (or less on a loaded machine), not 10
+    assert config.first_match_max_cost > at_10.first_match_max_cost
+    assert config == tracker_config(settings.tracker, runtime.sized_fps)
 
 
 def test_a_file_played_in_lockstep_keeps_its_configured_sizing(tmp_path: Path) -> None:
