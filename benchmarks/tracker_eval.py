@@ -16,12 +16,18 @@ Seeds: the defaults were chosen on ``--tune-seeds`` (0 ..); held-out seeds are r
 so load on the machine is shared evenly; ms/frame is the median over runs, in the thread's CPU time by default
 (``--clock wall``: wall time, which on a shared machine mostly measures the other jobs).
 
-Usage: ``python benchmarks/tracker_eval.py [--tune-seeds 8] [--held-out-seeds 20] [--families team crowded]``.
+``--reference PATH`` adds the tracker of another checkout (e.g. main's, ``git worktree add /tmp/main main``) as
+contender ``reference``, run interleaved with the others in the same process: accuracy and speed of a change
+against the code before it, in the same run (it is not a peer: the goal compares ours with the peers only).
+
+Usage: ``python benchmarks/tracker_eval.py [--tune-seeds 8] [--held-out-seeds 20] [--families team crowded]
+[--reference PATH]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 import time
 from collections.abc import Callable
@@ -55,11 +61,34 @@ Step = Callable[[object], FrameOutput]
 Contender = Callable[[float], tuple[Callable[[Detections], object], Step]]
 
 
-def ours(config: TrackerConfig | None = None) -> Contender:
-    base = config or TrackerConfig()
+def reference_tracker(checkout: Path) -> tuple[type[ByteTracker], type[TrackerConfig]]:
+    """``ByteTracker`` and ``TrackerConfig`` of another checkout's ``edge_agent``: its modules are imported
+    under their own names with that checkout first on the path, then this one's are put back (the classes
+    keep their own modules)."""
+    ours_modules = {name: m for name, m in sys.modules.items() if name.split(".")[0] == "edge_agent"}
+    for name in ours_modules:
+        del sys.modules[name]
+    sys.path.insert(0, str(checkout))
+    try:
+        tracking = importlib.import_module("edge_agent.tracking")
+        classes = (tracking.ByteTracker, tracking.TrackerConfig)
+    finally:
+        sys.path.remove(str(checkout))
+        for name in [n for n in sys.modules if n.split(".")[0] == "edge_agent"]:
+            del sys.modules[name]
+        sys.modules.update(ours_modules)
+    return classes
+
+
+def ours(
+    config: TrackerConfig | None = None,
+    classes: tuple[type[ByteTracker], type[TrackerConfig]] = (ByteTracker, TrackerConfig),
+) -> Contender:
+    tracker_class, config_class = classes
+    base = config or config_class()
 
     def make(fps: float) -> tuple[Callable[[Detections], object], Step]:
-        tracker = ByteTracker(base.scaled_to_rate(fps))
+        tracker = tracker_class(base.scaled_to_rate(fps))
 
         def step(found: object) -> FrameOutput:
             assert isinstance(found, Detections)
@@ -151,7 +180,7 @@ def report(
         for name, (mota, idf1, hota, switches, ms) in result.items():
             print(f"{family.name:<13} {name:<10} {100 * mota:6.1f} {100 * idf1:6.1f} {100 * hota:6.1f} "
                   f"{switches:5.1f} {ms:9.3f}")  # fmt: skip
-        peers = [name for name in result if name != "ours"]
+        peers = [name for name in result if name not in ("ours", "reference")]
         if "ours" in result and peers:
             best = np.max([result[name][:3] for name in peers], axis=0)
             delta = (np.array(result["ours"][:3]) - best) * 100
@@ -159,7 +188,12 @@ def report(
                 result["ByteTrack"][4] / result["ours"][4] if "ByteTrack" in result else float("nan")
             )
             print(f"{family.name:<13} {'Δ best':<10} {delta[0]:+6.1f} {delta[1]:+6.1f} {delta[2]:+6.1f} "
-                  f"{'':5} {fastest_bytetrack:8.1f}x vs ByteTrack")  # fmt: skip
+                  f"{'':5} {fastest_bytetrack:8.2f}x vs ByteTrack")  # fmt: skip
+            if "reference" in result and "ByteTrack" in result:
+                against = (np.array(result["ours"][:3]) - np.array(result["reference"][:3])) * 100
+                reference_speed = result["ByteTrack"][4] / result["reference"][4]
+                print(f"{family.name:<13} {'Δ ref':<10} {against[0]:+6.1f} {against[1]:+6.1f} {against[2]:+6.1f} "
+                      f"{'':5} {reference_speed:8.2f}x (reference vs ByteTrack)")  # fmt: skip
             ok &= bool((delta >= -0.5).all())
     print(f"goal (each metric >= best peer - 0.5 on every family): {'met' if ok else 'NOT met'}\n")
     return ok
@@ -176,14 +210,20 @@ def main() -> None:
     parser.add_argument(
         "--clock", choices=sorted(CLOCKS), default="cpu", help="ms/frame by thread CPU or wall time"
     )
+    parser.add_argument(
+        "--reference", type=Path, help="another checkout whose tracker runs as contender 'reference'"
+    )
     args = parser.parse_args()
     clock = CLOCKS[args.clock]
     families = [f for f in NOISE_FAMILIES if f.name in args.families]
+    contenders = dict(CONTENDERS)
+    if args.reference is not None:
+        contenders["reference"] = ours(classes=reference_tracker(args.reference.resolve()))
     if args.tune_seeds:
-        report("tuning seeds", families, list(range(args.tune_seeds)), CONTENDERS, clock)
+        report("tuning seeds", families, list(range(args.tune_seeds)), contenders, clock)
     if args.held_out_seeds:
         seeds = list(range(args.held_out_base, args.held_out_base + args.held_out_seeds))
-        report("held-out seeds", families, seeds, CONTENDERS, clock)
+        report("held-out seeds", families, seeds, contenders, clock)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -20,6 +21,7 @@ import numpy as np
 from edge_agent import __version__
 from edge_agent.appearance import AppearanceSender, SenderConfig, describe
 from edge_agent.capture import CameraReader, FrameSource, LatestFrameSlot, open_source, redact_source
+from edge_agent.capture.sources import is_file
 from edge_agent.config import AgentSettings, AppearanceSettings, CameraSettings, TrackerSettings
 from edge_agent.detection.base import Detector
 from edge_agent.errors import SpoolError
@@ -40,6 +42,11 @@ from edge_agent.types import (
 logger = logging.getLogger(__name__)
 
 _DEFAULT_RATE_FPS = 30.0
+# The achieved analysis rate is measured over this window of a camera's analysed frames...
+RATE_WINDOW_S = 5.0
+_RATE_MIN_FRAMES = 6
+# ... and the tracker resized when it departs from the rate it is sized for by more than this fraction.
+RATE_RESIZE_TOLERANCE = 0.2
 # Snapshots: at most this many pixels on the long side and this many bytes (the server accepts up to 4 MiB).
 SNAPSHOT_MAX_SIDE_PX = 1920
 SNAPSHOT_MAX_BYTES = 1024 * 1024
@@ -107,6 +114,43 @@ def tracker_config(settings: TrackerSettings, analysis_fps: float) -> TrackerCon
     ).with_gates_for_rate(rate)
 
 
+class RateMeter:
+    """A camera's achieved analysis rate: one over the median interval between its analysed frames' capture
+    times over the last ``window_s`` (the median, so that one reconnect gap does not read as a slow rate);
+    None until the window holds ``min_frames`` frames spread over half of it."""
+
+    def __init__(self, window_s: float = RATE_WINDOW_S, min_frames: int = _RATE_MIN_FRAMES) -> None:
+        self.window_us = window_s * 1e6
+        self.min_frames = min_frames
+        self._times_us: deque[int] = deque()
+
+    def add(self, capture_time_us: int) -> None:
+        times = self._times_us
+        if times and capture_time_us <= times[-1]:
+            return  # a clock step back: keep the window monotonic
+        times.append(capture_time_us)
+        while capture_time_us - times[0] > self.window_us:
+            times.popleft()
+
+    def rate_fps(self) -> float | None:
+        times = self._times_us
+        if len(times) < self.min_frames or times[-1] - times[0] < self.window_us / 2:
+            return None
+        return 1e6 / float(np.median(np.diff(np.fromiter(times, dtype=np.float64, count=len(times)))))
+
+
+def adapted_rate(configured_fps: float, achieved_fps: float | None, sized_fps: float) -> float | None:
+    """The rate to resize a camera's tracker for, or None to keep ``sized_fps``: the achieved rate (never above
+    a configured one: that is the reader's own limit, so above it is measurement noise), once it departs from
+    ``sized_fps`` by more than ``RATE_RESIZE_TOLERANCE``."""
+    if achieved_fps is None or achieved_fps <= 0:
+        return None
+    target = min(achieved_fps, configured_fps) if configured_fps > 0 else achieved_fps
+    if abs(target - sized_fps) <= RATE_RESIZE_TOLERANCE * sized_fps:
+        return None
+    return target
+
+
 def appearance_sender(settings: AppearanceSettings) -> AppearanceSender | None:
     """The camera's send-on-change state, or None when the appearance cue is off."""
     if not settings.enabled:
@@ -169,6 +213,30 @@ class _CameraRuntime:
     frames_analysed: int = 0
     inference_time_us: float = 0.0
     rate_mark: tuple[float, int] = field(default_factory=lambda: (time.monotonic(), 0))
+    # The rate the tracker is sized for (the configured one to begin with), and the meter of the achieved one;
+    # None for a file played in lockstep ("fast"), whose scene time advances one analysis period per frame
+    # however slowly the box analyses.
+    sized_fps: float = _DEFAULT_RATE_FPS
+    rate_meter: RateMeter | None = None
+
+    def adapt_rate(self, capture_time_us: int, tracker_settings: TrackerSettings) -> None:
+        """Resize the tracker's gates and buffers for the rate this camera achieves (a slow CPU analyses fewer
+        frames than configured: people move further between them, and a lost track's buffer in frames spans
+        more seconds)."""
+        if self.rate_meter is None:
+            return
+        self.rate_meter.add(capture_time_us)
+        target = adapted_rate(self.settings.analysis_fps, self.rate_meter.rate_fps(), self.sized_fps)
+        if target is None:
+            return
+        self.tracker.retune(tracker_config(tracker_settings, target), velocity_scale=self.sized_fps / target)
+        logger.info(
+            "camera %d analyses %.1f fps: tracker resized for it (was %.1f fps)",
+            self.settings.camera_id,
+            target,
+            self.sized_fps,
+        )
+        self.sized_fps = target
 
 
 class Pipeline:
@@ -213,6 +281,8 @@ class Pipeline:
             ),
             projector=projector_for(camera),
             appearance=appearance_sender(self.settings.appearance),
+            sized_fps=camera.analysis_fps if camera.analysis_fps > 0 else _DEFAULT_RATE_FPS,
+            rate_meter=None if is_file(camera.source) and camera.pace == "fast" else RateMeter(),
         )
         self._cameras[camera.camera_id] = runtime
         reader.start()
@@ -342,6 +412,7 @@ class Pipeline:
                 found.xyxy_px, found.scores = found.xyxy_px[keep], found.scores[keep]
             if runtime.appearance is not None:
                 found.appearance = describe(frame.image, found.xyxy_px)
+            runtime.adapt_rate(frame.capture_time_us, self.settings.tracker)
             tracks = runtime.tracker.update(found)
             self._project(runtime.projector, tracks, frame.width_px, frame.height_px)
             if runtime.appearance is not None:

@@ -173,6 +173,18 @@ class ByteTracker:
     def next_id(self) -> int:
         return self._next_id
 
+    def retune(self, config: TrackerConfig, velocity_scale: float = 1.0) -> None:
+        """Go on with another config (the same tracks and ids): the agent resizes gates and buffers when its
+        camera's achieved analysis rate departs from the one the tracker was sized for. ``velocity_scale`` (the
+        new frame interval over the old one: old rate / new rate) rescales every track's per-frame velocity and
+        its uncertainty, so that a track keeps its speed in pixels per second."""
+        self.config = config
+        if velocity_scale != 1.0:
+            table = self._table
+            table[kalman.VELOCITY] *= velocity_scale
+            table[kalman.PV] *= velocity_scale
+            table[kalman.VV] *= velocity_scale * velocity_scale
+
     def __len__(self) -> int:
         return int(self._table.shape[1])
 
@@ -222,14 +234,14 @@ class ByteTracker:
             # then no column is cut out, and stage 2 has nothing to do.
             all_high = np.count_nonzero(high) == detection_count
             if all_high:
-                high_idx = np.arange(detection_count)
-                fused = iou * scores if config.fuse_score else iou.copy()
+                high_idx = None
+                fused = np.subtract(_ONE, iou * scores if config.fuse_score else iou)
             else:
                 high_idx = indices_of(high)
                 fused = iou[:, high_idx]
                 if config.fuse_score:
                     fused *= scores[high_idx]
-            np.subtract(_ONE, fused, out=fused)
+                np.subtract(_ONE, fused, out=fused)
 
             # Stage 1: confirmed + lost tracks vs high-score detections (tentative rows masked out).
             stage1_limit = config.first_match_max_cost
@@ -242,13 +254,14 @@ class ByteTracker:
             else:
                 admissible = fused <= stage1_limit
             if observed is not None and known is not None:
-                stage1_limit = self._appearance_gate(fused, admissible, state, known, observed[high_idx])
+                high_observed = observed if high_idx is None else observed[high_idx]
+                stage1_limit = self._appearance_gate(fused, admissible, state, known, high_observed)
                 stage1_limit = max(stage1_limit, config.first_match_max_cost)
             if any_tentative:
                 admissible[tentative] = False
             r, high_c = assign(fused, stage1_limit, admissible)
             track_parts.append(r)
-            det_parts.append(high_c if all_high else high_idx[high_c])
+            det_parts.append(high_c if high_idx is None else high_idx[high_c])
 
             # Stage 2: confirmed tracks still unmatched vs low-score detections (pure IoU). Few rows and
             # columns: cut them out (at 200 people, masking the full matrix would cost more).
@@ -261,7 +274,8 @@ class ByteTracker:
                     second[r] = False
                     second_idx = indices_of(second)
                     if second_idx.size:
-                        cost = _ONE - iou[second_idx[:, None], low_idx]
+                        # Two takes: a broadcast 2-D index costs four times as much at this size.
+                        cost = _ONE - iou.take(second_idx, axis=0).take(low_idx, axis=1)
                         r2, c2 = assign(
                             cost, config.second_match_max_cost, cost <= config.second_match_max_cost
                         )
@@ -277,7 +291,7 @@ class ByteTracker:
                     cost, config.tentative_match_max_cost, cost <= config.tentative_match_max_cost
                 )
                 track_parts.append(tentative_idx[r3])
-                det_parts.append(c3 if all_high else high_idx[c3])
+                det_parts.append(c3 if high_idx is None else high_idx[c3])
                 stage3_size = r3.size
 
         t_idx = _joined(track_parts)
@@ -301,7 +315,7 @@ class ByteTracker:
             matched[_STATE] = _CONFIRMED
             if stage3_size:
                 tail = matched[:, t_idx.size - stage3_size :]
-                tail[_STATE, tail[_HITS] < config.min_hits_to_confirm] = _TENTATIVE
+                tail[_STATE][tail[_HITS] < config.min_hits_to_confirm] = _TENTATIVE  # row view: no 2-D index
             if observed is not None and known is not None:
                 known[t_idx] = blend(known[t_idx], observed[d_idx], config.appearance_smoothing)
 
@@ -312,7 +326,7 @@ class ByteTracker:
         # dropped silently.
         confirmed = state == _CONFIRMED
         state[confirmed] = _LOST
-        table[_VH, confirmed] = 0.0
+        table[_VH][confirmed] = 0.0  # through the row's view: a 2-D mixed index costs twice as much
         state[table[_LAST] < frame - config.lost_track_buffer_frames] = _REMOVED
         if any_tentative:
             state[tentative] = _DROPPED
@@ -414,7 +428,7 @@ class ByteTracker:
         if lost.size == 0 or t_idx.size == 0:
             return
         confirmed = state[t_idx] == _CONFIRMED  # matched in this frame and confirmed (not still tentative)
-        duplicate = iou[lost[:, None], d_idx] > _ONE - self.config.duplicate_max_cost
+        duplicate = iou.take(lost, axis=0).take(d_idx, axis=1) > _ONE - self.config.duplicate_max_cost
         duplicate &= confirmed
         lost_rows, matched_rows = duplicate.nonzero()
         if lost_rows.size == 0:

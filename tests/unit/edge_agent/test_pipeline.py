@@ -16,8 +16,11 @@ from edge_agent.pipeline import (
     SNAPSHOT_MAX_SIDE_PX,
     NullSink,
     Pipeline,
+    RateMeter,
+    adapted_rate,
     encode_snapshot,
     merge_camera,
+    tracker_config,
 )
 from edge_agent.types import Detections, RemoteCameraConfig, RemoteDeviceConfig, TrackFlag, Tracks
 
@@ -216,3 +219,76 @@ def test_a_snapshot_stays_within_its_size_bound() -> None:
     assert max(image.shape[:2]) <= SNAPSHOT_MAX_SIDE_PX
     assert image.shape[1] / image.shape[0] == pytest.approx(4 / 3, rel=0.01)  # downscaled, not distorted
     assert encode_snapshot(noise, max_bytes=100) is None  # cannot fit: nothing rather than a broken still
+
+
+class SlowDetector(StubDetector):
+    """A box whose CPU reaches about 4 fps whatever the camera's configured rate."""
+
+    def detect_batch(self, images: Sequence[np.ndarray]) -> list[Detections]:
+        time.sleep(0.25)
+        return super().detect_batch(images)
+
+
+def test_a_camera_s_tracker_is_sized_for_the_rate_the_box_achieves_not_the_configured_one(
+    tmp_path: Path,
+) -> None:
+    # Configured for 10 fps, the box reaches ~4: at 10-fps sizing the lost-track buffer (10 frames) would hold a
+    # lost person 2.5 s instead of 1 s, and the gates would be those of people moving 2.5 times less per frame.
+    video = write_video(tmp_path / "v.avi")
+    settings = AgentSettings(cameras=[camera(1, video, pace="native", analysis_fps=10.0)])
+    sink = RecordingSink()
+    pipeline = Pipeline(settings, SlowDetector(), sink)
+    pipeline.start()
+    try:
+        runtime = pipeline._cameras[1]
+        at_10 = tracker_config(settings.tracker, 10.0)
+        assert runtime.tracker.config == at_10
+        started = time.monotonic()
+        run_until(
+            pipeline,
+            lambda: runtime.tracker.config != at_10 or time.monotonic() - started > 15.0,
+            timeout_s=20.0,
+        )
+    finally:
+        pipeline.close()
+    config = runtime.tracker.config
+    assert 1 <= config.lost_track_buffer_frames <= 6  # 1 s at ~4 fps (or less on a loaded machine), not 10
+    assert config.first_match_max_cost > at_10.first_match_max_cost
+    assert config == tracker_config(settings.tracker, runtime.sized_fps)
+
+
+def test_a_file_played_in_lockstep_keeps_its_configured_sizing(tmp_path: Path) -> None:
+    # "fast": the file's time advances one analysis period per analysed frame, however slowly the box runs.
+    video = write_video(tmp_path / "v.avi")
+    settings = AgentSettings(cameras=[camera(1, video, analysis_fps=10.0)])
+    pipeline = Pipeline(settings, SlowDetector(), RecordingSink())
+    pipeline.start()
+    try:
+        runtime = pipeline._cameras[1]
+        assert runtime.rate_meter is None
+        run_until(pipeline, lambda: runtime.frames_analysed >= 3)
+    finally:
+        pipeline.close()
+    assert runtime.tracker.config == tracker_config(settings.tracker, 10.0)
+
+
+def test_the_achieved_rate_is_the_median_interval_over_the_window() -> None:
+    meter = RateMeter(window_s=5.0, min_frames=6)
+    for i in range(8):  # 3 fps for 2.3 s: not yet half the window
+        meter.add(i * 333_333)
+    assert meter.rate_fps() is None
+    for i in range(8, 14):  # then a 2 s stall (a reconnect), then 3 fps again
+        meter.add(2_000_000 + i * 333_333)
+    assert meter.rate_fps() == pytest.approx(3.0, rel=0.01)
+    for i in range(14, 60):  # 20 s later only the last 5 s count: 6 fps
+        meter.add(6_000_000 + i * 166_667)
+    assert meter.rate_fps() == pytest.approx(6.0, rel=0.01)
+
+
+def test_a_tracker_is_resized_only_when_the_rate_departs_from_its_sizing() -> None:
+    assert adapted_rate(10.0, 3.1, 10.0) == pytest.approx(3.1)
+    assert adapted_rate(10.0, 9.0, 10.0) is None  # within the tolerance: no resize on jitter
+    assert adapted_rate(10.0, 3.3, 3.1) is None
+    assert adapted_rate(10.0, 12.0, 5.0) == 10.0  # never above the configured rate
+    assert adapted_rate(0.0, 14.0, 30.0) == 14.0  # "as fast as possible": the rate reached
+    assert adapted_rate(10.0, None, 10.0) is None

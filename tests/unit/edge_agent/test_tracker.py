@@ -492,3 +492,20 @@ def test_occlusion_noise_misses_occluded_people_more_and_puts_false_positives_ne
     scores = np.concatenate([d.scores for d in detections.values()])
     assert scores.min() < 0.35
     assert scores.max() <= 0.9
+
+
+def test_a_retuned_tracker_keeps_its_tracks_and_their_speed_in_pixels_per_second() -> None:
+    # 10 px a frame at 10 fps; the box slows to 5 fps: the same walk is 20 px a frame, and the prediction follows.
+    tracker = ByteTracker(TrackerConfig().scaled_to_rate(10.0))
+    for t in range(12):
+        tracks = tracker.update(dets(person(100 + 10 * t, 200)))
+    (track_id,) = tracks.ids.tolist()
+    slower = TrackerConfig().scaled_to_rate(5.0)
+    tracker.retune(slower, velocity_scale=2.0)
+    assert tracker.config == slower
+    lost = tracker.update(Detections())  # predicted one 5-fps frame on
+    assert lost.ids.tolist() == [track_id]
+    assert lost.xyxy_px[0, 0] == pytest.approx(100 + 10 * 11 + 20, abs=1.5)
+    back = tracker.update(dets(person(100 + 10 * 11 + 40, 200)))
+    assert back.ids.tolist() == [track_id]
+    assert back.states.tolist() == [TrackState.CONFIRMED]
