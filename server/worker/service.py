@@ -78,6 +78,8 @@ class SiteStats:
     frames: int = 0
     lag_s: float = 0.0
     shedding: bool = False
+    # Per (camera, sequence epoch): the last sequence given to the fusion since this worker took the site over.
+    fused_through: dict[tuple[int, int], int] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -86,6 +88,8 @@ class WorkerStats:
     skipped_covered: int = 0
     caught_up: int = 0
     duplicates: int = 0
+    # Camera sequences that never reached the fusion here between two that did (a skip: their effect is lost).
+    skipped_sequences: int = 0
     takeovers: int = 0
     releases: int = 0
     sites: dict[int, SiteStats] = field(default_factory=dict)
@@ -203,7 +207,8 @@ class SiteWorker:
                 logger.info(
                     "worker: %d site(s) fused here %s, %d frames applied, %d waiting for the barrier, %d dropped "
                     "by the fusion as late, %d duplicates dropped, %d held for a gap (%d gaps held, %d given up: "
-                    "%d frames never came)",
+                    "%d frames never came), %d caught up from the stream, %d acked as durable already, %d camera "
+                    "sequences skipped",
                     len(self._pins),
                     sorted(self._pins),
                     self.stats.frames,
@@ -214,6 +219,9 @@ class SiteWorker:
                     sum(o.gaps_held for o in orders),
                     sum(o.gaps_given_up for o in orders),
                     sum(o.frames_given_up for o in orders),
+                    self.stats.caught_up,
+                    self.stats.skipped_covered,
+                    self.stats.skipped_sequences,
                 )
             for site_id, order in list(self._orders.items()):
                 given_up = order.frames_given_up
@@ -292,6 +300,12 @@ class SiteWorker:
             if status:
                 if status == "423":  # Nats-Pin-Id mismatch: another worker is pinned now
                     self._pin_lost(site_id, headers)
+                if status in {"404", "408"} and got < PULL_BATCH and site_id in self._pins:
+                    # The request came back short: the site's stream holds nothing more for this worker now, so a
+                    # gap's frames not delivered by now are not stored yet (the hold may give up on them).
+                    order = self._orders.get(site_id)
+                    if order is not None:
+                        order.stream_read()
                 if status in {"404", "408", "409", "423"}:
                     return  # this pull request is over
                 continue  # 100: idle heartbeat
@@ -339,9 +353,10 @@ class SiteWorker:
         messages its predecessor was given and did not ack (they precede `first_stream_seq`)."""
         assert self._nc is not None
         self.stats.takeovers += 1
+        self.stats.sites.pop(site_id, None)
         metrics.WORKER_TAKEOVERS.inc()
         await self._progress.activate(site_id)
-        self._orders[site_id] = SiteOrder(hold_s=GAP_HOLD_S)
+        self._orders[site_id] = SiteOrder(hold_s=GAP_HOLD_S, by_stream=True)
         await self._runtime.processor.prepare(self._camera(site_id, 0))
         caught_up = await self._catch_up(site_id, first_stream_seq)
         logger.info("site %d: now fused here (%d message(s) caught up)", site_id, caught_up)
@@ -435,7 +450,7 @@ class SiteWorker:
         self._progress.record(site_id, applied)
         order = self._orders.get(site_id)
         if order is None:
-            order = self._orders[site_id] = SiteOrder(hold_s=GAP_HOLD_S)
+            order = self._orders[site_id] = SiteOrder(hold_s=GAP_HOLD_S, by_stream=True)
         expected = order.expected(frame.camera_id, frame.sequence_epoch)
         released, holding = order.offer(
             frame.camera_id, frame.sequence_epoch, frame.sequence, (applied, frame)
@@ -471,6 +486,21 @@ class SiteWorker:
                 )
                 continue
             site = self.stats.sites.setdefault(site_id, SiteStats())
+            key = (frame.camera_id, frame.sequence_epoch)
+            last = site.fused_through.get(key)
+            if last is not None and frame.sequence > last + 1:
+                self.stats.skipped_sequences += frame.sequence - last - 1
+                logger.warning(
+                    "site %d: camera %d sequences %d..%d never reached the fusion here (the next one, stream "
+                    "sequence %d, did)",
+                    site_id,
+                    frame.camera_id,
+                    last + 1,
+                    frame.sequence - 1,
+                    applied.stream_seq,
+                )
+            if last is None or frame.sequence > last:
+                site.fused_through[key] = frame.sequence
             site.lag_s = max(0.0, time.time() - frame.capture_time_us / 1e6)
             shedding = site.lag_s > self._max_lag_s
             if shedding != site.shedding:
