@@ -132,6 +132,7 @@ class SiteWorker:
             int, SiteOrder[tuple[Applied, DecodedFrame]]
         ] = {}  # per site: camera-sequence order
         self._progress = SiteProgress(held_from=runtime.processor.held_from, ack=self._ack)
+        self._stopping = False  # set once the worker stops: no puller is started any more
         self.stats = WorkerStats()
         runtime.pipeline.add_sink(self._progress)
         metrics.WORKER_SITES_OWNED.set_function(lambda: len(self._pins))
@@ -167,9 +168,11 @@ class SiteWorker:
         try:
             await stop.wait()
         finally:
-            for task in [*tasks, *self._pullers.values()]:
+            self._stopping = True
+            running = [*tasks, *self._pullers.values()]
+            for task in running:
                 task.cancel()
-            for task in [*tasks, *self._pullers.values()]:
+            for task in running:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             # A clean stop: the fusion releases what it holds, open visits close, a last barrier acks it all.
@@ -253,6 +256,8 @@ class SiteWorker:
         nc = self._nc
         if after_s:
             await asyncio.sleep(after_s)
+        if self._stopping:
+            return
         inbox = nc.new_inbox()
         sub = await nc.subscribe(inbox)
         try:
@@ -545,6 +550,9 @@ class SiteWorker:
         workers = max(self._worker_samples)
         share = math.ceil(len(self._pullers) / workers)
         self._share = share
+        # What this worker holds now: a pin may have gone to another worker while JetStream was asked (seconds on a
+        # loaded host); releasing that site would unpin its new owner.
+        owned = sorted(self._pins)
         logger.debug(
             "rebalance: %d of %d sites here, %d workers pulling, share %d",
             len(owned),
@@ -564,8 +572,12 @@ class SiteWorker:
         puller = self._pullers.get(site_id)
         if puller is not None:
             puller.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await puller
+            # Waited for without taking its outcome: a cancellation of this task (the worker stopping) must end it,
+            # not be taken for the puller's (swallowed, it left the release going on and the worker's stop
+            # waiting for ever on this task).
+            await asyncio.wait([puller])
+            if not puller.cancelled() and puller.exception() is not None:
+                logger.warning("site %d: its puller had failed: %s", site_id, puller.exception())
         try:
             order = self._orders.pop(site_id, None)
             if order is not None:
@@ -581,15 +593,16 @@ class SiteWorker:
                 )
                 raise
             self._progress.sites.pop(site_id, None)
-            self._pins.pop(site_id, None)
-            await jetstream.unpin(self._nc, self._config, site_id)
+            if self._pins.pop(site_id, None) is not None:  # still pinned here: another one may be pinned now
+                await jetstream.unpin(self._nc, self._config, site_id)
             self.stats.releases += 1
             metrics.WORKER_RELEASES.inc()
             logger.info("site %d released for rebalancing (%d sites left here)", site_id, len(self._pins))
         finally:
-            self._pullers[site_id] = asyncio.create_task(
-                self._pull_site(site_id, after_s=2 * PULL_EXPIRES_S + 1.0)
-            )
+            if not self._stopping:
+                self._pullers[site_id] = asyncio.create_task(
+                    self._pull_site(site_id, after_s=2 * PULL_EXPIRES_S + 1.0)
+                )
 
 
 def list_site_ids() -> list[int]:
