@@ -345,6 +345,12 @@ class SiteWorker:
                 # A gap in a camera's sequences: the frames may be deliveries lost on the way here (read them from
                 # the stream now); if they are not in the stream yet, the site's later frames wait for them.
                 await self._catch_up(site_id, stream_seq)
+            if msg.metadata.num_pending == 0 and site_id in self._pins:
+                # The last message the site's stream holds for this worker now (whatever the site's rate: a busy
+                # site's pulls may never come back short): a gap's frames not delivered by now are not stored yet.
+                order = self._orders.get(site_id)
+                if order is not None:
+                    order.stream_read()
 
     def _pin_lost(self, site_id: int, headers: dict[str, str]) -> None:
         """Our pin id is no longer the site's (another worker, or a new consumer leader that pinned afresh). Pull
