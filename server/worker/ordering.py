@@ -9,8 +9,13 @@ frame is acked and its effect (heat, visits) lost.
 
 So the worker orders each site's messages by camera sequence before the fusion: a message whose camera sequence
 is ahead of the next one expected (a gap) starts a *hold*: it and every later message of the site wait (in
-arrival order, so that the site's cameras stay in time order) until the frames of the gap arrive, or for at most
-`hold_s` (then the gap is given up on: the edge never sent those frames, or the gateway refused them). A message
+arrival order, so that the site's cameras stay in time order) until the frames of the gap arrive, or until they are
+given up on: the edge never sent those frames, or the gateway refused them. A gap is given up once `hold_s` passed
+since the hold began and, for a worker that reports its reads (`stream_read`), once the site's stream was read to
+its end at least `hold_s` after the hold began: a worker that fell behind (a loaded host, a backlog after a fault)
+has the gap's frames still in the stream behind the ones it holds, and giving up on them after `hold_s` of its own
+slow processing dropped them as late when they came (their heat lost). A hold of more than `MAX_HELD` messages is
+given up on whatever the stream holds (memory). A message
 of a sequence this worker already applied (stored twice in the stream) is a duplicate: dropped before the fusion
 and counted as one, not as a late frame. A held message is neither claimed in the site's progress nor acked.
 """
@@ -28,6 +33,7 @@ T = TypeVar("T")
 MAX_GIVEN_UP = (
     32  # per camera: the gaps given up on remembered (a frame of one arriving later is no duplicate)
 )
+MAX_HELD = 50_000  # messages held behind one gap at most (the hold is given up on beyond)
 
 
 @dataclass(slots=True)
@@ -48,11 +54,16 @@ class Released(Generic[T]):
 
 class SiteOrder(Generic[T]):
     """The camera-sequence order of one site's messages (see the module docstring). `offer` takes one message and
-    returns those now free to apply, in order; `expire` gives up on a gap held longer than `hold_s`."""
+    returns those now free to apply, in order; `expire` gives up on a gap held longer than `hold_s` (with
+    `by_stream`: and read past in the stream, `stream_read`)."""
 
-    def __init__(self, *, hold_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, *, hold_s: float, clock: Callable[[], float] = time.monotonic, by_stream: bool = False
+    ) -> None:
         self.hold_s = hold_s
         self._clock = clock
+        self._by_stream = by_stream
+        self._read_at: float | None = None  # when the site's stream was last read to its end
         self._cameras: dict[tuple[int, int], _Camera] = {}
         self._held: deque[tuple[tuple[int, int], int, T]] = deque()
         self._held_since: float | None = None
@@ -99,11 +110,7 @@ class SiteOrder(Generic[T]):
         is flushed or handed over) and release what follows it, up to the next gap."""
         out: list[Released[T]] = []
         now = self._clock() if now is None else now
-        while (
-            self._held
-            and self._held_since is not None
-            and (everything or now - self._held_since >= self.hold_s)
-        ):
+        while self._held and self._held_since is not None and (everything or self._due(now)):
             key, sequence, _ = self._held[0]
             camera = self._cameras[key]
             if sequence > camera.next:
@@ -114,6 +121,21 @@ class SiteOrder(Generic[T]):
             self._held_since = now
             self._drain(out)
         return out
+
+    def stream_read(self, *, now: float | None = None) -> None:
+        """The worker found nothing more of the site in the stream to deliver (its pull came back short): every
+        frame stored by now has reached it."""
+        self._read_at = self._clock() if now is None else now
+
+    def _due(self, now: float) -> bool:
+        assert self._held_since is not None
+        if len(self._held) > MAX_HELD:
+            return True
+        if now - self._held_since < self.hold_s:
+            return False
+        return not self._by_stream or (
+            self._read_at is not None and self._read_at - self._held_since >= self.hold_s
+        )
 
     def _hold(self, key: tuple[int, int], sequence: int, item: T) -> None:
         self._held.append((key, sequence, item))

@@ -78,6 +78,8 @@ class SiteStats:
     frames: int = 0
     lag_s: float = 0.0
     shedding: bool = False
+    # Per (camera, sequence epoch): the last sequence given to the fusion since this worker took the site over.
+    fused_through: dict[tuple[int, int], int] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -86,6 +88,8 @@ class WorkerStats:
     skipped_covered: int = 0
     caught_up: int = 0
     duplicates: int = 0
+    # Camera sequences that never reached the fusion here between two that did (a skip: their effect is lost).
+    skipped_sequences: int = 0
     takeovers: int = 0
     releases: int = 0
     sites: dict[int, SiteStats] = field(default_factory=dict)
@@ -128,6 +132,7 @@ class SiteWorker:
             int, SiteOrder[tuple[Applied, DecodedFrame]]
         ] = {}  # per site: camera-sequence order
         self._progress = SiteProgress(held_from=runtime.processor.held_from, ack=self._ack)
+        self._stopping = False  # set once the worker stops: no puller is started any more
         self.stats = WorkerStats()
         runtime.pipeline.add_sink(self._progress)
         metrics.WORKER_SITES_OWNED.set_function(lambda: len(self._pins))
@@ -163,9 +168,11 @@ class SiteWorker:
         try:
             await stop.wait()
         finally:
-            for task in [*tasks, *self._pullers.values()]:
+            self._stopping = True
+            running = [*tasks, *self._pullers.values()]
+            for task in running:
                 task.cancel()
-            for task in [*tasks, *self._pullers.values()]:
+            for task in running:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             # A clean stop: the fusion releases what it holds, open visits close, a last barrier acks it all.
@@ -203,7 +210,8 @@ class SiteWorker:
                 logger.info(
                     "worker: %d site(s) fused here %s, %d frames applied, %d waiting for the barrier, %d dropped "
                     "by the fusion as late, %d duplicates dropped, %d held for a gap (%d gaps held, %d given up: "
-                    "%d frames never came)",
+                    "%d frames never came), %d caught up from the stream, %d acked as durable already, %d camera "
+                    "sequences skipped",
                     len(self._pins),
                     sorted(self._pins),
                     self.stats.frames,
@@ -214,6 +222,9 @@ class SiteWorker:
                     sum(o.gaps_held for o in orders),
                     sum(o.gaps_given_up for o in orders),
                     sum(o.frames_given_up for o in orders),
+                    self.stats.caught_up,
+                    self.stats.skipped_covered,
+                    self.stats.skipped_sequences,
                 )
             for site_id, order in list(self._orders.items()):
                 given_up = order.frames_given_up
@@ -245,6 +256,8 @@ class SiteWorker:
         nc = self._nc
         if after_s:
             await asyncio.sleep(after_s)
+        if self._stopping:
+            return
         inbox = nc.new_inbox()
         sub = await nc.subscribe(inbox)
         try:
@@ -292,6 +305,12 @@ class SiteWorker:
             if status:
                 if status == "423":  # Nats-Pin-Id mismatch: another worker is pinned now
                     self._pin_lost(site_id, headers)
+                if status in {"404", "408"} and got < PULL_BATCH and site_id in self._pins:
+                    # The request came back short: the site's stream holds nothing more for this worker now, so a
+                    # gap's frames not delivered by now are not stored yet (the hold may give up on them).
+                    order = self._orders.get(site_id)
+                    if order is not None:
+                        order.stream_read()
                 if status in {"404", "408", "409", "423"}:
                     return  # this pull request is over
                 continue  # 100: idle heartbeat
@@ -326,6 +345,12 @@ class SiteWorker:
                 # A gap in a camera's sequences: the frames may be deliveries lost on the way here (read them from
                 # the stream now); if they are not in the stream yet, the site's later frames wait for them.
                 await self._catch_up(site_id, stream_seq)
+            if msg.metadata.num_pending == 0 and site_id in self._pins:
+                # The last message the site's stream holds for this worker now (whatever the site's rate: a busy
+                # site's pulls may never come back short): a gap's frames not delivered by now are not stored yet.
+                order = self._orders.get(site_id)
+                if order is not None:
+                    order.stream_read()
 
     def _pin_lost(self, site_id: int, headers: dict[str, str]) -> None:
         """Our pin id is no longer the site's (another worker, or a new consumer leader that pinned afresh). Pull
@@ -339,9 +364,10 @@ class SiteWorker:
         messages its predecessor was given and did not ack (they precede `first_stream_seq`)."""
         assert self._nc is not None
         self.stats.takeovers += 1
+        self.stats.sites.pop(site_id, None)
         metrics.WORKER_TAKEOVERS.inc()
         await self._progress.activate(site_id)
-        self._orders[site_id] = SiteOrder(hold_s=GAP_HOLD_S)
+        self._orders[site_id] = SiteOrder(hold_s=GAP_HOLD_S, by_stream=True)
         await self._runtime.processor.prepare(self._camera(site_id, 0))
         caught_up = await self._catch_up(site_id, first_stream_seq)
         logger.info("site %d: now fused here (%d message(s) caught up)", site_id, caught_up)
@@ -435,7 +461,7 @@ class SiteWorker:
         self._progress.record(site_id, applied)
         order = self._orders.get(site_id)
         if order is None:
-            order = self._orders[site_id] = SiteOrder(hold_s=GAP_HOLD_S)
+            order = self._orders[site_id] = SiteOrder(hold_s=GAP_HOLD_S, by_stream=True)
         expected = order.expected(frame.camera_id, frame.sequence_epoch)
         released, holding = order.offer(
             frame.camera_id, frame.sequence_epoch, frame.sequence, (applied, frame)
@@ -471,6 +497,21 @@ class SiteWorker:
                 )
                 continue
             site = self.stats.sites.setdefault(site_id, SiteStats())
+            key = (frame.camera_id, frame.sequence_epoch)
+            last = site.fused_through.get(key)
+            if last is not None and frame.sequence > last + 1:
+                self.stats.skipped_sequences += frame.sequence - last - 1
+                logger.warning(
+                    "site %d: camera %d sequences %d..%d never reached the fusion here (the next one, stream "
+                    "sequence %d, did)",
+                    site_id,
+                    frame.camera_id,
+                    last + 1,
+                    frame.sequence - 1,
+                    applied.stream_seq,
+                )
+            if last is None or frame.sequence > last:
+                site.fused_through[key] = frame.sequence
             site.lag_s = max(0.0, time.time() - frame.capture_time_us / 1e6)
             shedding = site.lag_s > self._max_lag_s
             if shedding != site.shedding:
@@ -515,6 +556,9 @@ class SiteWorker:
         workers = max(self._worker_samples)
         share = math.ceil(len(self._pullers) / workers)
         self._share = share
+        # What this worker holds now: a pin may have gone to another worker while JetStream was asked (seconds on a
+        # loaded host); releasing that site would unpin its new owner.
+        owned = sorted(self._pins)
         logger.debug(
             "rebalance: %d of %d sites here, %d workers pulling, share %d",
             len(owned),
@@ -534,8 +578,12 @@ class SiteWorker:
         puller = self._pullers.get(site_id)
         if puller is not None:
             puller.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await puller
+            # Waited for without taking its outcome: a cancellation of this task (the worker stopping) must end it,
+            # not be taken for the puller's (swallowed, it left the release going on and the worker's stop
+            # waiting for ever on this task).
+            await asyncio.wait([puller])
+            if not puller.cancelled() and puller.exception() is not None:
+                logger.warning("site %d: its puller had failed: %s", site_id, puller.exception())
         try:
             order = self._orders.pop(site_id, None)
             if order is not None:
@@ -551,15 +599,16 @@ class SiteWorker:
                 )
                 raise
             self._progress.sites.pop(site_id, None)
-            self._pins.pop(site_id, None)
-            await jetstream.unpin(self._nc, self._config, site_id)
+            if self._pins.pop(site_id, None) is not None:  # still pinned here: another one may be pinned now
+                await jetstream.unpin(self._nc, self._config, site_id)
             self.stats.releases += 1
             metrics.WORKER_RELEASES.inc()
             logger.info("site %d released for rebalancing (%d sites left here)", site_id, len(self._pins))
         finally:
-            self._pullers[site_id] = asyncio.create_task(
-                self._pull_site(site_id, after_s=2 * PULL_EXPIRES_S + 1.0)
-            )
+            if not self._stopping:
+                self._pullers[site_id] = asyncio.create_task(
+                    self._pull_site(site_id, after_s=2 * PULL_EXPIRES_S + 1.0)
+                )
 
 
 def list_site_ids() -> list[int]:

@@ -61,6 +61,7 @@ def _worker(stream: _Stream, applied: list[int], lost: list[str]) -> service.Sit
     worker._config = jetstream.BusConfig(servers=("nats://127.0.0.1:1",))
     worker._progress = _Progress(SiteLedger(site_id=7, through=10))  # type: ignore[assignment]
     worker.stats = service.WorkerStats()
+    worker._stopping = False
     worker._on_lost = lost.append
 
     def apply(site_id: int, stream_seq: int, data: bytes, reply: str | None) -> bool:
@@ -160,3 +161,55 @@ def test_a_release_whose_barrier_fails_makes_the_worker_exit() -> None:
     assert worker._runtime.processor.released == [7]  # type: ignore[attr-defined]
     assert len(lost) == 1
     assert "releasing it failed" in lost[0]
+
+
+class _FlushingPipeline:
+    async def flush(self) -> None:
+        return None
+
+
+def test_a_release_cancelled_by_the_stop_ends_and_starts_no_puller(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGTERM while the rebalancing waits for the site's puller to wind down (a database call it must finish first:
+    its cancellation waits for the thread). The release used to take the stop's cancellation for the puller's and
+    swallow it: it went on, started a new puller (which took the site over again after the worker's last barrier)
+    and the rebalancing task never ended, so the worker's stop waited for ever (killed after 30 s, its visits left
+    open)."""
+    unpinned: list[int] = []
+
+    async def unpin(nc: Any, config: Any, site_id: int) -> None:
+        unpinned.append(site_id)
+
+    monkeypatch.setattr(jetstream, "unpin", unpin)
+    worker = _worker(_Stream([], failures=0), [], [])
+    runtime = _Runtime()
+    runtime.pipeline = _FlushingPipeline()  # type: ignore[assignment]
+    worker._runtime = runtime  # type: ignore[assignment]
+    worker._orders = {}
+    worker._pins = {7: "pin"}
+
+    async def puller() -> None:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            await asyncio.sleep(0.2)  # e.g. a database call in a thread, finished before it ends
+            raise
+
+    async def stop_during_release() -> tuple[bool, list[asyncio.Task[None]]]:
+        first = asyncio.create_task(puller())
+        worker._pullers = {7: first}
+        await asyncio.sleep(0)
+        releasing = asyncio.create_task(worker.release(7))
+        await asyncio.sleep(0.05)  # the release waits for the puller now
+        worker._stopping = True
+        releasing.cancel()
+        done, _ = await asyncio.wait([releasing], timeout=2.0)
+        await asyncio.wait([first])
+        started = [t for t in worker._pullers.values() if t is not first]
+        for task in started:
+            task.cancel()
+        return releasing in done and releasing.cancelled(), started
+
+    ended, started = asyncio.run(stop_during_release())
+    assert ended  # the stop's cancellation ends the release
+    assert started == []  # no puller started by a stopping worker
+    assert unpinned == []

@@ -68,3 +68,23 @@ def test_expire_everything_releases_the_hold_in_order() -> None:
     out = order.expire(everything=True)
     assert [r.item for r in out] == [(1, 5), (2, 1), (1, 9)]
     assert (order.holding, order.gaps_given_up, order.frames_given_up) == (0, 2, 6)
+
+
+def test_a_worker_behind_its_stream_keeps_the_hold_until_it_read_the_stream() -> None:
+    """The hold's time runs against the stream, not against the worker's own processing: a gap is given up on
+    only once the site's stream was read to its end `hold_s` after the hold began (the gap's frames may still be
+    stored behind the backlog of a worker that fell behind)."""
+    clock = Clock()
+    order: SiteOrder[tuple[int, int]] = SiteOrder(hold_s=2.0, clock=clock, by_stream=True)
+    _feed(order, [(1, s) for s in [1, 2, 5, 6]])
+    clock.now = 1.0
+    order.stream_read()  # read to its end, but too early to tell: the gap's frames may come within the hold
+    clock.now = 10.0
+    assert order.expire() == []  # 8 s more and still reading the backlog: nothing given up
+    assert [s for (_, s), _ in _feed(order, [(1, 3), (1, 4)])] == [3, 4, 5, 6]
+    _feed(order, [(1, 9)])
+    clock.now = 20.0
+    assert order.expire() == []
+    order.stream_read()  # nothing more in the stream 10 s after the hold began: 7, 8 never came
+    assert [(r.item, r.duplicate) for r in order.expire()] == [((1, 9), False)]
+    assert (order.gaps_given_up, order.frames_given_up) == (1, 2)
