@@ -724,9 +724,9 @@ def queues(*, site_id: int, start: datetime, end: datetime, now: datetime | None
     state and the services of the last 10 minutes: the length and the predicted wait of a newcomer."""
     now = now or timezone.now()
     rows = list(
-        QueueWait.objects.filter(site_id=site_id, joined_at__gte=start, joined_at__lt=end).values_list(
-            "zone_id", "zone_name", "wait_s"
-        )
+        QueueWait.objects.filter(
+            site_id=site_id, staff=False, joined_at__gte=start, joined_at__lt=end
+        ).values_list("zone_id", "zone_name", "wait_s")
     )
     zones = {
         z["id"]: z["name"]
@@ -753,7 +753,9 @@ def queues(*, site_id: int, start: datetime, end: datetime, now: datetime | None
     if live is not None:
         lengths = {zone_id: count for zone_id, count in live.zone_occupancy.items() if zone_id in zones}
     recent = dict(
-        QueueWait.objects.filter(site_id=site_id, served_at__gte=now - QUEUE_RATE_WINDOW, served_at__lte=now)
+        QueueWait.objects.filter(
+            site_id=site_id, staff=False, served_at__gte=now - QUEUE_RATE_WINDOW, served_at__lte=now
+        )
         .values("zone_id")
         .annotate(n=Count("id"))
         .values_list("zone_id", "n")
