@@ -16,6 +16,7 @@ from server.audit.admin_base import AuditedModelAdmin
 from server.devices.services import device_bump_config_revision
 from server.errors import FieldError
 from server.inventory.models import (
+    HIDDEN,
     LINE_KINDS,
     Camera,
     FloorPlan,
@@ -23,6 +24,7 @@ from server.inventory.models import (
     Zone,
     ZoneKind,
     secret_query_names,
+    split_parameter_secrets,
     split_secret_query,
     split_source_credentials,
 )
@@ -52,6 +54,7 @@ class CameraAdminForm(forms.ModelForm[Camera]):
             "source_username",
             "source_password",
             "source_secret_query",
+            "source_secret_parameters",
         ]
 
     def clean_source_uri(self) -> str:
@@ -67,6 +70,13 @@ class CameraAdminForm(forms.ModelForm[Camera]):
             raise forms.ValidationError(
                 f"Leave the credential query parameters ({names}) out of the URL; set them with "
                 "source_secret_query through the API (PATCH /api/cameras/{id}) or the dashboard's camera form."
+            )
+        stored = list(self.instance.source_secret_parameters or []) if self.instance.pk else []
+        parameters = split_parameter_secrets(uri)[1]
+        if any(value != HIDDEN for value in parameters) or len(parameters) > len(stored):
+            raise forms.ValidationError(
+                "Write the value of a credential-like ;-separated parameter as *** here; set the URL with its "
+                "values through the API (PATCH /api/cameras/{id}) or the dashboard's camera form."
             )
         return uri
 

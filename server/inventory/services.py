@@ -30,6 +30,7 @@ from server.devices.models import EdgeDevice
 from server.devices.services import device_bump_config_revision
 from server.errors import FieldError
 from server.inventory.models import (
+    HIDDEN,
     LINE_KINDS,
     Camera,
     FloorPlan,
@@ -37,6 +38,7 @@ from server.inventory.models import (
     Zone,
     ZoneKind,
     normalize_secret_query,
+    split_parameter_secrets,
     split_secret_query,
     split_source_credentials,
 )
@@ -51,6 +53,7 @@ CAMERA_CONFIG_FIELDS = frozenset(
         "source_username",
         "source_password",
         "source_secret_query",
+        "source_secret_parameters",
         "analysis_rate_hz",
         "calibration_points",
         "floor_region",
@@ -58,7 +61,12 @@ CAMERA_CONFIG_FIELDS = frozenset(
         "name",
     }
 )
-CAMERA_CREDENTIAL_FIELDS = ("source_username", "source_password", "source_secret_query")
+CAMERA_CREDENTIAL_FIELDS = (
+    "source_username",
+    "source_password",
+    "source_secret_query",
+    "source_secret_parameters",
+)
 MAX_FLOOR_PLAN_IMAGE_BYTES = 20 * 1024 * 1024
 
 
@@ -204,10 +212,13 @@ def _check_camera_device(*, site: Site, device: EdgeDevice | None) -> None:
         raise FieldError("device", f"device {device.pk} belongs to another site")
 
 
-def _take_source_credentials(values: dict[str, Any]) -> None:
+def _take_source_credentials(values: dict[str, Any], stored: Sequence[str] = ()) -> None:
     """A `user:password@` in `source_uri` moves to the login fields, its credential-like query parameters
     (`?user=…&pwd=…`) to `source_secret_query` (fields given explicitly win). A URL without them leaves the stored
-    ones as they are, so a form that saves back the (redacted) URL it was shown keeps the secrets."""
+    ones as they are, so a form that saves back the (redacted) URL it was shown keeps the secrets. The value of a
+    credential-like parameter that has to stay in place (`/stream;password=x`, `?a=1;token=x`) moves to
+    `source_secret_parameters` and shows as `***` in `source_uri`; a `***` saved back keeps the value stored at
+    its place (`stored`, the camera's)."""
     if "source_secret_query" in values:
         values["source_secret_query"] = normalize_secret_query(str(values["source_secret_query"] or ""))
     if "source_uri" not in values:
@@ -219,6 +230,11 @@ def _take_source_credentials(values: dict[str, Any]) -> None:
     values["source_uri"], secret_query = split_secret_query(values["source_uri"])
     if secret_query:
         values.setdefault("source_secret_query", secret_query)
+    values["source_uri"], parameters = split_parameter_secrets(values["source_uri"])
+    values["source_secret_parameters"] = [
+        stored[index] if value == HIDDEN and index < len(stored) else value
+        for index, value in enumerate(parameters)
+    ]
 
 
 def _audit_credentials(*, actor: Actor, camera: Camera) -> None:
@@ -275,6 +291,7 @@ def camera_create(
             source_username=source.get("source_username", ""),
             source_password=source.get("source_password", ""),
             source_secret_query=source.get("source_secret_query", ""),
+            source_secret_parameters=source["source_secret_parameters"],
             analysis_rate_hz=analysis_rate_hz,
             calibration_points=[dict(point) for point in calibration_points],
             homography=homography,
@@ -292,7 +309,7 @@ def camera_create(
 @transaction.atomic
 def camera_update(*, actor: Actor, camera: Camera, data: Mapping[str, Any]) -> Camera:
     values = dict(data)
-    _take_source_credentials(values)
+    _take_source_credentials(values, list(camera.source_secret_parameters or []))
     credentials_before = tuple(getattr(camera, name) for name in CAMERA_CREDENTIAL_FIELDS)
     site: Site = values.get("site", camera.site)
     device: EdgeDevice | None = values.get("device", camera.device)
