@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('insights', '0004_door_counts_queue_waits_and_staff'),
+        ("insights", "0004_door_counts_queue_waits_and_staff"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='queuewait',
-            name='staff',
+            model_name="queuewait",
+            name="staff",
             field=models.BooleanField(default=False),
         ),
     ]

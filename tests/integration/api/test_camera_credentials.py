@@ -331,7 +331,9 @@ def test_semicolon_separated_logins_are_stored_and_returned_redacted(
 
 def test_migration_moves_stored_semicolon_logins_out(store: dict[str, Any]) -> None:
     legacy = Camera.objects.create(
-        site=store["site"], name="legacy-semi", source_uri="rtsp://cam.local/live;password=hunter4;a=1?b=2;pwd=x9"
+        site=store["site"],
+        name="legacy-semi",
+        source_uri="rtsp://cam.local/live;password=hunter4;a=1?b=2;pwd=x9",
     )
     AuditLog.objects.create(
         action="update",
