@@ -357,6 +357,10 @@ def fetch_rows(rows: QuerySet[Any, Any]) -> list[tuple[Any, ...]]:
 
 
 def _add_slice(target: _HeatSum, piece: _HeatSlice) -> None:
+    if target.person_s.dtype != np.float64:  # a one-hour frame's view of its row (`as_float64` first)
+        raise TypeError(
+            "a heat slice is added to float64 sums only"
+        )  # np.add.at writes even a read-only view
     inside = piece.cells < target.person_s.size
     np.add.at(target.person_s, piece.cells[inside], piece.person_s[inside])
     np.add.at(target.dx, piece.cells[inside], piece.dx[inside])
