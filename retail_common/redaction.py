@@ -64,18 +64,23 @@ _VALUE_END = re.compile(r"[&;#\s]")
 HIDDEN = "***"  # what a hidden login or parameter value shows
 
 
-def _secret_value_spans(text: str, start: int = 0) -> list[tuple[int, int]]:
-    """The (start, end) of the value of every credential-like URL parameter (:func:`is_secret_query_name`) in
-    `text` from `start`; linear in the text (each character is scanned once by each of the two patterns)."""
-    spans: list[tuple[int, int]] = []
+def _secret_parameters(text: str, start: int = 0) -> list[tuple[str, int, int]]:
+    """The name and the (start, end) of the value of every credential-like URL parameter
+    (:func:`is_secret_query_name`) in `text` from `start`; linear in the text (each character is scanned once by
+    each of the two patterns)."""
+    found: list[tuple[str, int, int]] = []
     kept_from = start
     for match in _PARAMETER_NAME.finditer(text, start):
         if match.start() < kept_from or not is_secret_query_name(match["name"]):
             continue
         end = _VALUE_END.search(text, match.end())
         kept_from = end.start() if end else len(text)
-        spans.append((match.end(), kept_from))
-    return spans
+        found.append((match["name"], match.end(), kept_from))
+    return found
+
+
+def _secret_value_spans(text: str, start: int = 0) -> list[tuple[int, int]]:
+    return [(value_start, value_end) for _, value_start, value_end in _secret_parameters(text, start)]
 
 
 def _redact_parameters(text: str) -> str:
@@ -114,6 +119,12 @@ def split_parameter_secrets(source: str) -> tuple[str, list[str]]:
         parts += [source[kept_from:value_start], HIDDEN]
         kept_from = value_end
     return "".join([*parts, source[kept_from:]]), [source[a:b] for a, b in spans]
+
+
+def parameter_secret_names(source: str) -> list[str]:
+    """The names of the parameters :func:`split_parameter_secrets` hides in `source`, in order."""
+    start = _tail_start(source)
+    return [] if start is None else [name for name, _, _ in _secret_parameters(source, start)]
 
 
 def fill_parameter_secrets(redacted: str, values: list[str]) -> str:

@@ -17,6 +17,7 @@ from django.db import models
 from retail_common.redaction import HIDDEN as HIDDEN
 from retail_common.redaction import fill_parameter_secrets, redact_text, split_userinfo
 from retail_common.redaction import is_secret_query_name as is_secret_query_name
+from retail_common.redaction import parameter_secret_names as parameter_secret_names
 from retail_common.redaction import split_parameter_secrets as split_parameter_secrets
 
 # Free text (an edge box's error message) with every source login hidden; the ingest and the API use this name.

@@ -321,6 +321,14 @@ def test_semicolon_separated_logins_are_stored_and_returned_redacted(
     for secret in (PATH_SECRET, SEMICOLON_SECRET, "n3w-tok"):
         assert secret not in said, secret
 
+    # The URL edited around them: each *** keeps the value of its own parameter (by name), not of its place.
+    edited = installer.patch(
+        f"/api/cameras/{camera.pk}", {"source_uri": "rtsp://10.0.0.7:554/main;token=***"}, format="json"
+    )
+    assert edited.json()["source_uri"] == "rtsp://10.0.0.7:554/main;token=***"
+    configured = {c.camera_id: c.source_uri for c in device_configuration(device_id=device.pk).cameras}
+    assert configured[camera.pk] == "rtsp://10.0.0.7:554/main;token=n3w-tok"
+
     plain = installer.patch(
         f"/api/cameras/{camera.pk}", {"source_uri": "rtsp://10.0.0.7/main"}, format="json"
     )

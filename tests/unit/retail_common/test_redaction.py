@@ -13,6 +13,7 @@ from retail_common.redaction import (
     SECRET_QUERY_NAMES,
     fill_parameter_secrets,
     is_secret_query_name,
+    parameter_secret_names,
     redact_source,
     redact_text,
     split_parameter_secrets,
@@ -199,3 +200,4 @@ def test_semicolon_parameters_split_out_as_redacted_and_filled_back(seed: int) -
 def test_split_parameter_secrets_examples(url: str, stored: str, values: list[str]) -> None:
     assert split_parameter_secrets(url) == (stored, values)
     assert fill_parameter_secrets(stored, values) == url
+    assert len(parameter_secret_names(url)) == len(values) == len(parameter_secret_names(stored))
