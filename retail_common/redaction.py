@@ -61,20 +61,85 @@ def is_secret_query_name(name: str) -> bool:
 # consumed, so that a parameter after it (`;res=1/x?token=y`) is looked at too.
 _PARAMETER_NAME = re.compile(r"[?&;](?P<name>[^=&;#?/\s]+)=")
 _VALUE_END = re.compile(r"[&;#\s]")
+HIDDEN = "***"  # what a hidden login or parameter value shows
 
 
-def _redact_parameters(text: str) -> str:
-    """`text` with the value of every credential-like URL parameter (:func:`is_secret_query_name`) as ``***``;
-    linear in the text (each character is scanned once by each of the two patterns)."""
-    parts: list[str] = []
-    kept_from = 0
-    for match in _PARAMETER_NAME.finditer(text):
+def _secret_parameters(text: str, start: int = 0) -> list[tuple[str, int, int]]:
+    """The name and the (start, end) of the value of every credential-like URL parameter
+    (:func:`is_secret_query_name`) in `text` from `start`; linear in the text (each character is scanned once by
+    each of the two patterns)."""
+    found: list[tuple[str, int, int]] = []
+    kept_from = start
+    for match in _PARAMETER_NAME.finditer(text, start):
         if match.start() < kept_from or not is_secret_query_name(match["name"]):
             continue
         end = _VALUE_END.search(text, match.end())
-        parts += [text[kept_from : match.end()], "***"]
         kept_from = end.start() if end else len(text)
+        found.append((match["name"], match.end(), kept_from))
+    return found
+
+
+def _secret_value_spans(text: str, start: int = 0) -> list[tuple[int, int]]:
+    return [(value_start, value_end) for _, value_start, value_end in _secret_parameters(text, start)]
+
+
+def _redact_parameters(text: str) -> str:
+    """`text` with the value of every credential-like URL parameter as ``***``."""
+    parts: list[str] = []
+    kept_from = 0
+    for value_start, value_end in _secret_value_spans(text):
+        parts += [text[kept_from:value_start], HIDDEN]
+        kept_from = value_end
     return "".join([*parts, text[kept_from:]])
+
+
+def _tail_start(source: str) -> int | None:
+    """Where the path (or, without one, the query) of a URL without userinfo begins; None for a file path or
+    `usb:N` (no ``://``): the part :func:`redact_source` scans for parameters."""
+    scheme, sep, rest = source.partition("://")
+    if not sep:
+        return None
+    ends = [found for found in (rest.find(mark) for mark in "/?") if found >= 0]
+    return len(scheme) + len(sep) + (min(ends) if ends else len(rest))
+
+
+def split_parameter_secrets(source: str) -> tuple[str, list[str]]:
+    """A source URL without userinfo as :func:`redact_source` shows it, and the values it hid, in order:
+    `rtsp://cam/stream;password=x?a=1;token=y` → (`rtsp://cam/stream;password=***?a=1;token=***`, ["x", "y"]).
+    :func:`fill_parameter_secrets` puts them back. File paths and `usb:N` come back unchanged."""
+    start = _tail_start(source)
+    if start is None:
+        return source, []
+    spans = _secret_value_spans(source, start)
+    if not spans:
+        return source, []
+    parts: list[str] = []
+    kept_from = 0
+    for value_start, value_end in spans:
+        parts += [source[kept_from:value_start], HIDDEN]
+        kept_from = value_end
+    return "".join([*parts, source[kept_from:]]), [source[a:b] for a, b in spans]
+
+
+def parameter_secret_names(source: str) -> list[str]:
+    """The names of the parameters :func:`split_parameter_secrets` hides in `source`, in order."""
+    start = _tail_start(source)
+    return [] if start is None else [name for name, _, _ in _secret_parameters(source, start)]
+
+
+def fill_parameter_secrets(redacted: str, values: list[str]) -> str:
+    """The inverse of :func:`split_parameter_secrets`: the k-th hidden parameter value of `redacted` becomes
+    ``values[k]`` (a hidden value without one stays ``***``)."""
+    start = _tail_start(redacted)
+    if start is None or not values:
+        return redacted
+    parts: list[str] = []
+    kept_from = 0
+    for index, (value_start, value_end) in enumerate(_secret_value_spans(redacted, start)):
+        if index < len(values):
+            parts += [redacted[kept_from:value_start], values[index]]
+            kept_from = value_end
+    return "".join([*parts, redacted[kept_from:]])
 
 
 def _slashed_userinfo_end(rest: str, authority_end: int) -> int:

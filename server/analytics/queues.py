@@ -11,7 +11,9 @@ Definitions (from the zone visits of :mod:`server.analytics.presence`; staff are
 * A visitor whose queue visit ended (or who left the floor) without reaching service within the grace
   **abandoned** the queue (``QueueVisit.service_us`` None), reported once the grace has passed.
 * A person who becomes staff (bound to an employee) while waiting is no visitor: their wait is dropped (no
-  ``QueueVisit``, no service for the predicted wait), whether they then reach service or walk off.
+  ``QueueVisit``, no service for the predicted wait), whether they then reach service or walk off. One bound
+  after their wait was reported loses its service from the predicted wait; the recorder re-marks the stored wait
+  as staff's (``QueueWait.staff``), as it re-marks their visit.
 * **Predicted wait** for a newcomer: queue length x the mean interval between the services of the last
   ``queue_rate_window_s`` (services / window, over the time these analytics ran when shorter); None until two
   services were seen in the window.
@@ -55,8 +57,11 @@ class QueueTracker:
     def __init__(self, config: AnalyticsConfig) -> None:
         self.configure(config)
         self._waiting: dict[tuple[int, int], _Waiting] = {}  # (global id, queue zone id)
-        self._services: dict[int, deque[int]] = {}  # queue zone id -> service times (µs), recent
+        # Queue zone id -> the recent services: (time µs, global id), so that a person bound to an employee
+        # after reaching service is taken out of the predicted wait as out of the stored waits.
+        self._services: dict[int, deque[tuple[int, int]]] = {}
         self._above_since: dict[int, int] = {}
+        self._staff_seen: set[int] = set()  # the staff of the last frame that had any
         self._alerting: set[int] = set()
         self._first_us: int | None = None
 
@@ -104,11 +109,17 @@ class QueueTracker:
             return []
         if self._first_us is None:
             self._first_us = t_us
-        if global_ids is not None and staff.any() and self._waiting:
+        if global_ids is not None and staff.any() and (self._waiting or self._services):
             bound = set(global_ids[staff].tolist())
             for key in [key for key in self._waiting if key[0] in bound]:
                 del self._waiting[key]
                 logger.debug("queue wait of person %d dropped: bound to an employee while waiting", key[0])
+            newly = bound - self._staff_seen
+            if newly:  # bound since the last frame: a service they had is no visitor's
+                for zone_id, services in list(self._services.items()):
+                    if any(gid in newly for _, gid in services):
+                        self._services[zone_id] = deque(s for s in services if s[1] not in newly)
+            self._staff_seen = bound
         queues = set(self.queue_ids)
         for entry in entries:
             if entry.staff:
@@ -146,13 +157,13 @@ class QueueTracker:
         left_us = waiting.left_us if waiting.left_us is not None else t_us
         visits.append(QueueVisit(waiting.zone_id, gid, waiting.joined_us, t_us, left_us))
         services = self._services.setdefault(waiting.zone_id, deque())
-        services.append(t_us)
+        services.append((t_us, gid))
 
     def _predicted_wait_s(self, zone_id: int, t_us: int, length: int) -> float | None:
         services = self._services.get(zone_id)
         if services is None:
             return None
-        while services and t_us - services[0] > self._window_us:
+        while services and t_us - services[0][0] > self._window_us:
             services.popleft()
         if len(services) < 2:
             return None

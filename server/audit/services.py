@@ -28,6 +28,7 @@ SECRET_FIELDS = frozenset(
         "source_username",
         "source_password",
         "source_secret_query",
+        "source_secret_parameters",
     }
 )
 

@@ -149,8 +149,9 @@ class LineCrossing(models.Model):
 
 
 class QueueWait(models.Model):
-    """A visitor's wait in a queue zone (docs/kpis.md, "Queues"): joined, reached the service point (null:
-    abandoned), left the queue zone."""
+    """A person's wait in a queue zone (docs/kpis.md, "Queues"): joined, reached the service point (null:
+    abandoned), left the queue zone. ``staff``: the person was bound to an employee later in their visit (the wait
+    was recorded as a visitor's and re-marked, as their visit is); queue KPIs leave those out."""
 
     site = models.ForeignKey("inventory.Site", on_delete=models.CASCADE, related_name="queue_waits")
     zone = models.ForeignKey(
@@ -162,6 +163,7 @@ class QueueWait(models.Model):
     served_at = models.DateTimeField(null=True, blank=True)
     left_at = models.DateTimeField()
     wait_s = models.FloatField(null=True, blank=True, help_text="Join to service; null when abandoned.")
+    staff = models.BooleanField(default=False)
 
     class Meta:
         indexes = [models.Index(fields=["site", "joined_at"]), models.Index(fields=["zone", "joined_at"])]

@@ -532,6 +532,17 @@ def _merge_back(target: _Pending, failed: _Pending) -> None:
             target.heat[hour_key] = hour
 
 
+# What is recorded of a person as a visitor's and re-marked as staff's when they are bound later in their visit
+# (docs/kpis.md, "Staff"); the door counts (LineCount) are moved by `InsightsRecorder.add`.
+_STAFF_MARKED: tuple[type[PersonVisit | LineCrossing | ZoneTransition | QueueWait | ZoneDwell], ...] = (
+    PersonVisit,
+    LineCrossing,
+    ZoneTransition,
+    QueueWait,
+    ZoneDwell,
+)
+
+
 def _write(pending: _Pending) -> int:
     for record in (
         *pending.visits_started,
@@ -551,20 +562,13 @@ def _write(pending: _Pending) -> int:
         ).update(ended_at=ended_at)
     LineCrossing.objects.bulk_create(pending.crossings)
     ZoneTransition.objects.bulk_create(pending.transitions)
-    for site_id, person_id in pending.staff_visits:  # after the visits and crossings of this batch
-        rows += PersonVisit.objects.filter(site_id=site_id, person_id=person_id, staff=False).update(
-            staff=True
-        )
-        rows += LineCrossing.objects.filter(site_id=site_id, person_id=person_id, staff=False).update(
-            staff=True
-        )
-        rows += ZoneTransition.objects.filter(site_id=site_id, person_id=person_id, staff=False).update(
-            staff=True
-        )
     QueueWait.objects.bulk_create(pending.queue_waits)
-    rows += len(pending.crossings) + len(pending.queue_waits) + _add_line_counts(pending.line_counts)
     ZoneDwell.objects.bulk_create(pending.dwells)
-    rows += len(pending.dwells) + len(pending.transitions)
+    rows += len(pending.crossings) + len(pending.transitions) + len(pending.queue_waits) + len(pending.dwells)
+    for site_id, person_id in pending.staff_visits:  # after the records of this batch, which may be theirs
+        for model in _STAFF_MARKED:
+            rows += model.objects.filter(site_id=site_id, person_id=person_id, staff=False).update(staff=True)
+    rows += _add_line_counts(pending.line_counts)
     if pending.violations:
         DistancingViolation.objects.bulk_create(
             list(pending.violations.values()),

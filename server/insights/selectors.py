@@ -98,7 +98,8 @@ MAX_HEATMAP_FRAMES = 2000
 
 @dataclass
 class _HeatSum:
-    """Dense sums over one grid: person-seconds and displacement per cell."""
+    """Dense sums over one grid: person-seconds and displacement per cell. float64, or, for a frame that is one
+    hour row, a float32 view of the row (exactly its values; `_float64` before adding to it)."""
 
     columns: int
     rows: int
@@ -115,6 +116,17 @@ class _HeatSum:
     def cells(self) -> list[HeatCell]:
         return _cells([self])[0]
 
+    def as_float64(self) -> _HeatSum:
+        """Itself with float64 sums (a one-hour frame's float32 view as the sum 0 + row would be)."""
+        if self.person_s.dtype == np.float64:
+            return self
+        return _HeatSum(self.columns, self.rows, self.cell_m, *(_float64(getattr(self, n)) for n in _SUMS))
+
+
+def _float64(values: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
+    """float64 values as a float64 sum from 0.0 holds them: exact for float32, and -0.0 as 0.0."""
+    return values if values.dtype == np.float64 else np.add(values, 0.0, dtype=np.float64)
+
 
 HeatCell = tuple[int, int, float, float, float]
 """A heat-map cell of an answer: column, row, person-seconds, displacement x and y (m). A tuple, not a list:
@@ -124,26 +136,38 @@ a bucketed answer do not set off full collections of the whole process (100-250 
 
 def _cells(sums: Sequence[_HeatSum]) -> list[list[HeatCell]]:
     """For each sum (of one grid): the cells holding person-seconds, in cell order, values rounded to 0.01 as
-    Python's round() does (`_round_cents`). Built from whole arrays, the values of all the sums gathered first:
-    a 30-day answer in hour frames is 720 sums and tens of thousands of cells, and one Python round() per value
-    was most of its time."""
+    Python's round() does (`_round_cents`)."""
+    return _cells_and_totals(sums)[0]
+
+
+def _cells_and_totals(sums: Sequence[_HeatSum]) -> tuple[list[list[HeatCell]], list[float]]:
+    """`_cells` of the sums, and each sum's person-seconds rounded to 0.01. Built from whole arrays, the sums
+    stacked into one: a 30-day answer in hour frames is 720 sums and tens of thousands of cells, and one Python
+    round() per value, then a few NumPy calls per sum, were most of its time. (A row's sum of the stacked array
+    is the sum of that array alone.)"""
     if not sums:
-        return []
+        return [], []
     columns = sums[0].columns
-    indexes = [np.flatnonzero(s.person_s > 0) for s in sums]
-    index = np.concatenate(indexes)
+    # + 0.0 in float64: the values of float32 one-hour frames as a sum from 0.0 holds them
+    person_s = np.add(np.stack([s.person_s for s in sums]), 0.0, dtype=np.float64)
+    frame, index = np.nonzero(person_s > 0)
     cells = list(
         zip(
             (index % columns).tolist(),
             (index // columns).tolist(),
-            _round_cents(np.concatenate([s.person_s[i] for s, i in zip(sums, indexes, strict=True)])),
-            _round_cents(np.concatenate([s.dx[i] for s, i in zip(sums, indexes, strict=True)])),
-            _round_cents(np.concatenate([s.dy[i] for s, i in zip(sums, indexes, strict=True)])),
+            _round_cents(person_s[frame, index]),
+            *(
+                _round_cents(
+                    np.add(np.stack([getattr(s, name) for s in sums])[frame, index], 0.0, dtype=np.float64)
+                )
+                for name in ("dx", "dy")
+            ),
             strict=True,
         )
     )
-    bounds = np.concatenate([[0], np.cumsum([i.size for i in indexes])]).tolist()
-    return [cells[bounds[i] : bounds[i + 1]] for i in range(len(sums))]
+    bounds = np.searchsorted(frame, np.arange(len(sums) + 1)).tolist()
+    totals = [round(total, 2) for total in person_s.sum(axis=1).tolist()]
+    return [cells[bounds[i] : bounds[i + 1]] for i in range(len(sums))], totals
 
 
 def _round_cents(values: npt.NDArray[np.float64]) -> list[float]:
@@ -271,13 +295,10 @@ def _heat_slices(
 
 
 def _stacked(values: list[bytes | memoryview], size: int) -> npt.NDArray[np.float32]:
-    """Arrays of `size` float32 each, one row per array."""
-    stacked = np.empty((len(values), size), dtype="<f4")
-    for row, value in enumerate(values):
-        if len(value) != 4 * size:
-            raise ValueError(f"a heat-map row does not hold {size} cells")
-        stacked[row] = np.frombuffer(value, dtype="<f4")
-    return stacked
+    """Arrays of `size` float32 each, one row per array (read-only: a view of their bytes joined)."""
+    if any(len(value) != 4 * size for value in values):
+        raise ValueError(f"a heat-map row does not hold {size} cells")
+    return np.frombuffer(b"".join(values), dtype="<f4").reshape(len(values), size)
 
 
 def _floats(value: bytes | memoryview) -> npt.NDArray[np.float32]:
@@ -336,6 +357,10 @@ def fetch_rows(rows: QuerySet[Any, Any]) -> list[tuple[Any, ...]]:
 
 
 def _add_slice(target: _HeatSum, piece: _HeatSlice) -> None:
+    if target.person_s.dtype != np.float64:  # a one-hour frame's view of its row (`as_float64` first)
+        raise TypeError(
+            "a heat slice is added to float64 sums only"
+        )  # np.add.at writes even a read-only view
     inside = piece.cells < target.person_s.size
     np.add.at(target.person_s, piece.cells[inside], piece.person_s[inside])
     np.add.at(target.dx, piece.cells[inside], piece.dx[inside])
@@ -366,6 +391,13 @@ def _add_hours_per_bucket(
     once."""
     keys = [key_of(moment) for moment in chunk.starts]
     slots = {key: slot for slot, key in enumerate(dict.fromkeys(keys))}
+    if len(slots) == len(keys) and frames.keys().isdisjoint(slots):
+        # One hour per frame and no frame begun (hour frames): each frame is its hour row itself, a float32 view of
+        # the chunk (`_HeatSum`): 720 frames of a 30-day range no longer allocate and fill 41 MB of float64 sums
+        # (page faults, most of the hour frames' time) to hold the same values.
+        for slot, key in enumerate(keys):
+            frames[key] = _HeatSum(*shape, chunk.person_s[slot], chunk.dx[slot], chunk.dy[slot])
+        return
     owner = np.array([slots[key] for key in keys])
     taken: dict[int, int] = {}
     ranks = []  # the hour's place among its frame's hours
@@ -383,7 +415,7 @@ def _add_hours_per_bucket(
         block = np.zeros((len(slots), size))
         for key, slot in slots.items():
             if key in frames:
-                block[slot] = getattr(frames[key], name)
+                block[slot] = _float64(getattr(frames[key], name))
         rows = getattr(chunk, name)
         if runs:
             for slot in range(len(slots)):
@@ -439,8 +471,7 @@ def heatmap(
             if bucket_s is not None:
                 key = key_of(piece.start)
                 frame = frames.get(key)
-                if frame is None:
-                    frame = frames[key] = _HeatSum.empty(*shape)
+                frame = frames[key] = _HeatSum.empty(*shape) if frame is None else frame.as_float64()
                 _add_slice(frame, piece)
     result = {
         "cell_m": shape[2],
@@ -452,13 +483,10 @@ def heatmap(
     if bucket_s is not None:
         result["bucket"] = bucket
         ordered = sorted(frames.items())
+        cells, totals = _cells_and_totals([frame for _, frame in ordered])
         result["frames"] = [
-            {
-                "t": key.astimezone(zone).isoformat(),
-                "total_person_s": round(float(frame.person_s.sum()), 2),
-                "cells": cells,
-            }
-            for (key, frame), cells in zip(ordered, _cells([frame for _, frame in ordered]), strict=True)
+            {"t": key.astimezone(zone).isoformat(), "total_person_s": total, "cells": frame_cells}
+            for (key, _), total, frame_cells in zip(ordered, totals, cells, strict=True)
         ]
     return result
 
@@ -724,9 +752,9 @@ def queues(*, site_id: int, start: datetime, end: datetime, now: datetime | None
     state and the services of the last 10 minutes: the length and the predicted wait of a newcomer."""
     now = now or timezone.now()
     rows = list(
-        QueueWait.objects.filter(site_id=site_id, joined_at__gte=start, joined_at__lt=end).values_list(
-            "zone_id", "zone_name", "wait_s"
-        )
+        QueueWait.objects.filter(
+            site_id=site_id, staff=False, joined_at__gte=start, joined_at__lt=end
+        ).values_list("zone_id", "zone_name", "wait_s")
     )
     zones = {
         z["id"]: z["name"]
@@ -753,7 +781,9 @@ def queues(*, site_id: int, start: datetime, end: datetime, now: datetime | None
     if live is not None:
         lengths = {zone_id: count for zone_id, count in live.zone_occupancy.items() if zone_id in zones}
     recent = dict(
-        QueueWait.objects.filter(site_id=site_id, served_at__gte=now - QUEUE_RATE_WINDOW, served_at__lte=now)
+        QueueWait.objects.filter(
+            site_id=site_id, staff=False, served_at__gte=now - QUEUE_RATE_WINDOW, served_at__lte=now
+        )
         .values("zone_id")
         .annotate(n=Count("id"))
         .values_list("zone_id", "n")

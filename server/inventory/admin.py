@@ -16,6 +16,7 @@ from server.audit.admin_base import AuditedModelAdmin
 from server.devices.services import device_bump_config_revision
 from server.errors import FieldError
 from server.inventory.models import (
+    HIDDEN,
     LINE_KINDS,
     Camera,
     FloorPlan,
@@ -23,10 +24,11 @@ from server.inventory.models import (
     Zone,
     ZoneKind,
     secret_query_names,
+    split_parameter_secrets,
     split_secret_query,
     split_source_credentials,
 )
-from server.inventory.services import calibration_from_points, validate_polyline
+from server.inventory.services import calibration_from_points, kept_secret_parameters, validate_polyline
 
 
 @admin.register(Site)
@@ -52,6 +54,7 @@ class CameraAdminForm(forms.ModelForm[Camera]):
             "source_username",
             "source_password",
             "source_secret_query",
+            "source_secret_parameters",
         ]
 
     def clean_source_uri(self) -> str:
@@ -68,6 +71,18 @@ class CameraAdminForm(forms.ModelForm[Camera]):
                 f"Leave the credential query parameters ({names}) out of the URL; set them with "
                 "source_secret_query through the API (PATCH /api/cameras/{id}) or the dashboard's camera form."
             )
+        stored_uri, stored = "", []
+        if self.instance.pk:
+            stored_uri, stored = self.instance.source_uri, list(self.instance.source_secret_parameters or [])
+        typed = split_parameter_secrets(uri)[1]
+        uri, parameters = kept_secret_parameters(uri, stored_uri, stored)
+        if any(value != HIDDEN for value in typed) or HIDDEN in parameters:
+            raise forms.ValidationError(
+                "Write the value of a credential-like ;-separated parameter as *** here, for a parameter that has "
+                "one stored; set the URL with new values through the API (PATCH /api/cameras/{id}) or the "
+                "dashboard's camera form."
+            )
+        self.instance.source_secret_parameters = parameters
         return uri
 
     def clean(self) -> dict[str, Any]:

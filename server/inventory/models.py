@@ -14,8 +14,11 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 # The login rules of source URLs are shared with the edge agent (one implementation, retail_common.redaction).
+from retail_common.redaction import HIDDEN as HIDDEN
+from retail_common.redaction import fill_parameter_secrets, redact_text, split_userinfo
 from retail_common.redaction import is_secret_query_name as is_secret_query_name
-from retail_common.redaction import redact_text, split_userinfo
+from retail_common.redaction import parameter_secret_names as parameter_secret_names
+from retail_common.redaction import split_parameter_secrets as split_parameter_secrets
 
 # Free text (an edge box's error message) with every source login hidden; the ingest and the API use this name.
 redact_source_credentials = redact_text
@@ -155,7 +158,8 @@ class Camera(models.Model):
     source_uri = models.CharField(
         max_length=1000,
         blank=True,
-        help_text="File path, rtsp:// URL (without user:password@ or credential query parameters) or usb:N.",
+        help_text="File path, rtsp:// URL (without user:password@ or credential query parameters; the value of a "
+        "credential-like ;-separated parameter as ***) or usb:N.",
     )
     # The source's login, apart from the URL: written through the API, never returned, audited or logged; only
     # the edge box's configuration carries it (`source_uri_for_device`).
@@ -163,6 +167,10 @@ class Camera(models.Model):
     source_password = models.CharField(max_length=200, blank=True, default="")
     # Credential-like query parameters of the source URL (`user=admin&pwd=x`), kept like the login above.
     source_secret_query = models.CharField(max_length=1000, blank=True, default="")
+    # The values of the credential-like parameters that stay in place in `source_uri` (a path parameter,
+    # `/stream;password=x`, or one of a query separated by ";", `?a=1;token=x`), in order: `source_uri` holds each
+    # as `***` (`split_parameter_secrets`), as logs show it. Kept like the login above.
+    source_secret_parameters = models.JSONField(default=list, blank=True)
     analysis_rate_hz = models.FloatField(
         default=0.0,
         validators=[MinValueValidator(0.0), MaxValueValidator(120.0)],
@@ -202,13 +210,19 @@ class Camera(models.Model):
 
     @property
     def source_has_credentials(self) -> bool:
-        return bool(self.source_username or self.source_password or self.source_secret_query)
+        return bool(
+            self.source_username
+            or self.source_password
+            or self.source_secret_query
+            or self.source_secret_parameters
+        )
 
     def source_uri_for_device(self) -> str:
-        """The source URL with its login and secret query, for the edge box that opens it (nothing else may see
-        it)."""
+        """The source URL with its login, secret query and secret parameters, for the edge box that opens it
+        (nothing else may see it)."""
+        uri = fill_parameter_secrets(self.source_uri, list(self.source_secret_parameters or []))
         return join_source_credentials(
-            self.source_uri, self.source_username, self.source_password, self.source_secret_query
+            uri, self.source_username, self.source_password, self.source_secret_query
         )
 
 

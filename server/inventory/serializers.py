@@ -100,7 +100,8 @@ class CameraSerializer(serializers.ModelSerializer[Camera]):
         "returned; appended to the URL's query for the edge box; '' clears).",
     )
     source_has_credentials = serializers.BooleanField(
-        read_only=True, help_text="Whether a source username, password or secret query is stored."
+        read_only=True,
+        help_text="Whether a source username, password, secret query or secret parameter is stored.",
     )
     source_secret_query_names = serializers.SerializerMethodField(
         help_text="Names of the stored secret query parameters (their values are never returned)."
@@ -152,7 +153,9 @@ class CameraSerializer(serializers.ModelSerializer[Camera]):
                 "help_text": "File path, rtsp:// URL or usb:N; a user:password@ in it is moved to "
                 "source_username / source_password, credential-like query parameters (user, pwd, password, "
                 "token, key, ...) to source_secret_query; neither is ever returned. A URL without them keeps "
-                "the stored ones."
+                "the stored ones. The value of a credential-like parameter that must stay in place (a path "
+                "parameter, /stream;password=x, or a ;-separated query, ?a=1;token=x) is kept apart too and "
+                "returned as ***; saving *** back keeps the stored value."
             }
         }
 

@@ -30,6 +30,7 @@ from server.devices.models import EdgeDevice
 from server.devices.services import device_bump_config_revision
 from server.errors import FieldError
 from server.inventory.models import (
+    HIDDEN,
     LINE_KINDS,
     Camera,
     FloorPlan,
@@ -37,6 +38,8 @@ from server.inventory.models import (
     Zone,
     ZoneKind,
     normalize_secret_query,
+    parameter_secret_names,
+    split_parameter_secrets,
     split_secret_query,
     split_source_credentials,
 )
@@ -51,6 +54,7 @@ CAMERA_CONFIG_FIELDS = frozenset(
         "source_username",
         "source_password",
         "source_secret_query",
+        "source_secret_parameters",
         "analysis_rate_hz",
         "calibration_points",
         "floor_region",
@@ -58,7 +62,12 @@ CAMERA_CONFIG_FIELDS = frozenset(
         "name",
     }
 )
-CAMERA_CREDENTIAL_FIELDS = ("source_username", "source_password", "source_secret_query")
+CAMERA_CREDENTIAL_FIELDS = (
+    "source_username",
+    "source_password",
+    "source_secret_query",
+    "source_secret_parameters",
+)
 MAX_FLOOR_PLAN_IMAGE_BYTES = 20 * 1024 * 1024
 
 
@@ -204,10 +213,15 @@ def _check_camera_device(*, site: Site, device: EdgeDevice | None) -> None:
         raise FieldError("device", f"device {device.pk} belongs to another site")
 
 
-def _take_source_credentials(values: dict[str, Any]) -> None:
+def _take_source_credentials(
+    values: dict[str, Any], stored_uri: str = "", stored: Sequence[str] = ()
+) -> None:
     """A `user:password@` in `source_uri` moves to the login fields, its credential-like query parameters
     (`?user=…&pwd=…`) to `source_secret_query` (fields given explicitly win). A URL without them leaves the stored
-    ones as they are, so a form that saves back the (redacted) URL it was shown keeps the secrets."""
+    ones as they are, so a form that saves back the (redacted) URL it was shown keeps the secrets. The value of a
+    credential-like parameter that has to stay in place (`/stream;password=x`, `?a=1;token=x`) moves to
+    `source_secret_parameters` and shows as `***` in `source_uri`; a `***` saved back keeps the value stored for
+    that parameter (`stored_uri` and `stored`, the camera's)."""
     if "source_secret_query" in values:
         values["source_secret_query"] = normalize_secret_query(str(values["source_secret_query"] or ""))
     if "source_uri" not in values:
@@ -219,6 +233,27 @@ def _take_source_credentials(values: dict[str, Any]) -> None:
     values["source_uri"], secret_query = split_secret_query(values["source_uri"])
     if secret_query:
         values.setdefault("source_secret_query", secret_query)
+    values["source_uri"], values["source_secret_parameters"] = kept_secret_parameters(
+        values["source_uri"], stored_uri, stored
+    )
+
+
+def kept_secret_parameters(uri: str, stored_uri: str, stored: Sequence[str]) -> tuple[str, list[str]]:
+    """`uri` with its hidden parameters as `***` (`split_parameter_secrets`) and their values: a `***` takes the
+    stored value of the parameter of the same name (its k-th of that name in the stored URL for the k-th here),
+    so a URL edited around them keeps each with its own parameter; one without a stored value stays `***`."""
+    names = parameter_secret_names(uri)
+    uri, values = split_parameter_secrets(uri)
+    kept: dict[str, list[str]] = {}
+    for name, value in zip(parameter_secret_names(stored_uri), stored, strict=False):
+        kept.setdefault(name, []).append(value)
+    result = []
+    seen: dict[str, int] = {}
+    for name, value in zip(names, values, strict=True):
+        index = seen[name] = seen.get(name, -1) + 1
+        same = kept.get(name, [])
+        result.append(same[index] if value == HIDDEN and index < len(same) else value)
+    return uri, result
 
 
 def _audit_credentials(*, actor: Actor, camera: Camera) -> None:
@@ -275,6 +310,7 @@ def camera_create(
             source_username=source.get("source_username", ""),
             source_password=source.get("source_password", ""),
             source_secret_query=source.get("source_secret_query", ""),
+            source_secret_parameters=source["source_secret_parameters"],
             analysis_rate_hz=analysis_rate_hz,
             calibration_points=[dict(point) for point in calibration_points],
             homography=homography,
@@ -292,7 +328,7 @@ def camera_create(
 @transaction.atomic
 def camera_update(*, actor: Actor, camera: Camera, data: Mapping[str, Any]) -> Camera:
     values = dict(data)
-    _take_source_credentials(values)
+    _take_source_credentials(values, camera.source_uri, list(camera.source_secret_parameters or []))
     credentials_before = tuple(getattr(camera, name) for name in CAMERA_CREDENTIAL_FIELDS)
     site: Site = values.get("site", camera.site)
     device: EdgeDevice | None = values.get("device", camera.device)

@@ -2,14 +2,18 @@
 (audited); and the heat map's small-count suppression applied with the site's visitor count.
 
 What belongs to an employee: the employee row, their zone grants, their identity bindings, and through those
-bindings the person numbers they were tracked under: the visits, zone dwells and flow of each bound person
-number at that site that overlap the binding's time; the alerts that named them (by employee or by the name
-they were taken for); the audit entries about their employee record.
+bindings the person numbers they were tracked under: the visits of each bound person number at that site that
+overlap the binding's time, and the zone dwells, flow, door crossings and queue waits of that person number that
+overlap the binding or one of those visits (the whole track, from before the binding too), and the floor
+positions in the time series of that person number during those visits; the alerts that named them (by employee
+or by the name they were taken for); the audit entries about their employee record.
 
-Erasure deletes the bindings, the grants, the bound visits/dwells/flow and the employee; it keeps the alerts
-(security records) but removes the name (`person_name` becomes "(erased)", the employee link is cleared) and
-anonymises the audit entries about the employee (name and badge replaced). One audit entry `erase` records that
-it happened, without the name.
+Erasure deletes the bindings, the grants, the bound visits/dwells/flow/crossings/waits, their positions and the
+employee; it keeps the alerts (security records) but removes the name (`person_name` becomes "(erased)", the
+employee link is cleared) and anonymises the audit entries about the employee (name and badge replaced). One audit
+entry `erase` records that it happened, without the name. The positions go first (the time series is no part of
+the database's transaction): a time series that cannot erase them now fails the erasure, nothing erased, to be
+retried; a store that cannot erase by person at all (InfluxDB 2.x) is counted ``positions: None``.
 """
 
 from __future__ import annotations
@@ -30,12 +34,16 @@ from django.utils.dateparse import parse_datetime
 from server.alerts.models import Alert
 from server.audit.models import AuditLog
 from server.audit.services import Actor, audit_record, field_values
-from server.insights.models import PersonVisit, ZoneDwell, ZoneTransition
+from server.errors import ApplicationError
+from server.insights.models import LineCrossing, PersonVisit, QueueWait, ZoneDwell, ZoneTransition
 from server.insights.selectors import fetch_rows
 from server.notifications.models import Delivery
 from server.people.models import Employee, IdentityBinding
 from server.people.signals import identities_changed_on_commit
 from server.retention.suppression import suppress_heatmap
+from server.retention.timeseries import current_backend
+from server.timeseries.errors import TimeSeriesError
+from server.timeseries.measurements import POSITIONS
 
 logger = logging.getLogger(__name__)
 
@@ -60,12 +68,37 @@ def _bound_filter(bindings: list[IdentityBinding], start_field: str, end_field: 
     return query
 
 
+def _in_visits(
+    visits: list[tuple[int, int, datetime, datetime | None]], start_field: str, end_field: str
+) -> Q:
+    """Rows of these visits' person numbers whose time overlaps the visit (the whole bound track: its records
+    from before the binding are the employee's too, as they are re-marked as staff's)."""
+    query = Q(pk__in=[])
+    for site_id, person_id, started_at, ended_at in visits:
+        part = Q(site_id=site_id, person_id=person_id) & Q(**{f"{end_field}__gte": started_at})
+        if ended_at is not None:
+            part &= Q(**{f"{start_field}__lte": ended_at})
+        query |= part
+    return query
+
+
 def _linked(employee: Employee) -> dict[str, QuerySet[Any]]:
     bindings = list(IdentityBinding.objects.filter(employee=employee))
     none = Q(pk__in=[])
     visits = _bound_filter(bindings, "started_at", "ended_at") or none
-    dwells = _bound_filter(bindings, "entered_at", "exited_at") or none
-    transitions = _bound_filter(bindings, "at", "at") or none
+    bound_visits = list(
+        PersonVisit.objects.filter(visits).values_list("site_id", "person_id", "started_at", "ended_at")
+    )
+
+    def linked(start_field: str, end_field: str) -> Q:
+        return (_bound_filter(bindings, start_field, end_field) or none) | _in_visits(
+            bound_visits, start_field, end_field
+        )
+
+    dwells = linked("entered_at", "exited_at")
+    transitions = linked("at", "at")
+    crossings = linked("at", "at")
+    waits = linked("joined_at", "left_at")
     alerts = Q(employee=employee)
     if employee.name:
         alerts |= Q(person_name=employee.name, employee__isnull=True)
@@ -74,6 +107,8 @@ def _linked(employee: Employee) -> dict[str, QuerySet[Any]]:
         "visits": PersonVisit.objects.filter(visits),
         "zone_dwells": ZoneDwell.objects.filter(dwells),
         "zone_transitions": ZoneTransition.objects.filter(transitions),
+        "line_crossings": LineCrossing.objects.filter(crossings),
+        "queue_waits": QueueWait.objects.filter(waits),
         "alerts": Alert.objects.filter(alerts),
         "audit_entries": AuditLog.objects.filter(object_type=EMPLOYEE_TYPE, object_id=str(employee.pk)),
     }
@@ -119,6 +154,28 @@ def employee_export(*, actor: Actor, employee: Employee) -> dict[str, Any]:
             }
             for t in linked["zone_transitions"].order_by("at")
         ],
+        "line_crossings": [
+            {
+                "site": c.site_id,
+                "person_id": c.person_id,
+                "line_name": c.line_name,
+                "direction": c.direction,
+                "at": _iso(c.at),
+            }
+            for c in linked["line_crossings"].order_by("at")
+        ],
+        "queue_waits": [
+            {
+                "site": w.site_id,
+                "person_id": w.person_id,
+                "zone_name": w.zone_name,
+                "joined_at": _iso(w.joined_at),
+                "served_at": _iso(w.served_at),
+                "left_at": _iso(w.left_at),
+                "wait_s": w.wait_s,
+            }
+            for w in linked["queue_waits"].order_by("joined_at")
+        ],
         "alerts": [field_values(a) for a in linked["alerts"].order_by("raised_at")],
         "audit_entries": [
             {
@@ -130,8 +187,9 @@ def employee_export(*, actor: Actor, employee: Employee) -> dict[str, Any]:
             for e in linked["audit_entries"].order_by("at")
         ],
         "not_included": (
-            "positions in the time series are anonymous person numbers without a name (kept "
-            f"{settings.RETENTION_POSITIONS_DAYS} days); the live state forgets them within a minute"
+            "the floor positions in the time series of the person numbers of these visits (sampled once a "
+            f"second, kept {settings.RETENTION_POSITIONS_DAYS} days; erased with the employee); the live state "
+            "forgets them within a minute"
         ),
     }
     audit_record(actor=actor, action="export", instance=employee, changes={"exported": True})
@@ -179,13 +237,57 @@ def _anonymise_deliveries(alert_ids: list[int], pattern: re.Pattern[str] | None 
     return len(rows)
 
 
+_POSITION_MARGIN = timedelta(
+    seconds=2
+)  # positions are sampled at frames within the visit; a little either side
+
+
+def _erase_positions(visits: QuerySet[PersonVisit]) -> int | None:
+    """Delete the time series' positions of each visit's person number during the visit (an open visit: until
+    now); how many, or None where the store cannot erase by person (InfluxDB 2.x: its bucket retention applies).
+    Raises ApplicationError (503) when the store cannot do it now."""
+    now = timezone.now()
+    windows = [
+        (site_id, person_id, started_at - _POSITION_MARGIN, (ended_at or now) + _POSITION_MARGIN)
+        for site_id, person_id, started_at, ended_at in visits.values_list(
+            "site_id", "person_id", "started_at", "ended_at"
+        )
+    ]
+    try:
+        with current_backend() as backend:
+            delete_points_of = getattr(backend, "delete_points_of", None)
+            if delete_points_of is None:
+                logger.warning("erasure: the time series (%s) cannot erase positions by person", backend.name)
+                return None
+            return sum(
+                int(
+                    delete_points_of(
+                        POSITIONS,
+                        tags={"site": str(site_id)},
+                        field="person_id",
+                        values=(person_id,),
+                        start_ns=int(start.timestamp() * 1e6) * 1000,
+                        end_ns=int(end.timestamp() * 1e6) * 1000,
+                    )
+                )
+                for site_id, person_id, start, end in windows
+            )
+    except TimeSeriesError as err:
+        raise ApplicationError(
+            f"the positions in the time series cannot be erased now ({err.code}); nothing was erased, try again",
+            code="timeseries_unavailable",
+            status_code=503,
+        ) from err
+
+
 @transaction.atomic
-def employee_erase(*, actor: Actor, employee: Employee) -> dict[str, int]:
+def employee_erase(*, actor: Actor, employee: Employee) -> dict[str, int | None]:
     """Erase `employee` and what is linked to them (module docstring); returns how many rows of each."""
     linked = _linked(employee)
-    counts: dict[str, int] = {}
+    counts: dict[str, int | None] = {}
     site_ids = set(linked["bindings"].values_list("site_id", flat=True))
-    for name in ("visits", "zone_dwells", "zone_transitions"):
+    counts["positions"] = _erase_positions(linked["visits"])
+    for name in ("visits", "zone_dwells", "zone_transitions", "line_crossings", "queue_waits"):
         counts[name] = linked[name].delete()[0]
     alerts = list(linked["alerts"].only("pk", "person_name", "message"))
     alert_ids = [alert.pk for alert in alerts]

@@ -152,6 +152,40 @@ class EmbeddedBackend:
         except sqlite3.Error as err:
             raise TimeSeriesUnavailable(f"embedded store delete failed: {err}", code="sqlite") from err
 
+    def delete_points_of(
+        self,
+        measurement: str,
+        *,
+        tags: Mapping[str, str],
+        field: str,
+        values: Sequence[int],
+        start_ns: int,
+        end_ns: int,
+    ) -> int:
+        """Delete the points of ``measurement`` with these (non-empty) ``tags`` in [start_ns, end_ns) whose
+        ``field`` holds one of ``values`` (a person number: an erasure); return how many."""
+        if not values:
+            return 0
+        where = ["measurement = ?", "time_ns >= ?", "time_ns < ?"]
+        params: list[Any] = [measurement, start_ns, end_ns]
+        for key, value in sorted(tags.items()):
+            if not _PLAIN_KEY.match(key) or not value:
+                raise ValueError(f"tag {key!r}={value!r} cannot select the points to delete")
+            where.append("json_extract(tags, ?) = ?")
+            params += [f'$."{key}"', value]
+        if not _PLAIN_KEY.match(field):
+            raise ValueError(f"field {field!r} cannot select the points to delete")
+        where.append(f"json_extract(fields, ?) IN ({', '.join('?' * len(values))})")
+        params += [f'$."{field}"', *(int(v) for v in values)]
+        # Only fixed text goes into the SQL; every value (JSON paths included) is a parameter.
+        sql = f"DELETE FROM ts_points WHERE {' AND '.join(where)}"  # noqa: S608
+        try:
+            connection = self._connection()
+            with connection:
+                return connection.execute(sql, params).rowcount
+        except sqlite3.Error as err:
+            raise TimeSeriesUnavailable(f"embedded store delete failed: {err}", code="sqlite") from err
+
     def ping(self) -> None:
         try:
             self._connection().execute("SELECT 1").fetchone()

@@ -7,7 +7,8 @@ database; authenticate with a token) and 3.x. One keep-alive connection pool per
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -17,15 +18,43 @@ from server.timeseries.errors import TimeSeriesQueryError, TimeSeriesRejected, T
 from server.timeseries.influxql import (
     build_influxql,
     is_database_not_found,
+    iter_json_documents,
     parse_query_answer,
     quote_identifier,
+    quote_string,
 )
 from server.timeseries.lineprotocol import LineProtocolEncoder
-from server.timeseries.types import Point, Row, SeriesQuery
+from server.timeseries.types import FieldValue, Point, Row, SeriesQuery
 
 logger = logging.getLogger(__name__)
 
 QUERY_CHUNK_ROWS = 10_000
+ERASE_CHUNK_NS = (
+    300 * 1_000_000_000
+)  # an erasure reads, deletes and writes back 5 minutes of points at a time
+ERASE_WRITE_BATCH = 5_000
+ERASE_WRITE_ATTEMPTS = 3
+
+
+def _as_int(value: object) -> int | None:
+    """A field value read back as a person number (InfluxDB's JSON has no int/float distinction)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return int(value) if float(value).is_integer() else None
+
+
+def _typed(fields: Mapping[str, FieldValue], types: Mapping[str, str]) -> dict[str, FieldValue]:
+    """Fields read back, each in the type InfluxDB stores it in (a float 3.0 comes back as 3)."""
+    typed: dict[str, FieldValue] = {}
+    for name, value in fields.items():
+        kind = types.get(name)
+        if kind == "float" and not isinstance(value, bool) and isinstance(value, int | float):
+            typed[name] = float(value)
+        elif kind == "integer" and not isinstance(value, bool) and isinstance(value, int | float):
+            typed[name] = int(value)
+        else:
+            typed[name] = value
+    return typed
 
 
 def _error_text(response: httpx.Response) -> str:
@@ -195,6 +224,92 @@ class InfluxV1Backend:
                 code="refused",
             )
         return response.text
+
+    # -- erasure ---------------------------------------------------------------------------------------------
+
+    def delete_points_of(
+        self,
+        measurement: str,
+        *,
+        tags: Mapping[str, str],
+        field: str,
+        values: Sequence[int],
+        start_ns: int,
+        end_ns: int,
+        chunk_ns: int = ERASE_CHUNK_NS,
+    ) -> int:
+        """Delete the points of ``measurement`` with these (non-empty) ``tags`` in [start_ns, end_ns) whose
+        ``field`` holds one of ``values`` (a person number: an erasure); return how many.
+
+        InfluxQL deletes by tags and time only, and a person number is a field: so, one chunk of time at a time,
+        the chunk's points of these tags are read, deleted, and every point not of ``values`` is written back as
+        it was (same series, time and fields, each field in its stored type). A point written into a chunk
+        between its read and its delete (the live writer; a chunk in the past only gets one from a box's spool
+        replay) is lost with it. A write-back that fails after its delete raises, the points not written back
+        lost; a retry of the erasure finds what is left."""
+        wanted = {int(v) for v in values}
+        if not wanted:
+            return 0
+        for key, value in tags.items():
+            if not value:
+                raise ValueError(f"tag {key!r} must have a value to select the points to delete")
+        types: dict[str, str] | None = None
+        deleted = 0
+        for chunk_start in range(start_ns, end_ns, chunk_ns):
+            chunk_end = min(chunk_start + chunk_ns, end_ns)
+            rows = self.query(SeriesQuery(measurement, chunk_start, chunk_end, tags=dict(tags)))
+            hits = sum(1 for row in rows if _as_int(row.fields.get(field)) in wanted)
+            if not hits:
+                continue
+            if types is None:
+                types = self._field_types(measurement)
+            kept = [
+                Point(measurement, row.tags, _typed(row.fields, types), row.time_ns)
+                for row in rows
+                if _as_int(row.fields.get(field)) not in wanted
+            ]
+            conditions = [f"time >= {chunk_start}", f"time < {chunk_end}"]
+            conditions += [f"{quote_identifier(k)} = {quote_string(v)}" for k, v in sorted(tags.items())]
+            # Identifiers and string literals are quoted and escaped; numbers are ints.
+            statement = f"DELETE FROM {quote_identifier(measurement)} WHERE {' AND '.join(conditions)}"  # noqa: S608
+            answer = self.raw_query(statement)
+            if '"error"' in answer:
+                raise TimeSeriesQueryError(f"InfluxDB refused the delete: {answer[:300]}", code="refused")
+            for index in range(0, len(kept), ERASE_WRITE_BATCH):
+                self._write_back(kept[index : index + ERASE_WRITE_BATCH])
+            deleted += hits
+            logger.info(
+                "InfluxDB %s: %d point(s) of %s %s erased in [%d, %d), %d written back",
+                self.database,
+                hits,
+                measurement,
+                field,
+                chunk_start,
+                chunk_end,
+                len(kept),
+            )
+        return deleted
+
+    def _write_back(self, points: Sequence[Point]) -> None:
+        for attempt in range(ERASE_WRITE_ATTEMPTS):
+            try:
+                self.write_batch(points)
+                return
+            except TimeSeriesUnavailable:
+                if attempt == ERASE_WRITE_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.2 * 2**attempt)
+
+    def _field_types(self, measurement: str) -> dict[str, str]:
+        """Field name -> InfluxDB's type ("float", "integer", "string", "boolean") of `measurement`."""
+        answer = self.raw_query(f"SHOW FIELD KEYS FROM {quote_identifier(measurement)}")
+        types: dict[str, str] = {}
+        for document in iter_json_documents(answer):
+            for result in document.get("results", []) if isinstance(document, dict) else []:
+                for series in result.get("series", []):
+                    for name, kind in series.get("values", []):
+                        types[str(name)] = str(kind)
+        return types
 
     # -- lifecycle -------------------------------------------------------------------------------------------
 

@@ -142,9 +142,9 @@ export interface Camera {
   site: number;
   device: number | null;
   name: string;
-  /** File path, rtsp:// URL or usb:N; a user:password@ in it is moved to source_username / source_password, credential-like query parameters (user, pwd, password, token, key, ...) to source_secret_query; neither is ever returned. A URL without them keeps the stored ones. */
+  /** File path, rtsp:// URL or usb:N; a user:password@ in it is moved to source_username / source_password, credential-like query parameters (user, pwd, password, token, key, ...) to source_secret_query; neither is ever returned. A URL without them keeps the stored ones. The value of a credential-like parameter that must stay in place (a path parameter, /stream;password=x, or a ;-separated query, ?a=1;token=x) is kept apart too and returned as ***; saving *** back keeps the stored value. */
   source_uri: string;
-  /** Whether a source username, password or secret query is stored. */
+  /** Whether a source username, password, secret query or secret parameter is stored. */
   source_has_credentials: boolean;
   /** Names of the stored secret query parameters (their values are never returned). */
   source_secret_query_names: string[];
@@ -174,7 +174,7 @@ export interface CameraRequest {
   site: number;
   device?: number | null;
   name: string;
-  /** File path, rtsp:// URL or usb:N; a user:password@ in it is moved to source_username / source_password, credential-like query parameters (user, pwd, password, token, key, ...) to source_secret_query; neither is ever returned. A URL without them keeps the stored ones. */
+  /** File path, rtsp:// URL or usb:N; a user:password@ in it is moved to source_username / source_password, credential-like query parameters (user, pwd, password, token, key, ...) to source_secret_query; neither is ever returned. A URL without them keeps the stored ones. The value of a credential-like parameter that must stay in place (a path parameter, /stream;password=x, or a ;-separated query, ?a=1;token=x) is kept apart too and returned as ***; saving *** back keeps the stored value. */
   source_uri?: string;
   /** Login of the source (write-only, never returned; '' clears). */
   source_username?: string;
@@ -611,7 +611,7 @@ export interface PatchedCameraRequest {
   site?: number;
   device?: number | null;
   name?: string;
-  /** File path, rtsp:// URL or usb:N; a user:password@ in it is moved to source_username / source_password, credential-like query parameters (user, pwd, password, token, key, ...) to source_secret_query; neither is ever returned. A URL without them keeps the stored ones. */
+  /** File path, rtsp:// URL or usb:N; a user:password@ in it is moved to source_username / source_password, credential-like query parameters (user, pwd, password, token, key, ...) to source_secret_query; neither is ever returned. A URL without them keeps the stored ones. The value of a credential-like parameter that must stay in place (a path parameter, /stream;password=x, or a ;-separated query, ?a=1;token=x) is kept apart too and returned as ***; saving *** back keeps the stored value. */
   source_uri?: string;
   /** Login of the source (write-only, never returned; '' clears). */
   source_username?: string;

@@ -91,6 +91,28 @@ def test_camera_form_refuses_a_login_in_the_source_query(store: dict[str, Any]) 
     assert "source_secret_query" in str(form.errors["source_uri"])
 
 
+def test_camera_form_takes_semicolon_logins_only_as_stored_placeholders(store: dict[str, Any]) -> None:
+    """A login in a path parameter or a ;-separated query shows as *** (`source_uri` as stored): the admin form
+    keeps a *** of a stored one, by its name also when the URL is edited around it, and refuses a value typed in
+    or a *** with nothing stored."""
+    camera = store["camera"]
+    camera.source_uri = "rtsp://cam/live;password=***;res=hd?a=1;token=***"
+    camera.source_secret_parameters = ["pw-1", "tok-2"]
+    camera.save()
+    base = {**_camera_data(store, SQUARE_POINTS), "name": camera.name}
+    typed = CameraAdminForm(data={**base, "source_uri": "rtsp://cam/live;password=n3w"}, instance=camera)
+    assert not typed.is_valid()
+    assert "***" in str(typed.errors["source_uri"])
+    unknown = CameraAdminForm(data={**base, "source_uri": "rtsp://cam/live;pin=***"}, instance=camera)
+    assert not unknown.is_valid()
+    edited = CameraAdminForm(data={**base, "source_uri": "rtsp://cam/main;token=***"}, instance=camera)
+    assert edited.is_valid(), edited.errors
+    edited.save()
+    camera.refresh_from_db()
+    assert camera.source_secret_parameters == ["tok-2"]  # the token's value, not the password's
+    assert camera.source_uri_for_device() == "rtsp://cam/main;token=tok-2"
+
+
 def test_the_zone_list_shows_a_line_s_length_and_direction_not_zeros(store: dict[str, Any]) -> None:
     # Before: a counting line's row showed "0" (required level) and "1.0" (warning distance), which mean nothing
     # for a line, and nothing about the line itself.

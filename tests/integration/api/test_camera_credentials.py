@@ -249,6 +249,120 @@ def test_migration_moves_stored_secret_query_out(store: dict[str, Any]) -> None:
     assert "hunter3" not in json.dumps(list(AuditLog.objects.values_list("changes", flat=True)))
 
 
+PATH_SECRET, SEMICOLON_SECRET = "Pa7h-s3cret", "S3mi-tok"
+URL_WITH_SEMICOLON_LOGINS = (
+    f"rtsp://10.0.0.7:554/live;password={PATH_SECRET};res=hd?channel=1;token={SEMICOLON_SECRET}&fps=5"
+)
+SHOWN_SEMICOLON_URL = "rtsp://10.0.0.7:554/live;password=***;res=hd?channel=1;token=***&fps=5"
+
+
+def test_semicolon_separated_logins_are_stored_and_returned_redacted(
+    users: dict[str, User],
+    client_for: Callable[[str], APIClient],
+    store: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A login in a path parameter (`/live;password=x`) or a `;`-separated query (`?channel=1;token=x`) has to stay
+    in place: the stored and returned `source_uri` shows its value as `***` (as logs do), the value is kept
+    write-only apart, and only the edge box's configuration carries the full URL."""
+    caplog.set_level(logging.DEBUG)
+    installer, staff = client_for("installer"), client_for("staff")
+    device = store["device"]
+    created = installer.post(
+        "/api/cameras",
+        {
+            "site": store["site"].pk,
+            "device": device.pk,
+            "name": "semi",
+            "source_uri": URL_WITH_SEMICOLON_LOGINS,
+        },
+        format="json",
+    )
+    assert created.status_code == 201, created.content
+    body = created.json()
+    assert body["source_uri"] == SHOWN_SEMICOLON_URL
+    assert body["source_has_credentials"] is True
+    assert "source_secret_parameters" not in body
+    camera = Camera.objects.get(pk=body["id"])
+    assert camera.source_uri == SHOWN_SEMICOLON_URL
+    assert camera.source_secret_parameters == [PATH_SECRET, SEMICOLON_SECRET]
+    configured = {c.camera_id: c.source_uri for c in device_configuration(device_id=device.pk).cameras}
+    assert configured[camera.pk] == URL_WITH_SEMICOLON_LOGINS
+
+    # The dashboard's form saves back the URL it was shown, with its ***: the stored values stay.
+    form = {key: body[key] for key in ("name", "device", "source_uri", "analysis_rate_hz", "enabled")}
+    saved = installer.patch(f"/api/cameras/{camera.pk}", {**form, "analysis_rate_hz": 2.0}, format="json")
+    assert saved.status_code == 200, saved.content
+    camera.refresh_from_db()
+    assert camera.source_secret_parameters == [PATH_SECRET, SEMICOLON_SECRET]
+    configured = {c.camera_id: c.source_uri for c in device_configuration(device_id=device.pk).cameras}
+    assert configured[camera.pk] == URL_WITH_SEMICOLON_LOGINS
+
+    # A new value for the second one only; then a URL without them.
+    revision = EdgeDevice.objects.get(pk=device.pk).config_revision
+    changed = installer.patch(
+        f"/api/cameras/{camera.pk}",
+        {"source_uri": SHOWN_SEMICOLON_URL.replace("token=***", "token=n3w-tok")},
+        format="json",
+    )
+    assert changed.json()["source_uri"] == SHOWN_SEMICOLON_URL
+    assert EdgeDevice.objects.get(pk=device.pk).config_revision > revision
+    configured = {c.camera_id: c.source_uri for c in device_configuration(device_id=device.pk).cameras}
+    assert configured[camera.pk] == URL_WITH_SEMICOLON_LOGINS.replace(SEMICOLON_SECRET, "n3w-tok")
+
+    reads = [
+        staff.get(f"/api/cameras/{camera.pk}"),
+        staff.get("/api/cameras"),
+        installer.get("/api/cameras"),
+        client_for("admin").get("/api/audit-log?object_type=inventory.camera"),
+    ]
+    assert all(r.status_code == 200 for r in reads)
+    said = _everything_said(caplog, created, saved, changed, *reads)
+    for secret in (PATH_SECRET, SEMICOLON_SECRET, "n3w-tok"):
+        assert secret not in said, secret
+
+    # The URL edited around them: each *** keeps the value of its own parameter (by name), not of its place.
+    edited = installer.patch(
+        f"/api/cameras/{camera.pk}", {"source_uri": "rtsp://10.0.0.7:554/main;token=***"}, format="json"
+    )
+    assert edited.json()["source_uri"] == "rtsp://10.0.0.7:554/main;token=***"
+    configured = {c.camera_id: c.source_uri for c in device_configuration(device_id=device.pk).cameras}
+    assert configured[camera.pk] == "rtsp://10.0.0.7:554/main;token=n3w-tok"
+
+    plain = installer.patch(
+        f"/api/cameras/{camera.pk}", {"source_uri": "rtsp://10.0.0.7/main"}, format="json"
+    )
+    assert plain.json()["source_has_credentials"] is False
+    camera.refresh_from_db()
+    assert camera.source_secret_parameters == []
+
+
+def test_migration_moves_stored_semicolon_logins_out(store: dict[str, Any]) -> None:
+    legacy = Camera.objects.create(
+        site=store["site"],
+        name="legacy-semi",
+        source_uri="rtsp://cam.local/live;password=hunter4;a=1?b=2;pwd=x9",
+    )
+    AuditLog.objects.create(
+        action="update",
+        object_type="inventory.camera",
+        object_id=str(legacy.pk),
+        changes={"source_uri": ["", "rtsp://cam.local/live;password=hunter4;a=1?b=2;pwd=x9"]},
+    )
+    migration = importlib.import_module("server.inventory.migrations.0009_camera_source_secret_parameters")
+    migration.move_secret_parameters_out_of_source_uris(apps, None)
+    legacy.refresh_from_db()
+    assert (legacy.source_uri, legacy.source_secret_parameters) == (
+        "rtsp://cam.local/live;password=***;a=1?b=2;pwd=***",
+        ["hunter4", "x9"],
+    )
+    assert legacy.source_uri_for_device() == "rtsp://cam.local/live;password=hunter4;a=1?b=2;pwd=x9"
+    changes = json.dumps(list(AuditLog.objects.values_list("changes", flat=True)))
+    assert "hunter4" not in changes
+    assert "x9" not in changes
+    assert store["camera"].source_uri == Camera.objects.get(pk=store["camera"].pk).source_uri
+
+
 def test_a_query_login_in_an_edge_error_is_not_stored() -> None:
     heartbeat = track_pb2.Heartbeat(
         cameras=[

@@ -217,6 +217,21 @@ def test_the_heatmap_equals_the_row_by_row_sums(
     assert _exact(answer) == _exact(expected)
 
 
+@pytest.mark.parametrize("tz", ["Asia/Kolkata", "Australia/Lord_Howe"])  # +5:30; a half-hour DST change
+@pytest.mark.parametrize("span", range(len(RANGES)))
+def test_hour_frames_off_the_utc_hours_equal_the_row_by_row_sums(
+    floor: dict[str, Any], tz: str, span: int
+) -> None:
+    # Local hours that are not UTC hours: a frame is still one hour row (held as that row), and at the range's
+    # ends the minute slices of a partial hour are added to the frame of an hour row.
+    start, end = RANGES[span]
+    site_id = floor["site"].pk
+    answer = selectors.heatmap(site_id=site_id, start=start, end=end, bucket="1h", tz=tz)
+    expected = _reference_heatmap(site_id=site_id, start=start, end=end, bucket="1h", tz=tz)
+    assert len(answer["frames"]) > 1
+    assert _exact(answer) == _exact(expected)
+
+
 def test_the_api_with_suppression_answers_as_before(floor: dict[str, Any]) -> None:
     """Through the endpoint, suppression on (k = 8, so that some hours are quiet): the reference heat map
     suppressed with per-frame visitor counts made by counting each visit's buckets one by one."""

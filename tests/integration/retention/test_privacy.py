@@ -4,6 +4,7 @@ suppression in the heat-map API."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,9 +13,22 @@ import pytest
 from server.alerts.models import Alert
 from server.audit.models import AuditLog
 from server.audit.services import audited_update
-from server.insights.models import HeatmapHour, HeatmapSlice, PersonVisit, ZoneDwell, ZoneTransition
+from server.insights.models import (
+    HeatmapHour,
+    HeatmapSlice,
+    LineCrossing,
+    PersonVisit,
+    QueueWait,
+    ZoneDwell,
+    ZoneTransition,
+)
 from server.notifications.models import Delivery
 from server.people.models import Employee, IdentityBinding, ZonePermission
+from server.retention import timeseries as registered_timeseries
+from server.timeseries.embedded import EmbeddedBackend
+from server.timeseries.influx_v1 import InfluxV1Backend
+from server.timeseries.measurements import POSITIONS, position_points
+from server.timeseries.types import SeriesQuery
 from tests.integration.api.test_listings import _slice
 
 pytestmark = [pytest.mark.integration]
@@ -118,6 +132,80 @@ def test_erase_removes_the_linked_data_and_anonymises_the_rest(kim: dict[str, An
     assert "B-10" not in str([e.changes for e in entries])
     assert entries.filter(action="erase").count() == 1
     assert admin.get(f"/api/employees/{employee.pk}/export").status_code == 404
+
+
+def _ns(moment: datetime) -> int:
+    return int(moment.timestamp() * 1e6) * 1000
+
+
+@pytest.mark.parametrize("kind", ["influxdb-v1", "embedded"])
+def test_erase_removes_the_employees_positions_from_the_time_series(
+    kim: dict[str, Any], client_for: Any, kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Person 5 was Kim from 10:00 to 10:30, seen from 9:55 to 10:40: their positions in that visit go (before the
+    binding too), whatever the store; person 6 beside them all along and the later person 5 (somebody else) keep
+    theirs, with their values and field types."""
+    if kind == "influxdb-v1":
+        server = request.getfixturevalue("influxdb")
+        backend: Any = InfluxV1Backend(server.url, request.getfixturevalue("influx_database"))
+    else:
+        backend = EmbeddedBackend(tmp_path / "ts.sqlite3")
+    site = kim["mine"].site_id
+    samples = [at(m) for m in (-5, -1, 0, 7.5, 29, 31, 40)]  # across 10 minutes and more: several chunks
+    points = [
+        point
+        for moment in samples
+        for point in position_points(
+            site_id=site, time_ns=_ns(moment), positions=[(5, 1.5, 2.0), (6, 3.0, 4.0)]
+        )
+    ]
+    points += position_points(site_id=site, time_ns=_ns(at(610)), positions=[(5, 7.0, 8.0)])
+    points += position_points(
+        site_id=site + 1000, time_ns=_ns(at(0)), positions=[(5, 9.0, 9.0)]
+    )  # other site
+    backend.write_batch(points)
+    LineCrossing.objects.create(site_id=site, person_id=5, direction="in", at=at(-4))
+    QueueWait.objects.create(site_id=site, person_id=5, joined_at=at(25), left_at=at(26))
+    registered_timeseries.use(backend)
+    try:
+        answer = client_for("admin").post(
+            f"/api/employees/{kim['employee'].pk}/erase", {"confirm": "Kim"}, format="json"
+        )
+        assert answer.status_code == 200, answer.content
+        assert answer.json()["counts"]["positions"] == len(samples)
+        rows = backend.query(SeriesQuery(POSITIONS, _ns(at(-60)), _ns(at(700)), tags={"site": str(site)}))
+    finally:
+        registered_timeseries.use(None)
+    left = sorted((r.time_ns, r.fields["person_id"], r.fields["x_m"], r.fields["y_m"]) for r in rows)
+    expected = [(_ns(m) + 1, 6, 3.0, 4.0) for m in samples] + [(_ns(at(610)), 5, 7.0, 8.0)]
+    assert left == expected
+    other = backend.query(SeriesQuery(POSITIONS, _ns(at(-60)), _ns(at(700)), tags={"site": str(site + 1000)}))
+    assert [r.fields["person_id"] for r in other] == [5]
+    assert not LineCrossing.objects.exists()
+    assert not QueueWait.objects.exists()
+    # The write-back kept each field's type: a float written now into x_m is taken.
+    backend.write_batch(position_points(site_id=site, time_ns=_ns(at(1)), positions=[(6, 2.5, 1.0)]))
+    backend.close()
+
+
+def test_an_erasure_the_time_series_cannot_do_now_erases_nothing(
+    kim: dict[str, Any], client_for: Any
+) -> None:
+    # An InfluxDB that does not answer (nothing listens on the port): the erasure fails whole, to be retried.
+    backend = InfluxV1Backend("http://127.0.0.1:9", "retail", timeout_s=1.0, connect_timeout_s=0.5)
+    registered_timeseries.use(backend)
+    try:
+        answer = client_for("admin").post(
+            f"/api/employees/{kim['employee'].pk}/erase", {"confirm": "Kim"}, format="json"
+        )
+    finally:
+        registered_timeseries.use(None)
+        backend.close()
+    assert answer.status_code == 503, answer.content
+    assert answer.json()["code"] == "timeseries_unavailable"
+    assert Employee.objects.filter(pk=kim["employee"].pk).exists()
+    assert PersonVisit.objects.filter(pk=kim["mine"].pk).exists()
+    assert IdentityBinding.objects.exists()
 
 
 @pytest.mark.parametrize("role", ["staff", "installer"])

@@ -94,6 +94,18 @@ def test_a_person_bound_while_waiting_is_not_a_visitor(
     assert [v.global_id for v in visits if v.global_id != 1] == [2]
 
 
+def test_a_service_of_a_person_bound_after_it_is_no_visitors_service() -> None:
+    # 1 and 2 are served (at steps 2 and 4); 3 keeps waiting; 1's badge is read at the till after their wait.
+    paths: dict[int, Path] = {1: [QUEUE] * 2 + [SERVED] * 3 + [OUTSIDE], 2: [QUEUE] * 4 + [SERVED, OUTSIDE]}
+    paths[3] = [QUEUE] * 14
+    _, statuses, _ = _run(paths, bound_at={1: 4})
+    assert statuses[3].predicted_wait_s is None  # one service so far
+    # From step 4, one visitor's service only: not enough for a predicted wait.
+    assert [s.predicted_wait_s for s in statuses[4:14]] == [None] * 10
+    _, unbound, _ = _run(paths)
+    assert unbound[5].predicted_wait_s is not None  # two services: predicted
+
+
 def test_predicted_wait_and_the_till_alert() -> None:
     # Persons 1..4 are served one every 2 s; 5, 6, 7 queue behind them.
     paths: dict[int, Path] = {g: [QUEUE] * (2 * g) + [SERVED, OUTSIDE] for g in range(1, 5)}

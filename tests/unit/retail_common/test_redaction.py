@@ -9,7 +9,15 @@ import string
 import pytest
 
 from edge_agent.capture import redact_source as edge_redact_source
-from retail_common.redaction import SECRET_QUERY_NAMES, is_secret_query_name, redact_source, redact_text
+from retail_common.redaction import (
+    SECRET_QUERY_NAMES,
+    fill_parameter_secrets,
+    is_secret_query_name,
+    parameter_secret_names,
+    redact_source,
+    redact_text,
+    split_parameter_secrets,
+)
 from server.inventory.models import redact_source_credentials
 
 SEEDS = range(60)
@@ -161,3 +169,35 @@ def test_parameters_separated_by_semicolons_are_redacted(seed: int) -> None:
 def test_semicolon_parameters_examples(url: str, shown: str) -> None:
     assert redact_source(url) == shown == redact_text(url)
     assert redact_text(f"open {url} refused") == f"open {shown} refused"
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_semicolon_parameters_split_out_as_redacted_and_filled_back(seed: int) -> None:
+    # What the server stores of a source URL (its `source_uri`) is what logs show of it, and the values split out
+    # put the URL back together for the edge box.
+    url, secrets = _semicolon_url(random.Random(seed))
+    stored, values = split_parameter_secrets(url)
+    assert stored == redact_source(url)
+    for secret in secrets:  # split out (a value runs on through a raw "?": a secret after it goes with it)
+        assert secret not in stored
+        assert any(secret in value for value in values)
+    assert fill_parameter_secrets(stored, values) == url
+    assert split_parameter_secrets(stored) == (stored, ["***"] * len(values))
+
+
+@pytest.mark.parametrize(
+    ("url", "stored", "values"),
+    [
+        ("rtsp://cam/stream;password=secret", "rtsp://cam/stream;password=***", ["secret"]),
+        ("http://cam/snap.cgi?a=1;token=x&fps=5", "http://cam/snap.cgi?a=1;token=***&fps=5", ["x"]),
+        ("http://cam?a=1;token=x", "http://cam?a=1;token=***", ["x"]),
+        ("rtsp://cam/a;password=se/cr?et;res=1", "rtsp://cam/a;password=***;res=1", ["se/cr?et"]),
+        ("rtsp://cam/a;res=1/b", "rtsp://cam/a;res=1/b", []),
+        ("/videos/a;token=1.mp4", "/videos/a;token=1.mp4", []),  # a file path is no URL
+        ("usb:0", "usb:0", []),
+    ],
+)
+def test_split_parameter_secrets_examples(url: str, stored: str, values: list[str]) -> None:
+    assert split_parameter_secrets(url) == (stored, values)
+    assert fill_parameter_secrets(stored, values) == url
+    assert len(parameter_secret_names(url)) == len(values) == len(parameter_secret_names(stored))
