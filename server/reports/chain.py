@@ -6,18 +6,27 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Avg, Count, Q
 
 from server.alerts.models import Alert, AlertState
+from server.insights.models import QueueWait
 from server.inventory.models import Site
 from server.sales.selectors import conversion_totals
 from server.sales.visits import visit_summary
 
 
 def queue_wait_s(*, site_ids: list[int], start: datetime, end: datetime) -> dict[int, float]:
-    """Mean queue waiting time per site. Queues are not recorded yet (issue 15's queue analytics): every site is
-    "n/a" (left out) until they are; then read them here."""
-    return {}
+    """Mean queue waiting time (join to service, s) per site, of the visitors who joined a queue in [start, end)
+    and were served (docs/kpis.md, "Queues"): abandoned waits have no waiting time, and staff waits are no
+    visitor's. A site with no served wait is left out ("n/a")."""
+    rows = (
+        QueueWait.objects.filter(
+            site_id__in=site_ids, staff=False, wait_s__isnull=False, joined_at__gte=start, joined_at__lt=end
+        )
+        .values("site_id")
+        .annotate(mean=Avg("wait_s"))
+    )
+    return {int(row["site_id"]): round(float(row["mean"]), 1) for row in rows if row["mean"] is not None}
 
 
 def _alerts(site_ids: list[int], start: datetime, end: datetime) -> dict[int, tuple[int, int]]:

@@ -22,7 +22,7 @@ from rest_framework.test import APIClient
 from server.accounts.sites import site_access_set
 from server.alerts.models import Alert
 from server.alerts.services import alert_raise
-from server.insights.models import PersonVisit, ZoneDwell, ZoneTransition
+from server.insights.models import PersonVisit, QueueWait, ZoneDwell, ZoneTransition
 from server.inventory.models import Site
 from server.reports.models import ReportSchedule
 from server.reports.runner import run_due_reports
@@ -182,7 +182,7 @@ def test_chain_overview_compares_the_users_sites(
     assert by_name["Store A"]["transactions"] == 5
     assert by_name["Store A"]["conversion"] == 0.5
     assert by_name["Store A"]["mean_dwell_s"] == 600.0
-    assert by_name["Store A"]["queue_wait_s"] is None
+    assert by_name["Store A"]["queue_wait_s"] is None  # no queue waits recorded
     assert by_name["Store A"]["open_alerts"] == 1
     assert by_name["Store B"]["footfall"] == 1
     assert by_name["Store B"]["conversion"] == 0.0
@@ -192,6 +192,39 @@ def test_chain_overview_compares_the_users_sites(
     client = APIClient()
     client.force_authenticate(restricted)
     assert [row["name"] for row in client.get(f"/api/reports/chain?{RANGE}").json()["sites"]] == ["Store B"]
+
+
+def test_chain_overview_shows_the_mean_wait_of_served_visitors(
+    store: dict[str, Any], client_for: Callable[[str], APIClient]
+) -> None:
+    # The chain overview said "n/a" for every site's queue wait, although the waits are recorded.
+    site, other = store["site"], store["other_site"]
+
+    def wait(joined_min: int, wait_s: float | None, *, staff: bool = False) -> None:
+        joined = DAY + timedelta(hours=9, minutes=joined_min)
+        served = None if wait_s is None else joined + timedelta(seconds=wait_s)
+        QueueWait.objects.create(
+            site=site,
+            zone=None,
+            zone_name="Tills",
+            person_id=joined_min,
+            joined_at=joined,
+            served_at=served,
+            left_at=(served or joined) + timedelta(seconds=30),
+            wait_s=wait_s,
+            staff=staff,
+        )
+
+    wait(0, 60.0)
+    wait(1, 120.0)
+    wait(2, None)  # abandoned: no waiting time
+    wait(3, 600.0, staff=True)  # an employee's: no visitor's wait
+    wait(-24 * 60, 900.0)  # the day before: outside the range
+    body = client_for("staff").get(f"/api/reports/chain?{RANGE}").json()
+    by_name = {row["name"]: row for row in body["sites"]}
+    assert by_name["Store A"]["queue_wait_s"] == 90.0
+    assert by_name["Store B"]["queue_wait_s"] is None
+    assert other.pk != site.pk
 
 
 def _html_and_images(message: Message) -> tuple[str, dict[str, bytes]]:
