@@ -225,3 +225,58 @@ def test_a_close_call_goes_to_the_recently_seen_person_who_is_clearly_closer_in_
         if k >= 48:
             assert frame.global_ids.tolist() == [b_id], (k, frame.global_ids, frame.floor_xy_m)
             assert not frame.uncertain_ids
+
+
+def test_a_person_whose_new_edge_track_is_still_tentative_stays_reported() -> None:
+    """A 1.4 s gap: the edge reports the track LOST for 1 s and drops it; the person comes back 1.4 s in as a
+    new local track, tentative for 0.5 s. The person is reported throughout (before, they went unreported from
+    the end of the edge's hold until the new track was confirmed) and keeps the global id."""
+    fusion = SiteFusion(IMMEDIATE)
+    sizes: list[int] = []
+    gids: set[int] = set()
+    for k in range(50):
+        x = 5.0 + 0.05 * k
+        rows: list[tuple[int, float, float]] = []
+        confirmed: list[bool] = []
+        if k < 10:
+            rows.append((4, x, 5.0))
+            confirmed.append(True)
+        elif k < 20:
+            rows.append((4, 5.45, 5.0))
+            confirmed.append(False)  # LOST, at its last place
+        elif k >= 24:
+            rows.append((9, x, 5.0))
+            confirmed.append(k >= 29)
+        frame = fusion.update(obs(1, k * 100.0, rows, confirmed=confirmed, removed=[4] if k == 20 else []))
+        sizes.append(frame.size)
+        gids.update(frame.global_ids.tolist())
+    assert [k for k, size in enumerate(sizes) if size != 1] == [0, 1]
+    assert gids == {1}
+
+
+def test_a_person_whose_camera_replaced_their_track_by_a_new_one_at_the_same_place_is_not_reported() -> None:
+    """The edge splits one track: local 4 goes LOST (the edge reports it for its 1 s buffer, at its last
+    place) and local 5 starts beside it. The new person is reported; the old one, whose camera now follows
+    somebody new where it stood, is no longer reported once unseen for 0.3 s (before, it was held while the
+    edge reported the lost track: two persons for one)."""
+    fusion = SiteFusion(IMMEDIATE)
+    for k in range(20):
+        fusion.update(obs(1, k * 100.0, [(4, 5.0, 5.0)]))
+    sizes: list[int] = []
+    for k in range(20, 30):
+        frame = fusion.update(obs(1, k * 100.0, [(4, 5.0, 5.0), (5, 5.2, 5.0)], confirmed=[False, k >= 22]))
+        sizes.append(frame.size)
+    assert sizes[-1] == 1, sizes
+    assert 1 not in frame.global_ids.tolist()
+    assert frame.ended == ()
+
+
+def test_a_person_missed_beside_somebody_already_there_stays_reported() -> None:
+    """The split rule needs a person first seen after the lost one vanished: a person missed for 0.9 s next to
+    somebody the camera has followed all along is still reported while the edge holds the lost track."""
+    fusion = SiteFusion(IMMEDIATE)
+    for k in range(20):
+        fusion.update(obs(1, k * 100.0, [(4, 5.0, 5.0), (5, 5.5, 5.0)]))
+    for k in range(20, 29):
+        frame = fusion.update(obs(1, k * 100.0, [(4, 5.0, 5.0), (5, 5.5, 5.0)], confirmed=[False, True]))
+    assert frame.size == 2
