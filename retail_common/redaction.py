@@ -192,10 +192,11 @@ def redact_source(source: str) -> str:
     if not slash and "?" in authority:  # http://cam?user=… (no path)
         authority, question, query = authority.partition("?")
         tail = question + query
-    tail = _redact_parameters(tail)
     if "@" in authority:
         authority = f"***@{authority.rpartition('@')[2]}"
-    return f"{scheme}://{authority}{slash}{tail}"
+    # A query before the first "/" is the URL's query, its raw "/" (`http://cam?pwd=a/b`) no path: scanned whole.
+    authority, question, query = authority.partition("?")
+    return f"{scheme}://{authority}{_redact_parameters(question + query + slash + tail)}"
 
 
 # The userinfo runs to the authority's last "@" (a raw "@" in a password); one that reaches the end of the text (a

@@ -37,6 +37,7 @@ from server.audit.services import Actor, audit_record, field_values
 from server.errors import ApplicationError
 from server.insights.models import LineCrossing, PersonVisit, QueueWait, ZoneDwell, ZoneTransition
 from server.insights.selectors import fetch_rows
+from server.inventory.models import Site
 from server.notifications.models import Delivery
 from server.people.models import Employee, IdentityBinding
 from server.people.signals import identities_changed_on_commit
@@ -282,7 +283,17 @@ def _erase_positions(visits: QuerySet[PersonVisit]) -> int | None:
 
 @transaction.atomic
 def employee_erase(*, actor: Actor, employee: Employee) -> dict[str, int | None]:
-    """Erase `employee` and what is linked to them (module docstring); returns how many rows of each."""
+    """Erase `employee` and what is linked to them (module docstring); returns how many rows of each.
+
+    Erasures of one site take turns (its row locked to the end of the transaction): InfluxDB 1.x erases by
+    reading, deleting and writing back chunks of the site's positions, and two such rewrites interleaved put
+    back the positions the other erased or lose the others' positions the other had read. The employee's row is
+    locked too, so a second erasure of the same employee finds nothing left."""
+    sites = IdentityBinding.objects.filter(employee=employee).values_list("site_id", flat=True)
+    # FOR NO KEY UPDATE: the recorder's inserts of the site's rows (a FOR KEY SHARE of it) do not wait.
+    locked = Site.objects.select_for_update(no_key=True).filter(pk__in=list(sites)).order_by("pk")
+    list(locked.values_list("pk", flat=True))
+    Employee.objects.select_for_update().filter(pk=employee.pk).values_list("pk", flat=True).first()
     linked = _linked(employee)
     counts: dict[str, int | None] = {}
     site_ids = set(linked["bindings"].values_list("site_id", flat=True))

@@ -335,3 +335,81 @@ def test_erase_removes_the_name_from_alert_messages(kim: dict[str, Any], client_
     assert Alert.objects.get(pk=named.pk).message == "An unauthorized employee ((erased)) entered Stock room"
     assert "Kim" not in str(Delivery.objects.get(pk=delivery.pk).payload)
     assert Alert.objects.get(pk=kim["unnamed"].pk).message == "Kimono stand moved"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_erasures_at_one_site_take_turns(store: dict[str, Any], users: Any, tmp_path: Path) -> None:
+    """Two erasures at one site at once (two leavers of one shift, a double submit) must not interleave their
+    time-series rewrites: on InfluxDB 1.x each reads a chunk, deletes it and writes back the rest, so the one that
+    read before the other's delete writes the other's erased positions back, and the one that read between the
+    other's delete and its write-back deletes what it never read (everyone else's positions). The second waits
+    for the first's transaction."""
+    import threading
+
+    from django.db import connection, transaction
+
+    from server.retention.privacy import employee_erase
+
+    site = store["site"]
+    kim, level = store["employee"], store["level"]
+    bob = Employee.objects.create(name="Bob", level=level, badge_id="B-200")
+    for person_id, employee in ((5, kim), (6, bob)):
+        IdentityBinding.objects.create(
+            site=site,
+            person_id=person_id,
+            employee=employee,
+            source="badge",
+            bound_at=at(0),
+            unbound_at=at(30),
+        )
+        PersonVisit.objects.create(site=site, person_id=person_id, started_at=at(-5), ended_at=at(40))
+    backend = EmbeddedBackend(tmp_path / "ts.sqlite3")
+    backend.write_batch(
+        position_points(
+            site_id=site.pk, time_ns=_ns(at(1)), positions=[(5, 1.0, 1.0), (6, 2.0, 2.0), (7, 3.0, 3.0)]
+        )
+    )
+    registered_timeseries.use(backend)
+    first_done, release = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def first() -> None:
+        try:
+            with transaction.atomic():
+                employee_erase(actor=users["admin"], employee=Employee.objects.get(pk=kim.pk))
+                first_done.set()
+                release.wait(10)
+        except BaseException as err:
+            errors.append(err)
+            first_done.set()
+        finally:
+            connection.close()
+
+    def second() -> None:
+        try:
+            employee_erase(actor=users["admin"], employee=Employee.objects.get(pk=bob.pk))
+        except BaseException as err:
+            errors.append(err)
+        finally:
+            connection.close()
+
+    try:
+        one = threading.Thread(target=first)
+        one.start()
+        assert first_done.wait(10)
+        two = threading.Thread(target=second)
+        two.start()
+        two.join(1.5)
+        waited = two.is_alive()
+        release.set()
+        one.join(10)
+        two.join(10)
+    finally:
+        release.set()
+        registered_timeseries.use(None)
+    assert not errors, errors
+    assert waited, "the second erasure at the site ran while the first one's was not committed"
+    assert not Employee.objects.filter(pk__in=[kim.pk, bob.pk]).exists()
+    rows = backend.query(SeriesQuery(POSITIONS, _ns(at(-60)), _ns(at(60)), tags={"site": str(site.pk)}))
+    assert [r.fields["person_id"] for r in rows] == [7]
+    backend.close()
