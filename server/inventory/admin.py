@@ -28,7 +28,12 @@ from server.inventory.models import (
     split_secret_query,
     split_source_credentials,
 )
-from server.inventory.services import calibration_from_points, kept_secret_parameters, validate_polyline
+from server.inventory.services import (
+    calibration_from_points,
+    check_stored_login_stays_at_its_address,
+    kept_secret_parameters,
+    validate_polyline,
+)
 
 
 @admin.register(Site)
@@ -82,6 +87,18 @@ class CameraAdminForm(forms.ModelForm[Camera]):
                 "one stored; set the URL with new values through the API (PATCH /api/cameras/{id}) or the "
                 "dashboard's camera form."
             )
+        if self.instance.pk:
+            kept = ["*** parameters"] if parameters else []
+            if self.instance.source_username or self.instance.source_password:
+                kept.append("login")
+            if self.instance.source_secret_query:
+                kept.append("secret URL parameters")
+            try:
+                check_stored_login_stays_at_its_address(stored_uri, uri, kept)
+            except FieldError as err:
+                raise forms.ValidationError(
+                    f"{err.message} (through the API: PATCH /api/cameras/{{id}})"
+                ) from err
         self.instance.source_secret_parameters = parameters
         return uri
 

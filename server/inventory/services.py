@@ -11,6 +11,7 @@ import zoneinfo
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, time
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 from django.core.files.base import ContentFile
@@ -215,17 +216,18 @@ def _check_camera_device(*, site: Site, device: EdgeDevice | None) -> None:
 
 def _take_source_credentials(
     values: dict[str, Any], stored_uri: str = "", stored: Sequence[str] = ()
-) -> None:
+) -> bool:
     """A `user:password@` in `source_uri` moves to the login fields, its credential-like query parameters
     (`?user=…&pwd=…`) to `source_secret_query` (fields given explicitly win). A URL without them leaves the stored
     ones as they are, so a form that saves back the (redacted) URL it was shown keeps the secrets. The value of a
     credential-like parameter that has to stay in place (`/stream;password=x`, `?a=1;token=x`) moves to
     `source_secret_parameters` and shows as `***` in `source_uri`; a `***` saved back keeps the value stored for
-    that parameter (`stored_uri` and `stored`, the camera's)."""
+    that parameter (`stored_uri` and `stored`, the camera's); a `***` with no stored value is refused. Returns
+    whether a `***` kept a stored value."""
     if "source_secret_query" in values:
         values["source_secret_query"] = normalize_secret_query(str(values["source_secret_query"] or ""))
     if "source_uri" not in values:
-        return
+        return False
     values["source_uri"], username, password = split_source_credentials(str(values["source_uri"] or ""))
     if username is not None:
         values.setdefault("source_username", username)
@@ -233,8 +235,57 @@ def _take_source_credentials(
     values["source_uri"], secret_query = split_secret_query(values["source_uri"])
     if secret_query:
         values.setdefault("source_secret_query", secret_query)
+    typed = split_parameter_secrets(values["source_uri"])[1]
     values["source_uri"], values["source_secret_parameters"] = kept_secret_parameters(
         values["source_uri"], stored_uri, stored
+    )
+    unknown = [
+        name
+        for name, value in zip(
+            parameter_secret_names(values["source_uri"]), values["source_secret_parameters"], strict=True
+        )
+        if value == HIDDEN
+    ]
+    if unknown:
+        # It was stored as the literal password "***", and the camera silently got a wrong login.
+        raise FieldError(
+            "source_uri",
+            f"*** stands for a value stored for that parameter, and {', '.join(sorted(set(unknown)))} has none: "
+            "write its value",
+            code="no_stored_value",
+        )
+    return any(t == HIDDEN for t in typed)
+
+
+#: The port a scheme's source uses when its URL names none.
+_DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "http": 80, "https": 443}
+
+
+def _source_address(uri: str) -> tuple[str, str, int | None] | None:
+    """Scheme, host and port of a network source; None for a file or a USB device (no login goes anywhere)."""
+    parts = urlsplit(uri)
+    if not parts.netloc:
+        return None
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port or _DEFAULT_PORTS.get(scheme)
+
+
+def check_stored_login_stays_at_its_address(old_uri: str, new_uri: str, kept: Sequence[str]) -> None:
+    """A stored login (`kept`: which ones a change keeps without their being given again) is only ever sent to the
+    address it was entered for: a new scheme, host or port must come with the login again (or without one).
+    Otherwise a user who may edit cameras but never read their logins could point the camera at a host of their
+    own and have the edge box send it the stored password."""
+    if not kept or _source_address(old_uri) == _source_address(new_uri):
+        return
+    raise FieldError(
+        "source_uri",
+        f"the camera's address changed, and its stored {', '.join(kept)} would go to the new one: a stored login "
+        "is only sent to the address it was entered for; give it again with the new address, or clear it",
+        code="login_needs_reentry",
     )
 
 
@@ -328,7 +379,20 @@ def camera_create(
 @transaction.atomic
 def camera_update(*, actor: Actor, camera: Camera, data: Mapping[str, Any]) -> Camera:
     values = dict(data)
-    _take_source_credentials(values, camera.source_uri, list(camera.source_secret_parameters or []))
+    parameters_kept = _take_source_credentials(
+        values, camera.source_uri, list(camera.source_secret_parameters or [])
+    )
+    if "source_uri" in values:
+        kept = []
+        if (camera.source_username or camera.source_password) and not (
+            {"source_username", "source_password"} & values.keys()
+        ):
+            kept.append("login")
+        if camera.source_secret_query and "source_secret_query" not in values:
+            kept.append("secret URL parameters")
+        if parameters_kept:
+            kept.append("*** parameters")
+        check_stored_login_stays_at_its_address(camera.source_uri, values["source_uri"], kept)
     credentials_before = tuple(getattr(camera, name) for name in CAMERA_CREDENTIAL_FIELDS)
     site: Site = values.get("site", camera.site)
     device: EdgeDevice | None = values.get("device", camera.device)

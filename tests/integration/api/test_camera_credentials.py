@@ -374,3 +374,82 @@ def test_a_query_login_in_an_edge_error_is_not_stored() -> None:
     )
     error = heartbeat_to_health(heartbeat, camera_ids=frozenset({1})).health["cameras"][0]["last_error"]
     assert error == "opening http://10.0.0.6/snap.cgi?user=***&Password=***&res=hd failed"
+
+
+def _configured(device: EdgeDevice, camera_id: int) -> str:
+    return {c.camera_id: c.source_uri for c in device_configuration(device_id=device.pk).cameras}[camera_id]
+
+
+@pytest.mark.parametrize(
+    ("created_uri", "moved_uri", "given_again"),
+    [
+        (URL_WITH_LOGIN, "rtsp://203.0.113.9:554/stream1", {"source_password": "typed-again"}),
+        (URL_WITH_LOGIN, "rtsp://10.0.0.5:8554/stream1", {"source_username": "", "source_password": ""}),
+        (
+            "http://10.0.0.5/snap?user=viewer&pwd=s3cret",
+            "http://203.0.113.9/snap",
+            {"source_secret_query": ""},
+        ),
+        (
+            "rtsp://10.0.0.5/live;password=s3cret",
+            "rtsps://10.0.0.5/live;password=***",
+            {"source_uri": "rtsps://10.0.0.5/live;password=typed-again"},
+        ),
+    ],
+    ids=["login, new host", "login, new port", "secret query, new host", "*** parameter, new scheme"],
+)
+def test_a_stored_login_never_follows_the_camera_to_another_address(
+    client_for: Callable[[str], APIClient],
+    store: dict[str, Any],
+    created_uri: str,
+    moved_uri: str,
+    given_again: dict[str, str],
+) -> None:
+    """An installer may edit a camera but never read its login: pointing the camera at a host of their own, the
+    edge box sent that host the stored password. A new scheme, host or port needs the login again (or none)."""
+    installer = client_for("installer")
+    device = store["device"]
+    created = installer.post(
+        "/api/cameras",
+        {"site": store["site"].pk, "device": device.pk, "name": "moved", "source_uri": created_uri},
+        format="json",
+    )
+    assert created.status_code == 201, created.content
+    camera_id = created.json()["id"]
+    before = _configured(device, camera_id)
+    refused = installer.patch(f"/api/cameras/{camera_id}", {"source_uri": moved_uri}, format="json")
+    assert refused.status_code == 400, refused.content
+    assert refused.json()["code"] == "login_needs_reentry"
+    assert "source_uri" in refused.json()["extra"]["fields"]
+    assert _configured(device, camera_id) == before
+    # The same address (the path changed, the scheme's default port written out) keeps the login.
+    same = created.json()["source_uri"].replace(
+        "10.0.0.5/", "10.0.0.5:554/" if created_uri.startswith("rtsp") else "10.0.0.5:80/"
+    )
+    kept = installer.patch(f"/api/cameras/{camera_id}", {"source_uri": same}, format="json")
+    assert kept.status_code == 200, kept.content
+    assert kept.json()["source_has_credentials"] is True
+    # Given again (or cleared) with the new address, the move is taken.
+    moved = installer.patch(
+        f"/api/cameras/{camera_id}", {"source_uri": moved_uri, **given_again}, format="json"
+    )
+    assert moved.status_code == 200, moved.content
+    configured = _configured(device, camera_id)
+    assert "s3cret" not in configured
+    assert SECRET not in configured
+
+
+def test_a_hidden_value_with_nothing_stored_is_refused(
+    client_for: Callable[[str], APIClient], store: dict[str, Any]
+) -> None:
+    """A `***` for a parameter with no stored value was stored as the literal password "***"."""
+    installer = client_for("installer")
+    refused = installer.post(
+        "/api/cameras",
+        {"site": store["site"].pk, "name": "literal", "source_uri": "rtsp://10.0.0.5/live;password=***"},
+        format="json",
+    )
+    assert refused.status_code == 400, refused.content
+    assert refused.json()["code"] == "no_stored_value"
+    assert "password" in refused.json()["extra"]["fields"]["source_uri"][0]
+    assert not Camera.objects.filter(name="literal").exists()
