@@ -111,6 +111,10 @@ def test_camera_form_takes_semicolon_logins_only_as_stored_placeholders(store: d
     camera.refresh_from_db()
     assert camera.source_secret_parameters == ["tok-2"]  # the token's value, not the password's
     assert camera.source_uri_for_device() == "rtsp://cam/main;token=tok-2"
+    # The stored token never follows the camera to another host (the edge box would send it there).
+    moved = CameraAdminForm(data={**base, "source_uri": "rtsp://elsewhere/main;token=***"}, instance=camera)
+    assert not moved.is_valid()
+    assert "address" in str(moved.errors["source_uri"])
 
 
 def test_the_zone_list_shows_a_line_s_length_and_direction_not_zeros(store: dict[str, Any]) -> None:
