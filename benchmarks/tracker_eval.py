@@ -32,6 +32,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
@@ -61,23 +62,27 @@ Step = Callable[[object], FrameOutput]
 Contender = Callable[[float], tuple[Callable[[Detections], object], Step]]
 
 
-def reference_tracker(checkout: Path) -> tuple[type[ByteTracker], type[TrackerConfig]]:
-    """``ByteTracker`` and ``TrackerConfig`` of another checkout's ``edge_agent``: its modules are imported
-    under their own names with that checkout first on the path, then this one's are put back (the classes
-    keep their own modules)."""
+def reference_modules(checkout: Path, *names: str) -> list[ModuleType]:
+    """Modules of another checkout's ``edge_agent``: imported under their own names with that checkout first on
+    the path, then this one's are put back (the reference's functions and classes keep their own modules)."""
     ours_modules = {name: m for name, m in sys.modules.items() if name.split(".")[0] == "edge_agent"}
     for name in ours_modules:
         del sys.modules[name]
     sys.path.insert(0, str(checkout))
     try:
-        tracking = importlib.import_module("edge_agent.tracking")
-        classes = (tracking.ByteTracker, tracking.TrackerConfig)
+        modules = [importlib.import_module(name) for name in names]
     finally:
         sys.path.remove(str(checkout))
         for name in [n for n in sys.modules if n.split(".")[0] == "edge_agent"]:
             del sys.modules[name]
         sys.modules.update(ours_modules)
-    return classes
+    return modules
+
+
+def reference_tracker(checkout: Path) -> tuple[type[ByteTracker], type[TrackerConfig]]:
+    """``ByteTracker`` and ``TrackerConfig`` of another checkout's ``edge_agent`` (``reference_modules``)."""
+    (tracking,) = reference_modules(checkout, "edge_agent.tracking")
+    return tracking.ByteTracker, tracking.TrackerConfig
 
 
 def ours(

@@ -15,25 +15,34 @@ fused person within 0.8 m (nothing inside the fusion is read). Reported per trac
 - per camera: confirmed track ids, median track lifetime (first to last confirmed sighting), and identity
   fragments per person = distinct local track ids of that camera attributed to one fused person (1.0 = each
   person kept one id on that camera for as long as the camera saw them);
-- fused: persons, median person lifetime, fragments per fused person over both cameras.
+- breaks per person: of those fragments, the ones that follow each other (a local id ends, a later one begins on
+  the same person: an identity the tracker lost); the others overlap in time, mostly two people walking side by
+  side whom the fusion took for one (more of them the more people a tracker follows), not a tracker's break;
+- fused: persons, median person lifetime, fragments (and breaks) per fused person over both cameras.
 
 Detections are computed once and cached in ``benchmarks/results/`` (git-ignored): the detector at score 0.1, every
 frame, both crops; the tracker then sees those at or above ``--min-score`` (default: the agent's detector
 threshold, as deployed).
 
-    python benchmarks/tracker_video.py [--analysis-fps 12.5 25] [--min-score 0.3]
+``--reference PATH`` adds the tracker of another checkout (e.g. main's) as ``reference`` (with the appearance
+cue, as ``ours``): a change against the code before it, in the same run.
+
+    python benchmarks/tracker_video.py [--analysis-fps 12.5 25] [--min-score 0.3] [--reference PATH]
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
+import itertools
 import os
 import sys
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 from numpy.typing import NDArray
@@ -69,6 +78,7 @@ class Identity:
     ids: int  # confirmed track ids (per camera) or fused persons with attributed tracks
     median_lifetime_s: float
     fragments_per_person: float
+    breaks_per_person: float
     # Confirmed sightings per analysed step (per camera) or fused persons per step: how much of the people
     # is tracked at all (fewer ids alone could mean fewer people followed).
     per_step: float
@@ -139,8 +149,21 @@ def with_appearance(
     return out
 
 
-def ours(fps: float, use_appearance: bool = True) -> TrackStep:
-    tracker = ByteTracker(tracker_config(TrackerSettings(), fps))  # as the agent builds it
+@functools.cache
+def _checkout_modules(checkout: Path) -> list[ModuleType]:
+    from tracker_eval import reference_modules
+
+    return reference_modules(checkout, "edge_agent.config", "edge_agent.pipeline", "edge_agent.tracking")
+
+
+def ours(fps: float, use_appearance: bool = True, checkout: Path | None = None) -> TrackStep:
+    """Our tracker as the agent builds it (its default settings, sized for ``fps``), or that of another
+    checkout (its own tracker, settings and sizing)."""
+    if checkout is None:
+        tracker = ByteTracker(tracker_config(TrackerSettings(), fps))
+    else:
+        config, pipeline, tracking = _checkout_modules(checkout)
+        tracker = tracking.ByteTracker(pipeline.tracker_config(config.TrackerSettings(), fps))
 
     def step(
         found: Detections,
@@ -256,6 +279,12 @@ def evaluate(
             if count >= MIN_SIGHTINGS:
                 fragments[global_id][camera_id].add(local_id)
 
+    def breaks(camera_id: int, local_ids: set[int]) -> int:
+        spans = sorted(
+            (min(track_times[(camera_id, i)]), max(track_times[(camera_id, i)])) for i in local_ids
+        )
+        return sum(1 for (_, end), (start, _) in itertools.pairwise(spans) if start > end)
+
     def lifetime_s(times: list[int]) -> float:
         return (max(times) - min(times)) / 1e6 + 1.0 / rate
 
@@ -263,17 +292,23 @@ def evaluate(
     for camera_id, _, _ in cameras:
         lifetimes = [lifetime_s(times) for (cam, _), times in track_times.items() if cam == camera_id]
         counts = [len(by_camera[camera_id]) for by_camera in fragments.values() if by_camera.get(camera_id)]
+        broken = [breaks(camera_id, by_camera[camera_id]) for by_camera in fragments.values()
+                  if by_camera.get(camera_id)]  # fmt: skip
         seen = sum(
             len(ids) for per_camera in sightings.values() for cam, ids, _ in per_camera if cam == camera_id
         )
         result[f"camera {camera_id}"] = Identity(len(lifetimes), float(np.median(lifetimes)) if lifetimes else 0.0,
                                                  float(np.mean(counts)) if counts else float("nan"),
+                                                 float(np.mean(broken)) if broken else float("nan"),
                                                  seen / max(1, len(sightings)))  # fmt: skip
     attributed = [g for g, by_camera in fragments.items() if by_camera]
     result["fused"] = Identity(
         len(attributed),
         float(np.median([lifetime_s(person_times[g]) for g in attributed])) if attributed else 0.0,
         float(np.mean([sum(len(ids) for ids in fragments[g].values()) for g in attributed]))
+        if attributed
+        else float("nan"),
+        float(np.mean([sum(breaks(c, ids) for c, ids in fragments[g].items()) for g in attributed]))
         if attributed
         else float("nan"),
         sum(len(times) for times in person_times.values()) / max(1, len(sightings)),
@@ -301,7 +336,14 @@ def main() -> int:
             os.environ.get("RETAIL_MODEL_PATH", REPO_ROOT.parent / "shared/assets/models/yolox_nano.onnx")
         ),
     )
+    parser.add_argument(
+        "--reference", type=Path, help="another checkout whose tracker runs as contender 'reference'"
+    )
     args = parser.parse_args()
+    extra: tuple[tuple[str, Callable[[float], TrackStep]], ...] = ()
+    if args.reference is not None:
+        checkout = args.reference.resolve()
+        extra = (("reference", lambda rate: ours(rate, checkout=checkout)),)
     video_fps, detections = cached_detections(args.video, args.model)
     detections = with_appearance(args.video, detections, args.min_score)
     scores = np.concatenate([d.scores for frame in detections for d in frame])
@@ -310,19 +352,21 @@ def main() -> int:
           f"played once; {len(kept)} detections >= {args.min_score:g}, {np.mean(kept < 0.6):.0%} < 0.6")  # fmt: skip
     print(
         f"{'rate':>5} {'tracker':<10} {'where':<9} {'ids':>5} {'median life s':>14} {'fragments/person':>17} "
-        f"{'tracked/step':>13}"
+        f"{'breaks/person':>14} {'tracked/step':>13}"
     )
     for fps in args.analysis_fps:
         contenders: tuple[tuple[str, Callable[[float], TrackStep]], ...] = (
             ("ours", ours),
             ("ours -app", lambda rate: ours(rate, use_appearance=False)),
+            *extra,
             ("ByteTrack", reference),
         )
         for label, make in contenders:
             rate, result = evaluate(make, detections, video_fps, fps, args.min_score)
             for where, figures in result.items():
                 print(f"{rate:>5.1f} {label:<10} {where:<9} {figures.ids:>5d} {figures.median_lifetime_s:>14.2f} "
-                      f"{figures.fragments_per_person:>17.2f} {figures.per_step:>13.1f}")  # fmt: skip
+                      f"{figures.fragments_per_person:>17.2f} {figures.breaks_per_person:>14.2f} "
+                      f"{figures.per_step:>13.1f}")  # fmt: skip
     return 0
 
 
