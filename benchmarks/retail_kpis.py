@@ -19,10 +19,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib.util
+import inspect
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -115,9 +118,9 @@ class _Reference:
     factory: AnalyticsFactory
 
 
-def _reference(ref: str, commit_s: float) -> _Reference:
+def _reference(ref: str, commit_s: float | None) -> _Reference:
     """The door counter of git `ref` (its server/analytics/doors.py) in this code's SiteAnalytics, its line
-    holding `commit_s`."""
+    holding `commit_s` (None: this code's door line as it is)."""
     source = subprocess.run(
         ["git", "show", f"{ref}:server/analytics/doors.py"], check=True, capture_output=True, text=True
     ).stdout
@@ -127,18 +130,26 @@ def _reference(ref: str, commit_s: float) -> _Reference:
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
     spec.loader.exec_module(module)
+    # This code's SiteAnalytics may pass the counter more than the reference's update takes (first_seen_us).
+    takes = len(inspect.signature(module.DoorCounter.update).parameters) - 1
+
+    class Counter(module.DoorCounter):  # type: ignore[misc,name-defined]
+        def update(self, *args: Any) -> None:
+            super().update(*args[:takes])
 
     def factory(config: AnalyticsConfig) -> SiteAnalytics:
         analytics = SiteAnalytics(config)
-        counter = module.DoorCounter(config)
+        counter = Counter(config)
         counter.grow(analytics._rows.capacity)
         columns = analytics._rows._columns
         columns[columns.index(analytics._doors)] = counter
         analytics._doors = counter
         return analytics
 
-    return _Reference(dataclasses.replace(DOOR, commit_s=commit_s), factory)
+    line = DOOR if commit_s is None else dataclasses.replace(DOOR, commit_s=commit_s)
+    return _Reference(line, factory)
 
 
 def queue_family(seeds: list[int], duration_s: float) -> None:
@@ -197,7 +208,9 @@ def main() -> None:
         help="git ref whose door counter runs beside this one on the same fused frames (e.g. main)",
     )
     parser.add_argument(
-        "--reference-commit-s", type=float, default=0.3, help="the reference's door line hold (main: 0.3 s)"
+        "--reference-commit-s",
+        type=float,
+        help="the reference's door line hold (default: this code's door line, 0.5 s; 0.3 for refs before bbab5b4)",
     )
     args = parser.parse_args()
     seeds = _seeds(args.seeds)

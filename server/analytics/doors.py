@@ -25,6 +25,12 @@ polyline whose *in* side is the left of its first-to-last direction, see :class:
   staff mark. So a person whose id changes mid-crossing counts once, on the side they end up on; one whose id
   changes after their crossing counted is not counted again; a person appearing in a band with nobody ended near
   counts only the passages they make themselves.
+* **Reported past an entrance line** (the fusion reports a person once confirmed, after their first observation,
+  ``FusedFrame.first_seen_us``): a person who appears (not a handover) in the band of an entrance line on its in
+  side and first commits to the in side without a passage counts in when going back from where they appeared, at
+  the speed they moved away from the line since, for the time from their first observation to their first frame
+  (at most ``_BIRTH_LAG_MAX_S``), puts them on the out side. Only inwards: people come onto the floor from
+  outside; a new id past the line going out is a replaced id, not a late confirmation.
 * ``staff``: the person was bound to an employee (badge or manual binding) at the crossing, or took over (above)
   one who was.
 * **Counted occupancy** (when the site has entrance lines): entries minus exits through entrance lines, never
@@ -60,6 +66,10 @@ from server.analytics.types import (
 logger = logging.getLogger(__name__)
 
 Int8Array = npt.NDArray[np.int8]
+
+# The longest time between a person's first observation and their first fused frame that "confirmed past the
+# line" goes back over (a track re-born from an old edge track can have a much older first observation).
+_BIRTH_LAG_MAX_S = 1.5
 
 
 @dataclass
@@ -140,6 +150,12 @@ class DoorCounter:
         self._beyond_since_us: IntArray = np.zeros((0, count), dtype=np.int64)
         # Staff taken over from a predecessor at the door (see _take_over).
         self._staff_before: BoolArray = np.zeros(0, dtype=np.bool_)
+        # Born in the band (see "confirmed past the line"): per line, the signed distance at the person's first
+        # frame (NaN: not born in the band, taken over, or committed since); when, and how long after their
+        # first observation.
+        self._born_signed: FloatArray = np.zeros((0, count))
+        self._born_us: IntArray = np.zeros(0, dtype=np.int64)
+        self._born_lag_us: IntArray = np.zeros(0, dtype=np.int64)
         self._ended: list[_Ended] = []
         self.counted_occupancy = 0
         self._next_reset_us: int | None = None
@@ -166,6 +182,9 @@ class DoorCounter:
         self._beyond = grown(self._beyond, capacity, 0)
         self._beyond_since_us = grown(self._beyond_since_us, capacity, 0)
         self._staff_before = grown(self._staff_before, capacity, False)
+        self._born_signed = grown(self._born_signed, capacity, np.nan)
+        self._born_us = grown(self._born_us, capacity, 0)
+        self._born_lag_us = grown(self._born_lag_us, capacity, 0)
 
     def reset_row(self, row: int) -> None:
         self._has_prev[row] = False
@@ -175,6 +194,7 @@ class DoorCounter:
         self._net[row] = 0
         self._last_sign[row] = 0
         self._beyond[row] = 0
+        self._born_signed[row] = np.nan
 
     def update(
         self,
@@ -184,8 +204,10 @@ class DoorCounter:
         gid_list: list[int],
         staff: BoolArray,
         crossings: list[LineCrossing],
+        first_seen_us: IntArray | None = None,
     ) -> None:
-        """One frame's positions (``staff``: who is staff): passages accumulated, sides committed, crossings
+        """One frame's positions (``staff``: who is staff; ``first_seen_us``: per person, their first
+        observation, see ``FusedFrame.first_seen_us``): passages accumulated, sides committed, crossings
         counted."""
         self._reset_if_closed(t_us)
         if not self._geometry or rows.size == 0:
@@ -193,7 +215,10 @@ class DoorCounter:
         has_prev = self._has_prev[rows]
         if self._ended:
             self._take_over(t_us, xy, rows, ~has_prev)
-            has_prev = self._has_prev[rows]
+        born = ~self._has_prev[rows]
+        if born.any():
+            self._note_births(t_us, xy, rows, born, first_seen_us)
+        has_prev = self._has_prev[rows]
         staff = staff | self._staff_before[rows]
         self._staff[rows] = staff
         before = np.where(has_prev[:, None], self._prev_xy[rows], xy)
@@ -208,6 +233,9 @@ class DoorCounter:
             self._beyond_since_us[rows, line_index] = since
             committed = (beyond != 0) & (t_us - since >= geometry.commit_us)
             side = self._side[rows, line_index]
+            net = net + self._came_through(
+                t_us, rows, line_index, committed & (side == 0) & (net == 0), signed
+            )
             counted = committed & (sign != side) & (net * sign > 0)
             for i in np.flatnonzero(counted).tolist():
                 self._count(line_index, gid_list[i], int(sign[i]), t_us, bool(staff[i]), crossings)
@@ -217,6 +245,46 @@ class DoorCounter:
         self._prev_xy[rows] = xy
         self._has_prev[rows] = True
         self._last_t_us[rows] = t_us
+
+    def _note_births(
+        self, t_us: int, xy: FloatArray, rows: IntArray, born: BoolArray, first_seen_us: IntArray | None
+    ) -> None:
+        """Persons new in this frame (not taken over): where in each line's band they appeared, and how long
+        after their first observation (at most ``_BIRTH_LAG_MAX_S``)."""
+        index = np.flatnonzero(born)
+        born_rows = rows[index]
+        self._born_us[born_rows] = t_us
+        lag = np.zeros(index.size, dtype=np.int64)
+        if first_seen_us is not None:
+            lag = np.clip(t_us - first_seen_us[index], 0, int(_BIRTH_LAG_MAX_S * 1e6))
+        self._born_lag_us[born_rows] = lag
+        for line_index, geometry in enumerate(self._geometry):
+            signed = geometry.signed_distance(xy[index])
+            self._born_signed[born_rows, line_index] = np.where(
+                np.abs(signed) < geometry.hysteresis_m, signed, np.nan
+            )
+
+    def _came_through(
+        self, t_us: int, rows: IntArray, line_index: int, first_commit: BoolArray, signed: FloatArray
+    ) -> IntArray:
+        """Per person: the passage in (+1) of one born in the band of an entrance line already past it who now
+        first commits to its in side, when going back from where they appeared, at the speed they have moved away
+        from the line since, for the time the fusion took to report them, puts them outside (they came in before
+        the fusion reported them); else 0. Their birth is forgotten at their first commitment."""
+        result: IntArray = np.zeros(rows.size, dtype=np.int64)
+        born_signed = self._born_signed[rows, line_index]
+        candidates = first_commit & np.isfinite(born_signed)
+        self._born_signed[rows[first_commit], line_index] = np.nan
+        for i in np.flatnonzero(candidates).tolist():
+            row = int(rows[i])
+            at_birth, now = float(born_signed[i]), float(signed[i])
+            if at_birth <= 0 or now <= 0 or not self._entrance[line_index]:
+                continue
+            elapsed_s = (t_us - int(self._born_us[row])) / 1e6
+            speed = (abs(now) - abs(at_birth)) / elapsed_s if elapsed_s > 0 else 0.0
+            if speed > 0 and speed * int(self._born_lag_us[row]) / 1e6 > abs(at_birth):
+                result[i] = 1
+        return result
 
     def close_rows(self, rows: IntArray, gids: IntArray, crossings: list[LineCrossing]) -> None:
         """The persons of `rows` left the floor: a crossing they were completing in the band counts now; one
@@ -324,6 +392,7 @@ class DoorCounter:
         last_sign = np.zeros(shape, np.int8)
         beyond = np.zeros(shape, np.int8)
         since = np.zeros(shape, np.int64)
+        born = np.full(shape, np.nan)
         for column, line in enumerate(config.lines):
             found = old.get(line.line_id)
             if found is not None and found[1].points_m == line.points_m:
@@ -332,9 +401,11 @@ class DoorCounter:
                 last_sign[:, column] = self._last_sign[:, found[0]]
                 beyond[:, column] = self._beyond[:, found[0]]
                 since[:, column] = self._beyond_since_us[:, found[0]]
+                born[:, column] = self._born_signed[:, found[0]]
         self._side, self._net, self._last_sign = side, net, last_sign
         self._ended = []
         self._beyond, self._beyond_since_us = beyond, since
+        self._born_signed = born
         closing_changed = (config.closing_time_s, config.timezone) != (self._closing_time_s, self._zone.key)
         self.configure(config)
         if closing_changed:

@@ -44,8 +44,10 @@ def frame(
     t_s: float,
     people: Mapping[int, tuple[float, float]],
     velocities: Mapping[int, tuple[float, float]] | None = None,
+    first_seen_s: Mapping[int, float] | None = None,
 ) -> FusedFrame:
-    """A fused frame at T0 + t_s with persons {global id: (x, y)}."""
+    """A fused frame at T0 + t_s with persons {global id: (x, y)} (``first_seen_s``: {global id: T0 + when
+    first observed}; a frame without it has no first observations)."""
     ids = np.array(sorted(people), dtype=np.int64)
     xy = np.array([people[g] for g in ids.tolist()], dtype=np.float64).reshape(-1, 2)
     velocity = np.array(
@@ -60,6 +62,9 @@ def frame(
         last_seen_us=np.full(ids.shape[0], T0_US + round(t_s * 1e6), dtype=np.int64),
         source_mask=np.ones((ids.shape[0], 1), dtype=np.bool_),
         camera_ids=np.array([1], dtype=np.int64),
+        first_seen_us=None
+        if first_seen_s is None
+        else np.array([T0_US + round(first_seen_s.get(g, t_s) * 1e6) for g in ids.tolist()], dtype=np.int64),
     )
 
 

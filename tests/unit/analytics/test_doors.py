@@ -37,17 +37,19 @@ def _run(
     *,
     lines: tuple[CountingLine, ...] = (DOOR,),
     identities: dict[int, PersonIdentity] | None = None,
+    first_seen_s: dict[int, float] | None = None,
     **config: object,
 ) -> tuple[list[tuple[int, int, CrossingDirection, bool]], list[int | None], SiteAnalytics]:
     """Feed each person's path (one position per 0.1 s frame; None: not there yet; a person is gone after their
-    path ends)."""
+    path ends; ``first_seen_s``: when each was first observed, else at their first frame)."""
     analytics = SiteAnalytics(site_config(lines=lines, **config))
     steps = max(len(path) for path in paths.values())
     crossings: list[tuple[int, int, CrossingDirection, bool]] = []
     occupancy: list[int | None] = []
     for k in range(steps + 1):
         people = {gid: p for gid, path in paths.items() if k < len(path) and (p := path[k]) is not None}
-        update = analytics.update(frame(k * 0.1, people), identities or {})
+        seen = {g: first_seen_s.get(g, k * 0.1) for g in people} if first_seen_s is not None else None
+        update = analytics.update(frame(k * 0.1, people, first_seen_s=seen), identities or {})
         crossings += [(c.line_id, c.global_id, c.direction, c.staff) for c in update.crossings]
         occupancy.append(update.counted_occupancy)
     return crossings, occupancy, analytics
@@ -131,6 +133,67 @@ def test_the_default_hold_ignores_the_overshoot_of_a_stop_at_the_door() -> None:
     assert overshoot == []
     entry, _, _ = _run({1: _ys(3.0, 4.0, 4.8, 5.6, 5.6, 5.6, 5.6, 5.8, 6.2, 6.6)}, lines=(line,))
     assert [c[2] for c in entry] == [IN]
+
+
+# The fusion reports a person once it has confirmed them: one walking through the door at 1.2 m/s, first
+# observed at 0.0 s outside, can be reported first at 0.8 s already past the line, in the band (y 5.2).
+LATE = [None] * 8
+CONFIRMED_LATE_CASES = [
+    (
+        "reported past the line 0.8 s after first observed, walks in",
+        {1: [*LATE, *_ys(5.2, 5.32, 5.44)]},
+        {1: 0.0},
+        [IN],
+    ),
+    (
+        # persons come onto the floor from outside: a new id past the line going out is an id replaced
+        "reported past the line 0.8 s after first observed, walks out",
+        {1: [*LATE, *_ys(4.8, 4.68, 4.56)]},
+        {1: 0.0},
+        [],
+    ),
+    ("first observed where reported, walks in", {1: [*LATE, *_ys(5.2, 5.32, 5.44)]}, {}, []),
+    (
+        "observed 0.1 s before: could not have come from the other side",
+        {1: [*LATE, *_ys(5.2, 5.32, 5.44)]},
+        {1: 0.7},
+        [],
+    ),
+    (
+        "reported past the line, turns back through it and out",
+        {1: [*LATE, *_ys(5.2, 5.0, 4.8, 4.6)]},
+        {1: 0.0},
+        [OUT],
+    ),
+    ("reported past the line, standing", {1: [*LATE, *_ys(5.2, 5.2, 5.2, 5.2)]}, {1: 0.0}, []),
+    (
+        "reported beside the line inside the store, walks along it",
+        {1: [*LATE, (12.0, 5.2), (12.3, 5.2), (12.6, 5.2)]},
+        {1: 0.0},
+        [],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("paths", "first_seen", "expected"),
+    [case[1:] for case in CONFIRMED_LATE_CASES],
+    ids=[case[0] for case in CONFIRMED_LATE_CASES],
+)
+def test_a_person_reported_past_the_line_came_through_it_when_their_first_observation_says_so(
+    paths: dict[int, Sequence[tuple[float, float] | None]],
+    first_seen: dict[int, float],
+    expected: list[CrossingDirection],
+) -> None:
+    crossings, _, _ = _run(paths, first_seen_s=first_seen)
+    assert [c[2] for c in crossings] == expected
+
+
+def test_a_person_reported_past_a_line_that_is_not_an_entrance_counts_only_their_own_passages() -> None:
+    # Persons come onto the floor through the entrances; elsewhere a new id past a line is someone already in.
+    aisle = dataclasses.replace(DOOR, entrance=False)
+    crossings, _, _ = _run({1: [*LATE, *_ys(5.2, 5.32, 5.44)]}, first_seen_s={1: 0.0}, lines=(aisle,))
+    assert crossings == []
 
 
 ABSENT = [None] * 4  # 0.4 s not there yet
