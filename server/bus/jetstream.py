@@ -151,6 +151,43 @@ async def consumer_info(nc: nats.aio.client.Client, config: BusConfig, site_id: 
     return await api_request(nc, f"$JS.API.CONSUMER.INFO.{config.stream}.{config.consumer_name(site_id)}", {})
 
 
+class Deliveries:
+    """The messages a pull request's inbox receives, in order (`subscribe_deliveries`). nats-py's
+    `Subscription.next_msg` starts two tasks for each message (its timeout); a worker takes every frame of its
+    sites that way, so here a message already received is handed over at once, and only an empty inbox waits."""
+
+    def __init__(self, nc: nats.aio.client.Client) -> None:
+        self._nc = nc
+        self._queue: asyncio.Queue[nats.aio.msg.Msg] = asyncio.Queue()
+        self._sub: Any = None
+
+    async def _take(self, msg: nats.aio.msg.Msg) -> None:
+        self._queue.put_nowait(msg)
+
+    async def next_msg(self, timeout: float) -> nats.aio.msg.Msg:
+        """The next message; TimeoutError when none comes within `timeout` seconds."""
+        try:
+            return self._queue.get_nowait()
+        except asyncio.QueueEmpty:
+            pass
+        if self._nc.is_closed:
+            import nats.errors
+
+            raise nats.errors.ConnectionClosedError
+        return await asyncio.wait_for(self._queue.get(), timeout)
+
+    async def unsubscribe(self) -> None:
+        if self._sub is not None:
+            await self._sub.unsubscribe()
+
+
+async def subscribe_deliveries(nc: nats.aio.client.Client, subject: str) -> Deliveries:
+    """Subscribe to `subject` (a pull request's reply inbox): its messages, in the order they arrive."""
+    deliveries = Deliveries(nc)
+    deliveries._sub = await nc.subscribe(subject, cb=deliveries._take)
+    return deliveries
+
+
 async def unpin(nc: nats.aio.client.Client, config: BusConfig, site_id: int) -> None:
     """Release the site's pin, so that JetStream pins another pulling worker (rebalancing)."""
     await api_request(
