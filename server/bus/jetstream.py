@@ -154,18 +154,26 @@ async def consumer_info(nc: nats.aio.client.Client, config: BusConfig, site_id: 
 class Deliveries:
     """The messages a pull request's inbox receives, in order (`subscribe_deliveries`). nats-py's
     `Subscription.next_msg` starts two tasks for each message (its timeout); a worker takes every frame of its
-    sites that way, so here a message already received is handed over at once, and only an empty inbox waits."""
+    sites that way, so here a message already received is handed over at once, and only an empty inbox waits.
+    Every `YIELD_EVERY` messages handed over it lets the event loop run once all the same, so that a batch of
+    frames does not hold up the rest of the process (live pushes, the ack barrier) until its end."""
+
+    YIELD_EVERY = 8
 
     def __init__(self, nc: nats.aio.client.Client) -> None:
         self._nc = nc
         self._queue: asyncio.Queue[nats.aio.msg.Msg] = asyncio.Queue()
         self._sub: Any = None
+        self._handed = 0
 
     async def _take(self, msg: nats.aio.msg.Msg) -> None:
         self._queue.put_nowait(msg)
 
     async def next_msg(self, timeout: float) -> nats.aio.msg.Msg:
         """The next message; TimeoutError when none comes within `timeout` seconds."""
+        self._handed += 1
+        if self._handed % self.YIELD_EVERY == 0:
+            await asyncio.sleep(0)
         try:
             return self._queue.get_nowait()
         except asyncio.QueueEmpty:

@@ -25,8 +25,21 @@ async def test_deliveries_come_in_order_and_an_empty_inbox_times_out() -> None:
             for n in range(300):
                 await nc.publish("inbox.test", str(n).encode(), headers={"Nats-Msg-Id": str(n)})
             await nc.flush()
+            await asyncio.sleep(0.2)  # all of them received
+            ticks = 0
+
+            async def tick() -> None:
+                nonlocal ticks
+                while True:
+                    ticks += 1
+                    await asyncio.sleep(0)
+
+            ticking = asyncio.create_task(tick())
             got = [await deliveries.next_msg(timeout=2.0) for _ in range(300)]
+            ticking.cancel()
             assert [int(m.data) for m in got] == list(range(300))
+            # The rest of the process runs while they are handed over, not only once they are all taken.
+            assert ticks >= 300 // jetstream.Deliveries.YIELD_EVERY - 1
             assert got[7].headers == {"Nats-Msg-Id": "7"}
             with pytest.raises(TimeoutError):
                 await deliveries.next_msg(timeout=0.2)
