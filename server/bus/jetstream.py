@@ -154,11 +154,13 @@ async def consumer_info(nc: nats.aio.client.Client, config: BusConfig, site_id: 
 class Deliveries:
     """The messages a pull request's inbox receives, in order (`subscribe_deliveries`). nats-py's
     `Subscription.next_msg` starts two tasks for each message (its timeout); a worker takes every frame of its
-    sites that way, so here a message already received is handed over at once, and only an empty inbox waits.
-    Every `YIELD_EVERY` messages handed over it lets the event loop run once all the same, so that a batch of
-    frames does not hold up the rest of the process (live pushes, the ack barrier) until its end."""
+    sites that way, so here a message already received is handed over without a task, and only an empty inbox
+    waits. Every `YIELD_EVERY` messages handed over it lets the event loop run once all the same (as `next_msg`
+    did for each): a batch of frames must not hold up the rest of the process (live pushes, their channel layer's
+    connections, the ack barrier) until its end, and with many sites every puller with messages takes its turn
+    at each run of the loop (8 frames each at 16 sites held the loop 8 times as long, and live pushes timed out)."""
 
-    YIELD_EVERY = 8
+    YIELD_EVERY = 1
 
     def __init__(self, nc: nats.aio.client.Client) -> None:
         self._nc = nc
