@@ -125,6 +125,9 @@ class Distancing:
         self._pair_time: IntArray = _EMPTY_INT
         self.contacts = ContactTable()
         self._partners: dict[int, set[int]] = {}
+        # `contacts_per_person` as last built; None once the partners changed. Every frame's update carries it,
+        # and it changes only when a violation starts or a person leaves: not rebuilt per frame.
+        self._contacts: dict[int, int] | None = None
 
     def configure(self, config: AnalyticsConfig) -> None:
         self._limit_m = config.distancing_distance_m
@@ -134,13 +137,17 @@ class Distancing:
         self._update_interval_us = int(config.violation_update_interval_s * 1e6)
 
     def contacts_per_person(self) -> dict[int, int]:
-        """Global id -> the number of distinct persons they had a violation with (persons present)."""
-        return {gid: len(partners) for gid, partners in self._partners.items() if partners}
+        """Global id -> the number of distinct persons they had a violation with (persons present). The same
+        mapping while it does not change: read it, do not modify it."""
+        if self._contacts is None:
+            self._contacts = {gid: len(partners) for gid, partners in self._partners.items() if partners}
+        return self._contacts
 
     def forget(self, gone: IntArray, ended: list[DistancingViolation]) -> None:
         """The persons `gone` left the frame: their contacts end (violations reported in `ended`)."""
         for gid in gone.tolist():
-            self._partners.pop(gid, None)
+            if self._partners.pop(gid, None):
+                self._contacts = None
         if self.contacts.size:
             leaving = self.contacts.involving(np.unique(gone))
             for row in np.flatnonzero(leaving & self.contacts.violation).tolist():
@@ -186,6 +193,7 @@ class Distancing:
             low, high = int(table.code[row] // _PAIR_SHIFT), int(table.code[row] % _PAIR_SHIFT)
             self._partners.setdefault(low, set()).add(high)
             self._partners.setdefault(high, set()).add(low)
+            self._contacts = None
         for row in np.flatnonzero(due).tolist():
             updated.append(table.record(row, ended=False))
         table.reported_us[becomes | due] = t_us

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import struct
 from typing import Any
 
@@ -63,6 +64,22 @@ def encode_frame(frame: DecodedFrame) -> bytes:
     return b"".join([MAGIC, _LENGTH.pack(len(encoded)), encoded, *buffers])
 
 
+# The columns a DecodedFrame takes, and per dtype string of a header: (little-endian dtype, native dtype). Built
+# once: the worker decodes every frame of its sites (its hot path).
+_KNOWN = frozenset(spec.name for spec in dataclasses.fields(DecodedFrame))
+_DTYPES: dict[str, tuple[np.dtype[Any], np.dtype[Any] | None]] = {}
+
+
+def _dtypes(name: str) -> tuple[np.dtype[Any], np.dtype[Any] | None]:
+    """(the dtype of the column in the message, the native one to convert it to; None: the same)."""
+    found = _DTYPES.get(name)
+    if found is None:
+        little = np.dtype(name).newbyteorder("<")
+        native = little.newbyteorder("=")
+        found = _DTYPES[name] = (little, None if native == little else native)
+    return found
+
+
 def decode_frame_message(data: bytes) -> DecodedFrame:
     if not data.startswith(MAGIC) or len(data) < len(MAGIC) + _LENGTH.size:
         raise FrameCodecError("not a frame message (RF1)")
@@ -72,25 +89,27 @@ def decode_frame_message(data: bytes) -> DecodedFrame:
         header = json.loads(data[start : start + length])
     except ValueError as err:
         raise FrameCodecError(f"unreadable frame header: {err}") from err
-    body = memoryview(data)[start + length :]
+    # One writable copy of the columns' bytes (the arrays are views of it; each column its own range).
+    body = bytearray(memoryview(data)[start + length :])
+    size_of_body = len(body)
     values: dict[str, Any] = {}
-    known = {spec.name for spec in dataclasses.fields(DecodedFrame)}
     for name, entry in header.items():
-        if name not in known:
+        if name not in _KNOWN:
             continue  # a newer gateway's column: this worker does not use it
         if "value" in entry:
             values[name] = entry["value"]
             continue
-        dtype = np.dtype(entry["dtype"]).newbyteorder("<")
+        little, native = _dtypes(entry["dtype"])
         shape = tuple(int(n) for n in entry["shape"])
-        count = int(np.prod(shape)) if shape else 1
+        count = math.prod(shape)
         at = int(entry["at"])
-        size = count * dtype.itemsize
-        if at < 0 or at + size > len(body):
+        size = count * little.itemsize
+        if at < 0 or at + size > size_of_body:
             raise FrameCodecError(f"column {name} runs past the message")
-        values[name] = (
-            np.frombuffer(body[at : at + size], dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
-        )
+        column = np.frombuffer(body, dtype=little, count=count, offset=at).reshape(shape)
+        if native is not None or not column.flags.aligned:
+            column = column.astype(native or little)
+        values[name] = column
     try:
         return DecodedFrame(**values)
     except TypeError as err:

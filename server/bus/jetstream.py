@@ -151,6 +151,53 @@ async def consumer_info(nc: nats.aio.client.Client, config: BusConfig, site_id: 
     return await api_request(nc, f"$JS.API.CONSUMER.INFO.{config.stream}.{config.consumer_name(site_id)}", {})
 
 
+class Deliveries:
+    """The messages a pull request's inbox receives, in order (`subscribe_deliveries`). nats-py's
+    `Subscription.next_msg` starts two tasks for each message (its timeout); a worker takes every frame of its
+    sites that way, so here a message already received is handed over without a task, and only an empty inbox
+    waits. Every `YIELD_EVERY` messages handed over it lets the event loop run once all the same (as `next_msg`
+    did for each): a batch of frames must not hold up the rest of the process (live pushes, their channel layer's
+    connections, the ack barrier) until its end, and with many sites every puller with messages takes its turn
+    at each run of the loop (8 frames each at 16 sites held the loop 8 times as long, and live pushes timed out)."""
+
+    YIELD_EVERY = 1
+
+    def __init__(self, nc: nats.aio.client.Client) -> None:
+        self._nc = nc
+        self._queue: asyncio.Queue[nats.aio.msg.Msg] = asyncio.Queue()
+        self._sub: Any = None
+        self._handed = 0
+
+    async def _take(self, msg: nats.aio.msg.Msg) -> None:
+        self._queue.put_nowait(msg)
+
+    async def next_msg(self, timeout: float) -> nats.aio.msg.Msg:
+        """The next message; TimeoutError when none comes within `timeout` seconds."""
+        self._handed += 1
+        if self._handed % self.YIELD_EVERY == 0:
+            await asyncio.sleep(0)
+        try:
+            return self._queue.get_nowait()
+        except asyncio.QueueEmpty:
+            pass
+        if self._nc.is_closed:
+            import nats.errors
+
+            raise nats.errors.ConnectionClosedError
+        return await asyncio.wait_for(self._queue.get(), timeout)
+
+    async def unsubscribe(self) -> None:
+        if self._sub is not None:
+            await self._sub.unsubscribe()
+
+
+async def subscribe_deliveries(nc: nats.aio.client.Client, subject: str) -> Deliveries:
+    """Subscribe to `subject` (a pull request's reply inbox): its messages, in the order they arrive."""
+    deliveries = Deliveries(nc)
+    deliveries._sub = await nc.subscribe(subject, cb=deliveries._take)
+    return deliveries
+
+
 async def unpin(nc: nats.aio.client.Client, config: BusConfig, site_id: int) -> None:
     """Release the site's pin, so that JetStream pins another pulling worker (rebalancing)."""
     await api_request(

@@ -44,6 +44,7 @@ from server.insights.setup import build_setup as build_setup
 from server.livestate import LiveState
 from server.livestate.snapshot import live_snapshot
 from server.observability.metrics import record_camera_skews
+from server.realtime.events import LivePositionsEvent
 from server.realtime.positions import site_positions_event
 from server.realtime.publisher import LivePublisher
 from server.timeseries.measurements import PositionSampler
@@ -319,13 +320,17 @@ class SiteAnalyticsProcessor:
                 for v in (*update.violations_started, *update.violations_updated)
             ]
         if site_id not in self._live_off:
-            present = set(fused.global_ids.tolist())
-            contacts = [c for c in state.latest_contacts if c[0] in present and c[1] in present]
             self._publish_live_state(state, fused, update)
             names, identities, capacity = state.names, state.identities, state.setup.analytics.capacity
-            self._publisher.publish(
-                site_id, lambda: site_positions_event(names, identities, fused, update, contacts, capacity)
-            )
+            latest_contacts = state.latest_contacts  # replaced, never changed in place: this frame's
+
+            def event() -> LivePositionsEvent:
+                # Built only for the updates the publisher sends (most are superseded within its period).
+                present = set(fused.global_ids.tolist())
+                contacts = [c for c in latest_contacts if c[0] in present and c[1] in present]
+                return site_positions_event(names, identities, fused, update, contacts, capacity)
+
+            self._publisher.publish(site_id, event)
         points = state.series.frame_points(fused, update)
         if points:
             self._points.write(points)

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Mapping
-from typing import Final
+from typing import Any, Final
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -385,9 +385,20 @@ BUS_PUBLISH_PENDING: Final = Gauge(
 )
 
 
+# Per site: its children of WORKER_SITE_LAG and WORKER_SHEDDING (set for every frame a worker applies).
+_worker_site_gauges: dict[int, tuple[Any, Any]] = {}
+
+
 def record_worker_site(site_id: int, *, lag_s: float, shedding: bool) -> None:
-    WORKER_SITE_LAG.labels(site=str(site_id)).set(lag_s)
-    WORKER_SHEDDING.labels(site=str(site_id)).set(1 if shedding else 0)
+    gauges = _worker_site_gauges.get(site_id)
+    if gauges is None:
+        label = str(site_id)
+        gauges = _worker_site_gauges[site_id] = (
+            WORKER_SITE_LAG.labels(site=label),
+            WORKER_SHEDDING.labels(site=label),
+        )
+    gauges[0].set(lag_s)
+    gauges[1].set(1 if shedding else 0)
 
 
 def set_build_info(version: str) -> None:

@@ -97,7 +97,9 @@ class LivePublisher:
 
     def publish(self, site_id: int, event: LivePositionsEvent | Callable[[], LivePositionsEvent]) -> None:
         """Offer the newest live state of a site; `event` must carry a Channels `type`."""
-        slot = self._slots.setdefault(site_id, _SiteSlot())
+        slot = self._slots.get(site_id)
+        if slot is None:
+            slot = self._slots[site_id] = _SiteSlot()
         if slot.latest is not None:
             self.stats.coalesced += 1
             metrics.record_live_push_superseded()

@@ -128,6 +128,7 @@ class SiteWorker:
         self._consumer_seqs: dict[int, int] = {}  # per site: the consumer sequence of the last delivery here
         self._after_redelivery: set[int] = set()  # sites whose last delivery here was a redelivery
         self._worker_samples: list[int] = []
+        self._acks: list[str] = []  # acks not sent yet (`_ack`)
         self._orders: dict[
             int, SiteOrder[tuple[Applied, DecodedFrame]]
         ] = {}  # per site: camera-sequence order
@@ -247,8 +248,21 @@ class SiteWorker:
                 logger.warning("worker barrier failed (acks withheld, retried): %s", err)
 
     def _ack(self, reply: str) -> None:
-        if self._nc is not None:
-            asyncio.get_running_loop().create_task(self._nc.publish(reply, b"+ACK"))
+        """Ack one message (durable, or nothing to apply): sent with the others of this turn of the loop, by one
+        task (a barrier settles hundreds at once), on the connection of now."""
+        if self._nc is None:
+            return
+        if not self._acks:
+            asyncio.get_running_loop().create_task(self._send_acks(self._nc))
+        self._acks.append(reply)
+
+    async def _send_acks(self, nc: nats.aio.client.Client) -> None:
+        replies, self._acks = self._acks, []
+        for reply in replies:
+            try:
+                await nc.publish(reply, b"+ACK")
+            except Exception as err:  # closed or cut off: JetStream redelivers it, and it is acked as covered
+                logger.debug("ack not sent: %s", err)
 
     # ---- pulling -------------------------------------------------------------------------------------------------
     async def _pull_site(self, site_id: int, *, after_s: float = 0.0) -> None:
@@ -259,7 +273,7 @@ class SiteWorker:
         if self._stopping:
             return
         inbox = nc.new_inbox()
-        sub = await nc.subscribe(inbox)
+        sub = await jetstream.subscribe_deliveries(nc, inbox)
         try:
             await self._pull_loop(site_id, sub, inbox)
         finally:
@@ -496,7 +510,9 @@ class SiteWorker:
                     frame.sequence,
                 )
                 continue
-            site = self.stats.sites.setdefault(site_id, SiteStats())
+            site = self.stats.sites.get(site_id)
+            if site is None:
+                site = self.stats.sites[site_id] = SiteStats()
             key = (frame.camera_id, frame.sequence_epoch)
             last = site.fused_through.get(key)
             if last is not None and frame.sequence > last + 1:

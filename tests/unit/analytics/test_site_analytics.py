@@ -224,6 +224,28 @@ def test_distancing_violation_start_update_end_and_contacts() -> None:
     assert updates[10].contacts_per_person == {1: 1, 2: 1}
 
 
+def test_contacts_per_person_of_each_update_is_that_frames() -> None:
+    """The contacts counts change when a violation starts and when a person leaves; each update keeps its own
+    (the analytics hand the same mapping on while it does not change, and never change one handed out)."""
+    analytics = SiteAnalytics(site_config())
+    track: dict[float, dict[int, tuple[float, float]]] = {}
+    for step in range(29):
+        t = step * 0.5
+        people = {1: (12.0, 5.0)}
+        if t <= 11.5:
+            people[2] = (13.0, 5.0)  # 1 m from person 1
+        if t >= 6.0:
+            people[3] = (11.0, 5.0)  # 1 m from person 1, 2 m (not closer than D) from person 2
+        track[t] = people
+    by_time = {u.time_us: u for u in play(analytics, track)}
+    assert by_time[us(4.5)].contacts_per_person == {}
+    assert by_time[us(5.0)].contacts_per_person == {1: 1, 2: 1}
+    assert by_time[us(10.5)].contacts_per_person == {1: 1, 2: 1}
+    assert by_time[us(11.0)].contacts_per_person == {1: 2, 2: 1, 3: 1}
+    assert by_time[us(12.0)].contacts_per_person == {1: 2, 3: 1}  # person 2 left
+    assert by_time[us(14.0)].contacts_per_person == {1: 2, 3: 1}
+
+
 @pytest.mark.parametrize(
     ("distance_m", "close_until_s", "violations"),
     [(1.99, 6.0, 1), (2.0, 6.0, 0), (2.5, 6.0, 0), (1.0, 4.5, 0), (1.0, 5.0, 1)],

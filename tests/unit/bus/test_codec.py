@@ -70,3 +70,32 @@ def test_appearance_descriptors_reach_the_worker_byte_for_byte() -> None:
     np.testing.assert_array_equal(decoded.appearance_rows, frame.appearance_rows)
     np.testing.assert_array_equal(decoded.appearance, frame.appearance)
     assert decoded.appearance.dtype == np.uint8
+
+
+def test_decoded_columns_are_writable_and_independent() -> None:
+    """The worker's decoder hands out views of one copy of the message's bytes: each column is writable (as a copy
+    of its own was), aligned, and writing one changes neither another column nor the message."""
+    rng = np.random.default_rng(9)
+    frame = dataclasses.replace(
+        _frame(5),  # 5 rows: the appearance rows (int64) start at an offset that is no multiple of 8
+        appearance_rows=np.array([1, 4], dtype=np.int64),
+        appearance=rng.integers(0, 256, (2, 16)).astype(np.uint8),
+    )
+    data = encode_frame(frame)
+    decoded = decode_frame_message(data)
+    columns = {
+        spec.name: getattr(decoded, spec.name)
+        for spec in dataclasses.fields(decoded)
+        if isinstance(getattr(decoded, spec.name), np.ndarray)
+    }
+    for name, column in columns.items():
+        assert column.flags.writeable, name
+        assert column.flags.aligned, name
+    decoded.local_ids[:] = -1
+    decoded.bbox_xywh_px[:] = -1
+    for name, column in columns.items():
+        if name not in ("local_ids", "bbox_xywh_px"):
+            np.testing.assert_array_equal(column, getattr(frame, name), err_msg=name)
+    again = decode_frame_message(data)  # the message is as it was
+    np.testing.assert_array_equal(again.local_ids, frame.local_ids)
+    np.testing.assert_array_equal(again.bbox_xywh_px, frame.bbox_xywh_px)

@@ -1,0 +1,90 @@
+"""A site worker's two NATS hot paths against a real nats-server: the messages of a pull request's inbox
+(server.bus.jetstream.Deliveries) come in order, the ones already received without waiting, and an empty inbox
+times out; the acks a barrier settles go out together, in order, each once, also when the worker lets go of its
+connection right after (its clean stop)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import nats
+import pytest
+
+from server.bus import jetstream
+from server.worker import service
+from tests.support.nats import nats_cluster
+
+pytestmark = pytest.mark.integration
+
+
+async def test_deliveries_come_in_order_and_an_empty_inbox_times_out() -> None:
+    with nats_cluster(1) as (node,):
+        nc = await nats.connect(node.url)
+        try:
+            deliveries = await jetstream.subscribe_deliveries(nc, "inbox.test")
+            for n in range(300):
+                await nc.publish("inbox.test", str(n).encode(), headers={"Nats-Msg-Id": str(n)})
+            await nc.flush()
+            await asyncio.sleep(0.2)  # all of them received
+            ticks = 0
+
+            async def tick() -> None:
+                nonlocal ticks
+                while True:
+                    ticks += 1
+                    await asyncio.sleep(0)
+
+            ticking = asyncio.create_task(tick())
+            got = [await deliveries.next_msg(timeout=2.0) for _ in range(300)]
+            ticking.cancel()
+            assert [int(m.data) for m in got] == list(range(300))
+            # The rest of the process runs while they are handed over, not only once they are all taken.
+            assert ticks >= 300 // jetstream.Deliveries.YIELD_EVERY // 2
+            assert got[7].headers == {"Nats-Msg-Id": "7"}
+            with pytest.raises(TimeoutError):
+                await deliveries.next_msg(timeout=0.2)
+            # A message that comes while one waits for it is handed over.
+            waiting = asyncio.create_task(deliveries.next_msg(timeout=2.0))
+            await asyncio.sleep(0.05)
+            await nc.publish("inbox.test", b"late")
+            assert (await waiting).data == b"late"
+            await deliveries.unsubscribe()
+            await nc.publish("inbox.test", b"after")
+            await nc.flush()
+            with pytest.raises(TimeoutError):
+                await deliveries.next_msg(timeout=0.2)
+        finally:
+            await nc.close()
+
+
+async def test_settled_acks_go_out_together_in_order_even_as_the_worker_stops() -> None:
+    with nats_cluster(1) as (node,):
+        listener = await nats.connect(node.url)
+        nc = await nats.connect(node.url)
+        received: list[tuple[str, bytes]] = []
+
+        async def on_ack(msg: nats.aio.msg.Msg) -> None:
+            received.append((msg.subject, msg.data))
+
+        await listener.subscribe("ack.>", cb=on_ack)
+        await listener.flush()
+        worker = object.__new__(service.SiteWorker)
+        worker._nc = nc
+        worker._acks = []
+        try:
+            for n in range(500):  # what one barrier settles
+                worker._ack(f"ack.{n}")
+            # The clean stop lets go of the connection right after its last barrier (`run`): those acks still go.
+            worker._nc = None
+            worker._ack("ack.dropped")  # nothing to send it on: not sent (redelivered, then acked as covered)
+            await asyncio.sleep(0.1)
+            await nc.flush()
+            for _ in range(50):
+                if len(received) >= 500:
+                    break
+                await asyncio.sleep(0.05)
+            assert received == [(f"ack.{n}", b"+ACK") for n in range(500)]
+            assert worker._acks == []
+        finally:
+            await nc.close()
+            await listener.close()
