@@ -129,6 +129,8 @@ class SiteWorker:
         self._after_redelivery: set[int] = set()  # sites whose last delivery here was a redelivery
         self._worker_samples: list[int] = []
         self._acks: list[str] = []  # acks not sent yet (`_ack`)
+        # The tasks sending them: the event loop holds a task only weakly, and one collected mid-way drops its acks.
+        self._ack_tasks: set[asyncio.Task[None]] = set()
         self._orders: dict[
             int, SiteOrder[tuple[Applied, DecodedFrame]]
         ] = {}  # per site: camera-sequence order
@@ -253,7 +255,9 @@ class SiteWorker:
         if self._nc is None:
             return
         if not self._acks:
-            asyncio.get_running_loop().create_task(self._send_acks(self._nc))
+            task = asyncio.get_running_loop().create_task(self._send_acks(self._nc))
+            self._ack_tasks.add(task)
+            task.add_done_callback(self._ack_tasks.discard)
         self._acks.append(reply)
 
     async def _send_acks(self, nc: nats.aio.client.Client) -> None:
