@@ -64,15 +64,10 @@ Algorithm, per TrackFrame released by the reorder buffer (capture-time order, se
    the younger id ends and its associations move to the older one.
 7. **Report and end**: a confirmed person is reported while seen within ``end_after_s`` (1.3 s, beyond the
    edge tracker's 1 s lost buffer) or while an edge still reports one of its local tracks (LOST, up to
-   ``held_max_s``), also while a new tentative local track (associated with nobody yet) lies where the person
-   was (``_hold_for_tentative``: back after a gap longer than the edge's lost buffer, the person's new track is
-   tentative for its first frames; the hold ends once that track joins or starts somebody else), except once
-   unseen for ``exit_end_after_s`` where it was last placed in an entry region (it walked out), and except once
-   unseen for ``_SPLIT_UNSEEN_US`` while the camera that saw it last follows a person first seen since, within
-   ``_SPLIT_DISTANCE_M`` of it (``_replaced``: the edge split its track in two; before, the old person was held
-   beside the new one up to ``held_max_s``: a phantom in the live count). An unreported person is kept for
-   re-acquisition (step 3) and ends (``EndedPerson``) once unseen for ``reacquire_within_s``; its (camera,
-   local id) associations survive meanwhile, so the same local track coming back keeps the global id.
+   ``held_max_s``), except once unseen for ``exit_end_after_s`` where it was last placed in an entry region
+   (it walked out). An unreported person is kept for re-acquisition (step 3) and ends (``EndedPerson``) once
+   unseen for ``reacquire_within_s``; its (camera, local id) associations survive meanwhile, so the same local
+   track coming back keeps the global id.
 """
 
 from __future__ import annotations
@@ -142,13 +137,6 @@ _WIDE_MERGE_SPEED_MPS = 0.4
 _WIDE_MERGE_BLIND_FACTOR = 2.0
 # Re-acquisition gates stop growing here (persons kept for appearance_window_s).
 _MAX_REACQUIRE_GATE_M = 8.0
-# A new tentative edge track keeps the unseen person it lies beside reported (step 7) within a gate that grows
-# like the re-acquisition gate, up to this.
-_TENTATIVE_HOLD_GATE_M = 3.0
-# A split (step 7): a person unseen for this long, held only by a lost local track, while the camera holding it
-# follows a person born since then within _SPLIT_DISTANCE_M of it, is no longer reported.
-_SPLIT_UNSEEN_US = 300_000
-_SPLIT_DISTANCE_M = 0.7
 
 
 @dataclass(slots=True)
@@ -225,10 +213,6 @@ class SiteFusion:
         self._wide_since_us: dict[tuple[int, int], int] = {}
         # New (camera, local id)s waiting since when to join one of two persons about as close (step 3).
         self._join_waiting_us: dict[tuple[int, int], int] = {}
-        # Step 7's tentative hold: when a new tentative local track last held each slot, and which slot each
-        # such (camera, local id) holds (the hold ends once that track joins or starts another person).
-        self._tentative_held_us: IntArray = np.full(capacity, _NEVER_US, dtype=np.int64)
-        self._tentative_holder: dict[tuple[int, int], int] = {}
         self._last_purge_us = _NEVER_US
         self._last_merge_check_us = _NEVER_US
         self._now_us: int | None = None
@@ -343,7 +327,6 @@ class SiteFusion:
                 row_slot[row] = slot
             else:
                 held_lost[slot] = True
-        self._hold_for_tentative(obs, t_us, predicted)
         memory_rows = np.flatnonzero(row_slot >= 0)
         if memory_rows.size:
             slots = row_slot[memory_rows]
@@ -499,9 +482,6 @@ class SiteFusion:
             self._uncertain[slot] = bool(row_uncertain[row])
             row_slot[row] = slot
 
-        if self._tentative_holder:
-            self._release_tentative_holds(camera_id, obs.local_ids, row_slot)
-
         if use_colours:
             fold = (
                 np.concatenate([obs.appearance_rows, joined, births])
@@ -597,53 +577,6 @@ class SiteFusion:
         agrees = (recent_similar >= match) & ~(rivals & ~rival_unlike).any(axis=1)
         wins: BoolArray = agrees | (np.isnan(recent_similar) & closer)
         return wins
-
-    def _hold_for_tentative(self, obs: CameraObservations, t_us: int, predicted: FloatArray) -> None:
-        """Step 7's tentative hold: each new tentative local track of this frame (associated with nobody) holds
-        the closest confirmed person unseen for ``reacquire_after_s`` within a gate that grows with the time
-        unseen as the re-acquisition gate does (up to ``_TENTATIVE_HOLD_GATE_M``): the person is still reported,
-        but neither moved nor re-acquired by it. After a detection gap longer than the edge's lost buffer the
-        person comes back as a new local track, tentative for its first frames; before, the person went
-        unreported between ``end_after_s`` and that track's confirmation (the count fell by one)."""
-        rows = np.flatnonzero(~obs.confirmed & obs.valid_floor)
-        if rows.size == 0:
-            return
-        memory = self._memory
-        camera_id = obs.camera_id
-        rows = np.array(
-            [row for row in rows.tolist() if (camera_id, int(obs.local_ids[row])) not in memory],
-            dtype=np.int64,
-        )
-        if rows.size == 0:
-            return
-        cfg = self.config
-        unseen_s = (t_us - self._last_seen_us) * 1e-6
-        candidates = np.flatnonzero(self._active & self._confirmed & (unseen_s > cfg.reacquire_after_s))
-        if candidates.size == 0:
-            return
-        gate = np.minimum(
-            cfg.gate_distance_m
-            + cfg.reacquire_speed_mps * np.maximum(unseen_s[candidates] - cfg.max_extrapolation_s, 0.0),
-            _TENTATIVE_HOLD_GATE_M,
-        )
-        delta = obs.floor_xy_m[rows, None, :] - predicted[None, candidates, :]
-        distance = np.hypot(delta[..., 0], delta[..., 1])
-        distance = np.where(distance <= gate[None, :], distance, np.inf)
-        best = np.argmin(distance, axis=1)
-        near = np.isfinite(distance[np.arange(rows.size), best])
-        held = candidates[best[near]]
-        self._tentative_held_us[held] = t_us
-        for row, slot in zip(rows[near].tolist(), held.tolist(), strict=True):
-            self._tentative_holder[(camera_id, int(obs.local_ids[row]))] = slot
-
-    def _release_tentative_holds(self, camera_id: int, local_ids: IntArray, row_slot: IntArray) -> None:
-        """A tentative track that held a person (``_hold_for_tentative``) and now belongs to another one (it
-        joined them or started a new person) holds nobody any more."""
-        holder = self._tentative_holder
-        for row in np.flatnonzero(row_slot >= 0).tolist():
-            slot = holder.pop((camera_id, int(local_ids[row])), None)
-            if slot is not None and slot != row_slot[row]:
-                self._tentative_held_us[slot] = _NEVER_US
 
     def _defer_ambiguous_joins(
         self, obs: CameraObservations, pool_rows: IntArray, cost: FloatArray, recent: BoolArray, t_us: int
@@ -1010,7 +943,6 @@ class SiteFusion:
         self._standing_residual[slot] = 0.0
         self._standing[slot] = False
         self._held_us[slot] = t_us
-        self._tentative_held_us[slot] = _NEVER_US
         self._visible[slot] = False
         self._uncertain[slot] = False
         self._camera_seen_us[slot] = _NEVER_US
@@ -1043,7 +975,6 @@ class SiteFusion:
         self._standing_residual = grown(self._standing_residual, 0.0)
         self._standing = grown(self._standing, False)
         self._held_us = grown(self._held_us, 0)
-        self._tentative_held_us = grown(self._tentative_held_us, _NEVER_US)
         self._visible = grown(self._visible, False)
         self._uncertain = grown(self._uncertain, False)
         self._camera_seen_us = grown(self._camera_seen_us, _NEVER_US)
@@ -1070,14 +1001,9 @@ class SiteFusion:
             self._active &= ~drop
         # 7. a person is reported while seen recently or while an edge still holds one of its local tracks; an
         # unreported person waits for re-acquisition (step 3) until reacquire_within_s, then ends.
-        held = (
-            (t_us - self._held_us <= _HELD_REFRESH_US) | (t_us - self._tentative_held_us <= _HELD_REFRESH_US)
-        ) & (unseen_us <= int(cfg.held_max_s * 1e6))
+        held = (t_us - self._held_us <= _HELD_REFRESH_US) & (unseen_us <= int(cfg.held_max_s * 1e6))
         confirmed = self._active & self._confirmed
         self._visible = confirmed & ((unseen_us <= int(cfg.end_after_s * 1e6)) | held)
-        split = np.flatnonzero(self._visible & (unseen_us >= _SPLIT_UNSEEN_US))
-        if split.size:
-            self._visible[split[self._replaced(split, t_us)]] = False
         if cfg.entry_regions_m:
             # Someone unseen where people leave the floor has most likely left: no longer reported (but kept).
             going = np.flatnonzero(self._visible & (unseen_us > int(cfg.exit_end_after_s * 1e6)))
@@ -1095,35 +1021,6 @@ class SiteFusion:
         ]
         self._active[ending] = False
         return ended
-
-    def _replaced(self, slots: IntArray, t_us: int) -> BoolArray:
-        """Step 7's split rule: which of ``slots`` (reported persons unseen for ``_SPLIT_UNSEEN_US``) the camera
-        that saw them last has replaced: it now follows a confirmed person, first seen since (or shortly before)
-        this one was last seen, within ``_SPLIT_DISTANCE_M`` of this one's prediction. That is the edge tracker's
-        split of one track into two (a lost old track, a new one at the same place), or a newcomer where
-        somebody vanished; either way the old person is no longer reported (it was held up to ``held_max_s``
-        while the edge still reported its lost track: a phantom that inflated the live count). It is kept for
-        re-acquisition meanwhile, and its id never moves to the new person."""
-        seen_by = self._camera_seen_us[slots]
-        if seen_by.shape[1] == 0:
-            return np.zeros(slots.shape[0], dtype=np.bool_)
-        last_camera = np.argmax(seen_by, axis=1)
-        young = np.flatnonzero(
-            self._active
-            & self._confirmed
-            & (t_us - self._last_seen_us <= self._source_window_us)
-            & (self._first_seen_us >= t_us - int(self.config.held_max_s * 1e6))
-        )
-        if young.size == 0:
-            return np.zeros(slots.shape[0], dtype=np.bool_)
-        predicted = self._predict(t_us)
-        delta = predicted[slots, None, :] - predicted[None, young, :]
-        near: BoolArray = np.hypot(delta[..., 0], delta[..., 1]) <= _SPLIT_DISTANCE_M
-        near &= self._first_seen_us[None, young] >= self._last_seen_us[slots, None] - self._source_window_us
-        seen_by_that_camera = self._camera_seen_us[young][:, last_camera].transpose()
-        near &= seen_by_that_camera >= t_us - self._source_window_us
-        replaced: BoolArray = np.any(near, axis=1)
-        return replaced
 
     def _merge(self, t_us: int) -> list[EndedPerson]:
         cfg = self.config
@@ -1247,10 +1144,6 @@ class SiteFusion:
         self._tentative_since = {
             key: since for key, since in self._tentative_since.items() if t_us - since <= ttl_us
         }
-        if self._tentative_holder:
-            self._tentative_holder = {
-                key: slot for key, slot in self._tentative_holder.items() if key in self._tentative_since
-            }
         if self._track_app:
             self._track_app = {
                 key: entry
