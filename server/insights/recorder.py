@@ -534,7 +534,7 @@ def _merge_back(target: _Pending, failed: _Pending) -> None:
 
 # What is recorded of a person as a visitor's and re-marked as staff's when they are bound later in their visit
 # (docs/kpis.md, "Staff"); the door counts (LineCount) are moved by `InsightsRecorder.add`.
-_STAFF_MARKED: tuple[type[PersonVisit | LineCrossing | ZoneTransition | QueueWait | ZoneDwell], ...] = (
+STAFF_MARKED: tuple[type[PersonVisit | LineCrossing | ZoneTransition | QueueWait | ZoneDwell], ...] = (
     PersonVisit,
     LineCrossing,
     ZoneTransition,
@@ -566,7 +566,7 @@ def _write(pending: _Pending) -> int:
     ZoneDwell.objects.bulk_create(pending.dwells)
     rows += len(pending.crossings) + len(pending.transitions) + len(pending.queue_waits) + len(pending.dwells)
     for site_id, person_id in pending.staff_visits:  # after the records of this batch, which may be theirs
-        for model in _STAFF_MARKED:
+        for model in STAFF_MARKED:
             rows += model.objects.filter(site_id=site_id, person_id=person_id, staff=False).update(staff=True)
     rows += _add_line_counts(pending.line_counts)
     if pending.violations:

@@ -20,7 +20,7 @@ from server.inventory.models import Site, Zone
 from server.livestate import LiveStateUnavailableError, badge_max_delay_s
 from server.people import selectors
 from server.people.models import BindingSource, Employee, IdentityBinding, SecurityLevel, ZonePermission
-from server.people.signals import identities_changed_on_commit
+from server.people.signals import identities_changed_on_commit, person_bound
 
 logger = logging.getLogger(__name__)
 
@@ -151,6 +151,7 @@ def identity_bind(
         changes={"employee": employee.pk, "person_id": person_id, "site": site.pk, "source": source},
     )
     logger.info("site %d: person %d bound to employee %d (%s)", site.pk, person_id, employee.pk, source)
+    person_bound.send(sender=None, site_id=site.pk, person_id=person_id)
     identities_changed_on_commit(site.pk)
     return binding
 

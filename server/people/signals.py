@@ -13,6 +13,10 @@ from django.dispatch import Signal
 
 identities_changed = Signal()
 
+#: Sent inside the transaction that binds tracked person `person_id` of `site_id` to an employee (keyword
+#: arguments `site_id`, `person_id`): the analytics records re-mark what they hold of that person as staff's.
+person_bound = Signal()
+
 
 def identities_changed_on_commit(site_id: int | None) -> None:
     """Send `identities_changed` once the current transaction commits (at once outside a transaction)."""
