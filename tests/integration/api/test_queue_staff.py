@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import pytest
 
 from server.analytics import PersonIdentity, SiteAnalytics
@@ -16,6 +15,7 @@ from server.insights.models import PersonVisit, QueueWait, ZoneDwell
 from server.insights.recorder import InsightsRecorder
 from server.insights.selectors import site_setup
 from server.inventory.models import Zone, ZoneKind
+from tests.support.frames import fused_frame
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -25,18 +25,7 @@ QUEUE, TILL, OUTSIDE = (8.0, 2.0), (11.0, 2.0), (20.0, 15.0)
 
 
 def _frame(site_id: int, t_s: float, people: dict[int, tuple[float, float]]) -> FusedFrame:
-    ids = np.array(sorted(people), dtype=np.int64)
-    t_us = T0_US + round(t_s * 1e6)
-    return FusedFrame(
-        site_id=site_id,
-        time_us=t_us,
-        global_ids=ids,
-        floor_xy_m=np.array([people[g] for g in ids.tolist()], dtype=np.float64).reshape(-1, 2),
-        velocities_mps=np.zeros((ids.size, 2)),
-        last_seen_us=np.full(ids.size, t_us, dtype=np.int64),
-        source_mask=np.ones((ids.size, 1), dtype=np.bool_),
-        camera_ids=np.array([1], dtype=np.int64),
-    )
+    return fused_frame(site_id, T0_US + round(t_s * 1e6), people)
 
 
 @pytest.mark.parametrize(
