@@ -123,6 +123,8 @@ class InsightsRecorder:
         self._crossed: dict[int, dict[int, list[tuple[int, int, bool, str, int]]]] = {}
         self._zone_names: dict[int, str] = {}
         self.flushed_rows = 0
+        # Per site: the heat-map person-seconds this process made durable (a worker's status line).
+        self.heat_committed: dict[int, float] = {}
         self.dropped_records = 0
         self.failed_writes = 0
         self.last_error = ""
@@ -347,8 +349,10 @@ class InsightsRecorder:
         self.healthy = False
         metrics.record_analytics_write_error()
 
-    def _written(self, rows: int, dropped: int) -> None:
+    def _written(self, rows: int, dropped: int, heat: Mapping[int, float]) -> None:
         self.flushed_rows += rows
+        for site_id, person_s in heat.items():
+            self.heat_committed[site_id] = self.heat_committed.get(site_id, 0.0) + person_s
         self.dropped_records += dropped
         if not self.healthy:
             logger.info("analytics records written again")
@@ -374,7 +378,10 @@ class RecorderCheckpoint:
         except Exception as err:
             recorder._failed(err)
             raise
-        transaction.on_commit(lambda: recorder._written(rows, dropped))
+        heat: dict[int, float] = {}
+        for (site_id, _), hour in self._pending.heat.items():
+            heat[site_id] = heat.get(site_id, 0.0) + float(hour.person_s.sum())
+        transaction.on_commit(lambda: recorder._written(rows, dropped, heat))
         return rows
 
     def abandon(self) -> None:

@@ -69,9 +69,16 @@ class _SiteSave:
 class SiteProgress:
     """A DurableSink of the ack barrier (server.ingest.pipeline) for the site worker."""
 
-    def __init__(self, *, held_from: HeldFrom, ack: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        *,
+        held_from: HeldFrom,
+        ack: Callable[[str], None],
+        on_acked: Callable[[int, int], None] | None = None,
+    ) -> None:
         self._held_from = held_from
         self._ack = ack
+        self._on_acked = on_acked  # (site, messages made durable by a barrier): the worker's status counters
         self.sites: dict[int, SiteLedger] = {}
         self.lost: set[int] = set()
 
@@ -167,6 +174,8 @@ class _ProgressCheckpoint:
                 ledger.seen.pop(entry.stream_seq, None)
                 if entry.reply:
                     self._owner._ack(entry.reply)
+            if self._owner._on_acked is not None:
+                self._owner._on_acked(ledger.site_id, len(save.resolved))
 
 
 def _claim(site_id: int) -> tuple[int, list[int], int]:

@@ -83,6 +83,38 @@ class SiteStats:
 
 
 @dataclass(slots=True)
+class SiteTotals:
+    """What this process did with one site since it started (over every take-over and release), for the status
+    line: which camera sequences reached the fusion here, the frames the fusion dropped as late, the messages
+    made durable and the heat made durable by this process's barriers."""
+
+    fused: dict[int, list[list[int]]] = field(default_factory=dict)  # per camera: merged [first, last] ranges
+    late_released: int = 0  # dropped as late by fusions of this site released here since
+    durable: int = 0  # messages made durable by this process's barriers (then acked)
+    takeovers: int = 0
+    releases: int = 0
+
+    def add_fused(self, camera_id: int, sequence: int) -> None:
+        ranges = self.fused.setdefault(camera_id, [])
+        if ranges and ranges[-1][0] <= sequence <= ranges[-1][1] + 1:
+            ranges[-1][1] = max(ranges[-1][1], sequence)
+            return
+        ranges.append([sequence, sequence])
+        ranges.sort()
+        merged: list[list[int]] = []
+        for lo, hi in ranges:
+            if merged and lo <= merged[-1][1] + 1:
+                merged[-1][1] = max(merged[-1][1], hi)
+            else:
+                merged.append([lo, hi])
+        ranges[:] = merged[-MAX_STATUS_RANGES:]
+
+
+# Ranges of fused camera sequences kept per camera for the status line (the newest).
+MAX_STATUS_RANGES = 16
+
+
+@dataclass(slots=True)
 class WorkerStats:
     frames: int = 0
     skipped_covered: int = 0
@@ -93,6 +125,13 @@ class WorkerStats:
     takeovers: int = 0
     releases: int = 0
     sites: dict[int, SiteStats] = field(default_factory=dict)
+    totals: dict[int, SiteTotals] = field(default_factory=dict)
+
+    def site(self, site_id: int) -> SiteTotals:
+        totals = self.totals.get(site_id)
+        if totals is None:
+            totals = self.totals[site_id] = SiteTotals()
+        return totals
 
 
 def _die(reason: str) -> None:
@@ -134,7 +173,10 @@ class SiteWorker:
         self._orders: dict[
             int, SiteOrder[tuple[Applied, DecodedFrame]]
         ] = {}  # per site: camera-sequence order
-        self._progress = SiteProgress(held_from=runtime.processor.held_from, ack=self._ack)
+        self._orders_done: list[SiteOrder[tuple[Applied, DecodedFrame]]] = []  # released: their counters
+        self._progress = SiteProgress(
+            held_from=runtime.processor.held_from, ack=self._ack, on_acked=self._count_acked
+        )
         self._stopping = False  # set once the worker stops: no puller is started any more
         self.stats = WorkerStats()
         runtime.pipeline.add_sink(self._progress)
@@ -186,6 +228,7 @@ class SiteWorker:
                 await self._runtime.pipeline.flush()
             except Exception:
                 logger.exception("final barrier of the worker failed")
+            self.report("stopped")
             nc, self._nc = self._nc, None  # later acks (the runtime's last barrier) have nowhere to go: none
             await jetstream.close(nc)
 
@@ -209,26 +252,7 @@ class SiteWorker:
             await asyncio.sleep(self._ack_interval_s)
             if time.monotonic() - reported >= STATUS_EVERY_S:
                 reported = time.monotonic()
-                orders = list(self._orders.values())
-                logger.info(
-                    "worker: %d site(s) fused here %s, %d frames applied, %d waiting for the barrier, %d dropped "
-                    "by the fusion as late, %d duplicates dropped, %d held for a gap (%d gaps held, %d given up: "
-                    "%d frames never came), %d caught up from the stream, %d acked as durable already, %d camera "
-                    "sequences skipped",
-                    len(self._pins),
-                    sorted(self._pins),
-                    self.stats.frames,
-                    sum(len(ledger.entries) for ledger in self._progress.sites.values()),
-                    sum(self._runtime.processor.dropped_late_frames(s) for s in self._progress.sites),
-                    self.stats.duplicates,
-                    sum(o.holding for o in orders),
-                    sum(o.gaps_held for o in orders),
-                    sum(o.gaps_given_up for o in orders),
-                    sum(o.frames_given_up for o in orders),
-                    self.stats.caught_up,
-                    self.stats.skipped_covered,
-                    self.stats.skipped_sequences,
-                )
+                self.report()
             for site_id, order in list(self._orders.items()):
                 given_up = order.frames_given_up
                 self._fuse(site_id, order.expire())
@@ -245,9 +269,85 @@ class SiteWorker:
                 raise
             except Exception as err:
                 if self._progress.lost:
-                    self._on_lost(f"site(s) {sorted(self._progress.lost)} were taken over by another worker")
+                    self._lost(f"site(s) {sorted(self._progress.lost)} were taken over by another worker")
                     return
                 logger.warning("worker barrier failed (acks withheld, retried): %s", err)
+
+    def report(self, event: str = "") -> None:
+        """Log the status line: the counters that say which path a frame took (dropped as late, duplicates, held
+        for a gap and given up, caught up, acked as durable already, skipped), then the same as one JSON line
+        (`worker status {...}`), with per site the camera sequences that reached the fusion here, its frames
+        dropped as late, the messages made durable and the heat made durable by this process."""
+        orders = [*self._orders_done, *self._orders.values()]
+        status = self.status()
+        logger.info(
+            "worker%s: %d site(s) fused here %s, %d frames applied, %d waiting for the barrier, %d dropped "
+            "by the fusion as late, %d duplicates dropped, %d held for a gap (%d gaps held, %d given up: "
+            "%d frames never came), %d caught up from the stream, %d acked as durable already, %d camera "
+            "sequences skipped, %d take-over(s), %d release(s)",
+            f" {event}" if event else "",
+            len(self._pins),
+            sorted(self._pins),
+            self.stats.frames,
+            sum(len(ledger.entries) for ledger in self._progress.sites.values()),
+            status["late"],
+            self.stats.duplicates,
+            sum(o.holding for o in self._orders.values()),
+            sum(o.gaps_held for o in orders),
+            sum(o.gaps_given_up for o in orders),
+            sum(o.frames_given_up for o in orders),
+            self.stats.caught_up,
+            self.stats.skipped_covered,
+            self.stats.skipped_sequences,
+            self.stats.takeovers,
+            self.stats.releases,
+        )
+        logger.info("worker status %s", json.dumps({"event": event, **status}, separators=(",", ":")))
+
+    def status(self) -> dict[str, Any]:
+        """The status line's counters (see `report`)."""
+        orders = [*self._orders_done, *self._orders.values()]
+        heat = self._runtime.recorder.heat_committed
+        sites: dict[str, dict[str, Any]] = {}
+        for site_id in sorted({*self.stats.totals, *heat}):
+            totals = self.stats.site(site_id)
+            sites[str(site_id)] = {
+                "fused": {
+                    str(camera): ",".join(f"{lo}-{hi}" if hi > lo else str(lo) for lo, hi in ranges)
+                    for camera, ranges in totals.fused.items()
+                },
+                "late": totals.late_released + self._runtime.processor.dropped_late_frames(site_id),
+                "durable": totals.durable,
+                "heat": round(heat.get(site_id, 0.0), 1),
+                "takeovers": totals.takeovers,
+                "releases": totals.releases,
+            }
+        return {
+            "pid": os.getpid(),
+            "owned": sorted(self._pins),
+            "frames": self.stats.frames,
+            "late": sum(site["late"] for site in sites.values()),
+            "duplicates": self.stats.duplicates,
+            "holding": sum(o.holding for o in self._orders.values()),
+            "gaps_held": sum(o.gaps_held for o in orders),
+            "gaps_given_up": sum(o.gaps_given_up for o in orders),
+            "never_came": sum(o.frames_given_up for o in orders),
+            "caught_up": self.stats.caught_up,
+            "covered": self.stats.skipped_covered,
+            "skipped": self.stats.skipped_sequences,
+            "takeovers": self.stats.takeovers,
+            "releases": self.stats.releases,
+            "sites": sites,
+        }
+
+    def _count_acked(self, site_id: int, count: int) -> None:
+        self.stats.site(site_id).durable += count
+
+    def _lost(self, reason: str) -> None:
+        """Another worker has a site now (or the stream cannot be read): the status, then `on_lost`."""
+        with contextlib.suppress(Exception):
+            self.report("lost a site")
+        self._on_lost(reason)
 
     def _ack(self, reply: str) -> None:
         """Ack one message (durable, or nothing to apply): sent with the others of this turn of the loop, by one
@@ -382,9 +482,13 @@ class SiteWorker:
         messages its predecessor was given and did not ack (they precede `first_stream_seq`)."""
         assert self._nc is not None
         self.stats.takeovers += 1
+        self.stats.site(site_id).takeovers += 1
         self.stats.sites.pop(site_id, None)
         metrics.WORKER_TAKEOVERS.inc()
         await self._progress.activate(site_id)
+        previous = self._orders.get(site_id)
+        if previous is not None:
+            self._orders_done.append(previous)
         self._orders[site_id] = SiteOrder(hold_s=GAP_HOLD_S, by_stream=True)
         await self._runtime.processor.prepare(self._camera(site_id, 0))
         caught_up = await self._catch_up(site_id, first_stream_seq)
@@ -430,7 +534,7 @@ class SiteWorker:
                 now = time.monotonic()
                 failing_since = failing_since or now
                 if now - failing_since > CATCH_UP_RETRY_S:
-                    self._on_lost(
+                    self._lost(
                         f"site {site_id}: the stream cannot be read for {CATCH_UP_RETRY_S:g} s ({err})"
                     )
                     raise
@@ -545,6 +649,7 @@ class SiteWorker:
             self._runtime.processor.set_live(site_id, not shedding)
             metrics.record_worker_site(site_id, lag_s=site.lag_s, shedding=shedding)
             self._runtime.processor.process(self._camera(site_id, frame.camera_id), frame)
+            self.stats.site(site_id).add_fused(frame.camera_id, frame.sequence)
             site.frames += 1
             self.stats.frames += 1
 
@@ -608,20 +713,22 @@ class SiteWorker:
             order = self._orders.pop(site_id, None)
             if order is not None:
                 self._fuse(site_id, order.expire(everything=True))
+                self._orders_done.append(order)
+            totals = self.stats.site(site_id)
+            totals.late_released += self._runtime.processor.dropped_late_frames(site_id)
             self._runtime.processor.release_site(site_id)
             try:
                 await self._runtime.pipeline.flush()
             except Exception as err:
                 # The site's analytics are gone from here, its ledger is not: frames pulled next would be counted
                 # as applied (and acked) with nothing fused. Crash-only: what was not made durable is not acked.
-                self._on_lost(
-                    f"site {site_id}: the barrier releasing it failed ({type(err).__name__}: {err})"
-                )
+                self._lost(f"site {site_id}: the barrier releasing it failed ({type(err).__name__}: {err})")
                 raise
             self._progress.sites.pop(site_id, None)
             if self._pins.pop(site_id, None) is not None:  # still pinned here: another one may be pinned now
                 await jetstream.unpin(self._nc, self._config, site_id)
             self.stats.releases += 1
+            totals.releases += 1
             metrics.WORKER_RELEASES.inc()
             logger.info("site %d released for rebalancing (%d sites left here)", site_id, len(self._pins))
         finally:

@@ -19,8 +19,10 @@ import asyncio
 import itertools
 import json
 import os
+import re
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -171,6 +173,51 @@ async def _watch(http_port: int, cookie: str, site_id: int, events: list[float],
             await asyncio.sleep(0.5)
 
 
+_STATUS = re.compile(r"worker status (\{.*\})$", re.MULTILINE)
+_STATUS_LINES = re.compile(
+    r"^.* INFO server\.worker\.service: worker( [a-z ]+)?( status \{.*\}|: .*)\n", re.MULTILINE
+)
+
+
+def _diagnosis(logs: dict[str, Path], heat: dict[int, tuple[float, float, int]]) -> str:
+    """Per site the heat expected and stored, then per worker process (its last status line) the counters that
+    say where a frame's effect went: dropped as late, duplicates, gaps given up, skipped sequences, caught up,
+    frames applied, sites owned and taken over, and per site the camera sequences fused, the messages made
+    durable and the heat it made durable. Compact: it leads the failure message and goes to stderr too."""
+    lines = (
+        []
+        if not heat
+        else [
+            "heat (person-s): "
+            + "; ".join(
+                f"site {site_id} {stored:.1f} of {truth:.1f} ({starts} take-over(s))"
+                for site_id, (stored, truth, starts) in heat.items()
+            )
+        ]
+    )
+    for name, path in logs.items():
+        last: dict[int, dict[str, Any]] = {}
+        for match in _STATUS.finditer(log_tail(path, 10**7)):
+            status = json.loads(match.group(1))
+            last[status["pid"]] = status
+        for pid, status in last.items():
+            sites = " ".join(
+                f"[{site_id}: fused {' '.join(f'c{c}:{r}' for c, r in site['fused'].items()) or '-'}, "
+                f"late {site['late']}, durable {site['durable']}, heat {site['heat']}, "
+                f"takeovers {site['takeovers']}, releases {site['releases']}]"
+                for site_id, site in status["sites"].items()
+            )
+            lines.append(
+                f"{name} pid {pid} ({status['event'] or 'running'}): owned {status['owned']}, frames "
+                f"{status['frames']}, late {status['late']}, duplicates {status['duplicates']}, holding "
+                f"{status['holding']}, gaps {status['gaps_held']} held {status['gaps_given_up']} given up "
+                f"({status['never_came']} never came), caught up {status['caught_up']}, covered "
+                f"{status['covered']}, skipped {status['skipped']}, take-overs {status['takeovers']}, releases "
+                f"{status['releases']} {sites}"
+            )
+    return "\n".join(lines)
+
+
 def _max_silence(events: list[float], start: float, end: float) -> float:
     times = [start, *(t for t in events if start <= t <= end), end]
     return max(b - a for a, b in itertools.pairwise(times))
@@ -189,7 +236,8 @@ def test_cluster_survives_kill_9_of_a_worker_a_gateway_and_a_nats_node(tmp_path:
     with ExitStack() as stack:
         nodes = stack.enter_context(nats_cluster(3, log_dir=tmp_path))
         bus_url = servers_url(nodes)
-        env = {**_env(tmp_path, bus_url), "RETAIL_BUS_REPLICAS": "3"}
+        # A status line every 2 s: a worker killed mid-stream leaves its counters of shortly before.
+        env = {**_env(tmp_path, bus_url), "RETAIL_BUS_REPLICAS": "3", "RETAIL_WORKER_STATUS_S": "2"}
         http_port = free_port()
         web_log = tmp_path / "web.log"
         web = stack.enter_context(
@@ -234,8 +282,14 @@ def test_cluster_survives_kill_9_of_a_worker_a_gateway_and_a_nats_node(tmp_path:
                 grpc.channel_ready_future(channel).result(timeout=60)
 
         def tails() -> str:
+            """The workers' last status lines (`_diagnosis`), then the tail of each log without them."""
             parts = [*supervisor.logs.items(), ("gateway-0", gateway_logs[0]), ("gateway-1", gateway_logs[1])]
-            return "\n".join(f"--- {n}\n{log_tail(p, 2500)}" for n, p in parts)
+            return "\n".join(
+                [
+                    _diagnosis(supervisor.logs, {}),
+                    *(f"--- {n}\n{_STATUS_LINES.sub('', log_tail(p, 10**6))[-2500:]}" for n, p in parts),
+                ]
+            )
 
         live: dict[int, list[float]] = {site_id: [] for site_id, *_ in sites}
         marks: dict[str, float] = {}
@@ -300,17 +354,18 @@ def test_cluster_survives_kill_9_of_a_worker_a_gateway_and_a_nats_node(tmp_path:
         log_text = tails()
         restarts = dict(supervisor.restarts)
 
+    heat: dict[int, tuple[float, float, int]] = {}
+    for site_id, *_ in sites:
+        truth = (FRAMES - 1) * FRAME_US / 1e6 * PEOPLE
+        heat[site_id] = (_heat_person_s(site_id), truth, _takeovers(supervisor.logs, site_id))
+    diagnosis = _diagnosis(supervisor.logs, heat)
+    print(f"cluster test diagnosis:\n{diagnosis}\nrestarts {restarts}", file=sys.stderr)
     for site_id, _, _, camera in sites:
         assert CameraStreamState.objects.get(camera_id=camera).frames_stored == FRAMES
-        starts = _takeovers(supervisor.logs, site_id)
-        truth = (FRAMES - 1) * FRAME_US / 1e6 * PEOPLE
-        person_s = _heat_person_s(site_id)
+        person_s, truth, starts = heat[site_id]
         assert truth - starts * PEOPLE * 1.0 <= person_s <= truth + 0.01, (
-            site_id,
-            person_s,
-            truth,
-            restarts,
-            log_text,
+            f"site {site_id}: heat {person_s:.1f} of {truth:.1f} person-s, restarts {restarts}\n{diagnosis}\n"
+            f"{log_text}"
         )
         visits = PersonVisit.objects.filter(site_id=site_id)
         assert visits.filter(ended_at__isnull=True).count() == 0
