@@ -490,7 +490,16 @@ class SiteWorker:
         if previous is not None:
             self._orders_done.append(previous)
         self._orders[site_id] = SiteOrder(hold_s=GAP_HOLD_S, by_stream=True)
-        await self._runtime.processor.prepare(self._camera(site_id, 0))
+        try:
+            await self._runtime.processor.prepare(self._camera(site_id, 0))
+        except Exception:
+            # No analytics for the site here (its setup or the closing of what the predecessor left open failed:
+            # the database refused, a deadlock). Left activated, the site's next messages were "applied" with
+            # nothing fused (the processor skips a site it has no state for) and acked: their heat and visits
+            # lost. Undone instead: the next delivery takes the site over again, from its durable progress.
+            self._progress.sites.pop(site_id, None)
+            self._orders.pop(site_id, None)
+            raise
         caught_up = await self._catch_up(site_id, first_stream_seq)
         logger.info("site %d: now fused here (%d message(s) caught up)", site_id, caught_up)
 

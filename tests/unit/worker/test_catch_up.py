@@ -134,6 +134,9 @@ class _Processor:
     def release_site(self, site_id: int) -> None:
         self.released.append(site_id)
 
+    def dropped_late_frames(self, site_id: int) -> int:
+        return 0
+
 
 class _Runtime:
     def __init__(self) -> None:
