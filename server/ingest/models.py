@@ -54,6 +54,10 @@ class SiteFrameProgress(models.Model):
     # (messages after one the fusion still held in its reorder buffer).
     applied_through = models.PositiveBigIntegerField(default=0)
     applied_after = models.JSONField(default=list, blank=True)
+    # Per camera and sequence epoch ("camera:epoch"): the camera sequence after the highest one applied (those
+    # below it are applied or were given up), so that a worker taking the site over knows where each camera's
+    # sequences stood and holds newer frames stored before older ones (server.worker.ordering).
+    camera_next = models.JSONField(default=dict, blank=True)
     # Changes with every save: a worker whose last save is not what it finds has lost the site to another one.
     revision = models.PositiveBigIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)

@@ -83,6 +83,13 @@ class SiteOrder(Generic[T]):
         camera = self._cameras.get((camera_id, epoch))
         return camera.next if camera is not None else None
 
+    def seed(self, camera_id: int, epoch: int, next_sequence: int) -> None:
+        """Where the camera's sequences stood before this worker (a predecessor applied, durably, those below
+        `next_sequence`): a later frame of it that comes first is held for the ones between, as here."""
+        key = (camera_id, epoch)
+        if key not in self._cameras:
+            self._cameras[key] = _Camera(first=next_sequence, next=next_sequence)
+
     def offer(self, camera_id: int, epoch: int, sequence: int, item: T) -> tuple[list[Released[T]], bool]:
         """One message; returns (the messages now free to apply, in order; whether it started a hold)."""
         key = (camera_id, epoch)

@@ -51,6 +51,8 @@ class SiteLedger:
     revision: int = 0
     entries: list[Applied] = field(default_factory=list)  # applied, not durable yet, in delivery order
     seen: dict[int, Applied] = field(default_factory=dict)
+    # Per (camera, sequence epoch): the camera sequence after the highest one durable (`SiteFrameProgress`).
+    cameras: dict[tuple[int, int], int] = field(default_factory=dict)
 
     def covered(self, stream_seq: int) -> bool:
         """The message's effects are durable (this worker's or a predecessor's)."""
@@ -64,6 +66,7 @@ class _SiteSave:
     after: list[int]
     expected_revision: int
     resolved: list[Applied]
+    cameras: dict[tuple[int, int], int]
 
 
 class SiteProgress:
@@ -86,8 +89,10 @@ class SiteProgress:
         """Take the site over: what is durable of it now. The row's revision is raised at once (`_claim`), so that
         a barrier of the previous owner that commits from now on is fenced, before this worker closes what that one
         left open (`close_left_open`): a visit it recorded after that closing would stay open for ever."""
-        through, after, revision = await sync_to_async(_claim)(site_id)
-        ledger = SiteLedger(site_id=site_id, through=through, after=set(after), revision=revision)
+        through, after, revision, cameras = await sync_to_async(_claim)(site_id)
+        ledger = SiteLedger(
+            site_id=site_id, through=through, after=set(after), revision=revision, cameras=cameras
+        )
         self.sites[site_id] = ledger
         logger.info(
             "site %d taken over: applied through stream sequence %d (revision %d)", site_id, through, revision
@@ -118,7 +123,11 @@ class SiteProgress:
             else:
                 through = max(ledger.through, *(e.stream_seq for e in resolved), *ledger.after)
                 after = []
-            saves.append(_SiteSave(ledger, through, after, ledger.revision, resolved))
+            cameras = dict(ledger.cameras)
+            for entry in resolved:
+                key = (entry.camera_id, entry.epoch)
+                cameras[key] = max(cameras.get(key, 0), entry.sequence + 1)
+            saves.append(_SiteSave(ledger, through, after, ledger.revision, resolved, cameras))
         return _ProgressCheckpoint(saves, self) if saves else None
 
 
@@ -146,15 +155,29 @@ class _ProgressCheckpoint:
             if current != save.expected_revision:
                 self._owner.lost.add(site_id)
                 raise SiteLostError(site_id)
+            camera_next = {f"{camera}:{epoch}": after for (camera, epoch), after in save.cameras.items()}
             if row is None:
                 SiteFrameProgress.objects.create(
-                    site_id=site_id, applied_through=save.through, applied_after=save.after, revision=1
+                    site_id=site_id,
+                    applied_through=save.through,
+                    applied_after=save.after,
+                    camera_next=camera_next,
+                    revision=1,
                 )
             else:
                 row.applied_through = save.through
                 row.applied_after = save.after
+                row.camera_next = camera_next
                 row.revision = current + 1
-                row.save(update_fields=["applied_through", "applied_after", "revision", "updated_at"])
+                row.save(
+                    update_fields=[
+                        "applied_through",
+                        "applied_after",
+                        "camera_next",
+                        "revision",
+                        "updated_at",
+                    ]
+                )
 
     def abandon(self) -> None:
         """Nothing changed in memory: the next checkpoint takes the same messages again."""
@@ -163,10 +186,11 @@ class _ProgressCheckpoint:
         """The barrier is durable: the covered messages are acked to JetStream and leave the ledgers."""
         for save in self._saves:
             ledger = save.ledger
-            ledger.through, ledger.after, ledger.revision = (
+            ledger.through, ledger.after, ledger.revision, ledger.cameras = (
                 save.through,
                 set(save.after),
                 save.expected_revision + 1,
+                save.cameras,
             )
             done = {id(e) for e in save.resolved}
             ledger.entries = [e for e in ledger.entries if id(e) not in done]
@@ -178,8 +202,9 @@ class _ProgressCheckpoint:
                 self._owner._on_acked(ledger.site_id, len(save.resolved))
 
 
-def _claim(site_id: int) -> tuple[int, list[int], int]:
-    """The site's durable progress, its revision raised (the row created at revision 1 when there is none yet)."""
+def _claim(site_id: int) -> tuple[int, list[int], int, dict[tuple[int, int], int]]:
+    """The site's durable progress (applied through, applied after, revision, each camera's next sequence), its
+    revision raised (the row created at revision 1 when there is none yet)."""
     from django.db import transaction
 
     from server.ingest.models import SiteFrameProgress
@@ -189,12 +214,16 @@ def _claim(site_id: int) -> tuple[int, list[int], int]:
         row = SiteFrameProgress.objects.select_for_update().filter(site_id=site_id).first()
         if row is None:
             if not Site.objects.filter(pk=site_id).exists():  # deleted: its records go as refused ones
-                return 0, [], 0
+                return 0, [], 0, {}
             row, created = SiteFrameProgress.objects.get_or_create(
                 site_id=site_id, defaults={"applied_through": 0, "applied_after": [], "revision": 1}
             )
             if created:
-                return 0, [], 1
+                return 0, [], 1, {}
         row.revision += 1
         row.save(update_fields=["revision", "updated_at"])
-        return row.applied_through, [int(s) for s in row.applied_after], row.revision
+        cameras = {}
+        for key, after in (row.camera_next or {}).items():
+            camera, _, epoch = str(key).partition(":")
+            cameras[(int(camera), int(epoch or 0))] = int(after)
+        return row.applied_through, [int(s) for s in row.applied_after], row.revision, cameras

@@ -485,11 +485,17 @@ class SiteWorker:
         self.stats.site(site_id).takeovers += 1
         self.stats.sites.pop(site_id, None)
         metrics.WORKER_TAKEOVERS.inc()
-        await self._progress.activate(site_id)
+        ledger = await self._progress.activate(site_id)
         previous = self._orders.get(site_id)
         if previous is not None:
             self._orders_done.append(previous)
-        self._orders[site_id] = SiteOrder(hold_s=GAP_HOLD_S, by_stream=True)
+        order = self._orders[site_id] = SiteOrder(hold_s=GAP_HOLD_S, by_stream=True)
+        # Each camera's order goes on where the predecessor's durable progress left it: newer frames stored before
+        # older ones (a gateway's republish after a NATS reconnect, the very fault that moves the pins) wait for
+        # them, instead of starting the order past them and reaching the fusion first (the older ones dropped as
+        # late, their effect lost).
+        for (camera_id, epoch), next_sequence in ledger.cameras.items():
+            order.seed(camera_id, epoch, next_sequence)
         try:
             await self._runtime.processor.prepare(self._camera(site_id, 0))
         except Exception:
