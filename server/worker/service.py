@@ -708,8 +708,17 @@ class SiteWorker:
         )
         if len(owned) <= share:
             return
-        site_id = owned[-1]
-        await self.release(site_id)
+        # Not a site holding frames for a gap in a camera's sequences: a release gives the gap up, and its frames,
+        # still on their way in the stream, would reach the new owner's fusion after newer ones (dropped as late,
+        # their effect lost). Such a site is released at a later round, once its gap is filled.
+        free = [site_id for site_id in owned if not self._holding(site_id)]
+        if not free:
+            return
+        await self.release(free[-1])
+
+    def _holding(self, site_id: int) -> bool:
+        order = self._orders.get(site_id)
+        return order is not None and order.holding > 0
 
     async def release(self, site_id: int) -> None:
         """Hand a site back cleanly: its pulling stopped, its fusion flushed and recorded, a barrier, the acks, then

@@ -14,6 +14,7 @@ from nats.js.errors import NotFoundError
 from server.bus import jetstream
 from server.frames import CameraRef
 from server.worker import service
+from server.worker.ordering import SiteOrder
 from server.worker.progress import SiteLedger
 
 
@@ -87,3 +88,32 @@ def test_a_take_over_whose_analytics_fail_to_start_is_undone_and_done_again() ->
     asyncio.run(worker._take_over(7, 20))
     assert 7 in worker._progress.sites
     assert worker._runtime.processor.prepared == [7]  # type: ignore[attr-defined]
+
+
+def test_the_rebalancing_releases_no_site_held_for_a_gap(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A release gives the site's gap up; its frames, still coming in the stream, would reach the new owner's
+    fusion after newer ones and be dropped as late. Another site is released instead (none while all hold)."""
+
+    async def info(nc: Any, config: Any, site_id: int) -> dict[str, Any]:
+        return {"num_waiting": 2}  # two workers pulling: a share of one site each
+
+    monkeypatch.setattr(jetstream, "consumer_info", info)
+    worker = _worker()
+    worker._pins = {1: "a", 2: "b"}
+    worker._pullers = {1: None, 2: None}  # type: ignore[dict-item]
+    worker._worker_samples = []
+    holding: SiteOrder[str] = SiteOrder(hold_s=5.0)
+    holding.offer(9, 0, 1, "first")
+    assert holding.offer(9, 0, 3, "after a gap") == ([], True)
+    worker._orders = {2: holding}  # type: ignore[dict-item]
+    released: list[int] = []
+
+    async def release(site_id: int) -> None:
+        released.append(site_id)
+
+    worker.release = release  # type: ignore[method-assign]
+    asyncio.run(worker._rebalance())
+    assert released == [1]
+    worker._orders = {1: holding, 2: holding}  # type: ignore[dict-item]
+    asyncio.run(worker._rebalance())
+    assert released == [1]
