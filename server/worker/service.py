@@ -168,8 +168,9 @@ class SiteWorker:
         self._after_redelivery: set[int] = set()  # sites whose last delivery here was a redelivery
         self._worker_samples: list[int] = []
         self._acks: list[str] = []  # acks not sent yet (`_ack`)
-        # The tasks sending them: the event loop holds a task only weakly, and one collected mid-way drops its acks.
-        self._ack_tasks: set[asyncio.Task[None]] = set()
+        # The one task sending them, in order (held here: the event loop holds a task only weakly, and one collected
+        # mid-way would drop its acks).
+        self._ack_sender: asyncio.Task[None] | None = None
         self._orders: dict[
             int, SiteOrder[tuple[Applied, DecodedFrame]]
         ] = {}  # per site: camera-sequence order
@@ -229,8 +230,7 @@ class SiteWorker:
             except Exception:
                 logger.exception("final barrier of the worker failed")
             self.report("stopped")
-            nc, self._nc = self._nc, None  # later acks (the runtime's last barrier) have nowhere to go: none
-            await jetstream.close(nc)
+            await self._close_connection()
 
     async def _discover_loop(self) -> None:
         assert self._nc is not None
@@ -350,23 +350,34 @@ class SiteWorker:
         self._on_lost(reason)
 
     def _ack(self, reply: str) -> None:
-        """Ack one message (durable, or nothing to apply): sent with the others of this turn of the loop, by one
-        task (a barrier settles hundreds at once), on the connection of now."""
+        """Ack one message (durable, or nothing to apply): queued for the one sender task, which sends them in the
+        order settled (a barrier settles hundreds at once), on the connection of now."""
         if self._nc is None:
             return
-        if not self._acks:
-            task = asyncio.get_running_loop().create_task(self._send_acks(self._nc))
-            self._ack_tasks.add(task)
-            task.add_done_callback(self._ack_tasks.discard)
         self._acks.append(reply)
+        if self._ack_sender is None or self._ack_sender.done():
+            self._ack_sender = asyncio.get_running_loop().create_task(self._send_acks(self._nc))
 
     async def _send_acks(self, nc: nats.aio.client.Client) -> None:
-        replies, self._acks = self._acks, []
-        for reply in replies:
-            try:
-                await nc.publish(reply, b"+ACK")
-            except Exception as err:  # closed or cut off: JetStream redelivers it, and it is acked as covered
-                logger.debug("ack not sent: %s", err)
+        while self._acks:  # also the ones queued while this one sent (no second sender: one order)
+            replies, self._acks = self._acks, []
+            for reply in replies:
+                try:
+                    await nc.publish(reply, b"+ACK")
+                except (
+                    Exception
+                ) as err:  # closed or cut off: JetStream redelivers it, and it is acked as covered
+                    logger.debug("ack not sent: %s", err)
+
+    async def _close_connection(self) -> None:
+        """Let go of the connection once the acks queued so far went out on it (the last barrier's among them).
+        Acks settled later have nowhere to go: none are (JetStream redelivers, and they are acked as covered)."""
+        nc, self._nc = self._nc, None
+        if self._ack_sender is not None:
+            with contextlib.suppress(Exception):  # a cut-off connection: what is not sent is redelivered
+                await asyncio.wait_for(self._ack_sender, jetstream.BARRIER_WAIT_S)
+        if nc is not None:
+            await jetstream.close(nc)
 
     # ---- pulling -------------------------------------------------------------------------------------------------
     async def _pull_site(self, site_id: int, *, after_s: float = 0.0) -> None:

@@ -57,34 +57,52 @@ async def test_deliveries_come_in_order_and_an_empty_inbox_times_out() -> None:
             await nc.close()
 
 
+def _bare_worker(nc: nats.aio.client.Client) -> service.SiteWorker:
+    """A worker with just its ack path (a connection, the queue, the sender)."""
+    worker = object.__new__(service.SiteWorker)
+    worker._nc = nc
+    worker._acks = []
+    worker._ack_sender = None
+    return worker
+
+
+async def _ack_listener(url: str) -> tuple[nats.aio.client.Client, list[tuple[str, bytes]]]:
+    listener = await nats.connect(url)
+    received: list[tuple[str, bytes]] = []
+
+    async def on_ack(msg: nats.aio.msg.Msg) -> None:
+        received.append((msg.subject, msg.data))
+
+    await listener.subscribe("ack.>", cb=on_ack)
+    await listener.flush()
+    return listener, received
+
+
+async def _wait_for(received: list[tuple[str, bytes]], count: int) -> None:
+    for _ in range(200):  # up to 10 s: the listener's callback runs when the (loaded) event loop lets it
+        if len(received) >= count:
+            return
+        await asyncio.sleep(0.05)
+
+
 async def test_settled_acks_go_out_together_in_order_even_as_the_worker_stops() -> None:
     with nats_cluster(1) as (node,):
-        listener = await nats.connect(node.url)
+        listener, received = await _ack_listener(node.url)
         nc = await nats.connect(node.url)
-        received: list[tuple[str, bytes]] = []
-
-        async def on_ack(msg: nats.aio.msg.Msg) -> None:
-            received.append((msg.subject, msg.data))
-
-        await listener.subscribe("ack.>", cb=on_ack)
-        await listener.flush()
-        worker = object.__new__(service.SiteWorker)
-        worker._nc = nc
-        worker._acks = []
-        worker._ack_tasks = set()
+        worker = _bare_worker(nc)
         try:
             for n in range(500):  # what one barrier settles
                 worker._ack(f"ack.{n}")
-            # The clean stop lets go of the connection right after its last barrier (`run`): those acks still go.
-            worker._nc = None
+            await asyncio.sleep(0)  # the sender starts, and more are settled while it sends
+            for n in range(500, 700):
+                worker._ack(f"ack.{n}")
+            # The clean stop lets go of the connection right after its last barrier (`run`), before the sender had
+            # its turn: those acks still go out on it, then it is closed.
+            await worker._close_connection()
             worker._ack("ack.dropped")  # nothing to send it on: not sent (redelivered, then acked as covered)
-            for _ in range(200):  # up to 10 s: the ack task runs when the (loaded) event loop lets it
-                await asyncio.sleep(0.05)
-                await nc.flush()
-                if len(received) >= 500:
-                    break
-            assert received == [(f"ack.{n}", b"+ACK") for n in range(500)]
+            await _wait_for(received, 700)
+            assert received == [(f"ack.{n}", b"+ACK") for n in range(700)], (len(received), received[:3])
             assert worker._acks == []
+            assert nc.is_closed
         finally:
-            await nc.close()
             await listener.close()
