@@ -369,5 +369,8 @@ def test_cluster_survives_kill_9_of_a_worker_a_gateway_and_a_nats_node(tmp_path:
             f"{log_text}"
         )
         visits = PersonVisit.objects.filter(site_id=site_id)
-        assert visits.filter(ended_at__isnull=True).count() == 0
-        assert PEOPLE <= visits.count() <= PEOPLE * starts
+        left_open = list(visits.filter(ended_at__isnull=True).values_list("person_id", "started_at"))
+        assert not left_open, f"site {site_id}: visits left open {left_open}\n{diagnosis}\n{log_text}"
+        assert PEOPLE <= visits.count() <= PEOPLE * starts, (
+            f"site {site_id}: {visits.count()} visits, {starts} take-over(s)\n{diagnosis}"
+        )
