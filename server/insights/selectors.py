@@ -31,15 +31,16 @@ from server.insights.setup import SiteSetup, build_setup
 from server.inventory.models import FloorPlan, Site, Zone, ZoneKind
 from server.livestate import LiveStateUnavailableError, live_state
 from server.people.models import IdentityBinding
-from server.people.selectors import identities_for_site
+from server.people.selectors import identities_for_site, revoked_persons_for_site
 from server.timeseries.base import TimeSeriesBackend
 from server.timeseries.measurements import POSITIONS
 from server.timeseries.types import SeriesQuery
 
 
 def site_identities(site_id: int) -> Mapping[int, PersonIdentity]:
-    """Who each tracked person of the site is, as the analytics core takes it (`load_identities`)."""
-    return {
+    """Who each tracked person of the site is, as the analytics core takes it (`load_identities`): the bound
+    ones, and the recently revoked ones as visitors whose staff mark ends (``PersonIdentity.revoked``)."""
+    identities = {
         person_id: PersonIdentity(
             employee_id=identity["employee_id"],
             display_name=identity["name"],
@@ -48,6 +49,9 @@ def site_identities(site_id: int) -> Mapping[int, PersonIdentity]:
         )
         for person_id, identity in identities_for_site(site_id).items()
     }
+    for person_id in revoked_persons_for_site(site_id):
+        identities.setdefault(person_id, PersonIdentity(revoked=True))
+    return identities
 
 
 def site_config_revision(site_id: int) -> int:
