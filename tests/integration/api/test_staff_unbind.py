@@ -77,6 +77,7 @@ def test_unbinding_a_person_whose_visit_ended_makes_them_a_visitor_again(
     assert audit.changes["staff_records_unmarked"] == 6  # the count row and the 5 records
     assert AuditLog.objects.get(action="bind", object_id=str(wrong.pk)).changes["staff_records_marked"] == 6
     assert IdentityBinding.objects.get(pk=wrong.pk).revoked
+    assert response.json()["revoked"] is True
 
 
 def test_a_superseded_binding_keeps_its_person_staff(store: dict[str, Any]) -> None:
