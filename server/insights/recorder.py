@@ -484,10 +484,10 @@ def _detach_deleted_zones(pending: _Pending) -> None:
 
 
 def _singles(pending: _Pending) -> Iterable[_Pending]:
-    """`pending` as one-record batches, in write order."""
+    """`pending` as one-record batches, in write order (the visit ends last: their re-check of the bindings comes
+    after the batch's records of the person, as in `_write`)."""
     one: Callable[..., _Pending] = _Pending
     yield from (one(visits_started=[v]) for v in pending.visits_started)
-    yield from (one(visits_ended=[v]) for v in pending.visits_ended)
     yield from (one(dwells=[d]) for d in pending.dwells)
     yield from (one(transitions=[t]) for t in pending.transitions)
     yield from (one(violations={k: v}) for k, v in pending.violations.items())
@@ -497,6 +497,7 @@ def _singles(pending: _Pending) -> Iterable[_Pending]:
     yield from (one(queue_waits=[q]) for q in pending.queue_waits)
     yield from (one(line_counts={k: v}) for k, v in pending.line_counts.items())
     yield from (one(staff_changes=[v]) for v in pending.staff_changes)
+    yield from (one(visits_ended=[v]) for v in pending.visits_ended)
 
 
 def _merge_back(target: _Pending, failed: _Pending) -> None:
