@@ -125,11 +125,6 @@ def mark_ended_visit(*, site_id: int, person_id: int) -> int:
     return set_person_staff(site_id=site_id, person_id=person_id, staff=staff)
 
 
-def mark_ended_visit_staff(*, site_id: int, person_id: int) -> int:
-    """Re-mark the records of `person_id`'s ended visit as staff's (a binding made after the visit)."""
-    return mark_ended_visit(site_id=site_id, person_id=person_id)
-
-
 def recheck_ended(site_id: int, person_ids: Iterable[int]) -> int:
     """The recorder stored the end of the visits of `person_ids`: give each bound (or unbound) one the mark their
     bindings give them now, a binding made or revoked since the analytics ended them included. Returns the rows
