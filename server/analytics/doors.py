@@ -363,6 +363,11 @@ class DoorCounter:
             self._staff_before[row] = ended.staff
             logger.debug("door state of a person who ended %.2f m away taken over", best[0])
 
+    def unmark_staff(self, rows: IntArray) -> None:
+        """The persons of `rows` are no staff any more (their binding was revoked): nor is what they took over."""
+        self._staff[rows] = False
+        self._staff_before[rows] = False
+
     def capacity_check(self, t_us: int, fused_occupancy: int) -> list[CapacityEvent]:
         """A CapacityEvent when the site went over its capacity or came back under it at this frame."""
         if self._capacity is None:

@@ -40,7 +40,7 @@ class PersonRows:
         self.stamp: IntArray = np.zeros(capacity, dtype=np.int64)
         self.first_us: IntArray = np.zeros(capacity, dtype=np.int64)
         # Staff: bound to an employee at some frame of their track so far (sticky: a visitor KPI that left them
-        # out once does not take them back when a binding is lost).
+        # out once does not take them back when a binding is lost), until their bindings are revoked.
         self.staff: BoolArray = np.zeros(capacity, dtype=np.bool_)
         self._columns: list[RowColumns] = []
         self._frame = 0
@@ -70,18 +70,26 @@ class PersonRows:
 
     def mark_staff(
         self, rows: IntArray, gid_list: list[int], identities: Mapping[int, PersonIdentity]
-    ) -> BoolArray:
-        """Take in who is bound to an employee now; the staff mask of `rows` (sticky, see ``staff``)."""
+    ) -> tuple[BoolArray, BoolArray]:
+        """Take in who is bound to an employee now, and whose bindings were revoked; the staff mask of `rows`
+        (sticky, see ``staff``) and which of them stopped being staff now (a revoked binding)."""
+        unmarked: BoolArray = np.zeros(len(gid_list), dtype=np.bool_)
         if identities:
-            bound = [
-                i
-                for i, gid in enumerate(gid_list)
-                if (who := identities.get(gid)) and who.employee_id is not None
-            ]
+            bound = []
+            for i, gid in enumerate(gid_list):
+                who = identities.get(gid)
+                if who is None:
+                    continue
+                if who.employee_id is not None:
+                    bound.append(i)
+                elif who.revoked and self.staff[rows[i]]:
+                    unmarked[i] = True
             if bound:
                 self.staff[rows[bound]] = True
+            if unmarked.any():
+                self.staff[rows[unmarked]] = False
         result: BoolArray = self.staff[rows]
-        return result
+        return result, unmarked
 
     def vanished(self) -> IntArray:
         """Rows of the persons present before and missing from the current frame (still active)."""

@@ -104,7 +104,9 @@ class SiteAnalytics:
         self._rows.begin_frame()
 
         rows, fresh = self._rows.rows_for(gid_list, t_us)
-        staff = self._rows.mark_staff(rows, gid_list, identities)
+        staff, unstaffed = self._rows.mark_staff(rows, gid_list, identities)
+        if unstaffed.any():
+            self._doors.unmark_staff(rows[unstaffed])
         visitors = np.flatnonzero(~staff) if staff.any() and self.config.heat_excludes_staff else slice(None)
         heat, buckets = self._heat.update(t_us, previous_us, xy, frame.velocities_mps, visitors)
         dwell: list[DwellRecord] = []
@@ -165,6 +167,7 @@ class SiteAnalytics:
             counted_occupancy=self._doors.counted_occupancy if self._doors.has_entrances else None,
             capacity_events=capacity_events,
             staff_ids=frozenset(frame.global_ids[staff].tolist()) if staff.any() else frozenset(),
+            unstaffed_ids=frozenset(frame.global_ids[unstaffed].tolist()) if unstaffed.any() else frozenset(),
             queues=queues,
             queue_visits=queue_visits,
             queue_alerts=queue_alerts,

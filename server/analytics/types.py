@@ -350,13 +350,15 @@ class PersonIdentity:
     """Who a global person is. Unidentified persons are visitors: no employee, level 0, no permissions.
 
     ``certain`` is False when the identity feed doubts that the bound employee is still this person; the
-    alerts of an uncertain identity say so."""
+    alerts of an uncertain identity say so. ``revoked``: a visitor whose every binding was revoked (unbound, not
+    superseded): the analytics stop treating them as staff, which the staff mark otherwise never does."""
 
     employee_id: int | None = None
     display_name: str | None = None
     level: int = 0
     permitted_zone_ids: frozenset[int] = frozenset()
     certain: bool = True
+    revoked: bool = False
 
 
 VISITOR = PersonIdentity()
@@ -588,6 +590,8 @@ class AnalyticsUpdate:
     # The persons of the frame who are staff: bound to an employee (badge or manual binding) now or earlier in
     # their track. Visitor KPIs leave them out (docs/kpis.md).
     staff_ids: frozenset[int] = frozenset()
+    # The persons of the frame who stopped being staff at it: their binding was revoked (``PersonIdentity.revoked``).
+    unstaffed_ids: frozenset[int] = frozenset()
     queues: Sequence[QueueStatus] = ()
     queue_visits: Sequence[QueueVisit] = ()
     queue_alerts: Sequence[QueueAlert] = ()

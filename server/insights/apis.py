@@ -54,6 +54,12 @@ class HeatmapParamsSerializer(RangeSerializer):
     )
 
 
+class DistancingParamsSerializer(RangeSerializer):
+    bucket = serializers.ChoiceField(
+        choices=list(selectors.DISTANCING_BUCKETS_S), required=False, default="hour"
+    )
+
+
 class VisitParamsSerializer(RangeSerializer):
     zone = serializers.IntegerField(required=False, min_value=1)
     employee = serializers.IntegerField(required=False, min_value=1)
@@ -170,9 +176,18 @@ class DistancingApi(_AnalyticsView):
     """Summary over the range; `violations` is one page (`?limit=` default 100, at most 1,000; `?offset=`),
     newest first, with `next`/`previous` links to the other pages and `total` for all of them."""
 
+    params_class = DistancingParamsSerializer
+
     @extend_schema(
         parameters=[
-            *RANGE_PARAMETERS,
+            *RANGE_PARAMETERS[:2],
+            OpenApiParameter(
+                "bucket",
+                OpenApiTypes.STR,
+                enum=list(selectors.DISTANCING_BUCKETS_S),
+                description="buckets of `over_time` (default hour): 1m, 5m, 15m, hour or day, at most "
+                f"{selectors.MAX_DISTANCING_BUCKETS} over the range",
+            ),
             OpenApiParameter("limit", OpenApiTypes.INT, description="violations per page (default 100)"),
             OpenApiParameter("offset", OpenApiTypes.INT, description="violations to skip"),
         ],
@@ -180,6 +195,16 @@ class DistancingApi(_AnalyticsView):
     )
     def get(self, request: Request, site_id: int) -> Response:
         start, end, bucket = self.range(request, site_id)
+        buckets = (end - start).total_seconds() / selectors.DISTANCING_BUCKETS_S[bucket]
+        if buckets > selectors.MAX_DISTANCING_BUCKETS:
+            raise ValidationError(
+                {
+                    "bucket": [
+                        f"{bucket} buckets over this range make {buckets:.0f} bars; at most "
+                        f"{selectors.MAX_DISTANCING_BUCKETS}: take a larger bucket or a shorter range"
+                    ]
+                }
+            )
         summary = selectors.distancing(site_id=site_id, start=start, end=end, bucket=bucket)
         paginator = LimitOffsetPagination()
         page = paginator.paginate_queryset(
@@ -188,6 +213,7 @@ class DistancingApi(_AnalyticsView):
         return self.envelope(
             start,
             end,
+            bucket=bucket,
             **summary,
             violations=selectors.violation_rows(page or []),
             next=_pinned(paginator.get_next_link(), start, end),

@@ -26,7 +26,7 @@ class PersonVisit(models.Model):
     )
 
     class Meta:
-        indexes = [models.Index(fields=["site", "started_at"])]
+        indexes = [models.Index(fields=["site", "started_at"]), models.Index(fields=["site", "person_id"])]
 
 
 class ZoneDwell(models.Model):
@@ -44,7 +44,11 @@ class ZoneDwell(models.Model):
     staff = models.BooleanField(default=False, help_text="An employee's visit (left out of visitor KPIs).")
 
     class Meta:
-        indexes = [models.Index(fields=["site", "entered_at"]), models.Index(fields=["zone", "entered_at"])]
+        indexes = [
+            models.Index(fields=["site", "entered_at"]),
+            models.Index(fields=["zone", "entered_at"]),
+            models.Index(fields=["site", "person_id"]),
+        ]
 
 
 class ZoneTransition(models.Model):
@@ -65,7 +69,7 @@ class ZoneTransition(models.Model):
     staff = models.BooleanField(default=False, help_text="An employee's move (left out of visitor KPIs).")
 
     class Meta:
-        indexes = [models.Index(fields=["site", "at"])]
+        indexes = [models.Index(fields=["site", "at"]), models.Index(fields=["site", "person_id"])]
 
 
 class DistancingViolation(models.Model):
@@ -145,7 +149,11 @@ class LineCrossing(models.Model):
     at = models.DateTimeField()
 
     class Meta:
-        indexes = [models.Index(fields=["site", "at"]), models.Index(fields=["line", "at"])]
+        indexes = [
+            models.Index(fields=["site", "at"]),
+            models.Index(fields=["line", "at"]),
+            models.Index(fields=["site", "person_id"]),
+        ]
 
 
 class QueueWait(models.Model):
@@ -166,7 +174,11 @@ class QueueWait(models.Model):
     staff = models.BooleanField(default=False)
 
     class Meta:
-        indexes = [models.Index(fields=["site", "joined_at"]), models.Index(fields=["zone", "joined_at"])]
+        indexes = [
+            models.Index(fields=["site", "joined_at"]),
+            models.Index(fields=["zone", "joined_at"]),
+            models.Index(fields=["site", "person_id"]),
+        ]
 
 
 class LineCount(models.Model):

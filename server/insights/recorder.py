@@ -34,12 +34,12 @@ from server.insights.models import (
     ZoneDwell,
     ZoneTransition,
 )
+from server.insights.staff import LINE_BUCKET_US, lock_persons, recheck_ended, set_person_staff
 from server.inventory.models import Site, Zone
 from server.observability import metrics
 
 logger = logging.getLogger(__name__)
 HOUR_US = 3600 * 10**6
-LINE_BUCKET_US = 900 * 10**6  # door counts per 15 minutes (LineCount)
 
 
 def to_datetime(time_us: int) -> datetime:
@@ -66,14 +66,16 @@ class _Pending:
     queue_waits: list[QueueWait] = field(default_factory=list)
     # (site, line id or None, bucket start µs, entrance, line name) -> [in, out, staff in, staff out] to add.
     line_counts: dict[tuple[int, int | None, int, bool, str], list[int]] = field(default_factory=dict)
-    staff_visits: list[tuple[int, int]] = field(default_factory=list)  # (site, person) found to be staff
+    # (site, person, staff): the live analytics found the person bound (True) or their binding revoked (False),
+    # in order; written after the batch's records and counts (server.insights.staff.set_person_staff).
+    staff_changes: list[tuple[int, int, bool]] = field(default_factory=list)
 
     def empty(self) -> bool:
         return not (
             self.crossings
             or self.line_counts
             or self.queue_waits
-            or self.staff_visits
+            or self.staff_changes
             or self.visits_started
             or self.visits_ended
             or self.dwells
@@ -88,7 +90,7 @@ class _Pending:
             len(self.crossings)
             + len(self.line_counts)
             + len(self.queue_waits)
-            + len(self.staff_visits)
+            + len(self.staff_changes)
             + len(self.visits_started)
             + len(self.visits_ended)
             + len(self.dwells)
@@ -117,10 +119,8 @@ class InsightsRecorder:
         self._lock = threading.Lock()
         self._pending = _Pending()
         self._known_persons: dict[int, set[int]] = {}
+        # Per site: the present persons the live analytics report staff (their records marked as staff's).
         self._known_staff: dict[int, set[int]] = {}
-        # Per site and present person: the visitor crossings counted so far (line, bucket, entrance, name, column),
-        # moved to the staff's counts if the person turns out to be staff.
-        self._crossed: dict[int, dict[int, list[tuple[int, int, bool, str, int]]]] = {}
         self._zone_names: dict[int, str] = {}
         self.flushed_rows = 0
         # Per site: the heat-map person-seconds this process made durable (a worker's status line).
@@ -160,19 +160,14 @@ class InsightsRecorder:
                         pending.visits_started.append(
                             PersonVisit(site_id=site_id, person_id=person_id, started_at=started_at)
                         )
-            if update.staff_ids:
+            if update.staff_ids or update.unstaffed_ids:
                 staff = self._known_staff.setdefault(site_id, set())
+                for person_id in sorted(update.unstaffed_ids & staff):
+                    staff.discard(person_id)
+                    pending.staff_changes.append((site_id, person_id, False))
                 for person_id in sorted(update.staff_ids - staff):
                     staff.add(person_id)
-                    pending.staff_visits.append((site_id, person_id))
-                    for line_id, bucket_us, entrance, name, column in self._crossed.get(site_id, {}).pop(
-                        person_id, []
-                    ):
-                        counts = pending.line_counts.setdefault(
-                            (site_id, line_id, bucket_us, entrance, name), [0, 0, 0, 0]
-                        )
-                        counts[column] -= 1
-                        counts[column + 2] += 1
+                    pending.staff_changes.append((site_id, person_id, True))
             for crossing in update.crossings:
                 name = self._zone_names.get(crossing.line_id, "")
                 bucket_us = crossing.time_us - crossing.time_us % LINE_BUCKET_US
@@ -181,10 +176,6 @@ class InsightsRecorder:
                     (site_id, crossing.line_id, bucket_us, crossing.entrance, name), [0, 0, 0, 0]
                 )
                 counts[column + (2 if crossing.staff else 0)] += 1
-                if not crossing.staff:
-                    self._crossed.setdefault(site_id, {}).setdefault(crossing.global_id, []).append(
-                        (crossing.line_id, bucket_us, crossing.entrance, name, column)
-                    )
                 pending.crossings.append(
                     LineCrossing(
                         site_id=site_id,
@@ -213,7 +204,6 @@ class InsightsRecorder:
             for ended in () if fused is None else fused.ended:
                 known.discard(ended.global_id)
                 self._known_staff.get(site_id, set()).discard(ended.global_id)
-                self._crossed.get(site_id, {}).pop(ended.global_id, None)
                 pending.visits_ended.append((site_id, ended.global_id, to_datetime(ended.last_seen_us)))
             for dwell in update.dwell:
                 pending.dwells.append(
@@ -440,7 +430,7 @@ def _drop_deleted_sites(pending: _Pending) -> int:
         | {c.site_id for c in pending.crossings}
         | {q.site_id for q in pending.queue_waits}
         | {key[0] for key in pending.line_counts}
-        | {site_id for site_id, _ in pending.staff_visits}
+        | {change[0] for change in pending.staff_changes}
     )
     if not ids:
         return 0
@@ -458,7 +448,7 @@ def _drop_deleted_sites(pending: _Pending) -> int:
     pending.crossings[:] = [c for c in pending.crossings if c.site_id not in missing]
     pending.queue_waits[:] = [q for q in pending.queue_waits if q.site_id not in missing]
     pending.line_counts = {k: v for k, v in pending.line_counts.items() if k[0] not in missing}
-    pending.staff_visits[:] = [v for v in pending.staff_visits if v[0] not in missing]
+    pending.staff_changes[:] = [v for v in pending.staff_changes if v[0] not in missing]
     dropped = before - pending.count()
     metrics.record_analytics_dropped(dropped)
     logger.error("dropped %d analytics record(s) of deleted site(s) %s", dropped, sorted(missing))
@@ -501,10 +491,10 @@ def _detach_deleted_zones(pending: _Pending) -> None:
 
 
 def _singles(pending: _Pending) -> Iterable[_Pending]:
-    """`pending` as one-record batches, in write order."""
+    """`pending` as one-record batches, in write order (the visit ends last: their re-check of the bindings comes
+    after the batch's records of the person, as in `_write`)."""
     one: Callable[..., _Pending] = _Pending
     yield from (one(visits_started=[v]) for v in pending.visits_started)
-    yield from (one(visits_ended=[v]) for v in pending.visits_ended)
     yield from (one(dwells=[d]) for d in pending.dwells)
     yield from (one(transitions=[t]) for t in pending.transitions)
     yield from (one(violations={k: v}) for k, v in pending.violations.items())
@@ -513,7 +503,8 @@ def _singles(pending: _Pending) -> Iterable[_Pending]:
     yield from (one(crossings=[c]) for c in pending.crossings)
     yield from (one(queue_waits=[q]) for q in pending.queue_waits)
     yield from (one(line_counts={k: v}) for k, v in pending.line_counts.items())
-    yield from (one(staff_visits=[v]) for v in pending.staff_visits)
+    yield from (one(staff_changes=[v]) for v in pending.staff_changes)
+    yield from (one(visits_ended=[v]) for v in pending.visits_ended)
 
 
 def _merge_back(target: _Pending, failed: _Pending) -> None:
@@ -528,7 +519,7 @@ def _merge_back(target: _Pending, failed: _Pending) -> None:
         into = target.line_counts.setdefault(line_key, [0, 0, 0, 0])
         for i, value in enumerate(counts):
             into[i] += value
-    target.staff_visits[:0] = failed.staff_visits
+    target.staff_changes[:0] = failed.staff_changes
     for key, violation in failed.violations.items():
         target.violations.setdefault(key, violation)
     for hour_key, hour in failed.heat.items():
@@ -537,17 +528,6 @@ def _merge_back(target: _Pending, failed: _Pending) -> None:
             target.heat[hour_key].displacement += hour.displacement
         else:
             target.heat[hour_key] = hour
-
-
-# What is recorded of a person as a visitor's and re-marked as staff's when they are bound later in their visit
-# (docs/kpis.md, "Staff"); the door counts (LineCount) are moved by `InsightsRecorder.add`.
-STAFF_MARKED: tuple[type[PersonVisit | LineCrossing | ZoneTransition | QueueWait | ZoneDwell], ...] = (
-    PersonVisit,
-    LineCrossing,
-    ZoneTransition,
-    QueueWait,
-    ZoneDwell,
-)
 
 
 def _write(pending: _Pending) -> int:
@@ -560,6 +540,15 @@ def _write(pending: _Pending) -> int:
         *pending.queue_waits,
     ):
         record.pk = None  # an id given by an attempt rolled back since would not be free any more
+    # The staff-mark locks of the persons whose mark may change here first, before any count row is written: a
+    # binding of one of them waits for this batch, or this batch for the binding (server.insights.staff).
+    persons: dict[int, set[int]] = {}
+    for site_id, person_id, _ in pending.visits_ended:
+        persons.setdefault(site_id, set()).add(person_id)
+    for site_id, person_id, _ in pending.staff_changes:
+        persons.setdefault(site_id, set()).add(person_id)
+    for site_id, ids in sorted(persons.items()):
+        lock_persons(site_id, ids)
     rows = 0
     PersonVisit.objects.bulk_create(pending.visits_started)
     rows += len(pending.visits_started)
@@ -572,10 +561,16 @@ def _write(pending: _Pending) -> int:
     QueueWait.objects.bulk_create(pending.queue_waits)
     ZoneDwell.objects.bulk_create(pending.dwells)
     rows += len(pending.crossings) + len(pending.transitions) + len(pending.queue_waits) + len(pending.dwells)
-    for site_id, person_id in pending.staff_visits:  # after the records of this batch, which may be theirs
-        for model in STAFF_MARKED:
-            rows += model.objects.filter(site_id=site_id, person_id=person_id, staff=False).update(staff=True)
     rows += _add_line_counts(pending.line_counts)
+    # After the records and counts of this batch, which may be theirs: the flags and the counts move together.
+    for site_id, person_id, staff in pending.staff_changes:
+        rows += set_person_staff(site_id=site_id, person_id=person_id, staff=staff)
+    ended: dict[int, set[int]] = {}
+    for site_id, person_id, _ in pending.visits_ended:
+        ended.setdefault(site_id, set()).add(person_id)
+    for site_id, ids in sorted(ended.items()):
+        # Bindings made or revoked after the analytics ended them, which neither they nor the binding marked.
+        rows += recheck_ended(site_id, ids)
     if pending.violations:
         DistancingViolation.objects.bulk_create(
             list(pending.violations.values()),

@@ -31,15 +31,16 @@ from server.insights.setup import SiteSetup, build_setup
 from server.inventory.models import FloorPlan, Site, Zone, ZoneKind
 from server.livestate import LiveStateUnavailableError, live_state
 from server.people.models import IdentityBinding
-from server.people.selectors import identities_for_site
+from server.people.selectors import identities_for_site, revoked_persons_for_site
 from server.timeseries.base import TimeSeriesBackend
 from server.timeseries.measurements import POSITIONS
 from server.timeseries.types import SeriesQuery
 
 
 def site_identities(site_id: int) -> Mapping[int, PersonIdentity]:
-    """Who each tracked person of the site is, as the analytics core takes it (`load_identities`)."""
-    return {
+    """Who each tracked person of the site is, as the analytics core takes it (`load_identities`): the bound
+    ones, and the recently revoked ones as visitors whose staff mark ends (``PersonIdentity.revoked``)."""
+    identities = {
         person_id: PersonIdentity(
             employee_id=identity["employee_id"],
             display_name=identity["name"],
@@ -48,6 +49,9 @@ def site_identities(site_id: int) -> Mapping[int, PersonIdentity]:
         )
         for person_id, identity in identities_for_site(site_id).items()
     }
+    for person_id in revoked_persons_for_site(site_id):
+        identities.setdefault(person_id, PersonIdentity(revoked=True))
+    return identities
 
 
 def site_config_revision(site_id: int) -> int:
@@ -601,8 +605,16 @@ def violation_rows(violations: Sequence[DistancingViolation]) -> list[dict[str, 
     ]
 
 
+# The buckets of the violations over time (`distancing`): minutes for the last hour, 5 minutes for a few hours,
+# 15 minutes, hours for a day, days for weeks; at most MAX_DISTANCING_BUCKETS over a range.
+DISTANCING_BUCKETS_S = {"1m": 60, "5m": 300, "15m": 900, "hour": 3600, "day": 86_400}
+MAX_DISTANCING_BUCKETS = 2000
+
+
 def distancing(*, site_id: int, start: datetime, end: datetime, bucket: str = "hour") -> dict[str, Any]:
-    """Totals, contacts per person and violations over time; the violations themselves: `violation_list`."""
+    """Totals, contacts per person and violations over time (per `bucket` of DISTANCING_BUCKETS_S, by start;
+    the buckets of under an hour are aligned on the minute, 5 or 15 minutes of UTC, hence of the local clock in
+    every zone of whole and half hours); the violations themselves: `violation_list`."""
     violations = DistancingViolation.objects.filter(
         site_id=site_id, started_at__gte=start, started_at__lt=end
     )
@@ -610,14 +622,26 @@ def distancing(*, site_id: int, start: datetime, end: datetime, bucket: str = "h
     for a, b in violations.values_list("person_a", "person_b"):
         contacts[a] = contacts.get(a, 0) + 1
         contacts[b] = contacts.get(b, 0) + 1
-    trunc = TruncHour if bucket == "hour" else TruncDay
-    over_time = [
-        {"t": r["t"].isoformat(), "count": r["count"]}
-        for r in violations.annotate(t=trunc("started_at"))
-        .values("t")
-        .annotate(count=Count("id"))
-        .order_by("t")
-    ]
+    bucket_s = DISTANCING_BUCKETS_S[bucket]
+    if bucket_s < 3600:  # no truncation of the database's for these: the range holds a few thousand at most
+        counts: dict[int, int] = {}
+        for started_at in violations.values_list("started_at", flat=True):
+            second = int(started_at.timestamp())
+            key = second - second % bucket_s
+            counts[key] = counts.get(key, 0) + 1
+        over_time = [
+            {"t": datetime.fromtimestamp(key, tz=UTC).isoformat(), "count": count}
+            for key, count in sorted(counts.items())
+        ]
+    else:
+        trunc = TruncHour if bucket == "hour" else TruncDay
+        over_time = [
+            {"t": r["t"].isoformat(), "count": r["count"]}
+            for r in violations.annotate(t=trunc("started_at"))
+            .values("t")
+            .annotate(count=Count("id"))
+            .order_by("t")
+        ]
     return {
         "total": violations.count(),
         "contacts_per_person": [

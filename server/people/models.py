@@ -87,6 +87,11 @@ class IdentityBinding(models.Model):
     source = models.CharField(max_length=8, choices=BindingSource.choices)
     bound_at = models.DateTimeField()
     unbound_at = models.DateTimeField(null=True, blank=True)
+    revoked = models.BooleanField(
+        default=False,
+        help_text="Ended by an unbind (a wrong or withdrawn binding), not superseded by a newer one: what it "
+        "marked as staff's is a visitor's again.",
+    )
     bound_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

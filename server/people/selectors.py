@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+from datetime import timedelta
 from typing import TypedDict
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from server.livestate import MATCH_TOLERANCE_US, live_state
 from server.people.models import Employee, IdentityBinding, SecurityLevel, ZonePermission
@@ -56,6 +58,28 @@ def identities_for_site(site_id: int) -> dict[PersonId, PersonIdentity]:
         )
         for binding in bindings
     }
+
+
+#: How long after an unbind the live analytics are told that the person is no staff any more (their identities
+#: reload within seconds of it; a person still tracked a day after the unbind is an edge the visit end covers).
+REVOKED_FOR_S = 24 * 3600
+
+
+def revoked_persons_for_site(site_id: int) -> frozenset[PersonId]:
+    """Persons of the site whose every binding was revoked (unbound, not superseded), the last of them in the
+    last REVOKED_FOR_S: the live analytics stop treating them as staff."""
+    since = timezone.now() - timedelta(seconds=REVOKED_FOR_S)
+    recent = IdentityBinding.objects.filter(site_id=site_id, revoked=True, unbound_at__gte=since).values(
+        "person_id"
+    )
+    kept = IdentityBinding.objects.filter(site_id=site_id, revoked=False, person_id__in=recent).values(
+        "person_id"
+    )
+    return frozenset(
+        IdentityBinding.objects.filter(site_id=site_id, person_id__in=recent)
+        .exclude(person_id__in=kept)
+        .values_list("person_id", flat=True)
+    )
 
 
 def security_level_list() -> QuerySet[SecurityLevel]:

@@ -44,6 +44,7 @@ class IdentityBindingSerializer(serializers.ModelSerializer[IdentityBinding]):
             "active",
             "bound_at",
             "unbound_at",
+            "revoked",
             "bound_by",
             "unbound_by",
             "reader_x_m",

@@ -20,7 +20,7 @@ from server.inventory.models import Site, Zone
 from server.livestate import LiveStateUnavailableError, badge_max_delay_s
 from server.people import selectors
 from server.people.models import BindingSource, Employee, IdentityBinding, SecurityLevel, ZonePermission
-from server.people.signals import identities_changed_on_commit, person_bound
+from server.people.signals import changed_records, identities_changed_on_commit, person_bound, person_unbound
 
 logger = logging.getLogger(__name__)
 
@@ -144,14 +144,20 @@ def identity_bind(
         reader_y_m=reader_y_m,
         distance_m=distance_m,
     )
+    logger.info("site %d: person %d bound to employee %d (%s)", site.pk, person_id, employee.pk, source)
+    marked = changed_records(person_bound.send(sender=None, site_id=site.pk, person_id=person_id))
     audit_record(
         actor=actor,
         action="bind",
         instance=binding,
-        changes={"employee": employee.pk, "person_id": person_id, "site": site.pk, "source": source},
+        changes={
+            "employee": employee.pk,
+            "person_id": person_id,
+            "site": site.pk,
+            "source": source,
+            "staff_records_marked": marked,
+        },
     )
-    logger.info("site %d: person %d bound to employee %d (%s)", site.pk, person_id, employee.pk, source)
-    person_bound.send(sender=None, site_id=site.pk, person_id=person_id)
     identities_changed_on_commit(site.pk)
     return binding
 
@@ -161,15 +167,25 @@ def _user(actor: Actor) -> Any:
 
 
 def _close(*, actor: Actor, binding: IdentityBinding, at: datetime, action: str) -> None:
+    """End `binding` at `at`: superseded by a newer binding (`action` "supersede": the person stays staff in the
+    records, see docs/kpis.md "Staff") or revoked ("unbind": what it marked as staff's is a visitor's again)."""
+    revoked = action == "unbind"
     binding.unbound_at = at
     binding.unbound_by = _user(actor)
-    binding.save(update_fields=["unbound_at", "unbound_by"])
+    binding.revoked = revoked
+    binding.save(update_fields=["unbound_at", "unbound_by", "revoked"])
     identities_changed_on_commit(binding.site_id)
-    audit_record(actor=actor, action=action, instance=binding, changes={"unbound_at": at.isoformat()})
+    changes: dict[str, Any] = {"unbound_at": at.isoformat()}
+    if revoked:
+        responses = person_unbound.send(sender=None, site_id=binding.site_id, person_id=binding.person_id)
+        changes.update(revoked=True, staff_records_unmarked=changed_records(responses))
+    audit_record(actor=actor, action=action, instance=binding, changes=changes)
 
 
 @transaction.atomic
 def identity_unbind(*, actor: Actor, binding: IdentityBinding) -> IdentityBinding:
+    """Revoke `binding` (a wrong manual binding corrected, a badge binding withdrawn): the person's records are
+    a visitor's again, unless another binding of theirs not revoked remains (docs/kpis.md, "Staff")."""
     binding = IdentityBinding.objects.select_for_update().get(pk=binding.pk)
     if binding.unbound_at is not None:
         raise ConflictError("this binding has already ended", code="already_unbound")

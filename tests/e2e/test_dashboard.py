@@ -382,6 +382,24 @@ def test_change_the_heat_map_range(page: Page) -> None:
     screenshot(page, "heatmap")
 
 
+def test_the_distancing_chart_has_bars_that_fit_its_range(page: Page) -> None:
+    # The last hour used to be one bar (hourly buckets only): it is one per minute, a day one per hour.
+    login(page, "staff")
+    page.click("[data-testid=nav-distancing]")
+    chart = page.locator("[data-testid=chart-violations]")
+    expect(chart).to_have_attribute("data-bucket", "1m", timeout=15_000)
+    if int(chart.get_attribute("data-violations") or "0") > 0:
+        assert int(chart.get_attribute("data-bars") or "0") in (
+            60,
+            61,
+        )  # the minutes of the hour, empty ones too
+    page.click("[data-testid=range-day]")
+    expect(chart).to_have_attribute("data-bucket", "hour", timeout=15_000)
+    if int(chart.get_attribute("data-violations") or "0") > 0:
+        assert int(chart.get_attribute("data-bars") or "0") in (24, 25)
+    screenshot(page, "distancing")
+
+
 def test_staff_cannot_open_administration(page: Page, context: BrowserContext) -> None:
     login(page, "staff")
     expect(page.locator("[data-testid=nav-live]")).to_be_visible()

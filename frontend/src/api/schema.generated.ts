@@ -436,6 +436,8 @@ export interface IdentityBinding {
   active: boolean;
   bound_at: string;
   unbound_at: string | null;
+  /** Ended by an unbind (a wrong or withdrawn binding), not superseded by a newer one: what it marked as staff's is a visitor's again. */
+  revoked: boolean;
   bound_by: number | null;
   unbound_by: number | null;
   /** Badge events: reader position on the floor. */

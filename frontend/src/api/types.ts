@@ -1,6 +1,7 @@
 // Shapes of the REST API (server/*/apis.py) and, generated, of the WebSocket events (server/realtime/events.py).
 import type { PersonId } from "./events.generated";
 import type * as schema from "./schema.generated";
+import type { TimeBucket } from "@/utils/buckets";
 
 // REST bodies: generated from the OpenAPI schema (`python -m server.api.typescript`), named for the dashboard.
 export type Role = schema.RolesEnum;
@@ -67,6 +68,8 @@ export interface FlowData extends RangeEnvelope {
 }
 
 export interface DistancingData extends RangeEnvelope {
+  /** The buckets of `over_time` (the `bucket` parameter). */
+  bucket: TimeBucket;
   violations: { persons: [PersonId, PersonId]; start: string; end: string | null; min_distance_m: number }[];
   total?: number;
   contacts_per_person: { person: PersonId; contacts: number }[];

@@ -9,6 +9,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.db import connections
 
+from server.analytics import PersonIdentity
 from server.ingest.pipeline import CameraRuntime
 from server.ingest.sequencing import SequenceWindow
 from server.inventory.models import Camera, FloorPlan, Site
@@ -50,7 +51,10 @@ async def test_bind_and_unbind_reach_the_analytics_without_the_periodic_refresh(
         await _wait_until(lambda: 7 in runtime.processor.identities(site.pk), 5.0)
         assert runtime.processor.identities(site.pk)[7].display_name == "Kim"
         await sync_to_async(identity_unbind)(actor=None, binding=binding)
-        await _wait_until(lambda: runtime.processor.identities(site.pk) == {}, 5.0)
+        # Unbound: a visitor again, whom the analytics stop treating as staff (docs/kpis.md, "Staff").
+        await _wait_until(
+            lambda: runtime.processor.identities(site.pk) == {7: PersonIdentity(revoked=True)}, 5.0
+        )
     finally:
         await runtime.aclose()
     # A closed runtime no longer listens: a later binding reaches nobody and raises nothing.

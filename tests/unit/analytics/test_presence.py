@@ -104,3 +104,32 @@ def test_the_heat_map_is_everyones_unless_staff_are_excluded() -> None:
     for k in range(3):
         held += everyone.update(frame(k * 0.5, {1: (1.0, 1.0)}), {1: KIM}).heat.total_person_s
     assert held == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    ("after", "staff_after", "unstaffed_at"),
+    [
+        ({}, True, None),  # the binding lost (superseded, the feed gone): sticky, still staff
+        ({1: PersonIdentity(revoked=True)}, False, 3),  # the binding revoked (an unbind): a visitor again
+        ({1: KIM}, True, None),  # still bound
+    ],
+)
+def test_a_revoked_binding_ends_the_staff_mark(
+    after: dict[int, PersonIdentity], staff_after: bool, unstaffed_at: int | None
+) -> None:
+    analytics = SiteAnalytics(site_config(heat_excludes_staff=True))
+    heat_after = 0.0
+    for k in range(6):
+        update = analytics.update(
+            frame(k * 0.5, {1: (1.0, 1.0), 2: (7.0, 1.0)}), {1: KIM} if k < 3 else after
+        )
+        assert update.unstaffed_ids == (frozenset({1}) if k == unstaffed_at else frozenset())
+        assert (1 in update.staff_ids) == (k < 3 or staff_after)
+        assert 2 not in update.staff_ids
+        if k >= 3:
+            heat_after += update.heat.total_person_s
+        entries = update.entries
+        assert all(e.staff == (e.global_id == 1 and (k < 3 or staff_after)) for e in entries)
+    # Frames 3 to 5 add the hold of frames 2 to 4 (0.5 s each): person 2's, and person 1's again from frame 3,
+    # where their binding is revoked.
+    assert heat_after == pytest.approx(1.5 if staff_after else 2.5)
