@@ -34,7 +34,13 @@ from server.insights.models import (
     ZoneDwell,
     ZoneTransition,
 )
-from server.insights.staff import LINE_BUCKET_US, lock_persons, recheck_ended, set_person_staff
+from server.insights.staff import (
+    LINE_BUCKET_US,
+    lock_line_counts,
+    lock_persons,
+    recheck_ended,
+    set_person_staff,
+)
 from server.inventory.models import Site, Zone
 from server.observability import metrics
 
@@ -387,6 +393,7 @@ def _write_isolating(pending: _Pending) -> tuple[int, int]:
     the refused ones. Returns (rows written, records dropped). Raises on any other database error."""
     _detach_deleted_zones(pending)
     gone = _drop_deleted_sites(pending)
+    _lock(pending)
     try:
         with transaction.atomic():
             rows = _write(pending)
@@ -530,6 +537,24 @@ def _merge_back(target: _Pending, failed: _Pending) -> None:
             target.heat[hour_key] = hour
 
 
+def _lock(pending: _Pending) -> None:
+    """The locks a batch takes before it writes anything (re-taken at no cost inside the same transaction).
+
+    The staff-mark locks of the persons whose mark may change here first, before any count row is written: a
+    binding of one of them waits for this batch, or this batch for the binding (server.insights.staff). Then the
+    door-count locks of the sites whose counts this batch moves, after every person's lock (as an unbind takes its
+    person's, then its site's): the order is the same in every transaction, so none waits for another in a cycle.
+    Taken outside the savepoints of a batch written record by record, where the visit ends come last."""
+    persons: dict[int, set[int]] = {}
+    for site_id, person_id, _ in pending.visits_ended:
+        persons.setdefault(site_id, set()).add(person_id)
+    for site_id, person_id, _ in pending.staff_changes:
+        persons.setdefault(site_id, set()).add(person_id)
+    for site_id, ids in sorted(persons.items()):
+        lock_persons(site_id, ids)
+    lock_line_counts({key[0] for key in pending.line_counts} | set(persons))
+
+
 def _write(pending: _Pending) -> int:
     for record in (
         *pending.visits_started,
@@ -540,15 +565,7 @@ def _write(pending: _Pending) -> int:
         *pending.queue_waits,
     ):
         record.pk = None  # an id given by an attempt rolled back since would not be free any more
-    # The staff-mark locks of the persons whose mark may change here first, before any count row is written: a
-    # binding of one of them waits for this batch, or this batch for the binding (server.insights.staff).
-    persons: dict[int, set[int]] = {}
-    for site_id, person_id, _ in pending.visits_ended:
-        persons.setdefault(site_id, set()).add(person_id)
-    for site_id, person_id, _ in pending.staff_changes:
-        persons.setdefault(site_id, set()).add(person_id)
-    for site_id, ids in sorted(persons.items()):
-        lock_persons(site_id, ids)
+    _lock(pending)
     rows = 0
     PersonVisit.objects.bulk_create(pending.visits_started)
     rows += len(pending.visits_started)

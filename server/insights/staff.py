@@ -59,12 +59,29 @@ def lock_persons(site_id: int, person_ids: Iterable[int]) -> None:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
 
 
+def lock_line_counts(site_ids: Iterable[int]) -> None:
+    """Hold the door-count lock of each site until the transaction ends (PostgreSQL advisory locks, taken in
+    order, always after the persons' locks of `lock_persons`): the recorder adding a barrier's counts and a staff
+    mark moving a person's counts lock the same 15-minute rows, each in its own order (the batch as it came, the
+    crossings as stored), and without it they could wait for each other until PostgreSQL killed one."""
+    if connection.vendor != "postgresql":
+        return
+    keys = sorted({zlib.crc32(f"line-counts:{site_id}".encode()) - 2**31 for site_id in site_ids})
+    if keys:
+        with connection.cursor() as cursor:
+            for key in keys:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+
+
 def set_person_staff(*, site_id: int, person_id: int, staff: bool) -> int:
     """Mark (`staff` True) or un-mark the records of `person_id` as staff's and move the counts of the crossings
-    whose mark changes; returns the rows changed. Inside a transaction."""
+    whose mark changes; returns the rows changed. Inside a transaction, after the person's lock (`lock_persons`)."""
     rows = 0
+    lock_line_counts([site_id])
     crossings = list(
-        LineCrossing.objects.select_for_update().filter(site_id=site_id, person_id=person_id, staff=not staff)
+        LineCrossing.objects.select_for_update()
+        .filter(site_id=site_id, person_id=person_id, staff=not staff)
+        .order_by("line_id", "at", "id")
     )
     for crossing in crossings:
         if crossing.line_id is None:
