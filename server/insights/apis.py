@@ -185,7 +185,8 @@ class DistancingApi(_AnalyticsView):
                 "bucket",
                 OpenApiTypes.STR,
                 enum=list(selectors.DISTANCING_BUCKETS_S),
-                description="buckets of `over_time` (default hour): 1m, 5m, 15m, hour or day, at most "
+                description="buckets of `over_time` (default hour, day where hours would be more than "
+                f"{selectors.MAX_DISTANCING_BUCKETS}): 1m, 5m, 15m, hour or day, at most "
                 f"{selectors.MAX_DISTANCING_BUCKETS} over the range",
             ),
             OpenApiParameter("limit", OpenApiTypes.INT, description="violations per page (default 100)"),
@@ -195,12 +196,17 @@ class DistancingApi(_AnalyticsView):
     )
     def get(self, request: Request, site_id: int) -> Response:
         start, end, bucket = self.range(request, site_id)
-        buckets = (end - start).total_seconds() / selectors.DISTANCING_BUCKETS_S[bucket]
+        buckets = selectors.distancing_buckets(start, end, bucket)
+        if buckets > selectors.MAX_DISTANCING_BUCKETS and not request.query_params.get("bucket"):
+            # The default (hourly, as before buckets could be asked for) over a range of months: daily, as the
+            # answer's `bucket` says, rather than refusing a request that named no bucket.
+            bucket = "day"
+            buckets = selectors.distancing_buckets(start, end, bucket)
         if buckets > selectors.MAX_DISTANCING_BUCKETS:
             raise ValidationError(
                 {
                     "bucket": [
-                        f"{bucket} buckets over this range make {buckets:.0f} bars; at most "
+                        f"{bucket} buckets over this range make {buckets} bars; at most "
                         f"{selectors.MAX_DISTANCING_BUCKETS}: take a larger bucket or a shorter range"
                     ]
                 }

@@ -611,6 +611,20 @@ DISTANCING_BUCKETS_S = {"1m": 60, "5m": 300, "15m": 900, "hour": 3600, "day": 86
 MAX_DISTANCING_BUCKETS = 2000
 
 
+def distancing_buckets(start: datetime, end: datetime, bucket: str) -> int:
+    """The buckets of `bucket` that [start, end) touches (bars of the chart: a range that does not start on a
+    bucket's start touches one more than its length makes). On the epoch, as `distancing` aligns them (its
+    hours and days are the database's, in UTC by default)."""
+    size_us = DISTANCING_BUCKETS_S[bucket] * 1_000_000
+    first = _epoch_us(start) // size_us
+    last = (_epoch_us(end) - 1) // size_us
+    return max(0, last - first + 1)
+
+
+def _epoch_us(moment: datetime) -> int:
+    return (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+
+
 def distancing(*, site_id: int, start: datetime, end: datetime, bucket: str = "hour") -> dict[str, Any]:
     """Totals, contacts per person and violations over time (per `bucket` of DISTANCING_BUCKETS_S, by start;
     the buckets of under an hour are aligned on the minute, 5 or 15 minutes of UTC, hence of the local clock in

@@ -61,3 +61,41 @@ def test_a_bucket_too_fine_for_the_range_or_unknown_is_refused(
     assert response.status_code == status, response.content
     if status == 400:
         assert "bucket" in response.json()["extra"]["fields"]
+
+
+def test_a_range_not_on_a_bucket_start_counts_the_bucket_it_starts_in(
+    store: dict[str, Any], client_for: Callable[[str], Any]
+) -> None:
+    # 2,000 minutes from 30 s past a minute touch 2,001 one-minute buckets: more bars than the cap.
+    start = T0 + timedelta(seconds=30)
+    site = store["site"]
+    for params, status in [
+        ({"start": start, "end": start + timedelta(minutes=2000)}, 400),
+        ({"start": T0, "end": T0 + timedelta(minutes=2000)}, 200),
+        ({"start": start, "end": start + timedelta(minutes=1999)}, 200),
+    ]:
+        query = {"start": params["start"].isoformat(), "end": params["end"].isoformat(), "bucket": "1m"}
+        response = client_for("staff").get(f"/api/sites/{site.pk}/analytics/distancing", query)
+        assert response.status_code == status, (query, response.content)
+
+
+def test_the_default_bucket_over_months_is_daily_not_refused(
+    store: dict[str, Any], client_for: Callable[[str], Any]
+) -> None:
+    # Hourly (the default, and all there was before `bucket`) over 100 days would be 2,400 bars: a request that
+    # names no bucket, answered before, gets daily bars and is told so; an explicit `hour` is still refused.
+    site = store["site"]
+    at = T0 - timedelta(days=50)
+    DistancingViolation.objects.create(
+        site=site, person_a=1, person_b=2, started_at=at, last_close_at=at, min_distance_m=1.0
+    )
+    query = {"start": (T0 - timedelta(days=100)).isoformat(), "end": T0.isoformat()}
+    response = client_for("staff").get(f"/api/sites/{site.pk}/analytics/distancing", query)
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["bucket"] == "day"
+    assert [(r["t"][:10], r["count"]) for r in body["over_time"]] == [(at.date().isoformat(), 1)]
+    response = client_for("staff").get(
+        f"/api/sites/{site.pk}/analytics/distancing", {**query, "bucket": "hour"}
+    )
+    assert response.status_code == 400
