@@ -294,6 +294,11 @@ class InsightsRecorder:
         closed = 0
         with transaction.atomic():
             open_visits = PersonVisit.objects.filter(site_id=site_id, ended_at__isnull=True)
+            # Their persons' staff-mark locks first, as a barrier storing visit ends takes them: a binding or an
+            # unbinding made while they were on the floor was left to the stopped process's recorder, which may
+            # not have stored it; re-checked below, as a visit end stored by a barrier is.
+            persons = sorted(set(open_visits.values_list("person_id", flat=True)))
+            lock_persons(site_id, persons)
             if last_us:
                 closed += open_visits.filter(started_at__lte=to_datetime(last_us)).update(
                     ended_at=to_datetime(last_us)
@@ -302,6 +307,7 @@ class InsightsRecorder:
             closed += DistancingViolation.objects.filter(site_id=site_id, ended_at__isnull=True).update(
                 ended_at=F("last_close_at")
             )
+            recheck_ended(site_id, persons)
         if closed:
             logger.warning(
                 "site %d: closed %d visit(s) and violation(s) left open by a process that stopped without "
