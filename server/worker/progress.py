@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from asgiref.sync import sync_to_async
 
@@ -222,8 +223,25 @@ def _claim(site_id: int) -> tuple[int, list[int], int, dict[tuple[int, int], int
                 return 0, [], 1, {}
         row.revision += 1
         row.save(update_fields=["revision", "updated_at"])
-        cameras = {}
-        for key, after in (row.camera_next or {}).items():
-            camera, _, epoch = str(key).partition(":")
+        return row.applied_through, [int(s) for s in row.applied_after], row.revision, _camera_next(row)
+
+
+def _camera_next(row: Any) -> dict[tuple[int, int], int]:
+    """Each camera's next sequence from the row; an entry that does not read as one (the field edited by hand, a
+    bad restore) is left out with a warning: its camera's order then starts at its first frame here, as before the
+    field existed. Raising instead failed every take-over of the site, whose frames then waited unapplied."""
+    cameras: dict[tuple[int, int], int] = {}
+    stored = row.camera_next
+    if not isinstance(stored, dict):
+        if stored:
+            logger.warning("site %d: camera_next is not an object (%r); ignored", row.site_id, stored)
+        return cameras
+    for key, after in stored.items():
+        camera, _, epoch = str(key).partition(":")
+        try:
+            if isinstance(after, bool) or not isinstance(after, int | str):
+                raise TypeError(type(after).__name__)
             cameras[(int(camera), int(epoch or 0))] = int(after)
-        return row.applied_through, [int(s) for s in row.applied_after], row.revision, cameras
+        except (TypeError, ValueError) as err:
+            logger.warning("site %d: camera_next entry %r: %r ignored (%s)", row.site_id, key, after, err)
+    return cameras

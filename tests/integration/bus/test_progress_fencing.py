@@ -91,3 +91,30 @@ async def test_taking_a_site_over_fences_the_old_owner_before_the_new_one_saves(
     row = await sync_to_async(SiteFrameProgress.objects.get)(site=site)
     assert row.applied_through == 3
     await sync_to_async(connections.close_all)()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("stored", "cameras"),
+    [
+        ({"1:0": 7, "2:5": "9"}, {(1, 0): 7, (2, 5): 9}),
+        ({"1:0": 7, "cam-2:0": 9, "3:x": 1, "4:0": "soon", "5:0": None, "6:0": [1]}, {(1, 0): 7}),
+        ([["1:0", 7]], {}),
+        ("garbage", {}),
+    ],
+    ids=["good", "bad-entries", "a-list", "a-string"],
+)
+async def test_a_take_over_reads_each_cameras_next_sequence_past_garbage(
+    stored: object, cameras: dict[tuple[int, int], int]
+) -> None:
+    # A camera_next that does not read (edited by hand, a bad restore) failed every take-over of the site with a
+    # ValueError or AttributeError: its frames waited unapplied for ever. The entries that read are kept.
+    from asgiref.sync import sync_to_async
+
+    site = await sync_to_async(Site.objects.create)(name="Garbled store")
+    await sync_to_async(SiteFrameProgress.objects.create)(
+        site=site, applied_through=4, applied_after=[], camera_next=stored, revision=3
+    )
+    ledger = await _worker([]).activate(site.pk)
+    assert (ledger.through, ledger.revision) == (4, 4)
+    assert ledger.cameras == cameras
