@@ -187,8 +187,27 @@ def identity_unbind(*, actor: Actor, binding: IdentityBinding) -> IdentityBindin
     """Revoke `binding` (a wrong manual binding corrected, a badge binding withdrawn): the person's records are
     a visitor's again, unless another binding of theirs not revoked remains (docs/kpis.md, "Staff")."""
     binding = IdentityBinding.objects.select_for_update().get(pk=binding.pk)
+    if binding.revoked:
+        raise ConflictError("this binding has already been unbound", code="already_unbound")
     if binding.unbound_at is not None:
-        raise ConflictError("this binding has already ended", code="already_unbound")
+        # Superseded (the person bound to another employee, or the employee to another person): it still makes
+        # its person staff, and revoking it is the only way to say they were not (docs/kpis.md, "Staff"). It
+        # keeps its end.
+        binding.revoked = True
+        binding.save(update_fields=["revoked"])
+        identities_changed_on_commit(binding.site_id)
+        responses = person_unbound.send(sender=None, site_id=binding.site_id, person_id=binding.person_id)
+        audit_record(
+            actor=actor,
+            action="unbind",
+            instance=binding,
+            changes={
+                "superseded_at": binding.unbound_at.isoformat(),
+                "revoked": True,
+                "staff_records_unmarked": changed_records(responses),
+            },
+        )
+        return binding
     _close(actor=actor, binding=binding, at=timezone.now(), action="unbind")
     return binding
 

@@ -270,3 +270,38 @@ def test_a_binding_made_while_the_barrier_stores_the_visit_end_waits_for_it(stor
     assert PersonVisit.objects.get(site=site, person_id=3).ended_at is not None
     assert _staff_flags(site, 3) == {True}
     assert _counts(site, door) == (1, 0, 1, 0)
+
+
+def test_a_person_rebound_then_unbound_can_be_made_a_visitor_again(
+    store: dict[str, Any], client_for: Callable[[str], Any]
+) -> None:
+    # Person 45 bound to Kim, then (a correction) to Lee: Kim's binding is superseded, and still makes 45 staff.
+    # The admin finds 45 is no employee at all and unbinds Lee's binding: 45 stays staff through Kim's, and
+    # unbinding Kim's answered 409 "already ended": no way left to make 45 a visitor again. Now the superseded
+    # binding can be revoked too.
+    site, kim = store["site"], store["employee"]
+    lee = Employee.objects.create(name="Lee", level=store["level"], badge_id="B-200")
+    door = Zone.objects.create(site=site, name="Front door", kind=ZoneKind.DOOR, polygon=[[4, 15], [4, 18]])
+    _records(site, door, 45, ended=True)
+    LineCount.objects.create(
+        site=site, line=door, line_name=door.name, entrance=True, start=BUCKET, in_count=1
+    )
+    first = identity_bind(actor=None, site=site, person_id=45, employee=kim)
+    second = identity_bind(actor=None, site=site, person_id=45, employee=lee)
+    client = client_for("staff")
+    assert client.post(f"/api/identity-bindings/{second.pk}/unbind").status_code == 200
+    assert _staff_flags(site, 45) == {True}  # Kim's superseded binding still makes them staff
+
+    response = client.post(f"/api/identity-bindings/{first.pk}/unbind")
+    assert response.status_code == 200, response.content
+    assert response.json()["revoked"] is True
+    assert _staff_flags(site, 45) == {False}
+    counts = LineCount.objects.get(site=site, line=door, start=BUCKET)
+    assert (counts.in_count, counts.staff_in) == (1, 0)
+    revoked = IdentityBinding.objects.get(pk=first.pk)
+    assert revoked.revoked
+    assert revoked.unbound_at is not None
+    audit = AuditLog.objects.filter(action="unbind", object_id=str(first.pk)).get()
+    assert audit.changes["staff_records_unmarked"] == 6
+    again = client.post(f"/api/identity-bindings/{first.pk}/unbind")
+    assert (again.status_code, again.json()["code"]) == (409, "already_unbound")
