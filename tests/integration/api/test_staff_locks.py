@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -31,7 +31,7 @@ pytestmark = [pytest.mark.integration]
 QUARTER = timedelta(minutes=15)
 
 
-def _to_us(moment: Any) -> int:
+def _to_us(moment: datetime) -> int:
     return round(moment.timestamp() * 1_000_000)
 
 
