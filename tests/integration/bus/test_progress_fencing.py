@@ -116,5 +116,6 @@ async def test_a_take_over_reads_each_cameras_next_sequence_past_garbage(
         site=site, applied_through=4, applied_after=[], camera_next=stored, revision=3
     )
     ledger = await _worker([]).activate(site.pk)
+    await sync_to_async(connections.close_all)()
     assert (ledger.through, ledger.revision) == (4, 4)
     assert ledger.cameras == cameras
