@@ -144,3 +144,72 @@ def test_an_unbind_beside_a_barrier_adding_door_counts_does_not_deadlock(store: 
         (2, 0),
     ]
     assert set(LineCrossing.objects.filter(site=site, person_id=7).values_list("staff", flat=True)) == {False}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("first", ["unbind", "bind"])
+def test_an_unbind_and_a_binding_of_one_person_at_once_move_the_counts_once(
+    first: str, store: dict[str, Any]
+) -> None:
+    """Two API calls at once: the wrong binding of person 8 (Kim) unbound, and person 8 bound to Lee. Whichever
+    commits first, the other waits for it (the binding's row lock), and person 8 ends staff with their entry
+    counted once, as a staff entry."""
+    from server.people.models import Employee
+
+    site, kim = store["site"], store["employee"]
+    lee = Employee.objects.create(name="Lee", level=store["level"], badge_id="B-300")
+    door = Zone.objects.create(site=site, name="Front door", kind=ZoneKind.DOOR, polygon=[[20, 5], [24, 5]])
+    PersonVisit.objects.create(
+        site=site, person_id=8, started_at=BUCKET, ended_at=BUCKET + timedelta(minutes=3)
+    )
+    LineCrossing.objects.create(
+        site=site, line=door, line_name=door.name, entrance=True, person_id=8, direction="in", at=BUCKET
+    )
+    LineCount.objects.create(
+        site=site, line=door, line_name=door.name, entrance=True, start=BUCKET, in_count=1
+    )
+    wrong = identity_bind(actor=None, site=site, person_id=8, employee=kim)
+    changes = {
+        "unbind": lambda: identity_unbind(actor=None, binding=wrong),
+        "bind": lambda: identity_bind(actor=None, site=site, person_id=8, employee=lee),
+    }
+    second = "bind" if first == "unbind" else "unbind"
+    done, release = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def hold_first() -> None:
+        from django.db import transaction
+
+        try:
+            with transaction.atomic():
+                changes[first]()
+                done.set()
+                release.wait(20)
+        except BaseException as err:  # reported by the test below
+            errors.append(err)
+            done.set()
+        finally:
+            connection.close()
+
+    def then_second() -> None:
+        try:
+            changes[second]()
+        except BaseException as err:  # reported by the test below
+            errors.append(err)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_first)
+    holder.start()
+    assert done.wait(20)
+    waiter = threading.Thread(target=then_second)
+    waiter.start()
+    assert _wait_for_waiters(1)  # the second waits for the first
+    release.set()
+    holder.join(20)
+    waiter.join(20)
+    assert not errors, errors
+    row = LineCount.objects.get(site=site, line=door, start=BUCKET)
+    assert (row.in_count, row.staff_in) == (0, 1)
+    assert set(LineCrossing.objects.filter(site=site, person_id=8).values_list("staff", flat=True)) == {True}
+    assert PersonVisit.objects.get(site=site, person_id=8).staff
