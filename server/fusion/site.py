@@ -21,7 +21,16 @@ Algorithm, per TrackFrame released by the reorder buffer (capture-time order, se
    and the majority of the cameras, so after one camera's tracker swapped two people walking together that
    camera is the odd one out, and in a crowd, where two cameras' local tracks of two people walking side by
    side can be tied crosswise to the two global persons, the new tie is. The wrong association is forgotten,
-   and its row waits for the camera's next frame, to be assigned afresh (step 3). **Swap check**: two
+   and its row waits for the camera's next frame, to be assigned afresh (step 3). **Disputes**: a camera's
+   association that joined a person already followed by another camera (established for ``_ESTABLISHED_US``),
+   neither starting the person nor vouched for by matching colours, is on probation for ``_PROBATION_US``; an
+   older camera's association is never dropped for it, and when the two disagree for ``_DISPUTE_CHECKS``
+   checks in a row, no third camera agrees with the newcomer and somebody else is within the gate of its row
+   (alone, the disagreement is a calibration offset), the newcomer loses the dispute: its association is
+   dropped, its local track may not join that person again for ``_DISPUTE_VETO_US`` (nor its new person be
+   merged into them) and a person it starts is identity-uncertain. A newcomer of somebody else beside the
+   person therefore never pushes the first camera out and carries the person's id (and a badge binding on it)
+   off when the first camera loses them. **Swap check**: two
    remembered rows of one camera whose persons, exchanged, sit closer to their predictions by more than
    ``swap_saving_m`` in all (a tracker's id swap: each track jumped onto the other person) lose both
    associations and wait likewise, also where no other camera sees the two; with descriptors, a row whose new
@@ -508,7 +517,11 @@ class SiteFusion:
             memory[(camera_id, int(obs.local_ids[row]))] = _Association(
                 slot, int(self._global_id[slot]), t_us
             )
-            self._uncertain[slot] = bool(row_uncertain[row])
+            # A track that lost a dispute may be the person it was kept from (a camera's calibration offset
+            # beside somebody else): its new person's identity is uncertain, as a refused re-acquisition's is.
+            self._uncertain[slot] = (
+                bool(row_uncertain[row]) or (camera_id, int(obs.local_ids[row])) in self._vetoed
+            )
             row_slot[row] = slot
 
         if use_colours:
