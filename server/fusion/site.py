@@ -132,7 +132,7 @@ _DISAGREE_TIE_M = 0.05
 # join that person again for _DISPUTE_VETO_US (step 2's dispute rule: a binding is never carried off by a newcomer).
 _PROBATION_US = 4_000_000
 _DISPUTE_CHECKS = 3
-_ESTABLISHED_US = 1_000_000
+_ESTABLISHED_US = 200_000
 _DISPUTE_VETO_US = 5_000_000
 # Colour evidence (FusionConfig.appearance_*): a person's running appearance averages at most this many
 # descriptors per part (older ones fade), unknown colours cost as a similarity of _UNKNOWN_SIMILARITY, a
