@@ -21,7 +21,16 @@ Algorithm, per TrackFrame released by the reorder buffer (capture-time order, se
    and the majority of the cameras, so after one camera's tracker swapped two people walking together that
    camera is the odd one out, and in a crowd, where two cameras' local tracks of two people walking side by
    side can be tied crosswise to the two global persons, the new tie is. The wrong association is forgotten,
-   and its row waits for the camera's next frame, to be assigned afresh (step 3). **Swap check**: two
+   and its row waits for the camera's next frame, to be assigned afresh (step 3). **Disputes**: a camera's
+   association that joined a person already followed by another camera (established for ``_ESTABLISHED_US``),
+   neither starting the person nor vouched for by matching colours, is on probation for ``_PROBATION_US``; an
+   older camera's association is never dropped for it, and when the two disagree for ``_DISPUTE_CHECKS``
+   checks in a row, no third camera agrees with the newcomer and somebody else is within the gate of its row
+   (alone, the disagreement is a calibration offset), the newcomer loses the dispute: its association is
+   dropped, its local track may not join that person again for ``_DISPUTE_VETO_US`` (nor its new person be
+   merged into them) and a person it starts is identity-uncertain. A newcomer of somebody else beside the
+   person therefore never pushes the first camera out and carries the person's id (and a badge binding on it)
+   off when the first camera loses them. **Swap check**: two
    remembered rows of one camera whose persons, exchanged, sit closer to their predictions by more than
    ``swap_saving_m`` in all (a tracker's id swap: each track jumped onto the other person) lose both
    associations and wait likewise, also where no other camera sees the two; with descriptors, a row whose new
@@ -117,6 +126,14 @@ _HELD_REFRESH_US = 500_000
 _SKEW_AGREE_M = 0.8
 # Two disagreeing cameras about as far (within this) from the prediction: the younger association is dropped.
 _DISAGREE_TIE_M = 0.05
+# A camera's association with a person is on probation for this long after it joined them while another camera
+# already followed them (a hand-over in an overlap, or a new track of somebody else beside them): in a
+# disagreement with that older camera it is the one dropped, whatever the distances, and its local track may not
+# join that person again for _DISPUTE_VETO_US (step 2's dispute rule: a binding is never carried off by a newcomer).
+_PROBATION_US = 4_000_000
+_DISPUTE_CHECKS = 3
+_ESTABLISHED_US = 200_000
+_DISPUTE_VETO_US = 5_000_000
 # Colour evidence (FusionConfig.appearance_*): a person's running appearance averages at most this many
 # descriptors per part (older ones fade), unknown colours cost as a similarity of _UNKNOWN_SIMILARITY, a
 # re-acquisition's closeness score adds (1 - similarity) x _REACQUIRE_APPEARANCE_WEIGHT, and a camera's track
@@ -196,6 +213,11 @@ class SiteFusion:
         # association with the slot began (the camera-consistency check of step 2).
         self._camera_offset: FloatArray = np.zeros((capacity, 0, 2), dtype=np.float64)
         self._camera_since_us: IntArray = np.zeros((capacity, 0), dtype=np.int64)
+        # ... and whether it is vouched for: the camera's track started the person, or its colours matched theirs
+        # when it joined (an association on probation that is not vouched for loses a dispute, step 2).
+        self._camera_vouched: BoolArray = np.zeros((capacity, 0), dtype=np.bool_)
+        # ... and how many of its consistency checks in a row found it in a dispute (step 2).
+        self._dispute_count: IntArray = np.zeros((capacity, 0), dtype=np.int64)
         # Relative clock skew per camera column (seconds, mean zero), estimated from walkers seen by two cameras:
         # pairwise sums of -(offset_i - offset_j).v and |v|^2 with exponential forgetting.
         self._skew_num: FloatArray = np.zeros((0, 0))  # this second's sums, row = the observing camera
@@ -212,6 +234,8 @@ class SiteFusion:
         self._merge_since_us: dict[tuple[int, int], int] = {}
         self._wide_since_us: dict[tuple[int, int], int] = {}
         # New (camera, local id)s waiting since when to join one of two persons about as close (step 3).
+        # (camera, local id)s that lost a dispute (step 2) -> (the global id they may not join, since when).
+        self._vetoed: dict[tuple[int, int], tuple[int, int]] = {}
         self._join_waiting_us: dict[tuple[int, int], int] = {}
         self._last_purge_us = _NEVER_US
         self._last_merge_check_us = _NEVER_US
@@ -288,6 +312,7 @@ class SiteFusion:
             self._memory.pop((obs.camera_id, int(local_id)), None)
             self._tentative_since.pop((obs.camera_id, int(local_id)), None)
             self._track_app.pop((obs.camera_id, int(local_id)), None)
+            self._vetoed.pop((obs.camera_id, int(local_id)), None)
         colours = cfg.use_appearance and obs.appearance_rows.size > 0
         if colours:
             shares = unpack(obs.appearance).astype(np.float64)
@@ -343,7 +368,12 @@ class SiteFusion:
                 self._check_colours(obs, row_slot, usable, predicted, t_us)
             held = np.flatnonzero(row_slot >= 0)
             if held.size:
-                skipped = self._check_consistency(obs, camera_column, held, row_slot[held], predicted, t_us)
+                skipped, disputed = self._check_consistency(
+                    obs, camera_column, held, row_slot[held], predicted, t_us
+                )
+                for row in disputed.tolist():
+                    key = (camera_id, int(obs.local_ids[row]))
+                    self._vetoed[key] = (int(global_ids[row_slot[row]]), t_us)
                 for row in skipped.tolist():
                     memory.pop((camera_id, int(obs.local_ids[row])), None)
                     row_slot[row] = -1
@@ -375,6 +405,8 @@ class SiteFusion:
                 # The edge tracker of this camera did not take the new row for the person it still holds lost:
                 # it is somebody else (e.g. a person passing a leaver in a doorway).
                 feasible[:, held_lost[pool_slots]] = False
+                if self._vetoed:
+                    self._apply_vetoes(camera_id, obs.local_ids[pool_rows], pool_slots, feasible, t_us)
                 similar = (
                     self._similarities(obs.camera_id, obs.local_ids[pool_rows], pool_slots)
                     if use_colours
@@ -434,6 +466,11 @@ class SiteFusion:
                         obs.floor_xy_m[matched_rows] - predicted[matched_slots]
                     )
                     self._camera_since_us[matched_slots, camera_column] = t_us
+                    self._camera_vouched[matched_slots, camera_column] = (
+                        similar[rows_i[ok], slots_i[ok]] >= cfg.appearance_match
+                        if similar is not None
+                        else False
+                    )
                     reacquired = matched_rows[stale[slots_i[ok]]]
                     joined = matched_rows
 
@@ -476,10 +513,15 @@ class SiteFusion:
             self._score_sum[slot] = float(obs.scores[row])
             self._camera_seen_us[slot, camera_column] = t_us
             self._camera_since_us[slot, camera_column] = t_us
+            self._camera_vouched[slot, camera_column] = True
             memory[(camera_id, int(obs.local_ids[row]))] = _Association(
                 slot, int(self._global_id[slot]), t_us
             )
-            self._uncertain[slot] = bool(row_uncertain[row])
+            # A track that lost a dispute may be the person it was kept from (a camera's calibration offset
+            # beside somebody else): its new person's identity is uncertain, as a refused re-acquisition's is.
+            self._uncertain[slot] = (
+                bool(row_uncertain[row]) or (camera_id, int(obs.local_ids[row])) in self._vetoed
+            )
             row_slot[row] = slot
 
         if use_colours:
@@ -577,6 +619,22 @@ class SiteFusion:
         agrees = (recent_similar >= match) & ~(rivals & ~rival_unlike).any(axis=1)
         wins: BoolArray = agrees | (np.isnan(recent_similar) & closer)
         return wins
+
+    def _apply_vetoes(
+        self, camera_id: int, local_ids: IntArray, slots: IntArray, feasible: BoolArray, t_us: int
+    ) -> None:
+        """Forbid each local track that lost a dispute (step 2) to join the person it lost it over, for
+        ``_DISPUTE_VETO_US``: the two are kept apart instead of the newcomer taking the person back."""
+        vetoed = self._vetoed
+        for i, local_id in enumerate(local_ids.tolist()):
+            entry = vetoed.get((camera_id, local_id))
+            if entry is None:
+                continue
+            gid, since = entry
+            if t_us - since > _DISPUTE_VETO_US:
+                del vetoed[(camera_id, local_id)]
+                continue
+            feasible[i, self._global_id[slots] == gid] = False
 
     def _defer_ambiguous_joins(
         self, obs: CameraObservations, pool_rows: IntArray, cost: FloatArray, recent: BoolArray, t_us: int
@@ -780,6 +838,8 @@ class SiteFusion:
             self._camera_seen_us = np.hstack([self._camera_seen_us, extra])
             self._camera_offset = np.concatenate([self._camera_offset, np.zeros((slots, 1, 2))], axis=1)
             self._camera_since_us = np.hstack([self._camera_since_us, np.zeros((slots, 1), dtype=np.int64)])
+            self._camera_vouched = np.hstack([self._camera_vouched, np.zeros((slots, 1), dtype=np.bool_)])
+            self._dispute_count = np.hstack([self._dispute_count, np.zeros((slots, 1), dtype=np.int64)])
             self._skew_num = np.pad(self._skew_num, ((0, 1), (0, 1)))
             self._skew_den = np.pad(self._skew_den, ((0, 1), (0, 1)))
             self._skew_num_total = np.pad(self._skew_num_total, ((0, 1), (0, 1)))
@@ -795,19 +855,20 @@ class SiteFusion:
         slots: IntArray,
         predicted: FloatArray,
         t_us: int,
-    ) -> IntArray:
+    ) -> tuple[IntArray, IntArray]:
         """Smooth this camera's offsets for the remembered ``rows``; return the rows whose association is
-        younger than that of another camera that places the same person more than
-        ``camera_disagreement_m`` away (see step 2)."""
+        wrong because another camera places the same person more than ``camera_disagreement_m`` away (see
+        step 2), and of them those that lost a dispute (on probation against an older camera: their local
+        track may not join the person again for ``_DISPUTE_VETO_US``)."""
         offset = self._camera_offset[slots, column]
         offset += _OFFSET_GAIN * ((obs.floor_xy_m[rows] - predicted[slots]) - offset)
         self._camera_offset[slots, column] = offset
         if self._camera_seen_us.shape[1] < 2:
-            return rows[:0]
+            return rows[:0], rows[:0]
         recent = self._camera_seen_us[slots] >= t_us - self._source_window_us
         recent[:, column] = False
         if not recent.any():
-            return rows[:0]
+            return rows[:0], rows[:0]
         since = self._camera_since_us[slots]
         gap = self._camera_offset[slots] - offset[:, None, :]
         # On the common clock (a camera stamped s late sees a walker v s behind) ...
@@ -819,10 +880,34 @@ class SiteFusion:
         # the majority pulls it to itself); about as far: the younger association.
         distance = np.hypot(corrected[..., 0], corrected[..., 1])
         farther = distance[:, column, None] - distance
-        wrong = (farther > _DISAGREE_TIE_M) | (
-            (np.abs(farther) <= _DISAGREE_TIE_M) & (since < since[:, column, None])
+        older = since < since[:, column, None]
+        wrong = (farther > _DISAGREE_TIE_M) | ((np.abs(farther) <= _DISAGREE_TIE_M) & older)
+        # Disputes: an association on probation (_PROBATION_US) that disagrees with an older camera's is the one
+        # dropped, unless a third camera agrees with it; an older one is never dropped for such a newcomer.
+        young = (
+            (t_us - since < _PROBATION_US)
+            & (since - self._first_seen_us[slots, None] >= _ESTABLISHED_US)
+            & ~self._camera_vouched[slots]
         )
-        bad = np.flatnonzero((recent & apart & wrong).any(axis=1))
+        disputing = recent & apart
+        agreed = (recent & ~apart).any(axis=1, keepdims=True)
+        in_dispute = (disputing & older & young[:, column, None] & ~agreed).any(axis=1)
+        if in_dispute.any():
+            # A dispute needs somebody else the row could be: alone, the disagreement is a calibration offset.
+            candidates = np.flatnonzero(self._visible)
+            for k in np.flatnonzero(in_dispute).tolist():
+                others = candidates[candidates != slots[k]]
+                near = (
+                    np.hypot(*(predicted[others] - obs.floor_xy_m[rows[k]]).T) <= self.config.gate_distance_m
+                )
+                in_dispute[k] = bool(near.any())
+        counts = np.where(in_dispute, self._dispute_count[slots, column] + 1, 0)
+        lost_dispute = counts >= _DISPUTE_CHECKS
+        self._dispute_count[slots, column] = np.where(lost_dispute, 0, counts)
+        protected = young & (since > since[:, column, None])
+        wrong &= ~protected
+        bad_mask = (disputing & wrong).any(axis=1) | lost_dispute
+        bad = np.flatnonzero(bad_mask)
         self._skew_tick += 1
         if self._skew_tick % _SKEW_EVERY_FRAMES == 0:
             agree = np.einsum("kcx,kcx->kc", gap, gap) <= _SKEW_AGREE_M**2
@@ -831,7 +916,8 @@ class SiteFusion:
             self._camera_offset[slots[bad], column] = 0.0
             self.reassociated_total += int(bad.size)
         skipped: IntArray = rows[bad]
-        return skipped
+        disputed: IntArray = rows[lost_dispute]
+        return skipped, disputed
 
     def _learn_skew(self, column: int, slots: IntArray, gap: FloatArray, agree: BoolArray, t_us: int) -> None:
         """Accumulate the relative clock skew of camera ``column`` against the others from the persons both
@@ -948,6 +1034,8 @@ class SiteFusion:
         self._camera_seen_us[slot] = _NEVER_US
         self._camera_offset[slot] = 0.0
         self._camera_since_us[slot] = 0
+        self._camera_vouched[slot] = False
+        self._dispute_count[slot] = 0
         self._app_sum[slot] = 0.0
         self._app_n[slot] = 0.0
         return slot
@@ -980,6 +1068,8 @@ class SiteFusion:
         self._camera_seen_us = grown(self._camera_seen_us, _NEVER_US)
         self._camera_offset = grown(self._camera_offset, 0.0)
         self._camera_since_us = grown(self._camera_since_us, 0)
+        self._camera_vouched = grown(self._camera_vouched, False)
+        self._dispute_count = grown(self._dispute_count, 0)
         self._app_sum = grown(self._app_sum, 0.0)
         self._app_n = grown(self._app_n, 0.0)
 
@@ -1052,11 +1142,14 @@ class SiteFusion:
         wide_since: dict[tuple[int, int], int] = {}
         ended: list[EndedPerson] = []
         gone: set[int] = set()
+        apart = self._kept_apart() if self._vetoed else set()
         for a, b, is_shared, is_close in zip(first_i.tolist(), second_i.tolist(), shared, close, strict=True):
             if is_shared:
                 continue
             slot_a, slot_b = int(slots[a]), int(slots[b])
             key = (int(self._global_id[slot_a]), int(self._global_id[slot_b]))
+            if key in apart:
+                continue  # a dispute's two sides (step 2): the newcomer is not merged back into the person
             if is_close:
                 if cfg.use_appearance and self._track_app:
                     similar = self._pair_similarity(slot_a, slot_b)
@@ -1091,6 +1184,17 @@ class SiteFusion:
         self._wide_since_us = wide_since
         return ended
 
+    def _kept_apart(self) -> set[tuple[int, int]]:
+        """Pairs of global ids (both orders) that a lost dispute keeps apart: the person a vetoed local track
+        is associated with now, and the one it may not join."""
+        pairs: set[tuple[int, int]] = set()
+        for key, (gid, _) in self._vetoed.items():
+            association = self._memory.get(key)
+            if association is not None and association.global_id != gid:
+                pairs.add((association.global_id, gid))
+                pairs.add((gid, association.global_id))
+        return pairs
+
     def _pair_similarity(self, slot_a: int, slot_b: int) -> float | None:
         """Histogram intersection of two slots' running appearances over the parts known for both."""
         known = (self._app_n[slot_a] >= self.config.appearance_min_count) & (
@@ -1112,6 +1216,7 @@ class SiteFusion:
         newer = self._camera_seen_us[drop] > self._camera_seen_us[keep]
         self._camera_offset[keep, newer] = self._camera_offset[drop, newer]
         self._camera_since_us[keep, newer] = self._camera_since_us[drop, newer]
+        self._camera_vouched[keep, newer] = self._camera_vouched[drop, newer]
         self._camera_seen_us[keep] = np.maximum(self._camera_seen_us[keep], self._camera_seen_us[drop])
         self._last_seen_us[keep] = max(self._last_seen_us[keep], self._last_seen_us[drop])
         self._sighted_us[keep] = min(self._sighted_us[keep], self._sighted_us[drop])
@@ -1138,6 +1243,9 @@ class SiteFusion:
         ]
         for key in stale:
             del self._memory[key]
+        if self._vetoed:
+            veto_us = _DISPUTE_VETO_US
+            self._vetoed = {key: entry for key, entry in self._vetoed.items() if t_us - entry[1] <= veto_us}
         self._join_waiting_us = {
             key: since for key, since in self._join_waiting_us.items() if t_us - since <= 2 * _JOIN_WAIT_US
         }
