@@ -19,7 +19,12 @@ from numpy.typing import ArrayLike, NDArray
 from edge_agent.errors import GeometryError
 from retail_common import homography as shared
 from retail_common.errors import GeometryError as SharedGeometryError
-from retail_common.homography import frame_grid_px, project_points
+from retail_common.homography import (
+    foot_points_px,
+    frame_grid_px,
+    project_points,
+    vertical_vanishing_point,
+)
 from retail_common.polygons import points_in_polygon as shared_points_in_polygon
 
 __all__ = [
@@ -102,12 +107,6 @@ def orient_homography_to_floor(
     return shared.orient_homography_to_floor(homography, floor_points_cm)
 
 
-def foot_points_px(xyxy_px: NDArray[np.floating]) -> NDArray[np.float64]:
-    """Bottom centre of each box (where a standing person touches the floor)."""
-    boxes = np.asarray(xyxy_px, dtype=np.float64)
-    return np.stack(((boxes[:, 0] + boxes[:, 2]) * 0.5, boxes[:, 3]), axis=1)
-
-
 def points_in_polygon(points: NDArray[np.floating], polygon: NDArray[np.floating]) -> NDArray[np.bool_]:
     """Even-odd rule test of N points against one polygon (Mx2 vertices); NaN points are outside."""
     try:
@@ -126,6 +125,10 @@ class FloorProjector:
     homography_px_to_cm: NDArray[np.float64] | None = None
     floor_region_cm: NDArray[np.float64] | None = None
     oriented: bool = False
+    # Where the vertical lines of the analysed frame meet (`retail_common.homography.vertical_vanishing_point`), for
+    # the frame size it was found for: a person's foot point is on their own axis, not at their box's bottom centre.
+    vertical_vanishing_px: NDArray[np.float64] | None = None
+    _vertical_for: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         if self.homography_px_to_cm is not None and self.floor_region_cm is not None and not self.oriented:
@@ -147,7 +150,10 @@ class FloorProjector:
                 self.homography_px_to_cm, frame_grid_px(*frame_size_px)
             )
             self.oriented = True
-        floor = project_points(self.homography_px_to_cm, foot_points_px(xyxy_px))
+        if frame_size_px is not None and frame_size_px != self._vertical_for:
+            self._vertical_for = frame_size_px
+            self.vertical_vanishing_px = vertical_vanishing_point(self.homography_px_to_cm, *frame_size_px)
+        floor = project_points(self.homography_px_to_cm, foot_points_px(xyxy_px, self.vertical_vanishing_px))
         if self.floor_region_cm is None:
             outside = ~np.all(np.isfinite(floor), axis=1)
         else:

@@ -203,3 +203,69 @@ def project_points(homography: ArrayLike, points_px: ArrayLike) -> FloatArray:
     out[:, 1] = (h[1, 0] * x + h[1, 1] * y + h[1, 2]) / safe_w
     out[~valid] = np.nan
     return out
+
+
+# What the two constraints on a homography's focal length (see `vertical_vanishing_point`) may leave unexplained at
+# their joint solution, as a fraction of the larger constraint, before the homography is taken for something other
+# than a pinhole view of the floor with its principal point at the image centre.
+_FOCAL_CONSISTENCY = 0.05
+
+
+def vertical_vanishing_point(
+    homography_px_to_floor: ArrayLike, width_px: int, height_px: int
+) -> FloatArray | None:
+    """The image point (homogeneous, 3 values) where the images of vertical lines meet, for the camera behind an
+    image→floor homography: a pinhole with square pixels whose principal point is the image centre (what a CCTV
+    camera is, a crop of one is not). Its focal length follows from the two constraints the floor's orthogonal
+    unit axes put on the floor→image homography (``h1ᵀωh2 = 0``, ``h1ᵀωh1 = h2ᵀωh2`` with ``ω`` the image of the
+    absolute conic), solved together; where they disagree (a crop, a lens left distorted, a homography of too few
+    clicks) or give no real focal length, None: nothing is known of the vertical."""
+    h = np.asarray(homography_px_to_floor, dtype=np.float64)
+    try:
+        floor_to_px = np.linalg.inv(h)
+    except np.linalg.LinAlgError:
+        return None
+    centre = np.array([[1.0, 0.0, -width_px / 2], [0.0, 1.0, -height_px / 2], [0.0, 0.0, 1.0]])
+    g = centre @ floor_to_px
+    g = g / np.linalg.norm(g[:, :2])
+    (a1, a2), (b1, b2), (z1, z2) = g[0, :2], g[1, :2], g[2, :2]
+    # With ω ∝ diag(1, 1, f²) in centred pixels, each constraint reads p + q f² = 0.
+    p = np.array([a1 * a2 + b1 * b2, a1 * a1 + b1 * b1 - a2 * a2 - b2 * b2])
+    q = np.array([z1 * z2, z1 * z1 - z2 * z2])
+    if float(q @ q) < 1e-18:
+        return None  # the camera looks straight down (or along the floor): no perspective to read f from
+    focal_sq = -float(p @ q) / float(q @ q)
+    if not np.isfinite(focal_sq) or focal_sq <= 0.0:
+        return None
+    if float(np.max(np.abs(p + q * focal_sq))) > _FOCAL_CONSISTENCY * float(np.max(np.abs(p))):
+        return None
+    focal = np.sqrt(focal_sq)
+    camera = np.diag([1.0 / focal, 1.0 / focal, 1.0]) @ g  # ∝ [r1 r2 t] in camera coordinates
+    r1 = camera[:, 0] / np.linalg.norm(camera[:, 0])
+    r2 = camera[:, 1] / np.linalg.norm(camera[:, 1])
+    vertical = np.cross(r1, r2)
+    intrinsics = np.array([[focal, 0.0, width_px / 2], [0.0, focal, height_px / 2], [0.0, 0.0, 1.0]])
+    point: FloatArray = intrinsics @ vertical
+    return point
+
+
+def foot_points_px(xyxy_px: ArrayLike, vertical_vanishing: ArrayLike | None = None) -> FloatArray:
+    """Where each standing person's box (x1, y1, x2, y2) touches the floor: on the person's own vertical axis, the
+    line from the box centre to the vertical vanishing point, at the box's bottom edge (a tilted camera's people
+    lean away from the image's centre column, and the bottom centre of a leaning box is beside the feet, away from
+    the camera's axis: 0.2-0.9 m at 3 m / 35°); the bottom centre where the vertical is not known."""
+    boxes = np.asarray(xyxy_px, dtype=np.float64).reshape(-1, 4)
+    centre_x = (boxes[:, 0] + boxes[:, 2]) * 0.5
+    bottom = boxes[:, 3]
+    if vertical_vanishing is None or len(boxes) == 0:
+        return np.stack((centre_x, bottom), axis=1)
+    vx, vy, vw = np.asarray(vertical_vanishing, dtype=np.float64)
+    centre_y = (boxes[:, 1] + boxes[:, 3]) * 0.5
+    dx = (
+        vx - centre_x * vw
+    )  # ∝ the direction from the centre towards the vanishing point (also one at infinity)
+    dy = vy - centre_y * vw
+    steep = np.abs(dy) > 1e-9 * (np.abs(dx) + 1.0)
+    t = np.where(steep, (bottom - centre_y) / np.where(steep, dy, 1.0), 0.0)
+    foot_x = np.clip(centre_x + t * dx, boxes[:, 0], boxes[:, 2])
+    return np.stack((foot_x, bottom), axis=1)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from retail_common.homography import foot_points_px, vertical_vanishing_point
 from server.analytics.floor_geometry import homography_from_points, project_points
 from server.analytics.geometry import BoolArray, FloatArray
 
@@ -171,10 +172,14 @@ class PinholeCamera:
         """What the edge reports for people at ``xy_m``: the foot point with detector jitter (a fraction of the
         box size), projected through the installer's homography, in metres (NaN beyond the horizon)."""
         boxes = self.person_boxes_px(xy_m)
-        foot = np.c_[boxes[:, 0] + boxes[:, 2] / 2, boxes[:, 1] + boxes[:, 3]]
         sigma = jitter_fraction * np.c_[boxes[:, 2], boxes[:, 3] * 0.5] + 0.5
-        noisy = foot + rng.normal(0.0, 1.0, foot.shape) * sigma
-        result: FloatArray = project_points(homography_px_to_cm, noisy) / 100.0
+        # The detector's jitter moves the box; the edge's own foot point (edge_agent.geometry.FloorProjector) is
+        # then on the person's axis, with the vertical found from the installer's homography like the edge finds it.
+        noisy = np.c_[boxes[:, :2], boxes[:, :2] + boxes[:, 2:]] + np.tile(
+            rng.normal(0.0, 1.0, (len(boxes), 2)) * sigma, 2
+        )
+        vertical = vertical_vanishing_point(homography_px_to_cm, self.width_px, self.height_px)
+        result: FloatArray = project_points(homography_px_to_cm, foot_points_px(noisy, vertical)) / 100.0
         return result
 
     def view_depth_m(self) -> tuple[float, float]:

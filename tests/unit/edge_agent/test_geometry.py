@@ -112,3 +112,24 @@ def test_projector_flags_points_outside_the_floor_region() -> None:
 def test_homography_values_are_validated(values: list[float], message: str) -> None:
     with pytest.raises(GeometryError, match=message):
         homography_from_values(values)
+
+
+def test_a_tilted_ceiling_camera_projects_a_person_beside_its_axis_from_their_feet() -> None:
+    """The analysed frame's size gives the projector the camera's vertical (its principal point is the centre): a
+    person off the image's centre column, whose box leans, is placed where the person on the axis is, at the near
+    edge of their feet (the boxes are the simulator's: feet 0.12 m round, shoulders and head of a 1.7 m person),
+    not 0.25+ m beside it."""
+    from simulation.cameras import PinholeCamera
+
+    camera = PinholeCamera((4.0, 0.0, 3.0), tilt_deg=35.0, yaw_deg=90.0, width_px=1280, height_px=720)
+    floor_m = np.array([[2.0, 3.0], [6.0, 3.0], [6.5, 8.0], [1.5, 8.0]])
+    calibration = fit_homography(camera.floor_to_pixels(floor_m), floor_m * 100.0)
+    standing = np.array([[1.5, 4.0], [7.0, 3.5], [4.0, 6.0]])  # left of, right of and on the camera's axis
+    box = camera.person_boxes_px(standing)
+    boxes = np.c_[box[:, :2], box[:, :2] + box[:, 2:]]
+    floor_cm, _ = FloorProjector(homography_px_to_cm=calibration.homography_px_to_cm).project(
+        boxes, (1280, 720)
+    )
+    assert np.allclose(np.linalg.norm(floor_cm / 100.0 - standing, axis=1), 0.12, atol=0.015)
+    unsized, _ = FloorProjector(homography_px_to_cm=calibration.homography_px_to_cm).project(boxes)
+    assert np.linalg.norm(unsized / 100.0 - standing, axis=1).max() > 0.25  # no frame size: the bottom centre

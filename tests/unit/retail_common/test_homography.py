@@ -8,6 +8,7 @@ import pytest
 
 from edge_agent.errors import GeometryError as EdgeGeometryError
 from edge_agent.geometry import fit_homography as edge_fit
+from retail_common import homography
 from retail_common.errors import GeometryError
 from retail_common.homography import (
     check_general_position,
@@ -20,6 +21,7 @@ from retail_common.homography import (
 )
 from server.analytics.floor_geometry import GeometryError as ServerGeometryError
 from server.analytics.floor_geometry import homography_from_points
+from simulation.cameras import PinholeCamera
 
 SEEDS = range(40)
 
@@ -155,3 +157,54 @@ def test_a_camera_far_from_the_plans_origin_can_be_calibrated(offset_cm: float) 
     homography, rms = homography_from_points(image.tolist(), ((area + offset_cm) / 100.0).tolist())  # metres
     assert rms < tolerance
     assert np.allclose(project_points(homography, image), area + offset_cm, rtol=0, atol=tolerance)
+
+
+# ---- the vertical and the foot point --------------------------------------------------------------------------
+
+
+def _tilted_camera(tilt_deg: float, yaw_deg: float = 90.0) -> PinholeCamera:
+    return PinholeCamera((4.0, 0.0, 3.0), tilt_deg=tilt_deg, yaw_deg=yaw_deg, width_px=1280, height_px=720)
+
+
+def _exact_homography(camera: PinholeCamera) -> np.ndarray:
+    """px → cm of the camera's floor, from four exact floor points (no click error)."""
+    floor_m = np.array([[2.0, 3.0], [6.0, 3.0], [6.5, 8.0], [1.5, 8.0]])
+    pixels = camera.floor_to_pixels(floor_m)
+    return fit_homography(pixels, floor_m * 100.0)
+
+
+@pytest.mark.parametrize(("tilt_deg", "yaw_deg"), [(20.0, 90.0), (35.0, 90.0), (35.0, 60.0), (60.0, 135.0)])
+def test_the_vertical_vanishing_point_is_where_the_camera_sees_straight_down(
+    tilt_deg: float, yaw_deg: float
+) -> None:
+    camera = _tilted_camera(tilt_deg, yaw_deg)
+    found = homography.vertical_vanishing_point(_exact_homography(camera), 1280, 720)
+    assert found is not None
+    # The image of a point far below the camera (a vertical line through it, seen from the camera).
+    below, _ = camera.project(np.array([[4.0, 0.0, -1e6]]))
+    assert np.allclose(found[:2] / found[2], below[0], rtol=1e-3, atol=0.5)
+
+
+def test_no_vertical_from_a_homography_no_centred_pinhole_has() -> None:
+    camera = _tilted_camera(35.0)
+    h = _exact_homography(camera)
+    # The same view cropped off-centre (the demo's crops of one frame): the principal point is not the centre.
+    shift = np.array([[1.0, 0.0, 300.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    assert homography.vertical_vanishing_point(h @ shift, 760, 720) is None
+    assert homography.vertical_vanishing_point(np.eye(3), 1280, 720) is None  # looking straight down: unknown
+
+
+def test_the_foot_point_of_a_leaning_person_is_on_their_axis_not_at_the_box_centre() -> None:
+    camera = _tilted_camera(35.0)
+    h = _exact_homography(camera)
+    vertical = homography.vertical_vanishing_point(h, 1280, 720)
+    standing = np.array([[1.5, 4.0], [7.0, 3.5], [4.0, 6.0]])  # left, right and on the camera's axis
+    head, _ = camera.project(np.c_[standing, np.full(3, 1.7)])
+    feet = camera.floor_to_pixels(standing)
+    boxes = np.c_[np.minimum(head, feet), np.maximum(head, feet)]  # a thin person: the box of head and feet
+    old = homography.project_points(h, homography.foot_points_px(boxes)) / 100.0
+    new = homography.project_points(h, homography.foot_points_px(boxes, vertical)) / 100.0
+    assert np.allclose(new, standing, atol=0.01)
+    assert np.linalg.norm(old[:2] - standing[:2], axis=1).min() > 0.2  # the bottom centre is beside the feet
+    assert np.allclose(old[2], standing[2], atol=0.01)  # on the axis they agree
+    assert homography.foot_points_px(boxes).tolist() == homography.foot_points_px(boxes, None).tolist()
