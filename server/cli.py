@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger("server.cli")
 # How long the demo waits for its edge agent's stream before it prints the banner anyway.
 EDGE_CONNECT_WAIT_S = 60.0
+# HTTP keep-alive of the web server: above the 60 s idle timeout of common balancers and client pools.
+KEEP_ALIVE_S = 75
 
 
 def _split_host_port(value: str) -> tuple[str, int]:
@@ -97,6 +99,9 @@ async def serve(
             log_level=os.environ.get("UVICORN_LOG_LEVEL", "warning"),
             lifespan="off",
             ws="auto",
+            # Longer than the idle time of a client's or a balancer's pooled connection (60 s is common): with
+            # uvicorn's 5 s, a request sent on a connection idle for about 5 s met the server's close (ECONNRESET).
+            timeout_keep_alive=KEEP_ALIVE_S,
         )
         uv_server = uvicorn.Server(config)
         uv_server.install_signal_handlers = lambda: None  # type: ignore[attr-defined,method-assign]

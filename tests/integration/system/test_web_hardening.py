@@ -162,3 +162,26 @@ def test_websocket_rechecks_user_and_site(tmp_path: Path) -> None:
         hello, code = asyncio.run(_watch(port, site.pk, cookie))
         assert hello["type"] == "hello"
         assert code == 4401  # closed within the re-check interval once the user was deactivated
+
+
+def test_a_pooled_connection_idle_for_seconds_is_still_served(tmp_path: Path) -> None:
+    """A client (or a balancer) that reuses a keep-alive connection after some idle seconds gets its answer: with
+    uvicorn's default 5 s keep-alive the server had closed it, and a request sent about then met ECONNRESET (the
+    e2e door test's clean-up, 2 Dec 2026)."""
+    import http.client
+    import time
+
+    with bare_server(tmp_path) as port:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+        try:
+            connection.request("GET", "/api/health")
+            first = connection.getresponse()
+            first.read()
+            assert first.status == 200
+            time.sleep(7.0)  # longer than the old keep-alive, shorter than a balancer's idle timeout
+            connection.request("GET", "/api/health")  # on the same socket (http.client does not reconnect)
+            second = connection.getresponse()
+            second.read()
+            assert second.status == 200
+        finally:
+            connection.close()

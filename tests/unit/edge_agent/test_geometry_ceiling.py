@@ -17,8 +17,8 @@ WIDTH_PX, HEIGHT_PX = 1280, 960
 FOCAL_PX = (WIDTH_PX / 2) / np.tan(np.radians(45.0))  # 90° horizontal field of view
 
 
-def ceiling_camera(height_m: float = 3.0, tilt_deg: float = 35.0) -> np.ndarray:
-    """3x3 floor-centimetre → pixel homography of a camera at (0, 0, height) looking along +y, tilted down."""
+def _projection(height_m: float = 3.0, tilt_deg: float = 35.0) -> np.ndarray:
+    """3x4 world-centimetre → pixel projection of a camera at (0, 0, height) looking along +y, tilted down."""
     tilt = np.radians(tilt_deg)
     forward = np.array([0.0, np.cos(tilt), -np.sin(tilt)])
     right = np.array([1.0, 0.0, 0.0])
@@ -26,9 +26,25 @@ def ceiling_camera(height_m: float = 3.0, tilt_deg: float = 35.0) -> np.ndarray:
     rotation = np.stack([right, down, forward])
     eye = np.array([0.0, 0.0, height_m * 100.0])
     intrinsics = np.array([[FOCAL_PX, 0, WIDTH_PX / 2], [0, FOCAL_PX, HEIGHT_PX / 2], [0, 0, 1]])
-    projection = intrinsics @ np.hstack([rotation, (-rotation @ eye)[:, None]])
-    result: np.ndarray = projection[:, [0, 1, 3]]
+    result: np.ndarray = intrinsics @ np.hstack([rotation, (-rotation @ eye)[:, None]])
     return result
+
+
+def ceiling_camera(height_m: float = 3.0, tilt_deg: float = 35.0) -> np.ndarray:
+    """3x3 floor-centimetre → pixel homography of a camera at (0, 0, height) looking along +y, tilted down."""
+    result: np.ndarray = _projection(height_m, tilt_deg)[:, [0, 1, 3]]
+    return result
+
+
+def standing_boxes(feet_cm: np.ndarray, width_px: float = 40.0) -> np.ndarray:
+    """Boxes (x1, y1, x2, y2) of 170 cm people standing at ``feet_cm`` as the camera sees them: from the feet to
+    the head, which a tilted camera shows leaning away from the image's centre column."""
+    world = np.c_[feet_cm, np.zeros(len(feet_cm)), np.ones(len(feet_cm))]
+    head = world + np.array([0.0, 0.0, 170.0, 0.0])
+    ends = [(p @ _projection().T)[:, :2] / (p @ _projection().T)[:, 2:3] for p in (world, head)]
+    low, high = np.minimum(*ends), np.maximum(*ends)
+    boxes: np.ndarray = np.c_[low[:, 0] - width_px / 2, low[:, 1], high[:, 0] + width_px / 2, high[:, 1]]
+    return boxes
 
 
 def to_pixels(floor_to_image: np.ndarray, floor_cm: np.ndarray) -> np.ndarray:
@@ -90,9 +106,7 @@ def test_received_homography_is_oriented_by_the_frame(sign: float) -> None:
     camera = ceiling_camera()
     values = (sign * np.linalg.inv(camera) / np.linalg.inv(camera)[2, 2]).reshape(-1).tolist()
     projector = FloorProjector(homography_px_to_cm=homography_from_values(values))
-    feet_px = to_pixels(camera, FEET_CM)
-    boxes = np.c_[feet_px[:, 0] - 20, feet_px[:, 1] - 150, feet_px[:, 0] + 20, feet_px[:, 1]]
-    floor, outside = projector.project(boxes, (WIDTH_PX, HEIGHT_PX))
+    floor, outside = projector.project(standing_boxes(FEET_CM), (WIDTH_PX, HEIGHT_PX))
     np.testing.assert_allclose(floor, FEET_CM, atol=0.05)
     assert not outside.any()
 
