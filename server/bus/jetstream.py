@@ -147,6 +147,64 @@ async def ensure_site_consumer(nc: nats.aio.client.Client, config: BusConfig, si
     await api_request(nc, f"$JS.API.CONSUMER.CREATE.{config.stream}.{name}", body)
 
 
+# The roll call of the site workers: a consumer on a subject of the frame stream that nothing is published to, on
+# which every worker keeps one pull request waiting (`answer_roll_call`); JetStream's count of the requests waiting
+# on it is the number of workers (`workers_present`). A worker that dies stops asking: its request expires.
+ROLL_CALL_CONSUMER = "workers"
+ROLL_CALL_EXPIRES_S = 5.0
+
+
+def roll_call_subject(config: BusConfig) -> str:
+    return f"{config.subject_prefix}.roll-call"
+
+
+async def ensure_roll_call(nc: nats.aio.client.Client, config: BusConfig) -> None:
+    body = {
+        "stream_name": config.stream,
+        "config": {
+            "durable_name": ROLL_CALL_CONSUMER,
+            "name": ROLL_CALL_CONSUMER,
+            "filter_subject": roll_call_subject(config),
+            "ack_policy": "explicit",
+            "deliver_policy": "new",
+            "max_waiting": 4096,
+        },
+    }
+    await api_request(nc, f"$JS.API.CONSUMER.CREATE.{config.stream}.{ROLL_CALL_CONSUMER}", body)
+
+
+async def answer_roll_call(nc: nats.aio.client.Client, config: BusConfig) -> None:
+    """Keep one pull request of this process waiting on the roll call, for ever (cancel the task to leave it; the
+    request then expires within `ROLL_CALL_EXPIRES_S`, or at once with the connection)."""
+    inbox = nc.new_inbox()
+    sub = await nc.subscribe(inbox)
+    subject = f"$JS.API.CONSUMER.MSG.NEXT.{config.stream}.{ROLL_CALL_CONSUMER}"
+    request = json.dumps({"batch": 1, "expires": int(ROLL_CALL_EXPIRES_S * NS)}).encode()
+    try:
+        while True:
+            try:
+                await nc.publish(subject, request, reply=inbox)
+                answer = await sub.next_msg(timeout=ROLL_CALL_EXPIRES_S + 1.0)  # its 408 once it expired
+                if (answer.headers or {}).get("Status") != "408":  # refused (e.g. 409: too many waiting)
+                    await asyncio.sleep(1.0)
+            except TimeoutError:
+                continue  # lost (a NATS node went away): ask again
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:  # the connection is reconnecting: ask again shortly
+                logger.debug("roll call: %s", err)
+                await asyncio.sleep(0.5)
+    finally:
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()
+
+
+async def workers_present(nc: nats.aio.client.Client, config: BusConfig) -> int:
+    """How many site workers answer the roll call now (at least 1: the one asking)."""
+    info = await api_request(nc, f"$JS.API.CONSUMER.INFO.{config.stream}.{ROLL_CALL_CONSUMER}", {})
+    return max(1, int(info.get("num_waiting", 1)))
+
+
 async def consumer_info(nc: nats.aio.client.Client, config: BusConfig, site_id: int) -> dict[str, Any]:
     return await api_request(nc, f"$JS.API.CONSUMER.INFO.{config.stream}.{config.consumer_name(site_id)}", {})
 

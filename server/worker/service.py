@@ -198,6 +198,7 @@ class SiteWorker:
         while not stop.is_set():
             try:
                 await jetstream.ensure_stream(self._nc, self._config)
+                await jetstream.ensure_roll_call(self._nc, self._config)
                 break
             except asyncio.CancelledError:
                 raise
@@ -209,6 +210,7 @@ class SiteWorker:
             asyncio.create_task(self._discover_loop()),
             asyncio.create_task(self._barrier_loop()),
             asyncio.create_task(self._rebalance_loop()),
+            asyncio.create_task(jetstream.answer_roll_call(self._nc, self._config)),
         ]
         print(f"worker pulling from {','.join(self._config.servers)}", flush=True)
         try:
@@ -693,16 +695,12 @@ class SiteWorker:
 
     async def _rebalance(self) -> None:
         """Release one site when this worker holds more than its share. The number of workers is JetStream's count
-        of pull requests waiting on the site consumers (every worker keeps one on each), the largest of the last few
-        samples: a worker that holds its share pulls the other sites only now and then (`_pull_loop`)."""
+        of the pull requests waiting on the roll call (`jetstream.workers_present`: each worker keeps one there),
+        the largest of the last few samples (a loaded worker may ask again late). It was the count waiting on the
+        site consumers, where a worker at its share stands by only half of the time (`_pull_loop`): on a loaded
+        host that count came out low, and a worker holding no site stayed idle beside one holding three."""
         assert self._nc is not None
-        owned = sorted(self._pins)
-        probe = owned[:3] or sorted(self._pullers)[:1]
-        waiting = 1
-        for site_id in probe:
-            info = await jetstream.consumer_info(self._nc, self._config, site_id)
-            waiting = max(waiting, int(info.get("num_waiting", 1)))
-        self._worker_samples.append(waiting)
+        self._worker_samples.append(await jetstream.workers_present(self._nc, self._config))
         del self._worker_samples[:-3]
         workers = max(self._worker_samples)
         share = math.ceil(len(self._pullers) / workers)

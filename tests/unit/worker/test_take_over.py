@@ -94,10 +94,10 @@ def test_the_rebalancing_releases_no_site_held_for_a_gap(monkeypatch: pytest.Mon
     """A release gives the site's gap up; its frames, still coming in the stream, would reach the new owner's
     fusion after newer ones and be dropped as late. Another site is released instead (none while all hold)."""
 
-    async def info(nc: Any, config: Any, site_id: int) -> dict[str, Any]:
-        return {"num_waiting": 2}  # two workers pulling: a share of one site each
+    async def present(nc: Any, config: Any) -> int:
+        return 2  # two workers answer the roll call: a share of one site each
 
-    monkeypatch.setattr(jetstream, "consumer_info", info)
+    monkeypatch.setattr(jetstream, "workers_present", present)
     worker = _worker()
     worker._pins = {1: "a", 2: "b"}
     worker._pullers = {1: None, 2: None}  # type: ignore[dict-item]
