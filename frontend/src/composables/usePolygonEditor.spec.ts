@@ -29,13 +29,32 @@ describe("usePolygonEditor: drawing", () => {
     expect(editor.notice.value).toContain("Polygon closed");
   });
 
-  it("closes on a click near the first vertex, and adds no duplicate of the last", () => {
+  it("closes on a click near the first vertex", () => {
     const editor = drawing([1, 1], [3, 1], [3, 3]);
-    editor.clickFloor([3.1, 3], 1, SCALE); // 5 px from the last corner
-    expect(editor.vertices.value).toHaveLength(3);
     editor.clickFloor([1.1, 1.1], 1, SCALE);
     expect(editor.mode.value).toBe("edit");
     expect(editor.vertices.value).toHaveLength(3);
+  });
+
+  it("closes on a plain click on the last corner (a slow double-click), adding no duplicate of it", () => {
+    const polygon = drawing([1, 1], [3, 1], [3, 3]);
+    expect(polygon.clickFloor([3.1, 3], 1, SCALE)).toBe(true); // 5 px from the last corner
+    expect(polygon.mode.value).toBe("edit");
+    expect(polygon.vertices.value).toHaveLength(3);
+    const line = usePolygonEditor(
+      () => PLAN,
+      () => true,
+    );
+    line.startDraw();
+    line.clickFloor([1, 1], 1, SCALE);
+    line.clickFloor([1, 8], 1, SCALE);
+    line.clickFloor([1, 8.05], 1, SCALE); // the double-click's second click, its click count lost
+    expect(line.mode.value).toBe("edit");
+    expect(line.vertices.value).toHaveLength(2);
+    const early = drawing([1, 1], [3, 1]);
+    early.clickFloor([3, 1.05], 1, SCALE); // two corners cannot close a zone: keeps drawing
+    expect(early.mode.value).toBe("draw");
+    expect(early.vertices.value).toHaveLength(2);
   });
 
   it("refuses a bow-tie with the reason and keeps drawing", () => {

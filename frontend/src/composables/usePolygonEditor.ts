@@ -96,7 +96,12 @@ export function usePolygonEditor(plan: () => PlanExtent | null, isLine: () => bo
       return true;
     }
     const last = vertices.value[vertices.value.length - 1];
-    if (last && near(last, p, scale)) return true; // a double-click's second click, arriving as a plain one
+    if (last && near(last, p, scale)) {
+      // A click on the last corner again: a double-click whose second click came as a plain one (a slow hand, or a
+      // busy browser) or a user finishing by clicking their last point. It closes what can close, adds nothing.
+      if (vertices.value.length >= (isLine() ? 2 : 3)) finish();
+      return true;
+    }
     vertices.value = [...vertices.value, p];
     return true;
   }
