@@ -50,13 +50,7 @@ STAFF_MARKED: tuple[type[PersonVisit | LineCrossing | ZoneTransition | QueueWait
 def lock_persons(site_id: int, person_ids: Iterable[int]) -> None:
     """Hold the staff-mark lock of each person until the transaction ends (PostgreSQL advisory locks, taken in
     order; elsewhere the database serialises writers anyway)."""
-    if connection.vendor != "postgresql":
-        return
-    keys = sorted({zlib.crc32(f"staff:{site_id}:{person_id}".encode()) - 2**31 for person_id in person_ids})
-    if keys:
-        with connection.cursor() as cursor:
-            for key in keys:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+    _advisory_locks(f"staff:{site_id}:{person_id}" for person_id in person_ids)
 
 
 def lock_line_counts(site_ids: Iterable[int]) -> None:
@@ -64,9 +58,16 @@ def lock_line_counts(site_ids: Iterable[int]) -> None:
     order, always after the persons' locks of `lock_persons`): the recorder adding a barrier's counts and a staff
     mark moving a person's counts lock the same 15-minute rows, each in its own order (the batch as it came, the
     crossings as stored), and without it they could wait for each other until PostgreSQL killed one."""
+    _advisory_locks(f"line-counts:{site_id}" for site_id in site_ids)
+
+
+def _advisory_locks(names: Iterable[str]) -> None:
+    """Take PostgreSQL's transaction-scoped advisory lock of each name (its CRC-32 as a signed 32-bit key), in
+    the keys' order so that two transactions locking overlapping sets cannot wait for each other; nothing on
+    other databases (they serialise writers anyway)."""
     if connection.vendor != "postgresql":
         return
-    keys = sorted({zlib.crc32(f"line-counts:{site_id}".encode()) - 2**31 for site_id in site_ids})
+    keys = sorted({zlib.crc32(name.encode()) - 2**31 for name in names})
     if keys:
         with connection.cursor() as cursor:
             for key in keys:
