@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -59,14 +60,13 @@ class EdgeDeviceViewSet(viewsets.ModelViewSet[EdgeDevice]):
     def perform_destroy(self, instance: EdgeDevice) -> None:
         services.device_delete(actor=self.request.user, device=instance)
 
-    @extend_schema(request=EnrollmentTokenInputSerializer, responses={200: EnrollmentTokenSerializer})
-    @action(detail=True, methods=["post"], url_path="issue-token")
-    def issue_token(self, request: Request, pk: str | None = None) -> Response:
-        """Issue a new one-time enrollment token (replaces an unused one); shown in this response only."""
+    def _token_response(self, request: Request, issue: Callable[..., services.IssuedToken]) -> Response:
+        """Issue a one-time enrollment token for the device with `issue` (a service taking the actor, the device
+        and the token's lifetime) and answer it: shown in this response only."""
         device = self.get_object()
         serializer = EnrollmentTokenInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        issued = services.device_issue_enrollment_token(
+        issued = issue(
             actor=request.user,
             device=device,
             lifetime=timedelta(hours=serializer.validated_data["lifetime_h"]),
@@ -80,25 +80,17 @@ class EdgeDeviceViewSet(viewsets.ModelViewSet[EdgeDevice]):
         )
 
     @extend_schema(request=EnrollmentTokenInputSerializer, responses={200: EnrollmentTokenSerializer})
+    @action(detail=True, methods=["post"], url_path="issue-token")
+    def issue_token(self, request: Request, pk: str | None = None) -> Response:
+        """Issue a new one-time enrollment token (replaces an unused one); shown in this response only."""
+        return self._token_response(request, services.device_issue_enrollment_token)
+
+    @extend_schema(request=EnrollmentTokenInputSerializer, responses={200: EnrollmentTokenSerializer})
     @action(detail=True, methods=["post"])
     def replace(self, request: Request, pk: str | None = None) -> Response:
         """Replace a broken box: the old box's credentials stop working now; enroll the new box with the one-time
         token of this response. The cameras stay attached and keep their data."""
-        device = self.get_object()
-        serializer = EnrollmentTokenInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        issued = services.device_replace(
-            actor=request.user,
-            device=device,
-            lifetime=timedelta(hours=serializer.validated_data["lifetime_h"]),
-        )
-        return Response(
-            {
-                "device_id": device.pk,
-                "enrollment_token": issued.token,
-                "enrollment_token_expires_at": issued.expires_at,
-            }
-        )
+        return self._token_response(request, services.device_replace)
 
     @extend_schema(request=None, responses={200: EdgeDeviceSerializer})
     @action(detail=True, methods=["post"])
