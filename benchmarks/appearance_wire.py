@@ -19,7 +19,6 @@ encoded twice, in the same loop: with its descriptors and without them (the same
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -31,6 +30,7 @@ sys.path.insert(0, str(REPO_ROOT))
 sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
 
 from tracker_video import cached_detections  # noqa: E402
+from video_assets import add_asset_arguments  # noqa: E402
 
 from edge_agent.appearance import AppearanceSender, SenderConfig, describe  # noqa: E402
 from edge_agent.config import AppearanceSettings, DetectorSettings, TrackerSettings  # noqa: E402
@@ -133,20 +133,7 @@ def main() -> int:
     )
     parser.add_argument("--analysis-fps", type=float, nargs="*", default=[12.5, 25.0])
     parser.add_argument("--min-score", type=float, default=DetectorSettings().score_threshold)
-    parser.add_argument(
-        "--video",
-        type=Path,
-        default=Path(
-            os.environ.get("RETAIL_SAMPLE_VIDEO", REPO_ROOT.parent / "shared/assets/video/vtest.avi")
-        ),
-    )
-    parser.add_argument(
-        "--model",
-        type=Path,
-        default=Path(
-            os.environ.get("RETAIL_MODEL_PATH", REPO_ROOT.parent / "shared/assets/models/yolox_nano.onnx")
-        ),
-    )
+    add_asset_arguments(parser)
     args = parser.parse_args()
     print(f"{args.video.name}, two cameras {CAMERA_CROPS_PX}, played once; detections >= {args.min_score:g}")
     print(f"{'rate':>5} {'updates':>8} {'B/upd with':>11} {'B/upd without':>14} {'+B':>6} {'carrying':>9} "

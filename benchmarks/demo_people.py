@@ -24,7 +24,6 @@ Steps of the first 2 s of each loop are left out (the loop restart moves everybo
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -36,6 +35,7 @@ sys.path.insert(0, str(REPO_ROOT))
 sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
 
 from tracker_video import cached_detections  # noqa: E402
+from video_assets import add_asset_arguments  # noqa: E402
 
 from edge_agent.config import DetectorSettings, TrackerSettings  # noqa: E402
 from edge_agent.geometry import FloorProjector, homography_from_values  # noqa: E402
@@ -139,18 +139,7 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--loops", type=int, default=3, help="times the video is played, back to back")
-    parser.add_argument(
-        "--video",
-        default=os.environ.get(
-            "RETAIL_SAMPLE_VIDEO", str(REPO_ROOT.parent / "shared/assets/video/vtest.avi")
-        ),
-    )
-    parser.add_argument(
-        "--model",
-        default=os.environ.get(
-            "RETAIL_MODEL_PATH", str(REPO_ROOT.parent / "shared/assets/models/yolox_nano.onnx")
-        ),
-    )
+    add_asset_arguments(parser)
     args = parser.parse_args()
     video_fps, detections = cached_detections(Path(args.video), Path(args.model))
     print(

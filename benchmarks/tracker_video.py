@@ -36,7 +36,6 @@ import argparse
 import functools
 import hashlib
 import itertools
-import os
 import sys
 from collections import defaultdict
 from collections.abc import Callable
@@ -49,6 +48,9 @@ from numpy.typing import NDArray
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
+
+from video_assets import add_asset_arguments  # noqa: E402
 
 from edge_agent.appearance import describe  # noqa: E402
 from edge_agent.config import DetectorSettings, TrackerSettings  # noqa: E402
@@ -322,20 +324,7 @@ def main() -> int:
     )
     parser.add_argument("--analysis-fps", type=float, nargs="*", default=[12.5, 25.0])
     parser.add_argument("--min-score", type=float, default=DetectorSettings().score_threshold)
-    parser.add_argument(
-        "--video",
-        type=Path,
-        default=Path(
-            os.environ.get("RETAIL_SAMPLE_VIDEO", REPO_ROOT.parent / "shared/assets/video/vtest.avi")
-        ),
-    )
-    parser.add_argument(
-        "--model",
-        type=Path,
-        default=Path(
-            os.environ.get("RETAIL_MODEL_PATH", REPO_ROOT.parent / "shared/assets/models/yolox_nano.onnx")
-        ),
-    )
+    add_asset_arguments(parser)
     parser.add_argument(
         "--reference", type=Path, help="another checkout whose tracker runs as contender 'reference'"
     )

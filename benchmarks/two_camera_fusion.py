@@ -14,7 +14,6 @@ count).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -25,6 +24,9 @@ from scipy.optimize import linear_sum_assignment
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
+
+from video_assets import add_asset_arguments  # noqa: E402
 
 from edge_agent.detection.yolox_onnx import YoloxOnnxDetector  # noqa: E402
 from edge_agent.geometry import FloorProjector, homography_from_values  # noqa: E402
@@ -43,18 +45,7 @@ def main() -> int:
     )
     parser.add_argument("--frames", type=int, default=400, help="video frames to read (50 fps)")
     parser.add_argument("--analysis-fps", type=float, default=12.5)
-    parser.add_argument(
-        "--video",
-        default=os.environ.get(
-            "RETAIL_SAMPLE_VIDEO", str(REPO_ROOT.parent / "shared/assets/video/vtest.avi")
-        ),
-    )
-    parser.add_argument(
-        "--model",
-        default=os.environ.get(
-            "RETAIL_MODEL_PATH", str(REPO_ROOT.parent / "shared/assets/models/yolox_nano.onnx")
-        ),
-    )
+    add_asset_arguments(parser)
     args = parser.parse_args()
 
     detector = YoloxOnnxDetector(args.model)
