@@ -290,7 +290,11 @@ class AccessControl:
             gid = gid_list[i]
             zone = self._zones[int(self.restricted[r])]
             identity = identities.get(gid, VISITOR)
-            if identity.certain and gid in frame.uncertain_ids:
+            if (
+                identity.certain
+                and gid in frame.uncertain_ids
+                and _doubt_matters(gid, identity, frame, identities)
+            ):
                 # The fusion doubts who this is (a refused ambiguous re-acquisition): the alert says so.
                 identity = replace(identity, certain=False)
             kind = AlertKind.ALARM if alarm[i, r] else AlertKind.WARNING
@@ -382,3 +386,18 @@ class AccessControl:
                 continue
             del self._incidents[key]
             alerts.append(incident.report(IncidentPhase.CLOSED, t_us))
+
+
+def _doubt_matters(
+    gid: int, identity: PersonIdentity, frame: FusedFrame, identities: Mapping[int, PersonIdentity]
+) -> bool:
+    """Whether the fusion's doubt about person `gid` changes who an alert says they are. A bound person's does:
+    the person may be somebody else. A visitor's does only when one of the persons they may be instead is bound
+    (an employee, perhaps allowed in, who is not "an unauthorized visitor"), or when the fusion does not say
+    whom they may be; a visitor who may be another visitor is a visitor either way."""
+    if identity.employee_id is not None:
+        return True
+    others = frame.uncertain_with.get(gid)
+    if not others:
+        return True
+    return any(identities.get(other, VISITOR).employee_id is not None for other in others)

@@ -201,6 +201,9 @@ class SiteFusion:
         self._held_us: IntArray = np.zeros(capacity, dtype=np.int64)
         self._visible: BoolArray = np.zeros(capacity, dtype=np.bool_)
         self._uncertain: BoolArray = np.zeros(capacity, dtype=np.bool_)
+        # Whom each doubted person (by global id) may be instead, or may have been taken for: the other side of
+        # each refused re-acquisition or lost dispute (FusedFrame.uncertain_with).
+        self._doubted_with: dict[int, set[int]] = {}
         # Running appearance per slot: summed shares per part and how many descriptors they sum.
         self._app_sum: FloatArray = np.zeros((capacity, PARTS, CLASSES), dtype=np.float64)
         self._app_n: FloatArray = np.zeros((capacity, PARTS), dtype=np.float64)
@@ -383,6 +386,9 @@ class SiteFusion:
         # 3. gated optimal assignment of the remaining rows (re-acquisition of unseen persons only when unambiguous)
         pool_rows = np.flatnonzero(usable & (row_slot < 0))
         row_uncertain = np.zeros(obs.size, dtype=np.bool_)
+        row_doubts: dict[
+            int, set[int]
+        ] = {}  # row -> the unseen persons its refused re-acquisition may have been
         reacquired = np.zeros(0, dtype=np.int64)
         joined = np.zeros(0, dtype=np.int64)
         if pool_rows.size and active_slots.size:
@@ -448,6 +454,10 @@ class SiteFusion:
                     if refused.any():
                         row_uncertain[pool_rows[refused.any(axis=1)]] = True
                         self._uncertain[pool_slots[stale][refused.any(axis=0)]] = True
+                        stale_ids = global_ids[pool_slots[stale]]
+                        for k, row in enumerate(pool_rows.tolist()):
+                            if refused[k].any():
+                                row_doubts[row] = set(stale_ids[refused[k]].tolist())
                     if undecided.any():
                         # Neither the recently seen person nor the closer unseen one: a new (uncertain) person.
                         feasible[undecided] = False
@@ -519,10 +529,21 @@ class SiteFusion:
             )
             # A track that lost a dispute may be the person it was kept from (a camera's calibration offset
             # beside somebody else): its new person's identity is uncertain, as a refused re-acquisition's is.
-            self._uncertain[slot] = (
-                bool(row_uncertain[row]) or (camera_id, int(obs.local_ids[row])) in self._vetoed
-            )
+            vetoed = self._vetoed.get((camera_id, int(obs.local_ids[row])))
+            self._uncertain[slot] = bool(row_uncertain[row]) or vetoed is not None
+            if vetoed is not None:
+                row_doubts.setdefault(row, set()).add(vetoed[0])
             row_slot[row] = slot
+        for row, doubts in row_doubts.items():
+            # The two sides of a refusal doubt each other: the row's person (new, or whoever it joined) may be
+            # any of the unseen persons it was kept from, and they may be it.
+            if row_slot[row] < 0:
+                continue  # it joins nobody in this frame: decided (and doubted) in a later one
+            partner = int(self._global_id[row_slot[row]])
+            if self._uncertain[row_slot[row]]:
+                self._doubted_with.setdefault(partner, set()).update(doubts)
+            for other in doubts:
+                self._doubted_with.setdefault(other, set()).add(partner)
 
         if use_colours:
             fold = (
@@ -1110,6 +1131,8 @@ class SiteFusion:
             for s in ending.tolist()
         ]
         self._active[ending] = False
+        for person in ended:
+            self._doubted_with.pop(person.global_id, None)
         return ended
 
     def _merge(self, t_us: int) -> list[EndedPerson]:
@@ -1224,6 +1247,14 @@ class SiteFusion:
         self._score_sum[keep] += self._score_sum[drop]
         self._held_us[keep] = max(self._held_us[keep], self._held_us[drop])
         self._uncertain[keep] |= self._uncertain[drop]
+        doubts = self._doubted_with.pop(drop_id, set())
+        if doubts:
+            self._doubted_with.setdefault(keep_id, set()).update(doubts)
+        for others in self._doubted_with.values():
+            if drop_id in others:
+                others.discard(drop_id)
+                others.add(keep_id)
+        self._doubted_with.get(keep_id, set()).discard(keep_id)
         self._app_sum[keep] += self._app_sum[drop]
         self._app_n[keep] += self._app_n[drop]
         self._active[drop] = False
@@ -1270,6 +1301,11 @@ class SiteFusion:
             standing, self._standing_pos[slots], self._pos[slots] + self._vel[slots] * dt_s[:, None]
         )
         recent = self._camera_seen_us[slots] >= t_us - int(self.config.source_window_s * 1e6)
+        uncertain = (
+            frozenset(self._global_id[slots[self._uncertain[slots]]].tolist())
+            if self._uncertain.any()
+            else frozenset()
+        )
         return FusedFrame(
             site_id=self.config.site_id,
             time_us=t_us,
@@ -1281,9 +1317,8 @@ class SiteFusion:
             camera_ids=self._camera_ids.copy(),
             ended=ended,
             processed_frames=processed,
-            uncertain_ids=frozenset(self._global_id[slots[self._uncertain[slots]]].tolist())
-            if self._uncertain.any()
-            else frozenset(),
+            uncertain_ids=uncertain,
+            uncertain_with={g: frozenset(d) for g in uncertain if (d := self._doubted_with.get(g))},
             first_seen_us=self._sighted_us[slots].copy(),
         )
 

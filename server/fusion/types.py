@@ -6,6 +6,7 @@ floor coordinates are metres (``_m``) in the site's floor-plan frame.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -144,6 +145,10 @@ class FusedFrame:
     # Persons (global ids) whose identity the fusion doubts: born where a re-acquisition of an unseen person
     # was refused as ambiguous, or such a refused person. Their binding stays, but alerts must say so.
     uncertain_ids: frozenset[int] = frozenset()
+    # For persons of ``uncertain_ids``: the other persons (global ids, some perhaps gone) each may be instead or
+    # may have been taken for (the other side of the refusal or the lost dispute). A doubted person without an
+    # entry may be anybody's.
+    uncertain_with: Mapping[int, frozenset[int]] = field(default_factory=dict)
     first_seen_us: IntArray | None = None
 
     @property

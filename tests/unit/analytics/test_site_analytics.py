@@ -569,6 +569,24 @@ def test_a_person_whose_identity_the_fusion_doubts_raises_an_alert_that_says_so(
     )
 
 
+def test_a_visitor_doubted_only_with_other_visitors_is_called_a_visitor_for_sure() -> None:
+    """The fusion doubts persons 6 and 9 and says whom each may be instead. 6 may be visitor 9 (a visitor
+    either way): its alert is certain. 9 may be 6 or 12, an employee unseen for a moment: its alert is not
+    (it may be Kim, perhaps allowed in)."""
+    analytics = SiteAnalytics(site_config(alarm_appeared_inside_after_s=0.0))
+    doubted = dataclasses.replace(
+        frame(0.0, {6: (22.0, 2.0), 9: (23.0, 3.0)}),
+        uncertain_ids=frozenset({6, 9}),
+        uncertain_with={6: frozenset({9}), 9: frozenset({6, 12})},
+    )
+    alerts = analytics.update(doubted, {12: PersonIdentity(7, "Kim", 1)}).alerts
+    by_person = {a.global_id: a for a in alerts}
+    assert by_person[6].identity_certain is True
+    assert by_person[6].message == "An unauthorized visitor entered the secure area"
+    assert by_person[9].identity_certain is False
+    assert by_person[9].message == "An unauthorized visitor (identity uncertain) entered the secure area"
+
+
 def test_alert_message_wording() -> None:
     assert alert_message(AlertKind.WARNING, PersonIdentity(1, "Kim", 0)) == (
         "An unauthorized employee (Kim) approached the secure area"

@@ -77,6 +77,10 @@ def test_two_plausible_candidates_create_a_new_uncertain_person_instead_of_guess
     assert frame.size == 2
     assert 1 not in frame.global_ids.tolist()
     assert set(frame.global_ids.tolist()) <= frame.uncertain_ids
+    # Each new person may be the one it was kept from (whom an alert must then not call a visitor for sure).
+    assert {gid: frame.uncertain_with.get(gid) for gid in frame.global_ids.tolist()} == {
+        gid: frozenset({1}) for gid in frame.global_ids.tolist()
+    }
 
 
 def _door(
