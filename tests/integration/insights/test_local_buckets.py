@@ -227,3 +227,24 @@ def test_python_buckets_are_the_databases(zone: str) -> None:
         if zone == "Australia/Lord_Howe" and bucket == HOUR:
             continue  # its half-hour clock changes make a half-hour bucket each: `bucket_count` counts hours
         assert bucket_count(start, moments[-1] + timedelta(microseconds=1), bucket, tz) == len(starts)
+
+
+def test_the_exports_hours_are_the_stores(client_for: Callable[[str], APIClient]) -> None:
+    """The CSV export's footfall and conversion rows: one per local hour, the repeated hour twice."""
+    site = Site.objects.create(name="Staten Island", timezone="America/New_York")
+    _record(
+        site,
+        [_z("2026-11-01T01:30:00-04:00"), _z("2026-11-01T01:30:00-05:00"), _z("2026-11-01T01:40:00-05:00")],
+    )
+    staff = client_for("staff")
+    rows = {}
+    for analytic in ("footfall", "conversion"):
+        response = staff.get(
+            f"/api/sites/{site.pk}/reports/export",
+            {"start": "2026-11-01T00:00:00-04:00", "end": "2026-11-02T00:00:00-05:00", "analytic": analytic},
+        )
+        assert response.status_code == 200, response.content
+        text = b"".join(response.streaming_content).decode()
+        rows[analytic] = [tuple(line.split(",")[:2]) for line in text.splitlines()[1:]]
+    expected = [("2026-11-01T01:00:00-04:00", "1"), ("2026-11-01T01:00:00-05:00", "2")]
+    assert rows == {"footfall": expected, "conversion": expected}
