@@ -752,7 +752,9 @@ def doors(
         row = lines.setdefault(key, _line_row(r["line_id"], r["line_name"], entrance=r["entrance"]))
         if row["entrance"] is None:
             row["entrance"] = r["entrance"]
-        point = row["_series"].setdefault(r["t"], {"t": local_iso(r["t"], zone), "in": 0, "out": 0})
+        point = row["_series"].get(r["t"])
+        if point is None:
+            point = row["_series"][r["t"]] = {"t": local_iso(r["t"], zone), "in": 0, "out": 0}
         values: dict[str, Any] = dict(r)
         for direction in ("in", "out"):
             staff = int(values[f"staff_{direction}"] or 0)

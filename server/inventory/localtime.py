@@ -20,6 +20,7 @@ Pure Python (the notification schedules use it outside the ORM); the buckets in 
 
 from __future__ import annotations
 
+import functools
 import zoneinfo
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -53,16 +54,32 @@ def bucket_start(moment: datetime, bucket: str, zone: zoneinfo.ZoneInfo) -> date
     """`local_buckets.LocalBucket` in Python: the start (in UTC) of the local hour or day of `zone` holding `moment`."""
     local = moment.astimezone(zone)
     if bucket == DAY:
-        return _instant(local.replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0), zone)
+        return local_instant(local.replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0), zone)
     return moment.astimezone(UTC) - timedelta(
         minutes=local.minute, seconds=local.second, microseconds=local.microsecond
     )
 
 
-def _instant(wall: datetime, zone: zoneinfo.ZoneInfo) -> datetime:
+def local_instant(wall: datetime, zone: zoneinfo.ZoneInfo) -> datetime:
     """A local wall-clock time of `zone` as an instant (UTC), as PostgreSQL reads `timestamp AT TIME ZONE`: a
     time the clocks skipped or repeated takes the later of its two readings."""
     return max(wall.replace(tzinfo=zone, fold=fold).astimezone(UTC) for fold in (0, 1))
+
+
+@functools.lru_cache(maxsize=512)
+def hour_fraction(zone: zoneinfo.ZoneInfo) -> timedelta | None:
+    """The part of an hour that the zone's offset from UTC has past whole hours (0 for New York, 30 minutes for
+    India and Newfoundland, 45 for Nepal) when it is the same at every offset the zone has had since 2000 and
+    will have until 2036 (read once a week, about 20 ms once per zone and process: every offset lasts longer);
+    None where it is not (Lord Howe Island: +10:30 and +11:00). Its local hours are then the epoch's shifted by
+    it."""
+    fractions = set()
+    moment = datetime(2000, 1, 1, tzinfo=UTC)
+    while moment.year < 2036:
+        offset = moment.astimezone(zone).utcoffset()
+        fractions.add((offset or timedelta(0)) % timedelta(hours=1))
+        moment += timedelta(days=7)
+    return fractions.pop() if len(fractions) == 1 else None
 
 
 def bucket_count(start: datetime, end: datetime, bucket: str, zone: zoneinfo.ZoneInfo) -> int:
