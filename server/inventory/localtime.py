@@ -6,7 +6,7 @@ reports and the notification schedules all take it from here (the inventory owns
 that buckets by it sits beside it in the apps layer, .importlinter).
 
 Buckets are keyed by their start as an instant (UTC), counted in elapsed time, never by a local wall-clock
-label: on the night the clocks go back the repeated hour is a bucket of its own (01:00-05:00 and 01:00-06:00 in
+label: on the night the clocks go back the repeated hour is a bucket of its own (01:00-04:00 and 01:00-05:00 in
 America/New_York), where truncating the local wall-clock time gave one "01:00" bucket holding two hours; the
 day the clocks go back is 25 hours long, the day they go forward 23. Answers carry the starts as ISO times
 with the site's offset (`local_iso`).
