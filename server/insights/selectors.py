@@ -657,7 +657,7 @@ def distancing(*, site_id: int, start: datetime, end: datetime, bucket: str = "h
     else:
         over_time = [
             {"t": local_iso(r["t"], zone), "count": r["count"]}
-            for r in violations.annotate(t=LocalBucket("started_at", bucket, zone))
+            for r in violations.annotate(t=LocalBucket("started_at", bucket, zone, within=(start, end)))
             .values("t")
             .annotate(count=Count("id"))
             .order_by("t")
@@ -683,7 +683,7 @@ def visits(
     detected = PersonVisit.objects.filter(site_id=site_id, started_at__gte=start, started_at__lt=end)
     rows = (
         detected.filter(_visitors(include_staff))
-        .annotate(t=LocalBucket("started_at", bucket, zone))
+        .annotate(t=LocalBucket("started_at", bucket, zone, within=(start, end)))
         .values("t")
         .annotate(count=Count("id"))
         .order_by("t")
@@ -694,7 +694,7 @@ def visits(
     counts = LineCount.objects.filter(site_id=site_id, entrance=True, start__gte=start, start__lt=end)
     if Zone.objects.filter(site_id=site_id, kind=ZoneKind.DOOR).exists() or counts.exists():
         entry_rows = (
-            counts.annotate(t=LocalBucket("start", bucket, zone))
+            counts.annotate(t=LocalBucket("start", bucket, zone, within=(start, end)))
             .values("t")
             .annotate(visitors=Sum("in_count"), staff=Sum("staff_in"))
             .order_by("t")
@@ -728,7 +728,7 @@ def doors(
     zone = site_zone_of(site_id)
     grouped = (
         LineCount.objects.filter(site_id=site_id, start__gte=start, start__lt=end)
-        .annotate(t=LocalBucket("start", bucket, zone))
+        .annotate(t=LocalBucket("start", bucket, zone, within=(start, end)))
         .values("line_id", "line_name", "entrance", "t")
         .annotate(
             in_count=Sum("in_count"),

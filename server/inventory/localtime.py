@@ -82,6 +82,38 @@ def hour_fraction(zone: zoneinfo.ZoneInfo) -> timedelta | None:
     return fractions.pop() if len(fractions) == 1 else None
 
 
+def offset_spans(
+    zone: zoneinfo.ZoneInfo, start: datetime, end: datetime
+) -> list[tuple[datetime, datetime, timedelta]]:
+    """[start, end) cut where the zone's offset from UTC changes: (from, to, offset) in time order. Read a day at a
+    time (no offset lasts less), each change found to the second."""
+    spans: list[tuple[datetime, datetime, timedelta]] = []
+
+    def offset(moment: datetime) -> timedelta:
+        return moment.astimezone(zone).utcoffset() or timedelta(0)
+
+    low, current = start, offset(start)
+    probe = start
+    while probe < end:
+        step = min(probe + timedelta(days=1), end)
+        if offset(step) != current:
+            before, after = probe, step  # the change is in (before, after]
+            while after - before > timedelta(seconds=1):
+                middle = before + (after - before) / 2
+                if offset(middle) == current:
+                    before = middle
+                else:
+                    after = middle
+            change = after.replace(microsecond=0)
+            spans.append((low, change, current))
+            low, current = change, offset(change)
+            probe = change
+            continue
+        probe = step
+    spans.append((low, end, current))
+    return spans
+
+
 def bucket_count(start: datetime, end: datetime, bucket: str, zone: zoneinfo.ZoneInfo) -> int:
     """The local hours or days of `zone` that [start, end) touches (counted in hours of elapsed time: one short
     in a zone whose clocks change by half an hour, Australia/Lord_Howe, which has a half-hour bucket then)."""

@@ -40,7 +40,7 @@ def conversion(
     sales = {
         row["t"]: (int(row["count"]), row["revenue"])
         for row in _sales([site_id], start, end)
-        .annotate(t=LocalBucket("occurred_at", bucket, zone))
+        .annotate(t=LocalBucket("occurred_at", bucket, zone, within=(start, end)))
         .values("t")
         .annotate(count=Count("id"), revenue=Sum("amount"))
     }

@@ -43,7 +43,7 @@ def conversion_visits(
     counted: dict[tuple[int, datetime], int] = {}
     entries = (
         LineCount.objects.filter(site_id__in=by_entrance, entrance=True, start__gte=start, start__lt=end)
-        .annotate(t=LocalBucket("start", bucket, zone))
+        .annotate(t=LocalBucket("start", bucket, zone, within=(start, end)))
         .values("site_id", "t")
         .annotate(count=Sum("in_count"))
     )
@@ -54,7 +54,7 @@ def conversion_visits(
             site_id__in=site_ids, started_at__gte=start, started_at__lt=end, staff=False
         )
         .exclude(site_id__in=by_entrance)
-        .annotate(t=LocalBucket("started_at", bucket, zone))
+        .annotate(t=LocalBucket("started_at", bucket, zone, within=(start, end)))
         .values("site_id", "t")
         .annotate(count=Count("id"))
     )

@@ -215,10 +215,11 @@ def test_python_buckets_are_the_databases(zone: str) -> None:
         [PersonVisit(site=site, person_id=i, started_at=m) for i, m in enumerate(moments)], batch_size=5000
     )
     tz = zoneinfo.ZoneInfo(zone)
-    for bucket in (HOUR, DAY):
+    # the range of the rows given (days by the offsets of the range) or not (by the zone's rules)
+    for bucket, within in ((HOUR, None), (DAY, None), (DAY, (start, moments[-1] + timedelta(seconds=1)))):
         rows = (
             PersonVisit.objects.filter(site=site)
-            .annotate(t=LocalBucket("started_at", bucket, tz))
+            .annotate(t=LocalBucket("started_at", bucket, tz, within=within))
             .values_list("started_at", "t")
         )
         wrong = [(m, t) for m, t in rows if bucket_start(m, bucket, tz) != t]
