@@ -13,7 +13,9 @@ samples, the reference's median, the ratio and whether the two answers are ident
 Without DATABASE_URL it runs on a temporary SQLite file. The retail KPIs' records are filled too: door counts
 (default 3,000 crossings a day on each of two doors and one counting line, 10 % staff, stored as the recorder
 stores them: per line and 15 minutes), detected visits (3,000 a day) and queue waits (600 a day, 10 % abandoned),
-for the doors, visits and queues endpoints.
+for the doors, visits, conversion and queues endpoints. `--timezone` sets the site's zone (default UTC): its
+hourly and daily buckets are its local ones, so in another zone the reference (main before local buckets) answers
+differently.
 """
 
 from __future__ import annotations
@@ -42,6 +44,11 @@ def main() -> int:
     parser.add_argument("--crossings-per-day", type=int, default=3000)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument(
+        "--timezone",
+        default="UTC",
+        help="the site's time zone (its hourly and daily buckets are its local ones: docs/kpis.md)",
+    )
+    parser.add_argument(
         "--reference",
         default="main",
         help="git revision or checkout directory of the reference code; none: skip",
@@ -58,7 +65,7 @@ def main() -> int:
     from server.insights.models import HeatmapHour, LineCount, PersonVisit, QueueWait, ZoneTransition
     from server.inventory.models import FloorPlan, Site, Zone, ZoneKind
 
-    site = Site.objects.create(name=f"Query bench {time.time_ns()}")
+    site = Site.objects.create(name=f"Query bench {time.time_ns()}", timezone=args.timezone)
     FloorPlan.objects.create(site=site, width_m=30, height_m=20, heatmap_cell_m=0.5)
     zones = [
         Zone.objects.create(site=site, name=f"Z{i}", polygon=[[i, 0], [i + 1, 0], [i + 1, 1], [i, 1]]).pk
@@ -183,15 +190,27 @@ def main() -> int:
         f"database: {connection.vendor}; {len(hours)} heat-map hours x {columns * rows} cells, "
         f"{total:,} zone transitions, {crossings:,} line crossings "
         f"(as {buckets * len(lines):,} 15-minute counts), {visits:,} visits, {waits:,} queue waits over "
-        f"{args.days} days (filled in {fill_s:.1f} s); reference: {reference.label if reference else 'none'}"
+        f"{args.days} days (filled in {fill_s:.1f} s), site in {args.timezone}; "
+        f"reference: {reference.label if reference else 'none'}"
     )
     codes = ("new", "reference") if reference else ("new",)
-    for name in ("heatmap", "flow", "visits", "distancing", "dwell", "doors", "doors?staff", "queues"):
+    names = (
+        "heatmap",
+        "flow",
+        "visits",
+        "visits?day",
+        "distancing",
+        "dwell",
+        "doors",
+        "doors?staff",
+        "queues",
+    )
+    for name in (*names, "conversion"):
         url = f"/api/sites/{site.pk}/analytics/{name.split('?')[0]}"
         params = {"start": start.isoformat(), "end": end.isoformat()}
         if name.endswith("?staff"):
             params["include_staff"] = "true"
-        if name == "doors":
+        if name in ("doors", "visits?day"):
             params["bucket"] = "day"
         times_ms: dict[str, list[float]] = {code: [] for code in codes}
         bodies: dict[str, bytes] = {}

@@ -20,6 +20,7 @@ from server.accounts.roles import can_see_identities
 from server.api.pagination import LimitOffsetPagination
 from server.errors import ApplicationError
 from server.insights import selectors
+from server.inventory.localtime import site_zone_of
 from server.inventory.models import Site
 from server.livestate import LiveStateUnavailableError
 from server.retention.privacy import heatmap_suppressed
@@ -29,7 +30,13 @@ VIEW_ANALYTICS = ("insights.view_heatmaphour",)
 RANGE_PARAMETERS = [
     OpenApiParameter("start", OpenApiTypes.DATETIME, description="ISO 8601; default: 24 h before end"),
     OpenApiParameter("end", OpenApiTypes.DATETIME, description="ISO 8601; default: now"),
-    OpenApiParameter("bucket", OpenApiTypes.STR, enum=["hour", "day"], description="time buckets of series"),
+    OpenApiParameter(
+        "bucket",
+        OpenApiTypes.STR,
+        enum=["hour", "day"],
+        description="time buckets of series: the site's local hours or days (its `timezone`), each start as ISO "
+        "8601 with the site's offset",
+    ),
 ]
 INCLUDE_STAFF = OpenApiParameter(
     "include_staff",
@@ -148,9 +155,8 @@ class HeatmapApi(_AnalyticsView):
                         ]
                     }
                 )
-        timezone_name = Site.objects.values_list("timezone", flat=True).get(pk=site_id)
         heat = selectors.heatmap(
-            site_id=site_id, start=start, end=end, bucket=bucket or None, tz=timezone_name
+            site_id=site_id, start=start, end=end, bucket=bucket or None, tz=site_zone_of(site_id).key
         )
         return self.envelope(
             start,
@@ -196,12 +202,13 @@ class DistancingApi(_AnalyticsView):
     )
     def get(self, request: Request, site_id: int) -> Response:
         start, end, bucket = self.range(request, site_id)
-        buckets = selectors.distancing_buckets(start, end, bucket)
+        zone = site_zone_of(site_id)
+        buckets = selectors.distancing_buckets(start, end, bucket, zone)
         if buckets > selectors.MAX_DISTANCING_BUCKETS and not request.query_params.get("bucket"):
             # The default (hourly, as before buckets could be asked for) over a range of months: daily, as the
             # answer's `bucket` says, rather than refusing a request that named no bucket.
             bucket = "day"
-            buckets = selectors.distancing_buckets(start, end, bucket)
+            buckets = selectors.distancing_buckets(start, end, bucket, zone)
         if buckets > selectors.MAX_DISTANCING_BUCKETS:
             raise ValidationError(
                 {

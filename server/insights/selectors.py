@@ -12,7 +12,6 @@ import numpy as np
 import numpy.typing as npt
 from django.db import connection
 from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Sum
-from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 
 from server.alerts.selectors import site_queue_alert_settings
@@ -28,6 +27,8 @@ from server.insights.models import (
     ZoneTransition,
 )
 from server.insights.setup import SiteSetup, build_setup
+from server.inventory.local_buckets import LocalBucket
+from server.inventory.localtime import bucket_count, local_iso, site_zone_of, zone_named
 from server.inventory.models import FloorPlan, Site, Zone, ZoneKind
 from server.livestate import LiveStateUnavailableError, live_state
 from server.people.models import IdentityBinding
@@ -456,7 +457,7 @@ def heatmap(
         return result
     total = _HeatSum.empty(*shape)
     frames: dict[datetime, _HeatSum] = {}
-    zone = zoneinfo.ZoneInfo(tz)
+    zone = zone_named(tz)
 
     def key_of(moment: datetime) -> datetime:
         assert bucket_s is not None
@@ -611,10 +612,14 @@ DISTANCING_BUCKETS_S = {"1m": 60, "5m": 300, "15m": 900, "hour": 3600, "day": 86
 MAX_DISTANCING_BUCKETS = 2000
 
 
-def distancing_buckets(start: datetime, end: datetime, bucket: str) -> int:
+def distancing_buckets(
+    start: datetime, end: datetime, bucket: str, zone: zoneinfo.ZoneInfo | None = None
+) -> int:
     """The buckets of `bucket` that [start, end) touches (bars of the chart: a range that does not start on a
-    bucket's start touches one more than its length makes). On the epoch, as `distancing` aligns them (its
-    hours and days are the database's, in UTC by default)."""
+    bucket's start touches one more than its length makes), aligned as `distancing` aligns them: hours and days
+    of the site's zone `zone` (UTC when not given), the shorter buckets on the epoch."""
+    if bucket in ("hour", "day"):
+        return bucket_count(start, end, bucket, zone or zone_named("UTC"))
     size_us = DISTANCING_BUCKETS_S[bucket] * 1_000_000
     first = _epoch_us(start) // size_us
     last = (_epoch_us(end) - 1) // size_us
@@ -627,8 +632,10 @@ def _epoch_us(moment: datetime) -> int:
 
 def distancing(*, site_id: int, start: datetime, end: datetime, bucket: str = "hour") -> dict[str, Any]:
     """Totals, contacts per person and violations over time (per `bucket` of DISTANCING_BUCKETS_S, by start;
-    the buckets of under an hour are aligned on the minute, 5 or 15 minutes of UTC, hence of the local clock in
-    every zone of whole and half hours); the violations themselves: `violation_list`."""
+    hours and days are the site's local ones, `LocalBucket`; the buckets of under an hour are aligned on the
+    minute, 5 or 15 minutes of UTC, hence of the local clock in every zone in use, server.inventory.localtime),
+    each bucket's start with the site's offset; the violations themselves: `violation_list`."""
+    zone = site_zone_of(site_id)
     violations = DistancingViolation.objects.filter(
         site_id=site_id, started_at__gte=start, started_at__lt=end
     )
@@ -644,14 +651,13 @@ def distancing(*, site_id: int, start: datetime, end: datetime, bucket: str = "h
             key = second - second % bucket_s
             counts[key] = counts.get(key, 0) + 1
         over_time = [
-            {"t": datetime.fromtimestamp(key, tz=UTC).isoformat(), "count": count}
+            {"t": local_iso(datetime.fromtimestamp(key, tz=UTC), zone), "count": count}
             for key, count in sorted(counts.items())
         ]
     else:
-        trunc = TruncHour if bucket == "hour" else TruncDay
         over_time = [
-            {"t": r["t"].isoformat(), "count": r["count"]}
-            for r in violations.annotate(t=trunc("started_at"))
+            {"t": local_iso(r["t"], zone), "count": r["count"]}
+            for r in violations.annotate(t=LocalBucket("started_at", bucket, zone, within=(start, end)))
             .values("t")
             .annotate(count=Count("id"))
             .order_by("t")
@@ -662,6 +668,7 @@ def distancing(*, site_id: int, start: datetime, end: datetime, bucket: str = "h
             {"person": p, "contacts": c} for p, c in sorted(contacts.items(), key=lambda kv: -kv[1])[:50]
         ],
         "over_time": over_time,
+        "timezone": zone.key,
     }
 
 
@@ -670,30 +677,31 @@ def visits(
 ) -> dict[str, Any]:
     """Visits of the site (docs/kpis.md): ``entries`` are the entries through its entrance lines (None when it
     has none), ``detected_visitors`` the persons first seen on the floor (``series``/``total`` are these too, as
-    before). Staff are left out of both unless `include_staff`; ``staff`` counts them apart."""
-    trunc = TruncHour if bucket == "hour" else TruncDay
+    before). Staff are left out of both unless `include_staff`; ``staff`` counts them apart. The buckets are the
+    site's local hours or days (``timezone``), each start with the site's offset."""
+    zone = site_zone_of(site_id)
     detected = PersonVisit.objects.filter(site_id=site_id, started_at__gte=start, started_at__lt=end)
     rows = (
         detected.filter(_visitors(include_staff))
-        .annotate(t=trunc("started_at"))
+        .annotate(t=LocalBucket("started_at", bucket, zone, within=(start, end)))
         .values("t")
         .annotate(count=Count("id"))
         .order_by("t")
     )
-    series = [{"t": r["t"].isoformat(), "count": r["count"]} for r in rows]
+    series = [{"t": local_iso(r["t"], zone), "count": r["count"]} for r in rows]
     total = sum(r["count"] for r in series)
     entries: dict[str, Any] | None = None
     counts = LineCount.objects.filter(site_id=site_id, entrance=True, start__gte=start, start__lt=end)
     if Zone.objects.filter(site_id=site_id, kind=ZoneKind.DOOR).exists() or counts.exists():
         entry_rows = (
-            counts.annotate(t=trunc("start"))
+            counts.annotate(t=LocalBucket("start", bucket, zone, within=(start, end)))
             .values("t")
             .annotate(visitors=Sum("in_count"), staff=Sum("staff_in"))
             .order_by("t")
         )
         entry_series = [
             {
-                "t": r["t"].isoformat(),
+                "t": local_iso(r["t"], zone),
                 "count": int(r["visitors"] or 0) + (int(r["staff"] or 0) if include_staff else 0),
             }
             for r in entry_rows
@@ -701,6 +709,7 @@ def visits(
         entries = {"series": entry_series, "total": sum(r["count"] for r in entry_series)}
     return {
         "bucket": bucket,
+        "timezone": zone.key,
         "series": series,
         "total": total,
         "detected_visitors": total,
@@ -714,11 +723,12 @@ def doors(
 ) -> dict[str, Any]:
     """In and out per counting line and time bucket (docs/kpis.md, "Entries and exits"), from the 15-minute
     counts (a range is taken to whole 15-minute buckets: those starting in it); staff crossings are counted apart
-    (``staff_in``/``staff_out``) and, with `include_staff`, in ``in``/``out`` too."""
-    trunc = TruncHour if bucket == "hour" else TruncDay
+    (``staff_in``/``staff_out``) and, with `include_staff`, in ``in``/``out`` too. The buckets are the site's
+    local hours or days (``timezone``), each start with the site's offset."""
+    zone = site_zone_of(site_id)
     grouped = (
         LineCount.objects.filter(site_id=site_id, start__gte=start, start__lt=end)
-        .annotate(t=trunc("start"))
+        .annotate(t=LocalBucket("start", bucket, zone, within=(start, end)))
         .values("line_id", "line_name", "entrance", "t")
         .annotate(
             in_count=Sum("in_count"),
@@ -742,7 +752,9 @@ def doors(
         row = lines.setdefault(key, _line_row(r["line_id"], r["line_name"], entrance=r["entrance"]))
         if row["entrance"] is None:
             row["entrance"] = r["entrance"]
-        point = row["_series"].setdefault(r["t"], {"t": r["t"].isoformat(), "in": 0, "out": 0})
+        point = row["_series"].get(r["t"])
+        if point is None:
+            point = row["_series"][r["t"]] = {"t": local_iso(r["t"], zone), "in": 0, "out": 0}
         values: dict[str, Any] = dict(r)
         for direction in ("in", "out"):
             staff = int(values[f"staff_{direction}"] or 0)
@@ -761,6 +773,7 @@ def doors(
         result.append(row)
     return {
         "bucket": bucket,
+        "timezone": zone.key,
         "include_staff": include_staff,
         "lines": result,
         "entries": sum(r["in"] for r in result if r["entrance"]),

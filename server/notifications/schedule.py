@@ -9,13 +9,13 @@ A rule's ``mode``: ``always`` (windows ignored), ``inside`` (only inside a windo
 from __future__ import annotations
 
 import re
-import zoneinfo
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 
 from server.errors import FieldError
+from server.inventory.localtime import zone_named
 
 MODES = ("always", "inside", "outside")
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
@@ -79,20 +79,13 @@ def parse_windows(raw: Any, field: str = "schedule_windows") -> tuple[Window, ..
     return tuple(windows)
 
 
-def parse_timezone(name: str) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(name or "UTC")
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
-
-
 def schedule_allows(*, mode: str, windows: Sequence[Window], moment: datetime, tz: str) -> bool:
     """Whether a rule with this schedule notifies at `moment` (an aware datetime) in the site's zone `tz`."""
     if mode == "always":
         return True
     if moment.tzinfo is None:
         raise ValueError("moment must be timezone-aware")
-    local = moment.astimezone(parse_timezone(tz))
+    local = moment.astimezone(zone_named(tz))
     inside = any(window.contains(local) for window in windows)
     if mode == "inside":
         return inside

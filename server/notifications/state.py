@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import zoneinfo
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +12,7 @@ from django.db import close_old_connections, connections
 from django.utils import timezone
 
 from server.insights.models import PersonVisit
+from server.inventory.localtime import DAY, bucket_start, zone_named
 from server.inventory.models import Site
 from server.livestate import LiveState, LiveStateUnavailableError
 from server.notifications import topics
@@ -22,11 +22,7 @@ logger = logging.getLogger(__name__)
 
 
 def _local_midnight(now: datetime, tz: str) -> datetime:
-    try:
-        zone = zoneinfo.ZoneInfo(tz or "UTC")
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        zone = zoneinfo.ZoneInfo("UTC")
-    return now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+    return bucket_start(now, DAY, zone_named(tz))  # the site's day, as its daily KPI buckets cut it
 
 
 class MqttStatePublisher:

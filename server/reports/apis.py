@@ -22,6 +22,7 @@ from server.accounts.roles import ADMIN
 from server.accounts.sites import restrict_to_sites
 from server.errors import ApplicationError, FieldError
 from server.insights.apis import _timeseries
+from server.inventory.localtime import site_zone
 from server.inventory.models import Site
 from server.reports import exports
 from server.reports.chain import site_kpis
@@ -30,7 +31,6 @@ from server.reports.periods import DAY, due_period
 from server.reports.runner import send_schedule
 from server.reports.serializers import ChainOverviewSerializer, ReportScheduleSerializer, ReportSentSerializer
 from server.sales.ranges import time_range
-from server.sales.services import site_zone
 
 VIEW_ANALYTICS = (exports.VIEW_ANALYTICS,)
 

@@ -10,6 +10,7 @@ import csv
 import io
 import logging
 import tempfile
+import zoneinfo
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, tzinfo
@@ -40,7 +41,7 @@ class ExportContext:
     site_id: int
     start: datetime
     end: datetime
-    zone: tzinfo
+    zone: zoneinfo.ZoneInfo
     timeseries: Callable[[], TimeSeriesBackend]
 
 

@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 from server.api.pagination import LimitOffsetPagination
 from server.api.parsers import JSONParser
 from server.errors import FieldError
+from server.inventory.localtime import site_zone
 from server.inventory.models import Site
 from server.sales import selectors, services
 from server.sales.models import PosTransaction
@@ -131,6 +132,6 @@ class ConversionApi(APIView):
         if bucket not in ("hour", "day"):
             raise FieldError("bucket", "hour or day")
         payload = selectors.conversion(
-            site_id=site.pk, start=start, end=end, bucket=bucket, zone=services.site_zone(site)
+            site_id=site.pk, start=start, end=end, bucket=bucket, zone=site_zone(site)
         )
         return Response({"start": start.isoformat(), "end": end.isoformat(), **payload})

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+import zoneinfo
+from datetime import datetime
 from typing import Any
 
 from django.db.models import Count, QuerySet, Sum
-from django.db.models.functions import TruncDay, TruncHour
 
+from server.inventory.local_buckets import LocalBucket
+from server.inventory.localtime import local_iso
 from server.sales.models import PosTransaction
 from server.sales.visits import conversion_visits, visit_totals, visits_definition
 
@@ -29,14 +31,16 @@ def _ratio(transactions: int, visits: int) -> float | None:
     return None if visits == 0 else round(transactions / visits, 4)
 
 
-def conversion(*, site_id: int, start: datetime, end: datetime, bucket: str, zone: tzinfo) -> dict[str, Any]:
-    """Per bucket (site's local hours or days) with any visit or sale: visits, transactions, revenue, conversion
-    (transactions / visits; null with no visit), and the totals over the range."""
-    trunc = TruncHour if bucket == "hour" else TruncDay
+def conversion(
+    *, site_id: int, start: datetime, end: datetime, bucket: str, zone: zoneinfo.ZoneInfo
+) -> dict[str, Any]:
+    """Per bucket (the site's local hours or days, `zone`: transactions and visits cut on the same boundaries)
+    with any visit or sale: visits, transactions, revenue, conversion (transactions / visits; null with no
+    visit), and the totals over the range; each bucket's start with the site's offset."""
     sales = {
         row["t"]: (int(row["count"]), row["revenue"])
         for row in _sales([site_id], start, end)
-        .annotate(t=trunc("occurred_at", tzinfo=zone))
+        .annotate(t=LocalBucket("occurred_at", bucket, zone, within=(start, end)))
         .values("t")
         .annotate(count=Count("id"), revenue=Sum("amount"))
     }
@@ -52,7 +56,7 @@ def conversion(*, site_id: int, start: datetime, end: datetime, bucket: str, zon
         seen = visits.get(moment, 0)
         series.append(
             {
-                "t": moment.isoformat(),
+                "t": local_iso(moment, zone),
                 "visits": seen,
                 "transactions": count,
                 "revenue": float(revenue or 0),
@@ -63,6 +67,7 @@ def conversion(*, site_id: int, start: datetime, end: datetime, bucket: str, zon
     total_visits = sum(item["visits"] for item in series)
     return {
         "bucket": bucket,
+        "timezone": zone.key,
         "visits_definition": visits_definition(site_id),
         "series": series,
         "total": {

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import zoneinfo
 from collections.abc import Iterable
 from typing import Any
 
@@ -10,18 +9,12 @@ from django.db import transaction
 
 from server.audit.services import Actor, audit_record
 from server.errors import ApplicationError
+from server.inventory.localtime import site_zone
 from server.inventory.models import Site
 from server.sales.models import PosTransaction
 from server.sales.rows import MAX_ERRORS_LISTED, ParsedRows, SaleRow, parse_csv, parse_items
 
 _BATCH = 2000
-
-
-def site_zone(site: Site) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(site.timezone or "UTC")
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
 
 
 def _refuse_invalid(parsed: ParsedRows) -> None:

@@ -7,12 +7,13 @@ A site with entrance lines (doors, docs/kpis.md "Visits") counts its visits as t
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+import zoneinfo
+from datetime import datetime
 
 from django.db.models import Avg, Count, F, Q, Sum
-from django.db.models.functions import TruncDay, TruncHour
 
 from server.insights.models import LineCount, PersonVisit
+from server.inventory.local_buckets import LocalBucket
 from server.inventory.models import Zone, ZoneKind
 
 ENTRANCES = "entrances"  # entries through the site's entrance lines
@@ -34,15 +35,15 @@ def visits_definition(site_id: int) -> str:
 
 
 def conversion_visits(
-    *, site_ids: list[int], start: datetime, end: datetime, bucket: str, zone: tzinfo
+    *, site_ids: list[int], start: datetime, end: datetime, bucket: str, zone: zoneinfo.ZoneInfo
 ) -> dict[tuple[int, datetime], int]:
-    """Visits per (site, bucket start in `zone`) in [start, end); bucket "hour" or "day" (module docstring)."""
-    trunc = TruncHour if bucket == "hour" else TruncDay
+    """Visits per (site, bucket start) in [start, end); bucket "hour" or "day" of `zone` (`LocalBucket`: the
+    start an instant, in UTC), visits as the module docstring defines them."""
     by_entrance = sites_counting_entrances(site_ids)
     counted: dict[tuple[int, datetime], int] = {}
     entries = (
         LineCount.objects.filter(site_id__in=by_entrance, entrance=True, start__gte=start, start__lt=end)
-        .annotate(t=trunc("start", tzinfo=zone))
+        .annotate(t=LocalBucket("start", bucket, zone, within=(start, end)))
         .values("site_id", "t")
         .annotate(count=Sum("in_count"))
     )
@@ -53,7 +54,7 @@ def conversion_visits(
             site_id__in=site_ids, started_at__gte=start, started_at__lt=end, staff=False
         )
         .exclude(site_id__in=by_entrance)
-        .annotate(t=trunc("started_at", tzinfo=zone))
+        .annotate(t=LocalBucket("started_at", bucket, zone, within=(start, end)))
         .values("site_id", "t")
         .annotate(count=Count("id"))
     )

@@ -8,6 +8,7 @@ import subprocess
 import time
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
@@ -337,7 +338,10 @@ def test_change_the_heat_map_range(page: Page) -> None:
         " return s && s !== before; }",
         arg=hour_start,
     )
-    today_start = datetime.fromisoformat(label.get_attribute("data-start") or "").astimezone()
+    # Today is the store's: from midnight in the site's time zone, whatever the browser's (docs/kpis.md)
+    site_id = page.evaluate("() => window.__retail.siteId()")
+    site_zone = ZoneInfo(page.request.get(f"/api/sites/{site_id}/").json()["timezone"])
+    today_start = datetime.fromisoformat(label.get_attribute("data-start") or "").astimezone(site_zone)
     assert (today_start.hour, today_start.minute, today_start.second) == (0, 0, 0), today_start
     page.click("[data-testid=range-custom]")
     end = datetime.now().replace(second=0, microsecond=0)
@@ -356,7 +360,6 @@ def test_change_the_heat_map_range(page: Page) -> None:
     expect(label).not_to_contain_text("loading")
     # The page shows what the API has for its range. A fresh system may not have closed its first heat-map
     # record yet (cells come per minute) while zone visits already exist: then the interest table has data.
-    site_id = page.evaluate("() => window.__retail.siteId()")
     answer = page.request.get(
         f"/api/sites/{site_id}/analytics/heatmap",
         params={

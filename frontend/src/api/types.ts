@@ -68,8 +68,10 @@ export interface FlowData extends RangeEnvelope {
 }
 
 export interface DistancingData extends RangeEnvelope {
-  /** The buckets of `over_time` (the `bucket` parameter). */
+  /** The buckets of `over_time` (the `bucket` parameter): hours and days are the site's local ones. */
   bucket: TimeBucket;
+  /** The site's time zone, which the hours and days of `over_time` are cut in (their starts carry its offset). */
+  timezone?: string;
   violations: { persons: [PersonId, PersonId]; start: string; end: string | null; min_distance_m: number }[];
   total?: number;
   contacts_per_person: { person: PersonId; contacts: number }[];
@@ -77,7 +79,9 @@ export interface DistancingData extends RangeEnvelope {
 }
 
 export interface VisitsData extends RangeEnvelope {
+  /** hour or day: the site's local hours or days (`timezone`). */
   bucket: string;
+  timezone?: string;
   series: { t: string; count: number }[];
   total: number;
   /** Persons first seen anywhere on the floor (= total). */

@@ -27,6 +27,12 @@ export const siteState = reactive<SiteState>({
   error: "",
 });
 
+/** The selected site's time zone (its local hours and days: the KPI buckets and their labels); undefined when
+ * no site is selected (the browser's zone then). */
+export function siteTimeZone(): string | undefined {
+  return siteState.sites.find((s) => s.id === siteState.siteId)?.timezone || undefined;
+}
+
 /** A floor plan for display when the site has none yet (the demo's 30 m × 20 m). */
 export function fallbackFloorPlan(siteId: number): FloorPlan {
   return {

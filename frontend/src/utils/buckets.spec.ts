@@ -56,3 +56,47 @@ describe("filledSeries", () => {
     expect(bucketLabel(t, "hour", span(48))).toContain(t.toLocaleDateString([], { weekday: "short" }));
   });
 });
+
+describe("the site's clock, not the browser's", () => {
+  const week: TimeRange = { preset: "custom", start: new Date("2026-11-25T00:00:00Z"), end: new Date("2026-12-02T00:00:00Z") };
+  const oneDay: TimeRange = { preset: "custom", start: new Date("2026-12-01T00:00:00Z"), end: new Date("2026-12-01T12:00:00Z") };
+  it("labels a New York store's day and hour by its own clock", () => {
+    // 03:00 UTC on 2 December is 22:00 on 1 December in New York: the store's 1 December, its 10 pm.
+    const t = new Date("2026-12-02T03:00:00Z");
+    expect(bucketLabel(t, "day", week, "America/New_York")).toBe(bucketLabel(new Date("2026-12-01T12:00:00Z"), "day", week, "UTC"));
+    expect(bucketLabel(t, "day", week, "America/New_York")).not.toBe(bucketLabel(t, "day", week, "UTC"));
+    expect(bucketLabel(t, "hour", oneDay, "America/New_York")).toBe(bucketLabel(new Date("2026-12-01T22:00:00Z"), "hour", oneDay, "UTC"));
+    expect(bucketLabel(t, "hour", week, "America/New_York")).toBe(bucketLabel(new Date("2026-12-01T22:00:00Z"), "hour", week, "UTC"));
+  });
+  it("fills the hours of a half-hour zone on its own hours", () => {
+    // Kolkata (+05:30): the server's 15:00 hour starts at 09:30 UTC.
+    const rows = [{ t: "2026-12-01T15:00:00+05:30", count: 3 }];
+    const series = filledSeries(rows, oneDay, "hour", "Asia/Kolkata");
+    expect(series[0].t.toISOString()).toBe("2026-11-30T23:30:00.000Z");
+    expect(series).toHaveLength(13);
+    const filled = series.filter((s) => s.count > 0);
+    expect(filled.map((s) => [s.t.toISOString(), s.count])).toEqual([["2026-12-01T09:30:00.000Z", 3]]);
+  });
+  it("keeps the two one o'clock hours of the night New York's clocks go back", () => {
+    const night: TimeRange = { preset: "custom", start: new Date("2026-11-01T04:00:00Z"), end: new Date("2026-11-01T08:00:00Z") };
+    const rows = [
+      { t: "2026-11-01T01:00:00-04:00", count: 1 },
+      { t: "2026-11-01T01:00:00-05:00", count: 2 },
+    ];
+    const series = filledSeries(rows, night, "hour", "America/New_York");
+    expect(series.map((s) => s.count)).toEqual([0, 1, 2, 0]);
+    expect(series.map((s) => bucketLabel(s.t, "hour", night, "America/New_York"))).toEqual(
+      ["00:00", "01:00", "01:00", "02:00"].map((c) => bucketLabel(new Date(`2026-11-01T${c}:00Z`), "hour", night, "UTC")),
+    );
+  });
+  it("starts today at the store's midnight", () => {
+    // 03:30 UTC on 1 December is still 30 November (22:30) in New York: its today began at 05:00 UTC on 30 November.
+    const now = new Date("2026-12-01T03:30:00Z");
+    expect(presetRange("today", now, "America/New_York").start.toISOString()).toBe("2026-11-30T05:00:00.000Z");
+    expect(presetRange("today", now, "Asia/Kathmandu").start.toISOString()).toBe("2026-11-30T18:15:00.000Z");
+    // the day the clocks go back: midnight was still summer time (-04:00)
+    expect(presetRange("today", new Date("2026-11-01T20:00:00Z"), "America/New_York").start.toISOString()).toBe(
+      "2026-11-01T04:00:00.000Z",
+    );
+  });
+});

@@ -1,5 +1,6 @@
 // Time buckets of a chart over a range: the REST API's `bucket` parameter (the distancing violations over time),
 // chosen so that the range makes a readable number of bars, and the series with its empty buckets filled in.
+import { localHourStart } from "./siteTime";
 import type { TimeRange } from "./timeRange";
 
 export type TimeBucket = "1m" | "5m" | "15m" | "hour" | "day";
@@ -29,13 +30,19 @@ export interface BucketCount {
   count: number;
 }
 
-/** Every bucket of the range, in order, with its count (0 where `rows` has none): the buckets under a day are
- * aligned as the server aligns them (on the epoch, i.e. the UTC clock). Daily rows (aligned on the server's day)
- * are returned as they are. */
-export function filledSeries(rows: BucketCount[], range: TimeRange, bucket: TimeBucket): { t: Date; count: number }[] {
+/** Every bucket of the range, in order, with its count (0 where `rows` has none), aligned as the server aligns
+ * them: hours on the site's local hours (`timeZone`: a zone of half or three-quarter hours has them at :30 or :15
+ * past the UTC hour), the shorter buckets on the epoch (the local quarter hour in every zone in use). Daily rows
+ * (the site's local days, 23 or 25 hours long when the clocks change) are returned as they are. */
+export function filledSeries(
+  rows: BucketCount[],
+  range: TimeRange,
+  bucket: TimeBucket,
+  timeZone = "UTC",
+): { t: Date; count: number }[] {
   if (bucket === "day") return rows.map((r) => ({ t: new Date(r.t), count: r.count }));
   const size = BUCKET_MS[bucket];
-  const first = Math.floor(range.start.getTime() / size) * size;
+  const first = bucket === "hour" ? localHourStart(range.start, timeZone) : Math.floor(range.start.getTime() / size) * size;
   const slots = Math.max(0, Math.ceil((range.end.getTime() - first) / size));
   const series = Array.from({ length: slots }, (_, i) => ({ t: new Date(first + i * size), count: 0 }));
   for (const row of rows) {
@@ -45,11 +52,12 @@ export function filledSeries(rows: BucketCount[], range: TimeRange, bucket: Time
   return series;
 }
 
-/** The label of a bucket starting at `t`: the date for daily buckets, the clock time otherwise (with the day when
- * the range spans more than one). */
-export function bucketLabel(t: Date, bucket: TimeBucket, range: TimeRange): string {
-  if (bucket === "day") return t.toLocaleDateString();
-  const clock = t.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+/** The label of a bucket starting at `t`, on the site's clock (`timeZone`; a staff member in another zone sees
+ * the store's hours and days): the date for daily buckets, the clock time otherwise (with the day when the range
+ * spans more than one). */
+export function bucketLabel(t: Date, bucket: TimeBucket, range: TimeRange, timeZone?: string): string {
+  if (bucket === "day") return t.toLocaleDateString([], { timeZone });
+  const clock = t.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", timeZone });
   const days = range.end.getTime() - range.start.getTime() > 24 * HOUR_MS;
-  return days ? `${t.toLocaleDateString([], { weekday: "short" })} ${clock}` : clock;
+  return days ? `${t.toLocaleDateString([], { weekday: "short", timeZone })} ${clock}` : clock;
 }

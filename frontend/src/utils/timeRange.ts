@@ -1,3 +1,5 @@
+import { localMidnight } from "./siteTime";
+
 export type RangePreset = "hour" | "today" | "day" | "custom";
 
 export interface TimeRange {
@@ -6,10 +8,13 @@ export interface TimeRange {
   end: Date;
 }
 
-export function presetRange(preset: Exclude<RangePreset, "custom">, now = new Date()): TimeRange {
+/** A preset range ending `now`; "today" starts at midnight of the site's day (`timeZone`: the store's today, not
+ * the browser's, for a staff member elsewhere), of the browser's when no zone is given. */
+export function presetRange(preset: Exclude<RangePreset, "custom">, now = new Date(), timeZone?: string): TimeRange {
   const end = new Date(now);
   if (preset === "hour") return { preset, start: new Date(now.getTime() - 3600_000), end };
   if (preset === "day") return { preset, start: new Date(now.getTime() - 24 * 3600_000), end };
+  if (timeZone) return { preset, start: new Date(localMidnight(now, timeZone)), end };
   const start = new Date(now);
   start.setHours(0, 0, 0, 0);
   return { preset, start, end };
