@@ -1,4 +1,5 @@
-"""The site's local hours and days in SQL (PostgreSQL): group a timestamp column by the bucket holding it.
+"""The site's local hours and days in SQL (PostgreSQL; SQLite, the embedded default, through a Python function):
+group a timestamp column by the bucket holding it.
 
 What the buckets are: server.inventory.localtime (its docstring; `bucket_start` is the same in Python).
 """
@@ -12,7 +13,15 @@ from typing import Any
 from django.db.models import DateTimeField, Func, Value
 from django.db.models.expressions import Combinable
 
-from server.inventory.localtime import DAY, HOUR, hour_fraction, local_instant, offset_spans
+from server.inventory.localtime import (
+    DAY,
+    HOUR,
+    bucket_start,
+    hour_fraction,
+    local_instant,
+    offset_spans,
+    zone_named,
+)
 
 
 class _LocalWallDay(DateTimeField):  # type: ignore[type-arg]
@@ -85,7 +94,35 @@ class LocalBucket(Func):
         )
 
     def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        raise NotImplementedError("local buckets are computed on PostgreSQL")
+        """The embedded default's database: a Python function of the connection's (`sqlite_local_bucket`), one
+        call per row; SQLite holds a site's months of rows, not a chain's."""
+        _register_on_sqlite(connection)
+        column, _ = self.source_expressions
+        column_sql, column_params = compiler.compile(column)
+        return f"retail_local_bucket({column_sql}, %s, %s)", [*column_params, self.bucket, self.zone.key]
+
+
+def sqlite_local_bucket(value: str | None, bucket: str, zone_name: str) -> str | None:
+    """`LocalBucket` on SQLite, which stores an instant as its UTC time in text ("2026-03-08 06:30:00.000000"):
+    an hour's start as such a text, a day's local midnight as its wall-clock time (what PostgreSQL's
+    `DATE_TRUNC('day', … AT TIME ZONE …)` gives, which `_LocalWallDay` reads back as an instant)."""
+    if value is None:
+        return None
+    moment = datetime.fromisoformat(value)
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    zone = zone_named(zone_name)
+    if bucket == DAY:
+        return moment.astimezone(zone).strftime("%Y-%m-%d 00:00:00")
+    return bucket_start(moment, HOUR, zone).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _register_on_sqlite(connection: Any) -> None:
+    """Give the Django connection's SQLite connection `retail_local_bucket` (once per connection it opens)."""
+    connection.ensure_connection()
+    raw = connection.connection
+    if getattr(connection, "_retail_local_bucket_on", None) is not raw:
+        raw.create_function("retail_local_bucket", 3, sqlite_local_bucket, deterministic=True)
+        connection._retail_local_bucket_on = raw
 
 
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)

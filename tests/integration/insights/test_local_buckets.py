@@ -245,7 +245,7 @@ def test_the_exports_hours_are_the_stores(client_for: Callable[[str], APIClient]
             {"start": "2026-11-01T00:00:00-04:00", "end": "2026-11-02T00:00:00-05:00", "analytic": analytic},
         )
         assert response.status_code == 200, response.content
-        text = b"".join(response.streaming_content).decode()
+        text = b"".join(response.streaming_content).decode()  # type: ignore[attr-defined]
         rows[analytic] = [tuple(line.split(",")[:2]) for line in text.splitlines()[1:]]
     expected = [("2026-11-01T01:00:00-04:00", "1"), ("2026-11-01T01:00:00-05:00", "2")]
     assert rows == {"footfall": expected, "conversion": expected}
