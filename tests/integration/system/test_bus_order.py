@@ -73,8 +73,15 @@ def _decoded(camera_id: int, sequence: int, base_us: int) -> DecodedFrame:
 
 
 async def _publish(
-    bus_url: str, site_id: int, camera_id: int, base_us: int, order: list[int] | None = None
+    bus_url: str,
+    site_id: int,
+    camera_id: int,
+    base_us: int,
+    order: list[int] | None = None,
+    *,
+    pace_s: float = 0.0,
 ) -> None:
+    """Store the site's frames in `order` (the default: `_order`), `pace_s` apart."""
     import nats
 
     config = jetstream.BusConfig(servers=tuple(bus_url.split(",")), stream=STREAM)
@@ -92,6 +99,8 @@ async def _publish(
                 encode_frame(_decoded(camera_id, sequence, base_us)),
                 headers=headers,
             )
+            if pace_s:
+                await asyncio.sleep(pace_s)
     finally:
         await nc.close()
 
