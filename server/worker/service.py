@@ -52,6 +52,7 @@ from server.bus import jetstream
 from server.bus.codec import FrameCodecError, decode_frame_message, site_subject
 from server.frames import DecodedFrame, SiteCamera
 from server.observability import metrics
+from server.worker import startup
 from server.worker.ordering import Released, SiteOrder
 from server.worker.progress import Applied, SiteProgress
 
@@ -187,6 +188,7 @@ class SiteWorker:
             held_from=runtime.processor.held_from, ack=self._ack, on_acked=self._count_acked
         )
         self._stopping = False  # set once the worker stops: no puller is started any more
+        self._first_pull = False  # logged with the start-up's phases (server.worker.startup)
         self.stats = WorkerStats()
         runtime.pipeline.add_sink(self._progress)
         metrics.WORKER_SITES_OWNED.set_function(lambda: len(self._pins))
@@ -201,12 +203,14 @@ class SiteWorker:
     # ---- lifecycle -----------------------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
         self._nc = await jetstream.connect(self._config, name=f"retail-worker-{os.getpid()}")
+        startup.mark("nats")
         # JetStream may not answer at once (a stream leader election after a NATS node died, a loaded host): wait
         # for it rather than exit (a worker that joins mid-failover would otherwise die and join nothing).
         while not stop.is_set():
             try:
                 await jetstream.ensure_stream(self._nc, self._config)
                 await jetstream.ensure_roll_call(self._nc, self._config)
+                startup.mark("stream")
                 break
             except asyncio.CancelledError:
                 raise
@@ -246,9 +250,19 @@ class SiteWorker:
         assert self._nc is not None
         while True:
             try:
-                for site_id in await sync_to_async(self._list_sites)():
-                    if site_id not in self._pullers:
-                        await jetstream.ensure_site_consumer(self._nc, self._config, site_id)
+                new = [s for s in await sync_to_async(self._list_sites)() if s not in self._pullers]
+                # All at once: one JetStream round trip (a consumer create is a cluster-wide operation, slow on a
+                # loaded cluster) rather than one per site before the next site's first pull.
+                created = await asyncio.gather(
+                    *(jetstream.ensure_site_consumer(self._nc, self._config, s) for s in new),
+                    return_exceptions=True,
+                )
+                for site_id, outcome in zip(new, created, strict=True):
+                    if isinstance(outcome, BaseException):
+                        logger.warning(
+                            "site %d: creating its consumer failed (%s); retrying", site_id, outcome
+                        )
+                    elif site_id not in self._pullers and not self._stopping:
                         self._pullers[site_id] = asyncio.create_task(self._pull_site(site_id))
             except asyncio.CancelledError:
                 raise
@@ -468,6 +482,10 @@ class SiteWorker:
         assert self._nc is not None
         nc = self._nc
         subject = f"$JS.API.CONSUMER.MSG.NEXT.{self._config.stream}.{self._config.consumer_name(site_id)}"
+        if not self._first_pull:
+            self._first_pull = True
+            startup.mark("first pull")
+            logger.info("worker start-up: first pull %s", startup.summary())
         while True:
             if site_id not in self._pins and self._share is not None and len(self._pins) >= self._share:
                 # This worker holds its share: it stands by for this site less eagerly, so that a worker with
