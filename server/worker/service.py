@@ -189,6 +189,9 @@ class SiteWorker:
         )
         self._stopping = False  # set once the worker stops: no puller is started any more
         self._first_pull = False  # logged with the start-up's phases (server.worker.startup)
+        self._taking_over: set[int] = (
+            set()
+        )  # sites whose take-over is under way here (not released meanwhile)
         self.stats = WorkerStats()
         runtime.pipeline.add_sink(self._progress)
         metrics.WORKER_SITES_OWNED.set_function(lambda: len(self._pins))
@@ -539,7 +542,11 @@ class SiteWorker:
             self._consumer_seqs[site_id] = consumer_seq
             if site_id not in self._progress.sites:
                 self._pins[site_id] = new_pin or ""
-                await self._take_over(site_id, stream_seq)
+                self._taking_over.add(site_id)
+                try:
+                    await self._take_over(site_id, stream_seq)
+                finally:
+                    self._taking_over.discard(site_id)
             elif new_pin is not None and new_pin != self._pins.get(site_id):
                 self._pins[site_id] = new_pin  # pinned again (e.g. by a new consumer leader): same state
                 await self._catch_up(site_id, stream_seq)
@@ -805,7 +812,9 @@ class SiteWorker:
         # Not a site holding frames for a gap in a camera's sequences: a release gives the gap up, and its frames,
         # still on their way in the stream, would reach the new owner's fusion after newer ones (dropped as late,
         # their effect lost). Such a site is released at a later round, once its gap is filled.
-        free = [site_id for site_id in owned if not self._holding(site_id)]
+        # Nor one whose take-over is under way: cancelled mid-way, its claim (a thread) still raised the site's revision
+        # after the release, and fenced the worker JetStream pinned next (a cluster run showed one released so).
+        free = [s for s in owned if not self._holding(s) and s not in self._taking_over]
         if not free:
             return
         await self.release(free[-1])
