@@ -1,7 +1,7 @@
 """Rebalancing (server.worker.service `_rebalance`) releases a site this worker holds over its share, but not one
 whose take-over is still under way here: cancelled mid-way, its claim (a database thread) still raised the site's
 revision after the release, and the worker JetStream pinned next found its first barrier fenced (a cluster run
-showed a site released so, 16 ms after its pin, before its take-over was logged)."""
+showed a site released so, before its take-over was logged)."""
 
 from __future__ import annotations
 
