@@ -315,13 +315,16 @@ async def serve_worker(metrics_bind: str | None = None) -> None:
     from server.bus.jetstream import BusConfig
     from server.observability.exposition import start_metrics_server
     from server.runtime import build_runtime
+    from server.worker import startup
     from server.worker.service import SiteWorker, list_site_ids
 
+    startup.mark("worker imports")
     if metrics_bind:
         start_metrics_server(metrics_bind)
     runtime = build_runtime(role="worker")
     runtime.writer.start()
     runtime.start_background()
+    startup.mark("runtime")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -340,13 +343,18 @@ async def serve_worker(metrics_bind: str | None = None) -> None:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from server.worker import startup
+
+    startup.mark("interpreter")
     _setup_django()
     from django.conf import settings
 
+    startup.mark("django")
     if not settings.RETAIL_BUS_URL:
         print("error: retail-server worker needs RETAIL_BUS_URL (nats://host:4222)", file=sys.stderr)
         return 2
     _prepare(migrate=not args.no_migrate)
+    startup.mark("migrations" if not args.no_migrate else "data dir")
     asyncio.run(serve_worker(args.metrics))
     return 0
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import importlib
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -22,7 +23,6 @@ from server.ingest.live import CameraTracksLive
 from server.ingest.pipeline import IngestPipeline
 from server.ingest.servicer import EdgeServicer, StreamSettings
 from server.ingest.validation import TimeWindow
-from server.insights import apis as insights_apis
 from server.insights.processor import SiteAnalyticsProcessor
 from server.insights.recorder import InsightsRecorder
 from server.livestate import LiveState, live_state
@@ -31,7 +31,6 @@ from server.people.signals import identities_changed
 from server.realtime.events import health_event
 from server.realtime.groups import site_health_group
 from server.realtime.publisher import LivePublisher
-from server.reports import runner as report_runner
 from server.retention import timeseries as retention_timeseries
 from server.timeseries.measurements import edge_health_points
 
@@ -43,6 +42,10 @@ if TYPE_CHECKING:
     from server.timeseries.writer import BatchingWriter
 
 logger = logging.getLogger(__name__)
+# The scheduled reports' check (server.reports.runner) is imported this long after the runtime started (at most its
+# interval), in a thread: its report builder pulls in matplotlib, about 1.4 s of a process's start-up that a site
+# worker's first pull waited for (a worker that joins while the streams run takes a share only once it pulls).
+REPORTS_IMPORT_DELAY_S = 10.0
 
 
 @dataclass
@@ -64,6 +67,9 @@ class Runtime:
     retention: RetentionJob | None = None
     # Scale-out gateway: accepted frames go to the bus (JetStream) instead of this process's fusion.
     bus: JetStreamFrameSink | None = None
+    # The analytics API reads the time series through this runtime's backend; a site worker serves no API (and
+    # skips importing it: REST framework and the schema generator, about 0.4 s of its start-up).
+    serves_api: bool = True
 
     def ingest_status(self) -> health_checks.IngestStatus | None:
         """The gRPC ingest for the health check; None until `server.cli` has it listening (`grpc_port`)."""
@@ -83,7 +89,7 @@ class Runtime:
         self.tasks.add(loop.create_task(self.incidents.run()))
         self.tasks.add(loop.create_task(self._barrier_loop()))
         if float(settings.REPORTS_CHECK_INTERVAL_S) > 0:
-            self.tasks.add(loop.create_task(report_runner.run_periodically()))
+            self.tasks.add(loop.create_task(_run_reports()))
         if self.notifications is not None:
             self.notifications.start()
         if self.retention is not None:
@@ -137,10 +143,21 @@ class Runtime:
             logger.exception("final write of alert incidents failed")
         await asyncio.to_thread(self.live.flush)
         health_checks.unregister()
-        insights_apis.use_timeseries(None)
+        if self.serves_api:
+            from server.insights import apis as insights_apis
+
+            insights_apis.use_timeseries(None)
         retention_timeseries.use(None)
         self.writer.stop()
         self.backend.close()
+
+
+async def _run_reports() -> None:
+    """Check for due reports every REPORTS_CHECK_INTERVAL_S (`server.reports.runner.run_periodically`), its module
+    imported once the process has started (`REPORTS_IMPORT_DELAY_S`): the first check comes at most that much later."""
+    await asyncio.sleep(min(REPORTS_IMPORT_DELAY_S, float(settings.REPORTS_CHECK_INTERVAL_S)))
+    runner = await asyncio.to_thread(importlib.import_module, "server.reports.runner")
+    await runner.run_periodically()
 
 
 def build_runtime(*, role: str = "") -> Runtime:
@@ -266,9 +283,13 @@ def build_runtime(*, role: str = "") -> Runtime:
         notifications=notifications_from_settings(live),
         retention=RetentionJob(backend=backend, interval_s=settings.RETENTION_PURGE_INTERVAL_S),
         bus=bus,
+        serves_api=role != "worker",
     )
     health_checks.register_timeseries(writer=writer, backend=backend)
     health_checks.register_ingest(runtime.ingest_status)
-    insights_apis.use_timeseries(backend)
+    if runtime.serves_api:
+        from server.insights import apis as insights_apis
+
+        insights_apis.use_timeseries(backend)
     retention_timeseries.use(backend)
     return runtime

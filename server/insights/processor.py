@@ -272,6 +272,17 @@ class SiteAnalyticsProcessor:
             del self._held[camera_id]
         self._live_off.discard(site_id)
 
+    def discard_site(self, site_id: int) -> None:
+        """Forget the site without finishing it (a site worker that lost it to another one): nothing of it is
+        recorded any more here, no visit is closed (the new owner closes what is left open, and applies again the
+        frames not durable here). Its records not durable yet go too (`InsightsRecorder.discard_site`)."""
+        state = self._sites.pop(site_id, None)
+        if state is not None:
+            for camera_id in [cid for cid, (held, _) in self._held.items() if held is state]:
+                del self._held[camera_id]
+        self._live_off.discard(site_id)
+        self._recorder.discard_site(site_id)
+
     def dropped_late_frames(self, site_id: int) -> int:
         """Frames of the site the fusion dropped because later ones were applied already (0: none, or unknown site)."""
         state = self._sites.get(site_id)

@@ -317,6 +317,16 @@ class InsightsRecorder:
             )
         return closed
 
+    def discard_site(self, site_id: int) -> int:
+        """Drop what is buffered of `site_id` and what the recorder knows of its persons (a site worker lost the
+        site to another one, which applies those frames again): returns the records dropped."""
+        self._known_persons.pop(site_id, None)
+        self._known_staff.pop(site_id, None)
+        with self._lock:
+            before = self._pending.count()
+            _drop_site(self._pending, site_id)
+            return before - self._pending.count()
+
     def checkpoint(self) -> RecorderCheckpoint | None:
         """Take everything buffered (the ack barrier); None when nothing is."""
         with self._lock:
@@ -518,6 +528,21 @@ def _singles(pending: _Pending) -> Iterable[_Pending]:
     yield from (one(line_counts={k: v}) for k, v in pending.line_counts.items())
     yield from (one(staff_changes=[v]) for v in pending.staff_changes)
     yield from (one(visits_ended=[v]) for v in pending.visits_ended)
+
+
+def _drop_site(pending: _Pending, site_id: int) -> None:
+    """Remove every record of `site_id` from `pending`, in place."""
+    pending.visits_started = [v for v in pending.visits_started if v.site_id != site_id]
+    pending.visits_ended = [v for v in pending.visits_ended if v[0] != site_id]
+    pending.dwells = [d for d in pending.dwells if d.site_id != site_id]
+    pending.transitions = [t for t in pending.transitions if t.site_id != site_id]
+    pending.violations = {k: v for k, v in pending.violations.items() if k[0] != site_id}
+    pending.heat = {k: v for k, v in pending.heat.items() if k[0] != site_id}
+    pending.heat_slices = [h for h in pending.heat_slices if h.site_id != site_id]
+    pending.crossings = [c for c in pending.crossings if c.site_id != site_id]
+    pending.queue_waits = [q for q in pending.queue_waits if q.site_id != site_id]
+    pending.line_counts = {k: v for k, v in pending.line_counts.items() if k[0] != site_id}
+    pending.staff_changes = [c for c in pending.staff_changes if c[0] != site_id]
 
 
 def _merge_back(target: _Pending, failed: _Pending) -> None:

@@ -380,6 +380,11 @@ WORKER_TAKEOVERS: Final = Counter(
 WORKER_RELEASES: Final = Counter(
     "worker_releases", "Sites this worker handed back for rebalancing.", namespace=NAMESPACE
 )
+WORKER_SITES_LOST: Final = Counter(
+    "worker_sites_lost",
+    "Sites this worker dropped because another worker had taken them over (their unsaved state discarded).",
+    namespace=NAMESPACE,
+)
 BUS_PUBLISH_PENDING: Final = Gauge(
     "bus_publish_pending", "Frames published to JetStream and not acknowledged yet.", namespace=NAMESPACE
 )

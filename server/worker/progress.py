@@ -5,7 +5,10 @@ So a worker that takes a site over (the previous one died or was stalled past th
 its predecessor recorded, and no frame's effect is counted twice or lost: a message whose effects were not
 committed is not acked, JetStream still holds it, and the new owner applies it. Each save checks the row's
 `revision` against the one this worker last saved or loaded: a mismatch means another worker took the site meanwhile,
-the transaction fails (nothing of it is written) and the worker stops (`SiteLostError`).
+the transaction fails (nothing of it is written) and the worker learns it (`SiteLostError`, the site in `lost`): it
+drops that site's unsaved state and goes on with its others (server.worker.service). `check_owned` makes the next
+barrier fence every site held, also one with nothing to save (its stream ended): so a worker learns of a loss even
+when no frame of the site comes to it any more.
 """
 
 from __future__ import annotations
@@ -68,6 +71,8 @@ class _SiteSave:
     expected_revision: int
     resolved: list[Applied]
     cameras: dict[tuple[int, int], int]
+    # Nothing to save: the row's revision is only checked (under its lock until the barrier commits).
+    check_only: bool = False
 
 
 class SiteProgress:
@@ -85,6 +90,18 @@ class SiteProgress:
         self._on_acked = on_acked  # (site, messages made durable by a barrier): the worker's status counters
         self.sites: dict[int, SiteLedger] = {}
         self.lost: set[int] = set()
+        self._check_all = False  # `check_owned`: the next checkpoint fences every site held
+
+    def check_owned(self) -> None:
+        """Fence every site held at the next barrier, those with nothing to save too (their revision checked, not
+        raised): a site taken over by another worker whose stream no longer comes here is then found lost."""
+        self._check_all = True
+
+    def discard(self, site_id: int) -> SiteLedger | None:
+        """Forget a site lost to another worker: what it applied and did not make durable is not acked (JetStream
+        redelivers it to the new owner, which applies it once)."""
+        self.lost.discard(site_id)
+        return self.sites.pop(site_id, None)
 
     async def activate(self, site_id: int) -> SiteLedger:
         """Take the site over: what is durable of it now. The row's revision is raised at once (`_claim`), so that
@@ -107,8 +124,11 @@ class SiteProgress:
 
     def checkpoint(self) -> _ProgressCheckpoint | None:
         saves = []
+        check_all, self._check_all = self._check_all, False
         for ledger in self.sites.values():
             if not ledger.entries:
+                if check_all:
+                    saves.append(_check_only(ledger))
                 continue
             held: list[Applied] = []
             resolved: list[Applied] = []
@@ -117,6 +137,8 @@ class SiteProgress:
                 waits = entry.waiting or (first is not None and entry.sequence >= first)
                 (held if waits else resolved).append(entry)
             if not resolved:
+                if check_all:
+                    saves.append(_check_only(ledger))
                 continue
             if held:
                 through = max(ledger.through, min(e.stream_seq for e in held) - 1)
@@ -129,13 +151,24 @@ class SiteProgress:
                 key = (entry.camera_id, entry.epoch)
                 cameras[key] = max(cameras.get(key, 0), entry.sequence + 1)
             saves.append(_SiteSave(ledger, through, after, ledger.revision, resolved, cameras))
-        return _ProgressCheckpoint(saves, self) if saves else None
+        if not saves:
+            return None
+        return _ProgressCheckpoint(saves, self, rechecks=check_all)
+
+
+def _check_only(ledger: SiteLedger) -> _SiteSave:
+    return _SiteSave(
+        ledger, ledger.through, sorted(ledger.after), ledger.revision, [], ledger.cameras, check_only=True
+    )
 
 
 class _ProgressCheckpoint:
-    def __init__(self, saves: list[_SiteSave], owner: SiteProgress) -> None:
+    def __init__(self, saves: list[_SiteSave], owner: SiteProgress, *, rechecks: bool = False) -> None:
         self._saves = saves
         self._owner = owner
+        self._rechecks = (
+            rechecks  # it carries a `check_owned`: abandoned, the next checkpoint carries it again
+        )
 
     def commit(self) -> None:
         """Inside the barrier's transaction: save each site's progress, fenced by its revision."""
@@ -147,7 +180,8 @@ class _ProgressCheckpoint:
                 "pk", flat=True
             )
         )
-        for save in self._saves:
+        # In site order: two workers' barriers lock their rows in one order (no deadlock).
+        for save in sorted(self._saves, key=lambda save: save.ledger.site_id):
             site_id = save.ledger.site_id
             if site_id not in existing:  # deleted meanwhile: its records go as refused ones, nothing to save
                 continue
@@ -156,6 +190,8 @@ class _ProgressCheckpoint:
             if current != save.expected_revision:
                 self._owner.lost.add(site_id)
                 raise SiteLostError(site_id)
+            if save.check_only:
+                continue
             camera_next = {f"{camera}:{epoch}": after for (camera, epoch), after in save.cameras.items()}
             if row is None:
                 SiteFrameProgress.objects.create(
@@ -181,11 +217,15 @@ class _ProgressCheckpoint:
                 )
 
     def abandon(self) -> None:
-        """Nothing changed in memory: the next checkpoint takes the same messages again."""
+        """Nothing changed in memory: the next checkpoint takes the same messages again (and checks again)."""
+        if self._rechecks:
+            self._owner._check_all = True
 
     def settled(self) -> None:
         """The barrier is durable: the covered messages are acked to JetStream and leave the ledgers."""
         for save in self._saves:
+            if save.check_only:
+                continue
             ledger = save.ledger
             ledger.through, ledger.after, ledger.revision, ledger.cameras = (
                 save.through,

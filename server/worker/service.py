@@ -11,11 +11,15 @@ order), then goes on with the consumer's next messages. The same catch-up runs a
 consumer sequence (deliveries lost with a NATS node) and the first new message after redeliveries; a read that
 fails is retried, never taken for "nothing more" (the site's progress is a watermark: a frame skipped here would be
 covered by it and acked unapplied when it comes back). Fusion starts from those frames (new global ids for the
-people present); anything summed over time lives in the analytics records. A worker that finds it lost a site it was
-applying (its progress save fenced: another worker saved the site's progress since) exits at once without writing
-anything more: what it had not made durable is not acked, so the new owner applies it (crash-only; the supervisor
-restarts the process). A pin-id mismatch alone is not a loss (a new consumer leader pins afresh): the worker pulls
-without its old id and, pinned again, goes on where it was after reading what it missed from the stream.
+people present); anything summed over time lives in the analytics records. A site lost to another worker (a
+barrier's progress save fenced: another worker took the site over since, `server.worker.progress`) is dropped, and only
+it: its puller stopped, its fusion and analytics state and its records not durable yet discarded, nothing of it
+written, closed, acked or unpinned (what was not durable is applied by the new owner, once); the barrier then goes on
+with the worker's other sites, which it keeps. Every LOSS_CHECK_EVERY_S the barrier fences every site held, also one
+whose stream no longer comes here, so such a loss is found too. (The worker exited on a loss before: its other sites
+then waited for a new frame to be taken over, and one whose stream had ended kept its visits open.) A pin-id mismatch
+alone is not a loss (a new consumer leader pins afresh): the worker pulls without its old id and, pinned again, goes
+on where it was after reading what it missed from the stream.
 
 What reaches the fusion is in each camera's sequence order (server.worker.ordering): the stream is not always (a
 gateway's republish after a NATS reconnect stores newer frames first), and the fusion would drop the older ones as
@@ -48,6 +52,7 @@ from server.bus import jetstream
 from server.bus.codec import FrameCodecError, decode_frame_message, site_subject
 from server.frames import DecodedFrame, SiteCamera
 from server.observability import metrics
+from server.worker import startup
 from server.worker.ordering import Released, SiteOrder
 from server.worker.progress import Applied, SiteProgress
 
@@ -63,6 +68,8 @@ PULL_BATCH = 128
 PULL_EXPIRES_S = 1.0
 DISCOVER_EVERY_S = 2.0
 REBALANCE_EVERY_S = 3.0
+# How often a barrier fences every site held (`SiteProgress.check_owned`), those with nothing to save too.
+LOSS_CHECK_EVERY_S = 3.0
 STANDBY_PAUSE_S = 1.0
 STATUS_EVERY_S = float(os.environ.get("RETAIL_WORKER_STATUS_S", "10"))
 # Longest wait for the frames of a gap in a camera's sequences (server.worker.ordering) before giving up on them.
@@ -93,6 +100,7 @@ class SiteTotals:
     durable: int = 0  # messages made durable by this process's barriers (then acked)
     takeovers: int = 0
     releases: int = 0
+    lost: int = 0
 
     def add_fused(self, camera_id: int, sequence: int) -> None:
         ranges = self.fused.setdefault(camera_id, [])
@@ -124,6 +132,7 @@ class WorkerStats:
     skipped_sequences: int = 0
     takeovers: int = 0
     releases: int = 0
+    lost: int = 0  # sites dropped because another worker took them over
     sites: dict[int, SiteStats] = field(default_factory=dict)
     totals: dict[int, SiteTotals] = field(default_factory=dict)
 
@@ -179,6 +188,10 @@ class SiteWorker:
             held_from=runtime.processor.held_from, ack=self._ack, on_acked=self._count_acked
         )
         self._stopping = False  # set once the worker stops: no puller is started any more
+        self._first_pull = False  # logged with the start-up's phases (server.worker.startup)
+        self._taking_over: set[int] = (
+            set()
+        )  # sites whose take-over is under way here (not released meanwhile)
         self.stats = WorkerStats()
         runtime.pipeline.add_sink(self._progress)
         metrics.WORKER_SITES_OWNED.set_function(lambda: len(self._pins))
@@ -193,12 +206,14 @@ class SiteWorker:
     # ---- lifecycle -----------------------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
         self._nc = await jetstream.connect(self._config, name=f"retail-worker-{os.getpid()}")
+        startup.mark("nats")
         # JetStream may not answer at once (a stream leader election after a NATS node died, a loaded host): wait
         # for it rather than exit (a worker that joins mid-failover would otherwise die and join nothing).
         while not stop.is_set():
             try:
                 await jetstream.ensure_stream(self._nc, self._config)
                 await jetstream.ensure_roll_call(self._nc, self._config)
+                startup.mark("stream")
                 break
             except asyncio.CancelledError:
                 raise
@@ -228,7 +243,7 @@ class SiteWorker:
                 self._fuse(site_id, order.expire(everything=True))
             self._runtime.processor.flush()
             try:
-                await self._runtime.pipeline.flush()
+                await self._flush()
             except Exception:
                 logger.exception("final barrier of the worker failed")
             self.report("stopped")
@@ -238,9 +253,19 @@ class SiteWorker:
         assert self._nc is not None
         while True:
             try:
-                for site_id in await sync_to_async(self._list_sites)():
-                    if site_id not in self._pullers:
-                        await jetstream.ensure_site_consumer(self._nc, self._config, site_id)
+                new = [s for s in await sync_to_async(self._list_sites)() if s not in self._pullers]
+                # All at once: one JetStream round trip (a consumer create is a cluster-wide operation, slow on a
+                # loaded cluster) rather than one per site before the next site's first pull.
+                created = await asyncio.gather(
+                    *(jetstream.ensure_site_consumer(self._nc, self._config, s) for s in new),
+                    return_exceptions=True,
+                )
+                for site_id, outcome in zip(new, created, strict=True):
+                    if isinstance(outcome, BaseException):
+                        logger.warning(
+                            "site %d: creating its consumer failed (%s); retrying", site_id, outcome
+                        )
+                    elif site_id not in self._pullers and not self._stopping:
                         self._pullers[site_id] = asyncio.create_task(self._pull_site(site_id))
             except asyncio.CancelledError:
                 raise
@@ -249,12 +274,15 @@ class SiteWorker:
             await asyncio.sleep(DISCOVER_EVERY_S)
 
     async def _barrier_loop(self) -> None:
-        reported = time.monotonic()
+        reported = checked = time.monotonic()
         while True:
             await asyncio.sleep(self._ack_interval_s)
             if time.monotonic() - reported >= STATUS_EVERY_S:
                 reported = time.monotonic()
                 self.report()
+            if time.monotonic() - checked >= LOSS_CHECK_EVERY_S:
+                checked = time.monotonic()
+                self._progress.check_owned()
             for site_id, order in list(self._orders.items()):
                 given_up = order.frames_given_up
                 self._fuse(site_id, order.expire())
@@ -266,14 +294,66 @@ class SiteWorker:
                         order.hold_s,
                     )
             try:
-                await self._runtime.pipeline.flush()
+                await self._flush()
             except asyncio.CancelledError:
                 raise
             except Exception as err:
-                if self._progress.lost:
-                    self._lost(f"site(s) {sorted(self._progress.lost)} were taken over by another worker")
-                    return
                 logger.warning("worker barrier failed (acks withheld, retried): %s", err)
+
+    async def _flush(self) -> None:
+        """The ack barrier; one fenced because a site was taken over by another worker drops that site
+        (`_drop_lost`) and runs again for the others (their records and progress were in the failed transaction,
+        rolled back and kept: none is lost or written twice)."""
+        while True:
+            try:
+                await self._runtime.pipeline.flush()
+                return
+            except Exception:
+                if not self._progress.lost:
+                    raise
+            self._drop_lost()
+
+    def _drop_lost(self) -> None:
+        for site_id in sorted(self._progress.lost):
+            self._drop_site(site_id)
+
+    def _drop_site(self, site_id: int) -> None:
+        """Another worker took the site over: drop it here, and only it. Synchronous (no other task runs meanwhile):
+        its puller is cancelled before it can apply anything more, and its state goes at once: its messages
+        applied and not durable (not acked: JetStream redelivers them to the new owner), its camera order, its
+        fusion and analytics and their records not durable yet (the new owner applies those frames again; written
+        here too, they would count twice), all without finishing anything (no visit closed, no barrier, no unpin:
+        the pin and the site's open records are the new owner's). Acks queued already are of durable messages and
+        go out. A puller stands by for the site again, after a while, should it come back here."""
+        ledger = self._progress.discard(site_id)
+        puller = self._pullers.pop(site_id, None)
+        pulling = puller is not None and not puller.done()
+        if puller is not None:
+            puller.cancel()
+        self._pins.pop(site_id, None)
+        order = self._orders.pop(site_id, None)
+        if order is not None:
+            self._orders_done.append(order)
+        self._consumer_seqs.pop(site_id, None)
+        self._after_redelivery.discard(site_id)
+        self.stats.sites.pop(site_id, None)
+        totals = self.stats.site(site_id)
+        totals.late_released += self._runtime.processor.dropped_late_frames(site_id)
+        self._runtime.processor.discard_site(site_id)
+        self.stats.lost += 1
+        totals.lost += 1
+        metrics.WORKER_SITES_LOST.inc()
+        logger.warning(
+            "site %d: taken over by another worker; dropped here (%d message(s) applied and not durable left to "
+            "the new owner), %d site(s) left here",
+            site_id,
+            len(ledger.entries) if ledger is not None else 0,
+            len(self._pins),
+        )
+        if pulling and not self._stopping:
+            self._pullers[site_id] = asyncio.create_task(
+                self._pull_site(site_id, after_s=2 * PULL_EXPIRES_S + 1.0)
+            )
 
     def report(self, event: str = "") -> None:
         """Log the status line: the counters that say which path a frame took (dropped as late, duplicates, held
@@ -286,7 +366,7 @@ class SiteWorker:
             "worker%s: %d site(s) fused here %s, %d frames applied, %d waiting for the barrier, %d dropped "
             "by the fusion as late, %d duplicates dropped, %d held for a gap (%d gaps held, %d given up: "
             "%d frames never came), %d caught up from the stream, %d acked as durable already, %d camera "
-            "sequences skipped, %d take-over(s), %d release(s)",
+            "sequences skipped, %d take-over(s), %d release(s), %d lost",
             f" {event}" if event else "",
             len(self._pins),
             sorted(self._pins),
@@ -303,6 +383,7 @@ class SiteWorker:
             self.stats.skipped_sequences,
             self.stats.takeovers,
             self.stats.releases,
+            self.stats.lost,
         )
         logger.info("worker status %s", json.dumps({"event": event, **status}, separators=(",", ":")))
 
@@ -323,6 +404,7 @@ class SiteWorker:
                 "heat": round(heat.get(site_id, 0.0), 1),
                 "takeovers": totals.takeovers,
                 "releases": totals.releases,
+                "lost": totals.lost,
             }
         return {
             "pid": os.getpid(),
@@ -339,6 +421,7 @@ class SiteWorker:
             "skipped": self.stats.skipped_sequences,
             "takeovers": self.stats.takeovers,
             "releases": self.stats.releases,
+            "lost": self.stats.lost,
             "sites": sites,
         }
 
@@ -346,7 +429,8 @@ class SiteWorker:
         self.stats.site(site_id).durable += count
 
     def _lost(self, reason: str) -> None:
-        """Another worker has a site now (or the stream cannot be read): the status, then `on_lost`."""
+        """The worker cannot go on safely (a site's stream cannot be read, a release's barrier failed): the status,
+        then `on_lost` (crash-only: the process exits)."""
         with contextlib.suppress(Exception):
             self.report("lost a site")
         self._on_lost(reason)
@@ -401,6 +485,10 @@ class SiteWorker:
         assert self._nc is not None
         nc = self._nc
         subject = f"$JS.API.CONSUMER.MSG.NEXT.{self._config.stream}.{self._config.consumer_name(site_id)}"
+        if not self._first_pull:
+            self._first_pull = True
+            startup.mark("first pull")
+            logger.info("worker start-up: first pull %s", startup.summary())
         while True:
             if site_id not in self._pins and self._share is not None and len(self._pins) >= self._share:
                 # This worker holds its share: it stands by for this site less eagerly, so that a worker with
@@ -454,7 +542,11 @@ class SiteWorker:
             self._consumer_seqs[site_id] = consumer_seq
             if site_id not in self._progress.sites:
                 self._pins[site_id] = new_pin or ""
-                await self._take_over(site_id, stream_seq)
+                self._taking_over.add(site_id)
+                try:
+                    await self._take_over(site_id, stream_seq)
+                finally:
+                    self._taking_over.discard(site_id)
             elif new_pin is not None and new_pin != self._pins.get(site_id):
                 self._pins[site_id] = new_pin  # pinned again (e.g. by a new consumer leader): same state
                 await self._catch_up(site_id, stream_seq)
@@ -486,7 +578,7 @@ class SiteWorker:
     def _pin_lost(self, site_id: int, headers: dict[str, str]) -> None:
         """Our pin id is no longer the site's (another worker, or a new consumer leader that pinned afresh). Pull
         without it: if JetStream pins this worker again, it goes on where it was (`_catch_up`); if another worker
-        took the site and saves its progress first, this worker's next save is fenced and it exits."""
+        took the site, this worker's next barrier that fences the site finds it lost and drops it (`_drop_site`)."""
         if self._pins.pop(site_id, None) is not None:
             logger.warning("site %d: pin lost (%s)", site_id, headers.get("Description", ""))
 
@@ -720,7 +812,9 @@ class SiteWorker:
         # Not a site holding frames for a gap in a camera's sequences: a release gives the gap up, and its frames,
         # still on their way in the stream, would reach the new owner's fusion after newer ones (dropped as late,
         # their effect lost). Such a site is released at a later round, once its gap is filled.
-        free = [site_id for site_id in owned if not self._holding(site_id)]
+        # Nor one whose take-over is under way: cancelled mid-way, its claim (a thread) still raised the site's revision
+        # after the release, and fenced the worker JetStream pinned next (a cluster run showed one released so).
+        free = [s for s in owned if not self._holding(s) and s not in self._taking_over]
         if not free:
             return
         await self.release(free[-1])
@@ -750,13 +844,16 @@ class SiteWorker:
             totals = self.stats.site(site_id)
             totals.late_released += self._runtime.processor.dropped_late_frames(site_id)
             self._runtime.processor.release_site(site_id)
+            lost_before = totals.lost
             try:
-                await self._runtime.pipeline.flush()
+                await self._flush()
             except Exception as err:
                 # The site's analytics are gone from here, its ledger is not: frames pulled next would be counted
                 # as applied (and acked) with nothing fused. Crash-only: what was not made durable is not acked.
                 self._lost(f"site {site_id}: the barrier releasing it failed ({type(err).__name__}: {err})")
                 raise
+            if totals.lost != lost_before:
+                return  # taken over by another worker meanwhile: dropped (`_drop_site`), its pin is not ours
             self._progress.sites.pop(site_id, None)
             if self._pins.pop(site_id, None) is not None:  # still pinned here: another one may be pinned now
                 await jetstream.unpin(self._nc, self._config, site_id)

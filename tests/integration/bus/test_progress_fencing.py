@@ -119,3 +119,38 @@ async def test_a_take_over_reads_each_cameras_next_sequence_past_garbage(
     await sync_to_async(connections.close_all)()
     assert (ledger.through, ledger.revision) == (4, 4)
     assert ledger.cameras == cameras
+
+
+@pytest.mark.asyncio
+async def test_the_periodic_fence_finds_a_site_lost_that_has_nothing_to_save() -> None:
+    """A site whose stream no longer comes to the old owner: nothing of it to save, so no save is fenced; the
+    periodic fence (`check_owned`) checks its revision all the same, and changes nothing when it is still held."""
+    from asgiref.sync import sync_to_async
+
+    site = await sync_to_async(Site.objects.create)(name="Quiet store")
+    old = _worker([])
+    await old.activate(site.pk)
+    assert old.checkpoint() is None  # nothing to save, and no fence asked for
+    old.check_owned()
+    await sync_to_async(_save)(old)  # still ours: checked, nothing written
+    row = await sync_to_async(SiteFrameProgress.objects.get)(site=site)
+    assert (row.applied_through, row.revision) == (0, 1)
+    assert old.checkpoint() is None  # once per `check_owned`
+
+    await _worker([]).activate(site.pk)  # taken over
+    old.check_owned()
+    checkpoint = old.checkpoint()
+    assert checkpoint is not None
+
+    def commit_old() -> None:
+        with transaction.atomic():
+            checkpoint.commit()
+
+    with pytest.raises(SiteLostError):
+        await sync_to_async(commit_old)()
+    checkpoint.abandon()
+    assert old.lost == {site.pk}
+    assert old.checkpoint() is not None  # abandoned: the next barrier checks again
+    assert old.discard(site.pk) is not None
+    assert (old.lost, old.sites) == (set(), {})
+    await sync_to_async(connections.close_all)()

@@ -9,8 +9,9 @@ within the sample-and-hold interval lost per take-over, no visit left open or do
 covering its stream), every site's live feed on the web process never silent for more than 10 s, and the fourth
 worker fuses a share of the sites.
 
-Workers run under a supervisor, as systemd or Kubernetes would run them: one that exits (crash-only: a save fenced
-after it lost a site) is started again; the one killed on purpose too, after the test checked the take-over.
+Workers run under a supervisor, as systemd or Kubernetes would run them: one that exits (crash-only: a site's stream
+unreadable, a release's barrier failed; one that lost a site drops it and goes on) is started again; the one killed
+on purpose too, after the test checked the take-over.
 """
 
 from __future__ import annotations

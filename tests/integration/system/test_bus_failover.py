@@ -164,6 +164,32 @@ def _wait(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def _work(
+    tmp_path: Path,
+    env: dict[str, str],
+    name: str,
+    site_id: int,
+    through: int,
+    *,
+    timeout_s: float = 90,
+    settle_s: float = 1.5,
+) -> str:
+    """Run a worker (`retail-server worker`) until the site's progress covers stream sequence `through`, wait
+    `settle_s` (a status line after the last frame), stop it cleanly (it must exit 0); its whole log."""
+    log = tmp_path / f"{name}.log"
+    with running([str(BIN / "retail-server"), "worker", "--no-migrate"], env=env, log_path=log) as worker:
+
+        def covered() -> bool:
+            row = SiteFrameProgress.objects.filter(site_id=site_id).first()
+            return row is not None and row.applied_through >= through
+
+        _wait(covered, timeout_s, f"the site's progress to cover stream sequence {through}\n{log_tail(log)}")
+        time.sleep(settle_s)
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=30) == 0, log_tail(log)
+    return log_tail(log, 10**6)
+
+
 # Part of the known issues of the frame bus (docs/operations.md, "The frame bus", "Known issue"): once in a full run
 # a worker did not finish its clean stop within 30 s (fixed since: a stop during a rebalancing release); on a host
 # loaded far beyond its cores the streams can end before the workers started. Up to two reruns; every assertion is

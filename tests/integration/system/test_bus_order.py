@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import signal
 import time
 from pathlib import Path
 
@@ -24,7 +23,6 @@ import pytest
 from server.bus import jetstream
 from server.bus.codec import encode_frame, message_id, site_subject
 from server.frames import DecodedFrame, TrackState
-from server.ingest.models import SiteFrameProgress
 from server.insights.models import PersonVisit
 from tests.integration.system.test_bus_failover import (
     FRAME_US,
@@ -34,10 +32,9 @@ from tests.integration.system.test_bus_failover import (
     _heat_person_s,
     _last_stream_seq,
     _site,
-    _wait,
+    _work,
 )
 from tests.support.nats import nats_cluster, servers_url
-from tests.support.processes import BIN, log_tail, running
 
 pytestmark = [
     pytest.mark.integration,
@@ -73,8 +70,15 @@ def _decoded(camera_id: int, sequence: int, base_us: int) -> DecodedFrame:
 
 
 async def _publish(
-    bus_url: str, site_id: int, camera_id: int, base_us: int, order: list[int] | None = None
+    bus_url: str,
+    site_id: int,
+    camera_id: int,
+    base_us: int,
+    order: list[int] | None = None,
+    *,
+    pace_s: float = 0.0,
 ) -> None:
+    """Store the site's frames in `order` (the default: `_order`), `pace_s` apart."""
     import nats
 
     config = jetstream.BusConfig(servers=tuple(bus_url.split(",")), stream=STREAM)
@@ -92,6 +96,8 @@ async def _publish(
                 encode_frame(_decoded(camera_id, sequence, base_us)),
                 headers=headers,
             )
+            if pace_s:
+                await asyncio.sleep(pace_s)
     finally:
         await nc.close()
 
@@ -105,18 +111,7 @@ def test_a_stream_out_of_camera_order_loses_and_doubles_nothing(tmp_path: Path) 
         last = asyncio.run(_last_stream_seq(bus_url, site_id))
         assert last == len(_order())
         env = {**_env(tmp_path, bus_url), "RETAIL_WORKER_STATUS_S": "1", "RETAIL_WORKER_GAP_HOLD_S": "1"}
-        log = tmp_path / "worker.log"
-        with running([str(BIN / "retail-server"), "worker", "--no-migrate"], env=env, log_path=log) as worker:
-
-            def covered() -> bool:
-                row = SiteFrameProgress.objects.filter(site_id=site_id).first()
-                return row is not None and row.applied_through >= last
-
-            _wait(covered, 60, f"the site's progress to cover stream sequence {last}\n{log_tail(log)}")
-            time.sleep(2.5)  # a status line after the last frame
-            worker.send_signal(signal.SIGTERM)
-            assert worker.wait(timeout=30) == 0, log_tail(log)
-        text = log_tail(log, 10**6)
+        text = _work(tmp_path, env, "worker", site_id, last, timeout_s=60, settle_s=2.5)
 
     truth = (LAST - 1) * FRAME_US / 1e6 * PEOPLE
     person_s = _heat_person_s(site_id)
@@ -157,18 +152,7 @@ def test_a_gap_behind_a_backlog_waits_until_the_worker_read_the_stream(tmp_path:
             "RETAIL_WORKER_GAP_HOLD_S": "0",
             "INGEST_ACK_INTERVAL_MS": "10",
         }
-        log = tmp_path / "worker.log"
-        with running([str(BIN / "retail-server"), "worker", "--no-migrate"], env=env, log_path=log) as worker:
-
-            def covered() -> bool:
-                row = SiteFrameProgress.objects.filter(site_id=site_id).first()
-                return row is not None and row.applied_through >= last
-
-            _wait(covered, 90, f"the site's progress to cover stream sequence {last}\n{log_tail(log)}")
-            time.sleep(2.5)  # a status line after the last frame
-            worker.send_signal(signal.SIGTERM)
-            assert worker.wait(timeout=30) == 0, log_tail(log)
-        text = log_tail(log, 10**6)
+        text = _work(tmp_path, env, "worker", site_id, last, settle_s=2.5)
 
     truth = (BACKLOG_LAST - 1) * FRAME_US / 1e6 * PEOPLE
     person_s = _heat_person_s(site_id)

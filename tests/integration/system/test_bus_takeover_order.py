@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import re
-import signal
 import time
 from pathlib import Path
 
 import pytest
 
-from server.ingest.models import SiteFrameProgress
 from server.insights.models import PersonVisit
 from tests.integration.system.test_bus_failover import (
     FRAME_US,
@@ -29,11 +27,10 @@ from tests.integration.system.test_bus_failover import (
     _heat_person_s,
     _last_stream_seq,
     _site,
-    _wait,
+    _work,
 )
 from tests.integration.system.test_bus_order import _publish
 from tests.support.nats import nats_cluster, servers_url
-from tests.support.processes import BIN, log_tail, running
 
 pytestmark = [
     pytest.mark.integration,
@@ -44,22 +41,6 @@ pytestmark = [
 FIRST = list(range(1, 101))
 LATER = [*range(151, 301), *range(101, 151), *range(301, 401)]
 LAST = 400
-
-
-def _work(tmp_path: Path, env: dict[str, str], name: str, site_id: int, through: int) -> str:
-    """Run a worker until the site's progress covers stream sequence `through`, then stop it cleanly; its log."""
-    log = tmp_path / f"{name}.log"
-    with running([str(BIN / "retail-server"), "worker", "--no-migrate"], env=env, log_path=log) as worker:
-
-        def covered() -> bool:
-            row = SiteFrameProgress.objects.filter(site_id=site_id).first()
-            return row is not None and row.applied_through >= through
-
-        _wait(covered, 90, f"the site's progress to cover stream sequence {through}\n{log_tail(log)}")
-        time.sleep(1.5)  # a status line after the last frame
-        worker.send_signal(signal.SIGTERM)
-        assert worker.wait(timeout=30) == 0, log_tail(log)
-    return log_tail(log, 10**6)
 
 
 def test_a_site_taken_over_amid_frames_out_of_camera_order_loses_nothing(tmp_path: Path) -> None:

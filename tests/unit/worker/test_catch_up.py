@@ -53,6 +53,7 @@ class _Connection:
 class _Progress:
     def __init__(self, ledger: SiteLedger) -> None:
         self.sites = {ledger.site_id: ledger}
+        self.lost: set[int] = set()
 
 
 def _worker(stream: _Stream, applied: list[int], lost: list[str]) -> service.SiteWorker:

@@ -66,6 +66,7 @@ def _worker() -> service.SiteWorker:
     worker._orders_done = []
     worker._cameras = {}
     worker._pins = {7: "pin"}
+    worker._taking_over = set()
     worker.stats = service.WorkerStats()
     return worker
 
