@@ -85,7 +85,9 @@ def _walk_frames(people: int, frames: int) -> tuple[Any, list[Any]]:
     rng = np.random.default_rng(people + 1)
     xy = rng.uniform(0.0, side_m, size=(people, 2))
     zones = (
-        Zone(1, "left", ZoneKind.INTEREST, ((0.0, 0.0), (side_m / 2, 0.0), (side_m / 2, side_m), (0.0, side_m))),
+        Zone(
+            1, "left", ZoneKind.INTEREST, ((0.0, 0.0), (side_m / 2, 0.0), (side_m / 2, side_m), (0.0, side_m))
+        ),
         Zone(2, "safe", ZoneKind.RESTRICTED, ((0.0, 0.0), (4.0, 0.0), (4.0, 4.0), (0.0, 4.0)), 2, 1.0),
         Zone(3, "tri", ZoneKind.INTEREST, ((1.0, 1.0), (side_m - 1, 2.0), (side_m / 2, side_m - 1))),
     )
@@ -192,7 +194,9 @@ def _first_difference(a: Any, b: Any, path: str = "") -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--reference", required=False, help="checkout to compare with (e.g. /work/main)")
     parser.add_argument("--dump", help=argparse.SUPPRESS)  # child: write this tree's scenarios here
     args = parser.parse_args()
@@ -216,7 +220,7 @@ def main() -> None:
                 timeout=1200,
             )
             with open(path, "rb") as handle:
-                dumped[name] = pickle.load(handle)
+                dumped[name] = pickle.load(handle)  # noqa: S301 (our own child wrote it)
     mine, theirs = dumped["this tree"], dumped["reference"]
     failed = False
     for scenario, updates in mine.items():
