@@ -181,10 +181,11 @@ class FloorGrid:
 
     def cell_index(self, points_xy_m: FloatArray) -> IntArray:
         """Flat cell index per point; -1 for points outside the grid."""
-        ix = np.floor((points_xy_m[:, 0] - self.origin_x_m) / self.cell_m).astype(np.int64)
-        iy = np.floor((points_xy_m[:, 1] - self.origin_y_m) / self.cell_m).astype(np.int64)
-        inside = (ix >= 0) & (ix < self.nx) & (iy >= 0) & (iy < self.ny)
-        result: IntArray = np.where(inside, iy * self.nx + ix, -1)
+        nx, ny = self.nx, self.ny
+        ixy = np.floor((points_xy_m - (self.origin_x_m, self.origin_y_m)) / self.cell_m).astype(np.int64)
+        # As unsigned, a negative index is past the end too: one comparison per axis.
+        inside = (ixy.view(np.uint64) < np.array((nx, ny), dtype=np.uint64)).all(axis=1)
+        result: IntArray = np.where(inside, ixy[:, 1] * nx + ixy[:, 0], -1)
         return result
 
 
