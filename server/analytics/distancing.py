@@ -12,8 +12,9 @@ close distance. A person's contacts are the distinct persons they had a violatio
 Cost: the candidate pairs of a frame come from a k-d tree (``scipy.spatial.cKDTree.query_pairs``: O(n log n + k)
 for n persons and k pairs within reach) above a few dozen persons, from the all-pairs distance matrix below (a
 bounded cost, faster there). The contact and smoothing tables hold only pairs within reach, kept sorted by pair
-code: each frame is a merge of sorted arrays, O((k + K) log(k + K)) for the K pairs followed. At a bounded crowd
-density k and K grow linearly with n, so a frame costs O(n log n).
+code: each frame sorts its k candidate pairs by code (O(k log k)) and merges them into the tables (two sorted runs:
+O(k + K) for the K pairs followed). At a bounded crowd density k and K grow linearly with n, so a frame costs
+O(n log n).
 """
 
 from __future__ import annotations
