@@ -197,9 +197,10 @@ class Distancing:
                     table.merge(t_us, codes, distance)
         if table.size == 0:
             return
-        close_now = table.last_us == t_us
-        finished = ~close_now & ((t_us - table.last_us) > self._gap_us)
-        becomes = close_now & ~table.violation & ((table.last_us - table.start_us) >= self._min_violation_us)
+        last_us = table.last_us
+        close_now = last_us == t_us
+        finished = (t_us - last_us) > self._gap_us  # never a pair close now: the gap is >= 0
+        becomes = close_now & ~table.violation & ((last_us - table.start_us) >= self._min_violation_us)
         due = table.violation & ~finished & ((t_us - table.reported_us) >= self._update_interval_us)
         if becomes.any():
             for violation in table.records(np.flatnonzero(becomes), ended=False):
