@@ -6,9 +6,10 @@ compare every AnalyticsUpdate field by field (a cheaper analytics must not chang
 Scenarios (each replayed through both trees, the reference in a child process whose PYTHONPATH puts that checkout
 first): the random walks of ``analytics_cost.py --scaling`` at 50 / 200 / 1000 people with a restricted and an
 interest zone; the simulated store (fusion + analytics as the ingest runs them, 2 and 4 cameras, seeds 7 and
-11) with emulated badge bindings (every 5th person an employee of level 1 or 2, some permitted in the secure
-zone, some uncertain, unbound for 6 s of every 20) so that staff marks and access incidents are exercised; one of them
-reconfigured half-way (a zone moved, one deleted) and flushed at the end. Every update is reduced to a canonical
+11); the frames ``worker_cost.py`` gives a worker (8 cameras of 20 people in rows), fused. All but the last with
+emulated badge bindings (every 5th person an employee of level 1 or 2, some permitted in the secure zone, some
+uncertain, unbound for 6 s of every 20) so that staff marks and access incidents are exercised; one of them
+reconfigured half-way (a zone moved, one deleted); each flushed at the end. Every update is reduced to a canonical
 form (arrays by dtype, shape and bytes, floats exact, sets and mappings sorted) and the two lists compared: the
 first difference is printed and the exit status is 1.
 """
@@ -164,6 +165,44 @@ def _store_frames(seed: int, cameras: int) -> tuple[Any, list[Any]]:
     return default_analytics_config(result), frames
 
 
+def _worker_frames(messages_per_camera: int) -> tuple[Any, list[Any]]:
+    """What ``worker_cost.py`` feeds a worker (20 people per frame, 8 cameras in rows 2.5 m apart), decoded and
+    fused as the worker does, in one site of its floor (40 x 30 m, a restricted vault)."""
+    import importlib.util
+
+    from server.analytics import AnalyticsConfig, FloorGrid, Zone, ZoneKind
+    from server.bus.codec import decode_frame_message
+    from server.frames import SiteCamera, camera_observations
+    from server.fusion import FusionConfig, SiteFusion
+
+    spec = importlib.util.spec_from_file_location(
+        "worker_cost", os.path.join(os.path.dirname(HERE), "worker_cost.py")
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    worker_cost = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(worker_cost)
+    cameras = list(range(11, 19))
+    t0_us = 1_700_000_000_000_000
+    columns = [
+        worker_cost._frames(camera, messages_per_camera, t0_us, index * 100_000 // len(cameras))
+        for index, camera in enumerate(cameras)
+    ]
+    fusion = SiteFusion(FusionConfig(site_id=1))
+    frames = []
+    for row in zip(*columns, strict=True):
+        for camera, data in zip(cameras, row, strict=True):
+            observations = camera_observations(SiteCamera(camera, 1), decode_frame_message(data))
+            frames.extend(fusion.update_frames(observations))
+    vault = Zone(
+        1, "Vault", ZoneKind.RESTRICTED, ((30.0, 0.0), (40.0, 0.0), (40.0, 5.0), (30.0, 5.0)), 5, 1.0
+    )
+    config = AnalyticsConfig(
+        site_id=1, zones=(vault,), grid=FloorGrid(0.0, 0.0, 40.0, 30.0, 0.5), distancing_smoothing_s=0.5
+    )
+    return config, frames
+
+
 def scenarios() -> dict[str, list[Any]]:
     """Every scenario's canonical updates, run on the server package first on the path."""
     from server.analytics import ZoneKind
@@ -178,6 +217,8 @@ def scenarios() -> dict[str, list[Any]]:
         results[f"store-seed{seed}-{cameras}cam"] = _replay(
             config, frames, secure, len(frames) // 2 if seed == 11 else None
         )
+    config, frames = _worker_frames(150)
+    results["worker-8cam"] = _replay(config, frames, None, None)
     return results
 
 
