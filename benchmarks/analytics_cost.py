@@ -6,11 +6,12 @@ SiteAnalytics.update. Also times the aggregation helpers on 30 days of heat-map 
 
 Run: .venv/bin/python benchmarks/analytics_cost.py
 
-``--scaling [--reference PATH] [--rounds N]`` times SiteAnalytics.update alone (no fusion) per fused frame at
+``--scaling [--reference PATH] [--rounds N] [--cpu]`` times SiteAnalytics.update alone (no fusion) per fused frame at
 50/100/200/400/1000 people walking at a constant crowd density (10 m² per person, so that the close pairs grow
 with the people, not with their square) with smoothing on, as the production configuration has it. With
 ``--reference`` the same measurement runs, interleaved round by round, in a child process whose PYTHONPATH puts
-that checkout first (e.g. ``--reference /work/main``), so two versions are compared under the same load.
+that checkout first (e.g. ``--reference /work/main``), so two versions are compared under the same load;
+``--cpu`` times them in CPU time (what a shared host's load disturbs least) rather than by the clock.
 """
 
 from __future__ import annotations
@@ -31,8 +32,10 @@ from simulation import SimulationConfig, default_analytics_config, simulate
 SCALING_PEOPLE = (50, 100, 200, 400, 1000)
 
 
-def scaling_once(people: int, frames: int = 100) -> float:
-    """ms per SiteAnalytics.update at `people` persons on a floor of 10 m² each (random walk, 10 fps)."""
+def scaling_once(people: int, frames: int = 100, cpu: bool = False) -> float:
+    """ms per SiteAnalytics.update at `people` persons on a floor of 10 m² each (random walk, 10 fps); by the
+    clock, or with `cpu` in the process's CPU time (what a loaded, shared host disturbs least)."""
+    clock = time.process_time if cpu else time.perf_counter
     from server.analytics import AnalyticsConfig, FloorGrid, Zone, ZoneKind
     from server.fusion import FusedFrame
 
@@ -72,13 +75,13 @@ def scaling_once(people: int, frames: int = 100) -> float:
         )
     for fused in prepared[:10]:  # warm-up: contacts and smoothing tables filled
         analytics.update(fused, {})
-    started = time.perf_counter()
+    started = clock()
     for fused in prepared[10:]:
         analytics.update(fused, {})
-    return (time.perf_counter() - started) * 1e3 / (frames - 10)
+    return (clock() - started) * 1e3 / (frames - 10)
 
 
-def scaling(reference: str | None, rounds: int) -> None:
+def scaling(reference: str | None, rounds: int, cpu: bool = False) -> None:
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     trees = [("this tree", here)] + ([("reference", reference)] if reference else [])
     results: dict[str, dict[int, list[float]]] = {name: {n: [] for n in SCALING_PEOPLE} for name, _ in trees}
@@ -90,7 +93,7 @@ def scaling(reference: str | None, rounds: int) -> None:
             code = (
                 f"import importlib.util as u; s = u.spec_from_file_location('cost', {path!r}); "
                 "m = u.module_from_spec(s); s.loader.exec_module(m); "
-                f"print(' '.join(f'{{m.scaling_once(n):.4f}}' for n in {SCALING_PEOPLE!r}))"
+                f"print(' '.join(f'{{m.scaling_once(n, cpu={cpu!r}):.4f}}' for n in {SCALING_PEOPLE!r}))"
             )
             output = subprocess.run(
                 [sys.executable, "-c", code],
@@ -104,7 +107,8 @@ def scaling(reference: str | None, rounds: int) -> None:
             for n, value in zip(SCALING_PEOPLE, output, strict=True):
                 results[name][n].append(float(value))
     print(
-        f"SiteAnalytics.update per fused frame, 10 m² per person, best of {rounds} interleaved rounds (ms):"
+        f"SiteAnalytics.update per fused frame, 10 m² per person, best of {rounds} interleaved rounds "
+        f"({'CPU ' if cpu else ''}ms):"
     )
     print("people    " + "".join(f"{n:>10}" for n in SCALING_PEOPLE))
     for name, _ in trees:
@@ -121,11 +125,12 @@ def main() -> None:
     parser.add_argument("--scaling", action="store_true")
     parser.add_argument("--reference", default=None)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--cpu", action="store_true", help="--scaling in CPU time rather than by the clock")
     args = parser.parse_args()
     if args.scaling:
         if hasattr(os, "sched_setaffinity"):
             os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-        scaling(args.reference, args.rounds)
+        scaling(args.reference, args.rounds, args.cpu)
         return
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})

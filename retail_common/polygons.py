@@ -10,7 +10,7 @@ with ``np.add.reduceat`` / ``np.minimum.reduceat``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -177,6 +177,14 @@ class EdgeSet:
     y2: FloatArray
     starts: IntArray
     count: int
+    # Per edge, for `contains`: x2 - x1, and y2 - y1 with 0 (a horizontal edge, never straddled) taken as 1.
+    _dx: FloatArray = field(init=False, repr=False, compare=False)
+    _safe_dy: FloatArray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        dy = self.y2 - self.y1
+        object.__setattr__(self, "_dx", self.x2 - self.x1)
+        object.__setattr__(self, "_safe_dy", np.where(dy == 0.0, 1.0, dy))
 
     @classmethod
     def from_polygons(cls, polygons: Sequence[FloatArray]) -> EdgeSet:
@@ -198,11 +206,9 @@ class EdgeSet:
         px = points_xy[:, 0:1]
         py = points_xy[:, 1:2]
         straddles = (self.y1 > py) != (self.y2 > py)
-        dy = self.y2 - self.y1
-        safe_dy = np.where(dy == 0.0, 1.0, dy)
-        x_cross = self.x1 + (py - self.y1) * (self.x2 - self.x1) / safe_dy
-        crossings = (straddles & (px < x_cross)).astype(np.int64)
-        inside: BoolArray = (np.add.reduceat(crossings, self.starts, axis=1) & 1).astype(np.bool_)
+        x_cross = self.x1 + (py - self.y1) * self._dx / self._safe_dy
+        # Inside: an odd number of crossings, the parity of each polygon's edges at once.
+        inside: BoolArray = np.logical_xor.reduceat(straddles & (px < x_cross), self.starts, axis=1)
         return inside
 
     def distance(self, points_xy: FloatArray) -> FloatArray:

@@ -146,6 +146,8 @@ class AccessControl:
         self._required_level: IntArray = np.array(
             [config.zones[i].required_level for i in restricted], dtype=np.int64
         )
+        self._restricted_ids = [config.zones[i].zone_id for i in restricted]
+        self._visitor_unauthorised: BoolArray = (self._required_level > 0)[None, :]
         self._warning_m: FloatArray = np.array(
             [config.zones[i].warning_distance_m for i in restricted], dtype=np.float64
         )
@@ -252,11 +254,14 @@ class AccessControl:
         xy = frame.floor_xy_m
         count = len(gid_list)
         inside_restricted = inside[:, self.restricted]
-        self._seen_outside[rows] |= ~inside_restricted
-        restricted_ids = [self._zone_id_list[z] for z in self.restricted.tolist()]
-        levels = np.zeros(count, dtype=np.int64)
-        permitted = np.zeros((count, self.restricted.size), dtype=np.bool_)
+        outside = ~inside_restricted
+        self._seen_outside[rows] |= outside
+        # Nobody bound: everyone a visitor, the same for each person (one row, broadcast).
+        unauthorised: BoolArray = self._visitor_unauthorised
         if identities:
+            restricted_ids = self._restricted_ids
+            levels = np.zeros(count, dtype=np.int64)
+            permitted = np.zeros((count, self.restricted.size), dtype=np.bool_)
             for i, gid in enumerate(gid_list):
                 identity = identities.get(gid)
                 if identity is None:
@@ -264,7 +269,7 @@ class AccessControl:
                 levels[i] = identity.level
                 if identity.permitted_zone_ids:
                     permitted[i] = [zone_id in identity.permitted_zone_ids for zone_id in restricted_ids]
-        unauthorised = (levels[:, None] < self._required_level[None, :]) & ~permitted
+            unauthorised = (levels[:, None] < self._required_level[None, :]) & ~permitted
         if not unauthorised.any():
             return
         near = (
@@ -273,16 +278,22 @@ class AccessControl:
             & (xy[:, 1:2] >= self._restricted_low[:, 1])
             & (xy[:, 1:2] <= self._restricted_high[:, 1])
         )
-        distance = np.full(unauthorised.shape, np.inf)
+        distance = np.full(inside_restricted.shape, np.inf)
         candidates = np.flatnonzero((near & unauthorised).any(axis=1))
+        tracked_long = ((t_us - self._first_us_of()[rows]) >= self._appeared_inside_us)[:, None]
+        # Nobody near a zone they may not enter: nobody within a warning band (the distance is infinite).
         if candidates.size:
             distance[candidates] = self._restricted_edges.distance(xy[candidates])
-        tracked_long = ((t_us - self._first_us_of()[rows]) >= self._appeared_inside_us)[:, None]
-        within_band = ~inside_restricted & (distance <= self._warning_m[None, :])
-        self._seen_clear[rows] |= ~inside_restricted & ~within_band
-        alarm = unauthorised & inside_restricted & (self._seen_outside[rows] | tracked_long)
-        warning = unauthorised & within_band & (self._seen_clear[rows] | tracked_long)
-        condition = alarm | warning
+            within_band = outside & (distance <= self._warning_m[None, :])
+            self._seen_clear[rows] |= outside & ~within_band
+            condition = unauthorised & within_band & (self._seen_clear[rows] | tracked_long)
+        else:
+            self._seen_clear[rows] |= outside
+            condition = np.zeros(inside_restricted.shape, dtype=np.bool_)
+        alarm = inside_restricted  # nobody inside a restricted zone (the usual frame): all False, no alarm
+        if inside_restricted.any():
+            alarm = unauthorised & inside_restricted & (self._seen_outside[rows] | tracked_long)
+            condition = alarm | condition
         if not condition.any():
             return
         cameras = frame.camera_ids.tolist()

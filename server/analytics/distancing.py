@@ -12,8 +12,9 @@ close distance. A person's contacts are the distinct persons they had a violatio
 Cost: the candidate pairs of a frame come from a k-d tree (``scipy.spatial.cKDTree.query_pairs``: O(n log n + k)
 for n persons and k pairs within reach) above a few dozen persons, from the all-pairs distance matrix below (a
 bounded cost, faster there). The contact and smoothing tables hold only pairs within reach, kept sorted by pair
-code: each frame is a merge of sorted arrays, O((k + K) log(k + K)) for the K pairs followed. At a bounded crowd
-density k and K grow linearly with n, so a frame costs O(n log n).
+code: each frame sorts its k candidate pairs by code (O(k log k)) and merges them into the tables (two sorted runs:
+O(k + K) for the K pairs followed). At a bounded crowd density k and K grow linearly with n, so a frame costs
+O(n log n).
 """
 
 from __future__ import annotations
@@ -36,8 +37,10 @@ KD_TREE_MIN_PERSONS = 64
 def pairs_within(xy: FloatArray, reach_m: float) -> tuple[IntArray, IntArray]:
     """Index pairs (i < j) of the points closer than `reach_m`."""
     if xy.shape[0] >= KD_TREE_MIN_PERSONS:
-        pairs = cKDTree(xy).query_pairs(reach_m, output_type="ndarray")
-        return pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64)
+        # Built unbalanced and without shrinking the nodes to their points: built faster, the same pairs.
+        tree = cKDTree(xy, balanced_tree=False, compact_nodes=False)
+        pairs = tree.query_pairs(reach_m, output_type="ndarray")
+        return pairs[:, 0].astype(np.int64, copy=False), pairs[:, 1].astype(np.int64, copy=False)
     dx = xy[:, 0:1] - xy[:, 0]
     dy = xy[:, 1:2] - xy[:, 1]
     first, second = np.nonzero(dx * dx + dy * dy < reach_m * reach_m)
@@ -101,17 +104,25 @@ class ContactTable:
         self.violation = self.violation[keep]
         self.reported_us = self.reported_us[keep]
 
-    def record(self, row: int, *, ended: bool) -> DistancingViolation:
-        code = int(self.code[row])
-        last = int(self.last_us[row])
-        return DistancingViolation(
-            person_a=code // (1 << 32),
-            person_b=code % (1 << 32),
-            start_us=int(self.start_us[row]),
-            last_close_us=last,
-            end_us=last if ended else None,
-            min_distance_m=float(self.min_m[row]),
-        )
+    def records(self, rows: IntArray, *, ended: bool) -> list[DistancingViolation]:
+        """The violation records of the contacts of `rows` (``end_us`` set when `ended`)."""
+        if rows.size == 0:
+            return []
+        codes = self.code[rows].tolist()
+        lasts = self.last_us[rows].tolist()
+        return [
+            DistancingViolation(
+                person_a=code // (1 << 32),
+                person_b=code % (1 << 32),
+                start_us=start,
+                last_close_us=last,
+                end_us=last if ended else None,
+                min_distance_m=distance,
+            )
+            for code, start, last, distance in zip(
+                codes, self.start_us[rows].tolist(), lasts, self.min_m[rows].tolist(), strict=True
+            )
+        ]
 
 
 class Distancing:
@@ -150,8 +161,7 @@ class Distancing:
                 self._contacts = None
         if self.contacts.size:
             leaving = self.contacts.involving(np.unique(gone))
-            for row in np.flatnonzero(leaving & self.contacts.violation).tolist():
-                ended.append(self.contacts.record(row, ended=True))
+            ended.extend(self.contacts.records(np.flatnonzero(leaving & self.contacts.violation), ended=True))
             self.contacts.remove(leaving)
 
     def update(
@@ -176,6 +186,9 @@ class Distancing:
                 a = global_ids[first]
                 b = global_ids[second]
                 codes = np.minimum(a, b) * _PAIR_SHIFT + np.maximum(a, b)
+                # In pair code order: the tables are sorted by it, and merging two sorted runs is linear.
+                by_code = np.argsort(codes)
+                codes, first, second = codes[by_code], first[by_code], second[by_code]
                 distance = np.hypot(xy[first, 0] - xy[second, 0], xy[first, 1] - xy[second, 1])
                 if self._smoothing_us > 0:
                     close = self._smoothed(t_us, codes, distance) < limit
@@ -184,36 +197,37 @@ class Distancing:
                     table.merge(t_us, codes, distance)
         if table.size == 0:
             return
-        close_now = table.last_us == t_us
-        finished = ~close_now & ((t_us - table.last_us) > self._gap_us)
-        becomes = close_now & ~table.violation & ((table.last_us - table.start_us) >= self._min_violation_us)
+        last_us = table.last_us
+        close_now = last_us == t_us
+        finished = (t_us - last_us) > self._gap_us  # never a pair close now: the gap is >= 0
+        becomes = close_now & ~table.violation & ((last_us - table.start_us) >= self._min_violation_us)
         due = table.violation & ~finished & ((t_us - table.reported_us) >= self._update_interval_us)
-        for row in np.flatnonzero(becomes).tolist():
-            started.append(table.record(row, ended=False))
-            low, high = int(table.code[row] // _PAIR_SHIFT), int(table.code[row] % _PAIR_SHIFT)
-            self._partners.setdefault(low, set()).add(high)
-            self._partners.setdefault(high, set()).add(low)
+        if becomes.any():
+            for violation in table.records(np.flatnonzero(becomes), ended=False):
+                started.append(violation)
+                low, high = violation.person_a, violation.person_b
+                self._partners.setdefault(low, set()).add(high)
+                self._partners.setdefault(high, set()).add(low)
             self._contacts = None
-        for row in np.flatnonzero(due).tolist():
-            updated.append(table.record(row, ended=False))
+        if due.any():
+            updated.extend(table.records(np.flatnonzero(due), ended=False))
         table.reported_us[becomes | due] = t_us
         table.violation |= becomes
         if finished.any():
-            for row in np.flatnonzero(finished & table.violation).tolist():
-                ended.append(table.record(row, ended=True))
+            ended.extend(table.records(np.flatnonzero(finished & table.violation), ended=True))
             table.remove(finished)
 
     def _smoothed(self, t_us: int, codes: IntArray, distance_m: FloatArray) -> FloatArray:
         """Exponentially smoothed distance of each candidate pair (time constant `distancing_smoothing_s`); a
         pair not followed in the previous `distancing_gap_s` starts again from its raw distance. Vectorised over
-        a table sorted by pair code, like the contact table."""
+        a table sorted by pair code, like the contact table (``codes``: sorted too)."""
         old_code, old_value, old_time = self._pair_code, self._pair_value, self._pair_time
         smoothed = distance_m.astype(np.float64, copy=True)
         keep_old = (t_us - old_time) <= self._gap_us
         if old_code.size and codes.size:
             position = np.searchsorted(old_code, codes)
             clipped = np.minimum(position, old_code.size - 1)
-            seen = (position < old_code.size) & (old_code[clipped] == codes)
+            seen = old_code[clipped] == codes  # a code past the end meets the last (smaller) code: unseen
             rows = clipped[seen]
             recent = keep_old[rows]
             rows_recent = rows[recent]
@@ -221,6 +235,10 @@ class Distancing:
             targets = np.flatnonzero(seen)[recent]
             smoothed[targets] = old_value[rows_recent] + weight * (smoothed[targets] - old_value[rows_recent])
             keep_old[rows] = False  # replaced by this frame's entry
+        if not keep_old.any():  # the usual frame: every pair followed is a candidate again, or given up
+            self._pair_code, self._pair_value = codes, smoothed
+            self._pair_time = np.full(codes.size, t_us, dtype=np.int64)
+            return smoothed
         # Pairs not candidates in this frame keep their state for the gap (a person missed for a frame).
         code = np.concatenate([old_code[keep_old], codes])
         order = np.argsort(code, kind="stable")

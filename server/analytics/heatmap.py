@@ -26,6 +26,7 @@ class HeatMap:
     def __init__(self, config: AnalyticsConfig) -> None:
         self.configure(config)
         self._prev_cells: IntArray = _EMPTY_INT
+        self._prev_in_grid = True  # every one of `_prev_cells` is a cell of the grid (none -1)
         self._prev_velocity: FloatArray = np.zeros((0, 2))
         self._prev_xy: FloatArray = np.zeros((0, 2))
         self._bucket_start_us: int | None = None
@@ -63,13 +64,20 @@ class HeatMap:
             self._bucket_start_us = bucket_start
             person_s = np.full(cells.shape[0], hold_s)
             displacement = self._prev_velocity * hold_s
-            in_grid = cells >= 0
-            grid_cells = cells[in_grid]
+            if self._prev_in_grid:  # the usual frame: everyone on the floor grid
+                grid_cells, grid_person_s, grid_displacement = cells, person_s, displacement
+            else:
+                in_grid = cells >= 0
+                grid_cells, grid_person_s, grid_displacement = (
+                    cells[in_grid],
+                    person_s[in_grid],
+                    displacement[in_grid],
+                )
             np.add.at(self._bucket_person_s, grid_cells, hold_s)
-            np.add.at(self._bucket_disp_x, grid_cells, displacement[in_grid, 0])
-            np.add.at(self._bucket_disp_y, grid_cells, displacement[in_grid, 1])
+            np.add.at(self._bucket_disp_x, grid_cells, grid_displacement[:, 0])
+            np.add.at(self._bucket_disp_y, grid_cells, grid_displacement[:, 1])
             outside_s = hold_s * float(cells.shape[0] - grid_cells.shape[0])
-            delta = HeatDelta(grid_cells, person_s[in_grid], displacement[in_grid], outside_s)
+            delta = HeatDelta(grid_cells, grid_person_s, grid_displacement, outside_s)
         # Every later contribution lands in the bucket of t or later: the open bucket is complete once t passed
         # its end, also when nobody is present (an empty store adds nothing, and used to keep it open).
         if self._bucket_start_us is not None and t_us >= self._bucket_start_us + self._bucket_us:
@@ -78,6 +86,7 @@ class HeatMap:
                 buckets.append(closed)
         self._prev_xy = floor_xy_m[counted]
         self._prev_cells = self._grid.cell_index(self._prev_xy)
+        self._prev_in_grid = bool(self._prev_cells.size == 0 or self._prev_cells.min() >= 0)
         self._prev_velocity = velocities_mps[counted]
         return delta, buckets
 
@@ -106,6 +115,7 @@ class HeatMap:
             self._bucket_disp_x = np.zeros(config.grid.cells)
             self._bucket_disp_y = np.zeros(config.grid.cells)
             self._prev_cells = config.grid.cell_index(self._prev_xy) if self._prev_cells.size else _EMPTY_INT
+            self._prev_in_grid = bool(self._prev_cells.size == 0 or self._prev_cells.min() >= 0)
         self.configure(config)
         return buckets
 

@@ -81,16 +81,18 @@ class ZonePresence:
         transitions: list[FlowTransition],
         dwell: list[DwellRecord],
         staff: BoolArray | None = None,
-    ) -> None:
+    ) -> BoolArray:
         """Open, extend and close visits for the persons of one frame (``entry_us``: when a visit opening now
-        starts; ``seen_us``: each person's last observation; ``staff``: who is staff, marked on the records)."""
+        starts; ``seen_us``: each person's last observation; ``staff``: who is staff, marked on the records);
+        their open visits now (:meth:`in_zone` of `rows`)."""
         if self.zone_ids.size == 0:
-            return
+            return self.in_zone(rows)
         was_open = self.open[rows]
         entering = inside & ~was_open
+        anyone_entering = bool(entering.any())
         # Inside now, as of the person's last observation: an extrapolated position does not extend a visit.
         last_inside = np.where(inside, seen_us[:, None], self._last_inside_us[rows])
-        if entering.any():
+        if anyone_entering:
             last_inside = np.where(entering, np.maximum(last_inside, entry_us[:, None]), last_inside)
         self._last_inside_us[rows] = last_inside
         exiting = was_open & ~inside & ((t_us - last_inside) >= self._grace_us)
@@ -106,7 +108,7 @@ class ZonePresence:
                         staff is not None and bool(staff[i]),
                     )
                 )
-        if entering.any():
+        if anyone_entering:
             self._enter_us[rows] = np.where(entering, entry_us[:, None], self._enter_us[rows])
             for i, z in zip(*np.nonzero(entering), strict=True):
                 gid = gid_list[i]
@@ -120,7 +122,9 @@ class ZonePresence:
                     from_zone = None if previous == _NO_ZONE else previous
                     transitions.append(FlowTransition(gid, from_zone, zone_id, entered_us, is_staff))
                     self._last_zone[row] = zone_id
-        self.open[rows] = (was_open | inside) & ~exiting
+        opened: BoolArray = (was_open | inside) & ~exiting
+        self.open[rows] = opened
+        return opened
 
     def close_rows(
         self, rows: IntArray, gids: IntArray, dwell: list[DwellRecord], staff: BoolArray | None = None

@@ -44,6 +44,10 @@ class PersonRows:
         self.staff: BoolArray = np.zeros(capacity, dtype=np.bool_)
         self._columns: list[RowColumns] = []
         self._frame = 0
+        # The persons of the last `rows_for` and their rows, while no row was taken or freed since: a frame of
+        # the same persons in the same order (the usual one) reuses them.
+        self._last_gids: list[int] | None = None
+        self._last_rows: IntArray = np.zeros(0, dtype=np.int64)
 
     def attach(self, columns: RowColumns) -> None:
         """Keep `columns` aligned with the rows from now on (grown to the current capacity at once)."""
@@ -55,7 +59,11 @@ class PersonRows:
         self._frame += 1
 
     def rows_for(self, gid_list: list[int], t_us: int) -> tuple[IntArray, BoolArray]:
-        """Row of each person of the frame, and which of them are new in it (their rows are set up now)."""
+        """Row of each person of the frame, and which of them are new in it (their rows are set up now). The
+        rows are read-only (they may be the previous frame's array)."""
+        if gid_list == self._last_gids:
+            self.stamp[self._last_rows] = self._frame
+            return self._last_rows, np.zeros(len(gid_list), dtype=np.bool_)
         row_of = self.row_of
         found = [row_of.get(gid, -1) for gid in gid_list]
         fresh = np.zeros(len(gid_list), dtype=np.bool_)
@@ -66,6 +74,7 @@ class PersonRows:
                     fresh[i] = True
         rows = np.array(found, dtype=np.int64)
         self.stamp[rows] = self._frame
+        self._last_gids, self._last_rows = list(gid_list), rows
         return rows, fresh
 
     def mark_staff(
@@ -98,6 +107,8 @@ class PersonRows:
 
     def release(self, rows: IntArray) -> None:
         """The persons of `rows` are gone: free their rows."""
+        if rows.size:
+            self._last_gids = None
         for row in rows.tolist():
             self.active[row] = False
             del self.row_of[int(self.gid[row])]

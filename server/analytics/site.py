@@ -105,9 +105,10 @@ class SiteAnalytics:
 
         rows, fresh = self._rows.rows_for(gid_list, t_us)
         staff, unstaffed = self._rows.mark_staff(rows, gid_list, identities)
-        if unstaffed.any():
+        any_staff, any_unstaffed = bool(staff.any()), bool(unstaffed.any())
+        if any_unstaffed:
             self._doors.unmark_staff(rows[unstaffed])
-        visitors = np.flatnonzero(~staff) if staff.any() and self.config.heat_excludes_staff else slice(None)
+        visitors = np.flatnonzero(~staff) if any_staff and self.config.heat_excludes_staff else slice(None)
         heat, buckets = self._heat.update(t_us, previous_us, xy, frame.velocities_mps, visitors)
         dwell: list[DwellRecord] = []
         ended: list[DistancingViolation] = []
@@ -119,10 +120,9 @@ class SiteAnalytics:
         inside = self._presence.inside(xy)
         entry_us = self._entry_times(t_us, frame, fresh)
         seen_us = np.minimum(frame.last_seen_us, t_us)
-        self._presence.update(
+        in_zone = self._presence.update(
             t_us, entry_us, seen_us, rows, inside, gid_list, entries, transitions, dwell, staff
         )
-        in_zone = self._presence.in_zone(rows)
         zone_occupancy = dict(zip(self._presence.zone_id_list, in_zone.sum(axis=0).tolist(), strict=True))
 
         started: list[DistancingViolation] = []
@@ -166,8 +166,8 @@ class SiteAnalytics:
             crossings=crossings,
             counted_occupancy=self._doors.counted_occupancy if self._doors.has_entrances else None,
             capacity_events=capacity_events,
-            staff_ids=frozenset(frame.global_ids[staff].tolist()) if staff.any() else frozenset(),
-            unstaffed_ids=frozenset(frame.global_ids[unstaffed].tolist()) if unstaffed.any() else frozenset(),
+            staff_ids=frozenset(frame.global_ids[staff].tolist()) if any_staff else frozenset(),
+            unstaffed_ids=frozenset(frame.global_ids[unstaffed].tolist()) if any_unstaffed else frozenset(),
             queues=queues,
             queue_visits=queue_visits,
             queue_alerts=queue_alerts,

@@ -5,6 +5,7 @@ Times are microseconds on the site's fused clock (``FusedFrame.time_us``); posit
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
+import numpy.typing as npt
 
 from server.analytics.errors import AnalyticsConfigError
 from server.analytics.geometry import BoolArray, FloatArray, IntArray, as_polygon, polygon_area_m2
@@ -181,11 +183,18 @@ class FloorGrid:
 
     def cell_index(self, points_xy_m: FloatArray) -> IntArray:
         """Flat cell index per point; -1 for points outside the grid."""
-        ix = np.floor((points_xy_m[:, 0] - self.origin_x_m) / self.cell_m).astype(np.int64)
-        iy = np.floor((points_xy_m[:, 1] - self.origin_y_m) / self.cell_m).astype(np.int64)
-        inside = (ix >= 0) & (ix < self.nx) & (iy >= 0) & (iy < self.ny)
-        result: IntArray = np.where(inside, iy * self.nx + ix, -1)
+        origin, bounds, nx = self._cell_lookup
+        ixy = np.floor((points_xy_m - origin) / self.cell_m).astype(np.int64)
+        # As unsigned, a negative index is past the end too: one comparison per axis.
+        inside = ixy.view(np.uint64) < bounds
+        result: IntArray = np.where(inside[:, 0] & inside[:, 1], ixy[:, 1] * nx + ixy[:, 0], -1)
         return result
+
+    @functools.cached_property
+    def _cell_lookup(self) -> tuple[FloatArray, npt.NDArray[np.uint64], int]:
+        """For `cell_index`: the origin, (nx, ny) as unsigned, nx (computed once per grid)."""
+        origin = np.array((self.origin_x_m, self.origin_y_m), dtype=np.float64)
+        return origin, np.array((self.nx, self.ny), dtype=np.uint64), self.nx
 
 
 @dataclass(frozen=True)

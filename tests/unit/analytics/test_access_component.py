@@ -8,7 +8,7 @@ import pytest
 from server.analytics.access import AccessControl
 from server.analytics.presence import ZonePresence
 from server.analytics.rows import PersonRows
-from server.analytics.types import AccessAlert, AlertKind, IncidentPhase, PersonIdentity
+from server.analytics.types import VISITOR, AccessAlert, AlertKind, IncidentPhase, PersonIdentity
 from tests.unit.analytics.helpers import frame, site_config
 
 GUARD = PersonIdentity(employee_id=5, display_name="Sam", level=2)
@@ -17,6 +17,10 @@ CLEANER = PersonIdentity(employee_id=6, display_name="Ada", level=1)
 
 def _run(xs: list[float], identity: PersonIdentity | None) -> list[tuple[IncidentPhase, AlertKind]]:
     """Person 1 at (x, 2) every 0.5 s, then gone."""
+    return [(a.phase, a.kind) for a in _alerts(xs, identity)]
+
+
+def _alerts(xs: list[float], identity: PersonIdentity | None) -> list[AccessAlert]:
     config = site_config()
     rows = PersonRows()
     access = AccessControl(config, lambda: rows.first_us)
@@ -34,7 +38,7 @@ def _run(xs: list[float], identity: PersonIdentity | None) -> list[tuple[Inciden
         )
         previous = fused.time_us
     access.flush(previous or 0, previous, alerts)
-    return [(a.phase, a.kind) for a in alerts]
+    return alerts
 
 
 W, A = AlertKind.WARNING, AlertKind.ALARM
@@ -57,6 +61,22 @@ def test_access_table(
     xs: list[float], identity: PersonIdentity | None, expected: list[tuple[IncidentPhase, AlertKind]]
 ) -> None:
     assert [event for event in _run(xs, identity) if event[0] is not IncidentPhase.UPDATED] == expected
+
+
+@pytest.mark.parametrize(
+    "xs",
+    [
+        [15.0, 17.0, 19.5, 19.6, 19.4, 15.0],
+        [15.0, 19.5, 21.0, 21.5, 19.8, 12.0],
+        [22.0, 22.0, 22.0, 22.0, 22.0],
+        [19.2, 19.2, 19.2, 19.2],  # born in the band
+        [10.0, 12.0],
+    ],
+)
+def test_no_bindings_alert_as_visitors_bound(xs: list[float]) -> None:
+    """A frame without any binding (the shortcut for everyone a visitor) alerts exactly as one that binds the
+    person to the visitor identity."""
+    assert _alerts(xs, None) == _alerts(xs, VISITOR)
 
 
 def test_restricted_columns() -> None:

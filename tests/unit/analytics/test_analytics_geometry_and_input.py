@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 import numpy as np
@@ -136,6 +137,24 @@ def test_floor_grid_cell_index() -> None:
     assert (grid.nx, grid.ny, grid.cells) == (6, 4, 24)
     points = np.array([[-1.0, 2.0], [1.99, 3.99], [2.0, 3.0], [-1.01, 2.5], [0.0, 2.75]])
     assert grid.cell_index(points).tolist() == [0, 23, -1, -1, 6 + 2]
+
+
+def test_floor_grid_cell_index_is_its_definition() -> None:
+    """Cell (ix, iy) covers [origin + ix * cell, origin + (ix + 1) * cell) per axis, flat index iy * nx + ix, -1
+    off the grid: point by point, over and around the grid (negative indices and ones past the end)."""
+    grid = FloorGrid(-3.0, 1.5, 7.3, 4.1, 0.25)
+    rng = np.random.default_rng(4)
+    points = np.concatenate(
+        [rng.uniform(-6.0, 9.0, size=(2000, 2)), np.round(rng.uniform(-4, 6, (500, 2)) * 4) / 4]
+    )
+    expected = []
+    for x, y in points.tolist():
+        ix, iy = (
+            math.floor((x - grid.origin_x_m) / grid.cell_m),
+            math.floor((y - grid.origin_y_m) / grid.cell_m),
+        )
+        expected.append(iy * grid.nx + ix if 0 <= ix < grid.nx and 0 <= iy < grid.ny else -1)
+    assert grid.cell_index(points).tolist() == expected
 
 
 @pytest.mark.parametrize("persons", [2, 30, 63, 64, 200])

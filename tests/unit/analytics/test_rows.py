@@ -65,3 +65,18 @@ def test_a_freed_row_is_reused_and_reset() -> None:
         0,
         20,
     )
+
+
+def test_rows_of_a_repeated_frame_follow_the_persons() -> None:
+    """A frame of the same persons as the previous one reuses its rows; once a row is freed (and retaken by
+    someone else) the rows are looked up again: each person's row is always the table's row of them."""
+    table = PersonRows(capacity=2)
+    frames = [[1, 2, 3], [1, 2, 3], [1, 3], [1, 3], [1, 3, 4], [1, 3, 4], [4, 3, 1], [4, 3, 1], [], [1, 3, 4]]
+    for t, gids in enumerate(frames):
+        table.begin_frame()
+        found, fresh = table.rows_for(gids, t)
+        vanished = table.vanished()
+        assert found.tolist() == [table.row_of[gid] for gid in gids]
+        assert fresh.tolist() == [t == 0 or gid not in frames[t - 1] for gid in gids]
+        assert sorted(table.gid[vanished].tolist()) == sorted(set(frames[t - 1] if t else []) - set(gids))
+        table.release(vanished)
