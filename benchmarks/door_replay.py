@@ -15,14 +15,20 @@ from __future__ import annotations
 
 import argparse
 import pickle
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.retail_kpis import _reference, _seeds
-from server.analytics import AnalyticsConfig, CrossingDirection, SiteAnalytics
-from simulation.scenarios_retail import DOOR, DOOR_FAMILIES, door_scenario, door_truth, run_retail
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
+
+from retail_kpis import _reference, _seeds  # noqa: E402
+
+from server.analytics import AnalyticsConfig, CrossingDirection, SiteAnalytics  # noqa: E402
+from simulation.scenarios_retail import DOOR, DOOR_FAMILIES, door_scenario, door_truth, run_retail  # noqa: E402
 
 IN, OUT = CrossingDirection.IN, CrossingDirection.OUT
 
