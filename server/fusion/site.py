@@ -15,8 +15,10 @@ Algorithm, per TrackFrame released by the reorder buffer (capture-time order, se
    local track persists). Two rows of one frame never share a person: on conflict the closer row keeps it.
    Unconfirmed rows (tentative, lost) and rows off the floor only refresh their association; they never move
    or create a person. **Camera consistency**: each (person, camera) keeps a smoothed offset of that camera's
-   observations from the prediction. When two cameras place a person more than ``camera_disagreement_m``
-   apart once their estimated clock skews are corrected, the association of the camera farther from the
+   observations from the prediction, and the scatter of those observations about it (their uncertainty: a far
+   person's box is small and each pixel covers more floor). When two cameras place a person more than
+   ``camera_disagreement_m`` plus, in quadrature, the two observations' uncertainty (at a 1 % tail) apart once
+   their estimated clock skews are corrected, the association of the camera farther from the
    prediction is wrong (the younger one when both are about as far): the prediction carries the person's past
    and the majority of the cameras, so after one camera's tracker swapped two people walking together that
    camera is the odd one out, and in a crowd, where two cameras' local tracks of two people walking side by
@@ -875,7 +877,8 @@ class SiteFusion:
         t_us: int,
     ) -> tuple[IntArray, IntArray]:
         """Smooth this camera's offsets for the remembered ``rows``; return the rows whose association is
-        wrong because another camera places the same person more than ``camera_disagreement_m`` away (see
+        wrong because another camera places the same person more than ``camera_disagreement_m`` (grown with
+        the two cameras' scatter, ``_SPREAD_GAIN``) away (see
         step 2), and of them those that lost a dispute (on probation against an older camera: their local
         track may not join the person again for ``_DISPUTE_VETO_US``)."""
         offset = self._camera_offset[slots, column]
