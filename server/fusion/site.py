@@ -15,8 +15,10 @@ Algorithm, per TrackFrame released by the reorder buffer (capture-time order, se
    local track persists). Two rows of one frame never share a person: on conflict the closer row keeps it.
    Unconfirmed rows (tentative, lost) and rows off the floor only refresh their association; they never move
    or create a person. **Camera consistency**: each (person, camera) keeps a smoothed offset of that camera's
-   observations from the prediction. When two cameras place a person more than ``camera_disagreement_m``
-   apart once their estimated clock skews are corrected, the association of the camera farther from the
+   observations from the prediction, and the scatter of those observations about it (their uncertainty: a far
+   person's box is small and each pixel covers more floor). When two cameras place a person more than
+   ``camera_disagreement_m`` plus, in quadrature, the two observations' uncertainty (at a 1 % tail) apart once
+   their estimated clock skews are corrected, the association of the camera farther from the
    prediction is wrong (the younger one when both are about as far): the prediction carries the person's past
    and the majority of the cameras, so after one camera's tracker swapped two people walking together that
    camera is the odd one out, and in a crowd, where two cameras' local tracks of two people walking side by
@@ -109,6 +111,19 @@ _MIN_VELOCITY_DT_S = 0.1
 _MERGE_CHECK_INTERVAL_US = 200_000
 # Weight of a new residual in the smoothed per-(person, camera) offset of the camera-consistency check.
 _OFFSET_GAIN = 0.3
+# Each observation's uncertainty, as the fusion measures it: the scatter of a camera's residuals about its
+# smoothed offset of the person, an exponential average (weight _SPREAD_GAIN) of their squared distances (m²,
+# both axes), per (person, camera), and per camera over all its persons (where a (person, camera) starts). A
+# residual counts at most _SPREAD_CLIP times the scatter so far (a tracker's swap is a jump, not noise), the
+# scatter at least _SPREAD_FLOOR_M2. A far person's box is small and each pixel covers more floor, so their
+# positions scatter more and their systematic errors (the installer's click error, the foot point) grow alike:
+# two cameras disagree when their offsets lie farther apart than camera_disagreement_m (the difference
+# allowed everywhere) plus, in quadrature, the two observations' uncertainties at the 1 % tail of a Gaussian
+# (_DISAGREE_NOISE_Z2 = -ln 0.01).
+_SPREAD_GAIN = 0.1
+_SPREAD_CLIP = 9.0
+_SPREAD_FLOOR_M2 = 0.01
+_DISAGREE_NOISE_Z2 = 4.6
 # Skew estimation uses persons walking at least this fast, and forgets old evidence by this factor per second.
 _SKEW_MIN_SPEED_MPS = 0.5
 _SKEW_FORGET = 0.97
@@ -215,6 +230,9 @@ class SiteFusion:
         # Per (slot, camera column): smoothed observation - prediction offset, and when the camera's current
         # association with the slot began (the camera-consistency check of step 2).
         self._camera_offset: FloatArray = np.zeros((capacity, 0, 2), dtype=np.float64)
+        # ... and the scatter of that camera's residuals about it (m², negative: none yet, use the camera's).
+        self._camera_spread: FloatArray = np.zeros((capacity, 0), dtype=np.float64)
+        self._camera_noise: FloatArray = np.zeros(0, dtype=np.float64)
         self._camera_since_us: IntArray = np.zeros((capacity, 0), dtype=np.int64)
         # ... and whether it is vouched for: the camera's track started the person, or its colours matched theirs
         # when it joined (an association on probation that is not vouched for loses a dispute, step 2).
@@ -858,6 +876,8 @@ class SiteFusion:
             extra = np.full((slots, 1), _NEVER_US, dtype=np.int64)
             self._camera_seen_us = np.hstack([self._camera_seen_us, extra])
             self._camera_offset = np.concatenate([self._camera_offset, np.zeros((slots, 1, 2))], axis=1)
+            self._camera_spread = np.hstack([self._camera_spread, np.full((slots, 1), -1.0)])
+            self._camera_noise = np.append(self._camera_noise, _SPREAD_FLOOR_M2)
             self._camera_since_us = np.hstack([self._camera_since_us, np.zeros((slots, 1), dtype=np.int64)])
             self._camera_vouched = np.hstack([self._camera_vouched, np.zeros((slots, 1), dtype=np.bool_)])
             self._dispute_count = np.hstack([self._dispute_count, np.zeros((slots, 1), dtype=np.int64)])
@@ -878,12 +898,15 @@ class SiteFusion:
         t_us: int,
     ) -> tuple[IntArray, IntArray]:
         """Smooth this camera's offsets for the remembered ``rows``; return the rows whose association is
-        wrong because another camera places the same person more than ``camera_disagreement_m`` away (see
+        wrong because another camera places the same person more than ``camera_disagreement_m`` (grown with
+        the two cameras' scatter, ``_SPREAD_GAIN``) away (see
         step 2), and of them those that lost a dispute (on probation against an older camera: their local
         track may not join the person again for ``_DISPUTE_VETO_US``)."""
         offset = self._camera_offset[slots, column]
-        offset += _OFFSET_GAIN * ((obs.floor_xy_m[rows] - predicted[slots]) - offset)
+        deviation = (obs.floor_xy_m[rows] - predicted[slots]) - offset
+        offset += _OFFSET_GAIN * deviation
         self._camera_offset[slots, column] = offset
+        spread = self._update_spread(slots, column, np.einsum("kx,kx->k", deviation, deviation))
         if self._camera_seen_us.shape[1] < 2:
             return rows[:0], rows[:0]
         recent = self._camera_seen_us[slots] >= t_us - self._source_window_us
@@ -896,7 +919,12 @@ class SiteFusion:
         velocity = self._vel[slots]
         corrected = self._camera_offset[slots] + velocity[:, None, :] * self._skew_s[None, :, None]
         corrected_gap = corrected - corrected[:, column, None, :]
-        apart = np.einsum("kcx,kcx->kc", corrected_gap, corrected_gap) > self.config.camera_disagreement_m**2
+        # Beyond the difference allowed everywhere by more than the two observations' uncertainties (see
+        # _SPREAD_GAIN: a fixed metric limit dropped far people's right associations over and over).
+        others = self._camera_spread[slots]
+        others = np.where(others < 0.0, self._camera_noise[None, :], others)
+        limit2 = self.config.camera_disagreement_m**2 + _DISAGREE_NOISE_Z2 * (spread[:, None] + others)
+        apart = np.einsum("kcx,kcx->kc", corrected_gap, corrected_gap) > limit2
         # ... the camera farther from the prediction is the wrong one (the prediction carries the person's past;
         # the majority pulls it to itself); about as far: the younger association.
         distance = np.hypot(corrected[..., 0], corrected[..., 1])
@@ -939,6 +967,21 @@ class SiteFusion:
         skipped: IntArray = rows[bad]
         disputed: IntArray = rows[lost_dispute]
         return skipped, disputed
+
+    def _update_spread(self, slots: IntArray, column: int, squared: FloatArray) -> FloatArray:
+        """Fold this frame's squared residual deviations (``squared``, one per slot) into the scatter of camera
+        ``column``'s residuals about its smoothed offset of each slot and into the camera's own; return the
+        slots' scatter."""
+        noise = float(self._camera_noise[column])
+        spread = self._camera_spread[slots, column]
+        spread = np.where(spread < 0.0, noise, spread)
+        clipped = np.minimum(squared, _SPREAD_CLIP * np.maximum(spread, _SPREAD_FLOOR_M2))
+        spread = spread + _SPREAD_GAIN * (clipped - spread)
+        self._camera_spread[slots, column] = spread
+        self._camera_noise[column] = max(
+            _SPREAD_FLOOR_M2, noise + _SPREAD_GAIN * (float(np.median(clipped)) - noise)
+        )
+        return spread
 
     def _learn_skew(self, column: int, slots: IntArray, gap: FloatArray, agree: BoolArray, t_us: int) -> None:
         """Accumulate the relative clock skew of camera ``column`` against the others from the persons both
@@ -1054,6 +1097,7 @@ class SiteFusion:
         self._uncertain[slot] = False
         self._camera_seen_us[slot] = _NEVER_US
         self._camera_offset[slot] = 0.0
+        self._camera_spread[slot] = -1.0
         self._camera_since_us[slot] = 0
         self._camera_vouched[slot] = False
         self._dispute_count[slot] = 0
@@ -1088,6 +1132,7 @@ class SiteFusion:
         self._uncertain = grown(self._uncertain, False)
         self._camera_seen_us = grown(self._camera_seen_us, _NEVER_US)
         self._camera_offset = grown(self._camera_offset, 0.0)
+        self._camera_spread = grown(self._camera_spread, -1.0)
         self._camera_since_us = grown(self._camera_since_us, 0)
         self._camera_vouched = grown(self._camera_vouched, False)
         self._dispute_count = grown(self._dispute_count, 0)
@@ -1238,6 +1283,7 @@ class SiteFusion:
                 association.global_id = keep_id
         newer = self._camera_seen_us[drop] > self._camera_seen_us[keep]
         self._camera_offset[keep, newer] = self._camera_offset[drop, newer]
+        self._camera_spread[keep, newer] = self._camera_spread[drop, newer]
         self._camera_since_us[keep, newer] = self._camera_since_us[drop, newer]
         self._camera_vouched[keep, newer] = self._camera_vouched[drop, newer]
         self._camera_seen_us[keep] = np.maximum(self._camera_seen_us[keep], self._camera_seen_us[drop])

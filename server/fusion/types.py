@@ -180,6 +180,8 @@ class FusionConfig:
     # clock skew is corrected disagree: the association of the camera farther from the person's prediction (the
     # odd one out of three; the one that jumped, when one camera's tracker swapped two people) is dropped and
     # re-assigned (the younger one when both are about as far). Below the 0.8 m of people walking side by side.
+    # Added in quadrature: the two cameras' observations' uncertainty (the scatter of their residuals, larger for
+    # far people; SiteFusion's _SPREAD_GAIN).
     camera_disagreement_m: float = 0.5
     # Two remembered local tracks of one camera whose persons, exchanged, would sit this much closer (metres,
     # summed over the two) to their predictions are that camera's id swap: both associations are dropped and
