@@ -1120,6 +1120,11 @@ class SiteFusion:
             self._confirmed |= promote
             drop = tentative & ~promote & (unseen_us > int(cfg.tentative_timeout_s * 1e6))
             self._active &= ~drop
+            if self._doubted_with and drop.any():
+                # Dropped silently (no EndedPerson): whom they may be goes too, or it stayed for good (a newcomer
+                # flickering where an unseen person could be, hours of them).
+                for person in self._global_id[drop].tolist():
+                    self._doubted_with.pop(person, None)
         # 7. a person is reported while seen recently or while an edge still holds one of its local tracks; an
         # unreported person waits for re-acquisition (step 3) until reacquire_within_s, then ends.
         held = (t_us - self._held_us <= _HELD_REFRESH_US) & (unseen_us <= int(cfg.held_max_s * 1e6))

@@ -302,3 +302,25 @@ def test_a_person_doubted_with_a_doubted_person_may_be_whom_that_one_may_be() ->
     }
     # 3 is not said to be 2 (both were seen side by side): only whom they may have been, 1.
     assert frame.uncertain_with.get(3) == frozenset({1})
+
+
+def test_whom_doubted_persons_may_be_is_forgotten_with_them() -> None:
+    """Hours of a person lost and two tracks flickering where they could be (new, doubted persons dropped as
+    tentative a moment later, without an EndedPerson): whom each may be was kept for good, one entry per
+    flicker. Only persons the fusion still holds may have one."""
+    fusion = SiteFusion(IMMEDIATE)
+    t_ms, local = 0.0, 100
+    for _ in range(50):
+        for _ in range(10):
+            fusion.update(obs(1, t_ms, [(local, 5.0, 5.0)]))
+            t_ms += 100
+        fusion.update(obs(1, t_ms, [], removed=[local]))
+        t_ms += 2000
+        for _ in range(2):
+            fusion.update(obs(1, t_ms, [(local + 1, 5.3, 5.0), (local + 2, 5.3, 5.8)]))
+            t_ms += 100
+        fusion.update(obs(1, t_ms, [], removed=[local + 1, local + 2]))
+        t_ms += 5000
+        local += 3
+    held = set(fusion._global_id[fusion._active].tolist())  # internal: what the fusion remembers
+    assert set(fusion._doubted_with) <= held
