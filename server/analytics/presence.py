@@ -69,6 +69,12 @@ class ZonePresence:
         result: BoolArray = self.open[rows]
         return result
 
+    def entered_us(self, rows: IntArray) -> IntArray:
+        """(persons, zones): when the open visit of each person of `rows` of each zone began (meaningless where
+        no visit is open, see ``in_zone``)."""
+        result: IntArray = self._enter_us[rows]
+        return result
+
     def update(
         self,
         t_us: int,

@@ -14,6 +14,11 @@ Definitions (from the zone visits of :mod:`server.analytics.presence`; staff are
   ``QueueVisit``, no service for the predicted wait), whether they then reach service or walk off. One bound
   after their wait was reported loses its service from the predicted wait; the recorder re-marks the stored wait
   as staff's (``QueueWait.staff``), as it re-marks their visit.
+* A person whose binding is **revoked** (an unbind: a wrong binding corrected, docs/kpis.md "Staff") is a
+  visitor again from that frame on, in the queue length and the predicted wait as in the waits: one who is in a
+  queue then waits there from the start of their queue visit (they were a visitor all along; the binding was
+  the mistake), whether it began before or after they were bound. A wait that had ended while they were staff
+  (served, walked off or left the floor) is not taken back live (the recorder has no such wait to re-mark).
 * **Predicted wait** for a newcomer: queue length x the mean interval between the services of the last
   ``queue_rate_window_s`` (services / window, over the time these analytics ran when shorter); None until two
   services were seen in the window.
@@ -29,6 +34,8 @@ import logging
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from server.analytics.geometry import BoolArray, IntArray
 from server.analytics.types import (
@@ -102,13 +109,20 @@ class QueueTracker:
         visits: list[QueueVisit],
         alerts: list[QueueAlert],
         global_ids: IntArray | None = None,
+        *,
+        unstaffed: BoolArray | None = None,
+        entered_us: IntArray | None = None,
     ) -> list[QueueStatus]:
         """Take one frame's zone entries and ended visits (``staff``: who is staff, per person of the frame,
-        ``global_ids`` their ids); the status of each queue now."""
+        ``global_ids`` their ids; ``unstaffed``: who stopped being staff at this frame, their binding revoked,
+        ``entered_us`` when each person's open zone visits began, per zone column); the status of each queue
+        now."""
         if not self._queue_columns:
             return []
         if self._first_us is None:
             self._first_us = t_us
+        if global_ids is not None and unstaffed is not None and entered_us is not None and unstaffed.any():
+            self._unbound(global_ids, unstaffed, in_zone, entered_us)
         if global_ids is not None and staff.any() and (self._waiting or self._services):
             bound = set(global_ids[staff].tolist())
             for key in [key for key in self._waiting if key[0] in bound]:
@@ -146,6 +160,19 @@ class QueueTracker:
             statuses.append(QueueStatus(zone_id, length, predicted, zone_id in self._alerting))
             self._alert(zone_id, t_us, length, predicted, alerts)
         return statuses
+
+    def _unbound(
+        self, global_ids: IntArray, unstaffed: BoolArray, in_zone: BoolArray, entered_us: IntArray
+    ) -> None:
+        """Persons whose binding was revoked (a wrong binding corrected: they were a visitor all along) who are in
+        a queue: their wait there is a visitor's again, from the start of their queue visit."""
+        for i in np.flatnonzero(unstaffed).tolist():
+            gid = int(global_ids[i])
+            self._staff_seen.discard(gid)  # bound again later: "newly" bound then
+            for column, zone_id in zip(self._queue_columns, self.queue_ids, strict=True):
+                if in_zone[i, column] and (gid, zone_id) not in self._waiting:
+                    self._waiting[gid, zone_id] = _Waiting(zone_id, int(entered_us[i, column]))
+                    logger.debug("queue wait of person %d taken back: their binding was revoked", gid)
 
     def _served(self, gid: int, t_us: int, visits: list[QueueVisit]) -> None:
         """`gid` reached a service point: their wait in the queue they were in (the earliest joined) ends."""

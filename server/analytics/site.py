@@ -141,7 +141,16 @@ class SiteAnalytics:
         queues: list[QueueStatus] = []
         if self._queues.active:
             queues = self._queues.update(
-                t_us, in_zone, staff, entries, dwell, queue_visits, queue_alerts, frame.global_ids
+                t_us,
+                in_zone,
+                staff,
+                entries,
+                dwell,
+                queue_visits,
+                queue_alerts,
+                frame.global_ids,
+                unstaffed=unstaffed,
+                entered_us=self._presence.entered_us(rows) if unstaffed.any() else None,
             )
 
         self._last_time_us = t_us

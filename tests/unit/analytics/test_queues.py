@@ -20,6 +20,7 @@ from tests.unit.analytics.helpers import ZONE_B, ZONES, frame, rect, site_config
 
 TILL = Zone(20, "Till", ZoneKind.SERVICE, rect(10, 0, 12, 4))
 KIM = PersonIdentity(employee_id=7, display_name="Kim", level=1)
+REVOKED = PersonIdentity(revoked=True)  # every binding of theirs revoked: a visitor again
 Path = Sequence[tuple[float, float] | None]
 
 
@@ -28,11 +29,13 @@ def _run(
     *,
     staff: frozenset[int] = frozenset(),
     bound_at: dict[int, int] | None = None,
+    unbound_at: dict[int, int] | None = None,
     step_s: float = 1.0,
     **config: object,
 ) -> tuple[list[QueueVisit], list[QueueStatus], list[QueueAlert]]:
     """Each person's position per step (None: not on the floor then); the store runs 12 s past the paths.
-    ``staff``: bound to an employee throughout; ``bound_at``: bound from that step on."""
+    ``staff``: bound to an employee throughout; ``bound_at``: bound from that step on; ``unbound_at``: their
+    binding revoked from that step on (an unbind)."""
     analytics = SiteAnalytics(site_config(zones=(*ZONES, TILL), **config))
     identities = {gid: KIM for gid in staff}
     visits: list[QueueVisit] = []
@@ -42,6 +45,7 @@ def _run(
     for k in range(steps):
         people = {g: p[k] for g, p in paths.items() if k < len(p) and p[k] is not None}
         identities |= {gid: KIM for gid, step in (bound_at or {}).items() if step == k}
+        identities |= {gid: REVOKED for gid, step in (unbound_at or {}).items() if step == k}
         update = analytics.update(frame(k * step_s, people), identities)  # type: ignore[arg-type]
         visits += update.queue_visits
         alerts += update.queue_alerts
@@ -92,6 +96,32 @@ def test_a_person_bound_while_waiting_is_not_a_visitor(
     visits, _, _ = _run({1: path, 2: [QUEUE] * 12 + [SERVED]}, bound_at={1: bound_at})
     assert [v.wait_s for v in visits if v.global_id == 1] == expected
     assert [v.global_id for v in visits if v.global_id != 1] == [2]
+
+
+@pytest.mark.parametrize(
+    ("path", "bound_at", "unbound_at", "expected"),
+    [
+        ([QUEUE] * 8 + [SERVED] * 2, 3, 5, [8.0]),  # bound while waiting, unbound before the till: waited 8 s
+        ([QUEUE] * 8 + [OUTSIDE] * 8, 3, 5, [None]),  # ... then walks off: abandoned
+        ([QUEUE] * 8 + [SERVED] * 2, 0, 5, [8.0]),  # bound before joining, unbound in the queue
+        ([QUEUE] * 8 + [SERVED] * 2, 3, 9, []),  # unbound after reaching the till as staff: not taken back
+        ([OUTSIDE] * 2 + [QUEUE] * 6 + [SERVED] * 2, 0, 1, [6.0]),  # unbound before joining: an ordinary wait
+    ],
+)
+def test_a_person_unbound_while_waiting_waits_as_a_visitor(
+    path: Path, bound_at: int, unbound_at: int, expected: list[float | None]
+) -> None:
+    """A revoked binding (a wrong one corrected) makes the person a visitor again: their wait counts from the
+    start of their queue visit, and they are in the queue's length from the unbind on."""
+    visits, statuses, _ = _run(
+        {1: path, 2: [QUEUE] * 14 + [SERVED]}, bound_at={1: bound_at}, unbound_at={1: unbound_at}
+    )
+    assert [v.wait_s for v in visits if v.global_id == 1] == expected
+    assert [v.global_id for v in visits if v.global_id != 1] == [2]
+    in_queue = [k for k, p in enumerate(path) if p == QUEUE]
+    assert [statuses[k].length for k in in_queue] == [
+        1 if bound_at <= k < unbound_at else 2 for k in in_queue
+    ]
 
 
 def test_a_service_of_a_person_bound_after_it_is_no_visitors_service() -> None:
