@@ -29,6 +29,17 @@ HOUR = "hour"
 DAY = "day"
 
 
+# The instants whose local time in every zone a datetime can hold (a day off the calendar's ends: UTC-12:00 to
+# +14:00): a range outside them is refused (a site's local time of year 1 or 9999 raised OverflowError, a 500).
+EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+LATEST = datetime(9999, 12, 30, tzinfo=UTC)
+
+
+def outside_calendar(moment: datetime) -> bool:
+    """Whether `moment` is too close to year 1 or 9999 for its local time to be read in every zone."""
+    return not EARLIEST <= moment <= LATEST
+
+
 def zone_named(name: str | None) -> zoneinfo.ZoneInfo:
     """The zone of an IANA name; UTC for an empty or unknown one (a site's zone is checked when it is set,
     `inventory.services`; this is the fallback for rows from before that check)."""

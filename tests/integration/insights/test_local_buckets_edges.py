@@ -124,3 +124,25 @@ def test_the_occupancy_sheet_hours_are_the_stores_in_a_half_hour_zone(
         backend.close()
     assert hours["footfall"] == ["2026-12-01T10:00:00+05:30"]
     assert hours["occupancy"] == hours["footfall"], hours
+
+
+@pytest.mark.parametrize(
+    ("zone", "start", "end"),
+    [
+        ("America/New_York", "0001-01-01T00:00:00Z", "0001-01-02T00:00:00Z"),
+        ("Asia/Tokyo", "9999-12-30T00:00:00Z", "9999-12-31T23:00:00Z"),
+    ],
+)
+def test_a_range_at_the_ends_of_the_calendar_is_answered(
+    zone: str, start: str, end: str, client_for: Callable[[str], APIClient]
+) -> None:
+    """A hostile or careless client's range at year 1 or 9999: the site's local time of it is outside what a
+    datetime holds (OverflowError), which must not be a 500."""
+    site = Site.objects.create(name="Edge of time", timezone=zone)
+    client = client_for("admin")
+    for kpi in ("visits", "doors", "distancing", "conversion"):
+        for bucket in ("hour", "day"):
+            response = client.get(
+                f"/api/sites/{site.pk}/analytics/{kpi}", {"start": start, "end": end, "bucket": bucket}
+            )
+            assert response.status_code in (200, 400), (kpi, bucket, response.status_code)
