@@ -18,7 +18,9 @@ Definitions (from the zone visits of :mod:`server.analytics.presence`; staff are
   visitor again from that frame on, in the queue length and the predicted wait as in the waits: one who is in a
   queue then waits there from the start of their queue visit (they were a visitor all along; the binding was
   the mistake), whether it began before or after they were bound. A wait that had ended while they were staff
-  (served, walked off or left the floor) is not taken back live (the recorder has no such wait to re-mark).
+  (served, walked off or left the floor) is not taken back live (the recorder has no such wait to re-mark), nor
+  one that reached service while they stay in the queue's zone (a till drawn over the queue's head): that queue
+  visit has had its wait.
 * **Predicted wait** for a newcomer: queue length x the mean interval between the services of the last
   ``queue_rate_window_s`` (services / window, over the time these analytics ran when shorter); None until two
   services were seen in the window.
@@ -64,6 +66,9 @@ class QueueTracker:
     def __init__(self, config: AnalyticsConfig) -> None:
         self.configure(config)
         self._waiting: dict[tuple[int, int], _Waiting] = {}  # (global id, queue zone id)
+        # (global id, queue zone id) of the waits that reached service while the person is still in that queue's
+        # zone (a till drawn over the queue's head): their queue visit has had its wait, an unbind takes none back.
+        self._served_inside: set[tuple[int, int]] = set()
         # Queue zone id -> the recent services: (time µs, global id), so that a person bound to an employee
         # after reaching service is taken out of the predicted wait as out of the stored waits.
         self._services: dict[int, deque[tuple[int, int]]] = {}
@@ -145,6 +150,7 @@ class QueueTracker:
             elif entry.zone_id in self._service_ids:
                 self._served(entry.global_id, entry.time_us, visits)
         for record in dwell:
+            self._served_inside.discard((record.global_id, record.zone_id))
             waiting = self._waiting.get((record.global_id, record.zone_id))
             if waiting is not None and waiting.left_us is None:
                 waiting.left_us = record.exit_us
@@ -170,8 +176,9 @@ class QueueTracker:
             gid = int(global_ids[i])
             self._staff_seen.discard(gid)  # bound again later: "newly" bound then
             for column, zone_id in zip(self._queue_columns, self.queue_ids, strict=True):
-                if in_zone[i, column] and (gid, zone_id) not in self._waiting:
-                    self._waiting[gid, zone_id] = _Waiting(zone_id, int(entered_us[i, column]))
+                key = (gid, zone_id)
+                if in_zone[i, column] and key not in self._waiting and key not in self._served_inside:
+                    self._waiting[key] = _Waiting(zone_id, int(entered_us[i, column]))
                     logger.debug("queue wait of person %d taken back: their binding was revoked", gid)
 
     def _served(self, gid: int, t_us: int, visits: list[QueueVisit]) -> None:
@@ -181,6 +188,8 @@ class QueueTracker:
             return
         _, key = min(candidates)
         waiting = self._waiting.pop(key)
+        if waiting.left_us is None:
+            self._served_inside.add(key)
         left_us = waiting.left_us if waiting.left_us is not None else t_us
         visits.append(QueueVisit(waiting.zone_id, gid, waiting.joined_us, t_us, left_us))
         services = self._services.setdefault(waiting.zone_id, deque())
@@ -237,3 +246,4 @@ class QueueTracker:
             left_us = waiting.left_us if waiting.left_us is not None else waiting.joined_us
             visits.append(QueueVisit(waiting.zone_id, gid, waiting.joined_us, None, left_us))
         self._waiting.clear()
+        self._served_inside.clear()

@@ -558,8 +558,18 @@ class SiteFusion:
             if row_slot[row] < 0:
                 continue  # it joins nobody in this frame: decided (and doubted) in a later one
             partner = int(self._global_id[row_slot[row]])
+            # Whom those persons may have been in turn (a doubted person who may have been an employee, unseen
+            # again and refused in their turn): the row's person may be any of them too, also once they have
+            # ended. Global ids grow with birth: a person's doubts of smaller ids are the earlier persons they may
+            # be (larger ones are later persons who may be them, such as the other side of the same refusal, seen
+            # beside this one). Without it a visitor who may be a doubted visitor who may be a bound employee was
+            # called a visitor for sure.
+            closure = set(doubts)
+            for other in doubts:
+                closure.update(earlier for earlier in self._doubted_with.get(other, ()) if earlier < other)
+            closure.discard(partner)
             if self._uncertain[row_slot[row]]:
-                self._doubted_with.setdefault(partner, set()).update(doubts)
+                self._doubted_with.setdefault(partner, set()).update(closure)
             for other in doubts:
                 self._doubted_with.setdefault(other, set()).add(partner)
 
@@ -1155,6 +1165,11 @@ class SiteFusion:
             self._confirmed |= promote
             drop = tentative & ~promote & (unseen_us > int(cfg.tentative_timeout_s * 1e6))
             self._active &= ~drop
+            if self._doubted_with and drop.any():
+                # Dropped silently (no EndedPerson): whom they may be goes too, or it stayed for good (a newcomer
+                # flickering where an unseen person could be, hours of them).
+                for person in self._global_id[drop].tolist():
+                    self._doubted_with.pop(person, None)
         # 7. a person is reported while seen recently or while an edge still holds one of its local tracks; an
         # unreported person waits for re-acquisition (step 3) until reacquire_within_s, then ends.
         held = (t_us - self._held_us <= _HELD_REFRESH_US) & (unseen_us <= int(cfg.held_max_s * 1e6))

@@ -20,7 +20,7 @@ from server.accounts.roles import can_see_identities
 from server.api.pagination import LimitOffsetPagination
 from server.errors import ApplicationError
 from server.insights import selectors
-from server.inventory.localtime import site_zone_of
+from server.inventory.localtime import outside_calendar, site_zone_of
 from server.inventory.models import Site
 from server.livestate import LiveStateUnavailableError
 from server.retention.privacy import heatmap_suppressed
@@ -113,6 +113,9 @@ class _AnalyticsView(APIView):
         now = timezone.now()
         end = _parse(params.validated_data.get("end"), "end", now)
         start = _parse(params.validated_data.get("start"), "start", end - timedelta(hours=24))
+        for name, moment in (("start", start), ("end", end)):
+            if outside_calendar(moment):
+                raise ValidationError({name: ["must lie between years 1 and 9999, a day from either end"]})
         if start >= end:
             raise ValidationError({"start": ["start must be before end"]})
         if end - start > MAX_RANGE:

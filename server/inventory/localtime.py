@@ -29,12 +29,27 @@ HOUR = "hour"
 DAY = "day"
 
 
+# The instants whose local time in every zone a datetime can hold (a day off the calendar's ends: UTC-12:00 to
+# +14:00): a range outside them is refused (a site's local time of year 1 or 9999 raised OverflowError, a 500).
+EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+LATEST = datetime(9999, 12, 30, tzinfo=UTC)
+
+
+def outside_calendar(moment: datetime) -> bool:
+    """Whether `moment` is too close to year 1 or 9999 for its local time to be read in every zone."""
+    return not EARLIEST <= moment <= LATEST
+
+
 def zone_named(name: str | None) -> zoneinfo.ZoneInfo:
     """The zone of an IANA name; UTC for an empty or unknown one (a site's zone is checked when it is set,
     `inventory.services`; this is the fallback for rows from before that check)."""
     try:
         return zoneinfo.ZoneInfo(name or "UTC")
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (
+        zoneinfo.ZoneInfoNotFoundError,
+        ValueError,
+        OSError,
+    ):  # OSError: a directory ("America"), too long
         return zoneinfo.ZoneInfo("UTC")
 
 
@@ -61,9 +76,12 @@ def bucket_start(moment: datetime, bucket: str, zone: zoneinfo.ZoneInfo) -> date
 
 
 def local_instant(wall: datetime, zone: zoneinfo.ZoneInfo) -> datetime:
-    """A local wall-clock time of `zone` as an instant (UTC), as PostgreSQL reads `timestamp AT TIME ZONE`: a
-    time the clocks skipped or repeated takes the later of its two readings."""
-    return max(wall.replace(tzinfo=zone, fold=fold).astimezone(UTC) for fold in (0, 1))
+    """A local wall-clock time of `zone` (a day bucket's midnight) as the first instant the clock shows it or, when
+    the clocks skipped it, the instant they jumped to: a repeated time takes its first reading (in the Azores and
+    Cuba the clocks go back from 01:00 to midnight, and the day begins at the first midnight; PostgreSQL's
+    `timestamp AT TIME ZONE` reads the second, which put the day's start after its first hour), a skipped one the
+    offset before the change (Santiago's skipped midnight is 01:00 of the new offset)."""
+    return wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
 
 
 @functools.lru_cache(maxsize=512)

@@ -78,7 +78,7 @@ MAX_FLOOR_PLAN_IMAGE_BYTES = 20 * 1024 * 1024
 def _check_timezone(name: str) -> None:
     try:
         zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as err:
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError) as err:  # OSError: "America", a directory
         raise FieldError("timezone", f"unknown time zone {name!r}") from err
 
 

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from server.errors import FieldError
+from server.inventory.localtime import outside_calendar
 
 MAX_RANGE = timedelta(days=400)
 
@@ -30,6 +31,9 @@ def time_range(
     """[start, end) from query parameters; default: the `default` span before now."""
     end = parse_moment(params.get("end"), "end") or timezone.now()
     start = parse_moment(params.get("start"), "start") or end - default
+    for name, moment in (("start", start), ("end", end)):
+        if outside_calendar(moment):
+            raise FieldError(name, "must lie between years 1 and 9999, a day from either end")
     if start >= end:
         raise FieldError("start", "start must be before end")
     if end - start > max_range:

@@ -98,5 +98,13 @@ describe("the site's clock, not the browser's", () => {
     expect(presetRange("today", new Date("2026-11-01T20:00:00Z"), "America/New_York").start.toISOString()).toBe(
       "2026-11-01T04:00:00.000Z",
     );
+    // Havana: 01:00 CDT becomes 00:00 CST on 1 November; in the second 00:30 the day still began at the first
+    // midnight (04:00 UTC), as the server's day buckets begin. Santiago skips midnight on 6 September: 01:00 -03.
+    expect(presetRange("today", new Date("2026-11-01T05:30:00Z"), "America/Havana").start.toISOString()).toBe(
+      "2026-11-01T04:00:00.000Z",
+    );
+    expect(presetRange("today", new Date("2026-09-06T15:00:00Z"), "America/Santiago").start.toISOString()).toBe(
+      "2026-09-06T04:00:00.000Z",
+    );
   });
 });

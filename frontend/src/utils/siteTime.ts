@@ -45,12 +45,20 @@ export function localHourStart(date: Date, timeZone: string): number {
   return ms - (((ms % 1000) + 1000) % 1000) - (w.minute * 60 + w.second) * 1000;
 }
 
-/** The instant (epoch ms) of local midnight starting the zone's day that holds `date`. */
+/** The instant (epoch ms) of local midnight starting the zone's day that holds `date`: its first midnight where the
+ * clocks go back over midnight (the Azores, Cuba: 01:00 becomes 00:00 again), the instant the clocks jumped to
+ * where they skip it (Santiago: 00:00 becomes 01:00), as the server starts its daily buckets. */
 export function localMidnight(date: Date, timeZone: string): number {
   const w = wallClock(date.getTime(), timeZone);
   const wall = Date.UTC(w.year, w.month - 1, w.day);
-  // The offset at midnight may differ from the offset now (a day the clocks change): settle it in two steps.
-  let guess = wall - offsetMs(date.getTime(), timeZone);
-  guess = wall - offsetMs(guess, timeZone);
-  return guess;
+  // Midnight read with the offset in force a day before and a day after (no zone changes its clocks twice in
+  // two days): the earlier reading the clock shows as midnight of that day, else (skipped) the one before.
+  const before = wall - offsetMs(wall - 86_400_000, timeZone);
+  const after = wall - offsetMs(wall + 86_400_000, timeZone);
+  const isMidnight = (ms: number) => {
+    const m = wallClock(ms, timeZone);
+    return m.year === w.year && m.month === w.month && m.day === w.day && m.hour === 0 && m.minute === 0;
+  };
+  const readings = [before, after].filter(isMidnight);
+  return readings.length ? Math.min(...readings) : before;
 }

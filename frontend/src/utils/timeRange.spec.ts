@@ -29,6 +29,19 @@ describe("local input round trip", () => {
   });
 });
 
+describe("custom range on the site's clock", () => {
+  it("reads and shows the inputs in the store's zone, not the browser's", () => {
+    // 09:00 in New York (EST, -05:00) is 14:00 UTC, whatever zone the browser is in.
+    expect(fromLocalInput("2026-12-01T09:00", "America/New_York")?.toISOString()).toBe("2026-12-01T14:00:00.000Z");
+    expect(toLocalInput(new Date(Date.UTC(2026, 11, 1, 14)), "America/New_York")).toBe("2026-12-01T09:00");
+    expect(fromLocalInput("2026-12-01T09:00", "Asia/Kathmandu")?.toISOString()).toBe("2026-12-01T03:15:00.000Z");
+    // The day the clocks go forward: 03:30 EDT (-04:00); the day they go back: 01:30 read once, as EDT.
+    expect(fromLocalInput("2026-03-08T03:30", "America/New_York")?.toISOString()).toBe("2026-03-08T07:30:00.000Z");
+    expect(fromLocalInput("2026-03-07T23:30", "America/New_York")?.toISOString()).toBe("2026-03-08T04:30:00.000Z");
+    expect(fromLocalInput("garbage", "America/New_York")).toBeNull();
+  });
+});
+
 describe("rangeQuery", () => {
   it("encodes both ends as ISO instants", () => {
     const start = new Date(Date.UTC(2026, 11, 1, 8));

@@ -181,3 +181,18 @@ def test_a_queue_s_own_thresholds_replace_the_defaults() -> None:
     never = QueueThresholds(ZONE_B, length=None, wait_s=None)
     _, _, alerts = _run(paths, queue_alert_length=1, queue_alert_after_s=0.0, queue_thresholds=(never,))
     assert alerts == []
+
+
+def test_a_person_served_inside_the_queue_then_bound_and_unbound_waits_once() -> None:
+    """The till is drawn over the queue's head: served there (a 4 s wait) while still in the queue's zone, then a
+    badge wrongly bound and unbound at the till. The unbind took a second wait back for the same queue visit,
+    reported abandoned when they walked off: one served and one abandoned wait for one visit."""
+    till = Zone(20, "Till", ZoneKind.SERVICE, rect(9, 0, 12, 4))
+    analytics = SiteAnalytics(site_config(zones=(*ZONES, till)))
+    path = [QUEUE] * 4 + [(9.5, 2.0)] * 6 + [OUTSIDE] * 14
+    identities: dict[int, PersonIdentity] = {}
+    visits: list[QueueVisit] = []
+    for k, position in enumerate(path):
+        identities = {1: KIM} if k == 5 else {1: REVOKED} if k == 7 else identities
+        visits += analytics.update(frame(float(k), {1: position}), identities).queue_visits
+    assert [(v.global_id, (v.joined_us - us(0)) / 1e6, v.wait_s) for v in visits] == [(1, 0.0, 4.0)]
