@@ -23,6 +23,7 @@ from server.alerts.models import Alert
 from server.errors import ApplicationError
 from server.insights import selectors as insights
 from server.insights.models import PersonVisit
+from server.inventory.localtime import hour_fraction
 from server.retention.privacy import heatmap_suppressed
 from server.sales import selectors as sales
 from server.sales.visits import conversion_visits
@@ -93,6 +94,9 @@ def _visit_rows(ctx: ExportContext) -> Iterator[list[Cell]]:
 
 
 def _occupancy(ctx: ExportContext) -> Iterator[list[Cell]]:
+    # The store's hours, as the footfall and conversion sheets have them: in a zone of half or three-quarter hours
+    # they start 30 or 45 minutes past the UTC hour (Lord Howe, whose clocks change by half an hour, keeps UTC's).
+    fraction = hour_fraction(ctx.zone)
     series: dict[tuple[int, str], dict[str, Any]] = {}
     for aggregate in ("mean", "max"):
         query = SeriesQuery(
@@ -102,6 +106,7 @@ def _occupancy(ctx: ExportContext) -> Iterator[list[Cell]]:
             tags={"site": str(ctx.site_id)},
             fields=["people"],
             group_by_time_s=3600,
+            window_offset_s=fraction.total_seconds() if fraction else 0.0,
             aggregate=aggregate,  # type: ignore[arg-type]
             group_by_tags=["zone"],
         )

@@ -82,7 +82,7 @@ def evaluate(
     for time_ns, tags, fields in points:
         if not (q.start_ns <= time_ns < q.end_ns) or not tags_match(tags, q.tags):
             continue
-        window_ns = q.start_ns if interval_ns is None else time_ns - time_ns % interval_ns
+        window_ns = q.start_ns if interval_ns is None else time_ns - (time_ns - q.offset_ns) % interval_ns
         group_tags = tuple((tag, tags[tag]) for tag in q.group_by_tags if tags.get(tag))
         group = groups.setdefault((window_ns, group_tags), _Group())
         for name, value in fields.items():

@@ -58,8 +58,9 @@ def build_flux(q: SeriesQuery, bucket: str) -> str:
         columns = ", ".join(flux_string(c) for c in ["_measurement", "_field", *q.group_by_tags])
         lines.append(f"  |> group(columns: [{columns}])")
         if q.interval_ns is not None:
+            offset = f" offset: {q.offset_ns}ns," if q.offset_ns else ""
             lines.append(
-                f"  |> aggregateWindow(every: {q.interval_ns}ns, fn: {q.aggregate}, createEmpty: false,"
+                f"  |> aggregateWindow(every: {q.interval_ns}ns,{offset} fn: {q.aggregate}, createEmpty: false,"
                 ' timeSrc: "_start")'
             )
         else:

@@ -39,7 +39,8 @@ def build_influxql(q: SeriesQuery) -> str:
         if q.limit is not None:
             text += f" LIMIT {q.limit}"  # per series in InfluxQL; the merged rows are cut again after parsing
         return text
-    groups = [f"time({q.interval_ns}ns)"] if q.interval_ns is not None else []
+    window = f"{q.interval_ns}ns, {q.offset_ns}ns" if q.offset_ns else f"{q.interval_ns}ns"
+    groups = [f"time({window})"] if q.interval_ns is not None else []
     groups += [quote_identifier(tag) for tag in q.group_by_tags]
     if groups:
         text += " GROUP BY " + ", ".join(groups)

@@ -43,7 +43,8 @@ class SeriesQuery:
     - ``fields``: the fields to return (``None`` = every field).
     - ``aggregate`` without ``group_by_time_s``: one aggregated row per tag group for the whole interval,
       stamped ``start_ns``; with ``group_by_time_s``: one row per non-empty window, stamped with the window
-      start (windows are aligned to the Unix epoch, as InfluxDB aligns them).
+      start (windows are aligned to the Unix epoch, as InfluxDB aligns them, shifted by ``window_offset_s``:
+      a store's local hours in a zone of half or three-quarter hours start 30 or 45 minutes past the UTC hour).
     - ``group_by_tags``: the tags that split aggregated rows (only these tags appear in aggregated rows).
     - Raw rows (no aggregate) carry every tag of their point; ``limit`` caps the number of raw rows.
     - Rows come back ordered by time, then by tags.
@@ -55,6 +56,7 @@ class SeriesQuery:
     tags: Mapping[str, str] = field(default_factory=dict)
     fields: Sequence[str] | None = None
     group_by_time_s: float | None = None
+    window_offset_s: float = 0.0
     aggregate: Aggregate | None = None
     group_by_tags: Sequence[str] = ()
     limit: int | None = None
@@ -67,6 +69,13 @@ class SeriesQuery:
                 raise TimeSeriesQueryError("group_by_time_s needs an aggregate", code="missing_aggregate")
             if not self.group_by_time_s > 0 or self.group_by_time_s * 1e9 < 1:
                 raise TimeSeriesQueryError("group_by_time_s must be at least 1 ns", code="bad_interval")
+        if self.window_offset_s:
+            if self.group_by_time_s is None:
+                raise TimeSeriesQueryError("window_offset_s needs group_by_time_s", code="bad_interval")
+            if not 0 <= self.window_offset_s < self.group_by_time_s:
+                raise TimeSeriesQueryError(
+                    "window_offset_s must be at least 0 and less than group_by_time_s", code="bad_interval"
+                )
         if self.aggregate is not None and self.aggregate not in AGGREGATES:
             raise TimeSeriesQueryError(f"unknown aggregate {self.aggregate!r}", code="bad_aggregate")
         if self.group_by_tags and self.aggregate is None:
@@ -81,6 +90,10 @@ class SeriesQuery:
         if self.group_by_time_s is None:
             return None
         return round(self.group_by_time_s * 1_000_000_000)
+
+    @property
+    def offset_ns(self) -> int:
+        return round(self.window_offset_s * 1_000_000_000)
 
 
 @dataclass(frozen=True, slots=True)

@@ -85,13 +85,6 @@ def test_a_site_cannot_be_given_a_directory_as_its_zone(
     assert site.timezone == "UTC"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the occupancy sheet's hours are the time series' windows, aligned on the epoch (UTC hours): in a "
-    "+05:30 zone they start at :30 local while the footfall and conversion sheets of the same export start on "
-    "the local hour. Fix: an offset (the zone's hour_fraction) in SeriesQuery's windows, InfluxQL GROUP BY "
-    "time(1h, offset) / Flux aggregateWindow(offset:) and the embedded backend's, or rows re-bucketed here",
-)
 def test_the_occupancy_sheet_hours_are_the_stores_in_a_half_hour_zone(
     client_for: Callable[[str], APIClient], tmp_path: Path
 ) -> None:

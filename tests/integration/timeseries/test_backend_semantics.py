@@ -168,3 +168,23 @@ def test_sub_second_windows(backend: TimeSeriesBackend) -> None:
         Row(windows[2], {}, {"v": 6.0}),
         Row(windows[3], {}, {"v": 8.5}),
     ]
+
+
+def test_windows_shifted_by_an_offset(backend: TimeSeriesBackend) -> None:
+    """Hours of a +05:30 store: hourly windows starting 30 minutes past the UTC hour (InfluxQL's
+    `time(1h, 30m)`), the window of a point taken back to the last :30 before or at it."""
+    hour = 3600 * S_NS
+    base = 1_700_000_000 * S_NS // hour * hour  # a UTC hour
+    minutes = [0, 29, 30, 89, 90, 150]
+    backend.write_batch([Point("occ", {}, {"v": float(k)}, base + k * 60 * S_NS) for k in minutes])
+    rows = backend.query(
+        SeriesQuery("occ", base, base + 3 * hour, group_by_time_s=3600, window_offset_s=1800, aggregate="sum")
+    )
+    half = hour // 2
+    # 0 and 29 -> [-0:30, 0:30); 30 and 89 -> [0:30, 1:30); 90 -> [1:30, 2:30); 150 -> [2:30, 3:30)
+    assert rows == [
+        Row(base - half, {}, {"v": 29.0}),
+        Row(base + half, {}, {"v": 119.0}),
+        Row(base + 3 * half, {}, {"v": 90.0}),
+        Row(base + 5 * half, {}, {"v": 150.0}),
+    ]

@@ -102,6 +102,13 @@ def test_windowed_and_whole_range_aggregate_flux() -> None:
         in windowed
     )
     assert windowed.endswith("({r with _time_ns: int(v: r._time)}))")
+    shifted = build_flux(
+        SeriesQuery("occupancy", S, E, group_by_time_s=3600, window_offset_s=1800, aggregate="mean"), "b"
+    )
+    assert (
+        "  |> aggregateWindow(every: 3600000000000ns, offset: 1800000000000ns, fn: mean, createEmpty: false,"
+        ' timeSrc: "_start")' in shifted
+    )
     whole = build_flux(SeriesQuery("occupancy", S, E, aggregate="sum"), "b")
     assert whole.endswith('  |> group(columns: ["_measurement", "_field"])\n  |> sum()')
 

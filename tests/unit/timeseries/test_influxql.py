@@ -38,6 +38,11 @@ S, E = 1_000_000_000_000, 2_000_000_000_000
             f'SELECT count(*) FROM "m" WHERE time >= {S} AND time < {E}',
         ),
         (
+            SeriesQuery("m", S, E, group_by_time_s=3600, window_offset_s=1800, aggregate="max"),
+            f'SELECT max(*) FROM "m" WHERE time >= {S} AND time < {E}'
+            " GROUP BY time(3600000000000ns, 1800000000000ns) fill(none)",
+        ),
+        (
             SeriesQuery("m", S, E, group_by_time_s=0.5, aggregate="last"),
             f'SELECT last(*) FROM "m" WHERE time >= {S} AND time < {E} GROUP BY time(500000000ns) fill(none)',
         ),
