@@ -83,6 +83,7 @@ Algorithm, per TrackFrame released by the reorder buffer (capture-time order, se
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 
@@ -279,6 +280,12 @@ class SiteFusion:
     def pending_frames(self) -> int:
         """Frames waiting in the reorder buffer."""
         return self._buffer.pending
+
+    def set_floor_bounds(self, bounds_m: tuple[float, float, float, float] | None) -> None:
+        """The floor plan changed: extrapolated persons stop at its new edge (`FusionConfig.floor_bounds_m`)."""
+        config = dataclasses.replace(self.config, floor_bounds_m=bounds_m)
+        config.validate()
+        self.config = config
 
     def update(self, observations: CameraObservations) -> FusedFrame:
         """Add one TrackFrame; return the site's persons after applying every frame it released.
@@ -1361,6 +1368,14 @@ class SiteFusion:
         xy = np.where(
             standing, self._standing_pos[slots], self._pos[slots] + self._vel[slots] * dt_s[:, None]
         )
+        bounds = self.config.floor_bounds_m
+        if bounds is not None and slots.size:
+            # Extrapolated past the floor plan's edge: stopped at it (when last placed on the plan).
+            low, high = np.array(bounds[:2]), np.array(bounds[2:])
+            placed = self._pos[slots]
+            on_plan = ((placed >= low) & (placed <= high)).all(axis=1) & (dt_s > 0) & ~standing[:, 0]
+            if on_plan.any():
+                xy[on_plan] = np.clip(xy[on_plan], low, high)
         recent = self._camera_seen_us[slots] >= t_us - int(self.config.source_window_s * 1e6)
         uncertain = (
             frozenset(self._global_id[slots[self._uncertain[slots]]].tolist())

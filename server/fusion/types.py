@@ -236,6 +236,10 @@ class FusionConfig:
     exit_end_after_s: float = 0.5
     # Positions are extrapolated with the velocity for at most this long.
     max_extrapolation_s: float = 1.0
+    # The floor plan's rectangle (x0, y0, x1, y1): a person extrapolated while unseen stops at its edge (people
+    # leaving a camera's view at the plan's edge do not walk on through the wall); one last placed outside it is
+    # not moved. None (no floor plan): unbounded.
+    floor_bounds_m: tuple[float, float, float, float] | None = None
     # Maximum plausible walking speed; velocity estimates are clipped to it.
     max_speed_mps: float = 3.0
     # Frames are applied in capture-time order; a frame waits at most this long for slower cameras.
@@ -321,6 +325,14 @@ class FusionConfig:
                 raise FusionConfigError(
                     f"entry region {region!r} must be (x0, y0, x1, y1) with x0 <= x1, y0 <= y1"
                 )
+        bounds = self.floor_bounds_m
+        if bounds is not None and (
+            len(bounds) != 4
+            or not all(np.isfinite(bounds))
+            or bounds[0] >= bounds[2]
+            or bounds[1] >= bounds[3]
+        ):
+            raise FusionConfigError(f"floor bounds {bounds!r} must be (x0, y0, x1, y1) with x0 < x1, y0 < y1")
         if not 0.0 <= self.max_skew_s <= 5.0:
             raise FusionConfigError(f"max_skew_s must be in [0, 5] seconds, got {self.max_skew_s!r}")
         if self.confirm_after_s < 0 or self.max_extrapolation_s < 0 or self.merge_after_s < 0:

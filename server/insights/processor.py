@@ -138,6 +138,7 @@ class SiteAnalyticsProcessor:
                 site_id=setup.site_id,
                 first_global_id=setup.first_person_id,
                 arrival_jitter_us=self._arrival_jitter_us,
+                floor_bounds_m=setup.floor_bounds_m,
                 entry_regions_m=entrance_boxes_m(
                     [
                         zone.polygon_m
@@ -179,6 +180,7 @@ class SiteAnalyticsProcessor:
                 # persists keeps their one visit. Record what the change ended (the visits of deleted zones, their
                 # incidents, the heat bucket of a replaced grid) under the old names and grid, then go on.
                 ended = state.analytics.reconfigure(setup.analytics)
+                state.fusion.set_floor_bounds(setup.floor_bounds_m)
                 self._record(state, ended)
                 self._recorder.name_zones(setup.zone_names)
                 state.setup = setup

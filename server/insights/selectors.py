@@ -94,6 +94,7 @@ def site_setup(site_id: int) -> SiteSetup:
         capacity=site.capacity if site is not None else None,
         revision=site.config_revision if site is not None else 0,
         queue_thresholds=site_queue_alert_settings(site_id),
+        has_floor_plan=plan is not None,
     )
 
 

@@ -23,6 +23,8 @@ class SiteSetup:
     # The site's configuration revision this setup was read at (`Site.config_revision`, bumped on every committed
     # change of its zones, floor plan or day): the processor reloads the setup when the revision moves.
     revision: int = 0
+    # The floor plan's rectangle (x0, y0, x1, y1), None for a site without a plan (the fusion's floor_bounds_m).
+    floor_bounds_m: tuple[float, float, float, float] | None = None
 
 
 def analytics_zone_kind(kind: str) -> AnalyticsZoneKind:
@@ -44,6 +46,7 @@ def build_setup(
     capacity: int | None = None,
     queue_thresholds: Sequence[Mapping[str, Any]] = (),
     revision: int = 0,
+    has_floor_plan: bool = False,
 ) -> SiteSetup:
     """Pure: the processor's site setup from plain values (rows of Zone, the FloorPlan, the Site's day)."""
     lines = counting_lines_from_rows(zones)
@@ -85,4 +88,7 @@ def build_setup(
         zone_names={**{z.zone_id: z.name for z in analytics_zones}, **{x.line_id: x.name for x in lines}},
         first_person_id=first_person_id,
         revision=revision,
+        floor_bounds_m=(origin_x_m, origin_y_m, origin_x_m + width_m, origin_y_m + height_m)
+        if has_floor_plan and width_m > 0 and height_m > 0
+        else None,
     )
