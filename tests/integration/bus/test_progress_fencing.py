@@ -8,7 +8,7 @@ from django.db import connections, transaction
 
 from server.ingest.models import SiteFrameProgress
 from server.inventory.models import Site
-from server.worker.progress import Applied, SiteLostError, SiteProgress
+from server.worker.progress import Applied, SiteLostError, SiteProgress, _ProgressCheckpoint
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -20,8 +20,7 @@ def _worker(acks: list[str]) -> SiteProgress:
 def _save(progress: SiteProgress) -> None:
     checkpoint = progress.checkpoint()
     assert checkpoint is not None
-    with transaction.atomic():
-        checkpoint.commit()
+    _commit(checkpoint)
     checkpoint.settled()
 
 
@@ -50,12 +49,8 @@ async def test_a_worker_that_lost_its_site_saves_nothing() -> None:
     checkpoint = old.checkpoint()
     assert checkpoint is not None
 
-    def commit_old() -> None:
-        with transaction.atomic():
-            checkpoint.commit()
-
     with pytest.raises(SiteLostError):
-        await sync_to_async(commit_old)()
+        await sync_to_async(_commit)(checkpoint)
     assert old.lost == {site.pk}
     assert old_acks == ["ack.3"]  # the fenced frame is not acked: the new owner's copy counts
     assert new_acks == ["ack.5"]
@@ -81,12 +76,8 @@ async def test_taking_a_site_over_fences_the_old_owner_before_the_new_one_saves(
     checkpoint = old.checkpoint()
     assert checkpoint is not None
 
-    def commit_old() -> None:
-        with transaction.atomic():
-            checkpoint.commit()
-
     with pytest.raises(SiteLostError):
-        await sync_to_async(commit_old)()
+        await sync_to_async(_commit)(checkpoint)
     assert old_acks == ["ack.3"]
     row = await sync_to_async(SiteFrameProgress.objects.get)(site=site)
     assert row.applied_through == 3
@@ -142,15 +133,17 @@ async def test_the_periodic_fence_finds_a_site_lost_that_has_nothing_to_save() -
     checkpoint = old.checkpoint()
     assert checkpoint is not None
 
-    def commit_old() -> None:
-        with transaction.atomic():
-            checkpoint.commit()
-
     with pytest.raises(SiteLostError):
-        await sync_to_async(commit_old)()
+        await sync_to_async(_commit)(checkpoint)
     checkpoint.abandon()
     assert old.lost == {site.pk}
     assert old.checkpoint() is not None  # abandoned: the next barrier checks again
     assert old.discard(site.pk) is not None
     assert (old.lost, old.sites) == (set(), {})
     await sync_to_async(connections.close_all)()
+
+
+def _commit(checkpoint: _ProgressCheckpoint) -> None:
+    """Commit a worker's barrier checkpoint in a transaction of its own (as the barrier does)."""
+    with transaction.atomic():
+        checkpoint.commit()
