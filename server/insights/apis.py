@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 from server.accounts.roles import can_see_identities
 from server.api.pagination import LimitOffsetPagination
 from server.errors import ApplicationError
-from server.insights import selectors
+from server.insights import heat_query, selectors
 from server.inventory.localtime import outside_calendar, site_zone_of
 from server.inventory.models import Site
 from server.livestate import LiveStateUnavailableError
@@ -57,7 +57,7 @@ class RangeSerializer(serializers.Serializer[Any]):
 
 class HeatmapParamsSerializer(RangeSerializer):
     bucket = serializers.ChoiceField(
-        choices=list(selectors.HEATMAP_BUCKETS_S), required=False, allow_blank=True, default=""
+        choices=list(heat_query.HEATMAP_BUCKETS_S), required=False, allow_blank=True, default=""
     )
 
 
@@ -132,9 +132,9 @@ HEATMAP_PARAMETERS = [
     OpenApiParameter(
         "bucket",
         OpenApiTypes.STR,
-        enum=list(selectors.HEATMAP_BUCKETS_S),
+        enum=list(heat_query.HEATMAP_BUCKETS_S),
         description="also return `frames`: one heat map per bucket (site's local time), at most "
-        f"{selectors.MAX_HEATMAP_FRAMES} buckets",
+        f"{heat_query.MAX_HEATMAP_FRAMES} buckets",
     ),
 ]
 
@@ -148,24 +148,24 @@ class HeatmapApi(_AnalyticsView):
     def get(self, request: Request, site_id: int) -> Response:
         start, end, bucket = self.range(request, site_id)
         if bucket:
-            buckets = (end - start).total_seconds() / selectors.HEATMAP_BUCKETS_S[bucket]
-            if buckets > selectors.MAX_HEATMAP_FRAMES:
+            buckets = (end - start).total_seconds() / heat_query.HEATMAP_BUCKETS_S[bucket]
+            if buckets > heat_query.MAX_HEATMAP_FRAMES:
                 raise ValidationError(
                     {
                         "bucket": [
                             f"{bucket} buckets over this range make {buckets:.0f} heat maps; at most "
-                            f"{selectors.MAX_HEATMAP_FRAMES}: take a larger bucket or a shorter range"
+                            f"{heat_query.MAX_HEATMAP_FRAMES}: take a larger bucket or a shorter range"
                         ]
                     }
                 )
-        heat = selectors.heatmap(
+        heat = heat_query.heatmap(
             site_id=site_id, start=start, end=end, bucket=bucket or None, tz=site_zone_of(site_id).key
         )
         return self.envelope(
             start,
             end,
             **heatmap_suppressed(  # small counts suppressed: docs/privacy.md
-                heat, site_id=site_id, start=start, end=end, bucket_s=selectors.HEATMAP_BUCKETS_S.get(bucket)
+                heat, site_id=site_id, start=start, end=end, bucket_s=heat_query.HEATMAP_BUCKETS_S.get(bucket)
             ),
             zones=selectors.zone_interest(site_id=site_id, start=start, end=end),
         )

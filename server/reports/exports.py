@@ -21,6 +21,7 @@ from openpyxl.cell import WriteOnlyCell
 
 from server.alerts.models import Alert
 from server.errors import ApplicationError
+from server.insights import heat_query
 from server.insights import selectors as insights
 from server.insights.models import PersonVisit
 from server.inventory.localtime import hour_fraction
@@ -140,7 +141,7 @@ def _dwell(ctx: ExportContext) -> Iterator[list[Cell]]:
 
 def _heatmap(ctx: ExportContext) -> Iterator[list[Cell]]:
     heat = heatmap_suppressed(  # the API's small-count suppression: docs/privacy.md
-        insights.heatmap(site_id=ctx.site_id, start=ctx.start, end=ctx.end),
+        heat_query.heatmap(site_id=ctx.site_id, start=ctx.start, end=ctx.end),
         site_id=ctx.site_id,
         start=ctx.start,
         end=ctx.end,

@@ -35,8 +35,8 @@ from server.alerts.models import Alert
 from server.audit.models import AuditLog
 from server.audit.services import Actor, audit_record, field_values
 from server.errors import ApplicationError
+from server.insights.fetch import fetch_rows
 from server.insights.models import LineCrossing, PersonVisit, QueueWait, ZoneDwell, ZoneTransition
-from server.insights.selectors import fetch_rows
 from server.inventory.models import Site
 from server.notifications.models import Delivery
 from server.people.models import Employee, IdentityBinding

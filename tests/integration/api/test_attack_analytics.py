@@ -16,8 +16,8 @@ from server.alerts.incidents import close_stale_incidents
 from server.alerts.models import Alert
 from server.alerts.services import alert_incident_record
 from server.analytics.floor_geometry import GeometryError, validate_polygon
+from server.insights.heat_query import heatmap
 from server.insights.models import DistancingViolation, HeatmapHour, HeatmapSlice, PersonVisit
-from server.insights.selectors import heatmap
 from server.inventory.models import Zone
 from tests.integration.api.test_listings import _slice
 

@@ -17,7 +17,7 @@ from django.db.models.functions import TruncDay, TruncHour
 from django.test import override_settings
 from rest_framework.test import APIClient
 
-from server.insights import selectors
+from server.insights import heat_query, selectors
 from server.insights.models import HeatmapHour, HeatmapSlice, PersonVisit
 from server.inventory.models import Site
 from server.retention.privacy import distinct_visitors, frame_visitors
@@ -104,23 +104,23 @@ def _reference_heatmap(
 ) -> dict[str, Any]:
     """The algorithm before the chunked, vectorised one: every stored row decoded and added one at a time (hour
     rows in time order, then the slices in time order), every value rounded by Python."""
-    bucket_s = selectors.HEATMAP_BUCKETS_S[bucket] if bucket else None
+    bucket_s = heat_query.HEATMAP_BUCKETS_S[bucket] if bucket else None
     hours = bucket_s is None or bucket_s >= 3600
-    shape = selectors._newest_shape(site_id=site_id, start=start, end=end, hours=hours)
+    shape = heat_query._newest_shape(site_id=site_id, start=start, end=end, hours=hours)
     assert shape is not None
     size = shape[0] * shape[1]
     zone = zoneinfo.ZoneInfo(tz)
     rows: list[tuple[Any, ...]] = []
-    hour_range, slice_ranges = selectors._heat_ranges(start, end, hours)
-    if hour_range is not None:
+    ranges = heat_query._heat_ranges(start, end, hours)  # no hour is cut: no slices in the middle hours
+    for low, high in ranges.hours:
         for row in HeatmapHour.objects.filter(
-            site_id=site_id, hour_start__gte=hour_range[0], hour_start__lt=hour_range[1]
+            site_id=site_id, hour_start__gte=low, hour_start__lt=high
         ).order_by("hour_start"):
             if (row.columns, row.rows, row.cell_m) == shape:
                 rows.append(
                     (row.hour_start, None, *(np.frombuffer(bytes(v), dtype="<f4") for v in _arrays(row)))
                 )
-    for low, high in slice_ranges:
+    for low, high in ranges.slices:
         for piece in HeatmapSlice.objects.filter(site_id=site_id, start__gte=low, start__lt=high).order_by(
             "start", "id"
         ):
@@ -160,7 +160,7 @@ def _reference_heatmap(
     for moment, cells, *values in rows:
         add(total, cells, tuple(values))
         if bucket_s is not None:
-            key = selectors._bucket_start(moment, bucket_s, zone)
+            key = heat_query._bucket_start(moment, bucket_s, zone)
             add(frames.setdefault(key, empty()), cells, tuple(values))
     result: dict[str, Any] = {
         "cell_m": shape[2],
@@ -204,12 +204,12 @@ RANGES = [
 def test_the_heatmap_equals_the_row_by_row_sums(
     floor: dict[str, Any], monkeypatch: pytest.MonkeyPatch, bucket: str | None, span: int, chunk_cells: int
 ) -> None:
-    monkeypatch.setattr(selectors, "_HEAT_CHUNK_CELLS", chunk_cells)
+    monkeypatch.setattr(heat_query, "_HEAT_CHUNK_CELLS", chunk_cells)
     start, end = RANGES[span]
     if bucket == "15m":  # from the minute slices only: the first hour's
         start, end = RANGES[1][0], RANGES[1][0] + timedelta(hours=1)
     site_id = floor["site"].pk
-    answer = selectors.heatmap(site_id=site_id, start=start, end=end, bucket=bucket, tz="Europe/Berlin")
+    answer = heat_query.heatmap(site_id=site_id, start=start, end=end, bucket=bucket, tz="Europe/Berlin")
     expected = _reference_heatmap(site_id=site_id, start=start, end=end, bucket=bucket, tz="Europe/Berlin")
     assert answer["cells"], "the floor must have shown cells"
     if bucket == "1d":
@@ -226,7 +226,7 @@ def test_hour_frames_off_the_utc_hours_equal_the_row_by_row_sums(
     # ends the minute slices of a partial hour are added to the frame of an hour row.
     start, end = RANGES[span]
     site_id = floor["site"].pk
-    answer = selectors.heatmap(site_id=site_id, start=start, end=end, bucket="1h", tz=tz)
+    answer = heat_query.heatmap(site_id=site_id, start=start, end=end, bucket="1h", tz=tz)
     expected = _reference_heatmap(site_id=site_id, start=start, end=end, bucket="1h", tz=tz)
     assert len(answer["frames"]) > 1
     assert _exact(answer) == _exact(expected)

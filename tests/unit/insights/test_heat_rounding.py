@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from server.insights.selectors import _round_cents
+from server.insights.heat_query import _round_cents
 
 
 @pytest.mark.parametrize(
