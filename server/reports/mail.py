@@ -6,16 +6,20 @@ import html
 import zoneinfo
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.mime.image import MIMEImage
 from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 
+from server.inventory.localtime import local_instant, zone_named
+from server.inventory.models import Site
 from server.reports.chain import site_kpis
 from server.reports.charts import bar_chart_png, line_chart_png
 from server.sales.visits import conversion_visits
+
+DAY = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -49,18 +53,39 @@ COLUMNS = (
 )
 
 
+def _site_zones(site_ids: list[int]) -> dict[zoneinfo.ZoneInfo, list[int]]:
+    """The sites grouped by their time zone (one group per zone the chain spans)."""
+    groups: dict[zoneinfo.ZoneInfo, list[int]] = defaultdict(list)
+    for site_id, name in Site.objects.filter(pk__in=site_ids).order_by("id").values_list("id", "timezone"):
+        groups[zone_named(name)].append(site_id)
+    return groups
+
+
 def build_report(
     *, name: str, site_ids: list[int], start: datetime, end: datetime, timezone: str
 ) -> BuiltReport:
+    """The report of the local days of the schedule's `timezone` that [start, end) spans, each site on those
+    days of its own clock: a daily report of a chain in New York and Los Angeles holds each store's own day
+    (06:00-06:00 UTC for New York, 09:00-09:00 for Los Angeles), not three hours of the next day for the one in
+    the west. The footfall over time sums the sites' counts of the same local hour or day."""
     zone = zoneinfo.ZoneInfo(timezone)
-    sites = site_kpis(site_ids=site_ids, start=start, end=end)
-    days = (end - start).days
+    first_day = start.astimezone(zone).replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)
+    last_day = end.astimezone(zone).replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)
+    days = (last_day - first_day).days
     bucket = "hour" if days <= 1 else "day"
-    per_bucket: dict[datetime, int] = defaultdict(int)
-    for (_, moment), count in conversion_visits(
-        site_ids=site_ids, start=start, end=end, bucket=bucket, zone=zone
-    ).items():
-        per_bucket[moment] += count
+    sites: list[dict[str, Any]] = []
+    per_bucket: dict[tuple[datetime, int], int] = defaultdict(
+        int
+    )  # (local wall time, fold): the local bucket
+    for site_zone, ids in _site_zones(site_ids).items():
+        site_start, site_end = local_instant(first_day, site_zone), local_instant(last_day, site_zone)
+        sites.extend(site_kpis(site_ids=ids, start=site_start, end=site_end))
+        for (_, moment), count in conversion_visits(
+            site_ids=ids, start=site_start, end=site_end, bucket=bucket, zone=site_zone
+        ).items():
+            local = moment.astimezone(site_zone)
+            per_bucket[(local.replace(tzinfo=None), local.fold)] += count
+    sites.sort(key=lambda site: (site["name"], site["site_id"]))
     moments = sorted(per_bucket)
     label_format = "%H:%M" if bucket == "hour" else "%a %d %b"
     images = {
@@ -78,11 +103,13 @@ def build_report(
         ),
         "footfall-time": line_chart_png(
             title=f"Footfall per {bucket}, all sites",
-            labels=[moment.astimezone(zone).strftime(label_format) for moment in moments],
+            labels=[wall.strftime(label_format) for wall, _ in moments],
             values=[per_bucket[moment] for moment in moments],
         ),
     }
-    period = f"{start.astimezone(zone):%Y-%m-%d %H:%M} to {end.astimezone(zone):%Y-%m-%d %H:%M} ({timezone})"
+    span = f"{first_day:%Y-%m-%d}" if days == 1 else f"{first_day:%Y-%m-%d} to {last_day - DAY:%Y-%m-%d}"
+    zones = {site["timezone"] for site in sites}
+    period = f"{span} ({timezone})" if zones <= {timezone} else f"{span} (each site's local day)"
     subject = f"{name}: {period}"
     head = "".join(f"<th>{html.escape(title)}</th>" for _, title, _ in COLUMNS)
     body_rows = "".join(

@@ -267,7 +267,7 @@ def test_a_due_schedule_is_mailed_once_with_inline_charts(store: dict[str, Any],
     assert len(smtp.messages) == 1
     message = smtp.messages[0]
     assert message["X-Envelope-To"] == "boss@example.com,ops@example.com"
-    assert str(message["Subject"]) == "Daily KPIs: 2026-11-30 00:00 to 2026-12-01 00:00 (UTC)"
+    assert str(message["Subject"]) == "Daily KPIs: 2026-11-30 (UTC)"
     html, images = _html_and_images(message)
     assert "Store A" in html
     assert "Store B" not in html
