@@ -72,7 +72,12 @@ def _store(site: Site, *, sliced: set[int] | None = None) -> list[tuple[datetime
 
 
 def _frames_by_minute(
-    minutes: list[tuple[datetime, np.ndarray[Any, Any]]], *, start: datetime, end: datetime, bucket_s: int, tz: str
+    minutes: list[tuple[datetime, np.ndarray[Any, Any]]],
+    *,
+    start: datetime,
+    end: datetime,
+    bucket_s: int,
+    tz: str,
 ) -> dict[str, float]:
     """Each frame's person-seconds from the minutes that lie in it: the truth."""
     zone = zone_named(tz)
@@ -97,8 +102,8 @@ def test_local_hour_and_day_frames_hold_their_own_minutes(tz: str, bucket: str, 
     assert got == expected
     offset = "+05:30" if tz == "Asia/Kolkata" else "+05:45"
     assert all(key.endswith(offset) for key in got)
-    if bucket == "1h":
-        assert next(iter(got)).endswith(":00:00" + offset)  # local o'clock: 05:00 (T0 + 10 min is 05:40 / 05:55)
+    if bucket == "1h":  # local o'clock: 05:00 (T0 + 10 min is 05:40 / 05:55)
+        assert next(iter(got)).endswith(":00:00" + offset)
     assert answer["total_person_s"] == sum(expected.values())
 
 
