@@ -1,3 +1,4 @@
+import { defineComponent } from "vue";
 import { createRouter, createWebHistory, type RouteRecordRaw } from "vue-router";
 import { loadSession, session } from "@/stores/session";
 import {
@@ -38,8 +39,14 @@ const adminChildren: RouteRecordRaw[] = [
   return { ...route, meta: { allowed: section?.allowed, title: section?.title } };
 });
 
+// "/" and "/admin-ui" send each user to the first page their role may open. Not as `redirect`: vue-router resolves
+// a redirect before the guards run, so on a page load (the session not read yet) every page looked forbidden, and
+// opening the server's address sent a signed-in user to "Not available for your role". `beforeEnter` runs after
+// the global guard below has read the session.
+const Resolving = defineComponent({ name: "Resolving", render: () => null });
+
 const routes: RouteRecordRaw[] = [
-  { path: "/", name: "home", redirect: () => homePath() },
+  { path: "/", name: "home", component: Resolving, beforeEnter: () => homePath() },
   { path: "/login", name: "login", component: () => import("@/pages/LoginPage.vue"), meta: { public: true } },
   { path: "/live", name: "live", component: () => import("@/pages/LivePage.vue"), meta: { title: "Live", allowed: canSeeLive } },
   { path: "/heatmap", name: "heatmap", component: () => import("@/pages/HeatmapPage.vue"), meta: { title: "Heat map", allowed: canSeeAnalytics } },
@@ -67,7 +74,8 @@ const routes: RouteRecordRaw[] = [
       {
         path: "",
         name: "admin-home",
-        redirect: () => ({ name: ADMIN_SECTIONS.find((s) => s.allowed())?.name ?? "forbidden" }),
+        component: Resolving,
+        beforeEnter: () => ({ name: ADMIN_SECTIONS.find((s) => s.allowed())?.name ?? "forbidden" }),
       },
       ...adminChildren,
     ],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
 from datetime import datetime, timedelta
@@ -422,6 +423,24 @@ def test_staff_cannot_open_administration(page: Page, context: BrowserContext) -
         page.request.post("/api/devices/", data=json.dumps({"site": 1, "name": "x"}), headers=headers).status
         == 403
     )
+
+
+def test_the_servers_address_opens_a_page_of_the_role(page: Page) -> None:
+    # The address the README says to open, before and after signing in, and Administration's address typed in:
+    # on a page load they showed "Not available for your role" (the home redirect ran before the session was read).
+    page.goto("/")
+    page.wait_for_url(re.compile(r"/login\?next="))
+    page.fill("input[name=username]", "admin")
+    page.fill("input[name=password]", "admin")
+    page.click("[data-testid=login-submit]")
+    page.wait_for_url("**/live")
+    expect(page.locator("[data-testid=live-map]")).to_be_visible()
+    for address in ("/", "/admin-ui"):
+        page.goto(address)
+        page.wait_for_url(re.compile(r"/(live|admin-ui/[a-z-]+)$"))
+        expect(page.locator("[data-testid=current-user]")).to_be_visible()
+        expect(page.locator("[data-testid=forbidden]")).to_have_count(0)
+    assert "/admin-ui/" in page.url
 
 
 def test_installer_sees_only_installation_pages(page: Page, context: BrowserContext) -> None:
