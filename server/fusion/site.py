@@ -36,7 +36,9 @@ Algorithm, per TrackFrame released by the reorder buffer (capture-time order, se
    remembered rows of one camera whose persons, exchanged, sit closer to their predictions by more than
    ``swap_saving_m`` in all (a tracker's id swap: each track jumped onto the other person) lose both
    associations and wait likewise, also where no other camera sees the two; with descriptors, a row whose new
-   descriptor does not clearly agree with its person while a nearby person matches it clearly better does too.
+   descriptor does not clearly agree with its person while a nearby person matches it clearly better does too,
+   unless the row of this camera that holds that person matches them as well (exchanged, the two rows' colours
+   must match better in all by ``_SWAP_MARGIN``: a look-alike is no swap's other half).
 3. **Assignment**: the remaining confirmed rows are matched to the persons not yet taken in this frame by
    ``scipy.optimize.linear_sum_assignment`` on the floor distance, gated at ``gate_distance_m``. This is the
    hand-over (a new local id of another camera joins the person) and the overlap rule (a person seen by two
@@ -781,7 +783,12 @@ class SiteFusion:
         edge's descriptor drifts to the new person over a few updates, so waiting for a clear disagreement
         would let the person's colours absorb the other's first): its association is forgotten, and so is that of
         the row of this camera that holds the better-matching person (the swap's other half); both rows wait for
-        the next frame and are assigned afresh, with their colours (step 3)."""
+        the next frame and are assigned afresh, with their colours (step 3). Where this camera holds that person,
+        the two rows must look swapped together (``_exchange_matches``): a holder whose colours match its own
+        person as well is a look-alike beside a person whose running colours are somebody else's (learnt from the
+        first person they followed, they never take the right ones in, as those disagree), and both
+        associations are kept; dropped, the two tracks of a tight group were up for a guess, and a crosswise tie
+        carried an id (and a badge binding) to the look-alike."""
         cfg = self.config
         rows = obs.appearance_rows[row_slot[obs.appearance_rows] >= 0]
         if rows.size == 0:
@@ -813,7 +820,16 @@ class SiteFusion:
             return
         holder = {int(slot): row for row, slot in enumerate(row_slot.tolist()) if slot >= 0}
         for k in np.flatnonzero(wrong).tolist():
-            for row in (int(rows[k]), holder.get(int(recent[best[k]]))):
+            other_row = holder.get(int(recent[best[k]]))
+            if other_row is not None and not self._exchange_matches(
+                obs.camera_id,
+                int(obs.local_ids[other_row]),
+                int(row_slot[rows[k]]),
+                int(recent[best[k]]),
+                float(best_similarity[k] - own[k]),
+            ):
+                continue  # the other row's colours are its own person's: a look-alike, no swap
+            for row in (int(rows[k]), other_row):
                 if row is None or row_slot[row] < 0:
                     continue
                 self._memory.pop((obs.camera_id, int(obs.local_ids[row])), None)
@@ -821,6 +837,18 @@ class SiteFusion:
                 usable[row] = False
                 self.reassociated_total += 1
                 self.colour_reassociated_total += 1
+
+    def _exchange_matches(self, camera_id: int, local_id: int, mine: int, theirs: int, gain: float) -> bool:
+        """Whether a row of slot ``mine`` that matches slot ``theirs`` better by ``gain`` and the row
+        ``local_id`` of this camera that holds ``theirs`` are a swap by their colours: exchanged, the two match
+        their persons better than kept by ``_SWAP_MARGIN`` in all, as the swap check of positions asks
+        (``swap_saving_m``). The holder's colours count as neither where they cannot be compared."""
+        if (camera_id, local_id) not in self._track_app:
+            return gain >= _SWAP_MARGIN
+        similar = self._similarities(camera_id, np.array([local_id]), np.array([mine, theirs]))
+        if similar is None or np.isnan(similar).any():
+            return gain >= _SWAP_MARGIN
+        return gain + float(similar[0, 0] - similar[0, 1]) >= _SWAP_MARGIN
 
     def _pair_rows(self, camera_id: int, local_ids: IntArray, slots: IntArray) -> FloatArray:
         """Similarity of each track's latest descriptor with its own slot's running appearance (NaN where

@@ -267,7 +267,8 @@ class FusionConfig:
     # over appearance_min_count descriptors. Colours agree at a histogram intersection of appearance_match and
     # above and disagree below appearance_mismatch: a row never joins a person whose colours disagree with it,
     # and a camera's local track whose new descriptor disagrees with its person while another person nearby
-    # matches it clearly better (a tracker's id swap) loses its association.
+    # matches it clearly better (a tracker's id swap) loses its association, unless the camera's track of that
+    # person matches them as well (a look-alike is no swap's other half).
     use_appearance: bool = True
     appearance_match: float = 0.7
     appearance_mismatch: float = 0.4

@@ -243,3 +243,28 @@ def test_a_close_call_goes_to_the_recently_seen_person_whose_colours_clearly_agr
         if k >= 43:
             assert frame.global_ids.tolist() == [b_id], (k, frame.global_ids, frame.floor_xy_m)
             assert not frame.uncertain_ids
+
+
+def test_a_look_alike_beside_a_person_whose_colours_are_somebody_elses_keeps_their_association() -> None:
+    """A and B walk side by side 0.25 m apart in the same uniform, seen by one camera. A's person learnt red
+    colours first (the edge's first descriptor of A's track caught somebody in red), so the uniform of A's
+    later descriptors is never folded into them and matches B's person far better than A's own. That is no
+    id swap while B's track still matches B as well: B's track is not the swap's other half (both are
+    uniform). The two associations are kept; dropped, both tracks would be up for a new assignment, and one
+    frame of 0.15 m noise that brings them closer to each other's person (as in a tight group) tied them
+    crosswise: B's id (and a badge binding on it) walked on with A."""
+    fusion = SiteFusion(IMMEDIATE)
+    a_id = b_id = 0
+    frame = fusion.update(obs(1, 0.0, []))
+    for k in range(40):
+        x = 2.0 + 0.1 * k
+        a_y, b_y = (5.15, 5.1) if k == 11 else (5.0, 5.25)  # one noisy frame, each nearer the other's lane
+        sent = {1: RED, 2: UNIFORM} if k == 0 else {1: UNIFORM} if k == 10 else {}
+        frame = fusion.update(seen(1, k * 100.0, [(1, x, a_y), (2, x, b_y)], sent))
+        if k == 8:
+            a_id, b_id = gid_near(frame, x, 5.0), gid_near(frame, x, 5.25)
+    assert a_id != b_id
+    x = 2.0 + 0.1 * 39
+    assert gid_near(frame, x, 5.25) == b_id
+    assert gid_near(frame, x, 5.0) == a_id
+    assert fusion.colour_reassociated_total == 0
