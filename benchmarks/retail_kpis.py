@@ -6,6 +6,8 @@ seeds: in and out counted vs true (accuracy = 1 - |counted - true| / true, summe
 (visitor entries) counted vs true, staff crossings counted as visitors (goal 0). Queue family: waiting time per
 served visitor matched to the truth (median absolute error / median true wait), abandonments, and the share of
 the time the live queue length is within ±1 of the true length. The seeds (default 11-20) were never tuned on.
+The simulated store has its front wall along the door line with a 4 m door opening: people come in and leave
+through it (docs/kpis.md, "Proof against the simulator").
 
 With ``--reference REF`` the door counter of git REF runs beside this one on the same fused frames (same run, same
 fusion), its line holding ``--reference-commit-s``; each is scored against the truth of its own line definition.

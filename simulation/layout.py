@@ -9,6 +9,7 @@ they see and report follows from the camera model (:mod:`simulation.cameras`).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,6 +17,7 @@ import numpy as np
 from server.analytics.geometry import FloatArray
 from server.analytics.types import FloorGrid, Zone, ZoneKind
 from simulation.cameras import PinholeCamera
+from simulation.walls import Wall
 
 IMAGE_WIDTH_PX = 1280
 IMAGE_HEIGHT_PX = 720
@@ -102,13 +104,15 @@ class VirtualCamera:
 
 @dataclass(frozen=True)
 class StoreLayout:
-    """Floor rectangle, zones, cameras and the entrance point where people appear and leave."""
+    """Floor rectangle, zones, cameras and the entrance point where people appear and leave; ``walls``: walls
+    that people pass only through their openings (none: people walk straight across the floor)."""
 
     width_m: float
     height_m: float
     zones: tuple[Zone, ...]
     cameras: tuple[VirtualCamera, ...]
     entrance_xy_m: tuple[float, float]
+    walls: tuple[Wall, ...] = ()
 
     def grid(self, cell_m: float = 0.5) -> FloorGrid:
         """The heat-map grid covering the whole floor."""
@@ -170,6 +174,20 @@ def default_store(camera_count: int = 2) -> StoreLayout:
     else:
         raise ValueError(f"camera_count must be 1, 2 or 4, got {camera_count}")
     return StoreLayout(30.0, 20.0, zones, tuple(cameras), entrance_xy_m=(0.4, 10.0))
+
+
+# The store's front wall (x = 2 m, the inner edge of the entrance zone) and its door opening: the entrance
+# zone's 4 m (y 8..12), inside the door line (y 7..13 of simulation.scenarios_retail.DOOR, which reaches 1 m past
+# each jamb as an installer draws it). The entrance point (0.4, 10) is 1.6 m outside it.
+FRONT_WALL_X_M = 2.0
+DOOR_OPENING_Y_M = (8.0, 12.0)
+
+
+def with_front_wall(layout: StoreLayout) -> StoreLayout:
+    """``layout`` with its front wall: people come in and leave through the door opening, not through the wall
+    beside it (without it, a visitor leaving from the checkout walks straight through the wall at y ~ 6-7)."""
+    wall = Wall((FRONT_WALL_X_M, 0.0), (FRONT_WALL_X_M, layout.height_m), openings_m=(DOOR_OPENING_Y_M,))
+    return dataclasses.replace(layout, walls=(*layout.walls, wall))
 
 
 def ceiling_store(

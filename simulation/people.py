@@ -9,6 +9,7 @@ import numpy as np
 from server.analytics.geometry import FloatArray
 from server.analytics.types import PersonIdentity, Zone, ZoneKind
 from simulation.layout import STOCK_ROOM_ZONE_ID, StoreLayout
+from simulation.walls import path_length_m, route
 
 EMPLOYEE_NAMES = ("Kim", "Lee", "Park", "Choi", "Jung", "Kang", "Cho", "Yoon", "Jang", "Lim", "Han", "Oh")
 
@@ -91,17 +92,31 @@ def plan_path(
 
     With ``reservations``, each pause spot is the first of up to 40 random candidates whose footprint (radius
     ``footprint_m``: 0 for one person, the offset of the farthest member for a group) keeps clear of the other
-    pauses at the same time (else the least conflicting one), and it is reserved."""
+    pauses at the same time (else the least conflicting one), and it is reserved. A walk that would cross one
+    of the layout's walls outside an opening goes through the opening (:func:`simulation.walls.route`, the
+    group's footprint clear of the jambs), at the same speed."""
     entrance = np.array(layout.entrance_xy_m) + np.array([0.0, rng.uniform(-1.2, 1.2)])
     points: list[FloatArray] = [entrance]
     times: list[float] = [arrive_s]
+
+    def leg(end: FloatArray) -> tuple[list[FloatArray], float]:
+        """The points on the way from the last knot to ``end``, and the walk's duration."""
+        via = route(points[-1], end, layout.walls, footprint_m)
+        return via, path_length_m([points[-1], *via, end]) / speed_mps
+
+    def walk(via: list[FloatArray]) -> None:
+        for point in via:
+            times.append(times[-1] + float(np.hypot(*(point - points[-1]))) / speed_mps)
+            points.append(point)
+
     for zone in zone_sequence:
         margin = 1.0 if zone.kind is ZoneKind.RESTRICTED else 0.9
         pause_s = float(rng.uniform(*pause_range_s))
-        best: tuple[float, FloatArray, float] | None = None
+        best: tuple[float, FloatArray, float, list[FloatArray]] | None = None
         for _ in range(40 if reservations is not None else 1):
             target = np.array(_point_in_zone(rng, zone, margin))
-            arrive_at = times[-1] + float(np.hypot(*(target - points[-1]))) / speed_mps
+            via, walk_s = leg(target)
+            arrive_at = times[-1] + walk_s
             conflict = (
                 reservations.conflict_m(
                     float(target[0]), float(target[1]), arrive_at, arrive_at + pause_s, footprint_m
@@ -110,11 +125,12 @@ def plan_path(
                 else 0.0
             )
             if best is None or conflict < best[0]:
-                best = (conflict, target, arrive_at)
+                best = (conflict, target, arrive_at, via)
             if conflict <= 0.0:
                 break
         assert best is not None
-        _, target, arrive_at = best
+        _, target, arrive_at, via = best
+        walk(via)
         if reservations is not None:
             reservations.spots.append(
                 (float(target[0]), float(target[1]), arrive_at, arrive_at + pause_s, footprint_m)
@@ -124,6 +140,9 @@ def plan_path(
         times.append(arrive_at + pause_s)
         points.append(target)
     exit_point = np.array(layout.entrance_xy_m) + np.array([0.0, rng.uniform(-1.2, 1.2)])
-    times.append(times[-1] + float(np.hypot(*(exit_point - points[-1]))) / speed_mps)
+    via, walk_s = leg(exit_point)
+    end_s = times[-1] + walk_s
+    walk(via)
+    times.append(end_s)
     points.append(exit_point)
     return np.array(times), np.array(points)

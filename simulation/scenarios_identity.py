@@ -57,7 +57,7 @@ from typing import Any
 
 import numpy as np
 
-from simulation.layout import StoreLayout, VirtualCamera, ceiling_store, default_store
+from simulation.layout import StoreLayout, VirtualCamera, ceiling_store, default_store, with_front_wall
 from simulation.people import SimPerson
 from simulation.simulator import (
     EPOCH_US,
@@ -71,6 +71,7 @@ from simulation.simulator import (
     _population,
     attach_appearance,
 )
+from simulation.walls import Wall, route_knots
 
 FAMILIES = (
     "groups",
@@ -109,17 +110,20 @@ def three_camera_store() -> StoreLayout:
 
 
 def identity_scenario(
-    family: str, seed: int, *, duration_s: float = 180.0, appearance: bool = True
+    family: str, seed: int, *, duration_s: float = 180.0, appearance: bool = True, front_wall: bool = False
 ) -> SimulationResult:
     """The seeded run of scenario ``family`` (one of :data:`FAMILIES`); ``appearance``: the edges send
-    appearance descriptors (False: old edges without them)."""
+    appearance descriptors (False: old edges without them); ``front_wall``: the store has its front wall, people
+    pass it through the door opening (:func:`simulation.layout.with_front_wall`; the door scenarios of
+    :mod:`simulation.scenarios_retail`), else they walk straight to and from the entrance point."""
+    walled = with_front_wall if front_wall else (lambda layout: layout)
     if family == "store100":
         config = SimulationConfig(
             seed=seed, people=100, cameras=4, duration_s=duration_s, appearance=appearance
         )
-        return _run(config, default_store(4))
+        return _run(config, walled(default_store(4)))
     if family in CEILING_FAMILIES:
-        layout = ceiling_store(**CEILING_FAMILIES[family])
+        layout = walled(ceiling_store(**CEILING_FAMILIES[family]))
         config = SimulationConfig(
             seed=seed,
             people=30,
@@ -129,8 +133,8 @@ def identity_scenario(
             appearance=appearance,
         )
         rng = np.random.default_rng(10_000 + seed)
-        return _run(config, layout, people_edit=lambda ps: _door_crossings(ps, config, rng))
-    layout = three_camera_store()
+        return _run(config, layout, people_edit=lambda ps: _door_crossings(ps, config, rng, layout.walls))
+    layout = walled(three_camera_store())
     people = 30
     if family in ("groups", "swaps"):
         config = SimulationConfig(
@@ -158,7 +162,9 @@ def identity_scenario(
         raise ValueError(f"unknown scenario family {family!r}; known: {', '.join(FAMILIES)}")
     edit_rng = np.random.default_rng(10_000 + seed)
     if family == "doorway":
-        return _run(config, layout, people_edit=lambda ps: _door_crossings(ps, config, edit_rng))
+        return _run(
+            config, layout, people_edit=lambda ps: _door_crossings(ps, config, edit_rng, layout.walls)
+        )
     if family == "gaps":
         return _run(config, layout, frame_edit=lambda fs, result: _gaps(fs, result, edit_rng))
     if family == "swaps":
@@ -201,9 +207,13 @@ def _run(
 
 
 def _door_crossings(
-    people: list[SimPerson], config: SimulationConfig, rng: np.random.Generator
+    people: list[SimPerson],
+    config: SimulationConfig,
+    rng: np.random.Generator,
+    walls: tuple[Wall, ...] = (),
 ) -> list[SimPerson]:
-    """Retime a third of the visitors so that each arrives at the door beside a leaver as the leaver goes."""
+    """Retime a third of the visitors so that each arrives at the door beside a leaver as the leaver goes (and
+    walks from there through the opening of the store's ``walls``)."""
     by_leave = sorted(range(len(people)), key=lambda i: people[i].leave_s)
     singles = [
         i for i in range(len(people)) if people[i].group_id is None and people[i].identity.employee_id is None
@@ -225,6 +235,8 @@ def _door_crossings(
         times = person.times_s - person.times_s[0] + arrive_s
         xy = person.xy_m.copy()
         xy[0] = door
+        # From the new start, through the door opening if the store has walls (the first leg keeps its time).
+        times, xy = route_knots(times, xy, walls)
         edited[newcomer] = SimPerson(person.person_id, person.identity, None, times, xy)
     return edited
 
