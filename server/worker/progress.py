@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any
 from asgiref.sync import sync_to_async
 
 if TYPE_CHECKING:
-    from server.timeseries.types import Point
     from server.timeseries.held import HeldPoints
+    from server.timeseries.types import Point
 
 logger = logging.getLogger(__name__)
 

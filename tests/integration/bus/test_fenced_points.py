@@ -6,10 +6,11 @@ The worker fuses frames 1..35 of a site and makes them durable; then it fuses fr
 barrier, another worker takes the site over. That barrier is fenced: the worker drops the site, and none of the
 points of frames 36..65 may reach the store (before the fix, the batching writer sent them within its flush
 interval, and the barrier itself before its fenced transaction). The new owner then applies 36..65 again and
-writes its points: the store holds the new owner's occupancy samples of those frames only (before: the old owner's
-at 41, 51, 61 beside the new owner's at 36, 46, 56). Both stores keep one point per (measurement, tags, time), a second write merging its fields (the
-embedded store's primary key, InfluxDB's documented rule): so what landed twice were the old owner's points at other
-times than the new owner's, and its values of the same instants replaced.
+writes its points: the store holds the new owner's occupancy samples of those frames only (before: the old
+owner's at 41, 51, 61 beside the new owner's at 36, 46, 56). Both stores keep one point per (measurement, tags,
+time), a second write merging its fields (the embedded store's primary key, InfluxDB's documented rule): so what
+landed twice were the old owner's points at other times than the new owner's (its samples, its entries and exits
+counted since its own last sample), and its values of instants both wrote were replaced by the new owner's.
 """
 
 from __future__ import annotations
