@@ -244,6 +244,10 @@ class Deliveries:
             raise nats.errors.ConnectionClosedError
         return await asyncio.wait_for(self._queue.get(), timeout)
 
+    def ready(self) -> bool:
+        """A message is waiting: `next_msg` hands it over without waiting for the network."""
+        return not self._queue.empty()
+
     async def unsubscribe(self) -> None:
         if self._sub is not None:
             await self._sub.unsubscribe()
