@@ -496,7 +496,9 @@ class SiteWorker:
             startup.mark("first pull")
             logger.info("worker start-up: first pull %s", startup.summary())
         while True:
-            self._turns.release(site_id)  # a pause, a pull request and its answer: the other sites apply meanwhile
+            self._turns.release(
+                site_id
+            )  # a pause, a pull request and its answer: the other sites apply meanwhile
             if site_id not in self._pins and self._share is not None and len(self._pins) >= self._share:
                 # This worker holds its share: it stands by for this site less eagerly, so that a worker with
                 # fewer sites is the likelier one JetStream pins (and it is still counted as a worker).
@@ -544,7 +546,9 @@ class SiteWorker:
                     return  # this pull request is over
                 continue  # 100: idle heartbeat
             got += 1
-            await self._turns.take(site_id)  # the site's frames in slices: its state stays in the CPU's caches
+            await self._turns.take(
+                site_id
+            )  # the site's frames in slices: its state stays in the CPU's caches
             new_pin = headers.get("Nats-Pin-Id")
             stream_seq = msg.metadata.sequence.stream
             consumer_seq = msg.metadata.sequence.consumer
@@ -554,7 +558,9 @@ class SiteWorker:
             if site_id not in self._progress.sites:
                 self._pins[site_id] = new_pin or ""
                 self._taking_over.add(site_id)
-                self._turns.release(site_id)  # its database claim and stream reads: the others go on meanwhile
+                self._turns.release(
+                    site_id
+                )  # its database claim and stream reads: the others go on meanwhile
                 try:
                     await self._take_over(site_id, stream_seq)
                 finally:
