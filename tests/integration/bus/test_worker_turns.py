@@ -9,6 +9,7 @@ CPU's caches by the other sites' (at 64 sites the same frames cost 40-45 % more 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
 import pytest
@@ -40,7 +41,7 @@ class _Recording(service.SiteWorker):
 
 def _runs(sites: list[int]) -> list[int]:
     runs = [1]
-    for before, site in zip(sites, sites[1:], strict=False):
+    for before, site in itertools.pairwise(sites):
         if site == before:
             runs[-1] += 1
         else:

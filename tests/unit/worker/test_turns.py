@@ -4,6 +4,7 @@ served, the event loop running between two slices and while a puller waits for a
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
 from server.worker.turns import ApplyTurns
@@ -24,7 +25,7 @@ async def _puller(turns: ApplyTurns, site_id: int, frames: int, applied: list[in
 
 def _runs(applied: list[int]) -> list[int]:
     runs = [1]
-    for before, site in zip(applied, applied[1:], strict=False):
+    for before, site in itertools.pairwise(applied):
         if site == before:
             runs[-1] += 1
         else:
