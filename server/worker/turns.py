@@ -8,7 +8,8 @@ caches by the other sites' frames. The same frames cost 40-45 % more CPU time at
 components with no per-site state twice as much per call: `benchmarks/worker_cost.py`). A run of the loop also
 lasted one frame per busy site (64 frames, ~45 ms, at 64 sites).
 
-So a puller applies its site's waiting messages for up to `SLICE_S`, then hands over to the next puller waiting
+So a puller applies its site's waiting messages for up to `SLICE_S` of the event loop thread's CPU time (not of
+the clock: on a loaded host a slice of the clock held one or two frames), then hands over to the next puller waiting
 (first come, first served) and the loop runs before the next slice: consecutive frames are the same site's (its
 state stays in the caches), and one run of the loop applies one slice, whatever the number of sites. A puller holds
 its turn only while it applies: it lets go before it waits for anything (its inbox empty, a pull request, a
@@ -20,8 +21,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-# One slice: at ~0.7 ms a frame (20 people, 8 cameras, one core), about 12 frames of one site.
-SLICE_S = 0.008
+# One slice of CPU time: at ~0.7 ms a frame (20 people, 8 cameras, one core), about 14 frames of one site.
+SLICE_S = 0.01
 
 
 class ApplyTurns:
@@ -36,13 +37,13 @@ class ApplyTurns:
         """Return once it is `site_id`'s turn: at once while its slice lasts; else after the loop ran once and the
         pullers that asked before it had theirs."""
         if self._holder == site_id:
-            if time.perf_counter() < self._until:
+            if time.thread_time() < self._until:
                 return
             self.release(site_id)
             await asyncio.sleep(0)  # the loop runs between two slices, also with no other puller waiting
         await self._lock.acquire()
         self._holder = site_id
-        self._until = time.perf_counter() + self._slice_s
+        self._until = time.thread_time() + self._slice_s
         self.slices += 1
 
     def release(self, site_id: int) -> None:
