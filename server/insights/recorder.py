@@ -686,7 +686,8 @@ def _add_heat_slices(slices: Sequence[HeatmapSlice]) -> int:
     existing: dict[tuple[int, datetime, int, int, float], HeatmapSlice] = {}
     for row in HeatmapSlice.objects.select_for_update().filter(wanted).order_by("site_id", "start", "pk"):
         existing.setdefault((row.site_id, row.start, row.columns, row.rows, row.cell_m), row)
-    created, updated = [], []
+    created: list[HeatmapSlice] = []
+    updated: list[HeatmapSlice] = []
     for key, pieces in sorted(grouped.items(), key=lambda item: (item[0][0], item[0][1])):
         site_id, start, columns, rows, cell_m = key
         found = existing.get(key)

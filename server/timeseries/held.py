@@ -64,7 +64,7 @@ class HeldPoints:
 
     def discard(self, site_id: int) -> int:
         """The site was lost to another worker: its points are the new owner's to write. Returns how many."""
-        return len(self._sites.pop(site_id, None) or [])
+        return len(self._sites.pop(site_id, []))
 
     def write_durably(self, points: Sequence[Point]) -> None:
         """Hand `points` to the writer and return once the store took them (with everything queued before them);

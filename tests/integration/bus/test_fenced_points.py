@@ -32,7 +32,8 @@ from server.runtime import Runtime, build_runtime
 from server.timeseries.types import Row, SeriesQuery
 from server.worker import service
 from server.worker.progress import SiteProgress
-from tests.integration.system.test_bus_order import FRAME_US, _decoded
+from tests.integration.system.test_bus_failover import FRAME_US
+from tests.integration.system.test_bus_order import _decoded
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 
