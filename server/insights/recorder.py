@@ -711,10 +711,11 @@ def _add_heat_slices(slices: Sequence[HeatmapSlice]) -> int:
         (updated if found is not None else created).append(target)
     if created:
         HeatmapSlice.objects.bulk_create(created)
-    if updated:
-        HeatmapSlice.objects.bulk_update(
-            updated, ["cell_index", "person_s", "displacement_x_m", "displacement_y_m"]
-        )
+    fields = ["cell_index", "person_s", "displacement_x_m", "displacement_y_m"]
+    if len(updated) == 1:  # a plain UPDATE: cheaper than bulk_update's CASE for one row
+        updated[0].save(update_fields=fields)
+    elif updated:
+        HeatmapSlice.objects.bulk_update(updated, fields)
     return len(grouped)
 
 
@@ -788,7 +789,9 @@ def _add_heat_hours(heat: Mapping[tuple[int, int], _HeatHour]) -> int:
         row.displacement_x_m = np.ascontiguousarray(displacement[:, 0]).astype("<f4").tobytes()
         row.displacement_y_m = np.ascontiguousarray(displacement[:, 1]).astype("<f4").tobytes()
         saved.append(row)
-    HeatmapHour.objects.bulk_update(
-        saved, ["columns", "rows", "cell_m", "person_s", "displacement_x_m", "displacement_y_m"]
-    )
+    fields = ["columns", "rows", "cell_m", "person_s", "displacement_x_m", "displacement_y_m"]
+    if len(saved) == 1:  # a plain UPDATE: cheaper than bulk_update's CASE for one row
+        saved[0].save(update_fields=fields)
+    else:
+        HeatmapHour.objects.bulk_update(saved, fields)
     return len(saved)

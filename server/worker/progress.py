@@ -259,10 +259,11 @@ class _ProgressCheckpoint:
                 updated.append(row)
         if created:
             SiteFrameProgress.objects.bulk_create(created)
-        if updated:
-            SiteFrameProgress.objects.bulk_update(
-                updated, ["applied_through", "applied_after", "camera_next", "revision", "updated_at"]
-            )
+        fields = ["applied_through", "applied_after", "camera_next", "revision", "updated_at"]
+        if len(updated) == 1:  # a plain UPDATE: cheaper than bulk_update's CASE for one row
+            updated[0].save(update_fields=fields)
+        elif updated:
+            SiteFrameProgress.objects.bulk_update(updated, fields)
 
     def abandon(self) -> None:
         """Nothing changed in memory: the next checkpoint takes the same messages again (and checks again), and

@@ -32,7 +32,7 @@ def _statements_of_a_barrier(sites: int, round_index: int) -> tuple[int, list[in
     site_ids = [Site.objects.create(name=f"Statements {sites}-{n}-{round_index}").pk for n in range(sites)]
     progress = SiteProgress(held_from=lambda camera, epoch: None, ack=lambda reply: None)
     for site_id in site_ids:
-        through, after, revision, cameras = claim(site_id)
+        through, _, revision, _ = claim(site_id)
         progress.sites[site_id] = _ledger(site_id, through, revision)
     recorder = InsightsRecorder()
     counts = []
@@ -49,7 +49,8 @@ def _statements_of_a_barrier(sites: int, round_index: int) -> tuple[int, list[in
             recorder.add_heat(site_id, [bucket, bucket], GRID)
         saved = progress.checkpoint()
         written = recorder.checkpoint()
-        assert saved is not None and written is not None
+        assert saved is not None
+        assert written is not None
         with CaptureQueriesContext(connection) as queries, transaction.atomic():
             written.commit()
             saved.commit()
