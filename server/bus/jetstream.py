@@ -216,9 +216,7 @@ class Deliveries:
     waits. Every `YIELD_EVERY` messages handed over it lets the event loop run once all the same (as `next_msg`
     did for each): a batch of frames must not hold up the rest of the process (live pushes, their channel layer's
     connections, the ack barrier) until its end, and with many sites every puller with messages takes its turn
-    at each run of the loop (8 frames each at 16 sites held the loop 8 times as long, and live pushes timed out).
-    Which site's puller applies its messages meanwhile is the worker's turns' business (server.worker.turns): the
-    others wait for their turn, so one site's frames are applied in a row."""
+    at each run of the loop (8 frames each at 16 sites held the loop 8 times as long, and live pushes timed out)."""
 
     YIELD_EVERY = 1
 
@@ -245,10 +243,6 @@ class Deliveries:
 
             raise nats.errors.ConnectionClosedError
         return await asyncio.wait_for(self._queue.get(), timeout)
-
-    def ready(self) -> bool:
-        """A message is waiting: `next_msg` hands it over without waiting for the network."""
-        return not self._queue.empty()
 
     async def unsubscribe(self) -> None:
         if self._sub is not None:

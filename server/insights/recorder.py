@@ -20,7 +20,6 @@ from datetime import UTC, datetime
 import numpy as np
 import numpy.typing as npt
 from django.db import DataError, IntegrityError, connection, transaction
-from django.db.models import Q
 
 from server.analytics.types import AnalyticsUpdate, FloorGrid, HeatmapBucket
 from server.fusion.types import FusedFrame
@@ -628,7 +627,8 @@ def _write(pending: _Pending) -> int:
             update_fields=["ended_at", "last_close_at", "min_distance_m"],
         )
         rows += len(pending.violations)
-    rows += _add_heat_hours(pending.heat)
+    for (site_id, hour_us), hour in pending.heat.items():
+        rows += _add_heat_hour(site_id, hour_us, hour)
     rows += _add_heat_slices(pending.heat_slices)
     return rows
 
@@ -671,27 +671,18 @@ def _sparse_sum(
 
 def _add_heat_slices(slices: Sequence[HeatmapSlice]) -> int:
     """One slice row per site, bucket and grid: the barrier records an open bucket in parts, which are added to
-    the row of their bucket (and to each other) instead of becoming rows of their own. The rows of every site are
-    locked in one statement (in site order) and saved in one or two: a site worker's barrier covers all its sites,
-    and two statements per site made its database work grow with them."""
+    the row of their bucket (and to each other) instead of becoming rows of their own."""
     grouped: dict[tuple[int, datetime, int, int, float], list[HeatmapSlice]] = {}
     for piece in slices:
         key = (piece.site_id, piece.start, piece.columns, piece.rows, piece.cell_m)
         grouped.setdefault(key, []).append(piece)
-    if not grouped:
-        return 0
-    wanted = Q()
-    for site_id, start, columns, rows, cell_m in grouped:
-        wanted |= Q(site_id=site_id, start=start, columns=columns, rows=rows, cell_m=cell_m)
-    existing: dict[tuple[int, datetime, int, int, float], HeatmapSlice] = {}
-    for row in HeatmapSlice.objects.select_for_update().filter(wanted).order_by("site_id", "start", "pk"):
-        existing.setdefault((row.site_id, row.start, row.columns, row.rows, row.cell_m), row)
-    created: list[HeatmapSlice] = []
-    updated: list[HeatmapSlice] = []
-    for key, pieces in sorted(grouped.items(), key=lambda item: (item[0][0], item[0][1])):
-        site_id, start, columns, rows, cell_m = key
-        found = existing.get(key)
-        target = found or HeatmapSlice(
+    for (site_id, start, columns, rows, cell_m), pieces in grouped.items():
+        existing = (
+            HeatmapSlice.objects.select_for_update()
+            .filter(site_id=site_id, start=start, columns=columns, rows=rows, cell_m=cell_m)
+            .first()
+        )
+        target = existing or HeatmapSlice(
             site_id=site_id,
             start=start,
             duration_s=pieces[0].duration_s,
@@ -701,21 +692,14 @@ def _add_heat_slices(slices: Sequence[HeatmapSlice]) -> int:
         )  # the pieces stay as they are: a failed attempt gives them back for the next one
         parts = [
             (bytes(p.cell_index), bytes(p.person_s), bytes(p.displacement_x_m), bytes(p.displacement_y_m))
-            for p in ([found] if found is not None else []) + pieces
+            for p in ([existing] if existing is not None else []) + pieces
         ]
         cells, person_s, dx, dy = _sparse_sum(parts)
         target.cell_index = cells.astype("<i4").tobytes()
         target.person_s = person_s.astype("<f4").tobytes()
         target.displacement_x_m = dx.astype("<f4").tobytes()
         target.displacement_y_m = dy.astype("<f4").tobytes()
-        (updated if found is not None else created).append(target)
-    if created:
-        HeatmapSlice.objects.bulk_create(created)
-    fields = ["cell_index", "person_s", "displacement_x_m", "displacement_y_m"]
-    if len(updated) == 1:  # a plain UPDATE: cheaper than bulk_update's CASE for one row
-        updated[0].save(update_fields=fields)
-    elif updated:
-        HeatmapSlice.objects.bulk_update(updated, fields)
+        target.save()
     return len(grouped)
 
 
@@ -740,25 +724,19 @@ def _heat_slice(site_id: int, bucket: HeatmapBucket, grid: FloorGrid) -> Heatmap
     )
 
 
-def _add_heat_hours(heat: Mapping[tuple[int, int], _HeatHour]) -> int:
-    """Add each (site, hour)'s heat to its row, atomically whatever else writes the same (site, hour) at the same time
-    (two processes, or a barrier and a flush): the rows are made to exist first (empty ones of their grid, INSERT ...
-    ON CONFLICT DO NOTHING, which waits for a concurrent insert of the same row to commit), then locked (all in one
-    statement, in site and hour order) and added to, and saved in one statement. A row of another grid (the site's
-    floor plan changed within the hour) is replaced. (Three statements per site and hour before: a site worker's
-    barrier, which covers all its sites, grew with them.)"""
-    if not heat:
-        return 0
-    keys = sorted(heat)
-    empty_rows = []
-    wanted = Q()
-    for site_id, hour_us in keys:
-        grid = heat[(site_id, hour_us)].grid
-        empty = np.zeros(grid.cells, dtype="<f4").tobytes()
-        empty_rows.append(
+def _add_heat_hour(site_id: int, hour_us: int, hour: _HeatHour) -> int:
+    """Add the hour's heat to its row, atomically whatever else writes the same (site, hour) at the same time (two
+    processes, or a barrier and a flush): the row is made to exist first (an empty one of this grid, INSERT ... ON
+    CONFLICT DO NOTHING, which waits for a concurrent insert of the same row to commit), then locked and added to.
+    A row of another grid (the site's floor plan changed within the hour) is replaced."""
+    hour_start = to_datetime(hour_us)
+    grid = hour.grid
+    empty = np.zeros(grid.cells, dtype="<f4").tobytes()
+    HeatmapHour.objects.bulk_create(
+        [
             HeatmapHour(
                 site_id=site_id,
-                hour_start=to_datetime(hour_us),
+                hour_start=hour_start,
                 columns=grid.nx,
                 rows=grid.ny,
                 cell_m=grid.cell_m,
@@ -766,32 +744,19 @@ def _add_heat_hours(heat: Mapping[tuple[int, int], _HeatHour]) -> int:
                 displacement_x_m=empty,
                 displacement_y_m=empty,
             )
-        )
-        wanted |= Q(site_id=site_id, hour_start=to_datetime(hour_us))
-    HeatmapHour.objects.bulk_create(empty_rows, ignore_conflicts=True)
-    found = {
-        (row.site_id, row.hour_start): row
-        for row in HeatmapHour.objects.select_for_update().filter(wanted).order_by("site_id", "hour_start")
-    }
-    saved = []
-    for site_id, hour_us in keys:
-        hour = heat[(site_id, hour_us)]
-        grid = hour.grid
-        row = found[(site_id, to_datetime(hour_us))]
-        person_s = hour.person_s.astype(np.float32)
-        displacement = hour.displacement.astype(np.float32)
-        if row.columns == grid.nx and row.rows == grid.ny:
-            person_s += np.frombuffer(bytes(row.person_s), dtype="<f4")
-            displacement[:, 0] += np.frombuffer(bytes(row.displacement_x_m), dtype="<f4")
-            displacement[:, 1] += np.frombuffer(bytes(row.displacement_y_m), dtype="<f4")
-        row.columns, row.rows, row.cell_m = grid.nx, grid.ny, grid.cell_m
-        row.person_s = person_s.astype("<f4").tobytes()
-        row.displacement_x_m = np.ascontiguousarray(displacement[:, 0]).astype("<f4").tobytes()
-        row.displacement_y_m = np.ascontiguousarray(displacement[:, 1]).astype("<f4").tobytes()
-        saved.append(row)
-    fields = ["columns", "rows", "cell_m", "person_s", "displacement_x_m", "displacement_y_m"]
-    if len(saved) == 1:  # a plain UPDATE: cheaper than bulk_update's CASE for one row
-        saved[0].save(update_fields=fields)
-    else:
-        HeatmapHour.objects.bulk_update(saved, fields)
-    return len(saved)
+        ],
+        ignore_conflicts=True,
+    )
+    row = HeatmapHour.objects.select_for_update().get(site_id=site_id, hour_start=hour_start)
+    person_s = hour.person_s.astype(np.float32)
+    displacement = hour.displacement.astype(np.float32)
+    if row.columns == grid.nx and row.rows == grid.ny:
+        person_s += np.frombuffer(bytes(row.person_s), dtype="<f4")
+        displacement[:, 0] += np.frombuffer(bytes(row.displacement_x_m), dtype="<f4")
+        displacement[:, 1] += np.frombuffer(bytes(row.displacement_y_m), dtype="<f4")
+    row.columns, row.rows, row.cell_m = grid.nx, grid.ny, grid.cell_m
+    row.person_s = person_s.astype("<f4").tobytes()
+    row.displacement_x_m = np.ascontiguousarray(displacement[:, 0]).astype("<f4").tobytes()
+    row.displacement_y_m = np.ascontiguousarray(displacement[:, 1]).astype("<f4").tobytes()
+    row.save(update_fields=["columns", "rows", "cell_m", "person_s", "displacement_x_m", "displacement_y_m"])
+    return 1

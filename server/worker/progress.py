@@ -199,8 +199,6 @@ class _ProgressCheckpoint:
     def commit(self) -> None:
         """Inside the barrier's transaction: lock each site's progress row and check its revision (the fence),
         then write the sites' time-series points and wait until the store has them, then save the rows."""
-        from django.utils import timezone
-
         from server.ingest.models import SiteFrameProgress
         from server.inventory.models import Site
 
@@ -209,21 +207,13 @@ class _ProgressCheckpoint:
                 "pk", flat=True
             )
         )
-        # All the rows in one statement, locked in site order: two workers' barriers lock them in one order (no
-        # deadlock). One statement for all, and one to save them: a statement per site made the barrier's
-        # database work grow with the sites of the worker (two per site at every barrier).
-        rows = {
-            row.site_id: row
-            for row in SiteFrameProgress.objects.select_for_update()
-            .filter(site_id__in=sorted(existing))
-            .order_by("site_id")
-        }
+        # In site order: two workers' barriers lock their rows in one order (no deadlock).
         checked: list[tuple[_SiteSave, Any, int]] = []
         for save in sorted(self._saves, key=lambda save: save.ledger.site_id):
             site_id = save.ledger.site_id
             if site_id not in existing:  # deleted meanwhile: its records go as refused ones, nothing to save
                 continue
-            row = rows.get(site_id)
+            row = SiteFrameProgress.objects.select_for_update().filter(site_id=site_id).first()
             current = row.revision if row is not None else 0
             if current != save.expected_revision:
                 self._owner.lost.add(site_id)
@@ -234,36 +224,33 @@ class _ProgressCheckpoint:
         if points and self._owner._points is not None:
             self._points_sent = True
             self._owner._points.write_durably(points)
-        created, updated = [], []
-        now = timezone.now()
         for save, row, current in checked:
+            site_id = save.ledger.site_id
             if save.check_only:
                 continue
             camera_next = {f"{camera}:{epoch}": after for (camera, epoch), after in save.cameras.items()}
             if row is None:
-                created.append(
-                    SiteFrameProgress(
-                        site_id=save.ledger.site_id,
-                        applied_through=save.through,
-                        applied_after=save.after,
-                        camera_next=camera_next,
-                        revision=1,
-                    )
+                SiteFrameProgress.objects.create(
+                    site_id=site_id,
+                    applied_through=save.through,
+                    applied_after=save.after,
+                    camera_next=camera_next,
+                    revision=1,
                 )
             else:
                 row.applied_through = save.through
                 row.applied_after = save.after
                 row.camera_next = camera_next
                 row.revision = current + 1
-                row.updated_at = now  # auto_now is not applied by bulk_update
-                updated.append(row)
-        if created:
-            SiteFrameProgress.objects.bulk_create(created)
-        fields = ["applied_through", "applied_after", "camera_next", "revision", "updated_at"]
-        if len(updated) == 1:  # a plain UPDATE: cheaper than bulk_update's CASE for one row
-            updated[0].save(update_fields=fields)
-        elif updated:
-            SiteFrameProgress.objects.bulk_update(updated, fields)
+                row.save(
+                    update_fields=[
+                        "applied_through",
+                        "applied_after",
+                        "camera_next",
+                        "revision",
+                        "updated_at",
+                    ]
+                )
 
     def abandon(self) -> None:
         """Nothing changed in memory: the next checkpoint takes the same messages again (and checks again), and

@@ -55,7 +55,6 @@ from server.observability import metrics
 from server.worker import startup
 from server.worker.ordering import Released, SiteOrder
 from server.worker.progress import Applied, SiteProgress
-from server.worker.turns import ApplyTurns
 
 if TYPE_CHECKING:
     import nats.aio.client
@@ -196,7 +195,6 @@ class SiteWorker:
         self._taking_over: set[int] = (
             set()
         )  # sites whose take-over is under way here (not released meanwhile)
-        self._turns = ApplyTurns()  # one site's puller applies at a time, for a slice (server.worker.turns)
         self.stats = WorkerStats()
         runtime.pipeline.add_sink(self._progress)
         metrics.WORKER_SITES_OWNED.set_function(lambda: len(self._pins))
@@ -483,7 +481,6 @@ class SiteWorker:
         try:
             await self._pull_loop(site_id, sub, inbox)
         finally:
-            self._turns.release(site_id)
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
 
@@ -496,9 +493,6 @@ class SiteWorker:
             startup.mark("first pull")
             logger.info("worker start-up: first pull %s", startup.summary())
         while True:
-            self._turns.release(
-                site_id
-            )  # a pause, a pull request and its answer: the other sites apply meanwhile
             if site_id not in self._pins and self._share is not None and len(self._pins) >= self._share:
                 # This worker holds its share: it stands by for this site less eagerly, so that a worker with
                 # fewer sites is the likelier one JetStream pins (and it is still counted as a worker).
@@ -517,7 +511,6 @@ class SiteWorker:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                self._turns.release(site_id)
                 logger.exception("site %d: pulling failed; retrying", site_id)
                 await asyncio.sleep(0.5)
 
@@ -525,8 +518,6 @@ class SiteWorker:
         deadline = time.monotonic() + PULL_EXPIRES_S + 0.5
         got = 0
         while got < PULL_BATCH:
-            if not sub.ready():
-                self._turns.release(site_id)  # its inbox is empty: the other sites apply while it waits
             try:
                 msg = await sub.next_msg(timeout=max(0.05, deadline - time.monotonic()))
             except TimeoutError:
@@ -546,9 +537,6 @@ class SiteWorker:
                     return  # this pull request is over
                 continue  # 100: idle heartbeat
             got += 1
-            await self._turns.take(
-                site_id
-            )  # the site's frames in slices: its state stays in the CPU's caches
             new_pin = headers.get("Nats-Pin-Id")
             stream_seq = msg.metadata.sequence.stream
             consumer_seq = msg.metadata.sequence.consumer
@@ -558,16 +546,12 @@ class SiteWorker:
             if site_id not in self._progress.sites:
                 self._pins[site_id] = new_pin or ""
                 self._taking_over.add(site_id)
-                self._turns.release(
-                    site_id
-                )  # its database claim and stream reads: the others go on meanwhile
                 try:
                     await self._take_over(site_id, stream_seq)
                 finally:
                     self._taking_over.discard(site_id)
             elif new_pin is not None and new_pin != self._pins.get(site_id):
                 self._pins[site_id] = new_pin  # pinned again (e.g. by a new consumer leader): same state
-                self._turns.release(site_id)
                 await self._catch_up(site_id, stream_seq)
             elif (last_consumer_seq is not None and consumer_seq > last_consumer_seq + 1) or (
                 not redelivered and site_id in self._after_redelivery
@@ -578,7 +562,6 @@ class SiteWorker:
                 # between them and this one may have gone to a predecessor, unacked (after a takeover whose first
                 # delivery was a redelivery). Applied without them, the site's progress would cover them (it is a
                 # watermark), and they would be acked unapplied when they come back.
-                self._turns.release(site_id)
                 await self._catch_up(site_id, stream_seq)
             if redelivered:
                 self._after_redelivery.add(site_id)
@@ -587,7 +570,6 @@ class SiteWorker:
             if self._apply(site_id, stream_seq, msg.data, msg.reply):
                 # A gap in a camera's sequences: the frames may be deliveries lost on the way here (read them from
                 # the stream now); if they are not in the stream yet, the site's later frames wait for them.
-                self._turns.release(site_id)
                 await self._catch_up(site_id, stream_seq)
             if msg.metadata.num_pending == 0 and site_id in self._pins:
                 # The last message the site's stream holds for this worker now (whatever the site's rate: a busy
