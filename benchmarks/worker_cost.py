@@ -36,8 +36,25 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve()
+TICK_S = 1.0 / os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 0.01
 PEOPLE = 20
 CAMERAS_PER_SITE = 8
+
+
+def _thread_cpu() -> dict[str, float]:
+    """CPU seconds of each thread of this process so far, by thread name (Linux: /proc/self/task)."""
+    import threading
+
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    out: dict[str, float] = {}
+    for task in Path("/proc/self/task").iterdir() if Path("/proc/self/task").is_dir() else []:
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        name = names.get(int(task.name), "other")
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) * TICK_S
+    return out
 
 
 def _frames(camera_id: int, count: int, t0_us: int, offset_us: int) -> list[bytes]:
@@ -81,7 +98,9 @@ def _frames(camera_id: int, count: int, t0_us: int, offset_us: int) -> list[byte
     return out
 
 
-async def _run(sites: int, frames: int, nats_url: str, profile: str | None) -> tuple[float, float]:
+async def _run(
+    sites: int, frames: int, nats_url: str, profile: str | None
+) -> tuple[float, float, dict[str, float]]:
     import nats
     from django.conf import settings
 
@@ -160,6 +179,7 @@ async def _run(sites: int, frames: int, nats_url: str, profile: str | None) -> t
         profiler = cProfile.Profile()
         profiler.enable()
     started, cpu_started, first = time.perf_counter(), time.process_time(), worker.stats.frames
+    threads_started = _thread_cpu()
     seen, progressed, cpu_at = first, started, cpu_started
     # To the last frame; one that never comes (seen once: a run of the reference that stopped short) ends the
     # run 20 s after the last progress, timed up to that progress.
@@ -173,6 +193,11 @@ async def _run(sites: int, frames: int, nats_url: str, profile: str | None) -> t
     else:
         await runtime.pipeline.flush()
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    threads = {
+        name: round(cpu_s - threads_started.get(name, 0.0), 2)
+        for name, cpu_s in _thread_cpu().items()
+        if cpu_s - threads_started.get(name, 0.0) > 0
+    }
     if profiler is not None and profile:
         import io
         import pstats
@@ -187,7 +212,7 @@ async def _run(sites: int, frames: int, nats_url: str, profile: str | None) -> t
     stop.set()
     await running
     await runtime.aclose()
-    return (total - first) / elapsed, (total - first) / cpu
+    return (total - first) / elapsed, (total - first) / cpu, threads
 
 
 def child(sites: int, frames: int, nats_url: str, profile: str | None) -> None:
@@ -208,6 +233,11 @@ def main() -> int:
     parser.add_argument(
         "--profile", default=None, help="first one run each under cProfile: PATH-<tree>-<sites>.txt / .prof"
     )
+    parser.add_argument(
+        "--threads",
+        action="store_true",
+        help="print each run's CPU seconds per thread (the event loop: MainThread)",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--nats", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -227,6 +257,7 @@ def main() -> int:
     with nats_cluster(1) as nodes, tempfile.TemporaryDirectory(prefix="retail-worker-cost-") as tmp:
 
         def once(name: str, tree: str, sites: int, profile: str | None) -> tuple[float, float]:
+            """One run in a child process: messages per second by the clock and per CPU second of the worker."""
             env = {
                 **os.environ,
                 "PYTHONPATH": tree,
@@ -249,7 +280,9 @@ def main() -> int:
             )
             if done.returncode != 0:
                 raise RuntimeError(f"{name} failed:\n{done.stderr[-4000:]}")
-            wall, cpu = json.loads(done.stdout.strip().splitlines()[-1])
+            wall, cpu, *rest = json.loads(done.stdout.strip().splitlines()[-1])
+            if args.threads and rest:
+                print(f"  {name}, {sites} site(s): CPU s per thread {rest[0]}", flush=True)
             return float(wall), float(cpu)
 
         if args.profile:  # one run per tree and site count under cProfile, before (and not among) the rounds

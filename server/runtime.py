@@ -32,6 +32,7 @@ from server.realtime.events import health_event
 from server.realtime.groups import site_health_group
 from server.realtime.publisher import LivePublisher
 from server.retention import timeseries as retention_timeseries
+from server.timeseries.held import HeldPoints
 from server.timeseries.measurements import edge_health_points
 
 if TYPE_CHECKING:
@@ -67,6 +68,8 @@ class Runtime:
     retention: RetentionJob | None = None
     # Scale-out gateway: accepted frames go to the bus (JetStream) instead of this process's fusion.
     bus: JetStreamFrameSink | None = None
+    # Site worker: each site's time-series points until the barrier that fences the site writes them.
+    held_points: HeldPoints | None = None
     # The analytics API reads the time series through this runtime's backend; a site worker serves no API (and
     # skips importing it: REST framework and the schema generator, about 0.4 s of its start-up).
     serves_api: bool = True
@@ -187,9 +190,12 @@ def build_runtime(*, role: str = "") -> Runtime:
         task.add_done_callback(background.discard)
 
     live = live_state()
+    role = role or ("gateway" if settings.RETAIL_BUS_URL else "embedded")
+    # A site worker's points wait for the barrier that fences their site (server.worker.progress).
+    held_points = HeldPoints(writer) if role == "worker" else None
     processor = SiteAnalyticsProcessor(
         publisher=publisher,
-        points=writer,
+        points=held_points if held_points is not None else writer,
         recorder=recorder,
         load_setup=site_setup,
         load_revision=site_config_revision,
@@ -203,7 +209,6 @@ def build_runtime(*, role: str = "") -> Runtime:
             site_id, last_frame_us=site_last_frame_us(site_id)
         ),
     )
-    role = role or ("gateway" if settings.RETAIL_BUS_URL else "embedded")
     bus = None
     if role == "gateway":
         from server.bus.jetstream import BusConfig, JetStreamFrameSink
@@ -283,6 +288,7 @@ def build_runtime(*, role: str = "") -> Runtime:
         notifications=notifications_from_settings(live),
         retention=RetentionJob(backend=backend, interval_s=settings.RETENTION_PURGE_INTERVAL_S),
         bus=bus,
+        held_points=held_points,
         serves_api=role != "worker",
     )
     health_checks.register_timeseries(writer=writer, backend=backend)

@@ -9,6 +9,13 @@ the transaction fails (nothing of it is written) and the worker learns it (`Site
 drops that site's unsaved state and goes on with its others (server.worker.service). `check_owned` makes the next
 barrier fence every site held, also one with nothing to save (its stream ended): so a worker learns of a loss even
 when no frame of the site comes to it any more.
+
+The site's time-series points (server.timeseries.held) go to the store inside the same barrier: after every saved
+site's row is locked and its revision checked, before the rows are saved and the transaction commits. A fenced
+barrier writes none (another worker applies those frames again and writes its own), and no other worker can claim a
+site between the check and the commit (its claim waits for the lock). A crash (or a failed commit) after the points
+went out and before the commit leaves them in the store, unacked: the new owner writes its points of the same
+frames too (a retry of this worker's own writes the same points again, which both backends merge).
 """
 
 from __future__ import annotations
@@ -16,9 +23,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
+
+if TYPE_CHECKING:
+    from server.timeseries.held import HeldPoints
+    from server.timeseries.types import Point
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +84,8 @@ class _SiteSave:
     cameras: dict[tuple[int, int], int]
     # Nothing to save: the row's revision is only checked (under its lock until the barrier commits).
     check_only: bool = False
+    # The site's time-series points since the last barrier, written once the row is locked and checked.
+    points: list[Point] = field(default_factory=list)
 
 
 class SiteProgress:
@@ -84,8 +97,10 @@ class SiteProgress:
         held_from: HeldFrom,
         ack: Callable[[str], None],
         on_acked: Callable[[int, int], None] | None = None,
+        points: HeldPoints | None = None,
     ) -> None:
         self._held_from = held_from
+        self._points = points  # each site's time-series points until a barrier fenced it (None: none held)
         self._ack = ack
         self._on_acked = on_acked  # (site, messages made durable by a barrier): the worker's status counters
         self.sites: dict[int, SiteLedger] = {}
@@ -101,6 +116,8 @@ class SiteProgress:
         """Forget a site lost to another worker: what it applied and did not make durable is not acked (JetStream
         redelivers it to the new owner, which applies it once)."""
         self.lost.discard(site_id)
+        if self._points is not None:
+            self._points.discard(site_id)
         return self.sites.pop(site_id, None)
 
     async def activate(self, site_id: int) -> SiteLedger:
@@ -125,9 +142,12 @@ class SiteProgress:
     def checkpoint(self) -> _ProgressCheckpoint | None:
         saves = []
         check_all, self._check_all = self._check_all, False
+        points = self._points
         for ledger in self.sites.values():
+            # Points without a message to save (a fusion flush's) are written behind a fence check all the same.
+            check = check_all or (points is not None and points.holds(ledger.site_id))
             if not ledger.entries:
-                if check_all:
+                if check:
                     saves.append(_check_only(ledger))
                 continue
             held: list[Applied] = []
@@ -137,7 +157,7 @@ class SiteProgress:
                 waits = entry.waiting or (first is not None and entry.sequence >= first)
                 (held if waits else resolved).append(entry)
             if not resolved:
-                if check_all:
+                if check:
                     saves.append(_check_only(ledger))
                 continue
             if held:
@@ -153,6 +173,9 @@ class SiteProgress:
             saves.append(_SiteSave(ledger, through, after, ledger.revision, resolved, cameras))
         if not saves:
             return None
+        if points is not None:  # taken in the same loop step: the points of exactly the frames fused so far
+            for save in saves:
+                save.points = points.take(save.ledger.site_id)
         return _ProgressCheckpoint(saves, self, rechecks=check_all)
 
 
@@ -169,9 +192,13 @@ class _ProgressCheckpoint:
         self._rechecks = (
             rechecks  # it carries a `check_owned`: abandoned, the next checkpoint carries it again
         )
+        self._points_sent = (
+            False  # the points went to the writer (a failure after that does not take them back)
+        )
 
     def commit(self) -> None:
-        """Inside the barrier's transaction: save each site's progress, fenced by its revision."""
+        """Inside the barrier's transaction: lock each site's progress row and check its revision (the fence),
+        then write the sites' time-series points and wait until the store has them, then save the rows."""
         from server.ingest.models import SiteFrameProgress
         from server.inventory.models import Site
 
@@ -181,6 +208,7 @@ class _ProgressCheckpoint:
             )
         )
         # In site order: two workers' barriers lock their rows in one order (no deadlock).
+        checked: list[tuple[_SiteSave, Any, int]] = []
         for save in sorted(self._saves, key=lambda save: save.ledger.site_id):
             site_id = save.ledger.site_id
             if site_id not in existing:  # deleted meanwhile: its records go as refused ones, nothing to save
@@ -190,6 +218,14 @@ class _ProgressCheckpoint:
             if current != save.expected_revision:
                 self._owner.lost.add(site_id)
                 raise SiteLostError(site_id)
+            checked.append((save, row, current))
+        # Every site still ours, and its row locked until the commit: its points may go to the store now.
+        points = [point for save, _, _ in checked for point in save.points]
+        if points and self._owner._points is not None:
+            self._points_sent = True
+            self._owner._points.write_durably(points)
+        for save, row, current in checked:
+            site_id = save.ledger.site_id
             if save.check_only:
                 continue
             camera_next = {f"{camera}:{epoch}": after for (camera, epoch), after in save.cameras.items()}
@@ -217,9 +253,15 @@ class _ProgressCheckpoint:
                 )
 
     def abandon(self) -> None:
-        """Nothing changed in memory: the next checkpoint takes the same messages again (and checks again)."""
+        """Nothing changed in memory: the next checkpoint takes the same messages again (and checks again), and
+        the same points unless they went to the writer already (then it writes them; the store merges them)."""
         if self._rechecks:
             self._owner._check_all = True
+        held = self._owner._points
+        if held is not None and not self._points_sent:  # none written: the next barrier takes them again
+            for save in self._saves:
+                if save.ledger.site_id in self._owner.sites:
+                    held.give_back(save.ledger.site_id, save.points)
 
     def settled(self) -> None:
         """The barrier is durable: the covered messages are acked to JetStream and leave the ledgers."""

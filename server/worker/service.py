@@ -185,7 +185,10 @@ class SiteWorker:
         ] = {}  # per site: camera-sequence order
         self._orders_done: list[SiteOrder[tuple[Applied, DecodedFrame]]] = []  # released: their counters
         self._progress = SiteProgress(
-            held_from=runtime.processor.held_from, ack=self._ack, on_acked=self._count_acked
+            held_from=runtime.processor.held_from,
+            ack=self._ack,
+            on_acked=self._count_acked,
+            points=runtime.held_points,
         )
         self._stopping = False  # set once the worker stops: no puller is started any more
         self._first_pull = False  # logged with the start-up's phases (server.worker.startup)
