@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 
 from edge_agent.appearance import blend, similarity_matrix
 from edge_agent.tracking import kalman
-from edge_agent.tracking.matching import assign, indices_of, iou_rows
+from edge_agent.tracking.matching import assign_pairs, iou_rows
 from edge_agent.types import Detections, Tracks, TrackState
 
 # State codes as stored in the float64 table, as 0-d arrays: NumPy 2 takes ~0.2 µs longer per call to
@@ -41,8 +41,14 @@ _REMOVED = np.array(float(TrackState.REMOVED))
 # Internal only: a tentative track that missed a frame, deleted without ever being reported. Below every
 # reported state, so "state >= _CONFIRMED" selects what the default config reports in one comparison.
 _DROPPED = np.array(0.0)
-_ONE = np.array(1.0)
-_TAKEN = np.array(2.0)  # a cost above every gate (costs are 1 - IoU <= 1)
+# The same codes as Python floats, for association, which works on Python lists (``ByteTracker._associate``).
+_TENTATIVE_CODE = float(TrackState.TENTATIVE)
+_CONFIRMED_CODE = float(TrackState.CONFIRMED)
+_LOST_CODE = float(TrackState.LOST)
+_TAKEN_COST = 2.0  # a cost above every gate (costs are 1 - IoU <= 1)
+# Pairs are gathered for association with this much slack on the widest gate (``ByteTracker._candidates``):
+# far more than the rounding of 1 - IoU, far less than any difference that matters.
+_GATHER_MARGIN = 1e-9
 
 # Rows of the track table after the Kalman block.
 _ID = kalman.STATE_COLUMNS
@@ -144,10 +150,12 @@ class TrackerConfig:
         )
 
 
-def _joined(parts: list[NDArray[np.intp]]) -> NDArray[np.intp]:
-    if len(parts) == 1:
-        return parts[0]
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.intp)
+def _as_score(threshold: float) -> float:
+    """A score threshold as the float32 it is compared in: NumPy compares the float32 scores with a Python
+    float in float32 (NEP 50; value-based casting before NumPy 2), and association compares them as Python
+    floats, which must give the same answers (a float32 score is >= the float32 threshold exactly when its
+    double is >= the threshold's double)."""
+    return float(np.float32(threshold))
 
 
 class ByteTracker:
@@ -200,10 +208,10 @@ class ByteTracker:
 
     def update(self, detections: Detections) -> Tracks:
         # At a few people the cost of a frame is the number of NumPy calls, not their size, so this is written
-        # to make few: every box is converted once (and kept in the table), stage 1 masks the (rare)
-        # tentative rows instead of cutting out the others, the common tiny assignment skips the solver's
-        # bookkeeping (``assign``), and the life cycle is applied to all tracks before the matched ones are
-        # written back over it. Outputs are bit for bit those of the straightforward formulation.
+        # to make few: every box is converted once (and kept in the table), the filter, the IoU and the life
+        # cycle run on whole arrays, and association works in plain Python on the few pairs inside any gate,
+        # gathered once (``_candidates``). Outputs are bit for bit those of the straightforward formulation
+        # (benchmarks/tracker_identical.py checks this against another checkout).
         config = self.config
         self.frame_index += 1
         frame = float(self.frame_index)
@@ -221,85 +229,24 @@ class ByteTracker:
         iou = iou_rows(table[_BOX], boxes_t)
         measured = kalman.xyxy_to_xyah(boxes_t)  # every detection converted once: for updates and new tracks
 
-        high = scores >= config.high_score_threshold
-        tentative = state == _TENTATIVE
-        any_tentative = np.count_nonzero(tentative) > 0
-        track_parts: list[NDArray[np.intp]] = []
-        det_parts: list[NDArray[np.intp]] = []
+        states = state.tolist()
+        score_list = scores.tolist()
+        any_tentative = _TENTATIVE_CODE in states
+        taken: list[int] = []  # detections taken in stage 1 or 3: no new track from them
+        t_list: list[int] = []
+        d_list: list[int] = []
         stage3_size = 0
-        detection_count = boxes_t.shape[1]
-        if table.shape[1] and detection_count:
-            # Stage 1 and 3 cost: the IoU with the high-score detections, fused with their scores. Often every
-            # detection is a high-score one (the detector's own threshold is above ``high_score_threshold``):
-            # then no column is cut out, and stage 2 has nothing to do.
-            all_high = np.count_nonzero(high) == detection_count
-            if all_high:
-                high_idx = None
-                fused = np.subtract(_ONE, iou * scores if config.fuse_score else iou)
-            else:
-                high_idx = indices_of(high)
-                fused = iou[:, high_idx]
-                if config.fuse_score:
-                    fused *= scores[high_idx]
-                np.subtract(_ONE, fused, out=fused)
-
-            # Stage 1: confirmed + lost tracks vs high-score detections (tentative rows masked out).
-            stage1_limit = config.first_match_max_cost
-            lost = state == _LOST
-            if config.lost_match_max_cost > stage1_limit and np.count_nonzero(lost):
-                # One gate per row (lost tracks' is wider): two calls, whatever the number of lost tracks.
-                row_limit = np.where(lost, config.lost_match_max_cost, stage1_limit)
-                admissible = fused <= row_limit[:, None]
-                stage1_limit = config.lost_match_max_cost
-            else:
-                admissible = fused <= stage1_limit
-            if observed is not None and known is not None:
-                high_observed = observed if high_idx is None else observed[high_idx]
-                stage1_limit = self._appearance_gate(fused, admissible, state, known, high_observed)
-                stage1_limit = max(stage1_limit, config.first_match_max_cost)
-            if any_tentative:
-                admissible[tentative] = False
-            r, high_c = assign(fused, stage1_limit, admissible)
-            track_parts.append(r)
-            det_parts.append(high_c if high_idx is None else high_idx[high_c])
-
-            # Stage 2: confirmed tracks still unmatched vs low-score detections (pure IoU). Few rows and
-            # columns: cut them out (at 200 people, masking the full matrix would cost more).
-            if not all_high:
-                low = scores >= config.low_score_threshold
-                low &= ~high
-                low_idx = indices_of(low)
-                if low_idx.size:
-                    second = state == _CONFIRMED
-                    second[r] = False
-                    second_idx = indices_of(second)
-                    if second_idx.size:
-                        # Two takes: a broadcast 2-D index costs four times as much at this size.
-                        cost = _ONE - iou.take(second_idx, axis=0).take(low_idx, axis=1)
-                        r2, c2 = assign(
-                            cost, config.second_match_max_cost, cost <= config.second_match_max_cost
-                        )
-                        track_parts.append(second_idx[r2])
-                        det_parts.append(low_idx[c2])
-
-            # Stage 3: tentative tracks vs the high-score detections nobody took (few rows, cut out too).
-            if any_tentative:
-                tentative_idx = indices_of(tentative)
-                cost = fused[tentative_idx]  # a copy
-                cost[:, high_c] = _TAKEN  # the detections stage 1 took: out of the gate
-                r3, c3 = assign(
-                    cost, config.tentative_match_max_cost, cost <= config.tentative_match_max_cost
-                )
-                track_parts.append(tentative_idx[r3])
-                det_parts.append(c3 if high_idx is None else high_idx[c3])
-                stage3_size = r3.size
-
-        t_idx = _joined(track_parts)
-        d_idx = _joined(det_parts)
-        # A copy: update it whole, write it back once. take / compress (methods), not table[:, idx]: that would
-        # give a column-major copy, whose rows are strided (and cost more in every later operation).
+        duplicates: list[tuple[int, int]] = []
+        if states and score_list:
+            t_list, d_list, taken, stage3_size, duplicates = self._associate(
+                iou, states, score_list, observed, known
+            )
+        t_idx = np.array(t_list, dtype=np.intp)
+        d_idx = np.array(d_list, dtype=np.intp)
+        # A copy: update it whole, write it back once. take (a method), not table[:, idx]: that would give a
+        # column-major copy, whose rows are strided (and cost more in every later operation).
         matched = table.take(t_idx, axis=1)
-        if t_idx.size:
+        if t_list:
             kalman.update(matched, measured.take(d_idx, axis=1), in_place=True)
             if config.report_detection_boxes:
                 # The next frame's predict recomputes every box from the filter, so association never sees
@@ -307,14 +254,14 @@ class ByteTracker:
                 matched[_BOX] = boxes_t.take(d_idx, axis=1)
             else:
                 kalman.xyah_to_xyxy(matched, out=matched[_BOX])
-            matched[_SCORE] = scores[d_idx]
+            matched[_SCORE] = scores.take(d_idx)
             matched[_HITS] += 1.0
             matched[_LAST] = frame
             # Matched confirmed and lost tracks are confirmed; a tentative one (all come from stage 3, the
             # tail) once it has enough hits.
             matched[_STATE] = _CONFIRMED
             if stage3_size:
-                tail = matched[:, t_idx.size - stage3_size :]
+                tail = matched[:, len(t_list) - stage3_size :]
                 tail[_STATE][tail[_HITS] < config.min_hits_to_confirm] = _TENTATIVE  # row view: no 2-D index
             if observed is not None and known is not None:
                 known[t_idx] = blend(known[t_idx], observed[d_idx], config.appearance_smoothing)
@@ -324,29 +271,33 @@ class ByteTracker:
         # velocity is zeroed once, here, rather than before every predict); lost for too long → removed
         # (only lost tracks can be that old, or every unmatched one when the buffer is 0); tentative →
         # dropped silently.
+        tentative = state == _TENTATIVE if any_tentative else None
         confirmed = state == _CONFIRMED
         state[confirmed] = _LOST
         table[_VH][confirmed] = 0.0  # through the row's view: a 2-D mixed index costs twice as much
         state[table[_LAST] < frame - config.lost_track_buffer_frames] = _REMOVED
-        if any_tentative:
+        if tentative is not None:
             state[tentative] = _DROPPED
-        table[:, t_idx] = matched
-        self._remove_duplicates(iou, t_idx, d_idx)
+        if t_list:
+            table[:, t_idx] = matched
+            if duplicates:
+                self._remove_duplicates(duplicates, t_list, d_list)
 
         # New tentative tracks from confident detections not taken in stage 1 or 3 (as in ByteTrack, a
         # detection taken in stage 2 is not excluded: it only matters when new_track_threshold is below
         # high_score_threshold).
-        new = scores >= config.new_track_threshold
-        if det_parts:
-            new[det_parts[0]] = False
-            if stage3_size:
-                new[det_parts[-1]] = False
-        new_idx = indices_of(new)
-        if new_idx.size:
+        new_threshold = _as_score(config.new_track_threshold)
+        if taken:
+            excluded = set(taken)
+            new_list = [c for c, s in enumerate(score_list) if s >= new_threshold and c not in excluded]
+        else:
+            new_list = [c for c, s in enumerate(score_list) if s >= new_threshold]
+        if new_list:
+            new_idx = np.array(new_list, dtype=np.intp)
             self._spawn(
                 boxes_t.take(new_idx, axis=1),
                 measured.take(new_idx, axis=1),
-                scores[new_idx],
+                scores.take(new_idx),
                 None if observed is None else observed[new_idx],
             )
             table = self._table
@@ -386,56 +337,201 @@ class ByteTracker:
                 self._appearance = self._appearance[keep]
         return tracks
 
+    def _associate(
+        self,
+        iou: NDArray[np.float64],
+        states: list[float],
+        score_list: list[float],
+        observed: NDArray[np.float32] | None,
+        known: NDArray[np.float32] | None,
+    ) -> tuple[list[int], list[int], list[int], int, list[tuple[int, int]]]:
+        """The three association stages on this frame's IoU (tracks x detections) in plain Python, on the pairs
+        inside the widest gate (``_candidates``): at most a few per track, whatever the crowd.
+
+        Stage 1: confirmed + lost tracks vs high-score detections (IoU, or IoU x score with ``fuse_score``;
+        lost tracks with a wider gate, and the appearance term). Stage 2: confirmed tracks still unmatched vs
+        low-score detections (pure IoU). Stage 3: tentative tracks vs the high-score detections stage 1 left.
+
+        Returns the matched tracks and detections (stage 1's, then 2's, then 3's), the detections stages 1 and
+        3 took, the number of stage 3's matches, and the (track, detection) pairs overlapping enough to be
+        duplicates (``_remove_duplicates``)."""
+        config = self.config
+        high_threshold = _as_score(config.high_score_threshold)
+        high = [s >= high_threshold for s in score_list]
+        first_gate = config.first_match_max_cost
+        lost_gate = config.lost_match_max_cost
+        appearance = observed is not None and known is not None
+        cand_rows, cand_cols, cand_iou = self._candidates(iou, appearance)
+        if config.fuse_score:
+            fused = [1.0 - v * score_list[c] for v, c in zip(cand_iou, cand_cols, strict=True)]
+        else:
+            fused = [1.0 - v for v in cand_iou]
+        duplicate_floor = 1.0 - config.duplicate_max_cost
+        duplicates = [
+            (r, c) for r, c, v in zip(cand_rows, cand_cols, cand_iou, strict=True) if v > duplicate_floor
+        ]
+
+        # Stage 1. One gate per row when some track is lost and lost tracks' gate is the wider.
+        any_lost = _LOST_CODE in states
+        row_gates = lost_gate > first_gate and any_lost
+        stage1_limit = lost_gate if row_gates else first_gate
+        rows: list[int] = []
+        cols: list[int] = []
+        costs: list[float] = []
+        for r, c, cost in zip(cand_rows, cand_cols, fused, strict=True):
+            s = states[r]
+            if not high[c] or s == _TENTATIVE_CODE:
+                continue
+            if cost <= (lost_gate if row_gates and s == _LOST_CODE else first_gate):
+                rows.append(r)
+                cols.append(c)
+                costs.append(cost)
+        if appearance:
+            assert observed is not None and known is not None
+            rows, cols, costs, gate = self._appearance_gate(
+                cand_rows, cand_cols, fused, rows, cols, costs, states, high, known, observed
+            )
+            stage1_limit = max(gate, first_gate)
+        r1, c1 = assign_pairs(rows, cols, costs, stage1_limit)
+        t_list = list(r1)
+        d_list = list(c1)
+
+        # Stage 2: only when some detection is below the high-score threshold (often none is: the detector's
+        # own threshold is above it).
+        if not all(high):
+            low_threshold = _as_score(config.low_score_threshold)
+            low = [s >= low_threshold and not h for s, h in zip(score_list, high, strict=True)]
+            if any(low):
+                first_taken = set(r1)
+                second_gate = config.second_match_max_cost
+                rows, cols, costs = [], [], []
+                for r, c, v in zip(cand_rows, cand_cols, cand_iou, strict=True):
+                    if low[c] and states[r] == _CONFIRMED_CODE and r not in first_taken:
+                        cost = 1.0 - v
+                        if cost <= second_gate:
+                            rows.append(r)
+                            cols.append(c)
+                            costs.append(cost)
+                r2, c2 = assign_pairs(rows, cols, costs, second_gate)
+                t_list += r2
+                d_list += c2
+
+        # Stage 3: tentative tracks vs the high-score detections stage 1 did not take.
+        taken = list(c1)
+        stage3_size = 0
+        if _TENTATIVE_CODE in states:
+            first_cols = set(c1)
+            tentative_gate = config.tentative_match_max_cost
+            rows, cols, costs = [], [], []
+            for r, c, cost in zip(cand_rows, cand_cols, fused, strict=True):
+                if states[r] == _TENTATIVE_CODE and high[c]:
+                    if c in first_cols:
+                        cost = _TAKEN_COST  # out of the gate
+                    if cost <= tentative_gate:
+                        rows.append(r)
+                        cols.append(c)
+                        costs.append(cost)
+            r3, c3 = assign_pairs(rows, cols, costs, tentative_gate)
+            stage3_size = len(r3)
+            t_list += r3
+            d_list += c3
+            taken += c3
+        return t_list, d_list, taken, stage3_size, duplicates
+
+    def _candidates(
+        self, iou: NDArray[np.float64], appearance: bool
+    ) -> tuple[list[int], list[int], list[float]]:
+        """Rows, columns and IoU (row-major order) of every pair that any stage's gate or the duplicate test can
+        admit: a pair is gathered when ``1 - IoU`` is within the widest gate (a hair wider, so that no pair the
+        exact tests admit is missed through rounding: they are applied to the gathered pairs as before)."""
+        config = self.config
+        widest = max(
+            config.first_match_max_cost,
+            config.lost_match_max_cost,
+            config.second_match_max_cost,
+            config.tentative_match_max_cost,
+            config.duplicate_max_cost,
+            config.lost_match_max_cost_agreeing if appearance else 0.0,
+        )
+        inside = iou >= 1.0 - widest - _GATHER_MARGIN
+        rows, cols = inside.nonzero()
+        values: list[float] = iou[inside].tolist()
+        return rows.tolist(), cols.tolist(), values
+
     def _appearance_gate(
         self,
-        cost: NDArray[np.float64],
-        admissible: NDArray[np.bool_],
-        state: NDArray[np.float64],
+        cand_rows: list[int],
+        cand_cols: list[int],
+        fused: list[float],
+        rows: list[int],
+        cols: list[int],
+        costs: list[float],
+        states: list[float],
+        high: list[bool],
         known: NDArray[np.float32],
         observed: NDArray[np.float32],
-    ) -> float:
-        """Stage 1's appearance term for lost tracks, applied to ``admissible`` in place (rows: tracks, columns:
-        the high-score detections): pairs whose colours disagree are forbidden, pairs whose colours agree are
-        admitted up to the wider gate. Returns the stage's largest admitted cost."""
+    ) -> tuple[list[int], list[int], list[float], float]:
+        """Stage 1's appearance term for lost tracks: of stage 1's admissible pairs (``rows``, ``cols``,
+        ``costs``), those of a lost track whose colours disagree with the detection's are forbidden, and pairs
+        whose colours agree are admitted up to the wider gate (picked from the gathered ones). Returns stage 1's
+        pairs in row-major order and its largest admitted cost."""
         config = self.config
-        lost = indices_of(state == _LOST)
-        if lost.size == 0 or cost.shape[1] == 0:
-            return config.lost_match_max_cost
-        similar = similarity_matrix(known[lost], observed)  # NaN: no part measurable in both
-        with np.errstate(invalid="ignore"):
-            disagree = similar < config.appearance_veto_similarity
-            agree = similar >= config.appearance_agree_similarity
-        rows = admissible[lost]
-        rows &= ~disagree
-        widened = agree & (cost[lost] <= config.lost_match_max_cost_agreeing)
-        rows |= widened
-        admissible[lost] = rows
-        if widened.any():
-            return max(config.lost_match_max_cost, config.lost_match_max_cost_agreeing)
-        return config.lost_match_max_cost
+        lost = [k for k, s in enumerate(states) if s == _LOST_CODE]
+        high_cols = [c for c, h in enumerate(high) if h]
+        if not lost or not high_cols:
+            return rows, cols, costs, config.lost_match_max_cost
+        similar = similarity_matrix(known[lost], observed[high_cols]).tolist()  # NaN: no part measurable in both
+        lost_at = {r: k for k, r in enumerate(lost)}
+        high_at = {c: k for k, c in enumerate(high_cols)}
+        veto = config.appearance_veto_similarity
+        agree = config.appearance_agree_similarity
+        agreeing_gate = config.lost_match_max_cost_agreeing
+        admitted = set(zip(rows, cols, strict=True))
+        out_rows: list[int] = []
+        out_cols: list[int] = []
+        out_costs: list[float] = []
+        widened = False
+        for r, c, cost in zip(cand_rows, cand_cols, fused, strict=True):
+            k = lost_at.get(r)
+            if k is None:
+                if (r, c) in admitted:
+                    out_rows.append(r)
+                    out_cols.append(c)
+                    out_costs.append(cost)
+                continue
+            if not high[c]:
+                continue
+            similarity = similar[k][high_at[c]]
+            ok = (r, c) in admitted and not similarity < veto
+            if similarity >= agree and cost <= agreeing_gate:
+                ok = widened = True
+            if ok:
+                out_rows.append(r)
+                out_cols.append(c)
+                out_costs.append(cost)
+        if widened:
+            return out_rows, out_cols, out_costs, max(config.lost_match_max_cost, agreeing_gate)
+        return out_rows, out_cols, out_costs, config.lost_match_max_cost
 
     def _remove_duplicates(
-        self, iou: NDArray[np.float64], t_idx: NDArray[np.intp], d_idx: NDArray[np.intp]
+        self, duplicates: list[tuple[int, int]], t_list: list[int], d_list: list[int]
     ) -> None:
         """A lost track on a person another track was matched with in this frame: the younger of the two is
         removed (ByteTrack's dedup). "On the person": the lost track's prediction overlaps the detection the
         other track took (its reported box) by more than ``1 - duplicate_max_cost`` IoU, read off the frame's
-        association matrix (``iou``: tracks x detections, before the update) instead of a second IoU of
-        Kalman estimates, which cost as much as the association's."""
+        association matrix (``duplicates``: the pairs of tracks and detections above that IoU, before the
+        update) instead of a second IoU of Kalman estimates, which cost as much as the association's."""
         table = self._table
         state = table[_STATE]
-        lost = indices_of(state == _LOST)
-        if lost.size == 0 or t_idx.size == 0:
-            return
-        confirmed = state[t_idx] == _CONFIRMED  # matched in this frame and confirmed (not still tentative)
-        duplicate = iou.take(lost, axis=0).take(d_idx, axis=1) > _ONE - self.config.duplicate_max_cost
-        duplicate &= confirmed
-        lost_rows, matched_rows = duplicate.nonzero()
-        if lost_rows.size == 0:
-            return
-        start = table[_START]
-        for j, k in zip(lost_rows.tolist(), matched_rows.tolist(), strict=True):
-            a, b = int(t_idx[k]), int(lost[j])
+        states = state.tolist()  # after the life cycle: lost, and matched confirmed (or still tentative)
+        taker = dict(zip(d_list, t_list, strict=True))
+        start: list[float] | None = None
+        for b, c in duplicates:
+            a = taker.get(c)
+            if a is None or states[b] != _LOST_CODE or states[a] != _CONFIRMED_CODE:
+                continue
+            if start is None:
+                start = table[_START].tolist()
             if start[a] < start[b]:
                 state[b] = _REMOVED
             else:

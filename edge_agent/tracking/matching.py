@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -20,12 +22,9 @@ IntArray = NDArray[np.intp]
 _ZERO = np.array(0.0)
 _MIN_UNION = np.array(1e-9)
 
-# Up to this many admissible pairs, ``assign`` first tries the all-pairs-are-direct-matches shortcut (beyond,
-# conflicts are likely and the check itself, in Python, grows costly).
-_FEW_PAIRS = 48
-# Up to this many conflicting admissible pairs are solved exhaustively in Python (at most a few dozen partial
-# matchings), more by the solver.
-_SMALL_CONFLICT_PAIRS = 6
+# A component of conflicting pairs whose exhaustive search would visit more partial matchings than this goes to
+# the solver (``_component_matching``).
+_MAX_SEARCH_LEAVES = 64
 
 
 def indices_of(mask: NDArray[np.bool_]) -> IntArray:
@@ -134,51 +133,132 @@ def _best_matching(options: list[list[tuple[int, float]]]) -> list[int]:
     return best
 
 
-def _assign_few(
-    rows: list[int],
-    cols: list[int],
-    cost: NDArray[np.float64],
-    max_cost: float,
-    admissible: NDArray[np.bool_],
-) -> tuple[IntArray, IntArray]:
-    """``assign`` for a few admissible pairs with conflicts, in plain Python: a pair whose row and column have
-    no other admissible partner is a direct match; the conflicting rest (a false positive beside a person, two
-    people side by side: a handful of pairs) is solved exhaustively when it has up to
-    ``_SMALL_CONFLICT_PAIRS`` pairs (lap.lapjv's set-up alone costs ~20 µs, more than the search), by the
-    solver otherwise."""
-    row_uses: dict[int, int] = {}
-    col_uses: dict[int, int] = {}
-    for r in rows:
-        row_uses[r] = row_uses.get(r, 0) + 1
-    for c in cols:
-        col_uses[c] = col_uses.get(c, 0) + 1
+def _components(rows: list[int], cols: list[int], conflict: list[int]) -> list[list[int]]:
+    """The connected components (pairs sharing a row or a column, transitively) of the pairs ``conflict``
+    (indices into ``rows`` / ``cols``), each as its pairs' indices in ascending (row-major) order."""
+    by_row: dict[int, list[int]] = {}
+    by_col: dict[int, list[int]] = {}
+    for index in conflict:
+        by_row.setdefault(rows[index], []).append(index)
+        by_col.setdefault(cols[index], []).append(index)
+    seen_rows: set[int] = set()
+    seen_cols: set[int] = set()
+    components: list[list[int]] = []
+    for start in by_row:
+        if start in seen_rows:
+            continue
+        seen_rows.add(start)
+        pending = [start]
+        members: list[int] = []
+        while pending:
+            for index in by_row[pending.pop()]:
+                members.append(index)
+                c = cols[index]
+                if c not in seen_cols:
+                    seen_cols.add(c)
+                    for other in by_col[c]:
+                        r = rows[other]
+                        if r not in seen_rows:
+                            seen_rows.add(r)
+                            pending.append(r)
+        members.sort()
+        components.append(members)
+    return components
+
+
+def _component_matching(rows: list[int], cols: list[int], gains: list[float]) -> list[int] | None:
+    """The exhaustive search's answer for one connected component of conflicting pairs (row-major order;
+    ``gains`` are ``max_cost - cost``), as the indices of the chosen pairs; None when the search would be too
+    big (the solver's job). A component of one row (a track with a person and a false positive beside them in
+    its gate) or of one column (two tracks on one detection) is read off directly: the search's first leaf of
+    the greatest weight, with its "nothing matched" leaf last."""
+    count = len(rows)
+    if rows[0] == rows[-1] or cols.count(cols[0]) == count:
+        best, best_weight = -1, -1.0
+        for index in range(count):
+            if gains[index] > best_weight:
+                best, best_weight = index, gains[index]
+        return [] if 0.0 > best_weight else [best]
+    by_row: dict[int, list[tuple[int, float]]] = {}
+    for index in range(count):
+        by_row.setdefault(rows[index], []).append((cols[index], gains[index]))
+    leaves = 1
+    for options in by_row.values():
+        leaves *= len(options) + 1
+    if leaves > _MAX_SEARCH_LEAVES:
+        return None
+    chosen = _best_matching(list(by_row.values()))
+    first = 0
+    picked: list[int] = []
+    for options, c in zip(by_row.values(), chosen, strict=True):
+        if c >= 0:
+            picked.append(first + [option[0] for option in options].index(c))
+        first += len(options)
+    return picked
+
+
+def assign_pairs(
+    rows: list[int], cols: list[int], costs: list[float], max_cost: float
+) -> tuple[list[int], list[int]]:
+    """Minimum-cost one-to-one assignment over the admissible pairs only, given as lists in row-major order
+    (``rows[k], cols[k]`` costs ``costs[k] <= max_cost``; any pair not listed is forbidden): the tracker's form,
+    which gathers the few pairs inside any gate once per frame. Returns (rows, columns) of the matched pairs.
+
+    The gated problem's optimum (leaving a row or a column unmatched costs ``max_cost / 2``, so matching a pair
+    gains ``max_cost - cost``), found piecewise: rows and columns that are each other's only admissible partner
+    are matched directly (that pair is in every optimum); the conflicting rest (a false positive beside a
+    person, two people side by side) falls apart into connected components, each solved on its own — the same
+    optimum as the whole — by an exhaustive search in Python (a few dozen partial matchings at most: lap.lapjv's
+    set-up alone costs ~20 µs, more than the search), or, for a big component, by the solver (lap.lapjv, or
+    SciPy's linear_sum_assignment where lap is missing).
+    """
+    pairs = len(rows)
+    if pairs <= 1:
+        return rows, cols
+    row_uses = Counter(rows)
+    col_uses = Counter(cols)
+    if len(row_uses) == pairs and len(col_uses) == pairs:
+        # The common case with few people: every row and column has at most one admissible partner, so all the
+        # pairs are direct matches.
+        return rows, cols
     out_rows: list[int] = []
     out_cols: list[int] = []
     conflict: list[int] = []
-    for index, (r, c) in enumerate(zip(rows, cols, strict=True)):
+    for index in range(pairs):
+        r = rows[index]
+        c = cols[index]
         if row_uses[r] == 1 and col_uses[c] == 1:
             out_rows.append(r)
             out_cols.append(c)
         else:
             conflict.append(index)
-    if len(conflict) <= _SMALL_CONFLICT_PAIRS:
-        costs = cost[admissible].tolist()  # in the order of admissible.nonzero(), as rows and cols
-        by_row: dict[int, list[tuple[int, float]]] = {}
-        for index in conflict:
-            by_row.setdefault(rows[index], []).append((cols[index], max_cost - costs[index]))
-        for r, c in zip(by_row, _best_matching(list(by_row.values())), strict=True):
-            if c >= 0:
-                out_rows.append(r)
-                out_cols.append(c)
-    else:
-        conflict_rows = np.array(sorted({rows[i] for i in conflict}), dtype=np.intp)
-        conflict_cols = np.array(sorted({cols[i] for i in conflict}), dtype=np.intp)
-        sub = cost[conflict_rows[:, None], conflict_cols]
-        sub = np.where(admissible[conflict_rows[:, None], conflict_cols], sub, max_cost * 2.0 + 1.0)
-        sub_rows, sub_cols = _solve(sub, max_cost)
-        out_rows.extend(conflict_rows[sub_rows].tolist())
-        out_cols.extend(conflict_cols[sub_cols].tolist())
-    return np.array(out_rows, dtype=np.intp), np.array(out_cols, dtype=np.intp)
+    for members in _components(rows, cols, conflict):
+        sub_rows = [rows[i] for i in members]
+        sub_cols = [cols[i] for i in members]
+        picked = _component_matching(sub_rows, sub_cols, [max_cost - costs[i] for i in members])
+        if picked is None:
+            matched_rows, matched_cols = _solve_pairs(sub_rows, sub_cols, [costs[i] for i in members], max_cost)
+            out_rows.extend(matched_rows)
+            out_cols.extend(matched_cols)
+        else:
+            out_rows.extend(sub_rows[k] for k in picked)
+            out_cols.extend(sub_cols[k] for k in picked)
+    return out_rows, out_cols
+
+
+def _solve_pairs(
+    rows: list[int], cols: list[int], costs: list[float], max_cost: float
+) -> tuple[list[int], list[int]]:
+    """The solver on the sub-matrix of the pairs' rows and columns (other entries forbidden)."""
+    row_ids = sorted(set(rows))
+    col_ids = sorted(set(cols))
+    row_at = {r: k for k, r in enumerate(row_ids)}
+    col_at = {c: k for k, c in enumerate(col_ids)}
+    sub = np.full((len(row_ids), len(col_ids)), max_cost * 2.0 + 1.0)
+    for r, c, cost in zip(rows, cols, costs, strict=True):
+        sub[row_at[r], col_at[c]] = cost
+    sub_rows, sub_cols = _solve(sub, max_cost)
+    return [row_ids[k] for k in sub_rows.tolist()], [col_ids[k] for k in sub_cols.tolist()]
 
 
 def assign(
@@ -186,47 +266,10 @@ def assign(
 ) -> tuple[IntArray, IntArray]:
     """``linear_assignment`` with the gate given as a mask: ``admissible`` is ``cost <= max_cost`` with whole
     rows and/or columns set to False (tracks or detections that do not take part), or any finer mask within
-    ``cost <= max_cost`` (e.g. a tighter gate for some rows). Working on the full matrix this way gives the same
-    pairs as solving the sub-matrix, without building it (rows and columns with no admissible partner never
-    reach the solver, which sees inadmissible pairs as forbidden).
-
-    Returns (row indices, column indices) of the matched pairs, sorted by row for the directly matched ones.
-    Rows and columns that are each other's only admissible partner are matched directly (that pair is in every
-    optimal solution of the gated problem, where leaving a row or column unmatched costs ``max_cost / 2``);
-    rows and columns without any admissible partner stay unmatched; only the rest — the crowded, ambiguous
-    part — goes to the solver (lap.lapjv, or SciPy's linear_sum_assignment where lap is missing). With up to
-    ``_FEW_PAIRS`` admissible pairs that is done in Python (``_assign_few``): a conflict among a few people (a
-    false positive beside a person, two people side by side) is solved exhaustively, not by the solver.
-    """
+    ``cost <= max_cost`` (e.g. a tighter gate for some rows): the same pairs as solving the sub-matrix, without
+    building it. Returns (row indices, column indices) of the matched pairs (``assign_pairs``)."""
     pair_rows, pair_cols = admissible.nonzero()
-    pairs = pair_rows.size
-    if pairs <= 1:
+    if pair_rows.size <= 1:
         return pair_rows, pair_cols
-    if pairs <= _FEW_PAIRS:
-        rows = pair_rows.tolist()
-        cols = pair_cols.tolist()
-        if len(set(rows)) == pairs and len(set(cols)) == pairs:
-            # The common case with few people: every row and column has at most one admissible partner, so
-            # all the pairs are direct matches. Checked with two small Python sets: cheaper than the NumPy
-            # reductions below, whose per-call overhead dominates at this size.
-            return pair_rows, pair_cols
-        return _assign_few(rows, cols, cost, max_cost, admissible)
-    row_count = admissible.sum(axis=1)
-    col_count = admissible.sum(axis=0)
-    obvious = admissible & (row_count == 1)[:, None] & (col_count == 1)[None, :]
-    obvious_rows, obvious_cols = obvious.nonzero()
-    rest_rows = indices_of(row_count > obvious.any(axis=1))
-    if rest_rows.size == 0:
-        return obvious_rows, obvious_cols
-    rest_cols = indices_of(col_count > obvious.any(axis=0))
-    sub = cost[rest_rows][:, rest_cols]
-    sub_admissible = admissible[rest_rows][:, rest_cols]
-    if (
-        not sub_admissible.all()
-    ):  # a mask finer than whole rows / columns (per-row gates): the solver sees costs
-        sub = np.where(sub_admissible, sub, max_cost * 2.0 + 1.0)
-    sub_rows, sub_cols = _solve(sub, max_cost)
-    return (
-        np.concatenate((obvious_rows, rest_rows[sub_rows])).astype(np.intp),
-        np.concatenate((obvious_cols, rest_cols[sub_cols])).astype(np.intp),
-    )
+    rows, cols = assign_pairs(pair_rows.tolist(), pair_cols.tolist(), cost[admissible].tolist(), max_cost)
+    return np.array(rows, dtype=np.intp), np.array(cols, dtype=np.intp)
