@@ -41,10 +41,13 @@ _REMOVED = np.array(float(TrackState.REMOVED))
 # Internal only: a tentative track that missed a frame, deleted without ever being reported. Below every
 # reported state, so "state >= _CONFIRMED" selects what the default config reports in one comparison.
 _DROPPED = np.array(0.0)
+_ONE = np.array(1.0)
 # The same codes as Python floats, for association, which works on Python lists (``ByteTracker._associate``).
 _TENTATIVE_CODE = float(TrackState.TENTATIVE)
 _CONFIRMED_CODE = float(TrackState.CONFIRMED)
 _LOST_CODE = float(TrackState.LOST)
+_REMOVED_CODE = float(TrackState.REMOVED)
+_DROPPED_CODE = 0.0
 _TAKEN_COST = 2.0  # a cost above every gate (costs are 1 - IoU <= 1)
 # Pairs are gathered for association with this much slack on the widest gate (``ByteTracker._candidates``):
 # far more than the rounding of 1 - IoU, far less than any difference that matters.
@@ -158,6 +161,38 @@ def _as_score(threshold: float) -> float:
     return float(np.float32(threshold))
 
 
+@dataclass(frozen=True, slots=True)
+class _Limits:
+    """What association derives from a config, once per config rather than once per frame."""
+
+    high_score: float
+    low_score: float
+    new_track: float
+    # IoU from which a pair is gathered for association (``ByteTracker._candidates``): the widest gate of any
+    # stage or the duplicate test, a hair wider, without and with the appearance term's wider one.
+    gather_iou: float
+    gather_iou_appearance: float
+    duplicate_iou: float
+
+    @classmethod
+    def of(cls, config: TrackerConfig) -> _Limits:
+        widest = max(
+            config.first_match_max_cost,
+            config.lost_match_max_cost,
+            config.second_match_max_cost,
+            config.tentative_match_max_cost,
+            config.duplicate_max_cost,
+        )
+        return cls(
+            high_score=_as_score(config.high_score_threshold),
+            low_score=_as_score(config.low_score_threshold),
+            new_track=_as_score(config.new_track_threshold),
+            gather_iou=1.0 - widest - _GATHER_MARGIN,
+            gather_iou_appearance=1.0 - max(widest, config.lost_match_max_cost_agreeing) - _GATHER_MARGIN,
+            duplicate_iou=1.0 - config.duplicate_max_cost,
+        )
+
+
 class ByteTracker:
     """Tracks the people of one camera: ``update`` takes one frame's detections and returns the reported
     tracks.
@@ -169,13 +204,23 @@ class ByteTracker:
     """
 
     def __init__(self, config: TrackerConfig | None = None, first_id: int = 1) -> None:
-        self.config = config or TrackerConfig()
+        self._config = config or TrackerConfig()
+        self._limits = _Limits.of(self._config)
         self.frame_index = 0
         self._next_id = first_id
         self._table = np.zeros((_ROWS, 0), dtype=np.float64)  # one column per track
         # Smoothed colour shares per track (T x 2 x 16, aligned with the table's columns); None until the first
         # detections with descriptors.
         self._appearance: NDArray[np.float32] | None = None
+
+    @property
+    def config(self) -> TrackerConfig:
+        return self._config
+
+    @config.setter
+    def config(self, config: TrackerConfig) -> None:
+        self._config = config
+        self._limits = _Limits.of(config)
 
     @property
     def next_id(self) -> int:
@@ -255,14 +300,18 @@ class ByteTracker:
             else:
                 kalman.xyah_to_xyxy(matched, out=matched[_BOX])
             matched[_SCORE] = scores.take(d_idx)
-            matched[_HITS] += 1.0
+            hits = matched[_HITS]
+            hits += _ONE
             matched[_LAST] = frame
             # Matched confirmed and lost tracks are confirmed; a tentative one (all come from stage 3, the
             # tail) once it has enough hits.
             matched[_STATE] = _CONFIRMED
             if stage3_size:
-                tail = matched[:, len(t_list) - stage3_size :]
-                tail[_STATE][tail[_HITS] < config.min_hits_to_confirm] = _TENTATIVE  # row view: no 2-D index
+                first = len(t_list) - stage3_size
+                matched_state = matched[_STATE]
+                for k, count in enumerate(hits[first:].tolist(), start=first):
+                    if count < config.min_hits_to_confirm:
+                        matched_state[k] = _TENTATIVE
             if observed is not None and known is not None:
                 known[t_idx] = blend(known[t_idx], observed[d_idx], config.appearance_smoothing)
 
@@ -286,7 +335,7 @@ class ByteTracker:
         # New tentative tracks from confident detections not taken in stage 1 or 3 (as in ByteTrack, a
         # detection taken in stage 2 is not excluded: it only matters when new_track_threshold is below
         # high_score_threshold).
-        new_threshold = _as_score(config.new_track_threshold)
+        new_threshold = self._limits.new_track
         if taken:
             excluded = set(taken)
             new_list = [c for c, s in enumerate(score_list) if s >= new_threshold and c not in excluded]
@@ -305,16 +354,18 @@ class ByteTracker:
 
         # Reported: confirmed tracks (all matched in this frame: an unmatched one is lost by now), removed ones
         # (all were confirmed once, so reported before; dropped tentative ones have their own state), lost and
-        # tentative ones as configured.
-        if config.report_lost and not config.report_tentative:
-            report = state >= _CONFIRMED
-        elif config.report_lost:
-            report = state >= _TENTATIVE
+        # tentative ones as configured. Picked from the states as a list: cheaper than masks at a few tracks.
+        final = state.tolist()
+        if config.report_lost:
+            lowest = _CONFIRMED_CODE if not config.report_tentative else _TENTATIVE_CODE
+            report = [k for k, s in enumerate(final) if s >= lowest]
         else:
-            report = (state == _CONFIRMED) | (state == _REMOVED)
-            if config.report_tentative:
-                report |= state == _TENTATIVE
-        out = table.compress(report, axis=1)
+            shown = (_CONFIRMED_CODE, _REMOVED_CODE, _TENTATIVE_CODE) if config.report_tentative else (
+                _CONFIRMED_CODE,
+                _REMOVED_CODE,
+            )
+            report = [k for k, s in enumerate(final) if s in shown]
+        out = table.take(report, axis=1)
         count = out.shape[1]
         floor = np.empty((count, 2), dtype=np.float32)
         floor.fill(np.nan)
@@ -327,14 +378,12 @@ class ByteTracker:
             flags=np.zeros((count,), dtype=np.uint32),
         )
         if self._appearance is not None:
-            tracks.appearance_shares = self._appearance[report]
-        keep = state != _REMOVED
-        if any_tentative:  # only tentative tracks that were there before this frame can have been dropped
-            keep &= state != _DROPPED
-        if np.count_nonzero(keep) < keep.size:
-            self._table = table.compress(keep, axis=1)
+            tracks.appearance_shares = self._appearance.take(report, axis=0)
+        if _REMOVED_CODE in final or _DROPPED_CODE in final:
+            keep = [k for k, s in enumerate(final) if s != _REMOVED_CODE and s != _DROPPED_CODE]
+            self._table = table.take(keep, axis=1)
             if self._appearance is not None:
-                self._appearance = self._appearance[keep]
+                self._appearance = self._appearance.take(keep, axis=0)
         return tracks
 
     def _associate(
@@ -356,33 +405,34 @@ class ByteTracker:
         3 took, the number of stage 3's matches, and the (track, detection) pairs overlapping enough to be
         duplicates (``_remove_duplicates``)."""
         config = self.config
-        high_threshold = _as_score(config.high_score_threshold)
-        high = [s >= high_threshold for s in score_list]
+        limits = self._limits
+        high_score = limits.high_score
+        high = [s >= high_score for s in score_list]
         first_gate = config.first_match_max_cost
         lost_gate = config.lost_match_max_cost
         appearance = observed is not None and known is not None
         cand_rows, cand_cols, cand_iou = self._candidates(iou, appearance)
-        if config.fuse_score:
-            fused = [1.0 - v * score_list[c] for v, c in zip(cand_iou, cand_cols, strict=True)]
-        else:
-            fused = [1.0 - v for v in cand_iou]
-        duplicate_floor = 1.0 - config.duplicate_max_cost
-        duplicates = [
-            (r, c) for r, c, v in zip(cand_rows, cand_cols, cand_iou, strict=True) if v > duplicate_floor
-        ]
-
-        # Stage 1. One gate per row when some track is lost and lost tracks' gate is the wider.
-        any_lost = _LOST_CODE in states
-        row_gates = lost_gate > first_gate and any_lost
+        fuse = config.fuse_score
+        duplicate_iou = limits.duplicate_iou
+        # Stage 1 (one gate per row when some track is lost and lost tracks' gate is the wider), gathering on the
+        # way every pair's cost and the pairs overlapping enough to be duplicates.
+        row_gates = lost_gate > first_gate and _LOST_CODE in states
         stage1_limit = lost_gate if row_gates else first_gate
+        fused: list[float] = []
+        duplicates: list[tuple[int, int]] = []
         rows: list[int] = []
         cols: list[int] = []
         costs: list[float] = []
-        for r, c, cost in zip(cand_rows, cand_cols, fused, strict=True):
+        any_tentative = False
+        for r, c, v in zip(cand_rows, cand_cols, cand_iou, strict=True):
+            cost = 1.0 - v * score_list[c] if fuse else 1.0 - v
+            fused.append(cost)
+            if v > duplicate_iou:
+                duplicates.append((r, c))
             s = states[r]
-            if not high[c] or s == _TENTATIVE_CODE:
-                continue
-            if cost <= (lost_gate if row_gates and s == _LOST_CODE else first_gate):
+            if s == _TENTATIVE_CODE:
+                any_tentative = True
+            elif high[c] and cost <= (lost_gate if row_gates and s == _LOST_CODE else first_gate):
                 rows.append(r)
                 cols.append(c)
                 costs.append(cost)
@@ -399,8 +449,8 @@ class ByteTracker:
         # Stage 2: only when some detection is below the high-score threshold (often none is: the detector's
         # own threshold is above it).
         if not all(high):
-            low_threshold = _as_score(config.low_score_threshold)
-            low = [s >= low_threshold and not h for s, h in zip(score_list, high, strict=True)]
+            low_score = limits.low_score
+            low = [s >= low_score and not h for s, h in zip(score_list, high, strict=True)]
             if any(low):
                 first_taken = set(r1)
                 second_gate = config.second_match_max_cost
@@ -416,10 +466,11 @@ class ByteTracker:
                 t_list += r2
                 d_list += c2
 
-        # Stage 3: tentative tracks vs the high-score detections stage 1 did not take.
+        # Stage 3: tentative tracks (those with a pair in any gate) vs the high-score detections stage 1 did not
+        # take.
         taken = list(c1)
         stage3_size = 0
-        if _TENTATIVE_CODE in states:
+        if any_tentative:
             first_cols = set(c1)
             tentative_gate = config.tentative_match_max_cost
             rows, cols, costs = [], [], []
@@ -444,16 +495,8 @@ class ByteTracker:
         """Rows, columns and IoU (row-major order) of every pair that any stage's gate or the duplicate test can
         admit: a pair is gathered when ``1 - IoU`` is within the widest gate (a hair wider, so that no pair the
         exact tests admit is missed through rounding: they are applied to the gathered pairs as before)."""
-        config = self.config
-        widest = max(
-            config.first_match_max_cost,
-            config.lost_match_max_cost,
-            config.second_match_max_cost,
-            config.tentative_match_max_cost,
-            config.duplicate_max_cost,
-            config.lost_match_max_cost_agreeing if appearance else 0.0,
-        )
-        inside = iou >= 1.0 - widest - _GATHER_MARGIN
+        limits = self._limits
+        inside = iou >= (limits.gather_iou_appearance if appearance else limits.gather_iou)
         rows, cols = inside.nonzero()
         values: list[float] = iou[inside].tolist()
         return rows.tolist(), cols.tolist(), values

@@ -130,24 +130,26 @@ def update(block: FloatArray, measurements_xyah: FloatArray, in_place: bool = Fa
     """Correct each column with one measurement (4xN); returns the updated block (a copy unless
     ``in_place``).
 
-    Position and velocity get the same treatment from their Kalman gains (so do pp and pv), so each pair
-    is handled as one 2x4xN view of its 8 contiguous rows: half the NumPy calls, the same arithmetic.
+    Position and velocity get the same treatment from their Kalman gains (so do pp and pv). Each 4-row group
+    is its own operation, on arrays of one shape: with a few tracks, an operation that broadcasts a 4xN array
+    over a 2x4xN one costs as much as three that do not.
     """
     out = block if in_place else block.copy()  # copy() is C-ordered, as the views below need
-    if not out.flags.c_contiguous:
-        raise ValueError("the filter state block must be C-contiguous (it is updated through reshaped views)")
-    n = out.shape[1]
     height = out[3]
     pp = out[PP]
+    pv = out[PV]
     innovation_var = pp + (height * height) * _MEASUREMENT_HEIGHT_VAR
     np.add(pp[_ASPECT], _MEASUREMENT_ASPECT, out=innovation_var[_ASPECT])  # fixed noise only
-    covariance = out[PP.start : PV.stop].reshape(2, 4, n)  # [pp, pv]
-    gain = covariance / innovation_var  # [gain of the position, gain of the velocity]
+    gain = np.empty((8, out.shape[1]), dtype=np.float64)  # [gain of the position, gain of the velocity]
+    np.divide(pp, innovation_var, out=gain[0:4])
+    np.divide(pv, innovation_var, out=gain[4:8])
     innovation = measurements_xyah - out[POSITION]
-    out[VV] -= gain[1] * out[PV]  # with pv before its own correction
-    mean = out[POSITION.start : VELOCITY.stop].reshape(2, 4, n)  # [p, v]
-    mean += gain * innovation
-    covariance *= _ONE - gain[0]
+    out[VV] -= gain[4:8] * pv  # with pv before its own correction
+    out[POSITION] += gain[0:4] * innovation
+    out[VELOCITY] += gain[4:8] * innovation
+    keep = _ONE - gain[0:4]
+    pp *= keep
+    pv *= keep
     return out
 
 

@@ -59,24 +59,47 @@ def iou_matrix(boxes_a: NDArray[np.floating], boxes_b: NDArray[np.floating]) -> 
     return intersection
 
 
+def _pair_indices(rows: int, cols: int) -> tuple[IntArray, IntArray]:
+    """Row and column of each cell of a rows x cols matrix, row-major (cached: a camera sees few shapes)."""
+    key = (rows, cols)
+    pair = _PAIR_INDICES.get(key)
+    if pair is None:
+        if len(_PAIR_INDICES) >= _PAIR_INDEX_CACHE:
+            _PAIR_INDICES.clear()
+        cells = np.arange(rows * cols, dtype=np.intp)
+        pair = _PAIR_INDICES[key] = (cells // cols, cells % cols)
+    return pair
+
+
+_PAIR_INDICES: dict[tuple[int, int], tuple[IntArray, IntArray]] = {}
+_PAIR_INDEX_CACHE = 4096
+
+
 def iou_rows(boxes_a: NDArray[np.float64], boxes_b: NDArray[np.float64]) -> NDArray[np.float64]:
     """``iou_matrix`` of boxes given as 4xN and 4xM rows (x1, y1, x2, y2; float64, contiguous rows, as the
-    tracker keeps them) → NxM, the same bits. Both axes at once on 2 x N x M planes (the leading axis keeps
-    each plane contiguous): fewer NumPy calls, which is what a frame of a few people costs."""
-    if boxes_a.shape[1] == 0 or boxes_b.shape[1] == 0:
-        return np.zeros((boxes_a.shape[1], boxes_b.shape[1]), dtype=np.float64)
-    extent = np.minimum(boxes_a[2:4, :, None], boxes_b[2:4, None, :])
-    extent -= np.maximum(boxes_a[0:2, :, None], boxes_b[0:2, None, :])
+    tracker keeps them) → NxM, the same bits. Every pair at once as a row of 4 x (N*M) copies of both boxes:
+    at a few boxes, where the cost is the number of NumPy calls, two gathers and then operations on arrays
+    of one shape cost less than broadcasting N x 1 against 1 x M (several times dearer a call)."""
+    count_a = boxes_a.shape[1]
+    count_b = boxes_b.shape[1]
+    if count_a == 0 or count_b == 0:
+        return np.zeros((count_a, count_b), dtype=np.float64)
+    index_a, index_b = _pair_indices(count_a, count_b)
+    a = boxes_a.take(index_a, axis=1)
+    b = boxes_b.take(index_b, axis=1)
+    extent = np.minimum(a[2:4], b[2:4])
+    extent -= np.maximum(a[0:2], b[0:2])
     np.maximum(extent, _ZERO, out=extent)
     intersection: NDArray[np.float64] = extent[0]
     intersection *= extent[1]
     size_a = boxes_a[2:4] - boxes_a[0:2]
     size_b = boxes_b[2:4] - boxes_b[0:2]
-    union = (size_a[0] * size_a[1])[:, None] + size_b[0] * size_b[1]
+    union = (size_a[0] * size_a[1]).take(index_a)
+    union += (size_b[0] * size_b[1]).take(index_b)
     union -= intersection
     np.maximum(union, _MIN_UNION, out=union)
     intersection /= union
-    return intersection
+    return intersection.reshape(count_a, count_b)
 
 
 def _solve(cost: NDArray[np.float64], max_cost: float) -> tuple[IntArray, IntArray]:
@@ -213,14 +236,12 @@ def assign_pairs(
     SciPy's linear_sum_assignment where lap is missing).
     """
     pairs = len(rows)
-    if pairs <= 1:
-        return rows, cols
-    row_uses = Counter(rows)
-    col_uses = Counter(cols)
-    if len(row_uses) == pairs and len(col_uses) == pairs:
+    if pairs <= 1 or len(set(rows)) == pairs and len(set(cols)) == pairs:
         # The common case with few people: every row and column has at most one admissible partner, so all the
         # pairs are direct matches.
         return rows, cols
+    row_uses = Counter(rows)
+    col_uses = Counter(cols)
     out_rows: list[int] = []
     out_cols: list[int] = []
     conflict: list[int] = []
