@@ -63,6 +63,14 @@ _HITS = _ID + 7
 _START = _ID + 8
 _LAST = _ID + 9
 _ROWS = _ID + 10
+_BOX_AND_SCORE = slice(_BOX.start, _SCORE + 1)  # adjacent rows: written together
+# Rows of ``update``'s per-detection array: the box as the filter measures it (xyah), the box (xyxy), the score;
+# box and score adjacent, as in the track table.
+_SEEN_XYAH = slice(0, 4)
+_SEEN_BOX = slice(4, 8)
+_SEEN_SCORE = 8
+_SEEN_BOX_AND_SCORE = slice(4, 9)
+_SEEN_ROWS = 9
 _VH = 7  # velocity of the box height
 _GATE_RATE_EXPONENT = 0.2  # see TrackerConfig.with_gates_for_rate
 
@@ -261,8 +269,13 @@ class ByteTracker:
         self.frame_index += 1
         frame = float(self.frame_index)
         table = self._table
-        boxes_t = detections.xyxy_px.T.astype(np.float64, order="C")  # 4 x N (contiguous rows)
         scores = detections.scores
+        # Per detection, what a track takes from it: its box as the filter measures it (xyah), the box
+        # itself (xyxy) and its score, in one 9 x N array so that one gather serves matched and new tracks.
+        seen = np.empty((_SEEN_ROWS, scores.shape[0]), dtype=np.float64)
+        boxes_t = seen[_SEEN_BOX]  # 4 x N (contiguous rows)
+        boxes_t[...] = detections.xyxy_px.T
+        seen[_SEEN_SCORE] = scores
         state = table[_STATE]
         observed = detections.appearance
         if observed is not None and self._appearance is None:
@@ -272,7 +285,7 @@ class ByteTracker:
         kalman.predict(table)
         kalman.xyah_to_xyxy(table, out=table[_BOX])
         iou = iou_rows(table[_BOX], boxes_t)
-        measured = kalman.xyxy_to_xyah(boxes_t)  # every detection converted once: for updates and new tracks
+        kalman.xyxy_to_xyah(boxes_t, out=seen[_SEEN_XYAH])  # every detection converted once
 
         states = state.tolist()
         score_list = scores.tolist()
@@ -292,14 +305,15 @@ class ByteTracker:
         # column-major copy, whose rows are strided (and cost more in every later operation).
         matched = table.take(t_idx, axis=1)
         if t_list:
-            kalman.update(matched, measured.take(d_idx, axis=1), in_place=True)
+            found = seen.take(d_idx, axis=1)
+            kalman.update(matched, found[_SEEN_XYAH], in_place=True)
             if config.report_detection_boxes:
-                # The next frame's predict recomputes every box from the filter, so association never sees
-                # these.
-                matched[_BOX] = boxes_t.take(d_idx, axis=1)
+                # Box and score in one go. The next frame's predict recomputes every box from the filter, so
+                # association never sees these boxes.
+                matched[_BOX_AND_SCORE] = found[_SEEN_BOX_AND_SCORE]
             else:
                 kalman.xyah_to_xyxy(matched, out=matched[_BOX])
-            matched[_SCORE] = scores.take(d_idx)
+                matched[_SCORE] = found[_SEEN_SCORE]
             hits = matched[_HITS]
             hits += _ONE
             matched[_LAST] = frame
@@ -343,12 +357,7 @@ class ByteTracker:
             new_list = [c for c, s in enumerate(score_list) if s >= new_threshold]
         if new_list:
             new_idx = np.array(new_list, dtype=np.intp)
-            self._spawn(
-                boxes_t.take(new_idx, axis=1),
-                measured.take(new_idx, axis=1),
-                scores.take(new_idx),
-                None if observed is None else observed[new_idx],
-            )
+            self._spawn(seen.take(new_idx, axis=1), None if observed is None else observed[new_idx])
             table = self._table
             state = table[_STATE]
 
@@ -580,16 +589,11 @@ class ByteTracker:
             else:
                 state[a] = _REMOVED
 
-    def _spawn(
-        self,
-        boxes: NDArray[np.float64],
-        measured: NDArray[np.float64],
-        scores: NDArray[np.float32],
-        appearance: NDArray[np.float32] | None = None,
-    ) -> None:
-        """New tracks from 4xN xyxy boxes, the same as xyah (``measured``), and their detections' colour
-        shares, when known. A new track's box is its detection's (its filter state is that box)."""
-        count = boxes.shape[1]
+    def _spawn(self, found: NDArray[np.float64], appearance: NDArray[np.float32] | None = None) -> None:
+        """New tracks from detections (``found``: columns of ``update``'s per-detection array: xyah, xyxy,
+        score) and their colour shares, when known. A new track's box is its detection's (its filter state is
+        that box)."""
+        count = found.shape[1]
         if self._appearance is not None:
             fresh = appearance if appearance is not None else np.zeros((count, 2, 16), dtype=np.float32)
             self._appearance = np.concatenate((self._appearance, fresh.astype(np.float32)), axis=0)
@@ -597,13 +601,12 @@ class ByteTracker:
         table = np.empty((_ROWS, old + count), dtype=np.float64)  # the grown table, written once
         table[:, :old] = self._table
         block = table[:, old:]
-        kalman.initiate(measured, out=block[: kalman.STATE_COLUMNS])
-        block[_BOX] = boxes
-        block[_ID] = np.arange(self._next_id, self._next_id + count)
+        kalman.initiate(found[_SEEN_XYAH], out=block[: kalman.STATE_COLUMNS])
+        block[_BOX_AND_SCORE] = found[_SEEN_BOX_AND_SCORE]
+        block[_ID] = np.arange(self._next_id, self._next_id + count) if count > 1 else self._next_id
         self._next_id += count
         immediately = self.frame_index == 1 or self.config.min_hits_to_confirm <= 1
         block[_STATE] = _CONFIRMED if immediately else _TENTATIVE
-        block[_SCORE] = scores
         block[_HITS] = self.config.min_hits_to_confirm if immediately else 1
         block[_START : _LAST + 1] = self.frame_index
         self._table = table

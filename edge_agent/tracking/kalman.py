@@ -70,14 +70,16 @@ _MEASUREMENT_HEIGHT_VAR = np.array(float(_MEASUREMENT_VAR[0, 0]))  # of cx, cy, 
 _MEASUREMENT_ASPECT = np.array(float(_MEASUREMENT_FIXED[_ASPECT, 0]))
 
 
-def xyxy_to_xyah(xyxy: NDArray[np.floating]) -> FloatArray:
-    """4xN xyxy boxes → 4xN (center x, center y, aspect w/h, height)."""
+def xyxy_to_xyah(xyxy: NDArray[np.floating], out: FloatArray | None = None) -> FloatArray:
+    """4xN xyxy boxes → 4xN (center x, center y, aspect w/h, height), written into ``out`` when given."""
     boxes = np.asarray(xyxy, dtype=np.float64)
-    out = np.empty(boxes.shape, dtype=np.float64)
-    size = boxes[2:4] - boxes[0:2]
-    out[0:2] = boxes[0:2] + size * _HALF
+    if out is None:
+        out = np.empty(boxes.shape, dtype=np.float64)
+    size = out[2:4]
+    np.subtract(boxes[2:4], boxes[0:2], out=size)  # width, height
+    np.multiply(size, _HALF, out=out[0:2])
+    out[0:2] += boxes[0:2]  # the centre: x1 + width / 2
     np.divide(size[0], np.maximum(size[1], _MIN_HEIGHT), out=out[2])
-    out[3] = size[1]
     return out
 
 
