@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
 import numpy as np
 from numpy.typing import NDArray
 
@@ -156,45 +154,48 @@ def _best_matching(options: list[list[tuple[int, float]]]) -> list[int]:
     return best
 
 
-def _components(rows: list[int], cols: list[int], conflict: list[int]) -> list[list[int]]:
-    """The connected components (pairs sharing a row or a column, transitively) of the pairs ``conflict``
-    (indices into ``rows`` / ``cols``), each as its pairs' indices in ascending (row-major) order."""
-    by_row: dict[int, list[int]] = {}
-    by_col: dict[int, list[int]] = {}
-    for index in conflict:
-        by_row.setdefault(rows[index], []).append(index)
-        by_col.setdefault(cols[index], []).append(index)
-    seen_rows: set[int] = set()
-    seen_cols: set[int] = set()
-    components: list[list[int]] = []
-    for start in by_row:
-        if start in seen_rows:
-            continue
-        seen_rows.add(start)
-        pending = [start]
-        members: list[int] = []
-        while pending:
-            for index in by_row[pending.pop()]:
-                members.append(index)
-                c = cols[index]
-                if c not in seen_cols:
-                    seen_cols.add(c)
-                    for other in by_col[c]:
-                        r = rows[other]
-                        if r not in seen_rows:
-                            seen_rows.add(r)
-                            pending.append(r)
-        members.sort()
-        components.append(members)
+def _components(rows: list[int], cols: list[int]) -> list[list[int]]:
+    """The connected components of the pairs (row-major lists; pairs sharing a row or a column, transitively,
+    are connected), each as its pairs' indices in ascending (row-major) order. One pass over the rows: a row's
+    pairs join the components their columns are in already, merging them."""
+    pairs = len(rows)
+    members: dict[int, list[int]] = {}  # component -> its pairs
+    component_of: dict[int, int] = {}  # column -> component
+    start = 0
+    while start < pairs:
+        row = rows[start]
+        end = start + 1
+        while end < pairs and rows[end] == row:
+            end += 1
+        touched = {component_of[c] for c in cols[start:end] if c in component_of}
+        if not touched:
+            label = start
+            members[label] = list(range(start, end))
+        else:
+            label = min(touched)
+            into = members[label]
+            for other in touched:
+                if other != label:
+                    moved = members.pop(other)
+                    into.extend(moved)
+                    for index in moved:
+                        component_of[cols[index]] = label
+            into.extend(range(start, end))
+        for c in cols[start:end]:
+            component_of[c] = label
+        start = end
+    components = list(members.values())
+    for component in components:
+        component.sort()
     return components
 
 
 def _component_matching(rows: list[int], cols: list[int], gains: list[float]) -> list[int] | None:
-    """The exhaustive search's answer for one connected component of conflicting pairs (row-major order;
-    ``gains`` are ``max_cost - cost``), as the indices of the chosen pairs; None when the search would be too
-    big (the solver's job). A component of one row (a track with a person and a false positive beside them in
-    its gate) or of one column (two tracks on one detection) is read off directly: the search's first leaf of
-    the greatest weight, with its "nothing matched" leaf last."""
+    """The exhaustive search's answer for one connected component of pairs (row-major order; ``gains`` are
+    ``max_cost - cost``), as the indices of the chosen pairs; None when the search would be too big (the
+    solver's job). A component of one row (a track with a person and a false positive beside them in its gate)
+    or of one column (two tracks on one detection) is read off directly: the search's first leaf of the
+    greatest weight, with its "nothing matched" leaf last."""
     count = len(rows)
     if rows[0] == rows[-1] or cols.count(cols[0]) == count:
         best, best_weight = -1, -1.0
@@ -228,32 +229,26 @@ def assign_pairs(
     which gathers the few pairs inside any gate once per frame. Returns (rows, columns) of the matched pairs.
 
     The gated problem's optimum (leaving a row or a column unmatched costs ``max_cost / 2``, so matching a pair
-    gains ``max_cost - cost``), found piecewise: rows and columns that are each other's only admissible partner
-    are matched directly (that pair is in every optimum); the conflicting rest (a false positive beside a
-    person, two people side by side) falls apart into connected components, each solved on its own — the same
-    optimum as the whole — by an exhaustive search in Python (a few dozen partial matchings at most: lap.lapjv's
-    set-up alone costs ~20 µs, more than the search), or, for a big component, by the solver (lap.lapjv, or
-    SciPy's linear_sum_assignment where lap is missing).
+    gains ``max_cost - cost``), found piecewise: the pairs fall apart into connected components (people far
+    apart do not compete), each solved on its own — the same optimum as the whole. A lone pair is a match (it is
+    in every optimum); a conflict (a false positive beside a person, two people side by side) is searched
+    exhaustively in Python (a few dozen partial matchings at most: lap.lapjv's set-up alone costs ~20 µs, more
+    than the search), a big one solved by the solver (lap.lapjv, or SciPy's linear_sum_assignment where lap is
+    missing).
     """
     pairs = len(rows)
     if pairs <= 1 or len(set(rows)) == pairs and len(set(cols)) == pairs:
         # The common case with few people: every row and column has at most one admissible partner, so all the
         # pairs are direct matches.
         return rows, cols
-    row_uses = Counter(rows)
-    col_uses = Counter(cols)
     out_rows: list[int] = []
     out_cols: list[int] = []
-    conflict: list[int] = []
-    for index in range(pairs):
-        r = rows[index]
-        c = cols[index]
-        if row_uses[r] == 1 and col_uses[c] == 1:
-            out_rows.append(r)
-            out_cols.append(c)
-        else:
-            conflict.append(index)
-    for members in _components(rows, cols, conflict):
+    for members in _components(rows, cols):
+        if len(members) == 1:
+            index = members[0]
+            out_rows.append(rows[index])
+            out_cols.append(cols[index])
+            continue
         sub_rows = [rows[i] for i in members]
         sub_cols = [cols[i] for i in members]
         picked = _component_matching(sub_rows, sub_cols, [max_cost - costs[i] for i in members])
