@@ -201,6 +201,18 @@ class _Limits:
         )
 
 
+_UNPLACED = np.full((64, 2), np.nan, dtype=np.float32)
+
+
+def _unplaced(count: int) -> NDArray[np.float32]:
+    """A fresh ``count`` x 2 array of NaN (floor positions not projected yet): one copy of a kept template."""
+    global _UNPLACED
+    if count > _UNPLACED.shape[0]:
+        _UNPLACED = np.full((2 * count, 2), np.nan, dtype=np.float32)
+    floor: NDArray[np.float32] = _UNPLACED[:count].copy()
+    return floor
+
+
 class ByteTracker:
     """Tracks the people of one camera: ``update`` takes one frame's detections and returns the reported
     tracks.
@@ -376,8 +388,7 @@ class ByteTracker:
             report = [k for k, s in enumerate(final) if s in shown]
         out = table.take(report, axis=1)
         count = out.shape[1]
-        floor = np.empty((count, 2), dtype=np.float32)
-        floor.fill(np.nan)
+        floor = _unplaced(count)
         tracks = Tracks(
             ids=out[_ID].astype(np.int64),
             xyxy_px=np.ascontiguousarray(out[_BOX].T, dtype=np.float32),

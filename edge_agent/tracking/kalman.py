@@ -85,14 +85,15 @@ def xyxy_to_xyah(xyxy: NDArray[np.floating], out: FloatArray | None = None) -> F
 
 def xyah_to_xyxy(xyah: FloatArray, out: FloatArray | None = None) -> FloatArray:
     """4xN xyxy boxes of the first four rows of ``xyah`` (written into ``out`` when given, e.g. rows of a
-    bigger matrix: the tracker keeps every track's box next to its filter state)."""
+    bigger matrix: the tracker keeps every track's box next to its filter state; not overlapping ``xyah``'s
+    first four rows). The half-sizes are worked out in the lower corner's rows, then moved onto the centre."""
     if out is None:
         out = np.empty((4, xyah.shape[1]), dtype=np.float64)
-    half = np.empty((2, xyah.shape[1]), dtype=np.float64)
+    half = out[2:4]
     np.multiply(xyah[3], _HALF, out=half[1])
     np.multiply(xyah[2], half[1], out=half[0])
     np.subtract(xyah[0:2], half, out=out[0:2])
-    np.add(xyah[0:2], half, out=out[2:4])
+    half += xyah[0:2]  # centre + half-size (the same sum as centre + half)
     return out
 
 

@@ -20,9 +20,9 @@ IntArray = NDArray[np.intp]
 _ZERO = np.array(0.0)
 _MIN_UNION = np.array(1e-9)
 
-# A component of conflicting pairs whose exhaustive search would visit more partial matchings than this goes to
-# the solver (``_component_matching``).
-_MAX_SEARCH_LEAVES = 64
+# A component of conflicting pairs with more partial matchings than this (the product over its rows of their
+# pairs + 1) goes to the solver (``_component_matching``): the search's work grows with it.
+_MAX_SEARCH_LEAVES = 96
 
 
 def indices_of(mask: NDArray[np.bool_]) -> IntArray:
@@ -124,34 +124,50 @@ def linear_assignment(cost: NDArray[np.float64], max_cost: float) -> tuple[IntAr
 
 
 def _best_matching(options: list[list[tuple[int, float]]]) -> list[int]:
-    """Exhaustive maximum-weight matching of a tiny component: ``options[k]`` lists row k's (column, weight)
-    pairs; returns each row's column (-1: unmatched). Weights are ``max_cost - cost`` >= 0, so this is the
-    gated problem's optimum (leaving a row and a column unmatched costs ``max_cost``, matching them the cost)."""
-    best_weight = -1.0
-    best: list[int] = []
-    chosen: list[int] = []
-    used: set[int] = set()
+    """Maximum-weight matching of a small component: ``options[k]`` lists row k's (column, weight) pairs;
+    returns each row's column (-1: unmatched). Weights are ``max_cost - cost`` >= 0, so this is the gated
+    problem's optimum (leaving a row and a column unmatched costs ``max_cost``, matching them the cost).
 
-    def search(k: int, weight: float) -> None:
-        nonlocal best_weight, best
-        if k == len(options):
-            if weight > best_weight:
-                best_weight = weight
-                best = chosen.copy()
-            return
-        for col, gain in options[k]:
-            if col not in used:
-                used.add(col)
-                chosen.append(col)
-                search(k + 1, weight + gain)
-                chosen.pop()
-                used.discard(col)
-        chosen.append(-1)
-        search(k + 1, weight)
-        chosen.pop()
+    The answer of an exhaustive search over the rows in order (each row's columns in order, then none) that
+    keeps the first leaf of the greatest weight, found row by row instead of leaf by leaf: of the partial
+    matchings of the rows so far that use the same columns, only the heaviest can lead to the best leaf (the
+    rows after add the same to each), the first in the search's order where two weigh the same. Weights are
+    summed in the search's order.
+    """
+    bits: dict[int, int] = {}
+    for row_options in options:
+        for col, _ in row_options:
+            if col not in bits:
+                bits[col] = 1 << len(bits)
+    # Used columns -> (weight, choices): a choice is an option's index, len(options) for none (the search's
+    # order is the choices' lexicographic order).
+    states: dict[int, tuple[float, tuple[int, ...]]] = {0: (0.0, ())}
+    for row_options in options:
+        none = (len(row_options),)
+        grown: dict[int, tuple[float, tuple[int, ...]]] = {}
+        for used, (weight, path) in states.items():
+            for choice, (col, gain) in enumerate(row_options):
+                bit = bits[col]
+                if not used & bit:
+                    _keep_best(grown, used | bit, weight + gain, path + (choice,))
+            _keep_best(grown, used, weight, path + none)
+        states = grown
+    best_weight, best_path = -1.0, ()
+    for weight, path in states.values():
+        if weight > best_weight or weight == best_weight and path < best_path:
+            best_weight, best_path = weight, path
+    return [
+        row_options[choice][0] if choice < len(row_options) else -1
+        for row_options, choice in zip(options, best_path, strict=True)
+    ]
 
-    search(0, 0.0)
-    return best
+
+def _keep_best(
+    states: dict[int, tuple[float, tuple[int, ...]]], used: int, weight: float, path: tuple[int, ...]
+) -> None:
+    current = states.get(used)
+    if current is None or weight > current[0] or weight == current[0] and path < current[1]:
+        states[used] = (weight, path)
 
 
 def _components(rows: list[int], cols: list[int]) -> list[list[int]]:
