@@ -140,7 +140,8 @@ def difference(a: Tracks, b: Tracks) -> str | None:
             if x is not y:
                 return f"{field}: {x is None} vs {y is None} (None)"
             continue
-        assert isinstance(x, np.ndarray) and isinstance(y, np.ndarray)
+        assert isinstance(x, np.ndarray)
+        assert isinstance(y, np.ndarray)
         if x.dtype != y.dtype or x.shape != y.shape or x.tobytes() != y.tobytes():
             return f"{field}: {x!r} vs {y!r}"
     return None

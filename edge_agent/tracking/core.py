@@ -381,10 +381,9 @@ class ByteTracker:
             lowest = _CONFIRMED_CODE if not config.report_tentative else _TENTATIVE_CODE
             report = [k for k, s in enumerate(final) if s >= lowest]
         else:
-            shown = (_CONFIRMED_CODE, _REMOVED_CODE, _TENTATIVE_CODE) if config.report_tentative else (
-                _CONFIRMED_CODE,
-                _REMOVED_CODE,
-            )
+            shown: tuple[float, ...] = (_CONFIRMED_CODE, _REMOVED_CODE)
+            if config.report_tentative:
+                shown = (_CONFIRMED_CODE, _REMOVED_CODE, _TENTATIVE_CODE)
             report = [k for k, s in enumerate(final) if s in shown]
         out = table.take(report, axis=1)
         count = out.shape[1]
@@ -457,7 +456,8 @@ class ByteTracker:
                 cols.append(c)
                 costs.append(cost)
         if appearance:
-            assert observed is not None and known is not None
+            assert observed is not None
+            assert known is not None
             rows, cols, costs, gate = self._appearance_gate(
                 cand_rows, cand_cols, fused, rows, cols, costs, states, high, known, observed
             )
@@ -543,7 +543,8 @@ class ByteTracker:
         high_cols = [c for c, h in enumerate(high) if h]
         if not lost or not high_cols:
             return rows, cols, costs, config.lost_match_max_cost
-        similar = similarity_matrix(known[lost], observed[high_cols]).tolist()  # NaN: no part measurable in both
+        # NaN: no part measurable in both.
+        similar = similarity_matrix(known[lost], observed[high_cols]).tolist()
         lost_at = {r: k for k, r in enumerate(lost)}
         high_at = {c: k for k, c in enumerate(high_cols)}
         veto = config.appearance_veto_similarity

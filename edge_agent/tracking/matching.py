@@ -143,18 +143,19 @@ def _best_matching(options: list[list[tuple[int, float]]]) -> list[int]:
     # order is the choices' lexicographic order).
     states: dict[int, tuple[float, tuple[int, ...]]] = {0: (0.0, ())}
     for row_options in options:
-        none = (len(row_options),)
+        none = len(row_options)
         grown: dict[int, tuple[float, tuple[int, ...]]] = {}
         for used, (weight, path) in states.items():
             for choice, (col, gain) in enumerate(row_options):
                 bit = bits[col]
                 if not used & bit:
-                    _keep_best(grown, used | bit, weight + gain, path + (choice,))
-            _keep_best(grown, used, weight, path + none)
+                    _keep_best(grown, used | bit, weight + gain, (*path, choice))
+            _keep_best(grown, used, weight, (*path, none))
         states = grown
-    best_weight, best_path = -1.0, ()
+    best_weight = -1.0
+    best_path: tuple[int, ...] = ()
     for weight, path in states.values():
-        if weight > best_weight or weight == best_weight and path < best_path:
+        if weight > best_weight or (weight == best_weight and path < best_path):
             best_weight, best_path = weight, path
     return [
         row_options[choice][0] if choice < len(row_options) else -1
@@ -166,7 +167,7 @@ def _keep_best(
     states: dict[int, tuple[float, tuple[int, ...]]], used: int, weight: float, path: tuple[int, ...]
 ) -> None:
     current = states.get(used)
-    if current is None or weight > current[0] or weight == current[0] and path < current[1]:
+    if current is None or weight > current[0] or (weight == current[0] and path < current[1]):
         states[used] = (weight, path)
 
 
@@ -218,7 +219,7 @@ def _component_matching(rows: list[int], cols: list[int], gains: list[float]) ->
         for index in range(count):
             if gains[index] > best_weight:
                 best, best_weight = index, gains[index]
-        return [] if 0.0 > best_weight else [best]
+        return [] if best_weight < 0.0 else [best]
     by_row: dict[int, list[tuple[int, float]]] = {}
     for index in range(count):
         by_row.setdefault(rows[index], []).append((cols[index], gains[index]))
@@ -253,7 +254,7 @@ def assign_pairs(
     missing).
     """
     pairs = len(rows)
-    if pairs <= 1 or len(set(rows)) == pairs and len(set(cols)) == pairs:
+    if pairs <= 1 or (len(set(rows)) == pairs and len(set(cols)) == pairs):
         # The common case with few people: every row and column has at most one admissible partner, so all the
         # pairs are direct matches.
         return rows, cols
@@ -269,7 +270,9 @@ def assign_pairs(
         sub_cols = [cols[i] for i in members]
         picked = _component_matching(sub_rows, sub_cols, [max_cost - costs[i] for i in members])
         if picked is None:
-            matched_rows, matched_cols = _solve_pairs(sub_rows, sub_cols, [costs[i] for i in members], max_cost)
+            matched_rows, matched_cols = _solve_pairs(
+                sub_rows, sub_cols, [costs[i] for i in members], max_cost
+            )
             out_rows.extend(matched_rows)
             out_cols.extend(matched_cols)
         else:
