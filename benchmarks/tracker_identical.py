@@ -61,7 +61,7 @@ def with_appearance(
                     person = int(truth.ids[best[k]])
                     if person not in palette:
                         palette[person] = rng.dirichlet(np.full(16, 0.3), 2)
-                    noisy = palette[person] + rng.normal(0.0, 0.03, (2, 16))
+                    noisy = palette[person] + rng.normal(0.0, 0.005, (2, 16))
                     noisy = np.clip(noisy, 0.0, None)
                     shares[k] = noisy / noisy.sum(axis=1, keepdims=True)
         shares[rng.random(len(found)) < 0.1, 1] = 0.0
