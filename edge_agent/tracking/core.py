@@ -301,7 +301,6 @@ class ByteTracker:
 
         states = state.tolist()
         score_list = scores.tolist()
-        any_tentative = _TENTATIVE_CODE in states
         taken: list[int] = []  # detections taken in stage 1 or 3: no new track from them
         t_list: list[int] = []
         d_list: list[int] = []
@@ -341,18 +340,33 @@ class ByteTracker:
             if observed is not None and known is not None:
                 known[t_idx] = blend(known[t_idx], observed[d_idx], config.appearance_smoothing)
 
-        # Life cycle, applied as if no track had been matched: the matched ones are overwritten right after.
-        # Confirmed → lost (which keeps moving but stops growing / shrinking, as in ByteTrack: its height
-        # velocity is zeroed once, here, rather than before every predict); lost for too long → removed
-        # (only lost tracks can be that old, or every unmatched one when the buffer is 0); tentative →
-        # dropped silently.
-        tentative = state == _TENTATIVE if any_tentative else None
-        confirmed = state == _CONFIRMED
-        state[confirmed] = _LOST
-        table[_VH][confirmed] = 0.0  # through the row's view: a 2-D mixed index costs twice as much
-        state[table[_LAST] < frame - config.lost_track_buffer_frames] = _REMOVED
-        if tentative is not None:
-            state[tentative] = _DROPPED
+        # Life cycle of the unmatched tracks (the matched ones are written back right after), decided on the
+        # states as a list and written only where something changes: confirmed → lost (which keeps moving but
+        # stops growing / shrinking, as in ByteTrack: its height velocity is zeroed once, here, rather than
+        # before every predict); lost for too long → removed (only lost tracks can be that old, or every
+        # unmatched one when the buffer is 0); tentative → dropped silently.
+        matched_set = set(t_list)
+        oldest = frame - config.lost_track_buffer_frames
+        last = table[_LAST].tolist()
+        to_lost: list[int] = []
+        to_removed: list[int] = []
+        to_drop: list[int] = []
+        for k, s in enumerate(states):
+            if k in matched_set:
+                continue
+            if s == _TENTATIVE_CODE:
+                to_drop.append(k)
+            elif last[k] < oldest:
+                to_removed.append(k)
+            elif s == _CONFIRMED_CODE:
+                to_lost.append(k)
+        if to_lost:
+            state[to_lost] = _LOST
+            table[_VH][to_lost] = 0.0  # through the row's view: a 2-D mixed index costs twice as much
+        if to_removed:
+            state[to_removed] = _REMOVED
+        if to_drop:
+            state[to_drop] = _DROPPED
         if t_list:
             table[:, t_idx] = matched
             if duplicates:

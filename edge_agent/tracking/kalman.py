@@ -143,13 +143,12 @@ def update(block: FloatArray, measurements_xyah: FloatArray, in_place: bool = Fa
     pv = out[PV]
     innovation_var = pp + (height * height) * _MEASUREMENT_HEIGHT_VAR
     np.add(pp[_ASPECT], _MEASUREMENT_ASPECT, out=innovation_var[_ASPECT])  # fixed noise only
-    gain = np.empty((8, out.shape[1]), dtype=np.float64)  # [gain of the position, gain of the velocity]
-    np.divide(pp, innovation_var, out=gain[0:4])
-    np.divide(pv, innovation_var, out=gain[4:8])
+    # [gain of the position, gain of the velocity] over the 8 contiguous rows [pp | pv]: the innovation's
+    # variance stacked twice, so that one division gives both.
+    gain = out[PP.start : PV.stop] / np.concatenate((innovation_var, innovation_var))
     innovation = measurements_xyah - out[POSITION]
     out[VV] -= gain[4:8] * pv  # with pv before its own correction
-    out[POSITION] += gain[0:4] * innovation
-    out[VELOCITY] += gain[4:8] * innovation
+    out[POSITION.start : VELOCITY.stop] += gain * np.concatenate((innovation, innovation))  # [p | v]
     keep = _ONE - gain[0:4]
     pp *= keep
     pv *= keep
