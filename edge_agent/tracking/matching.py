@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -23,6 +25,9 @@ _MIN_UNION = np.array(1e-9)
 # A component of conflicting pairs with more partial matchings than this (the product over its rows of their
 # pairs + 1) goes to the solver (``_component_matching``): the search's work grows with it.
 _MAX_SEARCH_LEAVES = 96
+# More admissible pairs than this in one assignment (a crowd) go to the solver in one call, as the old matrix path
+# did.
+_FEW_PAIRS = 48
 
 
 def indices_of(mask: NDArray[np.bool_]) -> IntArray:
@@ -71,6 +76,8 @@ def _pair_indices(rows: int, cols: int) -> tuple[IntArray, IntArray]:
 
 _PAIR_INDICES: dict[tuple[int, int], tuple[IntArray, IntArray]] = {}
 _PAIR_INDEX_CACHE = 4096
+# Above this many track x detection cells, iou_rows broadcasts instead of gathering.
+_GATHERED_IOU_CELLS = 1024
 
 
 def iou_rows(boxes_a: NDArray[np.float64], boxes_b: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -82,6 +89,20 @@ def iou_rows(boxes_a: NDArray[np.float64], boxes_b: NDArray[np.float64]) -> NDAr
     count_b = boxes_b.shape[1]
     if count_a == 0 or count_b == 0:
         return np.zeros((count_a, count_b), dtype=np.float64)
+    if count_a * count_b > _GATHERED_IOU_CELLS:
+        # Many boxes: the broadcasting calls' set-up no longer matters, the gathers' copies would.
+        extent = np.minimum(boxes_a[2:4, :, None], boxes_b[2:4, None, :])
+        extent -= np.maximum(boxes_a[0:2, :, None], boxes_b[0:2, None, :])
+        np.maximum(extent, _ZERO, out=extent)
+        product: NDArray[np.float64] = extent[0]
+        product *= extent[1]
+        sizes_a = boxes_a[2:4] - boxes_a[0:2]
+        sizes_b = boxes_b[2:4] - boxes_b[0:2]
+        unions = (sizes_a[0] * sizes_a[1])[:, None] + sizes_b[0] * sizes_b[1]
+        unions -= product
+        np.maximum(unions, _MIN_UNION, out=unions)
+        product /= unions
+        return product
     index_a, index_b = _pair_indices(count_a, count_b)
     a = boxes_a.take(index_a, axis=1)
     b = boxes_b.take(index_b, axis=1)
@@ -258,6 +279,27 @@ def assign_pairs(
         # The common case with few people: every row and column has at most one admissible partner, so all the
         # pairs are direct matches.
         return rows, cols
+    if pairs > _FEW_PAIRS:
+        # A crowd: pairs that are each other's only partner matched directly, the rest in one call of the
+        # solver (per-component work in Python would grow with the crowd).
+        row_uses = Counter(rows)
+        col_uses = Counter(cols)
+        direct_rows: list[int] = []
+        direct_cols: list[int] = []
+        rest: list[int] = []
+        for index in range(pairs):
+            if row_uses[rows[index]] == 1 and col_uses[cols[index]] == 1:
+                direct_rows.append(rows[index])
+                direct_cols.append(cols[index])
+            else:
+                rest.append(index)
+        if rest:
+            solved_rows, solved_cols = _solve_pairs(
+                [rows[i] for i in rest], [cols[i] for i in rest], [costs[i] for i in rest], max_cost
+            )
+            direct_rows += solved_rows
+            direct_cols += solved_cols
+        return direct_rows, direct_cols
     out_rows: list[int] = []
     out_cols: list[int] = []
     for members in _components(rows, cols):
