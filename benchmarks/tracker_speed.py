@@ -8,7 +8,10 @@ round (ours, reference, reference, ours, ...), so a change in the machine's load
 the median of the per-round ratios, and ms/frame the median over rounds. Input conversion (supervision's
 ``Detections``) is done before timing.
 
-Usage: ``python benchmarks/tracker_speed.py [--frames 300] [--rounds 6]``.
+``--reference PATH`` also times the tracker of another checkout (e.g. main's) on the same detections, in the same
+rounds (its speed-up over the reference ByteTrack, and ours over it).
+
+Usage: ``python benchmarks/tracker_speed.py [--frames 300] [--rounds 6] [--reference PATH]``.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from edge_agent.tracking import ByteTracker, TrackerConfig
@@ -55,8 +59,12 @@ def synthetic_scene(people: int, frames: int, seed: int = 0) -> list[Detections]
 CLOCKS = {"cpu": time.thread_time, "wall": time.perf_counter}
 
 
-def time_ours(scene: list[Detections], clock: Callable[[], float] = time.thread_time) -> float:
-    tracker = ByteTracker(TrackerConfig())
+def time_ours(
+    scene: list[Detections],
+    clock: Callable[[], float] = time.thread_time,
+    classes: tuple[type[ByteTracker], type[TrackerConfig]] = (ByteTracker, TrackerConfig),
+) -> float:
+    tracker = classes[0](classes[1]())
     start = clock()
     for detections in scene:
         tracker.update(detections)
@@ -107,15 +115,34 @@ def main() -> None:
     parser.add_argument(
         "--clock", choices=sorted(CLOCKS), default="cpu", help="ms/frame by thread CPU or wall time"
     )
+    parser.add_argument("--reference", type=Path, help="another checkout whose tracker is timed too")
     args = parser.parse_args()
     clock = CLOCKS[args.clock]
-    print(f"{'people':>6} {'ours ms/frame':>14} {'reference ms/frame':>19} {'speed-up':>9}")
+    theirs = None
+    if args.reference is not None:
+        from tracker_eval import reference_tracker
+
+        theirs = reference_tracker(args.reference.resolve())
+    header = f"{'people':>6} {'ours ms/frame':>14} {'reference ms/frame':>19} {'speed-up':>9}"
+    if theirs is not None:
+        header += f" {'checkout ms/frame':>18} {'its speed-up':>13} {'ours / checkout':>16}"
+    print(header)
     for people in args.people:
         scene = synthetic_scene(people, args.frames)
         ours, reference, speedup = interleaved(
             partial(time_ours, scene, clock), reference_timer(scene, clock), args.rounds
         )
-        print(f"{people:>6} {ours:>14.3f} {reference:>19.3f} {speedup:>8.1f}x")
+        line = f"{people:>6} {ours:>14.3f} {reference:>19.3f} {speedup:>8.1f}x"
+        if theirs is not None:
+            checkout, _, its_speedup = interleaved(
+                partial(time_ours, scene, clock, theirs), reference_timer(scene, clock), args.rounds
+            )
+            mine, _, against = interleaved(
+                partial(time_ours, scene, clock), partial(time_ours, scene, clock, theirs), args.rounds
+            )
+            del mine
+            line += f" {checkout:>18.3f} {its_speedup:>12.1f}x {1.0 / against:>15.3f}"
+        print(line, flush=True)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 
 from edge_agent.appearance import blend, similarity_matrix
 from edge_agent.tracking import kalman
-from edge_agent.tracking.matching import assign, indices_of, iou_rows
+from edge_agent.tracking.matching import assign_pairs, iou_rows
 from edge_agent.types import Detections, Tracks, TrackState
 
 # State codes as stored in the float64 table, as 0-d arrays: NumPy 2 takes ~0.2 µs longer per call to
@@ -42,7 +42,16 @@ _REMOVED = np.array(float(TrackState.REMOVED))
 # reported state, so "state >= _CONFIRMED" selects what the default config reports in one comparison.
 _DROPPED = np.array(0.0)
 _ONE = np.array(1.0)
-_TAKEN = np.array(2.0)  # a cost above every gate (costs are 1 - IoU <= 1)
+# The same codes as Python floats, for association, which works on Python lists (``ByteTracker._associate``).
+_TENTATIVE_CODE = float(TrackState.TENTATIVE)
+_CONFIRMED_CODE = float(TrackState.CONFIRMED)
+_LOST_CODE = float(TrackState.LOST)
+_REMOVED_CODE = float(TrackState.REMOVED)
+_DROPPED_CODE = 0.0
+_TAKEN_COST = 2.0  # a cost above every gate (costs are 1 - IoU <= 1)
+# Pairs are gathered for association with this much slack on the widest gate (``ByteTracker._candidates``):
+# far more than the rounding of 1 - IoU, far less than any difference that matters.
+_GATHER_MARGIN = 1e-9
 
 # Rows of the track table after the Kalman block.
 _ID = kalman.STATE_COLUMNS
@@ -54,6 +63,14 @@ _HITS = _ID + 7
 _START = _ID + 8
 _LAST = _ID + 9
 _ROWS = _ID + 10
+_BOX_AND_SCORE = slice(_BOX.start, _SCORE + 1)  # adjacent rows: written together
+# Rows of ``update``'s per-detection array: the box as the filter measures it (xyah), the box (xyxy), the score;
+# box and score adjacent, as in the track table.
+_SEEN_XYAH = slice(0, 4)
+_SEEN_BOX = slice(4, 8)
+_SEEN_SCORE = 8
+_SEEN_BOX_AND_SCORE = slice(4, 9)
+_SEEN_ROWS = 9
 _VH = 7  # velocity of the box height
 _GATE_RATE_EXPONENT = 0.2  # see TrackerConfig.with_gates_for_rate
 
@@ -144,10 +161,56 @@ class TrackerConfig:
         )
 
 
-def _joined(parts: list[NDArray[np.intp]]) -> NDArray[np.intp]:
-    if len(parts) == 1:
-        return parts[0]
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.intp)
+def _as_score(threshold: float) -> float:
+    """A score threshold as the float32 it is compared in: NumPy compares the float32 scores with a Python
+    float in float32 (NEP 50; value-based casting before NumPy 2), and association compares them as Python
+    floats, which must give the same answers (a float32 score is >= the float32 threshold exactly when its
+    double is >= the threshold's double)."""
+    return float(np.float32(threshold))
+
+
+@dataclass(frozen=True, slots=True)
+class _Limits:
+    """What association derives from a config, once per config rather than once per frame."""
+
+    high_score: float
+    low_score: float
+    new_track: float
+    # IoU from which a pair is gathered for association (``ByteTracker._candidates``): the widest gate of any
+    # stage or the duplicate test, a hair wider, without and with the appearance term's wider one.
+    gather_iou: float
+    gather_iou_appearance: float
+    duplicate_iou: float
+
+    @classmethod
+    def of(cls, config: TrackerConfig) -> _Limits:
+        widest = max(
+            config.first_match_max_cost,
+            config.lost_match_max_cost,
+            config.second_match_max_cost,
+            config.tentative_match_max_cost,
+            config.duplicate_max_cost,
+        )
+        return cls(
+            high_score=_as_score(config.high_score_threshold),
+            low_score=_as_score(config.low_score_threshold),
+            new_track=_as_score(config.new_track_threshold),
+            gather_iou=1.0 - widest - _GATHER_MARGIN,
+            gather_iou_appearance=1.0 - max(widest, config.lost_match_max_cost_agreeing) - _GATHER_MARGIN,
+            duplicate_iou=1.0 - config.duplicate_max_cost,
+        )
+
+
+_UNPLACED = np.full((64, 2), np.nan, dtype=np.float32)
+
+
+def _unplaced(count: int) -> NDArray[np.float32]:
+    """A fresh ``count`` x 2 array of NaN (floor positions not projected yet): one copy of a kept template."""
+    global _UNPLACED
+    if count > _UNPLACED.shape[0]:
+        _UNPLACED = np.full((2 * count, 2), np.nan, dtype=np.float32)
+    floor: NDArray[np.float32] = _UNPLACED[:count].copy()
+    return floor
 
 
 class ByteTracker:
@@ -161,13 +224,23 @@ class ByteTracker:
     """
 
     def __init__(self, config: TrackerConfig | None = None, first_id: int = 1) -> None:
-        self.config = config or TrackerConfig()
+        self._config = config or TrackerConfig()
+        self._limits = _Limits.of(self._config)
         self.frame_index = 0
         self._next_id = first_id
         self._table = np.zeros((_ROWS, 0), dtype=np.float64)  # one column per track
         # Smoothed colour shares per track (T x 2 x 16, aligned with the table's columns); None until the first
         # detections with descriptors.
         self._appearance: NDArray[np.float32] | None = None
+
+    @property
+    def config(self) -> TrackerConfig:
+        return self._config
+
+    @config.setter
+    def config(self, config: TrackerConfig) -> None:
+        self._config = config
+        self._limits = _Limits.of(config)
 
     @property
     def next_id(self) -> int:
@@ -200,16 +273,21 @@ class ByteTracker:
 
     def update(self, detections: Detections) -> Tracks:
         # At a few people the cost of a frame is the number of NumPy calls, not their size, so this is written
-        # to make few: every box is converted once (and kept in the table), stage 1 masks the (rare)
-        # tentative rows instead of cutting out the others, the common tiny assignment skips the solver's
-        # bookkeeping (``assign``), and the life cycle is applied to all tracks before the matched ones are
-        # written back over it. Outputs are bit for bit those of the straightforward formulation.
+        # to make few: every box is converted once (and kept in the table), the filter, the IoU and the life
+        # cycle run on whole arrays, and association works in plain Python on the few pairs inside any gate,
+        # gathered once (``_candidates``). Outputs are bit for bit those of the straightforward formulation
+        # (benchmarks/tracker_identical.py checks this against another checkout).
         config = self.config
         self.frame_index += 1
         frame = float(self.frame_index)
         table = self._table
-        boxes_t = detections.xyxy_px.T.astype(np.float64, order="C")  # 4 x N (contiguous rows)
         scores = detections.scores
+        # Per detection, what a track takes from it: its box as the filter measures it (xyah), the box
+        # itself (xyxy) and its score, in one 9 x N array so that one gather serves matched and new tracks.
+        seen = np.empty((_SEEN_ROWS, scores.shape[0]), dtype=np.float64)
+        boxes_t = seen[_SEEN_BOX]  # 4 x N (contiguous rows)
+        boxes_t[...] = detections.xyxy_px.T
+        seen[_SEEN_SCORE] = scores
         state = table[_STATE]
         observed = detections.appearance
         if observed is not None and self._appearance is None:
@@ -219,154 +297,111 @@ class ByteTracker:
         kalman.predict(table)
         kalman.xyah_to_xyxy(table, out=table[_BOX])
         iou = iou_rows(table[_BOX], boxes_t)
-        measured = kalman.xyxy_to_xyah(boxes_t)  # every detection converted once: for updates and new tracks
+        kalman.xyxy_to_xyah(boxes_t, out=seen[_SEEN_XYAH])  # every detection converted once
 
-        high = scores >= config.high_score_threshold
-        tentative = state == _TENTATIVE
-        any_tentative = np.count_nonzero(tentative) > 0
-        track_parts: list[NDArray[np.intp]] = []
-        det_parts: list[NDArray[np.intp]] = []
+        states = state.tolist()
+        score_list = scores.tolist()
+        taken: list[int] = []  # detections taken in stage 1 or 3: no new track from them
+        t_list: list[int] = []
+        d_list: list[int] = []
         stage3_size = 0
-        detection_count = boxes_t.shape[1]
-        if table.shape[1] and detection_count:
-            # Stage 1 and 3 cost: the IoU with the high-score detections, fused with their scores. Often every
-            # detection is a high-score one (the detector's own threshold is above ``high_score_threshold``):
-            # then no column is cut out, and stage 2 has nothing to do.
-            all_high = np.count_nonzero(high) == detection_count
-            if all_high:
-                high_idx = None
-                fused = np.subtract(_ONE, iou * scores if config.fuse_score else iou)
-            else:
-                high_idx = indices_of(high)
-                fused = iou[:, high_idx]
-                if config.fuse_score:
-                    fused *= scores[high_idx]
-                np.subtract(_ONE, fused, out=fused)
-
-            # Stage 1: confirmed + lost tracks vs high-score detections (tentative rows masked out).
-            stage1_limit = config.first_match_max_cost
-            lost = state == _LOST
-            if config.lost_match_max_cost > stage1_limit and np.count_nonzero(lost):
-                # One gate per row (lost tracks' is wider): two calls, whatever the number of lost tracks.
-                row_limit = np.where(lost, config.lost_match_max_cost, stage1_limit)
-                admissible = fused <= row_limit[:, None]
-                stage1_limit = config.lost_match_max_cost
-            else:
-                admissible = fused <= stage1_limit
-            if observed is not None and known is not None:
-                high_observed = observed if high_idx is None else observed[high_idx]
-                stage1_limit = self._appearance_gate(fused, admissible, state, known, high_observed)
-                stage1_limit = max(stage1_limit, config.first_match_max_cost)
-            if any_tentative:
-                admissible[tentative] = False
-            r, high_c = assign(fused, stage1_limit, admissible)
-            track_parts.append(r)
-            det_parts.append(high_c if high_idx is None else high_idx[high_c])
-
-            # Stage 2: confirmed tracks still unmatched vs low-score detections (pure IoU). Few rows and
-            # columns: cut them out (at 200 people, masking the full matrix would cost more).
-            if not all_high:
-                low = scores >= config.low_score_threshold
-                low &= ~high
-                low_idx = indices_of(low)
-                if low_idx.size:
-                    second = state == _CONFIRMED
-                    second[r] = False
-                    second_idx = indices_of(second)
-                    if second_idx.size:
-                        # Two takes: a broadcast 2-D index costs four times as much at this size.
-                        cost = _ONE - iou.take(second_idx, axis=0).take(low_idx, axis=1)
-                        r2, c2 = assign(
-                            cost, config.second_match_max_cost, cost <= config.second_match_max_cost
-                        )
-                        track_parts.append(second_idx[r2])
-                        det_parts.append(low_idx[c2])
-
-            # Stage 3: tentative tracks vs the high-score detections nobody took (few rows, cut out too).
-            if any_tentative:
-                tentative_idx = indices_of(tentative)
-                cost = fused[tentative_idx]  # a copy
-                cost[:, high_c] = _TAKEN  # the detections stage 1 took: out of the gate
-                r3, c3 = assign(
-                    cost, config.tentative_match_max_cost, cost <= config.tentative_match_max_cost
-                )
-                track_parts.append(tentative_idx[r3])
-                det_parts.append(c3 if high_idx is None else high_idx[c3])
-                stage3_size = r3.size
-
-        t_idx = _joined(track_parts)
-        d_idx = _joined(det_parts)
-        # A copy: update it whole, write it back once. take / compress (methods), not table[:, idx]: that would
-        # give a column-major copy, whose rows are strided (and cost more in every later operation).
+        duplicates: list[tuple[int, int]] = []
+        if states and score_list:
+            t_list, d_list, taken, stage3_size, duplicates = self._associate(
+                iou, states, score_list, observed, known
+            )
+        t_idx = np.array(t_list, dtype=np.intp)
+        d_idx = np.array(d_list, dtype=np.intp)
+        # A copy: update it whole, write it back once. take (a method), not table[:, idx]: that would give a
+        # column-major copy, whose rows are strided (and cost more in every later operation).
         matched = table.take(t_idx, axis=1)
-        if t_idx.size:
-            kalman.update(matched, measured.take(d_idx, axis=1), in_place=True)
+        if t_list:
+            found = seen.take(d_idx, axis=1)
+            kalman.update(matched, found[_SEEN_XYAH], in_place=True)
             if config.report_detection_boxes:
-                # The next frame's predict recomputes every box from the filter, so association never sees
-                # these.
-                matched[_BOX] = boxes_t.take(d_idx, axis=1)
+                # Box and score in one go. The next frame's predict recomputes every box from the filter, so
+                # association never sees these boxes.
+                matched[_BOX_AND_SCORE] = found[_SEEN_BOX_AND_SCORE]
             else:
                 kalman.xyah_to_xyxy(matched, out=matched[_BOX])
-            matched[_SCORE] = scores[d_idx]
-            matched[_HITS] += 1.0
+                matched[_SCORE] = found[_SEEN_SCORE]
+            hits = matched[_HITS]
+            hits += _ONE
             matched[_LAST] = frame
             # Matched confirmed and lost tracks are confirmed; a tentative one (all come from stage 3, the
             # tail) once it has enough hits.
             matched[_STATE] = _CONFIRMED
             if stage3_size:
-                tail = matched[:, t_idx.size - stage3_size :]
-                tail[_STATE][tail[_HITS] < config.min_hits_to_confirm] = _TENTATIVE  # row view: no 2-D index
+                first = len(t_list) - stage3_size
+                matched_state = matched[_STATE]
+                for k, count in enumerate(hits[first:].tolist(), start=first):
+                    if count < config.min_hits_to_confirm:
+                        matched_state[k] = _TENTATIVE
             if observed is not None and known is not None:
                 known[t_idx] = blend(known[t_idx], observed[d_idx], config.appearance_smoothing)
 
-        # Life cycle, applied as if no track had been matched: the matched ones are overwritten right after.
-        # Confirmed → lost (which keeps moving but stops growing / shrinking, as in ByteTrack: its height
-        # velocity is zeroed once, here, rather than before every predict); lost for too long → removed
-        # (only lost tracks can be that old, or every unmatched one when the buffer is 0); tentative →
-        # dropped silently.
-        confirmed = state == _CONFIRMED
-        state[confirmed] = _LOST
-        table[_VH][confirmed] = 0.0  # through the row's view: a 2-D mixed index costs twice as much
-        state[table[_LAST] < frame - config.lost_track_buffer_frames] = _REMOVED
-        if any_tentative:
-            state[tentative] = _DROPPED
-        table[:, t_idx] = matched
-        self._remove_duplicates(iou, t_idx, d_idx)
+        # Life cycle of the unmatched tracks (the matched ones are written back right after), decided on the
+        # states as a list and written only where something changes: confirmed → lost (which keeps moving but
+        # stops growing / shrinking, as in ByteTrack: its height velocity is zeroed once, here, rather than
+        # before every predict); lost for too long → removed (only lost tracks can be that old, or every
+        # unmatched one when the buffer is 0); tentative → dropped silently.
+        matched_set = set(t_list)
+        oldest = frame - config.lost_track_buffer_frames
+        last = table[_LAST].tolist()
+        to_lost: list[int] = []
+        to_removed: list[int] = []
+        to_drop: list[int] = []
+        for k, s in enumerate(states):
+            if k in matched_set:
+                continue
+            if s == _TENTATIVE_CODE:
+                to_drop.append(k)
+            elif last[k] < oldest:
+                to_removed.append(k)
+            elif s == _CONFIRMED_CODE:
+                to_lost.append(k)
+        if to_lost:
+            state[to_lost] = _LOST
+            table[_VH][to_lost] = 0.0  # through the row's view: a 2-D mixed index costs twice as much
+        if to_removed:
+            state[to_removed] = _REMOVED
+        if to_drop:
+            state[to_drop] = _DROPPED
+        if t_list:
+            table[:, t_idx] = matched
+            if duplicates:
+                self._remove_duplicates(duplicates, t_list, d_list)
 
         # New tentative tracks from confident detections not taken in stage 1 or 3 (as in ByteTrack, a
         # detection taken in stage 2 is not excluded: it only matters when new_track_threshold is below
         # high_score_threshold).
-        new = scores >= config.new_track_threshold
-        if det_parts:
-            new[det_parts[0]] = False
-            if stage3_size:
-                new[det_parts[-1]] = False
-        new_idx = indices_of(new)
-        if new_idx.size:
-            self._spawn(
-                boxes_t.take(new_idx, axis=1),
-                measured.take(new_idx, axis=1),
-                scores[new_idx],
-                None if observed is None else observed[new_idx],
-            )
+        new_threshold = self._limits.new_track
+        if taken:
+            excluded = set(taken)
+            new_list = [c for c, s in enumerate(score_list) if s >= new_threshold and c not in excluded]
+        else:
+            new_list = [c for c, s in enumerate(score_list) if s >= new_threshold]
+        if new_list:
+            new_idx = np.array(new_list, dtype=np.intp)
+            self._spawn(seen.take(new_idx, axis=1), None if observed is None else observed[new_idx])
             table = self._table
             state = table[_STATE]
 
         # Reported: confirmed tracks (all matched in this frame: an unmatched one is lost by now), removed ones
         # (all were confirmed once, so reported before; dropped tentative ones have their own state), lost and
-        # tentative ones as configured.
-        if config.report_lost and not config.report_tentative:
-            report = state >= _CONFIRMED
-        elif config.report_lost:
-            report = state >= _TENTATIVE
+        # tentative ones as configured. Picked from the states as a list: cheaper than masks at a few tracks.
+        final = state.tolist()
+        if config.report_lost:
+            lowest = _CONFIRMED_CODE if not config.report_tentative else _TENTATIVE_CODE
+            report = [k for k, s in enumerate(final) if s >= lowest]
         else:
-            report = (state == _CONFIRMED) | (state == _REMOVED)
+            shown: tuple[float, ...] = (_CONFIRMED_CODE, _REMOVED_CODE)
             if config.report_tentative:
-                report |= state == _TENTATIVE
-        out = table.compress(report, axis=1)
+                shown = (_CONFIRMED_CODE, _REMOVED_CODE, _TENTATIVE_CODE)
+            report = [k for k, s in enumerate(final) if s in shown]
+        out = table.take(report, axis=1)
         count = out.shape[1]
-        floor = np.empty((count, 2), dtype=np.float32)
-        floor.fill(np.nan)
+        floor = _unplaced(count)
         tracks = Tracks(
             ids=out[_ID].astype(np.int64),
             xyxy_px=np.ascontiguousarray(out[_BOX].T, dtype=np.float32),
@@ -376,81 +411,215 @@ class ByteTracker:
             flags=np.zeros((count,), dtype=np.uint32),
         )
         if self._appearance is not None:
-            tracks.appearance_shares = self._appearance[report]
-        keep = state != _REMOVED
-        if any_tentative:  # only tentative tracks that were there before this frame can have been dropped
-            keep &= state != _DROPPED
-        if np.count_nonzero(keep) < keep.size:
-            self._table = table.compress(keep, axis=1)
+            tracks.appearance_shares = self._appearance.take(report, axis=0)
+        if _REMOVED_CODE in final or _DROPPED_CODE in final:
+            keep = [k for k, s in enumerate(final) if s != _REMOVED_CODE and s != _DROPPED_CODE]
+            self._table = table.take(keep, axis=1)
             if self._appearance is not None:
-                self._appearance = self._appearance[keep]
+                self._appearance = self._appearance.take(keep, axis=0)
         return tracks
+
+    def _associate(
+        self,
+        iou: NDArray[np.float64],
+        states: list[float],
+        score_list: list[float],
+        observed: NDArray[np.float32] | None,
+        known: NDArray[np.float32] | None,
+    ) -> tuple[list[int], list[int], list[int], int, list[tuple[int, int]]]:
+        """The three association stages on this frame's IoU (tracks x detections) in plain Python, on the pairs
+        inside the widest gate (``_candidates``): at most a few per track, whatever the crowd.
+
+        Stage 1: confirmed + lost tracks vs high-score detections (IoU, or IoU x score with ``fuse_score``;
+        lost tracks with a wider gate, and the appearance term). Stage 2: confirmed tracks still unmatched vs
+        low-score detections (pure IoU). Stage 3: tentative tracks vs the high-score detections stage 1 left.
+
+        Returns the matched tracks and detections (stage 1's, then 2's, then 3's), the detections stages 1 and
+        3 took, the number of stage 3's matches, and the (track, detection) pairs overlapping enough to be
+        duplicates (``_remove_duplicates``)."""
+        config = self.config
+        limits = self._limits
+        high_score = limits.high_score
+        high = [s >= high_score for s in score_list]
+        first_gate = config.first_match_max_cost
+        lost_gate = config.lost_match_max_cost
+        appearance = observed is not None and known is not None
+        cand_rows, cand_cols, cand_iou = self._candidates(iou, appearance)
+        fuse = config.fuse_score
+        duplicate_iou = limits.duplicate_iou
+        # Stage 1 (one gate per row when some track is lost and lost tracks' gate is the wider), gathering on the
+        # way every pair's cost and the pairs overlapping enough to be duplicates.
+        row_gates = lost_gate > first_gate and _LOST_CODE in states
+        stage1_limit = lost_gate if row_gates else first_gate
+        fused: list[float] = []
+        duplicates: list[tuple[int, int]] = []
+        rows: list[int] = []
+        cols: list[int] = []
+        costs: list[float] = []
+        any_tentative = False
+        for r, c, v in zip(cand_rows, cand_cols, cand_iou, strict=True):
+            cost = 1.0 - v * score_list[c] if fuse else 1.0 - v
+            fused.append(cost)
+            if v > duplicate_iou:
+                duplicates.append((r, c))
+            s = states[r]
+            if s == _TENTATIVE_CODE:
+                any_tentative = True
+            elif high[c] and cost <= (lost_gate if row_gates and s == _LOST_CODE else first_gate):
+                rows.append(r)
+                cols.append(c)
+                costs.append(cost)
+        if appearance:
+            assert observed is not None
+            assert known is not None
+            rows, cols, costs, gate = self._appearance_gate(
+                cand_rows, cand_cols, fused, rows, cols, costs, states, high, known, observed
+            )
+            stage1_limit = max(gate, first_gate)
+        r1, c1 = assign_pairs(rows, cols, costs, stage1_limit)
+        t_list = list(r1)
+        d_list = list(c1)
+
+        # Stage 2: only when some detection is below the high-score threshold (often none is: the detector's
+        # own threshold is above it).
+        if not all(high):
+            low_score = limits.low_score
+            low = [s >= low_score and not h for s, h in zip(score_list, high, strict=True)]
+            if any(low):
+                first_taken = set(r1)
+                second_gate = config.second_match_max_cost
+                rows, cols, costs = [], [], []
+                for r, c, v in zip(cand_rows, cand_cols, cand_iou, strict=True):
+                    if low[c] and states[r] == _CONFIRMED_CODE and r not in first_taken:
+                        cost = 1.0 - v
+                        if cost <= second_gate:
+                            rows.append(r)
+                            cols.append(c)
+                            costs.append(cost)
+                r2, c2 = assign_pairs(rows, cols, costs, second_gate)
+                t_list += r2
+                d_list += c2
+
+        # Stage 3: tentative tracks (those with a pair in any gate) vs the high-score detections stage 1 did not
+        # take.
+        taken = list(c1)
+        stage3_size = 0
+        if any_tentative:
+            first_cols = set(c1)
+            tentative_gate = config.tentative_match_max_cost
+            rows, cols, costs = [], [], []
+            for r, c, cost in zip(cand_rows, cand_cols, fused, strict=True):
+                if states[r] == _TENTATIVE_CODE and high[c]:
+                    if c in first_cols:
+                        cost = _TAKEN_COST  # out of the gate
+                    if cost <= tentative_gate:
+                        rows.append(r)
+                        cols.append(c)
+                        costs.append(cost)
+            r3, c3 = assign_pairs(rows, cols, costs, tentative_gate)
+            stage3_size = len(r3)
+            t_list += r3
+            d_list += c3
+            taken += c3
+        return t_list, d_list, taken, stage3_size, duplicates
+
+    def _candidates(
+        self, iou: NDArray[np.float64], appearance: bool
+    ) -> tuple[list[int], list[int], list[float]]:
+        """Rows, columns and IoU (row-major order) of every pair that any stage's gate or the duplicate test can
+        admit: a pair is gathered when ``1 - IoU`` is within the widest gate (a hair wider, so that no pair the
+        exact tests admit is missed through rounding: they are applied to the gathered pairs as before)."""
+        limits = self._limits
+        inside = iou >= (limits.gather_iou_appearance if appearance else limits.gather_iou)
+        rows, cols = inside.nonzero()
+        values: list[float] = iou[inside].tolist()
+        return rows.tolist(), cols.tolist(), values
 
     def _appearance_gate(
         self,
-        cost: NDArray[np.float64],
-        admissible: NDArray[np.bool_],
-        state: NDArray[np.float64],
+        cand_rows: list[int],
+        cand_cols: list[int],
+        fused: list[float],
+        rows: list[int],
+        cols: list[int],
+        costs: list[float],
+        states: list[float],
+        high: list[bool],
         known: NDArray[np.float32],
         observed: NDArray[np.float32],
-    ) -> float:
-        """Stage 1's appearance term for lost tracks, applied to ``admissible`` in place (rows: tracks, columns:
-        the high-score detections): pairs whose colours disagree are forbidden, pairs whose colours agree are
-        admitted up to the wider gate. Returns the stage's largest admitted cost."""
+    ) -> tuple[list[int], list[int], list[float], float]:
+        """Stage 1's appearance term for lost tracks: of stage 1's admissible pairs (``rows``, ``cols``,
+        ``costs``), those of a lost track whose colours disagree with the detection's are forbidden, and pairs
+        whose colours agree are admitted up to the wider gate (picked from the gathered ones). Returns stage 1's
+        pairs in row-major order and its largest admitted cost."""
         config = self.config
-        lost = indices_of(state == _LOST)
-        if lost.size == 0 or cost.shape[1] == 0:
-            return config.lost_match_max_cost
-        similar = similarity_matrix(known[lost], observed)  # NaN: no part measurable in both
-        with np.errstate(invalid="ignore"):
-            disagree = similar < config.appearance_veto_similarity
-            agree = similar >= config.appearance_agree_similarity
-        rows = admissible[lost]
-        rows &= ~disagree
-        widened = agree & (cost[lost] <= config.lost_match_max_cost_agreeing)
-        rows |= widened
-        admissible[lost] = rows
-        if widened.any():
-            return max(config.lost_match_max_cost, config.lost_match_max_cost_agreeing)
-        return config.lost_match_max_cost
+        lost = [k for k, s in enumerate(states) if s == _LOST_CODE]
+        high_cols = [c for c, h in enumerate(high) if h]
+        if not lost or not high_cols:
+            return rows, cols, costs, config.lost_match_max_cost
+        # NaN: no part measurable in both.
+        similar = similarity_matrix(known[lost], observed[high_cols]).tolist()
+        lost_at = {r: k for k, r in enumerate(lost)}
+        high_at = {c: k for k, c in enumerate(high_cols)}
+        veto = config.appearance_veto_similarity
+        agree = config.appearance_agree_similarity
+        agreeing_gate = config.lost_match_max_cost_agreeing
+        admitted = set(zip(rows, cols, strict=True))
+        out_rows: list[int] = []
+        out_cols: list[int] = []
+        out_costs: list[float] = []
+        widened = False
+        for r, c, cost in zip(cand_rows, cand_cols, fused, strict=True):
+            k = lost_at.get(r)
+            if k is None:
+                if (r, c) in admitted:
+                    out_rows.append(r)
+                    out_cols.append(c)
+                    out_costs.append(cost)
+                continue
+            if not high[c]:
+                continue
+            similarity = similar[k][high_at[c]]
+            ok = (r, c) in admitted and not similarity < veto
+            if similarity >= agree and cost <= agreeing_gate:
+                ok = widened = True
+            if ok:
+                out_rows.append(r)
+                out_cols.append(c)
+                out_costs.append(cost)
+        if widened:
+            return out_rows, out_cols, out_costs, max(config.lost_match_max_cost, agreeing_gate)
+        return out_rows, out_cols, out_costs, config.lost_match_max_cost
 
     def _remove_duplicates(
-        self, iou: NDArray[np.float64], t_idx: NDArray[np.intp], d_idx: NDArray[np.intp]
+        self, duplicates: list[tuple[int, int]], t_list: list[int], d_list: list[int]
     ) -> None:
         """A lost track on a person another track was matched with in this frame: the younger of the two is
         removed (ByteTrack's dedup). "On the person": the lost track's prediction overlaps the detection the
         other track took (its reported box) by more than ``1 - duplicate_max_cost`` IoU, read off the frame's
-        association matrix (``iou``: tracks x detections, before the update) instead of a second IoU of
-        Kalman estimates, which cost as much as the association's."""
+        association matrix (``duplicates``: the pairs of tracks and detections above that IoU, before the
+        update) instead of a second IoU of Kalman estimates, which cost as much as the association's."""
         table = self._table
         state = table[_STATE]
-        lost = indices_of(state == _LOST)
-        if lost.size == 0 or t_idx.size == 0:
-            return
-        confirmed = state[t_idx] == _CONFIRMED  # matched in this frame and confirmed (not still tentative)
-        duplicate = iou.take(lost, axis=0).take(d_idx, axis=1) > _ONE - self.config.duplicate_max_cost
-        duplicate &= confirmed
-        lost_rows, matched_rows = duplicate.nonzero()
-        if lost_rows.size == 0:
-            return
-        start = table[_START]
-        for j, k in zip(lost_rows.tolist(), matched_rows.tolist(), strict=True):
-            a, b = int(t_idx[k]), int(lost[j])
+        states = state.tolist()  # after the life cycle: lost, and matched confirmed (or still tentative)
+        taker = dict(zip(d_list, t_list, strict=True))
+        start: list[float] | None = None
+        for b, c in duplicates:
+            a = taker.get(c)
+            if a is None or states[b] != _LOST_CODE or states[a] != _CONFIRMED_CODE:
+                continue
+            if start is None:
+                start = table[_START].tolist()
             if start[a] < start[b]:
                 state[b] = _REMOVED
             else:
                 state[a] = _REMOVED
 
-    def _spawn(
-        self,
-        boxes: NDArray[np.float64],
-        measured: NDArray[np.float64],
-        scores: NDArray[np.float32],
-        appearance: NDArray[np.float32] | None = None,
-    ) -> None:
-        """New tracks from 4xN xyxy boxes, the same as xyah (``measured``), and their detections' colour
-        shares, when known. A new track's box is its detection's (its filter state is that box)."""
-        count = boxes.shape[1]
+    def _spawn(self, found: NDArray[np.float64], appearance: NDArray[np.float32] | None = None) -> None:
+        """New tracks from detections (``found``: columns of ``update``'s per-detection array: xyah, xyxy,
+        score) and their colour shares, when known. A new track's box is its detection's (its filter state is
+        that box)."""
+        count = found.shape[1]
         if self._appearance is not None:
             fresh = appearance if appearance is not None else np.zeros((count, 2, 16), dtype=np.float32)
             self._appearance = np.concatenate((self._appearance, fresh.astype(np.float32)), axis=0)
@@ -458,13 +627,12 @@ class ByteTracker:
         table = np.empty((_ROWS, old + count), dtype=np.float64)  # the grown table, written once
         table[:, :old] = self._table
         block = table[:, old:]
-        kalman.initiate(measured, out=block[: kalman.STATE_COLUMNS])
-        block[_BOX] = boxes
-        block[_ID] = np.arange(self._next_id, self._next_id + count)
+        kalman.initiate(found[_SEEN_XYAH], out=block[: kalman.STATE_COLUMNS])
+        block[_BOX_AND_SCORE] = found[_SEEN_BOX_AND_SCORE]
+        block[_ID] = np.arange(self._next_id, self._next_id + count) if count > 1 else self._next_id
         self._next_id += count
         immediately = self.frame_index == 1 or self.config.min_hits_to_confirm <= 1
         block[_STATE] = _CONFIRMED if immediately else _TENTATIVE
-        block[_SCORE] = scores
         block[_HITS] = self.config.min_hits_to_confirm if immediately else 1
         block[_START : _LAST + 1] = self.frame_index
         self._table = table

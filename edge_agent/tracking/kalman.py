@@ -70,27 +70,30 @@ _MEASUREMENT_HEIGHT_VAR = np.array(float(_MEASUREMENT_VAR[0, 0]))  # of cx, cy, 
 _MEASUREMENT_ASPECT = np.array(float(_MEASUREMENT_FIXED[_ASPECT, 0]))
 
 
-def xyxy_to_xyah(xyxy: NDArray[np.floating]) -> FloatArray:
-    """4xN xyxy boxes → 4xN (center x, center y, aspect w/h, height)."""
+def xyxy_to_xyah(xyxy: NDArray[np.floating], out: FloatArray | None = None) -> FloatArray:
+    """4xN xyxy boxes → 4xN (center x, center y, aspect w/h, height), written into ``out`` when given."""
     boxes = np.asarray(xyxy, dtype=np.float64)
-    out = np.empty(boxes.shape, dtype=np.float64)
-    size = boxes[2:4] - boxes[0:2]
-    out[0:2] = boxes[0:2] + size * _HALF
+    if out is None:
+        out = np.empty(boxes.shape, dtype=np.float64)
+    size = out[2:4]
+    np.subtract(boxes[2:4], boxes[0:2], out=size)  # width, height
+    np.multiply(size, _HALF, out=out[0:2])
+    out[0:2] += boxes[0:2]  # the centre: x1 + width / 2
     np.divide(size[0], np.maximum(size[1], _MIN_HEIGHT), out=out[2])
-    out[3] = size[1]
     return out
 
 
 def xyah_to_xyxy(xyah: FloatArray, out: FloatArray | None = None) -> FloatArray:
     """4xN xyxy boxes of the first four rows of ``xyah`` (written into ``out`` when given, e.g. rows of a
-    bigger matrix: the tracker keeps every track's box next to its filter state)."""
+    bigger matrix: the tracker keeps every track's box next to its filter state; not overlapping ``xyah``'s
+    first four rows). The half-sizes are worked out in the lower corner's rows, then moved onto the centre."""
     if out is None:
         out = np.empty((4, xyah.shape[1]), dtype=np.float64)
-    half = np.empty((2, xyah.shape[1]), dtype=np.float64)
+    half = out[2:4]
     np.multiply(xyah[3], _HALF, out=half[1])
     np.multiply(xyah[2], half[1], out=half[0])
     np.subtract(xyah[0:2], half, out=out[0:2])
-    np.add(xyah[0:2], half, out=out[2:4])
+    half += xyah[0:2]  # centre + half-size (the same sum as centre + half)
     return out
 
 
@@ -130,24 +133,25 @@ def update(block: FloatArray, measurements_xyah: FloatArray, in_place: bool = Fa
     """Correct each column with one measurement (4xN); returns the updated block (a copy unless
     ``in_place``).
 
-    Position and velocity get the same treatment from their Kalman gains (so do pp and pv), so each pair
-    is handled as one 2x4xN view of its 8 contiguous rows: half the NumPy calls, the same arithmetic.
+    Position and velocity get the same treatment from their Kalman gains (so do pp and pv). Each 4-row group
+    is its own operation, on arrays of one shape: with a few tracks, an operation that broadcasts a 4xN array
+    over a 2x4xN one costs as much as three that do not.
     """
     out = block if in_place else block.copy()  # copy() is C-ordered, as the views below need
-    if not out.flags.c_contiguous:
-        raise ValueError("the filter state block must be C-contiguous (it is updated through reshaped views)")
-    n = out.shape[1]
     height = out[3]
     pp = out[PP]
+    pv = out[PV]
     innovation_var = pp + (height * height) * _MEASUREMENT_HEIGHT_VAR
     np.add(pp[_ASPECT], _MEASUREMENT_ASPECT, out=innovation_var[_ASPECT])  # fixed noise only
-    covariance = out[PP.start : PV.stop].reshape(2, 4, n)  # [pp, pv]
-    gain = covariance / innovation_var  # [gain of the position, gain of the velocity]
+    # [gain of the position, gain of the velocity] over the 8 contiguous rows [pp | pv]: the innovation's
+    # variance stacked twice, so that one division gives both.
+    gain = out[PP.start : PV.stop] / np.concatenate((innovation_var, innovation_var))
     innovation = measurements_xyah - out[POSITION]
-    out[VV] -= gain[1] * out[PV]  # with pv before its own correction
-    mean = out[POSITION.start : VELOCITY.stop].reshape(2, 4, n)  # [p, v]
-    mean += gain * innovation
-    covariance *= _ONE - gain[0]
+    out[VV] -= gain[4:8] * pv  # with pv before its own correction
+    out[POSITION.start : VELOCITY.stop] += gain * np.concatenate((innovation, innovation))  # [p | v]
+    keep = _ONE - gain[0:4]
+    pp *= keep
+    pv *= keep
     return out
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -20,12 +22,12 @@ IntArray = NDArray[np.intp]
 _ZERO = np.array(0.0)
 _MIN_UNION = np.array(1e-9)
 
-# Up to this many admissible pairs, ``assign`` first tries the all-pairs-are-direct-matches shortcut (beyond,
-# conflicts are likely and the check itself, in Python, grows costly).
+# A component of conflicting pairs with more partial matchings than this (the product over its rows of their
+# pairs + 1) goes to the solver (``_component_matching``): the search's work grows with it.
+_MAX_SEARCH_LEAVES = 96
+# More admissible pairs than this in one assignment (a crowd) go to the solver in one call, as the old matrix path
+# did.
 _FEW_PAIRS = 48
-# Up to this many conflicting admissible pairs are solved exhaustively in Python (at most a few dozen partial
-# matchings), more by the solver.
-_SMALL_CONFLICT_PAIRS = 6
 
 
 def indices_of(mask: NDArray[np.bool_]) -> IntArray:
@@ -60,24 +62,63 @@ def iou_matrix(boxes_a: NDArray[np.floating], boxes_b: NDArray[np.floating]) -> 
     return intersection
 
 
+def _pair_indices(rows: int, cols: int) -> tuple[IntArray, IntArray]:
+    """Row and column of each cell of a rows x cols matrix, row-major (cached: a camera sees few shapes)."""
+    key = (rows, cols)
+    pair = _PAIR_INDICES.get(key)
+    if pair is None:
+        if len(_PAIR_INDICES) >= _PAIR_INDEX_CACHE:
+            _PAIR_INDICES.clear()
+        cells = np.arange(rows * cols, dtype=np.intp)
+        pair = _PAIR_INDICES[key] = (cells // cols, cells % cols)
+    return pair
+
+
+_PAIR_INDICES: dict[tuple[int, int], tuple[IntArray, IntArray]] = {}
+_PAIR_INDEX_CACHE = 4096
+# Above this many track x detection cells, iou_rows broadcasts instead of gathering.
+_GATHERED_IOU_CELLS = 1024
+
+
 def iou_rows(boxes_a: NDArray[np.float64], boxes_b: NDArray[np.float64]) -> NDArray[np.float64]:
     """``iou_matrix`` of boxes given as 4xN and 4xM rows (x1, y1, x2, y2; float64, contiguous rows, as the
-    tracker keeps them) → NxM, the same bits. Both axes at once on 2 x N x M planes (the leading axis keeps
-    each plane contiguous): fewer NumPy calls, which is what a frame of a few people costs."""
-    if boxes_a.shape[1] == 0 or boxes_b.shape[1] == 0:
-        return np.zeros((boxes_a.shape[1], boxes_b.shape[1]), dtype=np.float64)
-    extent = np.minimum(boxes_a[2:4, :, None], boxes_b[2:4, None, :])
-    extent -= np.maximum(boxes_a[0:2, :, None], boxes_b[0:2, None, :])
+    tracker keeps them) → NxM, the same bits. Every pair at once as a row of 4 x (N*M) copies of both boxes:
+    at a few boxes, where the cost is the number of NumPy calls, two gathers and then operations on arrays
+    of one shape cost less than broadcasting N x 1 against 1 x M (several times dearer a call)."""
+    count_a = boxes_a.shape[1]
+    count_b = boxes_b.shape[1]
+    if count_a == 0 or count_b == 0:
+        return np.zeros((count_a, count_b), dtype=np.float64)
+    if count_a * count_b > _GATHERED_IOU_CELLS:
+        # Many boxes: the broadcasting calls' set-up no longer matters, the gathers' copies would.
+        extent = np.minimum(boxes_a[2:4, :, None], boxes_b[2:4, None, :])
+        extent -= np.maximum(boxes_a[0:2, :, None], boxes_b[0:2, None, :])
+        np.maximum(extent, _ZERO, out=extent)
+        product: NDArray[np.float64] = extent[0]
+        product *= extent[1]
+        sizes_a = boxes_a[2:4] - boxes_a[0:2]
+        sizes_b = boxes_b[2:4] - boxes_b[0:2]
+        unions = (sizes_a[0] * sizes_a[1])[:, None] + sizes_b[0] * sizes_b[1]
+        unions -= product
+        np.maximum(unions, _MIN_UNION, out=unions)
+        product /= unions
+        return product
+    index_a, index_b = _pair_indices(count_a, count_b)
+    a = boxes_a.take(index_a, axis=1)
+    b = boxes_b.take(index_b, axis=1)
+    extent = np.minimum(a[2:4], b[2:4])
+    extent -= np.maximum(a[0:2], b[0:2])
     np.maximum(extent, _ZERO, out=extent)
     intersection: NDArray[np.float64] = extent[0]
     intersection *= extent[1]
     size_a = boxes_a[2:4] - boxes_a[0:2]
     size_b = boxes_b[2:4] - boxes_b[0:2]
-    union = (size_a[0] * size_a[1])[:, None] + size_b[0] * size_b[1]
+    union = (size_a[0] * size_a[1]).take(index_a)
+    union += (size_b[0] * size_b[1]).take(index_b)
     union -= intersection
     np.maximum(union, _MIN_UNION, out=union)
     intersection /= union
-    return intersection
+    return intersection.reshape(count_a, count_b)
 
 
 def _solve(cost: NDArray[np.float64], max_cost: float) -> tuple[IntArray, IntArray]:
@@ -104,81 +145,197 @@ def linear_assignment(cost: NDArray[np.float64], max_cost: float) -> tuple[IntAr
 
 
 def _best_matching(options: list[list[tuple[int, float]]]) -> list[int]:
-    """Exhaustive maximum-weight matching of a tiny component: ``options[k]`` lists row k's (column, weight)
-    pairs; returns each row's column (-1: unmatched). Weights are ``max_cost - cost`` >= 0, so this is the
-    gated problem's optimum (leaving a row and a column unmatched costs ``max_cost``, matching them the cost)."""
+    """Maximum-weight matching of a small component: ``options[k]`` lists row k's (column, weight) pairs;
+    returns each row's column (-1: unmatched). Weights are ``max_cost - cost`` >= 0, so this is the gated
+    problem's optimum (leaving a row and a column unmatched costs ``max_cost``, matching them the cost).
+
+    The answer of an exhaustive search over the rows in order (each row's columns in order, then none) that
+    keeps the first leaf of the greatest weight, found row by row instead of leaf by leaf: of the partial
+    matchings of the rows so far that use the same columns, only the heaviest can lead to the best leaf (the
+    rows after add the same to each), the first in the search's order where two weigh the same. Weights are
+    summed in the search's order.
+    """
+    bits: dict[int, int] = {}
+    for row_options in options:
+        for col, _ in row_options:
+            if col not in bits:
+                bits[col] = 1 << len(bits)
+    # Used columns -> (weight, choices): a choice is an option's index, len(options) for none (the search's
+    # order is the choices' lexicographic order).
+    states: dict[int, tuple[float, tuple[int, ...]]] = {0: (0.0, ())}
+    for row_options in options:
+        none = len(row_options)
+        grown: dict[int, tuple[float, tuple[int, ...]]] = {}
+        for used, (weight, path) in states.items():
+            for choice, (col, gain) in enumerate(row_options):
+                bit = bits[col]
+                if not used & bit:
+                    _keep_best(grown, used | bit, weight + gain, (*path, choice))
+            _keep_best(grown, used, weight, (*path, none))
+        states = grown
     best_weight = -1.0
-    best: list[int] = []
-    chosen: list[int] = []
-    used: set[int] = set()
-
-    def search(k: int, weight: float) -> None:
-        nonlocal best_weight, best
-        if k == len(options):
-            if weight > best_weight:
-                best_weight = weight
-                best = chosen.copy()
-            return
-        for col, gain in options[k]:
-            if col not in used:
-                used.add(col)
-                chosen.append(col)
-                search(k + 1, weight + gain)
-                chosen.pop()
-                used.discard(col)
-        chosen.append(-1)
-        search(k + 1, weight)
-        chosen.pop()
-
-    search(0, 0.0)
-    return best
+    best_path: tuple[int, ...] = ()
+    for weight, path in states.values():
+        if weight > best_weight or (weight == best_weight and path < best_path):
+            best_weight, best_path = weight, path
+    return [
+        row_options[choice][0] if choice < len(row_options) else -1
+        for row_options, choice in zip(options, best_path, strict=True)
+    ]
 
 
-def _assign_few(
-    rows: list[int],
-    cols: list[int],
-    cost: NDArray[np.float64],
-    max_cost: float,
-    admissible: NDArray[np.bool_],
-) -> tuple[IntArray, IntArray]:
-    """``assign`` for a few admissible pairs with conflicts, in plain Python: a pair whose row and column have
-    no other admissible partner is a direct match; the conflicting rest (a false positive beside a person, two
-    people side by side: a handful of pairs) is solved exhaustively when it has up to
-    ``_SMALL_CONFLICT_PAIRS`` pairs (lap.lapjv's set-up alone costs ~20 µs, more than the search), by the
-    solver otherwise."""
-    row_uses: dict[int, int] = {}
-    col_uses: dict[int, int] = {}
-    for r in rows:
-        row_uses[r] = row_uses.get(r, 0) + 1
-    for c in cols:
-        col_uses[c] = col_uses.get(c, 0) + 1
+def _keep_best(
+    states: dict[int, tuple[float, tuple[int, ...]]], used: int, weight: float, path: tuple[int, ...]
+) -> None:
+    current = states.get(used)
+    if current is None or weight > current[0] or (weight == current[0] and path < current[1]):
+        states[used] = (weight, path)
+
+
+def _components(rows: list[int], cols: list[int]) -> list[list[int]]:
+    """The connected components of the pairs (row-major lists; pairs sharing a row or a column, transitively,
+    are connected), each as its pairs' indices in ascending (row-major) order. One pass over the rows: a row's
+    pairs join the components their columns are in already, merging them."""
+    pairs = len(rows)
+    members: dict[int, list[int]] = {}  # component -> its pairs
+    component_of: dict[int, int] = {}  # column -> component
+    start = 0
+    while start < pairs:
+        row = rows[start]
+        end = start + 1
+        while end < pairs and rows[end] == row:
+            end += 1
+        touched = {component_of[c] for c in cols[start:end] if c in component_of}
+        if not touched:
+            label = start
+            members[label] = list(range(start, end))
+        else:
+            label = min(touched)
+            into = members[label]
+            for other in touched:
+                if other != label:
+                    moved = members.pop(other)
+                    into.extend(moved)
+                    for index in moved:
+                        component_of[cols[index]] = label
+            into.extend(range(start, end))
+        for c in cols[start:end]:
+            component_of[c] = label
+        start = end
+    components = list(members.values())
+    for component in components:
+        component.sort()
+    return components
+
+
+def _component_matching(rows: list[int], cols: list[int], gains: list[float]) -> list[int] | None:
+    """The exhaustive search's answer for one connected component of pairs (row-major order; ``gains`` are
+    ``max_cost - cost``), as the indices of the chosen pairs; None when the search would be too big (the
+    solver's job). A component of one row (a track with a person and a false positive beside them in its gate)
+    or of one column (two tracks on one detection) is read off directly: the search's first leaf of the
+    greatest weight, with its "nothing matched" leaf last."""
+    count = len(rows)
+    if rows[0] == rows[-1] or cols.count(cols[0]) == count:
+        best, best_weight = -1, -1.0
+        for index in range(count):
+            if gains[index] > best_weight:
+                best, best_weight = index, gains[index]
+        return [] if best_weight < 0.0 else [best]
+    by_row: dict[int, list[tuple[int, float]]] = {}
+    for index in range(count):
+        by_row.setdefault(rows[index], []).append((cols[index], gains[index]))
+    leaves = 1
+    for options in by_row.values():
+        leaves *= len(options) + 1
+    if leaves > _MAX_SEARCH_LEAVES:
+        return None
+    chosen = _best_matching(list(by_row.values()))
+    first = 0
+    picked: list[int] = []
+    for options, c in zip(by_row.values(), chosen, strict=True):
+        if c >= 0:
+            picked.append(first + [option[0] for option in options].index(c))
+        first += len(options)
+    return picked
+
+
+def assign_pairs(
+    rows: list[int], cols: list[int], costs: list[float], max_cost: float
+) -> tuple[list[int], list[int]]:
+    """Minimum-cost one-to-one assignment over the admissible pairs only, given as lists in row-major order
+    (``rows[k], cols[k]`` costs ``costs[k] <= max_cost``; any pair not listed is forbidden): the tracker's form,
+    which gathers the few pairs inside any gate once per frame. Returns (rows, columns) of the matched pairs.
+
+    The gated problem's optimum (leaving a row or a column unmatched costs ``max_cost / 2``, so matching a pair
+    gains ``max_cost - cost``), found piecewise: the pairs fall apart into connected components (people far
+    apart do not compete), each solved on its own — the same optimum as the whole. A lone pair is a match (it is
+    in every optimum); a conflict (a false positive beside a person, two people side by side) is searched
+    exhaustively in Python (a few dozen partial matchings at most: lap.lapjv's set-up alone costs ~20 µs, more
+    than the search), a big one solved by the solver (lap.lapjv, or SciPy's linear_sum_assignment where lap is
+    missing).
+    """
+    pairs = len(rows)
+    if pairs <= 1 or (len(set(rows)) == pairs and len(set(cols)) == pairs):
+        # The common case with few people: every row and column has at most one admissible partner, so all the
+        # pairs are direct matches.
+        return rows, cols
+    if pairs > _FEW_PAIRS:
+        # A crowd: pairs that are each other's only partner matched directly, the rest in one call of the
+        # solver (per-component work in Python would grow with the crowd).
+        row_uses = Counter(rows)
+        col_uses = Counter(cols)
+        direct_rows: list[int] = []
+        direct_cols: list[int] = []
+        rest: list[int] = []
+        for index in range(pairs):
+            if row_uses[rows[index]] == 1 and col_uses[cols[index]] == 1:
+                direct_rows.append(rows[index])
+                direct_cols.append(cols[index])
+            else:
+                rest.append(index)
+        if rest:
+            solved_rows, solved_cols = _solve_pairs(
+                [rows[i] for i in rest], [cols[i] for i in rest], [costs[i] for i in rest], max_cost
+            )
+            direct_rows += solved_rows
+            direct_cols += solved_cols
+        return direct_rows, direct_cols
     out_rows: list[int] = []
     out_cols: list[int] = []
-    conflict: list[int] = []
-    for index, (r, c) in enumerate(zip(rows, cols, strict=True)):
-        if row_uses[r] == 1 and col_uses[c] == 1:
-            out_rows.append(r)
-            out_cols.append(c)
+    for members in _components(rows, cols):
+        if len(members) == 1:
+            index = members[0]
+            out_rows.append(rows[index])
+            out_cols.append(cols[index])
+            continue
+        sub_rows = [rows[i] for i in members]
+        sub_cols = [cols[i] for i in members]
+        picked = _component_matching(sub_rows, sub_cols, [max_cost - costs[i] for i in members])
+        if picked is None:
+            matched_rows, matched_cols = _solve_pairs(
+                sub_rows, sub_cols, [costs[i] for i in members], max_cost
+            )
+            out_rows.extend(matched_rows)
+            out_cols.extend(matched_cols)
         else:
-            conflict.append(index)
-    if len(conflict) <= _SMALL_CONFLICT_PAIRS:
-        costs = cost[admissible].tolist()  # in the order of admissible.nonzero(), as rows and cols
-        by_row: dict[int, list[tuple[int, float]]] = {}
-        for index in conflict:
-            by_row.setdefault(rows[index], []).append((cols[index], max_cost - costs[index]))
-        for r, c in zip(by_row, _best_matching(list(by_row.values())), strict=True):
-            if c >= 0:
-                out_rows.append(r)
-                out_cols.append(c)
-    else:
-        conflict_rows = np.array(sorted({rows[i] for i in conflict}), dtype=np.intp)
-        conflict_cols = np.array(sorted({cols[i] for i in conflict}), dtype=np.intp)
-        sub = cost[conflict_rows[:, None], conflict_cols]
-        sub = np.where(admissible[conflict_rows[:, None], conflict_cols], sub, max_cost * 2.0 + 1.0)
-        sub_rows, sub_cols = _solve(sub, max_cost)
-        out_rows.extend(conflict_rows[sub_rows].tolist())
-        out_cols.extend(conflict_cols[sub_cols].tolist())
-    return np.array(out_rows, dtype=np.intp), np.array(out_cols, dtype=np.intp)
+            out_rows.extend(sub_rows[k] for k in picked)
+            out_cols.extend(sub_cols[k] for k in picked)
+    return out_rows, out_cols
+
+
+def _solve_pairs(
+    rows: list[int], cols: list[int], costs: list[float], max_cost: float
+) -> tuple[list[int], list[int]]:
+    """The solver on the sub-matrix of the pairs' rows and columns (other entries forbidden)."""
+    row_ids = sorted(set(rows))
+    col_ids = sorted(set(cols))
+    row_at = {r: k for k, r in enumerate(row_ids)}
+    col_at = {c: k for k, c in enumerate(col_ids)}
+    sub = np.full((len(row_ids), len(col_ids)), max_cost * 2.0 + 1.0)
+    for r, c, cost in zip(rows, cols, costs, strict=True):
+        sub[row_at[r], col_at[c]] = cost
+    sub_rows, sub_cols = _solve(sub, max_cost)
+    return [row_ids[k] for k in sub_rows.tolist()], [col_ids[k] for k in sub_cols.tolist()]
 
 
 def assign(
@@ -186,47 +343,10 @@ def assign(
 ) -> tuple[IntArray, IntArray]:
     """``linear_assignment`` with the gate given as a mask: ``admissible`` is ``cost <= max_cost`` with whole
     rows and/or columns set to False (tracks or detections that do not take part), or any finer mask within
-    ``cost <= max_cost`` (e.g. a tighter gate for some rows). Working on the full matrix this way gives the same
-    pairs as solving the sub-matrix, without building it (rows and columns with no admissible partner never
-    reach the solver, which sees inadmissible pairs as forbidden).
-
-    Returns (row indices, column indices) of the matched pairs, sorted by row for the directly matched ones.
-    Rows and columns that are each other's only admissible partner are matched directly (that pair is in every
-    optimal solution of the gated problem, where leaving a row or column unmatched costs ``max_cost / 2``);
-    rows and columns without any admissible partner stay unmatched; only the rest — the crowded, ambiguous
-    part — goes to the solver (lap.lapjv, or SciPy's linear_sum_assignment where lap is missing). With up to
-    ``_FEW_PAIRS`` admissible pairs that is done in Python (``_assign_few``): a conflict among a few people (a
-    false positive beside a person, two people side by side) is solved exhaustively, not by the solver.
-    """
+    ``cost <= max_cost`` (e.g. a tighter gate for some rows): the same pairs as solving the sub-matrix, without
+    building it. Returns (row indices, column indices) of the matched pairs (``assign_pairs``)."""
     pair_rows, pair_cols = admissible.nonzero()
-    pairs = pair_rows.size
-    if pairs <= 1:
+    if pair_rows.size <= 1:
         return pair_rows, pair_cols
-    if pairs <= _FEW_PAIRS:
-        rows = pair_rows.tolist()
-        cols = pair_cols.tolist()
-        if len(set(rows)) == pairs and len(set(cols)) == pairs:
-            # The common case with few people: every row and column has at most one admissible partner, so
-            # all the pairs are direct matches. Checked with two small Python sets: cheaper than the NumPy
-            # reductions below, whose per-call overhead dominates at this size.
-            return pair_rows, pair_cols
-        return _assign_few(rows, cols, cost, max_cost, admissible)
-    row_count = admissible.sum(axis=1)
-    col_count = admissible.sum(axis=0)
-    obvious = admissible & (row_count == 1)[:, None] & (col_count == 1)[None, :]
-    obvious_rows, obvious_cols = obvious.nonzero()
-    rest_rows = indices_of(row_count > obvious.any(axis=1))
-    if rest_rows.size == 0:
-        return obvious_rows, obvious_cols
-    rest_cols = indices_of(col_count > obvious.any(axis=0))
-    sub = cost[rest_rows][:, rest_cols]
-    sub_admissible = admissible[rest_rows][:, rest_cols]
-    if (
-        not sub_admissible.all()
-    ):  # a mask finer than whole rows / columns (per-row gates): the solver sees costs
-        sub = np.where(sub_admissible, sub, max_cost * 2.0 + 1.0)
-    sub_rows, sub_cols = _solve(sub, max_cost)
-    return (
-        np.concatenate((obvious_rows, rest_rows[sub_rows])).astype(np.intp),
-        np.concatenate((obvious_cols, rest_cols[sub_cols])).astype(np.intp),
-    )
+    rows, cols = assign_pairs(pair_rows.tolist(), pair_cols.tolist(), cost[admissible].tolist(), max_cost)
+    return np.array(rows, dtype=np.intp), np.array(cols, dtype=np.intp)

@@ -20,7 +20,7 @@ from edge_agent.tracking.evaluation import (
     sequences,
     subsampled,
 )
-from edge_agent.tracking.matching import _solve, assign, iou_matrix, iou_rows, linear_assignment
+from edge_agent.tracking.matching import _solve, assign, assign_pairs, iou_matrix, iou_rows, linear_assignment
 from edge_agent.types import Detections, Tracks, TrackState
 
 
@@ -163,6 +163,49 @@ def test_assign_respects_a_per_row_gate_in_the_solver() -> None:
     admissible = np.array([[False, True], [True, True]])
     rows, cols = assign(cost, 0.7, admissible)
     assert set(zip(rows.tolist(), cols.tolist(), strict=True)) == {(0, 1), (1, 0)}
+
+
+def test_assign_pairs_solves_each_conflict_component_to_the_solvers_optimum() -> None:
+    # The tracker hands the admissible pairs over as lists (row-major); conflicts fall apart into connected
+    # components (people far apart do not compete), each solved on its own: the same matching as lapjv on the
+    # whole gated matrix, also for crowds whose components are too big to search.
+    rng = np.random.default_rng(17)
+    for trial in range(300):
+        rows, cols = rng.integers(1, 40 if trial % 3 == 0 else 10, 2)
+        cost = rng.uniform(0.0, 1.0, (rows, cols))
+        admissible = (cost <= 0.6) & (rng.random((rows, cols)) < (0.15 if trial % 2 else 0.6))
+        pair_rows, pair_cols = admissible.nonzero()
+        got = assign_pairs(pair_rows.tolist(), pair_cols.tolist(), cost[admissible].tolist(), 0.6)
+        want_r, want_c = _solve(np.where(admissible, cost, 2.2), 0.6)
+        assert set(zip(*got, strict=True)) == set(zip(want_r.tolist(), want_c.tolist(), strict=True))
+
+
+def test_assign_pairs_keeps_the_first_of_equally_good_pairs_in_a_one_row_or_one_column_conflict() -> None:
+    # A track with a false positive just as close as the person (one row), two tracks on one detection (one
+    # column): read off without a search, with the search's tie-break (the first pair in row-major order).
+    assert assign_pairs([0, 0, 0], [1, 2, 3], [0.3, 0.2, 0.2], 0.6) == ([0], [2])
+    assert assign_pairs([1, 2, 4], [5, 5, 5], [0.3, 0.3, 0.4], 0.6) == ([1], [5])
+    # Two components at once, and a direct pair beside them.
+    rows, cols = assign_pairs([0, 0, 1, 2, 3, 4], [0, 1, 2, 2, 3, 4], [0.1, 0.05, 0.3, 0.2, 0.5, 0.5], 0.6)
+    assert set(zip(rows, cols, strict=True)) == {(0, 1), (2, 2), (3, 3), (4, 4)}
+
+
+def test_score_thresholds_hold_for_scores_at_the_thresholds_float32_value() -> None:
+    # Association compares scores as Python floats; NumPy compared the float32 scores with the threshold in
+    # float32. A score equal to float32(0.45) (0.44999998...) is at the threshold 0.45, so it starts a track and
+    # counts as a high-score detection, as before.
+    config = TrackerConfig(high_score_threshold=0.45, new_track_threshold=0.45, min_hits_to_confirm=1)
+    at_threshold = float(np.float32(0.45))
+    assert at_threshold < 0.45
+    tracker = ByteTracker(config)
+    first = tracker.update(dets(person(100, 100, at_threshold)))
+    assert len(first) == 1
+    # Matched in stage 1 (a high-score detection), so confirmed with its box, not left for stage 2.
+    second = tracker.update(dets(person(104, 100, at_threshold)))
+    assert second.ids.tolist() == first.ids.tolist()
+    assert second.states.tolist() == [int(TrackState.CONFIRMED)]
+    below = float(np.nextafter(np.float32(0.45), np.float32(0.0)))
+    assert len(ByteTracker(config).update(dets(person(100, 100, below)))) == 0
 
 
 # ---- life cycle -------------------------------------------------------------------------------------------------
