@@ -6,9 +6,10 @@ import logging
 import posixpath
 
 from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
+from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_safe
@@ -32,6 +33,13 @@ def dashboard(request: HttpRequest, path: str = "") -> HttpResponse:
         logger.error("dashboard unavailable (%s): %s", err.code, err)
         return render(request, "web/not_built.html", {"message": str(err), "code": err.code}, status=503)
     return render(request, "web/index.html", {"assets": assets})
+
+
+@require_safe
+def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
+    """``/favicon.ico``, which browsers ask for on pages that name no icon (the API docs, Django's admin): the
+    dashboard's icon (the shell names it itself)."""
+    return HttpResponsePermanentRedirect(static("web/favicon.svg"))
 
 
 def media_site_id(path: str) -> int | None:

@@ -97,3 +97,13 @@ def test_media_needs_a_signed_in_user(media_root: Path) -> None:
     assert traversal.status_code in {400, 404}
     assert b"outside the media root" not in traversal.content
     assert client.get("/media/snapshots/absent.jpg").status_code == 404
+
+
+def test_the_shell_names_its_icon_and_favicon_ico_leads_to_it(built: Path) -> None:
+    body = Client().get("/live").content.decode()
+    assert '<link rel="icon" type="image/svg+xml" href="/static/web/favicon.svg" />' in body
+    response = Client().get("/favicon.ico")
+    assert response.status_code == 301
+    assert response["Location"] == "/static/web/favicon.svg"
+    icon = Path(__file__).parents[3] / "server" / "web" / "static" / "web" / "favicon.svg"
+    assert icon.read_text().startswith("<svg")
