@@ -368,7 +368,7 @@ class ByteTracker:
         if to_drop:
             state[to_drop] = _DROPPED
         if t_list:
-            table[:, t_idx] = matched
+            table.T[t_idx] = matched.T  # the same columns; a row index of the transpose costs less
             if duplicates:
                 self._remove_duplicates(duplicates, t_list, d_list)
 
@@ -623,10 +623,9 @@ class ByteTracker:
         if self._appearance is not None:
             fresh = appearance if appearance is not None else np.zeros((count, 2, 16), dtype=np.float32)
             self._appearance = np.concatenate((self._appearance, fresh.astype(np.float32)), axis=0)
-        old = self._table.shape[1]
-        table = np.empty((_ROWS, old + count), dtype=np.float64)  # the grown table, written once
-        table[:, :old] = self._table
-        block = table[:, old:]
+        # The new columns filled as a block of their own (contiguous rows: cheaper calls than on a slice of the
+        # grown table), then the grown table made in one call.
+        block = np.empty((_ROWS, count), dtype=np.float64)
         kalman.initiate(found[_SEEN_XYAH], out=block[: kalman.STATE_COLUMNS])
         block[_BOX_AND_SCORE] = found[_SEEN_BOX_AND_SCORE]
         block[_ID] = np.arange(self._next_id, self._next_id + count) if count > 1 else self._next_id
@@ -635,4 +634,4 @@ class ByteTracker:
         block[_STATE] = _CONFIRMED if immediately else _TENTATIVE
         block[_HITS] = self.config.min_hits_to_confirm if immediately else 1
         block[_START : _LAST + 1] = self.frame_index
-        self._table = table
+        self._table = np.concatenate((self._table, block), axis=1)
