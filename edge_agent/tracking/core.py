@@ -310,13 +310,13 @@ class ByteTracker:
             t_list, d_list, taken, stage3_size, duplicates = self._associate(
                 iou, states, score_list, observed, known
             )
-        t_idx = np.array(t_list, dtype=np.intp)
-        d_idx = np.array(d_list, dtype=np.intp)
-        # A copy: update it whole, write it back once. take (a method), not table[:, idx]: that would give a
-        # column-major copy, whose rows are strided (and cost more in every later operation).
-        matched = table.take(t_idx, axis=1)
         if t_list:
-            found = seen.take(d_idx, axis=1)
+            # A copy: update it whole, write it back once. take (a method), not table[:, idx]: that would give a
+            # column-major copy, whose rows are strided (and cost more in every later operation). The tracks'
+            # indices as an array (used thrice), the detections' as the list (a take converts it for less).
+            t_idx = np.array(t_list, dtype=np.intp)
+            matched = table.take(t_idx, axis=1)
+            found = seen.take(d_list, axis=1)
             kalman.update(matched, found[_SEEN_XYAH], in_place=True)
             if config.report_detection_boxes:
                 # Box and score in one go. The next frame's predict recomputes every box from the filter, so
@@ -338,7 +338,7 @@ class ByteTracker:
                     if count < config.min_hits_to_confirm:
                         matched_state[k] = _TENTATIVE
             if observed is not None and known is not None:
-                known[t_idx] = blend(known[t_idx], observed[d_idx], config.appearance_smoothing)
+                known[t_idx] = blend(known[t_idx], observed[d_list], config.appearance_smoothing)
 
         # Life cycle of the unmatched tracks (the matched ones are written back right after), decided on the
         # states as a list and written only where something changes: confirmed → lost (which keeps moving but
@@ -368,7 +368,10 @@ class ByteTracker:
         if to_drop:
             state[to_drop] = _DROPPED
         if t_list:
-            table[:, t_idx] = matched
+            table.T[t_idx] = matched.T  # the same columns; a row index of the transpose costs less
+            # A track matched in this frame is not lost: its pairs (most of them: a track and its own
+            # detection) are no duplicates.
+            duplicates = [pair for pair in duplicates if pair[0] not in matched_set]
             if duplicates:
                 self._remove_duplicates(duplicates, t_list, d_list)
 
@@ -382,8 +385,7 @@ class ByteTracker:
         else:
             new_list = [c for c, s in enumerate(score_list) if s >= new_threshold]
         if new_list:
-            new_idx = np.array(new_list, dtype=np.intp)
-            self._spawn(seen.take(new_idx, axis=1), None if observed is None else observed[new_idx])
+            self._spawn(seen.take(new_list, axis=1), None if observed is None else observed[new_list])
             table = self._table
             state = table[_STATE]
 
@@ -623,16 +625,16 @@ class ByteTracker:
         if self._appearance is not None:
             fresh = appearance if appearance is not None else np.zeros((count, 2, 16), dtype=np.float32)
             self._appearance = np.concatenate((self._appearance, fresh.astype(np.float32)), axis=0)
-        old = self._table.shape[1]
-        table = np.empty((_ROWS, old + count), dtype=np.float64)  # the grown table, written once
-        table[:, :old] = self._table
-        block = table[:, old:]
+        # The new columns filled as a block of their own (contiguous rows: cheaper calls than on a slice of the
+        # grown table), then the grown table made in one call.
+        block = np.empty((_ROWS, count), dtype=np.float64)
         kalman.initiate(found[_SEEN_XYAH], out=block[: kalman.STATE_COLUMNS])
         block[_BOX_AND_SCORE] = found[_SEEN_BOX_AND_SCORE]
         block[_ID] = np.arange(self._next_id, self._next_id + count) if count > 1 else self._next_id
         self._next_id += count
         immediately = self.frame_index == 1 or self.config.min_hits_to_confirm <= 1
         block[_STATE] = _CONFIRMED if immediately else _TENTATIVE
-        block[_HITS] = self.config.min_hits_to_confirm if immediately else 1
-        block[_START : _LAST + 1] = self.frame_index
-        self._table = table
+        hits = float(self.config.min_hits_to_confirm if immediately else 1)
+        frame = float(self.frame_index)
+        block[_HITS : _LAST + 1] = [[hits], [frame], [frame]]  # adjacent rows: one write (3 x 1, broadcast)
+        self._table = np.concatenate((self._table, block), axis=1)
