@@ -322,6 +322,9 @@ class RetailRun:
     )  # person, join, wait
     queue_lengths: list[tuple[int, int]] = field(default_factory=list)  # (time µs, length)
     staff_ids: set[int] = field(default_factory=set)
+    # Per crossing fused person: the truth person it followed most over its life (whom it was, where the
+    # crossing's own truth person, over the second around it, can be a neighbour it swapped with for a moment).
+    owners: dict[int, int | None] = field(default_factory=dict)
     # Per variant name (run_retail's `variants`): the crossings it counted on the same fused frames.
     variants: dict[str, RetailRun] = field(default_factory=dict)
 
@@ -411,12 +414,14 @@ def run_retail(
     for gid, direction, staff, t_us in raw:
         # Staff is sticky over a track: a crossing before the binding is re-marked (the recorder does the same).
         run.crossings.append((gid, direction, staff or gid in run.staff_ids, crosser(gid, t_us)))
+        run.owners[gid] = matcher.person_of(gid)
     for name, crossings in other_raw.items():
         run.variants[name] = RetailRun(
             crossings=[
                 (gid, direction, staff or gid in run.staff_ids, crosser(gid, t_us))
                 for gid, direction, staff, t_us in crossings
-            ]
+            ],
+            owners={gid: matcher.person_of(gid) for gid, _, _, _ in crossings},
         )
     for gid, joined_us, service_us in waits:
         person = matcher.person_during(gid, joined_us, service_us or joined_us)
