@@ -23,11 +23,7 @@ Algorithm, per TrackFrame released by the reorder buffer (capture-time order, se
    and the majority of the cameras, so after one camera's tracker swapped two people walking together that
    camera is the odd one out, and in a crowd, where two cameras' local tracks of two people walking side by
    side can be tied crosswise to the two global persons, the new tie is. The wrong association is forgotten,
-   and its row waits for the camera's next frame, to be assigned afresh (step 3); where somebody else is within
-   the gate of the row, it may not join that person again for ``_REJOIN_BAR_US`` unless its colours clearly
-   decide for them among the persons it could join (a person it starts then is identity-uncertain, as a lost
-   dispute's is): in a crowd the row, still beside the person, was tied to them again in the next frame, dropped
-   again, and so on, the id flip-flopping between two people until one of them kept it. **Disputes**: a camera's
+   and its row waits for the camera's next frame, to be assigned afresh (step 3). **Disputes**: a camera's
    association that joined a person already followed by another camera (established for ``_ESTABLISHED_US``),
    neither starting the person nor vouched for by matching colours, is on probation for ``_PROBATION_US``; an
    older camera's association is never dropped for it, and when the two disagree for ``_DISPUTE_CHECKS``
@@ -156,10 +152,6 @@ _PROBATION_US = 4_000_000
 _DISPUTE_CHECKS = 3
 _ESTABLISHED_US = 200_000
 _DISPUTE_VETO_US = 5_000_000
-# A local track whose association the consistency check just dropped (step 2) may not re-join that person for
-# this long: the next frame would otherwise tie it to them again (it is still beside them), the check drop it,
-# and in a crowd the person's id flip between two people frame by frame until one of them keeps it.
-_REJOIN_BAR_US = 1_000_000
 # Colour evidence (FusionConfig.appearance_*): a person's running appearance averages at most this many
 # descriptors per part (older ones fade), unknown colours cost as a similarity of _UNKNOWN_SIMILARITY, a
 # re-acquisition's closeness score adds (1 - similarity) x _REACQUIRE_APPEARANCE_WEIGHT, and a camera's track
@@ -268,8 +260,6 @@ class SiteFusion:
         # New (camera, local id)s waiting since when to join one of two persons about as close (step 3).
         # (camera, local id)s that lost a dispute (step 2) -> (the global id they may not join, since when).
         self._vetoed: dict[tuple[int, int], tuple[int, int]] = {}
-        # (camera, local id)s the consistency check dropped (step 2) -> (the global id they left, since when).
-        self._rejoin_barred: dict[tuple[int, int], tuple[int, int]] = {}
         self._join_waiting_us: dict[tuple[int, int], int] = {}
         self._last_purge_us = _NEVER_US
         self._last_merge_check_us = _NEVER_US
@@ -353,7 +343,6 @@ class SiteFusion:
             self._tentative_since.pop((obs.camera_id, int(local_id)), None)
             self._track_app.pop((obs.camera_id, int(local_id)), None)
             self._vetoed.pop((obs.camera_id, int(local_id)), None)
-            self._rejoin_barred.pop((obs.camera_id, int(local_id)), None)
         colours = cfg.use_appearance and obs.appearance_rows.size > 0
         if colours:
             shares = unpack(obs.appearance).astype(np.float64)
@@ -415,8 +404,6 @@ class SiteFusion:
                 for row in disputed.tolist():
                     key = (camera_id, int(obs.local_ids[row]))
                     self._vetoed[key] = (int(global_ids[row_slot[row]]), t_us)
-                if skipped.size:
-                    self._bar_rejoins(obs, skipped, row_slot[skipped], predicted, t_us)
                 for row in skipped.tolist():
                     memory.pop((camera_id, int(obs.local_ids[row])), None)
                     row_slot[row] = -1
@@ -452,31 +439,12 @@ class SiteFusion:
                 # it is somebody else (e.g. a person passing a leaver in a doorway).
                 feasible[:, held_lost[pool_slots]] = False
                 if self._vetoed:
-                    self._apply_vetoes(
-                        self._vetoed,
-                        _DISPUTE_VETO_US,
-                        camera_id,
-                        obs.local_ids[pool_rows],
-                        pool_slots,
-                        feasible,
-                        t_us,
-                    )
+                    self._apply_vetoes(camera_id, obs.local_ids[pool_rows], pool_slots, feasible, t_us)
                 similar = (
                     self._similarities(obs.camera_id, obs.local_ids[pool_rows], pool_slots)
                     if use_colours
                     else None
                 )
-                if self._rejoin_barred:
-                    self._apply_vetoes(
-                        self._rejoin_barred,
-                        _REJOIN_BAR_US,
-                        camera_id,
-                        obs.local_ids[pool_rows],
-                        pool_slots,
-                        feasible,
-                        t_us,
-                        exempt=self._clearly_theirs(similar, cost) if similar is not None else None,
-                    )
                 if similar is not None:
                     # Colours that disagree veto the join (a newcomer beside a leaver, a hand-over to the wrong
                     # one of two); beyond reacquire_within_s only matching colours re-acquire.
@@ -588,10 +556,7 @@ class SiteFusion:
             )
             # A track that lost a dispute may be the person it was kept from (a camera's calibration offset
             # beside somebody else): its new person's identity is uncertain, as a refused re-acquisition's is.
-            # So may one the consistency check just dropped from somebody, barred from re-joining them.
-            vetoed = self._vetoed.get((camera_id, int(obs.local_ids[row]))) or self._rejoin_barred.get(
-                (camera_id, int(obs.local_ids[row]))
-            )
+            vetoed = self._vetoed.get((camera_id, int(obs.local_ids[row])))
             self._uncertain[slot] = bool(row_uncertain[row]) or vetoed is not None
             if vetoed is not None:
                 row_doubts.setdefault(row, set()).add(vetoed[0])
@@ -713,61 +678,21 @@ class SiteFusion:
         wins: BoolArray = agrees | (np.isnan(recent_similar) & closer)
         return wins
 
-    def _bar_rejoins(
-        self, obs: CameraObservations, rows: IntArray, slots: IntArray, predicted: FloatArray, t_us: int
-    ) -> None:
-        """Bar the ``rows`` the consistency check dropped from their persons ``slots`` from joining them again
-        for ``_REJOIN_BAR_US`` where somebody else is within the gate of the row, whom the row may be following
-        (alone, the disagreement is a calibration offset or a far person's scatter, and the row re-joins)."""
-        candidates = np.flatnonzero(self._visible)
-        gate = self.config.gate_distance_m
-        for row, slot in zip(rows.tolist(), slots.tolist(), strict=True):
-            others = candidates[candidates != slot]
-            if others.size and bool((np.hypot(*(predicted[others] - obs.floor_xy_m[row]).T) <= gate).any()):
-                key = (obs.camera_id, int(obs.local_ids[row]))
-                self._rejoin_barred[key] = (int(self._global_id[slot]), t_us)
-
-    def _clearly_theirs(self, similar: FloatArray, cost: FloatArray) -> BoolArray:
-        """Which (row, slot) pairs the colours decide for the slot: the row's colours clearly agree with them
-        (``appearance_match``) and better by ``_SWAP_MARGIN`` than with anybody else within the gate (look-alikes
-        cannot tell; unknown colours count as ``_UNKNOWN_SIMILARITY``)."""
-        known = np.where(np.isnan(similar), _UNKNOWN_SIMILARITY, similar)
-        near = np.where(cost <= self.config.gate_distance_m, known, -1.0)
-        if near.shape[1] > 1:
-            top2 = np.sort(near, axis=1)[:, -2:]
-            other = np.where(near >= top2[:, 1:], top2[:, :1], top2[:, 1:])
-        else:
-            other = np.full_like(near, -1.0)
-        clear: BoolArray = (similar >= self.config.appearance_match) & (similar >= other + _SWAP_MARGIN)
-        return clear
-
     def _apply_vetoes(
-        self,
-        vetoed: dict[tuple[int, int], tuple[int, int]],
-        veto_us: int,
-        camera_id: int,
-        local_ids: IntArray,
-        slots: IntArray,
-        feasible: BoolArray,
-        t_us: int,
-        exempt: BoolArray | None = None,
+        self, camera_id: int, local_ids: IntArray, slots: IntArray, feasible: BoolArray, t_us: int
     ) -> None:
-        """Forbid each local track of ``vetoed`` to join the person it is kept from, for ``veto_us``: one that
-        lost a dispute (step 2, ``_DISPUTE_VETO_US``), so the two are kept apart instead of the newcomer taking
-        the person back, or one the consistency check dropped (``_REJOIN_BAR_US``), so it is not tied to them
-        again in the next frame unless ``exempt`` (rows x ``slots``) lets it."""
+        """Forbid each local track that lost a dispute (step 2) to join the person it lost it over, for
+        ``_DISPUTE_VETO_US``: the two are kept apart instead of the newcomer taking the person back."""
+        vetoed = self._vetoed
         for i, local_id in enumerate(local_ids.tolist()):
             entry = vetoed.get((camera_id, local_id))
             if entry is None:
                 continue
             gid, since = entry
-            if t_us - since > veto_us:
+            if t_us - since > _DISPUTE_VETO_US:
                 del vetoed[(camera_id, local_id)]
                 continue
-            barred = self._global_id[slots] == gid
-            if exempt is not None:
-                barred &= ~exempt[i]
-            feasible[i, barred] = False
+            feasible[i, self._global_id[slots] == gid] = False
 
     def _defer_ambiguous_joins(
         self, obs: CameraObservations, pool_rows: IntArray, cost: FloatArray, recent: BoolArray, t_us: int
@@ -1448,10 +1373,6 @@ class SiteFusion:
         if self._vetoed:
             veto_us = _DISPUTE_VETO_US
             self._vetoed = {key: entry for key, entry in self._vetoed.items() if t_us - entry[1] <= veto_us}
-        if self._rejoin_barred:
-            self._rejoin_barred = {
-                key: entry for key, entry in self._rejoin_barred.items() if t_us - entry[1] <= _REJOIN_BAR_US
-            }
         self._join_waiting_us = {
             key: since for key, since in self._join_waiting_us.items() if t_us - since <= 2 * _JOIN_WAIT_US
         }
