@@ -64,6 +64,22 @@ describe("usePolygonEditor: drawing", () => {
     expect(editor.error.value).toContain("self-intersecting");
   });
 
+  it("closes when a double-click's second click lands on the handle of the corner its first click drew", () => {
+    // The canvas may redraw between the two clicks: the second one then hits the new vertex, not the floor.
+    const editor = drawing([1, 1], [3, 1], [3, 3]);
+    expect(editor.clickVertex(2, false)).toBe(true);
+    expect(editor.mode.value).toBe("edit");
+    expect(editor.vertices.value).toHaveLength(3);
+    const bowTie = drawing([1, 1], [3, 3], [3, 1], [1, 3]);
+    expect(bowTie.clickVertex(3, false)).toBe(true);
+    expect(bowTie.mode.value).toBe("draw");
+    expect(bowTie.error.value).toContain("self-intersecting");
+    const early = drawing([1, 1], [3, 1]);
+    expect(early.clickVertex(1, false)).toBe(true); // two corners: taken, adds nothing, keeps drawing
+    expect(early.mode.value).toBe("draw");
+    expect(early.vertices.value).toHaveLength(2);
+  });
+
   it("refuses fewer than three vertices and a polygon off the plan", () => {
     const editor = drawing([1, 1], [3, 1]);
     editor.key("Enter");

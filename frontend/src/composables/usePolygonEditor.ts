@@ -125,11 +125,17 @@ export function usePolygonEditor(plan: () => PlanExtent | null, isLine: () => bo
     vertices.value = next;
   }
 
-  /** A click on a vertex: the first one closes a drawing, alt-click removes one while editing (a polygon keeps
-   * three). True when the click was taken (it must not reach the floor). */
+  /** A click on a vertex: the first one closes a drawing, and so does the last one (the second click of a
+   * double-click lands on the handle its first click has just drawn, once the canvas has redrawn: it never reaches
+   * the floor); alt-click removes one while editing (a polygon keeps three). True when the click was taken (it must
+   * not reach the floor). */
   function clickVertex(index: number, altKey: boolean): boolean {
     if (mode.value === "draw" && index === 0 && !isLine() && vertices.value.length >= 3) {
       finish();
+      return true;
+    }
+    if (mode.value === "draw" && index === vertices.value.length - 1) {
+      if (vertices.value.length >= (isLine() ? 2 : 3)) finish();
       return true;
     }
     if (mode.value === "edit" && altKey && vertices.value.length > (isLine() ? 2 : 3)) {
