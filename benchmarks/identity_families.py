@@ -7,8 +7,9 @@ far people smaller and noisier) and ``distorted`` (3 m, 35°, barrel lens k1 -0.
 A reference checkout without a family says so ("has no such family"): the figures are this checkout's only.
 
 Prints per run: fusion IDF1 (motmetrics, 1 m), person-count error, global ids issued / true persons, identity
-transfers (global ids that were two different truth persons, each for >= 1 s) and binding transfers (of them,
-ids bound to an employee when first matched: a badge identity carried by somebody else); then per family the
+transfers (global ids that were two different truth persons, each for >= 1 s) and binding transfers (ids the
+binding oracle bound to an employee, simulation.evaluation.BIND_AFTER_SAMPLES, that were somebody else for >= 1 s
+after it: a badge identity carried by somebody else); then per family the
 mean and worst IDF1 / count error over the seeds and the summed transfers.
 
 Each family runs in three variants, interleaved family by family on the same seeds: ``main`` (the reference:

@@ -33,7 +33,7 @@ from server.analytics import (
 from server.analytics.geometry import EdgeSet, entrance_boxes_m
 from server.fusion import FusionConfig, SiteFusion
 from server.fusion.types import FusedFrame
-from simulation.evaluation import _Matcher, default_analytics_config
+from simulation.evaluation import _Matcher, bound_employee, default_analytics_config
 from simulation.layout import (
     CHECKOUT_ZONE_ID,
     DOOR_OPENING_Y_M,
@@ -294,24 +294,6 @@ def _wait_truth(person: SimPerson, queue: Zone, served: bool) -> TruthWait:
 
 AnalyticsFactory = Callable[[AnalyticsConfig], SiteAnalytics]
 _CROSSER_WINDOW_US = 1_000_000
-# The binding oracle (a badge read or a staff member's bind): a fused person is bound to an employee once the
-# employee is the truth person it followed most and for at least this many samples (1 s at 200 ms), as a badge
-# reader or a person at the screen binds somebody standing there, not a dot that passed beside them. Bound at the
-# first sample (a one-sample majority), a visitor born at the door beside an employee was bound to the employee
-# for good by the matcher's first guess, and their visit counted as staff: 4 of 5 visits missed in plain and groups
-# (seeds 15-20) were that, none a counting error.
-_BIND_AFTER_SAMPLES = 5
-
-
-def bound_employee(
-    matcher: _Matcher, gid: int, people: Mapping[int, PersonIdentity]
-) -> PersonIdentity | None:
-    """The employee identity the binding oracle gives fused person `gid` now (None: none yet)."""
-    owner = matcher.person_of(gid)
-    if owner is None or matcher.votes[gid][owner] < _BIND_AFTER_SAMPLES:
-        return None
-    identity = people.get(owner)
-    return identity if identity is not None and identity.employee_id is not None else None
 
 
 @dataclass

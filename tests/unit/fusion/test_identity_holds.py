@@ -146,8 +146,8 @@ def test_one_cameras_id_swap_is_corrected_by_the_other_camera() -> None:
 
 
 def test_a_badge_binding_never_passes_to_another_person_in_a_doorway_scenario() -> None:
-    """People crossing in the door both ways (120 s of the doorway family): no global id that was first matched
-    to an employee (badge binding) is later somebody else, and no id passes between people at all."""
+    """People crossing in the door both ways (120 s of the doorway family): no global id bound to an employee
+    (the binding oracle: a badge binding) is later somebody else, and no id passes between people at all."""
     report = evaluate(identity_scenario("doorway", 4, duration_s=120.0), compute_idf1=False)
     assert report.identity_transfers == 0
     assert report.binding_transfers == 0

@@ -1,5 +1,7 @@
-"""The retail benchmarks' binding oracle binds a fused person to an employee they were really following, not to
-the employee the matcher guessed at the person's birth beside them (a visitor's visit then counted as staff)."""
+"""The benchmarks' binding oracle (simulation.evaluation, shared by evaluate() and the retail scenarios) binds a
+fused person to an employee they were really following, not to the employee the matcher guessed at the person's
+birth beside them (a visitor's visit then counted as staff); a binding transfer is a bound person who is somebody
+else after the binding."""
 
 from __future__ import annotations
 
@@ -7,8 +9,7 @@ import numpy as np
 
 from server.analytics import PersonIdentity
 from server.fusion.types import FusedFrame
-from simulation.evaluation import _Matcher
-from simulation.scenarios_retail import bound_employee
+from simulation.evaluation import EvaluationReport, _Matcher, _score_transfers, bound_employee
 
 VISITOR_ID, EMPLOYEE_ID = 11, 4
 PEOPLE = {
@@ -62,3 +63,35 @@ def test_an_employee_followed_for_a_second_is_bound() -> None:
     ]
     assert bindings[:4] == [None] * 4
     assert all(b is not None and b.employee_id == 7 for b in bindings[4:])
+
+
+def _follow(matcher: _Matcher, persons: list[int]) -> dict[int, tuple[int, int]]:
+    """Fused person 1 matched to `persons` (one truth person per 200 ms sample, alone on the floor), the binding
+    oracle applied at each sample as evaluate() applies it; what it bound (employee, when)."""
+    bound: dict[int, tuple[int, int]] = {}
+    for k, pid in enumerate(persons):
+        t_us = k * 200_000
+        matcher.match(np.array([pid]), np.array([[3.0, 3.0]]), _frame(t_us, [(3.0, 3.0)]))
+        owner = matcher.bound_person(1, PEOPLE)
+        if owner is not None:
+            bound.setdefault(1, (owner, t_us))
+    return bound
+
+
+def test_a_binding_carried_by_a_visitor_after_it_was_made_is_a_transfer() -> None:
+    # A visitor's dot (6 samples) becomes the employee's (10: bound at the 7th, once they outweigh the visitor),
+    # then a visitor's again (6). The first-run rule (the first person it followed was no employee) missed this.
+    matcher = _Matcher()
+    bound = _follow(matcher, [VISITOR_ID] * 6 + [EMPLOYEE_ID] * 10 + [VISITOR_ID] * 6)
+    assert bound == {1: (EMPLOYEE_ID, 12 * 200_000)}
+    report = EvaluationReport(frames=0, true_persons=2)
+    _score_transfers(report, matcher, bound)
+    assert (report.identity_transfers, report.binding_transfers) == (1, 1)
+
+
+def test_an_employee_dot_that_was_a_visitor_before_the_binding_transferred_no_binding() -> None:
+    matcher = _Matcher()
+    bound = _follow(matcher, [VISITOR_ID] * 6 + [EMPLOYEE_ID] * 12)
+    report = EvaluationReport(frames=0, true_persons=2)
+    _score_transfers(report, matcher, bound)
+    assert (report.identity_transfers, report.binding_transfers) == (1, 0)
