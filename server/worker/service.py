@@ -89,6 +89,12 @@ CATCH_UP_RETRY_PAUSE_S = 0.5
 # sent an in-progress ack this often, as a share of the consumer's ack wait: JetStream then keeps waiting for its
 # ack instead of redelivering it (`_keep_alive`).
 KEEP_ALIVE_SHARE_OF_ACK_WAIT = 1 / 3
+# JetStream unpins a worker once it has had no pull request waiting for the pin TTL, and a pull met by a backlog is
+# complete at once (a take-over's first pull always is; so is every pull of a worker working through more than it is
+# sent): a pinned worker busy for longer than the TTL (a take-over, a catch-up read of the stream, a batch read on a
+# loaded host) lost the site to a standby worker mid-way, which took it over in turn (`_keep_pins`). This often
+# (a share of the TTL), every pinned site with no pull sent for as long is sent one that delivers nothing.
+PIN_KEEP_SHARE_OF_TTL = 1 / 4
 
 
 @dataclass(slots=True)
@@ -205,6 +211,8 @@ class SiteWorker:
             points=runtime.held_points,
         )
         self._stopping = False  # set once the worker stops: no puller is started any more
+        self._pulled_at: dict[int, float] = {}  # per site: when its last pull request went out (`_keep_pins`)
+        self.pin_keeps_sent = 0  # pull requests sent only to keep a pin (`_keep_pins`)
         self._first_pull = False  # logged with the start-up's phases (server.worker.startup)
         self._taking_over: set[int] = (
             set()
@@ -243,6 +251,7 @@ class SiteWorker:
             asyncio.create_task(self._barrier_loop()),
             asyncio.create_task(self._rebalance_loop()),
             asyncio.create_task(self._keep_alive_loop()),
+            asyncio.create_task(self._keep_pins_loop()),
             asyncio.create_task(jetstream.answer_roll_call(self._nc, self._config)),
         ]
         print(f"worker pulling from {','.join(self._config.servers)}", flush=True)
@@ -523,6 +532,56 @@ class SiteWorker:
                 await asyncio.sleep(0)  # the rest of the process runs meanwhile
         self.in_progress_sent += len(replies)
 
+    # ---- keeping pins --------------------------------------------------------------------------------------------
+    async def _keep_pins_loop(self) -> None:
+        assert self._nc is not None
+        nc = self._nc
+        period_s = self._config.pin_ttl_s * PIN_KEEP_SHARE_OF_TTL
+        inbox = nc.new_inbox()
+
+        async def discard(msg: nats.aio.msg.Msg) -> None:
+            """Their answers: 409s (and a 423 once the pin moved: the site's own pulls see that too)."""
+
+        sub = await nc.subscribe(inbox, cb=discard)
+        try:
+            while True:
+                await asyncio.sleep(period_s)
+                try:
+                    await self._keep_pins(inbox, idle_s=period_s)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as err:  # the connection is reconnecting: the next round sends them
+                    logger.debug("pin keeping requests not sent: %s", err)
+        finally:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+
+    async def _keep_pins(self, inbox: str, *, idle_s: float) -> None:
+        """For every site pinned here whose last pull request went out `idle_s` ago or more (its puller is busy: a
+        take-over, a catch-up, the messages it was sent), a pull request with the pin's id that delivers nothing
+        (`max_bytes` 1: JetStream answers 409, no message is sent) to an inbox of its own: JetStream counts the
+        pinned worker as pulling and keeps the pin. Without one, a pull met by a backlog was complete at once, and
+        a worker busy for longer than the pin TTL afterwards was unpinned mid-way and the site given to a standby
+        worker, which took it over while the first still applied it (two take-overs, the live feed shed for both)."""
+        nc = self._nc
+        if nc is None:
+            return
+        now = time.monotonic()
+        for site_id, pin in list(self._pins.items()):
+            if not pin or now - self._pulled_at.get(site_id, now) < idle_s:
+                continue
+            subject = f"$JS.API.CONSUMER.MSG.NEXT.{self._config.stream}.{self._config.consumer_name(site_id)}"
+            request = {
+                "batch": 1,
+                "max_bytes": 1,
+                "expires": int(PULL_EXPIRES_S * jetstream.NS),
+                "group": jetstream.PRIORITY_GROUP,
+                "id": pin,
+            }
+            self._pulled_at[site_id] = now
+            await nc.publish(subject, json.dumps(request).encode(), reply=inbox)
+            self.pin_keeps_sent += 1
+
     # ---- pulling -------------------------------------------------------------------------------------------------
     async def _pull_site(self, site_id: int, *, after_s: float = 0.0) -> None:
         assert self._nc is not None
@@ -565,6 +624,7 @@ class SiteWorker:
             if pin:
                 request["id"] = pin
             try:
+                self._pulled_at[site_id] = time.monotonic()
                 await nc.publish(subject, json.dumps(request).encode(), reply=inbox)
                 await self._receive(site_id, sub, batch)
             except asyncio.CancelledError:

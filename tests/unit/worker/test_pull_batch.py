@@ -33,6 +33,7 @@ def _worker(sites: int, rate: float | None) -> tuple[service.SiteWorker, _Nats]:
     worker._share = None
     worker._pullers = dict.fromkeys(range(1, sites + 1))  # type: ignore[assignment]
     worker._rate = rate
+    worker._pulled_at = {}
 
     async def one_pull(site_id: int, sub: Any, batch: int = 0) -> None:
         raise asyncio.CancelledError
