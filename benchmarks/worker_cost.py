@@ -14,7 +14,8 @@ ahead of the clock (no load shedding: the live pushes are on); one worker keeps 
 rebalancing).
 The rate is the messages over the worker process's CPU time (all its threads; on a shared host the figure that
 load disturbs least) and over the clock, from the first to the last one applied plus a final barrier (the
-warm-up, one pull per site, excluded).
+warm-up, one pull per site, excluded). Each run also prints the messages JetStream delivered to the worker and how
+many of them were redeliveries (delivered again because the ack wait ran out before the worker acked them).
 
 With ``--reference`` the same measurement runs, interleaved round by round, in a child process whose PYTHONPATH
 puts that checkout first (e.g. ``--reference /work/main``), so two versions are compared under the same load.
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -100,7 +102,7 @@ def _frames(camera_id: int, count: int, t0_us: int, offset_us: int) -> list[byte
 
 async def _run(
     sites: int, frames: int, nats_url: str, profile: str | None
-) -> tuple[float, float, dict[str, float]]:
+) -> tuple[float, float, dict[str, float], dict[str, int]]:
     import nats
     from django.conf import settings
 
@@ -132,6 +134,7 @@ async def _run(
         servers=(nats_url,), stream=f"BENCH_{run}", subject_prefix=f"bench.{run}", pin_ttl_s=600.0
     )
     service.REBALANCE_EVERY_S = 3600.0
+    deliveries = _count_deliveries(jetstream)
     # The gateway's part, before the clock: every site's frames in the stream, its cameras round-robin at 10 fps.
     nc = await nats.connect(nats_url)
     await jetstream.ensure_stream(nc, config)
@@ -212,7 +215,28 @@ async def _run(
     stop.set()
     await running
     await runtime.aclose()
-    return (total - first) / elapsed, (total - first) / cpu, threads
+    return (total - first) / elapsed, (total - first) / cpu, threads, deliveries
+
+
+def _count_deliveries(jetstream: object) -> dict[str, int]:
+    """Count every message JetStream delivers to the worker's pull inboxes, and those it delivered before (its
+    metadata's `num_delivered` > 1: the ack wait ran out before the worker acked it), by wrapping
+    `jetstream.Deliveries._take` (in this tree and the reference alike)."""
+    counts = {"delivered": 0, "redelivered": 0}
+    deliveries = jetstream.Deliveries  # type: ignore[attr-defined]
+    take = deliveries._take
+
+    async def counted(self: object, msg: object) -> None:
+        headers = getattr(msg, "headers", None) or {}
+        if not headers.get("Status"):
+            counts["delivered"] += 1
+            with contextlib.suppress(Exception):  # not a JetStream message (no ack subject)
+                if (msg.metadata.num_delivered or 1) > 1:  # type: ignore[attr-defined]
+                    counts["redelivered"] += 1
+        await take(self, msg)
+
+    deliveries._take = counted
+    return counts
 
 
 def child(sites: int, frames: int, nats_url: str, profile: str | None) -> None:
@@ -283,6 +307,12 @@ def main() -> int:
             wall, cpu, *rest = json.loads(done.stdout.strip().splitlines()[-1])
             if args.threads and rest:
                 print(f"  {name}, {sites} site(s): CPU s per thread {rest[0]}", flush=True)
+            if len(rest) > 1:
+                print(
+                    f"  {name}, {sites} site(s): {rest[1]['delivered']:,} deliveries, "
+                    f"{rest[1]['redelivered']:,} of them redeliveries",
+                    flush=True,
+                )
             return float(wall), float(cpu)
 
         if args.profile:  # one run per tree and site count under cProfile, before (and not among) the rounds

@@ -216,33 +216,45 @@ class Deliveries:
     waits. Every `YIELD_EVERY` messages handed over it lets the event loop run once all the same (as `next_msg`
     did for each): a batch of frames must not hold up the rest of the process (live pushes, their channel layer's
     connections, the ack barrier) until its end, and with many sites every puller with messages takes its turn
-    at each run of the loop (8 frames each at 16 sites held the loop 8 times as long, and live pushes timed out)."""
+    at each run of the loop (8 frames each at 16 sites held the loop 8 times as long, and live pushes timed out).
+    `queued_replies` names the messages received and not handed over yet (the worker keeps them from being
+    redelivered while they wait: `SiteWorker._keep_alive`)."""
 
     YIELD_EVERY = 1
 
     def __init__(self, nc: nats.aio.client.Client) -> None:
         self._nc = nc
-        self._queue: asyncio.Queue[nats.aio.msg.Msg] = asyncio.Queue()
+        self._queue: deque[nats.aio.msg.Msg] = deque()
+        self._waiter: asyncio.Future[None] | None = None
         self._sub: Any = None
         self._handed = 0
 
     async def _take(self, msg: nats.aio.msg.Msg) -> None:
-        self._queue.put_nowait(msg)
+        self._queue.append(msg)
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def queued_replies(self) -> list[str]:
+        """The ack subjects of the messages received and not handed over yet."""
+        return [msg.reply for msg in self._queue if msg.reply]
 
     async def next_msg(self, timeout: float) -> nats.aio.msg.Msg:
         """The next message; TimeoutError when none comes within `timeout` seconds."""
         self._handed += 1
         if self._handed % self.YIELD_EVERY == 0:
             await asyncio.sleep(0)
-        try:
-            return self._queue.get_nowait()
-        except asyncio.QueueEmpty:
-            pass
+        if self._queue:
+            return self._queue.popleft()
         if self._nc.is_closed:
             import nats.errors
 
             raise nats.errors.ConnectionClosedError
-        return await asyncio.wait_for(self._queue.get(), timeout)
+        self._waiter = asyncio.get_running_loop().create_future()
+        try:
+            await asyncio.wait_for(self._waiter, timeout)
+        finally:
+            self._waiter = None
+        return self._queue.popleft()
 
     async def unsubscribe(self) -> None:
         if self._sub is not None:

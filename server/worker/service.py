@@ -65,6 +65,13 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 PULL_BATCH = 128
+# What one worker asks JetStream for, over all its sites, is what it gets through in PULL_AHEAD_S at its measured
+# rate (`_pull_batch`), each site's pull at least PULL_MIN_BATCH and at most PULL_BATCH. A message JetStream has
+# sent and the worker has not read off its connection yet cannot be sent an in-progress ack (`_keep_alive`): with
+# PULL_BATCH per site, 64 sites were sent 8,192 messages at once, read off the connection at the worker's rate
+# (20-45 s on a loaded host), and those still unread when the ack wait ran out were redelivered.
+PULL_MIN_BATCH = 8
+PULL_AHEAD_S = 2.5
 PULL_EXPIRES_S = 1.0
 DISCOVER_EVERY_S = 2.0
 REBALANCE_EVERY_S = 3.0
@@ -78,6 +85,16 @@ EXIT_SITE_LOST = 3
 # Longest a worker retries reading a site's stream when catching up before it gives up (and exits).
 CATCH_UP_RETRY_S = 30.0
 CATCH_UP_RETRY_PAUSE_S = 0.5
+# Every message delivered here and not acked yet (waiting in a pull inbox, applied and waiting for its barrier) is
+# sent an in-progress ack this often, as a share of the consumer's ack wait: JetStream then keeps waiting for its
+# ack instead of redelivering it (`_keep_alive`).
+KEEP_ALIVE_SHARE_OF_ACK_WAIT = 1 / 3
+# JetStream unpins a worker once it has had no pull request waiting for the pin TTL, and a pull met by a backlog is
+# complete at once (a take-over's first pull always is; so is every pull of a worker working through more than it is
+# sent): a pinned worker busy for longer than the TTL (a take-over, a catch-up read of the stream, a batch read on a
+# loaded host) lost the site to a standby worker mid-way, which took it over in turn (`_keep_pins`). This often
+# (a share of the TTL), every pinned site with no pull sent for as long is sent one that delivers nothing.
+PIN_KEEP_SHARE_OF_TTL = 1 / 4
 
 
 @dataclass(slots=True)
@@ -172,6 +189,9 @@ class SiteWorker:
         self._pins: dict[int, str] = {}
         self._cameras: dict[int, SiteCamera] = {}
         self._pullers: dict[int, asyncio.Task[None]] = {}
+        self._inboxes: dict[int, jetstream.Deliveries] = {}  # per site: its puller's inbox
+        self.in_progress_sent = 0  # in-progress acks sent (`_keep_alive`)
+        self._rate: float | None = None  # messages applied per second, measured (`_keep_alive_loop`)
         self._share: int | None = None  # sites per worker, from the last rebalancing round
         self._consumer_seqs: dict[int, int] = {}  # per site: the consumer sequence of the last delivery here
         self._after_redelivery: set[int] = set()  # sites whose last delivery here was a redelivery
@@ -191,6 +211,8 @@ class SiteWorker:
             points=runtime.held_points,
         )
         self._stopping = False  # set once the worker stops: no puller is started any more
+        self._pulled_at: dict[int, float] = {}  # per site: when its last pull request went out (`_keep_pins`)
+        self.pin_keeps_sent = 0  # pull requests sent only to keep a pin (`_keep_pins`)
         self._first_pull = False  # logged with the start-up's phases (server.worker.startup)
         self._taking_over: set[int] = (
             set()
@@ -228,6 +250,8 @@ class SiteWorker:
             asyncio.create_task(self._discover_loop()),
             asyncio.create_task(self._barrier_loop()),
             asyncio.create_task(self._rebalance_loop()),
+            asyncio.create_task(self._keep_alive_loop()),
+            asyncio.create_task(self._keep_pins_loop()),
             asyncio.create_task(jetstream.answer_roll_call(self._nc, self._config)),
         ]
         print(f"worker pulling from {','.join(self._config.servers)}", flush=True)
@@ -330,6 +354,7 @@ class SiteWorker:
         go out. A puller stands by for the site again, after a while, should it come back here."""
         ledger = self._progress.discard(site_id)
         puller = self._pullers.pop(site_id, None)
+        self._inboxes.pop(site_id, None)  # what it received is the new owner's: no in-progress acks for it
         pulling = puller is not None and not puller.done()
         if puller is not None:
             puller.cancel()
@@ -468,6 +493,95 @@ class SiteWorker:
         if nc is not None:
             await jetstream.close(nc)
 
+    # ---- keeping delivered messages ------------------------------------------------------------------------------
+    async def _keep_alive_loop(self) -> None:
+        period_s = self._config.ack_wait_s * KEEP_ALIVE_SHARE_OF_ACK_WAIT
+        frames, at = self.stats.frames, time.monotonic()
+        while True:
+            await asyncio.sleep(period_s)
+            now = time.monotonic()
+            self._rate = (self.stats.frames - frames) / max(1e-3, now - at)
+            frames, at = self.stats.frames, now
+            try:
+                await self._keep_alive()
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:  # the connection is reconnecting: the next round sends them
+                logger.debug("in-progress acks not sent: %s", err)
+
+    async def _keep_alive(self) -> None:
+        """Send an in-progress ack ("+WPI": JetStream restarts the message's ack wait) for every message delivered
+        here and not acked: those waiting in a pull inbox and those applied and not durable yet (waiting for a
+        barrier, or held for a gap). A worker with many sites is delivered a pull's worth of each at once (128 per
+        site: over 8,000 at 64 sites), more than it works through within the ack wait on a loaded host; JetStream
+        then redelivered a quarter to a half of them, each read again and dropped (some started a catch-up read
+        of the stream), and acked twice. A message is still acked only once its barrier made its effect durable;
+        a worker that dies or stalls sends no in-progress acks, so its messages come back after the ack wait as
+        before (failover is not slowed), and one that lost a site stops with the site (`_drop_site`)."""
+        nc = self._nc
+        if nc is None:
+            return
+        replies: list[str] = []
+        for deliveries in list(self._inboxes.values()):
+            replies.extend(deliveries.queued_replies())
+        for ledger in list(self._progress.sites.values()):
+            replies.extend(entry.reply for entry in ledger.entries if entry.reply)
+        for index, reply in enumerate(replies):
+            await nc.publish(reply, b"+WPI")
+            if index % 512 == 511:
+                await asyncio.sleep(0)  # the rest of the process runs meanwhile
+        self.in_progress_sent += len(replies)
+
+    # ---- keeping pins --------------------------------------------------------------------------------------------
+    async def _keep_pins_loop(self) -> None:
+        assert self._nc is not None
+        nc = self._nc
+        period_s = self._config.pin_ttl_s * PIN_KEEP_SHARE_OF_TTL
+        inbox = nc.new_inbox()
+
+        async def discard(msg: nats.aio.msg.Msg) -> None:
+            """Their answers: 409s (and a 423 once the pin moved: the site's own pulls see that too)."""
+
+        sub = await nc.subscribe(inbox, cb=discard)
+        try:
+            while True:
+                await asyncio.sleep(period_s)
+                try:
+                    await self._keep_pins(inbox, idle_s=period_s)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as err:  # the connection is reconnecting: the next round sends them
+                    logger.debug("pin keeping requests not sent: %s", err)
+        finally:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+
+    async def _keep_pins(self, inbox: str, *, idle_s: float) -> None:
+        """For every site pinned here whose last pull request went out `idle_s` ago or more (its puller is busy: a
+        take-over, a catch-up, the messages it was sent), a pull request with the pin's id that delivers nothing
+        (`max_bytes` 1: JetStream answers 409, no message is sent) to an inbox of its own: JetStream counts the
+        pinned worker as pulling and keeps the pin. Without one, a pull met by a backlog was complete at once, and
+        a worker busy for longer than the pin TTL afterwards was unpinned mid-way and the site given to a standby
+        worker, which took it over while the first still applied it (two take-overs, the live feed shed for both)."""
+        nc = self._nc
+        if nc is None:
+            return
+        now = time.monotonic()
+        for site_id, pin in list(self._pins.items()):
+            if not pin or now - self._pulled_at.get(site_id, now) < idle_s:
+                continue
+            subject = f"$JS.API.CONSUMER.MSG.NEXT.{self._config.stream}.{self._config.consumer_name(site_id)}"
+            request = {
+                "batch": 1,
+                "max_bytes": 1,
+                "expires": int(PULL_EXPIRES_S * jetstream.NS),
+                "group": jetstream.PRIORITY_GROUP,
+                "id": pin,
+            }
+            self._pulled_at[site_id] = now
+            await nc.publish(subject, json.dumps(request).encode(), reply=inbox)
+            self.pin_keeps_sent += 1
+
     # ---- pulling -------------------------------------------------------------------------------------------------
     async def _pull_site(self, site_id: int, *, after_s: float = 0.0) -> None:
         assert self._nc is not None
@@ -478,9 +592,12 @@ class SiteWorker:
             return
         inbox = nc.new_inbox()
         sub = await jetstream.subscribe_deliveries(nc, inbox)
+        self._inboxes[site_id] = sub
         try:
             await self._pull_loop(site_id, sub, inbox)
         finally:
+            if self._inboxes.get(site_id) is sub:
+                del self._inboxes[site_id]
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
 
@@ -497,8 +614,9 @@ class SiteWorker:
                 # This worker holds its share: it stands by for this site less eagerly, so that a worker with
                 # fewer sites is the likelier one JetStream pins (and it is still counted as a worker).
                 await asyncio.sleep(STANDBY_PAUSE_S)
+            batch = self._pull_batch()
             request: dict[str, Any] = {
-                "batch": PULL_BATCH,
+                "batch": batch,
                 "expires": int(PULL_EXPIRES_S * jetstream.NS),
                 "group": jetstream.PRIORITY_GROUP,
             }
@@ -506,18 +624,26 @@ class SiteWorker:
             if pin:
                 request["id"] = pin
             try:
+                self._pulled_at[site_id] = time.monotonic()
                 await nc.publish(subject, json.dumps(request).encode(), reply=inbox)
-                await self._receive(site_id, sub)
+                await self._receive(site_id, sub, batch)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 logger.exception("site %d: pulling failed; retrying", site_id)
                 await asyncio.sleep(0.5)
 
-    async def _receive(self, site_id: int, sub: Any) -> None:
+    def _pull_batch(self) -> int:
+        """Messages one pull of a site asks for: the site's share of what the worker applies in PULL_AHEAD_S at its
+        last measured rate (PULL_MIN_BATCH before it is measured: a worker starting with many sites is not sent
+        them all at once), within PULL_MIN_BATCH..PULL_BATCH."""
+        ahead = (self._rate or 0.0) * PULL_AHEAD_S
+        return max(PULL_MIN_BATCH, min(PULL_BATCH, int(ahead) // max(1, len(self._pullers))))
+
+    async def _receive(self, site_id: int, sub: Any, batch: int = PULL_BATCH) -> None:
         deadline = time.monotonic() + PULL_EXPIRES_S + 0.5
         got = 0
-        while got < PULL_BATCH:
+        while got < batch:
             try:
                 msg = await sub.next_msg(timeout=max(0.05, deadline - time.monotonic()))
             except TimeoutError:
@@ -527,7 +653,7 @@ class SiteWorker:
             if status:
                 if status == "423":  # Nats-Pin-Id mismatch: another worker is pinned now
                     self._pin_lost(site_id, headers)
-                if status in {"404", "408"} and got < PULL_BATCH and site_id in self._pins:
+                if status in {"404", "408"} and got < batch and site_id in self._pins:
                     # The request came back short: the site's stream holds nothing more for this worker now, so a
                     # gap's frames not delivered by now are not stored yet (the hold may give up on them).
                     order = self._orders.get(site_id)
