@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import faulthandler
 import logging
 import os
 import shutil
@@ -315,7 +316,7 @@ async def serve_worker(metrics_bind: str | None = None) -> None:
     from server.bus.jetstream import BusConfig
     from server.observability.exposition import start_metrics_server
     from server.runtime import build_runtime
-    from server.worker import startup
+    from server.worker import startup, stopping
     from server.worker.service import SiteWorker, list_site_ids
 
     startup.mark("worker imports")
@@ -329,6 +330,9 @@ async def serve_worker(metrics_bind: str | None = None) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    # Where a worker waits, for a stop that does not end: SIGUSR2 logs its tasks' stacks, SIGUSR1 its threads'.
+    loop.add_signal_handler(signal.SIGUSR2, stopping.dump_tasks)
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     worker = SiteWorker(
         runtime=runtime,
         config=BusConfig.from_settings(),

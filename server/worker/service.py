@@ -52,7 +52,7 @@ from server.bus import jetstream
 from server.bus.codec import FrameCodecError, decode_frame_message, site_subject
 from server.frames import DecodedFrame, SiteCamera
 from server.observability import metrics
-from server.worker import startup
+from server.worker import startup, stopping
 from server.worker.ordering import Released, SiteOrder
 from server.worker.progress import Applied, SiteProgress
 
@@ -259,12 +259,7 @@ class SiteWorker:
             await stop.wait()
         finally:
             self._stopping = True
-            running = [*tasks, *self._pullers.values()]
-            for task in running:
-                task.cancel()
-            for task in running:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            await stopping.end_tasks([*tasks, *self._pullers.values()])
             # A clean stop: the fusion releases what it holds, open visits close, a last barrier acks it all.
             for site_id, order in list(self._orders.items()):
                 self._fuse(site_id, order.expire(everything=True))
@@ -570,19 +565,36 @@ class SiteWorker:
         for site_id, pin in list(self._pins.items()):
             if not pin or now - self._pulled_at.get(site_id, now) < idle_s:
                 continue
-            subject = f"$JS.API.CONSUMER.MSG.NEXT.{self._config.stream}.{self._config.consumer_name(site_id)}"
-            request = {
-                "batch": 1,
-                "max_bytes": 1,
-                "expires": int(PULL_EXPIRES_S * jetstream.NS),
-                "group": jetstream.PRIORITY_GROUP,
-                "id": pin,
-            }
-            self._pulled_at[site_id] = now
-            await nc.publish(subject, json.dumps(request).encode(), reply=inbox)
+            await self._send_pull(nc, site_id, batch=1, reply=inbox, pin=pin, max_bytes=1)
             self.pin_keeps_sent += 1
 
     # ---- pulling -------------------------------------------------------------------------------------------------
+    async def _send_pull(
+        self,
+        nc: nats.aio.client.Client,
+        site_id: int,
+        *,
+        batch: int,
+        reply: str,
+        pin: str | None,
+        max_bytes: int | None = None,
+    ) -> None:
+        """A pull request for `batch` messages of the site's consumer in the priority group, with the pin id `pin`
+        when the site is pinned here, its answers to `reply`; `max_bytes` caps what it may deliver (1: nothing, a
+        pin keeping request). It notes when the site's last pull went out (`_keep_pins`)."""
+        request: dict[str, Any] = {
+            "batch": batch,
+            "expires": int(PULL_EXPIRES_S * jetstream.NS),
+            "group": jetstream.PRIORITY_GROUP,
+        }
+        if max_bytes is not None:
+            request["max_bytes"] = max_bytes
+        if pin:
+            request["id"] = pin
+        subject = f"$JS.API.CONSUMER.MSG.NEXT.{self._config.stream}.{self._config.consumer_name(site_id)}"
+        self._pulled_at[site_id] = time.monotonic()
+        await nc.publish(subject, json.dumps(request).encode(), reply=reply)
+
     async def _pull_site(self, site_id: int, *, after_s: float = 0.0) -> None:
         assert self._nc is not None
         nc = self._nc
@@ -604,7 +616,6 @@ class SiteWorker:
     async def _pull_loop(self, site_id: int, sub: Any, inbox: str) -> None:
         assert self._nc is not None
         nc = self._nc
-        subject = f"$JS.API.CONSUMER.MSG.NEXT.{self._config.stream}.{self._config.consumer_name(site_id)}"
         if not self._first_pull:
             self._first_pull = True
             startup.mark("first pull")
@@ -615,17 +626,8 @@ class SiteWorker:
                 # fewer sites is the likelier one JetStream pins (and it is still counted as a worker).
                 await asyncio.sleep(STANDBY_PAUSE_S)
             batch = self._pull_batch()
-            request: dict[str, Any] = {
-                "batch": batch,
-                "expires": int(PULL_EXPIRES_S * jetstream.NS),
-                "group": jetstream.PRIORITY_GROUP,
-            }
-            pin = self._pins.get(site_id)
-            if pin:
-                request["id"] = pin
             try:
-                self._pulled_at[site_id] = time.monotonic()
-                await nc.publish(subject, json.dumps(request).encode(), reply=inbox)
+                await self._send_pull(nc, site_id, batch=batch, reply=inbox, pin=self._pins.get(site_id))
                 await self._receive(site_id, sub, batch)
             except asyncio.CancelledError:
                 raise

@@ -117,9 +117,19 @@ class Supervisor:
             try:
                 codes.append(process.wait(timeout=30))
             except subprocess.TimeoutExpired:
+                # Where it waits, into its log for the failure message: its tasks (SIGUSR2), its threads (SIGUSR1).
+                process.send_signal(signal.SIGUSR2)
+                process.send_signal(signal.SIGUSR1)
+                time.sleep(3.0)
                 process.kill()
                 codes.append(process.wait(timeout=5))
         return codes
+
+
+def _log_end(text: str) -> str:
+    """A log's last 2,500 characters, or, from a worker that did not stop in time, its stack dumps (`stop`)."""
+    dumped = text.rfind("worker tasks (")
+    return text[max(0, dumped - 500) :][:15000] if dumped >= 0 else text[-2500:]
 
 
 @contextmanager
@@ -289,7 +299,7 @@ def test_cluster_survives_kill_9_of_a_worker_a_gateway_and_a_nats_node(tmp_path:
             return "\n".join(
                 [
                     _diagnosis(supervisor.logs, {}),
-                    *(f"--- {n}\n{_STATUS_LINES.sub('', log_tail(p, 10**6))[-2500:]}" for n, p in parts),
+                    *(f"--- {n}\n{_log_end(_STATUS_LINES.sub('', log_tail(p, 10**6)))}" for n, p in parts),
                 ]
             )
 
