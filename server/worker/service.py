@@ -213,6 +213,7 @@ class SiteWorker:
         self._stopping = False  # set once the worker stops: no puller is started any more
         self._pulled_at: dict[int, float] = {}  # per site: when its last pull request went out (`_keep_pins`)
         self.pin_keeps_sent = 0  # pull requests sent only to keep a pin (`_keep_pins`)
+        self._rebalance_view: tuple[object, ...] = ()  # what the rebalancing last logged (`_note_rebalance`)
         self._first_pull = False  # logged with the start-up's phases (server.worker.startup)
         self._taking_over: set[int] = (
             set()
@@ -931,14 +932,8 @@ class SiteWorker:
         # What this worker holds now: a pin may have gone to another worker while JetStream was asked (seconds on a
         # loaded host); releasing that site would unpin its new owner.
         owned = sorted(self._pins)
-        logger.debug(
-            "rebalance: %d of %d sites here, %d workers pulling, share %d",
-            len(owned),
-            len(self._pullers),
-            workers,
-            share,
-        )
         if len(owned) <= share:
+            self._note_rebalance(owned, workers, share, "")
             return
         # Not a site holding frames for a gap in a camera's sequences: a release gives the gap up, and its frames,
         # still on their way in the stream, would reach the new owner's fusion after newer ones (dropped as late,
@@ -946,9 +941,32 @@ class SiteWorker:
         # Nor one whose take-over is under way: cancelled mid-way, its claim (a thread) still raised the site's revision
         # after the release, and fenced the worker JetStream pinned next (a cluster run showed one released so).
         free = [s for s in owned if not self._holding(s) and s not in self._taking_over]
+        self._note_rebalance(
+            owned,
+            workers,
+            share,
+            "; none free to release (held for a gap or being taken over)" if not free else "",
+        )
         if not free:
             return
         await self.release(free[-1])
+
+    def _note_rebalance(self, owned: list[int], workers: int, share: int, why: str) -> None:
+        """Log the rebalancing's view when it changes (a joining worker's share is decided here; a cluster test run
+        once ended with a worker holding none beside one holding two, and this said nothing at INFO)."""
+        view = (tuple(owned), workers, share, why)
+        if view == self._rebalance_view:
+            return
+        self._rebalance_view = view
+        logger.info(
+            "rebalance: sites %s here of %d, %d worker(s) answering the roll call (last samples %s), share %d%s",
+            owned,
+            len(self._pullers),
+            workers,
+            self._worker_samples,
+            share,
+            why,
+        )
 
     def _holding(self, site_id: int) -> bool:
         order = self._orders.get(site_id)

@@ -5,6 +5,8 @@ showed a site released so, before its take-over was logged)."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from server.bus import jetstream
@@ -20,6 +22,7 @@ def _worker(released: list[int]) -> service.SiteWorker:
     worker._pins = {1: "a", 2: "b", 3: "c"}
     worker._orders = {}
     worker._taking_over = {3}
+    worker._rebalance_view = ()
 
     async def release(site_id: int) -> None:
         released.append(site_id)
@@ -41,3 +44,24 @@ async def test_a_site_whose_take_over_is_under_way_is_not_released(monkeypatch: 
     worker._taking_over.clear()
     await worker._rebalance()
     assert released == [2, 3]
+
+
+@pytest.mark.asyncio
+async def test_the_rebalancing_says_what_it_decided_once_per_change(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def two_workers(nc: object, config: object) -> int:
+        return 2
+
+    monkeypatch.setattr(jetstream, "workers_present", two_workers)
+    released: list[int] = []
+    worker = _worker(released)
+    worker._taking_over = {1, 2, 3}  # nothing free: over its share, and it says why nothing goes
+    with caplog.at_level(logging.INFO, logger="server.worker.service"):
+        await worker._rebalance()
+        await worker._rebalance()  # the same view: not logged again
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("rebalance:")]
+    assert len(lines) == 1
+    assert "sites [1, 2, 3] here of 4, 2 worker(s)" in lines[0]
+    assert "share 2; none free to release" in lines[0]
+    assert released == []

@@ -67,6 +67,7 @@ def _worker() -> service.SiteWorker:
     worker._cameras = {}
     worker._pins = {7: "pin"}
     worker._taking_over = set()
+    worker._rebalance_view = ()
     worker.stats = service.WorkerStats()
     return worker
 
