@@ -251,7 +251,11 @@ class Deliveries:
             raise nats.errors.ConnectionClosedError
         self._waiter = asyncio.get_running_loop().create_future()
         try:
-            await asyncio.wait_for(self._waiter, timeout)
+            # Not asyncio.wait_for: before Python 3.12 it returns the result of a future that completed in the very
+            # loop step its caller was cancelled, and the cancellation is lost (a message arriving as a stopping
+            # worker cancelled its puller left the puller pulling and the stop waiting until SIGKILL).
+            async with asyncio.timeout(timeout):
+                await self._waiter
         finally:
             self._waiter = None
         return self._queue.popleft()
@@ -355,7 +359,8 @@ class JetStreamFrameSink:
         nc = self._nc
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), REPUBLISH_AFTER_S / 2)
+                async with asyncio.timeout(REPUBLISH_AFTER_S / 2):  # not wait_for: it can lose a cancellation
+                    await self._wake.wait()
             self._wake.clear()
             now = time.monotonic()
             while self._unsent:

@@ -621,7 +621,12 @@ class SiteWorker:
             self._first_pull = True
             startup.mark("first pull")
             logger.info("worker start-up: first pull %s", startup.summary())
+        this = asyncio.current_task()
         while True:
+            if self._stopping or self._pullers.get(site_id) is not this:
+                # No longer the site's puller (stopping, dropped, released and replaced): a cancellation can be
+                # lost (`stopping.end_tasks`), and a puller going on would pull a site that is not this one's.
+                return
             if site_id not in self._pins and self._share is not None and len(self._pins) >= self._share:
                 # This worker holds its share: it stands by for this site less eagerly, so that a worker with
                 # fewer sites is the likelier one JetStream pins (and it is still counted as a worker).
@@ -978,11 +983,12 @@ class SiteWorker:
         assert self._nc is not None
         puller = self._pullers.get(site_id)
         if puller is not None:
-            puller.cancel()
             # Waited for without taking its outcome: a cancellation of this task (the worker stopping) must end it,
             # not be taken for the puller's (swallowed, it left the release going on and the worker's stop
-            # waiting for ever on this task).
-            await asyncio.wait([puller])
+            # waiting for ever on this task). Cancelled again while it runs: a cancellation can be lost.
+            while not puller.done():
+                puller.cancel()
+                await asyncio.wait([puller], timeout=1.0)
             if not puller.cancelled() and puller.exception() is not None:
                 logger.warning("site %d: its puller had failed: %s", site_id, puller.exception())
         try:

@@ -1,18 +1,19 @@
-"""A worker's stop, made observable: which of its tasks do not end when cancelled, and where each one waits.
+"""A worker's stop: its tasks ended for sure, and the ones that do not end named with where they wait.
 
 A stopping worker cancels its tasks (pullers, barrier, rebalancing, ...) and waits for them before its last
 barrier, which closes the open visits of its sites and acks what it applied. A task that does not end keeps the
 whole stop waiting until a supervisor's SIGKILL, and the visits stay open until another worker takes the site over
-(never, when its stream has ended). Seen once in a cluster test run (3 Dec 2026): a worker that had taken a site
-over during a NATS node kill logged nothing after SIGTERM and was killed 30 s later, its 4 visits left open. The
-stop now says what it waits for (`end_tasks`), and `dump_tasks` (SIGUSR2 on a worker; SIGUSR1 dumps the threads'
-Python stacks, `faulthandler`) says where every task of a live worker waits.
+(never, when its stream has ended). Seen in cluster test runs (3 Dec 2026): a worker logged nothing after SIGTERM
+and was killed 30 s later, its site's 4 visits left open; with the stacks logged, a site's puller was "cancelling"
+and still pulling: the cancellation had been lost in `asyncio.wait_for` (before Python 3.12 it returns the
+result of a future that completed in the very loop step its caller was cancelled). `end_tasks` cancels again what
+has not ended, and logs it; `dump_tasks` (SIGUSR2 on a worker; SIGUSR1 dumps the threads' Python stacks,
+`faulthandler`) says where every task of a live worker waits.
 """
 
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -22,28 +23,47 @@ logger = logging.getLogger(__name__)
 WARN_EVERY_S = 10.0  # a stop still waiting for tasks this long says which ones, and again as often
 
 
-def describe_tasks(tasks: Iterable[asyncio.Task[Any]], *, limit: int = 12) -> str:
-    """Each task's name and the stack where it waits (innermost `limit` frames), for a log message."""
+def describe_tasks(tasks: Iterable[asyncio.Task[Any]]) -> str:
+    """Each task's name and where it waits: its coroutines from the outermost to the one awaiting (a suspended
+    task's own `get_stack` gives only its outermost frame), then what that one awaits."""
     parts = []
     for task in tasks:
-        stack = io.StringIO()
-        task.print_stack(limit=limit, file=stack)
-        parts.append(f"--- {task.get_name()}\n{stack.getvalue().rstrip()}")
+        lines = [f"--- {task!r}"]
+        awaited: Any = task.get_coro()
+        while awaited is not None:
+            frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "gi_frame", None)
+            frame = frame or getattr(awaited, "ag_frame", None)
+            if frame is None:
+                lines.append(f"    awaiting {awaited!r}")
+                break
+            lines.append(
+                f'  File "{frame.f_code.co_filename}", line {frame.f_lineno}, in {frame.f_code.co_name}'
+            )
+            awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "gi_yieldfrom", None)
+        parts.append("\n".join(lines))
     return "\n".join(parts)
 
 
-async def end_tasks(tasks: Sequence[asyncio.Task[Any]], *, warn_every_s: float = WARN_EVERY_S) -> None:
-    """Cancel `tasks` and wait until every one has ended (whatever each raised), logging every `warn_every_s`
-    the ones still running, with where they wait: a task that swallows its cancellation, or waits for a thread
-    that does not come back, is named instead of stalling the stop in silence."""
+async def end_tasks(
+    tasks: Sequence[asyncio.Task[Any]], *, warn_every_s: float = WARN_EVERY_S, recancel_every_s: float = 1.0
+) -> None:
+    """Cancel `tasks` and wait until every one has ended (whatever each raised). A task still running is cancelled
+    again every `recancel_every_s`: a cancellation can be lost (before Python 3.12, `asyncio.wait_for` returns
+    the result of a future that completed in the loop step its caller was cancelled, and nats-py waits so), and
+    the task then goes on as if never cancelled. Every `warn_every_s` the ones still running are logged with
+    where they wait: one that swallows every cancellation, or waits for a thread that does not come back, is
+    named instead of stalling the stop in silence."""
     for task in tasks:
         task.cancel()
     pending = {task for task in tasks if not task.done()}
-    waited_s = 0.0
+    waited_s = warned_s = 0.0
     while pending:
-        _, pending = await asyncio.wait(pending, timeout=warn_every_s)
-        waited_s += warn_every_s
-        if pending:
+        _, pending = await asyncio.wait(pending, timeout=recancel_every_s)
+        waited_s += recancel_every_s
+        for task in pending:
+            task.cancel()
+        if pending and waited_s - warned_s >= warn_every_s:
+            warned_s = waited_s
             logger.warning(
                 "worker stopping: %d task(s) not ended %g s after they were cancelled:\n%s",
                 len(pending),

@@ -34,6 +34,7 @@ def _worker(sites: int, rate: float | None) -> tuple[service.SiteWorker, _Nats]:
     worker._pullers = dict.fromkeys(range(1, sites + 1))  # type: ignore[assignment]
     worker._rate = rate
     worker._pulled_at = {}
+    worker._stopping = False
 
     async def one_pull(site_id: int, sub: Any, batch: int = 0) -> None:
         raise asyncio.CancelledError
@@ -44,8 +45,13 @@ def _worker(sites: int, rate: float | None) -> tuple[service.SiteWorker, _Nats]:
 
 def _batch(sites: int, rate: float | None) -> int:
     worker, nc = _worker(sites, rate)
+
+    async def as_the_sites_puller() -> None:
+        worker._pullers[1] = asyncio.current_task()  # type: ignore[assignment]
+        await worker._pull_loop(1, None, "inbox")
+
     with pytest.raises(asyncio.CancelledError):
-        asyncio.run(worker._pull_loop(1, None, "inbox"))
+        asyncio.run(as_the_sites_puller())
     (request,) = nc.requests
     return int(request["batch"])
 
