@@ -20,6 +20,7 @@ from server.accounts.roles import can_see_identities
 from server.api.pagination import LimitOffsetPagination
 from server.errors import ApplicationError
 from server.insights import heat_query, selectors
+from server.insights.renderers import HeatmapJSONRenderer
 from server.inventory.localtime import outside_calendar, site_zone_of
 from server.inventory.models import Site
 from server.livestate import LiveStateUnavailableError
@@ -140,9 +141,11 @@ HEATMAP_PARAMETERS = [
 
 
 class HeatmapApi(_AnalyticsView):
-    """The heat map over exactly [start, end) (to the minute); with `bucket`, also one per time bucket."""
+    """The heat map over exactly [start, end) (to the minute); with `bucket`, also one per time bucket. The cells
+    stay arrays from the query through the suppression to the JSON text (`HeatmapJSONRenderer`)."""
 
     params_class = HeatmapParamsSerializer
+    renderer_classes = [HeatmapJSONRenderer]
 
     @extend_schema(parameters=HEATMAP_PARAMETERS, responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, site_id: int) -> Response:
@@ -158,7 +161,7 @@ class HeatmapApi(_AnalyticsView):
                         ]
                     }
                 )
-        heat = heat_query.heatmap(
+        heat = heat_query.heatmap_cells(
             site_id=site_id, start=start, end=end, bucket=bucket or None, tz=site_zone_of(site_id).key
         )
         return self.envelope(

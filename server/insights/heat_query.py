@@ -17,6 +17,7 @@ import numpy.typing as npt
 from django.db.models import Q, QuerySet
 
 from server.insights.fetch import fetch_rows
+from server.insights.heat_cells import CellTable, HeatCells, rounded_cents
 from server.insights.models import HeatmapHour, HeatmapSlice
 from server.inventory.localtime import zone_named
 
@@ -41,7 +42,7 @@ class _HeatSum:
         size = columns * rows
         return cls(columns, rows, cell_m, np.zeros(size), np.zeros(size), np.zeros(size))
 
-    def cells(self) -> list[HeatCell]:
+    def cells(self) -> HeatCells:
         return _cells([self])[0]
 
     def as_float64(self) -> _HeatSum:
@@ -56,57 +57,52 @@ def _float64(values: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
     return values if values.dtype == np.float64 else np.add(values, 0.0, dtype=np.float64)
 
 
-HeatCell = tuple[int, int, float, float, float]
-"""A heat-map cell of an answer: column, row, person-seconds, displacement x and y (m). A tuple, not a list:
-tuples of numbers leave the garbage collector's watch at its first pass, so the tens of thousands of cells of
-a bucketed answer do not set off full collections of the whole process (100-250 ms each under load)."""
-
-
-def _cells(sums: Sequence[_HeatSum]) -> list[list[HeatCell]]:
+def _cells(sums: Sequence[_HeatSum]) -> list[HeatCells]:
     """For each sum (of one grid): the cells holding person-seconds, in cell order, values rounded to 0.01 as
-    Python's round() does (`_round_cents`)."""
+    Python's round() does (`rounded_cents`)."""
     return _cells_and_totals(sums)[0]
 
 
-def _cells_and_totals(sums: Sequence[_HeatSum]) -> tuple[list[list[HeatCell]], list[float]]:
+# Frames summed to their totals at a time: their float64 values (1.2 MB of a 2,400-cell grid) stay in one buffer
+# in cache, where 720 frames at once were 14 MB of fresh pages to fault in and fill.
+_TOTAL_FRAMES = 64
+
+
+def _cells_and_totals(sums: Sequence[_HeatSum]) -> tuple[list[HeatCells], list[float]]:
     """`_cells` of the sums, and each sum's person-seconds rounded to 0.01. Built from whole arrays, the sums
     stacked into one: a 30-day answer in hour frames is 720 sums and tens of thousands of cells, and one Python
-    round() per value, then a few NumPy calls per sum, were most of its time. (A row's sum of the stacked array
-    is the sum of that array alone.)"""
+    round() per value, then a few NumPy calls per sum, were most of its time. The cells are found and gathered
+    in the sums' own dtype (float32 for one-hour frames: > 0 and the float64 value of a float32 are exact), only
+    the values gathered turned to float64; the totals are each row's float64 sum (a row's sum of the stacked
+    array is the sum of that array alone), a block of rows at a time."""
     if not sums:
         return [], []
-    columns = sums[0].columns
-    # + 0.0 in float64: the values of float32 one-hour frames as a sum from 0.0 holds them
-    person_s = np.add(np.stack([s.person_s for s in sums]), 0.0, dtype=np.float64)
-    frame, index = np.nonzero(person_s > 0)
-    cells = list(
-        zip(
-            (index % columns).tolist(),
-            (index // columns).tolist(),
-            _round_cents(person_s[frame, index]),
-            *(
-                _round_cents(
-                    np.add(np.stack([getattr(s, name) for s in sums])[frame, index], 0.0, dtype=np.float64)
-                )
-                for name in ("dx", "dy")
-            ),
-            strict=True,
-        )
-    )
+    columns, size = sums[0].columns, sums[0].person_s.size
+    person_s = np.concatenate([s.person_s for s in sums]).reshape(len(sums), size)
+    flat = np.flatnonzero(person_s > 0)
+    frame, index = flat // size, flat % size
     bounds = np.searchsorted(frame, np.arange(len(sums) + 1)).tolist()
-    totals = [round(total, 2) for total in person_s.sum(axis=1).tolist()]
-    return [cells[bounds[i] : bounds[i + 1]] for i in range(len(sums))], totals
+    gathered = [person_s.reshape(-1)[flat]]
+    for name in ("dx", "dy"):  # each sum's few cells, not all of them copied side by side first
+        parts = [
+            getattr(s, name)[index[low:high]] for s, low, high in zip(sums, bounds, bounds[1:], strict=False)
+        ]
+        gathered.append(np.concatenate(parts))
+    # + 0.0 in float64: the values of float32 one-hour frames as a sum from 0.0 holds them (-0.0 as 0.0)
+    values = [rounded_cents(np.add(v, 0.0, dtype=np.float64)) for v in gathered]
+    table = CellTable(index % columns, index // columns, *values)
+    block = np.empty((min(len(sums), _TOTAL_FRAMES), size))
+    totals: list[float] = []
+    for low in range(0, len(sums), _TOTAL_FRAMES):
+        rows = person_s[low : low + _TOTAL_FRAMES]
+        sums64 = np.add(rows, 0.0, dtype=np.float64, out=block[: len(rows)])
+        totals += [round(total, 2) for total in sums64.sum(axis=1).tolist()]
+    return [HeatCells(table, low, high) for low, high in itertools.pairwise(bounds)], totals
 
 
 def _round_cents(values: npt.NDArray[np.float64]) -> list[float]:
-    """`[round(v, 2) for v in values]`, exactly, computed on the array. NumPy rounds `v * 100` to an integer and
-    divides by 100, which is Python's answer unless `v * 100` lies within its own rounding error of a half (the
-    product's rounding can cross the half; Python decides on the exact decimal value): those few are rounded
-    by Python."""
-    scaled = values * 100.0
-    rounded: list[float] = (np.rint(scaled) / 100.0).tolist()
-    for i in np.flatnonzero(np.abs(scaled - np.floor(scaled) - 0.5) < 1e-6).tolist():
-        rounded[i] = round(float(values[i]), 2)
+    """`[round(v, 2) for v in values]`, exactly (`rounded_cents`)."""
+    rounded: list[float] = rounded_cents(values).tolist()
     return rounded
 
 
@@ -445,17 +441,35 @@ def _add_hours_per_bucket(
 def heatmap(
     *, site_id: int, start: datetime, end: datetime, bucket: str | None = None, tz: str = "UTC"
 ) -> dict[str, Any]:
+    """`heatmap_cells` with the cells as lists of `HeatCell` tuples (server.insights.heat_cells)."""
+    result = heatmap_cells(site_id=site_id, start=start, end=end, bucket=bucket, tz=tz)
+    result["cells"] = result["cells"].tolist()
+    for frame in result.get("frames", []):
+        frame["cells"] = frame["cells"].tolist()
+    return result
+
+
+def heatmap_cells(
+    *, site_id: int, start: datetime, end: datetime, bucket: str | None = None, tz: str = "UTC"
+) -> dict[str, Any]:
     """Person-seconds per cell (congestion) and movement displacement per cell over exactly [start, end) (to the
     analytics heat bucket, a minute by default). With `bucket` (1m, 15m, 1h, 1d: aligned to the site's local
     time), also `frames`: the same per time bucket, non-empty buckets only. Whole hours are read from the hour
     rows (when the bucket is an hour or more) unless a bucket boundary cuts them (`_cut_hours`), the rest from the
-    per-bucket slices, each in time order."""
+    per-bucket slices, each in time order. The cells (`cells`, each frame's) as `HeatCells`: the API writes
+    their JSON from the arrays; `heatmap` gives them as lists."""
     bucket_s = HEATMAP_BUCKETS_S[bucket] if bucket else None
     hours = bucket_s is None or bucket_s >= 3600
     # The plan's grid may have changed within the range: the newest grid wins; rows of another grid are left out.
     shape = _newest_shape(site_id=site_id, start=start, end=end, hours=hours)
     if shape is None:
-        result: dict[str, Any] = {"cell_m": 0.5, "columns": 0, "rows": 0, "cells": [], "total_person_s": 0.0}
+        result: dict[str, Any] = {
+            "cell_m": 0.5,
+            "columns": 0,
+            "rows": 0,
+            "cells": HeatCells.empty(),
+            "total_person_s": 0.0,
+        }
         if bucket_s is not None:
             result.update(bucket=bucket, frames=[])
         return result

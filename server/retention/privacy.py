@@ -423,13 +423,14 @@ def frame_visitors(
             for first, last, count in floors.values_list("first", "last").annotate(visits=Count("id"))
         ]
     delta = np.zeros(size + 1, dtype=np.int64)
-    for first, last, count in groups:
-        low, high = max(first, 0), min(last, size - 1)
-        if low <= high:
-            delta[low] += count
-            delta[high + 1] -= count
-    per_bucket = np.cumsum(delta)
-    return [int(per_bucket[g]) for g in grid]
+    if groups:
+        first, last, count = np.array(groups, dtype=np.int64).reshape(-1, 3).T
+        low, high = np.maximum(first, 0), np.minimum(last, size - 1)
+        inside = low <= high
+        np.add.at(delta, low[inside], count[inside])
+        np.add.at(delta, high[inside] + 1, -count[inside])
+    per_bucket: list[int] = np.cumsum(delta)[grid].tolist()
+    return per_bucket
 
 
 def heatmap_suppressed(

@@ -37,6 +37,15 @@ def suppress_cells(
     return kept, len(cells) - len(kept)
 
 
+def _suppressed(cells: Any, *, min_persons: int, min_cell_person_s: float) -> tuple[Any, int]:
+    """`suppress_cells` of a list of cells, or of cells held as arrays (server.insights.heat_cells.HeatCells: the
+    same rule, `at_least`, kept or dropped on the arrays, not one by one)."""
+    if hasattr(cells, "at_least"):
+        kept: tuple[Any, int] = cells.at_least(min_persons * min_cell_person_s)
+        return kept
+    return suppress_cells(cells, min_persons=min_persons, min_cell_person_s=min_cell_person_s)
+
+
 def suppress_heatmap(
     heatmap: dict[str, Any],
     *,
@@ -45,9 +54,10 @@ def suppress_heatmap(
     min_cell_person_s: float,
     frame_persons: Sequence[int] | None = None,
 ) -> dict[str, Any]:
-    """The heat-map answer (`cells`, `total_person_s`, optional `frames`) with small counts suppressed and a
-    `privacy` object saying what was done. `frame_persons`: the visitors of each frame's bucket, in the frames'
-    order (None: the range's count for every frame). `min_persons` ≤ 1 turns suppression off."""
+    """The heat-map answer (`cells`, `total_person_s`, optional `frames`; cells as lists or arrays) with
+    small counts suppressed and a `privacy` object saying what was done. `frame_persons`: the visitors of each
+    frame's bucket, in the frames' order (None: the range's count for every frame). `min_persons` ≤ 1 turns
+    suppression off."""
     result = dict(heatmap)
     if min_persons <= 1:
         result["privacy"] = {"min_persons": min_persons, "suppressed_cells": 0, "range_suppressed": False}
@@ -59,7 +69,7 @@ def suppress_heatmap(
         result["cells"] = []
         result["total_person_s"] = 0.0
     else:
-        result["cells"], suppressed = suppress_cells(
+        result["cells"], suppressed = _suppressed(
             heatmap.get("cells", []), min_persons=min_persons, min_cell_person_s=min_cell_person_s
         )
     if "frames" in heatmap:
@@ -73,7 +83,7 @@ def suppress_heatmap(
             if range_suppressed or visitors < min_persons:
                 frames.append({**frame, "cells": [], "total_person_s": 0.0, "suppressed": True})
                 continue
-            cells, _ = suppress_cells(
+            cells, _ = _suppressed(
                 frame.get("cells", []), min_persons=min_persons, min_cell_person_s=min_cell_person_s
             )
             frames.append({**frame, "cells": cells})
