@@ -33,8 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from server.analytics import AnalyticsConfig, AnalyticsUpdate, CountingLine, CrossingDirection, SiteAnalytics
-from server.fusion.types import FusedFrame
+from server.analytics import AnalyticsConfig, CountingLine, CrossingDirection, SiteAnalytics
 from simulation.layout import CHECKOUT_ZONE_ID
 from simulation.scenarios_retail import (
     DOOR,
@@ -148,23 +147,8 @@ def _reference(ref: str, commit_s: float | None) -> _Reference:
         def update(self, *args: Any) -> None:
             super().update(*args[:takes])
 
-    # A reference from before the counter counted on the observations (FusedFrame.observed_xy_m) is fed the fused
-    # positions, as its SiteAnalytics fed them.
-    observed = (
-        "observed_xy_m"
-        in subprocess.run(
-            ["git", "show", f"{ref}:server/analytics/site.py"], check=True, capture_output=True, text=True
-        ).stdout
-    )
-
-    class Analytics(SiteAnalytics):
-        def update(self, frame: FusedFrame, *args: Any, **kwargs: Any) -> AnalyticsUpdate:
-            if not observed:
-                frame = dataclasses.replace(frame, observed_xy_m=None)
-            return super().update(frame, *args, **kwargs)
-
     def factory(config: AnalyticsConfig) -> SiteAnalytics:
-        analytics = Analytics(config)
+        analytics = SiteAnalytics(config)
         counter = Counter(config)
         counter.grow(analytics._rows.capacity)
         columns = analytics._rows._columns

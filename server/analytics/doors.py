@@ -3,12 +3,7 @@
 Definitions (per fused person, so a door seen by several cameras counts each person once; per counting line, a
 polyline whose *in* side is the left of its first-to-last direction, see :class:`CountingLine`):
 
-* A person's **position** here is their latest observation (``FusedFrame.observed_xy_m``: the evidence; the
-  fused position where a producer does not give it). The fused position is the filter's estimate: it runs on
-  with the velocity past a walker who stops at the door (overshooting a stop 0.15 m past the line to 0.67 m,
-  for longer than the hold) and across the line while nobody sees the person; a crossing counted from it was
-  a prediction, not something a camera saw.
-* A person's **side** of a line is committed when their position has been at least ``hysteresis_m`` from
+* A person's **side** of a line is committed when their fused position has been at least ``hysteresis_m`` from
   the line (distance to the nearest point of the polyline) on the same side, the left (in) or the right (out),
   for at least ``commit_s`` (held from the first frame beyond the band). Positions closer than that (the band
   around the line) commit nothing: the band in space and in time absorbs position noise at the door.

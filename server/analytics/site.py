@@ -132,10 +132,7 @@ class SiteAnalytics:
         alerts: list[AccessAlert] = []
         self._access.update(t_us, previous_us, frame, rows, inside, gid_list, identities, alerts)
 
-        # The door counter counts on evidence: each person's latest observation where the fusion gives it (the
-        # filter's estimate runs on past a walker who stops at a door, server.analytics.doors).
-        door_xy = frame.observed_xy_m if frame.observed_xy_m is not None else xy
-        self._doors.update(t_us, door_xy, rows, gid_list, staff, crossings, frame.first_seen_us)
+        self._doors.update(t_us, xy, rows, gid_list, staff, crossings, frame.first_seen_us)
         capacity_events = self._doors.capacity_check(t_us, count)
         for event in capacity_events:
             self._over_capacity = event if event.over else None
@@ -285,10 +282,6 @@ class SiteAnalytics:
             raise AnalyticsInputError("positions and velocities must be (M, 2) arrays", code="bad_shape")
         if frame.first_seen_us is not None and frame.first_seen_us.shape != (count,):
             raise AnalyticsInputError("first_seen_us must have one time per person", code="bad_shape")
-        if frame.observed_xy_m is not None and (
-            frame.observed_xy_m.shape != (count, 2) or not np.isfinite(frame.observed_xy_m).all()
-        ):
-            raise AnalyticsInputError("observed_xy_m must be a finite (M, 2) array", code="bad_shape")
         if count and not (np.isfinite(frame.floor_xy_m).all() and np.isfinite(frame.velocities_mps).all()):
             raise AnalyticsInputError("a fused position or velocity is NaN or infinite", code="non_finite")
         if self._last_time_us is not None and frame.time_us < self._last_time_us:

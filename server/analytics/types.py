@@ -104,8 +104,7 @@ class CountingLine:
     points_m: tuple[tuple[float, float], ...]
     entrance: bool = True
     # Chosen on the door scenarios' tuning seeds (benchmarks/retail_kpis.py; 1-2 for the band, 1-6 for the hold):
-    # the fused position overshoots a person who stops at the door and turns back by up to ~0.5 m for ~0.3 s (the
-    # counter counts on the observations since, see server.analytics.doors; the band absorbs their noise).
+    # the fused position overshoots a person who stops at the door and turns back by up to ~0.5 m for ~0.3 s.
     hysteresis_m: float = 0.5
     commit_s: float = 0.5
     # A person who appears in the band within handover_s and handover_m of where another ended in it takes

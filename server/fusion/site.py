@@ -65,8 +65,7 @@ Algorithm, per TrackFrame released by the reorder buffer (capture-time order, se
    placed (and predicted) by the model that currently explains the observations better: a walker who stops
    is placed where they stand instead of where the lagging velocity carries the walking model (it overshoots
    by up to 0.3 m), and a standing person's position is no longer moved by a noisy velocity; standing persons
-   are reported with zero velocity. Each person also carries the latest (skew-corrected) observation that
-   updated them, neither filtered nor extrapolated (``FusedFrame.observed_xy_m``: the door counter's evidence).
+   are reported with zero velocity.
 5. **Birth**: unmatched confirmed rows start tentative persons; a tentative person is confirmed (and reported)
    after ``confirm_after_s`` and ``confirm_min_hits`` observations (after ``fast_confirm_after_s`` when the
    mean score of its observations is at least ``confident_score``) if that mean reaches ``confirm_min_score``
@@ -207,8 +206,6 @@ class SiteFusion:
         # (``FusedFrame.first_seen_us``: analytics date a visit back to it).
         self._sighted_us: IntArray = np.zeros(capacity, dtype=np.int64)
         self._last_seen_us: IntArray = np.zeros(capacity, dtype=np.int64)
-        # The latest observation that updated the slot (skew-corrected; FusedFrame.observed_xy_m).
-        self._observed: FloatArray = np.zeros((capacity, 2), dtype=np.float64)
         self._hits: IntArray = np.zeros(capacity, dtype=np.int64)
         self._score_sum: FloatArray = np.zeros(capacity, dtype=np.float64)
         # Step 4's standing model: position, the two models' smoothed squared residuals, and which one places
@@ -317,7 +314,6 @@ class SiteFusion:
             ended=ended,
             processed_frames=len(frames),
             first_seen_us=last.first_seen_us,
-            observed_xy_m=last.observed_xy_m,
             uncertain_ids=last.uncertain_ids,
         )
 
@@ -525,7 +521,6 @@ class SiteFusion:
             self._update_standing(slots, corrected, residual)
             dt_s = np.maximum((t_us - self._state_us[slots]) * 1e-6, _MIN_VELOCITY_DT_S)
             self._pos[slots] = prior + cfg.position_gain * residual
-            self._observed[slots] = corrected
             velocity = self._vel[slots] + (cfg.velocity_gain / dt_s)[:, None] * residual
             speed = np.hypot(velocity[:, 0], velocity[:, 1])
             too_fast = speed > cfg.max_speed_mps
@@ -543,7 +538,6 @@ class SiteFusion:
                 again = row_slot[reacquired]
                 seen_at = obs.floor_xy_m[reacquired] + self._vel[again] * self._skew_s[camera_column]
                 self._pos[again] = seen_at
-                self._observed[again] = seen_at
                 self._standing_pos[again] = seen_at
                 self._camera_offset[again, camera_column] = 0.0
 
@@ -1137,7 +1131,6 @@ class SiteFusion:
         self._first_seen_us[slot] = t_us
         self._sighted_us[slot] = t_us
         self._last_seen_us[slot] = t_us
-        self._observed[slot] = xy
         self._hits[slot] = 1
         self._score_sum[slot] = 0.0
         self._standing_pos[slot] = xy
@@ -1173,7 +1166,6 @@ class SiteFusion:
         self._first_seen_us = grown(self._first_seen_us, 0)
         self._sighted_us = grown(self._sighted_us, 0)
         self._last_seen_us = grown(self._last_seen_us, 0)
-        self._observed = grown(self._observed, 0.0)
         self._hits = grown(self._hits, 0)
         self._score_sum = grown(self._score_sum, 0.0)
         self._standing_pos = grown(self._standing_pos, 0.0)
@@ -1345,8 +1337,6 @@ class SiteFusion:
         self._camera_since_us[keep, newer] = self._camera_since_us[drop, newer]
         self._camera_vouched[keep, newer] = self._camera_vouched[drop, newer]
         self._camera_seen_us[keep] = np.maximum(self._camera_seen_us[keep], self._camera_seen_us[drop])
-        if self._last_seen_us[drop] > self._last_seen_us[keep]:
-            self._observed[keep] = self._observed[drop]
         self._last_seen_us[keep] = max(self._last_seen_us[keep], self._last_seen_us[drop])
         self._sighted_us[keep] = min(self._sighted_us[keep], self._sighted_us[drop])
         self._hits[keep] += self._hits[drop]
@@ -1434,7 +1424,6 @@ class SiteFusion:
             uncertain_ids=uncertain,
             uncertain_with={g: frozenset(d) for g in uncertain if (d := self._doubted_with.get(g))},
             first_seen_us=self._sighted_us[slots].copy(),
-            observed_xy_m=self._observed[slots].copy(),
         )
 
 

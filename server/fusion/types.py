@@ -150,9 +150,6 @@ class FusedFrame:
     # entry may be anybody's.
     uncertain_with: Mapping[int, frozenset[int]] = field(default_factory=dict)
     first_seen_us: IntArray | None = None
-    # Per person, the latest observation that updated them (skew-corrected, neither filtered nor extrapolated:
-    # evidence, where ``floor_xy_m`` is the filter's estimate; None from producers that do not know it).
-    observed_xy_m: FloatArray | None = None
 
     @property
     def size(self) -> int:

@@ -6,7 +6,6 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
-import numpy as np
 import pytest
 
 from server.analytics import (
@@ -134,86 +133,6 @@ def test_the_default_hold_ignores_the_overshoot_of_a_stop_at_the_door() -> None:
     assert overshoot == []
     entry, _, _ = _run({1: _ys(3.0, 4.0, 4.8, 5.6, 5.6, 5.6, 5.6, 5.8, 6.2, 6.6)}, lines=(line,))
     assert [c[2] for c in entry] == [IN]
-
-
-# A hesitator of benchmarks/retail_kpis.py's back_forth family (seed 99, person 11) every 0.1 s: their truth steps
-# 0.15 m past the line, stops 1 s and steps back; the fusion's filter, still catching up with a walker reported
-# late, carries its fused position on to 0.5-0.67 m past the line for 0.7 s (longer than the hold), while the
-# observations that updated it stay within 0.48 m. Then a person the fusion saw once in the band, extrapolated
-# across the line for 1 s after that and ended there (two_cameras seed 43): no evidence of a crossing at all.
-HESITATOR_FUSED = (
-    4.0,
-    4.5,
-    4.9,
-    5.13,
-    5.29,
-    5.43,
-    5.52,
-    5.67,
-    5.63,
-    5.62,
-    5.65,
-    5.58,
-    5.62,
-    5.56,
-    5.44,
-    5.35,
-    5.27,
-)
-HESITATOR_OBSERVED = (
-    4.0,
-    4.5,
-    4.88,
-    5.03,
-    5.11,
-    5.22,
-    5.27,
-    5.27,
-    5.13,
-    5.31,
-    5.48,
-    5.31,
-    5.31,
-    5.35,
-    5.2,
-    5.23,
-)
-HESITATOR_BACK = (5.0, 4.8, 4.6, 4.3, 4.0, 3.5, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0)
-GHOST_FUSED = tuple(5.3 - 0.044 * k for k in range(11))
-GHOST_OBSERVED = (5.3,) * 11
-
-
-def _run_observed(
-    fused: Sequence[float], observed: Sequence[float] | None
-) -> list[tuple[int, int, CrossingDirection, bool]]:
-    """One person on the default door line, fused positions and (unless None) the observations behind them."""
-    line = dataclasses.replace(DOOR, hysteresis_m=CountingLine.hysteresis_m, commit_s=CountingLine.commit_s)
-    analytics = SiteAnalytics(site_config(lines=(line,)))
-    crossings: list[tuple[int, int, CrossingDirection, bool]] = []
-    for k, y in enumerate(fused):
-        fused_frame = frame(k * 0.1, {1: (12.0, y)})
-        if observed is not None:
-            fused_frame = dataclasses.replace(fused_frame, observed_xy_m=np.array([[12.0, observed[k]]]))
-        update = analytics.update(fused_frame, {})
-        crossings += [(c.line_id, c.global_id, c.direction, c.staff) for c in update.crossings]
-    update = analytics.update(frame(len(fused) * 0.1, {}), {})
-    crossings += [(c.line_id, c.global_id, c.direction, c.staff) for c in update.crossings]
-    return crossings
-
-
-@pytest.mark.parametrize(
-    ("fused", "observed"),
-    [
-        ((*HESITATOR_FUSED, *HESITATOR_BACK), (*HESITATOR_OBSERVED, 5.27, *HESITATOR_BACK)),
-        (GHOST_FUSED, GHOST_OBSERVED),
-    ],
-    ids=["hesitator, overshoot held", "seen once, extrapolated across"],
-)
-def test_the_door_counts_on_the_observations_not_on_the_filters_run_on(
-    fused: tuple[float, ...], observed: tuple[float, ...]
-) -> None:
-    assert [c[2] for c in _run_observed(fused, None)] != []  # the fused positions alone count a crossing
-    assert _run_observed(fused, observed) == []
 
 
 # The fusion reports a person once it has confirmed them: one walking through the door at 1.2 m/s, first

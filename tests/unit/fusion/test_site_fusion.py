@@ -227,28 +227,6 @@ def test_crossing_people_keep_their_ids_through_the_crossing() -> None:
         assert (final[gid] > 5.0) == (start_x < 5.0)  # each id crossed over with its own person
 
 
-def test_each_person_carries_their_latest_observation_beside_the_filtered_position() -> None:
-    # A walker seen by camera 1 until 2 s: the fused position runs on with the velocity while nobody sees them,
-    # the observation (the door counter's evidence) stays where they were last seen.
-    fusion = SiteFusion(IMMEDIATE)
-    frames: list[FusedFrame] = []
-    for k in range(30):
-        t = k * 100.0
-        rows = [(1, *walk(1.0, 5.0, 1.2, 0.0, t))] if t <= 2000.0 else []
-        frames.extend(fusion.update_frames(obs(1, t, rows)))
-    seen = [f for f in frames if f.size and f.time_us <= T0_US + 2_000_000]
-    assert seen
-    for f in seen:
-        assert f.observed_xy_m is not None
-        assert f.observed_xy_m[0] == pytest.approx(walk(1.0, 5.0, 1.2, 0.0, (f.time_us - T0_US) / 1000))
-    unseen = [f for f in frames if f.size and f.time_us >= T0_US + 2_500_000]
-    assert unseen
-    for f in unseen:
-        assert f.observed_xy_m is not None
-        assert f.observed_xy_m[0] == pytest.approx((1.0 + 1.2 * 2.0, 5.0))
-        assert float(f.floor_xy_m[0, 0]) > 1.0 + 1.2 * 2.0 + 0.3
-
-
 def _stop_at_4_2(t_ms: float) -> tuple[float, float]:
     """Walk along x at 1.2 m/s from x = 0.6, stop for good at x = 4.2 (t = 3 s)."""
     return walk(0.6, 5.0, 1.2, 0.0, min(t_ms, 3000.0))
