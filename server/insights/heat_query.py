@@ -100,12 +100,6 @@ def _cells_and_totals(sums: Sequence[_HeatSum]) -> tuple[list[HeatCells], list[f
     return [HeatCells(table, low, high) for low, high in itertools.pairwise(bounds)], totals
 
 
-def _round_cents(values: npt.NDArray[np.float64]) -> list[float]:
-    """`[round(v, 2) for v in values]`, exactly (`rounded_cents`)."""
-    rounded: list[float] = rounded_cents(values).tolist()
-    return rounded
-
-
 @dataclass(frozen=True)
 class _HourChunk:
     """Hour rows of one grid, in time order: one row of each array per hour (float32)."""

@@ -18,7 +18,7 @@ of a busy day shows nothing), then the cell rule.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar, overload
 
 
 def keep_cell(person_s: float, *, min_persons: int, min_cell_person_s: float) -> bool:
@@ -28,22 +28,35 @@ def keep_cell(person_s: float, *, min_persons: int, min_cell_person_s: float) ->
 Cell = TypeVar("Cell", bound=Sequence[float | int])
 
 
+class ArrayCells(Protocol):
+    """Cells held as arrays (server.insights.heat_cells.HeatCells), which keep or drop themselves by person-seconds
+    on the arrays, not one by one."""
+
+    def at_least(self, person_s: float) -> tuple[ArrayCells, int]: ...
+
+
+@overload
 def suppress_cells(
     cells: Sequence[Cell], *, min_persons: int, min_cell_person_s: float
-) -> tuple[list[Cell], int]:
-    """Cells as `[column, row, person_s, …]`: (the cells kept, the same objects; how many were suppressed)."""
+) -> tuple[list[Cell], int]: ...
+
+
+@overload
+def suppress_cells(
+    cells: ArrayCells, *, min_persons: int, min_cell_person_s: float
+) -> tuple[ArrayCells, int]: ...
+
+
+def suppress_cells(
+    cells: Sequence[Cell] | ArrayCells, *, min_persons: int, min_cell_person_s: float
+) -> tuple[list[Cell] | ArrayCells, int]:
+    """Cells as `[column, row, person_s, …]` (or `ArrayCells`): (the cells kept, the same objects; how many were
+    suppressed)."""
     threshold = min_persons * min_cell_person_s  # keep_cell, inlined: a 720-frame answer has ~10^6 cells
+    if not isinstance(cells, Sequence):
+        return cells.at_least(threshold)
     kept = [cell for cell in cells if cell[2] >= threshold]
     return kept, len(cells) - len(kept)
-
-
-def _suppressed(cells: Any, *, min_persons: int, min_cell_person_s: float) -> tuple[Any, int]:
-    """`suppress_cells` of a list of cells, or of cells held as arrays (server.insights.heat_cells.HeatCells: the
-    same rule, `at_least`, kept or dropped on the arrays, not one by one)."""
-    if hasattr(cells, "at_least"):
-        kept: tuple[Any, int] = cells.at_least(min_persons * min_cell_person_s)
-        return kept
-    return suppress_cells(cells, min_persons=min_persons, min_cell_person_s=min_cell_person_s)
 
 
 def suppress_heatmap(
@@ -69,7 +82,7 @@ def suppress_heatmap(
         result["cells"] = []
         result["total_person_s"] = 0.0
     else:
-        result["cells"], suppressed = _suppressed(
+        result["cells"], suppressed = suppress_cells(
             heatmap.get("cells", []), min_persons=min_persons, min_cell_person_s=min_cell_person_s
         )
     if "frames" in heatmap:
@@ -83,7 +96,7 @@ def suppress_heatmap(
             if range_suppressed or visitors < min_persons:
                 frames.append({**frame, "cells": [], "total_person_s": 0.0, "suppressed": True})
                 continue
-            cells, _ = _suppressed(
+            cells, _ = suppress_cells(
                 frame.get("cells", []), min_persons=min_persons, min_cell_person_s=min_cell_person_s
             )
             frames.append({**frame, "cells": cells})

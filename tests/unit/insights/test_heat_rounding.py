@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from server.insights.heat_query import _round_cents
+from server.insights.heat_cells import rounded_cents
 
 
 @pytest.mark.parametrize(
@@ -25,7 +25,7 @@ from server.insights.heat_query import _round_cents
     ],
 )
 def test_round_cents_as_python(value: float, expected: float) -> None:
-    (rounded,) = _round_cents(np.array([value]))
+    (rounded,) = rounded_cents(np.array([value])).tolist()
     assert rounded == round(value, 2) == expected
     assert repr(rounded) == repr(round(value, 2))  # -0.0 stays -0.0
 
@@ -40,6 +40,6 @@ def test_round_cents_on_many_values() -> None:
             rng.gamma(0.3, 20.0, 200_000).astype(np.float32).astype(np.float64).cumsum() / 1000,
         ]
     )
-    rounded = _round_cents(values)
+    rounded = rounded_cents(values).tolist()
     expected = [round(float(v), 2) for v in values]
     assert [repr(v) for v in rounded] == [repr(v) for v in expected]
