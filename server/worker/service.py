@@ -986,9 +986,7 @@ class SiteWorker:
             # Waited for without taking its outcome: a cancellation of this task (the worker stopping) must end it,
             # not be taken for the puller's (swallowed, it left the release going on and the worker's stop
             # waiting for ever on this task). Cancelled again while it runs: a cancellation can be lost.
-            while not puller.done():
-                puller.cancel()
-                await asyncio.wait([puller], timeout=1.0)
+            await stopping.end_tasks([puller], waiting=f"site {site_id}'s release")
             if not puller.cancelled() and puller.exception() is not None:
                 logger.warning("site %d: its puller had failed: %s", site_id, puller.exception())
         try:

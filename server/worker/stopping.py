@@ -45,14 +45,19 @@ def describe_tasks(tasks: Iterable[asyncio.Task[Any]]) -> str:
 
 
 async def end_tasks(
-    tasks: Sequence[asyncio.Task[Any]], *, warn_every_s: float = WARN_EVERY_S, recancel_every_s: float = 1.0
+    tasks: Sequence[asyncio.Task[Any]],
+    *,
+    waiting: str = "worker stopping",
+    warn_every_s: float = WARN_EVERY_S,
+    recancel_every_s: float = 1.0,
 ) -> None:
     """Cancel `tasks` and wait until every one has ended (whatever each raised). A task still running is cancelled
     again every `recancel_every_s`: a cancellation can be lost (before Python 3.12, `asyncio.wait_for` returns
     the result of a future that completed in the loop step its caller was cancelled, and nats-py waits so), and
     the task then goes on as if never cancelled. Every `warn_every_s` the ones still running are logged with
-    where they wait: one that swallows every cancellation, or waits for a thread that does not come back, is
-    named instead of stalling the stop in silence."""
+    where they wait (`waiting`: who waits): one that swallows every cancellation, or waits for a thread that does
+    not come back, is named instead of stalling the stop in silence. Their outcome is not taken: a cancellation of
+    the caller ends the wait, and is not taken for theirs."""
     for task in tasks:
         task.cancel()
     pending = {task for task in tasks if not task.done()}
@@ -65,7 +70,8 @@ async def end_tasks(
         if pending and waited_s - warned_s >= warn_every_s:
             warned_s = waited_s
             logger.warning(
-                "worker stopping: %d task(s) not ended %g s after they were cancelled:\n%s",
+                "%s: %d task(s) not ended %g s after they were cancelled:\n%s",
+                waiting,
                 len(pending),
                 waited_s,
                 describe_tasks(pending),
