@@ -18,6 +18,10 @@ run on the same detections:
 
 Steps of the first 2 s of each loop are left out (the loop restart moves everybody at once).
 
+Then the stock room's access-control incidents per minute of video, the demo as deployed (10 fps), everybody a
+visitor, with the stock room where it lies now (``server.demo.layout``) and where it lay before, on the same fused
+frames.
+
     python -m benchmarks.demo_people [--loops 3]
 """
 
@@ -25,6 +29,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -42,22 +48,44 @@ from edge_agent.geometry import FloorProjector, homography_from_values  # noqa: 
 from edge_agent.pipeline import tracker_config  # noqa: E402
 from edge_agent.tracking import ByteTracker  # noqa: E402
 from edge_agent.types import Detections, TrackState  # noqa: E402
+from server.analytics.geometry import FloatArray  # noqa: E402
+from server.analytics.site import SiteAnalytics  # noqa: E402
+from server.analytics.types import (  # noqa: E402
+    AlertKind,
+    AnalyticsConfig,
+    FloorGrid,
+    IncidentPhase,
+    Zone,
+    ZoneKind,
+)
 from server.demo.cameras import ANALYSIS_RATE_HZ, CAMERA_CROPS_PX, crop_homography  # noqa: E402
+from server.demo.layout import DEMO_ZONES, STOCK_ROOM, STOCK_ROOM_BEFORE, DemoZone  # noqa: E402
 from server.fusion.site import SiteFusion  # noqa: E402
-from server.fusion.types import CameraObservations, FusionConfig  # noqa: E402
+from server.fusion.types import CameraObservations, FusedFrame, FusionConfig  # noqa: E402
 
 SAME_PERSON_M = 0.8
 SEEN_NOW_US = 300_000
 WARMUP_S = 2.0
 
 
-def run(
+@dataclass
+class Step:
+    """One analysed step of the demo: the fused frames it produced and each camera's confirmed tracks (floor m)."""
+
+    frame: int  # the video frame (within the loop)
+    fused: list[FusedFrame]
+    confirmed_xy: list[FloatArray]
+
+
+def steps(
     detections: list[list[Detections]],
     video_fps: float,
     analysed_fps: float,
     sized_for_fps: float,
     loops: int,
-) -> dict[str, float]:
+) -> Iterator[Step]:
+    """The demo's pipeline on the cached detections: each camera's tracker (sized for `sized_for_fps`) and the
+    floor projection of its crop, every camera's frame into one SiteFusion, at `analysed_fps`."""
     min_score = DetectorSettings().score_threshold
     step = max(1, round(video_fps / analysed_fps))
     trackers = [ByteTracker(tracker_config(TrackerSettings(), sized_for_fps)) for _ in CAMERA_CROPS_PX]
@@ -69,11 +97,6 @@ def run(
     ]
     fusion = SiteFusion(FusionConfig(site_id=1, arrival_jitter_us=0))
     t0_us = 1_800_000_000_000_000
-    live: list[int] = []
-    seen: list[int] = []
-    distinct: list[int] = []
-    first_reported: dict[int, int] = {}
-    visits: list[float] = []
     index = 0
     for _ in range(loops):
         for frame, per_camera in enumerate(detections):
@@ -104,25 +127,41 @@ def run(
                         removed_local_ids=tracks.ids[tracks.states == TrackState.REMOVED].astype(np.int64),
                     )
                 )
-            for fused in frames:
-                for person in fused.global_ids.tolist():
-                    first_reported.setdefault(person, fused.time_us)
-                for ended in fused.ended:
-                    started = first_reported.pop(ended.global_id, None)
-                    if started is not None:
-                        visits.append((ended.last_seen_us - started) / 1e6)
-            if not frames or frame / video_fps < WARMUP_S:
-                continue
-            fused = frames[-1]
-            left, right = confirmed_xy
-            pairs = 0
-            if len(left) and len(right):
-                cost = np.linalg.norm(left[:, None, :] - right[None, :, :], axis=2)
-                rows, cols = linear_sum_assignment(cost)
-                pairs = int((cost[rows, cols] <= SAME_PERSON_M).sum())
-            live.append(fused.size)
-            seen.append(int((fused.time_us - fused.last_seen_us <= SEEN_NOW_US).sum()))
-            distinct.append(len(left) + len(right) - pairs)
+            yield Step(frame=frame, fused=frames, confirmed_xy=confirmed_xy)
+
+
+def run(
+    detections: list[list[Detections]],
+    video_fps: float,
+    analysed_fps: float,
+    sized_for_fps: float,
+    loops: int,
+) -> dict[str, float]:
+    live: list[int] = []
+    seen: list[int] = []
+    distinct: list[int] = []
+    first_reported: dict[int, int] = {}
+    visits: list[float] = []
+    for step in steps(detections, video_fps, analysed_fps, sized_for_fps, loops):
+        for fused in step.fused:
+            for person in fused.global_ids.tolist():
+                first_reported.setdefault(person, fused.time_us)
+            for ended in fused.ended:
+                started = first_reported.pop(ended.global_id, None)
+                if started is not None:
+                    visits.append((ended.last_seen_us - started) / 1e6)
+        if not step.fused or step.frame / video_fps < WARMUP_S:
+            continue
+        fused = step.fused[-1]
+        left, right = step.confirmed_xy
+        pairs = 0
+        if len(left) and len(right):
+            cost = np.linalg.norm(left[:, None, :] - right[None, :, :], axis=2)
+            rows, cols = linear_sum_assignment(cost)
+            pairs = int((cost[rows, cols] <= SAME_PERSON_M).sum())
+        live.append(fused.size)
+        seen.append(int((fused.time_us - fused.last_seen_us <= SEEN_NOW_US).sum()))
+        distinct.append(len(left) + len(right) - pairs)
     lengths = np.array(visits) if visits else np.zeros(1)
     return {
         "live": float(np.mean(live)),
@@ -132,6 +171,34 @@ def run(
         "visit_short": float((lengths < 1.0).mean()),
         "visits": float(len(visits)),
     }
+
+
+def incidents(
+    fused_frames: list[FusedFrame], layouts: dict[str, tuple[DemoZone, ...]], minutes: float
+) -> list[tuple[str, float, float]]:
+    """Per layout: the access-control incidents opened, and those that were alarms, per minute of video, with
+    everybody a visitor (the demo binds nobody), the demo's analytics on the same fused frames."""
+    results = []
+    for name, zones in layouts.items():
+        config = AnalyticsConfig(
+            site_id=1,
+            zones=tuple(
+                Zone(i, z.name, ZoneKind(z.kind), z.polygon_m, z.required_level, z.warning_distance_m)
+                for i, z in enumerate(zones, start=1)
+            ),
+            grid=FloorGrid(0.0, 0.0, 30.0, 20.0),
+        )
+        analytics = SiteAnalytics(config)
+        opened = alarms = 0
+        for frame in fused_frames:
+            for alert in analytics.update(frame, {}).alerts:
+                opened += alert.phase is IncidentPhase.OPENED
+                alarms += alert.kind is AlertKind.ALARM and alert.phase in (
+                    IncidentPhase.OPENED,
+                    IncidentPhase.ESCALATED,
+                )
+        results.append((name, opened / minutes, alarms / minutes))
+    return results
 
 
 def main() -> int:
@@ -161,6 +228,24 @@ def main() -> int:
             f"{analysed:12g}  {sized_for:17g}  {r['live']:5.1f}  {r['seen']:8.1f}  {r['live'] - r['seen']:6.1f}  "
             f"{r['distinct']:11.1f}  {r['visit_mean_s']:11.2f} s  {100 * r['visit_short']:4.0f} %   {label}"
         )
+    # The stock room's incidents: the demo as deployed (10 fps, trackers sized for 10), its layout now and before.
+    fused_frames = [
+        frame
+        for step in steps(detections, video_fps, ANALYSIS_RATE_HZ, ANALYSIS_RATE_HZ, args.loops)
+        for frame in step.fused
+    ]
+    minutes = args.loops * len(detections) / video_fps / 60.0
+    before = tuple(STOCK_ROOM_BEFORE if z.name == STOCK_ROOM.name else z for z in DEMO_ZONES)
+    print("\nstock room incidents (everybody a visitor), per minute of video:  opened  alarms")
+    for name, opened, alarms in incidents(
+        fused_frames,
+        {
+            f"now {STOCK_ROOM.polygon_m[0]}-{STOCK_ROOM.polygon_m[2]}": DEMO_ZONES,
+            f"before {STOCK_ROOM_BEFORE.polygon_m[0]}-{STOCK_ROOM_BEFORE.polygon_m[2]}": before,
+        },
+        minutes,
+    ):
+        print(f"  {name:<52}{opened:8.1f}{alarms:8.1f}")
     return 0
 
 

@@ -20,6 +20,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from server.demo.cameras import ANALYSIS_RATE_HZ, CAMERA_CROPS_PX, crop_homography
+from server.demo.layout import DEMO_ZONES
 from server.demo.users import DEMO_USERS
 from server.devices.models import EdgeDevice
 from server.devices.services import device_set_credentials
@@ -89,17 +90,16 @@ def setup_demo(*, video_path: str, passwords: Mapping[str, str] | None = None) -
         )
         camera_ids.append(camera.pk)
         homographies.append(tuple(v for row in homography for v in row))
-    zones = (
-        ("Entrance", ZoneKind.ENTRANCE, [[1.5, 15.0], [8.0, 15.0], [8.0, 18.5], [1.5, 18.5]], 0),
-        ("Promotion", ZoneKind.INTEREST, [[11.0, 7.0], [19.0, 7.0], [19.0, 13.0], [11.0, 13.0]], 0),
-        ("Checkout queue", ZoneKind.QUEUE, [[21.0, 14.0], [28.0, 14.0], [28.0, 18.5], [21.0, 18.5]], 0),
-        ("Stock room", ZoneKind.RESTRICTED, [[22.0, 2.0], [28.5, 2.0], [28.5, 6.0], [22.0, 6.0]], 2),
-    )
-    for name, kind, polygon, level in zones:
+    for zone in DEMO_ZONES:
         Zone.objects.update_or_create(
             site=site,
-            name=name,
-            defaults={"kind": kind, "polygon": polygon, "required_level": level, "warning_distance_m": 1.5},
+            name=zone.name,
+            defaults={
+                "kind": ZoneKind(zone.kind),
+                "polygon": [list(corner) for corner in zone.polygon_m],
+                "required_level": zone.required_level,
+                "warning_distance_m": zone.warning_distance_m,
+            },
         )
     _demo_people()
     from server.accounts.roles import ensure_roles
