@@ -261,16 +261,34 @@ class SiteWorker:
         finally:
             self._stopping = True
             await stopping.end_tasks([*tasks, *self._pullers.values()])
-            # A clean stop: the fusion releases what it holds, open visits close, a last barrier acks it all.
-            for site_id, order in list(self._orders.items()):
-                self._fuse(site_id, order.expire(everything=True))
-            self._runtime.processor.flush()
-            try:
-                await self._flush()
-            except Exception:
-                logger.exception("final barrier of the worker failed")
+            await self._finish_sites()
             self.report("stopped")
             await self._close_connection()
+
+    async def _finish_sites(self) -> None:
+        """A clean stop: the fusion releases what it holds, open visits close, a last barrier acks it all but the
+        messages held for a gap, left to the next owner (`_leave_held`)."""
+        for site_id, order in list(self._orders.items()):
+            self._leave_held(site_id, order)
+        self._runtime.processor.flush()
+        try:
+            await self._flush()
+        except Exception:
+            logger.exception("final barrier of the worker failed")
+
+    def _leave_held(self, site_id: int, order: SiteOrder[tuple[Applied, DecodedFrame]]) -> None:
+        """The site leaves this worker (a stop, a release) while messages wait for a gap in a camera's sequences:
+        they are not fused here. Fused with the gap given up on, they were made durable with their camera's next
+        sequence past the gap, and the gap's frames, still on their way in the stream, reached the next owner's
+        fusion after them and were dropped as late (acked, their effect lost). Left as they are, they stay waiting
+        in the site's progress: the barrier makes durable (and acks) only what precedes them, and the next owner
+        applies them, in order, once the gap's frames come (or gives the gap up after its own hold)."""
+        if order.holding:
+            logger.info(
+                "site %d: %d message(s) held for a gap left to the next owner (not fused here, not acked)",
+                site_id,
+                order.holding,
+            )
 
     async def _discover_loop(self) -> None:
         assert self._nc is not None
@@ -992,7 +1010,9 @@ class SiteWorker:
         try:
             order = self._orders.pop(site_id, None)
             if order is not None:
-                self._fuse(site_id, order.expire(everything=True))
+                self._leave_held(
+                    site_id, order
+                )  # not a site the rebalancing chose, but one may start meanwhile
                 self._orders_done.append(order)
             totals = self.stats.site(site_id)
             totals.late_released += self._runtime.processor.dropped_late_frames(site_id)

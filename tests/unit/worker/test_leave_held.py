@@ -1,0 +1,112 @@
+"""A site that leaves a worker (a rebalancing release, a clean stop) while messages wait for a gap in a camera's
+sequences: those messages are not fused there. Fused with the gap given up on (as they were), they were made
+durable with the camera's next sequence past the gap, and the gap's frames, still on their way in the stream, reached
+the next owner's fusion after them and were dropped as late: acked, their effect lost."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from server.bus import jetstream
+from server.worker import service
+from server.worker.ordering import SiteOrder
+from server.worker.progress import Applied
+
+
+class _Processor:
+    def __init__(self) -> None:
+        self.released: list[int] = []
+        self.flushed = 0
+
+    def dropped_late_frames(self, site_id: int) -> int:
+        return 0
+
+    def release_site(self, site_id: int) -> None:
+        self.released.append(site_id)
+
+    def flush(self) -> None:
+        self.flushed += 1
+
+
+class _Runtime:
+    def __init__(self) -> None:
+        self.processor = _Processor()
+
+
+def _worker() -> tuple[service.SiteWorker, list[tuple[int, list[Any]]], list[str]]:
+    worker = object.__new__(service.SiteWorker)
+    worker._config = jetstream.BusConfig(servers=("nats://127.0.0.1:1",))
+    worker._nc = object()  # type: ignore[assignment]
+    worker._runtime = _Runtime()  # type: ignore[assignment]
+    worker._pullers = {}
+    worker._pins = {5: "pin"}
+    worker._orders_done = []
+    worker._stopping = True  # no puller started again after the release
+    worker.stats = service.WorkerStats()
+    fused: list[tuple[int, list[Any]]] = []
+    barriers: list[str] = []
+
+    def fuse(site_id: int, released: list[Any]) -> None:
+        fused.append((site_id, [entry.item for entry in released]))
+
+    async def flush() -> None:
+        barriers.append("barrier")
+
+    worker._fuse = fuse  # type: ignore[method-assign]
+    worker._flush = flush  # type: ignore[method-assign]
+    worker._progress = type("P", (), {"sites": {5: object()}})()  # type: ignore[assignment]
+    return worker, fused, barriers
+
+
+def _holding_order() -> SiteOrder[tuple[Applied, Any]]:
+    """Camera 9 applied through sequence 1; sequence 3 came before 2 and waits for it."""
+    order: SiteOrder[tuple[Applied, Any]] = SiteOrder(hold_s=5.0, by_stream=True)
+    order.offer(9, 0, 1, (Applied(10, 9, 0, 1, "ack.10"), "frame 1"))
+    released, holding = order.offer(9, 0, 3, (Applied(12, 9, 0, 3, "ack.12", waiting=True), "frame 3"))
+    assert (released, holding) == ([], True)
+    return order
+
+
+@pytest.fixture(autouse=True)
+def _no_unpin(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def unpin(nc: Any, config: Any, site_id: int) -> None:
+        return None
+
+    monkeypatch.setattr(jetstream, "unpin", unpin)
+
+
+def test_a_release_leaves_the_messages_held_for_a_gap_unfused_and_waiting() -> None:
+    worker, fused, barriers = _worker()
+    order = _holding_order()
+    worker._orders = {5: order}
+    asyncio.run(worker.release(5))
+    assert fused == []  # frame 3 is the next owner's, once frame 2 comes
+    assert barriers == ["barrier"]
+    assert worker._runtime.processor.released == [5]  # type: ignore[attr-defined]
+    held_applied = order._held[0][2][0]
+    assert held_applied.waiting  # the barrier makes durable only what precedes it (SiteProgress.checkpoint)
+
+
+def test_a_clean_stop_leaves_the_messages_held_for_a_gap_unfused_and_waiting() -> None:
+    worker, fused, barriers = _worker()
+    order = _holding_order()
+    worker._orders = {5: order}
+    asyncio.run(worker._finish_sites())
+    assert fused == []
+    assert barriers == ["barrier"]
+    assert worker._runtime.processor.flushed == 1  # type: ignore[attr-defined]
+    assert order.holding == 1
+    assert order._held[0][2][0].waiting
+
+
+def test_a_site_not_holding_is_finished_as_before() -> None:
+    worker, fused, barriers = _worker()
+    order: SiteOrder[tuple[Applied, Any]] = SiteOrder(hold_s=5.0, by_stream=True)
+    order.offer(9, 0, 1, (Applied(10, 9, 0, 1, "ack.10"), "frame 1"))
+    worker._orders = {5: order}
+    asyncio.run(worker._finish_sites())
+    assert fused == []  # nothing was held: nothing to release (frame 1 went to the fusion when offered)
+    assert barriers == ["barrier"]
