@@ -46,11 +46,12 @@ async def stream(
     secret: str,
     messages: Iterable[bytes],
     *,
-    pace_s: float = 0.0,
+    pace_s: float | Callable[[], float] = 0.0,
     linger_s: float = 1.0,
     until: Callable[[StreamResult], bool] | None = None,
 ) -> StreamResult:
-    """Send `messages` in order (pausing `pace_s` between them), wait `linger_s` for the last acks, close.
+    """Send `messages` in order (pausing `pace_s` between them: seconds, or a function giving them before each
+    pause), wait `linger_s` for the last acks, close.
 
     With `until`, the wait ends as soon as `until(result)` holds: give a generous `linger_s` (a loaded machine
     may take seconds to answer) without making every run that long."""
@@ -65,8 +66,9 @@ async def stream(
     async def requests() -> AsyncIterator[bytes]:
         for index, message in enumerate(messages):
             yield message
-            if pace_s:
-                await asyncio.sleep(pace_s)
+            pause_s = pace_s() if callable(pace_s) else pace_s
+            if pause_s:
+                await asyncio.sleep(pause_s)
             elif index % 200 == 0:
                 await asyncio.sleep(0)
         deadline = asyncio.get_running_loop().time() + linger_s
