@@ -110,3 +110,24 @@ def test_a_site_not_holding_is_finished_as_before() -> None:
     asyncio.run(worker._finish_sites())
     assert fused == []  # nothing was held: nothing to release (frame 1 went to the fusion when offered)
     assert barriers == ["barrier"]
+
+
+def test_a_release_whose_unpin_times_out_is_a_release(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A NATS node dying as the release unpins: the site is released here all the same (its pin ends by its TTL),
+    counted and logged as such, not reported as a failed rebalancing with the release's bookkeeping skipped."""
+
+    async def unpin(nc: Any, config: Any, site_id: int) -> None:
+        raise TimeoutError("nats: timeout")
+
+    monkeypatch.setattr(jetstream, "unpin", unpin)
+    worker, _, barriers = _worker()
+    worker._orders = {}
+    with caplog.at_level("INFO", logger="server.worker.service"):
+        asyncio.run(worker.release(5))
+    assert barriers == ["barrier"]
+    assert worker.stats.releases == 1
+    assert 5 not in worker._pins
+    assert "unpinning it failed" in caplog.text
+    assert "site 5 released for rebalancing" in caplog.text
