@@ -96,6 +96,18 @@ class SiteOrder(Generic[T]):
         out: list[Released[T]] = []
         if self._held:
             camera = self._cameras.get(key)
+            if (
+                camera is not None
+                and sequence == camera.next
+                and self._held_of.get(key)
+                and any(k == key and s == sequence for k, s, _ in self._held)
+            ):
+                # A second copy of a frame held behind the gap (stored twice): the copy waiting is the one
+                # applied. Released as the frame, it made the camera's sequence durable past the copy waiting, and
+                # a next owner (a stop, a release, a crash) fused that copy again as an older frame.
+                self.duplicates += 1
+                out.append(Released(item, duplicate=True))
+                return out, False
             if camera is not None and (
                 sequence < camera.next or (sequence == camera.next and self._held_of.get(key))
             ):

@@ -170,6 +170,13 @@ class SiteProgress:
             for entry in resolved:
                 key = (entry.camera_id, entry.epoch)
                 cameras[key] = max(cameras.get(key, 0), entry.sequence + 1)
+            for entry in held:
+                # Never durable past a message still waiting: a later copy of the same frame (stored twice) released
+                # while the first waits behind a gap made its sequence durable, and the next owner, seeded past it,
+                # gave the waiting copy to its fusion as an older frame, not applied here: counted twice.
+                key = (entry.camera_id, entry.epoch)
+                if cameras.get(key, 0) > entry.sequence:
+                    cameras[key] = entry.sequence
             saves.append(_SiteSave(ledger, through, after, ledger.revision, resolved, cameras))
         if not saves:
             return None

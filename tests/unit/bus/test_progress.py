@@ -82,3 +82,20 @@ def test_an_abandoned_checkpoint_changes_nothing() -> None:
     again.settled()
     assert ledger.through == 12
     assert acked == ["ack.12"]
+
+
+def test_a_camera_is_never_durable_past_one_of_its_messages_still_waiting() -> None:
+    """Camera 2's sequence 5 was stored twice: the first copy (stream sequence 13) waits behind a gap, the second
+    (15) was released. The durable next sequence stays 5: seeded at 6, the next owner took the waiting copy for an
+    older frame it had not applied and fused it, a second time."""
+    progress, acked = _progress({})
+    _applied(progress, 12, 2, 4)
+    progress.record(1, Applied(13, 2, 0, 5, "ack.13", waiting=True))
+    _applied(progress, 15, 2, 5)
+    checkpoint = progress.checkpoint()
+    assert checkpoint is not None
+    checkpoint.settled()
+    ledger = progress.sites[1]
+    assert (ledger.through, ledger.after) == (12, {15})
+    assert ledger.cameras[(2, 0)] == 5
+    assert acked == ["ack.12", "ack.15"]

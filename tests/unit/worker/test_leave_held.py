@@ -131,3 +131,53 @@ def test_a_release_whose_unpin_times_out_is_a_release(
     assert 5 not in worker._pins
     assert "unpinning it failed" in caplog.text
     assert "site 5 released for rebalancing" in caplog.text
+
+
+def _hand_over(stream: list[tuple[int, int, int]], stopped_after: int) -> tuple[list[Any], list[Any]]:
+    """The old owner applies `stream[:stopped_after]` (stream sequence, camera, sequence) and stops holding (its
+    barrier settles); the next owner, seeded from the durable progress, reads the stream from its watermark on,
+    skipping what is covered, then gives up any gap left. The frames each fused (duplicates dropped)."""
+    from server.worker.progress import SiteLedger, SiteProgress
+
+    progress = SiteProgress(held_from=lambda camera, epoch: None, ack=lambda reply: None)
+    progress.sites[1] = SiteLedger(site_id=1)
+    order: SiteOrder[Applied] = SiteOrder(hold_s=5.0, by_stream=True)
+    old: list[Any] = []
+    for stream_seq, camera, sequence in stream[:stopped_after]:
+        applied = Applied(stream_seq, camera, 0, sequence, f"ack.{stream_seq}", waiting=True)
+        progress.record(1, applied)
+        for entry in order.offer(camera, 0, sequence, applied)[0]:
+            entry.item.waiting = False
+            if not entry.duplicate:
+                old.append((camera, sequence))
+    checkpoint = progress.checkpoint()
+    assert checkpoint is not None
+    checkpoint.settled()
+    durable = progress.sites[1]
+    following: SiteOrder[tuple[int, int]] = SiteOrder(hold_s=5.0, by_stream=True)
+    for (camera, epoch), next_sequence in durable.cameras.items():
+        following.seed(camera, epoch, next_sequence)
+    new: list[Any] = []
+    for stream_seq, camera, sequence in stream:
+        if not durable.covered(stream_seq):
+            new += [
+                e.item for e in following.offer(camera, 0, sequence, (camera, sequence))[0] if not e.duplicate
+            ]
+    new += [e.item for e in following.expire(everything=True) if not e.duplicate]
+    return old, new
+
+
+def test_the_next_owner_fuses_what_was_held_and_the_gap_once_in_order() -> None:
+    # Camera 9's sequence 2 comes after the stop; camera 7's 5 waited behind its gap.
+    old, new = _hand_over(
+        [(10, 9, 1), (11, 7, 4), (12, 9, 3), (13, 9, 4), (14, 7, 5), (15, 9, 2), (16, 7, 6)], 5
+    )
+    assert old == [(9, 1), (7, 4)]
+    assert new == [(9, 2), (9, 3), (9, 4), (7, 5), (7, 6)]
+
+
+def test_a_frame_stored_twice_while_held_is_fused_once_over_the_hand_over() -> None:
+    # Camera 7's sequence 10 is stored twice (stream sequences 15 and 20), both while camera 9's gap is held.
+    old, new = _hand_over([(10, 9, 1), (11, 7, 9), (12, 9, 3), (15, 7, 10), (20, 7, 10), (21, 9, 2)], 5)
+    assert old == [(9, 1), (7, 9)]
+    assert new == [(9, 2), (9, 3), (7, 10)]

@@ -88,3 +88,15 @@ def test_a_worker_behind_its_stream_keeps_the_hold_until_it_read_the_stream() ->
     order.stream_read()  # nothing more in the stream 10 s after the hold began: 7, 8 never came
     assert [(r.item, r.duplicate) for r in order.expire()] == [((1, 9), False)]
     assert (order.gaps_given_up, order.frames_given_up) == (1, 2)
+
+
+def test_a_second_copy_of_a_frame_held_behind_a_gap_is_the_duplicate() -> None:
+    """Camera 2's sequence 2 waits behind camera 1's gap; a second copy of it comes before the gap is filled. The
+    second copy is the duplicate (the waiting one is applied in its place): released as the frame, it made camera
+    2's sequence durable past the waiting copy, which a next owner then fused again."""
+    order: SiteOrder[tuple[int, int]] = SiteOrder(hold_s=5.0, clock=Clock())
+    out = _feed(order, [(1, 1), (2, 1), (1, 3), (2, 2), (2, 2)])
+    assert out == [((1, 1), False), ((2, 1), False), ((2, 2), True)]
+    assert order.holding == 2
+    assert _feed(order, [(1, 2)]) == [((1, 2), False), ((1, 3), False), ((2, 2), False)]
+    assert order.duplicates == 1
