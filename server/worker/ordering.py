@@ -141,6 +141,13 @@ class SiteOrder(Generic[T]):
             self._drain(out)
         return out
 
+    def drop_held(self) -> None:
+        """Forget the messages held (the site left this worker: they are the next owner's, unfused and unacked
+        here); the counters stay."""
+        self._held.clear()
+        self._held_of.clear()
+        self._held_since = None
+
     def stream_read(self, *, now: float | None = None) -> None:
         """The worker found nothing more of the site in the stream to deliver (its pull came back short): every
         frame stored by now has reached it."""

@@ -289,6 +289,7 @@ class SiteWorker:
                 site_id,
                 order.holding,
             )
+            order.drop_held()  # the order's counters are kept (`_orders_done`), not up to MAX_HELD frames
 
     async def _discover_loop(self) -> None:
         assert self._nc is not None
@@ -375,6 +376,7 @@ class SiteWorker:
         self._pins.pop(site_id, None)
         order = self._orders.pop(site_id, None)
         if order is not None:
+            order.drop_held()  # the new owner's (unacked here): only the counters are kept
             self._orders_done.append(order)
         self._consumer_seqs.pop(site_id, None)
         self._after_redelivery.discard(site_id)
@@ -958,9 +960,9 @@ class SiteWorker:
         if len(owned) <= share:
             self._note_rebalance(owned, workers, share, "")
             return
-        # Not a site holding frames for a gap in a camera's sequences: a release gives the gap up, and its frames,
-        # still on their way in the stream, would reach the new owner's fusion after newer ones (dropped as late,
-        # their effect lost). Such a site is released at a later round, once its gap is filled.
+        # Not a site holding frames for a gap in a camera's sequences, by preference: a release leaves what is held
+        # to the next owner (`_leave_held`), who reads it from the stream again and holds for the gap anew; a site
+        # whose gap is filled moves with less work. Such a site is released at a later round.
         # Nor one whose take-over is under way: cancelled mid-way, its claim (a thread) still raised the site's revision
         # after the release, and fenced the worker JetStream pinned next (a cluster run showed one released so).
         free = [s for s in owned if not self._holding(s) and s not in self._taking_over]
