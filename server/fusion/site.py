@@ -134,9 +134,10 @@ _SKEW_FORGET = 0.97
 _SKEW_EVERY_FRAMES = 3
 # Weight of a new squared residual in each motion model's smoothed residual (step 4's model choice).
 _MODEL_RESIDUAL_GAIN = 0.2
-# Step 4's start-up fit: the velocity's prior variance against the observations' noise, as a time² (the noise's
-# variance over the prior's, (0.07 m)² / (1 m/s)²): a line through observations 0.1 s apart keeps half its slope.
-_START_VELOCITY_PRIOR_S2 = 0.005
+# Step 4's start-up fit: the observations' noise variance over the velocity's prior variance (a time²): (0.1 m)²,
+# the scatter of a walker's observations at the door (foot-point jitter included), over (1 m/s)², a walking speed
+# (prior mean 0: the direction is unknown). A line through four observations 0.1 s apart keeps 83 % of its slope.
+_START_VELOCITY_PRIOR_S2 = 0.01
 # A re-acquisition is ambiguous when a second candidate's distance over its gate is within this of the best one's.
 _AMBIGUITY_MARGIN = 0.35
 # A new track whose two closest candidates are about as close (FusionConfig.join_margin_m) waits this long at most.
