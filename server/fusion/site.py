@@ -59,11 +59,7 @@ Algorithm, per TrackFrame released by the reorder buffer (capture-time order, se
    (``FusedFrame.uncertain_ids``): a global id is never guessed onto somebody else, so a binding on it never
    moves.
 4. **Update** (alpha-beta filter): ``p <- p_pred + alpha r``, ``v <- v + beta r / max(dt, 0.1 s)`` with
-   residual ``r = z + v * skew - p_pred``, speed clipped to ``max_speed_mps``. **Start-up**: for its first
-   ``start_fit_s`` a person is placed, and given their velocity, by the least-squares line through all their
-   observations so far (the velocity shrunk towards 0 by a prior, ``_START_VELOCITY_PRIOR_S2``) instead: the
-   filter started at zero velocity lagged a walker first seen walking and then overshot (1.4 m/s for 1.2 without
-   noise, 1.6-1.8 m/s for 1.17 at the door) and carried them on past where they stopped. **Standing model**: beside
+   residual ``r = z + v * skew - p_pred``, speed clipped to ``max_speed_mps``. **Standing model**: beside
    that walking (constant-velocity) model each person has a standing one, an exponential average of the
    observations (weight ``standing_gain``). Each model's squared residuals are smoothed, and the person is
    placed (and predicted) by the model that currently explains the observations better: a walker who stops
@@ -138,10 +134,6 @@ _SKEW_FORGET = 0.97
 _SKEW_EVERY_FRAMES = 3
 # Weight of a new squared residual in each motion model's smoothed residual (step 4's model choice).
 _MODEL_RESIDUAL_GAIN = 0.2
-# Step 4's start-up fit: the observations' noise variance over the velocity's prior variance (a time²): (0.1 m)²,
-# the scatter of a walker's observations at the door (foot-point jitter included), over (1 m/s)², a walking speed
-# (prior mean 0: the direction is unknown). A line through four observations 0.1 s apart keeps 83 % of its slope.
-_START_VELOCITY_PRIOR_S2 = 0.01
 # A re-acquisition is ambiguous when a second candidate's distance over its gate is within this of the best one's.
 _AMBIGUITY_MARGIN = 0.35
 # A new track whose two closest candidates are about as close (FusionConfig.join_margin_m) waits this long at most.
@@ -222,9 +214,6 @@ class SiteFusion:
         self._walking_residual: FloatArray = np.zeros(capacity, dtype=np.float64)
         self._standing_residual: FloatArray = np.zeros(capacity, dtype=np.float64)
         self._standing: BoolArray = np.zeros(capacity, dtype=np.bool_)
-        # Step 4's start-up fit: per slot, the sums of a least-squares line through its observations of its first
-        # start_fit_s (n, t, t², x, y, t·x, t·y; t in seconds from its first observation).
-        self._fit: FloatArray = np.zeros((capacity, 7), dtype=np.float64)
         # When an edge last reported any local track associated with the slot (confirmed, tentative or lost),
         # whether the slot is reported (step 7) and whether its identity is in doubt (step 3's refusals).
         self._held_us: IntArray = np.zeros(capacity, dtype=np.int64)
@@ -531,10 +520,8 @@ class SiteFusion:
             residual = corrected - prior
             self._update_standing(slots, corrected, residual)
             dt_s = np.maximum((t_us - self._state_us[slots]) * 1e-6, _MIN_VELOCITY_DT_S)
-            position = prior + cfg.position_gain * residual
+            self._pos[slots] = prior + cfg.position_gain * residual
             velocity = self._vel[slots] + (cfg.velocity_gain / dt_s)[:, None] * residual
-            self._start_fit(slots, corrected, t_us, position, velocity)
-            self._pos[slots] = position
             speed = np.hypot(velocity[:, 0], velocity[:, 1])
             too_fast = speed > cfg.max_speed_mps
             if too_fast.any():
@@ -1112,35 +1099,6 @@ class SiteFusion:
         self._standing_pos[slots] += gain * standing_residual
         self._standing[slots] = standing_error < walking_error
 
-    def _start_fit(
-        self, slots: IntArray, corrected: FloatArray, t_us: int, position: FloatArray, velocity: FloatArray
-    ) -> None:
-        """Step 4's start-up: a person observed for at most ``start_fit_s`` is placed, and their velocity set, by
-        the least-squares line through all their observations so far (``position`` and ``velocity`` replaced in
-        place for those rows), the velocity shrunk towards 0 by ``_START_VELOCITY_PRIOR_S2`` (few observations
-        over a short time say little about it). The alpha-beta filter started from a zero velocity lags a walker
-        and then overshoots: a walker first seen at 1.2 m/s, placed 0.3 m behind, was estimated at 1.6-1.8 m/s
-        while the filter caught up, and carried 0.5-0.7 m past where they stopped."""
-        horizon_us = int(self.config.start_fit_s * 1e6)
-        young = np.flatnonzero(t_us - self._first_seen_us[slots] <= horizon_us)
-        if young.size == 0:
-            return
-        fit_slots = slots[young]
-        t_s = (t_us - self._first_seen_us[fit_slots]) * 1e-6
-        xy = corrected[young]
-        fit = self._fit
-        fit[fit_slots] += np.column_stack(
-            [np.ones_like(t_s), t_s, t_s * t_s, xy[:, 0], xy[:, 1], t_s * xy[:, 0], t_s * xy[:, 1]]
-        )
-        n, st, stt = fit[fit_slots, 0], fit[fit_slots, 1], fit[fit_slots, 2]
-        mean_t = st / n
-        mean_xy = fit[fit_slots, 3:5] / n[:, None]
-        spread_t = stt - st * mean_t
-        moment = fit[fit_slots, 5:7] - st[:, None] * mean_xy
-        slope = moment / (spread_t + _START_VELOCITY_PRIOR_S2)[:, None]
-        position[young] = mean_xy + slope * (t_s - mean_t)[:, None]
-        velocity[young] = slope
-
     def _resolve_memory_conflicts(
         self, row_slot: IntArray, memory_rows: IntArray, distance: FloatArray
     ) -> None:
@@ -1179,7 +1137,6 @@ class SiteFusion:
         self._walking_residual[slot] = 0.0
         self._standing_residual[slot] = 0.0
         self._standing[slot] = False
-        self._fit[slot] = (1.0, 0.0, 0.0, xy[0], xy[1], 0.0, 0.0)
         self._held_us[slot] = t_us
         self._visible[slot] = False
         self._uncertain[slot] = False
@@ -1215,7 +1172,6 @@ class SiteFusion:
         self._walking_residual = grown(self._walking_residual, 0.0)
         self._standing_residual = grown(self._standing_residual, 0.0)
         self._standing = grown(self._standing, False)
-        self._fit = grown(self._fit, 0.0)
         self._held_us = grown(self._held_us, 0)
         self._visible = grown(self._visible, False)
         self._uncertain = grown(self._uncertain, False)

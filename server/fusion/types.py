@@ -193,10 +193,6 @@ class FusionConfig:
     position_gain: float = 0.3
     # Weight of a local track's velocity in the global velocity update.
     velocity_gain: float = 0.1
-    # A person observed for at most this long is placed by the least-squares line through their observations
-    # (a started alpha-beta filter overshoots; its gains equal the line's after about this many frames at 10 fps);
-    # 0 starts the filter at once, from a zero velocity.
-    start_fit_s: float = 0.7
     # Weight of a new observation in a person's standing model (an exponential average of the observations that
     # places a person while it explains them better than the walking model); 0 turns the standing model off.
     standing_gain: float = 0.15
@@ -342,8 +338,6 @@ class FusionConfig:
             raise FusionConfigError(f"max_skew_s must be in [0, 5] seconds, got {self.max_skew_s!r}")
         if self.confirm_after_s < 0 or self.max_extrapolation_s < 0 or self.merge_after_s < 0:
             raise FusionConfigError("confirm_after_s, max_extrapolation_s and merge_after_s must be >= 0")
-        if self.start_fit_s < 0:
-            raise FusionConfigError(f"start_fit_s must be >= 0, got {self.start_fit_s!r}")
         if not 0.0 <= self.confident_score <= 1.0 or self.fast_confirm_after_s < 0:
             raise FusionConfigError("confident_score must be in [0, 1] and fast_confirm_after_s >= 0")
         if not 0.0 <= self.confirm_min_score <= 1.0 or self.low_score_confirm_after_s < 0:

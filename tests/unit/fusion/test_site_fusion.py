@@ -519,34 +519,3 @@ def test_a_new_track_between_two_people_about_as_close_waits_instead_of_guessing
     late = [f for f in seen if f.time_us >= T0_US + 3_000_000]
     assert all(len(f.source_camera_ids[0]) == 2 for f in late)  # camera 2 joined both
     assert ids_over(frames) == {1, 2}
-
-
-def _first_seen_walking(config: FusionConfig) -> tuple[float, float]:
-    """A walker first seen already walking at 1.2 m/s (x = 1.0), who stops at x = 2.2 after 1 s: the fastest
-    speed reported before the stop, and how far past the stop they are placed at most."""
-    fusion = SiteFusion(config)
-    fastest, past = 0.0, -9.0
-    for k in range(40):
-        t = k * 100.0
-        frame = fusion.update(obs(1, t, [(1, min(1.0 + 1.2 * t / 1000, 2.2), 5.0)]))
-        if frame.size:
-            if t <= 1000:
-                fastest = max(fastest, float(np.hypot(*frame.velocities_mps[0])))
-            past = max(past, float(frame.floor_xy_m[0, 0]) - 2.2)
-    return fastest, past
-
-
-def test_a_person_first_seen_walking_is_not_given_more_than_their_speed() -> None:
-    # The start-up fit (a line through the first observations) instead of a filter started at zero velocity,
-    # which lagged and then overshot: 1.39 m/s for 1.2, carrying the person on past where they stopped.
-    fastest, past = _first_seen_walking(IMMEDIATE)
-    assert fastest < 1.25
-    assert past < 0.17
-    fastest_unfitted, past_unfitted = _first_seen_walking(dataclasses.replace(IMMEDIATE, start_fit_s=0.0))
-    assert fastest_unfitted > 1.35
-    assert past_unfitted > past
-
-
-def test_the_start_up_fit_needs_a_non_negative_duration() -> None:
-    with pytest.raises(FusionConfigError):
-        FusionConfig(site_id=SITE, start_fit_s=-0.1).validate()
