@@ -8,7 +8,9 @@ Run: .venv/bin/python benchmarks/analytics_cost.py
 
 ``--scaling [--reference PATH] [--rounds N] [--cpu]`` times SiteAnalytics.update alone (no fusion) per fused frame at
 50/100/200/400/1000 people walking at a constant crowd density (10 m² per person, so that the close pairs grow
-with the people, not with their square) with smoothing on, as the production configuration has it. With
+with the people, not with their square) with smoothing on, as the production configuration has it.
+``--store`` times fusion and analytics apart per TrackFrame as the simulated 30 m x 20 m store fills with 50-400
+people (2 cameras; the crowd grows on a fixed floor, so the close pairs grow with its square). With
 ``--reference`` the same measurement runs, interleaved round by round, in a child process whose PYTHONPATH puts
 that checkout first (e.g. ``--reference /work/main``), so two versions are compared under the same load;
 ``--cpu`` times them in CPU time (what a shared host's load disturbs least) rather than by the clock.
@@ -81,41 +83,101 @@ def scaling_once(people: int, frames: int = 100, cpu: bool = False) -> float:
     return (clock() - started) * 1e3 / (frames - 10)
 
 
-def scaling(reference: str | None, rounds: int, cpu: bool = False) -> None:
+STORE_PEOPLE = (50, 100, 200, 400)
+
+
+def store_once(people: int, cpu: bool = False) -> tuple[float, float]:
+    """(fusion, analytics) ms per TrackFrame at `people` in the simulated 30 m x 20 m store (2 cameras, 10 fps,
+    12 s): the crowd grows on a fixed floor, as in a store filling up (1.5 m² per person at 400), best of 2."""
+    clock = time.process_time if cpu else time.perf_counter
+    result = simulate(
+        SimulationConfig(
+            seed=7,
+            people=people,
+            cameras=2,
+            duration_s=12.0,
+            arrival_fraction=0.05,
+            pause_range_s=(20.0, 40.0),
+        )
+    )
+    observations = [frame.to_observations(1) for frame in result.frames]
+    config = default_analytics_config(result)
+    best = (float("inf"), float("inf"))
+    for _ in range(2):
+        fusion, analytics = SiteFusion(FusionConfig(site_id=1)), SiteAnalytics(config)
+        fusing = analysing = 0.0
+        for obs in observations:
+            started = clock()
+            frame = fusion.update(obs)
+            fused = clock()
+            analytics.update(frame, {})
+            fusing += fused - started
+            analysing += clock() - fused
+        per_frame = 1e3 / len(observations)
+        best = (min(best[0], fusing * per_frame), min(best[1], analysing * per_frame))
+    return best
+
+
+def _interleaved(
+    reference: str | None, rounds: int, expression: str, people: tuple[int, ...]
+) -> dict[str, dict[int, list[list[float]]]]:
+    """Per tree and crowd size, the figures `expression` (a call of this module's `m`, with `n` the people)
+    printed in each round, this tree and the reference interleaved round by round, each in a child process whose
+    PYTHONPATH puts its tree first."""
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     trees = [("this tree", here)] + ([("reference", reference)] if reference else [])
-    results: dict[str, dict[int, list[float]]] = {name: {n: [] for n in SCALING_PEOPLE} for name, _ in trees}
+    results: dict[str, dict[int, list[list[float]]]] = {name: {n: [] for n in people} for name, _ in trees}
     for _ in range(rounds):
         for name, tree in trees:
             env = dict(os.environ, PYTHONPATH=tree)
-            # This file's scaling_once, run against the server package of `tree` (first on the path).
+            # This file's functions, run against the server package of `tree` (first on the path).
             path = os.path.abspath(__file__)
             code = (
                 f"import importlib.util as u; s = u.spec_from_file_location('cost', {path!r}); "
-                "m = u.module_from_spec(s); s.loader.exec_module(m); "
-                f"print(' '.join(f'{{m.scaling_once(n, cpu={cpu!r}):.4f}}' for n in {SCALING_PEOPLE!r}))"
+                "m = u.module_from_spec(s); s.loader.exec_module(m); import numpy as np\n"
+                f"for n in {people!r}: print(' '.join(f'{{v:.4f}}' for v in np.atleast_1d({expression})))"
             )
-            output = subprocess.run(
+            lines = subprocess.run(
                 [sys.executable, "-c", code],
                 env=env,
                 cwd=tree,
                 check=True,
                 capture_output=True,
                 text=True,
-                timeout=600,
-            ).stdout.split()
-            for n, value in zip(SCALING_PEOPLE, output, strict=True):
-                results[name][n].append(float(value))
+                timeout=900,
+            ).stdout.splitlines()
+            for n, line in zip(people, lines, strict=True):
+                results[name][n].append([float(v) for v in line.split()])
+    return results
+
+
+def scaling(reference: str | None, rounds: int, cpu: bool = False) -> None:
+    results = _interleaved(reference, rounds, f"m.scaling_once(n, cpu={cpu!r})", SCALING_PEOPLE)
     print(
         f"SiteAnalytics.update per fused frame, 10 m² per person, best of {rounds} interleaved rounds "
         f"({'CPU ' if cpu else ''}ms):"
     )
     print("people    " + "".join(f"{n:>10}" for n in SCALING_PEOPLE))
-    for name, _ in trees:
-        print(f"{name:<10}" + "".join(f"{min(results[name][n]):>10.3f}" for n in SCALING_PEOPLE))
-    for name, _ in trees:
-        per_person = [min(results[name][n]) / n * 1e3 for n in SCALING_PEOPLE]
+    for name, by_people in results.items():
+        print(f"{name:<10}" + "".join(f"{min(v[0] for v in by_people[n]):>10.3f}" for n in SCALING_PEOPLE))
+    for name, by_people in results.items():
+        per_person = [min(v[0] for v in by_people[n]) / n * 1e3 for n in SCALING_PEOPLE]
         print(f"{name:<10}" + "".join(f"{v:>9.2f}u" for v in per_person) + "  (us per person)")
+
+
+def store_scaling(reference: str | None, rounds: int, cpu: bool = False) -> None:
+    results = _interleaved(reference, rounds, f"m.store_once(n, cpu={cpu!r})", STORE_PEOPLE)
+    print(
+        f"fusion / analytics per TrackFrame in the simulated 30 m x 20 m store (2 cameras), best of {rounds} "
+        f"interleaved rounds ({'CPU ' if cpu else ''}ms):"
+    )
+    print("people    " + "".join(f"{n:>16}" for n in STORE_PEOPLE))
+    for name, by_people in results.items():
+        cells = [
+            f"{min(v[0] for v in by_people[n]):.3f} / {min(v[1] for v in by_people[n]):.3f}"
+            for n in STORE_PEOPLE
+        ]
+        print(f"{name:<10}" + "".join(f"{c:>16}" for c in cells))
 
 
 def main() -> None:
@@ -123,14 +185,20 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--scaling", action="store_true")
+    parser.add_argument(
+        "--store", action="store_true", help="fusion and analytics as a fixed store fills (50-400 people)"
+    )
     parser.add_argument("--reference", default=None)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--cpu", action="store_true", help="--scaling in CPU time rather than by the clock")
     args = parser.parse_args()
-    if args.scaling:
+    if args.scaling or args.store:
         if hasattr(os, "sched_setaffinity"):
             os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-        scaling(args.reference, args.rounds, args.cpu)
+        if args.scaling:
+            scaling(args.reference, args.rounds, args.cpu)
+        if args.store:
+            store_scaling(args.reference, args.rounds, args.cpu)
         return
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})

@@ -62,10 +62,12 @@ pytestmark = [
 ]
 FRAMES = 900
 PACE_S = 0.02
-# After the faults, until the joining worker has taken a site over, the boxes stream at a camera's 10 fps: the
-# join's start-up (10-15 s of imports on a loaded 2-core host) ran past the streams' end at 50 fps, and a site whose
-# stream has ended is taken over by nobody, so "the joining worker took no share" said nothing about rebalancing.
+# After the faults, until the joining worker has taken a site over, the boxes send their last SLOW_TAIL_FRAMES
+# frames at a camera's 10 fps (the rest at 50 fps, so that a join on a fast host happens at full input load): the
+# join's start-up (7-17 s on a loaded 2-core host) ran past the streams' end at 50 fps, and a site whose stream has
+# ended is taken over by nobody, so "the joining worker took no share" said nothing about rebalancing.
 SLOW_PACE_S = 0.1
+SLOW_TAIL_FRAMES = 300
 SHARE_WITHIN_S = 60.0  # the slow phase's limit: a joining worker that takes no share by then fails the test
 SITES = 3
 MAX_SILENCE_S = 10.0
@@ -154,19 +156,26 @@ async def _edge(
     camera: int,
     base_us: int,
     stop: asyncio.Event,
-    pace: Callable[[], float] = lambda: PACE_S,
+    pace: Callable[[int], float] = lambda left: PACE_S,
 ) -> tuple[int, int]:
-    """Stream FRAMES frames (`pace()` seconds apart), as a box with a spool: on a broken stream, resend from the
-    last ack to the other gateway. Returns (frames acked, reconnects)."""
+    """Stream FRAMES frames (`pace(frames left to send)` seconds apart), as a box with a spool: on a broken stream,
+    resend from the last ack to the other gateway. Returns (frames acked, reconnects)."""
     acked, reconnects, index = 0, 0, first
     frames = {s: _frame(camera, s, base_us) for s in range(1, FRAMES + 1)}
     while acked < FRAMES and not stop.is_set():
+        left = FRAMES - acked
+
+        def pause() -> float:
+            nonlocal left
+            left -= 1
+            return pace(left)
+
         result = await stream(
             ports[index],
             device,
             secret,
             [frames[s] for s in range(acked + 1, FRAMES + 1)],
-            pace_s=pace,
+            pace_s=pause,
             linger_s=30,
             until=lambda r: r.acked.get(camera) == FRAMES,
         )
@@ -342,7 +351,7 @@ def test_cluster_survives_kill_9_of_a_worker_a_gateway_and_a_nats_node(tmp_path:
                         camera,
                         base_us,
                         stop,
-                        lambda: SLOW_PACE_S if slow.is_set() else PACE_S,
+                        lambda left: SLOW_PACE_S if slow.is_set() and left < SLOW_TAIL_FRAMES else PACE_S,
                     )
                 )
                 for i, (_, device, secret, camera) in enumerate(sites)

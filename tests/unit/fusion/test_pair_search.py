@@ -1,0 +1,74 @@
+"""The fusion's pair searches (`close_pairs` for the merge check, `swapped_pairs` for the swap check) give exactly
+the pairs, in the order, of the all-pairs matrices they replace for large crowds, whatever the branch taken."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from server.fusion.site import KD_TREE_MIN_POINTS, SWAP_ROWS_MIN, close_pairs, swapped_pairs
+
+
+def _matrix_close_pairs(xy: np.ndarray, reach_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    dx = xy[:, 0:1] - xy[:, 0]
+    dy = xy[:, 1:2] - xy[:, 1]
+    distance2 = dx * dx + dy * dy
+    first, second = np.nonzero(distance2 < reach_m**2)
+    upper = first < second
+    return first[upper], second[upper], distance2[first[upper], second[upper]]
+
+
+def _matrix_swapped_pairs(
+    xy: np.ndarray, predicted: np.ndarray, gate_m: float, saving_m: float
+) -> tuple[np.ndarray, np.ndarray]:
+    own = np.hypot(*(xy - predicted).T)
+    delta = xy[:, None, :] - predicted[None, :, :]
+    distance = np.hypot(delta[..., 0], delta[..., 1])
+    saving = own[:, None] + own[None, :] - distance - distance.T
+    near = distance <= gate_m
+    first, second = np.nonzero(np.triu((saving > saving_m) & near & near.T, k=1))
+    return first, second
+
+
+SIZES = [2, 5, SWAP_ROWS_MIN - 1, SWAP_ROWS_MIN, KD_TREE_MIN_POINTS - 1, KD_TREE_MIN_POINTS, 250]
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("seed", range(6))
+def test_close_pairs_are_the_matrix_pairs(n: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    side = np.sqrt(n * 1.5)  # a dense crowd: many pairs within the reach
+    xy = rng.uniform(0.0, side, size=(n, 2))
+    if n > 4:  # points exactly at the reach, and two on one spot
+        xy[1] = xy[0] + [0.6, 0.0]
+        xy[3] = xy[2]
+    expected = _matrix_close_pairs(xy, 0.6)
+    got = close_pairs(xy, 0.6)
+    for e, g in zip(expected, got, strict=True):
+        np.testing.assert_array_equal(g, e)
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("noise_m", [0.05, 0.3])
+def test_swapped_pairs_are_the_matrix_pairs(n: int, seed: int, noise_m: float) -> None:
+    rng = np.random.default_rng(100 + seed)
+    side = np.sqrt(n * 1.5)
+    predicted = rng.uniform(0.0, side, size=(n, 2))
+    xy = predicted + rng.normal(0.0, noise_m, size=(n, 2))
+    if n > 4:  # a real swap: rows 0 and 1 observe each other's person
+        predicted[1] = predicted[0] + [0.9, 0.0]
+        xy[0], xy[1] = predicted[1] + 0.02, predicted[0] - 0.02
+    expected = _matrix_swapped_pairs(xy, predicted, 1.3, 0.5)
+    got = swapped_pairs(xy, predicted, 1.3, 0.5)
+    np.testing.assert_array_equal(got[0], expected[0])
+    np.testing.assert_array_equal(got[1], expected[1])
+    if n > 4:
+        assert (0, 1) in set(zip(got[0].tolist(), got[1].tolist(), strict=True))
+
+
+def test_no_row_far_from_its_person_no_swap() -> None:
+    predicted = np.array([[0.0, 0.0], [1.0, 0.0]])
+    first, second = swapped_pairs(predicted + 0.1, predicted, 1.3, 0.5)
+    assert first.size == 0
+    assert second.size == 0
