@@ -1429,7 +1429,7 @@ def close_pairs(xy: FloatArray, reach_m: float) -> tuple[IntArray, IntArray, Flo
     crowd of 400 made 160,000 entries of, each merge check); each pair is then kept or not by the matrix's own
     test (``dx * dx + dy * dy < reach**2``), so the pairs and their order are the matrix's to the last bit."""
     n = xy.shape[0]
-    if n >= KD_TREE_MIN_POINTS:
+    if n >= KD_TREE_MIN_POINTS and np.isfinite(xy).all():  # the k-d tree refuses non-finite points
         # Proposed a hair beyond the reach (the tree's distances round differently), decided exactly below.
         tree = cKDTree(xy, balanced_tree=False, compact_nodes=False)
         pairs = tree.query_pairs(reach_m * (1.0 + 1e-9) + 1e-12, output_type="ndarray")
@@ -1462,10 +1462,16 @@ def swapped_pairs(
     pairs are computed (a part of a crowd, not all n x n). Each pair's saving is computed as the full matrix computes
     it, term by term in the same order, so the pairs are the same to the last bit (in row-major order as well)."""
     own = np.hypot(*(xy - predicted).T)
-    far = np.flatnonzero(own > 0.5 * saving_m)
-    if far.size == 0:
-        return _NO_ROWS, _NO_ROWS
-    if own.shape[0] < SWAP_ROWS_MIN:  # a few rows: the whole matrix costs less than picking its rows
+    if not bool((own > 0.5 * saving_m).any()):
+        return (
+            _NO_ROWS,
+            _NO_ROWS,
+        )  # the exchange cannot gain enough unless a row is that far from its own person
+    # Doubled, not halved: exact for every float (half of a subnormal saving rounds up, and missed a pair).
+    far = np.flatnonzero(own + own > saving_m)
+    if own.shape[0] < SWAP_ROWS_MIN or not (np.isfinite(xy).all() and np.isfinite(predicted).all()):
+        # A few rows: the whole matrix costs less than picking its rows. Non-finite positions (which the fusion's
+        # input checks keep out): the k-d tree refuses them, the matrix leaves their pairs out.
         delta = xy[:, None, :] - predicted[None, :, :]
         distance = np.hypot(delta[..., 0], delta[..., 1])
         all_saving = own[:, None] + own[None, :] - distance - distance.T

@@ -72,3 +72,57 @@ def test_no_row_far_from_its_person_no_swap() -> None:
     first, second = swapped_pairs(predicted + 0.1, predicted, 1.3, 0.5)
     assert first.size == 0
     assert second.size == 0
+
+
+def test_a_subnormal_saving_misses_no_pair() -> None:
+    """Half of a subnormal saving rounds up: rows exactly at that half were not picked, their pair missed."""
+    tiny = 5e-324
+    predicted = np.random.default_rng(3).uniform(0.0, 8.0, size=(40, 2))
+    xy = predicted.copy()
+    predicted[0], xy[0] = (0.0, 0.0), (2 * tiny, 0.0)
+    predicted[1], xy[1] = (2 * tiny, 0.0), (0.0, 0.0)
+    xy[5] += 3.0  # a row far from its person: the search runs
+    expected = _matrix_swapped_pairs(xy, predicted, 1.3, 3 * tiny)
+    got = swapped_pairs(xy, predicted, 1.3, 3 * tiny)
+    assert (0, 1) in set(zip(expected[0].tolist(), expected[1].tolist(), strict=True))
+    np.testing.assert_array_equal(got[0], expected[0])
+    np.testing.assert_array_equal(got[1], expected[1])
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # inf - inf, as the matrix had
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_positions_are_left_out_as_the_matrix_leaves_them(bad: float) -> None:
+    """The k-d tree refuses non-finite points (the fusion's input checks keep them out); the searches then take the
+    matrix's path and its answer."""
+    rng = np.random.default_rng(9)
+    predicted = rng.uniform(0.0, 15.0, size=(KD_TREE_MIN_POINTS + 20, 2))
+    xy = predicted + rng.normal(0.0, 0.3, size=predicted.shape)
+    predicted[7, 0] = bad
+    xy[11, 1] = bad
+    for e, g in zip(_matrix_close_pairs(predicted, 0.6), close_pairs(predicted, 0.6), strict=True):
+        np.testing.assert_array_equal(g, e)
+    expected = _matrix_swapped_pairs(xy, predicted, 1.3, 0.5)
+    got = swapped_pairs(xy, predicted, 1.3, 0.5)
+    np.testing.assert_array_equal(got[0], expected[0])
+    np.testing.assert_array_equal(got[1], expected[1])
+
+
+@pytest.mark.parametrize("offset_m", [0.0, 1e4])
+def test_pairs_on_the_reach_and_the_gate_far_from_the_origin(offset_m: float) -> None:
+    """Pairs exactly on the reach / gate, or one float inside it, far from the origin too: the trees' margin still
+    proposes them, and the matrix's own test decides."""
+    rng = np.random.default_rng(21)
+    n = KD_TREE_MIN_POINTS + 50
+    predicted = offset_m + rng.uniform(0.0, 20.0, size=(n, 2))
+    xy = predicted + rng.normal(0.0, 0.3, size=(n, 2))
+    for k in range(0, 40, 2):  # on the reach, and a float inside it
+        predicted[k + 1] = predicted[k] + [0.6, 0.0]
+        predicted[k + 1, 0] = np.nextafter(predicted[k + 1, 0], -np.inf) if k % 4 else predicted[k + 1, 0]
+        xy[k], xy[k + 1] = predicted[k + 1] + [0.0, 0.01], predicted[k] - [0.0, 0.01]
+    for e, g in zip(_matrix_close_pairs(predicted, 0.6), close_pairs(predicted, 0.6), strict=True):
+        np.testing.assert_array_equal(g, e)
+    for gate_m in (0.6, 1.3):
+        expected = _matrix_swapped_pairs(xy, predicted, gate_m, 0.5)
+        got = swapped_pairs(xy, predicted, gate_m, 0.5)
+        np.testing.assert_array_equal(got[0], expected[0])
+        np.testing.assert_array_equal(got[1], expected[1])
