@@ -23,6 +23,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -151,33 +152,43 @@ def _interleaved(
     return results
 
 
+def _best(runs: list[list[float]]) -> list[float]:
+    """Per figure, the best (lowest) of the rounds."""
+    return [min(column) for column in zip(*runs, strict=True)]
+
+
+def _table(
+    title: str,
+    people: tuple[int, ...],
+    results: dict[str, dict[int, list[list[float]]]],
+    cell: Callable[[list[float], int], str],
+    width: int,
+) -> None:
+    """The title, a header of crowd sizes, and per tree a row of `cell(best figures, people)`."""
+    print(title)
+    print("people    " + "".join(f"{n:>{width}}" for n in people))
+    for name, by_people in results.items():
+        print(f"{name:<10}" + "".join(f"{cell(_best(by_people[n]), n):>{width}}" for n in people))
+
+
 def scaling(reference: str | None, rounds: int, cpu: bool = False) -> None:
     results = _interleaved(reference, rounds, f"m.scaling_once(n, cpu={cpu!r})", SCALING_PEOPLE)
-    print(
-        f"SiteAnalytics.update per fused frame, 10 m² per person, best of {rounds} interleaved rounds "
-        f"({'CPU ' if cpu else ''}ms):"
+    unit = f"{'CPU ' if cpu else ''}ms"
+    title = f"SiteAnalytics.update per fused frame, 10 m² per person, best of {rounds} interleaved rounds ({unit}):"
+    _table(title, SCALING_PEOPLE, results, lambda best, n: f"{best[0]:.3f}", 10)
+    _table(
+        "the same per person (us):", SCALING_PEOPLE, results, lambda best, n: f"{best[0] / n * 1e3:.2f}u", 10
     )
-    print("people    " + "".join(f"{n:>10}" for n in SCALING_PEOPLE))
-    for name, by_people in results.items():
-        print(f"{name:<10}" + "".join(f"{min(v[0] for v in by_people[n]):>10.3f}" for n in SCALING_PEOPLE))
-    for name, by_people in results.items():
-        per_person = [min(v[0] for v in by_people[n]) / n * 1e3 for n in SCALING_PEOPLE]
-        print(f"{name:<10}" + "".join(f"{v:>9.2f}u" for v in per_person) + "  (us per person)")
 
 
 def store_scaling(reference: str | None, rounds: int, cpu: bool = False) -> None:
     results = _interleaved(reference, rounds, f"m.store_once(n, cpu={cpu!r})", STORE_PEOPLE)
-    print(
+    unit = f"{'CPU ' if cpu else ''}ms"
+    title = (
         f"fusion / analytics per TrackFrame in the simulated 30 m x 20 m store (2 cameras), best of {rounds} "
-        f"interleaved rounds ({'CPU ' if cpu else ''}ms):"
+        f"interleaved rounds ({unit}):"
     )
-    print("people    " + "".join(f"{n:>16}" for n in STORE_PEOPLE))
-    for name, by_people in results.items():
-        cells = [
-            f"{min(v[0] for v in by_people[n]):.3f} / {min(v[1] for v in by_people[n]):.3f}"
-            for n in STORE_PEOPLE
-        ]
-        print(f"{name:<10}" + "".join(f"{c:>16}" for c in cells))
+    _table(title, STORE_PEOPLE, results, lambda best, n: f"{best[0]:.3f} / {best[1]:.3f}", 16)
 
 
 def main() -> None:

@@ -277,12 +277,13 @@ class SiteWorker:
             logger.exception("final barrier of the worker failed")
 
     def _leave_held(self, site_id: int, order: SiteOrder[tuple[Applied, DecodedFrame]]) -> None:
-        """The site leaves this worker (a stop, a release) while messages wait for a gap in a camera's sequences:
-        they are not fused here. Fused with the gap given up on, they were made durable with their camera's next
-        sequence past the gap, and the gap's frames, still on their way in the stream, reached the next owner's
-        fusion after them and were dropped as late (acked, their effect lost). Left as they are, they stay waiting
-        in the site's progress: the barrier makes durable (and acks) only what precedes them, and the next owner
-        applies them, in order, once the gap's frames come (or gives the gap up after its own hold)."""
+        """The site leaves this worker (a stop, a release, a loss to another worker) while messages wait for a gap
+        in a camera's sequences: they are not fused here. Fused with the gap given up on, they were made durable with
+        their camera's next sequence past the gap, and the gap's frames, still on their way in the stream, reached
+        the next owner's fusion after them and were dropped as late (acked, their effect lost). Left as they are,
+        they stay waiting in the site's progress: the barrier makes durable (and acks) only what precedes them, and
+        the next owner applies them, in order, once the gap's frames come (or gives the gap up after its own
+        hold)."""
         if order.holding:
             logger.info(
                 "site %d: %d message(s) held for a gap left to the next owner (not fused here, not acked)",
@@ -376,7 +377,7 @@ class SiteWorker:
         self._pins.pop(site_id, None)
         order = self._orders.pop(site_id, None)
         if order is not None:
-            order.drop_held()  # the new owner's (unacked here): only the counters are kept
+            self._leave_held(site_id, order)  # the new owner's: unfused and unacked here
             self._orders_done.append(order)
         self._consumer_seqs.pop(site_id, None)
         self._after_redelivery.discard(site_id)
@@ -1012,9 +1013,8 @@ class SiteWorker:
         try:
             order = self._orders.pop(site_id, None)
             if order is not None:
-                self._leave_held(
-                    site_id, order
-                )  # not a site the rebalancing chose, but one may start meanwhile
+                # Not a site the rebalancing chose while it held, but a hold may have begun since.
+                self._leave_held(site_id, order)
                 self._orders_done.append(order)
             totals = self.stats.site(site_id)
             totals.late_released += self._runtime.processor.dropped_late_frames(site_id)
