@@ -5,12 +5,13 @@ compare every AnalyticsUpdate field by field (a cheaper analytics must not chang
 
 Scenarios (each replayed through both trees, the reference in a child process whose PYTHONPATH puts that checkout
 first): the random walks of ``analytics_cost.py --scaling`` at 50 / 200 / 1000 people with a restricted and an
-interest zone; the simulated store (fusion + analytics as the ingest runs them, 2 and 4 cameras, seeds 7 and
-11); the frames ``worker_cost.py`` gives a worker (8 cameras of 20 people in rows), fused. All but the last with
-emulated badge bindings (every 5th person an employee of level 1 or 2, some permitted in the secure zone, some
-uncertain, unbound for 6 s of every 20) so that staff marks and access incidents are exercised; one of them
-reconfigured half-way (a zone moved, one deleted); each flushed at the end. Every update is reduced to a canonical
-form (arrays by dtype, shape and bytes, floats exact, sets and mappings sorted) and the two lists compared: the
+interest zone, and the 200 once more with distances unsmoothed; the simulated store (fusion + analytics as the
+ingest runs them, 2 and 4 cameras, seeds 7 and 11, and seed 7 filled to 400 people: a dense crowd); the frames
+``worker_cost.py`` gives a worker (8 cameras of 20 people in rows), fused. All with emulated
+badge bindings (every 5th person an employee of level 1 or 2, some permitted in the secure zone, some uncertain,
+unbound for 6 s of every 20) so that staff marks and access incidents are exercised; one of them reconfigured
+half-way (a zone moved, one deleted); each flushed at the end. Every update is reduced to a canonical form (arrays
+by dtype, shape and bytes, floats exact, sets and mappings sorted) and the two lists compared: the
 first difference is printed and the exit status is 1.
 """
 
@@ -146,16 +147,18 @@ def _replay(config: Any, frames: list[Any], secure_zone: int | None, edit_at: in
     return out
 
 
-def _store_frames(seed: int, cameras: int) -> tuple[Any, list[Any]]:
+def _store_frames(
+    seed: int, cameras: int, people: int = 50, duration_s: float = 40.0
+) -> tuple[Any, list[Any]]:
     from server.fusion import FusionConfig, SiteFusion
     from simulation import SimulationConfig, default_analytics_config, simulate
 
     result = simulate(
         SimulationConfig(
             seed=seed,
-            people=50,
+            people=people,
             cameras=cameras,
-            duration_s=40.0,
+            duration_s=duration_s,
             arrival_fraction=0.05,
             pause_range_s=(20.0, 40.0),
         )
@@ -211,12 +214,18 @@ def scenarios() -> dict[str, list[Any]]:
     for people in (50, 200, 1000):
         config, frames = _walk_frames(people, 120 if people < 1000 else 60)
         results[f"walk-{people}"] = _replay(config, frames, 2, 60 if people == 200 else None)
+    config, frames = _walk_frames(200, 120)
+    raw = dataclasses.replace(config, distancing_smoothing_s=0.0)  # distances as measured
+    results["walk-200-unsmoothed"] = _replay(raw, frames, 2, None)
     for seed, cameras in ((7, 2), (11, 4)):
         config, frames = _store_frames(seed, cameras)
         secure = next((z.zone_id for z in config.zones if z.kind is ZoneKind.RESTRICTED), None)
         results[f"store-seed{seed}-{cameras}cam"] = _replay(
             config, frames, secure, len(frames) // 2 if seed == 11 else None
         )
+    # A dense crowd: the store filling up to 400 people (1.5 m² each, clustered in its zones).
+    config, frames = _store_frames(7, 2, people=400, duration_s=12.0)
+    results["store-seed7-2cam-400p"] = _replay(config, frames, None, None)
     config, frames = _worker_frames(150)
     results["worker-8cam"] = _replay(config, frames, None, None)
     return results

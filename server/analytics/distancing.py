@@ -11,10 +11,12 @@ close distance. A person's contacts are the distinct persons they had a violatio
 
 Cost: the candidate pairs of a frame come from a k-d tree (``scipy.spatial.cKDTree.query_pairs``: O(n log n + k)
 for n persons and k pairs within reach) above a few dozen persons, from the all-pairs distance matrix below (a
-bounded cost, faster there). The contact and smoothing tables hold only pairs within reach, kept sorted by pair
-code: each frame sorts its k candidate pairs by code (O(k log k)) and merges them into the tables (two sorted runs:
-O(k + K) for the K pairs followed). At a bounded crowd density k and K grow linearly with n, so a frame costs
-O(n log n).
+bounded cost, faster there). The persons are taken in global-id order, so that a pair's rank among the frame's
+pairs is its pair code's: the k pairs are ordered by sorting small integer keys (no permutation to apply), and
+the pairs followed live in one table sorted by pair code (``PairTable``: the smoothed distance and the open
+contact side by side), looked up once per frame (O(k log K) for the K pairs followed) and grown by merging two
+sorted runs. At a bounded crowd density k and K grow linearly with n, so a frame costs O(n log n); in a crowd
+packed on a fixed floor they grow with n², and so does the cost.
 """
 
 from __future__ import annotations
@@ -32,27 +34,43 @@ _SMOOTHING_MARGIN_M = 0.5
 # Above this many persons a k-d tree finds the close pairs faster than the all-pairs distance matrix (measured:
 # 160 persons 34 us vs 318 us; 50 persons about equal).
 KD_TREE_MIN_PERSONS = 64
+# Rows of pairs no longer followed are dropped from the table once they are this share of it (until then they
+# cost a little room and nothing else: a row not followed reads as absent).
+_COMPACT_SHARE = 0.25
 
 
 def pairs_within(xy: FloatArray, reach_m: float) -> tuple[IntArray, IntArray]:
-    """Index pairs (i < j) of the points closer than `reach_m`."""
-    if xy.shape[0] >= KD_TREE_MIN_PERSONS:
+    """Index pairs (i < j) of the points closer than `reach_m`, in ascending order of (i, j)."""
+    count = xy.shape[0]
+    if count >= KD_TREE_MIN_PERSONS:
         # Built unbalanced and without shrinking the nodes to their points: built faster, the same pairs.
         tree = cKDTree(xy, balanced_tree=False, compact_nodes=False)
         pairs = tree.query_pairs(reach_m, output_type="ndarray")
-        return pairs[:, 0].astype(np.int64, copy=False), pairs[:, 1].astype(np.int64, copy=False)
+        # The tree gives them in its own order: ordered by their rank i * n + j (sorting the ranks themselves
+        # costs less than sorting the pairs by them and applying the permutation).
+        rank = pairs[:, 0].astype(np.int64) * count
+        rank += pairs[:, 1]
+        rank.sort()
+        first = rank // count
+        return first, rank - first * count
     dx = xy[:, 0:1] - xy[:, 0]
     dy = xy[:, 1:2] - xy[:, 1]
-    first, second = np.nonzero(dx * dx + dy * dy < reach_m * reach_m)
+    first, second = np.nonzero(dx * dx + dy * dy < reach_m * reach_m)  # row-major: ascending already
     upper = first < second
     return first[upper].astype(np.int64), second[upper].astype(np.int64)
 
 
-class ContactTable:
-    """Open contacts as parallel arrays sorted by pair code ``low_gid * 2**32 + high_gid`` (vectorised)."""
+class PairTable:
+    """The pairs followed, as parallel arrays sorted by pair code ``low_gid * 2**32 + high_gid``: per pair its
+    (smoothed) distance and the last frame it was a candidate (``seen_us``), and its contact while one is open
+    (``open``: start, last close frame, smallest close distance, violation, last report). A pair unseen for
+    longer than the gap is no longer followed: its row reads as absent until the table drops it."""
 
     def __init__(self) -> None:
         self.code: IntArray = _EMPTY_INT
+        self.value: FloatArray = np.zeros(0)
+        self.seen_us: IntArray = _EMPTY_INT
+        self.open: BoolArray = np.zeros(0, dtype=np.bool_)
         self.start_us: IntArray = _EMPTY_INT
         self.last_us: IntArray = _EMPTY_INT
         self.min_m: FloatArray = np.zeros(0)
@@ -63,46 +81,67 @@ class ContactTable:
     def size(self) -> int:
         return int(self.code.shape[0])
 
-    def merge(self, t_us: int, codes: IntArray, distance_m: FloatArray) -> None:
-        """Record the close pairs of a frame: refresh known contacts, open new ones (``codes`` unique)."""
-        position = np.searchsorted(self.code, codes)
-        clipped = np.minimum(position, max(self.size - 1, 0))
-        known = (
-            (position < self.size) & (self.code[clipped] == codes)
-            if self.size
-            else np.zeros(codes.shape, bool)
-        )
-        if known.any():
-            rows = position[known]
-            self.last_us[rows] = t_us
-            self.min_m[rows] = np.minimum(self.min_m[rows], distance_m[known])
-        fresh = ~known
-        if fresh.any():
-            count = int(fresh.sum())
-            code = np.concatenate([self.code, codes[fresh]])
-            order = np.argsort(code, kind="stable")
-            self.code = code[order]
-            self.start_us = np.concatenate([self.start_us, np.full(count, t_us, dtype=np.int64)])[order]
-            self.last_us = np.concatenate([self.last_us, np.full(count, t_us, dtype=np.int64)])[order]
-            self.min_m = np.concatenate([self.min_m, distance_m[fresh]])[order]
-            self.violation = np.concatenate([self.violation, np.zeros(count, dtype=np.bool_)])[order]
-            self.reported_us = np.concatenate([self.reported_us, np.zeros(count, dtype=np.int64)])[order]
+    def locate(self, codes: IntArray) -> tuple[BoolArray, IntArray, IntArray | None]:
+        """For sorted unique ``codes``: which have a row, those rows (in the order of ``codes``), and the order
+        that puts the table and all of ``codes`` together without the codes found (None when all are found: for
+        ``insert``). Both runs sorted: one stable sort merges them in linear time, and a code found sits right
+        after its row (cheaper than a binary search of each)."""
+        size = self.size
+        if size == 0:
+            return np.zeros(codes.shape, dtype=np.bool_), _EMPTY_INT, np.arange(codes.size)
+        together = np.concatenate((self.code, codes))
+        order = np.argsort(together, kind="stable")
+        ordered = together[order]
+        repeated = np.flatnonzero(ordered[1:] == ordered[:-1])  # a row's code, then the same code of `codes`
+        found = np.zeros(codes.shape, dtype=np.bool_)
+        found[order[repeated + 1] - size] = True
+        rows = order[repeated]
+        if repeated.size == codes.size:
+            return found, rows, None
+        keep = np.ones(together.shape, dtype=np.bool_)
+        keep[repeated + 1] = False
+        return found, rows, order[keep]
+
+    def insert(
+        self,
+        order: IntArray,
+        codes: IntArray,
+        value: FloatArray,
+        t_us: int,
+        close: BoolArray,
+        distance_m: FloatArray,
+    ) -> None:
+        """Rows for the codes of the last ``locate`` that had none (``order``: its merging order; the other
+        arguments cover all its codes): seen now, a contact opened where ``close``."""
+        count = codes.size
+        now = np.full(count, t_us, dtype=np.int64)
+        self.code = np.concatenate((self.code, codes))[order]
+        self.value = np.concatenate((self.value, value))[order]
+        self.seen_us = np.concatenate((self.seen_us, now))[order]
+        self.open = np.concatenate((self.open, close))[order]
+        self.start_us = np.concatenate((self.start_us, now))[order]
+        self.last_us = np.concatenate((self.last_us, now))[order]
+        self.min_m = np.concatenate((self.min_m, distance_m))[order]
+        self.violation = np.concatenate((self.violation, np.zeros(count, dtype=np.bool_)))[order]
+        self.reported_us = np.concatenate((self.reported_us, np.zeros(count, dtype=np.int64)))[order]
 
     def involving(self, gids: IntArray) -> BoolArray:
-        """Mask of the contacts of any of ``gids``."""
+        """Mask of the rows of pairs with any of ``gids``."""
         low = self.code // _PAIR_SHIFT
         high = self.code % _PAIR_SHIFT
         result: BoolArray = np.isin(low, gids) | np.isin(high, gids)
         return result
 
-    def remove(self, mask: BoolArray) -> None:
-        keep = ~mask
-        self.code = self.code[keep]
-        self.start_us = self.start_us[keep]
-        self.last_us = self.last_us[keep]
-        self.min_m = self.min_m[keep]
-        self.violation = self.violation[keep]
-        self.reported_us = self.reported_us[keep]
+    def keep(self, mask: BoolArray) -> None:
+        self.code = self.code[mask]
+        self.value = self.value[mask]
+        self.seen_us = self.seen_us[mask]
+        self.open = self.open[mask]
+        self.start_us = self.start_us[mask]
+        self.last_us = self.last_us[mask]
+        self.min_m = self.min_m[mask]
+        self.violation = self.violation[mask]
+        self.reported_us = self.reported_us[mask]
 
     def records(self, rows: IntArray, *, ended: bool) -> list[DistancingViolation]:
         """The violation records of the contacts of `rows` (``end_us`` set when `ended`)."""
@@ -126,15 +165,11 @@ class ContactTable:
 
 
 class Distancing:
-    """The open contacts, the smoothed pair distances and each person's violation partners."""
+    """The pairs followed (smoothed distances and open contacts) and each person's violation partners."""
 
     def __init__(self, config: AnalyticsConfig) -> None:
         self.configure(config)
-        # Smoothed distance per candidate pair when smoothing is on: pair code (sorted), distance, time.
-        self._pair_code: IntArray = _EMPTY_INT
-        self._pair_value: FloatArray = np.zeros(0)
-        self._pair_time: IntArray = _EMPTY_INT
-        self.contacts = ContactTable()
+        self.pairs = PairTable()
         self._partners: dict[int, set[int]] = {}
         # `contacts_per_person` as last built; None once the partners changed. Every frame's update carries it,
         # and it changes only when a violation starts or a person leaves: not rebuilt per frame.
@@ -155,14 +190,17 @@ class Distancing:
         return self._contacts
 
     def forget(self, gone: IntArray, ended: list[DistancingViolation]) -> None:
-        """The persons `gone` left the frame: their contacts end (violations reported in `ended`)."""
+        """The persons `gone` left the frame: their contacts end (violations reported in `ended`). Their pairs'
+        smoothed distances are kept for the gap, as for anybody missed in a frame."""
         for gid in gone.tolist():
             if self._partners.pop(gid, None):
                 self._contacts = None
-        if self.contacts.size:
-            leaving = self.contacts.involving(np.unique(gone))
-            ended.extend(self.contacts.records(np.flatnonzero(leaving & self.contacts.violation), ended=True))
-            self.contacts.remove(leaving)
+        table = self.pairs
+        if table.open.any():
+            leaving = table.open & table.involving(np.unique(gone))
+            ended.extend(table.records(np.flatnonzero(leaving & table.violation), ended=True))
+            table.open[leaving] = False
+            table.violation[leaving] = False
 
     def update(
         self,
@@ -174,32 +212,16 @@ class Distancing:
         ended: list[DistancingViolation],
     ) -> None:
         """Take the positions of one frame: contacts refreshed, opened, become violations, ended."""
-        table = self.contacts
-        if xy.shape[0] < 2 and table.size == 0:
-            return
+        table = self.pairs
         if xy.shape[0] >= 2:
-            limit = self._limit_m
-            # With smoothing, pairs a little beyond D are followed too, so that their smoothed distance exists.
-            reach = limit + (_SMOOTHING_MARGIN_M if self._smoothing_us > 0 else 0.0)
-            first, second = pairs_within(xy, reach)
-            if first.size:
-                a = global_ids[first]
-                b = global_ids[second]
-                codes = np.minimum(a, b) * _PAIR_SHIFT + np.maximum(a, b)
-                # In pair code order: the tables are sorted by it, and merging two sorted runs is linear.
-                by_code = np.argsort(codes)
-                codes, first, second = codes[by_code], first[by_code], second[by_code]
-                distance = np.hypot(xy[first, 0] - xy[second, 0], xy[first, 1] - xy[second, 1])
-                if self._smoothing_us > 0:
-                    close = self._smoothed(t_us, codes, distance) < limit
-                    codes, distance = codes[close], distance[close]
-                if codes.size:
-                    table.merge(t_us, codes, distance)
-        if table.size == 0:
+            self._follow(t_us, xy, global_ids)
+        if not table.open.any():
+            self._compact(t_us)
             return
         last_us = table.last_us
-        close_now = last_us == t_us
-        finished = (t_us - last_us) > self._gap_us  # never a pair close now: the gap is >= 0
+        contact = table.open
+        close_now = contact & (last_us == t_us)
+        finished = contact & ((t_us - last_us) > self._gap_us)  # never a pair close now: the gap is >= 0
         becomes = close_now & ~table.violation & ((last_us - table.start_us) >= self._min_violation_us)
         due = table.violation & ~finished & ((t_us - table.reported_us) >= self._update_interval_us)
         if becomes.any():
@@ -215,36 +237,66 @@ class Distancing:
         table.violation |= becomes
         if finished.any():
             ended.extend(table.records(np.flatnonzero(finished & table.violation), ended=True))
-            table.remove(finished)
+            table.open[finished] = False
+            table.violation[finished] = False
+        self._compact(t_us)
 
-    def _smoothed(self, t_us: int, codes: IntArray, distance_m: FloatArray) -> FloatArray:
-        """Exponentially smoothed distance of each candidate pair (time constant `distancing_smoothing_s`); a
-        pair not followed in the previous `distancing_gap_s` starts again from its raw distance. Vectorised over
-        a table sorted by pair code, like the contact table (``codes``: sorted too)."""
-        old_code, old_value, old_time = self._pair_code, self._pair_value, self._pair_time
-        smoothed = distance_m.astype(np.float64, copy=True)
-        keep_old = (t_us - old_time) <= self._gap_us
-        if old_code.size and codes.size:
-            position = np.searchsorted(old_code, codes)
-            clipped = np.minimum(position, old_code.size - 1)
-            seen = old_code[clipped] == codes  # a code past the end meets the last (smaller) code: unseen
-            rows = clipped[seen]
-            recent = keep_old[rows]
-            rows_recent = rows[recent]
-            weight = 1.0 - np.exp(-(t_us - old_time[rows_recent]) / self._smoothing_us)
-            targets = np.flatnonzero(seen)[recent]
-            smoothed[targets] = old_value[rows_recent] + weight * (smoothed[targets] - old_value[rows_recent])
-            keep_old[rows] = False  # replaced by this frame's entry
-        if not keep_old.any():  # the usual frame: every pair followed is a candidate again, or given up
-            self._pair_code, self._pair_value = codes, smoothed
-            self._pair_time = np.full(codes.size, t_us, dtype=np.int64)
-            return smoothed
-        # Pairs not candidates in this frame keep their state for the gap (a person missed for a frame).
-        code = np.concatenate([old_code[keep_old], codes])
-        order = np.argsort(code, kind="stable")
-        self._pair_code = code[order]
-        self._pair_value = np.concatenate([old_value[keep_old], smoothed])[order]
-        self._pair_time = np.concatenate([old_time[keep_old], np.full(codes.size, t_us, dtype=np.int64)])[
-            order
-        ]
-        return smoothed
+    def _follow(self, t_us: int, xy: FloatArray, global_ids: IntArray) -> None:
+        """The frame's candidate pairs: their distances (smoothed), and their contacts refreshed or opened."""
+        limit = self._limit_m
+        smoothing = self._smoothing_us > 0
+        # With smoothing, pairs a little beyond D are followed too, so that their smoothed distance exists.
+        reach = limit + (_SMOOTHING_MARGIN_M if smoothing else 0.0)
+        # In global-id order, pairs (i < j) in ascending order are in ascending pair code, as the table is.
+        by_id = np.argsort(global_ids)
+        gids = global_ids[by_id]
+        points = xy[by_id]
+        first, second = pairs_within(points, reach)
+        if first.size == 0:
+            return
+        codes = gids[first] * _PAIR_SHIFT + gids[second]
+        x, y = points[:, 0].copy(), points[:, 1].copy()  # contiguous: gathered 3-4 times faster than rows
+        distance = np.hypot(x[first] - x[second], y[first] - y[second])
+        table = self.pairs
+        found, rows, merging = table.locate(codes)
+        followed = (t_us - table.seen_us[rows]) <= self._gap_us  # a row unseen for longer reads as absent
+        value = distance
+        if smoothing:
+            value = distance.copy()
+            recent = rows[followed]
+            weight = 1.0 - np.exp(-(t_us - table.seen_us[recent]) / self._smoothing_us)
+            targets = np.flatnonzero(found)[followed]
+            value[targets] = table.value[recent] + weight * (value[targets] - table.value[recent])
+            close: BoolArray = value < limit
+        else:
+            close = np.ones(codes.shape, dtype=np.bool_)
+        table.value[rows] = value[found]
+        table.seen_us[rows] = t_us
+        # Known rows close now: an open contact is refreshed, any other (none yet, ended, or not followed) opens.
+        close_known = close[found]
+        refreshed = close_known & table.open[rows]
+        opened = close_known & ~refreshed
+        if refreshed.any():
+            again = rows[refreshed]
+            table.last_us[again] = t_us
+            table.min_m[again] = np.minimum(table.min_m[again], distance[found][refreshed])
+        if opened.any():
+            anew = rows[opened]
+            table.open[anew] = True
+            table.start_us[anew] = t_us
+            table.last_us[anew] = t_us
+            table.min_m[anew] = distance[found][opened]
+            table.violation[anew] = False
+            table.reported_us[anew] = 0
+        if merging is not None:
+            table.insert(merging, codes, value, t_us, close, distance)
+
+    def _compact(self, t_us: int) -> None:
+        """Drop the rows of pairs no longer followed once they are a good share of the table."""
+        table = self.pairs
+        if table.size == 0:
+            return
+        stale = (t_us - table.seen_us) > self._gap_us
+        stale &= ~table.open
+        if np.count_nonzero(stale) > _COMPACT_SHARE * table.size:
+            table.keep(~stale)

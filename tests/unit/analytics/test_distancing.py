@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -58,7 +60,122 @@ def test_close_pairs_are_the_same_with_the_matrix_and_the_kd_tree(persons: int) 
     rng = np.random.default_rng(persons)
     xy = rng.uniform(0.0, np.sqrt(persons * 10.0), size=(persons, 2))
     first, second = pairs_within(xy, 2.0)
-    found = set(zip(first.tolist(), second.tolist(), strict=True))
+    found = list(zip(first.tolist(), second.tolist(), strict=True))
+    assert found == sorted(found)  # in ascending (i, j) order: the pair table's order in global-id order
     distance = np.hypot(xy[:, None, 0] - xy[None, :, 0], xy[:, None, 1] - xy[None, :, 1])
     i, j = np.nonzero(np.triu(distance < 2.0, k=1))
-    assert found == set(zip(i.tolist(), j.tolist(), strict=True))
+    assert set(found) == set(zip(i.tolist(), j.tolist(), strict=True))
+
+
+class _PlainDistancing:
+    """The rules of the module docstring written the straightforward way (a dict per pair, every pair of every
+    frame), to hold the vectorised table to."""
+
+    def __init__(
+        self, limit_m: float, gap_s: float, smoothing_s: float, min_s: float, every_s: float
+    ) -> None:
+        self.limit, self.gap, self.tau = limit_m, int(gap_s * 1e6), smoothing_s * 1e6
+        self.min_us, self.every_us = int(min_s * 1e6), int(every_s * 1e6)
+        self.smoothed: dict[tuple[int, int], tuple[float, int]] = {}  # pair -> (distance, last candidate)
+        # pair -> [start, last close, min distance, violation, last report]
+        self.contacts: dict[tuple[int, int], list[float]] = {}
+
+    def _record(self, pair: tuple[int, int], ended: bool) -> tuple[int, int, int, int, int | None, float]:
+        start, last, least = self.contacts[pair][:3]
+        return (*pair, int(start), int(last), int(last) if ended else None, least)
+
+    def forget(self, gone: set[int], ended: list[object]) -> None:
+        for pair in sorted(self.contacts):
+            if pair[0] in gone or pair[1] in gone:
+                if self.contacts[pair][3]:
+                    ended.append(self._record(pair, ended=True))
+                del self.contacts[pair]
+
+    def update(self, t: int, xy: np.ndarray, gids: list[int], out: tuple[list[object], ...]) -> None:
+        started, updated, ended = out
+        reach = self.limit + (0.5 if self.tau > 0 else 0.0)
+        for i, j in itertools.combinations(range(len(gids)), 2):
+            raw = float(np.hypot(xy[i, 0] - xy[j, 0], xy[i, 1] - xy[j, 1]))
+            if not raw * raw < reach * reach:
+                continue
+            pair = (min(gids[i], gids[j]), max(gids[i], gids[j]))
+            value = raw
+            if self.tau > 0:
+                old = self.smoothed.get(pair)
+                if old is not None and t - old[1] <= self.gap:
+                    weight = 1.0 - np.exp(-(t - old[1]) / self.tau)
+                    value = old[0] + weight * (raw - old[0])
+                self.smoothed[pair] = (value, t)
+                if not value < self.limit:
+                    continue
+            contact = self.contacts.get(pair)
+            if contact is None:
+                self.contacts[pair] = [t, t, raw, False, 0]
+            else:
+                contact[1], contact[2] = t, min(contact[2], raw)
+        for pair in sorted(self.contacts):
+            start, last, _, violation, reported = self.contacts[pair]
+            finished = t - last > self.gap
+            if last == t and not violation and last - start >= self.min_us:
+                started.append(self._record(pair, ended=False))
+                self.contacts[pair][3:] = [True, t]
+            elif violation and not finished and t - reported >= self.every_us:
+                updated.append(self._record(pair, ended=False))
+                self.contacts[pair][4] = t
+            if finished:
+                if self.contacts[pair][3]:
+                    ended.append(self._record(pair, ended=True))
+                del self.contacts[pair]
+
+
+def _as_tuple(v: DistancingViolation) -> tuple[int, int, int, int, int | None, float]:
+    return (v.person_a, v.person_b, v.start_us, v.last_close_us, v.end_us, v.min_distance_m)
+
+
+@pytest.mark.parametrize("smoothing_s", [0.0, 0.5])
+@pytest.mark.parametrize("persons", [12, KD_TREE_MIN_PERSONS + 6])
+def test_the_pair_table_gives_what_the_plain_rules_give(persons: int, smoothing_s: float) -> None:
+    """Random walks in a small room (pairs come close, part, are missed for a frame, persons leave and new ones
+    come): every violation started, updated and ended, in order and to the bit, as the dict-per-pair rules."""
+    config = site_config(
+        distancing_smoothing_s=smoothing_s, distancing_min_duration_s=1.0, violation_update_interval_s=0.5
+    )
+    fast = Distancing(config)
+    plain = _PlainDistancing(
+        config.distancing_distance_m,
+        config.distancing_gap_s,
+        smoothing_s,
+        1.0,
+        config.violation_update_interval_s,
+    )
+    rng = np.random.default_rng(persons + int(smoothing_s * 10))
+    side = float(np.sqrt(persons * 3.0))
+    xy = rng.uniform(0.0, side, size=(persons, 2))
+    gids = rng.permutation(np.arange(1, persons + 1)).astype(
+        np.int64
+    )  # not in id order, as fusion gives them
+    next_gid = persons + 1
+    previous: set[int] = set()
+    counts = [0, 0, 0]
+    for k in range(300):
+        xy = np.clip(xy + rng.normal(0.0, 0.15, size=xy.shape), 0.0, side)
+        if k % 40 == 39:  # somebody leaves, somebody new comes in
+            gids = gids.copy()
+            gids[rng.integers(persons)] = next_gid
+            next_gid += 1
+        present = rng.random(persons) > (0.05 if k % 50 < 25 else 0.4)  # missed now and then, or often
+        frame_gids = gids[present]
+        gone = previous - set(frame_gids.tolist())
+        previous = set(frame_gids.tolist())
+        fast_out: tuple[list[DistancingViolation], ...] = ([], [], [])
+        plain_out: tuple[list[object], ...] = ([], [], [])
+        if gone:
+            fast.forget(np.array(sorted(gone), dtype=np.int64), fast_out[2])
+            plain.forget(gone, plain_out[2])
+        t_us = us(k * 0.1)
+        fast.update(t_us, xy[present], frame_gids, *fast_out)
+        plain.update(t_us, xy[present], frame_gids.tolist(), plain_out)
+        for kind in range(3):
+            assert [_as_tuple(v) for v in fast_out[kind]] == plain_out[kind], (k, kind)
+            counts[kind] += len(plain_out[kind])
+    assert min(counts) > 0  # every kind of record happened
