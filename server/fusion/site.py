@@ -94,6 +94,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial import cKDTree
 
+from server.fusion.agreement import CameraAgreement, CameraPairAgreement
 from server.fusion.appearance import CLASSES, PARTS, unpack
 from server.fusion.errors import FusionInputError
 from server.fusion.reorder import ReorderBuffer
@@ -259,6 +260,8 @@ class SiteFusion:
         self._skew_s: FloatArray = np.zeros(0)
         self._skew_solved_us = _NEVER_US
         self._skew_tick = 0
+        # How far apart each camera pair places the people both see (an installer's calibration check).
+        self._agreement = CameraAgreement()
         self._source_window_us = int(self.config.source_window_s * 1e6)
         self._memory: dict[tuple[int, int], _Association] = {}
         # (camera, local id) of unassociated tentative edge tracks -> their first frame time.
@@ -1006,6 +1009,8 @@ class SiteFusion:
         if self._skew_tick % _SKEW_EVERY_FRAMES == 0:
             agree = np.einsum("kcx,kcx->kc", gap, gap) <= _SKEW_AGREE_M**2
             self._learn_skew(column, slots, gap, recent & agree, t_us)
+            shared, partner = np.nonzero(recent)
+            self._agreement.record(t_us, column, partner.astype(np.int64), corrected_gap[shared, partner])
         if bad.size:
             self._camera_offset[slots[bad], column] = 0.0
             self.reassociated_total += int(bad.size)
@@ -1059,6 +1064,12 @@ class SiteFusion:
         skew = np.linalg.lstsq(system, self._skew_num_total.sum(axis=1), rcond=None)[0]
         limit = self.config.max_skew_s
         self._skew_s = np.clip(skew, -limit, limit)
+
+    def camera_agreement(self, min_samples: float = 1.0) -> list[CameraPairAgreement]:
+        """How far apart each pair of this site's cameras places the people both see, over about the last 100 s
+        of stream time (``server.fusion.agreement``): a calibration check."""
+        now = self._now_us if self._now_us is not None else 0
+        return self._agreement.summary(now, self._camera_ids, min_samples)
 
     @property
     def camera_skews_s(self) -> dict[int, float]:

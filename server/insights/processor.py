@@ -43,7 +43,7 @@ from server.insights.setup import analytics_zone_kind as analytics_zone_kind
 from server.insights.setup import build_setup as build_setup
 from server.livestate import LiveState
 from server.livestate.snapshot import live_snapshot
-from server.observability.metrics import record_camera_skews
+from server.observability.metrics import record_camera_agreement, record_camera_skews
 from server.realtime.events import LivePositionsEvent
 from server.realtime.positions import site_positions_event
 from server.realtime.publisher import LivePublisher
@@ -52,6 +52,9 @@ from server.timeseries.site_points import SitePoints, violation_points
 from server.timeseries.types import PointSink
 
 logger = logging.getLogger(__name__)
+
+# A camera pair whose calibrations disagree is logged at most this often.
+_AGREEMENT_WARN_EVERY_S = 600.0
 
 
 @dataclass
@@ -67,6 +70,8 @@ class _SiteState:
     last_live_state_us: int | None = None
     # Capture time of the newest frame the fusion released (applied): later ones wait in its reorder buffer.
     released_until_us: int | None = None
+    # When each camera pair was last warned of as disagreeing (time.monotonic()).
+    agreement_warned: dict[tuple[int, int], float] = field(default_factory=dict)
 
 
 # Called with each access incident event, capacity event and queue ("open another till") event, in that order.
@@ -168,6 +173,7 @@ class SiteAnalyticsProcessor:
         floor plan or the site's day changed and were committed, in any process)."""
         for site_id, state in list(self._sites.items()):
             record_camera_skews(site_id, state.fusion.camera_skews_s)
+            self._check_agreement(site_id, state)
             setup = state.setup
             if self._load_revision is None or (
                 await sync_to_async(self._load_revision)(site_id) != state.setup.revision
@@ -185,6 +191,24 @@ class SiteAnalyticsProcessor:
                 self._recorder.name_zones(setup.zone_names)
                 state.setup = setup
             self._set_identities(state, identities)
+
+    def _check_agreement(self, site_id: int, state: _SiteState) -> None:
+        """Publish how far apart the site's camera pairs place the people both see, and warn (at most every
+        ``_AGREEMENT_WARN_EVERY_S`` per pair) of a pair whose calibrations disagree (server.fusion.agreement)."""
+        pairs = state.fusion.camera_agreement()
+        record_camera_agreement(site_id, pairs)
+        now = time.monotonic()
+        for pair in pairs:
+            key = (pair.camera_id, pair.other_camera_id)
+            if pair.suspect and now - state.agreement_warned.get(key, -_AGREEMENT_WARN_EVERY_S) >= (
+                _AGREEMENT_WARN_EVERY_S
+            ):
+                state.agreement_warned[key] = now
+                logger.warning(
+                    "site %d: %s; check both calibrations (docs/installer-guide.md, section 7)",
+                    site_id,
+                    pair.describe(),
+                )
 
     def identities(self, site_id: int) -> Mapping[int, PersonIdentity]:
         """Who the analytics of `site_id` take each bound person for: {person_id: identity}."""

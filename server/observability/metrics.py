@@ -26,6 +26,8 @@ Metric families (all prefixed ``retail_``; type; meaning):
 - alerts_raised_total{kind} (counter): access-control incidents opened, warnings escalated to alarms, capacity and
   queue alerts opened, by kind
 - fusion_camera_skew_seconds{site,camera} (gauge): each camera's clock skew as the fusion estimates it
+- fusion_camera_pair_distance_metres{site,camera,other,quantile} (gauge): how far apart two cameras place the
+  people both see (quantiles 0.5 and 0.9 over about 100 s): a calibration check
 - edge_* (see server.observability.edge_health): the last heartbeat of each edge box and camera
 - build_info{version} (gauge): 1, labelled with the software version
 - worker_sites_owned (gauge): sites a site worker fuses now (JetStream pinned them on it)
@@ -38,11 +40,12 @@ Metric families (all prefixed ``retail_``; type; meaning):
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from server.fusion.agreement import CameraPairAgreement
 from server.observability.edge_health import EDGE_HEALTH, EdgeHealthCollector
 
 NAMESPACE: Final = "retail"
@@ -191,6 +194,13 @@ FUSION_CAMERA_SKEW: Final = Gauge(
     ["site", "camera"],
     namespace=NAMESPACE,
 )
+FUSION_CAMERA_PAIR_DISTANCE: Final = Gauge(
+    "fusion_camera_pair_distance_metres",
+    "How far apart two cameras of a site place the people both see, over about the last 100 s (quantile 0.5 and "
+    "0.9): a calibration check (server.fusion.agreement; tens of centimetres is normal, a metre is not).",
+    ["site", "camera", "other", "quantile"],
+    namespace=NAMESPACE,
+)
 LIVE_PUSH_SUPERSEDED: Final = Counter(
     "live_push_superseded",
     "Live site states dropped unsent because a newer one replaced them (throttle period, or a push still in "
@@ -216,6 +226,7 @@ __all__ = [
     "record_analytics_dropped",
     "record_analytics_write_error",
     "record_auth_failure",
+    "record_camera_agreement",
     "record_camera_skews",
     "record_frame_accepted",
     "record_frame_duplicate",
@@ -357,6 +368,14 @@ def record_camera_skews(site_id: int, skews_s: Mapping[int, float]) -> None:
     """Publish the fusion's estimated clock skew of each camera of ``site_id`` (camera id -> seconds)."""
     for camera_id, skew_s in skews_s.items():
         FUSION_CAMERA_SKEW.labels(site=str(site_id), camera=str(camera_id)).set(skew_s)
+
+
+def record_camera_agreement(site_id: int, pairs: Sequence[CameraPairAgreement]) -> None:
+    """Publish how far apart each camera pair of ``site_id`` places the people both see."""
+    for pair in pairs:
+        labels = {"site": str(site_id), "camera": str(pair.camera_id), "other": str(pair.other_camera_id)}
+        FUSION_CAMERA_PAIR_DISTANCE.labels(quantile="0.5", **labels).set(pair.median_distance_m)
+        FUSION_CAMERA_PAIR_DISTANCE.labels(quantile="0.9", **labels).set(pair.p90_distance_m)
 
 
 WORKER_SITES_OWNED: Final = Gauge(

@@ -296,3 +296,19 @@ def test_camera_skews_are_published_per_site_and_camera() -> None:
     assert _value("retail_fusion_camera_skew_seconds", {"site": "41", "camera": "4"}) == pytest.approx(-0.12)
     metrics.record_camera_skews(41, {3: 0.05})
     assert _value("retail_fusion_camera_skew_seconds", {"site": "41", "camera": "3"}) == pytest.approx(0.05)
+
+
+def test_camera_pair_distances_are_published_per_pair_and_quantile() -> None:
+    from server.fusion.agreement import CameraPairAgreement
+
+    pair = CameraPairAgreement(
+        3, 5, samples=250.0, median_distance_m=0.4, p90_distance_m=1.2, offset_m=(0.3, 0.0)
+    )
+    metrics.record_camera_agreement(41, [pair])
+    labels = {"site": "41", "camera": "3", "other": "5"}
+    assert _value(
+        "retail_fusion_camera_pair_distance_metres", {**labels, "quantile": "0.5"}
+    ) == pytest.approx(0.4)
+    assert _value(
+        "retail_fusion_camera_pair_distance_metres", {**labels, "quantile": "0.9"}
+    ) == pytest.approx(1.2)
