@@ -448,8 +448,9 @@ class SiteFusion:
                 feasible[:, held_lost[pool_slots]] = False
                 if self._vetoed:
                     self._apply_vetoes(camera_id, obs.local_ids[pool_rows], pool_slots, feasible, t_us)
+                # Compared only where the row could join (every later rule reads the colours of those pairs only).
                 similar = (
-                    self._similarities(obs.camera_id, obs.local_ids[pool_rows], pool_slots)
+                    self._similarities(obs.camera_id, obs.local_ids[pool_rows], pool_slots, where=feasible)
                     if use_colours
                     else None
                 )
@@ -730,10 +731,13 @@ class SiteFusion:
         mean: FloatArray = self._app_sum[slots] / np.maximum(count, 1.0)[..., None]
         return mean, known
 
-    def _similarities(self, camera_id: int, local_ids: IntArray, slots: IntArray) -> FloatArray | None:
+    def _similarities(
+        self, camera_id: int, local_ids: IntArray, slots: IntArray, *, where: BoolArray | None = None
+    ) -> FloatArray | None:
         """Histogram intersection of each local track's latest descriptor with each slot's running appearance,
-        averaged over the parts measurable in both (``(rows, slots)``; NaN where nothing is comparable); None
-        when no row has a descriptor."""
+        averaged over the parts measurable in both (``(rows, slots)``; NaN where nothing is comparable, and
+        outside ``where`` when given: the pairs worth comparing, a few of a crowd's); None when no row has a
+        descriptor."""
         found = [self._track_app.get((camera_id, int(local))) for local in local_ids.tolist()]
         have = [k for k, entry in enumerate(found) if entry is not None]
         if not have or slots.size == 0:
@@ -744,10 +748,16 @@ class SiteFusion:
             assert entry is not None
             rows[k] = entry[0]
         mean, known = self._slot_colours(slots)
-        both = (rows.sum(axis=2) > 0)[:, None, :] & known[None, :, :]
-        overlap = np.minimum(rows[:, None], mean[None]).sum(axis=3)
-        parts = both.sum(axis=2)
-        similar: FloatArray = np.where(parts > 0, (overlap * both).sum(axis=2) / np.maximum(parts, 1), np.nan)
+        if where is None:
+            where = np.ones((rows.shape[0], slots.shape[0]), dtype=np.bool_)
+        row_index, slot_index = np.nonzero(where)
+        both = (rows.sum(axis=2) > 0)[row_index] & known[slot_index]
+        overlap = np.minimum(rows[row_index], mean[slot_index]).sum(axis=2)
+        parts = both.sum(axis=1)
+        similar: FloatArray = np.full(where.shape, np.nan)
+        similar[row_index, slot_index] = np.where(
+            parts > 0, (overlap * both).sum(axis=1) / np.maximum(parts, 1), np.nan
+        )
         return similar
 
     def _check_crosswise(
@@ -1450,19 +1460,27 @@ def unshared_close_pairs(
     """The pairs of `close_pairs` (i < j closer than `reach_m`, row-major, with their squared distances) that no
     camera saw together: `seen[i, c]`, camera column c saw point i (the merge check's duplicates, step 6).
 
-    The points are grouped by the set of cameras that saw them; only the points of a group that some group (itself,
-    when it saw nothing and holds two) shares no camera with are searched, the shared pairs among them dropped
-    after. In a crowd most pairs are shared (a store of 400 that one camera sees: 40,000 close pairs, none
-    unshared, all of them searched and looped over), and the pairs, their order and distances are close_pairs's
-    over all points, as the points searched keep their order and coordinates."""
-    cameras, group = np.unique(seen, axis=0, return_inverse=True)
+    From KD_TREE_MIN_POINTS points on, the points are grouped by the set of cameras that saw them; only the points
+    of a group that some group (itself, when it saw nothing and holds two) shares no camera with are searched, the
+    shared pairs among them dropped after. In a crowd most pairs are shared (a store of 400 that one camera sees:
+    40,000 close pairs, none unshared, all of them searched and looped over), and the pairs, their order and
+    distances are close_pairs's over all points, as the points searched keep their order and coordinates. Fewer
+    points: all are searched (the grouping cost more than it saved at 50 people)."""
+    if xy.shape[0] < KD_TREE_MIN_POINTS:
+        first, second, distance2 = close_pairs(xy, reach_m)
+        apart = ~(seen[first] & seen[second]).any(axis=1)
+        return first[apart], second[apart], distance2[apart]
+    # Each point's camera set as a bytes key (one byte per eight cameras; np.unique's axis=0 took 110 us at 400).
+    packed = np.packbits(seen, axis=1)
+    keys = np.ascontiguousarray(packed).view(np.dtype((np.void, packed.shape[1])))[:, 0]
+    _, member, group = np.unique(keys, return_index=True, return_inverse=True)
     group = group.reshape(-1)
-    as_counts = cameras.astype(np.int64)
-    shared = as_counts @ as_counts.T > 0  # group x group: a camera saw both groups' points
-    alone = np.bincount(group, minlength=cameras.shape[0]) < 2
+    as_counts = seen[member].astype(np.int64)
+    shared: BoolArray = as_counts @ as_counts.T > 0  # group x group: a camera saw both groups' points
+    alone = np.bincount(group, minlength=member.shape[0]) < 2
     partner = ~shared
     np.fill_diagonal(partner, ~shared.diagonal() & ~alone)
-    searched = np.flatnonzero(partner.any(axis=1)[group])
+    searched = np.flatnonzero(np.any(partner, axis=1)[group])
     if searched.size < 2:
         return _NO_ROWS, _NO_ROWS, np.zeros(0, dtype=np.float64)
     first, second, distance2 = close_pairs(xy[searched], reach_m)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from server.fusion import FusionConfig, SiteFusion
+from server.fusion.appearance import CLASSES, PARTS
 from server.fusion.site import (
     KD_TREE_MIN_POINTS,
     SWAP_ROWS_MIN,
@@ -14,6 +16,7 @@ from server.fusion.site import (
     swapped_pairs,
     unshared_close_pairs,
 )
+from simulation import SimulationConfig, simulate
 
 
 def _matrix_close_pairs(xy: np.ndarray, reach_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -185,3 +188,47 @@ def test_swaps_saving_just_over_the_threshold_are_found(offset_m: float, seed: i
         got = swapped_pairs(xy, predicted, 1.3, saving_m)
         np.testing.assert_array_equal(got[0], expected[0])
         np.testing.assert_array_equal(got[1], expected[1])
+
+
+def _all_pairs_similarities(
+    fusion: SiteFusion, camera_id: int, local_ids: np.ndarray, slots: np.ndarray
+) -> np.ndarray:
+    """Every (row, slot) similarity as one broadcast over rows x slots x parts x classes (the straightforward
+    formulation `SiteFusion._similarities` computes pair by pair)."""
+    rows = np.zeros((local_ids.shape[0], PARTS, CLASSES))
+    for k, local in enumerate(local_ids.tolist()):
+        entry = fusion._track_app.get((camera_id, local))
+        if entry is not None:
+            rows[k] = entry[0]
+    count = fusion._app_n[slots]
+    known = count >= fusion.config.appearance_min_count
+    mean = fusion._app_sum[slots] / np.maximum(count, 1.0)[..., None]
+    both = (rows.sum(axis=2) > 0)[:, None, :] & known[None, :, :]
+    overlap = np.minimum(rows[:, None], mean[None]).sum(axis=3)
+    parts = both.sum(axis=2)
+    similar: np.ndarray = np.where(parts > 0, (overlap * both).sum(axis=2) / np.maximum(parts, 1), np.nan)
+    return similar
+
+
+def test_similarities_of_the_pairs_asked_for_are_the_all_pairs_values() -> None:
+    """The colour similarities computed only for the pairs `where` marks (the joins a row could make in a crowd)
+    are the all-pairs broadcast's values to the last bit, NaN elsewhere; without `where`, all of them."""
+    result = simulate(SimulationConfig(seed=3, people=40, cameras=2, duration_s=6.0))
+    fusion = SiteFusion(FusionConfig(site_id=1))
+    for frame in result.frames:
+        fusion.update(frame.to_observations(1))
+    slots = np.flatnonzero(fusion._active)
+    rng = np.random.default_rng(4)
+    for camera_id in sorted({camera for camera, _ in fusion._track_app}):
+        local_ids = np.array(sorted(local for camera, local in fusion._track_app if camera == camera_id))
+        local_ids = np.concatenate([local_ids, [10**9]])  # a track without a descriptor: NaN
+        expected = _all_pairs_similarities(fusion, camera_id, local_ids, slots)
+        assert np.isfinite(expected).sum() > 100
+        every = fusion._similarities(camera_id, local_ids, slots)
+        assert every is not None
+        np.testing.assert_array_equal(every, expected)
+        where = rng.random(expected.shape) < 0.2
+        some = fusion._similarities(camera_id, local_ids, slots, where=where)
+        assert some is not None
+        np.testing.assert_array_equal(some[where], expected[where])
+        assert np.isnan(some[~where]).all()
