@@ -172,6 +172,7 @@ def build_runtime(*, role: str = "") -> Runtime:
     from server.alerts.incidents import IncidentRecorder
     from server.ingest.selectors import site_last_frame_us
     from server.insights.selectors import site_config_revision, site_identities, site_setup
+    from server.inventory.services import camera_calibration_check_record
     from server.notifications.wiring import notifications_from_settings
     from server.retention.purge import RetentionJob
     from server.timeseries.factory import timeseries_from_settings
@@ -208,6 +209,7 @@ def build_runtime(*, role: str = "") -> Runtime:
         recover_site=lambda site_id: recorder.close_left_open(
             site_id, last_frame_us=site_last_frame_us(site_id)
         ),
+        store_agreement=lambda site_id, pairs: camera_calibration_check_record(site_id=site_id, pairs=pairs),
     )
     bus = None
     if role == "gateway":

@@ -26,12 +26,14 @@ BINS = 50  # 0-5 m; the last bin holds everything beyond
 FORGET_PER_S = 0.99  # a sample's weight after one second of stream time: a time constant of ~100 s
 OFFSET_WITHIN_M = 3.0
 # A pair is suspect (a calibration to check) when, over at least JUDGE_SAMPLES of weight, its median distance or
-# its 90th percentile is beyond these. Chosen on the simulator (benchmarks/camera_agreement.py): well calibrated
-# pillar-mounted cameras agree to a median of 0.11 m and a p90 of 0.20 m, tilted ceiling cameras (whose foot
-# points differ with the side they see a person from) to at most 0.6 / 0.86 m; one calibration off by 1.1 m
-# gives 0.69-0.96 / 1.29-1.36 m, barrel lenses left undistorted p90s of 0.7-1.4 m (most pairs above 1 m).
-SUSPECT_MEDIAN_M = 0.75
-SUSPECT_P90_M = 1.0
+# its 90th percentile is beyond these. Chosen on the simulator (benchmarks/camera_agreement.py, seeds 31-32 and
+# 41-46; fresh seeds in docs/benchmarks.md): well calibrated overhead cameras agree to a median of 0.10-0.12 m and
+# a p90 of 0.19-0.24 m, tilted ceiling cameras (whose foot points differ with the side they see a person from) to
+# at most 0.71 / 1.01 m; one calibration off by 1.1 m gives 0.61-0.96 / 1.28-1.42 m, barrel lenses left
+# undistorted p90s of 0.40-1.39 m (the pairs that see people at the image borders above 1.1 m). A calibration off
+# by 0.5 m is within the ceiling cameras' spread: it shows in the figures, it is not flagged.
+SUSPECT_MEDIAN_M = 0.8
+SUSPECT_P90_M = 1.1
 JUDGE_SAMPLES = 100.0
 
 

@@ -33,6 +33,7 @@ from server.analytics.types import (
 )
 from server.analytics.types import ZoneKind as AnalyticsZoneKind
 from server.frames import CameraRef, DecodedFrame, camera_observations
+from server.fusion.agreement import CameraPairAgreement
 from server.fusion.site import SiteFusion
 from server.fusion.types import FusedFrame, FusionConfig
 from server.insights.recorder import InsightsRecorder
@@ -55,6 +56,9 @@ logger = logging.getLogger(__name__)
 
 # A camera pair whose calibrations disagree is logged at most this often.
 _AGREEMENT_WARN_EVERY_S = 600.0
+# ... and stored on its cameras (`Camera.calibration_check`, shown on the dashboard) at most this often.
+_AGREEMENT_STORE_EVERY_S = 60.0
+_clock = time.monotonic  # seconds, for those two (a module attribute: the tests move it)
 
 
 @dataclass
@@ -70,8 +74,10 @@ class _SiteState:
     last_live_state_us: int | None = None
     # Capture time of the newest frame the fusion released (applied): later ones wait in its reorder buffer.
     released_until_us: int | None = None
-    # When each camera pair was last warned of as disagreeing (time.monotonic()).
+    # When each camera pair was last warned of as disagreeing (`_clock`).
     agreement_warned: dict[tuple[int, int], float] = field(default_factory=dict)
+    # ... and when the check was last stored on the cameras (None: never).
+    agreement_stored: float | None = None
 
 
 # Called with each access incident event, capacity event and queue ("open another till") event, in that order.
@@ -95,6 +101,7 @@ class SiteAnalyticsProcessor:
         arrival_jitter_us: int = 0,
         recover_site: Callable[[int], object] | None = None,
         load_revision: Callable[[int], int] | None = None,
+        store_agreement: Callable[[int, list[CameraPairAgreement]], object] | None = None,
     ) -> None:
         self._publisher = publisher
         self._points = points
@@ -105,6 +112,9 @@ class SiteAnalyticsProcessor:
         # refresh when to load the setup. None: the refresh loads the setup each time and compares its revision.
         self._load_revision = load_revision
         self._load_identities = load_identities
+        # Stores the site's calibration check on its cameras (in a worker thread, at most every
+        # _AGREEMENT_STORE_EVERY_S): `camera_calibration_check_record`.
+        self._store_agreement = store_agreement
         self._on_alert = on_alert
         self._live_state = live_state
         # The live state (badge binding, occupancy, who is where; shared by every process with Redis) is written
@@ -173,7 +183,7 @@ class SiteAnalyticsProcessor:
         floor plan or the site's day changed and were committed, in any process)."""
         for site_id, state in list(self._sites.items()):
             record_camera_skews(site_id, state.fusion.camera_skews_s)
-            self._check_agreement(site_id, state)
+            await self._check_agreement(site_id, state)
             setup = state.setup
             if self._load_revision is None or (
                 await sync_to_async(self._load_revision)(site_id) != state.setup.revision
@@ -192,12 +202,13 @@ class SiteAnalyticsProcessor:
                 state.setup = setup
             self._set_identities(state, identities)
 
-    def _check_agreement(self, site_id: int, state: _SiteState) -> None:
-        """Publish how far apart the site's camera pairs place the people both see, and warn (at most every
-        ``_AGREEMENT_WARN_EVERY_S`` per pair) of a pair whose calibrations disagree (server.fusion.agreement)."""
+    async def _check_agreement(self, site_id: int, state: _SiteState) -> None:
+        """Publish how far apart the site's camera pairs place the people both see, warn (at most every
+        ``_AGREEMENT_WARN_EVERY_S`` per pair) of a pair whose calibrations disagree, and store the check on the
+        cameras (at most every ``_AGREEMENT_STORE_EVERY_S``) for the dashboard (server.fusion.agreement)."""
         pairs = state.fusion.camera_agreement()
         record_camera_agreement(site_id, pairs)
-        now = time.monotonic()
+        now = _clock()
         for pair in pairs:
             key = (pair.camera_id, pair.other_camera_id)
             if pair.suspect and now - state.agreement_warned.get(key, -_AGREEMENT_WARN_EVERY_S) >= (
@@ -205,10 +216,19 @@ class SiteAnalyticsProcessor:
             ):
                 state.agreement_warned[key] = now
                 logger.warning(
-                    "site %d: %s; check both calibrations (docs/installer-guide.md, section 7)",
+                    "site %d: %s; check both calibrations (docs/installer-guide.md, section 8)",
                     site_id,
                     pair.describe(),
                 )
+        if self._store_agreement is None or not pairs:
+            return
+        if state.agreement_stored is not None and now - state.agreement_stored < _AGREEMENT_STORE_EVERY_S:
+            return
+        state.agreement_stored = now
+        try:
+            await sync_to_async(self._store_agreement)(site_id, pairs)
+        except Exception:  # the next check tries again; the metric and the log above hold meanwhile
+            logger.exception("site %d: storing the cameras' calibration check failed", site_id)
 
     def identities(self, site_id: int) -> Mapping[int, PersonIdentity]:
         """Who the analytics of `site_id` take each bound person for: {person_id: identity}."""

@@ -185,6 +185,15 @@ class Camera(models.Model):
         help_text="[{image_px: [u, v], floor_m: [x, y]}, ...] used for the homography.",
     )
     reprojection_error_cm = models.FloatField(null=True, blank=True)
+    # Written by the site's fusion (server.fusion.agreement), at most once a minute: how far apart this camera and
+    # each other camera of the site place the people both see. {"measured_at": ISO time, "pairs": [{"other_camera":
+    # id, "median_m", "p90_m", "offset_m": [dx, dy] (the other camera's placement relative to this one's),
+    # "samples", "suspect"}]}; {} until two cameras have seen people together.
+    calibration_check = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="How far apart this camera and each other camera of the site place the people both see.",
+    )
     floor_region = models.JSONField(default=list, blank=True, help_text="Polygon [[x_m, y_m], ...].")
     enabled = models.BooleanField(default=True)
     snapshot = models.ImageField(

@@ -134,6 +134,7 @@ class CameraSerializer(serializers.ModelSerializer[Camera]):
             "calibration_points",
             "homography",
             "reprojection_error_cm",
+            "calibration_check",
             "floor_region",
             "snapshot",
             "snapshot_captured_at",
@@ -143,6 +144,7 @@ class CameraSerializer(serializers.ModelSerializer[Camera]):
         ]
         read_only_fields = [
             "reprojection_error_cm",
+            "calibration_check",
             "snapshot",
             "snapshot_captured_at",
             "snapshot_requested_at",

@@ -30,6 +30,7 @@ from server.audit.services import Actor, audit_record, audited_create, audited_d
 from server.devices.models import EdgeDevice
 from server.devices.services import device_bump_config_revision
 from server.errors import FieldError
+from server.fusion.agreement import CameraPairAgreement
 from server.inventory.models import (
     HIDDEN,
     LINE_KINDS,
@@ -462,6 +463,36 @@ def camera_store_snapshot(*, camera_id: int, jpeg: bytes, capture_time_us: int =
     camera.snapshot.save(name, ContentFile(jpeg), save=False)
     camera.snapshot_captured_at = captured_at
     camera.save(update_fields=["snapshot", "snapshot_captured_at"])
+
+
+def camera_calibration_check_record(
+    *, site_id: int, pairs: Sequence[CameraPairAgreement], measured_at: datetime | None = None
+) -> int:
+    """Store the site fusion's calibration check (``SiteFusion.camera_agreement``) on each camera of the site it
+    speaks of: the pairs it is part of, seen from it (the other camera's placement relative to its own). Cameras
+    of other sites or deleted since are skipped. Returns the number of cameras written."""
+    when = (measured_at or timezone.now()).isoformat()
+    per_camera: dict[int, list[dict[str, Any]]] = {}
+    for pair in pairs:
+        for mine, other, sign in (
+            (pair.camera_id, pair.other_camera_id, 1.0),
+            (pair.other_camera_id, pair.camera_id, -1.0),
+        ):
+            per_camera.setdefault(mine, []).append(
+                {
+                    "other_camera": other,
+                    "median_m": round(pair.median_distance_m, 3),
+                    "p90_m": round(pair.p90_distance_m, 3),
+                    "offset_m": [round(sign * pair.offset_m[0], 3), round(sign * pair.offset_m[1], 3)],
+                    "samples": round(pair.samples, 1),
+                    "suspect": pair.suspect,
+                }
+            )
+    written = 0
+    for camera in Camera.objects.filter(site_id=site_id, pk__in=list(per_camera)).only("pk"):
+        check = {"measured_at": when, "pairs": per_camera[camera.pk]}
+        written += Camera.objects.filter(pk=camera.pk).update(calibration_check=check)
+    return written
 
 
 # --- zones ---

@@ -186,3 +186,27 @@ def test_camera_form_keeps_a_query_login_out_of_sight_and_saved(page: Page) -> N
     row.locator("button:has-text('delete')").click()
     row.locator("button:has-text('really delete?')").click()
     expect(row).to_have_count(0)
+
+
+def test_the_cameras_list_shows_how_well_the_demo_cameras_agree(page: Page) -> None:
+    """The demo's two overlapping cameras see the same people: the site's fusion measures how far apart they place
+    them and stores it on both cameras (about once a minute), and the cameras list shows it for each."""
+    login(page, "installer")
+    deadline = time.monotonic() + 90
+    checked: list[dict[str, object]] = []
+    while time.monotonic() < deadline:
+        cameras = page.request.get("/api/cameras/?limit=1000").json()["results"]
+        checked = [c for c in cameras if (c.get("calibration_check") or {}).get("pairs")]
+        if len(checked) >= 2:
+            break
+        time.sleep(2)
+    assert len(checked) >= 2, "the demo's fusion stored no calibration check within 90 s"
+    first = checked[0]
+    pair = first["calibration_check"]["pairs"][0]  # type: ignore[index]
+    assert pair["other_camera"] in {c["id"] for c in checked}
+    assert 0.0 <= pair["median_m"] <= pair["p90_m"]
+    page.click("[data-testid=nav-admin]")
+    page.click("[data-testid=admin-nav-admin-cameras]")
+    row = page.locator(f"[data-testid=cameras] tr:has-text('{first['name']}')").first
+    expect(row).to_contain_text(" m from ")
+    screenshot(page, "admin-cameras-calibration-check")

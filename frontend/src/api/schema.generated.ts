@@ -156,6 +156,8 @@ export interface Camera {
   /** 3x3 image-pixel → floor-centimetre homography computed from the calibration points. */
   homography: number[][] | null;
   reprojection_error_cm: number | null;
+  /** How far apart this camera and each other camera of the site place the people both see. */
+  calibration_check: unknown;
   /** Polygon [[x_m, y_m], ...] the camera covers; [] = none. */
   floor_region: [number, number][];
   /** The newest JPEG still the edge box sent (calibration). */
