@@ -12,6 +12,7 @@ from urllib.parse import quote, unquote, unquote_plus, urlsplit, urlunsplit
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import Value
 
 # The login rules of source URLs are shared with the edge agent (one implementation, retail_common.redaction).
 from retail_common.redaction import HIDDEN as HIDDEN
@@ -191,6 +192,8 @@ class Camera(models.Model):
     # "samples", "suspect"}]}; {} until two cameras have seen people together.
     calibration_check = models.JSONField(
         default=dict,
+        # Also in the database: processes of the release before (a rolling upgrade) insert cameras without it.
+        db_default=Value({}, output_field=models.JSONField()),
         blank=True,
         help_text="How far apart this camera and each other camera of the site place the people both see.",
     )

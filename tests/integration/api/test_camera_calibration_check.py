@@ -65,3 +65,18 @@ def test_the_check_cannot_be_written_through_the_api(
     camera.refresh_from_db()
     assert camera.name == "renamed"
     assert camera.calibration_check == {}
+
+
+def test_a_camera_inserted_without_the_column_gets_an_empty_check(store: dict[str, Any]) -> None:
+    """A process of the release before (a rolling upgrade) inserts cameras without knowing the column: the
+    database's default fills it (before, such an insert failed on the NOT NULL column)."""
+    from django.db import connection
+
+    camera = Camera(site=store["site"], name="old-release")
+    fields = [f for f in Camera._meta.concrete_fields if f.column not in ("id", "calibration_check")]
+    values = [f.get_db_prep_save(f.pre_save(camera, True), connection) for f in fields]
+    columns = ", ".join(str(f.column) for f in fields)  # the model's own column names, no input
+    placeholders = ", ".join(["%s"] * len(fields))
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO inventory_camera ({columns}) VALUES ({placeholders})", values)  # noqa: S608
+    assert Camera.objects.get(name="old-release").calibration_check == {}
