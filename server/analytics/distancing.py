@@ -48,14 +48,21 @@ def pairs_within(xy: FloatArray, reach_m: float) -> tuple[IntArray, IntArray]:
     if count >= KD_TREE_MIN_PERSONS:
         # Built unbalanced and without shrinking the nodes to their points: built faster, the same pairs.
         tree = cKDTree(xy, balanced_tree=False, compact_nodes=False)
-        pairs = tree.query_pairs(reach_m, output_type="ndarray")
+        # The tree takes the pairs at the reach too, and rounds its distances its own way: proposed a hair
+        # beyond, decided by the matrix's own test below (a pair exactly D apart is not close, whatever the crowd).
+        pairs = tree.query_pairs(reach_m * (1.0 + 1e-9) + 1e-12, output_type="ndarray")
         # The tree gives them in its own order: ordered by their rank i * n + j (sorting the ranks themselves
         # costs less than sorting the pairs by them and applying the permutation).
         rank = pairs[:, 0].astype(np.int64) * count
         rank += pairs[:, 1]
         rank.sort()
         first = rank // count
-        return first, rank - first * count
+        second = rank - first * count
+        x, y = xy[:, 0].copy(), xy[:, 1].copy()  # contiguous: gathered faster than rows
+        dx = x[first] - x[second]
+        dy = y[first] - y[second]
+        within = dx * dx + dy * dy < reach_m * reach_m
+        return first[within], second[within]
     dx = xy[:, 0:1] - xy[:, 0]
     dy = xy[:, 1:2] - xy[:, 1]
     first, second = np.nonzero(dx * dx + dy * dy < reach_m * reach_m)  # row-major: ascending already

@@ -236,3 +236,18 @@ def test_a_smoothed_distance_given_up_stays_given_up_when_the_gap_grows() -> Non
     ]
     result = _violations(Distancing(narrow), steps)
     assert result == [[(1, 2, 0, None)], [(1, 2, 0, us(0))], [], []]
+
+
+@pytest.mark.parametrize("persons", [KD_TREE_MIN_PERSONS - 1, KD_TREE_MIN_PERSONS, 200])
+def test_a_pair_exactly_the_distance_apart_is_not_close_in_any_crowd(persons: int) -> None:
+    """Persons on a 2 m grid (D = 2 m, unsmoothed): neighbours exactly D apart are not closer than D, with the
+    matrix or the k-d tree (which takes the pairs at its radius too); one pair a hair inside is."""
+    side = int(np.ceil(np.sqrt(persons)))
+    xy = np.array([[2.0 * (k % side), 2.0 * (k // side)] for k in range(persons)])
+    xy[1, 0] -= 1e-9
+    first, second = pairs_within(xy, 2.0)
+    assert list(zip(first.tolist(), second.tolist(), strict=True)) == [(0, 1)]
+    distancing = Distancing(site_config(distancing_min_duration_s=0.0))
+    started: list[DistancingViolation] = []
+    distancing.update(us(0), xy, np.arange(1, persons + 1, dtype=np.int64), started, [], [])
+    assert [(v.person_a, v.person_b) for v in started] == [(1, 2)]
