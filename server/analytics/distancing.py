@@ -37,6 +37,9 @@ KD_TREE_MIN_PERSONS = 64
 # Rows of pairs no longer followed are dropped from the table once they are this share of it (until then they
 # cost a little room and nothing else: a row not followed reads as absent).
 _COMPACT_SHARE = 0.25
+# ``PairTable.seen_us`` of a pair without a smoothed distance (far enough in the past for any gap: t - it cannot
+# overflow).
+_UNSMOOTHED = np.int64(np.iinfo(np.int64).min // 2)
 
 
 def pairs_within(xy: FloatArray, reach_m: float) -> tuple[IntArray, IntArray]:
@@ -45,14 +48,21 @@ def pairs_within(xy: FloatArray, reach_m: float) -> tuple[IntArray, IntArray]:
     if count >= KD_TREE_MIN_PERSONS:
         # Built unbalanced and without shrinking the nodes to their points: built faster, the same pairs.
         tree = cKDTree(xy, balanced_tree=False, compact_nodes=False)
-        pairs = tree.query_pairs(reach_m, output_type="ndarray")
+        # The tree takes the pairs at the reach too, and rounds its distances its own way: proposed a hair
+        # beyond, decided by the matrix's own test below (a pair exactly D apart is not close, whatever the crowd).
+        pairs = tree.query_pairs(reach_m * (1.0 + 1e-9) + 1e-12, output_type="ndarray")
         # The tree gives them in its own order: ordered by their rank i * n + j (sorting the ranks themselves
         # costs less than sorting the pairs by them and applying the permutation).
         rank = pairs[:, 0].astype(np.int64) * count
         rank += pairs[:, 1]
         rank.sort()
         first = rank // count
-        return first, rank - first * count
+        second = rank - first * count
+        x, y = xy[:, 0].copy(), xy[:, 1].copy()  # contiguous: gathered faster than rows
+        dx = x[first] - x[second]
+        dy = y[first] - y[second]
+        within = dx * dx + dy * dy < reach_m * reach_m
+        return first[within], second[within]
     dx = xy[:, 0:1] - xy[:, 0]
     dy = xy[:, 1:2] - xy[:, 1]
     first, second = np.nonzero(dx * dx + dy * dy < reach_m * reach_m)  # row-major: ascending already
@@ -62,9 +72,9 @@ def pairs_within(xy: FloatArray, reach_m: float) -> tuple[IntArray, IntArray]:
 
 class PairTable:
     """The pairs followed, as parallel arrays sorted by pair code ``low_gid * 2**32 + high_gid``: per pair its
-    (smoothed) distance and the last frame it was a candidate (``seen_us``), and its contact while one is open
-    (``open``: start, last close frame, smallest close distance, violation, last report). A pair unseen for
-    longer than the gap is no longer followed: its row reads as absent until the table drops it."""
+    smoothed distance and the last frame it was smoothed (``seen_us``; ``_UNSMOOTHED`` for none), and its contact
+    while one is open (``open``: start, last close frame, smallest close distance, violation, last report). A
+    row with neither a smoothed distance nor an open contact reads as absent until the table drops it."""
 
     def __init__(self) -> None:
         self.code: IntArray = _EMPTY_INT
@@ -108,16 +118,19 @@ class PairTable:
         codes: IntArray,
         value: FloatArray,
         t_us: int,
+        smoothed: bool,
         close: BoolArray,
         distance_m: FloatArray,
     ) -> None:
         """Rows for the codes of the last ``locate`` that had none (``order``: its merging order; the other
-        arguments cover all its codes): seen now, a contact opened where ``close``."""
+        arguments cover all its codes): smoothed now when ``smoothed`` (``value``), a contact opened where
+        ``close``."""
         count = codes.size
         now = np.full(count, t_us, dtype=np.int64)
+        seen = now if smoothed else np.full(count, _UNSMOOTHED, dtype=np.int64)
         self.code = np.concatenate((self.code, codes))[order]
         self.value = np.concatenate((self.value, value))[order]
-        self.seen_us = np.concatenate((self.seen_us, now))[order]
+        self.seen_us = np.concatenate((self.seen_us, seen))[order]
         self.open = np.concatenate((self.open, close))[order]
         self.start_us = np.concatenate((self.start_us, now))[order]
         self.last_us = np.concatenate((self.last_us, now))[order]
@@ -216,7 +229,7 @@ class Distancing:
         if xy.shape[0] >= 2:
             self._follow(t_us, xy, global_ids)
         if not table.open.any():
-            self._compact(t_us)
+            self._compact()
             return
         last_us = table.last_us
         contact = table.open
@@ -239,7 +252,7 @@ class Distancing:
             ended.extend(table.records(np.flatnonzero(finished & table.violation), ended=True))
             table.open[finished] = False
             table.violation[finished] = False
-        self._compact(t_us)
+        self._compact()
 
     def _follow(self, t_us: int, xy: FloatArray, global_ids: IntArray) -> None:
         """The frame's candidate pairs: their distances (smoothed), and their contacts refreshed or opened."""
@@ -259,19 +272,23 @@ class Distancing:
         distance = np.hypot(x[first] - x[second], y[first] - y[second])
         table = self.pairs
         found, rows, merging = table.locate(codes)
-        followed = (t_us - table.seen_us[rows]) <= self._gap_us  # a row unseen for longer reads as absent
         value = distance
         if smoothing:
+            # A smoothed distance not renewed for longer than the gap is given up now, whatever the gap becomes
+            # later; one kept while smoothing was off (or while no pair was a candidate) resumes.
+            seen = table.seen_us
+            seen[(t_us - seen) > self._gap_us] = _UNSMOOTHED
+            followed = seen[rows] != _UNSMOOTHED
             value = distance.copy()
             recent = rows[followed]
-            weight = 1.0 - np.exp(-(t_us - table.seen_us[recent]) / self._smoothing_us)
+            weight = 1.0 - np.exp(-(t_us - seen[recent]) / self._smoothing_us)
             targets = np.flatnonzero(found)[followed]
             value[targets] = table.value[recent] + weight * (value[targets] - table.value[recent])
+            table.value[rows] = value[found]
+            seen[rows] = t_us
             close: BoolArray = value < limit
         else:
             close = np.ones(codes.shape, dtype=np.bool_)
-        table.value[rows] = value[found]
-        table.seen_us[rows] = t_us
         # Known rows close now: an open contact is refreshed, any other (none yet, ended, or not followed) opens.
         close_known = close[found]
         refreshed = close_known & table.open[rows]
@@ -289,14 +306,15 @@ class Distancing:
             table.violation[anew] = False
             table.reported_us[anew] = 0
         if merging is not None:
-            table.insert(merging, codes, value, t_us, close, distance)
+            table.insert(merging, codes, value, t_us, smoothing, close, distance)
 
-    def _compact(self, t_us: int) -> None:
-        """Drop the rows of pairs no longer followed once they are a good share of the table."""
+    def _compact(self) -> None:
+        """Drop the rows of pairs no longer followed (no smoothed distance, no open contact) once they are a good
+        share of the table."""
         table = self.pairs
         if table.size == 0:
             return
-        stale = (t_us - table.seen_us) > self._gap_us
+        stale = table.seen_us == _UNSMOOTHED
         stale &= ~table.open
         if np.count_nonzero(stale) > _COMPACT_SHARE * table.size:
             table.keep(~stale)

@@ -98,10 +98,16 @@ class CameraAgreement:
     def record(self, t_us: int, column: int, others: IntArray, gaps: FloatArray) -> None:
         """Samples of camera ``column`` against camera column ``others[k]``: ``gaps[k]`` is where that camera
         places the person minus where ``column`` does (metres, on the common clock)."""
+        distance = np.hypot(gaps[:, 0], gaps[:, 1])
+        # Run inside the fusion's frame loop: a non-finite gap (no placement) is left out rather than cast to a
+        # bin (NaN and infinity cast to a negative index, and bincount raised), a huge one is capped before the
+        # cast.
+        finite = np.isfinite(distance)
+        if not finite.all():
+            others, gaps, distance = others[finite], gaps[finite], distance[finite]
         if others.size == 0:
             return
-        distance = np.hypot(gaps[:, 0], gaps[:, 1])
-        bins = np.minimum((distance / BIN_M).astype(np.int64), BINS - 1)
+        bins = np.minimum(distance / BIN_M, BINS - 1).astype(np.int64)
         near = distance <= OFFSET_WITHIN_M
         for other in np.unique(others).tolist():
             mine = others == other

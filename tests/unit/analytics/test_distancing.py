@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import numpy as np
 import pytest
 
 from server.analytics.distancing import KD_TREE_MIN_PERSONS, Distancing, pairs_within
-from server.analytics.types import DistancingViolation
+from server.analytics.types import AnalyticsConfig, DistancingViolation
 from tests.unit.analytics.helpers import site_config, us
 
 
@@ -179,3 +180,74 @@ def test_the_pair_table_gives_what_the_plain_rules_give(persons: int, smoothing_
             assert [_as_tuple(v) for v in fast_out[kind]] == plain_out[kind], (k, kind)
             counts[kind] += len(plain_out[kind])
     assert min(counts) > 0  # every kind of record happened
+
+
+def _violations(
+    distancing: Distancing, steps: list[tuple[float, dict[int, tuple[float, float]], AnalyticsConfig | None]]
+) -> list[list[tuple[int, int, int, int | None]]]:
+    """Per step (t_s, {gid: position}, configuration to take first or None): the violations started and ended,
+    as (a, b, last close in us since 0, end)."""
+    out = []
+    for t_s, people, config in steps:
+        if config is not None:
+            distancing.configure(config)
+        started: list[DistancingViolation] = []
+        ended: list[DistancingViolation] = []
+        gids = np.array(sorted(people), dtype=np.int64)
+        xy = np.array([people[g] for g in gids.tolist()], dtype=np.float64)
+        distancing.update(us(t_s), xy, gids, started, [], ended)
+        out.append(
+            [
+                (v.person_a, v.person_b, v.last_close_us - us(0), v.end_us)
+                for v in started + ended
+                if v.person_a < 3
+            ]
+        )
+    return out
+
+
+def test_smoothing_switched_off_and_on_resumes_from_the_distance_smoothed_before() -> None:
+    """An admin turns smoothing off and on again within the gap: the pair's smoothed distance is the one of
+    before the switch (1.0 m at 0 s, not the raw 1.9 m of 0.5 s), so 2.4 m at 0.9 s smooths to 1.83 m: close."""
+    on = site_config(distancing_smoothing_s=1.0, distancing_min_duration_s=0.0)
+    off = dataclasses.replace(on, distancing_smoothing_s=0.0)
+    far = {1: (0.0, 0.0), 2: (50.0, 0.0)}
+    steps = [
+        (0.0, {1: (0.0, 0.0), 2: (1.0, 0.0)}, None),
+        (0.5, {1: (0.0, 0.0), 2: (1.9, 0.0)}, off),
+        (0.9, {1: (0.0, 0.0), 2: (2.4, 0.0)}, on),
+        (3.0, far, None),
+    ]
+    result = _violations(Distancing(on), steps)
+    assert result == [[(1, 2, 0, None)], [], [], [(1, 2, us(0.9) - us(0), us(0.9))]]
+
+
+def test_a_smoothed_distance_given_up_stays_given_up_when_the_gap_grows() -> None:
+    """A pair not a candidate for longer than the gap (1 s) loses its smoothed distance; a gap raised to 5 s
+    later does not bring it back: 2.1 m is then raw, not close (other pairs keep the table busy meanwhile)."""
+    narrow = site_config(distancing_smoothing_s=1.0, distancing_min_duration_s=0.0)
+    wide = dataclasses.replace(narrow, distancing_gap_s=5.0)
+    cluster = {3: (30.0, 0.0), 4: (30.5, 0.0), 5: (30.0, 0.5), 6: (30.5, 0.5)}
+    steps: list[tuple[float, dict[int, tuple[float, float]], AnalyticsConfig | None]] = [
+        (0.0, {1: (0.0, 0.0), 2: (1.0, 0.0), **cluster}, None),
+        (1.5, {1: (0.0, 0.0), 2: (9.0, 0.0), **cluster}, None),
+        (2.0, {1: (0.0, 0.0), 2: (2.1, 0.0), **cluster}, wide),
+        (9.0, {1: (0.0, 0.0), 2: (9.0, 0.0), **cluster}, None),
+    ]
+    result = _violations(Distancing(narrow), steps)
+    assert result == [[(1, 2, 0, None)], [(1, 2, 0, us(0))], [], []]
+
+
+@pytest.mark.parametrize("persons", [KD_TREE_MIN_PERSONS - 1, KD_TREE_MIN_PERSONS, 200])
+def test_a_pair_exactly_the_distance_apart_is_not_close_in_any_crowd(persons: int) -> None:
+    """Persons on a 2 m grid (D = 2 m, unsmoothed): neighbours exactly D apart are not closer than D, with the
+    matrix or the k-d tree (which takes the pairs at its radius too); one pair a hair inside is."""
+    side = int(np.ceil(np.sqrt(persons)))
+    xy = np.array([[2.0 * (k % side), 2.0 * (k // side)] for k in range(persons)])
+    xy[1, 0] -= 1e-9
+    first, second = pairs_within(xy, 2.0)
+    assert list(zip(first.tolist(), second.tolist(), strict=True)) == [(0, 1)]
+    distancing = Distancing(site_config(distancing_min_duration_s=0.0))
+    started: list[DistancingViolation] = []
+    distancing.update(us(0), xy, np.arange(1, persons + 1, dtype=np.int64), started, [], [])
+    assert [(v.person_a, v.person_b) for v in started] == [(1, 2)]

@@ -77,3 +77,16 @@ def test_distances_beyond_the_histogram_read_as_at_least_its_end() -> None:
     (pair,) = agreement.summary(0, np.array([1, 2], dtype=np.int64))
     assert pair.median_distance_m == pytest.approx((BINS - 1) * BIN_M)
     assert pair.offset_m == (0.0, 0.0)  # beyond 3 m: two different people, not a shift
+
+
+def test_a_non_finite_or_huge_gap_cannot_break_the_check() -> None:
+    """The check runs inside the fusion's frame loop: a NaN, infinite or absurd gap (a position gone wrong
+    elsewhere) must not raise there (its bin index cast from NaN or 1e300 was negative and bincount raised); the
+    non-finite samples are left out, a huge finite one is "at least" the histogram's end."""
+    agreement = CameraAgreement()
+    gaps = np.array([[np.nan, 0.0], [np.inf, 0.0], [1e300, 1e300], [0.25, 0.0]])
+    agreement.record(0, 0, np.array([1, 1, 1, 1]), gaps)
+    (pair,) = agreement.summary(0, np.array([1, 2], dtype=np.int64))
+    assert pair.samples == pytest.approx(2.0)
+    assert pair.p90_distance_m == pytest.approx((BINS - 1) * BIN_M)
+    assert pair.offset_m == pytest.approx((0.25, 0.0))
