@@ -20,6 +20,8 @@ from edge_agent.errors import GeometryError
 from retail_common import homography as shared
 from retail_common.errors import GeometryError as SharedGeometryError
 from retail_common.homography import (
+    beyond_near_edge,
+    camera_nadir,
     foot_points_px,
     frame_grid_px,
     project_points,
@@ -129,6 +131,8 @@ class FloorProjector:
     # the frame size it was found for: a person's foot point is on their own axis, not at their box's bottom centre.
     vertical_vanishing_px: NDArray[np.float64] | None = None
     _vertical_for: tuple[int, int] | None = None
+    # The floor point below the camera (`camera_nadir`), with the vertical: where the foot points move away from.
+    _nadir_cm: NDArray[np.float64] | None = None
 
     def __post_init__(self) -> None:
         if self.homography_px_to_cm is not None and self.floor_region_cm is not None and not self.oriented:
@@ -153,7 +157,10 @@ class FloorProjector:
         if frame_size_px is not None and frame_size_px != self._vertical_for:
             self._vertical_for = frame_size_px
             self.vertical_vanishing_px = vertical_vanishing_point(self.homography_px_to_cm, *frame_size_px)
+            self._nadir_cm = camera_nadir(self.homography_px_to_cm, self.vertical_vanishing_px)
         floor = project_points(self.homography_px_to_cm, foot_points_px(xyxy_px, self.vertical_vanishing_px))
+        # The box's bottom is the near edge of the feet: the person stands a little further from the camera.
+        floor = beyond_near_edge(floor, self._nadir_cm)
         if self.floor_region_cm is None:
             outside = ~np.all(np.isfinite(floor), axis=1)
         else:

@@ -269,3 +269,40 @@ def foot_points_px(xyxy_px: ArrayLike, vertical_vanishing: ArrayLike | None = No
     t = np.where(steep, (bottom - centre_y) / np.where(steep, dy, 1.0), 0.0)
     foot_x = np.clip(centre_x + t * dx, boxes[:, 0], boxes[:, 2])
     return np.stack((foot_x, bottom), axis=1)
+
+
+# Half the depth of a standing person's footprint (half a shoe's length): a box's bottom edge is the near edge of
+# the feet, so the foot point on the person's axis lies this much short of where the person stands, towards the
+# camera, whatever the distance (0.12 m in the simulator, whose footprints are 0.12 m in radius; a physical prior
+# for real people, not fitted to real video).
+FOOT_DEPTH_CM = 12.0
+
+
+def camera_nadir(
+    homography_px_to_floor: ArrayLike, vertical_vanishing: ArrayLike | None
+) -> FloatArray | None:
+    """The floor point straight below the camera (in the homography's floor unit): where vertical lines meet in
+    the image, projected; None where the vertical is not known or the camera looks along the floor."""
+    if vertical_vanishing is None:
+        return None
+    h = np.asarray(homography_px_to_floor, dtype=np.float64)
+    point = h @ np.asarray(vertical_vanishing, dtype=np.float64)
+    if abs(float(point[2])) <= 1e-12 * float(np.abs(point).max(initial=0.0)) or not np.all(
+        np.isfinite(point)
+    ):
+        return None
+    nadir: FloatArray = point[:2] / point[2]
+    return nadir
+
+
+def beyond_near_edge(floor: FloatArray, nadir: FloatArray | None, depth: float = FOOT_DEPTH_CM) -> FloatArray:
+    """Foot points (N, 2) moved ``depth`` further from the point below the camera, onto where the person stands
+    (``FOOT_DEPTH_CM``); unchanged without a nadir and within ``depth`` of it (right below the camera)."""
+    if nadir is None or len(floor) == 0:
+        return floor
+    offset = floor - nadir
+    distance = np.hypot(offset[:, 0], offset[:, 1])
+    far = distance > depth  # NaN (beyond the horizon) compares False: stays NaN
+    scale = np.where(far, depth / np.where(far, distance, 1.0), 0.0)
+    moved: FloatArray = floor + offset * scale[:, None]
+    return moved

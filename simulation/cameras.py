@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from retail_common.homography import foot_points_px, vertical_vanishing_point
+from retail_common.homography import beyond_near_edge, camera_nadir, foot_points_px, vertical_vanishing_point
 from server.analytics.floor_geometry import homography_from_points, project_points
 from server.analytics.geometry import BoolArray, FloatArray
 
@@ -179,7 +179,8 @@ class PinholeCamera:
             rng.normal(0.0, 1.0, (len(boxes), 2)) * sigma, 2
         )
         vertical = vertical_vanishing_point(homography_px_to_cm, self.width_px, self.height_px)
-        result: FloatArray = project_points(homography_px_to_cm, foot_points_px(noisy, vertical)) / 100.0
+        floor_cm = project_points(homography_px_to_cm, foot_points_px(noisy, vertical))
+        result: FloatArray = beyond_near_edge(floor_cm, camera_nadir(homography_px_to_cm, vertical)) / 100.0
         return result
 
     def view_depth_m(self) -> tuple[float, float]:

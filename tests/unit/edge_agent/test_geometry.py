@@ -116,9 +116,10 @@ def test_homography_values_are_validated(values: list[float], message: str) -> N
 
 def test_a_tilted_ceiling_camera_projects_a_person_beside_its_axis_from_their_feet() -> None:
     """The analysed frame's size gives the projector the camera's vertical (its principal point is the centre): a
-    person off the image's centre column, whose box leans, is placed where the person on the axis is, at the near
-    edge of their feet (the boxes are the simulator's: feet 0.12 m round, shoulders and head of a 1.7 m person),
-    not 0.25+ m beside it."""
+    person off the image's centre column, whose box leans, is placed on their own axis, where they stand (the
+    boxes are the simulator's: feet 0.12 m round, shoulders and head of a 1.7 m person; the box's bottom is the
+    near edge of the feet, FOOT_DEPTH_CM short of it; within 0.05 m off the axis, where the nearest foot is not
+    straight towards the camera), not 0.25+ m beside it."""
     from simulation.cameras import PinholeCamera
 
     camera = PinholeCamera((4.0, 0.0, 3.0), tilt_deg=35.0, yaw_deg=90.0, width_px=1280, height_px=720)
@@ -130,6 +131,6 @@ def test_a_tilted_ceiling_camera_projects_a_person_beside_its_axis_from_their_fe
     floor_cm, _ = FloorProjector(homography_px_to_cm=calibration.homography_px_to_cm).project(
         boxes, (1280, 720)
     )
-    assert np.allclose(np.linalg.norm(floor_cm / 100.0 - standing, axis=1), 0.12, atol=0.015)
+    assert np.linalg.norm(floor_cm / 100.0 - standing, axis=1).max() < 0.05  # was 0.12: the near edge
     unsized, _ = FloorProjector(homography_px_to_cm=calibration.homography_px_to_cm).project(boxes)
     assert np.linalg.norm(unsized / 100.0 - standing, axis=1).max() > 0.25  # no frame size: the bottom centre

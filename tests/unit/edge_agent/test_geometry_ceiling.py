@@ -12,6 +12,7 @@ import pytest
 
 from edge_agent.errors import GeometryError
 from edge_agent.geometry import FloorProjector, fit_homography, homography_from_values, project_points
+from retail_common.homography import FOOT_DEPTH_CM
 
 WIDTH_PX, HEIGHT_PX = 1280, 960
 FOCAL_PX = (WIDTH_PX / 2) / np.tan(np.radians(45.0))  # 90° horizontal field of view
@@ -107,7 +108,9 @@ def test_received_homography_is_oriented_by_the_frame(sign: float) -> None:
     values = (sign * np.linalg.inv(camera) / np.linalg.inv(camera)[2, 2]).reshape(-1).tolist()
     projector = FloorProjector(homography_px_to_cm=homography_from_values(values))
     floor, outside = projector.project(standing_boxes(FEET_CM), (WIDTH_PX, HEIGHT_PX))
-    np.testing.assert_allclose(floor, FEET_CM, atol=0.05)
+    # The boxes' bottoms are these foot points; the person stands FOOT_DEPTH_CM further from the camera (at 0, 0).
+    behind = FEET_CM * (1.0 + FOOT_DEPTH_CM / np.linalg.norm(FEET_CM, axis=1))[:, None]
+    np.testing.assert_allclose(floor, behind, atol=0.05)
     assert not outside.any()
 
 

@@ -208,3 +208,36 @@ def test_the_foot_point_of_a_leaning_person_is_on_their_axis_not_at_the_box_cent
     assert np.linalg.norm(old[:2] - standing[:2], axis=1).min() > 0.2  # the bottom centre is beside the feet
     assert np.allclose(old[2], standing[2], atol=0.01)  # on the axis they agree
     assert homography.foot_points_px(boxes).tolist() == homography.foot_points_px(boxes, None).tolist()
+
+
+@pytest.mark.parametrize(("tilt_deg", "yaw_deg"), [(20.0, 90.0), (35.0, 60.0), (60.0, 135.0)])
+def test_the_nadir_is_the_floor_point_below_the_camera(tilt_deg: float, yaw_deg: float) -> None:
+    camera = _tilted_camera(tilt_deg, yaw_deg)
+    h = _exact_homography(camera)
+    nadir = homography.camera_nadir(h, homography.vertical_vanishing_point(h, 1280, 720))
+    assert nadir is not None
+    assert np.allclose(nadir / 100.0, camera.position_m[:2], atol=0.01)
+    assert homography.camera_nadir(h, None) is None
+
+
+def test_a_box_bottom_is_moved_from_the_near_edge_of_the_feet_to_where_the_person_stands() -> None:
+    """The simulator's people (feet 0.12 m round): their box's bottom is the nearest foot; the point on the
+    person's axis moved FOOT_DEPTH_CM away from the camera is where they stand, near the camera or far (within
+    0.05 m off the camera's axis, where the nearest foot is not straight towards the camera)."""
+    camera = _tilted_camera(35.0)
+    h = _exact_homography(camera)
+    vertical = homography.vertical_vanishing_point(h, 1280, 720)
+    standing = np.array([[1.5, 4.0], [7.0, 3.5], [4.0, 6.0], [4.0, 12.0]])
+    box = camera.person_boxes_px(standing)
+    boxes = np.c_[box[:, :2], box[:, :2] + box[:, 2:]]
+    near_edge = homography.project_points(h, homography.foot_points_px(boxes, vertical))
+    assert np.allclose(np.linalg.norm(near_edge / 100.0 - standing, axis=1), 0.12, atol=0.015)
+    moved = homography.beyond_near_edge(near_edge, homography.camera_nadir(h, vertical))
+    assert np.linalg.norm(moved / 100.0 - standing, axis=1).max() < 0.05
+    assert np.allclose(moved[2:] / 100.0, standing[2:], atol=0.005)  # on the axis: exactly
+    # No nadir known (a crop, a lens left distorted): unchanged; a point right below the camera too; NaN stays.
+    assert homography.beyond_near_edge(near_edge, None) is near_edge
+    odd = np.array([[400.0, 5.0], [np.nan, np.nan]])
+    kept = homography.beyond_near_edge(odd, np.array([400.0, 0.0]))
+    assert kept[0].tolist() == [400.0, 5.0]
+    assert np.isnan(kept[1]).all()
