@@ -44,7 +44,7 @@ from server.insights.setup import analytics_zone_kind as analytics_zone_kind
 from server.insights.setup import build_setup as build_setup
 from server.livestate import LiveState
 from server.livestate.snapshot import live_snapshot
-from server.observability.metrics import record_camera_agreement, record_camera_skews
+from server.observability.metrics import forget_site_fusion, record_camera_agreement, record_camera_skews
 from server.realtime.events import LivePositionsEvent
 from server.realtime.positions import site_positions_event
 from server.realtime.publisher import LivePublisher
@@ -317,6 +317,7 @@ class SiteAnalyticsProcessor:
         for camera_id in [cid for cid, (held, _) in self._held.items() if held is state]:
             del self._held[camera_id]
         self._live_off.discard(site_id)
+        forget_site_fusion(site_id, list(state.fusion.camera_skews_s))
 
     def discard_site(self, site_id: int) -> None:
         """Forget the site without finishing it (a site worker that lost it to another one): nothing of it is
@@ -326,6 +327,7 @@ class SiteAnalyticsProcessor:
         if state is not None:
             for camera_id in [cid for cid, (held, _) in self._held.items() if held is state]:
                 del self._held[camera_id]
+            forget_site_fusion(site_id, list(state.fusion.camera_skews_s))
         self._live_off.discard(site_id)
         self._recorder.discard_site(site_id)
 

@@ -39,6 +39,7 @@ Metric families (all prefixed ``retail_``; type; meaning):
 
 from __future__ import annotations
 
+import contextlib
 import enum
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
@@ -222,6 +223,7 @@ __all__ = [
     "EdgeHealthCollector",
     "Queue",
     "RejectReason",
+    "forget_site_fusion",
     "record_alert",
     "record_analytics_dropped",
     "record_analytics_write_error",
@@ -376,6 +378,20 @@ def record_camera_agreement(site_id: int, pairs: Sequence[CameraPairAgreement]) 
         labels = {"site": str(site_id), "camera": str(pair.camera_id), "other": str(pair.other_camera_id)}
         FUSION_CAMERA_PAIR_DISTANCE.labels(quantile="0.5", **labels).set(pair.median_distance_m)
         FUSION_CAMERA_PAIR_DISTANCE.labels(quantile="0.9", **labels).set(pair.p90_distance_m)
+
+
+def forget_site_fusion(site_id: int, camera_ids: Sequence[int]) -> None:
+    """The site left this process (a worker released it or lost it): drop its cameras' skew and pair-distance
+    series, which its new owner publishes (else this process would go on exporting their last values)."""
+    site = str(site_id)
+    cameras = [str(camera_id) for camera_id in camera_ids]
+    for camera in cameras:
+        with contextlib.suppress(KeyError):
+            FUSION_CAMERA_SKEW.remove(site, camera)
+        for other in cameras:
+            for quantile in ("0.5", "0.9"):
+                with contextlib.suppress(KeyError):
+                    FUSION_CAMERA_PAIR_DISTANCE.remove(site, camera, other, quantile)
 
 
 WORKER_SITES_OWNED: Final = Gauge(

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from prometheus_client import REGISTRY
+from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from proto.retail.v1 import track_pb2
@@ -312,3 +312,16 @@ def test_camera_pair_distances_are_published_per_pair_and_quantile() -> None:
     assert _value(
         "retail_fusion_camera_pair_distance_metres", {**labels, "quantile": "0.9"}
     ) == pytest.approx(1.2)
+
+
+def test_a_site_that_leaves_the_process_stops_exporting_its_cameras_series() -> None:
+    from server.fusion.agreement import CameraPairAgreement
+
+    metrics.record_camera_skews(42, {3: 0.1, 5: -0.1})
+    metrics.record_camera_agreement(42, [CameraPairAgreement(3, 5, 200.0, 0.3, 0.5, (0.1, 0.0))])
+    metrics.record_camera_skews(43, {7: 0.2})  # another site stays
+    metrics.forget_site_fusion(42, [3, 5])
+    exported = generate_latest(REGISTRY).decode()
+    assert 'site="42"' not in exported
+    assert _value("retail_fusion_camera_skew_seconds", {"site": "43", "camera": "7"}) == pytest.approx(0.2)
+    metrics.forget_site_fusion(42, [3, 5])  # twice: nothing left to drop, no error
