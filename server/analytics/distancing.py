@@ -44,6 +44,13 @@ _UNSMOOTHED = np.int64(np.iinfo(np.int64).min // 2)
 
 def pairs_within(xy: FloatArray, reach_m: float) -> tuple[IntArray, IntArray]:
     """Index pairs (i < j) of the points closer than `reach_m`, in ascending order of (i, j)."""
+    first, second, _, _ = pair_offsets(xy, reach_m)
+    return first, second
+
+
+def pair_offsets(xy: FloatArray, reach_m: float) -> tuple[IntArray, IntArray, FloatArray, FloatArray]:
+    """``pairs_within``'s pairs (i < j, ascending) and their offsets ``x_i - x_j``, ``y_i - y_j`` (computed once:
+    the search's own test needs them, and so do the pairs' distances)."""
     count = xy.shape[0]
     if count >= KD_TREE_MIN_PERSONS:
         # Built unbalanced and without shrinking the nodes to their points: built faster, the same pairs.
@@ -62,12 +69,13 @@ def pairs_within(xy: FloatArray, reach_m: float) -> tuple[IntArray, IntArray]:
         dx = x[first] - x[second]
         dy = y[first] - y[second]
         within = dx * dx + dy * dy < reach_m * reach_m
-        return first[within], second[within]
-    dx = xy[:, 0:1] - xy[:, 0]
-    dy = xy[:, 1:2] - xy[:, 1]
-    first, second = np.nonzero(dx * dx + dy * dy < reach_m * reach_m)  # row-major: ascending already
+        return first[within], second[within], dx[within], dy[within]
+    dx_all = xy[:, 0:1] - xy[:, 0]
+    dy_all = xy[:, 1:2] - xy[:, 1]
+    first, second = np.nonzero(dx_all * dx_all + dy_all * dy_all < reach_m * reach_m)  # row-major: ascending
     upper = first < second
-    return first[upper].astype(np.int64), second[upper].astype(np.int64)
+    first, second = first[upper].astype(np.int64), second[upper].astype(np.int64)
+    return first, second, dx_all[first, second], dy_all[first, second]
 
 
 class PairTable:
@@ -264,12 +272,11 @@ class Distancing:
         by_id = np.argsort(global_ids)
         gids = global_ids[by_id]
         points = xy[by_id]
-        first, second = pairs_within(points, reach)
+        first, second, dx, dy = pair_offsets(points, reach)
         if first.size == 0:
             return
         codes = gids[first] * _PAIR_SHIFT + gids[second]
-        x, y = points[:, 0].copy(), points[:, 1].copy()  # contiguous: gathered 3-4 times faster than rows
-        distance = np.hypot(x[first] - x[second], y[first] - y[second])
+        distance = np.hypot(dx, dy)
         table = self.pairs
         found, rows, merging = table.locate(codes)
         value = distance
