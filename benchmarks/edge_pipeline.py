@@ -5,7 +5,8 @@ sink being either a null sink or the real on-disk spool (encoding + SQLite). Sou
 (pace fast): the reader decodes ahead and the pipeline always takes the newest frame, so the figure is the
 analysis rate the box sustains. Goals on 2 cores: >= 30 fps for one camera, >= 15 fps per camera for two.
 
-Usage: ``python benchmarks/edge_pipeline.py [--seconds 15] [--sink null|spool]``.
+Usage: ``python benchmarks/edge_pipeline.py [--seconds 15] [--sink null|spool] [--cameras 1,2,4,8]
+[--providers CUDAExecutionProvider,CPUExecutionProvider]``.
 """
 
 from __future__ import annotations
@@ -50,20 +51,49 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--sink", choices=["null", "spool"], default="null")
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--providers", default=None, help="comma-separated; default TensorRT, CUDA, CPU")
+    parser.add_argument("--cameras", default="1,2", help="comma-separated camera counts to run, e.g. 1,2,4,8")
+    parser.add_argument(
+        "--dynamic-batch",
+        action="store_true",
+        help="one inference for all cameras (a dynamic-batch copy; onnx)",
+    )
+    parser.add_argument("--batch-buckets", choices=["auto", "on", "off"], default="auto")
     args = parser.parse_args()
     from edge_agent.detection import YoloxOptions
+    from edge_agent.detection.dynamic_batch import dynamic_batch_copy
 
+    providers = tuple(args.providers.split(",")) if args.providers else None
+    model = DetectorSettings().resolved_model_path()
+    scratch = tempfile.TemporaryDirectory()
+    if args.dynamic_batch:
+        model = dynamic_batch_copy(model, Path(scratch.name) / f"{model.stem}-dynamic-batch.onnx")
+    started = time.perf_counter()
     detector = YoloxOnnxDetector(
-        DetectorSettings().resolved_model_path(), YoloxOptions(intra_op_threads=args.threads)
+        model,
+        YoloxOptions(
+            intra_op_threads=args.threads,
+            providers=providers,
+            batch_buckets={"auto": None, "on": True, "off": False}[args.batch_buckets],
+        ),
+    )
+    print(
+        f"detector {model.name} on {','.join(detector.providers)}, loaded in {time.perf_counter() - started:.1f} s"
     )
     video = str(sample_video_path())
-    one = [CameraSettings(camera_id=1, source=video, pace="fast", loop=True)]
-    two = [
-        CameraSettings(camera_id=1, source=video, pace="fast", loop=True, crop_xywh_px=(0, 0, 760, 720)),
-        CameraSettings(camera_id=2, source=video, pace="fast", loop=True, crop_xywh_px=(520, 0, 760, 720)),
-    ]
-    run(one, args.seconds, args.sink, detector)
-    run(two, args.seconds, args.sink, detector)
+    crops = ((0, 0, 760, 720), (520, 0, 760, 720))  # two overlapping views of the hall
+    for count in (int(n) for n in args.cameras.split(",")):
+        cameras = [
+            CameraSettings(camera_id=1, source=video, pace="fast", loop=True)
+            if count == 1
+            else CameraSettings(
+                camera_id=i + 1, source=video, pace="fast", loop=True, crop_xywh_px=crops[i % 2]
+            )
+            for i in range(count)
+        ]
+        run(cameras, args.seconds, args.sink, detector)
+    print(f"batch sizes run: {sorted(detector.batch_sizes_run)}")
+    scratch.cleanup()
 
 
 if __name__ == "__main__":

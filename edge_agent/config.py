@@ -88,6 +88,11 @@ class DetectorSettings(_Settings):
         default=None, title="Execution providers", description="Default: TensorRT, CUDA, CPU."
     )
     max_batch: int = Field(default=8, title="Largest batch", ge=1, le=64)
+    batch_buckets: bool | None = Field(
+        default=None,
+        title="Batch-size buckets",
+        description="Dynamic-batch models: run at 1, 2, 4, ... images, each tuned at start. Default: on a GPU.",
+    )
 
     def resolved_model_path(self) -> Path:
         if self.model_path is not None:

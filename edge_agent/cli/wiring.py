@@ -43,6 +43,7 @@ def build_detector(settings: AgentSettings) -> YoloxOnnxDetector:
         intra_op_threads=settings.detector.intra_op_threads,
         providers=tuple(settings.detector.providers) if settings.detector.providers else None,
         max_batch=settings.detector.max_batch,
+        batch_buckets=settings.detector.batch_buckets,
     )
     return YoloxOnnxDetector(settings.detector.resolved_model_path(), options)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,8 @@ from edge_agent.types import Detections
 logger = logging.getLogger(__name__)
 
 PROVIDER_PREFERENCE = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
+# Providers that tune (cuDNN's algorithm search) or build (a TensorRT engine) per input shape, for seconds each.
+SHAPE_TUNED_PROVIDERS = frozenset({"TensorrtExecutionProvider", "CUDAExecutionProvider"})
 PAD_VALUE = 114
 _STRIDE_SETS = ((8, 16, 32), (8, 16, 32, 64))
 
@@ -35,6 +38,9 @@ class YoloxOptions:
     max_batch: int = 8
     output_decoded: bool = False
     person_class_index: int = 0
+    # Run a dynamic-batch model only at batch sizes 1, 2, 4, ... (padded), each tuned once when loaded: on a GPU
+    # every new batch size otherwise stalls the cameras for seconds. None = on where the provider is a GPU one.
+    batch_buckets: bool | None = None
 
 
 def select_providers(requested: Sequence[str] | None = None) -> list[str]:
@@ -61,7 +67,9 @@ class YoloxOnnxDetector:
     """Letterbox (top-left, pad 114, BGR 0..255 NCHW) → ONNX Runtime → YOLOX decode → person filter → NMS.
 
     One instance (one ``InferenceSession``) serves every camera; ``detect_batch`` runs one batched inference
-    when the model's batch dimension is dynamic and loops otherwise. Thread-safe.
+    when the model's batch dimension is dynamic and loops otherwise (``dynamic_batch.py`` makes a fixed-batch
+    export dynamic). On a GPU a dynamic-batch model runs at power-of-two batch sizes, tuned when loaded: the
+    cameras' frames then come in a few shapes, not one per count of cameras with a new frame. Thread-safe.
     """
 
     def __init__(self, model_path: Path | str, options: YoloxOptions | None = None) -> None:
@@ -74,13 +82,24 @@ class YoloxOnnxDetector:
             session_options.intra_op_num_threads = self.options.intra_op_threads
         session_options.inter_op_num_threads = 1
         session_options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.providers = select_providers(self.options.providers)
+        self.requested_providers = select_providers(self.options.providers)
         try:
             self.session = ort.InferenceSession(
-                str(self.model_path), sess_options=session_options, providers=self.providers
+                str(self.model_path), sess_options=session_options, providers=self.requested_providers
             )
         except Exception as err:  # onnxruntime raises several unrelated exception types for bad files
             raise ModelLoadError(f"cannot load ONNX model {self.model_path}: {err}") from err
+        # What the session really runs on: onnxruntime drops a provider whose libraries are missing (TensorRT
+        # without libnvinfer, CUDA without cuDNN) and retries with the rest, so the request can differ from this.
+        self.providers: list[str] = list(self.session.get_providers())
+        fallen_back = [p for p in self.requested_providers if p not in self.providers]
+        if fallen_back:
+            logger.warning(
+                "detector %s: execution provider(s) %s could not start (missing GPU libraries?); running on %s",
+                self.model_path.name,
+                ",".join(fallen_back),
+                ",".join(self.providers),
+            )
         inputs = self.session.get_inputs()
         outputs = self.session.get_outputs()
         if len(inputs) != 1 or len(inputs[0].shape) != 4 or not outputs:
@@ -99,6 +118,13 @@ class YoloxOnnxDetector:
         )
         self._canvas = np.full((self.input_height_px, self.input_width_px, 3), PAD_VALUE, dtype=np.uint8)
         self._lock = threading.Lock()
+        buckets = self.options.batch_buckets
+        if buckets is None:
+            buckets = bool(self.providers) and self.providers[0] in SHAPE_TUNED_PROVIDERS
+        self.batch_sizes_run: set[int] = set()
+        self._bucketed = self.dynamic_batch and buckets
+        if self._bucketed:
+            self._warm_up_buckets()
         logger.info(
             "detector %s loaded: input %dx%d, batch %s, providers %s",
             self.model_path.name,
@@ -106,6 +132,29 @@ class YoloxOnnxDetector:
             self.input_height_px,
             "dynamic" if self.dynamic_batch else self.batch_capacity,
             ",".join(self.providers),
+        )
+
+    def _run_size(self, count: int) -> int:
+        """The batch size one inference of ``count`` images runs at: ``count``, or its power-of-two bucket."""
+        if not self._bucketed:
+            return count
+        size = 1
+        while size < count:
+            size *= 2
+        return min(size, self.batch_capacity)
+
+    def _bucket_sizes(self) -> list[int]:
+        return sorted({self._run_size(count) for count in range(1, self.batch_capacity + 1)})
+
+    def _warm_up_buckets(self) -> None:
+        started = time.perf_counter()
+        for size in self._bucket_sizes():
+            self.session.run([self.output_name], {self.input_name: self._input[:size]})
+        logger.info(
+            "detector %s: batch sizes %s tuned in %.1f s",
+            self.model_path.name,
+            ",".join(str(size) for size in self._bucket_sizes()),
+            time.perf_counter() - started,
         )
 
     @property
@@ -181,7 +230,9 @@ class YoloxOnnxDetector:
             for start in range(0, len(images), self.batch_capacity):
                 chunk = images[start : start + self.batch_capacity]
                 ratios = [self._letterbox_into(image, slot) for slot, image in enumerate(chunk)]
-                feed = self._input if len(chunk) == self.batch_capacity else self._input[: len(chunk)]
+                size = self._run_size(len(chunk))  # slots past the chunk hold older images: computed, unread
+                self.batch_sizes_run.add(size)
+                feed = self._input if size == self.batch_capacity else self._input[:size]
                 output = self.session.run([self.output_name], {self.input_name: feed})[0]
                 for slot, image in enumerate(chunk):
                     results.append(

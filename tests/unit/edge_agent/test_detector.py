@@ -10,6 +10,8 @@ import pytest
 
 from edge_agent.config import DetectorSettings, sample_video_path
 from edge_agent.detection import Detector, YoloxOnnxDetector, YoloxOptions, select_providers
+from edge_agent.detection.dynamic_batch import dynamic_batch_copy
+from edge_agent.detection.dynamic_batch import main as dynamic_batch_main
 from edge_agent.detection.yolox_onnx import make_grid
 from edge_agent.errors import ModelLoadError
 from edge_agent.tracking.matching import iou_matrix
@@ -37,6 +39,35 @@ def test_it_is_a_detector(detector: YoloxOnnxDetector) -> None:
     assert isinstance(detector, Detector)
     assert detector.providers[-1] == "CPUExecutionProvider"
     assert select_providers(["CUDAExecutionProvider", "NoSuchProvider"]) == ["CPUExecutionProvider"]
+
+
+def test_it_reports_the_providers_the_session_runs_on(detector: YoloxOnnxDetector) -> None:
+    assert detector.providers == detector.session.get_providers()
+
+
+def test_a_provider_that_could_not_start_is_not_reported_as_running(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """onnxruntime-gpu drops TensorRT when libnvinfer is missing and retries on CUDA; this CPU-only machine has
+    no such provider, so a named fake session reports the dropped provider the way onnxruntime-gpu does."""
+    import onnxruntime as ort
+
+    class SessionThatDroppedAProvider(ort.InferenceSession):  # type: ignore[misc]  # fake: stands in for a GPU build's fallback
+        def get_providers(self) -> list[str]:
+            return [p for p in super().get_providers() if p != "AzureExecutionProvider"]
+
+    monkeypatch.setattr(ort, "InferenceSession", SessionThatDroppedAProvider)
+    monkeypatch.setattr(
+        ort, "get_available_providers", lambda: ["AzureExecutionProvider", "CPUExecutionProvider"]
+    )
+    with caplog.at_level("WARNING", logger="edge_agent.detection.yolox_onnx"):
+        detector = YoloxOnnxDetector(
+            DetectorSettings().resolved_model_path(),
+            YoloxOptions(providers=("AzureExecutionProvider", "CPUExecutionProvider")),
+        )
+    assert detector.requested_providers == ["AzureExecutionProvider", "CPUExecutionProvider"]
+    assert detector.providers == ["CPUExecutionProvider"]
+    assert "AzureExecutionProvider could not start" in caplog.text
 
 
 def test_frame_zero_has_the_crowd(detector: YoloxOnnxDetector, frames: list[np.ndarray]) -> None:
@@ -108,3 +139,45 @@ def test_missing_and_corrupt_models_raise_model_load_error(tmp_path: Path) -> No
     corrupt.write_bytes(b"\x08\x07this is not an onnx graph" * 100)
     with pytest.raises(ModelLoadError, match=r"corrupt\.onnx"):
         YoloxOnnxDetector(corrupt)
+
+
+@pytest.fixture(scope="module")
+def dynamic_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    target = tmp_path_factory.mktemp("models") / "yolox-dynamic-batch.onnx"
+    return dynamic_batch_copy(DetectorSettings().resolved_model_path(), target)
+
+
+def test_a_fixed_batch_export_made_dynamic_gives_the_same_people(
+    dynamic_model: Path, detector: YoloxOnnxDetector, frames: list[np.ndarray]
+) -> None:
+    batched = YoloxOnnxDetector(dynamic_model, YoloxOptions(score_threshold=0.3, max_batch=8))
+    assert batched.dynamic_batch
+    assert not detector.dynamic_batch
+    found = batched.detect_batch(frames)
+    for image, result in zip(frames, found, strict=True):
+        alone = detector.detect(image)
+        assert len(result) == len(alone) >= 10
+        assert np.allclose(result.xyxy_px, alone.xyxy_px, atol=0.01)
+    assert batched.batch_sizes_run == {3}  # one inference for the three frames; no buckets on the CPU
+
+
+def test_gpu_batch_buckets_pad_to_a_power_of_two(dynamic_model: Path, frames: list[np.ndarray]) -> None:
+    """On a GPU every new batch size costs seconds of cuDNN tuning (measured on an H200: docs/benchmarks.md);
+    buckets bound the shapes to 1, 2, 4, 8. The CPU has no such cost, so the test asks for them explicitly."""
+    bucketed = YoloxOnnxDetector(dynamic_model, YoloxOptions(max_batch=8, batch_buckets=True))
+    plain = YoloxOnnxDetector(dynamic_model, YoloxOptions(max_batch=8, batch_buckets=False))
+    for count in (1, 2, 3, 5, 8, 11):
+        images = [frames[i % len(frames)] for i in range(count)]
+        for ours, theirs in zip(bucketed.detect_batch(images), plain.detect_batch(images), strict=True):
+            assert np.allclose(ours.xyxy_px, theirs.xyxy_px, atol=0.01)
+    assert bucketed.batch_sizes_run == {1, 2, 4, 8}
+    assert plain.batch_sizes_run == {1, 2, 3, 5, 8}  # 11 = 8 + 3
+
+
+def test_a_model_that_is_no_onnx_file_cannot_be_made_dynamic(tmp_path: Path) -> None:
+    corrupt = tmp_path / "corrupt.onnx"
+    corrupt.write_bytes(b"\x08\x07this is not an onnx graph" * 100)
+    with pytest.raises(ModelLoadError, match=r"corrupt\.onnx"):
+        dynamic_batch_copy(corrupt, tmp_path / "out.onnx")
+    assert dynamic_batch_main([str(corrupt), str(tmp_path / "out.onnx")]) == 2
+    assert not (tmp_path / "out.onnx").exists()
