@@ -1,18 +1,21 @@
 # syntax=docker/dockerfile:1
-# The edge agent for NVIDIA GPUs: CUDA 12 + cuDNN 9 runtime, onnxruntime-gpu (CUDA execution provider; TensorRT
-# is used when its libraries are present, e.g. with CUDA_IMAGE=nvcr.io/nvidia/tensorrt:<tag>-py3).
+# The edge agent for NVIDIA GPUs: CUDA 13 + cuDNN 9 runtime, onnxruntime-gpu >= 1.27 (CUDA execution provider;
+# TensorRT is used when its libraries are present, e.g. with CUDA_IMAGE=nvcr.io/nvidia/tensorrt:<tag>-py3).
+# Hosts with a driver older than 580 (CUDA 12 only): --build-arg CUDA_IMAGE=nvidia/cuda:12.6.3-cudnn-runtime-ubuntu24.04
+# --build-arg EDGE_EXTRA=edge-gpu-cuda12. The build fails when onnxruntime-gpu and the image's CUDA disagree.
 #
 #   docker build -f docker/edge-gpu.Dockerfile -t retail-edge-gpu .     (from the repository root)
 #   docker run --rm --gpus all -v /etc/retail-edge:/etc/retail-edge:ro -v retail-edge-state:/var/lib/retail-edge \
 #     -v /srv/models:/srv/assets/models:ro retail-edge-gpu run --config /etc/retail-edge/config.yaml
 #
-# The host needs the NVIDIA driver (>= 525) and the NVIDIA Container Toolkit. `retail-edge` logs the execution
+# The host needs the NVIDIA driver (>= 580 for CUDA 13) and the NVIDIA Container Toolkit. `retail-edge` logs the execution
 # providers it uses at start; "CPUExecutionProvider" alone means the GPU was not reachable.
 
-ARG CUDA_IMAGE=nvidia/cuda:12.6.3-cudnn-runtime-ubuntu24.04
+ARG CUDA_IMAGE=nvidia/cuda:13.0.0-cudnn-runtime-ubuntu24.04
 
 FROM ${CUDA_IMAGE}
 ARG RETAIL_UID=10001
+ARG EDGE_EXTRA=edge-gpu
 ENV DEBIAN_FRONTEND=noninteractive \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -40,9 +43,10 @@ COPY pyproject.toml README.md ./
 COPY proto/ proto/
 COPY edge_agent/ edge_agent/
 COPY retail_common/ retail_common/
-# The edge-gpu extra brings onnxruntime-gpu in place of onnxruntime (both provide the `onnxruntime` module).
-RUN pip install --config-settings editable_mode=compat -e ".[edge-gpu]" \
- && python -c "import onnxruntime; print('onnxruntime', onnxruntime.__version__, onnxruntime.get_available_providers())"
+# The edge-gpu extra brings onnxruntime-gpu in place of onnxruntime (both provide the `onnxruntime` module);
+# gpu_check fails the build when its CUDA provider cannot find the image's CUDA and cuDNN libraries.
+RUN pip install --config-settings editable_mode=compat -e ".[${EDGE_EXTRA}]" \
+ && python -m edge_agent.detection.gpu_check
 COPY --chmod=0644 docker/edge_healthcheck.py /opt/retail-edge/healthcheck.py
 
 USER ${RETAIL_UID}:${RETAIL_UID}

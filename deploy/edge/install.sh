@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Install or upgrade the Retail Vision edge agent on a Debian/Ubuntu edge box (run as root).
 #
-#   sudo deploy/edge/install.sh [--source DIR|WHEEL] [--gpu] [--model FILE] [--no-restart] [--dry-run]
+#   sudo deploy/edge/install.sh [--source DIR|WHEEL] [--gpu|--gpu-cuda12] [--model FILE] [--no-restart] [--dry-run]
 #
 #   --source   the project checkout or a built wheel (default: the checkout this script is in)
-#   --gpu      install onnxruntime-gpu (NVIDIA driver + CUDA 12 + cuDNN 9 libraries needed on the box)
+#   --gpu      install onnxruntime-gpu for CUDA 13 (NVIDIA driver >= 580, CUDA 13 + cuDNN 9 libraries on the box)
+#   --gpu-cuda12  the same for CUDA 12 (driver 525-579: onnxruntime-gpu < 1.27)
 #   --model    copy this ONNX person detector to /opt/retail-edge/models/ (e.g. yolox_nano.onnx)
 #   --no-restart  do not restart a running agent after an upgrade
 #   --dry-run  print what would be done, change nothing
@@ -49,11 +50,12 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --source) SOURCE="${2:?--source needs a path}"; shift 2 ;;
     --gpu) EXTRA=edge-gpu; shift ;;
+    --gpu-cuda12) EXTRA=edge-gpu-cuda12; shift ;;
     --model) MODEL="${2:?--model needs a file}"; shift 2 ;;
     --no-restart) RESTART=0; shift ;;
     --dry-run) DRY_RUN=1; shift ;;
     --rollback) ROLLBACK=1; shift ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
 done
@@ -106,6 +108,13 @@ run "$PYTHON" -m venv "$RELEASE"
 run "$RELEASE/bin/pip" install --quiet --upgrade pip
 run "$RELEASE/bin/pip" install --quiet "${SOURCE}[${EXTRA}]"  # a checkout or a wheel, with its extra
 run "$RELEASE/bin/retail-edge" --help >/dev/null
+if [ "$EXTRA" != edge ]; then  # onnxruntime falls back to the CPU without a word when CUDA libraries are missing
+  if [ "$DRY_RUN" = 1 ]; then
+    echo "would run: $RELEASE/bin/python -m edge_agent.detection.gpu_check"
+  elif ! "$RELEASE/bin/python" -m edge_agent.detection.gpu_check; then
+    say "WARNING: the detector cannot use the GPU (above); the agent will run on the CPU until this is fixed"
+  fi
+fi
 if [ -f "$REPO_ROOT/docs/installer-guide.md" ]; then
   run install -m 0644 "$REPO_ROOT/docs/installer-guide.md" "$PREFIX/docs/installer-guide.md"
 fi

@@ -152,10 +152,14 @@ def test_server_image_builds_the_frontend_and_runs_migrations_then_the_server() 
 
 def test_gpu_image_uses_cuda_and_onnxruntime_gpu() -> None:
     text = (DOCKER / "edge-gpu.Dockerfile").read_text(encoding="utf-8")
-    assert re.search(r"ARG CUDA_IMAGE=nvidia/cuda:12[.\d]*-cudnn-runtime", text)
-    assert '".[edge-gpu]"' in text
+    # onnxruntime-gpu >= 1.27 is built for CUDA 13: a CUDA 12 image made it fall back to the CPU silently.
+    assert re.search(r"ARG CUDA_IMAGE=nvidia/cuda:13[.\d]*-cudnn-runtime", text)
+    assert "ARG EDGE_EXTRA=edge-gpu\n" in text
+    assert '".[${EDGE_EXTRA}]"' in text
+    assert "python -m edge_agent.detection.gpu_check" in text
     pyproject = (REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8")
-    assert "onnxruntime-gpu" in pyproject
+    assert '"onnxruntime-gpu>=1.27"' in pyproject
+    assert '"onnxruntime-gpu>=1.18,<1.27"' in pyproject
     cpu = (DOCKER / "edge.Dockerfile").read_text(encoding="utf-8")
     assert '".[edge]"' in cpu
 

@@ -138,11 +138,27 @@ def test_install_script_dry_run_plans_user_venv_config_units() -> None:
     assert "useradd --system" in plan or "creating system user" not in plan
     assert "install -d -m 0700 -o retail-edge -g retail-edge /var/lib/retail-edge" in plan
     assert "[edge-gpu]" in plan
+    assert "would run: /opt/retail-edge/releases/" in plan
+    assert "-m edge_agent.detection.gpu_check" in plan
     assert "/opt/retail-edge/releases/" in plan
     assert "mv -T /opt/retail-edge/venv.new /opt/retail-edge/venv" in plan
     assert "/etc/systemd/system/retail-edge.service" in plan
     assert "/etc/logrotate.d/retail-edge" in plan
     assert "retail-edge enroll" in plan
+
+
+def test_install_script_has_a_cuda_12_variant() -> None:
+    result = subprocess.run(
+        ["bash", str(DEPLOY / "edge" / "install.sh"), "--dry-run", "--gpu-cuda12"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "PYTHON": sys.executable},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "[edge-gpu-cuda12]" in result.stdout
+    assert "-m edge_agent.detection.gpu_check" in result.stdout
 
 
 def test_install_script_refuses_unknown_options() -> None:

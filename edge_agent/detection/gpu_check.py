@@ -1,0 +1,134 @@
+"""Can this box's onnxruntime run the detector on its NVIDIA GPU? Checked without a GPU where possible.
+
+onnxruntime drops an execution provider whose libraries are missing and goes on with the next (the agent then
+warns and runs on the CPU): a wheel built for CUDA 13 (onnxruntime-gpu >= 1.27) in a CUDA 12 image, or cuDNN
+absent, is found only by reading the logs. This check says it at install or image-build time: the CUDA
+provider's library must find every library it links against, except the driver's ``libcuda.so.1`` (the NVIDIA
+Container Toolkit mounts it at run time), and cuDNN 9 must load. With ``--model`` and a GPU present, it also
+opens a session and prints the providers it really runs on.
+
+Usage: ``python -m edge_agent.detection.gpu_check [--model yolox_nano.onnx]``; exit status 0 = ready.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import re
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DRIVER_LIBRARIES = frozenset({"libcuda.so.1", "libnvidia-ml.so.1"})
+CUDNN_LIBRARY = "libcudnn.so.9"
+_NOT_FOUND = re.compile(r"^\s*(\S+)\s*=>\s*not found", re.MULTILINE)
+_CUDART = re.compile(r"libcudart\.so\.(\d+)")
+
+
+@dataclass(slots=True)
+class GpuReadiness:
+    onnxruntime_version: str
+    providers: list[str]
+    cuda_major: int | None = None
+    missing: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ready(self) -> bool:
+        return not self.problems
+
+
+def missing_libraries(ldd_output: str) -> list[str]:
+    """Libraries ``ldd`` could not resolve, the driver's own (present only at run time) left out."""
+    return sorted({name for name in _NOT_FOUND.findall(ldd_output) if name not in DRIVER_LIBRARIES})
+
+
+def cuda_major(ldd_output: str) -> int | None:
+    """The CUDA major version a provider library was built for, from the runtime it links against."""
+    found = _CUDART.search(ldd_output)
+    return int(found.group(1)) if found else None
+
+
+def check() -> GpuReadiness:
+    import onnxruntime as ort
+
+    readiness = GpuReadiness(ort.__version__, list(ort.get_available_providers()))
+    if "CUDAExecutionProvider" not in readiness.providers:
+        readiness.problems.append(
+            f"onnxruntime {ort.__version__} has no CUDA provider: this is the CPU build "
+            "(pip uninstall onnxruntime, then install the edge-gpu extra)"
+        )
+        return readiness
+    library = Path(ort.__file__).parent / "capi" / "libonnxruntime_providers_cuda.so"
+    if not library.is_file():
+        readiness.problems.append(f"{library} is missing: a broken onnxruntime-gpu install")
+        return readiness
+    try:
+        ldd = subprocess.run(["ldd", str(library)], capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        readiness.problems.append(f"cannot run ldd on {library.name}: {err}")
+        return readiness
+    readiness.cuda_major = cuda_major(ldd.stdout)
+    readiness.missing = missing_libraries(ldd.stdout)
+    if readiness.missing:
+        built_for = f"CUDA {readiness.cuda_major}" if readiness.cuda_major else "another CUDA"
+        readiness.problems.append(
+            f"onnxruntime-gpu {ort.__version__} is built for {built_for} and cannot find "
+            f"{', '.join(readiness.missing)}: use an image/libraries of that CUDA version, or the onnxruntime-gpu "
+            "that matches yours (>= 1.27 for CUDA 13, < 1.27 for CUDA 12: the edge-gpu-cuda12 extra)"
+        )
+    try:
+        ctypes.CDLL(CUDNN_LIBRARY)
+    except OSError as err:
+        if "libcuda.so" not in str(err):  # the driver's library is there at run time only
+            readiness.problems.append(
+                f"cuDNN 9 does not load ({err}): install cuDNN 9 for CUDA {readiness.cuda_major}"
+            )
+    return readiness
+
+
+def session_providers(model: Path) -> list[str]:
+    """The providers a session on ``model`` really runs on (onnxruntime falls back silently otherwise)."""
+    from edge_agent.detection.yolox_onnx import YoloxOnnxDetector, YoloxOptions
+
+    return YoloxOnnxDetector(model, YoloxOptions(batch_buckets=False)).providers
+
+
+def driver_present() -> bool:
+    try:
+        ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        return False
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", type=Path, help="also open a session on this model (needs the GPU driver)")
+    args = parser.parse_args(argv)
+    readiness = check()
+    print(f"onnxruntime {readiness.onnxruntime_version}: providers {', '.join(readiness.providers)}")
+    if readiness.cuda_major is not None:
+        print(f"CUDA provider built for CUDA {readiness.cuda_major}")
+    for problem in readiness.problems:
+        print(f"problem: {problem}", file=sys.stderr)
+    if not readiness.ready:
+        return 1
+    if args.model is not None:
+        if not driver_present():
+            print(
+                "no NVIDIA driver here (libcuda.so.1): the session check needs the GPU; libraries are ready"
+            )
+            return 0
+        running = session_providers(args.model)
+        print(f"a session on {args.model.name} runs on {', '.join(running)}")
+        if running[0] not in ("TensorrtExecutionProvider", "CUDAExecutionProvider"):
+            print("problem: the session fell back to the CPU (see the warning above)", file=sys.stderr)
+            return 1
+    print("ready: the detector can run on the GPU")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""The GPU readiness check: what ldd says of a real onnxruntime-gpu CUDA provider, and this CPU-only box."""
+
+from __future__ import annotations
+
+import pytest
+
+from edge_agent.detection.gpu_check import cuda_major, main, missing_libraries
+
+# `ldd libonnxruntime_providers_cuda.so` of onnxruntime-gpu 1.30.0 (built for CUDA 13) on a box with only a
+# CUDA 13 runtime and no cuBLAS, cuRAND or driver: taken on the development VM, 2026-12-04.
+LDD_ONNXRUNTIME_GPU_1_30 = """\
+\tlinux-vdso.so.1 (0x00007f5b75795000)
+\tlibcublasLt.so.13 => not found
+\tlibcublas.so.13 => not found
+\tlibcurand.so.10 => not found
+\tlibcudart.so.13 => /usr/local/cuda-13.0/lib/libcudart.so.13 (0x00007f5b61000000)
+\tlibcuda.so.1 => not found
+\tlibdl.so.2 => /lib/x86_64-linux-gnu/libdl.so.2 (0x00007f5b7577c000)
+\tlibstdc++.so.6 => /lib/x86_64-linux-gnu/libstdc++.so.6 (0x00007f5b60c00000)
+\tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x00007f5b60e1e000)
+\t/lib64/ld-linux-x86-64.so.2 (0x00007f5b75797000)
+"""
+
+
+def test_missing_cuda_libraries_are_named_but_not_the_drivers_own() -> None:
+    assert missing_libraries(LDD_ONNXRUNTIME_GPU_1_30) == [
+        "libcublas.so.13",
+        "libcublasLt.so.13",
+        "libcurand.so.10",
+    ]
+    assert cuda_major(LDD_ONNXRUNTIME_GPU_1_30) == 13
+
+
+def test_a_cuda_12_build_in_a_cuda_13_image_says_which_cuda_it_wants() -> None:
+    ldd = "\tlibcudart.so.12 => not found\n\tlibcublasLt.so.12 => not found\n\tlibcuda.so.1 => /usr/lib/libcuda.so.1\n"
+    assert missing_libraries(ldd) == ["libcublasLt.so.12", "libcudart.so.12"]
+    assert cuda_major(ldd) == 12
+
+
+def test_a_ready_library_misses_nothing() -> None:
+    ldd = "\tlibcudart.so.13 => /usr/local/cuda/lib64/libcudart.so.13 (0x1)\n\tlibcuda.so.1 => not found\n"
+    assert missing_libraries(ldd) == []
+
+
+def test_the_cpu_build_is_not_ready(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 1
+    assert "has no CUDA provider: this is the CPU build" in capsys.readouterr().err
