@@ -181,3 +181,62 @@ def test_a_model_that_is_no_onnx_file_cannot_be_made_dynamic(tmp_path: Path) -> 
         dynamic_batch_copy(corrupt, tmp_path / "out.onnx")
     assert dynamic_batch_main([str(corrupt), str(tmp_path / "out.onnx")]) == 2
     assert not (tmp_path / "out.onnx").exists()
+
+
+def _with_reshape_shapes_in_constant_nodes(source: Path, target: Path, *, via_identity: bool = False) -> Path:
+    """``source`` with the head's ``Reshape`` shapes held in ``Constant`` nodes instead of initialisers, as a
+    ``torch.onnx.export`` without constant folding writes them (optionally behind an ``Identity``)."""
+    import onnx  # type: ignore[import-untyped, unused-ignore]
+    from onnx import helper  # type: ignore[import-untyped, unused-ignore]
+
+    model = onnx.load(str(source))
+    graph = model.graph
+    shape_names = {node.input[1] for node in graph.node if node.op_type == "Reshape"}
+    constants = []
+    for tensor in graph.initializer:
+        if tensor.name in shape_names:
+            if via_identity:
+                constants.append(helper.make_node("Constant", [], [tensor.name + "_c"], value=tensor))
+                constants.append(helper.make_node("Identity", [tensor.name + "_c"], [tensor.name]))
+            else:
+                constants.append(helper.make_node("Constant", [], [tensor.name], value=tensor))
+    kept = [tensor for tensor in graph.initializer if tensor.name not in shape_names]
+    del graph.initializer[:]
+    graph.initializer.extend(kept)
+    nodes = constants + list(graph.node)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    onnx.save(model, str(target))
+    return target
+
+
+def test_reshape_shapes_in_constant_nodes_are_freed_too(
+    tmp_path: Path, detector: YoloxOnnxDetector, frames: list[np.ndarray]
+) -> None:
+    """The copy used to edit initialisers only: with the shapes in Constant nodes it wrote a model whose batch of
+    two came out as one image of 7098 rows, the two images' anchors mixed (and slot 1 an IndexError)."""
+    source = _with_reshape_shapes_in_constant_nodes(
+        DetectorSettings().resolved_model_path(), tmp_path / "c.onnx"
+    )
+    batched = YoloxOnnxDetector(
+        dynamic_batch_copy(source, tmp_path / "c-batch.onnx"), YoloxOptions(max_batch=4)
+    )
+    for image, result in zip(frames, batched.detect_batch(frames), strict=True):
+        alone = detector.detect(image)
+        assert len(result) == len(alone) >= 10
+        assert np.allclose(result.xyxy_px, alone.xyxy_px, atol=0.01)
+
+
+def test_a_batch_the_copy_cannot_free_is_refused_not_written(tmp_path: Path) -> None:
+    source = _with_reshape_shapes_in_constant_nodes(
+        DetectorSettings().resolved_model_path(), tmp_path / "i.onnx", via_identity=True
+    )
+    with pytest.raises(ModelLoadError, match="batch of 2"):
+        dynamic_batch_copy(source, tmp_path / "i-batch.onnx")
+    assert not (tmp_path / "i-batch.onnx").exists()
+
+
+def test_an_already_dynamic_model_stays_dynamic(dynamic_model: Path, tmp_path: Path) -> None:
+    again = YoloxOnnxDetector(dynamic_batch_copy(dynamic_model, tmp_path / "again.onnx"))
+    assert again.dynamic_batch
+
