@@ -135,7 +135,10 @@ class YoloxOnnxDetector:
         )
 
     def _run_size(self, count: int) -> int:
-        """The batch size one inference of ``count`` images runs at: ``count``, or its power-of-two bucket."""
+        """The batch size one inference of ``count`` images runs at: ``count``, its power-of-two bucket, or a
+        fixed-batch model's own batch (the slots past ``count`` padded: a fixed model takes no other shape)."""
+        if not self.dynamic_batch:
+            return self.batch_capacity
         if not self._bucketed:
             return count
         size = 1

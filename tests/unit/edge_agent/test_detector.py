@@ -240,3 +240,21 @@ def test_an_already_dynamic_model_stays_dynamic(dynamic_model: Path, tmp_path: P
     again = YoloxOnnxDetector(dynamic_batch_copy(dynamic_model, tmp_path / "again.onnx"))
     assert again.dynamic_batch
 
+
+def test_a_fixed_batch_of_two_detects_one_image(
+    dynamic_model: Path, tmp_path: Path, detector: YoloxOnnxDetector, frames: list[np.ndarray]
+) -> None:
+    """A fixed-batch export of 2 was fed one image ([1, 3, H, W]): onnxruntime refused the shape."""
+    import onnx  # type: ignore[import-untyped, unused-ignore]
+
+    model = onnx.load(str(dynamic_model))
+    for value in list(model.graph.input) + list(model.graph.output):
+        value.type.tensor_type.shape.dim[0].dim_value = 2
+    onnx.save(model, str(tmp_path / "batch2.onnx"))
+    pair = YoloxOnnxDetector(tmp_path / "batch2.onnx")
+    assert (pair.dynamic_batch, pair.batch_capacity) == (False, 2)
+    assert np.allclose(pair.detect(frames[0]).xyxy_px, detector.detect(frames[0]).xyxy_px, atol=0.01)
+    found = pair.detect_batch(frames)  # 2 + 1
+    for image, result in zip(frames, found, strict=True):
+        assert np.allclose(result.xyxy_px, detector.detect(image).xyxy_px, atol=0.01)
+    assert pair.batch_sizes_run == {2}
