@@ -35,7 +35,9 @@ def dynamic_batch_copy(source: Path, target: Path) -> Path:
     except Exception as err:  # onnx raises DecodeError, OSError and others for a bad file
         raise ModelLoadError(f"cannot read ONNX model {source}: {err}") from err
     graph = model.graph
-    if len(graph.input) != 1 or not graph.output:
+    weights = {tensor.name for tensor in graph.initializer}
+    inputs = [value for value in graph.input if value.name not in weights]  # IR 3 lists the weights as inputs
+    if len(inputs) != 1 or not graph.output:
         raise ModelLoadError(f"{source} is not a YOLOX detector (expected one input)")
     # Tensors a Reshape's shape can be read from: initialisers, and Constant nodes (exports without folding).
     constants: dict[str, Any] = {tensor.name: tensor for tensor in graph.initializer}
@@ -57,7 +59,7 @@ def dynamic_batch_copy(source: Path, target: Path) -> Path:
             if shape.ndim == 1 and len(shape) >= 2 and shape[0] == 1:
                 shape[0] = 0  # 0 = the input's own size in that dimension: the batch
                 tensor.CopyFrom(numpy_helper.from_array(shape, tensor.name))
-    for value in list(graph.input) + list(graph.output):
+    for value in inputs + list(graph.output):
         dims = value.type.tensor_type.shape.dim
         if not dims:
             raise ModelLoadError(f"{source}: {value.name} has no shape")

@@ -258,3 +258,24 @@ def test_a_fixed_batch_of_two_detects_one_image(
     for image, result in zip(frames, found, strict=True):
         assert np.allclose(result.xyxy_px, detector.detect(image).xyxy_px, atol=0.01)
     assert pair.batch_sizes_run == {2}
+
+
+def test_a_model_listing_its_weights_as_inputs_is_made_dynamic(tmp_path: Path) -> None:
+    """Old exporters (IR 3) list every initialiser among the graph inputs; onnxruntime (and the detector) see
+    one input, while the copy counted them all and refused the model as 'not a YOLOX detector'."""
+    import onnx  # type: ignore[import-untyped, unused-ignore]
+    from onnx import helper  # type: ignore[import-untyped, unused-ignore]
+
+    model = onnx.load(str(DetectorSettings().resolved_model_path()))
+    for tensor in model.graph.initializer:
+        model.graph.input.append(
+            helper.make_tensor_value_info(tensor.name, tensor.data_type, list(tensor.dims))
+        )
+    onnx.save(model, str(tmp_path / "ir3.onnx"))
+    assert YoloxOnnxDetector(tmp_path / "ir3.onnx").input_name == "images"
+    copy = dynamic_batch_copy(tmp_path / "ir3.onnx", tmp_path / "ir3-batch.onnx")
+    assert YoloxOnnxDetector(copy).dynamic_batch
+    weights = {t.name: list(t.dims) for t in model.graph.initializer}
+    for value in onnx.load(str(copy)).graph.input:  # the weights' own shapes are left as they were
+        if value.name in weights:
+            assert [d.dim_value for d in value.type.tensor_type.shape.dim] == weights[value.name]
