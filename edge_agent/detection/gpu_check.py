@@ -50,6 +50,25 @@ def cuda_major(ldd_output: str) -> int | None:
     return int(found.group(1)) if found else None
 
 
+def linked_libraries(library: Path) -> tuple[str, str | None]:
+    """``ldd``'s report of ``library`` and ``None``, or ``""`` and why there is none. ``ldd`` exits 0 when some
+    libraries are not found (they are listed); it exits 1 for a file that is no shared library of this machine
+    ("not a dynamic executable", on stderr), which lists nothing and must not read as nothing missing."""
+    try:
+        ldd = subprocess.run(["ldd", str(library)], capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        return "", f"cannot run ldd on {library.name}: {err}"
+    if ldd.returncode != 0:
+        said = (ldd.stderr.strip() or ldd.stdout.strip() or f"exit status {ldd.returncode}").replace(
+            "\n", "; "
+        )
+        return (
+            "",
+            f"ldd cannot read {library} ({said}): a broken onnxruntime-gpu install, or another machine's",
+        )
+    return ldd.stdout, None
+
+
 def check() -> GpuReadiness:
     import onnxruntime as ort
 
@@ -64,13 +83,12 @@ def check() -> GpuReadiness:
     if not library.is_file():
         readiness.problems.append(f"{library} is missing: a broken onnxruntime-gpu install")
         return readiness
-    try:
-        ldd = subprocess.run(["ldd", str(library)], capture_output=True, text=True, timeout=30, check=False)
-    except (OSError, subprocess.TimeoutExpired) as err:
-        readiness.problems.append(f"cannot run ldd on {library.name}: {err}")
+    output, problem = linked_libraries(library)
+    if problem is not None:
+        readiness.problems.append(problem)
         return readiness
-    readiness.cuda_major = cuda_major(ldd.stdout)
-    readiness.missing = missing_libraries(ldd.stdout)
+    readiness.cuda_major = cuda_major(output)
+    readiness.missing = missing_libraries(output)
     if readiness.missing:
         built_for = f"CUDA {readiness.cuda_major}" if readiness.cuda_major else "another CUDA"
         readiness.problems.append(

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
+import onnxruntime
 import pytest
 
-from edge_agent.detection.gpu_check import cuda_major, main, missing_libraries
+from edge_agent.detection.gpu_check import cuda_major, linked_libraries, main, missing_libraries
 
 # `ldd libonnxruntime_providers_cuda.so` of onnxruntime-gpu 1.30.0 (built for CUDA 13) on a box with only a
 # CUDA 13 runtime and no cuBLAS, cuRAND or driver: taken on the development VM, 2026-12-04.
@@ -45,3 +49,28 @@ def test_a_ready_library_misses_nothing() -> None:
 def test_the_cpu_build_is_not_ready(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([]) == 1
     assert "has no CUDA provider: this is the CPU build" in capsys.readouterr().err
+
+
+def test_a_file_ldd_cannot_read_is_a_problem_not_ready(tmp_path: Path) -> None:
+    """`ldd` of a file that is no shared library (truncated download, wrong architecture) prints 'not a dynamic
+    executable' to stderr and exits 1, with no 'not found' line: the check read that as nothing missing."""
+    if shutil.which("ldd") is None:
+        pytest.skip("no ldd on this box")
+    broken = tmp_path / "libonnxruntime_providers_cuda.so"
+    broken.write_bytes(b"\x7fELF truncated")
+    output, problem = linked_libraries(broken)
+    assert problem is not None
+    assert "libonnxruntime_providers_cuda.so" in problem
+    shared = Path(onnxruntime.__file__).parent / "capi" / "libonnxruntime_providers_shared.so"
+    output, problem = linked_libraries(shared)
+    assert problem is None
+    assert "libc.so.6" in output
+
+
+def test_no_ldd_is_a_problem(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty directory: no ldd
+    shared = Path(onnxruntime.__file__).parent / "capi" / "libonnxruntime_providers_shared.so"
+    output, problem = linked_libraries(shared)
+    assert output == ""
+    assert problem is not None
+    assert "cannot run ldd" in problem
