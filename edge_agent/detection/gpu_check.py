@@ -4,8 +4,9 @@ onnxruntime drops an execution provider whose libraries are missing and goes on 
 warns and runs on the CPU): a wheel built for CUDA 13 (onnxruntime-gpu >= 1.27) in a CUDA 12 image, or cuDNN
 absent, is found only by reading the logs. This check says it at install or image-build time: the CUDA
 provider's library must find every library it links against, except the driver's ``libcuda.so.1`` (the NVIDIA
-Container Toolkit mounts it at run time), and cuDNN 9 must load. With ``--model`` and a GPU present, it also
-opens a session and prints the providers it really runs on.
+Container Toolkit mounts it at run time), and cuDNN 9 must load, with the sub-libraries its loader opens only
+when first used. With ``--model`` and a GPU present, it also opens a session and prints the providers it really
+runs on.
 
 Usage: ``python -m edge_agent.detection.gpu_check [--model yolox_nano.onnx]``; exit status 0 = ready.
 """
@@ -22,6 +23,8 @@ from pathlib import Path
 
 DRIVER_LIBRARIES = frozenset({"libcuda.so.1", "libnvidia-ml.so.1"})
 CUDNN_LIBRARY = "libcudnn.so.9"
+# What libcudnn.so.9 opens lazily for a convolution (each needs the previous; all need libz.so.1).
+CUDNN_SUB_LIBRARIES = ("libcudnn_graph.so.9", "libcudnn_ops.so.9", "libcudnn_cnn.so.9")
 _NOT_FOUND = re.compile(r"^\s*(\S+)\s*=>\s*not found", re.MULTILINE)
 _CUDART = re.compile(r"libcudart\.so\.(\d+)")
 
@@ -96,14 +99,44 @@ def check() -> GpuReadiness:
             f"{', '.join(readiness.missing)}: use an image/libraries of that CUDA version, or the onnxruntime-gpu "
             "that matches yours (>= 1.27 for CUDA 13, < 1.27 for CUDA 12: the edge-gpu-cuda12 extra)"
         )
-    try:
-        ctypes.CDLL(CUDNN_LIBRARY)
-    except OSError as err:
-        if "libcuda.so" not in str(err):  # the driver's library is there at run time only
-            readiness.problems.append(
-                f"cuDNN 9 does not load ({err}): install cuDNN 9 for CUDA {readiness.cuda_major}"
-            )
+    problem = cudnn_problem()
+    if problem is not None:
+        readiness.problems.append(f"{problem}: install cuDNN 9 for CUDA {readiness.cuda_major}")
     return readiness
+
+
+def _loaded_from(name: str) -> Path | None:
+    """Where this process loaded the library ``name`` from (``/proc/self/maps``), if it did."""
+    try:
+        maps = Path("/proc/self/maps").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    for line in maps.splitlines():
+        path = line.split(maxsplit=5)[-1] if line.count(" ") >= 5 else ""
+        if path.endswith("/" + name) or ("/" + name + ".") in path:  # or its real file: libcudnn.so.9.13.0
+            return Path(path)
+    return None
+
+
+def cudnn_problem(library: str = CUDNN_LIBRARY) -> str | None:
+    """Why cuDNN 9 cannot work here, or ``None``. ``libcudnn.so.9`` is only a loader: it opens its sub-libraries
+    (found beside it) the first time the CUDA provider uses it, so those are loaded too. None of them needs the
+    driver's ``libcuda.so.1``, so this holds at an image build without a GPU."""
+    try:
+        ctypes.CDLL(library)
+    except OSError as err:
+        if "libcuda.so" in str(err):  # the driver's library is there at run time only
+            return None
+        return f"cuDNN 9 does not load ({err})"
+    shim = Path(library) if "/" in library else _loaded_from(library)
+    for name in CUDNN_SUB_LIBRARIES:
+        candidate = str(shim.parent / name) if shim is not None else name
+        try:
+            ctypes.CDLL(candidate)
+        except OSError as err:
+            if "libcuda.so" not in str(err):
+                return f"cuDNN 9's {name} does not load beside {shim or library} ({err})"
+    return None
 
 
 def session_providers(model: Path) -> list[str]:

@@ -8,7 +8,14 @@ from pathlib import Path
 import onnxruntime
 import pytest
 
-from edge_agent.detection.gpu_check import cuda_major, linked_libraries, main, missing_libraries
+from edge_agent.detection.gpu_check import (
+    CUDNN_SUB_LIBRARIES,
+    cuda_major,
+    cudnn_problem,
+    linked_libraries,
+    main,
+    missing_libraries,
+)
 
 # `ldd libonnxruntime_providers_cuda.so` of onnxruntime-gpu 1.30.0 (built for CUDA 13) on a box with only a
 # CUDA 13 runtime and no cuBLAS, cuRAND or driver: taken on the development VM, 2026-12-04.
@@ -74,3 +81,28 @@ def test_no_ldd_is_a_problem(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert output == ""
     assert problem is not None
     assert "cannot run ldd" in problem
+
+
+def _a_loadable_library_named(path: Path) -> Path:
+    """Any shared library that loads on this box, under ``path``'s name (stands in for a cuDNN file)."""
+    shutil.copyfile(Path(onnxruntime.__file__).parent / "capi" / "libonnxruntime_providers_shared.so", path)
+    return path
+
+
+def test_cudnn_without_its_sub_libraries_is_a_problem(tmp_path: Path) -> None:
+    """cuDNN 9's libcudnn.so.9 is a small loader that opens libcudnn_graph.so.9, _ops and _cnn (which need
+    libz.so.1) only when the CUDA provider first uses it: loading the loader alone said 'ready' for a cuDNN
+    whose real libraries are missing, and the agent then fell back to the CPU."""
+    shim = _a_loadable_library_named(tmp_path / "libcudnn.so.9")
+    problem = cudnn_problem(str(shim))
+    assert problem is not None
+    assert "libcudnn_graph.so.9" in problem
+    for name in CUDNN_SUB_LIBRARIES:
+        _a_loadable_library_named(tmp_path / name)
+    assert cudnn_problem(str(shim)) is None
+
+
+def test_no_cudnn_at_all_is_a_problem(tmp_path: Path) -> None:
+    problem = cudnn_problem(str(tmp_path / "libcudnn.so.9"))
+    assert problem is not None
+    assert "cuDNN 9 does not load" in problem
