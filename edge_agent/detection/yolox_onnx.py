@@ -152,13 +152,29 @@ class YoloxOnnxDetector:
     def _warm_up_buckets(self) -> None:
         started = time.perf_counter()
         for size in self._bucket_sizes():
-            self.session.run([self.output_name], {self.input_name: self._input[:size]})
+            self._run(self._input[:size])
         logger.info(
             "detector %s: batch sizes %s tuned in %.1f s",
             self.model_path.name,
             ",".join(str(size) for size in self._bucket_sizes()),
             time.perf_counter() - started,
         )
+
+    def _run(self, feed: NDArray[np.float32]) -> NDArray[np.float32]:
+        output: NDArray[np.float32] = self.session.run([self.output_name], {self.input_name: feed})[0]
+        # onnxruntime's session falls back while running too: on an EPFail (a TensorRT engine that cannot be
+        # built for a new shape, CUDA out of memory) it switches to CUDA or the CPU and retries, saying so only
+        # on stdout. Keep what is reported true.
+        running = self.session.get_providers()
+        if running != self.providers:
+            logger.warning(
+                "detector %s: an execution provider failed while running; onnxruntime moved from %s to %s",
+                self.model_path.name,
+                ",".join(self.providers),
+                ",".join(running),
+            )
+            self.providers = list(running)
+        return output
 
     @property
     def name(self) -> str:
@@ -236,7 +252,7 @@ class YoloxOnnxDetector:
                 size = self._run_size(len(chunk))  # slots past the chunk hold older images: computed, unread
                 self.batch_sizes_run.add(size)
                 feed = self._input if size == self.batch_capacity else self._input[:size]
-                output = self.session.run([self.output_name], {self.input_name: feed})[0]
+                output = self._run(feed)
                 for slot, image in enumerate(chunk):
                     results.append(
                         self._decode(output[slot], ratios[slot], image.shape[1], image.shape[0], threshold)

@@ -70,6 +70,36 @@ def test_a_provider_that_could_not_start_is_not_reported_as_running(
     assert "AzureExecutionProvider could not start" in caplog.text
 
 
+def test_a_provider_dropped_at_run_time_is_not_reported_as_running(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, frames: list[np.ndarray]
+) -> None:
+    """onnxruntime's Python session also falls back while running: on an EPFail (a TensorRT engine that cannot
+    be built for a new batch size, CUDA out of memory) it calls set_providers(CUDA, CPU) or (CPU) and retries,
+    printing to stdout; the detector kept reporting the providers of the load. The session here does that
+    set_providers call itself at its first run, as onnxruntime would."""
+    import onnxruntime as ort
+
+    class SessionThatFellBackWhileRunning(ort.InferenceSession):  # type: ignore[misc]  # does ORT's own fallback call
+        fell_back = False
+
+        def run(self, *args: object, **kwargs: object) -> object:
+            if not self.fell_back:
+                self.fell_back = True
+                self.set_providers(["CPUExecutionProvider"])
+            return super().run(*args, **kwargs)
+
+    monkeypatch.setattr(ort, "InferenceSession", SessionThatFellBackWhileRunning)
+    detector = YoloxOnnxDetector(
+        DetectorSettings().resolved_model_path(),
+        YoloxOptions(providers=("AzureExecutionProvider", "CPUExecutionProvider")),
+    )
+    assert detector.providers == ["AzureExecutionProvider", "CPUExecutionProvider"]
+    with caplog.at_level("WARNING", logger="edge_agent.detection.yolox_onnx"):
+        assert len(detector.detect(frames[0])) >= 15
+    assert detector.providers == ["CPUExecutionProvider"]
+    assert "AzureExecutionProvider,CPUExecutionProvider to CPUExecutionProvider" in caplog.text
+
+
 def test_frame_zero_has_the_crowd(detector: YoloxOnnxDetector, frames: list[np.ndarray]) -> None:
     found = detector.detect(frames[0])
     assert len(found) >= 15
