@@ -5,7 +5,7 @@
 #
 #   --source   the project checkout or a built wheel (default: the checkout this script is in)
 #   --gpu      install onnxruntime-gpu for CUDA 13 (NVIDIA driver >= 580, CUDA 13 + cuDNN 9 libraries on the box)
-#   --gpu-cuda12  the same for CUDA 12 (driver 525-579: onnxruntime-gpu < 1.27)
+#   --gpu-cuda12  the same for CUDA 12 (driver 525-579: onnxruntime-gpu 1.19-1.26)
 #   --model    copy this ONNX person detector to /opt/retail-edge/models/ (e.g. yolox_nano.onnx)
 #   --no-restart  do not restart a running agent after an upgrade
 #   --dry-run  print what would be done, change nothing

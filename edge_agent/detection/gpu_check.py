@@ -97,7 +97,7 @@ def check() -> GpuReadiness:
         readiness.problems.append(
             f"onnxruntime-gpu {ort.__version__} is built for {built_for} and cannot find "
             f"{', '.join(readiness.missing)}: use an image/libraries of that CUDA version, or the onnxruntime-gpu "
-            "that matches yours (>= 1.27 for CUDA 13, < 1.27 for CUDA 12: the edge-gpu-cuda12 extra)"
+            "that matches yours (>= 1.27 for CUDA 13, 1.19-1.26 for CUDA 12: the edge-gpu-cuda12 extra)"
         )
     problem = cudnn_problem()
     if problem is not None:

@@ -159,7 +159,8 @@ def test_gpu_image_uses_cuda_and_onnxruntime_gpu() -> None:
     assert "python -m edge_agent.detection.gpu_check" in text
     pyproject = (REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8")
     assert '"onnxruntime-gpu>=1.27"' in pyproject
-    assert '"onnxruntime-gpu>=1.18,<1.27"' in pyproject
+    # ... and < 1.19 for CUDA 11 + cuDNN 8 (1.18.1's CUDA provider needs libcudart.so.11.0 and libcudnn.so.8).
+    assert '"onnxruntime-gpu>=1.19,<1.27"' in pyproject
     cpu = (DOCKER / "edge.Dockerfile").read_text(encoding="utf-8")
     assert '".[edge]"' in cpu
 
