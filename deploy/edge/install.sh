@@ -110,8 +110,8 @@ run "$RELEASE/bin/pip" install --quiet "${SOURCE}[${EXTRA}]"  # a checkout or a 
 run "$RELEASE/bin/retail-edge" --help >/dev/null
 if [ "$EXTRA" != edge ]; then  # onnxruntime falls back to the CPU without a word when CUDA libraries are missing
   if [ "$DRY_RUN" = 1 ]; then
-    echo "would run: $RELEASE/bin/python -m edge_agent.detection.gpu_check"
-  elif ! "$RELEASE/bin/python" -m edge_agent.detection.gpu_check; then
+    echo "would run: $RELEASE/bin/python -m edge_agent.detection.gpu_check --driver"
+  elif ! "$RELEASE/bin/python" -m edge_agent.detection.gpu_check --driver; then  # a host: the driver too
     say "WARNING: the detector cannot use the GPU (above); the agent will run on the CPU until this is fixed"
   fi
 fi

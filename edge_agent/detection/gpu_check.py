@@ -8,7 +8,9 @@ Container Toolkit mounts it at run time), and cuDNN 9 must load, with the sub-li
 when first used. With ``--model`` and a GPU present, it also opens a session and prints the providers it really
 runs on.
 
-Usage: ``python -m edge_agent.detection.gpu_check [--model yolox_nano.onnx]``; exit status 0 = ready.
+``--driver`` (what ``deploy/edge/install.sh`` passes on a host) also requires the driver's ``libcuda.so.1``.
+
+Usage: ``python -m edge_agent.detection.gpu_check [--driver] [--model yolox_nano.onnx]``; exit status 0 = ready.
 """
 
 from __future__ import annotations
@@ -157,8 +159,18 @@ def driver_present() -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, help="also open a session on this model (needs the GPU driver)")
+    parser.add_argument(
+        "--driver",
+        action="store_true",
+        help="the NVIDIA driver must be here too (a host install; an image build gets it only at run time)",
+    )
     args = parser.parse_args(argv)
     readiness = check()
+    if args.driver and not driver_present():
+        readiness.problems.append(
+            "no NVIDIA driver (libcuda.so.1 does not load): install the NVIDIA driver (>= 580 for CUDA 13, "
+            ">= 525 for CUDA 12); nvidia-smi must list the GPU"
+        )
     print(f"onnxruntime {readiness.onnxruntime_version}: providers {', '.join(readiness.providers)}")
     if readiness.cuda_major is not None:
         print(f"CUDA provider built for CUDA {readiness.cuda_major}")

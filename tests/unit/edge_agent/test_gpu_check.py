@@ -12,6 +12,7 @@ from edge_agent.detection.gpu_check import (
     CUDNN_SUB_LIBRARIES,
     cuda_major,
     cudnn_problem,
+    driver_present,
     linked_libraries,
     main,
     missing_libraries,
@@ -106,3 +107,13 @@ def test_no_cudnn_at_all_is_a_problem(tmp_path: Path) -> None:
     problem = cudnn_problem(str(tmp_path / "libcudnn.so.9"))
     assert problem is not None
     assert "cuDNN 9 does not load" in problem
+
+
+def test_a_host_without_the_nvidia_driver_is_not_ready(capsys: pytest.CaptureFixture[str]) -> None:
+    """libcuda.so.1 is excused at an image build (the NVIDIA Container Toolkit mounts it at run time), but on a
+    host install (install.sh --gpu) its absence means no driver, and the check printed 'ready' there. This box
+    has no driver: with --driver it is named (next to the CPU build's own problem)."""
+    if driver_present():
+        pytest.skip("this box has the NVIDIA driver")
+    assert main(["--driver"]) == 1
+    assert "no NVIDIA driver (libcuda.so.1 does not load)" in capsys.readouterr().err

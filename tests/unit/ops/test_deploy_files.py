@@ -139,7 +139,7 @@ def test_install_script_dry_run_plans_user_venv_config_units() -> None:
     assert "install -d -m 0700 -o retail-edge -g retail-edge /var/lib/retail-edge" in plan
     assert "[edge-gpu]" in plan
     assert "would run: /opt/retail-edge/releases/" in plan
-    assert "-m edge_agent.detection.gpu_check" in plan
+    assert "-m edge_agent.detection.gpu_check --driver" in plan  # a host has no Container Toolkit to mount it
     assert "/opt/retail-edge/releases/" in plan
     assert "mv -T /opt/retail-edge/venv.new /opt/retail-edge/venv" in plan
     assert "/etc/systemd/system/retail-edge.service" in plan
