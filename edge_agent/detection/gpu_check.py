@@ -23,6 +23,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edge_agent.errors import ModelLoadError
+
 DRIVER_LIBRARIES = frozenset({"libcuda.so.1", "libnvidia-ml.so.1"})
 CUDNN_LIBRARY = "libcudnn.so.9"
 # What libcudnn.so.9 opens lazily for a convolution (each needs the previous; all need libz.so.1).
@@ -166,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     readiness = check()
+    if args.model is not None and not args.model.is_file():
+        readiness.problems.append(f"model file not found: {args.model}")
     if args.driver and not driver_present():
         readiness.problems.append(
             "no NVIDIA driver (libcuda.so.1 does not load): install the NVIDIA driver (>= 580 for CUDA 13, "
@@ -184,7 +188,11 @@ def main(argv: list[str] | None = None) -> int:
                 "no NVIDIA driver here (libcuda.so.1): the session check needs the GPU; libraries are ready"
             )
             return 0
-        running = session_providers(args.model)
+        try:
+            running = session_providers(args.model)
+        except ModelLoadError as err:
+            print(f"problem: {err}", file=sys.stderr)
+            return 1
         print(f"a session on {args.model.name} runs on {', '.join(running)}")
         if running[0] not in ("TensorrtExecutionProvider", "CUDAExecutionProvider"):
             print("problem: the session fell back to the CPU (see the warning above)", file=sys.stderr)

@@ -117,3 +117,10 @@ def test_a_host_without_the_nvidia_driver_is_not_ready(capsys: pytest.CaptureFix
         pytest.skip("this box has the NVIDIA driver")
     assert main(["--driver"]) == 1
     assert "no NVIDIA driver (libcuda.so.1 does not load)" in capsys.readouterr().err
+
+
+def test_a_model_that_is_not_there_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The installer guide's `gpu_check --model FILE`: a wrong path ended in a ModelLoadError traceback, and only
+    on a GPU box (elsewhere it was never looked at)."""
+    assert main(["--model", str(tmp_path / "yolox_nano.onnx")]) == 1
+    assert "model file not found" in capsys.readouterr().err
