@@ -38,7 +38,14 @@ Algorithm, per TrackFrame released by the reorder buffer (capture-time order, se
    associations and wait likewise, also where no other camera sees the two; with descriptors, a row whose new
    descriptor does not clearly agree with its person while a nearby person matches it clearly better does too,
    unless the row of this camera that holds that person matches them as well (exchanged, the two rows' colours
-   must match better in all by ``_SWAP_MARGIN``: a look-alike is no swap's other half).
+   must match better in all by ``_SWAP_MARGIN``: a look-alike is no swap's other half). **Colours over
+   positions**: a row the consistency check would drop whose colours confirm its person (``appearance_match``,
+   nobody else within the gate nearly as good) keeps its association but does not move the person (nor teach
+   the clock skews) while it disagrees: a far ceiling camera places the members of a standing group 0.5-0.7 m
+   off for seconds, and dropping its right association there let the track join a neighbour and the person's
+   own track start a duplicate. **Solo duplicates**: a person seen by this camera alone within the gate of a
+   person the other cameras see, whose colours match that person clearly better than this camera's row that
+   holds them, is that person (the camera's tracks were given out crosswise): merged into them.
 3. **Assignment**: the remaining confirmed rows are matched to the persons not yet taken in this frame by
    ``scipy.optimize.linear_sum_assignment`` on the floor distance, gated at ``gate_distance_m``. This is the
    hand-over (a new local id of another camera joins the person) and the overlap rule (a person seen by two
@@ -74,7 +81,8 @@ Algorithm, per TrackFrame released by the reorder buffer (capture-time order, se
 6. **Merge**: two reported persons, both observed within ``source_window_s``, closer than ``merge_distance_m``
    for ``merge_after_s`` that no camera observed together within ``source_window_s`` are one person seen twice
    (unless their colours disagree as clearly as they must to veto a hand-over);
-   the younger id ends and its associations move to the older one.
+   the younger id ends and its associations move to the older one. A pair's time together survives checks in
+   which one of them goes unobserved for up to ``_MERGE_GAP_US`` (a far camera misses people every few frames).
 7. **Report and end**: a confirmed person is reported while seen within ``end_after_s`` (1.3 s, beyond the
    edge tracker's 1 s lost buffer) or while an edge still reports one of its local tracks (LOST, up to
    ``held_max_s``), except once unseen for ``exit_end_after_s`` where it was last placed in an entry region
@@ -121,6 +129,7 @@ SWAP_ROWS_MIN = 32
 _MIN_VELOCITY_DT_S = 0.1
 # Duplicate-person checks (step 6) run at most this often; merge_after_s is measured across checks.
 _MERGE_CHECK_INTERVAL_US = 200_000
+_MERGE_GAP_US = 1_000_000  # the edge tracker's own lost-track buffer: a gap it bridges does not part a pair
 # Weight of a new residual in the smoothed per-(person, camera) offset of the camera-consistency check.
 _OFFSET_GAIN = 0.3
 # Each observation's uncertainty, as the fusion measures it: the scatter of a camera's residuals about its
@@ -266,8 +275,9 @@ class SiteFusion:
         self._memory: dict[tuple[int, int], _Association] = {}
         # (camera, local id) of unassociated tentative edge tracks -> their first frame time.
         self._tentative_since: dict[tuple[int, int], int] = {}
-        self._merge_since_us: dict[tuple[int, int], int] = {}
-        self._wide_since_us: dict[tuple[int, int], int] = {}
+        # Merge candidates (global id pairs) -> (since, last found together): see _merge.
+        self._merge_since_us: dict[tuple[int, int], tuple[int, int]] = {}
+        self._wide_since_us: dict[tuple[int, int], tuple[int, int]] = {}
         # New (camera, local id)s waiting since when to join one of two persons about as close (step 3).
         # (camera, local id)s that lost a dispute (step 2) -> (the global id they may not join, since when).
         self._vetoed: dict[tuple[int, int], tuple[int, int]] = {}
@@ -280,6 +290,7 @@ class SiteFusion:
         self.reassociated_total = 0
         # ... of them, by colour evidence; and joins refused because the colours disagree.
         self.colour_reassociated_total = 0
+        self.colour_kept_total = 0  # associations the consistency check would have dropped, kept by colours
         self.colour_refused_total = 0
 
     # ------------------------------------------------------------------ public API
@@ -361,6 +372,7 @@ class SiteFusion:
                 self._track_app[(obs.camera_id, int(obs.local_ids[row]))] = (shares[k], 0)
         use_colours = cfg.use_appearance and bool(self._track_app)
 
+        solo_merged: list[EndedPerson] = []
         active_slots = np.flatnonzero(self._active)
         walking = self._predict_walking(t_us)
         predicted = self._predict(t_us, walking)
@@ -407,11 +419,24 @@ class SiteFusion:
                 self._check_crosswise(obs, row_slot, usable, predicted)
             if colours:
                 self._check_colours(obs, row_slot, usable, predicted, t_us)
+            if use_colours:
+                solo_merged = self._check_solo_duplicates(
+                    obs, camera_column, row_slot, usable, predicted, t_us
+                )
             held = np.flatnonzero(row_slot >= 0)
             if held.size:
-                skipped, disputed = self._check_consistency(
+                skipped, disputed, kept = self._check_consistency(
                     obs, camera_column, held, row_slot[held], predicted, t_us
                 )
+                for (
+                    row
+                ) in kept.tolist():  # holds its person (nobody else of this camera joins it), moves nothing
+                    slot = int(row_slot[row])
+                    held_lost[slot] = True
+                    taken[slot] = True
+                    self._camera_seen_us[slot, camera_column] = t_us  # seen together with the camera's others
+                    row_slot[row] = -1
+                    usable[row] = False
                 for row in disputed.tolist():
                     key = (camera_id, int(obs.local_ids[row]))
                     self._vetoed[key] = (int(global_ids[row_slot[row]]), t_us)
@@ -603,7 +628,7 @@ class SiteFusion:
             if fold.size:
                 self._fold_colours(obs.camera_id, obs.local_ids, row_slot, fold)
 
-        ended = self._life_cycle(t_us)
+        ended = solo_merged + self._life_cycle(t_us)
         if t_us - self._last_merge_check_us >= _MERGE_CHECK_INTERVAL_US:
             self._last_merge_check_us = t_us
             ended.extend(self._merge(t_us))
@@ -851,6 +876,68 @@ class SiteFusion:
                 self.reassociated_total += 1
                 self.colour_reassociated_total += 1
 
+    def _check_solo_duplicates(
+        self,
+        obs: CameraObservations,
+        column: int,
+        row_slot: IntArray,
+        usable: BoolArray,
+        predicted: FloatArray,
+        t_us: int,
+    ) -> list[EndedPerson]:
+        """Hand-over check of step 2 by colours: a person seen by this camera alone (row ``r``) within the gate
+        of a person the other cameras see, whose row of this camera (``h``) matches that person's colours clearly
+        worse than ``r`` does (``r`` at least ``appearance_match`` and by ``_HANDOVER_MARGIN`` more), is that person:
+        this camera's tracks were given out crosswise (a far camera places the members of a group 0.5-0.7 m off,
+        more than they stand apart) and ``r`` started a duplicate, counted twice until one of them ends. The
+        duplicate is merged into the person (its older id kept), ``r`` takes the person, and ``h`` waits for the
+        next frame to be assigned afresh. Returns the merged persons."""
+        held = np.flatnonzero(row_slot >= 0)
+        if held.size < 2 or self._camera_seen_us.shape[1] < 2:
+            return []
+        slots = row_slot[held]
+        recent = self._camera_seen_us[slots] >= t_us - self._source_window_us
+        recent[:, column] = False
+        solo = ~recent.any(axis=1)
+        if not solo.any() or solo.all():
+            return []
+        shared_rows, shared_slots = held[~solo], slots[~solo]
+        merged: list[EndedPerson] = []
+        cfg = self.config
+        for row in held[solo].tolist():
+            mine = int(row_slot[row])
+            if mine < 0 or not self._active[mine]:
+                continue
+            near = np.hypot(*(predicted[shared_slots] - obs.floor_xy_m[row]).T) <= cfg.gate_distance_m
+            if not near.any():
+                continue
+            candidates, holders = shared_slots[near], shared_rows[near]
+            local_ids = np.array([obs.local_ids[row], *obs.local_ids[holders].tolist()])
+            similar = self._similarities(obs.camera_id, local_ids, candidates)
+            if similar is None:
+                continue
+            ours = similar[0]
+            theirs = similar[1 + np.arange(candidates.size), np.arange(candidates.size)]
+            # Two tracks of one camera against one person: no colour cast between them, a hand-over's margin.
+            fits = (ours >= cfg.appearance_match) & (ours >= theirs + _HANDOVER_MARGIN)  # NaN compares False
+            if not fits.any():
+                continue
+            best = int(np.argmax(np.where(fits, ours, -1.0)))
+            person, holder = int(candidates[best]), int(holders[best])
+            if row_slot[holder] != person:
+                continue  # already handed over in this frame
+            self._memory.pop((obs.camera_id, int(obs.local_ids[holder])), None)
+            row_slot[holder] = -1
+            usable[holder] = False
+            merged.append(self._merge_pair(person, mine))  # the person others see keeps its state and id
+            row_slot[row] = person
+            self._camera_offset[person, column] = obs.floor_xy_m[row] - predicted[person]
+            self._camera_since_us[person, column] = t_us
+            self._camera_vouched[person, column] = True
+            self.reassociated_total += 1
+            self.colour_reassociated_total += 1
+        return merged
+
     def _exchange_matches(self, camera_id: int, local_id: int, mine: int, theirs: int, gain: float) -> bool:
         """Whether a row of slot ``mine`` that matches slot ``theirs`` better by ``gain`` and the row
         ``local_id`` of this camera that holds ``theirs`` are a swap by their colours: exchanged, the two match
@@ -954,23 +1041,24 @@ class SiteFusion:
         slots: IntArray,
         predicted: FloatArray,
         t_us: int,
-    ) -> tuple[IntArray, IntArray]:
+    ) -> tuple[IntArray, IntArray, IntArray]:
         """Smooth this camera's offsets for the remembered ``rows``; return the rows whose association is
         wrong because another camera places the same person more than ``camera_disagreement_m`` (grown with
         the two cameras' scatter, ``_SPREAD_GAIN``) away (see
         step 2), and of them those that lost a dispute (on probation against an older camera: their local
-        track may not join the person again for ``_DISPUTE_VETO_US``)."""
+        track may not join the person again for ``_DISPUTE_VETO_US``); and the rows that disagree as much but
+        whose colours confirm their person (``_colours_confirm``): kept, but not used this frame."""
         offset = self._camera_offset[slots, column]
         deviation = (obs.floor_xy_m[rows] - predicted[slots]) - offset
         offset += _OFFSET_GAIN * deviation
         self._camera_offset[slots, column] = offset
         spread = self._update_spread(slots, column, np.einsum("kx,kx->k", deviation, deviation))
         if self._camera_seen_us.shape[1] < 2:
-            return rows[:0], rows[:0]
+            return rows[:0], rows[:0], rows[:0]
         recent = self._camera_seen_us[slots] >= t_us - self._source_window_us
         recent[:, column] = False
         if not recent.any():
-            return rows[:0], rows[:0]
+            return rows[:0], rows[:0], rows[:0]
         since = self._camera_since_us[slots]
         gap = self._camera_offset[slots] - offset[:, None, :]
         # On the common clock (a camera stamped s late sees a walker v s behind) ...
@@ -1014,10 +1102,21 @@ class SiteFusion:
         protected = young & (since > since[:, column, None])
         wrong &= ~protected
         bad_mask = (disputing & wrong).any(axis=1) | lost_dispute
+        confirmed = np.zeros(rows.shape[0], dtype=np.bool_)
+        if bad_mask.any() and self.config.use_appearance and self._track_app:
+            # Colours are evidence that positions are not: a far camera's projection of a person standing in a
+            # group can be 0.5-0.7 m off for seconds, and dropping its right association there left the track to
+            # join a neighbour (freed by the same check), the person's own track to start a duplicate. Kept, the
+            # row holds its person but does not move it (nor teach the clock skews) while it disagrees.
+            confirmed = self._colours_confirm(obs, rows, slots, predicted, t_us, bad_mask)
+            if confirmed.any():
+                bad_mask &= ~confirmed
+                lost_dispute &= ~confirmed
+                self.colour_kept_total += int(confirmed.sum())
         bad = np.flatnonzero(bad_mask)
         self._skew_tick += 1
         if self._skew_tick % _SKEW_EVERY_FRAMES == 0:
-            agree = np.einsum("kcx,kcx->kc", gap, gap) <= _SKEW_AGREE_M**2
+            agree = (np.einsum("kcx,kcx->kc", gap, gap) <= _SKEW_AGREE_M**2) & ~confirmed[:, None]
             self._learn_skew(column, slots, gap, recent & agree, t_us)
             shared, partner = np.nonzero(recent)
             self._agreement.record(t_us, column, partner.astype(np.int64), corrected_gap[shared, partner])
@@ -1026,7 +1125,44 @@ class SiteFusion:
             self.reassociated_total += int(bad.size)
         skipped: IntArray = rows[bad]
         disputed: IntArray = rows[lost_dispute]
-        return skipped, disputed
+        return skipped, disputed, rows[confirmed]
+
+    def _colours_confirm(
+        self,
+        obs: CameraObservations,
+        rows: IntArray,
+        slots: IntArray,
+        predicted: FloatArray,
+        t_us: int,
+        candidates: BoolArray,
+    ) -> BoolArray:
+        """Which of the ``candidates`` (rows the consistency check would drop) their colours confirm: the track's
+        latest descriptor agrees with its own person (at least ``appearance_match``) and matches nobody else seen
+        recently within the gate nearly as well (``_SWAP_MARGIN`` less at most): not a wrong association but a
+        camera that places the person off."""
+        confirmed = np.zeros(rows.shape[0], dtype=np.bool_)
+        picked = np.flatnonzero(candidates)
+        recent = np.flatnonzero(
+            self._active & self._visible & (t_us - self._last_seen_us <= self._source_window_us)
+        )
+        columns = np.union1d(recent, slots[picked])
+        near = (
+            np.hypot(
+                *(obs.floor_xy_m[rows[picked], None, :] - predicted[None, columns, :]).transpose(2, 0, 1)
+            )
+            <= self.config.gate_distance_m
+        )
+        own_column = np.searchsorted(columns, slots[picked])
+        near[np.arange(picked.size), own_column] = True
+        similar = self._similarities(obs.camera_id, obs.local_ids[rows[picked]], columns, where=near)
+        if similar is None:
+            return confirmed
+        own = similar[np.arange(picked.size), own_column]
+        others = np.where(np.isnan(similar), -1.0, similar)
+        others[np.arange(picked.size), own_column] = -1.0
+        best_other = others.max(axis=1)
+        confirmed[picked] = (own >= self.config.appearance_match) & (own >= best_other + _SWAP_MARGIN)
+        return confirmed
 
     def _update_spread(self, slots: IntArray, column: int, squared: FloatArray) -> FloatArray:
         """Fold this frame's squared residual deviations (``squared``, one per slot) into the scatter of camera
@@ -1254,29 +1390,29 @@ class SiteFusion:
     def _merge(self, t_us: int) -> list[EndedPerson]:
         cfg = self.config
         # Duplicates are seen (by two cameras): a person nobody observes now is never merged into someone else.
+        # A pair's time together survives checks in which one of them goes unobserved for up to _MERGE_GAP_US (a
+        # far camera misses people every few frames: restarting the clock then, its duplicate of a person standing
+        # a metre from the others' position was never merged, and counted a person twice for minutes).
         observed = self._visible & (t_us - self._last_seen_us <= self._source_window_us)
         slots = np.flatnonzero(observed)
-        if slots.size < 2:
-            self._merge_since_us.clear()
-            self._wide_since_us.clear()
-            return []
-        xy = self._predict(t_us)[slots]
-        reach = max(cfg.merge_distance_m, cfg.wide_merge_distance_m)
-        recent = self._camera_seen_us[slots] >= t_us - int(cfg.source_window_s * 1e6)
-        first_i, second_i, distance2 = unshared_close_pairs(xy, recent, reach)
-        if first_i.size == 0:
-            self._merge_since_us.clear()
-            self._wide_since_us.clear()
-            return []
-        close: list[bool] = (distance2 < cfg.merge_distance_m**2).tolist()
-        since: dict[tuple[int, int], int] = {}
-        wide_since: dict[tuple[int, int], int] = {}
+        since: dict[tuple[int, int], tuple[int, int]] = {}
+        wide_since: dict[tuple[int, int], tuple[int, int]] = {}
+        decided: set[tuple[int, int]] = set()  # pairs found this time: their clocks are this check's
         ended: list[EndedPerson] = []
+        first_i = second_i = np.zeros(0, dtype=np.int64)
+        distance2 = np.zeros(0)
+        if slots.size >= 2:
+            xy = self._predict(t_us)[slots]
+            reach = max(cfg.merge_distance_m, cfg.wide_merge_distance_m)
+            recent = self._camera_seen_us[slots] >= t_us - int(cfg.source_window_s * 1e6)
+            first_i, second_i, distance2 = unshared_close_pairs(xy, recent, reach)
+        close: list[bool] = (distance2 < cfg.merge_distance_m**2).tolist()
         gone: set[int] = set()
-        apart = self._kept_apart() if self._vetoed else set()
+        apart = self._kept_apart() if self._vetoed and first_i.size else set()
         for a, b, is_close in zip(first_i.tolist(), second_i.tolist(), close, strict=True):
             slot_a, slot_b = int(slots[a]), int(slots[b])
             key = (int(self._global_id[slot_a]), int(self._global_id[slot_b]))
+            decided.add(key)
             if key in apart:
                 continue  # a dispute's two sides (step 2): the newcomer is not merged back into the person
             if is_close:
@@ -1284,8 +1420,8 @@ class SiteFusion:
                     similar = self._pair_similarity(slot_a, slot_b)
                     if similar is not None and similar < cfg.appearance_mismatch - _HANDOVER_MARGIN:
                         continue  # two people side by side, each seen by one camera, whose colours disagree
-                start = self._merge_since_us.get(key, t_us)
-                since[key] = start
+                start = self._merge_since_us.get(key, (t_us, t_us))[0]
+                since[key] = (start, t_us)
                 after_s = cfg.merge_after_s
             else:
                 # Wider co-location (a camera whose calibration is off by a metre): moving alike for longer,
@@ -1296,8 +1432,8 @@ class SiteFusion:
                     similar is not None and similar < cfg.appearance_mismatch
                 ):
                     continue  # people a metre apart whose colours disagree are not one person seen twice
-                start = self._wide_since_us.get(key, t_us)
-                wide_since[key] = start
+                start = self._wide_since_us.get(key, (t_us, t_us))[0]
+                wide_since[key] = (start, t_us)
                 agree = similar is not None and similar >= cfg.appearance_match
                 after_s = cfg.wide_merge_after_s * (1.0 if agree else _WIDE_MERGE_BLIND_FACTOR)
             if t_us - start < int(after_s * 1e6) or slot_a in gone or slot_b in gone:
@@ -1309,6 +1445,10 @@ class SiteFusion:
             gone.add(drop)
             since.pop(key, None)
             wide_since.pop(key, None)
+        for previous, current in ((self._merge_since_us, since), (self._wide_since_us, wide_since)):
+            for key, (start, last) in previous.items():
+                if key not in decided and t_us - last <= _MERGE_GAP_US:
+                    current[key] = (start, last)
         self._merge_since_us = since
         self._wide_since_us = wide_since
         return ended
