@@ -178,8 +178,9 @@ class _Limits:
     new_track: float
     # IoU from which a pair is gathered for association (``ByteTracker._candidates``): the widest gate of any
     # stage or the duplicate test, a hair wider, without and with the appearance term's wider one.
-    gather_iou: float
-    gather_iou_appearance: float
+    # As 0-d arrays (``_TENTATIVE``'s note): compared with the whole IoU matrix every frame.
+    gather_iou: NDArray[np.float64]
+    gather_iou_appearance: NDArray[np.float64]
     duplicate_iou: float
 
     @classmethod
@@ -195,8 +196,10 @@ class _Limits:
             high_score=_as_score(config.high_score_threshold),
             low_score=_as_score(config.low_score_threshold),
             new_track=_as_score(config.new_track_threshold),
-            gather_iou=1.0 - widest - _GATHER_MARGIN,
-            gather_iou_appearance=1.0 - max(widest, config.lost_match_max_cost_agreeing) - _GATHER_MARGIN,
+            gather_iou=np.array(1.0 - widest - _GATHER_MARGIN),
+            gather_iou_appearance=np.array(
+                1.0 - max(widest, config.lost_match_max_cost_agreeing) - _GATHER_MARGIN
+            ),
             duplicate_iou=1.0 - config.duplicate_max_cost,
         )
 
@@ -404,13 +407,15 @@ class ByteTracker:
         out = table.take(report, axis=1)
         count = out.shape[1]
         floor = _unplaced(count)
+        # Positional (ids, boxes, scores, states, floor positions, flags): half the call's cost of keywords. The
+        # floor positions and flags given here (not left to Tracks' defaults): same values, fewer NumPy calls.
         tracks = Tracks(
-            ids=out[_ID].astype(np.int64),
-            xyxy_px=np.ascontiguousarray(out[_BOX].T, dtype=np.float32),
-            scores=out[_SCORE].astype(np.float32),
-            states=out[_STATE].astype(np.int8),
-            floor_xy_cm=floor,  # given here (not left to Tracks' defaults): same values, fewer NumPy calls
-            flags=np.zeros((count,), dtype=np.uint32),
+            out[_ID].astype(np.int64),
+            np.ascontiguousarray(out[_BOX].T, dtype=np.float32),
+            out[_SCORE].astype(np.float32),
+            out[_STATE].astype(np.int8),
+            floor,
+            np.zeros((count,), dtype=np.uint32),
         )
         if self._appearance is not None:
             tracks.appearance_shares = self._appearance.take(report, axis=0)
@@ -636,5 +641,6 @@ class ByteTracker:
         block[_STATE] = _CONFIRMED if immediately else _TENTATIVE
         hits = float(self.config.min_hits_to_confirm if immediately else 1)
         frame = float(self.frame_index)
-        block[_HITS : _LAST + 1] = [[hits], [frame], [frame]]  # adjacent rows: one write (3 x 1, broadcast)
+        block[_HITS] = hits
+        block[_START : _LAST + 1] = frame  # adjacent rows: one fill (cheaper than a broadcast 3 x 1 list)
         self._table = np.concatenate((self._table, block), axis=1)
