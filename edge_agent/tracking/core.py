@@ -72,6 +72,12 @@ _SEEN_SCORE = 8
 _SEEN_BOX_AND_SCORE = slice(4, 9)
 _SEEN_ROWS = 9
 _VH = 7  # velocity of the box height
+# Rows of ``update``'s per-detection array that make a new track's column (``_spawn``): the filter's
+# (``kalman.INITIATE_ROWS``), then any for id and state (written after), box and score, any for hits, start and
+# last (written after).
+_SPAWN_ROWS = np.concatenate(
+    (kalman.INITIATE_ROWS, [0, 0], np.arange(_SEEN_BOX.start, _SEEN_SCORE + 1), [0, 0, 0])
+).astype(np.intp)
 _GATE_RATE_EXPONENT = 0.2  # see TrackerConfig.with_gates_for_rate
 
 
@@ -630,11 +636,11 @@ class ByteTracker:
         if self._appearance is not None:
             fresh = appearance if appearance is not None else np.zeros((count, 2, 16), dtype=np.float32)
             self._appearance = np.concatenate((self._appearance, fresh.astype(np.float32)), axis=0)
-        # The new columns filled as a block of their own (contiguous rows: cheaper calls than on a slice of the
-        # grown table), then the grown table made in one call.
-        block = np.empty((_ROWS, count), dtype=np.float64)
-        kalman.initiate(found[_SEEN_XYAH], out=block[: kalman.STATE_COLUMNS])
-        block[_BOX_AND_SCORE] = found[_SEEN_BOX_AND_SCORE]
+        # The new columns made as a block of their own (contiguous rows: cheaper calls than on a slice of the
+        # grown table) by one gather of the detections' rows (filter state, box and score), then the grown table
+        # made in one call.
+        block = found.take(_SPAWN_ROWS, axis=0)
+        kalman.initiate_gathered(block)
         block[_ID] = np.arange(self._next_id, self._next_id + count) if count > 1 else self._next_id
         self._next_id += count
         immediately = self.frame_index == 1 or self.config.min_hits_to_confirm <= 1

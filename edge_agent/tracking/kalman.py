@@ -77,7 +77,6 @@ _TWICE = np.array([0, 1, 2, 3, 0, 1, 2, 3], dtype=np.intp)
 # sums are the very same, element by element.
 _HEIGHT_4 = np.full(4, 3, dtype=np.intp)
 _HEIGHT_12 = np.full(12, 3, dtype=np.intp)
-_HEIGHT_16 = np.full(16, 3, dtype=np.intp)
 _PER_COLUMN: dict[int, tuple[FloatArray, FloatArray, FloatArray, FloatArray]] = {}
 _PER_COLUMN_CACHE = 1024  # track counts a camera sees: a few dozen
 
@@ -130,14 +129,26 @@ def initiate(measurements_xyah: FloatArray, out: FloatArray | None = None) -> Fl
     n = measurements_xyah.shape[1]
     if out is None:
         out = np.empty((STATE_COLUMNS, n), dtype=np.float64)
-    out[POSITION] = measurements_xyah
-    _, _, variance, fixed = _per_column(n)
-    # Rows 4-19 (velocity 0, pp, pv 0, vv) in one go: height² * var + fixed, zero for the zero rows.
-    rest = measurements_xyah.take(_HEIGHT_16, axis=0, out=out[VELOCITY.start : VV.stop])
+    measurements_xyah.take(INITIATE_ROWS, axis=0, out=out[:STATE_COLUMNS])
+    initiate_gathered(out)
+    return out
+
+
+# Rows of 4xN measurements that, gathered, make a filter state block's rows for ``initiate_gathered``: the
+# measurement, then its height once per row of velocity and covariance (a caller gathering more rows at once, as
+# the tracker does for its new tracks, saves the copies).
+INITIATE_ROWS = np.array([0, 1, 2, 3] + [3] * 16, dtype=np.intp)
+
+
+def initiate_gathered(block: FloatArray) -> None:
+    """``initiate`` on a block whose first 20 rows are the measurements gathered by ``INITIATE_ROWS``, in
+    place: rows 4-19 (velocity 0, pp, pv 0, vv) become height² * var + fixed (zero for the zero rows), the same
+    products and sums as ByteTrack's term by term (0 * height² + 0 is exactly 0)."""
+    _, _, variance, fixed = _per_column(block.shape[1])
+    rest = block[VELOCITY.start : VV.stop]
     rest *= rest
     rest *= variance
     rest += fixed
-    return out
 
 
 def predict(block: FloatArray) -> None:

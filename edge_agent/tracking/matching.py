@@ -343,14 +343,20 @@ def _clear_best(
             clear = clear and other_cost - cost > _CLEAR_MARGIN
         else:
             clear = clear and cost - other_cost > _CLEAR_MARGIN
-    if clear:
-        picked = sorted(best.values())
-        picked_rows = [rows[k] for k in picked]
-        if len(set(picked_rows)) == len(picked_rows) and all(costs[k] < limit for k in picked):
-            return picked_rows, [cols[k] for k in picked]
-    pairs = len(rows)
     out_rows: list[int] = []
     out_cols: list[int] = []
+    if clear:
+        for index in sorted(best.values()):
+            row = rows[index]
+            if row in out_rows or costs[index] >= limit:
+                break
+            out_rows.append(row)
+            out_cols.append(cols[index])
+        else:
+            return out_rows, out_cols
+        out_rows = []
+        out_cols = []
+    pairs = len(rows)
     taken: set[int] = set()
     start = 0
     while start < pairs:
