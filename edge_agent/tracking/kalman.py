@@ -70,11 +70,11 @@ _MEASUREMENT_HEIGHT_VAR = np.array(float(_MEASUREMENT_VAR[0, 0]))  # of cx, cy, 
 _MEASUREMENT_ASPECT = np.array(float(_MEASUREMENT_FIXED[_ASPECT, 0]))
 # Rows of a 4-row group twice over (update's stacked copies): a take costs half a concatenate at a few tracks.
 _TWICE = np.array([0, 1, 2, 3, 0, 1, 2, 3], dtype=np.intp)
-# The height row (3) of a block or of measurements, 12 or 16 times: predict's and initiate's per-row noise terms
-# are worked out on a gathered copy of the height, one row per noise row, against the constants repeated for
-# every column (``_per_column``), so that every operation is between arrays of one shape. Broadcasting a 12x1
-# column over 12xN costs a call three to four times as much at a few tracks (~0.9 vs ~0.25 us); the products and
-# sums are the very same, element by element.
+# The height row (3) of a block, 4 or 12 times (initiate's 16: ``INITIATE_ROWS``): predict's, update's and
+# initiate's per-row noise terms are worked out on a gathered copy of the height, one row per noise row, against
+# the constants repeated for every column (``_per_column``), so that every operation is between arrays of one
+# shape. Broadcasting a 12x1 column over 12xN costs a call three to four times as much at a few tracks (~0.9 vs
+# ~0.25 us); the products and sums are the very same, element by element.
 _HEIGHT_4 = np.full(4, 3, dtype=np.intp)
 _HEIGHT_12 = np.full(12, 3, dtype=np.intp)
 _PER_COLUMN: dict[int, tuple[FloatArray, FloatArray, FloatArray, FloatArray]] = {}
@@ -129,7 +129,7 @@ def initiate(measurements_xyah: FloatArray, out: FloatArray | None = None) -> Fl
     n = measurements_xyah.shape[1]
     if out is None:
         out = np.empty((STATE_COLUMNS, n), dtype=np.float64)
-    measurements_xyah.take(INITIATE_ROWS, axis=0, out=out[:STATE_COLUMNS])
+    np.asarray(measurements_xyah, dtype=np.float64).take(INITIATE_ROWS, axis=0, out=out[:STATE_COLUMNS])
     initiate_gathered(out)
     return out
 
