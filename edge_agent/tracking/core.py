@@ -72,6 +72,12 @@ _SEEN_SCORE = 8
 _SEEN_BOX_AND_SCORE = slice(4, 9)
 _SEEN_ROWS = 9
 _VH = 7  # velocity of the box height
+# Rows of ``update``'s per-detection array that make a new track's column (``_spawn``): the filter's
+# (``kalman.INITIATE_ROWS``), then any for id and state (written after), box and score, any for hits, start and
+# last (written after).
+_SPAWN_ROWS = np.concatenate(
+    (kalman.INITIATE_ROWS, [0, 0], np.arange(_SEEN_BOX.start, _SEEN_SCORE + 1), [0, 0, 0])
+).astype(np.intp)
 _GATE_RATE_EXPONENT = 0.2  # see TrackerConfig.with_gates_for_rate
 
 
@@ -178,8 +184,9 @@ class _Limits:
     new_track: float
     # IoU from which a pair is gathered for association (``ByteTracker._candidates``): the widest gate of any
     # stage or the duplicate test, a hair wider, without and with the appearance term's wider one.
-    gather_iou: float
-    gather_iou_appearance: float
+    # As 0-d arrays (``_TENTATIVE``'s note): compared with the whole IoU matrix every frame.
+    gather_iou: NDArray[np.float64]
+    gather_iou_appearance: NDArray[np.float64]
     duplicate_iou: float
 
     @classmethod
@@ -195,8 +202,10 @@ class _Limits:
             high_score=_as_score(config.high_score_threshold),
             low_score=_as_score(config.low_score_threshold),
             new_track=_as_score(config.new_track_threshold),
-            gather_iou=1.0 - widest - _GATHER_MARGIN,
-            gather_iou_appearance=1.0 - max(widest, config.lost_match_max_cost_agreeing) - _GATHER_MARGIN,
+            gather_iou=np.array(1.0 - widest - _GATHER_MARGIN),
+            gather_iou_appearance=np.array(
+                1.0 - max(widest, config.lost_match_max_cost_agreeing) - _GATHER_MARGIN
+            ),
             duplicate_iou=1.0 - config.duplicate_max_cost,
         )
 
@@ -404,13 +413,15 @@ class ByteTracker:
         out = table.take(report, axis=1)
         count = out.shape[1]
         floor = _unplaced(count)
+        # Positional (ids, boxes, scores, states, floor positions, flags): half the call's cost of keywords. The
+        # floor positions and flags given here (not left to Tracks' defaults): same values, fewer NumPy calls.
         tracks = Tracks(
-            ids=out[_ID].astype(np.int64),
-            xyxy_px=np.ascontiguousarray(out[_BOX].T, dtype=np.float32),
-            scores=out[_SCORE].astype(np.float32),
-            states=out[_STATE].astype(np.int8),
-            floor_xy_cm=floor,  # given here (not left to Tracks' defaults): same values, fewer NumPy calls
-            flags=np.zeros((count,), dtype=np.uint32),
+            out[_ID].astype(np.int64),
+            np.ascontiguousarray(out[_BOX].T, dtype=np.float32),
+            out[_SCORE].astype(np.float32),
+            out[_STATE].astype(np.int8),
+            floor,
+            np.zeros((count,), dtype=np.uint32),
         )
         if self._appearance is not None:
             tracks.appearance_shares = self._appearance.take(report, axis=0)
@@ -625,16 +636,17 @@ class ByteTracker:
         if self._appearance is not None:
             fresh = appearance if appearance is not None else np.zeros((count, 2, 16), dtype=np.float32)
             self._appearance = np.concatenate((self._appearance, fresh.astype(np.float32)), axis=0)
-        # The new columns filled as a block of their own (contiguous rows: cheaper calls than on a slice of the
-        # grown table), then the grown table made in one call.
-        block = np.empty((_ROWS, count), dtype=np.float64)
-        kalman.initiate(found[_SEEN_XYAH], out=block[: kalman.STATE_COLUMNS])
-        block[_BOX_AND_SCORE] = found[_SEEN_BOX_AND_SCORE]
+        # The new columns made as a block of their own (contiguous rows: cheaper calls than on a slice of the
+        # grown table) by one gather of the detections' rows (filter state, box and score), then the grown table
+        # made in one call.
+        block = found.take(_SPAWN_ROWS, axis=0)
+        kalman.initiate_gathered(block)
         block[_ID] = np.arange(self._next_id, self._next_id + count) if count > 1 else self._next_id
         self._next_id += count
         immediately = self.frame_index == 1 or self.config.min_hits_to_confirm <= 1
         block[_STATE] = _CONFIRMED if immediately else _TENTATIVE
         hits = float(self.config.min_hits_to_confirm if immediately else 1)
         frame = float(self.frame_index)
-        block[_HITS : _LAST + 1] = [[hits], [frame], [frame]]  # adjacent rows: one write (3 x 1, broadcast)
+        block[_HITS] = hits
+        block[_START : _LAST + 1] = frame  # adjacent rows: one fill (cheaper than a broadcast 3 x 1 list)
         self._table = np.concatenate((self._table, block), axis=1)

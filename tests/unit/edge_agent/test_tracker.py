@@ -20,7 +20,16 @@ from edge_agent.tracking.evaluation import (
     sequences,
     subsampled,
 )
-from edge_agent.tracking.matching import _solve, assign, assign_pairs, iou_matrix, iou_rows, linear_assignment
+from edge_agent.tracking.matching import (
+    _assign_components,
+    _clear_best,
+    _solve,
+    assign,
+    assign_pairs,
+    iou_matrix,
+    iou_rows,
+    linear_assignment,
+)
 from edge_agent.types import Detections, Tracks, TrackState
 
 
@@ -188,6 +197,42 @@ def test_assign_pairs_keeps_the_first_of_equally_good_pairs_in_a_one_row_or_one_
     # Two components at once, and a direct pair beside them.
     rows, cols = assign_pairs([0, 0, 1, 2, 3, 4], [0, 1, 2, 2, 3, 4], [0.1, 0.05, 0.3, 0.2, 0.5, 0.5], 0.6)
     assert set(zip(rows, cols, strict=True)) == {(0, 1), (2, 2), (3, 3), (4, 4)}
+
+
+def test_clear_best_matchings_are_those_of_the_component_search() -> None:
+    # The shortcut for a few pairs (every column's, or every row's, clearly cheapest pair, in distinct rows /
+    # columns) must give the very pairs of the component-by-component search, ties and near-ties included
+    # (costs drawn from a few values, some a hair apart): it answers only where the optimum is unique.
+    rng = np.random.default_rng(23)
+    levels = np.array([0.1, 0.2, 0.2 + 1e-12, 0.3, 0.45, 0.6 - 1e-12, 0.6])
+    answered = 0
+    for trial in range(3000):
+        rows, cols = rng.integers(1, 8, 2)
+        spread = rng.uniform(0.0, 0.6, (rows, cols))
+        cost = spread if trial % 2 else levels[rng.integers(0, len(levels), (rows, cols))]
+        admissible = (cost <= 0.6) & (rng.random((rows, cols)) < 0.35)
+        pair_rows, pair_cols = admissible.nonzero()
+        args = (pair_rows.tolist(), pair_cols.tolist(), cost[admissible].tolist(), 0.6)
+        want = set(zip(*_assign_components(*args), strict=True))
+        clear = _clear_best(*args)
+        if clear is not None:
+            answered += 1
+            assert set(zip(*clear, strict=True)) == want
+        assert set(zip(*assign_pairs(*args), strict=True)) == want
+    assert answered > 1000  # the shortcut is exercised, not just the search
+
+
+def test_clear_best_reads_off_two_tracks_on_one_detection_and_a_false_positive_beside_a_person() -> None:
+    # Track 1 and 2 on detection 5 (track 2 closer), track 3 alone: every column's cheapest pair.
+    assert _clear_best([1, 2, 3], [5, 5, 6], [0.4, 0.2, 0.3], 0.6) == ([2, 3], [5, 6])
+    # Track 0 with its person (detection 1) and a false positive (detection 2) beside them: every row's cheapest.
+    assert _clear_best([0, 0, 1, 1], [1, 2, 2, 3], [0.1, 0.3, 0.5, 0.2], 0.6) == ([0, 1], [1, 3])
+    # Equally close: left to the search and its tie-break.
+    assert _clear_best([0, 0, 0], [1, 2, 3], [0.3, 0.2, 0.2], 0.6) is None
+    assert _clear_best([1, 2], [5, 5], [0.3, 0.3], 0.6) is None
+    # A cost at the gate: a match gains nothing there, left to the search.
+    assert _clear_best([1, 2], [5, 5], [0.3, 0.6], 0.6) == ([1], [5])
+    assert _clear_best([1, 2], [5, 6], [0.6, 0.1], 0.6) is None
 
 
 def test_score_thresholds_hold_for_scores_at_the_thresholds_float32_value() -> None:
