@@ -43,9 +43,7 @@ Algorithm, per TrackFrame released by the reorder buffer (capture-time order, se
    nobody else within the gate nearly as good) keeps its association but does not move the person (nor teach
    the clock skews) while it disagrees: a far ceiling camera places the members of a standing group 0.5-0.7 m
    off for seconds, and dropping its right association there let the track join a neighbour and the person's
-   own track start a duplicate. **Solo duplicates**: a person seen by this camera alone within the gate of a
-   person the other cameras see, whose colours match that person clearly better than this camera's row that
-   holds them, is that person (the camera's tracks were given out crosswise): merged into them.
+   own track start a duplicate.
 3. **Assignment**: the remaining confirmed rows are matched to the persons not yet taken in this frame by
    ``scipy.optimize.linear_sum_assignment`` on the floor distance, gated at ``gate_distance_m``. This is the
    hand-over (a new local id of another camera joins the person) and the overlap rule (a person seen by two
@@ -372,7 +370,6 @@ class SiteFusion:
                 self._track_app[(obs.camera_id, int(obs.local_ids[row]))] = (shares[k], 0)
         use_colours = cfg.use_appearance and bool(self._track_app)
 
-        solo_merged: list[EndedPerson] = []
         active_slots = np.flatnonzero(self._active)
         walking = self._predict_walking(t_us)
         predicted = self._predict(t_us, walking)
@@ -419,10 +416,6 @@ class SiteFusion:
                 self._check_crosswise(obs, row_slot, usable, predicted)
             if colours:
                 self._check_colours(obs, row_slot, usable, predicted, t_us)
-            if use_colours:
-                solo_merged = self._check_solo_duplicates(
-                    obs, camera_column, row_slot, usable, predicted, t_us
-                )
             held = np.flatnonzero(row_slot >= 0)
             if held.size:
                 skipped, disputed, kept = self._check_consistency(
@@ -628,7 +621,7 @@ class SiteFusion:
             if fold.size:
                 self._fold_colours(obs.camera_id, obs.local_ids, row_slot, fold)
 
-        ended = solo_merged + self._life_cycle(t_us)
+        ended = self._life_cycle(t_us)
         if t_us - self._last_merge_check_us >= _MERGE_CHECK_INTERVAL_US:
             self._last_merge_check_us = t_us
             ended.extend(self._merge(t_us))
@@ -875,68 +868,6 @@ class SiteFusion:
                 usable[row] = False
                 self.reassociated_total += 1
                 self.colour_reassociated_total += 1
-
-    def _check_solo_duplicates(
-        self,
-        obs: CameraObservations,
-        column: int,
-        row_slot: IntArray,
-        usable: BoolArray,
-        predicted: FloatArray,
-        t_us: int,
-    ) -> list[EndedPerson]:
-        """Hand-over check of step 2 by colours: a person seen by this camera alone (row ``r``) within the gate
-        of a person the other cameras see, whose row of this camera (``h``) matches that person's colours clearly
-        worse than ``r`` does (``r`` at least ``appearance_match`` and by ``_HANDOVER_MARGIN`` more), is that person:
-        this camera's tracks were given out crosswise (a far camera places the members of a group 0.5-0.7 m off,
-        more than they stand apart) and ``r`` started a duplicate, counted twice until one of them ends. The
-        duplicate is merged into the person (its older id kept), ``r`` takes the person, and ``h`` waits for the
-        next frame to be assigned afresh. Returns the merged persons."""
-        held = np.flatnonzero(row_slot >= 0)
-        if held.size < 2 or self._camera_seen_us.shape[1] < 2:
-            return []
-        slots = row_slot[held]
-        recent = self._camera_seen_us[slots] >= t_us - self._source_window_us
-        recent[:, column] = False
-        solo = ~recent.any(axis=1)
-        if not solo.any() or solo.all():
-            return []
-        shared_rows, shared_slots = held[~solo], slots[~solo]
-        merged: list[EndedPerson] = []
-        cfg = self.config
-        for row in held[solo].tolist():
-            mine = int(row_slot[row])
-            if mine < 0 or not self._active[mine]:
-                continue
-            near = np.hypot(*(predicted[shared_slots] - obs.floor_xy_m[row]).T) <= cfg.gate_distance_m
-            if not near.any():
-                continue
-            candidates, holders = shared_slots[near], shared_rows[near]
-            local_ids = np.array([obs.local_ids[row], *obs.local_ids[holders].tolist()])
-            similar = self._similarities(obs.camera_id, local_ids, candidates)
-            if similar is None:
-                continue
-            ours = similar[0]
-            theirs = similar[1 + np.arange(candidates.size), np.arange(candidates.size)]
-            # Two tracks of one camera against one person: no colour cast between them, a hand-over's margin.
-            fits = (ours >= cfg.appearance_match) & (ours >= theirs + _HANDOVER_MARGIN)  # NaN compares False
-            if not fits.any():
-                continue
-            best = int(np.argmax(np.where(fits, ours, -1.0)))
-            person, holder = int(candidates[best]), int(holders[best])
-            if row_slot[holder] != person:
-                continue  # already handed over in this frame
-            self._memory.pop((obs.camera_id, int(obs.local_ids[holder])), None)
-            row_slot[holder] = -1
-            usable[holder] = False
-            merged.append(self._merge_pair(person, mine))  # the person others see keeps its state and id
-            row_slot[row] = person
-            self._camera_offset[person, column] = obs.floor_xy_m[row] - predicted[person]
-            self._camera_since_us[person, column] = t_us
-            self._camera_vouched[person, column] = True
-            self.reassociated_total += 1
-            self.colour_reassociated_total += 1
-        return merged
 
     def _exchange_matches(self, camera_id: int, local_id: int, mine: int, theirs: int, gain: float) -> bool:
         """Whether a row of slot ``mine`` that matches slot ``theirs`` better by ``gain`` and the row
