@@ -1376,9 +1376,25 @@ class SiteFusion:
             gone.add(drop)
             since.pop(key, None)
             wide_since.pop(key, None)
-        for previous, current in ((self._merge_since_us, since), (self._wide_since_us, wide_since)):
-            for key, (start, last) in previous.items():
-                if key not in decided and t_us - last <= _MERGE_GAP_US:
+        # Carried across a miss only: a pair not found although both are observed was seen together by a camera
+        # (two people) or is no longer close, and a pair of which one has ended or merged is stale.
+        carried = [
+            (previous, current)
+            for previous, current in ((self._merge_since_us, since), (self._wide_since_us, wide_since))
+            if previous
+        ]
+        if carried:
+            observed_ids = set(self._global_id[slots].tolist())
+            active_ids = set(self._global_id[self._active].tolist())
+            for previous, current in carried:
+                for key, (start, last) in previous.items():
+                    if key in decided or t_us - last > _MERGE_GAP_US:
+                        continue
+                    first_id, second_id = key
+                    if first_id not in active_ids or second_id not in active_ids:
+                        continue
+                    if first_id in observed_ids and second_id in observed_ids:
+                        continue
                     current[key] = (start, last)
         self._merge_since_us = since
         self._wide_since_us = wide_since
