@@ -266,7 +266,9 @@ class SiteFusion:
         self._skew_den_total: FloatArray = np.zeros((0, 0))
         self._skew_s: FloatArray = np.zeros(0)
         self._skew_solved_us = _NEVER_US
-        self._skew_tick = 0
+        # Consistency checks per camera column: each camera samples every _SKEW_EVERY_FRAMES of its own checks (a
+        # count over all cameras aliased with their rotation: three cameras in step, only one was ever sampled).
+        self._skew_tick: IntArray = np.zeros(0, dtype=np.int64)
         # How far apart each camera pair places the people both see (an installer's calibration check).
         self._agreement = CameraAgreement()
         self._source_window_us = int(self.config.source_window_s * 1e6)
@@ -962,6 +964,7 @@ class SiteFusion:
             self._skew_num_total = np.pad(self._skew_num_total, ((0, 1), (0, 1)))
             self._skew_den_total = np.pad(self._skew_den_total, ((0, 1), (0, 1)))
             self._skew_s = np.append(self._skew_s, 0.0)
+            self._skew_tick = np.append(self._skew_tick, np.int64(0))
         return column
 
     def _check_consistency(
@@ -1045,8 +1048,8 @@ class SiteFusion:
                 lost_dispute &= ~confirmed
                 self.colour_kept_total += int(confirmed.sum())
         bad = np.flatnonzero(bad_mask)
-        self._skew_tick += 1
-        if self._skew_tick % _SKEW_EVERY_FRAMES == 0:
+        self._skew_tick[column] += 1
+        if self._skew_tick[column] % _SKEW_EVERY_FRAMES == 0:
             agree = (np.einsum("kcx,kcx->kc", gap, gap) <= _SKEW_AGREE_M**2) & ~confirmed[:, None]
             self._learn_skew(column, slots, gap, recent & agree, t_us)
             shared, partner = np.nonzero(recent)

@@ -3,9 +3,11 @@ check would drop, merge clocks that survive short misses, and solo duplicates me
 
 from __future__ import annotations
 
+import pytest
+
 from server.fusion import FusedFrame, SiteFusion
 from tests.unit.fusion.helpers import obs
-from tests.unit.fusion.test_appearance_fusion import IMMEDIATE, gid_near
+from tests.unit.fusion.test_appearance_fusion import BLUE, IMMEDIATE, RED, gid_near, seen
 
 
 def test_two_people_one_camera_sees_side_by_side_every_second_are_never_merged() -> None:
@@ -27,3 +29,26 @@ def test_two_people_one_camera_sees_side_by_side_every_second_are_never_merged()
     assert a_id != b_id
     assert fusion.merged_total == 0
     assert all(set(frame.global_ids.tolist()) == {a_id, b_id} for frame in frames[20:])
+
+
+def test_a_clock_skew_is_learnt_while_a_third_cameras_association_is_kept_by_colours() -> None:
+    """Two walkers seen by cameras 1 and 2 (stamped 0.27 s late: it sees them 0.22 m behind); camera 3, in step
+    with the others, places A 0.7 m to the side, kept by A's colours (and so teaching no skew). The skew of
+    camera 2 against camera 1 is learnt from their own checks: the skew sampling (every third check) was counted
+    over all cameras, so with three cameras in step only camera 3's checks were ever sampled."""
+    fusion = SiteFusion(IMMEDIATE)
+
+    def x(t_ms: float) -> float:
+        return 2.0 + 0.8 * t_ms / 1000.0
+
+    for k in range(300):
+        t = k * 100.0
+        first = {1: RED, 2: BLUE} if k == 0 else {}
+        fusion.update_frames(seen(1, t, [(1, x(t), 10.0), (2, x(t), 11.2)], first))
+        second = {11: RED, 12: BLUE} if k == 0 else {}
+        fusion.update_frames(seen(2, t + 30.0, [(11, x(t - 240.0), 10.0), (12, x(t - 240.0), 11.2)], second))
+        far = {31: RED} if k % 10 == 0 else {}
+        fusion.update_frames(seen(3, t + 60.0, [(31, x(t + 60.0), 10.7)], far))
+    assert fusion.colour_kept_total > 0
+    skews = fusion.camera_skews_s
+    assert skews[2] - skews[1] == pytest.approx(0.27, abs=0.05)
