@@ -258,6 +258,9 @@ class SiteFusion:
         self._camera_vouched: BoolArray = np.zeros((capacity, 0), dtype=np.bool_)
         # ... and how many of its consistency checks in a row found it in a dispute (step 2).
         self._dispute_count: IntArray = np.zeros((capacity, 0), dtype=np.int64)
+        # ... and whether its latest check kept it by colours against the others (step 2): its offset then teaches
+        # no skew, in its own checks nor in theirs.
+        self._camera_kept: BoolArray = np.zeros((capacity, 0), dtype=np.bool_)
         # Relative clock skew per camera column (seconds, mean zero), estimated from walkers seen by two cameras:
         # pairwise sums of -(offset_i - offset_j).v and |v|^2 with exponential forgetting.
         self._skew_num: FloatArray = np.zeros((0, 0))  # this second's sums, row = the observing camera
@@ -959,6 +962,7 @@ class SiteFusion:
             self._camera_since_us = np.hstack([self._camera_since_us, np.zeros((slots, 1), dtype=np.int64)])
             self._camera_vouched = np.hstack([self._camera_vouched, np.zeros((slots, 1), dtype=np.bool_)])
             self._dispute_count = np.hstack([self._dispute_count, np.zeros((slots, 1), dtype=np.int64)])
+            self._camera_kept = np.hstack([self._camera_kept, np.zeros((slots, 1), dtype=np.bool_)])
             self._skew_num = np.pad(self._skew_num, ((0, 1), (0, 1)))
             self._skew_den = np.pad(self._skew_den, ((0, 1), (0, 1)))
             self._skew_num_total = np.pad(self._skew_num_total, ((0, 1), (0, 1)))
@@ -987,6 +991,7 @@ class SiteFusion:
         offset += _OFFSET_GAIN * deviation
         self._camera_offset[slots, column] = offset
         spread = self._update_spread(slots, column, np.einsum("kx,kx->k", deviation, deviation))
+        self._camera_kept[slots, column] = False
         if self._camera_seen_us.shape[1] < 2:
             return rows[:0], rows[:0], rows[:0]
         recent = self._camera_seen_us[slots] >= t_us - self._source_window_us
@@ -1047,10 +1052,12 @@ class SiteFusion:
                 bad_mask &= ~confirmed
                 lost_dispute &= ~confirmed
                 self.colour_kept_total += int(confirmed.sum())
+        self._camera_kept[slots, column] = confirmed
         bad = np.flatnonzero(bad_mask)
         self._skew_tick[column] += 1
         if self._skew_tick[column] % _SKEW_EVERY_FRAMES == 0:
-            agree = (np.einsum("kcx,kcx->kc", gap, gap) <= _SKEW_AGREE_M**2) & ~confirmed[:, None]
+            agree = np.einsum("kcx,kcx->kc", gap, gap) <= _SKEW_AGREE_M**2
+            agree &= ~confirmed[:, None] & ~self._camera_kept[slots]
             self._learn_skew(column, slots, gap, recent & agree, t_us)
             shared, partner = np.nonzero(recent)
             self._agreement.record(t_us, column, partner.astype(np.int64), corrected_gap[shared, partner])
@@ -1237,6 +1244,7 @@ class SiteFusion:
         self._camera_since_us[slot] = 0
         self._camera_vouched[slot] = False
         self._dispute_count[slot] = 0
+        self._camera_kept[slot] = False
         self._app_sum[slot] = 0.0
         self._app_n[slot] = 0.0
         return slot
@@ -1272,6 +1280,7 @@ class SiteFusion:
         self._camera_since_us = grown(self._camera_since_us, 0)
         self._camera_vouched = grown(self._camera_vouched, False)
         self._dispute_count = grown(self._dispute_count, 0)
+        self._camera_kept = grown(self._camera_kept, False)
         self._app_sum = grown(self._app_sum, 0.0)
         self._app_n = grown(self._app_n, 0.0)
 

@@ -52,3 +52,30 @@ def test_a_clock_skew_is_learnt_while_a_third_cameras_association_is_kept_by_col
     assert fusion.colour_kept_total > 0
     skews = fusion.camera_skews_s
     assert skews[2] - skews[1] == pytest.approx(0.27, abs=0.05)
+
+
+@pytest.mark.parametrize("second_camera", [True, False])
+def test_an_association_kept_by_colours_teaches_no_skew_through_the_other_cameras_checks(
+    second_camera: bool,
+) -> None:
+    """Two walkers seen right by camera 1 (and camera 2, or not); camera 3 places A 0.7 m behind along the walk
+    for 30 s (its projection, not its clock), kept by A's colours. Kept, it teaches no skew: not in camera 3's
+    own checks, nor in the others', which compare their offsets of A with camera 3's (camera 1's taught camera 3
+    a skew of 0.44 s, which then moved every walker it sees by 0.35 m)."""
+    fusion = SiteFusion(IMMEDIATE)
+
+    def x(t_ms: float) -> float:
+        return 2.0 + 0.8 * t_ms / 1000.0
+
+    for k in range(300):
+        t = k * 100.0
+        first = {1: RED, 2: BLUE} if k == 0 else {}
+        fusion.update_frames(seen(1, t, [(1, x(t), 10.0), (2, x(t), 11.2)], first))
+        if second_camera:
+            second = {11: RED, 12: BLUE} if k == 0 else {}
+            rows = [(11, x(t + 30.0), 10.0), (12, x(t + 30.0), 11.2)]
+            fusion.update_frames(seen(2, t + 30.0, rows, second))
+        far = {31: RED} if k % 10 == 0 else {}
+        fusion.update_frames(seen(3, t + 60.0, [(31, x(t + 60.0) - 0.7, 10.0)], far))
+    assert fusion.colour_kept_total > 0
+    assert all(abs(skew) < 0.05 for skew in fusion.camera_skews_s.values()), fusion.camera_skews_s
