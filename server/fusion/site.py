@@ -38,12 +38,7 @@ Algorithm, per TrackFrame released by the reorder buffer (capture-time order, se
    associations and wait likewise, also where no other camera sees the two; with descriptors, a row whose new
    descriptor does not clearly agree with its person while a nearby person matches it clearly better does too,
    unless the row of this camera that holds that person matches them as well (exchanged, the two rows' colours
-   must match better in all by ``_SWAP_MARGIN``: a look-alike is no swap's other half). **Colours over
-   positions**: a row the consistency check would drop whose colours confirm its person (``appearance_match``,
-   nobody else within the gate nearly as good) keeps its association but does not move the person (nor teach
-   the clock skews) while it disagrees: a far ceiling camera places the members of a standing group 0.5-0.7 m
-   off for seconds, and dropping its right association there let the track join a neighbour and the person's
-   own track start a duplicate.
+   must match better in all by ``_SWAP_MARGIN``: a look-alike is no swap's other half).
 3. **Assignment**: the remaining confirmed rows are matched to the persons not yet taken in this frame by
    ``scipy.optimize.linear_sum_assignment`` on the floor distance, gated at ``gate_distance_m``. This is the
    hand-over (a new local id of another camera joins the person) and the overlap rule (a person seen by two
@@ -258,9 +253,6 @@ class SiteFusion:
         self._camera_vouched: BoolArray = np.zeros((capacity, 0), dtype=np.bool_)
         # ... and how many of its consistency checks in a row found it in a dispute (step 2).
         self._dispute_count: IntArray = np.zeros((capacity, 0), dtype=np.int64)
-        # ... and whether its latest check kept it by colours against the others (step 2): its offset then teaches
-        # no skew, in its own checks nor in theirs.
-        self._camera_kept: BoolArray = np.zeros((capacity, 0), dtype=np.bool_)
         # Relative clock skew per camera column (seconds, mean zero), estimated from walkers seen by two cameras:
         # pairwise sums of -(offset_i - offset_j).v and |v|^2 with exponential forgetting.
         self._skew_num: FloatArray = np.zeros((0, 0))  # this second's sums, row = the observing camera
@@ -293,7 +285,6 @@ class SiteFusion:
         self.reassociated_total = 0
         # ... of them, by colour evidence; and joins refused because the colours disagree.
         self.colour_reassociated_total = 0
-        self.colour_kept_total = 0  # associations the consistency check would have dropped, kept by colours
         self.colour_refused_total = 0
 
     # ------------------------------------------------------------------ public API
@@ -423,18 +414,9 @@ class SiteFusion:
                 self._check_colours(obs, row_slot, usable, predicted, t_us)
             held = np.flatnonzero(row_slot >= 0)
             if held.size:
-                skipped, disputed, kept = self._check_consistency(
+                skipped, disputed = self._check_consistency(
                     obs, camera_column, held, row_slot[held], predicted, t_us
                 )
-                for (
-                    row
-                ) in kept.tolist():  # holds its person (nobody else of this camera joins it), moves nothing
-                    slot = int(row_slot[row])
-                    held_lost[slot] = True
-                    taken[slot] = True
-                    self._camera_seen_us[slot, camera_column] = t_us  # seen together with the camera's others
-                    row_slot[row] = -1
-                    usable[row] = False
                 for row in disputed.tolist():
                     key = (camera_id, int(obs.local_ids[row]))
                     self._vetoed[key] = (int(global_ids[row_slot[row]]), t_us)
@@ -962,7 +944,6 @@ class SiteFusion:
             self._camera_since_us = np.hstack([self._camera_since_us, np.zeros((slots, 1), dtype=np.int64)])
             self._camera_vouched = np.hstack([self._camera_vouched, np.zeros((slots, 1), dtype=np.bool_)])
             self._dispute_count = np.hstack([self._dispute_count, np.zeros((slots, 1), dtype=np.int64)])
-            self._camera_kept = np.hstack([self._camera_kept, np.zeros((slots, 1), dtype=np.bool_)])
             self._skew_num = np.pad(self._skew_num, ((0, 1), (0, 1)))
             self._skew_den = np.pad(self._skew_den, ((0, 1), (0, 1)))
             self._skew_num_total = np.pad(self._skew_num_total, ((0, 1), (0, 1)))
@@ -979,25 +960,23 @@ class SiteFusion:
         slots: IntArray,
         predicted: FloatArray,
         t_us: int,
-    ) -> tuple[IntArray, IntArray, IntArray]:
+    ) -> tuple[IntArray, IntArray]:
         """Smooth this camera's offsets for the remembered ``rows``; return the rows whose association is
         wrong because another camera places the same person more than ``camera_disagreement_m`` (grown with
         the two cameras' scatter, ``_SPREAD_GAIN``) away (see
         step 2), and of them those that lost a dispute (on probation against an older camera: their local
-        track may not join the person again for ``_DISPUTE_VETO_US``); and the rows that disagree as much but
-        whose colours confirm their person (``_colours_confirm``): kept, but not used this frame."""
+        track may not join the person again for ``_DISPUTE_VETO_US``)."""
         offset = self._camera_offset[slots, column]
         deviation = (obs.floor_xy_m[rows] - predicted[slots]) - offset
         offset += _OFFSET_GAIN * deviation
         self._camera_offset[slots, column] = offset
         spread = self._update_spread(slots, column, np.einsum("kx,kx->k", deviation, deviation))
-        self._camera_kept[slots, column] = False
         if self._camera_seen_us.shape[1] < 2:
-            return rows[:0], rows[:0], rows[:0]
+            return rows[:0], rows[:0]
         recent = self._camera_seen_us[slots] >= t_us - self._source_window_us
         recent[:, column] = False
         if not recent.any():
-            return rows[:0], rows[:0], rows[:0]
+            return rows[:0], rows[:0]
         since = self._camera_since_us[slots]
         gap = self._camera_offset[slots] - offset[:, None, :]
         # On the common clock (a camera stamped s late sees a walker v s behind) ...
@@ -1041,23 +1020,10 @@ class SiteFusion:
         protected = young & (since > since[:, column, None])
         wrong &= ~protected
         bad_mask = (disputing & wrong).any(axis=1) | lost_dispute
-        confirmed = np.zeros(rows.shape[0], dtype=np.bool_)
-        if bad_mask.any() and self.config.use_appearance and self._track_app:
-            # Colours are evidence that positions are not: a far camera's projection of a person standing in a
-            # group can be 0.5-0.7 m off for seconds, and dropping its right association there left the track to
-            # join a neighbour (freed by the same check), the person's own track to start a duplicate. Kept, the
-            # row holds its person but does not move it (nor teach the clock skews) while it disagrees.
-            confirmed = self._colours_confirm(obs, rows, slots, predicted, t_us, bad_mask)
-            if confirmed.any():
-                bad_mask &= ~confirmed
-                lost_dispute &= ~confirmed
-                self.colour_kept_total += int(confirmed.sum())
-        self._camera_kept[slots, column] = confirmed
         bad = np.flatnonzero(bad_mask)
         self._skew_tick[column] += 1
         if self._skew_tick[column] % _SKEW_EVERY_FRAMES == 0:
             agree = np.einsum("kcx,kcx->kc", gap, gap) <= _SKEW_AGREE_M**2
-            agree &= ~confirmed[:, None] & ~self._camera_kept[slots]
             self._learn_skew(column, slots, gap, recent & agree, t_us)
             shared, partner = np.nonzero(recent)
             self._agreement.record(t_us, column, partner.astype(np.int64), corrected_gap[shared, partner])
@@ -1066,44 +1032,7 @@ class SiteFusion:
             self.reassociated_total += int(bad.size)
         skipped: IntArray = rows[bad]
         disputed: IntArray = rows[lost_dispute]
-        return skipped, disputed, rows[confirmed]
-
-    def _colours_confirm(
-        self,
-        obs: CameraObservations,
-        rows: IntArray,
-        slots: IntArray,
-        predicted: FloatArray,
-        t_us: int,
-        candidates: BoolArray,
-    ) -> BoolArray:
-        """Which of the ``candidates`` (rows the consistency check would drop) their colours confirm: the track's
-        latest descriptor agrees with its own person (at least ``appearance_match``) and matches nobody else seen
-        recently within the gate nearly as well (``_SWAP_MARGIN`` less at most): not a wrong association but a
-        camera that places the person off."""
-        confirmed = np.zeros(rows.shape[0], dtype=np.bool_)
-        picked = np.flatnonzero(candidates)
-        recent = np.flatnonzero(
-            self._active & self._visible & (t_us - self._last_seen_us <= self._source_window_us)
-        )
-        columns = np.union1d(recent, slots[picked])
-        near = (
-            np.hypot(
-                *(obs.floor_xy_m[rows[picked], None, :] - predicted[None, columns, :]).transpose(2, 0, 1)
-            )
-            <= self.config.gate_distance_m
-        )
-        own_column = np.searchsorted(columns, slots[picked])
-        near[np.arange(picked.size), own_column] = True
-        similar = self._similarities(obs.camera_id, obs.local_ids[rows[picked]], columns, where=near)
-        if similar is None:
-            return confirmed
-        own = similar[np.arange(picked.size), own_column]
-        others = np.where(np.isnan(similar), -1.0, similar)
-        others[np.arange(picked.size), own_column] = -1.0
-        best_other = others.max(axis=1)
-        confirmed[picked] = (own >= self.config.appearance_match) & (own >= best_other + _SWAP_MARGIN)
-        return confirmed
+        return skipped, disputed
 
     def _update_spread(self, slots: IntArray, column: int, squared: FloatArray) -> FloatArray:
         """Fold this frame's squared residual deviations (``squared``, one per slot) into the scatter of camera
@@ -1244,7 +1173,6 @@ class SiteFusion:
         self._camera_since_us[slot] = 0
         self._camera_vouched[slot] = False
         self._dispute_count[slot] = 0
-        self._camera_kept[slot] = False
         self._app_sum[slot] = 0.0
         self._app_n[slot] = 0.0
         return slot
@@ -1280,7 +1208,6 @@ class SiteFusion:
         self._camera_since_us = grown(self._camera_since_us, 0)
         self._camera_vouched = grown(self._camera_vouched, False)
         self._dispute_count = grown(self._dispute_count, 0)
-        self._camera_kept = grown(self._camera_kept, False)
         self._app_sum = grown(self._app_sum, 0.0)
         self._app_n = grown(self._app_n, 0.0)
 
