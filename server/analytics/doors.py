@@ -3,10 +3,19 @@
 Definitions (per fused person, so a door seen by several cameras counts each person once; per counting line, a
 polyline whose *in* side is the left of its first-to-last direction, see :class:`CountingLine`):
 
-* A person's **side** of a line is committed when their fused position has been at least ``hysteresis_m`` from
+* The counter follows each person's **door position**: their fused position less their fused velocity times
+  ``_STOP_LEAD_S`` (0.25 s). The fusion's constant-velocity model carries a person who stops on past where they
+  stand while its velocity decays (0.4 m past a stop 0.15 m beyond the line, for 0.7 s, in the back-and-forth
+  family); the door position takes that lead back (by about 0.25 m per m/s of fused velocity) and is the fused
+  position for a person standing (zero velocity) or walking at a constant pace (then 0.25 s behind).
+* A person's **side** of a line is committed when their door position has been at least ``hysteresis_m`` from
   the line (distance to the nearest point of the polyline) on the same side, the left (in) or the right (out),
-  for at least ``commit_s`` (held from the first frame beyond the band). Positions closer than that (the band
-  around the line) commit nothing: the band in space and in time absorbs position noise at the door.
+  for at least ``commit_s`` of observations: held from the first *observed* frame beyond the band (one where
+  the person's ``FusedFrame.last_seen_us`` advanced) to an observed frame ``commit_s`` later. Positions the
+  fusion extrapolated while the person was unseen neither start nor end nor complete a hold (an extrapolation
+  runs on at the last velocity: past a stop, to 0.76 m past the line in 0.3 s unseen). Positions closer than that
+  (the band around the line) commit nothing: the band in space and in time absorbs position noise at the
+  door.
 * Each step of the person between consecutive frames that passes through a segment of the line adds +1 (right to
   left) or -1 (left to right) to their *net passages* of the line.
 * A **crossing** counts at the frame the person commits to a side different from their previous committed side
@@ -17,7 +26,8 @@ polyline whose *in* side is the left of its first-to-last direction, see :class:
   by side count each (each is a fused person).
 * A person who leaves the floor (the fusion ends them) within the band on the side their net passages point to,
   having not yet gone ``hysteresis_m`` past it, counts that crossing at their last frame (a door at the edge of
-  the cameras' view).
+  the cameras' view). At their end the door position catches up with their last fused position (the step from
+  one to the other is a passage): they ended where the fusion last placed them.
 * **Handover at the door** (the fusion replacing a person's id there): a person who appears (their first frame)
   within the band of a line, within the line's ``handover_s`` and ``handover_m`` of where a person who left the
   floor in that band was last seen, takes over the nearest such one: their committed sides, net passages (after
@@ -70,6 +80,12 @@ Int8Array = npt.NDArray[np.int8]
 # The longest time between a person's first observation and their first fused frame that "confirmed past the
 # line" goes back over (a track re-born from an old edge track can have a much older first observation).
 _BIRTH_LAG_MAX_S = 1.5
+
+# How far ahead of a person who stops the fused position runs, per m/s of the fused velocity (seconds): the
+# fusion's constant-velocity (alpha-beta) model keeps carrying them on while its velocity decays. A stationary
+# estimate p with velocity v updated by an observation z (gain alpha, every dt) holds p - z = v (1 - alpha) dt /
+# alpha: 0.23 s at the fusion's alpha 0.3 and 10 frames/s. The band test holds a side from p - v x this.
+_STOP_LEAD_S = 0.25
 
 
 @dataclass
@@ -138,9 +154,13 @@ class DoorCounter:
     def __init__(self, config: AnalyticsConfig) -> None:
         self.configure(config)
         count = len(config.lines)
-        self._prev_xy: FloatArray = np.zeros((0, 2))
+        self._prev_xy: FloatArray = np.zeros((0, 2))  # the door position (see _STOP_LEAD_S)
+        self._fused_xy: FloatArray = np.zeros((0, 2))  # the fused position
         self._has_prev: BoolArray = np.zeros(0, dtype=np.bool_)
         self._last_t_us: IntArray = np.zeros(0, dtype=np.int64)
+        # The person's latest observation the counter has taken (FusedFrame.last_seen_us): the commit clock runs
+        # on observations.
+        self._seen_us: IntArray = np.zeros(0, dtype=np.int64)
         self._staff: BoolArray = np.zeros(0, dtype=np.bool_)
         self._side: Int8Array = np.zeros((0, count), dtype=np.int8)
         self._net: IntArray = np.zeros((0, count), dtype=np.int64)
@@ -173,8 +193,10 @@ class DoorCounter:
     # RowColumns
     def grow(self, capacity: int) -> None:
         self._prev_xy = grown(self._prev_xy, capacity, 0.0)
+        self._fused_xy = grown(self._fused_xy, capacity, 0.0)
         self._has_prev = grown(self._has_prev, capacity, False)
         self._last_t_us = grown(self._last_t_us, capacity, 0)
+        self._seen_us = grown(self._seen_us, capacity, 0)
         self._staff = grown(self._staff, capacity, False)
         self._side = grown(self._side, capacity, 0)
         self._net = grown(self._net, capacity, 0)
@@ -188,6 +210,7 @@ class DoorCounter:
 
     def reset_row(self, row: int) -> None:
         self._has_prev[row] = False
+        self._seen_us[row] = 0
         self._staff[row] = False
         self._staff_before[row] = False
         self._side[row] = 0
@@ -205,14 +228,23 @@ class DoorCounter:
         staff: BoolArray,
         crossings: list[LineCrossing],
         first_seen_us: IntArray | None = None,
+        seen_us: IntArray | None = None,
+        velocities: FloatArray | None = None,
     ) -> None:
         """One frame's positions (``staff``: who is staff; ``first_seen_us``: per person, their first
-        observation, see ``FusedFrame.first_seen_us``): passages accumulated, sides committed, crossings
-        counted."""
+        observation, see ``FusedFrame.first_seen_us``; ``seen_us``: per person, their latest observation, see
+        ``FusedFrame.last_seen_us``, None: everyone observed now): passages accumulated, sides committed,
+        crossings counted."""
         self._reset_if_closed(t_us)
         if not self._geometry or rows.size == 0:
             return
+        self._fused_xy[rows] = xy
+        if velocities is not None:
+            xy = xy - _STOP_LEAD_S * velocities
         has_prev = self._has_prev[rows]
+        seen = np.full(rows.size, t_us, dtype=np.int64) if seen_us is None else np.minimum(seen_us, t_us)
+        # Observed since the counter's previous frame of them (a first frame counts as observed).
+        observed = ~has_prev | (seen > self._seen_us[rows])
         if self._ended:
             self._take_over(t_us, xy, rows, ~has_prev)
         born = ~self._has_prev[rows]
@@ -226,25 +258,30 @@ class DoorCounter:
             net = self._net[rows, line_index] + geometry.passages(before, xy)
             signed = geometry.signed_distance(xy)
             sign = np.sign(signed).astype(np.int8)
-            beyond = np.where(np.abs(signed) >= geometry.hysteresis_m, sign, 0).astype(np.int8)
-            changed = beyond != self._beyond[rows, line_index]
-            since = np.where(changed, t_us, self._beyond_since_us[rows, line_index])
+            # Beyond the band: from observed positions only, held on the clock of the observations (a position
+            # the fusion extrapolated while the person was unseen neither starts nor ends a hold).
+            previous = self._beyond[rows, line_index]
+            beyond = np.where(
+                observed, np.where(np.abs(signed) >= geometry.hysteresis_m, sign, 0), previous
+            ).astype(np.int8)
+            since = np.where(beyond != previous, seen, self._beyond_since_us[rows, line_index])
             self._beyond[rows, line_index] = beyond
             self._beyond_since_us[rows, line_index] = since
-            committed = (beyond != 0) & (t_us - since >= geometry.commit_us)
+            committed = observed & (beyond != 0) & (seen - since >= geometry.commit_us)
             side = self._side[rows, line_index]
             net = net + self._came_through(
                 t_us, rows, line_index, committed & (side == 0) & (net == 0), signed
             )
-            counted = committed & (sign != side) & (net * sign > 0)
+            counted = committed & (beyond != side) & (net * beyond > 0)
             for i in np.flatnonzero(counted).tolist():
-                self._count(line_index, gid_list[i], int(sign[i]), t_us, bool(staff[i]), crossings)
-            self._side[rows, line_index] = np.where(committed, sign, side)
+                self._count(line_index, gid_list[i], int(beyond[i]), t_us, bool(staff[i]), crossings)
+            self._side[rows, line_index] = np.where(committed, beyond, side)
             self._net[rows, line_index] = np.where(committed, 0, net)
             self._last_sign[rows, line_index] = sign
         self._prev_xy[rows] = xy
         self._has_prev[rows] = True
         self._last_t_us[rows] = t_us
+        self._seen_us[rows] = np.maximum(self._seen_us[rows], seen)
 
     def _note_births(
         self, t_us: int, xy: FloatArray, rows: IntArray, born: BoolArray, first_seen_us: IntArray | None
@@ -292,6 +329,12 @@ class DoorCounter:
         for row, gid in zip(rows.tolist(), gids.tolist(), strict=True):
             if not self._has_prev[row]:
                 continue
+            # The person ends where the fusion last placed them: the door position (see _STOP_LEAD_S) catches up.
+            door, fused = self._prev_xy[row : row + 1], self._fused_xy[row : row + 1]
+            for line_index, geometry in enumerate(self._geometry):
+                self._net[row, line_index] += int(geometry.passages(door, fused)[0])
+                self._last_sign[row, line_index] = np.sign(geometry.signed_distance(fused)[0])
+            self._prev_xy[row] = fused[0]
             for line_index in range(len(self._geometry)):
                 net = int(self._net[row, line_index])
                 direction = int(np.sign(net))

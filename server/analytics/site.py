@@ -132,7 +132,9 @@ class SiteAnalytics:
         alerts: list[AccessAlert] = []
         self._access.update(t_us, previous_us, frame, rows, inside, gid_list, identities, alerts)
 
-        self._doors.update(t_us, xy, rows, gid_list, staff, crossings, frame.first_seen_us)
+        self._doors.update(
+            t_us, xy, rows, gid_list, staff, crossings, frame.first_seen_us, seen_us, frame.velocities_mps
+        )
         capacity_events = self._doors.capacity_check(t_us, count)
         for event in capacity_events:
             self._over_capacity = event if event.over else None

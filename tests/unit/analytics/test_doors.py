@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
+import numpy as np
 import pytest
 
 from server.analytics import (
@@ -133,6 +134,105 @@ def test_the_default_hold_ignores_the_overshoot_of_a_stop_at_the_door() -> None:
     assert overshoot == []
     entry, _, _ = _run({1: _ys(3.0, 4.0, 4.8, 5.6, 5.6, 5.6, 5.6, 5.8, 6.2, 6.6)}, lines=(line,))
     assert [c[2] for c in entry] == [IN]
+
+
+def _fused(track: Sequence[tuple[float, float, bool]]) -> list[tuple[int, int, CrossingDirection, bool]]:
+    """One person's fused track through DOOR (default band and hold) at x 12, a frame every 0.1 s: (signed
+    distance past the line, velocity towards the inside, observed in that frame); when not observed the frame's
+    last_seen_us is that of the person's latest observed frame (the fusion extrapolated them). Then gone."""
+    line = dataclasses.replace(DOOR, hysteresis_m=CountingLine.hysteresis_m, commit_s=CountingLine.commit_s)
+    analytics = SiteAnalytics(site_config(lines=(line,)))
+    crossings: list[tuple[int, int, CrossingDirection, bool]] = []
+    seen_s = 0.0
+    for k, (past_m, speed, observed) in enumerate(track):
+        seen_s = k * 0.1 if observed else seen_s
+        fused = frame(k * 0.1, {1: (12.0, 5.0 + past_m)}, velocities={1: (0.0, speed)})
+        fused = dataclasses.replace(fused, last_seen_us=np.array([us(seen_s)], dtype=np.int64))
+        crossings += [
+            (c.line_id, c.global_id, c.direction, c.staff) for c in analytics.update(fused, {}).crossings
+        ]
+    gone = analytics.update(frame(len(track) * 0.1, {}), {})
+    return crossings + [(c.line_id, c.global_id, c.direction, c.staff) for c in gone.crossings]
+
+
+# A person walks to 0.15 m past the line, stops there for a second and walks back out (back-and-forth at the
+# door); the fused position, observed every frame, runs on to 0.5-0.6 m past the line for 0.7 s while its
+# velocity decays (the fusion's constant-velocity model after a stop: back_forth seed 99 of
+# benchmarks/door_replay.py, person 11, distances and velocities as the fusion reported them).
+STOP_OVERSHOOT = [
+    (-1.13, 0.31),
+    (-0.95, 0.81),
+    (-0.76, 1.16),
+    (-0.60, 1.31),
+    (-0.42, 1.46),
+    (-0.23, 1.62),
+    (-0.04, 1.72),
+    (0.13, 1.69),
+    (0.27, 1.62),
+    (0.39, 1.45),
+    (0.53, 1.45),
+    (0.51, 1.18),
+    (0.54, 0.86),
+    (0.58, 0.72),
+    (0.55, 0.37),
+    (0.57, 0.37),
+    (0.54, 0.24),
+    (0.46, -0.13),
+    (0.38, -0.34),
+    (0.31, -0.46),
+    (0.18, -0.74),
+    (0.06, -0.89),
+    (-0.09, -1.11),
+    (-0.25, -1.26),
+    (-0.48, -1.59),
+    (-0.68, -1.74),
+    (-0.86, -1.77),
+    (-1.03, -1.73),
+    (-1.2, -1.0),
+    (-1.3, -0.5),
+    (-1.3, 0.0),
+]
+
+
+def test_the_overshoot_of_the_fused_position_after_a_stop_past_the_line_is_no_crossing() -> None:
+    assert _fused([(past, speed, True) for past, speed in STOP_OVERSHOOT]) == []
+
+
+def test_one_who_walks_in_and_stops_past_the_band_counts_in() -> None:
+    # The fused position leads them as well (to 0.9 m for a stop at 0.7 m); they stay: in, once.
+    walk = [(-1.2 + 0.12 * k, 1.2, True) for k in range(16)]  # to 0.6 m past, walking
+    stop = [(0.9, 0.8), (0.9, 0.5), (0.85, 0.3), (0.8, 0.1), (0.75, 0.0)] + [(0.7, 0.0)] * 10
+    assert _fused(walk + [(past, speed, True) for past, speed in stop]) == [(1, 1, IN, False)]
+
+
+def test_one_who_walks_through_counts_in() -> None:
+    assert _fused([(-1.5 + 0.12 * k, 1.2, True) for k in range(30)]) == [(1, 1, IN, False)]
+
+
+def test_positions_extrapolated_while_unseen_do_not_hold_a_side() -> None:
+    # Seen up to 0.42 m past the line walking in, then unseen for 0.3 s while the fusion extrapolates them to
+    # 0.76 m; seen again at 0.57 m, stopping, and they walk back out (back_forth seed 99, person 14): beyond the
+    # band for 0.5 s of frames, but for 0.2 s of observations only: no crossing.
+    track = [(-1.2 + 0.12 * k, 0.0, True) for k in range(14)]  # to 0.36 m
+    track += [(0.42, 0.0, True), (0.53, 0.0, False), (0.65, 0.0, False), (0.76, 0.0, False)]
+    track += [(0.57, 0.0, True), (0.54, 0.0, True), (0.51, 0.0, True), (0.35, 0.0, True)]
+    track += [(0.35 - 0.12 * k, 0.0, True) for k in range(1, 15)]
+    assert _fused(track) == []
+
+
+def test_a_passage_extrapolated_while_unseen_counts_when_the_person_ends_past_it() -> None:
+    # A door at the edge of the cameras' view: seen inside until 0.6 m past the line walking out, then
+    # extrapolated through it while unseen; the fusion ends them: out, at their end.
+    track = [(2.0 - 0.12 * k, -1.2, True) for k in range(12)]  # to 0.68 m
+    track += [(0.68 - 0.12 * k, -1.2, False) for k in range(1, 12)]  # to -0.64 m, unseen
+    assert _fused(track) == [(1, 1, OUT, False)]
+
+
+def test_a_walker_who_ends_just_past_the_line_counts_where_the_fusion_placed_them() -> None:
+    # Walking out and gone 0.1 m past the line (the run ends): the crossing counts at their end, the leading
+    # velocity notwithstanding.
+    track = [(1.5 - 0.12 * k, -1.2, True) for k in range(14)]  # to -0.06 m
+    assert _fused(track) == [(1, 1, OUT, False)]
 
 
 # The fusion reports a person once it has confirmed them: one walking through the door at 1.2 m/s, first
