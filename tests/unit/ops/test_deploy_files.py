@@ -147,27 +147,25 @@ def test_install_script_dry_run_plans_user_venv_config_units() -> None:
     assert "retail-edge enroll" in plan
 
 
-def test_install_script_has_a_cuda_12_variant() -> None:
-    result = subprocess.run(
-        ["bash", str(DEPLOY / "edge" / "install.sh"), "--dry-run", "--gpu-cuda12"],
+def _dry_run(option: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", str(DEPLOY / "edge" / "install.sh"), "--dry-run", option],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
         env={"PATH": "/usr/bin:/bin", "PYTHON": sys.executable},
     )
+
+
+def test_install_script_has_a_cuda_12_variant() -> None:
+    result = _dry_run("--gpu-cuda12")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "[edge-gpu-cuda12]" in result.stdout
     assert "-m edge_agent.detection.gpu_check" in result.stdout
 
 
 def test_install_script_refuses_unknown_options() -> None:
-    result = subprocess.run(
-        ["bash", str(DEPLOY / "edge" / "install.sh"), "--dry-run", "--frobnicate"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = _dry_run("--frobnicate")
     assert result.returncode != 0
     assert "unknown option --frobnicate" in result.stderr
