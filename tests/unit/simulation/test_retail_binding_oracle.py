@@ -9,7 +9,8 @@ import numpy as np
 
 from server.analytics import PersonIdentity
 from server.fusion.types import FusedFrame
-from simulation.evaluation import EvaluationReport, _Matcher, _score_transfers, bound_employee
+from simulation.evaluation import EvaluationReport, _apart_in, _Matcher, _score_transfers, bound_employee
+from simulation.truth import GroundTruth
 
 VISITOR_ID, EMPLOYEE_ID = 11, 4
 PEOPLE = {
@@ -95,3 +96,47 @@ def test_an_employee_dot_that_was_a_visitor_before_the_binding_transferred_no_bi
     report = EvaluationReport(frames=0, true_persons=2)
     _score_transfers(report, matcher, bound)
     assert (report.identity_transfers, report.binding_transfers) == (1, 0)
+
+
+def _truth(employee_xy: list[tuple[float, float]], visitor_xy: list[tuple[float, float]]) -> GroundTruth:
+    """Truth of the employee and the visitor, one 200 ms sample per position (NaN: absent)."""
+    positions = np.stack(
+        [np.array(employee_xy, dtype=np.float64), np.array(visitor_xy, dtype=np.float64)], axis=1
+    )
+    return GroundTruth(
+        period_s=0.2,
+        times_us=np.arange(len(employee_xy), dtype=np.int64) * 200_000,
+        person_ids=np.array([EMPLOYEE_ID, VISITOR_ID], dtype=np.int64),
+        positions=positions,
+        entries=(),
+        unauthorised_entries=(),
+        authorised_entries=(),
+        violations=(),
+        cell_person_s=np.zeros((1, 1)),
+        total_person_s=0.0,
+    )
+
+
+def test_a_visitor_standing_on_the_employee_carries_no_binding() -> None:
+    # The bound dot is matched to a visitor for 8 samples while the visitor stands 2 cm from the employee (the
+    # simulator put a group member's pause on another person's spot, store100 seed 76): no position can tell
+    # them apart, so it is no transfer; 8 samples of the visitor a metre away are one.
+    persons = [EMPLOYEE_ID] * 10 + [VISITOR_ID] * 8 + [EMPLOYEE_ID] * 4
+    employee = [(5.0, 5.0)] * len(persons)
+    for visitor_offset_m, transfers in ((0.02, 0), (1.0, 1)):
+        matcher = _Matcher()
+        bound = _follow(matcher, persons)
+        visitor = [(5.0 + visitor_offset_m, 5.0)] * len(persons)
+        report = EvaluationReport(frames=0, true_persons=2)
+        _score_transfers(report, matcher, bound, _apart_in(_truth(employee, visitor)))
+        assert report.binding_transfers == transfers, visitor_offset_m
+
+
+def test_a_visitor_after_the_employee_left_carries_the_binding() -> None:
+    persons = [EMPLOYEE_ID] * 10 + [VISITOR_ID] * 8
+    employee = [(5.0, 5.0)] * 10 + [(float("nan"), float("nan"))] * 8
+    matcher = _Matcher()
+    bound = _follow(matcher, persons)
+    report = EvaluationReport(frames=0, true_persons=2)
+    _score_transfers(report, matcher, bound, _apart_in(_truth(employee, [(5.0, 5.0)] * len(persons))))
+    assert report.binding_transfers == 1
