@@ -304,8 +304,7 @@ class ByteTracker:
         known = self._appearance
 
         kalman.predict(table)
-        kalman.xyah_to_xyxy(table, out=table[_BOX])
-        iou = iou_rows(table[_BOX], boxes_t)
+        iou = iou_rows(kalman.xyah_to_xyxy(table, out=table[_BOX]), boxes_t)
         kalman.xyxy_to_xyah(boxes_t, out=seen[_SEEN_XYAH])  # every detection converted once
 
         states = state.tolist()
