@@ -21,7 +21,8 @@ its range). One timed run per input, and a ratio of medians, gave 2.65x and 3.51
 
 ``--reference PATH`` adds the tracker of another checkout (e.g. main's, ``git worktree add /tmp/main main``) as
 contender ``reference``, run interleaved with the others in the same process: accuracy and speed of a change
-against the code before it, in the same run (it is not a peer: the goal compares ours with the peers only).
+against the code before it, in the same run (it is not a peer: the goal compares ours with the peers only); the
+``Δ ref`` line gives both speeds over ByteTrack and ours over the reference's, paired the same way.
 
 Usage: ``python benchmarks/tracker_eval.py [--tune-seeds 8] [--held-out-seeds 20] [--families team crowded]
 [--reference PATH]``.
@@ -220,8 +221,11 @@ def report(
             if "reference" in result and "ByteTrack" in result:
                 against = (np.array(result["ours"][:3]) - np.array(result["reference"][:3])) * 100
                 reference_speed, _, _ = speed_ratio("ByteTrack", "reference")
+                # Ours against the reference directly, paired on the same inputs (each pair ran back to back).
+                faster, slowest, fastest = speed_ratio("reference", "ours")
                 print(f"{family.name:<13} {'Δ ref':<10} {against[0]:+6.1f} {against[1]:+6.1f} {against[2]:+6.1f} "
-                      f"{'':5} {reference_speed:8.2f}x (reference vs ByteTrack, paired)")  # fmt: skip
+                      f"{'':5} {reference_speed:8.2f}x (reference vs ByteTrack, paired); ours {faster:.3f}x "
+                      f"the reference's speed (paired, {slowest:.2f}-{fastest:.2f}x)")  # fmt: skip
             ok &= bool((delta >= -0.5).all())
     print(f"goal (each metric >= best peer - 0.5 on every family): {'met' if ok else 'NOT met'}\n")
     return ok

@@ -304,8 +304,7 @@ class ByteTracker:
         known = self._appearance
 
         kalman.predict(table)
-        kalman.xyah_to_xyxy(table, out=table[_BOX])
-        iou = iou_rows(table[_BOX], boxes_t)
+        iou = iou_rows(kalman.xyah_to_xyxy(table, out=table[_BOX]), boxes_t)
         kalman.xyxy_to_xyah(boxes_t, out=seen[_SEEN_XYAH])  # every detection converted once
 
         states = state.tolist()
@@ -369,13 +368,16 @@ class ByteTracker:
                 to_removed.append(k)
             elif s == _CONFIRMED_CODE:
                 to_lost.append(k)
+        # Written through index arrays, not the lists: NumPy converts a list index at every use, and a write
+        # through an intp array index takes its fast path (~0.1 us against ~1 us through the list, at a few tracks).
         if to_lost:
-            state[to_lost] = _LOST
-            table[_VH][to_lost] = 0.0  # through the row's view: a 2-D mixed index costs twice as much
+            lost = np.array(to_lost, dtype=np.intp)
+            state[lost] = _LOST
+            table[_VH][lost] = 0.0  # through the row's view: a 2-D mixed index costs twice as much
         if to_removed:
-            state[to_removed] = _REMOVED
+            state[np.array(to_removed, dtype=np.intp)] = _REMOVED
         if to_drop:
-            state[to_drop] = _DROPPED
+            state[np.array(to_drop, dtype=np.intp)] = _DROPPED
         if t_list:
             table.T[t_idx] = matched.T  # the same columns; a row index of the transpose costs less
             # A track matched in this frame is not lost: its pairs (most of them: a track and its own

@@ -110,15 +110,17 @@ def iou_rows(boxes_a: NDArray[np.float64], boxes_b: NDArray[np.float64]) -> NDAr
     index_a, index_b = _pair_indices(count_a, count_b)
     a = boxes_a.take(index_a, axis=1)
     b = boxes_b.take(index_b, axis=1)
-    extent = np.minimum(a[2:4], b[2:4])
-    extent -= np.maximum(a[0:2], b[0:2])
+    # Each corner's rows as one view, made once and used twice (a view costs a third of an operation or more).
+    low_a, high_a, low_b, high_b = a[0:2], a[2:4], b[0:2], b[2:4]
+    extent = np.minimum(high_a, high_b)
+    extent -= np.maximum(low_a, low_b)
     np.maximum(extent, _ZERO, out=extent)
     intersection: NDArray[np.float64] = extent[0]
     intersection *= extent[1]
     # Areas of the gathered copies: the same products as of the boxes themselves, two calls fewer than
     # gathering the boxes' areas.
-    size_a = a[2:4] - a[0:2]
-    size_b = b[2:4] - b[0:2]
+    size_a = high_a - low_a
+    size_b = high_b - low_b
     union = size_a[0] * size_a[1]
     union += size_b[0] * size_b[1]
     union -= intersection
