@@ -8,7 +8,16 @@ import itertools
 import numpy as np
 import pytest
 
-from server.analytics.distancing import KD_TREE_MIN_PERSONS, Distancing, pairs_within
+from server.analytics.distancing import (
+    _FILL_DIRECTLY,
+    _VIOLATION_FIELDS,
+    KD_TREE_MIN_PERSONS,
+    Distancing,
+    ascending_ranks,
+    pairs_within,
+    smoothing_weight,
+    violation_records,
+)
 from server.analytics.types import AnalyticsConfig, DistancingViolation
 from tests.unit.analytics.helpers import site_config, us
 
@@ -251,3 +260,73 @@ def test_a_pair_exactly_the_distance_apart_is_not_close_in_any_crowd(persons: in
     started: list[DistancingViolation] = []
     distancing.update(us(0), xy, np.arange(1, persons + 1, dtype=np.int64), started, [], [])
     assert [(v.person_a, v.person_b) for v in started] == [(1, 2)]
+
+
+@pytest.mark.parametrize(
+    ("count", "bound"),
+    [
+        (0, 10),
+        (1, 1),
+        (5, 5),  # every rank: the flags
+        (50, 160_000),  # few ranks in a large bound: sorted
+        (2_000, 160_000),  # a packed crowd: the flags
+        (20_000, 160_000),
+    ],
+)
+def test_ascending_ranks_sorts_distinct_ranks_whichever_way_it_takes(count: int, bound: int) -> None:
+    rng = np.random.default_rng(count)
+    rank = rng.choice(bound, size=count, replace=False).astype(np.int64)
+    expected = np.sort(rank)
+    result = ascending_ranks(rank.copy(), bound)
+    assert result.dtype == np.int64
+    assert result.tolist() == expected.tolist()
+
+
+@pytest.mark.parametrize("ended", [False, True])
+def test_violation_records_equal_what_the_constructor_builds(ended: bool) -> None:
+    import copy
+
+    lows, highs, starts, lasts = [1, 7, 2**31], [2, 9, 2**32 - 1], [0, 5, 10**15], [3, 6, 10**15 + 1]
+    distances = [0.25, 1.9999999999999998, 0.0]
+    records = violation_records(lows, highs, starts, lasts, distances, ended=ended)
+    expected = [
+        DistancingViolation(a, b, start, last, last if ended else None, distance)
+        for a, b, start, last, distance in zip(lows, highs, starts, lasts, distances, strict=True)
+    ]
+    assert records == expected
+    assert [repr(r) for r in records] == [repr(r) for r in expected]
+    assert [hash(r) for r in records] == [hash(r) for r in expected]
+    assert [vars(r) for r in records] == [vars(e) for e in expected]  # the same fields, in the same order
+    assert [list(vars(r)) for r in records] == [list(vars(e)) for e in expected]
+    assert [type(v) for r in records for v in vars(r).values()] == [
+        type(v) for e in expected for v in vars(e).values()
+    ]
+    assert copy.deepcopy(records) == expected  # copied (and pickled) through __reduce_ex__ as the others
+    assert [r.duration_s for r in records] == [r.duration_s for r in expected]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        records[0].person_a = 3  # type: ignore[misc]
+
+
+def test_violation_records_fill_the_instances_while_the_class_lets_them() -> None:
+    """The short cut is taken (the class is still the frozen six-field dataclass it was written for); a field
+    added to DistancingViolation turns it off, and this test fails to say so."""
+    assert _FILL_DIRECTLY
+    assert [f.name for f in dataclasses.fields(DistancingViolation)] == list(_VIOLATION_FIELDS)
+
+
+@pytest.mark.parametrize(
+    "elapsed_us",
+    [
+        [100_000],
+        [100_000] * 40,  # the usual frame: one weight for all
+        [50_000, 100_000, 100_000, 950_000],
+        list(range(1, 2_000_001, 997)),
+    ],
+)
+def test_smoothing_weight_has_the_bits_of_the_per_element_formula(elapsed_us: list[int]) -> None:
+    elapsed = np.array(elapsed_us, dtype=np.int64)
+    weight = np.broadcast_to(smoothing_weight(elapsed, 0.5e6), elapsed.shape)
+    each = [float(1.0 - np.exp(-np.array([e]) / 0.5e6)[0]) for e in elapsed_us]
+    full = 1.0 - np.exp(-elapsed / 0.5e6)
+    assert weight.tobytes() == full.tobytes()
+    assert weight.tolist() == each
