@@ -270,6 +270,8 @@ class Distancing:
     """The pairs followed (smoothed distances and open contacts) and each person's violation partners."""
 
     def __init__(self, config: AnalyticsConfig) -> None:
+        # The last frame taken (time, global ids, positions), while nothing but frames came since.
+        self._last_frame: tuple[int, IntArray, FloatArray] | None = None
         self.configure(config)
         self.pairs = PairTable()
         self._partners: dict[int, set[int]] = {}
@@ -278,6 +280,7 @@ class Distancing:
         self._contacts: dict[int, int] | None = None
 
     def configure(self, config: AnalyticsConfig) -> None:
+        self._last_frame = None
         self._limit_m = config.distancing_distance_m
         self._gap_us = int(config.distancing_gap_s * 1e6)
         self._smoothing_us = config.distancing_smoothing_s * 1e6
@@ -294,6 +297,8 @@ class Distancing:
     def forget(self, gone: IntArray, ended: list[DistancingViolation]) -> None:
         """The persons `gone` left the frame: their contacts end (violations reported in `ended`). Their pairs'
         smoothed distances are kept for the gap, as for anybody missed in a frame."""
+        if gone.size:
+            self._last_frame = None
         for gid in gone.tolist():
             if self._partners.pop(gid, None):
                 self._contacts = None
@@ -313,8 +318,26 @@ class Distancing:
         updated: list[DistancingViolation],
         ended: list[DistancingViolation],
     ) -> None:
-        """Take the positions of one frame: contacts refreshed, opened, become violations, ended."""
+        """Take the positions of one frame: contacts refreshed, opened, become violations, ended.
+
+        A frame that repeats the last one taken (the same time, persons and positions, nothing configured or
+        forgotten in between: in the simulated store half the TrackFrames, the second camera's of an instant
+        both filmed, fuse so) changes nothing and reports nothing, so it is not worked through. Its candidate
+        pairs are the last frame's, each with a row smoothed at that very time (elapsed 0: weight 0, the
+        smoothed distance unchanged, close exactly where it was; unsmoothed, all close again); a close pair's
+        contact is open, with this time as its last close frame and this distance in its minimum; the
+        contacts that could become violations, were due or finished did so at that frame and are marked so;
+        and no smoothed distance is older than the gap that was not given up then."""
         table = self.pairs
+        last = self._last_frame
+        if (
+            last is not None
+            and last[0] == t_us
+            and np.array_equal(last[1], global_ids)
+            and np.array_equal(last[2], xy)
+        ):
+            return
+        self._last_frame = (t_us, global_ids.copy(), xy.copy())
         if xy.shape[0] >= 2:
             self._follow(t_us, xy, global_ids)
         if not table.open.any():

@@ -142,11 +142,16 @@ def _as_tuple(v: DistancingViolation) -> tuple[int, int, int, int, int | None, f
     return (v.person_a, v.person_b, v.start_us, v.last_close_us, v.end_us, v.min_distance_m)
 
 
+@pytest.mark.parametrize("repeats", [False, True])
 @pytest.mark.parametrize("smoothing_s", [0.0, 0.5])
 @pytest.mark.parametrize("persons", [12, KD_TREE_MIN_PERSONS + 6])
-def test_the_pair_table_gives_what_the_plain_rules_give(persons: int, smoothing_s: float) -> None:
+def test_the_pair_table_gives_what_the_plain_rules_give(
+    persons: int, smoothing_s: float, repeats: bool
+) -> None:
     """Random walks in a small room (pairs come close, part, are missed for a frame, persons leave and new ones
-    come): every violation started, updated and ended, in order and to the bit, as the dict-per-pair rules."""
+    come): every violation started, updated and ended, in order and to the bit, as the dict-per-pair rules.
+    With `repeats`, every other frame has the persons and positions of the one before (as two cameras filmed
+    at the same instants give), at the same time or 50 ms later: the pairs reused, not searched again."""
     config = site_config(
         distancing_smoothing_s=smoothing_s, distancing_min_duration_s=1.0, violation_update_interval_s=0.5
     )
@@ -167,13 +172,16 @@ def test_the_pair_table_gives_what_the_plain_rules_give(persons: int, smoothing_
     next_gid = persons + 1
     previous: set[int] = set()
     counts = [0, 0, 0]
+    present = np.ones(persons, dtype=np.bool_)
     for k in range(300):
-        xy = np.clip(xy + rng.normal(0.0, 0.15, size=xy.shape), 0.0, side)
-        if k % 40 == 39:  # somebody leaves, somebody new comes in
-            gids = gids.copy()
-            gids[rng.integers(persons)] = next_gid
-            next_gid += 1
-        present = rng.random(persons) > (0.05 if k % 50 < 25 else 0.4)  # missed now and then, or often
+        repeated = repeats and k % 2 == 1
+        if not repeated:
+            xy = np.clip(xy + rng.normal(0.0, 0.15, size=xy.shape), 0.0, side)
+            if k % 40 == 39:  # somebody leaves, somebody new comes in
+                gids = gids.copy()
+                gids[rng.integers(persons)] = next_gid
+                next_gid += 1
+            present = rng.random(persons) > (0.05 if k % 50 < 25 else 0.4)  # missed now and then, or often
         frame_gids = gids[present]
         gone = previous - set(frame_gids.tolist())
         previous = set(frame_gids.tolist())
@@ -182,7 +190,7 @@ def test_the_pair_table_gives_what_the_plain_rules_give(persons: int, smoothing_
         if gone:
             fast.forget(np.array(sorted(gone), dtype=np.int64), fast_out[2])
             plain.forget(gone, plain_out[2])
-        t_us = us(k * 0.1)
+        t_us = us((k - 1) * 0.1 + (0.05 if k % 4 == 3 else 0.0)) if repeated else us(k * 0.1)
         fast.update(t_us, xy[present], frame_gids, *fast_out)
         plain.update(t_us, xy[present], frame_gids.tolist(), plain_out)
         for kind in range(3):
@@ -330,3 +338,66 @@ def test_smoothing_weight_has_the_bits_of_the_per_element_formula(elapsed_us: li
     full = 1.0 - np.exp(-elapsed / 0.5e6)
     assert weight.tobytes() == full.tobytes()
     assert weight.tolist() == each
+
+
+def _table_state(distancing: Distancing) -> list[bytes]:
+    table = distancing.pairs
+    columns = (table.code, table.value, table.seen_us, table.open, table.start_us, table.last_us, table.min_m)
+    return [column.tobytes() for column in (*columns, table.violation, table.reported_us)]
+
+
+@pytest.mark.parametrize("smoothing_s", [0.0, 0.5])
+def test_a_frame_repeated_at_the_same_time_changes_and_reports_nothing(smoothing_s: float) -> None:
+    """The same persons at the same places at the same time (the second camera's TrackFrame of an instant):
+    no record, the table to the byte as it was; a frame at the same time with one person moved is worked
+    through."""
+    config = site_config(
+        distancing_smoothing_s=smoothing_s, distancing_min_duration_s=1.0, violation_update_interval_s=0.5
+    )
+    distancing = Distancing(config)
+    rng = np.random.default_rng(5)
+    xy = rng.uniform(0.0, 6.0, size=(20, 2))
+    gids = rng.permutation(np.arange(1, 21)).astype(np.int64)
+    counts = [0, 0, 0]
+    for k in range(40):
+        xy = np.clip(xy + rng.normal(0.0, 0.1, size=xy.shape), 0.0, 6.0)
+        first: tuple[list[DistancingViolation], ...] = ([], [], [])
+        distancing.update(us(k * 0.1), xy, gids, *first)
+        counts = [c + len(out) for c, out in zip(counts, first, strict=True)]
+        before = _table_state(distancing)
+        again: tuple[list[DistancingViolation], ...] = ([], [], [])
+        distancing.update(us(k * 0.1), xy.copy(), gids.copy(), *again)
+        assert again == ([], [], [])
+        assert _table_state(distancing) == before
+    assert min(counts) > 0  # violations started, were updated and ended meanwhile
+    moved = xy.copy()
+    moved[0] = moved[1]  # on top of another person: a contact opens now
+    distancing.update(us(39 * 0.1), moved, gids, [], [], [])
+    assert _table_state(distancing) != before
+
+
+def test_a_repeated_frame_after_a_new_threshold_or_a_departure_is_worked_through() -> None:
+    """Persons 1, 2 and 3 within 1.2 m of each other for 2 s (T = 5 s: no violation yet). The admin lowers T to
+    1 s: the same frame again starts the violations at once. Person 3 is forgotten (their contacts end) and the
+    same frame comes once more, 3 in it: their contacts open anew, from now."""
+    config = site_config(distancing_min_duration_s=5.0)
+    distancing = Distancing(config)
+    xy = np.array([[0.0, 0.0], [0.5, 0.0], [0.0, 1.0]])
+    gids = np.array([1, 2, 3], dtype=np.int64)
+    for k in range(5):
+        distancing.update(us(k * 0.5), xy, gids, [], [], [])
+    distancing.configure(dataclasses.replace(config, distancing_min_duration_s=1.0))
+    started: list[DistancingViolation] = []
+    distancing.update(us(2.0), xy, gids, started, [], [])
+    assert [(v.person_a, v.person_b, v.start_us) for v in started] == [
+        (1, 2, us(0)),
+        (1, 3, us(0)),
+        (2, 3, us(0)),
+    ]
+    ended: list[DistancingViolation] = []
+    distancing.forget(np.array([3], dtype=np.int64), ended)
+    assert [(v.person_a, v.person_b) for v in ended] == [(1, 3), (2, 3)]
+    distancing.update(us(2.0), xy, gids, [], [], [])
+    table = distancing.pairs
+    assert table.open.tolist() == [True, True, True]
+    assert table.start_us.tolist() == [us(0), us(2.0), us(2.0)]
