@@ -12,11 +12,14 @@ close distance. A person's contacts are the distinct persons they had a violatio
 Cost: the candidate pairs of a frame come from a k-d tree (``scipy.spatial.cKDTree.query_pairs``: O(n log n + k)
 for n persons and k pairs within reach) above a few dozen persons, from the all-pairs distance matrix below (a
 bounded cost, faster there). The persons are taken in global-id order, so that a pair's rank among the frame's
-pairs is its pair code's: the k pairs are ordered by sorting small integer keys (no permutation to apply), and
-the pairs followed live in one table sorted by pair code (``PairTable``: the smoothed distance and the open
-contact side by side), looked up once per frame (O(k log K) for the K pairs followed) and grown by merging two
-sorted runs. At a bounded crowd density k and K grow linearly with n, so a frame costs O(n log n); in a crowd
-packed on a fixed floor they grow with n², and so does the cost.
+pairs is its pair code's: the k pairs are put in order by their small integer ranks (``ascending_ranks``: marked
+in an n x n table of flags where k is a good share of n², sorted otherwise), and the pairs followed live in one
+table sorted by pair code (``PairTable``: the smoothed distance and the open contact side by side), looked up once
+per frame (O(k + K) for the K pairs followed: one merge of two sorted runs) and grown in place around the rows
+kept. At a bounded crowd density k and K grow linearly with n, so a frame costs O(n log n); in a crowd packed on a
+fixed floor they grow with n², and so does the cost. A frame repeating the last one (same time, persons and
+positions) costs nothing (``Distancing.update``); the violation records re-sent every
+``violation_update_interval_s`` are built without the frozen dataclass's __init__ (``violation_records``).
 """
 
 from __future__ import annotations
