@@ -8,7 +8,16 @@ import itertools
 import numpy as np
 import pytest
 
-from server.analytics.distancing import KD_TREE_MIN_PERSONS, Distancing, pairs_within
+from server.analytics.distancing import (
+    _FILL_DIRECTLY,
+    _VIOLATION_FIELDS,
+    KD_TREE_MIN_PERSONS,
+    Distancing,
+    ascending_ranks,
+    pairs_within,
+    smoothing_weight,
+    violation_records,
+)
 from server.analytics.types import AnalyticsConfig, DistancingViolation
 from tests.unit.analytics.helpers import site_config, us
 
@@ -133,11 +142,16 @@ def _as_tuple(v: DistancingViolation) -> tuple[int, int, int, int, int | None, f
     return (v.person_a, v.person_b, v.start_us, v.last_close_us, v.end_us, v.min_distance_m)
 
 
+@pytest.mark.parametrize("repeats", [False, True])
 @pytest.mark.parametrize("smoothing_s", [0.0, 0.5])
 @pytest.mark.parametrize("persons", [12, KD_TREE_MIN_PERSONS + 6])
-def test_the_pair_table_gives_what_the_plain_rules_give(persons: int, smoothing_s: float) -> None:
+def test_the_pair_table_gives_what_the_plain_rules_give(
+    persons: int, smoothing_s: float, repeats: bool
+) -> None:
     """Random walks in a small room (pairs come close, part, are missed for a frame, persons leave and new ones
-    come): every violation started, updated and ended, in order and to the bit, as the dict-per-pair rules."""
+    come): every violation started, updated and ended, in order and to the bit, as the dict-per-pair rules.
+    With `repeats`, every other frame has the persons and positions of the one before (as two cameras filmed
+    at the same instants give), at the same time or 50 ms later: the pairs reused, not searched again."""
     config = site_config(
         distancing_smoothing_s=smoothing_s, distancing_min_duration_s=1.0, violation_update_interval_s=0.5
     )
@@ -158,13 +172,16 @@ def test_the_pair_table_gives_what_the_plain_rules_give(persons: int, smoothing_
     next_gid = persons + 1
     previous: set[int] = set()
     counts = [0, 0, 0]
+    present = np.ones(persons, dtype=np.bool_)
     for k in range(300):
-        xy = np.clip(xy + rng.normal(0.0, 0.15, size=xy.shape), 0.0, side)
-        if k % 40 == 39:  # somebody leaves, somebody new comes in
-            gids = gids.copy()
-            gids[rng.integers(persons)] = next_gid
-            next_gid += 1
-        present = rng.random(persons) > (0.05 if k % 50 < 25 else 0.4)  # missed now and then, or often
+        repeated = repeats and k % 2 == 1
+        if not repeated:
+            xy = np.clip(xy + rng.normal(0.0, 0.15, size=xy.shape), 0.0, side)
+            if k % 40 == 39:  # somebody leaves, somebody new comes in
+                gids = gids.copy()
+                gids[rng.integers(persons)] = next_gid
+                next_gid += 1
+            present = rng.random(persons) > (0.05 if k % 50 < 25 else 0.4)  # missed now and then, or often
         frame_gids = gids[present]
         gone = previous - set(frame_gids.tolist())
         previous = set(frame_gids.tolist())
@@ -173,7 +190,7 @@ def test_the_pair_table_gives_what_the_plain_rules_give(persons: int, smoothing_
         if gone:
             fast.forget(np.array(sorted(gone), dtype=np.int64), fast_out[2])
             plain.forget(gone, plain_out[2])
-        t_us = us(k * 0.1)
+        t_us = us((k - 1) * 0.1 + (0.05 if k % 4 == 3 else 0.0)) if repeated else us(k * 0.1)
         fast.update(t_us, xy[present], frame_gids, *fast_out)
         plain.update(t_us, xy[present], frame_gids.tolist(), plain_out)
         for kind in range(3):
@@ -251,3 +268,136 @@ def test_a_pair_exactly_the_distance_apart_is_not_close_in_any_crowd(persons: in
     started: list[DistancingViolation] = []
     distancing.update(us(0), xy, np.arange(1, persons + 1, dtype=np.int64), started, [], [])
     assert [(v.person_a, v.person_b) for v in started] == [(1, 2)]
+
+
+@pytest.mark.parametrize(
+    ("count", "bound"),
+    [
+        (0, 10),
+        (1, 1),
+        (5, 5),  # every rank: the flags
+        (50, 160_000),  # few ranks in a large bound: sorted
+        (2_000, 160_000),  # a packed crowd: the flags
+        (20_000, 160_000),
+    ],
+)
+def test_ascending_ranks_sorts_distinct_ranks_whichever_way_it_takes(count: int, bound: int) -> None:
+    rng = np.random.default_rng(count)
+    rank = rng.choice(bound, size=count, replace=False).astype(np.int64)
+    expected = np.sort(rank)
+    result = ascending_ranks(rank.copy(), bound)
+    assert result.dtype == np.int64
+    assert result.tolist() == expected.tolist()
+
+
+@pytest.mark.parametrize("ended", [False, True])
+def test_violation_records_equal_what_the_constructor_builds(ended: bool) -> None:
+    import copy
+
+    lows, highs, starts, lasts = [1, 7, 2**31], [2, 9, 2**32 - 1], [0, 5, 10**15], [3, 6, 10**15 + 1]
+    distances = [0.25, 1.9999999999999998, 0.0]
+    records = violation_records(lows, highs, starts, lasts, distances, ended=ended)
+    expected = [
+        DistancingViolation(a, b, start, last, last if ended else None, distance)
+        for a, b, start, last, distance in zip(lows, highs, starts, lasts, distances, strict=True)
+    ]
+    assert records == expected
+    assert [repr(r) for r in records] == [repr(r) for r in expected]
+    assert [hash(r) for r in records] == [hash(r) for r in expected]
+    assert [vars(r) for r in records] == [vars(e) for e in expected]  # the same fields, in the same order
+    assert [list(vars(r)) for r in records] == [list(vars(e)) for e in expected]
+    assert [type(v) for r in records for v in vars(r).values()] == [
+        type(v) for e in expected for v in vars(e).values()
+    ]
+    assert copy.deepcopy(records) == expected  # copied (and pickled) through __reduce_ex__ as the others
+    assert [r.duration_s for r in records] == [r.duration_s for r in expected]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        records[0].person_a = 3  # type: ignore[misc]
+
+
+def test_violation_records_fill_the_instances_while_the_class_lets_them() -> None:
+    """The short cut is taken (the class is still the frozen six-field dataclass it was written for); a field
+    added to DistancingViolation turns it off, and this test fails to say so."""
+    assert _FILL_DIRECTLY
+    assert [f.name for f in dataclasses.fields(DistancingViolation)] == list(_VIOLATION_FIELDS)
+
+
+@pytest.mark.parametrize(
+    "elapsed_us",
+    [
+        [100_000],
+        [100_000] * 40,  # the usual frame: one weight for all
+        [50_000, 100_000, 100_000, 950_000],
+        list(range(1, 2_000_001, 997)),
+    ],
+)
+def test_smoothing_weight_has_the_bits_of_the_per_element_formula(elapsed_us: list[int]) -> None:
+    elapsed = np.array(elapsed_us, dtype=np.int64)
+    weight = np.broadcast_to(smoothing_weight(elapsed, 0.5e6), elapsed.shape)
+    each = [float(1.0 - np.exp(-np.array([e]) / 0.5e6)[0]) for e in elapsed_us]
+    full = 1.0 - np.exp(-elapsed / 0.5e6)
+    assert weight.tobytes() == full.tobytes()
+    assert weight.tolist() == each
+
+
+def _table_state(distancing: Distancing) -> list[bytes]:
+    table = distancing.pairs
+    columns = (table.code, table.value, table.seen_us, table.open, table.start_us, table.last_us, table.min_m)
+    return [column.tobytes() for column in (*columns, table.violation, table.reported_us)]
+
+
+@pytest.mark.parametrize("smoothing_s", [0.0, 0.5])
+def test_a_frame_repeated_at_the_same_time_changes_and_reports_nothing(smoothing_s: float) -> None:
+    """The same persons at the same places at the same time (the second camera's TrackFrame of an instant):
+    no record, the table to the byte as it was; a frame at the same time with one person moved is worked
+    through."""
+    config = site_config(
+        distancing_smoothing_s=smoothing_s, distancing_min_duration_s=1.0, violation_update_interval_s=0.5
+    )
+    distancing = Distancing(config)
+    rng = np.random.default_rng(5)
+    xy = rng.uniform(0.0, 6.0, size=(20, 2))
+    gids = rng.permutation(np.arange(1, 21)).astype(np.int64)
+    counts = [0, 0, 0]
+    for k in range(40):
+        xy = np.clip(xy + rng.normal(0.0, 0.1, size=xy.shape), 0.0, 6.0)
+        first: tuple[list[DistancingViolation], ...] = ([], [], [])
+        distancing.update(us(k * 0.1), xy, gids, *first)
+        counts = [c + len(out) for c, out in zip(counts, first, strict=True)]
+        before = _table_state(distancing)
+        again: tuple[list[DistancingViolation], ...] = ([], [], [])
+        distancing.update(us(k * 0.1), xy.copy(), gids.copy(), *again)
+        assert again == ([], [], [])
+        assert _table_state(distancing) == before
+    assert min(counts) > 0  # violations started, were updated and ended meanwhile
+    moved = xy.copy()
+    moved[0] = moved[1]  # on top of another person: a contact opens now
+    distancing.update(us(39 * 0.1), moved, gids, [], [], [])
+    assert _table_state(distancing) != before
+
+
+def test_a_repeated_frame_after_a_new_threshold_or_a_departure_is_worked_through() -> None:
+    """Persons 1, 2 and 3 within 1.2 m of each other for 2 s (T = 5 s: no violation yet). The admin lowers T to
+    1 s: the same frame again starts the violations at once. Person 3 is forgotten (their contacts end) and the
+    same frame comes once more, 3 in it: their contacts open anew, from now."""
+    config = site_config(distancing_min_duration_s=5.0)
+    distancing = Distancing(config)
+    xy = np.array([[0.0, 0.0], [0.5, 0.0], [0.0, 1.0]])
+    gids = np.array([1, 2, 3], dtype=np.int64)
+    for k in range(5):
+        distancing.update(us(k * 0.5), xy, gids, [], [], [])
+    distancing.configure(dataclasses.replace(config, distancing_min_duration_s=1.0))
+    started: list[DistancingViolation] = []
+    distancing.update(us(2.0), xy, gids, started, [], [])
+    assert [(v.person_a, v.person_b, v.start_us) for v in started] == [
+        (1, 2, us(0)),
+        (1, 3, us(0)),
+        (2, 3, us(0)),
+    ]
+    ended: list[DistancingViolation] = []
+    distancing.forget(np.array([3], dtype=np.int64), ended)
+    assert [(v.person_a, v.person_b) for v in ended] == [(1, 3), (2, 3)]
+    distancing.update(us(2.0), xy, gids, [], [], [])
+    table = distancing.pairs
+    assert table.open.tolist() == [True, True, True]
+    assert table.start_us.tolist() == [us(0), us(2.0), us(2.0)]
