@@ -348,3 +348,21 @@ def test_a_newcomer_does_not_join_a_person_its_camera_already_sees_as_somebody_e
     for frame in frames[18:]:
         assert gid_near(frame, 5.0, 5.8) != p_id, frame.time_us
     assert frames[-1].size == 2  # the duplicate merged into P's person
+
+
+def test_a_person_back_from_a_gap_is_re_acquired_when_the_other_unseen_candidate_is_metres_farther() -> None:
+    """A (unseen 1.9 s) and B (unseen 2.9 s) are both kept for re-acquisition; a row appears 1.2 m from A and
+    3.25 m from B. Divided by their gates (which grow with the time unseen) the two score within the ambiguity
+    margin, but B is 2 m farther: the row is A back from the gap, not a new person (gaps seed 73: a person back
+    from a 1.8 s gap became a new person beside a candidate unseen for long, 5 m off)."""
+    fusion = SiteFusion(IMMEDIATE)
+    frames: list[FusedFrame] = []
+    for k in range(20):
+        rows = [(1, 5.0, 5.0)] + ([(2, 5.0, 9.45)] if k < 10 else [])
+        frames += fusion.update_frames(obs(1, 100.0 * k, rows, removed=[2] if k == 10 else []))
+    a_id = gid_near(frames[-1], 5.0, 5.0)
+    for k in range(20, 38):
+        frames += fusion.update_frames(obs(1, 100.0 * k, [], removed=[1] if k == 20 else []))
+    for k in range(38, 45):
+        frames += fusion.update_frames(obs(1, 100.0 * k, [(3, 5.0, 6.2)]))
+    assert gid_near(frames[-1], 5.0, 6.2) == a_id
