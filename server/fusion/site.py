@@ -45,10 +45,7 @@ Algorithm, per TrackFrame released by the reorder buffer (capture-time order, se
    cameras is one person, as each camera's row is matched to the same global person). A new row never joins a
    person whom the same camera still holds with a lost local track: that camera's tracker decided it is
    somebody else (in a doorway, a person coming in beside one going out would otherwise take over the leaver's
-   id, and their badge binding). Nor does it join a recently seen person P on whom that camera already places
-   somebody else Q (a row it holds for Q lies ``_PLACED_MARGIN_M`` closer to P than the new row, and Q stands
-   on P's spot, within ``_ON_SAME_SPOT_M``): P is Q seen twice by another camera, a duplicate that the merge
-   check joins (step 6). **Re-acquisition**: a person unseen for ``reacquire_after_s`` (also one no
+   id, and their badge binding). **Re-acquisition**: a person unseen for ``reacquire_after_s`` (also one no
    longer reported, step 7) is a candidate within a gate that grows with the time unseen
    (``reacquire_speed_mps``), but only when nothing else is plausible: the row is not in an entry region
    (``entry_regions_m``: someone new is always plausible there), the person is clearly the row's closest
@@ -151,10 +148,6 @@ _SKEW_EVERY_FRAMES = 3
 _MODEL_RESIDUAL_GAIN = 0.2
 # A re-acquisition is ambiguous when a second candidate's distance over its gate is within this of the best one's.
 _AMBIGUITY_MARGIN = 0.35
-# A new row may not join a recently seen person to whom a row its camera holds for somebody else lies this much
-# closer (step 3: a camera sees each person once).
-_PLACED_MARGIN_M = 0.3
-_ON_SAME_SPOT_M = 0.35
 # A new track whose two closest candidates are about as close (FusionConfig.join_margin_m) waits this long at most.
 _JOIN_WAIT_US = 1_000_000
 # A local track reported within this long (any state) holds its person (step 7): a frame period of a slow camera.
@@ -464,7 +457,6 @@ class SiteFusion:
                 # The edge tracker of this camera did not take the new row for the person it still holds lost:
                 # it is somebody else (e.g. a person passing a leaver in a doorway).
                 feasible[:, held_lost[pool_slots]] = False
-                self._exclude_placed_persons(obs, row_slot, predicted, pool_slots, cost, feasible, stale)
                 if self._vetoed:
                     self._apply_vetoes(camera_id, obs.local_ids[pool_rows], pool_slots, feasible, t_us)
                 # Compared only where the row could join (every later rule reads the colours of those pairs only).
@@ -727,36 +719,6 @@ class SiteFusion:
                 del vetoed[(camera_id, local_id)]
                 continue
             feasible[i, self._global_id[slots] == gid] = False
-
-    def _exclude_placed_persons(
-        self,
-        obs: CameraObservations,
-        row_slot: IntArray,
-        predicted: FloatArray,
-        pool_slots: IntArray,
-        cost: FloatArray,
-        feasible: BoolArray,
-        stale: BoolArray,
-    ) -> None:
-        """A camera sees each person once. Where a row this camera holds for another person Q lies clearly
-        (``_PLACED_MARGIN_M``) closer to a recently seen person P than a new row does, and Q stands on P (their
-        positions closer than ``_ON_SAME_SPOT_M``, nearer than two bodies stand), P is Q seen twice (another
-        camera's duplicate, for the merge check to join), not the new row's person. Without it, at a busy door
-        two cameras' duplicates of one person each took the other camera's newcomers beside them, in turn, and
-        passed the id (and a badge binding on it) from one visitor to the next (store100 seeds 74 and 76)."""
-        held = np.flatnonzero(row_slot >= 0)
-        recent = np.flatnonzero(~stale)
-        if held.size == 0 or recent.size == 0:
-            return
-        candidates = pool_slots[recent]
-        holders = row_slot[held]
-        apart = predicted[holders, None, :] - predicted[None, candidates, :]
-        same_spot = np.hypot(apart[..., 0], apart[..., 1]) <= _ON_SAME_SPOT_M
-        if not same_spot.any():
-            return
-        delta = obs.floor_xy_m[held, None, :] - predicted[None, candidates, :]
-        placed = np.where(same_spot, np.hypot(delta[..., 0], delta[..., 1]), np.inf).min(axis=0)
-        feasible[:, recent] &= cost[:, recent] <= placed[None, :] + _PLACED_MARGIN_M
 
     def _defer_ambiguous_joins(
         self, obs: CameraObservations, pool_rows: IntArray, cost: FloatArray, recent: BoolArray, t_us: int

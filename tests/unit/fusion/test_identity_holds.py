@@ -326,30 +326,6 @@ def test_whom_doubted_persons_may_be_is_forgotten_with_them() -> None:
     assert set(fusion._doubted_with) <= held
 
 
-def test_a_newcomer_does_not_join_a_person_its_camera_already_sees_as_somebody_else() -> None:
-    """Camera 1 follows P (global person A). Camera 2 picks P up 1.5 m off at first (a box settling), so its
-    track starts a second person B, which then lies on A: a duplicate the merge check joins after
-    ``merge_after_s``. Meanwhile camera 2's new track of Q appears 0.8 m from A. Camera 2 already places somebody
-    (its track of P) where A is, so A is not Q: Q gets a person of their own. Before the rule Q's track joined A
-    (camera 2 held no row of A), and at a busy door the two duplicates of one person took each other camera's
-    newcomers in turn and passed the id, and a badge binding on it, from one visitor to the next (store100
-    seeds 74 and 76)."""
-    fusion = SiteFusion(IMMEDIATE)
-    frames: list[FusedFrame] = []
-    for k in range(30):
-        t_ms = 100.0 * k
-        frames += fusion.update_frames(obs(1, t_ms, [(1, 5.0, 5.0)]))
-        rows = [(1, 5.0 + (1.5 if k < 3 else 0.0), 5.0)]
-        if k >= 6:
-            rows.append((2, 5.0, 5.8))
-        frames += fusion.update_frames(obs(2, t_ms + 50.0, rows))
-    p_id = gid_near(frames[8], 5.0, 5.0)
-    assert frames[18].size == 3  # P twice (not merged yet) and Q
-    for frame in frames[18:]:
-        assert gid_near(frame, 5.0, 5.8) != p_id, frame.time_us
-    assert frames[-1].size == 2  # the duplicate merged into P's person
-
-
 def test_a_person_back_from_a_gap_is_re_acquired_when_the_other_unseen_candidate_is_metres_farther() -> None:
     """A (unseen 1.9 s) and B (unseen 2.9 s) are both kept for re-acquisition; a row appears 1.2 m from A and
     3.25 m from B. Divided by their gates (which grow with the time unseen) the two score within the ambiguity
