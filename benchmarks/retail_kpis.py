@@ -142,10 +142,19 @@ def _reference(ref: str, commit_s: float | None) -> _Reference:
     spec.loader.exec_module(module)
     # This code's SiteAnalytics may pass the counter more than the reference's update takes (first_seen_us).
     takes = len(inspect.signature(module.DoorCounter.update).parameters) - 1
+    # ... and tell it the stream stopped (close_rows(..., stopped=True), from SiteAnalytics.flush), which a
+    # reference before that keyword does not take.
+    knows_stopped = "stopped" in inspect.signature(module.DoorCounter.close_rows).parameters
 
     class Counter(module.DoorCounter):  # type: ignore[misc,name-defined]
         def update(self, *args: Any) -> None:
             super().update(*args[:takes])
+
+        def close_rows(self, *args: Any, stopped: bool = False) -> None:
+            if knows_stopped:
+                super().close_rows(*args, stopped=stopped)
+            else:
+                super().close_rows(*args)
 
     def factory(config: AnalyticsConfig) -> SiteAnalytics:
         analytics = SiteAnalytics(config)

@@ -28,6 +28,17 @@ polyline whose *in* side is the left of its first-to-last direction, see :class:
   having not yet gone ``hysteresis_m`` past it, counts that crossing at their last frame (a door at the edge of
   the cameras' view). At their end the door position catches up with their last fused position (the step from
   one to the other is a passage): they ended where the fusion last placed them.
+* **Only what was observed counts** at two ends: when the stream stops (``SiteAnalytics.flush``: the persons
+  still on the floor did not leave it) and for a person followed for less than the line's ``commit_s`` (their
+  first frame to their latest observation; a successor at the door inherits their predecessor's start). There
+  the positions the fusion extrapolated after the person's latest observation are dropped: the person ends where
+  they were last observed (a person walking out, last seen 0.07 m inside the line as the cameras stopped, whom
+  the fusion's last frames carried 0.1 m past it, counts no exit; a false track seen in one frame and
+  extrapolated 1 s across the line counts nothing). A door counter counts crossings it saw, not predicted ones.
+  (A successor still takes over from where the fusion last placed them, with the passages made since.)
+* **Back with the same id**: a person missing from a frame (the analytics end them) who is back in a later frame
+  with the same global id within ``handover_s`` takes their own door state back (side, passages, last
+  position): a crossing counted at their end is not counted again, whether or not they were in the band.
 * **Handover at the door** (the fusion replacing a person's id there): a person who appears (their first frame)
   within the band of a line, within the line's ``handover_s`` and ``handover_m`` of where a person who left the
   floor in that band was last seen, takes over the nearest such one: their committed sides, net passages (after
@@ -90,14 +101,17 @@ _STOP_LEAD_S = 0.25
 
 @dataclass
 class _Ended:
-    """A person who left the floor in the band of a line: what a successor appearing there takes over."""
+    """A person who left the floor: what they take over if they come back with the same id, or (ended in the
+    band of a line) what a successor appearing there takes over."""
 
+    global_id: int
     t_us: int
     xy: FloatArray  # their last position
     side: Int8Array  # per line, after the crossing counted at their end (if any)
     net: IntArray
     in_band: BoolArray  # per line: their last position was in its band
     staff: bool
+    first_us: int  # their first frame (or their predecessor's, taken over): how long they were followed
 
 
 def _cross(ax: FloatArray, ay: FloatArray, bx: FloatArray, by: FloatArray) -> FloatArray:
@@ -161,6 +175,13 @@ class DoorCounter:
         # The person's latest observation the counter has taken (FusedFrame.last_seen_us): the commit clock runs
         # on observations.
         self._seen_us: IntArray = np.zeros(0, dtype=np.int64)
+        # When the counter first had them (or the predecessor they took over at the door).
+        self._first_us: IntArray = np.zeros(0, dtype=np.int64)
+        # As of their latest observed frame: the door position, the fused position and the net passages (what a
+        # stop of the stream, or the end of a person followed too briefly, goes back to: see close_rows).
+        self._seen_door_xy: FloatArray = np.zeros((0, 2))
+        self._seen_fused_xy: FloatArray = np.zeros((0, 2))
+        self._seen_net: IntArray = np.zeros((0, count), dtype=np.int64)
         self._staff: BoolArray = np.zeros(0, dtype=np.bool_)
         self._side: Int8Array = np.zeros((0, count), dtype=np.int8)
         self._net: IntArray = np.zeros((0, count), dtype=np.int64)
@@ -197,6 +218,10 @@ class DoorCounter:
         self._has_prev = grown(self._has_prev, capacity, False)
         self._last_t_us = grown(self._last_t_us, capacity, 0)
         self._seen_us = grown(self._seen_us, capacity, 0)
+        self._first_us = grown(self._first_us, capacity, 0)
+        self._seen_door_xy = grown(self._seen_door_xy, capacity, 0.0)
+        self._seen_fused_xy = grown(self._seen_fused_xy, capacity, 0.0)
+        self._seen_net = grown(self._seen_net, capacity, 0)
         self._staff = grown(self._staff, capacity, False)
         self._side = grown(self._side, capacity, 0)
         self._net = grown(self._net, capacity, 0)
@@ -215,6 +240,7 @@ class DoorCounter:
         self._staff_before[row] = False
         self._side[row] = 0
         self._net[row] = 0
+        self._seen_net[row] = 0
         self._last_sign[row] = 0
         self._beyond[row] = 0
         self._born_signed[row] = np.nan
@@ -239,6 +265,7 @@ class DoorCounter:
         if not self._geometry or rows.size == 0:
             return
         self._fused_xy[rows] = xy
+        fused = xy
         if velocities is not None:
             xy = xy - _STOP_LEAD_S * velocities
         has_prev = self._has_prev[rows]
@@ -246,9 +273,10 @@ class DoorCounter:
         # Observed since the counter's previous frame of them (a first frame counts as observed).
         observed = ~has_prev | (seen > self._seen_us[rows])
         if self._ended:
-            self._take_over(t_us, xy, rows, ~has_prev)
+            self._take_over(t_us, xy, rows, gid_list, ~has_prev)
         born = ~self._has_prev[rows]
         if born.any():
+            self._first_us[rows[born]] = t_us
             self._note_births(t_us, xy, rows, born, first_seen_us)
         has_prev = self._has_prev[rows]
         staff = staff | self._staff_before[rows]
@@ -282,6 +310,10 @@ class DoorCounter:
         self._has_prev[rows] = True
         self._last_t_us[rows] = t_us
         self._seen_us[rows] = np.maximum(self._seen_us[rows], seen)
+        observed_rows = rows[observed]
+        self._seen_door_xy[observed_rows] = xy[observed]
+        self._seen_fused_xy[observed_rows] = fused[observed]
+        self._seen_net[observed_rows] = self._net[observed_rows]
 
     def _note_births(
         self, t_us: int, xy: FloatArray, rows: IntArray, born: BoolArray, first_seen_us: IntArray | None
@@ -323,12 +355,28 @@ class DoorCounter:
                 result[i] = 1
         return result
 
-    def close_rows(self, rows: IntArray, gids: IntArray, crossings: list[LineCrossing]) -> None:
-        """The persons of `rows` left the floor: a crossing they were completing in the band counts now; one
-        who left in a band is kept for a successor to take over (see the module docstring)."""
+    def close_rows(
+        self, rows: IntArray, gids: IntArray, crossings: list[LineCrossing], *, stopped: bool = False
+    ) -> None:
+        """The persons of `rows` left the floor (``stopped``: the stream stopped, they were still there): a
+        crossing they were completing in the band counts now; one who left in a band is kept for a successor to
+        take over (see the module docstring). Where the stream stopped, and for a person the counter followed for
+        less than a line's ``commit_s`` of observations, only what was observed counts: the positions the fusion
+        extrapolated after their latest observation count nothing (a successor still takes over from where the
+        fusion last placed them, with the passages made since)."""
+        if not self._geometry:
+            return
+        shortest_commit_us = min(geometry.commit_us for geometry in self._geometry)
         for row, gid in zip(rows.tolist(), gids.tolist(), strict=True):
             if not self._has_prev[row]:
                 continue
+            extrapolated_xy = self._fused_xy[row].copy()
+            observed_only = stopped or int(self._seen_us[row]) - int(self._first_us[row]) < shortest_commit_us
+            if observed_only:
+                # Back to their latest observation.
+                self._prev_xy[row] = self._seen_door_xy[row]
+                self._fused_xy[row] = self._seen_fused_xy[row]
+                self._net[row] = self._seen_net[row]
             # The person ends where the fusion last placed them: the door position (see _STOP_LEAD_S) catches up.
             door, fused = self._prev_xy[row : row + 1], self._fused_xy[row : row + 1]
             for line_index, geometry in enumerate(self._geometry):
@@ -353,36 +401,49 @@ class DoorCounter:
                     )
                     self._side[row, line_index] = direction
                     self._net[row, line_index] = 0
-            self._keep_ended(row)
+            if observed_only:
+                observed, extrapolated = self._prev_xy[row : row + 1], extrapolated_xy[None, :]
+                for line_index, geometry in enumerate(self._geometry):
+                    self._net[row, line_index] += int(geometry.passages(observed, extrapolated)[0])
+                self._prev_xy[row] = extrapolated_xy
+            if not stopped:
+                self._keep_ended(row, gid)
 
-    def _keep_ended(self, row: int) -> None:
-        if not self._geometry:
-            return
+    def _keep_ended(self, row: int, gid: int) -> None:
         xy = self._prev_xy[row].copy()
         in_band = np.array(
             [abs(float(g.signed_distance(xy[None, :])[0])) < g.hysteresis_m for g in self._geometry]
         )
-        if in_band.any():
-            self._ended.append(
-                _Ended(
-                    int(self._last_t_us[row]),
-                    xy,
-                    self._side[row].copy(),
-                    self._net[row].copy(),
-                    in_band,
-                    bool(self._staff[row]),
-                )
+        self._ended.append(
+            _Ended(
+                gid,
+                int(self._last_t_us[row]),
+                xy,
+                self._side[row].copy(),
+                self._net[row].copy(),
+                in_band,
+                bool(self._staff[row]),
+                int(self._first_us[row]),
             )
+        )
 
-    def _take_over(self, t_us: int, xy: FloatArray, rows: IntArray, fresh: BoolArray) -> None:
-        """Persons new in this frame who appear in a line's band near where one ended in it (within the line's
-        handover_s and handover_m) take over the nearest such one: their side, passages and last position (the
-        step from there counts as a passage) and staff."""
+    def _take_over(
+        self, t_us: int, xy: FloatArray, rows: IntArray, gid_list: list[int], fresh: BoolArray
+    ) -> None:
+        """Persons new in this frame who left it with the same id (within the lines' handover_s) take their own
+        state back; others who appear in a line's band near where one ended in it (within the line's handover_s
+        and handover_m) take over the nearest such one: their side, passages and last position (the step from
+        there counts as a passage) and staff."""
         window_us = max(int(line.handover_s * 1e6) for line in self.lines)
         self._ended = [e for e in self._ended if t_us - e.t_us <= window_us]
         for i in np.flatnonzero(fresh).tolist():
             if not self._ended:
                 return
+            same = [k for k, ended in enumerate(self._ended) if ended.global_id == gid_list[i]]
+            if same:
+                self._restore(int(rows[i]), self._ended.pop(same[-1]))
+                logger.debug("person %d back: their door state taken back", gid_list[i])
+                continue
             best: tuple[float, int] | None = None
             for k, ended in enumerate(self._ended):
                 distance = float(np.hypot(*(xy[i] - ended.xy)))
@@ -397,14 +458,16 @@ class DoorCounter:
                         best = (distance, k)
             if best is None:
                 continue
-            ended = self._ended.pop(best[1])
-            row = int(rows[i])
-            self._side[row] = ended.side
-            self._net[row] = ended.net
-            self._prev_xy[row] = ended.xy
-            self._has_prev[row] = True
-            self._staff_before[row] = ended.staff
+            self._restore(int(rows[i]), self._ended.pop(best[1]))
             logger.debug("door state of a person who ended %.2f m away taken over", best[0])
+
+    def _restore(self, row: int, ended: _Ended) -> None:
+        self._side[row] = ended.side
+        self._net[row] = ended.net
+        self._prev_xy[row] = ended.xy
+        self._has_prev[row] = True
+        self._staff_before[row] = ended.staff
+        self._first_us[row] = ended.first_us
 
     def unmark_staff(self, rows: IntArray) -> None:
         """The persons of `rows` are no staff any more (their binding was revoked): nor is what they took over."""
@@ -437,6 +500,7 @@ class DoorCounter:
         shape = (capacity, len(config.lines))
         side = np.zeros(shape, np.int8)
         net = np.zeros(shape, np.int64)
+        seen_net = np.zeros(shape, np.int64)
         last_sign = np.zeros(shape, np.int8)
         beyond = np.zeros(shape, np.int8)
         since = np.zeros(shape, np.int64)
@@ -446,11 +510,13 @@ class DoorCounter:
             if found is not None and found[1].points_m == line.points_m:
                 side[:, column] = self._side[:, found[0]]
                 net[:, column] = self._net[:, found[0]]
+                seen_net[:, column] = self._seen_net[:, found[0]]
                 last_sign[:, column] = self._last_sign[:, found[0]]
                 beyond[:, column] = self._beyond[:, found[0]]
                 since[:, column] = self._beyond_since_us[:, found[0]]
                 born[:, column] = self._born_signed[:, found[0]]
         self._side, self._net, self._last_sign = side, net, last_sign
+        self._seen_net = seen_net
         self._ended = []
         self._beyond, self._beyond_since_us = beyond, since
         self._born_signed = born

@@ -193,7 +193,7 @@ class SiteAnalytics:
         dwell: list[DwellRecord] = []
         ended: list[DistancingViolation] = []
         crossings: list[LineCrossing] = []
-        self._close_vanished(dwell, ended, crossings)
+        self._close_vanished(dwell, ended, crossings, stopped=True)
         buckets = self._heat.flush()
         queue_visits: list[QueueVisit] = []
         self._queues.flush(queue_visits)
@@ -302,15 +302,20 @@ class SiteAnalytics:
         return entry_us
 
     def _close_vanished(
-        self, dwell: list[DwellRecord], ended: list[DistancingViolation], crossings: list[LineCrossing]
+        self,
+        dwell: list[DwellRecord],
+        ended: list[DistancingViolation],
+        crossings: list[LineCrossing],
+        *,
+        stopped: bool = False,
     ) -> None:
-        """The persons missing from the frame have left: their visits and contacts end, a door crossing they
-        were completing counts, their rows are freed."""
+        """The persons missing from the frame have left (``stopped``: the stream stopped, see flush): their
+        visits and contacts end, a door crossing they were completing counts, their rows are freed."""
         vanished = self._rows.vanished()
         if vanished.size == 0:
             return
         gids = self._rows.gid[vanished].copy()
         self._presence.close_rows(vanished, gids, dwell, self._rows.staff[vanished])
-        self._doors.close_rows(vanished, gids, crossings)
+        self._doors.close_rows(vanished, gids, crossings, stopped=stopped)
         self._rows.release(vanished)
         self._distancing.forget(gids, ended)

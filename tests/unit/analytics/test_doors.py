@@ -136,10 +136,13 @@ def test_the_default_hold_ignores_the_overshoot_of_a_stop_at_the_door() -> None:
     assert [c[2] for c in entry] == [IN]
 
 
-def _fused(track: Sequence[tuple[float, float, bool]]) -> list[tuple[int, int, CrossingDirection, bool]]:
+def _fused(
+    track: Sequence[tuple[float, float, bool]], *, stream_stops: bool = False
+) -> list[tuple[int, int, CrossingDirection, bool]]:
     """One person's fused track through DOOR (default band and hold) at x 12, a frame every 0.1 s: (signed
     distance past the line, velocity towards the inside, observed in that frame); when not observed the frame's
-    last_seen_us is that of the person's latest observed frame (the fusion extrapolated them). Then gone."""
+    last_seen_us is that of the person's latest observed frame (the fusion extrapolated them). Then gone (the
+    fusion ended them), or (``stream_stops``) the stream stops with them there (SiteAnalytics.flush)."""
     line = dataclasses.replace(DOOR, hysteresis_m=CountingLine.hysteresis_m, commit_s=CountingLine.commit_s)
     analytics = SiteAnalytics(site_config(lines=(line,)))
     crossings: list[tuple[int, int, CrossingDirection, bool]] = []
@@ -151,7 +154,7 @@ def _fused(track: Sequence[tuple[float, float, bool]]) -> list[tuple[int, int, C
         crossings += [
             (c.line_id, c.global_id, c.direction, c.staff) for c in analytics.update(fused, {}).crossings
         ]
-    gone = analytics.update(frame(len(track) * 0.1, {}), {})
+    gone = analytics.flush() if stream_stops else analytics.update(frame(len(track) * 0.1, {}), {})
     return crossings + [(c.line_id, c.global_id, c.direction, c.staff) for c in gone.crossings]
 
 
@@ -233,6 +236,50 @@ def test_a_walker_who_ends_just_past_the_line_counts_where_the_fusion_placed_the
     # velocity notwithstanding.
     track = [(1.5 - 0.12 * k, -1.2, True) for k in range(14)]  # to -0.06 m
     assert _fused(track) == [(1, 1, OUT, False)]
+
+
+def test_a_stream_that_stops_counts_only_what_was_observed() -> None:
+    # Walking out, last observed 0.07 m inside the line when the cameras stop, extrapolated 0.1 m past it by the
+    # fusion's last frames (two_cameras seed 48 of benchmarks/door_replay.py, gid 45 at 120 s): the crossing was
+    # never seen, the flush counts nothing. Observed past the line when the stream stops, it counts.
+    walk = [(1.5 - 0.12 * k, -1.2, True) for k in range(12)]  # to 0.18 m
+    unseen = [*walk, (0.07, -1.2, True), (-0.05, -1.2, False)]
+    seen = [*walk, (0.07, -1.2, True), (-0.05, -1.2, True)]
+    assert _fused(unseen, stream_stops=True) == []
+    assert _fused(seen, stream_stops=True) == [(1, 1, OUT, False)]
+    # The fusion ending them there (a door at the edge of the cameras' view) still counts the crossing.
+    assert _fused(unseen) == [(1, 1, OUT, False)]
+
+
+def test_a_ghost_observed_once_and_extrapolated_across_the_line_counts_nothing() -> None:
+    # A false track observed in one frame 0.3 m inside the line, moving out at 0.4 m/s, extrapolated 1.3 s
+    # across it (to 0.2 m outside) and ended (two_cameras seed 43, gid 61): no observation beyond the line, no
+    # observed walk towards it: no exit.
+    track = [(0.3, -0.4, True)] + [(0.3 - 0.04 * k, -0.4, False) for k in range(1, 14)]
+    assert _fused(track) == []
+
+
+def test_a_person_back_with_the_same_id_continues_their_crossing() -> None:
+    # Walking in at 1.2 m/s, last observed on the line, extrapolated to 0.67 m past it, missing from two fused
+    # frames (no end reported: they are gone from the counter) and back with the same id, observed 0.65 m past
+    # it, their door position in the band, first observed long before (doorway seed 609, gid 48 at 37.5 s): one
+    # entry, not a second one for a person "reported past the line".
+    line = dataclasses.replace(DOOR, hysteresis_m=CountingLine.hysteresis_m, commit_s=CountingLine.commit_s)
+    analytics = SiteAnalytics(site_config(lines=(line,)))
+    track: list[tuple[float, bool] | None] = [(-1.2 + 0.12 * k, True) for k in range(11)]  # to 0.0 m
+    track += [(0.12 * k, False) for k in range(1, 6)]  # to 0.6 m, unseen
+    track += [None, None]
+    track += [(0.65 + 0.12 * k, True) for k in range(15)]
+    crossings = []
+    seen_s = 0.0
+    for k, step in enumerate(track):
+        people = {} if step is None else {1: (12.0, 5.0 + step[0])}
+        fused = frame(k * 0.1, people, velocities={1: (0.0, 1.2)}, first_seen_s={1: 0.0})
+        if step is not None:
+            seen_s = k * 0.1 if step[1] else seen_s
+            fused = dataclasses.replace(fused, last_seen_us=np.array([us(seen_s)], dtype=np.int64))
+        crossings += [(c.global_id, c.direction) for c in analytics.update(fused, {}).crossings]
+    assert crossings == [(1, IN)]
 
 
 # The fusion reports a person once it has confirmed them: one walking through the door at 1.2 m/s, first
