@@ -35,9 +35,7 @@ Algorithm, per TrackFrame released by the reorder buffer (capture-time order, se
    off when the first camera loses them. **Swap check**: two
    remembered rows of one camera whose persons, exchanged, sit closer to their predictions by more than
    ``swap_saving_m`` in all (a tracker's id swap: each track jumped onto the other person) lose both
-   associations and wait likewise, also where no other camera sees the two, unless both tracks moved on along
-   their own paths (no jump) while another camera's younger associations tied the two persons crosswise and
-   pulled them over to each other's place: those associations are dropped instead; with descriptors, a row whose new
+   associations and wait likewise, also where no other camera sees the two; with descriptors, a row whose new
    descriptor does not clearly agree with its person while a nearby person matches it clearly better does too,
    unless the row of this camera that holds that person matches them as well (exchanged, the two rows' colours
    must match better in all by ``_SWAP_MARGIN``: a look-alike is no swap's other half).
@@ -422,7 +420,7 @@ class SiteFusion:
             if np.unique(slots).shape[0] != slots.shape[0]:
                 self._resolve_memory_conflicts(row_slot, memory_rows, distance)
             if cfg.swap_saving_m > 0:
-                self._check_crosswise(obs, row_slot, usable, predicted, previous_xy)
+                self._check_crosswise(obs, row_slot, usable, predicted, previous_xy, t_us)
             if colours:
                 self._check_colours(obs, row_slot, usable, predicted, t_us)
             held = np.flatnonzero(row_slot >= 0)
@@ -794,6 +792,7 @@ class SiteFusion:
         usable: BoolArray,
         predicted: FloatArray,
         previous_xy: FloatArray,
+        t_us: int,
     ) -> None:
         """Swap check of step 2: two remembered rows of this camera whose persons, exchanged, would sit closer to
         their predictions by more than ``FusionConfig.swap_saving_m`` in all (each row within the gate of the other's
@@ -805,10 +804,9 @@ class SiteFusion:
         Unless both rows moved on along their own paths (each closer to where this camera last placed it than to
         where it last placed the other: a tracker's swap is a jump onto the other's place) and another camera
         joined both persons after this one: then that camera's younger associations tied the two people
-        crosswise and pulled the persons over to each other's place. They are forgotten instead, to be assigned
-        afresh at that camera's next frame, and this camera's stay (swaps seed 71: the older camera's
-        associations were dropped, and two ids went on crosswise). Vetoing the younger tracks from rejoining
-        (as a lost dispute does) split people off whom clock skews misplaced (skew seed 75 IDF1 0.994 -> 0.970)."""
+        crosswise and pulled the persons over to each other's place. They are forgotten instead (their tracks
+        may not join those persons again for ``_DISPUTE_VETO_US``), and this camera's stay (store100 seed 74:
+        the older camera's associations were dropped, and a badge binding went to the person beside)."""
         held = np.flatnonzero(row_slot >= 0)
         if held.size < 2:
             return
@@ -821,7 +819,7 @@ class SiteFusion:
         column = self._camera_index[obs.camera_id]
         dropped: set[int] = set()
         for i, k in zip(held[first].tolist(), held[second].tolist(), strict=True):
-            if self._crosswise_elsewhere(obs, column, i, k, row_slot, previous_xy):
+            if self._crosswise_elsewhere(obs, column, i, k, row_slot, previous_xy, t_us):
                 continue
             dropped.update((i, k))
         for row in dropped:
@@ -838,6 +836,7 @@ class SiteFusion:
         k: int,
         row_slot: IntArray,
         previous_xy: FloatArray,
+        t_us: int,
     ) -> bool:
         """For the swapped pair of rows ``i`` and ``k`` of ``_check_crosswise``: whether they moved on along their
         own paths and other cameras' younger associations with both persons were dropped instead."""
@@ -858,7 +857,8 @@ class SiteFusion:
         if {self._memory[key].slot for key in younger} != set(pair):
             return False
         for key in younger:
-            del self._memory[key]
+            association = self._memory.pop(key)
+            self._vetoed[key] = (association.global_id, t_us)
             self.reassociated_total += 1
         return True
 
