@@ -193,10 +193,6 @@ class _Association:
     slot: int
     global_id: int
     refreshed_us: int
-    # Where the camera last placed the local track (the swap check tells a tracker's id swap, a jump onto the
-    # other's place, from two tracks that moved on along their own paths).
-    x: float = float("nan")
-    y: float = float("nan")
 
 
 class SiteFusion:
@@ -389,8 +385,6 @@ class SiteFusion:
         active = self._active
         held_us = self._held_us
         tentative_since = self._tentative_since
-        previous_xy = np.full((obs.size, 2), np.nan)
-        xy_rows = obs.floor_xy_m.tolist()
         for row, local_id in enumerate(obs.local_ids.tolist()):
             association = memory.get((camera_id, local_id))
             if association is None:
@@ -405,8 +399,6 @@ class SiteFusion:
             held_us[slot] = t_us
             if usable[row]:
                 row_slot[row] = slot
-                previous_xy[row] = (association.x, association.y)
-                association.x, association.y = xy_rows[row]
             else:
                 held_lost[slot] = True
         memory_rows = np.flatnonzero(row_slot >= 0)
@@ -420,7 +412,7 @@ class SiteFusion:
             if np.unique(slots).shape[0] != slots.shape[0]:
                 self._resolve_memory_conflicts(row_slot, memory_rows, distance)
             if cfg.swap_saving_m > 0:
-                self._check_crosswise(obs, row_slot, usable, predicted, previous_xy, t_us)
+                self._check_crosswise(obs, row_slot, usable, predicted)
             if colours:
                 self._check_colours(obs, row_slot, usable, predicted, t_us)
             held = np.flatnonzero(row_slot >= 0)
@@ -525,7 +517,7 @@ class SiteFusion:
                     row_slot[matched_rows] = matched_slots
                     for row, slot in zip(matched_rows.tolist(), matched_slots.tolist(), strict=True):
                         memory[(camera_id, int(obs.local_ids[row]))] = _Association(
-                            slot, int(global_ids[slot]), t_us, *xy_rows[row]
+                            slot, int(global_ids[slot]), t_us
                         )
                     self._camera_offset[matched_slots, camera_column] = (
                         obs.floor_xy_m[matched_rows] - predicted[matched_slots]
@@ -580,7 +572,7 @@ class SiteFusion:
             self._camera_since_us[slot, camera_column] = t_us
             self._camera_vouched[slot, camera_column] = True
             memory[(camera_id, int(obs.local_ids[row]))] = _Association(
-                slot, int(self._global_id[slot]), t_us, *xy_rows[row]
+                slot, int(self._global_id[slot]), t_us
             )
             # A track that lost a dispute may be the person it was kept from (a camera's calibration offset
             # beside somebody else): its new person's identity is uncertain, as a refused re-acquisition's is.
@@ -786,27 +778,14 @@ class SiteFusion:
         return similar
 
     def _check_crosswise(
-        self,
-        obs: CameraObservations,
-        row_slot: IntArray,
-        usable: BoolArray,
-        predicted: FloatArray,
-        previous_xy: FloatArray,
-        t_us: int,
+        self, obs: CameraObservations, row_slot: IntArray, usable: BoolArray, predicted: FloatArray
     ) -> None:
         """Swap check of step 2: two remembered rows of this camera whose persons, exchanged, would sit closer to
         their predictions by more than ``FusionConfig.swap_saving_m`` in all (each row within the gate of the other's
         person) are a tracker's id swap: both associations are forgotten and both rows wait for the next frame,
         to be assigned afresh (step 3). The memory keeps an association while the row stays within
         ``memory_gate_distance_m``; without this check the swapped rows would pull both persons over to each
-        other's place, and a camera that still sees them right would be the one found disagreeing.
-
-        Unless both rows moved on along their own paths (each closer to where this camera last placed it than to
-        where it last placed the other: a tracker's swap is a jump onto the other's place) and another camera
-        joined both persons after this one: then that camera's younger associations tied the two people
-        crosswise and pulled the persons over to each other's place. They are forgotten instead (their tracks
-        may not join those persons again for ``_DISPUTE_VETO_US``), and this camera's stay (store100 seed 74:
-        the older camera's associations were dropped, and a badge binding went to the person beside)."""
+        other's place, and a camera that still sees them right would be the one found disagreeing."""
         held = np.flatnonzero(row_slot >= 0)
         if held.size < 2:
             return
@@ -816,51 +795,11 @@ class SiteFusion:
         )
         if first.size == 0:
             return
-        column = self._camera_index[obs.camera_id]
-        dropped: set[int] = set()
-        for i, k in zip(held[first].tolist(), held[second].tolist(), strict=True):
-            if self._crosswise_elsewhere(obs, column, i, k, row_slot, previous_xy, t_us):
-                continue
-            dropped.update((i, k))
-        for row in dropped:
+        for row in set(held[first].tolist()) | set(held[second].tolist()):
             self._memory.pop((obs.camera_id, int(obs.local_ids[row])), None)
             row_slot[row] = -1
             usable[row] = False
             self.reassociated_total += 1
-
-    def _crosswise_elsewhere(
-        self,
-        obs: CameraObservations,
-        column: int,
-        i: int,
-        k: int,
-        row_slot: IntArray,
-        previous_xy: FloatArray,
-        t_us: int,
-    ) -> bool:
-        """For the swapped pair of rows ``i`` and ``k`` of ``_check_crosswise``: whether they moved on along their
-        own paths and other cameras' younger associations with both persons were dropped instead."""
-        xy = obs.floor_xy_m
-        own_i, own_k = np.hypot(*(xy[i] - previous_xy[i])), np.hypot(*(xy[k] - previous_xy[k]))
-        cross_i, cross_k = np.hypot(*(xy[i] - previous_xy[k])), np.hypot(*(xy[k] - previous_xy[i]))
-        if not (own_i < cross_i and own_k < cross_k):
-            return False  # a jump onto the other's place (or no last place known): this camera's swap
-        pair = (int(row_slot[i]), int(row_slot[k]))
-        since = self._camera_since_us
-        younger = [
-            key
-            for key, association in self._memory.items()
-            if key[0] != obs.camera_id
-            and association.slot in pair
-            and since[association.slot, self._camera_index[key[0]]] > since[association.slot, column]
-        ]
-        if {self._memory[key].slot for key in younger} != set(pair):
-            return False
-        for key in younger:
-            association = self._memory.pop(key)
-            self._vetoed[key] = (association.global_id, t_us)
-            self.reassociated_total += 1
-        return True
 
     def _check_colours(
         self, obs: CameraObservations, row_slot: IntArray, usable: BoolArray, predicted: FloatArray, t_us: int

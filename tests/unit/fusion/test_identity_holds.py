@@ -342,12 +342,3 @@ def test_a_person_back_from_a_gap_is_re_acquired_when_the_other_unseen_candidate
     for k in range(38, 45):
         frames += fusion.update_frames(obs(1, 100.0 * k, [(3, 5.0, 6.2)]))
     assert gid_near(frames[-1], 5.0, 6.2) == a_id
-
-
-def test_one_cameras_id_swaps_pass_no_identity_in_the_swaps_family() -> None:
-    """swaps seed 71 (120 s): two people walking side by side were tied crosswise by the camera that picked them
-    up second, which pulled each person over to the other's place; the first camera's swap check then took its
-    own two tracks, which had moved on along their own paths, for a tracker's id swap and dropped them, and the
-    ids went on crosswise (two identity transfers before). The younger camera's ties are dropped instead."""
-    report = evaluate(identity_scenario("swaps", 71, duration_s=120.0), compute_idf1=False)
-    assert report.identity_transfers == 0
