@@ -268,3 +268,45 @@ def test_a_look_alike_beside_a_person_whose_colours_are_somebody_elses_keeps_the
     assert gid_near(frame, x, 5.25) == b_id
     assert gid_near(frame, x, 5.0) == a_id
     assert fusion.colour_reassociated_total == 0
+
+
+def test_colours_of_a_frame_dropped_as_too_late_still_reach_their_tracks() -> None:
+    """As the 2 s gap above, but the one frame that carries the new tracks' descriptors (an edge sends a track's
+    colours on first sighting, then only on change) arrives after the next frame and is dropped as too late.
+    Its positions are stale, but its colours are still the tracks' own: they re-acquire A and B. Before, the
+    colours were lost with the frame and both came back as new, identity-uncertain persons (gaps seed 73: 12
+    descriptors in 15 late frames in 120 s)."""
+    people = [(RED, 5.0, 5.5), (BLUE, 5.8, 5.3)]
+    fusion = SiteFusion(IMMEDIATE)
+    before: list[int] = []
+    frame = fusion.update(obs(1, 0.0, []))
+    late: CameraObservations | None = None
+    for k in range(60):
+        x = 2.0 + 0.1 * k
+        if k < 20:
+            rows = [(1 + i, x, y) for i, (_, y, _) in enumerate(people)]
+            sent = {1 + i: shares for i, (shares, _, _) in enumerate(people)} if k == 0 else {}
+            frame = fusion.update(seen(1, k * 100.0, rows, sent))
+        elif k < 30:
+            rows = [(1 + i, 3.9, y) for i, (_, y, _) in enumerate(people)]
+            frame = fusion.update(seen(1, k * 100.0, rows, {}, confirmed=False))
+        elif k < 40:
+            removed = [1 + i for i in range(len(people))] if k == 30 else []
+            frame = fusion.update(obs(1, k * 100.0, [], removed=removed))
+        else:
+            rows = [(11 + i, x, y) for i, (_, _, y) in enumerate(people)]
+            sent = {11 + i: shares for i, (shares, _, _) in enumerate(people)} if k == 40 else {}
+            current = seen(1, k * 100.0, rows, sent, confirmed=k >= 42)
+            if k == 40:
+                late = current  # delivered after frame 41
+                continue
+            frame = fusion.update(current)
+            if k == 41:
+                assert late is not None
+                fusion.update(late)
+        if k == 15:
+            before = [gid_near(frame, x, y) for _, y, _ in people]
+    assert fusion.dropped_late_frames == 1
+    x = 2.0 + 0.1 * 59
+    assert gid_near(frame, x, 5.5) == before[0]
+    assert gid_near(frame, x, 5.3) == before[1]
