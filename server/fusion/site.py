@@ -1,7 +1,8 @@
 """SiteFusion: the cameras of one site fused on the floor plane into global persons.
 
 Algorithm, per TrackFrame released by the reorder buffer (capture-time order, see
-:mod:`server.fusion.reorder`):
+:mod:`server.fusion.reorder`; a frame it drops as too late still delivers its removed local tracks and the
+descriptors of tracks that have none yet, not its positions):
 
 1. **Predict** every global person to the frame's time ``t`` with constant velocity (extrapolation clipped to
    ``max_extrapolation_s``). A camera whose clock runs a few hundred ms off therefore compares its observation
