@@ -51,8 +51,7 @@ descriptors of tracks that have none yet, not its positions):
    (``reacquire_speed_mps``), but only when nothing else is plausible: the row is not in an entry region
    (``entry_regions_m``: someone new is always plausible there), the person is clearly the row's closest
    candidate, stale or recently seen, and the row clearly the person's closest row (distance over gate plus
-   colour dissimilarity, margin ``_AMBIGUITY_MARGIN``; or, among the stale candidates, the best one is
-   ``_STALE_CLEARLY_CLOSER_M`` closer in metres than every other). A recently seen person closer to the row than every
+   colour dissimilarity, margin ``_AMBIGUITY_MARGIN``). A recently seen person closer to the row than every
    stale one takes it (a hand-over); a stale one clearly closer re-acquires it; a close call between the two
    joins neither, unless the recently seen one's colours clearly agree with the row while the stale ones' are
    known and do not, or, colours not comparable, it is ``_RECENT_CLEARLY_CLOSER_M`` closer in metres (then it
@@ -176,8 +175,6 @@ _SWAP_MARGIN = 0.25
 # A close call between a recently seen person and a stale one (_gate_reacquisition) goes to the recently seen
 # one, where the row's colours cannot be compared with theirs, when it is this much closer in metres.
 _RECENT_CLEARLY_CLOSER_M = 0.8
-# ... and one stale candidate beats the others for a row when it is this much closer in metres than every other.
-_STALE_CLEARLY_CLOSER_M = 2.0
 # A row joining a recently seen person (a hand-over between cameras) is vetoed only below appearance_mismatch
 # minus this.
 _HANDOVER_MARGIN = 0.15
@@ -668,13 +665,7 @@ class SiteFusion:
         best_recent = recent_score.min(axis=1) if recent_score.shape[1] else np.full(xy.shape[0], _INFEASIBLE)
         candidates = feasible[:, stale] & (closeness[:, stale] < best_recent[:, None])
         score = np.where(candidates, closeness[:, stale], _INFEASIBLE)
-        # The best-scoring stale candidate also clearly the closest in metres is unambiguous too: the score divides
-        # by gates that grow with the time unseen, so a person unseen for long 5 m off scores about as well as one
-        # unseen for 2 s a metre off (gaps seed 73: a person back from a 1.8 s gap became a new person).
-        row_clear = _clear_best(score, axis=1) | _clear_in_metres(
-            score, np.where(candidates, cost[:, stale], _INFEASIBLE), _STALE_CLEARLY_CLOSER_M
-        )
-        allowed = candidates & row_clear & _clear_best(score, axis=0)
+        allowed = candidates & _clear_best(score, axis=1) & _clear_best(score, axis=0)
         allowed &= score + _AMBIGUITY_MARGIN < best_recent[:, None]
         if self.config.entry_regions_m:
             allowed &= ~self._in_entry(xy)[:, None]
@@ -1620,21 +1611,6 @@ def swapped_pairs(
     # Both rows far: the pair came twice. Unique, in the matrix's row-major order.
     code = np.unique(low[swapped] * own.shape[0] + high[swapped])
     return code // own.shape[0], code % own.shape[0]
-
-
-def _clear_in_metres(score: FloatArray, metres: FloatArray, margin_m: float) -> BoolArray:
-    """Per row: True at the best ``score`` when that candidate is also the closest in ``metres`` by more than
-    ``margin_m`` (``_INFEASIBLE`` marks no candidate)."""
-    if score.shape[1] == 0:
-        return np.zeros(score.shape, dtype=np.bool_)
-    best = np.argmin(score, axis=1)
-    rows = np.arange(score.shape[0])
-    own = metres[rows, best]
-    others = metres.copy()
-    others[rows, best] = np.inf
-    clear = np.zeros(score.shape, dtype=np.bool_)
-    clear[rows, best] = (score[rows, best] < _INFEASIBLE) & (others.min(axis=1) > own + margin_m)
-    return clear
 
 
 def _clear_best(score: FloatArray, *, axis: int) -> BoolArray:
