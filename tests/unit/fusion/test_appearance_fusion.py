@@ -85,11 +85,18 @@ def test_a_hand_over_with_two_plausible_candidates_joins_the_one_whose_colours_m
     assert gid_near(frame, x, 11.4) == b_id
 
 
-def _gap(people: Sequence[tuple[np.ndarray, float, float]]) -> tuple[list[int], FusedFrame]:  # type: ignore[type-arg]
+def _gap(
+    people: Sequence[tuple[np.ndarray, float, float]],  # type: ignore[type-arg]
+    *,
+    late_colours: bool = False,
+    fusion: SiteFusion | None = None,
+) -> tuple[list[int], FusedFrame]:
     """People (colours, y before, y after) walk along x with one camera; all are missed for 2 s (the edge holds
     them LOST for 1 s, then removes the tracks) and come back with new local ids at their "after" lanes.
+    ``late_colours``: the frame carrying the new tracks' descriptors arrives after the next one (too late).
     Return their global ids before the gap and the last frame."""
-    fusion = SiteFusion(IMMEDIATE)
+    fusion = fusion or SiteFusion(IMMEDIATE)
+    late: CameraObservations | None = None
     before: list[int] = []
     frame = fusion.update(obs(1, 0.0, []))
     for k in range(60):
@@ -107,7 +114,13 @@ def _gap(people: Sequence[tuple[np.ndarray, float, float]]) -> tuple[list[int], 
         else:
             rows = [(11 + i, x, y) for i, (_, _, y) in enumerate(people)]
             sent = {11 + i: shares for i, (shares, _, _) in enumerate(people)} if k == 40 else {}
-            frame = fusion.update(seen(1, k * 100.0, rows, sent, confirmed=k >= 42))
+            current = seen(1, k * 100.0, rows, sent, confirmed=k >= 42)
+            if late_colours and k == 40:
+                late = current  # delivered after frame 41
+                continue
+            frame = fusion.update(current)
+            if late is not None and k == 41:
+                fusion.update(late)
         if k == 15:
             before = [gid_near(frame, x, y) for _, y, _ in people]
     return before, frame
@@ -276,36 +289,8 @@ def test_colours_of_a_frame_dropped_as_too_late_still_reach_their_tracks() -> No
     Its positions are stale, but its colours are still the tracks' own: they re-acquire A and B. Before, the
     colours were lost with the frame and both came back as new, identity-uncertain persons (gaps seed 73: 12
     descriptors in 15 late frames in 120 s)."""
-    people = [(RED, 5.0, 5.5), (BLUE, 5.8, 5.3)]
     fusion = SiteFusion(IMMEDIATE)
-    before: list[int] = []
-    frame = fusion.update(obs(1, 0.0, []))
-    late: CameraObservations | None = None
-    for k in range(60):
-        x = 2.0 + 0.1 * k
-        if k < 20:
-            rows = [(1 + i, x, y) for i, (_, y, _) in enumerate(people)]
-            sent = {1 + i: shares for i, (shares, _, _) in enumerate(people)} if k == 0 else {}
-            frame = fusion.update(seen(1, k * 100.0, rows, sent))
-        elif k < 30:
-            rows = [(1 + i, 3.9, y) for i, (_, y, _) in enumerate(people)]
-            frame = fusion.update(seen(1, k * 100.0, rows, {}, confirmed=False))
-        elif k < 40:
-            removed = [1 + i for i in range(len(people))] if k == 30 else []
-            frame = fusion.update(obs(1, k * 100.0, [], removed=removed))
-        else:
-            rows = [(11 + i, x, y) for i, (_, _, y) in enumerate(people)]
-            sent = {11 + i: shares for i, (shares, _, _) in enumerate(people)} if k == 40 else {}
-            current = seen(1, k * 100.0, rows, sent, confirmed=k >= 42)
-            if k == 40:
-                late = current  # delivered after frame 41
-                continue
-            frame = fusion.update(current)
-            if k == 41:
-                assert late is not None
-                fusion.update(late)
-        if k == 15:
-            before = [gid_near(frame, x, y) for _, y, _ in people]
+    before, frame = _gap([(RED, 5.0, 5.5), (BLUE, 5.8, 5.3)], late_colours=True, fusion=fusion)
     assert fusion.dropped_late_frames == 1
     x = 2.0 + 0.1 * 59
     assert gid_near(frame, x, 5.5) == before[0]
